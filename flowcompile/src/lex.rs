@@ -1,0 +1,714 @@
+//! The lexer: OVN's token language, shared by the match parser and (later) the action parser.
+//!
+//! [`tokenize`] turns text into [`Spanned`] tokens; [`Lexer`] is a cursor over them with the
+//! helpers both parsers need (`peek`, `lookahead`, `eat`, `expect`, `expect_end`,
+//! `syntax_error`).  Lexical errors do not abort tokenizing eagerly: the stream ends in a
+//! [`Token::Error`] token at the bad spot, and whichever parser reaches it reports the lexical
+//! message (as OVN does) with its span.
+//!
+//! Integers carry up to 128 bits and remember their written [`IntFormat`] so that printers can
+//! write them back the way they were written (`10.0.0.0/8`, `00:00:00:00:00:01`, `0x800`, `80`).
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::error::{ErrorKind, ExprError, Span};
+
+/// How an integer constant was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntFormat {
+    /// `80`
+    Decimal,
+    /// `0x800`
+    Hex,
+    /// `10.0.0.1`
+    Ipv4,
+    /// `fe80::1`
+    Ipv6,
+    /// `00:00:00:00:00:01`
+    Ethernet,
+}
+
+/// An integer constant, optionally masked (`value/mask`, CIDR prefixes become masks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IntConst {
+    /// The value; never has 1-bits outside `mask` when masked.
+    pub value: u128,
+    /// The mask, if the constant was written with `/`.
+    pub mask: Option<u128>,
+    /// How it was written.
+    pub format: IntFormat,
+}
+
+impl IntConst {
+    /// An unmasked constant.
+    pub const fn new(value: u128, format: IntFormat) -> Self {
+        Self { value, mask: None, format }
+    }
+
+    /// The format to print in: the written one, unless the value does not fit it (then hex).
+    pub fn effective_format(&self) -> IntFormat {
+        let limit_bits = match self.format {
+            IntFormat::Decimal => 64,
+            IntFormat::Hex | IntFormat::Ipv6 => 128,
+            IntFormat::Ipv4 => 32,
+            IntFormat::Ethernet => 48,
+        };
+        let fits = |v: u128| limit_bits == 128 || v >> limit_bits == 0;
+        if fits(self.value) && self.mask.is_none_or(fits) {
+            self.format
+        } else {
+            IntFormat::Hex
+        }
+    }
+}
+
+/// Writes `v` the way OVS's `mf_format_subvalue` does: `0` or `0x` and minimal hex digits.
+pub fn format_hex(v: u128) -> String {
+    if v == 0 {
+        "0".to_owned()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+fn format_value(v: u128, format: IntFormat, out: &mut String) {
+    match format {
+        IntFormat::Decimal => out.push_str(&v.to_string()),
+        IntFormat::Hex => out.push_str(&format_hex(v)),
+        IntFormat::Ipv4 => out.push_str(&Ipv4Addr::from(v as u32).to_string()),
+        IntFormat::Ipv6 => out.push_str(&Ipv6Addr::from(v).to_string()),
+        IntFormat::Ethernet => out.push_str(&format_mac(v as u64)),
+    }
+}
+
+/// Formats the low 48 bits of `v` as `xx:xx:xx:xx:xx:xx`.
+pub fn format_mac(v: u64) -> String {
+    let b = v.to_be_bytes();
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[2], b[3], b[4], b[5], b[6], b[7])
+}
+
+/// Returns the prefix length if `mask` is a CIDR mask of `width` bits.
+pub fn cidr_len(mask: u128, width: u32) -> Option<u32> {
+    let full = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
+    if mask & !full != 0 {
+        return None;
+    }
+    let ones = mask.count_ones();
+    let expect = if ones == 0 { 0 } else { full & !((1u128 << (width - ones)) - 1) };
+    (mask == expect).then_some(ones)
+}
+
+impl fmt::Display for IntConst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = self.effective_format();
+        let mut s = String::new();
+        format_value(self.value, format, &mut s);
+        if let Some(mask) = self.mask {
+            s.push('/');
+            match (format, self.format) {
+                (IntFormat::Ipv4, _) if cidr_len(mask, 32).is_some() => {
+                    s.push_str(&cidr_len(mask, 32).unwrap_or(0).to_string());
+                }
+                (_, IntFormat::Ipv6) if cidr_len(mask, 128).is_some() => {
+                    s.push_str(&cidr_len(mask, 128).unwrap_or(0).to_string());
+                }
+                _ => format_value(mask, format, &mut s),
+            }
+        }
+        f.write_str(&s)
+    }
+}
+
+/// One token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Token {
+    /// End of input.
+    End,
+    /// A lexical error; the parser that reaches it reports this message.
+    Error(String),
+    /// An identifier: `[A-Za-z_.][A-Za-z0-9_.]*`.
+    Id(String),
+    /// A quoted string, unescaped.
+    Str(String),
+    /// An integer, possibly masked.
+    Int(IntConst),
+    /// `$name`, an address set reference.
+    AddressSet(String),
+    /// `@name`, a port group reference.
+    PortGroup(String),
+    /// `(`
+    LParen,
+    /// `)`
+    RParen,
+    /// `{`
+    LCurly,
+    /// `}`
+    RCurly,
+    /// `[`
+    LSquare,
+    /// `]`
+    RSquare,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `!`
+    Not,
+    /// `&&`
+    And,
+    /// `||`
+    Or,
+    /// `..`
+    Ellipsis,
+    /// `,`
+    Comma,
+    /// `;`
+    Semicolon,
+    /// `=`
+    Equals,
+    /// `<->`
+    Exchange,
+    /// `--`
+    Decrement,
+    /// `:`
+    Colon,
+}
+
+/// Writes `s` as a JSON string literal, as OVN does for string constants.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::End => f.write_str("$"),
+            Self::Error(m) => write!(f, "error({})", quote(m)),
+            Self::Id(s) => f.write_str(s),
+            Self::Str(s) => f.write_str(&quote(s)),
+            Self::Int(i) => write!(f, "{i}"),
+            Self::AddressSet(s) => write!(f, "${s}"),
+            Self::PortGroup(s) => write!(f, "@{s}"),
+            Self::LParen => f.write_str("("),
+            Self::RParen => f.write_str(")"),
+            Self::LCurly => f.write_str("{"),
+            Self::RCurly => f.write_str("}"),
+            Self::LSquare => f.write_str("["),
+            Self::RSquare => f.write_str("]"),
+            Self::Eq => f.write_str("=="),
+            Self::Ne => f.write_str("!="),
+            Self::Lt => f.write_str("<"),
+            Self::Le => f.write_str("<="),
+            Self::Gt => f.write_str(">"),
+            Self::Ge => f.write_str(">="),
+            Self::Not => f.write_str("!"),
+            Self::And => f.write_str("&&"),
+            Self::Or => f.write_str("||"),
+            Self::Ellipsis => f.write_str(".."),
+            Self::Comma => f.write_str(","),
+            Self::Semicolon => f.write_str(";"),
+            Self::Equals => f.write_str("="),
+            Self::Exchange => f.write_str("<->"),
+            Self::Decrement => f.write_str("--"),
+            Self::Colon => f.write_str(":"),
+        }
+    }
+}
+
+/// A token and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned {
+    /// The token.
+    pub token: Token,
+    /// Its bytes in the input.
+    pub span: Span,
+}
+
+fn is_id1(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c == b'.'
+}
+
+fn is_idn(c: u8) -> bool {
+    is_id1(c) || c.is_ascii_digit()
+}
+
+struct Scanner<'a> {
+    s: &'a [u8],
+    text: &'a str,
+}
+
+impl Scanner<'_> {
+    fn at(&self, i: usize) -> u8 {
+        self.s.get(i).copied().unwrap_or(0)
+    }
+
+    fn id_end(&self, mut p: usize) -> usize {
+        p += 1;
+        while is_idn(self.at(p)) {
+            p += 1;
+        }
+        p
+    }
+
+    /// Scans an unmasked integer at `p`; returns its end and result.
+    fn integer(&self, p: usize) -> (usize, Result<IntConst, String>) {
+        let mut end = p;
+        let mut saw_dot = false;
+        loop {
+            let c = self.at(end);
+            if c.is_ascii_alphanumeric() || (c == b':' && !saw_dot) || (c == b'.' && self.at(end + 1) != b'.') {
+                if c == b'.' {
+                    saw_dot = true;
+                }
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        let text = &self.text[p..end];
+        (end, parse_integer_text(text))
+    }
+
+    fn masked_integer(&self, p: usize) -> (usize, Result<IntConst, String>) {
+        let (end, r) = self.integer(p);
+        let Ok(mut value) = r else { return (end, r) };
+        if self.at(end) != b'/' {
+            return (end, Ok(value));
+        }
+        let (end, m) = self.integer(end + 1);
+        let mask = match m {
+            Ok(m) => m,
+            Err(e) => return (end, Err(e)),
+        };
+        let prefix = mask.value;
+        let mask_value = if value.format == mask.format {
+            mask.value
+        } else if value.format == IntFormat::Ipv4 && mask.format == IntFormat::Decimal && prefix <= 32 {
+            prefix_mask(prefix as u32, 32)
+        } else if value.format == IntFormat::Ipv6 && mask.format == IntFormat::Decimal && prefix <= 128 {
+            prefix_mask(prefix as u32, 128)
+        } else if value.format == IntFormat::Decimal && mask.format == IntFormat::Hex && value.value == 0 {
+            value.format = IntFormat::Hex;
+            mask.value
+        } else {
+            return (end, Err("Value and mask have incompatible formats.".into()));
+        };
+        if value.value & !mask_value != 0 {
+            return (end, Err("Value contains unmasked 1-bits.".into()));
+        }
+        value.mask = Some(mask_value);
+        (end, Ok(value))
+    }
+
+    fn string(&self, p: usize) -> (usize, Token) {
+        let start = p + 1;
+        let mut q = start;
+        loop {
+            match self.at(q) {
+                0 if q >= self.s.len() => {
+                    return (q, Token::Error("Input ends inside quoted string.".into()));
+                }
+                b'"' => {
+                    return (q + 1, unescape(&self.text[start..q]).map_or_else(Token::Error, Token::Str));
+                }
+                b'\\' => {
+                    q += 1;
+                    if q < self.s.len() {
+                        q += 1;
+                    }
+                }
+                _ => q += 1,
+            }
+        }
+    }
+}
+
+/// A mask with the high `n` bits of a `width`-bit field set.
+pub fn prefix_mask(n: u32, width: u32) -> u128 {
+    let full = if width >= 128 { u128::MAX } else { (1u128 << width) - 1 };
+    if n == 0 {
+        0
+    } else if n >= width {
+        full
+    } else {
+        full & !((1u128 << (width - n)) - 1)
+    }
+}
+
+fn parse_mac(text: &str) -> Option<u128> {
+    if text.len() != 17 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, part) in text.split(':').enumerate() {
+        if i >= 6 || part.len() != 2 {
+            return None;
+        }
+        v = (v << 8) | u128::from(u8::from_str_radix(part, 16).ok()?);
+    }
+    Some(v)
+}
+
+fn parse_integer_text(text: &str) -> Result<IntConst, String> {
+    if text.is_empty() {
+        return Err("Integer constant expected.".into());
+    }
+    if let Some(v) = parse_mac(text) {
+        return Ok(IntConst::new(v, IntFormat::Ethernet));
+    }
+    let bytes = text.as_bytes();
+    if bytes.iter().all(u8::is_ascii_digit) {
+        if bytes[0] == b'0' && bytes.len() > 1 {
+            return Err("Decimal constants must not have leading zeros.".into());
+        }
+        return text
+            .parse::<u64>()
+            .map(|v| IntConst::new(u128::from(v), IntFormat::Decimal))
+            .map_err(|_| "Decimal constants must be less than 2**64.".into());
+    }
+    if bytes[0] == b'0' && (bytes[1] == b'x' || bytes[1] == b'X') {
+        let digits = &text[2..];
+        if digits.is_empty() {
+            return Err(format!("Hex digits expected following 0{}.", bytes[1] as char));
+        }
+        let mut v: u128 = 0;
+        for (i, c) in digits.bytes().enumerate() {
+            let d = (c as char).to_digit(16).ok_or("Invalid syntax in hexadecimal constant.")?;
+            let significant = digits.len() - i;
+            if d != 0 && significant > 32 {
+                return Err("Hexadecimal constant requires more than 128 bits.".into());
+            }
+            v = (v << 4) | u128::from(d);
+        }
+        return Ok(IntConst::new(v, IntFormat::Hex));
+    }
+    if text.len() < 46 {
+        if let Ok(a) = text.parse::<Ipv4Addr>() {
+            return Ok(IntConst::new(u128::from(u32::from(a)), IntFormat::Ipv4));
+        }
+        if let Ok(a) = text.parse::<Ipv6Addr>() {
+            return Ok(IntConst::new(u128::from(a), IntFormat::Ipv6));
+        }
+    }
+    Err("Invalid numeric constant.".into())
+}
+
+fn unescape(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('"') => out.push('"'),
+            Some('\\') => out.push('\\'),
+            Some('/') => out.push('/'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                let code = u32::from_str_radix(&hex, 16)
+                    .ok()
+                    .filter(|_| hex.len() == 4)
+                    .ok_or_else(|| format!("malformed \\u escape \"{hex}\""))?;
+                if code == 0 {
+                    return Err("null bytes not supported in quoted strings".into());
+                }
+                out.push(char::from_u32(code).ok_or("invalid UTF-16 escape in quoted string")?);
+            }
+            Some(c) => return Err(format!("bad escape \\{c}")),
+            None => return Err("quoted string may not end with backslash".into()),
+        }
+    }
+    Ok(out)
+}
+
+/// Splits `input` into tokens.  The result always ends with [`Token::End`] or, at the first
+/// lexical error, [`Token::Error`].
+pub fn tokenize(input: &str) -> Vec<Spanned> {
+    let sc = Scanner { s: input.as_bytes(), text: input };
+    let mut out = Vec::new();
+    let mut p = 0;
+    loop {
+        // Skip white space and comments.
+        let start;
+        loop {
+            match sc.at(p) {
+                b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => p += 1,
+                b'/' if sc.at(p + 1) == b'/' => {
+                    while p < input.len() && sc.at(p) != b'\n' {
+                        p += 1;
+                    }
+                }
+                b'/' if sc.at(p + 1) == b'*' => {
+                    let open = p;
+                    p += 2;
+                    loop {
+                        if sc.at(p) == b'*' && sc.at(p + 1) == b'/' {
+                            p += 2;
+                            break;
+                        } else if p >= input.len() || sc.at(p) == b'\n' {
+                            out.push(Spanned {
+                                token: Token::Error("`/*' without matching `*/'.".into()),
+                                span: Span::new(open, p),
+                            });
+                            return out;
+                        }
+                        p += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        start = p;
+        if p >= input.len() {
+            out.push(Spanned { token: Token::End, span: Span::new(p, p) });
+            return out;
+        }
+        let c = sc.at(p);
+        let two = |t2: u8| sc.at(p + 1) == t2;
+        let (end, token) = match c {
+            b'(' => (p + 1, Token::LParen),
+            b')' => (p + 1, Token::RParen),
+            b'{' => (p + 1, Token::LCurly),
+            b'}' => (p + 1, Token::RCurly),
+            b'[' => (p + 1, Token::LSquare),
+            b']' => (p + 1, Token::RSquare),
+            b',' => (p + 1, Token::Comma),
+            b';' => (p + 1, Token::Semicolon),
+            b'=' if two(b'=') => (p + 2, Token::Eq),
+            b'=' => (p + 1, Token::Equals),
+            b'!' if two(b'=') => (p + 2, Token::Ne),
+            b'!' => (p + 1, Token::Not),
+            b'&' if two(b'&') => (p + 2, Token::And),
+            b'&' => (p + 1, Token::Error("`&' is only valid as part of `&&'.".into())),
+            b'|' if two(b'|') => (p + 2, Token::Or),
+            b'|' => (p + 1, Token::Error("`|' is only valid as part of `||'.".into())),
+            b'<' if two(b'=') => (p + 2, Token::Le),
+            b'<' if two(b'-') && sc.at(p + 2) == b'>' => (p + 3, Token::Exchange),
+            b'<' => (p + 1, Token::Lt),
+            b'>' if two(b'=') => (p + 2, Token::Ge),
+            b'>' => (p + 1, Token::Gt),
+            b'.' if two(b'.') => (p + 2, Token::Ellipsis),
+            b'.' => (p + 1, Token::Error("`.' is only valid as part of `..' or a number.".into())),
+            b'-' if two(b'-') => (p + 2, Token::Decrement),
+            b'-' => (p + 1, Token::Error("`-' is only valid as part of `--'.".into())),
+            b'/' => (p + 1, Token::Error("`/' is only valid as part of `//' or `/*'.".into())),
+            b'$' | b'@' => {
+                if is_id1(sc.at(p + 1)) {
+                    let end = sc.id_end(p + 1);
+                    let name = input[p + 1..end].to_owned();
+                    (end, if c == b'$' { Token::AddressSet(name) } else { Token::PortGroup(name) })
+                } else {
+                    let msg = format!("`{}' must be followed by a valid identifier.", c as char);
+                    (p + 1, Token::Error(msg))
+                }
+            }
+            b':' if !two(b':') => (p + 1, Token::Colon),
+            b':' | b'0'..=b'9' => {
+                let (end, r) = sc.masked_integer(p);
+                (end, r.map_or_else(Token::Error, Token::Int))
+            }
+            b'"' => sc.string(p),
+            b'a'..=b'f' | b'A'..=b'F' => {
+                let mut q = p;
+                while sc.at(q).is_ascii_hexdigit() {
+                    q += 1;
+                }
+                if sc.at(q) == b':' {
+                    let (end, r) = sc.masked_integer(p);
+                    (end, r.map_or_else(Token::Error, Token::Int))
+                } else {
+                    let end = sc.id_end(p);
+                    (end, Token::Id(input[p..end].to_owned()))
+                }
+            }
+            c if is_id1(c) => {
+                let end = sc.id_end(p);
+                (end, Token::Id(input[p..end].to_owned()))
+            }
+            _ => {
+                let ch = input[p..].chars().next().unwrap_or('\0');
+                let msg = if ch.is_ascii_graphic() || ch == ' ' {
+                    format!("Invalid character `{ch}' in input.")
+                } else {
+                    format!("Invalid byte 0x{c:x} in input.")
+                };
+                (p + ch.len_utf8().max(1), Token::Error(msg))
+            }
+        };
+        let is_error = matches!(token, Token::Error(_));
+        out.push(Spanned { token, span: Span::new(start, end) });
+        if is_error {
+            return out;
+        }
+        p = end;
+    }
+}
+
+/// A cursor over the tokens of one input, with the error conventions of OVN's lexer.
+#[derive(Debug, Clone)]
+pub struct Lexer<'a> {
+    input: &'a str,
+    tokens: Vec<Spanned>,
+    pos: usize,
+}
+
+impl<'a> Lexer<'a> {
+    /// Tokenizes `input` and positions the cursor on the first token.
+    pub fn new(input: &'a str) -> Self {
+        Self { input, tokens: tokenize(input), pos: 0 }
+    }
+
+    /// The input text.
+    pub fn input(&self) -> &'a str {
+        self.input
+    }
+
+    fn at(&self, i: usize) -> &Spanned {
+        // `tokens` is never empty and ends with End or Error, which the cursor never passes.
+        let last = self.tokens.len().saturating_sub(1);
+        &self.tokens[i.min(last)]
+    }
+
+    /// The current token.
+    pub fn peek(&self) -> &Token {
+        &self.at(self.pos).token
+    }
+
+    /// The current token's span.
+    pub fn span(&self) -> Span {
+        self.at(self.pos).span
+    }
+
+    /// The token after the current one.
+    pub fn lookahead(&self) -> &Token {
+        if matches!(self.peek(), Token::End | Token::Error(_)) {
+            return self.peek();
+        }
+        &self.at(self.pos + 1).token
+    }
+
+    /// Moves to the next token (never past the end or an error).
+    pub fn advance(&mut self) {
+        if !matches!(self.peek(), Token::End | Token::Error(_)) {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes the current token if it equals `t`.
+    pub fn eat(&mut self, t: &Token) -> bool {
+        if self.peek() == t {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes the identifier `id` if it is the current token.
+    pub fn eat_id(&mut self, id: &str) -> bool {
+        if matches!(self.peek(), Token::Id(s) if s == id) {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes `t` or fails with "Syntax error at `x' expecting `t'."
+    pub fn expect(&mut self, t: &Token) -> Result<(), ExprError> {
+        if self.eat(t) {
+            Ok(())
+        } else if *t == Token::End {
+            self.expect_end()
+        } else {
+            Err(self.syntax_error(&format!("expecting `{t}'")))
+        }
+    }
+
+    /// Fails unless the input is exhausted.
+    pub fn expect_end(&self) -> Result<(), ExprError> {
+        if *self.peek() == Token::End {
+            Ok(())
+        } else {
+            Err(self.syntax_error("expecting end of input"))
+        }
+    }
+
+    /// Consumes a small nonnegative decimal integer (what OVN calls `lexer_force_int`).
+    pub fn expect_small_int(&mut self) -> Result<u32, ExprError> {
+        if let Token::Int(IntConst { value, mask: None, format: IntFormat::Decimal }) = self.peek() {
+            if let Ok(v) = u32::try_from(*value) {
+                if v <= i32::MAX as u32 {
+                    self.advance();
+                    return Ok(v);
+                }
+            }
+        }
+        Err(self.syntax_error("expecting small integer"))
+    }
+
+    /// If the current token is a lexical error, that error.
+    pub fn lex_error(&self) -> Option<ExprError> {
+        match self.peek() {
+            Token::Error(m) => Some(ExprError::new(ErrorKind::Lex, m.clone(), Some(self.span()))),
+            _ => None,
+        }
+    }
+
+    /// "Syntax error at `TOKEN' MESSAGE." at the current token (or the lexical error there).
+    pub fn syntax_error(&self, message: &str) -> ExprError {
+        if let Some(e) = self.lex_error() {
+            return e;
+        }
+        let span = self.span();
+        let mut s = String::from("Syntax error");
+        if *self.peek() == Token::End {
+            s.push_str(" at end of input");
+        } else {
+            s.push_str(&format!(" at `{}'", &self.input[span.start..span.end]));
+        }
+        if !message.is_empty() {
+            s.push(' ');
+            s.push_str(message);
+        }
+        s.push('.');
+        ExprError::new(ErrorKind::Syntax, s, Some(span))
+    }
+
+    /// An error of `kind` with `message` at `span` (or the lexical error at the cursor).
+    pub fn error(&self, kind: ErrorKind, message: impl Into<String>, span: Span) -> ExprError {
+        self.lex_error().unwrap_or_else(|| ExprError::new(kind, message, Some(span)))
+    }
+}

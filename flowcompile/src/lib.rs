@@ -1,0 +1,84 @@
+//! OVN's logical flow language compiled to OpenFlow, as ovn-controller 23.03 does.
+//!
+//! What this crate does: lexes and parses logical-flow match expressions and actions (ovn-sb(5)),
+//! runs OVN's passes over them (annotate, simplify, evaluate conditions, normalize, to_matches with
+//! conjunctive matches), and encodes them as OpenFlow rules for one chassis, as `ovs-ofctl dump-flows`
+//! text and as OpenFlow 1.5 flow_mod bytes.
+//!
+//! What it does not do: read a database by itself or install flows on a switch.  The language
+//! core does no I/O and depends on nothing: callers provide the symbol table, the address sets
+//! and port groups ([`annotate::SetResolver`]), chassis residency
+//! ([`condition::ChassisResident`]) and port tunnel keys ([`matches::PortLookup`]).
+//!
+//! # The match pipeline
+//!
+//! Each stage is one module with a stated contract and a printer in OVN's syntax:
+//!
+//! ```text
+//!  text ──lex──► tokens ──parse──► Ast ──annotate──► Expr ──condition──► Expr
+//!       ──simplify──► Expr ──normalize──► Expr (DNF) ──to_matches──► Matches
+//! ```
+//!
+//! 1. [`lex`]: tokens with byte spans (also the action parser's lexer).
+//! 2. [`parse`]: the syntax tree, as written; checks fields against the [`symtab::Symtab`].
+//! 3. [`annotate`]: resolves `$sets`/`@groups`, type-checks constants, expands subfields,
+//!    predicates and prerequisites.  Output: comparisons on real fields only.
+//! 4. [`condition`]: replaces `is_chassis_resident(...)` by true or false for one chassis.
+//! 5. [`simplify`]: rewrites `!=`, `<`, `<=`, `>`, `>=` into ORs of masked equalities.
+//! 6. [`normalize`]: disjunctive normal form, where an AND may keep ORs over one field as
+//!    conjunctive-match dimensions.
+//! 7. [`matches`]: OpenFlow matches, with `conjunction(id, k/n)` flows exactly where
+//!    ovn-controller makes them.
+//!
+//! [`compile_match`] runs them all; [`debug::run`] runs up to one stage and prints it.
+//!
+//! ```
+//! use flowcompile::{compile_match, annotate::NoSets, symtab::Symtab};
+//! let m = compile_match("tcp && tcp.dst == {80, 443}", Symtab::ovn(), &NoSets, &|_: &str| false,
+//!                       &|_: &str| None).unwrap();
+//! let text: Vec<String> = m.matches.iter().map(|m| m.to_string()).collect();
+//! assert_eq!(text, ["tcp,tp_dst=80", "tcp,tp_dst=443"]);
+//! ```
+//!
+//! # Limits
+//!
+//! Hostile input fails with [`error::ErrorKind::Limit`] instead of exhausting memory:
+//! nesting deeper than [`parse::MAX_NESTING`], normalization growing past
+//! [`normalize::MAX_TERMS`] terms, or more than [`matches::MAX_MATCHES`] flows.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod annotate;
+pub mod condition;
+pub mod debug;
+pub mod error;
+pub mod expr;
+pub mod lex;
+pub mod matches;
+pub mod normalize;
+pub mod parse;
+pub mod simplify;
+pub mod symtab;
+
+pub use error::{ErrorKind, ExprError, Span};
+
+use annotate::SetResolver;
+use condition::ChassisResident;
+use matches::{Matches, PortLookup};
+use symtab::Symtab;
+
+/// Compiles one match expression through every pass to OpenFlow matches.
+pub fn compile_match(
+    input: &str,
+    symtab: &Symtab,
+    sets: &dyn SetResolver,
+    resident: &dyn ChassisResident,
+    ports: &dyn PortLookup,
+) -> Result<Matches, ExprError> {
+    let ast = parse::parse(input, symtab)?;
+    let e = annotate::annotate(&ast, symtab, sets)?;
+    let e = condition::evaluate(e, resident);
+    let e = simplify::simplify(e, symtab);
+    let e = normalize::normalize(e, symtab)?;
+    matches::to_matches(&e, symtab, ports)
+}

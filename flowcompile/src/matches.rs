@@ -1,0 +1,617 @@
+//! Pass 5, to_matches (OVN's `expr_to_matches`): a normalized [`Expr`] → OpenFlow matches.
+//!
+//! Three kinds of [`ExprMatch`] come out, as in ovn-controller:
+//! * ordinary flows (no conjunctions): install with the flow's actions;
+//! * conjunctive clause flows (`conjunctions` non-empty): install with
+//!   `conjunction(id, k/n)` actions;
+//! * `conj_id` flows (matching [`OfField::ConjId`]): install with the flow's actions.
+//!
+//! A conjunction is made for an AND with two or more per-field ORs; each OR is one clause.
+//! Conjunction ids are numbered from 1 within one expression; the caller offsets them.
+//! Identical matches are merged: conjunctions accumulate, and a match that is also needed as
+//! an ordinary flow becomes ordinary (drops its conjunctions), as OVN does.
+//!
+//! String comparisons (`inport == "p1"`) use the caller's [`PortLookup`]; an unknown port never
+//! matches.  Output is limited to [`MAX_MATCHES`] flows and 64 clauses per conjunction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::error::{ErrorKind, ExprError};
+use crate::expr::{Cmp, CmpValue, Expr};
+use crate::lex::{cidr_len, format_hex, format_mac};
+use crate::symtab::{OfField, SymbolKind, Symtab};
+
+/// Most flows one expression may produce.
+pub const MAX_MATCHES: usize = 100_000;
+
+/// Most clauses of one conjunctive match (OpenFlow's limit).
+pub const MAX_CLAUSES: usize = 64;
+
+/// Maps a logical port name to its tunnel key on this datapath.
+pub trait PortLookup {
+    /// The port's tunnel key, or `None` if there is no such port.
+    fn port_key(&self, name: &str) -> Option<u32>;
+}
+
+impl<F: Fn(&str) -> Option<u32>> PortLookup for F {
+    fn port_key(&self, name: &str) -> Option<u32> {
+        self(name)
+    }
+}
+
+/// A value under a mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Masked {
+    /// Value (no 1-bits outside `mask`).
+    pub value: u128,
+    /// Mask.
+    pub mask: u128,
+}
+
+/// One OpenFlow match: a set of fields with values and masks.  Wide registers are stored as
+/// their 32-bit `reg` parts, as OVS does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Match {
+    fields: BTreeMap<OfField, Masked>,
+}
+
+fn full(width: u32) -> u128 {
+    if width >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    }
+}
+
+impl Match {
+    /// The catch-all match.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True if nothing is matched.
+    pub fn is_catchall(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The match on `field`, if any (registers are stored as `OfField::Reg`).
+    pub fn get(&self, field: OfField) -> Option<Masked> {
+        self.fields.get(&field).copied()
+    }
+
+    /// All matched fields, in field order.
+    pub fn iter(&self) -> impl Iterator<Item = (OfField, Masked)> + '_ {
+        self.fields.iter().map(|(f, m)| (*f, *m))
+    }
+
+    /// Adds the bits of `mask` with values from `value` to the match on `field`, keeping other
+    /// bits already matched (OVS's `mf_mask_subfield`).
+    pub fn mask_field(&mut self, field: OfField, value: u128, mask: u128) {
+        let parts: Vec<(OfField, u32)> = match field {
+            OfField::Xxreg(n) => (0..4).map(|i| (OfField::Reg(n * 4 + 3 - i), 32 * u32::from(i))).collect(),
+            OfField::Xreg(n) => (0..2).map(|i| (OfField::Reg(n * 2 + 1 - i), 32 * u32::from(i))).collect(),
+            f => vec![(f, 0)],
+        };
+        for (f, shift) in parts {
+            let w = f.width();
+            let m = (mask >> shift) & full(w);
+            if m == 0 {
+                continue;
+            }
+            let v = (value >> shift) & m;
+            let e = self.fields.entry(f).or_insert(Masked { value: 0, mask: 0 });
+            e.value = (e.value & !m) | v;
+            e.mask |= m;
+        }
+    }
+
+    /// Matches `field` exactly on `value`.
+    pub fn set_exact(&mut self, field: OfField, value: u128) {
+        self.mask_field(field, value, full(field.width()));
+    }
+
+    /// Removes the match on `field`.
+    pub fn clear(&mut self, field: OfField) {
+        self.fields.remove(&field);
+    }
+}
+
+/// One `conjunction(id, k/n)` action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Conjunction {
+    /// Conjunction id, from 1 within one expression.
+    pub id: u32,
+    /// Clause index, from 0 (OpenFlow's `k` is `clause + 1`).
+    pub clause: u8,
+    /// Number of clauses.
+    pub n_clauses: u8,
+}
+
+impl fmt::Display for Conjunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conjunction({},{}/{})", self.id, u32::from(self.clause) + 1, self.n_clauses)
+    }
+}
+
+/// A match with the conjunctions it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExprMatch {
+    /// The match.
+    pub flow: Match,
+    /// Conjunction clauses it belongs to; empty for ordinary and `conj_id` flows.
+    pub conjunctions: Vec<Conjunction>,
+}
+
+impl fmt::Display for ExprMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.flow)?;
+        for (i, c) in self.conjunctions.iter().enumerate() {
+            f.write_str(if i == 0 { " actions=" } else { "," })?;
+            write!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The result of [`to_matches`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Matches {
+    /// The flows, in the order they were first produced.
+    pub matches: Vec<ExprMatch>,
+    /// Number of conjunction ids used (ids `1..=n_conjs`).
+    pub n_conjs: u32,
+}
+
+impl fmt::Display for Matches {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.matches.is_empty() {
+            return writeln!(f, "(no flows)");
+        }
+        for m in &self.matches {
+            if m.flow.is_catchall() && m.conjunctions.is_empty() {
+                writeln!(f, "(catch-all)")?;
+            } else {
+                writeln!(f, "{m}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Builder<'a> {
+    symtab: &'a Symtab,
+    ports: &'a dyn PortLookup,
+    out: Matches,
+    index: HashMap<Match, usize>,
+}
+
+fn form_error(msg: &str) -> ExprError {
+    ExprError::new(ErrorKind::Form, format!("to_matches: {msg}"), None)
+}
+
+impl Builder<'_> {
+    fn add(&mut self, flow: Match, conj: Option<Conjunction>) -> Result<(), ExprError> {
+        if let Some(&i) = self.index.get(&flow) {
+            let m = &mut self.out.matches[i];
+            match conj {
+                Some(c) if !m.conjunctions.is_empty() => m.conjunctions.push(c),
+                _ => m.conjunctions.clear(),
+            }
+            return Ok(());
+        }
+        if self.out.matches.len() >= MAX_MATCHES {
+            return Err(ExprError::new(
+                ErrorKind::Limit,
+                format!("Expression needs more than {MAX_MATCHES} OpenFlow flows."),
+                None,
+            ));
+        }
+        self.index.insert(flow.clone(), self.out.matches.len());
+        self.out.matches.push(ExprMatch { flow, conjunctions: conj.into_iter().collect() });
+        Ok(())
+    }
+
+    /// Applies `cmp` to `m`; false if it names an unknown port.
+    fn constrain(&self, cmp: &Cmp, m: &mut Match) -> Result<bool, ExprError> {
+        let sym = self.symtab.get(cmp.symbol);
+        match (&sym.kind, &cmp.value) {
+            (SymbolKind::Field(of), CmpValue::Int { value, mask }) => {
+                m.mask_field(*of, *value, *mask);
+                Ok(true)
+            }
+            (SymbolKind::String(of), CmpValue::Str(s)) => match self.ports.port_key(s) {
+                Some(key) => {
+                    m.clear(*of);
+                    m.set_exact(*of, u128::from(key));
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+            _ => Err(form_error(&format!("comparison on {} is not on a field (run annotate first)", sym.name))),
+        }
+    }
+
+    fn cmp_flow(&mut self, e: &Expr) -> Result<(), ExprError> {
+        let Expr::Cmp(c) = e else { return Err(form_error("expected a comparison (run normalize first)")) };
+        let mut m = Match::new();
+        if self.constrain(c, &mut m)? {
+            self.add(m, None)?;
+        }
+        Ok(())
+    }
+
+    fn disjunction(&mut self, or: &[Expr], base: &Match, conj: Option<Conjunction>) -> Result<bool, ExprError> {
+        let mut n = 0;
+        for sub in or {
+            let Expr::Cmp(c) = sub else { return Err(form_error("expected a comparison inside a clause")) };
+            let mut m = base.clone();
+            if self.constrain(c, &mut m)? {
+                self.add(m, conj)?;
+                n += 1;
+            }
+        }
+        Ok(n > 0)
+    }
+
+    fn conjunction(&mut self, and: &[Expr]) -> Result<(), ExprError> {
+        let mut base = Match::new();
+        let mut n_clauses = 0usize;
+        for sub in and {
+            match sub {
+                Expr::Cmp(c) => {
+                    if !self.constrain(c, &mut base)? {
+                        return Ok(());
+                    }
+                }
+                Expr::Or(_) => n_clauses += 1,
+                _ => return Err(form_error("unexpected node inside a conjunction (run normalize first)")),
+            }
+        }
+        match n_clauses {
+            0 => self.add(base, None),
+            1 => {
+                for sub in and {
+                    if let Expr::Or(v) = sub {
+                        self.disjunction(v, &base, None)?;
+                    }
+                }
+                Ok(())
+            }
+            n if n > MAX_CLAUSES => Err(ExprError::new(
+                ErrorKind::Limit,
+                format!("Conjunctive match would need {n} clauses; OpenFlow allows at most {MAX_CLAUSES}."),
+                None,
+            )),
+            n => {
+                self.out.n_conjs += 1;
+                let id = self.out.n_conjs;
+                let mut clause = 0u8;
+                for sub in and {
+                    if let Expr::Or(v) = sub {
+                        let c = Conjunction { id, clause, n_clauses: n as u8 };
+                        clause += 1;
+                        if !self.disjunction(v, &base, Some(c))? {
+                            return Ok(());
+                        }
+                    }
+                }
+                base.set_exact(OfField::ConjId, u128::from(id));
+                self.add(base, None)
+            }
+        }
+    }
+}
+
+/// Converts a normalized expression to OpenFlow matches (see the module docs).
+pub fn to_matches(expr: &Expr, symtab: &Symtab, ports: &dyn PortLookup) -> Result<Matches, ExprError> {
+    let mut b = Builder { symtab, ports, out: Matches::default(), index: HashMap::new() };
+    match expr {
+        Expr::Cmp(_) => b.cmp_flow(expr)?,
+        Expr::And(v) => b.conjunction(v)?,
+        Expr::Or(v) => {
+            let unique = expr.unique_symbol().is_some();
+            for sub in v {
+                match sub {
+                    Expr::And(w) if !unique => b.conjunction(w)?,
+                    s => b.cmp_flow(s)?,
+                }
+            }
+        }
+        Expr::Bool(true) => b.add(Match::new(), None)?,
+        Expr::Bool(false) => {}
+        Expr::Condition(_) => return Err(form_error("conditions must be evaluated first")),
+    }
+    Ok(b.out)
+}
+
+// ---- Printing, in the order and syntax of OVS's match_format(). ----
+
+fn ipv4(v: u128) -> Ipv4Addr {
+    Ipv4Addr::from(v as u32)
+}
+
+fn fmt_u_masked(out: &mut Vec<String>, name: &str, m: Masked, width: u32) {
+    if m.mask == full(width) {
+        out.push(format!("{name}={}", format_hex(m.value)));
+    } else {
+        out.push(format!("{name}={}/{}", format_hex(m.value), format_hex(m.mask)));
+    }
+}
+
+fn fmt_eth(out: &mut Vec<String>, name: &str, m: Masked) {
+    if m.mask == full(48) {
+        out.push(format!("{name}={}", format_mac(m.value as u64)));
+    } else {
+        out.push(format!("{name}={}/{}", format_mac(m.value as u64), format_mac(m.mask as u64)));
+    }
+}
+
+fn fmt_ip4(out: &mut Vec<String>, name: &str, m: Masked) {
+    if m.mask == full(32) {
+        out.push(format!("{name}={}", ipv4(m.value)));
+    } else if let Some(n) = cidr_len(m.mask, 32) {
+        out.push(format!("{name}={}/{n}", ipv4(m.value)));
+    } else {
+        out.push(format!("{name}={}/{}", ipv4(m.value), ipv4(m.mask)));
+    }
+}
+
+fn fmt_ip6(out: &mut Vec<String>, name: &str, m: Masked) {
+    if m.mask == u128::MAX {
+        out.push(format!("{name}={}", Ipv6Addr::from(m.value)));
+    } else if let Some(n) = cidr_len(m.mask, 128) {
+        out.push(format!("{name}={}/{n}", Ipv6Addr::from(m.value)));
+    } else {
+        out.push(format!("{name}={}/{}", Ipv6Addr::from(m.value), Ipv6Addr::from(m.mask)));
+    }
+}
+
+fn fmt_be16(out: &mut Vec<String>, name: &str, m: Masked, width: u32) {
+    if m.mask == full(width) {
+        out.push(format!("{name}={}", m.value));
+    } else {
+        out.push(format!("{name}={:#x}/{:#x}", m.value, m.mask));
+    }
+}
+
+fn fmt_flags(out: &mut Vec<String>, name: &str, m: Masked, names: &[&str], width: u32) {
+    let mut s = String::new();
+    if m.mask == full(width) {
+        for (i, n) in names.iter().enumerate() {
+            if (m.value >> i) & 1 == 1 {
+                if !s.is_empty() {
+                    s.push('|');
+                }
+                s.push_str(n);
+            }
+        }
+        if s.is_empty() {
+            s.push('0');
+        }
+    } else {
+        for (i, n) in names.iter().enumerate() {
+            if (m.mask >> i) & 1 == 1 {
+                s.push(if (m.value >> i) & 1 == 1 { '+' } else { '-' });
+                s.push_str(n);
+            }
+        }
+        let other = m.mask & !full(names.len() as u32);
+        if other != 0 {
+            s.push_str(&format!("{}/{}", format_hex(m.value & other), format_hex(other)));
+        }
+    }
+    out.push(format!("{name}={s}"));
+}
+
+const CT_STATE_NAMES: [&str; 8] = ["new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat"];
+const TCP_FLAG_NAMES: [&str; 9] = ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"];
+
+impl fmt::Display for Match {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use OfField as F;
+        let g = |field| self.get(field);
+        let mut out: Vec<String> = Vec::new();
+        if let Some(m) = g(F::PktMark) {
+            fmt_u_masked(&mut out, "pkt_mark", m, 32);
+        }
+        if let Some(m) = g(F::ConjId) {
+            out.push(format!("conj_id={}", m.value));
+        }
+        if let Some(m) = g(F::CtState) {
+            fmt_flags(&mut out, "ct_state", m, &CT_STATE_NAMES, 8);
+        }
+        if let Some(m) = g(F::CtMark) {
+            fmt_u_masked(&mut out, "ct_mark", m, 32);
+        }
+        if let Some(m) = g(F::CtLabel) {
+            fmt_u_masked(&mut out, "ct_label", m, 128);
+        }
+
+        // Protocol shorthand.
+        let exact = |field: OfField| g(field).filter(|m| m.mask == full(field.width())).map(|m| m.value);
+        let dl_type = exact(F::EthType);
+        let nw_proto = exact(F::IpProto);
+        let mut skip_type = false;
+        let mut skip_proto = false;
+        let mut is_arp = false;
+        let mut is_icmp = false;
+        if let Some(t) = dl_type {
+            skip_type = true;
+            let (v4, names): (bool, [&str; 5]) = match t {
+                0x0800 => (true, ["ip", "icmp", "tcp", "udp", "sctp"]),
+                0x86dd => (true, ["ipv6", "icmp6", "tcp6", "udp6", "sctp6"]),
+                _ => (false, [""; 5]),
+            };
+            if v4 {
+                let proto = match nw_proto {
+                    Some(1) if t == 0x0800 => Some(1),
+                    Some(58) if t == 0x86dd => Some(1),
+                    Some(2) if t == 0x0800 => {
+                        skip_proto = true;
+                        out.push("igmp".into());
+                        None
+                    }
+                    Some(6) => Some(2),
+                    Some(17) => Some(3),
+                    Some(132) => Some(4),
+                    _ => Some(0),
+                };
+                if let Some(i) = proto {
+                    skip_proto = i != 0;
+                    is_icmp = i == 1;
+                    out.push(names[i].into());
+                }
+            } else {
+                match t {
+                    0x0806 => out.push("arp".into()),
+                    0x8035 => out.push("rarp".into()),
+                    0x8847 => out.push("mpls".into()),
+                    0x8848 => out.push("mplsm".into()),
+                    _ => skip_type = false,
+                }
+                is_arp = matches!(t, 0x0806 | 0x8035);
+            }
+        }
+
+        for n in 0..16u8 {
+            if let Some(m) = g(F::Reg(n)) {
+                fmt_u_masked(&mut out, &format!("reg{n}"), m, 32);
+            }
+        }
+        if let Some(m) = g(F::Metadata) {
+            fmt_u_masked(&mut out, "metadata", m, 64);
+        }
+        if let Some(m) = g(F::VlanTci) {
+            let (v, mk) = (m.value as u16, m.mask as u16);
+            let vid_mask = mk & 0x0fff;
+            let pcp_mask = mk & 0xe000;
+            if mk & 0x1000 != 0
+                && v & 0x1000 != 0
+                && (vid_mask == 0 || vid_mask == 0x0fff)
+                && (pcp_mask == 0 || pcp_mask == 0xe000)
+                && (vid_mask != 0 || pcp_mask != 0)
+            {
+                if vid_mask != 0 {
+                    out.push(format!("dl_vlan={}", v & 0x0fff));
+                }
+                if pcp_mask != 0 {
+                    out.push(format!("dl_vlan_pcp={}", v >> 13));
+                }
+            } else if mk == 0xffff {
+                out.push(format!("vlan_tci={v:#06x}"));
+            } else {
+                out.push(format!("vlan_tci={v:#06x}/{mk:#06x}"));
+            }
+        }
+        if let Some(m) = g(F::EthSrc) {
+            fmt_eth(&mut out, "dl_src", m);
+        }
+        if let Some(m) = g(F::EthDst) {
+            fmt_eth(&mut out, "dl_dst", m);
+        }
+        if !skip_type {
+            if let Some(m) = g(F::EthType) {
+                if m.mask == 0xffff {
+                    out.push(format!("dl_type={:#06x}", m.value));
+                } else {
+                    out.push(format!("dl_type={:#06x}/{:#06x}", m.value, m.mask));
+                }
+            }
+        }
+        if let Some(m) = g(F::Ipv6Src) {
+            fmt_ip6(&mut out, "ipv6_src", m);
+        }
+        if let Some(m) = g(F::Ipv6Dst) {
+            fmt_ip6(&mut out, "ipv6_dst", m);
+        }
+        if let Some(m) = g(F::Ipv6Label) {
+            if m.mask == full(20) {
+                out.push(format!("ipv6_label={:#07x}", m.value));
+            } else {
+                out.push(format!("ipv6_label={:#07x}/{:#07x}", m.value, m.mask));
+            }
+        }
+        for (field, name) in [(F::Ipv4Src, "nw_src"), (F::ArpSpa, "arp_spa"), (F::Ipv4Dst, "nw_dst"), (F::ArpTpa, "arp_tpa")] {
+            if let Some(m) = g(field) {
+                fmt_ip4(&mut out, name, m);
+            }
+        }
+        if !skip_proto {
+            if let Some(m) = g(F::IpProto) {
+                out.push(format!("nw_proto={}", m.value));
+            }
+        }
+        if let Some(m) = g(F::ArpOp) {
+            let _ = is_arp;
+            out.push(format!("arp_op={}", m.value));
+        }
+        if let Some(m) = g(F::ArpSha) {
+            fmt_eth(&mut out, "arp_sha", m);
+        }
+        if let Some(m) = g(F::ArpTha) {
+            fmt_eth(&mut out, "arp_tha", m);
+        }
+        if let Some(m) = g(F::IpDscp) {
+            if m.mask == full(6) {
+                out.push(format!("nw_tos={}", m.value << 2));
+            } else {
+                out.push(format!("nw_tos={}/{}", m.value << 2, m.mask << 2));
+            }
+        }
+        if let Some(m) = g(F::IpEcn) {
+            out.push(format!("nw_ecn={}", m.value));
+        }
+        if let Some(m) = g(F::IpTtl) {
+            out.push(format!("nw_ttl={}", m.value));
+        }
+        if let Some(m) = g(F::IpFrag) {
+            let s = match (m.mask, m.value) {
+                (3, 0) | (1, 0) => "no",
+                (3, 1) => "first",
+                (3, _) => "later",
+                (1, _) => "yes",
+                (2, 0) => "not_later",
+                _ => "later",
+            };
+            out.push(format!("nw_frag={s}"));
+        }
+        let _ = is_icmp;
+        for (field, name) in [
+            (F::Icmpv4Type, "icmp_type"),
+            (F::Icmpv4Code, "icmp_code"),
+            (F::Icmpv6Type, "icmp_type"),
+            (F::Icmpv6Code, "icmp_code"),
+        ] {
+            if let Some(m) = g(field) {
+                fmt_be16(&mut out, name, m, 8);
+            }
+        }
+        for (field, name) in [
+            (F::TcpSrc, "tp_src"),
+            (F::UdpSrc, "tp_src"),
+            (F::SctpSrc, "tp_src"),
+            (F::TcpDst, "tp_dst"),
+            (F::UdpDst, "tp_dst"),
+            (F::SctpDst, "tp_dst"),
+        ] {
+            if let Some(m) = g(field) {
+                fmt_be16(&mut out, name, m, 16);
+            }
+        }
+        if let Some(m) = g(F::NdTarget) {
+            fmt_ip6(&mut out, "nd_target", m);
+        }
+        if let Some(m) = g(F::NdSll) {
+            fmt_eth(&mut out, "nd_sll", m);
+        }
+        if let Some(m) = g(F::NdTll) {
+            fmt_eth(&mut out, "nd_tll", m);
+        }
+        if let Some(m) = g(F::TcpFlags) {
+            fmt_flags(&mut out, "tcp_flags", m, &TCP_FLAG_NAMES, 12);
+        }
+        f.write_str(&out.join(","))
+    }
+}

@@ -1,0 +1,350 @@
+//! Pass 4, normalize (OVN's `expr_normalize`): disjunctive normal form suited to OpenFlow.
+//!
+//! Input: a simplified expression (only `==` on numeric fields, no conditions).
+//! Output: `true`, `false`, a comparison, or an OR of "clauses" where each clause is a
+//! comparison or an AND whose children are each a comparison or an OR of comparisons over one
+//! field.  Such per-field ORs inside an AND are what [`crate::matches`] turns into conjunctive
+//! matches; an OR over several fields, or over a `must_crossproduct` field (`eth.type`,
+//! `ip.proto`, `icmp6.type`, `icmp6.code`), is distributed over the AND instead.
+//!
+//! On the way, comparisons on the same field under one AND are combined ("crushed"):
+//! `reg0[0] == 1 && reg0[1] == 1` becomes `reg0[0..1] == 3`, contradictions become `false`,
+//! and ORs over one field are sorted and deduplicated.
+//!
+//! Normalization can grow exponentially; it stops with an [`ErrorKind::Limit`] error after
+//! creating [`MAX_TERMS`] nodes.
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+use crate::error::{ErrorKind, ExprError};
+use crate::expr::{AndOr, Cmp, CmpValue, Expr};
+use crate::parse::RelOp;
+use crate::symtab::{SymbolId, Symtab};
+
+/// How many expression nodes normalization may create before it gives up.
+pub const MAX_TERMS: usize = 200_000;
+
+/// Normalizes `expr` (see the module docs).
+pub fn normalize(expr: Expr, symtab: &Symtab) -> Result<Expr, ExprError> {
+    let mut n = Normalizer { symtab, created: 0 };
+    match expr {
+        Expr::And(v) => n.normalize_and(v),
+        Expr::Or(v) => n.normalize_or(v),
+        e => Ok(e),
+    }
+}
+
+struct Normalizer<'a> {
+    symtab: &'a Symtab,
+    created: usize,
+}
+
+/// Intersects two masked values; `None` if they conflict.
+pub fn intersect(a: (u128, u128), b: (u128, u128)) -> Option<(u128, u128)> {
+    if a.1 & b.1 & (a.0 ^ b.0) != 0 {
+        None
+    } else {
+        Some((a.0 | b.0, a.1 | b.1))
+    }
+}
+
+fn int_of(e: &Expr) -> Option<(u128, u128)> {
+    match e {
+        Expr::Cmp(Cmp { value: CmpValue::Int { value, mask }, .. }) => Some((*value, *mask)),
+        _ => None,
+    }
+}
+
+fn cmp_order(a: &Expr, b: &Expr) -> Ordering {
+    match (a, b) {
+        (Expr::Cmp(x), Expr::Cmp(y)) => x.value.cmp(&y.value),
+        _ => Ordering::Equal,
+    }
+}
+
+fn eq_cmp(symbol: SymbolId, value: CmpValue) -> Expr {
+    Expr::Cmp(Cmp { symbol, op: RelOp::Eq, value })
+}
+
+impl Normalizer<'_> {
+    fn charge(&mut self, n: usize) -> Result<(), ExprError> {
+        self.created = self.created.saturating_add(n);
+        if self.created > MAX_TERMS {
+            return Err(ExprError::new(
+                ErrorKind::Limit,
+                format!("Expression is too complex: normalizing it needs more than {MAX_TERMS} terms."),
+                None,
+            ));
+        }
+        Ok(())
+    }
+
+    fn crush(&mut self, e: Expr, sym: SymbolId) -> Result<Expr, ExprError> {
+        match e {
+            Expr::Or(v) => self.crush_or(v, sym),
+            Expr::And(v) => {
+                if self.symtab.get(sym).width > 0 {
+                    self.crush_and_numeric(v, sym)
+                } else {
+                    self.crush_and_string(v, sym)
+                }
+            }
+            e => Ok(e),
+        }
+    }
+
+    fn crush_or(&mut self, v: Vec<Expr>, sym: SymbolId) -> Result<Expr, ExprError> {
+        let mut out = Vec::with_capacity(v.len());
+        for sub in v {
+            match self.crush(sub, sym)? {
+                Expr::Or(w) => out.extend(w),
+                e => out.push(e),
+            }
+        }
+        let e = Expr::Or(out).fix();
+        let Expr::Or(mut subs) = e else { return Ok(e) };
+        subs.sort_by(cmp_order);
+        subs.dedup_by(|a, b| cmp_order(a, b) == Ordering::Equal);
+        Ok(Expr::Or(subs).fix())
+    }
+
+    fn crush_and_string(&mut self, v: Vec<Expr>, sym: SymbolId) -> Result<Expr, ExprError> {
+        let mut singleton: Option<String> = None;
+        let mut ors: Vec<BTreeSet<String>> = Vec::new();
+        for sub in v {
+            match self.crush(sub, sym)? {
+                Expr::Cmp(Cmp { value: CmpValue::Str(s), .. }) => match &singleton {
+                    None => singleton = Some(s),
+                    Some(t) if *t != s => return Ok(Expr::Bool(false)),
+                    Some(_) => {}
+                },
+                Expr::Or(w) => ors.push(
+                    w.into_iter()
+                        .filter_map(|e| match e {
+                            Expr::Cmp(Cmp { value: CmpValue::Str(s), .. }) => Some(s),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+                Expr::Bool(false) => return Ok(Expr::Bool(false)),
+                _ => {}
+            }
+        }
+        if let Some(s) = singleton {
+            if ors.iter().any(|o| !o.contains(&s)) {
+                return Ok(Expr::Bool(false));
+            }
+            return Ok(eq_cmp(sym, CmpValue::Str(s)));
+        }
+        let mut iter = ors.into_iter();
+        let Some(mut result) = iter.next() else { return Ok(Expr::Bool(true)) };
+        for o in iter {
+            result.retain(|s| o.contains(s));
+            if result.is_empty() {
+                return Ok(Expr::Bool(false));
+            }
+        }
+        self.charge(result.len())?;
+        Ok(Expr::Or(result.into_iter().map(|s| eq_cmp(sym, CmpValue::Str(s))).collect()).fix())
+    }
+
+    fn crush_and_numeric(&mut self, v: Vec<Expr>, sym: SymbolId) -> Result<Expr, ExprError> {
+        let mut acc = (0u128, 0u128);
+        let mut ors: Vec<Vec<Expr>> = Vec::new();
+        for sub in v {
+            match self.crush(sub, sym)? {
+                e @ Expr::Cmp(_) => match int_of(&e).and_then(|x| intersect(acc, x)) {
+                    Some(n) => acc = n,
+                    None => return Ok(Expr::Bool(false)),
+                },
+                Expr::Or(w) => ors.push(w),
+                Expr::Bool(false) => return Ok(Expr::Bool(false)),
+                _ => {}
+            }
+        }
+        let int_cmp = |(value, mask): (u128, u128)| eq_cmp(sym, CmpValue::Int { value, mask });
+        match ors.len() {
+            0 => Ok(if acc.1 == 0 { Expr::Bool(true) } else { int_cmp(acc) }),
+            1 => {
+                let disjuncts = ors.pop().unwrap_or_default();
+                let kept: Vec<Expr> = disjuncts
+                    .iter()
+                    .filter_map(|d| int_of(d).and_then(|x| intersect(acc, x)))
+                    .map(int_cmp)
+                    .collect();
+                Ok(match kept.len() {
+                    0 => Expr::Bool(false),
+                    _ => Expr::Or(kept).fix(),
+                })
+            }
+            _ => {
+                let mut rest = ors.split_off(2);
+                let bs = ors.pop().unwrap_or_default();
+                let as_ = ors.pop().unwrap_or_default();
+                self.charge(as_.len().saturating_mul(bs.len()))?;
+                let mut or = Vec::new();
+                for a in &as_ {
+                    let Some(av) = int_of(a).and_then(|x| intersect(acc, x)) else { continue };
+                    for b in &bs {
+                        if let Some(n) = int_of(b).and_then(|x| intersect(av, x)) {
+                            or.push(int_cmp(n));
+                        }
+                    }
+                }
+                let first = match or.len() {
+                    0 => return Ok(Expr::Bool(false)),
+                    1 => or.pop().unwrap_or(Expr::Bool(false)),
+                    _ => Expr::Or(or),
+                };
+                if rest.is_empty() {
+                    self.crush(first, sym)
+                } else {
+                    let mut v = vec![first];
+                    v.extend(rest.drain(..).map(Expr::Or));
+                    self.crush(Expr::And(v), sym)
+                }
+            }
+        }
+    }
+
+    /// OVN's `expr_sort`: groups the children of an AND by symbol and crushes each group.
+    fn sort(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {
+        let mut subs: Vec<(u8, Option<SymbolId>, Expr)> = v
+            .into_iter()
+            .map(|e| {
+                let sym = e.unique_symbol();
+                let rank = match (&sym, &e) {
+                    (Some(_), _) => 0,
+                    (None, Expr::And(_)) => 1,
+                    (None, Expr::Or(_)) => 2,
+                    (None, Expr::Bool(_)) => 3,
+                    _ => 4,
+                };
+                (rank, sym, e)
+            })
+            .collect();
+        let symtab = self.symtab;
+        subs.sort_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| match (a.1, b.1) {
+                (Some(x), Some(y)) => symtab.get(x).name.cmp(&symtab.get(y).name),
+                _ => Ordering::Equal,
+            })
+        });
+        let mut acc: Option<Expr> = None;
+        let mut iter = subs.into_iter().peekable();
+        while let Some((_, sym, e)) = iter.next() {
+            let Some(sym) = sym else {
+                acc = Some(Expr::combine(AndOr::And, acc, e));
+                continue;
+            };
+            let mut group = vec![e];
+            while let Some((_, Some(s2), _)) = iter.peek() {
+                if *s2 != sym {
+                    break;
+                }
+                if let Some((_, _, e2)) = iter.next() {
+                    group.push(e2);
+                }
+            }
+            let combined = if group.len() == 1 {
+                group.pop().unwrap_or(Expr::Bool(true))
+            } else {
+                let mut c = None;
+                for g in group {
+                    c = Some(Expr::combine(AndOr::And, c, g));
+                }
+                c.unwrap_or(Expr::Bool(true))
+            };
+            match self.crush(combined, sym)? {
+                Expr::Bool(false) => return Ok(Expr::Bool(false)),
+                Expr::Bool(true) => {}
+                crushed => acc = Some(Expr::combine(AndOr::And, acc, crushed)),
+            }
+        }
+        Ok(acc.unwrap_or(Expr::Bool(true)))
+    }
+
+    fn normalize_and(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {
+        let e = self.sort(v)?;
+        let Expr::And(mut subs) = e else { return Ok(e) };
+
+        // Merge adjacent comparisons on the same symbol.
+        let mut i = 0;
+        while i + 1 < subs.len() {
+            if let (Expr::Cmp(a), Expr::Cmp(b)) = (&subs[i], &subs[i + 1]) {
+                if a.symbol == b.symbol {
+                    let merged = match (&a.value, &b.value) {
+                        (CmpValue::Int { value: av, mask: am }, CmpValue::Int { value: bv, mask: bm }) => {
+                            intersect((*av, *am), (*bv, *bm)).map(|(value, mask)| CmpValue::Int { value, mask })
+                        }
+                        (CmpValue::Str(x), CmpValue::Str(y)) => (x == y).then(|| CmpValue::Str(y.clone())),
+                        _ => None,
+                    };
+                    let Some(m) = merged else { return Ok(Expr::Bool(false)) };
+                    if let Expr::Cmp(b) = &mut subs[i + 1] {
+                        b.value = m;
+                    }
+                    subs.remove(i);
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        if subs.len() == 1 {
+            return Ok(subs.pop().unwrap_or(Expr::Bool(true)));
+        }
+
+        for idx in 0..subs.len() {
+            if matches!(subs[idx], Expr::Cmp(_)) {
+                continue;
+            }
+            let split = match subs[idx].unique_symbol() {
+                None => true,
+                Some(s) => self.symtab.get(s).must_crossproduct,
+            };
+            if !split {
+                continue;
+            }
+            let Expr::Or(ks) = &subs[idx] else { continue };
+            self.charge(ks.len().saturating_mul(subs.len()))?;
+            let mut or = Vec::with_capacity(ks.len());
+            for k in ks {
+                let mut and = Vec::with_capacity(subs.len());
+                for (j, m) in subs.iter().enumerate() {
+                    let term = if j == idx { k } else { m };
+                    match term {
+                        Expr::And(w) => and.extend(w.iter().cloned()),
+                        t => and.push(t.clone()),
+                    }
+                }
+                or.push(Expr::And(and));
+            }
+            return self.normalize_or(or);
+        }
+        Ok(Expr::And(subs))
+    }
+
+    fn normalize_or(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {
+        let mut out = Vec::with_capacity(v.len());
+        for sub in v {
+            match sub {
+                Expr::And(w) => match self.normalize_and(w)? {
+                    Expr::Bool(true) => return Ok(Expr::Bool(true)),
+                    Expr::Bool(false) => {}
+                    Expr::Or(x) => out.extend(x),
+                    e => out.push(e),
+                },
+                Expr::Bool(true) => return Ok(Expr::Bool(true)),
+                Expr::Bool(false) => {}
+                Expr::Or(x) => out.extend(x),
+                e => out.push(e),
+            }
+        }
+        Ok(match out.len() {
+            0 => Expr::Bool(false),
+            1 => out.pop().unwrap_or(Expr::Bool(false)),
+            _ => Expr::Or(out),
+        })
+    }
+}

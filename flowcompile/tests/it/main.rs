@@ -1,0 +1,5 @@
+//! Integration tests for flowcompile (one binary).
+
+mod exhaustive;
+mod golden;
+mod roundtrip;

@@ -1,0 +1,4 @@
+//! Integration tests for ovn-nb, compiled into one binary.
+
+mod kube_egressip;
+mod kube_manifest;

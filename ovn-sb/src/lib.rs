@@ -1,0 +1,13 @@
+//! The OVN Southbound and Open_vSwitch databases for ovnkit.
+//!
+//! What this crate does: typed models of OVN_Southbound 20.27.0 and Open_vSwitch generated from the
+//! installed schemas, and the vocabulary shared by northd and flowcompile: the logical pipeline
+//! stages of OVN 23.03 with their table numbers.
+//!
+//! What it does not do: compute SB contents (`northd`) or OpenFlow (`flowcompile`).
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod stage;
+
+pub use stage::{DatapathKind, Pipeline, Stage};

@@ -1,0 +1,324 @@
+//! OVSDB atoms: the scalar values sets and maps are made of.
+//!
+//! Atoms order exactly as ovsdb-server orders them (`ovsdb_atom_compare_3way`): integers and reals
+//! numerically, `false < true`, strings bytewise, UUIDs by their 128 bits (as their text sorts).
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::types::{AtomicType, BaseType};
+
+/// One OVSDB value. Cheap to clone (strings are shared).
+#[derive(Debug, Clone)]
+pub enum Atom {
+    /// 64-bit signed integer.
+    Integer(i64),
+    /// Double (never NaN or infinite).
+    Real(f64),
+    /// Boolean.
+    Boolean(bool),
+    /// UTF-8 string, shared.
+    String(Arc<str>),
+    /// UUID.
+    Uuid(Uuid),
+}
+
+impl Atom {
+    /// The atomic type of this atom.
+    pub fn atomic_type(&self) -> AtomicType {
+        match self {
+            Self::Integer(_) => AtomicType::Integer,
+            Self::Real(_) => AtomicType::Real,
+            Self::Boolean(_) => AtomicType::Boolean,
+            Self::String(_) => AtomicType::String,
+            Self::Uuid(_) => AtomicType::Uuid,
+        }
+    }
+
+    /// The UUID, for uuid atoms.
+    pub fn as_uuid(&self) -> Option<Uuid> {
+        match self {
+            Self::Uuid(u) => Some(*u),
+            _ => None,
+        }
+    }
+
+    /// Parses an atom of `base` type from JSON (RFC 7047 `<atom>`), resolving `["named-uuid", n]`
+    /// through `symbols`, then checks the base type's constraints.
+    pub fn from_json(json: &Value, base: &BaseType, symbols: &mut dyn SymbolResolver) -> Result<Self> {
+        let atom = Self::from_json_unchecked(json, base.atomic, symbols)?;
+        base.check_constraints(&atom)?;
+        Ok(atom)
+    }
+
+    /// Parses an atom of `atomic` type without checking constraints.
+    pub fn from_json_unchecked(
+        json: &Value,
+        atomic: AtomicType,
+        symbols: &mut dyn SymbolResolver,
+    ) -> Result<Self> {
+        let expected = |what: &str| Error::syntax_at(Some(json), format!("expected {what}"));
+        match atomic {
+            AtomicType::Integer => json_to_i64(json).map(Self::Integer).ok_or_else(|| expected("integer")),
+            AtomicType::Real => match json {
+                Value::Number(n) => match json_to_i64(json) {
+                    Some(i) => Ok(Self::Real(i as f64)),
+                    None => n.as_f64().filter(|f| f.is_finite()).map(Self::Real).ok_or_else(|| expected("real")),
+                },
+                _ => Err(expected("real")),
+            },
+            AtomicType::Boolean => json.as_bool().map(Self::Boolean).ok_or_else(|| expected("boolean")),
+            AtomicType::String => json.as_str().map(|s| Self::String(s.into())).ok_or_else(|| expected("string")),
+            AtomicType::Uuid => parse_uuid_json(json, symbols).map(Self::Uuid),
+        }
+    }
+
+    /// JSON for this atom, as ovsdb-server prints it (reals as `%.15g`).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Integer(i) => json!(i),
+            Self::Real(r) => real_to_json(*r),
+            Self::Boolean(b) => json!(b),
+            Self::String(s) => Value::String(s.to_string()),
+            Self::Uuid(u) => json!(["uuid", u.to_string()]),
+        }
+    }
+
+    /// Text form used in error messages.
+    pub fn to_display(&self) -> String {
+        match self {
+            Self::Integer(i) => i.to_string(),
+            Self::Real(r) => format_real(*r),
+            Self::Boolean(b) => b.to_string(),
+            Self::String(s) => {
+                let bare = !s.is_empty()
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c))
+                    && !s.starts_with(|c: char| c.is_ascii_digit() || c == '-');
+                if bare {
+                    s.to_string()
+                } else {
+                    Value::String(s.to_string()).to_string()
+                }
+            }
+            Self::Uuid(u) => u.to_string(),
+        }
+    }
+}
+
+impl PartialEq for Atom {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Atom {}
+
+impl PartialOrd for Atom {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Atom {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::Integer(a), Self::Integer(b)) => a.cmp(b),
+            (Self::Real(a), Self::Real(b)) => {
+                if a < b {
+                    Ordering::Less
+                } else if a > b {
+                    Ordering::Greater
+                } else {
+                    Ordering::Equal
+                }
+            }
+            (Self::Boolean(a), Self::Boolean(b)) => a.cmp(b),
+            (Self::String(a), Self::String(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Self::Uuid(a), Self::Uuid(b)) => a.cmp(b),
+            (a, b) => a.atomic_type().cmp(&b.atomic_type()),
+        }
+    }
+}
+
+impl Hash for Atom {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Integer(i) => i.hash(state),
+            Self::Real(r) => {
+                // -0.0 == 0.0, so they must hash alike.
+                let r = if *r == 0.0 { 0.0 } else { *r };
+                r.to_bits().hash(state);
+            }
+            Self::Boolean(b) => b.hash(state),
+            Self::String(s) => s.hash(state),
+            Self::Uuid(u) => u.hash(state),
+        }
+    }
+}
+
+/// Resolves `["named-uuid", name]` references while parsing.
+pub trait SymbolResolver {
+    /// The UUID `name` stands for, or `None` when named UUIDs are not allowed here.
+    fn resolve(&mut self, name: &str) -> Option<Uuid>;
+}
+
+/// A resolver that rejects every named UUID.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSymbols;
+
+impl SymbolResolver for NoSymbols {
+    fn resolve(&mut self, _name: &str) -> Option<Uuid> {
+        None
+    }
+}
+
+fn parse_uuid_json(json: &Value, symbols: &mut dyn SymbolResolver) -> Result<Uuid> {
+    if let Value::Array(a) = json {
+        if a.len() == 2 {
+            if let (Some(kind), Some(s)) = (a[0].as_str(), a[1].as_str()) {
+                if kind == "uuid" {
+                    return parse_uuid_str(s).ok_or_else(|| {
+                        Error::syntax_at(Some(json), format!("\"{s}\" is not a valid UUID"))
+                    });
+                }
+                if kind == "named-uuid" {
+                    return symbols.resolve(s).ok_or_else(|| {
+                        Error::syntax_at(Some(json), format!("named-uuid \"{s}\" not allowed here"))
+                    });
+                }
+            }
+        }
+    }
+    Err(Error::syntax_at(Some(json), "expected [\"uuid\", <string>] or [\"named-uuid\", <string>]"))
+}
+
+/// Parses a UUID in its canonical 36-character text form (the only form ovsdb-server accepts).
+pub fn parse_uuid_str(s: &str) -> Option<Uuid> {
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    for (i, c) in b.iter().enumerate() {
+        let dash = matches!(i, 8 | 13 | 18 | 23);
+        if dash != (*c == b'-') || (!dash && !c.is_ascii_hexdigit()) {
+            return None;
+        }
+    }
+    Uuid::parse_str(s).ok()
+}
+
+/// Converts a JSON number to an integer the way ovsdb-server's JSON lexer does: integral numbers
+/// that fit in 64 bits are integers, even when written as `1.0` or `1e3`.
+pub fn json_to_i64(json: &Value) -> Option<i64> {
+    let n = json.as_number()?;
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    if n.is_u64() {
+        return None;
+    }
+    let f = n.as_f64()?;
+    if f.fract() == 0.0 && (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) {
+        Some(f as i64)
+    } else {
+        None
+    }
+}
+
+/// Formats a real exactly as ovsdb-server does (C `printf("%.15g")`).
+pub fn format_real(x: f64) -> String {
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    const P: i32 = 15;
+    // Scientific form with P significant digits gives the decimal exponent after rounding.
+    let sci = format!("{:.*e}", (P - 1) as usize, x);
+    let (mantissa, exp) = match sci.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (sci.as_str(), 0),
+    };
+    if exp < -4 || exp >= P {
+        let m = strip_zeros(mantissa);
+        let mut out = String::with_capacity(m.len() + 5);
+        out.push_str(&m);
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+        out
+    } else {
+        let decimals = (P - 1 - exp).max(0) as usize;
+        strip_zeros(&format!("{x:.decimals$}"))
+    }
+}
+
+fn strip_zeros(s: &str) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// JSON for a real as a client of ovsdb-server sees it: the `%.15g` text, parsed back.
+pub fn real_to_json(x: f64) -> Value {
+    let text = format_real(x);
+    serde_json::from_str::<Value>(&text).unwrap_or_else(|_| json!(x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_format_matches_printf_g15() {
+        for (x, s) in [
+            (1.0, "1"),
+            (0.1, "0.1"),
+            (1e20, "1e+20"),
+            (1e-7, "1e-07"),
+            (123456789012345678.0, "1.23456789012346e+17"),
+            (2.5, "2.5"),
+            (1e300, "1e+300"),
+            (1e15, "1e+15"),
+            (123456789012345.0, "123456789012345"),
+            (0.30000000000000004, "0.3"),
+            (0.000123, "0.000123"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (-2.5, "-2.5"),
+            (1234567.125, "1234567.125"),
+            (100.5, "100.5"),
+        ] {
+            assert_eq!(format_real(x), s, "{x}");
+        }
+        assert_eq!(real_to_json(1e15), json!(1e15));
+        assert_eq!(real_to_json(3.0), json!(3));
+    }
+
+    #[test]
+    fn ordering() {
+        assert!(Atom::Real(-0.0) == Atom::Real(0.0));
+        assert!(Atom::String("B".into()) < Atom::String("a".into()));
+        assert!(Atom::Boolean(false) < Atom::Boolean(true));
+    }
+
+    #[test]
+    fn integers_like_ovs_lexer() {
+        assert_eq!(json_to_i64(&json!(1.0)), Some(1));
+        assert_eq!(json_to_i64(&json!(1.5)), None);
+        assert_eq!(json_to_i64(&json!(1e20)), None);
+        assert_eq!(json_to_i64(&json!(u64::MAX)), None);
+        assert_eq!(json_to_i64(&json!("1")), None);
+    }
+
+    #[test]
+    fn uuid_text() {
+        assert!(parse_uuid_str("11111111-2222-3333-4444-555555555555").is_some());
+        assert!(parse_uuid_str("111111112222333344445555555555555555").is_none());
+        assert!(parse_uuid_str("{11111111-2222-3333-4444-555555555555}").is_none());
+    }
+}

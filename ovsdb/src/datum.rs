@@ -1,0 +1,320 @@
+//! OVSDB datums: the value of one column, a set of atoms or a map of atom pairs, kept in
+//! canonical (sorted, duplicate-free) order.
+
+use std::cmp::Ordering;
+
+use serde_json::{json, Value};
+
+use crate::atom::{Atom, SymbolResolver};
+use crate::error::{Error, Result};
+use crate::types::ColumnType;
+
+pub use crate::atom::NoSymbols;
+
+/// The value of a column: a sorted set of atoms, or a map sorted by key.
+///
+/// Scalars are one-element sets. Which variant a datum is follows its column type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Datum {
+    /// Set (or scalar): distinct atoms in ascending order.
+    Set(Vec<Atom>),
+    /// Map: pairs with distinct keys in ascending key order.
+    Map(Vec<(Atom, Atom)>),
+}
+
+impl Datum {
+    /// The empty datum of `ty`.
+    pub fn empty(ty: &ColumnType) -> Self {
+        if ty.is_map() {
+            Self::Map(Vec::new())
+        } else {
+            Self::Set(Vec::new())
+        }
+    }
+
+    /// A one-atom datum.
+    pub fn scalar(atom: Atom) -> Self {
+        Self::Set(vec![atom])
+    }
+
+    /// Number of elements (atoms or pairs).
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Set(v) => v.len(),
+            Self::Map(v) => v.len(),
+        }
+    }
+
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The atoms of a set (empty for maps).
+    pub fn set_atoms(&self) -> &[Atom] {
+        match self {
+            Self::Set(v) => v,
+            Self::Map(_) => &[],
+        }
+    }
+
+    /// The pairs of a map (empty for sets).
+    pub fn map_pairs(&self) -> &[(Atom, Atom)] {
+        match self {
+            Self::Map(v) => v,
+            Self::Set(_) => &[],
+        }
+    }
+
+    /// The first atom of a set (the value of a scalar).
+    pub fn first(&self) -> Option<&Atom> {
+        self.set_atoms().first()
+    }
+
+    /// Calls `f` on every key atom and every value atom.
+    pub fn for_each_atom(&self, mut f: impl FnMut(&Atom, bool)) {
+        match self {
+            Self::Set(v) => v.iter().for_each(|a| f(a, true)),
+            Self::Map(v) => v.iter().for_each(|(k, val)| {
+                f(k, true);
+                f(val, false);
+            }),
+        }
+    }
+
+    /// Parses a datum of type `ty` from JSON (RFC 7047 `<value>`), with ovsdb-server's checks in
+    /// its order: set size, then each atom (type and constraints), then duplicates.
+    pub fn from_json(json: &Value, ty: &ColumnType, symbols: &mut dyn SymbolResolver) -> Result<Self> {
+        let is_set_notation = matches!(json, Value::Array(a) if a.first().and_then(Value::as_str) == Some("set"));
+        if !ty.is_map() && !is_set_notation {
+            return Ok(Self::Set(vec![Atom::from_json(json, &ty.key, symbols)?]));
+        }
+        let class = if ty.is_map() { "map" } else { "set" };
+        let inner = match json {
+            Value::Array(a) if a.len() == 2 && a[0].as_str() == Some(class) => match &a[1] {
+                Value::Array(inner) => inner,
+                _ => return Err(Error::syntax_at(Some(json), format!("{class} value must be an array"))),
+            },
+            _ => return Err(Error::syntax_at(Some(json), format!("\"{class}\" expected"))),
+        };
+        let n = inner.len() as u64;
+        if n < ty.min || n > ty.max {
+            let details = if ty.min == 1 && ty.max == 1 {
+                format!("{class} must have exactly one member but {n} are present")
+            } else {
+                format!("{class} must have {} to {} members but {n} are present", ty.min, ty.max.min(u64::from(u32::MAX)))
+            };
+            return Err(Error::syntax_at(Some(json), details));
+        }
+        match &ty.value {
+            None => {
+                let mut atoms = Vec::with_capacity(inner.len());
+                for e in inner {
+                    atoms.push(Atom::from_json(e, &ty.key, symbols)?);
+                }
+                Self::set_from_vec(atoms)
+            }
+            Some(vt) => {
+                let mut pairs = Vec::with_capacity(inner.len());
+                for e in inner {
+                    let (k, v) = match e {
+                        Value::Array(p) if p.len() == 2 => (&p[0], &p[1]),
+                        _ => return Err(Error::syntax_at(Some(e), "2-element array expected")),
+                    };
+                    let k = Atom::from_json(k, &ty.key, symbols)?;
+                    let v = Atom::from_json(v, vt, symbols)?;
+                    pairs.push((k, v));
+                }
+                Self::map_from_vec(pairs)
+            }
+        }
+    }
+
+    /// Builds a set from atoms in any order; duplicates are an error ("set contains duplicate").
+    pub fn set_from_vec(mut atoms: Vec<Atom>) -> Result<Self> {
+        atoms.sort();
+        if atoms.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::Generic("set contains duplicate".into()));
+        }
+        Ok(Self::Set(atoms))
+    }
+
+    /// Builds a map from pairs in any order; duplicate keys are an error.
+    pub fn map_from_vec(mut pairs: Vec<(Atom, Atom)>) -> Result<Self> {
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        if pairs.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(Error::Generic("map contains duplicate key".into()));
+        }
+        Ok(Self::Map(pairs))
+    }
+
+    /// JSON as ovsdb-server prints it: a one-element set as the bare atom, other sets as
+    /// `["set", [...]]`, maps always as `["map", [[k, v], ...]]`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Set(v) if v.len() == 1 => v[0].to_json(),
+            Self::Set(v) => json!(["set", v.iter().map(Atom::to_json).collect::<Vec<_>>()]),
+            Self::Map(v) => json!([
+                "map",
+                v.iter().map(|(k, val)| json!([k.to_json(), val.to_json()])).collect::<Vec<_>>()
+            ]),
+        }
+    }
+
+    /// Three-way comparison as ovsdb-server sorts rows: by size, then element by element.
+    pub fn compare_3way(&self, other: &Self) -> Ordering {
+        self.len().cmp(&other.len()).then_with(|| match (self, other) {
+            (Self::Set(a), Self::Set(b)) => a.cmp(b),
+            (Self::Map(a), Self::Map(b)) => {
+                let keys = a.iter().map(|p| &p.0).cmp(b.iter().map(|p| &p.0));
+                keys.then_with(|| a.iter().map(|p| &p.1).cmp(b.iter().map(|p| &p.1)))
+            }
+            (Self::Set(_), Self::Map(_)) => Ordering::Less,
+            (Self::Map(_), Self::Set(_)) => Ordering::Greater,
+        })
+    }
+
+    fn contains_element(&self, other: &Self, i: usize) -> bool {
+        match (self, other) {
+            (Self::Set(a), Self::Set(b)) => a.binary_search(&b[i]).is_ok(),
+            (Self::Map(a), Self::Map(b)) => a
+                .binary_search_by(|p| p.0.cmp(&b[i].0))
+                .is_ok_and(|j| a[j].1 == b[i].1),
+            (Self::Map(a), Self::Set(b)) => a.binary_search_by(|p| p.0.cmp(&b[i])).is_ok(),
+            (Self::Set(_), Self::Map(_)) => false,
+        }
+    }
+
+    /// True when every element of `self` is in `field` (`includes` of a condition).
+    pub fn is_subset_of(&self, field: &Self) -> bool {
+        (0..self.len()).all(|i| field.contains_element(self, i))
+    }
+
+    /// True when no element of `self` is in `field` (`excludes` of a condition).
+    pub fn is_disjoint_from(&self, field: &Self) -> bool {
+        (0..self.len()).all(|i| !field.contains_element(self, i))
+    }
+
+    /// Adds the elements of `other` whose keys are not yet present (the `insert` mutator: existing
+    /// map keys keep their values).
+    pub fn union_with(&mut self, other: &Self) {
+        match (self, other) {
+            (Self::Set(a), Self::Set(b)) => {
+                let mut added = false;
+                for x in b {
+                    if a.binary_search(x).is_err() {
+                        a.push(x.clone());
+                        added = true;
+                    }
+                }
+                if added {
+                    a.sort();
+                }
+            }
+            (Self::Map(a), Self::Map(b)) => {
+                let mut added = false;
+                for x in b {
+                    if a.binary_search_by(|p| p.0.cmp(&x.0)).is_err() {
+                        a.push(x.clone());
+                        added = true;
+                    }
+                }
+                if added {
+                    a.sort_by(|p, q| p.0.cmp(&q.0));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes the elements of `other` (the `delete` mutator): for a map, `other` may be a map
+    /// (pairs must match key and value) or a set of keys.
+    pub fn subtract(&mut self, other: &Self) {
+        match (self, other) {
+            (Self::Set(a), Self::Set(b)) => a.retain(|x| b.binary_search(x).is_err()),
+            (Self::Map(a), Self::Map(b)) => a.retain(|x| {
+                b.binary_search_by(|p| p.0.cmp(&x.0)).map_or(true, |j| b[j].1 != x.1)
+            }),
+            (Self::Map(a), Self::Set(b)) => a.retain(|x| b.binary_search(&x.0).is_err()),
+            (Self::Set(_), Self::Map(_)) => {}
+        }
+    }
+
+    /// Removes the elements for which `drop(key, value)` is true (value is `None` for sets);
+    /// returns how many were removed.
+    pub fn remove_where(&mut self, mut drop: impl FnMut(&Atom, Option<&Atom>) -> bool) -> usize {
+        let before = self.len();
+        match self {
+            Self::Set(a) => a.retain(|x| !drop(x, None)),
+            Self::Map(a) => a.retain(|(k, v)| !drop(k, Some(v))),
+        }
+        before - self.len()
+    }
+
+    /// True when the number of elements is within `ty`'s bounds.
+    pub fn conforms_to(&self, ty: &ColumnType) -> bool {
+        let n = self.len() as u64;
+        n >= ty.min && n <= ty.max
+    }
+
+    /// Checks every atom against `ty`'s constraints.
+    pub fn check_constraints(&self, ty: &ColumnType) -> Result<()> {
+        match self {
+            Self::Set(v) => v.iter().try_for_each(|a| ty.key.check_constraints(a)),
+            Self::Map(v) => v.iter().try_for_each(|(k, val)| {
+                ty.key.check_constraints(k)?;
+                match &ty.value {
+                    Some(vt) => vt.check_constraints(val),
+                    None => Ok(()),
+                }
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ColumnType;
+
+    fn ty(j: Value) -> ColumnType {
+        ColumnType::from_json(&j).unwrap()
+    }
+
+    #[test]
+    fn parse_and_print() {
+        let t = ty(json!({"key": "integer", "min": 0, "max": "unlimited"}));
+        let d = Datum::from_json(&json!(["set", [3, 1, 2]]), &t, &mut NoSymbols).unwrap();
+        assert_eq!(d.to_json(), json!(["set", [1, 2, 3]]));
+        let d = Datum::from_json(&json!(5), &t, &mut NoSymbols).unwrap();
+        assert_eq!(d.to_json(), json!(5));
+        let d = Datum::from_json(&json!(["set", [5]]), &t, &mut NoSymbols).unwrap();
+        assert_eq!(d.to_json(), json!(5));
+        let d = Datum::from_json(&json!(["set", []]), &t, &mut NoSymbols).unwrap();
+        assert_eq!(d.to_json(), json!(["set", []]));
+        let e = Datum::from_json(&json!(["set", [1, 1]]), &t, &mut NoSymbols).unwrap_err();
+        assert_eq!(e.tag(), "ovsdb error");
+        let m = ty(json!({"key": "string", "value": "string", "min": 0, "max": "unlimited"}));
+        let d = Datum::from_json(&json!(["map", [["b", "1"], ["a", "2"]]]), &m, &mut NoSymbols).unwrap();
+        assert_eq!(d.to_json(), json!(["map", [["a", "2"], ["b", "1"]]]));
+        assert_eq!(Datum::empty(&m).to_json(), json!(["map", []]));
+        assert_eq!(Datum::from_json(&json!("x"), &m, &mut NoSymbols).unwrap_err().tag(), "syntax error");
+        let bounded = ty(json!({"key": "string", "min": 0, "max": 3}));
+        let e = Datum::from_json(&json!(["set", ["a", "b", "c", "d"]]), &bounded, &mut NoSymbols).unwrap_err();
+        assert_eq!(e.details(), "set must have 0 to 3 members but 4 are present");
+    }
+
+    #[test]
+    fn set_algebra() {
+        let m = ty(json!({"key": "string", "value": "string", "min": 0, "max": "unlimited"}));
+        let mut d = Datum::from_json(&json!(["map", [["a", "1"], ["b", "2"]]]), &m, &mut NoSymbols).unwrap();
+        let ins = Datum::from_json(&json!(["map", [["a", "9"], ["c", "3"]]]), &m, &mut NoSymbols).unwrap();
+        d.union_with(&ins);
+        assert_eq!(d.to_json(), json!(["map", [["a", "1"], ["b", "2"], ["c", "3"]]]));
+        let del = Datum::from_json(&json!(["map", [["b", "3"], ["a", "1"]]]), &m, &mut NoSymbols).unwrap();
+        d.subtract(&del);
+        assert_eq!(d.to_json(), json!(["map", [["b", "2"], ["c", "3"]]]));
+        d.subtract(&Datum::Set(vec![Atom::String("c".into())]));
+        assert_eq!(d.to_json(), json!(["map", [["b", "2"]]]));
+    }
+}

@@ -1,0 +1,308 @@
+//! The in-memory database: a schema, its tables, and committed change sets.
+//!
+//! [`Database::transact`] runs one RFC 7047 `transact` request through the engine in
+//! [`crate::transaction`] and, on success, applies the resulting [`ChangeSet`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::datum::Datum;
+use crate::schema::{Schema, COL_UUID, COL_VERSION};
+
+/// One row: a datum per column, `_uuid` at [`COL_UUID`] and `_version` at [`COL_VERSION`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Fields by column index.
+    pub fields: Vec<Datum>,
+}
+
+impl Row {
+    /// The row's UUID.
+    pub fn uuid(&self) -> Uuid {
+        self.fields
+            .get(COL_UUID)
+            .and_then(Datum::first)
+            .and_then(crate::atom::Atom::as_uuid)
+            .unwrap_or_default()
+    }
+
+    /// The row's `_version`.
+    pub fn version(&self) -> Uuid {
+        self.fields
+            .get(COL_VERSION)
+            .and_then(Datum::first)
+            .and_then(crate::atom::Atom::as_uuid)
+            .unwrap_or_default()
+    }
+
+    /// The field of column `index`.
+    pub fn get(&self, index: usize) -> Option<&Datum> {
+        self.fields.get(index)
+    }
+
+    /// The row as a JSON object of `columns` (by index), as `select` returns it.
+    pub fn to_json(&self, schema: &crate::schema::TableSchema, columns: &[usize]) -> Value {
+        let mut m = serde_json::Map::new();
+        for &c in columns {
+            if let (Some(col), Some(d)) = (schema.columns.get(c), self.fields.get(c)) {
+                m.insert(col.name.clone(), d.to_json());
+            }
+        }
+        Value::Object(m)
+    }
+}
+
+/// Committed rows of one table, with reference counts and unique indexes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Table {
+    pub(crate) rows: HashMap<Uuid, Arc<Row>>,
+    /// Strong references to each row from other rows (rows with none are absent).
+    pub(crate) refs: HashMap<Uuid, u64>,
+    /// One map per schema index: projected key → row.
+    pub(crate) indexes: Vec<HashMap<Vec<Datum>, Uuid>>,
+}
+
+/// What one commit changed in one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowChange {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// The row before the commit (`None` for an insert).
+    pub old: Option<Arc<Row>>,
+    /// The row after the commit (`None` for a delete).
+    pub new: Option<Arc<Row>>,
+    /// Which columns changed, by column index (all true for inserts and deletes).
+    pub changed: Vec<bool>,
+}
+
+/// What one commit changed in one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableChanges {
+    /// Table index in the schema.
+    pub table: usize,
+    /// Table name.
+    pub name: String,
+    /// Changed rows.
+    pub rows: Vec<RowChange>,
+}
+
+/// Everything one commit changed: the input of monitors, of the file log, and of incremental
+/// consumers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChangeSet {
+    /// Per-table changes, tables in schema order, only tables with changes.
+    pub tables: Vec<TableChanges>,
+    /// The transaction's `comment` operations, joined by newlines.
+    pub comment: Option<String>,
+    /// True when a `commit` operation asked for durability (fsync before replying).
+    pub durable: bool,
+}
+
+impl ChangeSet {
+    /// True when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.tables.iter().all(|t| t.rows.is_empty())
+    }
+}
+
+/// What the caller knows that the engine must not find out by itself.
+#[derive(Debug, Clone, Default)]
+pub struct TxnContext {
+    /// Names of the locks the session holds (for `assert`).
+    pub held_locks: HashSet<String>,
+    /// Milliseconds since the transaction was first received (for `wait` timeouts).
+    pub elapsed_ms: u64,
+}
+
+/// The result of [`Database::transact`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TxnOutcome {
+    /// The transaction completed (committed, or failed): reply with `results`.
+    Complete {
+        /// The `result` array of the reply.
+        results: Value,
+        /// What the commit changed; `None` when it failed, `Some(empty)` when it changed nothing.
+        changes: Option<Arc<ChangeSet>>,
+    },
+    /// A `wait` operation is not yet satisfied: nothing was applied and there is no reply yet.
+    /// Run the same request again after the database changes, with an updated
+    /// [`TxnContext::elapsed_ms`]; when `timeout_ms` is `Some(t)`, also run it again once
+    /// `elapsed_ms >= t` (it then fails with "timed out").
+    Blocked {
+        /// The smallest `timeout` of the transaction's `wait` operations, if any has one.
+        timeout_ms: Option<u64>,
+    },
+}
+
+impl TxnOutcome {
+    /// The results array, when complete.
+    pub fn results(&self) -> Option<&Value> {
+        match self {
+            Self::Complete { results, .. } => Some(results),
+            Self::Blocked { .. } => None,
+        }
+    }
+}
+
+/// An OVSDB database held in memory.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub(crate) schema: Arc<Schema>,
+    pub(crate) tables: Vec<Table>,
+    /// (target table, target row) → rows (table, uuid) holding weak references to it.
+    pub(crate) weak_refs: HashMap<(usize, Uuid), HashSet<(usize, Uuid)>>,
+    pub(crate) rng: StdRng,
+}
+
+impl Database {
+    /// An empty database for `schema`, generating UUIDs from OS randomness.
+    pub fn new(schema: Schema) -> Self {
+        Self::with_rng(schema, StdRng::from_os_rng())
+    }
+
+    /// An empty database whose UUIDs come from a seeded generator (reproducible tests).
+    pub fn with_seed(schema: Schema, seed: u64) -> Self {
+        Self::with_rng(schema, StdRng::seed_from_u64(seed))
+    }
+
+    fn with_rng(schema: Schema, rng: StdRng) -> Self {
+        let tables = schema
+            .tables
+            .iter()
+            .map(|t| Table {
+                indexes: vec![HashMap::new(); t.indexes.len()],
+                ..Table::default()
+            })
+            .collect();
+        Self {
+            schema: Arc::new(schema),
+            tables,
+            weak_refs: HashMap::new(),
+            rng,
+        }
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// The committed rows of table `name`.
+    pub fn rows(&self, name: &str) -> Option<&HashMap<Uuid, Arc<Row>>> {
+        self.schema.table_index(name).map(|i| &self.tables[i].rows)
+    }
+
+    /// The committed rows of table number `table`.
+    pub fn rows_by_index(&self, table: usize) -> Option<&HashMap<Uuid, Arc<Row>>> {
+        self.tables.get(table).map(|t| &t.rows)
+    }
+
+    /// One committed row.
+    pub fn row(&self, table: &str, uuid: &Uuid) -> Option<&Arc<Row>> {
+        self.rows(table)?.get(uuid)
+    }
+
+    /// Total number of committed rows.
+    pub fn n_rows(&self) -> usize {
+        self.tables.iter().map(|t| t.rows.len()).sum()
+    }
+
+    /// Runs one `transact` request. `params` is the request's whole `params` array: the database
+    /// name followed by the operations.
+    pub fn transact(&mut self, params: &Value, ctx: &TxnContext) -> TxnOutcome {
+        crate::transaction::execute(self, params, ctx)
+    }
+
+    pub(crate) fn random_uuid(rng: &mut StdRng) -> Uuid {
+        let mut b = [0u8; 16];
+        rng.fill_bytes(&mut b);
+        uuid::Builder::from_random_bytes(b).into_uuid()
+    }
+
+    /// Applies a prepared change set (called by the engine after all checks passed).
+    pub(crate) fn apply(&mut self, changes: &ChangeSet, refs: &HashMap<(usize, Uuid), i64>) {
+        for tc in &changes.tables {
+            let ts = &self.schema.tables[tc.table];
+            let table = &mut self.tables[tc.table];
+            // Index keys: remove every old key first, then add new ones (rows may swap keys).
+            for rc in &tc.rows {
+                if let Some(old) = &rc.old {
+                    for (i, cols) in ts.indexes.iter().enumerate() {
+                        let key: Vec<Datum> = cols.iter().map(|&c| old.fields[c].clone()).collect();
+                        if table.indexes[i].get(&key) == Some(&rc.uuid) {
+                            table.indexes[i].remove(&key);
+                        }
+                    }
+                }
+            }
+            for rc in &tc.rows {
+                if let Some(new) = &rc.new {
+                    for (i, cols) in ts.indexes.iter().enumerate() {
+                        let key: Vec<Datum> = cols.iter().map(|&c| new.fields[c].clone()).collect();
+                        table.indexes[i].insert(key, rc.uuid);
+                    }
+                    table.rows.insert(rc.uuid, new.clone());
+                } else {
+                    table.rows.remove(&rc.uuid);
+                    table.refs.remove(&rc.uuid);
+                }
+            }
+            // Weak reference index.
+            for rc in &tc.rows {
+                let src = (tc.table, rc.uuid);
+                if let Some(old) = &rc.old {
+                    for_each_weak_target(ts, old, |dst| {
+                        if let Some(s) = self.weak_refs.get_mut(&dst) {
+                            s.remove(&src);
+                            if s.is_empty() {
+                                self.weak_refs.remove(&dst);
+                            }
+                        }
+                    });
+                }
+                if let Some(new) = &rc.new {
+                    for_each_weak_target(ts, new, |dst| {
+                        if dst != src {
+                            self.weak_refs.entry(dst).or_default().insert(src);
+                        }
+                    });
+                }
+            }
+        }
+        for (&(t, u), &n) in refs {
+            let table = &mut self.tables[t];
+            if table.rows.contains_key(&u) && n > 0 {
+                table.refs.insert(u, n as u64);
+            } else {
+                table.refs.remove(&u);
+            }
+        }
+    }
+}
+
+/// Calls `f((table, uuid))` for every weak reference the row holds.
+pub(crate) fn for_each_weak_target(
+    ts: &crate::schema::TableSchema,
+    row: &Row,
+    mut f: impl FnMut((usize, Uuid)),
+) {
+    for col in ts.user_columns() {
+        let ty = &col.type_;
+        if !ty.has_weak_refs() {
+            continue;
+        }
+        let kt = ty.key.is_weak_ref().then_some(ty.key.ref_table_index()).flatten();
+        let vt = ty.value.as_ref().and_then(|v| v.is_weak_ref().then_some(v.ref_table_index()).flatten());
+        row.fields[col.index].for_each_atom(|a, is_key| {
+            let t = if is_key { kt } else { vt };
+            if let (Some(t), Some(u)) = (t, a.as_uuid()) {
+                f((t, u));
+            }
+        });
+    }
+}

@@ -1,0 +1,275 @@
+//! Record framing: header line, length, SHA-1, JSON body.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+
+use serde_json::Value;
+use sha1::{Digest, Sha1};
+
+use super::{FileError, STANDALONE_MAGIC};
+
+/// Longest header line accepted, newline included (OVS reads it with `fgets` into 128 bytes).
+const MAX_HEADER_LEN: usize = 127;
+
+/// A parsed record header `OVSDB <magic> <length> <sha1>\n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// `JSON` (standalone) or `CLUSTER` (clustered).
+    pub magic: String,
+    /// Number of data bytes following the header, trailing newline included.
+    pub length: u64,
+    /// SHA-1 of the data bytes.
+    pub sha1: [u8; 20],
+}
+
+/// Parses one header line (with its trailing `\n`), or returns `None` if it is malformed.
+pub fn parse_header(line: &[u8]) -> Option<RecordHeader> {
+    let line = line.strip_suffix(b"\n")?;
+    let line = std::str::from_utf8(line).ok()?;
+    let rest = line.strip_prefix("OVSDB ")?;
+    let mut parts = rest.split(' ');
+    let magic = parts.next().filter(|m| !m.is_empty())?;
+    let length = parts.next()?;
+    let sha1 = parts.next()?;
+    if parts.next().is_some() || length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let length: u64 = length.parse().ok().filter(|n| *n > 0)?;
+    let mut digest = [0u8; 20];
+    hex::decode_to_slice(sha1, &mut digest).ok()?;
+    Some(RecordHeader {
+        magic: magic.to_owned(),
+        length,
+        sha1: digest,
+    })
+}
+
+/// Why reading stopped at a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// The header line is malformed.
+    BadHeader {
+        /// The line (lossy UTF-8, without newline, at most 127 bytes).
+        line: String,
+    },
+    /// The header names another file type than the file's first record.
+    WrongMagic {
+        /// The magic word found.
+        found: String,
+    },
+    /// The file ends inside the header or the data.
+    Truncated {
+        /// Bytes the record needs after its header (0 if the header itself is cut).
+        expected: u64,
+        /// Bytes present.
+        available: u64,
+    },
+    /// The data does not have the SHA-1 the header announces.
+    Sha1Mismatch {
+        /// SHA-1 in the header (hex).
+        expected: String,
+        /// SHA-1 of the data (hex).
+        actual: String,
+    },
+    /// The data is not valid JSON.
+    InvalidJson {
+        /// serde_json's message.
+        message: String,
+    },
+    /// The data is valid JSON but not an object.
+    NotAnObject,
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadHeader { line } => write!(f, "parse error in header line \"{line}\""),
+            Self::WrongMagic { found } => write!(f, "unexpected record type \"{found}\""),
+            Self::Truncated {
+                expected: 0,
+                available,
+            } => write!(f, "truncated header ({available} bytes)"),
+            Self::Truncated {
+                expected,
+                available,
+            } => write!(f, "truncated record: {available} of {expected} bytes"),
+            Self::Sha1Mismatch { expected, actual } => {
+                write!(
+                    f,
+                    "data has SHA-1 hash {actual} but should have hash {expected}"
+                )
+            }
+            Self::InvalidJson { message } => write!(f, "data is not valid JSON ({message})"),
+            Self::NotAnObject => write!(f, "data is not a JSON object"),
+        }
+    }
+}
+
+/// A bad record: where it starts and what is wrong. Everything from `offset` on is to be discarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptTail {
+    /// Offset of the bad record's header; also the length of the good prefix.
+    pub offset: u64,
+    /// What is wrong.
+    pub reason: Corruption,
+}
+
+impl fmt::Display for CorruptTail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad record at offset {}: {}", self.offset, self.reason)
+    }
+}
+
+/// One good record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Offset of its header line in the file.
+    pub offset: u64,
+    /// Total size on disk, header included.
+    pub size: u64,
+    /// Its JSON object.
+    pub json: Value,
+}
+
+impl Record {
+    /// Offset just past this record.
+    pub fn end_offset(&self) -> u64 {
+        self.offset + self.size
+    }
+}
+
+/// Encodes `record` (a JSON object) as ovsdb-server does: compact JSON plus a newline, preceded by the
+/// `OVSDB JSON <length> <sha1>` header.
+pub fn encode_record(record: &Value) -> Result<Vec<u8>, FileError> {
+    if !record.is_object() {
+        return Err(FileError::NotAnObject);
+    }
+    // Serializing a `Value` cannot fail (its map keys are strings).
+    let mut data = serde_json::to_vec(record).map_err(|_| FileError::NotAnObject)?;
+    data.push(b'\n');
+    let sha1 = Sha1::digest(&data);
+    let mut out = format!(
+        "OVSDB {STANDALONE_MAGIC} {} {}\n",
+        data.len(),
+        hex::encode(sha1)
+    )
+    .into_bytes();
+    out.extend_from_slice(&data);
+    Ok(out)
+}
+
+/// Reads records one by one from a byte stream.
+///
+/// The magic word of the first record fixes the file type; a later record with another one is
+/// [`Corruption::WrongMagic`]. Errors are [`FileError::Corrupt`] (with the record's offset) or
+/// [`FileError::Read`]; after an error, stop: the stream position is then inside the bad record.
+#[derive(Debug)]
+pub struct RecordReader<R> {
+    reader: BufReader<R>,
+    offset: u64,
+    magic: Option<String>,
+}
+
+impl<R: Read> RecordReader<R> {
+    /// A reader at offset 0 of `reader`.
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader: BufReader::new(reader),
+            offset: 0,
+            magic: None,
+        }
+    }
+
+    /// Offset of the next record.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The file type's magic word, once a record header has been read.
+    pub fn magic(&self) -> Option<&str> {
+        self.magic.as_deref()
+    }
+
+    fn corrupt(&self, reason: Corruption) -> FileError {
+        FileError::Corrupt(CorruptTail {
+            offset: self.offset,
+            reason,
+        })
+    }
+
+    /// Reads the next record; `Ok(None)` at a clean end of the stream.
+    pub fn next_record(&mut self) -> Result<Option<Record>, FileError> {
+        let mut line = Vec::with_capacity(96);
+        (&mut self.reader)
+            .take(MAX_HEADER_LEN as u64)
+            .read_until(b'\n', &mut line)
+            .map_err(FileError::Read)?;
+        if line.is_empty() {
+            return Ok(None);
+        }
+        let Some(header) = parse_header(&line) else {
+            let text =
+                String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned();
+            let at_eof = !line.ends_with(b"\n")
+                && line.len() < MAX_HEADER_LEN
+                && "OVSDB ".as_bytes().starts_with(&line[..line.len().min(6)]);
+            return Err(self.corrupt(if at_eof {
+                Corruption::Truncated {
+                    expected: 0,
+                    available: line.len() as u64,
+                }
+            } else {
+                Corruption::BadHeader { line: text }
+            }));
+        };
+        match &self.magic {
+            None => self.magic = Some(header.magic.clone()),
+            Some(m) if *m == header.magic => {}
+            Some(_) => {
+                return Err(self.corrupt(Corruption::WrongMagic {
+                    found: header.magic,
+                }))
+            }
+        }
+        if header.magic != STANDALONE_MAGIC {
+            return Err(self.corrupt(Corruption::WrongMagic {
+                found: header.magic,
+            }));
+        }
+        let mut data = Vec::new();
+        (&mut self.reader)
+            .take(header.length)
+            .read_to_end(&mut data)
+            .map_err(FileError::Read)?;
+        if (data.len() as u64) < header.length {
+            return Err(self.corrupt(Corruption::Truncated {
+                expected: header.length,
+                available: data.len() as u64,
+            }));
+        }
+        let actual: [u8; 20] = Sha1::digest(&data).into();
+        if actual != header.sha1 {
+            return Err(self.corrupt(Corruption::Sha1Mismatch {
+                expected: hex::encode(header.sha1),
+                actual: hex::encode(actual),
+            }));
+        }
+        let json: Value = serde_json::from_slice(&data).map_err(|e| {
+            self.corrupt(Corruption::InvalidJson {
+                message: e.to_string(),
+            })
+        })?;
+        if !json.is_object() {
+            return Err(self.corrupt(Corruption::NotAnObject));
+        }
+        let size = line.len() as u64 + header.length;
+        let record = Record {
+            offset: self.offset,
+            size,
+            json,
+        };
+        self.offset += size;
+        Ok(Some(record))
+    }
+}

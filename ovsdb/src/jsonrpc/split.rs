@@ -1,0 +1,343 @@
+//! Incremental splitting of a stream of concatenated JSON values.
+
+use bytes::{Buf, BytesMut};
+use serde_json::Value;
+
+use super::JsonRpcError;
+
+/// Default [`Limits::max_message_size`]: 256 MiB. ovsdb-server has no limit; the largest legitimate
+/// messages are initial monitor replies of big Southbound databases, which stay well below this.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 << 20;
+
+/// Default [`Limits::max_depth`]: 64. Real OVSDB messages nest about 10 deep (a `monitor_cond_since`
+/// update of a map column); OVS itself allows 1000.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// The largest usable [`Limits::max_depth`]: serde_json refuses to parse deeper than 127 levels, so
+/// larger configured values are clamped to this.
+pub const MAX_SUPPORTED_DEPTH: usize = 127;
+
+/// Size and nesting limits for one message, checked while scanning, before parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message in bytes, from its first byte (`{`) to its last.
+    pub max_message_size: usize,
+    /// Deepest nesting of arrays and objects; the message object itself is depth 1.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+fn is_json_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Finds the boundaries of concatenated top-level JSON values in a growing buffer, without re-scanning
+/// bytes already seen, then parses each complete value with serde_json.
+///
+/// It tracks only what a boundary depends on: whether it is inside a string, whether the previous byte
+/// was a backslash inside a string, and the bracket depth. Everything else (tokens, numbers, UTF-8,
+/// matching of `{` with `}`) is checked by serde_json once the value is complete. Whitespace between
+/// values is discarded as soon as it is seen.
+#[derive(Debug, Clone)]
+pub struct JsonSplitter {
+    limits: Limits,
+    /// Stream offset of `buf[0]`.
+    offset: u64,
+    /// Whether `buf[0]` starts a value (`{` or `[` seen).
+    in_value: bool,
+    /// Bytes of the current value already scanned.
+    scanned: usize,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Default for JsonSplitter {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+impl JsonSplitter {
+    /// A splitter with the given limits (`max_depth` clamped to [`MAX_SUPPORTED_DEPTH`]).
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits: Limits {
+                max_message_size: limits.max_message_size,
+                max_depth: limits.max_depth.min(MAX_SUPPORTED_DEPTH),
+            },
+            offset: 0,
+            in_value: false,
+            scanned: 0,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Stream offset of the first byte not yet consumed.
+    pub fn stream_offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether part of a value is buffered (the stream may not end here).
+    pub fn is_mid_value(&self) -> bool {
+        self.in_value
+    }
+
+    /// Forgets any partial value, e.g. after an error, and keeps the stream offset.
+    pub fn reset(&mut self) {
+        self.in_value = false;
+        self.scanned = 0;
+        self.depth = 0;
+        self.in_string = false;
+        self.escaped = false;
+    }
+
+    /// Takes the next complete value from the front of `buf`, or returns `Ok(None)` when more bytes are
+    /// needed. Bytes of a partial value stay in `buf`; they are not scanned again on the next call.
+    ///
+    /// After an error the splitter must be [`reset`](Self::reset) and the stream abandoned (or `buf`
+    /// cleared): the position of the next message is unknown.
+    pub fn next_value(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, JsonRpcError> {
+        if !self.in_value {
+            let skip = buf.iter().take_while(|b| is_json_whitespace(**b)).count();
+            buf.advance(skip);
+            self.offset += skip as u64;
+            match buf.first() {
+                None => return Ok(None),
+                Some(b'{' | b'[') => {
+                    self.in_value = true;
+                    self.scanned = 0;
+                }
+                Some(&byte) => {
+                    return Err(JsonRpcError::UnexpectedByte {
+                        offset: self.offset,
+                        byte,
+                    })
+                }
+            }
+        }
+        let limit = self.limits.max_message_size;
+        let end = buf.len().min(limit);
+        let mut i = self.scanned;
+        let mut complete = None;
+        while i < end {
+            let b = buf[i];
+            i += 1;
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth > self.limits.max_depth {
+                        return Err(JsonRpcError::TooDeep {
+                            offset: self.offset,
+                            limit: self.limits.max_depth,
+                        });
+                    }
+                }
+                b'}' | b']' => {
+                    // depth >= 1 here: the value starts with an opening bracket and ends when the
+                    // depth returns to zero.
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        complete = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.scanned = i;
+        let Some(len) = complete else {
+            if buf.len() >= limit && self.scanned >= limit {
+                return Err(JsonRpcError::MessageTooLarge {
+                    offset: self.offset,
+                    limit,
+                });
+            }
+            return Ok(None);
+        };
+        let frame = buf.split_to(len);
+        let offset = self.offset;
+        self.offset += len as u64;
+        self.reset();
+        serde_json::from_slice(&frame)
+            .map(Some)
+            .map_err(|source| JsonRpcError::Json { offset, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn split_all(data: &[u8], limits: Limits) -> Result<Vec<Value>, JsonRpcError> {
+        let mut s = JsonSplitter::new(limits);
+        let mut buf = BytesMut::from(data);
+        let mut out = Vec::new();
+        while let Some(v) = s.next_value(&mut buf)? {
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn splits_concatenated_values_with_tricky_strings() {
+        let data = br#" {"a":"}{\"]"}{"b":["\\",{"c":[]}]}
+	[1,2]  {}"#;
+        let vals = split_all(data, Limits::default()).unwrap();
+        assert_eq!(
+            vals,
+            vec![
+                json!({"a":"}{\"]"}),
+                json!({"b":["\\",{"c":[]}]}),
+                json!([1, 2]),
+                json!({})
+            ]
+        );
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_values() {
+        let data = br#"{"id":1,"method":"echo","params":["\\\"{["]} {"x":"\u00e9\\"}[{"y":[[]]}]"#;
+        let want = split_all(data, Limits::default()).unwrap();
+        assert_eq!(want.len(), 3);
+        for cut in 0..=data.len() {
+            let mut s = JsonSplitter::default();
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for part in [&data[..cut], &data[cut..]] {
+                buf.extend_from_slice(part);
+                while let Some(v) = s.next_value(&mut buf).unwrap() {
+                    got.push(v);
+                }
+            }
+            assert_eq!(got, want, "cut at {cut}");
+            assert!(buf.is_empty() && !s.is_mid_value());
+        }
+        // One byte at a time.
+        let mut s = JsonSplitter::default();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for b in data {
+            buf.extend_from_slice(&[*b]);
+            while let Some(v) = s.next_value(&mut buf).unwrap() {
+                got.push(v);
+            }
+        }
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn garbage_is_rejected_with_its_offset() {
+        let err = split_all(b"{} \n hello", Limits::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                JsonRpcError::UnexpectedByte {
+                    offset: 5,
+                    byte: b'h'
+                }
+            ),
+            "{err}"
+        );
+        let err = split_all(b"  {\"a\":tru}", Limits::default()).unwrap_err();
+        assert!(matches!(err, JsonRpcError::Json { offset: 2, .. }), "{err}");
+        let err = split_all(b"{]", Limits::default()).unwrap_err();
+        assert!(matches!(err, JsonRpcError::Json { offset: 0, .. }), "{err}");
+        let err = split_all(b"\"str\"", Limits::default()).unwrap_err();
+        assert!(matches!(
+            err,
+            JsonRpcError::UnexpectedByte { byte: b'"', .. }
+        ));
+        let err = split_all(b"{\"a\":\"\xff\"}", Limits::default()).unwrap_err();
+        assert!(matches!(err, JsonRpcError::Json { .. }), "{err}");
+    }
+
+    #[test]
+    fn oversize_is_rejected_before_the_end_arrives() {
+        let limits = Limits {
+            max_message_size: 16,
+            max_depth: 8,
+        };
+        // Exactly at the limit: accepted.
+        let ok = br#"{"a":"01234567"}"#;
+        assert_eq!(ok.len(), 16);
+        assert_eq!(split_all(ok, limits).unwrap().len(), 1);
+        // One byte over, unterminated: rejected as soon as 16 bytes are buffered.
+        let mut s = JsonSplitter::new(limits);
+        let mut buf = BytesMut::from(&b"   {\"a\":\"0123456789ab"[..]);
+        let err = s.next_value(&mut buf).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                JsonRpcError::MessageTooLarge {
+                    offset: 3,
+                    limit: 16
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("size limit of 16 bytes"));
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected_and_depth_limit_is_exact() {
+        let limits = Limits {
+            max_message_size: 1 << 20,
+            max_depth: 5,
+        };
+        assert!(split_all(b"[[[[[]]]]]", limits).is_ok());
+        let err = split_all(b"[[[[[[", limits).unwrap_err();
+        assert!(
+            matches!(err, JsonRpcError::TooDeep { limit: 5, .. }),
+            "{err}"
+        );
+        // Brackets inside strings do not count.
+        assert!(split_all(br#"[[[[["[[[[[["]]]]]"#, limits).is_ok());
+        // The largest supported depth parses with serde_json.
+        let max = Limits {
+            max_message_size: 1 << 20,
+            max_depth: usize::MAX,
+        };
+        let s = JsonSplitter::new(max);
+        assert_eq!(s.limits().max_depth, MAX_SUPPORTED_DEPTH);
+        let deep = format!(
+            "{}{}",
+            "[".repeat(MAX_SUPPORTED_DEPTH),
+            "]".repeat(MAX_SUPPORTED_DEPTH)
+        );
+        assert_eq!(split_all(deep.as_bytes(), max).unwrap().len(), 1);
+        let deeper = format!("{}", "[".repeat(MAX_SUPPORTED_DEPTH + 1));
+        assert!(matches!(
+            split_all(deeper.as_bytes(), max),
+            Err(JsonRpcError::TooDeep { .. })
+        ));
+    }
+}

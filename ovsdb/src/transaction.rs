@@ -1,0 +1,1006 @@
+//! The transaction engine: executes the operations of one `transact` request against a working
+//! copy, then checks integrity at commit (reference counts, garbage collection, `maxRows`, weak
+//! references, unique indexes) exactly in ovsdb-server's order, all-or-nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::atom::{Atom, SymbolResolver};
+use crate::condition::Condition;
+use crate::datum::Datum;
+use crate::db::{ChangeSet, Database, Row, RowChange, Table, TableChanges, TxnContext, TxnOutcome};
+use crate::error::{Error, Result};
+use crate::mutation::Mutation;
+use crate::parser::{Kind, ObjParser};
+use crate::schema::{Schema, TableSchema, COL_UUID, COL_VERSION};
+
+/// A row touched by the transaction.
+#[derive(Debug, Clone)]
+struct TxnRow {
+    old: Option<Arc<Row>>,
+    new: Option<Row>,
+    changed: Vec<bool>,
+}
+
+/// A `uuid-name` of this transaction.
+#[derive(Debug, Clone, Copy)]
+struct Symbol {
+    uuid: Uuid,
+    created: bool,
+}
+
+struct Symbols<'a> {
+    map: &'a mut HashMap<String, Symbol>,
+    rng: &'a mut StdRng,
+}
+
+impl SymbolResolver for Symbols<'_> {
+    fn resolve(&mut self, name: &str) -> Option<Uuid> {
+        if let Some(s) = self.map.get(name) {
+            return Some(s.uuid);
+        }
+        let uuid = Database::random_uuid(self.rng);
+        self.map.insert(name.to_owned(), Symbol { uuid, created: false });
+        Some(uuid)
+    }
+}
+
+/// Why execution stopped early.
+enum Stop {
+    Failed(Error),
+    Blocked,
+}
+
+struct Txn<'a> {
+    schema: &'a Schema,
+    tables: &'a [Table],
+    weak_refs: &'a HashMap<(usize, Uuid), HashSet<(usize, Uuid)>>,
+    rng: &'a mut StdRng,
+    rows: Vec<HashMap<Uuid, TxnRow>>,
+    symbols: HashMap<String, Symbol>,
+    comments: Vec<String>,
+    durable: bool,
+    elapsed_ms: u64,
+    timeout_ms: Option<u64>,
+    held_locks: &'a HashSet<String>,
+}
+
+/// Runs a whole `transact` request on `db` (see [`Database::transact`]).
+pub(crate) fn execute(db: &mut Database, params: &Value, ctx: &TxnContext) -> TxnOutcome {
+    let ops = match params {
+        Value::Array(a) if a.first().and_then(Value::as_str) == Some(db.schema.name.as_str()) => &a[1..],
+        Value::Array(_) => {
+            return complete_err(Error::syntax_at(Some(params), "database name expected as first parameter"));
+        }
+        _ => return complete_err(Error::syntax_at(Some(params), "array expected")),
+    };
+    let schema = db.schema.clone();
+    let mut txn = Txn {
+        schema: &schema,
+        tables: &db.tables,
+        weak_refs: &db.weak_refs,
+        rng: &mut db.rng,
+        rows: vec![HashMap::new(); schema.tables.len()],
+        symbols: HashMap::new(),
+        comments: Vec::new(),
+        durable: false,
+        elapsed_ms: ctx.elapsed_ms,
+        timeout_ms: None,
+        held_locks: &ctx.held_locks,
+    };
+    let n = ops.len();
+    let mut results: Vec<Value> = Vec::with_capacity(n + 1);
+    let mut failed = false;
+    for (i, op) in ops.iter().enumerate() {
+        match txn.execute_op(op, i + 1, n) {
+            Ok(r) => results.push(r),
+            Err(Stop::Failed(e)) => {
+                results.push(e.to_json());
+                failed = true;
+                break;
+            }
+            Err(Stop::Blocked) => {
+                return TxnOutcome::Blocked {
+                    timeout_ms: txn.timeout_ms,
+                };
+            }
+        }
+    }
+    if failed {
+        while results.len() < n {
+            results.push(Value::Null);
+        }
+        return TxnOutcome::Complete {
+            results: Value::Array(results),
+            changes: None,
+        };
+    }
+    match txn.precommit() {
+        Ok(prepared) => {
+            let Prepared { mut changes, refs } = prepared;
+            changes.durable = txn.durable;
+            if !txn.comments.is_empty() {
+                changes.comment = Some(txn.comments.join("\n"));
+            }
+            drop(txn);
+            db.apply(&changes, &refs);
+            TxnOutcome::Complete {
+                results: Value::Array(results),
+                changes: Some(Arc::new(changes)),
+            }
+        }
+        Err(e) => {
+            results.push(e.to_json());
+            TxnOutcome::Complete {
+                results: Value::Array(results),
+                changes: None,
+            }
+        }
+    }
+}
+
+fn complete_err(e: Error) -> TxnOutcome {
+    TxnOutcome::Complete {
+        results: e.to_json(),
+        changes: None,
+    }
+}
+
+struct Prepared {
+    changes: ChangeSet,
+    refs: HashMap<(usize, Uuid), i64>,
+}
+
+const READ_ONLY_OPS: &[&str] = &["select", "wait", "abort", "comment", "assert"];
+
+impl Txn<'_> {
+    fn symbols(&mut self) -> Symbols<'_> {
+        Symbols {
+            map: &mut self.symbols,
+            rng: self.rng,
+        }
+    }
+
+    fn execute_op(&mut self, op: &Value, i: usize, n: usize) -> Result<Value, Stop> {
+        let mut p = ObjParser::new(op, format!("ovsdb operation {i} of {n}"));
+        let name = p.member("op", Kind::Id, false).and_then(Value::as_str);
+        let mut result = Ok(json!({}));
+        if let Some(name) = name {
+            result = match name {
+                "insert" => self.op_insert(&mut p),
+                "select" => self.op_select(&mut p),
+                "update" => self.op_update(&mut p, op),
+                "mutate" => self.op_mutate(&mut p),
+                "delete" => self.op_delete(&mut p),
+                "wait" => self.op_wait(&mut p),
+                "commit" => {
+                    if let Some(d) = p.member("durable", Kind::Boolean, false) {
+                        if d.as_bool() == Some(true) {
+                            self.durable = true;
+                        }
+                    }
+                    Ok(json!({}))
+                }
+                "abort" => Err(Stop::Failed(Error::Aborted("aborted by request".into()))),
+                "comment" => {
+                    if let Some(c) = p.member("comment", Kind::Str, false).and_then(Value::as_str) {
+                        self.comments.push(c.to_owned());
+                    }
+                    Ok(json!({}))
+                }
+                "assert" => match p.member("lock", Kind::Id, false).and_then(Value::as_str) {
+                    Some(l) if !self.held_locks.contains(l) => {
+                        Err(Stop::Failed(Error::NotOwner(format!("Asserted lock {l} not held."))))
+                    }
+                    _ => Ok(json!({})),
+                },
+                other => {
+                    p.raise(format!("No operation \"{other}\""));
+                    Ok(json!({}))
+                }
+            };
+        }
+        // A parse error overrides any other error; an error overrides any result.
+        if let Some(pe) = p.finish() {
+            return Err(Stop::Failed(pe));
+        }
+        let r = result?;
+        if let Some(name) = name {
+            if !READ_ONLY_OPS.contains(&name) && self.schema.name.starts_with('_') {
+                return Err(Stop::Failed(Error::NotAllowed(format!(
+                    "{name} operation not allowed on table in reserved database {}",
+                    self.schema.name
+                ))));
+            }
+        }
+        Ok(r)
+    }
+
+    fn parse_table(&self, p: &mut ObjParser<'_>) -> Option<usize> {
+        let name = p.member("table", Kind::Id, false)?.as_str()?;
+        match self.schema.table_index(name) {
+            Some(t) => Some(t),
+            None => {
+                p.raise(format!("No table named {name}."));
+                None
+            }
+        }
+    }
+
+    fn parse_where(&mut self, t: usize, json: Option<&Value>) -> Result<Condition> {
+        let schema = self.schema;
+        let clauses = json.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        Condition::from_json(&schema.tables[t], clauses, &mut self.symbols())
+    }
+
+    /// Parses a row object; returns the row (defaults elsewhere) and the columns it named.
+    fn parse_row(&mut self, t: usize, json: &Value) -> Result<(Row, Vec<usize>)> {
+        let ts = &self.schema.tables[t];
+        let mut fields: Vec<Datum> = ts.columns.iter().map(|c| c.type_.default_datum()).collect();
+        let mut cols = Vec::new();
+        if let Value::Object(obj) = json {
+            for (name, v) in obj {
+                let col = ts.column(name).ok_or_else(|| Error::UnknownColumn {
+                    details: format!("No column {name} in table {}.", ts.name),
+                    syntax: Some(json.to_string()),
+                })?;
+                let d = Datum::from_json(v, &col.type_, &mut Symbols {
+                    map: &mut self.symbols,
+                    rng: self.rng,
+                })?;
+                fields[col.index] = d;
+                if !cols.contains(&col.index) {
+                    cols.push(col.index);
+                }
+            }
+        }
+        Ok((Row { fields }, cols))
+    }
+
+    /// Parses a `columns` array (absent: every column).
+    fn parse_columns(&self, t: usize, json: Option<&Value>) -> Result<Vec<usize>> {
+        let ts = &self.schema.tables[t];
+        let Some(json) = json else {
+            return Ok((0..ts.columns.len()).collect());
+        };
+        let arr = json.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let mut out = Vec::with_capacity(arr.len());
+        for v in arr {
+            let s = v
+                .as_str()
+                .ok_or_else(|| Error::syntax_at(Some(json), "array of column names expected"))?;
+            let c = ts
+                .column_index(s)
+                .ok_or_else(|| Error::syntax_at(Some(json), format!("{s} is not a valid column name")))?;
+            if out.contains(&c) {
+                return Err(Error::syntax_at(Some(json), "array of distinct column names expected"));
+            }
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// The current (in-transaction) version of a row.
+    fn current(&self, t: usize, u: &Uuid) -> Option<&Row> {
+        match self.rows[t].get(u) {
+            Some(tr) => tr.new.as_ref(),
+            None => self.tables[t].rows.get(u).map(|r| &**r),
+        }
+    }
+
+    /// UUIDs of the rows of table `t` that satisfy `cond`, in the transaction's view.
+    fn query(&self, t: usize, cond: &Condition) -> Vec<Uuid> {
+        let ts = &self.schema.tables[t];
+        if let Some(u) = cond.uuid_equality() {
+            return match self.current(t, &u) {
+                Some(r) if cond.evaluate(ts, &r.fields) => vec![u],
+                _ => Vec::new(),
+            };
+        }
+        let mut out = Vec::new();
+        let txn_rows = &self.rows[t];
+        for (u, r) in &self.tables[t].rows {
+            let row: &Row = match txn_rows.get(u) {
+                Some(tr) => match &tr.new {
+                    Some(n) => n,
+                    None => continue,
+                },
+                None => r,
+            };
+            if cond.evaluate(ts, &row.fields) {
+                out.push(*u);
+            }
+        }
+        for (u, tr) in txn_rows {
+            if tr.old.is_none() {
+                if let Some(n) = &tr.new {
+                    if cond.evaluate(ts, &n.fields) {
+                        out.push(*u);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Pulls row `u` of table `t` into the transaction (if not already) and returns it mutably.
+    fn row_mut(&mut self, t: usize, u: Uuid) -> Option<&mut Row> {
+        let ncols = self.schema.tables[t].columns.len();
+        if !self.rows[t].contains_key(&u) {
+            let old = self.tables[t].rows.get(&u)?.clone();
+            let new = (*old).clone();
+            self.rows[t].insert(
+                u,
+                TxnRow {
+                    old: Some(old),
+                    new: Some(new),
+                    changed: vec![false; ncols],
+                },
+            );
+        }
+        self.rows[t].get_mut(&u).and_then(|tr| tr.new.as_mut())
+    }
+
+    fn op_insert(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+        let t = self.parse_table(p);
+        let uuid_json = p.member("uuid", Kind::Str, true);
+        let uuid_name = p.member("uuid-name", Kind::Id, true).and_then(Value::as_str);
+        let row_json = p.member("row", Kind::Object, false);
+        let (Some(t), Some(row_json)) = (t, row_json) else {
+            return Ok(json!({}));
+        };
+        if p.has_error() {
+            return Ok(json!({}));
+        }
+        let mut explicit = None;
+        if let Some(uj) = uuid_json {
+            let s = uj.as_str().unwrap_or_default();
+            let u = crate::atom::parse_uuid_str(s).ok_or_else(|| Stop::Failed(Error::syntax_at(Some(uj), "bad uuid")))?;
+            if self.rows[t].contains_key(&u) || self.tables[t].rows.contains_key(&u) {
+                return Err(Stop::Failed(Error::DuplicateUuid {
+                    details: "This UUID would duplicate a UUID already present within the table or deleted \
+                              within the same transaction."
+                        .into(),
+                    syntax: Some(uj.to_string()),
+                }));
+            }
+            explicit = Some(u);
+        }
+        let uuid = if let Some(name) = uuid_name {
+            let sym = self.symbols().resolve(name).unwrap_or_default();
+            let entry = self.symbols.get_mut(name);
+            if let Some(s) = entry {
+                if s.created {
+                    return Err(Stop::Failed(Error::DuplicateUuidName {
+                        details: "This \"uuid-name\" appeared on an earlier \"insert\" operation.".into(),
+                        syntax: Some(json!(name).to_string()),
+                    }));
+                }
+                s.created = true;
+                if let Some(u) = explicit {
+                    s.uuid = u;
+                }
+                s.uuid
+            } else {
+                sym
+            }
+        } else {
+            match explicit {
+                Some(u) => u,
+                None => Database::random_uuid(self.rng),
+            }
+        };
+        let (mut row, _) = self.parse_row(t, row_json).map_err(Stop::Failed)?;
+        let ts = &self.schema.tables[t];
+        for c in ts.user_columns() {
+            let d = &row.fields[c.index];
+            if d.len() == 1 {
+                d.check_constraints(&c.type_).map_err(Stop::Failed)?;
+            }
+        }
+        row.fields[COL_UUID] = Datum::scalar(Atom::Uuid(uuid));
+        row.fields[COL_VERSION] = Datum::scalar(Atom::Uuid(Database::random_uuid(self.rng)));
+        let ncols = ts.columns.len();
+        self.rows[t].insert(
+            uuid,
+            TxnRow {
+                old: None,
+                new: Some(row),
+                changed: vec![true; ncols],
+            },
+        );
+        Ok(json!({"uuid": ["uuid", uuid.to_string()]}))
+    }
+
+    fn op_select(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+        let t = self.parse_table(p);
+        let where_ = p.member("where", Kind::Array, false);
+        let columns = p.member("columns", Kind::Array, true);
+        let sort = p.member("sort", Kind::Array, true);
+        let Some(t) = t else { return Ok(json!({})) };
+        if p.has_error() {
+            return Ok(json!({}));
+        }
+        let cond = self.parse_where(t, where_).map_err(Stop::Failed)?;
+        let cols = self.parse_columns(t, columns).map_err(Stop::Failed)?;
+        let sort = match sort {
+            Some(_) => self.parse_columns(t, sort).map_err(Stop::Failed)?,
+            None => Vec::new(),
+        };
+        let ts = &self.schema.tables[t];
+        let mut rows: Vec<&Row> = self.query(t, &cond).iter().filter_map(|u| self.current(t, u)).collect();
+        if !cols.contains(&COL_UUID) {
+            let mut seen = HashSet::new();
+            rows.retain(|r| seen.insert(cols.iter().map(|&c| r.fields[c].clone()).collect::<Vec<_>>()));
+        }
+        if !sort.is_empty() {
+            rows.sort_by(|a, b| {
+                sort.iter()
+                    .map(|&c| a.fields[c].compare_3way(&b.fields[c]))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        }
+        let out: Vec<Value> = rows.iter().map(|r| r.to_json(ts, &cols)).collect();
+        Ok(json!({ "rows": out }))
+    }
+
+    fn op_update(&mut self, p: &mut ObjParser<'_>, op: &Value) -> Result<Value, Stop> {
+        let t = self.parse_table(p);
+        let where_ = p.member("where", Kind::Array, false);
+        let row_json = p.member("row", Kind::Object, false);
+        let (Some(t), Some(row_json)) = (t, row_json) else {
+            return Ok(json!({}));
+        };
+        if p.has_error() {
+            return Ok(json!({}));
+        }
+        let (row, cols) = self.parse_row(t, row_json).map_err(Stop::Failed)?;
+        let ts = &self.schema.tables[t];
+        for &c in &cols {
+            if !ts.columns[c].mutable {
+                return Err(Stop::Failed(Error::ConstraintViolation {
+                    details: format!("Cannot update immutable column {} in table {}.", ts.columns[c].name, ts.name),
+                    syntax: Some(op.to_string()),
+                }));
+            }
+        }
+        let cond = self.parse_where(t, where_).map_err(Stop::Failed)?;
+        let matches = self.query(t, &cond);
+        for u in &matches {
+            let same = self
+                .current(t, u)
+                .is_some_and(|r| cols.iter().all(|&c| r.fields[c] == row.fields[c]));
+            if !same {
+                if let Some(r) = self.row_mut(t, *u) {
+                    for &c in &cols {
+                        r.fields[c] = row.fields[c].clone();
+                    }
+                }
+            }
+        }
+        Ok(json!({ "count": matches.len() }))
+    }
+
+    fn op_mutate(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+        let t = self.parse_table(p);
+        let where_ = p.member("where", Kind::Array, false);
+        let muts = p.member("mutations", Kind::Array, false);
+        let (Some(t), Some(muts)) = (t, muts) else {
+            return Ok(json!({}));
+        };
+        if p.has_error() {
+            return Ok(json!({}));
+        }
+        let schema = self.schema;
+        let ts = &schema.tables[t];
+        let mut mutations = Vec::new();
+        for m in muts.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            mutations.push(Mutation::from_json(ts, m, &mut self.symbols()).map_err(Stop::Failed)?);
+        }
+        let cond = self.parse_where(t, where_).map_err(Stop::Failed)?;
+        let matches = self.query(t, &cond);
+        for u in &matches {
+            if let Some(r) = self.row_mut(t, *u) {
+                for m in &mutations {
+                    m.apply(&mut r.fields[m.column], &ts.columns[m.column].type_)
+                        .map_err(Stop::Failed)?;
+                }
+            }
+        }
+        Ok(json!({ "count": matches.len() }))
+    }
+
+    fn op_delete(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+        let where_ = p.member("where", Kind::Array, false);
+        let t = self.parse_table(p);
+        let Some(t) = t else { return Ok(json!({})) };
+        if p.has_error() {
+            return Ok(json!({}));
+        }
+        let cond = self.parse_where(t, where_).map_err(Stop::Failed)?;
+        let matches = self.query(t, &cond);
+        let ncols = self.schema.tables[t].columns.len();
+        for u in &matches {
+            match self.rows[t].get_mut(u) {
+                Some(tr) if tr.old.is_none() => {
+                    self.rows[t].remove(u);
+                }
+                Some(tr) => tr.new = None,
+                None => {
+                    let old = self.tables[t].rows.get(u).cloned();
+                    self.rows[t].insert(
+                        *u,
+                        TxnRow {
+                            old,
+                            new: None,
+                            changed: vec![false; ncols],
+                        },
+                    );
+                }
+            }
+        }
+        Ok(json!({ "count": matches.len() }))
+    }
+
+    fn op_wait(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+        let timeout = p.member("timeout", Kind::Integer, true);
+        let where_ = p.member("where", Kind::Array, false);
+        let columns = p.member("columns", Kind::Array, true);
+        let until = p.member("until", Kind::Str, false).and_then(Value::as_str);
+        let rows = p.member("rows", Kind::Array, false);
+        let t = self.parse_table(p);
+        let (Some(t), Some(until), Some(rows)) = (t, until, rows) else {
+            return Ok(json!({}));
+        };
+        if p.has_error() {
+            return Ok(json!({}));
+        }
+        let cond = self.parse_where(t, where_).map_err(Stop::Failed)?;
+        let cols = self.parse_columns(t, columns).map_err(Stop::Failed)?;
+        let timeout_ms = match timeout {
+            Some(tj) => {
+                let v = crate::atom::json_to_i64(tj).unwrap_or(0);
+                if v < 0 {
+                    return Err(Stop::Failed(Error::syntax_at(Some(tj), "timeout must be nonnegative")));
+                }
+                let v = v as u64;
+                self.timeout_ms = Some(self.timeout_ms.map_or(v, |x| x.min(v)));
+                Some(v)
+            }
+            None => None,
+        };
+        if until != "==" && until != "!=" {
+            return Err(Stop::Failed(Error::syntax_at(
+                p_until_json(until).as_ref(),
+                "\"until\" must be \"==\" or \"!=\"",
+            )));
+        }
+        let mut expected: HashSet<Vec<Datum>> = HashSet::new();
+        for rj in rows.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            let (row, _) = self.parse_row(t, rj).map_err(Stop::Failed)?;
+            expected.insert(cols.iter().map(|&c| row.fields[c].clone()).collect());
+        }
+        let mut actual: HashSet<Vec<Datum>> = HashSet::new();
+        let mut equal = true;
+        for u in self.query(t, &cond) {
+            if let Some(r) = self.current(t, &u) {
+                let key: Vec<Datum> = cols.iter().map(|&c| r.fields[c].clone()).collect();
+                if !expected.contains(&key) {
+                    equal = false;
+                    break;
+                }
+                actual.insert(key);
+            }
+        }
+        if equal {
+            equal = actual.len() == expected.len();
+        }
+        if (until == "==") != equal {
+            match timeout_ms {
+                Some(to) if self.elapsed_ms >= to => {
+                    let details = if self.elapsed_ms > 0 {
+                        format!("\"wait\" timed out after {} ms", self.elapsed_ms)
+                    } else {
+                        "\"where\" clause test failed".to_owned()
+                    };
+                    return Err(Stop::Failed(Error::TimedOut(details)));
+                }
+                _ => return Err(Stop::Blocked),
+            }
+        }
+        Ok(json!({}))
+    }
+
+    // ----- commit -----
+
+    fn refs_of(&self, refs: &HashMap<(usize, Uuid), i64>, t: usize, u: Uuid) -> i64 {
+        refs.get(&(t, u))
+            .copied()
+            .unwrap_or_else(|| self.tables[t].refs.get(&u).map_or(0, |&n| n as i64))
+    }
+
+    /// Adjusts the reference count of every strong reference in `datum` (of column `col` of a row
+    /// `src` in table `t`) by `delta`.
+    fn adjust_refs(
+        &mut self,
+        refs: &mut HashMap<(usize, Uuid), i64>,
+        t: usize,
+        col: usize,
+        src: Uuid,
+        datum: &Datum,
+        delta: i64,
+    ) -> Result<()> {
+        let schema = self.schema;
+        let ty = &schema.tables[t].columns[col].type_;
+        let kt = ty.key.is_strong_ref().then(|| ty.key.ref_table_index()).flatten();
+        let vt = ty.value.as_ref().and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
+        let mut targets = Vec::new();
+        datum.for_each_atom(|a, is_key| {
+            if let (Some(rt), Some(u)) = (if is_key { kt } else { vt }, a.as_uuid()) {
+                if u != src {
+                    targets.push((rt, u));
+                }
+            }
+        });
+        for (rt, u) in targets {
+            let exists = self.rows[rt].contains_key(&u) || self.row_mut(rt, u).is_some();
+            if !exists {
+                if delta > 0 {
+                    return Err(Error::ReferentialIntegrity(format!(
+                        "Table {} column {} row {src} references nonexistent row {u} in table {}.",
+                        schema.tables[t].name, schema.tables[t].columns[col].name, schema.tables[rt].name
+                    )));
+                }
+                continue;
+            }
+            let n = self.refs_of(refs, rt, u) + delta;
+            refs.insert((rt, u), n);
+        }
+        Ok(())
+    }
+
+    fn delete_garbage_row(&mut self, refs: &mut HashMap<(usize, Uuid), i64>, t: usize, u: Uuid) {
+        let schema = self.schema;
+        if schema.tables[t].is_root {
+            return;
+        }
+        let Some(tr) = self.rows[t].get_mut(&u) else { return };
+        let Some(row) = tr.new.take() else { return };
+        tr.changed.iter_mut().for_each(|c| *c = true);
+        let ts = &schema.tables[t];
+        let mut targets = Vec::new();
+        for c in ts.user_columns() {
+            let ty = &c.type_;
+            if !ty.has_strong_refs() {
+                continue;
+            }
+            let kt = ty.key.is_strong_ref().then(|| ty.key.ref_table_index()).flatten();
+            let vt = ty.value.as_ref().and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
+            row.fields[c.index].for_each_atom(|a, is_key| {
+                if let (Some(rt), Some(x)) = (if is_key { kt } else { vt }, a.as_uuid()) {
+                    if x != u {
+                        targets.push((rt, x));
+                    }
+                }
+            });
+        }
+        for (rt, x) in targets {
+            if !self.rows[rt].contains_key(&x) && self.row_mut(rt, x).is_none() {
+                continue;
+            }
+            let n = self.refs_of(refs, rt, x) - 1;
+            refs.insert((rt, x), n);
+            if n == 0 {
+                self.delete_garbage_row(refs, rt, x);
+            }
+        }
+    }
+
+    fn exists_after(&self, t: usize, u: &Uuid) -> bool {
+        self.current(t, u).is_some()
+    }
+
+    fn precommit(&mut self) -> Result<Prepared> {
+        let schema = self.schema;
+        // 1. What actually changed; drop no-op modifications.
+        for t in 0..self.rows.len() {
+            self.rows[t].retain(|_, tr| match (&tr.old, &tr.new) {
+                (Some(old), Some(new)) => {
+                    let mut any = false;
+                    for (i, c) in tr.changed.iter_mut().enumerate() {
+                        *c = old.fields[i] != new.fields[i];
+                        any |= *c;
+                    }
+                    any
+                }
+                (None, None) => false,
+                _ => {
+                    tr.changed.iter_mut().for_each(|c| *c = true);
+                    true
+                }
+            });
+        }
+        if self.rows.iter().all(HashMap::is_empty) {
+            return Ok(Prepared {
+                changes: ChangeSet::default(),
+                refs: HashMap::new(),
+            });
+        }
+
+        // 2. Reference counts and referential integrity.
+        let mut refs: HashMap<(usize, Uuid), i64> = HashMap::new();
+        let work: Vec<(usize, Uuid)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .flat_map(|(t, m)| m.keys().map(move |u| (t, *u)))
+            .collect();
+        for &(t, u) in &work {
+            let ts = &schema.tables[t];
+            let Some(tr) = self.rows[t].get(&u) else { continue };
+            let (old, new, changed) = (tr.old.clone(), tr.new.clone(), tr.changed.clone());
+            for c in ts.user_columns() {
+                if !changed[c.index] || !c.type_.has_strong_refs() {
+                    continue;
+                }
+                match (&old, &new) {
+                    (Some(o), None) => self.adjust_refs(&mut refs, t, c.index, u, &o.fields[c.index], -1)?,
+                    (None, Some(n)) => self.adjust_refs(&mut refs, t, c.index, u, &n.fields[c.index], 1)?,
+                    (Some(o), Some(n)) => {
+                        let (added, removed) = added_removed(&o.fields[c.index], &n.fields[c.index]);
+                        self.adjust_refs(&mut refs, t, c.index, u, &removed, -1)?;
+                        self.adjust_refs(&mut refs, t, c.index, u, &added, 1)?;
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        for (t, m) in self.rows.iter().enumerate() {
+            for (u, tr) in m {
+                if tr.old.is_some() && tr.new.is_none() {
+                    let n = self.refs_of(&refs, t, *u);
+                    if n > 0 {
+                        return Err(Error::ReferentialIntegrity(format!(
+                            "cannot delete {} row {u} because of {n} remaining reference(s)",
+                            schema.tables[t].name
+                        )));
+                    }
+                }
+            }
+        }
+
+        // 3. Garbage-collect unreferenced rows of non-root tables.
+        loop {
+            let mut candidates = Vec::new();
+            for (t, m) in self.rows.iter().enumerate() {
+                if schema.tables[t].is_root {
+                    continue;
+                }
+                for (u, tr) in m {
+                    if tr.new.is_some() && self.refs_of(&refs, t, *u) == 0 {
+                        candidates.push((t, *u));
+                    }
+                }
+            }
+            if candidates.is_empty() {
+                break;
+            }
+            for (t, u) in candidates {
+                self.delete_garbage_row(&mut refs, t, u);
+            }
+        }
+
+        // 4. maxRows.
+        for (t, m) in self.rows.iter().enumerate() {
+            if m.is_empty() {
+                continue;
+            }
+            if let Some(max) = schema.tables[t].max_rows {
+                let mut n = self.tables[t].rows.len() as i64;
+                for tr in m.values() {
+                    match (&tr.old, &tr.new) {
+                        (Some(_), None) => n -= 1,
+                        (None, Some(_)) => n += 1,
+                        _ => {}
+                    }
+                }
+                if n > max as i64 {
+                    return Err(Error::constraint(format!(
+                        "transaction causes \"{}\" table to contain {n} rows, greater than the schema-defined \
+                         limit of {max} row(s)",
+                        schema.tables[t].name
+                    )));
+                }
+            }
+        }
+
+        // 5. Weak references: rows referring to deleted rows get those references removed.
+        let mut deleted = Vec::new();
+        for (t, m) in self.rows.iter().enumerate() {
+            for (u, tr) in m {
+                if tr.old.is_some() && tr.new.is_none() {
+                    deleted.push((t, *u));
+                }
+            }
+        }
+        for key in deleted {
+            if let Some(srcs) = self.weak_refs.get(&key) {
+                let srcs: Vec<(usize, Uuid)> = srcs.iter().copied().collect();
+                for (st, su) in srcs {
+                    if !self.rows[st].contains_key(&su) {
+                        let _ = self.row_mut(st, su);
+                    }
+                }
+            }
+        }
+        for t in 0..self.rows.len() {
+            let ts = &schema.tables[t];
+            let weak_cols: Vec<usize> = ts
+                .user_columns()
+                .iter()
+                .filter(|c| c.type_.has_weak_refs())
+                .map(|c| c.index)
+                .collect();
+            if weak_cols.is_empty() {
+                continue;
+            }
+            let uuids: Vec<Uuid> = self.rows[t].keys().copied().collect();
+            for u in uuids {
+                for &c in &weak_cols {
+                    let ty = &ts.columns[c].type_;
+                    let Some(datum) = self.rows[t].get(&u).and_then(|tr| tr.new.as_ref()).map(|r| &r.fields[c]) else {
+                        continue;
+                    };
+                    let kt = ty.key.is_weak_ref().then(|| ty.key.ref_table_index()).flatten();
+                    let vt = ty.value.as_ref().and_then(|v| v.is_weak_ref().then(|| v.ref_table_index()).flatten());
+                    let dangling = |a: &Atom, rt: Option<usize>| -> bool {
+                        match (rt, a.as_uuid()) {
+                            (Some(rt), Some(x)) => !(x == u && rt == t) && !self.exists_after(rt, &x),
+                            _ => false,
+                        }
+                    };
+                    let mut zero = false;
+                    let mut d = datum.clone();
+                    let removed = d.remove_where(|k, v| {
+                        let drop = dangling(k, kt) || v.is_some_and(|v| dangling(v, vt));
+                        if drop && (k.as_uuid() == Some(Uuid::nil()) || v.and_then(Atom::as_uuid) == Some(Uuid::nil())) {
+                            zero = true;
+                        }
+                        drop
+                    });
+                    if removed == 0 {
+                        continue;
+                    }
+                    let too_small = (d.len() as u64) < ty.min;
+                    let Some(tr) = self.rows[t].get_mut(&u) else { continue };
+                    let inserted = tr.old.is_none();
+                    if too_small {
+                        let cname = &ts.columns[c].name;
+                        return Err(Error::constraint(if zero && inserted {
+                            format!(
+                                "Weak reference column \"{cname}\" in \"{}\" row {u} (inserted within this \
+                                 transaction) contained all-zeros UUID (probably as the default value for this \
+                                 column) but deleting this value caused a constraint volation because this column \
+                                 is not allowed to be empty.",
+                                ts.name
+                            )
+                        } else {
+                            format!(
+                                "Deletion of {removed} weak reference(s) to deleted (or never-existing) rows from \
+                                 column \"{cname}\" in \"{}\" row {u} {}caused this column to become empty, but \
+                                 constraints on this column disallow an empty column.",
+                                ts.name,
+                                if inserted { "(inserted within this transaction) " } else { "" }
+                            )
+                        }));
+                    }
+                    tr.changed[c] = true;
+                    if let Some(n) = tr.new.as_mut() {
+                        n.fields[c] = d;
+                    }
+                }
+            }
+        }
+
+        // 6. Unique indexes.
+        for (t, m) in self.rows.iter().enumerate() {
+            let ts = &schema.tables[t];
+            for (i, cols) in ts.indexes.iter().enumerate() {
+                let mut seen: HashMap<Vec<Datum>, Uuid> = HashMap::new();
+                for (u, tr) in m {
+                    let Some(new) = &tr.new else { continue };
+                    let key: Vec<Datum> = cols.iter().map(|&c| new.fields[c].clone()).collect();
+                    let other = seen.get(&key).copied().or_else(|| {
+                        self.tables[t].indexes[i]
+                            .get(&key)
+                            .copied()
+                            .filter(|o| o != u && !m.contains_key(o))
+                    });
+                    if let Some(o) = other {
+                        let names: Vec<&str> = cols.iter().map(|&c| ts.columns[c].name.as_str()).collect();
+                        let vals: Vec<String> = key.iter().map(|d| d.to_json().to_string()).collect();
+                        return Err(Error::constraint(format!(
+                            "Transaction causes multiple rows in \"{}\" table to have identical values ({}) for \
+                             index on column{} \"{}\".  First row, with UUID {o}, and second row, with UUID {u}.",
+                            ts.name,
+                            vals.join(", "),
+                            if names.len() > 1 { "s" } else { "" },
+                            names.join("\", \"")
+                        )));
+                    }
+                    seen.insert(key, *u);
+                }
+            }
+        }
+
+        // 7. New _version for modified rows; build the change set.
+        let mut changes = ChangeSet::default();
+        for t in 0..self.rows.len() {
+            let mut rows = Vec::new();
+            let entries: Vec<(Uuid, TxnRow)> = self.rows[t].drain().collect();
+            for (u, mut tr) in entries {
+                let any = tr.changed.iter().any(|&c| c);
+                match (&tr.old, &mut tr.new) {
+                    (None, None) => continue,
+                    (Some(_), Some(_)) if !any => continue,
+                    (Some(_), Some(n)) => {
+                        n.fields[COL_VERSION] = Datum::scalar(Atom::Uuid(Database::random_uuid(self.rng)));
+                        tr.changed[COL_VERSION] = true;
+                    }
+                    _ => {}
+                }
+                rows.push(RowChange {
+                    uuid: u,
+                    old: tr.old,
+                    new: tr.new.map(Arc::new),
+                    changed: tr.changed,
+                });
+            }
+            if !rows.is_empty() {
+                rows.sort_by_key(|r| r.uuid);
+                changes.tables.push(TableChanges {
+                    table: t,
+                    name: schema.tables[t].name.clone(),
+                    rows,
+                });
+            }
+        }
+        Ok(Prepared { changes, refs })
+    }
+}
+
+fn p_until_json(until: &str) -> Option<Value> {
+    Some(json!(until))
+}
+
+/// Elements of `new` not in `old` (added) and of `old` not in `new` (removed); for maps, a key
+/// whose value changed counts as removed and added.
+fn added_removed(old: &Datum, new: &Datum) -> (Datum, Datum) {
+    match (old, new) {
+        (Datum::Set(o), Datum::Set(n)) => (
+            Datum::Set(n.iter().filter(|a| o.binary_search(a).is_err()).cloned().collect()),
+            Datum::Set(o.iter().filter(|a| n.binary_search(a).is_err()).cloned().collect()),
+        ),
+        (Datum::Map(o), Datum::Map(n)) => {
+            let has = |v: &[(Atom, Atom)], p: &(Atom, Atom)| {
+                v.binary_search_by(|q| q.0.cmp(&p.0)).is_ok_and(|i| v[i].1 == p.1)
+            };
+            (
+                Datum::Map(n.iter().filter(|p| !has(o, p)).cloned().collect()),
+                Datum::Map(o.iter().filter(|p| !has(n, p)).cloned().collect()),
+            )
+        }
+        _ => (new.clone(), old.clone()),
+    }
+}
+
+/// Helper for tests and embedders: the TableSchema of table `t`.
+#[allow(dead_code)]
+pub(crate) fn table_schema(schema: &Schema, t: usize) -> &TableSchema {
+    &schema.tables[t]
+}
