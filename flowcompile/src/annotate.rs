@@ -57,7 +57,11 @@ impl SetTable {
 
     /// Adds (or replaces) address set `name`, lexing each address (`10.0.0.1`, `10.0.0.0/8`,
     /// `fe80::/64`, a MAC, an integer) as OVN does.
-    pub fn add_address_set<S: AsRef<str>>(&mut self, name: &str, values: &[S]) -> Result<(), ExprError> {
+    pub fn add_address_set<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        values: &[S],
+    ) -> Result<(), ExprError> {
         let mut out = Vec::with_capacity(values.len());
         for v in values {
             let lx = Lexer::new(v.as_ref());
@@ -80,7 +84,10 @@ impl SetTable {
 
     /// Adds (or replaces) port group `name`.
     pub fn add_port_group<S: AsRef<str>>(&mut self, name: &str, ports: &[S]) {
-        self.port_groups.insert(name.to_owned(), ports.iter().map(|p| p.as_ref().to_owned()).collect());
+        self.port_groups.insert(
+            name.to_owned(),
+            ports.iter().map(|p| p.as_ref().to_owned()).collect(),
+        );
     }
 }
 
@@ -128,8 +135,16 @@ fn sig_width(v: u128) -> u32 {
 impl Lowerer<'_> {
     fn lower(&self, ast: &Ast, not: bool) -> Result<Expr, ExprError> {
         Ok(match ast {
-            Ast::Cmp { field, op, set, span } => {
-                let is_string = set.values.first().is_some_and(|c| matches!(c, Const::Str(..) | Const::PortGroup(..)));
+            Ast::Cmp {
+                field,
+                op,
+                set,
+                span,
+            } => {
+                let is_string = set
+                    .values
+                    .first()
+                    .is_some_and(|c| matches!(c, Const::Str(..) | Const::PortGroup(..)));
                 let mut vals = Vec::with_capacity(set.values.len());
                 for c in &set.values {
                     match c {
@@ -139,7 +154,9 @@ impl Lowerer<'_> {
                             let Some(values) = self.sets.address_set(name) else {
                                 return Err(ExprError::new(
                                     ErrorKind::UnknownSet,
-                                    format!("Syntax error at `${name}' expecting address set name."),
+                                    format!(
+                                        "Syntax error at `${name}' expecting address set name."
+                                    ),
                                     Some(*s),
                                 ));
                             };
@@ -166,14 +183,21 @@ impl Lowerer<'_> {
             Ast::Bool(b, _) => Expr::Bool(*b),
             Ast::Not(e, _) => self.lower(e, !not)?.not(),
             Ast::And(v) | Ast::Or(v) => {
-                let kind = if matches!(ast, Ast::And(_)) { AndOr::And } else { AndOr::Or };
+                let kind = if matches!(ast, Ast::And(_)) {
+                    AndOr::And
+                } else {
+                    AndOr::Or
+                };
                 let mut acc = None;
                 for e in v {
                     acc = Some(Expr::combine(kind, acc, self.lower(e, not)?));
                 }
                 acc.unwrap_or(Expr::Bool(kind == AndOr::And))
             }
-            Ast::ChassisResident(port, _) => Expr::Condition(Condition { port: port.clone(), negated: false }),
+            Ast::ChassisResident(port, _) => Expr::Condition(Condition {
+                port: port.clone(),
+                negated: false,
+            }),
         })
     }
 
@@ -191,7 +215,11 @@ impl Lowerer<'_> {
         let sym = self.symtab.get(field.symbol);
         let err = |kind, msg: String, s: Span| Err(ExprError::new(kind, msg, Some(s)));
         if matches!(sym.kind, SymbolKind::OvnOnly) {
-            return err(ErrorKind::Field, format!("Field {} may only be used in actions.", sym.name), field.span);
+            return err(
+                ErrorKind::Field,
+                format!("Field {} may only be used in actions.", sym.name),
+                field.span,
+            );
         }
         let field_is_string = sym.width == 0;
         if is_string != field_is_string {
@@ -218,7 +246,10 @@ impl Lowerer<'_> {
                 if w > sym.width {
                     return err(
                         ErrorKind::Type,
-                        format!("{w}-bit constant is not compatible with {}-bit field {}.", sym.width, sym.name),
+                        format!(
+                            "{w}-bit constant is not compatible with {}-bit field {}.",
+                            sym.width, sym.name
+                        ),
                         *s,
                     );
                 }
@@ -226,12 +257,20 @@ impl Lowerer<'_> {
         }
         if !matches!(op, RelOp::Eq | RelOp::Ne) {
             if curlies {
-                return err(ErrorKind::Type, "Only == and != operators may be used with value sets.".into(), span);
+                return err(
+                    ErrorKind::Type,
+                    "Only == and != operators may be used with value sets.".into(),
+                    span,
+                );
             }
             if matches!(sym.level, Level::Nominal | Level::Boolean) {
                 return err(
                     ErrorKind::Type,
-                    format!("Only == and != operators may be used with {} field {}.", sym.level.as_str(), sym.name),
+                    format!(
+                        "Only == and != operators may be used with {} field {}.",
+                        sym.level.as_str(),
+                        sym.name
+                    ),
                     span,
                 );
             }
@@ -289,17 +328,28 @@ impl Lowerer<'_> {
             return Ok(Expr::Bool(op == RelOp::Ne));
         }
         let (ofs, n_bits) = field.range(self.symtab);
-        let kind = if op == RelOp::Eq { AndOr::Or } else { AndOr::And };
+        let kind = if op == RelOp::Eq {
+            AndOr::Or
+        } else {
+            AndOr::And
+        };
         let mut acc = None;
         for v in vals {
             let value = match v {
                 Val::Str(s) => CmpValue::Str(s.clone()),
                 Val::Int(c, _) => {
                     let m = c.mask.unwrap_or(u128::MAX) & ones(n_bits);
-                    CmpValue::Int { value: (c.value & m) << ofs, mask: m << ofs }
+                    CmpValue::Int {
+                        value: (c.value & m) << ofs,
+                        mask: m << ofs,
+                    }
                 }
             };
-            let e = Expr::Cmp(Cmp { symbol: field.symbol, op, value });
+            let e = Expr::Cmp(Cmp {
+                symbol: field.symbol,
+                op,
+                value,
+            });
             acc = Some(Expr::combine(kind, acc, e));
         }
         Ok(acc.unwrap_or(Expr::Bool(op == RelOp::Ne)))
@@ -308,7 +358,12 @@ impl Lowerer<'_> {
 
 /// Expands subfields, predicates and prerequisites (see the module docs).
 pub fn expand(expr: Expr, symtab: &Symtab) -> Result<Expr, ExprError> {
-    Expander { symtab, nesting: Vec::new(), cache: HashMap::new() }.expand(expr)
+    Expander {
+        symtab,
+        nesting: Vec::new(),
+        cache: HashMap::new(),
+    }
+    .expand(expr)
 }
 
 struct Expander<'a> {
@@ -338,7 +393,8 @@ impl Expander<'_> {
         let hoist = v.len() >= 2
             && first_symbol.is_some_and(|sym| {
                 self.symtab.get(sym).prereqs.is_some()
-                    && v.iter().all(|e| matches!(e, Expr::Cmp(c) if c.symbol == sym))
+                    && v.iter()
+                        .all(|e| matches!(e, Expr::Cmp(c) if c.symbol == sym))
             });
         let mut prereqs = None;
         let mut out = Vec::with_capacity(v.len());

@@ -19,7 +19,9 @@ impl<F: Fn(&str) -> bool> ChassisResident for F {
 /// Evaluates the conditions in `expr`.
 pub fn evaluate(expr: Expr, resident: &dyn ChassisResident) -> Expr {
     match expr {
-        Expr::Condition(Condition { port, negated }) => Expr::Bool(resident.is_chassis_resident(&port) ^ negated),
+        Expr::Condition(Condition { port, negated }) => {
+            Expr::Bool(resident.is_chassis_resident(&port) ^ negated)
+        }
         Expr::And(v) => Expr::And(v.into_iter().map(|e| evaluate(e, resident)).collect()).fix(),
         Expr::Or(v) => Expr::Or(v.into_iter().map(|e| evaluate(e, resident)).collect()).fix(),
         e => e,

@@ -106,6 +106,6 @@ pub fn run_with(pass: Pass, input: &str, env: &DebugEnv) -> Result<String, ExprE
     if pass == Pass::Normalize {
         return Ok(format!("{}\n", e.display(symtab)));
     }
-    let m = matches::to_matches(&e, symtab, &|p: &str| env.ports.get(p).copied())?;
+    let m = matches::to_matches(&e, symtab, &|_: &str, p: &str| env.ports.get(p).copied())?;
     Ok(m.to_string())
 }

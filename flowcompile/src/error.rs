@@ -71,14 +71,20 @@ pub struct ExprError {
 impl ExprError {
     /// Creates an error.
     pub fn new(kind: ErrorKind, message: impl Into<String>, span: Option<Span>) -> Self {
-        Self { kind, message: message.into(), span }
+        Self {
+            kind,
+            message: message.into(),
+            span,
+        }
     }
 
     /// Renders the error with a caret line under the span, for a terminal.
     pub fn render(&self, input: &str) -> String {
         match self.span {
             Some(span) if span.start <= input.len() => {
-                let end = span.end.clamp(span.start + 1, input.len().max(span.start + 1));
+                let end = span
+                    .end
+                    .clamp(span.start + 1, input.len().max(span.start + 1));
                 format!(
                     "{}\n{}\n{}{}",
                     self.message,

@@ -128,7 +128,9 @@ impl Expr {
     /// collapses zero or one children (OVN's `expr_fix`).
     #[must_use]
     pub fn fix(self) -> Self {
-        let Some(kind) = self.andor_kind() else { return self };
+        let Some(kind) = self.andor_kind() else {
+            return self;
+        };
         let is_or = kind == AndOr::Or;
         let mut out = Vec::new();
         for sub in self.into_children() {
@@ -173,7 +175,8 @@ impl Expr {
             },
             Self::And(v) | Self::Or(v) => {
                 v.len() >= 2
-                    && v.iter().all(|s| s.andor_kind().is_none() || s.andor_kind() != self.andor_kind())
+                    && v.iter()
+                        .all(|s| s.andor_kind().is_none() || s.andor_kind() != self.andor_kind())
                     && v.iter().all(Self::honors_invariants)
             }
             Self::Bool(_) | Self::Condition(_) => true,
@@ -217,7 +220,11 @@ impl Expr {
 /// Finds a single contiguous run of 1-bits in the low `width` bits of `v`: `(start, n_bits)`,
 /// or `(0, 0)` if there is none or more than one.
 pub fn bit_range(v: u128, width: u32) -> (u32, u32) {
-    let v = if width >= 128 { v } else { v & ((1u128 << width) - 1) };
+    let v = if width >= 128 {
+        v
+    } else {
+        v & ((1u128 << width) - 1)
+    };
     if v == 0 {
         return (0, 0);
     }
@@ -266,7 +273,11 @@ fn fmt_cmp(c: &Cmp, symtab: &Symtab, f: &mut fmt::Formatter<'_>) -> fmt::Result 
     }
     write!(f, " {} ", c.op)?;
     if n > 0 {
-        let bits = if n >= 128 { value } else { (value >> ofs) & ((1u128 << n) - 1) };
+        let bits = if n >= 128 {
+            value
+        } else {
+            (value >> ofs) & ((1u128 << n) - 1)
+        };
         f.write_str(&format_hex(bits))
     } else {
         write!(f, "{}/{}", format_hex(value), format_hex(mask))
@@ -277,7 +288,11 @@ fn fmt_expr(e: &Expr, symtab: &Symtab, f: &mut fmt::Formatter<'_>) -> fmt::Resul
     match e {
         Expr::Cmp(c) => fmt_cmp(c, symtab, f),
         Expr::And(v) | Expr::Or(v) => {
-            let op = if matches!(e, Expr::And(_)) { " && " } else { " || " };
+            let op = if matches!(e, Expr::And(_)) {
+                " && "
+            } else {
+                " || "
+            };
             for (i, s) in v.iter().enumerate() {
                 if i > 0 {
                     f.write_str(op)?;

@@ -43,7 +43,11 @@ pub struct IntConst {
 impl IntConst {
     /// An unmasked constant.
     pub const fn new(value: u128, format: IntFormat) -> Self {
-        Self { value, mask: None, format }
+        Self {
+            value,
+            mask: None,
+            format,
+        }
     }
 
     /// The format to print in: the written one, unless the value does not fit it (then hex).
@@ -85,17 +89,28 @@ fn format_value(v: u128, format: IntFormat, out: &mut String) {
 /// Formats the low 48 bits of `v` as `xx:xx:xx:xx:xx:xx`.
 pub fn format_mac(v: u64) -> String {
     let b = v.to_be_bytes();
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[2], b[3], b[4], b[5], b[6], b[7])
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[2], b[3], b[4], b[5], b[6], b[7]
+    )
 }
 
 /// Returns the prefix length if `mask` is a CIDR mask of `width` bits.
 pub fn cidr_len(mask: u128, width: u32) -> Option<u32> {
-    let full = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
+    let full = if width == 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    };
     if mask & !full != 0 {
         return None;
     }
     let ones = mask.count_ones();
-    let expect = if ones == 0 { 0 } else { full & !((1u128 << (width - ones)) - 1) };
+    let expect = if ones == 0 {
+        0
+    } else {
+        full & !((1u128 << (width - ones)) - 1)
+    };
     (mask == expect).then_some(ones)
 }
 
@@ -179,6 +194,8 @@ pub enum Token {
     Exchange,
     /// `--`
     Decrement,
+    /// `-` (port ranges in actions, `1000-2000`)
+    Hyphen,
     /// `:`
     Colon,
 }
@@ -235,6 +252,7 @@ impl fmt::Display for Token {
             Self::Equals => f.write_str("="),
             Self::Exchange => f.write_str("<->"),
             Self::Decrement => f.write_str("--"),
+            Self::Hyphen => f.write_str("-"),
             Self::Colon => f.write_str(":"),
         }
     }
@@ -281,7 +299,10 @@ impl Scanner<'_> {
         let mut saw_dot = false;
         loop {
             let c = self.at(end);
-            if c.is_ascii_alphanumeric() || (c == b':' && !saw_dot) || (c == b'.' && self.at(end + 1) != b'.') {
+            if c.is_ascii_alphanumeric()
+                || (c == b':' && !saw_dot)
+                || (c == b'.' && self.at(end + 1) != b'.')
+            {
                 if c == b'.' {
                     saw_dot = true;
                 }
@@ -308,11 +329,20 @@ impl Scanner<'_> {
         let prefix = mask.value;
         let mask_value = if value.format == mask.format {
             mask.value
-        } else if value.format == IntFormat::Ipv4 && mask.format == IntFormat::Decimal && prefix <= 32 {
+        } else if value.format == IntFormat::Ipv4
+            && mask.format == IntFormat::Decimal
+            && prefix <= 32
+        {
             prefix_mask(prefix as u32, 32)
-        } else if value.format == IntFormat::Ipv6 && mask.format == IntFormat::Decimal && prefix <= 128 {
+        } else if value.format == IntFormat::Ipv6
+            && mask.format == IntFormat::Decimal
+            && prefix <= 128
+        {
             prefix_mask(prefix as u32, 128)
-        } else if value.format == IntFormat::Decimal && mask.format == IntFormat::Hex && value.value == 0 {
+        } else if value.format == IntFormat::Decimal
+            && mask.format == IntFormat::Hex
+            && value.value == 0
+        {
             value.format = IntFormat::Hex;
             mask.value
         } else {
@@ -334,7 +364,10 @@ impl Scanner<'_> {
                     return (q, Token::Error("Input ends inside quoted string.".into()));
                 }
                 b'"' => {
-                    return (q + 1, unescape(&self.text[start..q]).map_or_else(Token::Error, Token::Str));
+                    return (
+                        q + 1,
+                        unescape(&self.text[start..q]).map_or_else(Token::Error, Token::Str),
+                    );
                 }
                 b'\\' => {
                     q += 1;
@@ -350,7 +383,11 @@ impl Scanner<'_> {
 
 /// A mask with the high `n` bits of a `width`-bit field set.
 pub fn prefix_mask(n: u32, width: u32) -> u128 {
-    let full = if width >= 128 { u128::MAX } else { (1u128 << width) - 1 };
+    let full = if width >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    };
     if n == 0 {
         0
     } else if n >= width {
@@ -394,11 +431,16 @@ fn parse_integer_text(text: &str) -> Result<IntConst, String> {
     if bytes[0] == b'0' && (bytes[1] == b'x' || bytes[1] == b'X') {
         let digits = &text[2..];
         if digits.is_empty() {
-            return Err(format!("Hex digits expected following 0{}.", bytes[1] as char));
+            return Err(format!(
+                "Hex digits expected following 0{}.",
+                bytes[1] as char
+            ));
         }
         let mut v: u128 = 0;
         for (i, c) in digits.bytes().enumerate() {
-            let d = (c as char).to_digit(16).ok_or("Invalid syntax in hexadecimal constant.")?;
+            let d = (c as char)
+                .to_digit(16)
+                .ok_or("Invalid syntax in hexadecimal constant.")?;
             let significant = digits.len() - i;
             if d != 0 && significant > 32 {
                 return Err("Hexadecimal constant requires more than 128 bits.".into());
@@ -456,7 +498,10 @@ fn unescape(s: &str) -> Result<String, String> {
 /// Splits `input` into tokens.  The result always ends with [`Token::End`] or, at the first
 /// lexical error, [`Token::Error`].
 pub fn tokenize(input: &str) -> Vec<Spanned> {
-    let sc = Scanner { s: input.as_bytes(), text: input };
+    let sc = Scanner {
+        s: input.as_bytes(),
+        text: input,
+    };
     let mut out = Vec::new();
     let mut p = 0;
     loop {
@@ -492,7 +537,10 @@ pub fn tokenize(input: &str) -> Vec<Spanned> {
         }
         start = p;
         if p >= input.len() {
-            out.push(Spanned { token: Token::End, span: Span::new(p, p) });
+            out.push(Spanned {
+                token: Token::End,
+                span: Span::new(p, p),
+            });
             return out;
         }
         let c = sc.at(p);
@@ -511,24 +559,43 @@ pub fn tokenize(input: &str) -> Vec<Spanned> {
             b'!' if two(b'=') => (p + 2, Token::Ne),
             b'!' => (p + 1, Token::Not),
             b'&' if two(b'&') => (p + 2, Token::And),
-            b'&' => (p + 1, Token::Error("`&' is only valid as part of `&&'.".into())),
+            b'&' => (
+                p + 1,
+                Token::Error("`&' is only valid as part of `&&'.".into()),
+            ),
             b'|' if two(b'|') => (p + 2, Token::Or),
-            b'|' => (p + 1, Token::Error("`|' is only valid as part of `||'.".into())),
+            b'|' => (
+                p + 1,
+                Token::Error("`|' is only valid as part of `||'.".into()),
+            ),
             b'<' if two(b'=') => (p + 2, Token::Le),
             b'<' if two(b'-') && sc.at(p + 2) == b'>' => (p + 3, Token::Exchange),
             b'<' => (p + 1, Token::Lt),
             b'>' if two(b'=') => (p + 2, Token::Ge),
             b'>' => (p + 1, Token::Gt),
             b'.' if two(b'.') => (p + 2, Token::Ellipsis),
-            b'.' => (p + 1, Token::Error("`.' is only valid as part of `..' or a number.".into())),
+            b'.' => (
+                p + 1,
+                Token::Error("`.' is only valid as part of `..' or a number.".into()),
+            ),
             b'-' if two(b'-') => (p + 2, Token::Decrement),
-            b'-' => (p + 1, Token::Error("`-' is only valid as part of `--'.".into())),
-            b'/' => (p + 1, Token::Error("`/' is only valid as part of `//' or `/*'.".into())),
+            b'-' => (p + 1, Token::Hyphen),
+            b'/' => (
+                p + 1,
+                Token::Error("`/' is only valid as part of `//' or `/*'.".into()),
+            ),
             b'$' | b'@' => {
                 if is_id1(sc.at(p + 1)) {
                     let end = sc.id_end(p + 1);
                     let name = input[p + 1..end].to_owned();
-                    (end, if c == b'$' { Token::AddressSet(name) } else { Token::PortGroup(name) })
+                    (
+                        end,
+                        if c == b'$' {
+                            Token::AddressSet(name)
+                        } else {
+                            Token::PortGroup(name)
+                        },
+                    )
                 } else {
                     let msg = format!("`{}' must be followed by a valid identifier.", c as char);
                     (p + 1, Token::Error(msg))
@@ -568,7 +635,10 @@ pub fn tokenize(input: &str) -> Vec<Spanned> {
             }
         };
         let is_error = matches!(token, Token::Error(_));
-        out.push(Spanned { token, span: Span::new(start, end) });
+        out.push(Spanned {
+            token,
+            span: Span::new(start, end),
+        });
         if is_error {
             return out;
         }
@@ -587,7 +657,11 @@ pub struct Lexer<'a> {
 impl<'a> Lexer<'a> {
     /// Tokenizes `input` and positions the cursor on the first token.
     pub fn new(input: &'a str) -> Self {
-        Self { input, tokens: tokenize(input), pos: 0 }
+        Self {
+            input,
+            tokens: tokenize(input),
+            pos: 0,
+        }
     }
 
     /// The input text.
@@ -668,7 +742,12 @@ impl<'a> Lexer<'a> {
 
     /// Consumes a small nonnegative decimal integer (what OVN calls `lexer_force_int`).
     pub fn expect_small_int(&mut self) -> Result<u32, ExprError> {
-        if let Token::Int(IntConst { value, mask: None, format: IntFormat::Decimal }) = self.peek() {
+        if let Token::Int(IntConst {
+            value,
+            mask: None,
+            format: IntFormat::Decimal,
+        }) = self.peek()
+        {
             if let Ok(v) = u32::try_from(*value) {
                 if v <= i32::MAX as u32 {
                     self.advance();
@@ -709,6 +788,7 @@ impl<'a> Lexer<'a> {
 
     /// An error of `kind` with `message` at `span` (or the lexical error at the cursor).
     pub fn error(&self, kind: ErrorKind, message: impl Into<String>, span: Span) -> ExprError {
-        self.lex_error().unwrap_or_else(|| ExprError::new(kind, message, Some(span)))
+        self.lex_error()
+            .unwrap_or_else(|| ExprError::new(kind, message, Some(span)))
     }
 }

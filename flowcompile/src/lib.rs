@@ -35,7 +35,7 @@
 //! ```
 //! use flowcompile::{compile_match, annotate::NoSets, symtab::Symtab};
 //! let m = compile_match("tcp && tcp.dst == {80, 443}", Symtab::ovn(), &NoSets, &|_: &str| false,
-//!                       &|_: &str| None).unwrap();
+//!                       &|_: &str, _: &str| None).unwrap();
 //! let text: Vec<String> = m.matches.iter().map(|m| m.to_string()).collect();
 //! assert_eq!(text, ["tcp,tp_dst=80", "tcp,tp_dst=443"]);
 //! ```
@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod actions;
 pub mod annotate;
 pub mod condition;
 pub mod debug;

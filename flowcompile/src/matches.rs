@@ -29,15 +29,18 @@ pub const MAX_MATCHES: usize = 100_000;
 /// Most clauses of one conjunctive match (OpenFlow's limit).
 pub const MAX_CLAUSES: usize = 64;
 
-/// Maps a logical port name to its tunnel key on this datapath.
+/// Maps a logical port name to its tunnel key, for comparisons on string fields.
+///
+/// `field` is the symbol compared (`inport` or `outport`), so that a chassis view can apply
+/// ovn-controller's locality rules (23.03 only resolves ports relevant to the chassis).
 pub trait PortLookup {
-    /// The port's tunnel key, or `None` if there is no such port.
-    fn port_key(&self, name: &str) -> Option<u32>;
+    /// The port's tunnel key, or `None` if the comparison can never match here.
+    fn port_key(&self, field: &str, name: &str) -> Option<u32>;
 }
 
-impl<F: Fn(&str) -> Option<u32>> PortLookup for F {
-    fn port_key(&self, name: &str) -> Option<u32> {
-        self(name)
+impl<F: Fn(&str, &str) -> Option<u32>> PortLookup for F {
+    fn port_key(&self, field: &str, name: &str) -> Option<u32> {
+        self(field, name)
     }
 }
 
@@ -90,8 +93,12 @@ impl Match {
     /// bits already matched (OVS's `mf_mask_subfield`).
     pub fn mask_field(&mut self, field: OfField, value: u128, mask: u128) {
         let parts: Vec<(OfField, u32)> = match field {
-            OfField::Xxreg(n) => (0..4).map(|i| (OfField::Reg(n * 4 + 3 - i), 32 * u32::from(i))).collect(),
-            OfField::Xreg(n) => (0..2).map(|i| (OfField::Reg(n * 2 + 1 - i), 32 * u32::from(i))).collect(),
+            OfField::Xxreg(n) => (0..4)
+                .map(|i| (OfField::Reg(n * 4 + 3 - i), 32 * u32::from(i)))
+                .collect(),
+            OfField::Xreg(n) => (0..2)
+                .map(|i| (OfField::Reg(n * 2 + 1 - i), 32 * u32::from(i)))
+                .collect(),
             f => vec![(f, 0)],
         };
         for (f, shift) in parts {
@@ -131,7 +138,13 @@ pub struct Conjunction {
 
 impl fmt::Display for Conjunction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "conjunction({},{}/{})", self.id, u32::from(self.clause) + 1, self.n_clauses)
+        write!(
+            f,
+            "conjunction({},{}/{})",
+            self.id,
+            u32::from(self.clause) + 1,
+            self.n_clauses
+        )
     }
 }
 
@@ -209,7 +222,10 @@ impl Builder<'_> {
             ));
         }
         self.index.insert(flow.clone(), self.out.matches.len());
-        self.out.matches.push(ExprMatch { flow, conjunctions: conj.into_iter().collect() });
+        self.out.matches.push(ExprMatch {
+            flow,
+            conjunctions: conj.into_iter().collect(),
+        });
         Ok(())
     }
 
@@ -221,7 +237,7 @@ impl Builder<'_> {
                 m.mask_field(*of, *value, *mask);
                 Ok(true)
             }
-            (SymbolKind::String(of), CmpValue::Str(s)) => match self.ports.port_key(s) {
+            (SymbolKind::String(of), CmpValue::Str(s)) => match self.ports.port_key(&sym.name, s) {
                 Some(key) => {
                     m.clear(*of);
                     m.set_exact(*of, u128::from(key));
@@ -229,12 +245,17 @@ impl Builder<'_> {
                 }
                 None => Ok(false),
             },
-            _ => Err(form_error(&format!("comparison on {} is not on a field (run annotate first)", sym.name))),
+            _ => Err(form_error(&format!(
+                "comparison on {} is not on a field (run annotate first)",
+                sym.name
+            ))),
         }
     }
 
     fn cmp_flow(&mut self, e: &Expr) -> Result<(), ExprError> {
-        let Expr::Cmp(c) = e else { return Err(form_error("expected a comparison (run normalize first)")) };
+        let Expr::Cmp(c) = e else {
+            return Err(form_error("expected a comparison (run normalize first)"));
+        };
         let mut m = Match::new();
         if self.constrain(c, &mut m)? {
             self.add(m, None)?;
@@ -242,10 +263,17 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn disjunction(&mut self, or: &[Expr], base: &Match, conj: Option<Conjunction>) -> Result<bool, ExprError> {
+    fn disjunction(
+        &mut self,
+        or: &[Expr],
+        base: &Match,
+        conj: Option<Conjunction>,
+    ) -> Result<bool, ExprError> {
         let mut n = 0;
         for sub in or {
-            let Expr::Cmp(c) = sub else { return Err(form_error("expected a comparison inside a clause")) };
+            let Expr::Cmp(c) = sub else {
+                return Err(form_error("expected a comparison inside a clause"));
+            };
             let mut m = base.clone();
             if self.constrain(c, &mut m)? {
                 self.add(m, conj)?;
@@ -266,7 +294,11 @@ impl Builder<'_> {
                     }
                 }
                 Expr::Or(_) => n_clauses += 1,
-                _ => return Err(form_error("unexpected node inside a conjunction (run normalize first)")),
+                _ => {
+                    return Err(form_error(
+                        "unexpected node inside a conjunction (run normalize first)",
+                    ))
+                }
             }
         }
         match n_clauses {
@@ -305,8 +337,17 @@ impl Builder<'_> {
 }
 
 /// Converts a normalized expression to OpenFlow matches (see the module docs).
-pub fn to_matches(expr: &Expr, symtab: &Symtab, ports: &dyn PortLookup) -> Result<Matches, ExprError> {
-    let mut b = Builder { symtab, ports, out: Matches::default(), index: HashMap::new() };
+pub fn to_matches(
+    expr: &Expr,
+    symtab: &Symtab,
+    ports: &dyn PortLookup,
+) -> Result<Matches, ExprError> {
+    let mut b = Builder {
+        symtab,
+        ports,
+        out: Matches::default(),
+        index: HashMap::new(),
+    };
     match expr {
         Expr::Cmp(_) => b.cmp_flow(expr)?,
         Expr::And(v) => b.conjunction(v)?,
@@ -336,7 +377,11 @@ fn fmt_u_masked(out: &mut Vec<String>, name: &str, m: Masked, width: u32) {
     if m.mask == full(width) {
         out.push(format!("{name}={}", format_hex(m.value)));
     } else {
-        out.push(format!("{name}={}/{}", format_hex(m.value), format_hex(m.mask)));
+        out.push(format!(
+            "{name}={}/{}",
+            format_hex(m.value),
+            format_hex(m.mask)
+        ));
     }
 }
 
@@ -344,7 +389,11 @@ fn fmt_eth(out: &mut Vec<String>, name: &str, m: Masked) {
     if m.mask == full(48) {
         out.push(format!("{name}={}", format_mac(m.value as u64)));
     } else {
-        out.push(format!("{name}={}/{}", format_mac(m.value as u64), format_mac(m.mask as u64)));
+        out.push(format!(
+            "{name}={}/{}",
+            format_mac(m.value as u64),
+            format_mac(m.mask as u64)
+        ));
     }
 }
 
@@ -364,7 +413,11 @@ fn fmt_ip6(out: &mut Vec<String>, name: &str, m: Masked) {
     } else if let Some(n) = cidr_len(m.mask, 128) {
         out.push(format!("{name}={}/{n}", Ipv6Addr::from(m.value)));
     } else {
-        out.push(format!("{name}={}/{}", Ipv6Addr::from(m.value), Ipv6Addr::from(m.mask)));
+        out.push(format!(
+            "{name}={}/{}",
+            Ipv6Addr::from(m.value),
+            Ipv6Addr::from(m.mask)
+        ));
     }
 }
 
@@ -399,7 +452,11 @@ fn fmt_flags(out: &mut Vec<String>, name: &str, m: Masked, names: &[&str], width
         }
         let other = m.mask & !full(names.len() as u32);
         if other != 0 {
-            s.push_str(&format!("{}/{}", format_hex(m.value & other), format_hex(other)));
+            s.push_str(&format!(
+                "{}/{}",
+                format_hex(m.value & other),
+                format_hex(other)
+            ));
         }
     }
     out.push(format!("{name}={s}"));
@@ -430,7 +487,11 @@ impl fmt::Display for Match {
         }
 
         // Protocol shorthand.
-        let exact = |field: OfField| g(field).filter(|m| m.mask == full(field.width())).map(|m| m.value);
+        let exact = |field: OfField| {
+            g(field)
+                .filter(|m| m.mask == full(field.width()))
+                .map(|m| m.value)
+        };
         let dl_type = exact(F::EthType);
         let nw_proto = exact(F::IpProto);
         let mut skip_type = false;
@@ -448,11 +509,6 @@ impl fmt::Display for Match {
                 let proto = match nw_proto {
                     Some(1) if t == 0x0800 => Some(1),
                     Some(58) if t == 0x86dd => Some(1),
-                    Some(2) if t == 0x0800 => {
-                        skip_proto = true;
-                        out.push("igmp".into());
-                        None
-                    }
                     Some(6) => Some(2),
                     Some(17) => Some(3),
                     Some(132) => Some(4),
@@ -533,7 +589,12 @@ impl fmt::Display for Match {
                 out.push(format!("ipv6_label={:#07x}/{:#07x}", m.value, m.mask));
             }
         }
-        for (field, name) in [(F::Ipv4Src, "nw_src"), (F::ArpSpa, "arp_spa"), (F::Ipv4Dst, "nw_dst"), (F::ArpTpa, "arp_tpa")] {
+        for (field, name) in [
+            (F::Ipv4Src, "nw_src"),
+            (F::ArpSpa, "arp_spa"),
+            (F::Ipv4Dst, "nw_dst"),
+            (F::ArpTpa, "arp_tpa"),
+        ] {
             if let Some(m) = g(field) {
                 fmt_ip4(&mut out, name, m);
             }

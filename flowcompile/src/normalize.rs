@@ -51,7 +51,10 @@ pub fn intersect(a: (u128, u128), b: (u128, u128)) -> Option<(u128, u128)> {
 
 fn int_of(e: &Expr) -> Option<(u128, u128)> {
     match e {
-        Expr::Cmp(Cmp { value: CmpValue::Int { value, mask }, .. }) => Some((*value, *mask)),
+        Expr::Cmp(Cmp {
+            value: CmpValue::Int { value, mask },
+            ..
+        }) => Some((*value, *mask)),
         _ => None,
     }
 }
@@ -64,7 +67,11 @@ fn cmp_order(a: &Expr, b: &Expr) -> Ordering {
 }
 
 fn eq_cmp(symbol: SymbolId, value: CmpValue) -> Expr {
-    Expr::Cmp(Cmp { symbol, op: RelOp::Eq, value })
+    Expr::Cmp(Cmp {
+        symbol,
+        op: RelOp::Eq,
+        value,
+    })
 }
 
 impl Normalizer<'_> {
@@ -73,7 +80,9 @@ impl Normalizer<'_> {
         if self.created > MAX_TERMS {
             return Err(ExprError::new(
                 ErrorKind::Limit,
-                format!("Expression is too complex: normalizing it needs more than {MAX_TERMS} terms."),
+                format!(
+                    "Expression is too complex: normalizing it needs more than {MAX_TERMS} terms."
+                ),
                 None,
             ));
         }
@@ -114,7 +123,10 @@ impl Normalizer<'_> {
         let mut ors: Vec<BTreeSet<String>> = Vec::new();
         for sub in v {
             match self.crush(sub, sym)? {
-                Expr::Cmp(Cmp { value: CmpValue::Str(s), .. }) => match &singleton {
+                Expr::Cmp(Cmp {
+                    value: CmpValue::Str(s),
+                    ..
+                }) => match &singleton {
                     None => singleton = Some(s),
                     Some(t) if *t != s => return Ok(Expr::Bool(false)),
                     Some(_) => {}
@@ -122,7 +134,10 @@ impl Normalizer<'_> {
                 Expr::Or(w) => ors.push(
                     w.into_iter()
                         .filter_map(|e| match e {
-                            Expr::Cmp(Cmp { value: CmpValue::Str(s), .. }) => Some(s),
+                            Expr::Cmp(Cmp {
+                                value: CmpValue::Str(s),
+                                ..
+                            }) => Some(s),
                             _ => None,
                         })
                         .collect(),
@@ -138,7 +153,9 @@ impl Normalizer<'_> {
             return Ok(eq_cmp(sym, CmpValue::Str(s)));
         }
         let mut iter = ors.into_iter();
-        let Some(mut result) = iter.next() else { return Ok(Expr::Bool(true)) };
+        let Some(mut result) = iter.next() else {
+            return Ok(Expr::Bool(true));
+        };
         for o in iter {
             result.retain(|s| o.contains(s));
             if result.is_empty() {
@@ -146,7 +163,13 @@ impl Normalizer<'_> {
             }
         }
         self.charge(result.len())?;
-        Ok(Expr::Or(result.into_iter().map(|s| eq_cmp(sym, CmpValue::Str(s))).collect()).fix())
+        Ok(Expr::Or(
+            result
+                .into_iter()
+                .map(|s| eq_cmp(sym, CmpValue::Str(s)))
+                .collect(),
+        )
+        .fix())
     }
 
     fn crush_and_numeric(&mut self, v: Vec<Expr>, sym: SymbolId) -> Result<Expr, ExprError> {
@@ -165,7 +188,11 @@ impl Normalizer<'_> {
         }
         let int_cmp = |(value, mask): (u128, u128)| eq_cmp(sym, CmpValue::Int { value, mask });
         match ors.len() {
-            0 => Ok(if acc.1 == 0 { Expr::Bool(true) } else { int_cmp(acc) }),
+            0 => Ok(if acc.1 == 0 {
+                Expr::Bool(true)
+            } else {
+                int_cmp(acc)
+            }),
             1 => {
                 let disjuncts = ors.pop().unwrap_or_default();
                 let kept: Vec<Expr> = disjuncts
@@ -185,7 +212,9 @@ impl Normalizer<'_> {
                 self.charge(as_.len().saturating_mul(bs.len()))?;
                 let mut or = Vec::new();
                 for a in &as_ {
-                    let Some(av) = int_of(a).and_then(|x| intersect(acc, x)) else { continue };
+                    let Some(av) = int_of(a).and_then(|x| intersect(acc, x)) else {
+                        continue;
+                    };
                     for b in &bs {
                         if let Some(n) = int_of(b).and_then(|x| intersect(av, x)) {
                             or.push(int_cmp(n));
@@ -275,13 +304,25 @@ impl Normalizer<'_> {
             if let (Expr::Cmp(a), Expr::Cmp(b)) = (&subs[i], &subs[i + 1]) {
                 if a.symbol == b.symbol {
                     let merged = match (&a.value, &b.value) {
-                        (CmpValue::Int { value: av, mask: am }, CmpValue::Int { value: bv, mask: bm }) => {
-                            intersect((*av, *am), (*bv, *bm)).map(|(value, mask)| CmpValue::Int { value, mask })
+                        (
+                            CmpValue::Int {
+                                value: av,
+                                mask: am,
+                            },
+                            CmpValue::Int {
+                                value: bv,
+                                mask: bm,
+                            },
+                        ) => intersect((*av, *am), (*bv, *bm))
+                            .map(|(value, mask)| CmpValue::Int { value, mask }),
+                        (CmpValue::Str(x), CmpValue::Str(y)) => {
+                            (x == y).then(|| CmpValue::Str(y.clone()))
                         }
-                        (CmpValue::Str(x), CmpValue::Str(y)) => (x == y).then(|| CmpValue::Str(y.clone())),
                         _ => None,
                     };
-                    let Some(m) = merged else { return Ok(Expr::Bool(false)) };
+                    let Some(m) = merged else {
+                        return Ok(Expr::Bool(false));
+                    };
                     if let Expr::Cmp(b) = &mut subs[i + 1] {
                         b.value = m;
                     }

@@ -152,7 +152,9 @@ impl Const {
     /// Where it was written.
     pub fn span(&self) -> Span {
         match self {
-            Self::Int(_, s) | Self::Str(_, s) | Self::AddressSet(_, s) | Self::PortGroup(_, s) => *s,
+            Self::Int(_, s) | Self::Str(_, s) | Self::AddressSet(_, s) | Self::PortGroup(_, s) => {
+                *s
+            }
         }
     }
 
@@ -234,7 +236,10 @@ impl Ast {
     /// The span covered by this node.
     pub fn span(&self) -> Span {
         match self {
-            Self::Cmp { span, .. } | Self::Bool(_, span) | Self::Not(_, span) | Self::ChassisResident(_, span) => *span,
+            Self::Cmp { span, .. }
+            | Self::Bool(_, span)
+            | Self::Not(_, span)
+            | Self::ChassisResident(_, span) => *span,
             Self::Test(f) => f.span,
             Self::And(v) | Self::Or(v) => match (v.first(), v.last()) {
                 (Some(a), Some(b)) => a.span().to(b.span()),
@@ -255,7 +260,11 @@ impl fmt::Display for Ast {
                 _ => write!(f, "!({e})"),
             },
             Self::And(v) | Self::Or(v) => {
-                let op = if matches!(self, Self::And(_)) { " && " } else { " || " };
+                let op = if matches!(self, Self::And(_)) {
+                    " && "
+                } else {
+                    " || "
+                };
                 for (i, e) in v.iter().enumerate() {
                     if i > 0 {
                         f.write_str(op)?;
@@ -284,18 +293,36 @@ pub fn parse(input: &str, symtab: &Symtab) -> Result<Ast, ExprError> {
 /// Parses one expression from `lexer`, leaving the cursor after it (for the action parser,
 /// which embeds match expressions).
 pub fn parse_expr(lexer: &mut Lexer<'_>, symtab: &Symtab) -> Result<Ast, ExprError> {
-    Parser { lx: lexer, symtab, not: false, depth: 0 }.expr()
+    Parser {
+        lx: lexer,
+        symtab,
+        not: false,
+        depth: 0,
+    }
+    .expr()
 }
 
 /// Parses a field reference from `lexer` (for the action parser's lvalues and rvalues).
 pub fn parse_field(lexer: &mut Lexer<'_>, symtab: &Symtab) -> Result<FieldRef, ExprError> {
-    Parser { lx: lexer, symtab, not: false, depth: 0 }.field()
+    Parser {
+        lx: lexer,
+        symtab,
+        not: false,
+        depth: 0,
+    }
+    .field()
 }
 
 /// Parses a constant or `{...}` set from `lexer` (for the action parser).
 pub fn parse_const_set(lexer: &mut Lexer<'_>) -> Result<ConstSet, ExprError> {
     let symtab = Symtab::ovn();
-    Parser { lx: lexer, symtab, not: false, depth: 0 }.const_set()
+    Parser {
+        lx: lexer,
+        symtab,
+        not: false,
+        depth: 0,
+    }
+    .const_set()
 }
 
 struct Parser<'a, 'b> {
@@ -359,7 +386,11 @@ impl Parser<'_, '_> {
             self.depth -= 1;
             if !atomic {
                 let span = self.lx.span();
-                return Err(self.lx.error(ErrorKind::Syntax, "Missing parentheses around operand of !.", span));
+                return Err(self.lx.error(
+                    ErrorKind::Syntax,
+                    "Missing parentheses around operand of !.",
+                    span,
+                ));
             }
             let span = start.to(e.span());
             Ok(Ast::Not(Box::new(e), span))
@@ -388,7 +419,9 @@ impl Parser<'_, '_> {
                     self.lx.expect(&Token::RParen)?;
                     return Ok((Ast::ChassisResident(port, start.to(end)), true));
                 }
-                return Err(self.lx.error(ErrorKind::Syntax, "parsing function name", start));
+                return Err(self
+                    .lx
+                    .error(ErrorKind::Syntax, "parsing function name", start));
             }
             let field = self.field()?;
             let Some(op) = RelOp::from_token(self.lx.peek()) else {
@@ -410,12 +443,28 @@ impl Parser<'_, '_> {
             self.lx.advance();
             let set = self.const_set()?;
             let span = field.span.to(set.span);
-            return Ok((Ast::Cmp { field, op, set, span }, false));
+            return Ok((
+                Ast::Cmp {
+                    field,
+                    op,
+                    set,
+                    span,
+                },
+                false,
+            ));
         }
 
         let c1 = self.const_set()?;
         if RelOp::from_token(self.lx.peek()).is_none() && !c1.curlies && c1.values.len() == 1 {
-            if let Const::Int(IntConst { value, mask: None, format: IntFormat::Decimal }, span) = c1.values[0] {
+            if let Const::Int(
+                IntConst {
+                    value,
+                    mask: None,
+                    format: IntFormat::Decimal,
+                },
+                span,
+            ) = c1.values[0]
+            {
                 if value <= 1 {
                     return Ok((Ast::Bool(value == 1, span), true));
                 }
@@ -425,7 +474,15 @@ impl Parser<'_, '_> {
         let field = self.field()?;
         let Some(r2) = RelOp::from_token(self.lx.peek()) else {
             let span = c1.span.to(field.span);
-            return Ok((Ast::Cmp { field, op: r1.turn(), set: c1, span }, false));
+            return Ok((
+                Ast::Cmp {
+                    field,
+                    op: r1.turn(),
+                    set: c1,
+                    span,
+                },
+                false,
+            ));
         };
         self.lx.advance();
         let c2 = self.const_set()?;
@@ -441,8 +498,18 @@ impl Parser<'_, '_> {
         }
         let s1 = c1.span.to(field.span);
         let s2 = field.span.to(c2.span);
-        let e1 = Ast::Cmp { field: field.clone(), op: r1.turn(), set: c1, span: s1 };
-        let e2 = Ast::Cmp { field, op: r2, set: c2, span: s2 };
+        let e1 = Ast::Cmp {
+            field: field.clone(),
+            op: r1.turn(),
+            set: c1,
+            span: s1,
+        };
+        let e2 = Ast::Cmp {
+            field,
+            op: r2,
+            set: c2,
+            span: s2,
+        };
         Ok((Ast::And(vec![e1, e2]), false))
     }
 
@@ -477,16 +544,27 @@ impl Parser<'_, '_> {
                 ));
             }
             let low = self.lx.expect_small_int()?;
-            let high = if self.lx.eat(&Token::Ellipsis) { self.lx.expect_small_int()? } else { low };
+            let high = if self.lx.eat(&Token::Ellipsis) {
+                self.lx.expect_small_int()?
+            } else {
+                low
+            };
             end = self.lx.span();
             self.lx.expect(&Token::RSquare)?;
             let span = start.to(end);
             if low > high {
-                return Err(self.lx.error(ErrorKind::Field, format!("Invalid bit range {low} to {high}."), span));
+                return Err(self.lx.error(
+                    ErrorKind::Field,
+                    format!("Invalid bit range {low} to {high}."),
+                    span,
+                ));
             } else if high >= sym.width {
                 return Err(self.lx.error(
                     ErrorKind::Field,
-                    format!("Cannot select bits {low} to {high} of {}-bit field {}.", sym.width, sym.name),
+                    format!(
+                        "Cannot select bits {low} to {high} of {}-bit field {}.",
+                        sym.width, sym.name
+                    ),
                     span,
                 ));
             } else if sym.level == Level::Nominal && (low != 0 || high != sym.width - 1) {
@@ -498,7 +576,12 @@ impl Parser<'_, '_> {
             }
             bits = Some((low, high));
         }
-        Ok(FieldRef { symbol, name, bits, span: start.to(end) })
+        Ok(FieldRef {
+            symbol,
+            name,
+            bits,
+            span: start.to(end),
+        })
     }
 
     fn constant(&mut self, values: &mut Vec<Const>) -> Result<(), ExprError> {
@@ -512,7 +595,11 @@ impl Parser<'_, '_> {
         };
         if let Some(first) = values.first() {
             if first.is_string() != c.is_string() {
-                let want = if first.is_string() { "expecting string" } else { "expecting integer" };
+                let want = if first.is_string() {
+                    "expecting string"
+                } else {
+                    "expecting integer"
+                };
                 return Err(self.lx.syntax_error(want));
             }
         }
@@ -530,11 +617,19 @@ impl Parser<'_, '_> {
                 self.lx.eat(&Token::Comma);
                 let end = self.lx.span();
                 if self.lx.eat(&Token::RCurly) {
-                    return Ok(ConstSet { values, curlies: true, span: start.to(end) });
+                    return Ok(ConstSet {
+                        values,
+                        curlies: true,
+                        span: start.to(end),
+                    });
                 }
             }
         }
         self.constant(&mut values)?;
-        Ok(ConstSet { values, curlies: false, span: start })
+        Ok(ConstSet {
+            values,
+            curlies: false,
+            span: start,
+        })
     }
 }

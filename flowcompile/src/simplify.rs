@@ -52,7 +52,10 @@ fn simplify_ne(c: Cmp, symtab: &Symtab) -> Expr {
             let e = Expr::Cmp(Cmp {
                 symbol: c.symbol,
                 op: RelOp::Eq,
-                value: CmpValue::Int { value: if value & bit == 0 { bit } else { 0 }, mask: bit },
+                value: CmpValue::Int {
+                    value: if value & bit == 0 { bit } else { 0 },
+                    mask: bit,
+                },
             });
             new = Some(Expr::combine(AndOr::Or, new, e));
         }
@@ -79,15 +82,28 @@ fn simplify_relational(c: Cmp, symtab: &Symtab) -> Expr {
             simplify_ne(c, symtab)
         };
     }
-    let mut new = eq.then(|| Expr::Cmp(Cmp { op: RelOp::Eq, ..c.clone() }));
+    let mut new = eq.then(|| {
+        Expr::Cmp(Cmp {
+            op: RelOp::Eq,
+            ..c.clone()
+        })
+    });
     for z in start..end {
         if bit(z) != lt {
             continue;
         }
-        let low = if z == start { 0 } else { ((1u128 << (z - start)) - 1) << start };
+        let low = if z == start {
+            0
+        } else {
+            ((1u128 << (z - start)) - 1) << start
+        };
         let v = (value ^ (1u128 << z)) & !low;
         let m = mask & !low;
-        let e = Expr::Cmp(Cmp { symbol: c.symbol, op: RelOp::Eq, value: CmpValue::Int { value: v, mask: m } });
+        let e = Expr::Cmp(Cmp {
+            symbol: c.symbol,
+            op: RelOp::Eq,
+            value: CmpValue::Int { value: v, mask: m },
+        });
         new = Some(Expr::combine(AndOr::Or, new, e));
     }
     new.unwrap_or(Expr::Bool(false))

@@ -333,35 +333,53 @@ fn parse_subfield_ref(s: &str) -> Option<(&str, u32, u32)> {
 impl Symtab {
     /// Builds a table from definitions, in order (a subfield's parent must come first).
     pub fn from_defs(defs: &[SymbolDef]) -> Result<Self, ExprError> {
-        let mut t = Self { symbols: Vec::with_capacity(defs.len()), by_name: HashMap::new() };
+        let mut t = Self {
+            symbols: Vec::with_capacity(defs.len()),
+            by_name: HashMap::new(),
+        };
         for d in defs {
             let (width, kind, level) = match d.def {
                 Def::Field(of, w) => (w, SymbolKind::Field(of), Level::Ordinal),
                 Def::String(of) => (0, SymbolKind::String(of), Level::Nominal),
                 Def::OvnOnly(w) => (w, SymbolKind::OvnOnly, Level::Ordinal),
                 Def::Subfield(r) => {
-                    let (pname, lo, hi) =
-                        parse_subfield_ref(r).ok_or_else(|| table_error(format!("{r}: bad subfield of {}", d.name)))?;
-                    let pid = t
-                        .lookup(pname)
-                        .ok_or_else(|| table_error(format!("{r}: unknown parent of subfield {}", d.name)))?;
+                    let (pname, lo, hi) = parse_subfield_ref(r)
+                        .ok_or_else(|| table_error(format!("{r}: bad subfield of {}", d.name)))?;
+                    let pid = t.lookup(pname).ok_or_else(|| {
+                        table_error(format!("{r}: unknown parent of subfield {}", d.name))
+                    })?;
                     let p = t.get(pid);
                     if lo > hi || hi >= p.width {
-                        return Err(table_error(format!("{r}: bad bit range for subfield {}", d.name)));
+                        return Err(table_error(format!(
+                            "{r}: bad bit range for subfield {}",
+                            d.name
+                        )));
                     }
-                    (hi - lo + 1, SymbolKind::Subfield { parent: pid, offset: lo }, p.level)
+                    (
+                        hi - lo + 1,
+                        SymbolKind::Subfield {
+                            parent: pid,
+                            offset: lo,
+                        },
+                        p.level,
+                    )
                 }
                 Def::Predicate(e) => {
                     let nominal = tokenize(e).iter().any(|s| {
                         matches!(&s.token, Token::Id(n)
                             if t.lookup(n).is_some_and(|id| t.get(id).level == Level::Nominal))
                     });
-                    let level = if nominal { Level::Nominal } else { Level::Boolean };
+                    let level = if nominal {
+                        Level::Nominal
+                    } else {
+                        Level::Boolean
+                    };
                     (1, SymbolKind::Predicate(e.to_owned()), level)
                 }
             };
             let id = SymbolId(
-                u16::try_from(t.symbols.len()).map_err(|_| table_error("symbol table too large".into()))?,
+                u16::try_from(t.symbols.len())
+                    .map_err(|_| table_error("symbol table too large".into()))?,
             );
             if t.by_name.insert(d.name.to_owned(), id).is_some() {
                 return Err(table_error(format!("duplicate symbol {}", d.name)));
@@ -385,8 +403,10 @@ impl Symtab {
         TABLE.get_or_init(|| {
             // The static table is checked by a unit test; an empty table is never returned
             // in practice, but a library must not panic here.
-            Self::from_defs(&ovn_symbol_defs())
-                .unwrap_or_else(|_| Self { symbols: Vec::new(), by_name: HashMap::new() })
+            Self::from_defs(&ovn_symbol_defs()).unwrap_or_else(|_| Self {
+                symbols: Vec::new(),
+                by_name: HashMap::new(),
+            })
         })
     }
 
@@ -402,7 +422,10 @@ impl Symtab {
 
     /// All symbols, in definition order.
     pub fn iter(&self) -> impl Iterator<Item = (SymbolId, &Symbol)> {
-        self.symbols.iter().enumerate().map(|(i, s)| (SymbolId(i as u16), s))
+        self.symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (SymbolId(i as u16), s))
     }
 
     /// Number of symbols.
@@ -447,7 +470,13 @@ impl Symtab {
 }
 
 const fn field(name: &'static str, of: OfField, w: u32, pre: Option<&'static str>) -> SymbolDef {
-    SymbolDef { name, def: Def::Field(of, w), prereqs: pre, must_crossproduct: false, write: Write::Yes }
+    SymbolDef {
+        name,
+        def: Def::Field(of, w),
+        prereqs: pre,
+        must_crossproduct: false,
+        write: Write::Yes,
+    }
 }
 
 const fn ro(mut d: SymbolDef) -> SymbolDef {
@@ -466,11 +495,23 @@ const fn ct(mut d: SymbolDef) -> SymbolDef {
 }
 
 const fn sub(name: &'static str, r: &'static str, pre: Option<&'static str>) -> SymbolDef {
-    SymbolDef { name, def: Def::Subfield(r), prereqs: pre, must_crossproduct: false, write: Write::Yes }
+    SymbolDef {
+        name,
+        def: Def::Subfield(r),
+        prereqs: pre,
+        must_crossproduct: false,
+        write: Write::Yes,
+    }
 }
 
 const fn pred(name: &'static str, e: &'static str) -> SymbolDef {
-    SymbolDef { name, def: Def::Predicate(e), prereqs: None, must_crossproduct: false, write: Write::No }
+    SymbolDef {
+        name,
+        def: Def::Predicate(e),
+        prereqs: None,
+        must_crossproduct: false,
+        write: Write::No,
+    }
 }
 
 use OfField as F;
@@ -554,7 +595,7 @@ pub const OVN_SYMBOLS: &[SymbolDef] = &[
     pred("icmp4", "ip4 && ip.proto == 1"),
     field("icmp4.type", F::Icmpv4Type, 8, Some("icmp4")),
     field("icmp4.code", F::Icmpv4Code, 8, Some("icmp4")),
-    pred("igmp", "ip4.mcast && ip.proto == 2"),
+    pred("igmp", "ip4 && ip.proto == 2"),
     field("ip6.src", F::Ipv6Src, 128, Some("ip6")),
     field("ip6.dst", F::Ipv6Dst, 128, Some("ip6")),
     field("ip6.label", F::Ipv6Label, 20, Some("ip6")),
@@ -595,8 +636,8 @@ pub const OVN_SYMBOLS: &[SymbolDef] = &[
     field("nd.target", F::NdTarget, 128, Some("nd")),
     field("nd.sll", F::NdSll, 48, Some("nd_ns")),
     field("nd.tll", F::NdTll, 48, Some("nd_na")),
-    pred("mldv1", "eth.mcastv6 && ip6.src == fe80::/10 && icmp6.type == {130, 131, 132}"),
-    pred("mldv2", "eth.mcastv6 && ip6.dst == ff02::16 && icmp6.type == 143"),
+    pred("mldv1", "ip6.src == fe80::/10 && icmp6.type == {130, 131, 132}"),
+    pred("mldv2", "ip6.dst == ff02::16 && icmp6.type == 143"),
     pred("tcp", "ip.proto == 6"),
     field("tcp.src", F::TcpSrc, 16, Some("tcp")),
     field("tcp.dst", F::TcpDst, 16, Some("tcp")),
@@ -628,7 +669,10 @@ mod tests {
         assert_eq!(t.resolve(r0), (t.lookup("xxreg0").unwrap(), 96));
         assert_eq!(t.get(t.lookup("inport").unwrap()).level, Level::Nominal);
         assert_eq!(t.get(t.lookup("tcp").unwrap()).level, Level::Boolean);
-        assert_eq!(t.describe(t.lookup("reg8").unwrap()), "reg8 = xreg4[32..63]");
+        assert_eq!(
+            t.describe(t.lookup("reg8").unwrap()),
+            "reg8 = xreg4[32..63]"
+        );
         assert_eq!(Symtab::ovn().len(), OVN_SYMBOLS.len());
     }
 }

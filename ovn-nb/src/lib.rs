@@ -11,5 +11,6 @@
 
 pub mod addr;
 pub mod kube;
+pub mod model;
 
 pub use addr::{AddrError, IpNet, LspAddress, MacAddr};

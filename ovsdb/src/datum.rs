@@ -200,26 +200,20 @@ impl Datum {
     pub fn union_with(&mut self, other: &Self) {
         match (self, other) {
             (Self::Set(a), Self::Set(b)) => {
-                let mut added = false;
-                for x in b {
-                    if a.binary_search(x).is_err() {
-                        a.push(x.clone());
-                        added = true;
-                    }
-                }
-                if added {
+                let extra: Vec<Atom> = b.iter().filter(|x| a.binary_search(x).is_err()).cloned().collect();
+                if !extra.is_empty() {
+                    a.extend(extra);
                     a.sort();
                 }
             }
             (Self::Map(a), Self::Map(b)) => {
-                let mut added = false;
-                for x in b {
-                    if a.binary_search_by(|p| p.0.cmp(&x.0)).is_err() {
-                        a.push(x.clone());
-                        added = true;
-                    }
-                }
-                if added {
+                let extra: Vec<(Atom, Atom)> = b
+                    .iter()
+                    .filter(|x| a.binary_search_by(|p| p.0.cmp(&x.0)).is_err())
+                    .cloned()
+                    .collect();
+                if !extra.is_empty() {
+                    a.extend(extra);
                     a.sort_by(|p, q| p.0.cmp(&q.0));
                 }
             }
@@ -249,6 +243,68 @@ impl Datum {
             Self::Map(a) => a.retain(|(k, v)| !drop(k, Some(v))),
         }
         before - self.len()
+    }
+
+    /// The difference from `old` to `self` as ovsdb-server writes it in `_is_diff` file records:
+    /// for columns with at most one element, the new value; for sets, the symmetric difference;
+    /// for maps, the pairs added or changed (with their new values) and the pairs removed.
+    pub fn diff_from(&self, old: &Self, ty: &ColumnType) -> Self {
+        if ty.max == 1 {
+            return self.clone();
+        }
+        match (old, self) {
+            (Self::Set(o), Self::Set(n)) => {
+                let mut v: Vec<Atom> = o.iter().filter(|a| n.binary_search(a).is_err()).cloned().collect();
+                v.extend(n.iter().filter(|a| o.binary_search(a).is_err()).cloned());
+                v.sort();
+                Self::Set(v)
+            }
+            (Self::Map(o), Self::Map(n)) => {
+                let find = |v: &[(Atom, Atom)], k: &Atom| v.binary_search_by(|p| p.0.cmp(k)).ok().map(|i| v[i].1.clone());
+                let mut v: Vec<(Atom, Atom)> = Vec::new();
+                for (k, val) in n {
+                    if find(o, k).as_ref() != Some(val) {
+                        v.push((k.clone(), val.clone()));
+                    }
+                }
+                for (k, val) in o {
+                    if find(n, k).is_none() {
+                        v.push((k.clone(), val.clone()));
+                    }
+                }
+                v.sort_by(|a, b| a.0.cmp(&b.0));
+                Self::Map(v)
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// Applies a diff made by [`Datum::diff_from`] (the inverse operation).
+    pub fn apply_diff(&mut self, diff: &Self, ty: &ColumnType) {
+        if ty.max == 1 {
+            *self = diff.clone();
+            return;
+        }
+        match (&mut *self, diff) {
+            (Self::Set(a), Self::Set(d)) => {
+                let mut out: Vec<Atom> = a.iter().filter(|x| d.binary_search(x).is_err()).cloned().collect();
+                out.extend(d.iter().filter(|x| a.binary_search(x).is_err()).cloned());
+                out.sort();
+                *a = out;
+            }
+            (Self::Map(a), Self::Map(d)) => {
+                for (k, v) in d {
+                    match a.binary_search_by(|p| p.0.cmp(k)) {
+                        Ok(i) if a[i].1 == *v => {
+                            a.remove(i);
+                        }
+                        Ok(i) => a[i].1 = v.clone(),
+                        Err(i) => a.insert(i, (k.clone(), v.clone())),
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// True when the number of elements is within `ty`'s bounds.
@@ -302,6 +358,26 @@ mod tests {
         let bounded = ty(json!({"key": "string", "min": 0, "max": 3}));
         let e = Datum::from_json(&json!(["set", ["a", "b", "c", "d"]]), &bounded, &mut NoSymbols).unwrap_err();
         assert_eq!(e.details(), "set must have 0 to 3 members but 4 are present");
+    }
+
+    #[test]
+    fn file_diffs_round_trip() {
+        let m = ty(json!({"key": "string", "value": "string", "min": 0, "max": "unlimited"}));
+        let old = Datum::from_json(&json!(["map", [["a", "1"], ["b", "2"], ["d", "4"]]]), &m, &mut NoSymbols).unwrap();
+        let new = Datum::from_json(&json!(["map", [["a", "1"], ["b", "9"], ["c", "3"]]]), &m, &mut NoSymbols).unwrap();
+        let d = new.diff_from(&old, &m);
+        assert_eq!(d.to_json(), json!(["map", [["b", "9"], ["c", "3"], ["d", "4"]]]));
+        let mut x = old.clone();
+        x.apply_diff(&d, &m);
+        assert_eq!(x, new);
+        let s = ty(json!({"key": "integer", "min": 0, "max": "unlimited"}));
+        let old = Datum::from_json(&json!(["set", [1, 2]]), &s, &mut NoSymbols).unwrap();
+        let new = Datum::from_json(&json!(["set", [2, 3]]), &s, &mut NoSymbols).unwrap();
+        let d = new.diff_from(&old, &s);
+        assert_eq!(d.to_json(), json!(["set", [1, 3]]));
+        let mut x = old.clone();
+        x.apply_diff(&d, &s);
+        assert_eq!(x, new);
     }
 
     #[test]

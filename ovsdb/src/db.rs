@@ -110,6 +110,71 @@ impl ChangeSet {
     }
 }
 
+impl ChangeSet {
+    /// The transaction record ovsdb-server would append to its standalone database file for this
+    /// commit (`_is_diff` form): inserted rows with their non-default persistent columns,
+    /// deleted rows as `null`, modified rows with the diffs of their changed persistent columns.
+    /// `None` when no persistent column changed (ovsdb-server then writes nothing). `date_ms` is
+    /// the commit time (the engine reads no clock).
+    pub fn to_file_record(&self, schema: &Schema, date_ms: Option<u64>) -> Option<Value> {
+        let mut rec = serde_json::Map::new();
+        for tc in &self.tables {
+            let ts = &schema.tables[tc.table];
+            let mut rows = serde_json::Map::new();
+            for rc in &tc.rows {
+                let row = match (&rc.old, &rc.new) {
+                    (_, None) => Value::Null,
+                    (None, Some(new)) => persistent_columns(ts, new, |c, d| *d != c.type_.default_datum()),
+                    (Some(old), Some(new)) => {
+                        let mut m = serde_json::Map::new();
+                        for c in ts.user_columns() {
+                            if c.ephemeral || !rc.changed.get(c.index).copied().unwrap_or(false) {
+                                continue;
+                            }
+                            let d = new.fields[c.index].diff_from(&old.fields[c.index], &c.type_);
+                            m.insert(c.name.clone(), d.to_json());
+                        }
+                        if m.is_empty() {
+                            continue;
+                        }
+                        Value::Object(m)
+                    }
+                };
+                rows.insert(rc.uuid.to_string(), row);
+            }
+            if !rows.is_empty() {
+                rec.insert(tc.name.clone(), Value::Object(rows));
+            }
+        }
+        if rec.is_empty() {
+            return None;
+        }
+        if let Some(d) = date_ms {
+            rec.insert("_date".into(), serde_json::json!(d));
+        }
+        if let Some(c) = &self.comment {
+            rec.insert("_comment".into(), serde_json::json!(c));
+        }
+        rec.insert("_is_diff".into(), Value::Bool(true));
+        Some(Value::Object(rec))
+    }
+}
+
+fn persistent_columns(
+    ts: &crate::schema::TableSchema,
+    row: &Row,
+    keep: impl Fn(&crate::schema::ColumnSchema, &Datum) -> bool,
+) -> Value {
+    let mut m = serde_json::Map::new();
+    for c in ts.user_columns() {
+        let d = &row.fields[c.index];
+        if !c.ephemeral && keep(c, d) {
+            m.insert(c.name.clone(), d.to_json());
+        }
+    }
+    Value::Object(m)
+}
+
 /// What the caller knows that the engine must not find out by itself.
 #[derive(Debug, Clone, Default)]
 pub struct TxnContext {
@@ -216,6 +281,36 @@ impl Database {
     /// name followed by the operations.
     pub fn transact(&mut self, params: &Value, ctx: &TxnContext) -> TxnOutcome {
         crate::transaction::execute(self, params, ctx)
+    }
+
+    /// Replays one transaction record of the standalone file format (as read from a database file
+    /// written by ovsdb-server or by us): `null` deletes a row, an object inserts a row (other
+    /// columns default) or updates an existing one (column diffs when the record has
+    /// `"_is_diff": true`). Runs the same commit checks as a transaction (references, garbage
+    /// collection, indexes) and returns what changed.
+    pub fn replay_record(&mut self, record: &Value) -> crate::error::Result<Arc<ChangeSet>> {
+        crate::transaction::replay(self, record)
+    }
+
+    /// A snapshot record of the whole database (every row with its non-default persistent
+    /// columns, not a diff), as `ovsdb-tool compact` writes it; the caller adds `_date` and
+    /// `_comment`.
+    pub fn snapshot_record(&self) -> Value {
+        let mut rec = serde_json::Map::new();
+        for (i, ts) in self.schema.tables.iter().enumerate() {
+            let rows = &self.tables[i].rows;
+            if rows.is_empty() {
+                continue;
+            }
+            let mut ids: Vec<&Uuid> = rows.keys().collect();
+            ids.sort();
+            let mut m = serde_json::Map::new();
+            for u in ids {
+                m.insert(u.to_string(), persistent_columns(ts, &rows[u], |c, d| *d != c.type_.default_datum()));
+            }
+            rec.insert(ts.name.clone(), Value::Object(m));
+        }
+        Value::Object(rec)
     }
 
     pub(crate) fn random_uuid(rng: &mut StdRng) -> Uuid {

@@ -145,3 +145,74 @@ mod tests {
         assert!(p.finish().unwrap().details().contains("Type mismatch"));
     }
 }
+
+/// ovsdb-server's string hash (`hash_string(s, 0)`: murmur3-style word mixing).
+fn ovs_hash_string(s: &str) -> u32 {
+    fn add(hash: u32, data: u32) -> u32 {
+        let mut h = hash;
+        if data != 0 {
+            let d = data.wrapping_mul(0xcc9e_2d51).rotate_left(15).wrapping_mul(0x1b87_3593);
+            h ^= d;
+        }
+        h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64)
+    }
+    let b = s.as_bytes();
+    let mut hash = 0u32;
+    let mut chunks = b.chunks_exact(4);
+    for c in &mut chunks {
+        hash = add(hash, u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut t = [0u8; 4];
+        t[..rest.len()].copy_from_slice(rest);
+        hash = add(hash, u32::from_le_bytes(t));
+    }
+    let mut h = hash ^ (b.len() as u32);
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    h
+}
+
+/// The order in which ovsdb-server visits the members of a JSON object (its hash-map iteration
+/// order), given the member names in text order. Which error a row with several bad columns
+/// reports depends on it.
+pub(crate) fn ovs_member_order<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<usize> {
+    fn calc_mask(n: usize) -> usize {
+        let mut m = n / 2;
+        m |= m >> 1;
+        m |= m >> 2;
+        m |= m >> 4;
+        m |= m >> 8;
+        m |= m >> 16;
+        m |= m >> 32;
+        m |= (m & 1) << 1;
+        m
+    }
+    // Buckets hold (index, hash), newest first.
+    let mut mask = 0usize;
+    let mut buckets: Vec<Vec<(usize, u32)>> = vec![Vec::new()];
+    let mut n = 0usize;
+    for (i, name) in names.into_iter().enumerate() {
+        let h = ovs_hash_string(name);
+        buckets[h as usize & mask].insert(0, (i, h));
+        n += 1;
+        if n / 2 > mask {
+            let new_mask = calc_mask(n);
+            if new_mask > mask {
+                let mut nb: Vec<Vec<(usize, u32)>> = vec![Vec::new(); new_mask + 1];
+                for b in &buckets {
+                    for &(j, hj) in b {
+                        nb[hj as usize & new_mask].insert(0, (j, hj));
+                    }
+                }
+                buckets = nb;
+                mask = new_mask;
+            }
+        }
+    }
+    buckets.into_iter().flatten().map(|(i, _)| i).collect()
+}

@@ -16,7 +16,8 @@ use crate::db::{ChangeSet, Database, Row, RowChange, Table, TableChanges, TxnCon
 use crate::error::{Error, Result};
 use crate::mutation::Mutation;
 use crate::parser::{Kind, ObjParser};
-use crate::schema::{Schema, TableSchema, COL_UUID, COL_VERSION};
+use crate::schema::{Schema, COL_UUID, COL_VERSION};
+use crate::types::ColumnType;
 
 /// A row touched by the transaction.
 #[derive(Debug, Clone)]
@@ -143,6 +144,107 @@ pub(crate) fn execute(db: &mut Database, params: &Value, ctx: &TxnContext) -> Tx
     }
 }
 
+/// Replays one transaction record of the standalone file format on `db` (see
+/// [`Database::replay_record`]).
+pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>> {
+    let obj = record
+        .as_object()
+        .ok_or_else(|| Error::syntax_at(Some(record), "transaction record must be an object"))?;
+    let is_diff = obj.get("_is_diff") == Some(&Value::Bool(true));
+    let schema = db.schema.clone();
+    let empty = HashSet::new();
+    let mut txn = Txn {
+        schema: &schema,
+        tables: &db.tables,
+        weak_refs: &db.weak_refs,
+        rng: &mut db.rng,
+        rows: vec![HashMap::new(); schema.tables.len()],
+        symbols: HashMap::new(),
+        comments: Vec::new(),
+        durable: false,
+        elapsed_ms: 0,
+        timeout_ms: None,
+        held_locks: &empty,
+    };
+    for (tname, rows) in obj {
+        if tname.starts_with('_') {
+            continue;
+        }
+        let t = schema
+            .table_index(tname)
+            .ok_or_else(|| Error::syntax_at(None, format!("transaction record names unknown table {tname}")))?;
+        let ts = &schema.tables[t];
+        let rows = rows
+            .as_object()
+            .ok_or_else(|| Error::syntax_at(Some(rows), format!("table {tname}: object expected")))?;
+        for (us, rj) in rows {
+            let u = crate::atom::parse_uuid_str(us)
+                .ok_or_else(|| Error::syntax_at(None, format!("table {tname}: \"{us}\" is not a valid UUID")))?;
+            let exists = txn.current(t, &u).is_some();
+            match rj {
+                Value::Null => {
+                    if !exists {
+                        return Err(Error::syntax_at(None, format!("transaction deletes nonexistent row {u}")));
+                    }
+                    match txn.rows[t].get_mut(&u) {
+                        Some(tr) if tr.old.is_none() => {
+                            txn.rows[t].remove(&u);
+                        }
+                        Some(tr) => tr.new = None,
+                        None => {
+                            let old = txn.tables[t].rows.get(&u).cloned();
+                            let n = ts.columns.len();
+                            txn.rows[t].insert(u, TxnRow { old, new: None, changed: vec![false; n] });
+                        }
+                    }
+                }
+                Value::Object(cols) => {
+                    let mut parsed = Vec::with_capacity(cols.len());
+                    for (cname, v) in cols {
+                        let col = ts.column(cname).ok_or_else(|| Error::UnknownColumn {
+                            details: format!("No column {cname} in table {tname}."),
+                            syntax: None,
+                        })?;
+                        let mut ty = col.type_.clone();
+                        if exists && is_diff && ty.max > 1 {
+                            ty.min = 0;
+                            ty.max = u64::MAX;
+                        }
+                        let d = Datum::from_json(v, &ty, &mut crate::atom::NoSymbols)?;
+                        parsed.push((col.index, d));
+                    }
+                    if exists {
+                        let Some(row) = txn.row_mut(t, u) else { continue };
+                        for (c, d) in parsed {
+                            if is_diff {
+                                row.fields[c].apply_diff(&d, &ts.columns[c].type_);
+                            } else {
+                                row.fields[c] = d;
+                            }
+                        }
+                    } else {
+                        let mut fields: Vec<Datum> = ts.columns.iter().map(|c| c.type_.default_datum()).collect();
+                        for (c, d) in parsed {
+                            fields[c] = d;
+                        }
+                        fields[COL_UUID] = Datum::scalar(Atom::Uuid(u));
+                        fields[COL_VERSION] = Datum::scalar(Atom::Uuid(Database::random_uuid(txn.rng)));
+                        let n = ts.columns.len();
+                        txn.rows[t].insert(u, TxnRow { old: None, new: Some(Row { fields }), changed: vec![true; n] });
+                    }
+                }
+                other => return Err(Error::syntax_at(Some(other), "row must be an object or null")),
+            }
+        }
+    }
+    let Prepared { mut changes, refs } = txn.precommit()?;
+    if let Some(Value::String(c)) = obj.get("_comment") {
+        changes.comment = Some(c.clone());
+    }
+    db.apply(&changes, &refs);
+    Ok(Arc::new(changes))
+}
+
 fn complete_err(e: Error) -> TxnOutcome {
     TxnOutcome::Complete {
         results: e.to_json(),
@@ -242,8 +344,13 @@ impl Txn<'_> {
         let ts = &self.schema.tables[t];
         let mut fields: Vec<Datum> = ts.columns.iter().map(|c| c.type_.default_datum()).collect();
         let mut cols = Vec::new();
+        if !json.is_object() {
+            return Err(Error::syntax_at(Some(json), "row must be JSON object"));
+        }
         if let Value::Object(obj) = json {
-            for (name, v) in obj {
+            let members: Vec<(&String, &Value)> = obj.iter().collect();
+            for i in crate::parser::ovs_member_order(members.iter().map(|(k, _)| k.as_str())) {
+                let (name, v) = members[i];
                 let col = ts.column(name).ok_or_else(|| Error::UnknownColumn {
                     details: format!("No column {name} in table {}.", ts.name),
                     syntax: Some(json.to_string()),
@@ -624,30 +731,19 @@ impl Txn<'_> {
             .unwrap_or_else(|| self.tables[t].refs.get(&u).map_or(0, |&n| n as i64))
     }
 
-    /// Adjusts the reference count of every strong reference in `datum` (of column `col` of a row
-    /// `src` in table `t`) by `delta`.
+    /// Adjusts the reference counts of `targets` by `delta`; an added reference to a missing row
+    /// is a referential integrity violation.
     fn adjust_refs(
         &mut self,
         refs: &mut HashMap<(usize, Uuid), i64>,
         t: usize,
         col: usize,
         src: Uuid,
-        datum: &Datum,
+        targets: &[(usize, Uuid)],
         delta: i64,
     ) -> Result<()> {
         let schema = self.schema;
-        let ty = &schema.tables[t].columns[col].type_;
-        let kt = ty.key.is_strong_ref().then(|| ty.key.ref_table_index()).flatten();
-        let vt = ty.value.as_ref().and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
-        let mut targets = Vec::new();
-        datum.for_each_atom(|a, is_key| {
-            if let (Some(rt), Some(u)) = (if is_key { kt } else { vt }, a.as_uuid()) {
-                if u != src {
-                    targets.push((rt, u));
-                }
-            }
-        });
-        for (rt, u) in targets {
+        for &(rt, u) in targets {
             let exists = self.rows[rt].contains_key(&u) || self.row_mut(rt, u).is_some();
             if !exists {
                 if delta > 0 {
@@ -664,39 +760,31 @@ impl Txn<'_> {
         Ok(())
     }
 
+    /// Deletes an unreferenced row of a non-root table and, transitively, the rows only it kept
+    /// alive (iteratively: reference chains may be long).
     fn delete_garbage_row(&mut self, refs: &mut HashMap<(usize, Uuid), i64>, t: usize, u: Uuid) {
         let schema = self.schema;
-        if schema.tables[t].is_root {
-            return;
-        }
-        let Some(tr) = self.rows[t].get_mut(&u) else { return };
-        let Some(row) = tr.new.take() else { return };
-        tr.changed.iter_mut().for_each(|c| *c = true);
-        let ts = &schema.tables[t];
-        let mut targets = Vec::new();
-        for c in ts.user_columns() {
-            let ty = &c.type_;
-            if !ty.has_strong_refs() {
+        let mut stack = vec![(t, u)];
+        while let Some((t, u)) = stack.pop() {
+            if schema.tables[t].is_root {
                 continue;
             }
-            let kt = ty.key.is_strong_ref().then(|| ty.key.ref_table_index()).flatten();
-            let vt = ty.value.as_ref().and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
-            row.fields[c.index].for_each_atom(|a, is_key| {
-                if let (Some(rt), Some(x)) = (if is_key { kt } else { vt }, a.as_uuid()) {
-                    if x != u {
-                        targets.push((rt, x));
-                    }
+            let Some(tr) = self.rows[t].get_mut(&u) else { continue };
+            let Some(row) = tr.new.take() else { continue };
+            tr.changed.iter_mut().for_each(|c| *c = true);
+            let mut targets = Vec::new();
+            for c in schema.tables[t].user_columns() {
+                strong_targets(&c.type_, &row.fields[c.index], u, &mut targets);
+            }
+            for (rt, x) in targets {
+                if !self.rows[rt].contains_key(&x) && self.row_mut(rt, x).is_none() {
+                    continue;
                 }
-            });
-        }
-        for (rt, x) in targets {
-            if !self.rows[rt].contains_key(&x) && self.row_mut(rt, x).is_none() {
-                continue;
-            }
-            let n = self.refs_of(refs, rt, x) - 1;
-            refs.insert((rt, x), n);
-            if n == 0 {
-                self.delete_garbage_row(refs, rt, x);
+                let n = self.refs_of(refs, rt, x) - 1;
+                refs.insert((rt, x), n);
+                if n == 0 {
+                    stack.push((rt, x));
+                }
             }
         }
     }
@@ -742,22 +830,33 @@ impl Txn<'_> {
             .collect();
         for &(t, u) in &work {
             let ts = &schema.tables[t];
-            let Some(tr) = self.rows[t].get(&u) else { continue };
-            let (old, new, changed) = (tr.old.clone(), tr.new.clone(), tr.changed.clone());
-            for c in ts.user_columns() {
-                if !changed[c.index] || !c.type_.has_strong_refs() {
-                    continue;
-                }
-                match (&old, &new) {
-                    (Some(o), None) => self.adjust_refs(&mut refs, t, c.index, u, &o.fields[c.index], -1)?,
-                    (None, Some(n)) => self.adjust_refs(&mut refs, t, c.index, u, &n.fields[c.index], 1)?,
-                    (Some(o), Some(n)) => {
-                        let (added, removed) = added_removed(&o.fields[c.index], &n.fields[c.index]);
-                        self.adjust_refs(&mut refs, t, c.index, u, &removed, -1)?;
-                        self.adjust_refs(&mut refs, t, c.index, u, &added, 1)?;
+            // (column, targets, delta) computed under a shared borrow, applied afterwards.
+            let mut adjustments: Vec<(usize, Vec<(usize, Uuid)>, i64)> = Vec::new();
+            {
+                let Some(tr) = self.rows[t].get(&u) else { continue };
+                for c in ts.user_columns() {
+                    if !tr.changed[c.index] || !c.type_.has_strong_refs() {
+                        continue;
                     }
-                    (None, None) => {}
+                    let ty = &c.type_;
+                    let mut plus = Vec::new();
+                    let mut minus = Vec::new();
+                    match (&tr.old, &tr.new) {
+                        (Some(o), None) => strong_targets(ty, &o.fields[c.index], u, &mut minus),
+                        (None, Some(n)) => strong_targets(ty, &n.fields[c.index], u, &mut plus),
+                        (Some(o), Some(n)) => {
+                            let (added, removed) = added_removed(&o.fields[c.index], &n.fields[c.index]);
+                            strong_targets(ty, &removed, u, &mut minus);
+                            strong_targets(ty, &added, u, &mut plus);
+                        }
+                        (None, None) => {}
+                    }
+                    adjustments.push((c.index, minus, -1));
+                    adjustments.push((c.index, plus, 1));
                 }
+            }
+            for (col, targets, delta) in adjustments {
+                self.adjust_refs(&mut refs, t, col, u, &targets, delta)?;
             }
         }
         for (t, m) in self.rows.iter().enumerate() {
@@ -864,6 +963,11 @@ impl Txn<'_> {
                             _ => false,
                         }
                     };
+                    let mut any = false;
+                    datum.for_each_atom(|a, is_key| any |= dangling(a, if is_key { kt } else { vt }));
+                    if !any {
+                        continue;
+                    }
                     let mut zero = false;
                     let mut d = datum.clone();
                     let removed = d.remove_where(|k, v| {
@@ -999,8 +1103,162 @@ fn added_removed(old: &Datum, new: &Datum) -> (Datum, Datum) {
     }
 }
 
-/// Helper for tests and embedders: the TableSchema of table `t`.
-#[allow(dead_code)]
-pub(crate) fn table_schema(schema: &Schema, t: usize) -> &TableSchema {
-    &schema.tables[t]
+/// Collects the strong references in `datum` (a value of type `ty` in row `src`), skipping
+/// self-references, which do not count.
+fn strong_targets(ty: &ColumnType, datum: &Datum, src: Uuid, out: &mut Vec<(usize, Uuid)>) {
+    let kt = ty.key.is_strong_ref().then(|| ty.key.ref_table_index()).flatten();
+    let vt = ty.value.as_ref().and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
+    if kt.is_none() && vt.is_none() {
+        return;
+    }
+    datum.for_each_atom(|a, is_key| {
+        if let (Some(rt), Some(u)) = (if is_key { kt } else { vt }, a.as_uuid()) {
+            if u != src {
+                out.push((rt, u));
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::TxnContext;
+
+    fn db() -> Database {
+        let text = include_str!("../tests/data/test.ovsschema");
+        Database::with_seed(Schema::from_str_json(text).unwrap(), 7)
+    }
+
+    fn run(db: &mut Database, ops: Value) -> TxnOutcome {
+        let mut params = vec![json!("Test")];
+        params.extend(ops.as_array().unwrap().iter().cloned());
+        db.transact(&Value::Array(params), &TxnContext::default())
+    }
+
+    fn results(o: &TxnOutcome) -> &Value {
+        o.results().unwrap()
+    }
+
+    #[test]
+    fn change_set_shapes() {
+        let mut d = db();
+        let o = run(
+            &mut d,
+            json!([
+                {"op": "insert", "table": "Child", "uuid-name": "c", "row": {"value": 1}},
+                {"op": "insert", "table": "Parent", "row": {"name": "a", "children": ["named-uuid", "c"]}},
+                {"op": "insert", "table": "Child", "row": {"value": 2}},
+                {"op": "comment", "comment": "hi"},
+                {"op": "commit", "durable": true}
+            ]),
+        );
+        let TxnOutcome::Complete { changes: Some(ch), .. } = &o else { panic!("{o:?}") };
+        assert!(ch.durable);
+        assert_eq!(ch.comment.as_deref(), Some("hi"));
+        // The unreferenced child was garbage-collected before it ever existed.
+        let n: usize = ch.tables.iter().map(|t| t.rows.len()).sum();
+        assert_eq!(n, 2);
+        assert_eq!(d.rows("Child").unwrap().len(), 1);
+        // Unlinking the child deletes it; the change set shows the parent modified and the child deleted.
+        let o = run(&mut d, json!([{"op": "update", "table": "Parent", "where": [], "row": {"children": ["set", []]}}]));
+        let TxnOutcome::Complete { changes: Some(ch), .. } = &o else { panic!("{o:?}") };
+        let child = ch.tables.iter().find(|t| t.name == "Child").unwrap();
+        assert!(child.rows[0].new.is_none() && child.rows[0].old.is_some());
+        let parent = ch.tables.iter().find(|t| t.name == "Parent").unwrap();
+        let pc = &parent.rows[0];
+        let col = d.schema().table("Parent").unwrap().column_index("children").unwrap();
+        assert!(pc.changed[col] && pc.changed[COL_VERSION] && !pc.changed[COL_UUID]);
+        assert_ne!(pc.old.as_ref().unwrap().version(), pc.new.as_ref().unwrap().version());
+        assert!(d.rows("Child").unwrap().is_empty());
+        // A no-op update yields an empty change set.
+        let o = run(&mut d, json!([{"op": "update", "table": "Parent", "where": [], "row": {"name": "a"}}]));
+        let TxnOutcome::Complete { changes: Some(ch), .. } = &o else { panic!("{o:?}") };
+        assert!(ch.is_empty());
+    }
+
+    #[test]
+    fn wait_blocks_until_timeout() {
+        let mut d = db();
+        let wait = |timeout: Option<u64>| {
+            let mut w = json!({"op": "wait", "table": "Parent", "where": [], "until": "!=", "rows": []});
+            if let Some(t) = timeout {
+                w["timeout"] = json!(t);
+            }
+            json!(["Test", w])
+        };
+        let ctx = TxnContext::default();
+        assert_eq!(d.transact(&wait(None), &ctx), TxnOutcome::Blocked { timeout_ms: None });
+        assert_eq!(d.transact(&wait(Some(500)), &ctx), TxnOutcome::Blocked { timeout_ms: Some(500) });
+        let late = TxnContext { elapsed_ms: 600, ..TxnContext::default() };
+        let o = d.transact(&wait(Some(500)), &late);
+        assert_eq!(results(&o)[0]["error"], "timed out");
+        let o = d.transact(&wait(Some(0)), &ctx);
+        assert_eq!(results(&o)[0]["error"], "timed out");
+    }
+
+    #[test]
+    fn assert_uses_held_locks() {
+        let mut d = db();
+        let mut ctx = TxnContext::default();
+        let req = json!(["Test", {"op": "assert", "lock": "l"}]);
+        assert_eq!(d.transact(&req, &ctx).results().unwrap()[0]["error"], "not owner");
+        ctx.held_locks.insert("l".into());
+        assert_eq!(d.transact(&req, &ctx).results().unwrap(), &json!([{}]));
+    }
+
+    #[test]
+    fn params_errors_and_padding() {
+        let mut d = db();
+        let ctx = TxnContext::default();
+        assert_eq!(d.transact(&json!({}), &ctx).results().unwrap()["error"], "syntax error");
+        assert_eq!(d.transact(&json!(["Other"]), &ctx).results().unwrap()["error"], "syntax error");
+        assert_eq!(d.transact(&json!(["Test"]), &ctx).results().unwrap(), &json!([]));
+        let o = run(&mut d, json!([{"op": "abort"}, {"op": "comment", "comment": "x"}, {"op": "comment", "comment": "y"}]));
+        assert_eq!(results(&o), &json!([{"error": "aborted", "details": "aborted by request"}, null, null]));
+    }
+
+    #[test]
+    fn reserved_database_is_read_only() {
+        let schema = Schema::from_json(&json!({"name": "_Server", "version": "1.0.0", "tables": {
+            "Database": {"columns": {"name": {"type": "string"}}}}}))
+        .unwrap();
+        let mut d = Database::new(schema);
+        let ctx = TxnContext::default();
+        let o = d.transact(&json!(["_Server", {"op": "insert", "table": "Database", "row": {}}]), &ctx);
+        assert_eq!(o.results().unwrap()[0]["error"], "not allowed");
+        let o = d.transact(&json!(["_Server", {"op": "select", "table": "Database", "where": []}]), &ctx);
+        assert_eq!(o.results().unwrap(), &json!([{"rows": []}]));
+    }
+
+    #[test]
+    fn long_garbage_chain_does_not_recurse() {
+        let mut d = db();
+        let n = 20_000;
+        let mut ops = Vec::new();
+        for i in 0..n {
+            let mut row = json!({"value": i});
+            if i + 1 < n {
+                row["sub"] = json!(["named-uuid", format!("c{}", i + 1)]);
+            }
+            ops.push(json!({"op": "insert", "table": "Child", "uuid-name": format!("c{i}"), "row": row}));
+        }
+        ops.push(json!({"op": "insert", "table": "Parent", "row": {"name": "p", "children": ["named-uuid", "c0"]}}));
+        let o = run(&mut d, Value::Array(ops));
+        assert!(o.results().unwrap().as_array().unwrap().iter().all(|r| r.get("error").is_none()));
+        assert_eq!(d.rows("Child").unwrap().len(), n);
+        let o = run(&mut d, json!([{"op": "delete", "table": "Parent", "where": []}]));
+        assert_eq!(results(&o), &json!([{"count": 1}]));
+        assert!(d.rows("Child").unwrap().is_empty());
+    }
+
+    #[test]
+    fn member_order_matches_ovs_hash_iteration() {
+        // Order of a one- and two-member object is stable regardless of hashing details.
+        assert_eq!(crate::parser::ovs_member_order(["a"]), vec![0]);
+        let o = crate::parser::ovs_member_order(["a", "b", "c", "d", "e"]);
+        let mut sorted = o.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+    }
 }

@@ -12,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use ovsdb::file::{self, Corruption, LogFile, TransactionRecord};
 use ovsdb::jsonrpc::{echo, JsonRpcCodec, Message, Request, Response};
 use serde_json::{json, Value};
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Encoder, Framed};
 
 const NB_SCHEMA: &str = "/usr/share/ovn/ovn-nb.ovsschema";
 
@@ -370,8 +370,7 @@ fn jsonrpc_codec_talks_to_real_ovsdb_server() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let stream = tokio::net::UnixStream::connect(&sock).await.unwrap();
-        let conn = Framed::new(stream, JsonRpcCodec::new());
+        let mut stream = tokio::net::UnixStream::connect(&sock).await.unwrap();
         let request = |id: u64, method: &str, params: Value| {
             Message::Request(Request {
                 method: method.into(),
@@ -381,7 +380,6 @@ fn jsonrpc_codec_talks_to_real_ovsdb_server() {
         };
         // Several requests written back to back in one go.
         let mut wire = bytes::BytesMut::new();
-        use tokio_util::codec::Encoder;
         let mut codec = JsonRpcCodec::new();
         for m in [
             request(1, "list_dbs", json!([])),
@@ -391,7 +389,6 @@ fn jsonrpc_codec_talks_to_real_ovsdb_server() {
         ] {
             codec.encode(m, &mut wire).unwrap();
         }
-        let mut stream = conn.into_inner();
         tokio::io::AsyncWriteExt::write_all(&mut stream, &wire).await.unwrap();
         let mut conn = Framed::new(stream, JsonRpcCodec::new());
         let mut got = Vec::new();

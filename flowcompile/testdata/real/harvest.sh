@@ -37,7 +37,7 @@ ovs-ofctl dump-flows br-int table=16 --no-stats > "$D/table16.txt"
     echo "=== $e"
     grep "priority=$((2000+i))[, ]" "$D/table16.txt" \
       | sed -e 's/^.*priority=[0-9]*,\{0,1\}//' -e 's/metadata=0x1,\{0,1\}//' -e 's/,\{0,1\} actions=drop$//' \
-            -e 's/conj_id=[0-9]*/conj_id=ID/' -e 's/conjunction([0-9]*,/conjunction(ID,/g' -e 's/,$//' \
+            -e 's/conj_id=[0-9]*/conj_id=ID/' -e 's/conjunction([0-9]*,/conjunction(ID,/g' -e 's/, actions/ actions/' -e 's/,$//' \
       | sort || true
   done < "$HERE/exprs.txt"
 } > "$HERE/acl-flows.txt"

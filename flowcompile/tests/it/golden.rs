@@ -17,8 +17,12 @@ use flowcompile::debug::{run_with, DebugEnv, Pass};
 
 fn env() -> DebugEnv {
     let mut env = DebugEnv::default();
-    env.sets.add_address_set("as4", &["10.0.0.1", "10.0.0.2", "10.0.1.0/24"]).unwrap();
-    env.sets.add_address_set("as6", &["fe80::1", "fe80::2"]).unwrap();
+    env.sets
+        .add_address_set("as4", &["10.0.0.1", "10.0.0.2", "10.0.1.0/24"])
+        .unwrap();
+    env.sets
+        .add_address_set("as6", &["fe80::1", "fe80::2"])
+        .unwrap();
     env.sets.add_address_set::<&str>("empty", &[]).unwrap();
     env.sets.add_port_group("pg", &["p1", "p2"]);
     env.sets.add_port_group::<&str>("pg_empty", &[]);
@@ -49,7 +53,9 @@ fn parse_file(text: &str) -> (String, Vec<Case>) {
         lines.next();
     }
     while let Some(l) = lines.next() {
-        let Some(rest) = l.strip_prefix("===") else { continue };
+        let Some(rest) = l.strip_prefix("===") else {
+            continue;
+        };
         let passes: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
         let mut header = String::new();
         let mut input = String::new();
@@ -69,7 +75,11 @@ fn parse_file(text: &str) -> (String, Vec<Case>) {
             }
             lines.next();
         }
-        cases.push(Case { header, input, passes });
+        cases.push(Case {
+            header,
+            input,
+            passes,
+        });
     }
     (preamble, cases)
 }
@@ -119,10 +129,16 @@ fn golden_expr() {
     let bless = std::env::var_os("OVNKIT_BLESS").is_some_and(|v| v == "1");
     let env = env();
     let mut failures = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut n_cases = 0;
-    for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "txt")) {
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+    {
         let text = std::fs::read_to_string(path).unwrap();
         let (preamble, cases) = parse_file(&text);
         n_cases += cases.len();
@@ -136,5 +152,9 @@ fn golden_expr() {
         }
     }
     assert!(n_cases > 0, "no golden cases found in {}", dir.display());
-    assert!(failures.is_empty(), "golden mismatches (OVNKIT_BLESS=1 to accept):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches (OVNKIT_BLESS=1 to accept):\n{}",
+        failures.join("\n")
+    );
 }

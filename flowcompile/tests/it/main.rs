@@ -2,4 +2,5 @@
 
 mod exhaustive;
 mod golden;
+mod real;
 mod roundtrip;

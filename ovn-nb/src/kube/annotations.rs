@@ -61,7 +61,10 @@ fn err(annotation: &'static str, value: &str, reason: impl Into<String>) -> Anno
     }
 }
 
-fn json<'a, T: Deserialize<'a>>(annotation: &'static str, value: &'a str) -> Result<T, AnnotationError> {
+fn json<'a, T: Deserialize<'a>>(
+    annotation: &'static str,
+    value: &'a str,
+) -> Result<T, AnnotationError> {
     serde_json::from_str(value).map_err(|e| err(annotation, value, e.to_string()))
 }
 
@@ -81,7 +84,11 @@ fn family_ok(
         Ok(n)
     } else {
         let want = if v4 { "ipv4" } else { "ipv6" };
-        Err(err(annotation, value, format!("{n} under {want:?} is of the other family")))
+        Err(err(
+            annotation,
+            value,
+            format!("{n} under {want:?} is of the other family"),
+        ))
     }
 }
 
@@ -118,7 +125,11 @@ struct RawPerFamily {
     ipv6: Option<String>,
 }
 
-fn per_family(annotation: &'static str, value: &str, raw: RawPerFamily) -> Result<PerFamily, AnnotationError> {
+fn per_family(
+    annotation: &'static str,
+    value: &str,
+    raw: RawPerFamily,
+) -> Result<PerFamily, AnnotationError> {
     let ipv4 = raw
         .ipv4
         .filter(|s| !s.is_empty())
@@ -259,9 +270,19 @@ pub fn parse_cloud_egress_ip_config(value: &str) -> Result<CloudEgressConfig, An
             ipv6: v6.unwrap_or(0),
         },
         (Some(_), _, _) => {
-            return Err(err(A, value, "capacity mixes \"ip\" with \"ipv4\"/\"ipv6\""))
+            return Err(err(
+                A,
+                value,
+                "capacity mixes \"ip\" with \"ipv4\"/\"ipv6\"",
+            ))
         }
-        _ => return Err(err(A, value, "capacity has none of \"ip\", \"ipv4\", \"ipv6\"")),
+        _ => {
+            return Err(err(
+                A,
+                value,
+                "capacity has none of \"ip\", \"ipv4\", \"ipv6\"",
+            ))
+        }
     };
     Ok(CloudEgressConfig {
         interface: first.interface,
@@ -319,7 +340,8 @@ mod tests {
     fn node_subnets_both_shapes() {
         let one = parse_node_subnets(r#"{"default":"10.128.0.0/23"}"#).unwrap();
         assert_eq!(one["default"][0].to_string(), "10.128.0.0/23");
-        let many = parse_node_subnets(r#"{"default":["10.128.2.0/23","fd01:0:0:1::/64"]}"#).unwrap();
+        let many =
+            parse_node_subnets(r#"{"default":["10.128.2.0/23","fd01:0:0:1::/64"]}"#).unwrap();
         assert_eq!(many["default"].len(), 2);
         assert!(parse_node_subnets(r#"{"default":"10.128.0.1/23"}"#).is_err());
         let e = parse_node_subnets("nope").unwrap_err();
@@ -343,7 +365,10 @@ mod tests {
             r#"[{"interface":"eni-1","ifaddr":{"ipv4":"10.0.128.0/18"},"capacity":{"ipv4":14,"ipv6":15}}]"#,
         )
         .unwrap();
-        assert_eq!(aws.capacity, CloudCapacity::PerFamily { ipv4: 14, ipv6: 15 });
+        assert_eq!(
+            aws.capacity,
+            CloudCapacity::PerFamily { ipv4: 14, ipv6: 15 }
+        );
         let gcp = parse_cloud_egress_ip_config(
             r#"[{"interface":"nic0","ifaddr":{"ipv4":"10.0.128.0/17"},"capacity":{"ip":10}}]"#,
         )
@@ -351,17 +376,18 @@ mod tests {
         assert_eq!(gcp.capacity, CloudCapacity::Shared { ip: 10 });
         assert_eq!(gcp.ifaddr.ipv4.unwrap().to_string(), "10.0.128.0/17");
         assert!(parse_cloud_egress_ip_config("[]").is_err());
-        assert!(parse_cloud_egress_ip_config(
-            r#"[{"ifaddr":{},"capacity":{"ip":1,"ipv4":2}}]"#
-        )
-        .is_err());
+        assert!(
+            parse_cloud_egress_ip_config(r#"[{"ifaddr":{},"capacity":{"ip":1,"ipv4":2}}]"#)
+                .is_err()
+        );
     }
 
     #[test]
     fn lrp_and_ids_and_logging() {
         let a = parse_gateway_router_lrp_ifaddr(r#"{"ipv4":"100.64.0.2/16"}"#).unwrap();
         assert_eq!(a.ipv4.unwrap().to_string(), "100.64.0.2/16");
-        let b = parse_gateway_router_lrp_ifaddrs(r#"{"default":{"ipv4":"100.64.0.3/16"}}"#).unwrap();
+        let b =
+            parse_gateway_router_lrp_ifaddrs(r#"{"default":{"ipv4":"100.64.0.3/16"}}"#).unwrap();
         assert_eq!(b["default"].ipv4.unwrap().to_string(), "100.64.0.3/16");
         assert_eq!(parse_node_id("7").unwrap(), 7);
         assert!(parse_node_id("-1").is_err());

@@ -309,8 +309,14 @@ impl ClusterConfig {
 
     /// Whether IPv4 and IPv6 are in use (from the cluster networks).
     pub fn families(&self) -> (bool, bool) {
-        let v4 = self.cluster_networks.iter().any(|n| n.cidr.addr().is_ipv4());
-        let v6 = self.cluster_networks.iter().any(|n| !n.cidr.addr().is_ipv4());
+        let v4 = self
+            .cluster_networks
+            .iter()
+            .any(|n| n.cidr.addr().is_ipv4());
+        let v6 = self
+            .cluster_networks
+            .iter()
+            .any(|n| !n.cidr.addr().is_ipv4());
         (v4, v6)
     }
 
@@ -382,7 +388,9 @@ impl ClusterConfig {
             ("masquerade subnet (IPv6)", self.masquerade_subnet_v6, false),
         ] {
             if n.addr().is_ipv4() != want_v4 {
-                return Err(ConfigError::Family(format!("{what} {n} is of the other family")));
+                return Err(ConfigError::Family(format!(
+                    "{what} {n} is of the other family"
+                )));
             }
             no_host_bits(what, n)?;
             if (want_v4 && v4) || (!want_v4 && v6) {
@@ -570,7 +578,12 @@ impl SubnetRange {
             && (host_bits - 1) / 8 != (host_bits + subnet_bits - 1) / 8)
             .then(|| {
                 let left = 8 - host_bits % 8;
-                (left, (1u128 << subnet_bits) - 1, subnet_bits - left, (1u128 << left) - 1)
+                (
+                    left,
+                    (1u128 << subnet_bits) - 1,
+                    subnet_bits - left,
+                    (1u128 << left) - 1,
+                )
             });
         Self {
             net,
@@ -586,13 +599,19 @@ impl SubnetRange {
     fn subnet(&self, n: u128) -> Option<IpNet> {
         let base = match self.rotate {
             Some((ls, lm, rs, rm)) => ((n << ls) & lm) | ((n >> rs) & rm),
-            None if !self.net.cidr.addr().is_ipv4() && self.subnet_bits >= 16 && n & 0xffff == 0 => {
+            None if !self.net.cidr.addr().is_ipv4()
+                && self.subnet_bits >= 16
+                && n & 0xffff == 0 =>
+            {
                 return None
             }
             None => n,
         };
         let addr = to_u128(self.net.cidr.network()) | base.checked_shl(self.host_bits)?;
-        IpNet::new(from_u128(self.net.cidr.addr().is_ipv4(), addr)?, self.net.host_prefix)
+        IpNet::new(
+            from_u128(self.net.cidr.addr().is_ipv4(), addr)?,
+            self.net.host_prefix,
+        )
     }
 
     fn holds(&self, s: IpNet) -> bool {
@@ -653,7 +672,10 @@ impl NodeSubnetAllocator {
             });
         }
         let held = self.by_node.entry(node.to_owned()).or_default();
-        if let Some(other) = held.iter().find(|s| s.addr().is_ipv4() == subnet.addr().is_ipv4()) {
+        if let Some(other) = held
+            .iter()
+            .find(|s| s.addr().is_ipv4() == subnet.addr().is_ipv4())
+        {
             return Err(AllocError::NotInPool {
                 node: node.into(),
                 value: subnet,
@@ -798,7 +820,10 @@ pub fn annotated_join_addresses(n: &Node) -> Result<Vec<IpNet>, AllocError> {
         }
     }
     if let Some(v) = node_annotation(n, ann::NODE_GATEWAY_ROUTER_LRP_IFADDR) {
-        return Ok(ann::parse_gateway_router_lrp_ifaddr(v).map_err(wrap)?.iter().collect());
+        return Ok(ann::parse_gateway_router_lrp_ifaddr(v)
+            .map_err(wrap)?
+            .iter()
+            .collect());
     }
     Ok(Vec::new())
 }
@@ -848,24 +873,25 @@ pub fn assign_join_ips(
             let from_annotation = annotated_join_addresses(n)?
                 .into_iter()
                 .find(|a| a.addr().is_ipv4() == v4);
-            let off = match from_annotation {
-                Some(a) => Some(address_offset(join, a.addr()).ok_or_else(|| {
-                    AllocError::NotInPool {
-                        node: name.into(),
-                        value: a,
-                        expected: format!("an address in join subnet {join}"),
-                    }
-                })?),
-                None => match node_annotation(n, ann::NODE_ID) {
-                    Some(v) => Some(u128::from(ann::parse_node_id(v).map_err(|error| {
-                        AllocError::Annotation {
+            let off =
+                match from_annotation {
+                    Some(a) => Some(address_offset(join, a.addr()).ok_or_else(|| {
+                        AllocError::NotInPool {
                             node: name.into(),
-                            error,
+                            value: a,
+                            expected: format!("an address in join subnet {join}"),
                         }
-                    })?)),
-                    None => None,
-                },
-            };
+                    })?),
+                    None => match node_annotation(n, ann::NODE_ID) {
+                        Some(v) => Some(u128::from(ann::parse_node_id(v).map_err(|error| {
+                            AllocError::Annotation {
+                                node: name.into(),
+                                error,
+                            }
+                        })?)),
+                        None => None,
+                    },
+                };
             if let Some(off) = off {
                 claim(name, off, &mut owners)?;
                 chosen.insert(name.to_owned(), off);
@@ -918,6 +944,7 @@ pub fn assign_join_ips(
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)] // tests tweak one default at a time
 mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -985,19 +1012,25 @@ mod tests {
         c.service_networks = vec![n("10.129.0.0/16")];
         assert!(matches!(c.validate(), Err(ConfigError::Overlap { .. })));
         let mut c = ClusterConfig::default();
-        c.cluster_networks.push(ClusterNetwork::new(n("fd01::/48"), 64));
+        c.cluster_networks
+            .push(ClusterNetwork::new(n("fd01::/48"), 64));
         assert!(matches!(c.validate(), Err(ConfigError::Family(_))));
         c.service_networks.push(n("fd02::/112"));
         c.validate().unwrap();
         assert!(c.is_dual_stack());
         assert_eq!(c.join_subnets().len(), 2);
         c.mtu = 1000;
-        assert!(matches!(c.validate(), Err(ConfigError::Mtu { min: 1280, .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Mtu { min: 1280, .. })
+        ));
         let mut c = ClusterConfig::default();
         c.join_subnet_v4 = n("10.128.0.0/16");
         assert!(matches!(c.validate(), Err(ConfigError::Overlap { .. })));
         let mut c = ClusterConfig::default();
-        c.gateway.bridge_mappings.push("physnet:br-other".parse().unwrap());
+        c.gateway
+            .bridge_mappings
+            .push("physnet:br-other".parse().unwrap());
         assert!(matches!(c.validate(), Err(ConfigError::BridgeMapping(_))));
     }
 
@@ -1005,13 +1038,25 @@ mod tests {
     fn address_conventions() {
         let s = n("10.128.2.0/23");
         assert_eq!(router_port_address(s).unwrap().to_string(), "10.128.2.1/23");
-        assert_eq!(management_port_address(s).unwrap().to_string(), "10.128.2.2/23");
+        assert_eq!(
+            management_port_address(s).unwrap().to_string(),
+            "10.128.2.2/23"
+        );
         let (first, last) = pod_address_range(s).unwrap();
-        assert_eq!((first.to_string(), last.to_string()), ("10.128.2.3".into(), "10.128.3.254".into()));
+        assert_eq!(
+            (first.to_string(), last.to_string()),
+            ("10.128.2.3".into(), "10.128.3.254".into())
+        );
         let v6 = n("fd01:0:0:5::/64");
-        assert_eq!(management_port_address(v6).unwrap().to_string(), "fd01:0:0:5::2/64");
+        assert_eq!(
+            management_port_address(v6).unwrap().to_string(),
+            "fd01:0:0:5::2/64"
+        );
         assert_eq!(nth_address(n("10.0.0.0/30"), 4), None);
-        assert_eq!(address_offset(n("10.0.0.0/24"), "10.0.0.9".parse().unwrap()), Some(9));
+        assert_eq!(
+            address_offset(n("10.0.0.0/24"), "10.0.0.9".parse().unwrap()),
+            Some(9)
+        );
         assert!(pod_address_range(n("10.0.0.0/30")).is_none());
     }
 
@@ -1056,15 +1101,24 @@ mod tests {
         assert_eq!(a.allocate("a").unwrap(), vec![n("10.0.0.0/24")]);
         a.release("a");
         assert_eq!(a.allocate("c").unwrap(), vec![n("10.0.0.0/24")]);
-        assert!(matches!(a.reserve("d", n("10.0.1.0/24")), Err(AllocError::Conflict { .. })));
-        assert!(matches!(a.reserve("d", n("10.9.0.0/24")), Err(AllocError::NotInPool { .. })));
+        assert!(matches!(
+            a.reserve("d", n("10.0.1.0/24")),
+            Err(AllocError::Conflict { .. })
+        ));
+        assert!(matches!(
+            a.reserve("d", n("10.9.0.0/24")),
+            Err(AllocError::NotInPool { .. })
+        ));
     }
 
     #[test]
     fn node_subnets_stable_and_annotations_honoured() {
         let c = ClusterConfig::default();
         let a = node("a", &[]);
-        let b = node("b", &[(ann::NODE_SUBNETS, r#"{"default":["10.128.0.0/23"]}"#)]);
+        let b = node(
+            "b",
+            &[(ann::NODE_SUBNETS, r#"{"default":["10.128.0.0/23"]}"#)],
+        );
         let first = assign_node_subnets(&c, &[&a, &b], &BTreeMap::new()).unwrap();
         assert_eq!(first["b"], vec![n("10.128.0.0/23")]);
         assert_eq!(first["a"], vec![n("10.129.0.0/23")]);
@@ -1074,7 +1128,10 @@ mod tests {
         assert_eq!(second["a"], first["a"]);
         assert_eq!(second["b"], first["b"]);
         assert_eq!(second["0"], vec![n("10.130.0.0/23")]);
-        let bad = node("z", &[(ann::NODE_SUBNETS, r#"{"default":"192.168.0.0/23"}"#)]);
+        let bad = node(
+            "z",
+            &[(ann::NODE_SUBNETS, r#"{"default":"192.168.0.0/23"}"#)],
+        );
         assert!(assign_node_subnets(&c, &[&bad], &BTreeMap::new()).is_err());
     }
 
@@ -1083,7 +1140,13 @@ mod tests {
         let mut c = ClusterConfig::default();
         let a = node("a", &[]);
         let b = node("b", &[(ann::NODE_ID, "5")]);
-        let d = node("d", &[(ann::NODE_GATEWAY_ROUTER_LRP_IFADDR, r#"{"ipv4":"100.64.0.2/16"}"#)]);
+        let d = node(
+            "d",
+            &[(
+                ann::NODE_GATEWAY_ROUTER_LRP_IFADDR,
+                r#"{"ipv4":"100.64.0.2/16"}"#,
+            )],
+        );
         let got = assign_join_ips(&c, &[&a, &b, &d], &BTreeMap::new()).unwrap();
         assert_eq!(got["d"], vec![n("100.64.0.2/16")]);
         assert_eq!(got["b"], vec![n("100.64.0.5/16")]);
@@ -1097,7 +1160,8 @@ mod tests {
         ));
         let one = node("f", &[(ann::NODE_ID, "1")]);
         assert!(assign_join_ips(&c, &[&one], &BTreeMap::new()).is_err());
-        c.cluster_networks.push(ClusterNetwork::new(n("fd01::/48"), 64));
+        c.cluster_networks
+            .push(ClusterNetwork::new(n("fd01::/48"), 64));
         c.service_networks.push(n("fd02::/112"));
         let got = assign_join_ips(&c, &[&a], &BTreeMap::new()).unwrap();
         assert_eq!(got["a"], vec![n("100.64.0.2/16"), n("fd98::2/64")]);

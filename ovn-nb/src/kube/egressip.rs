@@ -5,8 +5,8 @@
 //! - A node hosts an IP only if the IP is in one of its subnets: on a cloud node (with a
 //!   `cloud.network.openshift.io/egress-ipconfig` annotation) the cloud subnet of the IP's
 //!   family; otherwise the primary interface's subnet (`k8s.ovn.org/node-primary-ifaddr`) first,
-//!   else the longest-prefix match among `k8s.ovn.org/host-cidrs`. A node never hosts one of its
-//!   own addresses.
+//!   else the longest-prefix match among `k8s.ovn.org/host-cidrs`. An address of any node
+//!   (primary or host CIDR) is never used as an egress IP.
 //! - Cloud capacity: a node hosts at most `capacity` IPs, counted per family (`ipv4`/`ipv6`, AWS)
 //!   or over both families (`ip`, Azure/GCP).
 //! - Each IP is on one node; the IPs of one EgressIP object are on different nodes; an IP listed
@@ -27,7 +27,9 @@ use std::net::IpAddr;
 use k8s_openapi::api::core::v1::Node;
 
 use crate::addr::IpNet;
-use crate::kube::annotations::{self as ann, AnnotationError, CloudCapacity, CloudEgressConfig, PerFamily};
+use crate::kube::annotations::{
+    self as ann, AnnotationError, CloudCapacity, CloudEgressConfig, PerFamily,
+};
 use crate::kube::manifest::EgressIP;
 
 /// What the assignment needs to know about a node.
@@ -127,7 +129,7 @@ impl EgressNode {
     fn has_capacity(&self, ip: IpAddr, v4_count: u32, v6_count: u32) -> bool {
         match self.cloud.as_ref().map(|c| c.capacity) {
             None => true,
-            Some(CloudCapacity::Shared { ip: cap }) => v4_count + v6_count < cap + 1,
+            Some(CloudCapacity::Shared { ip: cap }) => v4_count + v6_count < cap,
             Some(CloudCapacity::PerFamily { ipv4, ipv6 }) => {
                 if ip.is_ipv4() {
                     v4_count < ipv4
@@ -185,6 +187,11 @@ pub enum Unassigned {
         /// The EgressIP that has it.
         owner: String,
     },
+    /// The IP is an address of a node (its primary address or one of its host CIDRs).
+    NodeAddress {
+        /// The node owning the address.
+        node: String,
+    },
     /// No assignable, reachable node has a subnet containing the IP.
     NoMatchingNode,
     /// Matching nodes exist but each is full or already hosts another IP of the same object.
@@ -234,13 +241,17 @@ impl EgressAssignment {
 }
 
 /// The previous assignment recorded in EgressIP statuses.
-pub fn previous_from_status<'a>(eips: impl IntoIterator<Item = &'a EgressIP>) -> PreviousAssignment {
+pub fn previous_from_status<'a>(
+    eips: impl IntoIterator<Item = &'a EgressIP>,
+) -> PreviousAssignment {
     let mut out = PreviousAssignment::new();
     for e in eips {
         let name = e.metadata.name.clone().unwrap_or_default();
         for it in &e.status.items {
             if let Ok(ip) = it.egress_ip.trim().parse::<IpAddr>() {
-                out.entry(name.clone()).or_default().insert(ip, it.node.clone());
+                out.entry(name.clone())
+                    .or_default()
+                    .insert(ip, it.node.clone());
             }
         }
     }
@@ -294,13 +305,17 @@ impl<'a> State<'a> {
             l.v6 += 1;
         }
         self.used_by_object.entry(object).or_default().insert(node);
-        self.out.assigned.entry(object.to_owned()).or_default().insert(
-            ip,
-            Placement {
-                node: node.to_owned(),
-                interface,
-            },
-        );
+        self.out
+            .assigned
+            .entry(object.to_owned())
+            .or_default()
+            .insert(
+                ip,
+                Placement {
+                    node: node.to_owned(),
+                    interface,
+                },
+            );
     }
 
     fn candidates(&self, object: &str, ip: IpAddr) -> Vec<(&'a str, EgressInterface)> {
@@ -334,6 +349,12 @@ pub fn assign_egress_ips(
     // go to the first object.
     let mut sorted: Vec<&EgressIpRequest> = requests.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut node_address: BTreeMap<IpAddr, &str> = BTreeMap::new();
+    for (name, n) in &st.nodes {
+        for a in n.primary.iter().chain(n.host_cidrs.iter().copied()) {
+            node_address.entry(a.addr()).or_insert(name);
+        }
+    }
     let mut owner: BTreeMap<IpAddr, &str> = BTreeMap::new();
     let mut wanted: Vec<(&str, IpAddr)> = Vec::new();
     let mut seen_objects = BTreeSet::new();
@@ -343,6 +364,17 @@ pub fn assign_egress_ips(
         }
         let ips: BTreeSet<IpAddr> = r.ips.iter().copied().collect();
         for ip in ips {
+            if let Some(node) = node_address.get(&ip) {
+                let why = Unassigned::NodeAddress {
+                    node: (*node).to_owned(),
+                };
+                st.out
+                    .unassigned
+                    .entry(r.name.clone())
+                    .or_default()
+                    .insert(ip, why);
+                continue;
+            }
             match owner.get(&ip) {
                 Some(o) => {
                     st.out.unassigned.entry(r.name.clone()).or_default().insert(
@@ -384,7 +416,7 @@ pub fn assign_egress_ips(
         let best = st
             .candidates(object, ip)
             .into_iter()
-            .max_by_key(|(name, _)| (st.load.get(name).map_or(0, Load::total), *name));
+            .min_by_key(|(name, _)| (st.load.get(name).map_or(0, Load::total), *name));
         match best {
             Some((node, interface)) => st.place(node, object, ip, interface),
             None => {
@@ -436,8 +468,15 @@ mod tests {
 
     #[test]
     fn spreads_and_separates_object_ips() {
-        let nodes = [node("a", "10.0.0.2/24"), node("b", "10.0.0.3/24"), node("c", "10.0.0.4/24")];
-        let reqs = [req("e1", &["10.0.0.10", "10.0.0.11"]), req("e2", &["10.0.0.20"])];
+        let nodes = [
+            node("a", "10.0.0.2/24"),
+            node("b", "10.0.0.3/24"),
+            node("c", "10.0.0.4/24"),
+        ];
+        let reqs = [
+            req("e1", &["10.0.0.10", "10.0.0.11"]),
+            req("e2", &["10.0.0.20"]),
+        ];
         let out = assign_egress_ips(&nodes, &reqs, &PreviousAssignment::new());
         assert_eq!(out.node_of("e1", ip("10.0.0.10")), Some("a"));
         assert_eq!(out.node_of("e1", ip("10.0.0.11")), Some("b"));
@@ -449,18 +488,42 @@ mod tests {
     #[test]
     fn subnet_matching_primary_then_longest_prefix() {
         let mut n = node("a", "10.0.0.2/24");
-        n.host_cidrs = vec!["10.0.0.2/24".parse().unwrap(), "192.168.0.5/16".parse().unwrap(), "192.168.1.5/24".parse().unwrap()];
-        assert_eq!(n.interface_for(ip("10.0.0.9")), Some(EgressInterface::Primary("10.0.0.0/24".parse().unwrap())));
-        assert_eq!(n.interface_for(ip("192.168.1.9")), Some(EgressInterface::Secondary("192.168.1.5/24".parse().unwrap())));
-        assert_eq!(n.interface_for(ip("192.168.7.9")), Some(EgressInterface::Secondary("192.168.0.5/16".parse().unwrap())));
+        n.host_cidrs = vec![
+            "10.0.0.2/24".parse().unwrap(),
+            "192.168.0.5/16".parse().unwrap(),
+            "192.168.1.5/24".parse().unwrap(),
+        ];
+        assert_eq!(
+            n.interface_for(ip("10.0.0.9")),
+            Some(EgressInterface::Primary("10.0.0.0/24".parse().unwrap()))
+        );
+        assert_eq!(
+            n.interface_for(ip("192.168.1.9")),
+            Some(EgressInterface::Secondary(
+                "192.168.1.5/24".parse().unwrap()
+            ))
+        );
+        assert_eq!(
+            n.interface_for(ip("192.168.7.9")),
+            Some(EgressInterface::Secondary(
+                "192.168.0.5/16".parse().unwrap()
+            ))
+        );
         assert_eq!(n.interface_for(ip("172.16.0.1")), None);
         assert_eq!(n.interface_for(ip("10.0.0.2")), None, "own address");
     }
 
     #[test]
     fn unreachable_node_loses_only_its_ips() {
-        let mut nodes = vec![node("a", "10.0.0.2/24"), node("b", "10.0.0.3/24"), node("c", "10.0.0.4/24")];
-        let reqs = [req("e1", &["10.0.0.10", "10.0.0.11"]), req("e2", &["10.0.0.20", "10.0.0.21"])];
+        let mut nodes = vec![
+            node("a", "10.0.0.2/24"),
+            node("b", "10.0.0.3/24"),
+            node("c", "10.0.0.4/24"),
+        ];
+        let reqs = [
+            req("e1", &["10.0.0.10", "10.0.0.11"]),
+            req("e2", &["10.0.0.20", "10.0.0.21"]),
+        ];
         let before = assign_egress_ips(&nodes, &reqs, &PreviousAssignment::new());
         let victim = before.node_of("e1", ip("10.0.0.10")).unwrap().to_owned();
         for n in &mut nodes {
@@ -494,13 +557,26 @@ mod tests {
         let reqs = [
             req("e1", &["10.0.0.10"]),
             req("e2", &["10.0.0.11", "10.0.0.10"]),
-            req("e3", &["172.16.0.1"]),
+            req("e3", &["172.16.0.1", "10.0.0.2"]),
         ];
         let out = assign_egress_ips(&[a], &reqs, &PreviousAssignment::new());
+        assert_eq!(
+            out.unassigned["e3"][&ip("10.0.0.2")],
+            Unassigned::NodeAddress { node: "a".into() }
+        );
         assert_eq!(out.node_of("e1", ip("10.0.0.10")), Some("a"));
-        assert_eq!(out.unassigned["e2"][&ip("10.0.0.10")], Unassigned::DuplicateIp { owner: "e1".into() });
-        assert_eq!(out.unassigned["e2"][&ip("10.0.0.11")], Unassigned::NoCapacity);
-        assert_eq!(out.unassigned["e3"][&ip("172.16.0.1")], Unassigned::NoMatchingNode);
+        assert_eq!(
+            out.unassigned["e2"][&ip("10.0.0.10")],
+            Unassigned::DuplicateIp { owner: "e1".into() }
+        );
+        assert_eq!(
+            out.unassigned["e2"][&ip("10.0.0.11")],
+            Unassigned::NoCapacity
+        );
+        assert_eq!(
+            out.unassigned["e3"][&ip("172.16.0.1")],
+            Unassigned::NoMatchingNode
+        );
     }
 
     #[test]

@@ -259,7 +259,7 @@ pub enum ManifestError {
         /// `namespace/name` (or `name` for cluster-scoped kinds; `<unnamed>` when absent).
         object: String,
         /// The field and what is wrong with it.
-        error: FieldError,
+        error: Box<FieldError>,
     },
     /// Two objects with the same kind, namespace and name.
     #[error("{at}: {kind} {object} is defined twice (first in {first})")]
@@ -267,7 +267,7 @@ pub enum ManifestError {
         /// Where the second definition is.
         at: Location,
         /// Where the first definition is.
-        first: Location,
+        first: Box<Location>,
         /// The kind.
         kind: Kind,
         /// `namespace/name` or `name`.
@@ -548,7 +548,7 @@ fn decode(at: &Location, kind: Kind, v: Value) -> Result<KubeObject, ManifestErr
         at: at.clone(),
         kind,
         object: object.clone(),
-        error,
+        error: Box::new(error),
     };
     let mut obj = match kind {
         Kind::Node => KubeObject::Node(typed(v).map_err(invalid)?),
@@ -612,7 +612,7 @@ impl ManifestSet {
         if let Some(first) = self.locations.get(&key) {
             return Err(ManifestError::Duplicate {
                 at: doc.at,
-                first: first.clone(),
+                first: Box::new(first.clone()),
                 kind: key.kind,
                 object: key.to_string(),
             });

@@ -265,11 +265,18 @@ mod tests {
         ];
         for (e, want) in cases {
             let desc = format!("{e:?}");
-            assert_eq!(selector_matches(&sel(&[], vec![e]), &l).unwrap(), want, "{desc}");
+            assert_eq!(
+                selector_matches(&sel(&[], vec![e]), &l).unwrap(),
+                want,
+                "{desc}"
+            );
         }
         let both = sel(
             &[("team", "a")],
-            vec![expr("env", "In", Some(&["prod"])), expr("gone", "DoesNotExist", None)],
+            vec![
+                expr("env", "In", Some(&["prod"])),
+                expr("gone", "DoesNotExist", None),
+            ],
         );
         let s = Selector::new(&both).unwrap();
         assert!(s.matches(&l));
@@ -299,9 +306,12 @@ mod tests {
                 operator: "In"
             }
         );
-        let e = Selector::new(&sel(&[], vec![expr("a", "DoesNotExist", Some(&["x"]))]))
-            .unwrap_err();
-        assert!(matches!(e, SelectorError::UnexpectedValues { index: 0, .. }));
+        let e =
+            Selector::new(&sel(&[], vec![expr("a", "DoesNotExist", Some(&["x"]))])).unwrap_err();
+        assert!(matches!(
+            e,
+            SelectorError::UnexpectedValues { index: 0, .. }
+        ));
         let e = Selector::new(&sel(&[], vec![expr("", "Exists", None)])).unwrap_err();
         assert_eq!(e.field(), "matchExpressions[0].key");
     }

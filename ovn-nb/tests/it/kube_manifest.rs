@@ -199,19 +199,31 @@ fn invalid(text: &str) -> (usize, Kind, String, String, Problem) {
 fn unknown_kind_and_syntax_errors() {
     let e = err("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n");
     match &e {
-        ManifestError::UnsupportedKind { at, kind, api_version } => {
+        ManifestError::UnsupportedKind {
+            at,
+            kind,
+            api_version,
+        } => {
             assert_eq!(at.document, 2);
             assert_eq!(kind, "Deployment");
             assert_eq!(api_version, "apps/v1");
         }
         other => panic!("{other:?}"),
     }
-    assert!(e.to_string().starts_with("f.yaml: document 2: unsupported kind \"Deployment\""));
+    assert!(e
+        .to_string()
+        .starts_with("f.yaml: document 2: unsupported kind \"Deployment\""));
     // Right kind, wrong group.
-    assert!(matches!(err("apiVersion: v2\nkind: Pod\n"), ManifestError::UnsupportedKind { .. }));
+    assert!(matches!(
+        err("apiVersion: v2\nkind: Pod\n"),
+        ManifestError::UnsupportedKind { .. }
+    ));
     assert!(matches!(
         err("kind: Pod\nmetadata: {name: a}\n"),
-        ManifestError::MissingTypeMeta { field: "apiVersion", .. }
+        ManifestError::MissingTypeMeta {
+            field: "apiVersion",
+            ..
+        }
     ));
     assert!(matches!(err("a: [b\n"), ManifestError::Syntax { .. }));
     assert!(matches!(err("- 1\n- 2\n"), ManifestError::Syntax { .. }));
@@ -225,10 +237,15 @@ fn missing_required_fields() {
     assert_eq!(field, "spec.egressIPs");
     assert_eq!(problem, Problem::Missing);
 
-    let (_, kind, object, field, _) = invalid("apiVersion: v1\nkind: Pod\nmetadata: {namespace: x}\nspec: {containers: []}\n");
-    assert_eq!((kind, object.as_str(), field.as_str()), (Kind::Pod, "x/<unnamed>", "metadata.name"));
+    let (_, kind, object, field, _) =
+        invalid("apiVersion: v1\nkind: Pod\nmetadata: {namespace: x}\nspec: {containers: []}\n");
+    assert_eq!(
+        (kind, object.as_str(), field.as_str()),
+        (Kind::Pod, "x/<unnamed>", "metadata.name")
+    );
 
-    let (_, _, _, field, _) = invalid("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n");
+    let (_, _, _, field, _) =
+        invalid("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n");
     assert_eq!(field, "spec");
 
     let (_, _, _, field, _) = invalid(
@@ -242,7 +259,10 @@ fn bad_addresses_are_named() {
     let (_, kind, object, field, problem) = invalid(
         "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: n}\nspec:\n  clusterIP: 10.0.0.300\n",
     );
-    assert_eq!((kind, object.as_str(), field.as_str()), (Kind::Service, "n/s", "spec.clusterIP"));
+    assert_eq!(
+        (kind, object.as_str(), field.as_str()),
+        (Kind::Service, "n/s", "spec.clusterIP")
+    );
     assert_eq!(problem, Problem::BadIp("10.0.0.300".into()));
 
     let (_, _, _, field, problem) = invalid(
@@ -275,7 +295,10 @@ fn bad_selector_operator() {
     assert_eq!(field, "spec.namespaceSelector.matchExpressions[0].operator");
     assert!(matches!(problem, Problem::Selector(_)));
     let msg = e.to_string();
-    assert!(msg.contains("document 1: EgressIP e: spec.namespaceSelector.matchExpressions[0].operator"), "{msg}");
+    assert!(
+        msg.contains("document 1: EgressIP e: spec.namespaceSelector.matchExpressions[0].operator"),
+        "{msg}"
+    );
     assert!(msg.contains("Equals"), "{msg}");
 }
 
@@ -323,25 +346,51 @@ fn nad_config_checks() {
             "apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {{name: n, namespace: ns}}\nspec:\n  config: '{config}'\n"
         )
     };
-    let ok = nad(r#"{"name":"l2","type":"ovn-k8s-cni-overlay","topology":"layer2","netAttachDefName":"ns/n","subnets":"10.9.0.0/24"}"#);
+    let ok = nad(
+        r#"{"name":"l2","type":"ovn-k8s-cni-overlay","topology":"layer2","netAttachDefName":"ns/n","subnets":"10.9.0.0/24"}"#,
+    );
     let docs = parse_manifests("", &ok).unwrap();
     let KubeObject::NetworkAttachmentDefinition(n) = &docs[0].object else {
         panic!("not a NAD")
     };
-    assert_eq!(SecondaryNetwork::from_nad(n).unwrap().topology, Topology::Layer2);
+    assert_eq!(
+        SecondaryNetwork::from_nad(n).unwrap().topology,
+        Topology::Layer2
+    );
 
     let cases = [
-        (r#"{"name":"x","type":"bridge","topology":"layer2","netAttachDefName":"ns/n"}"#, "spec.config.type"),
-        (r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"layer3","netAttachDefName":"ns/n"}"#, "spec.config.topology"),
-        (r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"layer2","netAttachDefName":"other/n"}"#, "spec.config.netAttachDefName"),
-        (r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"layer2","netAttachDefName":"ns/n","vlanID":5}"#, "spec.config.vlanID"),
-        (r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"localnet","netAttachDefName":"ns/n","subnets":"10.0.0.0/24","excludeSubnets":"10.1.0.0/29"}"#, "spec.config.excludeSubnets"),
-        (r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"localnet","netAttachDefName":"ns/n","subnets":"10.0.0.0/33"}"#, "spec.config.subnets"),
+        (
+            r#"{"name":"x","type":"bridge","topology":"layer2","netAttachDefName":"ns/n"}"#,
+            "spec.config.type",
+        ),
+        (
+            r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"layer3","netAttachDefName":"ns/n"}"#,
+            "spec.config.topology",
+        ),
+        (
+            r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"layer2","netAttachDefName":"other/n"}"#,
+            "spec.config.netAttachDefName",
+        ),
+        (
+            r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"layer2","netAttachDefName":"ns/n","vlanID":5}"#,
+            "spec.config.vlanID",
+        ),
+        (
+            r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"localnet","netAttachDefName":"ns/n","subnets":"10.0.0.0/24","excludeSubnets":"10.1.0.0/29"}"#,
+            "spec.config.excludeSubnets",
+        ),
+        (
+            r#"{"name":"x","type":"ovn-k8s-cni-overlay","topology":"localnet","netAttachDefName":"ns/n","subnets":"10.0.0.0/33"}"#,
+            "spec.config.subnets",
+        ),
         (r#"not json"#, "spec.config"),
     ];
     for (config, want) in cases {
         let (_, kind, object, field, _) = invalid(&nad(config));
-        assert_eq!((kind, object.as_str()), (Kind::NetworkAttachmentDefinition, "ns/n"));
+        assert_eq!(
+            (kind, object.as_str()),
+            (Kind::NetworkAttachmentDefinition, "ns/n")
+        );
         assert_eq!(field, want, "{config}");
     }
 }
@@ -349,9 +398,16 @@ fn nad_config_checks() {
 #[test]
 fn duplicates_are_rejected() {
     let mut set = ManifestSet::new();
-    set.add_str("a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n").unwrap();
+    set.add_str(
+        "a.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n",
+    )
+    .unwrap();
     let e = set
-        .add_str("b.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n")
+        .add_str(
+            "b.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n",
+        )
         .unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -360,4 +416,13 @@ fn duplicates_are_rejected() {
     // Same name, other namespace or kind: fine.
     set.add_str("c.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: a}\nspec: {containers: []}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: b}\nspec: {containers: []}\n").unwrap();
     assert_eq!(set.counts()[&Kind::Pod], 2);
+}
+
+#[test]
+fn empty_and_comment_only_input() {
+    assert!(parse_manifests("", "").unwrap().is_empty());
+    assert!(parse_manifests("", "# nothing here\n---\n")
+        .unwrap()
+        .is_empty());
+    assert!(parse_manifests("", "  \n").unwrap().is_empty());
 }

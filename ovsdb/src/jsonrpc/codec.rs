@@ -9,7 +9,10 @@ use super::{JsonRpcError, JsonSplitter, Limits, Message};
 /// with nothing in between (which is what ovsdb-server writes).
 ///
 /// Use it with `tokio_util::codec::Framed` over a `TcpStream` or `UnixStream`. Decoding errors are
-/// fatal for the connection (as in ovsdb-server); `Framed` ends the stream after one.
+/// fatal for the connection (as in ovsdb-server); `Framed` ends the stream after one. Framing errors
+/// (garbage, size, depth, invalid JSON) discard the buffered input; a validation error (valid JSON that
+/// is not a valid message) consumes only that message, so a caller driving the codec by hand may answer
+/// it and go on.
 #[derive(Debug, Clone, Default)]
 pub struct JsonRpcCodec {
     splitter: JsonSplitter,

@@ -334,7 +334,7 @@ mod tests {
             "]".repeat(MAX_SUPPORTED_DEPTH)
         );
         assert_eq!(split_all(deep.as_bytes(), max).unwrap().len(), 1);
-        let deeper = format!("{}", "[".repeat(MAX_SUPPORTED_DEPTH + 1));
+        let deeper = "[".repeat(MAX_SUPPORTED_DEPTH + 1);
         assert!(matches!(
             split_all(deeper.as_bytes(), max),
             Err(JsonRpcError::TooDeep { .. })

@@ -98,10 +98,18 @@ pub struct EgressService {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EgressServiceSpec {
     /// Source IP of the endpoints' egress traffic; absent leaves the source unchanged.
-    #[serde(rename = "sourceIPBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceIPBy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_ip_by: Option<SourceIPMode>,
     /// Nodes allowed to handle the traffic (with `LoadBalancerIP`); absent means any node.
-    #[serde(rename = "nodeSelector", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "nodeSelector",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub node_selector: Option<LabelSelector>,
     /// Host routing table (name or number) for the traffic; absent means the default one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -46,9 +46,7 @@ pub(super) fn check(obj: &mut KubeObject) -> Check {
         KubeObject::NetworkPolicy(o) => network_policy(o),
         KubeObject::EgressIP(o) => egress_ip(o),
         KubeObject::EgressService(o) => egress_service(o),
-        KubeObject::NetworkAttachmentDefinition(o) => {
-            SecondaryNetwork::from_nad(o).map(|_| ())
-        }
+        KubeObject::NetworkAttachmentDefinition(o) => SecondaryNetwork::from_nad(o).map(|_| ()),
     }
 }
 
@@ -73,7 +71,9 @@ fn check_meta(meta: &mut ObjectMeta, namespaced: bool) -> Check {
 }
 
 fn ip(field: impl Into<String>, s: &str) -> Result<IpAddr, FieldError> {
-    s.trim().parse().map_err(|_| fe(field, Problem::BadIp(s.into())))
+    s.trim()
+        .parse()
+        .map_err(|_| fe(field, Problem::BadIp(s.into())))
 }
 
 /// A network: `IP/PREFIX` with no host bits set.
@@ -94,7 +94,10 @@ fn one_of(field: impl Into<String>, value: &str, allowed: &[&str]) -> Check {
     if allowed.contains(&value) {
         Ok(())
     } else {
-        Err(fe(field, Problem::bad_value(value, format!("one of {}", allowed.join(", ")))))
+        Err(fe(
+            field,
+            Problem::bad_value(value, format!("one of {}", allowed.join(", "))),
+        ))
     }
 }
 
@@ -116,7 +119,12 @@ fn annotation<T>(
     parse: fn(&str) -> Result<T, ann::AnnotationError>,
 ) -> Check {
     if let Some(v) = meta.annotations.as_ref().and_then(|a| a.get(key)) {
-        parse(v).map_err(|e| fe(format!("metadata.annotations[{key:?}]"), Problem::Annotation(e)))?;
+        parse(v).map_err(|e| {
+            fe(
+                format!("metadata.annotations[{key:?}]"),
+                Problem::Annotation(e),
+            )
+        })?;
     }
     Ok(())
 }
@@ -126,9 +134,21 @@ fn node(n: &Node) -> Check {
     annotation(m, ann::NODE_SUBNETS, ann::parse_node_subnets)?;
     annotation(m, ann::NODE_PRIMARY_IFADDR, ann::parse_primary_ifaddr)?;
     annotation(m, ann::HOST_CIDRS, ann::parse_host_cidrs)?;
-    annotation(m, ann::CLOUD_EGRESS_IP_CONFIG, ann::parse_cloud_egress_ip_config)?;
-    annotation(m, ann::NODE_GATEWAY_ROUTER_LRP_IFADDR, ann::parse_gateway_router_lrp_ifaddr)?;
-    annotation(m, ann::NODE_GATEWAY_ROUTER_LRP_IFADDRS, ann::parse_gateway_router_lrp_ifaddrs)?;
+    annotation(
+        m,
+        ann::CLOUD_EGRESS_IP_CONFIG,
+        ann::parse_cloud_egress_ip_config,
+    )?;
+    annotation(
+        m,
+        ann::NODE_GATEWAY_ROUTER_LRP_IFADDR,
+        ann::parse_gateway_router_lrp_ifaddr,
+    )?;
+    annotation(
+        m,
+        ann::NODE_GATEWAY_ROUTER_LRP_IFADDRS,
+        ann::parse_gateway_router_lrp_ifaddrs,
+    )?;
     annotation(m, ann::NODE_ID, ann::parse_node_id)?;
     if let Some(spec) = &n.spec {
         if let Some(c) = &spec.pod_cidr {
@@ -165,7 +185,10 @@ fn pod(p: &Pod) -> Check {
             let f = format!("status.podIPs[{i}].ip");
             let addr = ip(&f, &a.ip)?;
             if !families.insert(addr.is_ipv4()) {
-                return Err(fe(f, Problem::bad_value(&a.ip, "at most one address per IP family")));
+                return Err(fe(
+                    f,
+                    Problem::bad_value(&a.ip, "at most one address per IP family"),
+                ));
             }
         }
         if let Some(a) = &st.host_ip {
@@ -176,9 +199,16 @@ fn pod(p: &Pod) -> Check {
 }
 
 fn service(s: &Service) -> Check {
-    let spec = s.spec.as_ref().ok_or_else(|| fe("spec", Problem::Missing))?;
+    let spec = s
+        .spec
+        .as_ref()
+        .ok_or_else(|| fe("spec", Problem::Missing))?;
     let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
-    one_of("spec.type", ty, &["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"])?;
+    one_of(
+        "spec.type",
+        ty,
+        &["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"],
+    )?;
     let headless = |s: &str| s.is_empty() || s == "None";
     if let Some(c) = spec.cluster_ip.as_deref().filter(|c| !headless(c)) {
         ip("spec.clusterIP", c)?;
@@ -219,7 +249,10 @@ fn service(s: &Service) -> Check {
     if let Some(t) = timeout {
         let f = "spec.sessionAffinityConfig.clientIP.timeoutSeconds";
         if affinity != "ClientIP" {
-            return Err(fe(f, Problem::bad_value(t, "no timeout unless sessionAffinity is ClientIP")));
+            return Err(fe(
+                f,
+                Problem::bad_value(t, "no timeout unless sessionAffinity is ClientIP"),
+            ));
         }
         if !(1..=86400).contains(&t) {
             return Err(fe(f, Problem::bad_value(t, "1-86400 seconds")));
@@ -247,7 +280,10 @@ fn endpoint_slice(e: &EndpointSlice) -> Check {
         .and_then(|l| l.get(SERVICE_NAME_LABEL))
         .is_some_and(|s| !s.is_empty());
     if !has_service {
-        return Err(fe(format!("metadata.labels[{SERVICE_NAME_LABEL:?}]"), Problem::Missing));
+        return Err(fe(
+            format!("metadata.labels[{SERVICE_NAME_LABEL:?}]"),
+            Problem::Missing,
+        ));
     }
     one_of("addressType", &e.address_type, &["IPv4", "IPv6", "FQDN"])?;
     if e.address_type == "FQDN" {
@@ -261,7 +297,10 @@ fn endpoint_slice(e: &EndpointSlice) -> Check {
         for (j, a) in ep.addresses.iter().enumerate() {
             let f = format!("endpoints[{i}].addresses[{j}]");
             if ip(&f, a)?.is_ipv4() != v4 {
-                return Err(fe(f, Problem::bad_value(a, format!("an {} address", e.address_type))));
+                return Err(fe(
+                    f,
+                    Problem::bad_value(a, format!("an {} address", e.address_type)),
+                ));
             }
         }
     }
@@ -295,7 +334,10 @@ fn policy_port(f: &str, p: &NetworkPolicyPort) -> Check {
         };
         port_number(format!("{f}.endPort"), end)?;
         if end < start {
-            return Err(fe(format!("{f}.endPort"), Problem::bad_value(end, format!("at least port ({start})"))));
+            return Err(fe(
+                format!("{f}.endPort"),
+                Problem::bad_value(end, format!("at least port ({start})")),
+            ));
         }
     }
     Ok(())
@@ -320,8 +362,11 @@ fn policy_peer(f: &str, p: &NetworkPolicyPeer) -> Check {
             for (i, e) in b.except.iter().flatten().enumerate() {
                 let ef = format!("{f}.ipBlock.except[{i}]");
                 let ex = cidr(&ef, e)?;
-                if !net.contains(ex.addr()) || ex.prefix() < net.prefix() {
-                    return Err(fe(ef, Problem::bad_value(e, format!("a subnet of {}", b.cidr))));
+                if !net.contains(ex.addr()) || ex.prefix() <= net.prefix() {
+                    return Err(fe(
+                        ef,
+                        Problem::bad_value(e, format!("a strict subnet of {}", b.cidr)),
+                    ));
                 }
             }
         }
@@ -334,7 +379,10 @@ fn policy_peer(f: &str, p: &NetworkPolicyPeer) -> Check {
 }
 
 fn network_policy(np: &NetworkPolicy) -> Check {
-    let spec = np.spec.as_ref().ok_or_else(|| fe("spec", Problem::Missing))?;
+    let spec = np
+        .spec
+        .as_ref()
+        .ok_or_else(|| fe("spec", Problem::Missing))?;
     if let Some(s) = &spec.pod_selector {
         selector("spec.podSelector", s)?;
     }
@@ -388,7 +436,10 @@ fn egress_service(e: &EgressService) -> Check {
         selector("spec.nodeSelector", s)?;
     }
     if e.spec.network.as_deref() == Some("") {
-        return Err(fe("spec.network", Problem::bad_value("", "a routing table name or number")));
+        return Err(fe(
+            "spec.network",
+            Problem::bad_value("", "a routing table name or number"),
+        ));
     }
     Ok(())
 }
@@ -432,8 +483,12 @@ impl SecondaryNetwork {
         if nad.spec.config.trim().is_empty() {
             return Err(fe(F, Problem::Missing));
         }
-        let conf: OvnNetConf = serde_json::from_str(&nad.spec.config)
-            .map_err(|e| fe(F, Problem::Decode(format!("not a CNI JSON configuration: {e}"))))?;
+        let conf: OvnNetConf = serde_json::from_str(&nad.spec.config).map_err(|e| {
+            fe(
+                F,
+                Problem::Decode(format!("not a CNI JSON configuration: {e}")),
+            )
+        })?;
         if conf.plugin_type != OVN_CNI_TYPE {
             return Err(fe(
                 format!("{F}.type"),
@@ -454,12 +509,19 @@ impl SecondaryNetwork {
                     format!("{F}.topology"),
                     Problem::Unsupported(format!(
                         "topology {:?} (secondary networks here are layer2 or localnet)",
-                        if conf.topology.is_empty() { "layer3" } else { &conf.topology }
+                        if conf.topology.is_empty() {
+                            "layer3"
+                        } else {
+                            &conf.topology
+                        }
                     )),
                 ))
             }
             other => {
-                return Err(fe(format!("{F}.topology"), Problem::bad_value(other, "layer2 or localnet")))
+                return Err(fe(
+                    format!("{F}.topology"),
+                    Problem::bad_value(other, "layer2 or localnet"),
+                ))
             }
         };
         let ns = nad.metadata.namespace.as_deref().unwrap_or("default");
@@ -468,7 +530,10 @@ impl SecondaryNetwork {
         if conf.net_attach_def_name != nad_name {
             return Err(fe(
                 format!("{F}.netAttachDefName"),
-                Problem::bad_value(&conf.net_attach_def_name, format!("{nad_name:?} (the NAD's own namespace/name)")),
+                Problem::bad_value(
+                    &conf.net_attach_def_name,
+                    format!("{nad_name:?} (the NAD's own namespace/name)"),
+                ),
             ));
         }
         match conf.role.as_str() {
@@ -479,7 +544,12 @@ impl SecondaryNetwork {
                     Problem::Unsupported("primary user-defined networks".into()),
                 ))
             }
-            other => return Err(fe(format!("{F}.role"), Problem::bad_value(other, "secondary"))),
+            other => {
+                return Err(fe(
+                    format!("{F}.role"),
+                    Problem::bad_value(other, "secondary"),
+                ))
+            }
         }
         let subnets = parse_cidr_list(&conf.subnets)
             .map_err(|bad| fe(format!("{F}.subnets"), Problem::BadCidr(bad)))?;
@@ -508,7 +578,10 @@ impl SecondaryNetwork {
                 return Err(fe(format!("{F}.vlanID"), Problem::bad_value(v, "1-4094")))
             }
             (v, Topology::Layer2) => {
-                return Err(fe(format!("{F}.vlanID"), Problem::bad_value(v, "no vlanID (localnet only)")))
+                return Err(fe(
+                    format!("{F}.vlanID"),
+                    Problem::bad_value(v, "no vlanID (localnet only)"),
+                ))
             }
         };
         let mtu = match conf.mtu {

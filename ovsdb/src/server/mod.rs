@@ -1,0 +1,247 @@
+//! An OVSDB server: a drop-in for ovsdb-server 3.1 serving standalone databases.
+//!
+//! Layers, as in quinn:
+//! - [`Server`] (this module and [`session`]) is a sans-IO state machine. It owns the databases, the
+//!   locks and every client session. Input goes in through [`Server::connect`],
+//!   [`Server::handle_message`], [`Server::handle_timeout`] and [`Server::disconnect`], with the time
+//!   passed in; output comes out through [`Server::poll_transmit`] (messages to send on a session),
+//!   [`Server::poll_timeout`] (when to call `handle_timeout` next) and [`Server::is_closed`].
+//! - Commits are handed to a [`CommitLog`] per database before they are acknowledged; the file-backed
+//!   one is [`FileStorage`] (standalone file format, `fsync` of durable commits, compaction).
+//! - [`net`] is the thin tokio adapter: `punix:` and `ptcp:` listeners, one task per connection.
+//!
+//! Methods: `list_dbs`, `get_schema`, `transact` (with `wait` retried after each commit and on
+//! timeout), `cancel`, `monitor`, `monitor_cond`, `monitor_cond_since` (a transaction id per commit and
+//! a bounded history, so a reconnecting client resumes without a full dump), `monitor_cond_change`,
+//! `monitor_cancel`, `lock`/`steal`/`unlock` with `locked`/`stolen` notifications, `echo`,
+//! `get_server_id`, `set_db_change_aware`, and the `_Server` database.
+//!
+//! What it does not do: clustered (Raft) or relay databases, SSL, online schema conversion, the
+//! unixctl commands of ovsdb-server.
+
+pub mod monitor;
+pub mod net;
+mod server_db;
+pub mod session;
+pub mod storage;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::db::{ChangeSet, Database};
+use crate::jsonrpc::Message;
+
+pub use monitor::{datum_apply_diff, datum_diff, MonitorVersion};
+pub use server_db::{SERVER_DB_NAME, SERVER_SCHEMA};
+pub use session::SessionId;
+pub use storage::{CommitLog, FileStorage, StorageError, StorageOptions};
+
+use session::Session;
+
+/// Errors of the server core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A database with this name is already served.
+    #[error("database \"{0}\" is already served")]
+    DuplicateDatabase(String),
+    /// The name is reserved (`_Server`).
+    #[error("database name \"{0}\" is reserved")]
+    ReservedName(String),
+    /// The `_Server` database could not be built.
+    #[error("cannot build the _Server database: {0}")]
+    ServerDb(#[source] crate::Error),
+}
+
+/// Server settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// How many recent commits per database are kept for `monitor_cond_since`. 0 disables history
+    /// (then, like a standalone ovsdb-server 3.1, every transaction id is all zeros and a
+    /// reconnecting client always gets a full dump).
+    pub txn_history: usize,
+    /// The server id reported by `get_server_id` (random when `None`).
+    pub server_id: Option<Uuid>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            txn_history: 100,
+            server_id: None,
+        }
+    }
+}
+
+/// One served database.
+#[derive(Debug)]
+pub(crate) struct ServedDb {
+    pub(crate) name: String,
+    pub(crate) db: Database,
+    pub(crate) log: Option<Box<dyn CommitLog>>,
+    /// Recent commits, oldest first, with their transaction ids.
+    pub(crate) history: VecDeque<(Uuid, Arc<ChangeSet>)>,
+    /// Id of the latest commit (nil before the first one).
+    pub(crate) last_txn: Uuid,
+}
+
+/// The sans-IO server core: databases, locks and sessions.
+#[derive(Debug)]
+pub struct Server {
+    pub(crate) config: ServerConfig,
+    pub(crate) server_id: Uuid,
+    /// Served databases; `_Server` is always the last one.
+    pub(crate) dbs: Vec<ServedDb>,
+    pub(crate) sessions: BTreeMap<SessionId, Session>,
+    /// Lock name → owner first, then waiters in order.
+    pub(crate) locks: HashMap<String, VecDeque<SessionId>>,
+    /// Sessions with new output since the last [`Server::take_ready`].
+    pub(crate) ready: BTreeSet<SessionId>,
+    next_session: u64,
+}
+
+impl Server {
+    /// A server without user databases (only `_Server`).
+    pub fn new(config: ServerConfig) -> Result<Self, ServerError> {
+        let server_id = config.server_id.unwrap_or_else(Uuid::new_v4);
+        let mut s = Self {
+            config,
+            server_id,
+            dbs: Vec::new(),
+            sessions: BTreeMap::new(),
+            locks: HashMap::new(),
+            ready: BTreeSet::new(),
+            next_session: 1,
+        };
+        s.rebuild_server_db()?;
+        Ok(s)
+    }
+
+    fn rebuild_server_db(&mut self) -> Result<(), ServerError> {
+        if self.dbs.last().is_some_and(|d| d.name == SERVER_DB_NAME) {
+            self.dbs.pop();
+        }
+        let schemas: Vec<_> = self
+            .dbs
+            .iter()
+            .map(|d| (d.name.clone(), d.db.schema().to_json()))
+            .collect();
+        let (db, _) = server_db::build(&schemas, None).map_err(ServerError::ServerDb)?;
+        self.dbs.push(ServedDb {
+            name: SERVER_DB_NAME.to_owned(),
+            db,
+            log: None,
+            history: VecDeque::new(),
+            last_txn: Uuid::nil(),
+        });
+        Ok(())
+    }
+
+    /// Serves `db` (in memory only when `log` is `None`). Add databases before clients connect:
+    /// the `_Server` database is rebuilt, and monitors on it are not told.
+    pub fn add_database(
+        &mut self,
+        db: Database,
+        log: Option<Box<dyn CommitLog>>,
+    ) -> Result<(), ServerError> {
+        let name = db.schema().name.clone();
+        if name == SERVER_DB_NAME {
+            return Err(ServerError::ReservedName(name));
+        }
+        if self.dbs.iter().any(|d| d.name == name) {
+            return Err(ServerError::DuplicateDatabase(name));
+        }
+        let at = self.dbs.len().saturating_sub(1);
+        self.dbs.insert(
+            at,
+            ServedDb {
+                name,
+                db,
+                log,
+                history: VecDeque::new(),
+                last_txn: Uuid::nil(),
+            },
+        );
+        self.rebuild_server_db()
+    }
+
+    /// The server's id (`get_server_id`).
+    pub fn server_id(&self) -> Uuid {
+        self.server_id
+    }
+
+    /// Names of the served databases, `_Server` included, sorted as `list_dbs` returns them.
+    pub fn database_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.dbs.iter().map(|d| d.name.clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// A served database by name.
+    pub fn database(&self, name: &str) -> Option<&Database> {
+        self.dbs.iter().find(|d| d.name == name).map(|d| &d.db)
+    }
+
+    /// Id of the latest commit of database `name` (nil before the first, or without history).
+    pub fn last_txn_id(&self, name: &str) -> Option<Uuid> {
+        self.dbs.iter().find(|d| d.name == name).map(|d| d.last_txn)
+    }
+
+    pub(crate) fn db_index(&self, name: &str) -> Option<usize> {
+        self.dbs.iter().position(|d| d.name == name)
+    }
+
+    /// A new session (a client connected at `now`). With `probe_interval`, the session sends `echo`
+    /// probes to an idle client and closes when it stays silent (ovsdb-server does this on TCP
+    /// connections, not on Unix sockets).
+    pub fn connect(&mut self, now: Instant, probe_interval: Option<Duration>) -> SessionId {
+        let id = SessionId(self.next_session);
+        self.next_session += 1;
+        self.sessions.insert(id, Session::new(now, probe_interval));
+        id
+    }
+
+    /// The client of session `id` went away: its monitors, pending transactions and locks end.
+    pub fn disconnect(&mut self, id: SessionId) {
+        if let Some(s) = self.sessions.remove(&id) {
+            for name in s.locks {
+                self.release_lock(id, &name);
+            }
+        }
+        self.ready.remove(&id);
+    }
+
+    /// The next message to send to session `id`.
+    pub fn poll_transmit(&mut self, id: SessionId) -> Option<Message> {
+        self.sessions.get_mut(&id)?.outbox.pop_front()
+    }
+
+    /// Whether session `id` must be closed (after its output is flushed): the client stopped
+    /// answering probes, or the session is unknown.
+    pub fn is_closed(&self, id: SessionId) -> bool {
+        self.sessions.get(&id).is_none_or(|s| s.closed)
+    }
+
+    /// Sessions that have output (or must close) since the last call.
+    pub fn take_ready(&mut self) -> Vec<SessionId> {
+        std::mem::take(&mut self.ready).into_iter().collect()
+    }
+
+    /// Number of connected sessions.
+    pub fn n_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub(crate) fn send(&mut self, id: SessionId, msg: Message) {
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.outbox.push_back(msg);
+            self.ready.insert(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

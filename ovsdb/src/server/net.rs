@@ -1,0 +1,380 @@
+//! The tokio adapter: listens on `punix:PATH` and `ptcp:PORT[:IP]` remotes and runs one task per
+//! connection over a shared [`Server`].
+//!
+//! Each connection decodes messages with [`JsonRpcCodec`] (size and depth limits) and feeds them to
+//! the server core; after every step the sessions that got output are woken to flush it. A
+//! connection that sends garbage, an oversize or too deeply nested message, or an invalid JSON-RPC
+//! message is logged and closed, like ovsdb-server does; other connections are not affected. A timer
+//! task drives [`Server::handle_timeout`] (`wait` timeouts and inactivity probes: TCP sessions are
+//! probed with `echo` every [`NetOptions::tcp_probe`], Unix sessions by default not at all, as in
+//! ovsdb-server).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::codec::Framed;
+
+use super::{Server, SessionId};
+use crate::jsonrpc::{JsonRpcCodec, Limits, Message};
+
+enum Listener {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
+/// A passive remote, as given to ovsdb-server's `--remote`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    /// `punix:PATH`: a Unix socket.
+    Punix(PathBuf),
+    /// `ptcp:PORT[:IP]`: a TCP listener (port 0 picks a free port).
+    Ptcp {
+        /// Port.
+        port: u16,
+        /// Address to bind (all IPv4 addresses by default).
+        ip: IpAddr,
+    },
+}
+
+/// A `--remote` that cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{remote}: unsupported or malformed remote (expected punix:PATH or ptcp:PORT[:IP])")]
+pub struct BadRemote {
+    /// The text given.
+    pub remote: String,
+}
+
+impl FromStr for Remote {
+    type Err = BadRemote;
+
+    fn from_str(s: &str) -> Result<Self, BadRemote> {
+        let bad = || BadRemote {
+            remote: s.to_owned(),
+        };
+        if let Some(path) = s.strip_prefix("punix:") {
+            if path.is_empty() {
+                return Err(bad());
+            }
+            return Ok(Self::Punix(PathBuf::from(path)));
+        }
+        if let Some(rest) = s.strip_prefix("ptcp:") {
+            let (port, ip) = match rest.split_once(':') {
+                Some((p, ip)) => {
+                    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+                    (p, ip.parse::<IpAddr>().map_err(|_| bad())?)
+                }
+                None => (rest, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            };
+            let port = port.parse::<u16>().map_err(|_| bad())?;
+            return Ok(Self::Ptcp { port, ip });
+        }
+        Err(bad())
+    }
+}
+
+impl fmt::Display for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Punix(p) => write!(f, "punix:{}", p.display()),
+            Self::Ptcp { port, ip } => write!(f, "ptcp:{port}:{ip}"),
+        }
+    }
+}
+
+/// Connection settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetOptions {
+    /// Message size and nesting limits.
+    pub limits: Limits,
+    /// Inactivity probe on TCP connections (ovsdb-server: 5 s).
+    pub tcp_probe: Option<Duration>,
+    /// Inactivity probe on Unix connections (ovsdb-server: none).
+    pub unix_probe: Option<Duration>,
+}
+
+impl Default for NetOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            tcp_probe: Some(crate::jsonrpc::echo::DEFAULT_PROBE_INTERVAL),
+            unix_probe: None,
+        }
+    }
+}
+
+/// A server shared between connection tasks.
+pub type SharedServer = Arc<Mutex<Server>>;
+
+struct Shared {
+    server: SharedServer,
+    wakers: Mutex<HashMap<SessionId, Arc<Notify>>>,
+    options: NetOptions,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves consistent-enough state for serving others.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    fn wake(&self, ids: Vec<SessionId>) {
+        if ids.is_empty() {
+            return;
+        }
+        let wakers = lock(&self.wakers);
+        for id in ids {
+            if let Some(n) = wakers.get(&id) {
+                n.notify_one();
+            }
+        }
+    }
+}
+
+/// A running server: its listeners, connections and timer.
+#[derive(Debug)]
+pub struct Running {
+    addrs: Vec<Remote>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    unix_paths: Vec<PathBuf>,
+}
+
+impl Running {
+    /// The remotes actually bound (`ptcp:0` shows the chosen port).
+    pub fn local_remotes(&self) -> &[Remote] {
+        &self.addrs
+    }
+
+    /// Stops listening, closes every connection and removes the Unix sockets.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        for p in &self.unix_paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Binds every remote and starts serving `server` on them in the current tokio runtime.
+pub async fn serve(
+    server: SharedServer,
+    remotes: &[Remote],
+    options: NetOptions,
+) -> io::Result<Running> {
+    let shared = Arc::new(Shared {
+        server,
+        wakers: Mutex::new(HashMap::new()),
+        options,
+    });
+    let (tx, rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut addrs = Vec::new();
+    let mut unix_paths = Vec::new();
+    for r in remotes {
+        match r {
+            Remote::Punix(path) => {
+                if path.exists() {
+                    std::fs::remove_file(path)?;
+                }
+                let l = UnixListener::bind(path)?;
+                tracing::info!("listening on punix:{}", path.display());
+                addrs.push(r.clone());
+                unix_paths.push(path.clone());
+                let (shared, rx) = (shared.clone(), rx.clone());
+                tasks.push(tokio::spawn(async move {
+                    accept_loop(rx, shared, Listener::Unix(l), options.unix_probe).await;
+                }));
+            }
+            Remote::Ptcp { port, ip } => {
+                let l = TcpListener::bind(SocketAddr::new(*ip, *port)).await?;
+                let local = l.local_addr()?;
+                tracing::info!("listening on ptcp:{}:{}", local.port(), local.ip());
+                addrs.push(Remote::Ptcp {
+                    port: local.port(),
+                    ip: local.ip(),
+                });
+                let (shared, rx) = (shared.clone(), rx.clone());
+                tasks.push(tokio::spawn(async move {
+                    accept_loop(rx, shared, Listener::Tcp(l), options.tcp_probe).await;
+                }));
+            }
+        }
+    }
+    let (timer_shared, mut timer_rx) = (shared.clone(), rx.clone());
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = timer_rx.changed() => return,
+            }
+            let now = Instant::now();
+            let ready = {
+                let mut s = lock(&timer_shared.server);
+                if s.poll_timeout().is_some_and(|t| t <= now) {
+                    s.handle_timeout(now);
+                }
+                s.take_ready()
+            };
+            timer_shared.wake(ready);
+        }
+    }));
+    Ok(Running {
+        addrs,
+        shutdown: tx,
+        tasks,
+        unix_paths,
+    })
+}
+
+async fn accept_loop(
+    mut shutdown: watch::Receiver<bool>,
+    shared: Arc<Shared>,
+    listener: Listener,
+    probe: Option<Duration>,
+) {
+    let mut conns: Vec<JoinHandle<()>> = Vec::new();
+    let conn_shutdown = shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            r = async {
+                match &listener {
+                    Listener::Unix(l) => l.accept().await.map(|(s, _)| {
+                        tokio::spawn(connection(s, shared.clone(), conn_shutdown.clone(), probe))
+                    }),
+                    Listener::Tcp(l) => l.accept().await.map(|(s, peer)| {
+                        let _ = s.set_nodelay(true);
+                        tracing::debug!(%peer, "connection accepted");
+                        tokio::spawn(connection(s, shared.clone(), conn_shutdown.clone(), probe))
+                    }),
+                }
+            } => r,
+            _ = shutdown.changed() => break,
+        };
+        match accepted {
+            Ok(task) => {
+                conns.retain(|c| !c.is_finished());
+                conns.push(task);
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    for c in conns {
+        let _ = c.await;
+    }
+}
+
+async fn connection<S>(
+    stream: S,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    probe: Option<Duration>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let notify = Arc::new(Notify::new());
+    let sid = lock(&shared.server).connect(Instant::now(), probe);
+    lock(&shared.wakers).insert(sid, notify.clone());
+    let mut framed = Framed::new(stream, JsonRpcCodec::with_limits(shared.options.limits));
+    loop {
+        let (out, closed) = {
+            let mut s = lock(&shared.server);
+            let mut out = Vec::new();
+            while let Some(m) = s.poll_transmit(sid) {
+                out.push(m);
+            }
+            (out, s.is_closed(sid))
+        };
+        let mut failed = false;
+        for m in out {
+            if let Err(e) = framed.feed(m).await {
+                tracing::debug!(%sid, "send failed: {e}");
+                failed = true;
+                break;
+            }
+        }
+        if !failed {
+            if let Err(e) = SinkExt::<Message>::flush(&mut framed).await {
+                tracing::debug!(%sid, "send failed: {e}");
+                failed = true;
+            }
+        }
+        if failed || closed {
+            if closed {
+                tracing::info!(%sid, "no response to inactivity probe, disconnecting");
+            }
+            break;
+        }
+        tokio::select! {
+            r = framed.next() => match r {
+                Some(Ok(msg)) => {
+                    let ready = {
+                        let mut s = lock(&shared.server);
+                        s.handle_message(sid, msg, Instant::now());
+                        s.take_ready()
+                    };
+                    shared.wake(ready.into_iter().filter(|id| *id != sid).collect());
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(%sid, "closing connection: {e}");
+                    break;
+                }
+                None => break,
+            },
+            _ = notify.notified() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    let ready = {
+        let mut s = lock(&shared.server);
+        s.disconnect(sid);
+        s.take_ready()
+    };
+    lock(&shared.wakers).remove(&sid);
+    shared.wake(ready);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_remotes() {
+        assert_eq!(
+            "punix:/tmp/x.sock".parse::<Remote>(),
+            Ok(Remote::Punix("/tmp/x.sock".into()))
+        );
+        assert_eq!(
+            "ptcp:6641:127.0.0.1".parse::<Remote>(),
+            Ok(Remote::Ptcp {
+                port: 6641,
+                ip: "127.0.0.1".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            "ptcp:0".parse::<Remote>(),
+            Ok(Remote::Ptcp {
+                port: 0,
+                ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            })
+        );
+        assert!("tcp:1.2.3.4:5".parse::<Remote>().is_err());
+        assert!("ptcp:x".parse::<Remote>().is_err());
+    }
+}

@@ -1,0 +1,550 @@
+//! Client sessions: what the server does with each incoming JSON-RPC message, without I/O.
+//!
+//! Replies and notifications are queued per session ([`Server::poll_transmit`]). Within a session,
+//! the updates a commit causes on the committing session's own monitors are queued before the reply
+//! to its `transact`, as ovsdb-server does. Error replies have ovsdb-server's shapes: a bare string
+//! for `"unknown method"` / `"unknown monitor"` / `"canceled"`, otherwise an error object with
+//! `error`, `details` and `syntax`.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::monitor::{self, Monitor, MonitorVersion};
+use super::Server;
+use crate::db::{ChangeSet, TxnContext, TxnOutcome};
+use crate::jsonrpc::echo::{Keepalive, KeepaliveAction};
+use crate::jsonrpc::{Message, Notification, Request, Response};
+
+/// Identifies one client session of a [`Server`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub(crate) u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "session#{}", self.0)
+    }
+}
+
+/// A `transact` waiting for its `wait` operations.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingTxn {
+    id: Value,
+    params: Value,
+    db: usize,
+    received: Instant,
+    timeout_ms: Option<u64>,
+}
+
+/// Per-client state.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) outbox: VecDeque<Message>,
+    /// Monitor id (its JSON text) → (id, monitor), in creation order.
+    monitors: Vec<(String, Value, Monitor)>,
+    /// Locks held or waited for.
+    pub(crate) locks: BTreeSet<String>,
+    pending: Vec<PendingTxn>,
+    keepalive: Keepalive,
+    pub(crate) closed: bool,
+    db_change_aware: bool,
+}
+
+impl Session {
+    pub(crate) fn new(now: Instant, probe: Option<Duration>) -> Self {
+        Self {
+            outbox: VecDeque::new(),
+            monitors: Vec::new(),
+            locks: BTreeSet::new(),
+            pending: Vec::new(),
+            keepalive: Keepalive::new(probe, now),
+            closed: false,
+            db_change_aware: false,
+        }
+    }
+
+    fn monitor_index(&self, id: &Value) -> Option<usize> {
+        let key = id.to_string();
+        self.monitors.iter().position(|(k, _, _)| *k == key)
+    }
+}
+
+fn syntax_error(syntax: &Value, details: impl Into<String>) -> Value {
+    json!({"error": "syntax error", "details": details.into(), "syntax": syntax.to_string()})
+}
+
+fn notification(method: &str, params: Vec<Value>) -> Message {
+    Message::Notification(Notification {
+        method: method.to_owned(),
+        params,
+    })
+}
+
+impl Server {
+    /// Handles one message received on session `sid` at `now`.
+    pub fn handle_message(&mut self, sid: SessionId, msg: Message, now: Instant) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        s.keepalive.on_receive(now);
+        match msg {
+            Message::Request(req) => self.handle_request(sid, req, now),
+            Message::Notification(n) if n.method == "cancel" => {
+                if let Some(id) = n.params.first() {
+                    self.cancel(sid, id);
+                }
+            }
+            // Replies to our echo probes, and notifications ovsdb-server ignores too.
+            Message::Notification(_) | Message::Response(_) => {}
+        }
+    }
+
+    fn reply(&mut self, sid: SessionId, id: Value, result: Result<Value, Value>) {
+        let resp = match result {
+            Ok(v) => Response::ok(id, v),
+            Err(e) => Response::error(id, e),
+        };
+        self.send(sid, Message::Response(resp));
+    }
+
+    fn handle_request(&mut self, sid: SessionId, req: Request, now: Instant) {
+        let Request { method, params, id } = req;
+        let params_json = Value::Array(params.clone());
+        let result = match method.as_str() {
+            "echo" => Ok(params_json),
+            "list_dbs" => Ok(json!(self.database_names())),
+            "get_schema" => self
+                .lookup_db(&method, &params, &params_json)
+                .map(|d| self.dbs[d].db.schema().to_json()),
+            "get_server_id" => Ok(json!(self.server_id.to_string())),
+            "set_db_change_aware" => {
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    s.db_change_aware = params.first().and_then(Value::as_bool).unwrap_or(true);
+                }
+                Ok(json!({}))
+            }
+            "transact" => match self.lookup_db(&method, &params, &params_json) {
+                Ok(db) => {
+                    let pending = PendingTxn {
+                        id: id.clone(),
+                        params: params_json,
+                        db,
+                        received: now,
+                        timeout_ms: None,
+                    };
+                    self.run_transact(sid, pending, now);
+                    self.retry_pending(Some(db), now);
+                    return;
+                }
+                Err(e) => Err(e),
+            },
+            "monitor" => self.monitor(sid, MonitorVersion::V1, &params),
+            "monitor_cond" => self.monitor(sid, MonitorVersion::V2, &params),
+            "monitor_cond_since" => self.monitor(sid, MonitorVersion::V3, &params),
+            "monitor_cond_change" => self.monitor_cond_change(sid, &params),
+            "monitor_cancel" => self.monitor_cancel(sid, &params),
+            "lock" => self.lock(sid, &params, false),
+            "steal" => self.lock(sid, &params, true),
+            "unlock" => self.unlock(sid, &params),
+            _ => Err(json!("unknown method")),
+        };
+        self.reply(sid, id, result);
+    }
+
+    fn lookup_db(&self, method: &str, params: &[Value], params_json: &Value) -> Result<usize, Value> {
+        let Some(name) = params.first().and_then(Value::as_str) else {
+            return Err(syntax_error(params_json, "database name expected as first parameter"));
+        };
+        self.db_index(name).ok_or_else(|| {
+            json!({
+                "error": "unknown database",
+                "details": format!("{method} request specifies unknown database {name}"),
+                "syntax": params_json.to_string(),
+            })
+        })
+    }
+
+    fn held_locks(&self, sid: SessionId) -> std::collections::HashSet<String> {
+        self.sessions
+            .get(&sid)
+            .map(|s| {
+                s.locks
+                    .iter()
+                    .filter(|l| self.locks.get(*l).and_then(|q| q.front()) == Some(&sid))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Runs (or re-runs) a transaction; returns true when it completed.
+    fn run_transact(&mut self, sid: SessionId, mut p: PendingTxn, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(p.received);
+        let ctx = TxnContext {
+            held_locks: self.held_locks(sid),
+            elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        };
+        let outcome = self.dbs[p.db].db.transact(&p.params, &ctx);
+        match outcome {
+            TxnOutcome::Complete { results, changes } => {
+                let mut results = results;
+                if let Some(ch) = changes.filter(|c| !c.is_empty()) {
+                    if let Err(e) = self.commit(p.db, ch) {
+                        tracing::error!(db = %self.dbs[p.db].name, "cannot write commit: {e}");
+                        if let Value::Array(a) = &mut results {
+                            a.push(json!({"error": "I/O error", "details": e.to_string()}));
+                        }
+                    }
+                }
+                self.reply(sid, p.id, Ok(results));
+                true
+            }
+            TxnOutcome::Blocked { timeout_ms } => {
+                p.timeout_ms = timeout_ms;
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    s.pending.push(p);
+                }
+                false
+            }
+        }
+    }
+
+    /// Writes a commit to the database's log, records its transaction id and notifies monitors.
+    fn commit(&mut self, db: usize, changes: Arc<ChangeSet>) -> Result<(), super::StorageError> {
+        let history_len = self.config.txn_history;
+        let sdb = &mut self.dbs[db];
+        let logged = match &mut sdb.log {
+            Some(log) => log.commit(&sdb.db, &changes),
+            None => Ok(()),
+        };
+        if history_len > 0 {
+            let txn_id = Uuid::new_v4();
+            sdb.last_txn = txn_id;
+            sdb.history.push_back((txn_id, changes.clone()));
+            while sdb.history.len() > history_len {
+                sdb.history.pop_front();
+            }
+        }
+        let last = sdb.last_txn.to_string();
+        let schema = sdb.db.schema().clone();
+        for (sid, s) in self.sessions.iter_mut() {
+            let mut any = false;
+            for (_, id, m) in &s.monitors {
+                if m.db != db {
+                    continue;
+                }
+                let Some(u) = m.updates(&schema, &changes) else {
+                    continue;
+                };
+                let params = match m.version {
+                    MonitorVersion::V3 => vec![id.clone(), json!(last), u],
+                    _ => vec![id.clone(), u],
+                };
+                s.outbox.push_back(notification(m.version.method(), params));
+                any = true;
+            }
+            if any {
+                self.ready.insert(*sid);
+            }
+        }
+        logged
+    }
+
+    /// Re-runs blocked transactions (of database `db`, or all when `None`) until none completes.
+    fn retry_pending(&mut self, db: Option<usize>, now: Instant) {
+        loop {
+            let mut progress = false;
+            let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
+            for sid in sids {
+                let Some(s) = self.sessions.get_mut(&sid) else {
+                    continue;
+                };
+                let taken: Vec<PendingTxn> = std::mem::take(&mut s.pending);
+                let mut keep = Vec::new();
+                for p in taken {
+                    if db.is_some_and(|d| d != p.db) {
+                        keep.push(p);
+                        continue;
+                    }
+                    // run_transact re-queues it when still blocked.
+                    if self.run_transact(sid, p, now) {
+                        progress = true;
+                    }
+                }
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    keep.append(&mut s.pending);
+                    s.pending = keep;
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+    }
+
+    fn cancel(&mut self, sid: SessionId, id: &Value) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if let Some(i) = s.pending.iter().position(|p| p.id == *id) {
+            let p = s.pending.remove(i);
+            self.reply(sid, p.id, Err(json!("canceled")));
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        for s in self.sessions.values() {
+            if let Some(t) = s.keepalive.next_deadline() {
+                consider(t);
+            }
+            for p in &s.pending {
+                if let Some(ms) = p.timeout_ms {
+                    consider(p.received + Duration::from_millis(ms));
+                }
+            }
+        }
+        next
+    }
+
+    /// Advances timers to `now`: inactivity probes, idle disconnects and `wait` timeouts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
+        let mut expired = false;
+        for sid in sids {
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                continue;
+            };
+            match s.keepalive.poll(now) {
+                KeepaliveAction::Wait => {}
+                KeepaliveAction::SendProbe(req) => self.send(sid, Message::Request(req)),
+                KeepaliveAction::Disconnect => {
+                    s.closed = true;
+                    self.ready.insert(sid);
+                }
+            }
+            if let Some(s) = self.sessions.get(&sid) {
+                expired |= s.pending.iter().any(|p| {
+                    p.timeout_ms
+                        .is_some_and(|ms| now >= p.received + Duration::from_millis(ms))
+                });
+            }
+        }
+        if expired {
+            self.retry_pending(None, now);
+        }
+    }
+
+    fn monitor(
+        &mut self,
+        sid: SessionId,
+        version: MonitorVersion,
+        params: &[Value],
+    ) -> Result<Value, Value> {
+        let method = match version {
+            MonitorVersion::V1 => "monitor",
+            MonitorVersion::V2 => "monitor_cond",
+            MonitorVersion::V3 => "monitor_cond_since",
+        };
+        let params_json = Value::Array(params.to_vec());
+        let want = if version == MonitorVersion::V3 { 4 } else { 3 };
+        if params.len() != want {
+            return Err(syntax_error(&params_json, format!("{method} requires {want} parameters")));
+        }
+        let db = self.lookup_db(method, params, &params_json)?;
+        let mon_id = params[1].clone();
+        let Some(s) = self.sessions.get(&sid) else {
+            return Err(json!("session closed"));
+        };
+        if s.monitor_index(&mon_id).is_some() {
+            return Err(syntax_error(&mon_id, "duplicate monitor ID"));
+        }
+        let sdb = &self.dbs[db];
+        let tables = monitor::parse_requests(sdb.db.schema(), version, &params[2])
+            .map_err(|e| e.to_json())?;
+        let m = Monitor {
+            db,
+            version,
+            tables,
+        };
+        let result = match version {
+            MonitorVersion::V1 | MonitorVersion::V2 => m.initial(&sdb.db),
+            MonitorVersion::V3 => {
+                let since = params[3].as_str().and_then(crate::atom::parse_uuid_str);
+                let pos = since
+                    .filter(|u| !u.is_nil())
+                    .and_then(|u| sdb.history.iter().position(|(id, _)| *id == u));
+                match pos {
+                    Some(i) => {
+                        let commits: Vec<Arc<ChangeSet>> =
+                            sdb.history.iter().skip(i + 1).map(|(_, c)| c.clone()).collect();
+                        json!([
+                            true,
+                            sdb.last_txn.to_string(),
+                            m.merged_updates(sdb.db.schema(), &commits)
+                        ])
+                    }
+                    None => json!([false, sdb.last_txn.to_string(), m.initial(&sdb.db)]),
+                }
+            }
+        };
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.monitors.push((mon_id.to_string(), mon_id, m));
+        }
+        Ok(result)
+    }
+
+    fn monitor_cond_change(&mut self, sid: SessionId, params: &[Value]) -> Result<Value, Value> {
+        let params_json = Value::Array(params.to_vec());
+        if params.len() != 3 {
+            return Err(syntax_error(&params_json, "monitor_cond_change requires 3 parameters"));
+        }
+        let (old_id, new_id) = (&params[0], &params[1]);
+        let Some(s) = self.sessions.get(&sid) else {
+            return Err(json!("session closed"));
+        };
+        let Some(idx) = s.monitor_index(old_id) else {
+            return Err(syntax_error(old_id, "unknown monitor session"));
+        };
+        if old_id != new_id && s.monitor_index(new_id).is_some() {
+            return Err(syntax_error(new_id, "duplicate monitor ID"));
+        }
+        let m = &s.monitors[idx].2;
+        if m.version == MonitorVersion::V1 {
+            return Err(syntax_error(
+                old_id,
+                "monitor_cond_change is not supported for monitor",
+            ));
+        }
+        let sdb = &self.dbs[m.db];
+        let tables = monitor::parse_condition_change(sdb.db.schema(), &m.tables, &params[2])
+            .map_err(|e| e.to_json())?;
+        let updates = m.condition_change_updates(&sdb.db, &tables);
+        let version = m.version;
+        let last = sdb.last_txn.to_string();
+        let has_updates = updates.as_object().is_some_and(|o| !o.is_empty());
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            let entry = &mut s.monitors[idx];
+            entry.0 = new_id.to_string();
+            entry.1 = new_id.clone();
+            entry.2.tables = tables;
+        }
+        if has_updates {
+            let p = match version {
+                MonitorVersion::V3 => vec![new_id.clone(), json!(last), updates],
+                _ => vec![new_id.clone(), updates],
+            };
+            self.send(sid, notification(version.method(), p));
+        }
+        Ok(json!({}))
+    }
+
+    fn monitor_cancel(&mut self, sid: SessionId, params: &[Value]) -> Result<Value, Value> {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return Err(json!("session closed"));
+        };
+        let idx = params.first().and_then(|id| s.monitor_index(id));
+        match idx {
+            Some(i) => {
+                s.monitors.remove(i);
+                Ok(json!({}))
+            }
+            None => Err(json!("unknown monitor")),
+        }
+    }
+
+    fn lock(&mut self, sid: SessionId, params: &[Value], steal: bool) -> Result<Value, Value> {
+        let params_json = Value::Array(params.to_vec());
+        let method = if steal { "steal" } else { "lock" };
+        let Some(name) = params.first().and_then(Value::as_str).map(str::to_owned) else {
+            return Err(syntax_error(&params_json, "lock name expected"));
+        };
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return Err(json!("session closed"));
+        };
+        if s.locks.contains(&name) {
+            return Err(syntax_error(
+                &params_json,
+                format!("must issue \"unlock\" before new \"{method}\""),
+            ));
+        }
+        s.locks.insert(name.clone());
+        let queue = self.locks.entry(name.clone()).or_default();
+        if steal {
+            let victim = queue.front().copied();
+            queue.push_front(sid);
+            if let Some(v) = victim {
+                self.send(v, notification("stolen", vec![json!(name)]));
+            }
+            Ok(json!({"locked": true}))
+        } else {
+            queue.push_back(sid);
+            let locked = queue.front() == Some(&sid);
+            Ok(json!({ "locked": locked }))
+        }
+    }
+
+    fn unlock(&mut self, sid: SessionId, params: &[Value]) -> Result<Value, Value> {
+        let params_json = Value::Array(params.to_vec());
+        let Some(name) = params.first().and_then(Value::as_str).map(str::to_owned) else {
+            return Err(syntax_error(&params_json, "lock name expected"));
+        };
+        let held = self
+            .sessions
+            .get_mut(&sid)
+            .is_some_and(|s| s.locks.remove(&name));
+        if !held {
+            return Err(syntax_error(
+                &params_json,
+                "\"unlock\" without \"lock\" or \"steal\"",
+            ));
+        }
+        self.release_lock(sid, &name);
+        Ok(json!({}))
+    }
+
+    /// Removes `sid` from lock `name`'s queue; the next waiter, if it becomes owner, is told.
+    pub(crate) fn release_lock(&mut self, sid: SessionId, name: &str) {
+        let Some(queue) = self.locks.get_mut(name) else {
+            return;
+        };
+        let was_owner = queue.front() == Some(&sid);
+        queue.retain(|s| *s != sid);
+        let next = queue.front().copied();
+        if queue.is_empty() {
+            self.locks.remove(name);
+        }
+        if let (true, Some(n)) = (was_owner, next) {
+            self.send(n, notification("locked", vec![json!(name)]));
+        }
+    }
+
+    /// Whether session `sid` asked to be told about schema changes (`set_db_change_aware`).
+    pub fn is_db_change_aware(&self, sid: SessionId) -> bool {
+        self.sessions.get(&sid).is_some_and(|s| s.db_change_aware)
+    }
+
+    /// Pending (blocked) transactions of session `sid`.
+    pub fn n_pending(&self, sid: SessionId) -> usize {
+        self.sessions.get(&sid).map_or(0, |s| s.pending.len())
+    }
+
+    /// The JSON-RPC ids of the monitors of session `sid`.
+    pub fn monitor_ids(&self, sid: SessionId) -> Vec<Value> {
+        self.sessions
+            .get(&sid)
+            .map(|s| s.monitors.iter().map(|(_, id, _)| id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Monitors per database index, for diagnostics.
+    pub fn n_monitors(&self) -> usize {
+        self.sessions.values().map(|s| s.monitors.len()).sum()
+    }
+}

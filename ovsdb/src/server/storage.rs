@@ -1,0 +1,380 @@
+//! A database kept in a standalone OVSDB file, as ovsdb-server 3.1 keeps it.
+//!
+//! - Opening replays the file's records into a [`Database`] (the first record is the schema; every
+//!   further record is applied as one transaction, `_is_diff` records as column diffs). A truncated
+//!   or corrupt tail is logged and cut off before the next write, as ovsdb-server does.
+//! - Each commit is appended as one `_is_diff` record; the file is `fdatasync`ed before the commit is
+//!   acknowledged when the transaction asked for durability (`{"op":"commit","durable":true}`), or
+//!   always with [`StorageOptions::sync_every_commit`]. ovsdb-server 3.1 syncs only durable commits;
+//!   other commits are written before the reply (so they survive a crash of the server process, not
+//!   of the machine).
+//! - Online compaction replaces the file by the schema and one snapshot record when the file has
+//!   grown past [`StorageOptions::compact_min_size`] and to [`StorageOptions::compact_factor`] times
+//!   its size after the previous compaction.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+
+use crate::atom::NoSymbols;
+use crate::datum::Datum;
+use crate::db::{ChangeSet, Database, TxnContext, TxnOutcome};
+use crate::file::{self, FileError, LogFile, TransactionRecord};
+use crate::schema::Schema;
+use crate::server::monitor::{datum_apply_diff, datum_diff};
+use crate::types::ColumnType;
+
+/// Errors of file-backed storage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The file layer failed.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The schema record is not a valid schema.
+    #[error("{path}: bad schema: {source}")]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// Why the schema is invalid.
+        #[source]
+        source: crate::Error,
+    },
+    /// A transaction record could not be applied.
+    #[error("{path}: record at offset {offset} cannot be applied: {details}")]
+    Replay {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the record.
+        offset: u64,
+        /// What went wrong.
+        details: String,
+    },
+}
+
+/// Tuning of [`FileStorage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageOptions {
+    /// `fdatasync` after every commit, not only durable ones.
+    pub sync_every_commit: bool,
+    /// Never compact a file smaller than this (bytes). ovsdb-server uses 10 MiB.
+    pub compact_min_size: u64,
+    /// Compact when the file reaches this multiple of its size after the last compaction.
+    pub compact_factor: u64,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        Self {
+            sync_every_commit: false,
+            compact_min_size: 10 << 20,
+            compact_factor: 4,
+        }
+    }
+}
+
+/// Where a served database's commits go.
+///
+/// The server core calls [`CommitLog::commit`] after the engine applied a transaction and before it
+/// acknowledges it; an error makes the server answer the transaction with an `"I/O error"`.
+pub trait CommitLog: Send + std::fmt::Debug {
+    /// Records one commit. `db` is the database after the commit.
+    fn commit(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError>;
+}
+
+/// A database file opened for appending commits.
+#[derive(Debug)]
+pub struct FileStorage {
+    log: LogFile,
+    options: StorageOptions,
+    base_size: u64,
+    schema_json: Value,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl FileStorage {
+    /// Opens the database file at `path` and replays it. A corrupt tail is logged with `tracing`
+    /// and returned so callers can report it.
+    pub fn open(
+        path: impl AsRef<Path>,
+        options: StorageOptions,
+    ) -> Result<(Database, Self, Option<file::CorruptTail>), StorageError> {
+        let path = path.as_ref();
+        let (log, contents) = LogFile::open(path)?;
+        if let Some(tail) = &contents.corrupt_tail {
+            tracing::warn!(file = %path.display(), "{tail}; ignoring the rest of the file");
+        }
+        let mut records = contents.records.into_iter();
+        let schema_rec = records.next().ok_or_else(|| FileError::NoSchema {
+            path: path.to_path_buf(),
+            tail: None,
+        })?;
+        let schema = Schema::from_json(&schema_rec.json).map_err(|source| StorageError::Schema {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut db = Database::new(schema);
+        for rec in records {
+            replay_record(&mut db, &rec.json).map_err(|details| StorageError::Replay {
+                path: path.to_path_buf(),
+                offset: rec.offset,
+                details,
+            })?;
+        }
+        let base_size = log.len();
+        Ok((
+            db,
+            Self {
+                log,
+                options,
+                base_size,
+                schema_json: schema_rec.json,
+            },
+            contents.corrupt_tail,
+        ))
+    }
+
+    /// Creates a new database file holding only `schema` (like `ovsdb-tool create`).
+    pub fn create(path: impl AsRef<Path>, schema: &Value) -> Result<(), StorageError> {
+        let path = path.as_ref();
+        Schema::from_json(schema).map_err(|source| StorageError::Schema {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        LogFile::create(path, schema)?;
+        Ok(())
+    }
+
+    /// The file's current length.
+    pub fn len(&self) -> u64 {
+        self.log.len()
+    }
+
+    /// Whether the file is empty (never, once opened).
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+    }
+
+    /// Compacts now: rewrites the file as the schema plus one snapshot of `db`.
+    pub fn compact(&mut self, db: &Database) -> Result<(), StorageError> {
+        let snapshot = snapshot_record(db);
+        self.log.compact(&self.schema_json, &snapshot)?;
+        self.base_size = self.log.len();
+        tracing::info!(file = %self.log.path().display(), size = self.base_size, "compacted database");
+        Ok(())
+    }
+}
+
+impl CommitLog for FileStorage {
+    fn commit(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError> {
+        let Some(record) = commit_record(db.schema(), changes, now_ms()) else {
+            return Ok(());
+        };
+        self.log.append_record(&record)?;
+        if changes.durable || self.options.sync_every_commit {
+            self.log.sync()?;
+        }
+        let threshold = self
+            .options
+            .compact_min_size
+            .max(self.base_size.saturating_mul(self.options.compact_factor));
+        if self.log.len() >= threshold {
+            if let Err(e) = self.compact(db) {
+                // The commit itself is safely in the old file; compaction is retried later.
+                tracing::warn!("compaction failed: {e}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `_is_diff` transaction record ovsdb-server 3.1 writes for `changes`, or `None` when nothing
+/// persistent changed. Inserted rows list their non-default columns, modified rows the diffs of their
+/// changed columns, deleted rows are `null`; ephemeral columns are not written.
+pub fn commit_record(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Option<Value> {
+    let mut txn = TransactionRecord {
+        date_ms: Some(date_ms),
+        comment: changes.comment.clone(),
+        is_diff: true,
+        tables: Map::new(),
+    };
+    for tc in &changes.tables {
+        let Some(ts) = schema.tables.get(tc.table) else {
+            continue;
+        };
+        let mut rows = Map::new();
+        for rc in &tc.rows {
+            match (&rc.old, &rc.new) {
+                (_, None) => {
+                    if rc.old.is_some() {
+                        rows.insert(rc.uuid.to_string(), Value::Null);
+                    }
+                }
+                (None, Some(new)) => {
+                    let mut m = Map::new();
+                    for col in ts.user_columns() {
+                        if col.ephemeral {
+                            continue;
+                        }
+                        let d = &new.fields[col.index];
+                        if *d != col.type_.default_datum() {
+                            m.insert(col.name.clone(), d.to_json());
+                        }
+                    }
+                    rows.insert(rc.uuid.to_string(), Value::Object(m));
+                }
+                (Some(old), Some(new)) => {
+                    let mut m = Map::new();
+                    for col in ts.user_columns() {
+                        if col.ephemeral {
+                            continue;
+                        }
+                        let (o, n) = (&old.fields[col.index], &new.fields[col.index]);
+                        if o != n {
+                            m.insert(col.name.clone(), datum_diff(o, n, &col.type_).to_json());
+                        }
+                    }
+                    if !m.is_empty() {
+                        rows.insert(rc.uuid.to_string(), Value::Object(m));
+                    }
+                }
+            }
+        }
+        if !rows.is_empty() {
+            txn.tables.insert(ts.name.clone(), Value::Object(rows));
+        }
+    }
+    (!txn.tables.is_empty()).then(|| txn.to_json())
+}
+
+/// A snapshot record of every row of `db` (full rows, non-default persistent columns).
+pub fn snapshot_record(db: &Database) -> Value {
+    let schema = db.schema();
+    let mut obj = Map::new();
+    obj.insert("_date".into(), json!(now_ms()));
+    for (t, ts) in schema.tables.iter().enumerate() {
+        let Some(rows) = db.rows_by_index(t) else {
+            continue;
+        };
+        if rows.is_empty() {
+            continue;
+        }
+        let mut rm = Map::new();
+        for (uuid, row) in rows {
+            let mut m = Map::new();
+            for col in ts.user_columns() {
+                if col.ephemeral {
+                    continue;
+                }
+                let d = &row.fields[col.index];
+                if *d != col.type_.default_datum() {
+                    m.insert(col.name.clone(), d.to_json());
+                }
+            }
+            rm.insert(uuid.to_string(), Value::Object(m));
+        }
+        obj.insert(ts.name.clone(), Value::Object(rm));
+    }
+    obj.insert(
+        "_comment".into(),
+        json!(format!("compacted by ovnkit {}", env!("CARGO_PKG_VERSION"))),
+    );
+    Value::Object(obj)
+}
+
+fn relaxed(ty: &ColumnType) -> ColumnType {
+    let mut t = ty.clone();
+    t.min = 0;
+    t.max = u64::MAX;
+    t
+}
+
+/// Applies one transaction record to `db` through the engine (inserts with their recorded UUIDs,
+/// updates of the columns whose value changes, deletes), as one transaction.
+pub fn replay_record(db: &mut Database, record: &Value) -> Result<(), String> {
+    let txn = TransactionRecord::from_json(record).map_err(|e| e.to_string())?;
+    let schema = db.schema().clone();
+    let mut inserts = Vec::new();
+    let mut updates = Vec::new();
+    let mut deletes = Vec::new();
+    for (table, rows) in &txn.tables {
+        let ts = schema
+            .table(table)
+            .ok_or_else(|| format!("unknown table \"{table}\""))?;
+        let Value::Object(rows) = rows else {
+            continue;
+        };
+        for (uuid_s, row) in rows {
+            let uuid = crate::atom::parse_uuid_str(uuid_s)
+                .ok_or_else(|| format!("bad row UUID \"{uuid_s}\""))?;
+            let existing = db.row(table, &uuid).cloned();
+            let where_ = json!([["_uuid", "==", ["uuid", uuid_s]]]);
+            match (row, existing) {
+                (Value::Null, Some(_)) => deletes.push(json!({
+                    "op": "delete", "table": table, "where": where_
+                })),
+                (Value::Null, None) => {
+                    tracing::warn!(%table, %uuid, "file deletes a row that does not exist");
+                }
+                (Value::Object(cols), None) => inserts.push(json!({
+                    "op": "insert", "table": table, "uuid": uuid_s, "row": cols
+                })),
+                (Value::Object(cols), Some(old)) => {
+                    let mut set = Map::new();
+                    for (cname, cval) in cols {
+                        let col = ts
+                            .column(cname)
+                            .ok_or_else(|| format!("unknown column \"{table}.{cname}\""))?;
+                        let od = &old.fields[col.index];
+                        let nd = if txn.is_diff {
+                            let diff = Datum::from_json(cval, &relaxed(&col.type_), &mut NoSymbols)
+                                .map_err(|e| format!("{table}.{cname}: {e}"))?;
+                            datum_apply_diff(od, &diff, &col.type_)
+                        } else {
+                            Datum::from_json(cval, &col.type_, &mut NoSymbols)
+                                .map_err(|e| format!("{table}.{cname}: {e}"))?
+                        };
+                        if nd != *od {
+                            set.insert(cname.clone(), nd.to_json());
+                        }
+                    }
+                    if !set.is_empty() {
+                        updates.push(json!({
+                            "op": "update", "table": table, "where": where_, "row": set
+                        }));
+                    }
+                }
+                _ => return Err(format!("bad row for \"{table}\"")),
+            }
+        }
+    }
+    if inserts.is_empty() && updates.is_empty() && deletes.is_empty() {
+        return Ok(());
+    }
+    let mut params = vec![json!(schema.name)];
+    params.extend(inserts);
+    params.extend(updates);
+    params.extend(deletes);
+    let outcome = db.transact(&Value::Array(params), &TxnContext::default());
+    match outcome {
+        TxnOutcome::Complete {
+            changes: Some(_), ..
+        } => Ok(()),
+        TxnOutcome::Complete { results, .. } => {
+            let err = results
+                .as_array()
+                .and_then(|a| a.iter().find(|r| r.get("error").is_some()))
+                .cloned()
+                .unwrap_or(results);
+            Err(err.to_string())
+        }
+        TxnOutcome::Blocked { .. } => Err("replayed transaction blocked".into()),
+    }
+}

@@ -1,0 +1,287 @@
+//! Sessions wired together in memory under a virtual clock.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::jsonrpc::{Message, Request, Response};
+use crate::Schema;
+
+const SCHEMA: &str = r#"{"name":"T","version":"1.0.0","tables":{
+  "A":{"columns":{"name":{"type":"string"},"n":{"type":{"key":"integer","min":0,"max":1}},
+       "m":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}},"isRoot":true}}}"#;
+
+fn server() -> Server {
+    let mut s = Server::new(ServerConfig::default()).unwrap();
+    let db = Database::new(Schema::from_str_json(SCHEMA).unwrap());
+    s.add_database(db, None).unwrap();
+    s
+}
+
+fn req(id: u64, method: &str, params: Value) -> Message {
+    Message::Request(Request {
+        method: method.into(),
+        params: params.as_array().cloned().unwrap_or_default(),
+        id: json!(id),
+    })
+}
+
+fn drain(s: &mut Server, sid: SessionId) -> Vec<Value> {
+    let mut v = Vec::new();
+    while let Some(m) = s.poll_transmit(sid) {
+        v.push(m.to_json());
+    }
+    v
+}
+
+fn result(msgs: &[Value], id: u64) -> Value {
+    msgs.iter()
+        .find(|m| m["id"] == json!(id))
+        .map(|m| {
+            if m["error"].is_null() {
+                m["result"].clone()
+            } else {
+                json!({"ERR": m["error"]})
+            }
+        })
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn list_dbs_schema_echo_and_errors() {
+    let mut s = server();
+    let t = Instant::now();
+    let a = s.connect(t, None);
+    s.handle_message(a, req(1, "list_dbs", json!([])), t);
+    s.handle_message(a, req(2, "echo", json!(["x", 1])), t);
+    s.handle_message(a, req(3, "bogus", json!([])), t);
+    s.handle_message(a, req(4, "get_schema", json!(["nope"])), t);
+    s.handle_message(a, req(5, "get_schema", json!(["_Server"])), t);
+    let out = drain(&mut s, a);
+    assert_eq!(result(&out, 1), json!(["T", "_Server"]));
+    assert_eq!(result(&out, 2), json!(["x", 1]));
+    assert_eq!(result(&out, 3), json!({"ERR": "unknown method"}));
+    assert_eq!(result(&out, 4)["ERR"]["error"], "unknown database");
+    assert_eq!(result(&out, 5)["name"], "_Server");
+}
+
+#[test]
+fn monitors_of_all_versions_see_a_commit_before_the_reply() {
+    let mut s = server();
+    let t = Instant::now();
+    let a = s.connect(t, None);
+    let b = s.connect(t, None);
+    s.handle_message(
+        b,
+        req(1, "monitor", json!(["T", "m1", {"A": {"columns": ["name", "m"]}}])),
+        t,
+    );
+    s.handle_message(
+        b,
+        req(2, "monitor_cond", json!(["T", "m2", {"A": [{"columns": ["name", "m"], "where": [["name", "==", "x"]]}]}])),
+        t,
+    );
+    s.handle_message(
+        b,
+        req(3, "monitor_cond_since", json!(["T", "m3", {"A": [{}]}, "00000000-0000-0000-0000-000000000000"])),
+        t,
+    );
+    let out = drain(&mut s, b);
+    assert_eq!(result(&out, 1), json!({}));
+    assert_eq!(result(&out, 3)[0], json!(false));
+
+    s.handle_message(
+        a,
+        req(9, "transact", json!(["T", {"op": "insert", "table": "A", "row": {"name": "x", "m": ["map", [["k", "v"]]]}}])),
+        t,
+    );
+    let out_a = drain(&mut s, a);
+    let uuid = result(&out_a, 9)[0]["uuid"][1].as_str().unwrap().to_owned();
+    let out = drain(&mut s, b);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out[0]["method"], "update");
+    assert_eq!(
+        out[0]["params"][1]["A"][&uuid],
+        json!({"new": {"name": "x", "m": ["map", [["k", "v"]]]}})
+    );
+    assert_eq!(
+        out[1]["params"][1]["A"][&uuid],
+        json!({"insert": {"name": "x", "m": ["map", [["k", "v"]]]}})
+    );
+    assert_eq!(out[2]["method"], "update3");
+    let txn1 = out[2]["params"][1].as_str().unwrap().to_owned();
+    assert_eq!(s.last_txn_id("T").unwrap().to_string(), txn1);
+
+    // Modify: v1 old has only the changed column; v2 gets a map diff.
+    s.handle_message(
+        a,
+        req(10, "transact", json!(["T", {"op": "update", "table": "A", "where": [], "row": {"m": ["map", [["k", "w"], ["z", "1"]]]}}])),
+        t,
+    );
+    drain(&mut s, a);
+    let out = drain(&mut s, b);
+    assert_eq!(
+        out[0]["params"][1]["A"][&uuid],
+        json!({"new": {"name": "x", "m": ["map", [["k", "w"], ["z", "1"]]]}, "old": {"m": ["map", [["k", "v"]]]}})
+    );
+    assert_eq!(
+        out[1]["params"][1]["A"][&uuid],
+        json!({"modify": {"m": ["map", [["k", "w"], ["z", "1"]]]}})
+    );
+
+    // Resume from txn1: found, only the second commit.
+    let c = s.connect(t, None);
+    s.handle_message(
+        c,
+        req(1, "monitor_cond_since", json!(["T", "r", {"A": [{"columns": ["m"]}]}, txn1])),
+        t,
+    );
+    let out = drain(&mut s, c);
+    let r = result(&out, 1);
+    assert_eq!(r[0], json!(true));
+    assert_eq!(r[2]["A"][&uuid], json!({"modify": {"m": ["map", [["k", "w"], ["z", "1"]]]}}));
+
+    // Leaving the condition is a delete for the conditional monitor.
+    s.handle_message(
+        a,
+        req(11, "transact", json!(["T", {"op": "update", "table": "A", "where": [], "row": {"name": "y"}}])),
+        t,
+    );
+    drain(&mut s, a);
+    let out = drain(&mut s, b);
+    assert_eq!(out[1]["params"][1]["A"][&uuid], json!({"delete": null}));
+
+    // Condition change brings it back as an insert, notified before the reply, under the new id.
+    s.handle_message(
+        b,
+        req(12, "monitor_cond_change", json!(["m2", "m2b", {"A": [{"where": [true]}]}])),
+        t,
+    );
+    let out = drain(&mut s, b);
+    assert_eq!(out[0]["params"][0], "m2b");
+    assert_eq!(out[0]["params"][1]["A"][&uuid]["insert"]["name"], "y");
+    assert_eq!(result(&out, 12), json!({}));
+    s.handle_message(b, req(13, "monitor_cancel", json!(["m2"])), t);
+    s.handle_message(b, req(14, "monitor_cancel", json!(["m2b"])), t);
+    let out = drain(&mut s, b);
+    assert_eq!(result(&out, 13), json!({"ERR": "unknown monitor"}));
+    assert_eq!(result(&out, 14), json!({}));
+}
+
+#[test]
+fn locks_steal_and_hand_over() {
+    let mut s = server();
+    let t = Instant::now();
+    let a = s.connect(t, None);
+    let b = s.connect(t, None);
+    s.handle_message(a, req(1, "lock", json!(["L"])), t);
+    s.handle_message(b, req(1, "lock", json!(["L"])), t);
+    assert_eq!(result(&drain(&mut s, a), 1), json!({"locked": true}));
+    assert_eq!(result(&drain(&mut s, b), 1), json!({"locked": false}));
+    s.handle_message(a, req(2, "unlock", json!(["L"])), t);
+    assert_eq!(result(&drain(&mut s, a), 2), json!({}));
+    let out = drain(&mut s, b);
+    assert_eq!(out[0], json!({"id": null, "method": "locked", "params": ["L"]}));
+    s.handle_message(a, req(3, "steal", json!(["L"])), t);
+    assert_eq!(result(&drain(&mut s, a), 3), json!({"locked": true}));
+    assert_eq!(drain(&mut s, b)[0]["method"], "stolen");
+    s.handle_message(a, req(4, "lock", json!(["L"])), t);
+    assert_eq!(result(&drain(&mut s, a), 4)["ERR"]["error"], "syntax error");
+    // Disconnecting the owner hands the lock to the waiter again.
+    s.disconnect(a);
+    assert_eq!(drain(&mut s, b)[0]["method"], "locked");
+}
+
+#[test]
+fn wait_blocks_until_change_or_timeout_and_cancel() {
+    let mut s = server();
+    let t = Instant::now();
+    let a = s.connect(t, None);
+    let b = s.connect(t, None);
+    let wait = |rows: Value, timeout: Option<u64>| {
+        let mut op = json!({"op": "wait", "table": "A", "where": [], "columns": ["name"],
+                            "until": "==", "rows": rows});
+        if let Some(ms) = timeout {
+            op["timeout"] = json!(ms);
+        }
+        json!(["T", op])
+    };
+    s.handle_message(a, req(1, "transact", wait(json!([{"name": "x"}]), None)), t);
+    assert!(drain(&mut s, a).is_empty());
+    assert_eq!(s.n_pending(a), 1);
+    s.handle_message(
+        b,
+        req(1, "transact", json!(["T", {"op": "insert", "table": "A", "row": {"name": "x"}}])),
+        t,
+    );
+    assert_eq!(result(&drain(&mut s, a), 1), json!([{}]));
+    // Timeout.
+    s.handle_message(a, req(2, "transact", wait(json!([]), Some(100))), t);
+    assert_eq!(s.poll_timeout(), Some(t + Duration::from_millis(100)));
+    s.handle_timeout(t + Duration::from_millis(50));
+    assert!(drain(&mut s, a).is_empty());
+    s.handle_timeout(t + Duration::from_millis(100));
+    assert_eq!(result(&drain(&mut s, a), 2)[0]["error"], "timed out");
+    // Cancel.
+    s.handle_message(a, req(3, "transact", wait(json!([]), None)), t);
+    s.handle_message(
+        a,
+        Message::Notification(crate::jsonrpc::Notification {
+            method: "cancel".into(),
+            params: vec![json!(3)],
+        }),
+        t,
+    );
+    assert_eq!(result(&drain(&mut s, a), 3), json!({"ERR": "canceled"}));
+}
+
+#[test]
+fn inactivity_probe_then_disconnect() {
+    let mut s = server();
+    let t = Instant::now();
+    let a = s.connect(t, Some(Duration::from_secs(5)));
+    s.handle_timeout(t + Duration::from_secs(5));
+    let out = drain(&mut s, a);
+    assert_eq!(out[0]["method"], "echo");
+    s.handle_message(
+        a,
+        Message::Response(Response::ok(json!("echo"), json!([]))),
+        t + Duration::from_secs(6),
+    );
+    s.handle_timeout(t + Duration::from_secs(10));
+    assert!(!s.is_closed(a));
+    s.handle_timeout(t + Duration::from_secs(11));
+    s.handle_timeout(t + Duration::from_secs(16));
+    assert!(s.is_closed(a));
+}
+
+#[test]
+fn server_database_lists_every_database() {
+    let mut s = server();
+    let t = Instant::now();
+    let a = s.connect(t, None);
+    s.handle_message(
+        a,
+        req(1, "monitor_cond", json!(["_Server", "s", {"Database": [{"columns": ["name", "model", "connected", "leader"]}]}])),
+        t,
+    );
+    let out = drain(&mut s, a);
+    let r = result(&out, 1);
+    let mut names: Vec<String> = r["Database"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["initial"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["T", "_Server"]);
+    let any = r["Database"].as_object().unwrap().values().next().unwrap();
+    assert_eq!(any["initial"]["model"], "standalone");
+    s.handle_message(
+        a,
+        req(2, "transact", json!(["_Server", {"op": "delete", "table": "Database", "where": []}])),
+        t,
+    );
+    assert_eq!(result(&drain(&mut s, a), 2)[0]["error"], "not allowed");
+}

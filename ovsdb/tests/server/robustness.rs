@@ -1,0 +1,76 @@
+//! Garbage, oversize and too-deep input closes only the offending connection.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ovsdb::jsonrpc::Limits;
+use ovsdb::server::net::{self, NetOptions, Remote};
+use ovsdb::server::{Server, ServerConfig};
+
+fn roundtrip(s: &mut UnixStream, req: &str) -> String {
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = s.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn closed(s: &mut UnixStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn bad_input_closes_only_that_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = Arc::new(Mutex::new(Server::new(ServerConfig::default()).unwrap()));
+    let options = NetOptions {
+        limits: Limits {
+            max_message_size: 64 << 10,
+            max_depth: 32,
+        },
+        ..NetOptions::default()
+    };
+    let running = rt
+        .block_on(net::serve(server, &[Remote::Punix(sock.clone())], options))
+        .unwrap();
+
+    let mut good = UnixStream::connect(&sock).unwrap();
+    good.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(roundtrip(&mut good, r#"{"id":1,"method":"list_dbs","params":[]}"#).contains("_Server"));
+
+    let bad_inputs: Vec<Vec<u8>> = vec![
+        b"hello world".to_vec(),
+        b"{\"id\":1,\"method\":\"echo\",\"params\":[]} garbage".to_vec(),
+        b"{\"id\":1,\"method\":tru}".to_vec(),
+        b"{\"id\":1,\"what\":2}".to_vec(),
+        b"\xff\xfe{{{{".to_vec(),
+        format!("{{\"id\":1,\"method\":\"echo\",\"params\":[\"{}\"]}}", "x".repeat(100 << 10)).into_bytes(),
+        format!("{}{}", "[".repeat(40), "]".repeat(40)).into_bytes(),
+    ];
+    for input in bad_inputs {
+        let mut bad = UnixStream::connect(&sock).unwrap();
+        bad.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = bad.write_all(&input);
+        assert!(closed(&mut bad), "connection stayed open after {:?}", String::from_utf8_lossy(&input[..input.len().min(40)]));
+        // Everyone else is still served.
+        let r = roundtrip(&mut good, r#"{"id":2,"method":"echo","params":["still here"]}"#);
+        assert!(r.contains("still here"), "{r}");
+    }
+    drop(good);
+    rt.block_on(running.shutdown());
+}
