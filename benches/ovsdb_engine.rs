@@ -37,7 +37,11 @@ fn populated(n: usize) -> (Database, Vec<String>) {
     let r = transact(&mut db, insert_ops(n));
     let uuids = r
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x["uuid"][1].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["uuid"][1].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     (db, uuids)
 }
@@ -67,7 +71,12 @@ fn bench(c: &mut Criterion) {
     });
     let mut db = Database::with_seed(schema(), 1);
     let big: Vec<i64> = (0..10_000).collect();
-    transact(&mut db, vec![json!({"op": "insert", "table": "Parent", "row": {"name": "big", "nums": ["set", big]}})]);
+    transact(
+        &mut db,
+        vec![
+            json!({"op": "insert", "table": "Parent", "row": {"name": "big", "nums": ["set", big]}}),
+        ],
+    );
     g.bench_function("mutate_10k_element_set", |b| {
         b.iter(|| {
             transact(

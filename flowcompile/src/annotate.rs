@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use crate::error::{ErrorKind, ExprError, Span};
 use crate::expr::{AndOr, Cmp, CmpValue, Condition, Expr};
-use crate::lex::{IntConst, IntFormat, Lexer, Token};
+use crate::lex::{IntConst, IntFormat};
 use crate::parse::{parse, Ast, Const, FieldRef, RelOp};
 use crate::symtab::{Level, SymbolKind, Symtab};
 
@@ -62,22 +62,10 @@ impl SetTable {
         name: &str,
         values: &[S],
     ) -> Result<(), ExprError> {
-        let mut out = Vec::with_capacity(values.len());
-        for v in values {
-            let lx = Lexer::new(v.as_ref());
-            match lx.peek() {
-                Token::Int(i) if *lx.lookahead() == Token::End => out.push(*i),
-                _ => {
-                    return Err(lx.lex_error().unwrap_or_else(|| {
-                        ExprError::new(
-                            ErrorKind::Lex,
-                            format!("Invalid constant set entry: '{}'", v.as_ref()),
-                            None,
-                        )
-                    }))
-                }
-            }
-        }
+        let out = values
+            .iter()
+            .map(|v| crate::lex::parse_constant(v.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
         self.address_sets.insert(name.to_owned(), out);
         Ok(())
     }
@@ -181,7 +169,7 @@ impl Lowerer<'_> {
                 self.make_cmp(field, RelOp::Ne, &zero, false, false, not, field.span)?
             }
             Ast::Bool(b, _) => Expr::Bool(*b),
-            Ast::Not(e, _) => self.lower(e, !not)?.not(),
+            Ast::Not(e, _) => self.lower(e, !not)?.negate(),
             Ast::And(v) | Ast::Or(v) => {
                 let kind = if matches!(ast, Ast::And(_)) {
                     AndOr::And
@@ -428,11 +416,16 @@ impl Expander<'_> {
         if let Some(e) = self.cache.get(text) {
             return Ok(e.clone());
         }
+        if let Some(e) = self.symtab.cached_expansion(text) {
+            return Ok(e);
+        }
         let result = parse(text, self.symtab)
             .and_then(|ast| lower(&ast, self.symtab, &NoSets))
             .and_then(|e| self.expand(e));
         match result {
             Ok(e) => {
+                // A successful expansion does not depend on the nesting it was reached from.
+                self.symtab.cache_expansion(text, &e);
                 self.cache.insert(text.to_owned(), e.clone());
                 Ok(e)
             }
@@ -490,7 +483,7 @@ impl Expander<'_> {
                     if bit0 ^ (c.op == RelOp::Ne) {
                         pred
                     } else {
-                        pred.not()
+                        pred.negate()
                     }
                 }
                 _ => Expr::Cmp(c),

@@ -58,9 +58,9 @@ pub enum Expr {
     /// A comparison.
     Cmp(Cmp),
     /// Conjunction.
-    And(Vec<Expr>),
+    And(Vec<Self>),
     /// Disjunction.
-    Or(Vec<Expr>),
+    Or(Vec<Self>),
     /// A constant.
     Bool(bool),
     /// A chassis condition.
@@ -150,14 +150,14 @@ impl Expr {
 
     /// Logical negation pushed down to the leaves (OVN's `expr_not`).
     #[must_use]
-    pub fn not(self) -> Self {
+    pub fn negate(self) -> Self {
         match self {
             Self::Cmp(mut c) => {
                 c.op = c.op.invert();
                 Self::Cmp(c)
             }
-            Self::And(v) => Self::Or(v.into_iter().map(Self::not).collect()),
-            Self::Or(v) => Self::And(v.into_iter().map(Self::not).collect()),
+            Self::And(v) => Self::Or(v.into_iter().map(Self::negate).collect()),
+            Self::Or(v) => Self::And(v.into_iter().map(Self::negate).collect()),
             Self::Bool(b) => Self::Bool(!b),
             Self::Condition(mut c) => {
                 c.negated = !c.negated;

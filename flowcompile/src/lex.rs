@@ -495,6 +495,22 @@ fn unescape(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Parses `text` as exactly one integer constant (an address set entry such as `10.0.0.0/8`,
+/// `fe80::1`, a MAC or a number), as OVN does for `Address_Set` rows.
+pub fn parse_constant(text: &str) -> Result<IntConst, ExprError> {
+    let lx = Lexer::new(text);
+    match lx.peek() {
+        Token::Int(i) if *lx.lookahead() == Token::End => Ok(*i),
+        _ => Err(lx.lex_error().unwrap_or_else(|| {
+            ExprError::new(
+                ErrorKind::Lex,
+                format!("Invalid constant set entry: '{text}'"),
+                None,
+            )
+        })),
+    }
+}
+
 /// Splits `input` into tokens.  The result always ends with [`Token::End`] or, at the first
 /// lexical error, [`Token::Error`].
 pub fn tokenize(input: &str) -> Vec<Spanned> {
@@ -506,7 +522,6 @@ pub fn tokenize(input: &str) -> Vec<Spanned> {
     let mut p = 0;
     loop {
         // Skip white space and comments.
-        let start;
         loop {
             match sc.at(p) {
                 b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => p += 1,
@@ -535,7 +550,7 @@ pub fn tokenize(input: &str) -> Vec<Spanned> {
                 _ => break,
             }
         }
-        start = p;
+        let start = p;
         if p >= input.len() {
             out.push(Spanned {
                 token: Token::End,

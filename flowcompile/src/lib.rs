@@ -34,7 +34,7 @@
 //!
 //! ```
 //! use flowcompile::{compile_match, annotate::NoSets, symtab::Symtab};
-//! let m = compile_match("tcp && tcp.dst == {80, 443}", Symtab::ovn(), &NoSets, &|_: &str| false,
+//! let m = compile_match("ip4 && tcp.dst == {80, 443}", Symtab::ovn(), &NoSets, &|_: &str| false,
 //!                       &|_: &str, _: &str| None).unwrap();
 //! let text: Vec<String> = m.matches.iter().map(|m| m.to_string()).collect();
 //! assert_eq!(text, ["tcp,tp_dst=80", "tcp,tp_dst=443"]);
@@ -67,6 +67,24 @@ use annotate::SetResolver;
 use condition::ChassisResident;
 use matches::{Matches, PortLookup};
 use symtab::Symtab;
+
+/// Runs every pass on arbitrary bytes with a permissive environment (every port known and
+/// resident, no sets); the entry point for the expression fuzz target.  Never panics.
+pub fn fuzz_expr(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let symtab = Symtab::ovn();
+    let _ = compile_match(
+        &text,
+        symtab,
+        &annotate::NoSets,
+        &|_: &str| true,
+        &|_: &str, _: &str| Some(1),
+    );
+    if let Ok(ast) = parse::parse(&text, symtab) {
+        let printed = ast.to_string();
+        let _ = parse::parse(&printed, symtab);
+    }
+}
 
 /// Compiles one match expression through every pass to OpenFlow matches.
 pub fn compile_match(

@@ -32,7 +32,10 @@ pub const MAX_CLAUSES: usize = 64;
 /// Maps a logical port name to its tunnel key, for comparisons on string fields.
 ///
 /// `field` is the symbol compared (`inport` or `outport`), so that a chassis view can apply
-/// ovn-controller's locality rules (23.03 only resolves ports relevant to the chassis).
+/// ovn-controller 23.03's rules, observed against the real one (`tests/it/real.rs`): a port of
+/// the flow's own datapath resolves to its tunnel key, except that `inport` naming a VIF not
+/// bound to this chassis does not resolve; multicast group names (`_MC_flood`, ...) resolve to
+/// their keys; the name `none` resolves to 0.
 pub trait PortLookup {
     /// The port's tunnel key, or `None` if the comparison can never match here.
     fn port_key(&self, field: &str, name: &str) -> Option<u32>;
@@ -175,6 +178,27 @@ pub struct Matches {
     pub matches: Vec<ExprMatch>,
     /// Number of conjunction ids used (ids `1..=n_conjs`).
     pub n_conjs: u32,
+}
+
+impl Matches {
+    /// Renumbers conjunction ids `1..=n_conjs` to `base..base + n_conjs`, in the clause flows
+    /// and the `conj_id` flows alike (callers allocate a range per logical flow).
+    pub fn rebase_conj_ids(&mut self, base: u32) {
+        if self.n_conjs == 0 || base == 1 {
+            return;
+        }
+        let shift = |id: u32| base.wrapping_add(id - 1);
+        for m in &mut self.matches {
+            for c in &mut m.conjunctions {
+                c.id = shift(c.id);
+            }
+            if let Some(id) = m.flow.get(OfField::ConjId) {
+                m.flow.clear(OfField::ConjId);
+                m.flow
+                    .set_exact(OfField::ConjId, u128::from(shift(id.value as u32)));
+            }
+        }
+    }
 }
 
 impl fmt::Display for Matches {
@@ -496,8 +520,6 @@ impl fmt::Display for Match {
         let nw_proto = exact(F::IpProto);
         let mut skip_type = false;
         let mut skip_proto = false;
-        let mut is_arp = false;
-        let mut is_icmp = false;
         if let Some(t) = dl_type {
             skip_type = true;
             let (v4, names): (bool, [&str; 5]) = match t {
@@ -516,7 +538,6 @@ impl fmt::Display for Match {
                 };
                 if let Some(i) = proto {
                     skip_proto = i != 0;
-                    is_icmp = i == 1;
                     out.push(names[i].into());
                 }
             } else {
@@ -527,7 +548,6 @@ impl fmt::Display for Match {
                     0x8848 => out.push("mplsm".into()),
                     _ => skip_type = false,
                 }
-                is_arp = matches!(t, 0x0806 | 0x8035);
             }
         }
 
@@ -605,7 +625,6 @@ impl fmt::Display for Match {
             }
         }
         if let Some(m) = g(F::ArpOp) {
-            let _ = is_arp;
             out.push(format!("arp_op={}", m.value));
         }
         if let Some(m) = g(F::ArpSha) {
@@ -638,7 +657,6 @@ impl fmt::Display for Match {
             };
             out.push(format!("nw_frag={s}"));
         }
-        let _ = is_icmp;
         for (field, name) in [
             (F::Icmpv4Type, "icmp_type"),
             (F::Icmpv4Code, "icmp_code"),

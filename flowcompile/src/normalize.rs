@@ -40,6 +40,32 @@ struct Normalizer<'a> {
     created: usize,
 }
 
+/// Checks that `expr` has the form [`normalize`] promises (OVN's `expr_is_normalized`): a
+/// constant, a comparison, an AND whose children are comparisons or ORs of comparisons over one
+/// symbol (never a `must_crossproduct` one), or an OR of comparisons and such ANDs.
+pub fn is_normalized(expr: &Expr, symtab: &Symtab) -> bool {
+    let clause = |e: &Expr| match e {
+        Expr::Cmp(_) => true,
+        Expr::Or(v) => {
+            v.iter().all(|s| matches!(s, Expr::Cmp(_)))
+                && e.unique_symbol()
+                    .is_some_and(|s| !symtab.get(s).must_crossproduct)
+        }
+        _ => false,
+    };
+    let and = |e: &Expr| matches!(e, Expr::And(v) if v.len() >= 2 && v.iter().all(clause));
+    match expr {
+        Expr::Bool(_) | Expr::Cmp(_) => true,
+        Expr::And(_) => and(expr),
+        Expr::Or(v) => {
+            v.len() >= 2
+                && (expr.unique_symbol().is_some() && v.iter().all(|s| matches!(s, Expr::Cmp(_)))
+                    || v.iter().all(|s| matches!(s, Expr::Cmp(_)) || and(s)))
+        }
+        Expr::Condition(_) => false,
+    }
+}
+
 /// Intersects two masked values; `None` if they conflict.
 pub fn intersect(a: (u128, u128), b: (u128, u128)) -> Option<(u128, u128)> {
     if a.1 & b.1 & (a.0 ^ b.0) != 0 {

@@ -223,11 +223,11 @@ pub enum Ast {
     /// `1` or `0`.
     Bool(bool, Span),
     /// `!operand`
-    Not(Box<Ast>, Span),
+    Not(Box<Self>, Span),
     /// `a && b && ...`
-    And(Vec<Ast>),
+    And(Vec<Self>),
     /// `a || b || ...`
-    Or(Vec<Ast>),
+    Or(Vec<Self>),
     /// `is_chassis_resident("port")`
     ChassisResident(String, Span),
 }
@@ -246,6 +246,34 @@ impl Ast {
                 _ => Span::default(),
             },
         }
+    }
+}
+
+impl Ast {
+    /// The `$address_set` and `@port_group` names this expression references, each once, in
+    /// first-use order (for incremental recompilation when a set changes).
+    pub fn set_references(&self) -> (Vec<&str>, Vec<&str>) {
+        fn walk<'a>(a: &'a Ast, sets: &mut Vec<&'a str>, groups: &mut Vec<&'a str>) {
+            match a {
+                Ast::Cmp { set, .. } => {
+                    for c in &set.values {
+                        match c {
+                            Const::AddressSet(n, _) if !sets.contains(&n.as_str()) => sets.push(n),
+                            Const::PortGroup(n, _) if !groups.contains(&n.as_str()) => {
+                                groups.push(n)
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Ast::Not(e, _) => walk(e, sets, groups),
+                Ast::And(v) | Ast::Or(v) => v.iter().for_each(|e| walk(e, sets, groups)),
+                Ast::Test(_) | Ast::Bool(..) | Ast::ChassisResident(..) => {}
+            }
+        }
+        let (mut sets, mut groups) = (Vec::new(), Vec::new());
+        walk(self, &mut sets, &mut groups);
+        (sets, groups)
     }
 }
 
@@ -425,7 +453,6 @@ impl Parser<'_, '_> {
             }
             let field = self.field()?;
             let Some(op) = RelOp::from_token(self.lx.peek()) else {
-                let sym = self.symtab.get(field.symbol);
                 let n_bits = field.range(self.symtab).1;
                 if n_bits == 0 || *self.lx.peek() == Token::Equals {
                     return Err(self.lx.syntax_error("expecting relational operator"));
@@ -437,7 +464,6 @@ impl Parser<'_, '_> {
                         span,
                     ));
                 }
-                let _ = sym;
                 return Ok((Ast::Test(field), true));
             };
             self.lx.advance();

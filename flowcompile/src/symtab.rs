@@ -307,10 +307,22 @@ impl Symbol {
 }
 
 /// A symbol table.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Symtab {
     symbols: Vec<Symbol>,
     by_name: HashMap<String, SymbolId>,
+    /// Annotated predicate expansions and prerequisites, by their text, filled on first use.
+    expansions: std::sync::Mutex<HashMap<String, crate::expr::Expr>>,
+}
+
+impl Clone for Symtab {
+    fn clone(&self) -> Self {
+        Self {
+            symbols: self.symbols.clone(),
+            by_name: self.by_name.clone(),
+            expansions: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 fn table_error(msg: String) -> ExprError {
@@ -336,6 +348,7 @@ impl Symtab {
         let mut t = Self {
             symbols: Vec::with_capacity(defs.len()),
             by_name: HashMap::new(),
+            expansions: std::sync::Mutex::new(HashMap::new()),
         };
         for d in defs {
             let (width, kind, level) = match d.def {
@@ -406,8 +419,21 @@ impl Symtab {
             Self::from_defs(&ovn_symbol_defs()).unwrap_or_else(|_| Self {
                 symbols: Vec::new(),
                 by_name: HashMap::new(),
+                expansions: std::sync::Mutex::new(HashMap::new()),
             })
         })
+    }
+
+    /// A cached annotated expansion of `text` (a predicate or prerequisite of this table).
+    pub(crate) fn cached_expansion(&self, text: &str) -> Option<crate::expr::Expr> {
+        self.expansions.lock().ok()?.get(text).cloned()
+    }
+
+    /// Caches the annotated expansion of `text`.
+    pub(crate) fn cache_expansion(&self, text: &str, e: &crate::expr::Expr) {
+        if let Ok(mut m) = self.expansions.lock() {
+            m.insert(text.to_owned(), e.clone());
+        }
     }
 
     /// Finds a symbol by name.

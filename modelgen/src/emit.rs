@@ -147,7 +147,10 @@ fn analyze(schema: &Schema) -> Result<Model<'_>, GenError> {
     for t in &schema.tables {
         let ty = naming::type_name(&t.name);
         if let Some(other) = type_names.insert(ty.clone(), t.name.clone()) {
-            return Err(GenError::Collision(format!("tables {other} and {} are both {ty}", t.name)));
+            return Err(GenError::Collision(format!(
+                "tables {other} and {} are both {ty}",
+                t.name
+            )));
         }
     }
     let mut taken: BTreeSet<String> = type_names.keys().cloned().collect();
@@ -221,7 +224,7 @@ fn analyze_column(
         )?),
         None => None,
     };
-    let doc = column_doc(schema, c, &key, value.as_ref());
+    let doc = column_doc(c, &key, value.as_ref());
     Ok(Column {
         name: c.name.clone(),
         field: naming::field_name(&c.name),
@@ -271,11 +274,7 @@ fn atom_ty(
                 }
                 variants.push((v, a.clone()));
             }
-            let noun = match role {
-                "key" => "keys",
-                "value" if c.type_.is_map() => "values",
-                _ => "values",
-            };
+            let noun = if role == "key" { "keys" } else { "values" };
             let expected = if c.type_.is_map() {
                 format!("{} {} {role}", table.name, c.name)
             } else {
@@ -283,7 +282,10 @@ fn atom_ty(
             };
             enums.push(EnumDef {
                 name: name.clone(),
-                what: format!("The allowed {noun} of column `{}` of table `{}`", c.name, table.name),
+                what: format!(
+                    "The allowed {noun} of column `{}` of table `{}`",
+                    c.name, table.name
+                ),
                 expected,
                 integer,
                 variants,
@@ -362,12 +364,16 @@ fn bounds(min: u64, max: u64) -> String {
     }
 }
 
-fn column_doc(_schema: &Schema, c: &ColumnSchema, key: &AtomTy, value: Option<&AtomTy>) -> String {
+fn column_doc(c: &ColumnSchema, key: &AtomTy, value: Option<&AtomTy>) -> String {
     let t = &c.type_;
     let kd = base_doc(&t.key, key);
     let mut s = match (&t.value, value) {
         (Some(vb), Some(v)) => {
-            format!("map{} from {kd} to {}", bounds(t.min, t.max), base_doc(vb, v))
+            format!(
+                "map{} from {kd} to {}",
+                bounds(t.min, t.max),
+                base_doc(vb, v)
+            )
         }
         _ if t.is_scalar() => kd,
         _ if t.is_optional_scalar() => format!("optional {kd}"),
@@ -400,7 +406,12 @@ fn table_doc(schema: &Schema, t: &TableSchema) -> String {
             .collect();
         parts.push(format!("unique {}", cols.join(" + ")));
     }
-    format!("A row of table `{}` of `{}` ({}).", t.name, schema.name, parts.join("; "))
+    format!(
+        "A row of table `{}` of `{}` ({}).",
+        t.name,
+        schema.name,
+        parts.join("; ")
+    )
 }
 
 /// Writes `head` + items + `tail` as rustfmt lays out an array or argument list: on one line when
@@ -448,16 +459,21 @@ impl Model<'_> {
             s.name, s.version
         );
         o.push_str("// Regenerate: `cargo run -p modelgen -- --write`; check: `cargo run -p modelgen -- --check`.\n");
-        let _ = writeln!(o, "//! Typed model of the `{}` database, schema version {}.", s.name, s.version);
+        let _ = writeln!(
+            o,
+            "//! Typed model of the `{}` database, schema version {}.",
+            s.name, s.version
+        );
         o.push_str("//!\n");
         o.push_str("//! One struct per table implementing [`Model`] (conversion to and from rows and JSON rows,\n");
         o.push_str("//! checked against the schema), [`Ref`]s typed by the table they point to, one enum per enum\n");
         o.push_str("//! column, `COL_*` column-name constants, [`AnyRow`] for dispatching on a table name, and the\n");
-        o.push_str("//! schema itself ([`schema`]), so nothing needs the schema file at run time.\n\n");
+        o.push_str(
+            "//! schema itself ([`schema`]), so nothing needs the schema file at run time.\n\n",
+        );
 
         let btreemap = self.uses(|c| c.shape == Shape::Map && c.key.ord());
         let btreeset = self.uses(|c| c.shape == Shape::Set && c.key.ord());
-        let uuid = self.uses(|c| matches!(c.key, AtomTy::Uuid) || matches!(c.value, Some(AtomTy::Uuid)));
         let has_enums = !self.enums.is_empty();
         match (btreemap, btreeset) {
             (true, true) => o.push_str("use std::collections::{BTreeMap, BTreeSet};\n"),
@@ -471,8 +487,7 @@ impl Model<'_> {
             model_items.extend(["AtomValue", "EnumParseError"]);
         }
         model_items.extend(["FieldReader", "Model", "ModelError", "Ref"]);
-        // The row's `_version` is a Uuid, so every model uses it.
-        let _ = uuid;
+        // Every model uses `Uuid`: the rows' `_version` is one.
         model_items.push("Uuid");
         let _ = writeln!(o, "use ovsdb::model::{{{}}};", model_items.join(", "));
         if has_enums {
@@ -482,13 +497,21 @@ impl Model<'_> {
         }
         o.push_str("use serde_json::Value;\n\n");
 
-        let _ = writeln!(o, "/// The database name.\npub const DATABASE: &str = \"{}\";", s.name);
+        let _ = writeln!(
+            o,
+            "/// The database name.\npub const DATABASE: &str = \"{}\";",
+            s.name
+        );
         let _ = writeln!(
             o,
             "/// The schema version the model was generated from.\npub const VERSION: &str = \"{}\";",
             s.version
         );
-        let names: Vec<String> = self.tables.iter().map(|t| format!("\"{}\"", t.name)).collect();
+        let names: Vec<String> = self
+            .tables
+            .iter()
+            .map(|t| format!("\"{}\"", t.name))
+            .collect();
         o.push_str("/// The table names, in schema order.\n");
         list(&mut o, 0, "pub const TABLES: &[&str] = &[", &names, "];");
         o.push('\n');
@@ -497,9 +520,13 @@ impl Model<'_> {
         let h = raw_hashes(&json);
         o.push_str("/// The schema, as `ovsdb::Schema::to_json` serializes it.\n");
         let _ = writeln!(o, "pub const SCHEMA_JSON: &str = r{h}\"{json}\"{h};\n");
-        o.push_str("#[allow(clippy::expect_used, reason = \"generated from a parsed schema; tested\")]\n");
+        o.push_str(
+            "#[allow(clippy::expect_used, reason = \"generated from a parsed schema; tested\")]\n",
+        );
         o.push_str("fn parse_schema() -> Schema {\n");
-        o.push_str("    Schema::from_str_json(SCHEMA_JSON).expect(\"the embedded schema parses\")\n");
+        o.push_str(
+            "    Schema::from_str_json(SCHEMA_JSON).expect(\"the embedded schema parses\")\n",
+        );
         o.push_str("}\n\n");
         o.push_str("static SCHEMA: LazyLock<Schema> = LazyLock::new(parse_schema);\n\n");
         o.push_str("/// The embedded schema, parsed once.\n");
@@ -535,17 +562,35 @@ impl Model<'_> {
         o.push_str("}\n\n");
 
         let _ = writeln!(o, "impl {} {{", t.ty);
-        let _ = writeln!(o, "    /// The table name.\n    pub const TABLE: &'static str = \"{}\";", t.name);
+        let _ = writeln!(
+            o,
+            "    /// The table name.\n    pub const TABLE: &'static str = \"{}\";",
+            t.name
+        );
         for c in &t.columns {
             let _ = writeln!(o, "    /// Column `{}`.", c.name);
-            let _ = writeln!(o, "    pub const {}: &'static str = \"{}\";", c.konst, c.name);
+            let _ = writeln!(
+                o,
+                "    pub const {}: &'static str = \"{}\";",
+                c.konst, c.name
+            );
         }
         o.push_str("}\n\n");
 
         let _ = writeln!(o, "impl Model for {} {{", t.ty);
         let _ = writeln!(o, "    const TABLE: &'static str = \"{}\";", t.name);
-        let cols: Vec<String> = t.columns.iter().map(|c| format!("Self::{}", c.konst)).collect();
-        list(o, 4, "const COLUMNS: &'static [&'static str] = &[", &cols, "];");
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| format!("Self::{}", c.konst))
+            .collect();
+        list(
+            o,
+            4,
+            "const COLUMNS: &'static [&'static str] = &[",
+            &cols,
+            "];",
+        );
         o.push('\n');
         o.push_str("    fn schema() -> &'static Schema {\n        schema()\n    }\n\n");
         o.push_str("    fn table_schema() -> &'static TableSchema {\n");
@@ -574,7 +619,9 @@ impl Model<'_> {
         }
         o.push_str("}\n\nimpl AnyRow {\n");
         o.push_str("    /// Reads a JSON row of table `table` (see [`Model::from_json`]).\n");
-        o.push_str("    pub fn from_json(table: &str, json: &Value) -> Result<Self, ModelError> {\n");
+        o.push_str(
+            "    pub fn from_json(table: &str, json: &Value) -> Result<Self, ModelError> {\n",
+        );
         o.push_str("        match table {\n");
         for t in &self.tables {
             let _ = writeln!(o, "            \"{}\" => {{", t.name);
@@ -591,7 +638,11 @@ impl Model<'_> {
         o.push_str("        match table {\n");
         for t in &self.tables {
             let _ = writeln!(o, "            \"{}\" => {{", t.name);
-            let _ = writeln!(o, "                let row = {}::from_row(row, layout)?;", t.ty);
+            let _ = writeln!(
+                o,
+                "                let row = {}::from_row(row, layout)?;",
+                t.ty
+            );
             let _ = writeln!(o, "                Ok(Self::{}(Box::new(row)))", t.ty);
             o.push_str("            }\n");
         }
@@ -610,13 +661,17 @@ impl Model<'_> {
             let _ = writeln!(o, "            Self::{}(_) => {}::TABLE,", t.ty, t.ty);
         }
         o.push_str("        }\n    }\n\n");
-        o.push_str("    /// The row's `_uuid`.\n    pub fn uuid(&self) -> Uuid {\n        match self {\n");
+        o.push_str(
+            "    /// The row's `_uuid`.\n    pub fn uuid(&self) -> Uuid {\n        match self {\n",
+        );
         for t in &self.tables {
             let _ = writeln!(o, "            Self::{}(r) => r.uuid.uuid(),", t.ty);
         }
         o.push_str("        }\n    }\n\n");
         o.push_str("    /// The JSON row (see [`Model::to_json`]).\n");
-        o.push_str("    pub fn to_json(&self) -> Result<Value, ModelError> {\n        match self {\n");
+        o.push_str(
+            "    pub fn to_json(&self) -> Result<Value, ModelError> {\n        match self {\n",
+        );
         for t in &self.tables {
             let _ = writeln!(o, "            Self::{}(r) => r.to_json(),", t.ty);
         }
@@ -646,7 +701,9 @@ fn emit_enum(o: &mut String, e: &EnumDef) {
         }
         o.push_str("        }\n    }\n\n");
         o.push_str("    /// The variant storing `value`, if it is allowed.\n");
-        o.push_str("    pub const fn from_value(value: i64) -> Option<Self> {\n        match value {\n");
+        o.push_str(
+            "    pub const fn from_value(value: i64) -> Option<Self> {\n        match value {\n",
+        );
         for (v, a) in &e.variants {
             let _ = writeln!(o, "            {} => Some(Self::{v}),", a.to_json());
         }
@@ -690,7 +747,11 @@ fn emit_enum(o: &mut String, e: &EnumDef) {
     } else {
         o.push_str("    const ATOMIC: AtomicType = AtomicType::String;\n");
     }
-    let _ = writeln!(o, "    const EXPECTED: &'static str = \"{}\";\n", e.expected);
+    let _ = writeln!(
+        o,
+        "    const EXPECTED: &'static str = \"{}\";\n",
+        e.expected
+    );
     o.push_str("    fn from_atom(atom: &Atom) -> Option<Self> {\n        match atom {\n");
     if e.integer {
         o.push_str("            Atom::Integer(i) => Self::from_value(*i),\n");

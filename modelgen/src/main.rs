@@ -19,7 +19,10 @@ const USAGE: &str = "usage: ovnkit-modelgen --write|--check [--workspace DIR]\n 
 enum Mode {
     Write,
     Check,
-    One { schema: PathBuf, out: Option<PathBuf> },
+    One {
+        schema: PathBuf,
+        out: Option<PathBuf>,
+    },
 }
 
 fn parse_args() -> Result<(Mode, PathBuf), String> {
@@ -33,7 +36,10 @@ fn parse_args() -> Result<(Mode, PathBuf), String> {
             Some("--write") => mode = Some(Mode::Write),
             Some("--check") => mode = Some(Mode::Check),
             Some("--workspace") => {
-                workspace = args.next().map(PathBuf::from).ok_or("--workspace needs a directory")?;
+                workspace = args
+                    .next()
+                    .map(PathBuf::from)
+                    .ok_or("--workspace needs a directory")?;
             }
             Some("-o") => out = Some(args.next().map(PathBuf::from).ok_or("-o needs a file")?),
             Some("-h" | "--help") => return Err(String::new()),

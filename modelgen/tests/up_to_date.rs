@@ -35,3 +35,17 @@ fn committed_models_are_up_to_date() {
         "generated models are stale; run `cargo run -p modelgen -- --write`: {stale:?}"
     );
 }
+
+#[test]
+fn embedded_serialization_is_lossless() {
+    for t in modelgen::targets() {
+        let Ok(text) = std::fs::read_to_string(&t.schema_path) else {
+            eprintln!("skipping {}: not installed", t.schema_path.display());
+            continue;
+        };
+        let installed = ovsdb::Schema::from_str_json(&text).expect("installed schema parses");
+        let embedded = serde_json::to_string_pretty(&installed.to_json()).expect("serialize");
+        let again = ovsdb::Schema::from_str_json(&embedded).expect("embedded schema parses");
+        assert_eq!(again, installed, "{}", t.schema_path.display());
+    }
+}

@@ -179,8 +179,14 @@ mod tests {
     fn requested_keys() {
         let mut a = TunnelKeyAllocator::new(MIN_PORT_KEY, MAX_PORT_KEY);
         assert_eq!(a.request(7, "p"), Ok(7));
-        assert!(matches!(a.request(7, "q"), Err(TunnelKeyError::InUse { key: 7, .. })));
-        assert!(matches!(a.request(40000, "q"), Err(TunnelKeyError::OutOfRange { .. })));
+        assert!(matches!(
+            a.request(7, "q"),
+            Err(TunnelKeyError::InUse { key: 7, .. })
+        ));
+        assert!(matches!(
+            a.request(40000, "q"),
+            Err(TunnelKeyError::OutOfRange { .. })
+        ));
         assert_eq!(a.allocate("r"), Ok(1));
     }
 

@@ -318,8 +318,18 @@ mod tests {
         assert_eq!(m.to_string(), "0a:00:00:ff:01:02");
         assert!(!m.is_multicast());
         assert!(MacAddr::BROADCAST.is_multicast());
-        for bad in ["", "0a:00:00:ff:01", "0a:00:00:ff:01:02:03", "0g:00:00:00:00:00", "123:0:0:0:0:0"] {
-            assert_eq!(bad.parse::<MacAddr>(), Err(AddrError::Mac(bad.into())), "{bad}");
+        for bad in [
+            "",
+            "0a:00:00:ff:01",
+            "0a:00:00:ff:01:02:03",
+            "0g:00:00:00:00:00",
+            "123:0:0:0:0:0",
+        ] {
+            assert_eq!(
+                bad.parse::<MacAddr>(),
+                Err(AddrError::Mac(bad.into())),
+                "{bad}"
+            );
         }
     }
 
@@ -336,10 +346,20 @@ mod tests {
         let v6: IpNet = "fd00::5/64".parse().unwrap();
         assert_eq!(v6.network().to_string(), "fd00::");
         assert_eq!(v6.broadcast(), None);
-        for bad in ["10.0.0.1", "10.0.0.1/33", "10.0.0.1/", "10.0.0.1/+3", "fd00::/129", "x/3"] {
+        for bad in [
+            "10.0.0.1",
+            "10.0.0.1/33",
+            "10.0.0.1/",
+            "10.0.0.1/+3",
+            "fd00::/129",
+            "x/3",
+        ] {
             assert!(bad.parse::<IpNet>().is_err(), "{bad}");
         }
-        assert_eq!(parse_ip_or_net("10.0.0.1").unwrap().to_string(), "10.0.0.1/32");
+        assert_eq!(
+            parse_ip_or_net("10.0.0.1").unwrap().to_string(),
+            "10.0.0.1/32"
+        );
     }
 
     #[test]
@@ -359,8 +379,17 @@ mod tests {
             let a: LspAddress = c.parse().unwrap();
             assert_eq!(a.to_string(), c);
         }
-        for bad in ["", "10.0.0.1", "0a:00:00:00:00:01 nope", "dynamic x", "dynamic 1.1.1.1 2.2.2.2"] {
-            assert!(matches!(bad.parse::<LspAddress>(), Err(AddrError::LspAddress(_))), "{bad}");
+        for bad in [
+            "",
+            "10.0.0.1",
+            "0a:00:00:00:00:01 nope",
+            "dynamic x",
+            "dynamic 1.1.1.1 2.2.2.2",
+        ] {
+            assert!(
+                matches!(bad.parse::<LspAddress>(), Err(AddrError::LspAddress(_))),
+                "{bad}"
+            );
         }
     }
 }

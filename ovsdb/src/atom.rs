@@ -51,7 +51,11 @@ impl Atom {
 
     /// Parses an atom of `base` type from JSON (RFC 7047 `<atom>`), resolving `["named-uuid", n]`
     /// through `symbols`, then checks the base type's constraints.
-    pub fn from_json(json: &Value, base: &BaseType, symbols: &mut dyn SymbolResolver) -> Result<Self> {
+    pub fn from_json(
+        json: &Value,
+        base: &BaseType,
+        symbols: &mut dyn SymbolResolver,
+    ) -> Result<Self> {
         let atom = Self::from_json_unchecked(json, base.atomic, symbols)?;
         base.check_constraints(&atom)?;
         Ok(atom)
@@ -65,16 +69,28 @@ impl Atom {
     ) -> Result<Self> {
         let expected = |what: &str| Error::syntax_at(Some(json), format!("expected {what}"));
         match atomic {
-            AtomicType::Integer => json_to_i64(json).map(Self::Integer).ok_or_else(|| expected("integer")),
+            AtomicType::Integer => json_to_i64(json)
+                .map(Self::Integer)
+                .ok_or_else(|| expected("integer")),
             AtomicType::Real => match json {
                 Value::Number(n) => match json_to_i64(json) {
                     Some(i) => Ok(Self::Real(i as f64)),
-                    None => n.as_f64().filter(|f| f.is_finite()).map(Self::Real).ok_or_else(|| expected("real")),
+                    None => n
+                        .as_f64()
+                        .filter(|f| f.is_finite())
+                        .map(Self::Real)
+                        .ok_or_else(|| expected("real")),
                 },
                 _ => Err(expected("real")),
             },
-            AtomicType::Boolean => json.as_bool().map(Self::Boolean).ok_or_else(|| expected("boolean")),
-            AtomicType::String => json.as_str().map(|s| Self::String(s.into())).ok_or_else(|| expected("string")),
+            AtomicType::Boolean => json
+                .as_bool()
+                .map(Self::Boolean)
+                .ok_or_else(|| expected("boolean")),
+            AtomicType::String => json
+                .as_str()
+                .map(|s| Self::String(s.into()))
+                .ok_or_else(|| expected("string")),
             AtomicType::Uuid => parse_uuid_json(json, symbols).map(Self::Uuid),
         }
     }
@@ -90,6 +106,23 @@ impl Atom {
         }
     }
 
+    /// JSON that parses back to exactly this atom: like [`Atom::to_json`], except that a real
+    /// whose `%.15g` text would not round-trip is written with full precision (used for schemas,
+    /// which must re-parse to the same constraints).
+    pub fn to_json_exact(&self) -> Value {
+        match self {
+            Self::Real(r) => {
+                let v = real_to_json(*r);
+                if v.as_f64() == Some(*r) {
+                    v
+                } else {
+                    json!(r)
+                }
+            }
+            other => other.to_json(),
+        }
+    }
+
     /// Text form used in error messages.
     pub fn to_display(&self) -> String {
         match self {
@@ -98,7 +131,8 @@ impl Atom {
             Self::Boolean(b) => b.to_string(),
             Self::String(s) => {
                 let bare = !s.is_empty()
-                    && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c))
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c))
                     && !s.starts_with(|c: char| c.is_ascii_digit() || c == '-');
                 if bare {
                     s.to_string()
@@ -195,7 +229,10 @@ fn parse_uuid_json(json: &Value, symbols: &mut dyn SymbolResolver) -> Result<Uui
             }
         }
     }
-    Err(Error::syntax_at(Some(json), "expected [\"uuid\", <string>] or [\"named-uuid\", <string>]"))
+    Err(Error::syntax_at(
+        Some(json),
+        "expected [\"uuid\", <string>] or [\"named-uuid\", <string>]",
+    ))
 }
 
 /// Parses a UUID in its canonical 36-character text form (the only form ovsdb-server accepts).
@@ -224,7 +261,9 @@ pub fn json_to_i64(json: &Value) -> Option<i64> {
         return None;
     }
     let f = n.as_f64()?;
-    if f.fract() == 0.0 && (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) {
+    // 2^63: the first integral double beyond i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) {
         Some(f as i64)
     } else {
         None
@@ -234,7 +273,11 @@ pub fn json_to_i64(json: &Value) -> Option<i64> {
 /// Formats a real exactly as ovsdb-server does (C `printf("%.15g")`).
 pub fn format_real(x: f64) -> String {
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if x.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     const P: i32 = 15;
     // Scientific form with P significant digits gives the decimal exponent after rounding.
@@ -243,7 +286,7 @@ pub fn format_real(x: f64) -> String {
         Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
         None => (sci.as_str(), 0),
     };
-    if exp < -4 || exp >= P {
+    if !(-4..P).contains(&exp) {
         let m = strip_zeros(mantissa);
         let mut out = String::with_capacity(m.len() + 5);
         out.push_str(&m);

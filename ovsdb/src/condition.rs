@@ -86,7 +86,11 @@ pub struct Condition {
 
 impl Condition {
     /// Parses a `where` array for `table`.
-    pub fn from_json(table: &TableSchema, json: &[Value], symbols: &mut dyn SymbolResolver) -> Result<Self> {
+    pub fn from_json(
+        table: &TableSchema,
+        json: &[Value],
+        symbols: &mut dyn SymbolResolver,
+    ) -> Result<Self> {
         let mut clauses = Vec::with_capacity(json.len());
         for c in json {
             clauses.push(Clause::from_json(table, c, symbols)?);
@@ -114,7 +118,11 @@ impl Condition {
 
 impl Clause {
     /// Parses one clause.
-    pub fn from_json(table: &TableSchema, json: &Value, symbols: &mut dyn SymbolResolver) -> Result<Self> {
+    pub fn from_json(
+        table: &TableSchema,
+        json: &Value,
+        symbols: &mut dyn SymbolResolver,
+    ) -> Result<Self> {
         if let Value::Bool(b) = json {
             return Ok(Self::Const(*b));
         }
@@ -129,8 +137,8 @@ impl Clause {
             details: format!("No column {cname} in table {}.", table.name),
             syntax: Some(json.to_string()),
         })?;
-        let function =
-            Function::from_name(fname).ok_or_else(|| Error::UnknownFunction(format!("No function named {fname}.")))?;
+        let function = Function::from_name(fname)
+            .ok_or_else(|| Error::UnknownFunction(format!("No function named {fname}.")))?;
         let mut ty = col.type_.clone();
         match function {
             Function::Lt | Function::Le | Function::Gt | Function::Ge => {
@@ -175,9 +183,15 @@ impl Clause {
     pub fn evaluate(&self, table: &TableSchema, row: &[Datum]) -> bool {
         let (column, function, arg) = match self {
             Self::Const(b) => return *b,
-            Self::Compare { column, function, arg } => (*column, *function, arg),
+            Self::Compare {
+                column,
+                function,
+                arg,
+            } => (*column, *function, arg),
         };
-        let Some(field) = row.get(column) else { return false };
+        let Some(field) = row.get(column) else {
+            return false;
+        };
         match function {
             Function::Lt | Function::Le | Function::Gt | Function::Ge => {
                 let (Some(a), Some(b)) = (field.first(), arg.first()) else {

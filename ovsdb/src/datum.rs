@@ -84,8 +84,13 @@ impl Datum {
 
     /// Parses a datum of type `ty` from JSON (RFC 7047 `<value>`), with ovsdb-server's checks in
     /// its order: set size, then each atom (type and constraints), then duplicates.
-    pub fn from_json(json: &Value, ty: &ColumnType, symbols: &mut dyn SymbolResolver) -> Result<Self> {
-        let is_set_notation = matches!(json, Value::Array(a) if a.first().and_then(Value::as_str) == Some("set"));
+    pub fn from_json(
+        json: &Value,
+        ty: &ColumnType,
+        symbols: &mut dyn SymbolResolver,
+    ) -> Result<Self> {
+        let is_set_notation =
+            matches!(json, Value::Array(a) if a.first().and_then(Value::as_str) == Some("set"));
         if !ty.is_map() && !is_set_notation {
             return Ok(Self::Set(vec![Atom::from_json(json, &ty.key, symbols)?]));
         }
@@ -93,16 +98,30 @@ impl Datum {
         let inner = match json {
             Value::Array(a) if a.len() == 2 && a[0].as_str() == Some(class) => match &a[1] {
                 Value::Array(inner) => inner,
-                _ => return Err(Error::syntax_at(Some(json), format!("{class} value must be an array"))),
+                _ => {
+                    return Err(Error::syntax_at(
+                        Some(json),
+                        format!("{class} value must be an array"),
+                    ))
+                }
             },
-            _ => return Err(Error::syntax_at(Some(json), format!("\"{class}\" expected"))),
+            _ => {
+                return Err(Error::syntax_at(
+                    Some(json),
+                    format!("\"{class}\" expected"),
+                ))
+            }
         };
         let n = inner.len() as u64;
         if n < ty.min || n > ty.max {
             let details = if ty.min == 1 && ty.max == 1 {
                 format!("{class} must have exactly one member but {n} are present")
             } else {
-                format!("{class} must have {} to {} members but {n} are present", ty.min, ty.max.min(u64::from(u32::MAX)))
+                format!(
+                    "{class} must have {} to {} members but {n} are present",
+                    ty.min,
+                    ty.max.min(u64::from(u32::MAX))
+                )
             };
             return Err(Error::syntax_at(Some(json), details));
         }
@@ -156,22 +175,26 @@ impl Datum {
             Self::Set(v) => json!(["set", v.iter().map(Atom::to_json).collect::<Vec<_>>()]),
             Self::Map(v) => json!([
                 "map",
-                v.iter().map(|(k, val)| json!([k.to_json(), val.to_json()])).collect::<Vec<_>>()
+                v.iter()
+                    .map(|(k, val)| json!([k.to_json(), val.to_json()]))
+                    .collect::<Vec<_>>()
             ]),
         }
     }
 
     /// Three-way comparison as ovsdb-server sorts rows: by size, then element by element.
     pub fn compare_3way(&self, other: &Self) -> Ordering {
-        self.len().cmp(&other.len()).then_with(|| match (self, other) {
-            (Self::Set(a), Self::Set(b)) => a.cmp(b),
-            (Self::Map(a), Self::Map(b)) => {
-                let keys = a.iter().map(|p| &p.0).cmp(b.iter().map(|p| &p.0));
-                keys.then_with(|| a.iter().map(|p| &p.1).cmp(b.iter().map(|p| &p.1)))
-            }
-            (Self::Set(_), Self::Map(_)) => Ordering::Less,
-            (Self::Map(_), Self::Set(_)) => Ordering::Greater,
-        })
+        self.len()
+            .cmp(&other.len())
+            .then_with(|| match (self, other) {
+                (Self::Set(a), Self::Set(b)) => a.cmp(b),
+                (Self::Map(a), Self::Map(b)) => {
+                    let keys = a.iter().map(|p| &p.0).cmp(b.iter().map(|p| &p.0));
+                    keys.then_with(|| a.iter().map(|p| &p.1).cmp(b.iter().map(|p| &p.1)))
+                }
+                (Self::Set(_), Self::Map(_)) => Ordering::Less,
+                (Self::Map(_), Self::Set(_)) => Ordering::Greater,
+            })
     }
 
     fn contains_element(&self, other: &Self, i: usize) -> bool {
@@ -200,7 +223,11 @@ impl Datum {
     pub fn union_with(&mut self, other: &Self) {
         match (self, other) {
             (Self::Set(a), Self::Set(b)) => {
-                let extra: Vec<Atom> = b.iter().filter(|x| a.binary_search(x).is_err()).cloned().collect();
+                let extra: Vec<Atom> = b
+                    .iter()
+                    .filter(|x| a.binary_search(x).is_err())
+                    .cloned()
+                    .collect();
                 if !extra.is_empty() {
                     a.extend(extra);
                     a.sort();
@@ -227,7 +254,8 @@ impl Datum {
         match (self, other) {
             (Self::Set(a), Self::Set(b)) => a.retain(|x| b.binary_search(x).is_err()),
             (Self::Map(a), Self::Map(b)) => a.retain(|x| {
-                b.binary_search_by(|p| p.0.cmp(&x.0)).map_or(true, |j| b[j].1 != x.1)
+                b.binary_search_by(|p| p.0.cmp(&x.0))
+                    .map_or(true, |j| b[j].1 != x.1)
             }),
             (Self::Map(a), Self::Set(b)) => a.retain(|x| b.binary_search(&x.0).is_err()),
             (Self::Set(_), Self::Map(_)) => {}
@@ -254,13 +282,21 @@ impl Datum {
         }
         match (old, self) {
             (Self::Set(o), Self::Set(n)) => {
-                let mut v: Vec<Atom> = o.iter().filter(|a| n.binary_search(a).is_err()).cloned().collect();
+                let mut v: Vec<Atom> = o
+                    .iter()
+                    .filter(|a| n.binary_search(a).is_err())
+                    .cloned()
+                    .collect();
                 v.extend(n.iter().filter(|a| o.binary_search(a).is_err()).cloned());
                 v.sort();
                 Self::Set(v)
             }
             (Self::Map(o), Self::Map(n)) => {
-                let find = |v: &[(Atom, Atom)], k: &Atom| v.binary_search_by(|p| p.0.cmp(k)).ok().map(|i| v[i].1.clone());
+                let find = |v: &[(Atom, Atom)], k: &Atom| {
+                    v.binary_search_by(|p| p.0.cmp(k))
+                        .ok()
+                        .map(|i| v[i].1.clone())
+                };
                 let mut v: Vec<(Atom, Atom)> = Vec::new();
                 for (k, val) in n {
                     if find(o, k).as_ref() != Some(val) {
@@ -287,7 +323,11 @@ impl Datum {
         }
         match (&mut *self, diff) {
             (Self::Set(a), Self::Set(d)) => {
-                let mut out: Vec<Atom> = a.iter().filter(|x| d.binary_search(x).is_err()).cloned().collect();
+                let mut out: Vec<Atom> = a
+                    .iter()
+                    .filter(|x| d.binary_search(x).is_err())
+                    .cloned()
+                    .collect();
                 out.extend(d.iter().filter(|x| a.binary_search(x).is_err()).cloned());
                 out.sort();
                 *a = out;
@@ -351,22 +391,53 @@ mod tests {
         let e = Datum::from_json(&json!(["set", [1, 1]]), &t, &mut NoSymbols).unwrap_err();
         assert_eq!(e.tag(), "ovsdb error");
         let m = ty(json!({"key": "string", "value": "string", "min": 0, "max": "unlimited"}));
-        let d = Datum::from_json(&json!(["map", [["b", "1"], ["a", "2"]]]), &m, &mut NoSymbols).unwrap();
+        let d = Datum::from_json(
+            &json!(["map", [["b", "1"], ["a", "2"]]]),
+            &m,
+            &mut NoSymbols,
+        )
+        .unwrap();
         assert_eq!(d.to_json(), json!(["map", [["a", "2"], ["b", "1"]]]));
         assert_eq!(Datum::empty(&m).to_json(), json!(["map", []]));
-        assert_eq!(Datum::from_json(&json!("x"), &m, &mut NoSymbols).unwrap_err().tag(), "syntax error");
+        assert_eq!(
+            Datum::from_json(&json!("x"), &m, &mut NoSymbols)
+                .unwrap_err()
+                .tag(),
+            "syntax error"
+        );
         let bounded = ty(json!({"key": "string", "min": 0, "max": 3}));
-        let e = Datum::from_json(&json!(["set", ["a", "b", "c", "d"]]), &bounded, &mut NoSymbols).unwrap_err();
-        assert_eq!(e.details(), "set must have 0 to 3 members but 4 are present");
+        let e = Datum::from_json(
+            &json!(["set", ["a", "b", "c", "d"]]),
+            &bounded,
+            &mut NoSymbols,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.details(),
+            "set must have 0 to 3 members but 4 are present"
+        );
     }
 
     #[test]
     fn file_diffs_round_trip() {
         let m = ty(json!({"key": "string", "value": "string", "min": 0, "max": "unlimited"}));
-        let old = Datum::from_json(&json!(["map", [["a", "1"], ["b", "2"], ["d", "4"]]]), &m, &mut NoSymbols).unwrap();
-        let new = Datum::from_json(&json!(["map", [["a", "1"], ["b", "9"], ["c", "3"]]]), &m, &mut NoSymbols).unwrap();
+        let old = Datum::from_json(
+            &json!(["map", [["a", "1"], ["b", "2"], ["d", "4"]]]),
+            &m,
+            &mut NoSymbols,
+        )
+        .unwrap();
+        let new = Datum::from_json(
+            &json!(["map", [["a", "1"], ["b", "9"], ["c", "3"]]]),
+            &m,
+            &mut NoSymbols,
+        )
+        .unwrap();
         let d = new.diff_from(&old, &m);
-        assert_eq!(d.to_json(), json!(["map", [["b", "9"], ["c", "3"], ["d", "4"]]]));
+        assert_eq!(
+            d.to_json(),
+            json!(["map", [["b", "9"], ["c", "3"], ["d", "4"]]])
+        );
         let mut x = old.clone();
         x.apply_diff(&d, &m);
         assert_eq!(x, new);
@@ -383,11 +454,29 @@ mod tests {
     #[test]
     fn set_algebra() {
         let m = ty(json!({"key": "string", "value": "string", "min": 0, "max": "unlimited"}));
-        let mut d = Datum::from_json(&json!(["map", [["a", "1"], ["b", "2"]]]), &m, &mut NoSymbols).unwrap();
-        let ins = Datum::from_json(&json!(["map", [["a", "9"], ["c", "3"]]]), &m, &mut NoSymbols).unwrap();
+        let mut d = Datum::from_json(
+            &json!(["map", [["a", "1"], ["b", "2"]]]),
+            &m,
+            &mut NoSymbols,
+        )
+        .unwrap();
+        let ins = Datum::from_json(
+            &json!(["map", [["a", "9"], ["c", "3"]]]),
+            &m,
+            &mut NoSymbols,
+        )
+        .unwrap();
         d.union_with(&ins);
-        assert_eq!(d.to_json(), json!(["map", [["a", "1"], ["b", "2"], ["c", "3"]]]));
-        let del = Datum::from_json(&json!(["map", [["b", "3"], ["a", "1"]]]), &m, &mut NoSymbols).unwrap();
+        assert_eq!(
+            d.to_json(),
+            json!(["map", [["a", "1"], ["b", "2"], ["c", "3"]]])
+        );
+        let del = Datum::from_json(
+            &json!(["map", [["b", "3"], ["a", "1"]]]),
+            &m,
+            &mut NoSymbols,
+        )
+        .unwrap();
         d.subtract(&del);
         assert_eq!(d.to_json(), json!(["map", [["b", "2"], ["c", "3"]]]));
         d.subtract(&Datum::Set(vec![Atom::String("c".into())]));

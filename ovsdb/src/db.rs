@@ -124,7 +124,9 @@ impl ChangeSet {
             for rc in &tc.rows {
                 let row = match (&rc.old, &rc.new) {
                     (_, None) => Value::Null,
-                    (None, Some(new)) => persistent_columns(ts, new, |c, d| *d != c.type_.default_datum()),
+                    (None, Some(new)) => {
+                        persistent_columns(ts, new, |c, d| *d != c.type_.default_datum())
+                    }
                     (Some(old), Some(new)) => {
                         let mut m = serde_json::Map::new();
                         for c in ts.user_columns() {
@@ -306,7 +308,10 @@ impl Database {
             ids.sort();
             let mut m = serde_json::Map::new();
             for u in ids {
-                m.insert(u.to_string(), persistent_columns(ts, &rows[u], |c, d| *d != c.type_.default_datum()));
+                m.insert(
+                    u.to_string(),
+                    persistent_columns(ts, &rows[u], |c, d| *d != c.type_.default_datum()),
+                );
             }
             rec.insert(ts.name.clone(), Value::Object(m));
         }
@@ -391,8 +396,15 @@ pub(crate) fn for_each_weak_target(
         if !ty.has_weak_refs() {
             continue;
         }
-        let kt = ty.key.is_weak_ref().then_some(ty.key.ref_table_index()).flatten();
-        let vt = ty.value.as_ref().and_then(|v| v.is_weak_ref().then_some(v.ref_table_index()).flatten());
+        let kt = ty
+            .key
+            .is_weak_ref()
+            .then_some(ty.key.ref_table_index())
+            .flatten();
+        let vt = ty
+            .value
+            .as_ref()
+            .and_then(|v| v.is_weak_ref().then_some(v.ref_table_index()).flatten());
         row.fields[col.index].for_each_atom(|a, is_key| {
             let t = if is_key { kt } else { vt };
             if let (Some(t), Some(u)) = (t, a.as_uuid()) {

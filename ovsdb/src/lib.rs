@@ -15,6 +15,7 @@ pub mod file;
 pub mod jsonrpc;
 
 pub mod atom;
+pub mod client;
 pub mod condition;
 pub mod datum;
 pub mod db;

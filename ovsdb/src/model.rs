@@ -619,7 +619,9 @@ pub trait Model: Sized + 'static {
     /// dump -f json` give it), including `_uuid` and `_version` when present. Unknown members are
     /// an error.
     fn from_json(json: &Value) -> Result<Self, ModelError> {
-        let obj = json.as_object().ok_or(ModelError::NotAnObject { table: Self::TABLE })?;
+        let obj = json
+            .as_object()
+            .ok_or(ModelError::NotAnObject { table: Self::TABLE })?;
         let ours = Self::table_schema();
         let mut parsed: Vec<Option<Datum>> = vec![None; Self::COLUMNS.len()];
         let mut uuid = Uuid::nil();
@@ -674,6 +676,20 @@ pub trait Model: Sized + 'static {
         Ok(Value::Object(m))
     }
 
+    /// The columns whose values differ from `old`, as a JSON `<row>` for an `update` operation
+    /// that writes only what changed; checked against the embedded schema.
+    fn changed_columns_json(&self, old: &Self) -> Result<Map<String, Value>, ModelError> {
+        let new = self.checked_datums()?;
+        let old = old.to_datums();
+        Ok(Self::COLUMNS
+            .iter()
+            .zip(new)
+            .zip(old)
+            .filter(|((_, n), o)| n != o)
+            .map(|((name, n), _)| ((*name).to_owned(), n.to_json()))
+            .collect())
+    }
+
     /// The columns as a JSON `<row>` for `insert` or `update` operations (no `_uuid`, no
     /// `_version`), checked against the embedded schema.
     fn columns_json(&self) -> Result<Map<String, Value>, ModelError> {
@@ -720,7 +736,10 @@ mod tests {
         );
         assert_eq!(r.set::<i64>(0).unwrap().len(), 2);
         assert_eq!(r.optional::<String>(1).unwrap().as_deref(), Some("x"));
-        assert!(matches!(r.optional::<i64>(0), Err(ModelError::Size { column: "s", .. })));
+        assert!(matches!(
+            r.optional::<i64>(0),
+            Err(ModelError::Size { column: "s", .. })
+        ));
         let e = r.scalar::<i64>(1).unwrap_err();
         assert_eq!(e.to_string(), "table T column o: x is not a valid integer");
         assert!(matches!(r.set::<String>(2), Err(ModelError::Shape { .. })));

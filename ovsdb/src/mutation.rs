@@ -70,7 +70,11 @@ pub struct Mutation {
 
 impl Mutation {
     /// Parses one `[column, mutator, value]`.
-    pub fn from_json(table: &TableSchema, json: &Value, symbols: &mut dyn SymbolResolver) -> Result<Self> {
+    pub fn from_json(
+        table: &TableSchema,
+        json: &Value,
+        symbols: &mut dyn SymbolResolver,
+    ) -> Result<Self> {
         let (cname, mname, argj) = match json {
             Value::Array(a) if a.len() == 3 => match (a[0].as_str(), a[1].as_str()) {
                 (Some(c), Some(m)) => (c, m, &a[2]),
@@ -84,12 +88,15 @@ impl Mutation {
         })?;
         if !col.mutable {
             return Err(Error::ConstraintViolation {
-                details: format!("Cannot mutate immutable column {cname} in table {}.", table.name),
+                details: format!(
+                    "Cannot mutate immutable column {cname} in table {}.",
+                    table.name
+                ),
                 syntax: Some(json.to_string()),
             });
         }
-        let mutator =
-            Mutator::from_name(mname).ok_or_else(|| Error::UnknownMutator(format!("No mutator named {mname}.")))?;
+        let mutator = Mutator::from_name(mname)
+            .ok_or_else(|| Error::UnknownMutator(format!("No mutator named {mname}.")))?;
         let ct = &col.type_;
         let mismatch = || {
             Error::syntax_at(
@@ -179,7 +186,10 @@ fn check_count(dst: &Datum, ty: &ColumnType) -> Result<()> {
 }
 
 fn range_error(m: Mutator) -> Error {
-    Error::Range(format!("Result of \"{}\" operation is out of range.", m.name()))
+    Error::Range(format!(
+        "Result of \"{}\" operation is out of range.",
+        m.name()
+    ))
 }
 
 fn mutate_int(x: i64, y: i64, m: Mutator) -> Result<i64> {
@@ -276,8 +286,17 @@ mod tests {
         assert!(mutate_int(1, i64::MAX, Mutator::Mul).is_err());
         assert_eq!(mutate_int(-2, -3, Mutator::Mul).unwrap(), 6);
         assert_eq!(mutate_int(-7, 2, Mutator::Mod).unwrap(), -1);
-        assert_eq!(mutate_int(5, 0, Mutator::Div).unwrap_err().tag(), "domain error");
-        assert_eq!(mutate_int(i64::MIN, -1, Mutator::Div).unwrap_err().tag(), "range error");
-        assert_eq!(mutate_real(1e300, 1e300, Mutator::Mul).unwrap_err().tag(), "range error");
+        assert_eq!(
+            mutate_int(5, 0, Mutator::Div).unwrap_err().tag(),
+            "domain error"
+        );
+        assert_eq!(
+            mutate_int(i64::MIN, -1, Mutator::Div).unwrap_err().tag(),
+            "range error"
+        );
+        assert_eq!(
+            mutate_real(1e300, 1e300, Mutator::Mul).unwrap_err().tag(),
+            "range error"
+        );
     }
 }

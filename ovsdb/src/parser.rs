@@ -76,7 +76,12 @@ impl<'a> ObjParser<'a> {
 
     /// Looks up member `name`, which must be of `kind`; `None` (and a recorded error unless
     /// `optional`) when absent, mistyped, or after an earlier error.
-    pub(crate) fn member(&mut self, name: &'a str, kind: Kind, optional: bool) -> Option<&'a Value> {
+    pub(crate) fn member(
+        &mut self,
+        name: &'a str,
+        kind: Kind,
+        optional: bool,
+    ) -> Option<&'a Value> {
         if self.error.is_some() {
             return None;
         }
@@ -118,40 +123,15 @@ impl<'a> ObjParser<'a> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn ids() {
-        assert!(is_id("a_B9"));
-        assert!(is_id("_x"));
-        assert!(!is_id("9a"));
-        assert!(!is_id("a-b"));
-        assert!(!is_id(""));
-    }
-
-    #[test]
-    fn members() {
-        let j = json!({"op": "select", "x": 1});
-        let mut p = ObjParser::new(&j, "op".into());
-        assert!(p.member("op", Kind::Id, false).is_some());
-        let e = p.finish().unwrap();
-        assert!(e.details().contains("Member 'x'"));
-        let j = json!({"op": 5});
-        let mut p = ObjParser::new(&j, "op".into());
-        assert!(p.member("op", Kind::Id, false).is_none());
-        assert!(p.finish().unwrap().details().contains("Type mismatch"));
-    }
-}
-
 /// ovsdb-server's string hash (`hash_string(s, 0)`: murmur3-style word mixing).
 fn ovs_hash_string(s: &str) -> u32 {
     fn add(hash: u32, data: u32) -> u32 {
         let mut h = hash;
         if data != 0 {
-            let d = data.wrapping_mul(0xcc9e_2d51).rotate_left(15).wrapping_mul(0x1b87_3593);
+            let d = data
+                .wrapping_mul(0xcc9e_2d51)
+                .rotate_left(15)
+                .wrapping_mul(0x1b87_3593);
             h ^= d;
         }
         h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64)
@@ -215,4 +195,32 @@ pub(crate) fn ovs_member_order<'a>(names: impl IntoIterator<Item = &'a str>) -> 
         }
     }
     buckets.into_iter().flatten().map(|(i, _)| i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids() {
+        assert!(is_id("a_B9"));
+        assert!(is_id("_x"));
+        assert!(!is_id("9a"));
+        assert!(!is_id("a-b"));
+        assert!(!is_id(""));
+    }
+
+    #[test]
+    fn members() {
+        let j = json!({"op": "select", "x": 1});
+        let mut p = ObjParser::new(&j, "op".into());
+        assert!(p.member("op", Kind::Id, false).is_some());
+        let e = p.finish().unwrap();
+        assert!(e.details().contains("Member 'x'"));
+        let j = json!({"op": 5});
+        let mut p = ObjParser::new(&j, "op".into());
+        assert!(p.member("op", Kind::Id, false).is_none());
+        assert!(p.finish().unwrap().details().contains("Type mismatch"));
+    }
 }

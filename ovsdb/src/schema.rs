@@ -62,16 +62,24 @@ impl TableSchema {
 
     fn from_json(name: &str, json: &Value) -> Result<Self> {
         let ctx = |e: Error| prefix_error(e, &format!("table {name}"));
-        let obj = json
-            .as_object()
-            .ok_or_else(|| Error::syntax_at(Some(json), format!("table {name}: object expected")))?;
+        let obj = json.as_object().ok_or_else(|| {
+            Error::syntax_at(Some(json), format!("table {name}: object expected"))
+        })?;
         check_members(json, obj, &["columns", "maxRows", "isRoot", "indexes"]).map_err(ctx)?;
         let cols = obj
             .get("columns")
             .and_then(Value::as_object)
-            .ok_or_else(|| Error::syntax_at(Some(json), format!("table {name}: \"columns\" object required")))?;
+            .ok_or_else(|| {
+                Error::syntax_at(
+                    Some(json),
+                    format!("table {name}: \"columns\" object required"),
+                )
+            })?;
         if cols.is_empty() {
-            return Err(Error::syntax_at(Some(json), format!("table {name} must have at least one column")));
+            return Err(Error::syntax_at(
+                Some(json),
+                format!("table {name} must have at least one column"),
+            ));
         }
         let mut columns = vec![
             ColumnSchema {
@@ -91,7 +99,10 @@ impl TableSchema {
         ];
         for (cname, cjson) in cols {
             if !is_id(cname) {
-                return Err(Error::syntax_at(Some(cjson), format!("table {name}: column name \"{cname}\" is not a valid identifier")));
+                return Err(Error::syntax_at(
+                    Some(cjson),
+                    format!("table {name}: column name \"{cname}\" is not a valid identifier"),
+                ));
             }
             if cname.starts_with('_') {
                 return Err(Error::syntax_at(
@@ -100,19 +111,28 @@ impl TableSchema {
                 ));
             }
             let cctx = |e: Error| prefix_error(e, &format!("table {name} column {cname}"));
-            let cobj = cjson
-                .as_object()
-                .ok_or_else(|| Error::syntax_at(Some(cjson), format!("table {name} column {cname}: object expected")))?;
+            let cobj = cjson.as_object().ok_or_else(|| {
+                Error::syntax_at(
+                    Some(cjson),
+                    format!("table {name} column {cname}: object expected"),
+                )
+            })?;
             check_members(cjson, cobj, &["type", "ephemeral", "mutable"]).map_err(cctx)?;
             let tjson = cobj.get("type").ok_or_else(|| {
-                Error::syntax_at(Some(cjson), format!("table {name} column {cname}: Required 'type' member is missing."))
+                Error::syntax_at(
+                    Some(cjson),
+                    format!("table {name} column {cname}: Required 'type' member is missing."),
+                )
             })?;
             let type_ = ColumnType::from_json(tjson).map_err(cctx)?;
             let flag = |m: &str, default: bool| -> Result<bool> {
                 match cobj.get(m) {
                     None => Ok(default),
                     Some(Value::Bool(b)) => Ok(*b),
-                    Some(v) => Err(Error::syntax_at(Some(v), format!("table {name} column {cname}: {m} must be a boolean"))),
+                    Some(v) => Err(Error::syntax_at(
+                        Some(v),
+                        format!("table {name} column {cname}: {m} must be a boolean"),
+                    )),
                 }
             };
             let index = columns.len();
@@ -124,39 +144,56 @@ impl TableSchema {
                 index,
             });
         }
-        let by_name: HashMap<String, usize> = columns.iter().map(|c| (c.name.clone(), c.index)).collect();
+        let by_name: HashMap<String, usize> =
+            columns.iter().map(|c| (c.name.clone(), c.index)).collect();
         let is_root = match obj.get("isRoot") {
             None => false,
             Some(Value::Bool(b)) => *b,
-            Some(v) => return Err(Error::syntax_at(Some(v), format!("table {name}: isRoot must be a boolean"))),
+            Some(v) => {
+                return Err(Error::syntax_at(
+                    Some(v),
+                    format!("table {name}: isRoot must be a boolean"),
+                ))
+            }
         };
-        let max_rows = match obj.get("maxRows") {
-            None => None,
-            Some(v) => Some(
-                crate::atom::json_to_i64(v)
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| Error::syntax_at(Some(v), format!("table {name}: maxRows must be at least 1")))?
-                    as u64,
-            ),
-        };
+        let max_rows =
+            match obj.get("maxRows") {
+                None => None,
+                Some(v) => Some(crate::atom::json_to_i64(v).filter(|n| *n >= 1).ok_or_else(
+                    || {
+                        Error::syntax_at(
+                            Some(v),
+                            format!("table {name}: maxRows must be at least 1"),
+                        )
+                    },
+                )? as u64),
+            };
         let mut indexes = Vec::new();
         if let Some(ij) = obj.get("indexes") {
-            let arr = ij
-                .as_array()
-                .ok_or_else(|| Error::syntax_at(Some(ij), format!("table {name}: indexes must be an array")))?;
+            let arr = ij.as_array().ok_or_else(|| {
+                Error::syntax_at(Some(ij), format!("table {name}: indexes must be an array"))
+            })?;
             for idx in arr {
-                let names = idx
-                    .as_array()
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| Error::syntax_at(Some(idx), format!("table {name}: index must be a nonempty array of column names")))?;
+                let names = idx.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                    Error::syntax_at(
+                        Some(idx),
+                        format!("table {name}: index must be a nonempty array of column names"),
+                    )
+                })?;
                 let mut cols_ix = Vec::new();
                 for n in names {
-                    let s = n
-                        .as_str()
-                        .ok_or_else(|| Error::syntax_at(Some(idx), format!("table {name}: array of column names expected")))?;
-                    let ci = *by_name
-                        .get(s)
-                        .ok_or_else(|| Error::syntax_at(Some(idx), format!("table {name}: {s} is not a valid column name")))?;
+                    let s = n.as_str().ok_or_else(|| {
+                        Error::syntax_at(
+                            Some(idx),
+                            format!("table {name}: array of column names expected"),
+                        )
+                    })?;
+                    let ci = *by_name.get(s).ok_or_else(|| {
+                        Error::syntax_at(
+                            Some(idx),
+                            format!("table {name}: {s} is not a valid column name"),
+                        )
+                    })?;
                     if columns[ci].ephemeral {
                         return Err(Error::syntax_at(
                             Some(idx),
@@ -164,7 +201,10 @@ impl TableSchema {
                         ));
                     }
                     if cols_ix.contains(&ci) {
-                        return Err(Error::syntax_at(Some(idx), format!("table {name}: array of distinct column names expected")));
+                        return Err(Error::syntax_at(
+                            Some(idx),
+                            format!("table {name}: array of distinct column names expected"),
+                        ));
                     }
                     cols_ix.push(ci);
                 }
@@ -206,7 +246,12 @@ impl TableSchema {
             let ix: Vec<Value> = self
                 .indexes
                 .iter()
-                .map(|i| json!(i.iter().map(|&c| self.columns[c].name.clone()).collect::<Vec<_>>()))
+                .map(|i| {
+                    json!(i
+                        .iter()
+                        .map(|&c| self.columns[c].name.clone())
+                        .collect::<Vec<_>>())
+                })
                 .collect();
             t.insert("indexes".into(), json!(ix));
         }
@@ -237,13 +282,28 @@ impl Schema {
         check_members(json, obj, &["name", "version", "cksum", "tables"])?;
         let name = match obj.get("name") {
             Some(Value::String(s)) if is_id(s) => s.clone(),
-            Some(v) => return Err(Error::syntax_at(Some(v), "schema name must be an identifier")),
-            None => return Err(Error::syntax_at(Some(json), "Required 'name' member is missing.")),
+            Some(v) => {
+                return Err(Error::syntax_at(
+                    Some(v),
+                    "schema name must be an identifier",
+                ))
+            }
+            None => {
+                return Err(Error::syntax_at(
+                    Some(json),
+                    "Required 'name' member is missing.",
+                ))
+            }
         };
         let version = match obj.get("version") {
             Some(Value::String(s)) => s.clone(),
             Some(v) => return Err(Error::syntax_at(Some(v), "schema version must be a string")),
-            None => return Err(Error::syntax_at(Some(json), "Required 'version' member is missing.")),
+            None => {
+                return Err(Error::syntax_at(
+                    Some(json),
+                    "Required 'version' member is missing.",
+                ))
+            }
         };
         if !is_version(&version) {
             return Err(Error::syntax_at(
@@ -263,7 +323,10 @@ impl Schema {
         let mut tables = Vec::new();
         for (tname, tjson) in tj {
             if !is_id(tname) {
-                return Err(Error::syntax_at(Some(tjson), format!("table name \"{tname}\" is not a valid identifier")));
+                return Err(Error::syntax_at(
+                    Some(tjson),
+                    format!("table name \"{tname}\" is not a valid identifier"),
+                ));
             }
             if tname.starts_with('_') {
                 return Err(Error::syntax_at(
@@ -273,7 +336,11 @@ impl Schema {
             }
             tables.push(TableSchema::from_json(tname, tjson)?);
         }
-        let by_name: HashMap<String, usize> = tables.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+        let by_name: HashMap<String, usize> = tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
         // Resolve references.
         for t in &mut tables {
             for c in &mut t.columns {
@@ -282,7 +349,10 @@ impl Schema {
                         let idx = *by_name.get(rt).ok_or_else(|| {
                             Error::syntax_at(
                                 None,
-                                format!("table {} column {} refers to undefined table {rt}", t.name, c.name),
+                                format!(
+                                    "table {} column {} refers to undefined table {rt}",
+                                    t.name, c.name
+                                ),
                             )
                         })?;
                         base.ref_table_idx = Some(idx);
@@ -342,7 +412,10 @@ impl Schema {
 
 fn is_version(s: &str) -> bool {
     let parts: Vec<&str> = s.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn check_members(json: &Value, obj: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
@@ -370,7 +443,9 @@ mod tests {
             "/usr/share/ovn/ovn-sb.ovsschema",
             "/usr/share/openvswitch/vswitch.ovsschema",
         ] {
-            let Ok(text) = std::fs::read_to_string(path) else { continue };
+            let Ok(text) = std::fs::read_to_string(path) else {
+                continue;
+            };
             let s = Schema::from_str_json(&text).unwrap();
             let again = Schema::from_json(&s.to_json()).unwrap();
             assert_eq!(s, again, "{path}");
@@ -388,9 +463,13 @@ mod tests {
             base(json!({"a": {"columns": {}}})),
             base(json!({"a": {"columns": {"_x": {"type": "integer"}}}})),
             base(json!({"a": {"columns": {"x": {"type": "int"}}}})),
-            base(json!({"a": {"columns": {"x": {"type": {"key": {"type": "uuid", "refTable": "b"}}}}}})),
+            base(
+                json!({"a": {"columns": {"x": {"type": {"key": {"type": "uuid", "refTable": "b"}}}}}}),
+            ),
             base(json!({"a": {"columns": {"x": {"type": "integer"}}, "indexes": [["y"]]}})),
-            base(json!({"a": {"columns": {"x": {"type": "integer", "ephemeral": true}}, "indexes": [["x"]]}})),
+            base(
+                json!({"a": {"columns": {"x": {"type": "integer", "ephemeral": true}}, "indexes": [["x"]]}}),
+            ),
             base(json!({"a": {"columns": {"x": {"type": "integer"}}, "maxRows": 0}})),
             base(json!({"a": {"columns": {"x": {"type": "integer"}}, "bogus": 0}})),
         ];

@@ -45,10 +45,19 @@ impl SymbolResolver for Symbols<'_> {
             return Some(s.uuid);
         }
         let uuid = Database::random_uuid(self.rng);
-        self.map.insert(name.to_owned(), Symbol { uuid, created: false });
+        self.map.insert(
+            name.to_owned(),
+            Symbol {
+                uuid,
+                created: false,
+            },
+        );
         Some(uuid)
     }
 }
+
+/// A column, the rows its changed value references, and +1 or -1.
+type RefAdjustment = (usize, Vec<(usize, Uuid)>, i64);
 
 /// Why execution stopped early.
 enum Stop {
@@ -73,9 +82,14 @@ struct Txn<'a> {
 /// Runs a whole `transact` request on `db` (see [`Database::transact`]).
 pub(crate) fn execute(db: &mut Database, params: &Value, ctx: &TxnContext) -> TxnOutcome {
     let ops = match params {
-        Value::Array(a) if a.first().and_then(Value::as_str) == Some(db.schema.name.as_str()) => &a[1..],
+        Value::Array(a) if a.first().and_then(Value::as_str) == Some(db.schema.name.as_str()) => {
+            &a[1..]
+        }
         Value::Array(_) => {
-            return complete_err(Error::syntax_at(Some(params), "database name expected as first parameter"));
+            return complete_err(Error::syntax_at(
+                Some(params),
+                "database name expected as first parameter",
+            ));
         }
         _ => return complete_err(Error::syntax_at(Some(params), "array expected")),
     };
@@ -170,21 +184,28 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
         if tname.starts_with('_') {
             continue;
         }
-        let t = schema
-            .table_index(tname)
-            .ok_or_else(|| Error::syntax_at(None, format!("transaction record names unknown table {tname}")))?;
+        let t = schema.table_index(tname).ok_or_else(|| {
+            Error::syntax_at(
+                None,
+                format!("transaction record names unknown table {tname}"),
+            )
+        })?;
         let ts = &schema.tables[t];
-        let rows = rows
-            .as_object()
-            .ok_or_else(|| Error::syntax_at(Some(rows), format!("table {tname}: object expected")))?;
+        let rows = rows.as_object().ok_or_else(|| {
+            Error::syntax_at(Some(rows), format!("table {tname}: object expected"))
+        })?;
         for (us, rj) in rows {
-            let u = crate::atom::parse_uuid_str(us)
-                .ok_or_else(|| Error::syntax_at(None, format!("table {tname}: \"{us}\" is not a valid UUID")))?;
+            let u = crate::atom::parse_uuid_str(us).ok_or_else(|| {
+                Error::syntax_at(None, format!("table {tname}: \"{us}\" is not a valid UUID"))
+            })?;
             let exists = txn.current(t, &u).is_some();
             match rj {
                 Value::Null => {
                     if !exists {
-                        return Err(Error::syntax_at(None, format!("transaction deletes nonexistent row {u}")));
+                        return Err(Error::syntax_at(
+                            None,
+                            format!("transaction deletes nonexistent row {u}"),
+                        ));
                     }
                     match txn.rows[t].get_mut(&u) {
                         Some(tr) if tr.old.is_none() => {
@@ -194,7 +215,14 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
                         None => {
                             let old = txn.tables[t].rows.get(&u).cloned();
                             let n = ts.columns.len();
-                            txn.rows[t].insert(u, TxnRow { old, new: None, changed: vec![false; n] });
+                            txn.rows[t].insert(
+                                u,
+                                TxnRow {
+                                    old,
+                                    new: None,
+                                    changed: vec![false; n],
+                                },
+                            );
                         }
                     }
                 }
@@ -214,7 +242,9 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
                         parsed.push((col.index, d));
                     }
                     if exists {
-                        let Some(row) = txn.row_mut(t, u) else { continue };
+                        let Some(row) = txn.row_mut(t, u) else {
+                            continue;
+                        };
                         for (c, d) in parsed {
                             if is_diff {
                                 row.fields[c].apply_diff(&d, &ts.columns[c].type_);
@@ -223,17 +253,31 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
                             }
                         }
                     } else {
-                        let mut fields: Vec<Datum> = ts.columns.iter().map(|c| c.type_.default_datum()).collect();
+                        let mut fields: Vec<Datum> =
+                            ts.columns.iter().map(|c| c.type_.default_datum()).collect();
                         for (c, d) in parsed {
                             fields[c] = d;
                         }
                         fields[COL_UUID] = Datum::scalar(Atom::Uuid(u));
-                        fields[COL_VERSION] = Datum::scalar(Atom::Uuid(Database::random_uuid(txn.rng)));
+                        fields[COL_VERSION] =
+                            Datum::scalar(Atom::Uuid(Database::random_uuid(txn.rng)));
                         let n = ts.columns.len();
-                        txn.rows[t].insert(u, TxnRow { old: None, new: Some(Row { fields }), changed: vec![true; n] });
+                        txn.rows[t].insert(
+                            u,
+                            TxnRow {
+                                old: None,
+                                new: Some(Row { fields }),
+                                changed: vec![true; n],
+                            },
+                        );
                     }
                 }
-                other => return Err(Error::syntax_at(Some(other), "row must be an object or null")),
+                other => {
+                    return Err(Error::syntax_at(
+                        Some(other),
+                        "row must be an object or null",
+                    ))
+                }
             }
         }
     }
@@ -289,15 +333,18 @@ impl Txn<'_> {
                 }
                 "abort" => Err(Stop::Failed(Error::Aborted("aborted by request".into()))),
                 "comment" => {
-                    if let Some(c) = p.member("comment", Kind::Str, false).and_then(Value::as_str) {
+                    if let Some(c) = p
+                        .member("comment", Kind::Str, false)
+                        .and_then(Value::as_str)
+                    {
                         self.comments.push(c.to_owned());
                     }
                     Ok(json!({}))
                 }
                 "assert" => match p.member("lock", Kind::Id, false).and_then(Value::as_str) {
-                    Some(l) if !self.held_locks.contains(l) => {
-                        Err(Stop::Failed(Error::NotOwner(format!("Asserted lock {l} not held."))))
-                    }
+                    Some(l) if !self.held_locks.contains(l) => Err(Stop::Failed(Error::NotOwner(
+                        format!("Asserted lock {l} not held."),
+                    ))),
                     _ => Ok(json!({})),
                 },
                 other => {
@@ -335,7 +382,10 @@ impl Txn<'_> {
 
     fn parse_where(&mut self, t: usize, json: Option<&Value>) -> Result<Condition> {
         let schema = self.schema;
-        let clauses = json.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let clauses = json
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         Condition::from_json(&schema.tables[t], clauses, &mut self.symbols())
     }
 
@@ -355,10 +405,14 @@ impl Txn<'_> {
                     details: format!("No column {name} in table {}.", ts.name),
                     syntax: Some(json.to_string()),
                 })?;
-                let d = Datum::from_json(v, &col.type_, &mut Symbols {
-                    map: &mut self.symbols,
-                    rng: self.rng,
-                })?;
+                let d = Datum::from_json(
+                    v,
+                    &col.type_,
+                    &mut Symbols {
+                        map: &mut self.symbols,
+                        rng: self.rng,
+                    },
+                )?;
                 fields[col.index] = d;
                 if !cols.contains(&col.index) {
                     cols.push(col.index);
@@ -380,11 +434,14 @@ impl Txn<'_> {
             let s = v
                 .as_str()
                 .ok_or_else(|| Error::syntax_at(Some(json), "array of column names expected"))?;
-            let c = ts
-                .column_index(s)
-                .ok_or_else(|| Error::syntax_at(Some(json), format!("{s} is not a valid column name")))?;
+            let c = ts.column_index(s).ok_or_else(|| {
+                Error::syntax_at(Some(json), format!("{s} is not a valid column name"))
+            })?;
             if out.contains(&c) {
-                return Err(Error::syntax_at(Some(json), "array of distinct column names expected"));
+                return Err(Error::syntax_at(
+                    Some(json),
+                    "array of distinct column names expected",
+                ));
             }
             out.push(c);
         }
@@ -455,7 +512,9 @@ impl Txn<'_> {
     fn op_insert(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
         let t = self.parse_table(p);
         let uuid_json = p.member("uuid", Kind::Str, true);
-        let uuid_name = p.member("uuid-name", Kind::Id, true).and_then(Value::as_str);
+        let uuid_name = p
+            .member("uuid-name", Kind::Id, true)
+            .and_then(Value::as_str);
         let row_json = p.member("row", Kind::Object, false);
         let (Some(t), Some(row_json)) = (t, row_json) else {
             return Ok(json!({}));
@@ -466,7 +525,8 @@ impl Txn<'_> {
         let mut explicit = None;
         if let Some(uj) = uuid_json {
             let s = uj.as_str().unwrap_or_default();
-            let u = crate::atom::parse_uuid_str(s).ok_or_else(|| Stop::Failed(Error::syntax_at(Some(uj), "bad uuid")))?;
+            let u = crate::atom::parse_uuid_str(s)
+                .ok_or_else(|| Stop::Failed(Error::syntax_at(Some(uj), "bad uuid")))?;
             if self.rows[t].contains_key(&u) || self.tables[t].rows.contains_key(&u) {
                 return Err(Stop::Failed(Error::DuplicateUuid {
                     details: "This UUID would duplicate a UUID already present within the table or deleted \
@@ -483,7 +543,8 @@ impl Txn<'_> {
             if let Some(s) = entry {
                 if s.created {
                     return Err(Stop::Failed(Error::DuplicateUuidName {
-                        details: "This \"uuid-name\" appeared on an earlier \"insert\" operation.".into(),
+                        details: "This \"uuid-name\" appeared on an earlier \"insert\" operation."
+                            .into(),
                         syntax: Some(json!(name).to_string()),
                     }));
                 }
@@ -539,10 +600,20 @@ impl Txn<'_> {
             None => Vec::new(),
         };
         let ts = &self.schema.tables[t];
-        let mut rows: Vec<&Row> = self.query(t, &cond).iter().filter_map(|u| self.current(t, u)).collect();
+        let mut rows: Vec<&Row> = self
+            .query(t, &cond)
+            .iter()
+            .filter_map(|u| self.current(t, u))
+            .collect();
         if !cols.contains(&COL_UUID) {
             let mut seen = HashSet::new();
-            rows.retain(|r| seen.insert(cols.iter().map(|&c| r.fields[c].clone()).collect::<Vec<_>>()));
+            rows.retain(|r| {
+                seen.insert(
+                    cols.iter()
+                        .map(|&c| r.fields[c].clone())
+                        .collect::<Vec<_>>(),
+                )
+            });
         }
         if !sort.is_empty() {
             rows.sort_by(|a, b| {
@@ -571,7 +642,10 @@ impl Txn<'_> {
         for &c in &cols {
             if !ts.columns[c].mutable {
                 return Err(Stop::Failed(Error::ConstraintViolation {
-                    details: format!("Cannot update immutable column {} in table {}.", ts.columns[c].name, ts.name),
+                    details: format!(
+                        "Cannot update immutable column {} in table {}.",
+                        ts.columns[c].name, ts.name
+                    ),
                     syntax: Some(op.to_string()),
                 }));
             }
@@ -673,7 +747,10 @@ impl Txn<'_> {
             Some(tj) => {
                 let v = crate::atom::json_to_i64(tj).unwrap_or(0);
                 if v < 0 {
-                    return Err(Stop::Failed(Error::syntax_at(Some(tj), "timeout must be nonnegative")));
+                    return Err(Stop::Failed(Error::syntax_at(
+                        Some(tj),
+                        "timeout must be nonnegative",
+                    )));
                 }
                 let v = v as u64;
                 self.timeout_ms = Some(self.timeout_ms.map_or(v, |x| x.min(v)));
@@ -749,7 +826,9 @@ impl Txn<'_> {
                 if delta > 0 {
                     return Err(Error::ReferentialIntegrity(format!(
                         "Table {} column {} row {src} references nonexistent row {u} in table {}.",
-                        schema.tables[t].name, schema.tables[t].columns[col].name, schema.tables[rt].name
+                        schema.tables[t].name,
+                        schema.tables[t].columns[col].name,
+                        schema.tables[rt].name
                     )));
                 }
                 continue;
@@ -769,7 +848,9 @@ impl Txn<'_> {
             if schema.tables[t].is_root {
                 continue;
             }
-            let Some(tr) = self.rows[t].get_mut(&u) else { continue };
+            let Some(tr) = self.rows[t].get_mut(&u) else {
+                continue;
+            };
             let Some(row) = tr.new.take() else { continue };
             tr.changed.iter_mut().for_each(|c| *c = true);
             let mut targets = Vec::new();
@@ -831,9 +912,11 @@ impl Txn<'_> {
         for &(t, u) in &work {
             let ts = &schema.tables[t];
             // (column, targets, delta) computed under a shared borrow, applied afterwards.
-            let mut adjustments: Vec<(usize, Vec<(usize, Uuid)>, i64)> = Vec::new();
+            let mut adjustments: Vec<RefAdjustment> = Vec::new();
             {
-                let Some(tr) = self.rows[t].get(&u) else { continue };
+                let Some(tr) = self.rows[t].get(&u) else {
+                    continue;
+                };
                 for c in ts.user_columns() {
                     if !tr.changed[c.index] || !c.type_.has_strong_refs() {
                         continue;
@@ -845,7 +928,8 @@ impl Txn<'_> {
                         (Some(o), None) => strong_targets(ty, &o.fields[c.index], u, &mut minus),
                         (None, Some(n)) => strong_targets(ty, &n.fields[c.index], u, &mut plus),
                         (Some(o), Some(n)) => {
-                            let (added, removed) = added_removed(&o.fields[c.index], &n.fields[c.index]);
+                            let (added, removed) =
+                                added_removed(&o.fields[c.index], &n.fields[c.index]);
                             strong_targets(ty, &removed, u, &mut minus);
                             strong_targets(ty, &added, u, &mut plus);
                         }
@@ -952,19 +1036,34 @@ impl Txn<'_> {
             for u in uuids {
                 for &c in &weak_cols {
                     let ty = &ts.columns[c].type_;
-                    let Some(datum) = self.rows[t].get(&u).and_then(|tr| tr.new.as_ref()).map(|r| &r.fields[c]) else {
+                    let Some(datum) = self.rows[t]
+                        .get(&u)
+                        .and_then(|tr| tr.new.as_ref())
+                        .map(|r| &r.fields[c])
+                    else {
                         continue;
                     };
-                    let kt = ty.key.is_weak_ref().then(|| ty.key.ref_table_index()).flatten();
-                    let vt = ty.value.as_ref().and_then(|v| v.is_weak_ref().then(|| v.ref_table_index()).flatten());
+                    let kt = ty
+                        .key
+                        .is_weak_ref()
+                        .then(|| ty.key.ref_table_index())
+                        .flatten();
+                    let vt = ty
+                        .value
+                        .as_ref()
+                        .and_then(|v| v.is_weak_ref().then(|| v.ref_table_index()).flatten());
                     let dangling = |a: &Atom, rt: Option<usize>| -> bool {
                         match (rt, a.as_uuid()) {
-                            (Some(rt), Some(x)) => !(x == u && rt == t) && !self.exists_after(rt, &x),
+                            (Some(rt), Some(x)) => {
+                                !(self.exists_after(rt, &x) || (x == u && rt == t))
+                            }
                             _ => false,
                         }
                     };
                     let mut any = false;
-                    datum.for_each_atom(|a, is_key| any |= dangling(a, if is_key { kt } else { vt }));
+                    datum.for_each_atom(|a, is_key| {
+                        any |= dangling(a, if is_key { kt } else { vt })
+                    });
                     if !any {
                         continue;
                     }
@@ -972,7 +1071,10 @@ impl Txn<'_> {
                     let mut d = datum.clone();
                     let removed = d.remove_where(|k, v| {
                         let drop = dangling(k, kt) || v.is_some_and(|v| dangling(v, vt));
-                        if drop && (k.as_uuid() == Some(Uuid::nil()) || v.and_then(Atom::as_uuid) == Some(Uuid::nil())) {
+                        if drop
+                            && (k.as_uuid() == Some(Uuid::nil())
+                                || v.and_then(Atom::as_uuid) == Some(Uuid::nil()))
+                        {
                             zero = true;
                         }
                         drop
@@ -981,7 +1083,9 @@ impl Txn<'_> {
                         continue;
                     }
                     let too_small = (d.len() as u64) < ty.min;
-                    let Some(tr) = self.rows[t].get_mut(&u) else { continue };
+                    let Some(tr) = self.rows[t].get_mut(&u) else {
+                        continue;
+                    };
                     let inserted = tr.old.is_none();
                     if too_small {
                         let cname = &ts.columns[c].name;
@@ -1026,8 +1130,10 @@ impl Txn<'_> {
                             .filter(|o| o != u && !m.contains_key(o))
                     });
                     if let Some(o) = other {
-                        let names: Vec<&str> = cols.iter().map(|&c| ts.columns[c].name.as_str()).collect();
-                        let vals: Vec<String> = key.iter().map(|d| d.to_json().to_string()).collect();
+                        let names: Vec<&str> =
+                            cols.iter().map(|&c| ts.columns[c].name.as_str()).collect();
+                        let vals: Vec<String> =
+                            key.iter().map(|d| d.to_json().to_string()).collect();
                         return Err(Error::constraint(format!(
                             "Transaction causes multiple rows in \"{}\" table to have identical values ({}) for \
                              index on column{} \"{}\".  First row, with UUID {o}, and second row, with UUID {u}.",
@@ -1053,7 +1159,8 @@ impl Txn<'_> {
                     (None, None) => continue,
                     (Some(_), Some(_)) if !any => continue,
                     (Some(_), Some(n)) => {
-                        n.fields[COL_VERSION] = Datum::scalar(Atom::Uuid(Database::random_uuid(self.rng)));
+                        n.fields[COL_VERSION] =
+                            Datum::scalar(Atom::Uuid(Database::random_uuid(self.rng)));
                         tr.changed[COL_VERSION] = true;
                     }
                     _ => {}
@@ -1087,12 +1194,23 @@ fn p_until_json(until: &str) -> Option<Value> {
 fn added_removed(old: &Datum, new: &Datum) -> (Datum, Datum) {
     match (old, new) {
         (Datum::Set(o), Datum::Set(n)) => (
-            Datum::Set(n.iter().filter(|a| o.binary_search(a).is_err()).cloned().collect()),
-            Datum::Set(o.iter().filter(|a| n.binary_search(a).is_err()).cloned().collect()),
+            Datum::Set(
+                n.iter()
+                    .filter(|a| o.binary_search(a).is_err())
+                    .cloned()
+                    .collect(),
+            ),
+            Datum::Set(
+                o.iter()
+                    .filter(|a| n.binary_search(a).is_err())
+                    .cloned()
+                    .collect(),
+            ),
         ),
         (Datum::Map(o), Datum::Map(n)) => {
             let has = |v: &[(Atom, Atom)], p: &(Atom, Atom)| {
-                v.binary_search_by(|q| q.0.cmp(&p.0)).is_ok_and(|i| v[i].1 == p.1)
+                v.binary_search_by(|q| q.0.cmp(&p.0))
+                    .is_ok_and(|i| v[i].1 == p.1)
             };
             (
                 Datum::Map(n.iter().filter(|p| !has(o, p)).cloned().collect()),
@@ -1106,8 +1224,15 @@ fn added_removed(old: &Datum, new: &Datum) -> (Datum, Datum) {
 /// Collects the strong references in `datum` (a value of type `ty` in row `src`), skipping
 /// self-references, which do not count.
 fn strong_targets(ty: &ColumnType, datum: &Datum, src: Uuid, out: &mut Vec<(usize, Uuid)>) {
-    let kt = ty.key.is_strong_ref().then(|| ty.key.ref_table_index()).flatten();
-    let vt = ty.value.as_ref().and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
+    let kt = ty
+        .key
+        .is_strong_ref()
+        .then(|| ty.key.ref_table_index())
+        .flatten();
+    let vt = ty
+        .value
+        .as_ref()
+        .and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
     if kt.is_none() && vt.is_none() {
         return;
     }
@@ -1153,7 +1278,12 @@ mod tests {
                 {"op": "commit", "durable": true}
             ]),
         );
-        let TxnOutcome::Complete { changes: Some(ch), .. } = &o else { panic!("{o:?}") };
+        let TxnOutcome::Complete {
+            changes: Some(ch), ..
+        } = &o
+        else {
+            panic!("{o:?}")
+        };
         assert!(ch.durable);
         assert_eq!(ch.comment.as_deref(), Some("hi"));
         // The unreferenced child was garbage-collected before it ever existed.
@@ -1161,19 +1291,43 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(d.rows("Child").unwrap().len(), 1);
         // Unlinking the child deletes it; the change set shows the parent modified and the child deleted.
-        let o = run(&mut d, json!([{"op": "update", "table": "Parent", "where": [], "row": {"children": ["set", []]}}]));
-        let TxnOutcome::Complete { changes: Some(ch), .. } = &o else { panic!("{o:?}") };
+        let o = run(
+            &mut d,
+            json!([{"op": "update", "table": "Parent", "where": [], "row": {"children": ["set", []]}}]),
+        );
+        let TxnOutcome::Complete {
+            changes: Some(ch), ..
+        } = &o
+        else {
+            panic!("{o:?}")
+        };
         let child = ch.tables.iter().find(|t| t.name == "Child").unwrap();
         assert!(child.rows[0].new.is_none() && child.rows[0].old.is_some());
         let parent = ch.tables.iter().find(|t| t.name == "Parent").unwrap();
         let pc = &parent.rows[0];
-        let col = d.schema().table("Parent").unwrap().column_index("children").unwrap();
+        let col = d
+            .schema()
+            .table("Parent")
+            .unwrap()
+            .column_index("children")
+            .unwrap();
         assert!(pc.changed[col] && pc.changed[COL_VERSION] && !pc.changed[COL_UUID]);
-        assert_ne!(pc.old.as_ref().unwrap().version(), pc.new.as_ref().unwrap().version());
+        assert_ne!(
+            pc.old.as_ref().unwrap().version(),
+            pc.new.as_ref().unwrap().version()
+        );
         assert!(d.rows("Child").unwrap().is_empty());
         // A no-op update yields an empty change set.
-        let o = run(&mut d, json!([{"op": "update", "table": "Parent", "where": [], "row": {"name": "a"}}]));
-        let TxnOutcome::Complete { changes: Some(ch), .. } = &o else { panic!("{o:?}") };
+        let o = run(
+            &mut d,
+            json!([{"op": "update", "table": "Parent", "where": [], "row": {"name": "a"}}]),
+        );
+        let TxnOutcome::Complete {
+            changes: Some(ch), ..
+        } = &o
+        else {
+            panic!("{o:?}")
+        };
         assert!(ch.is_empty());
     }
 
@@ -1181,16 +1335,28 @@ mod tests {
     fn wait_blocks_until_timeout() {
         let mut d = db();
         let wait = |timeout: Option<u64>| {
-            let mut w = json!({"op": "wait", "table": "Parent", "where": [], "until": "!=", "rows": []});
+            let mut w =
+                json!({"op": "wait", "table": "Parent", "where": [], "until": "!=", "rows": []});
             if let Some(t) = timeout {
                 w["timeout"] = json!(t);
             }
             json!(["Test", w])
         };
         let ctx = TxnContext::default();
-        assert_eq!(d.transact(&wait(None), &ctx), TxnOutcome::Blocked { timeout_ms: None });
-        assert_eq!(d.transact(&wait(Some(500)), &ctx), TxnOutcome::Blocked { timeout_ms: Some(500) });
-        let late = TxnContext { elapsed_ms: 600, ..TxnContext::default() };
+        assert_eq!(
+            d.transact(&wait(None), &ctx),
+            TxnOutcome::Blocked { timeout_ms: None }
+        );
+        assert_eq!(
+            d.transact(&wait(Some(500)), &ctx),
+            TxnOutcome::Blocked {
+                timeout_ms: Some(500)
+            }
+        );
+        let late = TxnContext {
+            elapsed_ms: 600,
+            ..TxnContext::default()
+        };
         let o = d.transact(&wait(Some(500)), &late);
         assert_eq!(results(&o)[0]["error"], "timed out");
         let o = d.transact(&wait(Some(0)), &ctx);
@@ -1202,7 +1368,10 @@ mod tests {
         let mut d = db();
         let mut ctx = TxnContext::default();
         let req = json!(["Test", {"op": "assert", "lock": "l"}]);
-        assert_eq!(d.transact(&req, &ctx).results().unwrap()[0]["error"], "not owner");
+        assert_eq!(
+            d.transact(&req, &ctx).results().unwrap()[0]["error"],
+            "not owner"
+        );
         ctx.held_locks.insert("l".into());
         assert_eq!(d.transact(&req, &ctx).results().unwrap(), &json!([{}]));
     }
@@ -1211,11 +1380,26 @@ mod tests {
     fn params_errors_and_padding() {
         let mut d = db();
         let ctx = TxnContext::default();
-        assert_eq!(d.transact(&json!({}), &ctx).results().unwrap()["error"], "syntax error");
-        assert_eq!(d.transact(&json!(["Other"]), &ctx).results().unwrap()["error"], "syntax error");
-        assert_eq!(d.transact(&json!(["Test"]), &ctx).results().unwrap(), &json!([]));
-        let o = run(&mut d, json!([{"op": "abort"}, {"op": "comment", "comment": "x"}, {"op": "comment", "comment": "y"}]));
-        assert_eq!(results(&o), &json!([{"error": "aborted", "details": "aborted by request"}, null, null]));
+        assert_eq!(
+            d.transact(&json!({}), &ctx).results().unwrap()["error"],
+            "syntax error"
+        );
+        assert_eq!(
+            d.transact(&json!(["Other"]), &ctx).results().unwrap()["error"],
+            "syntax error"
+        );
+        assert_eq!(
+            d.transact(&json!(["Test"]), &ctx).results().unwrap(),
+            &json!([])
+        );
+        let o = run(
+            &mut d,
+            json!([{"op": "abort"}, {"op": "comment", "comment": "x"}, {"op": "comment", "comment": "y"}]),
+        );
+        assert_eq!(
+            results(&o),
+            &json!([{"error": "aborted", "details": "aborted by request"}, null, null])
+        );
     }
 
     #[test]
@@ -1225,9 +1409,15 @@ mod tests {
         .unwrap();
         let mut d = Database::new(schema);
         let ctx = TxnContext::default();
-        let o = d.transact(&json!(["_Server", {"op": "insert", "table": "Database", "row": {}}]), &ctx);
+        let o = d.transact(
+            &json!(["_Server", {"op": "insert", "table": "Database", "row": {}}]),
+            &ctx,
+        );
         assert_eq!(o.results().unwrap()[0]["error"], "not allowed");
-        let o = d.transact(&json!(["_Server", {"op": "select", "table": "Database", "where": []}]), &ctx);
+        let o = d.transact(
+            &json!(["_Server", {"op": "select", "table": "Database", "where": []}]),
+            &ctx,
+        );
         assert_eq!(o.results().unwrap(), &json!([{"rows": []}]));
     }
 
@@ -1241,13 +1431,24 @@ mod tests {
             if i + 1 < n {
                 row["sub"] = json!(["named-uuid", format!("c{}", i + 1)]);
             }
-            ops.push(json!({"op": "insert", "table": "Child", "uuid-name": format!("c{i}"), "row": row}));
+            ops.push(
+                json!({"op": "insert", "table": "Child", "uuid-name": format!("c{i}"), "row": row}),
+            );
         }
         ops.push(json!({"op": "insert", "table": "Parent", "row": {"name": "p", "children": ["named-uuid", "c0"]}}));
         let o = run(&mut d, Value::Array(ops));
-        assert!(o.results().unwrap().as_array().unwrap().iter().all(|r| r.get("error").is_none()));
+        assert!(o
+            .results()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("error").is_none()));
         assert_eq!(d.rows("Child").unwrap().len(), n);
-        let o = run(&mut d, json!([{"op": "delete", "table": "Parent", "where": []}]));
+        let o = run(
+            &mut d,
+            json!([{"op": "delete", "table": "Parent", "where": []}]),
+        );
         assert_eq!(results(&o), &json!([{"count": 1}]));
         assert!(d.rows("Child").unwrap().is_empty());
     }

@@ -160,12 +160,12 @@ impl BaseType {
                 .map(Self::new)
                 .ok_or_else(|| Error::syntax_at(Some(json), format!("unknown OVSDB type \"{s}\""))),
             Value::Object(obj) => {
-                let ty = obj
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| Error::syntax_at(Some(json), "base type requires a \"type\" string member"))?;
-                let atomic = AtomicType::from_name(ty)
-                    .ok_or_else(|| Error::syntax_at(Some(json), format!("unknown OVSDB type \"{ty}\"")))?;
+                let ty = obj.get("type").and_then(Value::as_str).ok_or_else(|| {
+                    Error::syntax_at(Some(json), "base type requires a \"type\" string member")
+                })?;
+                let atomic = AtomicType::from_name(ty).ok_or_else(|| {
+                    Error::syntax_at(Some(json), format!("unknown OVSDB type \"{ty}\""))
+                })?;
                 let mut base = Self::new(atomic);
                 let allowed: &[&str] = match atomic {
                     AtomicType::Integer => &["type", "enum", "minInteger", "maxInteger"],
@@ -194,25 +194,27 @@ impl BaseType {
                 let int_member = |name: &str| -> Result<Option<i64>> {
                     match obj.get(name) {
                         None => Ok(None),
-                        Some(v) => crate::atom::json_to_i64(v)
-                            .map(Some)
-                            .ok_or_else(|| Error::syntax_at(Some(v), format!("{name} must be an integer"))),
+                        Some(v) => crate::atom::json_to_i64(v).map(Some).ok_or_else(|| {
+                            Error::syntax_at(Some(v), format!("{name} must be an integer"))
+                        }),
                     }
                 };
                 let real_member = |name: &str| -> Result<Option<f64>> {
                     match obj.get(name) {
                         None => Ok(None),
-                        Some(v) => v
-                            .as_f64()
-                            .map(Some)
-                            .ok_or_else(|| Error::syntax_at(Some(v), format!("{name} must be a number"))),
+                        Some(v) => v.as_f64().map(Some).ok_or_else(|| {
+                            Error::syntax_at(Some(v), format!("{name} must be a number"))
+                        }),
                     }
                 };
                 c.min_integer = int_member("minInteger")?;
                 c.max_integer = int_member("maxInteger")?;
                 if let (Some(a), Some(b)) = (c.min_integer, c.max_integer) {
                     if a > b {
-                        return Err(Error::syntax_at(Some(json), "minInteger exceeds maxInteger"));
+                        return Err(Error::syntax_at(
+                            Some(json),
+                            "minInteger exceeds maxInteger",
+                        ));
                     }
                 }
                 c.min_real = real_member("minReal")?;
@@ -222,12 +224,18 @@ impl BaseType {
                         return Err(Error::syntax_at(Some(json), "minReal exceeds maxReal"));
                     }
                 }
-                for (name, slot) in [("minLength", &mut c.min_length), ("maxLength", &mut c.max_length)] {
+                for (name, slot) in [
+                    ("minLength", &mut c.min_length),
+                    ("maxLength", &mut c.max_length),
+                ] {
                     if let Some(v) = obj.get(name) {
                         let n = crate::atom::json_to_i64(v)
                             .filter(|n| *n >= 0 && *n <= i64::from(u32::MAX))
                             .ok_or_else(|| {
-                                Error::syntax_at(Some(v), format!("{name} out of valid range 0 to {}", u32::MAX))
+                                Error::syntax_at(
+                                    Some(v),
+                                    format!("{name} out of valid range 0 to {}", u32::MAX),
+                                )
                             })?;
                         *slot = Some(n as u64);
                     }
@@ -238,17 +246,22 @@ impl BaseType {
                     }
                 }
                 if let Some(rt) = obj.get("refTable") {
-                    let name = rt
-                        .as_str()
-                        .filter(|s| crate::parser::is_id(s))
-                        .ok_or_else(|| Error::syntax_at(Some(rt), "refTable must be an identifier"))?;
+                    let name =
+                        rt.as_str()
+                            .filter(|s| crate::parser::is_id(s))
+                            .ok_or_else(|| {
+                                Error::syntax_at(Some(rt), "refTable must be an identifier")
+                            })?;
                     c.ref_table = Some(name.to_owned());
                     c.ref_type = match obj.get("refType") {
                         None => RefType::Strong,
                         Some(Value::String(s)) if s == "strong" => RefType::Strong,
                         Some(Value::String(s)) if s == "weak" => RefType::Weak,
                         Some(v) => {
-                            return Err(Error::syntax_at(Some(v), "refType must be \"strong\" or \"weak\""));
+                            return Err(Error::syntax_at(
+                                Some(v),
+                                "refType must be \"strong\" or \"weak\"",
+                            ));
                         }
                     };
                 } else if obj.contains_key("refType") {
@@ -269,7 +282,13 @@ impl BaseType {
         let mut m = Map::new();
         m.insert("type".into(), json!(self.atomic.name()));
         if let Some(e) = &c.enum_values {
-            m.insert("enum".into(), Datum::Set(e.clone()).to_json());
+            let atoms: Vec<Value> = e.iter().map(Atom::to_json_exact).collect();
+            let v = if atoms.len() == 1 {
+                atoms.into_iter().next().unwrap_or(Value::Null)
+            } else {
+                json!(["set", atoms])
+            };
+            m.insert("enum".into(), v);
         }
         if let Some(v) = c.min_integer {
             m.insert("minInteger".into(), json!(v));
@@ -278,10 +297,10 @@ impl BaseType {
             m.insert("maxInteger".into(), json!(v));
         }
         if let Some(v) = c.min_real {
-            m.insert("minReal".into(), Atom::Real(v).to_json());
+            m.insert("minReal".into(), Atom::Real(v).to_json_exact());
         }
         if let Some(v) = c.max_real {
-            m.insert("maxReal".into(), Atom::Real(v).to_json());
+            m.insert("maxReal".into(), Atom::Real(v).to_json_exact());
         }
         if let Some(v) = c.min_length {
             m.insert("minLength".into(), json!(v));
@@ -314,10 +333,8 @@ impl BaseType {
             return Ok(());
         }
         match atom {
-            Atom::Integer(i) => {
-                range_check(*i, c.min_integer, c.max_integer, |v| v.to_string())
-            }
-            Atom::Real(r) => range_check(*r, c.min_real, c.max_real, |v| crate::atom::format_real(v)),
+            Atom::Integer(i) => range_check(*i, c.min_integer, c.max_integer, |v| v.to_string()),
+            Atom::Real(r) => range_check(*r, c.min_real, c.max_real, crate::atom::format_real),
             Atom::String(s) => {
                 if c.min_length.is_none() && c.max_length.is_none() {
                     return Ok(());
@@ -433,7 +450,10 @@ impl ColumnType {
         }
         match &self.value {
             None => Datum::Set(vec![self.key.atomic.default_atom()]),
-            Some(v) => Datum::Map(vec![(self.key.atomic.default_atom(), v.atomic.default_atom())]),
+            Some(v) => Datum::Map(vec![(
+                self.key.atomic.default_atom(),
+                v.atomic.default_atom(),
+            )]),
         }
     }
 
@@ -447,34 +467,47 @@ impl ColumnType {
                 max: 1,
             }),
             Value::Object(obj) => {
-                if let Some(k) = obj.keys().find(|k| !["key", "value", "min", "max"].contains(&k.as_str())) {
+                if let Some(k) = obj
+                    .keys()
+                    .find(|k| !["key", "value", "min", "max"].contains(&k.as_str()))
+                {
                     return Err(Error::syntax_at(
                         Some(json),
                         format!("Member '{k}' is present but not allowed here."),
                     ));
                 }
-                let key = obj
-                    .get("key")
-                    .ok_or_else(|| Error::syntax_at(Some(json), "Required 'key' member is missing."))?;
+                let key = obj.get("key").ok_or_else(|| {
+                    Error::syntax_at(Some(json), "Required 'key' member is missing.")
+                })?;
                 let key = BaseType::from_json(key)?;
                 let value = obj.get("value").map(BaseType::from_json).transpose()?;
                 let min = match obj.get("min") {
                     None => 1,
                     Some(v) => crate::atom::json_to_i64(v)
                         .filter(|n| *n >= 0)
-                        .ok_or_else(|| Error::syntax_at(Some(v), "bad min or max value"))? as u64,
+                        .ok_or_else(|| Error::syntax_at(Some(v), "bad min or max value"))?
+                        as u64,
                 };
                 let max = match obj.get("max") {
                     None => 1,
                     Some(Value::String(s)) if s == "unlimited" => u64::MAX,
                     Some(v) => crate::atom::json_to_i64(v)
                         .filter(|n| *n >= 1 && *n <= i64::from(u32::MAX))
-                        .ok_or_else(|| Error::syntax_at(Some(v), "bad min or max value"))? as u64,
+                        .ok_or_else(|| Error::syntax_at(Some(v), "bad min or max value"))?
+                        as u64,
                 };
                 if min > 1 || min > max {
-                    return Err(Error::syntax_at(Some(json), "ovsdb type fails constraint checks"));
+                    return Err(Error::syntax_at(
+                        Some(json),
+                        "ovsdb type fails constraint checks",
+                    ));
                 }
-                Ok(Self { key, value, min, max })
+                Ok(Self {
+                    key,
+                    value,
+                    min,
+                    max,
+                })
             }
             _ => Err(Error::syntax_at(Some(json), "ovsdb type expected")),
         }
@@ -551,23 +584,49 @@ mod tests {
     }
 
     #[test]
+    fn real_constraints_round_trip_exactly() {
+        let j = json!({"key": {"type": "real", "enum": ["set", [0.30000000000000004, 0.3]], "minReal": 0.1}});
+        let t = ColumnType::from_json(&j).unwrap();
+        assert_eq!(ColumnType::from_json(&t.to_json()).unwrap(), t);
+    }
+
+    #[test]
     fn bad_types() {
         assert!(ColumnType::from_json(&json!({"key": "string", "min": 2, "max": 3})).is_err());
         assert!(ColumnType::from_json(&json!({"key": "str"})).is_err());
-        assert!(ColumnType::from_json(&json!({"key": {"type": "string", "minInteger": 1}})).is_err());
-        assert!(ColumnType::from_json(&json!({"key": {"type": "integer", "minInteger": 3, "maxInteger": 1}})).is_err());
+        assert!(
+            ColumnType::from_json(&json!({"key": {"type": "string", "minInteger": 1}})).is_err()
+        );
+        assert!(ColumnType::from_json(
+            &json!({"key": {"type": "integer", "minInteger": 3, "maxInteger": 1}})
+        )
+        .is_err());
         assert!(ColumnType::from_json(&json!({"key": "integer", "max": 0})).is_err());
     }
 
     #[test]
     fn constraints() {
-        let t = ColumnType::from_json(&json!({"key": {"type": "integer", "minInteger": -100, "maxInteger": 100}}))
-            .unwrap();
+        let t = ColumnType::from_json(
+            &json!({"key": {"type": "integer", "minInteger": -100, "maxInteger": 100}}),
+        )
+        .unwrap();
         let e = t.key.check_constraints(&Atom::Integer(1000)).unwrap_err();
-        assert_eq!(e.details(), "1000 is not in the valid range -100 to 100 (inclusive)");
-        let t = ColumnType::from_json(&json!({"key": {"type": "string", "enum": ["set", ["red", "blue"]]}})).unwrap();
-        let e = t.key.check_constraints(&Atom::String("pink".into())).unwrap_err();
-        assert_eq!(e.details(), "pink is not one of the allowed values ([blue, red])");
+        assert_eq!(
+            e.details(),
+            "1000 is not in the valid range -100 to 100 (inclusive)"
+        );
+        let t = ColumnType::from_json(
+            &json!({"key": {"type": "string", "enum": ["set", ["red", "blue"]]}}),
+        )
+        .unwrap();
+        let e = t
+            .key
+            .check_constraints(&Atom::String("pink".into()))
+            .unwrap_err();
+        assert_eq!(
+            e.details(),
+            "pink is not one of the allowed values ([blue, red])"
+        );
         assert_eq!(t.default_datum(), Datum::Set(vec![Atom::String("".into())]));
     }
 }

@@ -49,25 +49,6 @@ impl fmt::Display for Value {
     }
 }
 
-/// Which connection-tracking NAT direction (`ct_next(dnat)`, `ct_commit_nat(snat)`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NatDir {
-    /// Destination NAT.
-    Dnat,
-    /// Source NAT.
-    Snat,
-}
-
-impl NatDir {
-    /// `dnat` or `snat`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Dnat => "dnat",
-            Self::Snat => "snat",
-        }
-    }
-}
-
 /// The kind of a `ct_dnat`/`ct_snat`-style action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CtNatKind {
@@ -297,8 +278,6 @@ pub enum Verdict {
     Drop,
     /// `reject`
     Reject,
-    /// `pass`
-    Pass,
 }
 
 impl Verdict {
@@ -308,7 +287,6 @@ impl Verdict {
             Self::Allow => "allow",
             Self::Drop => "drop",
             Self::Reject => "reject",
-            Self::Pass => "pass",
         }
     }
 
@@ -318,7 +296,6 @@ impl Verdict {
             Self::Allow => 0,
             Self::Drop => 1,
             Self::Reject => 2,
-            Self::Pass => 3,
         }
     }
 }
@@ -458,12 +435,12 @@ pub enum Action {
     Pop(FieldRef),
     /// `ip.ttl--;`
     DecTtl,
-    /// `ct_next;` (optionally `ct_next(dnat|snat)`).
-    CtNext(Option<NatDir>),
+    /// `ct_next;`
+    CtNext,
     /// `ct_commit;` or `ct_commit { ... };` (only `ct_mark`/`ct_label` assignments inside).
     CtCommit(Vec<Self>),
-    /// `ct_commit_nat;` / `ct_commit_nat(dnat|snat);`
-    CtCommitNat(Option<NatDir>),
+    /// `ct_commit_nat;`
+    CtCommitNat,
     /// `ct_dnat`, `ct_snat`, and their `_in_czone` forms.
     CtNat {
         /// Which action.
@@ -576,14 +553,12 @@ pub enum Action {
         /// MAC field.
         mac: FieldRef,
     },
-    /// `R = select(v=w, ...);` / `R = select(values=(...); hash_fields="...");`
+    /// `R = select(v=w, ...);`
     Select {
         /// Result field (at least 16 bits).
         dst: FieldRef,
         /// `(value, weight)` pairs.
         members: Vec<(u16, u16)>,
-        /// `hash_fields`, if given (the `values=(...)` form).
-        hash_fields: Option<String>,
     },
     /// `log(...);`
     Log(Log),
@@ -702,16 +677,14 @@ impl fmt::Display for Action {
             Self::Push(x) => write!(f, "push({});", field(x)),
             Self::Pop(x) => write!(f, "pop({});", field(x)),
             Self::DecTtl => f.write_str("ip.ttl--;"),
-            Self::CtNext(None) => f.write_str("ct_next;"),
-            Self::CtNext(Some(d)) => write!(f, "ct_next({});", d.as_str()),
+            Self::CtNext => f.write_str("ct_next;"),
             Self::CtCommit(inner) if inner.is_empty() => f.write_str("ct_commit;"),
             Self::CtCommit(inner) => {
                 f.write_str("ct_commit { ")?;
                 fmt_list(inner, f)?;
                 f.write_str(" };")
             }
-            Self::CtCommitNat(None) => f.write_str("ct_commit_nat;"),
-            Self::CtCommitNat(Some(d)) => write!(f, "ct_commit_nat({});", d.as_str()),
+            Self::CtCommitNat => f.write_str("ct_commit_nat;"),
             Self::CtNat { kind, ip, ports } => {
                 f.write_str(kind.name())?;
                 if let Some(ip) = ip {
@@ -830,23 +803,13 @@ impl fmt::Display for Action {
                     field(mac)
                 )
             }
-            Self::Select {
-                dst,
-                members,
-                hash_fields,
-            } => {
+            Self::Select { dst, members } => {
                 write!(f, "{} = select(", field(dst))?;
-                if hash_fields.is_some() {
-                    f.write_str("values=(")?;
-                }
                 for (i, (v, w)) in members.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
                     write!(f, "{v}={w}")?;
-                }
-                if let Some(h) = hash_fields {
-                    write!(f, "); hash_fields={}", quote(h))?;
                 }
                 f.write_str(");")
             }

@@ -120,6 +120,17 @@ pub trait EncodeContext {
     /// would pass to `ovs-ofctl add-group`, without `group_id=`); equal descriptions should
     /// get equal ids.
     fn group_id(&mut self, description: &str) -> u32;
+    /// The OpenFlow port of a logical port bound on this chassis (for `fwd_group` with
+    /// liveness); by default none, which leaves such buckets out as ovn-controller does for
+    /// remote ports.
+    fn local_ofport(&self, _name: &str) -> Option<u32> {
+        None
+    }
+    /// The OVS `Flow_Sample_Collector_Set` id configured for an OVN collector set, if any;
+    /// `sample` encodes to nothing without one (the default).
+    fn sample_collector(&self, _set: u32) -> Option<u32> {
+        None
+    }
 }
 
 /// Where the flow being encoded sits.
@@ -382,7 +393,7 @@ impl Encoder<'_> {
             Action::Push(f) => out.push(OfAction::Push(self.sub(f)?)),
             Action::Pop(f) => out.push(OfAction::Pop(self.sub(f)?)),
             Action::DecTtl => out.push(OfAction::DecTtl),
-            Action::CtNext(_) => out.push(OfAction::Ct {
+            Action::CtNext => out.push(OfAction::Ct {
                 commit: false,
                 table: Some(self.next_table()),
                 zone: self.ct_zone(),
@@ -411,7 +422,7 @@ impl Encoder<'_> {
                     exec,
                 });
             }
-            Action::CtCommitNat(_) => out.push(OfAction::Ct {
+            Action::CtCommitNat => out.push(OfAction::Ct {
                 commit: true,
                 table: Some(self.next_table()),
                 zone: self.ct_zone(),
@@ -648,17 +659,11 @@ impl Encoder<'_> {
                     dst: self.sub(dst)?,
                 });
             }
-            Action::Select {
-                dst,
-                members,
-                hash_fields,
-            } => {
+            Action::Select { dst, members } => {
                 let s = self.sub(dst)?;
-                let mut desc = String::from("type=select,selection_method=");
-                match hash_fields {
-                    Some(h) => desc.push_str(&format!("hash,fields({})", ovs_field_order(h))),
-                    None => desc.push_str("dp_hash,selection_method_param=4294967296"),
-                }
+                let mut desc = String::from(
+                    "type=select,selection_method=dp_hash,selection_method_param=4294967296",
+                );
                 for (i, (v, w)) in members.iter().enumerate() {
                     let acts = [
                         self.set_field(s, u128::from(*v), None),
@@ -747,27 +752,47 @@ impl Encoder<'_> {
                 childports,
             } => {
                 let mut desc = String::from("type=select,selection_method=dp_hash");
+                let mut n = 0;
                 for p in childports {
                     let Some(key) = self.ctx.port_key(p) else {
                         continue;
                     };
-                    desc.push_str(",bucket=");
-                    if *liveness {
-                        desc.push_str(&format!("watch_port:{key},"));
-                    }
+                    let watch = if *liveness {
+                        match self.ctx.local_ofport(p) {
+                            Some(ofport) => format!(",watch_port:{ofport}"),
+                            None => continue,
+                        }
+                    } else {
+                        String::new()
+                    };
+                    let acts = [
+                        OfAction::SetField {
+                            field: OUTPORT,
+                            value: u128::from(key & 0xffff),
+                            mask: 0xffff,
+                        },
+                        OfAction::Resubmit(self.output_table()),
+                    ];
                     desc.push_str(&format!(
-                        "load=0x{key:x}->NXM_NX_REG15[0..15],resubmit(,{})",
-                        tables::SAVE_INPORT
+                        ",bucket=bucket_id:{n}{watch},actions={}",
+                        super::ofp::format_of_actions(&acts)
                     ));
+                    n += 1;
                 }
-                out.push(OfAction::Group(self.ctx.group_id(&desc)));
+                if n > 0 {
+                    out.push(OfAction::Group(self.ctx.group_id(&desc)));
+                }
             }
-            Action::Sample(s) => out.push(OfAction::Sample {
-                probability: s.probability,
-                collector_set_id: s.collector_set,
-                obs_domain_id: u32::from(s.obs_domain) << 24,
-                obs_point_id: s.obs_point,
-            }),
+            Action::Sample(s) => {
+                if let Some(collector_set_id) = self.ctx.sample_collector(s.collector_set) {
+                    out.push(OfAction::Sample {
+                        probability: s.probability,
+                        collector_set_id,
+                        obs_domain_id: u32::from(s.obs_domain) << 24,
+                        obs_point_id: s.obs_point,
+                    });
+                }
+            }
         }
         Ok(())
     }

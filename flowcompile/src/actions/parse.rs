@@ -168,9 +168,9 @@ impl<'a, 'b> Parser<'a, 'b> {
                 }
                 Action::DecTtl
             }
-            "ct_next" => Action::CtNext(self.opt_nat_dir("ct_next")?),
+            "ct_next" => Action::CtNext,
             "ct_commit" => self.ct_commit()?,
-            "ct_commit_nat" => Action::CtCommitNat(self.opt_nat_dir("ct_commit_nat")?),
+            "ct_commit_nat" => Action::CtCommitNat,
             "ct_dnat" => self.ct_nat(CtNatKind::Dnat)?,
             "ct_snat" => self.ct_nat(CtNatKind::Snat)?,
             "ct_dnat_in_czone" => self.ct_nat(CtNatKind::DnatInCzone)?,
@@ -386,25 +386,6 @@ impl<'a, 'b> Parser<'a, 'b> {
             ));
         }
         Ok(())
-    }
-
-    fn opt_nat_dir(&mut self, name: &str) -> Result<Option<NatDir>, ExprError> {
-        if !self.lx.eat(&Token::LParen) {
-            return Ok(None);
-        }
-        let d = if self.lx.eat_id("dnat") {
-            NatDir::Dnat
-        } else if self.lx.eat_id("snat") {
-            NatDir::Snat
-        } else {
-            return Err(self.err(
-                ErrorKind::Syntax,
-                format!("\"{name}\" action accepts only \"dnat\" or \"snat\" parameter."),
-                self.lx.span(),
-            ));
-        };
-        self.lx.expect(&Token::RParen)?;
-        Ok(Some(d))
     }
 
     fn ct_commit(&mut self) -> Result<Action, ExprError> {
@@ -1113,12 +1094,6 @@ impl<'a, 'b> Parser<'a, 'b> {
 
     fn select(&mut self, dst: &FieldRef) -> Result<Action, ExprError> {
         self.lx.expect(&Token::LParen)?;
-        let values_form = self.peek_id("values") && *self.lx.lookahead() == Token::Equals;
-        if values_form {
-            self.lx.advance();
-            self.lx.advance();
-            self.lx.expect(&Token::LParen)?;
-        }
         let mut members = Vec::new();
         loop {
             let span = self.lx.span();
@@ -1162,27 +1137,10 @@ impl<'a, 'b> Parser<'a, 'b> {
             self.lx.advance();
             return Err(self.syntax("expecting at least 2 group members"));
         }
-        let mut hash_fields = None;
-        if values_form {
-            self.lx.expect(&Token::RParen)?;
-            self.lx.expect(&Token::Semicolon)?;
-            if !self.lx.eat_id("hash_fields") {
-                return Err(self.syntax("expecting hash_fields"));
-            }
-            if !self.lx.eat(&Token::Equals) {
-                return Err(self.syntax("invalid hash_fields"));
-            }
-            let Token::Str(h) = self.lx.peek().clone() else {
-                return Err(self.syntax("invalid hash_fields"));
-            };
-            self.lx.advance();
-            hash_fields = Some(h);
-        }
         self.lx.expect(&Token::RParen)?;
         Ok(Action::Select {
             dst: dst.clone(),
             members,
-            hash_fields,
         })
     }
 
@@ -1207,8 +1165,6 @@ impl<'a, 'b> Parser<'a, 'b> {
                     Verdict::Drop
                 } else if self.lx.eat_id("reject") {
                     Verdict::Reject
-                } else if self.lx.eat_id("pass") {
-                    Verdict::Pass
                 } else {
                     return Err(self.syntax("unknown verdict"));
                 };

@@ -345,6 +345,7 @@ mod props {
         "ip.ttl--;",
         "ct_next;",
         "ct_commit { ct_mark.blocked = 1; };",
+        "ct_commit_nat;",
         "ct_commit { ct_label.label = reg3; ct_mark = 0x10/0xf0; };",
         "ct_lb_mark(backends=10.0.0.1:80,10.0.0.2:80; hash_fields=\"ip_src,ip_dst\"; skip_snat);",
         "ct_lb_mark;",

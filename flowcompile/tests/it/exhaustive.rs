@@ -10,7 +10,7 @@ use flowcompile::expr::{CmpValue, Expr};
 use flowcompile::matches::{to_matches, Matches};
 use flowcompile::parse::{parse, Ast, Const, RelOp};
 use flowcompile::symtab::{Def, OfField, SymbolDef, SymbolKind, Symtab, Write};
-use flowcompile::{normalize, simplify};
+use flowcompile::{condition, normalize, simplify};
 
 const fn def(name: &'static str, def: Def, prereqs: Option<&'static str>, xp: bool) -> SymbolDef {
     SymbolDef {
@@ -75,7 +75,7 @@ fn eval_ast(ast: &Ast, symtab: &Symtab, p: &Packet, neg: bool) -> bool {
                 v.iter().any(|e| eval_ast(e, symtab, p, false))
             }
         }
-        Ast::ChassisResident(..) => unreachable!(),
+        Ast::ChassisResident(port, _) => (port == "r") ^ neg,
         Ast::Test(f) => eval_cmp(
             symtab,
             &f.name,
@@ -183,7 +183,7 @@ fn eval_expr(e: &Expr, symtab: &Symtab, p: &Packet) -> bool {
         Expr::Bool(b) => *b,
         Expr::And(v) => v.iter().all(|e| eval_expr(e, symtab, p)),
         Expr::Or(v) => v.iter().any(|e| eval_expr(e, symtab, p)),
-        Expr::Condition(_) => unreachable!(),
+        Expr::Condition(c) => (c.port == "r") ^ c.negated,
         Expr::Cmp(c) => {
             let sym = symtab.get(c.symbol);
             match &c.value {
@@ -276,6 +276,8 @@ const TERMINALS: &[&str] = &[
     "!p",
     "1",
     "0",
+    "is_chassis_resident(\"r\")",
+    "is_chassis_resident(\"q\")",
 ];
 
 fn expressions() -> Vec<String> {
@@ -341,12 +343,18 @@ fn passes_preserve_meaning() {
             annotated.honors_invariants() || matches!(annotated, Expr::And(_) | Expr::Or(_)),
             "{text}"
         );
-        let simplified = simplify::simplify(annotated.clone(), &symtab);
+        let evaluated = condition::evaluate(annotated.clone(), &|p: &str| p == "r");
+        let simplified = simplify::simplify(evaluated.clone(), &symtab);
         assert!(
             simplified.honors_invariants(),
             "{text}: simplify broke invariants"
         );
         let normalized = normalize::normalize(simplified.clone(), &symtab).unwrap();
+        assert!(
+            normalize::is_normalized(&normalized, &symtab),
+            "{text}: not normalized: {}",
+            normalized.display(&symtab)
+        );
         let matches = to_matches(&normalized, &symtab, &ports).unwrap();
         if matches.n_conjs > 0 {
             conjunctive += 1;
@@ -355,6 +363,7 @@ fn passes_preserve_meaning() {
             let want = eval_ast(&ast, &symtab, p, false);
             let stages = [
                 ("annotate", eval_expr(&annotated, &symtab, p)),
+                ("condition", eval_expr(&evaluated, &symtab, p)),
                 ("simplify", eval_expr(&simplified, &symtab, p)),
                 ("normalize", eval_expr(&normalized, &symtab, p)),
                 ("to_matches", eval_matches(&matches, p)),

@@ -59,7 +59,7 @@ fn parse_file(text: &str) -> (String, Vec<Case>) {
         let passes: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
         let mut header = String::new();
         let mut input = String::new();
-        while let Some(n) = lines.next() {
+        for n in lines.by_ref() {
             if n.starts_with('#') {
                 header.push_str(n);
                 header.push('\n');

@@ -1,6 +1,8 @@
 //! Integration tests for flowcompile (one binary).
 
+mod api;
 mod exhaustive;
 mod golden;
+mod limits;
 mod real;
 mod roundtrip;

@@ -116,6 +116,18 @@ proptest! {
     }
 
     #[test]
+    fn no_unicode_input_panics(text in "\\PC{0,40}") {
+        let _ = compile_match(&text, Symtab::ovn(), &NoSets, &|_: &str| true, &|_: &str, _: &str| Some(1));
+        let _ = flowcompile::debug::run(flowcompile::debug::Pass::Lex, &text);
+        flowcompile::fuzz_expr(text.as_bytes());
+    }
+
+    #[test]
+    fn no_byte_input_panics(data in prop::collection::vec(any::<u8>(), 0..64)) {
+        flowcompile::fuzz_expr(&data);
+    }
+
+    #[test]
     fn no_token_soup_panics(parts in prop::collection::vec(prop_oneof![
         Just("("), Just(")"), Just("{"), Just("}"), Just("["), Just("]"), Just("!"), Just("&&"), Just("||"),
         Just("=="), Just("!="), Just("<"), Just(">="), Just(".."), Just(","), Just("reg0"), Just("ip4.src"),

@@ -416,10 +416,13 @@ impl std::str::FromStr for ThingLevel {
     type Err = EnumParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse().ok().and_then(Self::from_value).ok_or_else(|| EnumParseError {
-            expected: Self::EXPECTED,
-            value: s.to_owned(),
-        })
+        match s.parse().ok().and_then(Self::from_value) {
+            Some(v) => Ok(v),
+            None => Err(EnumParseError {
+                expected: Self::EXPECTED,
+                value: s.to_owned(),
+            }),
+        }
     }
 }
 
@@ -482,10 +485,13 @@ impl std::str::FromStr for ThingLevels {
     type Err = EnumParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse().ok().and_then(Self::from_value).ok_or_else(|| EnumParseError {
-            expected: Self::EXPECTED,
-            value: s.to_owned(),
-        })
+        match s.parse().ok().and_then(Self::from_value) {
+            Some(v) => Ok(v),
+            None => Err(EnumParseError {
+                expected: Self::EXPECTED,
+                value: s.to_owned(),
+            }),
+        }
     }
 }
 
@@ -662,10 +668,13 @@ impl std::str::FromStr for ThingFlagsValue {
     type Err = EnumParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse().ok().and_then(Self::from_value).ok_or_else(|| EnumParseError {
-            expected: Self::EXPECTED,
-            value: s.to_owned(),
-        })
+        match s.parse().ok().and_then(Self::from_value) {
+            Some(v) => Ok(v),
+            None => Err(EnumParseError {
+                expected: Self::EXPECTED,
+                value: s.to_owned(),
+            }),
+        }
     }
 }
 

@@ -21,6 +21,7 @@
 
 pub mod monitor;
 pub mod net;
+mod outgoing;
 mod server_db;
 pub mod session;
 pub mod storage;
@@ -32,9 +33,9 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::db::{ChangeSet, Database};
-use crate::jsonrpc::Message;
 
 pub use monitor::{datum_apply_diff, datum_diff, MonitorVersion};
+pub use outgoing::{encode_message, Outgoing};
 pub use server_db::{SERVER_DB_NAME, SERVER_SCHEMA};
 pub use session::SessionId;
 pub use storage::{CommitLog, FileStorage, StorageError, StorageOptions};
@@ -86,6 +87,10 @@ pub(crate) struct ServedDb {
     pub(crate) history: VecDeque<(Uuid, Arc<ChangeSet>)>,
     /// Id of the latest commit (nil before the first one).
     pub(crate) last_txn: Uuid,
+    /// Number of commits since the database was added.
+    pub(crate) version: u64,
+    /// Encoded initial dumps of the current version, by monitor shape, shared between sessions.
+    pub(crate) dump_cache: HashMap<String, bytes::Bytes>,
 }
 
 /// The sans-IO server core: databases, locks and sessions.
@@ -136,6 +141,8 @@ impl Server {
             log: None,
             history: VecDeque::new(),
             last_txn: Uuid::nil(),
+            version: 0,
+            dump_cache: HashMap::new(),
         });
         Ok(())
     }
@@ -163,6 +170,8 @@ impl Server {
                 log,
                 history: VecDeque::new(),
                 last_txn: Uuid::nil(),
+                version: 0,
+                dump_cache: HashMap::new(),
             },
         );
         self.rebuild_server_db()
@@ -215,7 +224,7 @@ impl Server {
     }
 
     /// The next message to send to session `id`.
-    pub fn poll_transmit(&mut self, id: SessionId) -> Option<Message> {
+    pub fn poll_transmit(&mut self, id: SessionId) -> Option<Outgoing> {
         self.sessions.get_mut(&id)?.outbox.pop_front()
     }
 
@@ -235,9 +244,9 @@ impl Server {
         self.sessions.len()
     }
 
-    pub(crate) fn send(&mut self, id: SessionId, msg: Message) {
+    pub(crate) fn send(&mut self, id: SessionId, msg: impl Into<Outgoing>) {
         if let Some(s) = self.sessions.get_mut(&id) {
-            s.outbox.push_back(msg);
+            s.outbox.push_back(msg.into());
             self.ready.insert(id);
         }
     }

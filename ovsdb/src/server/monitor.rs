@@ -10,6 +10,8 @@
 //!   columns, each as a diff ([`datum_diff`]).
 //! - A modify that changes no monitored column sends nothing; a row that enters a monitor's condition
 //!   is an insert, one that leaves it is a delete.
+//! - A `where` of a monitor matches a row when it is empty or when any one of its clauses holds
+//!   (clauses are OR'ed, unlike in `transact`).
 //! - Without `columns`, a monitor covers every column except `_uuid` (so `_version` is included).
 
 use std::collections::HashMap;
@@ -96,7 +98,11 @@ impl TableMonitor {
     fn matches(&self, ts: &TableSchema, row: &Row) -> bool {
         match &self.conditions {
             None => true,
-            Some(cs) => cs.iter().any(|c| c.evaluate(ts, &row.fields)),
+            // Unlike `where` in transact, a monitor condition holds when it is empty or when
+            // any of its clauses holds (ovsdb-server's "match any clause" rule).
+            Some(cs) => cs.iter().any(|c| {
+                c.clauses.is_empty() || c.clauses.iter().any(|cl| cl.evaluate(ts, &row.fields))
+            }),
         }
     }
 }
@@ -157,12 +163,9 @@ pub(crate) fn parse_requests(
                 Some(Value::Array(a)) => {
                     let mut v = Vec::with_capacity(a.len());
                     for c in a {
-                        let idx = c
-                            .as_str()
-                            .and_then(|s| ts.column_index(s))
-                            .ok_or_else(|| {
-                                syntax(Some(c), format!("{c} is not a valid column name"))
-                            })?;
+                        let idx = c.as_str().and_then(|s| ts.column_index(s)).ok_or_else(|| {
+                            syntax(Some(c), format!("{c} is not a valid column name"))
+                        })?;
                         v.push(idx);
                     }
                     v
@@ -173,10 +176,7 @@ pub(crate) fn parse_requests(
                 if tm.columns.contains(&c) {
                     return Err(syntax(
                         None,
-                        format!(
-                            "column {} is mentioned more than once",
-                            ts.columns[c].name
-                        ),
+                        format!("column {} is mentioned more than once", ts.columns[c].name),
                     ));
                 }
                 tm.columns.push(c);
@@ -234,7 +234,10 @@ pub(crate) fn parse_condition_change(
     requests: &Value,
 ) -> Result<Vec<TableMonitor>, Error> {
     let Value::Object(obj) = requests else {
-        return Err(syntax(Some(requests), "monitor condition requests must be an object"));
+        return Err(syntax(
+            Some(requests),
+            "monitor condition requests must be an object",
+        ));
     };
     let mut out = current.to_vec();
     for (name, reqs) in obj {
@@ -368,6 +371,10 @@ pub fn datum_apply_diff(old: &Datum, diff: &Datum, ty: &ColumnType) -> Datum {
     }
 }
 
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    let _ = serde_json::to_writer(out, s);
+}
+
 fn row_json(ts: &TableSchema, row: &Row, cols: &[usize], skip_defaults: bool) -> Value {
     let mut m = Map::new();
     for &c in cols {
@@ -450,10 +457,7 @@ pub(crate) fn row_update(
                         if let (Some(col), Some(od), Some(nd)) =
                             (ts.columns.get(c), o.fields.get(c), n.fields.get(c))
                         {
-                            d.insert(
-                                col.name.clone(),
-                                datum_diff(od, nd, &col.type_).to_json(),
-                            );
+                            d.insert(col.name.clone(), datum_diff(od, nd, &col.type_).to_json());
                         }
                     }
                     m.insert("modify".into(), Value::Object(d));
@@ -465,7 +469,9 @@ pub(crate) fn row_update(
 }
 
 impl Monitor {
-    /// The initial contents (the reply to the monitor request).
+    /// The initial contents (the reply to the monitor request) as a JSON tree; the server sends
+    /// [`initial_encoded`](Self::initial_encoded), this is its test oracle.
+    #[cfg(test)]
     pub(crate) fn initial(&self, db: &Database) -> Value {
         let schema = db.schema();
         let mut out = Map::new();
@@ -488,6 +494,75 @@ impl Monitor {
             }
         }
         Value::Object(out)
+    }
+
+    /// A key identifying what [`initial`](Self::initial) returns for a given database state.
+    pub(crate) fn cache_key(&self) -> String {
+        format!("{:?}|{:?}", self.version, self.tables)
+    }
+
+    /// [`initial`](Self::initial), encoded as compact JSON without building a JSON tree.
+    pub(crate) fn initial_encoded(&self, db: &Database) -> Vec<u8> {
+        let schema = db.schema();
+        let mut out = Vec::with_capacity(1024);
+        out.push(b'{');
+        let mut first_table = true;
+        for tm in &self.tables {
+            if !tm.select.initial {
+                continue;
+            }
+            let ts = &schema.tables[tm.table];
+            let Some(rows) = db.rows_by_index(tm.table) else {
+                continue;
+            };
+            let mut first_row = true;
+            for (uuid, row) in rows {
+                if !tm.matches(ts, row) {
+                    continue;
+                }
+                if first_row {
+                    if !first_table {
+                        out.push(b',');
+                    }
+                    first_table = false;
+                    write_json_str(&mut out, &ts.name);
+                    out.extend_from_slice(b":{");
+                } else {
+                    out.push(b',');
+                }
+                first_row = false;
+                out.push(b'"');
+                out.extend_from_slice(uuid.to_string().as_bytes());
+                let tag: &[u8] = match self.version {
+                    MonitorVersion::V1 => b"\":{\"new\":{",
+                    _ => b"\":{\"initial\":{",
+                };
+                out.extend_from_slice(tag);
+                let mut first_col = true;
+                for &c in &tm.columns {
+                    let (Some(col), Some(d)) = (ts.columns.get(c), row.fields.get(c)) else {
+                        continue;
+                    };
+                    if self.version != MonitorVersion::V1 && *d == col.type_.default_datum() {
+                        continue;
+                    }
+                    if !first_col {
+                        out.push(b',');
+                    }
+                    first_col = false;
+                    write_json_str(&mut out, &col.name);
+                    out.push(b':');
+                    // Writing into a Vec cannot fail.
+                    let _ = serde_json::to_writer(&mut out, &d.to_json());
+                }
+                out.extend_from_slice(b"}}");
+            }
+            if !first_row {
+                out.push(b'}');
+            }
+        }
+        out.push(b'}');
+        out
     }
 
     /// The table updates for one commit, or `None` when nothing monitored changed.

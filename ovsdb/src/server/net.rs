@@ -25,8 +25,36 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 
-use super::{Server, SessionId};
-use crate::jsonrpc::{JsonRpcCodec, Limits, Message};
+use super::{Outgoing, Server, SessionId};
+use crate::jsonrpc::{JsonRpcCodec, JsonRpcError, Limits, Message};
+
+/// The server side of a connection: decodes with [`JsonRpcCodec`], encodes [`Outgoing`] messages
+/// without copying them.
+#[derive(Debug, Clone, Default)]
+struct ServerCodec {
+    inner: JsonRpcCodec,
+}
+
+impl tokio_util::codec::Decoder for ServerCodec {
+    type Item = Message;
+    type Error = JsonRpcError;
+
+    fn decode(&mut self, src: &mut bytes::BytesMut) -> Result<Option<Message>, JsonRpcError> {
+        self.inner.decode(src)
+    }
+
+    fn decode_eof(&mut self, src: &mut bytes::BytesMut) -> Result<Option<Message>, JsonRpcError> {
+        self.inner.decode_eof(src)
+    }
+}
+
+impl tokio_util::codec::Encoder<Outgoing> for ServerCodec {
+    type Error = JsonRpcError;
+
+    fn encode(&mut self, item: Outgoing, dst: &mut bytes::BytesMut) -> Result<(), JsonRpcError> {
+        item.encode(dst).map_err(JsonRpcError::Encode)
+    }
+}
 
 enum Listener {
     Unix(UnixListener),
@@ -291,7 +319,10 @@ async fn connection<S>(
     let notify = Arc::new(Notify::new());
     let sid = lock(&shared.server).connect(Instant::now(), probe);
     lock(&shared.wakers).insert(sid, notify.clone());
-    let mut framed = Framed::new(stream, JsonRpcCodec::with_limits(shared.options.limits));
+    let codec = ServerCodec {
+        inner: JsonRpcCodec::with_limits(shared.options.limits),
+    };
+    let mut framed = Framed::new(stream, codec);
     loop {
         let (out, closed) = {
             let mut s = lock(&shared.server);
@@ -310,7 +341,7 @@ async fn connection<S>(
             }
         }
         if !failed {
-            if let Err(e) = SinkExt::<Message>::flush(&mut framed).await {
+            if let Err(e) = SinkExt::<Outgoing>::flush(&mut framed).await {
                 tracing::debug!(%sid, "send failed: {e}");
                 failed = true;
             }

@@ -47,7 +47,9 @@ pub(crate) fn build(
     let mut seed = rand::random::<u128>();
     for (name, sch) in all {
         let mut fields: Vec<Datum> = ts.columns.iter().map(|c| c.type_.default_datum()).collect();
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let uuid = uuid::Builder::from_random_bytes(seed.to_le_bytes()).into_uuid();
         let version = uuid::Builder::from_random_bytes((!seed).to_le_bytes()).into_uuid();
         let mut set = |c: usize, d: Datum| {
@@ -57,11 +59,20 @@ pub(crate) fn build(
         };
         set(COL_UUID, Datum::scalar(Atom::Uuid(uuid)));
         set(COL_VERSION, Datum::scalar(Atom::Uuid(version)));
-        set(col("name"), Datum::scalar(Atom::String(name.as_str().into())));
-        set(col("model"), Datum::scalar(Atom::String("standalone".into())));
+        set(
+            col("name"),
+            Datum::scalar(Atom::String(name.as_str().into())),
+        );
+        set(
+            col("model"),
+            Datum::scalar(Atom::String("standalone".into())),
+        );
         set(col("connected"), Datum::scalar(Atom::Boolean(true)));
         set(col("leader"), Datum::scalar(Atom::Boolean(true)));
-        set(col("schema"), Datum::scalar(Atom::String(sch.to_string().into())));
+        set(
+            col("schema"),
+            Datum::scalar(Atom::String(sch.to_string().into())),
+        );
         ids.insert(name, uuid);
         rows.push(RowChange {
             uuid,

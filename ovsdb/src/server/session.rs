@@ -11,11 +11,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::monitor::{self, Monitor, MonitorVersion};
-use super::Server;
+use super::{Outgoing, Server};
 use crate::db::{ChangeSet, TxnContext, TxnOutcome};
 use crate::jsonrpc::echo::{Keepalive, KeepaliveAction};
 use crate::jsonrpc::{Message, Notification, Request, Response};
@@ -28,6 +29,16 @@ impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "session#{}", self.0)
     }
+}
+
+/// The reply to a monitor request: a value, or an encoded dump between two bits of JSON text.
+enum MonitorReply {
+    Value(Value),
+    Dump {
+        prefix: String,
+        body: Bytes,
+        suffix: String,
+    },
 }
 
 /// A `transact` waiting for its `wait` operations.
@@ -43,7 +54,7 @@ pub(crate) struct PendingTxn {
 /// Per-client state.
 #[derive(Debug)]
 pub(crate) struct Session {
-    pub(crate) outbox: VecDeque<Message>,
+    pub(crate) outbox: VecDeque<Outgoing>,
     /// Monitor id (its JSON text) → (id, monitor), in creation order.
     monitors: Vec<(String, Value, Monitor)>,
     /// Locks held or waited for.
@@ -142,9 +153,27 @@ impl Server {
                 }
                 Err(e) => Err(e),
             },
-            "monitor" => self.monitor(sid, MonitorVersion::V1, &params),
-            "monitor_cond" => self.monitor(sid, MonitorVersion::V2, &params),
-            "monitor_cond_since" => self.monitor(sid, MonitorVersion::V3, &params),
+            "monitor" | "monitor_cond" | "monitor_cond_since" => {
+                let version = match method.as_str() {
+                    "monitor" => MonitorVersion::V1,
+                    "monitor_cond" => MonitorVersion::V2,
+                    _ => MonitorVersion::V3,
+                };
+                match self.monitor(sid, version, &params) {
+                    Ok(MonitorReply::Value(v)) => Ok(v),
+                    Ok(MonitorReply::Dump { prefix, body, suffix }) => {
+                        let id_text = serde_json::to_string(&id).unwrap_or_else(|_| "null".into());
+                        let parts = vec![
+                            Bytes::from(format!("{{\"id\":{id_text},\"result\":{prefix}")),
+                            body,
+                            Bytes::from(format!("{suffix},\"error\":null}}")),
+                        ];
+                        self.send(sid, Outgoing::Encoded(parts));
+                        return;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             "monitor_cond_change" => self.monitor_cond_change(sid, &params),
             "monitor_cancel" => self.monitor_cancel(sid, &params),
             "lock" => self.lock(sid, &params, false),
@@ -155,9 +184,17 @@ impl Server {
         self.reply(sid, id, result);
     }
 
-    fn lookup_db(&self, method: &str, params: &[Value], params_json: &Value) -> Result<usize, Value> {
+    fn lookup_db(
+        &self,
+        method: &str,
+        params: &[Value],
+        params_json: &Value,
+    ) -> Result<usize, Value> {
         let Some(name) = params.first().and_then(Value::as_str) else {
-            return Err(syntax_error(params_json, "database name expected as first parameter"));
+            return Err(syntax_error(
+                params_json,
+                "database name expected as first parameter",
+            ));
         };
         self.db_index(name).ok_or_else(|| {
             json!({
@@ -217,6 +254,8 @@ impl Server {
     fn commit(&mut self, db: usize, changes: Arc<ChangeSet>) -> Result<(), super::StorageError> {
         let history_len = self.config.txn_history;
         let sdb = &mut self.dbs[db];
+        sdb.version += 1;
+        sdb.dump_cache.clear();
         let logged = match &mut sdb.log {
             Some(log) => log.commit(&sdb.db, &changes),
             None => Ok(()),
@@ -244,7 +283,7 @@ impl Server {
                     MonitorVersion::V3 => vec![id.clone(), json!(last), u],
                     _ => vec![id.clone(), u],
                 };
-                s.outbox.push_back(notification(m.version.method(), params));
+                s.outbox.push_back(notification(m.version.method(), params).into());
                 any = true;
             }
             if any {
@@ -346,7 +385,7 @@ impl Server {
         sid: SessionId,
         version: MonitorVersion,
         params: &[Value],
-    ) -> Result<Value, Value> {
+    ) -> Result<MonitorReply, Value> {
         let method = match version {
             MonitorVersion::V1 => "monitor",
             MonitorVersion::V2 => "monitor_cond",
@@ -355,7 +394,10 @@ impl Server {
         let params_json = Value::Array(params.to_vec());
         let want = if version == MonitorVersion::V3 { 4 } else { 3 };
         if params.len() != want {
-            return Err(syntax_error(&params_json, format!("{method} requires {want} parameters")));
+            return Err(syntax_error(
+                &params_json,
+                format!("{method} requires {want} parameters"),
+            ));
         }
         let db = self.lookup_db(method, params, &params_json)?;
         let mon_id = params[1].clone();
@@ -373,24 +415,29 @@ impl Server {
             version,
             tables,
         };
-        let result = match version {
-            MonitorVersion::V1 | MonitorVersion::V2 => m.initial(&sdb.db),
-            MonitorVersion::V3 => {
-                let since = params[3].as_str().and_then(crate::atom::parse_uuid_str);
-                let pos = since
-                    .filter(|u| !u.is_nil())
-                    .and_then(|u| sdb.history.iter().position(|(id, _)| *id == u));
-                match pos {
-                    Some(i) => {
-                        let commits: Vec<Arc<ChangeSet>> =
-                            sdb.history.iter().skip(i + 1).map(|(_, c)| c.clone()).collect();
-                        json!([
-                            true,
-                            sdb.last_txn.to_string(),
-                            m.merged_updates(sdb.db.schema(), &commits)
-                        ])
-                    }
-                    None => json!([false, sdb.last_txn.to_string(), m.initial(&sdb.db)]),
+        let since = params
+            .get(3)
+            .and_then(Value::as_str)
+            .and_then(crate::atom::parse_uuid_str)
+            .filter(|u| !u.is_nil());
+        let found = since.and_then(|u| sdb.history.iter().position(|(id, _)| *id == u));
+        let last = sdb.last_txn.to_string();
+        let result = match (version, found) {
+            (MonitorVersion::V3, Some(i)) => {
+                let commits: Vec<Arc<ChangeSet>> =
+                    sdb.history.iter().skip(i + 1).map(|(_, c)| c.clone()).collect();
+                MonitorReply::Value(json!([true, last, m.merged_updates(sdb.db.schema(), &commits)]))
+            }
+            _ => {
+                let body = self.initial_dump(db, &m);
+                let (prefix, suffix) = match version {
+                    MonitorVersion::V3 => (format!("[false,\"{last}\","), "]".to_owned()),
+                    _ => (String::new(), String::new()),
+                };
+                MonitorReply::Dump {
+                    prefix,
+                    body,
+                    suffix,
                 }
             }
         };
@@ -400,10 +447,26 @@ impl Server {
         Ok(result)
     }
 
+    /// The encoded initial contents for monitor `m` on database `db`, shared between sessions
+    /// asking for the same thing while the database does not change.
+    fn initial_dump(&mut self, db: usize, m: &Monitor) -> Bytes {
+        let key = m.cache_key();
+        let sdb = &mut self.dbs[db];
+        if let Some(b) = sdb.dump_cache.get(&key) {
+            return b.clone();
+        }
+        let body = Bytes::from(m.initial_encoded(&sdb.db));
+        sdb.dump_cache.insert(key, body.clone());
+        body
+    }
+
     fn monitor_cond_change(&mut self, sid: SessionId, params: &[Value]) -> Result<Value, Value> {
         let params_json = Value::Array(params.to_vec());
         if params.len() != 3 {
-            return Err(syntax_error(&params_json, "monitor_cond_change requires 3 parameters"));
+            return Err(syntax_error(
+                &params_json,
+                "monitor_cond_change requires 3 parameters",
+            ));
         }
         let (old_id, new_id) = (&params[0], &params[1]);
         let Some(s) = self.sessions.get(&sid) else {

@@ -116,10 +116,11 @@ impl FileStorage {
             path: path.to_path_buf(),
             tail: None,
         })?;
-        let schema = Schema::from_json(&schema_rec.json).map_err(|source| StorageError::Schema {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let schema =
+            Schema::from_json(&schema_rec.json).map_err(|source| StorageError::Schema {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let mut db = Database::new(schema);
         for rec in records {
             replay_record(&mut db, &rec.json).map_err(|details| StorageError::Replay {

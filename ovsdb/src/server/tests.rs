@@ -74,17 +74,29 @@ fn monitors_of_all_versions_see_a_commit_before_the_reply() {
     let b = s.connect(t, None);
     s.handle_message(
         b,
-        req(1, "monitor", json!(["T", "m1", {"A": {"columns": ["name", "m"]}}])),
+        req(
+            1,
+            "monitor",
+            json!(["T", "m1", {"A": {"columns": ["name", "m"]}}]),
+        ),
         t,
     );
     s.handle_message(
         b,
-        req(2, "monitor_cond", json!(["T", "m2", {"A": [{"columns": ["name", "m"], "where": [["name", "==", "x"]]}]}])),
+        req(
+            2,
+            "monitor_cond",
+            json!(["T", "m2", {"A": [{"columns": ["name", "m"], "where": [["name", "==", "x"]]}]}]),
+        ),
         t,
     );
     s.handle_message(
         b,
-        req(3, "monitor_cond_since", json!(["T", "m3", {"A": [{}]}, "00000000-0000-0000-0000-000000000000"])),
+        req(
+            3,
+            "monitor_cond_since",
+            json!(["T", "m3", {"A": [{}]}, "00000000-0000-0000-0000-000000000000"]),
+        ),
         t,
     );
     let out = drain(&mut s, b);
@@ -134,18 +146,29 @@ fn monitors_of_all_versions_see_a_commit_before_the_reply() {
     let c = s.connect(t, None);
     s.handle_message(
         c,
-        req(1, "monitor_cond_since", json!(["T", "r", {"A": [{"columns": ["m"]}]}, txn1])),
+        req(
+            1,
+            "monitor_cond_since",
+            json!(["T", "r", {"A": [{"columns": ["m"]}]}, txn1]),
+        ),
         t,
     );
     let out = drain(&mut s, c);
     let r = result(&out, 1);
     assert_eq!(r[0], json!(true));
-    assert_eq!(r[2]["A"][&uuid], json!({"modify": {"m": ["map", [["k", "w"], ["z", "1"]]]}}));
+    assert_eq!(
+        r[2]["A"][&uuid],
+        json!({"modify": {"m": ["map", [["k", "w"], ["z", "1"]]]}})
+    );
 
     // Leaving the condition is a delete for the conditional monitor.
     s.handle_message(
         a,
-        req(11, "transact", json!(["T", {"op": "update", "table": "A", "where": [], "row": {"name": "y"}}])),
+        req(
+            11,
+            "transact",
+            json!(["T", {"op": "update", "table": "A", "where": [], "row": {"name": "y"}}]),
+        ),
         t,
     );
     drain(&mut s, a);
@@ -155,7 +178,11 @@ fn monitors_of_all_versions_see_a_commit_before_the_reply() {
     // Condition change brings it back as an insert, notified before the reply, under the new id.
     s.handle_message(
         b,
-        req(12, "monitor_cond_change", json!(["m2", "m2b", {"A": [{"where": [true]}]}])),
+        req(
+            12,
+            "monitor_cond_change",
+            json!(["m2", "m2b", {"A": [{"where": [true]}]}]),
+        ),
         t,
     );
     let out = drain(&mut s, b);
@@ -182,7 +209,10 @@ fn locks_steal_and_hand_over() {
     s.handle_message(a, req(2, "unlock", json!(["L"])), t);
     assert_eq!(result(&drain(&mut s, a), 2), json!({}));
     let out = drain(&mut s, b);
-    assert_eq!(out[0], json!({"id": null, "method": "locked", "params": ["L"]}));
+    assert_eq!(
+        out[0],
+        json!({"id": null, "method": "locked", "params": ["L"]})
+    );
     s.handle_message(a, req(3, "steal", json!(["L"])), t);
     assert_eq!(result(&drain(&mut s, a), 3), json!({"locked": true}));
     assert_eq!(drain(&mut s, b)[0]["method"], "stolen");
@@ -212,7 +242,11 @@ fn wait_blocks_until_change_or_timeout_and_cancel() {
     assert_eq!(s.n_pending(a), 1);
     s.handle_message(
         b,
-        req(1, "transact", json!(["T", {"op": "insert", "table": "A", "row": {"name": "x"}}])),
+        req(
+            1,
+            "transact",
+            json!(["T", {"op": "insert", "table": "A", "row": {"name": "x"}}]),
+        ),
         t,
     );
     assert_eq!(result(&drain(&mut s, a), 1), json!([{}]));
@@ -280,8 +314,49 @@ fn server_database_lists_every_database() {
     assert_eq!(any["initial"]["model"], "standalone");
     s.handle_message(
         a,
-        req(2, "transact", json!(["_Server", {"op": "delete", "table": "Database", "where": []}])),
+        req(
+            2,
+            "transact",
+            json!(["_Server", {"op": "delete", "table": "Database", "where": []}]),
+        ),
         t,
     );
     assert_eq!(result(&drain(&mut s, a), 2)[0]["error"], "not allowed");
+}
+
+#[test]
+fn encoded_initial_dump_equals_the_json_tree() {
+    let mut s = server();
+    let t = Instant::now();
+    let a = s.connect(t, None);
+    for i in 0..20 {
+        s.handle_message(
+            a,
+            req(i, "transact", json!(["T", {"op": "insert", "table": "A",
+                "row": {"name": format!("r{i}"), "n": ["set", if i % 2 == 0 { vec![json!(i)] } else { vec![] }],
+                        "m": ["map", [["k\"q", format!("v{i}")]]]}}])),
+            t,
+        );
+    }
+    drain(&mut s, a);
+    let db = s.db_index("T").unwrap();
+    for version in [MonitorVersion::V1, MonitorVersion::V2] {
+        for req in [json!({"A": {}}), json!({"A": [{"columns": ["n"], "where": [["n", "==", 4]]}]})] {
+            let tables = match version {
+                MonitorVersion::V1 if req["A"].is_array() => continue,
+                _ => monitor::parse_requests(s.dbs[db].db.schema(), version, &req).unwrap(),
+            };
+            let m = monitor::Monitor { db, version, tables };
+            let enc: Value = serde_json::from_slice(&m.initial_encoded(&s.dbs[db].db)).unwrap();
+            assert_eq!(enc, m.initial(&s.dbs[db].db));
+        }
+    }
+    // Two sessions asking for the same dump share its bytes.
+    s.handle_message(a, req(100, "monitor", json!(["T", "x", {"A": {}}])), t);
+    let b = s.connect(t, None);
+    s.handle_message(b, req(100, "monitor", json!(["T", "x", {"A": {}}])), t);
+    let (Some(Outgoing::Encoded(pa)), Some(Outgoing::Encoded(pb))) = (s.poll_transmit(a), s.poll_transmit(b)) else {
+        panic!("monitor replies are not pre-encoded");
+    };
+    assert_eq!(pa[1].as_ptr(), pb[1].as_ptr());
 }

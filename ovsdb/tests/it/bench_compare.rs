@@ -24,7 +24,11 @@ fn insert_ops(n: usize) -> Value {
 fn uuids(results: &Value) -> Vec<String> {
     results
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x["uuid"][1].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["uuid"][1].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -37,16 +41,22 @@ fn workloads(mut run: impl FnMut(&Value) -> Value) -> [Duration; 3] {
     assert_eq!(ids.len(), 50_000);
     let t = Instant::now();
     for (i, u) in ids.iter().take(10_000).enumerate() {
-        let r = run(&json!([{"op": "update", "table": "Parent", "where": [["_uuid", "==", ["uuid", u]]], "row": {"count": (i % 7) as i64}}]));
+        let r = run(
+            &json!([{"op": "update", "table": "Parent", "where": [["_uuid", "==", ["uuid", u]]], "row": {"count": (i % 7) as i64}}]),
+        );
         assert_eq!(r[0]["count"], 1, "{r}");
     }
     let updates = t.elapsed();
     let big: Vec<i64> = (0..10_000).collect();
-    run(&json!([{"op": "insert", "table": "Parent", "row": {"name": "big", "nums": ["set", big]}}]));
+    run(
+        &json!([{"op": "insert", "table": "Parent", "row": {"name": "big", "nums": ["set", big]}}]),
+    );
     let t = Instant::now();
     for i in 0..500 {
         let m = if i % 2 == 0 { "insert" } else { "delete" };
-        let r = run(&json!([{"op": "mutate", "table": "Parent", "where": [["name", "==", "big"]], "mutations": [["nums", m, 20_000]]}]));
+        let r = run(
+            &json!([{"op": "mutate", "table": "Parent", "where": [["name", "==", "big"]], "mutations": [["nums", m, 20_000]]}]),
+        );
         assert_eq!(r[0]["count"], 1, "{r}");
     }
     let mutate = t.elapsed() / 500;
@@ -56,12 +66,18 @@ fn workloads(mut run: impl FnMut(&Value) -> Value) -> [Duration; 3] {
 #[test]
 #[ignore = "timing run; use --release --ignored"]
 fn real_server_vs_engine() {
-    let Some(mut oracle) = Oracle::start(&test_schema_path()) else { return };
+    let Some(mut oracle) = Oracle::start(&test_schema_path()) else {
+        return;
+    };
     let theirs = workloads(|ops| oracle.transact(ops));
     let mut db = Database::new(oracle.schema.clone());
     let name = oracle.db.clone();
     let mine = workloads(|ops| ours(&mut db, &name, ops));
-    let labels = ["bulk insert 50k rows, one txn", "10k single-row update txns (total)", "mutate 10k-element set (per txn)"];
+    let labels = [
+        "bulk insert 50k rows, one txn",
+        "10k single-row update txns (total)",
+        "mutate 10k-element set (per txn)",
+    ];
     for i in 0..3 {
         eprintln!(
             "{:<40} ovsdb-server {:>10.2?}   ovnkit engine {:>10.2?}   ratio {:.1}x",

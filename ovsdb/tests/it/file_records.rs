@@ -14,9 +14,15 @@ fn read_records(path: &std::path::Path) -> Vec<Value> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
-        let Some(nl) = data[pos..].iter().position(|&b| b == b'\n') else { break };
+        let Some(nl) = data[pos..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
         let header = std::str::from_utf8(&data[pos..pos + nl]).expect("header");
-        let len: usize = header.split(' ').nth(2).and_then(|s| s.parse().ok()).expect("length");
+        let len: usize = header
+            .split(' ')
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .expect("length");
         let start = pos + nl + 1;
         out.push(serde_json::from_slice(&data[start..start + len]).expect("record"));
         pos = start + len + 1;
@@ -34,7 +40,12 @@ fn normalize_record(rec: &Value, names: &HashMap<String, String>) -> Value {
         let v = match v {
             Value::Object(rows) => Value::Object(
                 rows.iter()
-                    .map(|(u, r)| (names.get(u).cloned().unwrap_or_else(|| u.clone()), rename(r, names)))
+                    .map(|(u, r)| {
+                        (
+                            names.get(u).cloned().unwrap_or_else(|| u.clone()),
+                            rename(r, names),
+                        )
+                    })
                     .collect(),
             ),
             other => other.clone(),
@@ -46,7 +57,9 @@ fn normalize_record(rec: &Value, names: &HashMap<String, String>) -> Value {
 
 #[test]
 fn file_records_and_replay_match_ovsdb_server() {
-    let Some(mut oracle) = Oracle::start(&test_schema_path()) else { return };
+    let Some(mut oracle) = Oracle::start(&test_schema_path()) else {
+        return;
+    };
     let cases = crate::corpus::cases();
     let mut seen = read_records(&oracle.db_file).len();
     let mut failures = Vec::new();
@@ -55,6 +68,13 @@ fn file_records_and_replay_match_ovsdb_server() {
         oracle.reset();
         seen = read_records(&oracle.db_file).len().max(seen);
         let mut db = Database::new(oracle.schema.clone());
+        let mut fixed = Vec::new();
+        for t in txns {
+            crate::oracle::input_uuids(t, &mut fixed);
+        }
+        let mut their_names: HashMap<String, String> =
+            fixed.iter().map(|u| (u.clone(), u.clone())).collect();
+        let mut my_names = their_names.clone();
         for ops in txns {
             let theirs = oracle.transact(ops);
             let mut params = vec![json!(oracle.db)];
@@ -68,15 +88,21 @@ fn file_records_and_replay_match_ovsdb_server() {
             seen = recs.len();
             let my_rec = changes.and_then(|c| c.to_file_record(&oracle.schema, None));
             // UUID names from both sides' results, in order of appearance.
-            let mut their_names = HashMap::new();
             collect(&theirs, &mut their_names, false);
-            let mut my_names = HashMap::new();
             collect(&mine, &mut my_names, false);
-            let a: Vec<String> = new.iter().map(|r| canonical(&normalize_record(r, &their_names))).collect();
-            let b: Vec<String> = my_rec.iter().map(|r| canonical(&normalize_record(r, &my_names))).collect();
+            let a: Vec<String> = new
+                .iter()
+                .map(|r| canonical(&normalize_record(r, &their_names)))
+                .collect();
+            let b: Vec<String> = my_rec
+                .iter()
+                .map(|r| canonical(&normalize_record(r, &my_names)))
+                .collect();
             n_records += a.len();
             if a != b {
-                failures.push(format!("case {name}: {ops}\n  ovsdb-server: {a:?}\n  ours:         {b:?}"));
+                failures.push(format!(
+                    "case {name}: {ops}\n  ovsdb-server: {a:?}\n  ours:         {b:?}"
+                ));
                 break;
             }
         }
@@ -95,16 +121,32 @@ fn file_records_and_replay_match_ovsdb_server() {
         .tables
         .iter()
         .map(|t| {
-            let cols: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).filter(|c| *c != "_version").collect();
+            let cols: Vec<&str> = t
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .filter(|c| *c != "_version")
+                .collect();
             json!({"op": "select", "table": t.name, "where": [], "columns": cols})
         })
         .collect();
     let theirs = oracle.transact(&Value::Array(dump.clone()));
     let mine = crate::oracle::ours(&mut replayed, &oracle.db, &Value::Array(dump));
-    let (a, b) = (crate::oracle::normalize(&[theirs]), crate::oracle::normalize(&[mine]));
+    let (a, b) = (
+        crate::oracle::normalize(&[theirs]),
+        crate::oracle::normalize(&[mine]),
+    );
     if canonical(&a[0]) != canonical(&b[0]) {
-        failures.push(format!("replayed contents differ:\n  ovsdb-server: {}\n  ours: {}", canonical(&a[0]), canonical(&b[0])));
+        failures.push(format!(
+            "replayed contents differ:\n  ovsdb-server: {}\n  ours: {}",
+            canonical(&a[0]),
+            canonical(&b[0])
+        ));
     }
-    eprintln!("{} cases, {n_records} file records compared, {} records replayed", cases.len(), recs.len() - 1);
+    eprintln!(
+        "{} cases, {n_records} file records compared, {} records replayed",
+        cases.len(),
+        recs.len() - 1
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

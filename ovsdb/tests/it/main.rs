@@ -6,3 +6,4 @@ mod corpus_nb;
 mod file_records;
 mod oracle;
 mod random;
+mod robustness;

@@ -1,7 +1,7 @@
 //! Differential testing against a real ovsdb-server 3.1: a tiny synchronous JSON-RPC client, UUID
 //! renaming, and a runner that feeds the same transactions to our engine and to the server.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -68,11 +68,17 @@ impl Oracle {
             let msg = self.reader.next().expect("reply").expect("valid JSON");
             if msg.get("method").and_then(Value::as_str) == Some("echo") {
                 let reply = json!({"result": msg["params"], "error": null, "id": msg["id"]});
-                self.writer.write_all(reply.to_string().as_bytes()).expect("send");
+                self.writer
+                    .write_all(reply.to_string().as_bytes())
+                    .expect("send");
                 continue;
             }
             if msg.get("id") == Some(&json!(id)) {
-                return if msg["result"].is_null() { msg["error"].clone() } else { msg["result"].clone() };
+                return if msg["result"].is_null() {
+                    msg["error"].clone()
+                } else {
+                    msg["result"].clone()
+                };
             }
         }
     }
@@ -94,7 +100,8 @@ impl Oracle {
             .collect();
         let r = self.transact(&Value::Array(ops));
         assert!(
-            r.as_array().is_some_and(|a| a.iter().all(|x| x.get("error").is_none())),
+            r.as_array()
+                .is_some_and(|a| a.iter().all(|x| x.get("error").is_none())),
             "reset failed: {r}"
         );
     }
@@ -124,20 +131,50 @@ pub(crate) fn ours(db: &mut Database, name: &str, ops: &Value) -> Value {
 /// Renames UUIDs in order of appearance, drops error `details`/`syntax`, and sorts `rows`
 /// arrays, so that results of two servers compare equal when they mean the same.
 pub(crate) fn normalize(results: &[Value]) -> Vec<Value> {
-    let mut names: HashMap<String, String> = HashMap::new();
+    normalize_keeping(results, &[])
+}
+
+/// Like [`normalize`], but UUIDs that appear in the input (`fixed`, e.g. explicit `"uuid"`s of
+/// inserts) keep their text.
+pub(crate) fn normalize_keeping(results: &[Value], fixed: &[String]) -> Vec<Value> {
+    let mut names: HashMap<String, String> = fixed.iter().map(|u| (u.clone(), u.clone())).collect();
     // Pass 1: UUIDs outside "rows" arrays, in order.
     for r in results {
         collect(r, &mut names, false);
     }
     // Pass 2: inside rows, after renaming known UUIDs and sorting.
     let mut out: Vec<Value> = results.iter().map(|r| rename(r, &names)).collect();
+    let known: HashSet<String> = names.values().cloned().collect();
     for r in &mut out {
-        sort_rows(r);
+        *r = sort_sets_masked(r, &known);
+        sort_rows(r, &known);
     }
     for r in &out {
         collect(r, &mut names, true);
     }
     out.iter().map(|r| sort_sets(&rename(r, &names))).collect()
+}
+
+/// Sorts set and map contents with unknown UUIDs masked, so that unknown UUIDs get their names
+/// in an order both sides agree on.
+fn sort_sets_masked(v: &Value, known: &HashSet<String>) -> Value {
+    match v {
+        Value::Array(a) => {
+            let mut a: Vec<Value> = a.iter().map(|x| sort_sets_masked(x, known)).collect();
+            if a.len() == 2 && (a[0] == "set" || a[0] == "map") {
+                if let Value::Array(inner) = &mut a[1] {
+                    inner.sort_by_cached_key(|x| canonical(&mask_unknown(x, known)));
+                }
+            }
+            Value::Array(a)
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), sort_sets_masked(x, known)))
+                .collect(),
+        ),
+        _ => v.clone(),
+    }
 }
 
 /// Re-sorts `["set", ...]` and `["map", ...]` contents, whose order depends on raw UUIDs.
@@ -152,14 +189,18 @@ fn sort_sets(v: &Value) -> Value {
             }
             Value::Array(a)
         }
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), sort_sets(x))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), sort_sets(x))).collect())
+        }
         _ => v.clone(),
     }
 }
 
 fn is_uuid_pair(v: &Value) -> Option<&str> {
     match v {
-        Value::Array(a) if a.len() == 2 && a[0] == "uuid" => a[1].as_str().filter(|s| s.len() == 36),
+        Value::Array(a) if a.len() == 2 && a[0] == "uuid" => {
+            a[1].as_str().filter(|s| s.len() == 36)
+        }
         _ => None,
     }
 }
@@ -167,7 +208,9 @@ fn is_uuid_pair(v: &Value) -> Option<&str> {
 pub(crate) fn collect(v: &Value, names: &mut HashMap<String, String>, inside_rows: bool) {
     if let Some(u) = is_uuid_pair(v) {
         let n = names.len();
-        names.entry(u.to_owned()).or_insert_with(|| format!("<{n}>"));
+        names
+            .entry(u.to_owned())
+            .or_insert_with(|| format!("<{n}>"));
         return;
     }
     match v {
@@ -210,25 +253,29 @@ pub(crate) fn rename(v: &Value, names: &HashMap<String, String>) -> Value {
     }
 }
 
-fn mask_unknown(v: &Value) -> Value {
+fn mask_unknown(v: &Value, known: &HashSet<String>) -> Value {
     if let Some(u) = is_uuid_pair(v) {
-        if !u.starts_with('<') {
+        if !known.contains(u) {
             return json!(["uuid", "?"]);
         }
     }
     match v {
-        Value::Array(a) => Value::Array(a.iter().map(mask_unknown).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), mask_unknown(x))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| mask_unknown(x, known)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), mask_unknown(x, known)))
+                .collect(),
+        ),
         _ => v.clone(),
     }
 }
 
-fn sort_rows(v: &mut Value) {
+fn sort_rows(v: &mut Value, known: &HashSet<String>) {
     match v {
-        Value::Array(a) => a.iter_mut().for_each(sort_rows),
+        Value::Array(a) => a.iter_mut().for_each(|x| sort_rows(x, known)),
         Value::Object(m) => {
             if let Some(Value::Array(rows)) = m.get_mut("rows") {
-                rows.sort_by_cached_key(|r| canonical(&mask_unknown(r)));
+                rows.sort_by_cached_key(|r| canonical(&mask_unknown(r, known)));
             }
         }
         _ => {}
@@ -241,10 +288,16 @@ pub(crate) fn canonical(v: &Value) -> String {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            let parts: Vec<String> = keys.iter().map(|k| format!("{}:{}", json!(k), canonical(&m[*k]))).collect();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}:{}", json!(k), canonical(&m[*k])))
+                .collect();
             format!("{{{}}}", parts.join(","))
         }
-        Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
         _ => v.to_string(),
     }
 }
@@ -262,11 +315,19 @@ pub(crate) fn compare(oracle: &mut Oracle, txns: &[Value]) -> Result<(), String>
         theirs.push(oracle.transact(ops));
         mine.push(ours(&mut db, &name, ops));
     }
-    let a = normalize(&theirs);
-    let b = normalize(&mine);
+    let mut fixed = Vec::new();
+    for t in txns {
+        input_uuids(t, &mut fixed);
+    }
+    let a = normalize_keeping(&theirs, &fixed);
+    let b = normalize_keeping(&mine, &fixed);
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         if canonical(x) != canonical(y) {
-            let what = if i < txns.len() { format!("transaction {i}: {}", txns[i]) } else { "final dump".into() };
+            let what = if i < txns.len() {
+                format!("transaction {i}: {}", txns[i])
+            } else {
+                "final dump".into()
+            };
             return Err(format!(
                 "{what}\n  ovsdb-server: {}\n  ours:         {}",
                 clip(&canonical(x)),
@@ -279,15 +340,27 @@ pub(crate) fn compare(oracle: &mut Oracle, txns: &[Value]) -> Result<(), String>
 
 /// Runs every case, reporting all failures at once.
 pub(crate) fn run_cases(schema_path: &str, cases: &[(&str, Vec<Value>)]) {
-    let Some(mut oracle) = Oracle::start(schema_path) else { return };
+    let Some(mut oracle) = Oracle::start(schema_path) else {
+        return;
+    };
     let mut failures = Vec::new();
     for (name, txns) in cases {
         if let Err(e) = compare(&mut oracle, txns) {
             failures.push(format!("case {name}: {e}"));
         }
     }
-    eprintln!("{} differential cases, {} failed", cases.len(), failures.len());
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    eprintln!(
+        "{} differential cases, {} failed",
+        cases.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }
 
 fn clip(s: &str) -> String {
@@ -300,4 +373,25 @@ fn clip(s: &str) -> String {
     } else {
         s.to_owned()
     }
+}
+
+/// UUID strings that appear in the input, which both sides share.
+pub(crate) fn input_uuids(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if looks_like_uuid(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| input_uuids(x, out)),
+        Value::Object(m) => m.values().for_each(|x| input_uuids(x, out)),
+        _ => {}
+    }
+}
+
+pub(crate) fn looks_like_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
 }

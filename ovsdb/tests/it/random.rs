@@ -27,7 +27,12 @@ fn uuid_ref(s: impl Strategy<Value = String> + 'static) -> BoxedStrategy<Value> 
     s.prop_map(|u| json!(["uuid", u])).boxed()
 }
 fn name() -> impl Strategy<Value = Value> {
-    prop_oneof![Just(json!("a")), Just(json!("b")), Just(json!("c")), Just(json!("d"))]
+    prop_oneof![
+        Just(json!("a")),
+        Just(json!("b")),
+        Just(json!("c")),
+        Just(json!("d"))
+    ]
 }
 fn small_int() -> impl Strategy<Value = i64> {
     prop_oneof![4 => -3i64..4, 1 => Just(100i64), 1 => Just(-101i64), 1 => Just(i64::MAX), 1 => Just(0)]
@@ -37,16 +42,34 @@ fn int_set(max: usize) -> impl Strategy<Value = Value> {
         let mut v = v;
         v.sort();
         v.dedup();
-        if v.len() == 1 { json!(v[0]) } else { json!(["set", v]) }
+        if v.len() == 1 {
+            json!(v[0])
+        } else {
+            json!(["set", v])
+        }
     })
 }
 fn tag_set() -> impl Strategy<Value = Value> {
-    prop::collection::btree_set(prop_oneof![Just("x"), Just("y"), Just("z"), Just("w"), Just("")], 0..5)
-        .prop_map(|s| json!(["set", s.into_iter().collect::<Vec<_>>()]))
+    prop::collection::btree_set(
+        prop_oneof![Just("x"), Just("y"), Just("z"), Just("w"), Just("")],
+        0..5,
+    )
+    .prop_map(|s| json!(["set", s.into_iter().collect::<Vec<_>>()]))
 }
 fn ext_map() -> impl Strategy<Value = Value> {
-    prop::collection::btree_map(prop_oneof![Just("k1"), Just("k2"), Just("k3")], prop_oneof![Just("v1"), Just("v2")], 0..4)
-        .prop_map(|m| json!(["map", m.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()]))
+    prop::collection::btree_map(
+        prop_oneof![Just("k1"), Just("k2"), Just("k3")],
+        prop_oneof![Just("v1"), Just("v2")],
+        0..4,
+    )
+    .prop_map(|m| {
+        json!([
+            "map",
+            m.into_iter()
+                .map(|(k, v)| json!([k, v]))
+                .collect::<Vec<_>>()
+        ])
+    })
 }
 fn refs(s: BoxedStrategy<Value>) -> impl Strategy<Value = Value> {
     prop::collection::vec(s, 0..3).prop_map(|v| {
@@ -68,51 +91,66 @@ fn parent_row() -> impl Strategy<Value = Value> {
     (
         prop::option::of(name()),
         prop::option::of(small_int()),
-        prop::option::of(prop_oneof![Just(json!("red")), Just(json!("blue")), Just(json!(["set", []])), Just(json!("pink"))]),
-        prop::option::of(prop_oneof![Just(json!(0.5)), Just(json!(-10.5)), Just(json!(11)), Just(json!(["set", []]))]),
+        prop::option::of(prop_oneof![
+            Just(json!("red")),
+            Just(json!("blue")),
+            Just(json!(["set", []])),
+            Just(json!("pink"))
+        ]),
+        prop::option::of(prop_oneof![
+            Just(json!(0.5)),
+            Just(json!(-10.5)),
+            Just(json!(11)),
+            Just(json!(["set", []]))
+        ]),
         prop::option::of(any::<bool>()),
         prop::option::of(tag_set()),
         prop::option::of(int_set(4)),
         prop::option::of(ext_map()),
         prop::option::of(refs(child_ref())),
         prop::option::of(refs(uuid_ref(target_uuid()))),
-        prop::option::of(prop_oneof![uuid_ref(target_uuid()), Just(json!(["set", []]))]),
+        prop::option::of(prop_oneof![
+            uuid_ref(target_uuid()),
+            Just(json!(["set", []]))
+        ]),
         prop::option::of(prop::collection::vec((target_uuid(), -2i64..3), 0..3)),
     )
-        .prop_map(|(n, cnt, color, ratio, flag, tags, nums, ext, children, targets, one, tmap)| {
-            let mut m = serde_json::Map::new();
-            let mut put = |k: &str, v: Option<Value>| {
-                if let Some(v) = v {
-                    m.insert(k.to_owned(), v);
-                }
-            };
-            put("name", n);
-            put("count", cnt.map(|c| json!(c)));
-            put("color", color);
-            put("ratio", ratio);
-            put("flag", flag.map(|b| json!(b)));
-            put("tags", tags);
-            put("nums", nums);
-            put("ext", ext);
-            put("children", children);
-            put("targets", targets);
-            put("one_target", one);
-            put(
-                "target_map",
-                tmap.map(|v| {
-                    let mut seen: Vec<String> = Vec::new();
-                    let mut pairs = Vec::new();
-                    for (u, i) in v {
-                        if !seen.contains(&u) {
-                            pairs.push(json!([["uuid", u.clone()], i]));
-                            seen.push(u);
-                        }
+        .prop_map(
+            |(n, cnt, color, ratio, flag, tags, nums, ext, children, targets, one, tmap)| {
+                let mut m = serde_json::Map::new();
+                let mut put = |k: &str, v: Option<Value>| {
+                    if let Some(v) = v {
+                        m.insert(k.to_owned(), v);
                     }
-                    json!(["map", pairs])
-                }),
-            );
-            Value::Object(m)
-        })
+                };
+                put("name", n);
+                put("count", cnt.map(|c| json!(c)));
+                put("color", color);
+                put("ratio", ratio);
+                put("flag", flag.map(|b| json!(b)));
+                put("tags", tags);
+                put("nums", nums);
+                put("ext", ext);
+                put("children", children);
+                put("targets", targets);
+                put("one_target", one);
+                put(
+                    "target_map",
+                    tmap.map(|v| {
+                        let mut seen: Vec<String> = Vec::new();
+                        let mut pairs = Vec::new();
+                        for (u, i) in v {
+                            if !seen.contains(&u) {
+                                pairs.push(json!([["uuid", u.clone()], i]));
+                                seen.push(u);
+                            }
+                        }
+                        json!(["map", pairs])
+                    }),
+                );
+                Value::Object(m)
+            },
+        )
 }
 
 fn parent_cond() -> impl Strategy<Value = Value> {
@@ -146,19 +184,38 @@ fn avoid_server_crash(m: &str, k: i64) -> i64 {
 
 fn mutation() -> impl Strategy<Value = Value> {
     prop_oneof![
-        (prop_oneof![Just("+="), Just("-="), Just("*="), Just("/="), Just("%=")], small_int())
+        (
+            prop_oneof![Just("+="), Just("-="), Just("*="), Just("/="), Just("%=")],
+            small_int()
+        )
             .prop_map(|(m, k)| json!(["count", m, avoid_server_crash(m, k)])),
-        (prop_oneof![Just("+="), Just("-="), Just("*="), Just("/="), Just("%=")], -2i64..3)
+        (
+            prop_oneof![Just("+="), Just("-="), Just("*="), Just("/="), Just("%=")],
+            -2i64..3
+        )
             .prop_map(|(m, k)| json!(["nums", m, avoid_server_crash(m, k)])),
-        (prop_oneof![Just("+="), Just("*="), Just("/=")], -2i64..3).prop_map(|(m, k)| json!(["reals", m, k])),
+        (prop_oneof![Just("+="), Just("*="), Just("/=")], -2i64..3)
+            .prop_map(|(m, k)| json!(["reals", m, k])),
         (prop_oneof![Just("+="), Just("-=")], -2i64..3).prop_map(|(m, k)| json!(["opt_int", m, k])),
-        (prop_oneof![Just("insert"), Just("delete")], int_set(3)).prop_map(|(m, v)| json!(["nums", m, v])),
-        (prop_oneof![Just("insert"), Just("delete")], -2i64..3).prop_map(|(m, v)| json!(["opt_int", m, v])),
-        (prop_oneof![Just("insert"), Just("delete")], tag_set()).prop_map(|(m, v)| json!(["tags", m, v])),
-        (prop_oneof![Just("insert"), Just("delete")], ext_map()).prop_map(|(m, v)| json!(["ext", m, v])),
+        (prop_oneof![Just("insert"), Just("delete")], int_set(3))
+            .prop_map(|(m, v)| json!(["nums", m, v])),
+        (prop_oneof![Just("insert"), Just("delete")], -2i64..3)
+            .prop_map(|(m, v)| json!(["opt_int", m, v])),
+        (prop_oneof![Just("insert"), Just("delete")], tag_set())
+            .prop_map(|(m, v)| json!(["tags", m, v])),
+        (prop_oneof![Just("insert"), Just("delete")], ext_map())
+            .prop_map(|(m, v)| json!(["ext", m, v])),
         Just(json!(["ext", "delete", ["set", ["k1"]]])),
-        (prop_oneof![Just("insert"), Just("delete")], refs(child_ref())).prop_map(|(m, v)| json!(["children", m, v])),
-        (prop_oneof![Just("insert"), Just("delete")], refs(uuid_ref(target_uuid()))).prop_map(|(m, v)| json!(["targets", m, v])),
+        (
+            prop_oneof![Just("insert"), Just("delete")],
+            refs(child_ref())
+        )
+            .prop_map(|(m, v)| json!(["children", m, v])),
+        (
+            prop_oneof![Just("insert"), Just("delete")],
+            refs(uuid_ref(target_uuid()))
+        )
+            .prop_map(|(m, v)| json!(["targets", m, v])),
         uuid_ref(target_uuid()).prop_map(|u| json!(["target_map", "insert", ["map", [[u, 1]]]])),
         uuid_ref(target_uuid()).prop_map(|u| json!(["target_map", "delete", ["set", [u]]])),
         Just(json!(["fixed", "+=", 1])),
@@ -218,14 +275,22 @@ fn op() -> impl Strategy<Value = Value> {
 }
 
 fn sequence() -> impl Strategy<Value = Vec<Value>> {
-    prop::collection::vec(prop::collection::vec(op(), 1..5).prop_map(Value::Array), 1..6)
+    prop::collection::vec(
+        prop::collection::vec(op(), 1..5).prop_map(Value::Array),
+        1..6,
+    )
 }
 
 #[test]
 fn differential_random_sequences() {
-    let Some(oracle) = Oracle::start(&test_schema_path()) else { return };
+    let Some(oracle) = Oracle::start(&test_schema_path()) else {
+        return;
+    };
     let oracle = std::cell::RefCell::new(oracle);
-    let cases = std::env::var("OVSDB_DIFF_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(SEQUENCES);
+    let cases = std::env::var("OVSDB_DIFF_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEQUENCES);
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,

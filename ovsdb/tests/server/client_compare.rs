@@ -14,20 +14,40 @@ const NB: &str = "OVN_Northbound";
 fn transactions() -> Vec<String> {
     let t = |ops: &str| format!("[\"{NB}\",{ops}]");
     vec![
-        t(r#"{"op":"insert","table":"Logical_Switch_Port","row":{"name":"p1","addresses":["set",["00:00:00:00:00:01 10.0.0.1"]],"tag_request":7},"uuid-name":"p1"},
-             {"op":"insert","table":"Logical_Switch","row":{"name":"sw0","ports":["set",[["named-uuid","p1"]]],"other_config":["map",[["subnet","10.0.0.0/24"]]]}}"#),
-        t(r#"{"op":"mutate","table":"Logical_Switch","where":[["name","==","sw0"]],"mutations":[["external_ids","insert",["map",[["a","b"]]]]]}"#),
-        t(r#"{"op":"select","table":"Logical_Switch","where":[["name","==","sw0"]],"columns":["name","external_ids","other_config"]}"#),
-        t(r#"{"op":"update","table":"Logical_Switch_Port","where":[["name","==","p1"]],"row":{"type":"bogus-but-free-text","dynamic_addresses":"x"}}"#),
-        t(r#"{"op":"insert","table":"ACL","row":{"action":"nope","direction":"to-lport","match":"1","priority":1}}"#),
-        t(r#"{"op":"insert","table":"Logical_Switch","row":{"name":"sw1"},"uuid-name":"a"},{"op":"insert","table":"Logical_Switch","row":{"name":"sw2"},"uuid-name":"a"}"#),
+        t(
+            r#"{"op":"insert","table":"Logical_Switch_Port","row":{"name":"p1","addresses":["set",["00:00:00:00:00:01 10.0.0.1"]],"tag_request":7},"uuid-name":"p1"},
+             {"op":"insert","table":"Logical_Switch","row":{"name":"sw0","ports":["set",[["named-uuid","p1"]]],"other_config":["map",[["subnet","10.0.0.0/24"]]]}}"#,
+        ),
+        t(
+            r#"{"op":"mutate","table":"Logical_Switch","where":[["name","==","sw0"]],"mutations":[["external_ids","insert",["map",[["a","b"]]]]]}"#,
+        ),
+        t(
+            r#"{"op":"select","table":"Logical_Switch","where":[["name","==","sw0"]],"columns":["name","external_ids","other_config"]}"#,
+        ),
+        t(
+            r#"{"op":"update","table":"Logical_Switch_Port","where":[["name","==","p1"]],"row":{"type":"bogus-but-free-text","dynamic_addresses":"x"}}"#,
+        ),
+        t(
+            r#"{"op":"insert","table":"ACL","row":{"action":"nope","direction":"to-lport","match":"1","priority":1}}"#,
+        ),
+        t(
+            r#"{"op":"insert","table":"Logical_Switch","row":{"name":"sw1"},"uuid-name":"a"},{"op":"insert","table":"Logical_Switch","row":{"name":"sw2"},"uuid-name":"a"}"#,
+        ),
         t(r#"{"op":"delete","table":"Logical_Switch_Port","where":[]}"#),
         t(r#"{"op":"select","table":"Logical_Switch","where":[],"columns":["nosuch"]}"#),
-        t(r#"{"op":"wait","table":"Logical_Switch","where":[],"columns":["name"],"until":"==","rows":[],"timeout":0}"#),
+        t(
+            r#"{"op":"wait","table":"Logical_Switch","where":[],"columns":["name"],"until":"==","rows":[],"timeout":0}"#,
+        ),
         t(r#"{"op":"assert","lock":"mylock"}"#),
-        t(r#"{"op":"insert","table":"Logical_Router","row":{"name":"lr0","options":["map",[["chassis","ch1"]]]}},{"op":"comment","comment":"router"},{"op":"commit","durable":true}"#),
-        t(r#"{"op":"update","table":"Logical_Switch","where":[["name","==","sw0"]],"row":{"other_config":["map",[["subnet","10.0.1.0/24"],["mcast_snoop","true"]]]}}"#),
-        t(r#"{"op":"mutate","table":"Logical_Switch_Port","where":[],"mutations":[["tag_request","+",1]]},{"op":"select","table":"Logical_Switch_Port","where":[],"columns":["tag_request"]}"#),
+        t(
+            r#"{"op":"insert","table":"Logical_Router","row":{"name":"lr0","options":["map",[["chassis","ch1"]]]}},{"op":"comment","comment":"router"},{"op":"commit","durable":true}"#,
+        ),
+        t(
+            r#"{"op":"update","table":"Logical_Switch","where":[["name","==","sw0"]],"row":{"other_config":["map",[["subnet","10.0.1.0/24"],["mcast_snoop","true"]]]}}"#,
+        ),
+        t(
+            r#"{"op":"mutate","table":"Logical_Switch_Port","where":[],"mutations":[["tag_request","+",1]]},{"op":"select","table":"Logical_Switch_Port","where":[],"columns":["tag_request"]}"#,
+        ),
         t(r#"{"op":"insert","table":"Logical_Switch","row":{"name":"sw3"}},{"op":"abort"}"#),
         t(r#"{"op":"delete","table":"Logical_Switch","where":[["name","==","sw0"]]}"#),
         t(r#"{"op":"select","table":"Logical_Switch_Port","where":[],"columns":["name"]}"#),
@@ -73,9 +93,13 @@ impl Drop for Monitor {
 /// Everything one run prints, section by section.
 fn session(client: &Path, remote: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut cmd = |label: &str, args: &[&str]| {
+    let cmd = |label: &str, args: &[&str]| {
         let (ok, stdout, stderr) = harness::run(client, args, &[]);
-        let text = if ok { stdout } else { format!("FAILED: {stderr}") };
+        let text = if ok {
+            stdout
+        } else {
+            format!("FAILED: {stderr}")
+        };
         (label.to_owned(), text)
     };
     out.push(cmd("list-dbs", &["list-dbs", remote]));
@@ -85,7 +109,10 @@ fn session(client: &Path, remote: &str) -> Vec<(String, String)> {
         out.push((format!("{label} {db}"), format!("{v:#}")));
     }
     out.push(cmd("list-tables", &["list-tables", remote, NB]));
-    out.push(cmd("list-columns", &["list-columns", remote, NB, "Logical_Switch"]));
+    out.push(cmd(
+        "list-columns",
+        &["list-columns", remote, NB, "Logical_Switch"],
+    ));
     let mon_args = |extra: &[&str]| -> Vec<String> {
         let mut v = vec!["monitor".to_owned(), remote.to_owned(), NB.to_owned()];
         v.extend(extra.iter().map(|s| s.to_string()));
@@ -106,25 +133,55 @@ fn session(client: &Path, remote: &str) -> Vec<(String, String)> {
             "name,other_config,external_ids".to_owned(),
         ],
     );
-    let m3 = Monitor::start(client, &mon_args(&["Logical_Switch_Port", "name,tag_request,!delete"]));
+    let m3 = Monitor::start(
+        client,
+        &mon_args(&["Logical_Switch_Port", "name,tag_request,!delete"]),
+    );
     let mut txn_out = String::new();
     for (i, t) in transactions().iter().enumerate() {
         let (ok, stdout, stderr) = harness::run(client, &["transact", remote, t], &[]);
-        txn_out.push_str(&format!("#{i} ok={ok}\n{stdout}{}\n", if ok { "" } else { &stderr }));
+        txn_out.push_str(&format!(
+            "#{i} ok={ok}\n{stdout}{}\n",
+            if ok { "" } else { &stderr }
+        ));
     }
     out.push(("transact".into(), harness::rename_uuids(&txn_out)));
     let (_, dump) = cmd("dump", &["dump", remote, NB]);
     out.push(("dump".into(), harness::erase_uuids_sorted(&dump)));
-    let (_, dump) = cmd("dump", &["dump", remote, NB, "Logical_Router", "name", "options"]);
+    let (_, dump) = cmd(
+        "dump",
+        &["dump", remote, NB, "Logical_Router", "name", "options"],
+    );
     out.push(("dump Logical_Router".into(), dump));
-    let (_, dump) = cmd("dump -f json", &["dump", "-f", "json", remote, NB, "Logical_Switch", "name"]);
+    let (_, dump) = cmd(
+        "dump -f json",
+        &["dump", "-f", "json", remote, NB, "Logical_Switch", "name"],
+    );
     out.push(("dump -f json".into(), dump));
     out.push(("monitor".into(), harness::erase_uuids_sorted(&m1.finish())));
-    out.push(("monitor-cond".into(), harness::erase_uuids_sorted(&m2.finish())));
-    out.push(("monitor !delete".into(), harness::erase_uuids_sorted(&m3.finish())));
+    out.push((
+        "monitor-cond".into(),
+        harness::erase_uuids_sorted(&m2.finish()),
+    ));
+    out.push((
+        "monitor !delete".into(),
+        harness::erase_uuids_sorted(&m3.finish()),
+    ));
     let (_, d) = cmd(
         "_Server",
-        &["dump", remote, "_Server", "Database", "name", "model", "connected", "leader", "cid", "sid", "index"],
+        &[
+            "dump",
+            remote,
+            "_Server",
+            "Database",
+            "name",
+            "model",
+            "connected",
+            "leader",
+            "cid",
+            "sid",
+            "index",
+        ],
     );
     out.push(("dump _Server".into(), d));
     out
@@ -144,14 +201,26 @@ fn ovsdb_client_output_matches_real_server() {
     let ours = OurServer::start(&[&nb]);
     let want = session(&client, &real.remote());
     let got = session(&client, &ours.remote());
+    if std::env::var_os("OVNKIT_SHOW").is_some() {
+        for (label, text) in &got {
+            eprintln!("=== {label}\n{text}");
+        }
+    }
     let mut mismatches = Vec::new();
     for ((label, w), (_, g)) in want.iter().zip(&got) {
         if w != g {
             mismatches.push(format!("=== {label}\n--- real:\n{w}\n--- ours:\n{g}"));
         }
     }
-    assert!(mismatches.is_empty(), "{} sections differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} sections differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
     // Sanity: the sessions did something.
-    assert!(want.iter().any(|(l, t)| l == "monitor" && t.contains("insert")));
+    assert!(want
+        .iter()
+        .any(|(l, t)| l == "monitor" && t.contains("insert")));
     assert_eq!(want.len(), got.len());
 }

@@ -5,23 +5,22 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ovsdb::server::net::{self, NetOptions, Remote, Running, SharedServer};
+use ovsdb::server::net::{self, NetOptions, Remote, Running};
 use ovsdb::server::{FileStorage, Server, ServerConfig, StorageOptions};
 
 /// Our server, serving database files in a temp dir on a Unix socket, in its own tokio runtime.
 /// Dropping it shuts it down and removes the directory.
-pub struct OurServer {
-    pub dir: tempfile::TempDir,
-    pub sock: PathBuf,
-    pub files: Vec<PathBuf>,
-    pub shared: SharedServer,
+pub(crate) struct OurServer {
+    /// Removed on drop, after the server stopped.
+    _dir: tempfile::TempDir,
+    pub(crate) sock: PathBuf,
     rt: Option<tokio::runtime::Runtime>,
     running: Option<Running>,
 }
 
 impl OurServer {
     /// Creates one database file per schema and serves them.
-    pub fn start(schemas: &[&Path]) -> Self {
+    pub(crate) fn start(schemas: &[&Path]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut files = Vec::new();
         for (i, s) in schemas.iter().enumerate() {
@@ -35,7 +34,7 @@ impl OurServer {
     }
 
     /// Serves existing database files.
-    pub fn start_files(dir: tempfile::TempDir, files: Vec<PathBuf>) -> Self {
+    pub(crate) fn start_files(dir: tempfile::TempDir, files: Vec<PathBuf>) -> Self {
         let mut server = Server::new(ServerConfig::default()).unwrap();
         for f in &files {
             let (db, st, _) = FileStorage::open(f, StorageOptions::default()).unwrap();
@@ -50,22 +49,20 @@ impl OurServer {
             .unwrap();
         let running = rt
             .block_on(net::serve(
-                shared.clone(),
+                shared,
                 &[Remote::Punix(sock.clone())],
                 NetOptions::default(),
             ))
             .unwrap();
         Self {
-            dir,
+            _dir: dir,
             sock,
-            files,
-            shared,
             rt: Some(rt),
             running: Some(running),
         }
     }
 
-    pub fn remote(&self) -> String {
+    pub(crate) fn remote(&self) -> String {
         format!("unix:{}", self.sock.display())
     }
 }
@@ -82,7 +79,7 @@ impl Drop for OurServer {
 }
 
 /// Path of an installed program, or `None`.
-pub fn find_program(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/usr/bin".into(), "/sbin".into()])
@@ -91,7 +88,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 }
 
 /// `find_program`, or skip (return `None`) with a message; panics under `CI=true`.
-pub fn require_program(name: &str, package: &str) -> Option<PathBuf> {
+pub(crate) fn require_program(name: &str, package: &str) -> Option<PathBuf> {
     match find_program(name) {
         Some(p) => Some(p),
         None if std::env::var("CI").as_deref() == Ok("true") => {
@@ -105,7 +102,7 @@ pub fn require_program(name: &str, package: &str) -> Option<PathBuf> {
 }
 
 /// Runs a program with a timeout; returns (success, stdout, stderr).
-pub fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+pub(crate) fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -134,7 +131,7 @@ pub fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String
 }
 
 /// Replaces every UUID by `<N>`, numbered in order of first appearance.
-pub fn rename_uuids(text: &str) -> String {
+pub(crate) fn rename_uuids(text: &str) -> String {
     let mut map: Vec<String> = Vec::new();
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
@@ -161,7 +158,7 @@ pub fn rename_uuids(text: &str) -> String {
 }
 
 /// Replaces every UUID by `<uuid>`; sorts the lines of each blank-line separated block.
-pub fn erase_uuids_sorted(text: &str) -> String {
+pub(crate) fn erase_uuids_sorted(text: &str) -> String {
     let mut out = Vec::new();
     for block in text.split("\n\n") {
         let mut lines: Vec<String> = block.lines().map(erase_uuids).collect();
@@ -172,7 +169,7 @@ pub fn erase_uuids_sorted(text: &str) -> String {
 }
 
 /// Replaces every UUID by `<uuid>`.
-pub fn erase_uuids(text: &str) -> String {
+pub(crate) fn erase_uuids(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -199,16 +196,20 @@ fn is_uuid(s: &str) -> bool {
 }
 
 /// A real ovsdb-server for `schema` in the sandbox, as the reference.
-pub fn real_server(sandbox: &mut testkit::Sandbox, name: &str, schema: &Path) -> testkit::OvsdbServer {
+pub(crate) fn real_server(
+    sandbox: &mut testkit::Sandbox,
+    name: &str,
+    schema: &Path,
+) -> testkit::OvsdbServer {
     sandbox.start_ovsdb_server(name, schema).unwrap()
 }
 
 /// Installed schema file.
-pub fn schema(ovn: &testkit::Toolbox, s: testkit::Schema) -> PathBuf {
+pub(crate) fn schema(ovn: &testkit::Toolbox, s: testkit::Schema) -> PathBuf {
     ovn.schema(s).unwrap()
 }
 
 /// The test schema shipped with this crate.
-pub fn test_schema() -> PathBuf {
+pub(crate) fn test_schema() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/test.ovsschema")
 }

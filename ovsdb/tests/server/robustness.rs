@@ -45,13 +45,28 @@ fn bad_input_closes_only_that_connection() {
         },
         ..NetOptions::default()
     };
-    let running = rt
-        .block_on(net::serve(server, &[Remote::Punix(sock.clone())], options))
-        .unwrap();
+    let remotes = [
+        Remote::Punix(sock.clone()),
+        "ptcp:0:127.0.0.1".parse::<Remote>().unwrap(),
+    ];
+    let running = rt.block_on(net::serve(server, &remotes, options)).unwrap();
+    // The TCP remote serves the same server.
+    let Remote::Ptcp { port, .. } = running.local_remotes()[1] else {
+        panic!("no TCP listener");
+    };
+    assert_ne!(port, 0);
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    tcp.write_all(br#"{"id":"t","method":"list_dbs","params":[]}"#).unwrap();
+    let mut buf = [0u8; 256];
+    let n = tcp.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("_Server"));
 
     let mut good = UnixStream::connect(&sock).unwrap();
     good.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert!(roundtrip(&mut good, r#"{"id":1,"method":"list_dbs","params":[]}"#).contains("_Server"));
+    assert!(
+        roundtrip(&mut good, r#"{"id":1,"method":"list_dbs","params":[]}"#).contains("_Server")
+    );
 
     let bad_inputs: Vec<Vec<u8>> = vec![
         b"hello world".to_vec(),
@@ -59,16 +74,27 @@ fn bad_input_closes_only_that_connection() {
         b"{\"id\":1,\"method\":tru}".to_vec(),
         b"{\"id\":1,\"what\":2}".to_vec(),
         b"\xff\xfe{{{{".to_vec(),
-        format!("{{\"id\":1,\"method\":\"echo\",\"params\":[\"{}\"]}}", "x".repeat(100 << 10)).into_bytes(),
+        format!(
+            "{{\"id\":1,\"method\":\"echo\",\"params\":[\"{}\"]}}",
+            "x".repeat(100 << 10)
+        )
+        .into_bytes(),
         format!("{}{}", "[".repeat(40), "]".repeat(40)).into_bytes(),
     ];
     for input in bad_inputs {
         let mut bad = UnixStream::connect(&sock).unwrap();
         bad.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let _ = bad.write_all(&input);
-        assert!(closed(&mut bad), "connection stayed open after {:?}", String::from_utf8_lossy(&input[..input.len().min(40)]));
+        assert!(
+            closed(&mut bad),
+            "connection stayed open after {:?}",
+            String::from_utf8_lossy(&input[..input.len().min(40)])
+        );
         // Everyone else is still served.
-        let r = roundtrip(&mut good, r#"{"id":2,"method":"echo","params":["still here"]}"#);
+        let r = roundtrip(
+            &mut good,
+            r#"{"id":2,"method":"echo","params":["still here"]}"#,
+        );
         assert!(r.contains("still here"), "{r}");
     }
     drop(good);

@@ -1,0 +1,465 @@
+//! The replica: the monitored tables and columns of one database, kept in step with the server's
+//! updates, with indexes and change tracking. No I/O: the connection task feeds it parsed
+//! [`Update`]s; tests feed it directly.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::error::{ClientError, Result};
+use super::index::{Index, IndexSpec};
+use super::update::{RowOp, Update};
+use crate::atom::Atom;
+use crate::datum::Datum;
+use crate::schema::{Schema, TableSchema};
+
+/// One row of the replica. Fields are indexed by schema column index (`_uuid` is 0, `_version` 1);
+/// columns that are not monitored hold their default value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    uuid: Uuid,
+    fields: Box<[Datum]>,
+}
+
+impl Row {
+    fn new_default(uuid: Uuid, ts: &TableSchema) -> Self {
+        let fields = ts
+            .columns
+            .iter()
+            .map(|c| if c.index == 0 { Datum::scalar(Atom::Uuid(uuid)) } else { c.type_.default_datum() })
+            .collect();
+        Self { uuid, fields }
+    }
+
+    /// The row's UUID.
+    pub fn uuid(&self) -> Uuid {
+        self.uuid
+    }
+
+    /// The value of column `index` (see [`TableSchema::column_index`]); out-of-range indexes read
+    /// as an empty set.
+    pub fn field(&self, index: usize) -> &Datum {
+        static EMPTY: Datum = Datum::Set(Vec::new());
+        self.fields.get(index).unwrap_or(&EMPTY)
+    }
+
+    /// All fields, by column index.
+    pub fn fields(&self) -> &[Datum] {
+        &self.fields
+    }
+}
+
+/// What happened to a row since the consumer last called [`Replica::take_changes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeKind {
+    /// The row is new.
+    Insert,
+    /// The row existed before and still exists with different values.
+    Modify,
+    /// The row existed before and is gone.
+    Delete,
+}
+
+/// One tracked change: the row as the consumer last saw it and as it is now.
+#[derive(Debug, Clone)]
+pub struct TrackedChange {
+    /// The table name.
+    pub table: String,
+    /// The row UUID.
+    pub uuid: Uuid,
+    /// Insert, modify or delete.
+    pub kind: ChangeKind,
+    /// The row before (for modify and delete).
+    pub old: Option<Arc<Row>>,
+    /// The row now (for insert and modify).
+    pub new: Option<Arc<Row>>,
+}
+
+impl TrackedChange {
+    /// Column indexes whose values differ between `old` and `new` (all columns for insert/delete).
+    pub fn changed_columns(&self) -> Vec<usize> {
+        match (&self.old, &self.new) {
+            (Some(o), Some(n)) => (0..o.fields.len()).filter(|&i| o.fields[i] != n.field(i).clone()).collect(),
+            (Some(r), None) | (None, Some(r)) => (0..r.fields.len()).collect(),
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TableReplica {
+    columns: Vec<usize>,
+    rows: HashMap<Uuid, Arc<Row>>,
+    indexes: Vec<Index>,
+}
+
+/// Which tables and columns a replica holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSelection {
+    /// The table.
+    pub table: String,
+    /// Monitored columns; `None` for all.
+    pub columns: Option<Vec<String>>,
+}
+
+/// A cached copy of the monitored part of one database.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    schema: Arc<Schema>,
+    tables: Vec<Option<TableReplica>>,
+    tracking: bool,
+    pending: HashMap<(usize, Uuid), Option<Arc<Row>>>,
+    applied: u64,
+}
+
+impl Replica {
+    /// An empty replica of `tables` of `schema`, maintaining the schema's unique indexes (those whose
+    /// columns are all monitored) and `indexes`. Change tracking starts enabled.
+    pub fn new(schema: Arc<Schema>, tables: &[TableSelection], indexes: &[IndexSpec]) -> Result<Self> {
+        let mut out: Vec<Option<TableReplica>> = vec![None; schema.tables.len()];
+        for sel in tables {
+            let ti = schema
+                .table_index(&sel.table)
+                .ok_or_else(|| ClientError::SchemaMismatch(format!("the server has no table {}", sel.table)))?;
+            let ts = &schema.tables[ti];
+            let columns: Vec<usize> = match &sel.columns {
+                None => (2..ts.columns.len()).collect(),
+                Some(names) => {
+                    let mut v = Vec::with_capacity(names.len());
+                    for n in names {
+                        let c = ts.column(n).ok_or_else(|| {
+                            ClientError::SchemaMismatch(format!("the server's table {} has no column {n}", sel.table))
+                        })?;
+                        if c.index >= 2 && !v.contains(&c.index) {
+                            v.push(c.index);
+                        }
+                    }
+                    v
+                }
+            };
+            let mut idx = Vec::new();
+            for (i, cols) in ts.indexes.iter().enumerate() {
+                if cols.iter().all(|c| *c < 2 || columns.contains(c)) {
+                    idx.push(Index::from_columns(format!("schema:{i}"), cols));
+                }
+            }
+            out[ti] = Some(TableReplica {
+                columns,
+                rows: HashMap::new(),
+                indexes: idx,
+            });
+        }
+        for spec in indexes {
+            let ti = schema
+                .table_index(&spec.table)
+                .ok_or_else(|| ClientError::InvalidMonitor(format!("index {}: no table {}", spec.name, spec.table)))?;
+            let ts = &schema.tables[ti];
+            let Some(t) = out[ti].as_mut() else {
+                return Err(ClientError::InvalidMonitor(format!(
+                    "index {}: table {} is not monitored",
+                    spec.name, spec.table
+                )));
+            };
+            if t.indexes.iter().any(|i| i.name == spec.name) {
+                return Err(ClientError::InvalidMonitor(format!("index {} defined twice", spec.name)));
+            }
+            t.indexes.push(Index::new(spec, ts, &t.columns)?);
+        }
+        Ok(Self {
+            schema,
+            tables: out,
+            tracking: true,
+            pending: HashMap::new(),
+            applied: 0,
+        })
+    }
+
+    /// The schema the replica follows.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// Turns change tracking on or off (off drops what was tracked).
+    pub fn set_tracking(&mut self, on: bool) {
+        self.tracking = on;
+        if !on {
+            self.pending.clear();
+        }
+    }
+
+    /// How many updates have been applied since the replica was created.
+    pub fn applied_updates(&self) -> u64 {
+        self.applied
+    }
+
+    /// The monitored columns of `table` (schema column indexes), if it is monitored.
+    pub fn monitored_columns(&self, table: &str) -> Option<&[usize]> {
+        let ti = self.schema.table_index(table)?;
+        self.tables[ti].as_ref().map(|t| t.columns.as_slice())
+    }
+
+    /// Names of the monitored tables, in schema order.
+    pub fn table_names(&self) -> Vec<&str> {
+        self.schema
+            .tables
+            .iter()
+            .zip(&self.tables)
+            .filter(|(_, t)| t.is_some())
+            .map(|(ts, _)| ts.name.as_str())
+            .collect()
+    }
+
+    /// A read view of `table`, if it is monitored.
+    pub fn table(&self, name: &str) -> Option<TableView<'_>> {
+        let ti = self.schema.table_index(name)?;
+        let t = self.tables[ti].as_ref()?;
+        Some(TableView {
+            schema: &self.schema.tables[ti],
+            table: t,
+        })
+    }
+
+    fn touch(&mut self, ti: usize, uuid: Uuid, before: Option<&Arc<Row>>) {
+        if self.tracking {
+            self.pending.entry((ti, uuid)).or_insert_with(|| before.cloned());
+        }
+    }
+
+    fn check(&self, update: &Update) -> Result<()> {
+        for tu in &update.tables {
+            let name = &self.schema.tables[tu.table].name;
+            let Some(t) = self.tables[tu.table].as_ref() else {
+                return Err(ClientError::malformed("update", format!("table {name} is not monitored")));
+            };
+            for (uuid, op) in &tu.rows {
+                if matches!(op, RowOp::Modify(_) | RowOp::Replace(_)) && !t.rows.contains_key(uuid) {
+                    return Err(ClientError::malformed(
+                        "update",
+                        format!("modification of row {uuid} of table {name}, which the replica does not have"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies an incremental update. It is checked first (modified rows must exist, tables must be
+    /// monitored): on error nothing is applied and the caller must resynchronize.
+    pub fn apply(&mut self, update: &Update) -> Result<()> {
+        self.check(update)?;
+        for tu in &update.tables {
+            let ti = tu.table;
+            for (uuid, op) in &tu.rows {
+                self.apply_row(ti, *uuid, op);
+            }
+        }
+        self.applied += 1;
+        Ok(())
+    }
+
+    /// Replaces the whole content by the snapshot `update` (an initial monitor reply, or a
+    /// `monitor_cond_since` reply whose history was not found). Tracked changes then describe the
+    /// difference between the old and the new content: rows unchanged across the purge are not
+    /// reported.
+    pub fn reset(&mut self, update: &Update) -> Result<()> {
+        for tu in &update.tables {
+            if self.tables[tu.table].is_none() {
+                let name = &self.schema.tables[tu.table].name;
+                return Err(ClientError::malformed("snapshot", format!("table {name} is not monitored")));
+            }
+            if tu.rows.iter().any(|(_, op)| !matches!(op, RowOp::Insert(_))) {
+                return Err(ClientError::malformed("snapshot", "a snapshot may only insert rows"));
+            }
+        }
+        for ti in 0..self.tables.len() {
+            let Some(t) = self.tables[ti].as_mut() else { continue };
+            let old = std::mem::take(&mut t.rows);
+            for i in &mut t.indexes {
+                i.clear();
+            }
+            if self.tracking {
+                for (uuid, row) in old {
+                    self.pending.entry((ti, uuid)).or_insert(Some(row));
+                }
+            }
+        }
+        for tu in &update.tables {
+            for (uuid, op) in &tu.rows {
+                self.apply_row(tu.table, *uuid, op);
+            }
+        }
+        self.applied += 1;
+        Ok(())
+    }
+
+    fn apply_row(&mut self, ti: usize, uuid: Uuid, op: &RowOp) {
+        let ts = &self.schema.tables[ti];
+        let Some(t) = self.tables[ti].as_mut() else { return };
+        let old = t.rows.get(&uuid).cloned();
+        let new = match op {
+            RowOp::Delete => None,
+            RowOp::Insert(cols) => {
+                let mut r = Row::new_default(uuid, ts);
+                for (c, d) in cols {
+                    if let Some(f) = r.fields.get_mut(*c) {
+                        *f = d.clone();
+                    }
+                }
+                Some(Arc::new(r))
+            }
+            RowOp::Replace(cols) | RowOp::Modify(cols) => {
+                let Some(o) = &old else { return };
+                let mut r = Row::clone(o);
+                for (c, d) in cols {
+                    if let (Some(f), Some(col)) = (r.fields.get_mut(*c), ts.columns.get(*c)) {
+                        if matches!(op, RowOp::Modify(_)) {
+                            f.apply_diff(d, &col.type_);
+                        } else {
+                            *f = d.clone();
+                        }
+                    }
+                }
+                Some(Arc::new(r))
+            }
+        };
+        match (&old, &new) {
+            (Some(o), Some(n)) => t.indexes.iter_mut().for_each(|i| i.update(o, n)),
+            (Some(o), None) => t.indexes.iter_mut().for_each(|i| i.remove(o)),
+            (None, Some(n)) => t.indexes.iter_mut().for_each(|i| i.insert(n)),
+            (None, None) => {}
+        }
+        match &new {
+            Some(n) => {
+                t.rows.insert(uuid, n.clone());
+            }
+            None => {
+                t.rows.remove(&uuid);
+            }
+        }
+        if old.is_some() || new.is_some() {
+            self.touch(ti, uuid, old.as_ref());
+        }
+    }
+
+    /// True when changes are waiting for [`take_changes`](Self::take_changes).
+    pub fn has_changes(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The rows inserted, modified or deleted since the last call, each once, with the row as it was
+    /// at the last call and as it is now; sorted by table then UUID. A row inserted then deleted in
+    /// between, or changed and changed back, is not reported.
+    pub fn take_changes(&mut self) -> Vec<TrackedChange> {
+        let mut keys: Vec<(usize, Uuid)> = self.pending.keys().copied().collect();
+        keys.sort_unstable();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(old) = self.pending.remove(&key) else { continue };
+            let (ti, uuid) = key;
+            let new = self.tables[ti].as_ref().and_then(|t| t.rows.get(&uuid).cloned());
+            let kind = match (&old, &new) {
+                (None, None) => continue,
+                (None, Some(_)) => ChangeKind::Insert,
+                (Some(_), None) => ChangeKind::Delete,
+                (Some(o), Some(n)) => {
+                    if Arc::ptr_eq(o, n) || o.fields == n.fields {
+                        continue;
+                    }
+                    ChangeKind::Modify
+                }
+            };
+            out.push(TrackedChange {
+                table: self.schema.tables[ti].name.clone(),
+                uuid,
+                kind,
+                old,
+                new,
+            });
+        }
+        out
+    }
+
+    /// The content as `{table: {uuid: {column: value}}}` with the monitored columns, values in
+    /// ovsdb-server's JSON notation (for comparisons and `dump`).
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        for (ti, t) in self.tables.iter().enumerate() {
+            let Some(t) = t else { continue };
+            let ts = &self.schema.tables[ti];
+            let mut rows: Vec<&Arc<Row>> = t.rows.values().collect();
+            rows.sort_by_key(|r| r.uuid);
+            let mut tm = Map::new();
+            for r in rows {
+                let mut rm = Map::new();
+                for &c in &t.columns {
+                    rm.insert(ts.columns[c].name.clone(), r.fields[c].to_json());
+                }
+                tm.insert(r.uuid.to_string(), Value::Object(rm));
+            }
+            out.insert(ts.name.clone(), Value::Object(tm));
+        }
+        Value::Object(out)
+    }
+}
+
+/// A read view of one monitored table.
+#[derive(Debug, Clone, Copy)]
+pub struct TableView<'a> {
+    schema: &'a TableSchema,
+    table: &'a TableReplica,
+}
+
+impl<'a> TableView<'a> {
+    /// The table's schema.
+    pub fn schema(&self) -> &'a TableSchema {
+        self.schema
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.table.rows.len()
+    }
+
+    /// True when the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.table.rows.is_empty()
+    }
+
+    /// The row with `uuid`.
+    pub fn get(&self, uuid: &Uuid) -> Option<&'a Arc<Row>> {
+        self.table.rows.get(uuid)
+    }
+
+    /// Every row, in no particular order.
+    pub fn rows(&self) -> impl Iterator<Item = &'a Arc<Row>> + 'a {
+        self.table.rows.values()
+    }
+
+    /// The value of column `column` in `row` (`None` for an unknown column name).
+    pub fn value(&self, row: &'a Row, column: &str) -> Option<&'a Datum> {
+        self.schema.column_index(column).map(|i| row.field(i))
+    }
+
+    /// UUIDs of the rows whose key in index `index` is `key` (one datum per index part; a map-key
+    /// part is the scalar value under that key). Schema indexes are named `schema:N` in schema order.
+    pub fn lookup(&self, index: &str, key: &[Datum]) -> Option<&'a [Uuid]> {
+        self.table.indexes.iter().find(|i| i.name == index).map(|i| i.lookup(key))
+    }
+
+    /// [`lookup`](Self::lookup) for a one-part index with a string key, returning the rows.
+    pub fn lookup_str(&self, index: &str, key: &str) -> Vec<&'a Arc<Row>> {
+        let key = [Datum::scalar(Atom::String(key.into()))];
+        self.lookup(index, &key)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|u| self.table.rows.get(u))
+            .collect()
+    }
+
+    /// Number of distinct keys in index `index`.
+    pub fn index_len(&self, index: &str) -> Option<usize> {
+        self.table.indexes.iter().find(|i| i.name == index).map(Index::len)
+    }
+}
