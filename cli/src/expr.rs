@@ -69,7 +69,7 @@ pub(crate) fn run(args: &ExprArgs) -> Result<(), String> {
         env.ports.insert(name.to_owned(), key);
     }
     env.resident.extend(args.resident.iter().cloned());
-    let out = debug::run_with(pass, &args.expr, &env).map_err(|e| e.to_string())?;
+    let out = debug::run_with(pass, &args.expr, &env).map_err(|e| e.render(&args.expr))?;
     println!("{}", out.trim_end());
     Ok(())
 }

@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod expr;
+mod flows;
+mod nbctl;
+mod northd;
+mod ovsdb_client;
 mod ovsdb_server;
 mod ovsdb_tool;
 mod stages;
@@ -26,6 +30,17 @@ enum Command {
     /// Run a match expression through flowcompile's passes: lex, parse, annotate, condition,
     /// simplify, normalize, flows.
     Expr(expr::ExprArgs),
+    /// Print the OpenFlow rules of the logical tables that ovn-controller 23.03 installs on a
+    /// chassis, compiled from the Southbound database's logical flows.
+    Flows(flows::FlowsArgs),
+    /// Manage the OVN Northbound database like ovn-nbctl 23.03 (`--db=unix:PATH|tcp:..|file:PATH`).
+    Nbctl(nbctl::NbctlArgs),
+    /// Keep the Southbound database in step with the Northbound one, like ovn-northd 23.03
+    /// (switches; `--once` computes, writes and exits).
+    Northd(northd::NorthdArgs),
+    /// Talk to an OVSDB server or Raft cluster, like ovsdb-client 3.1 (list-dbs, get-schema,
+    /// transact, dump, monitor).
+    OvsdbClient(ovsdb_client::OvsdbClientArgs),
     /// Serve OVSDB database files, like ovsdb-server 3.1 (standalone databases).
     OvsdbServer(ovsdb_server::OvsdbServerArgs),
     /// OVSDB database file utilities, like ovsdb-tool.
@@ -37,6 +52,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Stages(args) => stages::run(&args),
         Command::Expr(args) => expr::run(&args),
+        Command::Flows(args) => flows::run(&args),
+        Command::Nbctl(args) => nbctl::run(&args),
+        Command::Northd(args) => northd::run(&args),
+        Command::OvsdbClient(args) => ovsdb_client::run(&args),
         Command::OvsdbServer(args) => ovsdb_server::run(&args),
         Command::OvsdbTool(args) => ovsdb_tool::run(&args),
     };

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use ovsdb::server::net::{self, NetOptions, Remote};
+use ovsdb::server::unixctl::Unixctl;
 use ovsdb::server::{FileStorage, Server, ServerConfig, StorageOptions};
 
 /// Arguments of `ovnkit ovsdb-server`.
@@ -13,15 +14,20 @@ pub(crate) struct OvsdbServerArgs {
     /// Listen on this remote: `punix:PATH` or `ptcp:PORT[:IP]` (repeatable).
     #[arg(long = "remote", value_name = "REMOTE", required = true)]
     remotes: Vec<String>,
-    /// Write the process id to FILE (removed on exit).
-    #[arg(long, value_name = "FILE")]
+    /// Write the process id to FILE (removed on exit); without `=FILE`,
+    /// `$OVS_RUNDIR/ovsdb-server.pid`.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pidfile: Option<PathBuf>,
-    /// Accepted for compatibility with ovsdb-server; ovnkit has no unixctl commands yet.
+    /// Serve `ovs-appctl` commands (`exit`, `version`, `ovsdb-server/compact`,
+    /// `ovsdb-server/list-dbs`) on this Unix socket.
     #[arg(long, value_name = "SOCKET")]
     unixctl: Option<PathBuf>,
-    /// Write the log to FILE instead of stderr.
-    #[arg(long = "log-file", value_name = "FILE")]
+    /// Write the log to FILE instead of stderr; without `=FILE`, `$OVS_LOGDIR/ovsdb-server.log`.
+    #[arg(long = "log-file", value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     log_file: Option<PathBuf>,
+    /// Accepted for compatibility with ovsdb-server (ovnkit never changes directory).
+    #[arg(long)]
+    no_chdir: bool,
     /// `fdatasync` every commit, not only those asking for durability.
     #[arg(long)]
     sync_every_commit: bool,
@@ -54,11 +60,35 @@ fn init_logging(log_file: Option<&PathBuf>) -> Result<(), String> {
     result.map_err(|e| e.to_string())
 }
 
-pub(crate) fn run(args: &OvsdbServerArgs) -> Result<(), String> {
-    init_logging(args.log_file.as_ref())?;
-    if args.unixctl.is_some() {
-        tracing::warn!("--unixctl is accepted but no unixctl commands are served");
+/// An option given as `--opt` without `=FILE` means `DIR/NAME`, DIR from `env` or `default_dir`.
+fn default_path(
+    given: Option<&PathBuf>,
+    env: &str,
+    default_dir: &str,
+    name: &str,
+) -> Option<PathBuf> {
+    let p = given?;
+    if !p.as_os_str().is_empty() {
+        return Some(p.clone());
     }
+    let dir = std::env::var_os(env).map_or_else(|| PathBuf::from(default_dir), PathBuf::from);
+    Some(dir.join(name))
+}
+
+pub(crate) fn run(args: &OvsdbServerArgs) -> Result<(), String> {
+    let log_file = default_path(
+        args.log_file.as_ref(),
+        "OVS_LOGDIR",
+        "/var/log/openvswitch",
+        "ovsdb-server.log",
+    );
+    let pidfile = default_path(
+        args.pidfile.as_ref(),
+        "OVS_RUNDIR",
+        "/var/run/openvswitch",
+        "ovsdb-server.pid",
+    );
+    init_logging(log_file.as_ref())?;
     let remotes: Vec<Remote> = args
         .remotes
         .iter()
@@ -85,7 +115,7 @@ pub(crate) fn run(args: &OvsdbServerArgs) -> Result<(), String> {
             .add_database(db, Some(Box::new(storage)))
             .map_err(|e| e.to_string())?;
     }
-    if let Some(pidfile) = &args.pidfile {
+    if let Some(pidfile) = &pidfile {
         std::fs::write(pidfile, format!("{}\n", std::process::id()))
             .map_err(|e| format!("{}: {e}", pidfile.display()))?;
     }
@@ -96,15 +126,29 @@ pub(crate) fn run(args: &OvsdbServerArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let result = rt.block_on(async {
         let shared = Arc::new(Mutex::new(server));
-        let running = net::serve(shared, &remotes, NetOptions::default())
+        let running = net::serve(shared.clone(), &remotes, NetOptions::default())
             .await
             .map_err(|e| e.to_string())?;
-        wait_for_signal().await;
+        let (exit_tx, mut exit_rx) = tokio::sync::watch::channel(false);
+        let unixctl = match &args.unixctl {
+            Some(path) => Some(
+                Unixctl::start(path, shared, exit_tx)
+                    .map_err(|e| format!("{}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        tokio::select! {
+            () = wait_for_signal() => {}
+            _ = exit_rx.changed() => {}
+        }
         tracing::info!("exiting");
         running.shutdown().await;
+        if let Some(u) = unixctl {
+            u.shutdown().await;
+        }
         Ok::<(), String>(())
     });
-    if let Some(pidfile) = &args.pidfile {
+    if let Some(pidfile) = &pidfile {
         let _ = std::fs::remove_file(pidfile);
     }
     result

@@ -464,6 +464,9 @@ fn unescape(s: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
+        if c == '\0' {
+            return Err("null bytes not supported in quoted strings".into());
+        }
         if c != '\\' {
             out.push(c);
             continue;

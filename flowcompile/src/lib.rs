@@ -27,7 +27,7 @@
 //! 5. [`simplify`]: rewrites `!=`, `<`, `<=`, `>`, `>=` into ORs of masked equalities.
 //! 6. [`normalize`]: disjunctive normal form, where an AND may keep ORs over one field as
 //!    conjunctive-match dimensions.
-//! 7. [`matches`]: OpenFlow matches, with `conjunction(id, k/n)` flows exactly where
+//! 7. [`matches`](mod@matches): OpenFlow matches, with `conjunction(id, k/n)` flows exactly where
 //!    ovn-controller makes them.
 //!
 //! [`compile_match`] runs them all; [`debug::run`] runs up to one stage and prints it.
@@ -40,16 +40,34 @@
 //! assert_eq!(text, ["tcp,tp_dst=80", "tcp,tp_dst=443"]);
 //! ```
 //!
+//! # One chassis
+//!
+//! [`chassis`] builds a [`chassis::ChassisView`] from Southbound rows (local datapaths as
+//! ovn-controller decides them, port keys and residency, sets, multicast groups) and
+//! [`chassis::compile_chassis_flows`] turns the logical flows into the OpenFlow rules of the
+//! logical tables (8+N ingress, 42+N egress), as `ovs-ofctl dump-flows` text and as
+//! OpenFlow 1.5 flow_mod bytes ([`chassis::flow_mod`]).
+//!
 //! # Limits
 //!
 //! Hostile input fails with [`error::ErrorKind::Limit`] instead of exhausting memory:
 //! nesting deeper than [`parse::MAX_NESTING`], normalization growing past
-//! [`normalize::MAX_TERMS`] terms, or more than [`matches::MAX_MATCHES`] flows.
+//! [`normalize::MAX_TERMS`] terms, more than [`matches::MAX_MATCHES`] flows, or a conjunction
+//! of more than [`matches::MAX_CLAUSES`] clauses.  [`fuzz_expr`] is the fuzzing entry point.
+//!
+//! # Testing
+//!
+//! `testdata/expr/*.txt` are golden files per pass (`OVNKIT_BLESS=1` rewrites them);
+//! `testdata/real/` holds what the real ovn-northd and ovn-controller 23.03 produced (and the
+//! scripts that harvested it), compared flow for flow in `tests/it/real.rs`;
+//! `tests/it/exhaustive.rs` checks that every pass preserves the meaning of every small
+//! expression on every packet of a small packet space.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod actions;
 pub mod annotate;
+pub mod chassis;
 pub mod condition;
 pub mod debug;
 pub mod error;

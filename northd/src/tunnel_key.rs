@@ -25,14 +25,13 @@ pub const MC_FLOOD_KEY: u32 = 32768;
 pub const MC_UNKNOWN_KEY: u32 = 32769;
 /// Multicast group key of `_MC_mrouter_flood`.
 pub const MC_MROUTER_FLOOD_KEY: u32 = 32770;
-/// Multicast group key of `_MC_mrouter_static`.
-pub const MC_MROUTER_STATIC_KEY: u32 = 32771;
-/// Multicast group key of `_MC_static`.
-pub const MC_STATIC_KEY: u32 = 32772;
+/// Multicast group key of `_MC_static` (23.03 has no `_MC_mrouter_static` key: `_MC_static`
+/// follows `_MC_mrouter_flood`).
+pub const MC_STATIC_KEY: u32 = 32771;
 /// Multicast group key of `_MC_flood_l2`.
-pub const MC_FLOOD_L2_KEY: u32 = 32773;
+pub const MC_FLOOD_L2_KEY: u32 = 32772;
 /// Smallest key of a dynamically learnt IP multicast group.
-pub const MIN_IP_MULTICAST_KEY: u32 = 32774;
+pub const MIN_IP_MULTICAST_KEY: u32 = 32773;
 /// Largest multicast group key.
 pub const MAX_MULTICAST_KEY: u32 = 65535;
 

@@ -12,5 +12,6 @@
 pub mod addr;
 pub mod kube;
 pub mod model;
+pub mod nbctl;
 
 pub use addr::{AddrError, IpNet, LspAddress, MacAddr};

@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod chassis;
+pub mod chassis_show;
 pub mod model;
 pub mod stage;
 pub mod vswitch;

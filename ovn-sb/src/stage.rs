@@ -2,8 +2,10 @@
 //! their pipelines and their logical table numbers.
 //!
 //! Logical switches have 27 ingress and 10 egress stages; logical routers 22 ingress and 7 egress.
-//! A stage's logical table number is its position in its pipeline. ovn-controller places logical
-//! ingress table `N` at OpenFlow table `8 + N` and logical egress table `N` at `40 + N`.
+//! A stage's logical table number is its position in its pipeline. ovn-controller 23.03 places
+//! logical ingress table `N` at OpenFlow table `8 + N` and logical egress table `N` at `42 + N`
+//! (tables 37 to 41 sit between them: remote output, local output, loopback check, and the
+//! per-port egress zone loads; measured on the real stack, and not 40 as some notes say).
 
 use std::fmt;
 
@@ -61,7 +63,7 @@ impl fmt::Display for Pipeline {
 /// OpenFlow table of logical ingress stage 0.
 pub const OFTABLE_LOG_INGRESS_PIPELINE: u8 = 8;
 /// OpenFlow table of logical egress stage 0.
-pub const OFTABLE_LOG_EGRESS_PIPELINE: u8 = 40;
+pub const OFTABLE_LOG_EGRESS_PIPELINE: u8 = 42;
 
 macro_rules! stages {
     ($( $kind:ident $pipe:ident $table:literal $variant:ident $name:literal; )*) => {
@@ -248,8 +250,8 @@ mod tests {
     fn openflow_tables() {
         assert_eq!(Stage::LsInCheckPortSec.openflow_table(), 8);
         assert_eq!(Stage::LsInL2Unknown.openflow_table(), 34);
-        assert_eq!(Stage::LsOutApplyPortSec.openflow_table(), 49);
+        assert_eq!(Stage::LsOutApplyPortSec.openflow_table(), 51);
         assert_eq!(Stage::LrInArpRequest.openflow_table(), 29);
-        assert_eq!(Stage::LrOutDelivery.openflow_table(), 46);
+        assert_eq!(Stage::LrOutDelivery.openflow_table(), 48);
     }
 }

@@ -116,6 +116,20 @@ impl Condition {
     }
 }
 
+impl Condition {
+    /// The value an `==` clause requires of column `column`, if there is one.
+    pub fn equality_on(&self, column: usize) -> Option<&Datum> {
+        self.clauses.iter().find_map(|c| match c {
+            Clause::Compare {
+                column: col,
+                function: Function::Eq,
+                arg,
+            } if *col == column => Some(arg),
+            _ => None,
+        })
+    }
+}
+
 impl Clause {
     /// Parses one clause.
     pub fn from_json(
@@ -213,5 +227,23 @@ impl Clause {
                 arg.is_disjoint_from(field)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atom::NoSymbols;
+    use crate::schema::Schema;
+    use serde_json::json;
+
+    #[test]
+    fn uuid_equality_is_detected() {
+        let s = Schema::from_str_json(include_str!("../tests/data/test.ovsschema")).unwrap();
+        let t = s.table("Parent").unwrap();
+        let u = "aaaaaaaa-0000-4000-8000-000000000001";
+        let c = Condition::from_json(t, &[json!(["_uuid", "==", ["uuid", u]])], &mut NoSymbols)
+            .unwrap();
+        assert_eq!(c.uuid_equality().map(|x| x.to_string()), Some(u.to_owned()));
     }
 }

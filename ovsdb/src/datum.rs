@@ -228,7 +228,13 @@ impl Datum {
                     .filter(|x| a.binary_search(x).is_err())
                     .cloned()
                     .collect();
-                if !extra.is_empty() {
+                if extra.len() <= 8 {
+                    for x in extra {
+                        if let Err(i) = a.binary_search(&x) {
+                            a.insert(i, x);
+                        }
+                    }
+                } else {
                     a.extend(extra);
                     a.sort();
                 }
@@ -239,7 +245,13 @@ impl Datum {
                     .filter(|x| a.binary_search_by(|p| p.0.cmp(&x.0)).is_err())
                     .cloned()
                     .collect();
-                if !extra.is_empty() {
+                if extra.len() <= 8 {
+                    for x in extra {
+                        if let Err(i) = a.binary_search_by(|p| p.0.cmp(&x.0)) {
+                            a.insert(i, x);
+                        }
+                    }
+                } else {
                     a.extend(extra);
                     a.sort_by(|p, q| p.0.cmp(&q.0));
                 }

@@ -465,8 +465,31 @@ impl Txn<'_> {
                 _ => Vec::new(),
             };
         }
-        let mut out = Vec::new();
         let txn_rows = &self.rows[t];
+        // `==` on every column of a unique index: at most one committed row can match, plus rows
+        // the transaction touched.
+        for (i, cols) in ts.indexes.iter().enumerate() {
+            let key: Option<Vec<Datum>> =
+                cols.iter().map(|&c| cond.equality_on(c).cloned()).collect();
+            let Some(key) = key else { continue };
+            let mut out = Vec::new();
+            if let Some(u) = self.tables[t].indexes[i].get(&key) {
+                if let (false, Some(r)) = (txn_rows.contains_key(u), self.tables[t].rows.get(u)) {
+                    if cond.evaluate(ts, &r.fields) {
+                        out.push(*u);
+                    }
+                }
+            }
+            for (u, tr) in txn_rows {
+                if let Some(n) = &tr.new {
+                    if cond.evaluate(ts, &n.fields) {
+                        out.push(*u);
+                    }
+                }
+            }
+            return out;
+        }
+        let mut out = Vec::new();
         for (u, r) in &self.tables[t].rows {
             let row: &Row = match txn_rows.get(u) {
                 Some(tr) => match &tr.new {

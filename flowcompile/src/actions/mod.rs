@@ -10,13 +10,22 @@
 //!   (writability, widths, string vs integer) and option values, and reports errors worded
 //!   as ovn-controller 23.03 words them (`Syntax error at `x' expecting action.`).
 //! * [`Actions`] prints back in OVN's normalized form; printing then parsing with the same
-//!   [`ParseContext`] gives an equal tree.
+//!   [`ParseContext`] gives the same text.  [`Actions::prereqs`] lists the prerequisites
+//!   ovn-controller ANDs into the flow's match (`ip`, `tcp`, `nd_ns`, ...).
 //! * [`encode_actions`] turns actions into OpenFlow actions for one chassis in ovn-controller
 //!   23.03's table layout ([`encode::tables`]), asking the caller's [`EncodeContext`] for
 //!   port keys, meter ids and group ids.
 //!
-//! What it does not do: add action prerequisites to the flow's match, or install groups
-//! and meters (the caller gets their descriptions through [`EncodeContext`]).
+//! What it does not do: change the flow's match (the caller ANDs in the prerequisites), or
+//! install groups and meters (the caller gets their descriptions through [`EncodeContext`]).
+//! Byte encoding ([`ofp::encode_of15`]) covers the actions OVN nests inside
+//! `controller(userdata=...)`, not yet every action of a flow_mod.
+//!
+//! Faithful to 23.03, including its quirks: `ct_next(dnat)`, `ct_commit_nat(snat)`,
+//! `log(verdict=pass)` and `select(values=...)` are rejected (later OVN versions), and a
+//! `ct_commit` that is not the first action of a flow is lost together with every action
+//! between the first one and it (ovn-controller 23.03 finishes the `ct` action at the start of
+//! the buffer; seen on real ACL reject flows in `testdata/actions/oracle-23.03.txt`).
 //!
 //! # Limits
 //!

@@ -713,6 +713,7 @@ impl fmt::Display for OfAction {
             Self::Meter(m) => write!(f, "meter:{m}"),
             Self::SetQueue(q) => write!(f, "set_queue:{q}"),
             Self::CheckPktLarger { len, dst } => write!(f, "check_pkt_larger({len})->{dst}"),
+            Self::Clone(v) if v.is_empty() => f.write_str("clone(drop)"),
             Self::Clone(v) => {
                 f.write_str("clone(")?;
                 fmt_of_list(v, f)?;
@@ -886,4 +887,11 @@ pub fn encode_of15(actions: &[OfAction], out: &mut Vec<u8>) -> Result<(), Encode
 /// Width in bits OVS gives `field` (for `[]` printing).
 pub fn ovs_bits(field: OfField) -> u32 {
     info(field).n_bits
+}
+
+/// The OXM/NXM `(class, field, bytes)` OVS uses for `field` in an OpenFlow 1.5 match or
+/// `set_field` (for the chassis flow_mod encoder).
+pub fn oxm_header(field: OfField) -> (u16, u8, u8) {
+    let i = info(field);
+    (i.oxm.0, i.oxm.1, i.n_bytes)
 }

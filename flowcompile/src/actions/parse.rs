@@ -133,23 +133,16 @@ impl<'a, 'b> Parser<'a, 'b> {
             return self.assignment();
         }
         if let Some(kind) = NestedKind::ALL.iter().find(|k| k.name() == name) {
-            if *self.lx.lookahead() == Token::LCurly
-                || !matches!(
-                    kind,
-                    NestedKind::TcpReset | NestedKind::SctpAbort | NestedKind::Reject
-                )
-            {
-                self.lx.advance();
-                self.add_prereq(nested_prereq(*kind));
-                let saved = self.collect;
-                self.collect = saved && *kind == NestedKind::Clone;
-                let actions = self.nested_block()?;
-                self.collect = saved;
-                return Ok(Action::Nested {
-                    kind: *kind,
-                    actions,
-                });
-            }
+            self.lx.advance();
+            self.add_prereq(nested_prereq(*kind));
+            let saved = self.collect;
+            self.collect = saved && *kind == NestedKind::Clone;
+            let actions = self.nested_block()?;
+            self.collect = saved;
+            return Ok(Action::Nested {
+                kind: *kind,
+                actions,
+            });
         }
         if !is_action_name(&name) {
             return Err(self.syntax("expecting action"));
@@ -166,6 +159,7 @@ impl<'a, 'b> Parser<'a, 'b> {
                 if !self.lx.eat(&Token::Decrement) {
                     return Err(self.syntax("expecting `--'"));
                 }
+                self.add_prereq(Some("ip"));
                 Action::DecTtl
             }
             "ct_next" => Action::CtNext,
@@ -1497,7 +1491,8 @@ fn is_action_name(name: &str) -> bool {
 /// The prerequisite OVN adds for a nested-action packet generator.
 fn nested_prereq(kind: NestedKind) -> Option<&'static str> {
     match kind {
-        NestedKind::Arp | NestedKind::NdNs => Some("ip"),
+        NestedKind::Arp => Some("ip4"),
+        NestedKind::NdNs => Some("ip6"),
         NestedKind::NdNa | NestedKind::NdNaRouter => Some("nd_ns"),
         NestedKind::Icmp4 | NestedKind::Icmp4Error => Some("ip4"),
         NestedKind::Icmp6 | NestedKind::Icmp6Error => Some("ip6"),

@@ -305,6 +305,15 @@ fn actions_nesting_limit() {
 }
 
 #[test]
+fn actions_fuzz_regressions() {
+    // A raw NUL inside a quoted string used to parse, then print as `\u0000`, which the
+    // lexer rejects (found by the fuzzer).
+    let nul = "outport = \"lr0-sw\u{0}1\"; output;";
+    assert!(parse_actions(nul, &ParseContext::new(Pipeline::Ingress, 0)).is_err());
+    fuzz_actions(nul.as_bytes());
+}
+
+#[test]
 fn actions_fuzz_smoke() {
     let corpus = std::fs::read_to_string(testdata().join("northd-corpus.txt")).unwrap_or_default();
     for line in corpus.lines().take(400) {

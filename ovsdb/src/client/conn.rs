@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadHalf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio_util::codec::Framed;
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite};
 
 use super::error::{ClientError, Result};
 use crate::jsonrpc::echo::{echo_reply, is_echo_reply, Keepalive};
@@ -32,7 +33,9 @@ impl Remote {
                 return Ok(Self::Unix(p.to_owned()));
             }
         } else if let Some(a) = s.strip_prefix("tcp:") {
-            if a.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+            if a.rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            {
                 return Ok(Self::Tcp(a.to_owned()));
             }
         }
@@ -41,7 +44,11 @@ impl Remote {
 
     /// Parses a comma-separated list.
     pub fn parse_list(s: &str) -> Result<Vec<Self>> {
-        let v = s.split(',').filter(|r| !r.trim().is_empty()).map(Self::parse).collect::<Result<Vec<_>>>()?;
+        let v = s
+            .split(',')
+            .filter(|r| !r.trim().is_empty())
+            .map(Self::parse)
+            .collect::<Result<Vec<_>>>()?;
         if v.is_empty() {
             return Err(ClientError::NoRemotes);
         }
@@ -62,9 +69,15 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// A connection to one server.
+///
+/// Writing happens in a task of its own fed by a queue, so sending never waits for the socket:
+/// a server that stops reading until we read its replies cannot deadlock us.
 pub struct Connection {
     remote: String,
-    framed: Framed<Box<dyn Io>, JsonRpcCodec>,
+    reader: FramedRead<ReadHalf<Box<dyn Io>>, JsonRpcCodec>,
+    out: mpsc::UnboundedSender<Message>,
+    writer: tokio::task::JoinHandle<()>,
+    write_error: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     next_id: u64,
     pub(crate) keepalive: Keepalive,
     pub(crate) deferred: VecDeque<Notification>,
@@ -72,13 +85,25 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("remote", &self.remote).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.writer.abort();
     }
 }
 
 impl Connection {
     /// Connects to `remote` within `timeout`, probing inactivity every `probe` (never with `None`).
-    pub async fn connect(remote: &Remote, timeout: Duration, probe: Option<Duration>) -> Result<Self> {
+    pub async fn connect(
+        remote: &Remote,
+        timeout: Duration,
+        probe: Option<Duration>,
+    ) -> Result<Self> {
         let name = remote.to_string();
         let io_err = |e: std::io::Error| ClientError::Io {
             remote: name.clone(),
@@ -98,9 +123,37 @@ impl Connection {
         let io = tokio::time::timeout(timeout, fut)
             .await
             .map_err(|_| ClientError::Timeout(format!("connecting to {name}")))??;
+        let (rd, wr) = tokio::io::split(io);
+        let (out, mut queue) = mpsc::unbounded_channel::<Message>();
+        let write_error = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let err_slot = write_error.clone();
+        let writer = tokio::spawn(async move {
+            let mut sink = FramedWrite::new(wr, JsonRpcCodec::new());
+            while let Some(first) = queue.recv().await {
+                let mut r = sink.feed(first).await;
+                while r.is_ok() {
+                    match queue.try_recv() {
+                        Ok(m) => r = sink.feed(m).await,
+                        Err(_) => break,
+                    }
+                }
+                if r.is_ok() {
+                    r = SinkExt::<Message>::flush(&mut sink).await;
+                }
+                if let Err(e) = r {
+                    if let Ok(mut slot) = err_slot.lock() {
+                        *slot = Some(e.to_string());
+                    }
+                    return;
+                }
+            }
+        });
         Ok(Self {
             remote: name.clone(),
-            framed: Framed::new(io, JsonRpcCodec::new()),
+            reader: FramedRead::new(rd, JsonRpcCodec::new()),
+            out,
+            writer,
+            write_error,
             next_id: 1,
             keepalive: Keepalive::new(probe, Instant::now()),
             deferred: VecDeque::new(),
@@ -112,9 +165,20 @@ impl Connection {
         &self.remote
     }
 
+    /// Queues `msg` for the writer task; fails once the socket failed.
     pub(crate) async fn send(&mut self, msg: Message) -> Result<()> {
-        let remote = self.remote.clone();
-        self.framed.send(msg).await.map_err(|e| ClientError::rpc(&remote, &e))
+        self.out.send(msg).map_err(|_| {
+            let detail = self
+                .write_error
+                .lock()
+                .ok()
+                .and_then(|e| e.clone())
+                .unwrap_or_else(|| "connection closed".into());
+            ClientError::Io {
+                remote: self.remote.clone(),
+                detail,
+            }
+        })
     }
 
     /// Sends a request and returns its id.
@@ -134,7 +198,7 @@ impl Connection {
     /// `Ok(None)` never happens: a closed stream is an error.
     pub(crate) async fn next_message(&mut self) -> Result<Message> {
         loop {
-            let m = match self.framed.next().await {
+            let m = match self.reader.next().await {
                 None => {
                     return Err(ClientError::Io {
                         remote: self.remote.clone(),
@@ -158,7 +222,12 @@ impl Connection {
 
     /// Sends a request and waits (at most `timeout`) for its response, keeping notifications that
     /// arrive meanwhile in order. Returns the `result` (`Ok`) or the server's `error` (`Err`).
-    pub async fn call(&mut self, method: &str, params: Vec<Value>, timeout: Duration) -> Result<Result<Value, Value>> {
+    pub async fn call(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Result<Value, Value>> {
         let id = self.request(method, params).await?;
         let wait = async {
             loop {
@@ -175,10 +244,17 @@ impl Connection {
     }
 
     /// [`call`](Self::call) that turns an error reply into [`ClientError::Server`].
-    pub async fn call_ok(&mut self, method: &str, params: Vec<Value>, timeout: Duration) -> Result<Value> {
-        self.call(method, params, timeout).await?.map_err(|error| ClientError::Server {
-            method: method.to_owned(),
-            error,
-        })
+    pub async fn call_ok(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Value> {
+        self.call(method, params, timeout)
+            .await?
+            .map_err(|error| ClientError::Server {
+                method: method.to_owned(),
+                error,
+            })
     }
 }

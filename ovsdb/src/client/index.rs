@@ -79,7 +79,9 @@ pub(crate) struct Index {
 impl Index {
     /// Resolves `spec` against `ts`; every referenced column must be in `monitored`.
     pub(crate) fn new(spec: &IndexSpec, ts: &TableSchema, monitored: &[usize]) -> Result<Self> {
-        let bad = |d: String| ClientError::InvalidMonitor(format!("index {} on {}: {d}", spec.name, spec.table));
+        let bad = |d: String| {
+            ClientError::InvalidMonitor(format!("index {} on {}: {d}", spec.name, spec.table))
+        };
         if spec.columns.is_empty() {
             return Err(bad("no columns".into()));
         }
@@ -88,7 +90,9 @@ impl Index {
             let name = match c {
                 IndexColumn::Column(n) | IndexColumn::MapKey { column: n, .. } => n,
             };
-            let col = ts.column(name).ok_or_else(|| bad(format!("no column {name}")))?;
+            let col = ts
+                .column(name)
+                .ok_or_else(|| bad(format!("no column {name}")))?;
             if col.index >= 2 && !monitored.contains(&col.index) {
                 return Err(bad(format!("column {name} is not monitored")));
             }
@@ -101,9 +105,15 @@ impl Index {
                     let atom = match col.type_.key.atomic {
                         AtomicType::String => Atom::String(key.as_str().into()),
                         AtomicType::Integer => Atom::Integer(
-                            key.parse().map_err(|_| bad(format!("key {key} is not an integer")))?,
+                            key.parse()
+                                .map_err(|_| bad(format!("key {key} is not an integer")))?,
                         ),
-                        other => return Err(bad(format!("map keys of type {} are not supported", other.name()))),
+                        other => {
+                            return Err(bad(format!(
+                                "map keys of type {} are not supported",
+                                other.name()
+                            )))
+                        }
                     };
                     Part::MapKey(col.index, atom)
                 }

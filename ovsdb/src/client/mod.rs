@@ -83,13 +83,19 @@ pub struct ClientConfig {
     pub read_your_writes_timeout: Duration,
     /// When set, the server's tables and columns that the client uses must have these types.
     pub expected_schema: Option<Schema>,
+    /// Keep tracked changes for [`Client::take_changes`] (on by default).
+    pub track_changes: bool,
 }
 
 impl ClientConfig {
     /// Replicates every table of `database` from `remotes` (comma-separated).
     pub fn new(remotes: &str, database: &str) -> Self {
         Self {
-            remotes: remotes.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            remotes: remotes
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
             database: database.to_owned(),
             monitor: Some(MonitorSpec::default()),
             indexes: Vec::new(),
@@ -101,6 +107,7 @@ impl ClientConfig {
             backoff_max: Duration::from_secs(4),
             read_your_writes_timeout: Duration::from_secs(5),
             expected_schema: None,
+            track_changes: true,
         }
     }
 
@@ -109,7 +116,8 @@ impl ClientConfig {
         let spec = self.monitor.get_or_insert_with(MonitorSpec::default);
         spec.tables.push(TableMonitor {
             table: table.to_owned(),
-            columns: (!columns.is_empty()).then(|| columns.iter().map(|c| (*c).to_owned()).collect()),
+            columns: (!columns.is_empty())
+                .then(|| columns.iter().map(|c| (*c).to_owned()).collect()),
             condition: None,
         });
         self
@@ -184,14 +192,20 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("status", &self.status()).finish()
+        f.debug_struct("Client")
+            .field("status", &self.status())
+            .finish()
     }
 }
 
 impl Client {
     /// Starts the connection task without waiting for a connection.
     pub fn start(cfg: ClientConfig) -> Result<Self> {
-        let remotes = cfg.remotes.iter().map(|r| Remote::parse(r)).collect::<Result<Vec<_>>>()?;
+        let remotes = cfg
+            .remotes
+            .iter()
+            .map(|r| Remote::parse(r))
+            .collect::<Result<Vec<_>>>()?;
         if remotes.is_empty() {
             return Err(ClientError::NoRemotes);
         }
@@ -258,18 +272,32 @@ impl Client {
     /// Runs `f` on the replica (`None` before the first connection fetched the schema). Do not block
     /// inside `f`: updates wait for it.
     pub fn with_replica<R>(&self, f: impl FnOnce(&Replica) -> R) -> Option<R> {
-        let g = self.inner.shared.replica.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let g = self
+            .inner
+            .shared
+            .replica
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         g.as_ref().map(f)
     }
 
     /// The changes since the last call (see [`Replica::take_changes`]).
     pub fn take_changes(&self) -> Vec<TrackedChange> {
-        let mut g = self.inner.shared.replica.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self
+            .inner
+            .shared
+            .replica
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         g.as_mut().map(Replica::take_changes).unwrap_or_default()
     }
 
     /// Waits (at most `timeout`) until `pred` holds on the replica, re-checking after every update.
-    pub async fn wait_for(&self, timeout: Duration, mut pred: impl FnMut(&Replica) -> bool) -> Result<()> {
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Replica) -> bool,
+    ) -> Result<()> {
         let mut rx = self.subscribe();
         tokio::time::timeout(timeout, async {
             loop {
@@ -338,7 +366,14 @@ impl Client {
 
     /// Whether this client holds lock `name`.
     pub fn has_lock(&self, name: &str) -> bool {
-        self.inner.shared.status.borrow().locks.get(name).copied().unwrap_or(false)
+        self.inner
+            .shared
+            .status
+            .borrow()
+            .locks
+            .get(name)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Drops the current connection and moves on to the next remote.

@@ -90,9 +90,9 @@ impl MonitorSpec {
     /// Checks tables, columns and conditions against `schema`.
     pub fn validate(&self, schema: &Schema) -> Result<()> {
         for t in &self.tables {
-            let ts = schema
-                .table(&t.table)
-                .ok_or_else(|| ClientError::SchemaMismatch(format!("the server has no table {}", t.table)))?;
+            let ts = schema.table(&t.table).ok_or_else(|| {
+                ClientError::SchemaMismatch(format!("the server has no table {}", t.table))
+            })?;
             for c in t.columns.iter().flatten() {
                 if ts.column(c).is_none() {
                     return Err(ClientError::SchemaMismatch(format!(
@@ -112,7 +112,9 @@ impl MonitorSpec {
     pub fn requests(&self, replica: &Replica, method: MonitorMethod) -> Value {
         let mut m = Map::new();
         for name in replica.table_names() {
-            let Some(ts) = replica.schema().table(name) else { continue };
+            let Some(ts) = replica.schema().table(name) else {
+                continue;
+            };
             let cols: Vec<Value> = replica
                 .monitored_columns(name)
                 .unwrap_or(&[])
@@ -133,7 +135,10 @@ impl MonitorSpec {
 
     /// The condition of `table`, if any.
     pub fn condition(&self, table: &str) -> Option<&[Value]> {
-        self.tables.iter().find(|t| t.table == table).and_then(|t| t.condition.as_deref())
+        self.tables
+            .iter()
+            .find(|t| t.table == table)
+            .and_then(|t| t.condition.as_deref())
     }
 
     /// Sets the condition of `table` (which must be in the spec, or the spec must be empty-all).
@@ -183,7 +188,11 @@ impl DatabaseStatus {
         let ts = t.schema();
         let col = |name: &str| ts.column_index(name);
         let name_col = col("name")?;
-        let row = t.rows().find(|r| r.field(name_col).first().is_some_and(|a| matches!(a, crate::Atom::String(s) if &**s == db)))?;
+        let row = t.rows().find(|r| {
+            r.field(name_col)
+                .first()
+                .is_some_and(|a| matches!(a, crate::Atom::String(s) if &**s == db))
+        })?;
         let get = |name: &str| col(name).and_then(|c| row.field(c).first().cloned());
         let string = |name: &str| match get(name) {
             Some(crate::Atom::String(s)) => Some(s.to_string()),
@@ -214,7 +223,11 @@ pub struct ClusterMemory {
 }
 
 /// Whether a server's view of the database is acceptable: `Err(reason)` to move on to the next remote.
-pub fn check_status(status: &DatabaseStatus, leader_only: bool, memory: &ClusterMemory) -> std::result::Result<(), String> {
+pub fn check_status(
+    status: &DatabaseStatus,
+    leader_only: bool,
+    memory: &ClusterMemory,
+) -> std::result::Result<(), String> {
     if status.model != "clustered" {
         return Ok(());
     }
@@ -231,7 +244,9 @@ pub fn check_status(status: &DatabaseStatus, leader_only: bool, memory: &Cluster
     }
     if let (Some(max), Some(idx)) = (memory.max_index, status.index) {
         if idx < max {
-            return Err(format!("server's copy is stale (index {idx} < {max} seen before)"));
+            return Err(format!(
+                "server's copy is stale (index {idx} < {max} seen before)"
+            ));
         }
     }
     Ok(())

@@ -28,7 +28,13 @@ impl Row {
         let fields = ts
             .columns
             .iter()
-            .map(|c| if c.index == 0 { Datum::scalar(Atom::Uuid(uuid)) } else { c.type_.default_datum() })
+            .map(|c| {
+                if c.index == 0 {
+                    Datum::scalar(Atom::Uuid(uuid))
+                } else {
+                    c.type_.default_datum()
+                }
+            })
             .collect();
         Self { uuid, fields }
     }
@@ -81,7 +87,9 @@ impl TrackedChange {
     /// Column indexes whose values differ between `old` and `new` (all columns for insert/delete).
     pub fn changed_columns(&self) -> Vec<usize> {
         match (&self.old, &self.new) {
-            (Some(o), Some(n)) => (0..o.fields.len()).filter(|&i| o.fields[i] != n.field(i).clone()).collect(),
+            (Some(o), Some(n)) => (0..o.fields.len())
+                .filter(|&i| &o.fields[i] != n.field(i))
+                .collect(),
             (Some(r), None) | (None, Some(r)) => (0..r.fields.len()).collect(),
             (None, None) => Vec::new(),
         }
@@ -117,12 +125,16 @@ pub struct Replica {
 impl Replica {
     /// An empty replica of `tables` of `schema`, maintaining the schema's unique indexes (those whose
     /// columns are all monitored) and `indexes`. Change tracking starts enabled.
-    pub fn new(schema: Arc<Schema>, tables: &[TableSelection], indexes: &[IndexSpec]) -> Result<Self> {
+    pub fn new(
+        schema: Arc<Schema>,
+        tables: &[TableSelection],
+        indexes: &[IndexSpec],
+    ) -> Result<Self> {
         let mut out: Vec<Option<TableReplica>> = vec![None; schema.tables.len()];
         for sel in tables {
-            let ti = schema
-                .table_index(&sel.table)
-                .ok_or_else(|| ClientError::SchemaMismatch(format!("the server has no table {}", sel.table)))?;
+            let ti = schema.table_index(&sel.table).ok_or_else(|| {
+                ClientError::SchemaMismatch(format!("the server has no table {}", sel.table))
+            })?;
             let ts = &schema.tables[ti];
             let columns: Vec<usize> = match &sel.columns {
                 None => (2..ts.columns.len()).collect(),
@@ -130,7 +142,10 @@ impl Replica {
                     let mut v = Vec::with_capacity(names.len());
                     for n in names {
                         let c = ts.column(n).ok_or_else(|| {
-                            ClientError::SchemaMismatch(format!("the server's table {} has no column {n}", sel.table))
+                            ClientError::SchemaMismatch(format!(
+                                "the server's table {} has no column {n}",
+                                sel.table
+                            ))
                         })?;
                         if c.index >= 2 && !v.contains(&c.index) {
                             v.push(c.index);
@@ -152,9 +167,9 @@ impl Replica {
             });
         }
         for spec in indexes {
-            let ti = schema
-                .table_index(&spec.table)
-                .ok_or_else(|| ClientError::InvalidMonitor(format!("index {}: no table {}", spec.name, spec.table)))?;
+            let ti = schema.table_index(&spec.table).ok_or_else(|| {
+                ClientError::InvalidMonitor(format!("index {}: no table {}", spec.name, spec.table))
+            })?;
             let ts = &schema.tables[ti];
             let Some(t) = out[ti].as_mut() else {
                 return Err(ClientError::InvalidMonitor(format!(
@@ -163,7 +178,10 @@ impl Replica {
                 )));
             };
             if t.indexes.iter().any(|i| i.name == spec.name) {
-                return Err(ClientError::InvalidMonitor(format!("index {} defined twice", spec.name)));
+                return Err(ClientError::InvalidMonitor(format!(
+                    "index {} defined twice",
+                    spec.name
+                )));
             }
             t.indexes.push(Index::new(spec, ts, &t.columns)?);
         }
@@ -223,7 +241,9 @@ impl Replica {
 
     fn touch(&mut self, ti: usize, uuid: Uuid, before: Option<&Arc<Row>>) {
         if self.tracking {
-            self.pending.entry((ti, uuid)).or_insert_with(|| before.cloned());
+            self.pending
+                .entry((ti, uuid))
+                .or_insert_with(|| before.cloned());
         }
     }
 
@@ -231,10 +251,14 @@ impl Replica {
         for tu in &update.tables {
             let name = &self.schema.tables[tu.table].name;
             let Some(t) = self.tables[tu.table].as_ref() else {
-                return Err(ClientError::malformed("update", format!("table {name} is not monitored")));
+                return Err(ClientError::malformed(
+                    "update",
+                    format!("table {name} is not monitored"),
+                ));
             };
             for (uuid, op) in &tu.rows {
-                if matches!(op, RowOp::Modify(_) | RowOp::Replace(_)) && !t.rows.contains_key(uuid) {
+                if matches!(op, RowOp::Modify(_) | RowOp::Replace(_)) && !t.rows.contains_key(uuid)
+                {
                     return Err(ClientError::malformed(
                         "update",
                         format!("modification of row {uuid} of table {name}, which the replica does not have"),
@@ -267,14 +291,26 @@ impl Replica {
         for tu in &update.tables {
             if self.tables[tu.table].is_none() {
                 let name = &self.schema.tables[tu.table].name;
-                return Err(ClientError::malformed("snapshot", format!("table {name} is not monitored")));
+                return Err(ClientError::malformed(
+                    "snapshot",
+                    format!("table {name} is not monitored"),
+                ));
             }
-            if tu.rows.iter().any(|(_, op)| !matches!(op, RowOp::Insert(_))) {
-                return Err(ClientError::malformed("snapshot", "a snapshot may only insert rows"));
+            if tu
+                .rows
+                .iter()
+                .any(|(_, op)| !matches!(op, RowOp::Insert(_)))
+            {
+                return Err(ClientError::malformed(
+                    "snapshot",
+                    "a snapshot may only insert rows",
+                ));
             }
         }
         for ti in 0..self.tables.len() {
-            let Some(t) = self.tables[ti].as_mut() else { continue };
+            let Some(t) = self.tables[ti].as_mut() else {
+                continue;
+            };
             let old = std::mem::take(&mut t.rows);
             for i in &mut t.indexes {
                 i.clear();
@@ -296,7 +332,9 @@ impl Replica {
 
     fn apply_row(&mut self, ti: usize, uuid: Uuid, op: &RowOp) {
         let ts = &self.schema.tables[ti];
-        let Some(t) = self.tables[ti].as_mut() else { return };
+        let Some(t) = self.tables[ti].as_mut() else {
+            return;
+        };
         let old = t.rows.get(&uuid).cloned();
         let new = match op {
             RowOp::Delete => None,
@@ -356,9 +394,13 @@ impl Replica {
         keys.sort_unstable();
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let Some(old) = self.pending.remove(&key) else { continue };
+            let Some(old) = self.pending.remove(&key) else {
+                continue;
+            };
             let (ti, uuid) = key;
-            let new = self.tables[ti].as_ref().and_then(|t| t.rows.get(&uuid).cloned());
+            let new = self.tables[ti]
+                .as_ref()
+                .and_then(|t| t.rows.get(&uuid).cloned());
             let kind = match (&old, &new) {
                 (None, None) => continue,
                 (None, Some(_)) => ChangeKind::Insert,
@@ -445,7 +487,11 @@ impl<'a> TableView<'a> {
     /// UUIDs of the rows whose key in index `index` is `key` (one datum per index part; a map-key
     /// part is the scalar value under that key). Schema indexes are named `schema:N` in schema order.
     pub fn lookup(&self, index: &str, key: &[Datum]) -> Option<&'a [Uuid]> {
-        self.table.indexes.iter().find(|i| i.name == index).map(|i| i.lookup(key))
+        self.table
+            .indexes
+            .iter()
+            .find(|i| i.name == index)
+            .map(|i| i.lookup(key))
     }
 
     /// [`lookup`](Self::lookup) for a one-part index with a string key, returning the rows.
@@ -460,6 +506,10 @@ impl<'a> TableView<'a> {
 
     /// Number of distinct keys in index `index`.
     pub fn index_len(&self, index: &str) -> Option<usize> {
-        self.table.indexes.iter().find(|i| i.name == index).map(Index::len)
+        self.table
+            .indexes
+            .iter()
+            .find(|i| i.name == index)
+            .map(Index::len)
     }
 }

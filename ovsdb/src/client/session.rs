@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use super::conn::{Connection, Remote};
 use super::error::{ClientError, Result};
-use super::monitor::{check_status, Backoff, ClusterMemory, DatabaseStatus, MonitorMethod, ZERO_TXN_ID};
+use super::monitor::{
+    check_status, Backoff, ClusterMemory, DatabaseStatus, MonitorMethod, ZERO_TXN_ID,
+};
 use super::replica::{Replica, TableSelection};
 use super::txn::{Txn, TxnReply};
 use super::update::{Update, UpdateFormat};
@@ -87,7 +89,10 @@ pub(crate) struct Session {
 }
 
 fn replica_write(shared: &Shared) -> std::sync::RwLockWriteGuard<'_, Option<Replica>> {
-    shared.replica.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    shared
+        .replica
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Session {
@@ -146,11 +151,20 @@ impl Session {
                     }
                     // A session that dies at once counts as a failed attempt, so a server that
                     // accepts and drops cannot make us spin.
-                    failures = if started.elapsed() < Duration::from_secs(1) { failures + 1 } else { 0 };
+                    failures = if started.elapsed() < Duration::from_secs(1) {
+                        failures + 1
+                    } else {
+                        0
+                    };
                 }
                 Err(e) => {
                     tracing::debug!(remote = %remote, error = %e, "ovsdb client: remote rejected");
-                    if !e.is_transient() && !matches!(e, ClientError::UnknownDatabase(_) | ClientError::Server { .. }) {
+                    if !e.is_transient()
+                        && !matches!(
+                            e,
+                            ClientError::UnknownDatabase(_) | ClientError::Server { .. }
+                        )
+                    {
                         self.fail_forever(e, &mut rx).await;
                         return;
                     }
@@ -196,13 +210,17 @@ impl Session {
 
     async fn establish(&mut self, remote: &Remote) -> Result<Live> {
         let t = self.cfg.request_timeout;
-        let mut conn = Connection::connect(remote, self.cfg.connect_timeout, self.cfg.probe_interval).await?;
+        let mut conn =
+            Connection::connect(remote, self.cfg.connect_timeout, self.cfg.probe_interval).await?;
         let db = self.cfg.database.clone();
 
         // Cluster membership, through _Server when the server has it.
         let mut server = None;
         if let Ok(sj) = conn.call("get_schema", vec![json!("_Server")], t).await? {
-            let schema = Arc::new(Schema::from_json(&sj).map_err(|e| ClientError::malformed("_Server schema", e.to_string()))?);
+            let schema = Arc::new(
+                Schema::from_json(&sj)
+                    .map_err(|e| ClientError::malformed("_Server schema", e.to_string()))?,
+            );
             let cols = ["name", "model", "connected", "leader", "index", "cid"];
             let sel = TableSelection {
                 table: "Database".into(),
@@ -211,12 +229,26 @@ impl Session {
             let mut rep = Replica::new(schema.clone(), &[sel], &[])?;
             rep.set_tracking(false);
             let req = json!({"Database": [{"columns": cols, "where": [["name", "==", db]]}]});
-            let r = conn.call_ok("monitor_cond", vec![json!("_Server"), json!(SERVER_MONITOR), req], t).await?;
-            rep.reset(&Update::parse(&schema, &r, UpdateFormat::V2, "_Server monitor reply")?)?;
-            let st = DatabaseStatus::from_server_replica(&rep, &db).ok_or_else(|| ClientError::UnknownDatabase(db.clone()))?;
-            check_status(&st, self.cfg.leader_only, &self.memory).map_err(|last| ClientError::NoUsableRemote {
-                tried: vec![remote.to_string()],
-                last,
+            let r = conn
+                .call_ok(
+                    "monitor_cond",
+                    vec![json!("_Server"), json!(SERVER_MONITOR), req],
+                    t,
+                )
+                .await?;
+            rep.reset(&Update::parse(
+                &schema,
+                &r,
+                UpdateFormat::V2,
+                "_Server monitor reply",
+            )?)?;
+            let st = DatabaseStatus::from_server_replica(&rep, &db)
+                .ok_or_else(|| ClientError::UnknownDatabase(db.clone()))?;
+            check_status(&st, self.cfg.leader_only, &self.memory).map_err(|last| {
+                ClientError::NoUsableRemote {
+                    tried: vec![remote.to_string()],
+                    last,
+                }
             })?;
             self.memory.remember(&st);
             server = Some(rep);
@@ -227,7 +259,8 @@ impl Session {
             Ok(v) => v,
             Err(_) => return Err(ClientError::UnknownDatabase(db)),
         };
-        let schema = Schema::from_json(&sj).map_err(|e| ClientError::malformed("get_schema reply", e.to_string()))?;
+        let schema = Schema::from_json(&sj)
+            .map_err(|e| ClientError::malformed("get_schema reply", e.to_string()))?;
         if let Some(expected) = &self.cfg.expected_schema {
             check_expected(expected, &schema, &self.cfg)?;
         }
@@ -240,8 +273,12 @@ impl Session {
             let same = guard.as_ref().is_some_and(|r| **r.schema() == schema);
             if !same {
                 let schema = Arc::new(schema);
-                let sels = spec.as_ref().map(|s| s.selections(&schema)).unwrap_or_default();
-                let rep = Replica::new(schema, &sels, &self.cfg.indexes)?;
+                let sels = spec
+                    .as_ref()
+                    .map(|s| s.selections(&schema))
+                    .unwrap_or_default();
+                let mut rep = Replica::new(schema, &sels, &self.cfg.indexes)?;
+                rep.set_tracking(self.cfg.track_changes);
                 if guard.is_some() {
                     tracing::info!("ovsdb client: schema changed, replica rebuilt");
                 }
@@ -256,7 +293,9 @@ impl Session {
 
         if server.is_some() {
             // Ask to be told about schema changes instead of being disconnected; errors are harmless.
-            let _ = conn.call("set_db_change_aware", vec![json!(true)], t).await?;
+            let _ = conn
+                .call("set_db_change_aware", vec![json!(true)], t)
+                .await?;
         }
 
         // The monitor, newest method first.
@@ -265,7 +304,11 @@ impl Session {
             let mut m = MonitorMethod::CondSince;
             loop {
                 let req = {
-                    let guard = self.shared.replica.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let guard = self
+                        .shared
+                        .replica
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     match guard.as_ref() {
                         Some(r) => spec.requests(r, m),
                         None => return Err(ClientError::Closed),
@@ -321,15 +364,21 @@ impl Session {
         Ok(live)
     }
 
-    fn apply_monitor_reply(&mut self, m: MonitorMethod, schema: &Schema, reply: &Value) -> Result<()> {
+    fn apply_monitor_reply(
+        &mut self,
+        m: MonitorMethod,
+        schema: &Schema,
+        reply: &Value,
+    ) -> Result<()> {
         let what = format!("{} reply", m.name());
         match m {
             MonitorMethod::CondSince => {
-                let a = reply
-                    .as_array()
-                    .filter(|a| a.len() == 3)
-                    .ok_or_else(|| ClientError::malformed(&what, "expected [found, last-txn-id, updates]"))?;
-                let found = a[0].as_bool().ok_or_else(|| ClientError::malformed(&what, "found is not a boolean"))?;
+                let a = reply.as_array().filter(|a| a.len() == 3).ok_or_else(|| {
+                    ClientError::malformed(&what, "expected [found, last-txn-id, updates]")
+                })?;
+                let found = a[0]
+                    .as_bool()
+                    .ok_or_else(|| ClientError::malformed(&what, "found is not a boolean"))?;
                 let id = a[1]
                     .as_str()
                     .and_then(parse_uuid_str)
@@ -353,9 +402,16 @@ impl Session {
                 });
             }
             MonitorMethod::Cond | MonitorMethod::Plain => {
-                let f = if m == MonitorMethod::Cond { UpdateFormat::V2 } else { UpdateFormat::V1 };
+                let f = if m == MonitorMethod::Cond {
+                    UpdateFormat::V2
+                } else {
+                    UpdateFormat::V1
+                };
                 let upd = Update::parse(schema, reply, f, &what)?;
-                replica_write(&self.shared).as_mut().ok_or(ClientError::Closed)?.reset(&upd)?;
+                replica_write(&self.shared)
+                    .as_mut()
+                    .ok_or(ClientError::Closed)?
+                    .reset(&upd)?;
                 self.last_txn_id = None;
                 self.status(|s| {
                     s.updates += 1;
@@ -376,7 +432,11 @@ impl Session {
                     break 'outer End::Failed(e);
                 }
             }
-            let probe_at = live.conn.keepalive.next_deadline().map(tokio::time::Instant::from_std);
+            let probe_at = live
+                .conn
+                .keepalive
+                .next_deadline()
+                .map(tokio::time::Instant::from_std);
             let rw_at = self.waiting.iter().map(|w| w.deadline).min();
             let step = tokio::select! {
                 m = live.conn.next_message() => match m {
@@ -423,11 +483,19 @@ impl Session {
             Cmd::Request(m, params, reply) => (m.clone(), params, Pending::Raw(m, reply)),
             Cmd::SetCondition(table, cond, reply) => {
                 let valid = {
-                    let guard = self.shared.replica.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let guard = self
+                        .shared
+                        .replica
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     match (guard.as_ref(), &cond) {
-                        (Some(r), Some(c)) => super::monitor::validate_condition(r.schema(), &table, c),
+                        (Some(r), Some(c)) => {
+                            super::monitor::validate_condition(r.schema(), &table, c)
+                        }
                         (Some(r), None) if r.table(&table).is_some() => Ok(()),
-                        (Some(_), None) => Err(ClientError::InvalidMonitor(format!("table {table} is not monitored"))),
+                        (Some(_), None) => Err(ClientError::InvalidMonitor(format!(
+                            "table {table} is not monitored"
+                        ))),
                         (None, _) => Err(ClientError::Disconnected),
                     }
                 };
@@ -436,7 +504,9 @@ impl Session {
                     return Ok(());
                 }
                 let Some(spec) = self.cfg.monitor.as_mut() else {
-                    let _ = reply.send(Err(ClientError::InvalidMonitor("this client monitors nothing".into())));
+                    let _ = reply.send(Err(ClientError::InvalidMonitor(
+                        "this client monitors nothing".into(),
+                    )));
                     return Ok(());
                 };
                 spec.set_condition(&table, cond.clone());
@@ -472,7 +542,11 @@ impl Session {
                 self.status(|s| {
                     s.locks.remove(&name);
                 });
-                ("unlock".to_owned(), vec![json!(name)], Pending::Unlock(reply))
+                (
+                    "unlock".to_owned(),
+                    vec![json!(name)],
+                    Pending::Unlock(reply),
+                )
             }
             Cmd::Reconnect => return Err(ClientError::Disconnected),
         };
@@ -493,13 +567,20 @@ impl Session {
     async fn message(&mut self, live: &mut Live, m: Message) -> Result<()> {
         match m {
             Message::Request(r) => {
-                let resp = Response::error(r.id, json!({"error": "unknown method", "details": r.method}));
+                let resp = Response::error(
+                    r.id,
+                    json!({"error": "unknown method", "details": r.method}),
+                );
                 live.conn.send(Message::Response(resp)).await
             }
             Message::Notification(n) => self.notification(live, n),
             Message::Response(r) => {
-                let Some(id) = r.id.as_u64() else { return Ok(()) };
-                let Some(p) = live.pending.remove(&id) else { return Ok(()) };
+                let Some(id) = r.id.as_u64() else {
+                    return Ok(());
+                };
+                let Some(p) = live.pending.remove(&id) else {
+                    return Ok(());
+                };
                 self.complete(p, r.result);
                 Ok(())
             }
@@ -508,7 +589,11 @@ impl Session {
 
     fn complete(&mut self, p: Pending, result: std::result::Result<Value, Value>) {
         match p {
-            Pending::Transact { reply, n_ops, inserts } => {
+            Pending::Transact {
+                reply,
+                n_ops,
+                inserts,
+            } => {
                 let r = match result {
                     Ok(v) => TxnReply::from_result(&v, n_ops),
                     Err(error) => Err(ClientError::Server {
@@ -526,7 +611,8 @@ impl Session {
                                 rows,
                                 reply,
                                 result: ok,
-                                deadline: tokio::time::Instant::now() + self.cfg.read_your_writes_timeout,
+                                deadline: tokio::time::Instant::now()
+                                    + self.cfg.read_your_writes_timeout,
                             });
                         }
                     }
@@ -570,9 +656,19 @@ impl Session {
     }
 
     /// Inserted rows of unconditionally monitored tables that the replica does not show yet.
-    fn missing_inserts(&self, reply: &TxnReply, inserts: &[(usize, String)]) -> Vec<(String, Uuid)> {
-        let guard = self.shared.replica.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(rep) = guard.as_ref() else { return Vec::new() };
+    fn missing_inserts(
+        &self,
+        reply: &TxnReply,
+        inserts: &[(usize, String)],
+    ) -> Vec<(String, Uuid)> {
+        let guard = self
+            .shared
+            .replica
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(rep) = guard.as_ref() else {
+            return Vec::new();
+        };
         let spec = self.cfg.monitor.as_ref();
         inserts
             .iter()
@@ -591,11 +687,18 @@ impl Session {
         if self.waiting.is_empty() {
             return;
         }
-        let guard = self.shared.replica.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let guard = self
+            .shared
+            .replica
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(rep) = guard.as_ref() else { return };
         let mut still = Vec::new();
         for w in self.waiting.drain(..) {
-            let done = w.rows.iter().all(|(t, u)| rep.table(t).is_none_or(|t| t.get(u).is_some()));
+            let done = w
+                .rows
+                .iter()
+                .all(|(t, u)| rep.table(t).is_none_or(|t| t.get(u).is_some()));
             if done {
                 let _ = w.reply.send(Ok(w.result));
             } else {
@@ -607,7 +710,8 @@ impl Session {
 
     fn expire_waiting(&mut self) {
         let now = tokio::time::Instant::now();
-        let (expired, keep): (Vec<RwWait>, Vec<RwWait>) = self.waiting.drain(..).partition(|w| w.deadline <= now);
+        let (expired, keep): (Vec<RwWait>, Vec<RwWait>) =
+            self.waiting.drain(..).partition(|w| w.deadline <= now);
         self.waiting = keep;
         for w in expired {
             tracing::warn!("ovsdb client: committed rows not seen in the replica in time");
@@ -629,19 +733,38 @@ impl Session {
                     "update" => (UpdateFormat::V1, n.params.get(1), None),
                     "update2" => (UpdateFormat::V2, n.params.get(1), None),
                     _ => {
-                        let id = n.params.get(1).and_then(Value::as_str).and_then(parse_uuid_str).ok_or_else(|| {
-                            ClientError::malformed("update3", "last-txn-id is missing or not a UUID")
-                        })?;
+                        let id = n
+                            .params
+                            .get(1)
+                            .and_then(Value::as_str)
+                            .and_then(parse_uuid_str)
+                            .ok_or_else(|| {
+                                ClientError::malformed(
+                                    "update3",
+                                    "last-txn-id is missing or not a UUID",
+                                )
+                            })?;
                         (UpdateFormat::V2, n.params.get(2), Some(id))
                     }
                 };
-                let body = body.ok_or_else(|| ClientError::malformed(&n.method, "missing table updates"))?;
+                let body =
+                    body.ok_or_else(|| ClientError::malformed(&n.method, "missing table updates"))?;
                 let schema = {
-                    let guard = self.shared.replica.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    guard.as_ref().map(|r| r.schema().clone()).ok_or(ClientError::Closed)?
+                    let guard = self
+                        .shared
+                        .replica
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    guard
+                        .as_ref()
+                        .map(|r| r.schema().clone())
+                        .ok_or(ClientError::Closed)?
                 };
                 let upd = Update::parse(&schema, body, fmt, &n.method)?;
-                replica_write(&self.shared).as_mut().ok_or(ClientError::Closed)?.apply(&upd)?;
+                replica_write(&self.shared)
+                    .as_mut()
+                    .ok_or(ClientError::Closed)?
+                    .apply(&upd)?;
                 if let Some(id) = txn_id {
                     self.last_txn_id = Some(id);
                 }
@@ -670,15 +793,28 @@ impl Session {
     }
 
     fn server_update(&mut self, live: &mut Live, n: &Notification) -> Result<()> {
-        let Some(rep) = live.server.as_mut() else { return Ok(()) };
-        let body = n.params.get(1).ok_or_else(|| ClientError::malformed("_Server update2", "missing table updates"))?;
-        let upd = Update::parse(&rep.schema().clone(), body, UpdateFormat::V2, "_Server update2")?;
+        let Some(rep) = live.server.as_mut() else {
+            return Ok(());
+        };
+        let body = n
+            .params
+            .get(1)
+            .ok_or_else(|| ClientError::malformed("_Server update2", "missing table updates"))?;
+        let upd = Update::parse(
+            &rep.schema().clone(),
+            body,
+            UpdateFormat::V2,
+            "_Server update2",
+        )?;
         rep.apply(&upd)?;
         let db = &self.cfg.database;
-        let st = DatabaseStatus::from_server_replica(rep, db).ok_or_else(|| ClientError::UnknownDatabase(db.clone()))?;
-        check_status(&st, self.cfg.leader_only, &self.memory).map_err(|last| ClientError::NoUsableRemote {
-            tried: vec![live.conn.remote().to_owned()],
-            last,
+        let st = DatabaseStatus::from_server_replica(rep, db)
+            .ok_or_else(|| ClientError::UnknownDatabase(db.clone()))?;
+        check_status(&st, self.cfg.leader_only, &self.memory).map_err(|last| {
+            ClientError::NoUsableRemote {
+                tried: vec![live.conn.remote().to_owned()],
+                last,
+            }
         })?;
         self.memory.remember(&st);
         Ok(())
@@ -697,14 +833,19 @@ fn check_expected(expected: &Schema, actual: &Schema, cfg: &ClientConfig) -> Res
         _ => expected.tables.iter().map(|t| t.name.clone()).collect(),
     };
     for tname in tables {
-        let Some(et) = expected.table(&tname) else { continue };
-        let at = actual
-            .table(&tname)
-            .ok_or_else(|| ClientError::SchemaMismatch(format!("the server has no table {tname}")))?;
+        let Some(et) = expected.table(&tname) else {
+            continue;
+        };
+        let at = actual.table(&tname).ok_or_else(|| {
+            ClientError::SchemaMismatch(format!("the server has no table {tname}"))
+        })?;
         for c in et.user_columns() {
             match at.column(&c.name) {
                 None => {
-                    return Err(ClientError::SchemaMismatch(format!("the server's table {tname} has no column {}", c.name)))
+                    return Err(ClientError::SchemaMismatch(format!(
+                        "the server's table {tname} has no column {}",
+                        c.name
+                    )))
                 }
                 Some(ac) if ac.type_ != c.type_ => {
                     return Err(ClientError::SchemaMismatch(format!(

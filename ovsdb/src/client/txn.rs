@@ -82,7 +82,14 @@ impl Txn {
 
     /// A `wait` with timeout 0: the transaction fails with `"timed out"` unless the `columns` of the
     /// rows matching `where_` equal `rows` (`until_equal`) or differ from them.
-    pub fn wait(&mut self, table: &str, where_: Vec<Value>, columns: &[&str], rows: Vec<Value>, until_equal: bool) -> &mut Self {
+    pub fn wait(
+        &mut self,
+        table: &str,
+        where_: Vec<Value>,
+        columns: &[&str],
+        rows: Vec<Value>,
+        until_equal: bool,
+    ) -> &mut Self {
         self.op(json!({
             "op": "wait", "table": table, "timeout": 0, "where": where_, "columns": columns,
             "until": if until_equal { "==" } else { "!=" }, "rows": rows,
@@ -96,25 +103,42 @@ impl Txn {
 
     /// Optimistic guard built from the replica: the transaction fails with `"timed out"` if any of
     /// `columns` of row `uuid` changed on the server since the replica saw it (or the row is gone).
-    pub fn verify(&mut self, replica: &Replica, table: &str, uuid: Uuid, columns: &[&str]) -> Result<&mut Self> {
-        let t = replica
-            .table(table)
-            .ok_or_else(|| ClientError::InvalidMonitor(format!("verify: table {table} is not monitored")))?;
-        let row = t
-            .get(&uuid)
-            .ok_or_else(|| ClientError::InvalidMonitor(format!("verify: row {uuid} of {table} is not in the replica")))?;
+    pub fn verify(
+        &mut self,
+        replica: &Replica,
+        table: &str,
+        uuid: Uuid,
+        columns: &[&str],
+    ) -> Result<&mut Self> {
+        let t = replica.table(table).ok_or_else(|| {
+            ClientError::InvalidMonitor(format!("verify: table {table} is not monitored"))
+        })?;
+        let row = t.get(&uuid).ok_or_else(|| {
+            ClientError::InvalidMonitor(format!(
+                "verify: row {uuid} of {table} is not in the replica"
+            ))
+        })?;
         let monitored = t.schema().columns.iter().filter(|c| {
-            replica.monitored_columns(table).is_some_and(|m| m.contains(&c.index))
+            replica
+                .monitored_columns(table)
+                .is_some_and(|m| m.contains(&c.index))
         });
         let mut r = Map::new();
         for name in columns {
-            let c = monitored
-                .clone()
-                .find(|c| c.name == *name)
-                .ok_or_else(|| ClientError::InvalidMonitor(format!("verify: column {name} of {table} is not monitored")))?;
+            let c = monitored.clone().find(|c| c.name == *name).ok_or_else(|| {
+                ClientError::InvalidMonitor(format!(
+                    "verify: column {name} of {table} is not monitored"
+                ))
+            })?;
             r.insert((*name).to_owned(), row.field(c.index).to_json());
         }
-        Ok(self.wait(table, vec![uuid_clause(uuid)], columns, vec![Value::Object(r)], true))
+        Ok(self.wait(
+            table,
+            vec![uuid_clause(uuid)],
+            columns,
+            vec![Value::Object(r)],
+            true,
+        ))
     }
 
     /// `assert` that this session owns lock `name`.
@@ -156,9 +180,9 @@ pub struct TxnReply {
 impl TxnReply {
     /// Reads a `transact` result: success, or [`ClientError::TxnFailed`] naming the failing operation.
     pub fn from_result(result: &Value, n_ops: usize) -> Result<Self> {
-        let arr = result
-            .as_array()
-            .ok_or_else(|| ClientError::malformed("transact reply", format!("expected an array, got {result}")))?;
+        let arr = result.as_array().ok_or_else(|| {
+            ClientError::malformed("transact reply", format!("expected an array, got {result}"))
+        })?;
         for (i, r) in arr.iter().enumerate() {
             if let Some(e) = r.get("error") {
                 return Err(ClientError::TxnFailed {
@@ -174,12 +198,16 @@ impl TxnReply {
                 format!("{} results for {n_ops} operations and no error", arr.len()),
             ));
         }
-        Ok(Self { results: arr.clone() })
+        Ok(Self {
+            results: arr.clone(),
+        })
     }
 
     /// The UUID of the row inserted by operation `op_index`.
     pub fn inserted_uuid(&self, op_index: usize) -> Option<Uuid> {
         let u = self.results.get(op_index)?.get("uuid")?.as_array()?;
-        (u.len() == 2 && u[0] == "uuid").then(|| u[1].as_str().and_then(parse_uuid_str)).flatten()
+        (u.len() == 2 && u[0] == "uuid")
+            .then(|| u[1].as_str().and_then(parse_uuid_str))
+            .flatten()
     }
 }

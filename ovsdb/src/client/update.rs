@@ -60,7 +60,9 @@ impl Update {
     /// Parses `json` for `schema` in `format`. `what` names the message in errors.
     pub fn parse(schema: &Schema, json: &Value, format: UpdateFormat, what: &str) -> Result<Self> {
         let bad = |d: String| ClientError::malformed(what, d);
-        let obj = json.as_object().ok_or_else(|| bad(format!("table updates must be an object, got {json}")))?;
+        let obj = json
+            .as_object()
+            .ok_or_else(|| bad(format!("table updates must be an object, got {json}")))?;
         let mut tables = Vec::with_capacity(obj.len());
         for (tname, rows_json) in obj {
             let table = schema
@@ -72,7 +74,8 @@ impl Update {
                 .ok_or_else(|| bad(format!("table {tname}: row updates must be an object")))?;
             let mut rows = Vec::with_capacity(rows_obj.len());
             for (uuid_s, ru) in rows_obj {
-                let uuid = parse_uuid_str(uuid_s).ok_or_else(|| bad(format!("table {tname}: \"{uuid_s}\" is not a UUID")))?;
+                let uuid = parse_uuid_str(uuid_s)
+                    .ok_or_else(|| bad(format!("table {tname}: \"{uuid_s}\" is not a UUID")))?;
                 let op = match format {
                     UpdateFormat::V1 => parse_v1(ts, ru),
                     UpdateFormat::V2 => parse_v2(ts, ru),
@@ -101,7 +104,10 @@ fn parse_v1(ts: &TableSchema, ru: &Value) -> Result<RowOp, String> {
 fn parse_v2(ts: &TableSchema, ru: &Value) -> Result<RowOp, String> {
     let o = ru.as_object().ok_or("row update must be an object")?;
     if o.len() != 1 {
-        return Err(format!("row update must have exactly one member, has {}", o.len()));
+        return Err(format!(
+            "row update must have exactly one member, has {}",
+            o.len()
+        ));
     }
     let Some((kind, body)) = o.iter().next() else {
         return Err("empty row update".into());
@@ -118,7 +124,9 @@ fn parse_row(ts: &TableSchema, row: &Value, diff: bool) -> Result<Vec<(usize, Da
     let o: &Map<String, Value> = row.as_object().ok_or("row must be an object")?;
     let mut out = Vec::with_capacity(o.len());
     for (cname, v) in o {
-        let col = ts.column(cname).ok_or_else(|| format!("unknown column {cname}"))?;
+        let col = ts
+            .column(cname)
+            .ok_or_else(|| format!("unknown column {cname}"))?;
         let d = parse_datum(v, &col.type_, diff).map_err(|e| format!("column {cname}: {e}"))?;
         out.push((col.index, d));
     }
@@ -134,30 +142,45 @@ pub fn parse_datum(v: &Value, ty: &ColumnType, diff: bool) -> Result<Datum, Stri
         if ty.is_map() {
             return Err(format!("expected [\"map\", ...], got {v}"));
         }
-        let a = Atom::from_json_unchecked(v, ty.key.atomic, &mut NoSymbols).map_err(|e| e.to_string())?;
+        let a = Atom::from_json_unchecked(v, ty.key.atomic, &mut NoSymbols)
+            .map_err(|e| e.to_string())?;
         return Ok(Datum::Set(vec![a]));
     }
     let inner = match v {
-        Value::Array(a) => a[1].as_array().ok_or_else(|| format!("{class} contents must be an array"))?,
+        Value::Array(a) => a[1]
+            .as_array()
+            .ok_or_else(|| format!("{class} contents must be an array"))?,
         _ => return Err(format!("expected {class}")),
     };
     if !diff && (inner.len() as u64) > ty.max {
-        return Err(format!("{} elements exceed the column's maximum {}", inner.len(), ty.max));
+        return Err(format!(
+            "{} elements exceed the column's maximum {}",
+            inner.len(),
+            ty.max
+        ));
     }
     match &ty.value {
         None => {
             let mut atoms = Vec::with_capacity(inner.len());
             for e in inner {
-                atoms.push(Atom::from_json_unchecked(e, ty.key.atomic, &mut NoSymbols).map_err(|e| e.to_string())?);
+                atoms.push(
+                    Atom::from_json_unchecked(e, ty.key.atomic, &mut NoSymbols)
+                        .map_err(|e| e.to_string())?,
+                );
             }
             Datum::set_from_vec(atoms).map_err(|e| e.to_string())
         }
         Some(vt) => {
             let mut pairs = Vec::with_capacity(inner.len());
             for e in inner {
-                let p = e.as_array().filter(|p| p.len() == 2).ok_or("map pair must be a 2-element array")?;
-                let k = Atom::from_json_unchecked(&p[0], ty.key.atomic, &mut NoSymbols).map_err(|e| e.to_string())?;
-                let val = Atom::from_json_unchecked(&p[1], vt.atomic, &mut NoSymbols).map_err(|e| e.to_string())?;
+                let p = e
+                    .as_array()
+                    .filter(|p| p.len() == 2)
+                    .ok_or("map pair must be a 2-element array")?;
+                let k = Atom::from_json_unchecked(&p[0], ty.key.atomic, &mut NoSymbols)
+                    .map_err(|e| e.to_string())?;
+                let val = Atom::from_json_unchecked(&p[1], vt.atomic, &mut NoSymbols)
+                    .map_err(|e| e.to_string())?;
                 pairs.push((k, val));
             }
             Datum::map_from_vec(pairs).map_err(|e| e.to_string())

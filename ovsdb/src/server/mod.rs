@@ -4,11 +4,16 @@
 //! - [`Server`] (this module and [`session`]) is a sans-IO state machine. It owns the databases, the
 //!   locks and every client session. Input goes in through [`Server::connect`],
 //!   [`Server::handle_message`], [`Server::handle_timeout`] and [`Server::disconnect`], with the time
-//!   passed in; output comes out through [`Server::poll_transmit`] (messages to send on a session),
-//!   [`Server::poll_timeout`] (when to call `handle_timeout` next) and [`Server::is_closed`].
+//!   passed in; output comes out through [`Server::poll_transmit`] (an [`Outgoing`] message for a
+//!   session), [`Server::take_ready`] (sessions with output), [`Server::poll_timeout`] (when to call
+//!   `handle_timeout` next) and [`Server::is_closed`].
 //! - Commits are handed to a [`CommitLog`] per database before they are acknowledged; the file-backed
 //!   one is [`FileStorage`] (standalone file format, `fsync` of durable commits, compaction).
-//! - [`net`] is the thin tokio adapter: `punix:` and `ptcp:` listeners, one task per connection.
+//! - [`net`] is the thin tokio adapter: `punix:` and `ptcp:` listeners, one task per connection;
+//!   [`unixctl`] answers `ovs-appctl` (`exit`, `ovsdb-server/compact`, ...).
+//!
+//! Initial monitor dumps are encoded once per database state and monitor shape and shared by every
+//! session that asks for the same thing (as ovsdb-server's monitor JSON cache does).
 //!
 //! Methods: `list_dbs`, `get_schema`, `transact` (with `wait` retried after each commit and on
 //! timeout), `cancel`, `monitor`, `monitor_cond`, `monitor_cond_since` (a transaction id per commit and
@@ -16,8 +21,8 @@
 //! `monitor_cancel`, `lock`/`steal`/`unlock` with `locked`/`stolen` notifications, `echo`,
 //! `get_server_id`, `set_db_change_aware`, and the `_Server` database.
 //!
-//! What it does not do: clustered (Raft) or relay databases, SSL, online schema conversion, the
-//! unixctl commands of ovsdb-server.
+//! What it does not do: clustered (Raft) or relay databases, SSL, online schema conversion
+//! (`convert`), adding or removing databases at run time, most unixctl commands of ovsdb-server.
 
 pub mod monitor;
 pub mod net;
@@ -25,6 +30,7 @@ mod outgoing;
 mod server_db;
 pub mod session;
 pub mod storage;
+pub mod unixctl;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -197,6 +203,19 @@ impl Server {
     /// Id of the latest commit of database `name` (nil before the first, or without history).
     pub fn last_txn_id(&self, name: &str) -> Option<Uuid> {
         self.dbs.iter().find(|d| d.name == name).map(|d| d.last_txn)
+    }
+
+    /// Compacts the log of every database (or only of `name`), like `ovsdb-server/compact`.
+    pub fn compact(&mut self, name: Option<&str>) -> Result<(), StorageError> {
+        for d in &mut self.dbs {
+            if name.is_some_and(|n| n != d.name) {
+                continue;
+            }
+            if let Some(log) = &mut d.log {
+                log.compact(&d.db)?;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn db_index(&self, name: &str) -> Option<usize> {

@@ -155,7 +155,13 @@ pub(crate) fn parse_requests(
                 let ok = matches!(key.as_str(), "columns" | "select")
                     || (key == "where" && version != MonitorVersion::V1);
                 if !ok {
-                    return Err(syntax(Some(req), format!("unknown member \"{key}\"")));
+                    return Err(syntax(
+                        Some(req),
+                        format!(
+                            "Parsing table {name} failed: Member '{key}' is present but not \
+                             allowed here."
+                        ),
+                    ));
                 }
             }
             let cols: Vec<usize> = match r.get("columns") {
@@ -164,7 +170,8 @@ pub(crate) fn parse_requests(
                     let mut v = Vec::with_capacity(a.len());
                     for c in a {
                         let idx = c.as_str().and_then(|s| ts.column_index(s)).ok_or_else(|| {
-                            syntax(Some(c), format!("{c} is not a valid column name"))
+                            let n = c.as_str().map_or_else(|| c.to_string(), str::to_owned);
+                            syntax(r.get("columns"), format!("{n} is not a valid column name"))
                         })?;
                         v.push(idx);
                     }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -334,7 +334,26 @@ async fn connection<S>(
         };
         let mut failed = false;
         for m in out {
-            if let Err(e) = framed.feed(m).await {
+            let result = match m {
+                // Large pre-encoded messages (shared initial dumps) go straight to the socket,
+                // without a copy into the codec's buffer.
+                Outgoing::Encoded(parts) => {
+                    let mut r = SinkExt::<Outgoing>::flush(&mut framed).await;
+                    for p in parts {
+                        if r.is_err() {
+                            break;
+                        }
+                        r = framed
+                            .get_mut()
+                            .write_all(&p)
+                            .await
+                            .map_err(JsonRpcError::Io);
+                    }
+                    r
+                }
+                m => framed.feed(m).await,
+            };
+            if let Err(e) = result {
                 tracing::debug!(%sid, "send failed: {e}");
                 failed = true;
                 break;

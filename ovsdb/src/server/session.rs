@@ -124,6 +124,26 @@ impl Server {
 
     fn handle_request(&mut self, sid: SessionId, req: Request, now: Instant) {
         let Request { method, params, id } = req;
+        if method == "transact" {
+            // The parameters move into the transaction without a copy.
+            let params_json = Value::Array(params);
+            let params = params_json.as_array().map_or(&[][..], Vec::as_slice);
+            match self.lookup_db(&method, params, &params_json) {
+                Ok(db) => {
+                    let pending = PendingTxn {
+                        id,
+                        params: params_json,
+                        db,
+                        received: now,
+                        timeout_ms: None,
+                    };
+                    self.run_transact(sid, pending, now);
+                    self.retry_pending(Some(db), now);
+                }
+                Err(e) => self.reply(sid, id, Err(e)),
+            }
+            return;
+        }
         let params_json = Value::Array(params.clone());
         let result = match method.as_str() {
             "echo" => Ok(params_json),
@@ -138,21 +158,6 @@ impl Server {
                 }
                 Ok(json!({}))
             }
-            "transact" => match self.lookup_db(&method, &params, &params_json) {
-                Ok(db) => {
-                    let pending = PendingTxn {
-                        id: id.clone(),
-                        params: params_json,
-                        db,
-                        received: now,
-                        timeout_ms: None,
-                    };
-                    self.run_transact(sid, pending, now);
-                    self.retry_pending(Some(db), now);
-                    return;
-                }
-                Err(e) => Err(e),
-            },
             "monitor" | "monitor_cond" | "monitor_cond_since" => {
                 let version = match method.as_str() {
                     "monitor" => MonitorVersion::V1,
@@ -161,7 +166,11 @@ impl Server {
                 };
                 match self.monitor(sid, version, &params) {
                     Ok(MonitorReply::Value(v)) => Ok(v),
-                    Ok(MonitorReply::Dump { prefix, body, suffix }) => {
+                    Ok(MonitorReply::Dump {
+                        prefix,
+                        body,
+                        suffix,
+                    }) => {
                         let id_text = serde_json::to_string(&id).unwrap_or_else(|_| "null".into());
                         let parts = vec![
                             Bytes::from(format!("{{\"id\":{id_text},\"result\":{prefix}")),
@@ -283,7 +292,8 @@ impl Server {
                     MonitorVersion::V3 => vec![id.clone(), json!(last), u],
                     _ => vec![id.clone(), u],
                 };
-                s.outbox.push_back(notification(m.version.method(), params).into());
+                s.outbox
+                    .push_back(notification(m.version.method(), params).into());
                 any = true;
             }
             if any {
@@ -295,6 +305,9 @@ impl Server {
 
     /// Re-runs blocked transactions (of database `db`, or all when `None`) until none completes.
     fn retry_pending(&mut self, db: Option<usize>, now: Instant) {
+        if self.sessions.values().all(|s| s.pending.is_empty()) {
+            return;
+        }
         loop {
             let mut progress = false;
             let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
@@ -424,9 +437,17 @@ impl Server {
         let last = sdb.last_txn.to_string();
         let result = match (version, found) {
             (MonitorVersion::V3, Some(i)) => {
-                let commits: Vec<Arc<ChangeSet>> =
-                    sdb.history.iter().skip(i + 1).map(|(_, c)| c.clone()).collect();
-                MonitorReply::Value(json!([true, last, m.merged_updates(sdb.db.schema(), &commits)]))
+                let commits: Vec<Arc<ChangeSet>> = sdb
+                    .history
+                    .iter()
+                    .skip(i + 1)
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                MonitorReply::Value(json!([
+                    true,
+                    last,
+                    m.merged_updates(sdb.db.schema(), &commits)
+                ]))
             }
             _ => {
                 let body = self.initial_dump(db, &m);
@@ -565,7 +586,7 @@ impl Server {
         if !held {
             return Err(syntax_error(
                 &params_json,
-                "\"unlock\" without \"lock\" or \"steal\"",
+                "unlock: \"unlock\" without \"lock\" or \"steal\"",
             ));
         }
         self.release_lock(sid, &name);

@@ -341,12 +341,19 @@ fn encoded_initial_dump_equals_the_json_tree() {
     drain(&mut s, a);
     let db = s.db_index("T").unwrap();
     for version in [MonitorVersion::V1, MonitorVersion::V2] {
-        for req in [json!({"A": {}}), json!({"A": [{"columns": ["n"], "where": [["n", "==", 4]]}]})] {
+        for req in [
+            json!({"A": {}}),
+            json!({"A": [{"columns": ["n"], "where": [["n", "==", 4]]}]}),
+        ] {
             let tables = match version {
                 MonitorVersion::V1 if req["A"].is_array() => continue,
                 _ => monitor::parse_requests(s.dbs[db].db.schema(), version, &req).unwrap(),
             };
-            let m = monitor::Monitor { db, version, tables };
+            let m = monitor::Monitor {
+                db,
+                version,
+                tables,
+            };
             let enc: Value = serde_json::from_slice(&m.initial_encoded(&s.dbs[db].db)).unwrap();
             assert_eq!(enc, m.initial(&s.dbs[db].db));
         }
@@ -355,8 +362,75 @@ fn encoded_initial_dump_equals_the_json_tree() {
     s.handle_message(a, req(100, "monitor", json!(["T", "x", {"A": {}}])), t);
     let b = s.connect(t, None);
     s.handle_message(b, req(100, "monitor", json!(["T", "x", {"A": {}}])), t);
-    let (Some(Outgoing::Encoded(pa)), Some(Outgoing::Encoded(pb))) = (s.poll_transmit(a), s.poll_transmit(b)) else {
+    let (Some(Outgoing::Encoded(pa)), Some(Outgoing::Encoded(pb))) =
+        (s.poll_transmit(a), s.poll_transmit(b))
+    else {
         panic!("monitor replies are not pre-encoded");
     };
     assert_eq!(pa[1].as_ptr(), pb[1].as_ptr());
+}
+
+#[test]
+fn request_errors_have_ovsdb_server_shapes() {
+    let mut s = server();
+    let t = Instant::now();
+    let a = s.connect(t, None);
+    s.handle_message(
+        a,
+        req(
+            1,
+            "monitor",
+            json!(["T", "m", {"A": {"columns": ["name"], "where": []}}]),
+        ),
+        t,
+    );
+    s.handle_message(a, req(2, "monitor", json!(["T", "m", {"Nope": {}}])), t);
+    s.handle_message(
+        a,
+        req(
+            3,
+            "monitor",
+            json!(["T", "m", {"A": {"columns": ["nope"]}}]),
+        ),
+        t,
+    );
+    s.handle_message(a, req(4, "monitor_cond_change", json!(["zz", "m6", {}])), t);
+    s.handle_message(a, req(5, "unlock", json!(["zz"])), t);
+    s.handle_message(a, req(6, "monitor", json!(["nope", "m4", {}])), t);
+    s.handle_message(a, req(7, "monitor", json!(["T", "m", {}])), t);
+    s.handle_message(a, req(8, "monitor", json!(["T", "m", {}])), t);
+    let out = drain(&mut s, a);
+    let err = |id| result(&out, id)["ERR"].clone();
+    assert_eq!(
+        err(1),
+        json!({"error": "syntax error", "syntax": "{\"columns\":[\"name\"],\"where\":[]}",
+               "details": "Parsing table A failed: Member 'where' is present but not allowed here."})
+    );
+    assert_eq!(
+        err(2),
+        json!({"error": "syntax error", "details": "no table named Nope"})
+    );
+    assert_eq!(
+        err(3),
+        json!({"error": "syntax error", "details": "nope is not a valid column name", "syntax": "[\"nope\"]"})
+    );
+    assert_eq!(
+        err(4),
+        json!({"error": "syntax error", "details": "unknown monitor session", "syntax": "\"zz\""})
+    );
+    assert_eq!(
+        err(5),
+        json!({"error": "syntax error", "details": "unlock: \"unlock\" without \"lock\" or \"steal\"",
+               "syntax": "[\"zz\"]"})
+    );
+    assert_eq!(
+        err(6),
+        json!({"error": "unknown database", "details": "monitor request specifies unknown database nope",
+               "syntax": "[\"nope\",\"m4\",{}]"})
+    );
+    assert_eq!(result(&out, 7), json!({}));
+    assert_eq!(
+        err(8),
+        json!({"error": "syntax error", "details": "duplicate monitor ID", "syntax": "\"m\""})
+    );
 }

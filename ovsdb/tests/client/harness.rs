@@ -39,7 +39,10 @@ pub(crate) fn write_schema(dir: &Path) -> PathBuf {
 
 /// `ovsdb-client`, next to `ovsdb-tool`; fails under CI=true when missing, else `None` (skip).
 pub(crate) fn ovsdb_client(ovn: &Toolbox) -> Option<PathBuf> {
-    let p = ovn.find(Tool::OvsdbTool).ok()?.with_file_name("ovsdb-client");
+    let p = ovn
+        .find(Tool::OvsdbTool)
+        .ok()?
+        .with_file_name("ovsdb-client");
     if p.exists() {
         return Some(p);
     }
@@ -53,15 +56,36 @@ pub(crate) fn ovsdb_client(ovn: &Toolbox) -> Option<PathBuf> {
 /// `ovsdb-client -f json --data=json dump REMOTE Stress` as `{table: {uuid: {column: value}}}`.
 pub(crate) fn dump(client: &Path, remote: &str) -> Value {
     let out = Command::new(client)
-        .args(["-f", "json", "--data=json", "--timeout=20", "dump", remote, DB])
+        .args([
+            "-f",
+            "json",
+            "--data=json",
+            "--timeout=20",
+            "dump",
+            remote,
+            DB,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut tables = Map::new();
     for v in serde_json::Deserializer::from_slice(&out.stdout).into_iter::<Value>() {
         let v = v.unwrap();
-        let name = v["caption"].as_str().unwrap().trim_end_matches(" table").to_owned();
-        let heads: Vec<String> = v["headings"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_owned()).collect();
+        let name = v["caption"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches(" table")
+            .to_owned();
+        let heads: Vec<String> = v["headings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_owned())
+            .collect();
         let mut rows = Map::new();
         for r in v["data"].as_array().unwrap() {
             let mut row = Map::new();
@@ -95,11 +119,21 @@ impl Cluster {
         let db = |i: usize| dir.join(format!("m{i}.db")).display().to_string();
         sb.run(
             Tool::OvsdbTool,
-            ["--election-timer=1000", "create-cluster", &db(0), &schema.display().to_string(), &raft(0)],
+            [
+                "--election-timer=1000",
+                "create-cluster",
+                &db(0),
+                &schema.display().to_string(),
+                &raft(0),
+            ],
         )
         .unwrap();
         for i in 1..members {
-            sb.run(Tool::OvsdbTool, ["join-cluster", &db(i), DB, &raft(i), &raft(0)]).unwrap();
+            sb.run(
+                Tool::OvsdbTool,
+                ["join-cluster", &db(i), DB, &raft(i), &raft(0)],
+            )
+            .unwrap();
         }
         let c = Self {
             server: sb.toolbox().find(Tool::OvsdbServer).unwrap(),
@@ -128,7 +162,10 @@ impl Cluster {
     }
 
     pub(crate) fn remotes(&self) -> String {
-        (0..self.members).map(|i| self.remote(i)).collect::<Vec<_>>().join(",")
+        (0..self.members)
+            .map(|i| self.remote(i))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub(crate) fn start(&self, sb: &mut Sandbox, i: usize) {
@@ -141,13 +178,17 @@ impl Cluster {
             format!("--unixctl={}", d.join(format!("m{i}.ctl")).display()),
             d.join(format!("m{i}.db")).display().to_string(),
         ];
-        sb.start_program(&Self::name(i), &self.server, &args).unwrap();
+        sb.start_program(&Self::name(i), &self.server, &args)
+            .unwrap();
     }
 
     /// SIGKILL member `i` and reap it.
     pub(crate) fn kill(&self, sb: &mut Sandbox, i: usize) {
         let pid = sb.daemon(&Self::name(i)).unwrap().pid();
-        let st = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+        let st = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
         assert!(st.success());
         sb.stop(&Self::name(i));
     }
@@ -165,7 +206,10 @@ impl Cluster {
 
     /// (leader, connected) from member `i`'s `_Server.Database` row, if it answers.
     pub(crate) fn status(&self, i: usize) -> Option<(bool, bool)> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let remote = Remote::parse(&self.remote(i)).ok()?;
             let mut c = Connection::connect(&remote, Duration::from_secs(2), None).await.ok()?;

@@ -2,7 +2,9 @@
 //! Raft cluster) and against a scripted misbehaving server.
 
 mod bad_server;
+mod bench;
 mod cluster;
 mod harness;
 mod model;
+mod ours;
 mod standalone;

@@ -16,7 +16,11 @@ pub(crate) struct Model {
 }
 
 impl Model {
-    pub(crate) fn apply(&mut self, replica_cols: &dyn Fn(&str) -> Vec<(usize, String)>, changes: &[TrackedChange]) {
+    pub(crate) fn apply(
+        &mut self,
+        replica_cols: &dyn Fn(&str) -> Vec<(usize, String)>,
+        changes: &[TrackedChange],
+    ) {
         for c in changes {
             let key = (c.table.clone(), c.uuid);
             let row = c.new.as_ref().map(|r| {
@@ -28,15 +32,24 @@ impl Model {
             });
             match c.kind {
                 ChangeKind::Insert => {
-                    assert!(!self.rows.contains_key(&key), "insert of a row already present: {key:?}");
+                    assert!(
+                        !self.rows.contains_key(&key),
+                        "insert of a row already present: {key:?}"
+                    );
                     self.inserts += 1;
                 }
                 ChangeKind::Modify => {
-                    assert!(self.rows.contains_key(&key), "modify of an absent row: {key:?}");
+                    assert!(
+                        self.rows.contains_key(&key),
+                        "modify of an absent row: {key:?}"
+                    );
                     self.modifies += 1;
                 }
                 ChangeKind::Delete => {
-                    assert!(self.rows.contains_key(&key), "delete of an absent row: {key:?}");
+                    assert!(
+                        self.rows.contains_key(&key),
+                        "delete of an absent row: {key:?}"
+                    );
                     self.deletes += 1;
                 }
             }
@@ -68,6 +81,10 @@ impl Model {
 pub(crate) fn columns_of(r: &Replica) -> impl Fn(&str) -> Vec<(usize, String)> + '_ {
     move |t: &str| {
         let ts = r.schema().table(t).unwrap();
-        r.monitored_columns(t).unwrap().iter().map(|&i| (i, ts.columns[i].name.clone())).collect()
+        r.monitored_columns(t)
+            .unwrap()
+            .iter()
+            .map(|&i| (i, ts.columns[i].name.clone()))
+            .collect()
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ovsdb::client::{ClientConfig, ClientError, Client, IndexSpec, Txn};
+use ovsdb::client::{Client, ClientConfig, ClientError, IndexSpec, Txn};
 use ovsdb::Schema;
 use serde_json::json;
 
@@ -13,7 +13,11 @@ use crate::model::{columns_of, Model};
 const T: Duration = Duration::from_secs(20);
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn item(uid: i64) -> serde_json::Value {
@@ -28,7 +32,9 @@ fn uid_is(uid: i64) -> Vec<serde_json::Value> {
 #[test]
 fn read_your_writes_guards_indexes_and_tracking() {
     let ovn = testkit::require_or_skip!();
-    let Some(dump_tool) = harness::ovsdb_client(&ovn) else { return };
+    let Some(dump_tool) = harness::ovsdb_client(&ovn) else {
+        return;
+    };
     let mut sb = ovn.sandbox().unwrap();
     let schema = harness::write_schema(sb.dir());
     let server = sb.start_ovsdb_server("s", &schema).unwrap();
@@ -125,7 +131,9 @@ fn condition_changes_and_locks() {
     let server = sb.start_ovsdb_server("s", &schema).unwrap();
     let remote = server.remote();
     rt().block_on(async {
-        let a = Client::connect(ClientConfig::new(&remote, DB), T).await.unwrap();
+        let a = Client::connect(ClientConfig::new(&remote, DB), T)
+            .await
+            .unwrap();
         let mut t = Txn::new();
         for uid in 0..20 {
             t.insert("Item", item(uid), None);
@@ -139,7 +147,9 @@ fn condition_changes_and_locks() {
             let mut v: Vec<i64> = c
                 .with_replica(|r| {
                     let t = r.table("Item").unwrap();
-                    t.rows().map(|row| t.value(row, "uid").unwrap().to_json().as_i64().unwrap()).collect()
+                    t.rows()
+                        .map(|row| t.value(row, "uid").unwrap().to_json().as_i64().unwrap())
+                        .collect()
                 })
                 .unwrap();
             v.sort_unstable();
@@ -147,39 +157,67 @@ fn condition_changes_and_locks() {
         };
         assert_eq!(uids(&c), (0..5).collect::<Vec<_>>());
         c.take_changes();
-        c.set_condition("Item", Some(vec![json!(["uid", ">=", 15])])).await.unwrap();
-        c.wait_for(T, |r| r.table("Item").unwrap().len() == 5).await.unwrap();
+        c.set_condition("Item", Some(vec![json!(["uid", ">=", 15])]))
+            .await
+            .unwrap();
+        c.wait_for(T, |r| r.table("Item").unwrap().len() == 5)
+            .await
+            .unwrap();
         assert_eq!(uids(&c), (15..20).collect::<Vec<_>>());
         let ch = c.take_changes();
         assert_eq!(ch.len(), 10, "5 rows left and 5 entered");
         // New rows matching the condition arrive; others do not.
         let mut t = Txn::new();
-        t.insert("Item", item(100), None).insert("Item", item(1), None);
+        t.insert("Item", item(100), None)
+            .insert("Item", item(1), None);
         a.transact(t).await.unwrap();
-        c.wait_for(T, |r| r.table("Item").unwrap().len() == 6).await.unwrap();
-        assert!(c.set_condition("Item", Some(vec![json!(["nope", "==", 1])])).await.is_err());
+        c.wait_for(T, |r| r.table("Item").unwrap().len() == 6)
+            .await
+            .unwrap();
+        assert!(c
+            .set_condition("Item", Some(vec![json!(["nope", "==", 1])]))
+            .await
+            .is_err());
         c.set_condition("Item", None).await.unwrap();
-        c.wait_for(T, |r| r.table("Item").unwrap().len() == 22).await.unwrap();
+        c.wait_for(T, |r| r.table("Item").unwrap().len() == 22)
+            .await
+            .unwrap();
         // The condition survives a reconnection.
-        c.set_condition("Item", Some(vec![json!(["uid", "==", 100])])).await.unwrap();
-        c.wait_for(T, |r| r.table("Item").unwrap().len() == 1).await.unwrap();
+        c.set_condition("Item", Some(vec![json!(["uid", "==", 100])]))
+            .await
+            .unwrap();
+        c.wait_for(T, |r| r.table("Item").unwrap().len() == 1)
+            .await
+            .unwrap();
         c.reconnect();
         let mut rx = c.subscribe();
-        tokio::time::timeout(T, rx.wait_for(|s| s.connections >= 2 && s.connected)).await.unwrap().unwrap();
+        tokio::time::timeout(T, rx.wait_for(|s| s.connections >= 2 && s.connected))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(uids(&c), vec![100]);
 
         // Locks: lock, contention, steal, notification, unlock.
-        let b = Client::connect(ClientConfig::new(&remote, DB).table("Named", &[]), T).await.unwrap();
+        let b = Client::connect(ClientConfig::new(&remote, DB).table("Named", &[]), T)
+            .await
+            .unwrap();
         assert!(a.lock("L").await.unwrap());
         assert!(a.has_lock("L"));
         assert!(!b.lock("L").await.unwrap());
         assert!(b.steal("L").await.unwrap());
         let mut rx = a.subscribe();
-        tokio::time::timeout(T, rx.wait_for(|s| s.locks.get("L") == Some(&false))).await.unwrap().unwrap();
+        tokio::time::timeout(T, rx.wait_for(|s| s.locks.get("L") == Some(&false)))
+            .await
+            .unwrap()
+            .unwrap();
         let mut t = Txn::new();
-        t.assert_lock("L").insert("Named", json!({"name": "x", "n": 1}), None);
+        t.assert_lock("L")
+            .insert("Named", json!({"name": "x", "n": 1}), None);
         let e = a.transact(t.clone()).await.unwrap_err();
-        assert!(matches!(e, ClientError::TxnFailed { ref error, .. } if error == "not owner"), "{e}");
+        assert!(
+            matches!(e, ClientError::TxnFailed { ref error, .. } if error == "not owner"),
+            "{e}"
+        );
         b.transact(t).await.unwrap();
         b.unlock("L").await.unwrap();
         a.unlock("L").await.unwrap();
@@ -187,7 +225,10 @@ fn condition_changes_and_locks() {
         // A reconnection re-acquires the lock.
         b.reconnect();
         let mut rx = b.subscribe();
-        tokio::time::timeout(T, rx.wait_for(|s| s.connections >= 2 && s.connected)).await.unwrap().unwrap();
+        tokio::time::timeout(T, rx.wait_for(|s| s.connections >= 2 && s.connected))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(b.has_lock("L"));
     });
 }
@@ -205,16 +246,34 @@ fn schema_mismatch_is_a_clear_error() {
         let mut cfg = ClientConfig::new(&remote, DB);
         cfg.expected_schema = Some(Schema::from_json(&expected).unwrap());
         let e = Client::connect(cfg, T).await.unwrap_err();
-        assert!(matches!(e, ClientError::SchemaMismatch(ref m) if m.contains("uid")), "{e}");
-        let e = Client::connect(ClientConfig::new(&remote, DB).table("Nope", &[]), T).await.unwrap_err();
-        assert!(matches!(e, ClientError::SchemaMismatch(ref m) if m.contains("Nope")), "{e}");
-        let e = Client::connect(ClientConfig::new(&remote, DB).table("Item", &["nope"]), T).await.unwrap_err();
+        assert!(
+            matches!(e, ClientError::SchemaMismatch(ref m) if m.contains("uid")),
+            "{e}"
+        );
+        let e = Client::connect(ClientConfig::new(&remote, DB).table("Nope", &[]), T)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ClientError::SchemaMismatch(ref m) if m.contains("Nope")),
+            "{e}"
+        );
+        let e = Client::connect(ClientConfig::new(&remote, DB).table("Item", &["nope"]), T)
+            .await
+            .unwrap_err();
         assert!(matches!(e, ClientError::SchemaMismatch(_)), "{e}");
         // A request on a client that gave up fails with the same error.
         let c = Client::start(ClientConfig::new(&remote, DB).table("Nope", &[])).unwrap();
         let _ = c.wait_connected(T).await;
-        assert!(matches!(c.transact(Txn::new()).await, Err(ClientError::SchemaMismatch(_))));
-        let e = Client::connect(ClientConfig::new(&remote, "NoSuchDb"), Duration::from_secs(2)).await.unwrap_err();
+        assert!(matches!(
+            c.transact(Txn::new()).await,
+            Err(ClientError::SchemaMismatch(_))
+        ));
+        let e = Client::connect(
+            ClientConfig::new(&remote, "NoSuchDb"),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, ClientError::UnknownDatabase(_)), "{e}");
     });
 }

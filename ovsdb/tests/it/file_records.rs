@@ -43,7 +43,7 @@ fn normalize_record(rec: &Value, names: &HashMap<String, String>) -> Value {
                     .map(|(u, r)| {
                         (
                             names.get(u).cloned().unwrap_or_else(|| u.clone()),
-                            rename(r, names),
+                            crate::oracle::sort_sets(&rename(r, names)),
                         )
                     })
                     .collect(),

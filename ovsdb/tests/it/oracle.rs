@@ -178,7 +178,7 @@ fn sort_sets_masked(v: &Value, known: &HashSet<String>) -> Value {
 }
 
 /// Re-sorts `["set", ...]` and `["map", ...]` contents, whose order depends on raw UUIDs.
-fn sort_sets(v: &Value) -> Value {
+pub(crate) fn sort_sets(v: &Value) -> Value {
     match v {
         Value::Array(a) => {
             let mut a: Vec<Value> = a.iter().map(sort_sets).collect();

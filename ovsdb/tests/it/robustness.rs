@@ -6,21 +6,107 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 const WORDS: &[&str] = &[
-    "op", "table", "row", "where", "mutations", "columns", "until", "rows", "timeout", "uuid", "uuid-name",
-    "durable", "comment", "lock", "sort", "insert", "select", "update", "mutate", "delete", "wait", "commit",
-    "abort", "assert", "Parent", "Child", "Target", "Holder", "name", "count", "color", "ratio", "flag", "tags",
-    "nums", "reals", "opt_int", "ext", "weights", "children", "child_map", "targets", "target_map", "one_target",
-    "fixed", "scratch", "value", "sub", "target", "tag", "kind", "port", "must", "pair", "uid", "_uuid",
-    "_version", "set", "map", "named-uuid", "==", "!=", "<", "<=", ">", ">=", "includes", "excludes", "+=", "-=",
-    "*=", "/=", "%=", "red", "", "n1", "aaaaaaaa-0000-4000-8000-000000000001",
+    "op",
+    "table",
+    "row",
+    "where",
+    "mutations",
+    "columns",
+    "until",
+    "rows",
+    "timeout",
+    "uuid",
+    "uuid-name",
+    "durable",
+    "comment",
+    "lock",
+    "sort",
+    "insert",
+    "select",
+    "update",
+    "mutate",
+    "delete",
+    "wait",
+    "commit",
+    "abort",
+    "assert",
+    "Parent",
+    "Child",
+    "Target",
+    "Holder",
+    "name",
+    "count",
+    "color",
+    "ratio",
+    "flag",
+    "tags",
+    "nums",
+    "reals",
+    "opt_int",
+    "ext",
+    "weights",
+    "children",
+    "child_map",
+    "targets",
+    "target_map",
+    "one_target",
+    "fixed",
+    "scratch",
+    "value",
+    "sub",
+    "target",
+    "tag",
+    "kind",
+    "port",
+    "must",
+    "pair",
+    "uid",
+    "_uuid",
+    "_version",
+    "set",
+    "map",
+    "named-uuid",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "includes",
+    "excludes",
+    "+=",
+    "-=",
+    "*=",
+    "/=",
+    "%=",
+    "red",
+    "",
+    "n1",
+    "aaaaaaaa-0000-4000-8000-000000000001",
 ];
 
 fn leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        prop_oneof![Just(0i64), Just(-1), Just(1), Just(100), Just(i64::MAX), Just(i64::MIN), -5i64..5].prop_map(|i| json!(i)),
-        prop_oneof![Just(0.5f64), Just(-10.5), Just(1e300), Just(-0.0), Just(1e-300)].prop_map(|f| json!(f)),
+        prop_oneof![
+            Just(0i64),
+            Just(-1),
+            Just(1),
+            Just(100),
+            Just(i64::MAX),
+            Just(i64::MIN),
+            -5i64..5
+        ]
+        .prop_map(|i| json!(i)),
+        prop_oneof![
+            Just(0.5f64),
+            Just(-10.5),
+            Just(1e300),
+            Just(-0.0),
+            Just(1e-300)
+        ]
+        .prop_map(|f| json!(f)),
         prop::sample::select(WORDS).prop_map(|w| json!(w)),
     ]
 }
@@ -29,17 +115,30 @@ fn value() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(5, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            (prop::sample::select(&["set", "map", "uuid", "named-uuid"][..]), prop::collection::vec(inner.clone(), 0..4))
+            (
+                prop::sample::select(&["set", "map", "uuid", "named-uuid"][..]),
+                prop::collection::vec(inner.clone(), 0..4)
+            )
                 .prop_map(|(tag, v)| json!([tag, v])),
-            prop::collection::vec((prop::sample::select(WORDS), inner), 0..6)
-                .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>())),
+            prop::collection::vec((prop::sample::select(WORDS), inner), 0..6).prop_map(|kv| {
+                Value::Object(
+                    kv.into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect::<Map<_, _>>(),
+                )
+            }),
         ]
     })
 }
 
 fn op() -> impl Strategy<Value = Value> {
     (
-        prop::sample::select(&["insert", "select", "update", "mutate", "delete", "wait", "commit", "abort", "comment", "assert"][..]),
+        prop::sample::select(
+            &[
+                "insert", "select", "update", "mutate", "delete", "wait", "commit", "abort",
+                "comment", "assert",
+            ][..],
+        ),
         prop::sample::select(&["Parent", "Child", "Target", "Holder"][..]),
         prop::collection::vec((prop::sample::select(WORDS), value()), 0..6),
     )

@@ -51,10 +51,11 @@ fn crash_child_server() {
 }
 
 /// The child server process, SIGKILLed on drop.
-struct ChildServer(Child);
+pub(crate) struct ChildServer(Child);
 
 impl ChildServer {
-    fn start(db: &Path, sock: &Path) -> Self {
+    /// Starts a server process on `db`, listening on `sock`; returns once it accepts connections.
+    pub(crate) fn start(db: &Path, sock: &Path) -> Self {
         let _ = std::fs::remove_file(sock);
         let exe = std::env::current_exe().unwrap();
         let child = Command::new(exe)
@@ -71,12 +72,16 @@ impl ChildServer {
             .spawn()
             .unwrap();
         let s = Self(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(300);
         while UnixStream::connect(sock).is_err() {
             assert!(Instant::now() < deadline, "child server did not come up");
             std::thread::sleep(Duration::from_millis(20));
         }
         s
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.0.id()
     }
 
     fn kill(&mut self) {

@@ -26,7 +26,11 @@ fn transact(server: &mut Server, ops: Value) -> Value {
     while let Some(m) = server.poll_transmit(sid) {
         let m = m.to_json();
         if m["id"] == json!(1) {
-            result = if m["error"].is_null() { m["result"].clone() } else { m["error"].clone() };
+            result = if m["error"].is_null() {
+                m["result"].clone()
+            } else {
+                m["error"].clone()
+            };
         }
     }
     server.disconnect(sid);

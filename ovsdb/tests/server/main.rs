@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod bench;
 mod client_compare;
 mod crash;
 mod ctl_scripts;

@@ -57,7 +57,8 @@ fn bad_input_closes_only_that_connection() {
     assert_ne!(port, 0);
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    tcp.write_all(br#"{"id":"t","method":"list_dbs","params":[]}"#).unwrap();
+    tcp.write_all(br#"{"id":"t","method":"list_dbs","params":[]}"#)
+        .unwrap();
     let mut buf = [0u8; 256];
     let n = tcp.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("_Server"));

@@ -1,0 +1,420 @@
+//! What one chassis sees of the Southbound database: local datapaths, port keys and
+//! residency, address sets, port groups reduced to local members, multicast groups, meters.
+//!
+//! Locality follows ovn-controller 23.03: a datapath is local when a port binding on it is
+//! bound to this chassis (`chassis` or `additional_chassis`), and every datapath reachable from
+//! a local one through `patch` port peers (`options:peer`) is local too, except that a
+//! distributed gateway port (one with a `cr-<name>` chassis-redirect port) leads to its peer
+//! only where the chassis-redirect port is resident; `l3gateway` ports lead to their peers
+//! only on the chassis they are bound to.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use ovn_sb::model::{
+    AddressSet, AnyRow, Chassis, DatapathBinding, LogicalDpGroup, LogicalFlow, Meter,
+    MulticastGroup, PortBinding, PortGroup,
+};
+use serde_json::Value;
+
+use super::ChassisError;
+use crate::annotate::SetResolver;
+use crate::condition::ChassisResident;
+use crate::lex::{parse_constant, IntConst};
+use crate::matches::PortLookup;
+
+/// Deepest chain of patch ports followed from a bound datapath (ovn-controller's limit).
+pub const MAX_PATCH_DEPTH: usize = 100;
+
+/// The Southbound rows a chassis view and the flow compiler need, typed.
+#[derive(Debug, Clone, Default)]
+pub struct SbTables {
+    /// `Chassis`
+    pub chassis: Vec<Chassis>,
+    /// `Datapath_Binding`
+    pub datapaths: Vec<DatapathBinding>,
+    /// `Port_Binding`
+    pub port_bindings: Vec<PortBinding>,
+    /// `Address_Set`
+    pub address_sets: Vec<AddressSet>,
+    /// `Port_Group`
+    pub port_groups: Vec<PortGroup>,
+    /// `Multicast_Group`
+    pub multicast_groups: Vec<MulticastGroup>,
+    /// `Logical_DP_Group`
+    pub dp_groups: Vec<LogicalDpGroup>,
+    /// `Meter`
+    pub meters: Vec<Meter>,
+    /// `Logical_Flow`
+    pub logical_flows: Vec<LogicalFlow>,
+}
+
+impl SbTables {
+    /// The tables read by [`SbTables::add_json_rows`], by their Southbound names.
+    pub const TABLES: [&'static str; 9] = [
+        "Chassis",
+        "Datapath_Binding",
+        "Port_Binding",
+        "Address_Set",
+        "Port_Group",
+        "Multicast_Group",
+        "Logical_DP_Group",
+        "Meter",
+        "Logical_Flow",
+    ];
+
+    /// Adds rows of `table` given as JSON objects of column name to OVSDB `<value>` (as a
+    /// `select` returns them, with `_uuid`).  Rows of other tables are ignored.
+    pub fn add_json_rows(&mut self, table: &str, rows: &[Value]) -> Result<(), ChassisError> {
+        if !Self::TABLES.contains(&table) {
+            return Ok(());
+        }
+        let schema = ovn_sb::model::schema().table(table);
+        for json in rows {
+            // Keep only the columns the model knows (a newer server may have more).
+            let json = match (json, schema) {
+                (Value::Object(o), Some(ts)) => Value::Object(
+                    o.iter()
+                        .filter(|(k, _)| k.starts_with('_') || ts.column(k).is_some())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                _ => json.clone(),
+            };
+            let row = AnyRow::from_json(table, &json).map_err(|e| ChassisError::Row {
+                table: table.to_owned(),
+                message: e.to_string(),
+            })?;
+            self.add_row(row);
+        }
+        Ok(())
+    }
+
+    /// Adds one typed row; rows of tables the view does not use are ignored.
+    pub fn add_row(&mut self, row: AnyRow) {
+        match row {
+            AnyRow::Chassis(r) => self.chassis.push(*r),
+            AnyRow::DatapathBinding(r) => self.datapaths.push(*r),
+            AnyRow::PortBinding(r) => self.port_bindings.push(*r),
+            AnyRow::AddressSet(r) => self.address_sets.push(*r),
+            AnyRow::PortGroup(r) => self.port_groups.push(*r),
+            AnyRow::MulticastGroup(r) => self.multicast_groups.push(*r),
+            AnyRow::LogicalDpGroup(r) => self.dp_groups.push(*r),
+            AnyRow::Meter(r) => self.meters.push(*r),
+            AnyRow::LogicalFlow(r) => self.logical_flows.push(*r),
+            _ => {}
+        }
+    }
+}
+
+/// One port binding as the chassis sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortView {
+    /// `logical_port`
+    pub name: String,
+    /// `type` (empty for a VIF).
+    pub kind: String,
+    /// Tunnel key of its datapath.
+    pub datapath: u32,
+    /// Its own tunnel key.
+    pub tunnel_key: u32,
+    /// Bound to this chassis (`chassis` or `additional_chassis`); for a chassis-redirect
+    /// port, the gateway is here.
+    pub resident: bool,
+}
+
+/// One datapath as the chassis sees it.
+#[derive(Debug, Clone, Default)]
+pub struct DatapathView {
+    /// Tunnel key (the OpenFlow `metadata`).
+    pub tunnel_key: u32,
+    /// True for a logical switch, false for a router (`external_ids:logical-router`).
+    pub is_switch: bool,
+    /// Its port groups (SB name `<key>_<name>`), by NB name, with local members only.
+    pub port_groups: HashMap<String, Vec<String>>,
+    /// Its multicast groups: name → tunnel key.
+    pub multicast_groups: HashMap<String, u32>,
+    /// Its ports: name → tunnel key.
+    pub ports: HashMap<String, u32>,
+}
+
+/// Everything [`compile_chassis_flows`](super::compile_chassis_flows) needs to know about one
+/// chassis.
+#[derive(Debug, Clone, Default)]
+pub struct ChassisView {
+    /// The chassis name (`Chassis:name`).
+    pub chassis: String,
+    /// Datapaths by UUID (as a 128-bit integer), local or not.
+    pub datapaths: HashMap<u128, DatapathView>,
+    /// Tunnel keys of the datapaths local to this chassis.
+    pub local_datapaths: BTreeSet<u32>,
+    /// Port bindings by name.
+    pub ports: HashMap<String, PortView>,
+    /// Logical datapath groups: UUID → member datapath UUIDs.
+    pub dp_groups: HashMap<u128, Vec<u128>>,
+    /// Address sets, parsed.
+    pub address_sets: HashMap<String, Vec<IntConst>>,
+    /// Meter names present in SB.
+    pub meters: BTreeSet<String>,
+    /// Address set entries that did not parse (`set: value`), skipped as ovn-controller does.
+    pub bad_addresses: Vec<String>,
+}
+
+fn key(k: i64) -> u32 {
+    u32::try_from(k).unwrap_or(0)
+}
+
+impl ChassisView {
+    /// Builds the view of chassis `name` from SB rows.
+    pub fn new(sb: &SbTables, name: &str) -> Result<Self, ChassisError> {
+        let ch = sb
+            .chassis
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| ChassisError::NoChassis(name.to_owned()))?;
+        let here = ch.uuid.uuid().as_u128();
+        let mut view = Self {
+            chassis: name.to_owned(),
+            ..Self::default()
+        };
+        let mut dp_key_by_uuid: HashMap<u128, u32> = HashMap::new();
+        for dp in &sb.datapaths {
+            let u = dp.uuid.uuid().as_u128();
+            dp_key_by_uuid.insert(u, key(dp.tunnel_key));
+            view.datapaths.insert(
+                u,
+                DatapathView {
+                    tunnel_key: key(dp.tunnel_key),
+                    is_switch: !dp.external_ids.contains_key("logical-router"),
+                    ..DatapathView::default()
+                },
+            );
+        }
+        let mut by_dp: HashMap<u128, Vec<&PortBinding>> = HashMap::new();
+        for pb in &sb.port_bindings {
+            let dpu = pb.datapath.uuid().as_u128();
+            let resident = pb.chassis.is_some_and(|c| c.uuid().as_u128() == here)
+                || pb
+                    .additional_chassis
+                    .iter()
+                    .any(|c| c.uuid().as_u128() == here);
+            view.ports.insert(
+                pb.logical_port.clone(),
+                PortView {
+                    name: pb.logical_port.clone(),
+                    kind: pb.type_.clone(),
+                    datapath: dp_key_by_uuid.get(&dpu).copied().unwrap_or(0),
+                    tunnel_key: key(pb.tunnel_key),
+                    resident,
+                },
+            );
+            if let Some(dp) = view.datapaths.get_mut(&dpu) {
+                dp.ports.insert(pb.logical_port.clone(), key(pb.tunnel_key));
+            }
+            by_dp.entry(dpu).or_default().push(pb);
+        }
+        // Locality: bound ports, then patch peers.
+        let port_dp: HashMap<&str, u128> = sb
+            .port_bindings
+            .iter()
+            .map(|p| (p.logical_port.as_str(), p.datapath.uuid().as_u128()))
+            .collect();
+        let mut local: HashSet<u128> = HashSet::new();
+        let mut stack: Vec<(u128, usize)> = sb
+            .port_bindings
+            .iter()
+            .filter(|p| view.ports.get(&p.logical_port).is_some_and(|v| v.resident))
+            .map(|p| (p.datapath.uuid().as_u128(), 0))
+            .collect();
+        while let Some((dp, depth)) = stack.pop() {
+            if depth > MAX_PATCH_DEPTH || !local.insert(dp) {
+                continue;
+            }
+            for pb in by_dp.get(&dp).map(Vec::as_slice).unwrap_or_default() {
+                if pb.type_ != "patch" && pb.type_ != "l3gateway" {
+                    continue;
+                }
+                let Some(peer) = pb.options.get("peer") else {
+                    continue;
+                };
+                // An l3gateway port leads on only from the chassis it is bound to.
+                if pb.type_ == "l3gateway"
+                    && !view.ports.get(&pb.logical_port).is_some_and(|p| p.resident)
+                {
+                    continue;
+                }
+                let cr = format!("cr-{}", pb.logical_port);
+                if let Some(crp) = view.ports.get(&cr) {
+                    if crp.kind == "chassisredirect" && !crp.resident {
+                        continue;
+                    }
+                }
+                if let Some(pdp) = port_dp.get(peer.as_str()) {
+                    stack.push((*pdp, depth + 1));
+                }
+            }
+        }
+        view.local_datapaths = local
+            .iter()
+            .filter_map(|u| dp_key_by_uuid.get(u).copied())
+            .collect();
+        // Port groups: "<dp key>_<name>", local members only.
+        let dp_by_key: HashMap<u32, u128> = dp_key_by_uuid.iter().map(|(u, k)| (*k, *u)).collect();
+        for pg in &sb.port_groups {
+            let Some((k, nb_name)) = pg.name.split_once('_') else {
+                continue;
+            };
+            let Some(dpu) = k.parse::<u32>().ok().and_then(|k| dp_by_key.get(&k)) else {
+                continue;
+            };
+            let members: Vec<String> = pg
+                .ports
+                .iter()
+                .filter(|p| view.ports.get(*p).is_some_and(|v| v.resident))
+                .cloned()
+                .collect();
+            if let Some(dp) = view.datapaths.get_mut(dpu) {
+                dp.port_groups.insert(nb_name.to_owned(), members);
+            }
+        }
+        for mg in &sb.multicast_groups {
+            if let Some(dp) = view.datapaths.get_mut(&mg.datapath.uuid().as_u128()) {
+                dp.multicast_groups
+                    .insert(mg.name.clone(), key(mg.tunnel_key));
+            }
+        }
+        for g in &sb.dp_groups {
+            view.dp_groups.insert(
+                g.uuid.uuid().as_u128(),
+                g.datapaths.iter().map(|d| d.uuid().as_u128()).collect(),
+            );
+        }
+        for a in &sb.address_sets {
+            let mut values = Vec::with_capacity(a.addresses.len());
+            for v in &a.addresses {
+                match parse_constant(v) {
+                    Ok(c) => values.push(c),
+                    Err(_) => view.bad_addresses.push(format!("{}: {v}", a.name)),
+                }
+            }
+            view.address_sets.insert(a.name.clone(), values);
+        }
+        view.meters = sb.meters.iter().map(|m| m.name.clone()).collect();
+        Ok(view)
+    }
+
+    /// True if the datapath with this tunnel key is local to the chassis.
+    pub fn is_local(&self, dp_key: u32) -> bool {
+        self.local_datapaths.contains(&dp_key)
+    }
+
+    /// The datapaths (UUID, view) a logical flow applies to, in tunnel-key order.
+    pub fn flow_datapaths(&self, flow: &LogicalFlow) -> Vec<(u128, &DatapathView)> {
+        let mut uuids: Vec<u128> = Vec::new();
+        if let Some(dp) = flow.logical_datapath {
+            uuids.push(dp.uuid().as_u128());
+        }
+        if let Some(g) = flow.logical_dp_group {
+            if let Some(members) = self.dp_groups.get(&g.uuid().as_u128()) {
+                uuids.extend(members.iter().copied());
+            }
+        }
+        let mut out: Vec<(u128, &DatapathView)> = uuids
+            .into_iter()
+            .filter_map(|u| self.datapaths.get(&u).map(|d| (u, d)))
+            .collect();
+        out.sort_by_key(|(_, d)| d.tunnel_key);
+        out.dedup_by_key(|(_, d)| d.tunnel_key);
+        out
+    }
+
+    /// The lookups for flows of one datapath.
+    pub fn for_datapath<'a>(&'a self, dp: &'a DatapathView) -> DatapathLookup<'a> {
+        DatapathLookup { view: self, dp }
+    }
+}
+
+/// Name resolution for the flows of one datapath: sets, residency, port keys.
+#[derive(Debug, Clone, Copy)]
+pub struct DatapathLookup<'a> {
+    view: &'a ChassisView,
+    dp: &'a DatapathView,
+}
+
+impl DatapathLookup<'_> {
+    /// The datapath.
+    pub fn datapath(&self) -> &DatapathView {
+        self.dp
+    }
+
+    /// Tunnel key of a port or multicast group of this datapath, for actions.
+    pub fn action_port_key(&self, name: &str) -> Option<u32> {
+        self.dp
+            .ports
+            .get(name)
+            .or_else(|| self.dp.multicast_groups.get(name))
+            .copied()
+    }
+}
+
+impl SetResolver for DatapathLookup<'_> {
+    fn address_set(&self, name: &str) -> Option<&[IntConst]> {
+        self.view.address_sets.get(name).map(Vec::as_slice)
+    }
+
+    fn port_group(&self, name: &str) -> Option<&[String]> {
+        self.dp.port_groups.get(name).map(Vec::as_slice)
+    }
+}
+
+impl ChassisResident for DatapathLookup<'_> {
+    fn is_chassis_resident(&self, port: &str) -> bool {
+        self.view.ports.get(port).is_some_and(|p| p.resident)
+    }
+}
+
+impl PortLookup for DatapathLookup<'_> {
+    fn port_key(&self, field: &str, name: &str) -> Option<u32> {
+        if name == "none" {
+            return Some(0);
+        }
+        if let Some(p) = self.view.ports.get(name) {
+            if p.datapath != self.dp.tunnel_key {
+                return None;
+            }
+            // 23.03 resolves `inport` to a VIF only where the VIF is bound.
+            if field == "inport" && p.kind.is_empty() && !p.resident {
+                return None;
+            }
+            return Some(p.tunnel_key);
+        }
+        self.dp.multicast_groups.get(name).copied()
+    }
+}
+
+/// Reads `ovn-sbctl -f json list TABLE` output (`{"headings": [...], "data": [[...], ...]}`)
+/// into row objects for [`SbTables::add_json_rows`].
+pub fn rows_from_table_json(json: &Value) -> Result<Vec<Value>, ChassisError> {
+    let bad = || ChassisError::Row {
+        table: String::new(),
+        message: "expected {\"headings\": [...], \"data\": [...]}".to_owned(),
+    };
+    let headings: Vec<&str> = json
+        .get("headings")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?
+        .iter()
+        .map(|h| h.as_str().unwrap_or_default())
+        .collect();
+    let data = json.get("data").and_then(Value::as_array).ok_or_else(bad)?;
+    let mut rows = Vec::with_capacity(data.len());
+    for r in data {
+        let cells = r.as_array().ok_or_else(bad)?;
+        let obj: serde_json::Map<String, Value> = headings
+            .iter()
+            .zip(cells)
+            .map(|(h, c)| ((*h).to_owned(), c.clone()))
+            .collect();
+        rows.push(Value::Object(obj));
+    }
+    Ok(rows)
+}

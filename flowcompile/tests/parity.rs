@@ -1,0 +1,506 @@
+//! Per-logical-flow parity with the real ovn-controller 23.03: each scenario builds a topology
+//! on the real stack (northd + controller for chassis `ch1`), reads SB, compiles its logical
+//! flows with `flowcompile::chassis`, and compares, for every logical flow, the OpenFlow rules
+//! of the logical tables (8..=34, 42..=51) with those ovn-controller installed, grouped by
+//! cookie.  Conjunction clause flows (cookie 0) are attributed through their conjunction ids;
+//! conjunction, group and meter ids are renamed.  `PARITY_VERBOSE=1` prints every mismatch.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::process::Command;
+use std::sync::Mutex;
+
+use flowcompile::chassis::{
+    compile_chassis_flows, flow_mod, rows_from_table_json, ChassisView, SbTables,
+};
+
+/// One real stack at a time: the machine is shared.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn is_logical_table(t: u32) -> bool {
+    (8..=34).contains(&t) || (42..=51).contains(&t)
+}
+
+/// Replaces the digits after each of `prefixes` by `X`.
+fn rename_ids(s: &str, prefixes: &[&str]) -> String {
+    let mut out = s.to_owned();
+    for p in prefixes {
+        let mut res = String::new();
+        let mut rest = out.as_str();
+        while let Some(i) = rest.find(p) {
+            res.push_str(&rest[..i + p.len()]);
+            let after = &rest[i + p.len()..];
+            let n = after.chars().take_while(char::is_ascii_digit).count();
+            if n > 0 {
+                res.push('X');
+            }
+            rest = &after[n..];
+        }
+        res.push_str(rest);
+        out = res;
+    }
+    out
+}
+
+fn normalize(line: &str) -> String {
+    rename_ids(
+        line,
+        &["conj_id=", "conjunction(", "group:", "meter_id=", "meter:"],
+    )
+}
+
+struct Parsed {
+    cookie: u32,
+    table: u32,
+    body: String,
+}
+
+/// `cookie=0x.., table=.., priority=..,MATCH actions=..` → cookie, table, and the line without
+/// its cookie.
+fn parse_line(line: &str) -> Option<Parsed> {
+    let line = line.trim();
+    let (cookie, rest) = match line.strip_prefix("cookie=0x") {
+        Some(r) => {
+            let (c, rest) = r.split_once(", ")?;
+            (u32::from_str_radix(c, 16).ok()?, rest)
+        }
+        None => (0, line),
+    };
+    let table = rest
+        .strip_prefix("table=")
+        .and_then(|r| r.split_once(',').map(|(t, _)| t))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    Some(Parsed {
+        cookie,
+        table,
+        body: rest.to_owned(),
+    })
+}
+
+/// Groups flow lines by owning cookie; clause flows are split into one line per
+/// `conjunction(...)` action and attributed to the cookie of the `conj_id` flow.
+fn group(lines: &[String]) -> BTreeMap<u32, Vec<String>> {
+    let parsed: Vec<Parsed> = lines
+        .iter()
+        .filter_map(|l| parse_line(l))
+        .filter(|p| is_logical_table(p.table))
+        .collect();
+    let mut conj_owner: HashMap<String, u32> = HashMap::new();
+    for p in &parsed {
+        if let Some(i) = p.body.find("conj_id=") {
+            let id: String = p.body[i + 8..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            conj_owner.insert(id, p.cookie);
+        }
+    }
+    let mut out: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for p in parsed {
+        let Some((m, actions)) = p.body.split_once(" actions=") else {
+            continue;
+        };
+        if actions.starts_with("conjunction(") {
+            for c in actions.split("),") {
+                let c = c.trim_end_matches(')');
+                let id = c
+                    .trim_start_matches("conjunction(")
+                    .split(',')
+                    .next()
+                    .unwrap_or_default();
+                let owner = conj_owner.get(id).copied().unwrap_or(0);
+                out.entry(owner)
+                    .or_default()
+                    .push(normalize(&format!("{m} actions={c})")));
+            }
+        } else {
+            out.entry(p.cookie).or_default().push(normalize(&p.body));
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+fn sb_tables(stack: &testkit::Stack) -> SbTables {
+    let mut sb = SbTables::default();
+    for t in SbTables::TABLES {
+        let text = stack.sbctl(["-f", "json", "list", t]).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let rows = rows_from_table_json(&json).unwrap();
+        sb.add_json_rows(t, &rows).unwrap();
+    }
+    sb
+}
+
+/// Decodes our flow_mod bytes with the real `ovs-ofctl ofp-parse` and checks that each
+/// message reads back as the flow we printed.
+fn check_bytes(name: &str, wire: &[u8], text: &[String]) {
+    let path =
+        std::env::temp_dir().join(format!("ovnkit-parity-{name}-{}.bin", std::process::id()));
+    std::fs::write(&path, wire).unwrap();
+    let out = Command::new("ovs-ofctl")
+        .arg("ofp-parse")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let decoded = String::from_utf8_lossy(&out.stdout);
+    let msgs: Vec<String> = decoded
+        .split("OFPT_FLOW_MOD")
+        .skip(1)
+        .map(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    if std::env::var_os("PARITY_VERBOSE").is_some() {
+        for (m, t) in msgs.iter().zip(text).take(3) {
+            eprintln!("  decoded: {m}\n  ours:    {t}");
+        }
+    }
+    assert_eq!(
+        msgs.len(),
+        text.len(),
+        "{name}: ovs-ofctl decoded {} of {} flow_mods:\n{}",
+        msgs.len(),
+        text.len(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut bad = Vec::new();
+    for (m, t) in msgs.iter().zip(text) {
+        // "(OF1.5) (xid=0x0): ADD table:8 priority=P,MATCH cookie:0x.. actions=A"
+        let rest = m.split_once("ADD ").map_or(m.as_str(), |x| x.1);
+        let (head, actions) = rest.split_once(" actions=").unwrap_or((rest, ""));
+        let (head, cookie) = head.split_once(" cookie:").unwrap_or((head, "0"));
+        let (table, prio_match) = head.split_once(' ').unwrap_or(("", head));
+        let table = table.trim_start_matches("table:");
+        let mut expect = String::new();
+        if cookie != "0" {
+            expect.push_str(&format!("cookie={cookie}, "));
+        }
+        if table != "0" && !table.is_empty() {
+            expect.push_str(&format!("table={table}, "));
+        }
+        expect.push_str(&format!(
+            "{prio_match} actions={}",
+            if actions.is_empty() { "drop" } else { actions }
+        ));
+        if &expect != t {
+            bad.push(format!("  ours:    {t}\n  decoded: {expect}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{name}: {} flow_mods decode differently:\n{}",
+        bad.len(),
+        bad.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
+struct Outcome {
+    matched: usize,
+    total: usize,
+    mismatches: Vec<String>,
+}
+
+fn run_scenario(name: &str, script: &str, bind: &[&str]) -> Option<Outcome> {
+    let ovn = testkit::require_or_skip!(None);
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let stack = ovn.stack().chassis("ch1").build().unwrap();
+    let status = Command::new("sh")
+        .arg("-ec")
+        .arg(format!(
+            "nb() {{ ovn-nbctl --db=\"$NB\" \"$@\" >/dev/null; }}\n\
+             vs() {{ ovs-vsctl --db=\"$OVS\" \"$@\" >/dev/null; }}\n{script}"
+        ))
+        .env("NB", stack.nb_remote())
+        .env("SB", stack.sb_remote())
+        .env("OVS", stack.ovs_remote().unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{name}: scenario script failed");
+    for (i, lsp) in bind.iter().enumerate() {
+        stack.bind_port(&format!("vif{i}"), lsp).unwrap();
+    }
+    stack.wait_hv().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    stack.wait_hv().unwrap();
+    let real_text = stack.dump_flows().unwrap();
+    let sb = sb_tables(&stack);
+    drop(stack);
+
+    let view = ChassisView::new(&sb, "ch1").unwrap();
+    let flows = compile_chassis_flows(&sb.logical_flows, &view);
+    // Every compiled flow encodes as a flow_mod or fails with a listed reason.
+    let mut bytes_ok = 0;
+    let mut bytes_err: BTreeMap<String, usize> = BTreeMap::new();
+    let mut wire = Vec::new();
+    let mut wire_text = Vec::new();
+    for f in &flows.flows {
+        match flow_mod(f, 0) {
+            Ok(b) => {
+                bytes_ok += 1;
+                wire.extend_from_slice(&b);
+                wire_text.push(f.to_string());
+            }
+            Err(e) => {
+                let e = e.to_string();
+                let k: String = e.chars().filter(|c| !c.is_ascii_digit()).collect();
+                *bytes_err.entry(k).or_default() += 1;
+            }
+        }
+    }
+    eprintln!(
+        "{name}: {} flows, {bytes_ok} encode as flow_mod; not yet: {bytes_err:?}",
+        flows.flows.len()
+    );
+    assert!(
+        bytes_err.is_empty(),
+        "{name}: flows without flow_mod bytes: {bytes_err:?}"
+    );
+    check_bytes(name, &wire, &wire_text);
+    let ours_text: Vec<String> = flows.flows.iter().map(|f| f.to_string()).collect();
+    let real_lines: Vec<String> = real_text.lines().map(str::to_owned).collect();
+    let real = group(&real_lines);
+    let ours = group(&ours_text);
+
+    let n_real: usize = real.values().map(Vec::len).sum();
+    let n_ours: usize = ours.values().map(Vec::len).sum();
+    eprintln!(
+        "{name}: local datapaths {:?}; {n_real} real and {n_ours} compiled logical-table flows",
+        view.local_datapaths
+    );
+    assert!(n_real > 0, "{name}: no real flows in the logical tables");
+    let local: BTreeSet<u32> = view.local_datapaths.clone();
+    let mut matched = 0;
+    let mut total = 0;
+    let mut mismatches = Vec::new();
+    let mut cookies_seen = BTreeSet::new();
+    for lf in &sb.logical_flows {
+        let cookie = (lf.uuid.uuid().as_u128() >> 96) as u32;
+        cookies_seen.insert(cookie);
+        let on_local = view
+            .flow_datapaths(lf)
+            .iter()
+            .any(|(_, d)| local.contains(&d.tunnel_key));
+        let r = real.get(&cookie).cloned().unwrap_or_default();
+        let o = ours.get(&cookie).cloned().unwrap_or_default();
+        if !on_local && r.is_empty() && o.is_empty() {
+            continue;
+        }
+        total += 1;
+        if r == o {
+            matched += 1;
+        } else {
+            let only_real: Vec<&String> = r.iter().filter(|l| !o.contains(l)).collect();
+            let only_ours: Vec<&String> = o.iter().filter(|l| !r.contains(l)).collect();
+            let mut s = format!(
+                "{:?} table={} prio={} match={:?} actions={:?}",
+                lf.pipeline, lf.table_id, lf.priority, lf.match_, lf.actions
+            );
+            for l in only_real.iter().take(4) {
+                s.push_str(&format!("\n    real: {l}"));
+            }
+            for l in only_ours.iter().take(4) {
+                s.push_str(&format!("\n    ours: {l}"));
+            }
+            if only_real.is_empty() && only_ours.is_empty() {
+                s.push_str(&format!(
+                    "\n    same lines, different counts: real {} ours {}",
+                    r.len(),
+                    o.len()
+                ));
+            }
+            mismatches.push(s);
+        }
+    }
+    for (c, lines) in &real {
+        if !cookies_seen.contains(c) {
+            mismatches.push(format!(
+                "real flows with unknown cookie {c:#x}: {}",
+                lines.first().cloned().unwrap_or_default()
+            ));
+        }
+    }
+    for e in &flows.errors {
+        eprintln!("{name}: compile error: {e}");
+    }
+    eprintln!(
+        "{name}: {matched}/{total} logical flows match ({} mismatches)",
+        mismatches.len()
+    );
+    if std::env::var_os("PARITY_VERBOSE").is_some() {
+        for m in &mismatches {
+            eprintln!("  {m}");
+        }
+    }
+    Some(Outcome {
+        matched,
+        total,
+        mismatches,
+    })
+}
+
+fn check(name: &str, o: Option<Outcome>) {
+    let Some(o) = o else { return };
+    assert!(o.total > 0, "{name}: no logical flows on local datapaths");
+    let pct = o.matched as f64 * 100.0 / o.total as f64;
+    assert!(
+        pct >= 99.0,
+        "{name}: only {}/{} ({pct:.2}%) logical flows match:\n{}",
+        o.matched,
+        o.total,
+        o.mismatches.join("\n")
+    );
+}
+
+const SWITCH_ACLS: &str = r#"
+nb ls-add sw0 -- set Logical_Switch sw0 other_config:subnet=10.0.0.0/24
+nb lsp-add sw0 vm1 -- lsp-set-addresses vm1 "00:00:00:00:01:01 10.0.0.11 fd00::11" -- lsp-set-port-security vm1 "00:00:00:00:01:01 10.0.0.11 fd00::11"
+nb lsp-add sw0 vm2 -- lsp-set-addresses vm2 "00:00:00:00:01:02 10.0.0.12"
+nb lsp-add sw0 vm3 -- lsp-set-addresses vm3 "00:00:00:00:01:03 10.0.0.13"
+nb lsp-add sw0 vm4 -- lsp-set-addresses vm4 unknown
+nb pg-add pg_allow vm1 vm2 -- pg-add pg_deny vm3 vm2 -- pg-add pg_empty
+nb create Address_Set name=as_v4 addresses='"10.0.0.11","10.0.0.12","10.0.2.0/24","10.1.0.0/16"'
+nb create Address_Set name=as_v6 addresses='"fd00::11","fd00::12"'
+nb create Address_Set name=as_empty
+nb acl-add pg_allow to-lport 1001 'outport == @pg_allow && ip4.src == $as_v4 && tcp.dst == {80, 443, 8080}' allow-related
+nb acl-add pg_allow from-lport 1001 'inport == @pg_allow && ip6.dst == $as_v6' allow-related
+nb acl-add pg_allow from-lport 1002 'inport == @pg_allow && ip4.dst == $as_v4 && udp.dst >= 1000 && udp.dst <= 2000' allow
+nb acl-add pg_deny to-lport 1000 'outport == @pg_deny && ip' drop
+nb acl-add pg_empty to-lport 1000 'outport == @pg_empty && ip4.src == $as_empty' drop
+nb --log --severity=info acl-add sw0 to-lport 900 'ip4 && udp.dst == 53' reject
+nb --log --severity=warning --name=a1 acl-add sw0 from-lport 800 'ip4 && icmp4' allow-stateless
+dhcp=$(ovn-nbctl --db="$NB" create DHCP_Options cidr=10.0.0.0/24 options='"lease_time"="3600" "router"="10.0.0.1" "server_id"="10.0.0.1" "server_mac"="00:00:00:00:ff:01"')
+nb lsp-set-dhcpv4-options vm1 $dhcp
+"#;
+
+const ROUTER_NAT_LB: &str = r#"
+nb ls-add sw0 -- lsp-add sw0 vm1 -- lsp-set-addresses vm1 "00:00:00:00:01:01 10.0.0.11 fd00::11" \
+   -- lsp-set-port-security vm1 "00:00:00:00:01:01 10.0.0.11 fd00::11"
+nb lsp-add sw0 vm2 -- lsp-set-addresses vm2 "00:00:00:00:01:02 10.0.0.12" -- lsp-add sw0 vm3 -- lsp-set-addresses vm3 dynamic
+nb set Logical_Switch sw0 other_config:subnet=10.0.0.0/24 other_config:mcast_snoop=true
+nb ls-add sw1 -- lsp-add sw1 vm4 -- lsp-set-addresses vm4 "00:00:00:00:02:01 10.0.1.11"
+nb lsp-add sw1 ln1 -- lsp-set-type ln1 localnet -- lsp-set-addresses ln1 unknown -- lsp-set-options ln1 network_name=physnet
+nb lr-add lr0 -- lrp-add lr0 lr0-sw0 00:00:00:00:ff:01 10.0.0.1/24 fd00::1/64 -- lrp-add lr0 lr0-sw1 00:00:00:00:ff:02 10.0.1.1/24
+nb lsp-add sw0 sw0-lr0 -- lsp-set-type sw0-lr0 router -- lsp-set-addresses sw0-lr0 router -- lsp-set-options sw0-lr0 router-port=lr0-sw0
+nb lsp-add sw1 sw1-lr0 -- lsp-set-type sw1-lr0 router -- lsp-set-addresses sw1-lr0 router -- lsp-set-options sw1-lr0 router-port=lr0-sw1
+nb lrp-set-gateway-chassis lr0-sw1 ch1 10
+nb lr-nat-add lr0 snat 172.16.0.100 10.0.0.0/24
+nb lr-nat-add lr0 dnat_and_snat 172.16.0.110 10.0.0.11 vm1 00:00:00:00:03:01
+nb lr-route-add lr0 0.0.0.0/0 10.0.1.254
+nb lr-policy-add lr0 1004 "ip4.src == 10.0.0.11 && ip4.dst == 10.0.1.0/24" reroute 10.0.1.100
+nb lr-policy-add lr0 102 "ip4.src == 10.0.0.0/24 && ip4.dst == 10.0.1.0/24" allow
+nb lr-policy-add lr0 101 "ip4.src == 10.0.0.12" drop
+nb lr-add gr0 -- set Logical_Router gr0 options:chassis=ch1 options:lb_force_snat_ip=router_ip
+nb lrp-add gr0 gr0-ext 00:00:00:00:ff:10 172.16.0.1/24
+nb lr-nat-add gr0 snat 172.16.0.1 10.0.0.0/16
+nb lb-add lb0 10.96.0.10:80 10.0.0.11:8080,10.0.0.12:8080 tcp
+nb set Load_Balancer lb0 options:affinity_timeout=60
+nb lb-add lb1 10.96.0.11:53 10.0.0.11:53 udp
+nb lb-add lb2 10.96.0.12 10.0.0.12
+nb ls-lb-add sw0 lb0 -- ls-lb-add sw0 lb1 -- ls-lb-add sw0 lb2 -- lr-lb-add lr0 lb0 -- lr-lb-add gr0 lb1
+"#;
+
+const OVNK_NODE: &str = r#"
+nb ls-add node1 -- set Logical_Switch node1 other_config:subnet=10.128.0.0/23
+nb lsp-add node1 ns1_pod1 -- lsp-set-addresses ns1_pod1 "0a:58:0a:80:00:05 10.128.0.5" -- lsp-set-port-security ns1_pod1 "0a:58:0a:80:00:05 10.128.0.5"
+nb lsp-add node1 ns1_pod2 -- lsp-set-addresses ns1_pod2 "0a:58:0a:80:00:06 10.128.0.6" -- lsp-set-port-security ns1_pod2 "0a:58:0a:80:00:06 10.128.0.6"
+nb lsp-add node1 k8s-node1 -- lsp-set-addresses k8s-node1 "0a:58:0a:80:00:02 10.128.0.2"
+nb lr-add ovn_cluster_router
+nb lrp-add ovn_cluster_router rtos-node1 0a:58:0a:80:00:01 10.128.0.1/23
+nb lsp-add node1 stor-node1 -- lsp-set-type stor-node1 router -- lsp-set-addresses stor-node1 router -- lsp-set-options stor-node1 router-port=rtos-node1
+nb ls-add join
+nb lrp-add ovn_cluster_router rtoj-ovn_cluster_router 0a:58:64:40:00:01 100.64.0.1/16
+nb lsp-add join jtor-ovn_cluster_router -- lsp-set-type jtor-ovn_cluster_router router -- lsp-set-addresses jtor-ovn_cluster_router router -- lsp-set-options jtor-ovn_cluster_router router-port=rtoj-ovn_cluster_router
+nb lr-add GR_node1 -- set Logical_Router GR_node1 options:chassis=ch1 options:lb_force_snat_ip=router_ip options:always_learn_from_arp_request=false options:dynamic_neigh_routers=true
+nb lrp-add GR_node1 rtoj-GR_node1 0a:58:64:40:00:02 100.64.0.2/16
+nb lsp-add join jtor-GR_node1 -- lsp-set-type jtor-GR_node1 router -- lsp-set-addresses jtor-GR_node1 router -- lsp-set-options jtor-GR_node1 router-port=rtoj-GR_node1
+nb lrp-add GR_node1 rtoe-GR_node1 02:42:ac:12:00:02 172.18.0.2/16
+nb ls-add ext_node1
+nb lsp-add ext_node1 etor-GR_node1 -- lsp-set-type etor-GR_node1 router -- lsp-set-addresses etor-GR_node1 router -- lsp-set-options etor-GR_node1 router-port=rtoe-GR_node1
+nb lsp-add ext_node1 breth0_node1 -- lsp-set-type breth0_node1 localnet -- lsp-set-addresses breth0_node1 unknown -- lsp-set-options breth0_node1 network_name=physnet
+nb lr-nat-add GR_node1 snat 172.18.0.2 10.128.0.0/14
+nb lr-nat-add GR_node1 snat 172.18.0.100 10.128.0.6
+nb lr-route-add GR_node1 0.0.0.0/0 172.18.0.1 rtoe-GR_node1
+nb lr-route-add GR_node1 10.128.0.0/14 100.64.0.1
+nb --policy=src-ip lr-route-add ovn_cluster_router 10.128.0.0/23 100.64.0.2
+nb lr-policy-add ovn_cluster_router 1004 "inport == \"rtos-node1\" && ip4.dst == 172.18.0.2 /* node1 */" reroute 10.128.0.2
+nb lr-policy-add ovn_cluster_router 102 "ip4.src == 10.128.0.0/14 && ip4.dst == 10.128.0.0/14" allow
+nb lr-policy-add ovn_cluster_router 102 "ip4.src == 10.128.0.0/14 && ip4.dst == 100.64.0.0/16" allow
+nb lr-policy-add ovn_cluster_router 100 "ip4.src == 10.128.0.6" reroute 100.64.0.2
+nb lb-add svc1 10.96.0.1:443 172.18.0.2:6443 tcp
+nb lb-add svc2 10.96.0.10:53 10.128.0.5:53,10.128.0.6:53 udp
+nb lb-add svc3 10.96.0.20:80 10.128.0.5:8080,10.128.0.6:8080 tcp
+nb set Load_Balancer svc3 options:affinity_timeout=10800
+nb lb-add np1 172.18.0.2:30080 10.128.0.5:8080 tcp
+lbg=$(ovn-nbctl --db="$NB" create Load_Balancer_Group name=clusterLBGroup)
+for lb in svc1 svc2 svc3; do
+  nb add Load_Balancer_Group $lbg load_balancer $(ovn-nbctl --db="$NB" --bare --columns=_uuid find Load_Balancer name=$lb)
+done
+nb add Logical_Switch node1 load_balancer_group $lbg -- add Logical_Router GR_node1 load_balancer_group $lbg -- add Logical_Router ovn_cluster_router load_balancer_group $lbg
+nb lr-lb-add GR_node1 np1
+nb pg-add ns1_deny ns1_pod1 ns1_pod2 -- pg-add np_allow ns1_pod1
+nb create Address_Set name=a123_v4 addresses='"10.128.0.6","10.128.1.7"'
+nb acl-add ns1_deny to-lport 1000 'outport == @ns1_deny' drop
+nb acl-add ns1_deny from-lport 1000 'inport == @ns1_deny' drop
+nb acl-add np_allow to-lport 1001 'ip4.src == $a123_v4 && outport == @np_allow' allow-related
+nb acl-add np_allow to-lport 1001 'ip4.src == 10.128.0.2 && outport == @np_allow' allow-related
+"#;
+
+/// Another chassis `ch2` holds some ports, a distributed gateway port and a gateway router:
+/// what is not local to `ch1` must compile to nothing, as on the real chassis.
+const LOCALITY: &str = r#"
+ovn-sbctl --db="$SB" chassis-add ch2 geneve 192.168.0.2
+nb ls-add sw0 -- lsp-add sw0 vm1 -- lsp-set-addresses vm1 "00:00:00:00:01:01 10.0.0.11"
+nb lsp-add sw0 vm3 -- lsp-set-addresses vm3 "00:00:00:00:01:03 10.0.0.13" -- lsp-set-port-security vm3 "00:00:00:00:01:03 10.0.0.13"
+nb pg-add pg1 vm1 vm3 -- acl-add pg1 to-lport 1001 'outport == @pg1 && ip4' allow-related
+nb acl-add pg1 from-lport 1001 'inport == @pg1 && ip4.dst == 10.0.9.0/24' drop
+nb ls-add sw2 -- lsp-add sw2 vm5 -- lsp-set-addresses vm5 "00:00:00:00:02:05 10.0.2.15"
+nb lr-add lr0 -- lrp-add lr0 lr0-sw0 00:00:00:00:ff:01 10.0.0.1/24
+nb lsp-add sw0 sw0-lr0 -- lsp-set-type sw0-lr0 router -- lsp-set-addresses sw0-lr0 router -- lsp-set-options sw0-lr0 router-port=lr0-sw0
+nb lrp-add lr0 lr0-pub 00:00:00:00:ff:03 172.16.0.1/24
+nb ls-add pub -- lsp-add pub ln-pub -- lsp-set-type ln-pub localnet -- lsp-set-addresses ln-pub unknown -- lsp-set-options ln-pub network_name=phys
+nb lsp-add pub pub-lr0 -- lsp-set-type pub-lr0 router -- lsp-set-addresses pub-lr0 router -- lsp-set-options pub-lr0 router-port=lr0-pub
+nb lrp-set-gateway-chassis lr0-pub ch2 10
+nb lr-nat-add lr0 snat 172.16.0.1 10.0.0.0/24
+nb ls-add jn -- lrp-add lr0 lr0-jn 00:00:00:00:ff:04 100.64.0.1/16
+nb lsp-add jn jn-lr0 -- lsp-set-type jn-lr0 router -- lsp-set-addresses jn-lr0 router -- lsp-set-options jn-lr0 router-port=lr0-jn
+nb lr-add gr2 -- set Logical_Router gr2 options:chassis=ch2 -- lrp-add gr2 gr2-jn 00:00:00:00:ff:05 100.64.0.2/16
+nb lsp-add jn jn-gr2 -- lsp-set-type jn-gr2 router -- lsp-set-addresses jn-gr2 router -- lsp-set-options jn-gr2 router-port=gr2-jn
+nb lr-nat-add gr2 snat 100.64.0.2 10.0.0.0/16
+nb --wait=sb sync
+ovn-sbctl --db="$SB" lsp-bind vm3 ch2 -- lsp-bind vm5 ch2
+"#;
+
+#[test]
+fn parity_locality() {
+    check("locality", run_scenario("locality", LOCALITY, &["vm1"]));
+}
+
+#[test]
+fn parity_switch_acls() {
+    check(
+        "switch_acls",
+        run_scenario("switch_acls", SWITCH_ACLS, &["vm1", "vm2"]),
+    );
+}
+
+#[test]
+fn parity_router_nat_lb() {
+    check(
+        "router_nat_lb",
+        run_scenario("router_nat_lb", ROUTER_NAT_LB, &["vm1", "vm2"]),
+    );
+}
+
+#[test]
+fn parity_ovnk_node() {
+    check(
+        "ovnk_node",
+        run_scenario(
+            "ovnk_node",
+            OVNK_NODE,
+            &["ns1_pod1", "ns1_pod2", "k8s-node1"],
+        ),
+    );
+}

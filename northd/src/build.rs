@@ -1,0 +1,382 @@
+//! The pure build: NB snapshot and SB state in, SB content out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ovn_nb::model as nb;
+use ovn_sb::stage::DatapathKind;
+
+use crate::content::{DatapathContent, LbContent, McGroupContent, PortContent, SbContent};
+use crate::error::NbWarning;
+use crate::ipam;
+use crate::lb::LoadBalancer;
+use crate::mcast;
+use crate::snapshot::NbSnapshot;
+use crate::state::SbState;
+use crate::switch::{self, LspType, Switch, SwitchCtx};
+use crate::tunnel_key::{TunnelKeyAllocator, MAX_DP_KEY, MAX_PORT_KEY, MIN_DP_KEY, MIN_PORT_KEY};
+
+/// `northd_internal_version` as ovn-northd 23.03.1 writes it to `SB_Global`.
+pub const NORTHD_INTERNAL_VERSION: &str = "23.03.1-20.27.0-70.6";
+/// `max_tunid` for Geneve (24-bit keys less the multicast range).
+pub const MAX_TUNID: &str = "16711680";
+
+/// Global options, parsed once from `NB_Global`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalOptions {
+    /// `mac_prefix`.
+    pub mac_prefix: String,
+    /// `svc_monitor_mac`.
+    pub svc_monitor_mac: String,
+    /// Every option, passed to `SB_Global`.
+    pub all: BTreeMap<String, String>,
+}
+
+impl GlobalOptions {
+    /// Reads `NB_Global` options, deriving `mac_prefix` and `svc_monitor_mac` from the
+    /// `NB_Global` UUID when absent (ovn-northd picks random ones and writes them back to NB).
+    pub fn from_nb(nb: &NbSnapshot) -> Self {
+        let mut all = nb.global_options();
+        let seed = nb
+            .nb_global
+            .as_ref()
+            .map(|g| g.uuid.uuid().as_u128())
+            .unwrap_or_default();
+        let b = seed.to_be_bytes();
+        let mac_prefix = all
+            .entry("mac_prefix".to_owned())
+            .or_insert_with(|| format!("{:02x}:{:02x}:{:02x}", b[0] & 0xfe, b[1], b[2]))
+            .clone();
+        let svc_monitor_mac = all
+            .entry("svc_monitor_mac".to_owned())
+            .or_insert_with(|| {
+                format!(
+                    "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    (b[3] & 0xfe) | 0x02,
+                    b[4],
+                    b[5],
+                    b[6],
+                    b[7],
+                    b[8]
+                )
+            })
+            .clone();
+        all.insert("max_tunid".to_owned(), MAX_TUNID.to_owned());
+        Self {
+            mac_prefix,
+            svc_monitor_mac,
+            all,
+        }
+    }
+}
+
+fn requested_key(
+    opts: &BTreeMap<String, String>,
+    owner: &str,
+    warnings: &mut Vec<NbWarning>,
+) -> Option<u32> {
+    let v = opts.get("requested-tnl-key")?;
+    match v.parse::<u32>() {
+        Ok(k) => Some(k),
+        Err(_) => {
+            warnings.push(NbWarning::BadOption {
+                owner: owner.to_owned(),
+                key: "requested-tnl-key".to_owned(),
+                value: v.clone(),
+            });
+            None
+        }
+    }
+}
+
+/// Compiles `nb` into Southbound content, keeping the tunnel keys `state` already has.
+pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
+    let mut out = SbContent::default();
+    let globals = GlobalOptions::from_nb(nb);
+    // IPAM first: ports see their allocated `dynamic_addresses`.
+    let allocated = ipam::allocate(nb, &globals.mac_prefix, &mut out.warnings);
+    let changed: Vec<_> = allocated
+        .into_iter()
+        .filter(|(r, v)| nb.switch_ports.get(r).map(|l| &l.dynamic_addresses) != Some(v))
+        .collect();
+    let updated;
+    let nb = if changed.is_empty() {
+        nb
+    } else {
+        let mut copy = nb.clone();
+        for (r, v) in &changed {
+            if let Some(l) = copy.switch_ports.get_mut(r) {
+                l.dynamic_addresses.clone_from(v);
+            }
+            out.nb_dynamic_addresses.insert(r.uuid(), v.clone());
+        }
+        updated = copy;
+        &updated
+    };
+    out.global_options = globals.all.clone();
+    out.global_options.insert(
+        "northd_internal_version".to_owned(),
+        NORTHD_INTERNAL_VERSION.to_owned(),
+    );
+
+    // Datapaths: keys already in SB first, then requested keys, then new ones.
+    let mut switches: Vec<&nb::LogicalSwitch> = nb.switches.values().collect();
+    switches.sort_by(|a, b| (&a.name, a.uuid).cmp(&(&b.name, b.uuid)));
+    let mut dp_keys = TunnelKeyAllocator::new(MIN_DP_KEY, MAX_DP_KEY);
+    let mut keys: Vec<Option<u32>> = switches
+        .iter()
+        .map(|ls| {
+            state
+                .datapath_keys
+                .get(&ls.uuid.uuid())
+                .copied()
+                .filter(|k| dp_keys.reserve(*k))
+        })
+        .collect();
+    for (ls, key) in switches.iter().zip(keys.iter_mut()) {
+        if key.is_none() {
+            if let Some(k) = requested_key(&ls.other_config, &ls.name, &mut out.warnings) {
+                *key = dp_keys.request(k, &ls.name).ok();
+            }
+        }
+    }
+    let mut views: Vec<Switch> = Vec::new();
+    for (ls, key) in switches.iter().zip(keys) {
+        let key = match key.map_or_else(|| dp_keys.allocate(&ls.name), Ok) {
+            Ok(k) => k,
+            Err(e) => {
+                out.warnings.push(NbWarning::TunnelKey(e));
+                continue;
+            }
+        };
+        let dp = out.datapaths.len();
+        let mut ids = BTreeMap::new();
+        ids.insert("logical-switch".to_owned(), ls.uuid.to_string());
+        ids.insert("name".to_owned(), ls.name.clone());
+        if let Some(n) = ls.external_ids.get("neutron:network_name") {
+            ids.insert("name2".to_owned(), n.clone());
+        }
+        out.datapaths.push(DatapathContent {
+            nb_uuid: ls.uuid.uuid(),
+            name: ls.name.clone(),
+            kind: DatapathKind::Switch,
+            tunnel_key: key,
+            external_ids: ids,
+        });
+        views.push(switch::switch_view(nb, ls, dp, &mut out.warnings));
+    }
+
+    for sw in &views {
+        build_switch_ports(nb, state, sw, &mut out);
+        out.ip_multicast.push((sw.dp, sw.mcast.clone()));
+    }
+    build_address_sets(nb, &globals, &views, &mut out);
+    let pg_names = build_port_groups(nb, &views, &mut out);
+    let lbs: BTreeMap<_, _> = nb
+        .load_balancers
+        .values()
+        .map(|l| (l.uuid, LoadBalancer::parse(l, &mut out.warnings)))
+        .collect();
+    build_load_balancers(nb, &views, &mut out);
+
+    let ctx = SwitchCtx {
+        nb,
+        features: state.features,
+        pg_names: &pg_names,
+        lbs: &lbs,
+    };
+    for sw in &views {
+        switch::build_flows(&ctx, sw, &mut out.flows);
+    }
+    out
+}
+
+fn build_switch_ports(nb: &NbSnapshot, state: &SbState, sw: &Switch, out: &mut SbContent) {
+    let dp_uuid = out.datapaths[sw.dp].nb_uuid;
+    let mut alloc = TunnelKeyAllocator::new(MIN_PORT_KEY, MAX_PORT_KEY);
+    let mut keys: Vec<Option<u32>> = sw
+        .ports
+        .iter()
+        .map(|p| {
+            state
+                .port_keys
+                .get(&p.name)
+                .filter(|(dp, _)| *dp == dp_uuid)
+                .map(|(_, k)| *k)
+                .filter(|k| alloc.reserve(*k))
+        })
+        .collect();
+    for (p, key) in sw.ports.iter().zip(keys.iter_mut()) {
+        if key.is_none() {
+            let opts = nb.switch_ports.get(&p.nb).map(|l| &l.options);
+            if let Some(k) = opts.and_then(|o| requested_key(o, &p.name, &mut out.warnings)) {
+                *key = alloc.request(k, &p.name).ok();
+            }
+        }
+    }
+    let mut groups: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (p, key) in sw.ports.iter().zip(keys) {
+        let Some(lsp) = nb.switch_ports.get(&p.nb) else {
+            continue;
+        };
+        let key = match key.map_or_else(|| alloc.allocate(&p.name), Ok) {
+            Ok(k) => k,
+            Err(e) => {
+                out.warnings.push(NbWarning::TunnelKey(e));
+                continue;
+            }
+        };
+        // `mac` is `addresses` as written (`dynamic` stays `dynamic`).
+        let mac = lsp.addresses.clone();
+        let mut options = lsp.options.clone();
+        let type_ = match p.type_ {
+            LspType::Router => {
+                options.retain(|k, _| k == "router-port" || k == "nat-addresses");
+                if let Some(peer) = options.remove("router-port") {
+                    options.insert("peer".to_owned(), peer);
+                }
+                "patch".to_owned()
+            }
+            _ => lsp.type_.clone(),
+        };
+        let mut external_ids = BTreeMap::new();
+        if let Some(n) = lsp.external_ids.get("neutron:port_name") {
+            external_ids.insert("name".to_owned(), n.clone());
+        }
+        out.ports.push(PortContent {
+            name: p.name.clone(),
+            datapath: sw.dp,
+            tunnel_key: key,
+            type_,
+            mac,
+            port_security: lsp.port_security.clone(),
+            options,
+            external_ids,
+            parent_port: lsp.parent_name.clone(),
+            tag: lsp.tag.or(lsp.tag_request.filter(|t| *t != 0)),
+        });
+        if p.enabled {
+            groups
+                .entry(mcast::FLOOD)
+                .or_default()
+                .insert(p.name.clone());
+            if p.type_ != LspType::Router {
+                groups
+                    .entry(mcast::FLOOD_L2)
+                    .or_default()
+                    .insert(p.name.clone());
+            }
+            if p.has_unknown {
+                groups
+                    .entry(mcast::UNKNOWN)
+                    .or_default()
+                    .insert(p.name.clone());
+            }
+            if p.mcast_flood {
+                groups
+                    .entry(mcast::STATIC)
+                    .or_default()
+                    .insert(p.name.clone());
+            }
+            if p.mcast_flood_reports {
+                groups
+                    .entry(mcast::MROUTER_FLOOD)
+                    .or_default()
+                    .insert(p.name.clone());
+            }
+        }
+    }
+    for (name, key) in mcast::SWITCH_GROUPS {
+        if let Some(ports) = groups.remove(name) {
+            out.multicast_groups.push(McGroupContent {
+                datapath: sw.dp,
+                name: name.to_owned(),
+                tunnel_key: key,
+                ports,
+            });
+        }
+    }
+}
+
+fn build_address_sets(
+    nb: &NbSnapshot,
+    globals: &GlobalOptions,
+    views: &[Switch],
+    out: &mut SbContent,
+) {
+    out.address_sets.insert(
+        "svc_monitor_mac".to_owned(),
+        BTreeSet::from([globals.svc_monitor_mac.clone()]),
+    );
+    for set in nb.address_sets.values() {
+        out.address_sets
+            .insert(set.name.clone(), set.addresses.clone());
+    }
+    let ports: BTreeMap<_, _> = views
+        .iter()
+        .flat_map(|sw| sw.ports.iter().map(|p| (p.nb, p)))
+        .collect();
+    for pg in nb.port_groups.values() {
+        let mut v4 = BTreeSet::new();
+        let mut v6 = BTreeSet::new();
+        for p in pg.ports.iter().filter_map(|r| ports.get(r)) {
+            for a in &p.addrs {
+                v4.extend(a.ipv4.iter().map(ToString::to_string));
+                v6.extend(a.ipv6.iter().map(ToString::to_string));
+            }
+        }
+        out.address_sets.insert(format!("{}_ip4", pg.name), v4);
+        out.address_sets.insert(format!("{}_ip6", pg.name), v6);
+    }
+}
+
+/// SB port groups, one per NB port group and datapath with ports of the group:
+/// `<datapath key>_<name>`. Returns the NB name to SB name map of the last datapath seen (the
+/// flows use `@name`; ovn-controller resolves per datapath).
+fn build_port_groups(
+    nb: &NbSnapshot,
+    views: &[Switch],
+    out: &mut SbContent,
+) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    for pg in nb.port_groups.values() {
+        for sw in views {
+            let members: BTreeSet<String> = sw
+                .ports
+                .iter()
+                .filter(|p| pg.ports.contains(&p.nb))
+                .map(|p| p.name.clone())
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let key = out.datapaths[sw.dp].tunnel_key;
+            let sb_name = format!("{key}_{}", pg.name);
+            names.insert(pg.name.clone(), sb_name.clone());
+            out.port_groups.insert(sb_name, members);
+        }
+    }
+    names
+}
+
+fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
+    for lb in nb.load_balancers.values() {
+        let datapaths: BTreeSet<usize> = views
+            .iter()
+            .filter(|sw| sw.lbs.contains(&lb.uuid))
+            .map(|sw| sw.dp)
+            .collect();
+        if datapaths.is_empty() {
+            continue;
+        }
+        let mut options = lb.options.clone();
+        options.insert("hairpin_orig_tuple".to_owned(), "true".to_owned());
+        out.load_balancers.push(LbContent {
+            nb_uuid: lb.uuid.uuid(),
+            name: lb.name.clone(),
+            vips: lb.vips.clone(),
+            protocol: lb.protocol.map(|p| p.as_str().to_owned()),
+            options,
+            datapaths,
+        });
+    }
+}

@@ -1,0 +1,135 @@
+//! What northd computes: the Southbound content for one NB snapshot, with no UUIDs (rows refer
+//! to each other by index and name); [`crate::diff`] turns it into one SB transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ovn_sb::stage::DatapathKind;
+use uuid::Uuid;
+
+use crate::error::NbWarning;
+use crate::flow::{DpIndex, FlowTable};
+
+/// A `Datapath_Binding` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatapathContent {
+    /// The NB `Logical_Switch` or `Logical_Router` UUID.
+    pub nb_uuid: Uuid,
+    /// The switch or router name.
+    pub name: String,
+    /// Switch or router.
+    pub kind: DatapathKind,
+    /// `tunnel_key`.
+    pub tunnel_key: u32,
+    /// `external_ids` as ovn-northd writes them (`logical-switch`/`logical-router`, `name`, ...).
+    pub external_ids: BTreeMap<String, String>,
+}
+
+/// A `Port_Binding` row (the columns northd owns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortContent {
+    /// `logical_port`.
+    pub name: String,
+    /// The datapath.
+    pub datapath: DpIndex,
+    /// `tunnel_key`.
+    pub tunnel_key: u32,
+    /// `type`.
+    pub type_: String,
+    /// `mac`.
+    pub mac: BTreeSet<String>,
+    /// `port_security`.
+    pub port_security: BTreeSet<String>,
+    /// `options`.
+    pub options: BTreeMap<String, String>,
+    /// `external_ids`.
+    pub external_ids: BTreeMap<String, String>,
+    /// `parent_port`.
+    pub parent_port: Option<String>,
+    /// `tag`.
+    pub tag: Option<i64>,
+}
+
+/// A `Multicast_Group` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McGroupContent {
+    /// The datapath.
+    pub datapath: DpIndex,
+    /// `name` (`_MC_flood`, ...).
+    pub name: String,
+    /// `tunnel_key`.
+    pub tunnel_key: u32,
+    /// Member ports, by `logical_port`.
+    pub ports: BTreeSet<String>,
+}
+
+/// A `Load_Balancer` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LbContent {
+    /// The NB load balancer UUID (`external_ids:lb_id`).
+    pub nb_uuid: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `vips`, as in NB.
+    pub vips: BTreeMap<String, String>,
+    /// `protocol`.
+    pub protocol: Option<String>,
+    /// `options`: NB options plus `hairpin_orig_tuple=true`.
+    pub options: BTreeMap<String, String>,
+    /// The datapaths it applies to (written as a `Logical_DP_Group`).
+    pub datapaths: BTreeSet<DpIndex>,
+}
+
+/// Everything northd writes to Southbound for one NB snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct SbContent {
+    /// `SB_Global` `options`.
+    pub global_options: BTreeMap<String, String>,
+    /// `Datapath_Binding` rows; flows and ports refer to them by index.
+    pub datapaths: Vec<DatapathContent>,
+    /// `Port_Binding` rows.
+    pub ports: Vec<PortContent>,
+    /// `Multicast_Group` rows.
+    pub multicast_groups: Vec<McGroupContent>,
+    /// `Address_Set` rows: name to addresses.
+    pub address_sets: BTreeMap<String, BTreeSet<String>>,
+    /// `Port_Group` rows (`<datapath key>_<name>`): name to ports.
+    pub port_groups: BTreeMap<String, BTreeSet<String>>,
+    /// `IP_Multicast` rows: one per switch datapath.
+    pub ip_multicast: Vec<(DpIndex, crate::mcast::SwitchMcastConfig)>,
+    /// `Load_Balancer` rows.
+    pub load_balancers: Vec<LbContent>,
+    /// `Logical_Flow` rows, each with its datapaths (one datapath, or a `Logical_DP_Group`).
+    pub flows: FlowTable,
+    /// `dynamic_addresses` that IPAM changed, to write back to NB `Logical_Switch_Port` (by
+    /// port UUID; `None` clears the column).
+    pub nb_dynamic_addresses: BTreeMap<Uuid, Option<String>>,
+    /// NB problems met while compiling (the offending item was left out).
+    pub warnings: Vec<NbWarning>,
+}
+
+impl SbContent {
+    /// The flows expanded per datapath: (datapath name, pipeline, table, priority, match,
+    /// actions), sorted — the form parity tests compare.
+    pub fn expanded_flows(&self) -> Vec<(String, &'static str, u8, u16, String, String)> {
+        let mut out = Vec::new();
+        for (k, dps) in self.flows.iter() {
+            for &dp in dps {
+                let name = self
+                    .datapaths
+                    .get(dp)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default();
+                out.push((
+                    name,
+                    k.stage.pipeline().as_str(),
+                    k.stage.table(),
+                    k.priority,
+                    k.match_.clone(),
+                    k.actions.clone(),
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+}

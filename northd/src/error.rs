@@ -1,0 +1,53 @@
+//! Errors of the northd compiler.
+
+use ovsdb::model::ModelError;
+
+use crate::tunnel_key::TunnelKeyError;
+
+/// An error building a snapshot, compiling it, or diffing against Southbound.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NorthdError {
+    /// A row did not match its table's model.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The JSON given for a snapshot was not an object of table name to rows.
+    #[error("{table}: expected an array or object of rows")]
+    NotRows {
+        /// The table whose rows were malformed.
+        table: String,
+    },
+    /// No tunnel key was left.
+    #[error(transparent)]
+    TunnelKey(#[from] TunnelKeyError),
+}
+
+/// A problem in the Northbound input that ovn-northd would log and work around; compilation
+/// goes on without the offending item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NbWarning {
+    /// A `Logical_Switch_Port` `addresses` or `port_security` entry does not parse.
+    #[error("port {port}: bad address {text:?}: {reason}")]
+    BadAddress {
+        /// The port.
+        port: String,
+        /// The entry.
+        text: String,
+        /// Why.
+        reason: String,
+    },
+    /// An option has a value of the wrong form.
+    #[error("{owner}: option {key}={value:?} is invalid")]
+    BadOption {
+        /// Which row.
+        owner: String,
+        /// The option key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// A tunnel key could not be allocated; the object is left out.
+    #[error("{0}")]
+    TunnelKey(TunnelKeyError),
+}

@@ -1,0 +1,684 @@
+//! Typed builders for logical flow matches and actions, printing OVN's text exactly as
+//! ovn-northd 23.03 writes it, and the flow table that collects flows per datapath.
+//!
+//! Builders never take free-form text except where the text comes from the user (an ACL or QoS
+//! `match` column), which is wrapped as [`Match::user`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+
+use ovn_nb::addr::MacAddr;
+use ovn_sb::stage::Stage;
+
+/// A match field or register, by its OVN symbol name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Field(pub &'static str);
+
+impl Field {
+    /// `inport`.
+    pub const INPORT: Self = Self("inport");
+    /// `outport`.
+    pub const OUTPORT: Self = Self("outport");
+    /// `eth.src`.
+    pub const ETH_SRC: Self = Self("eth.src");
+    /// `eth.dst`.
+    pub const ETH_DST: Self = Self("eth.dst");
+    /// `arp.op`.
+    pub const ARP_OP: Self = Self("arp.op");
+    /// `arp.tpa`.
+    pub const ARP_TPA: Self = Self("arp.tpa");
+    /// `arp.spa`.
+    pub const ARP_SPA: Self = Self("arp.spa");
+    /// `arp.sha`.
+    pub const ARP_SHA: Self = Self("arp.sha");
+    /// `arp.tha`.
+    pub const ARP_THA: Self = Self("arp.tha");
+    /// `ip4.src`.
+    pub const IP4_SRC: Self = Self("ip4.src");
+    /// `ip4.dst`.
+    pub const IP4_DST: Self = Self("ip4.dst");
+    /// `ip6.src`.
+    pub const IP6_SRC: Self = Self("ip6.src");
+    /// `ip6.dst`.
+    pub const IP6_DST: Self = Self("ip6.dst");
+    /// `nd.target`.
+    pub const ND_TARGET: Self = Self("nd.target");
+    /// `nd.tll`.
+    pub const ND_TLL: Self = Self("nd.tll");
+    /// `flags.loopback`.
+    pub const FLAGS_LOOPBACK: Self = Self("flags.loopback");
+    /// `ct_mark.blocked`.
+    pub const CT_MARK_BLOCKED: Self = Self("ct_mark.blocked");
+    /// `ct_label.label`.
+    pub const CT_LABEL_LABEL: Self = Self("ct_label.label");
+}
+
+/// The registers and register bits ovn-northd assigns a meaning to in switch pipelines.
+pub mod reg {
+    use super::Field;
+    /// `reg0[0]`: send the packet to conntrack for defragmentation.
+    pub const CONNTRACK_DEFRAG: Field = Field("reg0[0]");
+    /// `reg0[1]`: commit the connection.
+    pub const CONNTRACK_COMMIT: Field = Field("reg0[1]");
+    /// `reg0[2]`: the packet goes through `ct_lb_mark` (NAT) in pre_stateful.
+    pub const CONNTRACK_NAT: Field = Field("reg0[2]");
+    /// `reg0[11]`: the source MAC was found in the FDB.
+    pub const LKUP_FDB: Field = Field("reg0[11]");
+    /// `reg0[13]`: the committed connection carries an ACL label.
+    pub const ACL_LABEL: Field = Field("reg0[13]");
+    /// `reg0[15]`: port security failed, drop.
+    pub const PORT_SEC_DROP: Field = Field("reg0[15]");
+    /// `reg0[16]`: the packet came from a ramp (VTEP) switch; in pre-ACL, the packet matched
+    /// a stateless ACL (the same bit).
+    pub const FROM_RAMP: Field = Field("reg0[16]");
+    /// `reg0[16]`: the packet matched an `allow-stateless` ACL (skips conntrack).
+    pub const ACL_STATELESS: Field = Field("reg0[16]");
+    /// `reg0[14]`: the packet came from a VTEP port (skips to L2 lookup after hairpin).
+    pub const FROM_VTEP: Field = Field("reg0[14]");
+    /// `reg3`: the ACL label to commit.
+    pub const LABEL: Field = Field("reg3");
+}
+
+/// A value on the right of `==` or `=`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    /// An integer constant.
+    Int(u64),
+    /// A quoted string (port names).
+    Str(String),
+    /// An Ethernet address.
+    Mac(MacAddr),
+    /// An IP address.
+    Ip(IpAddr),
+    /// A set `{a, b}`.
+    Set(Vec<Self>),
+    /// `$name`: an address set.
+    AddrSet(String),
+    /// Another field (`eth.dst = eth.src`).
+    Field(Field),
+    /// A function call producing a value, e.g. `check_in_port_sec()`.
+    Call(&'static str, Vec<Self>),
+    /// A function call with `key = value` arguments, e.g. `put_dhcp_opts(offerip = ..)`.
+    Opts(&'static str, Vec<(String, String)>),
+}
+
+impl From<MacAddr> for Value {
+    fn from(m: MacAddr) -> Self {
+        Self::Mac(m)
+    }
+}
+
+impl From<IpAddr> for Value {
+    fn from(ip: IpAddr) -> Self {
+        Self::Ip(ip)
+    }
+}
+
+impl From<Field> for Value {
+    fn from(f: Field) -> Self {
+        Self::Field(f)
+    }
+}
+
+impl From<u64> for Value {
+    fn from(i: u64) -> Self {
+        Self::Int(i)
+    }
+}
+
+impl Value {
+    /// A quoted port name.
+    pub fn port(name: &str) -> Self {
+        Self::Str(name.to_owned())
+    }
+}
+
+fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    f.write_str("\"")?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    f.write_str("\"")
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Int(i) => write!(f, "{i}"),
+            Self::Str(s) => write_quoted(f, s),
+            Self::Mac(m) => write!(f, "{m}"),
+            Self::Ip(ip) => write!(f, "{ip}"),
+            Self::Set(items) => {
+                f.write_str("{")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("}")
+            }
+            Self::AddrSet(name) => write!(f, "${name}"),
+            Self::Field(field) => f.write_str(field.0),
+            Self::Call(name, args) => {
+                write!(f, "{name}(")?;
+                for (i, v) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str(")")
+            }
+            Self::Opts(name, args) => {
+                write!(f, "{name}(")?;
+                for (i, (k, v)) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k} = {v}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+/// A predicate OVN defines by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pred {
+    /// `1`: always true.
+    True,
+    /// `eth.mcast`.
+    EthMcast,
+    /// `vlan.present`.
+    VlanPresent,
+    /// `eth.src[40]`: multicast source address bit.
+    EthSrcMcastBit,
+    /// `nd_ns`.
+    NdNs,
+    /// `ip`.
+    Ip,
+    /// `ip4`.
+    Ip4,
+    /// `ip6`.
+    Ip6,
+    /// `tcp || icmp || icmp6` in parentheses.
+    TcpOrIcmp,
+    /// `nd || nd_ra || nd_rs || mldv1 || mldv2` (ACL stages).
+    NdAclBypass,
+    /// `nd || nd_rs || nd_ra || mldv1 || mldv2` (pre-LB stages: OVN's order differs).
+    NdPreLbBypass,
+    /// A fixed expression named in [`crate::flow::expr`].
+    Fixed(&'static str),
+}
+
+impl Pred {
+    fn text(self) -> &'static str {
+        match self {
+            Self::True => "1",
+            Self::EthMcast => "eth.mcast",
+            Self::VlanPresent => "vlan.present",
+            Self::EthSrcMcastBit => "eth.src[40]",
+            Self::NdNs => "nd_ns",
+            Self::Ip => "ip",
+            Self::Ip4 => "ip4",
+            Self::Ip6 => "ip6",
+            Self::TcpOrIcmp => "(tcp || icmp || icmp6)",
+            Self::NdAclBypass => "nd || nd_ra || nd_rs || mldv1 || mldv2",
+            Self::NdPreLbBypass => "nd || nd_rs || nd_ra || mldv1 || mldv2",
+            Self::Fixed(s) => s,
+        }
+    }
+}
+
+/// One conjunct of a match.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Term {
+    Pred(Pred),
+    Eq(Field, Value),
+    User(String),
+    UserBare(String),
+}
+
+impl fmt::Display for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Pred(p) => f.write_str(p.text()),
+            Self::Eq(field, v) => write!(f, "{} == {v}", field.0),
+            Self::User(s) => write!(f, "({s})"),
+            Self::UserBare(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A logical flow match: conjuncts joined by `&&`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Match {
+    terms: Vec<Term>,
+}
+
+impl Match {
+    /// The match `1`.
+    pub fn always() -> Self {
+        Self::pred(Pred::True)
+    }
+
+    /// A named predicate.
+    pub fn pred(p: Pred) -> Self {
+        Self {
+            terms: vec![Term::Pred(p)],
+        }
+    }
+
+    /// `field == value`.
+    pub fn eq(field: Field, value: impl Into<Value>) -> Self {
+        Self {
+            terms: vec![Term::Eq(field, value.into())],
+        }
+    }
+
+    /// A user-written expression, parenthesized.
+    pub fn user(text: &str) -> Self {
+        Self {
+            terms: vec![Term::User(text.to_owned())],
+        }
+    }
+
+    /// A user-written expression, printed as written (when it is the whole match).
+    pub fn user_bare(text: &str) -> Self {
+        Self {
+            terms: vec![Term::UserBare(text.to_owned())],
+        }
+    }
+
+    /// `(self)`: the whole match as one parenthesized term.
+    pub fn paren(self) -> Self {
+        Self {
+            terms: vec![Term::User(self.to_string())],
+        }
+    }
+
+    /// `a || b` as one term (each side should be parenthesized by the caller if needed).
+    pub fn or(a: Self, b: Self) -> Self {
+        Self {
+            terms: vec![Term::UserBare(format!("{a} || {b}"))],
+        }
+    }
+
+    /// `self && other`.
+    pub fn and(mut self, other: Self) -> Self {
+        self.terms.extend(other.terms);
+        self
+    }
+
+    /// `self && field == value`.
+    pub fn and_eq(self, field: Field, value: impl Into<Value>) -> Self {
+        self.and(Self::eq(field, value))
+    }
+
+    /// `self && pred`.
+    pub fn and_pred(self, p: Pred) -> Self {
+        self.and(Self::pred(p))
+    }
+}
+
+impl fmt::Display for Match {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, t) in self.terms.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" && ")?;
+            }
+            write!(f, "{t}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One logical action.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// `next;`
+    Next,
+    /// `drop;`
+    Drop,
+    /// `output;`
+    Output,
+    /// `ct_next;`
+    CtNext,
+    /// `ct_lb_mark;`
+    CtLbMark,
+    /// `field = value;`
+    Assign(Field, Value),
+    /// `/* text */` (no semicolon).
+    Comment(&'static str),
+    /// `ct_commit { ... };`
+    CtCommit(Vec<Self>),
+    /// `nd_na { ... };`
+    NdNa(Vec<Self>),
+    /// `nd_na_router { ... };`
+    NdNaRouter(Vec<Self>),
+    /// `handle_svc_check(inport);`
+    HandleSvcCheck,
+    /// `trigger_event(event = "empty_lb_backends", vip = .., protocol = .., load_balancer = ..);`
+    EmptyLbBackendsEvent {
+        /// `IP:port` of the VIP.
+        vip: String,
+        /// `tcp`, `udp` or `sctp`.
+        protocol: &'static str,
+        /// NB load balancer UUID.
+        load_balancer: String,
+    },
+    /// `commit_lb_aff(vip = "..", backend = "..", proto = P, timeout = T);`
+    CommitLbAff {
+        /// `IP:port` of the VIP.
+        vip: String,
+        /// `IP:port` of the backend.
+        backend: String,
+        /// Protocol.
+        proto: &'static str,
+        /// Timeout in seconds.
+        timeout: u32,
+    },
+    /// `next(pipeline=P, table=T);`
+    NextTable(Stage),
+    /// A call as an action: `name(args);`.
+    Call(&'static str, Vec<Value>),
+    /// `bind_vport("PORT", inport);`
+    BindVport(String),
+    /// `ct_lb_mark(backends=..);`
+    CtLbMarkBackends(String),
+    /// The load balancer rejection of a VIP without backends:
+    /// `reg0 = 0; reject { outport <-> inport; next(pipeline=egress,table=T);};`
+    LbReject {
+        /// The egress table to continue at.
+        table: u8,
+    },
+    /// Prints nothing: between two actions it yields the double space ovn-northd leaves after
+    /// the extra actions of a reject ACL.
+    Spacer,
+    /// A fixed action named in [`crate::flow::act`], printed as is.
+    Fixed(&'static str),
+    /// `log(name="..", severity=.., verdict=.., meter="..");`
+    Log {
+        /// ACL name.
+        name: Option<String>,
+        /// Severity (`info` by default).
+        severity: String,
+        /// `allow`, `drop` or `reject`.
+        verdict: &'static str,
+        /// Meter name.
+        meter: Option<String>,
+    },
+    /// `reject { /* ... */ outport <-> inport; next(pipeline=P,table=T); };`
+    Reject {
+        /// The pipeline to continue in.
+        pipeline: ovn_sb::stage::Pipeline,
+        /// The table to continue at.
+        table: u8,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Next => f.write_str("next;"),
+            Self::Drop => f.write_str("drop;"),
+            Self::Output => f.write_str("output;"),
+            Self::CtNext => f.write_str("ct_next;"),
+            Self::CtLbMark => f.write_str("ct_lb_mark;"),
+            Self::Assign(field, v) => write!(f, "{} = {v};", field.0),
+            Self::Comment(c) => write!(f, "/* {c} */"),
+            Self::CtCommit(inner) => write!(f, "ct_commit {{ {} }};", Actions(inner.clone())),
+            Self::NdNa(inner) => write!(f, "nd_na {{ {} }};", Actions(inner.clone())),
+            Self::NdNaRouter(inner) => {
+                write!(f, "nd_na_router {{ {} }};", Actions(inner.clone()))
+            }
+            Self::HandleSvcCheck => f.write_str("handle_svc_check(inport);"),
+            Self::Spacer => Ok(()),
+            Self::EmptyLbBackendsEvent {
+                vip,
+                protocol,
+                load_balancer,
+            } => {
+                f.write_str("trigger_event(event = \"empty_lb_backends\", vip = ")?;
+                write_quoted(f, vip)?;
+                f.write_str(", protocol = ")?;
+                write_quoted(f, protocol)?;
+                f.write_str(", load_balancer = ")?;
+                write_quoted(f, load_balancer)?;
+                f.write_str(");")
+            }
+            Self::CommitLbAff {
+                vip,
+                backend,
+                proto,
+                timeout,
+            } => {
+                f.write_str("commit_lb_aff(vip = ")?;
+                write_quoted(f, vip)?;
+                f.write_str(", backend = ")?;
+                write_quoted(f, backend)?;
+                write!(f, ", proto = {proto}, timeout = {timeout});")
+            }
+            Self::NextTable(stage) => write!(
+                f,
+                "next(pipeline={}, table={});",
+                stage.pipeline(),
+                stage.table()
+            ),
+            Self::Call(name, args) => write!(f, "{};", Value::Call(name, args.clone())),
+            Self::BindVport(port) => {
+                f.write_str("bind_vport(")?;
+                write_quoted(f, port)?;
+                f.write_str(", inport);")
+            }
+            Self::CtLbMarkBackends(b) => write!(f, "ct_lb_mark(backends={b});"),
+            Self::LbReject { table } => write!(
+                f,
+                "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={table});}};"
+            ),
+            Self::Fixed(s) => f.write_str(s),
+            Self::Log {
+                name,
+                severity,
+                verdict,
+                meter,
+            } => {
+                f.write_str("log(")?;
+                if let Some(n) = name {
+                    f.write_str("name=")?;
+                    write_quoted(f, n)?;
+                    f.write_str(", ")?;
+                }
+                write!(f, "severity={severity}, verdict={verdict}")?;
+                if let Some(m) = meter {
+                    f.write_str(", meter=")?;
+                    write_quoted(f, m)?;
+                }
+                f.write_str(");")
+            }
+            Self::Reject { pipeline, table } => write!(
+                f,
+                "reject {{ /* eth.dst <-> eth.src; ip.dst <-> ip.src; is implicit. */ \
+                 outport <-> inport; next(pipeline={pipeline},table={table}); }};"
+            ),
+        }
+    }
+}
+
+/// A sequence of actions, printed separated by spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Actions(pub Vec<Action>);
+
+impl Actions {
+    /// One action.
+    pub fn one(a: Action) -> Self {
+        Self(vec![a])
+    }
+}
+
+impl From<Vec<Action>> for Actions {
+    fn from(v: Vec<Action>) -> Self {
+        Self(v)
+    }
+}
+
+impl fmt::Display for Actions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, a) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Fixed match expressions ovn-northd uses verbatim, named once.
+pub mod expr {
+    use super::Pred;
+    /// `ct.new && !ct.est`.
+    pub const CT_NEW_NOT_EST: Pred = Pred::Fixed("ct.new && !ct.est");
+    /// Established, original direction, blocked.
+    pub const CT_EST_ORIG_BLOCKED: Pred =
+        Pred::Fixed("!ct.new && ct.est && !ct.rpl && ct_mark.blocked == 1");
+    /// Established, original direction, not blocked.
+    pub const CT_EST_ORIG_ALLOWED: Pred =
+        Pred::Fixed("!ct.new && ct.est && !ct.rpl && ct_mark.blocked == 0");
+    /// `!ct.trk`.
+    pub const CT_NOT_TRK: Pred = Pred::Fixed("!ct.trk");
+    /// `!ct.est`.
+    pub const CT_NOT_EST: Pred = Pred::Fixed("!ct.est");
+    /// `ct.est && ct_mark.blocked == 1`.
+    pub const CT_EST_BLOCKED: Pred = Pred::Fixed("ct.est && ct_mark.blocked == 1");
+    /// `ct.est && ct_mark.blocked == 0`.
+    pub const CT_EST_ALLOWED: Pred = Pred::Fixed("ct.est && ct_mark.blocked == 0");
+    /// Related, not new, not invalid, allowed.
+    pub const CT_RELATED: Pred =
+        Pred::Fixed("!ct.est && ct.rel && !ct.new && !ct.inv && ct_mark.blocked == 0");
+    /// Reply of an allowed established connection.
+    pub const CT_EST_REPLY: Pred =
+        Pred::Fixed("ct.est && !ct.rel && !ct.new && !ct.inv && ct.rpl && ct_mark.blocked == 0");
+    /// Invalid, or reply of a blocked connection.
+    pub const CT_INVALID: Pred =
+        Pred::Fixed("ct.inv || (ct.est && ct.rpl && ct_mark.blocked == 1)");
+    /// `ip && !ct.est`.
+    pub const IP_NOT_EST: Pred = Pred::Fixed("ip && !ct.est");
+    /// `ip && ct.est && ct_mark.blocked == 1`.
+    pub const IP_EST_BLOCKED: Pred = Pred::Fixed("ip && ct.est && ct_mark.blocked == 1");
+    /// ND, MLD and DHCPv6 client traffic skipping conntrack in pre-ACL.
+    pub const PRE_ACL_BYPASS: Pred = Pred::Fixed(
+        "nd || nd_rs || nd_ra || mldv1 || mldv2 || (udp && udp.src == 546 && udp.dst == 547)",
+    );
+}
+
+/// Fixed actions ovn-northd uses verbatim, named once.
+pub mod act {
+    use super::Action;
+    /// `ct_commit_nat;`.
+    pub const CT_COMMIT_NAT: Action = Action::Fixed("ct_commit_nat;");
+    /// `/* drop */` (an ACL drop that only comments).
+    pub const DROP_COMMENT: Action = Action::Comment("drop");
+}
+
+/// The solicited-node multicast address of `ip` (`ff02::1:ffXX:XXXX`).
+pub fn solicited_node(ip: Ipv6Addr) -> Ipv6Addr {
+    let o = ip.octets();
+    let mut sn = [0u8; 16];
+    sn[0] = 0xff;
+    sn[1] = 0x02;
+    sn[11] = 0x01;
+    sn[12] = 0xff;
+    sn[13..].copy_from_slice(&o[13..]);
+    Ipv6Addr::from(sn)
+}
+
+/// Index of a datapath in [`crate::SbContent::datapaths`].
+pub type DpIndex = usize;
+
+/// The identity of a logical flow apart from its datapaths.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// Stage (gives pipeline and table).
+    pub stage: Stage,
+    /// Priority.
+    pub priority: u16,
+    /// Match text.
+    pub match_: String,
+    /// Actions text.
+    pub actions: String,
+}
+
+/// Logical flows, each with the set of datapaths it applies to.
+#[derive(Debug, Clone, Default)]
+pub struct FlowTable {
+    flows: BTreeMap<FlowKey, BTreeSet<DpIndex>>,
+}
+
+impl FlowTable {
+    /// Adds a flow on datapath `dp`.
+    pub fn add(
+        &mut self,
+        dp: DpIndex,
+        stage: Stage,
+        priority: u16,
+        m: &Match,
+        a: &Actions,
+    ) -> &mut Self {
+        let key = FlowKey {
+            stage,
+            priority,
+            match_: m.to_string(),
+            actions: a.to_string(),
+        };
+        self.flows.entry(key).or_default().insert(dp);
+        self
+    }
+
+    /// Every flow with its datapaths.
+    pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, &BTreeSet<DpIndex>)> {
+        self.flows.iter()
+    }
+
+    /// Number of distinct flows (before expansion per datapath).
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_as_ovn() {
+        let m = Match::eq(Field::ARP_TPA, IpAddr::from([10, 0, 0, 1]))
+            .and_eq(Field::ARP_OP, 1)
+            .and_eq(Field::INPORT, Value::port("p1"));
+        assert_eq!(
+            m.to_string(),
+            "arp.tpa == 10.0.0.1 && arp.op == 1 && inport == \"p1\""
+        );
+        let a = Actions(vec![
+            Action::CtCommit(vec![Action::Assign(Field::CT_MARK_BLOCKED, Value::Int(0))]),
+            Action::Next,
+        ]);
+        assert_eq!(a.to_string(), "ct_commit { ct_mark.blocked = 0; }; next;");
+        assert_eq!(
+            solicited_node("fd00::2".parse().unwrap()).to_string(),
+            "ff02::1:ff00:2"
+        );
+    }
+}

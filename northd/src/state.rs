@@ -1,0 +1,91 @@
+//! What northd reads back from Southbound: tunnel keys already handed out (kept stable across
+//! recompiles) and the features the chassis publish.
+
+use std::collections::BTreeMap;
+
+use ovn_sb::model as sb;
+use uuid::Uuid;
+
+/// Features every chassis supports (a feature is on only when all chassis publish it, and on
+/// when there is no chassis at all, as in ovn-northd 23.03).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChassisFeatures {
+    /// `ct-no-masked-label`: `ct_mark.blocked` / `ct_label.label` split.
+    pub ct_no_masked_label: bool,
+    /// `ovn-ct-lb-related`.
+    pub ct_lb_related: bool,
+    /// `mac-binding-timestamp`.
+    pub mac_binding_timestamp: bool,
+}
+
+impl Default for ChassisFeatures {
+    fn default() -> Self {
+        Self {
+            ct_no_masked_label: true,
+            ct_lb_related: true,
+            mac_binding_timestamp: true,
+        }
+    }
+}
+
+impl ChassisFeatures {
+    /// The features common to `chassis`.
+    pub fn from_chassis<'a>(chassis: impl IntoIterator<Item = &'a sb::Chassis>) -> Self {
+        let mut f = Self::default();
+        for c in chassis {
+            let on = |k: &str| c.other_config.get(k).is_some_and(|v| v == "true");
+            f.ct_no_masked_label &= on("ct-no-masked-label");
+            f.ct_lb_related &= on("ovn-ct-lb-related");
+            f.mac_binding_timestamp &= on("mac-binding-timestamp");
+        }
+        f
+    }
+}
+
+/// The Southbound state a compile depends on.
+#[derive(Debug, Clone, Default)]
+pub struct SbState {
+    /// Datapath tunnel keys in SB, by NB switch/router UUID.
+    pub datapath_keys: BTreeMap<Uuid, u32>,
+    /// Port tunnel keys in SB, by `logical_port`, with the NB UUID of the port's datapath.
+    pub port_keys: BTreeMap<String, (Uuid, u32)>,
+    /// Chassis features.
+    pub features: ChassisFeatures,
+}
+
+impl SbState {
+    /// Reads keys and features from SB rows.
+    pub fn from_rows(
+        datapaths: &[sb::DatapathBinding],
+        ports: &[sb::PortBinding],
+        chassis: &[sb::Chassis],
+    ) -> Self {
+        let mut dp_nb: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+        let mut datapath_keys = BTreeMap::new();
+        for dp in datapaths {
+            let nb = ["logical-switch", "logical-router"]
+                .iter()
+                .find_map(|k| dp.external_ids.get(*k))
+                .and_then(|s| Uuid::parse_str(s).ok());
+            if let (Some(nb), Ok(key)) = (nb, u32::try_from(dp.tunnel_key)) {
+                datapath_keys.insert(nb, key);
+                dp_nb.insert(dp.uuid.uuid(), nb);
+            }
+        }
+        let port_keys = ports
+            .iter()
+            .filter_map(|pb| {
+                let nb = dp_nb.get(&pb.datapath.uuid())?;
+                Some((
+                    pb.logical_port.clone(),
+                    (*nb, u32::try_from(pb.tunnel_key).ok()?),
+                ))
+            })
+            .collect();
+        Self {
+            datapath_keys,
+            port_keys,
+            features: ChassisFeatures::from_chassis(chassis),
+        }
+    }
+}

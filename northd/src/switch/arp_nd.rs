@@ -1,0 +1,116 @@
+//! `ls_in_arp_rsp`: ARP and IPv6 neighbor solicitation responders for the addresses of the
+//! switch's ports.
+
+use std::net::IpAddr;
+
+use ovn_sb::stage::Stage;
+
+use super::{LspType, Switch};
+use crate::flow::{solicited_node, Action, Actions, Field, FlowTable, Match, Pred, Value};
+
+/// Builds `ls_in_arp_rsp` for `sw`.
+pub fn build(sw: &Switch, flows: &mut FlowTable) {
+    let dp = sw.dp;
+    let next = Actions::one(Action::Next);
+    flows.add(dp, Stage::LsInArpRsp, 0, &Match::always(), &next);
+    for p in &sw.ports {
+        let inport = Match::eq(Field::INPORT, Value::port(&p.name));
+        if p.type_ == LspType::Localnet {
+            flows.add(dp, Stage::LsInArpRsp, 100, &inport, &next);
+            continue;
+        }
+        if p.type_ == LspType::Virtual {
+            build_virtual(sw, p, flows);
+            continue;
+        }
+        if p.type_ == LspType::External || p.has_unknown {
+            continue;
+        }
+        for a in &p.addrs {
+            for ip in &a.ipv4 {
+                let m =
+                    Match::eq(Field::ARP_TPA, IpAddr::V4(*ip)).and_eq(Field::ARP_OP, Value::Int(1));
+                let reply = Actions(vec![
+                    Action::Assign(Field::ETH_DST, Field::ETH_SRC.into()),
+                    Action::Assign(Field::ETH_SRC, a.mac.into()),
+                    Action::Assign(Field::ARP_OP, Value::Int(2)),
+                    Action::Comment("ARP reply"),
+                    Action::Assign(Field::ARP_THA, Field::ARP_SHA.into()),
+                    Action::Assign(Field::ARP_SHA, a.mac.into()),
+                    Action::Assign(Field::ARP_TPA, Field::ARP_SPA.into()),
+                    Action::Assign(Field::ARP_SPA, IpAddr::V4(*ip).into()),
+                    Action::Assign(Field::OUTPORT, Field::INPORT.into()),
+                    Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
+                    Action::Output,
+                ]);
+                flows.add(dp, Stage::LsInArpRsp, 50, &m, &reply);
+                flows.add(dp, Stage::LsInArpRsp, 100, &m.and(inport.clone()), &next);
+            }
+            for ip in &a.ipv6 {
+                let v = IpAddr::V6(*ip);
+                let m = Match::pred(Pred::NdNs)
+                    .and_eq(
+                        Field::IP6_DST,
+                        Value::Set(vec![v.into(), IpAddr::V6(solicited_node(*ip)).into()]),
+                    )
+                    .and_eq(Field::ND_TARGET, v);
+                let inner = vec![
+                    Action::Assign(Field::ETH_SRC, a.mac.into()),
+                    Action::Assign(Field::IP6_SRC, v.into()),
+                    Action::Assign(Field::ND_TARGET, v.into()),
+                    Action::Assign(Field::ND_TLL, a.mac.into()),
+                    Action::Assign(Field::OUTPORT, Field::INPORT.into()),
+                    Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
+                    Action::Output,
+                ];
+                let na = if p.type_ == LspType::Router {
+                    Action::NdNaRouter(inner)
+                } else {
+                    Action::NdNa(inner)
+                };
+                flows.add(dp, Stage::LsInArpRsp, 50, &m, &Actions::one(na));
+                flows.add(dp, Stage::LsInArpRsp, 100, &m.and(inport.clone()), &next);
+            }
+        }
+    }
+}
+
+/// A virtual port's IP is claimed by whichever parent sends ARP (or ND) for it: bind it there.
+fn build_virtual(sw: &Switch, p: &super::SwitchPort, flows: &mut FlowTable) {
+    let Some(v) = &p.virtual_ else {
+        return;
+    };
+    let bind = Actions(vec![Action::BindVport(p.name.clone()), Action::Next]);
+    for parent in &v.parents {
+        if !sw.ports.iter().any(|q| &q.name == parent) {
+            continue;
+        }
+        let claim = match v.ip {
+            IpAddr::V4(_) => {
+                let req = Match::eq(Field::ARP_OP, Value::Int(1))
+                    .and_eq(Field::ARP_SPA, v.ip)
+                    .and_eq(Field::ARP_TPA, v.ip)
+                    .paren();
+                let rep = Match::eq(Field::ARP_OP, Value::Int(2))
+                    .and_eq(Field::ARP_SPA, v.ip)
+                    .paren();
+                Match::or(req, rep).paren()
+            }
+            IpAddr::V6(v6) => {
+                let ns = Match::pred(Pred::NdNs)
+                    .and_eq(
+                        Field::IP6_DST,
+                        Value::Set(vec![v.ip.into(), IpAddr::V6(solicited_node(v6)).into()]),
+                    )
+                    .and_eq(Field::ND_TARGET, v.ip)
+                    .paren();
+                let na = Match::pred(Pred::Fixed("nd_na"))
+                    .and_eq(Field::ND_TARGET, v.ip)
+                    .paren();
+                Match::or(ns, na).paren()
+            }
+        };
+        let m = Match::eq(Field::INPORT, Value::port(parent)).and(claim);
+        flows.add(sw.dp, Stage::LsInArpRsp, 100, &m, &bind);
+    }
+}

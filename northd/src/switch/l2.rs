@@ -1,0 +1,131 @@
+//! `ls_in_l2_lkup` and `ls_in_l2_unknown`: destination lookup by MAC, flooding, and the
+//! handling of unknown destinations.
+
+use ovn_sb::stage::Stage;
+
+use super::{LspType, Switch};
+use crate::flow::{Action, Actions, Field, FlowTable, Match, Pred, Value};
+use crate::mcast;
+
+/// Builds the L2 lookup stages of `sw`.
+pub fn build(sw: &Switch, flows: &mut FlowTable) {
+    let dp = sw.dp;
+    let svc = Match::eq(Field::ETH_DST, Value::AddrSet("svc_monitor_mac".to_owned()))
+        .and_pred(Pred::TcpOrIcmp);
+    flows.add(
+        dp,
+        Stage::LsInL2Lkup,
+        110,
+        &svc,
+        &Actions::one(Action::HandleSvcCheck),
+    );
+    let flood = Actions(vec![
+        Action::Assign(Field::OUTPORT, Value::port(mcast::FLOOD)),
+        Action::Output,
+    ]);
+    flows.add(
+        dp,
+        Stage::LsInL2Lkup,
+        70,
+        &Match::pred(Pred::EthMcast),
+        &flood,
+    );
+    if sw.mcast.snoop {
+        build_mcast_snoop(sw, flows);
+    }
+    let fdb = Actions(vec![
+        Action::Assign(
+            Field::OUTPORT,
+            Value::Call("get_fdb", vec![Field::ETH_DST.into()]),
+        ),
+        Action::Next,
+    ]);
+    flows.add(dp, Stage::LsInL2Lkup, 0, &Match::always(), &fdb);
+
+    for p in &sw.ports {
+        if p.type_ == LspType::External {
+            continue;
+        }
+        let to_port = if p.enabled {
+            Actions(vec![
+                Action::Assign(Field::OUTPORT, Value::port(&p.name)),
+                Action::Output,
+            ])
+        } else {
+            Actions::one(Action::Drop)
+        };
+        for a in &p.addrs {
+            flows.add(
+                dp,
+                Stage::LsInL2Lkup,
+                50,
+                &Match::eq(Field::ETH_DST, a.mac),
+                &to_port,
+            );
+        }
+        if !p.enabled {
+            let m = Match::eq(Field::OUTPORT, Value::port(&p.name));
+            flows.add(
+                dp,
+                Stage::LsInL2Unknown,
+                50,
+                &m,
+                &Actions::one(Action::Drop),
+            );
+        }
+    }
+
+    let none = Match::eq(Field::OUTPORT, Value::port("none"));
+    let unknown = if sw.has_unknown() {
+        Actions(vec![
+            Action::Assign(Field::OUTPORT, Value::port(mcast::UNKNOWN)),
+            Action::Output,
+        ])
+    } else {
+        Actions::one(Action::Drop)
+    };
+    flows.add(dp, Stage::LsInL2Unknown, 50, &none, &unknown);
+    flows.add(
+        dp,
+        Stage::LsInL2Unknown,
+        0,
+        &Match::always(),
+        &Actions::one(Action::Output),
+    );
+}
+
+/// IGMP/MLD snooping: reports go to ovn-controller, link-local groups flood, other IP multicast
+/// goes to static members only (or is dropped) unless unregistered flooding is on.
+fn build_mcast_snoop(sw: &Switch, flows: &mut FlowTable) {
+    let dp = sw.dp;
+    let igmp = Actions::one(Action::Fixed("igmp;"));
+    flows.add(
+        dp,
+        Stage::LsInL2Lkup,
+        100,
+        &Match::pred(Pred::Fixed("igmp")),
+        &igmp,
+    );
+    let mld = Match::pred(Pred::Fixed("mldv1 || mldv2"));
+    flows.add(dp, Stage::LsInL2Lkup, 100, &mld, &igmp);
+    let to = |group: &str| {
+        Actions(vec![
+            Action::Assign(Field::OUTPORT, Value::port(group)),
+            Action::Output,
+        ])
+    };
+    let local4 = Match::pred(Pred::Fixed("ip4.mcast && ip4.dst == 224.0.0.0/24"));
+    flows.add(dp, Stage::LsInL2Lkup, 85, &local4, &to(mcast::FLOOD_L2));
+    let local6 = Match::pred(Pred::Fixed("ip6.mcast_flood"));
+    flows.add(dp, Stage::LsInL2Lkup, 85, &local6, &to(mcast::FLOOD));
+    if !sw.mcast.flood_unregistered {
+        let any = Match::pred(Pred::Fixed("ip4.mcast || ip6.mcast"));
+        let actions = if sw.ports.iter().any(|p| p.enabled && p.mcast_flood) {
+            // ovn-northd writes this one without a space after `=`.
+            Actions::one(Action::Fixed("outport =\"_MC_static\"; output;"))
+        } else {
+            Actions::one(Action::Drop)
+        };
+        flows.add(dp, Stage::LsInL2Lkup, 80, &any, &actions);
+    }
+}

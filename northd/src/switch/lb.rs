@@ -1,0 +1,305 @@
+//! `ls_in_pre_lb`, `ls_in_pre_stateful`, `ls_in_lb_aff_check`, `ls_in_lb`,
+//! `ls_in_lb_aff_learn`, `ls_in_pre_hairpin`, `ls_in_nat_hairpin`, `ls_in_hairpin` and the
+//! egress pre-LB stages: load balancing on switches.
+
+use std::net::IpAddr;
+
+use ovn_sb::stage::Stage;
+
+use super::{LspType, Switch};
+use crate::flow::{reg, Action, Actions, Field, FlowTable, Match, Pred, Value};
+use crate::lb::{Endpoint, LoadBalancer};
+
+/// `reg1` / `xxreg1`: the VIP saved for hairpin and affinity.
+const VIP4: Field = Field("reg1");
+const VIP6: Field = Field("xxreg1");
+/// `reg2[0..15]`: the VIP port.
+const VIP_PORT: Field = Field("reg2[0..15]");
+/// `reg4` / `xxreg1`-style backend address registers used by affinity.
+const AFF_BACKEND4: Field = Field("reg4");
+const AFF_BACKEND6: Field = Field("xxreg1");
+const AFF_BACKEND_PORT: Field = Field("reg8[0..15]");
+/// `reg9[6]`: a learnt affinity session exists.
+const KNOWN_LB_SESSION: Field = Field("reg9[6]");
+/// `reg0[6]`: the packet is hairpinned through a VIP.
+const LB_HAIRPIN: Field = Field("reg0[6]");
+/// `reg0[12]`: the packet is a reply to a hairpinned packet.
+const LB_HAIRPIN_REPLY: Field = Field("reg0[12]");
+
+fn ip_dst(ip: IpAddr) -> Field {
+    match ip {
+        IpAddr::V4(_) => Field::IP4_DST,
+        IpAddr::V6(_) => Field::IP6_DST,
+    }
+}
+
+fn family(ip: IpAddr) -> Pred {
+    match ip {
+        IpAddr::V4(_) => Pred::Ip4,
+        IpAddr::V6(_) => Pred::Ip6,
+    }
+}
+
+fn vip_reg(ip: IpAddr) -> Field {
+    match ip {
+        IpAddr::V4(_) => VIP4,
+        IpAddr::V6(_) => VIP6,
+    }
+}
+
+fn l4_dst(proto: &'static str) -> Field {
+    match proto {
+        "udp" => Field("udp.dst"),
+        "sctp" => Field("sctp.dst"),
+        _ => Field("tcp.dst"),
+    }
+}
+
+/// `ip4.dst == VIP && tcp.dst == PORT` (or without the port).
+fn vip_match(vip: &Endpoint, proto: &'static str) -> Match {
+    let m = Match::eq(ip_dst(vip.ip), vip.ip);
+    match vip.port {
+        Some(p) => m.and_eq(l4_dst(proto), Value::Int(u64::from(p))),
+        None => m,
+    }
+}
+
+/// Builds the load balancer stages of `sw`.
+pub fn build(sw: &Switch, lbs: &[&LoadBalancer], has_stateful_acl: bool, flows: &mut FlowTable) {
+    let dp = sw.dp;
+    let next = Actions::one(Action::Next);
+    let always = Match::always();
+    let svc = || Value::AddrSet("svc_monitor_mac".to_owned());
+    for stage in [Stage::LsInPreLb, Stage::LsOutPreLb] {
+        flows.add(dp, stage, 0, &always, &next);
+        flows.add(dp, stage, 110, &Match::pred(Pred::EthMcast), &next);
+        flows.add(dp, stage, 110, &Match::pred(Pred::NdPreLbBypass), &next);
+        flows.add(
+            dp,
+            stage,
+            110,
+            &Match::eq(reg::ACL_STATELESS, Value::Int(1)),
+            &next,
+        );
+    }
+    flows.add(
+        dp,
+        Stage::LsInPreLb,
+        110,
+        &Match::eq(Field::ETH_DST, svc()),
+        &next,
+    );
+    flows.add(
+        dp,
+        Stage::LsOutPreLb,
+        110,
+        &Match::eq(Field::ETH_SRC, svc()),
+        &next,
+    );
+    for p in &sw.ports {
+        let skip = match p.type_ {
+            LspType::Router => p.router_peer,
+            LspType::Localnet => !sw.has_lb_vip,
+            _ => false,
+        };
+        if skip {
+            super::skip_port_from_conntrack(
+                sw,
+                &p.name,
+                (Stage::LsInPreLb, Stage::LsOutPreLb),
+                has_stateful_acl,
+                flows,
+            );
+        }
+    }
+    if sw.has_lb_vip {
+        let nat = Actions(vec![
+            Action::Assign(reg::CONNTRACK_NAT, Value::Int(1)),
+            Action::Next,
+        ]);
+        flows.add(dp, Stage::LsInPreLb, 100, &Match::pred(Pred::Ip), &nat);
+        flows.add(dp, Stage::LsOutPreLb, 100, &Match::pred(Pred::Ip), &nat);
+    }
+    for stage in [Stage::LsInPreStateful, Stage::LsOutPreStateful] {
+        flows.add(dp, stage, 0, &always, &next);
+        let nat = Match::eq(reg::CONNTRACK_NAT, Value::Int(1));
+        flows.add(dp, stage, 110, &nat, &Actions::one(Action::CtLbMark));
+        let defrag = Match::eq(reg::CONNTRACK_DEFRAG, Value::Int(1));
+        flows.add(dp, stage, 100, &defrag, &Actions::one(Action::CtNext));
+    }
+    for stage in [
+        Stage::LsInLbAffCheck,
+        Stage::LsInLb,
+        Stage::LsInLbAffLearn,
+        Stage::LsInPreHairpin,
+        Stage::LsInNatHairpin,
+        Stage::LsInHairpin,
+    ] {
+        flows.add(dp, stage, 0, &always, &next);
+    }
+    for lb in lbs {
+        build_lb(sw, lb, flows);
+    }
+    if sw.has_lb_vip {
+        build_hairpin(sw, flows);
+    }
+}
+
+fn build_lb(sw: &Switch, lb: &LoadBalancer, flows: &mut FlowTable) {
+    let dp = sw.dp;
+    for v in &lb.vips {
+        let vip = &v.vip;
+        // Save the VIP before conntrack NATs it.
+        let mut save = vec![Action::Assign(vip_reg(vip.ip), vip.ip.into())];
+        if let Some(p) = vip.port {
+            save.push(Action::Assign(VIP_PORT, Value::Int(u64::from(p))));
+        }
+        let mut pre = save.clone();
+        pre.push(Action::CtLbMark);
+        let m = Match::eq(reg::CONNTRACK_NAT, Value::Int(1)).and(vip_match(vip, lb.protocol));
+        flows.add(dp, Stage::LsInPreStateful, 120, &m, &Actions(pre));
+
+        let prio = if vip.port.is_some() { 120 } else { 110 };
+        let new_vip = Match::pred(Pred::Fixed("ct.new")).and(vip_match(vip, lb.protocol));
+        let actions = if v.backends.is_empty() {
+            if lb.options.reject {
+                Actions::one(Action::LbReject {
+                    table: Stage::LsOutQosMark.table(),
+                })
+            } else {
+                Actions::one(Action::Drop)
+            }
+        } else {
+            Actions(vec![
+                Action::Assign(reg::CONNTRACK_COMMIT, Value::Int(0)),
+                Action::CtLbMarkBackends(backends_text(&v.backends)),
+            ])
+        };
+        flows.add(dp, Stage::LsInLb, prio, &new_vip, &actions);
+
+        if v.backends.is_empty() && lb.options.event {
+            let mut m = Match::eq(ip_dst(vip.ip), vip.ip);
+            if let Some(p) = vip.port {
+                m = m
+                    .and_pred(Pred::Fixed(lb.protocol))
+                    .and_eq(l4_dst(lb.protocol), Value::Int(u64::from(p)));
+            }
+            let ev = Action::EmptyLbBackendsEvent {
+                vip: vip.to_string(),
+                protocol: lb.protocol,
+                load_balancer: lb.nb.to_string(),
+            };
+            flows.add(dp, Stage::LsInPreLb, 130, &m, &Actions::one(ev));
+        }
+
+        if let (Some(timeout), false) = (lb.options.affinity_timeout, v.backends.is_empty()) {
+            build_affinity(sw, lb, v, &save, timeout, flows);
+        }
+    }
+}
+
+fn backends_text(backends: &[Endpoint]) -> String {
+    backends
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn build_affinity(
+    sw: &Switch,
+    lb: &LoadBalancer,
+    v: &crate::lb::Vip,
+    save: &[Action],
+    timeout: u32,
+    flows: &mut FlowTable,
+) {
+    let dp = sw.dp;
+    let vip = &v.vip;
+    let mut vip_regs = Match::pred(Pred::Fixed("ct.new"))
+        .and_pred(family(vip.ip))
+        .and_eq(vip_reg(vip.ip), vip.ip);
+    if let Some(p) = vip.port {
+        vip_regs = vip_regs.and_eq(VIP_PORT, Value::Int(u64::from(p)));
+    }
+    let check = Actions(vec![
+        Action::Assign(KNOWN_LB_SESSION, Value::Call("chk_lb_aff", vec![])),
+        Action::Next,
+    ]);
+    flows.add(dp, Stage::LsInLbAffCheck, 100, &vip_regs, &check);
+    for b in &v.backends {
+        let backend_reg = match b.ip {
+            IpAddr::V4(_) => AFF_BACKEND4,
+            IpAddr::V6(_) => AFF_BACKEND6,
+        };
+        let mut m = Match::eq(KNOWN_LB_SESSION, Value::Int(1))
+            .and_pred(Pred::Fixed("ct.new"))
+            .and_pred(family(b.ip))
+            .and_eq(backend_reg, b.ip);
+        if let Some(p) = b.port {
+            m = m.and_eq(AFF_BACKEND_PORT, Value::Int(u64::from(p)));
+        }
+        let mut a = vec![Action::Assign(reg::CONNTRACK_COMMIT, Value::Int(0))];
+        a.extend(save.iter().cloned());
+        a.push(Action::CtLbMarkBackends(b.to_string()));
+        flows.add(dp, Stage::LsInLb, 150, &m, &Actions(a));
+
+        let mut learn = Match::eq(KNOWN_LB_SESSION, Value::Int(0))
+            .and_pred(Pred::Fixed("ct.new"))
+            .and_pred(family(vip.ip))
+            .and_eq(vip_reg(vip.ip), vip.ip);
+        if let Some(p) = vip.port {
+            learn = learn.and_eq(VIP_PORT, Value::Int(u64::from(p)));
+        }
+        learn = learn.and_eq(ip_dst(b.ip), b.ip);
+        if let Some(p) = b.port {
+            learn = learn.and_eq(l4_dst(lb.protocol), Value::Int(u64::from(p)));
+        }
+        let commit = Actions(vec![
+            Action::CommitLbAff {
+                vip: vip.to_string(),
+                backend: b.to_string(),
+                proto: lb.protocol,
+                timeout,
+            },
+            crate::flow::act::DROP_COMMENT,
+        ]);
+        flows.add(dp, Stage::LsInLbAffLearn, 100, &learn, &commit);
+    }
+}
+
+fn build_hairpin(sw: &Switch, flows: &mut FlowTable) {
+    let dp = sw.dp;
+    let chk = Actions(vec![
+        Action::Assign(LB_HAIRPIN, Value::Call("chk_lb_hairpin", vec![])),
+        Action::Assign(
+            LB_HAIRPIN_REPLY,
+            Value::Call("chk_lb_hairpin_reply", vec![]),
+        ),
+        Action::Next,
+    ]);
+    let trk = Match::pred(Pred::Ip).and_pred(Pred::Fixed("ct.trk"));
+    flows.add(dp, Stage::LsInPreHairpin, 100, &trk, &chk);
+    let new = Match::pred(Pred::Ip)
+        .and_pred(Pred::Fixed("ct.new"))
+        .and_pred(Pred::Fixed("ct.trk"))
+        .and_eq(LB_HAIRPIN, Value::Int(1));
+    let snat_vip = Actions(vec![Action::Fixed("ct_snat_to_vip;"), Action::Next]);
+    flows.add(dp, Stage::LsInNatHairpin, 100, &new, &snat_vip);
+    let est = Match::pred(Pred::Ip)
+        .and_pred(Pred::Fixed("ct.est"))
+        .and_pred(Pred::Fixed("ct.trk"))
+        .and_eq(LB_HAIRPIN, Value::Int(1));
+    let snat = Actions::one(Action::Fixed("ct_snat;"));
+    flows.add(dp, Stage::LsInNatHairpin, 100, &est, &snat);
+    let reply = Match::pred(Pred::Ip).and_eq(LB_HAIRPIN_REPLY, Value::Int(1));
+    flows.add(dp, Stage::LsInNatHairpin, 90, &reply, &snat);
+    let either = Match::pred(Pred::Fixed("(reg0[6] == 1 || reg0[12] == 1)"));
+    let back = Actions(vec![
+        Action::Fixed("eth.dst <-> eth.src;"),
+        Action::Assign(Field::OUTPORT, Field::INPORT.into()),
+        Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
+        Action::Output,
+    ]);
+    flows.add(dp, Stage::LsInHairpin, 1, &either, &back);
+}

@@ -1,0 +1,350 @@
+//! The logical switch pipeline: a parsed view of each switch and its ports, and one module per
+//! group of stages building that stage's flows.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ovn_nb::addr::{LspAddress, MacAddr};
+use ovn_nb::model as nb;
+use ovsdb::model::Ref;
+
+use crate::error::NbWarning;
+use crate::flow::{DpIndex, FlowTable};
+use crate::lb::LoadBalancer;
+use crate::snapshot::NbSnapshot;
+use crate::state::ChassisFeatures;
+
+pub mod acl;
+pub mod arp_nd;
+pub mod dhcp;
+pub mod l2;
+pub mod lb;
+pub mod port_sec;
+pub mod qos;
+pub mod stateful;
+
+/// The `type` of a logical switch port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LspType {
+    /// `""`: a VM or container interface.
+    Vif,
+    /// `router`: connected to a logical router port.
+    Router,
+    /// `localnet`: a connection to a physical network.
+    Localnet,
+    /// `localport`: present on every chassis, never leaves it.
+    Localport,
+    /// `external`: a port on a physical host, served by an HA chassis group.
+    External,
+    /// `virtual`: an IP that moves between virtual parents.
+    Virtual,
+    /// `l2gateway`: a physical network bridged by one chassis.
+    L2Gateway,
+    /// `vtep`: a VTEP gateway.
+    Vtep,
+    /// Another type, passed through.
+    Other(String),
+}
+
+impl LspType {
+    /// Parses the NB `type` column.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "" => Self::Vif,
+            "router" => Self::Router,
+            "localnet" => Self::Localnet,
+            "localport" => Self::Localport,
+            "external" => Self::External,
+            "virtual" => Self::Virtual,
+            "l2gateway" => Self::L2Gateway,
+            "vtep" => Self::Vtep,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+/// One static address entry of a port: a MAC and its IPs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortAddrs {
+    /// The Ethernet address.
+    pub mac: MacAddr,
+    /// IPv4 addresses.
+    pub ipv4: Vec<Ipv4Addr>,
+    /// IPv6 addresses.
+    pub ipv6: Vec<Ipv6Addr>,
+}
+
+impl PortAddrs {
+    fn from_static(mac: MacAddr, ips: &[ovn_nb::addr::IpNet]) -> Self {
+        let mut a = Self {
+            mac,
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+        };
+        for ip in ips {
+            match ip.addr() {
+                std::net::IpAddr::V4(v4) => a.ipv4.push(v4),
+                std::net::IpAddr::V6(v6) => a.ipv6.push(v6),
+            }
+        }
+        a
+    }
+}
+
+/// A logical switch port as the pipeline sees it.
+#[derive(Debug, Clone)]
+pub struct SwitchPort {
+    /// The NB row.
+    pub nb: Ref<nb::LogicalSwitchPort>,
+    /// `name`.
+    pub name: String,
+    /// `type`.
+    pub type_: LspType,
+    /// `enabled` (absent means enabled).
+    pub enabled: bool,
+    /// Static addresses (including allocated `dynamic_addresses`), in NB order.
+    pub addrs: Vec<PortAddrs>,
+    /// `addresses` contains `unknown`.
+    pub has_unknown: bool,
+    /// Port security entries that parsed.
+    pub ps_addrs: Vec<PortAddrs>,
+    /// A `router` port whose `router-port` names an existing logical router port.
+    pub router_peer: bool,
+    /// For a `virtual` port: its virtual IP and parents.
+    pub virtual_: Option<VirtualOptions>,
+    /// `options:mcast_flood`: always receives IP multicast (`_MC_static`).
+    pub mcast_flood: bool,
+    /// `options:mcast_flood_reports`: receives IGMP/MLD reports (`_MC_mrouter_flood`).
+    pub mcast_flood_reports: bool,
+}
+
+/// The options of a `virtual` port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualOptions {
+    /// `virtual-ip`.
+    pub ip: std::net::IpAddr,
+    /// `virtual-parents`, in order.
+    pub parents: Vec<String>,
+}
+
+impl VirtualOptions {
+    /// Parses `virtual-ip` and `virtual-parents`; a missing or bad IP is reported.
+    pub fn parse(lsp: &nb::LogicalSwitchPort, warnings: &mut Vec<NbWarning>) -> Option<Self> {
+        let text = lsp.options.get("virtual-ip")?;
+        let Ok(ip) = text.parse() else {
+            warnings.push(NbWarning::BadOption {
+                owner: format!("port {}", lsp.name),
+                key: "virtual-ip".to_owned(),
+                value: text.clone(),
+            });
+            return None;
+        };
+        let parents = lsp
+            .options
+            .get("virtual-parents")
+            .map(|p| {
+                p.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Self { ip, parents })
+    }
+}
+
+/// A logical switch as the pipeline sees it.
+#[derive(Debug, Clone)]
+pub struct Switch {
+    /// Its datapath.
+    pub dp: DpIndex,
+    /// The NB row.
+    pub nb: Ref<nb::LogicalSwitch>,
+    /// `name`.
+    pub name: String,
+    /// Ports, in name order.
+    pub ports: Vec<SwitchPort>,
+    /// ACLs of the switch and of port groups with ports on it, by UUID.
+    pub acls: Vec<Ref<nb::Acl>>,
+    /// `qos_rules`.
+    pub qos: Vec<Ref<nb::QoS>>,
+    /// Multicast snooping configuration.
+    pub mcast: crate::mcast::SwitchMcastConfig,
+    /// `dns_records`.
+    pub dns: Vec<Ref<nb::Dns>>,
+    /// Load balancers of the switch and of its load balancer groups.
+    pub lbs: Vec<Ref<nb::LoadBalancer>>,
+    /// The switch has load balancer VIPs (directly or through groups).
+    pub has_lb_vip: bool,
+}
+
+impl Switch {
+    /// True when some port has an `unknown` address.
+    pub fn has_unknown(&self) -> bool {
+        self.ports.iter().any(|p| p.has_unknown)
+    }
+}
+
+/// Parses `addresses` (or `port_security`) entries into static address entries, reporting those
+/// that do not parse.
+pub fn parse_addresses<'a>(
+    port: &str,
+    entries: impl IntoIterator<Item = &'a String>,
+    dynamic: Option<&str>,
+    warnings: &mut Vec<NbWarning>,
+) -> (Vec<PortAddrs>, bool) {
+    let mut out = Vec::new();
+    let mut unknown = false;
+    for text in entries {
+        match text.parse::<LspAddress>() {
+            Ok(LspAddress::Unknown) => unknown = true,
+            Ok(LspAddress::Router) => {}
+            Ok(LspAddress::Dynamic { .. }) => {
+                if let Some(Ok(LspAddress::Static { mac, ips })) =
+                    dynamic.map(str::parse::<LspAddress>)
+                {
+                    out.push(PortAddrs::from_static(mac, &ips));
+                }
+            }
+            Ok(LspAddress::Static { mac, ips }) => out.push(PortAddrs::from_static(mac, &ips)),
+            Err(e) => warnings.push(NbWarning::BadAddress {
+                port: port.to_owned(),
+                text: text.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    (out, unknown)
+}
+
+/// Builds the parsed view of one switch.
+pub fn switch_view(
+    nb: &NbSnapshot,
+    ls: &nb::LogicalSwitch,
+    dp: DpIndex,
+    warnings: &mut Vec<NbWarning>,
+) -> Switch {
+    let mut ports: Vec<SwitchPort> = ls
+        .ports
+        .iter()
+        .filter_map(|r| nb.switch_ports.get(r))
+        .map(|lsp| {
+            let (addrs, has_unknown) = parse_addresses(
+                &lsp.name,
+                &lsp.addresses,
+                lsp.dynamic_addresses.as_deref(),
+                warnings,
+            );
+            let (ps_addrs, _) = parse_addresses(&lsp.name, &lsp.port_security, None, warnings);
+            let router_peer = lsp.type_ == "router"
+                && lsp
+                    .options
+                    .get("router-port")
+                    .is_some_and(|rp| nb.router_ports.values().any(|lrp| &lrp.name == rp));
+            SwitchPort {
+                nb: lsp.uuid,
+                name: lsp.name.clone(),
+                type_: LspType::parse(&lsp.type_),
+                enabled: lsp.enabled != Some(false),
+                addrs,
+                has_unknown,
+                ps_addrs,
+                router_peer,
+                virtual_: (lsp.type_ == "virtual")
+                    .then(|| VirtualOptions::parse(lsp, warnings))
+                    .flatten(),
+                mcast_flood: lsp.options.get("mcast_flood").is_some_and(|v| v == "true"),
+                mcast_flood_reports: lsp
+                    .options
+                    .get("mcast_flood_reports")
+                    .is_some_and(|v| v == "true"),
+            }
+        })
+        .collect();
+    ports.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut acls: Vec<Ref<nb::Acl>> = ls.acls.iter().copied().collect();
+    for pg in nb.port_groups.values() {
+        if pg.ports.iter().any(|p| ls.ports.contains(p)) {
+            acls.extend(pg.acls.iter().copied());
+        }
+    }
+    acls.sort();
+    acls.dedup();
+    let mut lbs: Vec<Ref<nb::LoadBalancer>> = ls.load_balancer.iter().copied().collect();
+    for g in ls
+        .load_balancer_group
+        .iter()
+        .filter_map(|g| nb.lb_groups.get(g))
+    {
+        lbs.extend(g.load_balancer.iter().copied());
+    }
+    lbs.retain(|l| nb.load_balancers.contains_key(l));
+    lbs.sort();
+    lbs.dedup();
+    let has_lb_vip = lbs
+        .iter()
+        .filter_map(|l| nb.load_balancers.get(l))
+        .any(|l| !l.vips.is_empty());
+    Switch {
+        dp,
+        nb: ls.uuid,
+        name: ls.name.clone(),
+        ports,
+        acls,
+        qos: ls.qos_rules.iter().copied().collect(),
+        mcast: crate::mcast::SwitchMcastConfig::parse(&ls.other_config),
+        dns: ls.dns_records.iter().copied().collect(),
+        lbs,
+        has_lb_vip,
+    }
+}
+
+/// Lets traffic of port `name` skip conntrack in the `ingress`/`egress` stages (router and
+/// localnet ports); the egress side clears conntrack state unless the switch has stateful ACLs.
+pub fn skip_port_from_conntrack(
+    sw: &Switch,
+    name: &str,
+    stages: (ovn_sb::stage::Stage, ovn_sb::stage::Stage),
+    has_stateful_acl: bool,
+    flows: &mut FlowTable,
+) {
+    use crate::flow::{Action, Actions, Field, Match, Pred, Value};
+    let port = Value::port(name);
+    let i = Match::pred(Pred::Ip).and_eq(Field::INPORT, port.clone());
+    let o = Match::pred(Pred::Ip).and_eq(Field::OUTPORT, port);
+    let egress = if has_stateful_acl {
+        Actions::one(Action::Next)
+    } else {
+        Actions(vec![Action::Fixed("ct_clear;"), Action::Next])
+    };
+    flows.add(sw.dp, stages.0, 110, &i, &Actions::one(Action::Next));
+    flows.add(sw.dp, stages.1, 110, &o, &egress);
+}
+
+/// What every switch stage builder gets.
+#[derive(Debug)]
+pub struct SwitchCtx<'a> {
+    /// The NB snapshot.
+    pub nb: &'a NbSnapshot,
+    /// Chassis features.
+    pub features: ChassisFeatures,
+    /// Per-port-group, per-datapath SB port group names (`<dp key>_<name>`).
+    pub pg_names: &'a BTreeMap<String, String>,
+    /// Load balancers, parsed once.
+    pub lbs: &'a BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
+}
+
+/// Builds every switch stage's flows for `sw`.
+pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
+    port_sec::build(sw, flows);
+    let acl = acl::AclContext::new(ctx, sw);
+    acl.build(ctx, sw, flows);
+    let lbs: Vec<&LoadBalancer> = sw.lbs.iter().filter_map(|l| ctx.lbs.get(l)).collect();
+    lb::build(sw, &lbs, acl.has_stateful_acl(), flows);
+    qos::build(ctx, sw, flows);
+    stateful::build(sw, flows);
+    arp_nd::build(sw, flows);
+    dhcp::build(ctx, sw, acl.stateful(), flows);
+    l2::build(sw, flows);
+}

@@ -1,0 +1,462 @@
+//! Side-by-side benchmark driver: our server and a real ovsdb-server 3.1, both as separate
+//! processes serving the same database files, driven by the same clients over persistent Unix
+//! connections. Ignored by default; run in release mode:
+//!
+//! ```text
+//! cargo test --release -p ovsdb --test server -- --ignored bench --nocapture
+//! ```
+//!
+//! `OVNKIT_BENCH_ROWS` sets the size of the Southbound used for the dump and memory figures
+//! (default 300000 `Logical_Flow` rows).
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::crash::ChildServer;
+
+/// Sends one request and waits for the reply with the same id, skipping notifications; returns
+/// the reply's bytes. Replies are framed by bracket depth, without parsing.
+struct RawClient {
+    stream: UnixStream,
+    buf: Vec<u8>,
+    next_id: u64,
+}
+
+impl RawClient {
+    fn connect(sock: &Path) -> Self {
+        Self {
+            stream: UnixStream::connect(sock).unwrap(),
+            buf: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    fn next_message(&mut self) -> Vec<u8> {
+        let mut depth = 0usize;
+        let mut in_str = false;
+        let mut esc = false;
+        let mut i = 0;
+        loop {
+            while i < self.buf.len() {
+                let b = self.buf[i];
+                i += 1;
+                if in_str {
+                    if esc {
+                        esc = false;
+                    } else if b == b'\\' {
+                        esc = true;
+                    } else if b == b'"' {
+                        in_str = false;
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            let rest = self.buf.split_off(i);
+                            return std::mem::replace(&mut self.buf, rest);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let mut chunk = vec![0u8; 1 << 20];
+            let n = self.stream.read(&mut chunk).unwrap();
+            assert!(n > 0, "server closed the connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn call_raw(&mut self, method: &str, params: Value) -> Vec<u8> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({"id": id, "method": method, "params": params}).to_string();
+        self.stream.write_all(msg.as_bytes()).unwrap();
+        let want = format!("\"id\":{id},");
+        loop {
+            let m = self.next_message();
+            // Replies start with "id" in both servers' encodings; notifications have "id":null.
+            if m.windows(want.len()).take(64).any(|w| w == want.as_bytes()) {
+                return m;
+            }
+        }
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let raw = self.call_raw(method, params);
+        let v: Value = serde_json::from_slice(&raw).unwrap();
+        v["result"].clone()
+    }
+}
+
+/// A real ovsdb-server process, SIGKILLed on drop.
+struct RealProcess(Child);
+
+impl Drop for RealProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+enum Which {
+    Ours(ChildServer),
+    Real(RealProcess),
+}
+
+struct Served {
+    which: Which,
+    sock: PathBuf,
+}
+
+impl Served {
+    fn ours(db: &Path, dir: &Path) -> Self {
+        let sock = dir.join("ours.sock");
+        Self {
+            which: Which::Ours(ChildServer::start(db, &sock)),
+            sock,
+        }
+    }
+
+    /// A real ovsdb-server started directly (loading a big file takes longer than testkit's
+    /// readiness probing tolerates), killed on drop.
+    fn real(ovn: &testkit::Toolbox, db: &Path) -> Self {
+        let dir = db.parent().unwrap();
+        let sock = dir.join("real.sock");
+        let _ = std::fs::remove_file(&sock);
+        let program = ovn.find(testkit::Tool::OvsdbServer).unwrap();
+        let child = Command::new(program)
+            .arg("--no-chdir")
+            .arg(format!("--remote=punix:{}", sock.display()))
+            .arg(format!("--unixctl={}", dir.join("real.ctl").display()))
+            .arg(format!("--log-file={}", dir.join("real.log").display()))
+            .arg(db)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let real = RealProcess(child);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while UnixStream::connect(&sock).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "real ovsdb-server did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            which: Which::Real(real),
+            sock,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        match &self.which {
+            Which::Ours(c) => c.pid(),
+            Which::Real(p) => p.0.id(),
+        }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn fresh_db(dir: &Path, name: &str, schema: &Path, records: &[Value]) -> PathBuf {
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(schema).unwrap()).unwrap();
+    ovsdb::file::write_database(&path, &schema, records).unwrap();
+    path
+}
+
+/// Transactions per second with `clients` concurrent clients, each running `per_client`
+/// transactions made by `txn(client, i)` one after the other.
+fn throughput(
+    sock: &Path,
+    clients: usize,
+    per_client: usize,
+    setup: &dyn Fn(&mut RawClient, usize),
+    txn: fn(usize, usize) -> Value,
+) -> f64 {
+    let mut conns: Vec<RawClient> = (0..clients).map(|_| RawClient::connect(sock)).collect();
+    for (c, conn) in conns.iter_mut().enumerate() {
+        setup(conn, c);
+    }
+    let start = Instant::now();
+    let handles: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(c, mut conn)| {
+            std::thread::spawn(move || {
+                for i in 0..per_client {
+                    let r = conn.call("transact", txn(c, i));
+                    assert!(r[0].get("error").is_none(), "{r}");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    (clients * per_client) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn insert_switch(c: usize, i: usize) -> Value {
+    json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch",
+        "row": {"name": format!("ls-{c}-{i}"), "external_ids": ["map", [["k", "v"]]]}}])
+}
+
+fn insert_port(c: usize, i: usize) -> Value {
+    json!(["OVN_Northbound",
+        {"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p",
+         "row": {"name": format!("lsp-{c}-{i}"),
+                 "addresses": ["set", [format!("00:00:00:{:02x}:{:02x}:{:02x} 10.{}.{}.{}", c, i / 256, i % 256, c, i / 256, i % 256)]]}},
+        {"op": "mutate", "table": "Logical_Switch", "where": [["name", "==", format!("sw{c}")]],
+         "mutations": [["ports", "insert", ["set", [["named-uuid", "p"]]]]]}])
+}
+
+/// A Southbound with `n` logical flows over 100 datapaths, as one snapshot record, and the number
+/// of atoms it stores.
+fn big_sb(n: usize) -> (Value, usize) {
+    let mut dps = Map::new();
+    let mut dp_uuids = Vec::new();
+    let mut atoms = 0;
+    for i in 0..100 {
+        let u = uuid::Uuid::new_v4().to_string();
+        dps.insert(
+            u.clone(),
+            json!({"tunnel_key": i + 1, "external_ids": ["map", [["name", format!("dp{i}")]]]}),
+        );
+        dp_uuids.push(u);
+        atoms += 3;
+    }
+    let mut flows = Map::new();
+    for i in 0..n {
+        let m = format!(
+            "ip4.src == 10.{}.{}.{} && tcp.dst == {}",
+            (i >> 16) & 255,
+            (i >> 8) & 255,
+            i & 255,
+            i % 65536
+        );
+        flows.insert(
+            uuid::Uuid::new_v4().to_string(),
+            json!({
+                "logical_datapath": ["uuid", dp_uuids[i % 100]],
+                "pipeline": if i % 2 == 0 { "ingress" } else { "egress" },
+                "table_id": i % 30,
+                "priority": i % 1000,
+                "match": m,
+                "actions": "reg0[1] = 1; next;",
+                "external_ids": ["map", [["source", "northd.c:8711"], ["stage-name", "ls_in_acl"]]],
+            }),
+        );
+        atoms += 10;
+    }
+    (
+        json!({"Datapath_Binding": dps, "Logical_Flow": flows}),
+        atoms,
+    )
+}
+
+fn dump_secs(sock: &Path, clients: usize) -> f64 {
+    let mut conns: Vec<RawClient> = (0..clients).map(|_| RawClient::connect(sock)).collect();
+    let start = Instant::now();
+    let handles: Vec<_> = conns
+        .drain(..)
+        .enumerate()
+        .map(|(c, mut conn)| {
+            std::thread::spawn(move || {
+                let r = conn.call_raw(
+                    "monitor_cond",
+                    json!(["OVN_Southbound", format!("m{c}"), {"Logical_Flow": [{}], "Datapath_Binding": [{}]}]),
+                );
+                r.len()
+            })
+        })
+        .collect();
+    let mut bytes = 0;
+    for h in handles {
+        bytes = h.join().unwrap();
+    }
+    assert!(bytes > 1000);
+    start.elapsed().as_secs_f64()
+}
+
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored bench --nocapture"]
+fn bench_side_by_side() {
+    let ovn = testkit::require_or_skip!();
+    let dir = tempfile::tempdir().unwrap();
+    let nb = ovn.schema(testkit::Schema::Northbound).unwrap();
+    let sb = ovn.schema(testkit::Schema::Southbound).unwrap();
+    let total: usize = std::env::var("OVNKIT_BENCH_TXNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4800);
+    let mut report = Vec::new();
+    for clients in [1, 4, 16] {
+        for (label, txn) in [
+            (
+                "single-row inserts",
+                insert_switch as fn(usize, usize) -> Value,
+            ),
+            ("NB port inserts", insert_port),
+        ] {
+            let mut rates = Vec::new();
+            for ours in [true, false] {
+                let db = fresh_db(dir.path(), "nb.db", &nb, &[]);
+                let served = if ours {
+                    Served::ours(&db, dir.path())
+                } else {
+                    Served::real(&ovn, &db)
+                };
+                let setup = |c: &mut RawClient, n: usize| {
+                    c.call("transact", json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": {"name": format!("sw{n}")}}]));
+                };
+                rates.push(throughput(
+                    &served.sock,
+                    clients,
+                    total / clients,
+                    &setup,
+                    txn,
+                ));
+            }
+            report.push(format!(
+                "{label}, {clients} clients: ours {:.0} txn/s, real {:.0} txn/s, ratio {:.2}",
+                rates[0],
+                rates[1],
+                rates[0] / rates[1]
+            ));
+            eprintln!("{}", report.last().unwrap());
+        }
+    }
+    let rows: usize = std::env::var("OVNKIT_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300_000);
+    let (snapshot, atoms) = big_sb(rows);
+    let empty = fresh_db(dir.path(), "sb-empty.db", &sb, &[]);
+    let full = fresh_db(dir.path(), "sb-full.db", &sb, &[snapshot]);
+    drop(big_sb(0));
+    let mut mem = Vec::new();
+    let mut dumps = Vec::new();
+    for ours in [true, false] {
+        let base = {
+            let s = if ours {
+                Served::ours(&empty, dir.path())
+            } else {
+                Served::real(&ovn, &empty)
+            };
+            std::thread::sleep(Duration::from_millis(300));
+            s.rss_kib()
+        };
+        let t = Instant::now();
+        let s = if ours {
+            Served::ours(&full, dir.path())
+        } else {
+            Served::real(&ovn, &full)
+        };
+        let load = t.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_millis(300));
+        let loaded = s.rss_kib();
+        let per_atom = (loaded.saturating_sub(base) * 1024) as f64 / atoms as f64;
+        mem.push(per_atom);
+        let one = dump_secs(&s.sock, 1);
+        let fifty = dump_secs(&s.sock, 50);
+        dumps.push((one, fifty));
+        report.push(format!(
+            "{}: load {rows} flows {load:.1}s, RSS {loaded} KiB (empty {base} KiB), {per_atom:.1} B/atom, dump to 1 client {one:.2}s, to 50 clients {fifty:.2}s",
+            if ours { "ours" } else { "real" }
+        ));
+        eprintln!("{}", report.last().unwrap());
+    }
+    report.push(format!(
+        "ratios ours/real: memory per atom {:.2}, dump time 1 client {:.2}, 50 clients {:.2}",
+        mem[0] / mem[1],
+        dumps[0].0 / dumps[1].0,
+        dumps[0].1 / dumps[1].1
+    ));
+    eprintln!("\n{}", report.join("\n"));
+}
+
+/// Where the time of one client's NB port inserts goes: the engine alone, the sans-IO server core
+/// (sessions, monitors, history), and the core with the file log.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored bench --nocapture"]
+fn bench_port_insert_layers() {
+    let ovn = testkit::require_or_skip!();
+    let nb = ovn.schema(testkit::Schema::Northbound).unwrap();
+    let text = std::fs::read_to_string(&nb).unwrap();
+    let schema = ovsdb::Schema::from_str_json(&text).unwrap();
+    let n = 4800;
+    let setup = json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": {"name": "sw0"}}]);
+    // Engine only.
+    let mut db = ovsdb::Database::new(schema.clone());
+    let ctx = ovsdb::TxnContext::default();
+    db.transact(&setup, &ctx);
+    let t = Instant::now();
+    for i in 0..n {
+        db.transact(&insert_port(0, i), &ctx);
+    }
+    let engine = n as f64 / t.elapsed().as_secs_f64();
+    // Server core, in memory and with a file.
+    let mut rates = Vec::new();
+    for with_file in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server =
+            ovsdb::server::Server::new(ovsdb::server::ServerConfig::default()).unwrap();
+        let db = if with_file {
+            let f = fresh_db(dir.path(), "nb.db", &nb, &[]);
+            let (db, st, _) =
+                ovsdb::server::FileStorage::open(&f, ovsdb::server::StorageOptions::default())
+                    .unwrap();
+            server.add_database(db, Some(Box::new(st))).unwrap();
+            None
+        } else {
+            Some(ovsdb::Database::new(schema.clone()))
+        };
+        if let Some(db) = db {
+            server.add_database(db, None).unwrap();
+        }
+        let now = Instant::now();
+        let sid = server.connect(now, None);
+        let send = |server: &mut ovsdb::server::Server, i: u64, params: Value| {
+            server.handle_message(
+                sid,
+                ovsdb::jsonrpc::Message::Request(ovsdb::jsonrpc::Request {
+                    method: "transact".into(),
+                    params: params.as_array().cloned().unwrap_or_default(),
+                    id: json!(i),
+                }),
+                now,
+            );
+            while server.poll_transmit(sid).is_some() {}
+        };
+        send(&mut server, 0, setup.clone());
+        let t = Instant::now();
+        for i in 0..n {
+            send(&mut server, i as u64 + 1, insert_port(0, i));
+        }
+        rates.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    eprintln!(
+        "NB port inserts, one switch, {n} txns: engine {engine:.0} txn/s, server core {:.0} txn/s, server core + file {:.0} txn/s",
+        rates[0], rates[1]
+    );
+}
