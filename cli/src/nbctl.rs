@@ -91,7 +91,7 @@ fn run_file(path: &str, inv: &Invocation) -> nbctl::Result<String> {
     let (db, storage, _) = FileStorage::open(path, StorageOptions::default())
         .map_err(|e| NbctlError::Connection(format!("{path}: {e}")))?;
     let mut target = FileTarget { db, storage };
-    nbctl::execute(&mut target, &inv.commands)
+    nbctl::execute(&mut target, inv)
 }
 
 fn run_remote(remote: &str, inv: &Invocation) -> nbctl::Result<String> {
@@ -108,6 +108,7 @@ fn run_remote(remote: &str, inv: &Invocation) -> nbctl::Result<String> {
             NbctlError::Connection(format!("{remote}: database connection failed ({e})"))
         })?;
         let mut nb = nbctl::remote::start(&client)?;
+        nb.set_bare_output(inv.bare);
         nb.run_commands(&inv.commands)?;
         let next_cfg = match inv.wait {
             Some(_) => Some(bump_nb_cfg(&mut nb)?),

@@ -160,13 +160,18 @@ pub fn allocate(
     switches.sort_by_key(|ls| ls.uuid);
     for ls in switches {
         let cfg = IpamConfig::parse(ls, warnings);
-        let ports: Vec<&nb::LogicalSwitchPort> =
-            ls.ports.iter().filter_map(|r| nb.switch_ports.get(r)).collect();
+        let ports: Vec<&nb::LogicalSwitchPort> = ls
+            .ports
+            .iter()
+            .filter_map(|r| nb.switch_ports.get(r))
+            .collect();
         let dynamic = |lsp: &nb::LogicalSwitchPort| {
-            lsp.addresses.iter().find_map(|a| match a.parse::<LspAddress>() {
-                Ok(LspAddress::Dynamic { mac, ipv4, ipv6 }) => Some((mac, ipv4, ipv6)),
-                _ => None,
-            })
+            lsp.addresses
+                .iter()
+                .find_map(|a| match a.parse::<LspAddress>() {
+                    Ok(LspAddress::Dynamic { mac, ipv4, ipv6 }) => Some((mac, ipv4, ipv6)),
+                    _ => None,
+                })
         };
         if !cfg.enabled() {
             for lsp in &ports {

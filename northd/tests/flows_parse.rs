@@ -62,7 +62,11 @@ fn nb() -> NbSnapshot {
     match &out {
         TxnOutcome::Complete { results, .. } => {
             assert!(
-                results.as_array().unwrap().iter().all(|r| r.get("error").is_none()),
+                results
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|r| r.get("error").is_none()),
                 "{results}"
             );
         }
@@ -89,7 +93,11 @@ fn every_flow_parses() {
             bad.push(format!("{} actions {:?}: {e}", k.stage.name(), k.actions));
         }
     }
-    assert!(bad.is_empty(), "flows that do not parse:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "flows that do not parse:\n{}",
+        bad.join("\n")
+    );
     // IPAM gave p3 an address.
     assert_eq!(content.nb_dynamic_addresses.len(), 1);
 }

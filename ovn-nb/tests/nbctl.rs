@@ -71,6 +71,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("nb_global and init", "init\nset nb_global . options:northd_probe_interval=5000\n= get nb_global . options\nls-add sw0"),
     ("show", "ls-add sw0\nlsp-add sw0 p1\nlsp-set-addresses p1 \"00:00:00:00:00:01 10.0.0.1\"\nlsp-add sw0 p2 p1 5\nlr-add lr0\nlrp-add lr0 lrp0 00:00:00:00:ff:01 10.0.0.1/24\n~ show sw0\n= show lr0\n= show nothing\nlrp-add lr0 lrp1 00:00:00:00:ff:02 172.16.0.1/24 peer=lrp9\nlrp-set-gateway-chassis lrp1 ch1 10\nlrp-set-gateway-chassis lrp1 ch2 20\nlsp-set-type p2 router\nlsp-set-options p2 router-port=lrp0\n~ show sw0\nlr-nat-add lr0 snat 172.16.0.1 10.0.0.0/24\n~ show lr0\nlr-nat-del lr0\n--portrange lr-nat-add lr0 dnat_and_snat 172.16.0.5 10.0.0.5 p1 00:00:00:00:00:05 80-90\n~ show lr0\nset logical_switch sw0 external_ids:'\"neutron:network_name\"'=net1\n~ show"),
     ("more edge cases", "ls-add sw0\n! ls-del 11111111-2222-3333-4444-555555555555\n--if-exists ls-del 11111111-2222-3333-4444-555555555555\n! lrp-add nolr lrp1 00:00:00:00:ff:01\nlr-add lr0\n! lrp-add lr0 lrp1 00:00:00:00:ff:01\n--name=n1 acl-add sw0 to-lport 10 ip4 allow\n--meter=m acl-add sw0 to-lport 11 ip4 allow\n--route-table=t1 --ecmp lr-route-add lr0 10.0.0.0/24 1.1.1.1\n--route-table=t1 --ecmp lr-route-add lr0 10.0.0.0/24 1.1.1.2\n--route-table=t1 lr-route-del lr0 10.0.0.0/24 1.1.1.1\nlr-policy-add lr0 10 ip4 allow\nlr-policy-del lr0 10 ip6\nlb-add lb0 fd00::1 fd00::2\nlb-add lb1 fd00::1:80 fd00::2\nlb-add lb1 [fd00::9]:8080 [fd00::2]:80\nlsp-add sw0 p1\n! lsp-set-options nop a=b\nlsp-set-addresses p1 \"00:00:00:00:00:01 10.0.0.1/33\"\n! lsp-set-addresses p1 \"0:0:0:0:0 10.0.0.1\"\nlsp-set-addresses p1 \"0:0:0:0:0:1 10.0.0.1\"\nlsp-set-addresses p1 \"00:00:00:00:00:01 10.0.0.1/24\"\nlsp-set-addresses p1 \"00:00:00:00:00:01 dynamic\" \"dynamic 10.0.0.5\"\n! lsp-set-addresses p1 \"dynamic zz\"\n! acl-del sw0 sideways\n! acl-del nosw\n! lr-route-del nolr\n! lr-policy-del nolr\n! lr-nat-del nolr\n! lb-add lb2 1.1.1.1:70000 2.2.2.2:80\n! destroy acl 11111111-2222-3333-4444-555555555555\n= get logical_switch sw0 name acls\n! get logical_switch sw0 nocolumn\n! clear logical_switch sw0 name\n"),
+    ("bare output", "ls-add a\nset logical_switch a other_config:x=y other_config:z='\"w v\"'\nlsp-add a p1\nlsp-set-addresses p1 \"00:00:00:00:00:01 10.0.0.1\" router\n= --bare --columns=name,other_config find logical_switch\n= --data=bare --no-heading --columns=name find logical_switch name=a\n= --bare --columns=addresses list logical_switch_port\n= --bare get logical_switch a other_config"),
     ("usage errors", "! bogus-command\n! ls-add a b\n! --if-exists ls-add a\n! lsp-add sw0\nls-add sw0\n! lsp-add sw0 p1 p0"),
 ];
 
@@ -328,7 +329,7 @@ fn reset_real(real: &Real, schema: &Schema) {
 
 fn ours(db: &mut Database, args: &[String]) -> Result<String, NbctlError> {
     let inv = nbctl::parse_args(args)?;
-    nbctl::execute(db, &inv.commands)
+    nbctl::execute(db, &inv)
 }
 
 fn ours_remote(
@@ -338,6 +339,7 @@ fn ours_remote(
 ) -> Result<String, NbctlError> {
     let inv = nbctl::parse_args(args)?;
     let mut nb = nbctl::remote::start(client)?;
+    nb.set_bare_output(inv.bare);
     nb.run_commands(&inv.commands)?;
     Ok(rt.block_on(nbctl::remote::commit(nb, client))?.output)
 }

@@ -413,16 +413,17 @@ impl<'a> AclContext<'a> {
                             Some(e) => e.paren().and(Match::user_bare(user)),
                             None => Match::user_bare(user),
                         };
-                        let (pipeline, table) = if stage == Stage::LsInAcl {
+                        let (pipeline, table) = if acl.ingress {
                             (Pipeline::Egress, Stage::LsOutQosMark.table())
                         } else {
                             (Pipeline::Ingress, Stage::LsInL2Lkup.table())
                         };
-                        let tail = vec![
-                            Action::Assign(Field("reg0"), Value::Int(0)),
-                            Action::Reject { pipeline, table },
-                        ];
-                        flows.add(dp, stage, prio, &m, &with_log(pre, tail));
+                        // A reject logs first, then the extra actions, then rejects.
+                        let mut a: Vec<Action> = log.iter().cloned().collect();
+                        a.extend(pre);
+                        a.push(Action::Assign(Field("reg0"), Value::Int(0)));
+                        a.push(Action::Reject { pipeline, table });
+                        flows.add(dp, stage, prio, &m, &Actions(a));
                     } else {
                         let m = match extra {
                             Some(e) => e.and(Match::user(user)),

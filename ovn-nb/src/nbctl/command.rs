@@ -52,6 +52,9 @@ pub struct Invocation {
     pub wait: Option<Wait>,
     /// `--timeout=SECS`.
     pub timeout: Option<u64>,
+    /// `--bare` or `--data=bare`: `list` and `find` print bare values (no column names, strings
+    /// unquoted), as ovn-nbctl does.
+    pub bare: bool,
     /// The commands, in order.
     pub commands: Vec<Command>,
 }
@@ -175,7 +178,7 @@ const IGNORED_GLOBALS: &[&str] = &[
     "--no-shuffle-remotes",
     "--shuffle-remotes",
     "--no-syslog",
-    "--bare",
+    "--no-heading",
     "--no-headings",
     "--oneline",
     "--dry-run",
@@ -225,15 +228,28 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
                 }
             }
             "--no-wait" => inv.wait = None,
-            n if IGNORED_GLOBALS.contains(&n)
-                || n.starts_with("-v")
-                || n == "--format"
-                || n == "-f" =>
-            {
-                if (n == "-f" || n == "--format") && value.is_none() {
-                    i += 1;
+            "--bare" => inv.bare = true,
+            "--data" | "-d" | "--format" | "-f" => {
+                let v = match value {
+                    Some(v) => v,
+                    None => {
+                        i += 1;
+                        args.get(i)
+                            .map(|s| s.as_ref().to_owned())
+                            .unwrap_or_default()
+                    }
+                };
+                match (name.as_str(), v.as_str()) {
+                    ("--data" | "-d", "bare") => inv.bare = true,
+                    ("--data" | "-d", "string") | ("--format" | "-f", "list") => {}
+                    _ => {
+                        return Err(NbctlError::Usage(format!(
+                            "{name}={v}: only --format=list and --data=string|bare are supported"
+                        )))
+                    }
                 }
             }
+            n if IGNORED_GLOBALS.contains(&n) || n.starts_with("-v") => {}
             _ => pending.push((name, value)),
         }
         i += 1;
@@ -492,7 +508,7 @@ impl Nbctl {
                 let cols_ref: Option<Vec<&str>> = cols
                     .as_ref()
                     .map(|v| v.iter().map(String::as_str).collect());
-                let t = self.db_list(a[0], &a[1..], cols_ref.as_deref(), false)?;
+                let t = self.db_list(a[0], &a[1..], cols_ref.as_deref(), self.bare_output())?;
                 self.print(&t);
             }
             "find" => {
@@ -500,7 +516,7 @@ impl Nbctl {
                 let cols_ref: Option<Vec<&str>> = cols
                     .as_ref()
                     .map(|v| v.iter().map(String::as_str).collect());
-                let t = self.db_find(a[0], &a[1..], cols_ref.as_deref(), false)?;
+                let t = self.db_find(a[0], &a[1..], cols_ref.as_deref(), self.bare_output())?;
                 self.print(&t);
             }
             "get" => {
@@ -631,7 +647,7 @@ mod tests {
 
         let before = db.n_rows();
         let inv = parse_args(&["ls-add", "sw1", "--", "lsp-set-type", "p1", "bogus"]).unwrap();
-        assert!(execute(&mut db, &inv.commands).is_err());
+        assert!(execute(&mut db, &inv).is_err());
         assert_eq!(db.n_rows(), before);
         assert!(db.snapshot().is_ok());
     }

@@ -536,25 +536,19 @@ fn w_contains(outer: &Datum, inner: &Datum) -> bool {
     inner.is_subset_of(outer)
 }
 
+fn bare_atom(a: &Atom) -> String {
+    match a {
+        Atom::String(s) => s.to_string(),
+        other => super::text::atom_to_string(other),
+    }
+}
+
 fn bare_datum(d: &Datum) -> String {
     match d {
-        Datum::Set(a) => a
-            .iter()
-            .map(|x| match x {
-                Atom::String(s) => s.to_string(),
-                other => super::text::atom_to_string(other),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
+        Datum::Set(a) => a.iter().map(bare_atom).collect::<Vec<_>>().join(" "),
         Datum::Map(p) => p
             .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    super::text::atom_to_string(k),
-                    super::text::atom_to_string(v)
-                )
-            })
+            .map(|(k, v)| format!("{}={}", bare_atom(k), bare_atom(v)))
             .collect::<Vec<_>>()
             .join(" "),
     }

@@ -49,8 +49,9 @@ pub use txn::{Committed, Nbctl, Snapshot, TableRows, TxnTarget};
 
 /// Runs a parsed command line against `target` as one transaction and returns what ovn-nbctl
 /// would print.
-pub fn execute<T: TxnTarget + ?Sized>(target: &mut T, commands: &[Command]) -> Result<String> {
+pub fn execute<T: TxnTarget + ?Sized>(target: &mut T, invocation: &Invocation) -> Result<String> {
     let mut nb = Nbctl::on(target)?;
-    nb.run_commands(commands)?;
+    nb.set_bare_output(invocation.bare);
+    nb.run_commands(&invocation.commands)?;
     Ok(nb.commit(target)?.output)
 }

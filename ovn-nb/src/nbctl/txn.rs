@@ -142,6 +142,7 @@ pub struct Nbctl {
     inserted: Vec<(usize, Uuid)>,
     next_temp: u64,
     output: String,
+    bare: bool,
 }
 
 /// What a committed transaction did.
@@ -163,6 +164,7 @@ impl Nbctl {
             inserted: Vec::new(),
             next_temp: 1,
             output: String::new(),
+            bare: false,
         }
     }
 
@@ -179,6 +181,16 @@ impl Nbctl {
     /// Appends text to the output of the command list (what ovn-nbctl prints).
     pub fn print(&mut self, text: &str) {
         self.output.push_str(text);
+    }
+
+    /// Makes `list` and `find` print bare values (`--bare`).
+    pub fn set_bare_output(&mut self, bare: bool) {
+        self.bare = bare;
+    }
+
+    /// Whether `list` and `find` print bare values.
+    pub fn bare_output(&self) -> bool {
+        self.bare
     }
 
     /// The output so far.
