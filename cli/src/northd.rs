@@ -18,6 +18,22 @@ use serde_json::{json, Map, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// SB tables read each round: what the diff needs, plus `Chassis_Private` for `hv_cfg`.
+const SB_TABLES: &[&str] = &[
+    "SB_Global",
+    "Datapath_Binding",
+    "Port_Binding",
+    "Multicast_Group",
+    "Address_Set",
+    "Port_Group",
+    "Logical_Flow",
+    "Logical_DP_Group",
+    "Load_Balancer",
+    "IP_Multicast",
+    "Chassis",
+    "Chassis_Private",
+];
+
 /// Arguments of `ovnkit northd`.
 #[derive(Debug, Args)]
 pub(crate) struct NorthdArgs {
@@ -44,14 +60,18 @@ pub(crate) fn run(args: &NorthdArgs) -> Result<(), String> {
     rt.block_on(async {
         let mut nb = connect(&args.ovnnb_db).await.map_err(|e| e.to_string())?;
         let mut sb = connect(&args.ovnsb_db).await.map_err(|e| e.to_string())?;
-        let mut last: Option<Value> = None;
+        let mut last: Option<(Value, Value)> = None;
         loop {
             let nb_tables = select(&mut nb, "OVN_Northbound", NbSnapshot::TABLES)
                 .await
                 .map_err(|e| e.to_string())?;
-            if last.as_ref() != Some(&nb_tables) {
-                round(&mut nb, &mut sb, &nb_tables).await?;
-                last = Some(nb_tables);
+            let sb_tables = select(&mut sb, "OVN_Southbound", SB_TABLES)
+                .await
+                .map_err(|e| e.to_string())?;
+            let seen = (nb_tables, sb_tables);
+            if last.as_ref() != Some(&seen) {
+                round(&mut nb, &mut sb, &seen.0, &seen.1).await?;
+                last = Some(seen);
             }
             if args.once {
                 return Ok(());
@@ -99,12 +119,39 @@ fn check_reply(what: &str, reply: &Value) -> Result<(), String> {
     Ok(())
 }
 
-async fn round(nb: &mut Connection, sb: &mut Connection, nb_tables: &Value) -> Result<(), String> {
+/// `NB_Global` `hv_cfg`: the smallest `nb_cfg` any chassis has caught up with (`nb_cfg` when
+/// there is no chassis).
+fn hv_cfg(sb_tables: &Value, nb_cfg: i64) -> i64 {
+    sb_tables["Chassis_Private"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["nb_cfg"].as_i64())
+        .min()
+        .map_or(nb_cfg, |m| m.min(nb_cfg))
+}
+
+/// `Logical_Switch_Port` `up` as ovn-northd derives it from the port's binding: router ports
+/// are always up; a bound port is up when its binding says so (or has no `up` column yet).
+fn lsp_up(current: &SbRows, lsp: &ovn_nb::model::LogicalSwitchPort) -> bool {
+    if lsp.type_ == "router" {
+        return true;
+    }
+    current
+        .ports
+        .values()
+        .find(|pb| pb.logical_port == lsp.name)
+        .is_some_and(|pb| pb.chassis.is_some() && pb.up.unwrap_or(true))
+}
+
+async fn round(
+    nb: &mut Connection,
+    sb: &mut Connection,
+    nb_tables: &Value,
+    sb_tables: &Value,
+) -> Result<(), String> {
     let snapshot = NbSnapshot::from_json(nb_tables).map_err(|e| e.to_string())?;
-    let sb_tables = select(sb, "OVN_Southbound", SbRows::TABLES)
-        .await
-        .map_err(|e| e.to_string())?;
-    let current = SbRows::from_json(&sb_tables).map_err(|e| e.to_string())?;
+    let current = SbRows::from_json(sb_tables).map_err(|e| e.to_string())?;
     let content = northd::build(&snapshot, &current.state());
     for w in &content.warnings {
         eprintln!("ovnkit northd: {w}");
@@ -113,14 +160,31 @@ async fn round(nb: &mut Connection, sb: &mut Connection, nb_tables: &Value) -> R
 
     let mut ops = vec![json!("OVN_Southbound")];
     ops.extend(diff(&current, &content).map_err(|e| e.to_string())?);
-    ops.push(json!({"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": nb_cfg}}));
-    let reply = sb
-        .call_ok("transact", ops, TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())?;
-    check_reply("SB transaction", &reply)?;
+    if current.sb_global.as_ref().map(|g| g.nb_cfg) != Some(nb_cfg) {
+        ops.push(
+            json!({"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": nb_cfg}}),
+        );
+    }
+    if ops.len() > 1 {
+        let reply = sb
+            .call_ok("transact", ops, TIMEOUT)
+            .await
+            .map_err(|e| e.to_string())?;
+        check_reply("SB transaction", &reply)?;
+    }
 
     let mut ops = vec![json!("OVN_Northbound")];
+    for lsp in snapshot.switch_ports.values() {
+        let up = lsp_up(&current, lsp);
+        if lsp.up != Some(up) {
+            ops.push(json!({
+                "op": "update",
+                "table": "Logical_Switch_Port",
+                "where": [["_uuid", "==", ["uuid", lsp.uuid.to_string()]]],
+                "row": {"up": up},
+            }));
+        }
+    }
     for (port, value) in &content.nb_dynamic_addresses {
         let v = match value {
             Some(s) => json!(s),
@@ -140,13 +204,16 @@ async fn round(nb: &mut Connection, sb: &mut Connection, nb_tables: &Value) -> R
                 options.insert(key.to_owned(), v.clone());
             }
         }
-        let pairs: Vec<Value> = options.iter().map(|(k, v)| json!([k, v])).collect();
-        ops.push(json!({
-            "op": "update",
-            "table": "NB_Global",
-            "where": [["_uuid", "==", ["uuid", g.uuid.to_string()]]],
-            "row": {"sb_cfg": nb_cfg, "options": ["map", pairs]},
-        }));
+        let hv = hv_cfg(sb_tables, nb_cfg);
+        if options != g.options || g.sb_cfg != nb_cfg || g.hv_cfg != hv {
+            let pairs: Vec<Value> = options.iter().map(|(k, v)| json!([k, v])).collect();
+            ops.push(json!({
+                "op": "update",
+                "table": "NB_Global",
+                "where": [["_uuid", "==", ["uuid", g.uuid.to_string()]]],
+                "row": {"sb_cfg": nb_cfg, "hv_cfg": hv, "options": ["map", pairs]},
+            }));
+        }
     }
     if ops.len() > 1 {
         let reply = nb
@@ -212,5 +279,16 @@ mod tests {
             .sbctl(["--bare", "--columns=logical_port", "list", "Port_Binding"])
             .expect("sbctl");
         assert_eq!(pb.trim(), "p1");
+        // A second change is reflected too, and an unbound port is down.
+        stack
+            .nbctl(["--wait=sb", "lsp-add", "sw0", "p2"])
+            .expect("nbctl");
+        let up = stack
+            .nbctl(["get", "Logical_Switch_Port", "p2", "up"])
+            .expect("nbctl");
+        assert_eq!(up.trim(), "false");
+        stack
+            .nbctl(["--wait=hv", "sync"])
+            .expect("wait hv without chassis");
     }
 }

@@ -170,7 +170,7 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
         out.ip_multicast.push((sw.dp, sw.mcast.clone()));
     }
     build_address_sets(nb, &globals, &views, &mut out);
-    let pg_names = build_port_groups(nb, &views, &mut out);
+    build_port_groups(nb, &views, &mut out);
     let lbs: BTreeMap<_, _> = nb
         .load_balancers
         .values()
@@ -181,7 +181,6 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
     let ctx = SwitchCtx {
         nb,
         features: state.features,
-        pg_names: &pg_names,
         lbs: &lbs,
     };
     for sw in &views {
@@ -330,14 +329,8 @@ fn build_address_sets(
 }
 
 /// SB port groups, one per NB port group and datapath with ports of the group:
-/// `<datapath key>_<name>`. Returns the NB name to SB name map of the last datapath seen (the
-/// flows use `@name`; ovn-controller resolves per datapath).
-fn build_port_groups(
-    nb: &NbSnapshot,
-    views: &[Switch],
-    out: &mut SbContent,
-) -> BTreeMap<String, String> {
-    let mut names = BTreeMap::new();
+/// `<datapath key>_<name>` (flows keep `@name`; ovn-controller resolves it per datapath).
+fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
     for pg in nb.port_groups.values() {
         for sw in views {
             let members: BTreeSet<String> = sw
@@ -350,12 +343,9 @@ fn build_port_groups(
                 continue;
             }
             let key = out.datapaths[sw.dp].tunnel_key;
-            let sb_name = format!("{key}_{}", pg.name);
-            names.insert(pg.name.clone(), sb_name.clone());
-            out.port_groups.insert(sb_name, members);
+            out.port_groups.insert(format!("{key}_{}", pg.name), members);
         }
     }
-    names
 }
 
 fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {

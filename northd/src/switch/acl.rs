@@ -128,7 +128,7 @@ impl<'a> AclContext<'a> {
     /// Builds the ACL stages of `sw`.
     pub fn build(&self, ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
         self.build_pre_acl(sw, flows);
-        self.build_hints(ctx, sw, flows);
+        self.build_hints(sw, flows);
         self.build_acl_defaults(sw, flows);
         for acl in &self.acls {
             self.consider_acl(ctx, sw, acl, flows);
@@ -206,10 +206,9 @@ impl<'a> AclContext<'a> {
         }
     }
 
-    fn build_hints(&self, ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
+    fn build_hints(&self, sw: &Switch, flows: &mut FlowTable) {
         let dp = sw.dp;
         let has_acls = !self.acls.is_empty();
-        let blocked = ctx.features.ct_no_masked_label;
         for stage in [Stage::LsInAclHint, Stage::LsOutAclHint] {
             let prio = if !has_acls && !self.has_lb_vip {
                 u16::MAX
@@ -234,7 +233,6 @@ impl<'a> AclContext<'a> {
                 v.push(Action::Next);
                 Actions(v)
             };
-            let _ = blocked;
             let hints: [(u16, Pred, &[Field]); 7] = [
                 (7, expr::CT_NEW_NOT_EST, &[HINT_ALLOW_NEW, HINT_DROP]),
                 (6, expr::CT_EST_ORIG_BLOCKED, &[HINT_ALLOW_NEW, HINT_DROP]),

@@ -329,8 +329,6 @@ pub struct SwitchCtx<'a> {
     pub nb: &'a NbSnapshot,
     /// Chassis features.
     pub features: ChassisFeatures,
-    /// Per-port-group, per-datapath SB port group names (`<dp key>_<name>`).
-    pub pg_names: &'a BTreeMap<String, String>,
     /// Load balancers, parsed once.
     pub lbs: &'a BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
 }

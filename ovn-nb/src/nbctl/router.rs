@@ -101,12 +101,10 @@ impl Nbctl {
                     "{port}: port already exists with mac {cur_mac}"
                 )));
             }
-            let mut want: Vec<String> = networks.iter().map(|s| (*s).to_owned()).collect();
-            want.sort();
-            want.dedup();
-            if self.get_strs(pt, existing, "networks") != want {
+            let peer = settings.iter().find_map(|s| s.strip_prefix("peer="));
+            if peer != self.get_opt_str(pt, existing, "peer").as_deref() {
                 return Err(NbctlError::exists(format!(
-                    "{port}: port already exists with different network"
+                    "{port}: port already exists with mismatching peer"
                 )));
             }
             return Ok(None);

@@ -156,10 +156,12 @@ impl Nbctl {
                 Some((parent, _)) => {
                     let cur = self.get_opt_str(pt, existing, "parent_name");
                     if cur.as_deref() != Some(parent) {
-                        return Err(NbctlError::exists(format!(
-                            "{port}: port already exists but has parent {}",
-                            cur.unwrap_or_default()
-                        )));
+                        return Err(NbctlError::exists(match cur {
+                            Some(cur) => {
+                                format!("{port}: port already exists with different parent {cur}")
+                            }
+                            None => format!("{port}: port already exists but has no parent"),
+                        }));
                     }
                     let cur_tag = self.get_int(pt, existing, "tag_request");
                     if tag.is_some() && cur_tag != tag {

@@ -62,6 +62,7 @@ async fn write_stream(writer: &Client, flows: &[Uuid], round: i64, marker: i64) 
     for r in futures::future::join_all(futs).await {
         r.unwrap();
     }
+    eprintln!("writer: {UPDATES} updates acknowledged in {:?}", t.elapsed());
     let mut txn = Txn::new();
     txn.insert("Datapath_Binding", json!({"tunnel_key": marker}), None);
     writer.transact(txn).await.unwrap();
@@ -125,6 +126,7 @@ fn bench_initial_dump_and_update_stream_vs_python_idl() {
         cfg.track_changes = false;
         let c = Client::connect(cfg, Duration::from_secs(600)).await.unwrap();
         let sync = t.elapsed();
+        eprintln!("ours: synced in {sync:?}");
         assert_eq!(c.with_replica(|r| r.table("Logical_Flow").unwrap().len()), Some(rows));
         let marker = 999_001i64;
         let t = Instant::now();
