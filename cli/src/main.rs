@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod expr;
 mod flows;
+mod kube;
 mod nbctl;
 mod northd;
 mod ovsdb_client;
@@ -35,6 +36,9 @@ enum Command {
     Flows(flows::FlowsArgs),
     /// Manage the OVN Northbound database like ovn-nbctl 23.03 (`--db=unix:PATH|tcp:..|file:PATH`).
     Nbctl(nbctl::NbctlArgs),
+    /// Write the Northbound database OVN-Kubernetes would write for Kubernetes manifests
+    /// (`kube apply --ovnnb-db URL FILE...`; no files: the built-in example cluster).
+    Kube(kube::KubeArgs),
     /// Keep the Southbound database in step with the Northbound one, like ovn-northd 23.03
     /// (switches; `--once` computes, writes and exits).
     Northd(northd::NorthdArgs),
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Expr(args) => expr::run(&args),
         Command::Flows(args) => flows::run(&args),
         Command::Nbctl(args) => nbctl::run(&args),
+        Command::Kube(args) => kube::run(&args),
         Command::Northd(args) => northd::run(&args),
         Command::OvsdbClient(args) => ovsdb_client::run(&args),
         Command::OvsdbServer(args) => ovsdb_server::run(&args),

@@ -86,7 +86,12 @@ async fn first_connection(remotes: &str) -> Result<Connection, ClientError> {
 async fn list_dbs(conn: &mut Connection) -> Result<Vec<String>, ClientError> {
     let v = conn.call_ok("list_dbs", Vec::new(), TIMEOUT).await?;
     Ok(v.as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default())
 }
 
@@ -163,7 +168,10 @@ async fn run_async(args: &OvsdbClientArgs) -> Result<(), ClientError> {
             let result = client.request("transact", params).await?;
             println!("{result}");
         }
-        ClientCommand::Dump { remotes, args: rest } => {
+        ClientCommand::Dump {
+            remotes,
+            args: rest,
+        } => {
             let (db, rest) = db_and_rest(remotes, rest).await?;
             let mut cfg = ClientConfig::new(remotes, &db).leader_only(args.leader_only);
             cfg.monitor = spec(&rest);
@@ -171,7 +179,10 @@ async fn run_async(args: &OvsdbClientArgs) -> Result<(), ClientError> {
             let dump = client.with_replica(Replica::to_json).unwrap_or(Value::Null);
             println!("{dump}");
         }
-        ClientCommand::Monitor { remotes, args: rest } => {
+        ClientCommand::Monitor {
+            remotes,
+            args: rest,
+        } => {
             let (db, rest) = db_and_rest(remotes, rest).await?;
             if rest.is_empty() {
                 return Err(ClientError::InvalidMonitor("monitor needs a TABLE".into()));

@@ -139,12 +139,18 @@ fn bench_ovnk_cluster_one_chassis() {
     let services = 200;
     let stack = ovn.stack().chassis("ch1").build().unwrap();
     let t = Instant::now();
-    let status = Command::new("sh")
-        .arg("-ec")
-        .arg(format!(
+    let script = stack.dir().join("cluster.sh");
+    std::fs::write(
+        &script,
+        format!(
             "nb() {{ ovn-nbctl --db=\"$NB\" \"$@\" >/dev/null; }}\n{}",
             cluster_script(nodes, pods, services)
-        ))
+        ),
+    )
+    .unwrap();
+    let status = Command::new("sh")
+        .arg("-e")
+        .arg(&script)
         .env("NB", stack.nb_remote())
         .status()
         .unwrap();
@@ -204,6 +210,56 @@ fn bench_ovnk_cluster_one_chassis() {
             .is_some_and(|t| (8..=34).contains(&t) || (42..=51).contains(&t))
     };
     let n_real = real.lines().filter(logical).count();
+    // Same flows, up to conjunction/group/meter ids.
+    let norm = |l: &str| {
+        let mut out = String::new();
+        let mut digits_follow = false;
+        for c in l.trim().chars() {
+            if digits_follow && c.is_ascii_digit() {
+                continue;
+            }
+            digits_follow = false;
+            out.push(c);
+            for p in ["conj_id=", "conjunction(", "group:", "meter_id=", "meter:"] {
+                if out.ends_with(p) {
+                    out.push('X');
+                    digits_follow = true;
+                }
+            }
+        }
+        out
+    };
+    let mut r: Vec<String> = real.lines().filter(logical).map(norm).collect();
+    let mut o: Vec<String> = text.lines().map(norm).collect();
+    r.sort();
+    o.sort();
+    let differing = r.iter().filter(|l| o.binary_search(l).is_err()).count()
+        + o.iter().filter(|l| r.binary_search(l).is_err()).count();
+    eprintln!("flows differing from ovn-controller's (ids renamed): {differing}");
+    // A (table, priority, match) that several logical flows produce with different actions
+    // is installed once, with the actions and cookie of whichever ovn-controller met first.
+    let key = |l: &String| {
+        let l = l.split_once(", table=").map_or(l.as_str(), |x| x.1);
+        l.split_once(" actions=").map_or(l, |x| x.0).to_owned()
+    };
+    let rk: std::collections::HashSet<String> = r.iter().map(key).collect();
+    let ok: std::collections::HashSet<String> = o.iter().map(key).collect();
+    let unexplained = r
+        .iter()
+        .filter(|l| o.binary_search(l).is_err() && !ok.contains(&key(l)))
+        .count()
+        + o.iter()
+            .filter(|l| r.binary_search(l).is_err() && !rk.contains(&key(l)))
+            .count();
+    eprintln!(
+        "  of which not a same-match choice between conflicting logical flows: {unexplained}"
+    );
+    for l in r.iter().filter(|l| o.binary_search(l).is_err()).take(6) {
+        eprintln!("  only real: {l}");
+    }
+    for l in o.iter().filter(|l| r.binary_search(l).is_err()).take(6) {
+        eprintln!("  only ours: {l}");
+    }
     eprintln!(
         "nodes={nodes} pods/node={pods} services={services}: {} logical flows in SB, \
          {n_flows} OpenFlow flows compiled (real: {n_real} in the logical tables), {} text lines",

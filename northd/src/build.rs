@@ -343,7 +343,8 @@ fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
                 continue;
             }
             let key = out.datapaths[sw.dp].tunnel_key;
-            out.port_groups.insert(format!("{key}_{}", pg.name), members);
+            out.port_groups
+                .insert(format!("{key}_{}", pg.name), members);
         }
     }
 }

@@ -244,6 +244,7 @@ enum Term {
     Eq(Field, Value),
     User(String),
     UserBare(String),
+    Resident(String),
 }
 
 impl fmt::Display for Term {
@@ -253,6 +254,11 @@ impl fmt::Display for Term {
             Self::Eq(field, v) => write!(f, "{} == {v}", field.0),
             Self::User(s) => write!(f, "({s})"),
             Self::UserBare(s) => f.write_str(s),
+            Self::Resident(p) => {
+                f.write_str("is_chassis_resident(")?;
+                write_quoted(f, p)?;
+                f.write_str(")")
+            }
         }
     }
 }
@@ -302,6 +308,12 @@ impl Match {
         Self {
             terms: vec![Term::User(self.to_string())],
         }
+    }
+
+    /// `self && is_chassis_resident("PORT")`.
+    pub fn and_resident(mut self, port: &str) -> Self {
+        self.terms.push(Term::Resident(port.to_owned()));
+        self
     }
 
     /// `a || b` as one term (each side should be parenthesized by the caller if needed).

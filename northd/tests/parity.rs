@@ -102,6 +102,46 @@ fn check_parses(content: &SbContent) {
     );
 }
 
+/// Resolves references in an nbctl argument: `=@dhcp4`/`=@dhcp6`/`=@dhcp6s`/`@dns` (rows
+/// tagged `external_ids:n=...`), `=Table/name` (a whole argument) and `col==Table/name`
+/// (`col=<uuid>`), by the row's `name`.
+fn resolve_arg(stack: &testkit::Stack, a: &str) -> String {
+    let by_name = |table: &str, name: &str| {
+        stack
+            .nbctl([
+                "--bare",
+                "--columns=_uuid",
+                "find",
+                table,
+                &format!("name={name}"),
+            ])
+            .expect("find")
+            .trim()
+            .to_owned()
+    };
+    for (tag, table, n) in [
+        ("=@dhcp4", "DHCP_Options", "v4"),
+        ("=@dhcp6s", "DHCP_Options", "v6s"),
+        ("=@dhcp6", "DHCP_Options", "v6"),
+    ] {
+        if let Some(col) = a.strip_suffix(tag) {
+            return format!("{col}={}", ext_uuid(stack, table, n));
+        }
+    }
+    if a == "@dns" {
+        return ext_uuid(stack, "DNS", "dns");
+    }
+    if let Some((table, name)) = a.strip_prefix('=').and_then(|r| r.split_once('/')) {
+        return by_name(table, name);
+    }
+    if let Some((col, r)) = a.split_once("==") {
+        if let Some((table, name)) = r.split_once('/') {
+            return format!("{col}={}", by_name(table, name));
+        }
+    }
+    a.to_owned()
+}
+
 /// The UUID of the row of `table` with `external_ids:n=name` (empty if none).
 fn ext_uuid(stack: &testkit::Stack, table: &str, name: &str) -> String {
     stack
@@ -132,41 +172,7 @@ fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outcome> 
     };
     let stack = builder.build().expect("real stack");
     for cmd in setup {
-        // `=Table/name` stands for the UUID of the row of Table with that name.
-        let args: Vec<String> = cmd
-            .iter()
-            .map(|a| {
-                a.replace(
-                    "=@dhcp4",
-                    &format!("={}", ext_uuid(&stack, "DHCP_Options", "v4")),
-                )
-                .replace(
-                    "=@dhcp6s",
-                    &format!("={}", ext_uuid(&stack, "DHCP_Options", "v6s")),
-                )
-                .replace(
-                    "=@dhcp6",
-                    &format!("={}", ext_uuid(&stack, "DHCP_Options", "v6")),
-                )
-                .replace("@dns", &ext_uuid(&stack, "DNS", "dns"))
-            })
-            .map(
-                |a| match a.strip_prefix('=').and_then(|r| r.split_once('/')) {
-                    Some((table, name)) => stack
-                        .nbctl([
-                            "--bare",
-                            "--columns=_uuid",
-                            "find",
-                            table,
-                            &format!("name={name}"),
-                        ])
-                        .expect("find")
-                        .trim()
-                        .to_owned(),
-                    None => a.clone(),
-                },
-            )
-            .collect();
+        let args: Vec<String> = cmd.iter().map(|a| resolve_arg(&stack, a)).collect();
         stack.nbctl(&args).expect("nbctl");
     }
     stack.wait_sb().expect("wait sb");
@@ -975,6 +981,27 @@ fn dhcp_and_dns() {
                 "allow-related",
             ],
             &["add", "logical_switch", "dh2", "dns_records", "@dns"],
+            &["ls-add", "ex"],
+            &["lsp-add", "ex", "x1"],
+            &["lsp-set-type", "x1", "external"],
+            &["lsp-set-addresses", "x1", "00:00:00:00:0f:01 10.8.0.31"],
+            &["set", "logical_switch_port", "x1", "dhcpv4_options=@dhcp4"],
+            &["ha-chassis-group-add", "hg1"],
+            &["ha-chassis-group-add-chassis", "hg1", "ch1", "10"],
+            &[
+                "set",
+                "logical_switch_port",
+                "x1",
+                "ha_chassis_group==HA_Chassis_Group/hg1",
+            ],
+            &["lsp-add", "ex", "x2"],
+            &["lsp-set-type", "x2", "external"],
+            &["lsp-set-addresses", "x2", "00:00:00:00:0f:02 10.8.0.32"],
+            &["set", "logical_switch_port", "x2", "dhcpv4_options=@dhcp4"],
+            &["lsp-add", "ex", "xln"],
+            &["lsp-set-type", "xln", "localnet"],
+            &["lsp-set-addresses", "xln", "unknown"],
+            &["lsp-set-options", "xln", "network_name=phys"],
         ],
     ));
 }

@@ -27,7 +27,13 @@ fn cluster() -> NbSnapshot {
             protocol: Some(nb::LoadBalancerProtocol::Tcp),
             vips: BTreeMap::from([(
                 format!("172.30.{}.{}:80", l / 250, l % 250 + 1),
-                format!("10.128.{}.{}:8080,10.128.{}.{}:8080", l % 200, 10, (l + 1) % 200, 11),
+                format!(
+                    "10.128.{}.{}:8080,10.128.{}.{}:8080",
+                    l % 200,
+                    10,
+                    (l + 1) % 200,
+                    11
+                ),
             )]),
             ..Default::default()
         };
@@ -73,7 +79,8 @@ fn cluster() -> NbSnapshot {
             ..Default::default()
         };
         for k in 0..10 {
-            pg.ports.insert(all_ports[((g * 37 + k * 101) % 25000) as usize]);
+            pg.ports
+                .insert(all_ports[((g * 37 + k * 101) % 25000) as usize]);
         }
         for a in 0..4u128 {
             let acl = nb::Acl {
@@ -114,5 +121,9 @@ fn switches_only_cluster() {
     );
     let t = Instant::now();
     let ops = northd::diff::diff(&northd::diff::SbRows::default(), &content).unwrap();
-    eprintln!("diff against empty SB: {:?}, {} ops", t.elapsed(), ops.len());
+    eprintln!(
+        "diff against empty SB: {:?}, {} ops",
+        t.elapsed(),
+        ops.len()
+    );
 }

@@ -242,10 +242,11 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
                         parsed.push((col.index, d));
                     }
                     if exists {
-                        let Some(row) = txn.row_mut(t, u) else {
+                        let Some((row, touched)) = txn.row_touch(t, u) else {
                             continue;
                         };
                         for (c, d) in parsed {
+                            touched[c] = true;
                             if is_diff {
                                 row.fields[c].apply_diff(&d, &ts.columns[c].type_);
                             } else {
@@ -532,6 +533,14 @@ impl Txn<'_> {
         self.rows[t].get_mut(&u).and_then(|tr| tr.new.as_mut())
     }
 
+    /// Like [`Txn::row_mut`], also returning the row's per-column flags, in which the caller marks
+    /// the columns it may modify: only marked columns are compared with the old row at commit.
+    fn row_touch(&mut self, t: usize, u: Uuid) -> Option<(&mut Row, &mut [bool])> {
+        self.row_mut(t, u)?;
+        let tr = self.rows[t].get_mut(&u)?;
+        Some((tr.new.as_mut()?, &mut tr.changed))
+    }
+
     fn op_insert(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
         let t = self.parse_table(p);
         let uuid_json = p.member("uuid", Kind::Str, true);
@@ -680,8 +689,9 @@ impl Txn<'_> {
                 .current(t, u)
                 .is_some_and(|r| cols.iter().all(|&c| r.fields[c] == row.fields[c]));
             if !same {
-                if let Some(r) = self.row_mut(t, *u) {
+                if let Some((r, touched)) = self.row_touch(t, *u) {
                     for &c in &cols {
+                        touched[c] = true;
                         r.fields[c] = row.fields[c].clone();
                     }
                 }
@@ -709,8 +719,9 @@ impl Txn<'_> {
         let cond = self.parse_where(t, where_).map_err(Stop::Failed)?;
         let matches = self.query(t, &cond);
         for u in &matches {
-            if let Some(r) = self.row_mut(t, *u) {
+            if let Some((r, touched)) = self.row_touch(t, *u) {
                 for m in &mutations {
+                    touched[m.column] = true;
                     m.apply(&mut r.fields[m.column], &ts.columns[m.column].type_)
                         .map_err(Stop::Failed)?;
                 }
@@ -903,9 +914,10 @@ impl Txn<'_> {
         for t in 0..self.rows.len() {
             self.rows[t].retain(|_, tr| match (&tr.old, &tr.new) {
                 (Some(old), Some(new)) => {
+                    // Columns never touched by an operation are still equal to the old ones.
                     let mut any = false;
                     for (i, c) in tr.changed.iter_mut().enumerate() {
-                        *c = old.fields[i] != new.fields[i];
+                        *c = *c && old.fields[i] != new.fields[i];
                         any |= *c;
                     }
                     any

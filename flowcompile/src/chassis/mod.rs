@@ -32,6 +32,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
@@ -41,8 +42,11 @@ use crate::actions::{
     encode_actions, format_of_actions, parse_actions, EncodeContext, FlowPosition, OfAction,
     ParseContext, Pipeline,
 };
+use crate::annotate::SetResolver;
 use crate::compile_match;
-use crate::matches::{Conjunction, Match};
+use crate::condition::ChassisResident;
+use crate::lex::IntConst;
+use crate::matches::{Conjunction, Match, Matches, PortLookup};
 use crate::symtab::{OfField, Symtab};
 
 pub use ofp::{flow_mod, FlowModError};
@@ -205,14 +209,18 @@ impl IdTable {
     }
 }
 
+/// The encoder's context for one datapath; notes whether a port name was looked up (the
+/// result then depends on the datapath).
 struct Ctx<'a> {
     lookup: DatapathLookup<'a>,
     groups: &'a mut IdTable,
     meters: &'a mut IdTable,
+    dp_specific: Cell<bool>,
 }
 
 impl EncodeContext for Ctx<'_> {
     fn port_key(&self, name: &str) -> Option<u32> {
+        self.dp_specific.set(true);
         self.lookup.action_port_key(name)
     }
 
@@ -222,6 +230,38 @@ impl EncodeContext for Ctx<'_> {
 
     fn group_id(&mut self, description: &str) -> u32 {
         self.groups.id(description)
+    }
+}
+
+/// The match compiler's lookups for one datapath; notes whether a port group or port name
+/// was resolved (the result then depends on the datapath).  Address sets and residency are
+/// the same on every datapath.
+struct Tracked<'a> {
+    lookup: DatapathLookup<'a>,
+    dp_specific: Cell<bool>,
+}
+
+impl SetResolver for Tracked<'_> {
+    fn address_set(&self, name: &str) -> Option<&[IntConst]> {
+        self.lookup.address_set(name)
+    }
+
+    fn port_group(&self, name: &str) -> Option<&[String]> {
+        self.dp_specific.set(true);
+        self.lookup.port_group(name)
+    }
+}
+
+impl ChassisResident for Tracked<'_> {
+    fn is_chassis_resident(&self, port: &str) -> bool {
+        self.lookup.is_chassis_resident(port)
+    }
+}
+
+impl PortLookup for Tracked<'_> {
+    fn port_key(&self, field: &str, name: &str) -> Option<u32> {
+        self.dp_specific.set(true);
+        self.lookup.port_key(field, name)
     }
 }
 
@@ -300,6 +340,10 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
             message,
         };
         let parsed = parse_actions(&lf.actions, &pctx);
+        // Results that did not depend on the datapath, reused for the flow's other datapaths
+        // (actions per datapath kind: router and switch encodings differ).
+        let mut match_cache: Option<Matches> = None;
+        let mut action_cache: [Option<Vec<OfAction>>; 2] = [None, None];
         for (_, dp) in dps {
             if !view.is_local(dp.tunnel_key) {
                 continue;
@@ -315,39 +359,65 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
                 }
             };
             let lookup = view.for_datapath(dp);
-            let mut ectx = Ctx {
-                lookup,
-                groups: &mut groups,
-                meters: &mut meters,
-            };
-            let pos = FlowPosition {
-                pipeline,
-                table: table_id,
-                is_switch: dp.is_switch,
-            };
-            let of_actions = match encode_actions(actions, symtab, pos, &mut ectx) {
-                Ok(a) => a,
-                Err(e) => {
-                    out.errors
-                        .push(err(dp.tunnel_key, format!("encoding actions: {e}")));
-                    continue;
+            let slot = usize::from(dp.is_switch);
+            let of_actions = match &action_cache[slot] {
+                Some(a) => a.clone(),
+                None => {
+                    let mut ectx = Ctx {
+                        lookup,
+                        groups: &mut groups,
+                        meters: &mut meters,
+                        dp_specific: Cell::new(false),
+                    };
+                    let pos = FlowPosition {
+                        pipeline,
+                        table: table_id,
+                        is_switch: dp.is_switch,
+                    };
+                    match encode_actions(actions, symtab, pos, &mut ectx) {
+                        Ok(a) => {
+                            if !ectx.dp_specific.get() {
+                                action_cache[slot] = Some(a.clone());
+                            }
+                            a
+                        }
+                        Err(e) => {
+                            out.errors
+                                .push(err(dp.tunnel_key, format!("encoding actions: {e}")));
+                            continue;
+                        }
+                    }
                 }
             };
-            let text = if actions.prereqs.is_empty() {
-                lf.match_.clone()
-            } else {
-                let mut t = format!("({})", lf.match_);
-                for p in &actions.prereqs {
-                    t.push_str(&format!(" && ({p})"));
-                }
-                t
-            };
-            let mut m = match compile_match(&text, symtab, &lookup, &lookup, &lookup) {
-                Ok(m) => m,
-                Err(e) => {
-                    out.errors
-                        .push(err(dp.tunnel_key, format!("match: {}", e.render(&text))));
-                    continue;
+            let mut m = match &match_cache {
+                Some(m) => m.clone(),
+                None => {
+                    let text = if actions.prereqs.is_empty() {
+                        lf.match_.clone()
+                    } else {
+                        let mut t = format!("({})", lf.match_);
+                        for p in &actions.prereqs {
+                            t.push_str(&format!(" && ({p})"));
+                        }
+                        t
+                    };
+                    let tracked = Tracked {
+                        lookup,
+                        dp_specific: Cell::new(false),
+                    };
+                    match compile_match(&text, symtab, &tracked, &tracked, &tracked) {
+                        Ok(m) => {
+                            if !tracked.dp_specific.get() {
+                                match_cache = Some(m.clone());
+                            }
+                            m
+                        }
+                        Err(e) => {
+                            out.errors
+                                .push(err(dp.tunnel_key, format!("match: {}", e.render(&text))));
+                            continue;
+                        }
+                    }
                 }
             };
             if m.n_conjs > 0 {

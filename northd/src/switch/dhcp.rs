@@ -133,22 +133,46 @@ pub fn build(ctx: &SwitchCtx<'_>, sw: &Switch, stateful: bool, flows: &mut FlowT
         let Some(lsp) = ctx.nb.switch_ports.get(&p.nb) else {
             continue;
         };
-        if p.type_ == LspType::External || p.type_ == LspType::Router {
+        if p.type_ == LspType::Router {
             continue;
         }
+        // External ports are reached through the switch's localnet ports, on the chassis
+        // that claims them.
+        let via: Vec<Via<'_>> = if p.type_ == LspType::External {
+            if lsp.ha_chassis_group.is_none() {
+                continue;
+            }
+            sw.ports
+                .iter()
+                .filter(|l| l.type_ == LspType::Localnet)
+                .map(|l| Via {
+                    inport: &l.name,
+                    resident: Some(&p.name),
+                })
+                .collect()
+        } else {
+            vec![Via {
+                inport: &p.name,
+                resident: None,
+            }]
+        };
         if let Some(d4) = lsp
             .dhcpv4_options
             .and_then(|r| ctx.nb.dhcp_options.get(&r))
             .and_then(Dhcp4::parse)
         {
-            build_dhcp4(sw, p, &d4, &pass, flows);
+            for v in &via {
+                build_dhcp4(sw, p, v, &d4, &pass, flows);
+            }
         }
         if let Some(d6) = lsp
             .dhcpv6_options
             .and_then(|r| ctx.nb.dhcp_options.get(&r))
             .and_then(Dhcp6::parse)
         {
-            build_dhcp6(sw, p, &d6, &pass, flows);
+            for v in &via {
+                build_dhcp6(sw, p, v, &d6, &pass, flows);
+            }
         }
     }
     let has_dns = sw
@@ -181,12 +205,36 @@ pub fn build(ctx: &SwitchCtx<'_>, sw: &Switch, stateful: bool, flows: &mut FlowT
     }
 }
 
-fn build_dhcp4(sw: &Switch, p: &SwitchPort, d: &Dhcp4, pass: &Actions, flows: &mut FlowTable) {
+/// Where a port's DHCP requests come in: its own `inport`, or (external ports) a localnet port
+/// with a residency condition.
+#[derive(Debug, Clone, Copy)]
+struct Via<'a> {
+    inport: &'a str,
+    resident: Option<&'a str>,
+}
+
+impl Via<'_> {
+    fn finish(&self, m: Match) -> Match {
+        match self.resident {
+            Some(p) => m.and_resident(p),
+            None => m,
+        }
+    }
+}
+
+fn build_dhcp4(
+    sw: &Switch,
+    p: &SwitchPort,
+    via: &Via<'_>,
+    d: &Dhcp4,
+    pass: &Actions,
+    flows: &mut FlowTable,
+) {
     for a in &p.addrs {
         let Some(ip) = a.ipv4.iter().find(|ip| d.cidr.contains(IpAddr::V4(**ip))) else {
             continue;
         };
-        let src = Match::eq(Field::INPORT, Value::port(&p.name)).and_eq(Field::ETH_SRC, a.mac);
+        let src = Match::eq(Field::INPORT, Value::port(via.inport)).and_eq(Field::ETH_SRC, a.mac);
         let opts = opts_text(("offerip", ip.to_string()), &d.opts);
         let put = Actions(vec![
             Action::Assign(DHCP_OPTS_RESULT, Value::Opts("put_dhcp_opts", opts)),
@@ -201,7 +249,13 @@ fn build_dhcp4(sw: &Switch, p: &SwitchPort, d: &Dhcp4, pass: &Actions, flows: &m
                 .and_eq(Field::IP4_SRC, IpAddr::V4(Ipv4Addr::UNSPECIFIED))
                 .and_eq(Field::IP4_DST, IpAddr::V4(Ipv4Addr::BROADCAST)),
         );
-        flows.add(sw.dp, Stage::LsInDhcpOptions, 100, &discover, &put);
+        flows.add(
+            sw.dp,
+            Stage::LsInDhcpOptions,
+            100,
+            &via.finish(discover),
+            &put,
+        );
         let request = client(src.clone().and_eq(Field::IP4_SRC, IpAddr::V4(*ip)).and_eq(
             Field::IP4_DST,
             Value::Set(vec![
@@ -209,7 +263,13 @@ fn build_dhcp4(sw: &Switch, p: &SwitchPort, d: &Dhcp4, pass: &Actions, flows: &m
                 IpAddr::V4(Ipv4Addr::BROADCAST).into(),
             ]),
         ));
-        flows.add(sw.dp, Stage::LsInDhcpOptions, 100, &request, &put);
+        flows.add(
+            sw.dp,
+            Stage::LsInDhcpOptions,
+            100,
+            &via.finish(request),
+            &put,
+        );
         let resp = client(src.and_pred(Pred::Ip4)).and_pred(Pred::Fixed("reg0[3]"));
         let reply = Actions(vec![
             Action::Assign(Field::ETH_DST, Field::ETH_SRC.into()),
@@ -221,8 +281,17 @@ fn build_dhcp4(sw: &Switch, p: &SwitchPort, d: &Dhcp4, pass: &Actions, flows: &m
             Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
             Action::Output,
         ]);
-        flows.add(sw.dp, Stage::LsInDhcpResponse, 100, &resp, &reply);
+        flows.add(
+            sw.dp,
+            Stage::LsInDhcpResponse,
+            100,
+            &via.finish(resp),
+            &reply,
+        );
         break;
+    }
+    if via.resident.is_some() {
+        return;
     }
     // The reply from ovn-controller skips egress ACLs whatever the port's addresses.
     let out = Match::eq(Field::OUTPORT, Value::port(&p.name))
@@ -234,14 +303,21 @@ fn build_dhcp4(sw: &Switch, p: &SwitchPort, d: &Dhcp4, pass: &Actions, flows: &m
     flows.add(sw.dp, Stage::LsOutAcl, 34000, &out, pass);
 }
 
-fn build_dhcp6(sw: &Switch, p: &SwitchPort, d: &Dhcp6, pass: &Actions, flows: &mut FlowTable) {
+fn build_dhcp6(
+    sw: &Switch,
+    p: &SwitchPort,
+    via: &Via<'_>,
+    d: &Dhcp6,
+    pass: &Actions,
+    flows: &mut FlowTable,
+) {
     let all_servers = IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2));
     let lla = IpAddr::V6(link_local(d.server_mac));
     for a in &p.addrs {
         let Some(ip) = a.ipv6.iter().find(|ip| d.cidr.contains(IpAddr::V6(**ip))) else {
             continue;
         };
-        let m = Match::eq(Field::INPORT, Value::port(&p.name))
+        let m = Match::eq(Field::INPORT, Value::port(via.inport))
             .and_eq(Field::ETH_SRC, a.mac)
             .and_eq(Field::IP6_DST, all_servers)
             .and_eq(UDP_SRC, Value::Int(546))
@@ -255,8 +331,14 @@ fn build_dhcp6(sw: &Switch, p: &SwitchPort, d: &Dhcp6, pass: &Actions, flows: &m
             Action::Assign(DHCP_OPTS_RESULT, Value::Opts("put_dhcpv6_opts", opts)),
             Action::Next,
         ]);
-        flows.add(sw.dp, Stage::LsInDhcpOptions, 100, &m, &put);
-        let resp = m.and_pred(Pred::Fixed("reg0[3]"));
+        flows.add(
+            sw.dp,
+            Stage::LsInDhcpOptions,
+            100,
+            &via.finish(m.clone()),
+            &put,
+        );
+        let resp = via.finish(m.and_pred(Pred::Fixed("reg0[3]")));
         let reply = Actions(vec![
             Action::Assign(Field::ETH_DST, Field::ETH_SRC.into()),
             Action::Assign(Field::ETH_SRC, d.server_mac.into()),
@@ -270,6 +352,9 @@ fn build_dhcp6(sw: &Switch, p: &SwitchPort, d: &Dhcp6, pass: &Actions, flows: &m
         ]);
         flows.add(sw.dp, Stage::LsInDhcpResponse, 100, &resp, &reply);
         break;
+    }
+    if via.resident.is_some() {
+        return;
     }
     let out = Match::eq(Field::OUTPORT, Value::port(&p.name))
         .and_eq(Field::ETH_SRC, d.server_mac)

@@ -23,3 +23,19 @@ pub use manifest::{
     parse_manifests, Document, Kind, KubeObject, Location, ManifestError, ManifestSet, ObjectKey,
 };
 pub use selector::{Selector, SelectorError};
+
+pub mod apply;
+pub mod build;
+pub mod builtin;
+pub mod desired;
+pub mod egress;
+pub mod policy;
+pub mod pods;
+pub mod secondary;
+pub mod services;
+pub mod topology;
+
+pub use apply::{apply, stage, ApplyError, ApplyStats};
+pub use build::{build_nb, BuildError, PreviousState};
+pub use builtin::builtin_manifests;
+pub use desired::{DesiredNb, Row, Val};

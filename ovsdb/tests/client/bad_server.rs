@@ -190,9 +190,17 @@ fn garbage_on_the_wire_reconnects() {
 
 /// A server that only knows the monitor methods up to `level`, answers our probes only if
 /// `answer_echo`, and first sends its own `echo` probe, which the client must answer.
-async fn serve_old(listener: UnixListener, level: MonitorMethod, answer_echo: bool, conns: Arc<AtomicUsize>, echoed: Arc<AtomicUsize>) {
+async fn serve_old(
+    listener: UnixListener,
+    level: MonitorMethod,
+    answer_echo: bool,
+    conns: Arc<AtomicUsize>,
+    echoed: Arc<AtomicUsize>,
+) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
         conns.fetch_add(1, Ordering::SeqCst);
         let echoed = echoed.clone();
         tokio::spawn(async move {
@@ -209,7 +217,10 @@ async fn serve_old(listener: UnixListener, level: MonitorMethod, answer_echo: bo
                     _ => continue,
                 };
                 let reply = |v: Value| Message::Response(Response::ok(r.id.clone(), v));
-                let refuse = Message::Response(Response::error(r.id.clone(), json!({"error": "unknown method"})));
+                let refuse = Message::Response(Response::error(
+                    r.id.clone(),
+                    json!({"error": "unknown method"}),
+                ));
                 let id = r.params.get(1).cloned().unwrap_or(Value::Null);
                 let msg = match r.method.as_str() {
                     "echo" if answer_echo => reply(Value::Array(r.params.clone())),
@@ -219,13 +230,21 @@ async fn serve_old(listener: UnixListener, level: MonitorMethod, answer_echo: bo
                     "monitor_cond_since" => refuse,
                     "monitor_cond" if level == MonitorMethod::Plain => refuse,
                     "monitor_cond" => {
-                        let _ = f.send(reply(json!({"Item": {U1: {"initial": {"uid": 1, "value": "one"}}}}))).await;
+                        let _ = f
+                            .send(reply(
+                                json!({"Item": {U1: {"initial": {"uid": 1, "value": "one"}}}}),
+                            ))
+                            .await;
                         let n = json!({"id": null, "method": "update2", "params": [id, {"Item": {
                             U1: {"modify": {"value": "uno"}}, U2: {"insert": {"uid": 2, "value": "two"}}}}]});
                         Message::from_json(n).unwrap()
                     }
                     "monitor" => {
-                        let _ = f.send(reply(json!({"Item": {U1: {"new": {"uid": 1, "value": "one"}}}}))).await;
+                        let _ = f
+                            .send(reply(
+                                json!({"Item": {U1: {"new": {"uid": 1, "value": "one"}}}}),
+                            ))
+                            .await;
                         let n = json!({"id": null, "method": "update", "params": [id, {"Item": {
                             U1: {"old": {"value": "one"}, "new": {"uid": 1, "value": "uno"}},
                             U2: {"new": {"uid": 2, "value": "two"}}}}]});
@@ -239,23 +258,49 @@ async fn serve_old(listener: UnixListener, level: MonitorMethod, answer_echo: bo
     }
 }
 
-fn run_old(level: MonitorMethod, answer_echo: bool, probe: Duration, hold: Duration, wait: impl Fn(&ovsdb::client::Status, usize) -> bool) -> (Value, ovsdb::client::Status, usize) {
+fn run_old(
+    level: MonitorMethod,
+    answer_echo: bool,
+    probe: Duration,
+    hold: Duration,
+    wait: impl Fn(&ovsdb::client::Status, usize) -> bool,
+) -> (Value, ovsdb::client::Status, usize) {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("old.sock");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let listener = UnixListener::bind(&sock).unwrap();
         let conns = Arc::new(AtomicUsize::new(0));
         let echoed = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(serve_old(listener, level, answer_echo, conns.clone(), echoed.clone()));
+        tokio::spawn(serve_old(
+            listener,
+            level,
+            answer_echo,
+            conns.clone(),
+            echoed.clone(),
+        ));
         let mut cfg = ClientConfig::new(&format!("unix:{}", sock.display()), DB);
         cfg.probe_interval = Some(probe);
         cfg.backoff_min = Duration::from_millis(10);
         let c = Client::start(cfg).unwrap();
-        c.wait_for(Duration::from_secs(20), |r| r.table("Item").is_some_and(|t| t.len() == 2)).await.unwrap();
+        c.wait_for(Duration::from_secs(20), |r| {
+            r.table("Item").is_some_and(|t| t.len() == 2)
+        })
+        .await
+        .unwrap();
         let mut rx = c.subscribe();
         let n = conns.clone();
-        tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|s| wait(s, n.load(Ordering::SeqCst)))).await.unwrap().unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            rx.wait_for(|s| wait(s, n.load(Ordering::SeqCst))),
+        )
+        .await
+        .unwrap()
+        .unwrap();
         drop(rx);
         tokio::time::sleep(hold).await;
         let content = c.with_replica(|r| r.to_json()).unwrap();
@@ -272,7 +317,13 @@ fn expected_old() -> Value {
 #[test]
 fn falls_back_to_monitor_cond_and_monitor() {
     for level in [MonitorMethod::Cond, MonitorMethod::Plain] {
-        let (content, status, _) = run_old(level, true, Duration::from_secs(5), Duration::ZERO, |s, _| s.connected);
+        let (content, status, _) = run_old(
+            level,
+            true,
+            Duration::from_secs(5),
+            Duration::ZERO,
+            |s, _| s.connected,
+        );
         assert_eq!(status.monitor_method, Some(level));
         assert_eq!(content, expected_old(), "{level:?}");
     }
@@ -281,14 +332,27 @@ fn falls_back_to_monitor_cond_and_monitor() {
 #[test]
 fn inactivity_probe_drops_a_silent_server_and_answers_the_servers_probe() {
     // The server answers everything but our echo: after two probe intervals the client reconnects.
-    let (content, status, _) =
-        run_old(MonitorMethod::Cond, false, Duration::from_millis(200), Duration::ZERO, |s, conns| s.connections >= 2 && conns >= 2 && s.connected);
+    let (content, status, _) = run_old(
+        MonitorMethod::Cond,
+        false,
+        Duration::from_millis(200),
+        Duration::ZERO,
+        |s, conns| s.connections >= 2 && conns >= 2 && s.connected,
+    );
     assert_eq!(content, expected_old());
     let e = status.last_error.expect("the probe timeout is recorded");
-    assert!(matches!(e, ClientError::Timeout(ref m) if m.contains("inactivity probe")), "{e}");
+    assert!(
+        matches!(e, ClientError::Timeout(ref m) if m.contains("inactivity probe")),
+        "{e}"
+    );
     // A server that answers probes keeps the connection; the client answered the server's probe.
-    let (_, status, echoed) =
-        run_old(MonitorMethod::Cond, true, Duration::from_millis(100), Duration::from_millis(800), |s, _| s.connected && s.updates >= 2);
+    let (_, status, echoed) = run_old(
+        MonitorMethod::Cond,
+        true,
+        Duration::from_millis(100),
+        Duration::from_millis(800),
+        |s, _| s.connected && s.updates >= 2,
+    );
     assert_eq!(status.connections, 1, "{status:?}");
     assert!(echoed >= 1);
 }

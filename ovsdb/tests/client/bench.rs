@@ -27,7 +27,7 @@ t0 = time.monotonic()
 idl = ovs.db.idl.Idl(remote, helper, leader_only=False)
 while not idl.has_ever_connected():
     idl.run()
-    p = ovs.poller.Poller(); idl.wait(p); p.block()
+    p = ovs.poller.Poller(); idl.wait(p); p.timer_wait(10); p.block()
 idl.run()
 print("synced %.6f %d" % (time.monotonic() - t0, len(idl.tables["Logical_Flow"].rows)), flush=True)
 sys.stdin.readline()
@@ -38,7 +38,7 @@ while True:
     idl.run()
     if done():
         break
-    p = ovs.poller.Poller(); idl.wait(p); p.block()
+    p = ovs.poller.Poller(); idl.wait(p); p.timer_wait(10); p.block()
 print("updated %.6f" % (time.monotonic() - t1), flush=True)
 "#;
 
@@ -56,13 +56,20 @@ async fn write_stream(writer: &Client, flows: &[Uuid], round: i64, marker: i64) 
     let t = Instant::now();
     let futs = flows.iter().take(UPDATES).enumerate().map(|(i, u)| {
         let mut txn = Txn::new();
-        txn.update_row("Logical_Flow", *u, json!({"priority": (i as i64 + round) % 65535}));
+        txn.update_row(
+            "Logical_Flow",
+            *u,
+            json!({"priority": (i as i64 + round) % 65535}),
+        );
         writer.transact(txn)
     });
     for r in futures::future::join_all(futs).await {
         r.unwrap();
     }
-    eprintln!("writer: {UPDATES} updates acknowledged in {:?}", t.elapsed());
+    eprintln!(
+        "writer: {UPDATES} updates acknowledged in {:?}",
+        t.elapsed()
+    );
     let mut txn = Txn::new();
     txn.insert("Datapath_Binding", json!({"tunnel_key": marker}), None);
     writer.transact(txn).await.unwrap();
@@ -73,19 +80,28 @@ async fn write_stream(writer: &Client, flows: &[Uuid], round: i64, marker: i64) 
 #[ignore = "benchmark: minutes of CPU"]
 fn bench_initial_dump_and_update_stream_vs_python_idl() {
     let ovn = testkit::require_or_skip!();
-    let rows: usize = std::env::var("OVNKIT_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
+    let rows: usize = std::env::var("OVNKIT_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300_000);
     let mut sb = ovn.sandbox().unwrap();
     sb.set_timeout(Duration::from_secs(120));
     let schema = ovn.schema(Schema::Southbound).unwrap();
     let server = sb.start_ovsdb_server("sb", &schema).unwrap();
     let remote = server.remote();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
 
     // Populate: 100 datapaths, `rows` logical flows, in batches.
     let t = Instant::now();
     let mut wcfg = ClientConfig::new(&remote, SB);
     wcfg.monitor = None;
-    let writer = rt.block_on(Client::connect(wcfg, Duration::from_secs(30))).unwrap();
+    let writer = rt
+        .block_on(Client::connect(wcfg, Duration::from_secs(30)))
+        .unwrap();
     let flows: Vec<Uuid> = rt.block_on(async {
         let mut txn = Txn::new();
         for k in 1..=100 {
@@ -117,26 +133,46 @@ fn bench_initial_dump_and_update_stream_vs_python_idl() {
         }
         flows
     });
-    eprintln!("populated {} logical flows + 100 datapaths in {:?}", flows.len(), t.elapsed());
+    eprintln!(
+        "populated {} logical flows + 100 datapaths in {:?}",
+        flows.len(),
+        t.elapsed()
+    );
 
     // Ours.
     let (ours_sync, ours_upd, stream1) = rt.block_on(async {
         let t = Instant::now();
         let mut cfg = ClientConfig::new(&remote, SB);
         cfg.track_changes = false;
-        let c = Client::connect(cfg, Duration::from_secs(600)).await.unwrap();
+        let c = Client::connect(cfg, Duration::from_secs(600))
+            .await
+            .unwrap();
         let sync = t.elapsed();
         eprintln!("ours: synced in {sync:?}");
-        assert_eq!(c.with_replica(|r| r.table("Logical_Flow").unwrap().len()), Some(rows));
+        assert_eq!(
+            c.with_replica(|r| r.table("Logical_Flow").unwrap().len()),
+            Some(rows)
+        );
         let marker = 999_001i64;
         let t = Instant::now();
         let key = [Datum::scalar(Atom::Integer(marker))];
         let (stream, waited) = tokio::join!(write_stream(&writer, &flows, 1, marker), async {
-            c.wait_for(Duration::from_secs(600), |r| {
-                !r.table("Datapath_Binding").unwrap().lookup("schema:0", &key).unwrap_or(&[]).is_empty()
-            })
-            .await
-            .unwrap();
+            let r = c
+                .wait_for(Duration::from_secs(30), |r| {
+                    !r.table("Datapath_Binding")
+                        .unwrap()
+                        .lookup("schema:0", &key)
+                        .unwrap_or(&[])
+                        .is_empty()
+                })
+                .await;
+            if let Err(e) = r {
+                panic!(
+                    "{e}: {:?} {:?}",
+                    c.status(),
+                    c.with_replica(|r| r.table("Datapath_Binding").unwrap().len())
+                );
+            }
             t.elapsed()
         });
         (sync, waited, stream)
@@ -146,12 +182,19 @@ fn bench_initial_dump_and_update_stream_vs_python_idl() {
     let dir = sb.dir().to_path_buf();
     std::fs::write(dir.join("idl_bench.py"), PY).unwrap();
     let marker = 999_002i64;
-    let mut py = Kill(Command::new("/usr/bin/python3")
-        .args([dir.join("idl_bench.py").display().to_string(), remote.clone(), schema.display().to_string(), marker.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap());
+    let mut py = Kill(
+        Command::new("/usr/bin/python3")
+            .args([
+                dir.join("idl_bench.py").display().to_string(),
+                remote.clone(),
+                schema.display().to_string(),
+                marker.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut out = BufReader::new(py.0.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();

@@ -181,7 +181,13 @@ fn leader_kills_lose_nothing_and_duplicate_nothing() {
     rt.block_on(async {
         let mut rx = writer.subscribe();
         let want = cluster.remote(leader);
-        tokio::time::timeout(t, rx.wait_for(|s| s.remote.as_deref() == Some(want.as_str()))).await.unwrap().unwrap();
+        tokio::time::timeout(
+            t,
+            rx.wait_for(|s| s.remote.as_deref() == Some(want.as_str())),
+        )
+        .await
+        .unwrap()
+        .unwrap();
     });
 
     // Compare with the cluster as ovsdb-client sees it, through the current leader.
@@ -196,7 +202,10 @@ fn leader_kills_lose_nothing_and_duplicate_nothing() {
     let lost: Vec<_> = live.difference(&seen).collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     let extra: Vec<_> = seen.difference(&live).collect();
-    assert!(extra.is_empty(), "rows nobody acknowledged or deleted rows back: {extra:?}");
+    assert!(
+        extra.is_empty(),
+        "rows nobody acknowledged or deleted rows back: {extra:?}"
+    );
 
     rt.block_on(async {
         writer.wait_for(t, |r| r.to_json() == want).await.unwrap();

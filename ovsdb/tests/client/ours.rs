@@ -19,7 +19,11 @@ fn against_our_server() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stress.db");
     FileStorage::create(&file, &harness::schema_json()).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut server = Server::new(ServerConfig::default()).unwrap();
         let (db, st, _) = FileStorage::open(&file, StorageOptions::default()).unwrap();

@@ -1,0 +1,86 @@
+//! Compiles `tests/api.c` with gcc against the static library and runs it under valgrind
+//! (`--error-exitcode=1 --leak-check=full`) with a real `ovsdb-server` serving OVN_Northbound
+//! for the remote calls.
+//!
+//! Needs gcc, valgrind, ovsdb-tool and ovsdb-server on `PATH`. `OVNKIT_NO_VALGRIND=1` runs the
+//! program directly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory cargo put the library in (`target/<profile>`).
+fn artifact_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
+}
+
+fn run(cmd: &mut Command) {
+    let status = cmd.status().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(status.success(), "{cmd:?} failed: {status}");
+}
+
+/// An ovsdb-server child, killed on drop.
+struct OvsdbServer(Child);
+
+impl Drop for OvsdbServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_ovsdb_server(dir: &Path) -> (OvsdbServer, String) {
+    let schema = dir.join("nb.ovsschema");
+    std::fs::write(&schema, ovn_nb::model::SCHEMA_JSON).expect("write schema");
+    let db = dir.join("remote-nb.db");
+    run(Command::new("ovsdb-tool").arg("create").arg(&db).arg(&schema));
+    let sock = dir.join("nb.sock");
+    let child = Command::new("ovsdb-server")
+        .arg(format!("--remote=punix:{}", sock.display()))
+        .arg(format!("--unixctl={}", dir.join("ovsdb-server.ctl").display()))
+        .arg("-vconsole:off")
+        .arg(&db)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start ovsdb-server (is it installed?)");
+    let server = OvsdbServer(child);
+    let start = Instant::now();
+    while !sock.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "ovsdb-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (server, format!("unix:{}", sock.display()))
+}
+
+#[test]
+fn c_api_under_valgrind() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = artifact_dir().join("libovnkit_c.a");
+    assert!(lib.exists(), "{} not built", lib.display());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let exe = tmp.path().join("api");
+    run(Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
+        .arg(crate_dir.join("include"))
+        .arg(crate_dir.join("tests/api.c"))
+        .arg(&lib)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe));
+
+    let (_server, remote) = start_ovsdb_server(tmp.path());
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir(&scratch).expect("scratch dir");
+    let mut cmd = if std::env::var_os("OVNKIT_NO_VALGRIND").is_some_and(|v| v == "1") {
+        Command::new(&exe)
+    } else {
+        let mut c = Command::new("valgrind");
+        c.args(["--error-exitcode=1", "--leak-check=full", "--quiet"])
+            .arg(&exe);
+        c
+    };
+    run(cmd.arg(&scratch).arg(&remote));
+}
