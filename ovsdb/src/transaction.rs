@@ -538,7 +538,7 @@ impl Txn<'_> {
     fn row_touch(&mut self, t: usize, u: Uuid) -> Option<(&mut Row, &mut [bool])> {
         self.row_mut(t, u)?;
         let tr = self.rows[t].get_mut(&u)?;
-        Some((tr.new.as_mut()?, &mut tr.changed))
+        Some((tr.new.as_mut()?, tr.changed.as_mut_slice()))
     }
 
     fn op_insert(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {

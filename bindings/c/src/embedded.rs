@@ -139,6 +139,11 @@ impl EmbeddedDb {
         self.kind
     }
 
+    /// The schema name: `OVN_Northbound` or `OVN_Southbound`.
+    pub(crate) fn schema_name(&self) -> &str {
+        &self.db.schema().name
+    }
+
     /// Runs one RFC 7047 `transact` (`params` is `["DB-NAME", op...]`) and returns the `result`
     /// array. Failed operations are reported inside the array, as an OVSDB server replies.
     pub(crate) fn transact_value(&mut self, params: &Value) -> Result<Value> {

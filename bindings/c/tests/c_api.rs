@@ -1,5 +1,6 @@
 //! Compiles `tests/api.c` with gcc against the static library and runs it under valgrind
-//! (`--error-exitcode=1 --leak-check=full`) with a real `ovsdb-server` serving OVN_Northbound
+//! (`--error-exitcode=1 --leak-check=full`, suppressing only "possibly lost" statics: see
+//! `tests/valgrind.supp`) with a real `ovsdb-server` serving OVN_Northbound
 //! for the remote calls.
 //!
 //! Needs gcc, valgrind, ovsdb-tool and ovsdb-server on `PATH`. `OVNKIT_NO_VALGRIND=1` runs the
@@ -78,7 +79,11 @@ fn c_api_under_valgrind() {
         Command::new(&exe)
     } else {
         let mut c = Command::new("valgrind");
-        c.args(["--error-exitcode=1", "--leak-check=full", "--quiet"])
+        c.args(["--error-exitcode=1", "--leak-check=full", "--quiet", "--num-callers=64"])
+            .arg(format!(
+                "--suppressions={}",
+                crate_dir.join("tests/valgrind.supp").display()
+            ))
             .arg(&exe);
         c
     };
