@@ -178,10 +178,12 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
         .collect();
     build_load_balancers(nb, &views, &mut out);
 
+    let lb_flows = switch::lb::lb_flow_cache(lbs.values());
     let ctx = SwitchCtx {
         nb,
         features: state.features,
         lbs: &lbs,
+        lb_flows: &lb_flows,
     };
     for sw in &views {
         switch::build_flows(&ctx, sw, &mut out.flows);

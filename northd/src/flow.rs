@@ -654,6 +654,20 @@ impl FlowTable {
         self
     }
 
+    /// Adds every flow of `other` on datapath `dp` (whatever datapaths `other` had them on).
+    pub fn merge_on(&mut self, other: &Self, dp: DpIndex) {
+        for key in other.flows.keys() {
+            match self.flows.get_mut(key) {
+                Some(dps) => {
+                    dps.insert(dp);
+                }
+                None => {
+                    self.flows.insert(key.clone(), BTreeSet::from([dp]));
+                }
+            }
+        }
+    }
+
     /// Every flow with its datapaths.
     pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, &BTreeSet<DpIndex>)> {
         self.flows.iter()

@@ -571,6 +571,22 @@ fn incremental_changes_write_minimal_ops() {
     let s = apply(&rebuild(&set, &prev), &mut db).expect("apply");
     assert_eq!(s.inserted, 0, "{s:?}");
     assert!(s.deleted >= 1, "{s:?}");
+    // Remove a node (its pods first, as Kubernetes would): its switch, gateway router,
+    // external switch, ports, routes and policies go; nothing is inserted.
+    set.pods
+        .retain(|_, p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some("node-12"));
+    set.nodes.remove("node-12");
+    let s = apply(&rebuild(&set, &prev), &mut db).expect("apply");
+    assert_eq!(s.inserted, 0, "{s:?}");
+    assert!(s.deleted > 20, "{s:?}");
+    let snap = ovn_nb::nbctl::Snapshot::of_database(&db);
+    let ls = snap
+        .schema()
+        .tables
+        .iter()
+        .position(|t| t.name == "Logical_Switch")
+        .expect("LS");
+    assert_eq!(snap.rows(ls).map_or(0, |r| r.len()), 27 - 2);
     // Reapply: nothing.
     let s = apply(&rebuild(&set, &prev), &mut db).expect("apply");
     assert_eq!(s.ops, 0, "{s:?}");
@@ -614,11 +630,13 @@ spec:
 #[test]
 fn dual_stack_writes_both_families() {
     let mut cfg = ClusterConfig::default();
-    cfg.cluster_networks.push(ovn_nb::kube::config::ClusterNetwork::new(
-        "fd00:10:128::/48".parse().expect("net"),
-        64,
-    ));
-    cfg.service_networks.push("fd00:172:16::/112".parse().expect("net"));
+    cfg.cluster_networks
+        .push(ovn_nb::kube::config::ClusterNetwork::new(
+            "fd00:10:128::/48".parse().expect("net"),
+            64,
+        ));
+    cfg.service_networks
+        .push("fd00:172:16::/112".parse().expect("net"));
     let mut set = ManifestSet::new();
     set.add_str("dual.yaml", DUAL).expect("manifests");
     let nb = build_nb(&set, &cfg, &PreviousState::default()).expect("build");
@@ -633,7 +651,10 @@ fn dual_stack_writes_both_families() {
     assert_eq!(opt(ls, "other_config", "ipv6_prefix"), p6);
     let rtos = row(&nb, "Logical_Router_Port", "rtos-d1");
     let gw6 = format!("{p6}1/64");
-    assert_eq!(rtos.strs("networks"), set_of(&["10.128.0.1/23", gw6.as_str()]));
+    assert_eq!(
+        rtos.strs("networks"),
+        set_of(&["10.128.0.1/23", gw6.as_str()])
+    );
     assert_eq!(
         row(&nb, "Logical_Router_Port", "rtoj-GR_d1").strs("networks"),
         set_of(&["100.64.0.2/16", "fd98::2/64"])
@@ -645,18 +666,27 @@ fn dual_stack_writes_both_families() {
         set_of(&[format!("0a:58:0a:80:00:03 10.128.0.3 {p6}3").as_str()])
     );
     assert_eq!(nb.state.pod_ips.len(), 1);
-    assert!(nb.get("Address_Set", &namespace_address_set("ns1", false).0).is_some());
+    assert!(nb
+        .get("Address_Set", &namespace_address_set("ns1", false).0)
+        .is_some());
     let pg = policy_port_group("ns1", "same-ns");
     let m = row(&nb, "Port_Group", &pg).kids("acls")[0]
         .str("match")
         .unwrap_or_default()
         .to_owned();
-    assert!(m.starts_with("(ip4.src == {$a") && m.contains(" || ip6.src == {$a"), "{m}");
+    assert!(
+        m.starts_with("(ip4.src == {$a") && m.contains(" || ip6.src == {$a"),
+        "{m}"
+    );
     let gr_routes = kids(&nb, "Logical_Router", "GR_d1", "static_routes");
-    assert!(gr_routes.iter().any(|r| r.str("ip_prefix") == Some("::/0")
-        && r.str("nexthop") == Some("fc00:f853:ccd:e793::1")));
-    assert!(gr_routes.iter().any(|r| r.str("ip_prefix") == Some("fd00:10:128::/48")
-        && r.str("nexthop") == Some("fd98::1")));
+    assert!(gr_routes
+        .iter()
+        .any(|r| r.str("ip_prefix") == Some("::/0")
+            && r.str("nexthop") == Some("fc00:f853:ccd:e793::1")));
+    assert!(gr_routes
+        .iter()
+        .any(|r| r.str("ip_prefix") == Some("fd00:10:128::/48")
+            && r.str("nexthop") == Some("fd98::1")));
     // Stable: rebuilding with the returned state gives the same content.
     let again = build_nb(&set, &cfg, &nb.state).expect("rebuild");
     assert_eq!(again, nb);

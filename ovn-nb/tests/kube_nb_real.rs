@@ -1,6 +1,7 @@
 //! End to end on the real OVN 23.03 stack: the kube layer's NB, written through our ovsdb client
 //! to a real NB ovsdb-server, compiled by real ovn-northd; `ovn-trace` checks policy allow/deny
-//! and a ClusterIP Service with affinity reaching a backend. Skipped when OVN is not installed.
+//! and a ClusterIP Service with affinity reaching a backend. The node is named like the chassis,
+//! since pod ports ask for `requested-chassis` = node name, as in OVN-Kubernetes. Skipped when OVN is not installed.
 
 use std::time::Duration;
 
@@ -12,11 +13,10 @@ const CLUSTER: &str = r#"
 apiVersion: v1
 kind: Node
 metadata:
-  name: n1
+  name: ch1
   annotations:
     k8s.ovn.org/node-primary-ifaddr: '{"ipv4": "172.18.0.11/16"}'
     k8s.ovn.org/node-subnets: '{"default": ["10.128.0.0/23"]}'
-    k8s.ovn.org/node-chassis-id: ch1
 ---
 apiVersion: v1
 kind: Node
@@ -46,13 +46,13 @@ metadata: {name: client, labels: {team: client}}
 apiVersion: v1
 kind: Pod
 metadata: {name: server, namespace: app, labels: {app: web}}
-spec: {nodeName: n1, containers: [{name: c, image: x}]}
+spec: {nodeName: ch1, containers: [{name: c, image: x}]}
 status: {podIPs: [{ip: 10.128.0.10}]}
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: caller, namespace: client, labels: {app: caller}}
-spec: {nodeName: n1, containers: [{name: c, image: x}]}
+spec: {nodeName: ch1, containers: [{name: c, image: x}]}
 status: {podIPs: [{ip: 10.128.0.20}]}
 ---
 apiVersion: v1
@@ -84,7 +84,9 @@ spec:
 "#;
 
 fn trace(stack: &testkit::Stack, flow: &str) -> String {
-    stack.ovn_trace(["--minimal", "n1", flow]).expect("ovn-trace")
+    stack
+        .ovn_trace(["--minimal", "ch1", flow])
+        .expect("ovn-trace")
 }
 
 #[test]
@@ -116,8 +118,11 @@ fn real_northd_enforces_policy_and_service_affinity() {
     });
     assert!(stats.inserted > 20, "{stats:?}");
     stack.wait_sb().expect("northd");
-    let lsp = stack.nbctl(["lsp-list", "n1"]).expect("lsp-list");
-    assert!(lsp.contains("app_server") && lsp.contains("client_caller"), "{lsp}");
+    let lsp = stack.nbctl(["lsp-list", "ch1"]).expect("lsp-list");
+    assert!(
+        lsp.contains("app_server") && lsp.contains("client_caller"),
+        "{lsp}"
+    );
     let base = "inport == \"client_caller\" && eth.src == 0a:58:0a:80:00:14 && \
                 ip4.src == 10.128.0.20 && eth.dst == 0a:58:0a:80:00:0a && \
                 ip4.dst == 10.128.0.10 && ip.ttl == 64 && tcp";
@@ -132,7 +137,7 @@ fn real_northd_enforces_policy_and_service_affinity() {
                ip4.src == 10.128.0.20 && eth.dst == 0a:58:0a:80:00:01 && \
                ip4.dst == 172.16.1.10 && ip.ttl == 64 && tcp && tcp.dst == 80";
     let lb = stack
-        .ovn_trace(["--ct=new", "--ct=new", "n1", vip])
+        .ovn_trace(["--ct=new", "--ct=new", "ch1", vip])
         .expect("ovn-trace");
     assert!(lb.contains("ct_lb_mark(backends=10.128.0.10:8080)"), "{lb}");
     assert!(
@@ -144,15 +149,39 @@ fn real_northd_enforces_policy_and_service_affinity() {
                ip4.src == 10.128.0.20 && eth.dst == 0a:58:0a:80:00:01 && \
                ip4.dst == 8.8.8.8 && ip.ttl == 64 && tcp && tcp.dst == 443";
     let eg = stack
-        .ovn_trace(["--ct=new", "--ct=new", "--ct=new", "--ct=new", "n1", out])
+        .ovn_trace(["--ct=new", "--ct=new", "--ct=new", "--ct=new", "ch1", out])
         .expect("ovn-trace");
     assert!(eg.contains("100.64.0.3"), "{eg}");
-    assert!(eg.contains("egress(dp=\"GR_n2\", inport=\"rtoj-GR_n2\", outport=\"rtoe-GR_n2\")"), "{eg}");
+    assert!(
+        eg.contains("egress(dp=\"GR_n2\", inport=\"rtoj-GR_n2\", outport=\"rtoe-GR_n2\")"),
+        "{eg}"
+    );
     // The SNAT to the egress IP is gated on the management port being resident
     // (`logical_port`), which ovn-trace cannot see without a bound port: check the flow.
+    // OpenFlow on the real ovn-controller: bind both pods and trace through br-int.
+    let caller = stack.bind_port("caller0", "client_caller").expect("bind");
+    let server = stack.bind_port("server0", "app_server").expect("bind");
+    stack.wait_hv().expect("ovn-controller");
+    let of = |port: u16| {
+        format!(
+            "in_port={},tcp,dl_src=0a:58:0a:80:00:14,dl_dst=0a:58:0a:80:00:0a,\
+             nw_src=10.128.0.20,nw_dst=10.128.0.10,nw_ttl=64,tp_dst={port}",
+            caller.ofport
+        )
+    };
+    let ok = stack.ofproto_trace(&of(8080)).expect("ofproto/trace");
+    assert!(ok.output_ports().contains(&server.dp_port), "{}", ok.text());
+    let no = stack.ofproto_trace(&of(9090)).expect("ofproto/trace");
+    assert!(
+        !no.output_ports().contains(&server.dp_port),
+        "{}",
+        no.text()
+    );
     let lflows = stack.lflow_list().expect("lflows");
     assert!(
-        lflows.lines().any(|l| l.contains("lr_out_snat") && l.contains("ip4.src == 10.128.0.20") && l.contains("ct_snat(172.18.1.50)")),
+        lflows.lines().any(|l| l.contains("lr_out_snat")
+            && l.contains("ip4.src == 10.128.0.20")
+            && l.contains("ct_snat(172.18.1.50)")),
         "egress IP SNAT flow missing"
     );
     assert!(lflows.contains("commit_lb_aff"), "affinity flows missing");

@@ -90,6 +90,11 @@ fn json_err(e: serde_json::Error) -> BindingError {
     BindingError::new(Category::Json, format!("invalid JSON: {e}"))
 }
 
+/// Parses JSON text.
+pub(crate) fn parse_json(text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(json_err)
+}
+
 /// An embedded database; commits are appended to its file when it has one.
 #[derive(Debug)]
 pub(crate) struct EmbeddedDb {
@@ -163,12 +168,6 @@ impl EmbeddedDb {
         }
     }
 
-    /// [`Self::transact_value`] with JSON text in and out.
-    pub(crate) fn transact(&mut self, params: &str) -> Result<String> {
-        let params: Value = serde_json::from_str(params).map_err(json_err)?;
-        Ok(self.transact_value(&params)?.to_string())
-    }
-
     /// The rows of `table` (every table when `None`) as `{"TABLE": [row, ...]}`, each row an
     /// object of every column in OVSDB JSON notation, rows sorted by `_uuid`.
     pub(crate) fn dump_value(&self, table: Option<&str>) -> Result<Value> {
@@ -199,11 +198,6 @@ impl EmbeddedDb {
         Ok(Value::Object(out))
     }
 
-    /// [`Self::dump_value`] as JSON text.
-    pub(crate) fn dump(&self, table: Option<&str>) -> Result<String> {
-        Ok(self.dump_value(table)?.to_string())
-    }
-
     /// Runs an `ovn-nbctl` argument list (without the program name, e.g.
     /// `["ls-add", "sw0", "--", "lsp-add", "sw0", "p1"]`) as one transaction and returns what
     /// ovn-nbctl would print.
@@ -232,7 +226,11 @@ impl EmbeddedDb {
         let nb_cfg = snapshot.nb_global.as_ref().map_or(0, |g| g.nb_cfg);
         let mut params = vec![json!("OVN_Southbound")];
         params.extend(diff(&current, &content).map_err(|e| northd_err(&e))?);
-        if current.sb_global.as_ref().is_some_and(|g| g.nb_cfg != nb_cfg) {
+        if current
+            .sb_global
+            .as_ref()
+            .is_some_and(|g| g.nb_cfg != nb_cfg)
+        {
             params.push(json!({"op": "update", "table": "SB_Global", "where": [],
                                "row": {"nb_cfg": nb_cfg}}));
         }
@@ -250,7 +248,8 @@ impl EmbeddedDb {
     /// they did not compile.
     pub(crate) fn chassis_flows(&self, chassis: &str) -> Result<(String, Vec<String>)> {
         self.expect(DbKind::Southbound, "chassis flows")?;
-        let compile_err = |e: &dyn fmt::Display| BindingError::new(Category::Compile, e.to_string());
+        let compile_err =
+            |e: &dyn fmt::Display| BindingError::new(Category::Compile, e.to_string());
         let mut sb = SbTables::default();
         let Value::Object(tables) = self.dump_value(None)? else {
             unreachable!("dump_value returns an object")
@@ -340,7 +339,8 @@ impl RemoteDb {
     /// Connects to `remote` (`unix:PATH` or `tcp:HOST:PORT`) within `timeout`; later requests wait
     /// at most `timeout` for their reply.
     pub(crate) fn connect(remote: &str, timeout: Duration) -> Result<Self> {
-        let conn_err = |e: &dyn fmt::Display| BindingError::new(Category::Connection, e.to_string());
+        let conn_err =
+            |e: &dyn fmt::Display| BindingError::new(Category::Connection, e.to_string());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -360,7 +360,10 @@ impl RemoteDb {
     /// An error reply is a [`Category::Connection`] error carrying the server's error object.
     pub(crate) fn call_value(&mut self, method: &str, params: Value) -> Result<Value> {
         let Value::Array(params) = params else {
-            return Err(BindingError::new(Category::Json, "params must be a JSON array"));
+            return Err(BindingError::new(
+                Category::Json,
+                "params must be a JSON array",
+            ));
         };
         let Self {
             runtime,
@@ -370,12 +373,5 @@ impl RemoteDb {
         runtime
             .block_on(conn.call_ok(method, params, *timeout))
             .map_err(|e| BindingError::new(Category::Connection, e.to_string()))
-    }
-
-    /// Runs one `transact` (`params` is `["DB-NAME", op...]`, JSON text) and returns the `result`
-    /// array as JSON text.
-    pub(crate) fn transact(&mut self, params: &str) -> Result<String> {
-        let params: Value = serde_json::from_str(params).map_err(json_err)?;
-        Ok(self.call_value("transact", params)?.to_string())
     }
 }

@@ -291,10 +291,11 @@ pub unsafe extern "C" fn ovnkit_db_transact(
         non_null(out_json, "out_json")?;
         // SAFETY: params_json is NUL-terminated or NULL (checked).
         let params = unsafe { str_arg(params_json, "params_json") }?;
+        let params = embedded::parse_json(params)?;
         // SAFETY: db is non-null, live and not aliased during the call (caller contract).
-        let result = unsafe { &mut *db }.inner.transact(params)?;
+        let result = unsafe { &mut *db }.inner.transact_value(&params)?;
         // SAFETY: out_json was checked non-null.
-        unsafe { write_out(out_json, owned_string(result)) };
+        unsafe { write_out(out_json, owned_string(result.to_string())) };
         Ok(())
     })
 }
@@ -322,9 +323,9 @@ pub unsafe extern "C" fn ovnkit_db_dump(
             Some(unsafe { str_arg(table, "table") }?)
         };
         // SAFETY: db is non-null and live (caller contract).
-        let dump = unsafe { &*db }.inner.dump(table)?;
+        let dump = unsafe { &*db }.inner.dump_value(table)?;
         // SAFETY: out_json was checked non-null.
-        unsafe { write_out(out_json, owned_string(dump)) };
+        unsafe { write_out(out_json, owned_string(dump.to_string())) };
         Ok(())
     })
 }
@@ -497,9 +498,11 @@ pub unsafe extern "C" fn ovnkit_remote_transact(
         // SAFETY: params_json is NULL or NUL-terminated (caller contract).
         let params = unsafe { str_arg(params_json, "params_json") }?;
         // SAFETY: remote is non-null, live and not aliased during the call (caller contract).
-        let result = unsafe { &mut *remote }.inner.transact(params)?;
+        let result = unsafe { &mut *remote }
+            .inner
+            .call_value("transact", embedded::parse_json(params)?)?;
         // SAFETY: out_json was checked non-null.
-        unsafe { write_out(out_json, owned_string(result)) };
+        unsafe { write_out(out_json, owned_string(result.to_string())) };
         Ok(())
     })
 }
@@ -528,12 +531,7 @@ pub unsafe extern "C" fn ovnkit_remote_call(
                 str_arg(params_json, "params_json")?,
             )
         };
-        let params: serde_json::Value = serde_json::from_str(params).map_err(|e| {
-            Failure(
-                ovnkit_result::JsonError,
-                format!("params_json: invalid JSON: {e}"),
-            )
-        })?;
+        let params = embedded::parse_json(params)?;
         // SAFETY: remote is non-null, live and not aliased during the call (caller contract).
         let result = unsafe { &mut *remote }.inner.call_value(method, params)?;
         // SAFETY: out_json was checked non-null.

@@ -38,11 +38,17 @@ fn start_ovsdb_server(dir: &Path) -> (OvsdbServer, String) {
     let schema = dir.join("nb.ovsschema");
     std::fs::write(&schema, ovn_nb::model::SCHEMA_JSON).expect("write schema");
     let db = dir.join("remote-nb.db");
-    run(Command::new("ovsdb-tool").arg("create").arg(&db).arg(&schema));
+    run(Command::new("ovsdb-tool")
+        .arg("create")
+        .arg(&db)
+        .arg(&schema));
     let sock = dir.join("nb.sock");
     let child = Command::new("ovsdb-server")
         .arg(format!("--remote=punix:{}", sock.display()))
-        .arg(format!("--unixctl={}", dir.join("ovsdb-server.ctl").display()))
+        .arg(format!(
+            "--unixctl={}",
+            dir.join("ovsdb-server.ctl").display()
+        ))
         .arg("-vconsole:off")
         .arg(&db)
         .stdin(Stdio::null())
@@ -51,7 +57,10 @@ fn start_ovsdb_server(dir: &Path) -> (OvsdbServer, String) {
     let server = OvsdbServer(child);
     let start = Instant::now();
     while !sock.exists() {
-        assert!(start.elapsed() < Duration::from_secs(10), "ovsdb-server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "ovsdb-server did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     (server, format!("unix:{}", sock.display()))
@@ -79,12 +88,17 @@ fn c_api_under_valgrind() {
         Command::new(&exe)
     } else {
         let mut c = Command::new("valgrind");
-        c.args(["--error-exitcode=1", "--leak-check=full", "--quiet", "--num-callers=64"])
-            .arg(format!(
-                "--suppressions={}",
-                crate_dir.join("tests/valgrind.supp").display()
-            ))
-            .arg(&exe);
+        c.args([
+            "--error-exitcode=1",
+            "--leak-check=full",
+            "--quiet",
+            "--num-callers=64",
+        ])
+        .arg(format!(
+            "--suppressions={}",
+            crate_dir.join("tests/valgrind.supp").display()
+        ))
+        .arg(&exe);
         c
     };
     run(cmd.arg(&scratch).arg(&remote));

@@ -24,16 +24,32 @@ use serde_json::Value;
 #[allow(missing_docs, unreachable_pub)]
 mod exc {
     use pyo3::create_exception;
-    
-    create_exception!(ovnkit, Error, PyException, "Base class of every ovnkit error.");
+    use pyo3::exceptions::PyException;
+
+    create_exception!(
+        ovnkit,
+        Error,
+        PyException,
+        "Base class of every ovnkit error."
+    );
     create_exception!(
         ovnkit,
         OvsdbError,
         Error,
         "The OVSDB layer failed: database file, schema, or a transaction error."
     );
-    create_exception!(ovnkit, NbctlError, Error, "An nbctl command line was refused.");
-    create_exception!(ovnkit, NorthdError, Error, "northd could not compile NB or write SB.");
+    create_exception!(
+        ovnkit,
+        NbctlError,
+        Error,
+        "An nbctl command line was refused."
+    );
+    create_exception!(
+        ovnkit,
+        NorthdError,
+        Error,
+        "northd could not compile NB or write SB."
+    );
     create_exception!(
         ovnkit,
         CompileError,
@@ -73,7 +89,7 @@ fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         .import("json")?
         .call_method1("dumps", (obj,))?
         .extract()?;
-    serde_json::from_str(&text).map_err(|e| exc::InvalidArgumentError::new_err(e.to_string()))
+    embedded::parse_json(&text).map_err(to_py)
 }
 
 /// `json.loads(value)`.
@@ -108,7 +124,9 @@ struct Database {
 
 impl Database {
     fn lock(&self) -> MutexGuard<'_, EmbeddedDb> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -317,7 +335,10 @@ fn ovnkit_python(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NorthdError", py.get_type::<exc::NorthdError>())?;
     m.add("CompileError", py.get_type::<exc::CompileError>())?;
     m.add("ConnectionError", py.get_type::<exc::ConnectionError>())?;
-    m.add("InvalidArgumentError", py.get_type::<exc::InvalidArgumentError>())?;
+    m.add(
+        "InvalidArgumentError",
+        py.get_type::<exc::InvalidArgumentError>(),
+    )?;
     m.add_class::<Database>()?;
     m.add_class::<Remote>()?;
     m.add_function(wrap_pyfunction!(run_northd, m)?)?;

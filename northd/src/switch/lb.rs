@@ -65,7 +65,13 @@ fn vip_match(vip: &Endpoint, proto: &'static str) -> Match {
 }
 
 /// Builds the load balancer stages of `sw`.
-pub fn build(sw: &Switch, lbs: &[&LoadBalancer], has_stateful_acl: bool, flows: &mut FlowTable) {
+pub fn build(
+    sw: &Switch,
+    lbs: &[&LoadBalancer],
+    cache: &LbFlowCache,
+    has_stateful_acl: bool,
+    flows: &mut FlowTable,
+) {
     let dp = sw.dp;
     let next = Actions::one(Action::Next);
     let always = Match::always();
@@ -138,15 +144,35 @@ pub fn build(sw: &Switch, lbs: &[&LoadBalancer], has_stateful_acl: bool, flows: 
         flows.add(dp, stage, 0, &always, &next);
     }
     for lb in lbs {
-        build_lb(sw, lb, flows);
+        match cache.get(&lb.nb) {
+            Some(t) => flows.merge_on(t, dp),
+            None => build_lb(dp, lb, flows),
+        }
     }
     if sw.has_lb_vip {
         build_hairpin(sw, flows);
     }
 }
 
-fn build_lb(sw: &Switch, lb: &LoadBalancer, flows: &mut FlowTable) {
-    let dp = sw.dp;
+/// Per load balancer, its flows built once on datapath 0.
+pub type LbFlowCache =
+    std::collections::BTreeMap<ovsdb::model::Ref<ovn_nb::model::LoadBalancer>, FlowTable>;
+
+/// Builds the flows of every load balancer once (for switches sharing them, e.g. through a
+/// load balancer group).
+pub fn lb_flow_cache<'a>(lbs: impl IntoIterator<Item = &'a LoadBalancer>) -> LbFlowCache {
+    lbs.into_iter()
+        .map(|lb| {
+            let mut t = FlowTable::default();
+            build_lb(0, lb, &mut t);
+            (lb.nb, t)
+        })
+        .collect()
+}
+
+/// The flows one load balancer adds to any switch it is on, built on datapath `dp`. They do
+/// not depend on the switch, so [`lb_flow_cache`] builds them once per load balancer.
+pub fn build_lb(dp: crate::flow::DpIndex, lb: &LoadBalancer, flows: &mut FlowTable) {
     for v in &lb.vips {
         let vip = &v.vip;
         // Save the VIP before conntrack NATs it.
@@ -193,7 +219,7 @@ fn build_lb(sw: &Switch, lb: &LoadBalancer, flows: &mut FlowTable) {
         }
 
         if let (Some(timeout), false) = (lb.options.affinity_timeout, v.backends.is_empty()) {
-            build_affinity(sw, lb, v, &save, timeout, flows);
+            build_affinity(dp, lb, v, &save, timeout, flows);
         }
     }
 }
@@ -207,14 +233,13 @@ fn backends_text(backends: &[Endpoint]) -> String {
 }
 
 fn build_affinity(
-    sw: &Switch,
+    dp: crate::flow::DpIndex,
     lb: &LoadBalancer,
     v: &crate::lb::Vip,
     save: &[Action],
     timeout: u32,
     flows: &mut FlowTable,
 ) {
-    let dp = sw.dp;
     let vip = &v.vip;
     let mut vip_regs = Match::pred(Pred::Fixed("ct.new"))
         .and_pred(family(vip.ip))

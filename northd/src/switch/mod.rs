@@ -331,6 +331,8 @@ pub struct SwitchCtx<'a> {
     pub features: ChassisFeatures,
     /// Load balancers, parsed once.
     pub lbs: &'a BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
+    /// Each load balancer's flows, built once.
+    pub lb_flows: &'a lb::LbFlowCache,
 }
 
 /// Builds every switch stage's flows for `sw`.
@@ -339,7 +341,7 @@ pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
     let acl = acl::AclContext::new(ctx, sw);
     acl.build(ctx, sw, flows);
     let lbs: Vec<&LoadBalancer> = sw.lbs.iter().filter_map(|l| ctx.lbs.get(l)).collect();
-    lb::build(sw, &lbs, acl.has_stateful_acl(), flows);
+    lb::build(sw, &lbs, ctx.lb_flows, acl.has_stateful_acl(), flows);
     qos::build(ctx, sw, flows);
     stateful::build(sw, flows);
     arp_nd::build(sw, flows);

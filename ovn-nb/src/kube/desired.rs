@@ -1,5 +1,5 @@
 //! The Northbound content the kube layer wants, as plain rows: what [`super::build_nb`] produces
-//! and [`super::apply`] writes.
+//! and [`super::apply()`] writes.
 //!
 //! Rows of the named tables (`Logical_Switch`, `Logical_Switch_Port`, `Logical_Router`,
 //! `Logical_Router_Port`, `Load_Balancer`, `Load_Balancer_Group`, `Address_Set`, `Port_Group`)

@@ -10,8 +10,18 @@
 //!   IP allocators, and the per-subnet address conventions.
 //! - [`egressip`]: the EgressIP-to-node assignment as a pure, deterministic function.
 //!
-//! What it does not do (yet): write Northbound rows. Nothing here does I/O or reads a clock; node
-//! reachability is an input.
+//! Writing the Northbound database as OVN-Kubernetes shapes it:
+//! - [`build_nb`] (in [`build`]): a pure function from a [`ManifestSet`], a
+//!   [`config::ClusterConfig`] and the [`PreviousState`] (allocations) to a [`DesiredNb`]: the
+//!   per-node topology ([`topology`]), pod ports ([`pods`]), Service load balancers
+//!   ([`services`]), NetworkPolicy port groups, address sets and ACLs ([`policy`]), EgressIP
+//!   and EgressService policies and NATs ([`egress`]) and secondary networks ([`secondary`]).
+//! - [`apply()`] / [`stage`]: the difference between a [`DesiredNb`] and the database, written
+//!   through the nbctl-style API as one transaction (embedded or remote); applying the same
+//!   content twice writes nothing.
+//! - [`builtin_manifests`]: an example cluster (12 nodes, 216 pods, 32 Services, ...).
+//!
+//! Nothing here does I/O or reads a clock; node reachability is an input.
 
 pub mod annotations;
 pub mod config;
@@ -29,8 +39,8 @@ pub mod build;
 pub mod builtin;
 pub mod desired;
 pub mod egress;
-pub mod policy;
 pub mod pods;
+pub mod policy;
 pub mod secondary;
 pub mod services;
 pub mod topology;

@@ -107,6 +107,7 @@ pub(crate) fn build(
                 });
                 if node_ok && prev.iter().all(|ip| !used.contains(ip)) {
                     ips.clone_from(prev);
+                    nb.state.pod_ips.insert(key.clone(), prev.clone());
                 }
             }
         }
