@@ -4,6 +4,8 @@
 //! does not.
 #![forbid(unsafe_code)]
 
+pub mod cluster;
+
 pub use flowcompile;
 pub use northd;
 pub use ovn_nb;

@@ -292,7 +292,7 @@ impl TxnTarget for EmbeddedDb {
     }
 
     fn transact(&mut self, ops: Vec<Value>) -> nbctl::Result<Vec<Value>> {
-        let mut params = vec![json!(self.db.schema().name)];
+        let mut params = vec![json!(self.schema_name())];
         params.extend(ops);
         let results = self
             .transact_value(&Value::Array(params))
