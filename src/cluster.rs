@@ -261,16 +261,20 @@ fn register_chassis(
             .and_then(|s| s.addresses.as_ref())
             .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
             .map_or_else(|| String::from("127.0.0.1"), |a| a.address.clone());
-        ops.push(json!({"op": "insert", "table": "Encap", "uuid-name": format!("encap{i}"),
+        ops.push(
+            json!({"op": "insert", "table": "Encap", "uuid-name": format!("encap{i}"),
             "row": {"type": "geneve", "ip": ip, "chassis_name": name,
-                    "options": ["map", [["csum", "true"]]]}}));
-        ops.push(json!({"op": "insert", "table": "Chassis", "uuid-name": format!("ch{i}"),
+                    "options": ["map", [["csum", "true"]]]}}),
+        );
+        ops.push(
+            json!({"op": "insert", "table": "Chassis", "uuid-name": format!("ch{i}"),
             "row": {"name": name, "hostname": name,
                     "encaps": ["named-uuid", format!("encap{i}")],
                     "other_config": ["map", [["ct-no-masked-label", "true"],
                         ["ovn-ct-lb-related", "true"], ["mac-binding-timestamp", "true"],
                         ["fdb-timestamp", "true"], ["ls-dpg-column", "true"],
-                        ["port-up-notif", "true"]]]}}));
+                        ["port-up-notif", "true"]]]}}),
+        );
     }
     let results = transact(sb, "OVN_Southbound", ops, "register chassis")?;
     let mut out = BTreeMap::new();
@@ -343,7 +347,10 @@ mod tests {
     #[test]
     fn map_lookup() {
         let m = json!(["map", [["a", "1"], ["requested-chassis", "n1"]]]);
-        assert_eq!(map_get(Some(&m), "requested-chassis").as_deref(), Some("n1"));
+        assert_eq!(
+            map_get(Some(&m), "requested-chassis").as_deref(),
+            Some("n1")
+        );
         assert_eq!(map_get(Some(&m), "b"), None);
         assert_eq!(map_get(None, "a"), None);
     }

@@ -72,6 +72,7 @@ pub mod condition;
 pub mod debug;
 pub mod error;
 pub mod expr;
+mod fxhash;
 pub mod lex;
 pub mod matches;
 pub mod normalize;

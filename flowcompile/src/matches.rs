@@ -14,7 +14,9 @@
 //! String comparisons (`inport == "p1"`) use the caller's [`PortLookup`]; an unknown port never
 //! matches.  Output is limited to [`MAX_MATCHES`] flows and 64 clauses per conjunction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::fxhash::FxHashMap;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -221,7 +223,7 @@ struct Builder<'a> {
     symtab: &'a Symtab,
     ports: &'a dyn PortLookup,
     out: Matches,
-    index: HashMap<Match, usize>,
+    index: FxHashMap<Match, usize>,
 }
 
 fn form_error(msg: &str) -> ExprError {
@@ -370,7 +372,7 @@ pub fn to_matches(
         symtab,
         ports,
         out: Matches::default(),
-        index: HashMap::new(),
+        index: FxHashMap::default(),
     };
     match expr {
         Expr::Cmp(_) => b.cmp_flow(expr)?,

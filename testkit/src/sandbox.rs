@@ -415,7 +415,9 @@ impl Sandbox {
             let slice = budget.min(left);
             // Grow the probe's own time budget, but never past the overall timeout (an unbounded
             // doubling overflows `Duration` when a daemon is slow to come up).
-            budget = budget.saturating_mul(2).min(timeout.max(Duration::from_millis(500)));
+            budget = budget
+                .saturating_mul(2)
+                .min(timeout.max(Duration::from_millis(500)));
             let detail = match probe(self, slice) {
                 Ok(()) => return Ok(()),
                 Err(detail) => detail,

@@ -33,20 +33,20 @@ mod view;
 mod tests;
 
 use std::cell::Cell;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::rc::Rc;
 
 use ovn_sb::model::{LogicalFlow, LogicalFlowPipeline};
 
 use crate::actions::{
-    encode_actions, format_of_actions, parse_actions, Actions, EncodeContext, FlowPosition,
-    OfAction, ParseContext, Pipeline,
+    encode_actions, format_of_actions, parse_actions, EncodeContext, FlowPosition, OfAction,
+    ParseContext, Pipeline,
 };
 use crate::annotate::SetResolver;
 use crate::compile_match;
 use crate::condition::ChassisResident;
-use crate::error::ExprError;
+use crate::fxhash::FxHashMap;
 use crate::lex::IntConst;
 use crate::matches::{Conjunction, Match, Matches, PortLookup};
 use crate::symtab::{OfField, Symtab};
@@ -306,9 +306,6 @@ fn skipped_by_in_out_port(flow: &LogicalFlow, view: &ChassisView) -> bool {
     }
 }
 
-/// A parse of one actions text, shared between logical flows.
-type ParsedActions = Rc<Result<Actions, ExprError>>;
-
 /// Compiles the logical flows of the datapaths local to `view`'s chassis.
 pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flows {
     let symtab = Symtab::ovn();
@@ -317,16 +314,7 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
     let mut conj = ConjIds::default();
     let mut out = Flows::default();
     // (table, priority, match) → index in out.flows.
-    let mut seen: HashMap<(u8, u16, Match), usize> = HashMap::new();
-    // Results that do not depend on the datapath, shared by every logical flow and datapath
-    // with the same texts and position: parsed actions by (pipeline, table, text); encoded
-    // actions by (pipeline, table, datapath kind, text) unless a port name was looked up;
-    // compiled matches by text unless a port group or port name was resolved.
-    type ActionKey<'t> = (Pipeline, u8, bool, &'t str);
-    let mut parse_cache: HashMap<(Pipeline, u8, &str), ParsedActions> = HashMap::new();
-    let mut action_cache: HashMap<ActionKey<'_>, Rc<Vec<OfAction>>> = HashMap::new();
-    let mut match_cache: HashMap<String, Matches> = HashMap::new();
-    let mut text_buf = String::new();
+    let mut seen: FxHashMap<(u8, u16, Match), usize> = FxHashMap::default();
     for (index, lf) in lflows.iter().enumerate() {
         let dps = view.flow_datapaths(lf);
         if !dps.iter().any(|(_, d)| view.is_local(d.tunnel_key)) {
@@ -353,15 +341,16 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
             datapath: dp,
             message,
         };
-        let parsed = parse_cache
-            .entry((pipeline, table_id, lf.actions.as_str()))
-            .or_insert_with(|| Rc::new(parse_actions(&lf.actions, &pctx)))
-            .clone();
+        let parsed = parse_actions(&lf.actions, &pctx);
+        // Results that did not depend on the datapath, reused for the flow's other datapaths
+        // (actions per datapath kind: router and switch encodings differ).
+        let mut match_cache: Option<Matches> = None;
+        let mut action_cache: [Option<Vec<OfAction>>; 2] = [None, None];
         for (_, dp) in dps {
             if !view.is_local(dp.tunnel_key) {
                 continue;
             }
-            let actions = match &*parsed {
+            let actions = match &parsed {
                 Ok(a) => a,
                 Err(e) => {
                     out.errors.push(err(
@@ -372,9 +361,9 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
                 }
             };
             let lookup = view.for_datapath(dp);
-            let action_key = (pipeline, table_id, dp.is_switch, lf.actions.as_str());
-            let of_actions = match action_cache.get(&action_key) {
-                Some(a) => Rc::clone(a),
+            let slot = usize::from(dp.is_switch);
+            let of_actions = match &action_cache[slot] {
+                Some(a) => a.clone(),
                 None => {
                     let mut ectx = Ctx {
                         lookup,
@@ -389,9 +378,8 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
                     };
                     match encode_actions(actions, symtab, pos, &mut ectx) {
                         Ok(a) => {
-                            let a = Rc::new(a);
                             if !ectx.dp_specific.get() {
-                                action_cache.insert(action_key, Rc::clone(&a));
+                                action_cache[slot] = Some(a.clone());
                             }
                             a
                         }
@@ -403,39 +391,32 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
                     }
                 }
             };
-            let cached = if actions.prereqs.is_empty() {
-                match_cache.get(lf.match_.as_str())
-            } else {
-                let mut t = format!("({})", lf.match_);
-                for p in &actions.prereqs {
-                    t.push_str(&format!(" && ({p})"));
-                }
-                let c = match_cache.get(t.as_str());
-                text_buf = t;
-                c
-            };
-            let mut m = match cached {
+            let mut m = match &match_cache {
                 Some(m) => m.clone(),
                 None => {
-                    let text: &str = if actions.prereqs.is_empty() {
-                        &lf.match_
+                    let text = if actions.prereqs.is_empty() {
+                        lf.match_.clone()
                     } else {
-                        &text_buf
+                        let mut t = format!("({})", lf.match_);
+                        for p in &actions.prereqs {
+                            t.push_str(&format!(" && ({p})"));
+                        }
+                        t
                     };
                     let tracked = Tracked {
                         lookup,
                         dp_specific: Cell::new(false),
                     };
-                    match compile_match(text, symtab, &tracked, &tracked, &tracked) {
+                    match compile_match(&text, symtab, &tracked, &tracked, &tracked) {
                         Ok(m) => {
                             if !tracked.dp_specific.get() {
-                                match_cache.insert(text.to_owned(), m.clone());
+                                match_cache = Some(m.clone());
                             }
                             m
                         }
                         Err(e) => {
                             out.errors
-                                .push(err(dp.tunnel_key, format!("match: {}", e.render(text))));
+                                .push(err(dp.tunnel_key, format!("match: {}", e.render(&text))));
                             continue;
                         }
                     }
@@ -450,28 +431,34 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
                 flow_match.set_exact(OfField::Metadata, u128::from(dp.tunnel_key));
                 let key = (table, priority, flow_match.clone());
                 if em.conjunctions.is_empty() {
-                    if seen.contains_key(&key) {
-                        continue;
+                    match seen.entry(key) {
+                        Entry::Occupied(_) => continue,
+                        Entry::Vacant(v) => {
+                            v.insert(out.flows.len());
+                        }
                     }
-                    seen.insert(key, out.flows.len());
                     out.flows.push(OfFlow {
                         table,
                         priority,
                         cookie,
                         matches: flow_match,
-                        actions: FlowActions::Actions((*of_actions).clone()),
+                        actions: FlowActions::Actions(of_actions.clone()),
                         lflow_index: index,
                     });
                 } else {
-                    if let Some(&i) = seen.get(&key) {
-                        if let Some(FlowActions::Conjunctions(c)) =
-                            out.flows.get_mut(i).map(|f| &mut f.actions)
-                        {
-                            c.extend(em.conjunctions);
+                    match seen.entry(key) {
+                        Entry::Occupied(o) => {
+                            if let Some(FlowActions::Conjunctions(c)) =
+                                out.flows.get_mut(*o.get()).map(|f| &mut f.actions)
+                            {
+                                c.extend(em.conjunctions);
+                            }
+                            continue;
                         }
-                        continue;
+                        Entry::Vacant(v) => {
+                            v.insert(out.flows.len());
+                        }
                     }
-                    seen.insert(key, out.flows.len());
                     out.flows.push(OfFlow {
                         table,
                         priority,
