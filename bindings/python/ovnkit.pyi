@@ -22,6 +22,9 @@ class CompileError(Error):
 class ConnectionError(Error):
     """The remote OVSDB server could not be reached, timed out, or answered with an error."""
 
+class ManifestError(Error):
+    """Kubernetes manifests do not parse (bad YAML, unknown kind) or do not build a topology."""
+
 class InvalidArgumentError(Error):
     """An argument is invalid: bad JSON, unknown table, wrong kind of database."""
 
@@ -51,6 +54,12 @@ class Database:
         """Rows of ``table`` (every table when None), every column in OVSDB JSON notation."""
     def nbctl(self, *args: str) -> str:
         """Runs an ovn-nbctl command line (NB only) as one transaction; returns its output."""
+    def kube_apply(self, manifests: str) -> dict[str, int]:
+        """Applies Kubernetes manifests (YAML/JSON, ``---``-separated) to this NB database.
+
+        Returns ``{"inserted", "updated", "deleted", "ops"}`` counts; raises
+        :class:`ManifestError` when the manifests do not parse or build.
+        """
     def chassis_flows(self, chassis: str) -> list[str]:
         """The OpenFlow rules ``chassis`` installs for this SB database, as dump-flows lines."""
 

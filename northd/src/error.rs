@@ -20,6 +20,9 @@ pub enum NorthdError {
     /// No tunnel key was left.
     #[error(transparent)]
     TunnelKey(#[from] TunnelKeyError),
+    /// The Southbound database rejected the transaction a run made.
+    #[error("SB transaction failed: {0}")]
+    SbTransaction(String),
 }
 
 /// A problem in the Northbound input that ovn-northd would log and work around; compilation

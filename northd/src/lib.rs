@@ -17,6 +17,7 @@
 pub mod build;
 pub mod content;
 pub mod diff;
+pub mod embedded;
 pub mod error;
 pub mod flow;
 pub mod ipam;
@@ -29,6 +30,7 @@ pub mod tunnel_key;
 
 pub use build::build;
 pub use content::SbContent;
+pub use embedded::{plan_once, run_once, RunPlan, RunStats};
 pub use error::{NbWarning, NorthdError};
 pub use snapshot::NbSnapshot;
 pub use state::{ChassisFeatures, SbState};

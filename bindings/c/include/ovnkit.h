@@ -59,6 +59,11 @@ typedef enum ovnkit_result {
    * inconsistent and should be freed.
    */
   OVNKIT_RESULT_PANIC = 10,
+  /**
+   * Kubernetes manifests do not parse (bad YAML, unknown kind, invalid field) or do not build
+   * a Northbound topology (bad annotation, exhausted subnet).
+   */
+  OVNKIT_RESULT_MANIFEST_ERROR = 11,
 } ovnkit_result;
 
 /**
@@ -176,6 +181,21 @@ enum ovnkit_result ovnkit_nbctl(struct ovnkit_db *db,
                                 uintptr_t argc,
                                 const char *const *argv,
                                 char **out_text);
+
+/**
+ * Applies Kubernetes manifests to the Northbound database `nb` as OVN-Kubernetes would (default
+ * cluster configuration): `manifests_yaml` holds YAML or JSON documents separated by `---`
+ * (Nodes, Pods, Namespaces, Services, NetworkPolicies, ...). Only the difference is written, as
+ * one transaction. `*stats_json` receives `{"inserted":N,"updated":N,"deleted":N,"ops":N}`.
+ * Manifests that do not parse or build return `OVNKIT_RESULT_MANIFEST_ERROR`.
+ *
+ * # Safety
+ * `nb` is NULL or a live handle; `manifests_yaml` is NULL or NUL-terminated; `stats_json` is NULL
+ * or writable.
+ */
+enum ovnkit_result ovnkit_kube_apply(struct ovnkit_db *nb,
+                                     const char *manifests_yaml,
+                                     char **stats_json);
 
 /**
  * Runs northd once: compiles the Northbound database `nb` and writes the resulting Southbound

@@ -10,8 +10,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use flowcompile::chassis::{compile_chassis_flows, ChassisView, SbTables};
-use northd::diff::{diff, SbRows};
-use northd::NbSnapshot;
 use ovn_nb::nbctl::{self, NbctlError, Snapshot, TxnTarget};
 use ovsdb::client::{Connection, Remote};
 use ovsdb::server::{CommitLog, FileStorage, StorageOptions};
@@ -60,6 +58,8 @@ pub(crate) enum Category {
     Connection,
     /// An argument is wrong (e.g. a NB database where an SB one is needed).
     InvalidArgument,
+    /// Kubernetes manifests do not parse or do not build a Northbound topology.
+    Manifest,
 }
 
 /// An error with its category and a readable message.
@@ -214,33 +214,44 @@ impl EmbeddedDb {
         nbctl::execute(self, &inv).map_err(nb_err)
     }
 
+    /// Applies Kubernetes manifests (YAML or JSON, `---`-separated) to this NB database as
+    /// OVN-Kubernetes would, with the default cluster configuration: parses them, builds the
+    /// desired NB content and writes only the difference. Returns the apply statistics as
+    /// `{"inserted": N, "updated": N, "deleted": N, "ops": N}`.
+    pub(crate) fn kube_apply(&mut self, manifests: &str) -> Result<Value> {
+        use ovn_nb::kube;
+        self.expect(DbKind::Northbound, "kube apply")?;
+        let manifest_err =
+            |e: &dyn fmt::Display| BindingError::new(Category::Manifest, e.to_string());
+        let mut set = kube::ManifestSet::new();
+        set.add_str("manifests", manifests)
+            .map_err(|e| manifest_err(&e))?;
+        let desired = kube::build_nb(
+            &set,
+            &kube::config::ClusterConfig::default(),
+            &kube::PreviousState::default(),
+        )
+        .map_err(|e| manifest_err(&e))?;
+        let stats = kube::apply(&desired, self)
+            .map_err(|e| BindingError::new(Category::Nbctl, e.to_string()))?;
+        Ok(json!({"inserted": stats.inserted, "updated": stats.updated,
+                  "deleted": stats.deleted, "ops": stats.ops}))
+    }
+
     /// Runs northd once: compiles this NB database and writes the difference to `sb` as one
     /// transaction (with `SB_Global` `nb_cfg`). Returns northd's warnings.
     pub(crate) fn northd_once(&self, sb: &mut Self) -> Result<Vec<String>> {
         self.expect(DbKind::Northbound, "northd (NB side)")?;
         sb.expect(DbKind::Southbound, "northd (SB side)")?;
         let northd_err = |e: &dyn fmt::Display| BindingError::new(Category::Northd, e.to_string());
-        let snapshot = NbSnapshot::from_database(&self.db).map_err(|e| northd_err(&e))?;
-        let current = SbRows::from_database(&sb.db).map_err(|e| northd_err(&e))?;
-        let content = northd::build(&snapshot, &current.state());
-        let nb_cfg = snapshot.nb_global.as_ref().map_or(0, |g| g.nb_cfg);
-        let mut params = vec![json!("OVN_Southbound")];
-        params.extend(diff(&current, &content).map_err(|e| northd_err(&e))?);
-        if current
-            .sb_global
-            .as_ref()
-            .is_some_and(|g| g.nb_cfg != nb_cfg)
-        {
-            params.push(json!({"op": "update", "table": "SB_Global", "where": [],
-                               "row": {"nb_cfg": nb_cfg}}));
-        }
-        if params.len() > 1 {
-            let results = sb.transact_value(&Value::Array(params))?;
+        let plan = northd::plan_once(&self.db, &sb.db).map_err(|e| northd_err(&e))?;
+        if let Some(params) = &plan.transaction {
+            let results = sb.transact_value(params)?;
             if let Some(e) = first_error(&results) {
                 return Err(northd_err(&format_args!("SB transaction failed: {e}")));
             }
         }
-        Ok(content.warnings.iter().map(ToString::to_string).collect())
+        Ok(plan.warnings.iter().map(ToString::to_string).collect())
     }
 
     /// The OpenFlow rules chassis `chassis` installs for this SB database, as
@@ -277,13 +288,7 @@ impl EmbeddedDb {
 
 /// The first `{"error": ...}` of a `transact` result array, as `error: details`.
 pub(crate) fn first_error(results: &Value) -> Option<String> {
-    results.as_array()?.iter().find_map(|r| {
-        let e = r.get("error")?.as_str().unwrap_or_default();
-        Some(match r.get("details").and_then(Value::as_str) {
-            Some(d) => format!("{e}: {d}"),
-            None => e.to_owned(),
-        })
-    })
+    northd::embedded::first_error(results)
 }
 
 impl TxnTarget for EmbeddedDb {

@@ -53,6 +53,9 @@ pub enum ovnkit_result {
     /// ovnkit panicked; the message is in `ovnkit_last_error()`. Handles involved may be
     /// inconsistent and should be freed.
     Panic = 10,
+    /// Kubernetes manifests do not parse (bad YAML, unknown kind, invalid field) or do not build
+    /// a Northbound topology (bad annotation, exhausted subnet).
+    ManifestError = 11,
 }
 
 /// Which embedded schema a database uses.
@@ -98,6 +101,7 @@ impl From<BindingError> for Failure {
             Category::Compile => ovnkit_result::CompileError,
             Category::Connection => ovnkit_result::ConnectionError,
             Category::InvalidArgument => ovnkit_result::InvalidArgument,
+            Category::Manifest => ovnkit_result::ManifestError,
         };
         Self(code, e.message)
     }
@@ -187,6 +191,7 @@ pub extern "C" fn ovnkit_result_name(result: ovnkit_result) -> *const c_char {
         ovnkit_result::CompileError => c"compile error",
         ovnkit_result::ConnectionError => c"connection error",
         ovnkit_result::Panic => c"panic",
+        ovnkit_result::ManifestError => c"manifest error",
     };
     s.as_ptr()
 }
@@ -359,6 +364,34 @@ pub unsafe extern "C" fn ovnkit_nbctl(
         let text = unsafe { &mut *db }.inner.nbctl(&args)?;
         // SAFETY: out_text was checked non-null.
         unsafe { write_out(out_text, owned_string(text)) };
+        Ok(())
+    })
+}
+
+/// Applies Kubernetes manifests to the Northbound database `nb` as OVN-Kubernetes would (default
+/// cluster configuration): `manifests_yaml` holds YAML or JSON documents separated by `---`
+/// (Nodes, Pods, Namespaces, Services, NetworkPolicies, ...). Only the difference is written, as
+/// one transaction. `*stats_json` receives `{"inserted":N,"updated":N,"deleted":N,"ops":N}`.
+/// Manifests that do not parse or build return `OVNKIT_RESULT_MANIFEST_ERROR`.
+///
+/// # Safety
+/// `nb` is NULL or a live handle; `manifests_yaml` is NULL or NUL-terminated; `stats_json` is NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ovnkit_kube_apply(
+    nb: *mut ovnkit_db,
+    manifests_yaml: *const c_char,
+    stats_json: *mut *mut c_char,
+) -> ovnkit_result {
+    guard("ovnkit_kube_apply", || {
+        non_null(nb, "nb")?;
+        non_null(stats_json, "stats_json")?;
+        // SAFETY: manifests_yaml is NULL or NUL-terminated (caller contract).
+        let text = unsafe { str_arg(manifests_yaml, "manifests_yaml") }?;
+        // SAFETY: nb is non-null, live and not aliased during the call (caller contract).
+        let stats = unsafe { &mut *nb }.inner.kube_apply(text)?;
+        // SAFETY: stats_json was checked non-null.
+        unsafe { write_out(stats_json, owned_string(stats.to_string())) };
         Ok(())
     })
 }

@@ -244,6 +244,58 @@ static void test_remote(const char *dir, const char *remote_name) {
     ovnkit_remote_free(remote);
 }
 
+/* Kubernetes manifests into NB, an unchanged re-apply, and the error paths. */
+static void test_kube_apply(void) {
+    static const char node[] =
+        "apiVersion: v1\n"
+        "kind: Node\n"
+        "metadata:\n"
+        "  name: node-01\n"
+        "  annotations:\n"
+        "    k8s.ovn.org/node-primary-ifaddr: '{\"ipv4\": \"172.18.0.11/16\"}'\n"
+        "    k8s.ovn.org/host-cidrs: '[\"172.18.0.11/16\"]'\n"
+        "    k8s.ovn.org/node-subnets: '{\"default\": [\"10.128.0.0/23\"]}'\n"
+        "    k8s.ovn.org/node-chassis-id: chassis-01\n"
+        "    k8s.ovn.org/l3-gateway-config: "
+        "'{\"default\": {\"mode\": \"shared\", \"next-hops\": [\"172.18.0.1\"]}}'\n"
+        "status:\n"
+        "  addresses:\n"
+        "  - type: InternalIP\n"
+        "    address: 172.18.0.11\n";
+    ovnkit_db *nb = NULL, *sb = NULL;
+    OK(ovnkit_db_new(OVNKIT_DB_KIND_NORTHBOUND, NULL, &nb));
+    OK(ovnkit_db_new(OVNKIT_DB_KIND_SOUTHBOUND, NULL, &sb));
+    CHECK(strcmp(ovnkit_result_name(OVNKIT_RESULT_MANIFEST_ERROR), "manifest error") == 0);
+
+    char *stats = SENTINEL;
+    EXPECT(ovnkit_kube_apply(nb, "kind: [unclosed", &stats), OVNKIT_RESULT_MANIFEST_ERROR);
+    CHECK(stats == SENTINEL);
+    CHECK(strlen(ovnkit_last_error()) > 0);
+    EXPECT(ovnkit_kube_apply(nb, "apiVersion: v1\nkind: Gizmo\nmetadata:\n  name: g\n", &stats),
+           OVNKIT_RESULT_MANIFEST_ERROR);
+    CHECK(stats == SENTINEL);
+    EXPECT(ovnkit_kube_apply(sb, node, &stats), OVNKIT_RESULT_INVALID_ARGUMENT);
+    EXPECT(ovnkit_kube_apply(NULL, node, &stats), OVNKIT_RESULT_NULL_ARGUMENT);
+    EXPECT(ovnkit_kube_apply(nb, NULL, &stats), OVNKIT_RESULT_NULL_ARGUMENT);
+    EXPECT(ovnkit_kube_apply(nb, node, NULL), OVNKIT_RESULT_NULL_ARGUMENT);
+    EXPECT(ovnkit_kube_apply(nb, "\xff\xfe", &stats), OVNKIT_RESULT_INVALID_UTF8);
+    CHECK(stats == SENTINEL);
+
+    OK(ovnkit_kube_apply(nb, node, &stats));
+    CHECK(stats != SENTINEL && !contains(stats, "\"inserted\":0"));
+    ovnkit_string_free(stats);
+    char *json = NULL;
+    OK(ovnkit_db_dump(nb, "Logical_Switch", &json));
+    CHECK(contains(json, "node-01"));
+    ovnkit_string_free(json);
+    OK(ovnkit_kube_apply(nb, node, &stats));
+    CHECK(contains(stats, "\"ops\":0"));
+    ovnkit_string_free(stats);
+
+    ovnkit_db_free(nb);
+    ovnkit_db_free(sb);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s SCRATCH-DIR REMOTE\n", argv[0]);
@@ -251,6 +303,7 @@ int main(int argc, char **argv) {
     }
     test_errors_and_strings();
     test_nb_sb_pipeline(argv[1]);
+    test_kube_apply();
     test_remote(argv[1], argv[2]);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

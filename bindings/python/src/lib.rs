@@ -64,6 +64,12 @@ mod exc {
     );
     create_exception!(
         ovnkit,
+        ManifestError,
+        Error,
+        "Kubernetes manifests do not parse (bad YAML, unknown kind) or do not build a topology."
+    );
+    create_exception!(
+        ovnkit,
         InvalidArgumentError,
         Error,
         "An argument is invalid: bad JSON, unknown table, wrong kind of database."
@@ -79,6 +85,7 @@ fn to_py(e: BindingError) -> PyErr {
         Category::Northd => exc::NorthdError::new_err(msg),
         Category::Compile => exc::CompileError::new_err(msg),
         Category::Connection => exc::ConnectionError::new_err(msg),
+        Category::Manifest => exc::ManifestError::new_err(msg),
     }
 }
 
@@ -200,6 +207,15 @@ impl Database {
     #[pyo3(signature = (*args))]
     fn nbctl(&self, args: Vec<String>) -> PyResult<String> {
         self.lock().nbctl(&args).map_err(to_py)
+    }
+
+    /// Applies Kubernetes manifests (YAML or JSON documents separated by `---`) to this NB
+    /// database as OVN-Kubernetes would, writing only the difference; returns
+    /// `{"inserted": n, "updated": n, "deleted": n, "ops": n}`. Raises `ManifestError` when the
+    /// manifests do not parse or build.
+    fn kube_apply<'py>(&self, py: Python<'py>, manifests: &str) -> PyResult<Bound<'py, PyAny>> {
+        let stats = self.lock().kube_apply(manifests).map_err(to_py)?;
+        from_json(py, &stats)
     }
 
     /// The OpenFlow rules `chassis` installs for this SB database, one `ovs-ofctl dump-flows`
@@ -335,6 +351,7 @@ fn ovnkit_python(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NorthdError", py.get_type::<exc::NorthdError>())?;
     m.add("CompileError", py.get_type::<exc::CompileError>())?;
     m.add("ConnectionError", py.get_type::<exc::ConnectionError>())?;
+    m.add("ManifestError", py.get_type::<exc::ManifestError>())?;
     m.add(
         "InvalidArgumentError",
         py.get_type::<exc::InvalidArgumentError>(),

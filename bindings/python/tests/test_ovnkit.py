@@ -13,6 +13,7 @@ EXCEPTIONS = [
     ovnkit.CompileError,
     ovnkit.ConnectionError,
     ovnkit.InvalidArgumentError,
+    ovnkit.ManifestError,
 ]
 
 
@@ -111,6 +112,46 @@ def test_northd_once():
         ovnkit.run_northd(sb, nb)
     with pytest.raises(ovnkit.InvalidArgumentError):
         ovnkit.run_northd(nb, nb)
+
+
+NODE = """\
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-01
+  annotations:
+    k8s.ovn.org/node-primary-ifaddr: '{"ipv4": "172.18.0.11/16"}'
+    k8s.ovn.org/host-cidrs: '["172.18.0.11/16"]'
+    k8s.ovn.org/node-subnets: '{"default": ["10.128.0.0/23"]}'
+    k8s.ovn.org/node-chassis-id: chassis-01
+    k8s.ovn.org/l3-gateway-config: '{"default": {"mode": "shared", "next-hops": ["172.18.0.1"]}}'
+status:
+  addresses:
+  - type: InternalIP
+    address: 172.18.0.11
+"""
+
+
+def test_kube_apply():
+    nb, sb = ovnkit.Database("nb"), ovnkit.Database("sb")
+    stats = nb.kube_apply(NODE)
+    assert stats["inserted"] > 0 and stats["ops"] > 0
+    assert "node-01" in str(nb.dump("Logical_Switch"))
+    assert nb.kube_apply(manifests=NODE)["ops"] == 0
+    ovnkit.run_northd(nb, sb)
+    assert sb.dump("Datapath_Binding")["Datapath_Binding"]
+
+
+def test_kube_apply_errors():
+    nb = ovnkit.Database("nb")
+    with pytest.raises(ovnkit.ManifestError):
+        nb.kube_apply("kind: [unclosed")
+    with pytest.raises(ovnkit.ManifestError, match="Gizmo"):
+        nb.kube_apply("apiVersion: v1\nkind: Gizmo\nmetadata:\n  name: g\n")
+    with pytest.raises(ovnkit.Error):
+        nb.kube_apply("kind: [unclosed")
+    with pytest.raises(ovnkit.InvalidArgumentError):
+        ovnkit.Database("sb").kube_apply(NODE)
 
 
 def test_chassis_flows():
