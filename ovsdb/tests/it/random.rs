@@ -274,9 +274,34 @@ fn op() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// ovsdb-server 3.1 leaves a dangling weak reference when one transaction first writes a `Parent`
+/// row (which holds weak references to `Target`) and then deletes a `Target` that row refers to
+/// through a column the transaction did not write: it assesses weak references row by row in
+/// the order the transaction touched them, and the already-assessed `Parent` row is not looked at
+/// again. Our engine removes the reference, as RFC 7047 says. Keep the oracle to the cases where
+/// its answer is not order-dependent: no `Target` delete after a `Parent` write in one
+/// transaction. (Known divergence, noted on the engine issue.)
+fn order_dependent_weak_refs(ops: &[Value]) -> bool {
+    let mut parent_written = false;
+    for op in ops {
+        let table = op.get("table").and_then(Value::as_str);
+        let kind = op.get("op").and_then(Value::as_str);
+        match (table, kind) {
+            (Some("Parent"), Some("insert" | "update" | "mutate")) => parent_written = true,
+            (Some("Target"), Some("delete")) if parent_written => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 fn sequence() -> impl Strategy<Value = Vec<Value>> {
     prop::collection::vec(
-        prop::collection::vec(op(), 1..5).prop_map(Value::Array),
+        prop::collection::vec(op(), 1..5)
+            .prop_filter("order-dependent weak refs in ovsdb-server", |ops| {
+                !order_dependent_weak_refs(ops)
+            })
+            .prop_map(Value::Array),
         1..6,
     )
 }
