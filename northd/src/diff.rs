@@ -20,6 +20,7 @@ use crate::content::SbContent;
 use crate::error::NorthdError;
 use crate::flow::DpIndex;
 use crate::snapshot::Rows;
+use crate::snapshot::{rows_from_db, rows_from_json};
 
 /// The Southbound rows the diff reads.
 #[derive(Debug, Clone, Default)]
@@ -48,39 +49,6 @@ pub struct SbRows {
     pub chassis: Rows<sb::Chassis>,
 }
 
-fn rows<T: Model>(db: &Database) -> Result<Rows<T>, NorthdError> {
-    let mut out = Rows::new();
-    let (Some(rows), Some(table)) = (db.rows(T::TABLE), db.schema().table(T::TABLE)) else {
-        return Ok(out);
-    };
-    for row in rows.values() {
-        let m = T::from_row(row, table)?;
-        out.insert(m.uuid(), m);
-    }
-    Ok(out)
-}
-
-fn rows_json<T: Model>(tables: &serde_json::Map<String, Value>) -> Result<Rows<T>, NorthdError> {
-    let mut out = Rows::new();
-    let Some(v) = tables.get(T::TABLE) else {
-        return Ok(out);
-    };
-    let rows: Vec<&Value> = match v {
-        Value::Array(a) => a.iter().collect(),
-        Value::Object(o) => o.values().collect(),
-        _ => {
-            return Err(NorthdError::NotRows {
-                table: T::TABLE.to_owned(),
-            })
-        }
-    };
-    for row in rows {
-        let m = T::from_json(row)?;
-        out.insert(m.uuid(), m);
-    }
-    Ok(out)
-}
-
 impl SbRows {
     /// The tables the diff reads, for callers that fetch them (e.g. with `select`).
     pub const TABLES: &'static [&'static str] = &[
@@ -103,37 +71,37 @@ impl SbRows {
         let t = tables.as_object().ok_or_else(|| NorthdError::NotRows {
             table: "(top level)".to_owned(),
         })?;
-        let mut globals: Rows<sb::SbGlobal> = rows_json(t)?;
+        let mut globals: Rows<sb::SbGlobal> = rows_from_json(t)?;
         Ok(Self {
             sb_global: globals.pop_first().map(|(_, g)| g),
-            datapaths: rows_json(t)?,
-            ports: rows_json(t)?,
-            multicast_groups: rows_json(t)?,
-            address_sets: rows_json(t)?,
-            port_groups: rows_json(t)?,
-            logical_flows: rows_json(t)?,
-            dp_groups: rows_json(t)?,
-            load_balancers: rows_json(t)?,
-            ip_multicast: rows_json(t)?,
-            chassis: rows_json(t)?,
+            datapaths: rows_from_json(t)?,
+            ports: rows_from_json(t)?,
+            multicast_groups: rows_from_json(t)?,
+            address_sets: rows_from_json(t)?,
+            port_groups: rows_from_json(t)?,
+            logical_flows: rows_from_json(t)?,
+            dp_groups: rows_from_json(t)?,
+            load_balancers: rows_from_json(t)?,
+            ip_multicast: rows_from_json(t)?,
+            chassis: rows_from_json(t)?,
         })
     }
 
     /// Reads the rows from an in-memory Southbound database.
     pub fn from_database(db: &Database) -> Result<Self, NorthdError> {
-        let mut globals: Rows<sb::SbGlobal> = rows(db)?;
+        let mut globals: Rows<sb::SbGlobal> = rows_from_db(db)?;
         Ok(Self {
             sb_global: globals.pop_first().map(|(_, g)| g),
-            datapaths: rows(db)?,
-            ports: rows(db)?,
-            multicast_groups: rows(db)?,
-            address_sets: rows(db)?,
-            port_groups: rows(db)?,
-            logical_flows: rows(db)?,
-            dp_groups: rows(db)?,
-            load_balancers: rows(db)?,
-            ip_multicast: rows(db)?,
-            chassis: rows(db)?,
+            datapaths: rows_from_db(db)?,
+            ports: rows_from_db(db)?,
+            multicast_groups: rows_from_db(db)?,
+            address_sets: rows_from_db(db)?,
+            port_groups: rows_from_db(db)?,
+            logical_flows: rows_from_db(db)?,
+            dp_groups: rows_from_db(db)?,
+            load_balancers: rows_from_db(db)?,
+            ip_multicast: rows_from_db(db)?,
+            chassis: rows_from_db(db)?,
         })
     }
 

@@ -45,7 +45,8 @@ pub struct NbSnapshot {
     pub dns: Rows<nb::Dns>,
 }
 
-fn rows_from_db<T: Model>(db: &Database) -> Result<Rows<T>, NorthdError> {
+/// Every row of `T`'s table in an in-memory database, typed, by UUID.
+pub(crate) fn rows_from_db<T: Model>(db: &Database) -> Result<Rows<T>, NorthdError> {
     let mut out = Rows::new();
     let (Some(rows), Some(table)) = (db.rows(T::TABLE), db.schema().table(T::TABLE)) else {
         return Ok(out);
@@ -57,7 +58,9 @@ fn rows_from_db<T: Model>(db: &Database) -> Result<Rows<T>, NorthdError> {
     Ok(out)
 }
 
-fn rows_from_json<T: Model>(
+/// Every row of `T`'s table in a JSON object of table name to rows (an array of rows with
+/// `_uuid`, or an object of UUID to row), typed, by UUID.
+pub(crate) fn rows_from_json<T: Model>(
     tables: &serde_json::Map<String, Value>,
 ) -> Result<Rows<T>, NorthdError> {
     let mut out = Rows::new();
