@@ -10,6 +10,7 @@ use crate::error::NbWarning;
 use crate::ipam;
 use crate::lb::LoadBalancer;
 use crate::mcast;
+use crate::router::{self, Router, RouterCtx};
 use crate::snapshot::NbSnapshot;
 use crate::state::SbState;
 use crate::switch::{self, LspType, Switch, SwitchCtx};
@@ -118,29 +119,46 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
         NORTHD_INTERNAL_VERSION.to_owned(),
     );
 
-    // Datapaths: keys already in SB first, then requested keys, then new ones.
+    // Datapaths: keys already in SB first, then requested keys, then new ones; switches and
+    // routers share one key space.
     let mut switches: Vec<&nb::LogicalSwitch> = nb.switches.values().collect();
     switches.sort_by(|a, b| (&a.name, a.uuid).cmp(&(&b.name, b.uuid)));
-    let mut dp_keys = TunnelKeyAllocator::new(MIN_DP_KEY, MAX_DP_KEY);
-    let mut keys: Vec<Option<u32>> = switches
+    let mut routers: Vec<&nb::LogicalRouter> = nb
+        .routers
+        .values()
+        .filter(|lr| lr.enabled != Some(false))
+        .collect();
+    routers.sort_by(|a, b| (&a.name, a.uuid).cmp(&(&b.name, b.uuid)));
+    let entries: Vec<(uuid::Uuid, &str, &BTreeMap<String, String>)> = switches
         .iter()
-        .map(|ls| {
+        .map(|ls| (ls.uuid.uuid(), ls.name.as_str(), &ls.other_config))
+        .chain(
+            routers
+                .iter()
+                .map(|lr| (lr.uuid.uuid(), lr.name.as_str(), &lr.options)),
+        )
+        .collect();
+    let mut dp_keys = TunnelKeyAllocator::new(MIN_DP_KEY, MAX_DP_KEY);
+    let mut keys: Vec<Option<u32>> = entries
+        .iter()
+        .map(|(u, _, _)| {
             state
                 .datapath_keys
-                .get(&ls.uuid.uuid())
+                .get(u)
                 .copied()
                 .filter(|k| dp_keys.reserve(*k))
         })
         .collect();
-    for (ls, key) in switches.iter().zip(keys.iter_mut()) {
+    for ((_, name, opts), key) in entries.iter().zip(keys.iter_mut()) {
         if key.is_none() {
-            if let Some(k) = requested_key(&ls.other_config, &ls.name, &mut out.warnings) {
-                *key = dp_keys.request(k, &ls.name).ok();
+            if let Some(k) = requested_key(opts, name, &mut out.warnings) {
+                *key = dp_keys.request(k, name).ok();
             }
         }
     }
+    let mut keys = keys.into_iter();
     let mut views: Vec<Switch> = Vec::new();
-    for (ls, key) in switches.iter().zip(keys) {
+    for (ls, key) in switches.iter().zip(keys.by_ref()) {
         let key = match key.map_or_else(|| dp_keys.allocate(&ls.name), Ok) {
             Ok(k) => k,
             Err(e) => {
@@ -164,10 +182,55 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
         });
         views.push(switch::switch_view(nb, ls, dp, &mut out.warnings));
     }
+    // Router ports named by switch ports of type `router`.
+    let switch_peers: BTreeMap<String, String> = nb
+        .switch_ports
+        .values()
+        .filter(|lsp| lsp.type_ == "router")
+        .filter_map(|lsp| {
+            lsp.options
+                .get("router-port")
+                .map(|rp| (rp.clone(), lsp.name.clone()))
+        })
+        .collect();
+    let mut router_views: Vec<Router> = Vec::new();
+    for (lr, key) in routers.iter().zip(keys) {
+        let key = match key.map_or_else(|| dp_keys.allocate(&lr.name), Ok) {
+            Ok(k) => k,
+            Err(e) => {
+                out.warnings.push(NbWarning::TunnelKey(e));
+                continue;
+            }
+        };
+        let dp = out.datapaths.len();
+        let mut ids = BTreeMap::new();
+        ids.insert("logical-router".to_owned(), lr.uuid.to_string());
+        ids.insert("name".to_owned(), lr.name.clone());
+        if let Some(n) = lr.external_ids.get("neutron:router_name") {
+            ids.insert("name2".to_owned(), n.clone());
+        }
+        out.datapaths.push(DatapathContent {
+            nb_uuid: lr.uuid.uuid(),
+            name: lr.name.clone(),
+            kind: DatapathKind::Router,
+            tunnel_key: key,
+            external_ids: ids,
+        });
+        router_views.push(router::router_view(
+            nb,
+            lr,
+            dp,
+            &switch_peers,
+            &mut out.warnings,
+        ));
+    }
 
     for sw in &views {
         build_switch_ports(nb, state, sw, &mut out);
         out.ip_multicast.push((sw.dp, sw.mcast.clone()));
+    }
+    for lr in &router_views {
+        build_router_ports(nb, state, lr, &mut out);
     }
     build_address_sets(nb, &globals, &views, &mut out);
     build_port_groups(nb, &views, &mut out);
@@ -188,43 +251,124 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
     for sw in &views {
         switch::build_flows(&ctx, sw, &mut out.flows);
     }
+    let rctx = RouterCtx {
+        nb,
+        features: state.features,
+        lbs: &lbs,
+        switches: &views,
+        routers: &router_views,
+    };
+    for lr in &router_views {
+        router::build_flows(&rctx, lr, &mut out.flows);
+    }
     out
 }
 
-fn build_switch_ports(nb: &NbSnapshot, state: &SbState, sw: &Switch, out: &mut SbContent) {
-    let dp_uuid = out.datapaths[sw.dp].nb_uuid;
+/// Tunnel keys for the ports of one datapath: keys already in SB first, then requested keys
+/// (`options:requested-tnl-key`), then new ones. `None` where allocation failed (reported).
+fn port_keys<'a>(
+    state: &SbState,
+    dp_uuid: uuid::Uuid,
+    ports: impl Iterator<Item = (&'a str, Option<&'a BTreeMap<String, String>>)> + Clone,
+    warnings: &mut Vec<NbWarning>,
+) -> Vec<Option<u32>> {
     let mut alloc = TunnelKeyAllocator::new(MIN_PORT_KEY, MAX_PORT_KEY);
-    let mut keys: Vec<Option<u32>> = sw
-        .ports
-        .iter()
-        .map(|p| {
+    let mut keys: Vec<Option<u32>> = ports
+        .clone()
+        .map(|(name, _)| {
             state
                 .port_keys
-                .get(&p.name)
+                .get(name)
                 .filter(|(dp, _)| *dp == dp_uuid)
                 .map(|(_, k)| *k)
                 .filter(|k| alloc.reserve(*k))
         })
         .collect();
-    for (p, key) in sw.ports.iter().zip(keys.iter_mut()) {
+    for ((name, opts), key) in ports.clone().zip(keys.iter_mut()) {
         if key.is_none() {
-            let opts = nb.switch_ports.get(&p.nb).map(|l| &l.options);
-            if let Some(k) = opts.and_then(|o| requested_key(o, &p.name, &mut out.warnings)) {
-                *key = alloc.request(k, &p.name).ok();
+            if let Some(k) = opts.and_then(|o| requested_key(o, name, warnings)) {
+                *key = alloc.request(k, name).ok();
             }
         }
     }
+    ports
+        .zip(keys)
+        .map(
+            |((name, _), key)| match key.map_or_else(|| alloc.allocate(name), Ok) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    warnings.push(NbWarning::TunnelKey(e));
+                    None
+                }
+            },
+        )
+        .collect()
+}
+
+/// Port_Binding rows of a router's ports: `patch` with `options:peer` naming the peer port.
+fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut SbContent) {
+    let dp_uuid = out.datapaths[lr.dp].nb_uuid;
+    let keys = port_keys(
+        state,
+        dp_uuid,
+        lr.ports.iter().map(|p| (p.name.as_str(), Some(&p.options))),
+        &mut out.warnings,
+    );
+    for (p, key) in lr.ports.iter().zip(keys) {
+        let Some(key) = key else { continue };
+        let mut options = BTreeMap::new();
+        match &p.peer {
+            Some(router::Peer::Switch { port } | router::Peer::Router { port }) => {
+                options.insert("peer".to_owned(), port.clone());
+            }
+            None => {}
+        }
+        // `mac` is the NB `mac` followed by the NB `networks`.
+        let mut mac = nb
+            .router_ports
+            .get(&p.nb)
+            .map_or_else(|| p.mac.to_string(), |l| l.mac.clone());
+        for n in nb
+            .router_ports
+            .get(&p.nb)
+            .into_iter()
+            .flat_map(|l| &l.networks)
+        {
+            mac.push(' ');
+            mac.push_str(n);
+        }
+        out.ports.push(PortContent {
+            name: p.name.clone(),
+            datapath: lr.dp,
+            tunnel_key: key,
+            type_: "patch".to_owned(),
+            mac: BTreeSet::from([mac]),
+            port_security: BTreeSet::new(),
+            options,
+            external_ids: BTreeMap::new(),
+            parent_port: None,
+            tag: None,
+        });
+    }
+}
+
+fn build_switch_ports(nb: &NbSnapshot, state: &SbState, sw: &Switch, out: &mut SbContent) {
+    let dp_uuid = out.datapaths[sw.dp].nb_uuid;
+    let keys = port_keys(
+        state,
+        dp_uuid,
+        sw.ports.iter().map(|p| {
+            (
+                p.name.as_str(),
+                nb.switch_ports.get(&p.nb).map(|l| &l.options),
+            )
+        }),
+        &mut out.warnings,
+    );
     let mut groups: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for (p, key) in sw.ports.iter().zip(keys) {
-        let Some(lsp) = nb.switch_ports.get(&p.nb) else {
+        let (Some(lsp), Some(key)) = (nb.switch_ports.get(&p.nb), key) else {
             continue;
-        };
-        let key = match key.map_or_else(|| alloc.allocate(&p.name), Ok) {
-            Ok(k) => k,
-            Err(e) => {
-                out.warnings.push(NbWarning::TunnelKey(e));
-                continue;
-            }
         };
         // `mac` is `addresses` as written (`dynamic` stays `dynamic`).
         let mac = lsp.addresses.clone();

@@ -23,6 +23,7 @@ pub mod flow;
 pub mod ipam;
 pub mod lb;
 pub mod mcast;
+pub mod router;
 pub mod snapshot;
 pub mod state;
 pub mod switch;

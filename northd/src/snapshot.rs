@@ -43,6 +43,24 @@ pub struct NbSnapshot {
     pub dhcp_options: Rows<nb::DhcpOptions>,
     /// `DNS`.
     pub dns: Rows<nb::Dns>,
+    /// `Logical_Router_Static_Route`.
+    pub static_routes: Rows<nb::LogicalRouterStaticRoute>,
+    /// `Logical_Router_Policy`.
+    pub policies: Rows<nb::LogicalRouterPolicy>,
+    /// `NAT`.
+    pub nats: Rows<nb::Nat>,
+    /// `Gateway_Chassis`.
+    pub gateway_chassis: Rows<nb::GatewayChassis>,
+    /// `HA_Chassis_Group`.
+    pub ha_chassis_groups: Rows<nb::HaChassisGroup>,
+    /// `HA_Chassis`.
+    pub ha_chassis: Rows<nb::HaChassis>,
+    /// `BFD`.
+    pub bfd: Rows<nb::Bfd>,
+    /// `Static_MAC_Binding`.
+    pub static_mac_bindings: Rows<nb::StaticMacBinding>,
+    /// `Copp`.
+    pub copp: Rows<nb::Copp>,
 }
 
 /// Every row of `T`'s table in an in-memory database, typed, by UUID.
@@ -103,6 +121,15 @@ macro_rules! snapshot_from {
             meters: $f(src)?,
             dhcp_options: $f(src)?,
             dns: $f(src)?,
+            static_routes: $f(src)?,
+            policies: $f(src)?,
+            nats: $f(src)?,
+            gateway_chassis: $f(src)?,
+            ha_chassis_groups: $f(src)?,
+            ha_chassis: $f(src)?,
+            bfd: $f(src)?,
+            static_mac_bindings: $f(src)?,
+            copp: $f(src)?,
         })
     }};
 }
@@ -124,6 +151,15 @@ impl NbSnapshot {
         "Meter",
         "DHCP_Options",
         "DNS",
+        "Logical_Router_Static_Route",
+        "Logical_Router_Policy",
+        "NAT",
+        "Gateway_Chassis",
+        "HA_Chassis_Group",
+        "HA_Chassis",
+        "BFD",
+        "Static_MAC_Binding",
+        "Copp",
     ];
 
     /// Reads every table northd uses from an in-memory Northbound database.

@@ -1,0 +1,358 @@
+//! The logical router pipeline: a parsed view of each router and its ports, and one module per
+//! group of stages building that stage's flows.
+//!
+//! Module ownership by stage group:
+//! - [`input`]: `lr_in_admission`, `lr_in_lookup_neighbor`, `lr_in_learn_neighbor`,
+//!   `lr_in_ip_input` (router IPs: ARP/ND replies, ICMP echo, TTL exceeded, unreachable),
+//!   `lr_in_nd_ra_options`, `lr_in_nd_ra_response`, `lr_out_egr_loop`, `lr_out_delivery`.
+//! - [`routing`]: `lr_in_ip_routing_pre`, `lr_in_ip_routing`, `lr_in_ip_routing_ecmp`,
+//!   `lr_in_policy`, `lr_in_policy_ecmp`, `lr_in_arp_resolve`, `lr_in_chk_pkt_len`,
+//!   `lr_in_larger_pkts`, `lr_in_arp_request`.
+//! - [`nat`]: `lr_in_unsnat`, `lr_in_dnat`, `lr_out_undnat`, `lr_out_post_undnat`, `lr_out_snat`,
+//!   `lr_out_post_snat`, `lr_in_ecmp_stateful`, `lr_out_chk_dnat_local`, and the NAT flows of
+//!   other stages.
+//! - [`lb`]: `lr_in_defrag`, `lr_in_lb_aff_check`, `lr_in_lb_aff_learn`, and the load balancer
+//!   flows of other stages.
+//! - [`gateway`]: `lr_in_gw_redirect` and the distributed gateway port flows of other stages.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ovn_nb::addr::{IpNet, MacAddr};
+use ovn_nb::model as nb;
+use ovsdb::model::Ref;
+
+use crate::error::NbWarning;
+use crate::flow::{DpIndex, FlowTable};
+use crate::lb::LoadBalancer;
+use crate::snapshot::NbSnapshot;
+use crate::state::ChassisFeatures;
+
+pub mod gateway;
+pub mod input;
+pub mod lb;
+pub mod nat;
+pub mod routing;
+
+/// An IPv4 address of a router port with its prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Net {
+    /// The router's address.
+    pub addr: Ipv4Addr,
+    /// Prefix length.
+    pub plen: u8,
+}
+
+impl Ipv4Net {
+    /// The network address (host bits cleared).
+    pub fn network(self) -> Ipv4Addr {
+        let m = u32::MAX.checked_shl(32 - u32::from(self.plen)).unwrap_or(0);
+        Ipv4Addr::from(u32::from(self.addr) & m)
+    }
+
+    /// The broadcast address.
+    pub fn broadcast(self) -> Ipv4Addr {
+        let m = u32::MAX.checked_shl(32 - u32::from(self.plen)).unwrap_or(0);
+        Ipv4Addr::from(u32::from(self.addr) | !m)
+    }
+
+    /// `network/plen` as OVN prints a subnet (`10.0.0.0/24`).
+    pub fn subnet(self) -> String {
+        format!("{}/{}", self.network(), self.plen)
+    }
+}
+
+/// An IPv6 address of a router port with its prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Net {
+    /// The router's address.
+    pub addr: Ipv6Addr,
+    /// Prefix length.
+    pub plen: u8,
+}
+
+impl Ipv6Net {
+    /// The network address (host bits cleared).
+    pub fn network(self) -> Ipv6Addr {
+        let m = u128::MAX
+            .checked_shl(128 - u32::from(self.plen))
+            .unwrap_or(0);
+        Ipv6Addr::from(u128::from(self.addr) & m)
+    }
+
+    /// `network/plen` as OVN prints a subnet (`fd00::/64`).
+    pub fn subnet(self) -> String {
+        format!("{}/{}", self.network(), self.plen)
+    }
+
+    /// True for a link-local (`fe80::/10`) address.
+    pub fn is_link_local(self) -> bool {
+        self.addr.segments()[0] & 0xffc0 == 0xfe80
+    }
+}
+
+/// The EUI-64 link-local address ovn-northd derives from a MAC (`fe80::` + modified EUI-64).
+pub fn link_local(mac: MacAddr) -> Ipv6Addr {
+    let m = mac.0;
+    Ipv6Addr::from([
+        0xfe,
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        m[0] ^ 0x02,
+        m[1],
+        m[2],
+        0xff,
+        0xfe,
+        m[3],
+        m[4],
+        m[5],
+    ])
+}
+
+/// What a router port is connected to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// A switch port of type `router` naming this port in `options:router-port`.
+    Switch {
+        /// The switch port's name.
+        port: String,
+    },
+    /// Another router's port, through the `peer` columns.
+    Router {
+        /// The peer router port's name.
+        port: String,
+    },
+}
+
+/// A logical router port as the pipeline sees it.
+#[derive(Debug, Clone)]
+pub struct RouterPort {
+    /// The NB row.
+    pub nb: Ref<nb::LogicalRouterPort>,
+    /// `name`.
+    pub name: String,
+    /// `mac`.
+    pub mac: MacAddr,
+    /// IPv4 `networks`, in NB (set) order.
+    pub ipv4: Vec<Ipv4Net>,
+    /// IPv6 `networks`, in NB (set) order, followed by the link-local address derived from `mac`
+    /// (unless one is configured).
+    pub ipv6: Vec<Ipv6Net>,
+    /// `enabled` (absent means enabled).
+    pub enabled: bool,
+    /// What it is connected to.
+    pub peer: Option<Peer>,
+    /// A distributed gateway port: it has `gateway_chassis`, an `ha_chassis_group` or
+    /// `options:redirect-chassis` (and its router is not a gateway router).
+    pub is_dgp: bool,
+    /// `options`.
+    pub options: BTreeMap<String, String>,
+}
+
+impl RouterPort {
+    /// The name of the `chassisredirect` port of a distributed gateway port.
+    pub fn cr_name(&self) -> String {
+        format!("cr-{}", self.name)
+    }
+}
+
+/// A logical router as the pipeline sees it.
+#[derive(Debug, Clone)]
+pub struct Router {
+    /// Its datapath.
+    pub dp: DpIndex,
+    /// The NB row.
+    pub nb: Ref<nb::LogicalRouter>,
+    /// `name`.
+    pub name: String,
+    /// Ports (only enabled ones with a valid MAC), in name order.
+    pub ports: Vec<RouterPort>,
+    /// `options:chassis`: a gateway router pinned to this chassis.
+    pub chassis: Option<String>,
+    /// `options`.
+    pub options: BTreeMap<String, String>,
+    /// `nat`.
+    pub nats: Vec<Ref<nb::Nat>>,
+    /// Load balancers of the router and of its load balancer groups.
+    pub lbs: Vec<Ref<nb::LoadBalancer>>,
+    /// `static_routes`.
+    pub static_routes: Vec<Ref<nb::LogicalRouterStaticRoute>>,
+    /// `policies`.
+    pub policies: Vec<Ref<nb::LogicalRouterPolicy>>,
+}
+
+impl Router {
+    /// True for a gateway router (`options:chassis` set).
+    pub fn is_gateway(&self) -> bool {
+        self.chassis.is_some()
+    }
+
+    /// The distributed gateway ports.
+    pub fn dgps(&self) -> impl Iterator<Item = &RouterPort> {
+        self.ports.iter().filter(|p| p.is_dgp)
+    }
+
+    /// A boolean option (`true` when set to "true").
+    pub fn option_true(&self, key: &str) -> bool {
+        self.options.get(key).is_some_and(|v| v == "true")
+    }
+}
+
+/// Parses a router port's `networks` into IPv4 and IPv6 lists (IPv6 followed by the derived
+/// link-local address), reporting entries that do not parse.
+fn parse_networks(
+    lrp: &nb::LogicalRouterPort,
+    mac: MacAddr,
+    warnings: &mut Vec<NbWarning>,
+) -> (Vec<Ipv4Net>, Vec<Ipv6Net>) {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for text in &lrp.networks {
+        match text.parse::<IpNet>() {
+            Ok(n) => match n.addr() {
+                IpAddr::V4(a) => v4.push(Ipv4Net {
+                    addr: a,
+                    plen: n.prefix(),
+                }),
+                IpAddr::V6(a) => v6.push(Ipv6Net {
+                    addr: a,
+                    plen: n.prefix(),
+                }),
+            },
+            Err(e) => warnings.push(NbWarning::BadAddress {
+                port: lrp.name.clone(),
+                text: text.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    if !v6.iter().any(|n| n.is_link_local()) {
+        v6.push(Ipv6Net {
+            addr: link_local(mac),
+            plen: 64,
+        });
+    }
+    (v4, v6)
+}
+
+/// Builds the parsed view of one router. `switch_peers` maps router port names to the switch
+/// ports of type `router` that name them.
+pub fn router_view(
+    nb: &NbSnapshot,
+    lr: &nb::LogicalRouter,
+    dp: DpIndex,
+    switch_peers: &BTreeMap<String, String>,
+    warnings: &mut Vec<NbWarning>,
+) -> Router {
+    let chassis = lr.options.get("chassis").filter(|c| !c.is_empty()).cloned();
+    let mut ports: Vec<RouterPort> = lr
+        .ports
+        .iter()
+        .filter_map(|r| nb.router_ports.get(r))
+        .filter_map(|lrp| {
+            let mac: MacAddr = match lrp.mac.parse() {
+                Ok(m) => m,
+                Err(e) => {
+                    warnings.push(NbWarning::BadAddress {
+                        port: lrp.name.clone(),
+                        text: lrp.mac.clone(),
+                        reason: format!("{e}"),
+                    });
+                    return None;
+                }
+            };
+            let (ipv4, ipv6) = parse_networks(lrp, mac, warnings);
+            let peer = if let Some(p) = switch_peers.get(&lrp.name) {
+                Some(Peer::Switch { port: p.clone() })
+            } else {
+                lrp.peer
+                    .as_ref()
+                    .filter(|p| nb.router_ports.values().any(|o| &o.name == *p))
+                    .map(|p| Peer::Router { port: p.clone() })
+            };
+            let is_dgp = chassis.is_none()
+                && (!lrp.gateway_chassis.is_empty()
+                    || lrp.ha_chassis_group.is_some()
+                    || lrp.options.contains_key("redirect-chassis"));
+            Some(RouterPort {
+                nb: lrp.uuid,
+                name: lrp.name.clone(),
+                mac,
+                ipv4,
+                ipv6,
+                enabled: lrp.enabled != Some(false),
+                peer,
+                is_dgp,
+                options: lrp.options.clone(),
+            })
+        })
+        .collect();
+    ports.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut lbs: Vec<Ref<nb::LoadBalancer>> = lr.load_balancer.iter().copied().collect();
+    for g in lr
+        .load_balancer_group
+        .iter()
+        .filter_map(|g| nb.lb_groups.get(g))
+    {
+        lbs.extend(g.load_balancer.iter().copied());
+    }
+    lbs.retain(|l| nb.load_balancers.contains_key(l));
+    lbs.sort();
+    lbs.dedup();
+    Router {
+        dp,
+        nb: lr.uuid,
+        name: lr.name.clone(),
+        ports,
+        chassis,
+        options: lr.options.clone(),
+        nats: lr
+            .nat
+            .iter()
+            .copied()
+            .filter(|n| nb.nats.contains_key(n))
+            .collect(),
+        lbs,
+        static_routes: lr
+            .static_routes
+            .iter()
+            .copied()
+            .filter(|r| nb.static_routes.contains_key(r))
+            .collect(),
+        policies: lr
+            .policies
+            .iter()
+            .copied()
+            .filter(|r| nb.policies.contains_key(r))
+            .collect(),
+    }
+}
+
+/// What every router stage builder gets.
+#[derive(Debug)]
+pub struct RouterCtx<'a> {
+    /// The NB snapshot.
+    pub nb: &'a NbSnapshot,
+    /// Chassis features.
+    pub features: ChassisFeatures,
+    /// Load balancers, parsed once.
+    pub lbs: &'a BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
+    /// Every switch, by datapath (for the switch side of router ports).
+    pub switches: &'a [crate::switch::Switch],
+    /// Every router, by position.
+    pub routers: &'a [Router],
+}
+
+/// Builds every router stage's flows for `lr`.
+pub fn build_flows(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
+    input::build(ctx, lr, flows);
+    nat::build(ctx, lr, flows);
+    lb::build(ctx, lr, flows);
+    routing::build(ctx, lr, flows);
+    gateway::build(ctx, lr, flows);
+}

@@ -1,0 +1,514 @@
+//! The parity harness shared by the parity test files: each scenario builds an NB through
+//! ovn-nbctl on a real stack, lets real ovn-northd compile it, then compiles the dumped NB with
+//! ours and compares Logical_Flow sets (expanded per datapath), Port_Binding, Multicast_Group,
+//! Address_Set, Port_Group, Load_Balancer and IP_Multicast rows.
+//!
+//! Every flow we emit is also parsed with `flowcompile` (match and actions).
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ovn_sb::model as sb;
+use ovsdb::model::Model;
+use serde_json::{Map, Value};
+
+use northd::{build, NbSnapshot, SbContent, SbState};
+
+/// A logical flow expanded per datapath: (datapath name, stage name, priority, match, actions).
+pub type Flow = (String, String, u16, String, String);
+
+/// `ovn-[ns]bctl --format=json list TABLE` output to JSON rows.
+pub fn json_rows(text: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(text).expect("json list output");
+    let headings: Vec<String> = v["headings"]
+        .as_array()
+        .expect("headings")
+        .iter()
+        .map(|h| h.as_str().unwrap_or_default().to_owned())
+        .collect();
+    v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|row| {
+            let mut m = Map::new();
+            for (h, cell) in headings.iter().zip(row.as_array().expect("row")) {
+                m.insert(h.clone(), cell.clone());
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+pub fn sb_rows<T: Model>(stack: &testkit::Stack) -> Vec<T> {
+    let text = stack
+        .sbctl(["--format=json", "list", T::TABLE])
+        .expect("sbctl list");
+    json_rows(&text)
+        .iter()
+        .map(|r| T::from_json(r).expect("SB row"))
+        .collect()
+}
+
+/// The flow comparison of one scenario.
+pub struct Outcome {
+    /// Flows in both.
+    pub equal: usize,
+    /// Flows only we emit.
+    pub ours_only: Vec<Flow>,
+    /// Flows only real ovn-northd emits.
+    pub real_only: Vec<Flow>,
+}
+
+/// Our flows, expanded per datapath.
+pub fn our_flows(content: &SbContent) -> BTreeSet<Flow> {
+    let mut out = BTreeSet::new();
+    for (k, dps) in content.flows.iter() {
+        for &dp in dps {
+            out.insert((
+                content.datapaths[dp].name.clone(),
+                k.stage.name().to_owned(),
+                k.priority,
+                k.match_.clone(),
+                k.actions.clone(),
+            ));
+        }
+    }
+    out
+}
+
+pub fn check_parses(content: &SbContent) {
+    use flowcompile::actions::{parse_actions, ParseContext, Pipeline};
+    use flowcompile::debug::{run, Pass};
+    let mut bad = Vec::new();
+    for (k, _) in content.flows.iter() {
+        if let Err(e) = run(Pass::Parse, &k.match_) {
+            bad.push(format!("match {:?}: {e}", k.match_));
+        }
+        let pipeline = match k.stage.pipeline() {
+            ovn_sb::Pipeline::Ingress => Pipeline::Ingress,
+            ovn_sb::Pipeline::Egress => Pipeline::Egress,
+        };
+        if let Err(e) = parse_actions(&k.actions, &ParseContext::new(pipeline, k.stage.table())) {
+            bad.push(format!("actions {:?}: {e}", k.actions));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "flows that do not parse:\n{}",
+        bad.join("\n")
+    );
+}
+
+/// Resolves references in an nbctl argument: `=@dhcp4`/`=@dhcp6`/`=@dhcp6s`/`@dns` (rows
+/// tagged `external_ids:n=...`), `=Table/name` (a whole argument) and `col==Table/name`
+/// (`col=<uuid>`), by the row's `name`.
+pub fn resolve_arg(stack: &testkit::Stack, a: &str) -> String {
+    let by_name = |table: &str, name: &str| {
+        stack
+            .nbctl([
+                "--bare",
+                "--columns=_uuid",
+                "find",
+                table,
+                &format!("name={name}"),
+            ])
+            .expect("find")
+            .trim()
+            .to_owned()
+    };
+    for (tag, table, n) in [
+        ("=@dhcp4", "DHCP_Options", "v4"),
+        ("=@dhcp6s", "DHCP_Options", "v6s"),
+        ("=@dhcp6", "DHCP_Options", "v6"),
+    ] {
+        if let Some(col) = a.strip_suffix(tag) {
+            return format!("{col}={}", ext_uuid(stack, table, n));
+        }
+    }
+    if a == "@dns" {
+        return ext_uuid(stack, "DNS", "dns");
+    }
+    if let Some((table, name)) = a.strip_prefix('=').and_then(|r| r.split_once('/')) {
+        return by_name(table, name);
+    }
+    if let Some((col, r)) = a.split_once("==") {
+        if let Some((table, name)) = r.split_once('/') {
+            return format!("{col}={}", by_name(table, name));
+        }
+    }
+    a.to_owned()
+}
+
+/// The UUID of the row of `table` with `external_ids:n=name` (empty if none).
+pub fn ext_uuid(stack: &testkit::Stack, table: &str, name: &str) -> String {
+    stack
+        .nbctl([
+            "--bare",
+            "--columns=_uuid",
+            "find",
+            table,
+            &format!("external_ids:n={name}"),
+        ])
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Runs a scenario without a chassis: `setup` issues nbctl commands on the real stack.
+pub fn scenario(name: &str, setup: &[&[&str]]) -> Option<Outcome> {
+    scenario_on(name, false, setup)
+}
+
+/// Runs a scenario; with `chassis`, a real ovn-controller registers chassis `ch1` (and its
+/// features) before the NB is built.
+pub fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outcome> {
+    let ovn = testkit::require_or_skip!(None);
+    let builder = if chassis {
+        ovn.stack().chassis("ch1")
+    } else {
+        ovn.stack().no_chassis()
+    };
+    let stack = builder.build().expect("real stack");
+    for cmd in setup {
+        let args: Vec<String> = cmd.iter().map(|a| resolve_arg(&stack, a)).collect();
+        stack.nbctl(&args).expect("nbctl");
+    }
+    stack.wait_sb().expect("wait sb");
+
+    let mut tables = Map::new();
+    for t in NbSnapshot::TABLES {
+        let text = stack
+            .nbctl(["--format=json", "list", t])
+            .expect("nbctl list");
+        tables.insert((*t).to_owned(), Value::Array(json_rows(&text)));
+    }
+    let snapshot = NbSnapshot::from_json(&Value::Object(tables)).expect("snapshot");
+    check_ipam(name, &snapshot);
+    let chassis: Vec<sb::Chassis> = sb_rows(&stack);
+    let state = SbState::from_rows(&[], &[], &chassis);
+    let content = build(&snapshot, &state);
+    assert!(
+        content.warnings.is_empty(),
+        "{name}: warnings {:?}",
+        content.warnings
+    );
+    check_parses(&content);
+
+    let real: BTreeSet<Flow> = stack
+        .logical_flows()
+        .expect("lflow-list")
+        .into_iter()
+        .map(|f| (f.datapath, f.stage, f.priority, f.match_expr, f.actions))
+        .collect();
+    let ours = our_flows(&content);
+    let out = Outcome {
+        equal: ours.intersection(&real).count(),
+        ours_only: ours.difference(&real).cloned().collect(),
+        real_only: real.difference(&ours).cloned().collect(),
+    };
+    eprintln!(
+        "parity {name}: equal {} ours-only {} real-only {}",
+        out.equal,
+        out.ours_only.len(),
+        out.real_only.len()
+    );
+    for f in &out.ours_only {
+        eprintln!("  ours-only: {f:?}");
+    }
+    for f in &out.real_only {
+        eprintln!("  real-only: {f:?}");
+    }
+    compare_bindings(name, &stack, &content);
+    Some(out)
+}
+
+/// Our IPAM, run on the NB with every `dynamic_addresses` cleared, allocates what real
+/// ovn-northd allocated.
+pub fn check_ipam(name: &str, snapshot: &NbSnapshot) {
+    let mut cleared = snapshot.clone();
+    for p in cleared.switch_ports.values_mut() {
+        p.dynamic_addresses = None;
+    }
+    let prefix = snapshot.global_options()["mac_prefix"].clone();
+    let mut warnings = Vec::new();
+    let ours = northd::ipam::allocate(&cleared, &prefix, &mut warnings);
+    let ours: BTreeMap<String, Option<String>> = ours
+        .into_iter()
+        .map(|(r, v)| (snapshot.switch_ports[&r].name.clone(), v))
+        .collect();
+    let real: BTreeMap<String, Option<String>> = snapshot
+        .switch_ports
+        .values()
+        .filter(|p| ours.contains_key(&p.name))
+        .map(|p| (p.name.clone(), p.dynamic_addresses.clone()))
+        .collect();
+    assert_eq!(ours, real, "{name}: IPAM allocations differ");
+}
+
+/// Port_Binding and Multicast_Group rows, tunnel keys renamed through port names.
+pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent) {
+    let dps: Vec<sb::DatapathBinding> = sb_rows(stack);
+    let dp_name: BTreeMap<_, _> = dps
+        .iter()
+        .map(|d| {
+            (
+                d.uuid.uuid(),
+                d.external_ids.get("name").cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let pbs: Vec<sb::PortBinding> = sb_rows(stack);
+    let pb_name: BTreeMap<_, _> = pbs
+        .iter()
+        .map(|p| (p.uuid.uuid(), p.logical_port.clone()))
+        .collect();
+    type PbRow = (
+        String,
+        String,
+        BTreeSet<String>,
+        BTreeSet<String>,
+        BTreeMap<String, String>,
+        Option<String>,
+        Option<i64>,
+    );
+    let real_pb: BTreeMap<String, PbRow> = pbs
+        .iter()
+        .map(|p| {
+            (
+                p.logical_port.clone(),
+                (
+                    dp_name[&p.datapath.uuid()].clone(),
+                    p.type_.clone(),
+                    p.mac.clone(),
+                    p.port_security.clone(),
+                    p.options.clone(),
+                    p.parent_port.clone(),
+                    p.tag,
+                ),
+            )
+        })
+        .collect();
+    let our_pb: BTreeMap<String, PbRow> = content
+        .ports
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                (
+                    content.datapaths[p.datapath].name.clone(),
+                    p.type_.clone(),
+                    p.mac.clone(),
+                    p.port_security.clone(),
+                    p.options.clone(),
+                    p.parent_port.clone(),
+                    p.tag,
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(our_pb, real_pb, "{name}: Port_Binding rows differ");
+    // Port keys are unique per datapath in both; datapath keys unique globally.
+    let mut seen = BTreeSet::new();
+    for p in &content.ports {
+        assert!(
+            seen.insert((p.datapath, p.tunnel_key)),
+            "duplicate port key"
+        );
+    }
+
+    let mcs: Vec<sb::MulticastGroup> = sb_rows(stack);
+    let real_mc: BTreeSet<(String, String, i64, BTreeSet<String>)> = mcs
+        .iter()
+        .map(|m| {
+            (
+                dp_name[&m.datapath.uuid()].clone(),
+                m.name.clone(),
+                m.tunnel_key,
+                m.ports.iter().map(|p| pb_name[&p.uuid()].clone()).collect(),
+            )
+        })
+        .collect();
+    let our_mc: BTreeSet<(String, String, i64, BTreeSet<String>)> = content
+        .multicast_groups
+        .iter()
+        .map(|m| {
+            (
+                content.datapaths[m.datapath].name.clone(),
+                m.name.clone(),
+                i64::from(m.tunnel_key),
+                m.ports.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(our_mc, real_mc, "{name}: Multicast_Group rows differ");
+
+    // Address sets by name; port groups by name with the datapath key renamed to its name.
+    let sets: Vec<sb::AddressSet> = sb_rows(stack);
+    let real_as: BTreeMap<String, BTreeSet<String>> = sets
+        .iter()
+        .map(|a| (a.name.clone(), a.addresses.clone()))
+        .collect();
+    assert_eq!(
+        content.address_sets, real_as,
+        "{name}: Address_Set rows differ"
+    );
+    let real_key_name: BTreeMap<String, String> = dps
+        .iter()
+        .map(|d| (d.tunnel_key.to_string(), dp_name[&d.uuid.uuid()].clone()))
+        .collect();
+    let our_key_name: BTreeMap<String, String> = content
+        .datapaths
+        .iter()
+        .map(|d| (d.tunnel_key.to_string(), d.name.clone()))
+        .collect();
+    let rename = |n: &str, keys: &BTreeMap<String, String>| match n.split_once('_') {
+        Some((k, rest)) if keys.contains_key(k) => format!("{}_{rest}", keys[k]),
+        _ => n.to_owned(),
+    };
+    let pgs: Vec<sb::PortGroup> = sb_rows(stack);
+    let real_pg: BTreeMap<String, BTreeSet<String>> = pgs
+        .iter()
+        .map(|p| (rename(&p.name, &real_key_name), p.ports.clone()))
+        .collect();
+    let our_pg: BTreeMap<String, BTreeSet<String>> = content
+        .port_groups
+        .iter()
+        .map(|(n, p)| (rename(n, &our_key_name), p.clone()))
+        .collect();
+    assert_eq!(our_pg, real_pg, "{name}: Port_Group rows differ");
+
+    // Load balancers, datapaths by name.
+    let groups: Vec<sb::LogicalDpGroup> = sb_rows(stack);
+    let group_dps: BTreeMap<_, BTreeSet<String>> = groups
+        .iter()
+        .map(|g| {
+            (
+                g.uuid.uuid(),
+                g.datapaths
+                    .iter()
+                    .map(|d| dp_name[&d.uuid()].clone())
+                    .collect(),
+            )
+        })
+        .collect();
+    type LbRow = (
+        BTreeMap<String, String>,
+        Option<String>,
+        BTreeMap<String, String>,
+        BTreeSet<String>,
+    );
+    let lbs: Vec<sb::LoadBalancer> = sb_rows(stack);
+    let real_lb: BTreeMap<String, LbRow> = lbs
+        .iter()
+        .map(|l| {
+            let mut dps: BTreeSet<String> = l
+                .datapaths
+                .iter()
+                .map(|d| dp_name[&d.uuid()].clone())
+                .collect();
+            if let Some(g) = l.datapath_group {
+                dps.extend(group_dps[&g.uuid()].iter().cloned());
+            }
+            (
+                l.name.clone(),
+                (
+                    l.vips.clone(),
+                    l.protocol.map(|p| p.as_str().to_owned()),
+                    l.options.clone(),
+                    dps,
+                ),
+            )
+        })
+        .collect();
+    let our_lb: BTreeMap<String, LbRow> = content
+        .load_balancers
+        .iter()
+        .map(|l| {
+            (
+                l.name.clone(),
+                (
+                    l.vips.clone(),
+                    l.protocol.clone(),
+                    l.options.clone(),
+                    l.datapaths
+                        .iter()
+                        .map(|d| content.datapaths[*d].name.clone())
+                        .collect(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(our_lb, real_lb, "{name}: Load_Balancer rows differ");
+
+    let ipm: Vec<sb::IpMulticast> = sb_rows(stack);
+    let real_ipm: BTreeMap<String, String> = ipm
+        .iter()
+        .map(|m| {
+            (
+                dp_name[&m.datapath.uuid()].clone(),
+                format!(
+                    "{:?} {:?} {} {} {} {:?} {:?} {:?} {:?}",
+                    m.enabled,
+                    m.querier,
+                    m.eth_src,
+                    m.ip4_src,
+                    m.ip6_src,
+                    m.table_size,
+                    m.idle_timeout,
+                    m.query_interval,
+                    m.query_max_resp
+                ),
+            )
+        })
+        .collect();
+    let our_ipm: BTreeMap<String, String> = content
+        .ip_multicast
+        .iter()
+        .map(|(dp, c)| {
+            (
+                content.datapaths[*dp].name.clone(),
+                format!(
+                    "{:?} {:?} {} {} {} {:?} {:?} {:?} {:?}",
+                    Some(c.snoop),
+                    Some(c.querier),
+                    c.eth_src,
+                    c.ip4_src,
+                    c.ip6_src,
+                    Some(c.table_size),
+                    Some(c.idle_timeout),
+                    Some(c.query_interval),
+                    Some(c.query_max_resp)
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(our_ipm, real_ipm, "{name}: IP_Multicast rows differ");
+}
+
+pub fn assert_full(out: Option<Outcome>) {
+    if let Some(o) = out {
+        assert!(
+            o.ours_only.is_empty() && o.real_only.is_empty(),
+            "flow sets differ: {} equal, {} ours-only, {} real-only (see stderr)",
+            o.equal,
+            o.ours_only.len(),
+            o.real_only.len()
+        );
+    }
+}
+
+/// Asserts the flows of the stages whose names start with one of `prefixes` are equal (for
+/// work in progress on a group of stages; the other stages are not checked).
+pub fn assert_stages(out: Option<Outcome>, prefixes: &[&str]) {
+    if let Some(o) = out {
+        let pick = |f: &&Flow| prefixes.iter().any(|p| f.1.starts_with(p));
+        let ours: Vec<_> = o.ours_only.iter().filter(pick).collect();
+        let real: Vec<_> = o.real_only.iter().filter(pick).collect();
+        assert!(
+            ours.is_empty() && real.is_empty(),
+            "flow sets of {prefixes:?} differ: {} ours-only, {} real-only (see stderr)",
+            ours.len(),
+            real.len()
+        );
+    }
+}
