@@ -4,7 +4,7 @@
 //! Address_Set, Port_Group, Load_Balancer and IP_Multicast rows.
 //!
 //! Every flow we emit is also parsed with `flowcompile` (match and actions).
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
