@@ -18,21 +18,13 @@ use serde_json::{json, Map, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// SB tables read each round: what the diff needs, plus `Chassis_Private` for `hv_cfg`.
-const SB_TABLES: &[&str] = &[
-    "SB_Global",
-    "Datapath_Binding",
-    "Port_Binding",
-    "Multicast_Group",
-    "Address_Set",
-    "Port_Group",
-    "Logical_Flow",
-    "Logical_DP_Group",
-    "Load_Balancer",
-    "IP_Multicast",
-    "Chassis",
-    "Chassis_Private",
-];
+/// SB tables read each round: what the diff needs ([`SbRows::TABLES`]), plus `Chassis_Private`
+/// for `hv_cfg`.
+fn sb_tables() -> Vec<&'static str> {
+    let mut t = SbRows::TABLES.to_vec();
+    t.push("Chassis_Private");
+    t
+}
 
 /// Arguments of `ovnkit northd`.
 #[derive(Debug, Args)]
@@ -65,7 +57,7 @@ pub(crate) fn run(args: &NorthdArgs) -> Result<(), String> {
             let nb_tables = select(&mut nb, "OVN_Northbound", NbSnapshot::TABLES)
                 .await
                 .map_err(|e| e.to_string())?;
-            let sb_tables = select(&mut sb, "OVN_Southbound", SB_TABLES)
+            let sb_tables = select(&mut sb, "OVN_Southbound", &sb_tables())
                 .await
                 .map_err(|e| e.to_string())?;
             let seen = (nb_tables, sb_tables);

@@ -148,6 +148,35 @@ fn real_northd_enforces_policy_and_service_affinity() {
     let out = "inport == \"client_caller\" && eth.src == 0a:58:0a:80:00:14 && \
                ip4.src == 10.128.0.20 && eth.dst == 0a:58:0a:80:00:01 && \
                ip4.dst == 8.8.8.8 && ip.ttl == 64 && tcp && tcp.dst == 443";
+    // The gateway router resolves the node's default gateway 172.18.0.1 by ARP; a MAC_Binding
+    // row (what ovn-controller writes when it learns the neighbor) lets ovn-trace follow the IP
+    // packet itself to lr_out_snat instead of the ARP request.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    let gr_dp = stack
+        .sbctl([
+            "--bare",
+            "--columns=_uuid",
+            "find",
+            "Datapath_Binding",
+            "external_ids:name=GR_n2",
+        ])
+        .expect("find GR_n2");
+    stack
+        .sbctl([
+            "create",
+            "MAC_Binding",
+            "logical_port=rtoe-GR_n2",
+            "ip=172.18.0.1",
+            "mac=\"0a:00:00:00:00:01\"",
+            &format!("datapath={}", gr_dp.trim()),
+            // Learned now: the gateway router ages MAC bindings out
+            // (`mac_binding_age_threshold`), and a zero timestamp is already expired.
+            &format!("timestamp={now_ms}"),
+        ])
+        .expect("create MAC_Binding");
     let eg = stack
         .ovn_trace(["--ct=new", "--ct=new", "--ct=new", "--ct=new", "ch1", out])
         .expect("ovn-trace");
@@ -156,8 +185,14 @@ fn real_northd_enforces_policy_and_service_affinity() {
         eg.contains("egress(dp=\"GR_n2\", inport=\"rtoj-GR_n2\", outport=\"rtoe-GR_n2\")"),
         "{eg}"
     );
-    // The SNAT to the egress IP is gated on the management port being resident
-    // (`logical_port`), which ovn-trace cannot see without a bound port: check the flow.
+    // On n2's gateway router the packet leaves with the egress IP as its source, through the
+    // node's external switch and its localnet port.
+    assert!(eg.contains("ct_snat(ip4.src=172.18.1.50)"), "{eg}");
+    let after_snat = &eg[eg.find("ct_snat(ip4.src=172.18.1.50)").unwrap_or(0)..];
+    assert!(
+        after_snat.contains("output to \"br-ex_n2\", type \"localnet\""),
+        "{eg}"
+    );
     // OpenFlow on the real ovn-controller: bind both pods and trace through br-int.
     let caller = stack.bind_port("caller0", "client_caller").expect("bind");
     let server = stack.bind_port("server0", "app_server").expect("bind");
