@@ -348,8 +348,7 @@ impl Lowerer<'_> {
 pub fn expand(expr: Expr, symtab: &Symtab) -> Result<Expr, ExprError> {
     Expander {
         symtab,
-        nesting: Vec::new(),
-        cache: HashMap::new(),
+        nesting: Vec::with_capacity(4),
     }
     .expand(expr)
 }
@@ -357,7 +356,6 @@ pub fn expand(expr: Expr, symtab: &Symtab) -> Result<Expr, ExprError> {
 struct Expander<'a> {
     symtab: &'a Symtab,
     nesting: Vec<crate::symtab::SymbolId>,
-    cache: HashMap<String, Expr>,
 }
 
 impl Expander<'_> {
@@ -413,9 +411,7 @@ impl Expander<'_> {
     }
 
     fn parse_and_expand(&mut self, text: &str) -> Result<Expr, ExprError> {
-        if let Some(e) = self.cache.get(text) {
-            return Ok(e.clone());
-        }
+        // Expansions are cached in the symbol table, shared by every expression.
         if let Some(e) = self.symtab.cached_expansion(text) {
             return Ok(e);
         }
@@ -426,7 +422,6 @@ impl Expander<'_> {
             Ok(e) => {
                 // A successful expansion does not depend on the nesting it was reached from.
                 self.symtab.cache_expansion(text, &e);
-                self.cache.insert(text.to_owned(), e.clone());
                 Ok(e)
             }
             Err(inner) if inner.kind == ErrorKind::Expansion => Err(inner),

@@ -107,8 +107,10 @@ impl Expr {
                 Self::make(kind, v)
             }
             (a, b) if b.andor_kind() == Some(kind) => {
-                let mut v = vec![a];
-                v.extend(b.into_children());
+                let children = b.into_children();
+                let mut v = Vec::with_capacity(children.len() + 1);
+                v.push(a);
+                v.extend(children);
                 Self::make(kind, v)
             }
             (a, b) => Self::make(kind, vec![a, b]),
@@ -132,8 +134,17 @@ impl Expr {
             return self;
         };
         let is_or = kind == AndOr::Or;
-        let mut out = Vec::new();
-        for sub in self.into_children() {
+        let children = self.into_children();
+        // Usually nothing to do: keep the vector as it is.
+        if children.len() >= 2
+            && children
+                .iter()
+                .all(|s| !matches!(s, Self::Bool(_)) && s.andor_kind() != Some(kind))
+        {
+            return Self::make(kind, children);
+        }
+        let mut out = Vec::with_capacity(children.len());
+        for sub in children {
             match sub {
                 Self::Bool(b) if b == is_or => return Self::Bool(b),
                 Self::Bool(_) => {}

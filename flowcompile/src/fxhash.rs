@@ -1,6 +1,6 @@
 //! A small, fast, non-cryptographic hasher (the Fx hash of rustc and Firefox) for the
-//! compiler's internal maps keyed by flow matches.  Lookups only: nothing iterates these maps,
-//! so output does not depend on the hash function.
+//! compiler's internal maps (flow matches, symbol names, expansions).  Lookups only: nothing
+//! iterates these maps, so output does not depend on the hash function.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

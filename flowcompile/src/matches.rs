@@ -14,8 +14,6 @@
 //! String comparisons (`inport == "p1"`) use the caller's [`PortLookup`]; an unknown port never
 //! matches.  Output is limited to [`MAX_MATCHES`] flows and 64 clauses per conjunction.
 
-use std::collections::BTreeMap;
-
 use crate::fxhash::FxHashMap;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -60,9 +58,44 @@ pub struct Masked {
 
 /// One OpenFlow match: a set of fields with values and masks.  Wide registers are stored as
 /// their 32-bit `reg` parts, as OVS does.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+///
+/// Stored as a vector of 64-bit parts sorted by field (a few fields per match; a chassis holds
+/// tens of thousands of matches, so a map's nodes, or 128-bit slots for 16-bit fields, would
+/// dominate its memory).
+#[derive(Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Match {
-    fields: BTreeMap<OfField, Masked>,
+    parts: Vec<Part>,
+}
+
+/// 64 bits of one field's match.  A field wider than 64 bits has a low (`high == false`) and
+/// a high part, each stored only when its mask is not zero, so equal matches are stored
+/// equally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Part {
+    field: OfField,
+    high: bool,
+    value: u64,
+    mask: u64,
+}
+
+impl Part {
+    fn masked(self) -> Masked {
+        let shift = if self.high { 64 } else { 0 };
+        Masked {
+            value: u128::from(self.value) << shift,
+            mask: u128::from(self.mask) << shift,
+        }
+    }
+}
+
+impl Clone for Match {
+    /// A copy with room for two more parts: copies are usually refined (a clause's field,
+    /// the datapath's `metadata`) before they are kept.
+    fn clone(&self) -> Self {
+        let mut parts = Vec::with_capacity(self.parts.len() + 2);
+        parts.extend_from_slice(&self.parts);
+        Self { parts }
+    }
 }
 
 fn full(width: u32) -> u128 {
@@ -81,41 +114,96 @@ impl Match {
 
     /// True if nothing is matched.
     pub fn is_catchall(&self) -> bool {
-        self.fields.is_empty()
+        self.parts.is_empty()
     }
 
     /// The match on `field`, if any (registers are stored as `OfField::Reg`).
     pub fn get(&self, field: OfField) -> Option<Masked> {
-        self.fields.get(&field).copied()
+        let mut found: Option<Masked> = None;
+        for p in self.parts.iter().filter(|p| p.field == field) {
+            let m = p.masked();
+            let f = found.get_or_insert(Masked { value: 0, mask: 0 });
+            f.value |= m.value;
+            f.mask |= m.mask;
+        }
+        found
     }
 
     /// All matched fields, in field order.
     pub fn iter(&self) -> impl Iterator<Item = (OfField, Masked)> + '_ {
-        self.fields.iter().map(|(f, m)| (*f, *m))
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            let p = *self.parts.get(i)?;
+            i += 1;
+            let mut m = p.masked();
+            if let Some(q) = self.parts.get(i).filter(|q| q.field == p.field) {
+                let n = q.masked();
+                m.value |= n.value;
+                m.mask |= n.mask;
+                i += 1;
+            }
+            Some((p.field, m))
+        })
+    }
+
+    /// Drops spare capacity (for matches that are kept).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.parts.shrink_to_fit();
+    }
+
+    fn part(&mut self, field: OfField, high: bool) -> &mut Part {
+        let i = match self
+            .parts
+            .binary_search_by(|p| (p.field, p.high).cmp(&(field, high)))
+        {
+            Ok(i) => i,
+            Err(i) => {
+                if self.parts.capacity() == 0 {
+                    self.parts.reserve_exact(6);
+                }
+                let p = Part {
+                    field,
+                    high,
+                    value: 0,
+                    mask: 0,
+                };
+                self.parts.insert(i, p);
+                i
+            }
+        };
+        &mut self.parts[i]
     }
 
     /// Adds the bits of `mask` with values from `value` to the match on `field`, keeping other
     /// bits already matched (OVS's `mf_mask_subfield`).
     pub fn mask_field(&mut self, field: OfField, value: u128, mask: u128) {
-        let parts: Vec<(OfField, u32)> = match field {
-            OfField::Xxreg(n) => (0..4)
-                .map(|i| (OfField::Reg(n * 4 + 3 - i), 32 * u32::from(i)))
-                .collect(),
-            OfField::Xreg(n) => (0..2)
-                .map(|i| (OfField::Reg(n * 2 + 1 - i), 32 * u32::from(i)))
-                .collect(),
-            f => vec![(f, 0)],
-        };
-        for (f, shift) in parts {
-            let w = f.width();
-            let m = (mask >> shift) & full(w);
-            if m == 0 {
+        match field {
+            OfField::Xxreg(n) => {
+                for i in 0..4u8 {
+                    self.mask_part(OfField::Reg(n * 4 + 3 - i), value, mask, 32 * u32::from(i));
+                }
+            }
+            OfField::Xreg(n) => {
+                for i in 0..2u8 {
+                    self.mask_part(OfField::Reg(n * 2 + 1 - i), value, mask, 32 * u32::from(i));
+                }
+            }
+            f => self.mask_part(f, value, mask, 0),
+        }
+    }
+
+    fn mask_part(&mut self, f: OfField, value: u128, mask: u128, shift: u32) {
+        let m = (mask >> shift) & full(f.width());
+        let v = (value >> shift) & m;
+        for high in [false, true] {
+            let s = if high { 64 } else { 0 };
+            let (hm, hv) = ((m >> s) as u64, (v >> s) as u64);
+            if hm == 0 {
                 continue;
             }
-            let v = (value >> shift) & m;
-            let e = self.fields.entry(f).or_insert(Masked { value: 0, mask: 0 });
-            e.value = (e.value & !m) | v;
-            e.mask |= m;
+            let p = self.part(f, high);
+            p.value = (p.value & !hm) | hv;
+            p.mask |= hm;
         }
     }
 
@@ -126,7 +214,7 @@ impl Match {
 
     /// Removes the match on `field`.
     pub fn clear(&mut self, field: OfField) {
-        self.fields.remove(&field);
+        self.parts.retain(|p| p.field != field);
     }
 }
 
@@ -231,8 +319,24 @@ fn form_error(msg: &str) -> ExprError {
 }
 
 impl Builder<'_> {
+    /// The index of an identical match already produced: a scan while there are few, a
+    /// hash map once there are many.
+    fn find(&mut self, flow: &Match) -> Option<usize> {
+        const SCAN: usize = 16;
+        let n = self.out.matches.len();
+        if n <= SCAN {
+            return self.out.matches.iter().position(|m| m.flow == *flow);
+        }
+        if self.index.is_empty() {
+            for (i, m) in self.out.matches.iter().enumerate() {
+                self.index.insert(m.flow.clone(), i);
+            }
+        }
+        self.index.get(flow).copied()
+    }
+
     fn add(&mut self, flow: Match, conj: Option<Conjunction>) -> Result<(), ExprError> {
-        if let Some(&i) = self.index.get(&flow) {
+        if let Some(i) = self.find(&flow) {
             let m = &mut self.out.matches[i];
             match conj {
                 Some(c) if !m.conjunctions.is_empty() => m.conjunctions.push(c),
@@ -247,7 +351,9 @@ impl Builder<'_> {
                 None,
             ));
         }
-        self.index.insert(flow.clone(), self.out.matches.len());
+        if !self.index.is_empty() {
+            self.index.insert(flow.clone(), self.out.matches.len());
+        }
         self.out.matches.push(ExprMatch {
             flow,
             conjunctions: conj.into_iter().collect(),
@@ -694,5 +800,50 @@ impl fmt::Display for Match {
             fmt_flags(&mut out, "tcp_flags", m, &TCP_FLAG_NAMES, 12);
         }
         f.write_str(&out.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_fields_are_stored_in_canonical_parts() {
+        let hi = 0xfe80u128 << 112;
+        let lo = 0x1u128;
+        // Low half first, then the high half: the same match as both at once.
+        let mut a = Match::new();
+        a.mask_field(OfField::Ipv6Dst, lo, u128::from(u64::MAX));
+        a.mask_field(OfField::Ipv6Dst, hi, !u128::from(u64::MAX));
+        let mut b = Match::new();
+        b.set_exact(OfField::Ipv6Dst, hi | lo);
+        assert_eq!(a, b);
+        assert_eq!(
+            a.get(OfField::Ipv6Dst),
+            Some(Masked {
+                value: hi | lo,
+                mask: u128::MAX
+            })
+        );
+        // Only the high half matched: one part, and `iter` merges parts per field.
+        let mut c = Match::new();
+        c.mask_field(OfField::Ipv6Src, hi, 0xffffu128 << 112);
+        c.set_exact(OfField::Metadata, 5);
+        c.set_exact(OfField::Ipv6Dst, hi | lo);
+        let fields: Vec<OfField> = c.iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [OfField::Metadata, OfField::Ipv6Src, OfField::Ipv6Dst]
+        );
+        assert_eq!(
+            c.get(OfField::Ipv6Src).map(|m| m.mask),
+            Some(0xffffu128 << 112)
+        );
+        c.clear(OfField::Ipv6Dst);
+        c.clear(OfField::Ipv6Src);
+        let mut d = Match::new();
+        d.set_exact(OfField::Metadata, 5);
+        assert_eq!(c, d);
+        assert_eq!(c.clone(), d);
     }
 }

@@ -371,7 +371,11 @@ impl Parser<'_, '_> {
             ));
         }
         let first = self.not_expr()?;
-        let op = self.lx.peek().clone();
+        let op = match self.lx.peek() {
+            Token::And => Token::And,
+            Token::Or => Token::Or,
+            _ => Token::End,
+        };
         let result = if op == Token::And || op == Token::Or {
             let mut v = vec![first];
             while self.lx.eat(&op) {
@@ -551,12 +555,13 @@ impl Parser<'_, '_> {
 
     fn field(&mut self) -> Result<FieldRef, ExprError> {
         let start = self.lx.span();
-        let Token::Id(name) = self.lx.peek().clone() else {
+        let Token::Id(name) = self.lx.peek() else {
             return Err(self.lx.syntax_error("expecting field name"));
         };
-        let Some(symbol) = self.symtab.lookup(&name) else {
+        let Some(symbol) = self.symtab.lookup(name) else {
             return Err(self.lx.syntax_error("expecting field name"));
         };
+        let name = name.clone();
         self.lx.advance();
         let sym = self.symtab.get(symbol);
         let mut bits = None;

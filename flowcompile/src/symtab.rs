@@ -16,7 +16,7 @@
 //! split into conjunctive-match dimensions, because OpenFlow needs them in every flow that
 //! matches a field depending on them.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -310,9 +310,9 @@ impl Symbol {
 #[derive(Debug)]
 pub struct Symtab {
     symbols: Vec<Symbol>,
-    by_name: HashMap<String, SymbolId>,
+    by_name: FxHashMap<String, SymbolId>,
     /// Annotated predicate expansions and prerequisites, by their text, filled on first use.
-    expansions: std::sync::Mutex<HashMap<String, crate::expr::Expr>>,
+    expansions: std::sync::Mutex<FxHashMap<String, crate::expr::Expr>>,
 }
 
 impl Clone for Symtab {
@@ -320,7 +320,7 @@ impl Clone for Symtab {
         Self {
             symbols: self.symbols.clone(),
             by_name: self.by_name.clone(),
-            expansions: std::sync::Mutex::new(HashMap::new()),
+            expansions: std::sync::Mutex::new(FxHashMap::default()),
         }
     }
 }
@@ -347,8 +347,8 @@ impl Symtab {
     pub fn from_defs(defs: &[SymbolDef]) -> Result<Self, ExprError> {
         let mut t = Self {
             symbols: Vec::with_capacity(defs.len()),
-            by_name: HashMap::new(),
-            expansions: std::sync::Mutex::new(HashMap::new()),
+            by_name: FxHashMap::default(),
+            expansions: std::sync::Mutex::new(FxHashMap::default()),
         };
         for d in defs {
             let (width, kind, level) = match d.def {
@@ -418,8 +418,8 @@ impl Symtab {
             // in practice, but a library must not panic here.
             Self::from_defs(&ovn_symbol_defs()).unwrap_or_else(|_| Self {
                 symbols: Vec::new(),
-                by_name: HashMap::new(),
-                expansions: std::sync::Mutex::new(HashMap::new()),
+                by_name: FxHashMap::default(),
+                expansions: std::sync::Mutex::new(FxHashMap::default()),
             })
         })
     }

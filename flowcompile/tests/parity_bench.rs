@@ -4,6 +4,13 @@
 //! real stack, compiled for chassis `ch1` by `compile_chassis_flows`, side by side with
 //! ovn-controller's own full recompute (`inc-engine/recompute`, timed by its `flow-generation`
 //! stopwatch) of the same SB.  Also checks that both produce the same logical-table flows.
+//!
+//! `OVNKIT_BENCH_SAVE=DIR` also writes the SB tables (`ovn-sbctl -f json list` output) and the
+//! real flow dump to `DIR`; `compile_saved_sb` (ignored too) then compiles that SB without the
+//! real stack, for profiling:
+//! `OVNKIT_BENCH_SB=DIR valgrind --tool=callgrind --toggle-collect='*compile_chassis_flows*'
+//! --toggle-collect='*ChassisView*new*' target/release/deps/parity_bench-HASH --ignored --exact
+//! compile_saved_sb`.
 
 #![allow(unsafe_code)] // the counting global allocator below; test code only
 
@@ -16,15 +23,71 @@ use std::time::Instant;
 use flowcompile::chassis::{compile_chassis_flows, rows_from_table_json, ChassisView, SbTables};
 
 /// Counts live heap bytes and their peak, so the compiler's own memory can be measured apart
-/// from the SB tables and the real dump the test process also holds.
+/// from the SB tables and the real dump the test process also holds.  Each allocation counts
+/// as the chunk glibc's malloc gives it (request + 8-byte header, rounded up to 16, at least
+/// 32 bytes), so per-allocation overhead is included; fragmentation and freed memory the
+/// allocator keeps are not.
 struct Counting;
 
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// The same, counting requested bytes only (no allocator overhead).
+static CURRENT_RAW: AtomicUsize = AtomicUsize::new(0);
+static PEAK_RAW: AtomicUsize = AtomicUsize::new(0);
+
+fn chunk(n: usize) -> usize {
+    ((n + 8 + 15) & !15).max(32)
+}
 
 fn note_alloc(n: usize) {
+    let raw = CURRENT_RAW.fetch_add(n, Ordering::Relaxed) + n;
+    PEAK_RAW.fetch_max(raw, Ordering::Relaxed);
+    let n = chunk(n);
     let now = CURRENT.fetch_add(n, Ordering::Relaxed) + n;
     PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+fn note_free(n: usize) {
+    CURRENT_RAW.fetch_sub(n, Ordering::Relaxed);
+    CURRENT.fetch_sub(chunk(n), Ordering::Relaxed);
+}
+
+/// Live heap bytes now: [counted as malloc chunks, as requested].
+fn live() -> [usize; 2] {
+    [
+        CURRENT.load(Ordering::Relaxed),
+        CURRENT_RAW.load(Ordering::Relaxed),
+    ]
+}
+
+/// Resets both peaks to the live values and returns those.
+fn reset_peaks() -> [usize; 2] {
+    let now = live();
+    PEAK.store(now[0], Ordering::Relaxed);
+    PEAK_RAW.store(now[1], Ordering::Relaxed);
+    now
+}
+
+/// Peaks since `base` (from [`reset_peaks`]).
+fn peaks_since(base: [usize; 2]) -> [usize; 2] {
+    [
+        PEAK.load(Ordering::Relaxed).saturating_sub(base[0]),
+        PEAK_RAW.load(Ordering::Relaxed).saturating_sub(base[1]),
+    ]
+}
+
+/// Live bytes since `base`.
+fn live_since(base: [usize; 2]) -> [usize; 2] {
+    let now = live();
+    [
+        now[0].saturating_sub(base[0]),
+        now[1].saturating_sub(base[1]),
+    ]
+}
+
+/// `chunks KiB (requested KiB)`.
+fn kib(b: [usize; 2]) -> String {
+    format!("{} KiB ({} KiB requested)", b[0] / 1024, b[1] / 1024)
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
@@ -49,13 +112,13 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: ptr was allocated by System with this layout.
         unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        note_free(layout.size());
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: ptr was allocated by System with this layout; new_size is the caller's.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+            note_free(layout.size());
             note_alloc(new_size);
         }
         p
@@ -172,6 +235,82 @@ fn cluster_script(nodes: usize, pods: usize, services: usize) -> String {
     s
 }
 
+/// SB tables from `ovn-sbctl -f json list TABLE` outputs.
+fn load_sb(texts: &[(&str, String)]) -> SbTables {
+    let mut sb = SbTables::default();
+    for (t, text) in texts {
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        sb.add_json_rows(t, &rows_from_table_json(&json).unwrap())
+            .unwrap();
+    }
+    sb
+}
+
+/// Compiles an SB saved by the benchmark (`OVNKIT_BENCH_SAVE=DIR`) from `OVNKIT_BENCH_SB=DIR`,
+/// without the real stack: the run to profile (`valgrind --tool=callgrind`).  Writes the
+/// flows as text to `DIR/ours.txt` (or `OVNKIT_BENCH_OUT`), to compare outputs across changes.
+#[test]
+#[ignore = "profiling: needs OVNKIT_BENCH_SB"]
+fn compile_saved_sb() {
+    let Some(dir) = std::env::var_os("OVNKIT_BENCH_SB").map(std::path::PathBuf::from) else {
+        eprintln!("OVNKIT_BENCH_SB not set; nothing to do");
+        return;
+    };
+    let texts: Vec<(&str, String)> = SbTables::TABLES
+        .iter()
+        .map(|t| {
+            (
+                *t,
+                std::fs::read_to_string(dir.join(format!("{t}.json"))).unwrap(),
+            )
+        })
+        .collect();
+    let before_sb = live();
+    let sb = load_sb(&texts);
+    drop(texts);
+    let sb_bytes = live_since(before_sb);
+    let runs: usize = std::env::var("OVNKIT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let mut text = String::new();
+    for _ in 0..runs {
+        let base = reset_peaks();
+        let t = Instant::now();
+        let view = ChassisView::new(&sb, "ch1").unwrap();
+        let flows = compile_chassis_flows(&sb.logical_flows, &view);
+        let elapsed = t.elapsed();
+        let peak = peaks_since(base);
+        drop(view);
+        let result = live_since(base);
+        eprintln!(
+            "{} flows in {elapsed:?}; SB copy {}, compile heap peak {}, result {}",
+            flows.flows.len(),
+            kib(sb_bytes),
+            kib(peak),
+            kib(result)
+        );
+        text = flows.to_text();
+    }
+    let out = std::env::var_os("OVNKIT_BENCH_OUT")
+        .map_or_else(|| dir.join("ours.txt"), std::path::PathBuf::from);
+    std::fs::write(out, text).unwrap();
+}
+
+/// CPU time (user + system) in milliseconds from a `/proc/.../stat` file, or 0.
+fn cpu_ms(stat: &str) -> u64 {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    // Fields after the command name in parentheses: state is field 3, utime 14, stime 15.
+    let rest = text.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    // Linux reports these in USER_HZ ticks, 100 per second on every architecture it supports.
+    ticks * 10
+}
+
 fn vm_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -193,6 +332,9 @@ fn bench_ovnk_cluster_one_chassis() {
     let pods = 10;
     let services = 200;
     let stack = ovn.stack().chassis("ch1").build().unwrap();
+    // ovn-controller's memory before the cluster exists (empty NB, its chassis registered).
+    let ctl = testkit::Component::Controller;
+    let controller_base = vm_kib(stack.daemon(ctl).unwrap().pid(), "VmRSS:");
     let t = Instant::now();
     let script = stack.dir().join("cluster.sh");
     std::fs::write(
@@ -220,51 +362,65 @@ fn bench_ovnk_cluster_one_chassis() {
     eprintln!("setup: {:?}", t.elapsed());
 
     // ovn-controller: full recomputes, timed by its own stopwatch.
-    let ctl = testkit::Component::Controller;
     let _ = stack.appctl(ctl, ["stopwatch/reset"]);
     let mut real_runs = 0;
+    let controller_stat = format!("/proc/{}/stat", stack.daemon(ctl).unwrap().pid());
+    let controller_cpu0 = cpu_ms(&controller_stat);
     for _ in 0..3 {
         stack.appctl(ctl, ["inc-engine/recompute"]).unwrap();
         stack.wait_hv().unwrap();
         real_runs += 1;
     }
+    let controller_cpu = (cpu_ms(&controller_stat) - controller_cpu0) / real_runs;
     let stopwatch = stack.appctl(ctl, ["stopwatch/show"]).unwrap();
     let controller_pid = stack.daemon(ctl).unwrap().pid();
     let controller_rss = vm_kib(controller_pid, "VmRSS:");
     let controller_hwm = vm_kib(controller_pid, "VmHWM:");
     let real = stack.dump_flows().unwrap();
-    let sb = {
-        let mut sb = SbTables::default();
-        for t in SbTables::TABLES {
-            let text = stack.sbctl(["-f", "json", "list", t]).unwrap();
-            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-            sb.add_json_rows(t, &rows_from_table_json(&json).unwrap())
-                .unwrap();
+    let save = std::env::var_os("OVNKIT_BENCH_SAVE").map(std::path::PathBuf::from);
+    if let Some(dir) = &save {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("real-flows.txt"), &real).unwrap();
+    }
+    let texts: Vec<(&str, String)> = SbTables::TABLES
+        .iter()
+        .map(|t| (*t, stack.sbctl(["-f", "json", "list", t]).unwrap()))
+        .collect();
+    if let Some(dir) = &save {
+        for (t, text) in &texts {
+            std::fs::write(dir.join(format!("{t}.json")), text).unwrap();
         }
-        sb
-    };
+    }
+    // Our copy of SB: the typed rows the compiler reads (live heap bytes, JSON dropped).
+    let before_sb = live();
+    let sb = load_sb(&texts);
+    drop(texts);
+    let sb_bytes = live_since(before_sb);
     drop(stack);
 
     let rss_before = vm_kib(std::process::id(), "VmRSS:");
     let mut best = std::time::Duration::MAX;
+    let mut best_cpu = u64::MAX;
     let mut n_flows = 0;
     let mut text = String::new();
     // Heap the compiler itself needs: peak live bytes during view build + compile, above
     // what was live before (SB tables, the real dump); the result `Flows` is included.
-    let mut peak_compile = 0usize;
-    let mut result_bytes = 0usize;
+    let mut peak_compile = [0usize; 2];
+    let mut result_bytes = [0usize; 2];
     for _ in 0..5 {
         text.clear();
         text.shrink_to_fit();
-        let base = CURRENT.load(Ordering::Relaxed);
-        PEAK.store(base, Ordering::Relaxed);
+        let base = reset_peaks();
+        let cpu0 = cpu_ms("/proc/thread-self/stat");
         let t = Instant::now();
         let view = ChassisView::new(&sb, "ch1").unwrap();
         let flows = compile_chassis_flows(&sb.logical_flows, &view);
         best = best.min(t.elapsed());
-        peak_compile = peak_compile.max(PEAK.load(Ordering::Relaxed) - base);
+        best_cpu = best_cpu.min(cpu_ms("/proc/thread-self/stat") - cpu0);
+        let peak = peaks_since(base);
+        peak_compile = [peak_compile[0].max(peak[0]), peak_compile[1].max(peak[1])];
         drop(view);
-        result_bytes = CURRENT.load(Ordering::Relaxed) - base;
+        result_bytes = live_since(base);
         n_flows = flows.flows.len();
         text = flows.to_text();
     }
@@ -334,10 +490,13 @@ fn bench_ovnk_cluster_one_chassis() {
         text.lines().count()
     );
     eprintln!(
-        "ours: best of 5 full compiles {best:?}; RSS {rss_before} KiB before, peak {hwm} KiB; \
-         compiler heap peak {} KiB (of which the resulting Flows {} KiB)",
-        peak_compile / 1024,
-        result_bytes / 1024
+        "ours: best of 5 full compiles {best:?} ({best_cpu} ms CPU, 10 ms ticks); RSS {rss_before} KiB before, peak {hwm} KiB; \
+         compiler heap peak {} (of which the resulting Flows {}); our SB copy {}; \
+         SB copy + compile peak {}",
+        kib(peak_compile),
+        kib(result_bytes),
+        kib(sb_bytes),
+        kib([sb_bytes[0] + peak_compile[0], sb_bytes[1] + peak_compile[1]])
     );
     let fg: Vec<&str> = stopwatch
         .split("Statistics for ")
@@ -345,7 +504,10 @@ fn bench_ovnk_cluster_one_chassis() {
         .collect();
     eprintln!(
         "ovn-controller: {real_runs} recomputes (each a `flow-generation` sample; its Maximum \
-         is a full recompute), RSS {controller_rss} KiB, VmHWM {controller_hwm} KiB:\n{}",
+         is a full recompute), {controller_cpu} ms CPU per recompute (all of its work, \
+         installing the flows included), RSS {controller_rss} KiB, VmHWM {controller_hwm} KiB, \
+         RSS before the cluster {controller_base} KiB, VmHWM - that {} KiB:\n{}",
+        controller_hwm.saturating_sub(controller_base),
         fg.join("")
     );
 }

@@ -226,12 +226,15 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
     }
 
     for sw in &views {
-        build_switch_ports(nb, state, sw, &mut out);
+        build_switch_ports(nb, state, sw, &router_views, &mut out);
         out.ip_multicast.push((sw.dp, sw.mcast.clone()));
     }
     for lr in &router_views {
         build_router_ports(nb, state, lr, &mut out);
+        out.multicast_groups
+            .extend(router::input_mcast::router_groups(lr));
     }
+    out.static_mac_bindings = router::input::static_mac_bindings(nb, &router_views);
     build_address_sets(nb, &globals, &views, &mut out);
     build_port_groups(nb, &views, &mut out);
     let lbs: BTreeMap<_, _> = nb
@@ -251,16 +254,34 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
     for sw in &views {
         switch::build_flows(&ctx, sw, &mut out.flows);
     }
+    let port_keys: BTreeMap<String, u32> = out
+        .ports
+        .iter()
+        .map(|p| (p.name.clone(), p.tunnel_key))
+        .collect();
+    let dp_tunnel_keys: Vec<u32> = out.datapaths.iter().map(|d| d.tunnel_key).collect();
+    for lr in &router_views {
+        if let Some(&key) = dp_tunnel_keys.get(lr.dp) {
+            out.address_sets
+                .extend(router::lb::address_sets(&nb.load_balancers, &lbs, lr, key));
+        }
+    }
     let rctx = RouterCtx {
         nb,
         features: state.features,
         lbs: &lbs,
         switches: &views,
         routers: &router_views,
+        port_keys: &port_keys,
+        warnings: std::cell::RefCell::default(),
+        topology: std::cell::OnceCell::new(),
+        dp_keys: &dp_tunnel_keys,
+        lb_flows: std::cell::RefCell::default(),
     };
     for lr in &router_views {
         router::build_flows(&rctx, lr, &mut out.flows);
     }
+    out.warnings.extend(rctx.warnings.into_inner());
     out
 }
 
@@ -305,25 +326,25 @@ fn port_keys<'a>(
         .collect()
 }
 
-/// Port_Binding rows of a router's ports: `patch` with `options:peer` naming the peer port.
+/// Port_Binding rows of a router's ports: `patch` (or `l3gateway` on a gateway router) with
+/// `options:peer` naming the peer port, and a `chassisredirect` row `cr-PORT` per distributed
+/// gateway port with the `HA_Chassis_Group` it uses.
 fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut SbContent) {
+    use router::gateway::bindings;
     let dp_uuid = out.datapaths[lr.dp].nb_uuid;
+    let crs: Vec<(&router::RouterPort, String)> = lr.dgps().map(|p| (p, p.cr_name())).collect();
     let keys = port_keys(
         state,
         dp_uuid,
-        lr.ports.iter().map(|p| (p.name.as_str(), Some(&p.options))),
+        lr.ports
+            .iter()
+            .map(|p| (p.name.as_str(), Some(&p.options)))
+            .chain(crs.iter().map(|(_, n)| (n.as_str(), None))),
         &mut out.warnings,
     );
-    for (p, key) in lr.ports.iter().zip(keys) {
-        let Some(key) = key else { continue };
-        let mut options = BTreeMap::new();
-        match &p.peer {
-            Some(router::Peer::Switch { port } | router::Peer::Router { port }) => {
-                options.insert("peer".to_owned(), port.clone());
-            }
-            None => {}
-        }
-        // `mac` is the NB `mac` followed by the NB `networks`.
+    let (port_keys, cr_keys) = keys.split_at(lr.ports.len());
+    // `mac` is the NB `mac` followed by the NB `networks`.
+    let mac_of = |p: &router::RouterPort| {
         let mut mac = nb
             .router_ports
             .get(&p.nb)
@@ -337,22 +358,63 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
             mac.push(' ');
             mac.push_str(n);
         }
+        mac
+    };
+    for (p, key) in lr.ports.iter().zip(port_keys) {
+        let Some(key) = *key else { continue };
+        let (type_, mut options) = bindings::router_port_binding(lr, p);
+        router::input_ra::port_binding_options(nb, p, &mut options);
         out.ports.push(PortContent {
             name: p.name.clone(),
             datapath: lr.dp,
             tunnel_key: key,
-            type_: "patch".to_owned(),
-            mac: BTreeSet::from([mac]),
+            type_,
+            mac: BTreeSet::from([mac_of(p)]),
             port_security: BTreeSet::new(),
             options,
             external_ids: BTreeMap::new(),
             parent_port: None,
             tag: None,
+            nat_addresses: BTreeSet::new(),
+            ha_chassis_group: None,
+            requested_chassis: Vec::new(),
+        });
+    }
+    for ((p, cr), key) in crs.iter().zip(cr_keys) {
+        let Some(key) = *key else { continue };
+        let group = nb
+            .router_ports
+            .get(&p.nb)
+            .and_then(|l| bindings::dgp_ha_group(nb, l));
+        let group_name = group.map(|(name, g)| {
+            out.ha_chassis_groups.insert(name.clone(), g);
+            name
+        });
+        out.ports.push(PortContent {
+            name: cr.clone(),
+            datapath: lr.dp,
+            tunnel_key: key,
+            type_: "chassisredirect".to_owned(),
+            mac: BTreeSet::from([mac_of(p)]),
+            port_security: BTreeSet::new(),
+            options: bindings::chassisredirect_options(nb, lr, p),
+            external_ids: BTreeMap::new(),
+            parent_port: None,
+            tag: None,
+            nat_addresses: BTreeSet::new(),
+            ha_chassis_group: group_name,
+            requested_chassis: Vec::new(),
         });
     }
 }
 
-fn build_switch_ports(nb: &NbSnapshot, state: &SbState, sw: &Switch, out: &mut SbContent) {
+fn build_switch_ports(
+    nb: &NbSnapshot,
+    state: &SbState,
+    sw: &Switch,
+    routers: &[Router],
+    out: &mut SbContent,
+) {
     let dp_uuid = out.datapaths[sw.dp].nb_uuid;
     let keys = port_keys(
         state,
@@ -373,13 +435,28 @@ fn build_switch_ports(nb: &NbSnapshot, state: &SbState, sw: &Switch, out: &mut S
         // `mac` is `addresses` as written (`dynamic` stays `dynamic`).
         let mac = lsp.addresses.clone();
         let mut options = lsp.options.clone();
+        let mut nat_addresses = BTreeSet::new();
         let type_ = match p.type_ {
             LspType::Router => {
-                options.retain(|k, _| k == "router-port" || k == "nat-addresses");
+                options.retain(|k, _| k == "router-port");
                 if let Some(peer) = options.remove("router-port") {
                     options.insert("peer".to_owned(), peer);
                 }
-                "patch".to_owned()
+                let gw = router::gateway::bindings::router_lsp_binding(
+                    nb,
+                    routers,
+                    sw,
+                    lsp,
+                    &mut out.warnings,
+                );
+                nat_addresses = gw.nat_addresses;
+                match gw.l3gateway_chassis {
+                    Some(ch) => {
+                        options.insert("l3gateway-chassis".to_owned(), ch);
+                        "l3gateway".to_owned()
+                    }
+                    None => "patch".to_owned(),
+                }
             }
             _ => lsp.type_.clone(),
         };
@@ -398,6 +475,30 @@ fn build_switch_ports(nb: &NbSnapshot, state: &SbState, sw: &Switch, out: &mut S
             external_ids,
             parent_port: lsp.parent_name.clone(),
             tag: lsp.tag.or(lsp.tag_request.filter(|t| *t != 0)),
+            nat_addresses,
+            ha_chassis_group: if p.type_ == LspType::External {
+                lsp.ha_chassis_group
+                    .and_then(|g| router::gateway::bindings::nb_ha_group(nb, g))
+                    .map(|(name, g)| {
+                        out.ha_chassis_groups.insert(name.clone(), g);
+                        name
+                    })
+            } else {
+                None
+            },
+            requested_chassis: if p.type_ == LspType::Router {
+                Vec::new()
+            } else {
+                lsp.options
+                    .get("requested-chassis")
+                    .map(|v| {
+                        v.split(',')
+                            .filter(|c| !c.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            },
         });
         if p.enabled {
             groups
@@ -422,7 +523,7 @@ fn build_switch_ports(nb: &NbSnapshot, state: &SbState, sw: &Switch, out: &mut S
                     .or_default()
                     .insert(p.name.clone());
             }
-            if p.mcast_flood_reports {
+            if p.mcast_flood_reports || p.mcast_relay_peer {
                 groups
                     .entry(mcast::MROUTER_FLOOD)
                     .or_default()

@@ -47,6 +47,21 @@ pub struct PortContent {
     pub parent_port: Option<String>,
     /// `tag`.
     pub tag: Option<i64>,
+    /// `nat_addresses` (on switch ports peering a gateway: `MAC IP... [is_chassis_resident(..)]`).
+    pub nat_addresses: BTreeSet<String>,
+    /// `ha_chassis_group`, by the group's name in [`SbContent::ha_chassis_groups`].
+    pub ha_chassis_group: Option<String>,
+    /// `options:requested-chassis` split at commas: the first names `requested_chassis`, the
+    /// others `requested_additional_chassis` (by `Chassis` name or hostname, when one exists).
+    pub requested_chassis: Vec<String>,
+}
+
+/// An `HA_Chassis_Group` row with its `HA_Chassis` rows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HaChassisGroupContent {
+    /// `HA_Chassis` rows: chassis name (`external_ids:chassis-name`, and `chassis` when a
+    /// `Chassis` row of that name exists) to `priority`.
+    pub chassis: BTreeMap<String, i64>,
 }
 
 /// A `Multicast_Group` row.
@@ -60,6 +75,21 @@ pub struct McGroupContent {
     pub tunnel_key: u32,
     /// Member ports, by `logical_port`.
     pub ports: BTreeSet<String>,
+}
+
+/// A `Static_MAC_Binding` row (from the NB `Static_MAC_Binding` of a router port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticMacBindingContent {
+    /// `logical_port`: the router port.
+    pub logical_port: String,
+    /// `ip`, as in NB.
+    pub ip: String,
+    /// `mac`, as in NB.
+    pub mac: String,
+    /// `override_dynamic_mac`.
+    pub override_dynamic_mac: bool,
+    /// The router port's datapath.
+    pub datapath: DpIndex,
 }
 
 /// A `Load_Balancer` row.
@@ -98,6 +128,10 @@ pub struct SbContent {
     pub ip_multicast: Vec<(DpIndex, crate::mcast::SwitchMcastConfig)>,
     /// `Load_Balancer` rows.
     pub load_balancers: Vec<LbContent>,
+    /// `HA_Chassis_Group` rows by `name` (with their `HA_Chassis` rows).
+    pub ha_chassis_groups: BTreeMap<String, HaChassisGroupContent>,
+    /// `Static_MAC_Binding` rows.
+    pub static_mac_bindings: Vec<StaticMacBindingContent>,
     /// `Logical_Flow` rows, each with its datapaths (one datapath, or a `Logical_DP_Group`).
     pub flows: FlowTable,
     /// `dynamic_addresses` that IPAM changed, to write back to NB `Logical_Switch_Port` (by

@@ -47,6 +47,16 @@ pub struct SbRows {
     pub ip_multicast: Rows<sb::IpMulticast>,
     /// `Chassis`.
     pub chassis: Rows<sb::Chassis>,
+    /// `HA_Chassis_Group`.
+    pub ha_chassis_groups: Rows<sb::HaChassisGroup>,
+    /// `HA_Chassis`.
+    pub ha_chassis: Rows<sb::HaChassis>,
+    /// `Static_MAC_Binding`.
+    pub static_mac_bindings: Rows<sb::StaticMacBinding>,
+    /// `DHCP_Options` (the option catalogue, [`crate::dhcp_catalogue`]).
+    pub dhcp_options: Rows<sb::DhcpOptions>,
+    /// `DHCPv6_Options`.
+    pub dhcpv6_options: Rows<sb::Dhcpv6Options>,
 }
 
 impl SbRows {
@@ -63,6 +73,11 @@ impl SbRows {
         "Load_Balancer",
         "IP_Multicast",
         "Chassis",
+        "HA_Chassis_Group",
+        "HA_Chassis",
+        "Static_MAC_Binding",
+        "DHCP_Options",
+        "DHCPv6_Options",
     ];
 
     /// Reads a JSON object of table name to rows (an array of JSON rows with `_uuid`, or an
@@ -84,6 +99,11 @@ impl SbRows {
             load_balancers: rows_from_json(t)?,
             ip_multicast: rows_from_json(t)?,
             chassis: rows_from_json(t)?,
+            ha_chassis_groups: rows_from_json(t)?,
+            ha_chassis: rows_from_json(t)?,
+            static_mac_bindings: rows_from_json(t)?,
+            dhcp_options: rows_from_json(t)?,
+            dhcpv6_options: rows_from_json(t)?,
         })
     }
 
@@ -102,6 +122,11 @@ impl SbRows {
             load_balancers: rows_from_db(db)?,
             ip_multicast: rows_from_db(db)?,
             chassis: rows_from_db(db)?,
+            ha_chassis_groups: rows_from_db(db)?,
+            ha_chassis: rows_from_db(db)?,
+            static_mac_bindings: rows_from_db(db)?,
+            dhcp_options: rows_from_db(db)?,
+            dhcpv6_options: rows_from_db(db)?,
         })
     }
 
@@ -272,6 +297,16 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
     }
     let dp_ref = |i: DpIndex| Ref::<sb::DatapathBinding>::new(dp_uuid[i]);
 
+    let ha_groups = diff_ha_groups(current, new, &mut b)?;
+    // A chassis by name, else by hostname (as `options:requested-chassis` may name it).
+    let chassis_ref = |name: &str| {
+        let all = || current.chassis.values();
+        all()
+            .find(|c| c.name == name)
+            .or_else(|| all().find(|c| c.hostname == name))
+            .map(|c| c.uuid)
+    };
+
     // Port_Binding, by logical_port.
     let mut old_pb: BTreeMap<&str, &sb::PortBinding> = current
         .ports
@@ -292,6 +327,15 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
         n.external_ids.clone_from(&p.external_ids);
         n.parent_port.clone_from(&p.parent_port);
         n.tag = p.tag;
+        n.nat_addresses.clone_from(&p.nat_addresses);
+        n.ha_chassis_group = p
+            .ha_chassis_group
+            .as_ref()
+            .and_then(|g| ha_groups.get(g))
+            .map(|u| Ref::new(*u));
+        let mut requested = p.requested_chassis.iter().map(|c| chassis_ref(c));
+        n.requested_chassis = requested.next().flatten();
+        n.requested_additional_chassis = requested.flatten().collect();
         let u = match old {
             Some(old) => {
                 b.update(&n, old)?;
@@ -340,6 +384,8 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
         b.delete(old.uuid);
     }
 
+    diff_static_mac_bindings(current, new, &dp_uuid, &mut b)?;
+
     // IP_Multicast, by datapath.
     let mut old_ipm: BTreeMap<Uuid, &sb::IpMulticast> = current
         .ip_multicast
@@ -368,6 +414,54 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
         }
     }
     for old in old_ipm.values() {
+        b.delete(old.uuid);
+    }
+
+    // DHCP_Options and DHCPv6_Options: the fixed option catalogue, by name.
+    let mut old_d4: BTreeMap<&str, &sb::DhcpOptions> = current
+        .dhcp_options
+        .values()
+        .map(|o| (o.name.as_str(), o))
+        .collect();
+    for &(name, code, type_) in crate::dhcp_catalogue::DHCPV4 {
+        let n = sb::DhcpOptions {
+            name: name.to_owned(),
+            code,
+            type_,
+            ..Default::default()
+        };
+        match old_d4.remove(name) {
+            Some(old) => b.update(&n, old)?,
+            None => {
+                let u = b.placeholder();
+                b.insert(&n, u)?;
+            }
+        }
+    }
+    for old in old_d4.values() {
+        b.delete(old.uuid);
+    }
+    let mut old_d6: BTreeMap<&str, &sb::Dhcpv6Options> = current
+        .dhcpv6_options
+        .values()
+        .map(|o| (o.name.as_str(), o))
+        .collect();
+    for &(name, code, type_) in crate::dhcp_catalogue::DHCPV6 {
+        let n = sb::Dhcpv6Options {
+            name: name.to_owned(),
+            code,
+            type_,
+            ..Default::default()
+        };
+        match old_d6.remove(name) {
+            Some(old) => b.update(&n, old)?,
+            None => {
+                let u = b.placeholder();
+                b.insert(&n, u)?;
+            }
+        }
+    }
+    for old in old_d6.values() {
         b.delete(old.uuid);
     }
 
@@ -431,6 +525,115 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
     diff_load_balancers(current, new, &dp_uuid, &mut groups, &mut b)?;
     diff_flows(current, new, &dp_uuid, &mut groups, &mut b)?;
     Ok(b.finish())
+}
+
+/// `HA_Chassis_Group` rows by name, each with its `HA_Chassis` rows (reused by chassis name;
+/// `ref_chassis` is left as it is). Returns the UUID (or placeholder) of each group.
+fn diff_ha_groups(
+    current: &SbRows,
+    new: &SbContent,
+    b: &mut OpBuilder,
+) -> Result<BTreeMap<String, Uuid>, NorthdError> {
+    let chassis_by_name: BTreeMap<&str, Ref<sb::Chassis>> = current
+        .chassis
+        .values()
+        .map(|c| (c.name.as_str(), c.uuid))
+        .collect();
+    let mut old: BTreeMap<&str, &sb::HaChassisGroup> = BTreeMap::new();
+    for g in current.ha_chassis_groups.values() {
+        if old.insert(g.name.as_str(), g).is_some() {
+            b.delete(g.uuid);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (name, g) in &new.ha_chassis_groups {
+        let prev = old.remove(name.as_str());
+        let old_members: BTreeMap<&str, &sb::HaChassis> = prev
+            .into_iter()
+            .flat_map(|p| &p.ha_chassis)
+            .filter_map(|r| current.ha_chassis.get(r))
+            .filter_map(|c| c.external_ids.get("chassis-name").map(|n| (n.as_str(), c)))
+            .collect();
+        let mut members = BTreeSet::new();
+        for (ch, prio) in &g.chassis {
+            let was = old_members.get(ch.as_str()).copied();
+            let mut n = was.cloned().unwrap_or_default();
+            n.priority = *prio;
+            n.chassis = chassis_by_name.get(ch.as_str()).copied();
+            n.external_ids = BTreeMap::from([("chassis-name".to_owned(), ch.clone())]);
+            match was {
+                Some(was) => {
+                    b.update(&n, was)?;
+                    members.insert(was.uuid);
+                }
+                None => {
+                    let u = b.placeholder();
+                    b.insert(&n, u)?;
+                    members.insert(Ref::new(u));
+                }
+            }
+        }
+        let mut n = prev.cloned().unwrap_or_default();
+        n.name.clone_from(name);
+        n.ha_chassis = members;
+        let u = match prev {
+            Some(prev) => {
+                b.update(&n, prev)?;
+                prev.uuid.uuid()
+            }
+            None => {
+                let u = b.placeholder();
+                b.insert(&n, u)?;
+                u
+            }
+        };
+        out.insert(name.clone(), u);
+    }
+    for g in old.values() {
+        b.delete(g.uuid);
+    }
+    Ok(out)
+}
+
+/// `Static_MAC_Binding` rows, by logical port and IP.
+fn diff_static_mac_bindings(
+    current: &SbRows,
+    new: &SbContent,
+    dp_uuid: &[Uuid],
+    b: &mut OpBuilder,
+) -> Result<(), NorthdError> {
+    let mut old: BTreeMap<(&str, &str), &sb::StaticMacBinding> = BTreeMap::new();
+    for m in current.static_mac_bindings.values() {
+        if old
+            .insert((m.logical_port.as_str(), m.ip.as_str()), m)
+            .is_some()
+        {
+            b.delete(m.uuid);
+        }
+    }
+    for m in &new.static_mac_bindings {
+        let Some(dp) = dp_uuid.get(m.datapath) else {
+            continue;
+        };
+        let prev = old.remove(&(m.logical_port.as_str(), m.ip.as_str()));
+        let mut n = prev.cloned().unwrap_or_default();
+        n.logical_port.clone_from(&m.logical_port);
+        n.ip.clone_from(&m.ip);
+        n.mac.clone_from(&m.mac);
+        n.override_dynamic_mac = m.override_dynamic_mac;
+        n.datapath = Ref::new(*dp);
+        match prev {
+            Some(prev) => b.update(&n, prev)?,
+            None => {
+                let u = b.placeholder();
+                b.insert(&n, u)?;
+            }
+        }
+    }
+    for m in old.values() {
+        b.delete(m.uuid);
+    }
+    Ok(())
 }
 
 /// The `Logical_DP_Group` for `dps`: an existing one with the same datapaths, or a new one.

@@ -50,6 +50,16 @@ pub enum NbWarning {
         /// The value.
         value: String,
     },
+    /// A logical router `NAT` rule is invalid; the rule is left out.
+    #[error("router {router}: NAT {nat}: {reason}")]
+    BadNat {
+        /// The router.
+        router: String,
+        /// The rule (`type external_ip logical_ip`).
+        nat: String,
+        /// Why.
+        reason: String,
+    },
     /// A tunnel key could not be allocated; the object is left out.
     #[error("{0}")]
     TunnelKey(TunnelKeyError),

@@ -95,12 +95,17 @@ pub enum Value {
     Set(Vec<Self>),
     /// `$name`: an address set.
     AddrSet(String),
+    /// An address as the user wrote it in the NB, printed as is (a NAT rule's `external_ip`
+    /// or `logical_ip`, e.g. `10.0.0.0/24`).
+    Raw(String),
     /// Another field (`eth.dst = eth.src`).
     Field(Field),
     /// A function call producing a value, e.g. `check_in_port_sec()`.
     Call(&'static str, Vec<Self>),
     /// A function call with `key = value` arguments, e.g. `put_dhcp_opts(offerip = ..)`.
     Opts(&'static str, Vec<(String, String)>),
+    /// A network `addr/plen` (`10.0.0.0/24`, `fd00::/64`).
+    Net(IpAddr, u8),
 }
 
 impl From<MacAddr> for Value {
@@ -164,6 +169,7 @@ impl fmt::Display for Value {
                 f.write_str("}")
             }
             Self::AddrSet(name) => write!(f, "${name}"),
+            Self::Raw(text) => f.write_str(text),
             Self::Field(field) => f.write_str(field.0),
             Self::Call(name, args) => {
                 write!(f, "{name}(")?;
@@ -185,6 +191,7 @@ impl fmt::Display for Value {
                 }
                 f.write_str(")")
             }
+            Self::Net(ip, plen) => write!(f, "{ip}/{plen}"),
         }
     }
 }
@@ -242,9 +249,11 @@ impl Pred {
 enum Term {
     Pred(Pred),
     Eq(Field, Value),
+    EqTight(Field, Value),
     User(String),
     UserBare(String),
     Resident(String),
+    NotResident(String),
 }
 
 impl fmt::Display for Term {
@@ -252,10 +261,16 @@ impl fmt::Display for Term {
         match self {
             Self::Pred(p) => f.write_str(p.text()),
             Self::Eq(field, v) => write!(f, "{} == {v}", field.0),
+            Self::EqTight(field, v) => write!(f, "{}== {v}", field.0),
             Self::User(s) => write!(f, "({s})"),
             Self::UserBare(s) => f.write_str(s),
             Self::Resident(p) => {
                 f.write_str("is_chassis_resident(")?;
+                write_quoted(f, p)?;
+                f.write_str(")")
+            }
+            Self::NotResident(p) => {
+                f.write_str("!is_chassis_resident(")?;
                 write_quoted(f, p)?;
                 f.write_str(")")
             }
@@ -289,6 +304,13 @@ impl Match {
         }
     }
 
+    /// `field== value`: the spacing ovn-northd uses in a few router matches.
+    pub fn eq_tight(field: Field, value: impl Into<Value>) -> Self {
+        Self {
+            terms: vec![Term::EqTight(field, value.into())],
+        }
+    }
+
     /// A user-written expression, parenthesized.
     pub fn user(text: &str) -> Self {
         Self {
@@ -313,6 +335,12 @@ impl Match {
     /// `self && is_chassis_resident("PORT")`.
     pub fn and_resident(mut self, port: &str) -> Self {
         self.terms.push(Term::Resident(port.to_owned()));
+        self
+    }
+
+    /// `self && !is_chassis_resident("PORT")`.
+    pub fn and_not_resident(mut self, port: &str) -> Self {
+        self.terms.push(Term::NotResident(port.to_owned()));
         self
     }
 
@@ -416,6 +444,21 @@ pub enum Action {
     Spacer,
     /// A fixed action named in [`crate::flow::act`], printed as is.
     Fixed(&'static str),
+    /// A nested action `name { a; b; };` (`arp`, `nd_ns`).
+    Nested(&'static str, Vec<Self>),
+    /// A nested action printed without the space after the brace: `name {a; b; };`
+    /// (`icmp4_error`, `icmp6_error`).
+    NestedTight(&'static str, Vec<Self>),
+    /// A call with `key = value` arguments: `name(k = v, ...);`.
+    CallOpts(&'static str, Vec<(String, String)>),
+    /// The commit of a symmetric ECMP reply route: `ct_commit { ct_label.ecmp_reply_eth =
+    /// eth.src;  PORT_FIELD = KEY;};` (ovn-northd's spacing).
+    EcmpReplyCommit {
+        /// `ct_mark.ecmp_reply_port` or `ct_label.ecmp_reply_port`.
+        port_field: Field,
+        /// The tunnel key of the port the reply leaves by.
+        key: u32,
+    },
     /// `log(name="..", severity=.., verdict=.., meter="..");`
     Log {
         /// ACL name.
@@ -434,6 +477,26 @@ pub enum Action {
         /// The table to continue at.
         table: u8,
     },
+    /// A conntrack NAT action: `name;`, `name(IP);` or `name(IP,RANGE);` (`ct_snat`,
+    /// `ct_dnat`, `ct_snat_in_czone`, `ct_dnat_in_czone`).
+    CtNat {
+        /// The action name.
+        name: &'static str,
+        /// The address to translate to, as written in the NB (none: translate back).
+        target: Option<String>,
+        /// `external_port_range` (`1000-2000`), printed after a comma with no space.
+        range: Option<String>,
+    },
+    /// `field=value;` with no spaces, as ovn-northd writes stateless NAT rewrites.
+    AssignTight(Field, Value),
+    /// `a <-> b;`: exchange two fields.
+    Swap(Field, Field),
+    /// `a <-> b ;`: an exchange with the space before the semicolon ovn-northd leaves in
+    /// some router ICMP replies.
+    SwapLoose(Field, Field),
+    /// `field = value ;`: an assignment with the space before the semicolon ovn-northd
+    /// leaves in some router ICMP replies.
+    AssignLoose(Field, Value),
 }
 
 impl fmt::Display for Action {
@@ -496,6 +559,16 @@ impl fmt::Display for Action {
                 "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={table});}};"
             ),
             Self::Fixed(s) => f.write_str(s),
+            Self::Nested(name, body) => write!(f, "{name} {{ {} }};", Actions(body.clone())),
+            Self::NestedTight(name, body) => {
+                write!(f, "{name} {{{} }};", Actions(body.clone()))
+            }
+            Self::CallOpts(name, args) => write!(f, "{};", Value::Opts(name, args.clone())),
+            Self::EcmpReplyCommit { port_field, key } => write!(
+                f,
+                "ct_commit {{ ct_label.ecmp_reply_eth = eth.src;  {} = {key};}};",
+                port_field.0
+            ),
             Self::Log {
                 name,
                 severity,
@@ -520,6 +593,19 @@ impl fmt::Display for Action {
                 "reject {{ /* eth.dst <-> eth.src; ip.dst <-> ip.src; is implicit. */ \
                  outport <-> inport; next(pipeline={pipeline},table={table}); }};"
             ),
+            Self::CtNat {
+                name,
+                target,
+                range,
+            } => match (target, range) {
+                (None, _) => write!(f, "{name};"),
+                (Some(t), None) => write!(f, "{name}({t});"),
+                (Some(t), Some(r)) => write!(f, "{name}({t},{r});"),
+            },
+            Self::AssignTight(field, v) => write!(f, "{}={v};", field.0),
+            Self::Swap(x, y) => write!(f, "{} <-> {};", x.0, y.0),
+            Self::SwapLoose(x, y) => write!(f, "{} <-> {} ;", x.0, y.0),
+            Self::AssignLoose(field, v) => write!(f, "{} = {v} ;", field.0),
         }
     }
 }

@@ -705,3 +705,52 @@ fn ipam() {
         ]],
     ));
 }
+
+/// External ports behind a localnet port on a switch with a router port: other chassis drop
+/// their ARP/ND and unicast towards the router (`ls_in_external_port`).
+#[test]
+fn external_ports() {
+    assert_full(scenario_on(
+        "external-ports",
+        true,
+        &[
+            &["lr-add", "r1"],
+            &[
+                "lrp-add",
+                "r1",
+                "r1-e1",
+                "00:00:00:00:01:0e",
+                "10.5.0.1/24",
+                "fd05::1/64",
+            ],
+            &["ls-add", "e1"],
+            &["lsp-add", "e1", "ln1"],
+            &["lsp-set-type", "ln1", "localnet"],
+            &["lsp-set-addresses", "ln1", "unknown"],
+            &["lsp-set-options", "ln1", "network_name=phys"],
+            &["lsp-add", "e1", "e1-r1"],
+            &["lsp-set-type", "e1-r1", "router"],
+            &["lsp-set-addresses", "e1-r1", "router"],
+            &["lsp-set-options", "e1-r1", "router-port=r1-e1"],
+            &["lsp-add", "e1", "ext1"],
+            &["lsp-set-type", "ext1", "external"],
+            &[
+                "lsp-set-addresses",
+                "ext1",
+                "00:00:00:00:0e:01 10.5.0.5",
+                "00:00:00:00:0e:11 10.5.0.15",
+            ],
+            &["lsp-add", "e1", "ext2"],
+            &["lsp-set-type", "ext2", "external"],
+            &["lsp-set-addresses", "ext2", "00:00:00:00:0e:02 10.5.0.6"],
+            &["ha-chassis-group-add", "hg1"],
+            &["ha-chassis-group-add-chassis", "hg1", "ch1", "10"],
+            &[
+                "set",
+                "Logical_Switch_Port",
+                "ext1",
+                "ha_chassis_group==HA_Chassis_Group/hg1",
+            ],
+        ],
+    ));
+}

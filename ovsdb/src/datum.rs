@@ -14,12 +14,31 @@ pub use crate::atom::NoSymbols;
 /// The value of a column: a sorted set of atoms, or a map sorted by key.
 ///
 /// Scalars are one-element sets. Which variant a datum is follows its column type.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub enum Datum {
     /// Set (or scalar): distinct atoms in ascending order.
     Set(Vec<Atom>),
     /// Map: pairs with distinct keys in ascending key order.
     Map(Vec<(Atom, Atom)>),
+}
+
+// Cloning big sets is the main cost of modifying a row that holds one (every modification copies
+// the row), so atoms are copied in one tight loop rather than through `<[T]>::to_vec`.
+impl Clone for Datum {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Set(v) => {
+                let mut out = Vec::with_capacity(v.len());
+                out.extend(v.iter().map(Atom::clone));
+                Self::Set(out)
+            }
+            Self::Map(v) => {
+                let mut out = Vec::with_capacity(v.len());
+                out.extend(v.iter().map(|(k, val)| (k.clone(), val.clone())));
+                Self::Map(out)
+            }
+        }
+    }
 }
 
 impl Datum {
@@ -264,6 +283,14 @@ impl Datum {
     /// (pairs must match key and value) or a set of keys.
     pub fn subtract(&mut self, other: &Self) {
         match (self, other) {
+            // A few elements out of many: find each instead of testing every element.
+            (Self::Set(a), Self::Set(b)) if b.len() <= 8 && a.len() > 64 => {
+                for x in b {
+                    if let Ok(i) = a.binary_search(x) {
+                        a.remove(i);
+                    }
+                }
+            }
             (Self::Set(a), Self::Set(b)) => a.retain(|x| b.binary_search(x).is_err()),
             (Self::Map(a), Self::Map(b)) => a.retain(|x| {
                 b.binary_search_by(|p| p.0.cmp(&x.0))
@@ -356,6 +383,72 @@ impl Datum {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Calls `f(key, value, added)` for every element of `self` not in `new` (`added` false) and
+    /// every element of `new` not in `self` (`added` true), in one merge pass over both sorted
+    /// datums; `value` is `None` for sets. For maps, a key whose value changed counts as one pair
+    /// removed and one pair added.
+    pub fn for_each_difference(&self, new: &Self, mut f: impl FnMut(&Atom, Option<&Atom>, bool)) {
+        match (self, new) {
+            (Self::Set(a), Self::Set(b)) => {
+                let (mut i, mut j) = (0, 0);
+                while i < a.len() && j < b.len() {
+                    match a[i].cmp(&b[j]) {
+                        Ordering::Equal => {
+                            i += 1;
+                            j += 1;
+                        }
+                        Ordering::Less => {
+                            f(&a[i], None, false);
+                            i += 1;
+                        }
+                        Ordering::Greater => {
+                            f(&b[j], None, true);
+                            j += 1;
+                        }
+                    }
+                }
+                a[i..].iter().for_each(|x| f(x, None, false));
+                b[j..].iter().for_each(|x| f(x, None, true));
+            }
+            (Self::Map(a), Self::Map(b)) => {
+                let (mut i, mut j) = (0, 0);
+                while i < a.len() && j < b.len() {
+                    match a[i].0.cmp(&b[j].0) {
+                        Ordering::Equal => {
+                            if a[i].1 != b[j].1 {
+                                f(&a[i].0, Some(&a[i].1), false);
+                                f(&b[j].0, Some(&b[j].1), true);
+                            }
+                            i += 1;
+                            j += 1;
+                        }
+                        Ordering::Less => {
+                            f(&a[i].0, Some(&a[i].1), false);
+                            i += 1;
+                        }
+                        Ordering::Greater => {
+                            f(&b[j].0, Some(&b[j].1), true);
+                            j += 1;
+                        }
+                    }
+                }
+                a[i..].iter().for_each(|(k, v)| f(k, Some(v), false));
+                b[j..].iter().for_each(|(k, v)| f(k, Some(v), true));
+            }
+            (old, new) => {
+                old.for_each_pair(|k, v| f(k, v, false));
+                new.for_each_pair(|k, v| f(k, v, true));
+            }
+        }
+    }
+
+    fn for_each_pair(&self, mut f: impl FnMut(&Atom, Option<&Atom>)) {
+        match self {
+            Self::Set(v) => v.iter().for_each(|a| f(a, None)),
+            Self::Map(v) => v.iter().for_each(|(k, val)| f(k, Some(val))),
         }
     }
 

@@ -4,6 +4,7 @@
 //! [`crate::transaction`] and, on success, applies the resulting [`ChangeSet`].
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
@@ -12,6 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::datum::Datum;
+use crate::hash::{FastMap, FastState, PrehashedMap};
 use crate::schema::{Schema, COL_UUID, COL_VERSION};
 
 /// One row: a datum per column, `_uuid` at [`COL_UUID`] and `_version` at [`COL_VERSION`].
@@ -63,8 +65,99 @@ pub(crate) struct Table {
     pub(crate) rows: HashMap<Uuid, Arc<Row>>,
     /// Strong references to each row from other rows (rows with none are absent).
     pub(crate) refs: HashMap<Uuid, u64>,
-    /// One map per schema index: projected key → row.
-    pub(crate) indexes: Vec<HashMap<Vec<Datum>, Uuid>>,
+    /// One per schema index, in schema order.
+    pub(crate) indexes: Vec<RowIndex>,
+}
+
+/// Rows whose projected keys hash alike (almost always one).
+#[derive(Debug, Clone)]
+enum IndexSlot {
+    One(Uuid),
+    Many(Vec<Uuid>),
+}
+
+/// A unique index over committed rows: the hash of each row's projected key (its values in the
+/// index's columns) → the row. Keys are not stored: candidates are checked against the rows
+/// themselves, so the index costs one hash and one UUID per row.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RowIndex {
+    hasher: FastState,
+    slots: PrehashedMap<IndexSlot>,
+}
+
+impl RowIndex {
+    /// The hash of a projected key.
+    pub(crate) fn hash_key<'a>(&self, key: impl IntoIterator<Item = &'a Datum>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for d in key {
+            d.hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// The rows whose key hashes to `hash` (callers compare the keys).
+    pub(crate) fn candidates(&self, hash: u64) -> &[Uuid] {
+        match self.slots.get(&hash) {
+            Some(IndexSlot::One(u)) => std::slice::from_ref(u),
+            Some(IndexSlot::Many(v)) => v,
+            None => &[],
+        }
+    }
+
+    /// The committed row of `rows` whose values in `cols` equal `key`, if any.
+    pub(crate) fn find(
+        &self,
+        rows: &HashMap<Uuid, Arc<Row>>,
+        cols: &[usize],
+        key: &[&Datum],
+    ) -> Option<Uuid> {
+        let hash = self.hash_key(key.iter().copied());
+        self.candidates(hash).iter().copied().find(|u| {
+            rows.get(u).is_some_and(|r| {
+                cols.iter()
+                    .zip(key)
+                    .all(|(&c, d)| r.fields.get(c) == Some(*d))
+            })
+        })
+    }
+
+    fn insert(&mut self, hash: u64, u: Uuid) {
+        match self.slots.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(IndexSlot::One(u));
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let slot = e.get_mut();
+                match slot {
+                    IndexSlot::One(o) if *o == u => {}
+                    IndexSlot::One(o) => *slot = IndexSlot::Many(vec![*o, u]),
+                    IndexSlot::Many(v) => {
+                        if !v.contains(&u) {
+                            v.push(u);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, hash: u64, u: Uuid) {
+        let empty = match self.slots.get_mut(&hash) {
+            Some(IndexSlot::One(o)) => *o == u,
+            Some(IndexSlot::Many(v)) => {
+                v.retain(|x| *x != u);
+                if v.len() == 1 {
+                    let last = v[0];
+                    self.slots.insert(hash, IndexSlot::One(last));
+                }
+                false
+            }
+            None => false,
+        };
+        if empty {
+            self.slots.remove(&hash);
+        }
+    }
 }
 
 /// What one commit changed in one row.
@@ -125,7 +218,7 @@ impl ChangeSet {
                 let row = match (&rc.old, &rc.new) {
                     (_, None) => Value::Null,
                     (None, Some(new)) => {
-                        persistent_columns(ts, new, |c, d| *d != c.type_.default_datum())
+                        persistent_columns(ts, new, |c, d| *d != ts.defaults()[c.index])
                     }
                     (Some(old), Some(new)) => {
                         let mut m = serde_json::Map::new();
@@ -242,7 +335,7 @@ impl Database {
             .tables
             .iter()
             .map(|t| Table {
-                indexes: vec![HashMap::new(); t.indexes.len()],
+                indexes: t.indexes.iter().map(|_| RowIndex::default()).collect(),
                 ..Table::default()
             })
             .collect();
@@ -310,7 +403,7 @@ impl Database {
             for u in ids {
                 m.insert(
                     u.to_string(),
-                    persistent_columns(ts, &rows[u], |c, d| *d != c.type_.default_datum()),
+                    persistent_columns(ts, &rows[u], |c, d| *d != ts.defaults()[c.index]),
                 );
             }
             rec.insert(ts.name.clone(), Value::Object(m));
@@ -325,7 +418,7 @@ impl Database {
     }
 
     /// Applies a prepared change set (called by the engine after all checks passed).
-    pub(crate) fn apply(&mut self, changes: &ChangeSet, refs: &HashMap<(usize, Uuid), i64>) {
+    pub(crate) fn apply(&mut self, changes: &ChangeSet, refs: &FastMap<(usize, Uuid), i64>) {
         for tc in &changes.tables {
             let ts = &self.schema.tables[tc.table];
             let table = &mut self.tables[tc.table];
@@ -333,18 +426,18 @@ impl Database {
             for rc in &tc.rows {
                 if let Some(old) = &rc.old {
                     for (i, cols) in ts.indexes.iter().enumerate() {
-                        let key: Vec<Datum> = cols.iter().map(|&c| old.fields[c].clone()).collect();
-                        if table.indexes[i].get(&key) == Some(&rc.uuid) {
-                            table.indexes[i].remove(&key);
-                        }
+                        let index = &mut table.indexes[i];
+                        let hash = index.hash_key(cols.iter().map(|&c| &old.fields[c]));
+                        index.remove(hash, rc.uuid);
                     }
                 }
             }
             for rc in &tc.rows {
                 if let Some(new) = &rc.new {
                     for (i, cols) in ts.indexes.iter().enumerate() {
-                        let key: Vec<Datum> = cols.iter().map(|&c| new.fields[c].clone()).collect();
-                        table.indexes[i].insert(key, rc.uuid);
+                        let index = &mut table.indexes[i];
+                        let hash = index.hash_key(cols.iter().map(|&c| &new.fields[c]));
+                        index.insert(hash, rc.uuid);
                     }
                     table.rows.insert(rc.uuid, new.clone());
                 } else {

@@ -21,6 +21,7 @@ pub mod datum;
 pub mod db;
 pub mod error;
 pub mod fuzz;
+mod hash;
 pub mod model;
 pub mod mutation;
 pub mod parser;

@@ -1,8 +1,6 @@
 //! Member-by-member parsing of JSON objects with ovsdb-server's error behaviour: the first problem
 //! wins, later lookups are skipped, and members nobody asked for are a syntax error.
 
-use std::collections::HashSet;
-
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -31,39 +29,47 @@ pub(crate) enum Kind {
     Boolean,
 }
 
-/// Parser over one JSON object (one operation of a transaction).
+/// Parser over one JSON object (operation `index` of the `count` operations of a transaction).
 pub(crate) struct ObjParser<'a> {
     json: &'a Value,
     obj: Option<&'a Map<String, Value>>,
-    used: HashSet<&'a str>,
+    /// Members asked for so far (operations have a handful, so a list beats a hash set).
+    used: Vec<&'a str>,
     error: Option<Error>,
-    name: String,
+    index: usize,
+    count: usize,
 }
 
 impl<'a> ObjParser<'a> {
-    /// Starts parsing `json`; `name` prefixes error details ("ovsdb operation 1 of 2").
-    pub(crate) fn new(json: &'a Value, name: String) -> Self {
+    /// Starts parsing `json`, operation `index` (from 1) of `count`: error details start with
+    /// "Parsing ovsdb operation INDEX of COUNT failed".
+    pub(crate) fn new(json: &'a Value, index: usize, count: usize) -> Self {
         let mut p = Self {
             json,
             obj: json.as_object(),
-            used: HashSet::new(),
+            used: Vec::new(),
             error: None,
-            name,
+            index,
+            count,
         };
         if p.obj.is_none() {
             p.error = Some(Error::Syntax {
-                details: format!("Parsing {} failed: Object expected.", p.name),
+                details: format!("Parsing {} failed: Object expected.", p.name()),
                 syntax: None,
             });
         }
         p
     }
 
+    fn name(&self) -> String {
+        format!("ovsdb operation {} of {}", self.index, self.count)
+    }
+
     /// Records a parse error (the first one wins).
     pub(crate) fn raise(&mut self, details: impl AsRef<str>) {
         if self.error.is_none() {
             self.error = Some(Error::Syntax {
-                details: format!("Parsing {} failed: {}", self.name, details.as_ref()),
+                details: format!("Parsing {} failed: {}", self.name(), details.as_ref()),
                 syntax: Some(self.json.to_string()),
             });
         }
@@ -92,7 +98,9 @@ impl<'a> ObjParser<'a> {
             }
             return None;
         };
-        self.used.insert(key.as_str());
+        if !self.used.contains(&key.as_str()) {
+            self.used.push(key.as_str());
+        }
         let ok = match kind {
             Kind::Id => v.as_str().is_some_and(is_id),
             Kind::Str => v.is_string(),
@@ -113,7 +121,7 @@ impl<'a> ObjParser<'a> {
     pub(crate) fn finish(mut self) -> Option<Error> {
         if self.error.is_none() {
             if let Some(obj) = self.obj {
-                if let Some(k) = obj.keys().find(|k| !self.used.contains(k.as_str())) {
+                if let Some(k) = obj.keys().find(|k| !self.used.contains(&k.as_str())) {
                     let k = k.clone();
                     self.raise(format!("Member '{k}' is present but not allowed here."));
                 }
@@ -172,29 +180,50 @@ pub(crate) fn ovs_member_order<'a>(names: impl IntoIterator<Item = &'a str>) -> 
         m |= (m & 1) << 1;
         m
     }
-    // Buckets hold (index, hash), newest first.
+    const NIL: usize = usize::MAX;
+    let hashes: Vec<u32> = names.into_iter().map(ovs_hash_string).collect();
+    let n = hashes.len();
+    if n <= 1 {
+        return (0..n).collect();
+    }
+    // Buckets are singly linked lists through `next`, newest first, as in OVS's hmap; growing the
+    // map moves nodes bucket by bucket, each to the front of its new bucket.
     let mut mask = 0usize;
-    let mut buckets: Vec<Vec<(usize, u32)>> = vec![Vec::new()];
-    let mut n = 0usize;
-    for (i, name) in names.into_iter().enumerate() {
-        let h = ovs_hash_string(name);
-        buckets[h as usize & mask].insert(0, (i, h));
-        n += 1;
-        if n / 2 > mask {
-            let new_mask = calc_mask(n);
+    let mut heads: Vec<usize> = vec![NIL];
+    let mut next: Vec<usize> = vec![NIL; n];
+    for i in 0..n {
+        let b = hashes[i] as usize & mask;
+        next[i] = heads[b];
+        heads[b] = i;
+        let count = i + 1;
+        if count / 2 > mask {
+            let new_mask = calc_mask(count);
             if new_mask > mask {
-                let mut nb: Vec<Vec<(usize, u32)>> = vec![Vec::new(); new_mask + 1];
-                for b in &buckets {
-                    for &(j, hj) in b {
-                        nb[hj as usize & new_mask].insert(0, (j, hj));
+                let mut new_heads = vec![NIL; new_mask + 1];
+                for &h in &heads {
+                    let mut j = h;
+                    while j != NIL {
+                        let following = next[j];
+                        let nb = hashes[j] as usize & new_mask;
+                        next[j] = new_heads[nb];
+                        new_heads[nb] = j;
+                        j = following;
                     }
                 }
-                buckets = nb;
+                heads = new_heads;
                 mask = new_mask;
             }
         }
     }
-    buckets.into_iter().flatten().map(|(i, _)| i).collect()
+    let mut out = Vec::with_capacity(n);
+    for &h in &heads {
+        let mut j = h;
+        while j != NIL {
+            out.push(j);
+            j = next[j];
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -214,13 +243,56 @@ mod tests {
     #[test]
     fn members() {
         let j = json!({"op": "select", "x": 1});
-        let mut p = ObjParser::new(&j, "op".into());
+        let mut p = ObjParser::new(&j, 1, 1);
         assert!(p.member("op", Kind::Id, false).is_some());
         let e = p.finish().unwrap();
         assert!(e.details().contains("Member 'x'"));
         let j = json!({"op": 5});
-        let mut p = ObjParser::new(&j, "op".into());
+        let mut p = ObjParser::new(&j, 1, 1);
         assert!(p.member("op", Kind::Id, false).is_none());
         assert!(p.finish().unwrap().details().contains("Type mismatch"));
+    }
+
+    /// The straightforward simulation of OVS's hmap (a vector per bucket) that
+    /// `ovs_member_order` must agree with.
+    fn member_order_by_vectors(names: &[String]) -> Vec<usize> {
+        let calc_mask = |n: usize| {
+            let mut m = n / 2;
+            for s in [1, 2, 4, 8, 16, 32] {
+                m |= m >> s;
+            }
+            m | (m & 1) << 1
+        };
+        let mut mask = 0usize;
+        let mut buckets: Vec<Vec<(usize, u32)>> = vec![Vec::new()];
+        for (i, name) in names.iter().enumerate() {
+            let h = ovs_hash_string(name);
+            buckets[h as usize & mask].insert(0, (i, h));
+            let n = i + 1;
+            if n / 2 > mask && calc_mask(n) > mask {
+                let new_mask = calc_mask(n);
+                let mut nb: Vec<Vec<(usize, u32)>> = vec![Vec::new(); new_mask + 1];
+                for b in &buckets {
+                    for &(j, hj) in b {
+                        nb[hj as usize & new_mask].insert(0, (j, hj));
+                    }
+                }
+                buckets = nb;
+                mask = new_mask;
+            }
+        }
+        buckets.into_iter().flatten().map(|(i, _)| i).collect()
+    }
+
+    #[test]
+    fn member_order_matches_bucket_simulation() {
+        for n in 0..40 {
+            let names: Vec<String> = (0..n).map(|i| format!("col{}", i * 7 % 13 + i)).collect();
+            assert_eq!(
+                ovs_member_order(names.iter().map(String::as_str)),
+                member_order_by_vectors(&names),
+                "{names:?}"
+            );
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! `.ovsschema` parsing, validation and serialization (RFC 7047 section 3.2).
 
-use std::collections::HashMap;
-
 use serde_json::{json, Map, Value};
 
+use crate::datum::Datum;
+use crate::hash::FastMap;
 use crate::error::{Error, Result};
 use crate::parser::is_id;
 use crate::types::{AtomicType, ColumnType};
@@ -41,7 +41,9 @@ pub struct TableSchema {
     pub max_rows: Option<u64>,
     /// Unique indexes, as lists of column indexes.
     pub indexes: Vec<Vec<usize>>,
-    by_name: HashMap<String, usize>,
+    by_name: FastMap<String, usize>,
+    /// The default value of every column, by column index (computed once).
+    defaults: Vec<Datum>,
 }
 
 impl TableSchema {
@@ -58,6 +60,12 @@ impl TableSchema {
     /// The user-defined columns (everything but `_uuid` and `_version`).
     pub fn user_columns(&self) -> &[ColumnSchema] {
         &self.columns[2..]
+    }
+
+    /// The default value of every column (what an insert stores in the columns it does not
+    /// name), by column index: each column type's [`ColumnType::default_datum`], computed once.
+    pub fn defaults(&self) -> &[Datum] {
+        &self.defaults
     }
 
     fn from_json(name: &str, json: &Value) -> Result<Self> {
@@ -144,7 +152,7 @@ impl TableSchema {
                 index,
             });
         }
-        let by_name: HashMap<String, usize> =
+        let by_name: FastMap<String, usize> =
             columns.iter().map(|c| (c.name.clone(), c.index)).collect();
         let is_root = match obj.get("isRoot") {
             None => false,
@@ -211,6 +219,7 @@ impl TableSchema {
                 indexes.push(cols_ix);
             }
         }
+        let defaults = columns.iter().map(|c| c.type_.default_datum()).collect();
         Ok(Self {
             name: name.to_owned(),
             columns,
@@ -218,6 +227,7 @@ impl TableSchema {
             max_rows,
             indexes,
             by_name,
+            defaults,
         })
     }
 
@@ -270,7 +280,7 @@ pub struct Schema {
     pub cksum: Option<String>,
     /// Tables in file order.
     pub tables: Vec<TableSchema>,
-    by_name: HashMap<String, usize>,
+    by_name: FastMap<String, usize>,
 }
 
 impl Schema {
@@ -336,7 +346,7 @@ impl Schema {
             }
             tables.push(TableSchema::from_json(tname, tjson)?);
         }
-        let by_name: HashMap<String, usize> = tables
+        let by_name: FastMap<String, usize> = tables
             .iter()
             .enumerate()
             .map(|(i, t)| (t.name.clone(), i))

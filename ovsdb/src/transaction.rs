@@ -12,8 +12,12 @@ use uuid::Uuid;
 use crate::atom::{Atom, SymbolResolver};
 use crate::condition::Condition;
 use crate::datum::Datum;
-use crate::db::{ChangeSet, Database, Row, RowChange, Table, TableChanges, TxnContext, TxnOutcome};
+use crate::db::{
+    ChangeSet, Database, Row, RowChange, Table, TableChanges, TxnContext,
+    TxnOutcome,
+};
 use crate::error::{Error, Result};
+use crate::hash::{FastMap, PrehashedMap};
 use crate::mutation::Mutation;
 use crate::parser::{Kind, ObjParser};
 use crate::schema::{Schema, COL_UUID, COL_VERSION};
@@ -35,7 +39,7 @@ struct Symbol {
 }
 
 struct Symbols<'a> {
-    map: &'a mut HashMap<String, Symbol>,
+    map: &'a mut FastMap<String, Symbol>,
     rng: &'a mut StdRng,
 }
 
@@ -70,8 +74,8 @@ struct Txn<'a> {
     tables: &'a [Table],
     weak_refs: &'a HashMap<(usize, Uuid), HashSet<(usize, Uuid)>>,
     rng: &'a mut StdRng,
-    rows: Vec<HashMap<Uuid, TxnRow>>,
-    symbols: HashMap<String, Symbol>,
+    rows: Vec<FastMap<Uuid, TxnRow>>,
+    symbols: FastMap<String, Symbol>,
     comments: Vec<String>,
     durable: bool,
     elapsed_ms: u64,
@@ -99,8 +103,8 @@ pub(crate) fn execute(db: &mut Database, params: &Value, ctx: &TxnContext) -> Tx
         tables: &db.tables,
         weak_refs: &db.weak_refs,
         rng: &mut db.rng,
-        rows: vec![HashMap::new(); schema.tables.len()],
-        symbols: HashMap::new(),
+        rows: vec![FastMap::default(); schema.tables.len()],
+        symbols: FastMap::default(),
         comments: Vec::new(),
         durable: false,
         elapsed_ms: ctx.elapsed_ms,
@@ -172,8 +176,8 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
         tables: &db.tables,
         weak_refs: &db.weak_refs,
         rng: &mut db.rng,
-        rows: vec![HashMap::new(); schema.tables.len()],
-        symbols: HashMap::new(),
+        rows: vec![FastMap::default(); schema.tables.len()],
+        symbols: FastMap::default(),
         comments: Vec::new(),
         durable: false,
         elapsed_ms: 0,
@@ -254,8 +258,7 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
                             }
                         }
                     } else {
-                        let mut fields: Vec<Datum> =
-                            ts.columns.iter().map(|c| c.type_.default_datum()).collect();
+                        let mut fields: Vec<Datum> = ts.defaults().to_vec();
                         for (c, d) in parsed {
                             fields[c] = d;
                         }
@@ -299,7 +302,7 @@ fn complete_err(e: Error) -> TxnOutcome {
 
 struct Prepared {
     changes: ChangeSet,
-    refs: HashMap<(usize, Uuid), i64>,
+    refs: FastMap<(usize, Uuid), i64>,
 }
 
 const READ_ONLY_OPS: &[&str] = &["select", "wait", "abort", "comment", "assert"];
@@ -313,7 +316,7 @@ impl Txn<'_> {
     }
 
     fn execute_op(&mut self, op: &Value, i: usize, n: usize) -> Result<Value, Stop> {
-        let mut p = ObjParser::new(op, format!("ovsdb operation {i} of {n}"));
+        let mut p = ObjParser::new(op, i, n);
         let name = p.member("op", Kind::Id, false).and_then(Value::as_str);
         let mut result = Ok(json!({}));
         if let Some(name) = name {
@@ -393,34 +396,60 @@ impl Txn<'_> {
     /// Parses a row object; returns the row (defaults elsewhere) and the columns it named.
     fn parse_row(&mut self, t: usize, json: &Value) -> Result<(Row, Vec<usize>)> {
         let ts = &self.schema.tables[t];
-        let mut fields: Vec<Datum> = ts.columns.iter().map(|c| c.type_.default_datum()).collect();
-        let mut cols = Vec::new();
-        if !json.is_object() {
+        let mut named = self.parse_row_columns(t, json)?;
+        let cols: Vec<usize> = named.iter().map(|(c, _)| *c).collect();
+        // Defaults are cloned only for the columns the row does not name.
+        let fields = ts
+            .defaults()
+            .iter()
+            .enumerate()
+            .map(|(c, default)| match named.iter().position(|(n, _)| *n == c) {
+                Some(i) => std::mem::replace(&mut named[i].1, Datum::Set(Vec::new())),
+                None => default.clone(),
+            })
+            .collect();
+        Ok((Row { fields }, cols))
+    }
+
+    /// Parses a row object into the columns it names and their values (each column once), in the
+    /// order ovsdb-server parses them.
+    fn parse_row_columns(&mut self, t: usize, json: &Value) -> Result<Vec<(usize, Datum)>> {
+        let ts = &self.schema.tables[t];
+        let Value::Object(obj) = json else {
             return Err(Error::syntax_at(Some(json), "row must be JSON object"));
-        }
-        if let Value::Object(obj) = json {
+        };
+        let mut named: Vec<(usize, Datum)> = Vec::with_capacity(obj.len());
+        let mut parse_member = |name: &String, v: &Value| -> Result<()> {
+            let col = ts.column(name).ok_or_else(|| Error::UnknownColumn {
+                details: format!("No column {name} in table {}.", ts.name),
+                syntax: Some(json.to_string()),
+            })?;
+            let d = Datum::from_json(
+                v,
+                &col.type_,
+                &mut Symbols {
+                    map: &mut self.symbols,
+                    rng: self.rng,
+                },
+            )?;
+            match named.iter_mut().find(|(c, _)| *c == col.index) {
+                Some(slot) => slot.1 = d,
+                None => named.push((col.index, d)),
+            }
+            Ok(())
+        };
+        if obj.len() == 1 {
+            for (name, v) in obj {
+                parse_member(name, v)?;
+            }
+        } else {
             let members: Vec<(&String, &Value)> = obj.iter().collect();
             for i in crate::parser::ovs_member_order(members.iter().map(|(k, _)| k.as_str())) {
                 let (name, v) = members[i];
-                let col = ts.column(name).ok_or_else(|| Error::UnknownColumn {
-                    details: format!("No column {name} in table {}.", ts.name),
-                    syntax: Some(json.to_string()),
-                })?;
-                let d = Datum::from_json(
-                    v,
-                    &col.type_,
-                    &mut Symbols {
-                        map: &mut self.symbols,
-                        rng: self.rng,
-                    },
-                )?;
-                fields[col.index] = d;
-                if !cols.contains(&col.index) {
-                    cols.push(col.index);
-                }
+                parse_member(name, v)?;
             }
         }
-        Ok((Row { fields }, cols))
+        Ok(named)
     }
 
     /// Parses a `columns` array (absent: every column).
@@ -470,14 +499,14 @@ impl Txn<'_> {
         // `==` on every column of a unique index: at most one committed row can match, plus rows
         // the transaction touched.
         for (i, cols) in ts.indexes.iter().enumerate() {
-            let key: Option<Vec<Datum>> =
-                cols.iter().map(|&c| cond.equality_on(c).cloned()).collect();
+            let key: Option<Vec<&Datum>> = cols.iter().map(|&c| cond.equality_on(c)).collect();
             let Some(key) = key else { continue };
             let mut out = Vec::new();
-            if let Some(u) = self.tables[t].indexes[i].get(&key) {
-                if let (false, Some(r)) = (txn_rows.contains_key(u), self.tables[t].rows.get(u)) {
+            let table = &self.tables[t];
+            if let Some(u) = table.indexes[i].find(&table.rows, cols, &key) {
+                if let (false, Some(r)) = (txn_rows.contains_key(&u), table.rows.get(&u)) {
                     if cond.evaluate(ts, &r.fields) {
-                        out.push(*u);
+                        out.push(u);
                     }
                 }
             }
@@ -613,7 +642,9 @@ impl Txn<'_> {
                 changed: vec![true; ncols],
             },
         );
-        Ok(json!({"uuid": ["uuid", uuid.to_string()]}))
+        let mut result = serde_json::Map::with_capacity(1);
+        result.insert("uuid".to_owned(), crate::atom::uuid_json(&uuid));
+        Ok(Value::Object(result))
     }
 
     fn op_select(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
@@ -669,9 +700,9 @@ impl Txn<'_> {
         if p.has_error() {
             return Ok(json!({}));
         }
-        let (row, cols) = self.parse_row(t, row_json).map_err(Stop::Failed)?;
+        let named = self.parse_row_columns(t, row_json).map_err(Stop::Failed)?;
         let ts = &self.schema.tables[t];
-        for &c in &cols {
+        for &(c, _) in &named {
             if !ts.columns[c].mutable {
                 return Err(Stop::Failed(Error::ConstraintViolation {
                     details: format!(
@@ -687,12 +718,12 @@ impl Txn<'_> {
         for u in &matches {
             let same = self
                 .current(t, u)
-                .is_some_and(|r| cols.iter().all(|&c| r.fields[c] == row.fields[c]));
+                .is_some_and(|r| named.iter().all(|(c, d)| r.fields[*c] == *d));
             if !same {
                 if let Some((r, touched)) = self.row_touch(t, *u) {
-                    for &c in &cols {
-                        touched[c] = true;
-                        r.fields[c] = row.fields[c].clone();
+                    for (c, d) in &named {
+                        touched[*c] = true;
+                        r.fields[*c] = d.clone();
                     }
                 }
             }
@@ -836,7 +867,7 @@ impl Txn<'_> {
 
     // ----- commit -----
 
-    fn refs_of(&self, refs: &HashMap<(usize, Uuid), i64>, t: usize, u: Uuid) -> i64 {
+    fn refs_of(&self, refs: &FastMap<(usize, Uuid), i64>, t: usize, u: Uuid) -> i64 {
         refs.get(&(t, u))
             .copied()
             .unwrap_or_else(|| self.tables[t].refs.get(&u).map_or(0, |&n| n as i64))
@@ -846,7 +877,7 @@ impl Txn<'_> {
     /// is a referential integrity violation.
     fn adjust_refs(
         &mut self,
-        refs: &mut HashMap<(usize, Uuid), i64>,
+        refs: &mut FastMap<(usize, Uuid), i64>,
         t: usize,
         col: usize,
         src: Uuid,
@@ -875,7 +906,7 @@ impl Txn<'_> {
 
     /// Deletes an unreferenced row of a non-root table and, transitively, the rows only it kept
     /// alive (iteratively: reference chains may be long).
-    fn delete_garbage_row(&mut self, refs: &mut HashMap<(usize, Uuid), i64>, t: usize, u: Uuid) {
+    fn delete_garbage_row(&mut self, refs: &mut FastMap<(usize, Uuid), i64>, t: usize, u: Uuid) {
         let schema = self.schema;
         let mut stack = vec![(t, u)];
         while let Some((t, u)) = stack.pop() {
@@ -929,15 +960,15 @@ impl Txn<'_> {
                 }
             });
         }
-        if self.rows.iter().all(HashMap::is_empty) {
+        if self.rows.iter().all(FastMap::is_empty) {
             return Ok(Prepared {
                 changes: ChangeSet::default(),
-                refs: HashMap::new(),
+                refs: FastMap::default(),
             });
         }
 
         // 2. Reference counts and referential integrity.
-        let mut refs: HashMap<(usize, Uuid), i64> = HashMap::new();
+        let mut refs: FastMap<(usize, Uuid), i64> = FastMap::default();
         let work: Vec<(usize, Uuid)> = self
             .rows
             .iter()
@@ -963,15 +994,32 @@ impl Txn<'_> {
                         (Some(o), None) => strong_targets(ty, &o.fields[c.index], u, &mut minus),
                         (None, Some(n)) => strong_targets(ty, &n.fields[c.index], u, &mut plus),
                         (Some(o), Some(n)) => {
-                            let (added, removed) =
-                                added_removed(&o.fields[c.index], &n.fields[c.index]);
-                            strong_targets(ty, &removed, u, &mut minus);
-                            strong_targets(ty, &added, u, &mut plus);
+                            let (kt, vt) = strong_ref_tables(ty);
+                            let mut push = |a: &Atom, rt: Option<usize>, added: bool| {
+                                if let (Some(rt), Some(x)) = (rt, a.as_uuid()) {
+                                    if x != u {
+                                        if added { &mut plus } else { &mut minus }.push((rt, x));
+                                    }
+                                }
+                            };
+                            o.fields[c.index].for_each_difference(
+                                &n.fields[c.index],
+                                |k, v, added| {
+                                    push(k, kt, added);
+                                    if let Some(v) = v {
+                                        push(v, vt, added);
+                                    }
+                                },
+                            );
                         }
                         (None, None) => {}
                     }
-                    adjustments.push((c.index, minus, -1));
-                    adjustments.push((c.index, plus, 1));
+                    if !minus.is_empty() {
+                        adjustments.push((c.index, minus, -1));
+                    }
+                    if !plus.is_empty() {
+                        adjustments.push((c.index, plus, 1));
+                    }
                 }
             }
             for (col, targets, delta) in adjustments {
@@ -1057,6 +1105,9 @@ impl Txn<'_> {
             }
         }
         for t in 0..self.rows.len() {
+            if self.rows[t].is_empty() {
+                continue;
+            }
             let ts = &schema.tables[t];
             let weak_cols: Vec<usize> = ts
                 .user_columns()
@@ -1150,25 +1201,50 @@ impl Txn<'_> {
             }
         }
 
-        // 6. Unique indexes.
+        // 6. Unique indexes. Keys are compared through their hashes: `seen` maps a hash to the
+        // latest row of this transaction with that hash, `chain` links earlier ones.
+        const END: usize = usize::MAX;
         for (t, m) in self.rows.iter().enumerate() {
+            if m.is_empty() {
+                continue;
+            }
             let ts = &schema.tables[t];
+            let table = &self.tables[t];
             for (i, cols) in ts.indexes.iter().enumerate() {
-                let mut seen: HashMap<Vec<Datum>, Uuid> = HashMap::new();
+                let index = &table.indexes[i];
+                let same_key = |a: &Row, b: &Row| cols.iter().all(|&c| a.fields[c] == b.fields[c]);
+                // A transaction touching one row has nothing to compare within itself.
+                let capacity = if m.len() > 1 { m.len() } else { 0 };
+                let mut seen: PrehashedMap<usize> =
+                    PrehashedMap::with_capacity_and_hasher(capacity, Default::default());
+                let mut chain: Vec<(&Row, Uuid, usize)> = Vec::with_capacity(capacity);
                 for (u, tr) in m {
                     let Some(new) = &tr.new else { continue };
-                    let key: Vec<Datum> = cols.iter().map(|&c| new.fields[c].clone()).collect();
-                    let other = seen.get(&key).copied().or_else(|| {
-                        self.tables[t].indexes[i]
-                            .get(&key)
-                            .copied()
-                            .filter(|o| o != u && !m.contains_key(o))
-                    });
+                    let hash = index.hash_key(cols.iter().map(|&c| &new.fields[c]));
+                    let mut other = None;
+                    let mut at = seen.get(&hash).copied().unwrap_or(END);
+                    while at != END {
+                        let (row, ou, next) = chain[at];
+                        if same_key(row, new) {
+                            other = Some(ou);
+                            break;
+                        }
+                        at = next;
+                    }
+                    if other.is_none() {
+                        other = index.candidates(hash).iter().copied().find(|o| {
+                            o != u
+                                && !m.contains_key(o)
+                                && table.rows.get(o).is_some_and(|r| same_key(r, new))
+                        });
+                    }
                     if let Some(o) = other {
                         let names: Vec<&str> =
                             cols.iter().map(|&c| ts.columns[c].name.as_str()).collect();
-                        let vals: Vec<String> =
-                            key.iter().map(|d| d.to_json().to_string()).collect();
+                        let vals: Vec<String> = cols
+                            .iter()
+                            .map(|&c| new.fields[c].to_json().to_string())
+                            .collect();
                         return Err(Error::constraint(format!(
                             "Transaction causes multiple rows in \"{}\" table to have identical values ({}) for \
                              index on column{} \"{}\".  First row, with UUID {o}, and second row, with UUID {u}.",
@@ -1178,7 +1254,10 @@ impl Txn<'_> {
                             names.join("\", \"")
                         )));
                     }
-                    seen.insert(key, *u);
+                    if m.len() > 1 {
+                        let next = seen.insert(hash, chain.len()).unwrap_or(END);
+                        chain.push((new, *u, next));
+                    }
                 }
             }
         }
@@ -1224,41 +1303,8 @@ fn p_until_json(until: &str) -> Option<Value> {
     Some(json!(until))
 }
 
-/// Elements of `new` not in `old` (added) and of `old` not in `new` (removed); for maps, a key
-/// whose value changed counts as removed and added.
-fn added_removed(old: &Datum, new: &Datum) -> (Datum, Datum) {
-    match (old, new) {
-        (Datum::Set(o), Datum::Set(n)) => (
-            Datum::Set(
-                n.iter()
-                    .filter(|a| o.binary_search(a).is_err())
-                    .cloned()
-                    .collect(),
-            ),
-            Datum::Set(
-                o.iter()
-                    .filter(|a| n.binary_search(a).is_err())
-                    .cloned()
-                    .collect(),
-            ),
-        ),
-        (Datum::Map(o), Datum::Map(n)) => {
-            let has = |v: &[(Atom, Atom)], p: &(Atom, Atom)| {
-                v.binary_search_by(|q| q.0.cmp(&p.0))
-                    .is_ok_and(|i| v[i].1 == p.1)
-            };
-            (
-                Datum::Map(n.iter().filter(|p| !has(o, p)).cloned().collect()),
-                Datum::Map(o.iter().filter(|p| !has(n, p)).cloned().collect()),
-            )
-        }
-        _ => (new.clone(), old.clone()),
-    }
-}
-
-/// Collects the strong references in `datum` (a value of type `ty` in row `src`), skipping
-/// self-references, which do not count.
-fn strong_targets(ty: &ColumnType, datum: &Datum, src: Uuid, out: &mut Vec<(usize, Uuid)>) {
+/// The tables that keys and values of type `ty` strongly reference, if they do.
+fn strong_ref_tables(ty: &ColumnType) -> (Option<usize>, Option<usize>) {
     let kt = ty
         .key
         .is_strong_ref()
@@ -1268,6 +1314,13 @@ fn strong_targets(ty: &ColumnType, datum: &Datum, src: Uuid, out: &mut Vec<(usiz
         .value
         .as_ref()
         .and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
+    (kt, vt)
+}
+
+/// Collects the strong references in `datum` (a value of type `ty` in row `src`), skipping
+/// self-references, which do not count.
+fn strong_targets(ty: &ColumnType, datum: &Datum, src: Uuid, out: &mut Vec<(usize, Uuid)>) {
+    let (kt, vt) = strong_ref_tables(ty);
     if kt.is_none() && vt.is_none() {
         return;
     }

@@ -33,20 +33,21 @@ mod view;
 mod tests;
 
 use std::cell::Cell;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use ovn_sb::model::{LogicalFlow, LogicalFlowPipeline};
 
 use crate::actions::{
-    encode_actions, format_of_actions, parse_actions, EncodeContext, FlowPosition, OfAction,
-    ParseContext, Pipeline,
+    encode_actions, format_of_actions, parse_actions, Actions, EncodeContext, FlowPosition,
+    OfAction, ParseContext, Pipeline,
 };
 use crate::annotate::SetResolver;
 use crate::compile_match;
 use crate::condition::ChassisResident;
-use crate::fxhash::FxHashMap;
+use crate::fxhash::{FxHashMap, FxHasher};
 use crate::lex::IntConst;
 use crate::matches::{Conjunction, Match, Matches, PortLookup};
 use crate::symtab::{OfField, Symtab};
@@ -105,8 +106,9 @@ impl fmt::Display for FlowError {
 pub enum FlowActions {
     /// A conjunction clause flow: its `conjunction(id, k/n)` actions.
     Conjunctions(Vec<Conjunction>),
-    /// Ordinary actions (empty means drop).
-    Actions(Vec<OfAction>),
+    /// Ordinary actions (empty means drop), shared by the flows whose logical flows have the
+    /// same action text (when its encoding does not depend on the datapath).
+    Actions(Arc<[OfAction]>),
 }
 
 impl fmt::Display for FlowActions {
@@ -189,6 +191,77 @@ impl Flows {
             out.push('\n');
         }
         out
+    }
+}
+
+/// The flows produced so far by (table, priority, match), without a copy of the match: an
+/// open-addressing table of flow indices, compared against the flows themselves.
+#[derive(Debug, Default)]
+struct FlowIndex {
+    /// (high half of the hash, flow index + 1); 0 in the second field is an empty slot.
+    slots: Vec<(u32, u32)>,
+    len: usize,
+}
+
+impl FlowIndex {
+    fn hash(table: u8, priority: u16, m: &Match) -> u64 {
+        let mut h = FxHasher::default();
+        (table, priority, m).hash(&mut h);
+        h.finish()
+    }
+
+    /// The index of the flow with this key, or `None` after recording `index` for it.
+    fn find_or_insert(
+        &mut self,
+        flows: &[OfFlow],
+        table: u8,
+        priority: u16,
+        m: &Match,
+        index: usize,
+    ) -> Option<usize> {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow(flows);
+        }
+        let hash = Self::hash(table, priority, m);
+        let tag = (hash >> 32) as u32;
+        let mask = self.slots.len() - 1;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let (t, slot) = self.slots[i];
+            if slot == 0 {
+                self.slots[i] = (tag, u32::try_from(index + 1).unwrap_or(u32::MAX));
+                self.len += 1;
+                return None;
+            }
+            let j = slot as usize - 1;
+            if t == tag {
+                if let Some(f) = flows.get(j) {
+                    if f.table == table && f.priority == priority && f.matches == *m {
+                        return Some(j);
+                    }
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self, flows: &[OfFlow]) {
+        let n = (self.slots.len() * 2).max(1024);
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0); n]);
+        let mask = n - 1;
+        for (t, slot) in old {
+            if slot == 0 {
+                continue;
+            }
+            let Some(f) = flows.get(slot as usize - 1) else {
+                continue;
+            };
+            let mut i = (Self::hash(f.table, f.priority, &f.matches) as usize) & mask;
+            while self.slots[i].1 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (t, slot);
+        }
     }
 }
 
@@ -294,6 +367,30 @@ impl ConjIds {
     }
 }
 
+/// One distinct action text of [`compile_chassis_flows`]: parsed once, encoded once per
+/// datapath kind (router, switch) unless the encoding named a port.
+struct ActionEntry {
+    parsed: Result<Actions, crate::ExprError>,
+    encoded: [Option<Arc<[OfAction]>>; 2],
+}
+
+/// The datapaths local to the chassis that a logical flow applies to, in tunnel-key order.
+fn local_flow_datapaths<'a>(view: &'a ChassisView, flow: &LogicalFlow) -> Vec<&'a DatapathView> {
+    if let (Some(dp), None) = (flow.logical_datapath, flow.logical_dp_group) {
+        return view
+            .datapaths
+            .get(&dp.uuid().as_u128())
+            .filter(|d| view.is_local(d.tunnel_key))
+            .into_iter()
+            .collect();
+    }
+    view.flow_datapaths(flow)
+        .into_iter()
+        .filter(|(_, d)| view.is_local(d.tunnel_key))
+        .map(|(_, d)| d)
+        .collect()
+}
+
 /// True if ovn-controller 23.03 skips the flow on this chassis because of its `in_out_port`
 /// tag: the port is a VIF (or other chassis-bound port) that is not bound here.
 fn skipped_by_in_out_port(flow: &LogicalFlow, view: &ChassisView) -> bool {
@@ -314,10 +411,25 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
     let mut conj = ConjIds::default();
     let mut out = Flows::default();
     // (table, priority, match) → index in out.flows.
-    let mut seen: FxHashMap<(u8, u16, Match), usize> = FxHashMap::default();
+    let mut seen = FlowIndex::default();
+    // Parsed actions by (text, pipeline, table), with their encodings per datapath kind when
+    // those did not depend on the datapath: many logical flows share their actions.
+    let mut action_index: FxHashMap<(&str, Pipeline, u8), usize> = FxHashMap::default();
+    let mut action_entries: Vec<ActionEntry> = Vec::new();
+    // Local datapaths of each datapath group.
+    let mut group_dps: FxHashMap<u128, Vec<&DatapathView>> = FxHashMap::default();
     for (index, lf) in lflows.iter().enumerate() {
-        let dps = view.flow_datapaths(lf);
-        if !dps.iter().any(|(_, d)| view.is_local(d.tunnel_key)) {
+        let owned;
+        let dps: &[&DatapathView] = match (lf.logical_datapath, lf.logical_dp_group) {
+            (None, Some(g)) => group_dps
+                .entry(g.uuid().as_u128())
+                .or_insert_with(|| local_flow_datapaths(view, lf)),
+            _ => {
+                owned = local_flow_datapaths(view, lf);
+                &owned
+            }
+        };
+        if dps.is_empty() {
             continue;
         }
         if skipped_by_in_out_port(lf, view) {
@@ -335,22 +447,33 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
             continue;
         };
         let table = base.saturating_add(table_id);
-        let pctx = ParseContext::new(pipeline, table_id);
         let err = |dp: u32, message: String| FlowError {
             lflow: uuid.to_string(),
             datapath: dp,
             message,
         };
-        let parsed = parse_actions(&lf.actions, &pctx);
-        // Results that did not depend on the datapath, reused for the flow's other datapaths
-        // (actions per datapath kind: router and switch encodings differ).
+        let entry_index = *action_index
+            .entry((lf.actions.as_str(), pipeline, table_id))
+            .or_insert_with(|| {
+                let pctx = ParseContext::new(pipeline, table_id);
+                action_entries.push(ActionEntry {
+                    parsed: parse_actions(&lf.actions, &pctx),
+                    encoded: [None, None],
+                });
+                action_entries.len() - 1
+            });
+        let Some(ActionEntry {
+            parsed,
+            encoded: action_cache,
+        }) = action_entries.get_mut(entry_index)
+        else {
+            continue;
+        };
+        // The match when it did not depend on the datapath, reused for the flow's other
+        // datapaths.
         let mut match_cache: Option<Matches> = None;
-        let mut action_cache: [Option<Vec<OfAction>>; 2] = [None, None];
-        for (_, dp) in dps {
-            if !view.is_local(dp.tunnel_key) {
-                continue;
-            }
-            let actions = match &parsed {
+        for &dp in dps {
+            let actions = match &*parsed {
                 Ok(a) => a,
                 Err(e) => {
                     out.errors.push(err(
@@ -378,6 +501,7 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
                     };
                     match encode_actions(actions, symtab, pos, &mut ectx) {
                         Ok(a) => {
+                            let a: Arc<[OfAction]> = a.into();
                             if !ectx.dp_specific.get() {
                                 action_cache[slot] = Some(a.clone());
                             }
@@ -429,13 +553,12 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
             for em in m.matches {
                 let mut flow_match = em.flow;
                 flow_match.set_exact(OfField::Metadata, u128::from(dp.tunnel_key));
-                let key = (table, priority, flow_match.clone());
+                let existing =
+                    seen.find_or_insert(&out.flows, table, priority, &flow_match, out.flows.len());
+                flow_match.shrink_to_fit();
                 if em.conjunctions.is_empty() {
-                    match seen.entry(key) {
-                        Entry::Occupied(_) => continue,
-                        Entry::Vacant(v) => {
-                            v.insert(out.flows.len());
-                        }
+                    if existing.is_some() {
+                        continue;
                     }
                     out.flows.push(OfFlow {
                         table,
@@ -446,18 +569,13 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
                         lflow_index: index,
                     });
                 } else {
-                    match seen.entry(key) {
-                        Entry::Occupied(o) => {
-                            if let Some(FlowActions::Conjunctions(c)) =
-                                out.flows.get_mut(*o.get()).map(|f| &mut f.actions)
-                            {
-                                c.extend(em.conjunctions);
-                            }
-                            continue;
+                    if let Some(o) = existing {
+                        if let Some(FlowActions::Conjunctions(c)) =
+                            out.flows.get_mut(o).map(|f| &mut f.actions)
+                        {
+                            c.extend(em.conjunctions);
                         }
-                        Entry::Vacant(v) => {
-                            v.insert(out.flows.len());
-                        }
+                        continue;
                     }
                     out.flows.push(OfFlow {
                         table,
@@ -471,6 +589,7 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
             }
         }
     }
+    out.flows.shrink_to_fit();
     out.groups = groups.names;
     out.meters = meters.names;
     out

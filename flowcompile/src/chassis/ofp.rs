@@ -113,7 +113,7 @@ pub fn flow_mod(flow: &OfFlow, xid: u32) -> Result<Vec<u8>, FlowModError> {
             }
         }
         FlowActions::Actions(a) => {
-            for action in a {
+            for action in a.iter() {
                 encode_action(action, &mut actions)?;
             }
         }

@@ -1,16 +1,754 @@
 //! Load balancers on routers: `lr_in_defrag`, `lr_in_lb_aff_check`, `lr_in_lb_aff_learn`, and
-//! the load balancer flows of other stages (DNAT to backends, un-DNAT, forced SNAT, hairpin).
+//! the load balancer flows of other stages (DNAT to backends, un-DNAT, forced SNAT, ARP/ND for
+//! VIPs, and the ARP/ND forwarding of VIPs on the switches attached to the router).
+//!
+//! Facts (ovn-northd 23.03), as observed:
+//! - A router's load balancers are its own and those of its load balancer groups. Their flows
+//!   exist on every router with a VIP (gateway router, router with distributed gateway ports
+//!   (DGPs), or neither); on a DGP router the DNAT of new connections runs only where the
+//!   chassisredirect port of the *first* DGP (smallest NB UUID) resides, and replies from the
+//!   backends are un-DNATed when they leave by that DGP.
+//! - `lr_in_defrag` sends every packet to a VIP through `ct_dnat;` (priority 100).
+//! - `lr_in_dnat`: new connections to `VIP[:port]` go to `ct_lb_mark(backends=..)` (priority 120
+//!   with a port, 110 without); a VIP without backends drops, or rejects (`reject` option), and
+//!   with the `event` option (and no `reject`) a priority-130 flow reports it to the
+//!   controller. The `skip_snat` option prefixes `flags.skip_snat_for_lb = 1;` and adds
+//!   `; skip_snat`; otherwise a gateway router forcing SNAT of load-balanced traffic
+//!   (`lb_force_snat_ip`, addresses or `router_ip`, even of one family only) prefixes
+//!   `flags.force_snat_for_lb = 1;` and adds `; force_snat`. Established and related traffic is
+//!   handled by six fixed flows (priorities 50 and 70).
+//! - Forced SNAT (`lb_force_snat_ip`, addresses or `router_ip`) only exists on gateway routers.
+//! - `affinity_timeout` adds a per-VIP check (`lr_in_lb_aff_check`), a per-backend DNAT at
+//!   priority 150 (where forced SNAT wins over `skip_snat`) and a per-backend learn flow.
+//! - Gateway routers un-DNAT every reply (`lr_out_undnat`) and commit new connections
+//!   (`lr_out_post_undnat`); with `lb_force_snat_ip=router_ip`, each port with a peer SNATs
+//!   load-balanced traffic to its first IPv4 and first (global) IPv6 address.
+//! - VIPs in a router port's subnets (or all VIPs, or none, by the LB option
+//!   `neighbor_responder`) go into the address sets `_rtr_lb_<datapath key>_ip4` / `_ip6`,
+//!   answered on every router port (priority 90 in `lr_in_ip_input`, resident on the DGP for a
+//!   DGP).
+//! - SB `Load_Balancer` rows list switch datapaths only: routers do not change them.
 
-use crate::flow::{Action, Actions, FlowTable, Match, Pred};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ovn_nb::model as nb;
 use ovn_sb::stage::Stage;
+use ovsdb::model::Ref;
 
-use super::{Router, RouterCtx};
+use crate::error::NbWarning;
+use crate::flow::{Action, Actions, DpIndex, Field, FlowTable, Match, Pred, Value};
+use crate::lb::{Endpoint, LoadBalancer, Vip};
+
+use super::{Router, RouterCtx, RouterPort};
+
+/// `xreg0[0..47]`: the router port MAC loaded by `lr_in_admission`.
+const PORT_MAC: Field = Field("xreg0[0..47]");
+/// `reg0` / `xxreg0`: the VIP saved by the affinity check.
+const AFF_VIP4: Field = Field("reg0");
+const AFF_VIP6: Field = Field("xxreg0");
+/// `reg9[16..31]`: the VIP port saved by the affinity check.
+const AFF_VIP_PORT: Field = Field("reg9[16..31]");
+/// `reg9[6]`: a learnt affinity session exists.
+const AFF_KNOWN: Field = Field("reg9[6]");
+/// `reg4` / `xxreg1`: the backend of a learnt affinity session.
+const AFF_BACKEND4: Field = Field("reg4");
+const AFF_BACKEND6: Field = Field("xxreg1");
+/// `reg8[0..15]`: the backend port of a learnt affinity session.
+const AFF_BACKEND_PORT: Field = Field("reg8[0..15]");
+/// `flags.force_snat_for_lb`.
+const FORCE_SNAT_FOR_LB: Field = Field("flags.force_snat_for_lb");
+/// `flags.skip_snat_for_lb`.
+const SKIP_SNAT_FOR_LB: Field = Field("flags.skip_snat_for_lb");
+/// New connections, not related to another.
+const CT_NEW_NOT_REL: Pred = Pred::Fixed("ct.new && !ct.rel");
+
+/// How a router runs its load balancers.
+#[derive(Debug, Clone, Copy)]
+enum Mode<'a> {
+    /// A gateway router (`options:chassis`).
+    Gateway,
+    /// A router with distributed gateway ports: the first one.
+    Distributed(&'a RouterPort),
+    /// Neither.
+    Plain,
+}
+
+impl<'a> Mode<'a> {
+    fn of(lr: &'a Router) -> Self {
+        if lr.is_gateway() {
+            Self::Gateway
+        } else if let Some(p) = first_dgp(lr) {
+            Self::Distributed(p)
+        } else {
+            Self::Plain
+        }
+    }
+}
+
+/// The DGP a router's load balancers use: the one with the smallest NB UUID (ovn-northd takes
+/// the first in its set order).
+pub fn first_dgp(lr: &Router) -> Option<&RouterPort> {
+    lr.dgps().min_by_key(|p| p.nb)
+}
+
+/// How load-balanced traffic is SNATed on the way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Snat {
+    /// As configured elsewhere.
+    Default,
+    /// `skip_snat`.
+    Skip,
+    /// Forced (`lb_force_snat_ip`).
+    Force,
+}
+
+impl Snat {
+    /// The flag assignment prefixing the DNAT action, if any.
+    fn flag(self) -> Option<Action> {
+        match self {
+            Self::Default => None,
+            Self::Skip => Some(Action::Assign(SKIP_SNAT_FOR_LB, Value::Int(1))),
+            Self::Force => Some(Action::Assign(FORCE_SNAT_FOR_LB, Value::Int(1))),
+        }
+    }
+
+    /// The `ct_lb_mark` argument suffix.
+    fn suffix(self) -> &'static str {
+        match self {
+            Self::Default => "",
+            Self::Skip => "; skip_snat",
+            Self::Force => "; force_snat",
+        }
+    }
+}
+
+/// True when the router's `lb_force_snat_ip` is `router_ip`.
+pub fn force_snat_router_ip(lr: &Router) -> bool {
+    lr.options
+        .get("lb_force_snat_ip")
+        .is_some_and(|v| v == "router_ip")
+}
+
+/// The IPv4 and IPv6 address of `lb_force_snat_ip` on a gateway router (none for `router_ip`
+/// or other routers). ovn-northd accepts at most one address of each family: anything else is
+/// a bad value (`None`), ignored.
+fn force_snat_addrs(lr: &Router) -> Option<[Option<IpAddr>; 2]> {
+    let mut out = [None, None];
+    if !lr.is_gateway() || force_snat_router_ip(lr) {
+        return Some(out);
+    }
+    let Some(text) = lr.options.get("lb_force_snat_ip") else {
+        return Some(out);
+    };
+    for word in text.split_whitespace() {
+        let ip = word
+            .split_once('/')
+            .map_or(word, |(a, _)| a)
+            .parse::<IpAddr>()
+            .ok()?;
+        let slot = &mut out[usize::from(ip.is_ipv6())];
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(ip);
+    }
+    Some(out)
+}
+
+/// True when load-balanced traffic is SNATed by force on this router (gateway routers only).
+fn forces_snat(lr: &Router) -> bool {
+    lr.is_gateway()
+        && (force_snat_router_ip(lr) || force_snat_addrs(lr).is_some_and(|a| a != [None, None]))
+}
+
+/// The parsed load balancers of `lr`.
+fn router_lbs<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Vec<&'a LoadBalancer> {
+    lr.lbs.iter().filter_map(|l| ctx.lbs.get(l)).collect()
+}
+
+/// Every VIP address of the router's load balancers (router IPs in this set are not dropped
+/// in `lr_in_ip_input` but in `lr_in_arp_resolve`).
+pub fn vip_ips(ctx: &RouterCtx<'_>, lr: &Router) -> BTreeSet<IpAddr> {
+    router_lbs(ctx, lr)
+        .iter()
+        .flat_map(|l| l.vips.iter().map(|v| v.vip.ip))
+        .collect()
+}
+
+/// True when `ip` is in one of the subnets of `p`.
+fn port_reaches(p: &RouterPort, ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => p.ipv4.iter().any(|n| {
+            let m = u32::MAX.checked_shl(32 - u32::from(n.plen)).unwrap_or(0);
+            u32::from(a) & m == u32::from(n.addr) & m
+        }),
+        IpAddr::V6(a) => p.ipv6.iter().any(|n| {
+            let m = u128::MAX.checked_shl(128 - u32::from(n.plen)).unwrap_or(0);
+            u128::from(a) & m == u128::from(n.addr) & m
+        }),
+    }
+}
+
+/// The VIPs a router answers ARP/ND for, by the LB option `neighbor_responder` (`reachable`
+/// by default: VIPs in a subnet of one of the router's ports; `all`; `none`).
+fn responder_ips(lr: &Router, lbs: &[&LoadBalancer], nb: &NbLbs) -> BTreeSet<IpAddr> {
+    let mut out = BTreeSet::new();
+    for lb in lbs {
+        let mode = nb
+            .get(&lb.nb)
+            .and_then(|l| l.options.get("neighbor_responder"))
+            .map_or("reachable", String::as_str);
+        for v in &lb.vips {
+            let ip = v.vip.ip;
+            let keep = match mode {
+                "all" => true,
+                "none" => false,
+                _ => lr.ports.iter().any(|p| port_reaches(p, ip)),
+            };
+            if keep {
+                out.insert(ip);
+            }
+        }
+    }
+    out
+}
+
+/// The NB load balancer rows.
+type NbLbs = BTreeMap<Ref<nb::LoadBalancer>, nb::LoadBalancer>;
+
+/// The name of the address set of a router's VIPs (`_rtr_lb_<key>_ip4` / `_ip6`).
+fn address_set_name(dp_key: u32, v6: bool) -> String {
+    format!("_rtr_lb_{dp_key}_{}", if v6 { "ip6" } else { "ip4" })
+}
+
+/// The address sets of the VIPs router `lr` (datapath tunnel key `dp_key`) answers ARP/ND
+/// for: `_rtr_lb_<key>_ip4` and `_rtr_lb_<key>_ip6`, each only when not empty.
+pub fn address_sets(
+    nb_lbs: &NbLbs,
+    lbs: &BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
+    lr: &Router,
+    dp_key: u32,
+) -> Vec<(String, BTreeSet<String>)> {
+    let mine: Vec<&LoadBalancer> = lr.lbs.iter().filter_map(|l| lbs.get(l)).collect();
+    let ips = responder_ips(lr, &mine, nb_lbs);
+    let mut out = Vec::new();
+    for v6 in [false, true] {
+        let set: BTreeSet<String> = ips
+            .iter()
+            .filter(|ip| ip.is_ipv6() == v6)
+            .map(ToString::to_string)
+            .collect();
+        if !set.is_empty() {
+            out.push((address_set_name(dp_key, v6), set));
+        }
+    }
+    out
+}
 
 /// Builds this module's flows for `lr`.
-pub fn build(_ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
+pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
+    let dp = lr.dp;
     let next = Actions::one(Action::Next);
     let always = Match::pred(Pred::True);
-    flows.add(lr.dp, Stage::LrInDefrag, 0, &always, &next);
-    flows.add(lr.dp, Stage::LrInLbAffCheck, 0, &always, &next);
-    flows.add(lr.dp, Stage::LrInLbAffLearn, 0, &always, &next);
+    flows.add(dp, Stage::LrInDefrag, 0, &always, &next);
+    flows.add(dp, Stage::LrInLbAffCheck, 0, &always, &next);
+    flows.add(dp, Stage::LrInLbAffLearn, 0, &always, &next);
+
+    if force_snat_addrs(lr).is_none() {
+        ctx.warnings.borrow_mut().push(NbWarning::BadOption {
+            owner: format!("router {}", lr.name),
+            key: "lb_force_snat_ip".to_owned(),
+            value: lr
+                .options
+                .get("lb_force_snat_ip")
+                .cloned()
+                .unwrap_or_default(),
+        });
+    }
+    build_force_snat(lr, flows);
+    let lbs = router_lbs(ctx, lr);
+    build_neighbor(ctx, lr, &lbs, flows);
+    if !lbs.iter().any(|l| !l.vips.is_empty()) {
+        return;
+    }
+    let mode = Mode::of(lr);
+    build_established(ctx, lr, flows);
+    if let Mode::Gateway = mode {
+        flows.add(
+            dp,
+            Stage::LrOutUndnat,
+            100,
+            &Match::pred(Pred::Fixed("nd || nd_rs || nd_ra")),
+            &next,
+        );
+        flows.add(
+            dp,
+            Stage::LrOutUndnat,
+            50,
+            &Match::pred(Pred::Ip),
+            &Actions(vec![
+                Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
+                Action::Fixed("ct_dnat;"),
+            ]),
+        );
+        flows.add(
+            dp,
+            Stage::LrOutPostUndnat,
+            50,
+            &Match::pred(Pred::Fixed("ip && ct.new")),
+            &Actions::one(Action::Fixed("ct_commit { } ; next; ")),
+        );
+    }
+    if lbs
+        .iter()
+        .any(|l| l.options.skip_snat && !l.vips.is_empty())
+    {
+        let m = Match::eq(SKIP_SNAT_FOR_LB, Value::Int(1)).and_pred(Pred::Ip);
+        flows.add(dp, Stage::LrOutSnat, 120, &m, &next);
+    }
+    let nat_ips: BTreeSet<IpAddr> = lr.nat_rules.iter().map(|r| r.external).collect();
+    let force = forces_snat(lr);
+    let gw_name = match mode {
+        Mode::Distributed(gw) => Some(gw.name.clone()),
+        Mode::Gateway | Mode::Plain => None,
+    };
+    let mut cache = ctx.lb_flows.borrow_mut();
+    for lb in &lbs {
+        let table = cache
+            .entry((lb.nb, force, gw_name.clone()))
+            .or_insert_with(|| {
+                let mut t = FlowTable::default();
+                let hash = hash_fields(&ctx.nb.load_balancers, lb);
+                for v in &lb.vips {
+                    build_vip(0, mode, lb, v, force, hash.as_deref(), &mut t);
+                }
+                t
+            });
+        flows.merge_on(table, dp);
+        for v in &lb.vips {
+            if nat_ips.contains(&v.vip.ip) {
+                // A VIP that is also a NAT address is not un-SNATed.
+                let m = Match::pred(family(v.vip.ip))
+                    .and_eq(ip_field(v.vip.ip, true), v.vip.ip)
+                    .and(l4_match(lb.protocol, v.vip.port));
+                flows.add(dp, Stage::LrInUnsnat, 120, &m, &next);
+            }
+        }
+    }
+}
+
+/// `ip4` / `ip6`.
+fn family(ip: IpAddr) -> Pred {
+    match ip {
+        IpAddr::V4(_) => Pred::Ip4,
+        IpAddr::V6(_) => Pred::Ip6,
+    }
+}
+
+/// `ip4.dst` / `ip6.dst` (or `.src`).
+fn ip_field(ip: IpAddr, dst: bool) -> Field {
+    match (ip, dst) {
+        (IpAddr::V4(_), true) => Field::IP4_DST,
+        (IpAddr::V4(_), false) => Field::IP4_SRC,
+        (IpAddr::V6(_), true) => Field::IP6_DST,
+        (IpAddr::V6(_), false) => Field::IP6_SRC,
+    }
+}
+
+/// `tcp.dst` (or `udp`, `sctp`; `.src` when not `dst`).
+fn l4_field(proto: &'static str, dst: bool) -> Field {
+    match (proto, dst) {
+        ("udp", true) => Field("udp.dst"),
+        ("udp", false) => Field("udp.src"),
+        ("sctp", true) => Field("sctp.dst"),
+        ("sctp", false) => Field("sctp.src"),
+        (_, true) => Field("tcp.dst"),
+        (_, false) => Field("tcp.src"),
+    }
+}
+
+/// `tcp && tcp.dst == PORT` (or only `tcp` without a port).
+fn l4_match(proto: &'static str, port: Option<u16>) -> Match {
+    let m = Match::pred(Pred::Fixed(proto));
+    match port {
+        Some(p) => m.and_eq(l4_field(proto, true), Value::Int(u64::from(p))),
+        None => m,
+    }
+}
+
+/// `ct.new && !ct.rel && ip4 && ip4.dst == VIP [&& tcp && tcp.dst == PORT]`.
+fn new_vip_match(proto: &'static str, vip: &Endpoint) -> Match {
+    let m = Match::pred(CT_NEW_NOT_REL)
+        .and_pred(family(vip.ip))
+        .and_eq(ip_field(vip.ip, true), vip.ip);
+    match vip.port {
+        Some(_) => m.and(l4_match(proto, vip.port)),
+        None => m,
+    }
+}
+
+fn backends_text(backends: &[Endpoint]) -> String {
+    backends
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The `hash_fields="..."` argument of `ct_lb_mark` for the LB's `selection_fields` (`tp_src`
+/// and `tp_dst` named after the protocol), if any.
+fn hash_fields(nb_lbs: &NbLbs, lb: &LoadBalancer) -> Option<String> {
+    let fields = &nb_lbs.get(&lb.nb)?.selection_fields;
+    if fields.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            let name = f.as_str();
+            match name.strip_prefix("tp_") {
+                Some(dir) => format!("{}_{dir}", lb.protocol),
+                None => name.to_owned(),
+            }
+        })
+        .collect();
+    Some(format!("hash_fields=\"{}\"", names.join(",")))
+}
+
+/// Per load balancer and variant (forced SNAT or not, the name of the DGP it runs on), the
+/// flows of its VIPs, built once on datapath 0 and merged onto each router using it.
+pub type LbFlowCache = BTreeMap<(Ref<nb::LoadBalancer>, bool, Option<String>), FlowTable>;
+
+/// The flows of one VIP, on datapath `dp`.
+fn build_vip(
+    dp: DpIndex,
+    mode: Mode<'_>,
+    lb: &LoadBalancer,
+    v: &Vip,
+    force: bool,
+    hash: Option<&str>,
+    flows: &mut FlowTable,
+) {
+    let vip = &v.vip;
+    let m = Match::pred(Pred::Ip).and_eq(ip_field(vip.ip, true), vip.ip);
+    flows.add(
+        dp,
+        Stage::LrInDefrag,
+        100,
+        &m,
+        &Actions::one(Action::Fixed("ct_dnat;")),
+    );
+
+    let snat = if lb.options.skip_snat {
+        Snat::Skip
+    } else if force {
+        Snat::Force
+    } else {
+        Snat::Default
+    };
+    let reject = v.backends.is_empty() && lb.options.reject;
+    let mut actions: Vec<Action> = snat.flag().into_iter().collect();
+    if v.backends.is_empty() {
+        actions.push(if reject {
+            Action::LbReject {
+                table: Stage::LrOutSnat.table(),
+            }
+        } else {
+            Action::Drop
+        });
+    } else {
+        let hash = hash.map(|h| format!("; {h}")).unwrap_or_default();
+        actions.push(Action::CtLbMarkBackends(format!(
+            "{}{hash}{}",
+            backends_text(&v.backends),
+            snat.suffix()
+        )));
+    }
+    let prio = if vip.port.is_some() { 120 } else { 110 };
+    let mut m = new_vip_match(lb.protocol, vip);
+    if let (Mode::Distributed(gw), false) = (mode, reject) {
+        m = m.and_resident(&gw.cr_name());
+    }
+    flows.add(dp, Stage::LrInDnat, prio, &m, &Actions(actions));
+
+    if v.backends.is_empty() && lb.options.event && !lb.options.reject {
+        let mut m = Match::eq(ip_field(vip.ip, true), vip.ip);
+        if vip.port.is_some() {
+            m = m.and(l4_match(lb.protocol, vip.port));
+        }
+        let ev = Action::EmptyLbBackendsEvent {
+            vip: vip.to_string(),
+            protocol: lb.protocol,
+            load_balancer: lb.nb.to_string(),
+        };
+        flows.add(dp, Stage::LrInDnat, 130, &m, &Actions::one(ev));
+    }
+
+    if v.backends.is_empty() {
+        return;
+    }
+    if let Some(timeout) = lb.options.affinity_timeout {
+        build_affinity(dp, lb, v, timeout, force, flows);
+    }
+    if let Mode::Distributed(gw) = mode {
+        build_undnat(dp, lb, v, snat, gw, flows);
+    }
+}
+
+/// Session affinity: remember the backend each client was sent to for `timeout` seconds.
+fn build_affinity(
+    dp: DpIndex,
+    lb: &LoadBalancer,
+    v: &Vip,
+    timeout: u32,
+    force: bool,
+    flows: &mut FlowTable,
+) {
+    let vip = &v.vip;
+    let (vip_reg, backend_reg) = match vip.ip {
+        IpAddr::V4(_) => (AFF_VIP4, AFF_BACKEND4),
+        IpAddr::V6(_) => (AFF_VIP6, AFF_BACKEND6),
+    };
+    let mut check = vec![Action::Assign(vip_reg, ip_field(vip.ip, true).into())];
+    if vip.port.is_some() {
+        check.push(Action::Assign(
+            AFF_VIP_PORT,
+            l4_field(lb.protocol, true).into(),
+        ));
+    }
+    check.push(Action::Assign(
+        AFF_KNOWN,
+        Value::Call("chk_lb_aff", Vec::new()),
+    ));
+    check.push(Action::Next);
+    flows.add(
+        dp,
+        Stage::LrInLbAffCheck,
+        100,
+        &new_vip_match(lb.protocol, vip),
+        &Actions(check),
+    );
+
+    // A learnt session goes straight to its backend; forced SNAT wins over `skip_snat` here.
+    let snat = if force {
+        Snat::Force
+    } else if lb.options.skip_snat {
+        Snat::Skip
+    } else {
+        Snat::Default
+    };
+    for b in &v.backends {
+        let mut m = Match::eq(AFF_KNOWN, Value::Int(1))
+            .and_pred(Pred::Fixed("ct.new"))
+            .and_pred(family(vip.ip))
+            .and_eq(backend_reg, b.ip);
+        if let Some(p) = b.port {
+            m = m.and_eq(AFF_BACKEND_PORT, Value::Int(u64::from(p)));
+        }
+        let mut a = vec![Action::Assign(vip_reg, vip.ip.into())];
+        a.extend(snat.flag());
+        a.push(Action::CtLbMarkBackends(format!("{b}{}", snat.suffix())));
+        flows.add(dp, Stage::LrInDnat, 150, &m, &Actions(a));
+
+        let mut learn = Match::eq(AFF_KNOWN, Value::Int(0))
+            .and_pred(Pred::Fixed("ct.new"))
+            .and_pred(family(vip.ip))
+            .and_eq(vip_reg, vip.ip);
+        if let Some(p) = vip.port {
+            learn = learn.and_eq(AFF_VIP_PORT, Value::Int(u64::from(p)));
+        }
+        learn = learn.and_eq(ip_field(b.ip, true), b.ip);
+        if let Some(p) = b.port {
+            learn = learn.and_eq(l4_field(lb.protocol, true), Value::Int(u64::from(p)));
+        }
+        let commit = if vip.port.is_some() {
+            Action::CommitLbAff {
+                vip: vip.to_string(),
+                backend: b.to_string(),
+                proto: lb.protocol,
+                timeout,
+            }
+        } else {
+            Action::CallOpts(
+                "commit_lb_aff",
+                vec![
+                    ("vip".to_owned(), format!("\"{vip}\"")),
+                    ("backend".to_owned(), format!("\"{b}\"")),
+                    ("timeout".to_owned(), timeout.to_string()),
+                ],
+            )
+        };
+        let actions = Actions(vec![commit, crate::flow::act::DROP_COMMENT]);
+        flows.add(dp, Stage::LrInLbAffLearn, 100, &learn, &actions);
+    }
+}
+
+/// On a DGP router: un-DNAT replies from the VIP's backends leaving by the gateway port.
+fn build_undnat(
+    dp: DpIndex,
+    lb: &LoadBalancer,
+    v: &Vip,
+    snat: Snat,
+    gw: &RouterPort,
+    flows: &mut FlowTable,
+) {
+    let src = ip_field(v.vip.ip, false);
+    let terms: Vec<String> = v
+        .backends
+        .iter()
+        .map(|b| match b.port {
+            Some(p) => format!(
+                "({} == {} && {} == {p})",
+                src.0,
+                b.ip,
+                l4_field(lb.protocol, false).0
+            ),
+            None => format!("({} == {})", src.0, b.ip),
+        })
+        .collect();
+    let m = Match::pred(family(v.vip.ip))
+        .and(Match::user(&terms.join(" || ")))
+        .and_eq(Field::OUTPORT, Value::port(&gw.name))
+        .and_resident(&gw.cr_name());
+    let actions = match snat.flag() {
+        Some(flag) => Actions(vec![flag, Action::Next]),
+        None => Actions::one(Action::Fixed("ct_dnat_in_czone;")),
+    };
+    flows.add(dp, Stage::LrOutUndnat, 120, &m, &actions);
+}
+
+/// Established and related traffic of load-balanced connections (priorities 50 and 70).
+fn build_established(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
+    let dp = lr.dp;
+    let (natted, force, skip) = if ctx.features.ct_no_masked_label {
+        (
+            "ct.est && !ct.rel && !ct.new && ct_mark.natted",
+            "ct_mark.force_snat == 1",
+            "ct_mark.skip_snat == 1",
+        )
+    } else {
+        (
+            "ct.est && !ct.rel && !ct.new && ct_label.natted",
+            "ct_label.force_snat == 1",
+            "ct_label.skip_snat == 1",
+        )
+    };
+    let related = "ct.rel && !ct.est && !ct.new";
+    let commit_nat = crate::flow::act::CT_COMMIT_NAT;
+    flows.add(
+        dp,
+        Stage::LrInDnat,
+        50,
+        &Match::pred(Pred::Fixed(natted)),
+        &Actions::one(Action::Next),
+    );
+    flows.add(
+        dp,
+        Stage::LrInDnat,
+        50,
+        &Match::pred(Pred::Fixed(related)),
+        &Actions::one(commit_nat.clone()),
+    );
+    for (mark, flag) in [(force, FORCE_SNAT_FOR_LB), (skip, SKIP_SNAT_FOR_LB)] {
+        let set = Action::Assign(flag, Value::Int(1));
+        let est = Match::pred(Pred::Fixed(natted)).and_pred(Pred::Fixed(mark));
+        flows.add(
+            dp,
+            Stage::LrInDnat,
+            70,
+            &est,
+            &Actions(vec![set.clone(), Action::Next]),
+        );
+        let rel = Match::pred(Pred::Fixed(related)).and_pred(Pred::Fixed(mark));
+        flows.add(
+            dp,
+            Stage::LrInDnat,
+            70,
+            &rel,
+            &Actions(vec![set, commit_nat.clone()]),
+        );
+    }
+}
+
+/// `lb_force_snat_ip` on a gateway router: un-SNAT replies to the forced address and SNAT
+/// load-balanced traffic to it (or, with `router_ip`, to the address of the port it leaves
+/// by, for each port with a peer).
+fn build_force_snat(lr: &Router, flows: &mut FlowTable) {
+    if !lr.is_gateway() {
+        return;
+    }
+    let dp = lr.dp;
+    let ct_snat = Actions::one(Action::Fixed("ct_snat;"));
+    if force_snat_router_ip(lr) {
+        for p in lr.ports.iter().filter(|p| p.peer.is_some()) {
+            let first4 = p.ipv4.first().map(|n| IpAddr::V4(n.addr));
+            let first6 = p
+                .ipv6
+                .iter()
+                .find(|n| !n.is_link_local())
+                .map(|n| IpAddr::V6(n.addr));
+            for ip in [first4, first6].into_iter().flatten() {
+                let m =
+                    Match::eq(Field::INPORT, Value::port(&p.name)).and_eq(ip_field(ip, true), ip);
+                flows.add(dp, Stage::LrInUnsnat, 110, &m, &ct_snat);
+                let m = Match::eq(FORCE_SNAT_FOR_LB, Value::Int(1))
+                    .and_pred(family(ip))
+                    .and_eq(Field::OUTPORT, Value::port(&p.name));
+                let a = Actions::one(Action::CtNat {
+                    name: "ct_snat",
+                    target: Some(ip.to_string()),
+                    range: None,
+                });
+                flows.add(dp, Stage::LrOutSnat, 110, &m, &a);
+            }
+        }
+        return;
+    }
+    for ip in force_snat_addrs(lr).into_iter().flatten().flatten() {
+        let m = Match::pred(family(ip)).and_eq(ip_field(ip, true), ip);
+        flows.add(dp, Stage::LrInUnsnat, 110, &m, &ct_snat);
+        let m = Match::eq(FORCE_SNAT_FOR_LB, Value::Int(1)).and_pred(family(ip));
+        let a = Actions::one(Action::CtNat {
+            name: "ct_snat",
+            target: Some(ip.to_string()),
+            range: None,
+        });
+        flows.add(dp, Stage::LrOutSnat, 100, &m, &a);
+    }
+}
+
+/// ARP/ND for VIPs: the router answers on each port for its VIP address sets (the switch side,
+/// forwarding requests for the VIPs in a port's subnets to the router port, is built with the
+/// other router-owned addresses in `nat_switch`).
+fn build_neighbor(ctx: &RouterCtx<'_>, lr: &Router, lbs: &[&LoadBalancer], flows: &mut FlowTable) {
+    let responder = responder_ips(lr, lbs, &ctx.nb.load_balancers);
+    let key = ctx.dp_keys.get(lr.dp).copied();
+    for v6 in [false, true] {
+        let Some(key) = key else { break };
+        if !responder.iter().any(|ip| ip.is_ipv6() == v6) {
+            continue;
+        }
+        let set = Value::AddrSet(address_set_name(key, v6));
+        for p in &lr.ports {
+            let m = Match::eq(Field::INPORT, Value::port(&p.name));
+            let m = if v6 {
+                m.and_pred(Pred::NdNs).and_eq(Field::ND_TARGET, set.clone())
+            } else {
+                m.and_eq(Field::ARP_OP, Value::Int(1))
+                    .and_eq(Field::ARP_TPA, set.clone())
+            };
+            let m = if p.is_dgp {
+                m.and_resident(&p.cr_name())
+            } else {
+                m
+            };
+            let reply = if v6 {
+                super::nat::nd_reply(PORT_MAC.into())
+            } else {
+                super::nat::arp_reply(PORT_MAC.into())
+            };
+            flows.add(lr.dp, Stage::LrInIpInput, 90, &m, &reply);
+        }
+    }
 }

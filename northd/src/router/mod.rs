@@ -30,6 +30,8 @@ use crate::state::ChassisFeatures;
 
 pub mod gateway;
 pub mod input;
+pub mod input_mcast;
+pub mod input_ra;
 pub mod lb;
 pub mod nat;
 pub mod routing;
@@ -141,14 +143,14 @@ pub struct RouterPort {
     /// IPv4 `networks`, in NB (set) order.
     pub ipv4: Vec<Ipv4Net>,
     /// IPv6 `networks`, in NB (set) order, followed by the link-local address derived from `mac`
-    /// (unless one is configured).
+    /// (always, even when `networks` has a link-local address).
     pub ipv6: Vec<Ipv6Net>,
     /// `enabled` (absent means enabled).
     pub enabled: bool,
     /// What it is connected to.
     pub peer: Option<Peer>,
-    /// A distributed gateway port: it has `gateway_chassis`, an `ha_chassis_group` or
-    /// `options:redirect-chassis` (and its router is not a gateway router).
+    /// A distributed gateway port: it has `gateway_chassis` or an `ha_chassis_group` (and its
+    /// router is not a gateway router).
     pub is_dgp: bool,
     /// `options`.
     pub options: BTreeMap<String, String>,
@@ -178,6 +180,8 @@ pub struct Router {
     pub options: BTreeMap<String, String>,
     /// `nat`.
     pub nats: Vec<Ref<nb::Nat>>,
+    /// The `nat` rules, parsed (see [`nat::parse_rules`]).
+    pub nat_rules: Vec<nat::NatRule>,
     /// Load balancers of the router and of its load balancer groups.
     pub lbs: Vec<Ref<nb::LoadBalancer>>,
     /// `static_routes`.
@@ -213,6 +217,10 @@ fn parse_networks(
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
     for text in &lrp.networks {
+        // `networks` needs at least one entry: a port without networks has an empty one.
+        if text.is_empty() {
+            continue;
+        }
         match text.parse::<IpNet>() {
             Ok(n) => match n.addr() {
                 IpAddr::V4(a) => v4.push(Ipv4Net {
@@ -231,12 +239,11 @@ fn parse_networks(
             }),
         }
     }
-    if !v6.iter().any(|n| n.is_link_local()) {
-        v6.push(Ipv6Net {
-            addr: link_local(mac),
-            plen: 64,
-        });
-    }
+    // ovn-northd adds the EUI-64 link-local address even when `networks` has another one.
+    v6.push(Ipv6Net {
+        addr: link_local(mac),
+        plen: 64,
+    });
     (v4, v6)
 }
 
@@ -275,10 +282,9 @@ pub fn router_view(
                     .filter(|p| nb.router_ports.values().any(|o| &o.name == *p))
                     .map(|p| Peer::Router { port: p.clone() })
             };
+            // ovn-northd 23.03 ignores the legacy `options:redirect-chassis`.
             let is_dgp = chassis.is_none()
-                && (!lrp.gateway_chassis.is_empty()
-                    || lrp.ha_chassis_group.is_some()
-                    || lrp.options.contains_key("redirect-chassis"));
+                && (!lrp.gateway_chassis.is_empty() || lrp.ha_chassis_group.is_some());
             Some(RouterPort {
                 nb: lrp.uuid,
                 name: lrp.name.clone(),
@@ -304,10 +310,12 @@ pub fn router_view(
     lbs.retain(|l| nb.load_balancers.contains_key(l));
     lbs.sort();
     lbs.dedup();
+    let nat_rules = nat::parse_rules(nb, lr, &ports, chassis.is_some(), warnings);
     Router {
         dp,
         nb: lr.uuid,
         name: lr.name.clone(),
+        nat_rules,
         ports,
         chassis,
         options: lr.options.clone(),
@@ -346,6 +354,17 @@ pub struct RouterCtx<'a> {
     pub switches: &'a [crate::switch::Switch],
     /// Every router, by position.
     pub routers: &'a [Router],
+    /// Port_Binding tunnel keys by logical port name.
+    pub port_keys: &'a BTreeMap<String, u32>,
+    /// Problems found in NB rows while building flows (merged into the build's warnings).
+    pub warnings: std::cell::RefCell<Vec<NbWarning>>,
+    /// Router/switch links, indexed on first use by the routing stages.
+    pub topology: std::cell::OnceCell<routing::Topology>,
+    /// Datapath tunnel keys, by datapath index (names of per-router address sets).
+    pub dp_keys: &'a [u32],
+    /// The flows of each load balancer on routers, built once per variant (see
+    /// [`lb::LbFlowCache`]).
+    pub lb_flows: std::cell::RefCell<lb::LbFlowCache>,
 }
 
 /// Builds every router stage's flows for `lr`.

@@ -3,12 +3,12 @@
 
 use ovn_sb::stage::Stage;
 
-use super::{LspType, Switch};
+use super::{LspType, Switch, SwitchCtx};
 use crate::flow::{Action, Actions, Field, FlowTable, Match, Pred, Value};
 use crate::mcast;
 
 /// Builds the L2 lookup stages of `sw`.
-pub fn build(sw: &Switch, flows: &mut FlowTable) {
+pub fn build(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
     let dp = sw.dp;
     let svc = Match::eq(Field::ETH_DST, Value::AddrSet("svc_monitor_mac".to_owned()))
         .and_pred(Pred::TcpOrIcmp);
@@ -54,14 +54,14 @@ pub fn build(sw: &Switch, flows: &mut FlowTable) {
         } else {
             Actions::one(Action::Drop)
         };
+        // A router port towards a gateway: only the gateway chassis takes the router MAC.
+        let resident = crate::router::gateway::l2_lkup_resident(ctx.nb, sw, p);
         for a in &p.addrs {
-            flows.add(
-                dp,
-                Stage::LsInL2Lkup,
-                50,
-                &Match::eq(Field::ETH_DST, a.mac),
-                &to_port,
-            );
+            let mut m = Match::eq(Field::ETH_DST, a.mac);
+            if let Some(cr) = &resident {
+                m = m.and_resident(cr);
+            }
+            flows.add(dp, Stage::LsInL2Lkup, 50, &m, &to_port);
         }
         if !p.enabled {
             let m = Match::eq(Field::OUTPORT, Value::port(&p.name));
@@ -120,12 +120,30 @@ fn build_mcast_snoop(sw: &Switch, flows: &mut FlowTable) {
     flows.add(dp, Stage::LsInL2Lkup, 85, &local6, &to(mcast::FLOOD));
     if !sw.mcast.flood_unregistered {
         let any = Match::pred(Pred::Fixed("ip4.mcast || ip6.mcast"));
-        let actions = if sw.ports.iter().any(|p| p.enabled && p.mcast_flood) {
+        let flood_static = sw.ports.iter().any(|p| p.enabled && p.mcast_flood);
+        let mut a = Vec::new();
+        if sw.flood_relay() {
+            // Unregistered multicast also goes to routers relaying it.
+            a.push(Action::Nested(
+                "clone",
+                vec![
+                    Action::Assign(Field::OUTPORT, Value::port(mcast::MROUTER_FLOOD)),
+                    Action::Output,
+                ],
+            ));
+            if !flood_static {
+                // ovn-northd leaves a space after this clone, even when nothing follows.
+                a.push(Action::Spacer);
+            }
+        }
+        if flood_static {
             // ovn-northd writes this one without a space after `=`.
-            Actions::one(Action::Fixed("outport =\"_MC_static\"; output;"))
-        } else {
-            Actions::one(Action::Drop)
-        };
+            a.push(Action::Fixed("outport =\"_MC_static\"; output;"));
+        }
+        if a.is_empty() {
+            a.push(Action::Drop);
+        }
+        let actions = Actions(a);
         flows.add(dp, Stage::LsInL2Lkup, 80, &any, &actions);
     }
 }

@@ -15,9 +15,9 @@ const VIP4: Field = Field("reg1");
 const VIP6: Field = Field("xxreg1");
 /// `reg2[0..15]`: the VIP port.
 const VIP_PORT: Field = Field("reg2[0..15]");
-/// `reg4` / `xxreg1`-style backend address registers used by affinity.
+/// `reg4` / `xxreg0`: the backend address `chk_lb_aff` loads for a known affinity session.
 const AFF_BACKEND4: Field = Field("reg4");
-const AFF_BACKEND6: Field = Field("xxreg1");
+const AFF_BACKEND6: Field = Field("xxreg0");
 const AFF_BACKEND_PORT: Field = Field("reg8[0..15]");
 /// `reg9[6]`: a learnt affinity session exists.
 const KNOWN_LB_SESSION: Field = Field("reg9[6]");

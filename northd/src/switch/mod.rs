@@ -17,6 +17,7 @@ use crate::state::ChassisFeatures;
 pub mod acl;
 pub mod arp_nd;
 pub mod dhcp;
+pub mod external;
 pub mod l2;
 pub mod lb;
 pub mod port_sec;
@@ -116,6 +117,9 @@ pub struct SwitchPort {
     pub mcast_flood: bool,
     /// `options:mcast_flood_reports`: receives IGMP/MLD reports (`_MC_mrouter_flood`).
     pub mcast_flood_reports: bool,
+    /// A `router` port whose peer router port is on an enabled router with
+    /// `options:mcast_relay=true` (the port joins `_MC_mrouter_flood`).
+    pub mcast_relay_peer: bool,
 }
 
 /// The options of a `virtual` port.
@@ -180,6 +184,11 @@ pub struct Switch {
 }
 
 impl Switch {
+    /// True when some port connects to a router relaying IP multicast.
+    pub fn flood_relay(&self) -> bool {
+        self.ports.iter().any(|p| p.mcast_relay_peer)
+    }
+
     /// True when some port has an `unknown` address.
     pub fn has_unknown(&self) -> bool {
         self.ports.iter().any(|p| p.has_unknown)
@@ -230,18 +239,35 @@ pub fn switch_view(
         .iter()
         .filter_map(|r| nb.switch_ports.get(r))
         .map(|lsp| {
-            let (addrs, has_unknown) = parse_addresses(
+            let (mut addrs, has_unknown) = parse_addresses(
                 &lsp.name,
                 &lsp.addresses,
                 lsp.dynamic_addresses.as_deref(),
                 warnings,
             );
+            addrs.extend(crate::router::gateway::router_lsp_addrs(nb, lsp));
             let (ps_addrs, _) = parse_addresses(&lsp.name, &lsp.port_security, None, warnings);
             let router_peer = lsp.type_ == "router"
                 && lsp
                     .options
                     .get("router-port")
                     .is_some_and(|rp| nb.router_ports.values().any(|lrp| &lrp.name == rp));
+            let mcast_relay_peer = router_peer
+                && lsp.options.get("router-port").is_some_and(|rp| {
+                    nb.router_ports
+                        .values()
+                        .find(|lrp| &lrp.name == rp)
+                        .is_some_and(|lrp| {
+                            nb.routers.values().any(|lr| {
+                                lr.enabled != Some(false)
+                                    && lr.ports.contains(&lrp.uuid)
+                                    && lr
+                                        .options
+                                        .get("mcast_relay")
+                                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                            })
+                        })
+                });
             SwitchPort {
                 nb: lsp.uuid,
                 name: lsp.name.clone(),
@@ -259,6 +285,7 @@ pub fn switch_view(
                     .options
                     .get("mcast_flood_reports")
                     .is_some_and(|v| v == "true"),
+                mcast_relay_peer,
             }
         })
         .collect();
@@ -346,5 +373,6 @@ pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
     stateful::build(sw, flows);
     arp_nd::build(sw, flows);
     dhcp::build(ctx, sw, acl.stateful(), flows);
-    l2::build(sw, flows);
+    external::build(ctx, sw, flows);
+    l2::build(ctx, sw, flows);
 }

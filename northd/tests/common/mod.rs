@@ -77,11 +77,56 @@ pub fn our_flows(content: &SbContent) -> BTreeSet<Flow> {
     out
 }
 
+/// Actions real ovn-northd 23.03 writes that its own parser rejects (`drop;` after another
+/// action, in load balancer flows of routers forcing or skipping SNAT): parity needs them.
+const KNOWN_UNPARSABLE: &[&str] = &[
+    "flags.force_snat_for_lb = 1; drop;",
+    "flags.skip_snat_for_lb = 1; drop;",
+];
+
+/// Real datapath tunnel keys to ours (by datapath name): per-router address sets are named
+/// after the key (`_rtr_lb_<key>_ip4`) and the two sides allocate keys in different orders.
+pub fn real_to_our_keys(stack: &testkit::Stack, content: &SbContent) -> BTreeMap<String, String> {
+    let ours: BTreeMap<&str, u32> = content
+        .datapaths
+        .iter()
+        .map(|d| (d.name.as_str(), d.tunnel_key))
+        .collect();
+    let dps: Vec<sb::DatapathBinding> = sb_rows(stack);
+    dps.iter()
+        .filter_map(|d| {
+            let name = d.external_ids.get("name")?;
+            let our = ours.get(name.as_str())?;
+            Some((d.tunnel_key.to_string(), our.to_string()))
+        })
+        .collect()
+}
+
+/// Rewrites `_rtr_lb_<key>_` in `text` through `keys`.
+pub fn rekey_rtr_lb(text: &str, keys: &BTreeMap<String, String>) -> String {
+    const TAG: &str = "_rtr_lb_";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(TAG) {
+        out.push_str(&rest[..i + TAG.len()]);
+        rest = &rest[i + TAG.len()..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        let key = &rest[..digits];
+        out.push_str(keys.get(key).map_or(key, String::as_str));
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn check_parses(content: &SbContent) {
     use flowcompile::actions::{parse_actions, ParseContext, Pipeline};
     use flowcompile::debug::{run, Pass};
     let mut bad = Vec::new();
     for (k, _) in content.flows.iter() {
+        if KNOWN_UNPARSABLE.contains(&k.actions.as_str()) {
+            continue;
+        }
         if let Err(e) = run(Pass::Parse, &k.match_) {
             bad.push(format!("match {:?}: {e}", k.match_));
         }
@@ -134,7 +179,10 @@ pub fn resolve_arg(stack: &testkit::Stack, a: &str) -> String {
     }
     if let Some((col, r)) = a.split_once("==") {
         if let Some((table, name)) = r.split_once('/') {
-            return format!("{col}={}", by_name(table, name));
+            // Only a table name (`Logical_Router/r1`), not a match (`ip4.src == 10.0.0.0/8`).
+            if table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return format!("{col}={}", by_name(table, name));
+            }
         }
     }
     a.to_owned()
@@ -194,11 +242,15 @@ pub fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outco
     );
     check_parses(&content);
 
+    let lb_keys = real_to_our_keys(&stack, &content);
     let real: BTreeSet<Flow> = stack
         .logical_flows()
         .expect("lflow-list")
         .into_iter()
-        .map(|f| (f.datapath, f.stage, f.priority, f.match_expr, f.actions))
+        .map(|f| {
+            let m = rekey_rtr_lb(&f.match_expr, &lb_keys);
+            (f.datapath, f.stage, f.priority, m, f.actions)
+        })
         .collect();
     let ours = our_flows(&content);
     let out = Outcome {
@@ -270,7 +322,14 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
         BTreeMap<String, String>,
         Option<String>,
         Option<i64>,
+        BTreeSet<String>,
+        Option<String>,
     );
+    let ha_groups: Vec<sb::HaChassisGroup> = sb_rows(stack);
+    let ha_name: BTreeMap<_, _> = ha_groups
+        .iter()
+        .map(|g| (g.uuid.uuid(), g.name.clone()))
+        .collect();
     let real_pb: BTreeMap<String, PbRow> = pbs
         .iter()
         .map(|p| {
@@ -284,6 +343,8 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
                     p.options.clone(),
                     p.parent_port.clone(),
                     p.tag,
+                    p.nat_addresses.clone(),
+                    p.ha_chassis_group.map(|g| ha_name[&g.uuid()].clone()),
                 ),
             )
         })
@@ -302,11 +363,55 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
                     p.options.clone(),
                     p.parent_port.clone(),
                     p.tag,
+                    p.nat_addresses.clone(),
+                    p.ha_chassis_group.clone(),
                 ),
             )
         })
         .collect();
     assert_eq!(our_pb, real_pb, "{name}: Port_Binding rows differ");
+    // requested_chassis / requested_additional_chassis, by chassis name (our names resolve only
+    // to chassis that exist).
+    let sb_chassis: Vec<sb::Chassis> = sb_rows(stack);
+    let chassis_name: BTreeMap<_, _> = sb_chassis
+        .iter()
+        .map(|c| (c.uuid.uuid(), c.name.clone()))
+        .collect();
+    let real_req: BTreeMap<String, Vec<String>> = pbs
+        .iter()
+        .map(|p| {
+            let mut v: Vec<String> = p
+                .requested_chassis
+                .iter()
+                .map(|c| chassis_name[&c.uuid()].clone())
+                .collect();
+            let mut extra: Vec<String> = p
+                .requested_additional_chassis
+                .iter()
+                .map(|c| chassis_name[&c.uuid()].clone())
+                .collect();
+            extra.sort();
+            v.extend(extra);
+            (p.logical_port.clone(), v)
+        })
+        .collect();
+    let our_req: BTreeMap<String, Vec<String>> = content
+        .ports
+        .iter()
+        .map(|p| {
+            let mut v: Vec<String> = p
+                .requested_chassis
+                .iter()
+                .filter(|c| chassis_name.values().any(|n| n == *c))
+                .cloned()
+                .collect();
+            if v.len() > 1 {
+                v[1..].sort();
+            }
+            (p.name.clone(), v)
+        })
+        .collect();
+    assert_eq!(our_req, real_req, "{name}: requested chassis differ");
     // Port keys are unique per datapath in both; datapath keys unique globally.
     let mut seen = BTreeSet::new();
     for p in &content.ports {
@@ -315,6 +420,48 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
             "duplicate port key"
         );
     }
+
+    // HA chassis groups by name: (chassis name, chassis row present, priority) per member.
+    let ha: Vec<sb::HaChassis> = sb_rows(stack);
+    let chassis: Vec<sb::Chassis> = sb_rows(stack);
+    let chassis_names: BTreeSet<String> = chassis.iter().map(|c| c.name.clone()).collect();
+    let ha_by_uuid: BTreeMap<_, _> = ha.iter().map(|c| (c.uuid.uuid(), c)).collect();
+    let real_ha: BTreeMap<String, BTreeSet<(String, bool, i64)>> = ha_groups
+        .iter()
+        .map(|g| {
+            (
+                g.name.clone(),
+                g.ha_chassis
+                    .iter()
+                    .map(|c| {
+                        let c = ha_by_uuid[&c.uuid()];
+                        (
+                            c.external_ids
+                                .get("chassis-name")
+                                .cloned()
+                                .unwrap_or_default(),
+                            c.chassis.is_some(),
+                            c.priority,
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let our_ha: BTreeMap<String, BTreeSet<(String, bool, i64)>> = content
+        .ha_chassis_groups
+        .iter()
+        .map(|(n, g)| {
+            (
+                n.clone(),
+                g.chassis
+                    .iter()
+                    .map(|(c, p)| (c.clone(), chassis_names.contains(c), *p))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(our_ha, real_ha, "{name}: HA_Chassis_Group rows differ");
 
     let mcs: Vec<sb::MulticastGroup> = sb_rows(stack);
     let real_mc: BTreeSet<(String, String, i64, BTreeSet<String>)> = mcs
@@ -342,11 +489,42 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
         .collect();
     assert_eq!(our_mc, real_mc, "{name}: Multicast_Group rows differ");
 
+    // Static MAC bindings: (datapath, logical_port, ip, mac, override_dynamic_mac).
+    type SmbRow = (String, String, String, String, bool);
+    let smbs: Vec<sb::StaticMacBinding> = sb_rows(stack);
+    let real_smb: BTreeSet<SmbRow> = smbs
+        .iter()
+        .map(|m| {
+            (
+                dp_name[&m.datapath.uuid()].clone(),
+                m.logical_port.clone(),
+                m.ip.clone(),
+                m.mac.clone(),
+                m.override_dynamic_mac,
+            )
+        })
+        .collect();
+    let our_smb: BTreeSet<SmbRow> = content
+        .static_mac_bindings
+        .iter()
+        .map(|m| {
+            (
+                content.datapaths[m.datapath].name.clone(),
+                m.logical_port.clone(),
+                m.ip.clone(),
+                m.mac.clone(),
+                m.override_dynamic_mac,
+            )
+        })
+        .collect();
+    assert_eq!(our_smb, real_smb, "{name}: Static_MAC_Binding rows differ");
+
     // Address sets by name; port groups by name with the datapath key renamed to its name.
     let sets: Vec<sb::AddressSet> = sb_rows(stack);
+    let lb_keys = real_to_our_keys(stack, content);
     let real_as: BTreeMap<String, BTreeSet<String>> = sets
         .iter()
-        .map(|a| (a.name.clone(), a.addresses.clone()))
+        .map(|a| (rekey_rtr_lb(&a.name, &lb_keys), a.addresses.clone()))
         .collect();
     assert_eq!(
         content.address_sets, real_as,
@@ -511,4 +689,41 @@ pub fn assert_stages(out: Option<Outcome>, prefixes: &[&str]) {
             real.len()
         );
     }
+}
+
+/// Compiles the NB of an already-populated real `stack` (after real ovn-northd ran on it) with
+/// ours and compares the flows, without printing or asserting anything (for large NBs, e.g. an
+/// OVN-Kubernetes cluster loaded with `e2e::load_nb`): the snapshot is `ovn-nbctl
+/// --format=json list` of every table, the SB state the stack's Chassis rows, as in
+/// [`scenario_on`]. Returns the outcome and our content (for [`compare_bindings`] and
+/// [`check_parses`]).
+pub fn outcome_from_stack(stack: &testkit::Stack) -> (Outcome, SbContent) {
+    let mut tables = Map::new();
+    for t in NbSnapshot::TABLES {
+        let text = stack
+            .nbctl(["--format=json", "list", t])
+            .expect("nbctl list");
+        tables.insert((*t).to_owned(), Value::Array(json_rows(&text)));
+    }
+    let snapshot = NbSnapshot::from_json(&Value::Object(tables)).expect("snapshot");
+    let chassis: Vec<sb::Chassis> = sb_rows(stack);
+    let state = SbState::from_rows(&[], &[], &chassis);
+    let content = build(&snapshot, &state);
+    let lb_keys = real_to_our_keys(stack, &content);
+    let real: BTreeSet<Flow> = stack
+        .logical_flows()
+        .expect("lflow-list")
+        .into_iter()
+        .map(|f| {
+            let m = rekey_rtr_lb(&f.match_expr, &lb_keys);
+            (f.datapath, f.stage, f.priority, m, f.actions)
+        })
+        .collect();
+    let ours = our_flows(&content);
+    let out = Outcome {
+        equal: ours.intersection(&real).count(),
+        ours_only: ours.difference(&real).cloned().collect(),
+        real_only: real.difference(&ours).cloned().collect(),
+    };
+    (out, content)
 }

@@ -62,7 +62,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use record::{
-    encode_record, parse_header, CorruptTail, Corruption, Record, RecordHeader, RecordReader,
+    encode_record, parse_header, CorruptTail, Corruption, RawRecord, Record, RecordHeader,
+    RecordReader,
 };
 pub use txn::TransactionRecord;
 
@@ -162,37 +163,86 @@ pub fn read_records(path: impl AsRef<Path>) -> Result<LogContents, FileError> {
 }
 
 fn read_records_from(reader: impl io::Read, path: &Path) -> Result<LogContents, FileError> {
+    let mut records = Vec::new();
+    let end = read_raw_records_from(reader, path, |raw| match raw.parse() {
+        Ok(record) => {
+            records.push(record);
+            Ok(None)
+        }
+        Err(FileError::Corrupt(tail)) => Ok(Some(tail.reason)),
+        Err(e) => Err(e),
+    })?;
+    Ok(LogContents {
+        records,
+        corrupt_tail: end.corrupt_tail,
+        valid_len: end.valid_len,
+    })
+}
+
+/// Where reading records one by one ended (see [`LogFile::open_streaming`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadEnd {
+    /// How many good records were read.
+    pub records: usize,
+    /// Where and why reading stopped before the end of the file, if it did.
+    pub corrupt_tail: Option<CorruptTail>,
+    /// Length of the good prefix: the offset just past the last good record.
+    pub valid_len: u64,
+}
+
+/// Reads the records of a stream one at a time, handing each to `on_record` as soon as its header
+/// and SHA-1 have been checked. `on_record` returns `Ok(Some(reason))` for a record it finds
+/// corrupt (its JSON does not parse, say), which ends reading there as a corrupt tail.
+fn read_raw_records_from<E: From<FileError>>(
+    reader: impl io::Read,
+    path: &Path,
+    mut on_record: impl FnMut(RawRecord) -> Result<Option<Corruption>, E>,
+) -> Result<ReadEnd, E> {
     let mut reader = RecordReader::new(reader);
-    let mut contents = LogContents {
-        records: Vec::new(),
+    let mut contents = ReadEnd {
+        records: 0,
         corrupt_tail: None,
         valid_len: 0,
     };
     loop {
-        match reader.next_record() {
-            Ok(Some(record)) => {
-                contents.valid_len = record.end_offset();
-                contents.records.push(record);
+        let next = match reader.next_raw_record() {
+            Ok(Some(raw)) => {
+                let (offset, end) = (raw.offset, raw.offset + raw.size);
+                match on_record(raw)? {
+                    None => {
+                        contents.valid_len = end;
+                        contents.records += 1;
+                        continue;
+                    }
+                    Some(reason) => Err(FileError::Corrupt(CorruptTail { offset, reason })),
+                }
             }
+            other => other,
+        };
+        match next {
+            Ok(Some(_)) => {}
             Ok(None) => break,
             Err(FileError::Corrupt(tail)) => {
-                if contents.records.is_empty() {
+                if contents.records == 0 {
                     match &tail.reason {
                         Corruption::WrongMagic { found } if found == CLUSTER_MAGIC => {
                             return Err(FileError::Clustered {
                                 path: path.to_path_buf(),
-                            })
+                            }
+                            .into())
                         }
                         Corruption::WrongMagic { found } => {
                             return Err(FileError::UnknownMagic {
                                 path: path.to_path_buf(),
                                 magic: found.clone(),
-                            })
+                            }
+                            .into())
                         }
                         Corruption::BadHeader { line } if !line.starts_with("OVSDB ") => {
                             return Err(FileError::NotOvsdbFile {
                                 path: path.to_path_buf(),
-                            })
+                            }
+                            .into())
                         }
                         _ => {}
                     }
@@ -200,8 +250,8 @@ fn read_records_from(reader: impl io::Read, path: &Path) -> Result<LogContents, 
                 contents.corrupt_tail = Some(tail);
                 break;
             }
-            Err(FileError::Read(source)) => return Err(io_err(path)(source)),
-            Err(e) => return Err(e),
+            Err(FileError::Read(source)) => return Err(io_err(path)(source).into()),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(contents)
@@ -277,6 +327,38 @@ impl LogFile {
             truncate_pending: contents.corrupt_tail.is_some(),
         };
         Ok((log, contents))
+    }
+
+    /// Like [`LogFile::open`], but hands each record to `on_record` as soon as it is read (header and
+    /// SHA-1 checked, JSON not parsed) instead of keeping every record in memory: the caller can
+    /// apply a big record and drop its text before reading the next. `on_record` returns
+    /// `Ok(Some(reason))` for a record it finds corrupt, which ends the good prefix there (as
+    /// [`LogFile::open`] does for a record whose JSON does not parse).
+    pub fn open_streaming<E: From<FileError>>(
+        path: impl AsRef<Path>,
+        on_record: impl FnMut(RawRecord) -> Result<Option<Corruption>, E>,
+    ) -> Result<(Self, ReadEnd), E> {
+        let path = path.as_ref();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        let end = read_raw_records_from(&file, path, on_record)?;
+        if end.records == 0 {
+            return Err(FileError::NoSchema {
+                path: path.to_path_buf(),
+                tail: end.corrupt_tail,
+            }
+            .into());
+        }
+        let log = Self {
+            path: path.to_path_buf(),
+            file,
+            offset: end.valid_len,
+            truncate_pending: end.corrupt_tail.is_some(),
+        };
+        Ok((log, end))
     }
 
     /// The file's path.

@@ -139,6 +139,43 @@ impl Record {
     }
 }
 
+/// One record whose header and SHA-1 checked out, its JSON not parsed yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecord {
+    /// Offset of its header line in the file.
+    pub offset: u64,
+    /// Total size on disk, header included.
+    pub size: u64,
+    /// The record's JSON text (with its trailing newline).
+    pub data: Vec<u8>,
+}
+
+impl RawRecord {
+    /// Parses the JSON text; text that is not a JSON object makes the record corrupt
+    /// ([`Corruption::InvalidJson`] or [`Corruption::NotAnObject`] at the record's offset).
+    pub fn parse(self) -> Result<Record, FileError> {
+        let corrupt = |reason| {
+            FileError::Corrupt(CorruptTail {
+                offset: self.offset,
+                reason,
+            })
+        };
+        let json: Value = serde_json::from_slice(&self.data).map_err(|e| {
+            corrupt(Corruption::InvalidJson {
+                message: e.to_string(),
+            })
+        })?;
+        if !json.is_object() {
+            return Err(corrupt(Corruption::NotAnObject));
+        }
+        Ok(Record {
+            offset: self.offset,
+            size: self.size,
+            json,
+        })
+    }
+}
+
 /// Encodes `record` (a JSON object) as ovsdb-server does: compact JSON plus a newline, preceded by the
 /// `OVSDB JSON <length> <sha1>` header.
 pub fn encode_record(record: &Value) -> Result<Vec<u8>, FileError> {
@@ -200,6 +237,15 @@ impl<R: Read> RecordReader<R> {
 
     /// Reads the next record; `Ok(None)` at a clean end of the stream.
     pub fn next_record(&mut self) -> Result<Option<Record>, FileError> {
+        match self.next_raw_record()? {
+            Some(raw) => raw.parse().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads the next record without parsing its JSON (see [`RawRecord::parse`]); `Ok(None)` at a
+    /// clean end of the stream.
+    pub fn next_raw_record(&mut self) -> Result<Option<RawRecord>, FileError> {
         let mut line = Vec::with_capacity(96);
         (&mut self.reader)
             .take(MAX_HEADER_LEN as u64)
@@ -255,19 +301,11 @@ impl<R: Read> RecordReader<R> {
                 actual: hex::encode(actual),
             }));
         }
-        let json: Value = serde_json::from_slice(&data).map_err(|e| {
-            self.corrupt(Corruption::InvalidJson {
-                message: e.to_string(),
-            })
-        })?;
-        if !json.is_object() {
-            return Err(self.corrupt(Corruption::NotAnObject));
-        }
         let size = line.len() as u64 + header.length;
-        let record = Record {
+        let record = RawRecord {
             offset: self.offset,
             size,
-            json,
+            data,
         };
         self.offset += size;
         Ok(Some(record))

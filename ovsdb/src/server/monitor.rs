@@ -388,7 +388,7 @@ fn row_json(ts: &TableSchema, row: &Row, cols: &[usize], skip_defaults: bool) ->
         let (Some(col), Some(d)) = (ts.columns.get(c), row.fields.get(c)) else {
             continue;
         };
-        if skip_defaults && *d == col.type_.default_datum() {
+        if skip_defaults && *d == ts.defaults()[c] {
             continue;
         }
         m.insert(col.name.clone(), d.to_json());
@@ -550,7 +550,7 @@ impl Monitor {
                     let (Some(col), Some(d)) = (ts.columns.get(c), row.fields.get(c)) else {
                         continue;
                     };
-                    if self.version != MonitorVersion::V1 && *d == col.type_.default_datum() {
+                    if self.version != MonitorVersion::V1 && *d == ts.defaults()[c] {
                         continue;
                     }
                     if !first_col {

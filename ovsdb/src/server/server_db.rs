@@ -90,6 +90,6 @@ pub(crate) fn build(
         comment: None,
         durable: false,
     };
-    db.apply(&changes, &HashMap::new());
+    db.apply(&changes, &crate::hash::FastMap::default());
     Ok((db, ids))
 }

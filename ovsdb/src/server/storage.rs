@@ -15,7 +15,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -118,28 +117,50 @@ impl FileStorage {
         options: StorageOptions,
     ) -> Result<(Database, Self, Option<file::CorruptTail>), StorageError> {
         let path = path.as_ref();
-        let (log, contents) = LogFile::open(path)?;
-        if let Some(tail) = &contents.corrupt_tail {
+        // Records are applied as they are read, each dropped before the next is read.
+        let mut loaded: Option<(Database, Value)> = None;
+        let on_record = |raw: file::RawRecord| -> Result<Option<file::Corruption>, StorageError> {
+            if let Some((db, _)) = &mut loaded {
+                if replay_inserts_text(db, &raw.data).is_some() {
+                    return Ok(None);
+                }
+            }
+            let rec = match raw.parse() {
+                Ok(rec) => rec,
+                Err(FileError::Corrupt(tail)) => return Ok(Some(tail.reason)),
+                Err(e) => return Err(e.into()),
+            };
+            match &mut loaded {
+                Some((db, _)) => {
+                    replay_record(db, &rec.json).map_err(|details| StorageError::Replay {
+                        path: path.to_path_buf(),
+                        offset: rec.offset,
+                        details,
+                    })?;
+                }
+                None => {
+                    let schema = Schema::from_json(&rec.json).map_err(|source| {
+                        StorageError::Schema {
+                            path: path.to_path_buf(),
+                            source,
+                        }
+                    })?;
+                    loaded = Some((Database::new(schema), rec.json));
+                }
+            }
+            Ok(None)
+        };
+        let (log, end) = LogFile::open_streaming(path, on_record)?;
+        if let Some(tail) = &end.corrupt_tail {
             tracing::warn!(file = %path.display(), "{tail}; ignoring the rest of the file");
         }
-        let mut records = contents.records.into_iter();
-        let schema_rec = records.next().ok_or_else(|| FileError::NoSchema {
-            path: path.to_path_buf(),
-            tail: None,
-        })?;
-        let schema =
-            Schema::from_json(&schema_rec.json).map_err(|source| StorageError::Schema {
+        let Some((db, schema_json)) = loaded else {
+            return Err(FileError::NoSchema {
                 path: path.to_path_buf(),
-                source,
-            })?;
-        let mut db = Database::new(schema);
-        for rec in records {
-            replay_record(&mut db, &rec.json).map_err(|details| StorageError::Replay {
-                path: path.to_path_buf(),
-                offset: rec.offset,
-                details,
-            })?;
-        }
+                tail: end.corrupt_tail,
+            }
+            .into());
+        };
         let base_size = log.len();
         Ok((
             db,
@@ -147,9 +168,9 @@ impl FileStorage {
                 log,
                 options,
                 base_size,
-                schema_json: schema_rec.json,
+                schema_json,
             },
-            contents.corrupt_tail,
+            end.corrupt_tail,
         ))
     }
 
@@ -240,7 +261,7 @@ pub fn commit_record(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Opti
                             continue;
                         }
                         let d = &new.fields[col.index];
-                        if *d != col.type_.default_datum() {
+                        if *d != ts.defaults()[col.index] {
                             m.insert(col.name.clone(), d.to_json());
                         }
                     }
@@ -290,7 +311,7 @@ pub fn snapshot_record(db: &Database) -> Value {
                     continue;
                 }
                 let d = &row.fields[col.index];
-                if *d != col.type_.default_datum() {
+                if *d != ts.defaults()[col.index] {
                     m.insert(col.name.clone(), d.to_json());
                 }
             }
@@ -326,33 +347,63 @@ fn replay_inserts(db: &mut Database, txn: &TransactionRecord) -> Option<Result<(
         tables.push((t, rows));
     }
     tables.sort_by_key(|(t, _)| *t);
-    let mut changes = ChangeSet::default();
-    let mut new_rows: HashSet<(usize, Uuid)> = HashSet::new();
+    let mut new_rows = Vec::new();
     for (t, rows) in &tables {
         let ts = &schema.tables[*t];
-        let mut tc = TableChanges {
-            table: *t,
-            name: ts.name.clone(),
-            rows: Vec::with_capacity(rows.len()),
-        };
         for (u, row) in rows.iter() {
             let Some(uuid) = crate::atom::parse_uuid_str(u) else {
                 return Some(Err(format!("bad row UUID \"{u}\"")));
             };
-            let mut fields: Vec<Datum> =
-                ts.columns.iter().map(|c| c.type_.default_datum()).collect();
-            fields[COL_UUID] = Datum::scalar(Atom::Uuid(uuid));
-            fields[COL_VERSION] = Datum::scalar(Atom::Uuid(Uuid::new_v4()));
-            for (cname, cval) in row.as_object().into_iter().flatten() {
-                let Some(col) = ts.column(cname) else {
-                    return Some(Err(format!("unknown column \"{}.{cname}\"", ts.name)));
-                };
-                match Datum::from_json(cval, &col.type_, &mut NoSymbols) {
-                    Ok(d) => fields[col.index] = d,
-                    Err(e) => return Some(Err(format!("{}.{cname}: {e}", ts.name))),
-                }
+            let cols = row.as_object().into_iter().flatten();
+            match new_row_fields(ts, uuid, cols) {
+                Ok(fields) => new_rows.push((*t, uuid, fields)),
+                Err(e) => return Some(Err(e)),
             }
-            new_rows.insert((*t, uuid));
+        }
+    }
+    Some(insert_new_rows(db, new_rows))
+}
+
+/// The fields of a new row `uuid` of `ts` with the values of `cols` (column name → datum JSON) and
+/// defaults elsewhere; `_version` is left for [`insert_new_rows`] to fill in.
+fn new_row_fields<'a>(
+    ts: &crate::schema::TableSchema,
+    uuid: Uuid,
+    cols: impl IntoIterator<Item = (&'a String, &'a Value)>,
+) -> Result<Vec<Datum>, String> {
+    let mut fields: Vec<Datum> = ts.defaults().to_vec();
+    fields[COL_UUID] = Datum::scalar(Atom::Uuid(uuid));
+    for (cname, cval) in cols {
+        let Some(col) = ts.column(cname) else {
+            return Err(format!("unknown column \"{}.{cname}\"", ts.name));
+        };
+        match Datum::from_json(cval, &col.type_, &mut NoSymbols) {
+            Ok(d) => fields[col.index] = d,
+            Err(e) => return Err(format!("{}.{cname}: {e}", ts.name)),
+        }
+    }
+    Ok(fields)
+}
+
+/// Commits new rows `(table, uuid, fields)` (tables in schema order, no UUID already present) as
+/// one change, with fresh `_version`s; fails when a strong reference names a row that exists
+/// neither before nor among the new rows.
+fn insert_new_rows(db: &mut Database, new_rows: Vec<(usize, Uuid, Vec<Datum>)>) -> Result<(), String> {
+    let schema = db.schema().clone();
+    let present: crate::hash::FastMap<(usize, Uuid), ()> =
+        new_rows.iter().map(|(t, u, _)| ((*t, *u), ())).collect();
+    let mut changes = ChangeSet::default();
+    for (t, uuid, mut fields) in new_rows {
+        let ts = &schema.tables[t];
+        fields[COL_VERSION] = Datum::scalar(Atom::Uuid(Database::random_uuid(&mut db.rng)));
+        if changes.tables.last().is_none_or(|tc| tc.table != t) {
+            changes.tables.push(TableChanges {
+                table: t,
+                name: ts.name.clone(),
+                rows: Vec::new(),
+            });
+        }
+        if let Some(tc) = changes.tables.last_mut() {
             tc.rows.push(RowChange {
                 uuid,
                 old: None,
@@ -360,10 +411,9 @@ fn replay_inserts(db: &mut Database, txn: &TransactionRecord) -> Option<Result<(
                 changed: vec![true; ts.columns.len()],
             });
         }
-        changes.tables.push(tc);
     }
     // Reference counts: existing counts plus the strong references of the new rows.
-    let mut refs: HashMap<(usize, Uuid), i64> = HashMap::new();
+    let mut refs: crate::hash::FastMap<(usize, Uuid), i64> = Default::default();
     for tc in &changes.tables {
         let ts = &schema.tables[tc.table];
         for rc in &tc.rows {
@@ -386,7 +436,7 @@ fn replay_inserts(db: &mut Database, txn: &TransactionRecord) -> Option<Result<(
                 row.fields[col.index].for_each_atom(|a, is_key| {
                     let target = if is_key { kt } else { vt };
                     if let (Some(t), Some(u)) = (target, a.as_uuid()) {
-                        let exists = new_rows.contains(&(t, u))
+                        let exists = present.contains_key(&(t, u))
                             || db.rows_by_index(t).is_some_and(|r| r.contains_key(&u));
                         if !exists {
                             missing = Some(u);
@@ -396,16 +446,152 @@ fn replay_inserts(db: &mut Database, txn: &TransactionRecord) -> Option<Result<(
                     }
                 });
                 if let Some(u) = missing {
-                    return Some(Err(format!(
+                    return Err(format!(
                         "{}.{} refers to missing row {u}",
                         ts.name, col.name
-                    )));
+                    ));
                 }
             }
         }
     }
     db.apply(&changes, &refs);
-    Some(Ok(()))
+    Ok(())
+}
+
+/// The insert-only fast path straight from a record's JSON text: each row is parsed, converted
+/// and dropped in turn, so the record is never held as one JSON tree (which, for a big snapshot,
+/// would take several times the memory of the database and leave the heap that large). Returns
+/// `None`, having changed nothing, for anything but a record that only inserts new rows with
+/// valid values; the caller then parses the record and replays it the general way, which also
+/// produces the errors.
+fn replay_inserts_text(db: &mut Database, text: &[u8]) -> Option<()> {
+    let mut rows = Vec::new();
+    {
+        let seed = stream::RecordSeed {
+            db: &*db,
+            rows: &mut rows,
+        };
+        let mut de = serde_json::Deserializer::from_slice(text);
+        serde::de::DeserializeSeed::deserialize(seed, &mut de).ok()?;
+        de.end().ok()?;
+    }
+    // Tables in schema order, rows in file order; a UUID twice is for the general path.
+    rows.sort_by_key(|(t, _, _)| *t);
+    let mut ids: Vec<(usize, Uuid)> = rows.iter().map(|(t, u, _)| (*t, *u)).collect();
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return None;
+    }
+    insert_new_rows(db, rows).ok()
+}
+
+mod stream {
+    //! serde visitors for [`super::replay_inserts_text`]: any error aborts the fast path.
+
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
+    use serde_json::Value;
+    use uuid::Uuid;
+
+    use crate::datum::Datum;
+    use crate::db::Database;
+
+    type NewRows = Vec<(usize, Uuid, Vec<Datum>)>;
+
+    /// The whole record: `_`-prefixed members checked as ovsdb-server checks them, tables parsed
+    /// row by row.
+    pub(super) struct RecordSeed<'a> {
+        pub(super) db: &'a Database,
+        pub(super) rows: &'a mut NewRows,
+    }
+
+    impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+        type Value = ();
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for RecordSeed<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a transaction record")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let schema = self.db.schema();
+            let mut seen = vec![false; schema.tables.len()];
+            while let Some(key) = map.next_key::<String>()? {
+                if let Some(member) = key.strip_prefix('_') {
+                    let v: Value = map.next_value()?;
+                    let ok = match member {
+                        "date" => v.is_number(),
+                        "comment" => v.is_string(),
+                        "is_diff" => v.is_boolean(),
+                        _ => true,
+                    };
+                    if !ok {
+                        return Err(A::Error::custom("bad record member"));
+                    }
+                    continue;
+                }
+                let t = schema
+                    .table_index(&key)
+                    .filter(|&t| !seen[t])
+                    .ok_or_else(|| A::Error::custom("not a new table"))?;
+                seen[t] = true;
+                map.next_value_seed(TableSeed {
+                    db: self.db,
+                    t,
+                    rows: &mut *self.rows,
+                })?;
+            }
+            Ok(())
+        }
+    }
+
+    /// One table's rows: each must be a new row (an object whose UUID the table does not hold).
+    struct TableSeed<'a> {
+        db: &'a Database,
+        t: usize,
+        rows: &'a mut NewRows,
+    }
+
+    impl<'de> DeserializeSeed<'de> for TableSeed<'_> {
+        type Value = ();
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for TableSeed<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of rows")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let ts = &self.db.schema().tables[self.t];
+            let existing = &self.db.tables[self.t].rows;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                let uuid = crate::atom::parse_uuid_str(&key)
+                    .filter(|u| !existing.contains_key(u))
+                    .ok_or_else(|| A::Error::custom("not a new row"))?;
+                let row: Value = map.next_value()?;
+                let Value::Object(cols) = row else {
+                    return Err(A::Error::custom("not a row object"));
+                };
+                let fields = super::new_row_fields(ts, uuid, &cols).map_err(A::Error::custom)?;
+                self.rows.push((self.t, uuid, fields));
+            }
+            Ok(())
+        }
+    }
 }
 
 fn relaxed(ty: &ColumnType) -> ColumnType {

@@ -29,6 +29,8 @@ pub(crate) struct Oracle {
     pub(crate) db: String,
     /// The parsed schema.
     pub(crate) schema: Schema,
+    /// Process id of the server.
+    pub(crate) server_pid: Option<u32>,
 }
 
 impl Oracle {
@@ -45,6 +47,7 @@ impl Oracle {
             .into_iter::<Value>();
         let text = std::fs::read_to_string(schema_path).expect("schema");
         let schema = Schema::from_str_json(&text).expect("schema parses");
+        let server_pid = sandbox.pids().first().copied();
         Some(Self {
             _sandbox: sandbox,
             writer: stream,
@@ -53,6 +56,7 @@ impl Oracle {
             db_file: server.db_file().to_path_buf(),
             db: server.db_name().to_owned(),
             schema,
+            server_pid,
         })
     }
 

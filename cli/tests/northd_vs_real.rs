@@ -1,0 +1,149 @@
+//! Side by side with real ovn-northd 23.03 (ignored by default; run with
+//! `cargo test --release -p ovnkit-cli --test northd_vs_real -- --ignored --nocapture`).
+//!
+//! For each generated Northbound shape, two fresh stacks (NB and SB ovsdb-servers, no chassis)
+//! get the same NB in one transaction; then one northd is started — real `ovn-northd` on one,
+//! `ovnkit northd` on the other — and timed from its start until SB carries the NB's `nb_cfg`
+//! (everything computed and committed). Peak memory is the process's `VmHWM` read at that moment.
+//! Both processes are measured the same way, in the same run, one after the other.
+
+#[path = "../../northd/tests/shapes/mod.rs"]
+mod shapes;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use northd::NbSnapshot;
+use ovsdb::client::{Connection, Remote};
+
+/// What one northd did on one shape.
+#[derive(Debug)]
+struct Run {
+    /// From process start to SB `nb_cfg` caught up.
+    secs: f64,
+    /// Peak resident set (`VmHWM`), KiB.
+    peak_kib: u64,
+    /// Logical_Flow rows written.
+    flows: usize,
+}
+
+fn load_nb(stack: &testkit::Stack, params: Vec<serde_json::Value>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let remote = Remote::parse(stack.nb_remote()).expect("remote");
+        let mut conn = Connection::connect(&remote, Duration::from_secs(30), None)
+            .await
+            .expect("connect NB");
+        let reply = conn
+            .call_ok("transact", params, Duration::from_secs(600))
+            .await
+            .expect("transact");
+        let errors: Vec<_> = reply
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r.get("error").is_some())
+            .collect();
+        assert!(errors.is_empty(), "NB load failed: {errors:?}");
+    });
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn sb_nb_cfg(stack: &testkit::Stack) -> Option<i64> {
+    stack
+        .sbctl(["--bare", "--columns=nb_cfg", "list", "SB_Global"])
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// Runs one northd (`ours` = `ovnkit northd`, else real ovn-northd) on `nb`.
+fn run(ovn: &testkit::Toolbox, nb: &NbSnapshot, ours: bool) -> Run {
+    let mut stack = ovn
+        .stack()
+        .no_chassis()
+        .northd(testkit::NorthdSource::None)
+        .build()
+        .expect("stack");
+    load_nb(&stack, shapes::insert_transaction(nb));
+    let want = nb.nb_global.as_ref().map_or(1, |g| g.nb_cfg);
+    let (nb_remote, sb_remote) = (stack.nb_remote().to_owned(), stack.sb_remote().to_owned());
+    let t0 = Instant::now();
+    let pid = if ours {
+        let bin = Path::new(env!("CARGO_BIN_EXE_ovnkit"));
+        stack
+            .sandbox_mut()
+            .start_program(
+                "ovnkit-northd",
+                bin,
+                ["northd", "--ovnnb-db", &nb_remote, "--ovnsb-db", &sb_remote],
+            )
+            .expect("start ovnkit northd")
+            .pid()
+    } else {
+        stack
+            .sandbox_mut()
+            .start_northd(&nb_remote, &sb_remote)
+            .expect("start ovn-northd")
+            .pid()
+    };
+    let mut peak = 0;
+    loop {
+        peak = peak.max(vm_hwm_kib(pid));
+        if sb_nb_cfg(&stack) == Some(want) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(900),
+            "northd did not catch up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    peak = peak.max(vm_hwm_kib(pid));
+    let flows = stack
+        .sbctl(["--bare", "--columns=_uuid", "list", "Logical_Flow"])
+        .map(|s| s.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0);
+    Run {
+        secs,
+        peak_kib: peak,
+        flows,
+    }
+}
+
+fn compare(name: &str, nb: &NbSnapshot) {
+    let ovn = testkit::require_or_skip!();
+    let real = run(&ovn, nb, false);
+    let ours = run(&ovn, nb, true);
+    eprintln!(
+        "{name}: real ovn-northd {:.2} s, {} MiB peak, {} flows | ovnkit northd {:.2} s, {} MiB \
+         peak, {} flows | time ratio {:.1}x faster, memory ratio {:.2}",
+        real.secs,
+        real.peak_kib / 1024,
+        real.flows,
+        ours.secs,
+        ours.peak_kib / 1024,
+        ours.flows,
+        real.secs / ours.secs,
+        ours.peak_kib as f64 / real.peak_kib as f64
+    );
+}
+
+/// Issue 8's shape: 500 switches x 50 ports, 2,000 ACLs in port groups, 1,000 load balancers in a
+/// group on every switch.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn switches_only_vs_real() {
+    compare("switches-only 500x50", &shapes::switches_only());
+}

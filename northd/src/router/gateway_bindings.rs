@@ -1,0 +1,333 @@
+//! The Southbound rows of gateways: how gateway router ports (`l3gateway`), distributed
+//! gateway ports and their `chassisredirect` ports, and the switch ports peering them are bound,
+//! and the `HA_Chassis_Group` rows distributed gateway ports use.
+//!
+//! Facts (ovn-northd 23.03):
+//! - A gateway router (`options:chassis`) makes its ports, and the `router` switch ports peering
+//!   them, type `l3gateway` with `options:l3gateway-chassis`.
+//! - A distributed gateway port (`gateway_chassis` or `ha_chassis_group`, on a router that is
+//!   not a gateway router) gets `options:chassis-redirect-port=cr-PORT`, and a second binding
+//!   `cr-PORT` of type `chassisredirect` (same `mac`, `options:distributed-port`,
+//!   `always-redirect=true` unless `redirect-type=bridged` or the router has distributed NAT).
+//!   Its `ha_chassis_group` is the NB group (by name) or, from `gateway_chassis`, a group named
+//!   after the port; `options:redirect-chassis` alone is ignored.
+//! - Switch ports peering a gateway carry `nat_addresses` (for gratuitous ARPs): the router
+//!   port's MAC and IPv4 addresses (with `is_chassis_resident` of the `chassisredirect` port for
+//!   distributed gateways), and with `options:nat-addresses` the NAT and load balancer addresses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+use ovn_nb::addr::MacAddr;
+use ovn_nb::model as nb;
+use ovsdb::model::Ref;
+
+use crate::content::HaChassisGroupContent;
+use crate::error::NbWarning;
+use crate::lb::Endpoint;
+use crate::snapshot::NbSnapshot;
+use crate::switch::{LspType, Switch};
+
+use crate::router::{Peer, Router, RouterPort};
+
+use super::hash::{smap_order, HashOrder};
+
+/// The HA chassis group a distributed gateway port uses, by name: its NB `ha_chassis_group`
+/// (which wins over `gateway_chassis`), or one named after the port made of its
+/// `gateway_chassis` rows. `None` when the port has neither (or the group row is missing).
+pub fn dgp_ha_group(
+    nb: &NbSnapshot,
+    lrp: &nb::LogicalRouterPort,
+) -> Option<(String, HaChassisGroupContent)> {
+    if let Some(g) = lrp.ha_chassis_group {
+        return nb_ha_group(nb, g);
+    }
+    let chassis: BTreeMap<String, i64> = lrp
+        .gateway_chassis
+        .iter()
+        .filter_map(|c| nb.gateway_chassis.get(c))
+        .map(|c| (c.chassis_name.clone(), c.priority))
+        .collect();
+    if chassis.is_empty() {
+        return None;
+    }
+    Some((lrp.name.clone(), HaChassisGroupContent { chassis }))
+}
+
+/// An NB `HA_Chassis_Group` as the SB group of the same name.
+pub fn nb_ha_group(
+    nb: &NbSnapshot,
+    group: Ref<nb::HaChassisGroup>,
+) -> Option<(String, HaChassisGroupContent)> {
+    let g = nb.ha_chassis_groups.get(&group)?;
+    let chassis = g
+        .ha_chassis
+        .iter()
+        .filter_map(|c| nb.ha_chassis.get(c))
+        .map(|c| (c.chassis_name.clone(), c.priority))
+        .collect();
+    Some((g.name.clone(), HaChassisGroupContent { chassis }))
+}
+
+/// A NAT rule is distributed: a `dnat_and_snat` with `logical_port` and `external_mac`, handled
+/// on the chassis of that port.
+pub fn is_distributed_nat(n: &nb::Nat) -> bool {
+    n.type_ == nb::NatType::DnatAndSnat
+        && n.logical_port.as_deref().is_some_and(|p| !p.is_empty())
+        && n.external_mac
+            .as_deref()
+            .is_some_and(|m| m.parse::<MacAddr>().is_ok())
+}
+
+/// The router has a distributed NAT rule (and a distributed gateway port).
+pub fn has_distributed_nat(nb: &NbSnapshot, lr: &Router) -> bool {
+    lr.dgps().next().is_some()
+        && lr
+            .nats
+            .iter()
+            .filter_map(|n| nb.nats.get(n))
+            .any(is_distributed_nat)
+}
+
+/// The `type` and `options` of a router port's own binding.
+pub fn router_port_binding(lr: &Router, p: &RouterPort) -> (String, BTreeMap<String, String>) {
+    let mut options = BTreeMap::new();
+    match &p.peer {
+        Some(Peer::Switch { port } | Peer::Router { port }) => {
+            options.insert("peer".to_owned(), port.clone());
+        }
+        None => {}
+    }
+    for (from, to) in [
+        ("prefix_delegation", "ipv6_prefix_delegation"),
+        ("prefix", "ipv6_prefix"),
+    ] {
+        if p.options.get(from).is_some_and(|v| v == "true") {
+            options.insert(to.to_owned(), "true".to_owned());
+        }
+    }
+    if let Some(ch) = &lr.chassis {
+        options.insert("l3gateway-chassis".to_owned(), ch.clone());
+        return ("l3gateway".to_owned(), options);
+    }
+    if p.is_dgp {
+        options.insert("chassis-redirect-port".to_owned(), p.cr_name());
+    }
+    ("patch".to_owned(), options)
+}
+
+/// The `options` of a distributed gateway port's `chassisredirect` binding.
+pub fn chassisredirect_options(
+    nb: &NbSnapshot,
+    lr: &Router,
+    p: &RouterPort,
+) -> BTreeMap<String, String> {
+    let mut options = BTreeMap::from([("distributed-port".to_owned(), p.name.clone())]);
+    if p.options
+        .get("redirect-type")
+        .is_some_and(|v| v == "bridged")
+    {
+        options.insert("redirect-type".to_owned(), "bridged".to_owned());
+    } else if !has_distributed_nat(nb, lr) {
+        options.insert("always-redirect".to_owned(), "true".to_owned());
+    }
+    options
+}
+
+/// What a `router` switch port's binding gets from the router port it peers with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouterLspBinding {
+    /// `l3gateway` when the peer is a gateway router's port.
+    pub l3gateway_chassis: Option<String>,
+    /// `nat_addresses`.
+    pub nat_addresses: BTreeSet<String>,
+}
+
+/// Finds a router port by name: its router and the port.
+pub fn find_router_port<'a>(
+    routers: &'a [Router],
+    name: &str,
+) -> Option<(&'a Router, &'a RouterPort)> {
+    routers
+        .iter()
+        .find_map(|lr| lr.ports.iter().find(|p| p.name == name).map(|p| (lr, p)))
+}
+
+/// The router's distributed gateway port when it has exactly one (`reside-on-redirect-chassis`
+/// is ignored on routers with several).
+pub fn only_dgp(lr: &Router) -> Option<&RouterPort> {
+    let mut it = lr.dgps();
+    match (it.next(), it.next()) {
+        (Some(p), None) => Some(p),
+        _ => None,
+    }
+}
+
+fn resident(port: &str) -> String {
+    format!("is_chassis_resident(\"{port}\")")
+}
+
+/// The binding extras of switch port `lsp` (of type `router`) on `sw`.
+pub fn router_lsp_binding(
+    nb: &NbSnapshot,
+    routers: &[Router],
+    sw: &Switch,
+    lsp: &nb::LogicalSwitchPort,
+    warnings: &mut Vec<NbWarning>,
+) -> RouterLspBinding {
+    let mut out = RouterLspBinding::default();
+    let Some((lr, peer)) = lsp
+        .options
+        .get("router-port")
+        .and_then(|rp| find_router_port(routers, rp))
+    else {
+        return out;
+    };
+    out.l3gateway_chassis.clone_from(&lr.chassis);
+    let first_dgp = lr.dgps().next();
+    let gateway = lr.is_gateway() || first_dgp.is_some();
+    match lsp.options.get("nat-addresses").map(String::as_str) {
+        Some("router") if gateway => {
+            let include_lbs = lsp
+                .options
+                .get("exclude-lb-vips-from-garp")
+                .is_none_or(|v| v != "true");
+            out.nat_addresses
+                .extend(router_nat_addresses(nb, lr, peer, include_lbs));
+        }
+        Some(text) if gateway && text != "router" => {
+            if is_valid_nat_addresses(text) {
+                let mut entry = text.to_owned();
+                if let Some(d) = first_dgp {
+                    entry.push(' ');
+                    entry.push_str(&resident(&d.cr_name()));
+                }
+                out.nat_addresses.insert(entry);
+            } else {
+                warnings.push(NbWarning::BadOption {
+                    owner: format!("port {}", lsp.name),
+                    key: "nat-addresses".to_owned(),
+                    value: text.to_owned(),
+                });
+            }
+        }
+        _ => {}
+    }
+    // The router port's own addresses, for gratuitous ARPs from the gateway chassis.
+    let has_localnet = sw.ports.iter().any(|p| p.type_ == LspType::Localnet);
+    let reside = peer
+        .options
+        .get("reside-on-redirect-chassis")
+        .is_some_and(|v| v == "true");
+    let cr = if peer.is_dgp {
+        Some(peer.cr_name())
+    } else if reside {
+        only_dgp(lr).map(RouterPort::cr_name)
+    } else {
+        None
+    };
+    if cr.is_some() || (lr.is_gateway() && has_localnet) {
+        let mut entry = peer.mac.to_string();
+        for a in &peer.ipv4 {
+            entry.push(' ');
+            entry.push_str(&a.addr.to_string());
+        }
+        if let Some(cr) = cr {
+            entry.push(' ');
+            entry.push_str(&resident(&cr));
+        }
+        out.nat_addresses.insert(entry);
+    }
+    out
+}
+
+/// `options:nat-addresses` written as `MAC [IP...]` (copied as written when valid).
+fn is_valid_nat_addresses(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    words.next().is_some_and(|m| m.parse::<MacAddr>().is_ok())
+        && words.all(|w| w.parse::<IpAddr>().is_ok())
+}
+
+/// `nat-addresses=router`: the NAT external IPv4 addresses of `lr` other than the port's own
+/// (in `nat` order, repeats kept) and, when `include_lbs`, its load balancer VIPs (IPv4 then
+/// IPv6, each in OVS `sset` order), as one entry announced from the gateway; distributed NAT
+/// rules get an entry each, announced from the chassis of their logical port.
+fn router_nat_addresses(
+    nb: &NbSnapshot,
+    lr: &Router,
+    peer: &RouterPort,
+    include_lbs: bool,
+) -> Vec<String> {
+    let has_dgp = lr.dgps().next().is_some();
+    let mut out = Vec::new();
+    let mut central: Vec<String> = Vec::new();
+    for n in lr.nats.iter().filter_map(|n| nb.nats.get(n)) {
+        let Ok(ip) = n.external_ip.parse::<Ipv4Addr>() else {
+            continue;
+        };
+        // On a distributed gateway port, only the rules that port handles.
+        if !super::super::nat::announced_on(lr, n.uuid, peer) {
+            continue;
+        }
+        if has_distributed_nat_rule(has_dgp, n) {
+            if let (Some(mac), Some(port)) = (&n.external_mac, &n.logical_port) {
+                if let Ok(mac) = mac.parse::<MacAddr>() {
+                    out.push(format!("{mac} {ip} {}", resident(port)));
+                }
+            }
+            continue;
+        }
+        if !peer.ipv4.iter().any(|a| a.addr == ip) {
+            central.push(ip.to_string());
+        }
+    }
+    if include_lbs {
+        let (v4, v6) = lb_ips(nb, lr);
+        central.extend(v4.iter().map(str::to_owned));
+        central.extend(v6.iter().map(str::to_owned));
+    }
+    if !central.is_empty() {
+        let mut entry = peer.mac.to_string();
+        for ip in &central {
+            entry.push(' ');
+            entry.push_str(ip);
+        }
+        if peer.is_dgp {
+            entry.push(' ');
+            entry.push_str(&resident(&peer.cr_name()));
+        }
+        out.push(entry);
+    }
+    out
+}
+
+/// The load balancer VIPs of a router as ovn-northd collects them: those of its load balancer
+/// groups then its own load balancers (by UUID), each one's VIPs in `smap` order, into one IPv4 and one
+/// IPv6 `sset`.
+fn lb_ips(nb: &NbSnapshot, lr: &Router) -> (HashOrder, HashOrder) {
+    let mut v4 = HashOrder::default();
+    let mut v6 = HashOrder::default();
+    let Some(nb_lr) = nb.routers.get(&lr.nb) else {
+        return (v4, v6);
+    };
+    let lbs = nb_lr
+        .load_balancer_group
+        .iter()
+        .filter_map(|g| nb.lb_groups.get(g))
+        .flat_map(|g| g.load_balancer.iter())
+        .chain(nb_lr.load_balancer.iter());
+    for lb in lbs.filter_map(|l| nb.load_balancers.get(l)) {
+        for key in smap_order(lb.vips.keys()) {
+            match Endpoint::parse(key).map(|e| e.ip) {
+                Some(ip @ IpAddr::V4(_)) => v4.add(&ip.to_string()),
+                Some(ip @ IpAddr::V6(_)) => v6.add(&ip.to_string()),
+                None => {}
+            }
+        }
+    }
+    (v4, v6)
+}
+
+fn has_distributed_nat_rule(has_dgp: bool, n: &nb::Nat) -> bool {
+    has_dgp && is_distributed_nat(n)
+}

@@ -1,0 +1,137 @@
+//! Routes to the "routable" addresses of a distributed gateway port on the same switch:
+//! the IPv4 external addresses of its router's DNAT rules with `options:add_route=true` and
+//! the IPv4 VIPs of its router's load balancers with `options:add_route=true`. Every other
+//! router on the switch routes them to that port (`lr_in_ip_routing`, as a connected /32), and
+//! a gateway router or a router with a distributed gateway port also resolves them to the
+//! port's MAC (`lr_in_arp_resolve`).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ovn_nb::model as nb;
+use ovn_sb::stage::Stage;
+
+use crate::flow::{Action, Actions, Field, FlowTable, Match, Value};
+use crate::router::{Peer, Router, RouterCtx, RouterPort};
+use crate::switch::LspType;
+
+use super::{loopback, topology, ECMP_GROUP, NEXT_HOP4, SRC4, TTL_DEC};
+
+/// Priority of a /32 route with the connected-route offset.
+const PRIO_HOST_ROUTE: u16 = 32 * 3 + 2;
+
+/// `options:add_route=true`.
+fn add_route(options: &std::collections::BTreeMap<String, String>) -> bool {
+    options.get("add_route").is_some_and(|v| v == "true")
+}
+
+/// The routable IPv4 addresses of router `r` (its NAT rules in row order, then its load
+/// balancers' VIPs), without duplicates.
+fn routable_addresses(ctx: &RouterCtx<'_>, r: &Router) -> Vec<Ipv4Addr> {
+    let mut out: Vec<Ipv4Addr> = Vec::new();
+    for nat in r.nats.iter().filter_map(|n| ctx.nb.nats.get(n)) {
+        if nat.type_ == nb::NatType::Snat || !add_route(&nat.options) {
+            continue;
+        }
+        if let Ok(IpAddr::V4(ip)) = nat.external_ip.parse::<IpAddr>() {
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    for lb in &r.lbs {
+        if !ctx
+            .nb
+            .load_balancers
+            .get(lb)
+            .is_some_and(|l| add_route(&l.options))
+        {
+            continue;
+        }
+        for vip in ctx.lbs.get(lb).into_iter().flat_map(|l| &l.vips) {
+            if let IpAddr::V4(ip) = vip.vip.ip {
+                if !out.contains(&ip) {
+                    out.push(ip);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Builds the routes of `lr` to the routable addresses of the distributed gateway ports on
+/// the switches its ports are attached to.
+pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
+    let topo = topology(ctx);
+    let resolves = lr.is_gateway() || lr.dgps().next().is_some();
+    for port in &lr.ports {
+        let Some(Peer::Switch { port: lsp }) = &port.peer else {
+            continue;
+        };
+        let Some(sw) = topo
+            .router_lsp_switch
+            .get(lsp)
+            .and_then(|&si| ctx.switches.get(si))
+        else {
+            continue;
+        };
+        for sp in sw.ports.iter().filter(|sp| sp.type_ == LspType::Router) {
+            let Some((r, other)) = ctx
+                .nb
+                .switch_ports
+                .get(&sp.nb)
+                .and_then(|l| l.options.get("router-port"))
+                .and_then(|name| topo.router_port(ctx, name))
+            else {
+                continue;
+            };
+            if other.name == port.name || !other.is_dgp {
+                continue;
+            }
+            let ips = routable_addresses(ctx, r);
+            if ips.is_empty() {
+                continue;
+            }
+            add_routes(lr, port, &ips, flows);
+            if resolves {
+                flows.add(
+                    lr.dp,
+                    Stage::LrInArpResolve,
+                    100,
+                    &Match::eq(Field::OUTPORT, Value::port(&port.name)).and_eq(
+                        NEXT_HOP4,
+                        Value::Set(ips.iter().map(|ip| Value::Ip(IpAddr::V4(*ip))).collect()),
+                    ),
+                    &Actions(vec![
+                        Action::Assign(Field::ETH_DST, Value::Mac(other.mac)),
+                        Action::Next,
+                    ]),
+                );
+            }
+        }
+    }
+}
+
+/// A /32 route per address out of `port`, from the port's first IPv4 address.
+fn add_routes(lr: &Router, port: &RouterPort, ips: &[Ipv4Addr], flows: &mut FlowTable) {
+    let Some(src) = port.ipv4.first() else {
+        return;
+    };
+    for ip in ips {
+        flows.add(
+            lr.dp,
+            Stage::LrInIpRouting,
+            PRIO_HOST_ROUTE,
+            &Match::eq(Field::IP4_DST, Value::Net(IpAddr::V4(*ip), 32)),
+            &Actions(vec![
+                TTL_DEC,
+                Action::Assign(ECMP_GROUP, Value::Int(0)),
+                Action::Assign(NEXT_HOP4, Value::Field(Field::IP4_DST)),
+                Action::Assign(SRC4, Value::Ip(IpAddr::V4(src.addr))),
+                Action::Assign(Field::ETH_SRC, Value::Mac(port.mac)),
+                Action::Assign(Field::OUTPORT, Value::port(&port.name)),
+                loopback(),
+                Action::Next,
+            ]),
+        );
+    }
+}
