@@ -13,7 +13,6 @@ mod shapes;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use northd::NbSnapshot;
 use ovsdb::client::{Connection, Remote};
 
 /// What one northd did on one shape.
@@ -67,16 +66,17 @@ fn sb_nb_cfg(stack: &testkit::Stack) -> Option<i64> {
         .and_then(|s| s.trim().parse().ok())
 }
 
-/// Runs one northd (`ours` = `ovnkit northd`, else real ovn-northd) on `nb`.
-fn run(ovn: &testkit::Toolbox, nb: &NbSnapshot, ours: bool) -> Run {
+/// Runs one northd (`ours` = `ovnkit northd`, else real ovn-northd) on the NB that the
+/// transaction `load` writes (with `NB_Global` `nb_cfg` = 1).
+fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool) -> Run {
     let mut stack = ovn
         .stack()
         .no_chassis()
         .northd(testkit::NorthdSource::None)
         .build()
         .expect("stack");
-    load_nb(&stack, shapes::insert_transaction(nb));
-    let want = nb.nb_global.as_ref().map_or(1, |g| g.nb_cfg);
+    load_nb(&stack, load);
+    let want = 1;
     let (nb_remote, sb_remote) = (stack.nb_remote().to_owned(), stack.sb_remote().to_owned());
     let t0 = Instant::now();
     let pid = if ours {
@@ -122,10 +122,10 @@ fn run(ovn: &testkit::Toolbox, nb: &NbSnapshot, ours: bool) -> Run {
     }
 }
 
-fn compare(name: &str, nb: &NbSnapshot) {
+fn compare(name: &str, load: &[serde_json::Value]) {
     let ovn = testkit::require_or_skip!();
-    let real = run(&ovn, nb, false);
-    let ours = run(&ovn, nb, true);
+    let real = run(&ovn, load.to_vec(), false);
+    let ours = run(&ovn, load.to_vec(), true);
     eprintln!(
         "{name}: real ovn-northd {:.2} s, {} MiB peak, {} flows | ovnkit northd {:.2} s, {} MiB \
          peak, {} flows | time ratio {:.1}x faster, memory ratio {:.2}",
@@ -145,5 +145,48 @@ fn compare(name: &str, nb: &NbSnapshot) {
 #[test]
 #[ignore = "benchmark; run with --release -- --ignored --nocapture"]
 fn switches_only_vs_real() {
-    compare("switches-only 500x50", &shapes::switches_only());
+    let nb = shapes::switches_only();
+    compare("switches-only 500x50", &shapes::insert_transaction(&nb));
+}
+
+fn ovnk(name: &str, scale: shapes::ovnk::Scale) {
+    let mut db = shapes::ovnk::build(scale);
+    let load = shapes::ovnk::insert_all(&mut db);
+    drop(db);
+    eprintln!("{name}: {} NB rows", load.len() - 1);
+    compare(name, &load);
+}
+
+/// Issue 9's first shape: an OVN-Kubernetes cluster of 100 nodes x 50 pods, 1,000 Services,
+/// 500 NetworkPolicies, 100 EgressIPs.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn ovnk_100_nodes_vs_real() {
+    ovnk(
+        "ovn-kubernetes 100 nodes x 50 pods",
+        shapes::ovnk::Scale {
+            nodes: 100,
+            pods_per_node: 50,
+            services: 1000,
+            policies: 500,
+            egress_ips: 100,
+        },
+    );
+}
+
+/// Issue 9's second shape: 250 nodes x 100 pods, 5,000 Services, 2,000 NetworkPolicies, 500
+/// EgressIPs.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn ovnk_250_nodes_vs_real() {
+    ovnk(
+        "ovn-kubernetes 250 nodes x 100 pods",
+        shapes::ovnk::Scale {
+            nodes: 250,
+            pods_per_node: 100,
+            services: 5000,
+            policies: 2000,
+            egress_ips: 500,
+        },
+    );
 }

@@ -517,12 +517,22 @@ pub fn parse_constant(text: &str) -> Result<IntConst, ExprError> {
 /// Splits `input` into tokens.  The result always ends with [`Token::End`] or, at the first
 /// lexical error, [`Token::Error`].
 pub fn tokenize(input: &str) -> Vec<Spanned> {
+    tokenize_into(input, Vec::new())
+}
+
+/// About one token per four bytes of typical flow text.
+fn token_estimate(input: &str) -> usize {
+    input.len() / 4 + 2
+}
+
+/// [`tokenize`] into `out` (emptied first), reusing its memory.
+fn tokenize_into(input: &str, mut out: Vec<Spanned>) -> Vec<Spanned> {
     let sc = Scanner {
         s: input.as_bytes(),
         text: input,
     };
-    // About one token per four bytes of typical flow text: one allocation, no regrowth.
-    let mut out = Vec::with_capacity(input.len() / 4 + 2);
+    out.clear();
+    out.reserve(token_estimate(input));
     let mut p = 0;
     loop {
         // Skip white space and comments.
@@ -673,12 +683,45 @@ pub struct Lexer<'a> {
     pos: usize,
 }
 
+/// Most tokens a vector kept for reuse may hold (a huge expression's vector is freed).
+const MAX_SPARE_TOKENS: usize = 4096;
+
+thread_local! {
+    /// The token vector of the last [`Lexer`] dropped on this thread, for the next one: one
+    /// flow's tokens take over a KiB, and allocating that afresh per expression costs glibc's
+    /// malloc a consolidation pass each time.
+    static SPARE_TOKENS: std::cell::RefCell<Vec<Spanned>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Drop for Lexer<'_> {
+    fn drop(&mut self) {
+        let mut tokens = std::mem::take(&mut self.tokens);
+        if tokens.capacity() > MAX_SPARE_TOKENS {
+            return;
+        }
+        tokens.clear();
+        let _ = SPARE_TOKENS.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.capacity() < tokens.capacity() {
+                    *s = tokens;
+                }
+            }
+        });
+    }
+}
+
 impl<'a> Lexer<'a> {
     /// Tokenizes `input` and positions the cursor on the first token.
     pub fn new(input: &'a str) -> Self {
+        let spare = SPARE_TOKENS
+            .try_with(|s| s.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)))
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         Self {
             input,
-            tokens: tokenize(input),
+            tokens: tokenize_into(input, spare),
             pos: 0,
         }
     }

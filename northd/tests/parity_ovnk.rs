@@ -40,11 +40,10 @@ fn known(f: &common::Flow) -> Option<&'static str> {
         .map(|(_, _, why)| *why)
 }
 
-/// Whether the SB binding rows (`common::compare_bindings`) must be equal. Off while the
-/// gateway Port_Bindings' `nat_addresses` differ (real ovn-northd lists one address per NAT row,
-/// duplicates included, and the load balancer VIPs, node-IP NodePort VIPs included, in hash
-/// order); everything else is printed as checked with real's `nat_addresses` substituted.
-const ASSERT_BINDINGS: bool = false;
+/// Whether the SB binding rows (`common::compare_bindings`) must be equal (apart from the order
+/// inside `nat_addresses` entries, reported; everything else is checked with real's
+/// `nat_addresses` substituted).
+const ASSERT_BINDINGS: bool = true;
 
 /// Example flows printed per stage and direction.
 const EXAMPLES: usize = 3;
@@ -180,8 +179,15 @@ fn run_cluster(name: &str, shape: ClusterShape) {
             .filter(|l| l.contains(": nat_addresses ("))
             .count()
     );
+    // Known: the order of the addresses inside a gateway port's `nat_addresses` entry follows
+    // OVS hash-table iteration, which `router/gateway_hash.rs` reproduces for most but not all
+    // VIP sets (same addresses, same duplicates; only the order inside the string differs).
+    let unexplained = pb
+        .iter()
+        .filter(|l| !l.contains(": nat_addresses (order/duplicates only)"))
+        .count();
     assert!(
-        (pb.is_empty() && others.is_ok()) || !ASSERT_BINDINGS,
+        (unexplained == 0 && others.is_ok()) || !ASSERT_BINDINGS,
         "{name}: SB binding rows differ (see stderr)"
     );
     let per_stage: BTreeMap<_, _> = unknown

@@ -668,3 +668,21 @@ fn nat_addresses_without_ipv4() {
     ];
     assert_full(scenario_on("nat-addresses-without-ipv4", true, &cmds));
 }
+
+/// `options:requested-chassis` on switch ports: the first chassis, the additional ones, and a
+/// chassis that does not exist.
+#[test]
+fn requested_chassis() {
+    let cmds: Vec<&[&str]> = vec![
+        &["ls-add", "s1"],
+        &["lsp-add", "s1", "vm1"],
+        &["lsp-set-addresses", "vm1", "00:00:00:00:00:01 10.0.0.1"],
+        &["lsp-set-options", "vm1", "requested-chassis=ch1"],
+        &["lsp-add", "s1", "vm2"],
+        &["lsp-set-addresses", "vm2", "00:00:00:00:00:02 10.0.0.2"],
+        &["lsp-set-options", "vm2", "requested-chassis=chZ,ch1"],
+        &["lsp-add", "s1", "vm3"],
+        &["lsp-set-options", "vm3", "requested-chassis=chZ"],
+    ];
+    assert_full(scenario_on("requested-chassis", true, &cmds));
+}

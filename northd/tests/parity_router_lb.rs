@@ -450,6 +450,38 @@ fn plain_router() {
     ));
 }
 
+/// A plain router: `skip_snat` with affinity on UDP, IPv6 VIPs without backends (event,
+/// reject), and `lb_force_snat_ip=router_ip`, which only gateway routers honor.
+#[test]
+fn plain_router_options() {
+    assert_full(scenario(
+        "rlb-plain-options",
+        &[
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "r1-s2", "00:00:00:00:05:01", "10.5.0.1/24"],
+            &[
+                "set",
+                "logical_router",
+                "r1",
+                "options:lb_force_snat_ip=router_ip",
+            ],
+            &["lb-add", "lb1", "10.96.0.1:80", "10.5.0.2:80", "udp"],
+            &[
+                "set",
+                "load_balancer",
+                "lb1",
+                "options:skip_snat=true",
+                "options:affinity_timeout=3",
+            ],
+            &["--event", "lb-add", "lb2", "[fd00::5]:53", "", "udp"],
+            &["--reject", "lb-add", "lb3", "[fd00::6]:53", "", "udp"],
+            &["lr-lb-add", "r1", "lb1"],
+            &["lr-lb-add", "r1", "lb2"],
+            &["lr-lb-add", "r1", "lb3"],
+        ],
+    ));
+}
+
 /// OVN-Kubernetes: two nodes, each with a node switch and a gateway router
 /// (`lb_force_snat_ip=router_ip`) on an external switch; a cluster-wide load balancer group
 /// (ClusterIP Services, one with session affinity) on every node switch and gateway router;

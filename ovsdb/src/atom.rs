@@ -209,7 +209,10 @@ impl Hash for Atom {
 pub(crate) fn uuid_json(u: &Uuid) -> Value {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let text: &str = u.hyphenated().encode_lower(&mut buf);
-    Value::Array(vec![Value::String("uuid".to_owned()), Value::String(text.to_owned())])
+    Value::Array(vec![
+        Value::String("uuid".to_owned()),
+        Value::String(text.to_owned()),
+    ])
 }
 
 /// Resolves `["named-uuid", name]` references while parsing.

@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, FastState>;
 
 /// A `HashMap` whose keys are already hashes.
-pub(crate) type PrehashedMap<V> = std::collections::HashMap<u64, V, BuildHasherDefault<PrehashedHasher>>;
+pub(crate) type PrehashedMap<V> =
+    std::collections::HashMap<u64, V, BuildHasherDefault<PrehashedHasher>>;
 
 /// 64×64 → 128-bit multiplication folded back to 64 bits (the mixing step of foldhash/ahash).
 fn folded_multiply(x: u64, y: u64) -> u64 {

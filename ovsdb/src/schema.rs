@@ -3,8 +3,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::datum::Datum;
-use crate::hash::FastMap;
 use crate::error::{Error, Result};
+use crate::hash::FastMap;
 use crate::parser::is_id;
 use crate::types::{AtomicType, ColumnType};
 

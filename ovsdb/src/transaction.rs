@@ -12,10 +12,7 @@ use uuid::Uuid;
 use crate::atom::{Atom, SymbolResolver};
 use crate::condition::Condition;
 use crate::datum::Datum;
-use crate::db::{
-    ChangeSet, Database, Row, RowChange, Table, TableChanges, TxnContext,
-    TxnOutcome,
-};
+use crate::db::{ChangeSet, Database, Row, RowChange, Table, TableChanges, TxnContext, TxnOutcome};
 use crate::error::{Error, Result};
 use crate::hash::{FastMap, PrehashedMap};
 use crate::mutation::Mutation;
@@ -403,10 +400,12 @@ impl Txn<'_> {
             .defaults()
             .iter()
             .enumerate()
-            .map(|(c, default)| match named.iter().position(|(n, _)| *n == c) {
-                Some(i) => std::mem::replace(&mut named[i].1, Datum::Set(Vec::new())),
-                None => default.clone(),
-            })
+            .map(
+                |(c, default)| match named.iter().position(|(n, _)| *n == c) {
+                    Some(i) => std::mem::replace(&mut named[i].1, Datum::Set(Vec::new())),
+                    None => default.clone(),
+                },
+            )
             .collect();
         Ok((Row { fields }, cols))
     }

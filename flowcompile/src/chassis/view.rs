@@ -172,11 +172,17 @@ impl ChassisView {
             .find(|c| c.name == name)
             .ok_or_else(|| ChassisError::NoChassis(name.to_owned()))?;
         let here = ch.uuid.uuid().as_u128();
+        // Maps sized up front: growing them rehashes, and each large allocation costs glibc's
+        // malloc a consolidation pass.
         let mut view = Self {
             chassis: name.to_owned(),
+            datapaths: HashMap::with_capacity(sb.datapaths.len()),
+            ports: HashMap::with_capacity(sb.port_bindings.len()),
+            dp_groups: HashMap::with_capacity(sb.dp_groups.len()),
+            address_sets: HashMap::with_capacity(sb.address_sets.len()),
             ..Self::default()
         };
-        let mut dp_key_by_uuid: HashMap<u128, u32> = HashMap::new();
+        let mut dp_key_by_uuid: HashMap<u128, u32> = HashMap::with_capacity(sb.datapaths.len());
         for dp in &sb.datapaths {
             let u = dp.uuid.uuid().as_u128();
             dp_key_by_uuid.insert(u, key(dp.tunnel_key));
@@ -189,7 +195,8 @@ impl ChassisView {
                 },
             );
         }
-        let mut by_dp: HashMap<u128, Vec<&PortBinding>> = HashMap::new();
+        let mut by_dp: HashMap<u128, Vec<&PortBinding>> =
+            HashMap::with_capacity(sb.datapaths.len());
         for pb in &sb.port_bindings {
             let dpu = pb.datapath.uuid().as_u128();
             let resident = pb.chassis.is_some_and(|c| c.uuid().as_u128() == here)

@@ -1,6 +1,9 @@
 //! Load balancers on routers: `lr_in_defrag`, `lr_in_lb_aff_check`, `lr_in_lb_aff_learn`, and
-//! the load balancer flows of other stages (DNAT to backends, un-DNAT, forced SNAT, ARP/ND for
-//! VIPs, and the ARP/ND forwarding of VIPs on the switches attached to the router).
+//! the load balancer flows of other stages (DNAT to backends, un-DNAT, forced SNAT, ARP/ND
+//! replies for VIPs), and the per-router VIP address sets. The switch side (ARP/ND for VIPs
+//! forwarded to the router port) is built with the router's other addresses in `nat_switch`;
+//! [`vip_ips`] gives the other stages the VIPs (router IPs that are VIPs are not dropped in
+//! `lr_in_ip_input`).
 //!
 //! Facts (ovn-northd 23.03), as observed:
 //! - A router's load balancers are its own and those of its load balancer groups. Their flows
@@ -28,6 +31,8 @@
 //!   answered on every router port (priority 90 in `lr_in_ip_input`, resident on the DGP for a
 //!   DGP).
 //! - SB `Load_Balancer` rows list switch datapaths only: routers do not change them.
+//! - An `lb_force_snat_ip` with more than one address of a family, or a word that is not an
+//!   address, is a bad value: ignored (with a warning).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

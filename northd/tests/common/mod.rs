@@ -399,11 +399,17 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
         .ports
         .iter()
         .map(|p| {
+            // A chassis by name, else by hostname, as the diff resolves them.
             let mut v: Vec<String> = p
                 .requested_chassis
                 .iter()
-                .filter(|c| chassis_name.values().any(|n| n == *c))
-                .cloned()
+                .filter_map(|c| {
+                    sb_chassis
+                        .iter()
+                        .find(|ch| &ch.name == c)
+                        .or_else(|| sb_chassis.iter().find(|ch| &ch.hostname == c))
+                        .map(|ch| ch.name.clone())
+                })
                 .collect();
             if v.len() > 1 {
                 v[1..].sort();

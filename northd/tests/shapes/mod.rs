@@ -113,6 +113,9 @@ pub fn switches_only() -> NbSnapshot {
     s
 }
 
+/// The rows of one table, by UUID.
+pub type Rows<T> = BTreeMap<Ref<T>, T>;
+
 fn push_rows<T: ovsdb::model::Model>(rows: &BTreeMap<Ref<T>, T>, ops: &mut Vec<serde_json::Value>) {
     for (r, row) in rows {
         let cols = row.columns_json().expect("generated rows fit the schema");
@@ -162,3 +165,5 @@ pub fn insert_transaction(s: &NbSnapshot) -> Vec<serde_json::Value> {
     push_rows(&s.copp, &mut ops);
     ops
 }
+
+pub mod ovnk;

@@ -139,12 +139,11 @@ impl FileStorage {
                     })?;
                 }
                 None => {
-                    let schema = Schema::from_json(&rec.json).map_err(|source| {
-                        StorageError::Schema {
+                    let schema =
+                        Schema::from_json(&rec.json).map_err(|source| StorageError::Schema {
                             path: path.to_path_buf(),
                             source,
-                        }
-                    })?;
+                        })?;
                     loaded = Some((Database::new(schema), rec.json));
                 }
             }
@@ -388,7 +387,10 @@ fn new_row_fields<'a>(
 /// Commits new rows `(table, uuid, fields)` (tables in schema order, no UUID already present) as
 /// one change, with fresh `_version`s; fails when a strong reference names a row that exists
 /// neither before nor among the new rows.
-fn insert_new_rows(db: &mut Database, new_rows: Vec<(usize, Uuid, Vec<Datum>)>) -> Result<(), String> {
+fn insert_new_rows(
+    db: &mut Database,
+    new_rows: Vec<(usize, Uuid, Vec<Datum>)>,
+) -> Result<(), String> {
     let schema = db.schema().clone();
     let present: crate::hash::FastMap<(usize, Uuid), ()> =
         new_rows.iter().map(|(t, u, _)| ((*t, *u), ())).collect();

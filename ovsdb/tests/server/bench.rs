@@ -388,8 +388,16 @@ fn bench_side_by_side() {
         let per_atom = (loaded.saturating_sub(base) * 1024) as f64 / atoms as f64;
         mem.push(per_atom);
         let clients = dump_clients();
-        let one = if clients.contains(&1) { dump_secs(&s.sock, 1) } else { f64::NAN };
-        let fifty = if clients.contains(&50) { dump_secs(&s.sock, 50) } else { f64::NAN };
+        let one = if clients.contains(&1) {
+            dump_secs(&s.sock, 1)
+        } else {
+            f64::NAN
+        };
+        let fifty = if clients.contains(&50) {
+            dump_secs(&s.sock, 50)
+        } else {
+            f64::NAN
+        };
         dumps.push((one, fifty));
         report.push(format!(
             "{}: load {rows} flows {load:.1}s, RSS {loaded} KiB (empty {base} KiB), {per_atom:.1} B/atom, dump to 1 client {one:.2}s, to 50 clients {fifty:.2}s",
