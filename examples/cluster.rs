@@ -118,18 +118,6 @@ fn real_main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {stage:<24} {pipe:<8} table {table:>2}  {n:>6}");
     }
 
-    let routers = nb["Logical_Router"].as_array().map_or(0, Vec::len);
-    if routers > 0
-        && !per_stage
-            .keys()
-            .any(|(stage, _, _)| stage.starts_with("lr_"))
-    {
-        println!(
-            "  ({routers} logical routers: northd does not compile the router pipeline yet, \
-             so their datapaths carry no logical flows)"
-        );
-    }
-
     println!("\nOpenFlow rules per node (logical tables):");
     fs::create_dir_all(out.join("openflow"))?;
     for node in &result.nodes {

@@ -45,6 +45,14 @@ pub(crate) struct NorthdArgs {
 }
 
 pub(crate) fn run(args: &NorthdArgs) -> Result<(), String> {
+    // One line per round with the time of each step (RUST_LOG=warn silences it).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -54,6 +62,7 @@ pub(crate) fn run(args: &NorthdArgs) -> Result<(), String> {
         let mut sb = connect(&args.ovnsb_db).await.map_err(|e| e.to_string())?;
         let mut last: Option<(Value, Value)> = None;
         loop {
+            let t = std::time::Instant::now();
             let nb_tables = select(&mut nb, "OVN_Northbound", NbSnapshot::TABLES)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -62,6 +71,7 @@ pub(crate) fn run(args: &NorthdArgs) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let seen = (nb_tables, sb_tables);
             if last.as_ref() != Some(&seen) {
+                tracing::info!(read_ms = t.elapsed().as_millis() as u64, "read NB and SB");
                 round(&mut nb, &mut sb, &seen.0, &seen.1).await?;
                 last = Some(seen);
             }
@@ -142,16 +152,23 @@ async fn round(
     nb_tables: &Value,
     sb_tables: &Value,
 ) -> Result<(), String> {
+    let t = std::time::Instant::now();
     let snapshot = NbSnapshot::from_json(nb_tables).map_err(|e| e.to_string())?;
     let current = SbRows::from_json(sb_tables).map_err(|e| e.to_string())?;
+    let parse_ms = t.elapsed().as_millis() as u64;
+    let t = std::time::Instant::now();
     let content = northd::build(&snapshot, &current.state());
+    let build_ms = t.elapsed().as_millis() as u64;
     for w in &content.warnings {
         eprintln!("ovnkit northd: {w}");
     }
     let nb_cfg = snapshot.nb_global.as_ref().map_or(0, |g| g.nb_cfg);
 
+    let t = std::time::Instant::now();
     let mut ops = vec![json!("OVN_Southbound")];
     ops.extend(diff(&current, &content).map_err(|e| e.to_string())?);
+    let diff_ms = t.elapsed().as_millis() as u64;
+    let t = std::time::Instant::now();
     if current.sb_global.as_ref().map(|g| g.nb_cfg) != Some(nb_cfg) {
         ops.push(
             json!({"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": nb_cfg}}),
@@ -164,6 +181,14 @@ async fn round(
             .map_err(|e| e.to_string())?;
         check_reply("SB transaction", &reply)?;
     }
+    tracing::info!(
+        parse_ms,
+        build_ms,
+        diff_ms,
+        sb_write_ms = t.elapsed().as_millis() as u64,
+        flows = content.flows.len(),
+        "SB written"
+    );
 
     let mut ops = vec![json!("OVN_Northbound")];
     for lsp in snapshot.switch_ports.values() {

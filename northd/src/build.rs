@@ -7,6 +7,7 @@ use ovn_sb::stage::DatapathKind;
 
 use crate::content::{DatapathContent, LbContent, McGroupContent, PortContent, SbContent};
 use crate::error::NbWarning;
+use crate::flow::DpIndex;
 use crate::ipam;
 use crate::lb::LoadBalancer;
 use crate::mcast;
@@ -159,27 +160,15 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
     let mut keys = keys.into_iter();
     let mut views: Vec<Switch> = Vec::new();
     for (ls, key) in switches.iter().zip(keys.by_ref()) {
-        let key = match key.map_or_else(|| dp_keys.allocate(&ls.name), Ok) {
-            Ok(k) => k,
-            Err(e) => {
-                out.warnings.push(NbWarning::TunnelKey(e));
-                continue;
-            }
+        let Some(dp) = push_datapath(
+            &mut out,
+            &mut dp_keys,
+            key,
+            DatapathKind::Switch,
+            (ls.uuid.uuid(), &ls.name, &ls.external_ids),
+        ) else {
+            continue;
         };
-        let dp = out.datapaths.len();
-        let mut ids = BTreeMap::new();
-        ids.insert("logical-switch".to_owned(), ls.uuid.to_string());
-        ids.insert("name".to_owned(), ls.name.clone());
-        if let Some(n) = ls.external_ids.get("neutron:network_name") {
-            ids.insert("name2".to_owned(), n.clone());
-        }
-        out.datapaths.push(DatapathContent {
-            nb_uuid: ls.uuid.uuid(),
-            name: ls.name.clone(),
-            kind: DatapathKind::Switch,
-            tunnel_key: key,
-            external_ids: ids,
-        });
         views.push(switch::switch_view(nb, ls, dp, &mut out.warnings));
     }
     // Router ports named by switch ports of type `router`.
@@ -195,27 +184,15 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
         .collect();
     let mut router_views: Vec<Router> = Vec::new();
     for (lr, key) in routers.iter().zip(keys) {
-        let key = match key.map_or_else(|| dp_keys.allocate(&lr.name), Ok) {
-            Ok(k) => k,
-            Err(e) => {
-                out.warnings.push(NbWarning::TunnelKey(e));
-                continue;
-            }
+        let Some(dp) = push_datapath(
+            &mut out,
+            &mut dp_keys,
+            key,
+            DatapathKind::Router,
+            (lr.uuid.uuid(), &lr.name, &lr.external_ids),
+        ) else {
+            continue;
         };
-        let dp = out.datapaths.len();
-        let mut ids = BTreeMap::new();
-        ids.insert("logical-router".to_owned(), lr.uuid.to_string());
-        ids.insert("name".to_owned(), lr.name.clone());
-        if let Some(n) = lr.external_ids.get("neutron:router_name") {
-            ids.insert("name2".to_owned(), n.clone());
-        }
-        out.datapaths.push(DatapathContent {
-            nb_uuid: lr.uuid.uuid(),
-            name: lr.name.clone(),
-            kind: DatapathKind::Router,
-            tunnel_key: key,
-            external_ids: ids,
-        });
         router_views.push(router::router_view(
             nb,
             lr,
@@ -283,6 +260,44 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
     }
     out.warnings.extend(rctx.warnings.into_inner());
     out
+}
+
+/// Adds the `Datapath_Binding` of a switch or router (`nb` = its UUID, name and NB
+/// `external_ids`) with the key found for it, or a newly allocated one; returns its index, or
+/// `None` (reported) when no key is left.
+fn push_datapath(
+    out: &mut SbContent,
+    dp_keys: &mut TunnelKeyAllocator,
+    key: Option<u32>,
+    kind: DatapathKind,
+    nb: (uuid::Uuid, &str, &BTreeMap<String, String>),
+) -> Option<DpIndex> {
+    let (nb_uuid, name, nb_ids) = nb;
+    let key = match key.map_or_else(|| dp_keys.allocate(name), Ok) {
+        Ok(k) => k,
+        Err(e) => {
+            out.warnings.push(NbWarning::TunnelKey(e));
+            return None;
+        }
+    };
+    let (owner, name2) = match kind {
+        DatapathKind::Switch => ("logical-switch", "neutron:network_name"),
+        DatapathKind::Router => ("logical-router", "neutron:router_name"),
+    };
+    let mut ids = BTreeMap::new();
+    ids.insert(owner.to_owned(), nb_uuid.to_string());
+    ids.insert("name".to_owned(), name.to_owned());
+    if let Some(n) = nb_ids.get(name2) {
+        ids.insert("name2".to_owned(), n.clone());
+    }
+    out.datapaths.push(DatapathContent {
+        nb_uuid,
+        name: name.to_owned(),
+        kind,
+        tunnel_key: key,
+        external_ids: ids,
+    });
+    Some(out.datapaths.len() - 1)
 }
 
 /// Tunnel keys for the ports of one datapath: keys already in SB first, then requested keys
@@ -597,15 +612,17 @@ fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
 }
 
 fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
-    for lb in nb.load_balancers.values() {
-        let datapaths: BTreeSet<usize> = views
-            .iter()
-            .filter(|sw| sw.lbs.contains(&lb.uuid))
-            .map(|sw| sw.dp)
-            .collect();
-        if datapaths.is_empty() {
-            continue;
+    // Switches by load balancer, in one pass over the switches.
+    let mut by_lb: BTreeMap<_, BTreeSet<DpIndex>> = BTreeMap::new();
+    for sw in views {
+        for lb in &sw.lbs {
+            by_lb.entry(*lb).or_default().insert(sw.dp);
         }
+    }
+    for lb in nb.load_balancers.values() {
+        let Some(datapaths) = by_lb.remove(&lb.uuid) else {
+            continue;
+        };
         let mut options = lb.options.clone();
         options.insert("hairpin_orig_tuple".to_owned(), "true".to_owned());
         out.load_balancers.push(LbContent {

@@ -111,3 +111,55 @@ fn switches_only_cluster() {
     });
     eprintln!("  {} MiB of JSON", bytes.len() / (1024 * 1024));
 }
+
+/// Issue 9's first OVN-Kubernetes shape (100 nodes x 50 pods, 1,000 Services, 500 policies, 100
+/// EgressIPs), step by step as `ovnkit northd` runs it.
+#[test]
+#[ignore = "scale run; use --release -- --ignored"]
+fn ovnk_100_nodes() {
+    ovnk(shapes::ovnk::Scale {
+        nodes: 100,
+        pods_per_node: 50,
+        services: 1000,
+        policies: 500,
+        egress_ips: 100,
+    });
+}
+
+/// Issue 9's second shape (250 nodes x 100 pods, 5,000 Services, 2,000 policies, 500
+/// EgressIPs).
+#[test]
+#[ignore = "scale run; use --release -- --ignored"]
+fn ovnk_250_nodes() {
+    ovnk(shapes::ovnk::Scale {
+        nodes: 250,
+        pods_per_node: 100,
+        services: 5000,
+        policies: 2000,
+        egress_ips: 500,
+    });
+}
+
+fn ovnk(scale: shapes::ovnk::Scale) {
+    let db = step("kube layer builds NB", || shapes::ovnk::build(scale));
+    let snapshot = step("snapshot from the database", || {
+        NbSnapshot::from_database(&db).expect("snapshot")
+    });
+    let content = step("build", || build(&snapshot, &SbState::default()));
+    let expanded: usize = content.flows.iter().map(|(_, d)| d.len()).sum();
+    eprintln!(
+        "  {} distinct flows ({} per datapath), {} ports, {} warnings",
+        content.flows.len(),
+        expanded,
+        content.ports.len(),
+        content.warnings.len()
+    );
+    let ops = step("diff against empty SB", || {
+        northd::diff::diff(&northd::diff::SbRows::default(), &content).expect("diff")
+    });
+    eprintln!("  {} operations", ops.len());
+    let bytes = step("serialize the transaction", || {
+        serde_json::to_vec(&ops).expect("serialize")
+    });
+    eprintln!("  {} MiB of JSON", bytes.len() / (1024 * 1024));
+}

@@ -707,3 +707,104 @@ fn naming_helpers_match_ovn_kubernetes() {
         "tenant.blue_"
     );
 }
+
+const ETP_LOCAL: &str = r#"
+apiVersion: v1
+kind: Node
+metadata:
+  name: na
+  annotations:
+    k8s.ovn.org/node-primary-ifaddr: '{"ipv4": "172.18.0.11/16"}'
+    k8s.ovn.org/node-subnets: '{"default": ["10.128.0.0/23"]}'
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: nb
+  annotations:
+    k8s.ovn.org/node-primary-ifaddr: '{"ipv4": "172.18.0.12/16"}'
+    k8s.ovn.org/node-subnets: '{"default": ["10.128.2.0/23"]}'
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: web}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: w1, namespace: web, labels: {app: w}}
+spec: {nodeName: na, containers: [{name: c, image: x}]}
+status: {podIPs: [{ip: 10.128.0.10}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: w2, namespace: web, labels: {app: w}}
+spec: {nodeName: nb, containers: [{name: c, image: x}]}
+status: {podIPs: [{ip: 10.128.2.10}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: local, namespace: web}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  clusterIP: 172.30.0.5
+  clusterIPs: [172.30.0.5]
+  selector: {app: w}
+  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30500, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: local-1, namespace: web, labels: {kubernetes.io/service-name: local}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.128.0.10], conditions: {ready: true}, nodeName: na}
+- {addresses: [10.128.2.10], conditions: {ready: true}, nodeName: nb}
+ports: [{name: http, port: 8080, protocol: TCP}]
+"#;
+
+/// `externalTrafficPolicy: Local`: each node's gateway router sends NodePort traffic only to the
+/// node's own endpoints, without SNAT; the node's switch keeps every endpoint.
+#[test]
+fn external_traffic_policy_local_splits_router_and_switch() {
+    let mut set = ManifestSet::new();
+    set.add_str("etp.yaml", ETP_LOCAL).expect("manifests");
+    let nb = build_nb(&set, &ClusterConfig::default(), &PreviousState::default()).expect("build");
+    assert!(nb
+        .get(
+            "Load_Balancer",
+            "Service_web/local_TCP_node_router+switch_na"
+        )
+        .is_none());
+    for (node, ip, local) in [
+        ("na", "172.18.0.11", "10.128.0.10:8080"),
+        ("nb", "172.18.0.12", "10.128.2.10:8080"),
+    ] {
+        let r = row(
+            &nb,
+            "Load_Balancer",
+            &format!("Service_web/local_TCP_node_router_{node}"),
+        );
+        let vip = format!("{ip}:30500");
+        assert_eq!(r.get_map("vips")[&vip], local);
+        assert_eq!(opt(r, "options", "skip_snat"), "true");
+        let s = row(
+            &nb,
+            "Load_Balancer",
+            &format!("Service_web/local_TCP_node_switch_{node}"),
+        );
+        assert_eq!(s.get_map("vips")[&vip], "10.128.0.10:8080,10.128.2.10:8080");
+        assert_eq!(opt(s, "options", "skip_snat"), "false");
+        assert!(row(&nb, "Logical_Router", &format!("GR_{node}"))
+            .refs("load_balancer")
+            .contains(&format!("Service_web/local_TCP_node_router_{node}")));
+        assert!(row(&nb, "Logical_Switch", node)
+            .refs("load_balancer")
+            .contains(&format!("Service_web/local_TCP_node_switch_{node}")));
+    }
+    // The ClusterIP stays cluster-wide, on every endpoint.
+    let c = row(&nb, "Load_Balancer", "Service_web/local_TCP_cluster");
+    assert_eq!(
+        c.get_map("vips")["172.30.0.5:80"],
+        "10.128.0.10:8080,10.128.2.10:8080"
+    );
+}

@@ -100,7 +100,10 @@ impl HashOrder {
 
     /// True when `key` is present.
     pub fn contains(&self, key: &str) -> bool {
-        self.buckets.iter().flatten().any(|(k, _)| k == key)
+        let i = usize::try_from(hash_string(key)).unwrap_or(0) & self.mask;
+        self.buckets
+            .get(i)
+            .is_some_and(|b| b.iter().any(|(k, _)| k == key))
     }
 
     /// The keys in iteration order.

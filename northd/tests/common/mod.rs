@@ -223,41 +223,15 @@ pub fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outco
     }
     stack.wait_sb().expect("wait sb");
 
-    let mut tables = Map::new();
-    for t in NbSnapshot::TABLES {
-        let text = stack
-            .nbctl(["--format=json", "list", t])
-            .expect("nbctl list");
-        tables.insert((*t).to_owned(), Value::Array(json_rows(&text)));
-    }
-    let snapshot = NbSnapshot::from_json(&Value::Object(tables)).expect("snapshot");
+    let snapshot = nb_snapshot(&stack);
     check_ipam(name, &snapshot);
-    let chassis: Vec<sb::Chassis> = sb_rows(&stack);
-    let state = SbState::from_rows(&[], &[], &chassis);
-    let content = build(&snapshot, &state);
+    let (out, content) = compare_flows(&stack, &snapshot);
     assert!(
         content.warnings.is_empty(),
         "{name}: warnings {:?}",
         content.warnings
     );
     check_parses(&content);
-
-    let lb_keys = real_to_our_keys(&stack, &content);
-    let real: BTreeSet<Flow> = stack
-        .logical_flows()
-        .expect("lflow-list")
-        .into_iter()
-        .map(|f| {
-            let m = rekey_rtr_lb(&f.match_expr, &lb_keys);
-            (f.datapath, f.stage, f.priority, m, f.actions)
-        })
-        .collect();
-    let ours = our_flows(&content);
-    let out = Outcome {
-        equal: ours.intersection(&real).count(),
-        ours_only: ours.difference(&real).cloned().collect(),
-        real_only: real.difference(&ours).cloned().collect(),
-    };
     eprintln!(
         "parity {name}: equal {} ours-only {} real-only {}",
         out.equal,
@@ -704,6 +678,11 @@ pub fn assert_stages(out: Option<Outcome>, prefixes: &[&str]) {
 /// [`scenario_on`]. Returns the outcome and our content (for [`compare_bindings`] and
 /// [`check_parses`]).
 pub fn outcome_from_stack(stack: &testkit::Stack) -> (Outcome, SbContent) {
+    compare_flows(stack, &nb_snapshot(stack))
+}
+
+/// The stack's NB, read table by table with `ovn-nbctl --format=json list`.
+pub fn nb_snapshot(stack: &testkit::Stack) -> NbSnapshot {
     let mut tables = Map::new();
     for t in NbSnapshot::TABLES {
         let text = stack
@@ -711,10 +690,15 @@ pub fn outcome_from_stack(stack: &testkit::Stack) -> (Outcome, SbContent) {
             .expect("nbctl list");
         tables.insert((*t).to_owned(), Value::Array(json_rows(&text)));
     }
-    let snapshot = NbSnapshot::from_json(&Value::Object(tables)).expect("snapshot");
+    NbSnapshot::from_json(&Value::Object(tables)).expect("snapshot")
+}
+
+/// Compiles `snapshot` with the stack's chassis and compares our flows with the stack's
+/// (router load balancer address set keys renamed to ours).
+pub fn compare_flows(stack: &testkit::Stack, snapshot: &NbSnapshot) -> (Outcome, SbContent) {
     let chassis: Vec<sb::Chassis> = sb_rows(stack);
     let state = SbState::from_rows(&[], &[], &chassis);
-    let content = build(&snapshot, &state);
+    let content = build(snapshot, &state);
     let lb_keys = real_to_our_keys(stack, &content);
     let real: BTreeSet<Flow> = stack
         .logical_flows()

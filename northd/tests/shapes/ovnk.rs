@@ -46,11 +46,11 @@ pub fn yaml(s: Scale) -> String {
              kubernetes.io/hostname: node-{i}{egress}\n  annotations:\n    \
              k8s.ovn.org/node-primary-ifaddr: '{{\"ipv4\": \"{ip}/16\"}}'\n    \
              k8s.ovn.org/host-cidrs: '[\"{ip}/16\"]'\n    \
-             k8s.ovn.org/node-subnets: '{{\"default\": [\"10.{}.{}.0/24\"]}}'\n    \
+             k8s.ovn.org/node-subnets: '{{\"default\": [\"10.{}.{}.0/23\"]}}'\n    \
              k8s.ovn.org/node-chassis-id: chassis-{i}\n\
              status:\n  addresses:\n  - type: InternalIP\n    address: {ip}\n",
-            128 + i / 256,
-            i % 256
+            128 + (2 * i) / 256,
+            (2 * i) % 256
         );
     }
     for n in 0..NAMESPACES {
@@ -68,7 +68,7 @@ pub fn yaml(s: Scale) -> String {
             let k = i * s.pods_per_node + j;
             let svc = k % s.services.max(1);
             let ns = svc % NAMESPACES;
-            let ip = format!("10.{}.{}.{}", 128 + i / 256, i % 256, j + 3);
+            let ip = format!("10.{}.{}.{}", 128 + (2 * i) / 256, (2 * i) % 256, j + 3);
             let _ = write!(
                 y,
                 "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: pod-{k}, namespace: ns{ns}, \

@@ -19,12 +19,16 @@ pub const HAIRPIN_SNAT_IPS: &str = "169.254.169.5 fd69::5";
 /// Default ClientIP affinity timeout (Kubernetes' default, 3 hours).
 pub const DEFAULT_AFFINITY_TIMEOUT: i32 = 10800;
 
+/// One ready endpoint address of a Service port: IP, target port, and the node it runs on
+/// (`nodeName` of the EndpointSlice endpoint, when set).
+type Endpoint = (IpAddr, i32, Option<String>);
+
 /// One Service port's backends.
 struct PortBackends {
     protocol: String,
     port: i32,
     node_port: Option<i32>,
-    endpoints: BTreeSet<(IpAddr, i32)>,
+    endpoints: BTreeSet<Endpoint>,
 }
 
 fn endpoints_for(
@@ -33,7 +37,7 @@ fn endpoints_for(
     svc: &str,
     port_name: &str,
     protocol: &str,
-) -> BTreeSet<(IpAddr, i32)> {
+) -> BTreeSet<Endpoint> {
     let mut out = BTreeSet::new();
     for ((sns, _), es) in &input.set.endpoint_slices {
         if sns != ns
@@ -60,7 +64,7 @@ fn endpoints_for(
             }
             for a in &ep.addresses {
                 if let Ok(ip) = a.parse::<IpAddr>() {
-                    out.insert((ip, tp));
+                    out.insert((ip, tp, ep.node_name.clone()));
                 }
             }
         }
@@ -68,12 +72,18 @@ fn endpoints_for(
     out
 }
 
-fn targets(eps: &BTreeSet<(IpAddr, i32)>, v4: bool) -> String {
-    eps.iter()
-        .filter(|(ip, _)| ip.is_ipv4() == v4)
-        .map(|(ip, p)| format!("{}:{p}", vip_host(*ip)))
-        .collect::<Vec<_>>()
-        .join(",")
+/// The `vips` value for the endpoints of one family; with `node`, only the endpoints on that
+/// node (`externalTrafficPolicy: Local`).
+fn targets(eps: &BTreeSet<Endpoint>, v4: bool, node: Option<&str>) -> String {
+    let mut out: Vec<String> = eps
+        .iter()
+        .filter(|(ip, _, n)| {
+            ip.is_ipv4() == v4 && node.is_none_or(|want| n.as_deref() == Some(want))
+        })
+        .map(|(ip, p, _)| format!("{}:{p}", vip_host(*ip)))
+        .collect();
+    out.dedup();
+    out.join(",")
 }
 
 /// The cluster-wide load balancer name of a Service and protocol.
@@ -81,9 +91,19 @@ pub fn cluster_lb_name(ns: &str, name: &str, protocol: &str) -> String {
     format!("Service_{ns}/{name}_{protocol}_cluster")
 }
 
-/// The per-node load balancer name (NodePort and ingress VIPs) of a Service and protocol.
+/// The per-node load balancer name (NodePort and ingress VIPs) of a Service and protocol, when
+/// the node's gateway router and switch share it.
 pub fn node_lb_name(ns: &str, name: &str, protocol: &str, node: &str) -> String {
     format!("Service_{ns}/{name}_{protocol}_node_router+switch_{node}")
+}
+
+/// The per-node load balancers of a Service with `externalTrafficPolicy: Local`, whose gateway
+/// router (local endpoints only, no SNAT) and switch (every endpoint) differ: `(router, switch)`.
+pub fn node_lb_names_split(ns: &str, name: &str, protocol: &str, node: &str) -> (String, String) {
+    (
+        format!("Service_{ns}/{name}_{protocol}_node_router_{node}"),
+        format!("Service_{ns}/{name}_{protocol}_node_switch_{node}"),
+    )
 }
 
 fn lb_row(
@@ -92,13 +112,14 @@ fn lb_row(
     protocol: &str,
     affinity: Option<i32>,
     vips: BTreeMap<String, String>,
+    skip_snat: bool,
 ) -> Row {
     let mut options = vec![
         ("event", "false".to_owned()),
         ("hairpin_snat_ip", HAIRPIN_SNAT_IPS.to_owned()),
         ("neighbor_responder", "none".to_owned()),
         ("reject", "true".to_owned()),
-        ("skip_snat", "false".to_owned()),
+        ("skip_snat", skip_snat.to_string()),
     ];
     if let Some(t) = affinity {
         options.push(("affinity_timeout", t.to_string()));
@@ -182,13 +203,14 @@ fn service(
         });
     }
     let protocols: BTreeSet<String> = ports.iter().map(|p| p.protocol.clone()).collect();
+    let etp_local = spec.external_traffic_policy.as_deref() == Some("Local");
     for proto in &protocols {
         let mut vips = BTreeMap::new();
         for p in ports.iter().filter(|p| &p.protocol == proto) {
             for ip in &cluster_ips {
                 vips.insert(
                     format!("{}:{}", vip_host(*ip), p.port),
-                    targets(&p.endpoints, ip.is_ipv4()),
+                    targets(&p.endpoints, ip.is_ipv4(), None),
                 );
             }
         }
@@ -196,7 +218,7 @@ fn service(
         nb.put(
             "Load_Balancer",
             &lb,
-            lb_row(ns, name, proto, affinity, vips),
+            lb_row(ns, name, proto, affinity, vips, false),
         );
         nb.add_refs(
             "Load_Balancer_Group",
@@ -205,51 +227,69 @@ fn service(
             "Load_Balancer",
             [lb],
         );
-        // Per node: NodePorts on the node IPs, ingress IPs on the Service port.
+        // Per node: NodePorts on the node IPs, ingress IPs on the Service port. With
+        // `externalTrafficPolicy: Local` the gateway router sends them only to the node's own
+        // endpoints and keeps the client's source (`skip_snat`), while pods on the node's switch
+        // still reach every endpoint: two load balancers instead of one.
         for n in input.nodes.values() {
-            let mut vips = BTreeMap::new();
-            for p in ports.iter().filter(|p| &p.protocol == proto) {
-                if let Some(np) = p.node_port {
-                    for h in &n.host {
+            let node_vips = |local: Option<&str>| {
+                let mut vips = BTreeMap::new();
+                for p in ports.iter().filter(|p| &p.protocol == proto) {
+                    if let Some(np) = p.node_port {
+                        for h in &n.host {
+                            vips.insert(
+                                format!("{}:{np}", vip_host(h.addr())),
+                                targets(&p.endpoints, h.addr().is_ipv4(), local),
+                            );
+                        }
+                    }
+                    for ip in &ingress {
                         vips.insert(
-                            format!("{}:{np}", vip_host(h.addr())),
-                            targets(&p.endpoints, h.addr().is_ipv4()),
+                            format!("{}:{}", vip_host(*ip), p.port),
+                            targets(&p.endpoints, ip.is_ipv4(), local),
                         );
                     }
                 }
-                for ip in &ingress {
-                    vips.insert(
-                        format!("{}:{}", vip_host(*ip), p.port),
-                        targets(&p.endpoints, ip.is_ipv4()),
-                    );
-                }
-            }
-            if vips.is_empty() {
+                vips
+            };
+            let all = node_vips(None);
+            if all.is_empty() {
                 continue;
             }
-            let lb = node_lb_name(ns, name, proto, &n.name);
-            nb.put(
-                "Load_Balancer",
-                &lb,
-                lb_row(ns, name, proto, affinity, vips),
-            );
-            nb.add_refs(
-                "Logical_Switch",
-                &n.name,
-                "load_balancer",
-                "Load_Balancer",
-                [lb.clone()],
-            );
-            nb.add_refs(
-                "Logical_Router",
-                &format!("GR_{}", n.name),
-                "load_balancer",
-                "Load_Balancer",
-                [lb],
-            );
+            let router = format!("GR_{}", n.name);
+            if etp_local {
+                let (r_lb, s_lb) = node_lb_names_split(ns, name, proto, &n.name);
+                let local = node_vips(Some(&n.name));
+                nb.put(
+                    "Load_Balancer",
+                    &r_lb,
+                    lb_row(ns, name, proto, affinity, local, true),
+                );
+                nb.put(
+                    "Load_Balancer",
+                    &s_lb,
+                    lb_row(ns, name, proto, affinity, all, false),
+                );
+                attach_lb(nb, "Logical_Router", &router, r_lb);
+                attach_lb(nb, "Logical_Switch", &n.name, s_lb);
+            } else {
+                let lb = node_lb_name(ns, name, proto, &n.name);
+                nb.put(
+                    "Load_Balancer",
+                    &lb,
+                    lb_row(ns, name, proto, affinity, all, false),
+                );
+                attach_lb(nb, "Logical_Switch", &n.name, lb.clone());
+                attach_lb(nb, "Logical_Router", &router, lb);
+            }
         }
     }
     Ok(())
+}
+
+/// Adds load balancer `lb` to the `load_balancer` column of switch or router `owner`.
+fn attach_lb(nb: &mut DesiredNb, table: &'static str, owner: &str, lb: String) {
+    nb.add_refs(table, owner, "load_balancer", "Load_Balancer", [lb]);
 }
 
 /// Writes every Service's load balancers.
