@@ -5,32 +5,7 @@
 
 mod common;
 
-use common::{assert_full, assert_stages, scenario, scenario_on};
-
-/// Every stage but `ls_in_l2_lkup`: where a VIP is also a NAT
-/// address, the switch-side forwarding of NAT addresses (built in `router/nat_switch.rs`)
-/// still differs (it forwards a NAT address outside the port's subnets even when it is also
-/// a VIP; ovn-northd then only forwards it as a VIP, in the subnets).
-const STAGES_NO_L2: &[&str] = &[
-    "lr_",
-    "ls_out_",
-    "ls_in_check_port_sec",
-    "ls_in_apply_port_sec",
-    "ls_in_lookup_fdb",
-    "ls_in_put_fdb",
-    "ls_in_pre_",
-    "ls_in_acl",
-    "ls_in_qos",
-    "ls_in_lb",
-    "ls_in_nat_hairpin",
-    "ls_in_hairpin",
-    "ls_in_stateful",
-    "ls_in_arp_rsp",
-    "ls_in_dhcp",
-    "ls_in_dns",
-    "ls_in_external_port",
-    "ls_in_l2_unknown",
-];
+use common::{assert_full, scenario, scenario_on};
 
 /// nbctl commands for a switch `sw` attached to router port `lrp` through `sw-lrp`.
 fn attach(sw: &str, lrp: &str) -> Vec<Vec<String>> {
@@ -271,7 +246,7 @@ fn gateway_router_vip_on_nat_address() {
     for l in ["lb1", "lb2", "lb3", "lb4"] {
         c.push(cmd(&["lr-lb-add", "gr", l]));
     }
-    assert_stages(run("rlb-gr-vip-nat", false, &c), STAGES_NO_L2);
+    assert_full(run("rlb-gr-vip-nat", false, &c));
 }
 
 /// `neighbor_responder` (all, none), an LB without VIPs, and an LB on both the router and its
@@ -398,7 +373,7 @@ fn distributed_router_force_snat() {
     for l in ["lb1", "lb2", "lb3", "lb4"] {
         c.push(cmd(&["lr-lb-add", "dr", l]));
     }
-    assert_stages(run("rlb-dr-force", true, &c), STAGES_NO_L2);
+    assert_full(run("rlb-dr-force", true, &c));
 }
 
 /// A router with two DGPs: load balancing uses the one with the smallest NB UUID.

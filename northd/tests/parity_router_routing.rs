@@ -546,7 +546,7 @@ fn routing_arp_resolve_disabled_router() {
             &["lsp-set-options", "s1-r5", "router-port=r5-s1"],
         ],
     );
-    assert_routing(scenario("routing-arp-resolve-disabled-router", &nb));
+    assert_full(scenario("routing-arp-resolve-disabled-router", &nb));
 }
 
 /// Routable addresses: a distributed gateway port on a switch with two other routers (a

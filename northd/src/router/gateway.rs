@@ -111,7 +111,7 @@ pub fn router_lsp_addrs(nb: &NbSnapshot, lsp: &nb::LogicalSwitchPort) -> Option<
         return None;
     }
     let peer = lsp.options.get("router-port")?;
-    let lrp = nb.router_ports.values().find(|l| &l.name == peer)?;
+    let lrp = super::enabled_router_port(nb, peer)?;
     let mac: ovn_nb::addr::MacAddr = lrp.mac.parse().ok()?;
     let mut out = PortAddrs {
         mac,

@@ -116,6 +116,19 @@ pub fn link_local(mac: MacAddr) -> Ipv6Addr {
     ])
 }
 
+/// The router port named `name`, when it belongs to an enabled router (a disabled router gets no
+/// datapath, so for switch ports naming its ports the peer does not exist).
+pub fn enabled_router_port<'a>(
+    nb: &'a NbSnapshot,
+    name: &str,
+) -> Option<&'a nb::LogicalRouterPort> {
+    let lrp = nb.router_ports.values().find(|l| l.name == name)?;
+    nb.routers
+        .values()
+        .any(|lr| lr.enabled != Some(false) && lr.ports.contains(&lrp.uuid))
+        .then_some(lrp)
+}
+
 /// What a router port is connected to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peer {

@@ -135,10 +135,13 @@ fn owned_ips(ctx: &RouterCtx<'_>, lr: &Router, p: &RouterPort) -> Vec<(bool, Val
         .map(|n| (false, Value::Ip(IpAddr::V4(n.addr))))
         .collect();
     ips.extend(p.ipv6.iter().map(|n| (true, Value::Ip(IpAddr::V6(n.addr)))));
+    // A DNAT external IP that is also one of the router's VIPs is forwarded through the VIP
+    // path below, and only when the port's networks reach it.
+    let vips = crate::router::lb::vip_ips(ctx, lr);
     ips.extend(
         lr.nat_rules
             .iter()
-            .filter(|r| r.kind.has_dnat())
+            .filter(|r| r.kind.has_dnat() && !vips.contains(&r.external))
             .map(|r| (r.is_v6(), r.external_value())),
     );
     for lb in lr.lbs.iter().filter_map(|l| ctx.lbs.get(l)) {

@@ -251,7 +251,7 @@ pub fn switch_view(
                 && lsp
                     .options
                     .get("router-port")
-                    .is_some_and(|rp| nb.router_ports.values().any(|lrp| &lrp.name == rp));
+                    .is_some_and(|rp| crate::router::enabled_router_port(nb, rp).is_some());
             let mcast_relay_peer = router_peer
                 && lsp.options.get("router-port").is_some_and(|rp| {
                     nb.router_ports
