@@ -139,6 +139,16 @@ impl SbRows {
     }
 }
 
+/// True for `["set", []]` and `["map", []]`.
+fn is_empty_collection(v: &Value) -> bool {
+    match v.as_array().map(Vec::as_slice) {
+        Some([Value::String(tag), Value::Array(items)]) => {
+            (tag == "set" || tag == "map") && items.is_empty()
+        }
+        _ => false,
+    }
+}
+
 /// Builds the operations; new rows get placeholder UUIDs that are rewritten to `named-uuid`s.
 struct OpBuilder {
     ops: Vec<Value>,
@@ -164,7 +174,10 @@ impl OpBuilder {
     }
 
     fn insert<T: Model>(&mut self, row: &T, uuid: Uuid) -> Result<(), NorthdError> {
-        let cols = row.columns_json()?;
+        let mut cols = row.columns_json()?;
+        // An empty set or map is what a column left out of an insert holds anyway: leaving it
+        // out keeps the transaction (and the server's work) smaller.
+        cols.retain(|_, v| !is_empty_collection(v));
         let name = self.placeholders.get(&uuid).cloned().unwrap_or_default();
         self.ops.push(json!({
             "op": "insert",
