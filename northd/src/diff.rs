@@ -202,6 +202,17 @@ impl OpBuilder {
         Ok(())
     }
 
+    /// Updates `old` to `new`, or inserts `new` under a fresh placeholder when there is no `old`.
+    fn put<T: Model>(&mut self, new: &T, old: Option<&T>) -> Result<(), NorthdError> {
+        match old {
+            Some(old) => self.update(new, old),
+            None => {
+                let u = self.placeholder();
+                self.insert(new, u)
+            }
+        }
+    }
+
     fn delete<T: Model>(&mut self, uuid: Ref<T>) {
         self.ops.push(json!({
             "op": "delete",
@@ -385,13 +396,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
             .filter_map(|p| pb_uuid.get(&(m.datapath, p.as_str())))
             .map(|u| Ref::new(*u))
             .collect();
-        match old {
-            Some(old) => b.update(&n, old)?,
-            None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
-            }
-        }
+        b.put(&n, old)?;
     }
     for old in old_mc.values() {
         b.delete(old.uuid);
@@ -418,13 +423,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
         n.idle_timeout = Some(cfg.idle_timeout);
         n.query_interval = Some(cfg.query_interval);
         n.query_max_resp = Some(cfg.query_max_resp);
-        match old {
-            Some(old) => b.update(&n, old)?,
-            None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
-            }
-        }
+        b.put(&n, old)?;
     }
     for old in old_ipm.values() {
         b.delete(old.uuid);
@@ -443,13 +442,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
             type_,
             ..Default::default()
         };
-        match old_d4.remove(name) {
-            Some(old) => b.update(&n, old)?,
-            None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
-            }
-        }
+        b.put(&n, old_d4.remove(name))?;
     }
     for old in old_d4.values() {
         b.delete(old.uuid);
@@ -466,13 +459,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
             type_,
             ..Default::default()
         };
-        match old_d6.remove(name) {
-            Some(old) => b.update(&n, old)?,
-            None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
-            }
-        }
+        b.put(&n, old_d6.remove(name))?;
     }
     for old in old_d6.values() {
         b.delete(old.uuid);
