@@ -128,7 +128,12 @@ fn port_reaches(p: &RouterPort, ip: IpAddr) -> bool {
 
 /// The addresses switch traffic resolves at router port `p` (IPv6 or not, and the address as
 /// printed: NAT external IPs as written in the NB).
-fn owned_ips(ctx: &RouterCtx<'_>, lr: &Router, p: &RouterPort) -> Vec<(bool, Value)> {
+fn owned_ips(
+    ctx: &RouterCtx<'_>,
+    lr: &Router,
+    vips: &std::collections::BTreeSet<IpAddr>,
+    p: &RouterPort,
+) -> Vec<(bool, Value)> {
     let mut ips: Vec<(bool, Value)> = p
         .ipv4
         .iter()
@@ -136,8 +141,7 @@ fn owned_ips(ctx: &RouterCtx<'_>, lr: &Router, p: &RouterPort) -> Vec<(bool, Val
         .collect();
     ips.extend(p.ipv6.iter().map(|n| (true, Value::Ip(IpAddr::V6(n.addr)))));
     // A DNAT external IP that is also one of the router's VIPs is forwarded through the VIP
-    // path below, and only when the port's networks reach it.
-    let vips = crate::router::lb::vip_ips(ctx, lr);
+    // path below, and only when the port's networks reach it (`vips`: the router's VIPs).
     ips.extend(
         lr.nat_rules
             .iter()
@@ -158,6 +162,7 @@ fn owned_ips(ctx: &RouterCtx<'_>, lr: &Router, p: &RouterPort) -> Vec<(bool, Val
 
 /// Builds the switch-side flows of every router port of `lr` peering a switch port.
 pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
+    let vips = crate::router::lb::vip_ips(ctx, lr);
     for p in lr.ports.iter().filter(|p| p.enabled) {
         let Some(Peer::Switch { port }) = &p.peer else {
             continue;
@@ -186,7 +191,7 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         } else {
             Actions(to_router.clone())
         };
-        for (v6, ip) in owned_ips(ctx, lr, p) {
+        for (v6, ip) in owned_ips(ctx, lr, &vips, p) {
             let m = Match::eq(FLOODED, 0u64);
             let m = if v6 {
                 m.and_pred(crate::flow::Pred::NdNs)
