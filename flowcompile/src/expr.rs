@@ -113,7 +113,13 @@ impl Expr {
                 v.extend(children);
                 Self::make(kind, v)
             }
-            (a, b) => Self::make(kind, vec![a, b]),
+            (a, b) => {
+                // Room for two more: chains (`a && b && c && d`) are combined one at a time.
+                let mut v = Vec::with_capacity(4);
+                v.push(a);
+                v.push(b);
+                Self::make(kind, v)
+            }
         }
     }
 

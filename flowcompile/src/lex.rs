@@ -135,6 +135,93 @@ impl fmt::Display for IntConst {
     }
 }
 
+/// Longest identifier [`Ident`] holds without a heap allocation.
+const IDENT_INLINE: usize = 22;
+
+/// An identifier's text.  Short ones (nearly all: field names, action names) are held inline,
+/// so that lexing an identifier allocates nothing.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Ident(IdentRepr);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum IdentRepr {
+    Inline { len: u8, bytes: [u8; IDENT_INLINE] },
+    Heap(Box<str>),
+}
+
+impl Ident {
+    /// An identifier with this text.
+    pub fn new(s: &str) -> Self {
+        if s.len() <= IDENT_INLINE {
+            let mut bytes = [0; IDENT_INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Self(IdentRepr::Inline {
+                len: s.len() as u8,
+                bytes,
+            })
+        } else {
+            Self(IdentRepr::Heap(s.into()))
+        }
+    }
+
+    /// The text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            IdentRepr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            IdentRepr::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // The bytes are a whole `str` (copied in `new`), so this never fails.
+            IdentRepr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            IdentRepr::Heap(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Ident {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for Ident {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Ident {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl fmt::Debug for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for Ident {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
 /// One token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Token {
@@ -143,7 +230,7 @@ pub enum Token {
     /// A lexical error; the parser that reaches it reports this message.
     Error(String),
     /// An identifier: `[A-Za-z_.][A-Za-z0-9_.]*`.
-    Id(String),
+    Id(Ident),
     /// A quoted string, unescaped.
     Str(String),
     /// An integer, possibly masked.
@@ -411,6 +498,39 @@ fn parse_mac(text: &str) -> Option<u128> {
     Some(v)
 }
 
+/// A canonical dotted-quad IPv4 address (four decimal octets of 1 to 3 digits, no leading
+/// zeros, each at most 255), parsed without the general parser; `None` for anything else,
+/// which the general parser then decides on.
+fn parse_dotted_quad(bytes: &[u8]) -> Option<u32> {
+    let mut v: u32 = 0;
+    let mut octets = 0;
+    let mut i = 0;
+    while octets < 4 {
+        let start = i;
+        let mut octet: u32 = 0;
+        while let Some(c) = bytes.get(i).filter(|c| c.is_ascii_digit()) {
+            octet = octet * 10 + u32::from(c - b'0');
+            i += 1;
+            if i - start > 3 {
+                return None;
+            }
+        }
+        let len = i - start;
+        if len == 0 || octet > 255 || (len > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        v = (v << 8) | octet;
+        octets += 1;
+        if octets < 4 {
+            if bytes.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    (i == bytes.len()).then_some(v)
+}
+
 fn parse_integer_text(text: &str) -> Result<IntConst, String> {
     if text.is_empty() {
         return Err("Integer constant expected.".into());
@@ -448,6 +568,9 @@ fn parse_integer_text(text: &str) -> Result<IntConst, String> {
             v = (v << 4) | u128::from(d);
         }
         return Ok(IntConst::new(v, IntFormat::Hex));
+    }
+    if let Some(v) = parse_dotted_quad(bytes) {
+        return Ok(IntConst::new(u128::from(v), IntFormat::Ipv4));
     }
     if text.len() < 46 {
         if let Ok(a) = text.parse::<Ipv4Addr>() {
@@ -646,12 +769,12 @@ fn tokenize_into(input: &str, mut out: Vec<Spanned>) -> Vec<Spanned> {
                     (end, r.map_or_else(Token::Error, Token::Int))
                 } else {
                     let end = sc.id_end(p);
-                    (end, Token::Id(input[p..end].to_owned()))
+                    (end, Token::Id(Ident::new(&input[p..end])))
                 }
             }
             c if is_id1(c) => {
                 let end = sc.id_end(p);
-                (end, Token::Id(input[p..end].to_owned()))
+                (end, Token::Id(Ident::new(&input[p..end])))
             }
             _ => {
                 let ch = input[p..].chars().next().unwrap_or('\0');
@@ -764,7 +887,10 @@ impl<'a> Lexer<'a> {
 
     /// Consumes the current token if it equals `t`.
     pub fn eat(&mut self, t: &Token) -> bool {
-        if self.peek() == t {
+        // Most calls meet another kind of token: comparing the kinds first, inline, skips
+        // the full comparison for them.
+        let cur = self.peek();
+        if std::mem::discriminant(cur) == std::mem::discriminant(t) && cur == t {
             self.advance();
             true
         } else {
@@ -774,7 +900,7 @@ impl<'a> Lexer<'a> {
 
     /// Consumes the identifier `id` if it is the current token.
     pub fn eat_id(&mut self, id: &str) -> bool {
-        if matches!(self.peek(), Token::Id(s) if s == id) {
+        if matches!(self.peek(), Token::Id(s) if s.as_bytes() == id.as_bytes()) {
             self.advance();
             true
         } else {
@@ -795,7 +921,7 @@ impl<'a> Lexer<'a> {
 
     /// Fails unless the input is exhausted.
     pub fn expect_end(&self) -> Result<(), ExprError> {
-        if *self.peek() == Token::End {
+        if matches!(self.peek(), Token::End) {
             Ok(())
         } else {
             Err(self.syntax_error("expecting end of input"))
@@ -852,5 +978,58 @@ impl<'a> Lexer<'a> {
     pub fn error(&self, kind: ErrorKind, message: impl Into<String>, span: Span) -> ExprError {
         self.lex_error()
             .unwrap_or_else(|| ExprError::new(kind, message, Some(span)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_quad_fast_path_agrees_with_std() {
+        let cases = [
+            "10.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.0.0.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4.",
+            ".1.2.3",
+            "1..2.3",
+            "1.2.3.0004",
+            "192.168.100.200",
+            "1.2.3.a",
+            "1234.1.1.1",
+            "0.00.0.0",
+            "9.99.199.249",
+        ];
+        for c in cases {
+            let fast = parse_dotted_quad(c.as_bytes());
+            let std = c.parse::<Ipv4Addr>().ok().map(u32::from);
+            if let Some(v) = fast {
+                assert_eq!(Some(v), std, "{c}");
+            }
+        }
+        assert_eq!(parse_dotted_quad(b"10.1.2.3"), Some(0x0a01_0203));
+        assert_eq!(parse_dotted_quad(b"01.2.3.4"), None);
+    }
+
+    #[test]
+    fn identifiers_short_and_long_read_back() {
+        let long = "a_very_long_identifier_name.with_more_than_22_bytes";
+        let toks = tokenize(&format!("ip4.dst {long} x"));
+        let ids: Vec<&str> = toks
+            .iter()
+            .filter_map(|t| match &t.token {
+                Token::Id(i) => Some(i.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["ip4.dst", long, "x"]);
+        assert_eq!(Ident::new(long), Ident::from(long));
+        assert!(Ident::new("ip4") == "ip4" && Ident::new("ip4") != "ip6");
+        assert_eq!(format!("{:?}", Ident::new("tcp")), "\"tcp\"");
     }
 }

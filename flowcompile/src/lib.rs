@@ -115,8 +115,7 @@ pub fn compile_match(
 ) -> Result<Matches, ExprError> {
     let ast = parse::parse(input, symtab)?;
     let e = annotate::annotate(&ast, symtab, sets)?;
-    let e = condition::evaluate(e, resident);
-    let e = simplify::simplify(e, symtab);
+    let e = simplify::evaluate_and_simplify(e, resident, symtab);
     let e = normalize::normalize(e, symtab)?;
     matches::to_matches(&e, symtab, ports)
 }

@@ -146,11 +146,6 @@ impl Match {
         })
     }
 
-    /// Drops spare capacity (for matches that are kept).
-    pub(crate) fn shrink_to_fit(&mut self) {
-        self.parts.shrink_to_fit();
-    }
-
     fn part(&mut self, field: OfField, high: bool) -> &mut Part {
         let i = match self
             .parts
@@ -216,6 +211,374 @@ impl Match {
     pub fn clear(&mut self, field: OfField) {
         self.parts.retain(|p| p.field != field);
     }
+}
+
+/// The fields other than registers, in the order of their [`PackedMatch`] codes.
+const PACKED_FIELDS: [OfField; 39] = {
+    use OfField::*;
+    [
+        Metadata, PktMark, ConjId, CtState, CtMark, CtLabel, EthSrc, EthDst, EthType, VlanTci,
+        IpProto, IpDscp, IpEcn, IpTtl, IpFrag, Ipv4Src, Ipv4Dst, Ipv6Src, Ipv6Dst, Ipv6Label,
+        Icmpv4Type, Icmpv4Code, Icmpv6Type, Icmpv6Code, ArpOp, ArpSpa, ArpTpa, ArpSha, ArpTha,
+        NdTarget, NdSll, NdTll, TcpSrc, TcpDst, TcpFlags, UdpSrc, UdpDst, SctpSrc, SctpDst,
+    ]
+};
+
+/// The [`PackedMatch`] code of a field (registers: 0, 1, 2 for `reg`, `xreg`, `xxreg`, then
+/// their number; others: 3 + their index in [`PACKED_FIELDS`]).
+fn packed_code(f: OfField) -> u8 {
+    use OfField::*;
+    match f {
+        Reg(_) => 0,
+        Xreg(_) => 1,
+        Xxreg(_) => 2,
+        Metadata => 3,
+        PktMark => 4,
+        ConjId => 5,
+        CtState => 6,
+        CtMark => 7,
+        CtLabel => 8,
+        EthSrc => 9,
+        EthDst => 10,
+        EthType => 11,
+        VlanTci => 12,
+        IpProto => 13,
+        IpDscp => 14,
+        IpEcn => 15,
+        IpTtl => 16,
+        IpFrag => 17,
+        Ipv4Src => 18,
+        Ipv4Dst => 19,
+        Ipv6Src => 20,
+        Ipv6Dst => 21,
+        Ipv6Label => 22,
+        Icmpv4Type => 23,
+        Icmpv4Code => 24,
+        Icmpv6Type => 25,
+        Icmpv6Code => 26,
+        ArpOp => 27,
+        ArpSpa => 28,
+        ArpTpa => 29,
+        ArpSha => 30,
+        ArpTha => 31,
+        NdTarget => 32,
+        NdSll => 33,
+        NdTll => 34,
+        TcpSrc => 35,
+        TcpDst => 36,
+        TcpFlags => 37,
+        UdpSrc => 38,
+        UdpDst => 39,
+        SctpSrc => 40,
+        SctpDst => 41,
+    }
+}
+
+/// Marks a high (bits 64..127) part in a [`PackedMatch`] field code.
+const PACKED_HIGH: u8 = 0x80;
+/// Mask-length nibble meaning "every bit of the part".
+const PACKED_FULL_MASK: u8 = 0x0f;
+
+/// The mask of every bit of a field's low or high 64-bit part.
+fn part_full_mask(field: OfField, high: bool) -> u64 {
+    let w = field.width();
+    let bits = if high {
+        w.saturating_sub(64)
+    } else {
+        w.min(64)
+    };
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+/// A [`Match`] in a compact byte form, for matches that are kept (a chassis keeps tens of
+/// thousands): per part, a field code (with [`PACKED_HIGH`] for a high part; registers
+/// add their number), a length byte (value bytes in the low nibble, mask bytes or
+/// [`PACKED_FULL_MASK`] in the high one), then the value and mask bytes without leading
+/// zeros.  Equal matches pack to equal bytes.
+///
+/// Short matches (most of them) are held inline, without an allocation of their own.
+#[derive(Clone, Default)]
+pub struct PackedMatch {
+    repr: PackedRepr,
+}
+
+/// Matches of up to this many packed bytes are held inline.
+const PACKED_INLINE: usize = 22;
+
+#[derive(Clone)]
+enum PackedRepr {
+    /// `bytes[..len]`; the rest is zero.
+    Inline { len: u8, bytes: [u8; PACKED_INLINE] },
+    /// Longer than [`PACKED_INLINE`].
+    Heap(Box<[u8]>),
+}
+
+impl Default for PackedRepr {
+    fn default() -> Self {
+        Self::Inline {
+            len: 0,
+            bytes: [0; PACKED_INLINE],
+        }
+    }
+}
+
+impl fmt::Debug for PackedMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PackedMatch")
+            .field("bytes", &self.as_bytes())
+            .finish()
+    }
+}
+
+impl PartialEq for PackedMatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for PackedMatch {}
+
+impl std::hash::Hash for PackedMatch {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialOrd for PackedMatch {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PackedMatch {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl PackedMatch {
+    /// Packs `m`.
+    pub fn new(m: &Match) -> Self {
+        let mut buf = Vec::new();
+        m.pack_into(&mut buf);
+        Self::from_packed(&buf)
+    }
+
+    /// A packed match from bytes written by [`Match::pack_into`].
+    pub(crate) fn from_packed(b: &[u8]) -> Self {
+        let repr = if b.len() <= PACKED_INLINE {
+            let mut bytes = [0; PACKED_INLINE];
+            bytes[..b.len()].copy_from_slice(b);
+            PackedRepr::Inline {
+                len: b.len() as u8,
+                bytes,
+            }
+        } else {
+            PackedRepr::Heap(b.into())
+        };
+        Self { repr }
+    }
+
+    /// The packed bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match &self.repr {
+            PackedRepr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            PackedRepr::Heap(b) => b,
+        }
+    }
+
+    /// True if nothing is matched.
+    pub fn is_catchall(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
+    /// The match, unpacked.
+    pub fn unpack(&self) -> Match {
+        let b = self.as_bytes();
+        let mut parts = Vec::new();
+        let mut i = 0;
+        let byte = |i: usize| b.get(i).copied().unwrap_or(0);
+        let read = |i: usize, n: usize| {
+            let mut v: u64 = 0;
+            for k in 0..n {
+                v = (v << 8) | u64::from(byte(i + k));
+            }
+            v
+        };
+        while i < b.len() {
+            let code = byte(i);
+            let high = code & PACKED_HIGH != 0;
+            let code = code & !PACKED_HIGH;
+            i += 1;
+            let field = match code {
+                0..=2 => {
+                    let n = byte(i);
+                    i += 1;
+                    match code {
+                        0 => OfField::Reg(n),
+                        1 => OfField::Xreg(n),
+                        _ => OfField::Xxreg(n),
+                    }
+                }
+                c => match PACKED_FIELDS.get(usize::from(c - 3)) {
+                    Some(f) => *f,
+                    None => break,
+                },
+            };
+            let lens = byte(i);
+            i += 1;
+            let vlen = usize::from(lens & 0x0f);
+            let value = read(i, vlen);
+            i += vlen;
+            let mask = match lens >> 4 {
+                PACKED_FULL_MASK => part_full_mask(field, high),
+                n => {
+                    let v = read(i, usize::from(n));
+                    i += usize::from(n);
+                    v
+                }
+            };
+            parts.push(Part {
+                field,
+                high,
+                value,
+                mask,
+            });
+        }
+        Match { parts }
+    }
+}
+
+impl fmt::Display for PackedMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.unpack().fmt(f)
+    }
+}
+
+impl From<&Match> for PackedMatch {
+    fn from(m: &Match) -> Self {
+        Self::new(m)
+    }
+}
+
+impl Match {
+    /// Appends the [`PackedMatch`] bytes of this match to `out`.
+    pub(crate) fn pack_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.parts.len() * 19);
+        for p in &self.parts {
+            pack_part(*p, out);
+        }
+    }
+
+    /// Appends the [`PackedMatch`] bytes of this match without `field`'s (low) part and
+    /// returns the offset in `out` where [`pack_exact_into`] bytes for `field` belong: the
+    /// bytes before it, those, and the bytes after it are what
+    /// [`Match::pack_with_exact_into`] writes, for any value.
+    pub(crate) fn pack_without_into(&self, field: OfField, out: &mut Vec<u8>) -> usize {
+        out.reserve(self.parts.len() * 19);
+        let mut at = None;
+        for p in &self.parts {
+            if at.is_none() && (p.field, p.high) >= (field, false) {
+                at = Some(out.len());
+                if (p.field, p.high) == (field, false) {
+                    continue;
+                }
+            }
+            pack_part(*p, out);
+        }
+        at.unwrap_or(out.len())
+    }
+
+    /// Appends the [`PackedMatch`] bytes of this match with `field` (at most 64 bits wide)
+    /// matched exactly on `value` (as [`Match::set_exact`] would, without changing `self`).
+    pub(crate) fn pack_with_exact_into(&self, field: OfField, value: u64, out: &mut Vec<u8>) {
+        let mask = part_full_mask(field, false);
+        let extra = Part {
+            field,
+            high: false,
+            value: value & mask,
+            mask,
+        };
+        out.reserve((self.parts.len() + 1) * 19);
+        let mut pending = Some(extra);
+        for p in &self.parts {
+            if let Some(e) = pending {
+                match (p.field, p.high).cmp(&(field, false)) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => {
+                        pack_part(e, out);
+                        pending = None;
+                        continue;
+                    }
+                    std::cmp::Ordering::Greater => {
+                        pack_part(e, out);
+                        pending = None;
+                    }
+                }
+            }
+            pack_part(*p, out);
+        }
+        if let Some(e) = pending {
+            pack_part(e, out);
+        }
+    }
+}
+
+/// Appends the [`PackedMatch`] bytes of `field` (at most 64 bits wide) matched exactly on
+/// `value`: with [`Match::pack_without_into`], the same bytes as
+/// [`Match::pack_with_exact_into`] in two steps.
+pub(crate) fn pack_exact_into(field: OfField, value: u64, out: &mut Vec<u8>) {
+    let mask = part_full_mask(field, false);
+    pack_part(
+        Part {
+            field,
+            high: false,
+            value: value & mask,
+            mask,
+        },
+        out,
+    );
+}
+
+/// Appends one part's [`PackedMatch`] bytes: assembled in a small buffer with fixed-size
+/// writes (value and mask are written as 8 big-endian bytes each, shifted so that the bytes
+/// kept come first), then appended with one fixed-size copy.
+fn pack_part(p: Part, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 2 + 1 + 8 + 8];
+    buf[0] = packed_code(p.field) | if p.high { PACKED_HIGH } else { 0 };
+    let mut n = 1;
+    if let OfField::Reg(r) | OfField::Xreg(r) | OfField::Xxreg(r) = p.field {
+        buf[1] = r;
+        n = 2;
+    }
+    let vlen = 8 - p.value.leading_zeros() / 8;
+    let full = p.mask == part_full_mask(p.field, p.high);
+    let mlen = if full {
+        0
+    } else {
+        8 - p.mask.leading_zeros() / 8
+    };
+    let lens = if full {
+        u32::from(PACKED_FULL_MASK)
+    } else {
+        mlen
+    };
+    buf[n] = (vlen | (lens << 4)) as u8;
+    n += 1;
+    // `x << (64 - 8 * len)` moves the `len` low bytes to the top (0 when `len` is 0).
+    let top = |x: u64, len: u32| x.checked_shl(64 - 8 * len).unwrap_or(0);
+    buf[n..n + 8].copy_from_slice(&top(p.value, vlen).to_be_bytes());
+    n += vlen as usize;
+    buf[n..n + 8].copy_from_slice(&top(p.mask, mlen).to_be_bytes());
+    n += mlen as usize;
+    // All of `buf` (a fixed-size copy, no copy call), then what is not part of it dropped.
+    let start = out.len();
+    out.extend_from_slice(&buf);
+    out.truncate(start + n);
 }
 
 /// One `conjunction(id, k/n)` action.
@@ -806,6 +1169,48 @@ impl fmt::Display for Match {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_matches_unpack_to_the_same_match() {
+        let mut fields: Vec<OfField> = PACKED_FIELDS.to_vec();
+        fields.extend([
+            OfField::Reg(0),
+            OfField::Reg(15),
+            OfField::Xreg(3),
+            OfField::Xxreg(2),
+        ]);
+        for f in fields {
+            let full = full(f.width());
+            for (value, mask) in [
+                (0, full),
+                (1, full),
+                (full, full),
+                (0, 1),
+                (full & 0x8000_0000_0000_0001, full),
+                (full & !1 & 0xff00, full & 0xff00),
+                (
+                    full & (u128::from(u64::MAX) << 64),
+                    full & (u128::from(u64::MAX) << 64),
+                ),
+            ] {
+                if mask == 0 {
+                    continue;
+                }
+                let mut m = Match::new();
+                m.mask_field(f, value, mask);
+                let packed = PackedMatch::new(&m);
+                assert_eq!(packed.unpack(), m, "{f:?} {value:#x}/{mask:#x}");
+                assert_eq!(packed.to_string(), m.to_string());
+                // With `metadata` added while packing, as the chassis compiler does.
+                let mut with = m.clone();
+                with.set_exact(OfField::Metadata, 0x1234);
+                let mut bytes = Vec::new();
+                m.pack_with_exact_into(OfField::Metadata, 0x1234, &mut bytes);
+                assert_eq!(PackedMatch::from_packed(&bytes).unpack(), with, "{f:?}");
+            }
+        }
+        assert!(PackedMatch::new(&Match::new()).is_catchall());
+    }
 
     #[test]
     fn wide_fields_are_stored_in_canonical_parts() {

@@ -213,51 +213,70 @@ impl Normalizer<'_> {
             }
         }
         let int_cmp = |(value, mask): (u128, u128)| eq_cmp(sym, CmpValue::Int { value, mask });
+        // The one OR left, restricted to `acc`.
+        let restrict = |acc: (u128, u128), disjuncts: Vec<Expr>| {
+            let kept: Vec<Expr> = disjuncts
+                .iter()
+                .filter_map(|d| int_of(d).and_then(|x| intersect(acc, x)))
+                .map(int_cmp)
+                .collect();
+            match kept.len() {
+                0 => Expr::Bool(false),
+                _ => Expr::Or(kept).fix(),
+            }
+        };
         match ors.len() {
             0 => Ok(if acc.1 == 0 {
                 Expr::Bool(true)
             } else {
                 int_cmp(acc)
             }),
-            1 => {
-                let disjuncts = ors.pop().unwrap_or_default();
-                let kept: Vec<Expr> = disjuncts
-                    .iter()
-                    .filter_map(|d| int_of(d).and_then(|x| intersect(acc, x)))
-                    .map(int_cmp)
-                    .collect();
-                Ok(match kept.len() {
-                    0 => Expr::Bool(false),
-                    _ => Expr::Or(kept).fix(),
-                })
-            }
+            1 => Ok(restrict(acc, ors.pop().unwrap_or_default())),
             _ => {
-                let mut rest = ors.split_off(2);
-                let bs = ors.pop().unwrap_or_default();
-                let as_ = ors.pop().unwrap_or_default();
-                self.charge(as_.len().saturating_mul(bs.len()))?;
-                let mut or = Vec::new();
-                for a in &as_ {
-                    let Some(av) = int_of(a).and_then(|x| intersect(acc, x)) else {
-                        continue;
+                // The first two ORs are multiplied out (restricted to `acc`) and the product,
+                // crushed, takes their place, until one OR is left.  This is what crushing
+                // `product && rest...` anew gives (the remaining ORs are already crushed, and
+                // crushing is idempotent), without crushing them again at every step.
+                ors.reverse();
+                loop {
+                    let (Some(as_), Some(bs)) = (ors.pop(), ors.pop()) else {
+                        return Ok(Expr::Bool(false));
                     };
-                    for b in &bs {
-                        if let Some(n) = int_of(b).and_then(|x| intersect(av, x)) {
-                            or.push(int_cmp(n));
+                    self.charge(as_.len().saturating_mul(bs.len()))?;
+                    let mut or = Vec::new();
+                    for a in &as_ {
+                        let Some(av) = int_of(a).and_then(|x| intersect(acc, x)) else {
+                            continue;
+                        };
+                        for b in &bs {
+                            if let Some(n) = int_of(b).and_then(|x| intersect(av, x)) {
+                                or.push(int_cmp(n));
+                            }
                         }
                     }
-                }
-                let first = match or.len() {
-                    0 => return Ok(Expr::Bool(false)),
-                    1 => or.pop().unwrap_or(Expr::Bool(false)),
-                    _ => Expr::Or(or),
-                };
-                if rest.is_empty() {
-                    self.crush(first, sym)
-                } else {
-                    let mut v = vec![first];
-                    v.extend(rest.drain(..).map(Expr::Or));
-                    self.crush(Expr::And(v), sym)
+                    let first = match or.len() {
+                        0 => return Ok(Expr::Bool(false)),
+                        1 => or.pop().unwrap_or(Expr::Bool(false)),
+                        _ => self.crush_or(or, sym)?,
+                    };
+                    if ors.is_empty() {
+                        return Ok(first);
+                    }
+                    // The conjunction `first && rest...`, crushed: `first` is its only
+                    // comparison or its first OR.
+                    acc = (0, 0);
+                    match first {
+                        e @ Expr::Cmp(_) => match int_of(&e).and_then(|x| intersect(acc, x)) {
+                            Some(n) => acc = n,
+                            None => return Ok(Expr::Bool(false)),
+                        },
+                        Expr::Or(w) => ors.push(w),
+                        Expr::Bool(false) => return Ok(Expr::Bool(false)),
+                        _ => {}
+                    }
+                    if ors.len() == 1 {
+                        return Ok(restrict(acc, ors.pop().unwrap_or_default()));
+                    }
                 }
             }
         }
@@ -282,7 +301,7 @@ impl Normalizer<'_> {
         let symtab = self.symtab;
         subs.sort_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| match (a.1, b.1) {
-                (Some(x), Some(y)) => symtab.get(x).name.cmp(&symtab.get(y).name),
+                (Some(x), Some(y)) => symtab.cmp_names(x, y),
                 _ => Ordering::Equal,
             })
         });
@@ -293,24 +312,16 @@ impl Normalizer<'_> {
                 acc = Some(Expr::combine(AndOr::And, acc, e));
                 continue;
             };
-            let mut group = vec![e];
+            // The group of `sym`, combined as it is gathered (most groups have one member).
+            let mut combined = e;
             while let Some((_, Some(s2), _)) = iter.peek() {
                 if *s2 != sym {
                     break;
                 }
                 if let Some((_, _, e2)) = iter.next() {
-                    group.push(e2);
+                    combined = Expr::combine(AndOr::And, Some(combined), e2);
                 }
             }
-            let combined = if group.len() == 1 {
-                group.pop().unwrap_or(Expr::Bool(true))
-            } else {
-                let mut c = None;
-                for g in group {
-                    c = Some(Expr::combine(AndOr::And, c, g));
-                }
-                c.unwrap_or(Expr::Bool(true))
-            };
             match self.crush(combined, sym)? {
                 Expr::Bool(false) => return Ok(Expr::Bool(false)),
                 Expr::Bool(true) => {}

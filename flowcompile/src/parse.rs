@@ -22,7 +22,7 @@
 use std::fmt;
 
 use crate::error::{ErrorKind, ExprError, Span};
-use crate::lex::{quote, IntConst, IntFormat, Lexer, Token};
+use crate::lex::{quote, Ident, IntConst, IntFormat, Lexer, Token};
 use crate::symtab::{Level, SymbolId, Symtab};
 
 /// Deepest nesting of parentheses and `!` the parser accepts; deeper input fails with
@@ -107,7 +107,7 @@ pub struct FieldRef {
     /// The symbol.
     pub symbol: SymbolId,
     /// Its name as written.
-    pub name: String,
+    pub name: Ident,
     /// `[low, high]` bits if a range was written.
     pub bits: Option<(u32, u32)>,
     /// Where.
@@ -558,7 +558,7 @@ impl Parser<'_, '_> {
         let Token::Id(name) = self.lx.peek() else {
             return Err(self.lx.syntax_error("expecting field name"));
         };
-        let Some(symbol) = self.symtab.lookup(name) else {
+        let Some(symbol) = self.symtab.lookup_bytes(name.as_bytes()) else {
             return Err(self.lx.syntax_error("expecting field name"));
         };
         let name = name.clone();

@@ -10,7 +10,8 @@
 //!
 //! String comparisons and conditions are left alone.  The AND/OR invariants hold afterwards.
 
-use crate::expr::{bit_range, AndOr, Cmp, CmpValue, Expr};
+use crate::condition::ChassisResident;
+use crate::expr::{bit_range, AndOr, Cmp, CmpValue, Condition, Expr};
 use crate::parse::RelOp;
 use crate::symtab::Symtab;
 
@@ -35,6 +36,31 @@ pub fn simplify(expr: Expr, symtab: &Symtab) -> Expr {
     }
 }
 
+/// Evaluates the conditions in `expr` for one chassis and simplifies it, in one walk: the
+/// same result as [`crate::condition::evaluate`] followed by [`simplify`] (both passes only
+/// rewrite leaves, and `fix` at each level yields the same canonical AND/OR shape either way),
+/// without rebuilding every AND and OR twice.
+pub fn evaluate_and_simplify(expr: Expr, resident: &dyn ChassisResident, symtab: &Symtab) -> Expr {
+    match expr {
+        Expr::Condition(Condition { port, negated }) => {
+            Expr::Bool(resident.is_chassis_resident(&port) ^ negated)
+        }
+        Expr::And(v) => Expr::And(
+            v.into_iter()
+                .map(|e| evaluate_and_simplify(e, resident, symtab))
+                .collect(),
+        )
+        .fix(),
+        Expr::Or(v) => Expr::Or(
+            v.into_iter()
+                .map(|e| evaluate_and_simplify(e, resident, symtab))
+                .collect(),
+        )
+        .fix(),
+        e => simplify(e, symtab),
+    }
+}
+
 fn int(c: &Cmp) -> (u128, u128) {
     match c.value {
         CmpValue::Int { value, mask } => (value, mask),
@@ -45,22 +71,32 @@ fn int(c: &Cmp) -> (u128, u128) {
 fn simplify_ne(c: Cmp, symtab: &Symtab) -> Expr {
     let (value, mask) = int(&c);
     let w = symtab.get(c.symbol).width;
-    let mut new = None;
+    let in_width = if w >= 128 {
+        mask
+    } else {
+        mask & ((1u128 << w) - 1)
+    };
+    // One comparison per bit, in bit order, gathered at once (combining them one by one
+    // would regrow the OR's vector).
+    let mut v = Vec::with_capacity(in_width.count_ones() as usize);
     for i in 0..w.min(128) {
         if (mask >> i) & 1 == 1 {
             let bit = 1u128 << i;
-            let e = Expr::Cmp(Cmp {
+            v.push(Expr::Cmp(Cmp {
                 symbol: c.symbol,
                 op: RelOp::Eq,
                 value: CmpValue::Int {
                     value: if value & bit == 0 { bit } else { 0 },
                     mask: bit,
                 },
-            });
-            new = Some(Expr::combine(AndOr::Or, new, e));
+            }));
         }
     }
-    new.unwrap_or(Expr::Bool(false))
+    match v.len() {
+        0 => Expr::Bool(false),
+        1 => v.pop().unwrap_or(Expr::Bool(false)),
+        _ => Expr::Or(v),
+    }
 }
 
 fn simplify_relational(c: Cmp, symtab: &Symtab) -> Expr {

@@ -310,7 +310,10 @@ impl Symbol {
 #[derive(Debug)]
 pub struct Symtab {
     symbols: Vec<Symbol>,
-    by_name: FxHashMap<String, SymbolId>,
+    by_name: FxHashMap<Box<[u8]>, SymbolId>,
+    /// Each symbol's position in name order (compares as the names do, without comparing
+    /// strings).
+    name_rank: Vec<u16>,
     /// Annotated predicate expansions and prerequisites, by their text, filled on first use.
     expansions: std::sync::Mutex<FxHashMap<String, crate::expr::Expr>>,
 }
@@ -320,6 +323,7 @@ impl Clone for Symtab {
         Self {
             symbols: self.symbols.clone(),
             by_name: self.by_name.clone(),
+            name_rank: self.name_rank.clone(),
             expansions: std::sync::Mutex::new(FxHashMap::default()),
         }
     }
@@ -348,6 +352,7 @@ impl Symtab {
         let mut t = Self {
             symbols: Vec::with_capacity(defs.len()),
             by_name: FxHashMap::default(),
+            name_rank: Vec::new(),
             expansions: std::sync::Mutex::new(FxHashMap::default()),
         };
         for d in defs {
@@ -394,7 +399,7 @@ impl Symtab {
                 u16::try_from(t.symbols.len())
                     .map_err(|_| table_error("symbol table too large".into()))?,
             );
-            if t.by_name.insert(d.name.to_owned(), id).is_some() {
+            if t.by_name.insert(d.name.as_bytes().into(), id).is_some() {
                 return Err(table_error(format!("duplicate symbol {}", d.name)));
             }
             t.symbols.push(Symbol {
@@ -407,7 +412,25 @@ impl Symtab {
                 write: d.write,
             });
         }
+        let mut order: Vec<usize> = (0..t.symbols.len()).collect();
+        order.sort_by(|a, b| t.symbols[*a].name.cmp(&t.symbols[*b].name));
+        t.name_rank = vec![0; t.symbols.len()];
+        for (rank, i) in order.into_iter().enumerate() {
+            // Fits: the table has fewer than 2^16 symbols (checked above).
+            t.name_rank[i] = rank as u16;
+        }
         Ok(t)
+    }
+
+    /// Compares two symbols' names (as `str`s compare).
+    pub fn cmp_names(&self, a: SymbolId, b: SymbolId) -> std::cmp::Ordering {
+        match (
+            self.name_rank.get(usize::from(a.0)),
+            self.name_rank.get(usize::from(b.0)),
+        ) {
+            (Some(x), Some(y)) => x.cmp(y),
+            _ => self.get(a).name.cmp(&self.get(b).name),
+        }
     }
 
     /// The OVN 23.03 logical field table.
@@ -419,6 +442,7 @@ impl Symtab {
             Self::from_defs(&ovn_symbol_defs()).unwrap_or_else(|_| Self {
                 symbols: Vec::new(),
                 by_name: FxHashMap::default(),
+                name_rank: Vec::new(),
                 expansions: std::sync::Mutex::new(FxHashMap::default()),
             })
         })
@@ -436,9 +460,14 @@ impl Symtab {
         }
     }
 
+    /// Finds a symbol by the bytes of its name.
+    pub fn lookup_bytes(&self, name: &[u8]) -> Option<SymbolId> {
+        self.by_name.get(name).copied()
+    }
+
     /// Finds a symbol by name.
     pub fn lookup(&self, name: &str) -> Option<SymbolId> {
-        self.by_name.get(name).copied()
+        self.by_name.get(name.as_bytes()).copied()
     }
 
     /// The symbol with id `id` (ids come from this table).

@@ -276,7 +276,7 @@ fn run_scenario(name: &str, script: &str, bind: &[&str]) -> Option<Outcome> {
     let mut mismatches = Vec::new();
     let mut cookies_seen = BTreeSet::new();
     for lf in &sb.logical_flows {
-        let cookie = (lf.uuid.uuid().as_u128() >> 96) as u32;
+        let cookie = (lf.uuid >> 96) as u32;
         cookies_seen.insert(cookie);
         let on_local = view
             .flow_datapaths(lf)

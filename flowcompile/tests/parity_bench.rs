@@ -265,10 +265,12 @@ fn compile_saved_sb() {
             )
         })
         .collect();
+    // Measured before the JSON texts (live since before `before_sb`) are dropped: measuring
+    // after would subtract their size from the copy's.
     let before_sb = live();
     let sb = load_sb(&texts);
-    drop(texts);
     let sb_bytes = live_since(before_sb);
+    drop(texts);
     let runs: usize = std::env::var("OVNKIT_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -278,17 +280,19 @@ fn compile_saved_sb() {
         let base = reset_peaks();
         let t = Instant::now();
         let view = ChassisView::new(&sb, "ch1").unwrap();
+        let view_bytes = live_since(base);
         let flows = compile_chassis_flows(&sb.logical_flows, &view);
         let elapsed = t.elapsed();
         let peak = peaks_since(base);
         drop(view);
         let result = live_since(base);
         eprintln!(
-            "{} flows in {elapsed:?}; SB copy {}, compile heap peak {}, result {}",
+            "{} flows in {elapsed:?}; SB copy {}, compile heap peak {}, result {}, chassis view {}",
             flows.flows.len(),
             kib(sb_bytes),
             kib(peak),
-            kib(result)
+            kib(result),
+            kib(view_bytes)
         );
         text = flows.to_text();
     }
@@ -391,11 +395,14 @@ fn bench_ovnk_cluster_one_chassis() {
             std::fs::write(dir.join(format!("{t}.json")), text).unwrap();
         }
     }
-    // Our copy of SB: the typed rows the compiler reads (live heap bytes, JSON dropped).
+    // Our copy of SB: the rows the compiler reads, reduced to the columns it reads (live heap
+    // bytes after the load; the JSON values it was parsed from are gone).
+    // Measured before the JSON texts (live since before `before_sb`) are dropped: measuring
+    // after would subtract their size from the copy's.
     let before_sb = live();
     let sb = load_sb(&texts);
-    drop(texts);
     let sb_bytes = live_since(before_sb);
+    drop(texts);
     drop(stack);
 
     let rss_before = vm_kib(std::process::id(), "VmRSS:");

@@ -251,7 +251,7 @@ impl Encoder<'_> {
         match self.symtab.get(root).kind {
             SymbolKind::Field(of) => Ok(Subfield::new(of, root_ofs + ofs, n)),
             SymbolKind::String(of) => Ok(Subfield::whole(of)),
-            _ => Err(EncodeError::NotAField(f.name.clone())),
+            _ => Err(EncodeError::NotAField(f.name.to_string())),
         }
     }
 

@@ -15,7 +15,7 @@ use super::{ParseContext, MAX_ACTIONS, MAX_NESTING};
 use crate::error::{ErrorKind, ExprError, Span};
 use crate::lex::{IntConst, IntFormat, Lexer, Token};
 use crate::parse::{parse_const_set, parse_field, Const, FieldRef};
-use crate::symtab::Write;
+use crate::symtab::{Symtab, Write};
 
 /// What an action argument must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +132,7 @@ impl<'a, 'b> Parser<'a, 'b> {
         ) {
             return self.assignment();
         }
-        if let Some(kind) = NestedKind::ALL.iter().find(|k| k.name() == name) {
+        if let Some(kind) = NestedKind::ALL.iter().find(|k| name == k.name()) {
             self.lx.advance();
             self.add_prereq(nested_prereq(*kind));
             let saved = self.collect;
@@ -576,12 +576,12 @@ impl<'a, 'b> Parser<'a, 'b> {
 
     /// Parses a field and normalizes a range that covers the whole symbol to no range.
     fn field(&mut self) -> Result<FieldRef, ExprError> {
-        let mut f = parse_field(&mut self.lx, self.ctx.symtab)?;
+        let symtab: &'a Symtab = self.ctx.symtab;
+        let mut f = parse_field(&mut self.lx, symtab)?;
         let mut id = f.symbol;
         loop {
-            let sym = self.ctx.symtab.get(id);
-            let p = sym.prereqs.clone();
-            self.add_prereq(p.as_deref());
+            let sym = symtab.get(id);
+            self.add_prereq(sym.prereqs.as_deref());
             match sym.kind {
                 crate::symtab::SymbolKind::Subfield { parent, .. } => id = parent,
                 _ => break,
@@ -743,8 +743,9 @@ impl<'a, 'b> Parser<'a, 'b> {
             }
             let src = self.rvalue()?;
             let (sd, ss) = (self.is_string(&dst), self.is_string(&src));
-            let nd = self.ctx.symtab.get(dst.symbol).name.clone();
-            let ns = self.ctx.symtab.get(src.symbol).name.clone();
+            let symtab: &'a Symtab = self.ctx.symtab;
+            let nd = &symtab.get(dst.symbol).name;
+            let ns = &symtab.get(src.symbol).name;
             if sd != ss {
                 let (a, b) = if sd {
                     ("integer", "string")
@@ -1003,7 +1004,10 @@ impl<'a, 'b> Parser<'a, 'b> {
                         value.span,
                     ));
                 }
-                options.push(GenOption { name: oname, value });
+                options.push(GenOption {
+                    name: oname.to_string(),
+                    value,
+                });
                 if options.len() > super::MAX_LIST {
                     return Err(self.err(ErrorKind::Limit, "Too many options.", self.lx.span()));
                 }
@@ -1210,11 +1214,11 @@ impl<'a, 'b> Parser<'a, 'b> {
         self.lx.expect(&Token::Equals)?;
         let v = match self.lx.peek().clone() {
             Token::Str(s) => s,
-            Token::Id(s) => s,
+            Token::Id(s) => s.to_string(),
             _ => return Err(self.syntax("expecting string")),
         };
         self.lx.advance();
-        Ok((k, v))
+        Ok((k.to_string(), v))
     }
 
     fn trigger_event(&mut self) -> Result<Action, ExprError> {
@@ -1316,7 +1320,8 @@ impl<'a, 'b> Parser<'a, 'b> {
             if self.lx.eat_id("ipv6") {
                 self.lx.expect(&Token::Equals)?;
                 let v = match self.lx.peek().clone() {
-                    Token::Str(s) | Token::Id(s) => s,
+                    Token::Str(s) => s,
+                    Token::Id(s) => s.to_string(),
                     _ => return Err(self.syntax("invalid parameter")),
                 };
                 self.lx.advance();
@@ -1352,7 +1357,8 @@ impl<'a, 'b> Parser<'a, 'b> {
         if self.lx.eat_id("liveness") {
             self.lx.expect(&Token::Equals)?;
             let v = match self.lx.peek().clone() {
-                Token::Str(s) | Token::Id(s) => s,
+                Token::Str(s) => s,
+                Token::Id(s) => s.to_string(),
                 _ => String::new(),
             };
             liveness = match v.as_str() {

@@ -27,6 +27,7 @@
 //! (0, 37..41, 64, 65 and helpers) that ovn-controller's physical.c writes.
 
 mod ofp;
+mod sb;
 mod view;
 
 #[cfg(test)]
@@ -38,8 +39,6 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use ovn_sb::model::{LogicalFlow, LogicalFlowPipeline};
-
 use crate::actions::{
     encode_actions, format_of_actions, parse_actions, Actions, EncodeContext, FlowPosition,
     OfAction, ParseContext, Pipeline,
@@ -49,13 +48,16 @@ use crate::compile_match;
 use crate::condition::ChassisResident;
 use crate::fxhash::{FxHashMap, FxHasher};
 use crate::lex::IntConst;
-use crate::matches::{Conjunction, Match, Matches, PortLookup};
+use crate::matches::{pack_exact_into, Conjunction, Matches, PackedMatch, PortLookup};
 use crate::symtab::{OfField, Symtab};
 
 pub use ofp::{flow_mod, FlowModError};
+pub use sb::{
+    format_uuid, AddressSetRow, ChassisRow, DatapathRow, DpGroupRow, LogicalFlowRow,
+    MulticastGroupRow, PortBindingRow, PortGroupRow, RowId, SbTables,
+};
 pub use view::{
-    rows_from_table_json, ChassisView, DatapathLookup, DatapathView, PortView, SbTables,
-    MAX_PATCH_DEPTH,
+    rows_from_table_json, ChassisView, DatapathLookup, DatapathView, PortView, MAX_PATCH_DEPTH,
 };
 
 /// First OpenFlow table of the logical ingress pipeline.
@@ -137,12 +139,14 @@ pub struct OfFlow {
     pub priority: u16,
     /// Cookie (first 32 bits of the logical flow's UUID; 0 for conjunction clause flows).
     pub cookie: u32,
-    /// Match, including `metadata`.
-    pub matches: Match,
+    /// Match, including `metadata` (packed: [`PackedMatch::unpack`] gives the [`Match`]).
+    ///
+    /// [`Match`]: crate::matches::Match
+    pub matches: PackedMatch,
     /// Actions.
     pub actions: FlowActions,
     /// Index into the input logical flows of the flow that produced it.
-    pub lflow_index: usize,
+    pub lflow_index: u32,
 }
 
 impl fmt::Display for OfFlow {
@@ -204,10 +208,17 @@ struct FlowIndex {
 }
 
 impl FlowIndex {
-    fn hash(table: u8, priority: u16, m: &Match) -> u64 {
+    fn hash(table: u8, priority: u16, m: &[u8]) -> u64 {
         let mut h = FxHasher::default();
         (table, priority, m).hash(&mut h);
-        h.finish()
+        // The Fx hash mixes its low bits poorly, and the slot comes from the low bits: mix
+        // them (the 64-bit finalizer of MurmurHash3).
+        let mut x = h.finish();
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
     }
 
     /// The index of the flow with this key, or `None` after recording `index` for it.
@@ -216,7 +227,7 @@ impl FlowIndex {
         flows: &[OfFlow],
         table: u8,
         priority: u16,
-        m: &Match,
+        m: &[u8],
         index: usize,
     ) -> Option<usize> {
         if (self.len + 1) * 2 > self.slots.len() {
@@ -236,7 +247,7 @@ impl FlowIndex {
             let j = slot as usize - 1;
             if t == tag {
                 if let Some(f) = flows.get(j) {
-                    if f.table == table && f.priority == priority && f.matches == *m {
+                    if f.table == table && f.priority == priority && f.matches.as_bytes() == m {
                         return Some(j);
                     }
                 }
@@ -256,7 +267,7 @@ impl FlowIndex {
             let Some(f) = flows.get(slot as usize - 1) else {
                 continue;
             };
-            let mut i = (Self::hash(f.table, f.priority, &f.matches) as usize) & mask;
+            let mut i = (Self::hash(f.table, f.priority, f.matches.as_bytes()) as usize) & mask;
             while self.slots[i].1 != 0 {
                 i = (i + 1) & mask;
             }
@@ -368,22 +379,38 @@ impl ConjIds {
 }
 
 /// One distinct action text of [`compile_chassis_flows`]: parsed once, encoded once per
-/// datapath kind (router, switch) unless the encoding named a port.
+/// datapath kind (router, switch) unless the encoding named a port.  The syntax tree is
+/// dropped once an encoding that names no port is cached (and parsed again in the rare case
+/// that the other datapath kind needs it), so that only the encodings stay in memory.
 struct ActionEntry {
-    parsed: Result<Actions, crate::ExprError>,
+    /// `None` once dropped.
+    parsed: Option<Result<Actions, crate::ExprError>>,
+    /// The prerequisites to AND into the match: ` && (p1) && (p2)...`, empty if none.
+    prereqs: String,
     encoded: [Option<Arc<[OfAction]>>; 2],
 }
 
-/// The datapaths local to the chassis that a logical flow applies to, in tunnel-key order.
-fn local_flow_datapaths<'a>(view: &'a ChassisView, flow: &LogicalFlow) -> Vec<&'a DatapathView> {
-    if let (Some(dp), None) = (flow.logical_datapath, flow.logical_dp_group) {
-        return view
-            .datapaths
-            .get(&dp.uuid().as_u128())
-            .filter(|d| view.is_local(d.tunnel_key))
-            .into_iter()
-            .collect();
+impl ActionEntry {
+    fn new(text: &str, pipeline: Pipeline, table: u8) -> Self {
+        let parsed = parse_actions(text, &ParseContext::new(pipeline, table));
+        let mut prereqs = String::new();
+        if let Ok(a) = &parsed {
+            for p in &a.prereqs {
+                prereqs.push_str(" && (");
+                prereqs.push_str(p);
+                prereqs.push(')');
+            }
+        }
+        Self {
+            parsed: Some(parsed),
+            prereqs,
+            encoded: [None, None],
+        }
     }
+}
+
+/// The datapaths local to the chassis that a logical flow applies to, in tunnel-key order.
+fn local_flow_datapaths<'a>(view: &'a ChassisView, flow: &LogicalFlowRow) -> Vec<&'a DatapathView> {
     view.flow_datapaths(flow)
         .into_iter()
         .filter(|(_, d)| view.is_local(d.tunnel_key))
@@ -393,18 +420,28 @@ fn local_flow_datapaths<'a>(view: &'a ChassisView, flow: &LogicalFlow) -> Vec<&'
 
 /// True if ovn-controller 23.03 skips the flow on this chassis because of its `in_out_port`
 /// tag: the port is a VIF (or other chassis-bound port) that is not bound here.
-fn skipped_by_in_out_port(flow: &LogicalFlow, view: &ChassisView) -> bool {
-    let Some(io) = flow.tags.get("in_out_port") else {
+fn skipped_by_in_out_port(flow: &LogicalFlowRow, view: &ChassisView) -> bool {
+    let Some(io) = &flow.in_out_port else {
         return false;
     };
-    match view.ports.get(io) {
+    match view.ports.get(&**io) {
         Some(p) => !p.resident && p.kind != "patch" && p.kind != "localnet",
         None => true,
     }
 }
 
+/// Appends a flow, growing the vector by a quarter when it is full rather than doubling it:
+/// the vector ends up holding every flow of the chassis, and doubling would leave up to half
+/// of it unused until the final `shrink_to_fit`.
+fn push_flow(flows: &mut Vec<OfFlow>, flow: OfFlow) {
+    if flows.len() == flows.capacity() {
+        flows.reserve_exact(flows.capacity() / 4 + 256);
+    }
+    flows.push(flow);
+}
+
 /// Compiles the logical flows of the datapaths local to `view`'s chassis.
-pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flows {
+pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> Flows {
     let symtab = Symtab::ovn();
     let mut groups = IdTable::default();
     let mut meters = IdTable::default();
@@ -418,11 +455,34 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
     let mut action_entries: Vec<ActionEntry> = Vec::new();
     // Local datapaths of each datapath group.
     let mut group_dps: FxHashMap<u128, Vec<&DatapathView>> = FxHashMap::default();
+    // The packed bytes of the match being added.
+    let mut packed: Vec<u8> = Vec::new();
+    // For a match kept for several datapaths, its flows packed once without `metadata`:
+    // (start, where metadata goes, end) in `cache_bytes`.
+    let mut cache_packed: Vec<(usize, usize, usize)> = Vec::new();
+    let mut cache_bytes: Vec<u8> = Vec::new();
+    // The local datapaths by UUID: most logical flows name one datapath, usually not a
+    // local one, and this small map rejects those cheaply.
+    let local_dps: FxHashMap<u128, &DatapathView> = view
+        .datapaths
+        .iter()
+        .filter(|(_, d)| view.is_local(d.tunnel_key))
+        .map(|(u, d)| (*u, d))
+        .collect();
     for (index, lf) in lflows.iter().enumerate() {
+        let lflow_index = u32::try_from(index).unwrap_or(u32::MAX);
         let owned;
+        let single: [&DatapathView; 1];
         let dps: &[&DatapathView] = match (lf.logical_datapath, lf.logical_dp_group) {
+            (Some(dp), None) => match local_dps.get(&dp) {
+                Some(d) => {
+                    single = [*d];
+                    &single
+                }
+                None => continue,
+            },
             (None, Some(g)) => group_dps
-                .entry(g.uuid().as_u128())
+                .entry(g)
                 .or_insert_with(|| local_flow_datapaths(view, lf)),
             _ => {
                 owned = local_flow_datapaths(view, lf);
@@ -435,12 +495,12 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
         if skipped_by_in_out_port(lf, view) {
             continue;
         }
-        let uuid = lf.uuid.uuid();
-        let uuid_bits = uuid.as_u128();
+        let uuid_bits = lf.uuid;
         let cookie = (uuid_bits >> 96) as u32;
-        let (pipeline, base) = match lf.pipeline {
-            LogicalFlowPipeline::Ingress => (Pipeline::Ingress, INGRESS_BASE),
-            LogicalFlowPipeline::Egress => (Pipeline::Egress, EGRESS_BASE),
+        let pipeline = lf.pipeline;
+        let base = match pipeline {
+            Pipeline::Ingress => INGRESS_BASE,
+            Pipeline::Egress => EGRESS_BASE,
         };
         let (Ok(table_id), Ok(priority)) = (u8::try_from(lf.table_id), u16::try_from(lf.priority))
         else {
@@ -448,46 +508,44 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
         };
         let table = base.saturating_add(table_id);
         let err = |dp: u32, message: String| FlowError {
-            lflow: uuid.to_string(),
+            lflow: format_uuid(uuid_bits),
             datapath: dp,
             message,
         };
         let entry_index = *action_index
-            .entry((lf.actions.as_str(), pipeline, table_id))
+            .entry((&*lf.actions, pipeline, table_id))
             .or_insert_with(|| {
-                let pctx = ParseContext::new(pipeline, table_id);
-                action_entries.push(ActionEntry {
-                    parsed: parse_actions(&lf.actions, &pctx),
-                    encoded: [None, None],
-                });
+                action_entries.push(ActionEntry::new(&lf.actions, pipeline, table_id));
                 action_entries.len() - 1
             });
-        let Some(ActionEntry {
-            parsed,
-            encoded: action_cache,
-        }) = action_entries.get_mut(entry_index)
-        else {
+        let Some(entry) = action_entries.get_mut(entry_index) else {
             continue;
         };
         // The match when it did not depend on the datapath, reused for the flow's other
         // datapaths.
         let mut match_cache: Option<Matches> = None;
-        for &dp in dps {
-            let actions = match &*parsed {
-                Ok(a) => a,
-                Err(e) => {
-                    out.errors.push(err(
-                        dp.tunnel_key,
-                        format!("actions: {}", e.render(&lf.actions)),
-                    ));
-                    continue;
-                }
-            };
+        for (dp_pos, &dp) in dps.iter().enumerate() {
+            // Whether another datapath of this flow comes after this one (only then is a
+            // match worth keeping).
+            let more = dp_pos + 1 < dps.len();
+            if let Some(Err(e)) = &entry.parsed {
+                out.errors.push(err(
+                    dp.tunnel_key,
+                    format!("actions: {}", e.render(&lf.actions)),
+                ));
+                continue;
+            }
             let lookup = view.for_datapath(dp);
             let slot = usize::from(dp.is_switch);
-            let of_actions = match &action_cache[slot] {
+            let of_actions = match &entry.encoded[slot] {
                 Some(a) => a.clone(),
                 None => {
+                    let parsed = entry.parsed.get_or_insert_with(|| {
+                        parse_actions(&lf.actions, &ParseContext::new(pipeline, table_id))
+                    });
+                    let Ok(actions) = parsed else {
+                        continue;
+                    };
                     let mut ectx = Ctx {
                         lookup,
                         groups: &mut groups,
@@ -503,7 +561,8 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
                         Ok(a) => {
                             let a: Arc<[OfAction]> = a.into();
                             if !ectx.dp_specific.get() {
-                                action_cache[slot] = Some(a.clone());
+                                entry.encoded[slot] = Some(a.clone());
+                                entry.parsed = None;
                             }
                             a
                         }
@@ -515,76 +574,126 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlow], view: &ChassisView) -> Flow
                     }
                 }
             };
-            let mut m = match &match_cache {
-                Some(m) => m.clone(),
-                None => {
-                    let text = if actions.prereqs.is_empty() {
-                        lf.match_.clone()
-                    } else {
-                        let mut t = format!("({})", lf.match_);
-                        for p in &actions.prereqs {
-                            t.push_str(&format!(" && ({p})"));
-                        }
-                        t
-                    };
-                    let tracked = Tracked {
-                        lookup,
-                        dp_specific: Cell::new(false),
-                    };
-                    match compile_match(&text, symtab, &tracked, &tracked, &tracked) {
-                        Ok(m) => {
-                            if !tracked.dp_specific.get() {
-                                match_cache = Some(m.clone());
+            // The match compiled for this datapath, when it is not the cached one.
+            let mut fresh: Option<Matches> = None;
+            if match_cache.is_none() {
+                let text: std::borrow::Cow<'_, str> = if entry.prereqs.is_empty() {
+                    std::borrow::Cow::Borrowed(&lf.match_)
+                } else {
+                    let mut t = String::with_capacity(lf.match_.len() + 2 + entry.prereqs.len());
+                    t.push('(');
+                    t.push_str(&lf.match_);
+                    t.push(')');
+                    t.push_str(&entry.prereqs);
+                    std::borrow::Cow::Owned(t)
+                };
+                let tracked = Tracked {
+                    lookup,
+                    dp_specific: Cell::new(false),
+                };
+                match compile_match(&text, symtab, &tracked, &tracked, &tracked) {
+                    Ok(m) => {
+                        if more && !tracked.dp_specific.get() {
+                            cache_packed.clear();
+                            cache_bytes.clear();
+                            for em in &m.matches {
+                                let start = cache_bytes.len();
+                                let split = em
+                                    .flow
+                                    .pack_without_into(OfField::Metadata, &mut cache_bytes);
+                                cache_packed.push((start, split, cache_bytes.len()));
                             }
-                            m
-                        }
-                        Err(e) => {
-                            out.errors
-                                .push(err(dp.tunnel_key, format!("match: {}", e.render(&text))));
-                            continue;
+                            match_cache = Some(m);
+                        } else {
+                            fresh = Some(m);
                         }
                     }
+                    Err(e) => {
+                        out.errors
+                            .push(err(dp.tunnel_key, format!("match: {}", e.render(&text))));
+                        continue;
+                    }
                 }
-            };
-            if m.n_conjs > 0 {
-                let base = conj.alloc(uuid_bits, dp.tunnel_key, m.n_conjs);
-                m.rebase_conj_ids(base);
             }
-            for em in m.matches {
-                let mut flow_match = em.flow;
-                flow_match.set_exact(OfField::Metadata, u128::from(dp.tunnel_key));
+            // Conjunction ids are allocated per datapath: a cached match with conjunctions is
+            // copied to renumber them; any other is read in place.
+            let mut renumbered: Option<Matches> = None;
+            if let Some(f) = fresh.as_mut() {
+                if f.n_conjs > 0 {
+                    let base = conj.alloc(uuid_bits, dp.tunnel_key, f.n_conjs);
+                    f.rebase_conj_ids(base);
+                }
+            } else if let Some(c) = match_cache.as_ref().filter(|c| c.n_conjs > 0) {
+                let mut c = c.clone();
+                let base = conj.alloc(uuid_bits, dp.tunnel_key, c.n_conjs);
+                c.rebase_conj_ids(base);
+                renumbered = Some(c);
+            }
+            let Some(m) = fresh
+                .as_ref()
+                .or(renumbered.as_ref())
+                .or(match_cache.as_ref())
+            else {
+                continue;
+            };
+            let use_cache = fresh.is_none() && renumbered.is_none();
+            for (i, em) in m.matches.iter().enumerate() {
+                packed.clear();
+                let pre_packed =
+                    cache_packed
+                        .get(i)
+                        .filter(|_| use_cache)
+                        .and_then(|&(s, split, e)| {
+                            Some((cache_bytes.get(s..split)?, cache_bytes.get(split..e)?))
+                        });
+                if let Some((before, after)) = pre_packed {
+                    packed.extend_from_slice(before);
+                    pack_exact_into(OfField::Metadata, u64::from(dp.tunnel_key), &mut packed);
+                    packed.extend_from_slice(after);
+                } else {
+                    em.flow.pack_with_exact_into(
+                        OfField::Metadata,
+                        u64::from(dp.tunnel_key),
+                        &mut packed,
+                    );
+                }
                 let existing =
-                    seen.find_or_insert(&out.flows, table, priority, &flow_match, out.flows.len());
-                flow_match.shrink_to_fit();
+                    seen.find_or_insert(&out.flows, table, priority, &packed, out.flows.len());
                 if em.conjunctions.is_empty() {
                     if existing.is_some() {
                         continue;
                     }
-                    out.flows.push(OfFlow {
-                        table,
-                        priority,
-                        cookie,
-                        matches: flow_match,
-                        actions: FlowActions::Actions(of_actions.clone()),
-                        lflow_index: index,
-                    });
+                    push_flow(
+                        &mut out.flows,
+                        OfFlow {
+                            table,
+                            priority,
+                            cookie,
+                            matches: PackedMatch::from_packed(&packed),
+                            actions: FlowActions::Actions(of_actions.clone()),
+                            lflow_index,
+                        },
+                    );
                 } else {
                     if let Some(o) = existing {
                         if let Some(FlowActions::Conjunctions(c)) =
                             out.flows.get_mut(o).map(|f| &mut f.actions)
                         {
-                            c.extend(em.conjunctions);
+                            c.extend_from_slice(&em.conjunctions);
                         }
                         continue;
                     }
-                    out.flows.push(OfFlow {
-                        table,
-                        priority,
-                        cookie: 0,
-                        matches: flow_match,
-                        actions: FlowActions::Conjunctions(em.conjunctions),
-                        lflow_index: index,
-                    });
+                    push_flow(
+                        &mut out.flows,
+                        OfFlow {
+                            table,
+                            priority,
+                            cookie: 0,
+                            matches: PackedMatch::from_packed(&packed),
+                            actions: FlowActions::Conjunctions(em.conjunctions.clone()),
+                            lflow_index,
+                        },
+                    );
                 }
             }
         }

@@ -79,7 +79,7 @@ pub fn flow_mod(flow: &OfFlow, xid: u32) -> Result<Vec<u8>, FlowModError> {
     let m = out.len();
     out.extend_from_slice(&OFPMT_OXM.to_be_bytes());
     out.extend_from_slice(&[0, 0]);
-    for (field, masked) in flow.matches.iter() {
+    for (field, masked) in flow.matches.unpack().iter() {
         let (class, f, n_bytes) = oxm_header(field);
         let full = if n_bytes >= 16 {
             u128::MAX

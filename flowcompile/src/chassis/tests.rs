@@ -124,7 +124,7 @@ fn compiles_local_flows_with_tables_cookies_and_metadata() {
     let conj = flows
         .flows
         .iter()
-        .find_map(|f| f.matches.get(OfField::ConjId))
+        .find_map(|f| f.matches.unpack().get(OfField::ConjId))
         .unwrap()
         .value;
     assert_eq!(

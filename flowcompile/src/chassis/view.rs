@@ -10,12 +10,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use ovn_sb::model::{
-    AddressSet, AnyRow, Chassis, DatapathBinding, LogicalDpGroup, LogicalFlow, Meter,
-    MulticastGroup, PortBinding, PortGroup,
-};
 use serde_json::Value;
 
+use super::sb::{LogicalFlowRow, PortBindingRow, SbTables};
 use super::ChassisError;
 use crate::annotate::SetResolver;
 use crate::condition::ChassisResident;
@@ -24,87 +21,6 @@ use crate::matches::PortLookup;
 
 /// Deepest chain of patch ports followed from a bound datapath (ovn-controller's limit).
 pub const MAX_PATCH_DEPTH: usize = 100;
-
-/// The Southbound rows a chassis view and the flow compiler need, typed.
-#[derive(Debug, Clone, Default)]
-pub struct SbTables {
-    /// `Chassis`
-    pub chassis: Vec<Chassis>,
-    /// `Datapath_Binding`
-    pub datapaths: Vec<DatapathBinding>,
-    /// `Port_Binding`
-    pub port_bindings: Vec<PortBinding>,
-    /// `Address_Set`
-    pub address_sets: Vec<AddressSet>,
-    /// `Port_Group`
-    pub port_groups: Vec<PortGroup>,
-    /// `Multicast_Group`
-    pub multicast_groups: Vec<MulticastGroup>,
-    /// `Logical_DP_Group`
-    pub dp_groups: Vec<LogicalDpGroup>,
-    /// `Meter`
-    pub meters: Vec<Meter>,
-    /// `Logical_Flow`
-    pub logical_flows: Vec<LogicalFlow>,
-}
-
-impl SbTables {
-    /// The tables read by [`SbTables::add_json_rows`], by their Southbound names.
-    pub const TABLES: [&'static str; 9] = [
-        "Chassis",
-        "Datapath_Binding",
-        "Port_Binding",
-        "Address_Set",
-        "Port_Group",
-        "Multicast_Group",
-        "Logical_DP_Group",
-        "Meter",
-        "Logical_Flow",
-    ];
-
-    /// Adds rows of `table` given as JSON objects of column name to OVSDB `<value>` (as a
-    /// `select` returns them, with `_uuid`).  Rows of other tables are ignored.
-    pub fn add_json_rows(&mut self, table: &str, rows: &[Value]) -> Result<(), ChassisError> {
-        if !Self::TABLES.contains(&table) {
-            return Ok(());
-        }
-        let schema = ovn_sb::model::schema().table(table);
-        for json in rows {
-            // Keep only the columns the model knows (a newer server may have more).
-            let json = match (json, schema) {
-                (Value::Object(o), Some(ts)) => Value::Object(
-                    o.iter()
-                        .filter(|(k, _)| k.starts_with('_') || ts.column(k).is_some())
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                ),
-                _ => json.clone(),
-            };
-            let row = AnyRow::from_json(table, &json).map_err(|e| ChassisError::Row {
-                table: table.to_owned(),
-                message: e.to_string(),
-            })?;
-            self.add_row(row);
-        }
-        Ok(())
-    }
-
-    /// Adds one typed row; rows of tables the view does not use are ignored.
-    pub fn add_row(&mut self, row: AnyRow) {
-        match row {
-            AnyRow::Chassis(r) => self.chassis.push(*r),
-            AnyRow::DatapathBinding(r) => self.datapaths.push(*r),
-            AnyRow::PortBinding(r) => self.port_bindings.push(*r),
-            AnyRow::AddressSet(r) => self.address_sets.push(*r),
-            AnyRow::PortGroup(r) => self.port_groups.push(*r),
-            AnyRow::MulticastGroup(r) => self.multicast_groups.push(*r),
-            AnyRow::LogicalDpGroup(r) => self.dp_groups.push(*r),
-            AnyRow::Meter(r) => self.meters.push(*r),
-            AnyRow::LogicalFlow(r) => self.logical_flows.push(*r),
-            _ => {}
-        }
-    }
-}
 
 /// One port binding as the chassis sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +87,7 @@ impl ChassisView {
             .iter()
             .find(|c| c.name == name)
             .ok_or_else(|| ChassisError::NoChassis(name.to_owned()))?;
-        let here = ch.uuid.uuid().as_u128();
+        let here = ch.uuid;
         // Maps sized up front: growing them rehashes, and each large allocation costs glibc's
         // malloc a consolidation pass.
         let mut view = Self {
@@ -184,31 +100,27 @@ impl ChassisView {
         };
         let mut dp_key_by_uuid: HashMap<u128, u32> = HashMap::with_capacity(sb.datapaths.len());
         for dp in &sb.datapaths {
-            let u = dp.uuid.uuid().as_u128();
+            let u = dp.uuid;
             dp_key_by_uuid.insert(u, key(dp.tunnel_key));
             view.datapaths.insert(
                 u,
                 DatapathView {
                     tunnel_key: key(dp.tunnel_key),
-                    is_switch: !dp.external_ids.contains_key("logical-router"),
+                    is_switch: !dp.is_router,
                     ..DatapathView::default()
                 },
             );
         }
-        let mut by_dp: HashMap<u128, Vec<&PortBinding>> =
+        let mut by_dp: HashMap<u128, Vec<&PortBindingRow>> =
             HashMap::with_capacity(sb.datapaths.len());
         for pb in &sb.port_bindings {
-            let dpu = pb.datapath.uuid().as_u128();
-            let resident = pb.chassis.is_some_and(|c| c.uuid().as_u128() == here)
-                || pb
-                    .additional_chassis
-                    .iter()
-                    .any(|c| c.uuid().as_u128() == here);
+            let dpu = pb.datapath;
+            let resident = pb.chassis == Some(here) || pb.additional_chassis.contains(&here);
             view.ports.insert(
                 pb.logical_port.clone(),
                 PortView {
                     name: pb.logical_port.clone(),
-                    kind: pb.type_.clone(),
+                    kind: pb.kind.clone(),
                     datapath: dp_key_by_uuid.get(&dpu).copied().unwrap_or(0),
                     tunnel_key: key(pb.tunnel_key),
                     resident,
@@ -223,28 +135,28 @@ impl ChassisView {
         let port_dp: HashMap<&str, u128> = sb
             .port_bindings
             .iter()
-            .map(|p| (p.logical_port.as_str(), p.datapath.uuid().as_u128()))
+            .map(|p| (p.logical_port.as_str(), p.datapath))
             .collect();
         let mut local: HashSet<u128> = HashSet::new();
         let mut stack: Vec<(u128, usize)> = sb
             .port_bindings
             .iter()
             .filter(|p| view.ports.get(&p.logical_port).is_some_and(|v| v.resident))
-            .map(|p| (p.datapath.uuid().as_u128(), 0))
+            .map(|p| (p.datapath, 0))
             .collect();
         while let Some((dp, depth)) = stack.pop() {
             if depth > MAX_PATCH_DEPTH || !local.insert(dp) {
                 continue;
             }
             for pb in by_dp.get(&dp).map(Vec::as_slice).unwrap_or_default() {
-                if pb.type_ != "patch" && pb.type_ != "l3gateway" {
+                if pb.kind != "patch" && pb.kind != "l3gateway" {
                     continue;
                 }
-                let Some(peer) = pb.options.get("peer") else {
+                let Some(peer) = &pb.peer else {
                     continue;
                 };
                 // An l3gateway port leads on only from the chassis it is bound to.
-                if pb.type_ == "l3gateway"
+                if pb.kind == "l3gateway"
                     && !view.ports.get(&pb.logical_port).is_some_and(|p| p.resident)
                 {
                     continue;
@@ -284,16 +196,13 @@ impl ChassisView {
             }
         }
         for mg in &sb.multicast_groups {
-            if let Some(dp) = view.datapaths.get_mut(&mg.datapath.uuid().as_u128()) {
+            if let Some(dp) = view.datapaths.get_mut(&mg.datapath) {
                 dp.multicast_groups
                     .insert(mg.name.clone(), key(mg.tunnel_key));
             }
         }
         for g in &sb.dp_groups {
-            view.dp_groups.insert(
-                g.uuid.uuid().as_u128(),
-                g.datapaths.iter().map(|d| d.uuid().as_u128()).collect(),
-            );
+            view.dp_groups.insert(g.uuid, g.datapaths.clone());
         }
         for a in &sb.address_sets {
             let mut values = Vec::with_capacity(a.addresses.len());
@@ -305,7 +214,7 @@ impl ChassisView {
             }
             view.address_sets.insert(a.name.clone(), values);
         }
-        view.meters = sb.meters.iter().map(|m| m.name.clone()).collect();
+        view.meters = sb.meters.iter().cloned().collect();
         Ok(view)
     }
 
@@ -315,13 +224,13 @@ impl ChassisView {
     }
 
     /// The datapaths (UUID, view) a logical flow applies to, in tunnel-key order.
-    pub fn flow_datapaths(&self, flow: &LogicalFlow) -> Vec<(u128, &DatapathView)> {
+    pub fn flow_datapaths(&self, flow: &LogicalFlowRow) -> Vec<(u128, &DatapathView)> {
         let mut uuids: Vec<u128> = Vec::new();
         if let Some(dp) = flow.logical_datapath {
-            uuids.push(dp.uuid().as_u128());
+            uuids.push(dp);
         }
         if let Some(g) = flow.logical_dp_group {
-            if let Some(members) = self.dp_groups.get(&g.uuid().as_u128()) {
+            if let Some(members) = self.dp_groups.get(&g) {
                 uuids.extend(members.iter().copied());
             }
         }

@@ -345,6 +345,11 @@ fn passes_preserve_meaning() {
         );
         let evaluated = condition::evaluate(annotated.clone(), &|p: &str| p == "r");
         let simplified = simplify::simplify(evaluated.clone(), &symtab);
+        assert_eq!(
+            simplify::evaluate_and_simplify(annotated.clone(), &|p: &str| p == "r", &symtab),
+            simplified,
+            "{text}: the fused condition + simplify pass differs"
+        );
         assert!(
             simplified.honors_invariants(),
             "{text}: simplify broke invariants"
