@@ -1,30 +1,56 @@
 //! `ovnkit northd`: keeps the Southbound database in step with the Northbound one, like
 //! ovn-northd.
 //!
-//! Each round reads NB and SB with one `select` transaction each, compiles with
-//! `northd::build`, writes the `northd::diff::diff` as one SB transaction (with `SB_Global`
-//! `nb_cfg`), then writes back to NB what northd owns there: IPAM `dynamic_addresses`, the
-//! `mac_prefix`/`svc_monitor_mac`/`max_tunid` options, and `sb_cfg` (so `ovn-nbctl --wait=sb`
-//! returns). Without `--once` it polls NB every `--interval-ms` and recomputes on change
-//! (full recompute; no incremental processing yet).
+//! It keeps replicas of NB and SB through monitors (`ovsdb::client::Client`) and sleeps until
+//! either changes. Each round compiles NB with `northd::build`, writes the `northd::diff::diff`
+//! as one SB transaction (with `SB_Global` `nb_cfg`), then writes back to NB what northd owns
+//! there: IPAM `dynamic_addresses`, the `mac_prefix`/`svc_monitor_mac`/`max_tunid` options,
+//! `Logical_Switch_Port` `up` (from the port's binding), `sb_cfg` (so `ovn-nbctl --wait=sb`
+//! returns) and `hv_cfg` (from `Chassis_Private`). Rounds whose NB changes only touch what
+//! [`northd::incremental`] handles (ordinary ports, address sets, port group members) rebuild
+//! only the datapaths they affect and write only the rows that changed; anything else, and SB
+//! changes by others to the tables northd owns, recomputes everything. `--once` runs one full
+//! round and exits. Reconnections are the client's: the replicas resynchronise and the
+//! difference shows as changes.
 
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use northd::diff::{diff, SbRows};
+use northd::diff::{plan, SbRows};
+use northd::flow::FlowKey;
+use northd::incremental::{Engine, NbChange, SbLookup, Step};
+use northd::snapshot::Rows;
 use northd::NbSnapshot;
-use ovsdb::client::{ClientError, Connection, Remote};
-use serde_json::{json, Map, Value};
+use ovn_nb::model as nb;
+use ovn_sb::model as sb;
+use ovsdb::client::{ChangeKind, Client, ClientConfig, IndexSpec, Replica, TrackedChange, Txn};
+use ovsdb::model::Uuid;
+use ovsdb::model::{Model, Ref};
+use ovsdb::{Atom, Datum};
+use serde_json::{json, Value};
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// SB tables read each round: what the diff needs ([`SbRows::TABLES`]), plus `Chassis_Private`
-/// for `hv_cfg`.
+/// SB tables replicated: what the diff needs ([`SbRows::TABLES`]), plus `Chassis_Private` for
+/// `hv_cfg`.
 fn sb_tables() -> Vec<&'static str> {
     let mut t = SbRows::TABLES.to_vec();
     t.push("Chassis_Private");
     t
 }
+
+/// `Port_Binding` columns ovn-controller (not northd) writes: changes there only matter for
+/// `Logical_Switch_Port` `up`.
+const PB_CONTROLLER_COLUMNS: &[&str] = &[
+    "chassis",
+    "encap",
+    "up",
+    "additional_chassis",
+    "additional_encap",
+    "virtual_parent",
+    "gateway_chassis",
+];
 
 /// Arguments of `ovnkit northd`.
 #[derive(Debug, Args)]
@@ -39,9 +65,12 @@ pub(crate) struct NorthdArgs {
     /// Compute and write once, then exit.
     #[arg(long)]
     once: bool,
-    /// Poll interval in milliseconds when running continuously.
+    /// Kept for compatibility: updates now arrive through monitors, there is no polling.
     #[arg(long = "interval-ms", default_value_t = 100)]
     interval_ms: u64,
+    /// Always recompute everything (no incremental processing).
+    #[arg(long = "no-incremental")]
+    no_incremental: bool,
 }
 
 pub(crate) fn run(args: &NorthdArgs) -> Result<(), String> {
@@ -53,193 +82,736 @@ pub(crate) fn run(args: &NorthdArgs) -> Result<(), String> {
         .with_ansi(false)
         .with_writer(std::io::stderr)
         .try_init();
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // The database clients' connection tasks run on worker threads, so that they keep
+    // answering inactivity probes and applying updates while a round computes on this one.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let mut nb = connect(&args.ovnnb_db).await.map_err(|e| e.to_string())?;
-        let mut sb = connect(&args.ovnsb_db).await.map_err(|e| e.to_string())?;
-        let mut last: Option<(Value, Value)> = None;
-        loop {
-            let t = std::time::Instant::now();
-            let nb_tables = select(&mut nb, "OVN_Northbound", NbSnapshot::TABLES)
-                .await
-                .map_err(|e| e.to_string())?;
-            let sb_tables = select(&mut sb, "OVN_Southbound", &sb_tables())
-                .await
-                .map_err(|e| e.to_string())?;
-            let seen = (nb_tables, sb_tables);
-            if last.as_ref() != Some(&seen) {
-                tracing::info!(read_ms = t.elapsed().as_millis() as u64, "read NB and SB");
-                round(&mut nb, &mut sb, &seen.0, &seen.1).await?;
-                last = Some(seen);
+    rt.block_on(main_loop(args))
+}
+
+fn nb_config(remotes: &str) -> ClientConfig {
+    let mut cfg = ClientConfig::new(remotes, "OVN_Northbound");
+    cfg.monitor = None;
+    for t in NbSnapshot::TABLES {
+        cfg = cfg.table(t, &[]);
+    }
+    cfg.connect_timeout = TIMEOUT;
+    cfg
+}
+
+fn sb_config(remotes: &str) -> ClientConfig {
+    let mut cfg = ClientConfig::new(remotes, "OVN_Southbound");
+    cfg.monitor = None;
+    for t in sb_tables() {
+        cfg = cfg.table(t, &[]);
+    }
+    cfg.connect_timeout = TIMEOUT;
+    cfg.index(IndexSpec::new(
+        "Logical_Flow",
+        "lflow-key",
+        &["match", "actions"],
+    ))
+    .index(IndexSpec::new("Port_Binding", "pb-name", &["logical_port"]))
+    .index(IndexSpec::new(
+        "Multicast_Group",
+        "mc-name",
+        &["datapath", "name"],
+    ))
+    .index(IndexSpec::new("Address_Set", "as-name", &["name"]))
+    .index(IndexSpec::new("Port_Group", "pg-name", &["name"]))
+    .index(IndexSpec::new("IP_Multicast", "ipm-dp", &["datapath"]))
+    .index(IndexSpec::new(
+        "Logical_DP_Group",
+        "dpg-dps",
+        &["datapaths"],
+    ))
+}
+
+/// What the next round must do.
+#[derive(Debug, Default)]
+struct Pending {
+    /// Recompute everything.
+    full: bool,
+    /// NB rows changed since the last round (applied to the engine's snapshot).
+    nb: Vec<TrackedChange>,
+    /// Ports whose `up` may have changed (their binding changed).
+    ports_up: BTreeSet<String>,
+    /// `Chassis_Private` changed (`hv_cfg`).
+    hv_cfg: bool,
+}
+
+struct Daemon {
+    nb: Client,
+    sb: Client,
+    /// SB changes seen while writing that still need handling.
+    carry: std::cell::RefCell<Pending>,
+    engine: Option<Engine>,
+    incremental: bool,
+}
+
+async fn main_loop(args: &NorthdArgs) -> Result<(), String> {
+    let nb = Client::start(nb_config(&args.ovnnb_db)).map_err(|e| e.to_string())?;
+    let sb = Client::start(sb_config(&args.ovnsb_db)).map_err(|e| e.to_string())?;
+    nb.wait_connected(TIMEOUT)
+        .await
+        .map_err(|e| format!("NB: {e}"))?;
+    sb.wait_connected(TIMEOUT)
+        .await
+        .map_err(|e| format!("SB: {e}"))?;
+    let mut nb_rx = nb.subscribe();
+    let mut sb_rx = sb.subscribe();
+    let mut d = Daemon {
+        nb,
+        sb,
+        carry: std::cell::RefCell::default(),
+        engine: None,
+        incremental: !args.no_incremental && !args.once,
+    };
+    let mut pending = Pending {
+        full: true,
+        ..Default::default()
+    };
+    // The first round recomputes from the replicas: what was tracked so far is in them.
+    let _ = d.nb.take_changes();
+    let _ = d.sb.take_changes();
+    loop {
+        nb_rx.borrow_and_update();
+        sb_rx.borrow_and_update();
+        let connected = d.nb.status().connected && d.sb.status().connected;
+        if connected {
+            d.collect(&mut pending);
+            if pending.full
+                || !pending.nb.is_empty()
+                || !pending.ports_up.is_empty()
+                || pending.hv_cfg
+            {
+                let work = std::mem::take(&mut pending);
+                if let Err(e) = d.round(work).await {
+                    if args.once {
+                        return Err(e);
+                    }
+                    tracing::warn!("round failed, recomputing everything next: {e}");
+                    d.engine = None;
+                    pending.full = true;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
             }
             if args.once {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
         }
+        let r = tokio::select! {
+            r = nb_rx.changed() => r,
+            r = sb_rx.changed() => r,
+        };
+        if r.is_err() {
+            return Err("database client stopped".to_owned());
+        }
+        if let Some(e) = d.nb.status().fatal.or(d.sb.status().fatal) {
+            return Err(e.to_string());
+        }
+    }
+}
+
+/// The typed rows of `T`'s table in `rep`.
+fn typed_rows<T: Model>(rep: &Replica) -> Result<Rows<T>, String> {
+    let mut out = Rows::new();
+    let Some(view) = rep.table(T::TABLE) else {
+        return Ok(out);
+    };
+    let ts = view.schema();
+    for r in view.rows() {
+        let m = typed_row::<T>(r, ts)?;
+        out.insert(m.uuid(), m);
+    }
+    Ok(out)
+}
+
+fn db_row(r: &ovsdb::client::Row) -> ovsdb::Row {
+    ovsdb::Row {
+        fields: r.fields().to_vec(),
+    }
+}
+
+fn typed_row<T: Model>(r: &ovsdb::client::Row, ts: &ovsdb::TableSchema) -> Result<T, String> {
+    T::from_row(&db_row(r), ts).map_err(|e| format!("{}: {e}", T::TABLE))
+}
+
+fn nb_snapshot(rep: &Replica) -> Result<NbSnapshot, String> {
+    let mut globals = typed_rows::<nb::NbGlobal>(rep)?;
+    Ok(NbSnapshot {
+        nb_global: globals.pop_first().map(|(_, g)| g),
+        switches: typed_rows(rep)?,
+        switch_ports: typed_rows(rep)?,
+        routers: typed_rows(rep)?,
+        router_ports: typed_rows(rep)?,
+        acls: typed_rows(rep)?,
+        address_sets: typed_rows(rep)?,
+        port_groups: typed_rows(rep)?,
+        load_balancers: typed_rows(rep)?,
+        lb_groups: typed_rows(rep)?,
+        qos: typed_rows(rep)?,
+        meters: typed_rows(rep)?,
+        dhcp_options: typed_rows(rep)?,
+        dns: typed_rows(rep)?,
+        static_routes: typed_rows(rep)?,
+        policies: typed_rows(rep)?,
+        nats: typed_rows(rep)?,
+        gateway_chassis: typed_rows(rep)?,
+        ha_chassis_groups: typed_rows(rep)?,
+        ha_chassis: typed_rows(rep)?,
+        bfd: typed_rows(rep)?,
+        static_mac_bindings: typed_rows(rep)?,
+        copp: typed_rows(rep)?,
     })
 }
 
-async fn connect(remotes: &str) -> Result<Connection, ClientError> {
-    let mut last = ClientError::NoRemotes;
-    for r in Remote::parse_list(remotes)? {
-        match Connection::connect(&r, TIMEOUT, None).await {
-            Ok(conn) => return Ok(conn),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-/// `{table: [rows]}` for `tables` of database `db`.
-async fn select(conn: &mut Connection, db: &str, tables: &[&str]) -> Result<Value, ClientError> {
-    let mut params = vec![json!(db)];
-    for t in tables {
-        params.push(json!({"op": "select", "table": t, "where": []}));
-    }
-    let reply = conn.call_ok("transact", params, TIMEOUT).await?;
-    let mut out = Map::new();
-    for (t, r) in tables.iter().zip(reply.as_array().into_iter().flatten()) {
-        let rows = r.get("rows").cloned().unwrap_or(Value::Array(Vec::new()));
-        out.insert((*t).to_owned(), rows);
-    }
-    Ok(Value::Object(out))
-}
-
-fn check_reply(what: &str, reply: &Value) -> Result<(), String> {
-    for r in reply.as_array().into_iter().flatten() {
-        if let Some(e) = r.get("error") {
-            return Err(format!(
-                "{what}: {e} {}",
-                r.get("details").unwrap_or(&Value::Null)
-            ));
-        }
-    }
-    Ok(())
+fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
+    let mut globals = typed_rows::<sb::SbGlobal>(rep)?;
+    Ok(SbRows {
+        sb_global: globals.pop_first().map(|(_, g)| g),
+        datapaths: typed_rows(rep)?,
+        ports: typed_rows(rep)?,
+        multicast_groups: typed_rows(rep)?,
+        address_sets: typed_rows(rep)?,
+        port_groups: typed_rows(rep)?,
+        logical_flows: typed_rows(rep)?,
+        dp_groups: typed_rows(rep)?,
+        load_balancers: typed_rows(rep)?,
+        ip_multicast: typed_rows(rep)?,
+        chassis: typed_rows(rep)?,
+        ha_chassis_groups: typed_rows(rep)?,
+        ha_chassis: typed_rows(rep)?,
+        static_mac_bindings: typed_rows(rep)?,
+        dhcp_options: typed_rows(rep)?,
+        dhcpv6_options: typed_rows(rep)?,
+    })
 }
 
 /// `NB_Global` `hv_cfg`: the smallest `nb_cfg` any chassis has caught up with (`nb_cfg` when
 /// there is no chassis).
-fn hv_cfg(sb_tables: &Value, nb_cfg: i64) -> i64 {
-    sb_tables["Chassis_Private"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["nb_cfg"].as_i64())
+fn hv_cfg(rep: &Replica, nb_cfg: i64) -> i64 {
+    let Some(t) = rep.table("Chassis_Private") else {
+        return nb_cfg;
+    };
+    t.rows()
+        .filter_map(|r| match t.value(r, "nb_cfg").and_then(Datum::first) {
+            Some(Atom::Integer(i)) => Some(*i),
+            _ => None,
+        })
         .min()
         .map_or(nb_cfg, |m| m.min(nb_cfg))
 }
 
 /// `Logical_Switch_Port` `up` as ovn-northd derives it from the port's binding: router ports
 /// are always up; a bound port is up when its binding says so (or has no `up` column yet).
-fn lsp_up(current: &SbRows, lsp: &ovn_nb::model::LogicalSwitchPort) -> bool {
+fn lsp_up(rep: &Replica, lsp: &nb::LogicalSwitchPort) -> bool {
     if lsp.type_ == "router" {
         return true;
     }
-    current
-        .ports
-        .values()
-        .find(|pb| pb.logical_port == lsp.name)
-        .is_some_and(|pb| pb.chassis.is_some() && pb.up.unwrap_or(true))
+    let Some(t) = rep.table("Port_Binding") else {
+        return false;
+    };
+    t.lookup_str("pb-name", &lsp.name).iter().any(|r| {
+        let bound = t.value(r, "chassis").is_some_and(|d| d.first().is_some());
+        let up = match t.value(r, "up").and_then(Datum::first) {
+            Some(Atom::Boolean(b)) => *b,
+            _ => true,
+        };
+        bound && up
+    })
 }
 
-async fn round(
-    nb: &mut Connection,
-    sb: &mut Connection,
-    nb_tables: &Value,
-    sb_tables: &Value,
-) -> Result<(), String> {
-    let t = std::time::Instant::now();
-    let snapshot = NbSnapshot::from_json(nb_tables).map_err(|e| e.to_string())?;
-    let current = SbRows::from_json(sb_tables).map_err(|e| e.to_string())?;
-    let parse_ms = t.elapsed().as_millis() as u64;
-    let t = std::time::Instant::now();
-    let content = northd::build(&snapshot, &current.state());
-    let build_ms = t.elapsed().as_millis() as u64;
-    for w in &content.warnings {
-        eprintln!("ovnkit northd: {w}");
+/// The string value of column `col` of a replica row.
+fn str_col<'a>(t: &ovsdb::client::TableView<'a>, r: &'a ovsdb::client::Row, col: &str) -> String {
+    match t.value(r, col).and_then(Datum::first) {
+        Some(Atom::String(s)) => s.to_string(),
+        _ => String::new(),
     }
-    let nb_cfg = snapshot.nb_global.as_ref().map_or(0, |g| g.nb_cfg);
+}
 
-    let t = std::time::Instant::now();
-    let mut ops = vec![json!("OVN_Southbound")];
-    ops.extend(diff(&current, &content).map_err(|e| e.to_string())?);
-    let diff_ms = t.elapsed().as_millis() as u64;
-    let t = std::time::Instant::now();
-    if current.sb_global.as_ref().map(|g| g.nb_cfg) != Some(nb_cfg) {
-        ops.push(
-            json!({"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": nb_cfg}}),
+impl Daemon {
+    /// Moves the changes tracked in both replicas into `p`, classifying SB changes: bindings'
+    /// controller columns only touch `up`; `Chassis_Private` only `hv_cfg`; anything else in SB
+    /// (another writer in the tables northd owns, chassis features) needs a full recompute.
+    fn collect(&self, p: &mut Pending) {
+        p.nb.extend(self.nb.take_changes());
+        let carry = std::mem::take(&mut *self.carry.borrow_mut());
+        p.ports_up.extend(carry.ports_up);
+        p.hv_cfg |= carry.hv_cfg;
+        self.classify_sb(self.sb.take_changes(), p, false);
+    }
+
+    /// Sorts SB changes (see [`collect`](Self::collect)); with `ours`, they came with our own
+    /// write: changes to the tables northd owns are ours then, the others still count.
+    fn classify_sb(&self, changes: Vec<TrackedChange>, p: &mut Pending, ours: bool) {
+        let controller_cols: Option<Vec<usize>> = self.sb.with_replica(|r| {
+            r.table("Port_Binding").map_or_else(Vec::new, |t| {
+                PB_CONTROLLER_COLUMNS
+                    .iter()
+                    .filter_map(|c| t.schema().column_index(c))
+                    .collect()
+            })
+        });
+        let controller_cols = controller_cols.unwrap_or_default();
+        for c in changes {
+            match c.table.as_str() {
+                "Chassis_Private" => p.hv_cfg = true,
+                "Port_Binding" if c.kind == ChangeKind::Modify => {
+                    let only_controller = c
+                        .changed_columns()
+                        .iter()
+                        .all(|i| *i < 2 || controller_cols.contains(i));
+                    if !only_controller && !ours {
+                        p.full = true;
+                    }
+                    let name = self.sb.with_replica(|r| {
+                        r.table("Port_Binding").and_then(|t| {
+                            let row = c.new.as_ref().or(c.old.as_ref())?;
+                            Some(str_col(&t, row, "logical_port"))
+                        })
+                    });
+                    if let Some(Some(n)) = name {
+                        p.ports_up.insert(n);
+                    }
+                }
+                _ => p.full |= !ours,
+            }
+        }
+    }
+
+    async fn round(&mut self, work: Pending) -> Result<(), String> {
+        let engine_ok = self.incremental && self.engine.is_some() && !work.full;
+        if engine_ok && self.incremental_round(&work).await? {
+            return Ok(());
+        }
+        self.full_round().await
+    }
+
+    /// Recomputes everything and writes the difference.
+    async fn full_round(&mut self) -> Result<(), String> {
+        // The replicas as read below include what is tracked so far.
+        let _ = self.nb.take_changes();
+        let _ = self.sb.take_changes();
+        let t = Instant::now();
+        let read = self.nb.with_replica(nb_snapshot);
+        let snapshot = read.ok_or("NB replica not ready")??;
+        let current = self
+            .sb
+            .with_replica(sb_rows)
+            .ok_or("SB replica not ready")??;
+        let parse_ms = t.elapsed().as_millis() as u64;
+        let t = Instant::now();
+        let engine = Engine::new(snapshot, current.state());
+        let build_ms = t.elapsed().as_millis() as u64;
+        let content = engine.content();
+        for w in &content.warnings {
+            eprintln!("ovnkit northd: {w}");
+        }
+        let nb_cfg = engine.nb().nb_global.as_ref().map_or(0, |g| g.nb_cfg);
+        let t = Instant::now();
+        // The operations are typed and serialized straight to bytes (no JSON tree per op).
+        let mut txn = plan(&current, content).map_err(|e| e.to_string())?;
+        drop(current);
+        let diff_ms = t.elapsed().as_millis() as u64;
+        let flows = content.flows.len();
+        let dynamic = content.nb_dynamic_addresses.clone();
+        let global_options = content.global_options.clone();
+        let t = Instant::now();
+        let sb_nb_cfg = self
+            .sb
+            .with_replica(|r| {
+                r.table("SB_Global").and_then(|t| {
+                    t.rows().next().and_then(|row| {
+                        match t.value(row, "nb_cfg").and_then(Datum::first) {
+                            Some(Atom::Integer(i)) => Some(*i),
+                            _ => None,
+                        }
+                    })
+                })
+            })
+            .flatten();
+        if sb_nb_cfg != Some(nb_cfg) {
+            txn.push_json(northd::embedded::nb_cfg_update(nb_cfg));
+        }
+        let n_ops = txn.len();
+        let inserts = txn.inserts();
+        let bytes = txn.to_vec().map_err(|e| e.to_string())?;
+        drop(txn);
+        self.write_sb_bytes(bytes, n_ops, inserts).await?;
+        tracing::info!(
+            parse_ms,
+            build_ms,
+            diff_ms,
+            sb_write_ms = t.elapsed().as_millis() as u64,
+            ops = n_ops,
+            flows,
+            "SB written (full)"
         );
-    }
-    if ops.len() > 1 {
-        let reply = sb
-            .call_ok("transact", ops, TIMEOUT)
+        let mut engine = engine;
+        engine.release_content();
+        let lsps: Vec<Ref<nb::LogicalSwitchPort>> =
+            engine.nb().switch_ports.keys().copied().collect();
+        self.engine = Some(engine);
+        self.write_nb(&lsps, &dynamic, &global_options, nb_cfg)
             .await
-            .map_err(|e| e.to_string())?;
-        check_reply("SB transaction", &reply)?;
     }
-    tracing::info!(
-        parse_ms,
-        build_ms,
-        diff_ms,
-        sb_write_ms = t.elapsed().as_millis() as u64,
-        flows = content.flows.len(),
-        "SB written"
-    );
 
-    let mut ops = vec![json!("OVN_Northbound")];
-    for lsp in snapshot.switch_ports.values() {
-        let up = lsp_up(&current, lsp);
-        if lsp.up != Some(up) {
+    /// Applies the NB changes to the engine; returns false when they need a full recompute.
+    async fn incremental_round(&mut self, work: &Pending) -> Result<bool, String> {
+        let t = Instant::now();
+        let Some(engine) = self.engine.as_mut() else {
+            return Ok(false);
+        };
+        let step = {
+            let nb = &self.nb;
+            let r = nb.with_replica(|rep| {
+                let rows: Vec<(String, Uuid, Option<ovsdb::Row>)> = work
+                    .nb
+                    .iter()
+                    .map(|c| (c.table.clone(), c.uuid, c.new.as_deref().map(db_row)))
+                    .collect();
+                let changes: Vec<NbChange<'_>> = rows
+                    .iter()
+                    .filter_map(|(table, uuid, row)| {
+                        let ts = rep.schema().table(table)?;
+                        Some(NbChange {
+                            table,
+                            uuid: *uuid,
+                            row: row.as_ref().map(|r| (r, ts)),
+                        })
+                    })
+                    .collect();
+                engine.apply(&changes)
+            });
+            r.ok_or("NB replica not ready")?
+                .map_err(|e| e.to_string())?
+        };
+        let delta = match step {
+            Step::Applied(delta) => delta,
+            Step::Full(why) => {
+                tracing::info!("full recompute: {why}");
+                self.engine = None;
+                return Ok(false);
+            }
+        };
+        let build_ms = t.elapsed().as_millis() as u64;
+        for w in &delta.warnings {
+            eprintln!("ovnkit northd: {w}");
+        }
+        let phases: Vec<String> = delta
+            .timings
+            .iter()
+            .map(|(k, d)| format!("{k}={}us", d.as_micros()))
+            .collect();
+        let t = Instant::now();
+        let planned = self.sb.with_replica(|rep| {
+            let lookup = ReplicaLookup::new(rep);
+            engine.plan(&delta, &lookup)
+        });
+        let mut ops = planned
+            .ok_or("SB replica not ready")?
+            .map_err(|e| e.to_string())?;
+        let nb_cfg = engine.nb().nb_global.as_ref().map_or(0, |g| g.nb_cfg);
+        let sb_nb_cfg = self
+            .sb
+            .with_replica(|r| {
+                r.table("SB_Global").and_then(|t| {
+                    t.rows().next().and_then(|row| {
+                        match t.value(row, "nb_cfg").and_then(Datum::first) {
+                            Some(Atom::Integer(i)) => Some(*i),
+                            _ => None,
+                        }
+                    })
+                })
+            })
+            .flatten();
+        if sb_nb_cfg != Some(nb_cfg) {
+            ops.push(
+                json!({"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": nb_cfg}}),
+            );
+        }
+        let plan_ms = t.elapsed().as_millis() as u64;
+        let t = Instant::now();
+        let n_ops = ops.len();
+        self.write_sb(ops).await?;
+        tracing::info!(
+            build_ms,
+            plan_ms,
+            sb_write_ms = t.elapsed().as_millis() as u64,
+            ops = n_ops,
+            phases = phases.join(","),
+            "SB written (incremental)"
+        );
+        let mut lsps: BTreeSet<Ref<nb::LogicalSwitchPort>> = work
+            .nb
+            .iter()
+            .filter(|c| c.table == "Logical_Switch_Port" && c.kind != ChangeKind::Delete)
+            .map(|c| Ref::new(c.uuid))
+            .collect();
+        let Some(engine) = self.engine.as_ref() else {
+            return Ok(true);
+        };
+        if !work.ports_up.is_empty() {
+            lsps.extend(
+                engine
+                    .nb()
+                    .switch_ports
+                    .values()
+                    .filter(|l| work.ports_up.contains(&l.name))
+                    .map(|l| l.uuid),
+            );
+        }
+        let lsps: Vec<_> = lsps.into_iter().collect();
+        let options = engine.global_options().clone();
+        self.write_nb(&lsps, &BTreeMap::new(), &options, nb_cfg)
+            .await?;
+        Ok(true)
+    }
+
+    /// Commits `ops` to SB; our own changes are then dropped from the tracked ones (the replica
+    /// already has them: read-your-writes).
+    async fn write_sb(&self, ops: Vec<Value>) -> Result<(), String> {
+        if !ops.is_empty() {
+            let mut txn = Txn::new();
+            for op in ops {
+                txn.op(op);
+            }
+            self.sb
+                .transact(txn)
+                .await
+                .map_err(|e| format!("SB transaction: {e}"))?;
+        }
+        self.after_sb_write();
+        Ok(())
+    }
+
+    /// Writes a transaction already serialized as `transact` params (`n_ops` operations,
+    /// `inserts` as [`northd::diff::SbTxn::inserts`] gives them), then as [`Self::write_sb`].
+    async fn write_sb_bytes(
+        &self,
+        params: Vec<u8>,
+        n_ops: usize,
+        inserts: Vec<(usize, String)>,
+    ) -> Result<(), String> {
+        if n_ops > 0 {
+            self.sb
+                .transact_bytes(params.into(), n_ops, inserts)
+                .await
+                .map_err(|e| format!("SB transaction: {e}"))?;
+        }
+        self.after_sb_write();
+        Ok(())
+    }
+
+    /// Drops the tracked changes our own SB write produced.
+    fn after_sb_write(&self) {
+        // What we just wrote comes back as tracked changes; it is not news (but bindings and
+        // chassis that ovn-controller changed meanwhile are).
+        let mut carry = std::mem::take(&mut *self.carry.borrow_mut());
+        self.classify_sb(self.sb.take_changes(), &mut carry, true);
+        *self.carry.borrow_mut() = carry;
+    }
+
+    /// Writes back to NB: `up` of `lsps`, IPAM `dynamic_addresses`, the global options northd
+    /// owns, `sb_cfg` and `hv_cfg`.
+    async fn write_nb(
+        &self,
+        lsps: &[Ref<nb::LogicalSwitchPort>],
+        dynamic: &BTreeMap<Uuid, Option<String>>,
+        global_options: &BTreeMap<String, String>,
+        nb_cfg: i64,
+    ) -> Result<(), String> {
+        let Some(engine) = self.engine.as_ref() else {
+            return Ok(());
+        };
+        let snapshot = engine.nb();
+        let mut ops: Vec<Value> = Vec::new();
+        let ups: Vec<(Uuid, bool)> = self
+            .sb
+            .with_replica(|rep| {
+                lsps.iter()
+                    .filter_map(|r| snapshot.switch_ports.get(r))
+                    .filter_map(|lsp| {
+                        let up = lsp_up(rep, lsp);
+                        (lsp.up != Some(up)).then_some((lsp.uuid.uuid(), up))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (u, up) in ups {
             ops.push(json!({
                 "op": "update",
                 "table": "Logical_Switch_Port",
-                "where": [["_uuid", "==", ["uuid", lsp.uuid.to_string()]]],
+                "where": [["_uuid", "==", ["uuid", u.to_string()]]],
                 "row": {"up": up},
             }));
         }
-    }
-    for (port, value) in &content.nb_dynamic_addresses {
-        let v = match value {
-            Some(s) => json!(s),
-            None => json!(["set", []]),
-        };
-        ops.push(json!({
-            "op": "update",
-            "table": "Logical_Switch_Port",
-            "where": [["_uuid", "==", ["uuid", port.to_string()]]],
-            "row": {"dynamic_addresses": v},
-        }));
-    }
-    if let Some(g) = &snapshot.nb_global {
-        let mut options = g.options.clone();
-        for key in ["mac_prefix", "svc_monitor_mac", "max_tunid"] {
-            if let Some(v) = content.global_options.get(key) {
-                options.insert(key.to_owned(), v.clone());
-            }
-        }
-        let hv = hv_cfg(sb_tables, nb_cfg);
-        if options != g.options || g.sb_cfg != nb_cfg || g.hv_cfg != hv {
-            let pairs: Vec<Value> = options.iter().map(|(k, v)| json!([k, v])).collect();
+        for (port, value) in dynamic {
+            let v = match value {
+                Some(s) => json!(s),
+                None => json!(["set", []]),
+            };
             ops.push(json!({
                 "op": "update",
-                "table": "NB_Global",
-                "where": [["_uuid", "==", ["uuid", g.uuid.to_string()]]],
-                "row": {"sb_cfg": nb_cfg, "hv_cfg": hv, "options": ["map", pairs]},
+                "table": "Logical_Switch_Port",
+                "where": [["_uuid", "==", ["uuid", port.to_string()]]],
+                "row": {"dynamic_addresses": v},
             }));
         }
-    }
-    if ops.len() > 1 {
-        let reply = nb
-            .call_ok("transact", ops, TIMEOUT)
+        if let Some(g) = &snapshot.nb_global {
+            let mut options = g.options.clone();
+            for key in ["mac_prefix", "svc_monitor_mac", "max_tunid"] {
+                if let Some(v) = global_options.get(key) {
+                    options.insert(key.to_owned(), v.clone());
+                }
+            }
+            let hv = self
+                .sb
+                .with_replica(|r| hv_cfg(r, nb_cfg))
+                .unwrap_or(nb_cfg);
+            if options != g.options || g.sb_cfg != nb_cfg || g.hv_cfg != hv {
+                let pairs: Vec<Value> = options.iter().map(|(k, v)| json!([k, v])).collect();
+                ops.push(json!({
+                    "op": "update",
+                    "table": "NB_Global",
+                    "where": [["_uuid", "==", ["uuid", g.uuid.to_string()]]],
+                    "row": {"sb_cfg": nb_cfg, "hv_cfg": hv, "options": ["map", pairs]},
+                }));
+            }
+        }
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut txn = Txn::new();
+        for op in ops {
+            txn.op(op);
+        }
+        self.nb
+            .transact(txn)
             .await
-            .map_err(|e| e.to_string())?;
-        check_reply("NB transaction", &reply)?;
+            .map_err(|e| format!("NB transaction: {e}"))?;
+        Ok(())
     }
-    Ok(())
+}
+
+/// SB rows found through the replica's indexes, for the incremental plan.
+struct ReplicaLookup<'a> {
+    rep: &'a Replica,
+    datapaths: HashMap<Uuid, Uuid>,
+}
+
+impl<'a> ReplicaLookup<'a> {
+    fn new(rep: &'a Replica) -> Self {
+        let mut datapaths = HashMap::new();
+        if let Some(t) = rep.table("Datapath_Binding") {
+            for r in t.rows() {
+                if let Some(Datum::Map(m)) = t.value(r, "external_ids") {
+                    for (k, v) in m {
+                        if let (Atom::String(k), Atom::String(v)) = (k, v) {
+                            if &**k == "logical-switch" || &**k == "logical-router" {
+                                if let Ok(nb) = Uuid::parse_str(v) {
+                                    datapaths.insert(nb, r.uuid());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Self { rep, datapaths }
+    }
+
+    fn typed<T: Model>(&self, r: &ovsdb::client::Row) -> Option<T> {
+        let t = self.rep.table(T::TABLE)?;
+        typed_row::<T>(r, t.schema()).ok()
+    }
+
+    fn by_index<T: Model>(&self, index: &str, key: &[Datum]) -> Vec<T> {
+        let Some(t) = self.rep.table(T::TABLE) else {
+            return Vec::new();
+        };
+        t.lookup(index, key)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|u| t.get(u))
+            .filter_map(|r| self.typed::<T>(r))
+            .collect()
+    }
+}
+
+fn s(text: &str) -> Datum {
+    Datum::scalar(Atom::String(text.into()))
+}
+
+fn u(id: Uuid) -> Datum {
+    Datum::scalar(Atom::Uuid(id))
+}
+
+impl SbLookup for ReplicaLookup<'_> {
+    fn datapath(&self, nb_uuid: Uuid) -> Option<Uuid> {
+        self.datapaths.get(&nb_uuid).copied()
+    }
+
+    fn port_binding(&self, name: &str) -> Option<sb::PortBinding> {
+        self.by_index("pb-name", &[s(name)]).into_iter().next()
+    }
+
+    fn multicast_group(&self, datapath: Uuid, name: &str) -> Option<sb::MulticastGroup> {
+        self.by_index("mc-name", &[u(datapath), s(name)])
+            .into_iter()
+            .next()
+    }
+
+    fn address_set(&self, name: &str) -> Option<sb::AddressSet> {
+        self.by_index("as-name", &[s(name)]).into_iter().next()
+    }
+
+    fn port_group(&self, name: &str) -> Option<sb::PortGroup> {
+        self.by_index("pg-name", &[s(name)]).into_iter().next()
+    }
+
+    fn ip_multicast(&self, datapath: Uuid) -> Option<sb::IpMulticast> {
+        self.by_index("ipm-dp", &[u(datapath)]).into_iter().next()
+    }
+
+    fn logical_flows(&self, key: &FlowKey) -> Vec<sb::LogicalFlow> {
+        self.by_index("lflow-key", &[s(&key.match_), s(&key.actions)])
+    }
+
+    fn dp_group_datapaths(&self, group: Uuid) -> Option<BTreeSet<Uuid>> {
+        let t = self.rep.table("Logical_DP_Group")?;
+        let r = t.get(&group)?;
+        let g = typed_row::<sb::LogicalDpGroup>(r, t.schema()).ok()?;
+        Some(g.datapaths.iter().map(|d| d.uuid()).collect())
+    }
+
+    fn chassis(&self, name: &str) -> Option<Uuid> {
+        let t = self.rep.table("Chassis")?;
+        let by = |col: &str| {
+            t.rows()
+                .find(|r| str_col(&t, r, col) == name)
+                .map(|r| r.uuid())
+        };
+        by("name").or_else(|| by("hostname"))
+    }
+
+    fn ha_chassis_group(&self, name: &str) -> Option<Uuid> {
+        let t = self.rep.table("HA_Chassis_Group")?;
+        t.rows()
+            .find(|r| str_col(&t, r, "name") == name)
+            .map(|r| r.uuid())
+    }
+
+    fn dp_group(&self, datapaths: &BTreeSet<Uuid>) -> Option<Uuid> {
+        let t = self.rep.table("Logical_DP_Group")?;
+        let key = Datum::set_from_vec(datapaths.iter().map(|d| Atom::Uuid(*d)).collect()).ok()?;
+        t.lookup("dpg-dps", &[key])?.first().copied()
+    }
 }
 
 #[cfg(test)]
@@ -296,7 +868,7 @@ mod tests {
             .sbctl(["--bare", "--columns=logical_port", "list", "Port_Binding"])
             .expect("sbctl");
         assert_eq!(pb.trim(), "p1");
-        // A second change is reflected too, and an unbound port is down.
+        // A second change is reflected too (incrementally), and an unbound port is down.
         stack
             .nbctl(["--wait=sb", "lsp-add", "sw0", "p2"])
             .expect("nbctl");
@@ -304,6 +876,37 @@ mod tests {
             .nbctl(["get", "Logical_Switch_Port", "p2", "up"])
             .expect("nbctl");
         assert_eq!(up.trim(), "false");
+        let pb = stack
+            .sbctl([
+                "--bare",
+                "--columns=logical_port",
+                "find",
+                "Port_Binding",
+                "logical_port=p2",
+            ])
+            .expect("sbctl");
+        assert_eq!(pb.trim(), "p2");
+        // Address change of p1, then delete: flows follow.
+        stack
+            .nbctl([
+                "--wait=sb",
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:00:00:09 10.0.0.9",
+            ])
+            .expect("nbctl");
+        let flows = stack.logical_flows().expect("flows");
+        assert!(flows
+            .iter()
+            .any(|f| f.stage == "ls_in_l2_lkup" && f.match_expr == "eth.dst == 00:00:00:00:00:09"));
+        assert!(!flows
+            .iter()
+            .any(|f| f.stage == "ls_in_l2_lkup" && f.match_expr == "eth.dst == 00:00:00:00:00:01"));
+        stack.nbctl(["--wait=sb", "lsp-del", "p1"]).expect("nbctl");
+        let pb = stack
+            .sbctl(["--bare", "--columns=logical_port", "list", "Port_Binding"])
+            .expect("sbctl");
+        assert_eq!(pb.trim(), "p2");
         stack
             .nbctl(["--wait=hv", "sync"])
             .expect("wait hv without chassis");

@@ -92,6 +92,29 @@ fn requested_key(
 
 /// Compiles `nb` into Southbound content, keeping the tunnel keys `state` already has.
 pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
+    build_all(nb, state).content
+}
+
+/// A whole build with the intermediate products incremental processing reuses
+/// ([`crate::incremental`]).
+#[derive(Debug)]
+pub(crate) struct Built {
+    /// The content.
+    pub(crate) content: SbContent,
+    /// `NB_Global` options.
+    pub(crate) globals: GlobalOptions,
+    /// Switch views, by position (each knows its datapath index).
+    pub(crate) switches: Vec<Switch>,
+    /// Router views, by position.
+    pub(crate) routers: Vec<Router>,
+    /// Load balancers, parsed.
+    pub(crate) lbs: BTreeMap<ovsdb::model::Ref<nb::LoadBalancer>, LoadBalancer>,
+    /// Names of the address sets routers' load balancers make.
+    pub(crate) router_lb_sets: BTreeSet<String>,
+}
+
+/// [`build`], keeping the intermediate products.
+pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     let mut out = SbContent::default();
     let globals = GlobalOptions::from_nb(nb);
     // IPAM first: ports see their allocated `dynamic_addresses`.
@@ -165,7 +188,7 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
             &mut dp_keys,
             key,
             DatapathKind::Switch,
-            (ls.uuid.uuid(), &ls.name, &ls.external_ids),
+            (ls.uuid.uuid(), &ls.name, &ls.external_ids, &ls.other_config),
         ) else {
             continue;
         };
@@ -189,7 +212,7 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
             &mut dp_keys,
             key,
             DatapathKind::Router,
-            (lr.uuid.uuid(), &lr.name, &lr.external_ids),
+            (lr.uuid.uuid(), &lr.name, &lr.external_ids, &lr.options),
         ) else {
             continue;
         };
@@ -203,7 +226,8 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
     }
 
     for sw in &views {
-        build_switch_ports(nb, state, sw, &router_views, &mut out);
+        let dp_uuid = out.datapaths[sw.dp].nb_uuid;
+        build_switch_ports(nb, state, sw, dp_uuid, &router_views, &mut out);
         out.ip_multicast.push((sw.dp, sw.mcast.clone()));
     }
     for lr in &router_views {
@@ -237,10 +261,14 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
         .map(|p| (p.name.clone(), p.tunnel_key))
         .collect();
     let dp_tunnel_keys: Vec<u32> = out.datapaths.iter().map(|d| d.tunnel_key).collect();
+    let mut router_lb_sets = BTreeSet::new();
+    let lb_index = router::lb::LbIndex::new(&nb.load_balancers, &lbs);
     for lr in &router_views {
         if let Some(&key) = dp_tunnel_keys.get(lr.dp) {
-            out.address_sets
-                .extend(router::lb::address_sets(&nb.load_balancers, &lbs, lr, key));
+            for (name, set) in router::lb::address_sets_with(&lb_index, lr, key) {
+                router_lb_sets.insert(name.clone());
+                out.address_sets.insert(name, set);
+            }
         }
     }
     let rctx = RouterCtx {
@@ -259,20 +287,33 @@ pub fn build(nb: &NbSnapshot, state: &SbState) -> SbContent {
         router::build_flows(&rctx, lr, &mut out.flows);
     }
     out.warnings.extend(rctx.warnings.into_inner());
-    out
+    Built {
+        content: out,
+        globals,
+        switches: views,
+        routers: router_views,
+        lbs,
+        router_lb_sets,
+    }
 }
 
-/// Adds the `Datapath_Binding` of a switch or router (`nb` = its UUID, name and NB
-/// `external_ids`) with the key found for it, or a newly allocated one; returns its index, or
-/// `None` (reported) when no key is left.
+/// Adds the `Datapath_Binding` of a switch or router (`nb` = its UUID, name, NB
+/// `external_ids`, and its `other_config` (switch) or `options` (router)) with the key found
+/// for it, or a newly allocated one; returns its index, or `None` (reported) when no key is
+/// left.
 fn push_datapath(
     out: &mut SbContent,
     dp_keys: &mut TunnelKeyAllocator,
     key: Option<u32>,
     kind: DatapathKind,
-    nb: (uuid::Uuid, &str, &BTreeMap<String, String>),
+    nb: (
+        uuid::Uuid,
+        &str,
+        &BTreeMap<String, String>,
+        &BTreeMap<String, String>,
+    ),
 ) -> Option<DpIndex> {
-    let (nb_uuid, name, nb_ids) = nb;
+    let (nb_uuid, name, nb_ids, config) = nb;
     let key = match key.map_or_else(|| dp_keys.allocate(name), Ok) {
         Ok(k) => k,
         Err(e) => {
@@ -287,9 +328,10 @@ fn push_datapath(
     let mut ids = BTreeMap::new();
     ids.insert(owner.to_owned(), nb_uuid.to_string());
     ids.insert("name".to_owned(), name.to_owned());
-    if let Some(n) = nb_ids.get(name2) {
+    if let Some(n) = nb_ids.get(name2).filter(|n| !n.is_empty()) {
         ids.insert("name2".to_owned(), n.clone());
     }
+    ids.extend(datapath_config_ids(kind, config));
     out.datapaths.push(DatapathContent {
         nb_uuid,
         name: name.to_owned(),
@@ -298,6 +340,51 @@ fn push_datapath(
         external_ids: ids,
     });
     Some(out.datapaths.len() - 1)
+}
+
+/// The `Datapath_Binding` `external_ids` ovn-controller reads that ovn-northd 23.03 copies from
+/// the NB configuration: a switch's `other_config:interconn-ts`; a router's
+/// `options:snat-ct-zone` (when it is an integer of at least 0, written back in decimal; the
+/// router then SNATs in that conntrack zone) and `always_learn_from_arp_request=false` (when
+/// the option is `false` in any case).
+fn datapath_config_ids(
+    kind: DatapathKind,
+    config: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut ids = Vec::new();
+    match kind {
+        DatapathKind::Switch => {
+            if let Some(ts) = config.get("interconn-ts") {
+                ids.push(("interconn-ts".to_owned(), ts.clone()));
+            }
+        }
+        DatapathKind::Router => {
+            let zone = config.get("snat-ct-zone").and_then(|v| c_int(v));
+            if let Some(zone) = zone.filter(|z| *z >= 0) {
+                ids.push(("snat-ct-zone".to_owned(), zone.to_string()));
+            }
+            if config
+                .get("always_learn_from_arp_request")
+                .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+            {
+                ids.push((
+                    "always_learn_from_arp_request".to_owned(),
+                    "false".to_owned(),
+                ));
+            }
+        }
+    }
+    ids
+}
+
+/// A decimal `int` as OVS's `str_to_int` reads it: optional leading white space and sign, then
+/// digits up to the end of the text, within the range of a 32-bit int.
+fn c_int(text: &str) -> Option<i32> {
+    let t = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    if t.is_empty() {
+        return None;
+    }
+    t.parse().ok()
 }
 
 /// Tunnel keys for the ports of one datapath: keys already in SB first, then requested keys
@@ -423,14 +510,15 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
     }
 }
 
-fn build_switch_ports(
+/// The `Port_Binding` and `Multicast_Group` rows of switch `sw` (NB UUID `dp_uuid`).
+pub(crate) fn build_switch_ports(
     nb: &NbSnapshot,
     state: &SbState,
     sw: &Switch,
+    dp_uuid: uuid::Uuid,
     routers: &[Router],
     out: &mut SbContent,
 ) {
-    let dp_uuid = out.datapaths[sw.dp].nb_uuid;
     let keys = port_keys(
         state,
         dp_uuid,
@@ -577,17 +665,28 @@ fn build_address_sets(
         .flat_map(|sw| sw.ports.iter().map(|p| (p.nb, p)))
         .collect();
     for pg in nb.port_groups.values() {
-        let mut v4 = BTreeSet::new();
-        let mut v6 = BTreeSet::new();
-        for p in pg.ports.iter().filter_map(|r| ports.get(r)) {
-            for a in &p.addrs {
-                v4.extend(a.ipv4.iter().map(ToString::to_string));
-                v6.extend(a.ipv6.iter().map(ToString::to_string));
-            }
-        }
+        let (v4, v6) = port_group_sets(pg, |r| ports.get(r).copied());
         out.address_sets.insert(format!("{}_ip4", pg.name), v4);
         out.address_sets.insert(format!("{}_ip6", pg.name), v6);
     }
+}
+
+/// The IPv4 and IPv6 addresses of the ports of `pg` (the `<name>_ip4` and `<name>_ip6`
+/// address sets); `port` finds a member in the switch views (ports on no switch count for
+/// nothing).
+pub(crate) fn port_group_sets<'a>(
+    pg: &nb::PortGroup,
+    port: impl Fn(&ovsdb::model::Ref<nb::LogicalSwitchPort>) -> Option<&'a switch::SwitchPort>,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut v4 = BTreeSet::new();
+    let mut v6 = BTreeSet::new();
+    for p in pg.ports.iter().filter_map(port) {
+        for a in &p.addrs {
+            v4.extend(a.ipv4.iter().map(ToString::to_string));
+            v6.extend(a.ipv6.iter().map(ToString::to_string));
+        }
+    }
+    (v4, v6)
 }
 
 /// SB port groups, one per NB port group and datapath with ports of the group:
@@ -628,10 +727,61 @@ fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) 
         out.load_balancers.push(LbContent {
             nb_uuid: lb.uuid.uuid(),
             name: lb.name.clone(),
-            vips: lb.vips.clone(),
+            vips: crate::lb::sb_vips(lb),
             protocol: lb.protocol.map(|p| p.as_str().to_owned()),
             options,
             datapaths,
         });
+    }
+}
+
+#[cfg(test)]
+mod config_ids_tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn router_options_copied_as_ovn_northd_does() {
+        let ids = datapath_config_ids(
+            DatapathKind::Router,
+            &map(&[
+                ("snat-ct-zone", " +07"),
+                ("always_learn_from_arp_request", "FALSE"),
+            ]),
+        );
+        assert_eq!(
+            ids,
+            vec![
+                ("snat-ct-zone".to_owned(), "7".to_owned()),
+                (
+                    "always_learn_from_arp_request".to_owned(),
+                    "false".to_owned()
+                ),
+            ]
+        );
+        for bad in ["-1", "x", "7 ", "", "99999999999"] {
+            let ids = datapath_config_ids(DatapathKind::Router, &map(&[("snat-ct-zone", bad)]));
+            assert!(ids.is_empty(), "{bad:?}: {ids:?}");
+        }
+        let ids = datapath_config_ids(
+            DatapathKind::Router,
+            &map(&[("always_learn_from_arp_request", "true")]),
+        );
+        assert!(ids.is_empty());
+    }
+
+    #[test]
+    fn switch_interconn_ts_copied() {
+        let ids = datapath_config_ids(
+            DatapathKind::Switch,
+            &map(&[("interconn-ts", "ts1"), ("snat-ct-zone", "0")]),
+        );
+        assert_eq!(ids, vec![("interconn-ts".to_owned(), "ts1".to_owned())]);
     }
 }

@@ -7,20 +7,28 @@
 //! columns northd owns are written (a port's `chassis` or `up` stay as ovn-controller set them);
 //! unchanged rows produce no operation. Flows on several datapaths share a `Logical_DP_Group`,
 //! reusing an existing group with the same datapaths.
+//!
+//! [`plan`] returns the transaction as an [`SbTxn`]: typed operations (logical flow inserts
+//! borrow their texts from the [`SbContent`]) that serialize straight to JSON bytes
+//! ([`SbTxn::write_json`]) for `ovsdb::client::Client::transact_bytes` or
+//! `Connection::call_raw`; [`diff`] is the same as JSON values. [`SbRows::from_select_reply`]
+//! reads the current rows from a `select` reply's bytes without a JSON tree of it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ovn_sb::model as sb;
 use ovsdb::model::{Model, Ref};
-use ovsdb::Database;
-use serde_json::{json, Value};
+use ovsdb::{Atom, Database, Datum};
+use serde::ser::{SerializeMap, SerializeSeq, SerializeTuple};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::content::SbContent;
 use crate::error::NorthdError;
-use crate::flow::DpIndex;
+use crate::flow::{DpIndex, FlowKey};
 use crate::snapshot::Rows;
-use crate::snapshot::{rows_from_db, rows_from_json};
+use crate::snapshot::{add_row_to, read_select_reply, rows_from_db, rows_from_json};
 
 /// The Southbound rows the diff reads.
 #[derive(Debug, Clone, Default)]
@@ -107,6 +115,24 @@ impl SbRows {
         })
     }
 
+    /// Reads the `result` of a `transact` of one `select` per table of `tables` (e.g.
+    /// [`Self::TABLES`]), in that order, straight from its JSON text (as
+    /// `ovsdb::client::Connection::call_raw` returns it): rows are parsed one at a time into
+    /// their models, never as one JSON tree. Tables the diff does not read are skipped.
+    pub fn from_select_reply(tables: &[&str], result: &[u8]) -> Result<Self, NorthdError> {
+        let mut s = Self::default();
+        let mut globals: Rows<sb::SbGlobal> = Rows::new();
+        read_select_reply(result, tables, &mut |t, row| {
+            add_row_to!(t, row;
+                globals, s.datapaths, s.ports, s.multicast_groups, s.address_sets,
+                s.port_groups, s.logical_flows, s.dp_groups, s.load_balancers, s.ip_multicast,
+                s.chassis, s.ha_chassis_groups, s.ha_chassis, s.static_mac_bindings,
+                s.dhcp_options, s.dhcpv6_options)
+        })?;
+        s.sb_global = globals.pop_first().map(|(_, g)| g);
+        Ok(s)
+    }
+
     /// Reads the rows from an in-memory Southbound database.
     pub fn from_database(db: &Database) -> Result<Self, NorthdError> {
         let mut globals: Rows<sb::SbGlobal> = rows_from_db(db)?;
@@ -139,66 +165,139 @@ impl SbRows {
     }
 }
 
-/// True for `["set", []]` and `["map", []]`.
-fn is_empty_collection(v: &Value) -> bool {
-    match v.as_array().map(Vec::as_slice) {
-        Some([Value::String(tag), Value::Array(items)]) => {
-            (tag == "set" || tag == "map") && items.is_empty()
-        }
-        _ => false,
+/// The tag in the upper 48 bits of the placeholder UUIDs [`SbTxn`] hands out for rows it
+/// inserts (the low 80 bits count them); written as `["named-uuid", "row<N>"]`.
+const PLACEHOLDER_TAG: u128 = 0x6e6f_7274_6864;
+
+/// The row number of placeholder `u` among the `issued` ones this transaction handed out.
+fn placeholder_number(u: &Uuid, issued: u64) -> Option<u64> {
+    let v = u.as_u128();
+    if v >> 80 != PLACEHOLDER_TAG {
+        return None;
     }
+    let n = u64::try_from(v & ((1u128 << 80) - 1)).ok()?;
+    (1..=issued).contains(&n).then_some(n)
 }
 
-/// Builds the operations; new rows get placeholder UUIDs that are rewritten to `named-uuid`s.
-struct OpBuilder {
-    ops: Vec<Value>,
-    placeholders: HashMap<Uuid, String>,
-    next: u128,
+/// The datapaths of an inserted logical flow.
+#[derive(Debug, Clone, Copy)]
+enum FlowDatapaths {
+    /// `logical_datapath`: one datapath (existing UUID or placeholder).
+    One(Uuid),
+    /// `logical_dp_group`: a `Logical_DP_Group` (existing UUID or placeholder).
+    Group(Uuid),
 }
 
-impl OpBuilder {
-    fn new() -> Self {
-        Self {
-            ops: Vec::new(),
-            placeholders: HashMap::new(),
-            next: 0,
-        }
+/// One operation of an [`SbTxn`].
+#[derive(Debug, Clone)]
+enum Op<'a> {
+    /// `insert` with `uuid-name` `row<name>`; the columns in schema order.
+    Insert {
+        table: &'static str,
+        name: u64,
+        row: Vec<(&'static str, Datum)>,
+    },
+    /// `update` of the row with `uuid`: the changed columns only.
+    Update {
+        table: &'static str,
+        uuid: Uuid,
+        row: Vec<(&'static str, Datum)>,
+    },
+    /// `delete` of the row with `uuid`.
+    Delete { table: &'static str, uuid: Uuid },
+    /// `insert` of a `Logical_Flow`, borrowing its texts from the content (no `uuid-name`:
+    /// nothing refers to flows).
+    Flow {
+        key: &'a FlowKey,
+        datapaths: FlowDatapaths,
+    },
+    /// An operation given as JSON ([`SbTxn::push_json`]; boxed: rare, and keeps `Op` small).
+    Json(Box<Value>),
+}
+
+/// One Southbound `transact`: a compact list of typed operations that serializes straight to
+/// the RFC 7047 params (`["OVN_Southbound", op...]`) without building a JSON tree.
+///
+/// [`plan`] makes one from a diff; [`SbTxn::insert`], [`SbTxn::update`], [`SbTxn::delete`] and
+/// [`SbTxn::push_json`] add operations. Rows inserted here get placeholder UUIDs (returned by
+/// [`SbTxn::insert`]) that other rows of the same transaction may refer to; they are written as
+/// `["named-uuid", "row<N>"]`. Logical flow inserts borrow their match and actions from the
+/// [`SbContent`] (lifetime `'a`).
+#[derive(Debug, Clone, Default)]
+pub struct SbTxn<'a> {
+    ops: Vec<Op<'a>>,
+    issued: u64,
+}
+
+impl<'a> SbTxn<'a> {
+    /// An empty transaction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// True when there is no operation (SB is up to date).
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
     }
 
     /// A fresh placeholder UUID standing for the row named `row<N>` in this transaction.
     fn placeholder(&mut self) -> Uuid {
-        self.next += 1;
-        let u = Uuid::from_u128((0x6e6f_7274_6864u128 << 80) | self.next);
-        self.placeholders.insert(u, format!("row{}", self.next));
-        u
+        self.issued += 1;
+        Uuid::from_u128((PLACEHOLDER_TAG << 80) | u128::from(self.issued))
     }
 
-    fn insert<T: Model>(&mut self, row: &T, uuid: Uuid) -> Result<(), NorthdError> {
-        let mut cols = row.columns_json()?;
+    /// Inserts `row` (its `_uuid` is ignored) and returns the placeholder UUID other rows of
+    /// this transaction use to refer to it.
+    pub fn insert<T: Model>(&mut self, row: &T) -> Result<Uuid, NorthdError> {
+        let u = self.placeholder();
+        self.insert_as(row, u)?;
+        Ok(u)
+    }
+
+    /// Inserts `row` under placeholder `uuid` (from [`Self::placeholder`]).
+    fn insert_as<T: Model>(&mut self, row: &T, uuid: Uuid) -> Result<(), NorthdError> {
+        let datums = row.checked_datums()?;
         // An empty set or map is what a column left out of an insert holds anyway: leaving it
         // out keeps the transaction (and the server's work) smaller.
-        cols.retain(|_, v| !is_empty_collection(v));
-        let name = self.placeholders.get(&uuid).cloned().unwrap_or_default();
-        self.ops.push(json!({
-            "op": "insert",
-            "table": T::TABLE,
-            "uuid-name": name,
-            "row": Value::Object(cols),
-        }));
+        let row = T::COLUMNS
+            .iter()
+            .copied()
+            .zip(datums)
+            .filter(|(_, d)| !d.is_empty())
+            .collect();
+        let name = placeholder_number(&uuid, self.issued).unwrap_or_default();
+        self.ops.push(Op::Insert {
+            table: T::TABLE,
+            name,
+            row,
+        });
         Ok(())
     }
 
-    fn update<T: Model>(&mut self, new: &T, old: &T) -> Result<(), NorthdError> {
-        let cols = new.changed_columns_json(old)?;
-        if cols.is_empty() {
-            return Ok(());
+    /// Updates `old` to `new`: writes the columns that differ (nothing when none does).
+    pub fn update<T: Model>(&mut self, new: &T, old: &T) -> Result<(), NorthdError> {
+        let new_datums = new.checked_datums()?;
+        let old_datums = old.to_datums();
+        let row: Vec<_> = T::COLUMNS
+            .iter()
+            .copied()
+            .zip(new_datums)
+            .zip(old_datums)
+            .filter(|((_, n), o)| n != o)
+            .map(|(c, _)| c)
+            .collect();
+        if !row.is_empty() {
+            self.ops.push(Op::Update {
+                table: T::TABLE,
+                uuid: old.uuid().uuid(),
+                row,
+            });
         }
-        self.ops.push(json!({
-            "op": "update",
-            "table": T::TABLE,
-            "where": [["_uuid", "==", ["uuid", old.uuid().to_string()]]],
-            "row": Value::Object(cols),
-        }));
         Ok(())
     }
 
@@ -206,62 +305,264 @@ impl OpBuilder {
     fn put<T: Model>(&mut self, new: &T, old: Option<&T>) -> Result<(), NorthdError> {
         match old {
             Some(old) => self.update(new, old),
-            None => {
-                let u = self.placeholder();
-                self.insert(new, u)
-            }
+            None => self.insert(new).map(|_| ()),
         }
     }
 
-    fn delete<T: Model>(&mut self, uuid: Ref<T>) {
-        self.ops.push(json!({
-            "op": "delete",
-            "table": T::TABLE,
-            "where": [["_uuid", "==", ["uuid", uuid.to_string()]]],
-        }));
+    /// Deletes the row `uuid` of `T`'s table.
+    pub fn delete<T: Model>(&mut self, uuid: Ref<T>) {
+        self.ops.push(Op::Delete {
+            table: T::TABLE,
+            uuid: uuid.uuid(),
+        });
     }
 
-    fn finish(self) -> Vec<Value> {
-        let p = self.placeholders;
+    /// Inserts the logical flow `key` on `datapaths`.
+    fn insert_flow(&mut self, key: &'a FlowKey, datapaths: FlowDatapaths) {
+        self.ops.push(Op::Flow { key, datapaths });
+    }
+
+    /// Appends an operation given as RFC 7047 JSON, e.g. the `SB_Global` `nb_cfg` update:
+    /// `{"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": N}}`.
+    pub fn push_json(&mut self, op: Value) {
+        self.ops.push(Op::Json(Box::new(op)));
+    }
+
+    /// The `insert` operations as (operation index, table): what
+    /// `ovsdb::client::Client::transact_bytes` needs for read-your-writes.
+    pub fn inserts(&self) -> Vec<(usize, String)> {
         self.ops
-            .into_iter()
-            .map(|mut op| {
-                rewrite(&mut op, &p);
-                op
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| {
+                let table = match op {
+                    Op::Insert { table, .. } => *table,
+                    Op::Flow { .. } => sb::LogicalFlow::TABLE,
+                    Op::Json(v) if v.get("op").and_then(Value::as_str) == Some("insert") => {
+                        v.get("table").and_then(Value::as_str)?
+                    }
+                    _ => return None,
+                };
+                Some((i, table.to_owned()))
             })
+            .collect()
+    }
+
+    /// Writes the `transact` params (`["OVN_Southbound", op...]`) as compact JSON.
+    pub fn write_json<W: std::io::Write>(&self, w: W) -> std::io::Result<()> {
+        serde_json::to_writer(w, self).map_err(std::io::Error::from)
+    }
+
+    /// The `transact` params as JSON bytes.
+    pub fn to_vec(&self) -> Result<Vec<u8>, NorthdError> {
+        Ok(serde_json::to_vec(self)?)
+    }
+
+    /// The `transact` params as a JSON value (for [`Database::transact`] and tests).
+    pub fn to_value(&self) -> Result<Value, NorthdError> {
+        Ok(serde_json::to_value(self)?)
+    }
+
+    /// The operations as JSON values, without the database name.
+    pub fn ops_json(&self) -> Result<Vec<Value>, NorthdError> {
+        self.ops
+            .iter()
+            .map(|op| Ok(serde_json::to_value(OpJson(op, self.issued))?))
             .collect()
     }
 }
 
-fn rewrite(v: &mut Value, p: &HashMap<Uuid, String>) {
-    match v {
-        Value::Array(a) => {
-            if a.len() == 2 && a[0] == "uuid" {
-                if let Some(name) = a[1]
-                    .as_str()
-                    .and_then(|s| Uuid::parse_str(s).ok())
-                    .and_then(|u| p.get(&u))
-                {
-                    *v = json!(["named-uuid", name]);
-                    return;
-                }
-            }
-            for x in a {
-                rewrite(x, p);
-            }
+impl Serialize for SbTxn<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.ops.len() + 1))?;
+        seq.serialize_element("OVN_Southbound")?;
+        for op in &self.ops {
+            seq.serialize_element(&OpJson(op, self.issued))?;
         }
-        Value::Object(o) => {
-            for x in o.values_mut() {
-                rewrite(x, p);
-            }
-        }
-        _ => {}
+        seq.end()
     }
 }
 
-/// The operations (without the leading database name) that turn `current` into `new`.
+/// An operation with the number of placeholders issued (to tell them from real UUIDs).
+struct OpJson<'t, 'a>(&'t Op<'a>, u64);
+
+/// A UUID as `["uuid", ...]`, or `["named-uuid", "row<N>"]` for a placeholder.
+struct UuidJson(Uuid, u64);
+
+impl Serialize for UuidJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(2)?;
+        match placeholder_number(&self.0, self.1) {
+            Some(n) => {
+                t.serialize_element("named-uuid")?;
+                t.serialize_element(&RowName(n))?;
+            }
+            None => {
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                t.serialize_element("uuid")?;
+                t.serialize_element(&*self.0.hyphenated().encode_lower(&mut buf))?;
+            }
+        }
+        t.end()
+    }
+}
+
+/// `row<N>`, the `uuid-name` of placeholder `N`.
+struct RowName(u64);
+
+impl Serialize for RowName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("row{}", self.0))
+    }
+}
+
+/// `[["_uuid", "==", ["uuid", U]]]`.
+struct WhereUuid(Uuid);
+
+impl Serialize for WhereUuid {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [("_uuid", "==", UuidJson(self.0, 0))].serialize(s)
+    }
+}
+
+/// A column value as ovsdb-server writes it (a one-element set as the bare atom), with
+/// placeholder UUIDs written as `named-uuid`s.
+struct DatumJson<'t>(&'t Datum, u64);
+
+impl Serialize for DatumJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let DatumJson(d, issued) = *self;
+        let pairs = d.map_pairs();
+        let atoms = d.set_atoms();
+        if !pairs.is_empty() {
+            let pairs = pairs
+                .iter()
+                .map(|(k, v)| (AtomJson(k, issued), AtomJson(v, issued)));
+            ("map", Seq(std::cell::Cell::new(Some(pairs)))).serialize(s)
+        } else if let [one] = atoms {
+            AtomJson(one, issued).serialize(s)
+        } else if !atoms.is_empty() {
+            let atoms = atoms.iter().map(|a| AtomJson(a, issued));
+            ("set", Seq(std::cell::Cell::new(Some(atoms)))).serialize(s)
+        } else {
+            // Empty: `["set", []]` or `["map", []]` as the column's kind says.
+            d.to_json().serialize(s)
+        }
+    }
+}
+
+/// One atom; a UUID is written as [`UuidJson`] (placeholders as `named-uuid`s).
+struct AtomJson<'t>(&'t Atom, u64);
+
+impl Serialize for AtomJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_uuid() {
+            Some(u) => UuidJson(u, self.1).serialize(s),
+            None => self.0.to_json().serialize(s),
+        }
+    }
+}
+
+/// A JSON array of the items of an iterator (serialized once).
+struct Seq<I>(std::cell::Cell<Option<I>>);
+
+impl<I: Iterator> Serialize for Seq<I>
+where
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.take() {
+            Some(items) => s.collect_seq(items),
+            None => s.collect_seq(std::iter::empty::<I::Item>()),
+        }
+    }
+}
+
+/// The columns of an insert or update.
+struct RowJson<'t>(&'t [(&'static str, Datum)], u64);
+
+impl Serialize for RowJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (c, d) in self.0 {
+            m.serialize_entry(c, &DatumJson(d, self.1))?;
+        }
+        m.end()
+    }
+}
+
+/// A logical flow's columns, as [`SbTxn::insert`] would write the `sb::LogicalFlow`.
+struct FlowRowJson<'t>(&'t FlowKey, FlowDatapaths, u64);
+
+impl Serialize for FlowRowJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let FlowRowJson(k, dps, issued) = *self;
+        let mut m = s.serialize_map(Some(7))?;
+        match dps {
+            FlowDatapaths::One(u) => m.serialize_entry("logical_datapath", &UuidJson(u, issued))?,
+            FlowDatapaths::Group(u) => {
+                m.serialize_entry("logical_dp_group", &UuidJson(u, issued))?;
+            }
+        }
+        m.serialize_entry("pipeline", k.stage.pipeline().as_str())?;
+        m.serialize_entry("table_id", &k.stage.table())?;
+        m.serialize_entry("priority", &k.priority)?;
+        m.serialize_entry("match", k.match_.as_str())?;
+        m.serialize_entry("actions", k.actions.as_str())?;
+        m.serialize_entry("external_ids", &("map", [[("stage-name"), k.stage.name()]]))?;
+        m.end()
+    }
+}
+
+impl Serialize for OpJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let issued = self.1;
+        match self.0 {
+            Op::Insert { table, name, row } => {
+                let mut m = s.serialize_map(Some(4))?;
+                m.serialize_entry("op", "insert")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("uuid-name", &RowName(*name))?;
+                m.serialize_entry("row", &RowJson(row, issued))?;
+                m.end()
+            }
+            Op::Update { table, uuid, row } => {
+                let mut m = s.serialize_map(Some(4))?;
+                m.serialize_entry("op", "update")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("where", &WhereUuid(*uuid))?;
+                m.serialize_entry("row", &RowJson(row, issued))?;
+                m.end()
+            }
+            Op::Delete { table, uuid } => {
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("op", "delete")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("where", &WhereUuid(*uuid))?;
+                m.end()
+            }
+            Op::Flow { key, datapaths } => {
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("op", "insert")?;
+                m.serialize_entry("table", sb::LogicalFlow::TABLE)?;
+                m.serialize_entry("row", &FlowRowJson(key, *datapaths, issued))?;
+                m.end()
+            }
+            Op::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+/// The operations (without the leading database name) that turn `current` into `new`, as JSON
+/// values: [`plan`] turned into JSON (convenient for tests; [`plan`] is compact).
 pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError> {
-    let mut b = OpBuilder::new();
+    plan(current, new)?.ops_json()
+}
+
+/// The SB transaction that turns `current` into `new`, as a compact [`SbTxn`] borrowing the
+/// flows' texts from `new`.
+pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, NorthdError> {
+    let mut b = SbTxn::new();
 
     // SB_Global.
     match &current.sb_global {
@@ -275,8 +576,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
                 options: new.global_options.clone(),
                 ..Default::default()
             };
-            let u = b.placeholder();
-            b.insert(&g, u)?;
+            b.insert(&g)?;
         }
     }
 
@@ -305,14 +605,12 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
                 dp_uuid.push(old.uuid.uuid());
             }
             None => {
-                let u = b.placeholder();
                 let n = sb::DatapathBinding {
                     tunnel_key: i64::from(d.tunnel_key),
                     external_ids: d.external_ids.clone(),
                     ..Default::default()
                 };
-                b.insert(&n, u)?;
-                dp_uuid.push(u);
+                dp_uuid.push(b.insert(&n)?);
             }
         }
     }
@@ -323,13 +621,14 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
 
     let ha_groups = diff_ha_groups(current, new, &mut b)?;
     // A chassis by name, else by hostname (as `options:requested-chassis` may name it).
-    let chassis_ref = |name: &str| {
-        let all = || current.chassis.values();
-        all()
-            .find(|c| c.name == name)
-            .or_else(|| all().find(|c| c.hostname == name))
-            .map(|c| c.uuid)
-    };
+    // (The first row of each name or hostname wins, as a scan in UUID order would find it.)
+    let mut by_name: HashMap<&str, Ref<sb::Chassis>> = HashMap::new();
+    let mut by_hostname: HashMap<&str, Ref<sb::Chassis>> = HashMap::new();
+    for c in current.chassis.values() {
+        by_name.entry(c.name.as_str()).or_insert(c.uuid);
+        by_hostname.entry(c.hostname.as_str()).or_insert(c.uuid);
+    }
+    let chassis_ref = |name: &str| by_name.get(name).or_else(|| by_hostname.get(name)).copied();
 
     // Port_Binding, by logical_port.
     let mut old_pb: BTreeMap<&str, &sb::PortBinding> = current
@@ -365,11 +664,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
                 b.update(&n, old)?;
                 old.uuid.uuid()
             }
-            None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
-                u
-            }
+            None => b.insert(&n)?,
         };
         pb_uuid.insert((p.datapath, p.name.as_str()), u);
     }
@@ -480,8 +775,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
         match old_as.remove(name.as_str()) {
             Some(old) => b.update(&n, old)?,
             None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
+                b.insert(&n)?;
             }
         }
     }
@@ -502,8 +796,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
         match old_pg.remove(name.as_str()) {
             Some(old) => b.update(&n, old)?,
             None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
+                b.insert(&n)?;
             }
         }
     }
@@ -512,7 +805,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
     }
 
     // Existing groups by their datapath sets, for reuse by load balancers and flows.
-    let mut groups: BTreeMap<BTreeSet<Uuid>, Uuid> = current
+    let mut groups: Groups = current
         .dp_groups
         .values()
         .map(|g| {
@@ -524,7 +817,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
         .collect();
     diff_load_balancers(current, new, &dp_uuid, &mut groups, &mut b)?;
     diff_flows(current, new, &dp_uuid, &mut groups, &mut b)?;
-    Ok(b.finish())
+    Ok(b)
 }
 
 /// `HA_Chassis_Group` rows by name, each with its `HA_Chassis` rows (reused by chassis name;
@@ -532,7 +825,7 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
 fn diff_ha_groups(
     current: &SbRows,
     new: &SbContent,
-    b: &mut OpBuilder,
+    b: &mut SbTxn<'_>,
 ) -> Result<BTreeMap<String, Uuid>, NorthdError> {
     let chassis_by_name: BTreeMap<&str, Ref<sb::Chassis>> = current
         .chassis
@@ -567,8 +860,7 @@ fn diff_ha_groups(
                     members.insert(was.uuid);
                 }
                 None => {
-                    let u = b.placeholder();
-                    b.insert(&n, u)?;
+                    let u = b.insert(&n)?;
                     members.insert(Ref::new(u));
                 }
             }
@@ -581,11 +873,7 @@ fn diff_ha_groups(
                 b.update(&n, prev)?;
                 prev.uuid.uuid()
             }
-            None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
-                u
-            }
+            None => b.insert(&n)?,
         };
         out.insert(name.clone(), u);
     }
@@ -600,7 +888,7 @@ fn diff_static_mac_bindings(
     current: &SbRows,
     new: &SbContent,
     dp_uuid: &[Uuid],
-    b: &mut OpBuilder,
+    b: &mut SbTxn<'_>,
 ) -> Result<(), NorthdError> {
     let mut old: BTreeMap<(&str, &str), &sb::StaticMacBinding> = BTreeMap::new();
     for m in current.static_mac_bindings.values() {
@@ -625,8 +913,7 @@ fn diff_static_mac_bindings(
         match prev {
             Some(prev) => b.update(&n, prev)?,
             None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
+                b.insert(&n)?;
             }
         }
     }
@@ -636,22 +923,21 @@ fn diff_static_mac_bindings(
     Ok(())
 }
 
-/// The `Logical_DP_Group` for `dps`: an existing one with the same datapaths, or a new one.
-fn dp_group(
-    dps: &BTreeSet<Uuid>,
-    groups: &mut BTreeMap<BTreeSet<Uuid>, Uuid>,
-    b: &mut OpBuilder,
-) -> Result<Uuid, NorthdError> {
+/// Existing and new `Logical_DP_Group`s by their datapaths (sorted UUIDs).
+type Groups = HashMap<Vec<Uuid>, Uuid>;
+
+/// The `Logical_DP_Group` for `dps` (sorted): an existing one with the same datapaths, or a new
+/// one.
+fn dp_group(dps: &[Uuid], groups: &mut Groups, b: &mut SbTxn<'_>) -> Result<Uuid, NorthdError> {
     if let Some(g) = groups.get(dps) {
         return Ok(*g);
     }
-    let u = b.placeholder();
     let g = sb::LogicalDpGroup {
         datapaths: dps.iter().map(|d| Ref::new(*d)).collect(),
         ..Default::default()
     };
-    b.insert(&g, u)?;
-    groups.insert(dps.clone(), u);
+    let u = b.insert(&g)?;
+    groups.insert(dps.to_vec(), u);
     Ok(u)
 }
 
@@ -659,8 +945,8 @@ fn diff_load_balancers(
     current: &SbRows,
     new: &SbContent,
     dp_uuid: &[Uuid],
-    groups: &mut BTreeMap<BTreeSet<Uuid>, Uuid>,
-    b: &mut OpBuilder,
+    groups: &mut Groups,
+    b: &mut SbTxn<'_>,
 ) -> Result<(), NorthdError> {
     let mut old: BTreeMap<String, &sb::LoadBalancer> = current
         .load_balancers
@@ -677,13 +963,14 @@ fn diff_load_balancers(
         n.options.clone_from(&lb.options);
         n.external_ids = BTreeMap::from([("lb_id".to_owned(), id)]);
         n.datapaths = BTreeSet::new();
-        let dps: BTreeSet<Uuid> = lb.datapaths.iter().map(|i| dp_uuid[*i]).collect();
+        let mut dps: Vec<Uuid> = lb.datapaths.iter().map(|i| dp_uuid[*i]).collect();
+        dps.sort_unstable();
+        dps.dedup();
         n.datapath_group = Some(Ref::new(dp_group(&dps, groups, b)?));
         match prev {
             Some(prev) => b.update(&n, prev)?,
             None => {
-                let u = b.placeholder();
-                b.insert(&n, u)?;
+                b.insert(&n)?;
             }
         }
     }
@@ -693,78 +980,227 @@ fn diff_load_balancers(
     Ok(())
 }
 
-type FlowId = (String, i64, i64, String, String, BTreeSet<Uuid>);
+/// A logical flow's identity apart from its datapaths: pipeline (0 ingress, 1 egress), table,
+/// priority, match, actions.
+type FlowId<'s> = (u8, i64, i64, &'s str, &'s str);
 
-fn diff_flows(
+fn pipeline_code(p: ovn_sb::Pipeline) -> u8 {
+    match p {
+        ovn_sb::Pipeline::Ingress => 0,
+        ovn_sb::Pipeline::Egress => 1,
+    }
+}
+
+/// The number of datapath set `set` (sorted UUIDs) in `sets`, adding it when new.
+fn intern_dp_set(sets: &mut HashMap<Vec<Uuid>, u32>, set: &[Uuid]) -> u32 {
+    if let Some(id) = sets.get(set) {
+        return *id;
+    }
+    let id = u32::try_from(sets.len()).unwrap_or(u32::MAX);
+    sets.insert(set.to_vec(), id);
+    id
+}
+
+fn diff_flows<'a>(
     current: &SbRows,
-    new: &SbContent,
+    new: &'a SbContent,
     dp_uuid: &[Uuid],
-    groups: &mut BTreeMap<BTreeSet<Uuid>, Uuid>,
-    b: &mut OpBuilder,
+    groups: &mut Groups,
+    b: &mut SbTxn<'a>,
 ) -> Result<(), NorthdError> {
-    let mut old: BTreeMap<FlowId, Vec<&sb::LogicalFlow>> = BTreeMap::new();
+    // Existing flows by identity and datapath set (interned: flows share few distinct sets).
+    let mut dp_sets: HashMap<Vec<Uuid>, u32> = HashMap::new();
+    let mut old: HashMap<(FlowId<'_>, u32), &sb::LogicalFlow> =
+        HashMap::with_capacity(current.logical_flows.len());
+    let mut set = Vec::new();
+    // The set of each group, once per group (many flows share one).
+    let mut group_sets: HashMap<Uuid, u32> = HashMap::new();
     for f in current.logical_flows.values() {
-        let dps: BTreeSet<Uuid> = match (&f.logical_datapath, &f.logical_dp_group) {
-            (Some(d), _) => BTreeSet::from([d.uuid()]),
-            (None, Some(g)) => current
-                .dp_groups
-                .get(g)
-                .map(|g| g.datapaths.iter().map(|d| d.uuid()).collect())
-                .unwrap_or_default(),
-            (None, None) => BTreeSet::new(),
+        let set_id = match (&f.logical_datapath, &f.logical_dp_group) {
+            (Some(d), _) => intern_dp_set(&mut dp_sets, &[d.uuid()]),
+            (None, Some(g)) => match group_sets.get(&g.uuid()) {
+                Some(id) => *id,
+                None => {
+                    set.clear();
+                    if let Some(g) = current.dp_groups.get(g) {
+                        set.extend(g.datapaths.iter().map(|d| d.uuid()));
+                    }
+                    let id = intern_dp_set(&mut dp_sets, &set);
+                    group_sets.insert(g.uuid(), id);
+                    id
+                }
+            },
+            (None, None) => intern_dp_set(&mut dp_sets, &[]),
+        };
+        let pipeline = match f.pipeline {
+            sb::LogicalFlowPipeline::Ingress => 0,
+            sb::LogicalFlowPipeline::Egress => 1,
         };
         let id = (
-            f.pipeline.as_str().to_owned(),
+            pipeline,
             f.table_id,
             f.priority,
-            f.match_.clone(),
-            f.actions.clone(),
-            dps,
+            f.match_.as_str(),
+            f.actions.as_str(),
         );
-        old.entry(id).or_default().push(f);
-    }
-    for (k, dps) in new.flows.iter() {
-        let dps: BTreeSet<Uuid> = dps.iter().map(|i| dp_uuid[*i]).collect();
-        let id = (
-            k.stage.pipeline().as_str().to_owned(),
-            i64::from(k.stage.table()),
-            i64::from(k.priority),
-            k.match_.clone(),
-            k.actions.clone(),
-            dps.clone(),
-        );
-        if let Some(list) = old.get_mut(&id) {
-            if list.pop().is_some() {
-                if list.is_empty() {
-                    old.remove(&id);
-                }
-                continue;
-            }
-        }
-        let mut f = sb::LogicalFlow {
-            pipeline: match k.stage.pipeline() {
-                ovn_sb::Pipeline::Ingress => sb::LogicalFlowPipeline::Ingress,
-                ovn_sb::Pipeline::Egress => sb::LogicalFlowPipeline::Egress,
-            },
-            table_id: i64::from(k.stage.table()),
-            priority: i64::from(k.priority),
-            match_: k.match_.clone(),
-            actions: k.actions.clone(),
-            external_ids: BTreeMap::from([("stage-name".to_owned(), k.stage.name().to_owned())]),
-            ..Default::default()
-        };
-        if dps.len() == 1 {
-            f.logical_datapath = dps.first().map(|u| Ref::new(*u));
-        } else {
-            f.logical_dp_group = Some(Ref::new(dp_group(&dps, groups, b)?));
-        }
-        let u = b.placeholder();
-        b.insert(&f, u)?;
-    }
-    for list in old.values() {
-        for f in list {
+        // A flow is written once; identical copies are surplus.
+        if old.insert((id, set_id), f).is_some() {
             b.delete(f.uuid);
         }
     }
+    // Flows share few distinct datapath sets: each is resolved once (sorted UUIDs, the
+    // existing set it matches, its group).
+    struct Resolved {
+        uuids: Vec<Uuid>,
+        set_id: Option<u32>,
+        group: Option<Uuid>,
+    }
+    let mut resolved: HashMap<crate::flow::DpSet<'_>, Resolved> = HashMap::new();
+    for (k, dps) in new.flows.iter() {
+        let (set_id, datapaths) = match dps.first() {
+            Some(&one) if dps.len() == 1 => {
+                let u = dp_uuid[one];
+                (dp_sets.get(&[u][..]).copied(), FlowDatapaths::One(u))
+            }
+            _ => {
+                let r = resolved.entry(dps).or_insert_with(|| {
+                    let mut uuids: Vec<Uuid> = dps.iter().map(|i| dp_uuid[*i]).collect();
+                    uuids.sort_unstable();
+                    Resolved {
+                        set_id: dp_sets.get(uuids.as_slice()).copied(),
+                        uuids,
+                        group: None,
+                    }
+                });
+                let group = match r.group {
+                    Some(g) => g,
+                    None => *r.group.insert(dp_group(&r.uuids, groups, b)?),
+                };
+                (r.set_id, FlowDatapaths::Group(group))
+            }
+        };
+        if let Some(set_id) = set_id {
+            let id = (
+                pipeline_code(k.stage.pipeline()),
+                i64::from(k.stage.table()),
+                i64::from(k.priority),
+                k.match_.as_str(),
+                k.actions.as_str(),
+            );
+            if old.remove(&(id, set_id)).is_some() {
+                continue;
+            }
+        }
+        b.insert_flow(k, datapaths);
+    }
+    for f in old.values() {
+        b.delete(f.uuid);
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn s(x: &str) -> Atom {
+        Atom::String(x.into())
+    }
+
+    #[test]
+    fn datums_are_written_as_ovsdb_writes_them() {
+        let u = Uuid::from_u128(0x1234);
+        for d in [
+            Datum::scalar(s("a\"b")),
+            Datum::scalar(Atom::Integer(-3)),
+            Datum::scalar(Atom::Boolean(true)),
+            Datum::scalar(Atom::Real(1.5)),
+            Datum::scalar(Atom::Uuid(u)),
+            Datum::Set(vec![]),
+            Datum::Map(vec![]),
+            Datum::Set(vec![s("x"), s("y")]),
+            Datum::Map(vec![(s("k"), s("v"))]),
+            Datum::Map(vec![(s("k"), Atom::Uuid(u)), (s("l"), Atom::Uuid(u))]),
+        ] {
+            let ours = serde_json::to_value(DatumJson(&d, 0)).unwrap();
+            assert_eq!(ours, d.to_json(), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn placeholders_are_named_uuids_and_flows_match_the_generic_insert() {
+        let mut txn = SbTxn::new();
+        let dp = txn
+            .insert(&sb::DatapathBinding {
+                tunnel_key: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        let group = txn
+            .insert(&sb::LogicalDpGroup {
+                datapaths: [Ref::new(dp), Ref::new(Uuid::from_u128(7))].into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let key = FlowKey {
+            stage: ovn_sb::stage::Stage::LsInL2Lkup,
+            priority: 50,
+            match_: "eth.dst == $x && \"q\"".into(),
+            actions: "output;".into(),
+        };
+        let flow = |dps: FlowDatapaths| sb::LogicalFlow {
+            logical_datapath: match dps {
+                FlowDatapaths::One(u) => Some(Ref::new(u)),
+                FlowDatapaths::Group(_) => None,
+            },
+            logical_dp_group: match dps {
+                FlowDatapaths::Group(u) => Some(Ref::new(u)),
+                FlowDatapaths::One(_) => None,
+            },
+            pipeline: sb::LogicalFlowPipeline::Ingress,
+            table_id: i64::from(key.stage.table()),
+            priority: 50,
+            match_: key.match_.clone(),
+            actions: key.actions.clone(),
+            external_ids: [("stage-name".to_owned(), key.stage.name().to_owned())].into(),
+            ..Default::default()
+        };
+        for dps in [
+            FlowDatapaths::One(dp),
+            FlowDatapaths::Group(group),
+            FlowDatapaths::One(Uuid::from_u128(9)),
+        ] {
+            let mut t = txn.clone();
+            t.insert_flow(&key, dps);
+            t.insert(&flow(dps)).unwrap();
+            let ops = t.ops_json().unwrap();
+            let (fast, generic) = (&ops[ops.len() - 2], &ops[ops.len() - 1]);
+            assert_eq!(fast["row"], generic["row"]);
+            assert_eq!(fast["op"], "insert");
+        }
+        let ops = txn.ops_json().unwrap();
+        assert_eq!(ops[0]["uuid-name"], "row1");
+        assert_eq!(
+            ops[1]["row"]["datapaths"],
+            json!([
+                "set",
+                [
+                    ["uuid", Uuid::from_u128(7).to_string()],
+                    ["named-uuid", "row1"]
+                ]
+            ])
+        );
+        assert_eq!(
+            txn.inserts(),
+            vec![
+                (0, "Datapath_Binding".to_owned()),
+                (1, "Logical_DP_Group".to_owned())
+            ]
+        );
+        // A UUID with the placeholder tag that this transaction did not hand out stays a UUID.
+        let foreign = Uuid::from_u128((PLACEHOLDER_TAG << 80) | 99);
+        let v = serde_json::to_value(UuidJson(foreign, txn.issued)).unwrap();
+        assert_eq!(v, json!(["uuid", foreign.to_string()]));
+    }
 }

@@ -2,14 +2,14 @@
 //! bindings) share, so they stay thin wrappers over this crate.
 //!
 //! [`plan_once`] reads an NB and an SB [`Database`], compiles the NB snapshot and returns the one
-//! SB transaction that brings SB up to date (the [`diff`] plus `SB_Global` `nb_cfg`);
+//! SB transaction that brings SB up to date (the [`plan`] plus `SB_Global` `nb_cfg`);
 //! [`run_once`] also applies it to the SB database. Callers that persist commits themselves (a
 //! file-backed database) take the plan and run the transaction through their own storage.
 
 use ovsdb::{Database, TxnContext, TxnOutcome};
 use serde_json::{json, Value};
 
-use crate::diff::{diff, SbRows};
+use crate::diff::{plan, SbRows};
 use crate::{build, NbSnapshot, NbWarning, NorthdError};
 
 /// The SB transaction one northd run makes, and the warnings the compilation produced.
@@ -38,21 +38,29 @@ pub fn plan_once(nb: &Database, sb: &Database) -> Result<RunPlan, NorthdError> {
     let current = SbRows::from_database(sb)?;
     let content = build(&snapshot, &current.state());
     let nb_cfg = snapshot.nb_global.as_ref().map_or(0, |g| g.nb_cfg);
-    let mut params = vec![json!("OVN_Southbound")];
-    params.extend(diff(&current, &content)?);
+    let mut txn = plan(&current, &content)?;
     if current
         .sb_global
         .as_ref()
         .is_some_and(|g| g.nb_cfg != nb_cfg)
     {
-        params.push(json!({"op": "update", "table": "SB_Global", "where": [],
-                           "row": {"nb_cfg": nb_cfg}}));
+        txn.push_json(nb_cfg_update(nb_cfg));
     }
-    let transaction = (params.len() > 1).then_some(Value::Array(params));
+    let transaction = if txn.is_empty() {
+        None
+    } else {
+        Some(txn.to_value()?)
+    };
+    drop(txn);
     Ok(RunPlan {
         transaction,
         warnings: content.warnings,
     })
+}
+
+/// The operation that sets `SB_Global` `nb_cfg` (for [`crate::diff::SbTxn::push_json`]).
+pub fn nb_cfg_update(nb_cfg: i64) -> Value {
+    json!({"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": nb_cfg}})
 }
 
 /// Runs northd once: compiles `nb` and applies the difference to `sb` as one transaction (see

@@ -23,6 +23,13 @@ pub enum NorthdError {
     /// The Southbound database rejected the transaction a run made.
     #[error("SB transaction failed: {0}")]
     SbTransaction(String),
+    /// JSON that could not be read or written (e.g. a `select` reply).
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Southbound lacks a row an incremental update refers to (it is out of step with what
+    /// northd last wrote; a full recompute repairs it).
+    #[error("SB out of step: {0}")]
+    SbOutOfStep(String),
 }
 
 /// A problem in the Northbound input that ovn-northd would log and work around; compilation

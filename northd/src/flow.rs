@@ -4,9 +4,13 @@
 //! Builders never take free-form text except where the text comes from the user (an ACL or QoS
 //! `match` column), which is wrapped as [`Match::user`].
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::{self, Write as _};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::{Arc, OnceLock};
 
 use ovn_nb::addr::MacAddr;
 use ovn_sb::stage::Stage;
@@ -714,13 +718,362 @@ pub struct FlowKey {
     pub actions: String,
 }
 
+/// The datapaths of one flow: a sorted slice without duplicates, as [`FlowTable::iter`] gives
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DpSet<'a>(&'a [DpIndex]);
+
+impl<'a> DpSet<'a> {
+    /// The datapaths, sorted.
+    pub fn as_slice(self) -> &'a [DpIndex] {
+        self.0
+    }
+
+    /// The datapaths, in increasing order.
+    pub fn iter(self) -> std::slice::Iter<'a, DpIndex> {
+        self.0.iter()
+    }
+
+    /// Number of datapaths.
+    pub fn len(self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there is none.
+    pub fn is_empty(self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// True when `dp` is one of them.
+    pub fn contains(self, dp: &DpIndex) -> bool {
+        self.0.binary_search(dp).is_ok()
+    }
+
+    /// The smallest.
+    pub fn first(self) -> Option<&'a DpIndex> {
+        self.0.first()
+    }
+
+    /// True when every datapath is in `other`.
+    pub fn is_subset(self, other: &BTreeSet<DpIndex>) -> bool {
+        self.0.iter().all(|d| other.contains(d))
+    }
+
+    /// The datapaths as a set.
+    pub fn to_set(self) -> BTreeSet<DpIndex> {
+        self.0.iter().copied().collect()
+    }
+}
+
+impl<'a> IntoIterator for DpSet<'a> {
+    type Item = &'a DpIndex;
+    type IntoIter = std::slice::Iter<'a, DpIndex>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// A finished set of flows (e.g. one load balancer's) that [`FlowTable::add_shared`] puts on
+/// any number of datapaths at the cost of one step per datapath: the table keeps the set's
+/// flows once, with the list of datapaths it was added to.
+#[derive(Debug, Clone)]
+pub struct SharedFlows {
+    /// Unique per set (clones share it: same flows).
+    id: u64,
+    keys: Vec<Arc<FlowKey>>,
+}
+
+impl SharedFlows {
+    /// The flows of `table` (whatever their datapaths there).
+    pub fn new(table: &FlowTable) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self {
+            id: NEXT.fetch_add(1, AtomicOrdering::Relaxed),
+            keys: table.keys.clone(),
+        }
+    }
+
+    /// The flows.
+    pub fn keys(&self) -> &[Arc<FlowKey>] {
+        &self.keys
+    }
+
+    /// Number of flows.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The hash of a flow's identity: a keyed multiply-and-fold hash of its stage, priority and
+/// texts (FxHash-like speed; the per-process key keeps crafted collisions from being computed
+/// in advance).
+fn flow_hash(stage: Stage, priority: u16, match_: &str, actions: &str) -> u64 {
+    let mut h = FlowHasher::new();
+    stage.hash(&mut h);
+    h.write_u16(priority);
+    h.write(match_.as_bytes());
+    h.write_u8(0xff);
+    h.write(actions.as_bytes());
+    h.finish()
+}
+
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let full = u128::from(x) * u128::from(y);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+fn process_key() -> u64 {
+    static KEY: OnceLock<u64> = OnceLock::new();
+    *KEY.get_or_init(|| RandomState::new().hash_one(0x0f10_u64) | 1)
+}
+
+const MULTIPLE: u64 = 0x5851_f42d_4c95_7f2d;
+
+/// See [`flow_hash`].
+struct FlowHasher {
+    state: u64,
+}
+
+impl FlowHasher {
+    fn new() -> Self {
+        Self {
+            state: process_key(),
+        }
+    }
+
+    fn mix(&mut self, word: u64) {
+        self.state = folded_multiply(self.state ^ word, MULTIPLE);
+    }
+}
+
+impl Hasher for FlowHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        self.mix(u64::from_le_bytes(w) ^ ((bytes.len() as u64) << 56));
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+
+    fn write_u16(&mut self, i: u16) {
+        self.mix(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.mix(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        folded_multiply(self.state, process_key())
+    }
+}
+
+/// Builds [`FlowHasher`]s.
+#[derive(Debug, Clone, Copy, Default)]
+struct FlowState;
+
+impl BuildHasher for FlowState {
+    type Hasher = FlowHasher;
+
+    fn build_hasher(&self) -> FlowHasher {
+        FlowHasher::new()
+    }
+}
+
+/// A hasher for keys that already are hashes.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type PrehashedMap<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
+
+/// No entry (end of a hash chain).
+const NONE: u32 = u32::MAX;
+
+/// The datapaths a flow was added to directly, sorted.
+#[derive(Debug, Clone, Default)]
+enum OwnDps {
+    #[default]
+    None,
+    One(DpIndex),
+    Many(Vec<DpIndex>),
+}
+
+impl OwnDps {
+    fn insert(&mut self, dp: DpIndex) {
+        match self {
+            Self::None => *self = Self::One(dp),
+            Self::One(d) if *d == dp => {}
+            Self::One(d) => {
+                let d = *d;
+                *self = Self::Many(if d < dp { vec![d, dp] } else { vec![dp, d] });
+            }
+            Self::Many(v) => sorted_insert(v, dp),
+        }
+    }
+
+    fn as_slice(&self) -> &[DpIndex] {
+        match self {
+            Self::None => &[],
+            Self::One(d) => std::slice::from_ref(d),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// Inserts `dp` into the sorted `v` (cheap when datapaths come in increasing order).
+fn sorted_insert(v: &mut Vec<DpIndex>, dp: DpIndex) {
+    match v.last() {
+        Some(&last) if last < dp => v.push(dp),
+        None => v.push(dp),
+        Some(_) => {
+            if let Err(at) = v.binary_search(&dp) {
+                v.insert(at, dp);
+            }
+        }
+    }
+}
+
+/// A [`SharedFlows`] set added to this table: its flows (as entries) and its datapaths.
+#[derive(Debug, Clone)]
+struct Group {
+    members: Vec<u32>,
+    dps: Vec<DpIndex>,
+}
+
+/// Where an entry's datapaths are, once the table is complete.
+#[derive(Debug, Clone, Copy)]
+enum DpsAt {
+    /// Only added directly.
+    Own,
+    /// Only through this group.
+    Group(u32),
+    /// Several sources: merged into this list of the view.
+    Merged(u32),
+}
+
+/// The table in order, computed on first iteration after a change.
+#[derive(Debug, Clone, Default)]
+struct View {
+    order: Vec<(u32, DpsAt)>,
+    merged: Vec<Vec<DpIndex>>,
+}
+
 /// Logical flows, each with the set of datapaths it applies to.
+///
+/// Each distinct flow is stored once (hash-consed by its text); a [`SharedFlows`] set added to
+/// many datapaths is kept as one group with its datapath list. Iteration is in [`FlowKey`]
+/// order.
 #[derive(Debug, Clone, Default)]
 pub struct FlowTable {
-    flows: BTreeMap<FlowKey, BTreeSet<DpIndex>>,
+    /// Every distinct flow, by entry number (shared with the [`SharedFlows`] made from this
+    /// table and with the tables those are added to).
+    keys: Vec<Arc<FlowKey>>,
+    /// The datapaths each entry was added to directly.
+    own: Vec<OwnDps>,
+    /// The next entry with the same hash bucket.
+    chain: Vec<u32>,
+    /// Flow hash to the last entry with that hash.
+    index: PrehashedMap<u32>,
+    /// Shared sets added, and their position by [`SharedFlows`] id.
+    groups: Vec<Group>,
+    group_of: HashMap<u64, u32, FlowState>,
+    /// Formatting buffer of [`Self::add`].
+    scratch: String,
+    view: OnceLock<View>,
 }
 
 impl FlowTable {
+    /// The entry of a flow, added (with no datapath) when new.
+    fn entry(&mut self, stage: Stage, priority: u16, match_: &str, actions: &str) -> usize {
+        self.entry_with(stage, priority, match_, actions, || {
+            Arc::new(FlowKey {
+                stage,
+                priority,
+                match_: match_.to_owned(),
+                actions: actions.to_owned(),
+            })
+        })
+    }
+
+    /// The entry of flow `key`, added (with no datapath, sharing `key`) when new.
+    fn entry_of(&mut self, key: &Arc<FlowKey>) -> usize {
+        self.entry_with(key.stage, key.priority, &key.match_, &key.actions, || {
+            Arc::clone(key)
+        })
+    }
+
+    /// The entry of a flow, added when new with the key `make` gives (the same flow).
+    fn entry_with(
+        &mut self,
+        stage: Stage,
+        priority: u16,
+        match_: &str,
+        actions: &str,
+        make: impl FnOnce() -> Arc<FlowKey>,
+    ) -> usize {
+        let h = flow_hash(stage, priority, match_, actions);
+        let head = self.index.get(&h).copied().unwrap_or(NONE);
+        let mut at = head;
+        while at != NONE {
+            let i = at as usize;
+            let k = &self.keys[i];
+            if k.stage == stage
+                && k.priority == priority
+                && k.match_ == match_
+                && k.actions == actions
+            {
+                return i;
+            }
+            at = self.chain[i];
+        }
+        let i = self.keys.len();
+        self.keys.push(make());
+        self.own.push(OwnDps::None);
+        self.chain.push(head);
+        // Tables beyond 4 billion distinct flows are not a concern; saturate rather than wrap.
+        self.index.insert(h, u32::try_from(i).unwrap_or(NONE));
+        i
+    }
+
     /// Adds a flow on datapath `dp`.
     pub fn add(
         &mut self,
@@ -730,49 +1083,142 @@ impl FlowTable {
         m: &Match,
         a: &Actions,
     ) -> &mut Self {
-        let key = FlowKey {
-            stage,
-            priority,
-            match_: m.to_string(),
-            actions: a.to_string(),
-        };
-        self.flows.entry(key).or_default().insert(dp);
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(text, "{m}");
+        let split = text.len();
+        let _ = write!(text, "{a}");
+        let i = self.entry(stage, priority, &text[..split], &text[split..]);
+        self.scratch = text;
+        self.own[i].insert(dp);
+        self.view.take();
         self
     }
 
     /// Adds every flow of `other` on datapath `dp` (whatever datapaths `other` had them on).
     pub fn merge_on(&mut self, other: &Self, dp: DpIndex) {
-        for key in other.flows.keys() {
-            match self.flows.get_mut(key) {
-                Some(dps) => {
-                    dps.insert(dp);
-                }
-                None => {
-                    self.flows.insert(key.clone(), BTreeSet::from([dp]));
-                }
-            }
+        for k in &other.keys {
+            let i = self.entry_of(k);
+            self.own[i].insert(dp);
         }
+        self.view.take();
     }
 
-    /// Every flow with its datapaths.
-    pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, &BTreeSet<DpIndex>)> {
-        self.flows.iter()
+    /// Adds every flow of `shared` on datapath `dp`. After the first time a set is added, this
+    /// costs one step whatever the number of flows in the set.
+    pub fn add_shared(&mut self, shared: &SharedFlows, dp: DpIndex) {
+        let g = match self.group_of.get(&shared.id) {
+            Some(&g) => g as usize,
+            None => {
+                let members = shared
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        let i = self.entry_of(k);
+                        u32::try_from(i).unwrap_or(NONE)
+                    })
+                    .collect();
+                let g = self.groups.len();
+                self.groups.push(Group {
+                    members,
+                    dps: Vec::new(),
+                });
+                self.group_of
+                    .insert(shared.id, u32::try_from(g).unwrap_or(NONE));
+                g
+            }
+        };
+        if let Some(group) = self.groups.get_mut(g) {
+            sorted_insert(&mut group.dps, dp);
+        }
+        self.view.take();
+    }
+
+    /// Adds flow `key` on `datapaths` (used to assemble a table from flows built apart, e.g.
+    /// per datapath by [`crate::incremental`]).
+    pub fn insert(&mut self, key: FlowKey, datapaths: impl IntoIterator<Item = DpIndex>) {
+        let i = self.entry_of(&Arc::new(key));
+        for dp in datapaths {
+            self.own[i].insert(dp);
+        }
+        self.view.take();
+    }
+
+    /// The order and merged datapath lists, computed once per change.
+    fn view(&self) -> &View {
+        self.view.get_or_init(|| {
+            let n = self.keys.len();
+            let mut at: Vec<DpsAt> = vec![DpsAt::Own; n];
+            let mut merged: Vec<Vec<DpIndex>> = Vec::new();
+            for (g, group) in self.groups.iter().enumerate() {
+                let g = u32::try_from(g).unwrap_or(NONE);
+                for &m in &group.members {
+                    let m = m as usize;
+                    let Some(slot) = at.get_mut(m) else {
+                        continue;
+                    };
+                    let x = match *slot {
+                        DpsAt::Own if self.own[m].as_slice().is_empty() => {
+                            *slot = DpsAt::Group(g);
+                            continue;
+                        }
+                        DpsAt::Merged(x) => x as usize,
+                        DpsAt::Own => {
+                            merged.push(self.own[m].as_slice().to_vec());
+                            merged.len() - 1
+                        }
+                        DpsAt::Group(prev) => {
+                            merged.push(self.groups[prev as usize].dps.clone());
+                            merged.len() - 1
+                        }
+                    };
+                    *slot = DpsAt::Merged(u32::try_from(x).unwrap_or(NONE));
+                    merged[x].extend(&group.dps);
+                }
+            }
+            for v in &mut merged {
+                v.sort_unstable();
+                v.dedup();
+            }
+            let mut order: Vec<(u32, DpsAt)> = at
+                .into_iter()
+                .enumerate()
+                .map(|(i, a)| (u32::try_from(i).unwrap_or(NONE), a))
+                .collect();
+            order.sort_unstable_by(|a, b| self.keys[a.0 as usize].cmp(&self.keys[b.0 as usize]));
+            View { order, merged }
+        })
+    }
+
+    /// Every flow with its datapaths, in [`FlowKey`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, DpSet<'_>)> + '_ {
+        let view = self.view();
+        view.order.iter().map(move |&(i, at)| {
+            let dps = match at {
+                DpsAt::Own => self.own[i as usize].as_slice(),
+                DpsAt::Group(g) => self.groups[g as usize].dps.as_slice(),
+                DpsAt::Merged(x) => view.merged[x as usize].as_slice(),
+            };
+            (&*self.keys[i as usize], DpSet(dps))
+        })
     }
 
     /// Number of distinct flows (before expansion per datapath).
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.keys.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.keys.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn prints_as_ovn() {
@@ -792,5 +1238,104 @@ mod tests {
             solicited_node("fd00::2".parse().unwrap()).to_string(),
             "ff02::1:ff00:2"
         );
+    }
+
+    /// One step on a table: a flow (by number) added on a datapath, a shared set (by number)
+    /// added on a datapath, a small table merged on a datapath, or a flow inserted on datapaths.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(usize, DpIndex),
+        Shared(usize, DpIndex),
+        Merge(usize, DpIndex),
+        Insert(usize, Vec<DpIndex>),
+    }
+
+    fn flow(n: usize) -> (Stage, u16, Match, Actions) {
+        let stage = if n % 2 == 0 {
+            Stage::LsInLb
+        } else {
+            Stage::LrInDnat
+        };
+        let m = Match::eq(Field::IP4_DST, Value::Int((n % 5) as u64));
+        let a = Actions::one(Action::Assign(reg::LABEL, Value::Int((n / 5) as u64)));
+        (stage, (n % 3) as u16, m, a)
+    }
+
+    fn key(n: usize) -> FlowKey {
+        let (stage, priority, m, a) = flow(n);
+        FlowKey {
+            stage,
+            priority,
+            match_: m.to_string(),
+            actions: a.to_string(),
+        }
+    }
+
+    /// Flow set `s`: a few flows, overlapping those of other sets.
+    fn set_table(s: usize) -> FlowTable {
+        let mut t = FlowTable::default();
+        for n in [s, s + 3, 2 * s + 1] {
+            let (stage, priority, m, a) = flow(n);
+            t.add(7, stage, priority, &m, &a);
+        }
+        t
+    }
+
+    proptest! {
+        /// The table gives what a plain ordered map of flows to datapath sets gives, whatever
+        /// the mix of direct, shared and merged additions.
+        #[test]
+        fn table_is_a_map_of_sets(ops in proptest::collection::vec(
+            prop_oneof![
+                (0..40usize, 0..12usize).prop_map(|(n, d)| Op::Add(n, d)),
+                (0..6usize, 0..12usize).prop_map(|(s, d)| Op::Shared(s, d)),
+                (0..6usize, 0..12usize).prop_map(|(s, d)| Op::Merge(s, d)),
+                (0..40usize, proptest::collection::vec(0..12usize, 0..4))
+                    .prop_map(|(n, d)| Op::Insert(n, d)),
+            ],
+            0..60,
+        )) {
+            let sets: Vec<FlowTable> = (0..6).map(set_table).collect();
+            let shared: Vec<SharedFlows> = sets.iter().map(SharedFlows::new).collect();
+            let mut t = FlowTable::default();
+            let mut want: std::collections::BTreeMap<FlowKey, BTreeSet<DpIndex>> =
+                std::collections::BTreeMap::new();
+            for (i, op) in ops.iter().enumerate() {
+                match op {
+                    Op::Add(n, d) => {
+                        let (stage, priority, m, a) = flow(*n);
+                        t.add(*d, stage, priority, &m, &a);
+                        want.entry(key(*n)).or_default().insert(*d);
+                    }
+                    Op::Shared(s, d) | Op::Merge(s, d) => {
+                        if matches!(op, Op::Shared(..)) {
+                            t.add_shared(&shared[*s], *d);
+                        } else {
+                            t.merge_on(&sets[*s], *d);
+                        }
+                        for k in shared[*s].keys() {
+                            want.entry(FlowKey::clone(k)).or_default().insert(*d);
+                        }
+                    }
+                    Op::Insert(n, dps) => {
+                        t.insert(key(*n), dps.iter().copied());
+                        want.entry(key(*n)).or_default().extend(dps.iter().copied());
+                    }
+                }
+                // Looking in the middle must not disturb later additions.
+                if i % 7 == 3 {
+                    prop_assert_eq!(t.len(), want.len());
+                    let _ = t.iter().count();
+                }
+            }
+            let got: Vec<(FlowKey, Vec<DpIndex>)> =
+                t.iter().map(|(k, d)| (k.clone(), d.as_slice().to_vec())).collect();
+            let expected: Vec<(FlowKey, Vec<DpIndex>)> = want
+                .into_iter()
+                .map(|(k, d)| (k, d.into_iter().collect()))
+                .collect();
+            prop_assert_eq!(t.len(), expected.len());
+            prop_assert_eq!(got, expected);
+        }
     }
 }

@@ -21,6 +21,7 @@ pub mod diff;
 pub mod embedded;
 pub mod error;
 pub mod flow;
+pub mod incremental;
 pub mod ipam;
 pub mod lb;
 pub mod mcast;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use ovn_nb::model as nb;
 use ovsdb::model::{Model, Ref};
 use ovsdb::Database;
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::error::NorthdError;
@@ -102,6 +103,165 @@ pub(crate) fn rows_from_json<T: Model>(
     Ok(out)
 }
 
+/// Adds the JSON `row` to `rows` when `table` is `T`'s table; `None` when it is not.
+pub(crate) fn try_add_row<T: Model>(
+    table: &str,
+    rows: &mut Rows<T>,
+    row: &Value,
+) -> Option<Result<(), NorthdError>> {
+    (table == T::TABLE).then(|| {
+        let m = T::from_json(row)?;
+        rows.insert(m.uuid(), m);
+        Ok(())
+    })
+}
+
+/// Reads the `result` of a `transact` made of one `select` per table of `tables` (in that
+/// order) straight from its JSON text, handing each row to `add` with its table name. Only one
+/// row at a time exists as a JSON tree. A failed `select` (`{"error": ...}`) is an error.
+pub(crate) fn read_select_reply(
+    result: &[u8],
+    tables: &[&str],
+    add: &mut dyn FnMut(&str, &Value) -> Result<(), NorthdError>,
+) -> Result<(), NorthdError> {
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_slice(result);
+    let parsed = ReplySeed {
+        tables,
+        add,
+        failed: &mut failed,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    match (failed, parsed) {
+        (Some(e), _) => Err(e),
+        (None, r) => Ok(r?),
+    }
+}
+
+/// The array of operation results.
+struct ReplySeed<'t, 'f> {
+    tables: &'t [&'t str],
+    add: &'f mut dyn FnMut(&str, &Value) -> Result<(), NorthdError>,
+    failed: &'f mut Option<NorthdError>,
+}
+
+impl<'de> DeserializeSeed<'de> for ReplySeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ReplySeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of select results")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            let seed = ResultSeed {
+                table: self.tables.get(i).copied(),
+                add: &mut *self.add,
+                failed: &mut *self.failed,
+            };
+            if seq.next_element_seed(seed)?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+}
+
+/// One `select` result: `{"rows": [...]}` (or `{"error": ...}`).
+struct ResultSeed<'t, 'f> {
+    table: Option<&'t str>,
+    add: &'f mut dyn FnMut(&str, &Value) -> Result<(), NorthdError>,
+    failed: &'f mut Option<NorthdError>,
+}
+
+impl<'de> DeserializeSeed<'de> for ResultSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResultSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a select result object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let table = self.table.unwrap_or("(extra result)");
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "rows" => map.next_value_seed(RowsSeed {
+                    table: self.table,
+                    add: &mut *self.add,
+                    failed: &mut *self.failed,
+                })?,
+                "error" => {
+                    let e: Value = map.next_value()?;
+                    if !e.is_null() {
+                        return Err(A::Error::custom(format!("select of {table} failed: {e}")));
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `rows` of one result, each parsed into its typed model as soon as it is read.
+struct RowsSeed<'t, 'f> {
+    table: Option<&'t str>,
+    add: &'f mut dyn FnMut(&str, &Value) -> Result<(), NorthdError>,
+    failed: &'f mut Option<NorthdError>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of rows")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(row) = seq.next_element::<Value>()? {
+            let Some(table) = self.table else { continue };
+            if let Err(e) = (self.add)(table, &row) {
+                let msg = e.to_string();
+                *self.failed = Some(e);
+                return Err(A::Error::custom(msg));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `Ok(())` after adding `$row` to the first of `$rows` whose table is `$table` (none: ignored).
+macro_rules! add_row_to {
+    ($table:expr, $row:expr; $($rows:expr),+ $(,)?) => {{
+        $(
+            if let Some(r) = $crate::snapshot::try_add_row($table, &mut $rows, $row) {
+                return r;
+            }
+        )+
+        Ok(())
+    }};
+}
+pub(crate) use add_row_to;
+
 macro_rules! snapshot_from {
     ($f:ident, $src:expr) => {{
         let src = $src;
@@ -174,6 +334,24 @@ impl NbSnapshot {
             table: "(top level)".to_owned(),
         })?;
         snapshot_from!(rows_from_json, obj)
+    }
+
+    /// Reads the `result` of a `transact` of one `select` per table of `tables` (e.g.
+    /// [`Self::TABLES`]), in that order, straight from its JSON text (as
+    /// `ovsdb::client::Connection::call_raw` returns it): rows are parsed one at a time into
+    /// their models, never as one JSON tree. Tables northd does not read are skipped.
+    pub fn from_select_reply(tables: &[&str], result: &[u8]) -> Result<Self, NorthdError> {
+        let mut s = Self::default();
+        let mut globals: Rows<nb::NbGlobal> = Rows::new();
+        read_select_reply(result, tables, &mut |t, row| {
+            add_row_to!(t, row;
+                globals, s.switches, s.switch_ports, s.routers, s.router_ports, s.acls,
+                s.address_sets, s.port_groups, s.load_balancers, s.lb_groups, s.qos, s.meters,
+                s.dhcp_options, s.dns, s.static_routes, s.policies, s.nats, s.gateway_chassis,
+                s.ha_chassis_groups, s.ha_chassis, s.bfd, s.static_mac_bindings, s.copp)
+        })?;
+        s.nb_global = globals.pop_first().map(|(_, g)| g);
+        Ok(s)
     }
 
     /// The `NB_Global` options (empty without a row).

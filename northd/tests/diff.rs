@@ -1,7 +1,7 @@
 //! The diff applied to an in-memory SB database, then re-diffed: a recompile of unchanged NB
 //! yields no operation, and keys stay stable.
 
-use northd::diff::{diff, SbRows};
+use northd::diff::{diff, plan, SbRows};
 use northd::{build, NbSnapshot};
 use ovsdb::{Database, TxnContext, TxnOutcome};
 use serde_json::{json, Value};
@@ -114,4 +114,215 @@ fn removing_a_port_deletes_its_rows() {
     apply(&mut sb, ops);
     let rows = SbRows::from_database(&sb).unwrap();
     assert_eq!(rows.ports.len(), 2);
+}
+
+/// Every SB table as a `select` reply's bytes (one result per table of `SbRows::TABLES`).
+fn sb_select_reply(sb: &Database) -> Vec<u8> {
+    let results: Vec<Value> = SbRows::TABLES
+        .iter()
+        .map(|t| {
+            let rows: Vec<Value> = sb
+                .rows(t)
+                .into_iter()
+                .flat_map(|r| r.values())
+                .map(|row| {
+                    let ts = sb.schema().table(t).unwrap();
+                    let mut obj = serde_json::Map::new();
+                    for col in &ts.columns {
+                        obj.insert(col.name.clone(), row.fields[col.index].to_json());
+                    }
+                    Value::Object(obj)
+                })
+                .collect();
+            json!({"rows": rows})
+        })
+        .collect();
+    serde_json::to_vec(&results).unwrap()
+}
+
+#[test]
+fn plan_writes_the_same_transaction_as_diff() {
+    let nb = NbSnapshot::from_database(&nb_db()).unwrap();
+    let rows = SbRows::default();
+    let content = build(&nb, &rows.state());
+    let txn = plan(&rows, &content).unwrap();
+    let mut expected = vec![json!("OVN_Southbound")];
+    expected.extend(diff(&rows, &content).unwrap());
+    assert_eq!(txn.len() + 1, expected.len());
+    assert_eq!(txn.to_value().unwrap(), Value::Array(expected));
+    let mut bytes = Vec::new();
+    txn.write_json(&mut bytes).unwrap();
+    let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(parsed, txn.to_value().unwrap());
+    // Flows on several datapaths refer to a group inserted by the same transaction.
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.contains(r#""logical_dp_group":["named-uuid","row"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn extra_operations_and_reading_sb_from_reply_bytes() {
+    let nb = NbSnapshot::from_database(&nb_db()).unwrap();
+    let mut sb = Database::new(ovn_sb::model::schema().clone());
+    let rows = SbRows::from_database(&sb).unwrap();
+    let content = build(&nb, &rows.state());
+    let mut txn = plan(&rows, &content).unwrap();
+    let n = txn.len();
+    txn.push_json(northd::embedded::nb_cfg_update(7));
+    assert_eq!(txn.len(), n + 1);
+    let out = sb.transact(&txn.to_value().unwrap(), &TxnContext::default());
+    assert!(matches!(out, TxnOutcome::Complete { .. }), "{out:?}");
+
+    let reply = sb_select_reply(&sb);
+    let from_bytes = SbRows::from_select_reply(SbRows::TABLES, &reply).unwrap();
+    let from_db = SbRows::from_database(&sb).unwrap();
+    assert_eq!(from_bytes.sb_global.as_ref().map(|g| g.nb_cfg), Some(7));
+    assert_eq!(format!("{from_bytes:?}"), format!("{from_db:?}"));
+    assert!(plan(&from_bytes, &content).unwrap().is_empty());
+
+    // A failed select, a row of the wrong shape and bad JSON are errors, not panics.
+    let bad = br#"[{"error": "permission denied", "details": "no"}]"#;
+    assert!(SbRows::from_select_reply(&["SB_Global"], bad).is_err());
+    let bad = br#"[{"rows": [{"nb_cfg": "seven"}]}]"#;
+    assert!(SbRows::from_select_reply(&["SB_Global"], bad).is_err());
+    assert!(SbRows::from_select_reply(&["SB_Global"], b"[{\"rows\": [").is_err());
+    // Tables it does not read are skipped.
+    let other = br#"[{"rows": [{"name": "x"}]}]"#;
+    assert!(SbRows::from_select_reply(&["Chassis_Private"], other).is_ok());
+}
+
+#[test]
+fn nb_snapshot_from_reply_bytes_equals_from_json() {
+    let db = nb_db();
+    let results: Vec<Value> = NbSnapshot::TABLES
+        .iter()
+        .map(|t| {
+            let rows: Vec<Value> = db
+                .rows(t)
+                .into_iter()
+                .flat_map(|r| r.values())
+                .map(|row| {
+                    let ts = db.schema().table(t).unwrap();
+                    let mut obj = serde_json::Map::new();
+                    for col in &ts.columns {
+                        obj.insert(col.name.clone(), row.fields[col.index].to_json());
+                    }
+                    Value::Object(obj)
+                })
+                .collect();
+            json!({"rows": rows})
+        })
+        .collect();
+    let tables: serde_json::Map<String, Value> = NbSnapshot::TABLES
+        .iter()
+        .zip(&results)
+        .map(|(t, r)| ((*t).to_owned(), r["rows"].clone()))
+        .collect();
+    let bytes = serde_json::to_vec(&results).unwrap();
+    let a = NbSnapshot::from_select_reply(NbSnapshot::TABLES, &bytes).unwrap();
+    let b = NbSnapshot::from_json(&Value::Object(tables)).unwrap();
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    assert_eq!(a.switch_ports.len(), 3);
+}
+
+/// The whole wire path against a real SB ovsdb-server: the plan's bytes sent as they are, the
+/// reply of a `select` of every table read back from its bytes, and a second plan is empty.
+#[test]
+fn plan_bytes_through_a_real_sb_server() {
+    use ovsdb::client::{Connection, Remote};
+    use std::time::Duration;
+
+    let ovn = testkit::require_or_skip!();
+    let mut sandbox = ovn.sandbox().unwrap();
+    let schema = ovn.schema(testkit::Schema::Southbound).unwrap();
+    let server = sandbox.start_ovsdb_server("sb", &schema).unwrap();
+    let remote = Remote::parse(&server.remote()).unwrap();
+    let nb = NbSnapshot::from_database(&nb_db()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let t = Duration::from_secs(20);
+        let mut conn = Connection::connect(&remote, t, None).await.unwrap();
+        let select = || {
+            let mut p = vec![json!("OVN_Southbound")];
+            p.extend(
+                SbRows::TABLES
+                    .iter()
+                    .map(|t| json!({"op": "select", "table": t, "where": []})),
+            );
+            bytes::Bytes::from(serde_json::to_vec(&p).unwrap())
+        };
+        let reply = conn.call_raw_ok("transact", select(), t).await.unwrap();
+        let rows = SbRows::from_select_reply(SbRows::TABLES, reply.result()).unwrap();
+        let content = build(&nb, &rows.state());
+        let txn = plan(&rows, &content).unwrap();
+        let n = txn.len();
+        let reply = conn
+            .call_raw_ok("transact", txn.to_vec().unwrap().into(), t)
+            .await
+            .unwrap();
+        let results = reply.to_value().unwrap();
+        assert_eq!(northd::embedded::first_error(&results), None);
+        assert_eq!(results.as_array().map(Vec::len), Some(n));
+
+        let reply = conn.call_raw_ok("transact", select(), t).await.unwrap();
+        let rows = SbRows::from_select_reply(SbRows::TABLES, reply.result()).unwrap();
+        assert_eq!(rows.logical_flows.len(), content.flows.len());
+        assert_eq!(rows.ports.len(), 3);
+        let content2 = build(&nb, &rows.state());
+        let again = plan(&rows, &content2).unwrap();
+        assert!(again.is_empty(), "{:?}", again.to_value());
+
+        // An error reply comes back as the server's error.
+        let bad = bytes::Bytes::from_static(br#"["No_Such_Db"]"#);
+        assert!(conn.call_raw("transact", bad, t).await.unwrap().is_err());
+        // The ordinary calls still work on the same connection.
+        let dbs = conn.call_ok("list_dbs", vec![], t).await.unwrap();
+        assert!(
+            dbs.as_array().unwrap().contains(&json!("OVN_Southbound")),
+            "{dbs}"
+        );
+
+        // Through a replicating client: a changed NB (one port fewer) written as bytes is in
+        // the replica when `transact_bytes` returns (read-your-writes of the inserted rows).
+        let client = ovsdb::client::Client::connect(
+            ovsdb::client::ClientConfig::new(&server.remote(), "OVN_Southbound"),
+            t,
+        )
+        .await
+        .unwrap();
+        let mut nbdb = nb_db();
+        let txn = json!(["OVN_Northbound",
+            {"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p4",
+             "row": {"name": "p4", "addresses": "00:00:00:00:00:04 10.0.0.4"}},
+            {"op": "mutate", "table": "Logical_Switch", "where": [["name", "==", "sw1"]],
+             "mutations": [["ports", "insert", ["named-uuid", "p4"]]]}]);
+        assert!(matches!(
+            nbdb.transact(&txn, &TxnContext::default()),
+            TxnOutcome::Complete { .. }
+        ));
+        let nb = NbSnapshot::from_database(&nbdb).unwrap();
+        let reply = conn.call_raw_ok("transact", select(), t).await.unwrap();
+        let rows = SbRows::from_select_reply(SbRows::TABLES, reply.result()).unwrap();
+        let content = build(&nb, &rows.state());
+        let txn = plan(&rows, &content).unwrap();
+        assert!(txn.inserts().iter().any(|(_, t)| t == "Port_Binding"));
+        let r = client
+            .transact_bytes(txn.to_vec().unwrap().into(), txn.len(), txn.inserts())
+            .await
+            .unwrap();
+        drop(r);
+        let ports = client
+            .with_replica(|r| r.table("Port_Binding").map(|t| t.len()))
+            .unwrap();
+        assert_eq!(ports, Some(4));
+        let flows = client
+            .with_replica(|r| r.table("Logical_Flow").map(|t| t.len()))
+            .unwrap();
+        assert_eq!(flows, Some(content.flows.len()));
+    });
 }

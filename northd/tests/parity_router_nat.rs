@@ -885,3 +885,182 @@ fn many_distributed_nats() {
     c.extend(extra);
     check(run("dgp-nat-many", false, &c));
 }
+
+/// A router with two distributed gateway ports on one subnet (`w-e0`, `w-e1`) and an inside
+/// port, its switches attached.
+fn two_gateway_ports() -> Vec<Vec<String>> {
+    let mut c = cmds(&[
+        &["lr-add", "w"],
+        &[
+            "lrp-add",
+            "w",
+            "w-e0",
+            "0a:00:00:00:0a:00",
+            "172.16.10.1/24",
+            "fd10:10::1/64",
+        ],
+        &[
+            "lrp-add",
+            "w",
+            "w-e1",
+            "0a:00:00:00:0a:01",
+            "172.16.10.2/24",
+            "fd10:10::2/64",
+        ],
+        &["lrp-add", "w", "w-i", "0a:00:00:00:0a:02", "10.244.0.1/16"],
+        &["lrp-set-gateway-chassis", "w-e0", "ch1"],
+        &["lrp-set-gateway-chassis", "w-e1", "ch1"],
+    ]);
+    c.extend(attach("e0", "e0-w", "w-e0"));
+    c.extend(attach("e1", "e1-w", "w-e1"));
+    c.extend(attach("wi", "wi-w", "w-i"));
+    c.extend(cmds(&[
+        &["lsp-add", "wi", "pod1"],
+        &["lsp-set-addresses", "pod1", "0a:58:0a:f4:00:0a 10.244.0.10"],
+    ]));
+    c
+}
+
+/// Two distributed gateway ports: NAT rules whose external address is a gateway port's own
+/// address (answered on every gateway port whose networks contain it), of every type and
+/// family; one pinned to a `gateway_port`; `external_mac` on `snat` and `dnat` rules; a
+/// distributed rule whose MAC both gateway ports' switches deliver (one switch port disabled).
+#[test]
+fn gateway_ports_nat_on_port_address() {
+    let mut c = two_gateway_ports();
+    c.extend(cmds(&[
+        &[
+            "lr-nat-add",
+            "w",
+            "dnat_and_snat",
+            "172.16.10.1",
+            "10.244.0.10",
+        ],
+        &["lr-nat-add", "w", "snat", "172.16.10.2", "10.244.1.0/24"],
+        &["lr-nat-add", "w", "dnat", "fd10:10::1", "fd00::10"],
+        &["lr-nat-add", "w", "snat", "fd10:10::2", "fd00::/64"],
+        &[
+            "--gateway-port=w-e1",
+            "lr-nat-add",
+            "w",
+            "dnat_and_snat",
+            "172.16.10.4",
+            "10.244.0.11",
+        ],
+        &[
+            "--id=@n",
+            "create",
+            "NAT",
+            "type=snat",
+            "external_ip=172.16.10.5",
+            "logical_ip=10.244.2.0/24",
+            "logical_port=pod1",
+            "external_mac=\"0a:58:0a:f4:00:aa\"",
+            "--",
+            "add",
+            "Logical_Router",
+            "w",
+            "nat",
+            "@n",
+        ],
+        &[
+            "--id=@n",
+            "create",
+            "NAT",
+            "type=dnat",
+            "external_ip=172.16.10.6",
+            "logical_ip=10.244.0.13",
+            "logical_port=pod1",
+            "external_mac=\"0a:58:0a:f4:00:ab\"",
+            "--",
+            "add",
+            "Logical_Router",
+            "w",
+            "nat",
+            "@n",
+        ],
+        // Distributed, on `w-e1`: its MAC is delivered on both gateway ports' switches (and
+        // dropped on the disabled one).
+        &["lsp-set-enabled", "e1-w", "disabled"],
+        &["lsp-add", "wi", "pod2"],
+        &["lsp-set-addresses", "pod2", "0a:58:0a:f4:00:0e 10.244.0.14"],
+        &[
+            "--gateway-port=w-e1",
+            "lr-nat-add",
+            "w",
+            "dnat_and_snat",
+            "172.16.10.7",
+            "10.244.0.14",
+            "pod2",
+            "0a:58:0a:f4:00:ac",
+        ],
+        &[
+            "lsp-set-options",
+            "e0-w",
+            "router-port=w-e0",
+            "nat-addresses=router",
+        ],
+        &[
+            "lsp-set-options",
+            "e1-w",
+            "router-port=w-e1",
+            "nat-addresses=router",
+        ],
+    ]));
+    check(run("dgp2-nat-port-address", false, &c));
+}
+
+/// One distributed gateway port: `external_mac` on rules of each type (with and without a
+/// `logical_port`), and several rules sharing an external address (one distributed), in
+/// both NB orders (the rules' UUIDs differ on every run).
+#[test]
+fn distributed_gateway_external_mac_variants() {
+    let mut c = distributed_router();
+    let nat = |cols: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["--id=@n".into(), "create".into(), "NAT".into()];
+        v.extend(cols.iter().map(|c| (*c).to_owned()));
+        v.extend(["--", "add", "Logical_Router", "dr", "nat", "@n"].map(str::to_owned));
+        v
+    };
+    c.extend([
+        nat(&[
+            "type=dnat_and_snat",
+            "external_ip=172.16.0.50",
+            "logical_ip=10.0.0.50",
+            "external_mac=\"00:00:00:00:05:50\"",
+        ]),
+        nat(&[
+            "type=snat",
+            "external_ip=172.16.0.51",
+            "logical_ip=10.0.5.0/24",
+            "logical_port=vm1",
+            "external_mac=\"00:00:00:00:05:51\"",
+        ]),
+        nat(&[
+            "type=dnat",
+            "external_ip=172.16.0.52",
+            "logical_ip=10.0.0.52",
+            "logical_port=vm2",
+            "external_mac=\"00:00:00:00:05:52\"",
+        ]),
+        // One external address, three rules: distributed, central, and SNAT.
+        nat(&[
+            "type=dnat_and_snat",
+            "external_ip=172.31.0.9",
+            "logical_ip=10.0.0.31",
+            "logical_port=vm1",
+            "external_mac=\"00:00:00:00:05:53\"",
+        ]),
+        nat(&[
+            "type=dnat_and_snat",
+            "external_ip=172.31.0.9",
+            "logical_ip=10.0.0.32",
+        ]),
+        nat(&[
+            "type=snat",
+            "external_ip=172.31.0.9",
+            "logical_ip=10.0.6.0/24",
+        ]),
+    ]);
+    check(run("dgp-nat-external-mac", false, &c));
+}

@@ -2,19 +2,24 @@
 //! --ignored --nocapture`): 500 switches x 50 ports, 2,000 ACLs in port groups, 1,000 load
 //! balancers in one group attached to every switch — the issue's switches-only benchmark shape.
 //! Prints the time and the heap growth (live bytes and peak, from a counting allocator) of each
-//! step `ovnkit northd` takes: NB rows as the JSON a `select` returns, the snapshot, the build,
-//! the diff and the serialized SB transaction.
+//! step `ovnkit northd` takes: NB rows as the JSON a `select` returns, the snapshot (from a JSON
+//! tree, and straight from the reply's bytes), the build, the plan (typed SB operations) and the
+//! serialized SB transaction; then the SB written (in memory), read back from a `select` reply's
+//! bytes and planned again (a recompute with nothing changed: no operation). The old path (the
+//! diff as JSON values) is measured last for comparison.
 
 #![allow(unsafe_code)] // the counting global allocator below; test code only
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 mod shapes;
 
-use northd::{build, NbSnapshot, SbState};
+use northd::diff::{plan, SbRows};
+use northd::{build, NbSnapshot, SbContent, SbState};
 use ovsdb::model::Model;
+use ovsdb::{Database, TxnContext, TxnOutcome};
 
 struct Counting;
 
@@ -53,16 +58,28 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// Runs `f`, printing its time, the live heap it leaves behind and its peak above the start.
+/// CPU time this thread has used (from `/proc/thread-self/schedstat`; zero where missing):
+/// timings that hold on a loaded machine.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// Runs `f`, printing its time (wall and CPU), the live heap it leaves behind and its peak
+/// above the start.
 fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let t = Instant::now();
+    let cpu = thread_cpu();
     let out = f();
     let dt = t.elapsed();
+    let dcpu = thread_cpu().saturating_sub(cpu);
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
     eprintln!(
-        "{name:<28} {dt:>10.2?}  live +{:>7.1} MiB  peak +{:>7.1} MiB",
+        "{name:<34} {dt:>10.2?} (cpu {dcpu:>10.2?})  live +{:>7.1} MiB  peak +{:>7.1} MiB",
         mib(LIVE.load(Ordering::Relaxed).saturating_sub(base)),
         mib(PEAK.load(Ordering::Relaxed).saturating_sub(base))
     );
@@ -71,6 +88,80 @@ fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
 
 fn rows_json<T: Model>(rows: &shapes::Rows<T>) -> serde_json::Value {
     serde_json::Value::Array(rows.values().map(|r| r.to_json().expect("row")).collect())
+}
+
+/// The bytes of a `transact` result of one `select` per table of `tables`, from `{table: rows}`.
+fn select_reply(tables: &serde_json::Value, names: &[&str]) -> Vec<u8> {
+    let results: Vec<_> = names
+        .iter()
+        .map(|t| serde_json::json!({"rows": tables.get(*t).cloned().unwrap_or_else(|| serde_json::json!([]))}))
+        .collect();
+    serde_json::to_vec(&results).expect("reply")
+}
+
+/// The SB side of a round from NB content: plan and serialize against an empty SB, write it
+/// (in memory), read SB back from `select` reply bytes and plan again (must be empty); then the
+/// old path (the diff as JSON values) for comparison.
+fn sb_side(content: &SbContent) {
+    let txn = step("plan against empty SB (typed ops)", || {
+        plan(&SbRows::default(), content).expect("plan")
+    });
+    eprintln!("  {} operations", txn.len());
+    let bytes = step("write the transaction (bytes)", || {
+        txn.to_vec().expect("bytes")
+    });
+    eprintln!("  {} MiB of JSON", bytes.len() / (1024 * 1024));
+    let params = txn.to_value().expect("value");
+    drop(txn);
+    drop(bytes);
+    let mut sb = Database::new(ovn_sb::model::schema().clone());
+    match sb.transact(&params, &TxnContext::default()) {
+        TxnOutcome::Complete { results, .. } => {
+            assert_eq!(northd::embedded::first_error(&results), None)
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(params);
+    let current = SbRows::from_database(&sb).expect("rows");
+    let tables = serde_json::json!({
+        "SB_Global": serde_json::Value::Array(current.sb_global.iter().map(|g| g.to_json().expect("row")).collect()),
+        "Datapath_Binding": rows_json(&current.datapaths),
+        "Port_Binding": rows_json(&current.ports),
+        "Multicast_Group": rows_json(&current.multicast_groups),
+        "Address_Set": rows_json(&current.address_sets),
+        "Port_Group": rows_json(&current.port_groups),
+        "Logical_Flow": rows_json(&current.logical_flows),
+        "Logical_DP_Group": rows_json(&current.dp_groups),
+        "Load_Balancer": rows_json(&current.load_balancers),
+        "IP_Multicast": rows_json(&current.ip_multicast),
+        "DHCP_Options": rows_json(&current.dhcp_options),
+        "DHCPv6_Options": rows_json(&current.dhcpv6_options),
+    });
+    drop(current);
+    drop(sb);
+    let reply = select_reply(&tables, SbRows::TABLES);
+    drop(tables);
+    eprintln!("  SB select reply: {} MiB", reply.len() / (1024 * 1024));
+    let current = step("SB rows from reply bytes", || {
+        SbRows::from_select_reply(SbRows::TABLES, &reply).expect("rows")
+    });
+    drop(reply);
+    let again = step("plan against the written SB", || {
+        plan(&current, content).expect("plan")
+    });
+    assert_eq!(
+        again.len(),
+        0,
+        "a recompute of unchanged NB changes nothing"
+    );
+    drop(again);
+    drop(current);
+    let ops = step("old: diff as JSON values", || {
+        northd::diff::diff(&SbRows::default(), content).expect("diff")
+    });
+    step("old: serialize the values", || {
+        serde_json::to_vec(&ops).expect("serialize")
+    });
 }
 
 #[test]
@@ -89,10 +180,32 @@ fn switches_only_cluster() {
         })
     });
     drop(nb);
+    let owned: Vec<String> = tables
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    let names: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let reply = select_reply(&tables, &names);
     let snapshot = step("snapshot from JSON", || {
         NbSnapshot::from_json(&tables).expect("snapshot")
     });
     drop(tables);
+    drop(snapshot);
+    let snapshot = step("old: reply bytes to JSON tree to snapshot", || {
+        let v: Vec<serde_json::Value> = serde_json::from_slice(&reply).expect("json");
+        let mut tables = serde_json::Map::new();
+        for (t, mut r) in names.iter().zip(v) {
+            tables.insert((*t).to_owned(), r["rows"].take());
+        }
+        NbSnapshot::from_json(&serde_json::Value::Object(tables)).expect("snapshot")
+    });
+    drop(snapshot);
+    let snapshot = step("snapshot from reply bytes", || {
+        NbSnapshot::from_select_reply(&names, &reply).expect("snapshot")
+    });
+    drop(reply);
     let content = step("build", || build(&snapshot, &SbState::default()));
     let expanded: usize = content.flows.iter().map(|(_, d)| d.len()).sum();
     eprintln!(
@@ -102,14 +215,7 @@ fn switches_only_cluster() {
         content.ports.len(),
         content.warnings.len()
     );
-    let ops = step("diff against empty SB", || {
-        northd::diff::diff(&northd::diff::SbRows::default(), &content).expect("diff")
-    });
-    eprintln!("  {} operations", ops.len());
-    let bytes = step("serialize the transaction", || {
-        serde_json::to_vec(&ops).expect("serialize")
-    });
-    eprintln!("  {} MiB of JSON", bytes.len() / (1024 * 1024));
+    sb_side(&content);
 }
 
 /// Issue 9's first OVN-Kubernetes shape (100 nodes x 50 pods, 1,000 Services, 500 policies, 100
@@ -154,12 +260,5 @@ fn ovnk(scale: shapes::ovnk::Scale) {
         content.ports.len(),
         content.warnings.len()
     );
-    let ops = step("diff against empty SB", || {
-        northd::diff::diff(&northd::diff::SbRows::default(), &content).expect("diff")
-    });
-    eprintln!("  {} operations", ops.len());
-    let bytes = step("serialize the transaction", || {
-        serde_json::to_vec(&ops).expect("serialize")
-    });
-    eprintln!("  {} MiB of JSON", bytes.len() / (1024 * 1024));
+    sb_side(&content);
 }

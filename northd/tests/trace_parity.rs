@@ -8,13 +8,15 @@
 //! the same names on both, `ovn-nbctl --wait=hv sync` waits for the chassis, then every packet
 //! of the scenario's set is traced with `ofproto/trace` on br-int of both stacks and the
 //! normalised `Datapath actions:` (output port or drop, fields the pipeline modified, conntrack
-//! and controller actions) must be equal. See [`normalise`] for what is normalised and why.
+//! and controller actions) must be equal. See `tracenorm::normalise` for what is normalised
+//! and why.
 //!
 //! Every differing packet is printed with both full traces before the test fails; set
 //! `TRACE_PARITY_VERBOSE=1` to print the real stack's full trace for equal packets too.
 
 mod common;
 mod e2e;
+mod tracenorm;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -114,137 +116,6 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-/// Renames every number that follows `key` in `s` to `<tag>N`, N counting distinct values in
-/// order of first appearance, so equal values stay equal and different ones different.
-fn rename_numbers(s: &str, key: &str, tag: &str) -> String {
-    let mut seen: Vec<String> = Vec::new();
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find(key) {
-        out.push_str(&rest[..i + key.len()]);
-        rest = &rest[i + key.len()..];
-        let end = rest
-            .find(|c: char| !(c.is_ascii_hexdigit() || c == 'x'))
-            .unwrap_or(rest.len());
-        let value = rest[..end].to_owned();
-        let n = match seen.iter().position(|v| *v == value) {
-            Some(n) => n,
-            None => {
-                seen.push(value);
-                seen.len() - 1
-            }
-        };
-        out.push_str(&format!("<{tag}{n}>"));
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The `Datapath actions:` of a trace (of every pass: ofproto/trace resumes after each
-/// recirculation, e.g. after `ct(...,nat)`, and prints each pass's actions; joined with ` || `),
-/// normalised so that only what the packet becomes and where it goes is compared:
-///
-/// 1. Datapath port numbers (top-level output actions) become the logical port bound to that
-///    interface (`p2`), so the comparison does not depend on port numbering.
-/// 2. `zone=N` (conntrack zones: ovn-controller allocates them per logical port / datapath on
-///    each chassis) become `<zoneK>` by order of appearance.
-/// 3. `recirc(N)` / `recirc_id=N` (recirculation ids: allocated by ovs-vswitchd per run)
-///    become `<recircK>`.
-/// 4. `rule_cookie=N` in controller actions (the first 32 bits of the logical flow's UUID, which
-///    differs between the two SBs) becomes `<cookieK>`.
-/// 5. `pid=N` in `userspace(...)` (the netlink pid of the handler thread) becomes `<pidK>`.
-/// 6. `meter_id=N` in controller actions (OpenFlow meters, numbered by ovn-controller)
-///    becomes `<meterK>`.
-/// 7. Consecutive outputs (a flood to a multicast group) are sorted by port name: ovn-controller
-///    emits a group's ports in the order it iterates the group's Port_Binding references, which
-///    follows row UUIDs and port tunnel keys, both allocated differently by the two northds.
-///
-/// Appended to the datapath actions: every OpenFlow `controller(...)` action the trace went
-/// through, userdata included (it is what pinctrl acts on; a paused packet's datapath actions
-/// are just `drop`).
-///
-/// Nothing else is touched: MACs, IPs, TTLs, ct marks/labels/nat arguments, meter and
-/// controller details must be equal. The `Final flow:` and `Megaflow:` lines are not compared:
-/// they carry registers and metadata holding datapath and port tunnel keys, which northd
-/// allocates and which legitimately differ.
-fn normalise(
-    trace: &testkit::OfprotoTrace,
-    ports: &BTreeMap<String, testkit::BoundPort>,
-) -> String {
-    let by_dp: BTreeMap<String, &str> = ports
-        .values()
-        .map(|p| (p.dp_port.to_string(), p.logical_port.as_str()))
-        .collect();
-    // Every pass's `Datapath actions:` (ofproto/trace prints one per recirculation it
-    // resumes, e.g. after `ct(...,nat)`), in order.
-    let passes: Vec<String> = trace
-        .text()
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("Datapath actions:"))
-        .map(|a| pass_actions(a.trim(), &by_dp))
-        .collect();
-    let joined = passes.join(" || ");
-    // The OpenFlow `controller(...)` actions the packet reached (DHCP, ICMP errors, ARP
-    // requests, ...): their userdata encodes what ovn-controller's pinctrl will do, while the
-    // datapath actions of a paused packet only say `drop`.
-    let controller: Vec<&str> = trace
-        .text()
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("controller("))
-        .collect();
-    let joined = if controller.is_empty() {
-        joined
-    } else {
-        format!("{joined} | {}", controller.join(" | "))
-    };
-    let mut s = rename_numbers(&joined, "zone=", "zone");
-    s = rename_numbers(&s, "meter_id=", "meter");
-    s = rename_numbers(&s, "recirc(", "recirc");
-    s = rename_numbers(&s, "recirc_id=", "recirc");
-    s = rename_numbers(&s, "rule_cookie=", "cookie");
-    rename_numbers(&s, "pid=", "pid")
-}
-
-/// One pass's datapath actions with output ports named and floods sorted.
-fn pass_actions(actions: &str, by_dp: &BTreeMap<String, &str>) -> String {
-    // Top-level comma split (outside parentheses).
-    let mut parts = Vec::new();
-    let (mut depth, mut cur) = (0i32, String::new());
-    for c in actions.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    parts.push(cur);
-    let mut mapped: Vec<String> = parts
-        .into_iter()
-        .map(|p| match by_dp.get(p.trim()) {
-            Some(lp) => format!("out:{lp}"),
-            None => p,
-        })
-        .collect();
-    // Runs of consecutive outputs (a flood) sorted.
-    let mut i = 0;
-    while i < mapped.len() {
-        let mut j = i;
-        while j < mapped.len() && mapped[j].starts_with("out:") {
-            j += 1;
-        }
-        mapped[i..j].sort();
-        i = j.max(i + 1);
-    }
-    mapped.join(",")
-}
-
 fn flow_text(flow: &str, ports: &BTreeMap<String, testkit::BoundPort>) -> String {
     let mut f = flow.to_owned();
     for (lp, p) in ports {
@@ -276,7 +147,10 @@ fn run(name: &str, setup: &[&[&str]], bind: &[&str], packets: &[Packet]) -> Opti
             .stack
             .ofproto_trace(&flow_text(p.flow, &ours.ports))
             .expect("trace on our stack");
-        let (rn, on) = (normalise(&r, &real.ports), normalise(&o, &ours.ports));
+        let (rn, on) = (
+            tracenorm::normalise(&r, &tracenorm::Names::bound(&real.ports)),
+            tracenorm::normalise(&o, &tracenorm::Names::bound(&ours.ports)),
+        );
         if let Some(want) = p.expect {
             let ok = if want == "drop" {
                 r.is_drop()
@@ -589,22 +463,6 @@ fn router_packets() {
     assert_all_equal(
         "router",
         run("router", ROUTER_SETUP, &["p1", "p4"], &packets),
-    );
-}
-
-#[test]
-fn normalisation() {
-    assert_eq!(
-        rename_numbers(
-            "ct(zone=5),recirc(0x1a),ct(zone=5),ct(zone=7)",
-            "zone=",
-            "zone"
-        ),
-        "ct(zone=<zone0>),recirc(0x1a),ct(zone=<zone0>),ct(zone=<zone1>)"
-    );
-    assert_eq!(
-        rename_numbers("recirc(0x1a)", "recirc(", "recirc"),
-        "recirc(<recirc0>)"
     );
 }
 

@@ -86,7 +86,8 @@ pub struct DatapathPort {
     pub kind: String,
 }
 
-/// Parses `ovs-appctl dpif/show`.
+/// Parses `ovs-appctl dpif/show`. Ports without a datapath port (patch ports, shown as
+/// `N/none`: ovs-vswitchd handles them itself) are left out.
 pub fn parse_dpif_show(text: &str) -> Result<Vec<DatapathPort>> {
     let mut out = Vec::new();
     let mut bridge: Option<String> = None;
@@ -95,6 +96,12 @@ pub fn parse_dpif_show(text: &str) -> Result<Vec<DatapathPort>> {
         let t = line.trim();
         if indent == 0 || t.is_empty() {
             continue; // "dummy@ovs-dummy: hit:0 missed:0"
+        }
+        if t.split_whitespace()
+            .nth(1)
+            .is_some_and(|n| n.ends_with("/none:"))
+        {
+            continue; // "patch-a-to-b 2/none: (patch: peer=patch-b-to-a)"
         }
         if let Some(b) = t.strip_suffix(':') {
             if !b.contains(' ') {
@@ -141,7 +148,8 @@ mod tests {
     #[test]
     fn dpif_show() {
         let text = "dummy@ovs-dummy: hit:0 missed:0\n  br-int:\n    br-int 65534/1: (dummy-internal)\n    \
-                    p1 1/2: (dummy)\n    p2 2/3: (dummy)\n";
+                    p1 1/2: (dummy)\n    p2 2/3: (dummy)\n    \
+                    patch-br-int-to-ln 4/none: (patch: peer=patch-ln-to-br-int)\n";
         let ports = parse_dpif_show(text).unwrap();
         assert_eq!(ports.len(), 3);
         assert_eq!(ports[2].name, "p2");

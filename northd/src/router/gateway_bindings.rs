@@ -24,13 +24,12 @@ use ovsdb::model::Ref;
 
 use crate::content::HaChassisGroupContent;
 use crate::error::NbWarning;
-use crate::lb::Endpoint;
 use crate::snapshot::NbSnapshot;
 use crate::switch::{LspType, Switch};
 
-use crate::router::{Peer, Router, RouterPort};
+use crate::router::{Ipv4Net, Peer, Router, RouterPort};
 
-use super::hash::{smap_order, HashOrder};
+use super::hash::LbIpSets;
 
 /// The HA chassis group a distributed gateway port uses, by name: its NB `ha_chassis_group`
 /// (which wins over `gateway_chassis`), or one named after the port made of its
@@ -191,7 +190,7 @@ pub fn router_lsp_binding(
             let include_lbs = lsp
                 .options
                 .get("exclude-lb-vips-from-garp")
-                .is_none_or(|v| v != "true");
+                .is_none_or(|v| !v.eq_ignore_ascii_case("true"));
             out.nat_addresses
                 .extend(router_nat_addresses(nb, lr, peer, include_lbs));
         }
@@ -248,10 +247,16 @@ fn is_valid_nat_addresses(text: &str) -> bool {
         && words.all(|w| w.parse::<IpAddr>().is_ok())
 }
 
-/// `nat-addresses=router`: the NAT external IPv4 addresses of `lr` other than the port's own
-/// (in `nat` order, repeats kept) and, when `include_lbs`, its load balancer VIPs (IPv4 then
-/// IPv6, each in OVS `sset` order), as one entry announced from the gateway; distributed NAT
-/// rules get an entry each, announced from the chassis of their logical port.
+/// `nat-addresses=router` (ovn-northd's `get_nat_addresses`): for each NAT rule of `lr` in
+/// NB (UUID) order whose `external_ip` is one IPv4 address (`A.B.C.D`, optionally `/32` or
+/// `/255.255.255.255`) and that `peer` announces ([`is_nat_gateway_port`]): a distributed rule
+/// (`dnat_and_snat` with `logical_port` and `external_mac` on a router with a distributed gateway
+/// port) gets its own entry `MAC IP is_chassis_resident("LPORT")` (none when the MAC does not
+/// parse); any other rule adds its `external_ip`, as written, to the central entry unless it is
+/// one of the port's own addresses. Repeats are kept. When `include_lbs`, the central entry then
+/// lists the router's load balancer VIPs ([`LbIpSets::of_router`]: IPv4 set, then IPv6 set).
+/// The central entry is `MAC IP...`, plus `is_chassis_resident("cr-PORT")` on a distributed
+/// gateway port.
 fn router_nat_addresses(
     nb: &NbSnapshot,
     lr: &Router,
@@ -262,29 +267,32 @@ fn router_nat_addresses(
     let mut out = Vec::new();
     let mut central: Vec<String> = Vec::new();
     for n in lr.nats.iter().filter_map(|n| nb.nats.get(n)) {
-        let Ok(ip) = n.external_ip.parse::<Ipv4Addr>() else {
-            continue;
-        };
-        // On a distributed gateway port, only the rules that port handles.
-        if !super::super::nat::announced_on(lr, n.uuid, peer) {
+        if parse_host_v4(&n.external_ip).is_none() || !is_nat_gateway_port(nb, lr, n, peer) {
             continue;
         }
-        if has_distributed_nat_rule(has_dgp, n) {
+        if has_dgp && n.type_ == nb::NatType::DnatAndSnat {
             if let (Some(mac), Some(port)) = (&n.external_mac, &n.logical_port) {
                 if let Ok(mac) = mac.parse::<MacAddr>() {
-                    out.push(format!("{mac} {ip} {}", resident(port)));
+                    out.push(format!("{mac} {} {}", n.external_ip, resident(port)));
                 }
+                continue;
             }
-            continue;
         }
-        if !peer.ipv4.iter().any(|a| a.addr == ip) {
-            central.push(ip.to_string());
+        // The port's own addresses are announced with the port (compared as text).
+        let own = peer
+            .ipv4
+            .iter()
+            .any(|a| a.addr.to_string() == n.external_ip);
+        if !own {
+            central.push(n.external_ip.clone());
         }
     }
     if include_lbs {
-        let (v4, v6) = lb_ips(nb, lr);
-        central.extend(v4.iter().map(str::to_owned));
-        central.extend(v6.iter().map(str::to_owned));
+        if let Some(nb_lr) = nb.routers.get(&lr.nb) {
+            let ips = LbIpSets::of_router(nb, nb_lr);
+            central.extend(ips.v4.iter().map(str::to_owned));
+            central.extend(ips.v6.iter().map(str::to_owned));
+        }
     }
     if !central.is_empty() {
         let mut entry = peer.mac.to_string();
@@ -301,33 +309,39 @@ fn router_nat_addresses(
     out
 }
 
-/// The load balancer VIPs of a router as ovn-northd collects them: those of its load balancer
-/// groups then its own load balancers (by UUID), each one's VIPs in `smap` order, into one IPv4 and one
-/// IPv6 `sset`.
-fn lb_ips(nb: &NbSnapshot, lr: &Router) -> (HashOrder, HashOrder) {
-    let mut v4 = HashOrder::default();
-    let mut v6 = HashOrder::default();
-    let Some(nb_lr) = nb.routers.get(&lr.nb) else {
-        return (v4, v6);
+/// `external_ip` of a NAT rule as one IPv4 host address (`ip_parse_masked` with an all-ones
+/// mask): `A.B.C.D`, `A.B.C.D/32` or `A.B.C.D/255.255.255.255`.
+fn parse_host_v4(text: &str) -> Option<Ipv4Addr> {
+    let (addr, mask) = match text.split_once('/') {
+        Some((a, m)) => (a, Some(m)),
+        None => (text, None),
     };
-    let lbs = nb_lr
-        .load_balancer_group
-        .iter()
-        .filter_map(|g| nb.lb_groups.get(g))
-        .flat_map(|g| g.load_balancer.iter())
-        .chain(nb_lr.load_balancer.iter());
-    for lb in lbs.filter_map(|l| nb.load_balancers.get(l)) {
-        for key in smap_order(lb.vips.keys()) {
-            match Endpoint::parse(key).map(|e| e.ip) {
-                Some(ip @ IpAddr::V4(_)) => v4.add(&ip.to_string()),
-                Some(ip @ IpAddr::V6(_)) => v6.add(&ip.to_string()),
-                None => {}
-            }
-        }
+    let ip = addr.parse::<Ipv4Addr>().ok()?;
+    match mask {
+        None | Some("32" | "255.255.255.255") => Some(ip),
+        Some(_) => None,
     }
-    (v4, v6)
 }
 
-fn has_distributed_nat_rule(has_dgp: bool, n: &nb::Nat) -> bool {
-    has_dgp && is_distributed_nat(n)
+/// Whether NAT rule `n` of `lr` is announced from router port `op` (ovn-northd's
+/// `is_nat_gateway_port`): always, unless the router has several distributed gateway ports; then
+/// only from the rule's `gateway_port` or, without one, from the ports with a network containing
+/// the external address.
+fn is_nat_gateway_port(nb: &NbSnapshot, lr: &Router, n: &nb::Nat, op: &RouterPort) -> bool {
+    if lr.dgps().nth(1).is_none() {
+        return true;
+    }
+    match n.gateway_port.filter(|g| nb.router_ports.contains_key(g)) {
+        Some(g) => g == op.nb,
+        None => n.external_ip.parse::<Ipv4Addr>().is_ok_and(|ip| {
+            op.ipv4.iter().any(|net| {
+                net.network()
+                    == Ipv4Net {
+                        addr: ip,
+                        plen: net.plen,
+                    }
+                    .network()
+            })
+        }),
+    }
 }

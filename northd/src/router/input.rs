@@ -348,9 +348,7 @@ fn peer_has_localnet(ctx: &RouterCtx<'_>, p: &RouterPort) -> bool {
     let Some(Peer::Switch { port }) = &p.peer else {
         return false;
     };
-    ctx.switches
-        .iter()
-        .find(|sw| sw.ports.iter().any(|sp| &sp.name == port))
+    super::routing::switch_with_port(ctx, port)
         .is_some_and(|sw| sw.ports.iter().any(|sp| sp.type_ == LspType::Localnet))
 }
 
@@ -366,9 +364,12 @@ fn undropped_ips(ctx: &RouterCtx<'_>, lr: &Router) -> BTreeSet<IpAddr> {
     for key in ["dnat_force_snat_ip", "lb_force_snat_ip"] {
         out.extend(super::nat::force_snat_ips(lr, key).into_iter().flatten());
     }
-    for lb in lr.lbs.iter().filter_map(|l| ctx.lbs.get(l)) {
-        out.extend(lb.vips.iter().map(|v| v.vip.ip));
-    }
+    out.extend(
+        super::lb::router_lb_info(ctx, lr)
+            .vips
+            .iter()
+            .map(|(ip, _)| *ip),
+    );
     out
 }
 

@@ -34,16 +34,17 @@
 //! - An `lb_force_snat_ip` with more than one address of a family, or a word that is not an
 //!   address, is a bad value: ignored (with a warning).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use ovn_nb::model as nb;
 use ovn_sb::stage::Stage;
 use ovsdb::model::Ref;
 
 use crate::error::NbWarning;
-use crate::flow::{Action, Actions, DpIndex, Field, FlowTable, Match, Pred, Value};
-use crate::lb::{Endpoint, LoadBalancer, Vip};
+use crate::flow::{Action, Actions, DpIndex, Field, FlowTable, Match, Pred, SharedFlows, Value};
+use crate::lb::{Endpoint, LoadBalancer, TemplateVip, Vip};
 
 use super::{Router, RouterCtx, RouterPort};
 
@@ -167,17 +168,102 @@ fn forces_snat(lr: &Router) -> bool {
         && (force_snat_router_ip(lr) || force_snat_addrs(lr).is_some_and(|a| a != [None, None]))
 }
 
+/// The `neighbor_responder` option of a load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responder {
+    /// `reachable` (the default): VIPs in a subnet of one of the router's ports.
+    Reachable,
+    /// `all`.
+    All,
+    /// `none`.
+    None,
+}
+
+impl Responder {
+    fn of(row: Option<&nb::LoadBalancer>) -> Self {
+        match row
+            .and_then(|l| l.options.get("neighbor_responder"))
+            .map(String::as_str)
+        {
+            Some("all") => Self::All,
+            Some("none") => Self::None,
+            _ => Self::Reachable,
+        }
+    }
+}
+
+/// A router's load balancers, resolved once per build (several stages walk them).
+#[derive(Debug)]
+pub struct RouterLbs<'a> {
+    /// The parsed load balancers, in [`Router::lbs`] order.
+    pub lbs: Vec<&'a LoadBalancer>,
+    /// Every VIP address with its load balancer's `neighbor_responder`, in that order.
+    pub vips: Vec<(IpAddr, Responder)>,
+}
+
+/// Every load balancer by reference, with its `neighbor_responder`: built once per build, so
+/// that each router finds its (possibly thousands of) load balancers by hashing.
+#[derive(Debug, Default)]
+pub struct LbIndex<'a> {
+    by_ref: HashMap<Ref<nb::LoadBalancer>, (&'a LoadBalancer, Responder)>,
+}
+
+impl<'a> LbIndex<'a> {
+    /// Indexes the parsed load balancers `lbs` with their NB rows `nb_lbs`.
+    pub fn new(nb_lbs: &'a NbLbs, lbs: &'a BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>) -> Self {
+        // Both maps are keyed by the same references: join them in one pass.
+        let mut rows = nb_lbs.iter().peekable();
+        let by_ref = lbs
+            .iter()
+            .map(|(r, lb)| {
+                while rows.next_if(|(k, _)| *k < r).is_some() {}
+                let row = rows.next_if(|(k, _)| *k == r).map(|(_, v)| v);
+                (*r, (lb, Responder::of(row)))
+            })
+            .collect();
+        Self { by_ref }
+    }
+
+    /// The load balancers of `lr` and their VIPs.
+    pub fn router(&self, lr: &Router) -> RouterLbs<'a> {
+        let mut lbs = Vec::with_capacity(lr.lbs.len());
+        let mut vips = Vec::new();
+        for (lb, mode) in lr.lbs.iter().filter_map(|r| self.by_ref.get(r)) {
+            lbs.push(*lb);
+            vips.extend(lb.vips.iter().map(|v| (v.vip.ip, *mode)));
+        }
+        RouterLbs { lbs, vips }
+    }
+}
+
+/// The load balancers of `lr`, resolved on first use and kept in [`RouterCtx::lb_flows`].
+pub fn router_lb_info<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Rc<RouterLbs<'a>> {
+    let mut cache = ctx.lb_flows.borrow_mut();
+    if let Some(r) = cache.routers.get(&lr.dp) {
+        return Rc::clone(r);
+    }
+    let info = Rc::new(
+        cache
+            .index
+            .get_or_insert_with(|| LbIndex::new(&ctx.nb.load_balancers, ctx.lbs))
+            .router(lr),
+    );
+    cache.routers.insert(lr.dp, Rc::clone(&info));
+    info
+}
+
 /// The parsed load balancers of `lr`.
 fn router_lbs<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Vec<&'a LoadBalancer> {
-    lr.lbs.iter().filter_map(|l| ctx.lbs.get(l)).collect()
+    router_lb_info(ctx, lr).lbs.clone()
 }
 
 /// Every VIP address of the router's load balancers (router IPs in this set are not dropped
 /// in `lr_in_ip_input` but in `lr_in_arp_resolve`).
 pub fn vip_ips(ctx: &RouterCtx<'_>, lr: &Router) -> BTreeSet<IpAddr> {
-    router_lbs(ctx, lr)
+    router_lb_info(ctx, lr)
+        .vips
         .iter()
-        .flat_map(|l| l.vips.iter().map(|v| v.vip.ip))
+        .map(|(ip, _)| *ip)
         .collect()
 }
 
@@ -198,25 +284,29 @@ fn port_reaches(p: &RouterPort, ip: IpAddr) -> bool {
 /// The VIPs a router answers ARP/ND for, by the LB option `neighbor_responder` (`reachable`
 /// by default: VIPs in a subnet of one of the router's ports; `all`; `none`).
 fn responder_ips(lr: &Router, lbs: &[&LoadBalancer], nb: &NbLbs) -> BTreeSet<IpAddr> {
-    let mut out = BTreeSet::new();
-    for lb in lbs {
-        let mode = nb
-            .get(&lb.nb)
-            .and_then(|l| l.options.get("neighbor_responder"))
-            .map_or("reachable", String::as_str);
-        for v in &lb.vips {
-            let ip = v.vip.ip;
-            let keep = match mode {
-                "all" => true,
-                "none" => false,
-                _ => lr.ports.iter().any(|p| port_reaches(p, ip)),
-            };
-            if keep {
-                out.insert(ip);
-            }
-        }
-    }
-    out
+    let refs: Vec<Ref<nb::LoadBalancer>> = lbs.iter().map(|l| l.nb).collect();
+    let rows = super::lookup_sorted(nb, &refs);
+    let vips: Vec<(IpAddr, Responder)> = lbs
+        .iter()
+        .zip(rows)
+        .flat_map(|(lb, row)| {
+            let mode = Responder::of(row);
+            lb.vips.iter().map(move |v| (v.vip.ip, mode))
+        })
+        .collect();
+    responder_of(lr, &vips)
+}
+
+/// [`responder_ips`] from the router's VIPs with their modes.
+fn responder_of(lr: &Router, vips: &[(IpAddr, Responder)]) -> BTreeSet<IpAddr> {
+    vips.iter()
+        .filter(|(ip, mode)| match mode {
+            Responder::All => true,
+            Responder::None => false,
+            Responder::Reachable => lr.ports.iter().any(|p| port_reaches(p, *ip)),
+        })
+        .map(|(ip, _)| *ip)
+        .collect()
 }
 
 /// The NB load balancer rows.
@@ -235,15 +325,46 @@ pub fn address_sets(
     lr: &Router,
     dp_key: u32,
 ) -> Vec<(String, BTreeSet<String>)> {
-    let mine: Vec<&LoadBalancer> = lr.lbs.iter().filter_map(|l| lbs.get(l)).collect();
+    let mine: Vec<&LoadBalancer> = super::lookup_sorted(lbs, &lr.lbs)
+        .into_iter()
+        .flatten()
+        .collect();
     let ips = responder_ips(lr, &mine, nb_lbs);
+    sets_of(&mine, &ips, dp_key)
+}
+
+/// [`address_sets`] with the load balancers found through `index` (built once for all
+/// routers).
+pub fn address_sets_with(
+    index: &LbIndex<'_>,
+    lr: &Router,
+    dp_key: u32,
+) -> Vec<(String, BTreeSet<String>)> {
+    let info = index.router(lr);
+    let ips = responder_of(lr, &info.vips);
+    sets_of(&info.lbs, &ips, dp_key)
+}
+
+/// The address sets of a router (datapath key `dp_key`) with load balancers `mine` answering
+/// for `ips`.
+fn sets_of(
+    mine: &[&LoadBalancer],
+    ips: &BTreeSet<IpAddr>,
+    dp_key: u32,
+) -> Vec<(String, BTreeSet<String>)> {
     let mut out = Vec::new();
     for v6 in [false, true] {
-        let set: BTreeSet<String> = ips
+        let mut set: BTreeSet<String> = ips
             .iter()
             .filter(|ip| ip.is_ipv6() == v6)
             .map(ToString::to_string)
             .collect();
+        set.extend(
+            mine.iter()
+                .flat_map(|l| l.responder_template_vips())
+                .filter(|(_, t6)| *t6 == v6)
+                .map(|(t, _)| t.to_owned()),
+        );
         if !set.is_empty() {
             out.push((address_set_name(dp_key, v6), set));
         }
@@ -273,8 +394,9 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
     }
     build_force_snat(lr, flows);
     let lbs = router_lbs(ctx, lr);
-    build_neighbor(ctx, lr, &lbs, flows);
-    if !lbs.iter().any(|l| !l.vips.is_empty()) {
+    build_neighbor(ctx, lr, flows);
+    // ovn-northd's `has_lb_vip`: any entry in a `vips` column, valid or not.
+    if !lbs.iter().any(|l| l.nb_has_vips) {
         return;
     }
     let mode = Mode::of(lr);
@@ -305,10 +427,8 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             &Actions::one(Action::Fixed("ct_commit { } ; next; ")),
         );
     }
-    if lbs
-        .iter()
-        .any(|l| l.options.skip_snat && !l.vips.is_empty())
-    {
+    // Any load balancer with `skip_snat`, whether its VIPs are valid or it has none.
+    if lbs.iter().any(|l| l.options.skip_snat) {
         let m = Match::eq(SKIP_SNAT_FOR_LB, Value::Int(1)).and_pred(Pred::Ip);
         flows.add(dp, Stage::LrOutSnat, 120, &m, &next);
     }
@@ -321,6 +441,7 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
     let mut cache = ctx.lb_flows.borrow_mut();
     for lb in &lbs {
         let table = cache
+            .flows
             .entry((lb.nb, force, gw_name.clone()))
             .or_insert_with(|| {
                 let mut t = FlowTable::default();
@@ -328,9 +449,12 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
                 for v in &lb.vips {
                     build_vip(0, mode, lb, v, force, hash.as_deref(), &mut t);
                 }
-                t
+                for v in &lb.template_vips {
+                    build_template_vip(0, mode, lb, v, force, hash.as_deref(), &mut t);
+                }
+                SharedFlows::new(&t)
             });
-        flows.merge_on(table, dp);
+        flows.add_shared(table, dp);
         for v in &lb.vips {
             if nat_ips.contains(&v.vip.ip) {
                 // A VIP that is also a NAT address is not un-SNATed.
@@ -393,14 +517,6 @@ fn new_vip_match(proto: &'static str, vip: &Endpoint) -> Match {
     }
 }
 
-fn backends_text(backends: &[Endpoint]) -> String {
-    backends
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// The `hash_fields="..."` argument of `ct_lb_mark` for the LB's `selection_fields` (`tp_src`
 /// and `tp_dst` named after the protocol), if any.
 fn hash_fields(nb_lbs: &NbLbs, lb: &LoadBalancer) -> Option<String> {
@@ -421,9 +537,16 @@ fn hash_fields(nb_lbs: &NbLbs, lb: &LoadBalancer) -> Option<String> {
     Some(format!("hash_fields=\"{}\"", names.join(",")))
 }
 
-/// Per load balancer and variant (forced SNAT or not, the name of the DGP it runs on), the
-/// flows of its VIPs, built once on datapath 0 and merged onto each router using it.
-pub type LbFlowCache = BTreeMap<(Ref<nb::LoadBalancer>, bool, Option<String>), FlowTable>;
+/// What router builders compute once per build about load balancers: per load balancer and
+/// variant (forced SNAT or not, the name of the DGP it runs on), the flows of its VIPs, added
+/// to each router using it as one shared set; and each router's load balancers, resolved once.
+#[derive(Debug, Default)]
+pub struct LbFlowCache<'a> {
+    flows: BTreeMap<(Ref<nb::LoadBalancer>, bool, Option<String>), SharedFlows>,
+    /// Every load balancer by reference, with its `neighbor_responder`.
+    index: Option<LbIndex<'a>>,
+    routers: HashMap<DpIndex, Rc<RouterLbs<'a>>>,
+}
 
 /// The flows of one VIP, on datapath `dp`.
 fn build_vip(
@@ -466,7 +589,7 @@ fn build_vip(
         let hash = hash.map(|h| format!("; {h}")).unwrap_or_default();
         actions.push(Action::CtLbMarkBackends(format!(
             "{}{hash}{}",
-            backends_text(&v.backends),
+            v.nb_backends,
             snat.suffix()
         )));
     }
@@ -490,14 +613,229 @@ fn build_vip(
         flows.add(dp, Stage::LrInDnat, 130, &m, &Actions::one(ev));
     }
 
-    if v.backends.is_empty() {
-        return;
-    }
+    // The affinity check exists for VIPs without backends too.
     if let Some(timeout) = lb.options.affinity_timeout {
         build_affinity(dp, lb, v, timeout, force, flows);
     }
+    if v.backends.is_empty() {
+        return;
+    }
     if let Mode::Distributed(gw) = mode {
         build_undnat(dp, lb, v, snat, gw, flows);
+    }
+}
+
+/// `ip4.dst` / `ip6.dst` (or `.src`) of an address family.
+fn ip_field_of(v6: bool, dst: bool) -> Field {
+    let any = if v6 {
+        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+    };
+    ip_field(any, dst)
+}
+
+/// The flows of one template VIP, on datapath `dp`: those of an explicit VIP ([`build_vip`])
+/// with the VIP, port and backends written as text (the load balancer's address family).
+fn build_template_vip(
+    dp: DpIndex,
+    mode: Mode<'_>,
+    lb: &LoadBalancer,
+    v: &TemplateVip,
+    force: bool,
+    hash: Option<&str>,
+    flows: &mut FlowTable,
+) {
+    let fam = if v.v6 { Pred::Ip6 } else { Pred::Ip4 };
+    let dst = ip_field_of(v.v6, true);
+    let vip = Value::Raw(v.vip.clone());
+    let m = Match::pred(Pred::Ip).and_eq(dst, vip.clone());
+    flows.add(
+        dp,
+        Stage::LrInDefrag,
+        100,
+        &m,
+        &Actions::one(Action::Fixed("ct_dnat;")),
+    );
+
+    let snat = if lb.options.skip_snat {
+        Snat::Skip
+    } else if force {
+        Snat::Force
+    } else {
+        Snat::Default
+    };
+    let empty = v.backends.is_empty();
+    let reject = empty && lb.options.reject;
+    let mut actions: Vec<Action> = snat.flag().into_iter().collect();
+    if empty {
+        actions.push(if reject {
+            Action::LbReject {
+                table: Stage::LrOutSnat.table(),
+            }
+        } else {
+            Action::Drop
+        });
+    } else {
+        let hash = hash.map(|h| format!("; {h}")).unwrap_or_default();
+        actions.push(Action::CtLbMarkBackends(format!(
+            "{}{hash}{}",
+            v.nb_backends,
+            snat.suffix()
+        )));
+    }
+    let l4 = v.port.as_ref().map(|p| {
+        Match::pred(Pred::Fixed(lb.protocol))
+            .and_eq(l4_field(lb.protocol, true), Value::Raw(p.clone()))
+    });
+    let prio = if l4.is_some() { 120 } else { 110 };
+    let mut m = Match::pred(CT_NEW_NOT_REL)
+        .and_pred(fam)
+        .and_eq(dst, vip.clone());
+    if let Some(l4) = &l4 {
+        m = m.and(l4.clone());
+    }
+    if let (Mode::Distributed(gw), false) = (mode, reject) {
+        m = m.and_resident(&gw.cr_name());
+    }
+    flows.add(dp, Stage::LrInDnat, prio, &m, &Actions(actions));
+
+    if empty && lb.options.event && !lb.options.reject {
+        let mut m = Match::eq(dst, vip);
+        if let Some(l4) = l4 {
+            m = m.and(l4);
+        }
+        let ev = Action::EmptyLbBackendsEvent {
+            vip: v.key_text(),
+            protocol: lb.protocol,
+            load_balancer: lb.nb.to_string(),
+        };
+        flows.add(dp, Stage::LrInDnat, 130, &m, &Actions::one(ev));
+    }
+    if let Some(timeout) = lb.options.affinity_timeout {
+        build_template_affinity(dp, lb, v, timeout, force, flows);
+    }
+    if empty {
+        return;
+    }
+    if let Mode::Distributed(gw) = mode {
+        let src = ip_field_of(v.v6, false);
+        let terms: Vec<String> = v
+            .backends
+            .iter()
+            .map(|b| match &b.port {
+                Some(p) => format!(
+                    "({} == {} && {} == {p})",
+                    src.0,
+                    b.ip,
+                    l4_field(lb.protocol, false).0
+                ),
+                None => format!("({} == {})", src.0, b.ip),
+            })
+            .collect();
+        let m = Match::pred(fam)
+            .and(Match::user(&terms.join(" || ")))
+            .and_eq(Field::OUTPORT, Value::port(&gw.name))
+            .and_resident(&gw.cr_name());
+        let actions = match snat.flag() {
+            Some(flag) => Actions(vec![flag, Action::Next]),
+            None => Actions::one(Action::Fixed("ct_dnat_in_czone;")),
+        };
+        flows.add(dp, Stage::LrOutUndnat, 120, &m, &actions);
+    }
+}
+
+/// Session affinity of a template VIP: as [`build_affinity`], with the VIP and backends as
+/// text. ovn-northd leaves a template VIP's address unset (an IPv6 one), so the registers and
+/// matches are IPv6 ones whatever the address family, and template backends have no port.
+fn build_template_affinity(
+    dp: DpIndex,
+    lb: &LoadBalancer,
+    v: &TemplateVip,
+    timeout: u32,
+    force: bool,
+    flows: &mut FlowTable,
+) {
+    let fam = if v.v6 { Pred::Ip6 } else { Pred::Ip4 };
+    let vip = Value::Raw(v.vip.clone());
+    let port = v.port.as_ref().map(|p| Value::Raw(p.clone()));
+    let mut check = vec![Action::Assign(AFF_VIP6, Field::IP6_DST.into())];
+    if port.is_some() {
+        check.push(Action::Assign(
+            AFF_VIP_PORT,
+            l4_field(lb.protocol, true).into(),
+        ));
+    }
+    check.push(Action::Assign(
+        AFF_KNOWN,
+        Value::Call("chk_lb_aff", Vec::new()),
+    ));
+    check.push(Action::Next);
+    let mut m = Match::pred(CT_NEW_NOT_REL)
+        .and_pred(fam)
+        .and_eq(ip_field_of(v.v6, true), vip.clone());
+    if let Some(p) = &port {
+        m = m.and(
+            Match::pred(Pred::Fixed(lb.protocol)).and_eq(l4_field(lb.protocol, true), p.clone()),
+        );
+    }
+    flows.add(dp, Stage::LrInLbAffCheck, 100, &m, &Actions(check));
+
+    let snat = if force {
+        Snat::Force
+    } else if lb.options.skip_snat {
+        Snat::Skip
+    } else {
+        Snat::Default
+    };
+    for b in &v.backends {
+        let bip = Value::Raw(b.ip.clone());
+        let mut m = Match::eq(AFF_KNOWN, Value::Int(1))
+            .and_pred(Pred::Fixed("ct.new"))
+            .and_pred(Pred::Ip6)
+            .and_eq(AFF_BACKEND6, bip.clone());
+        if let Some(p) = b.num_port {
+            m = m.and_eq(AFF_BACKEND_PORT, Value::Int(u64::from(p)));
+        }
+        let mut a = vec![Action::Assign(AFF_VIP6, vip.clone())];
+        a.extend(snat.flag());
+        a.push(Action::CtLbMarkBackends(format!(
+            "{}{}",
+            b.affinity_text(),
+            snat.suffix()
+        )));
+        flows.add(dp, Stage::LrInDnat, 150, &m, &Actions(a));
+
+        let mut learn = Match::eq(AFF_KNOWN, Value::Int(0))
+            .and_pred(Pred::Fixed("ct.new"))
+            .and_pred(Pred::Ip6)
+            .and_eq(AFF_VIP6, vip.clone());
+        if let Some(p) = &port {
+            learn = learn.and_eq(AFF_VIP_PORT, p.clone());
+        }
+        learn = learn.and_eq(Field::IP6_DST, bip);
+        if let Some(p) = b.num_port {
+            learn = learn.and_eq(l4_field(lb.protocol, true), Value::Int(u64::from(p)));
+        }
+        let commit = if port.is_some() {
+            Action::CommitLbAff {
+                vip: v.affinity_text(),
+                backend: b.affinity_text(),
+                proto: lb.protocol,
+                timeout,
+            }
+        } else {
+            Action::CallOpts(
+                "commit_lb_aff",
+                vec![
+                    ("vip".to_owned(), format!("\"{}\"", v.affinity_text())),
+                    ("backend".to_owned(), format!("\"{}\"", b.affinity_text())),
+                    ("timeout".to_owned(), timeout.to_string()),
+                ],
+            )
+        };
+        let actions = Actions(vec![commit, crate::flow::act::DROP_COMMENT]);
+        flows.add(dp, Stage::LrInLbAffLearn, 100, &learn, &actions);
     }
 }
 
@@ -511,11 +849,16 @@ fn build_affinity(
     flows: &mut FlowTable,
 ) {
     let vip = &v.vip;
-    let (vip_reg, backend_reg) = match vip.ip {
-        IpAddr::V4(_) => (AFF_VIP4, AFF_BACKEND4),
-        IpAddr::V6(_) => (AFF_VIP6, AFF_BACKEND6),
+    // IPv4-mapped VIPs use the IPv4 registers and matches.
+    let v4 = vip.v4_like();
+    let (vip_reg, backend_reg) = if v4 {
+        (AFF_VIP4, AFF_BACKEND4)
+    } else {
+        (AFF_VIP6, AFF_BACKEND6)
     };
-    let mut check = vec![Action::Assign(vip_reg, ip_field(vip.ip, true).into())];
+    let aff_family = if v4 { Pred::Ip4 } else { Pred::Ip6 };
+    let aff_dst = ip_field_of(!v4, true);
+    let mut check = vec![Action::Assign(vip_reg, aff_dst.into())];
     if vip.port.is_some() {
         check.push(Action::Assign(
             AFF_VIP_PORT,
@@ -546,31 +889,35 @@ fn build_affinity(
     for b in &v.backends {
         let mut m = Match::eq(AFF_KNOWN, Value::Int(1))
             .and_pred(Pred::Fixed("ct.new"))
-            .and_pred(family(vip.ip))
+            .and_pred(aff_family)
             .and_eq(backend_reg, b.ip);
         if let Some(p) = b.port {
             m = m.and_eq(AFF_BACKEND_PORT, Value::Int(u64::from(p)));
         }
         let mut a = vec![Action::Assign(vip_reg, vip.ip.into())];
         a.extend(snat.flag());
-        a.push(Action::CtLbMarkBackends(format!("{b}{}", snat.suffix())));
+        a.push(Action::CtLbMarkBackends(format!(
+            "{}{}",
+            b.affinity_text(),
+            snat.suffix()
+        )));
         flows.add(dp, Stage::LrInDnat, 150, &m, &Actions(a));
 
         let mut learn = Match::eq(AFF_KNOWN, Value::Int(0))
             .and_pred(Pred::Fixed("ct.new"))
-            .and_pred(family(vip.ip))
+            .and_pred(aff_family)
             .and_eq(vip_reg, vip.ip);
         if let Some(p) = vip.port {
             learn = learn.and_eq(AFF_VIP_PORT, Value::Int(u64::from(p)));
         }
-        learn = learn.and_eq(ip_field(b.ip, true), b.ip);
+        learn = learn.and_eq(aff_dst, b.ip);
         if let Some(p) = b.port {
             learn = learn.and_eq(l4_field(lb.protocol, true), Value::Int(u64::from(p)));
         }
         let commit = if vip.port.is_some() {
             Action::CommitLbAff {
-                vip: vip.to_string(),
-                backend: b.to_string(),
+                vip: vip.affinity_text(),
+                backend: b.affinity_text(),
                 proto: lb.protocol,
                 timeout,
             }
@@ -726,12 +1073,19 @@ fn build_force_snat(lr: &Router, flows: &mut FlowTable) {
 /// ARP/ND for VIPs: the router answers on each port for its VIP address sets (the switch side,
 /// forwarding requests for the VIPs in a port's subnets to the router port, is built with the
 /// other router-owned addresses in `nat_switch`).
-fn build_neighbor(ctx: &RouterCtx<'_>, lr: &Router, lbs: &[&LoadBalancer], flows: &mut FlowTable) {
-    let responder = responder_ips(lr, lbs, &ctx.nb.load_balancers);
+fn build_neighbor(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
+    let info = router_lb_info(ctx, lr);
+    let responder = responder_of(lr, &info.vips);
+    let templates = |v6: bool| {
+        info.lbs
+            .iter()
+            .flat_map(|l| l.responder_template_vips())
+            .any(|(_, t6)| t6 == v6)
+    };
     let key = ctx.dp_keys.get(lr.dp).copied();
     for v6 in [false, true] {
         let Some(key) = key else { break };
-        if !responder.iter().any(|ip| ip.is_ipv6() == v6) {
+        if !responder.iter().any(|ip| ip.is_ipv6() == v6) && !templates(v6) {
             continue;
         }
         let set = Value::AddrSet(address_set_name(key, v6));

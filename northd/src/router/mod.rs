@@ -129,6 +129,53 @@ pub fn enabled_router_port<'a>(
         .then_some(lrp)
 }
 
+/// The values of `keys` found in `map`, in the order of `keys`. When `keys` are sorted (as the
+/// load balancer lists of views are) this walks the map alongside them rather than searching it
+/// for each key: a router with thousands of load balancers from a group resolves them in one
+/// pass. Any order is correct.
+pub fn lookup_sorted<'m, K: Ord, V>(map: &'m BTreeMap<K, V>, keys: &[K]) -> Vec<Option<&'m V>> {
+    /// Steps taken along the map before searching it instead.
+    const WALK: usize = 8;
+    if map.len() / WALK > keys.len() {
+        // Keys are sparse in the map: walking would not pay.
+        return keys.iter().map(|k| map.get(k)).collect();
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    let mut it = map.range::<K, _>(..);
+    let mut at = it.next();
+    let mut prev: Option<&K> = None;
+    for k in keys {
+        if prev.is_some_and(|p| k <= p) {
+            it = map.range::<K, _>(k..);
+            at = it.next();
+        }
+        prev = Some(k);
+        let mut steps = 0;
+        let found = loop {
+            let Some((mk, v)) = at else {
+                break None;
+            };
+            match mk.cmp(k) {
+                std::cmp::Ordering::Less if steps < WALK => {
+                    steps += 1;
+                    at = it.next();
+                }
+                std::cmp::Ordering::Less => {
+                    it = map.range::<K, _>(k..);
+                    at = it.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    at = it.next();
+                    break Some(v);
+                }
+                std::cmp::Ordering::Greater => break None,
+            }
+        };
+        out.push(found);
+    }
+    out
+}
+
 /// What a router port is connected to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peer {
@@ -320,9 +367,11 @@ pub fn router_view(
     {
         lbs.extend(g.load_balancer.iter().copied());
     }
-    lbs.retain(|l| nb.load_balancers.contains_key(l));
     lbs.sort();
     lbs.dedup();
+    let known = lookup_sorted(&nb.load_balancers, &lbs);
+    let mut known = known.iter();
+    lbs.retain(|_| known.next().is_some_and(Option::is_some));
     let nat_rules = nat::parse_rules(nb, lr, &ports, chassis.is_some(), warnings);
     Router {
         dp,
@@ -377,7 +426,7 @@ pub struct RouterCtx<'a> {
     pub dp_keys: &'a [u32],
     /// The flows of each load balancer on routers, built once per variant (see
     /// [`lb::LbFlowCache`]).
-    pub lb_flows: std::cell::RefCell<lb::LbFlowCache>,
+    pub lb_flows: std::cell::RefCell<lb::LbFlowCache<'a>>,
 }
 
 /// Builds every router stage's flows for `lr`.

@@ -8,7 +8,15 @@
 //!   any input port), even when the rule is otherwise unusable.
 //! - The translation flows exist only on gateway routers (`options:chassis`) and on routers
 //!   with distributed gateway ports (DGPs). On a DGP router each rule belongs to one DGP: its
-//!   `gateway_port`, the only DGP, or the DGP whose networks contain the external IP.
+//!   `gateway_port`, the only DGP, or the first DGP (NB order) whose networks contain the
+//!   external IP as written (`A.B.C.D/32` is in none).
+//! - On a DGP router, ARP/ND for a rule's external IP is also answered (priority 92, on the
+//!   chassis handling it) and dropped elsewhere (91) on DGPs: the only one; with several, the
+//!   rule's `gateway_port`, or every DGP whose networks contain the external IP. Any rule with
+//!   `logical_port` and a valid `external_mac` answers with that MAC on that port's chassis.
+//!   `snat` rules sharing an external IP count once.
+//! - `lr_in_arp_resolve` binds a NAT external IP (as written) to its MAC once per router: the
+//!   first usable rule (NB order) of that IP writes the flow.
 //! - A `dnat_and_snat` rule with `logical_port` and `external_mac` on a DGP router is
 //!   distributed: handled on the chassis of `logical_port`, with `external_mac` as source.
 //! - Matches and actions use the NB `external_ip`, `logical_ip` and `external_port_range`
@@ -241,17 +249,26 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
     }
     let dnat_force = lr.is_gateway() && force_snat_ips(lr, "dnat_force_snat_ip") != [None, None];
     if !lr.is_gateway() {
+        // Every non-`snat` rule, and the first `snat` rule of each external address.
+        let mut snat_seen = BTreeSet::new();
         for r in &lr.nat_rules {
-            if let Some(gw) = r.gateway_port.and_then(|i| lr.ports.get(i)) {
+            if r.kind == NatKind::Snat && !snat_seen.insert(r.external) {
+                continue;
+            }
+            for gw in r.neighbor_ports.iter().filter_map(|i| lr.ports.get(*i)) {
                 build_dgp_neighbor(lr, r, gw, flows);
             }
         }
     }
+    // External addresses (as written) whose `lr_in_arp_resolve` flow is written: only the first
+    // usable rule of each address writes one.
+    let mut resolved = BTreeSet::new();
     for r in lr.nat_rules.iter().filter(|r| r.usable) {
         if lr.is_gateway() {
             build_gateway_rule(lr, r, dnat_force, flows);
         } else if let Some(gw) = r.gateway_port.and_then(|i| lr.ports.get(i)) {
-            build_dgp_rule(lr, r, gw, flows);
+            let resolve = resolved.insert(r.external_ip.as_str());
+            build_dgp_rule(lr, r, gw, resolve, flows);
         }
     }
     if lr.is_gateway() {
@@ -263,9 +280,12 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
 /// `lr_in_arp_resolve` rather than routed (priority 2, per port and family).
 fn build_own_snat_ip_drops(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
     let mut keep = snat_ips(lr);
-    for lb in lr.lbs.iter().filter_map(|l| ctx.lbs.get(l)) {
-        keep.extend(lb.vips.iter().map(|v| v.vip.ip));
-    }
+    keep.extend(
+        super::lb::router_lb_info(ctx, lr)
+            .vips
+            .iter()
+            .map(|(ip, _)| *ip),
+    );
     if keep.is_empty() {
         return;
     }
@@ -453,16 +473,18 @@ fn add_exempted(
     }
 }
 
-/// ARP/ND for a rule's external address on its distributed gateway port `gw` (even when the
-/// rule is otherwise unusable): answered where the rule is handled (priority 92), dropped
-/// elsewhere (91).
+/// ARP/ND for a rule's external address on distributed gateway port `gw` (one of the rule's
+/// [`NatRule::neighbor_ports`], even when the rule is otherwise unusable): answered where the
+/// rule is handled (priority 92), dropped elsewhere (91).
 fn build_dgp_neighbor(lr: &Router, r: &NatRule, gw: &RouterPort, flows: &mut FlowTable) {
-    let ext_mac = r.external_mac.filter(|_| r.distributed);
-    let m = Match::eq(Field::INPORT, Value::port(&gw.name)).and(resolve_match(r.external));
-    let here = match (&r.logical_port, r.distributed) {
-        (Some(lp), true) => m.clone().and_resident(lp),
-        _ => m.clone().and_resident(&gw.cr_name()),
+    // Any rule (of any type) with a valid `external_mac` and a `logical_port` answers with that
+    // MAC from that port's chassis.
+    let (ext_mac, here) = match (r.external_mac, &r.logical_port) {
+        (Some(mac), Some(lp)) => (Some(mac), lp.clone()),
+        _ => (None, gw.cr_name()),
     };
+    let m = Match::eq(Field::INPORT, Value::port(&gw.name)).and(resolve_match(r.external));
+    let here = m.clone().and_resident(&here);
     let mac = ext_mac.map_or(PORT_MAC.into(), Value::Mac);
     let reply = match r.external {
         IpAddr::V4(_) => arp_reply(mac),
@@ -478,8 +500,9 @@ fn build_dgp_neighbor(lr: &Router, r: &NatRule, gw: &RouterPort, flows: &mut Flo
     );
 }
 
-/// The flows of one rule on a router with distributed gateway port `gw`.
-fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, flows: &mut FlowTable) {
+/// The flows of one rule on a router with distributed gateway port `gw`; with `resolve`, the
+/// `lr_in_arp_resolve` MAC binding of its external address too.
+fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, resolve: bool, flows: &mut FlowTable) {
     let dp = lr.dp;
     let v6 = r.is_v6();
     let cr = gw.cr_name();
@@ -660,17 +683,19 @@ fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, flows: &mut FlowTab
             .and_eq(ip_field(v6, true), r.external_value()),
         &Actions::one(Action::Drop),
     );
-    flows.add(
-        dp,
-        Stage::LrInArpResolve,
-        100,
-        &Match::eq(Field::OUTPORT, outport.clone())
-            .and_eq(if v6 { NEXT_HOP6 } else { NEXT_HOP4 }, r.external_value()),
-        &Actions(vec![
-            Action::Assign(Field::ETH_DST, Value::Mac(ext_mac.unwrap_or(gw.mac))),
-            Action::Next,
-        ]),
-    );
+    if resolve {
+        flows.add(
+            dp,
+            Stage::LrInArpResolve,
+            100,
+            &Match::eq(Field::OUTPORT, outport.clone())
+                .and_eq(if v6 { NEXT_HOP6 } else { NEXT_HOP4 }, r.external_value()),
+            &Actions(vec![
+                Action::Assign(Field::ETH_DST, Value::Mac(ext_mac.unwrap_or(gw.mac))),
+                Action::Next,
+            ]),
+        );
+    }
     flows.add(
         dp,
         Stage::LrOutEgrLoop,

@@ -60,6 +60,8 @@ pub struct NatRule {
     pub exempted_ext_ips: Option<String>,
     /// `external_mac`, parsed.
     pub external_mac: Option<MacAddr>,
+    /// `external_mac` as written, when not empty (whether it parses or not).
+    pub external_mac_text: Option<String>,
     /// `logical_port`.
     pub logical_port: Option<String>,
     /// `logical_port` names a switch port of type `virtual`.
@@ -67,6 +69,11 @@ pub struct NatRule {
     /// On a router with distributed gateway ports: the index (in the router's ports) of the
     /// one this rule uses.
     pub gateway_port: Option<usize>,
+    /// On a router with distributed gateway ports: the ones (indexes in the router's ports)
+    /// answering ARP/ND for the external address (priorities 92 and 91 of `lr_in_ip_input`):
+    /// the only DGP; else its `gateway_port` (none when that is not one of them); else every
+    /// DGP with a network containing the external address.
+    pub neighbor_ports: Vec<usize>,
     /// Handled on the chassis of `logical_port` (a `dnat_and_snat` rule with `logical_port`
     /// and `external_mac` on a router with a distributed gateway port).
     pub distributed: bool,
@@ -122,14 +129,12 @@ fn full_len(ip: IpAddr) -> u8 {
 }
 
 /// The distributed gateway port a rule uses on a router with DGPs: its `gateway_port` when
-/// that is a DGP, the only DGP, or the DGP with a network containing the external address.
-fn gateway_port_of(
-    nb: &NbSnapshot,
-    n: &nb::Nat,
-    ports: &[RouterPort],
-    external: IpAddr,
-) -> Option<usize> {
-    let dgps: Vec<usize> = (0..ports.len()).filter(|i| ports[*i].is_dgp).collect();
+/// that is a DGP, the only DGP, or the first DGP (in NB order) with a network containing the
+/// external address.
+fn gateway_port_of(nb: &NbSnapshot, n: &nb::Nat, ports: &[RouterPort]) -> Option<usize> {
+    // ovn-northd walks the DGPs in the NB `ports` set order (UUID order).
+    let mut dgps: Vec<usize> = (0..ports.len()).filter(|i| ports[*i].is_dgp).collect();
+    dgps.sort_by_key(|i| ports[*i].nb);
     if let Some(gp) = n.gateway_port.and_then(|g| nb.router_ports.get(&g)) {
         if let Some(i) = dgps.iter().find(|i| ports[**i].name == gp.name) {
             return Some(*i);
@@ -138,23 +143,46 @@ fn gateway_port_of(
     if let [only] = dgps.as_slice() {
         return Some(*only);
     }
-    dgps.into_iter().find(|i| {
-        let p = &ports[*i];
-        match external {
-            IpAddr::V4(a) => p.ipv4.iter().any(|net| {
-                let m = u32::MAX
-                    .checked_shl(32u32.saturating_sub(u32::from(net.plen)))
-                    .unwrap_or(0);
-                u32::from(a) & m == u32::from(net.addr) & m
-            }),
-            IpAddr::V6(a) => p.ipv6.iter().any(|net| {
-                let m = u128::MAX
-                    .checked_shl(128u32.saturating_sub(u32::from(net.plen)))
-                    .unwrap_or(0);
-                u128::from(a) & m == u128::from(net.addr) & m
-            }),
-        }
-    })
+    // The network test takes `external_ip` as written: one with a prefix length (`/32`) is in
+    // no network.
+    let external = n.external_ip.parse::<IpAddr>().ok()?;
+    dgps.into_iter().find(|i| in_networks(&ports[*i], external))
+}
+
+/// True when `ip` is in one of the networks of router port `p`.
+fn in_networks(p: &RouterPort, ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => p.ipv4.iter().any(|net| {
+            let m = u32::MAX
+                .checked_shl(32u32.saturating_sub(u32::from(net.plen)))
+                .unwrap_or(0);
+            u32::from(a) & m == u32::from(net.addr) & m
+        }),
+        IpAddr::V6(a) => p.ipv6.iter().any(|net| {
+            let m = u128::MAX
+                .checked_shl(128u32.saturating_sub(u32::from(net.plen)))
+                .unwrap_or(0);
+            u128::from(a) & m == u128::from(net.addr) & m
+        }),
+    }
+}
+
+/// The distributed gateway ports answering ARP/ND for a rule's external address (see
+/// [`NatRule::neighbor_ports`]), in port order. The network test takes `external_ip` as
+/// written: one with a prefix length (`/32`) is in no network.
+fn neighbor_ports_of(nb: &NbSnapshot, n: &nb::Nat, ports: &[RouterPort]) -> Vec<usize> {
+    let dgps: Vec<usize> = (0..ports.len()).filter(|i| ports[*i].is_dgp).collect();
+    if dgps.len() <= 1 {
+        return dgps;
+    }
+    let external = n.external_ip.parse::<IpAddr>().ok();
+    let gateway_port = n.gateway_port.filter(|g| nb.router_ports.contains_key(g));
+    dgps.into_iter()
+        .filter(|i| match gateway_port {
+            Some(g) => ports[*i].nb == g,
+            None => external.is_some_and(|ip| in_networks(&ports[*i], ip)),
+        })
+        .collect()
 }
 
 /// Parses the NAT rules of router `lr` (whose parsed, name-sorted ports are `ports`), in NB
@@ -168,6 +196,8 @@ pub fn parse_rules(
     warnings: &mut Vec<NbWarning>,
 ) -> Vec<NatRule> {
     let mut out = Vec::new();
+    // Names of the `virtual` switch ports, gathered on first need.
+    let mut virtual_ports: Option<std::collections::HashSet<&str>> = None;
     for n in lr.nat.iter().filter_map(|r| nb.nats.get(r)) {
         let mut warn = |reason: String| {
             warnings.push(NbWarning::BadNat {
@@ -228,8 +258,13 @@ pub fn parse_rules(
         };
         let logical_port = n.logical_port.clone().filter(|p| !p.is_empty());
         let has_dgp = !gateway_router && ports.iter().any(|p| p.is_dgp);
+        let neighbor_ports = if has_dgp {
+            neighbor_ports_of(nb, n, ports)
+        } else {
+            Vec::new()
+        };
         let gateway_port = if has_dgp {
-            let gp = gateway_port_of(nb, n, ports, external);
+            let gp = gateway_port_of(nb, n, ports);
             if gp.is_none() {
                 warn("no distributed gateway port for the rule".to_owned());
                 usable = false;
@@ -243,9 +278,15 @@ pub fn parse_rules(
             && logical_port.is_some()
             && external_mac.is_some();
         let logical_port_virtual = logical_port.as_ref().is_some_and(|lp| {
-            nb.switch_ports
-                .values()
-                .any(|p| &p.name == lp && p.type_ == "virtual")
+            virtual_ports
+                .get_or_insert_with(|| {
+                    nb.switch_ports
+                        .values()
+                        .filter(|p| p.type_ == "virtual")
+                        .map(|p| p.name.as_str())
+                        .collect()
+                })
+                .contains(lp.as_str())
         });
         out.push(NatRule {
             nb: n.uuid,
@@ -260,9 +301,11 @@ pub fn parse_rules(
             allowed_ext_ips,
             exempted_ext_ips,
             external_mac,
+            external_mac_text: n.external_mac.clone().filter(|m| !m.is_empty()),
             logical_port,
             logical_port_virtual,
             gateway_port,
+            neighbor_ports,
             distributed,
             usable,
         });
@@ -312,6 +355,73 @@ mod tests {
         assert_eq!(rules[0].snat_priority(), 25);
         assert!(rules[1].is_v6() && rules[1].usable);
         assert_eq!(rules[1].snat_priority(), 129);
+    }
+
+    /// Two distributed gateway ports on 172.16.10.0/24 (`e0` first in NB order).
+    fn two_dgps() -> Vec<RouterPort> {
+        (0..2u8)
+            .map(|i| RouterPort {
+                nb: Ref::new(Uuid::from_u128(100 + u128::from(i))),
+                name: format!("e{i}"),
+                mac: MacAddr([0x0a, 0, 0, 0, 0x0a, i]),
+                ipv4: vec![crate::router::Ipv4Net {
+                    addr: std::net::Ipv4Addr::new(172, 16, 10, 1 + i),
+                    plen: 24,
+                }],
+                ipv6: Vec::new(),
+                enabled: true,
+                peer: None,
+                is_dgp: true,
+                options: std::collections::BTreeMap::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn several_gateway_ports() {
+        let ports = two_dgps();
+        let mut snap = NbSnapshot::default();
+        let mut lr = nb::LogicalRouter {
+            name: "r".to_owned(),
+            ..nb::LogicalRouter::default()
+        };
+        let mut pinned = rule(3, nb::NatType::DnatAndSnat, "172.16.10.4", "10.0.0.4");
+        pinned.gateway_port = Some(ports[1].nb);
+        snap.router_ports.insert(
+            ports[1].nb,
+            nb::LogicalRouterPort {
+                uuid: ports[1].nb,
+                name: "e1".to_owned(),
+                ..nb::LogicalRouterPort::default()
+            },
+        );
+        for n in [
+            rule(1, nb::NatType::Snat, "172.16.10.1", "10.0.0.0/24"),
+            // With a prefix length: in no port's networks, hence no gateway port.
+            rule(2, nb::NatType::Dnat, "172.16.10.3/32", "10.0.0.3"),
+            pinned,
+            // Outside every network.
+            rule(4, nb::NatType::Dnat, "172.31.0.9", "10.0.0.9"),
+        ] {
+            lr.nat.insert(n.uuid);
+            snap.nats.insert(n.uuid, n);
+        }
+        let mut warnings = Vec::new();
+        let rules = parse_rules(&snap, &lr, &ports, false, &mut warnings);
+        let got: Vec<_> = rules
+            .iter()
+            .map(|r| (r.gateway_port, r.neighbor_ports.clone(), r.usable))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(0), vec![0, 1], true),
+                (None, vec![], false),
+                (Some(1), vec![1], true),
+                (None, vec![], false),
+            ]
+        );
+        assert_eq!(warnings.len(), 2);
     }
 
     #[test]

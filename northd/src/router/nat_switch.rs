@@ -11,12 +11,13 @@
 //!   the switch has ports other than router ports.
 //! - Priority 75, only when the switch has ports other than router ports: `eth.src == {router
 //!   MAC, NAT external MACs}` ARP/RARP requests and solicitations flood `_MC_flood_l2`. The MACs
-//!   (router MAC, then the `external_mac` of each `dnat_and_snat` rule with a `logical_port`)
-//!   go through a string set and print in its hash order.
+//!   (router MAC, then the `external_mac`, as written, of each rule but `snat` ones) go through
+//!   a string set and print in its hash order.
 //! - Nothing for a disabled router port.
-//! - Priority 50 on the switch of a distributed gateway port: `eth.dst == EXTERNAL_MAC &&
-//!   is_chassis_resident(LOGICAL_PORT)` to the router port, for each distributed NAT rule of
-//!   that port.
+//! - Priority 50 on the switch of each distributed gateway port (its switch port listing
+//!   `router`): `eth.dst == EXTERNAL_MAC && is_chassis_resident(LOGICAL_PORT)` to the router
+//!   port (dropped when the switch port is disabled), for each `dnat_and_snat` rule with a
+//!   `logical_port` and a valid `external_mac`, whichever gateway port the rule uses.
 
 use std::net::IpAddr;
 
@@ -148,15 +149,14 @@ fn owned_ips(
             .filter(|r| r.kind.has_dnat() && !vips.contains(&r.external))
             .map(|r| (r.is_v6(), r.external_value())),
     );
-    for lb in lr.lbs.iter().filter_map(|l| ctx.lbs.get(l)) {
-        ips.extend(
-            lb.vips
-                .iter()
-                .map(|v| v.vip.ip)
-                .filter(|ip| port_reaches(p, *ip))
-                .map(|ip| (ip.is_ipv6(), Value::Ip(ip))),
-        );
-    }
+    ips.extend(
+        crate::router::lb::router_lb_info(ctx, lr)
+            .vips
+            .iter()
+            .map(|(ip, _)| *ip)
+            .filter(|ip| port_reaches(p, *ip))
+            .map(|ip| (ip.is_ipv6(), Value::Ip(ip))),
+    );
     ips
 }
 
@@ -167,11 +167,7 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         let Some(Peer::Switch { port }) = &p.peer else {
             continue;
         };
-        let Some(sw) = ctx
-            .switches
-            .iter()
-            .find(|sw| sw.ports.iter().any(|sp| &sp.name == port))
-        else {
+        let Some(sw) = crate::router::routing::switch_with_port(ctx, port) else {
             continue;
         };
         let dp = sw.dp;
@@ -202,13 +198,13 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             flows.add(dp, Stage::LsInL2Lkup, 80, &m, &actions);
         }
         if flood {
+            // The `external_mac` (as written) of every rule but `snat` ones.
             let mut macs = vec![p.mac.to_string()];
             for r in &lr.nat_rules {
-                if r.kind == super::NatKind::DnatAndSnat && r.logical_port.is_some() {
-                    if let Some(mac) = r.external_mac {
-                        let mac = mac.to_string();
-                        if !macs.contains(&mac) {
-                            macs.push(mac);
+                if r.kind != super::NatKind::Snat {
+                    if let Some(mac) = &r.external_mac_text {
+                        if !macs.contains(mac) {
+                            macs.push(mac.clone());
                         }
                     }
                 }
@@ -217,27 +213,34 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             let macs: Vec<Value> = hash_set_order(&macs)
                 .into_iter()
                 .filter_map(|i| macs.get(i))
-                .filter_map(|m| m.parse().ok().map(Value::Mac))
+                .map(|m| Value::Raw(m.clone()))
                 .collect();
             let m = Match::eq(Field::ETH_SRC, Value::Set(macs)).and_pred(crate::flow::Pred::Fixed(
                 "(arp.op == 1 || rarp.op == 3 || nd_ns)",
             ));
             flows.add(dp, Stage::LsInL2Lkup, 75, &m, &Actions(to_flood));
         }
-        if p.is_dgp {
-            let me = lr.ports.iter().position(|q| q.name == p.name);
-            for r in lr
-                .nat_rules
-                .iter()
-                .filter(|r| r.distributed && r.usable && r.gateway_port == me)
-            {
+        // The switch port's address lookup also delivers the `external_mac` of every
+        // `dnat_and_snat` rule with a `logical_port` (whichever gateway port the rule uses, and
+        // even when it is otherwise unusable), when it lists `router` among its addresses.
+        let sp = sw.ports.iter().find(|sp| &sp.name == port);
+        let lists_router = sp
+            .and_then(|sp| ctx.nb.switch_ports.get(&sp.nb))
+            .is_some_and(|lsp| lsp.addresses.iter().any(|a| a == "router"));
+        if p.is_dgp && lists_router {
+            let deliver = if sp.is_some_and(|sp| sp.enabled) {
+                Actions(to_router.clone())
+            } else {
+                Actions::one(Action::Drop)
+            };
+            for r in lr.nat_rules.iter().filter(|r| r.distributed) {
                 if let (Some(mac), Some(lp)) = (r.external_mac, &r.logical_port) {
                     flows.add(
                         dp,
                         Stage::LsInL2Lkup,
                         50,
                         &Match::eq(Field::ETH_DST, mac).and_resident(lp),
-                        &Actions(to_router.clone()),
+                        &deliver,
                     );
                 }
             }

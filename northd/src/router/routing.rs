@@ -143,6 +143,9 @@ pub struct Topology {
     /// Router port name to the router ports (router position, port position) whose `peer`
     /// names it.
     peered_by: HashMap<String, Vec<(usize, usize)>>,
+    /// Switch port name (of any type) to the position of the first switch with a port of
+    /// that name in [`RouterCtx::switches`].
+    port_switch: HashMap<String, usize>,
 }
 
 impl Topology {
@@ -160,6 +163,9 @@ impl Topology {
             for p in sw.ports.iter().filter(|p| p.type_ == LspType::Router) {
                 t.router_lsp_switch.insert(p.name.clone(), si);
             }
+            for p in &sw.ports {
+                t.port_switch.entry(p.name.clone()).or_insert(si);
+            }
         }
         t
     }
@@ -174,6 +180,12 @@ impl Topology {
         let r = ctx.routers.get(ri)?;
         Some((r, r.ports.get(pi)?))
     }
+}
+
+/// The first switch (in [`RouterCtx::switches`] order) with a port named `name`.
+pub fn switch_with_port<'a>(ctx: &RouterCtx<'a>, name: &str) -> Option<&'a crate::switch::Switch> {
+    let &si = topology(ctx).port_switch.get(name)?;
+    ctx.switches.get(si)
 }
 
 /// The topology index of `ctx`, built on first use.

@@ -2,12 +2,16 @@
 //! `ls_in_lb_aff_learn`, `ls_in_pre_hairpin`, `ls_in_nat_hairpin`, `ls_in_hairpin` and the
 //! egress pre-LB stages: load balancing on switches.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+
+use ovn_nb::model as nb;
+use ovsdb::model::Ref;
 
 use ovn_sb::stage::Stage;
 
 use super::{LspType, Switch};
-use crate::flow::{reg, Action, Actions, Field, FlowTable, Match, Pred, Value};
+use crate::flow::{reg, Action, Actions, Field, FlowTable, Match, Pred, SharedFlows, Value};
 use crate::lb::{Endpoint, LoadBalancer};
 
 /// `reg1` / `xxreg1`: the VIP saved for hairpin and affinity.
@@ -30,13 +34,6 @@ fn ip_dst(ip: IpAddr) -> Field {
     match ip {
         IpAddr::V4(_) => Field::IP4_DST,
         IpAddr::V6(_) => Field::IP6_DST,
-    }
-}
-
-fn family(ip: IpAddr) -> Pred {
-    match ip {
-        IpAddr::V4(_) => Pred::Ip4,
-        IpAddr::V6(_) => Pred::Ip6,
     }
 }
 
@@ -64,10 +61,11 @@ fn vip_match(vip: &Endpoint, proto: &'static str) -> Match {
     }
 }
 
-/// Builds the load balancer stages of `sw`.
+/// Builds the load balancer stages of `sw` (`lbs`: the parsed load balancers, found by
+/// reference when not in `cache`, which [`lb_flow_cache`] built from the same load balancers).
 pub fn build(
     sw: &Switch,
-    lbs: &[&LoadBalancer],
+    lbs: &BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
     cache: &LbFlowCache,
     has_stateful_acl: bool,
     flows: &mut FlowTable,
@@ -143,10 +141,14 @@ pub fn build(
     ] {
         flows.add(dp, stage, 0, &always, &next);
     }
-    for lb in lbs {
-        match cache.get(&lb.nb) {
-            Some(t) => flows.merge_on(t, dp),
-            None => build_lb(dp, lb, flows),
+    for r in &sw.lbs {
+        match cache.by_lb.get(r) {
+            Some(t) => flows.add_shared(t, dp),
+            None => {
+                if let Some(lb) = lbs.get(r) {
+                    build_lb(dp, lb, flows);
+                }
+            }
         }
     }
     if sw.has_lb_vip {
@@ -154,25 +156,33 @@ pub fn build(
     }
 }
 
-/// Per load balancer, its flows built once on datapath 0.
-pub type LbFlowCache =
-    std::collections::BTreeMap<ovsdb::model::Ref<ovn_nb::model::LoadBalancer>, FlowTable>;
+/// Per load balancer, its flows built once (added to each switch as one shared set).
+#[derive(Debug, Clone, Default)]
+pub struct LbFlowCache {
+    by_lb: HashMap<Ref<nb::LoadBalancer>, SharedFlows>,
+}
 
 /// Builds the flows of every load balancer once (for switches sharing them, e.g. through a
 /// load balancer group).
 pub fn lb_flow_cache<'a>(lbs: impl IntoIterator<Item = &'a LoadBalancer>) -> LbFlowCache {
-    lbs.into_iter()
-        .map(|lb| {
-            let mut t = FlowTable::default();
-            build_lb(0, lb, &mut t);
-            (lb.nb, t)
-        })
-        .collect()
+    LbFlowCache {
+        by_lb: lbs
+            .into_iter()
+            .map(|lb| {
+                let mut t = FlowTable::default();
+                build_lb(0, lb, &mut t);
+                (lb.nb, SharedFlows::new(&t))
+            })
+            .collect(),
+    }
 }
 
 /// The flows one load balancer adds to any switch it is on, built on datapath `dp`. They do
 /// not depend on the switch, so [`lb_flow_cache`] builds them once per load balancer.
 pub fn build_lb(dp: crate::flow::DpIndex, lb: &LoadBalancer, flows: &mut FlowTable) {
+    for v in &lb.template_vips {
+        build_template_vip(dp, lb, v, flows);
+    }
     for v in &lb.vips {
         let vip = &v.vip;
         // Save the VIP before conntrack NATs it.
@@ -198,12 +208,12 @@ pub fn build_lb(dp: crate::flow::DpIndex, lb: &LoadBalancer, flows: &mut FlowTab
         } else {
             Actions(vec![
                 Action::Assign(reg::CONNTRACK_COMMIT, Value::Int(0)),
-                Action::CtLbMarkBackends(backends_text(&v.backends)),
+                Action::CtLbMarkBackends(v.nb_backends.clone()),
             ])
         };
         flows.add(dp, Stage::LsInLb, prio, &new_vip, &actions);
 
-        if v.backends.is_empty() && lb.options.event {
+        if v.backends.is_empty() && lb.options.event && !lb.options.reject {
             let mut m = Match::eq(ip_dst(vip.ip), vip.ip);
             if let Some(p) = vip.port {
                 m = m
@@ -218,33 +228,166 @@ pub fn build_lb(dp: crate::flow::DpIndex, lb: &LoadBalancer, flows: &mut FlowTab
             flows.add(dp, Stage::LsInPreLb, 130, &m, &Actions::one(ev));
         }
 
-        if let (Some(timeout), false) = (lb.options.affinity_timeout, v.backends.is_empty()) {
-            build_affinity(dp, lb, v, &save, timeout, flows);
+        // The affinity check exists for VIPs without backends too.
+        if let Some(timeout) = lb.options.affinity_timeout {
+            build_affinity(dp, lb, v, timeout, flows);
         }
     }
 }
 
-fn backends_text(backends: &[Endpoint]) -> String {
-    backends
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+/// The flows of one template VIP: those of an explicit VIP with the VIP, port and backends
+/// written as text (the load balancer's address family).
+fn build_template_vip(
+    dp: crate::flow::DpIndex,
+    lb: &LoadBalancer,
+    v: &crate::lb::TemplateVip,
+    flows: &mut FlowTable,
+) {
+    let (dst, reg) = if v.v6 {
+        (Field::IP6_DST, VIP6)
+    } else {
+        (Field::IP4_DST, VIP4)
+    };
+    let vip = Value::Raw(v.vip.clone());
+    let port = v.port.as_ref().map(|p| Value::Raw(p.clone()));
+    let mut vip_match = Match::eq(dst, vip.clone());
+    if let Some(p) = &port {
+        vip_match = vip_match.and_eq(l4_dst(lb.protocol), p.clone());
+    }
+    let mut pre = vec![Action::Assign(reg, vip.clone())];
+    if let Some(p) = &port {
+        pre.push(Action::Assign(VIP_PORT, p.clone()));
+    }
+    pre.push(Action::CtLbMark);
+    let m = Match::eq(reg::CONNTRACK_NAT, Value::Int(1)).and(vip_match.clone());
+    flows.add(dp, Stage::LsInPreStateful, 120, &m, &Actions(pre));
+
+    let prio = if port.is_some() { 120 } else { 110 };
+    let new_vip = Match::pred(Pred::Fixed("ct.new")).and(vip_match);
+    let empty = v.backends.is_empty();
+    let actions = if empty {
+        if lb.options.reject {
+            Actions::one(Action::LbReject {
+                table: Stage::LsOutQosMark.table(),
+            })
+        } else {
+            Actions::one(Action::Drop)
+        }
+    } else {
+        Actions(vec![
+            Action::Assign(reg::CONNTRACK_COMMIT, Value::Int(0)),
+            Action::CtLbMarkBackends(v.nb_backends.clone()),
+        ])
+    };
+    flows.add(dp, Stage::LsInLb, prio, &new_vip, &actions);
+
+    if empty && lb.options.event && !lb.options.reject {
+        let mut m = Match::eq(dst, vip);
+        if let Some(p) = port {
+            m = m
+                .and_pred(Pred::Fixed(lb.protocol))
+                .and_eq(l4_dst(lb.protocol), p);
+        }
+        let ev = Action::EmptyLbBackendsEvent {
+            vip: v.key_text(),
+            protocol: lb.protocol,
+            load_balancer: lb.nb.to_string(),
+        };
+        flows.add(dp, Stage::LsInPreLb, 130, &m, &Actions::one(ev));
+    }
+    if let Some(timeout) = lb.options.affinity_timeout {
+        build_template_affinity(dp, lb, v, timeout, flows);
+    }
 }
 
+/// Session affinity of a template VIP: as [`build_affinity`], with the VIP and backends as
+/// text. ovn-northd leaves a template VIP's address unset (an IPv6 one), so the registers and
+/// matches are IPv6 ones whatever the address family, and template backends have no port.
+fn build_template_affinity(
+    dp: crate::flow::DpIndex,
+    lb: &LoadBalancer,
+    v: &crate::lb::TemplateVip,
+    timeout: u32,
+    flows: &mut FlowTable,
+) {
+    let vip = Value::Raw(v.vip.clone());
+    let port = v.port.as_ref().map(|p| Value::Raw(p.clone()));
+    let mut save = vec![Action::Assign(VIP6, vip.clone())];
+    let mut vip_regs = Match::pred(Pred::Fixed("ct.new"))
+        .and_pred(Pred::Ip6)
+        .and_eq(VIP6, vip);
+    if let Some(p) = &port {
+        save.push(Action::Assign(VIP_PORT, p.clone()));
+        vip_regs = vip_regs.and_eq(VIP_PORT, p.clone());
+    }
+    let check = Actions(vec![
+        Action::Assign(KNOWN_LB_SESSION, Value::Call("chk_lb_aff", vec![])),
+        Action::Next,
+    ]);
+    flows.add(dp, Stage::LsInLbAffCheck, 100, &vip_regs, &check);
+    for b in &v.backends {
+        let bip = Value::Raw(b.ip.clone());
+        let mut m = Match::eq(KNOWN_LB_SESSION, Value::Int(1))
+            .and_pred(Pred::Fixed("ct.new"))
+            .and_pred(Pred::Ip6)
+            .and_eq(AFF_BACKEND6, bip.clone());
+        if let Some(p) = b.num_port {
+            m = m.and_eq(AFF_BACKEND_PORT, Value::Int(u64::from(p)));
+        }
+        let mut a = vec![Action::Assign(reg::CONNTRACK_COMMIT, Value::Int(0))];
+        a.extend(save.iter().cloned());
+        a.push(Action::CtLbMarkBackends(b.affinity_text()));
+        flows.add(dp, Stage::LsInLb, 150, &m, &Actions(a));
+
+        let mut learn = vip_regs.clone().and_eq(Field::IP6_DST, bip);
+        learn = Match::eq(KNOWN_LB_SESSION, Value::Int(0)).and(learn);
+        if let Some(p) = b.num_port {
+            learn = learn.and_eq(l4_dst(lb.protocol), Value::Int(u64::from(p)));
+        }
+        let commit = if port.is_some() {
+            Action::CommitLbAff {
+                vip: v.affinity_text(),
+                backend: b.affinity_text(),
+                proto: lb.protocol,
+                timeout,
+            }
+        } else {
+            Action::CallOpts(
+                "commit_lb_aff",
+                vec![
+                    ("vip".to_owned(), format!("\"{}\"", v.affinity_text())),
+                    ("backend".to_owned(), format!("\"{}\"", b.affinity_text())),
+                    ("timeout".to_owned(), timeout.to_string()),
+                ],
+            )
+        };
+        let commit = Actions(vec![commit, crate::flow::act::DROP_COMMENT]);
+        flows.add(dp, Stage::LsInLbAffLearn, 100, &learn, &commit);
+    }
+}
+
+/// Session affinity of an explicit VIP. IPv4-mapped VIPs use the IPv4 registers and
+/// matches, their addresses written as in the NB ([`Endpoint::affinity_text`]).
 fn build_affinity(
     dp: crate::flow::DpIndex,
     lb: &LoadBalancer,
     v: &crate::lb::Vip,
-    save: &[Action],
     timeout: u32,
     flows: &mut FlowTable,
 ) {
     let vip = &v.vip;
+    let v4 = vip.v4_like();
+    let (fam, vip_reg, backend_reg, dst) = if v4 {
+        (Pred::Ip4, VIP4, AFF_BACKEND4, Field::IP4_DST)
+    } else {
+        (Pred::Ip6, VIP6, AFF_BACKEND6, Field::IP6_DST)
+    };
+    let mut save = vec![Action::Assign(vip_reg, vip.ip.into())];
     let mut vip_regs = Match::pred(Pred::Fixed("ct.new"))
-        .and_pred(family(vip.ip))
-        .and_eq(vip_reg(vip.ip), vip.ip);
+        .and_pred(fam)
+        .and_eq(vip_reg, vip.ip);
     if let Some(p) = vip.port {
+        save.push(Action::Assign(VIP_PORT, Value::Int(u64::from(p))));
         vip_regs = vip_regs.and_eq(VIP_PORT, Value::Int(u64::from(p)));
     }
     let check = Actions(vec![
@@ -253,42 +396,42 @@ fn build_affinity(
     ]);
     flows.add(dp, Stage::LsInLbAffCheck, 100, &vip_regs, &check);
     for b in &v.backends {
-        let backend_reg = match b.ip {
-            IpAddr::V4(_) => AFF_BACKEND4,
-            IpAddr::V6(_) => AFF_BACKEND6,
-        };
         let mut m = Match::eq(KNOWN_LB_SESSION, Value::Int(1))
             .and_pred(Pred::Fixed("ct.new"))
-            .and_pred(family(b.ip))
+            .and_pred(fam)
             .and_eq(backend_reg, b.ip);
         if let Some(p) = b.port {
             m = m.and_eq(AFF_BACKEND_PORT, Value::Int(u64::from(p)));
         }
         let mut a = vec![Action::Assign(reg::CONNTRACK_COMMIT, Value::Int(0))];
         a.extend(save.iter().cloned());
-        a.push(Action::CtLbMarkBackends(b.to_string()));
+        a.push(Action::CtLbMarkBackends(b.affinity_text()));
         flows.add(dp, Stage::LsInLb, 150, &m, &Actions(a));
 
-        let mut learn = Match::eq(KNOWN_LB_SESSION, Value::Int(0))
-            .and_pred(Pred::Fixed("ct.new"))
-            .and_pred(family(vip.ip))
-            .and_eq(vip_reg(vip.ip), vip.ip);
-        if let Some(p) = vip.port {
-            learn = learn.and_eq(VIP_PORT, Value::Int(u64::from(p)));
-        }
-        learn = learn.and_eq(ip_dst(b.ip), b.ip);
+        let mut learn = Match::eq(KNOWN_LB_SESSION, Value::Int(0)).and(vip_regs.clone());
+        learn = learn.and_eq(dst, b.ip);
         if let Some(p) = b.port {
             learn = learn.and_eq(l4_dst(lb.protocol), Value::Int(u64::from(p)));
         }
-        let commit = Actions(vec![
+        // Without a VIP port, no protocol.
+        let commit = if vip.port.is_some() {
             Action::CommitLbAff {
-                vip: vip.to_string(),
-                backend: b.to_string(),
+                vip: vip.affinity_text(),
+                backend: b.affinity_text(),
                 proto: lb.protocol,
                 timeout,
-            },
-            crate::flow::act::DROP_COMMENT,
-        ]);
+            }
+        } else {
+            Action::CallOpts(
+                "commit_lb_aff",
+                vec![
+                    ("vip".to_owned(), format!("\"{vip}\"")),
+                    ("backend".to_owned(), format!("\"{b}\"")),
+                    ("timeout".to_owned(), timeout.to_string()),
+                ],
+            )
+        };
+        let commit = Actions(vec![commit, crate::flow::act::DROP_COMMENT]);
         flows.add(dp, Stage::LsInLbAffLearn, 100, &learn, &commit);
     }
 }

@@ -306,13 +306,12 @@ pub fn switch_view(
     {
         lbs.extend(g.load_balancer.iter().copied());
     }
-    lbs.retain(|l| nb.load_balancers.contains_key(l));
     lbs.sort();
     lbs.dedup();
-    let has_lb_vip = lbs
-        .iter()
-        .filter_map(|l| nb.load_balancers.get(l))
-        .any(|l| !l.vips.is_empty());
+    let rows = crate::router::lookup_sorted(&nb.load_balancers, &lbs);
+    let has_lb_vip = rows.iter().flatten().any(|l| !l.vips.is_empty());
+    let mut rows = rows.iter();
+    lbs.retain(|_| rows.next().is_some_and(Option::is_some));
     Switch {
         dp,
         nb: ls.uuid,
@@ -367,8 +366,7 @@ pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
     port_sec::build(sw, flows);
     let acl = acl::AclContext::new(ctx, sw);
     acl.build(ctx, sw, flows);
-    let lbs: Vec<&LoadBalancer> = sw.lbs.iter().filter_map(|l| ctx.lbs.get(l)).collect();
-    lb::build(sw, &lbs, ctx.lb_flows, acl.has_stateful_acl(), flows);
+    lb::build(sw, ctx.lbs, ctx.lb_flows, acl.has_stateful_acl(), flows);
     qos::build(ctx, sw, flows);
     stateful::build(sw, flows);
     arp_nd::build(sw, flows);

@@ -13,8 +13,7 @@
 //! - [`OurNorthd`]: our northd (`northd::build` + `northd::diff`) running in a thread against
 //!   a real stack's NB and SB, the way `ovnkit northd` does, so `ovn-nbctl --wait=hv` works
 //!   (in process, so it always runs the northd code under test, not a stale `ovnkit` binary).
-//! - [`per_stage`], [`port_binding_diff`], [`with_real_nat_addresses`]: reporting helpers for
-//!   large comparisons.
+//! - [`per_stage`], [`port_binding_diff`]: reporting helpers for large comparisons.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -748,23 +747,4 @@ pub fn port_binding_diff(stack: &testkit::Stack, content: &northd::SbContent) ->
         }
     }
     out
-}
-
-/// `content` with every port's `nat_addresses` replaced by the stack's, so that
-/// `common::compare_bindings` checks everything else.
-pub fn with_real_nat_addresses(
-    stack: &testkit::Stack,
-    content: &northd::SbContent,
-) -> northd::SbContent {
-    use ovn_sb::model as sb;
-    let real: Vec<sb::PortBinding> = crate::common::sb_rows(stack);
-    let real: BTreeMap<&str, &sb::PortBinding> =
-        real.iter().map(|p| (p.logical_port.as_str(), p)).collect();
-    let mut c = content.clone();
-    for p in &mut c.ports {
-        if let Some(r) = real.get(p.name.as_str()) {
-            p.nat_addresses.clone_from(&r.nat_addresses);
-        }
-    }
-    c
 }

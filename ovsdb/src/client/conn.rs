@@ -2,18 +2,22 @@
 //! server's `echo`, and awaiting one response while keeping notifications for later.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncWrite, ReadHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
 use super::error::{ClientError, Result};
 use crate::jsonrpc::echo::{echo_reply, is_echo_reply, Keepalive};
-use crate::jsonrpc::{JsonRpcCodec, Message, Notification, Request};
+use crate::jsonrpc::{
+    JsonRpcCodec, JsonRpcError, JsonSplitter, Message, Notification, Request, Response,
+};
 
 /// A parsed remote: `unix:PATH` or `tcp:HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,14 +72,239 @@ impl std::fmt::Display for Remote {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+/// What the writer task sends: a message, or the pieces of one already serialized (written to
+/// the socket as they are, without a copy into the codec's buffer).
+enum Outgoing {
+    Message(Message),
+    Bytes(Vec<Bytes>),
+}
+
+/// The successful `result` of a response, as the JSON text the server sent (see
+/// [`Connection::call_raw`]): parse it with `serde_json::from_slice` or a streaming
+/// deserializer, straight into typed values.
+#[derive(Debug, Clone)]
+pub struct RawReply {
+    frame: Bytes,
+    result: Range<usize>,
+}
+
+impl RawReply {
+    /// A reply holding `result`.
+    fn from_value(result: &Value) -> Self {
+        let frame = Bytes::from(result.to_string());
+        let result = 0..frame.len();
+        Self { frame, result }
+    }
+
+    /// The JSON text of the `result`.
+    pub fn result(&self) -> &[u8] {
+        &self.frame[self.result.clone()]
+    }
+
+    /// The `result` parsed into a JSON value.
+    pub fn to_value(&self) -> std::result::Result<Value, serde_json::Error> {
+        serde_json::from_slice(self.result())
+    }
+}
+
+/// What the reader yields: a message, or a response kept as raw JSON.
+enum Incoming {
+    Message(Message),
+    Raw(u64, RawReply),
+}
+
+/// Splits the stream into messages; while `raw_id` is set, a successful response with that id
+/// is handed back as raw JSON instead of being parsed.
+#[derive(Debug, Default)]
+struct ClientCodec {
+    splitter: JsonSplitter,
+    raw_id: Option<u64>,
+}
+
+impl Decoder for ClientCodec {
+    type Item = Incoming;
+    type Error = JsonRpcError;
+
+    fn decode(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> std::result::Result<Option<Incoming>, JsonRpcError> {
+        let frame = match self.splitter.next_frame(src) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                self.splitter.reset();
+                src.clear();
+                return Err(e);
+            }
+        };
+        if let Some(id) = self.raw_id {
+            if let Some(result) = raw_result(&frame, id) {
+                let reply = RawReply {
+                    frame: frame.freeze(),
+                    result,
+                };
+                return Ok(Some(Incoming::Raw(id, reply)));
+            }
+        }
+        let offset = self.splitter.stream_offset() - frame.len() as u64;
+        let value = serde_json::from_slice(&frame)
+            .map_err(|source| JsonRpcError::Json { offset, source })?;
+        Message::from_json(value).map(|m| Some(Incoming::Message(m)))
+    }
+
+    fn decode_eof(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> std::result::Result<Option<Incoming>, JsonRpcError> {
+        if let Some(m) = self.decode(src)? {
+            return Ok(Some(m));
+        }
+        if src.is_empty() {
+            return Ok(None);
+        }
+        let err = JsonRpcError::Truncated {
+            offset: self.splitter.stream_offset(),
+            buffered: src.len(),
+        };
+        self.splitter.reset();
+        src.clear();
+        Err(err)
+    }
+}
+
+/// The byte range of `result` when `frame` is a successful response to request `id`: an object
+/// with only the members `id` (equal to `id`), `result` (not null) and optionally `error`
+/// (null), `method` (null) and `params` (null). Anything else (or a frame that is not valid at
+/// this level) is `None`, left to the full parser and its checks.
+fn raw_result(frame: &[u8], id: u64) -> Option<Range<usize>> {
+    let mut result = None;
+    let mut id_ok = false;
+    for (key, value) in top_level_members(frame)? {
+        let v = &frame[value.clone()];
+        match &frame[key] {
+            b"id" => id_ok = serde_json::from_slice::<u64>(v).ok() == Some(id),
+            b"result" if v != b"null" => result = Some(value),
+            b"error" | b"method" | b"params" if v == b"null" => {}
+            _ => return None,
+        }
+    }
+    result.filter(|_| id_ok)
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The end (one past the closing quote) of the JSON string starting at `b[i] == '"'`.
+fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The end of the JSON value starting at `b[i]` (found by brackets and strings only).
+fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => string_end(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = string_end(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let n = b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(b.len() - i);
+            (n > 0).then_some(i + n)
+        }
+    }
+}
+
+/// The members of the JSON object `b` as (key without quotes, value) byte ranges; `None` when
+/// `b` is not an object at this level. Keys are compared as written (escapes not decoded).
+fn top_level_members(b: &[u8]) -> Option<Vec<(Range<usize>, Range<usize>)>> {
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Some(out);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(b, i)?;
+        let key = i + 1..key_end - 1;
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let end = value_end(b, i)?;
+        out.push((key, i..end));
+        i = skip_ws(b, end);
+        match b.get(i)? {
+            b',' => i = skip_ws(b, i + 1),
+            b'}' => return (skip_ws(b, i + 1) == b.len()).then_some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// The writer task's encoder: messages through [`JsonRpcCodec`]; raw bytes are written apart.
+struct OutCodec(JsonRpcCodec);
+
+impl Encoder<Message> for OutCodec {
+    type Error = JsonRpcError;
+
+    fn encode(
+        &mut self,
+        item: Message,
+        dst: &mut BytesMut,
+    ) -> std::result::Result<(), JsonRpcError> {
+        self.0.encode(&item, dst)
+    }
+}
+
 /// A connection to one server.
 ///
 /// Writing happens in a task of its own fed by a queue, so sending never waits for the socket:
 /// a server that stops reading until we read its replies cannot deadlock us.
 pub struct Connection {
     remote: String,
-    reader: FramedRead<ReadHalf<Box<dyn Io>>, JsonRpcCodec>,
-    out: mpsc::UnboundedSender<Message>,
+    reader: FramedRead<ReadHalf<Box<dyn Io>>, ClientCodec>,
+    out: mpsc::UnboundedSender<Outgoing>,
     writer: tokio::task::JoinHandle<()>,
     write_error: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     next_id: u64,
@@ -124,18 +353,29 @@ impl Connection {
             .await
             .map_err(|_| ClientError::Timeout(format!("connecting to {name}")))??;
         let (rd, wr) = tokio::io::split(io);
-        let (out, mut queue) = mpsc::unbounded_channel::<Message>();
+        let (out, mut queue) = mpsc::unbounded_channel::<Outgoing>();
         let write_error = std::sync::Arc::new(std::sync::Mutex::new(None));
         let err_slot = write_error.clone();
         let writer = tokio::spawn(async move {
-            let mut sink = FramedWrite::new(wr, JsonRpcCodec::new());
+            let mut sink = FramedWrite::new(wr, OutCodec(JsonRpcCodec::new()));
             while let Some(first) = queue.recv().await {
-                let mut r = sink.feed(first).await;
-                while r.is_ok() {
-                    match queue.try_recv() {
-                        Ok(m) => r = sink.feed(m).await,
-                        Err(_) => break,
-                    }
+                let mut next = Some(first);
+                let mut r = Ok(());
+                while let (Some(item), true) = (next.take(), r.is_ok()) {
+                    r = match item {
+                        Outgoing::Message(m) => sink.feed(m).await,
+                        Outgoing::Bytes(parts) => {
+                            // What is buffered goes first, then the pieces as they are.
+                            let mut r = SinkExt::<Message>::flush(&mut sink).await;
+                            for p in &parts {
+                                if r.is_ok() {
+                                    r = sink.get_mut().write_all(p).await.map_err(JsonRpcError::Io);
+                                }
+                            }
+                            r
+                        }
+                    };
+                    next = queue.try_recv().ok();
                 }
                 if r.is_ok() {
                     r = SinkExt::<Message>::flush(&mut sink).await;
@@ -150,7 +390,7 @@ impl Connection {
         });
         Ok(Self {
             remote: name.clone(),
-            reader: FramedRead::new(rd, JsonRpcCodec::new()),
+            reader: FramedRead::new(rd, ClientCodec::default()),
             out,
             writer,
             write_error,
@@ -167,7 +407,11 @@ impl Connection {
 
     /// Queues `msg` for the writer task; fails once the socket failed.
     pub(crate) async fn send(&mut self, msg: Message) -> Result<()> {
-        self.out.send(msg).map_err(|_| {
+        self.queue(Outgoing::Message(msg))
+    }
+
+    fn queue(&mut self, item: Outgoing) -> Result<()> {
+        self.out.send(item).map_err(|_| {
             let detail = self
                 .write_error
                 .lock()
@@ -194,9 +438,36 @@ impl Connection {
         Ok(id)
     }
 
+    /// Sends a request whose `params` are the JSON text `params` (an array, e.g. from
+    /// `serde_json::to_vec`), queued without being parsed or copied, and returns its id.
+    pub async fn request_raw(&mut self, method: &str, params: Bytes) -> Result<u64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let head = format!(
+            "{{\"id\":{id},\"method\":{},\"params\":",
+            Value::String(method.to_owned())
+        );
+        self.queue(Outgoing::Bytes(vec![
+            Bytes::from(head),
+            params,
+            Bytes::from_static(b"}"),
+        ]))?;
+        Ok(id)
+    }
+
     /// The next message, after answering `echo` requests and dropping replies to our probes;
     /// `Ok(None)` never happens: a closed stream is an error.
     pub(crate) async fn next_message(&mut self) -> Result<Message> {
+        loop {
+            if let Incoming::Message(m) = self.next_incoming().await? {
+                return Ok(m);
+            }
+        }
+    }
+
+    /// The next message or raw response, after answering `echo` requests and dropping replies
+    /// to our probes.
+    async fn next_incoming(&mut self) -> Result<Incoming> {
         loop {
             let m = match self.reader.next().await {
                 None => {
@@ -206,7 +477,11 @@ impl Connection {
                     })
                 }
                 Some(Err(e)) => return Err(ClientError::rpc(&self.remote, &e)),
-                Some(Ok(m)) => m,
+                Some(Ok(Incoming::Message(m))) => m,
+                Some(Ok(raw @ Incoming::Raw(..))) => {
+                    self.keepalive.on_receive(Instant::now());
+                    return Ok(raw);
+                }
             };
             self.keepalive.on_receive(Instant::now());
             if let Some(r) = echo_reply(&m) {
@@ -216,7 +491,7 @@ impl Connection {
             if is_echo_reply(&m) {
                 continue;
             }
-            return Ok(m);
+            return Ok(Incoming::Message(m));
         }
     }
 
@@ -256,5 +531,153 @@ impl Connection {
                 method: method.to_owned(),
                 error,
             })
+    }
+
+    /// [`call`](Self::call) for big requests and replies: `params` is the request's params as
+    /// JSON text (an array), sent as it is; a successful `result` comes back as the JSON text
+    /// the server sent ([`RawReply`]), so the caller can parse it straight into typed values
+    /// without a JSON tree of the whole reply. An error reply is `Ok(Err(error))`.
+    pub async fn call_raw(
+        &mut self,
+        method: &str,
+        params: Bytes,
+        timeout: Duration,
+    ) -> Result<std::result::Result<RawReply, Value>> {
+        let id = self.request_raw(method, params).await?;
+        self.reader.decoder_mut().raw_id = Some(id);
+        let wait = async {
+            loop {
+                match self.next_incoming().await? {
+                    Incoming::Raw(i, reply) if i == id => return Ok(Ok(reply)),
+                    Incoming::Message(Message::Response(Response { result, id: rid }))
+                        if rid == json!(id) =>
+                    {
+                        return Ok(result.map(|v| RawReply::from_value(&v)));
+                    }
+                    Incoming::Message(Message::Notification(n)) => self.deferred.push_back(n),
+                    _ => {}
+                }
+            }
+        };
+        let out = tokio::time::timeout(timeout, wait).await;
+        self.reader.decoder_mut().raw_id = None;
+        out.map_err(|_| ClientError::Timeout(format!("reply to {method} from {}", self.remote)))?
+    }
+
+    /// [`call_raw`](Self::call_raw) that turns an error reply into [`ClientError::Server`].
+    pub async fn call_raw_ok(
+        &mut self,
+        method: &str,
+        params: Bytes,
+        timeout: Duration,
+    ) -> Result<RawReply> {
+        self.call_raw(method, params, timeout)
+            .await?
+            .map_err(|error| ClientError::Server {
+                method: method.to_owned(),
+                error,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_result_takes_only_a_plain_success_for_the_id() {
+        let ok = br#"{"id":7,"result":[{"rows":[{"a":"}]\"{"}]}],"error":null}"#;
+        let r = raw_result(ok, 7).unwrap();
+        assert_eq!(&ok[r], br#"[{"rows":[{"a":"}]\"{"}]}]"#);
+        let spaced = b" { \"error\" : null ,\n \"result\" : 5 , \"id\" : 3 } ";
+        assert_eq!(&spaced[raw_result(spaced, 3).unwrap()], b"5");
+        // Another id, an error, a request, a null result, an extra member, broken text.
+        for (frame, id) in [
+            (&br#"{"id":8,"result":[],"error":null}"#[..], 7),
+            (br#"{"id":7,"result":null,"error":"x"}"#, 7),
+            (br#"{"id":7,"method":"echo","params":[]}"#, 7),
+            (br#"{"id":7,"result":null,"error":null}"#, 7),
+            (br#"{"id":7,"result":[],"extra":1}"#, 7),
+            (br#"{"id":7,"result":[}"#, 7),
+            (br#"{"id":7,"result":[]"#, 7),
+            (br#"[1]"#, 7),
+        ] {
+            assert_eq!(
+                raw_result(frame, id),
+                None,
+                "{}",
+                String::from_utf8_lossy(frame)
+            );
+        }
+    }
+
+    /// A scripted server: answers `echo` probes interleaved, sends a notification before the
+    /// reply, and checks the raw request arrived intact.
+    #[test]
+    fn call_raw_sends_bytes_and_returns_the_result_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::UnixListener::bind(&path).unwrap();
+            let server = tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut splitter = JsonSplitter::default();
+                let mut buf = BytesMut::new();
+                let mut seen = Vec::new();
+                while seen.len() < 3 {
+                    if let Some(v) = splitter.next_value(&mut buf).unwrap() {
+                        if v["method"].is_null() {
+                            continue; // the client's answer to our probe
+                        }
+                        let id = v["id"].clone();
+                        let reply = match v["method"].as_str() {
+                            Some("transact") => {
+                                // A notification and a probe of our own first.
+                                s.write_all(br#"{"id":null,"method":"update","params":[null,{}]}"#)
+                                    .await
+                                    .unwrap();
+                                s.write_all(br#"{"id":"echo","method":"echo","params":[]}"#)
+                                    .await
+                                    .unwrap();
+                                json!({"id": id, "result": [{"rows": [{"x": "a\"b"}]}], "error": null})
+                            }
+                            Some("fail") => json!({"id": id, "result": null, "error": "nope"}),
+                            _ => json!({"id": id, "result": ["plain"], "error": null}),
+                        };
+                        seen.push(v);
+                        s.write_all(reply.to_string().as_bytes()).await.unwrap();
+                        continue;
+                    }
+                    if s.read_buf(&mut buf).await.unwrap() == 0 {
+                        break;
+                    }
+                }
+                seen
+            });
+            let remote = Remote::Unix(path.to_string_lossy().into_owned());
+            let t = Duration::from_secs(10);
+            let mut c = Connection::connect(&remote, t, None).await.unwrap();
+            let params = Bytes::from_static(br#"["db",{"op":"select","table":"T","where":[]}]"#);
+            let r = c.call_raw_ok("transact", params, t).await.unwrap();
+            assert_eq!(r.result(), br#"[{"rows":[{"x":"a\"b"}]}]"#);
+            assert_eq!(r.to_value().unwrap(), json!([{"rows": [{"x": "a\"b"}]}]));
+            assert_eq!(c.deferred.len(), 1, "the notification is kept");
+            let e = c.call_raw("fail", Bytes::from_static(b"[]"), t).await.unwrap();
+            assert_eq!(e.unwrap_err(), json!("nope"));
+            let plain = c.call_ok("list_dbs", vec![], t).await.unwrap();
+            assert_eq!(plain, json!(["plain"]));
+            let seen = server.await.unwrap();
+            assert_eq!(
+                seen[0],
+                json!({"id": 1, "method": "transact",
+                       "params": ["db", {"op": "select", "table": "T", "where": []}]})
+            );
+            assert_eq!(seen[1]["method"], "fail");
+        });
     }
 }

@@ -46,7 +46,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
-pub use conn::{Connection, Remote};
+pub use conn::{Connection, RawReply, Remote};
 pub use error::{ClientError, Result};
 pub use index::{IndexColumn, IndexSpec};
 pub use monitor::{MonitorMethod, MonitorSpec, TableMonitor};
@@ -323,6 +323,26 @@ impl Client {
     pub async fn transact(&self, txn: Txn) -> Result<TxnReply> {
         let (tx, rx) = oneshot::channel();
         self.send(Cmd::Transact(txn, tx))?;
+        rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// [`transact`](Self::transact) of a transaction already serialized, sent as it is (no JSON
+    /// tree, no copy): `params` is the JSON text of the `transact` params (`[database, op...]`)
+    /// with `n_ops` operations, of which `inserts` lists the `insert`s (operation index, table)
+    /// for read-your-writes, as [`Txn`] would have recorded them.
+    pub async fn transact_bytes(
+        &self,
+        params: bytes::Bytes,
+        n_ops: usize,
+        inserts: Vec<(usize, String)>,
+    ) -> Result<TxnReply> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Cmd::TransactBytes {
+            params,
+            n_ops,
+            inserts,
+            reply: tx,
+        })?;
         rx.await.map_err(|_| ClientError::Closed)?
     }
 

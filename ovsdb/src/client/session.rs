@@ -35,6 +35,13 @@ pub(crate) struct Shared {
 
 pub(crate) enum Cmd {
     Transact(Txn, oneshot::Sender<Result<TxnReply>>),
+    /// A transaction already serialized (`Client::transact_bytes`).
+    TransactBytes {
+        params: bytes::Bytes,
+        n_ops: usize,
+        inserts: Vec<(usize, String)>,
+        reply: oneshot::Sender<Result<TxnReply>>,
+    },
     Request(String, Vec<Value>, oneshot::Sender<Result<Value>>),
     SetCondition(String, Option<Vec<Value>>, oneshot::Sender<Result<()>>),
     Lock(String, bool, oneshot::Sender<Result<bool>>),
@@ -480,6 +487,28 @@ impl Session {
                 };
                 ("transact".to_owned(), txn.params(&self.cfg.database), p)
             }
+            Cmd::TransactBytes {
+                params,
+                n_ops,
+                inserts,
+                reply,
+            } => {
+                let pending = Pending::Transact {
+                    reply,
+                    n_ops,
+                    inserts,
+                };
+                return match live.conn.request_raw("transact", params).await {
+                    Ok(id) => {
+                        live.pending.insert(id, pending);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        fail_pending(pending);
+                        Err(e)
+                    }
+                };
+            }
             Cmd::Request(m, params, reply) => (m.clone(), params, Pending::Raw(m, reply)),
             Cmd::SetCondition(table, cond, reply) => {
                 let valid = {
@@ -889,7 +918,7 @@ fn fail_pending(p: Pending) {
 
 fn fail_cmd(c: Cmd, e: &ClientError) {
     match c {
-        Cmd::Transact(_, r) => {
+        Cmd::Transact(_, r) | Cmd::TransactBytes { reply: r, .. } => {
             let _ = r.send(Err(e.clone()));
         }
         Cmd::Request(_, _, r) => {

@@ -113,6 +113,18 @@ impl JsonSplitter {
     /// After an error the splitter must be [`reset`](Self::reset) and the stream abandoned (or `buf`
     /// cleared): the position of the next message is unknown.
     pub fn next_value(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, JsonRpcError> {
+        let Some(frame) = self.next_frame(buf)? else {
+            return Ok(None);
+        };
+        let offset = self.offset - frame.len() as u64;
+        serde_json::from_slice(&frame)
+            .map(Some)
+            .map_err(|source| JsonRpcError::Json { offset, source })
+    }
+
+    /// Like [`next_value`](Self::next_value), but returns the value's bytes unparsed (its
+    /// brackets balance outside strings; whether it is valid JSON is the caller's to check).
+    pub fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, JsonRpcError> {
         if !self.in_value {
             let skip = buf.iter().take_while(|b| is_json_whitespace(**b)).count();
             buf.advance(skip);
@@ -182,12 +194,9 @@ impl JsonSplitter {
             return Ok(None);
         };
         let frame = buf.split_to(len);
-        let offset = self.offset;
         self.offset += len as u64;
         self.reset();
-        serde_json::from_slice(&frame)
-            .map(Some)
-            .map_err(|source| JsonRpcError::Json { offset, source })
+        Ok(Some(frame))
     }
 }
 

@@ -1,0 +1,324 @@
+//! One pod added to a caught-up cluster, side by side with real ovn-northd 23.03 (ignored by
+//! default; run with
+//! `cargo test --release -p ovnkit-cli --test northd_pod_add -- --ignored --nocapture`).
+//!
+//! For each OVN-Kubernetes shape, a fresh stack (NB and SB ovsdb-servers, no chassis) gets the
+//! NB in one transaction and one northd — real `ovn-northd` or `ovnkit northd` — runs until SB
+//! carries `nb_cfg` 1. Then pods are added one at a time, each with the NB transaction the kube
+//! layer writes for a pod like an existing one (its `Logical_Switch_Port`, the node switch's
+//! `ports`, the pod IP in the address sets and the port in the port groups that hold its
+//! sibling) plus an `NB_Global` `nb_cfg` bump; the time is from sending that transaction until
+//! an SB monitor sees `SB_Global` `nb_cfg` reach the new value (SB written, with the pod's
+//! binding and flows). Both northds are measured the same way, in the same run.
+
+#[path = "../../northd/tests/shapes/mod.rs"]
+mod shapes;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ovsdb::client::{Client, ClientConfig, Connection, Remote};
+use ovsdb::{Atom, Database, Datum, TxnContext, TxnOutcome};
+use serde_json::{json, Value};
+
+const PODS: usize = 7;
+
+/// The pod to copy: its row, UUID, IP, node switch, and the sets and groups holding it.
+struct Template {
+    row: serde_json::Map<String, Value>,
+    switch: String,
+    sets: Vec<String>,
+    groups: Vec<String>,
+}
+
+fn select(db: &mut Database, table: &str) -> Vec<Value> {
+    let p = json!(["OVN_Northbound", {"op": "select", "table": table, "where": []}]);
+    match db.transact(&p, &TxnContext::default()) {
+        TxnOutcome::Complete { results, .. } => {
+            results[0]["rows"].as_array().cloned().unwrap_or_default()
+        }
+        TxnOutcome::Blocked { .. } => panic!("select blocked"),
+    }
+}
+
+fn set_members(v: &Value) -> Vec<Value> {
+    match v.as_array().map(Vec::as_slice) {
+        Some([tag, Value::Array(items)]) if tag == "set" => items.clone(),
+        _ => vec![v.clone()],
+    }
+}
+
+fn template(db: &mut Database) -> Template {
+    let lsps = select(db, "Logical_Switch_Port");
+    let pod = lsps
+        .iter()
+        .find(|r| r["name"] == "ns0_pod-0")
+        .or_else(|| {
+            lsps.iter()
+                .find(|r| r["type"] == "" && r["name"].as_str().is_some_and(|n| n.contains("pod")))
+        })
+        .cloned()
+        .expect("a pod port");
+    let uuid = pod["_uuid"].clone();
+    let ip = pod["addresses"]
+        .as_str()
+        .and_then(|a| a.split_whitespace().nth(1))
+        .map(str::to_owned)
+        .expect("pod address");
+    let switch = select(db, "Logical_Switch")
+        .into_iter()
+        .find(|s| set_members(&s["ports"]).contains(&uuid))
+        .and_then(|s| s["name"].as_str().map(str::to_owned))
+        .expect("pod switch");
+    let uuid_of = |r: &Value| r["_uuid"][1].as_str().map(str::to_owned);
+    let sets = select(db, "Address_Set")
+        .iter()
+        .filter(|a| set_members(&a["addresses"]).contains(&json!(ip)))
+        .filter_map(uuid_of)
+        .collect();
+    let groups = select(db, "Port_Group")
+        .iter()
+        .filter(|g| set_members(&g["ports"]).contains(&uuid))
+        .filter_map(uuid_of)
+        .collect();
+    let mut row = pod.as_object().cloned().unwrap_or_default();
+    for k in ["_uuid", "_version", "up", "dynamic_addresses"] {
+        row.remove(k);
+    }
+    Template {
+        row,
+        switch,
+        sets,
+        groups,
+    }
+}
+
+/// The NB transaction adding pod `n` like the template, with `nb_cfg` = `cfg`.
+fn pod_add(t: &Template, n: usize, cfg: i64) -> Vec<Value> {
+    let mac = format!("0a:58:0a:ff:{:02x}:{:02x}", n / 256, n % 256);
+    let ip = format!("10.255.{}.{}", n / 250, n % 250 + 2);
+    let mut row = t.row.clone();
+    row.insert("name".into(), json!(format!("ns0_bench-pod-{n}")));
+    row.insert("addresses".into(), json!(format!("{mac} {ip}")));
+    row.insert("port_security".into(), json!(format!("{mac} {ip}")));
+    let mut ops = vec![
+        json!("OVN_Northbound"),
+        json!({"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "pod", "row": row}),
+        json!({"op": "mutate", "table": "Logical_Switch", "where": [["name", "==", t.switch]],
+               "mutations": [["ports", "insert", ["set", [["named-uuid", "pod"]]]]]}),
+    ];
+    for s in &t.sets {
+        ops.push(json!({"op": "mutate", "table": "Address_Set",
+                        "where": [["_uuid", "==", ["uuid", s]]],
+                        "mutations": [["addresses", "insert", ip]]}));
+    }
+    for g in &t.groups {
+        ops.push(json!({"op": "mutate", "table": "Port_Group",
+                        "where": [["_uuid", "==", ["uuid", g]]],
+                        "mutations": [["ports", "insert", ["set", [["named-uuid", "pod"]]]]]}));
+    }
+    ops.push(json!({"op": "update", "table": "NB_Global", "where": [], "row": {"nb_cfg": cfg}}));
+    ops
+}
+
+fn sb_cfg_is(r: &ovsdb::client::Replica, want: i64) -> bool {
+    r.table("SB_Global").is_some_and(|t| {
+        t.rows().any(|row| {
+            matches!(t.value(row, "nb_cfg").and_then(Datum::first), Some(Atom::Integer(i)) if *i == want)
+        })
+    })
+}
+
+/// Loads `load`, runs one northd until SB caught up, then times `PODS` pod adds (ms each).
+fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64, Vec<f64>) {
+    let mut stack = ovn
+        .stack()
+        .no_chassis()
+        .northd(testkit::NorthdSource::None)
+        .build()
+        .expect("stack");
+    let (nb_remote, sb_remote) = (stack.nb_remote().to_owned(), stack.sb_remote().to_owned());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut conn = rt.block_on(async {
+        let remote = Remote::parse(&nb_remote).expect("remote");
+        let mut conn = Connection::connect(&remote, Duration::from_secs(30), None)
+            .await
+            .expect("connect NB");
+        let reply = conn
+            .call_ok("transact", load.to_vec(), Duration::from_secs(600))
+            .await
+            .expect("load NB");
+        assert!(
+            reply
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|r| r.get("error").is_none()),
+            "NB load failed"
+        );
+        conn
+    });
+    let t0 = Instant::now();
+    let daemon = if ours {
+        let bin = Path::new(env!("CARGO_BIN_EXE_ovnkit"));
+        stack
+            .sandbox_mut()
+            .start_program(
+                "ovnkit-northd",
+                bin,
+                ["northd", "--ovnnb-db", &nb_remote, "--ovnsb-db", &sb_remote],
+            )
+            .expect("start ovnkit northd")
+    } else {
+        stack
+            .sandbox_mut()
+            .start_northd(&nb_remote, &sb_remote)
+            .expect("start ovn-northd")
+    };
+    let out = rt.block_on(async {
+        let mut cfg = ClientConfig::new(&sb_remote, "OVN_Southbound");
+        cfg.monitor = None;
+        let sb = Client::connect(cfg.table("SB_Global", &["nb_cfg"]), Duration::from_secs(30))
+            .await
+            .expect("SB monitor");
+        sb.wait_for(Duration::from_secs(900), |r| sb_cfg_is(r, 1))
+            .await
+            .expect("northd caught up");
+        let catch_up = t0.elapsed().as_secs_f64();
+        // Let the write-backs (port `up`, `sb_cfg`) settle.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let mut times = Vec::new();
+        for n in 0..PODS {
+            let cfg = 2 + n as i64;
+            let ops = pod_add(t, n, cfg);
+            let start = Instant::now();
+            let reply = conn
+                .call_ok("transact", ops, Duration::from_secs(60))
+                .await
+                .expect("pod add");
+            assert!(
+                reply
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .all(|r| r.get("error").is_none()),
+                "pod add failed: {reply}"
+            );
+            sb.wait_for(Duration::from_secs(300), |r| sb_cfg_is(r, cfg))
+                .await
+                .expect("pod reflected in SB");
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+        (catch_up, times)
+    });
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .map(str::trim)
+        .unwrap_or("?");
+    eprintln!(
+        "  {} peak memory (VmHWM): {hwm}",
+        if ours { "ovnkit northd" } else { "ovn-northd" }
+    );
+    if ours {
+        // How each round went (full or incremental, time per step).
+        let log = std::fs::read_to_string(daemon.output_file()).unwrap_or_default();
+        for line in log.lines().filter(|l| l.contains("SB written")) {
+            eprintln!("  ovnkit northd: {line}");
+        }
+    }
+    out
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(s.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn bench(name: &str, scale: shapes::ovnk::Scale) {
+    let ovn = testkit::require_or_skip!();
+    let mut db = shapes::ovnk::build(scale);
+    let t = template(&mut db);
+    let load = shapes::ovnk::insert_all(&mut db);
+    drop(db);
+    eprintln!(
+        "{name}: {} NB rows; pods join {} ({} address sets, {} port groups)",
+        load.len() - 1,
+        t.switch,
+        t.sets.len(),
+        t.groups.len()
+    );
+    let (real_up, real) = run(&ovn, &load, &t, false);
+    let (ours_up, ours) = run(&ovn, &load, &t, true);
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    eprintln!(
+        "{name}: pod add to SB nb_cfg, ms: real ovn-northd median {:.1} [{}] (caught up in \
+         {real_up:.1} s) | ovnkit northd median {:.1} [{}] (caught up in {ours_up:.1} s) | \
+         {:.1}x faster",
+        median(&real),
+        fmt(&real),
+        median(&ours),
+        fmt(&ours),
+        median(&real) / median(&ours).max(0.001)
+    );
+}
+
+/// 100 nodes x 50 pods, 1,000 Services, 500 NetworkPolicies, 100 EgressIPs.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn pod_add_100_nodes_vs_real() {
+    bench(
+        "ovn-kubernetes 100 nodes x 50 pods",
+        shapes::ovnk::Scale {
+            nodes: 100,
+            pods_per_node: 50,
+            services: 1000,
+            policies: 500,
+            egress_ips: 100,
+        },
+    );
+}
+
+/// 250 nodes x 100 pods, 5,000 Services, 2,000 NetworkPolicies, 500 EgressIPs.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn pod_add_250_nodes_vs_real() {
+    bench(
+        "ovn-kubernetes 250 nodes x 100 pods",
+        shapes::ovnk::Scale {
+            nodes: 250,
+            pods_per_node: 100,
+            services: 5000,
+            policies: 2000,
+            egress_ips: 500,
+        },
+    );
+}
+
+/// A small cluster, quick to run, to check the harness itself.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn pod_add_10_nodes_vs_real() {
+    bench(
+        "ovn-kubernetes 10 nodes x 10 pods",
+        shapes::ovnk::Scale {
+            nodes: 10,
+            pods_per_node: 10,
+            services: 50,
+            policies: 20,
+            egress_ips: 5,
+        },
+    );
+}

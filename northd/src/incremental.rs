@@ -1,0 +1,1337 @@
+//! Incremental processing: keep what the last compile made and, for Northbound changes that only
+//! touch ordinary ports, rebuild only what they can affect.
+//!
+//! An [`Engine`] holds the NB snapshot it compiled, the switch and router views, the content
+//! (ports, multicast groups, address sets, port groups) and the flows of each *unit* — one
+//! switch's or one router's flow builder — with the merged flow table (flow to datapaths).
+//! [`Engine::apply`] takes changed NB rows. It handles, incrementally:
+//! - `Logical_Switch_Port` inserts, deletes and updates of plain VIF ports (type `""`, no
+//!   `dynamic` address, no parent or tag, not named by NAT, load balancer health checks,
+//!   virtual ports, container ports or routers);
+//! - `Logical_Switch` updates of `ports` only;
+//! - `Address_Set` inserts, deletes and updates;
+//! - `Port_Group` updates of `ports` only;
+//! - `NB_Global` updates that leave `options` alone (`nb_cfg` bumps).
+//!
+//! It rebuilds the views of the switches holding the changed ports, their port bindings and
+//! multicast groups, the flows of those switches and of the routers attached to them (a
+//! router's flows list its neighbours' addresses, and it also writes flows on its switches),
+//! the address sets and SB port groups of the port groups involved. Anything else answers
+//! [`Step::Full`]: the caller recomputes everything with a new engine. The flows of a
+//! datapath all of whose builders were rebuilt are replaced exactly; a rebuilt router's flows
+//! on its other switches must come out unchanged, else the step is answered with `Full` too.
+//! The result always equals a full build of the same NB with the SB state the engine wrote
+//! (tested by the `incremental` property test).
+//!
+//! [`Engine::plan`] turns the step's [`Delta`] into SB operations, finding the rows to update
+//! or delete through an [`SbLookup`] (the caller's SB replica).
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use ovn_nb::addr::LspAddress;
+use ovn_nb::model as nb;
+use ovn_sb::model as sb;
+use ovsdb::model::{Model, Ref};
+use ovsdb::TableSchema;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::build::{build_all, build_switch_ports, port_group_sets, GlobalOptions};
+use crate::content::{McGroupContent, PortContent, SbContent};
+use crate::diff::SbTxn;
+use crate::error::{NbWarning, NorthdError};
+use crate::flow::{DpIndex, FlowKey, FlowTable};
+use crate::lb::LoadBalancer;
+use crate::mcast::SwitchMcastConfig;
+use crate::router::{self, Peer, Router, RouterCtx};
+use crate::snapshot::NbSnapshot;
+use crate::state::SbState;
+use crate::switch::{self, Switch, SwitchCtx};
+
+/// One flow builder: the flows of one switch or one router (by position in the views).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Unit {
+    /// A switch.
+    Switch(usize),
+    /// A router.
+    Router(usize),
+}
+
+/// One changed NB row: its table, UUID and content now (`None` when deleted), laid out as the
+/// given table schema says.
+#[derive(Debug, Clone, Copy)]
+pub struct NbChange<'a> {
+    /// The table name.
+    pub table: &'a str,
+    /// The row UUID.
+    pub uuid: Uuid,
+    /// The row as it is now, with the schema of its table; `None` when deleted.
+    pub row: Option<(&'a ovsdb::Row, &'a TableSchema)>,
+}
+
+/// What [`Engine::apply`] did.
+#[derive(Debug)]
+pub enum Step {
+    /// The changes were applied; the delta says what SB must change.
+    Applied(Delta),
+    /// The changes need a full recompute (the engine must be rebuilt with [`Engine::new`]);
+    /// the reason.
+    Full(&'static str),
+}
+
+/// What changed in the content, by natural key.
+#[derive(Debug, Default, Clone)]
+pub struct Delta {
+    /// Port bindings by `logical_port`: the new row, or `None` to delete.
+    pub ports: BTreeMap<String, Option<PortContent>>,
+    /// Multicast groups by datapath and name: the new row, or `None` to delete.
+    pub mc_groups: BTreeMap<(DpIndex, String), Option<McGroupContent>>,
+    /// `IP_Multicast` rows of the rebuilt switches.
+    pub ip_multicast: BTreeMap<DpIndex, SwitchMcastConfig>,
+    /// Address sets by name: the new addresses, or `None` to delete.
+    pub address_sets: BTreeMap<String, Option<BTreeSet<String>>>,
+    /// SB port groups by name: the new ports, or `None` to delete.
+    pub port_groups: BTreeMap<String, Option<BTreeSet<String>>>,
+    /// Flows whose datapath set changed: key, old datapaths, new datapaths (empty: none).
+    pub flows: Vec<(FlowKey, BTreeSet<DpIndex>, BTreeSet<DpIndex>)>,
+    /// NB problems met while rebuilding.
+    pub warnings: Vec<NbWarning>,
+    /// Time spent in each phase of the step.
+    pub timings: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Delta {
+    /// True when SB needs no change.
+    pub fn is_empty(&self) -> bool {
+        self.ports.is_empty()
+            && self.mc_groups.is_empty()
+            && self.address_sets.is_empty()
+            && self.port_groups.is_empty()
+            && self.flows.is_empty()
+    }
+}
+
+/// Finds the current SB rows an incremental plan updates or deletes.
+pub trait SbLookup {
+    /// The `Datapath_Binding` of the NB switch or router `nb_uuid`.
+    fn datapath(&self, nb_uuid: Uuid) -> Option<Uuid>;
+    /// The `Port_Binding` named `name`.
+    fn port_binding(&self, name: &str) -> Option<sb::PortBinding>;
+    /// The `Multicast_Group` `name` of SB datapath `datapath`.
+    fn multicast_group(&self, datapath: Uuid, name: &str) -> Option<sb::MulticastGroup>;
+    /// The `Address_Set` named `name`.
+    fn address_set(&self, name: &str) -> Option<sb::AddressSet>;
+    /// The `Port_Group` named `name`.
+    fn port_group(&self, name: &str) -> Option<sb::PortGroup>;
+    /// The `IP_Multicast` row of SB datapath `datapath`.
+    fn ip_multicast(&self, datapath: Uuid) -> Option<sb::IpMulticast>;
+    /// The logical flows with the match and actions of `key` (callers check the rest).
+    fn logical_flows(&self, key: &FlowKey) -> Vec<sb::LogicalFlow>;
+    /// The datapaths of `Logical_DP_Group` `group`.
+    fn dp_group_datapaths(&self, group: Uuid) -> Option<BTreeSet<Uuid>>;
+    /// A `Logical_DP_Group` with exactly `datapaths`.
+    fn dp_group(&self, datapaths: &BTreeSet<Uuid>) -> Option<Uuid>;
+    /// The `Chassis` named `name`, else the one whose hostname is `name`.
+    fn chassis(&self, name: &str) -> Option<Uuid>;
+    /// The `HA_Chassis_Group` named `name`.
+    fn ha_chassis_group(&self, name: &str) -> Option<Uuid>;
+}
+
+/// [`SbLookup`] over [`crate::diff::SbRows`] (tests, embedders with in-memory SB).
+#[derive(Debug)]
+pub struct RowsLookup<'a> {
+    rows: &'a crate::diff::SbRows,
+    flows_by_match: HashMap<&'a str, Vec<&'a sb::LogicalFlow>>,
+    pb_by_name: HashMap<&'a str, &'a sb::PortBinding>,
+}
+
+impl<'a> RowsLookup<'a> {
+    /// Indexes `rows`.
+    pub fn new(rows: &'a crate::diff::SbRows) -> Self {
+        let mut flows_by_match: HashMap<&str, Vec<&sb::LogicalFlow>> = HashMap::new();
+        for f in rows.logical_flows.values() {
+            flows_by_match.entry(f.match_.as_str()).or_default().push(f);
+        }
+        let pb_by_name = rows
+            .ports
+            .values()
+            .map(|p| (p.logical_port.as_str(), p))
+            .collect();
+        Self {
+            rows,
+            flows_by_match,
+            pb_by_name,
+        }
+    }
+}
+
+impl SbLookup for RowsLookup<'_> {
+    fn datapath(&self, nb_uuid: Uuid) -> Option<Uuid> {
+        let s = nb_uuid.to_string();
+        self.rows
+            .datapaths
+            .values()
+            .find(|d| {
+                d.external_ids.get("logical-switch") == Some(&s)
+                    || d.external_ids.get("logical-router") == Some(&s)
+            })
+            .map(|d| d.uuid.uuid())
+    }
+
+    fn port_binding(&self, name: &str) -> Option<sb::PortBinding> {
+        self.pb_by_name.get(name).map(|p| (*p).clone())
+    }
+
+    fn multicast_group(&self, datapath: Uuid, name: &str) -> Option<sb::MulticastGroup> {
+        self.rows
+            .multicast_groups
+            .values()
+            .find(|m| m.datapath.uuid() == datapath && m.name == name)
+            .cloned()
+    }
+
+    fn address_set(&self, name: &str) -> Option<sb::AddressSet> {
+        self.rows
+            .address_sets
+            .values()
+            .find(|a| a.name == name)
+            .cloned()
+    }
+
+    fn port_group(&self, name: &str) -> Option<sb::PortGroup> {
+        self.rows
+            .port_groups
+            .values()
+            .find(|a| a.name == name)
+            .cloned()
+    }
+
+    fn ip_multicast(&self, datapath: Uuid) -> Option<sb::IpMulticast> {
+        self.rows
+            .ip_multicast
+            .values()
+            .find(|m| m.datapath.uuid() == datapath)
+            .cloned()
+    }
+
+    fn logical_flows(&self, key: &FlowKey) -> Vec<sb::LogicalFlow> {
+        self.flows_by_match
+            .get(key.match_.as_str())
+            .map(|v| {
+                v.iter()
+                    .filter(|f| f.actions == key.actions)
+                    .map(|f| (*f).clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn dp_group_datapaths(&self, group: Uuid) -> Option<BTreeSet<Uuid>> {
+        self.rows
+            .dp_groups
+            .get(&Ref::new(group))
+            .map(|g| g.datapaths.iter().map(|d| d.uuid()).collect())
+    }
+
+    fn dp_group(&self, datapaths: &BTreeSet<Uuid>) -> Option<Uuid> {
+        self.rows
+            .dp_groups
+            .values()
+            .find(|g| {
+                g.datapaths
+                    .iter()
+                    .map(|d| d.uuid())
+                    .eq(datapaths.iter().copied())
+            })
+            .map(|g| g.uuid.uuid())
+    }
+
+    fn chassis(&self, name: &str) -> Option<Uuid> {
+        let all = || self.rows.chassis.values();
+        all()
+            .find(|c| c.name == name)
+            .or_else(|| all().find(|c| c.hostname == name))
+            .map(|c| c.uuid.uuid())
+    }
+
+    fn ha_chassis_group(&self, name: &str) -> Option<Uuid> {
+        self.rows
+            .ha_chassis_groups
+            .values()
+            .find(|g| g.name == name)
+            .map(|g| g.uuid.uuid())
+    }
+}
+
+type UnitFlows = Vec<(Arc<FlowKey>, DpIndex)>;
+
+/// The state of the last compile, updated in place by incremental steps.
+#[derive(Debug)]
+pub struct Engine {
+    nb: NbSnapshot,
+    state: SbState,
+    content: SbContent,
+    globals: GlobalOptions,
+    switches: Vec<Switch>,
+    routers: Vec<Router>,
+    lbs: BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
+    lb_flows: switch::lb::LbFlowCache,
+    router_lb_sets: BTreeSet<String>,
+    /// Every flow with its datapaths (sorted).
+    flows: HashMap<Arc<FlowKey>, Vec<DpIndex>>,
+    /// The flows of the units rebuilt so far (others are built from the old state on first
+    /// need), sorted by flow then datapath.
+    units: HashMap<Unit, UnitFlows>,
+    /// Port_Binding tunnel keys by name (what router builders see).
+    port_keys: BTreeMap<String, u32>,
+    dp_keys: Vec<u32>,
+    switch_by_nb: HashMap<Ref<nb::LogicalSwitch>, usize>,
+    lsp_switches: HashMap<Ref<nb::LogicalSwitchPort>, BTreeSet<usize>>,
+    lsp_pgs: HashMap<Ref<nb::LogicalSwitchPort>, BTreeSet<Ref<nb::PortGroup>>>,
+    pg_by_name: HashMap<String, Ref<nb::PortGroup>>,
+    /// Routers attached to each switch, and switches attached to each router.
+    switch_routers: Vec<BTreeSet<usize>>,
+    router_switches: Vec<BTreeSet<usize>>,
+    /// Port names other rows refer to (changes to such ports are not handled incrementally).
+    special_names: HashSet<String>,
+    /// Ports with a `dynamic` address (IPAM: any port change could move allocations).
+    dynamic_ports: usize,
+}
+
+fn plain_vif(l: &nb::LogicalSwitchPort) -> bool {
+    l.type_.is_empty()
+        && l.parent_name.is_none()
+        && l.tag_request.is_none()
+        && l.tag.is_none()
+        && l.ha_chassis_group.is_none()
+        && !has_dynamic(l)
+}
+
+fn has_dynamic(l: &nb::LogicalSwitchPort) -> bool {
+    l.addresses
+        .iter()
+        .any(|a| matches!(a.parse::<LspAddress>(), Ok(LspAddress::Dynamic { .. })))
+}
+
+fn typed<T: Model>(ch: &NbChange<'_>) -> Result<Option<T>, NorthdError> {
+    match ch.row {
+        Some((row, ts)) => Ok(Some(T::from_row(row, ts)?)),
+        None => Ok(None),
+    }
+}
+
+/// Puts a changed row into `snap`.
+fn apply_to_snapshot(snap: &mut NbSnapshot, ch: &NbChange<'_>) -> Result<(), NorthdError> {
+    macro_rules! put {
+        ($field:ident, $ty:ty) => {{
+            let r: Ref<$ty> = Ref::new(ch.uuid);
+            match typed::<$ty>(ch)? {
+                Some(m) => {
+                    snap.$field.insert(r, m);
+                }
+                None => {
+                    snap.$field.remove(&r);
+                }
+            }
+        }};
+    }
+    match ch.table {
+        "NB_Global" => snap.nb_global = typed::<nb::NbGlobal>(ch)?,
+        "Logical_Switch" => put!(switches, nb::LogicalSwitch),
+        "Logical_Switch_Port" => put!(switch_ports, nb::LogicalSwitchPort),
+        "Logical_Router" => put!(routers, nb::LogicalRouter),
+        "Logical_Router_Port" => put!(router_ports, nb::LogicalRouterPort),
+        "ACL" => put!(acls, nb::Acl),
+        "Address_Set" => put!(address_sets, nb::AddressSet),
+        "Port_Group" => put!(port_groups, nb::PortGroup),
+        "Load_Balancer" => put!(load_balancers, nb::LoadBalancer),
+        "Load_Balancer_Group" => put!(lb_groups, nb::LoadBalancerGroup),
+        "QoS" => put!(qos, nb::QoS),
+        "Meter" => put!(meters, nb::Meter),
+        "DHCP_Options" => put!(dhcp_options, nb::DhcpOptions),
+        "DNS" => put!(dns, nb::Dns),
+        "Logical_Router_Static_Route" => put!(static_routes, nb::LogicalRouterStaticRoute),
+        "Logical_Router_Policy" => put!(policies, nb::LogicalRouterPolicy),
+        "NAT" => put!(nats, nb::Nat),
+        "Gateway_Chassis" => put!(gateway_chassis, nb::GatewayChassis),
+        "HA_Chassis_Group" => put!(ha_chassis_groups, nb::HaChassisGroup),
+        "HA_Chassis" => put!(ha_chassis, nb::HaChassis),
+        "BFD" => put!(bfd, nb::Bfd),
+        "Static_MAC_Binding" => put!(static_mac_bindings, nb::StaticMacBinding),
+        "Copp" => put!(copp, nb::Copp),
+        _ => {}
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Compiles `nb` in full against the SB `state` (tunnel keys, chassis features).
+    pub fn new(mut nb: NbSnapshot, state: SbState) -> Self {
+        let built = build_all(&nb, &state);
+        let content = built.content;
+        // The snapshot as compiled: with the IPAM allocations (written back to NB by the caller).
+        for (u, v) in &content.nb_dynamic_addresses {
+            if let Some(l) = nb.switch_ports.get_mut(&Ref::new(*u)) {
+                l.dynamic_addresses.clone_from(v);
+            }
+        }
+        let flows: HashMap<Arc<FlowKey>, Vec<DpIndex>> = content
+            .flows
+            .iter()
+            .map(|(k, dps)| (Arc::new(k.clone()), dps.iter().copied().collect()))
+            .collect();
+        let mut e = Self {
+            state,
+            globals: built.globals,
+            lb_flows: switch::lb::lb_flow_cache(built.lbs.values()),
+            lbs: built.lbs,
+            router_lb_sets: built.router_lb_sets,
+            flows,
+            units: HashMap::new(),
+            port_keys: BTreeMap::new(),
+            dp_keys: content.datapaths.iter().map(|d| d.tunnel_key).collect(),
+            switch_by_nb: HashMap::new(),
+            lsp_switches: HashMap::new(),
+            lsp_pgs: HashMap::new(),
+            pg_by_name: HashMap::new(),
+            switch_routers: vec![BTreeSet::new(); built.switches.len()],
+            router_switches: vec![BTreeSet::new(); built.routers.len()],
+            special_names: HashSet::new(),
+            dynamic_ports: 0,
+            switches: built.switches,
+            routers: built.routers,
+            content,
+            nb,
+        };
+        e.index();
+        e
+    }
+
+    /// Builds the lookup maps from the views and the snapshot; the SB state becomes what the
+    /// content writes (the keys later steps must keep).
+    fn index(&mut self) {
+        self.state.datapath_keys = self
+            .content
+            .datapaths
+            .iter()
+            .map(|d| (d.nb_uuid, d.tunnel_key))
+            .collect();
+        self.state.port_keys = self
+            .content
+            .ports
+            .iter()
+            .filter_map(|p| {
+                let dp = self.content.datapaths.get(p.datapath)?;
+                Some((p.name.clone(), (dp.nb_uuid, p.tunnel_key)))
+            })
+            .collect();
+        self.port_keys = self
+            .content
+            .ports
+            .iter()
+            .map(|p| (p.name.clone(), p.tunnel_key))
+            .collect();
+        for (i, sw) in self.switches.iter().enumerate() {
+            self.switch_by_nb.insert(sw.nb, i);
+            for p in &sw.ports {
+                self.lsp_switches.entry(p.nb).or_default().insert(i);
+            }
+        }
+        for pg in self.nb.port_groups.values() {
+            self.pg_by_name.insert(pg.name.clone(), pg.uuid);
+            for p in &pg.ports {
+                self.lsp_pgs.entry(*p).or_default().insert(pg.uuid);
+            }
+        }
+        // Switch port name (of type router) -> routers peering it.
+        let mut peered: HashMap<&str, BTreeSet<usize>> = HashMap::new();
+        for (ri, r) in self.routers.iter().enumerate() {
+            for p in &r.ports {
+                self.special_names.insert(p.name.clone());
+                self.special_names.insert(p.cr_name());
+                if let Some(Peer::Switch { port }) = &p.peer {
+                    peered.entry(port.as_str()).or_default().insert(ri);
+                }
+            }
+        }
+        for (si, sw) in self.switches.iter().enumerate() {
+            for p in &sw.ports {
+                for &ri in peered.get(p.name.as_str()).into_iter().flatten() {
+                    self.switch_routers[si].insert(ri);
+                    self.router_switches[ri].insert(si);
+                }
+            }
+        }
+        self.special_names
+            .extend(peered.keys().map(|s| (*s).to_owned()));
+        for n in self.nb.nats.values() {
+            if let Some(p) = &n.logical_port {
+                self.special_names.insert(p.clone());
+            }
+        }
+        for lb in self.nb.load_balancers.values() {
+            for v in lb.ip_port_mappings.values() {
+                if let Some((port, _)) = v.split_once(':') {
+                    self.special_names.insert(port.to_owned());
+                }
+            }
+        }
+        for l in self.nb.switch_ports.values() {
+            if let Some(p) = &l.parent_name {
+                self.special_names.insert(p.clone());
+            }
+            if let Some(v) = l.options.get("virtual-parents") {
+                self.special_names
+                    .extend(v.split(',').map(|s| s.trim().to_owned()));
+            }
+            if !l.type_.is_empty() {
+                self.special_names.insert(l.name.clone());
+            }
+            if has_dynamic(l) {
+                self.dynamic_ports += 1;
+            }
+        }
+    }
+
+    /// The content of the last full compile (its flows are released by
+    /// [`release_content`](Self::release_content); later steps update ports, groups and sets).
+    pub fn content(&self) -> &SbContent {
+        &self.content
+    }
+
+    /// Drops the merged flow table of the full compile (the engine keeps its own index), once
+    /// the caller has diffed it.
+    pub fn release_content(&mut self) {
+        self.content.flows = FlowTable::default();
+        self.content.nb_dynamic_addresses.clear();
+        self.content.warnings.clear();
+    }
+
+    /// The NB snapshot as compiled (with IPAM allocations).
+    pub fn nb(&self) -> &NbSnapshot {
+        &self.nb
+    }
+
+    /// `SB_Global` options (including those northd adds).
+    pub fn global_options(&self) -> &BTreeMap<String, String> {
+        &self.content.global_options
+    }
+
+    /// The flows expanded per datapath, sorted, as [`SbContent::expanded_flows`] gives them.
+    pub fn expanded_flows(&self) -> Vec<(String, &'static str, u8, u16, String, String)> {
+        let mut out = Vec::new();
+        for (k, dps) in &self.flows {
+            for &dp in dps {
+                let name = self
+                    .content
+                    .datapaths
+                    .get(dp)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default();
+                out.push((
+                    name,
+                    k.stage.pipeline().as_str(),
+                    k.stage.table(),
+                    k.priority,
+                    k.match_.clone(),
+                    k.actions.clone(),
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The datapaths unit `u` may write flows on.
+    fn targets(&self, u: Unit) -> BTreeSet<DpIndex> {
+        match u {
+            Unit::Switch(si) => BTreeSet::from([self.switches[si].dp]),
+            Unit::Router(ri) => {
+                let mut t = BTreeSet::from([self.routers[ri].dp]);
+                t.extend(
+                    self.router_switches[ri]
+                        .iter()
+                        .map(|s| self.switches[*s].dp),
+                );
+                t
+            }
+        }
+    }
+
+    /// Applies changed NB rows: incrementally when they are all of the kinds this module
+    /// handles (see the module documentation), else answers [`Step::Full`] — in which case the
+    /// engine must be dropped.
+    pub fn apply(&mut self, changes: &[NbChange<'_>]) -> Result<Step, NorthdError> {
+        let mut affected: BTreeSet<usize> = BTreeSet::new();
+        let mut touched: BTreeSet<Ref<nb::LogicalSwitchPort>> = BTreeSet::new();
+        let mut changed_pgs: BTreeSet<Ref<nb::PortGroup>> = BTreeSet::new();
+        let mut set_names: BTreeSet<String> = BTreeSet::new();
+        let mut new_lsps: HashMap<Ref<nb::LogicalSwitchPort>, Option<nb::LogicalSwitchPort>> =
+            HashMap::new();
+        let mut new_names: HashSet<String> = HashSet::new();
+        for ch in changes {
+            match ch.table {
+                "NB_Global" => {
+                    let new = typed::<nb::NbGlobal>(ch)?;
+                    // Only the options matter (as the build reads them: the options northd
+                    // writes back, derived when absent, do not count as a change).
+                    let same = match (&self.nb.nb_global, new) {
+                        (Some(o), Some(n)) => {
+                            o.uuid == n.uuid
+                                && GlobalOptions::from_nb(&NbSnapshot {
+                                    nb_global: Some(n),
+                                    ..NbSnapshot::default()
+                                }) == self.globals
+                        }
+                        _ => false,
+                    };
+                    if !same {
+                        return Ok(Step::Full("NB_Global options"));
+                    }
+                }
+                "Logical_Switch" => {
+                    let new = typed::<nb::LogicalSwitch>(ch)?;
+                    let (Some(o), Some(n)) = (self.nb.switches.get(&Ref::new(ch.uuid)), &new)
+                    else {
+                        return Ok(Step::Full("switch inserted or deleted"));
+                    };
+                    let mut same = o.clone();
+                    same.ports.clone_from(&n.ports);
+                    same.version = n.version;
+                    if same != *n {
+                        return Ok(Step::Full("switch column other than ports"));
+                    }
+                    let Some(&si) = self.switch_by_nb.get(&o.uuid) else {
+                        return Ok(Step::Full("unknown switch"));
+                    };
+                    affected.insert(si);
+                    touched.extend(o.ports.symmetric_difference(&n.ports).copied());
+                }
+                "Logical_Switch_Port" => {
+                    let r = Ref::new(ch.uuid);
+                    let new = typed::<nb::LogicalSwitchPort>(ch)?;
+                    let old = self.nb.switch_ports.get(&r);
+                    if let (Some(o), Some(n)) = (old, &new) {
+                        // `up` (which northd itself writes) is no input of the build.
+                        let mut same = o.clone();
+                        same.up = n.up;
+                        same.version = n.version;
+                        if same == *n {
+                            new_lsps.insert(r, new);
+                            continue;
+                        }
+                    }
+                    if self.dynamic_ports > 0 {
+                        return Ok(Step::Full("IPAM (dynamic addresses)"));
+                    }
+                    for l in old.iter().copied().chain(new.iter()) {
+                        if !plain_vif(l) || self.special_names.contains(&l.name) {
+                            return Ok(Step::Full("port not a plain VIF, or named elsewhere"));
+                        }
+                    }
+                    if let Some(n) = &new {
+                        // A new name must not collide with another port's.
+                        if old.is_none_or(|o| o.name != n.name)
+                            && (self.port_keys.contains_key(&n.name)
+                                || !new_names.insert(n.name.clone()))
+                        {
+                            return Ok(Step::Full("port name collision"));
+                        }
+                    }
+                    new_lsps.insert(r, new);
+                    touched.insert(r);
+                }
+                "Address_Set" => {
+                    let new = typed::<nb::AddressSet>(ch)?;
+                    if let Some(o) = self.nb.address_sets.get(&Ref::new(ch.uuid)) {
+                        set_names.insert(o.name.clone());
+                    }
+                    if let Some(n) = &new {
+                        set_names.insert(n.name.clone());
+                    }
+                }
+                "Port_Group" => {
+                    let new = typed::<nb::PortGroup>(ch)?;
+                    let (Some(o), Some(n)) = (self.nb.port_groups.get(&Ref::new(ch.uuid)), &new)
+                    else {
+                        return Ok(Step::Full("port group inserted or deleted"));
+                    };
+                    let mut same = o.clone();
+                    same.ports.clone_from(&n.ports);
+                    same.version = n.version;
+                    if same != *n {
+                        return Ok(Step::Full("port group column other than ports"));
+                    }
+                    changed_pgs.insert(o.uuid);
+                    touched.extend(o.ports.symmetric_difference(&n.ports).copied());
+                }
+                _ => return Ok(Step::Full("table not handled incrementally")),
+            }
+        }
+        // Ports that moved in or out of a switch or group must be plain too.
+        for l in &touched {
+            let now = match new_lsps.get(l) {
+                Some(n) => n.as_ref(),
+                None => self.nb.switch_ports.get(l),
+            };
+            if let Some(p) = now.or_else(|| self.nb.switch_ports.get(l)) {
+                if !plain_vif(p) || self.special_names.contains(&p.name) {
+                    return Ok(Step::Full("moved port not a plain VIF"));
+                }
+            }
+            affected.extend(self.lsp_switches.get(l).into_iter().flatten());
+        }
+        // Port groups whose address sets or SB port groups may change, with the switches their
+        // members were on.
+        let mut pgs = changed_pgs.clone();
+        for l in &touched {
+            pgs.extend(self.lsp_pgs.get(l).into_iter().flatten());
+        }
+        let mut pg_switches: BTreeMap<Ref<nb::PortGroup>, BTreeSet<usize>> = BTreeMap::new();
+        for pg in &pgs {
+            let Some(row) = self.nb.port_groups.get(pg) else {
+                continue;
+            };
+            let e = pg_switches.entry(*pg).or_default();
+            for p in &row.ports {
+                e.extend(self.lsp_switches.get(p).into_iter().flatten());
+            }
+        }
+
+        // The builders to rerun: the affected switches and their routers, with the datapaths
+        // they alone write. Their old flows, when not known yet, come from the old state.
+        let mut units: BTreeSet<Unit> = BTreeSet::new();
+        for &si in &affected {
+            units.insert(Unit::Switch(si));
+            units.extend(self.switch_routers[si].iter().map(|r| Unit::Router(*r)));
+        }
+        let whole: BTreeSet<DpIndex> = units
+            .iter()
+            .map(|u| match *u {
+                Unit::Switch(si) => self.switches[si].dp,
+                Unit::Router(ri) => self.routers[ri].dp,
+            })
+            .collect();
+        let missing: Vec<Unit> = units
+            .iter()
+            .filter(|u| !self.units.contains_key(u))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            let (tables, _, _) = self.build_units(&missing);
+            for (u, t) in tables {
+                let v = self.unit_flows(&t);
+                self.units.insert(u, v);
+            }
+        }
+
+        // Apply the rows.
+        for ch in changes {
+            if ch.table == "Port_Group" {
+                if let Some(o) = self.nb.port_groups.get(&Ref::new(ch.uuid)) {
+                    for p in &o.ports {
+                        if let Some(s) = self.lsp_pgs.get_mut(p) {
+                            s.remove(&o.uuid);
+                        }
+                    }
+                }
+            }
+            apply_to_snapshot(&mut self.nb, ch)?;
+            if ch.table == "Port_Group" {
+                if let Some(n) = self.nb.port_groups.get(&Ref::new(ch.uuid)) {
+                    for p in &n.ports {
+                        self.lsp_pgs.entry(*p).or_default().insert(n.uuid);
+                    }
+                }
+            }
+        }
+        let mut delta = Delta::default();
+        let mut clock = std::time::Instant::now();
+        let mut lap = |delta: &mut Delta, what: &'static str| {
+            let now = std::time::Instant::now();
+            delta.timings.push((what, now - clock));
+            clock = now;
+        };
+        if affected.is_empty() && pgs.is_empty() && set_names.is_empty() {
+            return Ok(Step::Applied(delta));
+        }
+
+        // New views of the affected switches.
+        for &si in &affected {
+            let old = &self.switches[si];
+            for p in &old.ports {
+                if let Some(s) = self.lsp_switches.get_mut(&p.nb) {
+                    s.remove(&si);
+                }
+            }
+            let Some(ls) = self.nb.switches.get(&old.nb) else {
+                return Ok(Step::Full("switch row missing"));
+            };
+            let view = switch::switch_view(&self.nb, ls, old.dp, &mut delta.warnings);
+            for p in &view.ports {
+                self.lsp_switches.entry(p.nb).or_default().insert(si);
+            }
+            self.switches[si] = view;
+        }
+
+        lap(&mut delta, "views");
+        // Ports and multicast groups of the affected switches, against the SB state as it was.
+        let dps: BTreeSet<DpIndex> = affected.iter().map(|s| self.switches[*s].dp).collect();
+        let mut scratch = SbContent::default();
+        for &si in &affected {
+            let sw = &self.switches[si];
+            let dp_uuid = self.content.datapaths[sw.dp].nb_uuid;
+            build_switch_ports(
+                &self.nb,
+                &self.state,
+                sw,
+                dp_uuid,
+                &self.routers,
+                &mut scratch,
+            );
+            delta.ip_multicast.insert(sw.dp, sw.mcast.clone());
+        }
+        delta.warnings.append(&mut scratch.warnings);
+        if scratch.ports.iter().any(|p| p.ha_chassis_group.is_some()) {
+            return Ok(Step::Full("HA chassis group on a rebuilt switch"));
+        }
+        let old_ports: BTreeMap<String, PortContent> = self
+            .content
+            .ports
+            .iter()
+            .filter(|p| dps.contains(&p.datapath))
+            .map(|p| (p.name.clone(), p.clone()))
+            .collect();
+        let new_ports: BTreeMap<String, PortContent> = scratch
+            .ports
+            .iter()
+            .map(|p| (p.name.clone(), p.clone()))
+            .collect();
+        for name in old_ports.keys() {
+            if !new_ports.contains_key(name) {
+                delta.ports.insert(name.clone(), None);
+                self.port_keys.remove(name);
+                self.state.port_keys.remove(name);
+            }
+        }
+        for (name, p) in &new_ports {
+            if old_ports.get(name) != Some(p) {
+                delta.ports.insert(name.clone(), Some(p.clone()));
+            }
+            self.port_keys.insert(name.clone(), p.tunnel_key);
+            let dp_uuid = self.content.datapaths[p.datapath].nb_uuid;
+            self.state
+                .port_keys
+                .insert(name.clone(), (dp_uuid, p.tunnel_key));
+        }
+        self.content.ports.retain(|p| !dps.contains(&p.datapath));
+        self.content.ports.append(&mut scratch.ports);
+        let old_mc: BTreeMap<(DpIndex, String), McGroupContent> = self
+            .content
+            .multicast_groups
+            .iter()
+            .filter(|m| dps.contains(&m.datapath))
+            .map(|m| ((m.datapath, m.name.clone()), m.clone()))
+            .collect();
+        for m in &scratch.multicast_groups {
+            let k = (m.datapath, m.name.clone());
+            if old_mc.get(&k) != Some(m) {
+                delta.mc_groups.insert(k, Some(m.clone()));
+            }
+        }
+        for k in old_mc.keys() {
+            if !scratch
+                .multicast_groups
+                .iter()
+                .any(|m| m.datapath == k.0 && m.name == k.1)
+            {
+                delta.mc_groups.insert(k.clone(), None);
+            }
+        }
+        self.content
+            .multicast_groups
+            .retain(|m| !dps.contains(&m.datapath));
+        self.content
+            .multicast_groups
+            .append(&mut scratch.multicast_groups);
+        for (dp, cfg) in &mut self.content.ip_multicast {
+            if let Some(c) = delta.ip_multicast.get(dp) {
+                c.clone_into(cfg);
+            }
+        }
+
+        lap(&mut delta, "ports");
+        // Flows of the affected switches and of their routers.
+        let units_v: Vec<Unit> = units.iter().copied().collect();
+        let (built, warnings, times) = self.build_units(&units_v);
+        delta.warnings.extend(warnings);
+        lap(&mut delta, "flows");
+        delta.timings.extend(times);
+        // The tables' order (computed on first iteration) is part of the flow delta.
+        for (_, t) in &built {
+            let _ = t.iter().next();
+        }
+        lap(&mut delta, "order");
+        // Each unit's new flows against its old ones, in one ordered walk (both are sorted by
+        // flow then datapath): the pairs that went and came, and the unit's new list (reusing
+        // the shared keys).
+        let mut went: Vec<(Arc<FlowKey>, DpIndex)> = Vec::new();
+        let mut came: Vec<(Arc<FlowKey>, DpIndex)> = Vec::new();
+        let mut new_units: Vec<(Unit, UnitFlows)> = Vec::with_capacity(built.len());
+        for (u, t) in &built {
+            let targets = self.targets(*u);
+            let old = self.units.get(u).map(Vec::as_slice).unwrap_or(&[]);
+            let mut v: UnitFlows = Vec::with_capacity(old.len() + 8);
+            let mut i = 0;
+            for (k, dps) in t.iter() {
+                // Every unit stays on its datapaths.
+                if !dps.is_subset(&targets) {
+                    return Ok(Step::Full("a builder wrote outside its datapaths"));
+                }
+                let mut arc: Option<Arc<FlowKey>> = None;
+                for &d in dps {
+                    while let Some((ok, od)) = old.get(i) {
+                        if (&**ok, *od) < (k, d) {
+                            went.push((ok.clone(), *od));
+                            i += 1;
+                        } else {
+                            break;
+                        }
+                    }
+                    match old.get(i) {
+                        Some((ok, od)) if **ok == *k && *od == d => {
+                            v.push((ok.clone(), d));
+                            i += 1;
+                        }
+                        _ => {
+                            let key = arc
+                                .get_or_insert_with(|| match self.flows.get_key_value(k) {
+                                    Some((a, _)) => a.clone(),
+                                    None => Arc::new(k.clone()),
+                                })
+                                .clone();
+                            came.push((key.clone(), d));
+                            v.push((key, d));
+                        }
+                    }
+                }
+            }
+            went.extend(old[i..].iter().cloned());
+            new_units.push((*u, v));
+        }
+        // Off the rebuilt datapaths nothing may change (other builders write there too).
+        if went.iter().chain(&came).any(|(_, d)| !whole.contains(d)) {
+            return Ok(Step::Full("a router's flows on other switches changed"));
+        }
+        // A pair is on a rebuilt datapath when any of its builders makes it.
+        let has = |list: &[(Arc<FlowKey>, DpIndex)], k: &FlowKey, d: DpIndex| {
+            list.binary_search_by(|(a, b)| (&**a, *b).cmp(&(k, d)))
+                .is_ok()
+        };
+        let mut changed: BTreeMap<Arc<FlowKey>, (BTreeSet<DpIndex>, BTreeSet<DpIndex>)> =
+            BTreeMap::new();
+        for (k, d) in went.iter().chain(&came) {
+            let before = units
+                .iter()
+                .any(|u| has(self.units.get(u).map_or(&[], Vec::as_slice), k, *d));
+            let after = new_units.iter().any(|(_, v)| has(v, k, *d));
+            if before == after {
+                continue;
+            }
+            let e = changed.entry(k.clone()).or_insert_with(|| {
+                let cur: BTreeSet<DpIndex> = self
+                    .flows
+                    .get(&**k)
+                    .map(|v| v.iter().copied().collect())
+                    .unwrap_or_default();
+                (cur.clone(), cur)
+            });
+            if after {
+                e.1.insert(*d);
+            } else {
+                e.1.remove(d);
+            }
+        }
+        for (k, (old, new)) in changed {
+            if old == new {
+                continue;
+            }
+            if new.is_empty() {
+                self.flows.remove(&k);
+            } else {
+                self.flows.insert(k.clone(), new.iter().copied().collect());
+            }
+            delta.flows.push((FlowKey::clone(&k), old, new));
+        }
+        for (u, v) in new_units {
+            self.units.insert(u, v);
+        }
+
+        lap(&mut delta, "flow delta");
+        // Address sets and SB port groups of the port groups involved.
+        for pg in &pgs {
+            let Some(row) = self.nb.port_groups.get(pg) else {
+                continue;
+            };
+            set_names.insert(format!("{}_ip4", row.name));
+            set_names.insert(format!("{}_ip6", row.name));
+            let mut cands = pg_switches.remove(pg).unwrap_or_default();
+            for p in &row.ports {
+                cands.extend(self.lsp_switches.get(p).into_iter().flatten());
+            }
+            for si in cands {
+                let sw = &self.switches[si];
+                let members: BTreeSet<String> = sw
+                    .ports
+                    .iter()
+                    .filter(|p| row.ports.contains(&p.nb))
+                    .map(|p| p.name.clone())
+                    .collect();
+                let name = format!("{}_{}", self.content.datapaths[sw.dp].tunnel_key, row.name);
+                let new = (!members.is_empty()).then_some(members);
+                if self.content.port_groups.get(&name) != new.as_ref() {
+                    match &new {
+                        Some(m) => self.content.port_groups.insert(name.clone(), m.clone()),
+                        None => self.content.port_groups.remove(&name),
+                    };
+                    delta.port_groups.insert(name, new);
+                }
+            }
+        }
+        for name in set_names {
+            let new = self.address_set(&name);
+            if self.content.address_sets.get(&name) != new.as_ref() {
+                match &new {
+                    Some(m) => self.content.address_sets.insert(name.clone(), m.clone()),
+                    None => self.content.address_sets.remove(&name),
+                };
+                delta.address_sets.insert(name, new);
+            }
+        }
+        lap(&mut delta, "groups and sets");
+        Ok(Step::Applied(delta))
+    }
+
+    /// Runs the flow builders of `units` on the current state.
+    #[allow(clippy::type_complexity)]
+    fn build_units(
+        &self,
+        units: &[Unit],
+    ) -> (
+        Vec<(Unit, FlowTable)>,
+        Vec<NbWarning>,
+        Vec<(&'static str, std::time::Duration)>,
+    ) {
+        let sctx = SwitchCtx {
+            nb: &self.nb,
+            features: self.state.features,
+            lbs: &self.lbs,
+            lb_flows: &self.lb_flows,
+        };
+        let rctx = RouterCtx {
+            nb: &self.nb,
+            features: self.state.features,
+            lbs: &self.lbs,
+            switches: &self.switches,
+            routers: &self.routers,
+            port_keys: &self.port_keys,
+            warnings: RefCell::default(),
+            topology: OnceCell::new(),
+            dp_keys: &self.dp_keys,
+            lb_flows: RefCell::default(),
+        };
+        let mut out = Vec::with_capacity(units.len());
+        let mut times = Vec::with_capacity(units.len());
+        for &u in units {
+            let start = std::time::Instant::now();
+            let mut t = FlowTable::default();
+            match u {
+                Unit::Switch(si) => switch::build_flows(&sctx, &self.switches[si], &mut t),
+                Unit::Router(ri) => router::build_flows(&rctx, &self.routers[ri], &mut t),
+            }
+            let what = match u {
+                Unit::Switch(_) => "switch",
+                Unit::Router(_) => "router",
+            };
+            times.push((what, start.elapsed()));
+            out.push((u, t));
+        }
+        (out, rctx.warnings.into_inner(), times)
+    }
+
+    /// A unit's flows as (flow, datapath) pairs in order, sharing the keys of the flow index.
+    fn unit_flows(&self, t: &FlowTable) -> UnitFlows {
+        let mut v = Vec::new();
+        for (k, dps) in t.iter() {
+            let key = match self.flows.get_key_value(k) {
+                Some((a, _)) => a.clone(),
+                None => Arc::new(k.clone()),
+            };
+            v.extend(dps.iter().map(|d| (key.clone(), *d)));
+        }
+        v
+    }
+
+    /// The SB address set `name` as a full build makes it (later sources win: the
+    /// `svc_monitor_mac` set, NB address sets, port group sets, router load balancer sets).
+    fn address_set(&self, name: &str) -> Option<BTreeSet<String>> {
+        if self.router_lb_sets.contains(name) {
+            return self.content.address_sets.get(name).cloned();
+        }
+        for (suffix, v6) in [("_ip4", false), ("_ip6", true)] {
+            let Some(stem) = name.strip_suffix(suffix) else {
+                continue;
+            };
+            let Some(pg) = self
+                .pg_by_name
+                .get(stem)
+                .and_then(|r| self.nb.port_groups.get(r))
+            else {
+                continue;
+            };
+            let (a4, a6) = port_group_sets(pg, |r| {
+                let si = self.lsp_switches.get(r)?.iter().next_back()?;
+                self.switches[*si].ports.iter().find(|p| p.nb == *r)
+            });
+            return Some(if v6 { a6 } else { a4 });
+        }
+        if let Some(a) = self.nb.address_sets.values().rfind(|a| a.name == name) {
+            return Some(a.addresses.clone());
+        }
+        (name == "svc_monitor_mac").then(|| BTreeSet::from([self.globals.svc_monitor_mac.clone()]))
+    }
+
+    /// The SB operations (without the database name) that apply `delta`, given the current SB
+    /// rows. Fails with [`NorthdError::SbOutOfStep`] when SB lacks a datapath the engine knows.
+    pub fn plan(&self, delta: &Delta, sb_rows: &dyn SbLookup) -> Result<Vec<Value>, NorthdError> {
+        let mut txn = SbTxn::new();
+        let mut dp_cache: HashMap<DpIndex, Uuid> = HashMap::new();
+        let mut dp_uuid = |i: DpIndex| -> Result<Uuid, NorthdError> {
+            if let Some(u) = dp_cache.get(&i) {
+                return Ok(*u);
+            }
+            let d = self
+                .content
+                .datapaths
+                .get(i)
+                .ok_or_else(|| NorthdError::SbOutOfStep(format!("datapath #{i}")))?;
+            let u = sb_rows
+                .datapath(d.nb_uuid)
+                .ok_or_else(|| NorthdError::SbOutOfStep(format!("datapath {}", d.name)))?;
+            dp_cache.insert(i, u);
+            Ok(u)
+        };
+
+        // Port_Binding.
+        let mut new_pb: HashMap<&str, Uuid> = HashMap::new();
+        for (name, p) in &delta.ports {
+            let old = sb_rows.port_binding(name);
+            let Some(p) = p else {
+                if let Some(o) = old {
+                    txn.delete(o.uuid);
+                }
+                continue;
+            };
+            let mut n = old.clone().unwrap_or_default();
+            n.logical_port.clone_from(&p.name);
+            n.datapath = Ref::new(dp_uuid(p.datapath)?);
+            n.tunnel_key = i64::from(p.tunnel_key);
+            n.type_.clone_from(&p.type_);
+            n.mac.clone_from(&p.mac);
+            n.port_security.clone_from(&p.port_security);
+            n.options.clone_from(&p.options);
+            n.external_ids.clone_from(&p.external_ids);
+            n.parent_port.clone_from(&p.parent_port);
+            n.tag = p.tag;
+            n.nat_addresses.clone_from(&p.nat_addresses);
+            n.ha_chassis_group = p
+                .ha_chassis_group
+                .as_deref()
+                .and_then(|g| sb_rows.ha_chassis_group(g))
+                .map(Ref::new);
+            let mut requested = p.requested_chassis.iter().map(|c| sb_rows.chassis(c));
+            n.requested_chassis = requested.next().flatten().map(Ref::new);
+            n.requested_additional_chassis = requested.flatten().map(Ref::new).collect();
+            match &old {
+                Some(o) => txn.update(&n, o)?,
+                None => {
+                    let u = txn.insert(&n)?;
+                    new_pb.insert(p.name.as_str(), u);
+                }
+            }
+        }
+
+        // Multicast_Group.
+        for ((dp, name), m) in &delta.mc_groups {
+            let dpu = dp_uuid(*dp)?;
+            let old = sb_rows.multicast_group(dpu, name);
+            let Some(m) = m else {
+                if let Some(o) = old {
+                    txn.delete(o.uuid);
+                }
+                continue;
+            };
+            let mut n = old.clone().unwrap_or_default();
+            n.datapath = Ref::new(dpu);
+            n.name.clone_from(&m.name);
+            n.tunnel_key = i64::from(m.tunnel_key);
+            n.ports = m
+                .ports
+                .iter()
+                .filter_map(|p| {
+                    new_pb
+                        .get(p.as_str())
+                        .copied()
+                        .or_else(|| sb_rows.port_binding(p).map(|b| b.uuid.uuid()))
+                })
+                .map(Ref::new)
+                .collect();
+            match &old {
+                Some(o) => txn.update(&n, o)?,
+                None => {
+                    txn.insert(&n)?;
+                }
+            }
+        }
+
+        // IP_Multicast.
+        for (dp, cfg) in &delta.ip_multicast {
+            let dpu = dp_uuid(*dp)?;
+            let old = sb_rows.ip_multicast(dpu);
+            let mut n = old.clone().unwrap_or_default();
+            n.datapath = Ref::new(dpu);
+            n.enabled = Some(cfg.snoop);
+            n.querier = Some(cfg.querier);
+            n.eth_src.clone_from(&cfg.eth_src);
+            n.ip4_src.clone_from(&cfg.ip4_src);
+            n.ip6_src.clone_from(&cfg.ip6_src);
+            n.table_size = Some(cfg.table_size);
+            n.idle_timeout = Some(cfg.idle_timeout);
+            n.query_interval = Some(cfg.query_interval);
+            n.query_max_resp = Some(cfg.query_max_resp);
+            match &old {
+                Some(o) => txn.update(&n, o)?,
+                None => {
+                    txn.insert(&n)?;
+                }
+            }
+        }
+
+        // Address_Set and Port_Group.
+        for (name, addrs) in &delta.address_sets {
+            let old = sb_rows.address_set(name);
+            match (addrs, &old) {
+                (None, Some(o)) => txn.delete(o.uuid),
+                (None, None) => {}
+                (Some(a), _) => {
+                    let n = sb::AddressSet {
+                        name: name.clone(),
+                        addresses: a.clone(),
+                        ..old.clone().unwrap_or_default()
+                    };
+                    match &old {
+                        Some(o) => txn.update(&n, o)?,
+                        None => {
+                            txn.insert(&n)?;
+                        }
+                    }
+                }
+            }
+        }
+        for (name, ports) in &delta.port_groups {
+            let old = sb_rows.port_group(name);
+            match (ports, &old) {
+                (None, Some(o)) => txn.delete(o.uuid),
+                (None, None) => {}
+                (Some(p), _) => {
+                    let n = sb::PortGroup {
+                        name: name.clone(),
+                        ports: p.clone(),
+                        ..old.clone().unwrap_or_default()
+                    };
+                    match &old {
+                        Some(o) => txn.update(&n, o)?,
+                        None => {
+                            txn.insert(&n)?;
+                        }
+                    }
+                }
+            }
+        }
+
+        // Logical_Flow: the row of the old datapath set goes, one for the new set comes.
+        let mut new_groups: HashMap<BTreeSet<Uuid>, Uuid> = HashMap::new();
+        for (k, old, new) in &delta.flows {
+            let pipeline = k.stage.pipeline().as_str();
+            if !old.is_empty() {
+                let old_u = old
+                    .iter()
+                    .map(|d| dp_uuid(*d))
+                    .collect::<Result<BTreeSet<Uuid>, _>>()?;
+                for f in sb_rows.logical_flows(k) {
+                    if f.pipeline.as_str() != pipeline
+                        || f.table_id != i64::from(k.stage.table())
+                        || f.priority != i64::from(k.priority)
+                        || f.actions != k.actions
+                    {
+                        continue;
+                    }
+                    let dps = match (&f.logical_datapath, &f.logical_dp_group) {
+                        (Some(d), _) => BTreeSet::from([d.uuid()]),
+                        (None, Some(g)) => sb_rows.dp_group_datapaths(g.uuid()).unwrap_or_default(),
+                        (None, None) => BTreeSet::new(),
+                    };
+                    if dps == old_u {
+                        txn.delete(f.uuid);
+                    }
+                }
+            }
+            if new.is_empty() {
+                continue;
+            }
+            let new_u = new
+                .iter()
+                .map(|d| dp_uuid(*d))
+                .collect::<Result<BTreeSet<Uuid>, _>>()?;
+            let mut f = sb::LogicalFlow {
+                pipeline: match k.stage.pipeline() {
+                    ovn_sb::Pipeline::Ingress => sb::LogicalFlowPipeline::Ingress,
+                    ovn_sb::Pipeline::Egress => sb::LogicalFlowPipeline::Egress,
+                },
+                table_id: i64::from(k.stage.table()),
+                priority: i64::from(k.priority),
+                match_: k.match_.clone(),
+                actions: k.actions.clone(),
+                external_ids: BTreeMap::from([(
+                    "stage-name".to_owned(),
+                    k.stage.name().to_owned(),
+                )]),
+                ..Default::default()
+            };
+            if new_u.len() == 1 {
+                f.logical_datapath = new_u.first().map(|u| Ref::new(*u));
+            } else {
+                let g = match sb_rows
+                    .dp_group(&new_u)
+                    .or_else(|| new_groups.get(&new_u).copied())
+                {
+                    Some(g) => g,
+                    None => {
+                        let g = sb::LogicalDpGroup {
+                            datapaths: new_u.iter().map(|d| Ref::new(*d)).collect(),
+                            ..Default::default()
+                        };
+                        let u = txn.insert(&g)?;
+                        new_groups.insert(new_u.clone(), u);
+                        u
+                    }
+                };
+                f.logical_dp_group = Some(Ref::new(g));
+            }
+            txn.insert(&f)?;
+        }
+        txn.ops_json()
+    }
+}

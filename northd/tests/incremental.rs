@@ -1,0 +1,532 @@
+//! Incremental processing equals a full recompute.
+//!
+//! A small OVN-Kubernetes cluster (3 nodes, made by the kube layer) is compiled into two
+//! in-memory Southbound databases: one kept by full recomputes (`run_once`), one by an
+//! incremental [`Engine`] (its `plan` applied after each step). Random sequences of pod adds
+//! (with their namespace address set and a port group), pod deletes, pod IP changes, address
+//! set edits and port group edits are written to NB; after each step both SB databases must hold
+//! the same rows (compared by natural keys: datapath names instead of UUIDs, every flow
+//! expanded per datapath), and the engine must have handled the step incrementally.
+
+mod shapes;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use northd::diff::{diff, SbRows};
+use northd::incremental::{Engine, NbChange, RowsLookup, Step};
+use northd::{run_once, NbSnapshot};
+use ovsdb::{Database, Row, TxnContext, TxnOutcome};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn transact(db: &mut Database, params: &Value) -> Value {
+    match db.transact(params, &TxnContext::default()) {
+        TxnOutcome::Complete { results, .. } => {
+            if let Some(e) = northd::embedded::first_error(&results) {
+                panic!("transaction failed: {e}\n{params}");
+            }
+            results
+        }
+        TxnOutcome::Blocked { .. } => panic!("blocked"),
+    }
+}
+
+fn select(db: &mut Database, table: &str, where_: Value) -> Vec<Value> {
+    let r = transact(
+        db,
+        &json!([db.schema().name.clone(), {"op": "select", "table": table, "where": where_}]),
+    );
+    r[0]["rows"].as_array().cloned().unwrap_or_default()
+}
+
+type Tables = BTreeMap<String, HashMap<Uuid, Arc<Row>>>;
+
+fn nb_tables(db: &Database) -> Tables {
+    NbSnapshot::TABLES
+        .iter()
+        .map(|t| ((*t).to_owned(), db.rows(t).cloned().unwrap_or_default()))
+        .collect()
+}
+
+/// One step's NB edit.
+#[derive(Debug, Clone)]
+enum Edit {
+    /// A pod on node `node % nodes`, in the address set and (maybe) the port group picked.
+    AddPod {
+        node: usize,
+        set: usize,
+        group: Option<usize>,
+    },
+    /// Delete the pod picked (and its address from the address set picked).
+    DelPod { pod: usize, set: usize },
+    /// New IP (and MAC) for the pod picked.
+    ChangeIp { pod: usize },
+    /// Add or remove an address of the address set picked.
+    SetAddresses { set: usize, add: bool },
+    /// Add or remove the pod picked from the port group picked.
+    GroupPorts { group: usize, pod: usize, add: bool },
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        3 => (0..8usize, 0..8usize, proptest::option::of(0..8usize))
+            .prop_map(|(node, set, group)| Edit::AddPod { node, set, group }),
+        2 => (0..64usize, 0..8usize).prop_map(|(pod, set)| Edit::DelPod { pod, set }),
+        2 => (0..64usize).prop_map(|pod| Edit::ChangeIp { pod }),
+        1 => (0..8usize, any::<bool>()).prop_map(|(set, add)| Edit::SetAddresses { set, add }),
+        2 => (0..8usize, 0..64usize, any::<bool>())
+            .prop_map(|(group, pod, add)| Edit::GroupPorts { group, pod, add }),
+    ]
+}
+
+struct Cluster {
+    nb: Database,
+    /// A pod port row (JSON, no `_uuid`) to copy.
+    template: serde_json::Map<String, Value>,
+    /// Node switch names.
+    nodes: Vec<String>,
+    next: u32,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        let mut nb = shapes::ovnk::build(shapes::ovnk::Scale {
+            nodes: 3,
+            pods_per_node: 3,
+            services: 3,
+            policies: 3,
+            egress_ips: 1,
+        });
+        if select(&mut nb, "NB_Global", json!([])).is_empty() {
+            transact(
+                &mut nb,
+                &json!(["OVN_Northbound", {"op": "insert", "table": "NB_Global", "row": {}}]),
+            );
+        }
+        let pods = Self::pods_of(&mut nb);
+        let mut template = pods[0].as_object().cloned().expect("a pod port");
+        for k in ["_uuid", "_version", "up", "dynamic_addresses"] {
+            template.remove(k);
+        }
+        let nodes = select(&mut nb, "Logical_Switch", json!([]))
+            .iter()
+            .filter_map(|r| r["name"].as_str().map(str::to_owned))
+            .filter(|n| n.starts_with("node-"))
+            .collect();
+        Self {
+            nb,
+            template,
+            nodes,
+            next: 0,
+        }
+    }
+
+    fn pods_of(nb: &mut Database) -> Vec<Value> {
+        let mut v: Vec<Value> = select(nb, "Logical_Switch_Port", json!([]))
+            .into_iter()
+            .filter(|r| r["type"] == "" && r["name"].as_str().is_some_and(|n| n.contains("_pod")))
+            .collect();
+        v.sort_by_key(|r| r["name"].as_str().map(str::to_owned));
+        v
+    }
+
+    fn uuids(&mut self, table: &str) -> Vec<String> {
+        let mut v: Vec<String> = select(&mut self.nb, table, json!([]))
+            .iter()
+            .filter_map(|r| r["_uuid"][1].as_str().map(str::to_owned))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn fresh_addr(&mut self) -> (String, String) {
+        self.next += 1;
+        let n = self.next;
+        (
+            format!("0a:58:0a:99:{:02x}:{:02x}", n / 256, n % 256),
+            format!("10.99.{}.{}", n / 250, n % 250 + 2),
+        )
+    }
+
+    /// Writes `e` to NB with an `nb_cfg` bump; false when it did not apply (nothing to pick).
+    fn apply(&mut self, e: &Edit) -> bool {
+        let mut ops = vec![json!("OVN_Northbound")];
+        let sets = self.uuids("Address_Set");
+        let groups = self.uuids("Port_Group");
+        let pods = Self::pods_of(&mut self.nb);
+        let pod_uuid = |i: usize| -> Option<(String, Value)> {
+            let p = pods.get(i % pods.len().max(1))?;
+            Some((p["_uuid"][1].as_str()?.to_owned(), p.clone()))
+        };
+        match e {
+            Edit::AddPod { node, set, group } => {
+                let (mac, ip) = self.fresh_addr();
+                let mut row = self.template.clone();
+                row.insert("name".into(), json!(format!("ns0_pod-new{}", self.next)));
+                row.insert("addresses".into(), json!(format!("{mac} {ip}")));
+                row.insert("port_security".into(), json!(format!("{mac} {ip}")));
+                let node = &self.nodes[node % self.nodes.len()];
+                row.insert(
+                    "options".into(),
+                    json!(["map", [["requested-chassis", node]]]),
+                );
+                ops.push(json!({"op": "insert", "table": "Logical_Switch_Port",
+                                "uuid-name": "p", "row": row}));
+                ops.push(json!({"op": "mutate", "table": "Logical_Switch",
+                                "where": [["name", "==", node]],
+                                "mutations": [["ports", "insert", ["set", [["named-uuid", "p"]]]]]}));
+                if let Some(s) = sets.get(set % sets.len().max(1)) {
+                    ops.push(json!({"op": "mutate", "table": "Address_Set",
+                                    "where": [["_uuid", "==", ["uuid", s]]],
+                                    "mutations": [["addresses", "insert", ip]]}));
+                }
+                if let Some(g) = group.and_then(|g| groups.get(g % groups.len().max(1))) {
+                    ops.push(json!({"op": "mutate", "table": "Port_Group",
+                                    "where": [["_uuid", "==", ["uuid", g]]],
+                                    "mutations": [["ports", "insert", ["set", [["named-uuid", "p"]]]]]}));
+                }
+            }
+            Edit::DelPod { pod, set } => {
+                let Some((u, row)) = pod_uuid(*pod) else {
+                    return false;
+                };
+                ops.push(
+                    json!({"op": "mutate", "table": "Logical_Switch", "where": [],
+                                "mutations": [["ports", "delete", ["uuid", u]]]}),
+                );
+                if let (Some(s), Some(ip)) = (
+                    sets.get(set % sets.len().max(1)),
+                    row["addresses"]
+                        .as_str()
+                        .and_then(|a| a.split_whitespace().nth(1)),
+                ) {
+                    ops.push(json!({"op": "mutate", "table": "Address_Set",
+                                    "where": [["_uuid", "==", ["uuid", s]]],
+                                    "mutations": [["addresses", "delete", ip]]}));
+                }
+            }
+            Edit::ChangeIp { pod } => {
+                let Some((u, _)) = pod_uuid(*pod) else {
+                    return false;
+                };
+                let (mac, ip) = self.fresh_addr();
+                ops.push(json!({"op": "update", "table": "Logical_Switch_Port",
+                                "where": [["_uuid", "==", ["uuid", u]]],
+                                "row": {"addresses": format!("{mac} {ip}"),
+                                        "port_security": format!("{mac} {ip}")}}));
+            }
+            Edit::SetAddresses { set, add } => {
+                let Some(s) = sets.get(set % sets.len().max(1)) else {
+                    return false;
+                };
+                let ip = if *add {
+                    self.fresh_addr().1
+                } else {
+                    let rows = select(
+                        &mut self.nb,
+                        "Address_Set",
+                        json!([["_uuid", "==", ["uuid", s]]]),
+                    );
+                    let a = &rows[0]["addresses"];
+                    let first = match a {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Array(v) => v
+                            .get(1)
+                            .and_then(Value::as_array)
+                            .and_then(|x| x.first())
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        _ => None,
+                    };
+                    let Some(f) = first else { return false };
+                    f
+                };
+                let op = if *add { "insert" } else { "delete" };
+                ops.push(json!({"op": "mutate", "table": "Address_Set",
+                                "where": [["_uuid", "==", ["uuid", s]]],
+                                "mutations": [["addresses", op, ip]]}));
+            }
+            Edit::GroupPorts { group, pod, add } => {
+                let (Some(g), Some((u, _))) =
+                    (groups.get(group % groups.len().max(1)), pod_uuid(*pod))
+                else {
+                    return false;
+                };
+                let op = if *add { "insert" } else { "delete" };
+                ops.push(json!({"op": "mutate", "table": "Port_Group",
+                                "where": [["_uuid", "==", ["uuid", g]]],
+                                "mutations": [["ports", op, ["set", [["uuid", u]]]]]}));
+            }
+        }
+        ops.push(json!({"op": "mutate", "table": "NB_Global", "where": [],
+                        "mutations": [["nb_cfg", "+=", 1]]}));
+        transact(&mut self.nb, &Value::Array(ops));
+        true
+    }
+}
+
+/// The changed rows between two NB states.
+fn changes<'a>(
+    db: &'a Database,
+    before: &Tables,
+    after: &'a Tables,
+) -> Vec<(String, Uuid, Option<&'a Row>)> {
+    let mut out = Vec::new();
+    for (t, rows) in after {
+        let old = before.get(t);
+        for (u, r) in rows {
+            if old
+                .and_then(|o| o.get(u))
+                .is_none_or(|o| o.fields != r.fields)
+            {
+                out.push((t.clone(), *u, Some(&**r)));
+            }
+        }
+        for u in old.into_iter().flat_map(|o| o.keys()) {
+            if !rows.contains_key(u) {
+                out.push((t.clone(), *u, None));
+            }
+        }
+    }
+    let _ = db;
+    out
+}
+
+/// SB content by natural keys, as comparable strings.
+fn normalized(sb: &Database) -> BTreeSet<String> {
+    let rows = SbRows::from_database(sb).expect("SB rows");
+    let dp_name: BTreeMap<Uuid, String> = rows
+        .datapaths
+        .values()
+        .map(|d| {
+            (
+                d.uuid.uuid(),
+                d.external_ids.get("name").cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let pb_name: BTreeMap<Uuid, String> = rows
+        .ports
+        .values()
+        .map(|p| (p.uuid.uuid(), p.logical_port.clone()))
+        .collect();
+    let mut out = BTreeSet::new();
+    for d in rows.datapaths.values() {
+        out.insert(format!(
+            "DP {} {} {:?}",
+            d.tunnel_key,
+            dp_name[&d.uuid.uuid()],
+            d.external_ids
+        ));
+    }
+    for p in rows.ports.values() {
+        out.insert(format!(
+            "PB {} dp={} key={} type={} mac={:?} ps={:?} opts={:?} ids={:?} parent={:?} tag={:?} nat={:?} req={:?}/{:?} ha={:?}",
+            p.logical_port,
+            dp_name.get(&p.datapath.uuid()).cloned().unwrap_or_default(),
+            p.tunnel_key,
+            p.type_,
+            p.mac,
+            p.port_security,
+            p.options,
+            p.external_ids,
+            p.parent_port,
+            p.tag,
+            p.nat_addresses,
+            p.requested_chassis,
+            p.requested_additional_chassis,
+            p.ha_chassis_group.is_some(),
+        ));
+    }
+    for m in rows.multicast_groups.values() {
+        let ports: BTreeSet<String> = m
+            .ports
+            .iter()
+            .map(|p| {
+                pb_name
+                    .get(&p.uuid())
+                    .cloned()
+                    .unwrap_or_else(|| "?".into())
+            })
+            .collect();
+        out.insert(format!(
+            "MC {} {} {} {:?}",
+            dp_name.get(&m.datapath.uuid()).cloned().unwrap_or_default(),
+            m.name,
+            m.tunnel_key,
+            ports
+        ));
+    }
+    for a in rows.address_sets.values() {
+        out.insert(format!("AS {} {:?}", a.name, a.addresses));
+    }
+    for g in rows.port_groups.values() {
+        out.insert(format!("PG {} {:?}", g.name, g.ports));
+    }
+    for m in rows.ip_multicast.values() {
+        out.insert(format!(
+            "IPM {} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            dp_name.get(&m.datapath.uuid()).cloned().unwrap_or_default(),
+            m.enabled,
+            m.querier,
+            m.eth_src,
+            m.ip4_src,
+            m.ip6_src,
+            m.table_size,
+            m.idle_timeout,
+            m.query_interval,
+            m.query_max_resp
+        ));
+    }
+    for l in rows.load_balancers.values() {
+        out.insert(format!("LB {} {:?} {:?}", l.name, l.vips, l.options));
+    }
+    for f in rows.logical_flows.values() {
+        let dps: Vec<Uuid> = match (&f.logical_datapath, &f.logical_dp_group) {
+            (Some(d), _) => vec![d.uuid()],
+            (None, Some(g)) => rows
+                .dp_groups
+                .get(g)
+                .map(|g| g.datapaths.iter().map(|d| d.uuid()).collect())
+                .unwrap_or_default(),
+            (None, None) => Vec::new(),
+        };
+        for d in dps {
+            out.insert(format!(
+                "LF {} {} {} {} {} || {} {:?}",
+                dp_name.get(&d).cloned().unwrap_or_default(),
+                f.pipeline.as_str(),
+                f.table_id,
+                f.priority,
+                f.match_,
+                f.actions,
+                f.external_ids
+            ));
+        }
+    }
+    out
+}
+
+fn sb_db() -> Database {
+    Database::new(ovn_sb::model::schema().clone())
+}
+
+/// Applies the engine's plan for `delta` to `sb`.
+fn write_plan(engine: &Engine, delta: &northd::incremental::Delta, sb: &mut Database) -> usize {
+    let rows = SbRows::from_database(sb).expect("SB rows");
+    let ops = engine.plan(delta, &RowsLookup::new(&rows)).expect("plan");
+    let n = ops.len();
+    if n > 0 {
+        let mut params = vec![json!("OVN_Southbound")];
+        params.extend(ops);
+        transact(sb, &Value::Array(params));
+    }
+    n
+}
+
+fn check_sequence(edits: &[Edit]) {
+    let mut c = Cluster::new();
+    let mut sb_full = sb_db();
+    run_once(&c.nb, &mut sb_full).expect("full run");
+    // The incremental side starts from its own full compile into an empty SB.
+    let mut sb_inc = sb_db();
+    let current = SbRows::from_database(&sb_inc).expect("rows");
+    let mut engine = Engine::new(
+        NbSnapshot::from_database(&c.nb).expect("snapshot"),
+        current.state(),
+    );
+    let mut params = vec![json!("OVN_Southbound")];
+    params.extend(diff(&current, engine.content()).expect("diff"));
+    transact(&mut sb_inc, &Value::Array(params));
+    engine.release_content();
+    let norm_full = normalized(&sb_full);
+    assert_eq!(normalized(&sb_inc), norm_full, "initial compile");
+    assert!(norm_full.iter().any(|s| s.starts_with("LF ")));
+
+    for (i, e) in edits.iter().enumerate() {
+        let before = nb_tables(&c.nb);
+        if !c.apply(e) {
+            continue;
+        }
+        let after = nb_tables(&c.nb);
+        let rows = changes(&c.nb, &before, &after);
+        let schema = c.nb.schema().clone();
+        let ch: Vec<NbChange<'_>> = rows
+            .iter()
+            .map(|(t, u, r)| NbChange {
+                table: t,
+                uuid: *u,
+                row: r.map(|r| (r, schema.table(t).expect("table"))),
+            })
+            .collect();
+        let step = engine.apply(&ch).expect("apply");
+        let Step::Applied(delta) = step else {
+            panic!("step {i} ({e:?}) was not handled incrementally");
+        };
+        let prev = normalized(&sb_inc);
+        write_plan(&engine, &delta, &mut sb_inc);
+        run_once(&c.nb, &mut sb_full).expect("full run");
+        let (a, b) = (normalized(&sb_inc), normalized(&sb_full));
+        if matches!(
+            e,
+            Edit::AddPod { .. } | Edit::DelPod { .. } | Edit::ChangeIp { .. }
+        ) {
+            // A pod's binding and flows always change: the check is not vacuous.
+            assert!(
+                !delta.flows.is_empty() && !delta.ports.is_empty(),
+                "{e:?}: empty delta"
+            );
+            assert_ne!(prev, a, "{e:?}: SB unchanged");
+        }
+        if a != b {
+            let only_inc: Vec<_> = a.difference(&b).take(20).collect();
+            let only_full: Vec<_> = b.difference(&a).take(20).collect();
+            panic!(
+                "step {i} ({e:?}): SB differs\nincremental only: {only_inc:#?}\nfull only: {only_full:#?}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// After every random step the incrementally kept SB equals the fully recomputed one.
+    #[test]
+    fn incremental_equals_full(edits in proptest::collection::vec(edit(), 1..7)) {
+        check_sequence(&edits);
+    }
+}
+
+/// A fixed sequence touching every kind of edit, for a quick deterministic check.
+#[test]
+fn every_edit_kind() {
+    check_sequence(&[
+        Edit::AddPod {
+            node: 0,
+            set: 0,
+            group: Some(0),
+        },
+        Edit::ChangeIp { pod: 0 },
+        Edit::SetAddresses { set: 1, add: true },
+        Edit::SetAddresses { set: 1, add: false },
+        Edit::GroupPorts {
+            group: 1,
+            pod: 2,
+            add: true,
+        },
+        Edit::GroupPorts {
+            group: 1,
+            pod: 2,
+            add: false,
+        },
+        Edit::DelPod { pod: 1, set: 0 },
+        Edit::AddPod {
+            node: 2,
+            set: 2,
+            group: None,
+        },
+    ]);
+}
