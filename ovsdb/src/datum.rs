@@ -2,6 +2,8 @@
 //! canonical (sorted, duplicate-free) order.
 
 use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -14,29 +16,298 @@ pub use crate::atom::NoSymbols;
 /// The value of a column: a sorted set of atoms, or a map sorted by key.
 ///
 /// Scalars are one-element sets. Which variant a datum is follows its column type.
-#[derive(Debug, PartialEq, Eq, Hash)]
+///
+/// Cloning a datum is O(1): the elements of sets with more than one atom and of non-empty maps
+/// live in shared, copy-on-write storage ([`Atoms`], [`Pairs`]), and empty and one-atom sets
+/// (every scalar) are stored inline, without a heap allocation. Copying a row therefore costs one
+/// step per column, and modifying a set copies its elements only while they are shared.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Datum {
     /// Set (or scalar): distinct atoms in ascending order.
-    Set(Vec<Atom>),
+    Set(Atoms),
     /// Map: pairs with distinct keys in ascending key order.
-    Map(Vec<(Atom, Atom)>),
+    Map(Pairs),
 }
 
-// Cloning big sets is the main cost of modifying a row that holds one (every modification copies
-// the row), so atoms are copied in one tight loop rather than through `<[T]>::to_vec`.
-impl Clone for Datum {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Set(v) => {
-                let mut out = Vec::with_capacity(v.len());
-                out.extend(v.iter().map(Atom::clone));
-                Self::Set(out)
+/// The atoms of a set datum: a slice (through `Deref`) held inline when it has at most one atom,
+/// else in shared copy-on-write storage. Which order the atoms are in is up to whoever builds
+/// it; a [`Datum::Set`] keeps them sorted and distinct. Loops that index elements one by one
+/// should take [`Atoms::as_slice`] once: each access through `Deref` looks at the storage kind.
+#[derive(Clone, Default)]
+pub struct Atoms(AtomsRepr);
+
+#[derive(Clone, Default)]
+enum AtomsRepr {
+    #[default]
+    Empty,
+    One(Atom),
+    Many(Arc<Vec<Atom>>),
+}
+
+impl Atoms {
+    /// No atoms (no allocation; usable in constants).
+    pub const fn new() -> Self {
+        Self(AtomsRepr::Empty)
+    }
+
+    /// One atom, stored inline.
+    pub const fn one(atom: Atom) -> Self {
+        Self(AtomsRepr::One(atom))
+    }
+
+    /// The atoms as a slice.
+    pub fn as_slice(&self) -> &[Atom] {
+        match &self.0 {
+            AtomsRepr::Empty => &[],
+            AtomsRepr::One(a) => std::slice::from_ref(a),
+            AtomsRepr::Many(v) => v,
+        }
+    }
+
+    /// The atoms as a vector to modify in place: copies them only while their storage is shared
+    /// with another clone. Call [`Atoms::compact`] afterwards to store a result of at most one
+    /// atom inline again ([`Atoms::modify`] does both).
+    pub fn make_mut(&mut self) -> &mut Vec<Atom> {
+        match self.0 {
+            AtomsRepr::Many(ref mut v) => {
+                if Arc::get_mut(v).is_none() {
+                    *v = Arc::new(copy_for_growth(v));
+                }
+                Arc::make_mut(v)
             }
-            Self::Map(v) => {
-                let mut out = Vec::with_capacity(v.len());
-                out.extend(v.iter().map(|(k, val)| (k.clone(), val.clone())));
-                Self::Map(out)
+            _ => {
+                let v = match std::mem::take(&mut self.0) {
+                    AtomsRepr::One(a) => vec![a],
+                    _ => Vec::new(),
+                };
+                self.0 = AtomsRepr::Many(Arc::new(v));
+                self.make_mut()
             }
+        }
+    }
+
+    /// Stores a result of at most one atom inline.
+    pub fn compact(&mut self) {
+        if let AtomsRepr::Many(v) = &self.0 {
+            match v.len() {
+                0 => self.0 = AtomsRepr::Empty,
+                1 => self.0 = AtomsRepr::One(v[0].clone()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs `f` on the atoms as a vector ([`Atoms::make_mut`]), then [`Atoms::compact`]s them.
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Vec<Atom>) -> R) -> R {
+        let r = f(self.make_mut());
+        self.compact();
+        r
+    }
+
+    /// True when `self` and `other` share their storage (so are equal without comparing).
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        matches!((&self.0, &other.0), (AtomsRepr::Many(a), AtomsRepr::Many(b)) if Arc::ptr_eq(a, b))
+    }
+
+    /// The atoms as an owned vector (moved out when not shared).
+    pub fn into_vec(self) -> Vec<Atom> {
+        match self.0 {
+            AtomsRepr::Empty => Vec::new(),
+            AtomsRepr::One(a) => vec![a],
+            AtomsRepr::Many(v) => Arc::try_unwrap(v).unwrap_or_else(|v| v.as_ref().clone()),
+        }
+    }
+}
+
+/// The pairs of a map datum: a slice (through `Deref`) in shared copy-on-write storage; an empty
+/// map needs no allocation. A [`Datum::Map`] keeps the pairs sorted by key with distinct keys.
+#[derive(Clone, Default)]
+pub struct Pairs(Option<Arc<Vec<(Atom, Atom)>>>);
+
+impl Pairs {
+    /// No pairs (no allocation; usable in constants).
+    pub const fn new() -> Self {
+        Self(None)
+    }
+
+    /// The pairs as a slice.
+    pub fn as_slice(&self) -> &[(Atom, Atom)] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// The pairs as a vector to modify in place: copies them only while their storage is shared
+    /// with another clone.
+    pub fn make_mut(&mut self) -> &mut Vec<(Atom, Atom)> {
+        let v = self.0.get_or_insert_with(Default::default);
+        if Arc::get_mut(v).is_none() {
+            *v = Arc::new(copy_for_growth(v));
+        }
+        Arc::make_mut(v)
+    }
+
+    /// Runs `f` on the pairs as a vector ([`Pairs::make_mut`]); an empty result frees the storage.
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Vec<(Atom, Atom)>) -> R) -> R {
+        let r = f(self.make_mut());
+        if self.is_empty() {
+            self.0 = None;
+        }
+        r
+    }
+
+    /// True when `self` and `other` share their storage (so are equal without comparing).
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        matches!((&self.0, &other.0), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+    }
+
+    /// The pairs as an owned vector (moved out when not shared).
+    pub fn into_vec(self) -> Vec<(Atom, Atom)> {
+        match self.0 {
+            None => Vec::new(),
+            Some(v) => Arc::try_unwrap(v).unwrap_or_else(|v| v.as_ref().clone()),
+        }
+    }
+}
+
+/// A copy of shared elements about to be modified: one tight loop (cheaper than `to_vec`'s
+/// per-element drop guard), with room for one more so that inserting one element does not move
+/// them all again.
+fn copy_for_growth<T: Clone>(v: &[T]) -> Vec<T> {
+    let mut out = Vec::with_capacity(v.len() + 1);
+    out.extend(v.iter().cloned());
+    out
+}
+
+macro_rules! slice_storage {
+    ($ty:ident, $elem:ty) => {
+        impl std::ops::Deref for $ty {
+            type Target = [$elem];
+            fn deref(&self) -> &[$elem] {
+                self.as_slice()
+            }
+        }
+
+        impl AsRef<[$elem]> for $ty {
+            fn as_ref(&self) -> &[$elem] {
+                self.as_slice()
+            }
+        }
+
+        impl std::borrow::Borrow<[$elem]> for $ty {
+            fn borrow(&self) -> &[$elem] {
+                self.as_slice()
+            }
+        }
+
+        impl PartialEq for $ty {
+            fn eq(&self, other: &Self) -> bool {
+                self.ptr_eq(other) || self.as_slice() == other.as_slice()
+            }
+        }
+
+        impl Eq for $ty {}
+
+        impl PartialOrd for $ty {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $ty {
+            fn cmp(&self, other: &Self) -> Ordering {
+                if self.ptr_eq(other) {
+                    return Ordering::Equal;
+                }
+                self.as_slice().cmp(other.as_slice())
+            }
+        }
+
+        impl Hash for $ty {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                self.as_slice().hash(state);
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_list().entries(self.as_slice()).finish()
+            }
+        }
+
+        impl From<Vec<$elem>> for $ty {
+            fn from(v: Vec<$elem>) -> Self {
+                Self::from_vec(v)
+            }
+        }
+
+        impl From<&[$elem]> for $ty {
+            fn from(v: &[$elem]) -> Self {
+                Self::from_vec(v.to_vec())
+            }
+        }
+
+        impl<const N: usize> From<[$elem; N]> for $ty {
+            fn from(v: [$elem; N]) -> Self {
+                Self::from_vec(Vec::from(v))
+            }
+        }
+
+        impl FromIterator<$elem> for $ty {
+            fn from_iter<I: IntoIterator<Item = $elem>>(iter: I) -> Self {
+                Self::from_vec(iter.into_iter().collect())
+            }
+        }
+
+        impl<'a> IntoIterator for &'a $ty {
+            type Item = &'a $elem;
+            type IntoIter = std::slice::Iter<'a, $elem>;
+            fn into_iter(self) -> Self::IntoIter {
+                self.as_slice().iter()
+            }
+        }
+
+        impl IntoIterator for $ty {
+            type Item = $elem;
+            type IntoIter = std::vec::IntoIter<$elem>;
+            fn into_iter(self) -> Self::IntoIter {
+                self.into_vec().into_iter()
+            }
+        }
+
+        impl PartialEq<[$elem]> for $ty {
+            fn eq(&self, other: &[$elem]) -> bool {
+                self.as_slice() == other
+            }
+        }
+
+        impl PartialEq<Vec<$elem>> for $ty {
+            fn eq(&self, other: &Vec<$elem>) -> bool {
+                self.as_slice() == other.as_slice()
+            }
+        }
+    };
+}
+
+slice_storage!(Atoms, Atom);
+slice_storage!(Pairs, (Atom, Atom));
+
+impl Atoms {
+    fn from_vec(mut v: Vec<Atom>) -> Self {
+        if v.len() > 1 {
+            return Self(AtomsRepr::Many(Arc::new(v)));
+        }
+        match v.pop() {
+            Some(a) => Self::one(a),
+            None => Self::new(),
+        }
+    }
+}
+
+impl Pairs {
+    fn from_vec(v: Vec<(Atom, Atom)>) -> Self {
+        if v.is_empty() {
+            Self::new()
+        } else {
+            Self(Some(Arc::new(v)))
         }
     }
 }
@@ -45,15 +316,25 @@ impl Datum {
     /// The empty datum of `ty`.
     pub fn empty(ty: &ColumnType) -> Self {
         if ty.is_map() {
-            Self::Map(Vec::new())
+            Self::Map(Pairs::new())
         } else {
-            Self::Set(Vec::new())
+            Self::Set(Atoms::new())
         }
     }
 
     /// A one-atom datum.
-    pub fn scalar(atom: Atom) -> Self {
-        Self::Set(vec![atom])
+    pub const fn scalar(atom: Atom) -> Self {
+        Self::Set(Atoms::one(atom))
+    }
+
+    /// The empty set (no allocation; usable in constants).
+    pub const fn empty_set() -> Self {
+        Self::Set(Atoms::new())
+    }
+
+    /// The empty map (no allocation; usable in constants).
+    pub const fn empty_map() -> Self {
+        Self::Map(Pairs::new())
     }
 
     /// Number of elements (atoms or pairs).
@@ -111,7 +392,7 @@ impl Datum {
         let is_set_notation =
             matches!(json, Value::Array(a) if a.first().and_then(Value::as_str) == Some("set"));
         if !ty.is_map() && !is_set_notation {
-            return Ok(Self::Set(vec![Atom::from_json(json, &ty.key, symbols)?]));
+            return Ok(Self::scalar(Atom::from_json(json, &ty.key, symbols)?));
         }
         let class = if ty.is_map() { "map" } else { "set" };
         let inner = match json {
@@ -174,7 +455,7 @@ impl Datum {
         if atoms.windows(2).any(|w| w[0] == w[1]) {
             return Err(Error::Generic("set contains duplicate".into()));
         }
-        Ok(Self::Set(atoms))
+        Ok(Self::Set(atoms.into()))
     }
 
     /// Builds a map from pairs in any order; duplicate keys are an error.
@@ -183,7 +464,7 @@ impl Datum {
         if pairs.windows(2).any(|w| w[0].0 == w[1].0) {
             return Err(Error::Generic("map contains duplicate key".into()));
         }
-        Ok(Self::Map(pairs))
+        Ok(Self::Map(pairs.into()))
     }
 
     /// JSON as ovsdb-server prints it: a one-element set as the bare atom, other sets as
@@ -242,38 +523,56 @@ impl Datum {
     pub fn union_with(&mut self, other: &Self) {
         match (self, other) {
             (Self::Set(a), Self::Set(b)) => {
+                if a.is_empty() {
+                    *a = b.clone();
+                    return;
+                }
                 let extra: Vec<Atom> = b
                     .iter()
                     .filter(|x| a.binary_search(x).is_err())
                     .cloned()
                     .collect();
-                if extra.len() <= 8 {
-                    for x in extra {
-                        if let Err(i) = a.binary_search(&x) {
-                            a.insert(i, x);
-                        }
-                    }
-                } else {
-                    a.extend(extra);
-                    a.sort();
+                if extra.is_empty() {
+                    return;
                 }
+                a.modify(|a| {
+                    if extra.len() <= 8 {
+                        for x in extra {
+                            if let Err(i) = a.binary_search(&x) {
+                                a.insert(i, x);
+                            }
+                        }
+                    } else {
+                        a.extend(extra);
+                        a.sort();
+                    }
+                });
             }
             (Self::Map(a), Self::Map(b)) => {
+                if a.is_empty() {
+                    *a = b.clone();
+                    return;
+                }
                 let extra: Vec<(Atom, Atom)> = b
                     .iter()
                     .filter(|x| a.binary_search_by(|p| p.0.cmp(&x.0)).is_err())
                     .cloned()
                     .collect();
-                if extra.len() <= 8 {
-                    for x in extra {
-                        if let Err(i) = a.binary_search_by(|p| p.0.cmp(&x.0)) {
-                            a.insert(i, x);
-                        }
-                    }
-                } else {
-                    a.extend(extra);
-                    a.sort_by(|p, q| p.0.cmp(&q.0));
+                if extra.is_empty() {
+                    return;
                 }
+                a.modify(|a| {
+                    if extra.len() <= 8 {
+                        for x in extra {
+                            if let Err(i) = a.binary_search_by(|p| p.0.cmp(&x.0)) {
+                                a.insert(i, x);
+                            }
+                        }
+                    } else {
+                        a.extend(extra);
+                        a.sort_by(|p, q| p.0.cmp(&q.0));
+                    }
+                });
             }
             _ => {}
         }
@@ -285,18 +584,37 @@ impl Datum {
         match (self, other) {
             // A few elements out of many: find each instead of testing every element.
             (Self::Set(a), Self::Set(b)) if b.len() <= 8 && a.len() > 64 => {
-                for x in b {
-                    if let Ok(i) = a.binary_search(x) {
+                let mut at: Vec<usize> = b.iter().filter_map(|x| a.binary_search(x).ok()).collect();
+                if at.is_empty() {
+                    return;
+                }
+                // Remove from the highest position down so earlier positions stay valid.
+                at.sort_unstable_by(|x, y| y.cmp(x));
+                a.modify(|a| {
+                    for i in at {
                         a.remove(i);
                     }
+                });
+            }
+            (Self::Set(a), Self::Set(b)) => {
+                if a.iter().any(|x| b.binary_search(x).is_ok()) {
+                    a.modify(|a| a.retain(|x| b.binary_search(x).is_err()));
                 }
             }
-            (Self::Set(a), Self::Set(b)) => a.retain(|x| b.binary_search(x).is_err()),
-            (Self::Map(a), Self::Map(b)) => a.retain(|x| {
-                b.binary_search_by(|p| p.0.cmp(&x.0))
-                    .map_or(true, |j| b[j].1 != x.1)
-            }),
-            (Self::Map(a), Self::Set(b)) => a.retain(|x| b.binary_search(&x.0).is_err()),
+            (Self::Map(a), Self::Map(b)) => {
+                let keep = |x: &(Atom, Atom)| {
+                    b.binary_search_by(|p| p.0.cmp(&x.0))
+                        .map_or(true, |j| b[j].1 != x.1)
+                };
+                if !a.iter().all(keep) {
+                    a.modify(|a| a.retain(keep));
+                }
+            }
+            (Self::Map(a), Self::Set(b)) => {
+                if a.iter().any(|x| b.binary_search(&x.0).is_ok()) {
+                    a.modify(|a| a.retain(|x| b.binary_search(&x.0).is_err()));
+                }
+            }
             (Self::Set(_), Self::Map(_)) => {}
         }
     }
@@ -306,8 +624,20 @@ impl Datum {
     pub fn remove_where(&mut self, mut drop: impl FnMut(&Atom, Option<&Atom>) -> bool) -> usize {
         let before = self.len();
         match self {
-            Self::Set(a) => a.retain(|x| !drop(x, None)),
-            Self::Map(a) => a.retain(|(k, v)| !drop(k, Some(v))),
+            Self::Set(a) => {
+                let keep: Vec<bool> = a.iter().map(|x| !drop(x, None)).collect();
+                if keep.contains(&false) {
+                    let mut k = keep.into_iter();
+                    a.modify(|a| a.retain(|_| k.next().unwrap_or(true)));
+                }
+            }
+            Self::Map(a) => {
+                let keep: Vec<bool> = a.iter().map(|(k, v)| !drop(k, Some(v))).collect();
+                if keep.contains(&false) {
+                    let mut k = keep.into_iter();
+                    a.modify(|a| a.retain(|_| k.next().unwrap_or(true)));
+                }
+            }
         }
         before - self.len()
     }
@@ -321,14 +651,13 @@ impl Datum {
         }
         match (old, self) {
             (Self::Set(o), Self::Set(n)) => {
-                let mut v: Vec<Atom> = o
-                    .iter()
-                    .filter(|a| n.binary_search(a).is_err())
-                    .cloned()
-                    .collect();
-                v.extend(n.iter().filter(|a| o.binary_search(a).is_err()).cloned());
-                v.sort();
-                Self::Set(v)
+                if o.ptr_eq(n) {
+                    return Self::empty_set();
+                }
+                // Symmetric difference, in order, by one merge of the two sorted sets.
+                let mut v: Vec<Atom> = Vec::new();
+                old.for_each_difference(self, |a, _, _| v.push(a.clone()));
+                Self::Set(v.into())
             }
             (Self::Map(o), Self::Map(n)) => {
                 let find = |v: &[(Atom, Atom)], k: &Atom| {
@@ -348,7 +677,7 @@ impl Datum {
                     }
                 }
                 v.sort_by(|a, b| a.0.cmp(&b.0));
-                Self::Map(v)
+                Self::Map(v.into())
             }
             _ => self.clone(),
         }
@@ -361,17 +690,27 @@ impl Datum {
             return;
         }
         match (&mut *self, diff) {
-            (Self::Set(a), Self::Set(d)) => {
-                let mut out: Vec<Atom> = a
-                    .iter()
-                    .filter(|x| d.binary_search(x).is_err())
-                    .cloned()
-                    .collect();
-                out.extend(d.iter().filter(|x| a.binary_search(x).is_err()).cloned());
-                out.sort();
-                *a = out;
+            (Self::Set(_), Self::Set(d)) if d.is_empty() => {}
+            // A few changes to a set: toggle each in place.
+            (Self::Set(a), Self::Set(d)) if d.len() <= 8 => a.modify(|a| {
+                for x in d {
+                    match a.binary_search(x) {
+                        Ok(i) => {
+                            a.remove(i);
+                        }
+                        Err(i) => a.insert(i, x.clone()),
+                    }
+                }
+            }),
+            // The symmetric difference, by one merge.
+            (Self::Set(a), Self::Set(_)) => {
+                let cur = Self::Set(a.clone());
+                let mut out = Vec::with_capacity(a.len() + diff.len());
+                cur.for_each_difference(diff, |x, _, _| out.push(x.clone()));
+                *a = out.into();
             }
-            (Self::Map(a), Self::Map(d)) => {
+            (Self::Map(_), Self::Map(d)) if d.is_empty() => {}
+            (Self::Map(a), Self::Map(d)) => a.modify(|a| {
                 for (k, v) in d {
                     match a.binary_search_by(|p| p.0.cmp(k)) {
                         Ok(i) if a[i].1 == *v => {
@@ -381,7 +720,7 @@ impl Datum {
                         Err(i) => a.insert(i, (k.clone(), v.clone())),
                     }
                 }
-            }
+            }),
             _ => {}
         }
     }
@@ -392,7 +731,11 @@ impl Datum {
     /// removed and one pair added.
     pub fn for_each_difference(&self, new: &Self, mut f: impl FnMut(&Atom, Option<&Atom>, bool)) {
         match (self, new) {
+            (Self::Set(a), Self::Set(b)) if a.ptr_eq(b) => {}
+            (Self::Map(a), Self::Map(b)) if a.ptr_eq(b) => {}
             (Self::Set(a), Self::Set(b)) => {
+                // Plain slices: indexing through `Deref` would re-match the storage each time.
+                let (a, b) = (a.as_slice(), b.as_slice());
                 let (mut i, mut j) = (0, 0);
                 while i < a.len() && j < b.len() {
                     match a[i].cmp(&b[j]) {
@@ -414,6 +757,7 @@ impl Datum {
                 b[j..].iter().for_each(|x| f(x, None, true));
             }
             (Self::Map(a), Self::Map(b)) => {
+                let (a, b) = (a.as_slice(), b.as_slice());
                 let (mut i, mut j) = (0, 0);
                 while i < a.len() && j < b.len() {
                     match a[i].0.cmp(&b[j].0) {
@@ -557,6 +901,35 @@ mod tests {
     }
 
     #[test]
+    fn storage_is_small_and_shared() {
+        assert_eq!(size_of::<Atoms>(), size_of::<Atom>());
+        assert_eq!(size_of::<Datum>(), size_of::<Atom>());
+        let t = ty(json!({"key": "integer", "min": 0, "max": "unlimited"}));
+        let big: Vec<i64> = (0..100).collect();
+        let a = Datum::from_json(&json!(["set", big]), &t, &mut NoSymbols).unwrap();
+        let mut b = a.clone();
+        let (Datum::Set(x), Datum::Set(y)) = (&a, &b) else {
+            panic!("sets expected")
+        };
+        assert!(x.ptr_eq(y));
+        b.union_with(&Datum::scalar(Atom::Integer(5)));
+        assert!(matches!((&a, &b), (Datum::Set(x), Datum::Set(y)) if x.ptr_eq(y)));
+        b.union_with(&Datum::scalar(Atom::Integer(500)));
+        assert_eq!(a.len(), 100);
+        assert_eq!(b.len(), 101);
+        b.subtract(&Datum::scalar(Atom::Integer(500)));
+        assert_eq!(a, b);
+        let mut one = Datum::scalar(Atom::Integer(1));
+        one.union_with(&Datum::scalar(Atom::Integer(2)));
+        assert_eq!(one.to_json(), json!(["set", [1, 2]]));
+        one.subtract(&Datum::scalar(Atom::Integer(1)));
+        assert_eq!(one, Datum::scalar(Atom::Integer(2)));
+        assert!(matches!(&one, Datum::Set(x) if matches!(x.0, AtomsRepr::One(_))));
+        assert_eq!(one.remove_where(|a, _| *a == Atom::Integer(2)), 1);
+        assert_eq!(one, Datum::empty_set());
+    }
+
+    #[test]
     fn set_algebra() {
         let m = ty(json!({"key": "string", "value": "string", "min": 0, "max": "unlimited"}));
         let mut d = Datum::from_json(
@@ -584,7 +957,7 @@ mod tests {
         .unwrap();
         d.subtract(&del);
         assert_eq!(d.to_json(), json!(["map", [["b", "2"], ["c", "3"]]]));
-        d.subtract(&Datum::Set(vec![Atom::String("c".into())]));
+        d.subtract(&Datum::scalar(Atom::String("c".into())));
         assert_eq!(d.to_json(), json!(["map", [["b", "2"]]]));
     }
 }

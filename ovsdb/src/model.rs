@@ -463,7 +463,7 @@ impl<'a> FieldReader<'a> {
 
 /// The datum of a scalar column.
 pub fn scalar_datum<T: AtomValue>(value: &T) -> Datum {
-    Datum::Set(vec![value.to_atom()])
+    Datum::scalar(value.to_atom())
 }
 
 /// The datum of an optional column.
@@ -475,7 +475,7 @@ pub fn optional_datum<T: AtomValue>(value: Option<&T>) -> Datum {
 pub fn set_datum<'v, T: AtomValue + 'v>(values: impl IntoIterator<Item = &'v T>) -> Datum {
     let mut atoms: Vec<Atom> = values.into_iter().map(AtomValue::to_atom).collect();
     atoms.sort();
-    Datum::Set(atoms)
+    Datum::Set(atoms.into())
 }
 
 /// The datum of a map column, in OVSDB key order (duplicate keys are kept, for the checks to
@@ -488,7 +488,7 @@ pub fn map_datum<'v, K: AtomValue + 'v, V: AtomValue + 'v>(
         .map(|(k, v)| (k.to_atom(), v.to_atom()))
         .collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    Datum::Map(pairs)
+    Datum::Map(pairs.into())
 }
 
 /// Checks a datum built from a model against its column type: size bounds, duplicates and
@@ -724,9 +724,9 @@ mod tests {
 
     #[test]
     fn reader_checks_shapes_and_values() {
-        let set = Datum::Set(vec![Atom::Integer(1), Atom::Integer(2)]);
-        let one = Datum::Set(vec![Atom::String("x".into())]);
-        let map = Datum::Map(vec![(Atom::String("k".into()), Atom::String("v".into()))]);
+        let set = Datum::Set(vec![Atom::Integer(1), Atom::Integer(2)].into());
+        let one = Datum::Set(vec![Atom::String("x".into())].into());
+        let map = Datum::Map(vec![(Atom::String("k".into()), Atom::String("v".into()))].into());
         let r = FieldReader::new(
             "T",
             &["s", "o", "m"],

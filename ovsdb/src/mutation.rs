@@ -255,25 +255,30 @@ fn mutate_scalar(dst: &mut Datum, base: &BaseType, y: &Atom, m: Mutator) -> Resu
     let Datum::Set(atoms) = dst else {
         return Ok(());
     };
-    for a in atoms.iter_mut() {
-        *a = match (&*a, y) {
-            (Atom::Integer(x), Atom::Integer(y)) => Atom::Integer(mutate_int(*x, *y, m)?),
-            (Atom::Real(x), Atom::Real(y)) => Atom::Real(mutate_real(*x, *y, m)?),
-            (Atom::Real(x), Atom::Integer(y)) => Atom::Real(mutate_real(*x, *y as f64, m)?),
-            _ => a.clone(),
-        };
+    if atoms.is_empty() {
+        return Ok(());
     }
-    for a in atoms.iter() {
-        base.check_constraints(a)?;
-    }
-    atoms.sort();
-    if atoms.windows(2).any(|w| w[0] == w[1]) {
-        return Err(Error::constraint(format!(
-            "Result of \"{}\" operation contains duplicates.",
-            m.name()
-        )));
-    }
-    Ok(())
+    atoms.modify(|atoms| {
+        for a in atoms.iter_mut() {
+            *a = match (&*a, y) {
+                (Atom::Integer(x), Atom::Integer(y)) => Atom::Integer(mutate_int(*x, *y, m)?),
+                (Atom::Real(x), Atom::Real(y)) => Atom::Real(mutate_real(*x, *y, m)?),
+                (Atom::Real(x), Atom::Integer(y)) => Atom::Real(mutate_real(*x, *y as f64, m)?),
+                _ => a.clone(),
+            };
+        }
+        for a in atoms.iter() {
+            base.check_constraints(a)?;
+        }
+        atoms.sort();
+        if atoms.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::constraint(format!(
+                "Result of \"{}\" operation contains duplicates.",
+                m.name()
+            )));
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -402,7 +402,7 @@ impl Txn<'_> {
             .enumerate()
             .map(
                 |(c, default)| match named.iter().position(|(n, _)| *n == c) {
-                    Some(i) => std::mem::replace(&mut named[i].1, Datum::Set(Vec::new())),
+                    Some(i) => std::mem::replace(&mut named[i].1, Datum::empty_set()),
                     None => default.clone(),
                 },
             )

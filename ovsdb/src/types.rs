@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::atom::Atom;
-use crate::datum::Datum;
+use crate::datum::{Datum, Pairs};
 use crate::error::{Error, Result};
 
 /// The five atomic types of RFC 7047.
@@ -449,11 +449,11 @@ impl ColumnType {
             return Datum::empty(self);
         }
         match &self.value {
-            None => Datum::Set(vec![self.key.atomic.default_atom()]),
-            Some(v) => Datum::Map(vec![(
+            None => Datum::scalar(self.key.atomic.default_atom()),
+            Some(v) => Datum::Map(Pairs::from([(
                 self.key.atomic.default_atom(),
                 v.atomic.default_atom(),
-            )]),
+            )])),
         }
     }
 
@@ -627,6 +627,9 @@ mod tests {
             e.details(),
             "pink is not one of the allowed values ([blue, red])"
         );
-        assert_eq!(t.default_datum(), Datum::Set(vec![Atom::String("".into())]));
+        assert_eq!(
+            t.default_datum(),
+            Datum::Set(vec![Atom::String("".into())].into())
+        );
     }
 }

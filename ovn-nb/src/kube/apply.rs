@@ -203,7 +203,7 @@ impl Ctx<'_> {
                 }
                 atoms.sort();
                 atoms.dedup();
-                Datum::Set(atoms)
+                Datum::Set(atoms.into())
             }
         };
         // Sets of strings are already sorted (BTreeSet); keep the column's empty form for maps.

@@ -146,7 +146,7 @@ impl Nbctl {
         if opts.apply_after_lb {
             cols.push((
                 "options",
-                Datum::Map(vec![(str_atom("apply-after-lb"), str_atom("true"))]),
+                Datum::Map(vec![(str_atom("apply-after-lb"), str_atom("true"))].into()),
             ));
         }
         for a in self.get_uuids(ot, o, "acls") {
@@ -179,7 +179,7 @@ impl Nbctl {
         let (ot, o) = self.acl_owner(owner, type_)?;
         let at = self.table_index("ACL")?;
         let Some(direction) = direction else {
-            self.set(ot, o, "acls", Datum::Set(vec![]));
+            self.set(ot, o, "acls", Datum::empty_set());
             return Ok(());
         };
         let direction = parse_direction(direction)?;
@@ -281,7 +281,10 @@ impl Nbctl {
         let ports = self.lsp_uuids(ports)?;
         Ok(self.insert(
             pgt,
-            vec![("name", str_datum(name)), ("ports", Datum::Set(ports))],
+            vec![
+                ("name", str_datum(name)),
+                ("ports", Datum::Set(ports.into())),
+            ],
         ))
     }
 
@@ -290,7 +293,7 @@ impl Nbctl {
         let pgt = self.table_index("Port_Group")?;
         let pg = self.must(Kind::PortGroup, name)?;
         let ports = self.lsp_uuids(ports)?;
-        self.set(pgt, pg, "ports", Datum::Set(ports));
+        self.set(pgt, pg, "ports", Datum::Set(ports.into()));
         Ok(())
     }
 

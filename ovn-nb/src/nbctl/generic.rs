@@ -197,7 +197,7 @@ impl Nbctl {
                 let v = atom_from_string(vty, value, symbols)?;
                 let mut d = self.get(t, u, &c.name);
                 d.remove_where(|x, _| *x == k);
-                d.union_with(&Datum::Map(vec![(k, v)]));
+                d.union_with(&Datum::Map(vec![(k, v)].into()));
                 self.set(t, u, &c.name, d);
             }
             None => {

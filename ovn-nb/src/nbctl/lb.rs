@@ -133,14 +133,14 @@ impl Nbctl {
             ("protocol", str_datum(protocol.unwrap_or("tcp"))),
             (
                 "vips",
-                Datum::Map(vec![(str_atom(&vip_n), str_atom(&backends))]),
+                Datum::Map(vec![(str_atom(&vip_n), str_atom(&backends))].into()),
             ),
         ];
         if opts.reject || opts.event {
             let key = if opts.reject { "reject" } else { "event" };
             cols.push((
                 "options",
-                Datum::Map(vec![(str_atom(key), str_atom("true"))]),
+                Datum::Map(vec![(str_atom(key), str_atom("true"))].into()),
             ));
         }
         self.insert(lbt, cols);
@@ -220,7 +220,7 @@ impl Nbctl {
         let ot = self.table_index(kind.table())?;
         let o = self.must(kind, owner)?;
         let Some(lb) = lb else {
-            self.set(ot, o, "load_balancer", Datum::Set(vec![]));
+            self.set(ot, o, "load_balancer", Datum::empty_set());
             return Ok(());
         };
         let l = self.must(Kind::LoadBalancer, lb)?;

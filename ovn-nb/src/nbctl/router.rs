@@ -316,7 +316,7 @@ impl Nbctl {
         if opts.ecmp_symmetric_reply {
             cols.push((
                 "options",
-                Datum::Map(vec![(str_atom("ecmp_symmetric_reply"), str_atom("true"))]),
+                Datum::Map(vec![(str_atom("ecmp_symmetric_reply"), str_atom("true"))].into()),
             ));
         }
         let r = self.insert(rt, cols);
@@ -343,7 +343,7 @@ impl Nbctl {
             }
         }
         if prefix.is_none() && policy.is_none() && opts.route_table.is_none() {
-            self.set(lrt, lr, "static_routes", Datum::Set(vec![]));
+            self.set(lrt, lr, "static_routes", Datum::empty_set());
             return Ok(());
         }
         let prefix_n = match prefix {
@@ -504,7 +504,7 @@ impl Nbctl {
         let (lrt, lr) = self.lr(router)?;
         let pt = self.table_index("Logical_Router_Policy")?;
         let Some(arg) = priority_or_uuid else {
-            self.set(lrt, lr, "policies", Datum::Set(vec![]));
+            self.set(lrt, lr, "policies", Datum::empty_set());
             return Ok(());
         };
         let policies = self.get_uuids(lrt, lr, "policies");
@@ -683,10 +683,13 @@ impl Nbctl {
         }
         cols.push((
             "options",
-            Datum::Map(vec![(
-                str_atom("stateless"),
-                str_atom(if opts.stateless { "true" } else { "false" }),
-            )]),
+            Datum::Map(
+                vec![(
+                    str_atom("stateless"),
+                    str_atom(if opts.stateless { "true" } else { "false" }),
+                )]
+                .into(),
+            ),
         ));
         let n = self.insert(nt, cols);
         self.set_add(lrt, lr, "nat", Atom::Uuid(n));
@@ -703,7 +706,7 @@ impl Nbctl {
         let (lrt, lr) = self.lr(router)?;
         let nt = self.table_index("NAT")?;
         let Some(nat_type) = nat_type else {
-            self.set(lrt, lr, "nat", Datum::Set(vec![]));
+            self.set(lrt, lr, "nat", Datum::empty_set());
             return Ok(());
         };
         check_nat_type(nat_type)?;

@@ -171,11 +171,11 @@ pub fn datum_from_string(ty: &ColumnType, s: &str, symbols: &Symbols) -> Result<
                 "{s}: map contains duplicate key"
             )));
         }
-        Datum::Map(pairs)
+        Datum::Map(pairs.into())
     } else {
         keys.sort();
         keys.dedup();
-        Datum::Set(keys)
+        Datum::Set(keys.into())
     };
     if !d.conforms_to(ty) {
         return Err(NbctlError::invalid(format!(
@@ -306,7 +306,7 @@ mod tests {
         set.max = u64::MAX;
         let d = datum_from_string(&set, "[\"10.0.0.1\", abc]", &Symbols::new()).unwrap();
         assert_eq!(datum_to_string(&d, &set), "[\"10.0.0.1\", abc]");
-        assert_eq!(datum_to_string(&Datum::Set(vec![]), &set), "[]");
+        assert_eq!(datum_to_string(&Datum::empty_set(), &set), "[]");
     }
 
     #[test]

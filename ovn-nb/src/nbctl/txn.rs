@@ -240,7 +240,7 @@ impl Nbctl {
         self.work[t]
             .get(&u)
             .and_then(|r| r.get(i).cloned())
-            .unwrap_or_else(|| Datum::Set(Vec::new()))
+            .unwrap_or_else(Datum::empty_set)
     }
 
     /// A string column (the first atom), or "".
@@ -338,7 +338,7 @@ impl Nbctl {
     /// Adds `a` to set column `c` (no-op when present).
     pub(crate) fn set_add(&mut self, t: usize, u: Uuid, c: &str, a: Atom) {
         let mut d = self.get(t, u, c);
-        d.union_with(&Datum::Set(vec![a]));
+        d.union_with(&Datum::scalar(a));
         self.set(t, u, c, d);
     }
 
@@ -472,7 +472,7 @@ pub(crate) fn strs_datum<S: AsRef<str>>(items: &[S]) -> Datum {
     let mut atoms: Vec<Atom> = items.iter().map(|s| str_atom(s.as_ref())).collect();
     atoms.sort();
     atoms.dedup();
-    Datum::Set(atoms)
+    Datum::Set(atoms.into())
 }
 
 /// A string-to-string map.

@@ -47,7 +47,7 @@ impl Row {
     /// The value of column `index` (see [`TableSchema::column_index`]); out-of-range indexes read
     /// as an empty set.
     pub fn field(&self, index: usize) -> &Datum {
-        static EMPTY: Datum = Datum::Set(Vec::new());
+        static EMPTY: Datum = Datum::empty_set();
         self.fields.get(index).unwrap_or(&EMPTY)
     }
 

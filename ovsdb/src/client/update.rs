@@ -144,7 +144,7 @@ pub fn parse_datum(v: &Value, ty: &ColumnType, diff: bool) -> Result<Datum, Stri
         }
         let a = Atom::from_json_unchecked(v, ty.key.atomic, &mut NoSymbols)
             .map_err(|e| e.to_string())?;
-        return Ok(Datum::Set(vec![a]));
+        return Ok(Datum::scalar(a));
     }
     let inner = match v {
         Value::Array(a) => a[1]

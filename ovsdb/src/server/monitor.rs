@@ -284,6 +284,7 @@ pub fn datum_diff(old: &Datum, new: &Datum, ty: &ColumnType) -> Datum {
     }
     match (old, new) {
         (Datum::Set(a), Datum::Set(b)) => {
+            let (a, b) = (a.as_slice(), b.as_slice());
             let mut out = Vec::new();
             let (mut i, mut j) = (0, 0);
             while i < a.len() || j < b.len() {
@@ -311,9 +312,10 @@ pub fn datum_diff(old: &Datum, new: &Datum, ty: &ColumnType) -> Datum {
                     (None, None) => break,
                 }
             }
-            Datum::Set(out)
+            Datum::Set(out.into())
         }
         (Datum::Map(a), Datum::Map(b)) => {
+            let (a, b) = (a.as_slice(), b.as_slice());
             let mut out = Vec::new();
             let (mut i, mut j) = (0, 0);
             while i < a.len() || j < b.len() {
@@ -344,7 +346,7 @@ pub fn datum_diff(old: &Datum, new: &Datum, ty: &ColumnType) -> Datum {
                     (None, None) => break,
                 }
             }
-            Datum::Map(out)
+            Datum::Map(out.into())
         }
         _ => new.clone(),
     }
@@ -695,20 +697,20 @@ mod tests {
             max: u64::MAX,
             ..ColumnType::scalar(AtomicType::String)
         };
-        let a = Datum::Set(vec![s("a"), s("b")]);
-        let b = Datum::Set(vec![s("b"), s("c")]);
+        let a = Datum::Set(vec![s("a"), s("b")].into());
+        let b = Datum::Set(vec![s("b"), s("c")].into());
         let d = datum_diff(&a, &b, &set_ty);
-        assert_eq!(d, Datum::Set(vec![s("a"), s("c")]));
+        assert_eq!(d, Datum::Set(vec![s("a"), s("c")].into()));
         assert_eq!(datum_apply_diff(&a, &d, &set_ty), b);
 
         let mut map_ty = set_ty.clone();
         map_ty.value = Some(crate::types::BaseType::new(AtomicType::String));
-        let a = Datum::Map(vec![(s("x"), s("1")), (s("y"), s("2"))]);
-        let b = Datum::Map(vec![(s("y"), s("3")), (s("z"), s("4"))]);
+        let a = Datum::Map(vec![(s("x"), s("1")), (s("y"), s("2"))].into());
+        let b = Datum::Map(vec![(s("y"), s("3")), (s("z"), s("4"))].into());
         let d = datum_diff(&a, &b, &map_ty);
         assert_eq!(
             d,
-            Datum::Map(vec![(s("x"), s("1")), (s("y"), s("3")), (s("z"), s("4"))])
+            Datum::Map(vec![(s("x"), s("1")), (s("y"), s("3")), (s("z"), s("4"))].into())
         );
         assert_eq!(datum_apply_diff(&a, &d, &map_ty), b);
 
@@ -717,7 +719,7 @@ mod tests {
             max: 1,
             ..ColumnType::scalar(AtomicType::String)
         };
-        let d = datum_diff(&Datum::scalar(s("x")), &Datum::Set(vec![]), &opt);
-        assert_eq!(d, Datum::Set(vec![]));
+        let d = datum_diff(&Datum::scalar(s("x")), &Datum::empty_set(), &opt);
+        assert_eq!(d, Datum::empty_set());
     }
 }
