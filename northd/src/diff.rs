@@ -1117,11 +1117,11 @@ mod tests {
             Datum::scalar(Atom::Boolean(true)),
             Datum::scalar(Atom::Real(1.5)),
             Datum::scalar(Atom::Uuid(u)),
-            Datum::Set(vec![]),
-            Datum::Map(vec![]),
-            Datum::Set(vec![s("x"), s("y")]),
-            Datum::Map(vec![(s("k"), s("v"))]),
-            Datum::Map(vec![(s("k"), Atom::Uuid(u)), (s("l"), Atom::Uuid(u))]),
+            Datum::Set(vec![].into()),
+            Datum::Map(vec![].into()),
+            Datum::Set(vec![s("x"), s("y")].into()),
+            Datum::Map(vec![(s("k"), s("v"))].into()),
+            Datum::Map(vec![(s("k"), Atom::Uuid(u)), (s("l"), Atom::Uuid(u))].into()),
         ] {
             let ours = serde_json::to_value(DatumJson(&d, 0)).unwrap();
             assert_eq!(ours, d.to_json(), "{d:?}");

@@ -503,6 +503,34 @@ pub enum Action {
     AssignLoose(Field, Value),
 }
 
+impl Action {
+    /// `commit_lb_aff(vip = "VIP", backend = "BACKEND", [proto = PROTO,] timeout = T)`: with the
+    /// protocol only when the VIP has a port (`proto` is then `Some`), as ovn-northd writes it.
+    pub fn commit_lb_aff(
+        vip: String,
+        backend: String,
+        proto: Option<&'static str>,
+        timeout: u32,
+    ) -> Self {
+        match proto {
+            Some(proto) => Self::CommitLbAff {
+                vip,
+                backend,
+                proto,
+                timeout,
+            },
+            None => Self::CallOpts(
+                "commit_lb_aff",
+                vec![
+                    ("vip".to_owned(), format!("\"{vip}\"")),
+                    ("backend".to_owned(), format!("\"{backend}\"")),
+                    ("timeout".to_owned(), timeout.to_string()),
+                ],
+            ),
+        }
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -817,23 +817,12 @@ fn build_template_affinity(
         if let Some(p) = b.num_port {
             learn = learn.and_eq(l4_field(lb.protocol, true), Value::Int(u64::from(p)));
         }
-        let commit = if port.is_some() {
-            Action::CommitLbAff {
-                vip: v.affinity_text(),
-                backend: b.affinity_text(),
-                proto: lb.protocol,
-                timeout,
-            }
-        } else {
-            Action::CallOpts(
-                "commit_lb_aff",
-                vec![
-                    ("vip".to_owned(), format!("\"{}\"", v.affinity_text())),
-                    ("backend".to_owned(), format!("\"{}\"", b.affinity_text())),
-                    ("timeout".to_owned(), timeout.to_string()),
-                ],
-            )
-        };
+        let commit = Action::commit_lb_aff(
+            v.affinity_text(),
+            b.affinity_text(),
+            port.is_some().then_some(lb.protocol),
+            timeout,
+        );
         let actions = Actions(vec![commit, crate::flow::act::DROP_COMMENT]);
         flows.add(dp, Stage::LrInLbAffLearn, 100, &learn, &actions);
     }
@@ -915,21 +904,14 @@ fn build_affinity(
             learn = learn.and_eq(l4_field(lb.protocol, true), Value::Int(u64::from(p)));
         }
         let commit = if vip.port.is_some() {
-            Action::CommitLbAff {
-                vip: vip.affinity_text(),
-                backend: b.affinity_text(),
-                proto: lb.protocol,
+            Action::commit_lb_aff(
+                vip.affinity_text(),
+                b.affinity_text(),
+                Some(lb.protocol),
                 timeout,
-            }
-        } else {
-            Action::CallOpts(
-                "commit_lb_aff",
-                vec![
-                    ("vip".to_owned(), format!("\"{vip}\"")),
-                    ("backend".to_owned(), format!("\"{b}\"")),
-                    ("timeout".to_owned(), timeout.to_string()),
-                ],
             )
+        } else {
+            Action::commit_lb_aff(vip.to_string(), b.to_string(), None, timeout)
         };
         let actions = Actions(vec![commit, crate::flow::act::DROP_COMMENT]);
         flows.add(dp, Stage::LrInLbAffLearn, 100, &learn, &actions);

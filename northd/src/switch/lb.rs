@@ -344,23 +344,12 @@ fn build_template_affinity(
         if let Some(p) = b.num_port {
             learn = learn.and_eq(l4_dst(lb.protocol), Value::Int(u64::from(p)));
         }
-        let commit = if port.is_some() {
-            Action::CommitLbAff {
-                vip: v.affinity_text(),
-                backend: b.affinity_text(),
-                proto: lb.protocol,
-                timeout,
-            }
-        } else {
-            Action::CallOpts(
-                "commit_lb_aff",
-                vec![
-                    ("vip".to_owned(), format!("\"{}\"", v.affinity_text())),
-                    ("backend".to_owned(), format!("\"{}\"", b.affinity_text())),
-                    ("timeout".to_owned(), timeout.to_string()),
-                ],
-            )
-        };
+        let commit = Action::commit_lb_aff(
+            v.affinity_text(),
+            b.affinity_text(),
+            port.is_some().then_some(lb.protocol),
+            timeout,
+        );
         let commit = Actions(vec![commit, crate::flow::act::DROP_COMMENT]);
         flows.add(dp, Stage::LsInLbAffLearn, 100, &learn, &commit);
     }
@@ -415,21 +404,14 @@ fn build_affinity(
         }
         // Without a VIP port, no protocol.
         let commit = if vip.port.is_some() {
-            Action::CommitLbAff {
-                vip: vip.affinity_text(),
-                backend: b.affinity_text(),
-                proto: lb.protocol,
+            Action::commit_lb_aff(
+                vip.affinity_text(),
+                b.affinity_text(),
+                Some(lb.protocol),
                 timeout,
-            }
-        } else {
-            Action::CallOpts(
-                "commit_lb_aff",
-                vec![
-                    ("vip".to_owned(), format!("\"{vip}\"")),
-                    ("backend".to_owned(), format!("\"{b}\"")),
-                    ("timeout".to_owned(), timeout.to_string()),
-                ],
             )
+        } else {
+            Action::commit_lb_aff(vip.to_string(), b.to_string(), None, timeout)
         };
         let commit = Actions(vec![commit, crate::flow::act::DROP_COMMENT]);
         flows.add(dp, Stage::LsInLbAffLearn, 100, &learn, &commit);
