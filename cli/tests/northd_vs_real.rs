@@ -134,8 +134,15 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool) -> Run 
     if ours {
         // Our northd logs the time of each step of its round (the last line right after the
         // SB reply, which may come just after we saw `nb_cfg`).
-        std::thread::sleep(Duration::from_millis(500));
-        let log = std::fs::read_to_string(daemon.output_file()).unwrap_or_default();
+        let waited = Instant::now();
+        let mut log = String::new();
+        while waited.elapsed() < Duration::from_secs(20) {
+            log = std::fs::read_to_string(daemon.output_file()).unwrap_or_default();
+            if log.contains("SB written") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         for line in log.lines().filter(|l| l.contains("_ms")) {
             eprintln!("  ovnkit northd: {line}");
             if line.contains("SB written") {
