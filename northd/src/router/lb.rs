@@ -110,6 +110,18 @@ enum Snat {
 }
 
 impl Snat {
+    /// The SNAT of `lb`'s traffic on a router that forces SNAT for load balancers (`force`):
+    /// the load balancer's own `skip_snat` wins.
+    fn of(lb: &LoadBalancer, force: bool) -> Self {
+        if lb.options.skip_snat {
+            Self::Skip
+        } else if force {
+            Self::Force
+        } else {
+            Self::Default
+        }
+    }
+
     /// The flag assignment prefixing the DNAT action, if any.
     fn flag(self) -> Option<Action> {
         match self {
@@ -568,13 +580,7 @@ fn build_vip(
         &Actions::one(Action::Fixed("ct_dnat;")),
     );
 
-    let snat = if lb.options.skip_snat {
-        Snat::Skip
-    } else if force {
-        Snat::Force
-    } else {
-        Snat::Default
-    };
+    let snat = Snat::of(lb, force);
     let reject = v.backends.is_empty() && lb.options.reject;
     let mut actions: Vec<Action> = snat.flag().into_iter().collect();
     if v.backends.is_empty() {
@@ -658,13 +664,7 @@ fn build_template_vip(
         &Actions::one(Action::Fixed("ct_dnat;")),
     );
 
-    let snat = if lb.options.skip_snat {
-        Snat::Skip
-    } else if force {
-        Snat::Force
-    } else {
-        Snat::Default
-    };
+    let snat = Snat::of(lb, force);
     let empty = v.backends.is_empty();
     let reject = empty && lb.options.reject;
     let mut actions: Vec<Action> = snat.flag().into_iter().collect();
