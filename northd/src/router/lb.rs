@@ -582,23 +582,7 @@ fn build_vip(
 
     let snat = Snat::of(lb, force);
     let reject = v.backends.is_empty() && lb.options.reject;
-    let mut actions: Vec<Action> = snat.flag().into_iter().collect();
-    if v.backends.is_empty() {
-        actions.push(if reject {
-            Action::LbReject {
-                table: Stage::LrOutSnat.table(),
-            }
-        } else {
-            Action::Drop
-        });
-    } else {
-        let hash = hash.map(|h| format!("; {h}")).unwrap_or_default();
-        actions.push(Action::CtLbMarkBackends(format!(
-            "{}{hash}{}",
-            v.nb_backends,
-            snat.suffix()
-        )));
-    }
+    let actions = dnat_actions(snat, reject, v.backends.is_empty(), &v.nb_backends, hash);
     let prio = if vip.port.is_some() { 120 } else { 110 };
     let mut m = new_vip_match(lb.protocol, vip);
     if let (Mode::Distributed(gw), false) = (mode, reject) {
@@ -667,23 +651,7 @@ fn build_template_vip(
     let snat = Snat::of(lb, force);
     let empty = v.backends.is_empty();
     let reject = empty && lb.options.reject;
-    let mut actions: Vec<Action> = snat.flag().into_iter().collect();
-    if empty {
-        actions.push(if reject {
-            Action::LbReject {
-                table: Stage::LrOutSnat.table(),
-            }
-        } else {
-            Action::Drop
-        });
-    } else {
-        let hash = hash.map(|h| format!("; {h}")).unwrap_or_default();
-        actions.push(Action::CtLbMarkBackends(format!(
-            "{}{hash}{}",
-            v.nb_backends,
-            snat.suffix()
-        )));
-    }
+    let actions = dnat_actions(snat, reject, empty, &v.nb_backends, hash);
     let l4 = v.port.as_ref().map(|p| {
         Match::pred(Pred::Fixed(lb.protocol))
             .and_eq(l4_field(lb.protocol, true), Value::Raw(p.clone()))
@@ -1092,4 +1060,32 @@ fn build_neighbor(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             flows.add(lr.dp, Stage::LrInIpInput, 90, &m, &reply);
         }
     }
+}
+
+/// The `lr_in_dnat` actions of a VIP: the SNAT flag, then `ct_lb_mark` to the backends as NB
+/// wrote them (with the selection `hash`), or, without backends, a reject or a drop.
+fn dnat_actions(
+    snat: Snat,
+    reject: bool,
+    no_backends: bool,
+    nb_backends: &str,
+    hash: Option<&str>,
+) -> Vec<Action> {
+    let mut actions: Vec<Action> = snat.flag().into_iter().collect();
+    if no_backends {
+        actions.push(if reject {
+            Action::LbReject {
+                table: Stage::LrOutSnat.table(),
+            }
+        } else {
+            Action::Drop
+        });
+    } else {
+        let hash = hash.map(|h| format!("; {h}")).unwrap_or_default();
+        actions.push(Action::CtLbMarkBackends(format!(
+            "{nb_backends}{hash}{}",
+            snat.suffix()
+        )));
+    }
+    actions
 }
