@@ -2,8 +2,9 @@
 //! ovn-northd.
 //!
 //! It keeps replicas of NB and SB through monitors (`ovsdb::client::Client`) and sleeps until
-//! either changes. Each round compiles NB with `northd::build`, writes the `northd::diff::diff`
-//! as one SB transaction (with `SB_Global` `nb_cfg`), then writes back to NB what northd owns
+//! either changes. Each round compiles NB with `northd::build`, writes the `northd::diff::plan`
+//! (typed operations serialized straight to bytes) as one SB transaction (with `SB_Global`
+//! `nb_cfg`), then writes back to NB what northd owns
 //! there: IPAM `dynamic_addresses`, the `mac_prefix`/`svc_monitor_mac`/`max_tunid` options,
 //! `Logical_Switch_Port` `up` (from the port's binding), `sb_cfg` (so `ovn-nbctl --wait=sb`
 //! returns) and `hv_cfg` (from `Chassis_Private`). Rounds whose NB changes only touch what
