@@ -36,6 +36,16 @@ pub struct LogicalFlow {
     pub uuid_prefix: Option<String>,
 }
 
+impl LogicalFlow {
+    /// The OpenFlow cookie ovn-controller gives the flows made from this one (the first 32 bits
+    /// of its UUID, from `uuid_prefix`). Compare it as a number or format it with `{:#x}`, as
+    /// `ovs-ofctl dump-flows` prints it without leading zeros.
+    pub fn cookie(&self) -> Option<u32> {
+        let hex = self.uuid_prefix.as_deref()?;
+        u32::from_str_radix(hex.strip_prefix("0x").unwrap_or(hex), 16).ok()
+    }
+}
+
 /// Parses `ovn-sbctl lflow-list` (with or without `--uuid`).
 pub fn parse_lflow_list(text: &str) -> Result<Vec<LogicalFlow>> {
     let mut out = Vec::new();
@@ -147,8 +157,23 @@ mod tests {
         assert_eq!(flows[1].stage, "ls_in_put_fdb");
         assert_eq!(flows[3].pipeline, Pipeline::Egress);
         assert_eq!(flows[3].uuid_prefix.as_deref(), Some("0x4f4f25ba"));
+        assert_eq!(flows[3].cookie(), Some(0x4f4f25ba));
         assert_eq!(flows[3].actions, "reg0[15] = check_out_port_sec(); next;");
         assert_eq!(flows[3].table, 8);
+    }
+
+    #[test]
+    fn cookie_has_no_leading_zeros() {
+        let text =
+            "Datapath: \"sw0\" (0344edb6-91de-4df4-82b3-0c71ab899b61)  Pipeline: ingress\n  \
+            uuid=0x0e1f74b9, table=0 (ls_in_check_port_sec), priority=0    , match=(1), \
+            action=(next;)\n";
+        let flows = parse_lflow_list(text).unwrap();
+        assert_eq!(flows[0].uuid_prefix.as_deref(), Some("0x0e1f74b9"));
+        assert_eq!(
+            format!("cookie={:#x}", flows[0].cookie().unwrap()),
+            "cookie=0xe1f74b9"
+        );
     }
 
     #[test]
