@@ -382,17 +382,14 @@ impl Scanner<'_> {
 
     /// Scans an unmasked integer at `p`; returns its end and result.
     fn integer(&self, p: usize) -> (usize, Result<IntConst, String>) {
+        let s = self.s;
         let mut end = p;
         let mut saw_dot = false;
-        loop {
-            let c = self.at(end);
-            if c.is_ascii_alphanumeric()
-                || (c == b':' && !saw_dot)
-                || (c == b'.' && self.at(end + 1) != b'.')
-            {
-                if c == b'.' {
-                    saw_dot = true;
-                }
+        while let Some(&c) = s.get(end) {
+            if c.is_ascii_alphanumeric() || (c == b':' && !saw_dot) {
+                end += 1;
+            } else if c == b'.' && s.get(end + 1) != Some(&b'.') {
+                saw_dot = true;
                 end += 1;
             } else {
                 break;
@@ -484,18 +481,93 @@ pub fn prefix_mask(n: u32, width: u32) -> u128 {
     }
 }
 
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `xx:xx:xx:xx:xx:xx` with hex digits.
 fn parse_mac(text: &str) -> Option<u128> {
-    if text.len() != 17 {
+    let b = text.as_bytes();
+    if b.len() != 17 {
         return None;
     }
     let mut v: u128 = 0;
-    for (i, part) in text.split(':').enumerate() {
-        if i >= 6 || part.len() != 2 {
+    for i in 0..6 {
+        let at = i * 3;
+        if i > 0 && b[at - 1] != b':' {
             return None;
         }
-        v = (v << 8) | u128::from(u8::from_str_radix(part, 16).ok()?);
+        let byte = (hex_digit(b[at])? << 4) | hex_digit(b[at + 1])?;
+        v = (v << 8) | u128::from(byte);
     }
     Some(v)
+}
+
+/// IPv6 addresses of hex groups only (`fe80::1`, `fd00:10:244::5`, `::`), parsed without the
+/// general parser: `None` for anything else (embedded IPv4, malformed text), which the
+/// general parser then decides on.  Accepts exactly what it accepts of that form: eight groups
+/// of 1 to 4 hex digits, or fewer around one `::` that stands for at least one zero group.
+fn parse_ipv6_groups(b: &[u8]) -> Option<u128> {
+    let mut head: u128 = 0;
+    let mut n_head = 0u32;
+    let mut tail: u128 = 0;
+    let mut n_tail = 0u32;
+    let mut gap = false;
+    let mut i = 0;
+    if b.starts_with(b"::") {
+        gap = true;
+        i = 2;
+    }
+    while i < b.len() {
+        let start = i;
+        let mut group: u128 = 0;
+        while let Some(d) = b.get(i).and_then(|&c| hex_digit(c)) {
+            group = (group << 4) | u128::from(d);
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || len > 4 {
+            return None;
+        }
+        if gap {
+            tail = (tail << 16) | group;
+            n_tail += 1;
+        } else {
+            head = (head << 16) | group;
+            n_head += 1;
+        }
+        match (b.get(i), b.get(i + 1)) {
+            (None, _) => break,
+            (Some(b':'), Some(b':')) if !gap => {
+                gap = true;
+                i += 2;
+            }
+            (Some(b':'), Some(_)) => i += 1,
+            _ => return None,
+        }
+    }
+    let groups = n_head + n_tail;
+    if gap {
+        if groups > 7 {
+            return None;
+        }
+        Some(
+            if n_head == 0 {
+                0
+            } else {
+                head << (16 * (8 - n_head))
+            } | tail,
+        )
+    } else if groups == 8 {
+        Some(head)
+    } else {
+        None
+    }
 }
 
 /// A canonical dotted-quad IPv4 address (four decimal octets of 1 to 3 digits, no leading
@@ -543,10 +615,14 @@ fn parse_integer_text(text: &str) -> Result<IntConst, String> {
         if bytes[0] == b'0' && bytes.len() > 1 {
             return Err("Decimal constants must not have leading zeros.".into());
         }
-        return text
-            .parse::<u64>()
-            .map(|v| IntConst::new(u128::from(v), IntFormat::Decimal))
-            .map_err(|_| "Decimal constants must be less than 2**64.".into());
+        let mut v: u64 = 0;
+        for &c in bytes {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(c - b'0')))
+                .ok_or("Decimal constants must be less than 2**64.")?;
+        }
+        return Ok(IntConst::new(u128::from(v), IntFormat::Decimal));
     }
     if bytes[0] == b'0' && (bytes[1] == b'x' || bytes[1] == b'X') {
         let digits = &text[2..];
@@ -571,6 +647,10 @@ fn parse_integer_text(text: &str) -> Result<IntConst, String> {
     }
     if let Some(v) = parse_dotted_quad(bytes) {
         return Ok(IntConst::new(u128::from(v), IntFormat::Ipv4));
+    }
+    // Never IPv4 text (it has a `:`), so trying it before the IPv4 parser changes nothing.
+    if let Some(v) = parse_ipv6_groups(bytes) {
+        return Ok(IntConst::new(v, IntFormat::Ipv6));
     }
     if text.len() < 46 {
         if let Ok(a) = text.parse::<Ipv4Addr>() {
@@ -984,6 +1064,86 @@ impl<'a> Lexer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_fast_path_agrees_with_std() {
+        let cases = [
+            "::",
+            "::1",
+            "1::",
+            "fe80::1",
+            "fe80::858:64ff:fe40:57",
+            "fd00:10:244::5",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            "1::2::3",
+            "1:",
+            ":1",
+            "1:::2",
+            ":::",
+            "12345::1",
+            "ABCD:EF01::",
+            "::ffff:1.2.3.4",
+            "0:0:0:0:0:0:0:0",
+            "a:b",
+            "0000:0000::0001",
+            "fe80:::1",
+            "1:2:3:4:5:6::7:8",
+            "g::1",
+        ];
+        for c in cases {
+            let fast = parse_ipv6_groups(c.as_bytes());
+            let std = c.parse::<Ipv6Addr>().ok().map(u128::from);
+            if fast.is_some() {
+                assert_eq!(fast, std, "{c}");
+            }
+        }
+        assert_eq!(parse_ipv6_groups(b"fe80::1"), Some(0xfe80_u128 << 112 | 1));
+        assert_eq!(parse_ipv6_groups(b"1:2:3:4:5:6:7:8:9"), None);
+    }
+
+    #[test]
+    fn mac_and_decimal_parse_as_before() {
+        let old_mac = |text: &str| -> Option<u128> {
+            if text.len() != 17 {
+                return None;
+            }
+            let mut v: u128 = 0;
+            for (i, part) in text.split(':').enumerate() {
+                if i >= 6 || part.len() != 2 {
+                    return None;
+                }
+                v = (v << 8) | u128::from(u8::from_str_radix(part, 16).ok()?);
+            }
+            Some(v)
+        };
+        for c in [
+            "0a:58:64:40:00:57",
+            "FF:ff:00:00:00:01",
+            "0a:58:64:40:00:5",
+            "0a:58:64:40:00:5g",
+            "0a:58:64:40:0057:",
+            "0a-58-64-40-00-57",
+            "0a:58:64:40:00:57:",
+        ] {
+            assert_eq!(parse_mac(c), old_mac(c), "{c}");
+        }
+        for c in [
+            "0",
+            "1",
+            "65535",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+        ] {
+            let old = c.parse::<u64>().ok().map(u128::from);
+            assert_eq!(parse_integer_text(c).ok().map(|i| i.value), old, "{c}");
+        }
+    }
 
     #[test]
     fn dotted_quad_fast_path_agrees_with_std() {

@@ -31,6 +31,8 @@
 //!    ovn-controller makes them.
 //!
 //! [`compile_match`] runs them all; [`debug::run`] runs up to one stage and prints it.
+//! [`conjuncts::ConjunctCache`] gives the same results for many matches in one environment,
+//! running stages 1 to 5 once per distinct top-level conjunct.
 //!
 //! ```
 //! use flowcompile::{compile_match, annotate::NoSets, symtab::Symtab};
@@ -69,6 +71,7 @@ pub mod actions;
 pub mod annotate;
 pub mod chassis;
 pub mod condition;
+pub mod conjuncts;
 pub mod debug;
 pub mod error;
 pub mod expr;

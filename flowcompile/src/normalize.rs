@@ -18,7 +18,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use crate::error::{ErrorKind, ExprError};
-use crate::expr::{AndOr, Cmp, CmpValue, Expr};
+use crate::expr::{Cmp, CmpValue, Expr};
+use crate::fxhash::FxHashMap;
 use crate::parse::RelOp;
 use crate::symtab::{SymbolId, Symtab};
 
@@ -27,7 +28,38 @@ pub const MAX_TERMS: usize = 200_000;
 
 /// Normalizes `expr` (see the module docs).
 pub fn normalize(expr: Expr, symtab: &Symtab) -> Result<Expr, ExprError> {
-    let mut n = Normalizer { symtab, created: 0 };
+    normalize_with(expr, symtab, None)
+}
+
+/// The crushed form of groups of comparisons on one symbol under an AND, kept across
+/// [`normalize_with`] calls: matches that share prerequisites (`ip4 && tcp && ...`) crush the
+/// same groups (`eth.type == 0x800 && (eth.type == 0x800 || eth.type == 0x86dd) && ...`) again
+/// and again.
+#[derive(Debug, Default)]
+pub struct CrushCache {
+    /// Group → (crushed group, nodes its crushing charged against [`MAX_TERMS`]).
+    groups: FxHashMap<Expr, (Expr, usize)>,
+}
+
+impl CrushCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// [`normalize`], reusing and filling `cache` (for one symbol table) if given; the result,
+/// and any error, are the same.
+pub fn normalize_with(
+    expr: Expr,
+    symtab: &Symtab,
+    cache: Option<&mut CrushCache>,
+) -> Result<Expr, ExprError> {
+    let mut n = Normalizer {
+        symtab,
+        created: 0,
+        cache,
+    };
     match expr {
         Expr::And(v) => n.normalize_and(v),
         Expr::Or(v) => n.normalize_or(v),
@@ -35,9 +67,10 @@ pub fn normalize(expr: Expr, symtab: &Symtab) -> Result<Expr, ExprError> {
     }
 }
 
-struct Normalizer<'a> {
+struct Normalizer<'a, 'c> {
     symtab: &'a Symtab,
     created: usize,
+    cache: Option<&'c mut CrushCache>,
 }
 
 /// Checks that `expr` has the form [`normalize`] promises (OVN's `expr_is_normalized`): a
@@ -100,7 +133,7 @@ fn eq_cmp(symbol: SymbolId, value: CmpValue) -> Expr {
     })
 }
 
-impl Normalizer<'_> {
+impl Normalizer<'_, '_> {
     fn charge(&mut self, n: usize) -> Result<(), ExprError> {
         self.created = self.created.saturating_add(n);
         if self.created > MAX_TERMS {
@@ -113,6 +146,31 @@ impl Normalizer<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// [`Self::crush`] for a group of [`Self::sort`], through the cache: an AND (the groups
+    /// worth caching) crushed before is cloned, and charged as much as crushing it charged.
+    fn crush_group(&mut self, e: Expr, sym: SymbolId) -> Result<Expr, ExprError> {
+        // Only an AND with an OR among its comparisons is worth a lookup: intersecting plain
+        // comparisons costs less than hashing them.
+        if !matches!(&e, Expr::And(v) if v.iter().any(|c| matches!(c, Expr::Or(_)))) {
+            return self.crush(e, sym);
+        }
+        let Some(cache) = self.cache.as_deref() else {
+            return self.crush(e, sym);
+        };
+        if let Some((crushed, charged)) = cache.groups.get(&e).map(|(c, n)| (c.clone(), *n)) {
+            self.charge(charged)?;
+            return Ok(crushed);
+        }
+        let before = self.created;
+        let key = e.clone();
+        let crushed = self.crush(e, sym)?;
+        let charged = self.created - before;
+        if let Some(cache) = self.cache.as_deref_mut() {
+            cache.groups.insert(key, (crushed.clone(), charged));
+        }
+        Ok(crushed)
     }
 
     fn crush(&mut self, e: Expr, sym: SymbolId) -> Result<Expr, ExprError> {
@@ -130,13 +188,20 @@ impl Normalizer<'_> {
     }
 
     fn crush_or(&mut self, v: Vec<Expr>, sym: SymbolId) -> Result<Expr, ExprError> {
-        let mut out = Vec::with_capacity(v.len());
-        for sub in v {
-            match self.crush(sub, sym)? {
-                Expr::Or(w) => out.extend(w),
-                e => out.push(e),
+        // Crushing a comparison leaves it as it is: an OR of comparisons (the usual case)
+        // keeps its vector.
+        let out = if v.iter().all(|e| matches!(e, Expr::Cmp(_))) {
+            v
+        } else {
+            let mut out = Vec::with_capacity(v.len());
+            for sub in v {
+                match self.crush(sub, sym)? {
+                    Expr::Or(w) => out.extend(w),
+                    e => out.push(e),
+                }
             }
-        }
+            out
+        };
         let e = Expr::Or(out).fix();
         let Expr::Or(mut subs) = e else { return Ok(e) };
         subs.sort_by(cmp_order);
@@ -215,11 +280,15 @@ impl Normalizer<'_> {
         let int_cmp = |(value, mask): (u128, u128)| eq_cmp(sym, CmpValue::Int { value, mask });
         // The one OR left, restricted to `acc`.
         let restrict = |acc: (u128, u128), disjuncts: Vec<Expr>| {
-            let kept: Vec<Expr> = disjuncts
-                .iter()
-                .filter_map(|d| int_of(d).and_then(|x| intersect(acc, x)))
-                .map(int_cmp)
-                .collect();
+            // In place: each kept disjunct becomes its intersection with `acc`.
+            let mut kept = disjuncts;
+            kept.retain_mut(|d| match int_of(d).and_then(|x| intersect(acc, x)) {
+                Some(n) => {
+                    *d = int_cmp(n);
+                    true
+                }
+                None => false,
+            });
             match kept.len() {
                 0 => Expr::Bool(false),
                 _ => Expr::Or(kept).fix(),
@@ -305,30 +374,51 @@ impl Normalizer<'_> {
                 _ => Ordering::Equal,
             })
         });
-        let mut acc: Option<Expr> = None;
+        // The AND of the results, built as `Expr::combine` chains would build it (an AND
+        // result is spliced in), in one vector.
+        let mut acc: Vec<Expr> = Vec::with_capacity(subs.len() + 2);
+        let add = |acc: &mut Vec<Expr>, e: Expr| match e {
+            Expr::And(w) => acc.extend(w),
+            e => acc.push(e),
+        };
         let mut iter = subs.into_iter().peekable();
         while let Some((_, sym, e)) = iter.next() {
             let Some(sym) = sym else {
-                acc = Some(Expr::combine(AndOr::And, acc, e));
+                add(&mut acc, e);
                 continue;
             };
-            // The group of `sym`, combined as it is gathered (most groups have one member).
+            // The group of `sym`, combined as `Expr::combine` chains would combine it (most
+            // groups have one member; the members are comparisons and ORs, never ANDs).
             let mut combined = e;
-            while let Some((_, Some(s2), _)) = iter.peek() {
-                if *s2 != sym {
-                    break;
+            if matches!(iter.peek(), Some((_, Some(s2), _)) if *s2 == sym) {
+                let mut members = Vec::with_capacity(4);
+                match combined {
+                    Expr::And(w) => members.extend(w),
+                    e => members.push(e),
                 }
-                if let Some((_, _, e2)) = iter.next() {
-                    combined = Expr::combine(AndOr::And, Some(combined), e2);
+                while let Some((_, Some(s2), _)) = iter.peek() {
+                    if *s2 != sym {
+                        break;
+                    }
+                    match iter.next() {
+                        Some((_, _, Expr::And(w))) => members.extend(w),
+                        Some((_, _, e2)) => members.push(e2),
+                        None => break,
+                    }
                 }
+                combined = Expr::And(members);
             }
-            match self.crush(combined, sym)? {
+            match self.crush_group(combined, sym)? {
                 Expr::Bool(false) => return Ok(Expr::Bool(false)),
                 Expr::Bool(true) => {}
-                crushed => acc = Some(Expr::combine(AndOr::And, acc, crushed)),
+                crushed => add(&mut acc, crushed),
             }
         }
-        Ok(acc.unwrap_or(Expr::Bool(true)))
+        Ok(match acc.len() {
+            0 => Expr::Bool(true),
+            1 => acc.pop().unwrap_or(Expr::Bool(true)),
+            _ => Expr::And(acc),
+        })
     }
 
     fn normalize_and(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {

@@ -154,7 +154,8 @@ pub fn encode_actions(
         nd_ra: &t.2,
         depth: 0,
     };
-    let mut out = Vec::new();
+    // Most actions encode to one or two OpenFlow actions: room for them at once.
+    let mut out = Vec::with_capacity(2 * actions.actions.len() + 2);
     e.encode_list(&actions.actions, &mut out)?;
     Ok(out)
 }

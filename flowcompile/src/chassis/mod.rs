@@ -8,7 +8,8 @@
 //!
 //! For each logical flow and each of its datapaths that is local to the chassis
 //! ([`ChassisView`]): the actions are parsed and encoded ([`crate::actions`]), their
-//! prerequisites ANDed into the match, the match compiled ([`crate::compile_match`]) with the
+//! prerequisites ANDed into the match, the match compiled ([`crate::compile_match`], through a
+//! [`crate::conjuncts::ConjunctCache`] shared by the chassis's flows) with the
 //! datapath's sets, residency and port keys, and every resulting match gets
 //! `metadata=<datapath key>`.  Flows go to table 8+N (ingress) or 42+N (egress) with the flow's
 //! priority and the cookie `0x<first 8 hex digits of the Logical_Flow UUID>`.
@@ -44,8 +45,8 @@ use crate::actions::{
     OfAction, ParseContext, Pipeline,
 };
 use crate::annotate::SetResolver;
-use crate::compile_match;
 use crate::condition::ChassisResident;
+use crate::conjuncts::ConjunctCache;
 use crate::fxhash::{FxHashMap, FxHasher};
 use crate::lex::IntConst;
 use crate::matches::{pack_exact_into, Conjunction, Matches, PackedMatch, PortLookup};
@@ -446,6 +447,8 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     let mut groups = IdTable::default();
     let mut meters = IdTable::default();
     let mut conj = ConjIds::default();
+    // The front passes of repeated top-level conjuncts, done once (port groups per datapath).
+    let mut conjuncts = ConjunctCache::new();
     let mut out = Flows::default();
     // (table, priority, match) → index in out.flows.
     let mut seen = FlowIndex::default();
@@ -591,7 +594,12 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                     lookup,
                     dp_specific: Cell::new(false),
                 };
-                match compile_match(&text, symtab, &tracked, &tracked, &tracked) {
+                let (result, scoped) =
+                    conjuncts.compile(&text, symtab, &tracked, &tracked, &tracked, dp.tunnel_key);
+                if scoped {
+                    tracked.dp_specific.set(true);
+                }
+                match result {
                     Ok(m) => {
                         if more && !tracked.dp_specific.get() {
                             cache_packed.clear();

@@ -1,6 +1,7 @@
 //! Integration tests for flowcompile (one binary).
 
 mod api;
+mod conjuncts;
 mod exhaustive;
 mod golden;
 mod limits;
