@@ -576,6 +576,12 @@ slice_storage!(Pairs, (Atom, Atom));
 
 impl PartialEq for Atoms {
     fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (AtomsRepr::Empty, AtomsRepr::Empty) => return true,
+            (AtomsRepr::One(a), AtomsRepr::One(b)) => return a == b,
+            (AtomsRepr::Many(a), AtomsRepr::Many(b)) => return Arc::ptr_eq(a, b) || a == b,
+            _ => {}
+        }
         if self.ptr_eq(other) {
             return true;
         }
