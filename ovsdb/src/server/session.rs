@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::monitor::{self, Monitor, MonitorVersion};
 use super::{Outgoing, Server};
