@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Value};
 
@@ -33,6 +33,14 @@ pub enum Datum {
 /// else in shared copy-on-write storage. Which order the atoms are in is up to whoever builds
 /// it; a [`Datum::Set`] keeps them sorted and distinct. Loops that index elements one by one
 /// should take [`Atoms::as_slice`] once: each access through `Deref` looks at the storage kind.
+///
+/// A few atoms inserted into or deleted from a big set whose storage is shared (a transaction
+/// mutating a committed row's set) are recorded as a delta on top of the shared elements instead
+/// of copying them all: [`Datum::union_with`], [`Datum::subtract`], [`Atoms::len`], equality and
+/// [`Datum::for_each_difference`] (so strong-reference bookkeeping, monitor and file-log diffs)
+/// work on the delta in O(changed elements). The sorted slice is built the first time something
+/// reads it (and kept); a delta grown past about the square root of the set's size is folded
+/// into plain storage.
 #[derive(Clone, Default)]
 pub struct Atoms(AtomsRepr);
 
@@ -42,7 +50,101 @@ enum AtomsRepr {
     Empty,
     One(Atom),
     Many(Arc<Vec<Atom>>),
+    Delta(Arc<Delta>),
 }
+
+/// A sorted, distinct set stored as `base` plus `added` minus `removed`.
+struct Delta {
+    /// Sorted, distinct atoms, shared with the version this one was derived from.
+    base: Arc<Vec<Atom>>,
+    /// Sorted, distinct atoms not in `base`.
+    added: Vec<Atom>,
+    /// Sorted, distinct atoms of `base` that are not in this set.
+    removed: Vec<Atom>,
+    /// The set as one sorted vector, built on first read.
+    flat: OnceLock<Arc<Vec<Atom>>>,
+}
+
+/// Sets smaller than this are copied on change, never stored as a delta.
+const DELTA_MIN: usize = 64;
+
+/// The largest delta (added plus removed atoms) kept on top of a set of `n` base atoms: about
+/// the square root of `n`, which balances copying the delta on each change against folding it
+/// into a new base.
+fn delta_limit(n: usize) -> usize {
+    n.isqrt().max(8)
+}
+
+impl Delta {
+    fn len(&self) -> usize {
+        self.base.len() + self.added.len() - self.removed.len()
+    }
+
+    fn contains(&self, x: &Atom) -> bool {
+        if self.added.binary_search(x).is_ok() {
+            return true;
+        }
+        self.base.binary_search(x).is_ok() && self.removed.binary_search(x).is_err()
+    }
+
+    /// The elements in order, in a new vector with room for one more: runs of `base` copied
+    /// between the places where an atom is added or removed (found by binary search).
+    fn materialize(&self) -> Vec<Atom> {
+        let base = self.base.as_slice();
+        let at = |x: &Atom| base.binary_search(x).unwrap_or_else(|i| i);
+        let added: Vec<usize> = self.added.iter().map(at).collect();
+        let removed: Vec<usize> = self.removed.iter().map(at).collect();
+        let mut out = Vec::with_capacity(self.len() + 1);
+        let (mut start, mut a, mut r) = (0, 0, 0);
+        loop {
+            // An atom added at position p sorts before `base[p]`, so it goes before a removal
+            // of `base[p]`.
+            let next_add = added.get(a).copied();
+            let next_remove = removed.get(r).copied();
+            match (next_add, next_remove) {
+                (Some(p), q) if q.is_none_or(|q| p <= q) => {
+                    out.extend(base[start..p].iter().cloned());
+                    out.push(self.added[a].clone());
+                    start = p;
+                    a += 1;
+                }
+                (_, Some(q)) => {
+                    out.extend(base[start..q].iter().cloned());
+                    start = q + 1;
+                    r += 1;
+                }
+                _ => break,
+            }
+        }
+        out.extend(base[start..].iter().cloned());
+        out
+    }
+
+    /// The set as one shared sorted vector (built once).
+    fn flat(&self) -> &Arc<Vec<Atom>> {
+        self.flat.get_or_init(|| Arc::new(self.materialize()))
+    }
+}
+
+/// `v` (sorted, distinct) with `x` inserted (`add`) or removed; returns false when nothing
+/// changed.
+fn toggle_sorted(v: &mut Vec<Atom>, x: &Atom, add: bool) -> bool {
+    match (v.binary_search(x), add) {
+        (Err(i), true) => {
+            v.insert(i, x.clone());
+            true
+        }
+        (Ok(i), false) => {
+            v.remove(i);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// One version of a set seen as `base` plus `added` minus `removed` (see [`Delta`]); plain
+/// storage is its own base with nothing added or removed.
+type Parts<'a> = (&'a Arc<Vec<Atom>>, &'a [Atom], &'a [Atom]);
 
 impl Atoms {
     /// No atoms (no allocation; usable in constants).
@@ -55,12 +157,41 @@ impl Atoms {
         Self(AtomsRepr::One(atom))
     }
 
-    /// The atoms as a slice.
+    /// The atoms as a slice (for a set stored as a delta, built on the first call and kept).
     pub fn as_slice(&self) -> &[Atom] {
         match &self.0 {
             AtomsRepr::Empty => &[],
             AtomsRepr::One(a) => std::slice::from_ref(a),
             AtomsRepr::Many(v) => v,
+            AtomsRepr::Delta(d) => d.flat(),
+        }
+    }
+
+    /// Number of atoms (without building the slice of a delta).
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            AtomsRepr::Empty => 0,
+            AtomsRepr::One(_) => 1,
+            AtomsRepr::Many(v) => v.len(),
+            AtomsRepr::Delta(d) => d.len(),
+        }
+    }
+
+    /// True when there are no atoms.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when the sorted atoms contain `x` (binary search; a delta is not built into a slice).
+    pub fn contains_sorted(&self, x: &Atom) -> bool {
+        match &self.0 {
+            AtomsRepr::Empty => false,
+            AtomsRepr::One(a) => a == x,
+            AtomsRepr::Many(v) => v.binary_search(x).is_ok(),
+            AtomsRepr::Delta(d) => match d.flat.get() {
+                Some(f) => f.binary_search(x).is_ok(),
+                None => d.contains(x),
+            },
         }
     }
 
@@ -78,6 +209,7 @@ impl Atoms {
             _ => {
                 let v = match std::mem::take(&mut self.0) {
                     AtomsRepr::One(a) => vec![a],
+                    AtomsRepr::Delta(d) => delta_into_vec(d),
                     _ => Vec::new(),
                 };
                 self.0 = AtomsRepr::Many(Arc::new(v));
@@ -106,7 +238,11 @@ impl Atoms {
 
     /// True when `self` and `other` share their storage (so are equal without comparing).
     pub fn ptr_eq(&self, other: &Self) -> bool {
-        matches!((&self.0, &other.0), (AtomsRepr::Many(a), AtomsRepr::Many(b)) if Arc::ptr_eq(a, b))
+        match (&self.0, &other.0) {
+            (AtomsRepr::Many(a), AtomsRepr::Many(b)) => Arc::ptr_eq(a, b),
+            (AtomsRepr::Delta(a), AtomsRepr::Delta(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 
     /// The atoms as an owned vector (moved out when not shared).
@@ -115,8 +251,162 @@ impl Atoms {
             AtomsRepr::Empty => Vec::new(),
             AtomsRepr::One(a) => vec![a],
             AtomsRepr::Many(v) => Arc::try_unwrap(v).unwrap_or_else(|v| v.as_ref().clone()),
+            AtomsRepr::Delta(d) => delta_into_vec(d),
         }
     }
+
+    /// The ways to see this set as a base plus a delta: plain storage as itself; a delta as its
+    /// base and changes, and (once built) as its slice.
+    fn parts(&self) -> [Option<Parts<'_>>; 2] {
+        match &self.0 {
+            AtomsRepr::Many(v) => [Some((v, &[], &[])), None],
+            AtomsRepr::Delta(d) => [
+                Some((&d.base, &d.added, &d.removed)),
+                d.flat.get().map(|f| (f, &[][..], &[][..])),
+            ],
+            _ => [None, None],
+        }
+    }
+
+    /// `self` and `other` as changes to one shared base, when they are.
+    fn common_base<'a>(&'a self, other: &'a Self) -> Option<(Parts<'a>, Parts<'a>)> {
+        let (x, y) = (self.parts(), other.parts());
+        x.into_iter().flatten().find_map(|p| {
+            y.iter()
+                .flatten()
+                .find(|q| Arc::ptr_eq(p.0, q.0))
+                .map(|q| (p, *q))
+        })
+    }
+
+    /// Calls `f(atom, added)` in order for each atom of exactly one of `self` (`added` false) and
+    /// `new` (`added` true) when both are changes to one shared base, in O(changed atoms);
+    /// returns false (calling nothing) when they are not.
+    fn for_each_delta_difference(&self, new: &Self, mut f: impl FnMut(&Atom, bool)) -> bool {
+        let Some(((_, a1, r1), (_, a2, r2))) = self.common_base(new) else {
+            return false;
+        };
+        // Atoms outside the base are in a version exactly when it added them; atoms of the base,
+        // exactly when it did not remove them.
+        let mut outside = Vec::new();
+        sym_diff(a1, a2, false, &mut outside);
+        let mut inside = Vec::new();
+        sym_diff(r1, r2, true, &mut inside);
+        let (mut i, mut j) = (0, 0);
+        while i < outside.len() && j < inside.len() {
+            if outside[i].0 < inside[j].0 {
+                f(outside[i].0, outside[i].1);
+                i += 1;
+            } else {
+                f(inside[j].0, inside[j].1);
+                j += 1;
+            }
+        }
+        outside[i..].iter().for_each(|&(x, b)| f(x, b));
+        inside[j..].iter().for_each(|&(x, b)| f(x, b));
+        true
+    }
+
+    /// Inserts `add` (sorted atoms not in the set) and deletes `remove` (sorted atoms in it) by
+    /// recording them as a delta, when the set is big and its storage shared, or already a
+    /// delta. Returns false, changing nothing, when the caller should change the set in place.
+    fn try_delta(&mut self, add: &[Atom], remove: &[Atom]) -> bool {
+        let n = add.len() + remove.len();
+        let (base, mut added, mut removed) = match &mut self.0 {
+            AtomsRepr::Many(v) => {
+                if v.len() < DELTA_MIN || n > delta_limit(v.len()) || Arc::get_mut(v).is_some() {
+                    return false;
+                }
+                (v.clone(), Vec::new(), Vec::new())
+            }
+            AtomsRepr::Delta(d) => {
+                let unique = Arc::get_mut(d).is_some();
+                if let Some(f) = d.flat.get() {
+                    // Already built: unshared, change it in place; shared, start from it.
+                    if n > delta_limit(f.len()) || unique {
+                        return false;
+                    }
+                    (f.clone(), Vec::new(), Vec::new())
+                } else if let Some(d) = Arc::get_mut(d) {
+                    (
+                        d.base.clone(),
+                        std::mem::take(&mut d.added),
+                        std::mem::take(&mut d.removed),
+                    )
+                } else {
+                    (d.base.clone(), d.added.clone(), d.removed.clone())
+                }
+            }
+            _ => return false,
+        };
+        for x in add {
+            if !toggle_sorted(&mut removed, x, false) {
+                toggle_sorted(&mut added, x, true);
+            }
+        }
+        for x in remove {
+            if !toggle_sorted(&mut added, x, false) {
+                toggle_sorted(&mut removed, x, true);
+            }
+        }
+        self.0 = if added.is_empty() && removed.is_empty() {
+            AtomsRepr::Many(base)
+        } else {
+            let over = added.len() + removed.len() > delta_limit(base.len());
+            let d = Delta {
+                base,
+                added,
+                removed,
+                flat: OnceLock::new(),
+            };
+            if over {
+                // Fold the delta into a new base.
+                AtomsRepr::Many(Arc::new(d.materialize()))
+            } else {
+                AtomsRepr::Delta(Arc::new(d))
+            }
+        };
+        true
+    }
+}
+
+/// The atoms of a delta as a vector, reusing its built slice when it has one and nothing else
+/// holds it.
+fn delta_into_vec(d: Arc<Delta>) -> Vec<Atom> {
+    match Arc::try_unwrap(d) {
+        Ok(mut d) => match d.flat.take() {
+            Some(f) => Arc::try_unwrap(f).unwrap_or_else(|f| copy_for_growth(&f)),
+            None => d.materialize(),
+        },
+        Err(d) => match d.flat.get() {
+            Some(f) => copy_for_growth(f),
+            None => d.materialize(),
+        },
+    }
+}
+
+/// Appends `(atom, flag)` in order for atoms only in `x` and `(atom, !flag)` for atoms only in
+/// `y` (both sorted).
+fn sym_diff<'a>(x: &'a [Atom], y: &'a [Atom], flag: bool, out: &mut Vec<(&'a Atom, bool)>) {
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        match x[i].cmp(&y[j]) {
+            Ordering::Equal => {
+                i += 1;
+                j += 1;
+            }
+            Ordering::Less => {
+                out.push((&x[i], flag));
+                i += 1;
+            }
+            Ordering::Greater => {
+                out.push((&y[j], !flag));
+                j += 1;
+            }
+        }
+    }
+    out.extend(x[i..].iter().map(|a| (a, flag)));
+    out.extend(y[j..].iter().map(|a| (a, !flag)));
 }
 
 /// The pairs of a map datum: a slice (through `Deref`) in shared copy-on-write storage; an empty
@@ -195,12 +485,6 @@ macro_rules! slice_storage {
         impl std::borrow::Borrow<[$elem]> for $ty {
             fn borrow(&self) -> &[$elem] {
                 self.as_slice()
-            }
-        }
-
-        impl PartialEq for $ty {
-            fn eq(&self, other: &Self) -> bool {
-                self.ptr_eq(other) || self.as_slice() == other.as_slice()
             }
         }
 
@@ -289,6 +573,34 @@ macro_rules! slice_storage {
 
 slice_storage!(Atoms, Atom);
 slice_storage!(Pairs, (Atom, Atom));
+
+impl PartialEq for Atoms {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (AtomsRepr::Empty, AtomsRepr::Empty) => return true,
+            (AtomsRepr::One(a), AtomsRepr::One(b)) => return a == b,
+            (AtomsRepr::Many(a), AtomsRepr::Many(b)) => return Arc::ptr_eq(a, b) || a == b,
+            _ => {}
+        }
+        if self.ptr_eq(other) {
+            return true;
+        }
+        if self.len() != other.len() {
+            return false;
+        }
+        // Two versions of one set differ exactly where their deltas do.
+        if let Some(((_, a1, r1), (_, a2, r2))) = self.common_base(other) {
+            return a1 == a2 && r1 == r2;
+        }
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl PartialEq for Pairs {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other) || self.as_slice() == other.as_slice()
+    }
+}
 
 impl Atoms {
     fn from_vec(mut v: Vec<Atom>) -> Self {
@@ -529,10 +841,10 @@ impl Datum {
                 }
                 let extra: Vec<Atom> = b
                     .iter()
-                    .filter(|x| a.binary_search(x).is_err())
+                    .filter(|x| !a.contains_sorted(x))
                     .cloned()
                     .collect();
-                if extra.is_empty() {
+                if extra.is_empty() || a.try_delta(&extra, &[]) {
                     return;
                 }
                 a.modify(|a| {
@@ -583,18 +895,24 @@ impl Datum {
     pub fn subtract(&mut self, other: &Self) {
         match (self, other) {
             // A few elements out of many: find each instead of testing every element.
-            (Self::Set(a), Self::Set(b)) if b.len() <= 8 && a.len() > 64 => {
-                let mut at: Vec<usize> = b.iter().filter_map(|x| a.binary_search(x).ok()).collect();
-                if at.is_empty() {
+            (Self::Set(a), Self::Set(b))
+                if b.len() <= 8.max(delta_limit(a.len())) && a.len() > 64 =>
+            {
+                let gone: Vec<Atom> = b.iter().filter(|x| a.contains_sorted(x)).cloned().collect();
+                if gone.is_empty() || a.try_delta(&[], &gone) {
                     return;
                 }
-                // Remove from the highest position down so earlier positions stay valid.
-                at.sort_unstable_by(|x, y| y.cmp(x));
-                a.modify(|a| {
-                    for i in at {
-                        a.remove(i);
-                    }
-                });
+                if gone.len() <= 8 {
+                    a.modify(|a| {
+                        for x in &gone {
+                            if let Ok(i) = a.binary_search(x) {
+                                a.remove(i);
+                            }
+                        }
+                    });
+                } else {
+                    a.modify(|a| a.retain(|x| gone.binary_search(x).is_err()));
+                }
             }
             (Self::Set(a), Self::Set(b)) => {
                 if a.iter().any(|x| b.binary_search(x).is_ok()) {
@@ -691,17 +1009,24 @@ impl Datum {
         }
         match (&mut *self, diff) {
             (Self::Set(_), Self::Set(d)) if d.is_empty() => {}
-            // A few changes to a set: toggle each in place.
-            (Self::Set(a), Self::Set(d)) if d.len() <= 8 => a.modify(|a| {
-                for x in d {
-                    match a.binary_search(x) {
-                        Ok(i) => {
-                            a.remove(i);
-                        }
-                        Err(i) => a.insert(i, x.clone()),
-                    }
+            // A few changes to a set: as a delta, or toggle each in place.
+            (Self::Set(a), Self::Set(d)) if d.len() <= 8 => {
+                let (remove, add): (Vec<Atom>, Vec<Atom>) =
+                    d.iter().cloned().partition(|x| a.contains_sorted(x));
+                if a.try_delta(&add, &remove) {
+                    return;
                 }
-            }),
+                a.modify(|a| {
+                    for x in d {
+                        match a.binary_search(x) {
+                            Ok(i) => {
+                                a.remove(i);
+                            }
+                            Err(i) => a.insert(i, x.clone()),
+                        }
+                    }
+                })
+            }
             // The symmetric difference, by one merge.
             (Self::Set(a), Self::Set(_)) => {
                 let cur = Self::Set(a.clone());
@@ -734,6 +1059,9 @@ impl Datum {
             (Self::Set(a), Self::Set(b)) if a.ptr_eq(b) => {}
             (Self::Map(a), Self::Map(b)) if a.ptr_eq(b) => {}
             (Self::Set(a), Self::Set(b)) => {
+                if a.for_each_delta_difference(b, |x, added| f(x, None, added)) {
+                    return;
+                }
                 // Plain slices: indexing through `Deref` would re-match the storage each time.
                 let (a, b) = (a.as_slice(), b.as_slice());
                 let (mut i, mut j) = (0, 0);
@@ -927,6 +1255,96 @@ mod tests {
         assert!(matches!(&one, Datum::Set(x) if matches!(x.0, AtomsRepr::One(_))));
         assert_eq!(one.remove_where(|a, _| *a == Atom::Integer(2)), 1);
         assert_eq!(one, Datum::empty_set());
+    }
+
+    /// Versions of a big set changed by inserts and deletes (kept as deltas on shared storage)
+    /// behave like plain sets: contents, length, equality, hashing, differences and file diffs.
+    #[test]
+    fn delta_versions_match_a_model() {
+        use proptest::prelude::*;
+        use std::collections::BTreeSet;
+        use std::hash::DefaultHasher;
+
+        fn hash(d: &Datum) -> u64 {
+            let mut h = DefaultHasher::new();
+            d.hash(&mut h);
+            h.finish()
+        }
+        fn plain(m: &BTreeSet<i64>) -> Datum {
+            Datum::Set(m.iter().map(|&i| Atom::Integer(i)).collect())
+        }
+        fn arg(xs: &[i64]) -> Datum {
+            Datum::set_from_vec(
+                xs.iter()
+                    .copied()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .map(Atom::Integer)
+                    .collect(),
+            )
+            .unwrap()
+        }
+        let t = ty(json!({"key": "integer", "min": 0, "max": "unlimited"}));
+        // (insert?, elements, read the slice of the result?, keep the old version alive?)
+        let step = (
+            any::<bool>(),
+            prop::collection::vec(0i64..300, 0..12),
+            any::<bool>(),
+            any::<bool>(),
+        );
+        proptest!(ProptestConfig::with_cases(200), |(n in 60usize..200, steps in prop::collection::vec(step, 1..40))| {
+            let mut model: BTreeSet<i64> = (0..n as i64).map(|i| i * 2).collect();
+            let mut cur = plain(&model);
+            let mut kept = cur.clone();
+            let mut kept_model = model.clone();
+            for (insert, xs, read, keep) in steps {
+                let old = cur.clone();
+                let old_model = model.clone();
+                let a = arg(&xs);
+                if insert {
+                    cur.union_with(&a);
+                    model.extend(xs.iter().copied());
+                } else {
+                    cur.subtract(&a);
+                    xs.iter().for_each(|x| { model.remove(x); });
+                }
+                let want = plain(&model);
+                prop_assert_eq!(cur.len(), model.len());
+                for x in &xs {
+                    let Datum::Set(v) = &cur else { unreachable!() };
+                    prop_assert_eq!(v.contains_sorted(&Atom::Integer(*x)), model.contains(x));
+                }
+                prop_assert_eq!(&cur, &want);
+                prop_assert_eq!(&want, &cur);
+                prop_assert_eq!(hash(&cur), hash(&want));
+                prop_assert_eq!(old == cur, old_model == model);
+                prop_assert_eq!(kept == cur, kept_model == model);
+                // Differences against the previous and an older version, both ways.
+                for (o, om) in [(&old, &old_model), (&kept, &kept_model)] {
+                    let mut got = Vec::new();
+                    o.for_each_difference(&cur, |x, _, added| got.push((x.clone(), added)));
+                    let mut exp: Vec<(Atom, bool)> = om
+                        .symmetric_difference(&model)
+                        .map(|&i| (Atom::Integer(i), model.contains(&i)))
+                        .collect();
+                    exp.sort();
+                    prop_assert_eq!(&got, &exp);
+                    let d = cur.diff_from(o, &t);
+                    prop_assert_eq!(&d, &plain(&om.symmetric_difference(&model).copied().collect()));
+                    let mut back = o.clone();
+                    back.apply_diff(&d, &t);
+                    prop_assert_eq!(&back, &want);
+                }
+                if read {
+                    prop_assert_eq!(cur.set_atoms(), want.set_atoms());
+                }
+                if keep {
+                    kept = cur.clone();
+                    kept_model = model.clone();
+                }
+            }
+            prop_assert_eq!(cur.to_json(), plain(&model).to_json());
+        });
     }
 
     #[test]

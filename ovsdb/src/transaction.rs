@@ -668,6 +668,9 @@ impl Txn<'_> {
             .filter_map(|u| self.current(t, u))
             .collect();
         if !cols.contains(&COL_UUID) {
+            // Datums as keys: their only interior mutability is a set's build-once slice cache
+            // (`datum::Atoms`), which never changes its hash or equality.
+            #[allow(clippy::mutable_key_type)]
             let mut seen = HashSet::new();
             rows.retain(|r| {
                 seen.insert(
@@ -828,11 +831,15 @@ impl Txn<'_> {
                 "\"until\" must be \"==\" or \"!=\"",
             )));
         }
+        // Datums as keys: their only interior mutability is a set's build-once slice cache
+        // (`datum::Atoms`), which never changes its hash or equality.
+        #[allow(clippy::mutable_key_type)]
         let mut expected: HashSet<Vec<Datum>> = HashSet::new();
         for rj in rows.as_array().map(Vec::as_slice).unwrap_or(&[]) {
             let (row, _) = self.parse_row(t, rj).map_err(Stop::Failed)?;
             expected.insert(cols.iter().map(|&c| row.fields[c].clone()).collect());
         }
+        #[allow(clippy::mutable_key_type)]
         let mut actual: HashSet<Vec<Datum>> = HashSet::new();
         let mut equal = true;
         for u in self.query(t, &cond) {

@@ -56,7 +56,7 @@ mod record;
 mod txn;
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -392,11 +392,8 @@ impl LogFile {
         let bytes = encode_record(record)?;
         self.truncate_corrupt_tail()?;
         let at = self.offset;
-        let result = self
-            .file
-            .seek(SeekFrom::Start(at))
-            .and_then(|_| self.file.write_all(&bytes))
-            .and_then(|()| self.file.flush());
+        // One positioned write (`pwrite`), not a seek and a write: a system call less per commit.
+        let result = std::os::unix::fs::FileExt::write_all_at(&self.file, &bytes, at);
         if let Err(source) = result {
             // Best effort: remove any partial data; the original error is what matters.
             let _ = self.file.set_len(at);

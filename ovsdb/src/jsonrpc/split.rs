@@ -145,37 +145,52 @@ impl JsonSplitter {
         }
         let limit = self.limits.max_message_size;
         let end = buf.len().min(limit);
+        let bytes = &buf[..end];
+        // The scan state lives in locals (written back below) so that the loop keeps it in
+        // registers; inside a string, bytes other than `\\` and `"` are skipped in a tight loop.
+        let (mut depth, mut in_string, mut escaped) = (self.depth, self.in_string, self.escaped);
+        let max_depth = self.limits.max_depth;
         let mut i = self.scanned;
         let mut complete = None;
         while i < end {
-            let b = buf[i];
-            i += 1;
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
+            if in_string {
+                if escaped {
+                    escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match bytes[i..].iter().position(|&b| b == b'"' || b == b'\\') {
+                    Some(k) => {
+                        i += k;
+                        if bytes[i] == b'\\' {
+                            escaped = true;
+                        } else {
+                            in_string = false;
+                        }
+                        i += 1;
+                    }
+                    None => i = end,
                 }
                 continue;
             }
+            let b = bytes[i];
+            i += 1;
             match b {
-                b'"' => self.in_string = true,
+                b'"' => in_string = true,
                 b'{' | b'[' => {
-                    self.depth += 1;
-                    if self.depth > self.limits.max_depth {
+                    depth += 1;
+                    if depth > max_depth {
                         return Err(JsonRpcError::TooDeep {
                             offset: self.offset,
-                            limit: self.limits.max_depth,
+                            limit: max_depth,
                         });
                     }
                 }
                 b'}' | b']' => {
                     // depth >= 1 here: the value starts with an opening bracket and ends when the
                     // depth returns to zero.
-                    self.depth = self.depth.saturating_sub(1);
-                    if self.depth == 0 {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
                         complete = Some(i);
                         break;
                     }
@@ -183,6 +198,7 @@ impl JsonSplitter {
                 _ => {}
             }
         }
+        (self.depth, self.in_string, self.escaped) = (depth, in_string, escaped);
         self.scanned = i;
         let Some(len) = complete else {
             if buf.len() >= limit && self.scanned >= limit {

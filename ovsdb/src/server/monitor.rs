@@ -283,35 +283,11 @@ pub fn datum_diff(old: &Datum, new: &Datum, ty: &ColumnType) -> Datum {
         return new.clone();
     }
     match (old, new) {
-        (Datum::Set(a), Datum::Set(b)) => {
-            let (a, b) = (a.as_slice(), b.as_slice());
+        (Datum::Set(_), Datum::Set(_)) => {
+            // The symmetric difference, in order (by one merge, or from the two versions'
+            // deltas when they share storage).
             let mut out = Vec::new();
-            let (mut i, mut j) = (0, 0);
-            while i < a.len() || j < b.len() {
-                match (a.get(i), b.get(j)) {
-                    (Some(x), Some(y)) if x == y => {
-                        i += 1;
-                        j += 1;
-                    }
-                    (Some(x), Some(y)) if x < y => {
-                        out.push(x.clone());
-                        i += 1;
-                    }
-                    (Some(_), Some(y)) => {
-                        out.push(y.clone());
-                        j += 1;
-                    }
-                    (Some(x), None) => {
-                        out.push(x.clone());
-                        i += 1;
-                    }
-                    (None, Some(y)) => {
-                        out.push(y.clone());
-                        j += 1;
-                    }
-                    (None, None) => break,
-                }
-            }
+            old.for_each_difference(new, |x, _, _| out.push(x.clone()));
             Datum::Set(out.into())
         }
         (Datum::Map(a), Datum::Map(b)) => {

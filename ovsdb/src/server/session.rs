@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::monitor::{self, Monitor, MonitorVersion};
 use super::{Outgoing, Server};
@@ -270,7 +269,9 @@ impl Server {
             None => Ok(()),
         };
         if history_len > 0 {
-            let txn_id = Uuid::new_v4();
+            // A v4 UUID from the thread's user-space generator (`Uuid::new_v4` makes a system
+            // call for each one).
+            let txn_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
             sdb.last_txn = txn_id;
             sdb.history.push_back((txn_id, changes.clone()));
             while sdb.history.len() > history_len {

@@ -235,12 +235,10 @@ impl CommitLog for FileStorage {
 /// persistent changed. Inserted rows list their non-default columns, modified rows the diffs of their
 /// changed columns, deleted rows are `null`; ephemeral columns are not written.
 pub fn commit_record(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Option<Value> {
-    let mut txn = TransactionRecord {
-        date_ms: Some(date_ms),
-        comment: changes.comment.clone(),
-        is_diff: true,
-        tables: Map::new(),
-    };
+    // Built in place in `TransactionRecord::to_json`'s member order (`_date`, the tables,
+    // `_is_diff`, `_comment`), without a second copy of the rows.
+    let mut record = Map::new();
+    record.insert("_date".into(), Value::from(date_ms));
     for tc in &changes.tables {
         let Some(ts) = schema.tables.get(tc.table) else {
             continue;
@@ -284,10 +282,17 @@ pub fn commit_record(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Opti
             }
         }
         if !rows.is_empty() {
-            txn.tables.insert(ts.name.clone(), Value::Object(rows));
+            record.insert(ts.name.clone(), Value::Object(rows));
         }
     }
-    (!txn.tables.is_empty()).then(|| txn.to_json())
+    if record.len() == 1 {
+        return None;
+    }
+    record.insert("_is_diff".into(), Value::Bool(true));
+    if let Some(c) = &changes.comment {
+        record.insert("_comment".into(), Value::String(c.clone()));
+    }
+    Some(Value::Object(record))
 }
 
 /// A snapshot record of every row of `db` (full rows, non-default persistent columns).
