@@ -137,6 +137,8 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         updated = copy;
         &updated
     };
+    // The snapshot stays as it is from here on: group VIP sets are checked once.
+    let _scope = router::gateway::hash::BuildScope::enter(nb);
     out.global_options = globals.all.clone();
     out.global_options.insert(
         "northd_internal_version".to_owned(),
@@ -182,6 +184,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     }
     let mut keys = keys.into_iter();
     let mut views: Vec<Switch> = Vec::new();
+    let view_index = switch::ViewIndex::new(nb);
     for (ls, key) in switches.iter().zip(keys.by_ref()) {
         let Some(dp) = push_datapath(
             &mut out,
@@ -192,8 +195,16 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         ) else {
             continue;
         };
-        views.push(switch::switch_view(nb, ls, dp, &mut out.warnings));
+        views.push(switch::switch_view_in(
+            nb,
+            ls,
+            dp,
+            Some(&view_index),
+            &mut out.warnings,
+        ));
     }
+    // Its load balancer lists copy those of the views: free them before the flows grow.
+    drop(view_index);
     // Router ports named by switch ports of type `router`.
     let switch_peers: BTreeMap<String, String> = nb
         .switch_ports
@@ -692,18 +703,25 @@ pub(crate) fn port_group_sets<'a>(
 /// SB port groups, one per NB port group and datapath with ports of the group:
 /// `<datapath key>_<name>` (flows keep `@name`; ovn-controller resolves it per datapath).
 fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
+    // Where each port is: (view, port) positions, found once rather than per group and view.
+    let mut at: BTreeMap<ovsdb::model::Ref<nb::LogicalSwitchPort>, Vec<(usize, usize)>> =
+        BTreeMap::new();
+    for (v, sw) in views.iter().enumerate() {
+        for (i, p) in sw.ports.iter().enumerate() {
+            at.entry(p.nb).or_default().push((v, i));
+        }
+    }
     for pg in nb.port_groups.values() {
-        for sw in views {
-            let members: BTreeSet<String> = sw
-                .ports
-                .iter()
-                .filter(|p| pg.ports.contains(&p.nb))
-                .map(|p| p.name.clone())
-                .collect();
-            if members.is_empty() {
-                continue;
-            }
-            let key = out.datapaths[sw.dp].tunnel_key;
+        // Members by view, in view order (as a scan of every view per group would find them).
+        let mut by_view: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+        for &(v, i) in pg.ports.iter().filter_map(|r| at.get(r)).flatten() {
+            by_view
+                .entry(v)
+                .or_default()
+                .insert(views[v].ports[i].name.clone());
+        }
+        for (v, members) in by_view {
+            let key = out.datapaths[views[v].dp].tunnel_key;
             out.port_groups
                 .insert(format!("{key}_{}", pg.name), members);
         }

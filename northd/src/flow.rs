@@ -6,7 +6,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -143,60 +143,144 @@ impl Value {
     }
 }
 
-fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    f.write_str("\"")?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            c => write!(f, "{c}")?,
+/// Writes `s` quoted, with `"` and `\` escaped.
+fn write_quoted<W: fmt::Write + ?Sized>(w: &mut W, s: &str) -> fmt::Result {
+    w.write_char('"')?;
+    if s.bytes().any(|b| b == b'"' || b == b'\\') {
+        for c in s.chars() {
+            match c {
+                '"' => w.write_str("\\\"")?,
+                '\\' => w.write_str("\\\\")?,
+                c => w.write_char(c)?,
+            }
+        }
+    } else {
+        w.write_str(s)?;
+    }
+    w.write_char('"')
+}
+
+/// Writes `n` in decimal (as `{n}` does, without the formatting machinery).
+fn write_u64<W: fmt::Write + ?Sized>(w: &mut W, mut n: u64) -> fmt::Result {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        // A digit: `n % 10` is below 10.
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    f.write_str("\"")
+    // Only ASCII digits were written.
+    w.write_str(std::str::from_utf8(&buf[at..]).unwrap_or_default())
+}
+
+/// Writes `ip` as its `Display` does (dotted decimal, or RFC 5952 text for IPv6).
+fn write_ip<W: fmt::Write + ?Sized>(w: &mut W, ip: IpAddr) -> fmt::Result {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut buf = [0u8; 15];
+            let mut at = 0;
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[at] = b'.';
+                    at += 1;
+                }
+                if o >= 100 {
+                    buf[at] = b'0' + o / 100;
+                    at += 1;
+                }
+                if o >= 10 {
+                    buf[at] = b'0' + (o / 10) % 10;
+                    at += 1;
+                }
+                buf[at] = b'0' + o % 10;
+                at += 1;
+            }
+            // Only ASCII digits and dots were written.
+            w.write_str(std::str::from_utf8(&buf[..at]).unwrap_or_default())
+        }
+        IpAddr::V6(v6) => write!(w, "{v6}"),
+    }
+}
+
+/// Writes `mac` as its `Display` does (`0a:58:0a:00:00:01`).
+fn write_mac<W: fmt::Write + ?Sized>(w: &mut W, mac: MacAddr) -> fmt::Result {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 17];
+    for (i, b) in mac.0.into_iter().enumerate() {
+        if i > 0 {
+            buf[3 * i - 1] = b':';
+        }
+        buf[3 * i] = HEX[usize::from(b >> 4)];
+        buf[3 * i + 1] = HEX[usize::from(b & 0xf)];
+    }
+    // Only ASCII hex digits and colons were written.
+    w.write_str(std::str::from_utf8(&buf).unwrap_or_default())
+}
+
+impl Value {
+    /// Writes the value's text (what `Display` prints).
+    fn render<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        match self {
+            Self::Int(i) => write_u64(w, *i),
+            Self::Str(s) => write_quoted(w, s),
+            Self::Mac(m) => write_mac(w, *m),
+            Self::Ip(ip) => write_ip(w, *ip),
+            Self::Set(items) => {
+                w.write_str("{")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        w.write_str(", ")?;
+                    }
+                    v.render(w)?;
+                }
+                w.write_str("}")
+            }
+            Self::AddrSet(name) => {
+                w.write_char('$')?;
+                w.write_str(name)
+            }
+            Self::Raw(text) => w.write_str(text),
+            Self::Field(field) => w.write_str(field.0),
+            Self::Call(name, args) => {
+                w.write_str(name)?;
+                w.write_char('(')?;
+                for (i, v) in args.iter().enumerate() {
+                    if i > 0 {
+                        w.write_str(", ")?;
+                    }
+                    v.render(w)?;
+                }
+                w.write_char(')')
+            }
+            Self::Opts(name, args) => {
+                w.write_str(name)?;
+                w.write_char('(')?;
+                for (i, (k, v)) in args.iter().enumerate() {
+                    if i > 0 {
+                        w.write_str(", ")?;
+                    }
+                    w.write_str(k)?;
+                    w.write_str(" = ")?;
+                    w.write_str(v)?;
+                }
+                w.write_char(')')
+            }
+            Self::Net(ip, plen) => {
+                write_ip(w, *ip)?;
+                w.write_char('/')?;
+                write_u64(w, u64::from(*plen))
+            }
+        }
+    }
 }
 
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Int(i) => write!(f, "{i}"),
-            Self::Str(s) => write_quoted(f, s),
-            Self::Mac(m) => write!(f, "{m}"),
-            Self::Ip(ip) => write!(f, "{ip}"),
-            Self::Set(items) => {
-                f.write_str("{")?;
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                f.write_str("}")
-            }
-            Self::AddrSet(name) => write!(f, "${name}"),
-            Self::Raw(text) => f.write_str(text),
-            Self::Field(field) => f.write_str(field.0),
-            Self::Call(name, args) => {
-                write!(f, "{name}(")?;
-                for (i, v) in args.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                f.write_str(")")
-            }
-            Self::Opts(name, args) => {
-                write!(f, "{name}(")?;
-                for (i, (k, v)) in args.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{k} = {v}")?;
-                }
-                f.write_str(")")
-            }
-            Self::Net(ip, plen) => write!(f, "{ip}/{plen}"),
-        }
+        self.render(f)
     }
 }
 
@@ -260,25 +344,43 @@ enum Term {
     NotResident(String),
 }
 
-impl fmt::Display for Term {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Term {
+    fn render<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
         match self {
-            Self::Pred(p) => f.write_str(p.text()),
-            Self::Eq(field, v) => write!(f, "{} == {v}", field.0),
-            Self::EqTight(field, v) => write!(f, "{}== {v}", field.0),
-            Self::User(s) => write!(f, "({s})"),
-            Self::UserBare(s) => f.write_str(s),
+            Self::Pred(p) => w.write_str(p.text()),
+            Self::Eq(field, v) => {
+                w.write_str(field.0)?;
+                w.write_str(" == ")?;
+                v.render(w)
+            }
+            Self::EqTight(field, v) => {
+                w.write_str(field.0)?;
+                w.write_str("== ")?;
+                v.render(w)
+            }
+            Self::User(s) => {
+                w.write_char('(')?;
+                w.write_str(s)?;
+                w.write_char(')')
+            }
+            Self::UserBare(s) => w.write_str(s),
             Self::Resident(p) => {
-                f.write_str("is_chassis_resident(")?;
-                write_quoted(f, p)?;
-                f.write_str(")")
+                w.write_str("is_chassis_resident(")?;
+                write_quoted(w, p)?;
+                w.write_str(")")
             }
             Self::NotResident(p) => {
-                f.write_str("!is_chassis_resident(")?;
-                write_quoted(f, p)?;
-                f.write_str(")")
+                w.write_str("!is_chassis_resident(")?;
+                write_quoted(w, p)?;
+                w.write_str(")")
             }
         }
+    }
+}
+
+impl fmt::Display for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f)
     }
 }
 
@@ -372,15 +474,22 @@ impl Match {
     }
 }
 
-impl fmt::Display for Match {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Match {
+    /// Writes the match's text (what `Display` prints).
+    fn render<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
         for (i, t) in self.terms.iter().enumerate() {
             if i > 0 {
-                f.write_str(" && ")?;
+                w.write_str(" && ")?;
             }
-            write!(f, "{t}")?;
+            t.render(w)?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Match {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f)
     }
 }
 
@@ -531,35 +640,66 @@ impl Action {
     }
 }
 
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Writes `actions` separated by spaces.
+fn render_actions<W: fmt::Write + ?Sized>(w: &mut W, actions: &[Action]) -> fmt::Result {
+    for (i, a) in actions.iter().enumerate() {
+        if i > 0 {
+            w.write_str(" ")?;
+        }
+        a.render(w)?;
+    }
+    Ok(())
+}
+
+impl Action {
+    /// Writes the action's text (what `Display` prints).
+    fn render<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
         match self {
-            Self::Next => f.write_str("next;"),
-            Self::Drop => f.write_str("drop;"),
-            Self::Output => f.write_str("output;"),
-            Self::CtNext => f.write_str("ct_next;"),
-            Self::CtLbMark => f.write_str("ct_lb_mark;"),
-            Self::Assign(field, v) => write!(f, "{} = {v};", field.0),
-            Self::Comment(c) => write!(f, "/* {c} */"),
-            Self::CtCommit(inner) => write!(f, "ct_commit {{ {} }};", Actions(inner.clone())),
-            Self::NdNa(inner) => write!(f, "nd_na {{ {} }};", Actions(inner.clone())),
-            Self::NdNaRouter(inner) => {
-                write!(f, "nd_na_router {{ {} }};", Actions(inner.clone()))
+            Self::Next => w.write_str("next;"),
+            Self::Drop => w.write_str("drop;"),
+            Self::Output => w.write_str("output;"),
+            Self::CtNext => w.write_str("ct_next;"),
+            Self::CtLbMark => w.write_str("ct_lb_mark;"),
+            Self::Assign(field, v) => {
+                w.write_str(field.0)?;
+                w.write_str(" = ")?;
+                v.render(w)?;
+                w.write_char(';')
             }
-            Self::HandleSvcCheck => f.write_str("handle_svc_check(inport);"),
+            Self::Comment(c) => {
+                w.write_str("/* ")?;
+                w.write_str(c)?;
+                w.write_str(" */")
+            }
+            Self::CtCommit(inner) => {
+                w.write_str("ct_commit { ")?;
+                render_actions(w, inner)?;
+                w.write_str(" };")
+            }
+            Self::NdNa(inner) => {
+                w.write_str("nd_na { ")?;
+                render_actions(w, inner)?;
+                w.write_str(" };")
+            }
+            Self::NdNaRouter(inner) => {
+                w.write_str("nd_na_router { ")?;
+                render_actions(w, inner)?;
+                w.write_str(" };")
+            }
+            Self::HandleSvcCheck => w.write_str("handle_svc_check(inport);"),
             Self::Spacer => Ok(()),
             Self::EmptyLbBackendsEvent {
                 vip,
                 protocol,
                 load_balancer,
             } => {
-                f.write_str("trigger_event(event = \"empty_lb_backends\", vip = ")?;
-                write_quoted(f, vip)?;
-                f.write_str(", protocol = ")?;
-                write_quoted(f, protocol)?;
-                f.write_str(", load_balancer = ")?;
-                write_quoted(f, load_balancer)?;
-                f.write_str(");")
+                w.write_str("trigger_event(event = \"empty_lb_backends\", vip = ")?;
+                write_quoted(w, vip)?;
+                w.write_str(", protocol = ")?;
+                write_quoted(w, protocol)?;
+                w.write_str(", load_balancer = ")?;
+                write_quoted(w, load_balancer)?;
+                w.write_str(");")
             }
             Self::CommitLbAff {
                 vip,
@@ -567,78 +707,162 @@ impl fmt::Display for Action {
                 proto,
                 timeout,
             } => {
-                f.write_str("commit_lb_aff(vip = ")?;
-                write_quoted(f, vip)?;
-                f.write_str(", backend = ")?;
-                write_quoted(f, backend)?;
-                write!(f, ", proto = {proto}, timeout = {timeout});")
+                w.write_str("commit_lb_aff(vip = ")?;
+                write_quoted(w, vip)?;
+                w.write_str(", backend = ")?;
+                write_quoted(w, backend)?;
+                w.write_str(", proto = ")?;
+                w.write_str(proto)?;
+                w.write_str(", timeout = ")?;
+                write_u64(w, u64::from(*timeout))?;
+                w.write_str(");")
             }
-            Self::NextTable(stage) => write!(
-                f,
-                "next(pipeline={}, table={});",
-                stage.pipeline(),
-                stage.table()
-            ),
-            Self::Call(name, args) => write!(f, "{};", Value::Call(name, args.clone())),
+            Self::NextTable(stage) => {
+                w.write_str("next(pipeline=")?;
+                w.write_str(stage.pipeline().as_str())?;
+                w.write_str(", table=")?;
+                write_u64(w, u64::from(stage.table()))?;
+                w.write_str(");")
+            }
+            Self::Call(name, args) => {
+                w.write_str(name)?;
+                w.write_char('(')?;
+                for (i, v) in args.iter().enumerate() {
+                    if i > 0 {
+                        w.write_str(", ")?;
+                    }
+                    v.render(w)?;
+                }
+                w.write_str(");")
+            }
             Self::BindVport(port) => {
-                f.write_str("bind_vport(")?;
-                write_quoted(f, port)?;
-                f.write_str(", inport);")
+                w.write_str("bind_vport(")?;
+                write_quoted(w, port)?;
+                w.write_str(", inport);")
             }
-            Self::CtLbMarkBackends(b) => write!(f, "ct_lb_mark(backends={b});"),
-            Self::LbReject { table } => write!(
-                f,
-                "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={table});}};"
-            ),
-            Self::Fixed(s) => f.write_str(s),
-            Self::Nested(name, body) => write!(f, "{name} {{ {} }};", Actions(body.clone())),
+            Self::CtLbMarkBackends(b) => {
+                w.write_str("ct_lb_mark(backends=")?;
+                w.write_str(b)?;
+                w.write_str(");")
+            }
+            Self::LbReject { table } => {
+                w.write_str("reg0 = 0; reject { outport <-> inport; next(pipeline=egress,table=")?;
+                write_u64(w, u64::from(*table))?;
+                w.write_str(");};")
+            }
+            Self::Fixed(s) => w.write_str(s),
+            Self::Nested(name, body) => {
+                w.write_str(name)?;
+                w.write_str(" { ")?;
+                render_actions(w, body)?;
+                w.write_str(" };")
+            }
             Self::NestedTight(name, body) => {
-                write!(f, "{name} {{{} }};", Actions(body.clone()))
+                w.write_str(name)?;
+                w.write_str(" {")?;
+                render_actions(w, body)?;
+                w.write_str(" };")
             }
-            Self::CallOpts(name, args) => write!(f, "{};", Value::Opts(name, args.clone())),
-            Self::EcmpReplyCommit { port_field, key } => write!(
-                f,
-                "ct_commit {{ ct_label.ecmp_reply_eth = eth.src;  {} = {key};}};",
-                port_field.0
-            ),
+            Self::CallOpts(name, args) => {
+                w.write_str(name)?;
+                w.write_char('(')?;
+                for (i, (k, v)) in args.iter().enumerate() {
+                    if i > 0 {
+                        w.write_str(", ")?;
+                    }
+                    w.write_str(k)?;
+                    w.write_str(" = ")?;
+                    w.write_str(v)?;
+                }
+                w.write_str(");")
+            }
+            Self::EcmpReplyCommit { port_field, key } => {
+                w.write_str("ct_commit { ct_label.ecmp_reply_eth = eth.src;  ")?;
+                w.write_str(port_field.0)?;
+                w.write_str(" = ")?;
+                write_u64(w, u64::from(*key))?;
+                w.write_str(";};")
+            }
             Self::Log {
                 name,
                 severity,
                 verdict,
                 meter,
             } => {
-                f.write_str("log(")?;
+                w.write_str("log(")?;
                 if let Some(n) = name {
-                    f.write_str("name=")?;
-                    write_quoted(f, n)?;
-                    f.write_str(", ")?;
+                    w.write_str("name=")?;
+                    write_quoted(w, n)?;
+                    w.write_str(", ")?;
                 }
-                write!(f, "severity={severity}, verdict={verdict}")?;
+                w.write_str("severity=")?;
+                w.write_str(severity)?;
+                w.write_str(", verdict=")?;
+                w.write_str(verdict)?;
                 if let Some(m) = meter {
-                    f.write_str(", meter=")?;
-                    write_quoted(f, m)?;
+                    w.write_str(", meter=")?;
+                    write_quoted(w, m)?;
                 }
-                f.write_str(");")
+                w.write_str(");")
             }
-            Self::Reject { pipeline, table } => write!(
-                f,
-                "reject {{ /* eth.dst <-> eth.src; ip.dst <-> ip.src; is implicit. */ \
-                 outport <-> inport; next(pipeline={pipeline},table={table}); }};"
-            ),
+            Self::Reject { pipeline, table } => {
+                w.write_str(
+                    "reject { /* eth.dst <-> eth.src; ip.dst <-> ip.src; is implicit. */ \
+                     outport <-> inport; next(pipeline=",
+                )?;
+                w.write_str(pipeline.as_str())?;
+                w.write_str(",table=")?;
+                write_u64(w, u64::from(*table))?;
+                w.write_str("); };")
+            }
             Self::CtNat {
                 name,
                 target,
                 range,
-            } => match (target, range) {
-                (None, _) => write!(f, "{name};"),
-                (Some(t), None) => write!(f, "{name}({t});"),
-                (Some(t), Some(r)) => write!(f, "{name}({t},{r});"),
-            },
-            Self::AssignTight(field, v) => write!(f, "{}={v};", field.0),
-            Self::Swap(x, y) => write!(f, "{} <-> {};", x.0, y.0),
-            Self::SwapLoose(x, y) => write!(f, "{} <-> {} ;", x.0, y.0),
-            Self::AssignLoose(field, v) => write!(f, "{} = {v} ;", field.0),
+            } => {
+                w.write_str(name)?;
+                if let Some(t) = target {
+                    w.write_char('(')?;
+                    w.write_str(t)?;
+                    if let Some(r) = range {
+                        w.write_char(',')?;
+                        w.write_str(r)?;
+                    }
+                    w.write_char(')')?;
+                }
+                w.write_char(';')
+            }
+            Self::AssignTight(field, v) => {
+                w.write_str(field.0)?;
+                w.write_char('=')?;
+                v.render(w)?;
+                w.write_char(';')
+            }
+            Self::Swap(x, y) => {
+                w.write_str(x.0)?;
+                w.write_str(" <-> ")?;
+                w.write_str(y.0)?;
+                w.write_char(';')
+            }
+            Self::SwapLoose(x, y) => {
+                w.write_str(x.0)?;
+                w.write_str(" <-> ")?;
+                w.write_str(y.0)?;
+                w.write_str(" ;")
+            }
+            Self::AssignLoose(field, v) => {
+                w.write_str(field.0)?;
+                w.write_str(" = ")?;
+                v.render(w)?;
+                w.write_str(" ;")
+            }
         }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f)
     }
 }
 
@@ -661,13 +885,7 @@ impl From<Vec<Action>> for Actions {
 
 impl fmt::Display for Actions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            write!(f, "{a}")?;
-        }
-        Ok(())
+        render_actions(f, &self.0)
     }
 }
 
@@ -1114,9 +1332,9 @@ impl FlowTable {
         let mut text = std::mem::take(&mut self.scratch);
         text.clear();
         // Writing to a String cannot fail.
-        let _ = write!(text, "{m}");
+        let _ = m.render(&mut text);
         let split = text.len();
-        let _ = write!(text, "{a}");
+        let _ = render_actions(&mut text, &a.0);
         let i = self.entry(stage, priority, &text[..split], &text[split..]);
         self.scratch = text;
         self.own[i].insert(dp);

@@ -147,15 +147,20 @@ pub fn allocate(
 ) -> BTreeMap<Ref<nb::LogicalSwitchPort>, Option<String>> {
     let prefix = parse_prefix(mac_prefix);
     let mut out = BTreeMap::new();
-    // MACs in use anywhere (static and dynamic), for uniqueness.
-    let mut macs: BTreeSet<u64> = BTreeSet::new();
-    for lsp in nb.switch_ports.values() {
-        for a in lsp.addresses.iter().chain(lsp.dynamic_addresses.iter()) {
-            if let Ok(LspAddress::Static { mac, .. }) = a.parse::<LspAddress>() {
-                macs.insert(mac.to_u64());
+    // MACs in use anywhere (static and dynamic), for uniqueness: gathered when the first new
+    // MAC is needed (most snapshots need none).
+    let mut macs: Option<BTreeSet<u64>> = None;
+    let all_macs = || {
+        let mut macs = BTreeSet::new();
+        for lsp in nb.switch_ports.values() {
+            for a in lsp.addresses.iter().chain(lsp.dynamic_addresses.iter()) {
+                if let Ok(LspAddress::Static { mac, .. }) = a.parse::<LspAddress>() {
+                    macs.insert(mac.to_u64());
+                }
             }
         }
-    }
+        macs
+    };
     let mut switches: Vec<&nb::LogicalSwitch> = nb.switches.values().collect();
     switches.sort_by_key(|ls| ls.uuid);
     for ls in switches {
@@ -175,7 +180,7 @@ pub fn allocate(
         };
         if !cfg.enabled() {
             for lsp in &ports {
-                if dynamic(lsp).is_some() && lsp.dynamic_addresses.is_some() {
+                if lsp.dynamic_addresses.is_some() && dynamic(lsp).is_some() {
                     out.insert(lsp.uuid, None);
                 }
             }
@@ -242,12 +247,13 @@ pub fn allocate(
                         (Some(p), None) => p.allocate(),
                         (None, _) => None,
                     };
+                    let macs = macs.get_or_insert_with(all_macs);
                     let mac = fixed_mac.unwrap_or_else(|| {
                         let base = v4.map_or_else(
                             || (lsp.uuid.uuid().as_u128() as u32) & MAC_SUFFIX_SPACE,
                             |ip| u32::from(ip) & MAC_SUFFIX_SPACE,
                         );
-                        new_mac(prefix, base, &mut macs)
+                        new_mac(prefix, base, macs)
                     });
                     macs.insert(mac.to_u64());
                     (mac, v4)

@@ -262,3 +262,125 @@ fn ovnk(scale: shapes::ovnk::Scale) {
     );
     sb_side(&content);
 }
+
+/// The build alone, for profilers (`perf record`, `valgrind --tool=callgrind
+/// --toggle-collect='northd::build::build*'`): the shape named by `NORTHD_SCALE_SHAPE`
+/// (`switches`, the default; `ovnk100`; `ovnk250`), built `NORTHD_SCALE_ROUNDS` times (1).
+#[test]
+#[ignore = "profiling run; use --release -- --ignored"]
+fn build_only() {
+    let shape = std::env::var("NORTHD_SCALE_SHAPE").unwrap_or_else(|_| "switches".to_owned());
+    let rounds: usize = std::env::var("NORTHD_SCALE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let ovnk = |nodes, pods_per_node, services, policies, egress_ips| {
+        let db = shapes::ovnk::build(shapes::ovnk::Scale {
+            nodes,
+            pods_per_node,
+            services,
+            policies,
+            egress_ips,
+        });
+        NbSnapshot::from_database(&db).expect("snapshot")
+    };
+    let make = || match shape.as_str() {
+        "ovnk100" => ovnk(100, 50, 1000, 500, 100),
+        "ovnk250" => ovnk(250, 100, 5000, 2000, 500),
+        _ => shapes::switches_only(),
+    };
+    // The kube layer makes random UUIDs: with `NORTHD_SCALE_NB=FILE` the snapshot is saved
+    // there the first time and read back after, so that digests compare across builds.
+    let snapshot = match std::env::var("NORTHD_SCALE_NB") {
+        Ok(path) => match std::fs::read(&path) {
+            Ok(bytes) => {
+                let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+                NbSnapshot::from_json(&v).expect("snapshot")
+            }
+            Err(_) => {
+                let s = make();
+                std::fs::write(&path, serde_json::to_vec(&snapshot_json(&s)).expect("json"))
+                    .expect("write");
+                s
+            }
+        },
+        Err(_) => make(),
+    };
+    for _ in 0..rounds {
+        let content = step("build", || build(&snapshot, &SbState::default()));
+        eprintln!(
+            "  {} distinct flows, digest {:016x}",
+            content.flows.len(),
+            digest(&content)
+        );
+    }
+}
+
+/// A digest of everything a build produces (flows in order with their datapaths, and every
+/// other table), to check that a change to the build leaves its output as it was.
+fn digest(content: &SbContent) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same digest run to run.
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    for (k, dps) in content.flows.iter() {
+        k.hash(&mut h);
+        dps.as_slice().hash(&mut h);
+    }
+    let SbContent {
+        global_options,
+        datapaths,
+        ports,
+        multicast_groups,
+        address_sets,
+        port_groups,
+        ip_multicast,
+        load_balancers,
+        ha_chassis_groups,
+        static_mac_bindings,
+        flows: _,
+        nb_dynamic_addresses,
+        warnings,
+    } = content;
+    format!(
+        "{global_options:?}{datapaths:?}{ports:?}{multicast_groups:?}{address_sets:?}\
+         {port_groups:?}{ip_multicast:?}{load_balancers:?}{ha_chassis_groups:?}\
+         {static_mac_bindings:?}{nb_dynamic_addresses:?}{warnings:?}"
+    )
+    .hash(&mut h);
+    h.finish()
+}
+
+/// Every table of `s` as `{table: [rows]}`.
+fn snapshot_json(s: &NbSnapshot) -> serde_json::Value {
+    fn add<T: Model>(out: &mut serde_json::Map<String, serde_json::Value>, rows: &shapes::Rows<T>) {
+        out.insert(T::TABLE.to_owned(), rows_json(rows));
+    }
+    let mut out = serde_json::Map::new();
+    let globals: shapes::Rows<ovn_nb::model::NbGlobal> =
+        s.nb_global.iter().map(|g| (g.uuid, g.clone())).collect();
+    add(&mut out, &globals);
+    add(&mut out, &s.switches);
+    add(&mut out, &s.switch_ports);
+    add(&mut out, &s.routers);
+    add(&mut out, &s.router_ports);
+    add(&mut out, &s.acls);
+    add(&mut out, &s.address_sets);
+    add(&mut out, &s.port_groups);
+    add(&mut out, &s.load_balancers);
+    add(&mut out, &s.lb_groups);
+    add(&mut out, &s.qos);
+    add(&mut out, &s.meters);
+    add(&mut out, &s.dhcp_options);
+    add(&mut out, &s.dns);
+    add(&mut out, &s.static_routes);
+    add(&mut out, &s.policies);
+    add(&mut out, &s.nats);
+    add(&mut out, &s.gateway_chassis);
+    add(&mut out, &s.ha_chassis_groups);
+    add(&mut out, &s.ha_chassis);
+    add(&mut out, &s.bfd);
+    add(&mut out, &s.static_mac_bindings);
+    add(&mut out, &s.copp);
+    serde_json::Value::Object(out)
+}

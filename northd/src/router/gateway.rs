@@ -107,11 +107,20 @@ pub fn l2_lkup_resident(nb: &NbSnapshot, sw: &Switch, p: &SwitchPort) -> Option<
 /// from the MAC unless one is configured), as switch stages (ARP/ND responder, L2 lookup) see
 /// them. `None` when the peer router port does not exist or its MAC does not parse.
 pub fn router_lsp_addrs(nb: &NbSnapshot, lsp: &nb::LogicalSwitchPort) -> Option<PortAddrs> {
+    router_lsp_addrs_with(lsp, |peer| super::enabled_router_port(nb, peer))
+}
+
+/// [`router_lsp_addrs`], with `enabled_peer` finding the enabled router port of a name (as
+/// [`super::enabled_router_port`] does).
+pub(crate) fn router_lsp_addrs_with<'a>(
+    lsp: &nb::LogicalSwitchPort,
+    enabled_peer: impl FnOnce(&str) -> Option<&'a nb::LogicalRouterPort>,
+) -> Option<PortAddrs> {
     if lsp.type_ != "router" || !lsp.addresses.iter().any(|a| a == "router") {
         return None;
     }
     let peer = lsp.options.get("router-port")?;
-    let lrp = super::enabled_router_port(nb, peer)?;
+    let lrp = enabled_peer(peer)?;
     let mac: ovn_nb::addr::MacAddr = lrp.mac.parse().ok()?;
     let mut out = PortAddrs {
         mac,

@@ -401,12 +401,85 @@ const GROUP_CACHE_MAX: usize = 64;
 thread_local! {
     static GROUP_CACHE: RefCell<HashMap<Ref<nb::LoadBalancerGroup>, Rc<GroupSets>>> =
         RefCell::new(HashMap::new());
+    /// The [`BuildScope`]s of this thread, innermost last.
+    static SCOPES: RefCell<Vec<ScopeState>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The state of one [`BuildScope`].
+struct ScopeState {
+    /// The snapshot (compared by address only, never read through).
+    nb: *const NbSnapshot,
+    /// Group sets already checked against it.
+    checked: HashMap<Ref<nb::LoadBalancerGroup>, Rc<GroupSets>>,
+}
+
+/// While a build holds one (with its snapshot borrowed, so unchanged), [`GroupSets::get`]
+/// checks a group's cached sets against that snapshot once rather than at every use: a big
+/// group shared by every gateway router is compared in full once per build, not once per
+/// router.
+#[derive(Debug)]
+pub(crate) struct BuildScope<'a> {
+    _nb: std::marker::PhantomData<&'a NbSnapshot>,
+}
+
+impl<'a> BuildScope<'a> {
+    /// Starts the scope of a build of `nb` (ends when dropped; scopes nest).
+    pub(crate) fn enter(nb: &'a NbSnapshot) -> Self {
+        SCOPES.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                s.push(ScopeState {
+                    nb: std::ptr::from_ref(nb),
+                    checked: HashMap::new(),
+                });
+            }
+        });
+        Self {
+            _nb: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for BuildScope<'_> {
+    fn drop(&mut self) {
+        SCOPES.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                s.pop();
+            }
+        });
+    }
 }
 
 impl GroupSets {
     /// The sets of group `g` (row `row` of `nb`): from this thread's cache when its load
     /// balancers and their inputs are unchanged (compared in full), else computed and cached.
     pub fn get(
+        nb: &NbSnapshot,
+        g: Ref<nb::LoadBalancerGroup>,
+        row: &nb::LoadBalancerGroup,
+    ) -> Rc<Self> {
+        let in_scope = SCOPES.with(|s| {
+            s.try_borrow().ok().and_then(|s| {
+                s.last()
+                    .filter(|s| std::ptr::eq(s.nb, nb))
+                    .and_then(|s| s.checked.get(&g).cloned())
+            })
+        });
+        if let Some(e) = in_scope {
+            return e;
+        }
+        let e = Self::get_checked(nb, g, row);
+        SCOPES.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if let Some(s) = s.last_mut().filter(|s| std::ptr::eq(s.nb, nb)) {
+                    s.checked.insert(g, Rc::clone(&e));
+                }
+            }
+        });
+        e
+    }
+
+    /// [`Self::get`] outside a scope: the cached sets checked in full.
+    fn get_checked(
         nb: &NbSnapshot,
         g: Ref<nb::LoadBalancerGroup>,
         row: &nb::LoadBalancerGroup,

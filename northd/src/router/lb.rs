@@ -451,21 +451,19 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         Mode::Gateway | Mode::Plain => None,
     };
     let mut cache = ctx.lb_flows.borrow_mut();
+    let variant = cache.flows.entry((force, gw_name)).or_default();
     for lb in &lbs {
-        let table = cache
-            .flows
-            .entry((lb.nb, force, gw_name.clone()))
-            .or_insert_with(|| {
-                let mut t = FlowTable::default();
-                let hash = hash_fields(&ctx.nb.load_balancers, lb);
-                for v in &lb.vips {
-                    build_vip(0, mode, lb, v, force, hash.as_deref(), &mut t);
-                }
-                for v in &lb.template_vips {
-                    build_template_vip(0, mode, lb, v, force, hash.as_deref(), &mut t);
-                }
-                SharedFlows::new(&t)
-            });
+        let table = variant.entry(lb.nb).or_insert_with(|| {
+            let mut t = FlowTable::default();
+            let hash = hash_fields(&ctx.nb.load_balancers, lb);
+            for v in &lb.vips {
+                build_vip(0, mode, lb, v, force, hash.as_deref(), &mut t);
+            }
+            for v in &lb.template_vips {
+                build_template_vip(0, mode, lb, v, force, hash.as_deref(), &mut t);
+            }
+            SharedFlows::new(&t)
+        });
         flows.add_shared(table, dp);
         for v in &lb.vips {
             if nat_ips.contains(&v.vip.ip) {
@@ -554,7 +552,7 @@ fn hash_fields(nb_lbs: &NbLbs, lb: &LoadBalancer) -> Option<String> {
 /// to each router using it as one shared set; and each router's load balancers, resolved once.
 #[derive(Debug, Default)]
 pub struct LbFlowCache<'a> {
-    flows: BTreeMap<(Ref<nb::LoadBalancer>, bool, Option<String>), SharedFlows>,
+    flows: BTreeMap<(bool, Option<String>), HashMap<Ref<nb::LoadBalancer>, SharedFlows>>,
     /// Every load balancer by reference, with its `neighbor_responder`.
     index: Option<LbIndex<'a>>,
     routers: HashMap<DpIndex, Rc<RouterLbs<'a>>>,

@@ -1,7 +1,8 @@
 //! The logical switch pipeline: a parsed view of each switch and its ports, and one module per
 //! group of stages building that stage's flows.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ovn_nb::addr::{LspAddress, MacAddr};
@@ -234,6 +235,142 @@ pub fn switch_view(
     dp: DpIndex,
     warnings: &mut Vec<NbWarning>,
 ) -> Switch {
+    switch_view_in(nb, ls, dp, None, warnings)
+}
+
+/// What a router port name stands for to the switch ports peering with it.
+#[derive(Debug, Clone, Copy)]
+struct PeerFacts<'a> {
+    /// The router port (the first of that name in UUID order).
+    lrp: &'a nb::LogicalRouterPort,
+    /// Some enabled router has it.
+    enabled: bool,
+    /// Some enabled router with `options:mcast_relay=true` has it.
+    relay: bool,
+}
+
+/// The load balancers of a switch and whether it has VIPs, as resolved for its
+/// `load_balancer` and `load_balancer_group` columns.
+type LbsOf = (Vec<Ref<nb::LoadBalancer>>, bool);
+
+/// The lookups [`switch_view`] makes for every switch, indexed once for a whole build (without
+/// it each switch scans every port group, router port and router, and resolves its load
+/// balancer groups again).
+#[derive(Debug)]
+pub(crate) struct ViewIndex<'a> {
+    /// Port groups by member port.
+    groups_of_port: HashMap<Ref<nb::LogicalSwitchPort>, Vec<&'a nb::PortGroup>>,
+    /// Router ports by name.
+    peers: HashMap<&'a str, PeerFacts<'a>>,
+    /// Resolved load balancer lists by the columns they come from.
+    lbs: RefCell<LbsCache>,
+}
+
+/// See [`ViewIndex::lbs`].
+type LbsCache = HashMap<(Vec<Ref<nb::LoadBalancer>>, Vec<Ref<nb::LoadBalancerGroup>>), LbsOf>;
+
+impl<'a> ViewIndex<'a> {
+    /// Indexes `nb`.
+    pub(crate) fn new(nb: &'a NbSnapshot) -> Self {
+        let mut groups_of_port: HashMap<_, Vec<&nb::PortGroup>> = HashMap::new();
+        for pg in nb.port_groups.values() {
+            for p in &pg.ports {
+                groups_of_port.entry(*p).or_default().push(pg);
+            }
+        }
+        // (enabled, relay) by router port, over every router.
+        let mut owners: HashMap<Ref<nb::LogicalRouterPort>, (bool, bool)> = HashMap::new();
+        for lr in nb.routers.values().filter(|lr| lr.enabled != Some(false)) {
+            let relay = lr
+                .options
+                .get("mcast_relay")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            for p in &lr.ports {
+                let e = owners.entry(*p).or_default();
+                e.0 = true;
+                e.1 |= relay;
+            }
+        }
+        let mut peers = HashMap::new();
+        for lrp in nb.router_ports.values() {
+            peers.entry(lrp.name.as_str()).or_insert_with(|| {
+                let (enabled, relay) = owners.get(&lrp.uuid).copied().unwrap_or_default();
+                PeerFacts {
+                    lrp,
+                    enabled,
+                    relay,
+                }
+            });
+        }
+        Self {
+            groups_of_port,
+            peers,
+            lbs: RefCell::default(),
+        }
+    }
+}
+
+/// The enabled router port named `name` ([`crate::router::enabled_router_port`]).
+fn enabled_peer<'a>(
+    nb: &'a NbSnapshot,
+    index: Option<&ViewIndex<'a>>,
+    name: &str,
+) -> Option<&'a nb::LogicalRouterPort> {
+    match index {
+        Some(ix) => ix.peers.get(name).filter(|f| f.enabled).map(|f| f.lrp),
+        None => crate::router::enabled_router_port(nb, name),
+    }
+}
+
+/// True when the router port named `name` is on an enabled router relaying IP multicast.
+fn relay_peer(nb: &NbSnapshot, index: Option<&ViewIndex<'_>>, name: &str) -> bool {
+    match index {
+        Some(ix) => ix.peers.get(name).is_some_and(|f| f.relay),
+        None => nb
+            .router_ports
+            .values()
+            .find(|lrp| lrp.name == name)
+            .is_some_and(|lrp| {
+                nb.routers.values().any(|lr| {
+                    lr.enabled != Some(false)
+                        && lr.ports.contains(&lrp.uuid)
+                        && lr
+                            .options
+                            .get("mcast_relay")
+                            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                })
+            }),
+    }
+}
+
+/// The load balancers of `ls` (its own and its groups', sorted, those that exist) and whether
+/// any has a VIP.
+fn switch_lbs(nb: &NbSnapshot, ls: &nb::LogicalSwitch) -> LbsOf {
+    let mut lbs: Vec<Ref<nb::LoadBalancer>> = ls.load_balancer.iter().copied().collect();
+    for g in ls
+        .load_balancer_group
+        .iter()
+        .filter_map(|g| nb.lb_groups.get(g))
+    {
+        lbs.extend(g.load_balancer.iter().copied());
+    }
+    lbs.sort();
+    lbs.dedup();
+    let rows = crate::router::lookup_sorted(&nb.load_balancers, &lbs);
+    let has_lb_vip = rows.iter().flatten().any(|l| !l.vips.is_empty());
+    let mut rows = rows.iter();
+    lbs.retain(|_| rows.next().is_some_and(Option::is_some));
+    (lbs, has_lb_vip)
+}
+
+/// [`switch_view`], with the lookups of `index` when given.
+pub(crate) fn switch_view_in(
+    nb: &NbSnapshot,
+    ls: &nb::LogicalSwitch,
+    dp: DpIndex,
+    index: Option<&ViewIndex<'_>>,
+    warnings: &mut Vec<NbWarning>,
+) -> Switch {
     let mut ports: Vec<SwitchPort> = ls
         .ports
         .iter()
@@ -245,29 +382,20 @@ pub fn switch_view(
                 lsp.dynamic_addresses.as_deref(),
                 warnings,
             );
-            addrs.extend(crate::router::gateway::router_lsp_addrs(nb, lsp));
+            addrs.extend(crate::router::gateway::router_lsp_addrs_with(lsp, |peer| {
+                enabled_peer(nb, index, peer)
+            }));
             let (ps_addrs, _) = parse_addresses(&lsp.name, &lsp.port_security, None, warnings);
             let router_peer = lsp.type_ == "router"
                 && lsp
                     .options
                     .get("router-port")
-                    .is_some_and(|rp| crate::router::enabled_router_port(nb, rp).is_some());
+                    .is_some_and(|rp| enabled_peer(nb, index, rp).is_some());
             let mcast_relay_peer = router_peer
-                && lsp.options.get("router-port").is_some_and(|rp| {
-                    nb.router_ports
-                        .values()
-                        .find(|lrp| &lrp.name == rp)
-                        .is_some_and(|lrp| {
-                            nb.routers.values().any(|lr| {
-                                lr.enabled != Some(false)
-                                    && lr.ports.contains(&lrp.uuid)
-                                    && lr
-                                        .options
-                                        .get("mcast_relay")
-                                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                            })
-                        })
-                });
+                && lsp
+                    .options
+                    .get("router-port")
+                    .is_some_and(|rp| relay_peer(nb, index, rp));
             SwitchPort {
                 nb: lsp.uuid,
                 name: lsp.name.clone(),
@@ -291,27 +419,36 @@ pub fn switch_view(
         .collect();
     ports.sort_by(|a, b| a.name.cmp(&b.name));
     let mut acls: Vec<Ref<nb::Acl>> = ls.acls.iter().copied().collect();
-    for pg in nb.port_groups.values() {
-        if pg.ports.iter().any(|p| ls.ports.contains(p)) {
-            acls.extend(pg.acls.iter().copied());
+    match index {
+        Some(ix) => {
+            for p in &ls.ports {
+                for pg in ix.groups_of_port.get(p).into_iter().flatten() {
+                    acls.extend(pg.acls.iter().copied());
+                }
+            }
+        }
+        None => {
+            for pg in nb.port_groups.values() {
+                if pg.ports.iter().any(|p| ls.ports.contains(p)) {
+                    acls.extend(pg.acls.iter().copied());
+                }
+            }
         }
     }
     acls.sort();
     acls.dedup();
-    let mut lbs: Vec<Ref<nb::LoadBalancer>> = ls.load_balancer.iter().copied().collect();
-    for g in ls
-        .load_balancer_group
-        .iter()
-        .filter_map(|g| nb.lb_groups.get(g))
-    {
-        lbs.extend(g.load_balancer.iter().copied());
-    }
-    lbs.sort();
-    lbs.dedup();
-    let rows = crate::router::lookup_sorted(&nb.load_balancers, &lbs);
-    let has_lb_vip = rows.iter().flatten().any(|l| !l.vips.is_empty());
-    let mut rows = rows.iter();
-    lbs.retain(|_| rows.next().is_some_and(Option::is_some));
+    let (lbs, has_lb_vip) = match index {
+        Some(ix) => ix
+            .lbs
+            .borrow_mut()
+            .entry((
+                ls.load_balancer.iter().copied().collect(),
+                ls.load_balancer_group.iter().copied().collect(),
+            ))
+            .or_insert_with(|| switch_lbs(nb, ls))
+            .clone(),
+        None => switch_lbs(nb, ls),
+    };
     Switch {
         dp,
         nb: ls.uuid,
