@@ -245,6 +245,11 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         .collect();
     build_load_balancers(nb, &views, &mut out);
 
+    out.meters = crate::copp::sb_meters(nb);
+    if let Some(meters) = datapath_meters(nb, &out.datapaths) {
+        out.flows.set_meters(meters);
+    }
+
     let lb_flows = switch::lb::lb_flow_cache(lbs.values());
     let ctx = SwitchCtx {
         nb,
@@ -295,6 +300,35 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         lbs,
         router_lb_sets,
     }
+}
+
+/// The CoPP meters of each datapath (by index in `datapaths`), or `None` when no datapath has
+/// any.
+pub fn datapath_meters(
+    nb: &NbSnapshot,
+    datapaths: &[DatapathContent],
+) -> Option<crate::copp::DatapathMeters> {
+    use crate::copp::CoppMeters;
+    if nb.copp.is_empty() {
+        return None;
+    }
+    let meters: Vec<_> = datapaths
+        .iter()
+        .map(|d| match d.kind {
+            DatapathKind::Switch => nb
+                .switches
+                .get(&ovsdb::model::Ref::new(d.nb_uuid))
+                .and_then(|s| CoppMeters::resolve(nb, s.copp.as_ref())),
+            DatapathKind::Router => nb
+                .routers
+                .get(&ovsdb::model::Ref::new(d.nb_uuid))
+                .and_then(|r| CoppMeters::resolve(nb, r.copp.as_ref())),
+        })
+        .collect();
+    meters
+        .iter()
+        .any(Option::is_some)
+        .then(|| std::sync::Arc::new(meters))
 }
 
 /// Adds the `Datapath_Binding` of a switch or router (`nb` = its UUID, name, NB

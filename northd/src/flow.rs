@@ -15,6 +15,8 @@ use std::sync::{Arc, OnceLock};
 use ovn_nb::addr::MacAddr;
 use ovn_sb::stage::Stage;
 
+use crate::copp::{CoppMeters, DatapathMeters};
+
 /// A match field or register, by its OVN symbol name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Field(pub &'static str);
@@ -744,6 +746,10 @@ pub struct FlowKey {
     pub match_: String,
     /// Actions text.
     pub actions: String,
+    /// `controller_meter`: the CoPP meter of the datapaths this flow is on (see
+    /// [`crate::copp`]); part of the identity, as ovn-northd keeps flows that differ only in
+    /// their meter apart.
+    pub meter: Option<Arc<str>>,
 }
 
 /// The datapaths of one flow: a sorted slice without duplicates, as [`FlowTable::iter`] gives
@@ -810,6 +816,9 @@ pub struct SharedFlows {
     /// Unique per set (clones share it: same flows).
     id: u64,
     keys: Vec<Arc<FlowKey>>,
+    /// Some flow hands packets to ovn-controller with a CoPP protocol (so a datapath with a
+    /// CoPP may need its own metered copies).
+    meterable: bool,
 }
 
 impl SharedFlows {
@@ -819,6 +828,10 @@ impl SharedFlows {
         Self {
             id: NEXT.fetch_add(1, AtomicOrdering::Relaxed),
             keys: table.keys.clone(),
+            meterable: table
+                .keys
+                .iter()
+                .any(|k| crate::copp::proto_of(&k.actions).is_some()),
         }
     }
 
@@ -841,13 +854,16 @@ impl SharedFlows {
 /// The hash of a flow's identity: a keyed multiply-and-fold hash of its stage, priority and
 /// texts (FxHash-like speed; the per-process key keeps crafted collisions from being computed
 /// in advance).
-fn flow_hash(stage: Stage, priority: u16, match_: &str, actions: &str) -> u64 {
+fn flow_hash(stage: Stage, priority: u16, match_: &str, actions: &str, meter: Option<&str>) -> u64 {
     let mut h = FlowHasher::new();
     stage.hash(&mut h);
     h.write_u16(priority);
     h.write(match_.as_bytes());
     h.write_u8(0xff);
     h.write(actions.as_bytes());
+    if let Some(m) = meter {
+        h.write(m.as_bytes());
+    }
     h.finish()
 }
 
@@ -1047,26 +1063,79 @@ pub struct FlowTable {
     /// Formatting buffer of [`Self::add`].
     scratch: String,
     view: OnceLock<View>,
+    /// The CoPP meters of each datapath, when any has one ([`Self::set_meters`]).
+    meters: Option<DatapathMeters>,
 }
 
 impl FlowTable {
     /// The entry of a flow, added (with no datapath) when new.
-    fn entry(&mut self, stage: Stage, priority: u16, match_: &str, actions: &str) -> usize {
-        self.entry_with(stage, priority, match_, actions, || {
+    fn entry(
+        &mut self,
+        stage: Stage,
+        priority: u16,
+        match_: &str,
+        actions: &str,
+        meter: Option<&Arc<str>>,
+    ) -> usize {
+        self.entry_with(stage, priority, match_, actions, meter, || {
             Arc::new(FlowKey {
                 stage,
                 priority,
                 match_: match_.to_owned(),
                 actions: actions.to_owned(),
+                meter: meter.cloned(),
             })
         })
     }
 
     /// The entry of flow `key`, added (with no datapath, sharing `key`) when new.
     fn entry_of(&mut self, key: &Arc<FlowKey>) -> usize {
-        self.entry_with(key.stage, key.priority, &key.match_, &key.actions, || {
-            Arc::clone(key)
-        })
+        let meter = key.meter.clone();
+        self.entry_with(
+            key.stage,
+            key.priority,
+            &key.match_,
+            &key.actions,
+            meter.as_ref(),
+            || Arc::clone(key),
+        )
+    }
+
+    /// The entry of flow `key` as it is on datapath `dp`: with the meter `dp`'s CoPP gives it
+    /// (a copy of `key` when that differs from `key`'s own).
+    fn entry_on(&mut self, key: &Arc<FlowKey>, dp: DpIndex) -> usize {
+        let meter = self.meter_of(dp, &key.actions);
+        if meter == key.meter {
+            return self.entry_of(key);
+        }
+        self.entry(
+            key.stage,
+            key.priority,
+            &key.match_,
+            &key.actions,
+            meter.as_ref(),
+        )
+    }
+
+    /// Gives the table the CoPP meters of every datapath: flows added from then on carry the
+    /// meter of their datapath's CoPP for their kind of controller action.
+    pub fn set_meters(&mut self, meters: DatapathMeters) {
+        self.meters = Some(meters);
+    }
+
+    /// The datapaths' CoPP meters given by [`Self::set_meters`].
+    pub fn meters(&self) -> Option<&DatapathMeters> {
+        self.meters.as_ref()
+    }
+
+    /// The CoPP of datapath `dp`, if any.
+    fn copp_of(&self, dp: DpIndex) -> Option<&Arc<CoppMeters>> {
+        self.meters.as_ref()?.get(dp)?.as_ref()
+    }
+
+    /// The meter of a flow with `actions` on datapath `dp`.
+    fn meter_of(&self, dp: DpIndex, actions: &str) -> Option<Arc<str>> {
+        self.copp_of(dp)?.meter_for(actions)
     }
 
     /// The entry of a flow, added when new with the key `make` gives (the same flow).
@@ -1076,9 +1145,10 @@ impl FlowTable {
         priority: u16,
         match_: &str,
         actions: &str,
+        meter: Option<&Arc<str>>,
         make: impl FnOnce() -> Arc<FlowKey>,
     ) -> usize {
-        let h = flow_hash(stage, priority, match_, actions);
+        let h = flow_hash(stage, priority, match_, actions, meter.map(|m| &**m));
         let head = self.index.get(&h).copied().unwrap_or(NONE);
         let mut at = head;
         while at != NONE {
@@ -1088,6 +1158,7 @@ impl FlowTable {
                 && k.priority == priority
                 && k.match_ == match_
                 && k.actions == actions
+                && k.meter.as_deref() == meter.map(|m| &**m)
             {
                 return i;
             }
@@ -1117,7 +1188,14 @@ impl FlowTable {
         let _ = write!(text, "{m}");
         let split = text.len();
         let _ = write!(text, "{a}");
-        let i = self.entry(stage, priority, &text[..split], &text[split..]);
+        let meter = self.meter_of(dp, &text[split..]);
+        let i = self.entry(
+            stage,
+            priority,
+            &text[..split],
+            &text[split..],
+            meter.as_ref(),
+        );
         self.scratch = text;
         self.own[i].insert(dp);
         self.view.take();
@@ -1127,7 +1205,7 @@ impl FlowTable {
     /// Adds every flow of `other` on datapath `dp` (whatever datapaths `other` had them on).
     pub fn merge_on(&mut self, other: &Self, dp: DpIndex) {
         for k in &other.keys {
-            let i = self.entry_of(k);
+            let i = self.entry_on(k, dp);
             self.own[i].insert(dp);
         }
         self.view.take();
@@ -1136,6 +1214,16 @@ impl FlowTable {
     /// Adds every flow of `shared` on datapath `dp`. After the first time a set is added, this
     /// costs one step whatever the number of flows in the set.
     pub fn add_shared(&mut self, shared: &SharedFlows, dp: DpIndex) {
+        if shared.meterable && self.copp_of(dp).is_some() {
+            // This datapath's copies of the set's controller flows carry its meter: its
+            // flows are added one by one, outside the set's group.
+            for k in &shared.keys {
+                let i = self.entry_on(k, dp);
+                self.own[i].insert(dp);
+            }
+            self.view.take();
+            return;
+        }
         let g = match self.group_of.get(&shared.id) {
             Some(&g) => g as usize,
             None => {
@@ -1296,6 +1384,7 @@ mod tests {
             priority,
             match_: m.to_string(),
             actions: a.to_string(),
+            meter: None,
         }
     }
 

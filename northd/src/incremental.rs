@@ -287,6 +287,8 @@ pub struct Engine {
     /// Port_Binding tunnel keys by name (what router builders see).
     port_keys: BTreeMap<String, u32>,
     dp_keys: Vec<u32>,
+    /// The CoPP meters of each datapath (unit tables put them on their flows).
+    dp_meters: Option<crate::copp::DatapathMeters>,
     switch_by_nb: HashMap<Ref<nb::LogicalSwitch>, usize>,
     lsp_switches: HashMap<Ref<nb::LogicalSwitchPort>, BTreeSet<usize>>,
     lsp_pgs: HashMap<Ref<nb::LogicalSwitchPort>, BTreeSet<Ref<nb::PortGroup>>>,
@@ -350,6 +352,7 @@ fn apply_to_snapshot(snap: &mut NbSnapshot, ch: &NbChange<'_>) -> Result<(), Nor
         "Load_Balancer_Group" => put!(lb_groups, nb::LoadBalancerGroup),
         "QoS" => put!(qos, nb::QoS),
         "Meter" => put!(meters, nb::Meter),
+        "Meter_Band" => put!(meter_bands, nb::MeterBand),
         "DHCP_Options" => put!(dhcp_options, nb::DhcpOptions),
         "DNS" => put!(dns, nb::Dns),
         "Logical_Router_Static_Route" => put!(static_routes, nb::LogicalRouterStaticRoute),
@@ -392,6 +395,7 @@ impl Engine {
             units: HashMap::new(),
             port_keys: BTreeMap::new(),
             dp_keys: content.datapaths.iter().map(|d| d.tunnel_key).collect(),
+            dp_meters: content.flows.meters().cloned(),
             switch_by_nb: HashMap::new(),
             lsp_switches: HashMap::new(),
             lsp_pgs: HashMap::new(),
@@ -1047,6 +1051,9 @@ impl Engine {
         for &u in units {
             let start = std::time::Instant::now();
             let mut t = FlowTable::default();
+            if let Some(m) = &self.dp_meters {
+                t.set_meters(m.clone());
+            }
             match u {
                 Unit::Switch(si) => switch::build_flows(&sctx, &self.switches[si], &mut t),
                 Unit::Router(ri) => router::build_flows(&rctx, &self.routers[ri], &mut t),

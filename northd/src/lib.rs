@@ -16,6 +16,7 @@
 
 pub mod build;
 pub mod content;
+pub mod copp;
 pub mod dhcp_catalogue;
 pub mod diff;
 pub mod embedded;

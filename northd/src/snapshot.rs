@@ -40,6 +40,8 @@ pub struct NbSnapshot {
     pub qos: Rows<nb::QoS>,
     /// `Meter`.
     pub meters: Rows<nb::Meter>,
+    /// `Meter_Band`.
+    pub meter_bands: Rows<nb::MeterBand>,
     /// `DHCP_Options`.
     pub dhcp_options: Rows<nb::DhcpOptions>,
     /// `DNS`.
@@ -279,6 +281,7 @@ macro_rules! snapshot_from {
             lb_groups: $f(src)?,
             qos: $f(src)?,
             meters: $f(src)?,
+            meter_bands: $f(src)?,
             dhcp_options: $f(src)?,
             dns: $f(src)?,
             static_routes: $f(src)?,
@@ -309,6 +312,7 @@ impl NbSnapshot {
         "Load_Balancer_Group",
         "QoS",
         "Meter",
+        "Meter_Band",
         "DHCP_Options",
         "DNS",
         "Logical_Router_Static_Route",
@@ -347,7 +351,7 @@ impl NbSnapshot {
             add_row_to!(t, row;
                 globals, s.switches, s.switch_ports, s.routers, s.router_ports, s.acls,
                 s.address_sets, s.port_groups, s.load_balancers, s.lb_groups, s.qos, s.meters,
-                s.dhcp_options, s.dns, s.static_routes, s.policies, s.nats, s.gateway_chassis,
+                s.meter_bands,                s.dhcp_options, s.dns, s.static_routes, s.policies, s.nats, s.gateway_chassis,
                 s.ha_chassis_groups, s.ha_chassis, s.bfd, s.static_mac_bindings, s.copp)
         })?;
         s.nb_global = globals.pop_first().map(|(_, g)| g);

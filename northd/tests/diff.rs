@@ -326,3 +326,85 @@ fn plan_bytes_through_a_real_sb_server() {
         assert_eq!(flows, Some(content.flows.len()));
     });
 }
+
+/// Runs `txn` on the NB database.
+fn nb_transact(nbdb: &mut Database, txn: Value) {
+    let out = nbdb.transact(&txn, &TxnContext::default());
+    assert!(
+        matches!(&out, TxnOutcome::Complete { results, .. }
+            if results.as_array().is_some_and(|r| r.iter().all(|x| x.get("error").is_none()))),
+        "{out:?}"
+    );
+}
+
+/// Compiles NB, applies the diff to SB, and checks that a recompile writes nothing.
+fn sync(nbdb: &Database, sb: &mut Database) -> SbRows {
+    let nb = NbSnapshot::from_database(nbdb).unwrap();
+    let rows = SbRows::from_database(sb).unwrap();
+    apply(sb, diff(&rows, &build(&nb, &rows.state())).unwrap());
+    let rows = SbRows::from_database(sb).unwrap();
+    let ops = diff(&rows, &build(&nb, &rows.state())).unwrap();
+    assert!(ops.is_empty(), "recompile wrote {ops:#?}");
+    rows
+}
+
+#[test]
+fn meters_and_copp_follow_nb() {
+    let mut nbdb = nb_db();
+    let mut sb = Database::new(ovn_sb::model::schema().clone());
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "insert", "table": "Meter_Band", "uuid-name": "b",
+             "row": {"action": "drop", "rate": 10}},
+            {"op": "insert", "table": "Meter", "row": {"name": "m-reject", "unit": "pktps",
+             "bands": ["named-uuid", "b"]}},
+            {"op": "insert", "table": "Copp", "uuid-name": "c",
+             "row": {"name": "c", "meters": ["map", [["reject", "m-reject"]]]}},
+            {"op": "insert", "table": "ACL", "uuid-name": "a2",
+             "row": {"direction": "to-lport", "priority": 10, "match": "tcp", "action": "reject"}},
+            {"op": "mutate", "table": "Logical_Switch", "where": [["name", "==", "sw0"]],
+             "mutations": [["acls", "insert", ["named-uuid", "a2"]]]},
+            {"op": "update", "table": "Logical_Switch", "where": [],
+             "row": {"copp": ["named-uuid", "c"]}}
+        ]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    assert_eq!(rows.meters.len(), 1);
+    assert_eq!(rows.meter_bands.values().next().map(|b| b.rate), Some(10));
+    let metered = |rows: &SbRows| {
+        rows.logical_flows
+            .values()
+            .filter(|f| f.controller_meter.as_deref() == Some("m-reject"))
+            .count()
+    };
+    assert!(metered(&rows) > 0);
+
+    // A band's rate changes: the meter gets a new band, the old one is collected.
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "update", "table": "Meter_Band", "where": [], "row": {"rate": 99}}]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    let rates: Vec<i64> = rows.meter_bands.values().map(|b| b.rate).collect();
+    assert_eq!(rates, [99]);
+
+    // The CoPP goes: flows lose their meter; the meter stays (NB still has it).
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "update", "table": "Logical_Switch", "where": [], "row": {"copp": ["set", []]}}]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    assert_eq!(metered(&rows), 0);
+    assert_eq!(rows.meters.len(), 1);
+
+    // The meter goes.
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound", {"op": "delete", "table": "Meter", "where": []}]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    assert!(rows.meters.is_empty() && rows.meter_bands.is_empty());
+}
