@@ -111,6 +111,8 @@ pub(crate) struct Built {
     pub(crate) lbs: BTreeMap<ovsdb::model::Ref<nb::LoadBalancer>, LoadBalancer>,
     /// Names of the address sets routers' load balancers make.
     pub(crate) router_lb_sets: BTreeSet<String>,
+    /// ARP replies for health check sources.
+    pub(crate) svc_arp: crate::svc_monitor::SvcArp,
 }
 
 /// [`build`], keeping the intermediate products.
@@ -238,11 +240,36 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     out.static_mac_bindings = router::input::static_mac_bindings(nb, &router_views);
     build_address_sets(nb, &globals, &views, &mut out);
     build_port_groups(nb, &views, &mut out);
-    let lbs: BTreeMap<_, _> = nb
+    let mut lbs: BTreeMap<_, _> = nb
         .load_balancers
         .values()
         .map(|l| (l.uuid, LoadBalancer::parse(l, &mut out.warnings)))
         .collect();
+    let health = {
+        let port_dp: std::collections::HashMap<&str, DpIndex> = out
+            .ports
+            .iter()
+            .filter(|p| out.datapaths[p.datapath].kind == DatapathKind::Switch)
+            .map(|p| (p.name.as_str(), p.datapath))
+            .collect();
+        let up: std::collections::HashMap<&str, bool> = nb
+            .switch_ports
+            .values()
+            .map(|p| (p.name.as_str(), p.up == Some(true)))
+            .collect();
+        let port = |name: &str| {
+            let dp = *port_dp.get(name)?;
+            Some((dp, up.get(name).copied().unwrap_or(false)))
+        };
+        crate::svc_monitor::apply(
+            nb,
+            &globals.svc_monitor_mac,
+            &mut lbs,
+            &port,
+            &state.service_monitor_status,
+        )
+    };
+    out.service_monitors = health.monitors.into_values().collect();
     build_load_balancers(nb, &views, &mut out);
 
     out.meters = crate::copp::sb_meters(nb);
@@ -256,6 +283,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         features: state.features,
         lbs: &lbs,
         lb_flows: &lb_flows,
+        svc_arp: &health.arp,
     };
     for sw in &views {
         switch::build_flows(&ctx, sw, &mut out.flows);
@@ -293,6 +321,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     }
     out.warnings.extend(rctx.warnings.into_inner());
     Built {
+        svc_arp: health.arp,
         content: out,
         globals,
         switches: views,

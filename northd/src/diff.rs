@@ -69,6 +69,8 @@ pub struct SbRows {
     pub meters: Rows<sb::Meter>,
     /// `Meter_Band`.
     pub meter_bands: Rows<sb::MeterBand>,
+    /// `Service_Monitor`.
+    pub service_monitors: Rows<sb::ServiceMonitor>,
 }
 
 impl SbRows {
@@ -92,6 +94,7 @@ impl SbRows {
         "DHCPv6_Options",
         "Meter",
         "Meter_Band",
+        "Service_Monitor",
     ];
 
     /// Reads a JSON object of table name to rows (an array of JSON rows with `_uuid`, or an
@@ -120,6 +123,7 @@ impl SbRows {
             dhcpv6_options: rows_from_json(t)?,
             meters: rows_from_json(t)?,
             meter_bands: rows_from_json(t)?,
+            service_monitors: rows_from_json(t)?,
         })
     }
 
@@ -135,7 +139,8 @@ impl SbRows {
                 globals, s.datapaths, s.ports, s.multicast_groups, s.address_sets,
                 s.port_groups, s.logical_flows, s.dp_groups, s.load_balancers, s.ip_multicast,
                 s.chassis, s.ha_chassis_groups, s.ha_chassis, s.static_mac_bindings,
-                s.dhcp_options, s.dhcpv6_options, s.meters, s.meter_bands)
+                s.dhcp_options, s.dhcpv6_options, s.meters, s.meter_bands,
+                s.service_monitors)
         })?;
         s.sb_global = globals.pop_first().map(|(_, g)| g);
         Ok(s)
@@ -163,6 +168,7 @@ impl SbRows {
             dhcpv6_options: rows_from_db(db)?,
             meters: rows_from_db(db)?,
             meter_bands: rows_from_db(db)?,
+            service_monitors: rows_from_db(db)?,
         })
     }
 
@@ -171,7 +177,21 @@ impl SbRows {
         let dps: Vec<_> = self.datapaths.values().cloned().collect();
         let pbs: Vec<_> = self.ports.values().cloned().collect();
         let ch: Vec<_> = self.chassis.values().cloned().collect();
-        crate::SbState::from_rows(&dps, &pbs, &ch)
+        let mut state = crate::SbState::from_rows(&dps, &pbs, &ch);
+        state.service_monitor_status = self
+            .service_monitors
+            .values()
+            .filter_map(|m| {
+                let key = (
+                    m.ip.clone(),
+                    u16::try_from(m.port).ok()?,
+                    m.protocol.unwrap_or_default(),
+                    m.logical_port.clone(),
+                );
+                Some((key, m.status?))
+            })
+            .collect();
+        state
     }
 }
 
@@ -712,6 +732,7 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
 
     diff_static_mac_bindings(current, new, &dp_uuid, &mut b)?;
     diff_meters(current, new, &mut b)?;
+    diff_service_monitors(current, new, &mut b)?;
 
     // IP_Multicast, by datapath.
     let mut old_ipm: BTreeMap<Uuid, &sb::IpMulticast> = current
@@ -935,6 +956,51 @@ fn diff_meters(current: &SbRows, new: &SbContent, b: &mut SbTxn<'_>) -> Result<(
         n.name.clone_from(&m.name);
         n.unit = m.unit;
         n.bands = bands;
+        b.put(&n, prev)?;
+    }
+    for m in old.values() {
+        b.delete(m.uuid);
+    }
+    Ok(())
+}
+
+/// `Service_Monitor` rows by backend, port, protocol and logical port; the status
+/// ovn-controller wrote is kept unless northd forces it.
+fn diff_service_monitors(
+    current: &SbRows,
+    new: &SbContent,
+    b: &mut SbTxn<'_>,
+) -> Result<(), NorthdError> {
+    let mut old: BTreeMap<crate::svc_monitor::MonitorKey, &sb::ServiceMonitor> = BTreeMap::new();
+    for m in current.service_monitors.values() {
+        let key = u16::try_from(m.port).ok().map(|port| {
+            (
+                m.ip.clone(),
+                port,
+                m.protocol.unwrap_or_default(),
+                m.logical_port.clone(),
+            )
+        });
+        match key {
+            Some(k) if !old.contains_key(&k) => {
+                old.insert(k, m);
+            }
+            _ => b.delete(m.uuid),
+        }
+    }
+    for m in &new.service_monitors {
+        let prev = old.remove(&m.key);
+        let mut n = prev.cloned().unwrap_or_default();
+        n.ip.clone_from(&m.key.0);
+        n.port = i64::from(m.key.1);
+        n.protocol = Some(m.key.2);
+        n.logical_port.clone_from(&m.key.3);
+        n.src_ip.clone_from(&m.src_ip);
+        n.src_mac.clone_from(&m.src_mac);
+        n.options.clone_from(&m.options);
+        if let Some(s) = m.force_status {
+            n.status = Some(s);
+        }
         b.put(&n, prev)?;
     }
     for m in old.values() {

@@ -289,6 +289,8 @@ pub struct Engine {
     dp_keys: Vec<u32>,
     /// The CoPP meters of each datapath (unit tables put them on their flows).
     dp_meters: Option<crate::copp::DatapathMeters>,
+    /// ARP replies for load balancer health check sources.
+    svc_arp: crate::svc_monitor::SvcArp,
     switch_by_nb: HashMap<Ref<nb::LogicalSwitch>, usize>,
     lsp_switches: HashMap<Ref<nb::LogicalSwitchPort>, BTreeSet<usize>>,
     lsp_pgs: HashMap<Ref<nb::LogicalSwitchPort>, BTreeSet<Ref<nb::PortGroup>>>,
@@ -353,6 +355,7 @@ fn apply_to_snapshot(snap: &mut NbSnapshot, ch: &NbChange<'_>) -> Result<(), Nor
         "QoS" => put!(qos, nb::QoS),
         "Meter" => put!(meters, nb::Meter),
         "Meter_Band" => put!(meter_bands, nb::MeterBand),
+        "Load_Balancer_Health_Check" => put!(lb_health_checks, nb::LoadBalancerHealthCheck),
         "DHCP_Options" => put!(dhcp_options, nb::DhcpOptions),
         "DNS" => put!(dns, nb::Dns),
         "Logical_Router_Static_Route" => put!(static_routes, nb::LogicalRouterStaticRoute),
@@ -391,6 +394,7 @@ impl Engine {
             lb_flows: switch::lb::lb_flow_cache(built.lbs.values()),
             lbs: built.lbs,
             router_lb_sets: built.router_lb_sets,
+            svc_arp: built.svc_arp,
             flows,
             units: HashMap::new(),
             port_keys: BTreeMap::new(),
@@ -1033,6 +1037,7 @@ impl Engine {
             features: self.state.features,
             lbs: &self.lbs,
             lb_flows: &self.lb_flows,
+            svc_arp: &self.svc_arp,
         };
         let rctx = RouterCtx {
             nb: &self.nb,

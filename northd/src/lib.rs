@@ -29,6 +29,7 @@ pub mod mcast;
 pub mod router;
 pub mod snapshot;
 pub mod state;
+pub mod svc_monitor;
 pub mod switch;
 pub mod tunnel_key;
 

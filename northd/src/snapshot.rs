@@ -36,6 +36,8 @@ pub struct NbSnapshot {
     pub load_balancers: Rows<nb::LoadBalancer>,
     /// `Load_Balancer_Group`.
     pub lb_groups: Rows<nb::LoadBalancerGroup>,
+    /// `Load_Balancer_Health_Check`.
+    pub lb_health_checks: Rows<nb::LoadBalancerHealthCheck>,
     /// `QoS`.
     pub qos: Rows<nb::QoS>,
     /// `Meter`.
@@ -279,6 +281,7 @@ macro_rules! snapshot_from {
             port_groups: $f(src)?,
             load_balancers: $f(src)?,
             lb_groups: $f(src)?,
+            lb_health_checks: $f(src)?,
             qos: $f(src)?,
             meters: $f(src)?,
             meter_bands: $f(src)?,
@@ -310,6 +313,7 @@ impl NbSnapshot {
         "Port_Group",
         "Load_Balancer",
         "Load_Balancer_Group",
+        "Load_Balancer_Health_Check",
         "QoS",
         "Meter",
         "Meter_Band",
@@ -350,7 +354,7 @@ impl NbSnapshot {
         read_select_reply(result, tables, &mut |t, row| {
             add_row_to!(t, row;
                 globals, s.switches, s.switch_ports, s.routers, s.router_ports, s.acls,
-                s.address_sets, s.port_groups, s.load_balancers, s.lb_groups, s.qos, s.meters,
+                s.address_sets, s.port_groups, s.load_balancers, s.lb_groups, s.lb_health_checks, s.qos, s.meters,
                 s.meter_bands,                s.dhcp_options, s.dns, s.static_routes, s.policies, s.nats, s.gateway_chassis,
                 s.ha_chassis_groups, s.ha_chassis, s.bfd, s.static_mac_bindings, s.copp)
         })?;

@@ -408,3 +408,90 @@ fn meters_and_copp_follow_nb() {
     let rows = sync(&nbdb, &mut sb);
     assert!(rows.meters.is_empty() && rows.meter_bands.is_empty());
 }
+
+#[test]
+fn health_check_status_from_sb() {
+    let mut nbdb = nb_db();
+    let mut sb = Database::new(ovn_sb::model::schema().clone());
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "insert", "table": "Load_Balancer_Health_Check", "uuid-name": "hc",
+             "row": {"vip": "10.96.0.1:80", "options": ["map", [["interval", "3"]]]}},
+            {"op": "update", "table": "Load_Balancer", "where": [],
+             "row": {"health_check": ["named-uuid", "hc"],
+                     "ip_port_mappings": ["map", [["10.0.0.1", "p1:10.0.0.254"]]]}}
+        ]),
+    );
+    let lb_action = |rows: &SbRows| {
+        rows.logical_flows
+            .values()
+            .find(|f| f.match_.contains("10.96.0.1") && f.priority == 120 && f.table_id == 12)
+            .map(|f| f.actions.clone())
+            .unwrap_or_default()
+    };
+    let rows = sync(&nbdb, &mut sb);
+    assert_eq!(rows.service_monitors.len(), 1);
+    let mon = rows.service_monitors.values().next().unwrap().clone();
+    assert_eq!(
+        (mon.ip.as_str(), mon.port, mon.logical_port.as_str()),
+        ("10.0.0.1", 8080, "p1")
+    );
+    assert_eq!(mon.src_ip, "10.0.0.254");
+    assert_eq!(mon.src_mac, "0a:00:00:00:00:fe");
+    assert!(
+        lb_action(&rows).contains("backends=10.0.0.1:8080"),
+        "{}",
+        lb_action(&rows)
+    );
+    // ARP replies for the probe source on p1's switch.
+    assert!(rows
+        .logical_flows
+        .values()
+        .any(|f| f.priority == 110 && f.match_ == "arp.tpa == 10.0.0.254 && arp.op == 1"));
+
+    // ovn-controller finds the backend down: the VIP drops.
+    let set_status = |sb: &mut Database, status: &str| {
+        apply(
+            sb,
+            vec![
+                json!({"op": "update", "table": "Service_Monitor", "where": [],
+                        "row": {"status": status}}),
+            ],
+        );
+    };
+    set_status(&mut sb, "offline");
+    let rows = sync(&nbdb, &mut sb);
+    assert_eq!(lb_action(&rows), "drop;");
+
+    // `online` on a port that is not up is written back as `offline`.
+    set_status(&mut sb, "online");
+    let rows = sync(&nbdb, &mut sb);
+    let mon = rows.service_monitors.values().next().unwrap();
+    assert_eq!(
+        mon.status,
+        Some(ovn_sb::model::ServiceMonitorStatus::Offline)
+    );
+    assert_eq!(lb_action(&rows), "drop;");
+
+    // With the port up, `online` keeps the backend.
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "update", "table": "Logical_Switch_Port", "where": [["name", "==", "p1"]],
+             "row": {"up": true}}]),
+    );
+    set_status(&mut sb, "online");
+    let rows = sync(&nbdb, &mut sb);
+    assert!(lb_action(&rows).contains("backends=10.0.0.1:8080"));
+
+    // The health check goes: no monitor, every backend again.
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "update", "table": "Load_Balancer", "where": [],
+             "row": {"health_check": ["set", []]}}]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    assert!(rows.service_monitors.is_empty());
+}

@@ -453,10 +453,49 @@ pub fn compare_meters(name: &str, stack: &testkit::Stack, content: &SbContent) {
     assert_eq!(ours, real, "{name}: Meter rows differ");
 }
 
+/// `Service_Monitor` rows equal (every column but `status`, which ovn-controller owns).
+pub fn compare_service_monitors(name: &str, stack: &testkit::Stack, content: &SbContent) {
+    let rows: Vec<sb::ServiceMonitor> = sb_rows(stack);
+    let mut real: Vec<_> = rows
+        .iter()
+        .map(|m| {
+            (
+                m.ip.clone(),
+                m.port,
+                m.protocol.unwrap_or_default(),
+                m.logical_port.clone(),
+                m.src_ip.clone(),
+                m.src_mac.clone(),
+                m.options.clone(),
+            )
+        })
+        .collect();
+    real.sort();
+    let mut ours: Vec<_> = content
+        .service_monitors
+        .iter()
+        .map(|m| {
+            (
+                m.key.0.clone(),
+                i64::from(m.key.1),
+                m.key.2,
+                m.key.3.clone(),
+                m.src_ip.clone(),
+                m.src_mac.clone(),
+                m.options.clone(),
+            )
+        })
+        .collect();
+    ours.sort();
+    assert_eq!(ours, real, "{name}: Service_Monitor rows differ");
+}
+
 /// Port_Binding and Multicast_Group rows, tunnel keys renamed through port names (and flow
-/// meters and `Meter` rows, [`compare_meters`]).
+/// meters and `Meter` rows, [`compare_meters`], and `Service_Monitor` rows,
+/// [`compare_service_monitors`]).
 pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent) {
     compare_meters(name, stack, content);
+    compare_service_monitors(name, stack, content);
     let dps: Vec<sb::DatapathBinding> = sb_rows(stack);
     let dp_name: BTreeMap<_, _> = dps
         .iter()
