@@ -527,7 +527,10 @@ struct FlowRowJson<'t>(&'t FlowKey, FlowDatapaths, u64);
 impl Serialize for FlowRowJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let FlowRowJson(k, dps, issued) = *self;
-        let mut m = s.serialize_map(Some(7 + usize::from(k.meter.is_some())))?;
+        let io_port = k.io_port();
+        let mut m = s.serialize_map(Some(
+            7 + usize::from(k.meter.is_some()) + usize::from(io_port.is_some()),
+        ))?;
         match dps {
             FlowDatapaths::One(u) => m.serialize_entry("logical_datapath", &UuidJson(u, issued))?,
             FlowDatapaths::Group(u) => {
@@ -542,6 +545,9 @@ impl Serialize for FlowRowJson<'_> {
         m.serialize_entry("external_ids", &("map", [[("stage-name"), k.stage.name()]]))?;
         if let Some(meter) = &k.meter {
             m.serialize_entry("controller_meter", &**meter)?;
+        }
+        if let Some(port) = io_port {
+            m.serialize_entry("tags", &("map", [["in_out_port", port]]))?;
         }
         m.end()
     }
@@ -583,6 +589,27 @@ impl Serialize for OpJson<'_, '_> {
             }
             Op::Json(v) => v.serialize(s),
         }
+    }
+}
+
+/// The `Logical_Flow` row of flow `k`, without its datapaths: what [`plan`] inserts.
+pub fn flow_row(k: &FlowKey) -> sb::LogicalFlow {
+    sb::LogicalFlow {
+        pipeline: match k.stage.pipeline() {
+            ovn_sb::Pipeline::Ingress => sb::LogicalFlowPipeline::Ingress,
+            ovn_sb::Pipeline::Egress => sb::LogicalFlowPipeline::Egress,
+        },
+        table_id: i64::from(k.stage.table()),
+        priority: i64::from(k.priority),
+        match_: k.match_.clone(),
+        actions: k.actions.clone(),
+        external_ids: BTreeMap::from([("stage-name".to_owned(), k.stage.name().to_owned())]),
+        controller_meter: k.meter.as_deref().map(str::to_owned),
+        tags: k
+            .io_port()
+            .map(|p| BTreeMap::from([("in_out_port".to_owned(), p.to_owned())]))
+            .unwrap_or_default(),
+        ..Default::default()
     }
 }
 
@@ -1108,7 +1135,15 @@ fn diff_load_balancers(
 
 /// A logical flow's identity apart from its datapaths: pipeline (0 ingress, 1 egress), table,
 /// priority, match, actions.
-type FlowId<'s> = (u8, i64, i64, &'s str, &'s str, Option<&'s str>);
+type FlowId<'s> = (
+    u8,
+    i64,
+    i64,
+    &'s str,
+    &'s str,
+    Option<&'s str>,
+    Option<&'s str>,
+);
 
 fn pipeline_code(p: ovn_sb::Pipeline) -> u8 {
     match p {
@@ -1169,6 +1204,7 @@ fn diff_flows<'a>(
             f.match_.as_str(),
             f.actions.as_str(),
             f.controller_meter.as_deref(),
+            f.tags.get("in_out_port").map(String::as_str),
         );
         // A flow is written once; identical copies are surplus.
         if old.insert((id, set_id), f).is_some() {
@@ -1214,6 +1250,7 @@ fn diff_flows<'a>(
                 k.match_.as_str(),
                 k.actions.as_str(),
                 k.meter.as_deref(),
+                k.io_port(),
             );
             if old.remove(&(id, set_id)).is_some() {
                 continue;
@@ -1299,16 +1336,36 @@ mod tests {
             meter: Some("m1".into()),
             ..key.clone()
         };
+        let tagged = FlowKey {
+            stage: ovn_sb::stage::Stage::LsInArpRsp,
+            priority: 100,
+            match_: "arp.tpa == 10.0.0.1 && arp.op == 1 && inport == \"p1\"".into(),
+            actions: "next;".into(),
+            meter: None,
+        };
+        assert_eq!(tagged.io_port(), Some("p1"));
+        let with_dps = |k: &FlowKey, dps: FlowDatapaths| {
+            let mut row = flow_row(k);
+            let generic = flow(dps);
+            row.logical_datapath = generic.logical_datapath;
+            row.logical_dp_group = generic.logical_dp_group;
+            row
+        };
+        assert_eq!(
+            with_dps(&key, FlowDatapaths::One(dp)),
+            flow(FlowDatapaths::One(dp))
+        );
         for (dps, key) in [
             (FlowDatapaths::One(dp), &key),
             (FlowDatapaths::Group(group), &key),
             (FlowDatapaths::One(Uuid::from_u128(9)), &key),
             (FlowDatapaths::Group(group), &metered),
+            (FlowDatapaths::One(dp), &tagged),
         ] {
             let mut t = txn.clone();
             t.insert_flow(key, dps);
-            let mut row = flow(dps);
-            row.controller_meter = key.meter.as_deref().map(str::to_owned);
+            let row = with_dps(key, dps);
+            assert_eq!(row.controller_meter.as_deref(), key.meter.as_deref());
             t.insert(&row).unwrap();
             let ops = t.ops_json().unwrap();
             let (fast, generic) = (&ops[ops.len() - 2], &ops[ops.len() - 1]);

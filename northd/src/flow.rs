@@ -752,6 +752,48 @@ pub struct FlowKey {
     pub meter: Option<Arc<str>>,
 }
 
+impl FlowKey {
+    /// The port this flow is about, for `tags:in_out_port` (see [`io_port`]).
+    pub fn io_port(&self) -> Option<&str> {
+        io_port(self.stage, self.priority, &self.match_)
+    }
+}
+
+/// The `tags:in_out_port` ovn-northd 23.03 gives a flow: the port of its first `inport ==` or
+/// `outport ==` term, for the per-port flows of a few stages (ARP/ND responder bypasses,
+/// virtual port binding, DHCP, the stateful bypass of router and localnet ports, FDB learning,
+/// disabled and virtual ports' port security, external ports). It lets
+/// ovn-controller skip the flows of ports that are not bound to its chassis.
+pub fn io_port(stage: Stage, priority: u16, match_: &str) -> Option<&str> {
+    let tagged = matches!(
+        (stage, priority),
+        (Stage::LsInArpRsp, 100)
+            | (Stage::LsInCheckPortSec, 100 | 70)
+            | (Stage::LsInLookupFdb, 100)
+            | (Stage::LsInPutFdb, 100)
+            | (Stage::LsInL2Unknown, 50)
+            | (Stage::LsInExternalPort, 100)
+            | (Stage::LsInDhcpOptions, 100)
+            | (Stage::LsInDhcpResponse, 100)
+            | (Stage::LsOutAcl, 34000)
+            | (Stage::LsInPreAcl, 110)
+            | (Stage::LsOutPreAcl, 110)
+            | (Stage::LsInPreLb, 110)
+            | (Stage::LsOutPreLb, 110)
+    );
+    if !tagged {
+        return None;
+    }
+    let at = ["inport == \"", "outport == \""]
+        .iter()
+        .filter_map(|p| match_.find(p).map(|i| i + p.len()))
+        .min()?;
+    let rest = &match_[at..];
+    let port = rest.find('"').map(|end| &rest[..end])?;
+    // `outport == "none"` (no port found by the L2 lookup) is the stage's default flow.
+    (port != "none").then_some(port)
+}
+
 /// The datapaths of one flow: a sorted slice without duplicates, as [`FlowTable::iter`] gives
 /// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

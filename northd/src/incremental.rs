@@ -1287,6 +1287,7 @@ impl Engine {
                         || f.table_id != i64::from(k.stage.table())
                         || f.priority != i64::from(k.priority)
                         || f.actions != k.actions
+                        || f.controller_meter.as_deref() != k.meter.as_deref()
                     {
                         continue;
                     }
@@ -1307,21 +1308,7 @@ impl Engine {
                 .iter()
                 .map(|d| dp_uuid(*d))
                 .collect::<Result<BTreeSet<Uuid>, _>>()?;
-            let mut f = sb::LogicalFlow {
-                pipeline: match k.stage.pipeline() {
-                    ovn_sb::Pipeline::Ingress => sb::LogicalFlowPipeline::Ingress,
-                    ovn_sb::Pipeline::Egress => sb::LogicalFlowPipeline::Egress,
-                },
-                table_id: i64::from(k.stage.table()),
-                priority: i64::from(k.priority),
-                match_: k.match_.clone(),
-                actions: k.actions.clone(),
-                external_ids: BTreeMap::from([(
-                    "stage-name".to_owned(),
-                    k.stage.name().to_owned(),
-                )]),
-                ..Default::default()
-            };
+            let mut f = crate::diff::flow_row(k);
             if new_u.len() == 1 {
                 f.logical_datapath = new_u.first().map(|u| Ref::new(*u));
             } else {

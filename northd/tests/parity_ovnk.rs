@@ -162,7 +162,10 @@ fn run_cluster(name: &str, shape: ClusterShape) {
     let others = catch_compare_bindings(name, &stack, &content);
     // Gateway routers carry OVN-Kubernetes' default CoPP: their controller flows are metered
     // (compared with the real ones in `compare_bindings`).
-    let metered = common::our_metered_flows(&content).len();
+    let metered = common::our_metered_flows(&content)
+        .iter()
+        .filter(|f| f.1.is_some())
+        .count();
     eprintln!(
         "parity {name}: metered flows (per datapath): {metered}; SB meters: {}",
         content.meters.len()

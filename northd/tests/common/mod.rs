@@ -274,8 +274,9 @@ pub fn check_ipam(name: &str, snapshot: &NbSnapshot) {
     assert_eq!(ours, real, "{name}: IPAM allocations differ");
 }
 
-/// A metered logical flow expanded per datapath: the flow and its `controller_meter`.
-pub type MeteredFlow = (Flow, String);
+/// A logical flow with a meter or a port tag, expanded per datapath: the flow, its
+/// `controller_meter` and its `tags:in_out_port`.
+pub type MeteredFlow = (Flow, Option<String>, Option<String>);
 
 /// The CoPP protocols a scenario run with `PARITY_COPP=1` meters on every datapath, each
 /// through its own meter (`copp-PROTO`) so that a flow given the wrong protocol shows.
@@ -324,11 +325,14 @@ pub fn copp_everywhere(stack: &testkit::Stack) {
     }
 }
 
-/// Our flows that carry a meter, expanded per datapath.
+/// Our flows that carry a meter or a port tag, expanded per datapath.
 pub fn our_metered_flows(content: &SbContent) -> BTreeSet<MeteredFlow> {
     let mut out = BTreeSet::new();
     for (k, dps) in content.flows.iter() {
-        let Some(meter) = &k.meter else { continue };
+        let io_port = k.io_port();
+        if k.meter.is_none() && io_port.is_none() {
+            continue;
+        }
         for &dp in dps {
             out.insert((
                 (
@@ -338,7 +342,8 @@ pub fn our_metered_flows(content: &SbContent) -> BTreeSet<MeteredFlow> {
                     k.match_.clone(),
                     k.actions.clone(),
                 ),
-                meter.to_string(),
+                k.meter.as_deref().map(str::to_owned),
+                io_port.map(str::to_owned),
             ));
         }
     }
@@ -375,7 +380,7 @@ pub fn real_metered_flows(
     let text = stack
         .sbctl([
             "--format=json",
-            "--columns=_uuid,logical_datapath,logical_dp_group,pipeline,table_id,priority,match,actions,controller_meter,external_ids",
+            "--columns=_uuid,logical_datapath,logical_dp_group,pipeline,table_id,priority,match,actions,controller_meter,tags,external_ids",
             "list",
             "Logical_Flow",
         ])
@@ -386,9 +391,10 @@ pub fn real_metered_flows(
         .collect();
     let mut out = BTreeSet::new();
     for f in &flows {
-        let Some(meter) = &f.controller_meter else {
+        let io_port = f.tags.get("in_out_port");
+        if f.controller_meter.is_none() && io_port.is_none() {
             continue;
-        };
+        }
         let dps: Vec<_> = match (&f.logical_datapath, &f.logical_dp_group) {
             (Some(d), _) => vec![d.uuid()],
             (None, Some(g)) => group_dps.get(&g.uuid()).cloned().unwrap_or_default(),
@@ -408,7 +414,8 @@ pub fn real_metered_flows(
                     rekey_rtr_lb(&f.match_, lb_keys),
                     f.actions.clone(),
                 ),
-                meter.clone(),
+                f.controller_meter.clone(),
+                io_port.cloned(),
             ));
         }
     }
@@ -426,7 +433,10 @@ pub fn compare_meters(name: &str, stack: &testkit::Stack, content: &SbContent) {
     for f in real.difference(&ours) {
         eprintln!("  metered real-only: {f:?}");
     }
-    assert!(ours == real, "{name}: flow meters differ (see stderr)");
+    assert!(
+        ours == real,
+        "{name}: flow meters or port tags differ (see stderr)"
+    );
 
     let meters: Vec<sb::Meter> = sb_rows(stack);
     let bands: Vec<sb::MeterBand> = sb_rows(stack);
