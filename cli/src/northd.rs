@@ -255,8 +255,10 @@ fn nb_snapshot(rep: &Replica) -> Result<NbSnapshot, String> {
         port_groups: typed_rows(rep)?,
         load_balancers: typed_rows(rep)?,
         lb_groups: typed_rows(rep)?,
+        lb_health_checks: typed_rows(rep)?,
         qos: typed_rows(rep)?,
         meters: typed_rows(rep)?,
+        meter_bands: typed_rows(rep)?,
         dhcp_options: typed_rows(rep)?,
         dns: typed_rows(rep)?,
         static_routes: typed_rows(rep)?,
@@ -290,6 +292,9 @@ fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
         static_mac_bindings: typed_rows(rep)?,
         dhcp_options: typed_rows(rep)?,
         dhcpv6_options: typed_rows(rep)?,
+        meters: typed_rows(rep)?,
+        meter_bands: typed_rows(rep)?,
+        service_monitors: typed_rows(rep)?,
     })
 }
 

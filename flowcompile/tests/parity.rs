@@ -200,6 +200,8 @@ struct Outcome {
     matched: usize,
     total: usize,
     mismatches: Vec<String>,
+    /// Real logical-table flows whose controller actions carry a meter.
+    metered: usize,
 }
 
 fn run_scenario(name: &str, script: &str, bind: &[&str]) -> Option<Outcome> {
@@ -333,10 +335,16 @@ fn run_scenario(name: &str, script: &str, bind: &[&str]) -> Option<Outcome> {
             eprintln!("  {m}");
         }
     }
+    let metered = real
+        .values()
+        .flatten()
+        .filter(|l| l.contains("meter_id"))
+        .count();
     Some(Outcome {
         matched,
         total,
         mismatches,
+        metered,
     })
 }
 
@@ -491,6 +499,33 @@ fn parity_router_nat_lb() {
         "router_nat_lb",
         run_scenario("router_nat_lb", ROUTER_NAT_LB, &["vm1", "vm2"]),
     );
+}
+
+/// The router and NAT scenario with a CoPP on every switch and router: controller actions
+/// carry the meter of their flow's `controller_meter`.
+#[test]
+fn parity_copp() {
+    let script = format!(
+        "{ROUTER_NAT_LB}
+nb meter-add m-arp drop 10 pktps -- meter-add m-icmp drop 11 pktps -- meter-add m-nd drop 12 pktps
+nb meter-add m-reject drop 13 pktps -- meter-add m-resolve drop 14 pktps -- meter-add m-igmp drop 15 pktps
+nb copp-add c1 arp m-arp -- copp-add c1 icmp4-error m-icmp -- copp-add c1 icmp6-error m-icmp
+nb copp-add c1 nd-na m-nd -- copp-add c1 nd-ns m-nd -- copp-add c1 reject m-reject
+nb copp-add c1 arp-resolve m-resolve -- copp-add c1 nd-ns-resolve m-resolve -- copp-add c1 igmp m-igmp
+nb ls-copp-add c1 sw0 -- ls-copp-add c1 sw1 -- lr-copp-add c1 lr0 -- lr-copp-add c1 gr0
+"
+    );
+    let o = run_scenario("copp", &script, &["vm1", "vm2"]);
+    if let Some(o) = &o {
+        assert!(o.metered > 0, "no metered flow in the real dump");
+        let metered: Vec<_> = o
+            .mismatches
+            .iter()
+            .filter(|m| m.contains("meter_id"))
+            .collect();
+        assert!(metered.is_empty(), "metered flows differ: {metered:#?}");
+    }
+    check("copp", o);
 }
 
 #[test]

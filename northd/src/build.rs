@@ -111,6 +111,8 @@ pub(crate) struct Built {
     pub(crate) lbs: BTreeMap<ovsdb::model::Ref<nb::LoadBalancer>, LoadBalancer>,
     /// Names of the address sets routers' load balancers make.
     pub(crate) router_lb_sets: BTreeSet<String>,
+    /// ARP replies for health check sources.
+    pub(crate) svc_arp: crate::svc_monitor::SvcArp,
 }
 
 /// [`build`], keeping the intermediate products.
@@ -249,12 +251,42 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     out.static_mac_bindings = router::input::static_mac_bindings(nb, &router_views);
     build_address_sets(nb, &globals, &views, &mut out);
     build_port_groups(nb, &views, &mut out);
-    let lbs: BTreeMap<_, _> = nb
+    let mut lbs: BTreeMap<_, _> = nb
         .load_balancers
         .values()
         .map(|l| (l.uuid, LoadBalancer::parse(l, &mut out.warnings)))
         .collect();
+    let health = {
+        let port_dp: std::collections::HashMap<&str, DpIndex> = out
+            .ports
+            .iter()
+            .filter(|p| out.datapaths[p.datapath].kind == DatapathKind::Switch)
+            .map(|p| (p.name.as_str(), p.datapath))
+            .collect();
+        let up: std::collections::HashMap<&str, bool> = nb
+            .switch_ports
+            .values()
+            .map(|p| (p.name.as_str(), p.up == Some(true)))
+            .collect();
+        let port = |name: &str| {
+            let dp = *port_dp.get(name)?;
+            Some((dp, up.get(name).copied().unwrap_or(false)))
+        };
+        crate::svc_monitor::apply(
+            nb,
+            &globals.svc_monitor_mac,
+            &mut lbs,
+            &port,
+            &state.service_monitor_status,
+        )
+    };
+    out.service_monitors = health.monitors.into_values().collect();
     build_load_balancers(nb, &views, &mut out);
+
+    out.meters = crate::copp::sb_meters(nb);
+    if let Some(meters) = datapath_meters(nb, &out.datapaths) {
+        out.flows.set_meters(meters);
+    }
 
     let lb_flows = switch::lb::lb_flow_cache(lbs.values());
     let ctx = SwitchCtx {
@@ -262,6 +294,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         features: state.features,
         lbs: &lbs,
         lb_flows: &lb_flows,
+        svc_arp: &health.arp,
     };
     for sw in &views {
         switch::build_flows(&ctx, sw, &mut out.flows);
@@ -299,6 +332,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     }
     out.warnings.extend(rctx.warnings.into_inner());
     Built {
+        svc_arp: health.arp,
         content: out,
         globals,
         switches: views,
@@ -306,6 +340,35 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         lbs,
         router_lb_sets,
     }
+}
+
+/// The CoPP meters of each datapath (by index in `datapaths`), or `None` when no datapath has
+/// any.
+pub fn datapath_meters(
+    nb: &NbSnapshot,
+    datapaths: &[DatapathContent],
+) -> Option<crate::copp::DatapathMeters> {
+    use crate::copp::CoppMeters;
+    if nb.copp.is_empty() {
+        return None;
+    }
+    let meters: Vec<_> = datapaths
+        .iter()
+        .map(|d| match d.kind {
+            DatapathKind::Switch => nb
+                .switches
+                .get(&ovsdb::model::Ref::new(d.nb_uuid))
+                .and_then(|s| CoppMeters::resolve(nb, s.copp.as_ref())),
+            DatapathKind::Router => nb
+                .routers
+                .get(&ovsdb::model::Ref::new(d.nb_uuid))
+                .and_then(|r| CoppMeters::resolve(nb, r.copp.as_ref())),
+        })
+        .collect();
+    meters
+        .iter()
+        .any(Option::is_some)
+        .then(|| std::sync::Arc::new(meters))
 }
 
 /// Adds the `Datapath_Binding` of a switch or router (`nb` = its UUID, name, NB

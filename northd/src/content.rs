@@ -132,6 +132,10 @@ pub struct SbContent {
     pub ha_chassis_groups: BTreeMap<String, HaChassisGroupContent>,
     /// `Static_MAC_Binding` rows.
     pub static_mac_bindings: Vec<StaticMacBindingContent>,
+    /// `Meter` rows (with their `Meter_Band` rows), sorted by name.
+    pub meters: Vec<crate::copp::MeterContent>,
+    /// `Service_Monitor` rows.
+    pub service_monitors: Vec<crate::svc_monitor::ServiceMonitorContent>,
     /// `Logical_Flow` rows, each with its datapaths (one datapath, or a `Logical_DP_Group`).
     pub flows: FlowTable,
     /// `dynamic_addresses` that IPAM changed, to write back to NB `Logical_Switch_Port` (by

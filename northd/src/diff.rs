@@ -65,6 +65,12 @@ pub struct SbRows {
     pub dhcp_options: Rows<sb::DhcpOptions>,
     /// `DHCPv6_Options`.
     pub dhcpv6_options: Rows<sb::Dhcpv6Options>,
+    /// `Meter`.
+    pub meters: Rows<sb::Meter>,
+    /// `Meter_Band`.
+    pub meter_bands: Rows<sb::MeterBand>,
+    /// `Service_Monitor`.
+    pub service_monitors: Rows<sb::ServiceMonitor>,
 }
 
 impl SbRows {
@@ -86,6 +92,9 @@ impl SbRows {
         "Static_MAC_Binding",
         "DHCP_Options",
         "DHCPv6_Options",
+        "Meter",
+        "Meter_Band",
+        "Service_Monitor",
     ];
 
     /// Reads a JSON object of table name to rows (an array of JSON rows with `_uuid`, or an
@@ -112,6 +121,9 @@ impl SbRows {
             static_mac_bindings: rows_from_json(t)?,
             dhcp_options: rows_from_json(t)?,
             dhcpv6_options: rows_from_json(t)?,
+            meters: rows_from_json(t)?,
+            meter_bands: rows_from_json(t)?,
+            service_monitors: rows_from_json(t)?,
         })
     }
 
@@ -127,7 +139,8 @@ impl SbRows {
                 globals, s.datapaths, s.ports, s.multicast_groups, s.address_sets,
                 s.port_groups, s.logical_flows, s.dp_groups, s.load_balancers, s.ip_multicast,
                 s.chassis, s.ha_chassis_groups, s.ha_chassis, s.static_mac_bindings,
-                s.dhcp_options, s.dhcpv6_options)
+                s.dhcp_options, s.dhcpv6_options, s.meters, s.meter_bands,
+                s.service_monitors)
         })?;
         s.sb_global = globals.pop_first().map(|(_, g)| g);
         Ok(s)
@@ -153,6 +166,9 @@ impl SbRows {
             static_mac_bindings: rows_from_db(db)?,
             dhcp_options: rows_from_db(db)?,
             dhcpv6_options: rows_from_db(db)?,
+            meters: rows_from_db(db)?,
+            meter_bands: rows_from_db(db)?,
+            service_monitors: rows_from_db(db)?,
         })
     }
 
@@ -161,7 +177,21 @@ impl SbRows {
         let dps: Vec<_> = self.datapaths.values().cloned().collect();
         let pbs: Vec<_> = self.ports.values().cloned().collect();
         let ch: Vec<_> = self.chassis.values().cloned().collect();
-        crate::SbState::from_rows(&dps, &pbs, &ch)
+        let mut state = crate::SbState::from_rows(&dps, &pbs, &ch);
+        state.service_monitor_status = self
+            .service_monitors
+            .values()
+            .filter_map(|m| {
+                let key = (
+                    m.ip.clone(),
+                    u16::try_from(m.port).ok()?,
+                    m.protocol.unwrap_or_default(),
+                    m.logical_port.clone(),
+                );
+                Some((key, m.status?))
+            })
+            .collect();
+        state
     }
 }
 
@@ -497,7 +527,10 @@ struct FlowRowJson<'t>(&'t FlowKey, FlowDatapaths, u64);
 impl Serialize for FlowRowJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let FlowRowJson(k, dps, issued) = *self;
-        let mut m = s.serialize_map(Some(7))?;
+        let io_port = k.io_port();
+        let mut m = s.serialize_map(Some(
+            7 + usize::from(k.meter.is_some()) + usize::from(io_port.is_some()),
+        ))?;
         match dps {
             FlowDatapaths::One(u) => m.serialize_entry("logical_datapath", &UuidJson(u, issued))?,
             FlowDatapaths::Group(u) => {
@@ -510,6 +543,12 @@ impl Serialize for FlowRowJson<'_> {
         m.serialize_entry("match", k.match_.as_str())?;
         m.serialize_entry("actions", k.actions.as_str())?;
         m.serialize_entry("external_ids", &("map", [[("stage-name"), k.stage.name()]]))?;
+        if let Some(meter) = &k.meter {
+            m.serialize_entry("controller_meter", &**meter)?;
+        }
+        if let Some(port) = io_port {
+            m.serialize_entry("tags", &("map", [["in_out_port", port]]))?;
+        }
         m.end()
     }
 }
@@ -550,6 +589,27 @@ impl Serialize for OpJson<'_, '_> {
             }
             Op::Json(v) => v.serialize(s),
         }
+    }
+}
+
+/// The `Logical_Flow` row of flow `k`, without its datapaths: what [`plan`] inserts.
+pub fn flow_row(k: &FlowKey) -> sb::LogicalFlow {
+    sb::LogicalFlow {
+        pipeline: match k.stage.pipeline() {
+            ovn_sb::Pipeline::Ingress => sb::LogicalFlowPipeline::Ingress,
+            ovn_sb::Pipeline::Egress => sb::LogicalFlowPipeline::Egress,
+        },
+        table_id: i64::from(k.stage.table()),
+        priority: i64::from(k.priority),
+        match_: k.match_.clone(),
+        actions: k.actions.clone(),
+        external_ids: BTreeMap::from([("stage-name".to_owned(), k.stage.name().to_owned())]),
+        controller_meter: k.meter.as_deref().map(str::to_owned),
+        tags: k
+            .io_port()
+            .map(|p| BTreeMap::from([("in_out_port".to_owned(), p.to_owned())]))
+            .unwrap_or_default(),
+        ..Default::default()
     }
 }
 
@@ -698,6 +758,8 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
     }
 
     diff_static_mac_bindings(current, new, &dp_uuid, &mut b)?;
+    diff_meters(current, new, &mut b)?;
+    diff_service_monitors(current, new, &mut b)?;
 
     // IP_Multicast, by datapath.
     let mut old_ipm: BTreeMap<Uuid, &sb::IpMulticast> = current
@@ -883,6 +945,97 @@ fn diff_ha_groups(
     Ok(out)
 }
 
+/// `Meter` rows by name, each with its `Meter_Band` rows (replaced when they differ).
+fn diff_meters(current: &SbRows, new: &SbContent, b: &mut SbTxn<'_>) -> Result<(), NorthdError> {
+    let mut old: BTreeMap<&str, &sb::Meter> = BTreeMap::new();
+    for m in current.meters.values() {
+        if old.insert(m.name.as_str(), m).is_some() {
+            b.delete(m.uuid);
+        }
+    }
+    for m in &new.meters {
+        let prev = old.remove(m.name.as_str());
+        let mut old_bands: Vec<_> = prev
+            .into_iter()
+            .flat_map(|p| &p.bands)
+            .filter_map(|r| current.meter_bands.get(r))
+            .map(|b| (b.action, b.rate, b.burst_size))
+            .collect();
+        old_bands.sort();
+        let bands = match prev {
+            Some(p) if old_bands == m.bands => p.bands.clone(),
+            _ => {
+                // Bands are not root rows: the old ones go with the reference.
+                let mut refs = BTreeSet::new();
+                for &(action, rate, burst_size) in &m.bands {
+                    let band = sb::MeterBand {
+                        action,
+                        rate,
+                        burst_size,
+                        ..Default::default()
+                    };
+                    refs.insert(Ref::new(b.insert(&band)?));
+                }
+                refs
+            }
+        };
+        let mut n = prev.cloned().unwrap_or_default();
+        n.name.clone_from(&m.name);
+        n.unit = m.unit;
+        n.bands = bands;
+        b.put(&n, prev)?;
+    }
+    for m in old.values() {
+        b.delete(m.uuid);
+    }
+    Ok(())
+}
+
+/// `Service_Monitor` rows by backend, port, protocol and logical port; the status
+/// ovn-controller wrote is kept unless northd forces it.
+fn diff_service_monitors(
+    current: &SbRows,
+    new: &SbContent,
+    b: &mut SbTxn<'_>,
+) -> Result<(), NorthdError> {
+    let mut old: BTreeMap<crate::svc_monitor::MonitorKey, &sb::ServiceMonitor> = BTreeMap::new();
+    for m in current.service_monitors.values() {
+        let key = u16::try_from(m.port).ok().map(|port| {
+            (
+                m.ip.clone(),
+                port,
+                m.protocol.unwrap_or_default(),
+                m.logical_port.clone(),
+            )
+        });
+        match key {
+            Some(k) if !old.contains_key(&k) => {
+                old.insert(k, m);
+            }
+            _ => b.delete(m.uuid),
+        }
+    }
+    for m in &new.service_monitors {
+        let prev = old.remove(&m.key);
+        let mut n = prev.cloned().unwrap_or_default();
+        n.ip.clone_from(&m.key.0);
+        n.port = i64::from(m.key.1);
+        n.protocol = Some(m.key.2);
+        n.logical_port.clone_from(&m.key.3);
+        n.src_ip.clone_from(&m.src_ip);
+        n.src_mac.clone_from(&m.src_mac);
+        n.options.clone_from(&m.options);
+        if let Some(s) = m.force_status {
+            n.status = Some(s);
+        }
+        b.put(&n, prev)?;
+    }
+    for m in old.values() {
+        b.delete(m.uuid);
+    }
+    Ok(())
+}
+
 /// `Static_MAC_Binding` rows, by logical port and IP.
 fn diff_static_mac_bindings(
     current: &SbRows,
@@ -982,7 +1135,15 @@ fn diff_load_balancers(
 
 /// A logical flow's identity apart from its datapaths: pipeline (0 ingress, 1 egress), table,
 /// priority, match, actions.
-type FlowId<'s> = (u8, i64, i64, &'s str, &'s str);
+type FlowId<'s> = (
+    u8,
+    i64,
+    i64,
+    &'s str,
+    &'s str,
+    Option<&'s str>,
+    Option<&'s str>,
+);
 
 fn pipeline_code(p: ovn_sb::Pipeline) -> u8 {
     match p {
@@ -1042,6 +1203,8 @@ fn diff_flows<'a>(
             f.priority,
             f.match_.as_str(),
             f.actions.as_str(),
+            f.controller_meter.as_deref(),
+            f.tags.get("in_out_port").map(String::as_str),
         );
         // A flow is written once; identical copies are surplus.
         if old.insert((id, set_id), f).is_some() {
@@ -1086,6 +1249,8 @@ fn diff_flows<'a>(
                 i64::from(k.priority),
                 k.match_.as_str(),
                 k.actions.as_str(),
+                k.meter.as_deref(),
+                k.io_port(),
             );
             if old.remove(&(id, set_id)).is_some() {
                 continue;
@@ -1148,6 +1313,7 @@ mod tests {
             priority: 50,
             match_: "eth.dst == $x && \"q\"".into(),
             actions: "output;".into(),
+            meter: None,
         };
         let flow = |dps: FlowDatapaths| sb::LogicalFlow {
             logical_datapath: match dps {
@@ -1166,14 +1332,41 @@ mod tests {
             external_ids: [("stage-name".to_owned(), key.stage.name().to_owned())].into(),
             ..Default::default()
         };
-        for dps in [
-            FlowDatapaths::One(dp),
-            FlowDatapaths::Group(group),
-            FlowDatapaths::One(Uuid::from_u128(9)),
+        let metered = FlowKey {
+            meter: Some("m1".into()),
+            ..key.clone()
+        };
+        let tagged = FlowKey {
+            stage: ovn_sb::stage::Stage::LsInArpRsp,
+            priority: 100,
+            match_: "arp.tpa == 10.0.0.1 && arp.op == 1 && inport == \"p1\"".into(),
+            actions: "next;".into(),
+            meter: None,
+        };
+        assert_eq!(tagged.io_port(), Some("p1"));
+        let with_dps = |k: &FlowKey, dps: FlowDatapaths| {
+            let mut row = flow_row(k);
+            let generic = flow(dps);
+            row.logical_datapath = generic.logical_datapath;
+            row.logical_dp_group = generic.logical_dp_group;
+            row
+        };
+        assert_eq!(
+            with_dps(&key, FlowDatapaths::One(dp)),
+            flow(FlowDatapaths::One(dp))
+        );
+        for (dps, key) in [
+            (FlowDatapaths::One(dp), &key),
+            (FlowDatapaths::Group(group), &key),
+            (FlowDatapaths::One(Uuid::from_u128(9)), &key),
+            (FlowDatapaths::Group(group), &metered),
+            (FlowDatapaths::One(dp), &tagged),
         ] {
             let mut t = txn.clone();
-            t.insert_flow(&key, dps);
-            t.insert(&flow(dps)).unwrap();
+            t.insert_flow(key, dps);
+            let row = with_dps(key, dps);
+            assert_eq!(row.controller_meter.as_deref(), key.meter.as_deref());
+            t.insert(&row).unwrap();
             let ops = t.ops_json().unwrap();
             let (fast, generic) = (&ops[ops.len() - 2], &ops[ops.len() - 1]);
             assert_eq!(fast["row"], generic["row"]);

@@ -15,6 +15,8 @@ use std::sync::{Arc, OnceLock};
 use ovn_nb::addr::MacAddr;
 use ovn_sb::stage::Stage;
 
+use crate::copp::{CoppMeters, DatapathMeters};
+
 /// A match field or register, by its OVN symbol name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Field(pub &'static str);
@@ -962,6 +964,52 @@ pub struct FlowKey {
     pub match_: String,
     /// Actions text.
     pub actions: String,
+    /// `controller_meter`: the CoPP meter of the datapaths this flow is on (see
+    /// [`crate::copp`]); part of the identity, as ovn-northd keeps flows that differ only in
+    /// their meter apart.
+    pub meter: Option<Arc<str>>,
+}
+
+impl FlowKey {
+    /// The port this flow is about, for `tags:in_out_port` (see [`io_port`]).
+    pub fn io_port(&self) -> Option<&str> {
+        io_port(self.stage, self.priority, &self.match_)
+    }
+}
+
+/// The `tags:in_out_port` ovn-northd 23.03 gives a flow: the port of its first `inport ==` or
+/// `outport ==` term, for the per-port flows of a few stages (ARP/ND responder bypasses,
+/// virtual port binding, DHCP, the stateful bypass of router and localnet ports, FDB learning,
+/// disabled and virtual ports' port security, external ports). It lets
+/// ovn-controller skip the flows of ports that are not bound to its chassis.
+pub fn io_port(stage: Stage, priority: u16, match_: &str) -> Option<&str> {
+    let tagged = matches!(
+        (stage, priority),
+        (Stage::LsInArpRsp, 100)
+            | (Stage::LsInCheckPortSec, 100 | 70)
+            | (Stage::LsInLookupFdb, 100)
+            | (Stage::LsInPutFdb, 100)
+            | (Stage::LsInL2Unknown, 50)
+            | (Stage::LsInExternalPort, 100)
+            | (Stage::LsInDhcpOptions, 100)
+            | (Stage::LsInDhcpResponse, 100)
+            | (Stage::LsOutAcl, 34000)
+            | (Stage::LsInPreAcl, 110)
+            | (Stage::LsOutPreAcl, 110)
+            | (Stage::LsInPreLb, 110)
+            | (Stage::LsOutPreLb, 110)
+    );
+    if !tagged {
+        return None;
+    }
+    let at = ["inport == \"", "outport == \""]
+        .iter()
+        .filter_map(|p| match_.find(p).map(|i| i + p.len()))
+        .min()?;
+    let rest = &match_[at..];
+    let port = rest.find('"').map(|end| &rest[..end])?;
+    // `outport == "none"` (no port found by the L2 lookup) is the stage's default flow.
+    (port != "none").then_some(port)
 }
 
 /// The datapaths of one flow: a sorted slice without duplicates, as [`FlowTable::iter`] gives
@@ -1028,6 +1076,9 @@ pub struct SharedFlows {
     /// Unique per set (clones share it: same flows).
     id: u64,
     keys: Vec<Arc<FlowKey>>,
+    /// Some flow hands packets to ovn-controller with a CoPP protocol (so a datapath with a
+    /// CoPP may need its own metered copies).
+    meterable: bool,
 }
 
 impl SharedFlows {
@@ -1037,6 +1088,10 @@ impl SharedFlows {
         Self {
             id: NEXT.fetch_add(1, AtomicOrdering::Relaxed),
             keys: table.keys.clone(),
+            meterable: table
+                .keys
+                .iter()
+                .any(|k| crate::copp::proto_of(&k.actions).is_some()),
         }
     }
 
@@ -1059,13 +1114,16 @@ impl SharedFlows {
 /// The hash of a flow's identity: a keyed multiply-and-fold hash of its stage, priority and
 /// texts (FxHash-like speed; the per-process key keeps crafted collisions from being computed
 /// in advance).
-fn flow_hash(stage: Stage, priority: u16, match_: &str, actions: &str) -> u64 {
+fn flow_hash(stage: Stage, priority: u16, match_: &str, actions: &str, meter: Option<&str>) -> u64 {
     let mut h = FlowHasher::new();
     stage.hash(&mut h);
     h.write_u16(priority);
     h.write(match_.as_bytes());
     h.write_u8(0xff);
     h.write(actions.as_bytes());
+    if let Some(m) = meter {
+        h.write(m.as_bytes());
+    }
     h.finish()
 }
 
@@ -1265,26 +1323,79 @@ pub struct FlowTable {
     /// Formatting buffer of [`Self::add`].
     scratch: String,
     view: OnceLock<View>,
+    /// The CoPP meters of each datapath, when any has one ([`Self::set_meters`]).
+    meters: Option<DatapathMeters>,
 }
 
 impl FlowTable {
     /// The entry of a flow, added (with no datapath) when new.
-    fn entry(&mut self, stage: Stage, priority: u16, match_: &str, actions: &str) -> usize {
-        self.entry_with(stage, priority, match_, actions, || {
+    fn entry(
+        &mut self,
+        stage: Stage,
+        priority: u16,
+        match_: &str,
+        actions: &str,
+        meter: Option<&Arc<str>>,
+    ) -> usize {
+        self.entry_with(stage, priority, match_, actions, meter, || {
             Arc::new(FlowKey {
                 stage,
                 priority,
                 match_: match_.to_owned(),
                 actions: actions.to_owned(),
+                meter: meter.cloned(),
             })
         })
     }
 
     /// The entry of flow `key`, added (with no datapath, sharing `key`) when new.
     fn entry_of(&mut self, key: &Arc<FlowKey>) -> usize {
-        self.entry_with(key.stage, key.priority, &key.match_, &key.actions, || {
-            Arc::clone(key)
-        })
+        let meter = key.meter.clone();
+        self.entry_with(
+            key.stage,
+            key.priority,
+            &key.match_,
+            &key.actions,
+            meter.as_ref(),
+            || Arc::clone(key),
+        )
+    }
+
+    /// The entry of flow `key` as it is on datapath `dp`: with the meter `dp`'s CoPP gives it
+    /// (a copy of `key` when that differs from `key`'s own).
+    fn entry_on(&mut self, key: &Arc<FlowKey>, dp: DpIndex) -> usize {
+        let meter = self.meter_of(dp, &key.actions);
+        if meter == key.meter {
+            return self.entry_of(key);
+        }
+        self.entry(
+            key.stage,
+            key.priority,
+            &key.match_,
+            &key.actions,
+            meter.as_ref(),
+        )
+    }
+
+    /// Gives the table the CoPP meters of every datapath: flows added from then on carry the
+    /// meter of their datapath's CoPP for their kind of controller action.
+    pub fn set_meters(&mut self, meters: DatapathMeters) {
+        self.meters = Some(meters);
+    }
+
+    /// The datapaths' CoPP meters given by [`Self::set_meters`].
+    pub fn meters(&self) -> Option<&DatapathMeters> {
+        self.meters.as_ref()
+    }
+
+    /// The CoPP of datapath `dp`, if any.
+    fn copp_of(&self, dp: DpIndex) -> Option<&Arc<CoppMeters>> {
+        self.meters.as_ref()?.get(dp)?.as_ref()
+    }
+
+    /// The meter of a flow with `actions` on datapath `dp`.
+    fn meter_of(&self, dp: DpIndex, actions: &str) -> Option<Arc<str>> {
+        self.copp_of(dp)?.meter_for(actions)
     }
 
     /// The entry of a flow, added when new with the key `make` gives (the same flow).
@@ -1294,9 +1405,10 @@ impl FlowTable {
         priority: u16,
         match_: &str,
         actions: &str,
+        meter: Option<&Arc<str>>,
         make: impl FnOnce() -> Arc<FlowKey>,
     ) -> usize {
-        let h = flow_hash(stage, priority, match_, actions);
+        let h = flow_hash(stage, priority, match_, actions, meter.map(|m| &**m));
         let head = self.index.get(&h).copied().unwrap_or(NONE);
         let mut at = head;
         while at != NONE {
@@ -1306,6 +1418,7 @@ impl FlowTable {
                 && k.priority == priority
                 && k.match_ == match_
                 && k.actions == actions
+                && k.meter.as_deref() == meter.map(|m| &**m)
             {
                 return i;
             }
@@ -1335,7 +1448,14 @@ impl FlowTable {
         let _ = m.render(&mut text);
         let split = text.len();
         let _ = render_actions(&mut text, &a.0);
-        let i = self.entry(stage, priority, &text[..split], &text[split..]);
+        let meter = self.meter_of(dp, &text[split..]);
+        let i = self.entry(
+            stage,
+            priority,
+            &text[..split],
+            &text[split..],
+            meter.as_ref(),
+        );
         self.scratch = text;
         self.own[i].insert(dp);
         self.view.take();
@@ -1345,7 +1465,7 @@ impl FlowTable {
     /// Adds every flow of `other` on datapath `dp` (whatever datapaths `other` had them on).
     pub fn merge_on(&mut self, other: &Self, dp: DpIndex) {
         for k in &other.keys {
-            let i = self.entry_of(k);
+            let i = self.entry_on(k, dp);
             self.own[i].insert(dp);
         }
         self.view.take();
@@ -1354,6 +1474,16 @@ impl FlowTable {
     /// Adds every flow of `shared` on datapath `dp`. After the first time a set is added, this
     /// costs one step whatever the number of flows in the set.
     pub fn add_shared(&mut self, shared: &SharedFlows, dp: DpIndex) {
+        if shared.meterable && self.copp_of(dp).is_some() {
+            // This datapath's copies of the set's controller flows carry its meter: its
+            // flows are added one by one, outside the set's group.
+            for k in &shared.keys {
+                let i = self.entry_on(k, dp);
+                self.own[i].insert(dp);
+            }
+            self.view.take();
+            return;
+        }
         let g = match self.group_of.get(&shared.id) {
             Some(&g) => g as usize,
             None => {
@@ -1514,6 +1644,7 @@ mod tests {
             priority,
             match_: m.to_string(),
             actions: a.to_string(),
+            meter: None,
         }
     }
 

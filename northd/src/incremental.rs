@@ -287,6 +287,10 @@ pub struct Engine {
     /// Port_Binding tunnel keys by name (what router builders see).
     port_keys: BTreeMap<String, u32>,
     dp_keys: Vec<u32>,
+    /// The CoPP meters of each datapath (unit tables put them on their flows).
+    dp_meters: Option<crate::copp::DatapathMeters>,
+    /// ARP replies for load balancer health check sources.
+    svc_arp: crate::svc_monitor::SvcArp,
     switch_by_nb: HashMap<Ref<nb::LogicalSwitch>, usize>,
     lsp_switches: HashMap<Ref<nb::LogicalSwitchPort>, BTreeSet<usize>>,
     lsp_pgs: HashMap<Ref<nb::LogicalSwitchPort>, BTreeSet<Ref<nb::PortGroup>>>,
@@ -350,6 +354,8 @@ fn apply_to_snapshot(snap: &mut NbSnapshot, ch: &NbChange<'_>) -> Result<(), Nor
         "Load_Balancer_Group" => put!(lb_groups, nb::LoadBalancerGroup),
         "QoS" => put!(qos, nb::QoS),
         "Meter" => put!(meters, nb::Meter),
+        "Meter_Band" => put!(meter_bands, nb::MeterBand),
+        "Load_Balancer_Health_Check" => put!(lb_health_checks, nb::LoadBalancerHealthCheck),
         "DHCP_Options" => put!(dhcp_options, nb::DhcpOptions),
         "DNS" => put!(dns, nb::Dns),
         "Logical_Router_Static_Route" => put!(static_routes, nb::LogicalRouterStaticRoute),
@@ -388,10 +394,12 @@ impl Engine {
             lb_flows: switch::lb::lb_flow_cache(built.lbs.values()),
             lbs: built.lbs,
             router_lb_sets: built.router_lb_sets,
+            svc_arp: built.svc_arp,
             flows,
             units: HashMap::new(),
             port_keys: BTreeMap::new(),
             dp_keys: content.datapaths.iter().map(|d| d.tunnel_key).collect(),
+            dp_meters: content.flows.meters().cloned(),
             switch_by_nb: HashMap::new(),
             lsp_switches: HashMap::new(),
             lsp_pgs: HashMap::new(),
@@ -1029,6 +1037,7 @@ impl Engine {
             features: self.state.features,
             lbs: &self.lbs,
             lb_flows: &self.lb_flows,
+            svc_arp: &self.svc_arp,
         };
         let rctx = RouterCtx {
             nb: &self.nb,
@@ -1047,6 +1056,9 @@ impl Engine {
         for &u in units {
             let start = std::time::Instant::now();
             let mut t = FlowTable::default();
+            if let Some(m) = &self.dp_meters {
+                t.set_meters(m.clone());
+            }
             match u {
                 Unit::Switch(si) => switch::build_flows(&sctx, &self.switches[si], &mut t),
                 Unit::Router(ri) => router::build_flows(&rctx, &self.routers[ri], &mut t),
@@ -1275,6 +1287,7 @@ impl Engine {
                         || f.table_id != i64::from(k.stage.table())
                         || f.priority != i64::from(k.priority)
                         || f.actions != k.actions
+                        || f.controller_meter.as_deref() != k.meter.as_deref()
                     {
                         continue;
                     }
@@ -1295,21 +1308,7 @@ impl Engine {
                 .iter()
                 .map(|d| dp_uuid(*d))
                 .collect::<Result<BTreeSet<Uuid>, _>>()?;
-            let mut f = sb::LogicalFlow {
-                pipeline: match k.stage.pipeline() {
-                    ovn_sb::Pipeline::Ingress => sb::LogicalFlowPipeline::Ingress,
-                    ovn_sb::Pipeline::Egress => sb::LogicalFlowPipeline::Egress,
-                },
-                table_id: i64::from(k.stage.table()),
-                priority: i64::from(k.priority),
-                match_: k.match_.clone(),
-                actions: k.actions.clone(),
-                external_ids: BTreeMap::from([(
-                    "stage-name".to_owned(),
-                    k.stage.name().to_owned(),
-                )]),
-                ..Default::default()
-            };
+            let mut f = crate::diff::flow_row(k);
             if new_u.len() == 1 {
                 f.logical_datapath = new_u.first().map(|u| Ref::new(*u));
             } else {

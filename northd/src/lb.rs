@@ -119,8 +119,11 @@ pub struct Vip {
     /// The backends, in NB order.
     pub backends: Vec<Endpoint>,
     /// The backends as written in the NB: what ovn-northd puts in `ct_lb_mark(backends=...)`
-    /// (a load balancer without health checks).
+    /// (for a health-checked VIP, only the backends available, [`crate::svc_monitor`]).
     pub nb_backends: String,
+    /// Health-checked, and no backend is available: new connections are dropped (or
+    /// rejected), as for a VIP without backends (but no empty-backend event is raised).
+    pub health_down: bool,
 }
 
 /// A backend of a template VIP, as text (`^IP`, `^IP:^PORT`, `^BACKENDS`, or an explicit
@@ -258,6 +261,7 @@ pub fn parse_vip(
             },
             backends,
             nb_backends: value.to_owned(),
+            health_down: false,
         }));
     }
     let (vip, port) = template_words(key).ok_or(VipError::Key)?;

@@ -16,6 +16,7 @@
 
 pub mod build;
 pub mod content;
+pub mod copp;
 pub mod dhcp_catalogue;
 pub mod diff;
 pub mod embedded;
@@ -28,6 +29,7 @@ pub mod mcast;
 pub mod router;
 pub mod snapshot;
 pub mod state;
+pub mod svc_monitor;
 pub mod switch;
 pub mod tunnel_key;
 

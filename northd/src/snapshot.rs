@@ -36,10 +36,14 @@ pub struct NbSnapshot {
     pub load_balancers: Rows<nb::LoadBalancer>,
     /// `Load_Balancer_Group`.
     pub lb_groups: Rows<nb::LoadBalancerGroup>,
+    /// `Load_Balancer_Health_Check`.
+    pub lb_health_checks: Rows<nb::LoadBalancerHealthCheck>,
     /// `QoS`.
     pub qos: Rows<nb::QoS>,
     /// `Meter`.
     pub meters: Rows<nb::Meter>,
+    /// `Meter_Band`.
+    pub meter_bands: Rows<nb::MeterBand>,
     /// `DHCP_Options`.
     pub dhcp_options: Rows<nb::DhcpOptions>,
     /// `DNS`.
@@ -277,8 +281,10 @@ macro_rules! snapshot_from {
             port_groups: $f(src)?,
             load_balancers: $f(src)?,
             lb_groups: $f(src)?,
+            lb_health_checks: $f(src)?,
             qos: $f(src)?,
             meters: $f(src)?,
+            meter_bands: $f(src)?,
             dhcp_options: $f(src)?,
             dns: $f(src)?,
             static_routes: $f(src)?,
@@ -307,8 +313,10 @@ impl NbSnapshot {
         "Port_Group",
         "Load_Balancer",
         "Load_Balancer_Group",
+        "Load_Balancer_Health_Check",
         "QoS",
         "Meter",
+        "Meter_Band",
         "DHCP_Options",
         "DNS",
         "Logical_Router_Static_Route",
@@ -346,8 +354,8 @@ impl NbSnapshot {
         read_select_reply(result, tables, &mut |t, row| {
             add_row_to!(t, row;
                 globals, s.switches, s.switch_ports, s.routers, s.router_ports, s.acls,
-                s.address_sets, s.port_groups, s.load_balancers, s.lb_groups, s.qos, s.meters,
-                s.dhcp_options, s.dns, s.static_routes, s.policies, s.nats, s.gateway_chassis,
+                s.address_sets, s.port_groups, s.load_balancers, s.lb_groups, s.lb_health_checks, s.qos, s.meters,
+                s.meter_bands,                s.dhcp_options, s.dns, s.static_routes, s.policies, s.nats, s.gateway_chassis,
                 s.ha_chassis_groups, s.ha_chassis, s.bfd, s.static_mac_bindings, s.copp)
         })?;
         s.nb_global = globals.pop_first().map(|(_, g)| g);

@@ -51,6 +51,10 @@ pub struct SbState {
     pub port_keys: BTreeMap<String, (Uuid, u32)>,
     /// Chassis features.
     pub features: ChassisFeatures,
+    /// The status ovn-controller gave each `Service_Monitor` (by backend address, port,
+    /// protocol and logical port); empty unless read from SB rows ([`crate::diff::SbRows::state`]).
+    pub service_monitor_status:
+        BTreeMap<crate::svc_monitor::MonitorKey, ovn_sb::model::ServiceMonitorStatus>,
 }
 
 impl SbState {
@@ -86,6 +90,7 @@ impl SbState {
             datapath_keys,
             port_keys,
             features: ChassisFeatures::from_chassis(chassis),
+            service_monitor_status: BTreeMap::new(),
         }
     }
 }

@@ -326,3 +326,172 @@ fn plan_bytes_through_a_real_sb_server() {
         assert_eq!(flows, Some(content.flows.len()));
     });
 }
+
+/// Runs `txn` on the NB database.
+fn nb_transact(nbdb: &mut Database, txn: Value) {
+    let out = nbdb.transact(&txn, &TxnContext::default());
+    assert!(
+        matches!(&out, TxnOutcome::Complete { results, .. }
+            if results.as_array().is_some_and(|r| r.iter().all(|x| x.get("error").is_none()))),
+        "{out:?}"
+    );
+}
+
+/// Compiles NB, applies the diff to SB, and checks that a recompile writes nothing.
+fn sync(nbdb: &Database, sb: &mut Database) -> SbRows {
+    let nb = NbSnapshot::from_database(nbdb).unwrap();
+    let rows = SbRows::from_database(sb).unwrap();
+    apply(sb, diff(&rows, &build(&nb, &rows.state())).unwrap());
+    let rows = SbRows::from_database(sb).unwrap();
+    let ops = diff(&rows, &build(&nb, &rows.state())).unwrap();
+    assert!(ops.is_empty(), "recompile wrote {ops:#?}");
+    rows
+}
+
+#[test]
+fn meters_and_copp_follow_nb() {
+    let mut nbdb = nb_db();
+    let mut sb = Database::new(ovn_sb::model::schema().clone());
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "insert", "table": "Meter_Band", "uuid-name": "b",
+             "row": {"action": "drop", "rate": 10}},
+            {"op": "insert", "table": "Meter", "row": {"name": "m-reject", "unit": "pktps",
+             "bands": ["named-uuid", "b"]}},
+            {"op": "insert", "table": "Copp", "uuid-name": "c",
+             "row": {"name": "c", "meters": ["map", [["reject", "m-reject"]]]}},
+            {"op": "insert", "table": "ACL", "uuid-name": "a2",
+             "row": {"direction": "to-lport", "priority": 10, "match": "tcp", "action": "reject"}},
+            {"op": "mutate", "table": "Logical_Switch", "where": [["name", "==", "sw0"]],
+             "mutations": [["acls", "insert", ["named-uuid", "a2"]]]},
+            {"op": "update", "table": "Logical_Switch", "where": [],
+             "row": {"copp": ["named-uuid", "c"]}}
+        ]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    assert_eq!(rows.meters.len(), 1);
+    assert_eq!(rows.meter_bands.values().next().map(|b| b.rate), Some(10));
+    let metered = |rows: &SbRows| {
+        rows.logical_flows
+            .values()
+            .filter(|f| f.controller_meter.as_deref() == Some("m-reject"))
+            .count()
+    };
+    assert!(metered(&rows) > 0);
+
+    // A band's rate changes: the meter gets a new band, the old one is collected.
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "update", "table": "Meter_Band", "where": [], "row": {"rate": 99}}]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    let rates: Vec<i64> = rows.meter_bands.values().map(|b| b.rate).collect();
+    assert_eq!(rates, [99]);
+
+    // The CoPP goes: flows lose their meter; the meter stays (NB still has it).
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "update", "table": "Logical_Switch", "where": [], "row": {"copp": ["set", []]}}]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    assert_eq!(metered(&rows), 0);
+    assert_eq!(rows.meters.len(), 1);
+
+    // The meter goes.
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound", {"op": "delete", "table": "Meter", "where": []}]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    assert!(rows.meters.is_empty() && rows.meter_bands.is_empty());
+}
+
+#[test]
+fn health_check_status_from_sb() {
+    let mut nbdb = nb_db();
+    let mut sb = Database::new(ovn_sb::model::schema().clone());
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "insert", "table": "Load_Balancer_Health_Check", "uuid-name": "hc",
+             "row": {"vip": "10.96.0.1:80", "options": ["map", [["interval", "3"]]]}},
+            {"op": "update", "table": "Load_Balancer", "where": [],
+             "row": {"health_check": ["named-uuid", "hc"],
+                     "ip_port_mappings": ["map", [["10.0.0.1", "p1:10.0.0.254"]]]}}
+        ]),
+    );
+    let lb_action = |rows: &SbRows| {
+        rows.logical_flows
+            .values()
+            .find(|f| f.match_.contains("10.96.0.1") && f.priority == 120 && f.table_id == 12)
+            .map(|f| f.actions.clone())
+            .unwrap_or_default()
+    };
+    let rows = sync(&nbdb, &mut sb);
+    assert_eq!(rows.service_monitors.len(), 1);
+    let mon = rows.service_monitors.values().next().unwrap().clone();
+    assert_eq!(
+        (mon.ip.as_str(), mon.port, mon.logical_port.as_str()),
+        ("10.0.0.1", 8080, "p1")
+    );
+    assert_eq!(mon.src_ip, "10.0.0.254");
+    assert_eq!(mon.src_mac, "0a:00:00:00:00:fe");
+    assert!(
+        lb_action(&rows).contains("backends=10.0.0.1:8080"),
+        "{}",
+        lb_action(&rows)
+    );
+    // ARP replies for the probe source on p1's switch.
+    assert!(rows
+        .logical_flows
+        .values()
+        .any(|f| f.priority == 110 && f.match_ == "arp.tpa == 10.0.0.254 && arp.op == 1"));
+
+    // ovn-controller finds the backend down: the VIP drops.
+    let set_status = |sb: &mut Database, status: &str| {
+        apply(
+            sb,
+            vec![
+                json!({"op": "update", "table": "Service_Monitor", "where": [],
+                        "row": {"status": status}}),
+            ],
+        );
+    };
+    set_status(&mut sb, "offline");
+    let rows = sync(&nbdb, &mut sb);
+    assert_eq!(lb_action(&rows), "drop;");
+
+    // `online` on a port that is not up is written back as `offline`.
+    set_status(&mut sb, "online");
+    let rows = sync(&nbdb, &mut sb);
+    let mon = rows.service_monitors.values().next().unwrap();
+    assert_eq!(
+        mon.status,
+        Some(ovn_sb::model::ServiceMonitorStatus::Offline)
+    );
+    assert_eq!(lb_action(&rows), "drop;");
+
+    // With the port up, `online` keeps the backend.
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "update", "table": "Logical_Switch_Port", "where": [["name", "==", "p1"]],
+             "row": {"up": true}}]),
+    );
+    set_status(&mut sb, "online");
+    let rows = sync(&nbdb, &mut sb);
+    assert!(lb_action(&rows).contains("backends=10.0.0.1:8080"));
+
+    // The health check goes: no monitor, every backend again.
+    nb_transact(
+        &mut nbdb,
+        json!(["OVN_Northbound",
+            {"op": "update", "table": "Load_Balancer", "where": [],
+             "row": {"health_check": ["set", []]}}]),
+    );
+    let rows = sync(&nbdb, &mut sb);
+    assert!(rows.service_monitors.is_empty());
+}

@@ -160,10 +160,24 @@ fn run_cluster(name: &str, shape: ClusterShape) {
         eprintln!("  binding: {l}");
     }
     let others = catch_compare_bindings(name, &stack, &content);
+    // Gateway routers carry OVN-Kubernetes' default CoPP: their controller flows are metered
+    // (compared with the real ones in `compare_bindings`).
+    let metered = common::our_metered_flows(&content)
+        .iter()
+        .filter(|f| f.1.is_some())
+        .count();
+    eprintln!(
+        "parity {name}: metered flows (per datapath): {metered}; SB meters: {}",
+        content.meters.len()
+    );
+    assert!(
+        metered >= shape.nodes,
+        "{name}: only {metered} metered flows"
+    );
     eprintln!(
         "parity {name}: Port_Binding rows differing: {}; SB binding rows (Port_Binding, \
          Multicast_Group, Address_Set, Port_Group, Load_Balancer, IP_Multicast, \
-         HA_Chassis_Group): {}",
+         HA_Chassis_Group, Meter, flow meters): {}",
         pb.len(),
         others.as_deref().unwrap_or("equal")
     );

@@ -182,6 +182,29 @@ fn userdata(op: u32) -> Vec<u8> {
     v
 }
 
+/// `actions` with `meter_id` on every controller action without a meter of its own: the
+/// `controller_meter` (CoPP) of a logical flow, as ovn-controller applies it to the packets the
+/// flow hands it (`log` keeps its own meter).
+pub fn with_controller_meter(actions: &[OfAction], meter_id: u32) -> Vec<OfAction> {
+    let log = opcode::LOG.to_be_bytes();
+    actions
+        .iter()
+        .map(|a| match a {
+            OfAction::Controller {
+                userdata,
+                pause,
+                meter_id: None,
+            } if !userdata.starts_with(&log) => OfAction::Controller {
+                userdata: userdata.clone(),
+                pause: *pause,
+                meter_id: Some(meter_id),
+            },
+            OfAction::Clone(inner) => OfAction::Clone(with_controller_meter(inner, meter_id)),
+            other => other.clone(),
+        })
+        .collect()
+}
+
 fn controller(op: u32) -> OfAction {
     OfAction::Controller {
         userdata: userdata(op),

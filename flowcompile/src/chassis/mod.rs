@@ -24,8 +24,11 @@
 //! A logical flow tagged `in_out_port` naming a VIF that is not bound here yields no flows.
 //! Flows whose match or actions fail to compile are skipped and listed in [`Flows::errors`].
 //!
-//! Not modelled: `controller_meter` (Copp) on controller actions, and the physical tables
-//! (0, 37..41, 64, 65 and helpers) that ovn-controller's physical.c writes.
+//! A logical flow's `controller_meter` (CoPP) goes on each of its controller actions but `log`
+//! (`meter_id`, from the same meter id table as `log`'s meters).
+//!
+//! Not modelled: the physical tables (0, 37..41, 64, 65 and helpers) that ovn-controller's
+//! physical.c writes.
 
 mod ofp;
 mod sb;
@@ -576,6 +579,13 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                         }
                     }
                 }
+            };
+            let of_actions = match lf.controller_meter.as_deref() {
+                Some(m) => Arc::from(crate::actions::encode::with_controller_meter(
+                    &of_actions,
+                    meters.id(m),
+                )),
+                None => of_actions,
             };
             // The match compiled for this datapath, when it is not the cached one.
             let mut fresh: Option<Matches> = None;

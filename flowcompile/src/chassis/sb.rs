@@ -131,6 +131,8 @@ pub struct LogicalFlowRow {
     pub actions: Arc<str>,
     /// `tags:in_out_port`
     pub in_out_port: Option<Box<str>>,
+    /// `controller_meter` (CoPP), shared like the texts.
+    pub controller_meter: Option<Arc<str>>,
     /// `pipeline`
     pub pipeline: Pipeline,
 }
@@ -289,6 +291,7 @@ impl SbTables {
                 match_: texts.intern(&r.match_),
                 actions: texts.intern(&r.actions),
                 in_out_port: r.tags.remove("in_out_port").map(String::into_boxed_str),
+                controller_meter: r.controller_meter.as_deref().map(|m| texts.intern(m)),
                 pipeline: match r.pipeline {
                     LogicalFlowPipeline::Ingress => Pipeline::Ingress,
                     LogicalFlowPipeline::Egress => Pipeline::Egress,

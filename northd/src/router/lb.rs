@@ -579,8 +579,9 @@ fn build_vip(
     );
 
     let snat = Snat::of(lb, force);
-    let reject = v.backends.is_empty() && lb.options.reject;
-    let actions = dnat_actions(snat, reject, v.backends.is_empty(), &v.nb_backends, hash);
+    let down = v.backends.is_empty() || v.health_down;
+    let reject = down && lb.options.reject;
+    let actions = dnat_actions(snat, reject, down, &v.nb_backends, hash);
     let prio = if vip.port.is_some() { 120 } else { 110 };
     let mut m = new_vip_match(lb.protocol, vip);
     if let (Mode::Distributed(gw), false) = (mode, reject) {

@@ -1,12 +1,15 @@
 //! `ls_in_arp_rsp`: ARP and IPv6 neighbor solicitation responders for the addresses of the
 //! switch's ports.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ovn_nb::addr::MacAddr;
 
 use ovn_sb::stage::Stage;
 
 use super::{LspType, Switch};
 use crate::flow::{solicited_node, Action, Actions, Field, FlowTable, Match, Pred, Value};
+use crate::svc_monitor::SvcArp;
 
 /// Builds `ls_in_arp_rsp` for `sw`.
 pub fn build(sw: &Switch, flows: &mut FlowTable) {
@@ -30,20 +33,7 @@ pub fn build(sw: &Switch, flows: &mut FlowTable) {
             for ip in &a.ipv4 {
                 let m =
                     Match::eq(Field::ARP_TPA, IpAddr::V4(*ip)).and_eq(Field::ARP_OP, Value::Int(1));
-                let reply = Actions(vec![
-                    Action::Assign(Field::ETH_DST, Field::ETH_SRC.into()),
-                    Action::Assign(Field::ETH_SRC, a.mac.into()),
-                    Action::Assign(Field::ARP_OP, Value::Int(2)),
-                    Action::Comment("ARP reply"),
-                    Action::Assign(Field::ARP_THA, Field::ARP_SHA.into()),
-                    Action::Assign(Field::ARP_SHA, a.mac.into()),
-                    Action::Assign(Field::ARP_TPA, Field::ARP_SPA.into()),
-                    Action::Assign(Field::ARP_SPA, IpAddr::V4(*ip).into()),
-                    Action::Assign(Field::OUTPORT, Field::INPORT.into()),
-                    Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
-                    Action::Output,
-                ]);
-                flows.add(dp, Stage::LsInArpRsp, 50, &m, &reply);
+                flows.add(dp, Stage::LsInArpRsp, 50, &m, &arp_reply(a.mac, *ip));
                 flows.add(dp, Stage::LsInArpRsp, 100, &m.and(inport.clone()), &next);
             }
             for ip in &a.ipv6 {
@@ -72,6 +62,35 @@ pub fn build(sw: &Switch, flows: &mut FlowTable) {
                 flows.add(dp, Stage::LsInArpRsp, 100, &m.and(inport.clone()), &next);
             }
         }
+    }
+}
+
+/// An ARP reply from `mac` for `ip`, back out of the port it came in.
+fn arp_reply(mac: MacAddr, ip: Ipv4Addr) -> Actions {
+    Actions(vec![
+        Action::Assign(Field::ETH_DST, Field::ETH_SRC.into()),
+        Action::Assign(Field::ETH_SRC, mac.into()),
+        Action::Assign(Field::ARP_OP, Value::Int(2)),
+        Action::Comment("ARP reply"),
+        Action::Assign(Field::ARP_THA, Field::ARP_SHA.into()),
+        Action::Assign(Field::ARP_SHA, mac.into()),
+        Action::Assign(Field::ARP_TPA, Field::ARP_SPA.into()),
+        Action::Assign(Field::ARP_SPA, IpAddr::V4(ip).into()),
+        Action::Assign(Field::OUTPORT, Field::INPORT.into()),
+        Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
+        Action::Output,
+    ])
+}
+
+/// Health checks: ARP replies (with the `svc_monitor_mac`) for the source addresses the
+/// monitors of `sw`'s ports probe from.
+pub fn build_svc_monitor(svc: &SvcArp, sw: &Switch, flows: &mut FlowTable) {
+    let (Some(mac), Some(ips)) = (svc.mac, svc.by_dp.get(&sw.dp)) else {
+        return;
+    };
+    for ip in ips {
+        let m = Match::eq(Field::ARP_TPA, IpAddr::V4(*ip)).and_eq(Field::ARP_OP, Value::Int(1));
+        flows.add(sw.dp, Stage::LsInArpRsp, 110, &m, &arp_reply(mac, *ip));
     }
 }
 

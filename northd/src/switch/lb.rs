@@ -197,7 +197,7 @@ pub fn build_lb(dp: crate::flow::DpIndex, lb: &LoadBalancer, flows: &mut FlowTab
 
         let prio = if vip.port.is_some() { 120 } else { 110 };
         let new_vip = Match::pred(Pred::Fixed("ct.new")).and(vip_match(vip, lb.protocol));
-        let actions = if v.backends.is_empty() {
+        let actions = if v.backends.is_empty() || v.health_down {
             if lb.options.reject {
                 Actions::one(Action::LbReject {
                     table: Stage::LsOutQosMark.table(),

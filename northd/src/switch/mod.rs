@@ -496,6 +496,8 @@ pub struct SwitchCtx<'a> {
     pub lbs: &'a BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
     /// Each load balancer's flows, built once.
     pub lb_flows: &'a lb::LbFlowCache,
+    /// ARP replies for load balancer health check sources.
+    pub svc_arp: &'a crate::svc_monitor::SvcArp,
 }
 
 /// Builds every switch stage's flows for `sw`.
@@ -507,6 +509,7 @@ pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
     qos::build(ctx, sw, flows);
     stateful::build(sw, flows);
     arp_nd::build(sw, flows);
+    arp_nd::build_svc_monitor(ctx.svc_arp, sw, flows);
     dhcp::build(ctx, sw, acl.stateful(), flows);
     external::build(ctx, sw, flows);
     l2::build(ctx, sw, flows);

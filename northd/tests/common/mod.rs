@@ -221,6 +221,9 @@ pub fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outco
         let args: Vec<String> = cmd.iter().map(|a| resolve_arg(&stack, a)).collect();
         stack.nbctl(&args).expect("nbctl");
     }
+    if std::env::var_os("PARITY_COPP").is_some() {
+        copp_everywhere(&stack);
+    }
     stack.wait_sb().expect("wait sb");
 
     let snapshot = nb_snapshot(&stack);
@@ -271,8 +274,238 @@ pub fn check_ipam(name: &str, snapshot: &NbSnapshot) {
     assert_eq!(ours, real, "{name}: IPAM allocations differ");
 }
 
-/// Port_Binding and Multicast_Group rows, tunnel keys renamed through port names.
+/// A logical flow with a meter or a port tag, expanded per datapath: the flow, its
+/// `controller_meter` and its `tags:in_out_port`.
+pub type MeteredFlow = (Flow, Option<String>, Option<String>);
+
+/// The CoPP protocols a scenario run with `PARITY_COPP=1` meters on every datapath, each
+/// through its own meter (`copp-PROTO`) so that a flow given the wrong protocol shows.
+pub const COPP_PROTOS: &[&str] = &[
+    "arp",
+    "arp-resolve",
+    "dhcpv4-opts",
+    "dhcpv6-opts",
+    "dns",
+    "event-elb",
+    "icmp4-error",
+    "icmp6-error",
+    "igmp",
+    "nd-na",
+    "nd-ns",
+    "nd-ns-resolve",
+    "nd-ra-opts",
+    "tcp-reset",
+    "bfd",
+    "reject",
+    "svc-monitor",
+];
+
+/// Puts a CoPP metering every protocol of [`COPP_PROTOS`] on every switch and router of the
+/// stack (one meter per protocol).
+pub fn copp_everywhere(stack: &testkit::Stack) {
+    for p in COPP_PROTOS {
+        let meter = format!("copp-{p}");
+        stack
+            .nbctl(["meter-add", &meter, "drop", "10", "pktps"])
+            .expect("meter-add");
+        stack
+            .nbctl(["copp-add", "copp-all", p, &meter])
+            .expect("copp-add");
+    }
+    for (list, add) in [("ls-list", "ls-copp-add"), ("lr-list", "lr-copp-add")] {
+        let out = stack.nbctl([list]).expect("list");
+        for line in out.lines() {
+            // `UUID (name)`
+            if let Some(uuid) = line.split_whitespace().next() {
+                stack
+                    .nbctl([add, "copp-all", uuid])
+                    .expect("copp on datapath");
+            }
+        }
+    }
+}
+
+/// Our flows that carry a meter or a port tag, expanded per datapath.
+pub fn our_metered_flows(content: &SbContent) -> BTreeSet<MeteredFlow> {
+    let mut out = BTreeSet::new();
+    for (k, dps) in content.flows.iter() {
+        let io_port = k.io_port();
+        if k.meter.is_none() && io_port.is_none() {
+            continue;
+        }
+        for &dp in dps {
+            out.insert((
+                (
+                    content.datapaths[dp].name.clone(),
+                    k.stage.name().to_owned(),
+                    k.priority,
+                    k.match_.clone(),
+                    k.actions.clone(),
+                ),
+                k.meter.as_deref().map(str::to_owned),
+                io_port.map(str::to_owned),
+            ));
+        }
+    }
+    out
+}
+
+/// The real stack's flows that carry a meter, expanded per datapath (router load balancer
+/// address set keys renamed through `lb_keys`).
+pub fn real_metered_flows(
+    stack: &testkit::Stack,
+    lb_keys: &BTreeMap<String, String>,
+) -> BTreeSet<MeteredFlow> {
+    let dps: Vec<sb::DatapathBinding> = sb_rows(stack);
+    let dp_name: BTreeMap<_, _> = dps
+        .iter()
+        .map(|d| {
+            (
+                d.uuid.uuid(),
+                d.external_ids.get("name").cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let groups: Vec<sb::LogicalDpGroup> = sb_rows(stack);
+    let group_dps: BTreeMap<_, Vec<_>> = groups
+        .iter()
+        .map(|g| {
+            (
+                g.uuid.uuid(),
+                g.datapaths.iter().map(|d| d.uuid()).collect(),
+            )
+        })
+        .collect();
+    // (ovn-sbctl lists a `hash` column of Logical_Flow that the schema does not declare.)
+    let text = stack
+        .sbctl([
+            "--format=json",
+            "--columns=_uuid,logical_datapath,logical_dp_group,pipeline,table_id,priority,match,actions,controller_meter,tags,external_ids",
+            "list",
+            "Logical_Flow",
+        ])
+        .expect("sbctl list");
+    let flows: Vec<sb::LogicalFlow> = json_rows(&text)
+        .iter()
+        .map(|r| sb::LogicalFlow::from_json(r).expect("SB row"))
+        .collect();
+    let mut out = BTreeSet::new();
+    for f in &flows {
+        let io_port = f.tags.get("in_out_port");
+        if f.controller_meter.is_none() && io_port.is_none() {
+            continue;
+        }
+        let dps: Vec<_> = match (&f.logical_datapath, &f.logical_dp_group) {
+            (Some(d), _) => vec![d.uuid()],
+            (None, Some(g)) => group_dps.get(&g.uuid()).cloned().unwrap_or_default(),
+            (None, None) => Vec::new(),
+        };
+        let stage = f
+            .external_ids
+            .get("stage-name")
+            .cloned()
+            .unwrap_or_default();
+        for d in dps {
+            out.insert((
+                (
+                    dp_name.get(&d).cloned().unwrap_or_default(),
+                    stage.clone(),
+                    u16::try_from(f.priority).unwrap_or_default(),
+                    rekey_rtr_lb(&f.match_, lb_keys),
+                    f.actions.clone(),
+                ),
+                f.controller_meter.clone(),
+                io_port.cloned(),
+            ));
+        }
+    }
+    out
+}
+
+/// Logical flow meters (`controller_meter`) and `Meter` rows (with their bands) equal.
+pub fn compare_meters(name: &str, stack: &testkit::Stack, content: &SbContent) {
+    let lb_keys = real_to_our_keys(stack, content);
+    let real = real_metered_flows(stack, &lb_keys);
+    let ours = our_metered_flows(content);
+    for f in ours.difference(&real) {
+        eprintln!("  metered ours-only: {f:?}");
+    }
+    for f in real.difference(&ours) {
+        eprintln!("  metered real-only: {f:?}");
+    }
+    assert!(
+        ours == real,
+        "{name}: flow meters or port tags differ (see stderr)"
+    );
+
+    let meters: Vec<sb::Meter> = sb_rows(stack);
+    let bands: Vec<sb::MeterBand> = sb_rows(stack);
+    let band: BTreeMap<_, _> = bands.iter().map(|b| (b.uuid, b)).collect();
+    let mut real: Vec<_> = meters
+        .iter()
+        .map(|m| {
+            let mut bs: Vec<_> = m
+                .bands
+                .iter()
+                .filter_map(|r| band.get(r))
+                .map(|b| (b.action, b.rate, b.burst_size))
+                .collect();
+            bs.sort();
+            (m.name.clone(), m.unit, bs)
+        })
+        .collect();
+    real.sort();
+    let ours: Vec<_> = content
+        .meters
+        .iter()
+        .map(|m| (m.name.clone(), m.unit, m.bands.clone()))
+        .collect();
+    assert_eq!(ours, real, "{name}: Meter rows differ");
+}
+
+/// `Service_Monitor` rows equal (every column but `status`, which ovn-controller owns).
+pub fn compare_service_monitors(name: &str, stack: &testkit::Stack, content: &SbContent) {
+    let rows: Vec<sb::ServiceMonitor> = sb_rows(stack);
+    let mut real: Vec<_> = rows
+        .iter()
+        .map(|m| {
+            (
+                m.ip.clone(),
+                m.port,
+                m.protocol.unwrap_or_default(),
+                m.logical_port.clone(),
+                m.src_ip.clone(),
+                m.src_mac.clone(),
+                m.options.clone(),
+            )
+        })
+        .collect();
+    real.sort();
+    let mut ours: Vec<_> = content
+        .service_monitors
+        .iter()
+        .map(|m| {
+            (
+                m.key.0.clone(),
+                i64::from(m.key.1),
+                m.key.2,
+                m.key.3.clone(),
+                m.src_ip.clone(),
+                m.src_mac.clone(),
+                m.options.clone(),
+            )
+        })
+        .collect();
+    ours.sort();
+    assert_eq!(ours, real, "{name}: Service_Monitor rows differ");
+}
+
+/// Port_Binding and Multicast_Group rows, tunnel keys renamed through port names (and flow
+/// meters and `Meter` rows, [`compare_meters`], and `Service_Monitor` rows,
+/// [`compare_service_monitors`]).
 pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent) {
+    compare_meters(name, stack, content);
+    compare_service_monitors(name, stack, content);
     let dps: Vec<sb::DatapathBinding> = sb_rows(stack);
     let dp_name: BTreeMap<_, _> = dps
         .iter()

@@ -62,6 +62,10 @@ pub struct ApplyStats {
 /// Child tables and the columns that identify a child row.
 const CHILD_COLUMNS: &[(&str, &[&str])] = &[
     (
+        "Meter_Band",
+        &["action", "burst_size", "external_ids", "rate"],
+    ),
+    (
         "ACL",
         &[
             "action",
@@ -128,8 +132,9 @@ pub const LB_GROUPS: [&str; 3] = [
 /// Whether an existing root row that is not desired belongs to the kube layer (and is deleted):
 /// node switches (`other_config:subnet`), `join`, `ext_*`, switches and other rows carrying
 /// `k8s.ovn.org/*` external ids, `ovn_cluster_router` and `GR_*` routers, Service load balancers
-/// (`k8s.ovn.org/kind`), the cluster load balancer groups, and address sets and port groups
-/// with OVN-Kubernetes external ids (`k8s.ovn.org/owner-type` or `name`).
+/// (`k8s.ovn.org/kind`), the cluster load balancer groups, address sets and port groups
+/// with OVN-Kubernetes external ids (`k8s.ovn.org/owner-type` or `name`), the default CoPP and
+/// its `*-rate-limiter` meters, and the `acl-logging` meter.
 pub fn is_owned(
     table: &str,
     name: &str,
@@ -145,6 +150,11 @@ pub fn is_owned(
         "Load_Balancer" => external_ids.contains_key("k8s.ovn.org/kind"),
         "Load_Balancer_Group" => LB_GROUPS.contains(&name),
         "Address_Set" | "Port_Group" => k8s || external_ids.contains_key("name"),
+        "Meter" => {
+            name == super::policy::ACL_LOGGING_METER
+                || name.ends_with(super::topology::RATE_LIMITER_SUFFIX)
+        }
+        "Copp" => name == super::topology::DEFAULT_COPP,
         _ => false,
     }
 }
@@ -307,6 +317,7 @@ impl Ctx<'_> {
                 ("policies", "Logical_Router_Policy"),
             ],
             "Port_Group" => &[("acls", "ACL")],
+            "Meter" => &[("bands", "Meter_Band")],
             _ => &[],
         };
         for (col, ct) in child_cols {

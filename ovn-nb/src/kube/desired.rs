@@ -1,10 +1,10 @@
 //! The Northbound content the kube layer wants, as plain rows: what [`super::build_nb`] produces
 //! and [`super::apply()`] writes.
 //!
-//! Rows of the named tables (`Logical_Switch`, `Logical_Switch_Port`, `Logical_Router`,
-//! `Logical_Router_Port`, `Load_Balancer`, `Load_Balancer_Group`, `Address_Set`, `Port_Group`)
-//! are keyed by their `name`. Rows without a name (`ACL`, `NAT`, `Logical_Router_Static_Route`,
-//! `Logical_Router_Policy`) are children of the row whose reference column holds them, and are
+//! Rows of the named tables (`Meter`, `Copp`, `Logical_Switch`, `Logical_Switch_Port`,
+//! `Logical_Router`, `Logical_Router_Port`, `Load_Balancer`, `Load_Balancer_Group`,
+//! `Address_Set`, `Port_Group`) are keyed by their `name`. Rows without a name (`ACL`, `NAT`,
+//! `Logical_Router_Static_Route`, `Logical_Router_Policy`, `Meter_Band`) are children of the row whose reference column holds them, and are
 //! identified by their content within that parent.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,7 +130,9 @@ impl Row {
 }
 
 /// Tables whose rows are keyed by `name`.
-pub const NAMED_TABLES: [&str; 8] = [
+pub const NAMED_TABLES: [&str; 10] = [
+    "Meter",
+    "Copp",
     "Logical_Switch",
     "Logical_Switch_Port",
     "Logical_Router",

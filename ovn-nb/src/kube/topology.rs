@@ -171,6 +171,7 @@ fn gateway_router(nb: &mut DesiredNb, input: &Input<'_>, n: &NodeInfo) {
                 [("physical_ip", physical_ip), ("physical_ips", physical_ips)],
             ),
     );
+    nb.add_refs(LR, &gr, "copp", "Copp", [DEFAULT_COPP]);
     nb.put(LRP, &rtoj, router_port(&rtoj, &n.join));
     nb.put(LSP, &jtor, switch_router_port(&jtor, &rtoj));
     nb.add_refs(LS, JOIN_SWITCH, "ports", LSP, [jtor]);
@@ -265,9 +266,55 @@ fn gateway_router(nb: &mut DesiredNb, input: &Input<'_>, n: &NodeInfo) {
     }
 }
 
-/// Writes the cluster router, the join switch, and every node's switch and gateway router.
+/// The control plane protection every gateway router gets.
+pub const DEFAULT_COPP: &str = "ovnkube-default";
+/// The suffix of the default CoPP's meter names (`<protocol>-rate-limiter`).
+pub const RATE_LIMITER_SUFFIX: &str = "-rate-limiter";
+/// The protocols the default CoPP meters.
+pub const COPP_PROTOCOLS: [&str; 8] = [
+    "arp",
+    "arp-resolve",
+    "bfd",
+    "event-elb",
+    "icmp4-error",
+    "icmp6-error",
+    "reject",
+    "tcp-reset",
+];
+/// Packets per second the default CoPP's meters let through.
+pub const COPP_RATE: i64 = 25;
+/// Packets per second the `acl-logging` meter lets through.
+pub const ACL_LOGGING_RATE: i64 = 20;
+
+/// A fair packets-per-second meter dropping beyond `rate`.
+fn meter(nb: &mut DesiredNb, name: &str, rate: i64) {
+    nb.put("Meter", name, Row::new().s("unit", "pktps").b("fair", true));
+    nb.add_child(
+        "Meter",
+        name,
+        "bands",
+        "Meter_Band",
+        Row::new().s("action", "drop").i("rate", rate),
+    );
+}
+
+/// The default CoPP (one meter per protocol) and the ACL logging meter.
+fn meters(nb: &mut DesiredNb) {
+    let mut names = Vec::new();
+    for p in COPP_PROTOCOLS {
+        let name = format!("{p}{RATE_LIMITER_SUFFIX}");
+        meter(nb, &name, COPP_RATE);
+        names.push((p, name));
+    }
+    nb.put("Copp", DEFAULT_COPP, Row::new().map("meters", names));
+    meter(nb, super::policy::ACL_LOGGING_METER, ACL_LOGGING_RATE);
+}
+
+/// Writes the meters, the cluster router, the join switch, and every node's switch and gateway
+/// router.
 pub(crate) fn build(input: &Input<'_>, nb: &mut DesiredNb) {
     let cfg = input.config;
+    meters(nb);
     let joins = cfg.cluster_router_join_addresses();
     nb.put(
         LR,
