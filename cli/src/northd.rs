@@ -921,9 +921,7 @@ mod tests {
             })
             .build()
             .expect("stack");
-        stack
-            .nbctl(["--wait=sb", "ls-add", "sw0"])
-            .expect("nbctl");
+        stack.nbctl(["--wait=sb", "ls-add", "sw0"]).expect("nbctl");
         let sb = stack.daemon(Component::Sb).expect("SB server").pid();
         signal(sb, "-STOP");
         stack.nbctl(["lsp-add", "sw0", "p1"]).expect("nbctl");

@@ -144,14 +144,11 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool) -> Run 
             std::thread::sleep(Duration::from_millis(100));
         }
         // The rounds' lines, and any warning (a failed round says why).
-        for line in log
-            .lines()
-            .filter(|l| {
-                ["_ms", "_mib", "WARN", "ERROR"]
-                    .iter()
-                    .any(|k| l.contains(k))
-            })
-        {
+        for line in log.lines().filter(|l| {
+            ["_ms", "_mib", "WARN", "ERROR"]
+                .iter()
+                .any(|k| l.contains(k))
+        }) {
             eprintln!("  ovnkit northd: {line}");
             if line.contains("SB written") {
                 let field = |k: &str| -> u64 {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
 use super::error::{ClientError, Result};
-use crate::jsonrpc::echo::{echo_reply, is_echo_reply, Keepalive};
+use crate::jsonrpc::echo::{echo_reply, is_echo_reply, Keepalive, KeepaliveAction};
 use crate::jsonrpc::{
     JsonRpcCodec, JsonRpcError, JsonSplitter, Message, Notification, Request, Response,
 };
@@ -427,6 +427,12 @@ impl Connection {
         }
     }
 
+    /// What the inactivity probe says now, counting the bytes received so far as activity.
+    pub(crate) fn poll_keepalive(&mut self) -> KeepaliveAction {
+        self.note_received_bytes();
+        self.keepalive.poll(Instant::now())
+    }
+
     /// Queues `msg` for the writer task; fails once the socket failed.
     pub(crate) async fn send(&mut self, msg: Message) -> Result<()> {
         self.queue(Outgoing::Message(msg))
@@ -638,7 +644,6 @@ mod tests {
     /// byte counts).
     #[test]
     fn a_slowly_arriving_message_is_not_silence() {
-        use crate::jsonrpc::echo::KeepaliveAction;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sock");
         let rt = tokio::runtime::Builder::new_current_thread()

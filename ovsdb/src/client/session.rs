@@ -455,10 +455,7 @@ impl Session {
                     Some(Cmd::Reconnect) => break End::Requested,
                     Some(c) => self.dispatch(&mut live, c).await,
                 },
-                () = sleep_until(probe_at) => match {
-                    live.conn.note_received_bytes();
-                    live.conn.keepalive.poll(Instant::now())
-                } {
+                () = sleep_until(probe_at) => match live.conn.poll_keepalive() {
                     KeepaliveAction::Wait => Ok(()),
                     KeepaliveAction::SendProbe(r) => live.conn.send(Message::Request(r)).await,
                     KeepaliveAction::Disconnect => Err(ClientError::Timeout(format!(
