@@ -33,6 +33,39 @@ use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Bound on each request of a connection's handshake: the monitor's first reply carries a whole
+/// database, which a loaded server may need minutes to produce (giving up would only make it
+/// start over).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Waits until `client` is connected and in sync, however long that takes (like ovn-northd),
+/// saying every [`TIMEOUT`] what it is waiting for; fails only when the client gives up.
+async fn wait_connected(client: &Client, what: &str) -> Result<(), String> {
+    loop {
+        match client.wait_connected(TIMEOUT).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                if let Some(fatal) = client.status().fatal {
+                    return Err(format!("{what}: {fatal}"));
+                }
+                tracing::warn!("{what}: still not connected: {e}");
+            }
+        }
+    }
+}
+
+/// The message of a failed transaction on `client`, with the cause of a lost connection (the
+/// client's last connection error) when that is why it failed.
+fn txn_error(client: &Client, what: &str, e: &ovsdb::client::ClientError) -> String {
+    use ovsdb::client::ClientError as E;
+    match (e, client.status().last_error) {
+        (E::OutcomeUnknown | E::Disconnected, Some(cause)) => {
+            format!("{what} transaction: {e} (the connection ended: {cause})")
+        }
+        _ => format!("{what} transaction: {e}"),
+    }
+}
+
 /// SB tables replicated: what the diff needs ([`SbRows::TABLES`]), plus `Chassis_Private` for
 /// `hv_cfg`.
 fn sb_tables() -> Vec<&'static str> {
@@ -100,6 +133,7 @@ fn nb_config(remotes: &str) -> ClientConfig {
         cfg = cfg.table(t, &[]);
     }
     cfg.connect_timeout = TIMEOUT;
+    cfg.request_timeout = HANDSHAKE_TIMEOUT;
     cfg
 }
 
@@ -110,6 +144,7 @@ fn sb_config(remotes: &str) -> ClientConfig {
         cfg = cfg.table(t, &[]);
     }
     cfg.connect_timeout = TIMEOUT;
+    cfg.request_timeout = HANDSHAKE_TIMEOUT;
     cfg.index(IndexSpec::new(
         "Logical_Flow",
         "lflow-key",
@@ -156,12 +191,8 @@ struct Daemon {
 async fn main_loop(args: &NorthdArgs) -> Result<(), String> {
     let nb = Client::start(nb_config(&args.ovnnb_db)).map_err(|e| e.to_string())?;
     let sb = Client::start(sb_config(&args.ovnsb_db)).map_err(|e| e.to_string())?;
-    nb.wait_connected(TIMEOUT)
-        .await
-        .map_err(|e| format!("NB: {e}"))?;
-    sb.wait_connected(TIMEOUT)
-        .await
-        .map_err(|e| format!("SB: {e}"))?;
+    wait_connected(&nb, "NB").await?;
+    wait_connected(&sb, "SB").await?;
     let mut nb_rx = nb.subscribe();
     let mut sb_rx = sb.subscribe();
     let mut d = Daemon {
@@ -298,6 +329,26 @@ fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
     })
 }
 
+/// The process's resident set and its peak (`VmRSS`, `VmHWM`) in MiB, for the round's log
+/// line; zeros where `/proc/self/status` is unavailable.
+fn memory_mib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib / 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Logs the memory at a step of a round (debug level: `RUST_LOG=ovnkit=debug`).
+fn memory_at(step: &str) {
+    let (rss, hwm) = memory_mib();
+    tracing::debug!(rss_mib = rss, hwm_mib = hwm, "memory after {step}");
+}
+
 /// `NB_Global` `hv_cfg`: the smallest `nb_cfg` any chassis has caught up with (`nb_cfg` when
 /// there is no chassis).
 fn hv_cfg(rep: &Replica, nb_cfg: i64) -> i64 {
@@ -411,9 +462,11 @@ impl Daemon {
             .with_replica(sb_rows)
             .ok_or("SB replica not ready")??;
         let parse_ms = t.elapsed().as_millis() as u64;
+        memory_at("parse");
         let t = Instant::now();
         let engine = Engine::new(snapshot, current.state());
         let build_ms = t.elapsed().as_millis() as u64;
+        memory_at("build");
         let content = engine.content();
         for w in &content.warnings {
             eprintln!("ovnkit northd: {w}");
@@ -424,6 +477,7 @@ impl Daemon {
         let mut txn = plan(&current, content).map_err(|e| e.to_string())?;
         drop(current);
         let diff_ms = t.elapsed().as_millis() as u64;
+        memory_at("plan");
         let flows = content.flows.len();
         let dynamic = content.nb_dynamic_addresses.clone();
         let global_options = content.global_options.clone();
@@ -448,7 +502,9 @@ impl Daemon {
         let inserts = txn.inserts();
         let bytes = txn.to_vec().map_err(|e| e.to_string())?;
         drop(txn);
+        memory_at("serialize");
         self.write_sb_bytes(bytes, n_ops, inserts).await?;
+        memory_at("SB commit");
         tracing::info!(
             parse_ms,
             build_ms,
@@ -463,8 +519,11 @@ impl Daemon {
         let lsps: Vec<Ref<nb::LogicalSwitchPort>> =
             engine.nb().switch_ports.keys().copied().collect();
         self.engine = Some(engine);
-        self.write_nb(&lsps, &dynamic, &global_options, nb_cfg)
-            .await
+        let r = self
+            .write_nb(&lsps, &dynamic, &global_options, nb_cfg)
+            .await;
+        memory_at("NB write-back");
+        r
     }
 
     /// Applies the NB changes to the engine; returns false when they need a full recompute.
@@ -590,7 +649,7 @@ impl Daemon {
             self.sb
                 .transact(txn)
                 .await
-                .map_err(|e| format!("SB transaction: {e}"))?;
+                .map_err(|e| txn_error(&self.sb, "SB", &e))?;
         }
         self.after_sb_write();
         Ok(())
@@ -608,7 +667,7 @@ impl Daemon {
             self.sb
                 .transact_bytes(params.into(), n_ops, inserts)
                 .await
-                .map_err(|e| format!("SB transaction: {e}"))?;
+                .map_err(|e| txn_error(&self.sb, "SB", &e))?;
         }
         self.after_sb_write();
         Ok(())
@@ -700,7 +759,7 @@ impl Daemon {
         self.nb
             .transact(txn)
             .await
-            .map_err(|e| format!("NB transaction: {e}"))?;
+            .map_err(|e| txn_error(&self.nb, "NB", &e))?;
         Ok(())
     }
 }
@@ -822,7 +881,72 @@ impl SbLookup for ReplicaLookup<'_> {
 
 #[cfg(test)]
 mod tests {
-    use testkit::{NorthdSource, NB_PLACEHOLDER, SB_PLACEHOLDER};
+    use testkit::{Component, NorthdSource, NB_PLACEHOLDER, SB_PLACEHOLDER};
+
+    /// The built `ovnkit` binary next to the test's `deps` directory, if there is one.
+    fn ovnkit_binary() -> Option<std::path::PathBuf> {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| Some(p.parent()?.parent()?.join("ovnkit")))
+            .filter(|p| p.exists())
+    }
+
+    fn signal(pid: u32, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid}");
+    }
+
+    /// An SB server that stays silent for longer than two inactivity-probe intervals while it
+    /// commits our transaction (as a real ovsdb-server does committing tens of thousands of
+    /// flows on a loaded machine) must not make the round fail: the connection is a Unix socket,
+    /// which OVS never probes, and the transaction's reply is still coming. This is how the
+    /// first full round at scale failed after its SB commit (BENCHMARKS.md, issues 8 and 9).
+    #[test]
+    fn a_round_survives_a_silent_sb_server() {
+        let ovn = testkit::require_or_skip!();
+        let Some(program) = ovnkit_binary() else {
+            eprintln!("skipped: build the ovnkit binary first (cargo build -p ovnkit-cli)");
+            return;
+        };
+        let stack = ovn
+            .stack()
+            .no_chassis()
+            .northd(NorthdSource::Command {
+                program,
+                args: vec![
+                    "northd".into(),
+                    "--ovnnb-db".into(),
+                    NB_PLACEHOLDER.into(),
+                    "--ovnsb-db".into(),
+                    SB_PLACEHOLDER.into(),
+                ],
+            })
+            .build()
+            .expect("stack");
+        stack.nbctl(["--wait=sb", "ls-add", "sw0"]).expect("nbctl");
+        let sb = stack.daemon(Component::Sb).expect("SB server").pid();
+        signal(sb, "-STOP");
+        stack.nbctl(["lsp-add", "sw0", "p1"]).expect("nbctl");
+        // Two probe intervals (5 s each) and a margin, with our transaction waiting.
+        std::thread::sleep(std::time::Duration::from_secs(12));
+        signal(sb, "-CONT");
+        stack.nbctl(["--wait=sb", "sync"]).expect("wait sb");
+        let log = std::fs::read_to_string(
+            stack
+                .daemon(Component::Northd)
+                .expect("northd")
+                .output_file(),
+        )
+        .expect("northd log");
+        assert!(
+            !log.contains("round failed") && !log.contains("connection ended"),
+            "{log}"
+        );
+        assert!(log.contains("SB written (incremental)"), "{log}");
+    }
 
     /// Our northd drives a real NB/SB pair: `ovn-nbctl --wait=sb` returns and the flows are
     /// there. Needs the built `ovnkit` binary next to the test's `deps` directory
@@ -830,11 +954,7 @@ mod tests {
     #[test]
     fn keeps_sb_in_step_with_nb() {
         let ovn = testkit::require_or_skip!();
-        let Some(program) = std::env::current_exe()
-            .ok()
-            .and_then(|p| Some(p.parent()?.parent()?.join("ovnkit")))
-            .filter(|p| p.exists())
-        else {
+        let Some(program) = ovnkit_binary() else {
             eprintln!("skipped: build the ovnkit binary first (cargo build -p ovnkit-cli)");
             return;
         };

@@ -143,7 +143,12 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool) -> Run 
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        for line in log.lines().filter(|l| l.contains("_ms")) {
+        // The rounds' lines, and any warning (a failed round says why).
+        for line in log.lines().filter(|l| {
+            ["_ms", "_mib", "WARN", "ERROR"]
+                .iter()
+                .any(|k| l.contains(k))
+        }) {
             eprintln!("  ovnkit northd: {line}");
             if line.contains("SB written") {
                 let field = |k: &str| -> u64 {
@@ -239,4 +244,14 @@ fn ovnk_250_nodes_vs_real() {
             egress_ips: 500,
         },
     );
+}
+
+/// Only our northd on issue 8's shape, printing its whole log (for diagnosing a round).
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn switches_only_ours() {
+    let ovn = testkit::require_or_skip!();
+    let nb = shapes::switches_only();
+    let r = run(&ovn, shapes::insert_transaction(&nb), true);
+    eprintln!("ours: {r:?}");
 }

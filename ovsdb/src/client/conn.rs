@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
 use super::error::{ClientError, Result};
-use crate::jsonrpc::echo::{echo_reply, is_echo_reply, Keepalive};
+use crate::jsonrpc::echo::{echo_reply, is_echo_reply, Keepalive, KeepaliveAction};
 use crate::jsonrpc::{
     JsonRpcCodec, JsonRpcError, JsonSplitter, Message, Notification, Request, Response,
 };
@@ -119,6 +119,10 @@ enum Incoming {
 struct ClientCodec {
     splitter: JsonSplitter,
     raw_id: Option<u64>,
+    /// Bytes of the frames handed out so far.
+    consumed: u64,
+    /// Bytes received so far, including those of a message not complete yet.
+    received: u64,
 }
 
 impl Decoder for ClientCodec {
@@ -129,8 +133,12 @@ impl Decoder for ClientCodec {
         &mut self,
         src: &mut BytesMut,
     ) -> std::result::Result<Option<Incoming>, JsonRpcError> {
+        self.received = self.received.max(self.consumed + src.len() as u64);
         let frame = match self.splitter.next_frame(src) {
-            Ok(Some(f)) => f,
+            Ok(Some(f)) => {
+                self.consumed += f.len() as u64;
+                f
+            }
             Ok(None) => return Ok(None),
             Err(e) => {
                 self.splitter.reset();
@@ -308,6 +316,8 @@ pub struct Connection {
     writer: tokio::task::JoinHandle<()>,
     write_error: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     next_id: u64,
+    /// [`ClientCodec::received`] when last looked at.
+    received_seen: u64,
     pub(crate) keepalive: Keepalive,
     pub(crate) deferred: VecDeque<Notification>,
 }
@@ -395,6 +405,7 @@ impl Connection {
             writer,
             write_error,
             next_id: 1,
+            received_seen: 0,
             keepalive: Keepalive::new(probe, Instant::now()),
             deferred: VecDeque::new(),
         })
@@ -403,6 +414,23 @@ impl Connection {
     /// The remote's name.
     pub fn remote(&self) -> &str {
         &self.remote
+    }
+
+    /// Records as activity, for the inactivity probe, any bytes received since the last call,
+    /// even of a message not complete yet (as OVS's `jsonrpc_session_run` does): a large update
+    /// or reply that takes longer than the probe interval to arrive is not silence.
+    pub(crate) fn note_received_bytes(&mut self) {
+        let received = self.reader.decoder().received;
+        if received > self.received_seen {
+            self.received_seen = received;
+            self.keepalive.on_receive(Instant::now());
+        }
+    }
+
+    /// What the inactivity probe says now, counting the bytes received so far as activity.
+    pub(crate) fn poll_keepalive(&mut self) -> KeepaliveAction {
+        self.note_received_bytes();
+        self.keepalive.poll(Instant::now())
     }
 
     /// Queues `msg` for the writer task; fails once the socket failed.
@@ -609,6 +637,53 @@ mod tests {
                 String::from_utf8_lossy(frame)
             );
         }
+    }
+
+    /// A message that takes several probe intervals to arrive, its bytes coming steadily, is
+    /// activity: the inactivity probe never asks to disconnect (as in OVS, where any received
+    /// byte counts).
+    #[test]
+    fn a_slowly_arriving_message_is_not_silence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::UnixListener::bind(&path).unwrap();
+            let server = tokio::spawn(async move {
+                let (mut s, _) = listener.accept().await.unwrap();
+                s.write_all(br#"{"id":null,"method":"update","params":[null,{"#)
+                    .await
+                    .unwrap();
+                for i in 0..10 {
+                    tokio::time::sleep(Duration::from_millis(80)).await;
+                    let sep = if i == 9 { "}]}" } else { "," };
+                    s.write_all(format!("\"a{i}\":{i}{sep}").as_bytes())
+                        .await
+                        .unwrap();
+                }
+                s
+            });
+            let remote = Remote::Unix(path.to_string_lossy().into_owned());
+            let probe = Duration::from_millis(200);
+            let mut c = Connection::connect(&remote, Duration::from_secs(10), Some(probe))
+                .await
+                .unwrap();
+            let m = loop {
+                match tokio::time::timeout(Duration::from_millis(20), c.next_message()).await {
+                    Ok(m) => break m.unwrap(),
+                    Err(_) => {
+                        c.note_received_bytes();
+                        let action = c.keepalive.poll(Instant::now());
+                        assert_ne!(action, KeepaliveAction::Disconnect);
+                    }
+                }
+            };
+            assert!(matches!(m, Message::Notification(n) if n.params[1]["a9"] == 9));
+            drop(server.await.unwrap());
+        });
     }
 
     /// A scripted server: answers `echo` probes interleaved, sends a notification before the

@@ -69,7 +69,10 @@ pub struct ClientConfig {
     pub indexes: Vec<IndexSpec>,
     /// Use only the leader of a clustered database.
     pub leader_only: bool,
-    /// Inactivity probe interval (`None` disables probing).
+    /// Inactivity probe interval (`None` disables probing). [`ClientConfig::new`] sets OVS's
+    /// 5 s unless every remote is a Unix socket: like OVS (`stream_or_pstream_needs_probes`),
+    /// Unix sockets are not probed by default, so a local server busy for a while (committing a
+    /// large transaction) does not cost the connection and the outcome of that transaction.
     pub probe_interval: Option<Duration>,
     /// Bound on connecting to one remote.
     pub connect_timeout: Duration,
@@ -90,17 +93,22 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// Replicates every table of `database` from `remotes` (comma-separated).
     pub fn new(remotes: &str, database: &str) -> Self {
+        let remotes: Vec<String> = remotes
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let probe_interval = remotes
+            .iter()
+            .any(|r| !r.starts_with("unix:"))
+            .then_some(crate::jsonrpc::echo::DEFAULT_PROBE_INTERVAL);
         Self {
-            remotes: remotes
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            remotes,
             database: database.to_owned(),
             monitor: Some(MonitorSpec::default()),
             indexes: Vec::new(),
             leader_only: false,
-            probe_interval: Some(crate::jsonrpc::echo::DEFAULT_PROBE_INTERVAL),
+            probe_interval,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
             backoff_min: Duration::from_millis(100),

@@ -152,7 +152,7 @@ impl Session {
                             continue;
                         }
                         End::Failed(e) => {
-                            tracing::info!(remote = %remote, error = %e, "ovsdb client: connection ended");
+                            tracing::warn!(remote = %remote, error = %e, "ovsdb client: connection ended");
                             self.status(|s| s.last_error = Some(e));
                         }
                     }
@@ -455,7 +455,7 @@ impl Session {
                     Some(Cmd::Reconnect) => break End::Requested,
                     Some(c) => self.dispatch(&mut live, c).await,
                 },
-                () = sleep_until(probe_at) => match live.conn.keepalive.poll(Instant::now()) {
+                () = sleep_until(probe_at) => match live.conn.poll_keepalive() {
                     KeepaliveAction::Wait => Ok(()),
                     KeepaliveAction::SendProbe(r) => live.conn.send(Message::Request(r)).await,
                     KeepaliveAction::Disconnect => Err(ClientError::Timeout(format!(
@@ -471,6 +471,11 @@ impl Session {
                 break End::Failed(e);
             }
         };
+        // The cause is in the status before the pending requests learn that they failed, so
+        // that their callers can report it.
+        if let End::Failed(e) = &end {
+            self.status(|s| s.last_error = Some(e.clone()));
+        }
         for (_, p) in live.pending.drain() {
             fail_pending(p);
         }
