@@ -338,6 +338,8 @@ fn digest(content: &SbContent) -> u64 {
         load_balancers,
         ha_chassis_groups,
         static_mac_bindings,
+        meters,
+        service_monitors,
         flows: _,
         nb_dynamic_addresses,
         warnings,
@@ -345,7 +347,7 @@ fn digest(content: &SbContent) -> u64 {
     format!(
         "{global_options:?}{datapaths:?}{ports:?}{multicast_groups:?}{address_sets:?}\
          {port_groups:?}{ip_multicast:?}{load_balancers:?}{ha_chassis_groups:?}\
-         {static_mac_bindings:?}{nb_dynamic_addresses:?}{warnings:?}"
+         {static_mac_bindings:?}{meters:?}{service_monitors:?}{nb_dynamic_addresses:?}{warnings:?}"
     )
     .hash(&mut h);
     h.finish()
@@ -369,8 +371,10 @@ fn snapshot_json(s: &NbSnapshot) -> serde_json::Value {
     add(&mut out, &s.port_groups);
     add(&mut out, &s.load_balancers);
     add(&mut out, &s.lb_groups);
+    add(&mut out, &s.lb_health_checks);
     add(&mut out, &s.qos);
     add(&mut out, &s.meters);
+    add(&mut out, &s.meter_bands);
     add(&mut out, &s.dhcp_options);
     add(&mut out, &s.dns);
     add(&mut out, &s.static_routes);
