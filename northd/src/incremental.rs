@@ -1379,7 +1379,7 @@ impl Engine {
                 .map(Ref::new)
                 .collect();
             match &old {
-                Some(o) => txn.update(&n, o)?,
+                Some(o) => txn.update_mutating(&n, o, &["ports"])?,
                 None => {
                     txn.insert(&n)?;
                 }
@@ -1422,7 +1422,7 @@ impl Engine {
                         ..old.clone().unwrap_or_default()
                     };
                     match &old {
-                        Some(o) => txn.update(&n, o)?,
+                        Some(o) => txn.update_mutating(&n, o, &["addresses"])?,
                         None => {
                             txn.insert(&n)?;
                         }
@@ -1442,7 +1442,7 @@ impl Engine {
                         ..old.clone().unwrap_or_default()
                     };
                     match &old {
-                        Some(o) => txn.update(&n, o)?,
+                        Some(o) => txn.update_mutating(&n, o, &["ports"])?,
                         None => {
                             txn.insert(&n)?;
                         }

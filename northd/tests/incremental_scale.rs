@@ -199,7 +199,169 @@ fn summary(ops: &[Value]) -> String {
         .join(", ")
 }
 
+/// CPU time (user + system) of process `pid`, from `/proc/PID/stat`.
+fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, a)| a);
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let ticks: u64 = f.iter().sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// A real SB `ovsdb-server` holding the same rows (same UUIDs) as the in-memory SB.
+struct RealSb {
+    _stack: testkit::Stack,
+    rt: tokio::runtime::Runtime,
+    conn: ovsdb::client::Connection,
+    pid: u32,
+}
+
+impl RealSb {
+    fn start(ovn: &testkit::Toolbox, sb: &mut Database) -> Self {
+        let stack = ovn
+            .stack()
+            .no_chassis()
+            .northd(testkit::NorthdSource::None)
+            .build()
+            .expect("stack");
+        let pid = stack
+            .daemon(testkit::Component::Sb)
+            .map(|d| d.pid())
+            .expect("SB server");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let remote = ovsdb::client::Remote::parse(stack.sb_remote()).expect("remote");
+        let mut conn = rt
+            .block_on(ovsdb::client::Connection::connect(
+                &remote,
+                Duration::from_secs(30),
+                None,
+            ))
+            .expect("connect SB");
+        let schema = sb.schema().clone();
+        let mut first = vec![json!("OVN_Southbound")];
+        let mut flows = Vec::new();
+        for table in schema.tables.iter().map(|t| t.name.clone()) {
+            let rows = transact(
+                sb,
+                &json!(["OVN_Southbound", {"op": "select", "table": table, "where": []}]),
+            );
+            for mut row in rows[0]["rows"].as_array().cloned().unwrap_or_default() {
+                let Some(obj) = row.as_object_mut() else {
+                    continue;
+                };
+                let uuid = obj
+                    .remove("_uuid")
+                    .and_then(|u| u.get(1).and_then(Value::as_str).map(str::to_owned))
+                    .expect("_uuid");
+                obj.remove("_version");
+                let op = json!({"op": "insert", "table": table, "uuid": uuid, "row": obj});
+                if table == "Logical_Flow" {
+                    flows.push(op);
+                } else {
+                    first.push(op);
+                }
+            }
+        }
+        let send = |conn: &mut ovsdb::client::Connection, rt: &tokio::runtime::Runtime, ops| {
+            let reply = rt
+                .block_on(conn.call_ok("transact", ops, Duration::from_secs(900)))
+                .expect("transact");
+            assert!(
+                reply
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .all(|r| r.get("error").is_none()),
+                "SB load failed: {}",
+                reply.to_string().chars().take(2000).collect::<String>()
+            );
+        };
+        // One transaction: `Logical_DP_Group` rows are not roots (they must be referred to
+        // in the transaction that inserts them).
+        first.append(&mut flows);
+        send(&mut conn, &rt, first);
+        Self {
+            _stack: stack,
+            rt,
+            conn,
+            pid,
+        }
+    }
+
+    /// Sends `params` (as applied to the in-memory SB, with its `results`: inserts keep the
+    /// UUIDs the in-memory SB gave them); returns the wall time and the server's CPU time.
+    fn commit(&mut self, params: &Value, results: &Value) -> (Duration, Duration) {
+        let mut ops = params.as_array().cloned().unwrap_or_default();
+        for (i, op) in ops.iter_mut().skip(1).enumerate() {
+            if op["op"] == "insert" {
+                if let Some(u) = results[i]["uuid"].get(1).cloned() {
+                    op["uuid"] = u;
+                }
+            }
+        }
+        let cpu = process_cpu(self.pid);
+        let t = std::time::Instant::now();
+        let reply = self
+            .rt
+            .block_on(self.conn.call_ok("transact", ops, Duration::from_secs(60)))
+            .expect("transact");
+        let wall = t.elapsed();
+        assert!(
+            reply
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|r| r.get("error").is_none()),
+            "SB commit failed: {reply}"
+        );
+        (wall, process_cpu(self.pid).saturating_sub(cpu))
+    }
+}
+
+/// `params` with each `mutate` (by `_uuid`) replaced by an `update` writing the mutated
+/// columns' values as `sb` now holds them.
+fn mutations_as_updates(params: &Value, sb: &mut Database) -> Value {
+    let mut ops = params.as_array().cloned().unwrap_or_default();
+    for op in ops.iter_mut().skip(1) {
+        if op["op"] != "mutate" {
+            continue;
+        }
+        let table = op["table"].as_str().unwrap_or_default().to_owned();
+        let cols: Vec<String> = op["mutations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m[0].as_str().map(str::to_owned))
+            .collect();
+        let rows = transact(
+            sb,
+            &json!(["OVN_Southbound", {"op": "select", "table": table, "where": op["where"],
+                    "columns": cols}]),
+        );
+        let row = rows[0]["rows"][0].clone();
+        *op = json!({"op": "update", "table": table, "where": op["where"], "row": row});
+    }
+    Value::Array(ops)
+}
+
 fn run(scale: shapes::ovnk::Scale, pods: usize) {
+    run_with(scale, pods, false);
+}
+
+fn run_with(scale: shapes::ovnk::Scale, pods: usize, real_sb: bool) {
+    let ovn = if real_sb {
+        Some(testkit::require_or_skip!())
+    } else {
+        None
+    };
     let mut nb = shapes::ovnk::build(scale);
     let t = template(&mut nb);
     eprintln!(
@@ -223,6 +385,11 @@ fn run(scale: shapes::ovnk::Scale, pods: usize) {
         transact(&mut sb, &params);
     }
     engine.release_content();
+    let mut real = ovn.as_ref().map(|ovn| {
+        let (r, dt) = timed(|| RealSb::start(ovn, &mut sb));
+        eprintln!("real SB ovsdb-server loaded: cpu {dt:.2?}");
+        r
+    });
     for n in 0..pods {
         let before = tables(&nb);
         transact(&mut nb, &pod_add(&t, n));
@@ -250,7 +417,24 @@ fn run(scale: shapes::ovnk::Scale, pods: usize) {
         let mut params = vec![json!("OVN_Southbound")];
         params.extend(ops.iter().cloned());
         let params = Value::Array(params);
-        let (_, commit_cpu) = timed(|| transact(&mut sb, &params));
+        let (results, commit_cpu) = timed(|| transact(&mut sb, &params));
+        if let Some(r) = real.as_mut() {
+            // Every other pod, the set mutations sent as updates of the whole column (as the
+            // plan wrote them before), for comparison.
+            let as_updates = n % 2 == 0;
+            let sent = if as_updates {
+                mutations_as_updates(&params, &mut sb)
+            } else {
+                params.clone()
+            };
+            let (wall, server_cpu) = r.commit(&sent, &results);
+            eprintln!(
+                "pod {n}: real SB ovsdb-server commit ({}): wall {wall:.2?}, server cpu \
+                 {server_cpu:.2?}, {} B",
+                if as_updates { "sets as updates" } else { "as planned" },
+                sent.to_string().len()
+            );
+        }
         let phases: Vec<String> = delta
             .timings
             .iter()
@@ -310,5 +494,40 @@ fn pod_add_100_nodes() {
             egress_ips: 100,
         },
         5,
+    );
+}
+
+/// [`pod_add_250_nodes`], each SB transaction also sent to a real SB `ovsdb-server` holding
+/// the same rows (its commit timed).
+#[test]
+#[ignore = "scale run; use --release -- --ignored --nocapture"]
+fn pod_add_250_nodes_real_sb() {
+    run_with(
+        shapes::ovnk::Scale {
+            nodes: 250,
+            pods_per_node: 100,
+            services: 5000,
+            policies: 2000,
+            egress_ips: 500,
+        },
+        6,
+        true,
+    );
+}
+
+/// [`pod_add_100_nodes`] with a real SB `ovsdb-server`, as [`pod_add_250_nodes_real_sb`].
+#[test]
+#[ignore = "scale run; use --release -- --ignored --nocapture"]
+fn pod_add_100_nodes_real_sb() {
+    run_with(
+        shapes::ovnk::Scale {
+            nodes: 100,
+            pods_per_node: 50,
+            services: 1000,
+            policies: 500,
+            egress_ips: 100,
+        },
+        6,
+        true,
     );
 }
