@@ -730,21 +730,12 @@ impl Engine {
             }
             affected.extend(self.lsp_switches.get(l).into_iter().flatten());
         }
-        // Port groups whose address sets or SB port groups may change, with the switches their
-        // members were on.
+        // Port groups whose address sets or SB port groups may change. Their SB port groups
+        // (one per switch) change only on the switches of the ports that moved, joined or left
+        // a group or changed: the affected switches.
         let mut pgs = changed_pgs.clone();
         for l in &touched {
             pgs.extend(self.lsp_pgs.get(l).into_iter().flatten());
-        }
-        let mut pg_switches: BTreeMap<Ref<nb::PortGroup>, BTreeSet<usize>> = BTreeMap::new();
-        for pg in &pgs {
-            let Some(row) = self.nb.port_groups.get(pg) else {
-                continue;
-            };
-            let e = pg_switches.entry(*pg).or_default();
-            for p in &row.ports {
-                e.extend(self.lsp_switches.get(p).into_iter().flatten());
-            }
         }
 
         // The builders to rerun: the affected switches and their routers, with the datapaths
@@ -1091,11 +1082,7 @@ impl Engine {
             };
             set_names.insert(format!("{}_ip4", row.name));
             set_names.insert(format!("{}_ip6", row.name));
-            let mut cands = pg_switches.remove(pg).unwrap_or_default();
-            for p in &row.ports {
-                cands.extend(self.lsp_switches.get(p).into_iter().flatten());
-            }
-            for si in cands {
+            for &si in &affected {
                 let sw = &self.switches[si];
                 let members: BTreeSet<String> = sw
                     .ports
