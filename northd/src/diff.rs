@@ -331,7 +331,8 @@ impl<'a> SbTxn<'a> {
                 if gone.len() + came.len() < na.len() {
                     // Both are sorted and distinct already: this cannot fail.
                     let set = |v| {
-                        Datum::set_from_vec(v).map_err(|e| NorthdError::SbTransaction(e.to_string()))
+                        Datum::set_from_vec(v)
+                            .map_err(|e| NorthdError::SbTransaction(e.to_string()))
                     };
                     if !gone.is_empty() {
                         mutations.push((c, "delete", set(gone)?));

@@ -1136,10 +1136,7 @@ impl Engine {
             return false;
         }
         let sw = &self.switches[si];
-        let floods = sw
-            .ports
-            .iter()
-            .any(|p| p.type_ != switch::LspType::Router);
+        let floods = sw.ports.iter().any(|p| p.type_ != switch::LspType::Router);
         let ls_ports = match new_ports {
             Some(p) => p,
             None => match self.nb.switches.get(&sw.nb) {

@@ -208,7 +208,10 @@ impl Cluster {
                         let ip = self.fresh_addr().1;
                         (self.nodes[node % self.nodes.len()].clone(), ip)
                     }
-                    _ => ("join".to_owned(), format!("100.64.250.{}", self.next % 250 + 2)),
+                    _ => (
+                        "join".to_owned(),
+                        format!("100.64.250.{}", self.next % 250 + 2),
+                    ),
                 };
                 let mut row = self.template.clone();
                 row.insert("name".into(), json!(format!("ns0_pod-x{}", self.next)));

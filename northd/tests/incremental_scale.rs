@@ -431,7 +431,11 @@ fn run_with(scale: shapes::ovnk::Scale, pods: usize, real_sb: bool) {
             eprintln!(
                 "pod {n}: real SB ovsdb-server commit ({}): wall {wall:.2?}, server cpu \
                  {server_cpu:.2?}, {} B",
-                if as_updates { "sets as updates" } else { "as planned" },
+                if as_updates {
+                    "sets as updates"
+                } else {
+                    "as planned"
+                },
                 sent.to_string().len()
             );
         }
@@ -462,7 +466,12 @@ fn run_with(scale: shapes::ovnk::Scale, pods: usize, real_sb: bool) {
     let full = build(&snap, &SbRows::from_database(&sb).expect("rows").state());
     let a: BTreeSet<_> = engine.expanded_flows().into_iter().collect();
     let b: BTreeSet<_> = full.expanded_flows().into_iter().collect();
-    assert!(a == b, "flows differ: {} only incremental, {} only full", a.difference(&b).count(), b.difference(&a).count());
+    assert!(
+        a == b,
+        "flows differ: {} only incremental, {} only full",
+        a.difference(&b).count(),
+        b.difference(&a).count()
+    );
 }
 
 /// 250 nodes x 100 pods, 5,000 Services, 2,000 policies, 500 EgressIPs.
