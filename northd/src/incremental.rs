@@ -1120,8 +1120,8 @@ impl Engine {
     /// flows of `lr_in_arp_resolve` ([`router::routing::resolve_neighbour`]), except for
     /// whether the switch has any port not of type `router` at all (the switch-side ARP flows
     /// of its router ports flood or not), which must stay the same. The router's ports must
-    /// each peer a port of exactly one switch, and the changed ports (`touched`, `new_lsps`)
-    /// must have no MAC another kind of router flow resolves to (so that a neighbour flow
+    /// each peer a port of exactly one switch, and the changed ports (`touched`: not those
+    /// whose `up` alone changed) must have no MAC another kind of router flow resolves to (so that a neighbour flow
     /// that goes is made by nothing else). `new_ports` is the switch's new `ports`, when
     /// they change.
     fn patchable(
@@ -1156,7 +1156,7 @@ impl Engine {
         }
         !sw.ports
             .iter()
-            .filter(|p| touched.contains(&p.nb) || new_lsps.contains_key(&p.nb))
+            .filter(|p| touched.contains(&p.nb))
             .flat_map(|p| &p.addrs)
             .any(|a| self.foreign_macs.contains(&a.mac))
     }
