@@ -235,6 +235,12 @@ enum Op<'a> {
     },
     /// `delete` of the row with `uuid`.
     Delete { table: &'static str, uuid: Uuid },
+    /// `mutate` of the row with `uuid`: (column, `insert` or `delete`, elements).
+    Mutate {
+        table: &'static str,
+        uuid: Uuid,
+        mutations: Vec<(&'static str, &'static str, Datum)>,
+    },
     /// `insert` of a `Logical_Flow`, borrowing its texts from the content (no `uuid-name`:
     /// nothing refers to flows).
     Flow {
@@ -331,6 +337,62 @@ impl<'a> SbTxn<'a> {
         Ok(())
     }
 
+    /// Updates `old` to `new` as [`Self::update`] does, except that a changed column among
+    /// `set_columns` (set columns: no maps, no scalars) is written as a `mutate` of the
+    /// elements that go and come when those are fewer than its new elements: adding one
+    /// member to a set of thousands sends one element, not the whole set (less to send, to
+    /// log and to pass on to every SB client).
+    pub fn update_mutating<T: Model>(
+        &mut self,
+        new: &T,
+        old: &T,
+        set_columns: &[&str],
+    ) -> Result<(), NorthdError> {
+        let new_datums = new.checked_datums()?;
+        let old_datums = old.to_datums();
+        let mut row = Vec::new();
+        let mut mutations = Vec::new();
+        for ((c, n), o) in T::COLUMNS.iter().copied().zip(new_datums).zip(old_datums) {
+            if n == o {
+                continue;
+            }
+            if let (true, Datum::Set(na), Datum::Set(oa)) = (set_columns.contains(&c), &n, &o) {
+                let (gone, came) = set_difference(oa.as_slice(), na.as_slice());
+                if gone.len() + came.len() < na.len() {
+                    // Both are sorted and distinct already: this cannot fail.
+                    let set = |v| {
+                        Datum::set_from_vec(v)
+                            .map_err(|e| NorthdError::SbTransaction(e.to_string()))
+                    };
+                    if !gone.is_empty() {
+                        mutations.push((c, "delete", set(gone)?));
+                    }
+                    if !came.is_empty() {
+                        mutations.push((c, "insert", set(came)?));
+                    }
+                    continue;
+                }
+            }
+            row.push((c, n));
+        }
+        let uuid = old.uuid().uuid();
+        if !row.is_empty() {
+            self.ops.push(Op::Update {
+                table: T::TABLE,
+                uuid,
+                row,
+            });
+        }
+        if !mutations.is_empty() {
+            self.ops.push(Op::Mutate {
+                table: T::TABLE,
+                uuid,
+                mutations,
+            });
+        }
+        Ok(())
+    }
+
     /// Updates `old` to `new`, or inserts `new` under a fresh placeholder when there is no `old`.
     fn put<T: Model>(&mut self, new: &T, old: Option<&T>) -> Result<(), NorthdError> {
         match old {
@@ -411,6 +473,34 @@ impl Serialize for SbTxn<'_> {
         }
         seq.end()
     }
+}
+
+/// The elements of sorted `old` not in sorted `new`, and those of `new` not in `old`.
+fn set_difference(old: &[Atom], new: &[Atom]) -> (Vec<Atom>, Vec<Atom>) {
+    let (mut gone, mut came) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a < b => {
+                gone.push(a.clone());
+                i += 1;
+            }
+            (Some(_), Some(b)) | (None, Some(b)) => {
+                came.push(b.clone());
+                j += 1;
+            }
+            (Some(a), None) => {
+                gone.push(a.clone());
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    (gone, came)
 }
 
 /// An operation with the number of placeholders issued (to tell them from real UUIDs).
@@ -571,6 +661,22 @@ impl Serialize for OpJson<'_, '_> {
                 m.serialize_entry("table", table)?;
                 m.serialize_entry("where", &WhereUuid(*uuid))?;
                 m.serialize_entry("row", &RowJson(row, issued))?;
+                m.end()
+            }
+            Op::Mutate {
+                table,
+                uuid,
+                mutations,
+            } => {
+                let mut m = s.serialize_map(Some(4))?;
+                m.serialize_entry("op", "mutate")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("where", &WhereUuid(*uuid))?;
+                let mutations: Vec<_> = mutations
+                    .iter()
+                    .map(|(c, how, d)| (c, how, DatumJson(d, issued)))
+                    .collect();
+                m.serialize_entry("mutations", &mutations)?;
                 m.end()
             }
             Op::Delete { table, uuid } => {

@@ -30,7 +30,7 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use ovn_nb::addr::LspAddress;
+use ovn_nb::addr::{LspAddress, MacAddr};
 use ovn_nb::model as nb;
 use ovn_sb::model as sb;
 use ovsdb::model::{Model, Ref};
@@ -298,6 +298,13 @@ pub struct Engine {
     /// Routers attached to each switch, and switches attached to each router.
     switch_routers: Vec<BTreeSet<usize>>,
     router_switches: Vec<BTreeSet<usize>>,
+    /// For each router, its ports (by position) peering each switch, when every port of the
+    /// router peering a switch names a `router` port found on exactly one switch; `None`
+    /// otherwise (the router is then always rebuilt in full).
+    router_peering: Vec<Option<BTreeMap<usize, Vec<usize>>>>,
+    /// The MACs router flows other than the neighbour flows of ordinary switch ports resolve
+    /// next hops to (router port MACs, NAT `external_mac`s, the all-zero MAC).
+    foreign_macs: HashSet<MacAddr>,
     /// Port names other rows refer to (changes to such ports are not handled incrementally).
     special_names: HashSet<String>,
     /// Ports with a `dynamic` address (IPAM: any port change could move allocations).
@@ -406,6 +413,8 @@ impl Engine {
             pg_by_name: HashMap::new(),
             switch_routers: vec![BTreeSet::new(); built.switches.len()],
             router_switches: vec![BTreeSet::new(); built.routers.len()],
+            router_peering: Vec::new(),
+            foreign_macs: HashSet::new(),
             special_names: HashSet::new(),
             dynamic_ports: 0,
             switches: built.switches,
@@ -471,6 +480,41 @@ impl Engine {
                     self.router_switches[ri].insert(si);
                 }
             }
+        }
+        // Router ports peering a `router` port of exactly one switch (by name, as the router
+        // builders look them up).
+        let mut name_switches: HashMap<&str, Vec<(usize, bool)>> = HashMap::new();
+        for (si, sw) in self.switches.iter().enumerate() {
+            for p in &sw.ports {
+                name_switches
+                    .entry(p.name.as_str())
+                    .or_default()
+                    .push((si, p.type_ == switch::LspType::Router));
+            }
+        }
+        self.router_peering = self
+            .routers
+            .iter()
+            .map(|r| {
+                let mut by_switch: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+                for (pi, p) in r.ports.iter().enumerate() {
+                    let Some(Peer::Switch { port }) = &p.peer else {
+                        continue;
+                    };
+                    match name_switches.get(port.as_str()).map(Vec::as_slice) {
+                        Some([(si, true)]) => by_switch.entry(*si).or_default().push(pi),
+                        None => {}
+                        Some(_) => return None,
+                    }
+                }
+                Some(by_switch)
+            })
+            .collect();
+        self.foreign_macs.insert(MacAddr([0; 6]));
+        for r in &self.routers {
+            self.foreign_macs.extend(r.ports.iter().map(|p| p.mac));
+            self.foreign_macs
+                .extend(r.nat_rules.iter().filter_map(|n| n.external_mac));
         }
         self.special_names
             .extend(peered.keys().map(|s| (*s).to_owned()));
@@ -579,6 +623,8 @@ impl Engine {
         let mut new_lsps: HashMap<Ref<nb::LogicalSwitchPort>, Option<nb::LogicalSwitchPort>> =
             HashMap::new();
         let mut new_names: HashSet<String> = HashSet::new();
+        let mut new_switch_ports: HashMap<usize, BTreeSet<Ref<nb::LogicalSwitchPort>>> =
+            HashMap::new();
         for ch in changes {
             match ch.table {
                 "NB_Global" => {
@@ -616,6 +662,7 @@ impl Engine {
                     };
                     affected.insert(si);
                     touched.extend(o.ports.symmetric_difference(&n.ports).copied());
+                    new_switch_ports.insert(si, n.ports.clone());
                 }
                 "Logical_Switch_Port" => {
                     let r = Ref::new(ch.uuid);
@@ -691,36 +738,46 @@ impl Engine {
             }
             affected.extend(self.lsp_switches.get(l).into_iter().flatten());
         }
-        // Port groups whose address sets or SB port groups may change, with the switches their
-        // members were on.
+        // Port groups whose address sets or SB port groups may change. Their SB port groups
+        // (one per switch) change only on the switches of the ports that moved, joined or left
+        // a group or changed: the affected switches.
         let mut pgs = changed_pgs.clone();
         for l in &touched {
             pgs.extend(self.lsp_pgs.get(l).into_iter().flatten());
         }
-        let mut pg_switches: BTreeMap<Ref<nb::PortGroup>, BTreeSet<usize>> = BTreeMap::new();
-        for pg in &pgs {
-            let Some(row) = self.nb.port_groups.get(pg) else {
-                continue;
-            };
-            let e = pg_switches.entry(*pg).or_default();
-            for p in &row.ports {
-                e.extend(self.lsp_switches.get(p).into_iter().flatten());
-            }
-        }
 
         // The builders to rerun: the affected switches and their routers, with the datapaths
         // they alone write. Their old flows, when not known yet, come from the old state.
+        // A router attached to an affected switch is only patched (its neighbour flows for the
+        // switch's ordinary ports replaced) when nothing else of it can change: see
+        // `patchable`.
         let mut units: BTreeSet<Unit> = BTreeSet::new();
+        let mut patched: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
         for &si in &affected {
             units.insert(Unit::Switch(si));
-            units.extend(self.switch_routers[si].iter().map(|r| Unit::Router(*r)));
+            for &ri in &self.switch_routers[si] {
+                if self.patchable(ri, si, &touched, &new_lsps, new_switch_ports.get(&si)) {
+                    patched.entry(ri).or_default().insert(si);
+                } else {
+                    units.insert(Unit::Router(ri));
+                }
+            }
         }
+        patched.retain(|ri, _| !units.contains(&Unit::Router(*ri)));
+        // The affected switches' datapaths are whole too: the routers not rebuilt write the
+        // same flows there as before (checked below: the switch's changed flows are none of
+        // theirs).
         let whole: BTreeSet<DpIndex> = units
             .iter()
             .map(|u| match *u {
                 Unit::Switch(si) => self.switches[si].dp,
                 Unit::Router(ri) => self.routers[ri].dp,
             })
+            .collect();
+        let patched_switch_dps: BTreeSet<DpIndex> = patched
+            .values()
+            .flatten()
+            .map(|si| self.switches[*si].dp)
             .collect();
         let missing: Vec<Unit> = units
             .iter()
@@ -766,8 +823,12 @@ impl Engine {
             return Ok(Step::Applied(delta));
         }
 
-        // New views of the affected switches.
+        // New views of the affected switches, with the neighbour flows of the patched routers
+        // before and after.
+        let mut neigh_old = FlowTable::default();
+        let mut neigh_new = FlowTable::default();
         for &si in &affected {
+            self.neighbour_flows(&patched, si, &mut neigh_old);
             let old = &self.switches[si];
             for p in &old.ports {
                 if let Some(s) = self.lsp_switches.get_mut(&p.nb) {
@@ -782,6 +843,7 @@ impl Engine {
                 self.lsp_switches.entry(p.nb).or_default().insert(si);
             }
             self.switches[si] = view;
+            self.neighbour_flows(&patched, si, &mut neigh_new);
         }
 
         lap(&mut delta, "views");
@@ -933,6 +995,15 @@ impl Engine {
         if went.iter().chain(&came).any(|(_, d)| !whole.contains(d)) {
             return Ok(Step::Full("a router's flows on other switches changed"));
         }
+        // On a switch whose routers were patched, the switch's changed flows must be none a
+        // router could write there too (the switch-side ARP/ND flows of router ports).
+        if went
+            .iter()
+            .chain(&came)
+            .any(|(k, d)| patched_switch_dps.contains(d) && router_switch_flow(k))
+        {
+            return Ok(Step::Full("a switch flow like a router's changed"));
+        }
         // A pair is on a rebuilt datapath when any of its builders makes it.
         let has = |list: &[(Arc<FlowKey>, DpIndex)], k: &FlowKey, d: DpIndex| {
             list.binary_search_by(|(a, b)| (&**a, *b).cmp(&(k, d)))
@@ -962,6 +1033,40 @@ impl Engine {
                 e.1.remove(d);
             }
         }
+        // The patched routers' neighbour flows (their own datapaths: no other builder writes
+        // there, so the flow index says what they had).
+        let pairs = |t: &FlowTable| -> BTreeSet<(FlowKey, DpIndex)> {
+            t.iter()
+                .flat_map(|(k, dps)| dps.iter().map(move |d| (k.clone(), *d)))
+                .collect()
+        };
+        let (neigh_old, neigh_new) = (pairs(&neigh_old), pairs(&neigh_new));
+        for (after, (k, d)) in neigh_old
+            .difference(&neigh_new)
+            .map(|p| (false, p))
+            .chain(neigh_new.difference(&neigh_old).map(|p| (true, p)))
+        {
+            let e = match changed.get_mut(k) {
+                Some(e) => e,
+                None => {
+                    let (key, cur): (Arc<FlowKey>, BTreeSet<DpIndex>) =
+                        match self.flows.get_key_value(k) {
+                            Some((a, v)) => (a.clone(), v.iter().copied().collect()),
+                            None => (Arc::new(k.clone()), BTreeSet::new()),
+                        };
+                    changed.entry(key).or_insert_with(|| (cur.clone(), cur))
+                }
+            };
+            if after {
+                e.1.insert(*d);
+            } else {
+                e.1.remove(d);
+            }
+        }
+        for ri in patched.keys() {
+            // Its flow list (if kept) is stale now: rebuilt from the state on next need.
+            self.units.remove(&Unit::Router(*ri));
+        }
         for (k, (old, new)) in changed {
             if old == new {
                 continue;
@@ -985,11 +1090,7 @@ impl Engine {
             };
             set_names.insert(format!("{}_ip4", row.name));
             set_names.insert(format!("{}_ip6", row.name));
-            let mut cands = pg_switches.remove(pg).unwrap_or_default();
-            for p in &row.ports {
-                cands.extend(self.lsp_switches.get(p).into_iter().flatten());
-            }
-            for si in cands {
+            for &si in &affected {
                 let sw = &self.switches[si];
                 let members: BTreeSet<String> = sw
                     .ports
@@ -1020,6 +1121,79 @@ impl Engine {
         }
         lap(&mut delta, "groups and sets");
         Ok(Step::Applied(delta))
+    }
+
+    /// Whether router `ri`, attached to affected switch `si`, can be patched rather than
+    /// rebuilt: its only flows that depend on the switch's ordinary ports are the neighbour
+    /// flows of `lr_in_arp_resolve` ([`router::routing::resolve_neighbour`]), except for
+    /// whether the switch has any port not of type `router` at all (the switch-side ARP flows
+    /// of its router ports flood or not), which must stay the same. The router's ports must
+    /// each peer a port of exactly one switch, and the changed ports (`touched`: not those
+    /// whose `up` alone changed) must have no MAC another kind of router flow resolves to (so that a neighbour flow
+    /// that goes is made by nothing else). `new_ports` is the switch's new `ports`, when
+    /// they change.
+    fn patchable(
+        &self,
+        ri: usize,
+        si: usize,
+        touched: &BTreeSet<Ref<nb::LogicalSwitchPort>>,
+        new_lsps: &HashMap<Ref<nb::LogicalSwitchPort>, Option<nb::LogicalSwitchPort>>,
+        new_ports: Option<&BTreeSet<Ref<nb::LogicalSwitchPort>>>,
+    ) -> bool {
+        if self.router_peering.get(ri).is_none_or(Option::is_none) {
+            return false;
+        }
+        let sw = &self.switches[si];
+        let floods = sw.ports.iter().any(|p| p.type_ != switch::LspType::Router);
+        let ls_ports = match new_ports {
+            Some(p) => p,
+            None => match self.nb.switches.get(&sw.nb) {
+                Some(ls) => &ls.ports,
+                None => return false,
+            },
+        };
+        let floods_after = ls_ports.iter().any(|r| {
+            let row = match new_lsps.get(r) {
+                Some(n) => n.as_ref(),
+                None => self.nb.switch_ports.get(r),
+            };
+            row.is_some_and(|l| switch::LspType::parse(&l.type_) != switch::LspType::Router)
+        });
+        if floods != floods_after {
+            return false;
+        }
+        !sw.ports
+            .iter()
+            .filter(|p| touched.contains(&p.nb))
+            .flat_map(|p| &p.addrs)
+            .any(|a| self.foreign_macs.contains(&a.mac))
+    }
+
+    /// Adds to `out` the neighbour flows of the routers `patched` patches on switch `si`, as
+    /// the switch view is now.
+    fn neighbour_flows(
+        &self,
+        patched: &BTreeMap<usize, BTreeSet<usize>>,
+        si: usize,
+        out: &mut FlowTable,
+    ) {
+        let sw = &self.switches[si];
+        for (&ri, sis) in patched {
+            if !sis.contains(&si) {
+                continue;
+            }
+            let lr = &self.routers[ri];
+            let pis = self
+                .router_peering
+                .get(ri)
+                .and_then(Option::as_ref)
+                .and_then(|m| m.get(&si));
+            for port in pis.into_iter().flatten().filter_map(|pi| lr.ports.get(*pi)) {
+                for sp in &sw.ports {
+                    router::routing::resolve_neighbour(lr, port, sp, out);
+                }
+            }
+        }
     }
 
     /// Runs the flow builders of `units` on the current state.
@@ -1201,7 +1375,7 @@ impl Engine {
                 .map(Ref::new)
                 .collect();
             match &old {
-                Some(o) => txn.update(&n, o)?,
+                Some(o) => txn.update_mutating(&n, o, &["ports"])?,
                 None => {
                     txn.insert(&n)?;
                 }
@@ -1244,7 +1418,7 @@ impl Engine {
                         ..old.clone().unwrap_or_default()
                     };
                     match &old {
-                        Some(o) => txn.update(&n, o)?,
+                        Some(o) => txn.update_mutating(&n, o, &["addresses"])?,
                         None => {
                             txn.insert(&n)?;
                         }
@@ -1264,7 +1438,7 @@ impl Engine {
                         ..old.clone().unwrap_or_default()
                     };
                     match &old {
-                        Some(o) => txn.update(&n, o)?,
+                        Some(o) => txn.update_mutating(&n, o, &["ports"])?,
                         None => {
                             txn.insert(&n)?;
                         }
@@ -1333,4 +1507,14 @@ impl Engine {
         }
         txn.ops_json()
     }
+}
+
+/// Whether flow `k` on a switch is of a kind the switch's routers write there (the switch-side
+/// ARP/ND flows of router ports, `ls_in_l2_lkup` priority 80 and 75, and 50 when gated on a
+/// chassis).
+fn router_switch_flow(k: &FlowKey) -> bool {
+    k.stage == ovn_sb::stage::Stage::LsInL2Lkup
+        && (k.priority == 80
+            || k.priority == 75
+            || (k.priority == 50 && k.match_.contains("is_chassis_resident")))
 }

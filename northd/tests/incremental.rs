@@ -3,8 +3,9 @@
 //! A small OVN-Kubernetes cluster (3 nodes, made by the kube layer) is compiled into two
 //! in-memory Southbound databases: one kept by full recomputes (`run_once`), one by an
 //! incremental [`Engine`] (its `plan` applied after each step). Random sequences of pod adds
-//! (with their namespace address set and a port group), pod deletes, pod IP changes, address
-//! set edits and port group edits are written to NB; after each step both SB databases must hold
+//! (with their namespace address set and a port group; also on the join switch, which has only
+//! router ports, and with a router port's MAC), pod deletes, pod IP changes, address set edits
+//! and port group edits are written to NB; after each step both SB databases must hold
 //! the same rows (compared by natural keys: datapath names instead of UUIDs, every flow
 //! expanded per datapath), and the engine must have handled the step incrementally.
 
@@ -59,6 +60,12 @@ enum Edit {
         set: usize,
         group: Option<usize>,
     },
+    /// A pod on the join switch (until then only router ports: whether the switch floods ARP
+    /// requests to ordinary ports changes), on the routers' join network.
+    AddJoinPod,
+    /// A pod on node `node % nodes` whose MAC is a router port's (the routers' other flows
+    /// resolve next hops to that MAC).
+    AddPodRouterMac { node: usize },
     /// Delete the pod picked (and its address from the address set picked).
     DelPod { pod: usize, set: usize },
     /// New IP (and MAC) for the pod picked.
@@ -73,6 +80,8 @@ fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         3 => (0..8usize, 0..8usize, proptest::option::of(0..8usize))
             .prop_map(|(node, set, group)| Edit::AddPod { node, set, group }),
+        1 => Just(Edit::AddJoinPod),
+        1 => (0..8usize).prop_map(|node| Edit::AddPodRouterMac { node }),
         2 => (0..64usize, 0..8usize).prop_map(|(pod, set)| Edit::DelPod { pod, set }),
         2 => (0..64usize).prop_map(|pod| Edit::ChangeIp { pod }),
         1 => (0..8usize, any::<bool>()).prop_map(|(set, add)| Edit::SetAddresses { set, add }),
@@ -187,6 +196,33 @@ impl Cluster {
                                     "where": [["_uuid", "==", ["uuid", g]]],
                                     "mutations": [["ports", "insert", ["set", [["named-uuid", "p"]]]]]}));
                 }
+            }
+            Edit::AddJoinPod | Edit::AddPodRouterMac { .. } => {
+                let (mut mac, _) = self.fresh_addr();
+                let (switch, ip) = match e {
+                    Edit::AddPodRouterMac { node } => {
+                        let lrps = select(&mut self.nb, "Logical_Router_Port", json!([]));
+                        if let Some(m) = lrps.iter().filter_map(|r| r["mac"].as_str()).min() {
+                            mac = m.to_owned();
+                        }
+                        let ip = self.fresh_addr().1;
+                        (self.nodes[node % self.nodes.len()].clone(), ip)
+                    }
+                    _ => (
+                        "join".to_owned(),
+                        format!("100.64.250.{}", self.next % 250 + 2),
+                    ),
+                };
+                let mut row = self.template.clone();
+                row.insert("name".into(), json!(format!("ns0_pod-x{}", self.next)));
+                row.insert("addresses".into(), json!(format!("{mac} {ip}")));
+                row.insert("port_security".into(), json!(format!("{mac} {ip}")));
+                row.remove("options");
+                ops.push(json!({"op": "insert", "table": "Logical_Switch_Port",
+                                "uuid-name": "p", "row": row}));
+                ops.push(json!({"op": "mutate", "table": "Logical_Switch",
+                                "where": [["name", "==", switch]],
+                                "mutations": [["ports", "insert", ["set", [["named-uuid", "p"]]]]]}));
             }
             Edit::DelPod { pod, set } => {
                 let Some((u, row)) = pod_uuid(*pod) else {
@@ -471,7 +507,11 @@ fn check_sequence(edits: &[Edit]) {
         let (a, b) = (normalized(&sb_inc), normalized(&sb_full));
         if matches!(
             e,
-            Edit::AddPod { .. } | Edit::DelPod { .. } | Edit::ChangeIp { .. }
+            Edit::AddPod { .. }
+                | Edit::AddJoinPod
+                | Edit::AddPodRouterMac { .. }
+                | Edit::DelPod { .. }
+                | Edit::ChangeIp { .. }
         ) {
             // A pod's binding and flows always change: the check is not vacuous.
             assert!(
@@ -528,5 +568,23 @@ fn every_edit_kind() {
             set: 2,
             group: None,
         },
+    ]);
+}
+
+/// Ports on switches attached to routers where the routers cannot just be patched: a pod on
+/// a switch that had only router ports, a pod with a router port's MAC; then each deleted
+/// and changed again.
+#[test]
+fn router_neighbours() {
+    check_sequence(&[
+        Edit::AddJoinPod,
+        Edit::AddJoinPod,
+        Edit::AddPodRouterMac { node: 1 },
+        // Pods sort by name: `ns0_pod-0`, then the ones added here (`ns0_pod-x<N>`).
+        Edit::ChangeIp { pod: 2 },
+        Edit::DelPod { pod: 1, set: 0 },
+        Edit::DelPod { pod: 1, set: 1 },
+        Edit::DelPod { pod: 1, set: 2 },
+        Edit::AddJoinPod,
     ]);
 }

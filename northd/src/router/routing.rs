@@ -32,6 +32,7 @@ mod policy;
 mod routable;
 mod static_route;
 
+pub use arp_resolve::resolve_neighbour;
 pub use mtu::admission_mtu_check;
 
 /// `reg0`: the IPv4 next hop.

@@ -100,30 +100,38 @@ fn resolve_on_switch(
             }
             LspType::Virtual if sp.enabled => resolve_virtual(ctx, lr, port, sw, sp, flows),
             LspType::Virtual => {}
-            _ if sp.enabled => {
-                for a in &sp.addrs {
-                    let ips = a
-                        .ipv4
-                        .iter()
-                        .map(|ip| IpAddr::V4(*ip))
-                        .chain(a.ipv6.iter().map(|ip| IpAddr::V6(*ip)));
-                    for ip in ips {
-                        if member_ip(port, ip).is_none() {
-                            continue;
-                        }
-                        let reg = if ip.is_ipv4() { NEXT_HOP4 } else { NEXT_HOP6 };
-                        flows.add(
-                            lr.dp,
-                            Stage::LrInArpResolve,
-                            100,
-                            &Match::eq(Field::OUTPORT, Value::port(&port.name))
-                                .and_eq(reg, Value::Ip(ip)),
-                            &set_eth_dst(a.mac),
-                        );
-                    }
-                }
+            _ => resolve_neighbour(lr, port, sp, flows),
+        }
+    }
+}
+
+/// The flows resolving the addresses of switch port `sp` (not of type `router` or `virtual`)
+/// when `lr` sends out of `port`, attached to the port's switch: one per address on one of
+/// `port`'s networks, when `sp` is enabled. The only part of a router's flows that depends on
+/// such ports (besides whether its switch has any, which the switch-side ARP flows check), which
+/// incremental processing rebuilds alone.
+pub fn resolve_neighbour(lr: &Router, port: &RouterPort, sp: &SwitchPort, flows: &mut FlowTable) {
+    if !sp.enabled || matches!(sp.type_, LspType::Router | LspType::Virtual) {
+        return;
+    }
+    for a in &sp.addrs {
+        let ips = a
+            .ipv4
+            .iter()
+            .map(|ip| IpAddr::V4(*ip))
+            .chain(a.ipv6.iter().map(|ip| IpAddr::V6(*ip)));
+        for ip in ips {
+            if member_ip(port, ip).is_none() {
+                continue;
             }
-            _ => {}
+            let reg = if ip.is_ipv4() { NEXT_HOP4 } else { NEXT_HOP6 };
+            flows.add(
+                lr.dp,
+                Stage::LrInArpResolve,
+                100,
+                &Match::eq(Field::OUTPORT, Value::port(&port.name)).and_eq(reg, Value::Ip(ip)),
+                &set_eth_dst(a.mac),
+            );
         }
     }
 }
