@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{compare_bindings, compare_flows, nb_snapshot, Outcome};
+use common::{compare_bindings, compare_flows, nb_snapshot};
 
 /// Splits a command line into arguments: whitespace separates, single quotes group (and are
 /// dropped); double quotes are kept, for ovn-nbctl's own value syntax.
@@ -52,7 +52,7 @@ fn run(name: &str, script: &str) -> Option<usize> {
     stack.wait_sb().expect("wait sb");
     let snapshot = nb_snapshot(&stack);
     let (out, content) = compare_flows(&stack, &snapshot);
-    report(name, &out);
+    common::print_outcome(name, &out);
     compare_bindings(name, &stack, &content);
     common::check_parses(&content);
     assert!(
@@ -68,21 +68,6 @@ fn run(name: &str, script: &str) -> Option<usize> {
             .filter(|f| f.1.is_some())
             .count(),
     )
-}
-
-fn report(name: &str, out: &Outcome) {
-    eprintln!(
-        "parity {name}: equal {} ours-only {} real-only {}",
-        out.equal,
-        out.ours_only.len(),
-        out.real_only.len()
-    );
-    for f in &out.ours_only {
-        eprintln!("  ours-only: {f:?}");
-    }
-    for f in &out.real_only {
-        eprintln!("  real-only: {f:?}");
-    }
 }
 
 /// Meters for every protocol (`m-PROTO`), CoPP `c1` naming them all, and CoPP `c2` naming a

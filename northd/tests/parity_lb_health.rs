@@ -16,19 +16,8 @@ fn run(name: &str, script: &[&[&str]]) {
     stack.wait_sb().expect("wait sb");
     let snapshot = nb_snapshot(&stack);
     let (out, content) = compare_flows(&stack, &snapshot);
-    eprintln!(
-        "parity {name}: equal {} ours-only {} real-only {}; monitors {}",
-        out.equal,
-        out.ours_only.len(),
-        out.real_only.len(),
-        content.service_monitors.len()
-    );
-    for f in &out.ours_only {
-        eprintln!("  ours-only: {f:?}");
-    }
-    for f in &out.real_only {
-        eprintln!("  real-only: {f:?}");
-    }
+    common::print_outcome(name, &out);
+    eprintln!("parity {name}: monitors {}", content.service_monitors.len());
     compare_bindings(name, &stack, &content);
     common::check_parses(&content);
     assert!(

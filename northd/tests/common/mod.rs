@@ -235,18 +235,7 @@ pub fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outco
         content.warnings
     );
     check_parses(&content);
-    eprintln!(
-        "parity {name}: equal {} ours-only {} real-only {}",
-        out.equal,
-        out.ours_only.len(),
-        out.real_only.len()
-    );
-    for f in &out.ours_only {
-        eprintln!("  ours-only: {f:?}");
-    }
-    for f in &out.real_only {
-        eprintln!("  real-only: {f:?}");
-    }
+    print_outcome(name, &out);
     compare_bindings(name, &stack, &content);
     Some(out)
 }
@@ -272,6 +261,35 @@ pub fn check_ipam(name: &str, snapshot: &NbSnapshot) {
         .map(|p| (p.name.clone(), p.dynamic_addresses.clone()))
         .collect();
     assert_eq!(ours, real, "{name}: IPAM allocations differ");
+}
+
+/// The stack's SB datapaths' names, by UUID.
+pub fn datapath_names(stack: &testkit::Stack) -> BTreeMap<uuid::Uuid, String> {
+    let dps: Vec<sb::DatapathBinding> = sb_rows(stack);
+    dps.iter()
+        .map(|d| {
+            (
+                d.uuid.uuid(),
+                d.external_ids.get("name").cloned().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Prints a scenario's flow comparison: counts, then every flow only one side has.
+pub fn print_outcome(name: &str, out: &Outcome) {
+    eprintln!(
+        "parity {name}: equal {} ours-only {} real-only {}",
+        out.equal,
+        out.ours_only.len(),
+        out.real_only.len()
+    );
+    for f in &out.ours_only {
+        eprintln!("  ours-only: {f:?}");
+    }
+    for f in &out.real_only {
+        eprintln!("  real-only: {f:?}");
+    }
 }
 
 /// A logical flow with a meter or a port tag, expanded per datapath: the flow, its
@@ -356,16 +374,7 @@ pub fn real_metered_flows(
     stack: &testkit::Stack,
     lb_keys: &BTreeMap<String, String>,
 ) -> BTreeSet<MeteredFlow> {
-    let dps: Vec<sb::DatapathBinding> = sb_rows(stack);
-    let dp_name: BTreeMap<_, _> = dps
-        .iter()
-        .map(|d| {
-            (
-                d.uuid.uuid(),
-                d.external_ids.get("name").cloned().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let dp_name = datapath_names(stack);
     let groups: Vec<sb::LogicalDpGroup> = sb_rows(stack);
     let group_dps: BTreeMap<_, Vec<_>> = groups
         .iter()
@@ -507,15 +516,7 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
     compare_meters(name, stack, content);
     compare_service_monitors(name, stack, content);
     let dps: Vec<sb::DatapathBinding> = sb_rows(stack);
-    let dp_name: BTreeMap<_, _> = dps
-        .iter()
-        .map(|d| {
-            (
-                d.uuid.uuid(),
-                d.external_ids.get("name").cloned().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let dp_name = datapath_names(stack);
     let pbs: Vec<sb::PortBinding> = sb_rows(stack);
     let pb_name: BTreeMap<_, _> = pbs
         .iter()
