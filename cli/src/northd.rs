@@ -899,17 +899,12 @@ mod tests {
         assert!(ok, "kill {sig} {pid}");
     }
 
-    /// An SB server that stays silent for longer than two inactivity-probe intervals while it
-    /// commits our transaction (as a real ovsdb-server does committing tens of thousands of
-    /// flows on a loaded machine) must not make the round fail: the connection is a Unix socket,
-    /// which OVS never probes, and the transaction's reply is still coming. This is how the
-    /// first full round at scale failed after its SB commit (BENCHMARKS.md, issues 8 and 9).
-    #[test]
-    fn a_round_survives_a_silent_sb_server() {
-        let ovn = testkit::require_or_skip!();
+    /// Real NB and SB servers (no chassis) with our `ovnkit northd` binary between them, or
+    /// `None` (with a printed reason) when the binary is not built.
+    fn stack_with_our_northd(ovn: &testkit::Toolbox) -> Option<testkit::Stack> {
         let Some(program) = ovnkit_binary() else {
             eprintln!("skipped: build the ovnkit binary first (cargo build -p ovnkit-cli)");
-            return;
+            return None;
         };
         let stack = ovn
             .stack()
@@ -926,6 +921,20 @@ mod tests {
             })
             .build()
             .expect("stack");
+        Some(stack)
+    }
+
+    /// An SB server that stays silent for longer than two inactivity-probe intervals while it
+    /// commits our transaction (as a real ovsdb-server does committing tens of thousands of
+    /// flows on a loaded machine) must not make the round fail: the connection is a Unix socket,
+    /// which OVS never probes, and the transaction's reply is still coming. This is how the
+    /// first full round at scale failed after its SB commit (BENCHMARKS.md, issues 8 and 9).
+    #[test]
+    fn a_round_survives_a_silent_sb_server() {
+        let ovn = testkit::require_or_skip!();
+        let Some(stack) = stack_with_our_northd(&ovn) else {
+            return;
+        };
         stack.nbctl(["--wait=sb", "ls-add", "sw0"]).expect("nbctl");
         let sb = stack.daemon(Component::Sb).expect("SB server").pid();
         signal(sb, "-STOP");
@@ -954,25 +963,9 @@ mod tests {
     #[test]
     fn keeps_sb_in_step_with_nb() {
         let ovn = testkit::require_or_skip!();
-        let Some(program) = ovnkit_binary() else {
-            eprintln!("skipped: build the ovnkit binary first (cargo build -p ovnkit-cli)");
+        let Some(stack) = stack_with_our_northd(&ovn) else {
             return;
         };
-        let stack = ovn
-            .stack()
-            .no_chassis()
-            .northd(NorthdSource::Command {
-                program,
-                args: vec![
-                    "northd".into(),
-                    "--ovnnb-db".into(),
-                    NB_PLACEHOLDER.into(),
-                    "--ovnsb-db".into(),
-                    SB_PLACEHOLDER.into(),
-                ],
-            })
-            .build()
-            .expect("stack");
         stack.nbctl(["ls-add", "sw0"]).expect("nbctl");
         stack
             .nbctl([
