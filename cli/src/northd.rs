@@ -326,6 +326,7 @@ fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
         meters: typed_rows(rep)?,
         meter_bands: typed_rows(rep)?,
         service_monitors: typed_rows(rep)?,
+        igmp_groups: typed_rows(rep)?,
     })
 }
 
@@ -1029,5 +1030,86 @@ mod tests {
         stack
             .nbctl(["--wait=hv", "sync"])
             .expect("wait hv without chassis");
+    }
+
+    /// An `IGMP_Group` row a chassis writes becomes a multicast group and its flow; a row that
+    /// lost its chassis is deleted; the group goes when its last row goes.
+    #[test]
+    fn follows_igmp_groups() {
+        let ovn = testkit::require_or_skip!();
+        let Some(stack) = stack_with_our_northd(&ovn) else {
+            return;
+        };
+        stack
+            .nbctl([
+                "ls-add", "sw0", "--", "lsp-add", "sw0", "p1", "--", "lsp-add", "sw0", "p2",
+            ])
+            .expect("nbctl");
+        stack.wait_sb().expect("wait sb");
+        stack
+            .sbctl(["chassis-add", "ch1", "geneve", "127.0.0.1"])
+            .expect("chassis-add");
+        let uuid = |table: &str, cond: &str| {
+            stack
+                .sbctl(["--bare", "--columns", "_uuid", "find", table, cond])
+                .expect("sbctl")
+                .trim()
+                .to_owned()
+        };
+        let dp = uuid("Datapath_Binding", "external_ids:name=sw0");
+        let p1 = uuid("Port_Binding", "logical_port=p1");
+        let ch = uuid("Chassis", "name=ch1");
+        let group = stack
+            .sbctl([
+                "create",
+                "IGMP_Group",
+                "address=239.1.2.3",
+                &format!("datapath={dp}"),
+                &format!("chassis={ch}"),
+                &format!("ports=[{p1}]"),
+            ])
+            .expect("create IGMP_Group");
+        let stale = stack
+            .sbctl([
+                "create",
+                "IGMP_Group",
+                "address=239.1.2.4",
+                &format!("datapath={dp}"),
+                &format!("ports=[{p1}]"),
+            ])
+            .expect("create IGMP_Group");
+        let groups = || {
+            stack
+                .sbctl(["--bare", "--columns=name", "list", "Multicast_Group"])
+                .expect("sbctl")
+        };
+        let rows = || {
+            stack
+                .sbctl(["--bare", "--columns=_uuid", "list", "IGMP_Group"])
+                .expect("sbctl")
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !groups().contains("239.1.2.3") || rows().contains(stale.trim()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "groups {} rows {}",
+                groups(),
+                rows()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(!groups().contains("239.1.2.4"));
+        let flows = stack.logical_flows().expect("flows");
+        assert!(flows.iter().any(|f| f.stage == "ls_in_l2_lkup"
+            && f.priority == 90
+            && f.match_expr == "eth.mcast && ip4 && ip4.dst == 239.1.2.3 "
+            && f.actions == "outport = \"239.1.2.3\"; output; "));
+        stack
+            .sbctl(["destroy", "IGMP_Group", group.trim()])
+            .expect("destroy");
+        while groups().contains("239.1.2.3") {
+            assert!(std::time::Instant::now() < deadline, "group kept");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 }

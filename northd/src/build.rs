@@ -330,6 +330,11 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     for lr in &router_views {
         router::build_flows(&rctx, lr, &mut out.flows);
     }
+    let igmp = crate::igmp::build(&state.igmp, &views, &router_views, &mut out.flows);
+    crate::igmp::merge_into(igmp, &mut out.multicast_groups);
+    if !state.features.ct_no_masked_label {
+        out.flows = out.flows.map_flows(crate::state::legacy_ct_flow);
+    }
     out.warnings.extend(rctx.warnings.into_inner());
     Built {
         svc_arp: health.arp,

@@ -71,6 +71,8 @@ pub struct SbRows {
     pub meter_bands: Rows<sb::MeterBand>,
     /// `Service_Monitor`.
     pub service_monitors: Rows<sb::ServiceMonitor>,
+    /// `IGMP_Group` (written by ovn-controller; northd deletes stale rows).
+    pub igmp_groups: Rows<sb::IgmpGroup>,
 }
 
 impl SbRows {
@@ -95,6 +97,7 @@ impl SbRows {
         "Meter",
         "Meter_Band",
         "Service_Monitor",
+        "IGMP_Group",
     ];
 
     /// Reads a JSON object of table name to rows (an array of JSON rows with `_uuid`, or an
@@ -124,6 +127,7 @@ impl SbRows {
             meters: rows_from_json(t)?,
             meter_bands: rows_from_json(t)?,
             service_monitors: rows_from_json(t)?,
+            igmp_groups: rows_from_json(t)?,
         })
     }
 
@@ -140,7 +144,7 @@ impl SbRows {
                 s.port_groups, s.logical_flows, s.dp_groups, s.load_balancers, s.ip_multicast,
                 s.chassis, s.ha_chassis_groups, s.ha_chassis, s.static_mac_bindings,
                 s.dhcp_options, s.dhcpv6_options, s.meters, s.meter_bands,
-                s.service_monitors)
+                s.service_monitors, s.igmp_groups)
         })?;
         s.sb_global = globals.pop_first().map(|(_, g)| g);
         Ok(s)
@@ -169,6 +173,7 @@ impl SbRows {
             meters: rows_from_db(db)?,
             meter_bands: rows_from_db(db)?,
             service_monitors: rows_from_db(db)?,
+            igmp_groups: rows_from_db(db)?,
         })
     }
 
@@ -191,6 +196,12 @@ impl SbRows {
                 Some((key, m.status?))
             })
             .collect();
+        state.igmp = crate::igmp::IgmpState::from_rows(
+            self.igmp_groups.values(),
+            self.datapaths.values(),
+            self.ports.values(),
+            self.multicast_groups.values(),
+        );
         state
     }
 }
@@ -861,6 +872,13 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
     }
     for old in old_mc.values() {
         b.delete(old.uuid);
+    }
+    // IGMP_Group rows without a chassis or on a datapath that is gone.
+    let live: std::collections::HashSet<Uuid> = dp_uuid.iter().copied().collect();
+    for g in current.igmp_groups.values() {
+        if crate::igmp::stale(g, |d| live.contains(&d)) {
+            b.delete(g.uuid);
+        }
     }
 
     diff_static_mac_bindings(current, new, &dp_uuid, &mut b)?;

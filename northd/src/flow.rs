@@ -559,6 +559,9 @@ pub enum Action {
     Spacer,
     /// A fixed action named in [`crate::flow::act`], printed as is.
     Fixed(&'static str),
+    /// Action text composed by the caller, printed as is (for ovn-northd's irregular spacing,
+    /// e.g. the dynamic multicast group flows of [`crate::igmp`]).
+    Text(String),
     /// A nested action `name { a; b; };` (`arp`, `nd_ns`).
     Nested(&'static str, Vec<Self>),
     /// A nested action printed without the space after the brace: `name {a; b; };`
@@ -753,6 +756,7 @@ impl Action {
                 w.write_str(");};")
             }
             Self::Fixed(s) => w.write_str(s),
+            Self::Text(s) => w.write_str(s),
             Self::Nested(name, body) => {
                 w.write_str(name)?;
                 w.write_str(" { ")?;
@@ -1519,6 +1523,19 @@ impl FlowTable {
             self.own[i].insert(dp);
         }
         self.view.take();
+    }
+
+    /// A copy of the table with every flow rewritten by `f` (flows that become equal merge
+    /// their datapaths); the meters are kept.
+    pub fn map_flows(&self, f: impl Fn(&FlowKey) -> FlowKey) -> Self {
+        let mut t = Self {
+            meters: self.meters.clone(),
+            ..Self::default()
+        };
+        for (k, dps) in self.iter() {
+            t.insert(f(k), dps.iter().copied());
+        }
+        t
     }
 
     /// The order and merged datapath lists, computed once per change.

@@ -616,6 +616,15 @@ impl Engine {
     /// handles (see the module documentation), else answers [`Step::Full`] — in which case the
     /// engine must be dropped.
     pub fn apply(&mut self, changes: &[NbChange<'_>]) -> Result<Step, NorthdError> {
+        // Dynamic multicast groups (from `IGMP_Group`) add ports to switch groups and flows on
+        // switches and relaying routers; a step does not rebuild them (yet).
+        if !self.state.igmp.entries.is_empty() {
+            return Ok(Step::Full("IGMP groups in SB"));
+        }
+        // Flows for chassis without `ct-no-masked-label` are rewritten after the build.
+        if !self.state.features.ct_no_masked_label {
+            return Ok(Step::Full("chassis without ct-no-masked-label"));
+        }
         let mut affected: BTreeSet<usize> = BTreeSet::new();
         let mut touched: BTreeSet<Ref<nb::LogicalSwitchPort>> = BTreeSet::new();
         let mut changed_pgs: BTreeSet<Ref<nb::PortGroup>> = BTreeSet::new();

@@ -22,6 +22,7 @@ pub mod diff;
 pub mod embedded;
 pub mod error;
 pub mod flow;
+pub mod igmp;
 pub mod incremental;
 pub mod ipam;
 pub mod lb;

@@ -28,6 +28,39 @@ impl Default for ChassisFeatures {
     }
 }
 
+/// What a flow becomes for chassis without `ct-no-masked-label` (ovn-controller before
+/// 22.06): load balancing with `ct_lb` instead of `ct_lb_mark`, and the conntrack bits northd
+/// keeps (`blocked`, `natted`, `force_snat`, `skip_snat`, `ecmp_reply_port`) in `ct_label`
+/// instead of `ct_mark`. ovn-northd 23.03 switches to these spellings as soon as one chassis
+/// lacks the feature, except in the flows of sessions learnt for load balancer affinity
+/// (`reg9[6] == 1`), which keep `ct_lb_mark`.
+pub fn legacy_ct_flow(k: &crate::flow::FlowKey) -> crate::flow::FlowKey {
+    let text = |t: &str| {
+        if !t.contains("ct_") {
+            return t.to_owned();
+        }
+        let mut out = t.replace("ct_lb_mark", "ct_lb");
+        for bit in [
+            "blocked",
+            "natted",
+            "force_snat",
+            "skip_snat",
+            "ecmp_reply_port",
+        ] {
+            out = out.replace(&format!("ct_mark.{bit}"), &format!("ct_label.{bit}"));
+        }
+        out
+    };
+    if k.match_.contains("reg9[6] == 1") {
+        return k.clone();
+    }
+    crate::flow::FlowKey {
+        match_: text(&k.match_),
+        actions: text(&k.actions),
+        ..k.clone()
+    }
+}
+
 impl ChassisFeatures {
     /// The features common to `chassis`.
     pub fn from_chassis<'a>(chassis: impl IntoIterator<Item = &'a sb::Chassis>) -> Self {
@@ -55,6 +88,9 @@ pub struct SbState {
     /// protocol and logical port); empty unless read from SB rows ([`crate::diff::SbRows::state`]).
     pub service_monitor_status:
         BTreeMap<crate::svc_monitor::MonitorKey, ovn_sb::model::ServiceMonitorStatus>,
+    /// The `IGMP_Group` rows ovn-controller wrote and the keys of the dynamic multicast groups
+    /// in SB; empty unless read from SB rows ([`crate::diff::SbRows::state`]).
+    pub igmp: crate::igmp::IgmpState,
 }
 
 impl SbState {
@@ -91,6 +127,7 @@ impl SbState {
             port_keys,
             features: ChassisFeatures::from_chassis(chassis),
             service_monitor_status: BTreeMap::new(),
+            igmp: crate::igmp::IgmpState::default(),
         }
     }
 }

@@ -48,6 +48,12 @@ pub fn router_groups(lr: &Router) -> Vec<McGroupContent> {
     }]
 }
 
+/// True when some enabled port of `lr` has `options:mcast_flood=true` (the router's traffic
+/// to multicast groups is also copied to `_MC_static`).
+pub fn floods_static(lr: &Router) -> bool {
+    !static_ports(lr).is_empty()
+}
+
 /// Builds the multicast flows of `lr`.
 pub fn build(lr: &Router, flows: &mut FlowTable) {
     let dp = lr.dp;

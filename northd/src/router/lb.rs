@@ -450,6 +450,7 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         Mode::Distributed(gw) => Some(gw.name.clone()),
         Mode::Gateway | Mode::Plain => None,
     };
+    let related = ctx.features.ct_lb_related;
     let mut cache = ctx.lb_flows.borrow_mut();
     let variant = cache.flows.entry((force, gw_name)).or_default();
     for lb in &lbs {
@@ -457,10 +458,10 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             let mut t = FlowTable::default();
             let hash = hash_fields(&ctx.nb.load_balancers, lb);
             for v in &lb.vips {
-                build_vip(0, mode, lb, v, force, hash.as_deref(), &mut t);
+                build_vip(0, mode, lb, v, (force, related), hash.as_deref(), &mut t);
             }
             for v in &lb.template_vips {
-                build_template_vip(0, mode, lb, v, force, hash.as_deref(), &mut t);
+                build_template_vip(0, mode, lb, v, (force, related), hash.as_deref(), &mut t);
             }
             SharedFlows::new(&t)
         });
@@ -564,7 +565,7 @@ fn build_vip(
     mode: Mode<'_>,
     lb: &LoadBalancer,
     v: &Vip,
-    force: bool,
+    (force, related): (bool, bool),
     hash: Option<&str>,
     flows: &mut FlowTable,
 ) {
@@ -581,7 +582,7 @@ fn build_vip(
     let snat = Snat::of(lb, force);
     let down = v.backends.is_empty() || v.health_down;
     let reject = down && lb.options.reject;
-    let actions = dnat_actions(snat, reject, down, &v.nb_backends, hash);
+    let actions = dnat_actions(snat, related, reject, down, &v.nb_backends, hash);
     let prio = if vip.port.is_some() { 120 } else { 110 };
     let mut m = new_vip_match(lb.protocol, vip);
     if let (Mode::Distributed(gw), false) = (mode, reject) {
@@ -631,7 +632,7 @@ fn build_template_vip(
     mode: Mode<'_>,
     lb: &LoadBalancer,
     v: &TemplateVip,
-    force: bool,
+    (force, related): (bool, bool),
     hash: Option<&str>,
     flows: &mut FlowTable,
 ) {
@@ -650,7 +651,7 @@ fn build_template_vip(
     let snat = Snat::of(lb, force);
     let empty = v.backends.is_empty();
     let reject = empty && lb.options.reject;
-    let actions = dnat_actions(snat, reject, empty, &v.nb_backends, hash);
+    let actions = dnat_actions(snat, related, reject, empty, &v.nb_backends, hash);
     let l4 = v.port.as_ref().map(|p| {
         Match::pred(Pred::Fixed(lb.protocol))
             .and_eq(l4_field(lb.protocol, true), Value::Raw(p.clone()))
@@ -944,13 +945,16 @@ fn build_established(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         &Match::pred(Pred::Fixed(natted)),
         &Actions::one(Action::Next),
     );
-    flows.add(
-        dp,
-        Stage::LrInDnat,
-        50,
-        &Match::pred(Pred::Fixed(related)),
-        &Actions::one(commit_nat.clone()),
-    );
+    let with_related = ctx.features.ct_lb_related;
+    if with_related {
+        flows.add(
+            dp,
+            Stage::LrInDnat,
+            50,
+            &Match::pred(Pred::Fixed(related)),
+            &Actions::one(commit_nat.clone()),
+        );
+    }
     for (mark, flag) in [(force, FORCE_SNAT_FOR_LB), (skip, SKIP_SNAT_FOR_LB)] {
         let set = Action::Assign(flag, Value::Int(1));
         let est = Match::pred(Pred::Fixed(natted)).and_pred(Pred::Fixed(mark));
@@ -961,6 +965,9 @@ fn build_established(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             &est,
             &Actions(vec![set.clone(), Action::Next]),
         );
+        if !with_related {
+            continue;
+        }
         let rel = Match::pred(Pred::Fixed(related)).and_pred(Pred::Fixed(mark));
         flows.add(
             dp,
@@ -1062,9 +1069,11 @@ fn build_neighbor(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
 }
 
 /// The `lr_in_dnat` actions of a VIP: the SNAT flag, then `ct_lb_mark` to the backends as NB
-/// wrote them (with the selection `hash`), or, without backends, a reject or a drop.
+/// wrote them (with the selection `hash`), or, without backends, a reject or a drop. Without
+/// `related` (chassis lacking `ovn-ct-lb-related`) `ct_lb_mark` gets no SNAT argument.
 fn dnat_actions(
     snat: Snat,
+    related: bool,
     reject: bool,
     no_backends: bool,
     nb_backends: &str,
@@ -1081,9 +1090,9 @@ fn dnat_actions(
         });
     } else {
         let hash = hash.map(|h| format!("; {h}")).unwrap_or_default();
+        let suffix = if related { snat.suffix() } else { "" };
         actions.push(Action::CtLbMarkBackends(format!(
-            "{nb_backends}{hash}{}",
-            snat.suffix()
+            "{nb_backends}{hash}{suffix}"
         )));
     }
     actions

@@ -129,7 +129,7 @@ impl<'a> AclContext<'a> {
     pub fn build(&self, ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
         self.build_pre_acl(sw, flows);
         self.build_hints(sw, flows);
-        self.build_acl_defaults(sw, flows);
+        self.build_acl_defaults(sw, ctx.features.ct_lb_related, flows);
         for acl in &self.acls {
             self.consider_acl(ctx, sw, acl, flows);
         }
@@ -248,7 +248,9 @@ impl<'a> AclContext<'a> {
         }
     }
 
-    fn build_acl_defaults(&self, sw: &Switch, flows: &mut FlowTable) {
+    /// The default ACL flows; `related`: the chassis support `ovn-ct-lb-related` (related
+    /// traffic is committed with `ct_commit_nat`, else it just goes on).
+    fn build_acl_defaults(&self, sw: &Switch, related: bool, flows: &mut FlowTable) {
         let dp = sw.dp;
         let next = Actions::one(Action::Next);
         let has_acls = !self.acls.is_empty();
@@ -290,9 +292,14 @@ impl<'a> AclContext<'a> {
             let reply = Match::pred(expr::CT_EST_REPLY);
             flows.add(dp, Stage::LsInAcl, u16::MAX - 3, &reply, &reply_in);
             flows.add(dp, Stage::LsOutAcl, u16::MAX - 3, &reply, &next);
+            let commit = if related {
+                act::CT_COMMIT_NAT
+            } else {
+                Action::Next
+            };
             let related_in = Actions(vec![
                 Action::Assign(HINT_ALLOW_REL, Value::Int(1)),
-                act::CT_COMMIT_NAT,
+                commit.clone(),
             ]);
             let related = Match::pred(expr::CT_RELATED);
             flows.add(dp, Stage::LsInAcl, u16::MAX - 3, &related, &related_in);
@@ -301,7 +308,7 @@ impl<'a> AclContext<'a> {
                 Stage::LsOutAcl,
                 u16::MAX - 3,
                 &related,
-                &Actions::one(act::CT_COMMIT_NAT),
+                &Actions::one(commit),
             );
             let allowed = Match::eq(HINT_ALLOW_REL, Value::Int(1));
             flows.add(dp, Stage::LsInAclAfterLb, u16::MAX - 3, &allowed, &next);

@@ -217,6 +217,9 @@ pub fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outco
         ovn.stack().no_chassis()
     };
     let stack = builder.build().expect("real stack");
+    if std::env::var_os("PARITY_LEGACY_CHASSIS").is_some() {
+        legacy_chassis(&stack);
+    }
     for cmd in setup {
         let args: Vec<String> = cmd.iter().map(|a| resolve_arg(&stack, a)).collect();
         stack.nbctl(&args).expect("nbctl");
@@ -238,6 +241,14 @@ pub fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outco
     print_outcome(name, &out);
     compare_bindings(name, &stack, &content);
     Some(out)
+}
+
+/// Registers a chassis that publishes no features (as ovn-controller before 22.06), which
+/// switches real ovn-northd to `ct_lb` and `ct_label` bits (`PARITY_LEGACY_CHASSIS=1`).
+pub fn legacy_chassis(stack: &testkit::Stack) {
+    stack
+        .sbctl(["chassis-add", "legacy", "geneve", "127.0.0.99"])
+        .expect("chassis-add");
 }
 
 /// Our IPAM, run on the NB with every `dynamic_addresses` cleared, allocates what real
@@ -932,7 +943,16 @@ pub fn nb_snapshot(stack: &testkit::Stack) -> NbSnapshot {
 pub fn compare_flows(stack: &testkit::Stack, snapshot: &NbSnapshot) -> (Outcome, SbContent) {
     let chassis: Vec<sb::Chassis> = sb_rows(stack);
     let state = SbState::from_rows(&[], &[], &chassis);
-    let content = build(snapshot, &state);
+    compare_flows_with(stack, snapshot, &state)
+}
+
+/// [`compare_flows`] with a given SB state.
+pub fn compare_flows_with(
+    stack: &testkit::Stack,
+    snapshot: &NbSnapshot,
+    state: &SbState,
+) -> (Outcome, SbContent) {
+    let content = build(snapshot, state);
     let lb_keys = real_to_our_keys(stack, &content);
     let real: BTreeSet<Flow> = stack
         .logical_flows()
