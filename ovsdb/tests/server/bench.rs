@@ -10,7 +10,11 @@
 //! (default 300000 `Logical_Flow` rows); `OVNKIT_BENCH_DUMP_CLIENTS` the client counts of the
 //! initial-dump figures (default `1,50`; the real server needs about half an hour for 50 clients
 //! at the default size, so `1` is the quick choice); `OVNKIT_BENCH_TXNS_ONLY=1` stops after the
-//! transaction figures (throughput and server CPU per transaction, from the threads' schedstat).
+//! transaction figures (throughput and server CPU per transaction, from the threads' schedstat);
+//! `OVNKIT_BENCH_STRACE=1` also counts the servers' system calls per transaction with `strace -c`
+//! (which slows them down: the CPU figures of such a run mean nothing). Our server runs in a child
+//! process on a one-thread runtime like `ovnkit ovsdb-server`; `OVNKIT_SERVER_THREADS=2` gives it
+//! two worker threads instead.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
