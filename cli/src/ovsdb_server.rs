@@ -119,8 +119,9 @@ pub(crate) fn run(args: &OvsdbServerArgs) -> Result<(), String> {
         std::fs::write(pidfile, format!("{}\n", std::process::id()))
             .map_err(|e| format!("{}: {e}", pidfile.display()))?;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread, like ovsdb-server: every message goes through the one locked server core
+    // anyway, and a second worker only adds wake-ups between threads (futex calls) per message.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;

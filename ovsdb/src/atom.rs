@@ -215,6 +215,23 @@ pub(crate) fn uuid_json(u: &Uuid) -> Value {
     ])
 }
 
+/// Writes the same JSON as [`Atom::to_json`], without building a [`Value`].
+impl serde::Serialize for Atom {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::Integer(i) => s.serialize_i64(*i),
+            Self::Real(r) => real_to_json(*r).serialize(s),
+            Self::Boolean(b) => s.serialize_bool(*b),
+            Self::String(t) => s.serialize_str(t),
+            Self::Uuid(u) => {
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let text: &str = u.hyphenated().encode_lower(&mut buf);
+                ("uuid", text).serialize(s)
+            }
+        }
+    }
+}
+
 /// Resolves `["named-uuid", name]` references while parsing.
 pub trait SymbolResolver {
     /// The UUID `name` stands for, or `None` when named UUIDs are not allowed here.

@@ -624,6 +624,35 @@ impl Pairs {
     }
 }
 
+/// Writes the same JSON as [`Datum::to_json`], without building a [`Value`].
+impl serde::Serialize for Datum {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        /// The elements of a set or map, as a JSON array.
+        struct Elements<'a>(&'a Datum);
+        impl serde::Serialize for Elements<'_> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                match self.0 {
+                    Datum::Set(v) => s.collect_seq(v.iter()),
+                    Datum::Map(v) => s.collect_seq(v.iter().map(|(k, val)| (k, val))),
+                }
+            }
+        }
+        let tag = match self {
+            Self::Set(v) if v.len() == 1 => return v[0].serialize(s),
+            Self::Set(_) => "set",
+            Self::Map(_) => "map",
+        };
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(tag)?;
+        t.serialize_element(&Elements(self))?;
+        t.end()
+    }
+}
+
 impl Datum {
     /// The empty datum of `ty`.
     pub fn empty(ty: &ColumnType) -> Self {

@@ -62,8 +62,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use record::{
-    encode_record, parse_header, CorruptTail, Corruption, RawRecord, Record, RecordHeader,
-    RecordReader,
+    encode_record, encode_record_text, parse_header, CorruptTail, Corruption, RawRecord, Record,
+    RecordHeader, RecordReader,
 };
 pub use txn::TransactionRecord;
 
@@ -390,10 +390,21 @@ impl LogFile {
     /// partial record is cut off again (as ovsdb-server does) and the error returned.
     pub fn append_record(&mut self, record: &Value) -> Result<u64, FileError> {
         let bytes = encode_record(record)?;
+        self.append_encoded(&bytes)
+    }
+
+    /// Like [`append_record`](Self::append_record), for a record object already written as
+    /// compact JSON text (`data`, without the final newline; see [`encode_record_text`]).
+    pub fn append_record_text(&mut self, data: Vec<u8>) -> Result<u64, FileError> {
+        let bytes = encode_record_text(data);
+        self.append_encoded(&bytes)
+    }
+
+    fn append_encoded(&mut self, bytes: &[u8]) -> Result<u64, FileError> {
         self.truncate_corrupt_tail()?;
         let at = self.offset;
         // One positioned write (`pwrite`), not a seek and a write: a system call less per commit.
-        let result = std::os::unix::fs::FileExt::write_all_at(&self.file, &bytes, at);
+        let result = std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, at);
         if let Err(source) = result {
             // Best effort: remove any partial data; the original error is what matters.
             let _ = self.file.set_len(at);

@@ -183,7 +183,13 @@ pub fn encode_record(record: &Value) -> Result<Vec<u8>, FileError> {
         return Err(FileError::NotAnObject);
     }
     // Serializing a `Value` cannot fail (its map keys are strings).
-    let mut data = serde_json::to_vec(record).map_err(|_| FileError::NotAnObject)?;
+    let data = serde_json::to_vec(record).map_err(|_| FileError::NotAnObject)?;
+    Ok(encode_record_text(data))
+}
+
+/// A record whose JSON object is already written as compact text (`data`, without the final
+/// newline), with its header: the bytes [`encode_record`] writes for the same object.
+pub fn encode_record_text(mut data: Vec<u8>) -> Vec<u8> {
     data.push(b'\n');
     let sha1 = Sha1::digest(&data);
     let mut out = format!(
@@ -193,7 +199,7 @@ pub fn encode_record(record: &Value) -> Result<Vec<u8>, FileError> {
     )
     .into_bytes();
     out.extend_from_slice(&data);
-    Ok(out)
+    out
 }
 
 /// Reads records one by one from a byte stream.

@@ -453,6 +453,134 @@ pub(crate) fn row_update(
     Some(Value::Object(m))
 }
 
+/// [`row_json`], written as compact JSON text.
+fn write_row_json(
+    out: &mut Vec<u8>,
+    ts: &TableSchema,
+    row: &Row,
+    cols: &[usize],
+    skip_defaults: bool,
+) {
+    out.push(b'{');
+    let mut first = true;
+    for &c in cols {
+        let (Some(col), Some(d)) = (ts.columns.get(c), row.fields.get(c)) else {
+            continue;
+        };
+        if skip_defaults && *d == ts.defaults()[c] {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_json_str(out, &col.name);
+        out.push(b':');
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, d);
+    }
+    out.push(b'}');
+}
+
+/// [`row_update`] for a commit (not an initial dump), written as compact JSON text after
+/// `"UUID":`; returns false, with nothing written, when the monitor sends nothing for the row.
+fn write_row_update(
+    out: &mut Vec<u8>,
+    version: MonitorVersion,
+    tm: &TableMonitor,
+    ts: &TableSchema,
+    uuid: &Uuid,
+    old: Option<&Row>,
+    new: Option<&Row>,
+) -> bool {
+    let start = out.len();
+    let key = |out: &mut Vec<u8>| {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        out.push(b'"');
+        out.extend_from_slice(uuid.hyphenated().encode_lower(&mut buf).as_bytes());
+        out.extend_from_slice(b"\":{");
+    };
+    let old_m = old.filter(|r| tm.matches(ts, r));
+    let new_m = new.filter(|r| tm.matches(ts, r));
+    match (old_m, new_m) {
+        (None, None) => return false,
+        (None, Some(n)) => {
+            if !tm.select.insert {
+                return false;
+            }
+            key(out);
+            match version {
+                MonitorVersion::V1 => {
+                    out.extend_from_slice(b"\"new\":");
+                    write_row_json(out, ts, n, &tm.columns, false);
+                }
+                _ => {
+                    out.extend_from_slice(b"\"insert\":");
+                    write_row_json(out, ts, n, &tm.columns, true);
+                }
+            }
+        }
+        (Some(o), None) => {
+            if !tm.select.delete {
+                return false;
+            }
+            key(out);
+            match version {
+                MonitorVersion::V1 => {
+                    out.extend_from_slice(b"\"old\":");
+                    write_row_json(out, ts, o, &tm.columns, false);
+                }
+                _ => out.extend_from_slice(b"\"delete\":null"),
+            }
+        }
+        (Some(o), Some(n)) => {
+            if !tm.select.modify {
+                return false;
+            }
+            let changed: Vec<usize> = tm
+                .columns
+                .iter()
+                .copied()
+                .filter(|&c| o.fields.get(c) != n.fields.get(c))
+                .collect();
+            if changed.is_empty() {
+                return false;
+            }
+            key(out);
+            match version {
+                MonitorVersion::V1 => {
+                    out.extend_from_slice(b"\"new\":");
+                    write_row_json(out, ts, n, &tm.columns, false);
+                    out.extend_from_slice(b",\"old\":");
+                    write_row_json(out, ts, o, &changed, false);
+                }
+                _ => {
+                    out.extend_from_slice(b"\"modify\":{");
+                    let mut first = true;
+                    for c in changed {
+                        if let (Some(col), Some(od), Some(nd)) =
+                            (ts.columns.get(c), o.fields.get(c), n.fields.get(c))
+                        {
+                            if !first {
+                                out.push(b',');
+                            }
+                            first = false;
+                            write_json_str(out, &col.name);
+                            out.push(b':');
+                            let _ =
+                                serde_json::to_writer(&mut *out, &datum_diff(od, nd, &col.type_));
+                        }
+                    }
+                    out.push(b'}');
+                }
+            }
+        }
+    }
+    debug_assert!(out.len() > start);
+    out.push(b'}');
+    true
+}
+
 impl Monitor {
     /// The initial contents (the reply to the monitor request) as a JSON tree; the server sends
     /// [`initial_encoded`](Self::initial_encoded), this is its test oracle.
@@ -516,8 +644,9 @@ impl Monitor {
                     out.push(b',');
                 }
                 first_row = false;
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
                 out.push(b'"');
-                out.extend_from_slice(uuid.to_string().as_bytes());
+                out.extend_from_slice(uuid.hyphenated().encode_lower(&mut buf).as_bytes());
                 let tag: &[u8] = match self.version {
                     MonitorVersion::V1 => b"\":{\"new\":{",
                     _ => b"\":{\"initial\":{",
@@ -538,7 +667,7 @@ impl Monitor {
                     write_json_str(&mut out, &col.name);
                     out.push(b':');
                     // Writing into a Vec cannot fail.
-                    let _ = serde_json::to_writer(&mut out, &d.to_json());
+                    let _ = serde_json::to_writer(&mut out, d);
                 }
                 out.extend_from_slice(b"}}");
             }
@@ -550,7 +679,9 @@ impl Monitor {
         out
     }
 
-    /// The table updates for one commit, or `None` when nothing monitored changed.
+    /// The table updates for one commit, or `None` when nothing monitored changed; the server
+    /// sends [`write_updates`](Self::write_updates), this is its test oracle.
+    #[cfg(test)]
     pub(crate) fn updates(&self, schema: &Schema, changes: &ChangeSet) -> Option<Value> {
         let mut out = Map::new();
         for tc in &changes.tables {
@@ -576,6 +707,63 @@ impl Monitor {
             }
         }
         (!out.is_empty()).then_some(Value::Object(out))
+    }
+
+    /// [`updates`](Self::updates) as compact JSON text appended to `out`, without building a
+    /// JSON tree; returns false, with nothing appended, when nothing monitored changed.
+    pub(crate) fn write_updates(
+        &self,
+        schema: &Schema,
+        changes: &ChangeSet,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let start = out.len();
+        out.push(b'{');
+        let mut first_table = true;
+        for tc in &changes.tables {
+            let Some(tm) = self.tables.iter().find(|t| t.table == tc.table) else {
+                continue;
+            };
+            let ts = &schema.tables[tc.table];
+            let table_start = out.len();
+            if !first_table {
+                out.push(b',');
+            }
+            write_json_str(out, &ts.name);
+            out.extend_from_slice(b":{");
+            let mut first_row = true;
+            for rc in &tc.rows {
+                let row_start = out.len();
+                if !first_row {
+                    out.push(b',');
+                }
+                if write_row_update(
+                    out,
+                    self.version,
+                    tm,
+                    ts,
+                    &rc.uuid,
+                    rc.old.as_deref(),
+                    rc.new.as_deref(),
+                ) {
+                    first_row = false;
+                } else {
+                    out.truncate(row_start);
+                }
+            }
+            if first_row {
+                out.truncate(table_start);
+            } else {
+                out.push(b'}');
+                first_table = false;
+            }
+        }
+        if first_table {
+            out.truncate(start);
+            return false;
+        }
+        out.push(b'}');
+        true
     }
 
     /// The table updates for several consecutive commits, merged per row (first old, last new).
@@ -697,5 +885,71 @@ mod tests {
         };
         let d = datum_diff(&Datum::scalar(s("x")), &Datum::empty_set(), &opt);
         assert_eq!(d, Datum::empty_set());
+    }
+
+    #[test]
+    fn written_updates_are_the_json_of_updates() {
+        use crate::db::{TxnContext, TxnOutcome};
+        use serde_json::json;
+        let schema = Schema::from_str_json(
+            r#"{"name":"S","version":"1.0.0","tables":{
+              "P":{"columns":{"name":{"type":"string"},"n":{"type":"integer"},
+                "r":{"type":{"key":"real","min":0,"max":1}},
+                "tags":{"type":{"key":"string","min":0,"max":"unlimited"}},
+                "m":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+              "Q":{"columns":{"v":{"type":"integer"}}}}}"#,
+        )
+        .unwrap();
+        let mut db = Database::new(schema.clone());
+        let monitors: Vec<Monitor> = [
+            (MonitorVersion::V1, json!({"P": {}, "Q": {}})),
+            (
+                MonitorVersion::V2,
+                json!({"P": [{"columns": ["name", "tags"]}], "Q": {}}),
+            ),
+            (
+                MonitorVersion::V3,
+                json!({"P": [{"where": [["n", ">", 1]], "select": {"delete": false}}]}),
+            ),
+        ]
+        .into_iter()
+        .map(|(version, req)| Monitor {
+            db: 0,
+            version,
+            tables: parse_requests(&schema, version, &req).unwrap(),
+        })
+        .collect();
+        let txns = [
+            json!(["S", {"op": "insert", "table": "P", "row": {"name": "a\"\u{e9}", "n": 1,
+                "tags": ["set", ["x", "y"]], "m": ["map", [["k", "v"]]]}},
+                {"op": "insert", "table": "Q", "row": {"v": 3}}]),
+            json!(["S", {"op": "update", "table": "P", "where": [], "row": {"n": 2, "r": 0.1,
+                "tags": ["set", ["y", "z"]], "m": ["map", [["k", "w"]]]}}]),
+            json!(["S", {"op": "update", "table": "P", "where": [], "row": {"n": 2}}]),
+            json!(["S", {"op": "delete", "table": "P", "where": []},
+                {"op": "update", "table": "Q", "where": [], "row": {"v": 4}}]),
+        ];
+        let mut written = 0;
+        for t in &txns {
+            let TxnOutcome::Complete {
+                changes: Some(ch), ..
+            } = db.transact(t, &TxnContext::default())
+            else {
+                panic!("{t} did not commit");
+            };
+            for m in &monitors {
+                let mut out = b"prefix".to_vec();
+                let any = m.write_updates(&schema, &ch, &mut out);
+                let want = m.updates(&schema, &ch);
+                assert_eq!(any, want.is_some());
+                let mut expected = b"prefix".to_vec();
+                if let Some(w) = want {
+                    expected.extend_from_slice(w.to_string().as_bytes());
+                    written += 1;
+                }
+                assert_eq!(String::from_utf8(out), String::from_utf8(expected));
+            }
+        }
+        assert!(written >= 6, "{written}");
     }
 }

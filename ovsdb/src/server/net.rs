@@ -2,7 +2,8 @@
 //! connection over a shared [`Server`].
 //!
 //! Each connection decodes messages with [`JsonRpcCodec`] (size and depth limits) and feeds them to
-//! the server core; after every step the sessions that got output are woken to flush it. A
+//! the server core, every message a read brought at once; after every step the sessions that got
+//! output are woken to flush it, each with one write. A
 //! connection that sends garbage, an oversize or too deeply nested message, or an invalid JSON-RPC
 //! message is logged and closed, like ovsdb-server does; other connections are not affected. A timer
 //! task drives [`Server::handle_timeout`] (`wait` timeouts and inactivity probes: TCP sessions are
@@ -18,43 +19,15 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use tokio_util::codec::Framed;
+use tokio_util::codec::Decoder;
 
 use super::{Outgoing, Server, SessionId};
 use crate::jsonrpc::{JsonRpcCodec, JsonRpcError, Limits, Message};
-
-/// The server side of a connection: decodes with [`JsonRpcCodec`], encodes [`Outgoing`] messages
-/// without copying them.
-#[derive(Debug, Clone, Default)]
-struct ServerCodec {
-    inner: JsonRpcCodec,
-}
-
-impl tokio_util::codec::Decoder for ServerCodec {
-    type Item = Message;
-    type Error = JsonRpcError;
-
-    fn decode(&mut self, src: &mut bytes::BytesMut) -> Result<Option<Message>, JsonRpcError> {
-        self.inner.decode(src)
-    }
-
-    fn decode_eof(&mut self, src: &mut bytes::BytesMut) -> Result<Option<Message>, JsonRpcError> {
-        self.inner.decode_eof(src)
-    }
-}
-
-impl tokio_util::codec::Encoder<Outgoing> for ServerCodec {
-    type Error = JsonRpcError;
-
-    fn encode(&mut self, item: Outgoing, dst: &mut bytes::BytesMut) -> Result<(), JsonRpcError> {
-        item.encode(dst).map_err(JsonRpcError::Encode)
-    }
-}
 
 enum Listener {
     Unix(UnixListener),
@@ -308,8 +281,16 @@ async fn accept_loop(
     }
 }
 
+/// Initial size of a connection's read buffer, and the free space kept for each read.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads a connection's requests and writes what the server queues for it.
+///
+/// Each wake-up reads whatever the socket holds, decodes every complete message in it, handles
+/// them all under one lock, and then writes everything the session has queued (replies and
+/// monitor updates) with one write, instead of one lock, one wake-up and one write per message.
 async fn connection<S>(
-    stream: S,
+    mut stream: S,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
     probe: Option<Duration>,
@@ -319,74 +300,62 @@ async fn connection<S>(
     let notify = Arc::new(Notify::new());
     let sid = lock(&shared.server).connect(Instant::now(), probe);
     lock(&shared.wakers).insert(sid, notify.clone());
-    let codec = ServerCodec {
-        inner: JsonRpcCodec::with_limits(shared.options.limits),
-    };
-    let mut framed = Framed::new(stream, codec);
+    let mut codec = JsonRpcCodec::with_limits(shared.options.limits);
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut msgs = Vec::new();
+    // Set when the peer's input ended or failed: what is queued is still sent, then the
+    // connection closes.
+    let mut last_round = false;
     loop {
-        let (out, closed) = {
+        let closed = {
             let mut s = lock(&shared.server);
-            let mut out = Vec::new();
             while let Some(m) = s.poll_transmit(sid) {
                 out.push(m);
             }
-            (out, s.is_closed(sid))
+            s.is_closed(sid)
         };
-        let mut failed = false;
-        for m in out {
-            let result = match m {
-                // Large pre-encoded messages (shared initial dumps) go straight to the socket,
-                // without a copy into the codec's buffer.
-                Outgoing::Encoded(parts) => {
-                    let mut r = SinkExt::<Outgoing>::flush(&mut framed).await;
-                    for p in parts {
-                        if r.is_err() {
-                            break;
-                        }
-                        r = framed
-                            .get_mut()
-                            .write_all(&p)
-                            .await
-                            .map_err(JsonRpcError::Io);
-                    }
-                    r
-                }
-                m => framed.feed(m).await,
-            };
-            if let Err(e) = result {
-                tracing::debug!(%sid, "send failed: {e}");
-                failed = true;
-                break;
-            }
-        }
-        if !failed {
-            if let Err(e) = SinkExt::<Outgoing>::flush(&mut framed).await {
-                tracing::debug!(%sid, "send failed: {e}");
-                failed = true;
-            }
-        }
-        if failed || closed {
-            if closed {
-                tracing::info!(%sid, "no response to inactivity probe, disconnecting");
-            }
+        if let Err(e) = write_queued(&mut stream, &mut wbuf, &mut out).await {
+            tracing::debug!(%sid, "send failed: {e}");
             break;
         }
+        if closed {
+            tracing::info!(%sid, "no response to inactivity probe, disconnecting");
+            break;
+        }
+        if last_round {
+            break;
+        }
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
         tokio::select! {
-            r = framed.next() => match r {
-                Some(Ok(msg)) => {
+            r = stream.read_buf(&mut rbuf) => {
+                let eof = match r {
+                    Ok(n) => n == 0,
+                    Err(e) => {
+                        tracing::debug!(%sid, "receive failed: {e}");
+                        break;
+                    }
+                };
+                let failed = decode_all(&mut codec, &mut rbuf, eof, &mut msgs);
+                if let Some(e) = &failed {
+                    tracing::warn!(%sid, "closing connection: {e}");
+                }
+                if !msgs.is_empty() {
                     let ready = {
                         let mut s = lock(&shared.server);
-                        s.handle_message(sid, msg, Instant::now());
+                        let now = Instant::now();
+                        for m in msgs.drain(..) {
+                            s.handle_message(sid, m, now);
+                        }
                         s.take_ready()
                     };
                     shared.wake(ready.into_iter().filter(|id| *id != sid).collect());
                 }
-                Some(Err(e)) => {
-                    tracing::warn!(%sid, "closing connection: {e}");
-                    break;
-                }
-                None => break,
-            },
+                last_round = eof || failed.is_some();
+            }
             _ = notify.notified() => {}
             _ = shutdown.changed() => break,
         }
@@ -398,6 +367,68 @@ async fn connection<S>(
     };
     lock(&shared.wakers).remove(&sid);
     shared.wake(ready);
+}
+
+/// Decodes every complete message in `buf` into `msgs` (at the end of the input, `eof`, also
+/// what [`JsonRpcCodec::decode_eof`] makes of the rest); returns the error that ends the
+/// connection, if any. Messages decoded before an error are still handled, as they were
+/// received first.
+fn decode_all(
+    codec: &mut JsonRpcCodec,
+    buf: &mut BytesMut,
+    eof: bool,
+    msgs: &mut Vec<Message>,
+) -> Option<JsonRpcError> {
+    loop {
+        match codec.decode(buf) {
+            Ok(Some(m)) => msgs.push(m),
+            Ok(None) => break,
+            Err(e) => return Some(e),
+        }
+    }
+    if eof {
+        match codec.decode_eof(buf) {
+            Ok(Some(m)) => msgs.push(m),
+            Ok(None) => {}
+            Err(e) => return Some(e),
+        }
+    }
+    None
+}
+
+/// Encodes the messages of `out` into `wbuf` and writes them; large pre-encoded messages (shared
+/// initial dumps) go straight to the socket, without a copy into the buffer.
+async fn write_queued<S>(
+    stream: &mut S,
+    wbuf: &mut BytesMut,
+    out: &mut Vec<Outgoing>,
+) -> Result<(), JsonRpcError>
+where
+    S: AsyncWrite + Unpin,
+{
+    if out.is_empty() {
+        return Ok(());
+    }
+    for m in out.drain(..) {
+        let large = m.encoded_len().is_some_and(|n| n >= READ_CHUNK);
+        match m {
+            Outgoing::Encoded(parts) if large => {
+                if !wbuf.is_empty() {
+                    stream.write_all(wbuf).await.map_err(JsonRpcError::Io)?;
+                    wbuf.clear();
+                }
+                for p in parts {
+                    stream.write_all(&p).await.map_err(JsonRpcError::Io)?;
+                }
+            }
+            m => m.encode(wbuf).map_err(JsonRpcError::Encode)?,
+        }
+    }
+    if !wbuf.is_empty() {
+        stream.write_all(wbuf).await.map_err(JsonRpcError::Io)?;
+        wbuf.clear();
+    }
+    stream.flush().await.map_err(JsonRpcError::Io)
 }
 
 #[cfg(test)]

@@ -278,23 +278,34 @@ impl Server {
                 sdb.history.pop_front();
             }
         }
-        let last = sdb.last_txn.to_string();
+        let last = sdb.last_txn;
         let schema = sdb.db.schema().clone();
         for (sid, s) in self.sessions.iter_mut() {
             let mut any = false;
-            for (_, id, m) in &s.monitors {
+            for (id_text, _, m) in &s.monitors {
                 if m.db != db {
                     continue;
                 }
-                let Some(u) = m.updates(&schema, &changes) else {
+                // The notification is written as text straight away: the bytes
+                // `encode_message` would write for it, without a JSON tree.
+                let mut text = Vec::with_capacity(256);
+                text.extend_from_slice(b"{\"id\":null,\"method\":\"");
+                text.extend_from_slice(m.version.method().as_bytes());
+                text.extend_from_slice(b"\",\"params\":[");
+                text.extend_from_slice(id_text.as_bytes());
+                text.push(b',');
+                if m.version == MonitorVersion::V3 {
+                    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                    text.push(b'"');
+                    text.extend_from_slice(last.hyphenated().encode_lower(&mut buf).as_bytes());
+                    text.extend_from_slice(b"\",");
+                }
+                if !m.write_updates(&schema, &changes, &mut text) {
                     continue;
-                };
-                let params = match m.version {
-                    MonitorVersion::V3 => vec![id.clone(), json!(last), u],
-                    _ => vec![id.clone(), u],
-                };
+                }
+                text.extend_from_slice(b"]}");
                 s.outbox
-                    .push_back(notification(m.version.method(), params).into());
+                    .push_back(Outgoing::Encoded(vec![Bytes::from(text)]));
                 any = true;
             }
             if any {

@@ -210,10 +210,10 @@ impl CommitLog for FileStorage {
     }
 
     fn commit(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError> {
-        let Some(record) = commit_record(db.schema(), changes, now_ms()) else {
+        let Some(record) = commit_record_text(db.schema(), changes, now_ms()) else {
             return Ok(());
         };
-        self.log.append_record(&record)?;
+        self.log.append_record_text(record)?;
         if changes.durable || self.options.sync_every_commit {
             self.log.sync()?;
         }
@@ -293,6 +293,108 @@ pub fn commit_record(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Opti
         record.insert("_comment".into(), Value::String(c.clone()));
     }
     Some(Value::Object(record))
+}
+
+/// [`commit_record`] as the compact JSON text `serde_json` would write for it, written straight
+/// from `changes` without building the record's `Value` tree (the file log's per-commit path).
+pub fn commit_record_text(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Option<Vec<u8>> {
+    fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+        // Writing atoms, datums and strings to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, v);
+    }
+    fn put_uuid_key(out: &mut Vec<u8>, u: &Uuid) {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        out.push(b'"');
+        out.extend_from_slice(u.hyphenated().encode_lower(&mut buf).as_bytes());
+        out.extend_from_slice(b"\":");
+    }
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"{\"_date\":");
+    put(&mut out, &date_ms);
+    let mut any_table = false;
+    for tc in &changes.tables {
+        let Some(ts) = schema.tables.get(tc.table) else {
+            continue;
+        };
+        let table_start = out.len();
+        out.push(b',');
+        put(&mut out, ts.name.as_str());
+        out.extend_from_slice(b":{");
+        let mut any_row = false;
+        for rc in &tc.rows {
+            let row_start = out.len();
+            if any_row {
+                out.push(b',');
+            }
+            match (&rc.old, &rc.new) {
+                (None, None) => continue,
+                (Some(_), None) => {
+                    put_uuid_key(&mut out, &rc.uuid);
+                    out.extend_from_slice(b"null");
+                }
+                (None, Some(new)) => {
+                    put_uuid_key(&mut out, &rc.uuid);
+                    out.push(b'{');
+                    let mut first = true;
+                    for col in ts.user_columns() {
+                        let d = &new.fields[col.index];
+                        if col.ephemeral || *d == ts.defaults()[col.index] {
+                            continue;
+                        }
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        put(&mut out, col.name.as_str());
+                        out.push(b':');
+                        put(&mut out, d);
+                    }
+                    out.push(b'}');
+                }
+                (Some(old), Some(new)) => {
+                    put_uuid_key(&mut out, &rc.uuid);
+                    out.push(b'{');
+                    let mut first = true;
+                    for col in ts.user_columns() {
+                        let (o, n) = (&old.fields[col.index], &new.fields[col.index]);
+                        if col.ephemeral || o == n {
+                            continue;
+                        }
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        put(&mut out, col.name.as_str());
+                        out.push(b':');
+                        put(&mut out, &datum_diff(o, n, &col.type_));
+                    }
+                    if first {
+                        // Nothing persistent changed in this row.
+                        out.truncate(row_start);
+                        continue;
+                    }
+                    out.push(b'}');
+                }
+            }
+            any_row = true;
+        }
+        if any_row {
+            out.push(b'}');
+            any_table = true;
+        } else {
+            out.truncate(table_start);
+        }
+    }
+    if !any_table {
+        return None;
+    }
+    out.extend_from_slice(b",\"_is_diff\":true");
+    if let Some(c) = &changes.comment {
+        out.extend_from_slice(b",\"_comment\":");
+        put(&mut out, c.as_str());
+    }
+    out.push(b'}');
+    Some(out)
 }
 
 /// A snapshot record of every row of `db` (full rows, non-default persistent columns).
@@ -703,7 +805,8 @@ mod tests {
           "m":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
           "o":{"type":{"key":"integer","min":0,"max":1}},
           "kids":{"type":{"key":{"type":"uuid","refTable":"C"},"min":0,"max":"unlimited"}},
-          "eph":{"type":{"key":"string","min":0,"max":1},"ephemeral":true}},"isRoot":true},
+          "eph":{"type":{"key":"string","min":0,"max":1},"ephemeral":true},
+          "r":{"type":{"key":"real","min":0,"max":1}},"b":{"type":"boolean"}},"isRoot":true},
       "C":{"columns":{"v":{"type":"integer"}},"isRoot":false}}}"#;
 
     fn rows(db: &Database) -> Vec<String> {
@@ -738,6 +841,9 @@ mod tests {
                         {"op":"mutate","table":"P","where":[],"mutations":[["kids","insert",["set",[["named-uuid","c"]]]]]}]),
             json!(["S", {"op":"update","table":"P","where":[],"row":{"kids":["set",[]]}}]),
             json!(["S", {"op":"insert","table":"P","row":{"name":"b"}},{"op":"delete","table":"P","where":[["name","==","a"]]}]),
+            json!(["S", {"op":"insert","table":"P","row":{"name":"q\"\\\u{e9}\u{1}","r":1.5,"b":true}},
+                        {"op":"comment","comment":"a \"c\""}]),
+            json!(["S", {"op":"update","table":"P","where":[["b","==",true]],"row":{"r":0.1,"b":false}}]),
         ];
         for t in &txns {
             match db.transact(t, &TxnContext::default()) {
@@ -745,6 +851,12 @@ mod tests {
                     changes: Some(ch),
                     results,
                 } => {
+                    let text = commit_record_text(db.schema(), &ch, 1);
+                    assert_eq!(
+                        text,
+                        commit_record(db.schema(), &ch, 1).map(|r| serde_json::to_vec(&r).unwrap()),
+                        "the record written as text differs from the Value"
+                    );
                     if let Some(r) = commit_record(db.schema(), &ch, 1) {
                         assert_eq!(r["_is_diff"], json!(true));
                         assert!(

@@ -9,7 +9,12 @@
 //! `OVNKIT_BENCH_ROWS` sets the size of the Southbound used for the dump and memory figures
 //! (default 300000 `Logical_Flow` rows); `OVNKIT_BENCH_DUMP_CLIENTS` the client counts of the
 //! initial-dump figures (default `1,50`; the real server needs about half an hour for 50 clients
-//! at the default size, so `1` is the quick choice).
+//! at the default size, so `1` is the quick choice); `OVNKIT_BENCH_TXNS_ONLY=1` stops after the
+//! transaction figures (throughput and server CPU per transaction, from the threads' schedstat);
+//! `OVNKIT_BENCH_STRACE=1` also counts the servers' system calls per transaction with `strace -c`
+//! (which slows them down: the CPU figures of such a run mean nothing). Our server runs in a child
+//! process on a one-thread runtime like `ovnkit ovsdb-server`; `OVNKIT_SERVER_THREADS=2` gives it
+//! two worker threads instead.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -186,19 +191,75 @@ fn fresh_db(dir: &Path, name: &str, schema: &Path, records: &[Value]) -> PathBuf
     path
 }
 
+/// CPU time of process `pid` so far: (on-CPU nanoseconds summed over its threads' schedstat,
+/// user ticks, system ticks).
+fn process_cpu(pid: u32) -> (u64, u64, u64) {
+    let mut ns = 0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            ns += s
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which ends with the last ')'): utime is the 12th, stime the
+    // 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    (
+        ns,
+        f.get(11).copied().unwrap_or(0),
+        f.get(12).copied().unwrap_or(0),
+    )
+}
+
+/// What one timed run measured.
+struct Rate {
+    txn_per_s: f64,
+    /// Server CPU per transaction, microseconds.
+    cpu_us: f64,
+    /// Share of the server's CPU ticks spent in the kernel.
+    sys_share: f64,
+}
+
 /// Transactions per second with `clients` concurrent clients, each running `per_client`
-/// transactions made by `txn(client, i)` one after the other.
+/// transactions made by `txn(client, i)` one after the other, and the CPU the server process
+/// `pid` spent on them.
 fn throughput(
     sock: &Path,
+    pid: u32,
     clients: usize,
     per_client: usize,
     setup: &dyn Fn(&mut RawClient, usize),
     txn: fn(usize, usize) -> Value,
-) -> f64 {
+) -> Rate {
     let mut conns: Vec<RawClient> = (0..clients).map(|_| RawClient::connect(sock)).collect();
     for (c, conn) in conns.iter_mut().enumerate() {
         setup(conn, c);
     }
+    // `OVNKIT_BENCH_STRACE=1`: count the server's system calls over the timed section (which
+    // strace slows down; the CPU figures of such a run mean nothing).
+    let strace = std::env::var_os("OVNKIT_BENCH_STRACE").map(|_| {
+        let out = std::env::temp_dir().join(format!("ovnkit-bench-strace-{pid}"));
+        let child = Command::new("strace")
+            .args(["-c", "-f", "-o"])
+            .arg(&out)
+            .args(["-p", &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        (child, out)
+    });
+    let cpu0 = process_cpu(pid);
     let start = Instant::now();
     let handles: Vec<_> = conns
         .into_iter()
@@ -215,7 +276,33 @@ fn throughput(
     for h in handles {
         h.join().unwrap();
     }
-    (clients * per_client) as f64 / start.elapsed().as_secs_f64()
+    let secs = start.elapsed().as_secs_f64();
+    let cpu1 = process_cpu(pid);
+    let n = (clients * per_client) as f64;
+    if let Some((mut child, out)) = strace {
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        let _ = std::fs::remove_file(&out);
+        let calls: Vec<String> = text
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                // % time, seconds, usecs/call, calls, [errors,] syscall
+                let calls: f64 = f.get(3)?.parse().ok()?;
+                Some(format!("{} {:.2}", f.last()?, calls / n))
+            })
+            .collect();
+        eprintln!("  system calls per txn (pid {pid}): {}", calls.join(", "));
+    }
+    let (user, sys) = (cpu1.1 - cpu0.1, cpu1.2 - cpu0.2);
+    Rate {
+        txn_per_s: n / secs,
+        cpu_us: (cpu1.0 - cpu0.0) as f64 / 1000.0 / n,
+        sys_share: sys as f64 / (user + sys).max(1) as f64,
+    }
 }
 
 fn insert_switch(c: usize, i: usize) -> Value {
@@ -341,20 +428,33 @@ fn bench_side_by_side() {
                 };
                 rates.push(throughput(
                     &served.sock,
+                    served.pid(),
                     clients,
                     total / clients,
                     &setup,
                     txn,
                 ));
             }
+            let (o, r) = (&rates[0], &rates[1]);
             report.push(format!(
-                "{label}, {clients} clients: ours {:.0} txn/s, real {:.0} txn/s, ratio {:.2}",
-                rates[0],
-                rates[1],
-                rates[0] / rates[1]
+                "{label}, {clients} clients: ours {:.0} txn/s, real {:.0} txn/s, ratio {:.2}; \
+                 server CPU per txn ours {:.1} µs (sys {:.0}%), real {:.1} µs (sys {:.0}%), \
+                 real/ours {:.2}",
+                o.txn_per_s,
+                r.txn_per_s,
+                o.txn_per_s / r.txn_per_s,
+                o.cpu_us,
+                o.sys_share * 100.0,
+                r.cpu_us,
+                r.sys_share * 100.0,
+                r.cpu_us / o.cpu_us
             ));
             eprintln!("{}", report.last().unwrap());
         }
+    }
+    if std::env::var_os("OVNKIT_BENCH_TXNS_ONLY").is_some() {
+        eprintln!("\n{}", report.join("\n"));
+        return;
     }
     let rows: usize = std::env::var("OVNKIT_BENCH_ROWS")
         .ok()
@@ -474,8 +574,51 @@ fn bench_port_insert_layers() {
         }
         rates.push(n as f64 / t.elapsed().as_secs_f64());
     }
+    let requests: Vec<Vec<u8>> = std::iter::once(setup.clone())
+        .chain((0..n).map(|i| insert_port(0, i)))
+        .enumerate()
+        .map(|(i, p)| {
+            json!({"id": i, "method": "transact", "params": p})
+                .to_string()
+                .into_bytes()
+        })
+        .collect();
+    let wire = bytes_to_bytes(&nb, &requests);
     eprintln!(
-        "NB port inserts, one switch, {n} txns: engine {engine:.0} txn/s, server core {:.0} txn/s, server core + file {:.0} txn/s",
+        "NB port inserts, one switch, {n} txns: engine {engine:.0} txn/s, server core {:.0} txn/s, server core + file {:.0} txn/s, bytes to bytes {wire:.0} txn/s",
         rates[0], rates[1]
     );
+}
+
+/// The whole per-message path of NB port inserts without sockets: request bytes decoded by the
+/// connection's codec, the file-backed core, the reply encoded to bytes; txn/s. A function of
+/// its own for callgrind's `--toggle-collect=*bytes_to_bytes*`.
+#[inline(never)]
+fn bytes_to_bytes(nb: &Path, requests: &[Vec<u8>]) -> f64 {
+    use tokio_util::codec::Decoder;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ovsdb::server::Server::new(ovsdb::server::ServerConfig::default()).unwrap();
+    let f = fresh_db(dir.path(), "nb.db", nb, &[]);
+    let (db, st, _) =
+        ovsdb::server::FileStorage::open(&f, ovsdb::server::StorageOptions::default()).unwrap();
+    server.add_database(db, Some(Box::new(st))).unwrap();
+    let now = Instant::now();
+    let sid = server.connect(now, None);
+    let mut codec = ovsdb::jsonrpc::JsonRpcCodec::new();
+    let mut out = bytes::BytesMut::new();
+    let mut t = Instant::now();
+    for (i, r) in requests.iter().enumerate() {
+        if i == 1 {
+            t = Instant::now();
+        }
+        let mut buf = bytes::BytesMut::from(&r[..]);
+        while let Some(m) = codec.decode(&mut buf).unwrap() {
+            server.handle_message(sid, m, now);
+        }
+        while let Some(m) = server.poll_transmit(sid) {
+            m.encode(&mut out).unwrap();
+        }
+        out.clear();
+    }
+    (requests.len() - 1) as f64 / t.elapsed().as_secs_f64()
 }

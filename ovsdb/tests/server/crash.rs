@@ -31,11 +31,18 @@ fn crash_child_server() {
     server
         .add_database(database, Some(Box::new(storage)))
         .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    // The runtime of `ovnkit ovsdb-server` (one thread); `OVNKIT_SERVER_THREADS=2` for the
+    // two-worker runtime, to compare.
+    let rt = match std::env::var("OVNKIT_SERVER_THREADS").as_deref() {
+        Ok("2") => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    }
+    .unwrap();
     rt.block_on(async {
         let _running = net::serve(
             Arc::new(Mutex::new(server)),

@@ -3,6 +3,11 @@
 //! Every test starts its own servers in its own temp dir; real programs are skipped (or fail under
 //! `CI=true`) when not installed.
 
+// The allocator of `ovnkit ovsdb-server`, for the child servers the benchmarks start from this
+// binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod harness;
 
 mod bench;
