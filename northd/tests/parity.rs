@@ -754,3 +754,51 @@ fn external_ports() {
         ],
     ));
 }
+
+/// Found by `parity_random`: a `MAC dynamic` port on a switch without IPAM still gets its MAC
+/// in `ls_in_l2_lkup`; DHCP answers every address entry of a port; `use_ct_inv_match=false`
+/// takes `ct.inv` out of the ACL defaults.
+#[test]
+fn random_found_switch() {
+    assert_full(scenario(
+        "random-switch",
+        &[
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &["lsp-set-addresses", "p1", "00:00:00:02:0d:4a dynamic"],
+            &["lsp-add", "s1", "p2"],
+            &[
+                "lsp-set-addresses",
+                "p2",
+                "00:00:00:02:0b:2c 10.2.0.11 fd02::11",
+                "00:00:00:02:6f:c6 10.2.0.111 fd02::111",
+            ],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=10.2.0.0/24",
+                "external_ids:n=v4",
+                "options:lease_time=3600",
+                "options:router=10.2.0.1",
+                "options:server_id=10.2.0.1",
+                "options:server_mac=c0:ff:ee:00:00:01",
+            ],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=fd02\\:\\:/64",
+                "external_ids:n=v6",
+                "options:server_id=00:00:00:10:00:01",
+            ],
+            &[
+                "set",
+                "logical_switch_port",
+                "p2",
+                "dhcpv4_options=@dhcp4",
+                "dhcpv6_options=@dhcp6",
+            ],
+            &["acl-add", "s1", "from-lport", "100", "ip4", "allow-related"],
+            &["set", "nb_global", ".", "options:use_ct_inv_match=false"],
+        ],
+    ));
+}

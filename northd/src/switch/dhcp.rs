@@ -230,6 +230,7 @@ fn build_dhcp4(
     pass: &Actions,
     flows: &mut FlowTable,
 ) {
+    // One offer per address entry (its first address in the subnet).
     for a in &p.addrs {
         let Some(ip) = a.ipv4.iter().find(|ip| d.cidr.contains(IpAddr::V4(**ip))) else {
             continue;
@@ -288,7 +289,6 @@ fn build_dhcp4(
             &via.finish(resp),
             &reply,
         );
-        break;
     }
     if via.resident.is_some() {
         return;
@@ -351,7 +351,6 @@ fn build_dhcp6(
             Action::Output,
         ]);
         flows.add(sw.dp, Stage::LsInDhcpResponse, 100, &resp, &reply);
-        break;
     }
     if via.resident.is_some() {
         return;
