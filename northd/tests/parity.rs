@@ -802,3 +802,47 @@ fn random_found_switch() {
         ],
     ));
 }
+
+/// Found by `parity_random`: a disabled port with `unknown` does not make the switch flood
+/// unknown destinations; external ports skip router ports whose addresses are not `router`.
+#[test]
+fn random_found_unknown_external() {
+    assert_full(scenario_on(
+        "random-unknown-external",
+        true,
+        &[
+            &["ls-add", "s2"],
+            &["lsp-add", "s2", "p1"],
+            &[
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:02:0b:46 10.2.0.11",
+                "unknown",
+            ],
+            &["ls-add", "s1"],
+            &["lsp-set-enabled", "p1", "disabled"],
+            &["lsp-add", "s1", "ln"],
+            &["lsp-set-type", "ln", "localnet"],
+            &["lsp-set-addresses", "ln", "unknown"],
+            &["lsp-set-options", "ln", "network_name=phys"],
+            &["lsp-set-enabled", "ln", "disabled"],
+            &["lsp-add", "s1", "x1"],
+            &["lsp-set-type", "x1", "external"],
+            &["lsp-set-addresses", "x1", "00:00:00:02:0c:9e 10.2.0.12"],
+            &["ha-chassis-group-add", "hg1"],
+            &["ha-chassis-group-add-chassis", "hg1", "ch1", "10"],
+            &[
+                "set",
+                "logical_switch_port",
+                "x1",
+                "ha_chassis_group==HA_Chassis_Group/hg1",
+            ],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "r1-s1", "00:00:00:00:f1:02", "10.2.0.1/24"],
+            &["lsp-add", "s1", "s1-r1"],
+            &["lsp-set-type", "s1-r1", "router"],
+            &["lsp-set-addresses", "s1-r1", "unknown"],
+            &["lsp-set-options", "s1-r1", "router-port=r1-s1"],
+        ],
+    ));
+}

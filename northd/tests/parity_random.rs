@@ -996,7 +996,7 @@ impl Gen {
                     a.push("--meter=m1".into());
                 }
             }
-            if action.starts_with("allow") && self.rng.pct(15) {
+            if (action == "allow" || action == "allow-related") && self.rng.pct(15) {
                 a.push(format!("--label={}", 100 + k));
             }
             if dir == "from-lport" && self.rng.pct(15) {

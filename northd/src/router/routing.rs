@@ -320,6 +320,7 @@ mod tests {
             peer: None,
             is_dgp: false,
             options: BTreeMap::new(),
+            vlan_l2: false,
         }
     }
 

@@ -190,9 +190,9 @@ impl Switch {
         self.ports.iter().any(|p| p.mcast_relay_peer)
     }
 
-    /// True when some port has an `unknown` address.
+    /// True when some enabled port has an `unknown` address (as `_MC_unknown` has members).
     pub fn has_unknown(&self) -> bool {
-        self.ports.iter().any(|p| p.has_unknown)
+        self.ports.iter().any(|p| p.has_unknown && p.enabled)
     }
 }
 

@@ -18,6 +18,8 @@ const ICMP_GENERATED: Field = Field("reg9[0]");
 const PORT_MAC: Field = Field("xreg0[0..47]");
 /// Ethernet header length added to the MTU for the length check.
 const ETH_HEADER_LEN: u64 = 14;
+/// The same with a VLAN header (the peer switch's localnet port has a `tag_request`).
+const VLAN_ETH_HEADER_LEN: u64 = 18;
 
 /// The port's `options:gateway_mtu` when set to a positive number.
 fn gateway_mtu(port: &RouterPort) -> Option<u64> {
@@ -25,11 +27,16 @@ fn gateway_mtu(port: &RouterPort) -> Option<u64> {
     u64::try_from(mtu).ok().filter(|m| *m > 0)
 }
 
-/// `reg9[1] = check_pkt_larger(MTU + 14);`.
-fn check_action(mtu: u64) -> Action {
+/// `reg9[1] = check_pkt_larger(MTU + 14);` (`+ 18` with a VLAN header).
+fn check_action(port: &RouterPort, mtu: u64) -> Action {
+    let l2 = if port.vlan_l2 {
+        VLAN_ETH_HEADER_LEN
+    } else {
+        ETH_HEADER_LEN
+    };
     Action::Assign(
         PKT_LARGER,
-        Value::Call("check_pkt_larger", vec![Value::Int(mtu + ETH_HEADER_LEN)]),
+        Value::Call("check_pkt_larger", vec![Value::Int(mtu + l2)]),
     )
 }
 
@@ -37,7 +44,7 @@ fn check_action(mtu: u64) -> Action {
 /// has `options:gateway_mtu`: `reg9[1] = check_pkt_larger(MTU + 14);` (priority-50 unicast and
 /// multicast flows; the `gateway_mtu_bypass` flows at priority 55 are built here).
 pub fn admission_mtu_check(port: &RouterPort) -> Option<Action> {
-    gateway_mtu(port).map(check_action)
+    gateway_mtu(port).map(|mtu| check_action(port, mtu))
 }
 
 /// The ICMP error telling `ip`'s sender (which came in by `inport`) the MTU.
@@ -121,7 +128,7 @@ pub(super) fn build(lr: &Router, flows: &mut FlowTable) {
             Stage::LrInChkPktLen,
             50,
             &out,
-            &Actions(vec![check_action(mtu), Action::Next]),
+            &Actions(vec![check_action(port, mtu), Action::Next]),
         );
         if let Some(bypass) = port.options.get("gateway_mtu_bypass") {
             flows.add(
