@@ -125,6 +125,9 @@ impl Gen {
         for i in 1..=n_rt {
             g.router(i);
         }
+        if n_rt == 2 && g.rng.pct(30) {
+            g.peer_routers();
+        }
         g.load_balancers();
         g.acls();
         g.extras();
@@ -132,6 +135,27 @@ impl Gen {
     }
 
     fn globals(&mut self) {
+        // A chassis `ch1` (SB row only): with the features ovn-controller 23.03 publishes, or
+        // none (as before 22.06, which turns real ovn-northd to `ct_lb` and `ct_label` bits).
+        match self.rng.range(0, 3) {
+            0 => {}
+            1 => {
+                self.cmd(&["#sbctl", "chassis-add", "ch1", "geneve", "127.0.0.11"]);
+                self.cmd(&[
+                    "#sbctl",
+                    "set",
+                    "chassis",
+                    "ch1",
+                    "other_config:ct-no-masked-label=true",
+                    "other_config:ovn-ct-lb-related=true",
+                    "other_config:mac-binding-timestamp=true",
+                ]);
+            }
+            _ => self.cmd(&["#sbctl", "chassis-add", "ch1", "geneve", "127.0.0.11"]),
+        }
+        if self.rng.pct(10) {
+            self.cmd(&["set", "nb_global", ".", "options:controller_event=true"]);
+        }
         if self.rng.pct(40) {
             self.cmd(&["meter-add", "m1", "drop", "10", "pktps"]);
             self.meters.push("m1".into());
@@ -504,6 +528,8 @@ impl Gen {
                         "options:lb_force_snat_ip=router_ip",
                         "options:snat-ct-zone=0",
                         "options:mac_binding_age_threshold=300",
+                        "options:dnat_force_snat_ip=172.16.99.1",
+                        "options:lb_force_snat_ip=172.16.99.2",
                     ];
                     for o in opts {
                         if self.rng.pct(30) {
@@ -539,6 +565,25 @@ impl Gen {
                     if self.rng.pct(30) {
                         self.cmd(&["lrp-set-options", &lrp, "gateway_mtu=1400"]);
                     }
+                    if self.rng.pct(10) {
+                        self.cmd(&[
+                            "set",
+                            "logical_router_port",
+                            &lrp,
+                            "options:redirect-type=bridged",
+                        ]);
+                    }
+                    if self.rng.pct(15) {
+                        if let Some((first, _, _, _)) = rt.lrps.first() {
+                            let first = first.clone();
+                            self.cmd(&[
+                                "set",
+                                "logical_router_port",
+                                &first,
+                                "options:reside-on-redirect-chassis=true",
+                            ]);
+                        }
+                    }
                     if self.rng.pct(25) {
                         self.cmd(&[
                             "lsp-set-options",
@@ -570,6 +615,31 @@ impl Gen {
             }
         }
         self.routers.push(rt);
+    }
+
+    /// Connects `r1` and `r2` directly (peer router ports on 100.64.0.0/30), with a route
+    /// from each to the other's first network.
+    fn peer_routers(&mut self) {
+        let a = self.port();
+        let b = self.port();
+        self.cmdv(s(&[
+            "lrp-add",
+            "r1",
+            &a,
+            "00:00:00:00:c0:01",
+            "100.64.0.1/30",
+            &format!("peer={b}"),
+        ]));
+        self.cmdv(s(&[
+            "lrp-add",
+            "r2",
+            &b,
+            "00:00:00:00:c0:02",
+            "100.64.0.2/30",
+            &format!("peer={a}"),
+        ]));
+        self.cmd(&["lr-route-add", "r1", "10.250.0.0/16", "100.64.0.2"]);
+        self.cmd(&["lr-route-add", "r2", "10.251.0.0/16", "100.64.0.1"]);
     }
 
     fn routes(&mut self, rt: &Rt) {
@@ -867,6 +937,41 @@ impl Gen {
                     self.cmd(&["set", "load_balancer", &name, o]);
                 }
             }
+            if with_ports && !six && self.rng.pct(15) {
+                let vip = format!("30.0.0.{k}:80");
+                for b in &backends {
+                    let owner = self
+                        .switches
+                        .iter()
+                        .flat_map(|s| s.vifs.iter())
+                        .find(|v| v.1.as_deref() == Some(b.as_str()))
+                        .map(|v| v.0.clone());
+                    if let Some(o) = owner {
+                        let net = b
+                            .rsplit_once('.')
+                            .map(|x| x.0.to_owned())
+                            .unwrap_or_default();
+                        self.cmd(&[
+                            "set",
+                            "load_balancer",
+                            &name,
+                            &format!("ip_port_mappings:{b}={o}:{net}.2"),
+                        ]);
+                    }
+                }
+                self.cmdv(vec![
+                    "--id=@hc".into(),
+                    "create".into(),
+                    "Load_Balancer_Health_Check".into(),
+                    format!("vip=\"{vip}\""),
+                    "--".into(),
+                    "add".into(),
+                    "Load_Balancer".into(),
+                    name.clone(),
+                    "health_check".into(),
+                    "@hc".into(),
+                ]);
+            }
             self.lbs.push(name.clone());
             if self.rng.pct(25) {
                 let g = format!("lbg{k}");
@@ -1125,8 +1230,13 @@ fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
 fn run_case(ovn: &testkit::Toolbox, script: &[Vec<String>]) -> Result<Verdict, usize> {
     let stack = ovn.stack().no_chassis().build().expect("real stack");
     for (i, cmd) in script.iter().enumerate() {
-        let args: Vec<String> = cmd.iter().map(|a| common::resolve_arg(&stack, a)).collect();
-        if stack.nbctl(&args).is_err() {
+        let ok = if cmd.first().map(String::as_str) == Some("#sbctl") {
+            stack.sbctl(&cmd[1..]).is_ok()
+        } else {
+            let args: Vec<String> = cmd.iter().map(|a| common::resolve_arg(&stack, a)).collect();
+            stack.nbctl(&args).is_ok()
+        };
+        if !ok {
             return Err(i);
         }
     }
@@ -1186,7 +1296,10 @@ fn show(script: &[Vec<String>]) -> String {
                     }
                 })
                 .collect();
-            format!("  ovn-nbctl {}\n", q.join(" "))
+            match q.split_first() {
+                Some((h, rest)) if h == "#sbctl" => format!("  ovn-sbctl {}\n", rest.join(" ")),
+                _ => format!("  ovn-nbctl {}\n", q.join(" ")),
+            }
         })
         .collect()
 }

@@ -47,6 +47,73 @@ pub fn admission_mtu_check(port: &RouterPort) -> Option<Action> {
     gateway_mtu(port).map(|mtu| check_action(port, mtu))
 }
 
+/// With `options:gateway_mtu` on distributed gateway port `gw`: the priority-160
+/// `lr_in_ip_input` flow answering too big packets for the distributed NAT address `ext_ip`
+/// (owned by `ext_mac`) with an ICMP error sent straight back out of `gw`.
+pub fn distributed_nat_too_big(
+    dp: crate::flow::DpIndex,
+    gw: &RouterPort,
+    ext_ip: IpAddr,
+    ext_mac: ovn_nb::addr::MacAddr,
+    flows: &mut FlowTable,
+) {
+    let Some(mtu) = gateway_mtu(gw) else {
+        return;
+    };
+    let (family, field) = if ext_ip.is_ipv4() {
+        (Pred::Ip4, Field::IP4_DST)
+    } else {
+        (Pred::Ip6, Field::IP6_DST)
+    };
+    let m = Match::eq(Field::INPORT, Value::port(&gw.name))
+        .and_pred(Pred::Fixed("reg9[1]"))
+        .and_eq(ICMP_GENERATED, 0)
+        .and_pred(family)
+        .and_eq(field, ext_ip);
+    let mut a = vec![
+        Action::Assign(ICMP_GENERATED, Value::Int(1)),
+        Action::Assign(PKT_LARGER, Value::Int(0)),
+        Action::Assign(Field::ETH_DST, Value::Field(Field::ETH_SRC)),
+        Action::Assign(Field::ETH_SRC, Value::Mac(ext_mac)),
+    ];
+    let name = if ext_ip.is_ipv4() {
+        a.extend([
+            Action::Assign(Field::IP4_DST, Value::Field(Field::IP4_SRC)),
+            Action::Assign(Field::IP4_SRC, Value::Ip(ext_ip)),
+            Action::Assign(Field("ip.ttl"), Value::Int(254)),
+            Action::Assign(Field("icmp4.type"), Value::Int(3)),
+            Action::Comment("Destination Unreachable."),
+            Action::Assign(Field("icmp4.code"), Value::Int(4)),
+            Action::Comment("Frag Needed and DF was Set."),
+            Action::Assign(Field("icmp4.frag_mtu"), Value::Int(mtu)),
+        ]);
+        "icmp4_error"
+    } else {
+        a.extend([
+            Action::Assign(Field::IP6_DST, Value::Field(Field::IP6_SRC)),
+            Action::Assign(Field::IP6_SRC, Value::Ip(ext_ip)),
+            Action::Assign(Field("ip.ttl"), Value::Int(254)),
+            Action::Assign(Field("icmp6.type"), Value::Int(2)),
+            Action::Comment("Packet Too Big."),
+            Action::Assign(Field("icmp6.code"), Value::Int(0)),
+            Action::Assign(Field("icmp6.frag_mtu"), Value::Int(mtu)),
+        ]);
+        "icmp6_error"
+    };
+    a.extend([
+        Action::Assign(Field::OUTPORT, Value::port(&gw.name)),
+        Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
+        Action::Output,
+    ]);
+    flows.add(
+        dp,
+        Stage::LrInIpInput,
+        160,
+        &m,
+        &Actions::one(Action::NestedTight(name, a)),
+    );
+}
+
 /// The ICMP error telling `ip`'s sender (which came in by `inport`) the MTU.
 fn too_big(inport: &RouterPort, ip: IpAddr, mtu: u64) -> Actions {
     let mut a = vec![
