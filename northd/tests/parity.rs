@@ -756,7 +756,8 @@ fn external_ports() {
 }
 
 /// Found by `parity_random`: a `MAC dynamic` port on a switch without IPAM still gets its MAC
-/// in `ls_in_l2_lkup`; DHCP answers every address entry of a port; `use_ct_inv_match=false`
+/// in `ls_in_l2_lkup`; DHCP answers every address entry of a port, and no disabled port;
+/// `use_ct_inv_match=false`
 /// takes `ct.inv` out of the ACL defaults.
 #[test]
 fn random_found_switch() {
@@ -794,6 +795,21 @@ fn random_found_switch() {
                 "set",
                 "logical_switch_port",
                 "p2",
+                "dhcpv4_options=@dhcp4",
+                "dhcpv6_options=@dhcp6",
+            ],
+            // A disabled port gets no DHCP replies (its egress ACL bypass stays).
+            &["lsp-add", "s1", "p3"],
+            &[
+                "lsp-set-addresses",
+                "p3",
+                "00:00:00:02:0b:33 10.2.0.33 fd02::33",
+            ],
+            &["lsp-set-enabled", "p3", "disabled"],
+            &[
+                "set",
+                "logical_switch_port",
+                "p3",
                 "dhcpv4_options=@dhcp4",
                 "dhcpv6_options=@dhcp6",
             ],
