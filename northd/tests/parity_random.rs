@@ -41,14 +41,17 @@ impl Rng {
     }
 }
 
+/// A port with addresses: (name, IPv4, IPv6).
+type Vif = (String, Option<String>, Option<String>);
+
 /// A switch of the generated topology.
 struct Sw {
     name: String,
     /// Subnet number: 10.N.0.0/24 and fd0N::/64 (public switches: 172.16.N.0/24, 2001:dbN::/64).
     n: u32,
     public: bool,
-    /// Ports with addresses: (name, IPv4, IPv6).
-    vifs: Vec<(String, Option<String>, Option<String>)>,
+    /// Ports with addresses.
+    vifs: Vec<Vif>,
     /// Every port.
     ports: Vec<String>,
     router: bool,
@@ -102,7 +105,7 @@ impl Gen {
     }
 
     fn generate(seed: u64) -> Vec<Vec<String>> {
-        let mut g = Gen {
+        let mut g = Self {
             rng: Rng(seed),
             cmds: Vec::new(),
             ports: 0,
@@ -276,7 +279,7 @@ impl Gen {
         for _ in 0..n_ports {
             host += 1;
             let p = self.port();
-            let kind = self.rng.range(0, 15);
+            let kind = self.rng.range(0, 17);
             let mac = self.mac(n, host);
             let ip4 = format!("{v4}.{host}");
             let ip6 = format!("{v6}:{host:x}");
@@ -411,6 +414,24 @@ impl Gen {
                         "l2gateway-chassis=ch1",
                     ]);
                 }
+                // VTEP gateway and remote ports.
+                15 => {
+                    self.cmd(&["lsp-add", &name, &p]);
+                    self.cmd(&["lsp-set-type", &p, "vtep"]);
+                    self.cmd(&["lsp-set-addresses", &p, "unknown"]);
+                    self.cmd(&[
+                        "lsp-set-options",
+                        &p,
+                        "vtep-physical-switch=ps1",
+                        "vtep-logical-switch=lsw1",
+                    ]);
+                }
+                16 => {
+                    self.cmd(&["lsp-add", &name, &p]);
+                    self.cmd(&["lsp-set-type", &p, "remote"]);
+                    self.cmd(&["lsp-set-addresses", &p, &format!("{mac} {ip4}")]);
+                    self.cmd(&["lsp-set-options", &p, "requested-chassis=ch2"]);
+                }
                 // A VIF with several addresses / only a MAC.
                 13 => {
                     self.cmd(&["lsp-add", &name, &p]);
@@ -477,14 +498,32 @@ impl Gen {
             };
             self.cmd(&["lsp-set-addresses", &lsp, addr]);
             self.cmd(&["lsp-set-options", &lsp, &format!("router-port={lrp}")]);
-            if self.rng.pct(15) {
-                self.cmd(&[
+            if self.rng.pct(20) {
+                let mode = *self
+                    .rng
+                    .pick(&["slaac", "dhcpv6_stateful", "dhcpv6_stateless"]);
+                let mut a = s(&[
                     "set",
                     "logical_router_port",
                     &lrp,
-                    "ipv6_ra_configs:address_mode=slaac",
-                    "ipv6_ra_configs:send_periodic=true",
+                    &format!("ipv6_ra_configs:address_mode={mode}"),
                 ]);
+                for o in [
+                    "ipv6_ra_configs:send_periodic=true",
+                    "ipv6_ra_configs:mtu=1450",
+                    "ipv6_ra_configs:router_preference=HIGH",
+                    "ipv6_ra_configs:max_interval=60",
+                    "ipv6_ra_configs:rdnss=fd99::53",
+                    "ipv6_ra_configs:dnssl=ovn.org",
+                ] {
+                    if self.rng.pct(30) {
+                        a.push(o.into());
+                    }
+                }
+                self.cmdv(a);
+            }
+            if self.rng.pct(10) {
+                self.cmd(&["lrp-set-enabled", &lrp, "disabled"]);
             }
             if self.rng.pct(10) {
                 self.cmd(&["lrp-set-options", &lrp, "mcast_flood=true"]);
@@ -825,6 +864,31 @@ impl Gen {
             }
             self.cmdv(a);
         }
+        // IPv6 NAT (the gateway port may have no IPv6 network).
+        if self.rng.pct(25) {
+            let kind = *self.rng.pick(&["dnat_and_snat", "snat", "dnat"]);
+            let logical = if kind == "snat" {
+                format!("fd0{pn}::/64")
+            } else {
+                format!("fd0{pn}::{:x}", 0x30 + self.rng.range(0, 5))
+            };
+            let mut a = s(&[
+                "lr-nat-add",
+                &rt.name,
+                kind,
+                &format!("2001:db{ext_n}::{:x}", 0x100 + rt.name.len()),
+                &logical,
+            ]);
+            let v6vif = vifs.iter().find(|v| v.2.is_some()).cloned();
+            if let (true, "dnat_and_snat", Some((p, _, Some(ip)))) =
+                (rt.dgp.is_some() && self.rng.pct(50), kind, v6vif)
+            {
+                a[4] = ip;
+                a.push(p);
+                a.push("00:00:00:00:ab:01".into());
+            }
+            self.cmdv(a);
+        }
         if !self.address_sets.is_empty() && self.rng.pct(20) {
             let asn = self.address_sets[0].clone();
             let col = if self.rng.pct(50) {
@@ -1131,7 +1195,7 @@ impl Gen {
     }
 
     fn extras(&mut self) {
-        let sws: Vec<(String, u32, Vec<(String, Option<String>, Option<String>)>)> = self
+        let sws: Vec<(String, u32, Vec<Vif>)> = self
             .switches
             .iter()
             .filter(|s| !s.public)
@@ -1204,17 +1268,17 @@ enum Verdict {
 
 impl Verdict {
     /// The same kind of mismatch (for shrinking): a stage in common, or the same row check.
-    fn same_kind(&self, other: &Verdict) -> bool {
+    fn same_kind(&self, other: &Self) -> bool {
         match (self, other) {
-            (Verdict::Flows(a, _), Verdict::Flows(b, _)) => a.intersection(b).next().is_some(),
-            (Verdict::Rows(a, _), Verdict::Rows(b, _)) => a == b,
+            (Self::Flows(a, _), Self::Flows(b, _)) => a.intersection(b).next().is_some(),
+            (Self::Rows(a, _), Self::Rows(b, _)) => a == b,
             _ => false,
         }
     }
     fn detail(&self) -> &str {
         match self {
-            Verdict::Clean => "",
-            Verdict::Flows(_, d) | Verdict::Rows(_, d) => d,
+            Self::Clean => "",
+            Self::Flows(_, d) | Self::Rows(_, d) => d,
         }
     }
 }
