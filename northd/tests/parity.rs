@@ -862,3 +862,42 @@ fn random_found_unknown_external() {
         ],
     ));
 }
+
+/// Found by `parity_random`: `ignore_lsp_down=false` keeps ARP/ND answers for ports that are
+/// not up (router ports and localports still answer); a switch load balancer's
+/// `selection_fields` become `hash_fields` of `ct_lb_mark`.
+#[test]
+fn random_found_lsp_down_selection_fields() {
+    assert_full(scenario(
+        "random-lsp-down-selection",
+        &[
+            &["set", "nb_global", ".", "options:ignore_lsp_down=false"],
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &[
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:01:0b:01 10.1.0.11 fd01::11",
+            ],
+            &["lsp-add", "s1", "p2"],
+            &["lsp-set-type", "p2", "localport"],
+            &["lsp-set-addresses", "p2", "00:00:00:01:0b:02 10.1.0.12"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "r1-s1", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "s1-r1"],
+            &["lsp-set-type", "s1-r1", "router"],
+            &["lsp-set-addresses", "s1-r1", "router"],
+            &["lsp-set-options", "s1-r1", "router-port=r1-s1"],
+            &["lb-add", "lb1", "30.0.0.1:80", "10.1.0.11:8080", "tcp"],
+            &["lb-add", "lb1", "[fd99::1]:80", "[fd01::11]:8080", "tcp"],
+            &[
+                "set",
+                "load_balancer",
+                "lb1",
+                "selection_fields=ip_src,ip_dst,tp_src",
+            ],
+            &["ls-lb-add", "s1", "lb1"],
+            &["lr-lb-add", "r1", "lb1"],
+        ],
+    ));
+}

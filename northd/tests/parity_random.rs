@@ -117,7 +117,7 @@ impl Gen {
             port_groups: Vec::new(),
         };
         g.globals();
-        let n_sw = g.rng.range(1, 3);
+        let n_sw = g.rng.range(1, 4);
         for i in 1..=n_sw {
             g.switch(i, false);
         }
@@ -158,6 +158,16 @@ impl Gen {
         }
         if self.rng.pct(10) {
             self.cmd(&["set", "nb_global", ".", "options:controller_event=true"]);
+        }
+        if self.rng.pct(10) {
+            self.cmd(&["set", "nb_global", ".", "options:ignore_lsp_down=false"]);
+        }
+        if self.rng.pct(10) {
+            self.cmd(&["set", "nb_global", ".", "options:mac_prefix=0a:11:22"]);
+        }
+        // CoPP on every datapath (applied after the script, as `PARITY_COPP=1`).
+        if self.rng.pct(10) {
+            self.cmd(&["#copp"]);
         }
         if self.rng.pct(40) {
             self.cmd(&["meter-add", "m1", "drop", "10", "pktps"]);
@@ -274,7 +284,7 @@ impl Gen {
             self.switches.push(sw);
             return;
         }
-        let n_ports = self.rng.range(1, 5);
+        let n_ports = self.rng.range(1, 6);
         let mut host = 10;
         for _ in 0..n_ports {
             host += 1;
@@ -527,6 +537,14 @@ impl Gen {
             }
             if self.rng.pct(10) {
                 self.cmd(&["lrp-set-options", &lrp, "mcast_flood=true"]);
+            }
+            if self.rng.pct(8) {
+                self.cmd(&[
+                    "lsp-set-options",
+                    &lsp,
+                    &format!("router-port={lrp}"),
+                    "arp_proxy=00:00:00:00:ee:01 10.99.0.0/16",
+                ]);
             }
             self.switches[si].router = true;
             self.switches[si].ports.push(lsp);
@@ -987,10 +1005,43 @@ impl Gen {
             a.push(name.clone());
             a.push(vip);
             a.push(be);
+            let proto = if with_ports {
+                (*self.rng.pick(&["tcp", "udp", "sctp"])).to_owned()
+            } else {
+                String::new()
+            };
             if with_ports {
-                a.push((*self.rng.pick(&["tcp", "udp", "sctp"])).to_owned());
+                a.push(proto.clone());
             }
             self.cmdv(a);
+            // A second VIP on the same load balancer.
+            if self.rng.pct(20) {
+                let (vip2, be2) = if six {
+                    (
+                        format!("[fd99::{k}:2]:81"),
+                        format!("[{}]:8081", backends[0]),
+                    )
+                } else {
+                    (format!("30.0.1.{k}:81"), format!("{}:8081", backends[0]))
+                };
+                if with_ports {
+                    self.cmdv(vec![
+                        "lb-add".into(),
+                        name.clone(),
+                        vip2,
+                        be2,
+                        proto.clone(),
+                    ]);
+                }
+            }
+            if self.rng.pct(10) {
+                self.cmd(&[
+                    "set",
+                    "load_balancer",
+                    &name,
+                    "selection_fields=ip_src,ip_dst",
+                ]);
+            }
             for o in [
                 "options:skip_snat=true",
                 "options:affinity_timeout=60",
@@ -1293,8 +1344,12 @@ fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
 /// Runs `script` on a fresh real stack and compares. `Err(i)` if command `i` fails.
 fn run_case(ovn: &testkit::Toolbox, script: &[Vec<String>]) -> Result<Verdict, usize> {
     let stack = ovn.stack().no_chassis().build().expect("real stack");
+    let mut copp = false;
     for (i, cmd) in script.iter().enumerate() {
-        let ok = if cmd.first().map(String::as_str) == Some("#sbctl") {
+        let ok = if cmd.first().map(String::as_str) == Some("#copp") {
+            copp = true;
+            true
+        } else if cmd.first().map(String::as_str) == Some("#sbctl") {
             stack.sbctl(&cmd[1..]).is_ok()
         } else {
             let args: Vec<String> = cmd.iter().map(|a| common::resolve_arg(&stack, a)).collect();
@@ -1303,6 +1358,9 @@ fn run_case(ovn: &testkit::Toolbox, script: &[Vec<String>]) -> Result<Verdict, u
         if !ok {
             return Err(i);
         }
+    }
+    if copp {
+        common::copp_everywhere(&stack);
     }
     stack.wait_sb().expect("wait sb");
     let snapshot = nb_snapshot(&stack);

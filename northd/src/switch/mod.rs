@@ -508,7 +508,7 @@ pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
     lb::build(sw, ctx.lbs, ctx.lb_flows, acl.has_stateful_acl(), flows);
     qos::build(ctx, sw, flows);
     stateful::build(sw, flows);
-    arp_nd::build(sw, flows);
+    arp_nd::build(ctx.nb, sw, flows);
     arp_nd::build_svc_monitor(ctx.svc_arp, sw, flows);
     dhcp::build(ctx, sw, acl.stateful(), flows);
     external::build(ctx, sw, flows);
