@@ -271,6 +271,14 @@ impl Gen {
                 ]);
             }
         }
+        if self.rng.pct(8) {
+            self.cmdv(vec![
+                "set".into(),
+                "logical_switch".into(),
+                name.clone(),
+                "other_config:vlan-passthru=true".into(),
+            ]);
+        }
         if public {
             let p = self.port();
             self.cmd(&["lsp-add", &name, &p]);
@@ -621,6 +629,14 @@ impl Gen {
                     }
                     if self.rng.pct(30) {
                         self.cmd(&["lrp-set-options", &lrp, "gateway_mtu=1400"]);
+                        if self.rng.pct(30) {
+                            self.cmd(&[
+                                "set",
+                                "logical_router_port",
+                                &lrp,
+                                "options:gateway_mtu_bypass=\"tcp\"",
+                            ]);
+                        }
                     }
                     if self.rng.pct(10) {
                         self.cmd(&[
@@ -724,7 +740,11 @@ impl Gen {
             let _ = si;
             let mut a: Vec<String> = Vec::new();
             if self.rng.pct(20) {
-                a.push("--ecmp".into());
+                if rt.gateway_router && self.rng.pct(40) {
+                    a.push("--ecmp-symmetric-reply".into());
+                } else {
+                    a.push("--ecmp".into());
+                }
             }
             if self.rng.pct(15) {
                 a.push("--policy=src-ip".into());
@@ -744,7 +764,7 @@ impl Gen {
                 }
             }
             self.cmdv(a.clone());
-            if a.iter().any(|x| x == "--ecmp") && self.rng.pct(60) {
+            if a.iter().any(|x| x.starts_with("--ecmp")) && self.rng.pct(60) {
                 let mut b = a.clone();
                 if let Some(last) = b.iter_mut().rev().find(|x| **x == nh) {
                     *last = format!("{base}.{}", 150 + k);
