@@ -901,3 +901,50 @@ fn random_found_lsp_down_selection_fields() {
         ],
     ));
 }
+
+/// Found by `parity_random`: `other_config:vlan-passthru=true` admits tagged packets and
+/// leaves the ports' addresses without ARP/ND answers (localnet and virtual ports keep
+/// theirs).
+#[test]
+fn random_found_vlan_passthru() {
+    assert_full(scenario(
+        "random-vlan-passthru",
+        &[
+            &["ls-add", "s1"],
+            &[
+                "set",
+                "logical_switch",
+                "s1",
+                "other_config:vlan-passthru=true",
+            ],
+            &["lsp-add", "s1", "v1"],
+            &[
+                "lsp-set-addresses",
+                "v1",
+                "00:00:00:01:0b:01 10.1.0.11 fd01::11",
+            ],
+            &["lsp-add", "s1", "ln"],
+            &["lsp-set-type", "ln", "localnet"],
+            &["lsp-set-addresses", "ln", "unknown"],
+            &["lsp-set-options", "ln", "network_name=phys"],
+            &["lsp-add", "s1", "vip"],
+            &["lsp-set-type", "vip", "virtual"],
+            &["lsp-set-addresses", "vip", "00:00:00:01:0b:99 10.1.0.100"],
+            &[
+                "lsp-set-options",
+                "vip",
+                "virtual-ip=10.1.0.100",
+                "virtual-parents=v1",
+            ],
+            &["lsp-add", "s1", "lp"],
+            &["lsp-set-type", "lp", "localport"],
+            &["lsp-set-addresses", "lp", "00:00:00:01:0b:02 10.1.0.12"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "r1-s1", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "s1-r1"],
+            &["lsp-set-type", "s1-r1", "router"],
+            &["lsp-set-addresses", "s1-r1", "router"],
+            &["lsp-set-options", "s1-r1", "router-port=r1-s1"],
+        ],
+    ));
+}

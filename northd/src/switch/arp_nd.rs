@@ -33,7 +33,7 @@ pub fn build(nb: &NbSnapshot, sw: &Switch, flows: &mut FlowTable) {
             build_virtual(sw, p, flows);
             continue;
         }
-        if p.type_ == LspType::External || p.has_unknown {
+        if p.type_ == LspType::External || p.has_unknown || sw.vlan_passthru {
             continue;
         }
         if check_up

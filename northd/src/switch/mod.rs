@@ -182,6 +182,9 @@ pub struct Switch {
     pub lbs: Vec<Ref<nb::LoadBalancer>>,
     /// The switch has load balancer VIPs (directly or through groups).
     pub has_lb_vip: bool,
+    /// `other_config:vlan-passthru=true`: tagged traffic is admitted, and ports' addresses
+    /// get no ARP/ND answers.
+    pub vlan_passthru: bool,
 }
 
 impl Switch {
@@ -460,6 +463,10 @@ pub(crate) fn switch_view_in(
         dns: ls.dns_records.iter().copied().collect(),
         lbs,
         has_lb_vip,
+        vlan_passthru: ls
+            .other_config
+            .get("vlan-passthru")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
     }
 }
 
