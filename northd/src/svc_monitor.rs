@@ -82,6 +82,8 @@ pub fn apply(
         },
         ..HealthChecks::default()
     };
+    // Names of disabled switch ports, gathered when the first monitor needs them.
+    let mut disabled: Option<BTreeSet<&str>> = None;
     for (r, lb) in lbs.iter_mut() {
         let Some(row) = nb.load_balancers.get(r) else {
             continue;
@@ -114,11 +116,14 @@ pub fn apply(
                     continue;
                 };
                 // A disabled port's backend is not monitored (and so not used).
-                if nb
-                    .switch_ports
-                    .values()
-                    .any(|l| l.name == m.key.3 && l.enabled == Some(false))
-                {
+                let disabled = disabled.get_or_insert_with(|| {
+                    nb.switch_ports
+                        .values()
+                        .filter(|l| l.enabled == Some(false))
+                        .map(|l| l.name.as_str())
+                        .collect::<BTreeSet<&str>>()
+                });
+                if disabled.contains(m.key.3.as_str()) {
                     continue;
                 }
                 let up = port(&m.key.3).is_some_and(|(_, up)| up);

@@ -167,6 +167,7 @@ fn fixed_dynamic_macs(ctx: &SwitchCtx<'_>, p: &SwitchPort) -> Vec<MacAddr> {
     };
     lsp.addresses
         .iter()
+        .filter(|a| a.contains("dynamic"))
         .filter_map(|a| match a.parse::<LspAddress>() {
             Ok(LspAddress::Dynamic { mac: Some(m), .. }) => Some(m),
             _ => None,
