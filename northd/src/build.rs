@@ -640,7 +640,13 @@ pub(crate) fn build_switch_ports(
                     None => "patch".to_owned(),
                 }
             }
-            _ => lsp.type_.clone(),
+            _ => {
+                // ovn-controller lets tagged traffic of the port's switch through.
+                if sw.vlan_passthru {
+                    options.insert("vlan-passthru".to_owned(), "true".to_owned());
+                }
+                lsp.type_.clone()
+            }
         };
         let mut external_ids = BTreeMap::new();
         if let Some(n) = lsp.external_ids.get("neutron:port_name") {

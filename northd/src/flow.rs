@@ -923,6 +923,14 @@ pub mod expr {
     /// Invalid, or reply of a blocked connection.
     pub const CT_INVALID: Pred =
         Pred::Fixed("ct.inv || (ct.est && ct.rpl && ct_mark.blocked == 1)");
+    /// [`CT_RELATED`] without the `ct.inv` test (`NB_Global` `options:use_ct_inv_match=false`).
+    pub const CT_RELATED_NO_INV: Pred =
+        Pred::Fixed("!ct.est && ct.rel && !ct.new && ct_mark.blocked == 0");
+    /// [`CT_EST_REPLY`] without the `ct.inv` test.
+    pub const CT_EST_REPLY_NO_INV: Pred =
+        Pred::Fixed("ct.est && !ct.rel && !ct.new && ct.rpl && ct_mark.blocked == 0");
+    /// [`CT_INVALID`] without the `ct.inv` test: replies of blocked connections only.
+    pub const CT_INVALID_NO_INV: Pred = Pred::Fixed("(ct.est && ct.rpl && ct_mark.blocked == 1)");
     /// `ip && !ct.est`.
     pub const IP_NOT_EST: Pred = Pred::Fixed("ip && !ct.est");
     /// `ip && ct.est && ct_mark.blocked == 1`.

@@ -354,6 +354,9 @@ pub struct LbOptions {
     pub v6_family: bool,
     /// `neighbor_responder=all` (routers answer ARP/ND for every VIP, template ones too).
     pub neighbor_all: bool,
+    /// `selection_fields` as the `ct_lb_mark` argument `hash_fields="..."` (sorted; `tp_src`
+    /// and `tp_dst` named after the protocol), if any.
+    pub hash_fields: Option<String>,
 }
 
 /// A parsed NB load balancer.
@@ -459,6 +462,17 @@ impl LoadBalancer {
                 .options
                 .get("neighbor_responder")
                 .is_some_and(|v| v == "all"),
+            hash_fields: (!lb.selection_fields.is_empty()).then(|| {
+                let names: Vec<String> = lb
+                    .selection_fields
+                    .iter()
+                    .map(|f| match f.as_str().strip_prefix("tp_") {
+                        Some(dir) => format!("{protocol}_{dir}"),
+                        None => f.as_str().to_owned(),
+                    })
+                    .collect();
+                format!("hash_fields=\"{}\"", names.join(","))
+            }),
         };
         Self {
             nb: lb.uuid,

@@ -4,14 +4,14 @@
 //!
 //! A load balancer VIP with a `Load_Balancer_Health_Check` (matched by its `vip`) keeps only the
 //! backends that are monitored and not down: a backend is monitored when `ip_port_mappings` maps
-//! its (IPv4) address to `PORT:SOURCE_IP` and `PORT` is a switch port; one `Service_Monitor`
+//! its (IPv4) address to `PORT:SOURCE_IP` and `PORT` is an enabled switch port; one `Service_Monitor`
 //! row is kept per backend address, port, protocol and logical port. A monitor's status comes
 //! from SB (ovn-controller writes it): none yet, or `online` on a port that is up, keeps the
 //! backend; `online` on a port that is down is written back as `offline` (as ovn-northd 23.03
 //! does); `offline` and `error` drop it. A VIP left without backends drops new connections
 //! (or rejects them with `options:reject`); its session affinity flows still list every
 //! backend. IPv6 backends are never monitored in 23.03, so a health-checked IPv6 VIP sends
-//! nowhere.
+//! nowhere. SCTP load balancers are not health checked (every backend is kept).
 //!
 //! What it does not do: probe anything (ovn-controller does), or inter-connection
 //! (`PORT:SOURCE_IP:AZ`) monitors.
@@ -82,6 +82,8 @@ pub fn apply(
         },
         ..HealthChecks::default()
     };
+    // Names of disabled switch ports, gathered when the first monitor needs them.
+    let mut disabled: Option<BTreeSet<&str>> = None;
     for (r, lb) in lbs.iter_mut() {
         let Some(row) = nb.load_balancers.get(r) else {
             continue;
@@ -100,6 +102,10 @@ pub fn apply(
             "tcp" => Some(ServiceMonitorProtocol::Tcp),
             _ => None,
         };
+        // An SCTP load balancer is not health checked: its VIPs keep every backend.
+        if protocol.is_none() {
+            continue;
+        }
         for v in &mut lb.vips {
             let Some((_, check)) = checks.iter().find(|(e, _)| *e == v.vip) else {
                 continue;
@@ -109,6 +115,17 @@ pub fn apply(
                 let Some(m) = monitor(row, check, protocol, b, svc_monitor_mac, port) else {
                     continue;
                 };
+                // A disabled port's backend is not monitored (and so not used).
+                let disabled = disabled.get_or_insert_with(|| {
+                    nb.switch_ports
+                        .values()
+                        .filter(|l| l.enabled == Some(false))
+                        .map(|l| l.name.as_str())
+                        .collect::<BTreeSet<&str>>()
+                });
+                if disabled.contains(m.key.3.as_str()) {
+                    continue;
+                }
                 let up = port(&m.key.3).is_some_and(|(_, up)| up);
                 let mut m = m;
                 let keep = match status.get(&m.key) {

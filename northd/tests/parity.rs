@@ -754,3 +754,197 @@ fn external_ports() {
         ],
     ));
 }
+
+/// Found by `parity_random`: a `MAC dynamic` port on a switch without IPAM still gets its MAC
+/// in `ls_in_l2_lkup`; DHCP answers every address entry of a port, and no disabled port;
+/// `use_ct_inv_match=false`
+/// takes `ct.inv` out of the ACL defaults.
+#[test]
+fn random_found_switch() {
+    assert_full(scenario(
+        "random-switch",
+        &[
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &["lsp-set-addresses", "p1", "00:00:00:02:0d:4a dynamic"],
+            &["lsp-add", "s1", "p2"],
+            &[
+                "lsp-set-addresses",
+                "p2",
+                "00:00:00:02:0b:2c 10.2.0.11 fd02::11",
+                "00:00:00:02:6f:c6 10.2.0.111 fd02::111",
+            ],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=10.2.0.0/24",
+                "external_ids:n=v4",
+                "options:lease_time=3600",
+                "options:router=10.2.0.1",
+                "options:server_id=10.2.0.1",
+                "options:server_mac=c0:ff:ee:00:00:01",
+            ],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=fd02\\:\\:/64",
+                "external_ids:n=v6",
+                "options:server_id=00:00:00:10:00:01",
+            ],
+            &[
+                "set",
+                "logical_switch_port",
+                "p2",
+                "dhcpv4_options=@dhcp4",
+                "dhcpv6_options=@dhcp6",
+            ],
+            // A disabled port gets no DHCP replies (its egress ACL bypass stays).
+            &["lsp-add", "s1", "p3"],
+            &[
+                "lsp-set-addresses",
+                "p3",
+                "00:00:00:02:0b:33 10.2.0.33 fd02::33",
+            ],
+            &["lsp-set-enabled", "p3", "disabled"],
+            &[
+                "set",
+                "logical_switch_port",
+                "p3",
+                "dhcpv4_options=@dhcp4",
+                "dhcpv6_options=@dhcp6",
+            ],
+            &["acl-add", "s1", "from-lport", "100", "ip4", "allow-related"],
+            &["set", "nb_global", ".", "options:use_ct_inv_match=false"],
+        ],
+    ));
+}
+
+/// Found by `parity_random`: a disabled port with `unknown` does not make the switch flood
+/// unknown destinations; external ports skip router ports whose addresses are not `router`.
+#[test]
+fn random_found_unknown_external() {
+    assert_full(scenario_on(
+        "random-unknown-external",
+        true,
+        &[
+            &["ls-add", "s2"],
+            &["lsp-add", "s2", "p1"],
+            &[
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:02:0b:46 10.2.0.11",
+                "unknown",
+            ],
+            &["ls-add", "s1"],
+            &["lsp-set-enabled", "p1", "disabled"],
+            &["lsp-add", "s1", "ln"],
+            &["lsp-set-type", "ln", "localnet"],
+            &["lsp-set-addresses", "ln", "unknown"],
+            &["lsp-set-options", "ln", "network_name=phys"],
+            &["lsp-set-enabled", "ln", "disabled"],
+            &["lsp-add", "s1", "x1"],
+            &["lsp-set-type", "x1", "external"],
+            &["lsp-set-addresses", "x1", "00:00:00:02:0c:9e 10.2.0.12"],
+            &["ha-chassis-group-add", "hg1"],
+            &["ha-chassis-group-add-chassis", "hg1", "ch1", "10"],
+            &[
+                "set",
+                "logical_switch_port",
+                "x1",
+                "ha_chassis_group==HA_Chassis_Group/hg1",
+            ],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "r1-s1", "00:00:00:00:f1:02", "10.2.0.1/24"],
+            &["lsp-add", "s1", "s1-r1"],
+            &["lsp-set-type", "s1-r1", "router"],
+            &["lsp-set-addresses", "s1-r1", "unknown"],
+            &["lsp-set-options", "s1-r1", "router-port=r1-s1"],
+        ],
+    ));
+}
+
+/// Found by `parity_random`: `ignore_lsp_down=false` keeps ARP/ND answers for ports that are
+/// not up (router ports and localports still answer); a switch load balancer's
+/// `selection_fields` become `hash_fields` of `ct_lb_mark`.
+#[test]
+fn random_found_lsp_down_selection_fields() {
+    assert_full(scenario(
+        "random-lsp-down-selection",
+        &[
+            &["set", "nb_global", ".", "options:ignore_lsp_down=false"],
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &[
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:01:0b:01 10.1.0.11 fd01::11",
+            ],
+            &["lsp-add", "s1", "p2"],
+            &["lsp-set-type", "p2", "localport"],
+            &["lsp-set-addresses", "p2", "00:00:00:01:0b:02 10.1.0.12"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "r1-s1", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "s1-r1"],
+            &["lsp-set-type", "s1-r1", "router"],
+            &["lsp-set-addresses", "s1-r1", "router"],
+            &["lsp-set-options", "s1-r1", "router-port=r1-s1"],
+            &["lb-add", "lb1", "30.0.0.1:80", "10.1.0.11:8080", "tcp"],
+            &["lb-add", "lb1", "[fd99::1]:80", "[fd01::11]:8080", "tcp"],
+            &[
+                "set",
+                "load_balancer",
+                "lb1",
+                "selection_fields=ip_src,ip_dst,tp_src",
+            ],
+            &["ls-lb-add", "s1", "lb1"],
+            &["lr-lb-add", "r1", "lb1"],
+        ],
+    ));
+}
+
+/// Found by `parity_random`: `other_config:vlan-passthru=true` admits tagged packets and
+/// leaves the ports' addresses without ARP/ND answers (localnet and virtual ports keep
+/// theirs).
+#[test]
+fn random_found_vlan_passthru() {
+    assert_full(scenario(
+        "random-vlan-passthru",
+        &[
+            &["ls-add", "s1"],
+            &[
+                "set",
+                "logical_switch",
+                "s1",
+                "other_config:vlan-passthru=true",
+            ],
+            &["lsp-add", "s1", "v1"],
+            &[
+                "lsp-set-addresses",
+                "v1",
+                "00:00:00:01:0b:01 10.1.0.11 fd01::11",
+            ],
+            &["lsp-add", "s1", "ln"],
+            &["lsp-set-type", "ln", "localnet"],
+            &["lsp-set-addresses", "ln", "unknown"],
+            &["lsp-set-options", "ln", "network_name=phys"],
+            &["lsp-add", "s1", "vip"],
+            &["lsp-set-type", "vip", "virtual"],
+            &["lsp-set-addresses", "vip", "00:00:00:01:0b:99 10.1.0.100"],
+            &[
+                "lsp-set-options",
+                "vip",
+                "virtual-ip=10.1.0.100",
+                "virtual-parents=v1",
+            ],
+            &["lsp-add", "s1", "lp"],
+            &["lsp-set-type", "lp", "localport"],
+            &["lsp-set-addresses", "lp", "00:00:00:01:0b:02 10.1.0.12"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "r1-s1", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "s1-r1"],
+            &["lsp-set-type", "s1-r1", "router"],
+            &["lsp-set-addresses", "s1-r1", "router"],
+            &["lsp-set-options", "s1-r1", "router-port=r1-s1"],
+        ],
+    ));
+}

@@ -218,3 +218,67 @@ fn health_checks_on_switches_and_routers() {
     ]);
     run("lb-health", &script);
 }
+
+/// Found by `parity_random`: an SCTP load balancer is not health checked (every backend kept,
+/// no monitor), and a backend mapped to a disabled port is not monitored (so not used).
+#[test]
+fn health_checks_sctp_and_disabled_port() {
+    let script = with(&[
+        &["lsp-set-enabled", "p2", "disabled"],
+        &[
+            "lb-add",
+            "lb1",
+            "10.0.0.101:80",
+            "10.0.0.11:80,10.0.0.12:80",
+            "tcp",
+        ],
+        &[
+            "--id=@hc",
+            "create",
+            "Load_Balancer_Health_Check",
+            "vip=\"10.0.0.101:80\"",
+            "--",
+            "add",
+            "Load_Balancer",
+            "lb1",
+            "health_check",
+            "@hc",
+        ],
+        &[
+            "set",
+            "load_balancer",
+            "lb1",
+            "ip_port_mappings:10.0.0.11=p1:10.0.0.2",
+            "ip_port_mappings:10.0.0.12=p2:10.0.0.2",
+        ],
+        &[
+            "lb-add",
+            "lb2",
+            "10.0.0.102:80",
+            "10.0.0.11:80,10.0.0.12:80",
+            "sctp",
+        ],
+        &[
+            "--id=@hc",
+            "create",
+            "Load_Balancer_Health_Check",
+            "vip=\"10.0.0.102:80\"",
+            "--",
+            "add",
+            "Load_Balancer",
+            "lb2",
+            "health_check",
+            "@hc",
+        ],
+        &[
+            "set",
+            "load_balancer",
+            "lb2",
+            "ip_port_mappings:10.0.0.11=p1:10.0.0.2",
+        ],
+        &["ls-lb-add", "sw0", "lb1"],
+        &["ls-lb-add", "sw0", "lb2"],
+        &["lr-lb-add", "lr0", "lb2"],
+    ]);
+    run("health-sctp-disabled", &script);
+}

@@ -566,6 +566,41 @@ fn input_gateway_mtu() {
     assert_full(run("input-gateway-mtu", true, &c));
 }
 
+/// Found by `parity_random`: `gateway_mtu` on a port whose switch has a localnet port with a
+/// `tag_request` checks the length with a VLAN header (MTU + 18).
+#[test]
+fn input_gateway_mtu_vlan() {
+    let mut c = vec![
+        cmd(&["lr-add", "r1"]),
+        cmd(&[
+            "lrp-add",
+            "r1",
+            "r1-pub",
+            "00:00:00:00:01:01",
+            "172.16.1.1/24",
+        ]),
+        cmd(&["lrp-set-gateway-chassis", "r1-pub", "ch1", "20"]),
+        cmd(&["lrp-set-options", "r1-pub", "gateway_mtu=1400"]),
+        cmd(&["lrp-add", "r1", "r1-s1", "00:00:00:00:01:02", "10.0.1.1/24"]),
+        cmd(&["lrp-set-options", "r1-s1", "gateway_mtu=1300"]),
+        cmd(&["ls-add", "pub"]),
+        cmd(&["lsp-add", "pub", "ln"]),
+        cmd(&["lsp-set-type", "ln", "localnet"]),
+        cmd(&["lsp-set-addresses", "ln", "unknown"]),
+        cmd(&["lsp-set-options", "ln", "network_name=phys"]),
+        cmd(&["set", "logical_switch_port", "ln", "tag_request=100"]),
+        cmd(&["ls-add", "s1"]),
+        cmd(&["lsp-add", "s1", "ln1"]),
+        cmd(&["lsp-set-type", "ln1", "localnet"]),
+        cmd(&["lsp-set-addresses", "ln1", "unknown"]),
+        cmd(&["lsp-set-options", "ln1", "network_name=phys"]),
+        cmd(&["set", "logical_switch_port", "ln1", "tag=200"]),
+    ];
+    c.extend(attach("pub", "pub-r1", "r1-pub"));
+    c.extend(attach("s1", "s1-r1", "r1-s1"));
+    assert_full(run("input-gateway-mtu-vlan", true, &c));
+}
+
 /// BFD sessions on a port, a configured link-local address next to the derived one, a /32
 /// network, and multicast relay with a disabled port flooding statically.
 #[test]

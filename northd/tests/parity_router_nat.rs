@@ -1064,3 +1064,46 @@ fn distributed_gateway_external_mac_variants() {
     ]);
     check(run("dgp-nat-external-mac", false, &c));
 }
+
+/// Found by `parity_random`: distributed NAT (IPv4 and IPv6) behind a bridged gateway port with
+/// `gateway_mtu`: the external MAC's admission checks the length, too big packets to the NAT
+/// address get an ICMP error from it, and the host's next hop is resolved where it runs.
+#[test]
+fn distributed_nat_gateway_mtu_bridged() {
+    let mut c = distributed_router();
+    c.extend(cmds(&[
+        &["lrp-set-options", "dr-ext", "gateway_mtu=1400"],
+        &[
+            "set",
+            "logical_router_port",
+            "dr-ext",
+            "options:redirect-type=bridged",
+        ],
+        &[
+            "lr-nat-add",
+            "dr",
+            "dnat_and_snat",
+            "172.16.0.31",
+            "10.0.0.31",
+            "vm1",
+            "00:00:00:00:aa:01",
+        ],
+        &[
+            "lr-nat-add",
+            "dr",
+            "dnat_and_snat",
+            "2001:db8::31",
+            "fd00::31",
+            "vm1",
+            "00:00:00:00:aa:02",
+        ],
+        &[
+            "lr-nat-add",
+            "dr",
+            "dnat_and_snat",
+            "172.16.0.32",
+            "10.0.0.32",
+        ],
+    ]));
+    check(run("nat-dgp-mtu-bridged", true, &c));
+}

@@ -214,6 +214,9 @@ pub struct RouterPort {
     pub is_dgp: bool,
     /// `options`.
     pub options: BTreeMap<String, String>,
+    /// With `options:gateway_mtu`: the peer switch has a localnet port with a non-zero
+    /// `tag_request`, so the length check allows for a VLAN header.
+    pub vlan_l2: bool,
 }
 
 impl RouterPort {
@@ -307,6 +310,23 @@ fn parse_networks(
     (v4, v6)
 }
 
+/// Whether the switch of the switch port named `lsp` has a localnet port with a non-zero
+/// `tag_request`.
+fn peer_switch_vlan_localnet(nb: &NbSnapshot, lsp: &str) -> bool {
+    let Some(peer) = nb.switch_ports.values().find(|p| p.name == lsp) else {
+        return false;
+    };
+    nb.switches
+        .values()
+        .filter(|ls| ls.ports.contains(&peer.uuid))
+        .any(|ls| {
+            ls.ports
+                .iter()
+                .filter_map(|r| nb.switch_ports.get(r))
+                .any(|p| p.type_ == "localnet" && p.tag_request.is_some_and(|t| t != 0))
+        })
+}
+
 /// Builds the parsed view of one router. `switch_peers` maps router port names to the switch
 /// ports of type `router` that name them.
 pub fn router_view(
@@ -345,6 +365,10 @@ pub fn router_view(
             // ovn-northd 23.03 ignores the legacy `options:redirect-chassis`.
             let is_dgp = chassis.is_none()
                 && (!lrp.gateway_chassis.is_empty() || lrp.ha_chassis_group.is_some());
+            let vlan_l2 = lrp.options.contains_key("gateway_mtu")
+                && switch_peers
+                    .get(&lrp.name)
+                    .is_some_and(|p| peer_switch_vlan_localnet(nb, p));
             Some(RouterPort {
                 nb: lrp.uuid,
                 name: lrp.name.clone(),
@@ -355,6 +379,7 @@ pub fn router_view(
                 peer,
                 is_dgp,
                 options: lrp.options.clone(),
+                vlan_l2,
             })
         })
         .collect();

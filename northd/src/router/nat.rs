@@ -644,11 +644,35 @@ fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, resolve: bool, flow
             &Match::eq(Field::ETH_DST, mac)
                 .and_eq(Field::INPORT, inport.clone())
                 .and_resident(lp),
-            &Actions(vec![
-                Action::Assign(PORT_MAC, Value::Mac(gw.mac)),
-                Action::Next,
-            ]),
+            &Actions(
+                super::routing::admission_mtu_check(gw)
+                    .into_iter()
+                    .chain([Action::Assign(PORT_MAC, Value::Mac(gw.mac)), Action::Next])
+                    .collect(),
+            ),
         );
+        super::routing::distributed_nat_too_big(dp, gw, r.external, mac, flows);
+        // A bridged gateway port resolves the next hop of the NATed host's traffic where the
+        // host runs.
+        if super::gateway::is_bridged(gw) {
+            let (f, hop) = if v6 {
+                ("get_nd", NEXT_HOP6)
+            } else {
+                ("get_arp", NEXT_HOP4)
+            };
+            flows.add(
+                dp,
+                Stage::LrInArpResolve,
+                90,
+                &Match::eq(Field::OUTPORT, outport.clone())
+                    .and_eq(ip_field(v6, false), r.logical_value())
+                    .and_resident(lp),
+                &Actions(vec![
+                    Action::Call(f, vec![Value::Field(Field::OUTPORT), Value::Field(hop)]),
+                    Action::Next,
+                ]),
+            );
+        }
         let m = Match::eq(ip_field(v6, false), r.logical_value())
             .and_eq(Field::OUTPORT, outport.clone());
         if r.logical_port_virtual {

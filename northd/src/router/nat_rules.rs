@@ -373,6 +373,7 @@ mod tests {
                 peer: None,
                 is_dgp: true,
                 options: std::collections::BTreeMap::new(),
+                vlan_l2: false,
             })
             .collect()
     }

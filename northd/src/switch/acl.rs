@@ -129,7 +129,14 @@ impl<'a> AclContext<'a> {
     pub fn build(&self, ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
         self.build_pre_acl(sw, flows);
         self.build_hints(sw, flows);
-        self.build_acl_defaults(sw, ctx.features.ct_lb_related, flows);
+        // `NB_Global` `options:use_ct_inv_match=false` leaves `ct.inv` out of the defaults.
+        let use_ct_inv = !ctx
+            .nb
+            .nb_global
+            .as_ref()
+            .and_then(|g| g.options.get("use_ct_inv_match"))
+            .is_some_and(|v| v.eq_ignore_ascii_case("false"));
+        self.build_acl_defaults(sw, ctx.features.ct_lb_related, use_ct_inv, flows);
         for acl in &self.acls {
             self.consider_acl(ctx, sw, acl, flows);
         }
@@ -250,7 +257,13 @@ impl<'a> AclContext<'a> {
 
     /// The default ACL flows; `related`: the chassis support `ovn-ct-lb-related` (related
     /// traffic is committed with `ct_commit_nat`, else it just goes on).
-    fn build_acl_defaults(&self, sw: &Switch, related: bool, flows: &mut FlowTable) {
+    fn build_acl_defaults(
+        &self,
+        sw: &Switch,
+        related: bool,
+        use_ct_inv: bool,
+        flows: &mut FlowTable,
+    ) {
         let dp = sw.dp;
         let next = Actions::one(Action::Next);
         let has_acls = !self.acls.is_empty();
@@ -279,7 +292,11 @@ impl<'a> AclContext<'a> {
                     dp,
                     stage,
                     u16::MAX - 3,
-                    &Match::pred(expr::CT_INVALID),
+                    &Match::pred(if use_ct_inv {
+                        expr::CT_INVALID
+                    } else {
+                        expr::CT_INVALID_NO_INV
+                    }),
                     &drop,
                 );
             }
@@ -289,7 +306,11 @@ impl<'a> AclContext<'a> {
                 Action::Assign(HINT_ALLOW_REL, Value::Int(1)),
                 Action::Next,
             ]);
-            let reply = Match::pred(expr::CT_EST_REPLY);
+            let reply = Match::pred(if use_ct_inv {
+                expr::CT_EST_REPLY
+            } else {
+                expr::CT_EST_REPLY_NO_INV
+            });
             flows.add(dp, Stage::LsInAcl, u16::MAX - 3, &reply, &reply_in);
             flows.add(dp, Stage::LsOutAcl, u16::MAX - 3, &reply, &next);
             let commit = if related {
@@ -301,7 +322,11 @@ impl<'a> AclContext<'a> {
                 Action::Assign(HINT_ALLOW_REL, Value::Int(1)),
                 commit.clone(),
             ]);
-            let related = Match::pred(expr::CT_RELATED);
+            let related = Match::pred(if use_ct_inv {
+                expr::CT_RELATED
+            } else {
+                expr::CT_RELATED_NO_INV
+            });
             flows.add(dp, Stage::LsInAcl, u16::MAX - 3, &related, &related_in);
             flows.add(
                 dp,

@@ -9,11 +9,18 @@ use ovn_sb::stage::Stage;
 
 use super::{LspType, Switch};
 use crate::flow::{solicited_node, Action, Actions, Field, FlowTable, Match, Pred, Value};
+use crate::snapshot::NbSnapshot;
 use crate::svc_monitor::SvcArp;
 
-/// Builds `ls_in_arp_rsp` for `sw`.
-pub fn build(sw: &Switch, flows: &mut FlowTable) {
+/// Builds `ls_in_arp_rsp` for `sw`. With `NB_Global` `options:ignore_lsp_down=false`, ports
+/// other than router ports and localports answer only once up (NB `up`).
+pub fn build(nb: &NbSnapshot, sw: &Switch, flows: &mut FlowTable) {
     let dp = sw.dp;
+    let check_up = nb
+        .nb_global
+        .as_ref()
+        .and_then(|g| g.options.get("ignore_lsp_down"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("false"));
     let next = Actions::one(Action::Next);
     flows.add(dp, Stage::LsInArpRsp, 0, &Match::always(), &next);
     for p in &sw.ports {
@@ -26,7 +33,13 @@ pub fn build(sw: &Switch, flows: &mut FlowTable) {
             build_virtual(sw, p, flows);
             continue;
         }
-        if p.type_ == LspType::External || p.has_unknown {
+        if p.type_ == LspType::External || p.has_unknown || sw.vlan_passthru {
+            continue;
+        }
+        if check_up
+            && !matches!(p.type_, LspType::Router | LspType::Localport)
+            && nb.switch_ports.get(&p.nb).and_then(|l| l.up) != Some(true)
+        {
             continue;
         }
         for a in &p.addrs {

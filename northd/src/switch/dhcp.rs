@@ -230,7 +230,9 @@ fn build_dhcp4(
     pass: &Actions,
     flows: &mut FlowTable,
 ) {
-    for a in &p.addrs {
+    // One offer per address entry (its first address in the subnet); none for a disabled port
+    // (whose replies still pass the egress ACLs).
+    for a in p.addrs.iter().filter(|_| p.enabled) {
         let Some(ip) = a.ipv4.iter().find(|ip| d.cidr.contains(IpAddr::V4(**ip))) else {
             continue;
         };
@@ -288,7 +290,6 @@ fn build_dhcp4(
             &via.finish(resp),
             &reply,
         );
-        break;
     }
     if via.resident.is_some() {
         return;
@@ -313,7 +314,7 @@ fn build_dhcp6(
 ) {
     let all_servers = IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2));
     let lla = IpAddr::V6(link_local(d.server_mac));
-    for a in &p.addrs {
+    for a in p.addrs.iter().filter(|_| p.enabled) {
         let Some(ip) = a.ipv6.iter().find(|ip| d.cidr.contains(IpAddr::V6(**ip))) else {
             continue;
         };
@@ -351,7 +352,6 @@ fn build_dhcp6(
             Action::Output,
         ]);
         flows.add(sw.dp, Stage::LsInDhcpResponse, 100, &resp, &reply);
-        break;
     }
     if via.resident.is_some() {
         return;

@@ -25,10 +25,12 @@ fn router_side(ctx: &SwitchCtx<'_>, sw: &Switch) -> Vec<RouterSide> {
         .iter()
         .filter(|p| p.type_ == LspType::Router && p.router_peer)
     {
+        // Only a port whose addresses are `router` carries the router port's addresses.
         let Some(lrp_name) = ctx
             .nb
             .switch_ports
             .get(&p.nb)
+            .filter(|l| l.addresses.iter().any(|a| a == "router"))
             .and_then(|l| l.options.get("router-port"))
         else {
             continue;

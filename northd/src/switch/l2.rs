@@ -1,9 +1,10 @@
 //! `ls_in_l2_lkup` and `ls_in_l2_unknown`: destination lookup by MAC, flooding, and the
 //! handling of unknown destinations.
 
+use ovn_nb::addr::{LspAddress, MacAddr};
 use ovn_sb::stage::Stage;
 
-use super::{LspType, Switch, SwitchCtx};
+use super::{LspType, Switch, SwitchCtx, SwitchPort};
 use crate::flow::{Action, Actions, Field, FlowTable, Match, Pred, Value};
 use crate::mcast;
 
@@ -62,6 +63,16 @@ pub fn build(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
                 m = m.and_resident(cr);
             }
             flows.add(dp, Stage::LsInL2Lkup, 50, &m, &to_port);
+        }
+        // `MAC dynamic` delivers to the fixed MAC even before (or without) an allocation.
+        for mac in fixed_dynamic_macs(ctx, p) {
+            flows.add(
+                dp,
+                Stage::LsInL2Lkup,
+                50,
+                &Match::eq(Field::ETH_DST, mac),
+                &to_port,
+            );
         }
         if !p.enabled {
             let m = Match::eq(Field::OUTPORT, Value::port(&p.name));
@@ -146,4 +157,21 @@ fn build_mcast_snoop(sw: &Switch, flows: &mut FlowTable) {
         let actions = Actions(a);
         flows.add(dp, Stage::LsInL2Lkup, 80, &any, &actions);
     }
+}
+
+/// The MACs of `MAC dynamic` entries of `p` that its parsed addresses do not already carry
+/// (the switch has nothing to allocate from, so `dynamic_addresses` is empty).
+fn fixed_dynamic_macs(ctx: &SwitchCtx<'_>, p: &SwitchPort) -> Vec<MacAddr> {
+    let Some(lsp) = ctx.nb.switch_ports.get(&p.nb) else {
+        return Vec::new();
+    };
+    lsp.addresses
+        .iter()
+        .filter(|a| a.contains("dynamic"))
+        .filter_map(|a| match a.parse::<LspAddress>() {
+            Ok(LspAddress::Dynamic { mac: Some(m), .. }) => Some(m),
+            _ => None,
+        })
+        .filter(|m| !p.addrs.iter().any(|a| a.mac == *m))
+        .collect()
 }

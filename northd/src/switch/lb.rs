@@ -177,6 +177,14 @@ pub fn lb_flow_cache<'a>(lbs: impl IntoIterator<Item = &'a LoadBalancer>) -> LbF
     }
 }
 
+/// The `ct_lb_mark` backends argument: `backends`, then the selection `hash_fields` if any.
+fn with_hash(lb: &LoadBalancer, backends: &str) -> String {
+    match &lb.options.hash_fields {
+        Some(h) => format!("{backends}; {h}"),
+        None => backends.to_owned(),
+    }
+}
+
 /// The flows one load balancer adds to any switch it is on, built on datapath `dp`. They do
 /// not depend on the switch, so [`lb_flow_cache`] builds them once per load balancer.
 pub fn build_lb(dp: crate::flow::DpIndex, lb: &LoadBalancer, flows: &mut FlowTable) {
@@ -208,7 +216,7 @@ pub fn build_lb(dp: crate::flow::DpIndex, lb: &LoadBalancer, flows: &mut FlowTab
         } else {
             Actions(vec![
                 Action::Assign(reg::CONNTRACK_COMMIT, Value::Int(0)),
-                Action::CtLbMarkBackends(v.nb_backends.clone()),
+                Action::CtLbMarkBackends(with_hash(lb, &v.nb_backends)),
             ])
         };
         flows.add(dp, Stage::LsInLb, prio, &new_vip, &actions);
@@ -276,7 +284,7 @@ fn build_template_vip(
     } else {
         Actions(vec![
             Action::Assign(reg::CONNTRACK_COMMIT, Value::Int(0)),
-            Action::CtLbMarkBackends(v.nb_backends.clone()),
+            Action::CtLbMarkBackends(with_hash(lb, &v.nb_backends)),
         ])
     };
     flows.add(dp, Stage::LsInLb, prio, &new_vip, &actions);

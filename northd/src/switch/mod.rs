@@ -182,6 +182,9 @@ pub struct Switch {
     pub lbs: Vec<Ref<nb::LoadBalancer>>,
     /// The switch has load balancer VIPs (directly or through groups).
     pub has_lb_vip: bool,
+    /// `other_config:vlan-passthru=true`: tagged traffic is admitted, and ports' addresses
+    /// get no ARP/ND answers.
+    pub vlan_passthru: bool,
 }
 
 impl Switch {
@@ -190,9 +193,9 @@ impl Switch {
         self.ports.iter().any(|p| p.mcast_relay_peer)
     }
 
-    /// True when some port has an `unknown` address.
+    /// True when some enabled port has an `unknown` address (as `_MC_unknown` has members).
     pub fn has_unknown(&self) -> bool {
-        self.ports.iter().any(|p| p.has_unknown)
+        self.ports.iter().any(|p| p.has_unknown && p.enabled)
     }
 }
 
@@ -460,6 +463,10 @@ pub(crate) fn switch_view_in(
         dns: ls.dns_records.iter().copied().collect(),
         lbs,
         has_lb_vip,
+        vlan_passthru: ls
+            .other_config
+            .get("vlan-passthru")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
     }
 }
 
@@ -508,7 +515,7 @@ pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
     lb::build(sw, ctx.lbs, ctx.lb_flows, acl.has_stateful_acl(), flows);
     qos::build(ctx, sw, flows);
     stateful::build(sw, flows);
-    arp_nd::build(sw, flows);
+    arp_nd::build(ctx.nb, sw, flows);
     arp_nd::build_svc_monitor(ctx.svc_arp, sw, flows);
     dhcp::build(ctx, sw, acl.stateful(), flows);
     external::build(ctx, sw, flows);

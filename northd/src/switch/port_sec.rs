@@ -17,13 +17,15 @@ pub fn build(sw: &Switch, flows: &mut FlowTable) {
     let next = Actions::one(Action::Next);
     let always = Match::always();
 
-    flows.add(
-        dp,
-        Stage::LsInCheckPortSec,
-        100,
-        &Match::pred(Pred::VlanPresent),
-        &drop,
-    );
+    if !sw.vlan_passthru {
+        flows.add(
+            dp,
+            Stage::LsInCheckPortSec,
+            100,
+            &Match::pred(Pred::VlanPresent),
+            &drop,
+        );
+    }
     flows.add(
         dp,
         Stage::LsInCheckPortSec,

@@ -18,6 +18,8 @@ const ICMP_GENERATED: Field = Field("reg9[0]");
 const PORT_MAC: Field = Field("xreg0[0..47]");
 /// Ethernet header length added to the MTU for the length check.
 const ETH_HEADER_LEN: u64 = 14;
+/// The same with a VLAN header (the peer switch's localnet port has a `tag_request`).
+const VLAN_ETH_HEADER_LEN: u64 = 18;
 
 /// The port's `options:gateway_mtu` when set to a positive number.
 fn gateway_mtu(port: &RouterPort) -> Option<u64> {
@@ -25,11 +27,16 @@ fn gateway_mtu(port: &RouterPort) -> Option<u64> {
     u64::try_from(mtu).ok().filter(|m| *m > 0)
 }
 
-/// `reg9[1] = check_pkt_larger(MTU + 14);`.
-fn check_action(mtu: u64) -> Action {
+/// `reg9[1] = check_pkt_larger(MTU + 14);` (`+ 18` with a VLAN header).
+fn check_action(port: &RouterPort, mtu: u64) -> Action {
+    let l2 = if port.vlan_l2 {
+        VLAN_ETH_HEADER_LEN
+    } else {
+        ETH_HEADER_LEN
+    };
     Action::Assign(
         PKT_LARGER,
-        Value::Call("check_pkt_larger", vec![Value::Int(mtu + ETH_HEADER_LEN)]),
+        Value::Call("check_pkt_larger", vec![Value::Int(mtu + l2)]),
     )
 }
 
@@ -37,7 +44,74 @@ fn check_action(mtu: u64) -> Action {
 /// has `options:gateway_mtu`: `reg9[1] = check_pkt_larger(MTU + 14);` (priority-50 unicast and
 /// multicast flows; the `gateway_mtu_bypass` flows at priority 55 are built here).
 pub fn admission_mtu_check(port: &RouterPort) -> Option<Action> {
-    gateway_mtu(port).map(check_action)
+    gateway_mtu(port).map(|mtu| check_action(port, mtu))
+}
+
+/// With `options:gateway_mtu` on distributed gateway port `gw`: the priority-160
+/// `lr_in_ip_input` flow answering too big packets for the distributed NAT address `ext_ip`
+/// (owned by `ext_mac`) with an ICMP error sent straight back out of `gw`.
+pub fn distributed_nat_too_big(
+    dp: crate::flow::DpIndex,
+    gw: &RouterPort,
+    ext_ip: IpAddr,
+    ext_mac: ovn_nb::addr::MacAddr,
+    flows: &mut FlowTable,
+) {
+    let Some(mtu) = gateway_mtu(gw) else {
+        return;
+    };
+    let (family, field) = if ext_ip.is_ipv4() {
+        (Pred::Ip4, Field::IP4_DST)
+    } else {
+        (Pred::Ip6, Field::IP6_DST)
+    };
+    let m = Match::eq(Field::INPORT, Value::port(&gw.name))
+        .and_pred(Pred::Fixed("reg9[1]"))
+        .and_eq(ICMP_GENERATED, 0)
+        .and_pred(family)
+        .and_eq(field, ext_ip);
+    let mut a = vec![
+        Action::Assign(ICMP_GENERATED, Value::Int(1)),
+        Action::Assign(PKT_LARGER, Value::Int(0)),
+        Action::Assign(Field::ETH_DST, Value::Field(Field::ETH_SRC)),
+        Action::Assign(Field::ETH_SRC, Value::Mac(ext_mac)),
+    ];
+    let name = if ext_ip.is_ipv4() {
+        a.extend([
+            Action::Assign(Field::IP4_DST, Value::Field(Field::IP4_SRC)),
+            Action::Assign(Field::IP4_SRC, Value::Ip(ext_ip)),
+            Action::Assign(Field("ip.ttl"), Value::Int(254)),
+            Action::Assign(Field("icmp4.type"), Value::Int(3)),
+            Action::Comment("Destination Unreachable."),
+            Action::Assign(Field("icmp4.code"), Value::Int(4)),
+            Action::Comment("Frag Needed and DF was Set."),
+            Action::Assign(Field("icmp4.frag_mtu"), Value::Int(mtu)),
+        ]);
+        "icmp4_error"
+    } else {
+        a.extend([
+            Action::Assign(Field::IP6_DST, Value::Field(Field::IP6_SRC)),
+            Action::Assign(Field::IP6_SRC, Value::Ip(ext_ip)),
+            Action::Assign(Field("ip.ttl"), Value::Int(254)),
+            Action::Assign(Field("icmp6.type"), Value::Int(2)),
+            Action::Comment("Packet Too Big."),
+            Action::Assign(Field("icmp6.code"), Value::Int(0)),
+            Action::Assign(Field("icmp6.frag_mtu"), Value::Int(mtu)),
+        ]);
+        "icmp6_error"
+    };
+    a.extend([
+        Action::Assign(Field::OUTPORT, Value::port(&gw.name)),
+        Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
+        Action::Output,
+    ]);
+    flows.add(
+        dp,
+        Stage::LrInIpInput,
+        160,
+        &m,
+        &Actions::one(Action::NestedTight(name, a)),
+    );
 }
 
 /// The ICMP error telling `ip`'s sender (which came in by `inport`) the MTU.
@@ -121,7 +195,7 @@ pub(super) fn build(lr: &Router, flows: &mut FlowTable) {
             Stage::LrInChkPktLen,
             50,
             &out,
-            &Actions(vec![check_action(mtu), Action::Next]),
+            &Actions(vec![check_action(port, mtu), Action::Next]),
         );
         if let Some(bypass) = port.options.get("gateway_mtu_bypass") {
             flows.add(
