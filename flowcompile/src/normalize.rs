@@ -353,27 +353,44 @@ impl Normalizer<'_, '_> {
 
     /// OVN's `expr_sort`: groups the children of an AND by symbol and crushes each group.
     fn sort(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {
-        let mut subs: Vec<(u8, Option<SymbolId>, Expr)> = v
+        // Each child with its sort key: its rank, then (in the low 16 bits) its symbol's
+        // position in name order, when the table ranked the symbol (then the key alone
+        // orders the children as rank and name compared one after the other would).
+        let symtab = self.symtab;
+        let mut all_ranked = true;
+        let mut subs: Vec<(u32, Option<SymbolId>, Expr)> = v
             .into_iter()
             .map(|e| {
                 let sym = e.unique_symbol();
-                let rank = match (&sym, &e) {
+                let rank: u32 = match (&sym, &e) {
                     (Some(_), _) => 0,
                     (None, Expr::And(_)) => 1,
                     (None, Expr::Or(_)) => 2,
                     (None, Expr::Bool(_)) => 3,
                     _ => 4,
                 };
-                (rank, sym, e)
+                let name = match sym {
+                    Some(s) => symtab.name_rank(s).unwrap_or_else(|| {
+                        all_ranked = false;
+                        0
+                    }),
+                    None => 0,
+                };
+                (rank << 16 | u32::from(name), sym, e)
             })
             .collect();
-        let symtab = self.symtab;
-        subs.sort_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| match (a.1, b.1) {
-                (Some(x), Some(y)) => symtab.cmp_names(x, y),
-                _ => Ordering::Equal,
-            })
-        });
+        if all_ranked {
+            subs.sort_by_key(|t| t.0);
+        } else {
+            subs.sort_by(|a, b| {
+                (a.0 >> 16)
+                    .cmp(&(b.0 >> 16))
+                    .then_with(|| match (a.1, b.1) {
+                        (Some(x), Some(y)) => symtab.cmp_names(x, y),
+                        _ => Ordering::Equal,
+                    })
+            });
+        }
         // The AND of the results, built as `Expr::combine` chains would build it (an AND
         // result is spliced in), in one vector.
         let mut acc: Vec<Expr> = Vec::with_capacity(subs.len() + 2);
