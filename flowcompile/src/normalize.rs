@@ -353,27 +353,44 @@ impl Normalizer<'_, '_> {
 
     /// OVN's `expr_sort`: groups the children of an AND by symbol and crushes each group.
     fn sort(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {
-        let mut subs: Vec<(u8, Option<SymbolId>, Expr)> = v
+        // Each child with its sort key: its rank, then (in the low 16 bits) its symbol's
+        // position in name order, when the table ranked the symbol (then the key alone
+        // orders the children as rank and name compared one after the other would).
+        let symtab = self.symtab;
+        let mut all_ranked = true;
+        let mut subs: Vec<(u32, Option<SymbolId>, Expr)> = v
             .into_iter()
             .map(|e| {
                 let sym = e.unique_symbol();
-                let rank = match (&sym, &e) {
+                let rank: u32 = match (&sym, &e) {
                     (Some(_), _) => 0,
                     (None, Expr::And(_)) => 1,
                     (None, Expr::Or(_)) => 2,
                     (None, Expr::Bool(_)) => 3,
                     _ => 4,
                 };
-                (rank, sym, e)
+                let name = match sym {
+                    Some(s) => symtab.name_rank(s).unwrap_or_else(|| {
+                        all_ranked = false;
+                        0
+                    }),
+                    None => 0,
+                };
+                (rank << 16 | u32::from(name), sym, e)
             })
             .collect();
-        let symtab = self.symtab;
-        subs.sort_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| match (a.1, b.1) {
-                (Some(x), Some(y)) => symtab.cmp_names(x, y),
-                _ => Ordering::Equal,
-            })
-        });
+        if all_ranked {
+            subs.sort_by_key(|t| t.0);
+        } else {
+            subs.sort_by(|a, b| {
+                (a.0 >> 16)
+                    .cmp(&(b.0 >> 16))
+                    .then_with(|| match (a.1, b.1) {
+                        (Some(x), Some(y)) => symtab.cmp_names(x, y),
+                        _ => Ordering::Equal,
+                    })
+            });
+        }
         // The AND of the results, built as `Expr::combine` chains would build it (an AND
         // result is spliced in), in one vector.
         let mut acc: Vec<Expr> = Vec::with_capacity(subs.len() + 2);
@@ -421,7 +438,102 @@ impl Normalizer<'_, '_> {
         })
     }
 
+    /// [`Self::normalize_and`] for an AND of comparisons only (most of them, and every branch
+    /// of a cross-product split of such an AND), in place: what [`Self::sort`] and the rest of
+    /// `normalize_and` do with it, without their vectors.  The comparisons are sorted by
+    /// symbol name (stable), and each group of two or more on one symbol is crushed as
+    /// [`Self::crush_and_numeric`] and [`Self::crush_and_string`] crush it; nothing is charged
+    /// (neither charges for comparisons alone).
+    fn normalize_cmps(&mut self, mut v: Vec<Expr>) -> Expr {
+        let symtab = self.symtab;
+        let sym_of = |e: &Expr| match e {
+            Expr::Cmp(c) => Some(c.symbol),
+            _ => None,
+        };
+        v.sort_by(|a, b| match (sym_of(a), sym_of(b)) {
+            (Some(x), Some(y)) => symtab.cmp_names(x, y),
+            _ => Ordering::Equal,
+        });
+        // Compacts the groups into the front of `v`: `w` is the next slot to write.
+        let mut w = 0;
+        let mut i = 0;
+        while i < v.len() {
+            let Some(sym) = sym_of(&v[i]) else {
+                return Expr::Bool(false);
+            };
+            let mut j = i + 1;
+            while j < v.len() && sym_of(&v[j]) == Some(sym) {
+                j += 1;
+            }
+            if j - i == 1 {
+                v.swap(w, i);
+                w += 1;
+                i = j;
+                continue;
+            }
+            let crushed = if symtab.get(sym).width > 0 {
+                let mut acc = Some((0u128, 0u128));
+                for e in &v[i..j] {
+                    acc = acc.and_then(|a| int_of(e).and_then(|x| intersect(a, x)));
+                }
+                match acc {
+                    None => return Expr::Bool(false),
+                    Some((_, 0)) => None,
+                    Some((value, mask)) => Some(eq_cmp(sym, CmpValue::Int { value, mask })),
+                }
+            } else {
+                let mut singleton: Option<usize> = None;
+                for k in i..j {
+                    if let Expr::Cmp(Cmp {
+                        value: CmpValue::Str(s),
+                        ..
+                    }) = &v[k]
+                    {
+                        match singleton {
+                            None => singleton = Some(k),
+                            Some(t) => {
+                                if let Expr::Cmp(Cmp {
+                                    value: CmpValue::Str(first),
+                                    ..
+                                }) = &v[t]
+                                {
+                                    if first != s {
+                                        return Expr::Bool(false);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                singleton.map(|k| {
+                    let s = match &mut v[k] {
+                        Expr::Cmp(Cmp {
+                            value: CmpValue::Str(s),
+                            ..
+                        }) => std::mem::take(s),
+                        _ => String::new(),
+                    };
+                    eq_cmp(sym, CmpValue::Str(s))
+                })
+            };
+            if let Some(c) = crushed {
+                v[w] = c;
+                w += 1;
+            }
+            i = j;
+        }
+        v.truncate(w);
+        match v.len() {
+            0 => Expr::Bool(true),
+            1 => v.pop().unwrap_or(Expr::Bool(true)),
+            _ => Expr::And(v),
+        }
+    }
+
     fn normalize_and(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {
+        if v.iter().all(|e| matches!(e, Expr::Cmp(_))) {
+            return Ok(self.normalize_cmps(v));
+        }
         let e = self.sort(v)?;
         let Expr::And(mut subs) = e else { return Ok(e) };
 

@@ -422,6 +422,12 @@ impl Symtab {
         Ok(t)
     }
 
+    /// The position of the symbol's name among all names in `str` order (a key that
+    /// compares as [`Self::cmp_names`] does), if the table ranked it.
+    pub fn name_rank(&self, s: SymbolId) -> Option<u16> {
+        self.name_rank.get(usize::from(s.0)).copied()
+    }
+
     /// Compares two symbols' names (as `str`s compare).
     pub fn cmp_names(&self, a: SymbolId, b: SymbolId) -> std::cmp::Ordering {
         match (
