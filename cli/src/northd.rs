@@ -191,8 +191,17 @@ struct Daemon {
 async fn main_loop(args: &NorthdArgs) -> Result<(), String> {
     let nb = Client::start(nb_config(&args.ovnnb_db)).map_err(|e| e.to_string())?;
     let sb = Client::start(sb_config(&args.ovnsb_db)).map_err(|e| e.to_string())?;
+    // How long each replica takes to be in sync (the monitors' first replies carry whole
+    // databases): logged, as the first thing a start-up spends time on.
+    let t = Instant::now();
     wait_connected(&nb, "NB").await?;
+    let nb_sync_ms = t.elapsed().as_millis() as u64;
     wait_connected(&sb, "SB").await?;
+    tracing::info!(
+        nb_sync_ms,
+        sb_sync_ms = t.elapsed().as_millis() as u64 - nb_sync_ms,
+        "replicas in sync"
+    );
     let mut nb_rx = nb.subscribe();
     let mut sb_rx = sb.subscribe();
     let mut d = Daemon {

@@ -6,6 +6,11 @@
 //! `ovnkit northd` on the other — and timed from its start until SB carries the NB's `nb_cfg`
 //! (everything computed and committed). Peak memory is the process's `VmHWM` read at that moment.
 //! Both processes are measured the same way, in the same run, one after the other.
+//!
+//! With `OVNKIT_STACK=1` our northd runs against ovnkit's own database servers (`ovnkit
+//! ovsdb-server`, one process for NB and one for SB, as the real stack has) while real ovn-northd
+//! keeps the real ovsdb-servers: the whole ovnkit stack against the whole real stack, on the
+//! same NB. The NB load is then also timed on each side, and the servers' peaks reported.
 
 #[path = "../../northd/tests/shapes/mod.rs"]
 mod shapes;
@@ -28,6 +33,80 @@ struct Run {
     /// `ovn-northd-loop` stopwatch: NB updates in, every flow built, the SB transaction sent;
     /// not the commit), or our `parse + build + diff`.
     compute_ms: u64,
+    /// The harness's NB load transaction, ms (sent until its reply).
+    load_ms: u64,
+    /// Peak resident set of the NB and SB servers, KiB.
+    servers_peak_kib: (u64, u64),
+    /// CPU time (user + system) from northd's start until SB caught up, ms: northd's own,
+    /// then the NB and the SB server's (answering northd, committing its transaction).
+    cpu_ms: (u64, u64, u64),
+}
+
+/// CPU time (user + system) process `pid` has used so far, ms (0 when unreadable).
+fn cpu_ms(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces) start at field 3; utime and stime are
+    // fields 14 and 15, in clock ticks of 10 ms.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(14) + ticks(15)) * 10
+}
+
+/// Whether `OVNKIT_STACK` asks for ovnkit's own database servers under our northd.
+fn ovnkit_stack() -> bool {
+    std::env::var("OVNKIT_STACK").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Starts `ovnkit ovsdb-server` serving a fresh `name` database (NB or SB) in `sandbox`, on
+/// `DIR/NAME.sock`; returns its remote once the socket exists.
+fn start_our_server(sandbox: &mut testkit::Sandbox, name: &str, schema: &Path) -> String {
+    let bin = Path::new(env!("CARGO_BIN_EXE_ovnkit"));
+    let db = sandbox.dir().join(format!("{name}.db"));
+    let st = std::process::Command::new(bin)
+        .arg("ovsdb-tool")
+        .arg("create")
+        .arg(&db)
+        .arg(schema)
+        .status()
+        .expect("ovnkit ovsdb-tool create");
+    assert!(st.success(), "ovnkit ovsdb-tool create {name}");
+    let sock = sandbox.dir().join(format!("{name}.sock"));
+    let log = sandbox.dir().join(format!("{name}-server.log"));
+    let remote = format!("unix:{}", sock.display());
+    let name = format!("ovnkit-ovsdb-server-{name}");
+    let info = sandbox
+        .start_program(
+            &name,
+            bin,
+            [
+                "ovsdb-server".to_owned(),
+                format!("--remote=p{remote}"),
+                format!("--log-file={}", log.display()),
+                db.display().to_string(),
+            ],
+        )
+        .expect("start ovnkit ovsdb-server");
+    let t = Instant::now();
+    while !sock.exists() {
+        let alive = testkit::process_alive(info.pid());
+        if !alive || t.elapsed() > Duration::from_secs(120) {
+            panic!(
+                "{name} did not start (alive: {alive}): {} {}",
+                std::fs::read_to_string(info.output_file()).unwrap_or_default(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    remote
 }
 
 fn load_nb(stack: &testkit::Stack, params: Vec<serde_json::Value>) {
@@ -71,17 +150,49 @@ fn sb_nb_cfg(stack: &testkit::Stack) -> Option<i64> {
 }
 
 /// Runs one northd (`ours` = `ovnkit northd`, else real ovn-northd) on the NB that the
-/// transaction `load` writes (with `NB_Global` `nb_cfg` = 1).
-fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool) -> Run {
-    let mut stack = ovn
-        .stack()
-        .no_chassis()
-        .northd(testkit::NorthdSource::None)
-        .build()
-        .expect("stack");
+/// transaction `load` writes (with `NB_Global` `nb_cfg` = 1), served by real ovsdb-servers or,
+/// with `our_servers`, by `ovnkit ovsdb-server`s.
+fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool, our_servers: bool) -> Run {
+    // Our servers live in their own sandbox, stopped with it.
+    let mut servers = None;
+    let mut builder = ovn.stack().no_chassis().northd(testkit::NorthdSource::None);
+    if our_servers {
+        let mut sandbox = testkit::Sandbox::new(ovn).expect("sandbox");
+        let nb = start_our_server(
+            &mut sandbox,
+            "nb",
+            &ovn.schema(testkit::Schema::Northbound).expect("NB schema"),
+        );
+        let sb = start_our_server(
+            &mut sandbox,
+            "sb",
+            &ovn.schema(testkit::Schema::Southbound).expect("SB schema"),
+        );
+        builder = builder
+            .nb(testkit::DbSource::External { remote: nb })
+            .sb(testkit::DbSource::External { remote: sb });
+        servers = Some(sandbox);
+    }
+    let mut stack = builder.build().expect("stack");
+    let server_pids: Vec<u32> = match &servers {
+        Some(sandbox) => sandbox.pids(),
+        None => [testkit::Component::Nb, testkit::Component::Sb]
+            .iter()
+            .filter_map(|c| stack.daemon(*c).map(testkit::DaemonInfo::pid))
+            .collect(),
+    };
+    let t = Instant::now();
     load_nb(&stack, load);
+    let load_ms = t.elapsed().as_millis() as u64;
     let want = 1;
     let (nb_remote, sb_remote) = (stack.nb_remote().to_owned(), stack.sb_remote().to_owned());
+    let server_cpu = || {
+        (
+            server_pids.first().map_or(0, |p| cpu_ms(*p)),
+            server_pids.get(1).map_or(0, |p| cpu_ms(*p)),
+        )
+    };
+    let servers_cpu0 = server_cpu();
     let t0 = Instant::now();
     let daemon = if ours {
         let bin = Path::new(env!("CARGO_BIN_EXE_ovnkit"));
@@ -113,6 +224,12 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool) -> Run 
         std::thread::sleep(Duration::from_millis(20));
     }
     let secs = t0.elapsed().as_secs_f64();
+    let servers_cpu = server_cpu();
+    let cpu_ms = (
+        cpu_ms(pid),
+        servers_cpu.0.saturating_sub(servers_cpu0.0),
+        servers_cpu.1.saturating_sub(servers_cpu0.1),
+    );
     peak = peak.max(vm_hwm_kib(pid));
     let mut compute_ms = 0;
     if !ours {
@@ -165,18 +282,25 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool) -> Run 
         .sbctl(["--bare", "--columns=_uuid", "list", "Logical_Flow"])
         .map(|s| s.lines().filter(|l| !l.trim().is_empty()).count())
         .unwrap_or(0);
+    let server_peak = |i: usize| server_pids.get(i).map_or(0, |p| vm_hwm_kib(*p));
+    let servers_peak_kib = (server_peak(0), server_peak(1));
+    drop(stack);
+    drop(servers);
     Run {
         secs,
         peak_kib: peak,
         flows,
         compute_ms,
+        load_ms,
+        servers_peak_kib,
+        cpu_ms,
     }
 }
 
 fn compare(name: &str, load: &[serde_json::Value]) {
     let ovn = testkit::require_or_skip!();
-    let real = run(&ovn, load.to_vec(), false);
-    let ours = run(&ovn, load.to_vec(), true);
+    let real = run(&ovn, load.to_vec(), false, false);
+    let ours = run(&ovn, load.to_vec(), true, ovnkit_stack());
     eprintln!(
         "{name}: real ovn-northd {:.2} s (compute {} ms), {} MiB peak, {} flows | ovnkit northd \
          {:.2} s (compute {} ms), {} MiB peak, {} flows | start to SB written {:.1}x faster, \
@@ -192,6 +316,28 @@ fn compare(name: &str, load: &[serde_json::Value]) {
         real.secs / ours.secs,
         real.compute_ms as f64 / ours.compute_ms.max(1) as f64,
         ours.peak_kib as f64 / real.peak_kib as f64
+    );
+    let servers = |r: &Run| {
+        format!(
+            "CPU until SB written: northd {} ms, NB server {} ms, SB server {} ms; NB load {} ms, \
+             server peaks NB {} / SB {} MiB",
+            r.cpu_ms.0,
+            r.cpu_ms.1,
+            r.cpu_ms.2,
+            r.load_ms,
+            r.servers_peak_kib.0 / 1024,
+            r.servers_peak_kib.1 / 1024
+        )
+    };
+    eprintln!(
+        "{name}: our servers: {} | real: {} | ours: {}",
+        if ovnkit_stack() {
+            "ovnkit ovsdb-server (OVNKIT_STACK)"
+        } else {
+            "real ovsdb-server"
+        },
+        servers(&real),
+        servers(&ours)
     );
 }
 
@@ -252,6 +398,20 @@ fn ovnk_250_nodes_vs_real() {
 fn switches_only_ours() {
     let ovn = testkit::require_or_skip!();
     let nb = shapes::switches_only();
-    let r = run(&ovn, shapes::insert_transaction(&nb), true);
+    let r = run(&ovn, shapes::insert_transaction(&nb), true, ovnkit_stack());
     eprintln!("ours: {r:?}");
+}
+
+/// The whole ovnkit stack (`ovnkit ovsdb-server` for NB and SB, `ovnkit northd`) on a tiny NB,
+/// as `OVNKIT_STACK=1` runs it on the big shapes.
+#[test]
+fn ovnkit_stack_on_a_tiny_nb() {
+    let ovn = testkit::require_or_skip!();
+    let load = vec![
+        serde_json::json!("OVN_Northbound"),
+        serde_json::json!({"op": "insert", "table": "NB_Global", "row": {"nb_cfg": 1}}),
+        serde_json::json!({"op": "insert", "table": "Logical_Switch", "row": {"name": "sw0"}}),
+    ];
+    let r = run(&ovn, load, true, true);
+    assert!(r.flows > 0, "{r:?}");
 }

@@ -327,7 +327,12 @@ impl<'a> SbTxn<'a> {
     }
 
     /// Updates `old` to `new`: writes the columns that differ (nothing when none does).
-    pub fn update<T: Model>(&mut self, new: &T, old: &T) -> Result<(), NorthdError> {
+    pub fn update<T: Model + PartialEq>(&mut self, new: &T, old: &T) -> Result<(), NorthdError> {
+        // Most rows of a recompute are unchanged: equal rows (same `_uuid` too, as a row
+        // updated in place has) need no conversion to column values.
+        if new == old {
+            return Ok(());
+        }
         let new_datums = new.checked_datums()?;
         let old_datums = old.to_datums();
         let row: Vec<_> = T::COLUMNS
@@ -353,12 +358,15 @@ impl<'a> SbTxn<'a> {
     /// elements that go and come when those are fewer than its new elements: adding one
     /// member to a set of thousands sends one element, not the whole set (less to send, to
     /// log and to pass on to every SB client).
-    pub fn update_mutating<T: Model>(
+    pub fn update_mutating<T: Model + PartialEq>(
         &mut self,
         new: &T,
         old: &T,
         set_columns: &[&str],
     ) -> Result<(), NorthdError> {
+        if new == old {
+            return Ok(());
+        }
         let new_datums = new.checked_datums()?;
         let old_datums = old.to_datums();
         let mut row = Vec::new();
@@ -405,7 +413,7 @@ impl<'a> SbTxn<'a> {
     }
 
     /// Updates `old` to `new`, or inserts `new` under a fresh placeholder when there is no `old`.
-    fn put<T: Model>(&mut self, new: &T, old: Option<&T>) -> Result<(), NorthdError> {
+    fn put<T: Model + PartialEq>(&mut self, new: &T, old: Option<&T>) -> Result<(), NorthdError> {
         match old {
             Some(old) => self.update(new, old),
             None => self.insert(new).map(|_| ()),
@@ -758,7 +766,8 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
     }
 
     // Datapath_Binding, by NB UUID.
-    let mut by_nb: BTreeMap<Uuid, &sb::DatapathBinding> = BTreeMap::new();
+    let mut by_nb: HashMap<Uuid, &sb::DatapathBinding> =
+        HashMap::with_capacity(current.datapaths.len());
     for dp in current.datapaths.values() {
         let nb = ["logical-switch", "logical-router"]
             .iter()
@@ -791,9 +800,7 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
             }
         }
     }
-    for old in by_nb.values() {
-        b.delete(old.uuid);
-    }
+    delete_left(by_nb, &mut b);
     let dp_ref = |i: DpIndex| Ref::<sb::DatapathBinding>::new(dp_uuid[i]);
 
     let ha_groups = diff_ha_groups(current, new, &mut b)?;
@@ -808,12 +815,12 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
     let chassis_ref = |name: &str| by_name.get(name).or_else(|| by_hostname.get(name)).copied();
 
     // Port_Binding, by logical_port.
-    let mut old_pb: BTreeMap<&str, &sb::PortBinding> = current
+    let mut old_pb: HashMap<&str, &sb::PortBinding> = current
         .ports
         .values()
         .map(|p| (p.logical_port.as_str(), p))
         .collect();
-    let mut pb_uuid: BTreeMap<(DpIndex, &str), Uuid> = BTreeMap::new();
+    let mut pb_uuid: HashMap<(DpIndex, &str), Uuid> = HashMap::with_capacity(new.ports.len());
     for p in &new.ports {
         let old = old_pb.remove(p.name.as_str());
         let mut n = old.cloned().unwrap_or_default();
@@ -845,12 +852,10 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
         };
         pb_uuid.insert((p.datapath, p.name.as_str()), u);
     }
-    for old in old_pb.values() {
-        b.delete(old.uuid);
-    }
+    delete_left(old_pb, &mut b);
 
     // Multicast_Group, by datapath and name.
-    let mut old_mc: BTreeMap<(Uuid, &str), &sb::MulticastGroup> = current
+    let mut old_mc: HashMap<(Uuid, &str), &sb::MulticastGroup> = current
         .multicast_groups
         .values()
         .map(|m| ((m.datapath.uuid(), m.name.as_str()), m))
@@ -870,9 +875,7 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
             .collect();
         b.put(&n, old)?;
     }
-    for old in old_mc.values() {
-        b.delete(old.uuid);
-    }
+    delete_left(old_mc, &mut b);
     // IGMP_Group rows without a chassis or on a datapath that is gone.
     let live: std::collections::HashSet<Uuid> = dp_uuid.iter().copied().collect();
     for g in current.igmp_groups.values() {
@@ -886,7 +889,7 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
     diff_service_monitors(current, new, &mut b)?;
 
     // IP_Multicast, by datapath.
-    let mut old_ipm: BTreeMap<Uuid, &sb::IpMulticast> = current
+    let mut old_ipm: HashMap<Uuid, &sb::IpMulticast> = current
         .ip_multicast
         .values()
         .map(|m| (m.datapath.uuid(), m))
@@ -906,9 +909,7 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
         n.query_max_resp = Some(cfg.query_max_resp);
         b.put(&n, old)?;
     }
-    for old in old_ipm.values() {
-        b.delete(old.uuid);
-    }
+    delete_left(old_ipm, &mut b);
 
     // DHCP_Options and DHCPv6_Options: the fixed option catalogue, by name.
     let mut old_d4: BTreeMap<&str, &sb::DhcpOptions> = current
@@ -947,48 +948,53 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
     }
 
     // Address_Set and Port_Group, by name.
-    let mut old_as: BTreeMap<&str, &sb::AddressSet> = current
+    // (An unchanged set, the common case, is compared in place: no copy of its elements.)
+    let mut old_as: HashMap<&str, &sb::AddressSet> = current
         .address_sets
         .values()
         .map(|a| (a.name.as_str(), a))
         .collect();
     for (name, addrs) in &new.address_sets {
+        let old = old_as.remove(name.as_str());
+        if old.is_some_and(|o| o.addresses == *addrs) {
+            continue;
+        }
         let n = sb::AddressSet {
             name: name.clone(),
             addresses: addrs.clone(),
             ..Default::default()
         };
-        match old_as.remove(name.as_str()) {
+        match old {
             Some(old) => b.update(&n, old)?,
             None => {
                 b.insert(&n)?;
             }
         }
     }
-    for old in old_as.values() {
-        b.delete(old.uuid);
-    }
-    let mut old_pg: BTreeMap<&str, &sb::PortGroup> = current
+    delete_left(old_as, &mut b);
+    let mut old_pg: HashMap<&str, &sb::PortGroup> = current
         .port_groups
         .values()
         .map(|a| (a.name.as_str(), a))
         .collect();
     for (name, ports) in &new.port_groups {
+        let old = old_pg.remove(name.as_str());
+        if old.is_some_and(|o| o.ports == *ports) {
+            continue;
+        }
         let n = sb::PortGroup {
             name: name.clone(),
             ports: ports.clone(),
             ..Default::default()
         };
-        match old_pg.remove(name.as_str()) {
+        match old {
             Some(old) => b.update(&n, old)?,
             None => {
                 b.insert(&n)?;
             }
         }
     }
-    for old in old_pg.values() {
-        b.delete(old.uuid);
-    }
+    delete_left(old_pg, &mut b);
 
     // Existing groups by their datapath sets, for reuse by load balancers and flows.
     let mut groups: Groups = current
@@ -1004,6 +1010,16 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
     diff_load_balancers(current, new, &dp_uuid, &mut groups, &mut b)?;
     diff_flows(current, new, &dp_uuid, &mut groups, &mut b)?;
     Ok(b)
+}
+
+/// Deletes the rows left in `old` (those no longer wanted) in the order of their keys, as a
+/// sorted map would: the same transaction from run to run.
+fn delete_left<K: Ord, T: Model>(old: HashMap<K, &T>, b: &mut SbTxn<'_>) {
+    let mut left: Vec<(K, &T)> = old.into_iter().collect();
+    left.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+    for (_, row) in left {
+        b.delete(row.uuid());
+    }
 }
 
 /// `HA_Chassis_Group` rows by name, each with its `HA_Chassis` rows (reused by chassis name;

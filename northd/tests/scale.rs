@@ -269,11 +269,31 @@ fn ovnk(scale: shapes::ovnk::Scale) {
 #[test]
 #[ignore = "profiling run; use --release -- --ignored"]
 fn build_only() {
-    let shape = std::env::var("NORTHD_SCALE_SHAPE").unwrap_or_else(|_| "switches".to_owned());
-    let rounds: usize = std::env::var("NORTHD_SCALE_ROUNDS")
+    let rounds = scale_rounds();
+    let snapshot = scale_snapshot();
+    for _ in 0..rounds {
+        let content = step("build", || build(&snapshot, &SbState::default()));
+        eprintln!(
+            "  {} distinct flows, digest {:016x}",
+            content.flows.len(),
+            digest(&content)
+        );
+    }
+}
+
+/// `NORTHD_SCALE_ROUNDS` (1).
+fn scale_rounds() -> usize {
+    std::env::var("NORTHD_SCALE_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(1);
+        .unwrap_or(1)
+}
+
+/// The NB of the shape named by `NORTHD_SCALE_SHAPE` (`switches`, the default; `ovnk100`;
+/// `ovnk250`). The kube layer makes random UUIDs: with `NORTHD_SCALE_NB=FILE` the snapshot is
+/// saved there the first time and read back after, so that digests compare across builds.
+fn scale_snapshot() -> NbSnapshot {
+    let shape = std::env::var("NORTHD_SCALE_SHAPE").unwrap_or_else(|_| "switches".to_owned());
     let ovnk = |nodes, pods_per_node, services, policies, egress_ips| {
         let db = shapes::ovnk::build(shapes::ovnk::Scale {
             nodes,
@@ -289,9 +309,7 @@ fn build_only() {
         "ovnk250" => ovnk(250, 100, 5000, 2000, 500),
         _ => shapes::switches_only(),
     };
-    // The kube layer makes random UUIDs: with `NORTHD_SCALE_NB=FILE` the snapshot is saved
-    // there the first time and read back after, so that digests compare across builds.
-    let snapshot = match std::env::var("NORTHD_SCALE_NB") {
+    match std::env::var("NORTHD_SCALE_NB") {
         Ok(path) => match std::fs::read(&path) {
             Ok(bytes) => {
                 let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
@@ -305,15 +323,159 @@ fn build_only() {
             }
         },
         Err(_) => make(),
-    };
+    }
+}
+
+/// A digest of a transaction's operations that does not depend on their order (the order of
+/// operations in one transaction means nothing to the server). With `mask`, every UUID counts
+/// as the same (the in-memory SB gives its rows random UUIDs: a plan against it differs from
+/// run to run only there).
+fn ops_digest(txn: &northd::diff::SbTxn<'_>, mask: bool) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut ops: Vec<String> = txn
+        .ops_json()
+        .expect("ops")
+        .iter()
+        .map(|o| {
+            let text = o.to_string();
+            if mask {
+                mask_uuids(&text)
+            } else {
+                text
+            }
+        })
+        .collect();
+    ops.sort_unstable();
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    ops.hash(&mut h);
+    h.finish()
+}
+
+/// `text` with every `["uuid","..."]` written as `["uuid","U"]`.
+fn mask_uuids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let tag = "[\"uuid\",\"";
+    while let Some(i) = rest.find(tag) {
+        out.push_str(&rest[..i + tag.len()]);
+        out.push('U');
+        rest = &rest[i + tag.len()..];
+        rest = &rest[rest.find('"').unwrap_or(0)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Commits `txn` to the in-memory `sb`.
+fn commit(sb: &mut Database, txn: &northd::diff::SbTxn<'_>) {
+    let params = txn.to_value().expect("value");
+    match sb.transact(&params, &TxnContext::default()) {
+        TxnOutcome::Complete { results, .. } => {
+            assert_eq!(northd::embedded::first_error(&results), None)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The SB side of a full round alone, for profilers (`valgrind --tool=callgrind
+/// --toggle-collect='northd::diff::*'`): the shape of [`scale_snapshot`] built once and its SB
+/// written (in memory); then, `NORTHD_SCALE_ROUNDS` times, the SB rows read back (from the
+/// database, as the daemon reads its replica, and from a `select` reply's bytes), planned
+/// against (nothing to do), and the plan of a changed NB (every tenth switch and router gone,
+/// every seventh load balancer with one VIP more) against them. Prints digests of the plans.
+#[test]
+#[ignore = "profiling run; use --release -- --ignored"]
+fn sb_only() {
+    let rounds = scale_rounds();
+    let snapshot = scale_snapshot();
+    let content = build(&snapshot, &SbState::default());
+    let mut changed = snapshot.clone();
+    let mut i = 0;
+    changed.switches.retain(|_, _| {
+        i += 1;
+        i % 10 != 0
+    });
+    changed.routers.retain(|_, _| {
+        i += 1;
+        i % 10 != 0
+    });
+    for (n, lb) in changed.load_balancers.values_mut().enumerate() {
+        if n % 7 == 0 {
+            lb.vips.insert(
+                format!("192.0.2.{}:80", n % 250 + 1),
+                "10.9.9.9:8080".to_owned(),
+            );
+        }
+    }
+    drop(snapshot);
+    let txn = plan(&SbRows::default(), &content).expect("plan");
+    eprintln!(
+        "plan against empty SB: {} operations, digest {:016x}",
+        txn.len(),
+        ops_digest(&txn, false)
+    );
+    let mut sb = Database::new(ovn_sb::model::schema().clone());
+    commit(&mut sb, &txn);
+    drop(txn);
+    let current = SbRows::from_database(&sb).expect("rows");
+    let changed = build(&changed, &current.state());
+    let tables = serde_json::json!({
+        "SB_Global": serde_json::Value::Array(current.sb_global.iter().map(|g| g.to_json().expect("row")).collect()),
+        "Datapath_Binding": rows_json(&current.datapaths),
+        "Port_Binding": rows_json(&current.ports),
+        "Multicast_Group": rows_json(&current.multicast_groups),
+        "Address_Set": rows_json(&current.address_sets),
+        "Port_Group": rows_json(&current.port_groups),
+        "Logical_Flow": rows_json(&current.logical_flows),
+        "Logical_DP_Group": rows_json(&current.dp_groups),
+        "Load_Balancer": rows_json(&current.load_balancers),
+        "IP_Multicast": rows_json(&current.ip_multicast),
+        "DHCP_Options": rows_json(&current.dhcp_options),
+        "DHCPv6_Options": rows_json(&current.dhcpv6_options),
+        "Meter": rows_json(&current.meters),
+        "Meter_Band": rows_json(&current.meter_bands),
+    });
+    drop(current);
+    let reply = select_reply(&tables, SbRows::TABLES);
+    drop(tables);
     for _ in 0..rounds {
-        let content = step("build", || build(&snapshot, &SbState::default()));
+        let current = step("SB rows from the database", || {
+            SbRows::from_database(&sb).expect("rows")
+        });
+        drop(current);
+        let current = step("SB rows from reply bytes", || {
+            SbRows::from_select_reply(SbRows::TABLES, &reply).expect("rows")
+        });
+        let again = step("plan against the written SB", || {
+            plan(&current, &content).expect("plan")
+        });
+        assert_eq!(
+            again.len(),
+            0,
+            "a recompute of unchanged NB changes nothing"
+        );
+        let other = step("plan of a changed NB", || {
+            plan(&current, &changed).expect("plan")
+        });
         eprintln!(
-            "  {} distinct flows, digest {:016x}",
-            content.flows.len(),
-            digest(&content)
+            "  changed NB: {} operations, digest {:016x} (UUIDs masked)",
+            other.len(),
+            ops_digest(&other, true)
         );
     }
+    // The changed NB's plan, committed, leaves nothing to do.
+    let current = SbRows::from_database(&sb).expect("rows");
+    let other = plan(&current, &changed).expect("plan");
+    commit(&mut sb, &other);
+    drop(other);
+    let current = SbRows::from_database(&sb).expect("rows");
+    let again = plan(&current, &changed).expect("plan");
+    assert_eq!(
+        again.len(),
+        0,
+        "the changed NB's plan, written, leaves nothing to do"
+    );
 }
 
 /// A digest of everything a build produces (flows in order with their datapaths, and every
