@@ -121,6 +121,24 @@ fn pod_add(t: &Template, n: usize, cfg: i64) -> Vec<Value> {
     ops
 }
 
+/// CPU time and time spent waiting for a CPU (run queue) of process `pid`, all threads, from
+/// `/proc/PID/task/*/schedstat` (nanoseconds).
+fn sched(pid: u32) -> (u64, u64) {
+    let mut out = (0, 0);
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in dir.flatten() {
+        let text = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+        let mut f = text
+            .split_whitespace()
+            .map(|x| x.parse::<u64>().unwrap_or(0));
+        out.0 += f.next().unwrap_or(0);
+        out.1 += f.next().unwrap_or(0);
+    }
+    out
+}
+
 fn sb_cfg_is(r: &ovsdb::client::Replica, want: i64) -> bool {
     r.table("SB_Global").is_some_and(|t| {
         t.rows().any(|row| {
@@ -178,6 +196,14 @@ fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64
             .start_northd(&nb_remote, &sb_remote)
             .expect("start ovn-northd")
     };
+    // NB server, SB server, northd, this harness: CPU and run-queue wait during each pod add.
+    let pids = [
+        stack.sandbox().daemon("nb").map(|d| d.pid()),
+        stack.sandbox().daemon("sb").map(|d| d.pid()),
+        Some(daemon.pid()),
+        Some(std::process::id()),
+    ];
+    let snap = || pids.map(|p| p.map_or((0, 0), sched));
     let out = rt.block_on(async {
         let mut cfg = ClientConfig::new(&sb_remote, "OVN_Southbound");
         cfg.monitor = None;
@@ -194,6 +220,7 @@ fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64
         for n in 0..PODS {
             let cfg = 2 + n as i64;
             let ops = pod_add(t, n, cfg);
+            let before = snap();
             let start = Instant::now();
             let reply = conn
                 .call_ok("transact", ops, Duration::from_secs(60))
@@ -211,6 +238,28 @@ fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64
                 .await
                 .expect("pod reflected in SB");
             times.push(start.elapsed().as_secs_f64() * 1000.0);
+            let after = snap();
+            let ms = |i: usize, f: fn(&(u64, u64)) -> u64| {
+                (f(&after[i]).saturating_sub(f(&before[i]))) as f64 / 1e6
+            };
+            eprintln!(
+                "  pod {n}: {:.1} ms; cpu / run-queue wait ms: NB server {:.1} / {:.1}, SB server \
+                 {:.1} / {:.1}, northd {:.1} / {:.1}, harness {:.1} / {:.1}; load {}",
+                times[n],
+                ms(0, |x| x.0),
+                ms(0, |x| x.1),
+                ms(1, |x| x.0),
+                ms(1, |x| x.1),
+                ms(2, |x| x.0),
+                ms(2, |x| x.1),
+                ms(3, |x| x.0),
+                ms(3, |x| x.1),
+                std::fs::read_to_string("/proc/loadavg")
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("?"),
+            );
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }
         (catch_up, times)
@@ -255,7 +304,12 @@ fn bench(name: &str, scale: shapes::ovnk::Scale) {
         t.sets.len(),
         t.groups.len()
     );
-    let (real_up, real) = run(&ovn, &load, &t, false);
+    // NORTHD_POD_ADD_SKIP_REAL=1: ours alone (real ovn-northd needs minutes at 250 nodes).
+    let (real_up, real) = if std::env::var_os("NORTHD_POD_ADD_SKIP_REAL").is_some() {
+        (0.0, vec![0.0])
+    } else {
+        run(&ovn, &load, &t, false)
+    };
     let (ours_up, ours) = run(&ovn, &load, &t, true);
     let fmt = |v: &[f64]| {
         v.iter()

@@ -202,6 +202,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
             ls,
             dp,
             Some(&view_index),
+            None,
             &mut out.warnings,
         ));
     }

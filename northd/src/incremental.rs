@@ -3,7 +3,8 @@
 //!
 //! An [`Engine`] holds the NB snapshot it compiled, the switch and router views, the content
 //! (ports, multicast groups, address sets, port groups) and the flows of each *unit* — one
-//! switch's or one router's flow builder — with the merged flow table (flow to datapaths).
+//! switch's or one router's flow builder, a switch's load balancer flows being a unit of their
+//! own — with the merged flow table (flow to datapaths).
 //! [`Engine::apply`] takes changed NB rows. It handles, incrementally:
 //! - `Logical_Switch_Port` inserts, deletes and updates of plain VIF ports (type `""`, no
 //!   `dynamic` address, no parent or tag, not named by NAT, load balancer health checks,
@@ -16,7 +17,10 @@
 //! It rebuilds the views of the switches holding the changed ports, their port bindings and
 //! multicast groups, the flows of those switches and of the routers attached to them (a
 //! router's flows list its neighbours' addresses, and it also writes flows on its switches),
-//! the address sets and SB port groups of the port groups involved. Anything else answers
+//! the address sets and SB port groups of the port groups involved (a port group's address
+//! sets are patched for the changed ports, not recomputed over every member). A rebuilt
+//! switch keeps its load balancer flows: they depend on its load balancer list alone, which
+//! these changes leave as it is. Anything else answers
 //! [`Step::Full`]: the caller recomputes everything with a new engine. The flows of a
 //! datapath all of whose builders were rebuilt are replaced exactly; a rebuilt router's flows
 //! on its other switches must come out unchanged, else the step is answered with `Full` too.
@@ -48,13 +52,16 @@ use crate::mcast::SwitchMcastConfig;
 use crate::router::{self, Peer, Router, RouterCtx};
 use crate::snapshot::NbSnapshot;
 use crate::state::SbState;
-use crate::switch::{self, Switch, SwitchCtx};
+use crate::switch::{self, PortAddrs, Switch, SwitchCtx};
 
 /// One flow builder: the flows of one switch or one router (by position in the views).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Unit {
-    /// A switch.
+    /// A switch, but the flows of its load balancers.
     Switch(usize),
+    /// The flows of a switch's load balancers (they depend on its load balancer list alone,
+    /// which no incremental step changes: kept as they are).
+    SwitchLbs(usize),
     /// A router.
     Router(usize),
 }
@@ -145,6 +152,9 @@ pub struct RowsLookup<'a> {
     rows: &'a crate::diff::SbRows,
     flows_by_match: HashMap<&'a str, Vec<&'a sb::LogicalFlow>>,
     pb_by_name: HashMap<&'a str, &'a sb::PortBinding>,
+    as_by_name: HashMap<&'a str, &'a sb::AddressSet>,
+    pg_by_name: HashMap<&'a str, &'a sb::PortGroup>,
+    dp_by_nb: HashMap<Uuid, Uuid>,
 }
 
 impl<'a> RowsLookup<'a> {
@@ -159,25 +169,37 @@ impl<'a> RowsLookup<'a> {
             .values()
             .map(|p| (p.logical_port.as_str(), p))
             .collect();
+        // The first row of a name, as a scan finds it.
+        let mut as_by_name = HashMap::new();
+        for a in rows.address_sets.values() {
+            as_by_name.entry(a.name.as_str()).or_insert(a);
+        }
+        let mut pg_by_name = HashMap::new();
+        for g in rows.port_groups.values() {
+            pg_by_name.entry(g.name.as_str()).or_insert(g);
+        }
+        let mut dp_by_nb = HashMap::new();
+        for d in rows.datapaths.values() {
+            for k in ["logical-switch", "logical-router"] {
+                if let Some(u) = d.external_ids.get(k).and_then(|v| Uuid::parse_str(v).ok()) {
+                    dp_by_nb.entry(u).or_insert(d.uuid.uuid());
+                }
+            }
+        }
         Self {
             rows,
             flows_by_match,
             pb_by_name,
+            as_by_name,
+            pg_by_name,
+            dp_by_nb,
         }
     }
 }
 
 impl SbLookup for RowsLookup<'_> {
     fn datapath(&self, nb_uuid: Uuid) -> Option<Uuid> {
-        let s = nb_uuid.to_string();
-        self.rows
-            .datapaths
-            .values()
-            .find(|d| {
-                d.external_ids.get("logical-switch") == Some(&s)
-                    || d.external_ids.get("logical-router") == Some(&s)
-            })
-            .map(|d| d.uuid.uuid())
+        self.dp_by_nb.get(&nb_uuid).copied()
     }
 
     fn port_binding(&self, name: &str) -> Option<sb::PortBinding> {
@@ -193,19 +215,11 @@ impl SbLookup for RowsLookup<'_> {
     }
 
     fn address_set(&self, name: &str) -> Option<sb::AddressSet> {
-        self.rows
-            .address_sets
-            .values()
-            .find(|a| a.name == name)
-            .cloned()
+        self.as_by_name.get(name).map(|a| (*a).clone())
     }
 
     fn port_group(&self, name: &str) -> Option<sb::PortGroup> {
-        self.rows
-            .port_groups
-            .values()
-            .find(|a| a.name == name)
-            .cloned()
+        self.pg_by_name.get(name).map(|g| (*g).clone())
     }
 
     fn ip_multicast(&self, datapath: Uuid) -> Option<sb::IpMulticast> {
@@ -266,6 +280,13 @@ impl SbLookup for RowsLookup<'_> {
 }
 
 type UnitFlows = Vec<(Arc<FlowKey>, DpIndex)>;
+
+/// A port a step touches, with its port groups and addresses before the step.
+type TouchedBefore = (
+    Ref<nb::LogicalSwitchPort>,
+    BTreeSet<Ref<nb::PortGroup>>,
+    Vec<PortAddrs>,
+);
 
 /// The state of the last compile, updated in place by incremental steps.
 #[derive(Debug)]
@@ -599,7 +620,7 @@ impl Engine {
     /// The datapaths unit `u` may write flows on.
     fn targets(&self, u: Unit) -> BTreeSet<DpIndex> {
         match u {
-            Unit::Switch(si) => BTreeSet::from([self.switches[si].dp]),
+            Unit::Switch(si) | Unit::SwitchLbs(si) => BTreeSet::from([self.switches[si].dp]),
             Unit::Router(ri) => {
                 let mut t = BTreeSet::from([self.routers[ri].dp]);
                 t.extend(
@@ -779,7 +800,7 @@ impl Engine {
         let whole: BTreeSet<DpIndex> = units
             .iter()
             .map(|u| match *u {
-                Unit::Switch(si) => self.switches[si].dp,
+                Unit::Switch(si) | Unit::SwitchLbs(si) => self.switches[si].dp,
                 Unit::Router(ri) => self.routers[ri].dp,
             })
             .collect();
@@ -788,8 +809,13 @@ impl Engine {
             .flatten()
             .map(|si| self.switches[*si].dp)
             .collect();
+        // The load balancer flows of the affected switches stay (checked below: their
+        // load balancer lists are the same), but a flow they make is not gone when the rest of
+        // the switch stops making it.
+        let kept: Vec<Unit> = affected.iter().map(|si| Unit::SwitchLbs(*si)).collect();
         let missing: Vec<Unit> = units
             .iter()
+            .chain(&kept)
             .filter(|u| !self.units.contains_key(u))
             .copied()
             .collect();
@@ -800,6 +826,21 @@ impl Engine {
                 self.units.insert(u, v);
             }
         }
+
+        // What the touched ports gave port group address sets before the step: their
+        // groups and their view (to patch those sets rather than recompute them).
+        let old_touched: Vec<TouchedBefore> = touched
+            .iter()
+            .map(|t| {
+                (
+                    *t,
+                    self.lsp_pgs.get(t).cloned().unwrap_or_default(),
+                    self.port_view(t)
+                        .map(|p| p.addrs.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
 
         // Apply the rows.
         for ch in changes {
@@ -847,7 +888,20 @@ impl Engine {
             let Some(ls) = self.nb.switches.get(&old.nb) else {
                 return Ok(Step::Full("switch row missing"));
             };
-            let view = switch::switch_view(&self.nb, ls, old.dp, &mut delta.warnings);
+            // Its load balancer columns did not change (else the step is not incremental),
+            // so neither did its load balancers.
+            let lsp_pgs = &self.lsp_pgs;
+            let groups_of = |p: &Ref<nb::LogicalSwitchPort>| -> Vec<Ref<nb::PortGroup>> {
+                lsp_pgs
+                    .get(p)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default()
+            };
+            let known = switch::Known {
+                groups_of: &groups_of,
+                lbs: (old.lbs.clone(), old.has_lb_vip),
+            };
+            let view = switch::switch_view_known(&self.nb, ls, old.dp, known, &mut delta.warnings);
             for p in &view.ports {
                 self.lsp_switches.entry(p.nb).or_default().insert(si);
             }
@@ -1020,7 +1074,14 @@ impl Engine {
         };
         let mut changed: BTreeMap<Arc<FlowKey>, (BTreeSet<DpIndex>, BTreeSet<DpIndex>)> =
             BTreeMap::new();
+        let kept_has = |k: &FlowKey, d: DpIndex| {
+            kept.iter()
+                .any(|u| has(self.units.get(u).map_or(&[], Vec::as_slice), k, d))
+        };
         for (k, d) in went.iter().chain(&came) {
+            if kept_has(k, *d) {
+                continue;
+            }
             let before = units
                 .iter()
                 .any(|u| has(self.units.get(u).map_or(&[], Vec::as_slice), k, *d));
@@ -1118,7 +1179,32 @@ impl Engine {
                 }
             }
         }
+        // The address sets of port groups (as `address_set` resolves their names).
+        let mut pg_sets: HashMap<String, (Ref<nb::PortGroup>, bool)> = HashMap::new();
+        for pg in &pgs {
+            let Some(row) = self.nb.port_groups.get(pg) else {
+                continue;
+            };
+            if self.pg_by_name.get(&row.name) != Some(pg) {
+                continue;
+            }
+            for (suffix, v6) in [("_ip4", false), ("_ip6", true)] {
+                let name = format!("{}{suffix}", row.name);
+                if !self.router_lb_sets.contains(&name) {
+                    pg_sets.insert(name, (*pg, v6));
+                }
+            }
+        }
         for name in set_names {
+            if let Some(&(pg, v6)) = pg_sets.get(&name) {
+                if let Some(changed) = self.patch_pg_set(&name, pg, v6, &old_touched) {
+                    if changed {
+                        let now = self.content.address_sets.get(&name).cloned();
+                        delta.address_sets.insert(name, now);
+                    }
+                    continue;
+                }
+            }
             let new = self.address_set(&name);
             if self.content.address_sets.get(&name) != new.as_ref() {
                 match &new {
@@ -1243,11 +1329,13 @@ impl Engine {
                 t.set_meters(m.clone());
             }
             match u {
-                Unit::Switch(si) => switch::build_flows(&sctx, &self.switches[si], &mut t),
+                Unit::Switch(si) => switch::build_port_flows(&sctx, &self.switches[si], &mut t),
+                Unit::SwitchLbs(si) => switch::build_lb_flows(&sctx, &self.switches[si], &mut t),
                 Unit::Router(ri) => router::build_flows(&rctx, &self.routers[ri], &mut t),
             }
             let what = match u {
                 Unit::Switch(_) => "switch",
+                Unit::SwitchLbs(_) => "switch load balancers",
                 Unit::Router(_) => "router",
             };
             times.push((what, start.elapsed()));
@@ -1269,6 +1357,82 @@ impl Engine {
         v
     }
 
+    /// The view of port `r` (on the last switch holding it, as a full build finds it).
+    fn port_view(&self, r: &Ref<nb::LogicalSwitchPort>) -> Option<&switch::SwitchPort> {
+        let si = self.lsp_switches.get(r)?.iter().next_back()?;
+        // A view's ports are in name order (a name may repeat: look around it).
+        let ports = &self.switches[*si].ports;
+        let found = self.nb.switch_ports.get(r).and_then(|l| {
+            let at = ports.partition_point(|p| p.name < l.name);
+            ports[at..]
+                .iter()
+                .take_while(|p| p.name == l.name)
+                .find(|p| p.nb == *r)
+        });
+        found.or_else(|| ports.iter().find(|p| p.nb == *r))
+    }
+
+    /// Updates in place the address set `name` of port group `pg` (IPv6 addresses when `v6`)
+    /// for the ports touched by the step (`old_touched`: each with its groups and addresses
+    /// before): the addresses of touched members come, those they had go unless another
+    /// member still has them. Returns whether the set changed, or `None` when the engine
+    /// does not hold the set yet (the caller computes it in full).
+    fn patch_pg_set(
+        &mut self,
+        name: &str,
+        pg: Ref<nb::PortGroup>,
+        v6: bool,
+        old_touched: &[TouchedBefore],
+    ) -> Option<bool> {
+        self.content.address_sets.get(name)?;
+        let row = self.nb.port_groups.get(&pg)?;
+        let ips = |addrs: &[PortAddrs]| -> Vec<std::net::IpAddr> {
+            addrs
+                .iter()
+                .flat_map(|a| {
+                    let v4 = a.ipv4.iter().filter(|_| !v6).map(|ip| (*ip).into());
+                    let v6 = a.ipv6.iter().filter(|_| v6).map(|ip| (*ip).into());
+                    v4.chain(v6)
+                })
+                .collect()
+        };
+        let mut added: BTreeSet<std::net::IpAddr> = BTreeSet::new();
+        let mut removed: BTreeSet<std::net::IpAddr> = BTreeSet::new();
+        for (t, groups, addrs) in old_touched {
+            if groups.contains(&pg) {
+                removed.extend(ips(addrs));
+            }
+            if row.ports.contains(t) {
+                if let Some(p) = self.port_view(t) {
+                    added.extend(ips(&p.addrs));
+                }
+            }
+        }
+        // An address that went from a touched port stays if any member still has it.
+        let mut gone: BTreeSet<std::net::IpAddr> = removed.difference(&added).copied().collect();
+        if !gone.is_empty() {
+            for r in &row.ports {
+                if let Some(p) = self.port_view(r) {
+                    for ip in ips(&p.addrs) {
+                        gone.remove(&ip);
+                    }
+                }
+                if gone.is_empty() {
+                    break;
+                }
+            }
+        }
+        let set = self.content.address_sets.get_mut(name)?;
+        let mut changed = false;
+        for ip in &added {
+            changed |= set.insert(ip.to_string());
+        }
+        for ip in &gone {
+            changed |= set.remove(&ip.to_string());
+        }
+        Some(changed)
+    }
+
     /// The SB address set `name` as a full build makes it (later sources win: the
     /// `svc_monitor_mac` set, NB address sets, port group sets, router load balancer sets).
     fn address_set(&self, name: &str) -> Option<BTreeSet<String>> {
@@ -1286,10 +1450,7 @@ impl Engine {
             else {
                 continue;
             };
-            let (a4, a6) = port_group_sets(pg, |r| {
-                let si = self.lsp_switches.get(r)?.iter().next_back()?;
-                self.switches[*si].ports.iter().find(|p| p.nb == *r)
-            });
+            let (a4, a6) = port_group_sets(pg, |r| self.port_view(r));
             return Some(if v6 { a6 } else { a4 });
         }
         if let Some(a) = self.nb.address_sets.values().rfind(|a| a.name == name) {

@@ -74,6 +74,9 @@ enum Edit {
     SetAddresses { set: usize, add: bool },
     /// Add or remove the pod picked from the port group picked.
     GroupPorts { group: usize, pod: usize, add: bool },
+    /// The IP of pod `from` (and a new MAC) for pod `pod`: two ports with one IP, so that a
+    /// port group's address set keeps an IP one of them takes away.
+    CopyIp { pod: usize, from: usize },
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -87,6 +90,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         1 => (0..8usize, any::<bool>()).prop_map(|(set, add)| Edit::SetAddresses { set, add }),
         2 => (0..8usize, 0..64usize, any::<bool>())
             .prop_map(|(group, pod, add)| Edit::GroupPorts { group, pod, add }),
+        1 => (0..64usize, 0..64usize).prop_map(|(pod, from)| Edit::CopyIp { pod, from }),
     ]
 }
 
@@ -248,6 +252,23 @@ impl Cluster {
                     return false;
                 };
                 let (mac, ip) = self.fresh_addr();
+                ops.push(json!({"op": "update", "table": "Logical_Switch_Port",
+                                "where": [["_uuid", "==", ["uuid", u]]],
+                                "row": {"addresses": format!("{mac} {ip}"),
+                                        "port_security": format!("{mac} {ip}")}}));
+            }
+            Edit::CopyIp { pod, from } => {
+                let (Some((u, _)), Some((_, src))) = (pod_uuid(*pod), pod_uuid(*from)) else {
+                    return false;
+                };
+                let Some(ip) = src["addresses"]
+                    .as_str()
+                    .and_then(|a| a.split_whitespace().nth(1))
+                    .map(str::to_owned)
+                else {
+                    return false;
+                };
+                let (mac, _) = self.fresh_addr();
                 ops.push(json!({"op": "update", "table": "Logical_Switch_Port",
                                 "where": [["_uuid", "==", ["uuid", u]]],
                                 "row": {"addresses": format!("{mac} {ip}"),
@@ -568,6 +589,39 @@ fn every_edit_kind() {
             set: 2,
             group: None,
         },
+    ]);
+}
+
+/// Two ports with one IP in a port group: the group's address set keeps the IP while either
+/// port still has it (the set is patched per port, not recomputed).
+#[test]
+fn shared_ip_in_group() {
+    check_sequence(&[
+        Edit::GroupPorts {
+            group: 0,
+            pod: 0,
+            add: true,
+        },
+        Edit::GroupPorts {
+            group: 0,
+            pod: 1,
+            add: true,
+        },
+        Edit::CopyIp { pod: 1, from: 0 },
+        Edit::GroupPorts {
+            group: 0,
+            pod: 1,
+            add: false,
+        },
+        Edit::GroupPorts {
+            group: 0,
+            pod: 1,
+            add: true,
+        },
+        Edit::ChangeIp { pod: 0 },
+        Edit::CopyIp { pod: 0, from: 1 },
+        Edit::DelPod { pod: 1, set: 0 },
+        Edit::ChangeIp { pod: 0 },
     ]);
 }
 

@@ -61,15 +61,9 @@ fn vip_match(vip: &Endpoint, proto: &'static str) -> Match {
     }
 }
 
-/// Builds the load balancer stages of `sw` (`lbs`: the parsed load balancers, found by
-/// reference when not in `cache`, which [`lb_flow_cache`] built from the same load balancers).
-pub fn build(
-    sw: &Switch,
-    lbs: &BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
-    cache: &LbFlowCache,
-    has_stateful_acl: bool,
-    flows: &mut FlowTable,
-) {
+/// Builds the load balancer stages of `sw` but the flows of each of its load balancers
+/// ([`build_vips`] adds those).
+pub fn build(sw: &Switch, has_stateful_acl: bool, flows: &mut FlowTable) {
     let dp = sw.dp;
     let next = Actions::one(Action::Next);
     let always = Match::always();
@@ -141,18 +135,29 @@ pub fn build(
     ] {
         flows.add(dp, stage, 0, &always, &next);
     }
+    if sw.has_lb_vip {
+        build_hairpin(sw, flows);
+    }
+}
+
+/// The flows of each load balancer of `sw` (its VIPs), as [`build`] leaves them out: they
+/// depend on the switch's load balancer list alone (not on its ports), so incremental steps
+/// keep them when only ports change.
+pub fn build_vips(
+    sw: &Switch,
+    lbs: &BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
+    cache: &LbFlowCache,
+    flows: &mut FlowTable,
+) {
     for r in &sw.lbs {
         match cache.by_lb.get(r) {
-            Some(t) => flows.add_shared(t, dp),
+            Some(t) => flows.add_shared(t, sw.dp),
             None => {
                 if let Some(lb) = lbs.get(r) {
-                    build_lb(dp, lb, flows);
+                    build_lb(sw.dp, lb, flows);
                 }
             }
         }
-    }
-    if sw.has_lb_vip {
-        build_hairpin(sw, flows);
     }
 }
 

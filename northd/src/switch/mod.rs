@@ -238,7 +238,28 @@ pub fn switch_view(
     dp: DpIndex,
     warnings: &mut Vec<NbWarning>,
 ) -> Switch {
-    switch_view_in(nb, ls, dp, None, warnings)
+    switch_view_in(nb, ls, dp, None, None, warnings)
+}
+
+/// What an incremental step already knows of a switch whose ports changed (so that
+/// [`switch_view_known`] need not scan every port group and load balancer).
+pub(crate) struct Known<'k> {
+    /// The port groups of a port.
+    pub(crate) groups_of: &'k dyn Fn(&Ref<nb::LogicalSwitchPort>) -> Vec<Ref<nb::PortGroup>>,
+    /// The switch's load balancers and whether any has a VIP (as its `load_balancer` and
+    /// `load_balancer_group` columns resolve, unchanged since the last view).
+    pub(crate) lbs: LbsOf,
+}
+
+/// [`switch_view`] with the port groups and load balancers of `known`.
+pub(crate) fn switch_view_known(
+    nb: &NbSnapshot,
+    ls: &nb::LogicalSwitch,
+    dp: DpIndex,
+    known: Known<'_>,
+    warnings: &mut Vec<NbWarning>,
+) -> Switch {
+    switch_view_in(nb, ls, dp, None, Some(known), warnings)
 }
 
 /// What a router port name stands for to the switch ports peering with it.
@@ -254,7 +275,7 @@ struct PeerFacts<'a> {
 
 /// The load balancers of a switch and whether it has VIPs, as resolved for its
 /// `load_balancer` and `load_balancer_group` columns.
-type LbsOf = (Vec<Ref<nb::LoadBalancer>>, bool);
+pub(crate) type LbsOf = (Vec<Ref<nb::LoadBalancer>>, bool);
 
 /// The lookups [`switch_view`] makes for every switch, indexed once for a whole build (without
 /// it each switch scans every port group, router port and router, and resolves its load
@@ -372,6 +393,7 @@ pub(crate) fn switch_view_in(
     ls: &nb::LogicalSwitch,
     dp: DpIndex,
     index: Option<&ViewIndex<'_>>,
+    known: Option<Known<'_>>,
     warnings: &mut Vec<NbWarning>,
 ) -> Switch {
     let mut ports: Vec<SwitchPort> = ls
@@ -422,15 +444,25 @@ pub(crate) fn switch_view_in(
         .collect();
     ports.sort_by(|a, b| a.name.cmp(&b.name));
     let mut acls: Vec<Ref<nb::Acl>> = ls.acls.iter().copied().collect();
-    match index {
-        Some(ix) => {
+    match (index, &known) {
+        (_, Some(k)) => {
+            for p in &ls.ports {
+                for pg in (k.groups_of)(p)
+                    .iter()
+                    .filter_map(|g| nb.port_groups.get(g))
+                {
+                    acls.extend(pg.acls.iter().copied());
+                }
+            }
+        }
+        (Some(ix), None) => {
             for p in &ls.ports {
                 for pg in ix.groups_of_port.get(p).into_iter().flatten() {
                     acls.extend(pg.acls.iter().copied());
                 }
             }
         }
-        None => {
+        (None, None) => {
             for pg in nb.port_groups.values() {
                 if pg.ports.iter().any(|p| ls.ports.contains(p)) {
                     acls.extend(pg.acls.iter().copied());
@@ -440,8 +472,9 @@ pub(crate) fn switch_view_in(
     }
     acls.sort();
     acls.dedup();
-    let (lbs, has_lb_vip) = match index {
-        Some(ix) => ix
+    let (lbs, has_lb_vip) = match (index, known) {
+        (_, Some(k)) => k.lbs,
+        (Some(ix), None) => ix
             .lbs
             .borrow_mut()
             .entry((
@@ -450,7 +483,7 @@ pub(crate) fn switch_view_in(
             ))
             .or_insert_with(|| switch_lbs(nb, ls))
             .clone(),
-        None => switch_lbs(nb, ls),
+        (None, None) => switch_lbs(nb, ls),
     };
     Switch {
         dp,
@@ -509,10 +542,22 @@ pub struct SwitchCtx<'a> {
 
 /// Builds every switch stage's flows for `sw`.
 pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
+    build_port_flows(ctx, sw, flows);
+    build_lb_flows(ctx, sw, flows);
+}
+
+/// The flows of `sw`'s load balancers ([`lb::build_vips`]): they depend on the switch's
+/// `lbs` and the load balancers alone. With [`build_port_flows`], every flow of the switch.
+pub fn build_lb_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
+    lb::build_vips(sw, ctx.lbs, ctx.lb_flows, flows);
+}
+
+/// Every flow of `sw` but those of [`build_lb_flows`].
+pub fn build_port_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
     port_sec::build(sw, flows);
     let acl = acl::AclContext::new(ctx, sw);
     acl.build(ctx, sw, flows);
-    lb::build(sw, ctx.lbs, ctx.lb_flows, acl.has_stateful_acl(), flows);
+    lb::build(sw, acl.has_stateful_acl(), flows);
     qos::build(ctx, sw, flows);
     stateful::build(sw, flows);
     arp_nd::build(ctx.nb, sw, flows);
