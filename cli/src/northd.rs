@@ -137,11 +137,30 @@ fn nb_config(remotes: &str) -> ClientConfig {
     cfg
 }
 
+/// `Logical_Flow` columns replicated: what the diff reads (not `external_ids`, whose
+/// `stage-name` and hints follow from the rest: one string map less per flow).
+const LFLOW_COLUMNS: &[&str] = &[
+    "logical_datapath",
+    "logical_dp_group",
+    "pipeline",
+    "table_id",
+    "priority",
+    "match",
+    "actions",
+    "tags",
+    "controller_meter",
+];
+
 fn sb_config(remotes: &str) -> ClientConfig {
     let mut cfg = ClientConfig::new(remotes, "OVN_Southbound");
     cfg.monitor = None;
     for t in sb_tables() {
-        cfg = cfg.table(t, &[]);
+        let columns = if t == "Logical_Flow" {
+            LFLOW_COLUMNS
+        } else {
+            &[]
+        };
+        cfg = cfg.table(t, columns);
     }
     cfg.connect_timeout = TIMEOUT;
     cfg.request_timeout = HANDSHAKE_TIMEOUT;
@@ -502,6 +521,10 @@ impl Daemon {
         let inserts = txn.inserts();
         let bytes = txn.to_vec().map_err(|e| e.to_string())?;
         drop(txn);
+        // The merged flow table is not needed any more (the engine keeps its own index, which
+        // shares the flow texts): freed before the SB server echoes every row written.
+        let mut engine = engine;
+        engine.release_content();
         memory_at("serialize");
         self.write_sb_bytes(bytes, n_ops, inserts).await?;
         memory_at("SB commit");
@@ -514,8 +537,6 @@ impl Daemon {
             flows,
             "SB written (full)"
         );
-        let mut engine = engine;
-        engine.release_content();
         let lsps: Vec<Ref<nb::LogicalSwitchPort>> =
             engine.nb().switch_ports.keys().copied().collect();
         self.engine = Some(engine);
