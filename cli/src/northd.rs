@@ -107,7 +107,34 @@ pub(crate) struct NorthdArgs {
     no_incremental: bool,
 }
 
+/// glibc's malloc gives threads that allocate at the same time arenas of their own, and memory
+/// freed in one arena is not reused by another: the round's content freed on this thread would
+/// not make room for the SB update the connection task reads on a worker thread, and the peak
+/// would hold both. The setting is read when the process starts, so the daemon starts itself
+/// again with one arena (`MALLOC_ARENA_MAX=1`) unless the variable is already set; if that
+/// fails it goes on as it is.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn single_malloc_arena() {
+    use std::os::unix::process::CommandExt;
+    const VAR: &str = "MALLOC_ARENA_MAX";
+    if std::env::var_os(VAR).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let e = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(VAR, "1")
+        .exec();
+    eprintln!("ovnkit northd: could not restart with {VAR}=1: {e}");
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn single_malloc_arena() {}
+
 pub(crate) fn run(args: &NorthdArgs) -> Result<(), String> {
+    single_malloc_arena();
     // One line per round with the time of each step (RUST_LOG=warn silences it).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -137,11 +164,30 @@ fn nb_config(remotes: &str) -> ClientConfig {
     cfg
 }
 
+/// `Logical_Flow` columns replicated: what the diff reads (not `external_ids`, whose
+/// `stage-name` and hints follow from the rest: one string map less per flow).
+const LFLOW_COLUMNS: &[&str] = &[
+    "logical_datapath",
+    "logical_dp_group",
+    "pipeline",
+    "table_id",
+    "priority",
+    "match",
+    "actions",
+    "tags",
+    "controller_meter",
+];
+
 fn sb_config(remotes: &str) -> ClientConfig {
     let mut cfg = ClientConfig::new(remotes, "OVN_Southbound");
     cfg.monitor = None;
     for t in sb_tables() {
-        cfg = cfg.table(t, &[]);
+        let columns = if t == "Logical_Flow" {
+            LFLOW_COLUMNS
+        } else {
+            &[]
+        };
+        cfg = cfg.table(t, columns);
     }
     cfg.connect_timeout = TIMEOUT;
     cfg.request_timeout = HANDSHAKE_TIMEOUT;
@@ -512,6 +558,10 @@ impl Daemon {
         let inserts = txn.inserts();
         let bytes = txn.to_vec().map_err(|e| e.to_string())?;
         drop(txn);
+        // The merged flow table is not needed any more (the engine keeps its own index, which
+        // shares the flow texts): freed before the SB server echoes every row written.
+        let mut engine = engine;
+        engine.release_content();
         memory_at("serialize");
         self.write_sb_bytes(bytes, n_ops, inserts).await?;
         memory_at("SB commit");
@@ -524,8 +574,6 @@ impl Daemon {
             flows,
             "SB written (full)"
         );
-        let mut engine = engine;
-        engine.release_content();
         let lsps: Vec<Ref<nb::LogicalSwitchPort>> =
             engine.nb().switch_ports.keys().copied().collect();
         self.engine = Some(engine);

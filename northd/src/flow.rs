@@ -1605,6 +1605,20 @@ impl FlowTable {
         })
     }
 
+    /// [`iter`](Self::iter) with each flow as the table's shared handle, for indexes that
+    /// outlive the table without copying the flow texts.
+    pub fn iter_shared(&self) -> impl Iterator<Item = (&Arc<FlowKey>, DpSet<'_>)> + '_ {
+        let view = self.view();
+        view.order.iter().map(move |&(i, at)| {
+            let dps = match at {
+                DpsAt::Own => self.own[i as usize].as_slice(),
+                DpsAt::Group(g) => self.groups[g as usize].dps.as_slice(),
+                DpsAt::Merged(x) => view.merged[x as usize].as_slice(),
+            };
+            (&self.keys[i as usize], DpSet(dps))
+        })
+    }
+
     /// Number of distinct flows (before expansion per datapath).
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -413,8 +413,8 @@ impl Engine {
         }
         let flows: HashMap<Arc<FlowKey>, Vec<DpIndex>> = content
             .flows
-            .iter()
-            .map(|(k, dps)| (Arc::new(k.clone()), dps.iter().copied().collect()))
+            .iter_shared()
+            .map(|(k, dps)| (k.clone(), dps.iter().copied().collect()))
             .collect();
         let mut e = Self {
             state,

@@ -15,9 +15,7 @@ use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
 use super::error::{ClientError, Result};
 use crate::jsonrpc::echo::{echo_reply, is_echo_reply, Keepalive, KeepaliveAction};
-use crate::jsonrpc::{
-    JsonRpcCodec, JsonRpcError, JsonSplitter, Message, Notification, Request, Response,
-};
+use crate::jsonrpc::{JsonRpcCodec, JsonRpcError, JsonSplitter, Message, Request, Response};
 
 /// A parsed remote: `unix:PATH` or `tcp:HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,10 +105,34 @@ impl RawReply {
     }
 }
 
-/// What the reader yields: a message, or a response kept as raw JSON.
-enum Incoming {
+/// A monitor update notification (`update`, `update2`, `update3`) whose `params` are kept as
+/// the JSON text the server sent, to be parsed straight into typed rows (see
+/// [`Connection::set_raw_updates`]).
+#[derive(Debug, Clone)]
+pub(crate) struct RawNotification {
+    /// The method.
+    pub(crate) method: String,
+    frame: Bytes,
+    params: Range<usize>,
+}
+
+impl RawNotification {
+    /// The JSON text of the `params` array.
+    pub(crate) fn params(&self) -> &[u8] {
+        &self.frame[self.params.clone()]
+    }
+}
+
+/// What the reader yields: a message, a response kept as raw JSON, or a monitor update kept as
+/// raw JSON.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A parsed message.
     Message(Message),
+    /// The raw result of the response to the request in flight with [`Connection::call_raw`].
     Raw(u64, RawReply),
+    /// A monitor update, when [`Connection::set_raw_updates`] is on.
+    Update(RawNotification),
 }
 
 /// Splits the stream into messages; while `raw_id` is set, a successful response with that id
@@ -119,6 +141,8 @@ enum Incoming {
 struct ClientCodec {
     splitter: JsonSplitter,
     raw_id: Option<u64>,
+    /// Monitor update notifications are handed back as raw JSON.
+    raw_updates: bool,
     /// Bytes of the frames handed out so far.
     consumed: u64,
     /// Bytes received so far, including those of a message not complete yet.
@@ -153,6 +177,15 @@ impl Decoder for ClientCodec {
                     result,
                 };
                 return Ok(Some(Incoming::Raw(id, reply)));
+            }
+        }
+        if self.raw_updates {
+            if let Some((method, params)) = raw_update(&frame) {
+                return Ok(Some(Incoming::Update(RawNotification {
+                    method,
+                    frame: frame.freeze(),
+                    params,
+                })));
             }
         }
         let offset = self.splitter.stream_offset() - frame.len() as u64;
@@ -256,6 +289,31 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// The method and the byte range of `params` when `frame` is a monitor update notification:
+/// an object with only the members `method` (`"update"`, `"update2"` or `"update3"`), `params`
+/// (an array) and optionally `id` (null). Anything else is `None`, left to the full parser.
+fn raw_update(frame: &[u8]) -> Option<(String, Range<usize>)> {
+    let mut method = None;
+    let mut params = None;
+    for (key, value) in top_level_members(frame)? {
+        let v = &frame[value.clone()];
+        match &frame[key] {
+            b"method" => {
+                method = match v {
+                    b"\"update\"" => Some("update"),
+                    b"\"update2\"" => Some("update2"),
+                    b"\"update3\"" => Some("update3"),
+                    _ => return None,
+                }
+            }
+            b"params" if v.first() == Some(&b'[') => params = Some(value),
+            b"id" if v == b"null" => {}
+            _ => return None,
+        }
+    }
+    Some((method?.to_owned(), params?))
+}
+
 /// The members of the JSON object `b` as (key without quotes, value) byte ranges; `None` when
 /// `b` is not an object at this level. Keys are compared as written (escapes not decoded).
 fn top_level_members(b: &[u8]) -> Option<Vec<(Range<usize>, Range<usize>)>> {
@@ -319,7 +377,7 @@ pub struct Connection {
     /// [`ClientCodec::received`] when last looked at.
     received_seen: u64,
     pub(crate) keepalive: Keepalive,
-    pub(crate) deferred: VecDeque<Notification>,
+    pub(crate) deferred: VecDeque<Incoming>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -485,6 +543,7 @@ impl Connection {
 
     /// The next message, after answering `echo` requests and dropping replies to our probes;
     /// `Ok(None)` never happens: a closed stream is an error.
+    #[cfg(test)]
     pub(crate) async fn next_message(&mut self) -> Result<Message> {
         loop {
             if let Incoming::Message(m) = self.next_incoming().await? {
@@ -493,9 +552,15 @@ impl Connection {
         }
     }
 
-    /// The next message or raw response, after answering `echo` requests and dropping replies
-    /// to our probes.
-    async fn next_incoming(&mut self) -> Result<Incoming> {
+    /// Hands monitor update notifications back as [`Incoming::Update`] (raw JSON) from now on,
+    /// instead of parsing them into a JSON tree.
+    pub(crate) fn set_raw_updates(&mut self, on: bool) {
+        self.reader.decoder_mut().raw_updates = on;
+    }
+
+    /// The next message, raw response or raw update, after answering `echo` requests and
+    /// dropping replies to our probes.
+    pub(crate) async fn next_incoming(&mut self) -> Result<Incoming> {
         loop {
             let m = match self.reader.next().await {
                 None => {
@@ -506,7 +571,7 @@ impl Connection {
                 }
                 Some(Err(e)) => return Err(ClientError::rpc(&self.remote, &e)),
                 Some(Ok(Incoming::Message(m))) => m,
-                Some(Ok(raw @ Incoming::Raw(..))) => {
+                Some(Ok(raw @ (Incoming::Raw(..) | Incoming::Update(_)))) => {
                     self.keepalive.on_receive(Instant::now());
                     return Ok(raw);
                 }
@@ -534,9 +599,13 @@ impl Connection {
         let id = self.request(method, params).await?;
         let wait = async {
             loop {
-                match self.next_message().await? {
-                    Message::Response(r) if r.id == json!(id) => return Ok(r.result),
-                    Message::Notification(n) => self.deferred.push_back(n),
+                match self.next_incoming().await? {
+                    Incoming::Message(Message::Response(r)) if r.id == json!(id) => {
+                        return Ok(r.result)
+                    }
+                    n @ (Incoming::Message(Message::Notification(_)) | Incoming::Update(_)) => {
+                        self.deferred.push_back(n);
+                    }
                     _ => {}
                 }
             }
@@ -582,7 +651,9 @@ impl Connection {
                     {
                         return Ok(result.map(|v| RawReply::from_value(&v)));
                     }
-                    Incoming::Message(Message::Notification(n)) => self.deferred.push_back(n),
+                    n @ (Incoming::Message(Message::Notification(_)) | Incoming::Update(_)) => {
+                        self.deferred.push_back(n);
+                    }
                     _ => {}
                 }
             }

@@ -11,14 +11,14 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use super::conn::{Connection, Remote};
+use super::conn::{Connection, Incoming, RawNotification, Remote};
 use super::error::{ClientError, Result};
 use super::monitor::{
     check_status, Backoff, ClusterMemory, DatabaseStatus, MonitorMethod, ZERO_TXN_ID,
 };
 use super::replica::{Replica, TableSelection};
 use super::txn::{Txn, TxnReply};
-use super::update::{Update, UpdateFormat};
+use super::update::{parse_cond_since_reply, parse_notification_params, Update, UpdateFormat};
 use super::{ClientConfig, Status};
 use crate::atom::parse_uuid_str;
 use crate::jsonrpc::echo::KeepaliveAction;
@@ -219,6 +219,8 @@ impl Session {
         let t = self.cfg.request_timeout;
         let mut conn =
             Connection::connect(remote, self.cfg.connect_timeout, self.cfg.probe_interval).await?;
+        // Updates are parsed from their text row by row (no JSON tree of a whole update).
+        conn.set_raw_updates(true);
         let db = self.cfg.database.clone();
 
         // Cluster membership, through _Server when the server has it.
@@ -325,9 +327,12 @@ impl Session {
                 if m == MonitorMethod::CondSince {
                     params.push(json!(self.last_txn_id.unwrap_or(ZERO_TXN_ID).to_string()));
                 }
-                match conn.call(m.name(), params, t).await? {
+                let params = serde_json::to_vec(&params)
+                    .map_err(|e| ClientError::malformed(m.name(), e.to_string()))?;
+                // The reply (the whole database at first) is parsed from its text.
+                match conn.call_raw(m.name(), params.into(), t).await? {
                     Ok(reply) => {
-                        self.apply_monitor_reply(m, &schema, &reply)?;
+                        self.apply_monitor_reply(m, &schema, reply.result())?;
                         method = Some(m);
                         break;
                     }
@@ -365,7 +370,7 @@ impl Session {
             started: Instant::now(),
         };
         while let Some(n) = live.conn.deferred.pop_front() {
-            self.notification(&mut live, n)?;
+            self.incoming(&mut live, n)?;
         }
         self.check_waiting();
         Ok(live)
@@ -375,22 +380,14 @@ impl Session {
         &mut self,
         m: MonitorMethod,
         schema: &Schema,
-        reply: &Value,
+        reply: &[u8],
     ) -> Result<()> {
         let what = format!("{} reply", m.name());
         match m {
             MonitorMethod::CondSince => {
-                let a = reply.as_array().filter(|a| a.len() == 3).ok_or_else(|| {
-                    ClientError::malformed(&what, "expected [found, last-txn-id, updates]")
-                })?;
-                let found = a[0]
-                    .as_bool()
-                    .ok_or_else(|| ClientError::malformed(&what, "found is not a boolean"))?;
-                let id = a[1]
-                    .as_str()
-                    .and_then(parse_uuid_str)
+                let (found, id, upd) = parse_cond_since_reply(schema, reply, &what)?;
+                let id = parse_uuid_str(&id)
                     .ok_or_else(|| ClientError::malformed(&what, "last-txn-id is not a UUID"))?;
-                let upd = Update::parse(schema, &a[2], UpdateFormat::V2, &what)?;
                 let mut guard = replica_write(&self.shared);
                 let rep = guard.as_mut().ok_or(ClientError::Closed)?;
                 let found = found && self.last_txn_id.is_some();
@@ -414,7 +411,7 @@ impl Session {
                 } else {
                     UpdateFormat::V1
                 };
-                let upd = Update::parse(schema, reply, f, &what)?;
+                let upd = Update::parse_slice(schema, reply, f, &what)?;
                 replica_write(&self.shared)
                     .as_mut()
                     .ok_or(ClientError::Closed)?
@@ -446,8 +443,10 @@ impl Session {
                 .map(tokio::time::Instant::from_std);
             let rw_at = self.waiting.iter().map(|w| w.deadline).min();
             let step = tokio::select! {
-                m = live.conn.next_message() => match m {
-                    Ok(m) => self.message(&mut live, m).await,
+                m = live.conn.next_incoming() => match m {
+                    Ok(Incoming::Message(m)) => self.message(&mut live, m).await,
+                    Ok(n @ Incoming::Update(_)) => self.incoming(&mut live, n),
+                    Ok(Incoming::Raw(..)) => Ok(()),
                     Err(e) => Err(e),
                 },
                 c = rx.recv() => match c {
@@ -753,6 +752,79 @@ impl Session {
         }
     }
 
+    /// A notification kept for later, or a raw monitor update.
+    fn incoming(&mut self, live: &mut Live, n: Incoming) -> Result<()> {
+        match n {
+            Incoming::Message(Message::Notification(n)) => self.notification(live, n),
+            Incoming::Update(u) => self.raw_update(live, &u),
+            Incoming::Message(_) | Incoming::Raw(..) => Ok(()),
+        }
+    }
+
+    /// A monitor update kept as JSON text, parsed row by row with the schema of its monitor.
+    fn raw_update(&mut self, live: &mut Live, u: &RawNotification) -> Result<()> {
+        let db_schema = {
+            let guard = self
+                .shared
+                .replica
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            guard
+                .as_ref()
+                .map(|r| r.schema().clone())
+                .ok_or(ClientError::Closed)?
+        };
+        let server_schema = live.server.as_ref().map(|r| r.schema().clone());
+        let p = parse_notification_params(&u.method, u.params(), |id| match id {
+            SERVER_MONITOR => server_schema.as_deref().map(|s| (true, s)),
+            DB_MONITOR => Some((false, &*db_schema)),
+            _ => None,
+        })?;
+        let txn_id = match (&p.txn_id, u.method.as_str()) {
+            (Some(t), _) => Some(parse_uuid_str(t).ok_or_else(|| {
+                ClientError::malformed("update3", "last-txn-id is missing or not a UUID")
+            })?),
+            (None, "update3") if p.id == DB_MONITOR => {
+                return Err(ClientError::malformed(
+                    "update3",
+                    "last-txn-id is missing or not a UUID",
+                ))
+            }
+            (None, _) => None,
+        };
+        match p.updates {
+            Some((true, upd)) => self.apply_server_update(live, &upd),
+            Some((false, upd)) => self.apply_db_update(&upd, txn_id),
+            None if p.id == DB_MONITOR => {
+                Err(ClientError::malformed(&u.method, "missing table updates"))
+            }
+            None if p.id == SERVER_MONITOR && live.server.is_some() => Err(ClientError::malformed(
+                "_Server update2",
+                "missing table updates",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies a parsed update of the database's monitor.
+    fn apply_db_update(&mut self, upd: &Update, txn_id: Option<Uuid>) -> Result<()> {
+        replica_write(&self.shared)
+            .as_mut()
+            .ok_or(ClientError::Closed)?
+            .apply(upd)?;
+        if let Some(id) = txn_id {
+            self.last_txn_id = Some(id);
+        }
+        self.status(|s| {
+            s.updates += 1;
+            if txn_id.is_some() {
+                s.last_txn_id = txn_id;
+            }
+        });
+        self.check_waiting();
+        Ok(())
+    }
+
     fn notification(&mut self, live: &mut Live, n: Notification) -> Result<()> {
         match n.method.as_str() {
             "update" | "update2" | "update3" => {
@@ -795,21 +867,7 @@ impl Session {
                         .ok_or(ClientError::Closed)?
                 };
                 let upd = Update::parse(&schema, body, fmt, &n.method)?;
-                replica_write(&self.shared)
-                    .as_mut()
-                    .ok_or(ClientError::Closed)?
-                    .apply(&upd)?;
-                if let Some(id) = txn_id {
-                    self.last_txn_id = Some(id);
-                }
-                self.status(|s| {
-                    s.updates += 1;
-                    if txn_id.is_some() {
-                        s.last_txn_id = txn_id;
-                    }
-                });
-                self.check_waiting();
-                Ok(())
+                self.apply_db_update(&upd, txn_id)
             }
             "monitor_canceled" => Err(ClientError::MonitorCanceled),
             "locked" | "stolen" => {
@@ -840,7 +898,15 @@ impl Session {
             UpdateFormat::V2,
             "_Server update2",
         )?;
-        rep.apply(&upd)?;
+        self.apply_server_update(live, &upd)
+    }
+
+    /// Applies an update of the `_Server` monitor and checks the database's status again.
+    fn apply_server_update(&mut self, live: &mut Live, upd: &Update) -> Result<()> {
+        let Some(rep) = live.server.as_mut() else {
+            return Ok(());
+        };
+        rep.apply(upd)?;
         let db = &self.cfg.database;
         let st = DatabaseStatus::from_server_replica(rep, db)
             .ok_or_else(|| ClientError::UnknownDatabase(db.clone()))?;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::monitor::{check_status, Backoff, ClusterMemory, DatabaseStatus, MonitorMethod};
-use super::update::{Update, UpdateFormat};
+use super::update::{parse_cond_since_reply, parse_notification_params, Update, UpdateFormat};
 use super::*;
 use crate::atom::Atom;
 use crate::datum::Datum;
@@ -57,8 +57,16 @@ fn replica() -> Replica {
     .unwrap()
 }
 
+/// Parses `j` both from its tree and from its text (row by row), which must agree.
+fn parse_both(schema: &Schema, j: &Value, format: UpdateFormat) -> Update {
+    let tree = Update::parse(schema, j, format, "update").unwrap();
+    let text = Update::parse_slice(schema, j.to_string().as_bytes(), format, "update").unwrap();
+    assert_eq!(tree, text, "{j}");
+    tree
+}
+
 fn v2(r: &Replica, j: Value) -> Update {
-    Update::parse(r.schema(), &j, UpdateFormat::V2, "update2").unwrap()
+    parse_both(r.schema(), &j, UpdateFormat::V2)
 }
 
 #[test]
@@ -98,11 +106,41 @@ fn update2_insert_modify_delete() {
     assert_eq!(t.index_len("by_uid"), Some(0));
 }
 
+/// Notification params and `monitor_cond_since` replies read from their text: the monitor id
+/// picks the schema (unknown ids are skipped unparsed), `update3` carries a transaction id.
+#[test]
+fn notification_params_from_text() {
+    let sch = schema();
+    let body = json!({"Item": {U1: {"insert": {"uid": 1, "name": "a"}}}});
+    let want = Update::parse(&sch, &body, UpdateFormat::V2, "update2").unwrap();
+    let pick = |id: &str| (id == "db").then_some(((), &*sch));
+    let text = json!(["db", body]).to_string();
+    let p = parse_notification_params("update2", text.as_bytes(), pick).unwrap();
+    assert_eq!((p.id.as_str(), p.txn_id), ("db", None));
+    assert_eq!(p.updates.map(|(_, u)| u), Some(want.clone()));
+    let text = json!(["db", U2, body]).to_string();
+    let p = parse_notification_params("update3", text.as_bytes(), pick).unwrap();
+    assert_eq!(p.txn_id.as_deref(), Some(U2));
+    assert_eq!(p.updates.map(|(_, u)| u), Some(want.clone()));
+    // Another monitor's update is not parsed (its tables are not in this schema).
+    let text = json!(["other", {"Nope": {}}]).to_string();
+    let p = parse_notification_params("update2", text.as_bytes(), pick).unwrap();
+    assert!(p.updates.is_none());
+    let text = json!(["db", {"Nope": {}}]).to_string();
+    assert!(parse_notification_params("update2", text.as_bytes(), pick).is_err());
+    let text = json!([true, U2, body]).to_string();
+    let (found, id, upd) = parse_cond_since_reply(&sch, text.as_bytes(), "reply").unwrap();
+    assert!(found);
+    assert_eq!((id.as_str(), upd), (U2, want));
+    let text = json!([true, U2]).to_string();
+    assert!(parse_cond_since_reply(&sch, text.as_bytes(), "reply").is_err());
+}
+
 #[test]
 fn update_v1_replace() {
     let mut r = replica();
     let sch = r.schema().clone();
-    let p = |j: Value| Update::parse(&sch, &j, UpdateFormat::V1, "update").unwrap();
+    let p = |j: Value| parse_both(&sch, &j, UpdateFormat::V1);
     let a = p(json!({"Item": {U1: {"new": {"uid": 1, "name": "a", "tags": ["set", []]}}}}));
     r.apply(&a).unwrap();
     let b = p(
@@ -136,6 +174,9 @@ fn malformed_updates_are_rejected_whole() {
             Update::parse(&sch, &bad, UpdateFormat::V2, "update2").is_err(),
             "{bad}"
         );
+        let text = bad.to_string();
+        let e = Update::parse_slice(&sch, text.as_bytes(), UpdateFormat::V2, "update2");
+        assert!(matches!(e, Err(ClientError::Malformed { .. })), "{bad}");
     }
     // Well-formed but inconsistent: the insert of U2 must not be applied either.
     let up = v2(

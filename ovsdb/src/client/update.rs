@@ -4,6 +4,9 @@
 //! Parsing is complete before anything is applied, so a malformed notification never leaves the
 //! replica half-updated.
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -86,6 +89,377 @@ impl Update {
             tables.push(TableUpdate { table, rows });
         }
         Ok(Self { tables })
+    }
+}
+
+impl Update {
+    /// [`parse`](Self::parse) from the JSON text of the `<table-updates>` object, row by row:
+    /// no JSON tree of the whole update is built (only one column value at a time).
+    pub fn parse_slice(
+        schema: &Schema,
+        json: &[u8],
+        format: UpdateFormat,
+        what: &str,
+    ) -> Result<Self> {
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let upd = UpdatesSeed { schema, format }
+            .deserialize(&mut de)
+            .and_then(|u| de.end().map(|()| u))
+            .map_err(|e| ClientError::malformed(what, e.to_string()))?;
+        Ok(upd)
+    }
+}
+
+/// The parts of a monitor notification's `params`, parsed from its JSON text.
+#[derive(Debug)]
+pub(crate) struct NotificationParams<T> {
+    /// The monitor id (first parameter).
+    pub(crate) id: String,
+    /// `update3`'s last transaction id (second parameter).
+    pub(crate) txn_id: Option<String>,
+    /// The table updates, with what `pick` returned for the monitor id; `None` when `pick`
+    /// returned `None` (the updates are skipped unparsed) or the parameter is missing.
+    pub(crate) updates: Option<(T, Update)>,
+}
+
+/// Parses the `params` of an `update`, `update2` or `update3` notification (`method`) from
+/// their JSON text: `[id, updates]`, or `[id, last-txn-id, updates]` for `update3`. `pick`
+/// gives, for the monitor id, the schema to read the updates with (and a tag returned with
+/// them), or `None` to skip them.
+pub(crate) fn parse_notification_params<'s, T>(
+    method: &str,
+    json: &[u8],
+    pick: impl FnOnce(&str) -> Option<(T, &'s Schema)>,
+) -> Result<NotificationParams<T>> {
+    let (format, with_txn) = match method {
+        "update" => (UpdateFormat::V1, false),
+        "update3" => (UpdateFormat::V2, true),
+        _ => (UpdateFormat::V2, false),
+    };
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let seed = ParamsSeed {
+        format,
+        with_txn,
+        pick,
+    };
+    seed.deserialize(&mut de)
+        .and_then(|p| de.end().map(|()| p))
+        .map_err(|e| ClientError::malformed(method, e.to_string()))
+}
+
+/// Parses a `monitor_cond_since` reply from its JSON text: `[found, last-txn-id, updates]`.
+pub(crate) fn parse_cond_since_reply(
+    schema: &Schema,
+    json: &[u8],
+    what: &str,
+) -> Result<(bool, String, Update)> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    CondSinceSeed { schema }
+        .deserialize(&mut de)
+        .and_then(|p| de.end().map(|()| p))
+        .map_err(|e| ClientError::malformed(what, e.to_string()))
+}
+
+struct ParamsSeed<F> {
+    format: UpdateFormat,
+    with_txn: bool,
+    pick: F,
+}
+
+impl<'de, 's, T, F> DeserializeSeed<'de> for ParamsSeed<F>
+where
+    F: FnOnce(&str) -> Option<(T, &'s Schema)>,
+{
+    type Value = NotificationParams<T>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, 's, T, F> Visitor<'de> for ParamsSeed<F>
+where
+    F: FnOnce(&str) -> Option<(T, &'s Schema)>,
+{
+    type Value = NotificationParams<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("notification params (an array)")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        // A null id (no monitor id) reads as "".
+        let id: Option<String> = seq.next_element::<Option<String>>()?.flatten();
+        let id = id.unwrap_or_default();
+        let txn_id = if self.with_txn {
+            seq.next_element::<Option<String>>()?.flatten()
+        } else {
+            None
+        };
+        let updates = match (self.pick)(&id) {
+            Some((tag, schema)) => seq
+                .next_element_seed(UpdatesSeed {
+                    schema,
+                    format: self.format,
+                })?
+                .map(|u| (tag, u)),
+            None => {
+                let _ = seq.next_element::<IgnoredAny>()?;
+                None
+            }
+        };
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(NotificationParams {
+            id,
+            txn_id,
+            updates,
+        })
+    }
+}
+
+struct CondSinceSeed<'a> {
+    schema: &'a Schema,
+}
+
+impl<'de> DeserializeSeed<'de> for CondSinceSeed<'_> {
+    type Value = (bool, String, Update);
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CondSinceSeed<'_> {
+    type Value = (bool, String, Update);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[found, last-txn-id, updates]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let missing = || de::Error::custom("expected [found, last-txn-id, updates]");
+        let found: bool = seq.next_element()?.ok_or_else(missing)?;
+        let id: String = seq.next_element()?.ok_or_else(missing)?;
+        let upd = seq
+            .next_element_seed(UpdatesSeed {
+                schema: self.schema,
+                format: UpdateFormat::V2,
+            })?
+            .ok_or_else(missing)?;
+        if seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(missing());
+        }
+        Ok((found, id, upd))
+    }
+}
+
+/// `<table-updates>`: table name to the rows' updates.
+struct UpdatesSeed<'a> {
+    schema: &'a Schema,
+    format: UpdateFormat,
+}
+
+impl<'de> DeserializeSeed<'de> for UpdatesSeed<'_> {
+    type Value = Update;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UpdatesSeed<'_> {
+    type Value = Update;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("table updates (an object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Update, A::Error> {
+        let mut tables = Vec::new();
+        while let Some(tname) = m.next_key::<String>()? {
+            let table = self
+                .schema
+                .table_index(&tname)
+                .ok_or_else(|| de::Error::custom(format!("unknown table {tname}")))?;
+            let rows = m.next_value_seed(RowsSeed {
+                ts: &self.schema.tables[table],
+                format: self.format,
+            })?;
+            tables.push(TableUpdate { table, rows });
+        }
+        Ok(Update { tables })
+    }
+}
+
+/// One table's row updates: UUID to row update.
+struct RowsSeed<'a> {
+    ts: &'a TableSchema,
+    format: UpdateFormat,
+}
+
+impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
+    type Value = Vec<(Uuid, RowOp)>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowsSeed<'_> {
+    type Value = Vec<(Uuid, RowOp)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "table {}: row updates (an object)", self.ts.name)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+        let tname = &self.ts.name;
+        let mut rows = Vec::new();
+        while let Some(uuid_s) = m.next_key::<String>()? {
+            let uuid = parse_uuid_str(&uuid_s).ok_or_else(|| {
+                de::Error::custom(format!("table {tname}: \"{uuid_s}\" is not a UUID"))
+            })?;
+            let op = m
+                .next_value_seed(RowUpdateSeed {
+                    ts: self.ts,
+                    format: self.format,
+                })
+                .map_err(|e| de::Error::custom(format!("table {tname} row {uuid_s}: {e}")))?;
+            rows.push((uuid, op));
+        }
+        Ok(rows)
+    }
+}
+
+/// One row update: `{"old": .., "new": ..}` (V1) or `{"<kind>": row}` (V2).
+struct RowUpdateSeed<'a> {
+    ts: &'a TableSchema,
+    format: UpdateFormat,
+}
+
+impl<'de> DeserializeSeed<'de> for RowUpdateSeed<'_> {
+    type Value = RowOp;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowUpdateSeed<'_> {
+    type Value = RowOp;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row update (an object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<RowOp, A::Error> {
+        let row = |diff| RowSeed { ts: self.ts, diff };
+        match self.format {
+            UpdateFormat::V1 => {
+                let (mut old, mut new) = (false, None);
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "old" => {
+                            m.next_value::<IgnoredAny>()?;
+                            old = true;
+                        }
+                        "new" => new = Some(m.next_value_seed(row(false))?),
+                        _ => return Err(de::Error::custom(format!("unexpected member \"{k}\""))),
+                    }
+                }
+                Ok(match (old, new) {
+                    (_, None) => RowOp::Delete,
+                    (false, Some(cols)) => RowOp::Insert(cols),
+                    (true, Some(cols)) => RowOp::Replace(cols),
+                })
+            }
+            UpdateFormat::V2 => {
+                let Some(kind) = m.next_key::<String>()? else {
+                    return Err(de::Error::custom(
+                        "row update must have exactly one member, has 0",
+                    ));
+                };
+                let op = match kind.as_str() {
+                    "initial" | "insert" => RowOp::Insert(m.next_value_seed(row(false))?),
+                    "modify" => RowOp::Modify(m.next_value_seed(row(true))?),
+                    "delete" => {
+                        m.next_value::<IgnoredAny>()?;
+                        RowOp::Delete
+                    }
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "unknown row update kind \"{other}\""
+                        )))
+                    }
+                };
+                if m.next_key::<IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom("row update must have exactly one member"));
+                }
+                Ok(op)
+            }
+        }
+    }
+}
+
+/// A row's columns: name to value (or, with `diff`, an update2 diff).
+struct RowSeed<'a> {
+    ts: &'a TableSchema,
+    diff: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = Vec<(usize, Datum)>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = Vec<(usize, Datum)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row (an object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(m.size_hint().unwrap_or(0));
+        while let Some(cname) = m.next_key::<String>()? {
+            let col = self
+                .ts
+                .column(&cname)
+                .ok_or_else(|| de::Error::custom(format!("unknown column {cname}")))?;
+            // One column's value as a (small) tree at a time.
+            let v: Value = m.next_value()?;
+            let d = parse_datum(&v, &col.type_, self.diff)
+                .map_err(|e| de::Error::custom(format!("column {cname}: {e}")))?;
+            out.push((col.index, d));
+        }
+        Ok(out)
     }
 }
 
