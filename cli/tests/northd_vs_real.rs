@@ -234,9 +234,11 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool, our_ser
         if sb_nb_cfg(&stack) == Some(want) {
             break;
         }
+        // A loaded machine (load 20 on 2 cores) stretches the switches-only shape past 15 min.
         assert!(
-            t0.elapsed() < Duration::from_secs(900),
-            "northd did not catch up"
+            t0.elapsed() < Duration::from_secs(1800),
+            "{} northd did not catch up in 30 min",
+            if ours { "our" } else { "real" }
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -289,7 +291,7 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool, our_ser
         // SB reply, which may come just after we saw `nb_cfg`).
         let waited = Instant::now();
         let mut log = String::new();
-        while waited.elapsed() < Duration::from_secs(20) {
+        while waited.elapsed() < Duration::from_secs(120) {
             log = std::fs::read_to_string(daemon.output_file()).unwrap_or_default();
             if log.contains("SB written") {
                 break;
