@@ -115,6 +115,13 @@ pub fn apply(
                 let Some(m) = monitor(row, check, protocol, b, svc_monitor_mac, port) else {
                     continue;
                 };
+                // The monitor's source address is answered on the port's switch, even for a
+                // disabled port.
+                if let (Ok(IpAddr::V4(src)), Some((dp, _))) =
+                    (m.src_ip.parse::<IpAddr>(), port(&m.key.3))
+                {
+                    out.arp.by_dp.entry(dp).or_default().insert(src);
+                }
                 // A disabled port's backend is not monitored (and so not used).
                 let disabled = disabled.get_or_insert_with(|| {
                     nb.switch_ports
@@ -139,11 +146,6 @@ pub fn apply(
                 };
                 if keep {
                     active.push(b.to_string());
-                }
-                if let (Ok(IpAddr::V4(src)), Some((dp, _))) =
-                    (m.src_ip.parse::<IpAddr>(), port(&m.key.3))
-                {
-                    out.arp.by_dp.entry(dp).or_default().insert(src);
                 }
                 out.monitors.entry(m.key.clone()).or_insert(m);
             }

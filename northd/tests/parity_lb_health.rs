@@ -220,7 +220,8 @@ fn health_checks_on_switches_and_routers() {
 }
 
 /// Found by `parity_random`: an SCTP load balancer is not health checked (every backend kept,
-/// no monitor), and a backend mapped to a disabled port is not monitored (so not used).
+/// no monitor), and a backend mapped to a disabled port is not monitored (so not used) though
+/// its monitor source address is still answered.
 #[test]
 fn health_checks_sctp_and_disabled_port() {
     let script = with(&[
@@ -249,7 +250,7 @@ fn health_checks_sctp_and_disabled_port() {
             "load_balancer",
             "lb1",
             "ip_port_mappings:10.0.0.11=p1:10.0.0.2",
-            "ip_port_mappings:10.0.0.12=p2:10.0.0.2",
+            "ip_port_mappings:10.0.0.12=p2:10.0.0.3",
         ],
         &[
             "lb-add",

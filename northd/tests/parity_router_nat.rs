@@ -1077,6 +1077,12 @@ fn distributed_nat_gateway_mtu_bridged() {
             "set",
             "logical_router_port",
             "dr-ext",
+            "options:gateway_mtu_bypass=\"tcp\"",
+        ],
+        &[
+            "set",
+            "logical_router_port",
+            "dr-ext",
             "options:redirect-type=bridged",
         ],
         &[

@@ -1002,3 +1002,57 @@ fn routing_ovn_kubernetes() {
     ];
     assert_all(scenario_on("routing-ovn-kubernetes", true, nb));
 }
+
+/// Found by `parity_random`: symmetric ECMP replies for host routes (/32, /128, also src-ip)
+/// match the prefix written without its length.
+#[test]
+fn routing_ecmp_symmetric_host_routes() {
+    let mut nb: Vec<&[&str]> = SYMMETRIC.to_vec();
+    nb.extend_from_slice(&[
+        &[
+            "--ecmp-symmetric-reply",
+            "lr-route-add",
+            "gw",
+            "192.168.2.5/32",
+            "10.4.1.50",
+        ],
+        &[
+            "--ecmp-symmetric-reply",
+            "lr-route-add",
+            "gw",
+            "192.168.2.5/32",
+            "10.4.2.50",
+        ],
+        &[
+            "--ecmp-symmetric-reply",
+            "lr-route-add",
+            "gw",
+            "fd30::5/128",
+            "fd04::50",
+        ],
+        &[
+            "--ecmp-symmetric-reply",
+            "lr-route-add",
+            "gw",
+            "fd30::5/128",
+            "fd05::50",
+        ],
+        &[
+            "--ecmp-symmetric-reply",
+            "--policy=src-ip",
+            "lr-route-add",
+            "gw",
+            "10.4.1.77/32",
+            "10.4.2.77",
+        ],
+        &[
+            "--ecmp-symmetric-reply",
+            "--policy=src-ip",
+            "lr-route-add",
+            "gw",
+            "10.4.1.77/32",
+            "10.4.1.78",
+        ],
+    ]);
+    assert_all(scenario_on("routing-ecmp-symmetric-host", true, &nb));
+}

@@ -652,6 +652,7 @@ fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, resolve: bool, flow
             ),
         );
         super::routing::distributed_nat_too_big(dp, gw, r.external, mac, flows);
+        super::routing::distributed_nat_admission_bypass(dp, gw, mac, lp, flows);
         // A bridged gateway port resolves the next hop of the NATed host's traffic where the
         // host runs.
         if super::gateway::is_bridged(gw) {

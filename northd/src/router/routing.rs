@@ -33,7 +33,7 @@ mod routable;
 mod static_route;
 
 pub use arp_resolve::resolve_neighbour;
-pub use mtu::{admission_mtu_check, distributed_nat_too_big};
+pub use mtu::{admission_mtu_check, distributed_nat_admission_bypass, distributed_nat_too_big};
 
 /// `reg0`: the IPv4 next hop.
 const NEXT_HOP4: Field = Field("reg0");

@@ -114,6 +114,38 @@ pub fn distributed_nat_too_big(
     );
 }
 
+/// With `options:gateway_mtu` and `options:gateway_mtu_bypass` on distributed gateway port
+/// `gw`: the priority-55 `lr_in_admission` flow admitting bypassing packets to the distributed
+/// NAT MAC `ext_mac` of `logical_port` without the length check.
+pub fn distributed_nat_admission_bypass(
+    dp: crate::flow::DpIndex,
+    gw: &RouterPort,
+    ext_mac: ovn_nb::addr::MacAddr,
+    logical_port: &str,
+    flows: &mut FlowTable,
+) {
+    let (Some(_), Some(bypass)) = (gateway_mtu(gw), gw.options.get("gateway_mtu_bypass")) else {
+        return;
+    };
+    if !gw.enabled {
+        return;
+    }
+    let m = Match::eq(Field::ETH_DST, Value::Mac(ext_mac))
+        .and_eq(Field::INPORT, Value::port(&gw.name))
+        .and_resident(logical_port)
+        .and(Match::user(bypass));
+    flows.add(
+        dp,
+        Stage::LrInAdmission,
+        55,
+        &m,
+        &Actions(vec![
+            Action::Assign(PORT_MAC, Value::Mac(gw.mac)),
+            Action::Next,
+        ]),
+    );
+}
+
 /// The ICMP error telling `ip`'s sender (which came in by `inport`) the MTU.
 fn too_big(inport: &RouterPort, ip: IpAddr, mtu: u64) -> Actions {
     let mut a = vec![

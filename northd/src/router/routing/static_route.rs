@@ -482,8 +482,14 @@ fn add_symmetric_reply(
         (false, false) => Field::IP6_SRC,
         (false, true) => Field::IP6_DST,
     };
-    let from_peer = Match::eq(Field::INPORT, Value::port(&port.name))
-        .and_eq(peer_field, Value::Net(route.net, route.plen));
+    // The route's prefix as normalized text: a host prefix is written without its length.
+    let full = if v4 { 32 } else { 128 };
+    let prefix = if route.plen == full {
+        Value::Ip(route.net)
+    } else {
+        Value::Net(route.net, route.plen)
+    };
+    let from_peer = Match::eq(Field::INPORT, Value::port(&port.name)).and_eq(peer_field, prefix);
     let ct_next = |check: &'static str| {
         Actions(vec![
             Action::Assign(ECMP_NH_KNOWN, Value::Call(check, vec![])),
