@@ -62,8 +62,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use record::{
-    encode_record, encode_record_text, parse_header, CorruptTail, Corruption, RawRecord, Record,
-    RecordHeader, RecordReader,
+    append_encoded_record_text, encode_record, encode_record_text, parse_header, CorruptTail,
+    Corruption, RawRecord, Record, RecordHeader, RecordReader,
 };
 pub use txn::TransactionRecord;
 
@@ -398,6 +398,13 @@ impl LogFile {
     pub fn append_record_text(&mut self, data: Vec<u8>) -> Result<u64, FileError> {
         let bytes = encode_record_text(data);
         self.append_encoded(&bytes)
+    }
+
+    /// Appends records already encoded with their headers (by [`append_encoded_record_text`],
+    /// one or several one after the other) with one write, and returns the offset of the first.
+    /// On failure none of them is kept, as in [`append_record`](Self::append_record).
+    pub fn append_encoded_records(&mut self, bytes: &[u8]) -> Result<u64, FileError> {
+        self.append_encoded(bytes)
     }
 
     fn append_encoded(&mut self, bytes: &[u8]) -> Result<u64, FileError> {

@@ -189,17 +189,26 @@ pub fn encode_record(record: &Value) -> Result<Vec<u8>, FileError> {
 
 /// A record whose JSON object is already written as compact text (`data`, without the final
 /// newline), with its header: the bytes [`encode_record`] writes for the same object.
-pub fn encode_record_text(mut data: Vec<u8>) -> Vec<u8> {
+pub fn encode_record_text(data: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 72);
+    append_encoded_record_text(&mut out, data);
+    out
+}
+
+/// Appends to `dst` what [`encode_record_text`] returns for `data`: several records encoded one
+/// after the other, to be written at once.
+pub fn append_encoded_record_text(dst: &mut Vec<u8>, mut data: Vec<u8>) {
+    use std::io::Write as _;
     data.push(b'\n');
     let sha1 = Sha1::digest(&data);
-    let mut out = format!(
-        "OVSDB {STANDALONE_MAGIC} {} {}\n",
+    // Writing to a Vec cannot fail.
+    let _ = writeln!(
+        dst,
+        "OVSDB {STANDALONE_MAGIC} {} {}",
         data.len(),
         hex::encode(sha1)
-    )
-    .into_bytes();
-    out.extend_from_slice(&data);
-    out
+    );
+    dst.extend_from_slice(&data);
 }
 
 /// Reads records one by one from a byte stream.

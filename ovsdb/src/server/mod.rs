@@ -9,6 +9,13 @@
 //!   `handle_timeout` next) and [`Server::is_closed`].
 //! - Commits are handed to a [`CommitLog`] per database before they are acknowledged; the file-backed
 //!   one is [`FileStorage`] (standalone file format, `fsync` of durable commits, compaction).
+//!   Group commit: the log only queues each commit's record; [`Server::flush_logs`] writes every
+//!   record queued since the last flush at once (one write, and one `fsync` if any of them needs
+//!   it), and [`Server::poll_transmit`] flushes before it hands out anything. So no reply or update
+//!   leaves before the records of the commits it depends on are written, and an adapter that
+//!   handles the input of several connections before it polls their output writes their commits
+//!   with one write. A failed flush turns the replies of exactly the transactions whose records it
+//!   held into `"I/O error"` results, as a failed write of one commit does.
 //! - [`net`] is the thin tokio adapter: `punix:` and `ptcp:` listeners, one task per connection;
 //!   [`unixctl`] answers `ovs-appctl` (`exit`, `ovsdb-server/compact`, ...).
 //!
@@ -39,6 +46,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::db::{ChangeSet, Database};
+use crate::jsonrpc::Message;
 
 pub use monitor::{datum_apply_diff, datum_diff, MonitorVersion};
 pub use outgoing::{encode_message, Outgoing};
@@ -97,6 +105,8 @@ pub(crate) struct ServedDb {
     pub(crate) version: u64,
     /// Encoded initial dumps of the current version, by monitor shape, shared between sessions.
     pub(crate) dump_cache: HashMap<String, bytes::Bytes>,
+    /// Whether commits are staged in `log`, not flushed yet.
+    pub(crate) unflushed: bool,
 }
 
 /// The sans-IO server core: databases, locks and sessions.
@@ -111,6 +121,11 @@ pub struct Server {
     pub(crate) locks: HashMap<String, VecDeque<SessionId>>,
     /// Sessions with new output since the last [`Server::take_ready`].
     pub(crate) ready: BTreeSet<SessionId>,
+    /// Whether any database has commits staged in its log, not flushed yet.
+    pub(crate) unflushed: bool,
+    /// Replies to the transactions whose commits are staged: session, position in its outbox
+    /// (stable: outboxes are not drained while commits are staged) and database.
+    pub(crate) held: Vec<(SessionId, usize, usize)>,
     next_session: u64,
 }
 
@@ -125,6 +140,8 @@ impl Server {
             sessions: BTreeMap::new(),
             locks: HashMap::new(),
             ready: BTreeSet::new(),
+            unflushed: false,
+            held: Vec::new(),
             next_session: 1,
         };
         s.rebuild_server_db()?;
@@ -149,6 +166,7 @@ impl Server {
             last_txn: Uuid::nil(),
             version: 0,
             dump_cache: HashMap::new(),
+            unflushed: false,
         });
         Ok(())
     }
@@ -178,6 +196,7 @@ impl Server {
                 last_txn: Uuid::nil(),
                 version: 0,
                 dump_cache: HashMap::new(),
+                unflushed: false,
             },
         );
         self.rebuild_server_db()
@@ -207,6 +226,7 @@ impl Server {
 
     /// Compacts the log of every database (or only of `name`), like `ovsdb-server/compact`.
     pub fn compact(&mut self, name: Option<&str>) -> Result<(), StorageError> {
+        self.flush_logs();
         for d in &mut self.dbs {
             if name.is_some_and(|n| n != d.name) {
                 continue;
@@ -242,9 +262,53 @@ impl Server {
         self.ready.remove(&id);
     }
 
-    /// The next message to send to session `id`.
+    /// The next message to send to session `id`. Flushes the logs first if commits are staged
+    /// ([`flush_logs`](Self::flush_logs)).
     pub fn poll_transmit(&mut self, id: SessionId) -> Option<Outgoing> {
+        if self.unflushed {
+            self.flush_logs();
+        }
         self.sessions.get_mut(&id)?.outbox.pop_front()
+    }
+
+    /// Whether commits are staged in a log, waiting for [`flush_logs`](Self::flush_logs) (which
+    /// the next [`poll_transmit`](Self::poll_transmit) does).
+    pub fn has_unflushed(&self) -> bool {
+        self.unflushed
+    }
+
+    /// Writes the commits staged in every database's log since the last flush. When a log fails,
+    /// the replies to the transactions whose commits it held get an `"I/O error"` result.
+    pub fn flush_logs(&mut self) {
+        if !std::mem::take(&mut self.unflushed) {
+            return;
+        }
+        let mut failed = Vec::new();
+        for (i, d) in self.dbs.iter_mut().enumerate() {
+            if !std::mem::take(&mut d.unflushed) {
+                continue;
+            }
+            if let Some(log) = &mut d.log {
+                if let Err(e) = log.flush(&d.db) {
+                    tracing::error!(db = %d.name, "cannot write commits: {e}");
+                    failed.push((i, e));
+                }
+            }
+        }
+        for (sid, pos, db) in self.held.drain(..) {
+            let Some((_, e)) = failed.iter().find(|(d, _)| *d == db) else {
+                continue;
+            };
+            let reply = self
+                .sessions
+                .get_mut(&sid)
+                .and_then(|s| s.outbox.get_mut(pos));
+            if let Some(Outgoing::Message(Message::Response(r))) = reply {
+                if let Ok(results) = &mut r.result {
+                    session::push_io_error(results, e);
+                }
+            }
+        }
     }
 
     /// Whether session `id` must be closed (after its output is flushed): the client stopped

@@ -3,7 +3,10 @@
 //!
 //! Each connection decodes messages with [`JsonRpcCodec`] (size and depth limits) and feeds them to
 //! the server core, every message a read brought at once; after every step the sessions that got
-//! output are woken to flush it, each with one write. A
+//! output are woken to flush it, each with one write. A connection whose messages staged commits
+//! steps back behind the other ready connections before it polls its output (which writes the
+//! staged commits to the logs): the commits of all connections served in one runtime tick are
+//! written with one write. A
 //! connection that sends garbage, an oversize or too deeply nested message, or an invalid JSON-RPC
 //! message is logged and closed, like ovsdb-server does; other connections are not affected. A timer
 //! task drives [`Server::handle_timeout`] (`wait` timeouts and inactivity probes: TCP sessions are
@@ -344,15 +347,20 @@ async fn connection<S>(
                     tracing::warn!(%sid, "closing connection: {e}");
                 }
                 if !msgs.is_empty() {
-                    let ready = {
+                    let (ready, unflushed) = {
                         let mut s = lock(&shared.server);
                         let now = Instant::now();
                         for m in msgs.drain(..) {
                             s.handle_message(sid, m, now);
                         }
-                        s.take_ready()
+                        (s.take_ready(), s.has_unflushed())
                     };
                     shared.wake(ready.into_iter().filter(|id| *id != sid).collect());
+                    if unflushed {
+                        // Group commit: let the other connections that are ready handle their
+                        // input before this one polls its output, which flushes the logs.
+                        yield_to_ready_tasks().await;
+                    }
                 }
                 last_round = eof || failed.is_some();
             }
@@ -363,10 +371,29 @@ async fn connection<S>(
     let ready = {
         let mut s = lock(&shared.server);
         s.disconnect(sid);
+        // Commits staged by this or any connection are not left unwritten when the server stops.
+        s.flush_logs();
         s.take_ready()
     };
     lock(&shared.wakers).remove(&sid);
     shared.wake(ready);
+}
+
+/// Lets the tasks already queued in the runtime run before the current one continues. Unlike
+/// `tokio::task::yield_now`, whose wake-up waits for the next poll of the I/O driver (a system
+/// call), the task re-queues itself at the back of the run queue at once: when no other task is
+/// ready, it simply continues.
+async fn yield_to_ready_tasks() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
 }
 
 /// Decodes every complete message in `buf` into `msgs` (at the end of the input, `eof`, also

@@ -87,6 +87,13 @@ fn syntax_error(syntax: &Value, details: impl Into<String>) -> Value {
     json!({"error": "syntax error", "details": details.into(), "syntax": syntax.to_string()})
 }
 
+/// Appends the `"I/O error"` result of a transaction whose commit was not written.
+pub(crate) fn push_io_error(results: &mut Value, e: &super::StorageError) {
+    if let Value::Array(a) = results {
+        a.push(json!({"error": "I/O error", "details": e.to_string()}));
+    }
+}
+
 fn notification(method: &str, params: Vec<Value>) -> Message {
     Message::Notification(Notification {
         method: method.to_owned(),
@@ -237,15 +244,24 @@ impl Server {
         match outcome {
             TxnOutcome::Complete { results, changes } => {
                 let mut results = results;
+                let mut staged = false;
                 if let Some(ch) = changes.filter(|c| !c.is_empty()) {
-                    if let Err(e) = self.commit(p.db, ch) {
-                        tracing::error!(db = %self.dbs[p.db].name, "cannot write commit: {e}");
-                        if let Value::Array(a) = &mut results {
-                            a.push(json!({"error": "I/O error", "details": e.to_string()}));
+                    match self.commit(p.db, ch) {
+                        Ok(s) => staged = s,
+                        Err(e) => {
+                            tracing::error!(db = %self.dbs[p.db].name, "cannot write commit: {e}");
+                            push_io_error(&mut results, &e);
                         }
                     }
                 }
                 self.reply(sid, p.id, Ok(results));
+                if staged {
+                    // The reply waits in the outbox for the log's flush, which turns it into an
+                    // error if the write fails.
+                    if let Some(s) = self.sessions.get(&sid) {
+                        self.held.push((sid, s.outbox.len() - 1, p.db));
+                    }
+                }
                 true
             }
             TxnOutcome::Blocked { timeout_ms } => {
@@ -258,15 +274,20 @@ impl Server {
         }
     }
 
-    /// Writes a commit to the database's log, records its transaction id and notifies monitors.
-    fn commit(&mut self, db: usize, changes: Arc<ChangeSet>) -> Result<(), super::StorageError> {
+    /// Stages a commit in the database's log, records its transaction id and notifies monitors.
+    /// Returns whether the commit waits for the log's flush ([`Server::flush_logs`]).
+    fn commit(&mut self, db: usize, changes: Arc<ChangeSet>) -> Result<bool, super::StorageError> {
         let history_len = self.config.txn_history;
         let sdb = &mut self.dbs[db];
         sdb.version += 1;
         sdb.dump_cache.clear();
         let logged = match &mut sdb.log {
-            Some(log) => log.commit(&sdb.db, &changes),
-            None => Ok(()),
+            Some(log) => log.stage(&sdb.db, &changes).map(|()| {
+                sdb.unflushed = true;
+                self.unflushed = true;
+                true
+            }),
+            None => Ok(false),
         };
         if history_len > 0 {
             // A v4 UUID from the thread's user-space generator (`Uuid::new_v4` makes a system

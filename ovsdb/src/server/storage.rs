@@ -79,11 +79,27 @@ impl Default for StorageOptions {
 
 /// Where a served database's commits go.
 ///
-/// The server core calls [`CommitLog::commit`] after the engine applied a transaction and before it
-/// acknowledges it; an error makes the server answer the transaction with an `"I/O error"`.
+/// The server core calls [`CommitLog::stage`] after the engine applied a transaction, and
+/// [`CommitLog::flush`] before it sends the reply (or anything else): the commits of several
+/// transactions are written together. An error from either makes the server answer the
+/// transactions concerned with an `"I/O error"`.
 pub trait CommitLog: Send + std::fmt::Debug {
-    /// Records one commit. `db` is the database after the commit.
+    /// Records one commit now. `db` is the database after the commit.
     fn commit(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError>;
+
+    /// Queues one commit's record for the next [`flush`](Self::flush). The default records it
+    /// now, with [`commit`](Self::commit).
+    fn stage(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError> {
+        self.commit(db, changes)
+    }
+
+    /// Writes what [`stage`](Self::stage) queued since the last flush. `db` is the database after
+    /// the last staged commit. On error, none of the queued commits is recorded. The default
+    /// does nothing, for logs whose `stage` writes.
+    fn flush(&mut self, db: &Database) -> Result<(), StorageError> {
+        let _ = db;
+        Ok(())
+    }
 
     /// Rewrites the log as a snapshot of `db` now (`ovsdb-server/compact`). The default does
     /// nothing, for logs that cannot be compacted.
@@ -100,6 +116,10 @@ pub struct FileStorage {
     options: StorageOptions,
     base_size: u64,
     schema_json: Value,
+    /// Encoded records of the commits staged since the last flush.
+    staged: Vec<u8>,
+    /// Whether a staged commit must be synced (durable, or [`StorageOptions::sync_every_commit`]).
+    staged_sync: bool,
 }
 
 fn now_ms() -> i64 {
@@ -168,6 +188,8 @@ impl FileStorage {
                 options,
                 base_size,
                 schema_json,
+                staged: Vec::new(),
+                staged_sync: false,
             },
             end.corrupt_tail,
         ))
@@ -194,8 +216,11 @@ impl FileStorage {
         self.log.is_empty()
     }
 
-    /// Compacts now: rewrites the file as the schema plus one snapshot of `db`.
+    /// Compacts now: rewrites the file as the schema plus one snapshot of `db` (which holds the
+    /// staged commits too: they are dropped).
     pub fn compact(&mut self, db: &Database) -> Result<(), StorageError> {
+        self.staged.clear();
+        self.staged_sync = false;
         let snapshot = snapshot_record(db);
         self.log.compact(&self.schema_json, &snapshot)?;
         self.base_size = self.log.len();
@@ -210,11 +235,27 @@ impl CommitLog for FileStorage {
     }
 
     fn commit(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError> {
-        let Some(record) = commit_record_text(db.schema(), changes, now_ms()) else {
+        self.stage(db, changes)?;
+        self.flush(db)
+    }
+
+    fn stage(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError> {
+        if let Some(record) = commit_record_text(db.schema(), changes, now_ms()) {
+            file::append_encoded_record_text(&mut self.staged, record);
+            self.staged_sync |= changes.durable || self.options.sync_every_commit;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, db: &Database) -> Result<(), StorageError> {
+        if self.staged.is_empty() {
             return Ok(());
-        };
-        self.log.append_record_text(record)?;
-        if changes.durable || self.options.sync_every_commit {
+        }
+        let sync = std::mem::take(&mut self.staged_sync);
+        let written = self.log.append_encoded_records(&self.staged);
+        self.staged.clear();
+        written?;
+        if sync {
             self.log.sync()?;
         }
         let threshold = self
@@ -886,5 +927,34 @@ mod tests {
         let mut from_snapshot = Database::new(Schema::from_str_json(SCHEMA).unwrap());
         replay_record(&mut from_snapshot, &snapshot_record(&db)).unwrap();
         assert_eq!(rows(&from_snapshot), rows(&db));
+    }
+
+    #[test]
+    fn staged_commits_are_written_by_one_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let schema_json: Value = serde_json::from_str(SCHEMA).unwrap();
+        FileStorage::create(&path, &schema_json).unwrap();
+        let (mut db, mut storage, _) = FileStorage::open(&path, StorageOptions::default()).unwrap();
+        let empty = storage.len();
+        for name in ["a", "b", "c"] {
+            let t = json!(["S", {"op":"insert","table":"P","row":{"name":name}}]);
+            let TxnOutcome::Complete {
+                changes: Some(ch), ..
+            } = db.transact(&t, &TxnContext::default())
+            else {
+                panic!("insert failed");
+            };
+            storage.stage(&db, &ch).unwrap();
+        }
+        assert_eq!(storage.len(), empty, "staged, not written");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), empty);
+        storage.flush(&db).unwrap();
+        assert!(storage.len() > empty);
+        storage.flush(&db).unwrap();
+        let (reopened, _, tail) = FileStorage::open(&path, StorageOptions::default()).unwrap();
+        assert!(tail.is_none());
+        assert_eq!(rows(&reopened), rows(&db));
+        assert_eq!(rows(&db).len(), 3);
     }
 }

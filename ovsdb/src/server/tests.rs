@@ -434,3 +434,79 @@ fn request_errors_have_ovsdb_server_shapes() {
         json!({"error": "syntax error", "details": "duplicate monitor ID", "syntax": "\"m\""})
     );
 }
+
+/// A log that counts its calls and fails its flushes on demand.
+#[derive(Debug, Default)]
+struct FlakyLog {
+    calls: Arc<std::sync::Mutex<(usize, usize, bool)>>,
+}
+
+impl CommitLog for FlakyLog {
+    fn commit(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError> {
+        self.stage(db, changes)?;
+        self.flush(db)
+    }
+
+    fn stage(&mut self, _: &Database, _: &ChangeSet) -> Result<(), StorageError> {
+        self.calls.lock().unwrap().0 += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self, _: &Database) -> Result<(), StorageError> {
+        let mut c = self.calls.lock().unwrap();
+        c.1 += 1;
+        if c.2 {
+            return Err(StorageError::Replay {
+                path: "flaky".into(),
+                offset: 0,
+                details: "disk on fire".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn commits_of_several_sessions_are_flushed_together_and_fail_together() {
+    let log = FlakyLog::default();
+    let calls = log.calls.clone();
+    let mut s = Server::new(ServerConfig::default()).unwrap();
+    let db = Database::new(Schema::from_str_json(SCHEMA).unwrap());
+    s.add_database(db, Some(Box::new(log))).unwrap();
+    let t = Instant::now();
+    let (a, b) = (s.connect(t, None), s.connect(t, None));
+    let insert = |name: &str| json!(["T", {"op": "insert", "table": "A", "row": {"name": name}}]);
+    let select = json!(["T", {"op": "select", "table": "A", "where": []}]);
+    calls.lock().unwrap().2 = true;
+    s.handle_message(a, req(1, "transact", insert("a1")), t);
+    s.handle_message(a, req(2, "transact", select.clone()), t);
+    s.handle_message(b, req(3, "transact", insert("b1")), t);
+    s.handle_message(a, req(4, "transact", insert("a2")), t);
+    assert!(s.has_unflushed());
+    assert_eq!(*calls.lock().unwrap(), (3, 0, true), "staged, not written");
+    let (out_a, out_b) = (drain(&mut s, a), drain(&mut s, b));
+    assert_eq!(
+        calls.lock().unwrap().1,
+        1,
+        "one flush for the three commits"
+    );
+    for r in [result(&out_a, 1), result(&out_b, 3), result(&out_a, 4)] {
+        assert_eq!(r.as_array().unwrap().len(), 2, "{r}");
+        assert_eq!(r[1]["error"], "I/O error", "{r}");
+        assert!(r[1]["details"].as_str().unwrap().contains("disk on fire"));
+    }
+    // A transaction without changes is not concerned.
+    assert_eq!(result(&out_a, 2).as_array().unwrap().len(), 1);
+    assert_eq!(out_a.len(), 3);
+    assert_eq!(out_a[0]["id"], 1, "replies keep their order");
+    assert_eq!(out_a[2]["id"], 4, "replies keep their order");
+
+    calls.lock().unwrap().2 = false;
+    s.handle_message(a, req(5, "transact", insert("a3")), t);
+    s.handle_message(b, req(6, "transact", insert("b2")), t);
+    let (out_a, out_b) = (drain(&mut s, a), drain(&mut s, b));
+    assert_eq!(*calls.lock().unwrap(), (5, 2, false));
+    assert_eq!(result(&out_a, 5).as_array().unwrap().len(), 1);
+    assert_eq!(result(&out_b, 6).as_array().unwrap().len(), 1);
+    assert!(!s.has_unflushed());
+}
