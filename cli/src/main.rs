@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-// The servers allocate and free many small blocks per message (JSON trees, rows, sets); glibc's
-// malloc spent about a fifth of `ovnkit ovsdb-server`'s instructions per NB port insert.
+// mimalloc for `ovnkit ovsdb-server`, glibc's malloc for the rest (see `alloc`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::PerCommand = alloc::PerCommand;
 
+mod alloc;
 mod expr;
 mod flows;
 mod kube;
