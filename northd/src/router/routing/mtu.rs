@@ -76,30 +76,7 @@ pub fn distributed_nat_too_big(
         Action::Assign(Field::ETH_DST, Value::Field(Field::ETH_SRC)),
         Action::Assign(Field::ETH_SRC, Value::Mac(ext_mac)),
     ];
-    let name = if ext_ip.is_ipv4() {
-        a.extend([
-            Action::Assign(Field::IP4_DST, Value::Field(Field::IP4_SRC)),
-            Action::Assign(Field::IP4_SRC, Value::Ip(ext_ip)),
-            Action::Assign(Field("ip.ttl"), Value::Int(254)),
-            Action::Assign(Field("icmp4.type"), Value::Int(3)),
-            Action::Comment("Destination Unreachable."),
-            Action::Assign(Field("icmp4.code"), Value::Int(4)),
-            Action::Comment("Frag Needed and DF was Set."),
-            Action::Assign(Field("icmp4.frag_mtu"), Value::Int(mtu)),
-        ]);
-        "icmp4_error"
-    } else {
-        a.extend([
-            Action::Assign(Field::IP6_DST, Value::Field(Field::IP6_SRC)),
-            Action::Assign(Field::IP6_SRC, Value::Ip(ext_ip)),
-            Action::Assign(Field("ip.ttl"), Value::Int(254)),
-            Action::Assign(Field("icmp6.type"), Value::Int(2)),
-            Action::Comment("Packet Too Big."),
-            Action::Assign(Field("icmp6.code"), Value::Int(0)),
-            Action::Assign(Field("icmp6.frag_mtu"), Value::Int(mtu)),
-        ]);
-        "icmp6_error"
-    };
+    let name = icmp_too_big(ext_ip, 254, mtu, &mut a);
     a.extend([
         Action::Assign(Field::OUTPORT, Value::port(&gw.name)),
         Action::Assign(Field::FLAGS_LOOPBACK, Value::Int(1)),
@@ -146,18 +123,15 @@ pub fn distributed_nat_admission_bypass(
     );
 }
 
-/// The ICMP error telling `ip`'s sender (which came in by `inport`) the MTU.
-fn too_big(inport: &RouterPort, ip: IpAddr, mtu: u64) -> Actions {
-    let mut a = vec![
-        Action::Assign(ICMP_GENERATED, Value::Int(1)),
-        Action::Assign(PKT_LARGER, Value::Int(0)),
-        Action::Assign(Field::ETH_DST, Value::Mac(inport.mac)),
-    ];
-    let name = if ip.is_ipv4() {
+/// Appends to `a` the body of an ICMP "too big" error sent from `src` with TTL `ttl` announcing
+/// `mtu` (swapping the IP addresses), and returns the action's name (`icmp4_error` or
+/// `icmp6_error`).
+fn icmp_too_big(src: IpAddr, ttl: u64, mtu: u64, a: &mut Vec<Action>) -> &'static str {
+    if src.is_ipv4() {
         a.extend([
             Action::Assign(Field::IP4_DST, Value::Field(Field::IP4_SRC)),
-            Action::Assign(Field::IP4_SRC, Value::Ip(ip)),
-            Action::Assign(Field("ip.ttl"), Value::Int(255)),
+            Action::Assign(Field::IP4_SRC, Value::Ip(src)),
+            Action::Assign(Field("ip.ttl"), Value::Int(ttl)),
             Action::Assign(Field("icmp4.type"), Value::Int(3)),
             Action::Comment("Destination Unreachable."),
             Action::Assign(Field("icmp4.code"), Value::Int(4)),
@@ -168,15 +142,25 @@ fn too_big(inport: &RouterPort, ip: IpAddr, mtu: u64) -> Actions {
     } else {
         a.extend([
             Action::Assign(Field::IP6_DST, Value::Field(Field::IP6_SRC)),
-            Action::Assign(Field::IP6_SRC, Value::Ip(ip)),
-            Action::Assign(Field("ip.ttl"), Value::Int(255)),
+            Action::Assign(Field::IP6_SRC, Value::Ip(src)),
+            Action::Assign(Field("ip.ttl"), Value::Int(ttl)),
             Action::Assign(Field("icmp6.type"), Value::Int(2)),
             Action::Comment("Packet Too Big."),
             Action::Assign(Field("icmp6.code"), Value::Int(0)),
             Action::Assign(Field("icmp6.frag_mtu"), Value::Int(mtu)),
         ]);
         "icmp6_error"
-    };
+    }
+}
+
+/// The ICMP error telling `ip`'s sender (which came in by `inport`) the MTU.
+fn too_big(inport: &RouterPort, ip: IpAddr, mtu: u64) -> Actions {
+    let mut a = vec![
+        Action::Assign(ICMP_GENERATED, Value::Int(1)),
+        Action::Assign(PKT_LARGER, Value::Int(0)),
+        Action::Assign(Field::ETH_DST, Value::Mac(inport.mac)),
+    ];
+    let name = icmp_too_big(ip, 255, mtu, &mut a);
     a.push(Action::NextTable(Stage::LrInAdmission));
     Actions::one(Action::NestedTight(name, a))
 }
