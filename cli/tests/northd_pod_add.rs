@@ -9,10 +9,14 @@
 //! `ports`, the pod IP in the address sets and the port in the port groups that hold its
 //! sibling) plus an `NB_Global` `nb_cfg` bump; the time is from sending that transaction until
 //! an SB monitor sees `SB_Global` `nb_cfg` reach the new value (SB written, with the pod's
-//! binding and flows). Both northds are measured the same way, in the same run.
+//! binding and flows). Both northds are measured the same way, in the same run. With
+//! `OVNKIT_STACK=1` ours runs on `ovnkit ovsdb-server`s (the whole ovnkit stack); real
+//! ovn-northd keeps the real servers.
 
 #[path = "../../northd/tests/shapes/mod.rs"]
 mod shapes;
+
+mod our_servers;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -149,12 +153,27 @@ fn sb_cfg_is(r: &ovsdb::client::Replica, want: i64) -> bool {
 
 /// Loads `load`, runs one northd until SB caught up, then times `PODS` pod adds (ms each).
 fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64, Vec<f64>) {
-    let mut stack = ovn
-        .stack()
-        .no_chassis()
-        .northd(testkit::NorthdSource::None)
-        .build()
-        .expect("stack");
+    let mut builder = ovn.stack().no_chassis().northd(testkit::NorthdSource::None);
+    // Our servers (OVNKIT_STACK) live in their own sandbox, stopped with it.
+    let mut servers = None;
+    if ours && our_servers::ovnkit_stack() {
+        let mut sandbox = testkit::Sandbox::new(ovn).expect("sandbox");
+        let nb = our_servers::start_our_server(
+            &mut sandbox,
+            "nb",
+            &ovn.schema(testkit::Schema::Northbound).expect("NB schema"),
+        );
+        let sb = our_servers::start_our_server(
+            &mut sandbox,
+            "sb",
+            &ovn.schema(testkit::Schema::Southbound).expect("SB schema"),
+        );
+        builder = builder
+            .nb(testkit::DbSource::External { remote: nb })
+            .sb(testkit::DbSource::External { remote: sb });
+        servers = Some(sandbox);
+    }
+    let mut stack = builder.build().expect("stack");
     let (nb_remote, sb_remote) = (stack.nb_remote().to_owned(), stack.sb_remote().to_owned());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -197,9 +216,14 @@ fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64
             .expect("start ovn-northd")
     };
     // NB server, SB server, northd, this harness: CPU and run-queue wait during each pod add.
+    let server_pids = servers.as_ref().map(testkit::Sandbox::pids);
+    let server = |i: usize, name: &str| match &server_pids {
+        Some(p) => p.get(i).copied(),
+        None => stack.sandbox().daemon(name).map(|d| d.pid()),
+    };
     let pids = [
-        stack.sandbox().daemon("nb").map(|d| d.pid()),
-        stack.sandbox().daemon("sb").map(|d| d.pid()),
+        server(0, "nb"),
+        server(1, "sb"),
         Some(daemon.pid()),
         Some(std::process::id()),
     ];
