@@ -48,99 +48,7 @@ fn transact(db: &mut Database, params: &Value) -> Value {
     }
 }
 
-fn select(db: &mut Database, table: &str) -> Vec<Value> {
-    let r = transact(
-        db,
-        &json!(["OVN_Northbound", {"op": "select", "table": table, "where": []}]),
-    );
-    r[0]["rows"].as_array().cloned().unwrap_or_default()
-}
-
-fn set_members(v: &Value) -> Vec<Value> {
-    match v.as_array().map(Vec::as_slice) {
-        Some([tag, Value::Array(items)]) if tag == "set" => items.clone(),
-        _ => vec![v.clone()],
-    }
-}
-
-/// The pod to copy (as `northd_pod_add` picks it): its row, node switch, and the address sets
-/// and port groups holding it.
-struct Template {
-    row: serde_json::Map<String, Value>,
-    switch: String,
-    sets: Vec<String>,
-    groups: Vec<String>,
-}
-
-fn template(db: &mut Database) -> Template {
-    let lsps = select(db, "Logical_Switch_Port");
-    let pod = lsps
-        .iter()
-        .find(|r| r["name"] == "ns0_pod-0")
-        .cloned()
-        .expect("a pod port");
-    let uuid = pod["_uuid"].clone();
-    let ip = pod["addresses"]
-        .as_str()
-        .and_then(|a| a.split_whitespace().nth(1))
-        .map(str::to_owned)
-        .expect("pod address");
-    let switch = select(db, "Logical_Switch")
-        .into_iter()
-        .find(|s| set_members(&s["ports"]).contains(&uuid))
-        .and_then(|s| s["name"].as_str().map(str::to_owned))
-        .expect("pod switch");
-    let uuid_of = |r: &Value| r["_uuid"][1].as_str().map(str::to_owned);
-    let sets = select(db, "Address_Set")
-        .iter()
-        .filter(|a| set_members(&a["addresses"]).contains(&json!(ip)))
-        .filter_map(uuid_of)
-        .collect();
-    let groups = select(db, "Port_Group")
-        .iter()
-        .filter(|g| set_members(&g["ports"]).contains(&uuid))
-        .filter_map(uuid_of)
-        .collect();
-    let mut row = pod.as_object().cloned().unwrap_or_default();
-    for k in ["_uuid", "_version", "up", "dynamic_addresses"] {
-        row.remove(k);
-    }
-    Template {
-        row,
-        switch,
-        sets,
-        groups,
-    }
-}
-
-/// The NB transaction adding pod `n` like the template, with an `nb_cfg` bump.
-fn pod_add(t: &Template, n: usize) -> Value {
-    let mac = format!("0a:58:0a:ff:{:02x}:{:02x}", n / 256, n % 256);
-    let ip = format!("10.255.{}.{}", n / 250, n % 250 + 2);
-    let mut row = t.row.clone();
-    row.insert("name".into(), json!(format!("ns0_bench-pod-{n}")));
-    row.insert("addresses".into(), json!(format!("{mac} {ip}")));
-    row.insert("port_security".into(), json!(format!("{mac} {ip}")));
-    let mut ops = vec![
-        json!("OVN_Northbound"),
-        json!({"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "pod", "row": row}),
-        json!({"op": "mutate", "table": "Logical_Switch", "where": [["name", "==", t.switch]],
-               "mutations": [["ports", "insert", ["set", [["named-uuid", "pod"]]]]]}),
-    ];
-    for s in &t.sets {
-        ops.push(json!({"op": "mutate", "table": "Address_Set",
-                        "where": [["_uuid", "==", ["uuid", s]]],
-                        "mutations": [["addresses", "insert", ip]]}));
-    }
-    for g in &t.groups {
-        ops.push(json!({"op": "mutate", "table": "Port_Group",
-                        "where": [["_uuid", "==", ["uuid", g]]],
-                        "mutations": [["ports", "insert", ["set", [["named-uuid", "pod"]]]]]}));
-    }
-    ops.push(json!({"op": "mutate", "table": "NB_Global", "where": [],
-                    "mutations": [["nb_cfg", "+=", 1]]}));
-    Value::Array(ops)
-}
+use shapes::pods::{pod_add, template};
 
 type Tables = BTreeMap<String, HashMap<Uuid, Arc<Row>>>;
 
@@ -392,7 +300,7 @@ fn run_with(scale: shapes::ovnk::Scale, pods: usize, real_sb: bool) {
     });
     for n in 0..pods {
         let before = tables(&nb);
-        transact(&mut nb, &pod_add(&t, n));
+        transact(&mut nb, &Value::Array(pod_add(&t, n, None)));
         let after = tables(&nb);
         let rows = changes(&before, &after);
         let schema = nb.schema().clone();

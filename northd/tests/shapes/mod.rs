@@ -167,3 +167,4 @@ pub fn insert_transaction(s: &NbSnapshot) -> Vec<serde_json::Value> {
 }
 
 pub mod ovnk;
+pub mod pods;
