@@ -361,13 +361,7 @@ fn ovnk(name: &str, scale: shapes::ovnk::Scale) {
 fn ovnk_100_nodes_vs_real() {
     ovnk(
         "ovn-kubernetes 100 nodes x 50 pods",
-        shapes::ovnk::Scale {
-            nodes: 100,
-            pods_per_node: 50,
-            services: 1000,
-            policies: 500,
-            egress_ips: 100,
-        },
+        shapes::ovnk::Scale::NODES_100,
     );
 }
 
@@ -378,13 +372,7 @@ fn ovnk_100_nodes_vs_real() {
 fn ovnk_250_nodes_vs_real() {
     ovnk(
         "ovn-kubernetes 250 nodes x 100 pods",
-        shapes::ovnk::Scale {
-            nodes: 250,
-            pods_per_node: 100,
-            services: 5000,
-            policies: 2000,
-            egress_ips: 500,
-        },
+        shapes::ovnk::Scale::NODES_250,
     );
 }
 

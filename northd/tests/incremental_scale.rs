@@ -386,32 +386,14 @@ fn run_with(scale: shapes::ovnk::Scale, pods: usize, real_sb: bool) {
 #[test]
 #[ignore = "scale run; use --release -- --ignored --nocapture"]
 fn pod_add_250_nodes() {
-    run(
-        shapes::ovnk::Scale {
-            nodes: 250,
-            pods_per_node: 100,
-            services: 5000,
-            policies: 2000,
-            egress_ips: 500,
-        },
-        5,
-    );
+    run(shapes::ovnk::Scale::NODES_250, 5);
 }
 
 /// 100 nodes x 50 pods, 1,000 Services, 500 policies, 100 EgressIPs.
 #[test]
 #[ignore = "scale run; use --release -- --ignored --nocapture"]
 fn pod_add_100_nodes() {
-    run(
-        shapes::ovnk::Scale {
-            nodes: 100,
-            pods_per_node: 50,
-            services: 1000,
-            policies: 500,
-            egress_ips: 100,
-        },
-        5,
-    );
+    run(shapes::ovnk::Scale::NODES_100, 5);
 }
 
 /// [`pod_add_250_nodes`], each SB transaction also sent to a real SB `ovsdb-server` holding
@@ -419,32 +401,12 @@ fn pod_add_100_nodes() {
 #[test]
 #[ignore = "scale run; use --release -- --ignored --nocapture"]
 fn pod_add_250_nodes_real_sb() {
-    run_with(
-        shapes::ovnk::Scale {
-            nodes: 250,
-            pods_per_node: 100,
-            services: 5000,
-            policies: 2000,
-            egress_ips: 500,
-        },
-        6,
-        true,
-    );
+    run_with(shapes::ovnk::Scale::NODES_250, 6, true);
 }
 
 /// [`pod_add_100_nodes`] with a real SB `ovsdb-server`, as [`pod_add_250_nodes_real_sb`].
 #[test]
 #[ignore = "scale run; use --release -- --ignored --nocapture"]
 fn pod_add_100_nodes_real_sb() {
-    run_with(
-        shapes::ovnk::Scale {
-            nodes: 100,
-            pods_per_node: 50,
-            services: 1000,
-            policies: 500,
-            egress_ips: 100,
-        },
-        6,
-        true,
-    );
+    run_with(shapes::ovnk::Scale::NODES_100, 6, true);
 }

@@ -223,13 +223,7 @@ fn switches_only_cluster() {
 #[test]
 #[ignore = "scale run; use --release -- --ignored"]
 fn ovnk_100_nodes() {
-    ovnk(shapes::ovnk::Scale {
-        nodes: 100,
-        pods_per_node: 50,
-        services: 1000,
-        policies: 500,
-        egress_ips: 100,
-    });
+    ovnk(shapes::ovnk::Scale::NODES_100);
 }
 
 /// Issue 9's second shape (250 nodes x 100 pods, 5,000 Services, 2,000 policies, 500
@@ -237,13 +231,7 @@ fn ovnk_100_nodes() {
 #[test]
 #[ignore = "scale run; use --release -- --ignored"]
 fn ovnk_250_nodes() {
-    ovnk(shapes::ovnk::Scale {
-        nodes: 250,
-        pods_per_node: 100,
-        services: 5000,
-        policies: 2000,
-        egress_ips: 500,
-    });
+    ovnk(shapes::ovnk::Scale::NODES_250);
 }
 
 fn ovnk(scale: shapes::ovnk::Scale) {

@@ -28,6 +28,27 @@ pub struct Scale {
     pub egress_ips: usize,
 }
 
+impl Scale {
+    /// Issue 9's first shape: 100 nodes x 50 pods, 1,000 Services, 500 NetworkPolicies, 100
+    /// EgressIPs.
+    pub const NODES_100: Self = Self {
+        nodes: 100,
+        pods_per_node: 50,
+        services: 1000,
+        policies: 500,
+        egress_ips: 100,
+    };
+    /// Issue 9's second shape: 250 nodes x 100 pods, 5,000 Services, 2,000 NetworkPolicies, 500
+    /// EgressIPs.
+    pub const NODES_250: Self = Self {
+        nodes: 250,
+        pods_per_node: 100,
+        services: 5000,
+        policies: 2000,
+        egress_ips: 500,
+    };
+}
+
 const NAMESPACES: usize = 10;
 
 /// The manifests of `s` as YAML.
