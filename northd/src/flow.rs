@@ -261,14 +261,7 @@ impl Value {
             Self::Opts(name, args) => {
                 w.write_str(name)?;
                 w.write_char('(')?;
-                for (i, (k, v)) in args.iter().enumerate() {
-                    if i > 0 {
-                        w.write_str(", ")?;
-                    }
-                    w.write_str(k)?;
-                    w.write_str(" = ")?;
-                    w.write_str(v)?;
-                }
+                write_opts(w, args)?;
                 w.write_char(')')
             }
             Self::Net(ip, plen) => {
@@ -646,6 +639,19 @@ impl Action {
 }
 
 /// Writes `actions` separated by spaces.
+/// Writes `k = v, ...` (the arguments of a call with options).
+fn write_opts<W: fmt::Write + ?Sized>(w: &mut W, args: &[(String, String)]) -> fmt::Result {
+    for (i, (k, v)) in args.iter().enumerate() {
+        if i > 0 {
+            w.write_str(", ")?;
+        }
+        w.write_str(k)?;
+        w.write_str(" = ")?;
+        w.write_str(v)?;
+    }
+    Ok(())
+}
+
 fn render_actions<W: fmt::Write + ?Sized>(w: &mut W, actions: &[Action]) -> fmt::Result {
     for (i, a) in actions.iter().enumerate() {
         if i > 0 {
@@ -772,14 +778,7 @@ impl Action {
             Self::CallOpts(name, args) => {
                 w.write_str(name)?;
                 w.write_char('(')?;
-                for (i, (k, v)) in args.iter().enumerate() {
-                    if i > 0 {
-                        w.write_str(", ")?;
-                    }
-                    w.write_str(k)?;
-                    w.write_str(" = ")?;
-                    w.write_str(v)?;
-                }
+                write_opts(w, args)?;
                 w.write_str(");")
             }
             Self::EcmpReplyCommit { port_field, key } => {
