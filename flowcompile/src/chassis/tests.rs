@@ -174,6 +174,91 @@ fn skips_non_local_in_out_port_and_reports_bad_flows() {
     assert!(flows.errors[0].lflow.starts_with("52345678"));
 }
 
+/// Found by the randomized parity test: ovn-controller 23.03 counts patch, localnet and vtep
+/// ports as related to every chassis, so their `in_out_port` flows are installed although
+/// nothing binds them; other unbound ports' flows (localports too) are not.
+#[test]
+fn in_out_port_of_unbound_vtep_is_kept() {
+    let mut flows = Vec::new();
+    for (i, port) in ["vt", "lp", "ext"].iter().enumerate() {
+        let mut f = lflow(
+            &format!("6234567{i}-0000-0000-0000-000000000006"),
+            DP1,
+            "ingress",
+            1,
+            70,
+            &format!("inport == \"{port}\""),
+            "next;",
+        );
+        f["tags"] = json!(["map", [["in_out_port", port]]]);
+        flows.push(f);
+    }
+    let mut sb = tables(&flows);
+    let typed = |name: &str, key: u32, kind: &str| {
+        let mut p = pb(name, DP1, key, None);
+        p["type"] = json!(kind);
+        p
+    };
+    sb.add_json_rows(
+        "Port_Binding",
+        &[
+            typed("vt", 10, "vtep"),
+            typed("lp", 11, "localport"),
+            typed("ext", 12, "external"),
+        ],
+    )
+    .unwrap();
+    let view = ChassisView::new(&sb, "ch1").unwrap();
+    let text = compile_chassis_flows(&sb.logical_flows, &view).to_text();
+    assert!(text.contains("cookie=0x62345670,"), "{text}");
+    assert!(!text.contains("cookie=0x62345671,"), "{text}");
+    assert!(!text.contains("cookie=0x62345672,"), "{text}");
+}
+
+/// Found by the randomized parity test: on a switch, ovn-controller 23.03 drops each OpenFlow
+/// match whose ingress `inport` / egress `outport` is a port not related to the chassis (an
+/// ACL on `outport == "remote-vif"`), whatever else the match says; egress flows on `inport`
+/// are not filtered.
+#[test]
+fn switch_matches_on_unrelated_ports_are_dropped() {
+    let f = |id: &str, pipeline: &str, m: &str| lflow(id, DP1, pipeline, 4, 100, m, "next;");
+    let sb = tables(&[
+        f(
+            "71000000-0000-0000-0000-000000000007",
+            "egress",
+            "outport == \"vm2\" && ip4",
+        ),
+        f(
+            "72000000-0000-0000-0000-000000000007",
+            "egress",
+            "outport == \"vm1\" && ip4",
+        ),
+        f(
+            "73000000-0000-0000-0000-000000000007",
+            "egress",
+            "inport == \"vm2\" && outport == \"vm1\"",
+        ),
+        f(
+            "74000000-0000-0000-0000-000000000007",
+            "ingress",
+            "inport == \"vm2\"",
+        ),
+        f(
+            "75000000-0000-0000-0000-000000000007",
+            "egress",
+            "outport == {\"vm1\", \"vm2\"}",
+        ),
+    ]);
+    let view = ChassisView::new(&sb, "ch1").unwrap();
+    let text = compile_chassis_flows(&sb.logical_flows, &view).to_text();
+    assert!(!text.contains("cookie=0x71000000,"), "{text}");
+    assert!(text.contains("cookie=0x72000000,"), "{text}");
+    assert!(text.contains("cookie=0x73000000,"), "{text}");
+    assert!(!text.contains("cookie=0x74000000,"), "{text}");
+    let n75 = text.matches("cookie=0x75000000,").count();
+    assert_eq!(n75, 1, "{text}");
+}
+
 #[test]
 fn flow_mod_bytes() {
     let sb = tables(&[]);

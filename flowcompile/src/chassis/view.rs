@@ -22,6 +22,13 @@ use crate::matches::PortLookup;
 /// Deepest chain of patch ports followed from a bound datapath (ovn-controller's limit).
 pub const MAX_PATCH_DEPTH: usize = 100;
 
+/// True for the port types ovn-controller 23.03 counts as related to every chassis
+/// (whether or not anything binds them).  Not localports: their flows are not installed
+/// (seen on the real stack).
+pub(crate) fn is_always_related(kind: &str) -> bool {
+    matches!(kind, "patch" | "localnet" | "vtep")
+}
+
 /// One port binding as the chassis sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortView {
@@ -51,6 +58,10 @@ pub struct DatapathView {
     pub multicast_groups: HashMap<String, u32>,
     /// Its ports: name → tunnel key.
     pub ports: HashMap<String, u32>,
+    /// Tunnel keys of its ports related to the chassis (ovn-controller's related lports):
+    /// bound here, or patch, localnet and vtep ports.  A switch flow's OpenFlow
+    /// match on an ingress `inport` or egress `outport` outside this set is not installed.
+    pub related_ports: HashSet<u32>,
 }
 
 /// Everything [`compile_chassis_flows`](super::compile_chassis_flows) needs to know about one
@@ -128,6 +139,9 @@ impl ChassisView {
             );
             if let Some(dp) = view.datapaths.get_mut(&dpu) {
                 dp.ports.insert(pb.logical_port.clone(), key(pb.tunnel_key));
+                if resident || is_always_related(&pb.kind) {
+                    dp.related_ports.insert(key(pb.tunnel_key));
+                }
             }
             by_dp.entry(dpu).or_default().push(pb);
         }
@@ -289,16 +303,12 @@ impl ChassisResident for DatapathLookup<'_> {
 }
 
 impl PortLookup for DatapathLookup<'_> {
-    fn port_key(&self, field: &str, name: &str) -> Option<u32> {
+    fn port_key(&self, _field: &str, name: &str) -> Option<u32> {
         if name == "none" {
             return Some(0);
         }
         if let Some(p) = self.view.ports.get(name) {
             if p.datapath != self.dp.tunnel_key {
-                return None;
-            }
-            // 23.03 resolves `inport` to a VIF only where the VIF is bound.
-            if field == "inport" && p.kind.is_empty() && !p.resident {
                 return None;
             }
             return Some(p.tunnel_key);
