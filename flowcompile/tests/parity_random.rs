@@ -9,7 +9,7 @@
 //! (first seed, default 1; case `k` uses seed `S + k`) and `PARITY_RANDOM_NO_SHRINK=1`. A
 //! mismatching case prints its seed, mismatches and script, then shrinks the script (dropping
 //! commands while a mismatch of the same logical table persists) and prints the minimal one.
-//! `random_fixed_seeds` runs a few fixed seeds always.
+//! `random_fixed_seeds` runs a few fixed seeds always (about 10 s).
 
 mod common;
 
@@ -144,14 +144,14 @@ fn run_dropping(ovn: &testkit::Toolbox, seed: u64, script: &mut Vec<Vec<String>>
     }
 }
 
-/// Generates and checks cases `first..first + n`; returns the seeds that mismatched and the
+/// Generates and checks the cases of `seeds`; returns the seeds that mismatched and the
 /// logical flows matched / compared over all cases.
-fn run_seeds(first: u64, n: u64, do_shrink: bool) -> (Vec<u64>, usize, usize) {
+fn run_seeds(seeds: impl IntoIterator<Item = u64>, do_shrink: bool) -> (Vec<u64>, usize, usize) {
     let ovn = testkit::require_or_skip!((Vec::new(), 0, 0));
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut bad = Vec::new();
     let (mut matched, mut total) = (0, 0);
-    for seed in first..first + n {
+    for seed in seeds {
         let mut script = nbscript::generate(seed);
         let verdict = run_dropping(&ovn, seed, &mut script);
         let (m, t) = verdict.counts();
@@ -196,7 +196,7 @@ fn random_cases() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let shrink = std::env::var_os("PARITY_RANDOM_NO_SHRINK").is_none();
-    let (bad, matched, total) = run_seeds(first, n, shrink);
+    let (bad, matched, total) = run_seeds(first..first + n, shrink);
     eprintln!(
         "random flowcompile parity: {n} cases from seed {first}: {matched}/{total} logical \
          flows match; mismatching seeds {bad:?}"
@@ -204,8 +204,10 @@ fn random_cases() {
     assert!(bad.is_empty(), "mismatching seeds {bad:?}");
 }
 
+/// Seeds that found mismatch classes (since fixed): 12 (an egress ACL on a remote VIF's
+/// `outport`, vtep ports), 19 (`put_nd_ra_opts` with `dnssl`).
 #[test]
 fn random_fixed_seeds() {
-    let (bad, _, _) = run_seeds(1, 2, false);
+    let (bad, _, _) = run_seeds([12, 19], false);
     assert!(bad.is_empty(), "mismatching seeds {bad:?}");
 }
