@@ -266,8 +266,8 @@ pub fn encode_dhcpv6(opts: &[OptValue<'_>], out: &mut Vec<u8>) {
 
 /// The `put_nd_ra_opts` payload: an ICMPv6 router advertisement header (type 134, hop limit
 /// 255, router lifetime 0xffff, M/O flags from `addr_mode`, preference from
-/// `router_preference`) followed by `slla`, `mtu`, `dnssl` and `prefix` options in written
-/// order.
+/// `router_preference`) followed by `slla`, `mtu`, `rdnss`, `dnssl` and `prefix` options in
+/// written order.
 pub fn encode_nd_ra(opts: &[OptValue<'_>], out: &mut Vec<u8>) {
     let mode = opts
         .iter()
@@ -304,6 +304,14 @@ pub fn encode_nd_ra(opts: &[OptValue<'_>], out: &mut Vec<u8>) {
             "mtu" => {
                 out.extend_from_slice(&[5, 1, 0, 0]);
                 ints(v).take(1).for_each(|i| be(i.value, 4, out));
+            }
+            "rdnss" => {
+                // RFC 8106: type 25, length in 8-byte units, 2 reserved bytes, infinite
+                // lifetime, then the addresses.
+                let addrs: Vec<&IntConst> = ints(v).collect();
+                let units = (1 + 2 * addrs.len()).min(255) as u8;
+                out.extend_from_slice(&[25, units, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+                addrs.iter().for_each(|a| be(a.value, 16, out));
             }
             "dnssl" => {
                 // RFC 8106: type 31, length in 8-byte units, 2 reserved bytes, infinite
