@@ -1,6 +1,7 @@
 //! Randomized per-logical-flow parity with the real ovn-controller 23.03: a random but valid
 //! ovn-nbctl script (`testkit::nbscript`, the generator northd's `parity_random` uses) is built
-//! on a real stack whose ovn-controller owns chassis `ch1`, some of its VIFs are bound there,
+//! on a real stack whose ovn-controller owns chassis `ch1`, some of its VIFs are bound there
+//! (and some to a chassis `ch2` that exists in SB only),
 //! and the flows the controller installed are compared, per logical flow, with ours compiled
 //! from the same SB (`common::compare`).
 //!
@@ -58,7 +59,7 @@ fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// A stable pseudo-random choice per (seed, port): about two VIFs in three are bound to `ch1`,
-/// so some datapaths stay remote.
+/// so some datapaths stay remote; half of the others go to `ch2`.
 fn bound(seed: u64, port: &str) -> bool {
     let h = port.bytes().fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
@@ -70,6 +71,10 @@ fn bound(seed: u64, port: &str) -> bool {
 /// `i` fails.
 fn run_case(ovn: &testkit::Toolbox, seed: u64, script: &[Vec<String>]) -> Result<Verdict, usize> {
     let stack = ovn.stack().chassis("ch1").build().expect("real stack");
+    // Another chassis (SB rows only) for the ports bound elsewhere.
+    stack
+        .sbctl(["chassis-add", "ch2", "geneve", "127.0.0.2"])
+        .expect("chassis ch2");
     // The real ovn-controller registers `ch1` with its features: `#sbctl` rows are skipped.
     nbscript::run_script(&stack, script, false)?;
     let vifs = stack
@@ -81,12 +86,14 @@ fn run_case(ovn: &testkit::Toolbox, seed: u64, script: &[Vec<String>]) -> Result
             "type=\"\"",
         ])
         .expect("list VIFs");
-    for (i, lsp) in vifs
-        .split_whitespace()
-        .filter(|p| bound(seed, p))
-        .enumerate()
-    {
+    let (here, elsewhere): (Vec<&str>, Vec<&str>) =
+        vifs.split_whitespace().partition(|p| bound(seed, p));
+    for (i, lsp) in here.iter().enumerate() {
         stack.bind_port(&format!("vif{i}"), lsp).expect("bind");
+    }
+    // Half of the others are bound to `ch2` (a port that may not go there stays unbound).
+    for lsp in elsewhere.iter().step_by(2) {
+        let _ = stack.sbctl(["lsp-bind", lsp, "ch2"]);
     }
     stack.wait_hv().expect("wait hv");
     std::thread::sleep(std::time::Duration::from_secs(1));

@@ -57,8 +57,8 @@ use crate::symtab::{OfField, Symtab};
 
 pub use ofp::{flow_mod, FlowModError};
 pub use sb::{
-    format_uuid, AddressSetRow, ChassisRow, DatapathRow, DpGroupRow, LogicalFlowRow,
-    MulticastGroupRow, PortBindingRow, PortGroupRow, RowId, SbTables,
+    format_uuid, AddressSetRow, ChassisRow, DatapathRow, DpGroupRow, HaChassisGroupRow,
+    HaChassisRow, LogicalFlowRow, MulticastGroupRow, PortBindingRow, PortGroupRow, RowId, SbTables,
 };
 pub use view::{
     rows_from_table_json, ChassisView, DatapathLookup, DatapathView, PortView, MAX_PATCH_DEPTH,

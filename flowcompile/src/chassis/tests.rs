@@ -114,6 +114,66 @@ fn view_decides_locality_and_residency() {
     ));
 }
 
+/// Found by the randomized parity test: a distributed gateway port whose HA chassis group
+/// lists this chassis leads on to the peer datapath even when no chassis holds it (two
+/// gateways without BFD); one whose gateways are other chassis does not.
+#[test]
+fn distributed_gateway_port_of_a_listed_chassis_leads_on() {
+    const DP3: &str = "00000000-0000-0000-0000-0000000000d3";
+    const DP4: &str = "00000000-0000-0000-0000-0000000000d4";
+    const HA1: &str = "00000000-0000-0000-0000-0000000000a1";
+    const HAG: &str = "00000000-0000-0000-0000-0000000000a9";
+    let local_with = |cr_chassis: Option<&str>, gateway: &str| {
+        let mut sb = tables(&[]);
+        let patch = |name: &str, dp: &str, key: u32, peer: &str| {
+            let mut p = pb(name, dp, key, None);
+            p["type"] = json!("patch");
+            p["options"] = json!(["map", [["peer", peer]]]);
+            p
+        };
+        let mut cr = pb("cr-r-pub", DP3, 3, cr_chassis);
+        cr["type"] = json!("chassisredirect");
+        cr["ha_chassis_group"] = uuid(HAG);
+        sb.add_json_rows(
+            "HA_Chassis",
+            &[json!({"_uuid": uuid(HA1), "chassis": uuid(gateway)})],
+        )
+        .unwrap();
+        sb.add_json_rows(
+            "HA_Chassis_Group",
+            &[json!({"_uuid": uuid(HAG), "name": "g", "ha_chassis": uuid(HA1)})],
+        )
+        .unwrap();
+        sb.add_json_rows(
+            "Datapath_Binding",
+            &[
+                json!({"_uuid": uuid(DP3), "tunnel_key": 3,
+                       "external_ids": ["map", [["logical-router", "r"]]]}),
+                json!({"_uuid": uuid(DP4), "tunnel_key": 4,
+                       "external_ids": ["map", [["logical-switch", "pub"]]]}),
+            ],
+        )
+        .unwrap();
+        sb.add_json_rows(
+            "Port_Binding",
+            &[
+                patch("sw-r", DP1, 9, "r-sw"),
+                patch("r-sw", DP3, 1, "sw-r"),
+                patch("r-pub", DP3, 2, "pub-r"),
+                patch("pub-r", DP4, 1, "r-pub"),
+                cr,
+            ],
+        )
+        .unwrap();
+        let view = ChassisView::new(&sb, "ch1").unwrap();
+        view.local_datapaths.iter().copied().collect::<Vec<_>>()
+    };
+    assert_eq!(local_with(None, CH1), [1, 3, 4]);
+    assert_eq!(local_with(Some(CH1), CH1), [1, 3, 4]);
+    assert_eq!(local_with(None, CH2), [1, 3]);
+    assert_eq!(local_with(Some(CH2), CH2), [1, 3]);
+}
+
 #[test]
 fn compiles_local_flows_with_tables_cookies_and_metadata() {
     let sb = tables(&[]);

@@ -43,6 +43,9 @@ pub struct PortView {
     /// Bound to this chassis (`chassis` or `additional_chassis`); for a chassis-redirect
     /// port, the gateway is here.
     pub resident: bool,
+    /// Its `ha_chassis_group` lists this chassis (for a chassis-redirect port: this
+    /// chassis is one of the gateways).
+    pub ha_group_here: bool,
 }
 
 /// One datapath as the chassis sees it.
@@ -124,6 +127,19 @@ impl ChassisView {
         }
         let mut by_dp: HashMap<u128, Vec<&PortBindingRow>> =
             HashMap::with_capacity(sb.datapaths.len());
+        // The HA chassis groups that list this chassis.
+        let ha_here: HashSet<u128> = sb
+            .ha_chassis
+            .iter()
+            .filter(|h| h.chassis == Some(here))
+            .map(|h| h.uuid)
+            .collect();
+        let groups_here: HashSet<u128> = sb
+            .ha_chassis_groups
+            .iter()
+            .filter(|g| g.ha_chassis.iter().any(|h| ha_here.contains(h)))
+            .map(|g| g.uuid)
+            .collect();
         for pb in &sb.port_bindings {
             let dpu = pb.datapath;
             let resident = pb.chassis == Some(here) || pb.additional_chassis.contains(&here);
@@ -135,6 +151,9 @@ impl ChassisView {
                     datapath: dp_key_by_uuid.get(&dpu).copied().unwrap_or(0),
                     tunnel_key: key(pb.tunnel_key),
                     resident,
+                    ha_group_here: pb
+                        .ha_chassis_group
+                        .is_some_and(|g| groups_here.contains(&g)),
                 },
             );
             if let Some(dp) = view.datapaths.get_mut(&dpu) {
@@ -175,9 +194,11 @@ impl ChassisView {
                 {
                     continue;
                 }
+                // Through a distributed gateway port only if this chassis is one of its
+                // gateways (active or not, as ovn-controller 23.03 decides).
                 let cr = format!("cr-{}", pb.logical_port);
                 if let Some(crp) = view.ports.get(&cr) {
-                    if crp.kind == "chassisredirect" && !crp.resident {
+                    if crp.kind == "chassisredirect" && !crp.resident && !crp.ha_group_here {
                         continue;
                     }
                 }
