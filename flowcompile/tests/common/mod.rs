@@ -43,10 +43,33 @@ fn rename_ids(s: &str, prefixes: &[&str]) -> String {
 }
 
 fn normalize(line: &str) -> String {
-    rename_ids(
+    let line = rename_ids(
         line,
         &["conj_id=", "conjunction(", "group:", "meter_id=", "meter:"],
-    )
+    );
+    rename_nested_meters(&line)
+}
+
+/// Replaces the meter id of controller actions nested in a controller action's userdata
+/// (the NXAC2PT_METER_ID property, `00.05.00.08.` and four bytes) by `X`.
+fn rename_nested_meters(line: &str) -> String {
+    const PROP: &str = "00.05.00.08.";
+    let Some(start) = line.find("userdata=") else {
+        return line.to_owned();
+    };
+    let mut out = String::with_capacity(line.len());
+    out.push_str(&line[..start]);
+    let mut rest = &line[start..];
+    while let Some(i) = rest.find(PROP) {
+        out.push_str(&rest[..i + PROP.len()]);
+        rest = &rest[i + PROP.len()..];
+        if rest.len() >= 11 && rest.is_char_boundary(11) {
+            out.push('X');
+            rest = &rest[11..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 struct Parsed {
