@@ -109,9 +109,9 @@ pub enum JsonRef<'a> {
     /// A string: borrowed unless it had escapes.
     Str(Cow<'a, str>),
     /// An array.
-    Array(Vec<JsonRef<'a>>),
+    Array(Vec<Self>),
     /// An object's members in order, each key once.
-    Object(Vec<(Cow<'a, str>, JsonRef<'a>)>),
+    Object(Vec<(Cow<'a, str>, Self)>),
 }
 
 impl JsonView for JsonRef<'_> {
@@ -197,8 +197,6 @@ pub fn parse(text: &[u8]) -> Option<JsonRef<'_>> {
         s: text,
         b: text.as_bytes(),
         pos: 0,
-        elements: Vec::new(),
-        members: Vec::new(),
     };
     let v = p.value(0)?;
     p.skip_ws();
@@ -209,11 +207,6 @@ struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     pos: usize,
-    /// Elements of the arrays being parsed, innermost last: each array is moved out into a
-    /// vector of its exact size once complete (no regrowing vectors per array).
-    elements: Vec<JsonRef<'a>>,
-    /// Members of the objects being parsed, likewise.
-    members: Vec<(Cow<'a, str>, JsonRef<'a>)>,
 }
 
 impl<'a> Parser<'a> {
@@ -246,19 +239,18 @@ impl<'a> Parser<'a> {
                     return None;
                 }
                 self.pos += 1;
+                let mut out = Vec::new();
                 if self.peek()? == b']' {
                     self.pos += 1;
-                    return Some(JsonRef::Array(Vec::new()));
+                    return Some(JsonRef::Array(out));
                 }
-                let base = self.elements.len();
                 loop {
-                    let v = self.value(depth + 1)?;
-                    self.elements.push(v);
+                    out.push(self.value(depth + 1)?);
                     match self.peek()? {
                         b',' => self.pos += 1,
                         b']' => {
                             self.pos += 1;
-                            return Some(JsonRef::Array(self.elements.drain(base..).collect()));
+                            return Some(JsonRef::Array(out));
                         }
                         _ => return None,
                     }
@@ -274,12 +266,12 @@ impl<'a> Parser<'a> {
     }
 
     fn object(&mut self, depth: usize) -> Option<JsonRef<'a>> {
+        let mut out: Vec<(Cow<'a, str>, JsonRef<'a>)> = Vec::new();
         let mut index: Option<std::collections::HashMap<Cow<'a, str>, usize>> = None;
         if self.peek()? == b'}' {
             self.pos += 1;
-            return Some(JsonRef::Object(Vec::new()));
+            return Some(JsonRef::Object(out));
         }
-        let base = self.members.len();
         loop {
             if self.peek()? != b'"' {
                 return None;
@@ -292,7 +284,6 @@ impl<'a> Parser<'a> {
             let v = self.value(depth)?;
             // A repeated key keeps its first position and takes the last value, as in a
             // `serde_json::Map` with `preserve_order`.
-            let out = &mut self.members[base..];
             let existing = match &mut index {
                 Some(ix) => ix.get(&key).copied(),
                 None => out.iter().position(|(k, _)| *k == key),
@@ -300,15 +291,13 @@ impl<'a> Parser<'a> {
             match existing {
                 Some(i) => out[i].1 = v,
                 None => {
-                    let n = out.len();
                     if let Some(ix) = &mut index {
-                        ix.insert(key.clone(), n);
+                        ix.insert(key.clone(), out.len());
                     }
-                    self.members.push((key, v));
-                    if index.is_none() && n + 1 > LINEAR_MEMBERS {
+                    out.push((key, v));
+                    if index.is_none() && out.len() > LINEAR_MEMBERS {
                         index = Some(
-                            self.members[base..]
-                                .iter()
+                            out.iter()
                                 .enumerate()
                                 .map(|(i, (k, _))| (k.clone(), i))
                                 .collect(),
@@ -320,7 +309,7 @@ impl<'a> Parser<'a> {
                 b',' => self.pos += 1,
                 b'}' => {
                     self.pos += 1;
-                    return Some(JsonRef::Object(self.members.drain(base..).collect()));
+                    return Some(JsonRef::Object(out));
                 }
                 _ => return None,
             }
