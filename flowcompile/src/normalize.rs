@@ -588,9 +588,16 @@ impl Normalizer<'_, '_> {
             }
             let Expr::Or(ks) = &subs[idx] else { continue };
             self.charge(ks.len().saturating_mul(subs.len()))?;
-            let mut or = Vec::with_capacity(ks.len());
+            // Each branch `k && (the other children)` normalized as `normalize_or` would
+            // normalize their OR, in the same order, but a branch that `false_branch` shows to
+            // be false is only charged (what normalizing it would have charged).
+            let mut out = Vec::with_capacity(ks.len());
             for k in ks {
-                let mut and = Vec::with_capacity(subs.len());
+                if let Some(charged) = self.false_branch(k, &subs, idx) {
+                    self.charge(charged)?;
+                    continue;
+                }
+                let mut and = Vec::with_capacity(subs.len() + 2);
                 for (j, m) in subs.iter().enumerate() {
                     let term = if j == idx { k } else { m };
                     match term {
@@ -598,11 +605,116 @@ impl Normalizer<'_, '_> {
                         t => and.push(t.clone()),
                     }
                 }
-                or.push(Expr::And(and));
+                match self.normalize_and(and)? {
+                    Expr::Bool(true) => return Ok(Expr::Bool(true)),
+                    Expr::Bool(false) => {}
+                    Expr::Or(x) => out.extend(x),
+                    e => out.push(e),
+                }
             }
-            return self.normalize_or(or);
+            return Ok(match out.len() {
+                0 => Expr::Bool(false),
+                1 => out.pop().unwrap_or(Expr::Bool(false)),
+                _ => Expr::Or(out),
+            });
         }
         Ok(Expr::And(subs))
+    }
+
+    /// For a branch `k` of the cross-product split of `subs` at `idx` (`subs` sorted and
+    /// crushed, so at most one child per symbol): `Some(charge)` when normalizing the branch
+    /// certainly gives `false`, with what normalizing it would charge; `None` when unsure.
+    ///
+    /// The case recognized (`ip4 && ... && !ip.later_frag`, whose second disjunct is
+    /// `eth.type != 0x800 && eth.type != 0x86dd`): every member of `k` is a comparison, or an
+    /// OR of at least two comparisons with strictly increasing masks, on one numeric symbol,
+    /// on which `subs` has an exact comparison (full mask).  Normalizing the branch sorts it
+    /// and crushes its groups: every other group is one crushed child of `subs`, which
+    /// crushing leaves as it is, without charges; this symbol's group is `crush_and_numeric`
+    /// with an exact accumulator.  A comparison that conflicts makes it `false` uncharged;
+    /// with one OR it is `false` when no disjunct agrees with the accumulator, uncharged; with
+    /// two it multiplies them out (charging the product of their sizes, which crushing the
+    /// ORs leaves unchanged: their comparisons are distinct) and is `false` when either has
+    /// no disjunct that agrees.  Three or more ORs are left to the general path.
+    fn false_branch(&self, k: &Expr, subs: &[Expr], idx: usize) -> Option<usize> {
+        let members: &[Expr] = match k {
+            Expr::And(w) => w,
+            e => std::slice::from_ref(e),
+        };
+        let sym = match members.first()? {
+            Expr::Cmp(c) => c.symbol,
+            Expr::Or(v) => match v.first()? {
+                Expr::Cmp(c) => c.symbol,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let width = self.symtab.get(sym).width;
+        if width == 0 {
+            return None;
+        }
+        let full = if width >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << width) - 1
+        };
+        let acc = subs.iter().enumerate().find_map(|(j, e)| match e {
+            Expr::Cmp(Cmp {
+                symbol,
+                value: CmpValue::Int { value, mask },
+                ..
+            }) if j != idx && *symbol == sym && *mask == full => Some(*value),
+            _ => None,
+        })?;
+        // Whether a disjunct (or comparison) agrees with the exact accumulator.
+        let agrees = |value: u128, mask: u128| (value ^ acc) & mask == 0;
+        let mut conflict = false;
+        let mut or_sizes = [0usize; 2];
+        let mut n_ors = 0;
+        let mut or_false = false;
+        for m in members {
+            match m {
+                Expr::Cmp(Cmp {
+                    symbol,
+                    value: CmpValue::Int { value, mask },
+                    ..
+                }) if *symbol == sym => conflict |= !agrees(*value, *mask),
+                Expr::Or(v) if v.len() >= 2 => {
+                    let mut prev_mask = 0u128;
+                    let mut any = false;
+                    for (i, d) in v.iter().enumerate() {
+                        let Expr::Cmp(Cmp {
+                            symbol,
+                            value: CmpValue::Int { value, mask },
+                            ..
+                        }) = d
+                        else {
+                            return None;
+                        };
+                        if *symbol != sym || (i > 0 && *mask <= prev_mask) {
+                            return None;
+                        }
+                        prev_mask = *mask;
+                        any |= agrees(*value, *mask);
+                    }
+                    if n_ors == 2 {
+                        return None;
+                    }
+                    or_sizes[n_ors] = v.len();
+                    n_ors += 1;
+                    or_false |= !any;
+                }
+                _ => return None,
+            }
+        }
+        if conflict {
+            return Some(0);
+        }
+        match n_ors {
+            1 if or_false => Some(0),
+            2 if or_false => Some(or_sizes[0].saturating_mul(or_sizes[1])),
+            _ => None,
+        }
     }
 
     fn normalize_or(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {
