@@ -354,12 +354,39 @@ pub struct Spanned {
     pub span: Span,
 }
 
+/// Character classes of [`CLASS`].
+const ID1: u8 = 1;
+const DIGIT: u8 = 2;
+const ALPHA: u8 = 4;
+
+/// Per byte: [`ID1`] for `[A-Za-z_.]`, [`DIGIT`] for `[0-9]`, [`ALPHA`] for `[A-Za-z]`.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() {
+            t[c] = ID1 | ALPHA;
+        } else if b.is_ascii_digit() {
+            t[c] = DIGIT;
+        } else if b == b'_' || b == b'.' {
+            t[c] = ID1;
+        }
+        c += 1;
+    }
+    t
+};
+
 fn is_id1(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_' || c == b'.'
+    CLASS[usize::from(c)] & ID1 != 0
 }
 
 fn is_idn(c: u8) -> bool {
-    is_id1(c) || c.is_ascii_digit()
+    CLASS[usize::from(c)] & (ID1 | DIGIT) != 0
+}
+
+fn is_alnum(c: u8) -> bool {
+    CLASS[usize::from(c)] & (ALPHA | DIGIT) != 0
 }
 
 struct Scanner<'a> {
@@ -372,12 +399,9 @@ impl Scanner<'_> {
         self.s.get(i).copied().unwrap_or(0)
     }
 
-    fn id_end(&self, mut p: usize) -> usize {
-        p += 1;
-        while is_idn(self.at(p)) {
-            p += 1;
-        }
-        p
+    fn id_end(&self, p: usize) -> usize {
+        let rest = self.s.get(p + 1..).unwrap_or_default();
+        p + 1 + rest.iter().position(|&c| !is_idn(c)).unwrap_or(rest.len())
     }
 
     /// Scans an unmasked integer at `p`; returns its end and result.
@@ -386,7 +410,7 @@ impl Scanner<'_> {
         let mut end = p;
         let mut saw_dot = false;
         while let Some(&c) = s.get(end) {
-            if c.is_ascii_alphanumeric() || (c == b':' && !saw_dot) {
+            if is_alnum(c) || (c == b':' && !saw_dot) {
                 end += 1;
             } else if c == b'.' && s.get(end + 1) != Some(&b'.') {
                 saw_dot = true;
@@ -481,13 +505,26 @@ pub fn prefix_mask(n: u32, width: u32) -> u128 {
     }
 }
 
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// Per byte: its value as a hex digit, or 0xff.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => 0xff,
+        };
+        c += 1;
     }
+    t
+};
+
+fn hex_digit(c: u8) -> Option<u8> {
+    let d = HEX[usize::from(c)];
+    (d != 0xff).then_some(d)
 }
 
 /// `xx:xx:xx:xx:xx:xx` with hex digits.
@@ -496,16 +533,16 @@ fn parse_mac(text: &str) -> Option<u128> {
     if b.len() != 17 {
         return None;
     }
-    let mut v: u128 = 0;
+    let mut v: u64 = 0;
     for i in 0..6 {
         let at = i * 3;
         if i > 0 && b[at - 1] != b':' {
             return None;
         }
         let byte = (hex_digit(b[at])? << 4) | hex_digit(b[at + 1])?;
-        v = (v << 8) | u128::from(byte);
+        v = (v << 8) | u64::from(byte);
     }
-    Some(v)
+    Some(u128::from(v))
 }
 
 /// IPv6 addresses of hex groups only (`fe80::1`, `fd00:10:244::5`, `::`), parsed without the
@@ -962,6 +999,21 @@ impl<'a> Lexer<'a> {
     pub fn advance(&mut self) {
         if !matches!(self.peek(), Token::End | Token::Error(_)) {
             self.pos += 1;
+        }
+    }
+
+    /// The current token, moved out, and the cursor advanced past it (the cursor never moves
+    /// back, so the token is not needed again).  At the end or an error, a copy, and the
+    /// cursor stays, as [`Self::advance`] does.
+    pub fn take(&mut self) -> Token {
+        if matches!(self.peek(), Token::End | Token::Error(_)) {
+            return self.peek().clone();
+        }
+        let pos = self.pos;
+        self.pos += 1;
+        match self.tokens.get_mut(pos) {
+            Some(t) => std::mem::replace(&mut t.token, Token::End),
+            None => Token::End,
         }
     }
 
