@@ -287,6 +287,21 @@ pub enum Token {
     Colon,
 }
 
+impl Token {
+    /// True for the kinds that carry a value (two tokens of another kind are equal).
+    fn has_payload(&self) -> bool {
+        matches!(
+            self,
+            Self::Error(_)
+                | Self::Id(_)
+                | Self::Str(_)
+                | Self::Int(_)
+                | Self::AddressSet(_)
+                | Self::PortGroup(_)
+        )
+    }
+}
+
 /// Writes `s` as a JSON string literal, as OVN does for string constants.
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -1021,8 +1036,11 @@ impl<'a> Lexer<'a> {
     pub fn eat(&mut self, t: &Token) -> bool {
         // Most calls meet another kind of token: comparing the kinds first, inline, skips
         // the full comparison for them.
+        // Tokens without a payload are equal when their kinds are.
         let cur = self.peek();
-        if std::mem::discriminant(cur) == std::mem::discriminant(t) && cur == t {
+        if std::mem::discriminant(cur) == std::mem::discriminant(t)
+            && (!t.has_payload() || cur == t)
+        {
             self.advance();
             true
         } else {
