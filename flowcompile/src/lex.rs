@@ -438,7 +438,58 @@ impl Scanner<'_> {
         (end, parse_integer_text(text))
     }
 
+    /// The common constants (a MAC, a decimal, a dotted quad) at `p`, read in one pass:
+    /// `Some` only when [`Self::integer`] would end at the same byte with the same value;
+    /// `None` leaves the constant to it.
+    fn simple_integer(&self, p: usize) -> Option<(usize, IntConst)> {
+        let s = self.s;
+        if let Some(t) = s.get(p..p + 17) {
+            if t[2] == b':' {
+                let v = parse_mac_bytes(t)?;
+                let c = self.at(p + 17);
+                let more = is_alnum(c) || c == b':' || (c == b'.' && self.at(p + 18) != b'.');
+                return (!more).then_some((p + 17, IntConst::new(v, IntFormat::Ethernet)));
+            }
+        }
+        // Digits and dots, as `integer` scans them.
+        let mut q = p;
+        let mut dots = 0;
+        loop {
+            let c = self.at(q);
+            if c.is_ascii_digit() {
+                q += 1;
+            } else if c == b'.' && self.at(q + 1) != b'.' {
+                dots += 1;
+                q += 1;
+            } else {
+                break;
+            }
+        }
+        let c = self.at(q);
+        if q == p || is_alnum(c) || (dots == 0 && c == b':') {
+            return None;
+        }
+        let t = &s[p..q];
+        if dots > 0 {
+            let v = parse_dotted_quad(t)?;
+            return Some((q, IntConst::new(u128::from(v), IntFormat::Ipv4)));
+        }
+        if t.len() > 1 && t[0] == b'0' {
+            return None;
+        }
+        let mut v: u64 = 0;
+        for &d in t {
+            v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        Some((q, IntConst::new(u128::from(v), IntFormat::Decimal)))
+    }
+
     fn masked_integer(&self, p: usize) -> (usize, Result<IntConst, String>) {
+        if let Some((end, v)) = self.simple_integer(p) {
+            if self.at(end) != b'/' {
+                return (end, Ok(v));
+            }
+        }
         let (end, r) = self.integer(p);
         let Ok(mut value) = r else { return (end, r) };
         if self.at(end) != b'/' {
@@ -544,7 +595,11 @@ fn hex_digit(c: u8) -> Option<u8> {
 
 /// `xx:xx:xx:xx:xx:xx` with hex digits.
 fn parse_mac(text: &str) -> Option<u128> {
-    let b = text.as_bytes();
+    parse_mac_bytes(text.as_bytes())
+}
+
+/// [`parse_mac`] on bytes.
+fn parse_mac_bytes(b: &[u8]) -> Option<u128> {
     if b.len() != 17 {
         return None;
     }
@@ -1213,6 +1268,36 @@ mod tests {
             let old = c.parse::<u64>().ok().map(u128::from);
             assert_eq!(parse_integer_text(c).ok().map(|i| i.value), old, "{c}");
         }
+    }
+
+    #[test]
+    fn simple_integers_read_as_the_general_path_reads_them() {
+        let heads = [
+            "0", "7", "80", "0080", "65535", "18446744073709551615", "18446744073709551616",
+            "10.0.0.1", "10.128.34.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "256.1.1.1",
+            "0a:58:0a:80:22:01", "0a:58:0a:80:22:0g", "0a:58:0a:80:22", "00:00:00:00:00:01",
+            "10:20", "0x800", "1e3", "fe80::1", "fd00:10:244::5",
+        ];
+        let tails = [
+            "", ";", " ", ",", ")", "}", "]", "..5", ".", ".x", ":", ":80", "/8", "/0xff", "x",
+            "0", "-", "\"",
+        ];
+        let mut fast = 0;
+        for h in heads {
+            for t in tails {
+                let text = format!("{h}{t}");
+                let sc = Scanner {
+                    s: text.as_bytes(),
+                    text: &text,
+                };
+                if let Some((end, v)) = sc.simple_integer(0) {
+                    fast += 1;
+                    let (gend, g) = sc.integer(0);
+                    assert_eq!((end, Ok(v)), (gend, g), "{text}");
+                }
+            }
+        }
+        assert!(fast > 50, "{fast}");
     }
 
     #[test]
