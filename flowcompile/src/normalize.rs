@@ -352,54 +352,60 @@ impl Normalizer<'_, '_> {
     }
 
     /// OVN's `expr_sort`: groups the children of an AND by symbol and crushes each group.
-    fn sort(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {
-        // Each child with its sort key: its rank, then (in the low 16 bits) its symbol's
-        // position in name order, when the table ranked the symbol (then the key alone
-        // orders the children as rank and name compared one after the other would).
+    fn sort(&mut self, mut v: Vec<Expr>) -> Result<Expr, ExprError> {
+        // Each child's sort key: its rank, then (in the low 16 bits) its symbol's position in
+        // name order, when the table ranked the symbol (then the key alone orders the children
+        // as rank and name compared one after the other would), with the child's index (the
+        // children stay in `v`; only the keys move while sorting).
         let symtab = self.symtab;
         let mut all_ranked = true;
-        let mut subs: Vec<(u32, Option<SymbolId>, Expr)> = v
-            .into_iter()
-            .map(|e| {
-                let sym = e.unique_symbol();
-                let rank: u32 = match (&sym, &e) {
-                    (Some(_), _) => 0,
-                    (None, Expr::And(_)) => 1,
-                    (None, Expr::Or(_)) => 2,
-                    (None, Expr::Bool(_)) => 3,
-                    _ => 4,
-                };
-                let name = match sym {
-                    Some(s) => symtab.name_rank(s).unwrap_or_else(|| {
-                        all_ranked = false;
-                        0
-                    }),
-                    None => 0,
-                };
-                (rank << 16 | u32::from(name), sym, e)
-            })
-            .collect();
+        let mut keys: Vec<(u32, u32, Option<SymbolId>)> = Vec::with_capacity(v.len());
+        for (i, e) in v.iter().enumerate() {
+            let sym = e.unique_symbol();
+            let rank: u32 = match (&sym, e) {
+                (Some(_), _) => 0,
+                (None, Expr::And(_)) => 1,
+                (None, Expr::Or(_)) => 2,
+                (None, Expr::Bool(_)) => 3,
+                _ => 4,
+            };
+            let name = match sym {
+                Some(s) => symtab.name_rank(s).unwrap_or_else(|| {
+                    all_ranked = false;
+                    0
+                }),
+                None => 0,
+            };
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            keys.push((rank << 16 | u32::from(name), index, sym));
+        }
         if all_ranked {
-            subs.sort_by_key(|t| t.0);
+            // Key, then index: the order of a stable sort by key.
+            keys.sort_unstable_by_key(|t| (t.0, t.1));
         } else {
-            subs.sort_by(|a, b| {
+            keys.sort_by(|a, b| {
                 (a.0 >> 16)
                     .cmp(&(b.0 >> 16))
-                    .then_with(|| match (a.1, b.1) {
+                    .then_with(|| match (a.2, b.2) {
                         (Some(x), Some(y)) => symtab.cmp_names(x, y),
                         _ => Ordering::Equal,
                     })
             });
         }
+        let mut take = |i: u32| match v.get_mut(i as usize) {
+            Some(e) => std::mem::replace(e, Expr::Bool(true)),
+            None => Expr::Bool(true),
+        };
         // The AND of the results, built as `Expr::combine` chains would build it (an AND
         // result is spliced in), in one vector.
-        let mut acc: Vec<Expr> = Vec::with_capacity(subs.len() + 2);
+        let mut acc: Vec<Expr> = Vec::with_capacity(keys.len() + 2);
         let add = |acc: &mut Vec<Expr>, e: Expr| match e {
             Expr::And(w) => acc.extend(w),
             e => acc.push(e),
         };
-        let mut iter = subs.into_iter().peekable();
-        while let Some((_, sym, e)) = iter.next() {
+        let mut iter = keys.iter().peekable();
+        while let Some(&(_, i, sym)) = iter.next() {
+            let e = take(i);
             let Some(sym) = sym else {
                 add(&mut acc, e);
                 continue;
@@ -407,20 +413,20 @@ impl Normalizer<'_, '_> {
             // The group of `sym`, combined as `Expr::combine` chains would combine it (most
             // groups have one member; the members are comparisons and ORs, never ANDs).
             let mut combined = e;
-            if matches!(iter.peek(), Some((_, Some(s2), _)) if *s2 == sym) {
+            if matches!(iter.peek(), Some((_, _, Some(s2))) if *s2 == sym) {
                 let mut members = Vec::with_capacity(4);
                 match combined {
                     Expr::And(w) => members.extend(w),
                     e => members.push(e),
                 }
-                while let Some((_, Some(s2), _)) = iter.peek() {
-                    if *s2 != sym {
+                while let Some(&&(_, j, Some(s2))) = iter.peek() {
+                    if s2 != sym {
                         break;
                     }
-                    match iter.next() {
-                        Some((_, _, Expr::And(w))) => members.extend(w),
-                        Some((_, _, e2)) => members.push(e2),
-                        None => break,
+                    iter.next();
+                    match take(j) {
+                        Expr::And(w) => members.extend(w),
+                        e2 => members.push(e2),
                     }
                 }
                 combined = Expr::And(members);
