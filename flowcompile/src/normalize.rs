@@ -352,54 +352,60 @@ impl Normalizer<'_, '_> {
     }
 
     /// OVN's `expr_sort`: groups the children of an AND by symbol and crushes each group.
-    fn sort(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {
-        // Each child with its sort key: its rank, then (in the low 16 bits) its symbol's
-        // position in name order, when the table ranked the symbol (then the key alone
-        // orders the children as rank and name compared one after the other would).
+    fn sort(&mut self, mut v: Vec<Expr>) -> Result<Expr, ExprError> {
+        // Each child's sort key: its rank, then (in the low 16 bits) its symbol's position in
+        // name order, when the table ranked the symbol (then the key alone orders the children
+        // as rank and name compared one after the other would), with the child's index (the
+        // children stay in `v`; only the keys move while sorting).
         let symtab = self.symtab;
         let mut all_ranked = true;
-        let mut subs: Vec<(u32, Option<SymbolId>, Expr)> = v
-            .into_iter()
-            .map(|e| {
-                let sym = e.unique_symbol();
-                let rank: u32 = match (&sym, &e) {
-                    (Some(_), _) => 0,
-                    (None, Expr::And(_)) => 1,
-                    (None, Expr::Or(_)) => 2,
-                    (None, Expr::Bool(_)) => 3,
-                    _ => 4,
-                };
-                let name = match sym {
-                    Some(s) => symtab.name_rank(s).unwrap_or_else(|| {
-                        all_ranked = false;
-                        0
-                    }),
-                    None => 0,
-                };
-                (rank << 16 | u32::from(name), sym, e)
-            })
-            .collect();
+        let mut keys: Vec<(u32, u32, Option<SymbolId>)> = Vec::with_capacity(v.len());
+        for (i, e) in v.iter().enumerate() {
+            let sym = e.unique_symbol();
+            let rank: u32 = match (&sym, e) {
+                (Some(_), _) => 0,
+                (None, Expr::And(_)) => 1,
+                (None, Expr::Or(_)) => 2,
+                (None, Expr::Bool(_)) => 3,
+                _ => 4,
+            };
+            let name = match sym {
+                Some(s) => symtab.name_rank(s).unwrap_or_else(|| {
+                    all_ranked = false;
+                    0
+                }),
+                None => 0,
+            };
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            keys.push((rank << 16 | u32::from(name), index, sym));
+        }
         if all_ranked {
-            subs.sort_by_key(|t| t.0);
+            // Key, then index: the order of a stable sort by key.
+            keys.sort_unstable_by_key(|t| (t.0, t.1));
         } else {
-            subs.sort_by(|a, b| {
+            keys.sort_by(|a, b| {
                 (a.0 >> 16)
                     .cmp(&(b.0 >> 16))
-                    .then_with(|| match (a.1, b.1) {
+                    .then_with(|| match (a.2, b.2) {
                         (Some(x), Some(y)) => symtab.cmp_names(x, y),
                         _ => Ordering::Equal,
                     })
             });
         }
+        let mut take = |i: u32| match v.get_mut(i as usize) {
+            Some(e) => std::mem::replace(e, Expr::Bool(true)),
+            None => Expr::Bool(true),
+        };
         // The AND of the results, built as `Expr::combine` chains would build it (an AND
         // result is spliced in), in one vector.
-        let mut acc: Vec<Expr> = Vec::with_capacity(subs.len() + 2);
+        let mut acc: Vec<Expr> = Vec::with_capacity(keys.len() + 2);
         let add = |acc: &mut Vec<Expr>, e: Expr| match e {
             Expr::And(w) => acc.extend(w),
             e => acc.push(e),
         };
-        let mut iter = subs.into_iter().peekable();
-        while let Some((_, sym, e)) = iter.next() {
+        let mut iter = keys.iter().peekable();
+        while let Some(&(_, i, sym)) = iter.next() {
+            let e = take(i);
             let Some(sym) = sym else {
                 add(&mut acc, e);
                 continue;
@@ -407,20 +413,20 @@ impl Normalizer<'_, '_> {
             // The group of `sym`, combined as `Expr::combine` chains would combine it (most
             // groups have one member; the members are comparisons and ORs, never ANDs).
             let mut combined = e;
-            if matches!(iter.peek(), Some((_, Some(s2), _)) if *s2 == sym) {
+            if matches!(iter.peek(), Some((_, _, Some(s2))) if *s2 == sym) {
                 let mut members = Vec::with_capacity(4);
                 match combined {
                     Expr::And(w) => members.extend(w),
                     e => members.push(e),
                 }
-                while let Some((_, Some(s2), _)) = iter.peek() {
-                    if *s2 != sym {
+                while let Some(&&(_, j, Some(s2))) = iter.peek() {
+                    if s2 != sym {
                         break;
                     }
-                    match iter.next() {
-                        Some((_, _, Expr::And(w))) => members.extend(w),
-                        Some((_, _, e2)) => members.push(e2),
-                        None => break,
+                    iter.next();
+                    match take(j) {
+                        Expr::And(w) => members.extend(w),
+                        e2 => members.push(e2),
                     }
                 }
                 combined = Expr::And(members);
@@ -588,9 +594,16 @@ impl Normalizer<'_, '_> {
             }
             let Expr::Or(ks) = &subs[idx] else { continue };
             self.charge(ks.len().saturating_mul(subs.len()))?;
-            let mut or = Vec::with_capacity(ks.len());
+            // Each branch `k && (the other children)` normalized as `normalize_or` would
+            // normalize their OR, in the same order, but a branch that `false_branch` shows to
+            // be false is only charged (what normalizing it would have charged).
+            let mut out = Vec::with_capacity(ks.len());
             for k in ks {
-                let mut and = Vec::with_capacity(subs.len());
+                if let Some(charged) = self.false_branch(k, &subs, idx) {
+                    self.charge(charged)?;
+                    continue;
+                }
+                let mut and = Vec::with_capacity(subs.len() + 2);
                 for (j, m) in subs.iter().enumerate() {
                     let term = if j == idx { k } else { m };
                     match term {
@@ -598,11 +611,116 @@ impl Normalizer<'_, '_> {
                         t => and.push(t.clone()),
                     }
                 }
-                or.push(Expr::And(and));
+                match self.normalize_and(and)? {
+                    Expr::Bool(true) => return Ok(Expr::Bool(true)),
+                    Expr::Bool(false) => {}
+                    Expr::Or(x) => out.extend(x),
+                    e => out.push(e),
+                }
             }
-            return self.normalize_or(or);
+            return Ok(match out.len() {
+                0 => Expr::Bool(false),
+                1 => out.pop().unwrap_or(Expr::Bool(false)),
+                _ => Expr::Or(out),
+            });
         }
         Ok(Expr::And(subs))
+    }
+
+    /// For a branch `k` of the cross-product split of `subs` at `idx` (`subs` sorted and
+    /// crushed, so at most one child per symbol): `Some(charge)` when normalizing the branch
+    /// certainly gives `false`, with what normalizing it would charge; `None` when unsure.
+    ///
+    /// The case recognized (`ip4 && ... && !ip.later_frag`, whose second disjunct is
+    /// `eth.type != 0x800 && eth.type != 0x86dd`): every member of `k` is a comparison, or an
+    /// OR of at least two comparisons with strictly increasing masks, on one numeric symbol,
+    /// on which `subs` has an exact comparison (full mask).  Normalizing the branch sorts it
+    /// and crushes its groups: every other group is one crushed child of `subs`, which
+    /// crushing leaves as it is, without charges; this symbol's group is `crush_and_numeric`
+    /// with an exact accumulator.  A comparison that conflicts makes it `false` uncharged;
+    /// with one OR it is `false` when no disjunct agrees with the accumulator, uncharged; with
+    /// two it multiplies them out (charging the product of their sizes, which crushing the
+    /// ORs leaves unchanged: their comparisons are distinct) and is `false` when either has
+    /// no disjunct that agrees.  Three or more ORs are left to the general path.
+    fn false_branch(&self, k: &Expr, subs: &[Expr], idx: usize) -> Option<usize> {
+        let members: &[Expr] = match k {
+            Expr::And(w) => w,
+            e => std::slice::from_ref(e),
+        };
+        let sym = match members.first()? {
+            Expr::Cmp(c) => c.symbol,
+            Expr::Or(v) => match v.first()? {
+                Expr::Cmp(c) => c.symbol,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let width = self.symtab.get(sym).width;
+        if width == 0 {
+            return None;
+        }
+        let full = if width >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << width) - 1
+        };
+        let acc = subs.iter().enumerate().find_map(|(j, e)| match e {
+            Expr::Cmp(Cmp {
+                symbol,
+                value: CmpValue::Int { value, mask },
+                ..
+            }) if j != idx && *symbol == sym && *mask == full => Some(*value),
+            _ => None,
+        })?;
+        // Whether a disjunct (or comparison) agrees with the exact accumulator.
+        let agrees = |value: u128, mask: u128| (value ^ acc) & mask == 0;
+        let mut conflict = false;
+        let mut or_sizes = [0usize; 2];
+        let mut n_ors = 0;
+        let mut or_false = false;
+        for m in members {
+            match m {
+                Expr::Cmp(Cmp {
+                    symbol,
+                    value: CmpValue::Int { value, mask },
+                    ..
+                }) if *symbol == sym => conflict |= !agrees(*value, *mask),
+                Expr::Or(v) if v.len() >= 2 => {
+                    let mut prev_mask = 0u128;
+                    let mut any = false;
+                    for (i, d) in v.iter().enumerate() {
+                        let Expr::Cmp(Cmp {
+                            symbol,
+                            value: CmpValue::Int { value, mask },
+                            ..
+                        }) = d
+                        else {
+                            return None;
+                        };
+                        if *symbol != sym || (i > 0 && *mask <= prev_mask) {
+                            return None;
+                        }
+                        prev_mask = *mask;
+                        any |= agrees(*value, *mask);
+                    }
+                    if n_ors == 2 {
+                        return None;
+                    }
+                    or_sizes[n_ors] = v.len();
+                    n_ors += 1;
+                    or_false |= !any;
+                }
+                _ => return None,
+            }
+        }
+        if conflict {
+            return Some(0);
+        }
+        match n_ors {
+            1 if or_false => Some(0),
+            2 if or_false => Some(or_sizes[0].saturating_mul(or_sizes[1])),
+            _ => None,
+        }
     }
 
     fn normalize_or(&mut self, v: Vec<Expr>) -> Result<Expr, ExprError> {

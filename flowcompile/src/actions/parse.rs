@@ -124,15 +124,18 @@ impl<'a, 'b> Parser<'a, 'b> {
     }
 
     fn action(&mut self) -> Result<Action, ExprError> {
-        let Token::Id(name) = self.lx.peek().clone() else {
+        if !matches!(self.lx.peek(), Token::Id(_)) {
             return Err(self.syntax(""));
-        };
+        }
         if matches!(
             self.lx.lookahead(),
             Token::Equals | Token::Exchange | Token::LSquare
         ) {
             return self.assignment();
         }
+        let Token::Id(name) = self.lx.peek().clone() else {
+            return Err(self.syntax(""));
+        };
         if let Some(kind) = NestedKind::ALL.iter().find(|k| name == k.name()) {
             self.lx.advance();
             self.add_prereq(nested_prereq(*kind));
@@ -735,10 +738,12 @@ impl<'a, 'b> Parser<'a, 'b> {
         if !self.lx.eat(&Token::Equals) {
             return Err(self.syntax("expecting `=' or `<->'"));
         }
-        if let Token::Id(fname) = self.lx.peek().clone() {
+        if matches!(self.lx.peek(), Token::Id(_)) {
             if *self.lx.lookahead() == Token::LParen {
-                if let Some(a) = self.function(&fname, &dst)? {
-                    return Ok(a);
+                if let Token::Id(fname) = self.lx.peek().clone() {
+                    if let Some(a) = self.function(&fname, &dst)? {
+                        return Ok(a);
+                    }
                 }
             }
             let src = self.rvalue()?;
@@ -772,12 +777,18 @@ impl<'a, 'b> Parser<'a, 'b> {
             return Ok(Action::Move { dst, src });
         }
         let span = self.lx.span();
-        let value = match self.lx.peek().clone() {
-            Token::Int(i) => Value::Int(i),
-            Token::Str(s) => Value::Str(s),
+        let value = match self.lx.peek() {
+            Token::Int(i) => {
+                let i = *i;
+                self.lx.advance();
+                Value::Int(i)
+            }
+            Token::Str(_) => match self.lx.take() {
+                Token::Str(s) => Value::Str(s),
+                _ => return Err(self.syntax("expecting constant")),
+            },
             _ => return Err(self.syntax("expecting constant")),
         };
-        self.lx.advance();
         let sym = self.ctx.symtab.get(dst.symbol);
         match (&value, sym.is_string()) {
             (Value::Str(_), false) => {
