@@ -63,8 +63,10 @@ struct Rt {
     /// (port name, IPv4 address, IPv6 address, switch index).
     lrps: Vec<(String, String, String, usize)>,
     gateway_router: bool,
-    /// The distributed gateway port, if any.
+    /// The first distributed gateway port, if any.
     dgp: Option<String>,
+    /// Every distributed gateway port.
+    dgps: Vec<String>,
 }
 
 struct Gen {
@@ -123,6 +125,9 @@ impl Gen {
         }
         if g.rng.pct(50) {
             g.switch(1, true);
+            if g.rng.pct(25) {
+                g.switch(2, true);
+            }
         }
         let n_rt = g.rng.range(0, 2);
         for i in 1..=n_rt {
@@ -199,6 +204,12 @@ impl Gen {
                 "options:svc_monitor_mac=00:00:00:aa:bb:cc",
             ]);
         }
+        if self.rng.pct(8) {
+            self.cmd(&["set", "nb_global", ".", "options:default_acl_drop=true"]);
+        }
+        if self.rng.pct(8) {
+            self.cmd(&["set", "nb_global", ".", "options:ignore_lsp_down=true"]);
+        }
     }
 
     fn switch(&mut self, n: u32, public: bool) {
@@ -270,6 +281,24 @@ impl Gen {
                     "other_config:mcast_flood_unregistered=true".into(),
                 ]);
             }
+            for o in [
+                "other_config:mcast_ip4_src=\"10.99.0.254\"",
+                "other_config:mcast_ip6_src=\"fe80::99\"",
+                "other_config:mcast_eth_src=\"00:00:00:99:99:01\"",
+                "other_config:mcast_table_size=100",
+                "other_config:mcast_idle_timeout=60",
+                "other_config:mcast_query_interval=30",
+                "other_config:mcast_query_max_response=2",
+            ] {
+                if self.rng.pct(25) {
+                    self.cmdv(vec![
+                        "set".into(),
+                        "logical_switch".into(),
+                        name.clone(),
+                        o.into(),
+                    ]);
+                }
+            }
         }
         if self.rng.pct(8) {
             self.cmdv(vec![
@@ -306,7 +335,11 @@ impl Gen {
                 0..=4 => {
                     self.cmd(&["lsp-add", &name, &p]);
                     let six = self.rng.pct(40);
-                    let addr = if six {
+                    // IPv6 only.
+                    let only6 = self.rng.pct(12);
+                    let addr = if only6 {
+                        format!("{mac} {ip6}")
+                    } else if six {
                         format!("{mac} {ip4} {ip6}")
                     } else {
                         format!("{mac} {ip4}")
@@ -317,20 +350,44 @@ impl Gen {
                     }
                     self.cmdv(a);
                     if self.rng.pct(35) {
-                        let ps = if self.rng.pct(50) {
-                            addr.clone()
-                        } else {
-                            mac.clone()
-                        };
-                        self.cmd(&["lsp-set-port-security", &p, &ps]);
+                        let mut ps = vec!["lsp-set-port-security".to_owned(), p.clone()];
+                        match self.rng.range(0, 5) {
+                            0 | 1 => ps.push(addr.clone()),
+                            2 => ps.push(mac.clone()),
+                            // Subnets and several entries.
+                            3 => ps.push(format!("{mac} {v4}.0/24 {v6}:/64")),
+                            4 => {
+                                ps.push(format!("{mac} {ip4}"));
+                                let m2 = self.mac(n, host + 150);
+                                ps.push(format!("{m2} {ip6}"));
+                            }
+                            _ => ps.push(format!("{mac} {ip6}")),
+                        }
+                        self.cmdv(ps);
                     }
                     if self.rng.pct(10) {
                         self.cmd(&["lsp-set-enabled", &p, "disabled"]);
                     }
-                    if self.rng.pct(10) {
-                        self.cmd(&["lsp-set-options", &p, "requested-chassis=ch1"]);
+                    match self.rng.range(0, 19) {
+                        0 | 1 => self.cmd(&["lsp-set-options", &p, "requested-chassis=ch1"]),
+                        2 => self.cmd(&[
+                            "lsp-set-options",
+                            &p,
+                            "requested-chassis=ch1,ch2",
+                            "activation-strategy=rarp",
+                        ]),
+                        3 => self.cmd(&[
+                            "lsp-set-options",
+                            &p,
+                            "qos_max_rate=1000000",
+                            "qos_burst=2000000",
+                        ]),
+                        4 => self.cmd(&["lsp-set-options", &p, "mcast_flood_reports=true"]),
+                        _ => {}
                     }
-                    sw.vifs.push((p.clone(), Some(ip4), six.then_some(ip6)));
+                    let own4 = (!only6).then_some(ip4);
+                    sw.vifs
+                        .push((p.clone(), own4, (six || only6).then_some(ip6)));
                     // A nested container port.
                     if self.rng.pct(10) {
                         let c = self.port();
@@ -367,7 +424,16 @@ impl Gen {
                     self.cmd(&["lsp-add", &name, &p]);
                     self.cmd(&["lsp-set-type", &p, "localnet"]);
                     self.cmd(&["lsp-set-addresses", &p, "unknown"]);
-                    self.cmd(&["lsp-set-options", &p, "network_name=phys"]);
+                    if self.rng.pct(15) {
+                        self.cmd(&[
+                            "lsp-set-options",
+                            &p,
+                            "network_name=phys",
+                            "localnet_learn_fdb=true",
+                        ]);
+                    } else {
+                        self.cmd(&["lsp-set-options", &p, "network_name=phys"]);
+                    }
                     if self.rng.pct(50) {
                         let tag = self.rng.range(1, 4000).to_string();
                         self.cmd(&[
@@ -483,6 +549,7 @@ impl Gen {
             lrps: Vec::new(),
             gateway_router: false,
             dgp: None,
+            dgps: Vec::new(),
         };
         // Connect to free private switches.
         for si in 0..self.switches.len() {
@@ -501,8 +568,16 @@ impl Gen {
                 mac,
                 format!("{v4}/24"),
             ];
-            if self.rng.pct(50) {
+            let dual = self.rng.pct(50);
+            if dual {
                 a.push(format!("{v6}/64"));
+            }
+            // Several networks on one port.
+            if self.rng.pct(15) {
+                a.push(format!("10.{n}.1.1/24"));
+            }
+            if dual && self.rng.pct(15) {
+                a.push(format!("fd1{n}::1/64"));
             }
             self.cmdv(a);
             let lsp = self.port();
@@ -558,10 +633,14 @@ impl Gen {
             self.switches[si].ports.push(lsp);
             rt.lrps.push((lrp, v4, v6, si));
         }
-        // A gateway to a public switch.
-        let public = self.switches.iter().position(|s| s.public);
-        if let Some(pi) = public {
-            if self.rng.pct(80) {
+        // Gateways to the public switches (a second one makes several distributed gateway
+        // ports on one router).
+        let publics: Vec<usize> = (0..self.switches.len())
+            .filter(|&k| self.switches[k].public)
+            .collect();
+        for (nth, pi) in publics.into_iter().enumerate() {
+            let first_gw = rt.lrps.iter().all(|l| !self.switches[l.3].public);
+            if self.rng.pct(if nth == 0 { 80 } else { 40 }) {
                 let n = self.switches[pi].n;
                 let lrp = self.port();
                 let v4 = format!("172.16.{n}.{}", i + 1);
@@ -570,13 +649,19 @@ impl Gen {
                     "lrp-add".to_owned(),
                     name.clone(),
                     lrp.clone(),
-                    format!("00:00:00:00:e{i}:01"),
+                    format!("00:00:00:00:e{i}:{n:02x}"),
                     format!("{v4}/24"),
                 ];
                 if self.rng.pct(40) {
                     a.push(format!("{v6}/64"));
                 }
+                if self.rng.pct(10) {
+                    a.push(format!("172.17.{n}.{}/24", i + 1));
+                }
                 self.cmdv(a);
+                if self.rng.pct(8) {
+                    self.cmd(&["lrp-set-options", &lrp, "prefix_delegation=true"]);
+                }
                 let lsp = self.port();
                 let sw = self.switches[pi].name.clone();
                 self.cmd(&["lsp-add", &sw, &lsp]);
@@ -584,7 +669,9 @@ impl Gen {
                 self.cmd(&["lsp-set-addresses", &lsp, "router"]);
                 self.cmd(&["lsp-set-options", &lsp, &format!("router-port={lrp}")]);
                 self.switches[pi].ports.push(lsp.clone());
-                if self.rng.pct(40) {
+                if rt.gateway_router {
+                    // A further port of a gateway router.
+                } else if first_gw && rt.dgp.is_none() && self.rng.pct(40) {
                     rt.gateway_router = true;
                     self.cmd(&["set", "logical_router", &name, "options:chassis=ch1"]);
                     let opts = [
@@ -595,6 +682,8 @@ impl Gen {
                         "options:mac_binding_age_threshold=300",
                         "options:dnat_force_snat_ip=172.16.99.1",
                         "options:lb_force_snat_ip=172.16.99.2",
+                        "options:lb_force_snat_ip=\"172.16.99.3 2001:db9::3\"",
+                        "options:dnat_force_snat_ip=\"2001:db9::4\"",
                     ];
                     for o in opts {
                         if self.rng.pct(30) {
@@ -610,7 +699,10 @@ impl Gen {
                         ]);
                     }
                 } else {
-                    rt.dgp = Some(lrp.clone());
+                    if rt.dgp.is_none() {
+                        rt.dgp = Some(lrp.clone());
+                    }
+                    rt.dgps.push(lrp.clone());
                     if self.rng.pct(60) {
                         self.cmd(&["lrp-set-gateway-chassis", &lrp, "ch1", "20"]);
                         if self.rng.pct(40) {
@@ -685,6 +777,22 @@ impl Gen {
                     format!("10.{n}.0.99")
                 };
                 self.cmd(&["static-mac-binding-add", &lrp, &ip, "00:00:00:00:99:99"]);
+                if self.rng.pct(30) {
+                    self.cmd(&[
+                        "static-mac-binding-add",
+                        &lrp,
+                        "fd0a::99",
+                        "00:00:00:00:99:98",
+                    ]);
+                }
+                if self.rng.pct(30) {
+                    self.cmd(&[
+                        "#set-found",
+                        "static_mac_binding",
+                        &format!("ip=\"{ip}\""),
+                        "override_dynamic_mac=true",
+                    ]);
+                }
             }
         }
         self.routers.push(rt);
@@ -752,6 +860,10 @@ impl Gen {
             if self.rng.pct(15) {
                 a.push("--route-table=t1".into());
             }
+            let bfd = self.rng.pct(12);
+            if bfd {
+                a.push("--bfd".into());
+            }
             a.push("lr-route-add".into());
             a.push(rt.name.clone());
             a.push(prefix.clone());
@@ -759,9 +871,12 @@ impl Gen {
                 a.push("discard".into());
             } else {
                 a.push(nh.clone());
-                if self.rng.pct(30) {
+                if bfd || self.rng.pct(30) {
                     a.push(lrp.clone());
                 }
+            }
+            if bfd && a.iter().any(|x| x == "discard") {
+                a.retain(|x| x != "--bfd");
             }
             self.cmdv(a.clone());
             if a.iter().any(|x| x.starts_with("--ecmp")) && self.rng.pct(60) {
@@ -778,6 +893,37 @@ impl Gen {
                     &format!("2001:db8:{k}::/64"),
                     &format!("fd0{}::{}", self.switches[si].n, 50 + k),
                 ]);
+            }
+            // IPv6 routes: ECMP, default, source-IP, via a port.
+            if self.rng.pct(15) {
+                let sn = self.switches[si].n;
+                let v6base = if self.switches[si].public {
+                    format!("2001:db{sn}:")
+                } else {
+                    format!("fd0{sn}:")
+                };
+                let prefix6 = *self.rng.pick(&["::/0", "2001:db9::/48", "fd77::1/128"]);
+                let mut b: Vec<String> = Vec::new();
+                let ecmp = self.rng.pct(50);
+                if ecmp {
+                    b.push("--ecmp".into());
+                }
+                if self.rng.pct(15) {
+                    b.push("--policy=src-ip".into());
+                }
+                b.push("lr-route-add".into());
+                b.push(rt.name.clone());
+                b.push(prefix6.into());
+                b.push(format!("{v6base}:{:x}", 0x50 + k));
+                if self.rng.pct(30) {
+                    b.push(lrp.clone());
+                }
+                self.cmdv(b.clone());
+                if ecmp {
+                    let at = b.iter().position(|x| x == "lr-route-add").unwrap_or(0) + 3;
+                    b[at] = format!("{v6base}:{:x}", 0x60 + k);
+                    self.cmdv(b);
+                }
             }
         }
         if !rt.lrps.is_empty() && self.rng.pct(10) {
@@ -799,20 +945,32 @@ impl Gen {
                 .rsplit_once('.')
                 .map(|x| x.0.to_owned())
                 .unwrap_or_default();
+            let six = self.rng.pct(20);
+            let sn = self.switches[rt.lrps[0].3].n;
             let m = match self.rng.range(0, 3) {
+                _ if six => format!("ip6.src == fd0{sn}::/64"),
                 0 => "ip4.src == 10.1.0.0/24".to_owned(),
                 1 => format!("ip4.dst == {base}.77"),
                 2 => "tcp.dst == 8080".to_owned(),
                 _ => "ip6".to_owned(),
+            };
+            let base = if six {
+                if self.switches[rt.lrps[0].3].public {
+                    format!("2001:db{sn}::")
+                } else {
+                    format!("fd0{sn}::")
+                }
+            } else {
+                format!("{base}.")
             };
             match self.rng.range(0, 2) {
                 0 => self.cmd(&["lr-policy-add", &rt.name, &prio, &m, "allow"]),
                 1 => self.cmd(&["lr-policy-add", &rt.name, &prio, &m, "drop"]),
                 _ => {
                     let nh = if self.rng.pct(30) {
-                        format!("{base}.60,{base}.61")
+                        format!("{base}60,{base}61")
                     } else {
-                        format!("{base}.60")
+                        format!("{base}60")
                     };
                     let mut a = s(&["lr-policy-add", &rt.name, &prio, &m, "reroute", &nh]);
                     if self.rng.pct(30) {
@@ -866,6 +1024,13 @@ impl Gen {
             if kind == 2 && self.rng.pct(15) {
                 a.push("--stateless".into());
             }
+            if kind != 0 && self.rng.pct(15) {
+                a.push("--add-route".into());
+            }
+            if rt.dgps.len() > 1 && self.rng.pct(80) {
+                let gw = self.rng.pick(&rt.dgps).clone();
+                a.push(format!("--gateway-port={gw}"));
+            }
             a.push("lr-nat-add".into());
             a.push(rt.name.clone());
             match kind {
@@ -917,6 +1082,10 @@ impl Gen {
                 &format!("2001:db{ext_n}::{:x}", 0x100 + rt.name.len()),
                 &logical,
             ]);
+            if kind == "snat" && self.rng.pct(20) {
+                a.insert(0, "--portrange".into());
+                a.push("3000-4000".into());
+            }
             let v6vif = vifs.iter().find(|v| v.2.is_some()).cloned();
             if let (true, "dnat_and_snat", Some((p, _, Some(ip)))) =
                 (rt.dgp.is_some() && self.rng.pct(50), kind, v6vif)
@@ -1054,6 +1223,28 @@ impl Gen {
                     ]);
                 }
             }
+            // A VIP of the other family (dual-stack load balancer) and a VIP without backends.
+            if self.rng.pct(20) {
+                let (vip3, be3) = if six {
+                    (format!("30.0.2.{k}"), "10.1.0.21".to_owned())
+                } else {
+                    (format!("fd99::2:{k}"), "fd01::21".to_owned())
+                };
+                self.cmdv(vec![
+                    "set".into(),
+                    "load_balancer".into(),
+                    name.clone(),
+                    format!("vips:\"{vip3}\"=\"{be3}\""),
+                ]);
+            }
+            if self.rng.pct(12) {
+                self.cmdv(vec![
+                    "set".into(),
+                    "load_balancer".into(),
+                    name.clone(),
+                    format!("vips:\"30.0.3.{k}\"=\"\""),
+                ]);
+            }
             if self.rng.pct(10) {
                 self.cmd(&[
                     "set",
@@ -1066,7 +1257,12 @@ impl Gen {
                 "options:skip_snat=true",
                 "options:affinity_timeout=60",
                 "options:hairpin_snat_ip=\"169.254.0.5\"",
+                "options:hairpin_snat_ip=\"169.254.0.6 fd69::6\"",
                 "options:neighbor_responder=all",
+                "options:neighbor_responder=none",
+                "options:add_route=true",
+                "options:reject=true",
+                "options:event=true",
             ] {
                 if self.rng.pct(10) {
                     self.cmd(&["set", "load_balancer", &name, o]);
@@ -1094,18 +1290,20 @@ impl Gen {
                         ]);
                     }
                 }
-                self.cmdv(vec![
+                let mut hc = vec![
                     "--id=@hc".into(),
                     "create".into(),
                     "Load_Balancer_Health_Check".into(),
                     format!("vip=\"{vip}\""),
-                    "--".into(),
-                    "add".into(),
-                    "Load_Balancer".into(),
-                    name.clone(),
-                    "health_check".into(),
-                    "@hc".into(),
-                ]);
+                ];
+                if self.rng.pct(40) {
+                    hc.push("options:interval=5".into());
+                    hc.push("options:failure_count=3".into());
+                }
+                hc.extend(
+                    ["--", "add", "Load_Balancer", &name, "health_check", "@hc"].map(str::to_owned),
+                );
+                self.cmdv(hc);
             }
             self.lbs.push(name.clone());
             if self.rng.pct(25) {
@@ -1196,7 +1394,15 @@ impl Gen {
             } else {
                 "outport"
             };
-            let mut m = match self.rng.range(0, 9) {
+            let mut m = match self.rng.range(0, 13) {
+                9 => "icmp6".to_owned(),
+                10 if self.address_sets.iter().any(|a| a == "as6") => {
+                    "ip6.src == $as6 && tcp".to_owned()
+                }
+                11 => "ip6.dst == fd01::/64 && udp.dst == 53".to_owned(),
+                // Unparenthesized: real ovn-northd writes a reject ACL's match after `(hint)
+                // && ` as is, which does not parse; a user writing it alone would get that.
+                12 => "(nd || nd_rs || nd_ra)".to_owned(),
                 0 => "ip4".to_owned(),
                 1 => "ip6".to_owned(),
                 2 => "tcp.dst == 80".to_owned(),
@@ -1236,6 +1442,7 @@ impl Gen {
                     a.push("--meter=m1".into());
                 }
             }
+            let log_related = a.iter().any(|x| x == "--log") && self.rng.pct(30);
             if (action == "allow" || action == "allow-related") && self.rng.pct(15) {
                 a.push(format!("--label={}", 100 + k));
             }
@@ -1249,6 +1456,16 @@ impl Gen {
             a.push(m);
             a.push(action.into());
             self.cmdv(a);
+            if log_related {
+                // The ACL just added, found by its priority and direction.
+                self.cmdv(vec![
+                    "#set-found".into(),
+                    "acl".into(),
+                    format!("priority={}", 1000 - 50 * k),
+                    format!("direction={dir}"),
+                    "options:log-related=true".into(),
+                ]);
+            }
         }
         if self.rng.pct(10) {
             self.cmd(&["set", "nb_global", ".", "options:use_ct_inv_match=false"]);
@@ -1276,10 +1493,17 @@ impl Gen {
         if self.rng.pct(20) {
             let (sw, _, _) = self.rng.pick(&sws).clone();
             let dir = *self.rng.pick(&["from-lport", "to-lport"]);
-            let what = *self
+            let what = *self.rng.pick(&[
+                "dscp=12",
+                "rate=1000",
+                "rate=1000 burst=100",
+                "mark=5",
+                "dscp=10 rate=500",
+            ]);
+            let m = *self
                 .rng
-                .pick(&["dscp=12", "rate=1000", "rate=1000 burst=100"]);
-            let mut a = s(&["qos-add", &sw, dir, "100", "ip4"]);
+                .pick(&["ip4", "ip6", "tcp.dst == 22", "ip6.src == fd01::/64"]);
+            let mut a = s(&["qos-add", &sw, dir, "100", m]);
             a.extend(what.split(' ').map(str::to_owned));
             self.cmdv(a);
         }
@@ -1296,6 +1520,21 @@ impl Gen {
                 format!("options:server_id=10.{n}.0.1"),
                 "options:server_mac=c0:ff:ee:00:00:01".into(),
             ]);
+            let extra = [
+                "options:dns_server=\"{8.8.8.8, 8.8.4.4}\"",
+                "options:mtu=1400",
+                "options:domain_name=\"\\\"ovn.org\\\"\"",
+                "options:classless_static_route=\"{30.0.0.0/24,10.1.0.4, 0.0.0.0/0,10.1.0.1}\"",
+                "options:ntp_server=\"{10.0.0.4}\"",
+                "options:T1=2000",
+                "options:hostname=\"\\\"host1\\\"\"",
+                "options:bootfile_name=\"\\\"pxe.0\\\"\"",
+            ];
+            for o in extra {
+                if self.rng.pct(20) {
+                    self.cmdv(vec!["#dhcp-option".into(), "v4".into(), o.into()]);
+                }
+            }
             for (p, _, _) in vifs.iter().take(2) {
                 self.cmd(&["set", "logical_switch_port", p, "dhcpv4_options=@dhcp4"]);
             }
@@ -1307,6 +1546,15 @@ impl Gen {
                     "external_ids:n=v6".into(),
                     "options:server_id=00:00:00:10:00:01".into(),
                 ]);
+                for o in [
+                    "options:dhcpv6_stateless=true",
+                    "options:dns_server=\"{fd99::53}\"",
+                    "options:domain_search=\"\\\"ovn.org\\\"\"",
+                ] {
+                    if self.rng.pct(25) {
+                        self.cmdv(vec!["#dhcp-option".into(), "v6".into(), o.into()]);
+                    }
+                }
                 for (p, _, six) in &vifs {
                     if six.is_some() {
                         self.cmd(&["set", "logical_switch_port", p, "dhcpv6_options=@dhcp6"]);
@@ -1317,10 +1565,17 @@ impl Gen {
         // DNS.
         if self.rng.pct(20) {
             let (sw, n, _) = self.rng.pick(&sws).clone();
+            let many = self.rng.pct(40);
             self.cmdv(vec![
                 "create".into(),
                 "DNS".into(),
-                format!("records={{\"vm1.ovn.org\"=\"10.{n}.0.11\"}}"),
+                if many {
+                    format!(
+                        "records={{\"vm1.ovn.org\"=\"10.{n}.0.11 fd0{n}::b\", \"vm2\"=\"fd0{n}::c\", \"11.0.{n}.10.in-addr.arpa\"=\"vm1.ovn.org\"}}"
+                    )
+                } else {
+                    format!("records={{\"vm1.ovn.org\"=\"10.{n}.0.11\"}}")
+                },
                 "external_ids:n=dns".into(),
             ]);
             self.cmd(&["add", "logical_switch", &sw, "dns_records", "@dns"]);
@@ -1371,6 +1626,13 @@ fn run_case(ovn: &testkit::Toolbox, script: &[Vec<String>]) -> Result<Verdict, u
             true
         } else if cmd.first().map(String::as_str) == Some("#sbctl") {
             stack.sbctl(&cmd[1..]).is_ok()
+        } else if cmd.first().map(String::as_str) == Some("#set-found") {
+            set_found(&stack, &cmd[1..])
+        } else if let (Some("#dhcp-option"), [_, n, kv]) =
+            (cmd.first().map(String::as_str), cmd.as_slice())
+        {
+            let u = common::ext_uuid(&stack, "DHCP_Options", n);
+            !u.is_empty() && stack.nbctl(["set", "DHCP_Options", &u, kv]).is_ok()
         } else {
             let args: Vec<String> = cmd.iter().map(|a| common::resolve_arg(&stack, a)).collect();
             stack.nbctl(&args).is_ok()
@@ -1424,6 +1686,24 @@ fn run_case(ovn: &testkit::Toolbox, script: &[Vec<String>]) -> Result<Verdict, u
     })
 }
 
+/// `#set-found TABLE CONDITION... COLUMN=VALUE`: sets a column of the rows `find` returns
+/// (for tables ovn-nbctl names rows of by UUID only). Fails if none matches.
+fn set_found(stack: &testkit::Stack, args: &[String]) -> bool {
+    let [table, conds @ .., kv] = args else {
+        return false;
+    };
+    let mut find = vec!["--bare", "--columns=_uuid", "find", table.as_str()];
+    find.extend(conds.iter().map(String::as_str));
+    let Ok(found) = stack.nbctl(&find) else {
+        return false;
+    };
+    let uuids: Vec<&str> = found.split_whitespace().collect();
+    !uuids.is_empty()
+        && uuids
+            .iter()
+            .all(|u| stack.nbctl(["set", table.as_str(), u, kv.as_str()]).is_ok())
+}
+
 fn show(script: &[Vec<String>]) -> String {
     script
         .iter()
@@ -1440,6 +1720,7 @@ fn show(script: &[Vec<String>]) -> String {
                 .collect();
             match q.split_first() {
                 Some((h, rest)) if h == "#sbctl" => format!("  ovn-sbctl {}\n", rest.join(" ")),
+                Some((h, _)) if h.starts_with('#') => format!("  {}\n", q.join(" ")),
                 _ => format!("  ovn-nbctl {}\n", q.join(" ")),
             }
         })

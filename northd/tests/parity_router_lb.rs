@@ -666,3 +666,40 @@ fn gateway_router_selection_fields() {
     }
     assert_full(run("rlb-gr-selection", false, &c));
 }
+
+/// Found by `parity_random`: the empty-backends event of a VIP without a port still matches
+/// the load balancer's protocol (on switches and on gateway routers), a load balancer
+/// without a protocol counts as TCP, and `NB_Global` `options:controller_event=true` raises
+/// the event for load balancers without `options:event`.
+#[test]
+fn random_found_empty_vip_event_protocol() {
+    assert_full(scenario_on(
+        "random-empty-vip-event",
+        true,
+        &[
+            &["set", "nb_global", ".", "options:controller_event=true"],
+            &["ls-add", "s1"],
+            &["lr-add", "gw"],
+            &["set", "logical_router", "gw", "options:chassis=ch1"],
+            &["lrp-add", "gw", "gw-s1", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "s1-gw"],
+            &["lsp-set-type", "s1-gw", "router"],
+            &["lsp-set-addresses", "s1-gw", "router"],
+            &["lsp-set-options", "s1-gw", "router-port=gw-s1"],
+            &["lb-add", "lb1", "30.0.0.1:80", "10.1.0.5:8080", "udp"],
+            &["set", "load_balancer", "lb1", "vips:\"30.0.3.2\"=\"\""],
+            &["set", "load_balancer", "lb1", "vips:\"fd99::2\"=\"\""],
+            &["set", "load_balancer", "lb1", "options:event=true"],
+            &[
+                "create",
+                "load_balancer",
+                "name=lb2",
+                "vips:\"30.0.3.3\"=\"\"",
+            ],
+            &["ls-lb-add", "s1", "lb1"],
+            &["ls-lb-add", "s1", "lb2"],
+            &["lr-lb-add", "gw", "lb1"],
+            &["lr-lb-add", "gw", "lb2"],
+        ],
+    ));
+}

@@ -554,7 +554,7 @@ pub fn build_lb_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
 
 /// Every flow of `sw` but those of [`build_lb_flows`].
 pub fn build_port_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
-    port_sec::build(sw, flows);
+    port_sec::build(ctx, sw, flows);
     let acl = acl::AclContext::new(ctx, sw);
     acl.build(ctx, sw, flows);
     lb::build(sw, acl.has_stateful_acl(), flows);
