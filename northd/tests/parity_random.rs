@@ -1562,6 +1562,34 @@ impl Gen {
                 }
             }
         }
+        // Forwarding groups (children: VIFs of one switch).
+        if self.rng.pct(12) {
+            let (sw, n, vifs) = self.rng.pick(&sws).clone();
+            for g in 0..self.rng.range(1, 2) {
+                let kids: Vec<String> = vifs
+                    .iter()
+                    .skip(g as usize)
+                    .take(self.rng.range(1, 3) as usize)
+                    .map(|v| v.0.clone())
+                    .collect();
+                if kids.is_empty() {
+                    continue;
+                }
+                let mut a = Vec::new();
+                if self.rng.pct(40) {
+                    a.push("--liveness".to_owned());
+                }
+                a.extend([
+                    "fwd-group-add".to_owned(),
+                    format!("fg{n}{g}"),
+                    sw.clone(),
+                    format!("10.{n}.0.{}", 240 + g),
+                    format!("00:00:00:{n:02x}:0f:{g:02x}"),
+                ]);
+                a.extend(kids);
+                self.cmdv(a);
+            }
+        }
         // DNS.
         if self.rng.pct(20) {
             let (sw, n, _) = self.rng.pick(&sws).clone();

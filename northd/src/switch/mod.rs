@@ -19,6 +19,7 @@ pub mod acl;
 pub mod arp_nd;
 pub mod dhcp;
 pub mod external;
+pub mod fwd_group;
 pub mod l2;
 pub mod lb;
 pub mod port_sec;
@@ -565,4 +566,5 @@ pub fn build_port_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable)
     dhcp::build(ctx, sw, acl.stateful(), flows);
     external::build(ctx, sw, flows);
     l2::build(ctx, sw, flows);
+    fwd_group::build(ctx, sw, flows);
 }
