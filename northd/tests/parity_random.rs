@@ -219,6 +219,15 @@ impl Gen {
             format!("s{n}")
         };
         self.cmd(&["ls-add", &name]);
+        if self.rng.pct(5) {
+            let key = 5000 + n + if public { 100 } else { 0 };
+            self.cmdv(vec![
+                "set".into(),
+                "logical_switch".into(),
+                name.clone(),
+                format!("other_config:requested-tnl-key={key}"),
+            ]);
+        }
         let mut sw = Sw {
             name: name.clone(),
             n,
@@ -544,6 +553,14 @@ impl Gen {
     fn router(&mut self, i: u32) {
         let name = format!("r{i}");
         self.cmd(&["lr-add", &name]);
+        if self.rng.pct(5) {
+            self.cmdv(vec![
+                "set".into(),
+                "logical_router".into(),
+                name.clone(),
+                format!("options:requested-tnl-key={}", 6000 + i),
+            ]);
+        }
         let mut rt = Rt {
             name: name.clone(),
             lrps: Vec::new(),
@@ -736,6 +753,15 @@ impl Gen {
                             "logical_router_port",
                             &lrp,
                             "options:redirect-type=bridged",
+                        ]);
+                    }
+                    if self.rng.pct(10) {
+                        self.cmd(&[
+                            "set",
+                            "logical_router_port",
+                            &lrp,
+                            "ipv6_ra_configs:address_mode=slaac",
+                            "ipv6_ra_configs:send_periodic=true",
                         ]);
                     }
                     if self.rng.pct(15) {
@@ -1130,6 +1156,35 @@ impl Gen {
     }
 
     fn load_balancers(&mut self) {
+        // A template load balancer (VIPs and backends from Chassis_Template_Var, written
+        // into the flows as text).
+        if self.rng.pct(8) {
+            let v6 = self.rng.pct(30);
+            let mut a = s(&[
+                "create",
+                "load_balancer",
+                "name=lbt",
+                "protocol=tcp",
+                "options:template=true",
+            ]);
+            if v6 {
+                a.push("options:address-family=ipv6".into());
+            }
+            a.push("vips:\"^VIP:80\"=\"^BACKENDS\"".into());
+            self.cmdv(a);
+            if let Some(sw) = self.switches.iter().find(|s| !s.public) {
+                let sw = sw.name.clone();
+                self.cmd(&["ls-lb-add", &sw, "lbt"]);
+            }
+            if let Some(r) = self
+                .routers
+                .iter()
+                .find(|r| r.gateway_router || r.dgp.is_some())
+            {
+                let r = r.name.clone();
+                self.cmd(&["lr-lb-add", &r, "lbt"]);
+            }
+        }
         let n = self.rng.range(0, 3);
         let targets: Vec<String> = self
             .switches
@@ -1562,10 +1617,11 @@ impl Gen {
                 }
             }
         }
-        // Forwarding groups (children: VIFs of one switch).
+        // A forwarding group (children: VIFs of one switch). Only one: real ovn-northd 23.03
+        // walks a switch's groups with a clobbered index and may never finish.
         if self.rng.pct(12) {
             let (sw, n, vifs) = self.rng.pick(&sws).clone();
-            for g in 0..self.rng.range(1, 2) {
+            for g in 0..1 {
                 let kids: Vec<String> = vifs
                     .iter()
                     .skip(g as usize)
@@ -1672,7 +1728,12 @@ fn run_case(ovn: &testkit::Toolbox, script: &[Vec<String>]) -> Result<Verdict, u
     if copp {
         common::copp_everywhere(&stack);
     }
-    stack.wait_sb().expect("wait sb");
+    if let Err(e) = stack.wait_sb() {
+        // Real ovn-northd never caught up (it may loop on some NB contents).
+        let text = format!("real ovn-northd did not catch up: {e}");
+        let first = text.chars().take(60).collect();
+        return Ok(Verdict::Rows(first, text));
+    }
     let snapshot = nb_snapshot(&stack);
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));

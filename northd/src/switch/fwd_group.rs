@@ -20,9 +20,14 @@ pub fn build(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
         .collect();
     // ovn-northd 23.03 walks the groups with the index it also uses to list a group's child
     // ports: after a group with N children, it goes on at group N (so with several groups,
-    // some are skipped). Groups are in UUID order, child ports in name order.
+    // some are skipped, and coming back to a group it already did, it never ends: there we
+    // stop). Groups are in UUID order, child ports in name order.
     let mut i = 0;
+    let mut seen = vec![false; groups.len()];
     while let Some(fg) = groups.get(i) {
+        if std::mem::replace(&mut seen[i], true) {
+            break;
+        }
         if fg.child_port.is_empty() {
             i += 1;
             continue;
