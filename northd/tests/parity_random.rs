@@ -8,6 +8,8 @@
 //! `PARITY_RANDOM_SEED=S` (first seed, default 1; case `k` uses seed `S + k`). A mismatching
 //! case prints its seed and script, then shrinks the script (dropping commands while the same
 //! kind of mismatch persists and every command still succeeds) and prints the minimal one.
+//! `PARITY_RANDOM_DENSE=1` takes every rare choice (below 30%) three times as often: fewer
+//! cases, more features each.
 //! `random_fixed_seeds` runs a few fixed seeds always.
 
 mod common;
@@ -17,8 +19,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{check_parses, compare_bindings, compare_flows, nb_snapshot};
 
-/// splitmix64: small, deterministic, good enough to pick topologies.
-struct Rng(u64);
+/// splitmix64: small, deterministic, good enough to pick topologies. `dense`: rare choices
+/// (below 30%) are taken three times as often (`PARITY_RANDOM_DENSE=1`).
+struct Rng(u64, bool);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -32,9 +35,10 @@ impl Rng {
     fn range(&mut self, lo: u32, hi: u32) -> u32 {
         lo + (self.next() % u64::from(hi - lo + 1)) as u32
     }
-    /// True with probability `pct`%.
+    /// True with probability `pct`% (rare ones more often when dense).
     fn pct(&mut self, pct: u32) -> bool {
-        self.range(0, 99) < pct
+        let p = if self.1 && pct < 30 { pct * 3 } else { pct };
+        self.range(0, 99) < p
     }
     fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
         &v[self.range(0, v.len() as u32 - 1) as usize]
@@ -108,7 +112,7 @@ impl Gen {
 
     fn generate(seed: u64) -> Vec<Vec<String>> {
         let mut g = Self {
-            rng: Rng(seed),
+            rng: Rng(seed, std::env::var_os("PARITY_RANDOM_DENSE").is_some()),
             cmds: Vec::new(),
             ports: 0,
             switches: Vec::new(),
@@ -775,13 +779,31 @@ impl Gen {
                             ]);
                         }
                     }
-                    if self.rng.pct(25) {
-                        self.cmd(&[
+                    match self.rng.range(0, 11) {
+                        0..=2 => self.cmd(&[
                             "lsp-set-options",
                             &lsp,
                             &format!("router-port={lrp}"),
                             "nat-addresses=router",
-                        ]);
+                        ]),
+                        3 => self.cmd(&[
+                            "lsp-set-options",
+                            &lsp,
+                            &format!("router-port={lrp}"),
+                            "nat-addresses=router",
+                            "exclude-lb-vips-from-garp=true",
+                        ]),
+                        // Explicit addresses (with a chassis-resident condition).
+                        4 => self.cmdv(vec![
+                            "lsp-set-options".into(),
+                            lsp.clone(),
+                            format!("router-port={lrp}"),
+                            format!(
+                                "nat-addresses=00:00:00:00:e{i}:99 172.16.{n}.{} is_chassis_resident(\"cr-{lrp}\")",
+                                60 + i
+                            ),
+                        ]),
+                        _ => {}
                     }
                 }
                 rt.lrps.push((lrp, v4, v6, pi));
@@ -789,6 +811,14 @@ impl Gen {
         }
         if self.rng.pct(15) {
             self.cmd(&["set", "logical_router", &name, "options:mcast_relay=true"]);
+        }
+        // Neighbor options on any router.
+        if !rt.gateway_router && self.rng.pct(10) {
+            let o = *self.rng.pick(&[
+                "options:dynamic_neigh_routers=true",
+                "options:always_learn_from_arp_request=false",
+            ]);
+            self.cmd(&["set", "logical_router", &name, o]);
         }
         self.routes(&rt);
         self.policies(&rt);
