@@ -1056,3 +1056,142 @@ fn routing_ecmp_symmetric_host_routes() {
     ]);
     assert_all(scenario_on("routing-ecmp-symmetric-host", true, &nb));
 }
+
+/// Found by `parity_random`: routes to another router's routable addresses (a NAT rule with
+/// `add_route`) get the BFD variant when the port has a BFD session; the ARP resolution of those
+/// addresses is left out on a router with `dynamic_neigh_routers`, and on a plain router only a
+/// distributed gateway port resolves them; with several gateway ports, the first (UUID order)
+/// has every routable rule, the others those they announce. Also: explicit `nat-addresses`
+/// with text after the addresses (the user's own `is_chassis_resident()`) on the peer of a
+/// second gateway port.
+#[test]
+fn random_found_routable_bfd_dynamic_neigh() {
+    assert_full(scenario_on(
+        "random-routable-bfd",
+        true,
+        &[
+            &["ls-add", "pub"],
+            &["ls-add", "pub2"],
+            &["lr-add", "r1"],
+            &[
+                "lrp-add",
+                "r1",
+                "r1-pub",
+                "00:00:00:00:e1:01",
+                "172.16.0.1/24",
+            ],
+            &["lrp-set-gateway-chassis", "r1-pub", "ch1", "10"],
+            &[
+                "lrp-add",
+                "r1",
+                "r1-pub2",
+                "00:00:00:00:e1:02",
+                "172.16.2.1/24",
+            ],
+            &["lrp-set-gateway-chassis", "r1-pub2", "ch1", "10"],
+            &["lsp-add", "pub2", "pub2-r1"],
+            &["lsp-set-type", "pub2-r1", "router"],
+            &["lsp-set-addresses", "pub2-r1", "router"],
+            &[
+                "lsp-set-options",
+                "pub2-r1",
+                "router-port=r1-pub2",
+                "nat-addresses=00:00:00:00:e1:99 172.16.2.61 is_chassis_resident(\"cr-r1-pub2\")",
+            ],
+            &[
+                "--add-route",
+                "--gateway-port=r1-pub",
+                "lr-nat-add",
+                "r1",
+                "dnat_and_snat",
+                "172.16.0.122",
+                "10.1.0.42",
+            ],
+            &[
+                "--add-route",
+                "--gateway-port=r1-pub2",
+                "lr-nat-add",
+                "r1",
+                "dnat",
+                "172.16.2.123",
+                "10.1.0.43",
+            ],
+            &[
+                "--add-route",
+                "lr-nat-add",
+                "r1",
+                "dnat",
+                "172.16.0.124",
+                "10.1.0.44",
+            ],
+            &["lr-add", "r2"],
+            &["set", "logical_router", "r2", "options:chassis=ch1"],
+            &[
+                "lrp-add",
+                "r2",
+                "r2-pub",
+                "00:00:00:00:e2:01",
+                "172.16.0.2/24",
+            ],
+            &["lr-add", "r3"],
+            &["set", "logical_router", "r3", "options:chassis=ch1"],
+            &[
+                "set",
+                "logical_router",
+                "r3",
+                "options:dynamic_neigh_routers=true",
+            ],
+            &[
+                "lrp-add",
+                "r3",
+                "r3-pub",
+                "00:00:00:00:e3:01",
+                "172.16.0.3/24",
+            ],
+            &["lr-add", "r4"],
+            &[
+                "lrp-add",
+                "r4",
+                "r4-pub",
+                "00:00:00:00:e4:01",
+                "172.16.0.4/24",
+            ],
+            &[
+                "lrp-add",
+                "r4",
+                "r4-pub2",
+                "00:00:00:00:e4:02",
+                "172.16.2.4/24",
+            ],
+            &["lrp-set-gateway-chassis", "r4-pub2", "ch1", "10"],
+            &["lsp-add", "pub2", "pub2-r4"],
+            &["lsp-set-type", "pub2-r4", "router"],
+            &["lsp-set-addresses", "pub2-r4", "router"],
+            &["lsp-set-options", "pub2-r4", "router-port=r4-pub2"],
+            &["lsp-add", "pub", "pub-r1"],
+            &["lsp-set-type", "pub-r1", "router"],
+            &["lsp-set-addresses", "pub-r1", "router"],
+            &["lsp-set-options", "pub-r1", "router-port=r1-pub"],
+            &["lsp-add", "pub", "pub-r2"],
+            &["lsp-set-type", "pub-r2", "router"],
+            &["lsp-set-addresses", "pub-r2", "router"],
+            &["lsp-set-options", "pub-r2", "router-port=r2-pub"],
+            &["lsp-add", "pub", "pub-r3"],
+            &["lsp-set-type", "pub-r3", "router"],
+            &["lsp-set-addresses", "pub-r3", "router"],
+            &["lsp-set-options", "pub-r3", "router-port=r3-pub"],
+            &["lsp-add", "pub", "pub-r4"],
+            &["lsp-set-type", "pub-r4", "router"],
+            &["lsp-set-addresses", "pub-r4", "router"],
+            &["lsp-set-options", "pub-r4", "router-port=r4-pub"],
+            &[
+                "--bfd",
+                "lr-route-add",
+                "r2",
+                "192.168.2.0/24",
+                "172.16.0.52",
+                "r2-pub",
+            ],
+        ],
+    ));
+}

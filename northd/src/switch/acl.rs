@@ -171,8 +171,9 @@ impl<'a> AclContext<'a> {
         }
     }
 
-    /// `options:log-related=true` on a logged, labelled `allow-related` ACL: its related and
-    /// reply traffic is logged too, in the other direction's ACL stage.
+    /// `options:log-related=true` on a logged, labelled `allow-related` ACL (or `allow`, on a
+    /// stateful switch): its related and reply traffic is logged too, in the other direction's
+    /// ACL stage.
     fn build_log_related(
         ctx: &SwitchCtx<'_>,
         sw: &Switch,
@@ -181,7 +182,7 @@ impl<'a> AclContext<'a> {
         flows: &mut FlowTable,
     ) {
         let row = acl.row;
-        let wanted = acl.verdict == Verdict::AllowRelated
+        let wanted = matches!(acl.verdict, Verdict::Allow | Verdict::AllowRelated)
             && row.label != 0
             && row
                 .options
