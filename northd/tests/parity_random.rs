@@ -179,7 +179,11 @@ impl Gen {
             self.cmd(&["#copp"]);
         }
         if self.rng.pct(40) {
-            self.cmd(&["meter-add", "m1", "drop", "10", "pktps"]);
+            if self.rng.pct(30) {
+                self.cmd(&["--fair", "meter-add", "m1", "drop", "10", "pktps"]);
+            } else {
+                self.cmd(&["meter-add", "m1", "drop", "10", "pktps"]);
+            }
             self.meters.push("m1".into());
         }
         if self.rng.pct(50) {
@@ -877,6 +881,19 @@ impl Gen {
         ]));
         self.cmd(&["lr-route-add", "r1", "10.250.0.0/16", "100.64.0.2"]);
         self.cmd(&["lr-route-add", "r2", "10.251.0.0/16", "100.64.0.1"]);
+        // IPv6 on the peer link too.
+        if self.rng.pct(40) {
+            for (p, ip) in [(&a, "fd64::1/64"), (&b, "fd64::2/64")] {
+                self.cmdv(vec![
+                    "add".into(),
+                    "logical_router_port".into(),
+                    p.clone(),
+                    "networks".into(),
+                    format!("\"{ip}\""),
+                ]);
+            }
+            self.cmd(&["lr-route-add", "r1", "fd50::/64", "fd64::2"]);
+        }
     }
 
     fn routes(&mut self, rt: &Rt) {
@@ -1050,6 +1067,10 @@ impl Gen {
 
     fn nats(&mut self, rt: &Rt) {
         if !rt.gateway_router && rt.dgp.is_none() {
+            // NAT on a router without a gateway (real ovn-northd leaves it out).
+            if self.rng.pct(5) {
+                self.cmd(&["lr-nat-add", &rt.name, "snat", "172.16.9.9", "10.9.0.0/24"]);
+            }
             return;
         }
         let n = self.rng.range(0, 4);
@@ -1159,13 +1180,19 @@ impl Gen {
             } else {
                 "allowed_ext_ips"
             };
+            // snat, or dnat_and_snat to one address.
+            let (ty, logical) = if self.rng.pct(60) {
+                ("snat", format!("10.{pn}.0.128/25"))
+            } else {
+                ("dnat_and_snat", format!("10.{pn}.0.129"))
+            };
             self.cmdv(vec![
                 "--id=@n".into(),
                 "create".into(),
                 "nat".into(),
-                "type=snat".into(),
+                format!("type={ty}"),
                 format!("external_ip=172.16.{ext_n}.{}", 90 + rt.name.len()),
-                format!("logical_ip=\"10.{pn}.0.128/25\""),
+                format!("logical_ip=\"{logical}\""),
                 format!("{col}==Address_Set/{asn}"),
                 "--".into(),
                 "add".into(),
