@@ -149,8 +149,22 @@ impl Gen {
     fn globals(&mut self) {
         // A chassis `ch1` (SB row only): with the features ovn-controller 23.03 publishes, or
         // none (as before 22.06, which turns real ovn-northd to `ct_lb` and `ct_label` bits).
-        match self.rng.range(0, 3) {
+        match self.rng.range(0, 4) {
             0 => {}
+            // Two chassis, one without the features: the common ones count.
+            3 => {
+                self.cmd(&["#sbctl", "chassis-add", "ch1", "geneve", "127.0.0.11"]);
+                self.cmd(&[
+                    "#sbctl",
+                    "set",
+                    "chassis",
+                    "ch1",
+                    "other_config:ct-no-masked-label=true",
+                    "other_config:ovn-ct-lb-related=true",
+                    "other_config:mac-binding-timestamp=true",
+                ]);
+                self.cmd(&["#sbctl", "chassis-add", "ch2", "geneve", "127.0.0.12"]);
+            }
             1 => {
                 self.cmd(&["#sbctl", "chassis-add", "ch1", "geneve", "127.0.0.11"]);
                 self.cmd(&[
