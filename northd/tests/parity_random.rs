@@ -1,7 +1,13 @@
 //! Randomized differential parity with real ovn-northd 23.03: random but valid ovn-nbctl scripts
-//! (switches with every port type, routers with gateways, routes, policies and NAT, load
-//! balancers, ACLs, QoS, DHCP, DNS, multicast) are built on a real stack, compiled by both
-//! northds and compared with the shared harness (`common`).
+//! (switches with every port type, IPv4, IPv6-only and dual-stack ports, port security
+//! variants; routers with several networks per port, gateway routers with the OVN-Kubernetes
+//! options, one or several distributed gateway ports, routes (ECMP, route tables, BFD, IPv6),
+//! policies, NAT (port ranges, stateless, add_route, gateway_port, exempted/allowed external
+//! IPs); load balancers and groups with their options, dual-stack and empty VIPs, health
+//! checks and templates; ACLs with logging, labels, log-related and default drop; QoS, DHCPv4
+//! and DHCPv6 options, DNS, multicast, forwarding groups, static MAC bindings, CoPP, chassis
+//! with and without features) are built on a real stack, compiled by both northds and compared
+//! with the shared harness (`common`).
 //!
 //! `random_cases` is ignored by default: `cargo test -p northd --test parity_random --
 //! --ignored --nocapture`, with `PARITY_RANDOM_CASES=N` (default 20) and
