@@ -955,12 +955,15 @@ fn random_found_vlan_passthru() {
 /// reply traffic.
 #[test]
 fn random_found_default_acl_drop_log_related() {
-    for chassis in [false, true] {
+    // With and without chassis features, and without `ct.inv` in the matches.
+    for (chassis, inv) in [(false, "true"), (true, "true"), (true, "false")] {
+        let inv = format!("options:use_ct_inv_match={inv}");
         assert_full(scenario_on(
             "random-default-acl-drop",
             chassis,
             &[
                 &["set", "nb_global", ".", "options:default_acl_drop=true"],
+                &["set", "nb_global", ".", &inv],
                 &["ls-add", "s1"],
                 &["lsp-add", "s1", "p1"],
                 &["lsp-set-addresses", "p1", "00:00:00:01:0b:01 10.1.0.11"],
