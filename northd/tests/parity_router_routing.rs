@@ -1061,7 +1061,8 @@ fn routing_ecmp_symmetric_host_routes() {
 /// `add_route`) get the BFD variant when the port has a BFD session; the ARP resolution of those
 /// addresses is left out on a router with `dynamic_neigh_routers`, and on a plain router only a
 /// distributed gateway port resolves them; with several gateway ports, the first (UUID order)
-/// has every routable rule, the others those they announce. Also: explicit `nat-addresses`
+/// has every routable rule, the others those they announce; load balancer VIPs with
+/// `add_route` (own and from a group) follow in 23.03's set order. Also: explicit `nat-addresses`
 /// with text after the addresses (the user's own `is_chassis_resident()`) on the peer of a
 /// second gateway port.
 #[test]
@@ -1123,6 +1124,38 @@ fn random_found_routable_bfd_dynamic_neigh() {
                 "dnat",
                 "172.16.0.124",
                 "10.1.0.44",
+            ],
+            &["lb-add", "lbr", "30.0.0.1", "10.1.0.5"],
+            &["lb-add", "lbr", "30.0.1.1:81", "10.1.0.5:8081", "tcp"],
+            &["lb-add", "lbr", "30.0.3.1", "10.1.0.6"],
+            &["lb-add", "lbr", "fd99::1", "fd01::5"],
+            &["set", "load_balancer", "lbr", "options:add_route=true"],
+            &["lr-lb-add", "r1", "lbr"],
+            &["lb-add", "lbg1", "30.0.4.1", "10.1.0.7"],
+            &["lb-add", "lbg1", "30.0.5.1", "10.1.0.7"],
+            &["set", "load_balancer", "lbg1", "options:add_route=true"],
+            &["lb-add", "lbg2", "30.0.6.1", "10.1.0.8"],
+            &["create", "load_balancer_group", "name=g1"],
+            &[
+                "add",
+                "load_balancer_group",
+                "g1",
+                "load_balancer",
+                "=Load_Balancer/lbg1",
+            ],
+            &[
+                "add",
+                "load_balancer_group",
+                "g1",
+                "load_balancer",
+                "=Load_Balancer/lbg2",
+            ],
+            &[
+                "add",
+                "logical_router",
+                "r1",
+                "load_balancer_group",
+                "=Load_Balancer_Group/g1",
             ],
             &["lr-add", "r2"],
             &["set", "logical_router", "r2", "options:chassis=ch1"],

@@ -14,6 +14,7 @@ use ovn_sb::stage::Stage;
 
 use crate::flow::{Action, Actions, Field, FlowTable, Match, Value};
 use crate::router::gateway::bindings::is_nat_gateway_port;
+use crate::router::gateway::hash::LbIpSets;
 use crate::router::{Peer, Router, RouterCtx, RouterPort};
 use crate::switch::LspType;
 
@@ -47,17 +48,10 @@ fn routable_addresses(ctx: &RouterCtx<'_>, r: &Router, gw: &RouterPort) -> Vec<I
             }
         }
     }
-    for lb in &r.lbs {
-        if !ctx
-            .nb
-            .load_balancers
-            .get(lb)
-            .is_some_and(|l| add_route(&l.options))
-        {
-            continue;
-        }
-        for vip in ctx.lbs.get(lb).into_iter().flat_map(|l| &l.vips) {
-            if let IpAddr::V4(ip) = vip.vip.ip {
+    // The load balancer VIPs in ovn-northd's set order.
+    if let Some(nb_lr) = ctx.nb.routers.get(&r.nb) {
+        for vip in LbIpSets::routable_of_router(ctx.nb, nb_lr).v4.iter() {
+            if let Ok(ip) = vip.parse::<Ipv4Addr>() {
                 if !out.contains(&ip) {
                     out.push(ip);
                 }
