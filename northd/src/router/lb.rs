@@ -585,7 +585,10 @@ fn build_vip(
     let actions = dnat_actions(snat, related, reject, down, &v.nb_backends, hash);
     let prio = if vip.port.is_some() { 120 } else { 110 };
     let mut m = new_vip_match(lb.protocol, vip);
-    if let (Mode::Distributed(gw), false) = (mode, reject) {
+    // The reject of a VIP without backends is not tied to the gateway chassis; that of a VIP
+    // whose backends are all down (health checks) is.
+    let empty_reject = v.backends.is_empty() && lb.options.reject;
+    if let (Mode::Distributed(gw), false) = (mode, empty_reject) {
         m = m.and_resident(&gw.cr_name());
     }
     flows.add(dp, Stage::LrInDnat, prio, &m, &Actions(actions));
