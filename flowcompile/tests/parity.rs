@@ -1,208 +1,14 @@
 //! Per-logical-flow parity with the real ovn-controller 23.03: each scenario builds a topology
 //! on the real stack (northd + controller for chassis `ch1`), reads SB, compiles its logical
 //! flows with `flowcompile::chassis`, and compares, for every logical flow, the OpenFlow rules
-//! of the logical tables (8..=34, 42..=51) with those ovn-controller installed, grouped by
-//! cookie.  Conjunction clause flows (cookie 0) are attributed through their conjunction ids;
-//! conjunction, group and meter ids are renamed.  `PARITY_VERBOSE=1` prints every mismatch.
+//! of the logical tables with those ovn-controller installed, grouped by cookie (the comparison
+//! lives in `common`, shared with `parity_random`).  `PARITY_VERBOSE=1` prints every mismatch.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod common;
+
 use std::process::Command;
-use std::sync::Mutex;
 
-use flowcompile::chassis::{
-    compile_chassis_flows, flow_mod, rows_from_table_json, ChassisView, SbTables,
-};
-
-/// One real stack at a time: the machine is shared.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn is_logical_table(t: u32) -> bool {
-    (8..=34).contains(&t) || (42..=51).contains(&t)
-}
-
-/// Replaces the digits after each of `prefixes` by `X`.
-fn rename_ids(s: &str, prefixes: &[&str]) -> String {
-    let mut out = s.to_owned();
-    for p in prefixes {
-        let mut res = String::new();
-        let mut rest = out.as_str();
-        while let Some(i) = rest.find(p) {
-            res.push_str(&rest[..i + p.len()]);
-            let after = &rest[i + p.len()..];
-            let n = after.chars().take_while(char::is_ascii_digit).count();
-            if n > 0 {
-                res.push('X');
-            }
-            rest = &after[n..];
-        }
-        res.push_str(rest);
-        out = res;
-    }
-    out
-}
-
-fn normalize(line: &str) -> String {
-    rename_ids(
-        line,
-        &["conj_id=", "conjunction(", "group:", "meter_id=", "meter:"],
-    )
-}
-
-struct Parsed {
-    cookie: u32,
-    table: u32,
-    body: String,
-}
-
-/// `cookie=0x.., table=.., priority=..,MATCH actions=..` → cookie, table, and the line without
-/// its cookie.
-fn parse_line(line: &str) -> Option<Parsed> {
-    let line = line.trim();
-    let (cookie, rest) = match line.strip_prefix("cookie=0x") {
-        Some(r) => {
-            let (c, rest) = r.split_once(", ")?;
-            (u32::from_str_radix(c, 16).ok()?, rest)
-        }
-        None => (0, line),
-    };
-    let table = rest
-        .strip_prefix("table=")
-        .and_then(|r| r.split_once(',').map(|(t, _)| t))
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    Some(Parsed {
-        cookie,
-        table,
-        body: rest.to_owned(),
-    })
-}
-
-/// Groups flow lines by owning cookie; clause flows are split into one line per
-/// `conjunction(...)` action and attributed to the cookie of the `conj_id` flow.
-fn group(lines: &[String]) -> BTreeMap<u32, Vec<String>> {
-    let parsed: Vec<Parsed> = lines
-        .iter()
-        .filter_map(|l| parse_line(l))
-        .filter(|p| is_logical_table(p.table))
-        .collect();
-    let mut conj_owner: HashMap<String, u32> = HashMap::new();
-    for p in &parsed {
-        if let Some(i) = p.body.find("conj_id=") {
-            let id: String = p.body[i + 8..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            conj_owner.insert(id, p.cookie);
-        }
-    }
-    let mut out: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    for p in parsed {
-        let Some((m, actions)) = p.body.split_once(" actions=") else {
-            continue;
-        };
-        if actions.starts_with("conjunction(") {
-            for c in actions.split("),") {
-                let c = c.trim_end_matches(')');
-                let id = c
-                    .trim_start_matches("conjunction(")
-                    .split(',')
-                    .next()
-                    .unwrap_or_default();
-                let owner = conj_owner.get(id).copied().unwrap_or(0);
-                out.entry(owner)
-                    .or_default()
-                    .push(normalize(&format!("{m} actions={c})")));
-            }
-        } else {
-            out.entry(p.cookie).or_default().push(normalize(&p.body));
-        }
-    }
-    for v in out.values_mut() {
-        v.sort();
-    }
-    out
-}
-
-fn sb_tables(stack: &testkit::Stack) -> SbTables {
-    let mut sb = SbTables::default();
-    for t in SbTables::TABLES {
-        let text = stack.sbctl(["-f", "json", "list", t]).unwrap();
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let rows = rows_from_table_json(&json).unwrap();
-        sb.add_json_rows(t, &rows).unwrap();
-    }
-    sb
-}
-
-/// Decodes our flow_mod bytes with the real `ovs-ofctl ofp-parse` and checks that each
-/// message reads back as the flow we printed.
-fn check_bytes(name: &str, wire: &[u8], text: &[String]) {
-    let path =
-        std::env::temp_dir().join(format!("ovnkit-parity-{name}-{}.bin", std::process::id()));
-    std::fs::write(&path, wire).unwrap();
-    let out = Command::new("ovs-ofctl")
-        .arg("ofp-parse")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&path);
-    let decoded = String::from_utf8_lossy(&out.stdout);
-    let msgs: Vec<String> = decoded
-        .split("OFPT_FLOW_MOD")
-        .skip(1)
-        .map(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
-    if std::env::var_os("PARITY_VERBOSE").is_some() {
-        for (m, t) in msgs.iter().zip(text).take(3) {
-            eprintln!("  decoded: {m}\n  ours:    {t}");
-        }
-    }
-    assert_eq!(
-        msgs.len(),
-        text.len(),
-        "{name}: ovs-ofctl decoded {} of {} flow_mods:\n{}",
-        msgs.len(),
-        text.len(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut bad = Vec::new();
-    for (m, t) in msgs.iter().zip(text) {
-        // "(OF1.5) (xid=0x0): ADD table:8 priority=P,MATCH cookie:0x.. actions=A"
-        let rest = m.split_once("ADD ").map_or(m.as_str(), |x| x.1);
-        let (head, actions) = rest.split_once(" actions=").unwrap_or((rest, ""));
-        let (head, cookie) = head.split_once(" cookie:").unwrap_or((head, "0"));
-        let (table, prio_match) = head.split_once(' ').unwrap_or(("", head));
-        let table = table.trim_start_matches("table:");
-        let mut expect = String::new();
-        if cookie != "0" {
-            expect.push_str(&format!("cookie={cookie}, "));
-        }
-        if table != "0" && !table.is_empty() {
-            expect.push_str(&format!("table={table}, "));
-        }
-        expect.push_str(&format!(
-            "{prio_match} actions={}",
-            if actions.is_empty() { "drop" } else { actions }
-        ));
-        if &expect != t {
-            bad.push(format!("  ours:    {t}\n  decoded: {expect}"));
-        }
-    }
-    assert!(
-        bad.is_empty(),
-        "{name}: {} flow_mods decode differently:\n{}",
-        bad.len(),
-        bad.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
-    );
-}
-
-struct Outcome {
-    matched: usize,
-    total: usize,
-    mismatches: Vec<String>,
-    /// Real logical-table flows whose controller actions carry a meter.
-    metered: usize,
-}
+use common::{compare, Outcome, SERIAL};
 
 fn run_scenario(name: &str, script: &str, bind: &[&str]) -> Option<Outcome> {
     let ovn = testkit::require_or_skip!(None);
@@ -226,126 +32,25 @@ fn run_scenario(name: &str, script: &str, bind: &[&str]) -> Option<Outcome> {
     stack.wait_hv().unwrap();
     std::thread::sleep(std::time::Duration::from_secs(2));
     stack.wait_hv().unwrap();
-    let real_text = stack.dump_flows().unwrap();
-    let sb = sb_tables(&stack);
+    let o = compare(name, &stack);
     drop(stack);
-
-    let view = ChassisView::new(&sb, "ch1").unwrap();
-    let flows = compile_chassis_flows(&sb.logical_flows, &view);
-    // Every compiled flow encodes as a flow_mod or fails with a listed reason.
-    let mut bytes_ok = 0;
-    let mut bytes_err: BTreeMap<String, usize> = BTreeMap::new();
-    let mut wire = Vec::new();
-    let mut wire_text = Vec::new();
-    for f in &flows.flows {
-        match flow_mod(f, 0) {
-            Ok(b) => {
-                bytes_ok += 1;
-                wire.extend_from_slice(&b);
-                wire_text.push(f.to_string());
-            }
-            Err(e) => {
-                let e = e.to_string();
-                let k: String = e.chars().filter(|c| !c.is_ascii_digit()).collect();
-                *bytes_err.entry(k).or_default() += 1;
-            }
-        }
-    }
-    eprintln!(
-        "{name}: {} flows, {bytes_ok} encode as flow_mod; not yet: {bytes_err:?}",
-        flows.flows.len()
+    assert!(
+        o.bytes_err.is_empty(),
+        "{name}: flows without flow_mod bytes: {:?}",
+        o.bytes_err
     );
     assert!(
-        bytes_err.is_empty(),
-        "{name}: flows without flow_mod bytes: {bytes_err:?}"
-    );
-    check_bytes(name, &wire, &wire_text);
-    let ours_text: Vec<String> = flows.flows.iter().map(|f| f.to_string()).collect();
-    let real_lines: Vec<String> = real_text.lines().map(str::to_owned).collect();
-    let real = group(&real_lines);
-    let ours = group(&ours_text);
-
-    let n_real: usize = real.values().map(Vec::len).sum();
-    let n_ours: usize = ours.values().map(Vec::len).sum();
-    eprintln!(
-        "{name}: local datapaths {:?}; {n_real} real and {n_ours} compiled logical-table flows",
-        view.local_datapaths
-    );
-    assert!(n_real > 0, "{name}: no real flows in the logical tables");
-    let local: BTreeSet<u32> = view.local_datapaths.clone();
-    let mut matched = 0;
-    let mut total = 0;
-    let mut mismatches = Vec::new();
-    let mut cookies_seen = BTreeSet::new();
-    for lf in &sb.logical_flows {
-        let cookie = (lf.uuid >> 96) as u32;
-        cookies_seen.insert(cookie);
-        let on_local = view
-            .flow_datapaths(lf)
+        o.bytes_bad.is_empty(),
+        "{name}: {} flow_mods decode differently:\n{}",
+        o.bytes_bad.len(),
+        o.bytes_bad
             .iter()
-            .any(|(_, d)| local.contains(&d.tunnel_key));
-        let r = real.get(&cookie).cloned().unwrap_or_default();
-        let o = ours.get(&cookie).cloned().unwrap_or_default();
-        if !on_local && r.is_empty() && o.is_empty() {
-            continue;
-        }
-        total += 1;
-        if r == o {
-            matched += 1;
-        } else {
-            let only_real: Vec<&String> = r.iter().filter(|l| !o.contains(l)).collect();
-            let only_ours: Vec<&String> = o.iter().filter(|l| !r.contains(l)).collect();
-            let mut s = format!(
-                "{:?} table={} prio={} match={:?} actions={:?}",
-                lf.pipeline, lf.table_id, lf.priority, lf.match_, lf.actions
-            );
-            for l in only_real.iter().take(4) {
-                s.push_str(&format!("\n    real: {l}"));
-            }
-            for l in only_ours.iter().take(4) {
-                s.push_str(&format!("\n    ours: {l}"));
-            }
-            if only_real.is_empty() && only_ours.is_empty() {
-                s.push_str(&format!(
-                    "\n    same lines, different counts: real {} ours {}",
-                    r.len(),
-                    o.len()
-                ));
-            }
-            mismatches.push(s);
-        }
-    }
-    for (c, lines) in &real {
-        if !cookies_seen.contains(c) {
-            mismatches.push(format!(
-                "real flows with unknown cookie {c:#x}: {}",
-                lines.first().cloned().unwrap_or_default()
-            ));
-        }
-    }
-    for e in &flows.errors {
-        eprintln!("{name}: compile error: {e}");
-    }
-    eprintln!(
-        "{name}: {matched}/{total} logical flows match ({} mismatches)",
-        mismatches.len()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
-    if std::env::var_os("PARITY_VERBOSE").is_some() {
-        for m in &mismatches {
-            eprintln!("  {m}");
-        }
-    }
-    let metered = real
-        .values()
-        .flatten()
-        .filter(|l| l.contains("meter_id"))
-        .count();
-    Some(Outcome {
-        matched,
-        total,
-        mismatches,
-        metered,
-    })
+    Some(o)
 }
 
 fn check(name: &str, o: Option<Outcome>) {

@@ -261,7 +261,9 @@ fn compile_saved_sb() {
         .map(|t| {
             (
                 *t,
-                std::fs::read_to_string(dir.join(format!("{t}.json"))).unwrap(),
+                // A table saved by an older run may be missing: empty.
+                std::fs::read_to_string(dir.join(format!("{t}.json")))
+                    .unwrap_or_else(|_| r#"{"headings": [], "data": []}"#.to_owned()),
             )
         })
         .collect();

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::json::JsonView;
 use crate::types::{AtomicType, BaseType};
 
 /// One OVSDB value. Cheap to clone (strings are shared).
@@ -51,8 +52,8 @@ impl Atom {
 
     /// Parses an atom of `base` type from JSON (RFC 7047 `<atom>`), resolving `["named-uuid", n]`
     /// through `symbols`, then checks the base type's constraints.
-    pub fn from_json(
-        json: &Value,
+    pub fn from_json<J: JsonView>(
+        json: &J,
         base: &BaseType,
         symbols: &mut dyn SymbolResolver,
     ) -> Result<Self> {
@@ -62,8 +63,8 @@ impl Atom {
     }
 
     /// Parses an atom of `atomic` type without checking constraints.
-    pub fn from_json_unchecked(
-        json: &Value,
+    pub fn from_json_unchecked<J: JsonView>(
+        json: &J,
         atomic: AtomicType,
         symbols: &mut dyn SymbolResolver,
     ) -> Result<Self> {
@@ -72,8 +73,8 @@ impl Atom {
             AtomicType::Integer => json_to_i64(json)
                 .map(Self::Integer)
                 .ok_or_else(|| expected("integer")),
-            AtomicType::Real => match json {
-                Value::Number(n) => match json_to_i64(json) {
+            AtomicType::Real => match json.as_number() {
+                Some(n) => match json_to_i64(json) {
                     Some(i) => Ok(Self::Real(i as f64)),
                     None => n
                         .as_f64()
@@ -248,8 +249,8 @@ impl SymbolResolver for NoSymbols {
     }
 }
 
-fn parse_uuid_json(json: &Value, symbols: &mut dyn SymbolResolver) -> Result<Uuid> {
-    if let Value::Array(a) = json {
+fn parse_uuid_json<J: JsonView>(json: &J, symbols: &mut dyn SymbolResolver) -> Result<Uuid> {
+    if let Some(a) = json.as_array() {
         if a.len() == 2 {
             if let (Some(kind), Some(s)) = (a[0].as_str(), a[1].as_str()) {
                 if kind == "uuid" {
@@ -288,7 +289,7 @@ pub fn parse_uuid_str(s: &str) -> Option<Uuid> {
 
 /// Converts a JSON number to an integer the way ovsdb-server's JSON lexer does: integral numbers
 /// that fit in 64 bits are integers, even when written as `1.0` or `1e3`.
-pub fn json_to_i64(json: &Value) -> Option<i64> {
+pub fn json_to_i64<J: JsonView>(json: &J) -> Option<i64> {
     let n = json.as_number()?;
     if let Some(i) = n.as_i64() {
         return Some(i);

@@ -1,11 +1,11 @@
 //! Conditions (`where` clauses): RFC 7047 section 5.1 `<condition>`, with ovsdb-server's type rules.
 
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::atom::{Atom, SymbolResolver};
 use crate::datum::Datum;
 use crate::error::{Error, Result};
+use crate::json::JsonView;
 use crate::schema::{TableSchema, COL_UUID};
 use crate::types::AtomicType;
 
@@ -86,9 +86,9 @@ pub struct Condition {
 
 impl Condition {
     /// Parses a `where` array for `table`.
-    pub fn from_json(
+    pub fn from_json<J: JsonView>(
         table: &TableSchema,
-        json: &[Value],
+        json: &[J],
         symbols: &mut dyn SymbolResolver,
     ) -> Result<Self> {
         let mut clauses = Vec::with_capacity(json.len());
@@ -132,16 +132,16 @@ impl Condition {
 
 impl Clause {
     /// Parses one clause.
-    pub fn from_json(
+    pub fn from_json<J: JsonView>(
         table: &TableSchema,
-        json: &Value,
+        json: &J,
         symbols: &mut dyn SymbolResolver,
     ) -> Result<Self> {
-        if let Value::Bool(b) = json {
-            return Ok(Self::Const(*b));
+        if let Some(b) = json.as_bool() {
+            return Ok(Self::Const(b));
         }
-        let (cname, fname, argj) = match json {
-            Value::Array(a) if a.len() == 3 => match (a[0].as_str(), a[1].as_str()) {
+        let (cname, fname, argj) = match json.as_array() {
+            Some(a) if a.len() == 3 => match (a[0].as_str(), a[1].as_str()) {
                 (Some(c), Some(f)) => (c, f, &a[2]),
                 _ => return Err(Error::syntax_at(Some(json), "Parse error in condition.")),
             },
@@ -149,7 +149,7 @@ impl Clause {
         };
         let col = table.column(cname).ok_or_else(|| Error::UnknownColumn {
             details: format!("No column {cname} in table {}.", table.name),
-            syntax: Some(json.to_string()),
+            syntax: Some(json.to_json_string()),
         })?;
         let function = Function::from_name(fname)
             .ok_or_else(|| Error::UnknownFunction(format!("No function named {fname}.")))?;

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::atom::{Atom, SymbolResolver};
 use crate::error::{Error, Result};
+use crate::json::JsonView;
 use crate::types::ColumnType;
 
 pub use crate::atom::NoSymbols;
@@ -725,21 +726,21 @@ impl Datum {
 
     /// Parses a datum of type `ty` from JSON (RFC 7047 `<value>`), with ovsdb-server's checks in
     /// its order: set size, then each atom (type and constraints), then duplicates.
-    pub fn from_json(
-        json: &Value,
+    pub fn from_json<J: JsonView>(
+        json: &J,
         ty: &ColumnType,
         symbols: &mut dyn SymbolResolver,
     ) -> Result<Self> {
         let is_set_notation =
-            matches!(json, Value::Array(a) if a.first().and_then(Value::as_str) == Some("set"));
+            json.as_array().and_then(<[J]>::first).and_then(J::as_str) == Some("set");
         if !ty.is_map() && !is_set_notation {
             return Ok(Self::scalar(Atom::from_json(json, &ty.key, symbols)?));
         }
         let class = if ty.is_map() { "map" } else { "set" };
-        let inner = match json {
-            Value::Array(a) if a.len() == 2 && a[0].as_str() == Some(class) => match &a[1] {
-                Value::Array(inner) => inner,
-                _ => {
+        let inner = match json.as_array() {
+            Some(a) if a.len() == 2 && a[0].as_str() == Some(class) => match a[1].as_array() {
+                Some(inner) => inner,
+                None => {
                     return Err(Error::syntax_at(
                         Some(json),
                         format!("{class} value must be an array"),
@@ -777,8 +778,8 @@ impl Datum {
             Some(vt) => {
                 let mut pairs = Vec::with_capacity(inner.len());
                 for e in inner {
-                    let (k, v) = match e {
-                        Value::Array(p) if p.len() == 2 => (&p[0], &p[1]),
+                    let (k, v) = match e.as_array() {
+                        Some(p) if p.len() == 2 => (&p[0], &p[1]),
                         _ => return Err(Error::syntax_at(Some(e), "2-element array expected")),
                     };
                     let k = Atom::from_json(k, &ty.key, symbols)?;

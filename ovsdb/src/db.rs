@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::datum::Datum;
 use crate::hash::{FastMap, FastState, PrehashedMap};
+use crate::json::JsonView;
 use crate::schema::{Schema, COL_UUID, COL_VERSION};
 
 /// One row: a datum per column, `_uuid` at [`COL_UUID`] and `_version` at [`COL_VERSION`].
@@ -375,6 +376,12 @@ impl Database {
     /// Runs one `transact` request. `params` is the request's whole `params` array: the database
     /// name followed by the operations.
     pub fn transact(&mut self, params: &Value, ctx: &TxnContext) -> TxnOutcome {
+        crate::transaction::execute(self, params, ctx)
+    }
+
+    /// [`Database::transact`] on parameters read through any [`JsonView`], such as a
+    /// [`crate::json::JsonRef`] that borrows from the request bytes.
+    pub fn transact_json<J: JsonView>(&mut self, params: &J, ctx: &TxnContext) -> TxnOutcome {
         crate::transaction::execute(self, params, ctx)
     }
 

@@ -153,10 +153,13 @@ impl Error {
     }
 
     /// A syntax error about `json` (which may be absent).
-    pub(crate) fn syntax_at(json: Option<&Value>, details: impl Into<String>) -> Self {
+    pub(crate) fn syntax_at<J: crate::json::JsonView>(
+        json: Option<&J>,
+        details: impl Into<String>,
+    ) -> Self {
         Self::Syntax {
             details: details.into(),
-            syntax: json.map(Value::to_string),
+            syntax: json.map(J::to_json_string),
         }
     }
 

@@ -22,6 +22,7 @@ pub mod db;
 pub mod error;
 pub mod fuzz;
 mod hash;
+pub mod json;
 pub mod model;
 pub mod mutation;
 pub mod parser;

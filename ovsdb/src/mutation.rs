@@ -1,11 +1,10 @@
 //! Mutations: RFC 7047 section 5.1 `<mutation>`, with ovsdb-server's type rules, overflow checks
 //! and constraint checks.
 
-use serde_json::Value;
-
 use crate::atom::{Atom, SymbolResolver};
 use crate::datum::Datum;
 use crate::error::{Error, Result};
+use crate::json::JsonView;
 use crate::schema::TableSchema;
 use crate::types::{AtomicType, BaseType, ColumnType};
 
@@ -70,13 +69,13 @@ pub struct Mutation {
 
 impl Mutation {
     /// Parses one `[column, mutator, value]`.
-    pub fn from_json(
+    pub fn from_json<J: JsonView>(
         table: &TableSchema,
-        json: &Value,
+        json: &J,
         symbols: &mut dyn SymbolResolver,
     ) -> Result<Self> {
-        let (cname, mname, argj) = match json {
-            Value::Array(a) if a.len() == 3 => match (a[0].as_str(), a[1].as_str()) {
+        let (cname, mname, argj) = match json.as_array() {
+            Some(a) if a.len() == 3 => match (a[0].as_str(), a[1].as_str()) {
                 (Some(c), Some(m)) => (c, m, &a[2]),
                 _ => return Err(Error::syntax_at(Some(json), "Parse error in mutation.")),
             },
@@ -84,7 +83,7 @@ impl Mutation {
         };
         let col = table.column(cname).ok_or_else(|| Error::UnknownColumn {
             details: format!("No column {cname} in table {}.", table.name),
-            syntax: Some(json.to_string()),
+            syntax: Some(json.to_json_string()),
         })?;
         if !col.mutable {
             return Err(Error::ConstraintViolation {
@@ -92,7 +91,7 @@ impl Mutation {
                     "Cannot mutate immutable column {cname} in table {}.",
                     table.name
                 ),
-                syntax: Some(json.to_string()),
+                syntax: Some(json.to_json_string()),
             });
         }
         let mutator = Mutator::from_name(mname)

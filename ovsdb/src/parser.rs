@@ -1,9 +1,8 @@
 //! Member-by-member parsing of JSON objects with ovsdb-server's error behaviour: the first problem
 //! wins, later lookups are skipped, and members nobody asked for are a syntax error.
 
-use serde_json::{Map, Value};
-
 use crate::error::Error;
+use crate::json::JsonView;
 
 /// True for an RFC 7047 `<id>`: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn is_id(s: &str) -> bool {
@@ -30,9 +29,8 @@ pub(crate) enum Kind {
 }
 
 /// Parser over one JSON object (operation `index` of the `count` operations of a transaction).
-pub(crate) struct ObjParser<'a> {
-    json: &'a Value,
-    obj: Option<&'a Map<String, Value>>,
+pub(crate) struct ObjParser<'a, J> {
+    json: &'a J,
     /// Members asked for so far (operations have a handful, so a list beats a hash set).
     used: Vec<&'a str>,
     error: Option<Error>,
@@ -40,19 +38,18 @@ pub(crate) struct ObjParser<'a> {
     count: usize,
 }
 
-impl<'a> ObjParser<'a> {
+impl<'a, J: JsonView> ObjParser<'a, J> {
     /// Starts parsing `json`, operation `index` (from 1) of `count`: error details start with
     /// "Parsing ovsdb operation INDEX of COUNT failed".
-    pub(crate) fn new(json: &'a Value, index: usize, count: usize) -> Self {
+    pub(crate) fn new(json: &'a J, index: usize, count: usize) -> Self {
         let mut p = Self {
             json,
-            obj: json.as_object(),
             used: Vec::new(),
             error: None,
             index,
             count,
         };
-        if p.obj.is_none() {
+        if !json.is_object() {
             p.error = Some(Error::Syntax {
                 details: format!("Parsing {} failed: Object expected.", p.name()),
                 syntax: None,
@@ -70,7 +67,7 @@ impl<'a> ObjParser<'a> {
         if self.error.is_none() {
             self.error = Some(Error::Syntax {
                 details: format!("Parsing {} failed: {}", self.name(), details.as_ref()),
-                syntax: Some(self.json.to_string()),
+                syntax: Some(self.json.to_json_string()),
             });
         }
     }
@@ -82,24 +79,18 @@ impl<'a> ObjParser<'a> {
 
     /// Looks up member `name`, which must be of `kind`; `None` (and a recorded error unless
     /// `optional`) when absent, mistyped, or after an earlier error.
-    pub(crate) fn member(
-        &mut self,
-        name: &'a str,
-        kind: Kind,
-        optional: bool,
-    ) -> Option<&'a Value> {
+    pub(crate) fn member(&mut self, name: &'a str, kind: Kind, optional: bool) -> Option<&'a J> {
         if self.error.is_some() {
             return None;
         }
-        let obj = self.obj?;
-        let Some((key, v)) = obj.get_key_value(name) else {
+        let Some((key, v)) = self.json.get_key_value(name) else {
             if !optional {
                 self.raise(format!("Required '{name}' member is missing."));
             }
             return None;
         };
-        if !self.used.contains(&key.as_str()) {
-            self.used.push(key.as_str());
+        if !self.used.contains(&key) {
+            self.used.push(key);
         }
         let ok = match kind {
             Kind::Id => v.as_str().is_some_and(is_id),
@@ -120,11 +111,8 @@ impl<'a> ObjParser<'a> {
     /// Ends parsing: the recorded error, else an error for the first member nobody asked for.
     pub(crate) fn finish(mut self) -> Option<Error> {
         if self.error.is_none() {
-            if let Some(obj) = self.obj {
-                if let Some(k) = obj.keys().find(|k| !self.used.contains(&k.as_str())) {
-                    let k = k.clone();
-                    self.raise(format!("Member '{k}' is present but not allowed here."));
-                }
+            if let Some((k, _)) = self.json.members().find(|(k, _)| !self.used.contains(k)) {
+                self.raise(format!("Member '{k}' is present but not allowed here."));
             }
         }
         self.error

@@ -358,7 +358,7 @@ impl Schema {
                     if let Some(rt) = &base.constraints.ref_table {
                         let idx = *by_name.get(rt).ok_or_else(|| {
                             Error::syntax_at(
-                                None,
+                                None::<&Value>,
                                 format!(
                                     "table {} column {} refers to undefined table {rt}",
                                     t.name, c.name
@@ -387,8 +387,9 @@ impl Schema {
 
     /// Parses a schema from `.ovsschema` text.
     pub fn from_str_json(text: &str) -> Result<Self> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| Error::syntax_at(None, format!("schema is not valid JSON: {e}")))?;
+        let v: Value = serde_json::from_str(text).map_err(|e| {
+            Error::syntax_at(None::<&Value>, format!("schema is not valid JSON: {e}"))
+        })?;
         Self::from_json(&v)
     }
 

@@ -15,6 +15,7 @@ use crate::datum::Datum;
 use crate::db::{ChangeSet, Database, Row, RowChange, Table, TableChanges, TxnContext, TxnOutcome};
 use crate::error::{Error, Result};
 use crate::hash::{FastMap, PrehashedMap};
+use crate::json::JsonView;
 use crate::mutation::Mutation;
 use crate::parser::{Kind, ObjParser};
 use crate::schema::{Schema, COL_UUID, COL_VERSION};
@@ -81,12 +82,10 @@ struct Txn<'a> {
 }
 
 /// Runs a whole `transact` request on `db` (see [`Database::transact`]).
-pub(crate) fn execute(db: &mut Database, params: &Value, ctx: &TxnContext) -> TxnOutcome {
-    let ops = match params {
-        Value::Array(a) if a.first().and_then(Value::as_str) == Some(db.schema.name.as_str()) => {
-            &a[1..]
-        }
-        Value::Array(_) => {
+pub(crate) fn execute<J: JsonView>(db: &mut Database, params: &J, ctx: &TxnContext) -> TxnOutcome {
+    let ops = match params.as_array() {
+        Some(a) if a.first().and_then(J::as_str) == Some(db.schema.name.as_str()) => &a[1..],
+        Some(_) => {
             return complete_err(Error::syntax_at(
                 Some(params),
                 "database name expected as first parameter",
@@ -187,7 +186,7 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
         }
         let t = schema.table_index(tname).ok_or_else(|| {
             Error::syntax_at(
-                None,
+                None::<&Value>,
                 format!("transaction record names unknown table {tname}"),
             )
         })?;
@@ -197,14 +196,17 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
         })?;
         for (us, rj) in rows {
             let u = crate::atom::parse_uuid_str(us).ok_or_else(|| {
-                Error::syntax_at(None, format!("table {tname}: \"{us}\" is not a valid UUID"))
+                Error::syntax_at(
+                    None::<&Value>,
+                    format!("table {tname}: \"{us}\" is not a valid UUID"),
+                )
             })?;
             let exists = txn.current(t, &u).is_some();
             match rj {
                 Value::Null => {
                     if !exists {
                         return Err(Error::syntax_at(
-                            None,
+                            None::<&Value>,
                             format!("transaction deletes nonexistent row {u}"),
                         ));
                     }
@@ -312,9 +314,9 @@ impl Txn<'_> {
         }
     }
 
-    fn execute_op(&mut self, op: &Value, i: usize, n: usize) -> Result<Value, Stop> {
+    fn execute_op<J: JsonView>(&mut self, op: &J, i: usize, n: usize) -> Result<Value, Stop> {
         let mut p = ObjParser::new(op, i, n);
-        let name = p.member("op", Kind::Id, false).and_then(Value::as_str);
+        let name = p.member("op", Kind::Id, false).and_then(J::as_str);
         let mut result = Ok(json!({}));
         if let Some(name) = name {
             result = match name {
@@ -334,15 +336,12 @@ impl Txn<'_> {
                 }
                 "abort" => Err(Stop::Failed(Error::Aborted("aborted by request".into()))),
                 "comment" => {
-                    if let Some(c) = p
-                        .member("comment", Kind::Str, false)
-                        .and_then(Value::as_str)
-                    {
+                    if let Some(c) = p.member("comment", Kind::Str, false).and_then(J::as_str) {
                         self.comments.push(c.to_owned());
                     }
                     Ok(json!({}))
                 }
-                "assert" => match p.member("lock", Kind::Id, false).and_then(Value::as_str) {
+                "assert" => match p.member("lock", Kind::Id, false).and_then(J::as_str) {
                     Some(l) if !self.held_locks.contains(l) => Err(Stop::Failed(Error::NotOwner(
                         format!("Asserted lock {l} not held."),
                     ))),
@@ -370,7 +369,7 @@ impl Txn<'_> {
         Ok(r)
     }
 
-    fn parse_table(&self, p: &mut ObjParser<'_>) -> Option<usize> {
+    fn parse_table<J: JsonView>(&self, p: &mut ObjParser<'_, J>) -> Option<usize> {
         let name = p.member("table", Kind::Id, false)?.as_str()?;
         match self.schema.table_index(name) {
             Some(t) => Some(t),
@@ -381,17 +380,14 @@ impl Txn<'_> {
         }
     }
 
-    fn parse_where(&mut self, t: usize, json: Option<&Value>) -> Result<Condition> {
+    fn parse_where<J: JsonView>(&mut self, t: usize, json: Option<&J>) -> Result<Condition> {
         let schema = self.schema;
-        let clauses = json
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let clauses = json.and_then(J::as_array).unwrap_or(&[]);
         Condition::from_json(&schema.tables[t], clauses, &mut self.symbols())
     }
 
     /// Parses a row object; returns the row (defaults elsewhere) and the columns it named.
-    fn parse_row(&mut self, t: usize, json: &Value) -> Result<(Row, Vec<usize>)> {
+    fn parse_row<J: JsonView>(&mut self, t: usize, json: &J) -> Result<(Row, Vec<usize>)> {
         let ts = &self.schema.tables[t];
         let mut named = self.parse_row_columns(t, json)?;
         let cols: Vec<usize> = named.iter().map(|(c, _)| *c).collect();
@@ -412,16 +408,21 @@ impl Txn<'_> {
 
     /// Parses a row object into the columns it names and their values (each column once), in the
     /// order ovsdb-server parses them.
-    fn parse_row_columns(&mut self, t: usize, json: &Value) -> Result<Vec<(usize, Datum)>> {
+    fn parse_row_columns<J: JsonView>(
+        &mut self,
+        t: usize,
+        json: &J,
+    ) -> Result<Vec<(usize, Datum)>> {
         let ts = &self.schema.tables[t];
-        let Value::Object(obj) = json else {
+        if !json.is_object() {
             return Err(Error::syntax_at(Some(json), "row must be JSON object"));
-        };
-        let mut named: Vec<(usize, Datum)> = Vec::with_capacity(obj.len());
-        let mut parse_member = |name: &String, v: &Value| -> Result<()> {
+        }
+        let len = json.object_len();
+        let mut named: Vec<(usize, Datum)> = Vec::with_capacity(len);
+        let mut parse_member = |name: &str, v: &J| -> Result<()> {
             let col = ts.column(name).ok_or_else(|| Error::UnknownColumn {
                 details: format!("No column {name} in table {}.", ts.name),
-                syntax: Some(json.to_string()),
+                syntax: Some(json.to_json_string()),
             })?;
             let d = Datum::from_json(
                 v,
@@ -437,13 +438,13 @@ impl Txn<'_> {
             }
             Ok(())
         };
-        if obj.len() == 1 {
-            for (name, v) in obj {
+        if len == 1 {
+            for (name, v) in json.members() {
                 parse_member(name, v)?;
             }
         } else {
-            let members: Vec<(&String, &Value)> = obj.iter().collect();
-            for i in crate::parser::ovs_member_order(members.iter().map(|(k, _)| k.as_str())) {
+            let members: Vec<(&str, &J)> = json.members().collect();
+            for i in crate::parser::ovs_member_order(members.iter().map(|(k, _)| *k)) {
                 let (name, v) = members[i];
                 parse_member(name, v)?;
             }
@@ -452,12 +453,12 @@ impl Txn<'_> {
     }
 
     /// Parses a `columns` array (absent: every column).
-    fn parse_columns(&self, t: usize, json: Option<&Value>) -> Result<Vec<usize>> {
+    fn parse_columns<J: JsonView>(&self, t: usize, json: Option<&J>) -> Result<Vec<usize>> {
         let ts = &self.schema.tables[t];
         let Some(json) = json else {
             return Ok((0..ts.columns.len()).collect());
         };
-        let arr = json.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let arr = json.as_array().unwrap_or(&[]);
         let mut out = Vec::with_capacity(arr.len());
         for v in arr {
             let s = v
@@ -569,12 +570,10 @@ impl Txn<'_> {
         Some((tr.new.as_mut()?, tr.changed.as_mut_slice()))
     }
 
-    fn op_insert(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+    fn op_insert<J: JsonView>(&mut self, p: &mut ObjParser<'_, J>) -> Result<Value, Stop> {
         let t = self.parse_table(p);
         let uuid_json = p.member("uuid", Kind::Str, true);
-        let uuid_name = p
-            .member("uuid-name", Kind::Id, true)
-            .and_then(Value::as_str);
+        let uuid_name = p.member("uuid-name", Kind::Id, true).and_then(J::as_str);
         let row_json = p.member("row", Kind::Object, false);
         let (Some(t), Some(row_json)) = (t, row_json) else {
             return Ok(json!({}));
@@ -592,7 +591,7 @@ impl Txn<'_> {
                     details: "This UUID would duplicate a UUID already present within the table or deleted \
                               within the same transaction."
                         .into(),
-                    syntax: Some(uj.to_string()),
+                    syntax: Some(uj.to_json_string()),
                 }));
             }
             explicit = Some(u);
@@ -646,7 +645,7 @@ impl Txn<'_> {
         Ok(Value::Object(result))
     }
 
-    fn op_select(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+    fn op_select<J: JsonView>(&mut self, p: &mut ObjParser<'_, J>) -> Result<Value, Stop> {
         let t = self.parse_table(p);
         let where_ = p.member("where", Kind::Array, false);
         let columns = p.member("columns", Kind::Array, true);
@@ -692,7 +691,7 @@ impl Txn<'_> {
         Ok(json!({ "rows": out }))
     }
 
-    fn op_update(&mut self, p: &mut ObjParser<'_>, op: &Value) -> Result<Value, Stop> {
+    fn op_update<J: JsonView>(&mut self, p: &mut ObjParser<'_, J>, op: &J) -> Result<Value, Stop> {
         let t = self.parse_table(p);
         let where_ = p.member("where", Kind::Array, false);
         let row_json = p.member("row", Kind::Object, false);
@@ -711,7 +710,7 @@ impl Txn<'_> {
                         "Cannot update immutable column {} in table {}.",
                         ts.columns[c].name, ts.name
                     ),
-                    syntax: Some(op.to_string()),
+                    syntax: Some(op.to_json_string()),
                 }));
             }
         }
@@ -733,7 +732,7 @@ impl Txn<'_> {
         Ok(json!({ "count": matches.len() }))
     }
 
-    fn op_mutate(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+    fn op_mutate<J: JsonView>(&mut self, p: &mut ObjParser<'_, J>) -> Result<Value, Stop> {
         let t = self.parse_table(p);
         let where_ = p.member("where", Kind::Array, false);
         let muts = p.member("mutations", Kind::Array, false);
@@ -746,7 +745,7 @@ impl Txn<'_> {
         let schema = self.schema;
         let ts = &schema.tables[t];
         let mut mutations = Vec::new();
-        for m in muts.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        for m in muts.as_array().unwrap_or(&[]) {
             mutations.push(Mutation::from_json(ts, m, &mut self.symbols()).map_err(Stop::Failed)?);
         }
         let cond = self.parse_where(t, where_).map_err(Stop::Failed)?;
@@ -763,7 +762,7 @@ impl Txn<'_> {
         Ok(json!({ "count": matches.len() }))
     }
 
-    fn op_delete(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+    fn op_delete<J: JsonView>(&mut self, p: &mut ObjParser<'_, J>) -> Result<Value, Stop> {
         let where_ = p.member("where", Kind::Array, false);
         let t = self.parse_table(p);
         let Some(t) = t else { return Ok(json!({})) };
@@ -795,11 +794,11 @@ impl Txn<'_> {
         Ok(json!({ "count": matches.len() }))
     }
 
-    fn op_wait(&mut self, p: &mut ObjParser<'_>) -> Result<Value, Stop> {
+    fn op_wait<J: JsonView>(&mut self, p: &mut ObjParser<'_, J>) -> Result<Value, Stop> {
         let timeout = p.member("timeout", Kind::Integer, true);
         let where_ = p.member("where", Kind::Array, false);
         let columns = p.member("columns", Kind::Array, true);
-        let until = p.member("until", Kind::Str, false).and_then(Value::as_str);
+        let until = p.member("until", Kind::Str, false).and_then(J::as_str);
         let rows = p.member("rows", Kind::Array, false);
         let t = self.parse_table(p);
         let (Some(t), Some(until), Some(rows)) = (t, until, rows) else {
@@ -835,7 +834,7 @@ impl Txn<'_> {
         // (`datum::Atoms`), which never changes its hash or equality.
         #[allow(clippy::mutable_key_type)]
         let mut expected: HashSet<Vec<Datum>> = HashSet::new();
-        for rj in rows.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        for rj in rows.as_array().unwrap_or(&[]) {
             let (row, _) = self.parse_row(t, rj).map_err(Stop::Failed)?;
             expected.insert(cols.iter().map(|&c| row.fields[c].clone()).collect());
         }

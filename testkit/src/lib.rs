@@ -46,6 +46,7 @@
 
 mod error;
 mod lflow;
+pub mod nbscript;
 mod process;
 mod sandbox;
 mod stack;

@@ -195,7 +195,7 @@ pub fn with_controller_meter(actions: &[OfAction], meter_id: u32) -> Vec<OfActio
                 pause,
                 meter_id: None,
             } if !userdata.starts_with(&log) => OfAction::Controller {
-                userdata: userdata.clone(),
+                userdata: meter_nested_controllers(userdata, meter_id),
                 pause: *pause,
                 meter_id: Some(meter_id),
             },
@@ -203,6 +203,64 @@ pub fn with_controller_meter(actions: &[OfAction], meter_id: u32) -> Vec<OfActio
             other => other.clone(),
         })
         .collect()
+}
+
+/// The userdata of a controller action with `meter_id` added to the controller actions its
+/// nested actions hold (the `icmp4.frag_mtu` of an `icmp4_error { ... }`): ovn-controller
+/// gives every controller action a flow encodes the flow's controller meter.  Userdata of
+/// opcodes without nested actions is returned as is.
+fn meter_nested_controllers(userdata: &[u8], meter_id: u32) -> Vec<u8> {
+    const NESTED: [u32; 10] = [
+        opcode::ARP,
+        opcode::ND_NA,
+        opcode::ND_NA_ROUTER,
+        opcode::ND_NS,
+        opcode::ICMP,
+        opcode::ICMP4_ERROR,
+        opcode::ICMP6_ERROR,
+        opcode::TCP_RESET,
+        opcode::SCTP_ABORT,
+        opcode::REJECT,
+    ];
+    let op = userdata
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes);
+    if !op.is_some_and(|op| NESTED.contains(&op)) || userdata.len() < 8 {
+        return userdata.to_vec();
+    }
+    let mut out = userdata[..8].to_vec();
+    let mut rest = &userdata[8..];
+    while rest.len() >= 4 {
+        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        if len < 8 || len > rest.len() {
+            break;
+        }
+        let (action, tail) = rest.split_at(len);
+        rest = tail;
+        // NXAST_CONTROLLER2: type 0xffff, vendor 0x2320, subtype 37, then properties.
+        let is_controller2 = action.len() >= 16
+            && action[..2] == [0xff, 0xff]
+            && action[4..8] == [0, 0, 0x23, 0x20]
+            && action[8..10] == [0, 37];
+        let mut has_meter = false;
+        let mut props = action.get(16..).unwrap_or_default();
+        while is_controller2 && props.len() >= 4 {
+            let plen = usize::from(u16::from_be_bytes([props[2], props[3]])).div_ceil(8) * 8;
+            has_meter |= props[..2] == [0, 5];
+            props = props.get(plen.max(8)..).unwrap_or_default();
+        }
+        let start = out.len();
+        out.extend_from_slice(action);
+        if is_controller2 && !has_meter {
+            out.extend_from_slice(&[0, 5, 0, 8]);
+            out.extend_from_slice(&meter_id.to_be_bytes());
+            let n = u16::try_from(len + 8).unwrap_or(u16::MAX);
+            out[start + 2..start + 4].copy_from_slice(&n.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 fn controller(op: u32) -> OfAction {

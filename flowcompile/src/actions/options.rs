@@ -266,7 +266,8 @@ pub fn encode_dhcpv6(opts: &[OptValue<'_>], out: &mut Vec<u8>) {
 
 /// The `put_nd_ra_opts` payload: an ICMPv6 router advertisement header (type 134, hop limit
 /// 255, router lifetime 0xffff, M/O flags from `addr_mode`, preference from
-/// `router_preference`) followed by `slla`, `mtu` and `prefix` options in written order.
+/// `router_preference`) followed by `slla`, `mtu`, `rdnss`, `dnssl` and `prefix` options in
+/// written order.
 pub fn encode_nd_ra(opts: &[OptValue<'_>], out: &mut Vec<u8>) {
     let mode = opts
         .iter()
@@ -303,6 +304,32 @@ pub fn encode_nd_ra(opts: &[OptValue<'_>], out: &mut Vec<u8>) {
             "mtu" => {
                 out.extend_from_slice(&[5, 1, 0, 0]);
                 ints(v).take(1).for_each(|i| be(i.value, 4, out));
+            }
+            "rdnss" => {
+                // RFC 8106: type 25, length in 8-byte units, 2 reserved bytes, infinite
+                // lifetime, then the addresses.
+                let addrs: Vec<&IntConst> = ints(v).collect();
+                let units = (1 + 2 * addrs.len()).min(255) as u8;
+                out.extend_from_slice(&[25, units, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+                addrs.iter().for_each(|a| be(a.value, 16, out));
+            }
+            "dnssl" => {
+                // RFC 8106: type 31, length in 8-byte units, 2 reserved bytes, infinite
+                // lifetime, then each comma-separated domain as DNS labels, zero-padded.
+                let start = out.len();
+                out.extend_from_slice(&[31, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+                let list = first_str(v).unwrap_or_default();
+                for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    for l in name.split('.').filter(|l| !l.is_empty()) {
+                        let l = &l.as_bytes()[..l.len().min(63)];
+                        out.push(l.len() as u8);
+                        out.extend_from_slice(l);
+                    }
+                    out.push(0);
+                }
+                let padded = (out.len() - start).div_ceil(8) * 8;
+                out.resize(start + padded, 0);
+                out[start + 1] = (padded / 8).min(255) as u8;
             }
             "prefix" => {
                 for p in ints(v) {

@@ -413,3 +413,32 @@ mod props {
         }
     }
 }
+
+/// Found by the randomized parity test: a flow's controller meter (CoPP) also goes on the
+/// controller actions nested in a controller action's userdata (`icmp6.frag_mtu` in
+/// `icmp6_error`); the expected text is the real ovn-controller's flow.
+#[test]
+fn controller_meter_reaches_nested_controller_actions() {
+    let text = "icmp6_error {reg9[0] = 1; reg9[1] = 0; eth.dst = 00:00:00:00:e2:01; \
+                ip6.dst = ip6.src; ip6.src = fe80::200:ff:fe00:e201; ip.ttl = 255; \
+                icmp6.type = 2; icmp6.code = 0; icmp6.frag_mtu = 1400; \
+                next(pipeline=ingress, table=0); };";
+    let pctx = ParseContext::new(Pipeline::Ingress, 3);
+    let a = parse_actions(text, &pctx).unwrap();
+    let mut g = GoldenCtx {
+        ports: Vec::new(),
+        meters: Vec::new(),
+        groups: Vec::new(),
+    };
+    let pos = FlowPosition {
+        pipeline: Pipeline::Ingress,
+        table: 3,
+        is_switch: false,
+    };
+    let of = encode_actions(&a, pctx.symtab, pos, &mut g).unwrap();
+    let metered = encode::with_controller_meter(&of, 3);
+    assert_eq!(
+        format_of_actions(&metered),
+        "controller(userdata=00.00.00.14.00.00.00.00.00.19.00.18.80.01.09.10.00.00.00.00.00.00.00.01.00.00.00.00.00.00.00.01.00.19.00.18.80.01.09.10.00.00.00.00.00.00.00.00.00.00.00.00.00.00.00.02.00.19.00.10.80.00.06.06.00.00.00.00.e2.01.00.00.00.1c.00.18.00.80.00.00.00.00.00.00.80.00.34.10.80.00.36.10.00.00.00.00.00.19.00.18.80.00.34.10.fe.80.00.00.00.00.00.00.02.00.00.ff.fe.00.e2.01.00.19.00.10.00.01.3a.01.ff.00.00.00.00.00.00.00.00.19.00.10.80.00.3a.01.02.00.00.00.00.00.00.00.00.19.00.10.80.00.3c.01.00.00.00.00.00.00.00.00.ff.ff.00.30.00.00.23.20.00.25.00.00.00.00.00.00.00.03.00.10.00.00.00.15.00.00.00.00.00.00.05.78.00.04.00.04.00.00.00.00.00.05.00.08.00.00.00.03.ff.ff.00.10.00.00.23.20.00.0e.ff.f8.08.00.00.00,meter_id=3)"
+    );
+}

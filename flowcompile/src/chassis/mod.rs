@@ -57,8 +57,8 @@ use crate::symtab::{OfField, Symtab};
 
 pub use ofp::{flow_mod, FlowModError};
 pub use sb::{
-    format_uuid, AddressSetRow, ChassisRow, DatapathRow, DpGroupRow, LogicalFlowRow,
-    MulticastGroupRow, PortBindingRow, PortGroupRow, RowId, SbTables,
+    format_uuid, AddressSetRow, ChassisRow, DatapathRow, DpGroupRow, HaChassisGroupRow,
+    HaChassisRow, LogicalFlowRow, MulticastGroupRow, PortBindingRow, PortGroupRow, RowId, SbTables,
 };
 pub use view::{
     rows_from_table_json, ChassisView, DatapathLookup, DatapathView, PortView, MAX_PATCH_DEPTH,
@@ -423,13 +423,14 @@ fn local_flow_datapaths<'a>(view: &'a ChassisView, flow: &LogicalFlowRow) -> Vec
 }
 
 /// True if ovn-controller 23.03 skips the flow on this chassis because of its `in_out_port`
-/// tag: the port is a VIF (or other chassis-bound port) that is not bound here.
+/// tag: the port is a VIF (or other chassis-bound port) that is not bound here. Patch,
+/// localnet and vtep ports count as related to every chassis.
 fn skipped_by_in_out_port(flow: &LogicalFlowRow, view: &ChassisView) -> bool {
     let Some(io) = &flow.in_out_port else {
         return false;
     };
     match view.ports.get(&**io) {
-        Some(p) => !p.resident && p.kind != "patch" && p.kind != "localnet",
+        Some(p) => !p.resident && !view::is_always_related(&p.kind),
         None => true,
     }
 }
@@ -656,6 +657,20 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
             };
             let use_cache = fresh.is_none() && renumbered.is_none();
             for (i, em) in m.matches.iter().enumerate() {
+                if dp.is_switch {
+                    // ovn-controller installs a switch flow's match only if the port it
+                    // matches (ingress `inport`, egress `outport`) is related to the chassis.
+                    let reg = match pipeline {
+                        Pipeline::Ingress => OfField::Reg(14),
+                        Pipeline::Egress => OfField::Reg(15),
+                    };
+                    let port = em.flow.get(reg).map_or(0, |m| m.value);
+                    if port != 0
+                        && !u32::try_from(port).is_ok_and(|k| dp.related_ports.contains(&k))
+                    {
+                        continue;
+                    }
+                }
                 packed.clear();
                 let pre_packed =
                     cache_packed

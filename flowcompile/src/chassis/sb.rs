@@ -44,6 +44,24 @@ pub struct ChassisRow {
     pub name: String,
 }
 
+/// `HA_Chassis_Group`: its `HA_Chassis` rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaChassisGroupRow {
+    /// `_uuid`
+    pub uuid: RowId,
+    /// `ha_chassis`
+    pub ha_chassis: Vec<RowId>,
+}
+
+/// `HA_Chassis`: its chassis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaChassisRow {
+    /// `_uuid`
+    pub uuid: RowId,
+    /// `chassis`
+    pub chassis: Option<RowId>,
+}
+
 /// `Datapath_Binding`: the columns the view reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatapathRow {
@@ -72,6 +90,8 @@ pub struct PortBindingRow {
     pub additional_chassis: Vec<RowId>,
     /// `options:peer`
     pub peer: Option<String>,
+    /// `ha_chassis_group`
+    pub ha_chassis_group: Option<RowId>,
 }
 
 /// `Address_Set`: name and addresses (in the set's order).
@@ -168,6 +188,10 @@ pub struct SbTables {
     pub multicast_groups: Vec<MulticastGroupRow>,
     /// `Logical_DP_Group`
     pub dp_groups: Vec<DpGroupRow>,
+    /// `HA_Chassis_Group`
+    pub ha_chassis_groups: Vec<HaChassisGroupRow>,
+    /// `HA_Chassis`
+    pub ha_chassis: Vec<HaChassisRow>,
     /// `Meter` names.
     pub meters: Vec<String>,
     /// `Logical_Flow`
@@ -193,7 +217,7 @@ impl Interner {
 
 impl SbTables {
     /// The tables read by [`SbTables::add_json_rows`], by their Southbound names.
-    pub const TABLES: [&'static str; 9] = [
+    pub const TABLES: [&'static str; 11] = [
         "Chassis",
         "Datapath_Binding",
         "Port_Binding",
@@ -201,6 +225,8 @@ impl SbTables {
         "Port_Group",
         "Multicast_Group",
         "Logical_DP_Group",
+        "HA_Chassis_Group",
+        "HA_Chassis",
         "Meter",
         "Logical_Flow",
     ];
@@ -258,6 +284,7 @@ impl SbTables {
                 datapath: r.datapath.uuid().as_u128(),
                 tunnel_key: r.tunnel_key,
                 chassis: r.chassis.map(|c| c.uuid().as_u128()),
+                ha_chassis_group: r.ha_chassis_group.map(|g| g.uuid().as_u128()),
                 additional_chassis: r
                     .additional_chassis
                     .iter()
@@ -280,6 +307,14 @@ impl SbTables {
             AnyRow::LogicalDpGroup(r) => self.dp_groups.push(DpGroupRow {
                 uuid: r.uuid.uuid().as_u128(),
                 datapaths: r.datapaths.iter().map(|d| d.uuid().as_u128()).collect(),
+            }),
+            AnyRow::HaChassisGroup(r) => self.ha_chassis_groups.push(HaChassisGroupRow {
+                uuid: r.uuid.uuid().as_u128(),
+                ha_chassis: r.ha_chassis.iter().map(|c| c.uuid().as_u128()).collect(),
+            }),
+            AnyRow::HaChassis(r) => self.ha_chassis.push(HaChassisRow {
+                uuid: r.uuid.uuid().as_u128(),
+                chassis: r.chassis.map(|c| c.uuid().as_u128()),
             }),
             AnyRow::Meter(r) => self.meters.push(r.name),
             AnyRow::LogicalFlow(mut r) => self.logical_flows.push(LogicalFlowRow {

@@ -114,6 +114,66 @@ fn view_decides_locality_and_residency() {
     ));
 }
 
+/// Found by the randomized parity test: a distributed gateway port whose HA chassis group
+/// lists this chassis leads on to the peer datapath even when no chassis holds it (two
+/// gateways without BFD); one whose gateways are other chassis does not.
+#[test]
+fn distributed_gateway_port_of_a_listed_chassis_leads_on() {
+    const DP3: &str = "00000000-0000-0000-0000-0000000000d3";
+    const DP4: &str = "00000000-0000-0000-0000-0000000000d4";
+    const HA1: &str = "00000000-0000-0000-0000-0000000000a1";
+    const HAG: &str = "00000000-0000-0000-0000-0000000000a9";
+    let local_with = |cr_chassis: Option<&str>, gateway: &str| {
+        let mut sb = tables(&[]);
+        let patch = |name: &str, dp: &str, key: u32, peer: &str| {
+            let mut p = pb(name, dp, key, None);
+            p["type"] = json!("patch");
+            p["options"] = json!(["map", [["peer", peer]]]);
+            p
+        };
+        let mut cr = pb("cr-r-pub", DP3, 3, cr_chassis);
+        cr["type"] = json!("chassisredirect");
+        cr["ha_chassis_group"] = uuid(HAG);
+        sb.add_json_rows(
+            "HA_Chassis",
+            &[json!({"_uuid": uuid(HA1), "chassis": uuid(gateway)})],
+        )
+        .unwrap();
+        sb.add_json_rows(
+            "HA_Chassis_Group",
+            &[json!({"_uuid": uuid(HAG), "name": "g", "ha_chassis": uuid(HA1)})],
+        )
+        .unwrap();
+        sb.add_json_rows(
+            "Datapath_Binding",
+            &[
+                json!({"_uuid": uuid(DP3), "tunnel_key": 3,
+                       "external_ids": ["map", [["logical-router", "r"]]]}),
+                json!({"_uuid": uuid(DP4), "tunnel_key": 4,
+                       "external_ids": ["map", [["logical-switch", "pub"]]]}),
+            ],
+        )
+        .unwrap();
+        sb.add_json_rows(
+            "Port_Binding",
+            &[
+                patch("sw-r", DP1, 9, "r-sw"),
+                patch("r-sw", DP3, 1, "sw-r"),
+                patch("r-pub", DP3, 2, "pub-r"),
+                patch("pub-r", DP4, 1, "r-pub"),
+                cr,
+            ],
+        )
+        .unwrap();
+        let view = ChassisView::new(&sb, "ch1").unwrap();
+        view.local_datapaths.iter().copied().collect::<Vec<_>>()
+    };
+    assert_eq!(local_with(None, CH1), [1, 3, 4]);
+    assert_eq!(local_with(Some(CH1), CH1), [1, 3, 4]);
+    assert_eq!(local_with(None, CH2), [1, 3]);
+    assert_eq!(local_with(Some(CH2), CH2), [1, 3]);
+}
+
 #[test]
 fn compiles_local_flows_with_tables_cookies_and_metadata() {
     let sb = tables(&[]);
@@ -172,6 +232,91 @@ fn skips_non_local_in_out_port_and_reports_bad_flows() {
     assert!(!flows.to_text().contains("0x42345678"));
     assert_eq!(flows.errors.len(), 1);
     assert!(flows.errors[0].lflow.starts_with("52345678"));
+}
+
+/// Found by the randomized parity test: ovn-controller 23.03 counts patch, localnet and vtep
+/// ports as related to every chassis, so their `in_out_port` flows are installed although
+/// nothing binds them; other unbound ports' flows (localports too) are not.
+#[test]
+fn in_out_port_of_unbound_vtep_is_kept() {
+    let mut flows = Vec::new();
+    for (i, port) in ["vt", "lp", "ext"].iter().enumerate() {
+        let mut f = lflow(
+            &format!("6234567{i}-0000-0000-0000-000000000006"),
+            DP1,
+            "ingress",
+            1,
+            70,
+            &format!("inport == \"{port}\""),
+            "next;",
+        );
+        f["tags"] = json!(["map", [["in_out_port", port]]]);
+        flows.push(f);
+    }
+    let mut sb = tables(&flows);
+    let typed = |name: &str, key: u32, kind: &str| {
+        let mut p = pb(name, DP1, key, None);
+        p["type"] = json!(kind);
+        p
+    };
+    sb.add_json_rows(
+        "Port_Binding",
+        &[
+            typed("vt", 10, "vtep"),
+            typed("lp", 11, "localport"),
+            typed("ext", 12, "external"),
+        ],
+    )
+    .unwrap();
+    let view = ChassisView::new(&sb, "ch1").unwrap();
+    let text = compile_chassis_flows(&sb.logical_flows, &view).to_text();
+    assert!(text.contains("cookie=0x62345670,"), "{text}");
+    assert!(!text.contains("cookie=0x62345671,"), "{text}");
+    assert!(!text.contains("cookie=0x62345672,"), "{text}");
+}
+
+/// Found by the randomized parity test: on a switch, ovn-controller 23.03 drops each OpenFlow
+/// match whose ingress `inport` / egress `outport` is a port not related to the chassis (an
+/// ACL on `outport == "remote-vif"`), whatever else the match says; egress flows on `inport`
+/// are not filtered.
+#[test]
+fn switch_matches_on_unrelated_ports_are_dropped() {
+    let f = |id: &str, pipeline: &str, m: &str| lflow(id, DP1, pipeline, 4, 100, m, "next;");
+    let sb = tables(&[
+        f(
+            "71000000-0000-0000-0000-000000000007",
+            "egress",
+            "outport == \"vm2\" && ip4",
+        ),
+        f(
+            "72000000-0000-0000-0000-000000000007",
+            "egress",
+            "outport == \"vm1\" && ip4",
+        ),
+        f(
+            "73000000-0000-0000-0000-000000000007",
+            "egress",
+            "inport == \"vm2\" && outport == \"vm1\"",
+        ),
+        f(
+            "74000000-0000-0000-0000-000000000007",
+            "ingress",
+            "inport == \"vm2\"",
+        ),
+        f(
+            "75000000-0000-0000-0000-000000000007",
+            "egress",
+            "outport == {\"vm1\", \"vm2\"}",
+        ),
+    ]);
+    let view = ChassisView::new(&sb, "ch1").unwrap();
+    let text = compile_chassis_flows(&sb.logical_flows, &view).to_text();
+    assert!(!text.contains("cookie=0x71000000,"), "{text}");
+    assert!(text.contains("cookie=0x72000000,"), "{text}");
+    assert!(text.contains("cookie=0x73000000,"), "{text}");
+    assert!(!text.contains("cookie=0x74000000,"), "{text}");
+    let n75 = text.matches("cookie=0x75000000,").count();
+    assert_eq!(n75, 1, "{text}");
 }
 
 #[test]

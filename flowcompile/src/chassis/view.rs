@@ -22,6 +22,13 @@ use crate::matches::PortLookup;
 /// Deepest chain of patch ports followed from a bound datapath (ovn-controller's limit).
 pub const MAX_PATCH_DEPTH: usize = 100;
 
+/// True for the port types ovn-controller 23.03 counts as related to every chassis
+/// (whether or not anything binds them).  Not localports: their flows are not installed
+/// (seen on the real stack).
+pub(crate) fn is_always_related(kind: &str) -> bool {
+    matches!(kind, "patch" | "localnet" | "vtep")
+}
+
 /// One port binding as the chassis sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortView {
@@ -36,6 +43,9 @@ pub struct PortView {
     /// Bound to this chassis (`chassis` or `additional_chassis`); for a chassis-redirect
     /// port, the gateway is here.
     pub resident: bool,
+    /// Its `ha_chassis_group` lists this chassis (for a chassis-redirect port: this
+    /// chassis is one of the gateways).
+    pub ha_group_here: bool,
 }
 
 /// One datapath as the chassis sees it.
@@ -51,6 +61,10 @@ pub struct DatapathView {
     pub multicast_groups: HashMap<String, u32>,
     /// Its ports: name → tunnel key.
     pub ports: HashMap<String, u32>,
+    /// Tunnel keys of its ports related to the chassis (ovn-controller's related lports):
+    /// bound here, or patch, localnet and vtep ports.  A switch flow's OpenFlow
+    /// match on an ingress `inport` or egress `outport` outside this set is not installed.
+    pub related_ports: HashSet<u32>,
 }
 
 /// Everything [`compile_chassis_flows`](super::compile_chassis_flows) needs to know about one
@@ -113,6 +127,19 @@ impl ChassisView {
         }
         let mut by_dp: HashMap<u128, Vec<&PortBindingRow>> =
             HashMap::with_capacity(sb.datapaths.len());
+        // The HA chassis groups that list this chassis.
+        let ha_here: HashSet<u128> = sb
+            .ha_chassis
+            .iter()
+            .filter(|h| h.chassis == Some(here))
+            .map(|h| h.uuid)
+            .collect();
+        let groups_here: HashSet<u128> = sb
+            .ha_chassis_groups
+            .iter()
+            .filter(|g| g.ha_chassis.iter().any(|h| ha_here.contains(h)))
+            .map(|g| g.uuid)
+            .collect();
         for pb in &sb.port_bindings {
             let dpu = pb.datapath;
             let resident = pb.chassis == Some(here) || pb.additional_chassis.contains(&here);
@@ -124,10 +151,16 @@ impl ChassisView {
                     datapath: dp_key_by_uuid.get(&dpu).copied().unwrap_or(0),
                     tunnel_key: key(pb.tunnel_key),
                     resident,
+                    ha_group_here: pb
+                        .ha_chassis_group
+                        .is_some_and(|g| groups_here.contains(&g)),
                 },
             );
             if let Some(dp) = view.datapaths.get_mut(&dpu) {
                 dp.ports.insert(pb.logical_port.clone(), key(pb.tunnel_key));
+                if resident || is_always_related(&pb.kind) {
+                    dp.related_ports.insert(key(pb.tunnel_key));
+                }
             }
             by_dp.entry(dpu).or_default().push(pb);
         }
@@ -161,9 +194,11 @@ impl ChassisView {
                 {
                     continue;
                 }
+                // Through a distributed gateway port only if this chassis is one of its
+                // gateways (active or not, as ovn-controller 23.03 decides).
                 let cr = format!("cr-{}", pb.logical_port);
                 if let Some(crp) = view.ports.get(&cr) {
-                    if crp.kind == "chassisredirect" && !crp.resident {
+                    if crp.kind == "chassisredirect" && !crp.resident && !crp.ha_group_here {
                         continue;
                     }
                 }
@@ -289,16 +324,12 @@ impl ChassisResident for DatapathLookup<'_> {
 }
 
 impl PortLookup for DatapathLookup<'_> {
-    fn port_key(&self, field: &str, name: &str) -> Option<u32> {
+    fn port_key(&self, _field: &str, name: &str) -> Option<u32> {
         if name == "none" {
             return Some(0);
         }
         if let Some(p) = self.view.ports.get(name) {
             if p.datapath != self.dp.tunnel_key {
-                return None;
-            }
-            // 23.03 resolves `inport` to a VIF only where the VIF is bound.
-            if field == "inport" && p.kind.is_empty() && !p.resident {
                 return None;
             }
             return Some(p.tunnel_key);

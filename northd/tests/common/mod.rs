@@ -13,6 +13,7 @@ use ovsdb::model::Model;
 use serde_json::{Map, Value};
 
 use northd::{build, NbSnapshot, SbContent, SbState};
+pub use testkit::nbscript::{copp_everywhere, resolve_arg};
 
 /// A logical flow expanded per datapath: (datapath name, stage name, priority, match, actions).
 pub type Flow = (String, String, u16, String, String);
@@ -150,63 +151,6 @@ pub fn check_parses(content: &SbContent) {
     );
 }
 
-/// Resolves references in an nbctl argument: `=@dhcp4`/`=@dhcp6`/`=@dhcp6s`/`@dns` (rows
-/// tagged `external_ids:n=...`), `=Table/name` (a whole argument) and `col==Table/name`
-/// (`col=<uuid>`), by the row's `name`.
-pub fn resolve_arg(stack: &testkit::Stack, a: &str) -> String {
-    let by_name = |table: &str, name: &str| {
-        stack
-            .nbctl([
-                "--bare",
-                "--columns=_uuid",
-                "find",
-                table,
-                &format!("name={name}"),
-            ])
-            .expect("find")
-            .trim()
-            .to_owned()
-    };
-    for (tag, table, n) in [
-        ("=@dhcp4", "DHCP_Options", "v4"),
-        ("=@dhcp6s", "DHCP_Options", "v6s"),
-        ("=@dhcp6", "DHCP_Options", "v6"),
-    ] {
-        if let Some(col) = a.strip_suffix(tag) {
-            return format!("{col}={}", ext_uuid(stack, table, n));
-        }
-    }
-    if a == "@dns" {
-        return ext_uuid(stack, "DNS", "dns");
-    }
-    if let Some((table, name)) = a.strip_prefix('=').and_then(|r| r.split_once('/')) {
-        return by_name(table, name);
-    }
-    if let Some((col, r)) = a.split_once("==") {
-        if let Some((table, name)) = r.split_once('/') {
-            // Only a table name (`Logical_Router/r1`), not a match (`ip4.src == 10.0.0.0/8`).
-            if table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return format!("{col}={}", by_name(table, name));
-            }
-        }
-    }
-    a.to_owned()
-}
-
-/// The UUID of the row of `table` with `external_ids:n=name` (empty if none).
-pub fn ext_uuid(stack: &testkit::Stack, table: &str, name: &str) -> String {
-    stack
-        .nbctl([
-            "--bare",
-            "--columns=_uuid",
-            "find",
-            table,
-            &format!("external_ids:n={name}"),
-        ])
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default()
-}
-
 /// Runs a scenario without a chassis: `setup` issues nbctl commands on the real stack.
 pub fn scenario(name: &str, setup: &[&[&str]]) -> Option<Outcome> {
     scenario_on(name, false, setup)
@@ -311,53 +255,6 @@ pub fn print_outcome(name: &str, out: &Outcome) {
 /// A logical flow with a meter or a port tag, expanded per datapath: the flow, its
 /// `controller_meter` and its `tags:in_out_port`.
 pub type MeteredFlow = (Flow, Option<String>, Option<String>);
-
-/// The CoPP protocols a scenario run with `PARITY_COPP=1` meters on every datapath, each
-/// through its own meter (`copp-PROTO`) so that a flow given the wrong protocol shows.
-pub const COPP_PROTOS: &[&str] = &[
-    "arp",
-    "arp-resolve",
-    "dhcpv4-opts",
-    "dhcpv6-opts",
-    "dns",
-    "event-elb",
-    "icmp4-error",
-    "icmp6-error",
-    "igmp",
-    "nd-na",
-    "nd-ns",
-    "nd-ns-resolve",
-    "nd-ra-opts",
-    "tcp-reset",
-    "bfd",
-    "reject",
-    "svc-monitor",
-];
-
-/// Puts a CoPP metering every protocol of [`COPP_PROTOS`] on every switch and router of the
-/// stack (one meter per protocol).
-pub fn copp_everywhere(stack: &testkit::Stack) {
-    for p in COPP_PROTOS {
-        let meter = format!("copp-{p}");
-        stack
-            .nbctl(["meter-add", &meter, "drop", "10", "pktps"])
-            .expect("meter-add");
-        stack
-            .nbctl(["copp-add", "copp-all", p, &meter])
-            .expect("copp-add");
-    }
-    for (list, add) in [("ls-list", "ls-copp-add"), ("lr-list", "lr-copp-add")] {
-        let out = stack.nbctl([list]).expect("list");
-        for line in out.lines() {
-            // `UUID (name)`
-            if let Some(uuid) = line.split_whitespace().next() {
-                stack
-                    .nbctl([add, "copp-all", uuid])
-                    .expect("copp on datapath");
-            }
-        }
-    }
-}
 
 /// Our flows that carry a meter or a port tag, expanded per datapath.
 pub fn our_metered_flows(content: &SbContent) -> BTreeSet<MeteredFlow> {

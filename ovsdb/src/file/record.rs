@@ -201,13 +201,17 @@ pub fn append_encoded_record_text(dst: &mut Vec<u8>, mut data: Vec<u8>) {
     use std::io::Write as _;
     data.push(b'\n');
     let sha1 = Sha1::digest(&data);
+    let mut header = Vec::with_capacity(80);
     // Writing to a Vec cannot fail.
-    let _ = writeln!(
-        dst,
-        "OVSDB {STANDALONE_MAGIC} {} {}",
-        data.len(),
-        hex::encode(sha1)
-    );
+    let _ = write!(header, "OVSDB {STANDALONE_MAGIC} {} ", data.len());
+    // The digest in hex, without the `String` that `hex::encode` builds char by char.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in sha1 {
+        header.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+    }
+    header.push(b'\n');
+    dst.reserve_exact(header.len() + data.len());
+    dst.extend_from_slice(&header);
     dst.extend_from_slice(&data);
 }
 

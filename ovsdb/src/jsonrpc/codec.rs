@@ -1,6 +1,6 @@
 //! `tokio_util::codec` adapter: bytes ⇄ [`Message`].
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{JsonRpcError, JsonSplitter, Limits, Message};
@@ -34,6 +34,64 @@ impl JsonRpcCodec {
     /// Stream offset of the first byte not yet decoded.
     pub fn stream_offset(&self) -> u64 {
         self.splitter.stream_offset()
+    }
+}
+
+impl JsonRpcCodec {
+    /// Like [`Decoder::decode`], but stops after framing: the next complete value's bytes, not yet
+    /// parsed ([`Frame::to_message`] does what `decode` would do with them). Framing errors
+    /// discard the buffered input, as in `decode`.
+    pub fn decode_frame(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, JsonRpcError> {
+        match self.splitter.next_frame(src) {
+            Ok(Some(bytes)) => Ok(Some(Frame {
+                offset: self.splitter.stream_offset() - bytes.len() as u64,
+                bytes: bytes.freeze(),
+            })),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.splitter.reset();
+                src.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Like [`Decoder::decode_eof`], for frames: the input has ended, so bytes left after the
+    /// last complete value are a truncated message.
+    pub fn decode_frame_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, JsonRpcError> {
+        if let Some(frame) = self.decode_frame(src)? {
+            return Ok(Some(frame));
+        }
+        if src.is_empty() {
+            return Ok(None);
+        }
+        let err = JsonRpcError::Truncated {
+            offset: self.splitter.stream_offset(),
+            buffered: src.len(),
+        };
+        self.splitter.reset();
+        src.clear();
+        Err(err)
+    }
+}
+
+/// The bytes of one complete JSON value from the stream (see [`JsonRpcCodec::decode_frame`]).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Stream offset of the first byte.
+    pub offset: u64,
+    /// The value's text.
+    pub bytes: Bytes,
+}
+
+impl Frame {
+    /// Parses and validates the message, with the errors [`Decoder::decode`] gives.
+    pub fn to_message(&self) -> Result<Message, JsonRpcError> {
+        let value = serde_json::from_slice(&self.bytes).map_err(|source| JsonRpcError::Json {
+            offset: self.offset,
+            source,
+        })?;
+        Message::from_json(value)
     }
 }
 

@@ -30,7 +30,7 @@ pub mod echo;
 mod message;
 mod split;
 
-pub use codec::JsonRpcCodec;
+pub use codec::{Frame, JsonRpcCodec};
 pub use message::{Message, Notification, Request, Response};
 pub use split::{
     JsonSplitter, Limits, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_SIZE, MAX_SUPPORTED_DEPTH,

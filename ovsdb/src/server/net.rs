@@ -27,10 +27,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use tokio_util::codec::Decoder;
 
 use super::{Outgoing, Server, SessionId};
-use crate::jsonrpc::{JsonRpcCodec, JsonRpcError, Limits, Message};
+use crate::jsonrpc::{Frame, JsonRpcCodec, JsonRpcError, Limits};
 
 enum Listener {
     Unix(UnixListener),
@@ -330,6 +329,14 @@ async fn connection<S>(
         if last_round {
             break;
         }
+        // A big message (a northd round's transaction, its reply) leaves big buffers behind:
+        // give them back once they are empty.
+        if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
+            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if wbuf.capacity() > 4 * READ_CHUNK {
+            wbuf = BytesMut::new();
+        }
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
@@ -343,6 +350,7 @@ async fn connection<S>(
                     }
                 };
                 let failed = decode_all(&mut codec, &mut rbuf, eof, &mut msgs);
+                let mut bad = false;
                 if let Some(e) = &failed {
                     tracing::warn!(%sid, "closing connection: {e}");
                 }
@@ -351,8 +359,15 @@ async fn connection<S>(
                         let mut s = lock(&shared.server);
                         let now = Instant::now();
                         for m in msgs.drain(..) {
-                            s.handle_message(sid, m, now);
+                            if let Err(e) = s.handle_frame(sid, &m, now) {
+                                // The message is invalid: the connection closes, and the
+                                // messages after it are not handled.
+                                tracing::warn!(%sid, "closing connection: {e}");
+                                bad = true;
+                                break;
+                            }
                         }
+                        msgs.clear();
                         (s.take_ready(), s.has_unflushed())
                     };
                     shared.wake(ready.into_iter().filter(|id| *id != sid).collect());
@@ -362,7 +377,7 @@ async fn connection<S>(
                         yield_to_ready_tasks().await;
                     }
                 }
-                last_round = eof || failed.is_some();
+                last_round = eof || failed.is_some() || bad;
             }
             _ = notify.notified() => {}
             _ = shutdown.changed() => break,
@@ -396,25 +411,25 @@ async fn yield_to_ready_tasks() {
     .await;
 }
 
-/// Decodes every complete message in `buf` into `msgs` (at the end of the input, `eof`, also
-/// what [`JsonRpcCodec::decode_eof`] makes of the rest); returns the error that ends the
-/// connection, if any. Messages decoded before an error are still handled, as they were
+/// Splits every complete message in `buf` into `msgs` (at the end of the input, `eof`, also
+/// what [`JsonRpcCodec::decode_frame_eof`] makes of the rest); returns the framing error that
+/// ends the connection, if any. Messages framed before an error are still handled, as they were
 /// received first.
 fn decode_all(
     codec: &mut JsonRpcCodec,
     buf: &mut BytesMut,
     eof: bool,
-    msgs: &mut Vec<Message>,
+    msgs: &mut Vec<Frame>,
 ) -> Option<JsonRpcError> {
     loop {
-        match codec.decode(buf) {
+        match codec.decode_frame(buf) {
             Ok(Some(m)) => msgs.push(m),
             Ok(None) => break,
             Err(e) => return Some(e),
         }
     }
     if eof {
-        match codec.decode_eof(buf) {
+        match codec.decode_frame_eof(buf) {
             Ok(Some(m)) => msgs.push(m),
             Ok(None) => {}
             Err(e) => return Some(e),

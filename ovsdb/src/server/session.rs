@@ -17,8 +17,9 @@ use serde_json::{json, Value};
 use super::monitor::{self, Monitor, MonitorVersion};
 use super::{Outgoing, Server};
 use crate::db::{ChangeSet, TxnContext, TxnOutcome};
+use crate::json::{JsonRef, JsonView};
 use crate::jsonrpc::echo::{Keepalive, KeepaliveAction};
-use crate::jsonrpc::{Message, Notification, Request, Response};
+use crate::jsonrpc::{Frame, JsonRpcError, Message, Notification, Request, Response};
 
 /// Identifies one client session of a [`Server`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -40,11 +41,45 @@ enum MonitorReply {
     },
 }
 
+/// The parameters of a `transact`.
+#[derive(Debug, Clone)]
+enum TxnParams {
+    /// As a `Value` tree (from [`Server::handle_message`]).
+    Tree(Value),
+    /// The bytes of the whole request (from [`Server::handle_frame`]), read again by each run.
+    Frame(Bytes),
+}
+
+/// The `params` of a well-formed `transact` request: an object whose members are among `method`,
+/// `params`, `result`, `error` and `id`, with `"method": "transact"`, an array `params`, a non-null
+/// `id` and no `result` nor `error` (`null` counting as absent), as [`Message::from_json`] checks.
+fn transact_params<'t, 'a>(msg: &'t JsonRef<'a>) -> Option<(&'t JsonRef<'a>, &'t JsonRef<'a>)> {
+    let JsonRef::Object(members) = msg else {
+        return None;
+    };
+    let (mut method, mut params, mut id) = (None, None, None);
+    for (k, v) in members {
+        match k.as_ref() {
+            "method" => method = Some(v),
+            "params" => params = Some(v),
+            "id" => id = Some(v),
+            "result" | "error" if v.is_null() => {}
+            _ => return None,
+        }
+    }
+    if method?.as_str()? != "transact" {
+        return None;
+    }
+    let params = params.filter(|p| p.is_array())?;
+    let id = id.filter(|i| !i.is_null())?;
+    Some((id, params))
+}
+
 /// A `transact` waiting for its `wait` operations.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingTxn {
     id: Value,
-    params: Value,
+    params: TxnParams,
     db: usize,
     received: Instant,
     timeout_ms: Option<u64>,
@@ -102,6 +137,53 @@ fn notification(method: &str, params: Vec<Value>) -> Message {
 }
 
 impl Server {
+    /// Handles one message received on session `sid` at `now`, from its bytes. Does what
+    /// [`Server::handle_message`] does with [`Frame::to_message`]'s message, and returns that
+    /// function's error (the connection should then close); a `transact` is executed straight
+    /// from the bytes, without building a `Value` tree.
+    pub fn handle_frame(
+        &mut self,
+        sid: SessionId,
+        frame: &Frame,
+        now: Instant,
+    ) -> Result<(), JsonRpcError> {
+        let tree = crate::json::parse(&frame.bytes);
+        if let Some((id, params)) = tree.as_ref().and_then(transact_params) {
+            let db = params
+                .as_array()
+                .and_then(<[JsonRef<'_>]>::first)
+                .and_then(JsonRef::as_str)
+                .and_then(|name| self.db_index(name));
+            if let Some(db) = db {
+                let Some(s) = self.sessions.get_mut(&sid) else {
+                    return Ok(());
+                };
+                s.keepalive.on_receive(now);
+                let pending = PendingTxn {
+                    id: id.to_value(),
+                    params: TxnParams::Frame(frame.bytes.clone()),
+                    db,
+                    received: now,
+                    timeout_ms: None,
+                };
+                let outcome = self.execute_transact(sid, &pending, now, Some(params));
+                // The request's tree is not needed to commit: a big transaction's commit
+                // (file record, monitor updates) does not hold it too.
+                drop(tree);
+                self.complete_transact(sid, pending, outcome);
+                self.retry_pending(Some(db), now);
+                return Ok(());
+            }
+        }
+        // Anything else (and every error) as before.
+        let msg = match &tree {
+            Some(t) => Message::from_json(t.to_value())?,
+            None => frame.to_message()?,
+        };
+        self.handle_message(sid, msg, now);
+        Ok(())
+    }
+
     /// Handles one message received on session `sid` at `now`.
     pub fn handle_message(&mut self, sid: SessionId, msg: Message, now: Instant) {
         let Some(s) = self.sessions.get_mut(&sid) else {
@@ -138,7 +220,7 @@ impl Server {
                 Ok(db) => {
                     let pending = PendingTxn {
                         id,
-                        params: params_json,
+                        params: TxnParams::Tree(params_json),
                         db,
                         received: now,
                         timeout_ms: None,
@@ -234,13 +316,45 @@ impl Server {
     }
 
     /// Runs (or re-runs) a transaction; returns true when it completed.
-    fn run_transact(&mut self, sid: SessionId, mut p: PendingTxn, now: Instant) -> bool {
+    fn run_transact(&mut self, sid: SessionId, p: PendingTxn, now: Instant) -> bool {
+        let outcome = self.execute_transact(sid, &p, now, None);
+        self.complete_transact(sid, p, outcome)
+    }
+
+    /// Executes a transaction, with its parameters already read when `parsed`.
+    fn execute_transact(
+        &mut self,
+        sid: SessionId,
+        p: &PendingTxn,
+        now: Instant,
+        parsed: Option<&JsonRef<'_>>,
+    ) -> TxnOutcome {
         let elapsed = now.saturating_duration_since(p.received);
         let ctx = TxnContext {
             held_locks: self.held_locks(sid),
             elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         };
-        let outcome = self.dbs[p.db].db.transact(&p.params, &ctx);
+        let db = &mut self.dbs[p.db].db;
+        match (parsed, &p.params) {
+            (Some(params), _) => db.transact_json(params, &ctx),
+            (None, TxnParams::Tree(params)) => db.transact(params, &ctx),
+            (None, TxnParams::Frame(bytes)) => {
+                // Parsed before, when the request arrived.
+                let tree = crate::json::parse(bytes);
+                let params = tree.as_ref().and_then(transact_params).map(|(_, p)| p);
+                db.transact_json(params.unwrap_or(&JsonRef::Null), &ctx)
+            }
+        }
+    }
+
+    /// Commits and answers a transaction that completed, or queues it again while it is blocked;
+    /// returns true when it completed.
+    fn complete_transact(
+        &mut self,
+        sid: SessionId,
+        mut p: PendingTxn,
+        outcome: TxnOutcome,
+    ) -> bool {
         match outcome {
             TxnOutcome::Complete { results, changes } => {
                 let mut results = results;

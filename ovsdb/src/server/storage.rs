@@ -10,10 +10,14 @@
 //!   of the machine).
 //! - Online compaction replaces the file by the schema and one snapshot record when the file has
 //!   grown past [`StorageOptions::compact_min_size`] and to [`StorageOptions::compact_factor`] times
-//!   its size after the previous compaction.
+//!   its size after the previous compaction, holds at least
+//!   [`StorageOptions::compact_min_records`] records, and
+//!   [`StorageOptions::compact_min_interval`] has passed since the file was opened or last
+//!   compacted (ovsdb-server's rules: right after a big first commit, such as northd's first
+//!   Southbound round, neither server rewrites the whole database).
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
 
@@ -65,6 +69,11 @@ pub struct StorageOptions {
     pub compact_min_size: u64,
     /// Compact when the file reaches this multiple of its size after the last compaction.
     pub compact_factor: u64,
+    /// Never compact a file of fewer records (the schema included). ovsdb-server uses 100.
+    pub compact_min_records: u64,
+    /// Never compact sooner than this after opening the file or compacting it. ovsdb-server waits
+    /// 10 minutes plus a random part of up to 10 more.
+    pub compact_min_interval: Duration,
 }
 
 impl Default for StorageOptions {
@@ -73,6 +82,8 @@ impl Default for StorageOptions {
             sync_every_commit: false,
             compact_min_size: 10 << 20,
             compact_factor: 4,
+            compact_min_records: 100,
+            compact_min_interval: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -120,6 +131,10 @@ pub struct FileStorage {
     staged: Vec<u8>,
     /// Whether a staged commit must be synced (durable, or [`StorageOptions::sync_every_commit`]).
     staged_sync: bool,
+    /// Records read when the file was opened plus records written since.
+    n_records: u64,
+    /// No compaction before this time.
+    next_compact: Instant,
 }
 
 fn now_ms() -> i64 {
@@ -139,7 +154,9 @@ impl FileStorage {
         let path = path.as_ref();
         // Records are applied as they are read, each dropped before the next is read.
         let mut loaded: Option<(Database, Value)> = None;
+        let mut n_records = 0;
         let on_record = |raw: file::RawRecord| -> Result<Option<file::Corruption>, StorageError> {
+            n_records += 1;
             if let Some((db, _)) = &mut loaded {
                 if replay_inserts_text(db, &raw.data).is_some() {
                     return Ok(None);
@@ -190,6 +207,8 @@ impl FileStorage {
                 schema_json,
                 staged: Vec::new(),
                 staged_sync: false,
+                n_records,
+                next_compact: Instant::now() + options.compact_min_interval,
             },
             end.corrupt_tail,
         ))
@@ -224,6 +243,7 @@ impl FileStorage {
         let snapshot = snapshot_record(db);
         self.log.compact(&self.schema_json, &snapshot)?;
         self.base_size = self.log.len();
+        self.next_compact = Instant::now() + self.options.compact_min_interval;
         tracing::info!(file = %self.log.path().display(), size = self.base_size, "compacted database");
         Ok(())
     }
@@ -242,6 +262,7 @@ impl CommitLog for FileStorage {
     fn stage(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError> {
         if let Some(record) = commit_record_text(db.schema(), changes, now_ms()) {
             file::append_encoded_record_text(&mut self.staged, record);
+            self.n_records += 1;
             self.staged_sync |= changes.durable || self.options.sync_every_commit;
         }
         Ok(())
@@ -254,6 +275,10 @@ impl CommitLog for FileStorage {
         let sync = std::mem::take(&mut self.staged_sync);
         let written = self.log.append_encoded_records(&self.staged);
         self.staged.clear();
+        if self.staged.capacity() > 1 << 20 {
+            // After a big commit: its buffer goes back.
+            self.staged = Vec::new();
+        }
         written?;
         if sync {
             self.log.sync()?;
@@ -262,7 +287,10 @@ impl CommitLog for FileStorage {
             .options
             .compact_min_size
             .max(self.base_size.saturating_mul(self.options.compact_factor));
-        if self.log.len() >= threshold {
+        if self.log.len() >= threshold
+            && self.n_records >= self.options.compact_min_records
+            && Instant::now() >= self.next_compact
+        {
             if let Err(e) = self.compact(db) {
                 // The commit itself is safely in the old file; compaction is retried later.
                 tracing::warn!("compaction failed: {e}");

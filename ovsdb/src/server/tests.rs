@@ -510,3 +510,56 @@ fn commits_of_several_sessions_are_flushed_together_and_fail_together() {
     assert_eq!(result(&out_b, 6).as_array().unwrap().len(), 1);
     assert!(!s.has_unflushed());
 }
+
+/// `handle_frame` (a `transact` read straight from its bytes) answers exactly as
+/// `handle_message` does with the message decoded into a `Value`: results, every kind of error
+/// text, blocked `wait`s, and messages that are not `transact` requests or not valid at all.
+#[test]
+fn frames_are_handled_as_their_messages() {
+    let seeded = || {
+        let mut s = Server::new(ServerConfig::default()).unwrap();
+        let db = Database::with_seed(Schema::from_str_json(SCHEMA).unwrap(), 7);
+        s.add_database(db, None).unwrap();
+        s
+    };
+    let texts = [
+        r#"{"id":1,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"name":"x\"\u00e9","n":1.0,"m":["map",[["k","v"]]]},"uuid-name":"r"},{"op":"mutate","table":"A","where":[["_uuid","==",["named-uuid","r"]]],"mutations":[["n","+=",2]]}]}"#,
+        r#"{"params":["T",{"op":"select","table":"A","where":[["n","==",3]],"columns":["name","n","m"]}],"id":"s","method":"transact","error":null}"#,
+        r#"{"id":3,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"nope":1}}]}"#,
+        r#"{"id":4,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"n":"x"}}]}"#,
+        r#"{"id":5,"method":"transact","params":["T",{"op":"insert","table":"A","row":{},"extra":1}]}"#,
+        r#"{"id":6,"method":"transact","params":["T",{"op":"frob"}, {"op":"insert"}]}"#,
+        r#"{"id":7,"method":"transact","params":["T",5,{"op":"comment","comment":"c"}]}"#,
+        r#"{"id":8,"method":"transact","params":["T",{"op":"update","table":"A","where":[["name","==","x\"é"]],"row":{"n":7,"n":8}}]}"#,
+        r#"{"id":9,"method":"transact","params":["T",{"op":"delete","table":"A","where":[["m","includes",["map",[["k","v"]]]]]},{"op":"abort"}]}"#,
+        r#"{"id":10,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"name":"y"},"uuid":"bad"}]}"#,
+        r#"{"id":11,"method":"transact","params":["U",{"op":"select","table":"A","where":[]}]}"#,
+        r#"{"id":12,"method":"transact","params":[]}"#,
+        r#"{"id":13,"method":"transact","params":["T",{"op":"wait","table":"A","where":[],"columns":["name"],"until":"==","rows":[{"name":"z"}]}]}"#,
+        r#"{"id":14,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"name":"z","n":["set",[]]}}]}"#,
+        r#"{"id":15,"method":"transact","params":["T",{"op":"select","table":"A","where":[["n","<",1e1]]}]}"#,
+        r#"{"id":16,"method":"echo","params":[1.5,"x"]}"#,
+        r#"{"id":null,"method":"transact","params":["T",{"op":"insert","table":"A","row":{}}]}"#,
+        r#"{"id":17,"method":"transact","params":["T"],"bogus":1}"#,
+        r#"{"id":18,"method":"transact","params":["T",{"op":"insert","table":"A","row":{}}"#,
+    ];
+    let t = Instant::now();
+    let mut by_message = seeded();
+    let mut by_frame = seeded();
+    let a = by_message.connect(t, None);
+    let b = by_frame.connect(t, None);
+    for text in texts {
+        let frame = crate::jsonrpc::Frame {
+            offset: 0,
+            bytes: bytes::Bytes::from(text),
+        };
+        let via_frame = by_frame
+            .handle_frame(b, &frame, t)
+            .map_err(|e| e.to_string());
+        let via_message = frame.to_message().map_err(|e| e.to_string()).map(|m| {
+            by_message.handle_message(a, m, t);
+        });
+        assert_eq!(via_frame, via_message, "{text}");
+        assert_eq!(drain(&mut by_frame, b), drain(&mut by_message, a), "{text}");
+    }
+}

@@ -595,7 +595,6 @@ fn bench_port_insert_layers() {
 /// its own for callgrind's `--toggle-collect=*bytes_to_bytes*`.
 #[inline(never)]
 fn bytes_to_bytes(nb: &Path, requests: &[Vec<u8>]) -> f64 {
-    use tokio_util::codec::Decoder;
     let dir = tempfile::tempdir().unwrap();
     let mut server = ovsdb::server::Server::new(ovsdb::server::ServerConfig::default()).unwrap();
     let f = fresh_db(dir.path(), "nb.db", nb, &[]);
@@ -612,8 +611,8 @@ fn bytes_to_bytes(nb: &Path, requests: &[Vec<u8>]) -> f64 {
             t = Instant::now();
         }
         let mut buf = bytes::BytesMut::from(&r[..]);
-        while let Some(m) = codec.decode(&mut buf).unwrap() {
-            server.handle_message(sid, m, now);
+        while let Some(f) = codec.decode_frame(&mut buf).unwrap() {
+            server.handle_frame(sid, &f, now).unwrap();
         }
         while let Some(m) = server.poll_transmit(sid) {
             m.encode(&mut out).unwrap();
@@ -621,4 +620,151 @@ fn bytes_to_bytes(nb: &Path, requests: &[Vec<u8>]) -> f64 {
         out.clear();
     }
     (requests.len() - 1) as f64 / t.elapsed().as_secs_f64()
+}
+
+/// A transaction shaped like the one a northd round writes to an empty Southbound: `ops`
+/// operations, one datapath per 150 (named, with a tunnel key), 20 ports per datapath, and
+/// logical flows for the rest (match, actions and `external_ids` as northd writes them, about
+/// 330 bytes each); returns the whole `transact` request's text.
+fn big_sb_txn(ops: usize) -> String {
+    let dps = (ops / 150).max(1);
+    let ports = (dps * 20).min(ops - dps);
+    let flows = ops - dps - ports;
+    let mut params = vec![json!("OVN_Southbound")];
+    for d in 0..dps {
+        params.push(json!({
+            "op": "insert", "table": "Datapath_Binding", "uuid-name": format!("dp{d}"),
+            "row": {"tunnel_key": d + 1, "external_ids": ["map", [
+                ["logical-switch", uuid::Uuid::new_v4().to_string()], ["name", format!("node-{d}")]]]},
+        }));
+    }
+    for p in 0..ports {
+        let (d, i) = (p % dps, p / dps);
+        params.push(json!({
+            "op": "insert", "table": "Port_Binding",
+            "row": {
+                "logical_port": format!("pod-{d}-{i}"), "datapath": ["named-uuid", format!("dp{d}")],
+                "tunnel_key": i + 1, "mac": format!("0a:58:0a:{:02x}:{:02x}:{:02x} 10.{}.{}.{}", d >> 8, d & 255, i, d >> 8, d & 255, i + 2),
+                "options": ["map", [["requested-chassis", format!("node-{d}")]]],
+                "external_ids": ["map", [["namespace", "default"], ["pod", "true"]]],
+            },
+        }));
+    }
+    for f in 0..flows {
+        let d = f % dps;
+        params.push(json!({
+            "op": "insert", "table": "Logical_Flow",
+            "row": {
+                "logical_datapath": ["named-uuid", format!("dp{d}")],
+                "pipeline": if f % 2 == 0 { "ingress" } else { "egress" },
+                "table_id": f % 30, "priority": (f * 7) % 65536,
+                "match": format!("inport == \"pod-{d}-{}\" && eth.src == {{0a:58:0a:00:{:02x}:{:02x}}} && ip4.src == 10.{}.{}.{}", f % 20, (f >> 8) & 255, f & 255, (f >> 16) & 255, (f >> 8) & 255, f & 255),
+                "actions": "reg0[0] = 1; reg8[16] = 1; next;",
+                "external_ids": ["map", [["source", "northd.c:6123"], ["stage-hint", format!("{:08x}", f)], ["stage-name", "ls_in_port_sec_ip"]]],
+            },
+        }));
+    }
+    json!({"id": 1, "method": "transact", "params": params}).to_string()
+}
+
+/// Peak and current resident memory of process `pid`, KiB (`VmHWM`, `VmRSS`).
+fn peak_rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// The big Southbound commit of a northd round: one client commits a `big_sb_txn` (75,000
+/// operations unless `OVNKIT_BENCH_BIG_OPS` says otherwise) to an empty Southbound while
+/// another monitors the tables it writes; prints the server's CPU from sending the request until
+/// the monitor's update has arrived, and its peak memory. `OVNKIT_BENCH_BIG_RUNS` (1) runs of
+/// ours then the real server; `OVNKIT_BENCH_BIG_WHICH=ours` (or `real`) runs only one of them.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored bench --nocapture"]
+fn bench_big_commit() {
+    let ovn = testkit::require_or_skip!();
+    let dir = tempfile::tempdir().unwrap();
+    let sb = ovn.schema(testkit::Schema::Southbound).unwrap();
+    let env_num = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let ops = env_num("OVNKIT_BENCH_BIG_OPS", 75_000);
+    let runs = env_num("OVNKIT_BENCH_BIG_RUNS", 1);
+    let which = std::env::var("OVNKIT_BENCH_BIG_WHICH").unwrap_or_default();
+    let request = big_sb_txn(ops);
+    eprintln!("transaction: {ops} operations, {} bytes", request.len());
+    let mut report = Vec::new();
+    for run in 0..runs {
+        for ours in [true, false] {
+            if (ours && which == "real") || (!ours && which == "ours") {
+                continue;
+            }
+            let db = fresh_db(dir.path(), "sb.db", &sb, &[]);
+            let served = if ours {
+                Served::ours(&db, dir.path())
+            } else {
+                Served::real(&ovn, &db)
+            };
+            let pid = served.pid();
+            let mut mon = RawClient::connect(&served.sock);
+            mon.call(
+                "monitor_cond",
+                json!(["OVN_Southbound", "m", {"Logical_Flow": [{}], "Datapath_Binding": [{}], "Port_Binding": [{}]}]),
+            );
+            let watcher = std::thread::spawn(move || loop {
+                let m = mon.next_message();
+                if m.windows(9).take(64).any(|w| w == b"\"update2\"") {
+                    return m.len();
+                }
+            });
+            let mut writer = RawClient::connect(&served.sock);
+            std::thread::sleep(Duration::from_millis(200));
+            let (base_peak, base_rss) = peak_rss_kib(pid);
+            let cpu0 = process_cpu(pid);
+            let t = Instant::now();
+            writer.stream.write_all(request.as_bytes()).unwrap();
+            let reply = loop {
+                let m = writer.next_message();
+                if m.windows(5).take(64).any(|w| w == b"\"id\":") && !m.starts_with(b"{\"id\":null")
+                {
+                    break m;
+                }
+            };
+            let reply_secs = t.elapsed().as_secs_f64();
+            let update_len = watcher.join().unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            let cpu1 = process_cpu(pid);
+            let (peak, rss) = peak_rss_kib(pid);
+            let v: Value = serde_json::from_slice(&reply).unwrap();
+            let results = v["result"].as_array().expect("results");
+            assert!(
+                results.iter().all(|r| r.get("error").is_none()),
+                "commit failed: {}",
+                results.last().unwrap()
+            );
+            report.push(format!(
+                "run {run} {}: CPU {:.0} ms (user {} + sys {} ticks), reply after {reply_secs:.2} s, update ({update_len} bytes) after {secs:.2} s; \
+                 peak RSS {} MiB (before {} MiB), RSS after {} MiB (before {} MiB)",
+                if ours { "ours" } else { "real" },
+                (cpu1.0 - cpu0.0) as f64 / 1e6,
+                cpu1.1 - cpu0.1,
+                cpu1.2 - cpu0.2,
+                peak / 1024,
+                base_peak / 1024,
+                rss / 1024,
+                base_rss / 1024,
+            ));
+            eprintln!("{}", report.last().unwrap());
+        }
+    }
+    eprintln!("\n{}", report.join("\n"));
 }

@@ -151,6 +151,8 @@ fn corrupt_tail_is_ignored_and_compaction_keeps_data() {
         sync_every_commit: false,
         compact_min_size: 8 << 10,
         compact_factor: 2,
+        compact_min_records: 0,
+        compact_min_interval: std::time::Duration::ZERO,
     };
     let mut server = open(&f, small);
     workload(&mut server);

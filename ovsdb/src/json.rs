@@ -1,0 +1,465 @@
+//! Reading JSON without owning it: [`JsonView`], the read-only view the engine parses operations,
+//! conditions, mutations and datums through, and [`JsonRef`], a tree whose strings borrow from the
+//! request bytes.
+//!
+//! A `transact` request is read once and dropped: building it as a `serde_json::Value` (a `String`
+//! per string, an `IndexMap` with hashed keys per object) cost about as much as executing it. A
+//! [`JsonRef`] keeps unescaped strings as slices of the input and objects as member lists, and reads
+//! back exactly as the `Value` of the same bytes would: same numbers (parsed by serde_json when they
+//! are not plain integers), same strings, a repeated member keeps its first position and its last
+//! value. [`JsonView::to_value`] gives that `Value` for error texts.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Number, Value};
+
+/// Read access to a JSON value, implemented by `serde_json::Value` and by [`JsonRef`].
+pub trait JsonView: Sized {
+    /// The string, for a JSON string.
+    fn as_str(&self) -> Option<&str>;
+    /// The elements, for a JSON array.
+    fn as_array(&self) -> Option<&[Self]>;
+    /// The boolean, for `true` and `false`.
+    fn as_bool(&self) -> Option<bool>;
+    /// The number, for a JSON number.
+    fn as_number(&self) -> Option<&Number>;
+    /// True for `null`.
+    fn is_null(&self) -> bool;
+    /// True for a JSON object.
+    fn is_object(&self) -> bool;
+    /// True for a JSON string.
+    fn is_string(&self) -> bool {
+        self.as_str().is_some()
+    }
+    /// True for a JSON array.
+    fn is_array(&self) -> bool {
+        self.as_array().is_some()
+    }
+    /// True for `true` and `false`.
+    fn is_boolean(&self) -> bool {
+        self.as_bool().is_some()
+    }
+    /// The number of members of an object (0 for anything else).
+    fn object_len(&self) -> usize;
+    /// Member `key` of an object, with its key as stored.
+    fn get_key_value(&self, key: &str) -> Option<(&str, &Self)>;
+    /// Member `key` of an object.
+    fn get(&self, key: &str) -> Option<&Self> {
+        self.get_key_value(key).map(|(_, v)| v)
+    }
+    /// The members of an object in their order (none for anything else).
+    fn members(&self) -> impl Iterator<Item = (&str, &Self)>;
+    /// The same value as a `serde_json::Value`.
+    fn to_value(&self) -> Value;
+    /// Compact JSON text, as `serde_json` writes it.
+    fn to_json_string(&self) -> String {
+        self.to_value().to_string()
+    }
+}
+
+impl JsonView for Value {
+    fn as_str(&self) -> Option<&str> {
+        Self::as_str(self)
+    }
+    fn as_array(&self) -> Option<&[Self]> {
+        Self::as_array(self).map(Vec::as_slice)
+    }
+    fn as_bool(&self) -> Option<bool> {
+        Self::as_bool(self)
+    }
+    fn as_number(&self) -> Option<&Number> {
+        Self::as_number(self)
+    }
+    fn is_null(&self) -> bool {
+        Self::is_null(self)
+    }
+    fn is_object(&self) -> bool {
+        Self::is_object(self)
+    }
+    fn object_len(&self) -> usize {
+        self.as_object().map_or(0, Map::len)
+    }
+    fn get_key_value(&self, key: &str) -> Option<(&str, &Self)> {
+        self.as_object()?
+            .get_key_value(key)
+            .map(|(k, v)| (k.as_str(), v))
+    }
+    fn members(&self) -> impl Iterator<Item = (&str, &Self)> {
+        self.as_object()
+            .into_iter()
+            .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+    fn to_json_string(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A JSON value whose strings borrow from the text it was parsed from (see the module doc).
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonRef<'a> {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number, as serde_json reads it.
+    Number(Number),
+    /// A string: borrowed unless it had escapes.
+    Str(Cow<'a, str>),
+    /// An array.
+    Array(Vec<Self>),
+    /// An object's members in order, each key once.
+    Object(Vec<(Cow<'a, str>, Self)>),
+}
+
+impl JsonView for JsonRef<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn as_array(&self) -> Option<&[Self]> {
+        match self {
+            Self::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Self::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    fn as_number(&self) -> Option<&Number> {
+        match self {
+            Self::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+    fn is_null(&self) -> bool {
+        matches!(self, Self::Null)
+    }
+    fn is_object(&self) -> bool {
+        matches!(self, Self::Object(_))
+    }
+    fn object_len(&self) -> usize {
+        match self {
+            Self::Object(m) => m.len(),
+            _ => 0,
+        }
+    }
+    fn get_key_value(&self, key: &str) -> Option<(&str, &Self)> {
+        match self {
+            Self::Object(m) => m
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(k, v)| (k.as_ref(), v)),
+            _ => None,
+        }
+    }
+    fn members(&self) -> impl Iterator<Item = (&str, &Self)> {
+        let m: &[(Cow<'_, str>, Self)] = match self {
+            Self::Object(m) => m,
+            _ => &[],
+        };
+        m.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+    fn to_value(&self) -> Value {
+        match self {
+            Self::Null => Value::Null,
+            Self::Bool(b) => Value::Bool(*b),
+            Self::Number(n) => Value::Number(n.clone()),
+            Self::Str(s) => Value::String(s.to_string()),
+            Self::Array(a) => Value::Array(a.iter().map(Self::to_value).collect()),
+            Self::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Nesting deeper than this is left to serde_json (which refuses it).
+const MAX_DEPTH: usize = 127;
+
+/// Members an object may have before duplicate keys are looked up through a hash set.
+const LINEAR_MEMBERS: usize = 16;
+
+/// Parses one complete JSON text (surrounding whitespace allowed). `None` when it is not valid
+/// JSON or nests deeper than serde_json accepts: then serde_json's own parse gives the error.
+pub fn parse(text: &[u8]) -> Option<JsonRef<'_>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let mut p = Parser {
+        s: text,
+        b: text.as_bytes(),
+        pos: 0,
+    };
+    let v = p.value(0)?;
+    p.skip_ws();
+    (p.pos == p.b.len()).then_some(v)
+}
+
+struct Parser<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn skip_ws(&mut self) {
+        while let Some(&c) = self.b.get(self.pos) {
+            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.b.get(self.pos).copied()
+    }
+
+    fn value(&mut self, depth: usize) -> Option<JsonRef<'a>> {
+        match self.peek()? {
+            b'{' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                self.object(depth + 1)
+            }
+            b'[' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                let mut out = Vec::new();
+                if self.peek()? == b']' {
+                    self.pos += 1;
+                    return Some(JsonRef::Array(out));
+                }
+                loop {
+                    out.push(self.value(depth + 1)?);
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b']' => {
+                            self.pos += 1;
+                            return Some(JsonRef::Array(out));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'"' => self.string().map(JsonRef::Str),
+            b't' => self.literal("true", JsonRef::Bool(true)),
+            b'f' => self.literal("false", JsonRef::Bool(false)),
+            b'n' => self.literal("null", JsonRef::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Option<JsonRef<'a>> {
+        let mut out: Vec<(Cow<'a, str>, JsonRef<'a>)> = Vec::new();
+        let mut index: Option<std::collections::HashMap<Cow<'a, str>, usize>> = None;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(JsonRef::Object(out));
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.pos += 1;
+            let v = self.value(depth)?;
+            // A repeated key keeps its first position and takes the last value, as in a
+            // `serde_json::Map` with `preserve_order`.
+            let existing = match &mut index {
+                Some(ix) => ix.get(&key).copied(),
+                None => out.iter().position(|(k, _)| *k == key),
+            };
+            match existing {
+                Some(i) => out[i].1 = v,
+                None => {
+                    if let Some(ix) = &mut index {
+                        ix.insert(key.clone(), out.len());
+                    }
+                    out.push((key, v));
+                    if index.is_none() && out.len() > LINEAR_MEMBERS {
+                        index = Some(
+                            out.iter()
+                                .enumerate()
+                                .map(|(i, (k, _))| (k.clone(), i))
+                                .collect(),
+                        );
+                    }
+                }
+            }
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(JsonRef::Object(out));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: JsonRef<'a>) -> Option<JsonRef<'a>> {
+        if self.b[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Some(v)
+        } else {
+            None
+        }
+    }
+
+    /// A string starting at the opening quote.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.pos + 1;
+        let mut i = start;
+        loop {
+            let c = *self.b.get(i)?;
+            match c {
+                b'"' => {
+                    self.pos = i + 1;
+                    return Some(Cow::Borrowed(&self.s[start..i]));
+                }
+                b'\\' => break,
+                0..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+        // Escapes: find the closing quote, then let serde_json decode the whole literal.
+        loop {
+            let c = *self.b.get(i)?;
+            match c {
+                b'"' => break,
+                b'\\' => i += 2,
+                0..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+        let s: String = serde_json::from_str(self.s.get(start - 1..=i)?).ok()?;
+        self.pos = i + 1;
+        Some(Cow::Owned(s))
+    }
+
+    fn number(&mut self) -> Option<JsonRef<'a>> {
+        let start = self.pos;
+        let mut i = start;
+        let mut plain = true;
+        while let Some(&c) = self.b.get(i) {
+            match c {
+                b'0'..=b'9' => {}
+                b'-' if i == start => {}
+                b'.' | b'e' | b'E' | b'+' | b'-' => plain = false,
+                _ => break,
+            }
+            i += 1;
+        }
+        let tok = &self.s[start..i];
+        self.pos = i;
+        let digits = tok.strip_prefix('-').unwrap_or(tok);
+        if plain && !digits.is_empty() && (digits == "0" || !digits.starts_with('0')) {
+            let n = if tok.starts_with('-') {
+                // serde_json reads `-0` as the real -0.0: left to it below.
+                tok.parse::<i64>()
+                    .ok()
+                    .filter(|&n| n != 0)
+                    .map(Number::from)
+            } else {
+                tok.parse::<u64>().ok().map(Number::from)
+            };
+            if let Some(n) = n {
+                return Some(JsonRef::Number(n));
+            }
+        }
+        serde_json::from_str::<Number>(tok)
+            .ok()
+            .map(JsonRef::Number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(text: &str) {
+        let ours = parse(text.as_bytes()).map(|v| v.to_value());
+        let theirs = serde_json::from_str::<Value>(text).ok();
+        assert_eq!(ours, theirs, "{text}");
+        if let (Some(a), Some(b)) = (&ours, &theirs) {
+            assert_eq!(a.to_string(), b.to_string(), "{text}");
+        }
+    }
+
+    #[test]
+    fn reads_what_serde_json_reads() {
+        for text in [
+            r#"{"id":0,"method":"transact","params":["OVN_Northbound",{"op":"insert"}]}"#,
+            r#" [1, -2, 0, -0, 1.5, 1e3, 1E-2, -1.0e+2, 18446744073709551615, 18446744073709551616] "#,
+            r#"[-9223372036854775808, -9223372036854775809, 123456789012345678901234567890]"#,
+            r#"{"a":1,"b":2,"a":3}"#,
+            r#"["\u00e9\n\"\\\/", "plain", "", "\ud83d\ude00", "é"]"#,
+            r#"{"":null,"t":true,"f":false,"o":{},"a":[]}"#,
+            r#"{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k18":18,"k1":19,"k17":20}"#,
+        ] {
+            same(text);
+        }
+    }
+
+    #[test]
+    fn refuses_what_serde_json_refuses() {
+        for text in [
+            "",
+            "[",
+            "[1,]",
+            "{\"a\"}",
+            "{\"a\":1,}",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "--1",
+            "tru",
+            "nul",
+            "\"a\nb\"",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "[1] 2",
+            "{1:2}",
+            "'a'",
+            "NaN",
+            "\"\\ud800\"",
+        ] {
+            same(text);
+        }
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        same(&deep);
+        assert!(parse(&[b'"', 0xff, b'"']).is_none());
+    }
+
+    #[test]
+    fn unescaped_strings_borrow() {
+        let text = br#"["abc", "a\"b"]"#;
+        let Some(JsonRef::Array(a)) = parse(text) else {
+            panic!("not an array")
+        };
+        assert!(matches!(a[0], JsonRef::Str(Cow::Borrowed("abc"))));
+        assert!(matches!(&a[1], JsonRef::Str(Cow::Owned(s)) if s == "a\"b"));
+    }
+}
