@@ -12,6 +12,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use ovn_nb::model as nb;
 use ovn_sb::stage::Stage;
 
+use ovn_nb::addr::MacAddr;
+
 use crate::flow::{Action, Actions, Field, FlowTable, Match, Value};
 use crate::router::gateway::bindings::is_nat_gateway_port;
 use crate::router::gateway::hash::LbIpSets;
@@ -32,9 +34,16 @@ fn add_route(options: &std::collections::BTreeMap<String, String>) -> bool {
 /// then its load balancers' VIPs), without duplicates. With several gateway ports, as observed
 /// of ovn-northd 23.03: the first one in UUID order has every rule, the others those they
 /// announce ([`is_nat_gateway_port`]).
-fn routable_addresses(ctx: &RouterCtx<'_>, r: &Router, gw: &RouterPort) -> Vec<Ipv4Addr> {
+/// A distributed rule (`dnat_and_snat` with `logical_port` and `external_mac`) is returned
+/// apart, with its MAC: it resolves to that MAC, not the gateway port's.
+fn routable_addresses(
+    ctx: &RouterCtx<'_>,
+    r: &Router,
+    gw: &RouterPort,
+) -> (Vec<Ipv4Addr>, Vec<(MacAddr, Ipv4Addr)>) {
     let first = r.dgps().map(|p| p.nb).min() == Some(gw.nb);
     let mut out: Vec<Ipv4Addr> = Vec::new();
+    let mut distributed: Vec<(MacAddr, Ipv4Addr)> = Vec::new();
     for nat in r.nats.iter().filter_map(|n| ctx.nb.nats.get(n)) {
         if nat.type_ == nb::NatType::Snat
             || !add_route(&nat.options)
@@ -43,7 +52,12 @@ fn routable_addresses(ctx: &RouterCtx<'_>, r: &Router, gw: &RouterPort) -> Vec<I
             continue;
         }
         if let Ok(IpAddr::V4(ip)) = nat.external_ip.parse::<IpAddr>() {
-            if !out.contains(&ip) {
+            let mac = (nat.type_ == nb::NatType::DnatAndSnat && nat.logical_port.is_some())
+                .then(|| nat.external_mac.as_ref()?.parse::<MacAddr>().ok())
+                .flatten();
+            if let Some(mac) = mac {
+                distributed.push((mac, ip));
+            } else if !out.contains(&ip) {
                 out.push(ip);
             }
         }
@@ -58,7 +72,7 @@ fn routable_addresses(ctx: &RouterCtx<'_>, r: &Router, gw: &RouterPort) -> Vec<I
             }
         }
     }
-    out
+    (out, distributed)
 }
 
 /// Builds the routes of `lr` to the routable addresses of the distributed gateway ports on
@@ -97,18 +111,35 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             if other.name == port.name || !other.is_dgp {
                 continue;
             }
-            let ips = routable_addresses(ctx, r, other);
-            if ips.is_empty() {
-                continue;
-            }
+            let (ips, distributed) = routable_addresses(ctx, r, other);
+            let all: Vec<Ipv4Addr> = distributed
+                .iter()
+                .map(|d| d.1)
+                .chain(ips.iter().copied())
+                .collect();
             add_routes(
                 lr,
                 port,
-                &ips,
+                &all,
                 bfd_ports.contains(port.name.as_str()),
                 flows,
             );
             if resolves {
+                for (mac, ip) in &distributed {
+                    flows.add(
+                        lr.dp,
+                        Stage::LrInArpResolve,
+                        100,
+                        &Match::eq(Field::OUTPORT, Value::port(&port.name))
+                            .and_eq(NEXT_HOP4, Value::Set(vec![Value::Ip(IpAddr::V4(*ip))])),
+                        &Actions(vec![
+                            Action::Assign(Field::ETH_DST, Value::Mac(*mac)),
+                            Action::Next,
+                        ]),
+                    );
+                }
+            }
+            if resolves && !ips.is_empty() {
                 flows.add(
                     lr.dp,
                     Stage::LrInArpResolve,
