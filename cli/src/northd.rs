@@ -356,6 +356,7 @@ fn nb_snapshot(rep: &Replica) -> Result<NbSnapshot, String> {
         bfd: typed_rows(rep)?,
         static_mac_bindings: typed_rows(rep)?,
         copp: typed_rows(rep)?,
+        forwarding_groups: typed_rows(rep)?,
     })
 }
 

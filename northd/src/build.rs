@@ -257,6 +257,17 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         .values()
         .map(|l| (l.uuid, LoadBalancer::parse(l, &mut out.warnings)))
         .collect();
+    // `NB_Global` `options:controller_event=true` raises the empty-backend event of every
+    // load balancer (as its own `options:event=true` does).
+    if globals
+        .all
+        .get("controller_event")
+        .is_some_and(|v| v == "true")
+    {
+        for lb in lbs.values_mut() {
+            lb.options.event = true;
+        }
+    }
     let health = {
         let port_dp: std::collections::HashMap<&str, DpIndex> = out
             .ports

@@ -395,6 +395,7 @@ fn apply_to_snapshot(snap: &mut NbSnapshot, ch: &NbChange<'_>) -> Result<(), Nor
         "BFD" => put!(bfd, nb::Bfd),
         "Static_MAC_Binding" => put!(static_mac_bindings, nb::StaticMacBinding),
         "Copp" => put!(copp, nb::Copp),
+        "Forwarding_Group" => put!(forwarding_groups, nb::ForwardingGroup),
         _ => {}
     }
     Ok(())

@@ -66,6 +66,8 @@ pub struct NbSnapshot {
     pub static_mac_bindings: Rows<nb::StaticMacBinding>,
     /// `Copp`.
     pub copp: Rows<nb::Copp>,
+    /// `Forwarding_Group`.
+    pub forwarding_groups: Rows<nb::ForwardingGroup>,
 }
 
 /// Every row of `T`'s table in an in-memory database, typed, by UUID.
@@ -296,6 +298,7 @@ macro_rules! snapshot_from {
             bfd: $f(src)?,
             static_mac_bindings: $f(src)?,
             copp: $f(src)?,
+            forwarding_groups: $f(src)?,
         })
     }};
 }
@@ -328,6 +331,7 @@ impl NbSnapshot {
         "BFD",
         "Static_MAC_Binding",
         "Copp",
+        "Forwarding_Group",
     ];
 
     /// Reads every table northd uses from an in-memory Northbound database.
@@ -356,7 +360,7 @@ impl NbSnapshot {
                 globals, s.switches, s.switch_ports, s.routers, s.router_ports, s.acls,
                 s.address_sets, s.port_groups, s.load_balancers, s.lb_groups, s.lb_health_checks, s.qos, s.meters,
                 s.meter_bands,                s.dhcp_options, s.dns, s.static_routes, s.policies, s.nats, s.gateway_chassis,
-                s.ha_chassis_groups, s.ha_chassis, s.bfd, s.static_mac_bindings, s.copp)
+                s.ha_chassis_groups, s.ha_chassis, s.bfd, s.static_mac_bindings, s.copp, s.forwarding_groups)
         })?;
         s.nb_global = globals.pop_first().map(|(_, g)| g);
         Ok(s)

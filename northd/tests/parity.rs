@@ -948,3 +948,194 @@ fn random_found_vlan_passthru() {
         ],
     ));
 }
+
+/// Found by `parity_random`: `NB_Global` `options:default_acl_drop=true` drops what no ACL
+/// allows (switches with ACLs, with only a load balancer, with only stateless ACLs), and
+/// `options:log-related=true` on a logged, labelled `allow-related` ACL logs its related and
+/// reply traffic.
+#[test]
+fn random_found_default_acl_drop_log_related() {
+    // With and without chassis features, and without `ct.inv` in the matches.
+    for (chassis, inv) in [(false, "true"), (true, "true"), (true, "false")] {
+        let inv = format!("options:use_ct_inv_match={inv}");
+        assert_full(scenario_on(
+            "random-default-acl-drop",
+            chassis,
+            &[
+                &["set", "nb_global", ".", "options:default_acl_drop=true"],
+                &["set", "nb_global", ".", &inv],
+                &["ls-add", "s1"],
+                &["lsp-add", "s1", "p1"],
+                &["lsp-set-addresses", "p1", "00:00:00:01:0b:01 10.1.0.11"],
+                &[
+                    "--log",
+                    "--name=a1",
+                    "--label=104",
+                    "acl-add",
+                    "s1",
+                    "from-lport",
+                    "1000",
+                    "ip4",
+                    "allow-related",
+                ],
+                &[
+                    "--log",
+                    "--name=a2",
+                    "--label=105",
+                    "acl-add",
+                    "s1",
+                    "to-lport",
+                    "900",
+                    "tcp",
+                    "allow-related",
+                ],
+                &[
+                    "--log",
+                    "--name=a3",
+                    "--label=106",
+                    "--apply-after-lb",
+                    "acl-add",
+                    "s1",
+                    "from-lport",
+                    "800",
+                    "udp",
+                    "allow-related",
+                ],
+                &[
+                    "--log",
+                    "--name=a4",
+                    "acl-add",
+                    "s1",
+                    "to-lport",
+                    "700",
+                    "udp",
+                    "allow-related",
+                ],
+                &["set", "acl", "a1", "options:log-related=true"],
+                &["set", "acl", "a2", "options:log-related=true"],
+                &["set", "acl", "a3", "options:log-related=true"],
+                &["set", "acl", "a4", "options:log-related=true"],
+                &[
+                    "--log",
+                    "--name=a5",
+                    "--label=107",
+                    "acl-add",
+                    "s1",
+                    "to-lport",
+                    "600",
+                    "icmp4",
+                    "allow",
+                ],
+                &["set", "acl", "a5", "options:log-related=true"],
+                &[
+                    "--log",
+                    "--name=a6",
+                    "acl-add",
+                    "s1",
+                    "from-lport",
+                    "550",
+                    "icmp4",
+                    "allow",
+                ],
+                &["set", "acl", "a6", "options:log-related=true"],
+                &["ls-add", "s2"],
+                &["lb-add", "lb1", "30.0.0.1", "10.2.0.5"],
+                &["ls-lb-add", "s2", "lb1"],
+                &["ls-add", "s3"],
+                &["ls-add", "s4"],
+                &[
+                    "acl-add",
+                    "s4",
+                    "from-lport",
+                    "100",
+                    "ip4",
+                    "allow-stateless",
+                ],
+                &["ls-add", "s5"],
+                &["acl-add", "s5", "to-lport", "100", "ip4", "drop"],
+            ],
+        ));
+    }
+}
+
+/// Found by `parity_random`: a localnet port with `options:localnet_learn_fdb=true` (and
+/// `unknown`) learns FDB entries like an `unknown` VIF; one without `unknown` does not.
+#[test]
+fn random_found_localnet_learn_fdb() {
+    assert_full(scenario(
+        "random-localnet-learn-fdb",
+        &[
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "ln1"],
+            &["lsp-set-type", "ln1", "localnet"],
+            &["lsp-set-addresses", "ln1", "unknown"],
+            &[
+                "lsp-set-options",
+                "ln1",
+                "network_name=phys",
+                "localnet_learn_fdb=true",
+            ],
+            &["ls-add", "s2"],
+            &["lsp-add", "s2", "ln2"],
+            &["lsp-set-type", "ln2", "localnet"],
+            &[
+                "lsp-set-options",
+                "ln2",
+                "network_name=phys",
+                "localnet_learn_fdb=true",
+            ],
+            &["lsp-add", "s2", "ln3"],
+            &["lsp-set-type", "ln3", "localnet"],
+            &["lsp-set-addresses", "ln3", "unknown"],
+            &["lsp-set-options", "ln3", "network_name=phys2"],
+        ],
+    ));
+}
+
+/// Forwarding groups (not generated by `parity_random` before): ARP replies for the VIP and
+/// `fwd_group()` for the virtual MAC, with and without liveness; two groups on one switch.
+#[test]
+fn forwarding_groups() {
+    assert_full(scenario(
+        "forwarding-groups",
+        &[
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &["lsp-set-addresses", "p1", "00:00:00:01:0b:01 10.1.0.11"],
+            &["lsp-add", "s1", "p2"],
+            &["lsp-set-addresses", "p2", "00:00:00:01:0b:02 10.1.0.12"],
+            &["lsp-add", "s1", "p3"],
+            &["lsp-set-addresses", "p3", "00:00:00:01:0b:03 10.1.0.13"],
+            &[
+                "fwd-group-add",
+                "fg1",
+                "s1",
+                "10.1.0.100",
+                "00:00:00:01:0b:64",
+                "p1",
+                "p2",
+            ],
+            &[
+                "--liveness",
+                "fwd-group-add",
+                "fg2",
+                "s1",
+                "10.1.0.101",
+                "00:00:00:01:0b:65",
+                "p3",
+                "p1",
+                "p2",
+            ],
+            &["ls-add", "s2"],
+            &["lsp-add", "s2", "q1"],
+            &[
+                "fwd-group-add",
+                "fg3",
+                "s2",
+                "10.2.0.100",
+                "00:00:00:02:0b:64",
+                "q1",
+            ],
+        ],
+    ));
+}

@@ -666,3 +666,117 @@ fn gateway_router_selection_fields() {
     }
     assert_full(run("rlb-gr-selection", false, &c));
 }
+
+/// Found by `parity_random`: the empty-backends event of a VIP without a port still matches
+/// the load balancer's protocol (on switches and on gateway routers), a load balancer
+/// without a protocol counts as TCP, and `NB_Global` `options:controller_event=true` raises
+/// the event for load balancers without `options:event`.
+#[test]
+fn random_found_empty_vip_event_protocol() {
+    assert_full(scenario_on(
+        "random-empty-vip-event",
+        true,
+        &[
+            &["set", "nb_global", ".", "options:controller_event=true"],
+            &["ls-add", "s1"],
+            &["lr-add", "gw"],
+            &["set", "logical_router", "gw", "options:chassis=ch1"],
+            &["lrp-add", "gw", "gw-s1", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "s1-gw"],
+            &["lsp-set-type", "s1-gw", "router"],
+            &["lsp-set-addresses", "s1-gw", "router"],
+            &["lsp-set-options", "s1-gw", "router-port=gw-s1"],
+            &["lb-add", "lb1", "30.0.0.1:80", "10.1.0.5:8080", "udp"],
+            &["set", "load_balancer", "lb1", "vips:\"30.0.3.2\"=\"\""],
+            &["set", "load_balancer", "lb1", "vips:\"fd99::2\"=\"\""],
+            &["set", "load_balancer", "lb1", "options:event=true"],
+            &[
+                "create",
+                "load_balancer",
+                "name=lb2",
+                "vips:\"30.0.3.3\"=\"\"",
+            ],
+            &["ls-lb-add", "s1", "lb1"],
+            &["ls-lb-add", "s1", "lb2"],
+            &["lr-lb-add", "gw", "lb1"],
+            &["lr-lb-add", "gw", "lb2"],
+        ],
+    ));
+}
+
+/// Found by `parity_random`: on a router with a distributed gateway port, the reject of a
+/// health-checked VIP whose backends are all down (no `ip_port_mappings`, so none monitored)
+/// stays tied to the gateway chassis, unlike the reject of a VIP without backends.
+#[test]
+fn random_found_reject_health_down_resident() {
+    assert_full(scenario_on(
+        "random-reject-health-down",
+        true,
+        &[
+            &["ls-add", "s1"],
+            &["ls-add", "pub"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "r1-s1", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "s1-r1"],
+            &["lsp-set-type", "s1-r1", "router"],
+            &["lsp-set-addresses", "s1-r1", "router"],
+            &["lsp-set-options", "s1-r1", "router-port=r1-s1"],
+            &[
+                "lrp-add",
+                "r1",
+                "r1-pub",
+                "00:00:00:00:e1:01",
+                "172.16.1.2/24",
+            ],
+            &["lrp-set-gateway-chassis", "r1-pub", "ch1", "20"],
+            &["lsp-add", "pub", "pub-r1"],
+            &["lsp-set-type", "pub-r1", "router"],
+            &["lsp-set-addresses", "pub-r1", "router"],
+            &["lsp-set-options", "pub-r1", "router-port=r1-pub"],
+            &[
+                "--reject",
+                "lb-add",
+                "lb2",
+                "30.0.0.2:80",
+                "10.1.0.20:8080",
+                "udp",
+            ],
+            &["lb-add", "lb2", "30.0.0.3:80", "", "udp"],
+            &["set", "load_balancer", "lb2", "options:skip_snat=true"],
+            &[
+                "--id=@hc",
+                "create",
+                "Load_Balancer_Health_Check",
+                "vip=\"30.0.0.2:80\"",
+                "--",
+                "add",
+                "Load_Balancer",
+                "lb2",
+                "health_check",
+                "@hc",
+            ],
+            &[
+                "--reject",
+                "lb-add",
+                "lb3",
+                "30.0.0.4:80",
+                "10.1.0.21:8080",
+                "tcp",
+            ],
+            &[
+                "--id=@hc",
+                "create",
+                "Load_Balancer_Health_Check",
+                "vip=\"30.0.0.4:80\"",
+                "--",
+                "add",
+                "Load_Balancer",
+                "lb3",
+                "health_check",
+                "@hc",
+            ],
+            &["lr-lb-add", "r1", "lb2"],
+            &["lr-lb-add", "r1", "lb3"],
+        ],
+    ));
+}

@@ -16,7 +16,7 @@
 //!   distributed gateways), and with `options:nat-addresses` the NAT and load balancer addresses.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use ovn_nb::addr::MacAddr;
 use ovn_nb::model as nb;
@@ -197,7 +197,10 @@ pub fn router_lsp_binding(
         Some(text) if gateway && text != "router" => {
             if is_valid_nat_addresses(text) {
                 let mut entry = text.to_owned();
-                if let Some(d) = first_dgp {
+                // The peer's own chassis-redirect port when it is a gateway port, else the
+                // router's first one.
+                let dgp = if peer.is_dgp { Some(peer) } else { first_dgp };
+                if let Some(d) = dgp {
                     entry.push(' ');
                     entry.push_str(&resident(&d.cr_name()));
                 }
@@ -240,11 +243,13 @@ pub fn router_lsp_binding(
     out
 }
 
-/// `options:nat-addresses` written as `MAC [IP...]` (copied as written when valid).
+/// `options:nat-addresses` written as `MAC [IP...]` (copied as written when valid). Like
+/// ovn-northd, only the leading MAC must parse: what follows the addresses (e.g. the user's own
+/// `is_chassis_resident(...)`) is kept as written.
 fn is_valid_nat_addresses(text: &str) -> bool {
-    let mut words = text.split_whitespace();
-    words.next().is_some_and(|m| m.parse::<MacAddr>().is_ok())
-        && words.all(|w| w.parse::<IpAddr>().is_ok())
+    text.split_whitespace()
+        .next()
+        .is_some_and(|m| m.parse::<MacAddr>().is_ok())
 }
 
 /// `nat-addresses=router` (ovn-northd's `get_nat_addresses`): for each NAT rule of `lr` in
@@ -327,7 +332,12 @@ fn parse_host_v4(text: &str) -> Option<Ipv4Addr> {
 /// `is_nat_gateway_port`): always, unless the router has several distributed gateway ports; then
 /// only from the rule's `gateway_port` or, without one, from the ports with a network containing
 /// the external address.
-fn is_nat_gateway_port(nb: &NbSnapshot, lr: &Router, n: &nb::Nat, op: &RouterPort) -> bool {
+pub(crate) fn is_nat_gateway_port(
+    nb: &NbSnapshot,
+    lr: &Router,
+    n: &nb::Nat,
+    op: &RouterPort,
+) -> bool {
     if lr.dgps().nth(1).is_none() {
         return true;
     }

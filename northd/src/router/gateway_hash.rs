@@ -357,6 +357,60 @@ impl LbIpSets {
         }
         ips
     }
+
+    /// The routable VIP addresses of router `lr` (`ovn_lb_ip_set.ips_v4_routable` /
+    /// `ips_v6_routable`): built as [`Self::of_router`], with only the load balancers with
+    /// `options:add_route=true` adding their addresses (the first group walked is copied
+    /// from its own routable sets).
+    pub fn routable_of_router(nb: &NbSnapshot, nb_lr: &nb::LogicalRouter) -> Self {
+        fn routable(lb: &&nb::LoadBalancer) -> bool {
+            lb.options.get("add_route").is_some_and(|v| v == "true")
+        }
+        let groups: Vec<Vec<&nb::LoadBalancer>> = nb_lr
+            .load_balancer_group
+            .iter()
+            .filter_map(|g| nb.lb_groups.get(g))
+            .map(|g| {
+                g.load_balancer
+                    .iter()
+                    .filter_map(|l| nb.load_balancers.get(l))
+                    .collect()
+            })
+            .collect();
+        let mut largest = 0;
+        for (i, g) in groups.iter().enumerate().skip(1) {
+            if groups.get(largest).is_some_and(|l| g.len() > l.len()) {
+                largest = i;
+            }
+        }
+        let mut ips: Option<Self> = None;
+        for i in 0..groups.len() {
+            let Some(g) = groups.get((i + largest) % groups.len()) else {
+                continue;
+            };
+            let mut add = Self::default();
+            let target = match &mut ips {
+                None => &mut add,
+                Some(ips) => ips,
+            };
+            for lb in g.iter().filter(|lb| routable(lb)) {
+                target.add_all(&Self::of_lb(lb));
+            }
+            if ips.is_none() {
+                ips = Some(add.sset_clone());
+            }
+        }
+        let mut ips = ips.unwrap_or_default();
+        for lb in nb_lr
+            .load_balancer
+            .iter()
+            .filter_map(|l| nb.load_balancers.get(l))
+            .filter(routable)
+        {
+            ips.add_all(&Self::of_lb(lb));
+        }
+        ips
+    }
 }
 
 /// What decides one load balancer's VIP sets.

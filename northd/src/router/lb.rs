@@ -585,16 +585,18 @@ fn build_vip(
     let actions = dnat_actions(snat, related, reject, down, &v.nb_backends, hash);
     let prio = if vip.port.is_some() { 120 } else { 110 };
     let mut m = new_vip_match(lb.protocol, vip);
-    if let (Mode::Distributed(gw), false) = (mode, reject) {
+    // The reject of a VIP without backends is not tied to the gateway chassis; that of a VIP
+    // whose backends are all down (health checks) is.
+    let empty_reject = v.backends.is_empty() && lb.options.reject;
+    if let (Mode::Distributed(gw), false) = (mode, empty_reject) {
         m = m.and_resident(&gw.cr_name());
     }
     flows.add(dp, Stage::LrInDnat, prio, &m, &Actions(actions));
 
     if v.backends.is_empty() && lb.options.event && !lb.options.reject {
+        // The protocol is matched even for a VIP without a port.
         let mut m = Match::eq(ip_field(vip.ip, true), vip.ip);
-        if vip.port.is_some() {
-            m = m.and(l4_match(lb.protocol, vip.port));
-        }
+        m = m.and(l4_match(lb.protocol, vip.port));
         let ev = Action::EmptyLbBackendsEvent {
             vip: vip.to_string(),
             protocol: lb.protocol,
@@ -670,9 +672,7 @@ fn build_template_vip(
 
     if empty && lb.options.event && !lb.options.reject {
         let mut m = Match::eq(dst, vip);
-        if let Some(l4) = l4 {
-            m = m.and(l4);
-        }
+        m = m.and(l4.unwrap_or_else(|| Match::pred(Pred::Fixed(lb.protocol))));
         let ev = Action::EmptyLbBackendsEvent {
             vip: v.key_text(),
             protocol: lb.protocol,

@@ -18,6 +18,8 @@ const HINT_DROP: Field = Field("reg0[9]");
 const HINT_BLOCK: Field = Field("reg0[10]");
 /// `reg0[17]`: related or reply traffic already allowed.
 const HINT_ALLOW_REL: Field = Field("reg0[17]");
+/// `ct_label.label`: the label of the ACL that allowed the connection.
+const CT_LABEL_LABEL: Field = Field("ct_label.label");
 /// ACL priorities are offset by this in the logical flow table.
 const ACL_PRI_OFFSET: u16 = 1000;
 
@@ -64,6 +66,18 @@ impl AclView<'_> {
             .unwrap_or(0)
             .saturating_add(ACL_PRI_OFFSET)
     }
+}
+
+/// The `NB_Global` and chassis facts the default ACL flows depend on.
+#[derive(Debug, Clone, Copy)]
+struct AclDefaults {
+    /// The chassis support `ovn-ct-lb-related` (related traffic is committed with
+    /// `ct_commit_nat`, else it just goes on).
+    related: bool,
+    /// `options:use_ct_inv_match` (default true).
+    use_ct_inv: bool,
+    /// `options:default_acl_drop` (default false).
+    default_drop: bool,
 }
 
 /// Per-switch ACL facts.
@@ -136,9 +150,62 @@ impl<'a> AclContext<'a> {
             .as_ref()
             .and_then(|g| g.options.get("use_ct_inv_match"))
             .is_some_and(|v| v.eq_ignore_ascii_case("false"));
-        self.build_acl_defaults(sw, ctx.features.ct_lb_related, use_ct_inv, flows);
+        // `NB_Global` `options:default_acl_drop=true`: what no ACL allows is dropped.
+        let default_drop = ctx
+            .nb
+            .nb_global
+            .as_ref()
+            .and_then(|g| g.options.get("default_acl_drop"))
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let defaults = AclDefaults {
+            related: ctx.features.ct_lb_related,
+            use_ct_inv,
+            default_drop,
+        };
+        self.build_acl_defaults(sw, defaults, flows);
         for acl in &self.acls {
             self.consider_acl(ctx, sw, acl, flows);
+            if self.stateful() {
+                Self::build_log_related(ctx, sw, acl, use_ct_inv, flows);
+            }
+        }
+    }
+
+    /// `options:log-related=true` on a logged, labelled `allow-related` ACL (or `allow`, on a
+    /// stateful switch): its related and reply traffic is logged too, in the other direction's
+    /// ACL stage.
+    fn build_log_related(
+        ctx: &SwitchCtx<'_>,
+        sw: &Switch,
+        acl: &AclView<'_>,
+        use_ct_inv: bool,
+        flows: &mut FlowTable,
+    ) {
+        let row = acl.row;
+        let wanted = matches!(acl.verdict, Verdict::Allow | Verdict::AllowRelated)
+            && row.label != 0
+            && row
+                .options
+                .get("log-related")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let Some(log) = wanted.then(|| Self::log(ctx, acl)).flatten() else {
+            return;
+        };
+        let stage = if acl.ingress {
+            Stage::LsOutAcl
+        } else {
+            Stage::LsInAcl
+        };
+        let label = u64::try_from(row.label).unwrap_or(0);
+        let (related, reply) = if use_ct_inv {
+            (expr::CT_RELATED, expr::CT_EST_REPLY)
+        } else {
+            (expr::CT_RELATED_NO_INV, expr::CT_EST_REPLY_NO_INV)
+        };
+        let actions = Actions(vec![log, Action::Next]);
+        for pred in [related, reply] {
+            let m = Match::pred(pred).and_eq(CT_LABEL_LABEL, Value::Int(label));
+            flows.add(sw.dp, stage, u16::MAX - 2, &m, &actions);
         }
     }
 
@@ -255,26 +322,31 @@ impl<'a> AclContext<'a> {
         }
     }
 
-    /// The default ACL flows; `related`: the chassis support `ovn-ct-lb-related` (related
-    /// traffic is committed with `ct_commit_nat`, else it just goes on).
-    fn build_acl_defaults(
-        &self,
-        sw: &Switch,
-        related: bool,
-        use_ct_inv: bool,
-        flows: &mut FlowTable,
-    ) {
+    /// The default ACL flows.
+    fn build_acl_defaults(&self, sw: &Switch, d: AclDefaults, flows: &mut FlowTable) {
+        let AclDefaults {
+            related,
+            use_ct_inv,
+            default_drop,
+        } = d;
         let dp = sw.dp;
         let next = Actions::one(Action::Next);
         let has_acls = !self.acls.is_empty();
+        // With `default_acl_drop`, a switch with ACLs drops by default (one with only load
+        // balancers still lets packets on).
+        let default = if default_drop && has_acls {
+            Actions::one(Action::Drop)
+        } else {
+            next.clone()
+        };
         if !has_acls && !self.has_lb_vip {
             flows.add(dp, Stage::LsInAcl, u16::MAX, &Match::always(), &next);
             flows.add(dp, Stage::LsOutAcl, u16::MAX, &Match::always(), &next);
         } else {
-            flows.add(dp, Stage::LsInAcl, 0, &Match::always(), &next);
-            flows.add(dp, Stage::LsOutAcl, 0, &Match::always(), &next);
+            flows.add(dp, Stage::LsInAcl, 0, &Match::always(), &default);
+            flows.add(dp, Stage::LsOutAcl, 0, &Match::always(), &default);
         }
-        flows.add(dp, Stage::LsInAclAfterLb, 0, &Match::always(), &next);
+        flows.add(dp, Stage::LsInAclAfterLb, 0, &Match::always(), &default);
         let nd = Match::pred(Pred::NdAclBypass);
         flows.add(dp, Stage::LsInAcl, u16::MAX - 3, &nd, &next);
         flows.add(dp, Stage::LsOutAcl, u16::MAX - 3, &nd, &next);
@@ -284,9 +356,14 @@ impl<'a> AclContext<'a> {
                 Action::Assign(reg::CONNTRACK_COMMIT, Value::Int(1)),
                 Action::Next,
             ]);
+            let new_conn = if default_drop {
+                Actions::one(Action::Drop)
+            } else {
+                commit.clone()
+            };
             for stage in [Stage::LsInAcl, Stage::LsOutAcl] {
                 flows.add(dp, stage, 1, &Match::pred(expr::IP_EST_BLOCKED), &commit);
-                flows.add(dp, stage, 1, &Match::pred(expr::IP_NOT_EST), &commit);
+                flows.add(dp, stage, 1, &Match::pred(expr::IP_NOT_EST), &new_conn);
                 let drop = Actions::one(Action::Drop);
                 flows.add(
                     dp,

@@ -227,11 +227,10 @@ pub fn build_lb(dp: crate::flow::DpIndex, lb: &LoadBalancer, flows: &mut FlowTab
         flows.add(dp, Stage::LsInLb, prio, &new_vip, &actions);
 
         if v.backends.is_empty() && lb.options.event && !lb.options.reject {
-            let mut m = Match::eq(ip_dst(vip.ip), vip.ip);
+            // The protocol is matched even for a VIP without a port.
+            let mut m = Match::eq(ip_dst(vip.ip), vip.ip).and_pred(Pred::Fixed(lb.protocol));
             if let Some(p) = vip.port {
-                m = m
-                    .and_pred(Pred::Fixed(lb.protocol))
-                    .and_eq(l4_dst(lb.protocol), Value::Int(u64::from(p)));
+                m = m.and_eq(l4_dst(lb.protocol), Value::Int(u64::from(p)));
             }
             let ev = Action::EmptyLbBackendsEvent {
                 vip: vip.to_string(),
@@ -295,11 +294,9 @@ fn build_template_vip(
     flows.add(dp, Stage::LsInLb, prio, &new_vip, &actions);
 
     if empty && lb.options.event && !lb.options.reject {
-        let mut m = Match::eq(dst, vip);
+        let mut m = Match::eq(dst, vip).and_pred(Pred::Fixed(lb.protocol));
         if let Some(p) = port {
-            m = m
-                .and_pred(Pred::Fixed(lb.protocol))
-                .and_eq(l4_dst(lb.protocol), p);
+            m = m.and_eq(l4_dst(lb.protocol), p);
         }
         let ev = Action::EmptyLbBackendsEvent {
             vip: v.key_text(),

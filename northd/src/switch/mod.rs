@@ -19,6 +19,7 @@ pub mod acl;
 pub mod arp_nd;
 pub mod dhcp;
 pub mod external;
+pub mod fwd_group;
 pub mod l2;
 pub mod lb;
 pub mod port_sec;
@@ -554,7 +555,7 @@ pub fn build_lb_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
 
 /// Every flow of `sw` but those of [`build_lb_flows`].
 pub fn build_port_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
-    port_sec::build(sw, flows);
+    port_sec::build(ctx, sw, flows);
     let acl = acl::AclContext::new(ctx, sw);
     acl.build(ctx, sw, flows);
     lb::build(sw, acl.has_stateful_acl(), flows);
@@ -565,4 +566,5 @@ pub fn build_port_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable)
     dhcp::build(ctx, sw, acl.stateful(), flows);
     external::build(ctx, sw, flows);
     l2::build(ctx, sw, flows);
+    fwd_group::build(ctx, sw, flows);
 }

@@ -7,11 +7,11 @@
 
 use ovn_sb::stage::Stage;
 
-use super::{LspType, Switch};
+use super::{LspType, Switch, SwitchCtx};
 use crate::flow::{reg, Action, Actions, Field, FlowTable, Match, Pred, Value};
 
 /// Builds the port security and FDB stages of `sw`.
-pub fn build(sw: &Switch, flows: &mut FlowTable) {
+pub fn build(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
     let dp = sw.dp;
     let drop = Actions::one(Action::Drop);
     let next = Actions::one(Action::Next);
@@ -58,7 +58,18 @@ pub fn build(sw: &Switch, flows: &mut FlowTable) {
             ]);
             flows.add(dp, Stage::LsInCheckPortSec, 70, &inport, &skip);
         }
-        if p.type_ == LspType::Vif && p.has_unknown && p.ps_addrs.is_empty() {
+        // `unknown` VIFs learn, and localnet ports with `options:localnet_learn_fdb=true`.
+        let learns = match p.type_ {
+            LspType::Vif => true,
+            LspType::Localnet => ctx
+                .nb
+                .switch_ports
+                .get(&p.nb)
+                .and_then(|l| l.options.get("localnet_learn_fdb"))
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            _ => false,
+        };
+        if learns && p.has_unknown && p.ps_addrs.is_empty() {
             let lookup = Actions(vec![
                 Action::Assign(
                     reg::LKUP_FDB,

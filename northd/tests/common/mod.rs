@@ -128,6 +128,11 @@ pub fn check_parses(content: &SbContent) {
         if KNOWN_UNPARSABLE.contains(&k.actions.as_str()) {
             continue;
         }
+        // Template references (`^NAME`, load balancer templates) are expanded by
+        // ovn-controller from `Chassis_Template_Var` before it parses the flow.
+        if k.match_.contains('^') || k.actions.contains('^') {
+            continue;
+        }
         if let Err(e) = run(Pass::Parse, &k.match_) {
             bad.push(format!("match {:?}: {e}", k.match_));
         }

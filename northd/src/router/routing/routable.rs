@@ -1,16 +1,22 @@
 //! Routes to the "routable" addresses of a distributed gateway port on the same switch:
 //! the IPv4 external addresses of its router's DNAT rules with `options:add_route=true` and
 //! the IPv4 VIPs of its router's load balancers with `options:add_route=true`. Every other
-//! router on the switch routes them to that port (`lr_in_ip_routing`, as a connected /32), and
-//! a gateway router or a router with a distributed gateway port also resolves them to the
-//! port's MAC (`lr_in_arp_resolve`).
+//! router on the switch routes them to that port (`lr_in_ip_routing`, as a connected /32, plus
+//! the BFD variant when the port has a BFD session), and a gateway router, or a distributed
+//! gateway port, also resolves them to the port's MAC (`lr_in_arp_resolve`), unless the
+//! router has `options:dynamic_neigh_routers=true`.
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ovn_nb::model as nb;
 use ovn_sb::stage::Stage;
 
+use ovn_nb::addr::MacAddr;
+
 use crate::flow::{Action, Actions, Field, FlowTable, Match, Value};
+use crate::router::gateway::bindings::is_nat_gateway_port;
+use crate::router::gateway::hash::LbIpSets;
 use crate::router::{Peer, Router, RouterCtx, RouterPort};
 use crate::switch::LspType;
 
@@ -24,46 +30,64 @@ fn add_route(options: &std::collections::BTreeMap<String, String>) -> bool {
     options.get("add_route").is_some_and(|v| v == "true")
 }
 
-/// The routable IPv4 addresses of router `r` (its NAT rules in row order, then its load
-/// balancers' VIPs), without duplicates.
-fn routable_addresses(ctx: &RouterCtx<'_>, r: &Router) -> Vec<Ipv4Addr> {
+/// The routable IPv4 addresses of gateway port `gw` of router `r` (its NAT rules in row order,
+/// then its load balancers' VIPs), without duplicates. With several gateway ports, as observed
+/// of ovn-northd 23.03: the first one in UUID order has every rule, the others those they
+/// announce ([`is_nat_gateway_port`]).
+/// A distributed rule (`dnat_and_snat` with `logical_port` and `external_mac`) is returned
+/// apart, with its MAC: it resolves to that MAC, not the gateway port's.
+fn routable_addresses(
+    ctx: &RouterCtx<'_>,
+    r: &Router,
+    gw: &RouterPort,
+) -> (Vec<Ipv4Addr>, Vec<(MacAddr, Ipv4Addr)>) {
+    let first = r.dgps().map(|p| p.nb).min() == Some(gw.nb);
     let mut out: Vec<Ipv4Addr> = Vec::new();
+    let mut distributed: Vec<(MacAddr, Ipv4Addr)> = Vec::new();
     for nat in r.nats.iter().filter_map(|n| ctx.nb.nats.get(n)) {
-        if nat.type_ == nb::NatType::Snat || !add_route(&nat.options) {
+        if nat.type_ == nb::NatType::Snat
+            || !add_route(&nat.options)
+            || !(first || is_nat_gateway_port(ctx.nb, r, nat, gw))
+        {
             continue;
         }
         if let Ok(IpAddr::V4(ip)) = nat.external_ip.parse::<IpAddr>() {
-            if !out.contains(&ip) {
+            let mac = (nat.type_ == nb::NatType::DnatAndSnat && nat.logical_port.is_some())
+                .then(|| nat.external_mac.as_ref()?.parse::<MacAddr>().ok())
+                .flatten();
+            if let Some(mac) = mac {
+                distributed.push((mac, ip));
+            } else if !out.contains(&ip) {
                 out.push(ip);
             }
         }
     }
-    for lb in &r.lbs {
-        if !ctx
-            .nb
-            .load_balancers
-            .get(lb)
-            .is_some_and(|l| add_route(&l.options))
-        {
-            continue;
-        }
-        for vip in ctx.lbs.get(lb).into_iter().flat_map(|l| &l.vips) {
-            if let IpAddr::V4(ip) = vip.vip.ip {
+    // The load balancer VIPs in ovn-northd's set order.
+    if let Some(nb_lr) = ctx.nb.routers.get(&r.nb) {
+        for vip in LbIpSets::routable_of_router(ctx.nb, nb_lr).v4.iter() {
+            if let Ok(ip) = vip.parse::<Ipv4Addr>() {
                 if !out.contains(&ip) {
                     out.push(ip);
                 }
             }
         }
     }
-    out
+    (out, distributed)
 }
 
 /// Builds the routes of `lr` to the routable addresses of the distributed gateway ports on
 /// the switches its ports are attached to.
 pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
     let topo = topology(ctx);
-    let resolves = lr.is_gateway() || lr.dgps().next().is_some();
+    let dynamic_neigh = lr.option_true("dynamic_neigh_routers");
+    let bfd_ports: BTreeSet<&str> = ctx
+        .nb
+        .bfd
+        .values()
+        .map(|b| b.logical_port.as_str())
+        .collect();
     for port in &lr.ports {
+        let resolves = !dynamic_neigh && (lr.is_gateway() || port.is_dgp);
         let Some(Peer::Switch { port: lsp }) = &port.peer else {
             continue;
         };
@@ -87,12 +111,35 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             if other.name == port.name || !other.is_dgp {
                 continue;
             }
-            let ips = routable_addresses(ctx, r);
-            if ips.is_empty() {
-                continue;
-            }
-            add_routes(lr, port, &ips, flows);
+            let (ips, distributed) = routable_addresses(ctx, r, other);
+            let all: Vec<Ipv4Addr> = distributed
+                .iter()
+                .map(|d| d.1)
+                .chain(ips.iter().copied())
+                .collect();
+            add_routes(
+                lr,
+                port,
+                &all,
+                bfd_ports.contains(port.name.as_str()),
+                flows,
+            );
             if resolves {
+                for (mac, ip) in &distributed {
+                    flows.add(
+                        lr.dp,
+                        Stage::LrInArpResolve,
+                        100,
+                        &Match::eq(Field::OUTPORT, Value::port(&port.name))
+                            .and_eq(NEXT_HOP4, Value::Set(vec![Value::Ip(IpAddr::V4(*ip))])),
+                        &Actions(vec![
+                            Action::Assign(Field::ETH_DST, Value::Mac(*mac)),
+                            Action::Next,
+                        ]),
+                    );
+                }
+            }
+            if resolves && !ips.is_empty() {
                 flows.add(
                     lr.dp,
                     Stage::LrInArpResolve,
@@ -111,27 +158,44 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
     }
 }
 
-/// A /32 route per address out of `port`, from the port's first IPv4 address.
-fn add_routes(lr: &Router, port: &RouterPort, ips: &[Ipv4Addr], flows: &mut FlowTable) {
+/// A /32 route per address out of `port`, from the port's first IPv4 address. With `bfd` (the
+/// port has a BFD session), BFD packets (UDP port 3784) take the route one priority higher,
+/// without the TTL decrement.
+fn add_routes(lr: &Router, port: &RouterPort, ips: &[Ipv4Addr], bfd: bool, flows: &mut FlowTable) {
     let Some(src) = port.ipv4.first() else {
         return;
     };
     for ip in ips {
+        let m = Match::eq(Field::IP4_DST, Value::Net(IpAddr::V4(*ip), 32));
+        let mut a = vec![
+            Action::Assign(ECMP_GROUP, Value::Int(0)),
+            Action::Assign(NEXT_HOP4, Value::Field(Field::IP4_DST)),
+            Action::Assign(SRC4, Value::Ip(IpAddr::V4(src.addr))),
+            Action::Assign(Field::ETH_SRC, Value::Mac(port.mac)),
+            Action::Assign(Field::OUTPORT, Value::port(&port.name)),
+            loopback(),
+            Action::Next,
+        ];
+        if bfd {
+            let bfd_m = m.clone().and_eq(Field("udp.dst"), Value::Int(BFD_UDP_PORT));
+            flows.add(
+                lr.dp,
+                Stage::LrInIpRouting,
+                PRIO_HOST_ROUTE + 1,
+                &bfd_m,
+                &Actions(a.clone()),
+            );
+        }
+        a.insert(0, TTL_DEC);
         flows.add(
             lr.dp,
             Stage::LrInIpRouting,
             PRIO_HOST_ROUTE,
-            &Match::eq(Field::IP4_DST, Value::Net(IpAddr::V4(*ip), 32)),
-            &Actions(vec![
-                TTL_DEC,
-                Action::Assign(ECMP_GROUP, Value::Int(0)),
-                Action::Assign(NEXT_HOP4, Value::Field(Field::IP4_DST)),
-                Action::Assign(SRC4, Value::Ip(IpAddr::V4(src.addr))),
-                Action::Assign(Field::ETH_SRC, Value::Mac(port.mac)),
-                Action::Assign(Field::OUTPORT, Value::port(&port.name)),
-                loopback(),
-                Action::Next,
-            ]),
+            &m,
+            &Actions(a),
         );
     }
 }
+
+/// The UDP destination port of BFD control packets.
+const BFD_UDP_PORT: u64 = 3784;
