@@ -113,6 +113,8 @@ pub(crate) struct Built {
     pub(crate) router_lb_sets: BTreeSet<String>,
     /// ARP replies for health check sources.
     pub(crate) svc_arp: crate::svc_monitor::SvcArp,
+    /// The flows of each load balancer on switches.
+    pub(crate) lb_flows: switch::lb::LbFlowCache,
 }
 
 /// [`build`], keeping the intermediate products.
@@ -239,9 +241,22 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         ));
     }
 
+    // Each switch's rows apart, on two threads, then added in switch order (as one thread
+    // adds them).
+    let datapaths = &out.datapaths;
+    let parts = on_two_threads(nb, &views, |sw| {
+        let mut part = SbContent::default();
+        let dp_uuid = datapaths[sw.dp].nb_uuid;
+        build_switch_ports(nb, state, sw, dp_uuid, &router_views, &mut part);
+        part
+    });
+    for part in parts {
+        out.ports.extend(part.ports);
+        out.multicast_groups.extend(part.multicast_groups);
+        out.ha_chassis_groups.extend(part.ha_chassis_groups);
+        out.warnings.extend(part.warnings);
+    }
     for sw in &views {
-        let dp_uuid = out.datapaths[sw.dp].nb_uuid;
-        build_switch_ports(nb, state, sw, dp_uuid, &router_views, &mut out);
         out.ip_multicast.push((sw.dp, sw.mcast.clone()));
     }
     for lr in &router_views {
@@ -300,17 +315,6 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         out.flows.set_meters(meters);
     }
 
-    let lb_flows = switch::lb::lb_flow_cache(lbs.values());
-    let ctx = SwitchCtx {
-        nb,
-        features: state.features,
-        lbs: &lbs,
-        lb_flows: &lb_flows,
-        svc_arp: &health.arp,
-    };
-    for sw in &views {
-        switch::build_flows(&ctx, sw, &mut out.flows);
-    }
     let port_keys: BTreeMap<String, u32> = out
         .ports
         .iter()
@@ -327,7 +331,8 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
             }
         }
     }
-    let rctx = RouterCtx {
+    drop(lb_index);
+    let router_ctx = || RouterCtx {
         nb,
         features: state.features,
         lbs: &lbs,
@@ -339,17 +344,63 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         dp_keys: &dp_tunnel_keys,
         lb_flows: std::cell::RefCell::default(),
     };
-    for lr in &router_views {
-        router::build_flows(&rctx, lr, &mut out.flows);
+    // The flows are built on two threads: this one builds the first routers' flows, a worker
+    // the switches' and the other routers' (a fifth of them: routers cost more than switches
+    // on OVN-Kubernetes clusters) into a table of its own, merged into this one after.
+    // The table iterates in flow order whatever the order flows were added in, so the content
+    // is the same as one thread's.
+    let (mine, theirs) = router_views.split_at(router_views.len() - router_views.len() / 5);
+    let meters = out.flows.meters().cloned();
+    let (lb_flows, theirs_flows, theirs_warnings) = std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            // Group VIP sets are checked once per build on this thread too.
+            let _scope = router::gateway::hash::BuildScope::enter(nb);
+            let mut flows = crate::flow::FlowTable::default();
+            if let Some(m) = meters {
+                flows.set_meters(m);
+            }
+            let lb_flows = switch::lb::lb_flow_cache(lbs.values());
+            let ctx = SwitchCtx {
+                nb,
+                features: state.features,
+                lbs: &lbs,
+                lb_flows: &lb_flows,
+                svc_arp: &health.arp,
+            };
+            for sw in &views {
+                switch::build_flows(&ctx, sw, &mut flows);
+            }
+            let rctx = router_ctx();
+            for lr in theirs {
+                router::build_flows(&rctx, lr, &mut flows);
+            }
+            (lb_flows, flows, rctx.warnings.into_inner())
+        });
+        let rctx = router_ctx();
+        for lr in mine {
+            router::build_flows(&rctx, lr, &mut out.flows);
+        }
+        out.warnings.extend(rctx.warnings.into_inner());
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    // The smaller table is merged into the larger (same meters: the content is the same
+    // either way).
+    let mut smaller = theirs_flows;
+    if smaller.len() > out.flows.len() {
+        std::mem::swap(&mut smaller, &mut out.flows);
     }
+    out.flows.absorb(smaller);
+    out.warnings.extend(theirs_warnings);
     let igmp = crate::igmp::build(&state.igmp, &views, &router_views, &mut out.flows);
     crate::igmp::merge_into(igmp, &mut out.multicast_groups);
     if !state.features.ct_no_masked_label {
         out.flows = out.flows.map_flows(crate::state::legacy_ct_flow);
     }
-    out.warnings.extend(rctx.warnings.into_inner());
     Built {
         svc_arp: health.arp,
+        lb_flows,
         content: out,
         globals,
         switches: views,
@@ -357,6 +408,33 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         lbs,
         router_lb_sets,
     }
+}
+
+/// `f` of every item, in item order, computed on two threads (this one takes the items at
+/// even positions, a worker the others: neighbours tend to cost alike).
+fn on_two_threads<T: Sync, R: Send>(
+    nb: &NbSnapshot,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            // Group VIP sets are checked once per build on this thread too.
+            let _scope = router::gateway::hash::BuildScope::enter(nb);
+            items.iter().skip(1).step_by(2).map(&f).collect::<Vec<R>>()
+        });
+        let mine: Vec<R> = items.iter().step_by(2).map(&f).collect();
+        let theirs = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let mut out = Vec::with_capacity(items.len());
+        let mut theirs = theirs.into_iter();
+        for r in mine {
+            out.push(r);
+            out.extend(theirs.next());
+        }
+        out
+    })
 }
 
 /// The CoPP meters of each datapath (by index in `datapaths`), or `None` when no datapath has

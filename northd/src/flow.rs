@@ -1522,6 +1522,61 @@ impl FlowTable {
         self.view.take();
     }
 
+    /// Adds every flow of `other` on the datapaths `other` has it on, keeping `other`'s
+    /// shared sets as sets: the table then iterates as if everything added to `other` had
+    /// been added to it (tables built apart, e.g. on other threads, merge whatever the order).
+    /// Both tables must have the same meters ([`Self::set_meters`]).
+    pub fn absorb(&mut self, other: Self) {
+        // The other table's index is not needed: freed before this one grows.
+        let Self {
+            keys,
+            own,
+            groups,
+            group_of,
+            ..
+        } = other;
+        let mut at: Vec<u32> = Vec::with_capacity(keys.len());
+        for (k, own) in keys.iter().zip(&own) {
+            let i = self.entry_of(k);
+            for &dp in own.as_slice() {
+                self.own[i].insert(dp);
+            }
+            at.push(u32::try_from(i).unwrap_or(NONE));
+        }
+        drop(own);
+        let mut ids: Vec<(u32, u64)> = group_of.iter().map(|(id, g)| (*g, *id)).collect();
+        ids.sort_unstable();
+        for (g, id) in ids {
+            let Some(group) = groups.get(g as usize) else {
+                continue;
+            };
+            match self.group_of.get(&id) {
+                // The same set: same flows, so the same entries here.
+                Some(&mine) => {
+                    if let Some(mine) = self.groups.get_mut(mine as usize) {
+                        for &dp in &group.dps {
+                            sorted_insert(&mut mine.dps, dp);
+                        }
+                    }
+                }
+                None => {
+                    let members = group
+                        .members
+                        .iter()
+                        .map(|&m| at.get(m as usize).copied().unwrap_or(NONE))
+                        .collect();
+                    let mine = u32::try_from(self.groups.len()).unwrap_or(NONE);
+                    self.groups.push(Group {
+                        members,
+                        dps: group.dps.clone(),
+                    });
+                    self.group_of.insert(id, mine);
+                }
+            }
+        }
+        self.view.take();
+    }
+
     /// Adds flow `key` on `datapaths` (used to assemble a table from flows built apart, e.g.
     /// per datapath by [`crate::incremental`]).
     pub fn insert(&mut self, key: FlowKey, datapaths: impl IntoIterator<Item = DpIndex>) {
@@ -1750,6 +1805,47 @@ mod tests {
                 .map(|(k, d)| (k, d.into_iter().collect()))
                 .collect();
             prop_assert_eq!(t.len(), expected.len());
+            prop_assert_eq!(got, expected);
+        }
+
+        /// Two tables given the steps alternately and merged ([`FlowTable::absorb`]) iterate
+        /// as one table given every step.
+        #[test]
+        fn absorbed_tables_are_one_table(ops in proptest::collection::vec(
+            prop_oneof![
+                (0..40usize, 0..12usize).prop_map(|(n, d)| Op::Add(n, d)),
+                (0..6usize, 0..12usize).prop_map(|(s, d)| Op::Shared(s, d)),
+                (0..6usize, 0..12usize).prop_map(|(s, d)| Op::Merge(s, d)),
+                (0..40usize, proptest::collection::vec(0..12usize, 0..4))
+                    .prop_map(|(n, d)| Op::Insert(n, d)),
+            ],
+            0..60,
+        ), split in 0..4usize) {
+            let sets: Vec<FlowTable> = (0..6).map(set_table).collect();
+            let shared: Vec<SharedFlows> = sets.iter().map(SharedFlows::new).collect();
+            let mut one = FlowTable::default();
+            let mut parts = [FlowTable::default(), FlowTable::default()];
+            for (i, op) in ops.iter().enumerate() {
+                let part = &mut parts[usize::from((i + split) % 3 == 0)];
+                for t in [&mut one, part] {
+                    match op {
+                        Op::Add(n, d) => {
+                            let (stage, priority, m, a) = flow(*n);
+                            t.add(*d, stage, priority, &m, &a);
+                        }
+                        Op::Shared(s, d) => t.add_shared(&shared[*s], *d),
+                        Op::Merge(s, d) => t.merge_on(&sets[*s], *d),
+                        Op::Insert(n, dps) => t.insert(key(*n), dps.iter().copied()),
+                    }
+                }
+            }
+            let [mut a, b] = parts;
+            a.absorb(b);
+            let got: Vec<(FlowKey, Vec<DpIndex>)> =
+                a.iter().map(|(k, d)| (k.clone(), d.as_slice().to_vec())).collect();
+            let expected: Vec<(FlowKey, Vec<DpIndex>)> =
+                one.iter().map(|(k, d)| (k.clone(), d.as_slice().to_vec())).collect();
+            prop_assert_eq!(a.len(), one.len());
             prop_assert_eq!(got, expected);
         }
     }

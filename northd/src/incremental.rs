@@ -401,10 +401,50 @@ fn apply_to_snapshot(snap: &mut NbSnapshot, ch: &NbChange<'_>) -> Result<(), Nor
     Ok(())
 }
 
+/// Every flow of `content` with its datapaths, as the engine keeps them.
+fn flow_index(content: &SbContent) -> HashMap<Arc<FlowKey>, Vec<DpIndex>> {
+    content
+        .flows
+        .iter_shared()
+        .map(|(k, dps)| (k.clone(), dps.iter().copied().collect()))
+        .collect()
+}
+
 impl Engine {
     /// Compiles `nb` in full against the SB `state` (tunnel keys, chassis features).
-    pub fn new(mut nb: NbSnapshot, state: SbState) -> Self {
+    pub fn new(nb: NbSnapshot, state: SbState) -> Self {
         let built = build_all(&nb, &state);
+        let flows = flow_index(&built.content);
+        Self::from_built(nb, state, built, flows)
+    }
+
+    /// [`Self::new`], running `f` on the new content on another thread while the engine
+    /// indexes it (the daemon plans and writes its SB transaction there); returns the engine
+    /// and what `f` returned.
+    pub fn new_with<R: Send>(
+        nb: NbSnapshot,
+        state: SbState,
+        f: impl FnOnce(&SbContent) -> R + Send,
+    ) -> (Self, R) {
+        let built = build_all(&nb, &state);
+        let (flows, r) = std::thread::scope(|s| {
+            let worker = s.spawn(|| f(&built.content));
+            let flows = flow_index(&built.content);
+            let r = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (flows, r)
+        });
+        (Self::from_built(nb, state, built, flows), r)
+    }
+
+    /// The engine of a full build (`flows` = [`flow_index`] of its content).
+    fn from_built(
+        mut nb: NbSnapshot,
+        state: SbState,
+        built: crate::build::Built,
+        flows: HashMap<Arc<FlowKey>, Vec<DpIndex>>,
+    ) -> Self {
         let content = built.content;
         // The snapshot as compiled: with the IPAM allocations (written back to NB by the caller).
         for (u, v) in &content.nb_dynamic_addresses {
@@ -412,15 +452,10 @@ impl Engine {
                 l.dynamic_addresses.clone_from(v);
             }
         }
-        let flows: HashMap<Arc<FlowKey>, Vec<DpIndex>> = content
-            .flows
-            .iter_shared()
-            .map(|(k, dps)| (k.clone(), dps.iter().copied().collect()))
-            .collect();
         let mut e = Self {
             state,
             globals: built.globals,
-            lb_flows: switch::lb::lb_flow_cache(built.lbs.values()),
+            lb_flows: built.lb_flows,
             lbs: built.lbs,
             router_lb_sets: built.router_lb_sets,
             svc_arp: built.svc_arp,
