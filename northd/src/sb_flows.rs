@@ -226,7 +226,7 @@ impl SbFlows {
     }
 
     /// Adds the rows of `other` not recorded here.
-    pub fn extend_from(&mut self, other: &SbFlows) {
+    pub fn extend_from(&mut self, other: &Self) {
         for (u, (id, dp)) in &other.by_uuid {
             if !self.by_uuid.contains_key(u) {
                 self.insert(*u, *id, *dp);
