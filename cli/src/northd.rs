@@ -18,14 +18,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use northd::diff::{plan, SbRows};
+use northd::diff::{plan_with_flows, SbRows};
 use northd::flow::FlowKey;
 use northd::incremental::{Engine, NbChange, SbLookup, Step};
+use northd::sb_flows::{FlowDp, FlowId, FlowWrites, SbFlows};
 use northd::snapshot::Rows;
 use northd::NbSnapshot;
 use ovn_nb::model as nb;
 use ovn_sb::model as sb;
-use ovsdb::client::{ChangeKind, Client, ClientConfig, IndexSpec, Replica, TrackedChange, Txn};
+use ovsdb::client::{
+    ChangeKind, Client, ClientConfig, IndexSpec, MonitorSelect, Replica, TrackedChange, Txn,
+    TxnReply,
+};
 use ovsdb::model::Uuid;
 use ovsdb::model::{Model, Ref};
 use ovsdb::{Atom, Datum};
@@ -166,6 +170,7 @@ fn nb_config(remotes: &str) -> ClientConfig {
 
 /// `Logical_Flow` columns replicated: what the diff reads (not `external_ids`, whose
 /// `stage-name` and hints follow from the rest: one string map less per flow).
+/// (Also the columns a `select` reads when northd has lost track of what it wrote.)
 const LFLOW_COLUMNS: &[&str] = &[
     "logical_datapath",
     "logical_dp_group",
@@ -191,11 +196,16 @@ fn sb_config(remotes: &str) -> ClientConfig {
     }
     cfg.connect_timeout = TIMEOUT;
     cfg.request_timeout = HANDSHAKE_TIMEOUT;
-    cfg.index(IndexSpec::new(
+    // The server does not send back the flows northd inserts (tens of thousands in a full
+    // round): the daemon records them from the transaction's reply ([`SbFlows`]). Deletions
+    // and modifications by anyone still come, as do all rows of the first snapshot.
+    cfg.select(
         "Logical_Flow",
-        "lflow-key",
-        &["match", "actions"],
-    ))
+        MonitorSelect {
+            insert: false,
+            ..MonitorSelect::ALL
+        },
+    )
     .index(IndexSpec::new("Port_Binding", "pb-name", &["logical_port"]))
     .index(IndexSpec::new(
         "Multicast_Group",
@@ -230,6 +240,16 @@ struct Daemon {
     sb: Client,
     /// SB changes seen while writing that still need handling.
     carry: std::cell::RefCell<Pending>,
+    /// Every SB `Logical_Flow` row as northd knows it: those of the replica (the monitor's
+    /// snapshot) and those it inserted since, which the server does not send back. Valid while
+    /// the replica has not been replaced by a new snapshot since (`flows_resets`) and no SB
+    /// write ended in doubt (`flows_lost`).
+    flows: std::cell::RefCell<SbFlows>,
+    /// [`Replica::resets`] when `flows` was last built.
+    flows_resets: std::cell::Cell<u64>,
+    /// An SB write failed: whether it committed is unknown, so what it inserted may be in SB
+    /// without being in `flows`. The next full round reads the flows back with a `select`.
+    flows_lost: std::cell::Cell<bool>,
     engine: Option<Engine>,
     incremental: bool,
 }
@@ -254,6 +274,9 @@ async fn main_loop(args: &NorthdArgs) -> Result<(), String> {
         nb,
         sb,
         carry: std::cell::RefCell::default(),
+        flows: std::cell::RefCell::default(),
+        flows_resets: std::cell::Cell::new(0),
+        flows_lost: std::cell::Cell::new(false),
         engine: None,
         incremental: !args.no_incremental && !args.once,
     };
@@ -389,7 +412,8 @@ fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
         multicast_groups: typed_rows(rep)?,
         address_sets: typed_rows(rep)?,
         port_groups: typed_rows(rep)?,
-        logical_flows: typed_rows(rep)?,
+        // Read as compact records instead (`replica_flows`).
+        logical_flows: Rows::new(),
         dp_groups: typed_rows(rep)?,
         load_balancers: typed_rows(rep)?,
         ip_multicast: typed_rows(rep)?,
@@ -404,6 +428,20 @@ fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
         service_monitors: typed_rows(rep)?,
         igmp_groups: typed_rows(rep)?,
     })
+}
+
+/// The `Logical_Flow` rows of the replica as compact records.
+fn replica_flows(rep: &Replica) -> Result<SbFlows, String> {
+    let mut out = SbFlows::new();
+    let Some(t) = rep.table(sb::LogicalFlow::TABLE) else {
+        return Ok(out);
+    };
+    let ts = t.schema();
+    for r in t.rows() {
+        let f = typed_row::<sb::LogicalFlow>(r, ts)?;
+        out.insert(r.uuid(), FlowId::of_row(&f), FlowDp::of_row(&f));
+    }
+    Ok(out)
 }
 
 /// The process's resident set and its peak (`VmRSS`, `VmHWM`) in MiB, for the round's log
@@ -478,6 +516,58 @@ impl Daemon {
         p.ports_up.extend(carry.ports_up);
         p.hv_cfg |= carry.hv_cfg;
         self.classify_sb(self.sb.take_changes(), p, false);
+        // A new snapshot (a resynchronization that could not resume) holds every flow: what
+        // was recorded besides the replica may be out of date.
+        let resets = self.sb.with_replica(Replica::resets).unwrap_or(0);
+        if resets != self.flows_resets.get() {
+            p.full = true;
+        }
+    }
+
+    /// Every SB `Logical_Flow` row as compact records, with the replica read as `rep` (see
+    /// [`Daemon::flows`]); rebuilt from the replica after a new snapshot.
+    fn current_flows(&self, rep: &Replica) -> Result<SbFlows, String> {
+        let mut flows = replica_flows(rep)?;
+        if rep.resets() == self.flows_resets.get() {
+            flows.extend_from(&self.flows.borrow());
+        }
+        self.flows_resets.set(rep.resets());
+        Ok(flows)
+    }
+
+    /// Reads every SB `Logical_Flow` back with a `select` (after an SB write whose outcome is
+    /// unknown) into [`Daemon::flows`].
+    async fn reread_flows(&self) -> Result<(), String> {
+        let mut txn = Txn::new();
+        txn.op(json!({
+            "op": "select",
+            "table": "Logical_Flow",
+            "where": [],
+            "columns": std::iter::once("_uuid").chain(LFLOW_COLUMNS.iter().copied()).collect::<Vec<_>>(),
+        }));
+        let reply = self
+            .sb
+            .transact(txn)
+            .await
+            .map_err(|e| txn_error(&self.sb, "SB select", &e))?;
+        let rows = reply
+            .results
+            .first()
+            .and_then(|r| r.get("rows"))
+            .cloned()
+            .unwrap_or_else(|| json!([]));
+        let read =
+            SbRows::from_json(&json!({ "Logical_Flow": rows })).map_err(|e| e.to_string())?;
+        *self.flows.borrow_mut() = SbFlows::from_rows(&read.logical_flows);
+        self.flows_lost.set(false);
+        Ok(())
+    }
+
+    /// Records what a committed SB transaction did to `Logical_Flow`.
+    fn record_flows(&self, writes: &FlowWrites, reply: &TxnReply) {
+        self.flows
+            .borrow_mut()
+            .apply(writes, |i| reply.inserted_uuid(i));
     }
 
     /// Sorts SB changes (see [`collect`](Self::collect)); with `ours`, they came with our own
@@ -495,6 +585,23 @@ impl Daemon {
         for c in changes {
             match c.table.as_str() {
                 "Chassis_Private" => p.hv_cfg = true,
+                // Northd never modifies flows, and deletes only those it knows: a flow changed
+                // by someone else is replaced, one deleted is written again (by a full round,
+                // as ovn-northd does). A deletion may be our own; it is gone either way.
+                "Logical_Flow" => {
+                    let mut flows = self.flows.borrow_mut();
+                    match c.kind {
+                        ChangeKind::Delete => {
+                            flows.remove(&c.uuid);
+                            p.full |= !ours;
+                        }
+                        ChangeKind::Modify => {
+                            flows.forget_content(&c.uuid);
+                            p.full = true;
+                        }
+                        ChangeKind::Insert => p.full |= !ours,
+                    }
+                }
                 "Port_Binding" if c.kind == ChangeKind::Modify => {
                     let only_controller = c
                         .changed_columns()
@@ -531,12 +638,18 @@ impl Daemon {
         // The replicas as read below include what is tracked so far.
         let _ = self.nb.take_changes();
         let _ = self.sb.take_changes();
+        if self.flows_lost.get() {
+            self.reread_flows().await?;
+            // The read stands for the replica as it is now (snapshot included).
+            let resets = self.sb.with_replica(Replica::resets).unwrap_or(0);
+            self.flows_resets.set(resets);
+        }
         let t = Instant::now();
         let read = self.nb.with_replica(nb_snapshot);
         let snapshot = read.ok_or("NB replica not ready")??;
-        let current = self
+        let (current, flows) = self
             .sb
-            .with_replica(sb_rows)
+            .with_replica(|rep| Ok::<_, String>((sb_rows(rep)?, self.current_flows(rep)?)))
             .ok_or("SB replica not ready")??;
         let parse_ms = t.elapsed().as_millis() as u64;
         memory_at("parse");
@@ -561,17 +674,19 @@ impl Daemon {
         let state = current.state();
         let (engine, planned) = Engine::new_with(snapshot, state, |content| {
             let start = Instant::now();
-            let mut txn = plan(&current, content).map_err(|e| e.to_string())?;
+            let mut txn = plan_with_flows(&current, &flows, content).map_err(|e| e.to_string())?;
+            let writes = txn.flow_writes();
             if sb_nb_cfg != Some(nb_cfg) {
                 txn.push_json(northd::embedded::nb_cfg_update(nb_cfg));
             }
             let n_ops = txn.len();
             let inserts = txn.inserts();
             let bytes = txn.to_vec().map_err(|e| e.to_string())?;
-            Ok::<_, String>((start, n_ops, inserts, bytes))
+            Ok::<_, String>((start, n_ops, inserts, bytes, writes))
         });
         drop(current);
-        let (plan_start, n_ops, inserts, bytes) = planned?;
+        *self.flows.borrow_mut() = flows;
+        let (plan_start, n_ops, inserts, bytes, writes) = planned?;
         // Build until the plan started; plan (and serialization) from there on, overlapped
         // with the engine's indexing: the two add up to the wall time.
         let build_ms = plan_start.saturating_duration_since(t).as_millis() as u64;
@@ -590,7 +705,11 @@ impl Daemon {
         let mut engine = engine;
         engine.release_content();
         memory_at("serialize");
-        self.write_sb_bytes(bytes, n_ops, inserts).await?;
+        let reply = self.write_sb_bytes(bytes, n_ops, inserts).await?;
+        if let Some(reply) = reply {
+            self.record_flows(&writes, &reply);
+        }
+        drop(writes);
         memory_at("SB commit");
         tracing::info!(
             parse_ms,
@@ -659,13 +778,25 @@ impl Daemon {
             .map(|(k, d)| format!("{k}={}us", d.as_micros()))
             .collect();
         let t = Instant::now();
+        let flows = &self.flows;
+        let flows_resets = self.flows_resets.get();
         let planned = self.sb.with_replica(|rep| {
-            let lookup = ReplicaLookup::new(rep);
-            engine.plan(&delta, &lookup)
+            if rep.resets() != flows_resets {
+                return None;
+            }
+            let flows = flows.borrow();
+            let lookup = ReplicaLookup::new(rep, &flows);
+            Some(engine.plan_txn(&delta, &lookup).map(|txn| {
+                let writes = txn.flow_writes();
+                txn.ops_json().map(|ops| (ops, writes))
+            }))
         });
-        let mut ops = planned
-            .ok_or("SB replica not ready")?
-            .map_err(|e| e.to_string())?;
+        let Some(planned) = planned.ok_or("SB replica not ready")? else {
+            tracing::info!("full recompute: SB resynchronized");
+            self.engine = None;
+            return Ok(false);
+        };
+        let (mut ops, writes) = planned.and_then(|r| r).map_err(|e| e.to_string())?;
         let nb_cfg = engine.nb().nb_global.as_ref().map_or(0, |g| g.nb_cfg);
         let sb_nb_cfg = self
             .sb
@@ -688,7 +819,9 @@ impl Daemon {
         let plan_ms = t.elapsed().as_millis() as u64;
         let t = Instant::now();
         let n_ops = ops.len();
-        self.write_sb(ops).await?;
+        if let Some(reply) = self.write_sb(ops).await? {
+            self.record_flows(&writes, &reply);
+        }
         tracing::info!(
             build_ms,
             plan_ms,
@@ -725,19 +858,28 @@ impl Daemon {
 
     /// Commits `ops` to SB; our own changes are then dropped from the tracked ones (the replica
     /// already has them: read-your-writes).
-    async fn write_sb(&self, ops: Vec<Value>) -> Result<(), String> {
+    /// Returns the reply (`None` when there was nothing to write).
+    async fn write_sb(&self, ops: Vec<Value>) -> Result<Option<TxnReply>, String> {
+        let mut reply = None;
         if !ops.is_empty() {
             let mut txn = Txn::new();
             for op in ops {
                 txn.op(op);
             }
-            self.sb
-                .transact(txn)
-                .await
-                .map_err(|e| txn_error(&self.sb, "SB", &e))?;
+            let r = self.sb.transact(txn).await;
+            reply = Some(self.sb_written(r)?);
         }
         self.after_sb_write();
-        Ok(())
+        Ok(reply)
+    }
+
+    /// The reply of an SB write, or why it failed; a failure leaves what it inserted unknown
+    /// (see [`Daemon::flows_lost`]).
+    fn sb_written(&self, r: ovsdb::client::Result<TxnReply>) -> Result<TxnReply, String> {
+        r.map_err(|e| {
+            self.flows_lost.set(true);
+            txn_error(&self.sb, "SB", &e)
+        })
     }
 
     /// Writes a transaction already serialized as `transact` params (`n_ops` operations,
@@ -747,15 +889,14 @@ impl Daemon {
         params: Vec<u8>,
         n_ops: usize,
         inserts: Vec<(usize, String)>,
-    ) -> Result<(), String> {
+    ) -> Result<Option<TxnReply>, String> {
+        let mut reply = None;
         if n_ops > 0 {
-            self.sb
-                .transact_bytes(params.into(), n_ops, inserts)
-                .await
-                .map_err(|e| txn_error(&self.sb, "SB", &e))?;
+            let r = self.sb.transact_bytes(params.into(), n_ops, inserts).await;
+            reply = Some(self.sb_written(r)?);
         }
         self.after_sb_write();
-        Ok(())
+        Ok(reply)
     }
 
     /// Drops the tracked changes our own SB write produced.
@@ -852,11 +993,13 @@ impl Daemon {
 /// SB rows found through the replica's indexes, for the incremental plan.
 struct ReplicaLookup<'a> {
     rep: &'a Replica,
+    /// Every `Logical_Flow` row (see [`Daemon::flows`]).
+    flows: &'a SbFlows,
     datapaths: HashMap<Uuid, Uuid>,
 }
 
 impl<'a> ReplicaLookup<'a> {
-    fn new(rep: &'a Replica) -> Self {
+    fn new(rep: &'a Replica, flows: &'a SbFlows) -> Self {
         let mut datapaths = HashMap::new();
         if let Some(t) = rep.table("Datapath_Binding") {
             for r in t.rows() {
@@ -873,7 +1016,11 @@ impl<'a> ReplicaLookup<'a> {
                 }
             }
         }
-        Self { rep, datapaths }
+        Self {
+            rep,
+            flows,
+            datapaths,
+        }
     }
 
     fn typed<T: Model>(&self, r: &ovsdb::client::Row) -> Option<T> {
@@ -929,8 +1076,8 @@ impl SbLookup for ReplicaLookup<'_> {
         self.by_index("ipm-dp", &[u(datapath)]).into_iter().next()
     }
 
-    fn logical_flows(&self, key: &FlowKey) -> Vec<sb::LogicalFlow> {
-        self.by_index("lflow-key", &[s(&key.match_), s(&key.actions)])
+    fn logical_flows(&self, key: &FlowKey) -> Vec<(Uuid, FlowDp)> {
+        self.flows.with_id(FlowId::of_key(key)).collect()
     }
 
     fn dp_group_datapaths(&self, group: Uuid) -> Option<BTreeSet<Uuid>> {
@@ -1114,6 +1261,88 @@ mod tests {
         stack
             .nbctl(["--wait=hv", "sync"])
             .expect("wait hv without chassis");
+    }
+
+    /// The server does not send back the flows northd inserts, yet a flow another client
+    /// deletes is written again and one it changes is put back, as ovn-northd does; and the
+    /// next NB change is still applied incrementally on top of that.
+    #[test]
+    fn restores_flows_others_delete_or_change() {
+        let ovn = testkit::require_or_skip!();
+        let Some(stack) = stack_with_our_northd(&ovn) else {
+            return;
+        };
+        stack
+            .nbctl([
+                "ls-add",
+                "sw0",
+                "--",
+                "lsp-add",
+                "sw0",
+                "p1",
+                "--",
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:00:00:01 10.0.0.1",
+            ])
+            .expect("nbctl");
+        stack.wait_sb().expect("wait sb");
+        let set = || {
+            let mut v: Vec<String> = stack
+                .logical_flows()
+                .expect("flows")
+                .into_iter()
+                .map(|f| format!("{} {} {} {}", f.stage, f.priority, f.match_expr, f.actions))
+                .collect();
+            v.sort();
+            v
+        };
+        let want = set();
+        let uuid_of = |cond: &str| {
+            stack
+                .sbctl(["--bare", "--columns=_uuid", "find", "Logical_Flow", cond])
+                .expect("sbctl")
+                .trim()
+                .to_owned()
+        };
+        let l2 = uuid_of("match=\"eth.dst == 00:00:00:00:00:01\"");
+        assert!(!l2.is_empty());
+        let wait_for = |what: &str| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while set() != want {
+                assert!(std::time::Instant::now() < deadline, "{what}: {:?}", set());
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        };
+        stack
+            .sbctl(["destroy", "Logical_Flow", &l2])
+            .expect("destroy");
+        wait_for("deleted flow not restored");
+        let l2 = uuid_of("match=\"eth.dst == 00:00:00:00:00:01\"");
+        stack
+            .sbctl(["set", "Logical_Flow", &l2, "actions=\"drop;\""])
+            .expect("set");
+        wait_for("changed flow not restored");
+        // The restored flows are known: an NB change replaces them without leftovers.
+        stack
+            .nbctl([
+                "--wait=sb",
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:00:00:02 10.0.0.2",
+            ])
+            .expect("nbctl");
+        let flows = stack.logical_flows().expect("flows");
+        assert!(!flows
+            .iter()
+            .any(|f| f.match_expr.contains("00:00:00:00:00:01")));
+        assert_eq!(
+            flows
+                .iter()
+                .filter(|f| f.match_expr == "eth.dst == 00:00:00:00:00:02")
+                .count(),
+            1
+        );
     }
 
     /// An `IGMP_Group` row a chassis writes becomes a multicast group and its flow; a row that

@@ -118,6 +118,7 @@ fn spec(rest: &[String]) -> Option<MonitorSpec> {
             table: table.clone(),
             columns: (!cols.is_empty()).then(|| cols.to_vec()),
             condition: None,
+            select: ovsdb::client::MonitorSelect::ALL,
         });
     }
     Some(spec)

@@ -365,6 +365,19 @@ fn ovnk_100_nodes_vs_real() {
     );
 }
 
+/// Only our northd on issue 9's first shape (no real ovn-northd run: for our memory and
+/// times alone, e.g. with `RUST_LOG=ovnkit=debug` for the daemon's `memory after ...` lines).
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn ovnk_100_nodes_ours() {
+    let ovn = testkit::require_or_skip!();
+    let mut db = shapes::ovnk::build(shapes::ovnk::Scale::NODES_100);
+    let load = shapes::ovnk::insert_all(&mut db);
+    drop(db);
+    let r = run(&ovn, load, true, ovnkit_stack());
+    eprintln!("ours: {r:?}");
+}
+
 /// Issue 9's second shape: 250 nodes x 100 pods, 5,000 Services, 2,000 NetworkPolicies, 500
 /// EgressIPs.
 #[test]

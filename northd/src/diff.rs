@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::content::SbContent;
 use crate::error::NorthdError;
 use crate::flow::{DpIndex, FlowKey};
+use crate::sb_flows::{FlowDp, FlowId, FlowWrites, SbFlows, WrittenDp, WrittenFlow};
 use crate::snapshot::Rows;
 use crate::snapshot::{add_row_to, read_select_reply, rows_from_db, rows_from_json};
 
@@ -459,6 +460,93 @@ impl<'a> SbTxn<'a> {
             .collect()
     }
 
+    /// What this transaction does to `Logical_Flow` (rows deleted, flows inserted with their
+    /// operation indexes), for [`SbFlows::apply`] once it has committed.
+    pub fn flow_writes(&self) -> FlowWrites {
+        let mut by_name: HashMap<u64, usize> = HashMap::new();
+        for (i, op) in self.ops.iter().enumerate() {
+            if let Op::Insert { name, .. } = op {
+                by_name.insert(*name, i);
+            }
+        }
+        let issued = self.issued;
+        let resolve = |u: Uuid, group: bool| match placeholder_number(&u, issued) {
+            Some(n) => by_name.get(&n).map(|&op| {
+                if group {
+                    WrittenDp::NewGroup(op)
+                } else {
+                    WrittenDp::NewDatapath(op)
+                }
+            }),
+            None if group => Some(WrittenDp::Known(FlowDp::Group(u))),
+            None => Some(WrittenDp::Known(FlowDp::One(u))),
+        };
+        let mut out = FlowWrites::default();
+        for (i, op) in self.ops.iter().enumerate() {
+            match op {
+                Op::Delete { table, uuid } if *table == sb::LogicalFlow::TABLE => {
+                    out.deleted.push(*uuid);
+                }
+                Op::Flow { key, datapaths } => {
+                    let dp = match *datapaths {
+                        FlowDatapaths::One(u) => resolve(u, false),
+                        FlowDatapaths::Group(u) => resolve(u, true),
+                    };
+                    if let Some(dp) = dp {
+                        out.inserted.push(WrittenFlow {
+                            op: i,
+                            id: FlowId::of_key(key),
+                            dp,
+                        });
+                    }
+                }
+                Op::Insert { table, row, .. } if *table == sb::LogicalFlow::TABLE => {
+                    let col = |name: &str| row.iter().find(|(c, _)| *c == name).map(|(_, d)| d);
+                    let text = |name: &str| match col(name).and_then(Datum::first) {
+                        Some(Atom::String(s)) => Some(&**s),
+                        _ => None,
+                    };
+                    let int = |name: &str| match col(name).and_then(Datum::first) {
+                        Some(Atom::Integer(n)) => *n,
+                        _ => 0,
+                    };
+                    let uuid = |name: &str| match col(name).and_then(Datum::first) {
+                        Some(Atom::Uuid(u)) => Some(*u),
+                        _ => None,
+                    };
+                    let io_port = match col("tags") {
+                        Some(Datum::Map(m)) => m.iter().find_map(|(k, v)| match (k, v) {
+                            (Atom::String(k), Atom::String(v)) if &**k == "in_out_port" => {
+                                Some(&**v)
+                            }
+                            _ => None,
+                        }),
+                        _ => None,
+                    };
+                    let id = FlowId::new(
+                        u8::from(text("pipeline") != Some("ingress")),
+                        int("table_id"),
+                        int("priority"),
+                        text("match").unwrap_or_default(),
+                        text("actions").unwrap_or_default(),
+                        text("controller_meter"),
+                        io_port,
+                    );
+                    let dp = match (uuid("logical_datapath"), uuid("logical_dp_group")) {
+                        (Some(d), _) => resolve(d, false),
+                        (None, Some(g)) => resolve(g, true),
+                        (None, None) => Some(WrittenDp::Known(FlowDp::None)),
+                    };
+                    if let Some(dp) = dp {
+                        out.inserted.push(WrittenFlow { op: i, id, dp });
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Writes the `transact` params (`["OVN_Southbound", op...]`) as compact JSON.
     pub fn write_json<W: std::io::Write>(&self, w: W) -> std::io::Result<()> {
         serde_json::to_writer(w, self).map_err(std::io::Error::from)
@@ -747,6 +835,16 @@ pub fn diff(current: &SbRows, new: &SbContent) -> Result<Vec<Value>, NorthdError
 /// The SB transaction that turns `current` into `new`, as a compact [`SbTxn`] borrowing the
 /// flows' texts from `new`.
 pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, NorthdError> {
+    plan_with_flows(current, &SbFlows::from_rows(&current.logical_flows), new)
+}
+
+/// [`plan`] with the current `Logical_Flow` rows given as compact records (`flows`) instead of
+/// `current.logical_flows` (which is not read).
+pub fn plan_with_flows<'a>(
+    current: &SbRows,
+    flows: &SbFlows,
+    new: &'a SbContent,
+) -> Result<SbTxn<'a>, NorthdError> {
     let mut b = SbTxn::new();
 
     // SB_Global.
@@ -1008,7 +1106,7 @@ pub fn plan<'a>(current: &SbRows, new: &'a SbContent) -> Result<SbTxn<'a>, North
         })
         .collect();
     diff_load_balancers(current, new, &dp_uuid, &mut groups, &mut b)?;
-    diff_flows(current, new, &dp_uuid, &mut groups, &mut b)?;
+    diff_flows(current, flows, new, &dp_uuid, &mut groups, &mut b)?;
     Ok(b)
 }
 
@@ -1273,25 +1371,6 @@ fn diff_load_balancers(
     Ok(())
 }
 
-/// A logical flow's identity apart from its datapaths: pipeline (0 ingress, 1 egress), table,
-/// priority, match, actions.
-type FlowId<'s> = (
-    u8,
-    i64,
-    i64,
-    &'s str,
-    &'s str,
-    Option<&'s str>,
-    Option<&'s str>,
-);
-
-fn pipeline_code(p: ovn_sb::Pipeline) -> u8 {
-    match p {
-        ovn_sb::Pipeline::Ingress => 0,
-        ovn_sb::Pipeline::Egress => 1,
-    }
-}
-
 /// The number of datapath set `set` (sorted UUIDs) in `sets`, adding it when new.
 fn intern_dp_set(sets: &mut HashMap<Vec<Uuid>, u32>, set: &[Uuid]) -> u32 {
     if let Some(id) = sets.get(set) {
@@ -1304,6 +1383,7 @@ fn intern_dp_set(sets: &mut HashMap<Vec<Uuid>, u32>, set: &[Uuid]) -> u32 {
 
 fn diff_flows<'a>(
     current: &SbRows,
+    flows: &SbFlows,
     new: &'a SbContent,
     dp_uuid: &[Uuid],
     groups: &mut Groups,
@@ -1311,44 +1391,30 @@ fn diff_flows<'a>(
 ) -> Result<(), NorthdError> {
     // Existing flows by identity and datapath set (interned: flows share few distinct sets).
     let mut dp_sets: HashMap<Vec<Uuid>, u32> = HashMap::new();
-    let mut old: HashMap<(FlowId<'_>, u32), &sb::LogicalFlow> =
-        HashMap::with_capacity(current.logical_flows.len());
+    let mut old: HashMap<(FlowId, u32), Uuid> = HashMap::with_capacity(flows.len());
     let mut set = Vec::new();
     // The set of each group, once per group (many flows share one).
     let mut group_sets: HashMap<Uuid, u32> = HashMap::new();
-    for f in current.logical_flows.values() {
-        let set_id = match (&f.logical_datapath, &f.logical_dp_group) {
-            (Some(d), _) => intern_dp_set(&mut dp_sets, &[d.uuid()]),
-            (None, Some(g)) => match group_sets.get(&g.uuid()) {
+    for (uuid, id, dp) in flows.sorted() {
+        let set_id = match dp {
+            FlowDp::One(d) => intern_dp_set(&mut dp_sets, &[d]),
+            FlowDp::Group(g) => match group_sets.get(&g) {
                 Some(id) => *id,
                 None => {
                     set.clear();
-                    if let Some(g) = current.dp_groups.get(g) {
+                    if let Some(g) = current.dp_groups.get(&Ref::new(g)) {
                         set.extend(g.datapaths.iter().map(|d| d.uuid()));
                     }
                     let id = intern_dp_set(&mut dp_sets, &set);
-                    group_sets.insert(g.uuid(), id);
+                    group_sets.insert(g, id);
                     id
                 }
             },
-            (None, None) => intern_dp_set(&mut dp_sets, &[]),
+            FlowDp::None => intern_dp_set(&mut dp_sets, &[]),
         };
-        let pipeline = match f.pipeline {
-            sb::LogicalFlowPipeline::Ingress => 0,
-            sb::LogicalFlowPipeline::Egress => 1,
-        };
-        let id = (
-            pipeline,
-            f.table_id,
-            f.priority,
-            f.match_.as_str(),
-            f.actions.as_str(),
-            f.controller_meter.as_deref(),
-            f.tags.get("in_out_port").map(String::as_str),
-        );
-        // A flow is written once; identical copies are surplus.
-        if old.insert((id, set_id), f).is_some() {
-            b.delete(f.uuid);
+        // A flow is written once; identical copies (and rows of unknown content) are surplus.
+        if id == FlowId::UNKNOWN || old.insert((id, set_id), uuid).is_some() {
+            b.delete(Ref::<sb::LogicalFlow>::new(uuid));
         }
     }
     // Flows share few distinct datapath sets: each is resolved once (sorted UUIDs, the
@@ -1383,23 +1449,16 @@ fn diff_flows<'a>(
             }
         };
         if let Some(set_id) = set_id {
-            let id = (
-                pipeline_code(k.stage.pipeline()),
-                i64::from(k.stage.table()),
-                i64::from(k.priority),
-                k.match_.as_str(),
-                k.actions.as_str(),
-                k.meter.as_deref(),
-                k.io_port(),
-            );
-            if old.remove(&(id, set_id)).is_some() {
+            if old.remove(&(FlowId::of_key(k), set_id)).is_some() {
                 continue;
             }
         }
         b.insert_flow(k, datapaths);
     }
-    for f in old.values() {
-        b.delete(f.uuid);
+    let mut left: Vec<Uuid> = old.into_values().collect();
+    left.sort_unstable();
+    for u in left {
+        b.delete(Ref::<sb::LogicalFlow>::new(u));
     }
     Ok(())
 }

@@ -50,6 +50,7 @@ use crate::flow::{DpIndex, FlowKey, FlowTable};
 use crate::lb::LoadBalancer;
 use crate::mcast::SwitchMcastConfig;
 use crate::router::{self, Peer, Router, RouterCtx};
+use crate::sb_flows::{FlowDp, FlowId};
 use crate::snapshot::NbSnapshot;
 use crate::state::SbState;
 use crate::switch::{self, PortAddrs, Switch, SwitchCtx};
@@ -134,8 +135,9 @@ pub trait SbLookup {
     fn port_group(&self, name: &str) -> Option<sb::PortGroup>;
     /// The `IP_Multicast` row of SB datapath `datapath`.
     fn ip_multicast(&self, datapath: Uuid) -> Option<sb::IpMulticast>;
-    /// The logical flows with the match and actions of `key` (callers check the rest).
-    fn logical_flows(&self, key: &FlowKey) -> Vec<sb::LogicalFlow>;
+    /// The logical flows with the identity of `key` ([`FlowId::of_key`]: pipeline, table,
+    /// priority, match, actions, meter, `in_out_port`), as their UUIDs and datapaths.
+    fn logical_flows(&self, key: &FlowKey) -> Vec<(Uuid, FlowDp)>;
     /// The datapaths of `Logical_DP_Group` `group`.
     fn dp_group_datapaths(&self, group: Uuid) -> Option<BTreeSet<Uuid>>;
     /// A `Logical_DP_Group` with exactly `datapaths`.
@@ -230,13 +232,14 @@ impl SbLookup for RowsLookup<'_> {
             .cloned()
     }
 
-    fn logical_flows(&self, key: &FlowKey) -> Vec<sb::LogicalFlow> {
+    fn logical_flows(&self, key: &FlowKey) -> Vec<(Uuid, FlowDp)> {
+        let id = FlowId::of_key(key);
         self.flows_by_match
             .get(key.match_.as_str())
             .map(|v| {
                 v.iter()
-                    .filter(|f| f.actions == key.actions)
-                    .map(|f| (*f).clone())
+                    .filter(|f| FlowId::of_row(f) == id)
+                    .map(|f| (f.uuid.uuid(), FlowDp::of_row(f)))
                     .collect()
             })
             .unwrap_or_default()
@@ -1498,6 +1501,15 @@ impl Engine {
     /// The SB operations (without the database name) that apply `delta`, given the current SB
     /// rows. Fails with [`NorthdError::SbOutOfStep`] when SB lacks a datapath the engine knows.
     pub fn plan(&self, delta: &Delta, sb_rows: &dyn SbLookup) -> Result<Vec<Value>, NorthdError> {
+        self.plan_txn(delta, sb_rows)?.ops_json()
+    }
+
+    /// [`plan`](Self::plan) as an [`SbTxn`] (for its [`SbTxn::flow_writes`]).
+    pub fn plan_txn(
+        &self,
+        delta: &Delta,
+        sb_rows: &dyn SbLookup,
+    ) -> Result<SbTxn<'static>, NorthdError> {
         let mut txn = SbTxn::new();
         let mut dp_cache: HashMap<DpIndex, Uuid> = HashMap::new();
         let mut dp_uuid = |i: DpIndex| -> Result<Uuid, NorthdError> {
@@ -1656,28 +1668,19 @@ impl Engine {
         // Logical_Flow: the row of the old datapath set goes, one for the new set comes.
         let mut new_groups: HashMap<BTreeSet<Uuid>, Uuid> = HashMap::new();
         for (k, old, new) in &delta.flows {
-            let pipeline = k.stage.pipeline().as_str();
             if !old.is_empty() {
                 let old_u = old
                     .iter()
                     .map(|d| dp_uuid(*d))
                     .collect::<Result<BTreeSet<Uuid>, _>>()?;
-                for f in sb_rows.logical_flows(k) {
-                    if f.pipeline.as_str() != pipeline
-                        || f.table_id != i64::from(k.stage.table())
-                        || f.priority != i64::from(k.priority)
-                        || f.actions != k.actions
-                        || f.controller_meter.as_deref() != k.meter.as_deref()
-                    {
-                        continue;
-                    }
-                    let dps = match (&f.logical_datapath, &f.logical_dp_group) {
-                        (Some(d), _) => BTreeSet::from([d.uuid()]),
-                        (None, Some(g)) => sb_rows.dp_group_datapaths(g.uuid()).unwrap_or_default(),
-                        (None, None) => BTreeSet::new(),
+                for (uuid, dp) in sb_rows.logical_flows(k) {
+                    let dps = match dp {
+                        FlowDp::One(d) => BTreeSet::from([d]),
+                        FlowDp::Group(g) => sb_rows.dp_group_datapaths(g).unwrap_or_default(),
+                        FlowDp::None => BTreeSet::new(),
                     };
                     if dps == old_u {
-                        txn.delete(f.uuid);
+                        txn.delete(Ref::<sb::LogicalFlow>::new(uuid));
                     }
                 }
             }
@@ -1711,7 +1714,7 @@ impl Engine {
             }
             txn.insert(&f)?;
         }
-        txn.ops_json()
+        Ok(txn)
     }
 }
 

@@ -28,6 +28,7 @@ pub mod ipam;
 pub mod lb;
 pub mod mcast;
 pub mod router;
+pub mod sb_flows;
 pub mod snapshot;
 pub mod state;
 pub mod svc_monitor;

@@ -49,7 +49,7 @@ use uuid::Uuid;
 pub use conn::{Connection, RawReply, Remote};
 pub use error::{ClientError, Result};
 pub use index::{IndexColumn, IndexSpec};
-pub use monitor::{MonitorMethod, MonitorSpec, TableMonitor};
+pub use monitor::{MonitorMethod, MonitorSelect, MonitorSpec, TableMonitor};
 pub use replica::{ChangeKind, Replica, Row, TableSelection, TableView, TrackedChange};
 pub use txn::{uuid_clause, Txn, TxnReply};
 
@@ -127,7 +127,22 @@ impl ClientConfig {
             columns: (!columns.is_empty())
                 .then(|| columns.iter().map(|c| (*c).to_owned()).collect()),
             condition: None,
+            select: MonitorSelect::ALL,
         });
+        self
+    }
+
+    /// Sets what the server reports of a table added with [`table`](Self::table) (see
+    /// [`MonitorSelect`]: without `insert`, the transactions' replies are the only record of the
+    /// rows this client inserts).
+    pub fn select(mut self, table: &str, select: MonitorSelect) -> Self {
+        if let Some(t) = self
+            .monitor
+            .as_mut()
+            .and_then(|s| s.tables.iter_mut().find(|t| t.table == table))
+        {
+            t.select = select;
+        }
         self
     }
 

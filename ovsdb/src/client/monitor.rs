@@ -56,6 +56,55 @@ pub struct TableMonitor {
     pub columns: Option<Vec<String>>,
     /// Conjunction of clauses, `None` for every row.
     pub condition: Option<Vec<Value>>,
+    /// Which kinds of change the server reports.
+    pub select: MonitorSelect,
+}
+
+/// Which kinds of change a table's monitor reports (RFC 7047 `<monitor-select>`), all by
+/// default. A table monitored without `insert` sees the rows of the initial snapshot and then
+/// only the deletions and modifications of rows: a client that records the rows it inserts
+/// itself (from the transaction's reply) is spared the server's copy of each of them. Its
+/// replica then learns of deletions and modifications of rows it does not hold as tracked
+/// changes without row contents ([`TrackedChange`](super::TrackedChange) with neither `old`
+/// nor `new`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonitorSelect {
+    /// Rows of the initial snapshot.
+    pub initial: bool,
+    /// Rows inserted later.
+    pub insert: bool,
+    /// Rows deleted.
+    pub delete: bool,
+    /// Rows modified.
+    pub modify: bool,
+}
+
+impl MonitorSelect {
+    /// Every kind of change (what a monitor request without `select` asks for).
+    pub const ALL: Self = Self {
+        initial: true,
+        insert: true,
+        delete: true,
+        modify: true,
+    };
+
+    /// The `<monitor-select>` object, `None` when it asks for everything (left out then).
+    fn to_json(self) -> Option<Value> {
+        (self != Self::ALL).then(|| {
+            json!({
+                "initial": self.initial,
+                "insert": self.insert,
+                "delete": self.delete,
+                "modify": self.modify,
+            })
+        })
+    }
+}
+
+impl Default for MonitorSelect {
+    fn default() -> Self {
+        Self::ALL
+    }
 }
 
 /// What to replicate.
@@ -75,6 +124,7 @@ impl MonitorSpec {
                 .map(|t| TableSelection {
                     table: t.name.clone(),
                     columns: None,
+                    inserts: true,
                 })
                 .collect();
         }
@@ -83,6 +133,7 @@ impl MonitorSpec {
             .map(|t| TableSelection {
                 table: t.table.clone(),
                 columns: t.columns.clone(),
+                inserts: t.select.insert,
             })
             .collect()
     }
@@ -123,6 +174,9 @@ impl MonitorSpec {
                 .collect();
             let mut r = Map::new();
             r.insert("columns".into(), Value::Array(cols));
+            if let Some(sel) = self.select(name).to_json() {
+                r.insert("select".into(), sel);
+            }
             if method != MonitorMethod::Plain {
                 if let Some(cond) = self.condition(name) {
                     r.insert("where".into(), Value::Array(cond.to_vec()));
@@ -141,6 +195,14 @@ impl MonitorSpec {
             .and_then(|t| t.condition.as_deref())
     }
 
+    /// What the monitor of `table` reports (everything for a table not in the spec).
+    pub fn select(&self, table: &str) -> MonitorSelect {
+        self.tables
+            .iter()
+            .find(|t| t.table == table)
+            .map_or(MonitorSelect::ALL, |t| t.select)
+    }
+
     /// Sets the condition of `table` (which must be in the spec, or the spec must be empty-all).
     pub fn set_condition(&mut self, table: &str, condition: Option<Vec<Value>>) {
         match self.tables.iter_mut().find(|t| t.table == table) {
@@ -149,6 +211,7 @@ impl MonitorSpec {
                 table: table.to_owned(),
                 columns: None,
                 condition,
+                select: MonitorSelect::ALL,
             }),
         }
     }

@@ -99,6 +99,8 @@ impl TrackedChange {
 #[derive(Debug, Clone)]
 struct TableReplica {
     columns: Vec<usize>,
+    /// The server reports rows inserted after the snapshot (see [`TableSelection::inserts`]).
+    inserts: bool,
     rows: HashMap<Uuid, Arc<Row>>,
     indexes: Vec<Index>,
 }
@@ -110,6 +112,11 @@ pub struct TableSelection {
     pub table: String,
     /// Monitored columns; `None` for all.
     pub columns: Option<Vec<String>>,
+    /// Whether the server reports rows inserted after the initial snapshot
+    /// ([`MonitorSelect::insert`](super::MonitorSelect)). When it does not, the server may
+    /// delete or modify rows the replica does not hold: each is reported by
+    /// [`Replica::take_changes`] as a change with neither `old` nor `new` row.
+    pub inserts: bool,
 }
 
 /// A cached copy of the monitored part of one database.
@@ -119,7 +126,11 @@ pub struct Replica {
     tables: Vec<Option<TableReplica>>,
     tracking: bool,
     pending: HashMap<(usize, Uuid), Option<Arc<Row>>>,
+    /// Deletions and modifications of rows the replica does not hold, in tables whose inserts
+    /// the server does not report.
+    blind: HashMap<(usize, Uuid), ChangeKind>,
     applied: u64,
+    resets: u64,
 }
 
 impl Replica {
@@ -162,6 +173,7 @@ impl Replica {
             }
             out[ti] = Some(TableReplica {
                 columns,
+                inserts: sel.inserts,
                 rows: HashMap::new(),
                 indexes: idx,
             });
@@ -190,7 +202,9 @@ impl Replica {
             tables: out,
             tracking: true,
             pending: HashMap::new(),
+            blind: HashMap::new(),
             applied: 0,
+            resets: 0,
         })
     }
 
@@ -204,6 +218,7 @@ impl Replica {
         self.tracking = on;
         if !on {
             self.pending.clear();
+            self.blind.clear();
         }
     }
 
@@ -257,7 +272,9 @@ impl Replica {
                 ));
             };
             for (uuid, op) in &tu.rows {
-                if matches!(op, RowOp::Modify(_) | RowOp::Replace(_)) && !t.rows.contains_key(uuid)
+                if matches!(op, RowOp::Modify(_) | RowOp::Replace(_))
+                    && t.inserts
+                    && !t.rows.contains_key(uuid)
                 {
                     return Err(ClientError::malformed(
                         "update",
@@ -327,7 +344,16 @@ impl Replica {
             }
         }
         self.applied += 1;
+        self.resets += 1;
         Ok(())
+    }
+
+    /// How many snapshots replaced the whole content so far ([`reset`](Self::reset): the
+    /// monitor's first reply, and every resynchronization that could not resume from
+    /// history). A consumer that keeps its own record of rows the server does not report (see
+    /// [`TableSelection::inserts`]) starts it over when this changes: the snapshot has them.
+    pub fn resets(&self) -> u64 {
+        self.resets
     }
 
     fn apply_row(&mut self, ti: usize, uuid: Uuid, op: &RowOp) {
@@ -336,6 +362,20 @@ impl Replica {
             return;
         };
         let old = t.rows.get(&uuid).cloned();
+        if old.is_none() && !t.inserts && !matches!(op, RowOp::Insert(_)) {
+            if self.tracking {
+                let kind = match op {
+                    RowOp::Delete => ChangeKind::Delete,
+                    _ => ChangeKind::Modify,
+                };
+                // A deletion is final; a modification does not hide a later deletion.
+                let k = self.blind.entry((ti, uuid)).or_insert(kind);
+                if kind == ChangeKind::Delete {
+                    *k = kind;
+                }
+            }
+            return;
+        }
         let new = match op {
             RowOp::Delete => None,
             RowOp::Insert(cols) => {
@@ -383,7 +423,7 @@ impl Replica {
 
     /// True when changes are waiting for [`take_changes`](Self::take_changes).
     pub fn has_changes(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || !self.blind.is_empty()
     }
 
     /// The rows inserted, modified or deleted since the last call, each once, with the row as it was
@@ -419,6 +459,19 @@ impl Replica {
                 old,
                 new,
             });
+        }
+        let mut blind: Vec<((usize, Uuid), ChangeKind)> = self.blind.drain().collect();
+        if !blind.is_empty() {
+            blind.sort_unstable();
+            out.extend(blind.into_iter().map(|((ti, uuid), kind)| TrackedChange {
+                table: self.schema.tables[ti].name.clone(),
+                uuid,
+                kind,
+                old: None,
+                new: None,
+            }));
+            let schema = &self.schema;
+            out.sort_by_cached_key(|c| (schema.table_index(&c.table), c.uuid));
         }
         out
     }

@@ -234,6 +234,7 @@ impl Session {
             let sel = TableSelection {
                 table: "Database".into(),
                 columns: Some(cols.iter().map(|c| (*c).to_owned()).collect()),
+                inserts: true,
             };
             let mut rep = Replica::new(schema.clone(), &[sel], &[])?;
             rep.set_tracking(false);
@@ -707,7 +708,9 @@ impl Session {
             .iter()
             .filter_map(|(i, table)| {
                 let t = rep.table(table)?;
-                if spec.and_then(|s| s.condition(table)).is_some() {
+                // Rows of conditionally monitored tables may never show; nor do the inserts of
+                // a table monitored without them.
+                if spec.is_some_and(|s| s.condition(table).is_some() || !s.select(table).insert) {
                     return None;
                 }
                 let u = reply.inserted_uuid(*i)?;

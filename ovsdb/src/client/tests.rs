@@ -256,6 +256,7 @@ fn index_definitions_are_checked() {
     let sels = vec![TableSelection {
         table: "Item".into(),
         columns: Some(vec!["uid".into()]),
+        inserts: true,
     }];
     for spec in [
         IndexSpec::new("Item", "a", &["name"]),
@@ -287,6 +288,7 @@ fn monitor_requests_and_conditions() {
         table: "Item".into(),
         columns: Some(vec!["uid".into(), "ext".into()]),
         condition: Some(vec![json!(["uid", ">", 3])]),
+        select: MonitorSelect::ALL,
     });
     spec.validate(&s).unwrap();
     let r = Replica::new(s.clone(), &spec.selections(&s), &[]).unwrap();
@@ -390,4 +392,61 @@ fn remotes_parse() {
     assert!(Remote::parse("tcp:1.2.3.4").is_err());
     assert_eq!(Remote::parse_list("unix:/a, unix:/b").unwrap().len(), 2);
     assert!(Remote::parse_list("").is_err());
+}
+
+/// A table monitored without inserts: the monitor request says so, the snapshot's rows are
+/// held, and deletions and modifications of rows the replica does not hold are reported as
+/// changes without rows (a deletion wins over an earlier modification) instead of being
+/// rejected; a new snapshot counts as a reset.
+#[test]
+fn tables_monitored_without_inserts() {
+    let s = schema();
+    let mut spec = MonitorSpec::default();
+    spec.tables.push(TableMonitor {
+        table: "Item".into(),
+        columns: Some(vec!["uid".into()]),
+        condition: None,
+        select: MonitorSelect {
+            insert: false,
+            ..MonitorSelect::ALL
+        },
+    });
+    let mut r = Replica::new(s.clone(), &spec.selections(&s), &[]).unwrap();
+    assert_eq!(
+        spec.requests(&r, MonitorMethod::Cond),
+        json!({"Item": [{"columns": ["uid"], "select":
+            {"initial": true, "insert": false, "delete": true, "modify": true}}]})
+    );
+    assert_eq!(r.resets(), 0);
+    r.reset(&v2(&r, json!({"Item": {U1: {"insert": {"uid": 1}}}})))
+        .unwrap();
+    assert_eq!(r.resets(), 1);
+    let _ = r.take_changes();
+    const U3: &str = "33333333-3333-3333-3333-333333333333";
+    r.apply(&v2(
+        &r,
+        json!({"Item": {U2: {"modify": {"uid": 5}}, U3: {"modify": {"uid": 6}}}}),
+    ))
+    .unwrap();
+    r.apply(&v2(
+        &r,
+        json!({"Item": {U3: {"delete": null}, U1: {"modify": {"uid": 2}}}}),
+    ))
+    .unwrap();
+    assert!(r.has_changes());
+    let got: Vec<(Uuid, ChangeKind, bool)> = r
+        .take_changes()
+        .into_iter()
+        .map(|c| (c.uuid, c.kind, c.old.is_some() || c.new.is_some()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (u(U1), ChangeKind::Modify, true),
+            (u(U2), ChangeKind::Modify, false),
+            (u(U3), ChangeKind::Delete, false),
+        ]
+    );
+    assert_eq!(r.table("Item").unwrap().len(), 1);
+    assert!(!r.has_changes());
 }

@@ -1,0 +1,386 @@
+//! Southbound `Logical_Flow` rows as compact records: a row's UUID, a 128-bit hash of its
+//! identity and its datapath reference, instead of its texts.
+//!
+//! A flow's identity is what the diff matches rows on: pipeline, table, priority, match,
+//! actions, `controller_meter` and `tags:in_out_port` ([`FlowId`]); with its datapath or
+//! datapath group ([`FlowDp`]) it says which row is which. Northd writes tens of thousands of
+//! flows and never reads their texts back, so [`SbFlows`] is all it keeps of them: about 90
+//! bytes a flow where a replicated row with its texts and an index on them takes several
+//! hundred. `ovnkit northd` monitors `Logical_Flow` without inserts (the server does not echo
+//! the rows it writes) and records its own inserts here from the transaction's reply
+//! ([`FlowWrites`]).
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use ovn_sb::model as sb;
+use uuid::Uuid;
+
+use crate::flow::FlowKey;
+use crate::snapshot::Rows;
+
+/// A 128-bit hash of a flow's identity: pipeline, table, priority, match, actions,
+/// `controller_meter` and `tags:in_out_port` (not its datapaths). Two flows with equal ids are
+/// taken to be the same flow (two 64-bit hashes with different seeds: a collision is not a practical
+/// concern for flows northd itself writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowId([u64; 2]);
+
+/// Pipeline code in a [`FlowId`]: ingress 0, egress 1.
+fn pipeline_code(p: ovn_sb::Pipeline) -> u8 {
+    match p {
+        ovn_sb::Pipeline::Ingress => 0,
+        ovn_sb::Pipeline::Egress => 1,
+    }
+}
+
+impl FlowId {
+    /// The id of a flow from its parts (`pipeline` 0 for ingress, 1 for egress).
+    pub fn new(
+        pipeline: u8,
+        table: i64,
+        priority: i64,
+        match_: &str,
+        actions: &str,
+        meter: Option<&str>,
+        io_port: Option<&str>,
+    ) -> Self {
+        let half = |seed: u8| {
+            let mut h = std::hash::DefaultHasher::new();
+            seed.hash(&mut h);
+            pipeline.hash(&mut h);
+            table.hash(&mut h);
+            priority.hash(&mut h);
+            match_.hash(&mut h);
+            actions.hash(&mut h);
+            meter.hash(&mut h);
+            io_port.hash(&mut h);
+            h.finish()
+        };
+        Self([half(1), half(2)])
+    }
+
+    /// The id of flow `k` as [`crate::diff::plan`] writes it.
+    pub fn of_key(k: &FlowKey) -> Self {
+        Self::new(
+            pipeline_code(k.stage.pipeline()),
+            i64::from(k.stage.table()),
+            i64::from(k.priority),
+            &k.match_,
+            &k.actions,
+            k.meter.as_deref(),
+            k.io_port(),
+        )
+    }
+
+    /// The id of SB row `f`.
+    pub fn of_row(f: &sb::LogicalFlow) -> Self {
+        let pipeline = match f.pipeline {
+            sb::LogicalFlowPipeline::Ingress => 0,
+            sb::LogicalFlowPipeline::Egress => 1,
+        };
+        Self::new(
+            pipeline,
+            f.table_id,
+            f.priority,
+            &f.match_,
+            &f.actions,
+            f.controller_meter.as_deref(),
+            f.tags.get("in_out_port").map(String::as_str),
+        )
+    }
+
+    /// An id no flow has: what a row whose content is unknown (modified by another client)
+    /// is recorded with, so that the next diff replaces it.
+    pub const UNKNOWN: Self = Self([0, 0]);
+}
+
+/// The datapaths of a `Logical_Flow` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FlowDp {
+    /// Neither `logical_datapath` nor `logical_dp_group`.
+    None,
+    /// `logical_datapath`.
+    One(Uuid),
+    /// `logical_dp_group`.
+    Group(Uuid),
+}
+
+impl FlowDp {
+    /// The datapath reference of SB row `f` (`logical_datapath` first, as the diff reads it).
+    pub fn of_row(f: &sb::LogicalFlow) -> Self {
+        match (&f.logical_datapath, &f.logical_dp_group) {
+            (Some(d), _) => Self::One(d.uuid()),
+            (None, Some(g)) => Self::Group(g.uuid()),
+            (None, None) => Self::None,
+        }
+    }
+}
+
+/// `Logical_Flow` rows by UUID, as ids and datapath references, with a lookup by id.
+#[derive(Debug, Clone, Default)]
+pub struct SbFlows {
+    by_uuid: HashMap<Uuid, (FlowId, FlowDp)>,
+    /// One row of each id; further rows with the same id (rare: the same flow on other
+    /// datapaths, or copies) in `more`.
+    by_id: HashMap<FlowId, Uuid>,
+    more: HashMap<FlowId, Vec<Uuid>>,
+}
+
+impl SbFlows {
+    /// No rows.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The records of `rows`.
+    pub fn from_rows(rows: &Rows<sb::LogicalFlow>) -> Self {
+        let mut out = Self::default();
+        out.by_uuid.reserve(rows.len());
+        out.by_id.reserve(rows.len());
+        for f in rows.values() {
+            out.insert(f.uuid.uuid(), FlowId::of_row(f), FlowDp::of_row(f));
+        }
+        out
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.by_uuid.len()
+    }
+
+    /// True when there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.by_uuid.is_empty()
+    }
+
+    /// Whether row `uuid` is recorded.
+    pub fn contains(&self, uuid: &Uuid) -> bool {
+        self.by_uuid.contains_key(uuid)
+    }
+
+    /// Records row `uuid` (replacing what was recorded for it).
+    pub fn insert(&mut self, uuid: Uuid, id: FlowId, dp: FlowDp) {
+        self.remove(&uuid);
+        self.by_uuid.insert(uuid, (id, dp));
+        match self.by_id.entry(id) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(uuid);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more.entry(id).or_default().push(uuid);
+            }
+        }
+    }
+
+    /// Forgets row `uuid`; true when it was recorded.
+    pub fn remove(&mut self, uuid: &Uuid) -> bool {
+        let Some((id, _)) = self.by_uuid.remove(uuid) else {
+            return false;
+        };
+        if self.by_id.get(&id) == Some(uuid) {
+            self.by_id.remove(&id);
+            if let Some(v) = self.more.get_mut(&id) {
+                if let Some(next) = v.pop() {
+                    self.by_id.insert(id, next);
+                }
+                if v.is_empty() {
+                    self.more.remove(&id);
+                }
+            }
+        } else if let Some(v) = self.more.get_mut(&id) {
+            v.retain(|u| u != uuid);
+            if v.is_empty() {
+                self.more.remove(&id);
+            }
+        }
+        true
+    }
+
+    /// Marks row `uuid` as of unknown content ([`FlowId::UNKNOWN`]): the next diff deletes it
+    /// (and writes the flow anew if it is still wanted). No-op for a row not recorded.
+    pub fn forget_content(&mut self, uuid: &Uuid) {
+        if let Some((_, dp)) = self.by_uuid.get(uuid).copied() {
+            self.insert(*uuid, FlowId::UNKNOWN, dp);
+        }
+    }
+
+    /// The rows with id `id`, with their datapath references.
+    pub fn with_id(&self, id: FlowId) -> impl Iterator<Item = (Uuid, FlowDp)> + '_ {
+        self.by_id
+            .get(&id)
+            .into_iter()
+            .chain(self.more.get(&id).into_iter().flatten())
+            .filter_map(|u| self.by_uuid.get(u).map(|(_, dp)| (*u, *dp)))
+    }
+
+    /// Every row, sorted by UUID (a stable order from run to run).
+    pub fn sorted(&self) -> Vec<(Uuid, FlowId, FlowDp)> {
+        let mut v: Vec<(Uuid, FlowId, FlowDp)> = self
+            .by_uuid
+            .iter()
+            .map(|(u, (id, dp))| (*u, *id, *dp))
+            .collect();
+        v.sort_unstable_by_key(|r| r.0);
+        v
+    }
+
+    /// Adds the rows of `other` not recorded here.
+    pub fn extend_from(&mut self, other: &Self) {
+        for (u, (id, dp)) in &other.by_uuid {
+            if !self.by_uuid.contains_key(u) {
+                self.insert(*u, *id, *dp);
+            }
+        }
+    }
+
+    /// Applies what a committed transaction did to `Logical_Flow`: `writes` as the
+    /// transaction's [`crate::diff::SbTxn::flow_writes`] gave them, `inserted` the UUID the
+    /// server gave the row of each `insert` operation (by operation index). Inserts whose UUID
+    /// (or whose new datapath's or group's UUID) the reply does not give are not recorded.
+    pub fn apply(&mut self, writes: &FlowWrites, inserted: impl Fn(usize) -> Option<Uuid>) {
+        for u in &writes.deleted {
+            self.remove(u);
+        }
+        for w in &writes.inserted {
+            let dp = match w.dp {
+                WrittenDp::Known(dp) => Some(dp),
+                WrittenDp::NewDatapath(op) => inserted(op).map(FlowDp::One),
+                WrittenDp::NewGroup(op) => inserted(op).map(FlowDp::Group),
+            };
+            if let (Some(u), Some(dp)) = (inserted(w.op), dp) {
+                self.insert(u, w.id, dp);
+            }
+        }
+    }
+}
+
+/// The datapath reference of a flow a transaction inserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrittenDp {
+    /// An existing row (or none).
+    Known(FlowDp),
+    /// `logical_datapath`: the datapath inserted by operation `.0` of the same transaction.
+    NewDatapath(usize),
+    /// `logical_dp_group`: the group inserted by operation `.0` of the same transaction.
+    NewGroup(usize),
+}
+
+/// One `Logical_Flow` insert of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenFlow {
+    /// The operation's index in the transaction.
+    pub op: usize,
+    /// The flow's identity.
+    pub id: FlowId,
+    /// Its datapaths.
+    pub dp: WrittenDp,
+}
+
+/// What a transaction does to `Logical_Flow`, for [`SbFlows::apply`] once it has committed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowWrites {
+    /// Rows deleted.
+    pub deleted: Vec<Uuid>,
+    /// Rows inserted.
+    pub inserted: Vec<WrittenFlow>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn ids_tell_flows_apart_and_rows_match_keys() {
+        let a = FlowId::new(0, 1, 100, "ip4", "next;", None, None);
+        assert_eq!(a, FlowId::new(0, 1, 100, "ip4", "next;", None, None));
+        for b in [
+            FlowId::new(1, 1, 100, "ip4", "next;", None, None),
+            FlowId::new(0, 2, 100, "ip4", "next;", None, None),
+            FlowId::new(0, 1, 101, "ip4", "next;", None, None),
+            FlowId::new(0, 1, 100, "ip4n", "ext;", None, None),
+            FlowId::new(0, 1, 100, "ip4", "next;", Some(""), None),
+            FlowId::new(0, 1, 100, "ip4", "next;", None, Some("")),
+        ] {
+            assert_ne!(a, b);
+        }
+        let k = FlowKey {
+            stage: ovn_sb::stage::Stage::LsInL2Lkup,
+            priority: 50,
+            match_: "eth.dst == 00:00:00:00:00:01".into(),
+            actions: "outport = \"p1\"; output;".into(),
+            meter: None,
+        };
+        let mut row = crate::diff::flow_row(&k);
+        row.logical_datapath = Some(ovsdb::model::Ref::new(u(7)));
+        assert_eq!(FlowId::of_key(&k), FlowId::of_row(&row));
+        assert_eq!(FlowDp::of_row(&row), FlowDp::One(u(7)));
+    }
+
+    #[test]
+    fn records_follow_inserts_removals_and_duplicates() {
+        let id = FlowId::new(0, 1, 1, "1", "next;", None, None);
+        let mut f = SbFlows::new();
+        f.insert(u(1), id, FlowDp::One(u(10)));
+        f.insert(u(2), id, FlowDp::One(u(11)));
+        f.insert(u(3), id, FlowDp::Group(u(12)));
+        let mut got: Vec<_> = f.with_id(id).collect();
+        got.sort();
+        assert_eq!(got.len(), 3);
+        assert!(f.remove(&u(1)));
+        assert!(!f.remove(&u(1)));
+        assert_eq!(f.with_id(id).count(), 2);
+        f.forget_content(&u(2));
+        assert_eq!(
+            f.with_id(id).collect::<Vec<_>>(),
+            vec![(u(3), FlowDp::Group(u(12)))]
+        );
+        assert_eq!(f.with_id(FlowId::UNKNOWN).count(), 1);
+        assert!(f.remove(&u(3)));
+        assert_eq!(f.with_id(id).count(), 0);
+        assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn committed_writes_resolve_new_datapaths_and_groups() {
+        let id = FlowId::new(0, 1, 1, "1", "next;", None, None);
+        let mut f = SbFlows::new();
+        f.insert(u(1), id, FlowDp::One(u(10)));
+        let writes = FlowWrites {
+            deleted: vec![u(1)],
+            inserted: vec![
+                WrittenFlow {
+                    op: 2,
+                    id,
+                    dp: WrittenDp::NewDatapath(0),
+                },
+                WrittenFlow {
+                    op: 3,
+                    id,
+                    dp: WrittenDp::NewGroup(1),
+                },
+                WrittenFlow {
+                    op: 4,
+                    id,
+                    dp: WrittenDp::Known(FlowDp::One(u(10))),
+                },
+            ],
+        };
+        f.apply(&writes, |op| Some(u(100 + op as u128)));
+        assert!(!f.contains(&u(1)));
+        let mut got: Vec<_> = f.with_id(id).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (u(102), FlowDp::One(u(100))),
+                (u(103), FlowDp::Group(u(101))),
+                (u(104), FlowDp::One(u(10))),
+            ]
+        );
+    }
+}
