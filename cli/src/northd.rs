@@ -529,7 +529,7 @@ impl Daemon {
         }
         let nb_cfg = engine.nb().nb_global.as_ref().map_or(0, |g| g.nb_cfg);
         let t = Instant::now();
-        // The operations are typed and serialized straight to bytes (no JSON tree per op).
+        // The operations are serialized to bytes as they are planned (no JSON tree, no typed copy).
         let mut txn = plan(&current, content).map_err(|e| e.to_string())?;
         drop(current);
         let diff_ms = t.elapsed().as_millis() as u64;
@@ -556,8 +556,8 @@ impl Daemon {
         }
         let n_ops = txn.len();
         let inserts = txn.inserts();
-        let bytes = txn.to_vec().map_err(|e| e.to_string())?;
-        drop(txn);
+        // The operations were serialized as they were planned: the text is the transaction.
+        let bytes = txn.into_bytes().map_err(|e| e.to_string())?;
         // The merged flow table is not needed any more (the engine keeps its own index, which
         // shares the flow texts): freed before the SB server echoes every row written.
         let mut engine = engine;

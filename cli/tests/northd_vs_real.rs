@@ -386,6 +386,19 @@ fn switches_only_ours() {
     eprintln!("ours: {r:?}");
 }
 
+/// Only our northd on issue 9's first shape (OVN-K 100 nodes x 50 pods), printing its whole
+/// log (with `RUST_LOG=ovnkit=debug`, the memory after each step of the round).
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn ovnk_100_nodes_ours() {
+    let ovn = testkit::require_or_skip!();
+    let mut db = shapes::ovnk::build(shapes::ovnk::Scale::NODES_100);
+    let load = shapes::ovnk::insert_all(&mut db);
+    drop(db);
+    let r = run(&ovn, load, true, ovnkit_stack());
+    eprintln!("ours: {r:?}");
+}
+
 /// The whole ovnkit stack (`ovnkit ovsdb-server` for NB and SB, `ovnkit northd`) on a tiny NB,
 /// as `OVNKIT_STACK=1` runs it on the big shapes.
 #[test]

@@ -113,6 +113,9 @@ pub(crate) struct Built {
     pub(crate) router_lb_sets: BTreeSet<String>,
     /// ARP replies for health check sources.
     pub(crate) svc_arp: crate::svc_monitor::SvcArp,
+    /// Each load balancer's switch flows, as the build added them (the flow texts are shared
+    /// with the content's table).
+    pub(crate) lb_flows: switch::lb::LbFlowCache,
 }
 
 /// [`build`], keeping the intermediate products.
@@ -345,6 +348,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         routers: router_views,
         lbs,
         router_lb_sets,
+        lb_flows,
     }
 }
 

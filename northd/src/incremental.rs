@@ -419,7 +419,7 @@ impl Engine {
         let mut e = Self {
             state,
             globals: built.globals,
-            lb_flows: switch::lb::lb_flow_cache(built.lbs.values()),
+            lb_flows: built.lb_flows,
             lbs: built.lbs,
             router_lb_sets: built.router_lb_sets,
             svc_arp: built.svc_arp,
