@@ -681,7 +681,8 @@ impl Daemon {
             }
             let n_ops = txn.len();
             let inserts = txn.inserts();
-            let bytes = txn.to_vec().map_err(|e| e.to_string())?;
+            // The operations were serialized as they were planned: the text is the transaction.
+            let bytes = txn.into_bytes().map_err(|e| e.to_string())?;
             Ok::<_, String>((start, n_ops, inserts, bytes, writes))
         });
         drop(current);

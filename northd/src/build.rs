@@ -113,7 +113,8 @@ pub(crate) struct Built {
     pub(crate) router_lb_sets: BTreeSet<String>,
     /// ARP replies for health check sources.
     pub(crate) svc_arp: crate::svc_monitor::SvcArp,
-    /// The flows of each load balancer on switches.
+    /// Each load balancer's switch flows, as the build added them (the flow texts are shared
+    /// with the content's table).
     pub(crate) lb_flows: switch::lb::LbFlowCache,
 }
 

@@ -8,9 +8,8 @@
 //! unchanged rows produce no operation. Flows on several datapaths share a `Logical_DP_Group`,
 //! reusing an existing group with the same datapaths.
 //!
-//! [`plan`] returns the transaction as an [`SbTxn`]: typed operations (logical flow inserts
-//! borrow their texts from the [`SbContent`]) that serialize straight to JSON bytes
-//! ([`SbTxn::write_json`]) for `ovsdb::client::Client::transact_bytes` or
+//! [`plan`] returns the transaction as an [`SbTxn`]: its operations serialized to JSON text as
+//! they are planned ([`SbTxn::into_bytes`], [`SbTxn::write_json`]) for `ovsdb::client::Client::transact_bytes` or
 //! `Connection::call_raw`; [`diff`] is the same as JSON values. [`SbRows::from_select_reply`]
 //! reads the current rows from a `select` reply's bytes without a JSON tree of it.
 
@@ -19,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use ovn_sb::model as sb;
 use ovsdb::model::{Model, Ref};
 use ovsdb::{Atom, Database, Datum};
-use serde::ser::{SerializeMap, SerializeSeq, SerializeTuple};
+use serde::ser::{SerializeMap, SerializeTuple};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
@@ -263,18 +262,49 @@ enum Op<'a> {
     Json(Box<Value>),
 }
 
-/// One Southbound `transact`: a compact list of typed operations that serializes straight to
-/// the RFC 7047 params (`["OVN_Southbound", op...]`) without building a JSON tree.
+/// One Southbound `transact`, serialized as it is planned: each operation is written to the
+/// RFC 7047 params (`["OVN_Southbound", op...]`) as soon as it is added, so that no typed
+/// copy of the rows (nor a JSON tree) accumulates next to the text.
 ///
 /// [`plan`] makes one from a diff; [`SbTxn::insert`], [`SbTxn::update`], [`SbTxn::delete`] and
 /// [`SbTxn::push_json`] add operations. Rows inserted here get placeholder UUIDs (returned by
-/// [`SbTxn::insert`]) that other rows of the same transaction may refer to; they are written as
-/// `["named-uuid", "row<N>"]`. Logical flow inserts borrow their match and actions from the
-/// [`SbContent`] (lifetime `'a`).
-#[derive(Debug, Clone, Default)]
+/// [`SbTxn::insert`]) that later rows of the same transaction may refer to; they are written as
+/// `["named-uuid", "row<N>"]`. The lifetime `'a` is that of the [`SbContent`] planned from.
+#[derive(Debug, Clone)]
 pub struct SbTxn<'a> {
-    ops: Vec<Op<'a>>,
+    /// `["OVN_Southbound"` and `,op` for each operation so far (the closing `]` is added by
+    /// [`Self::into_bytes`]).
+    text: Vec<u8>,
+    n_ops: usize,
+    /// The inserts, as (operation index, table).
+    inserts: Vec<(usize, std::borrow::Cow<'static, str>)>,
     issued: u64,
+    /// The first serialization failure (none expected: every value is JSON-representable).
+    failed: Option<String>,
+    /// What the operations so far do to `Logical_Flow` ([`Self::flow_writes`]).
+    flow_writes: FlowWrites,
+    /// The operation index of each row inserted so far with a `uuid-name`, by placeholder
+    /// number (flows refer to new datapaths and groups through them).
+    by_name: HashMap<u64, usize>,
+    content: std::marker::PhantomData<&'a SbContent>,
+}
+
+/// The start of the params.
+const TXN_HEAD: &[u8] = b"[\"OVN_Southbound\"";
+
+impl Default for SbTxn<'_> {
+    fn default() -> Self {
+        Self {
+            text: TXN_HEAD.to_vec(),
+            n_ops: 0,
+            inserts: Vec::new(),
+            issued: 0,
+            failed: None,
+            flow_writes: FlowWrites::default(),
+            by_name: HashMap::new(),
+            content: std::marker::PhantomData,
+        }
+    }
 }
 
 impl<'a> SbTxn<'a> {
@@ -285,18 +315,41 @@ impl<'a> SbTxn<'a> {
 
     /// Number of operations.
     pub fn len(&self) -> usize {
-        self.ops.len()
+        self.n_ops
     }
 
     /// True when there is no operation (SB is up to date).
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.n_ops == 0
     }
 
     /// A fresh placeholder UUID standing for the row named `row<N>` in this transaction.
     fn placeholder(&mut self) -> Uuid {
         self.issued += 1;
         Uuid::from_u128((PLACEHOLDER_TAG << 80) | u128::from(self.issued))
+    }
+
+    /// Writes `op` after the operations so far (placeholders issued so far are written as
+    /// `named-uuid`s: an operation only refers to rows inserted before it).
+    fn push(&mut self, op: &Op<'_>) {
+        let table: Option<std::borrow::Cow<'static, str>> = match op {
+            Op::Insert { table, .. } => Some((*table).into()),
+            Op::Flow { .. } => Some(sb::LogicalFlow::TABLE.into()),
+            Op::Json(v) if v.get("op").and_then(Value::as_str) == Some("insert") => v
+                .get("table")
+                .and_then(Value::as_str)
+                .map(|t| t.to_owned().into()),
+            _ => None,
+        };
+        if let Some(t) = table {
+            self.inserts.push((self.n_ops, t));
+        }
+        self.note_flow_write(op);
+        self.text.push(b',');
+        if let Err(e) = serde_json::to_writer(&mut self.text, &OpJson(op, self.issued)) {
+            self.failed.get_or_insert_with(|| e.to_string());
+        }
+        self.n_ops += 1;
     }
 
     /// Inserts `row` (its `_uuid` is ignored) and returns the placeholder UUID other rows of
@@ -319,7 +372,7 @@ impl<'a> SbTxn<'a> {
             .filter(|(_, d)| !d.is_empty())
             .collect();
         let name = placeholder_number(&uuid, self.issued).unwrap_or_default();
-        self.ops.push(Op::Insert {
+        self.push(&Op::Insert {
             table: T::TABLE,
             name,
             row,
@@ -345,7 +398,7 @@ impl<'a> SbTxn<'a> {
             .map(|(c, _)| c)
             .collect();
         if !row.is_empty() {
-            self.ops.push(Op::Update {
+            self.push(&Op::Update {
                 table: T::TABLE,
                 uuid: old.uuid().uuid(),
                 row,
@@ -397,14 +450,14 @@ impl<'a> SbTxn<'a> {
         }
         let uuid = old.uuid().uuid();
         if !row.is_empty() {
-            self.ops.push(Op::Update {
+            self.push(&Op::Update {
                 table: T::TABLE,
                 uuid,
                 row,
             });
         }
         if !mutations.is_empty() {
-            self.ops.push(Op::Mutate {
+            self.push(&Op::Mutate {
                 table: T::TABLE,
                 uuid,
                 mutations,
@@ -423,7 +476,7 @@ impl<'a> SbTxn<'a> {
 
     /// Deletes the row `uuid` of `T`'s table.
     pub fn delete<T: Model>(&mut self, uuid: Ref<T>) {
-        self.ops.push(Op::Delete {
+        self.push(&Op::Delete {
             table: T::TABLE,
             uuid: uuid.uuid(),
         });
@@ -431,44 +484,38 @@ impl<'a> SbTxn<'a> {
 
     /// Inserts the logical flow `key` on `datapaths`.
     fn insert_flow(&mut self, key: &'a FlowKey, datapaths: FlowDatapaths) {
-        self.ops.push(Op::Flow { key, datapaths });
+        self.push(&Op::Flow { key, datapaths });
     }
 
     /// Appends an operation given as RFC 7047 JSON, e.g. the `SB_Global` `nb_cfg` update:
     /// `{"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": N}}`.
     pub fn push_json(&mut self, op: Value) {
-        self.ops.push(Op::Json(Box::new(op)));
+        self.push(&Op::Json(Box::new(op)));
     }
 
     /// The `insert` operations as (operation index, table): what
     /// `ovsdb::client::Client::transact_bytes` needs for read-your-writes.
     pub fn inserts(&self) -> Vec<(usize, String)> {
-        self.ops
+        self.inserts
             .iter()
-            .enumerate()
-            .filter_map(|(i, op)| {
-                let table = match op {
-                    Op::Insert { table, .. } => *table,
-                    Op::Flow { .. } => sb::LogicalFlow::TABLE,
-                    Op::Json(v) if v.get("op").and_then(Value::as_str) == Some("insert") => {
-                        v.get("table").and_then(Value::as_str)?
-                    }
-                    _ => return None,
-                };
-                Some((i, table.to_owned()))
-            })
+            .map(|(i, t)| (*i, t.clone().into_owned()))
             .collect()
     }
 
     /// What this transaction does to `Logical_Flow` (rows deleted, flows inserted with their
     /// operation indexes), for [`SbFlows::apply`] once it has committed.
     pub fn flow_writes(&self) -> FlowWrites {
-        let mut by_name: HashMap<u64, usize> = HashMap::new();
-        for (i, op) in self.ops.iter().enumerate() {
-            if let Op::Insert { name, .. } = op {
-                by_name.insert(*name, i);
-            }
+        self.flow_writes.clone()
+    }
+
+    /// Records what operation `op`, about to become operation [`Self::len`], does to
+    /// `Logical_Flow` (the text keeps no typed copy of the operations to look at later).
+    fn note_flow_write(&mut self, op: &Op<'_>) {
+        let i = self.n_ops;
+        if let Op::Insert { name, .. } = op {
+            self.by_name.insert(*name, i);
         }
+        let by_name = &self.by_name;
         let issued = self.issued;
         let resolve = |u: Uuid, group: bool| match placeholder_number(&u, issued) {
             Some(n) => by_name.get(&n).map(|&op| {
@@ -481,8 +528,8 @@ impl<'a> SbTxn<'a> {
             None if group => Some(WrittenDp::Known(FlowDp::Group(u))),
             None => Some(WrittenDp::Known(FlowDp::One(u))),
         };
-        let mut out = FlowWrites::default();
-        for (i, op) in self.ops.iter().enumerate() {
+        let out = &mut self.flow_writes;
+        {
             match op {
                 Op::Delete { table, uuid } if *table == sb::LogicalFlow::TABLE => {
                     out.deleted.push(*uuid);
@@ -544,41 +591,45 @@ impl<'a> SbTxn<'a> {
                 _ => {}
             }
         }
-        out
     }
 
     /// Writes the `transact` params (`["OVN_Southbound", op...]`) as compact JSON.
-    pub fn write_json<W: std::io::Write>(&self, w: W) -> std::io::Result<()> {
-        serde_json::to_writer(w, self).map_err(std::io::Error::from)
+    pub fn write_json<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(std::io::Error::other(e.clone()));
+        }
+        w.write_all(&self.text)?;
+        w.write_all(b"]")
     }
 
     /// The `transact` params as JSON bytes.
     pub fn to_vec(&self) -> Result<Vec<u8>, NorthdError> {
-        Ok(serde_json::to_vec(self)?)
+        self.clone().into_bytes()
+    }
+
+    /// The `transact` params as JSON bytes, without copying them.
+    pub fn into_bytes(mut self) -> Result<Vec<u8>, NorthdError> {
+        if let Some(e) = self.failed {
+            return Err(NorthdError::SbTransaction(e));
+        }
+        self.text.push(b']');
+        Ok(self.text)
     }
 
     /// The `transact` params as a JSON value (for [`Database::transact`] and tests).
     pub fn to_value(&self) -> Result<Value, NorthdError> {
-        Ok(serde_json::to_value(self)?)
+        Ok(serde_json::from_slice(&self.to_vec()?)?)
     }
 
     /// The operations as JSON values, without the database name.
     pub fn ops_json(&self) -> Result<Vec<Value>, NorthdError> {
-        self.ops
-            .iter()
-            .map(|op| Ok(serde_json::to_value(OpJson(op, self.issued))?))
-            .collect()
-    }
-}
-
-impl Serialize for SbTxn<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.ops.len() + 1))?;
-        seq.serialize_element("OVN_Southbound")?;
-        for op in &self.ops {
-            seq.serialize_element(&OpJson(op, self.issued))?;
+        match self.to_value()? {
+            Value::Array(mut v) => {
+                v.remove(0);
+                Ok(v)
+            }
+            _ => Err(NorthdError::SbTransaction("params are not an array".into())),
         }
-        seq.end()
     }
 }
 
