@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Command;
 use std::sync::Mutex;
 
+use flowcompile::actions::Pipeline;
 use flowcompile::chassis::{
-    compile_chassis_flows, flow_mod, rows_from_table_json, ChassisView, SbTables,
+    compile_chassis_flows, flow_mod, rows_from_table_json, ChassisView, RowId, SbTables,
 };
 
 /// One real stack at a time: the machine is shared.
@@ -232,6 +233,10 @@ pub struct Outcome {
     pub bytes_bad: Vec<String>,
     /// Logical flows our compiler rejected.
     pub compile_errors: Vec<String>,
+    /// Logical flows that differ only by which of several logical flows with the same
+    /// datapaths, table, priority and match (and different actions) had its rules installed:
+    /// ovn-controller keeps the one it met first, which depends on its history and hash order.
+    pub choices: usize,
 }
 
 /// Compares, per logical flow, the real ovn-controller's flows on `stack` (chassis `ch1`, in
@@ -281,7 +286,27 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
     let mut matched = 0;
     let mut total = 0;
     let mut mismatches = Vec::new();
+    let mut choices = 0;
     let mut cookies_seen = BTreeSet::new();
+    // Logical flows by what ovn-controller installs them under (several with different
+    // actions conflict: one of them wins).
+    type SameMatch<'a> = (Option<RowId>, Option<RowId>, Pipeline, i64, i64, &'a str);
+    let mut same_match: HashMap<SameMatch<'_>, Vec<u32>> = HashMap::new();
+    for lf in &sb.logical_flows {
+        let k = (
+            lf.logical_datapath,
+            lf.logical_dp_group,
+            lf.pipeline,
+            lf.table_id,
+            lf.priority,
+            &*lf.match_,
+        );
+        same_match
+            .entry(k)
+            .or_default()
+            .push((lf.uuid >> 96) as u32);
+    }
+    let rule_key = |l: &str| l.split_once(" actions=").map_or(l, |x| x.0).to_owned();
     for lf in &sb.logical_flows {
         let cookie = (lf.uuid >> 96) as u32;
         cookies_seen.insert(cookie);
@@ -300,6 +325,33 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
         } else {
             let only_real: Vec<&String> = r.iter().filter(|l| !o.contains(l)).collect();
             let only_ours: Vec<&String> = o.iter().filter(|l| !r.contains(l)).collect();
+            // A conflict between logical flows: every differing rule's match is installed on
+            // the other side too, by one of the conflicting flows.
+            let rivals = &same_match[&(
+                lf.logical_datapath,
+                lf.logical_dp_group,
+                lf.pipeline,
+                lf.table_id,
+                lf.priority,
+                &*lf.match_,
+            )];
+            if rivals.len() > 1 {
+                let keys = |side: &BTreeMap<u32, Vec<String>>| -> BTreeSet<String> {
+                    rivals
+                        .iter()
+                        .filter_map(|c| side.get(c))
+                        .flatten()
+                        .map(|l| rule_key(l))
+                        .collect()
+                };
+                let (rk, ok) = (keys(&real), keys(&ours));
+                if only_real.iter().all(|l| ok.contains(&rule_key(l)))
+                    && only_ours.iter().all(|l| rk.contains(&rule_key(l)))
+                {
+                    choices += 1;
+                    continue;
+                }
+            }
             let mut s = format!(
                 "{:?} table={} prio={} match={:?} actions={:?} cookie={cookie:#x}",
                 lf.pipeline, lf.table_id, lf.priority, lf.match_, lf.actions
@@ -333,7 +385,8 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
         eprintln!("{name}: compile error: {e}");
     }
     eprintln!(
-        "{name}: {matched}/{total} logical flows match ({} mismatches)",
+        "{name}: {matched}/{total} logical flows match ({} mismatches, {choices} same-match \
+         choices between conflicting logical flows)",
         mismatches.len()
     );
     if std::env::var_os("PARITY_VERBOSE").is_some() {
@@ -354,5 +407,6 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
         bytes_err,
         bytes_bad,
         compile_errors,
+        choices,
     }
 }
