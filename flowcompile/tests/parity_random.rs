@@ -19,6 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{compare, SERIAL};
 use testkit::nbscript;
+use testkit::nbscript::Finding as _;
 
 /// What a case's comparison found.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,16 +32,19 @@ enum Verdict {
 }
 
 impl Verdict {
+    fn counts(&self) -> (usize, usize) {
+        match self {
+            Self::Clean(m, t) | Self::Mismatch(_, m, t, _) => (*m, *t),
+        }
+    }
+}
+
+impl nbscript::Finding for Verdict {
     /// The same kind of mismatch (for shrinking): a class in common.
     fn same_kind(&self, other: &Self) -> bool {
         match (self, other) {
             (Self::Mismatch(a, ..), Self::Mismatch(b, ..)) => a.intersection(b).next().is_some(),
             _ => false,
-        }
-    }
-    fn counts(&self) -> (usize, usize) {
-        match self {
-            Self::Clean(m, t) | Self::Mismatch(_, m, t, _) => (*m, *t),
         }
     }
     fn detail(&self) -> &str {
@@ -172,17 +176,9 @@ fn run_seeds(seeds: impl IntoIterator<Item = u64>, do_shrink: bool) -> (Vec<u64>
             nbscript::show(&script)
         );
         if do_shrink {
-            let (min, v) = nbscript::shrink(
-                script,
-                verdict.clone(),
-                |cand| run_case(&ovn, seed, cand).ok(),
-                |v| v.same_kind(&verdict),
-            );
-            eprintln!(
-                "seed {seed}: minimal script:\n{}{}",
-                nbscript::show(&min),
-                v.detail()
-            );
+            nbscript::print_minimal(seed, script, &verdict, |cand| {
+                run_case(&ovn, seed, cand).ok()
+            });
         }
     }
     (bad, matched, total)

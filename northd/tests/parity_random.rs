@@ -25,6 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{check_parses, compare_bindings, compare_flows, nb_snapshot};
 use testkit::nbscript;
+use testkit::nbscript::Finding as _;
 
 /// What a case's comparison found: nothing, flows only one side has (with their stages), or a
 /// failed row check (its first line).
@@ -35,7 +36,7 @@ enum Verdict {
     Rows(String, String),
 }
 
-impl Verdict {
+impl nbscript::Finding for Verdict {
     /// The same kind of mismatch (for shrinking): a stage in common, or the same row check.
     fn same_kind(&self, other: &Self) -> bool {
         match (self, other) {
@@ -137,17 +138,7 @@ fn run_seeds(first: u64, n: u64, do_shrink: bool) -> Vec<u64> {
             nbscript::show(&script)
         );
         if do_shrink {
-            let (min, v) = nbscript::shrink(
-                script,
-                verdict.clone(),
-                |cand| run_case(&ovn, cand).ok(),
-                |v| v.same_kind(&verdict),
-            );
-            eprintln!(
-                "seed {seed}: minimal script:\n{}{}",
-                nbscript::show(&min),
-                v.detail()
-            );
+            nbscript::print_minimal(seed, script, &verdict, |cand| run_case(&ovn, cand).ok());
         }
     }
     bad

@@ -1818,6 +1818,27 @@ pub fn show(script: &[Vec<String>]) -> String {
         .collect()
 }
 
+/// What one randomized differential case found, as the `parity_random` tests' seed loops
+/// report and shrink it.
+pub trait Finding: Clone {
+    /// The same kind of mismatch: shrinking keeps a smaller script while this holds.
+    fn same_kind(&self, other: &Self) -> bool;
+    /// The mismatch's details, printed under the script.
+    fn detail(&self) -> &str;
+}
+
+/// Shrinks the script of seed `seed` that gave `finding` ([`shrink`], keeping the same kind of
+/// mismatch) and prints the smallest one with its details.
+pub fn print_minimal<F: Finding>(
+    seed: u64,
+    script: Script,
+    finding: &F,
+    run: impl FnMut(&[Vec<String>]) -> Option<F>,
+) {
+    let (min, f) = shrink(script, finding.clone(), run, |f| f.same_kind(finding));
+    eprintln!("seed {seed}: minimal script:\n{}{}", show(&min), f.detail());
+}
+
 /// Drops commands (halves, quarters, ... single commands) while `run` (a fresh run of the
 /// candidate: `None` if a command fails) gives a verdict for which `keep` holds. Returns the
 /// smallest script and its verdict (`verdict` if nothing could be dropped).
