@@ -187,16 +187,9 @@ fn run_seeds(seeds: impl IntoIterator<Item = u64>, do_shrink: bool) -> (Vec<u64>
 #[test]
 #[ignore]
 fn random_cases() {
-    let n: u64 = std::env::var("PARITY_RANDOM_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let first: u64 = std::env::var("PARITY_RANDOM_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    let shrink = std::env::var_os("PARITY_RANDOM_NO_SHRINK").is_none();
-    let (bad, matched, total) = run_seeds(first..first + n, shrink);
+    let (seeds, shrink) = nbscript::seeds_from_env();
+    let (first, n) = (seeds.start, seeds.end - seeds.start);
+    let (bad, matched, total) = run_seeds(seeds, shrink);
     eprintln!(
         "random flowcompile parity: {n} cases from seed {first}: {matched}/{total} logical \
          flows match; mismatching seeds {bad:?}"

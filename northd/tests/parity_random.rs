@@ -112,10 +112,10 @@ fn run_case(ovn: &testkit::Toolbox, script: &[Vec<String>]) -> Result<Verdict, u
 }
 
 /// Generates and checks cases `first..first + n`; returns the seeds that mismatched.
-fn run_seeds(first: u64, n: u64, do_shrink: bool) -> Vec<u64> {
+fn run_seeds(seeds: std::ops::Range<u64>, do_shrink: bool) -> Vec<u64> {
     let ovn = testkit::require_or_skip!(Vec::new());
     let mut bad = Vec::new();
-    for seed in first..first + n {
+    for seed in seeds {
         let mut script = nbscript::generate(seed);
         // Generated commands that fail (e.g. a reference that does not resolve) are dropped.
         let verdict = loop {
@@ -147,22 +147,15 @@ fn run_seeds(first: u64, n: u64, do_shrink: bool) -> Vec<u64> {
 #[test]
 #[ignore]
 fn random_cases() {
-    let n: u64 = std::env::var("PARITY_RANDOM_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let first: u64 = std::env::var("PARITY_RANDOM_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    let shrink = std::env::var_os("PARITY_RANDOM_NO_SHRINK").is_none();
-    let bad = run_seeds(first, n, shrink);
+    let (seeds, shrink) = nbscript::seeds_from_env();
+    let (first, n) = (seeds.start, seeds.end - seeds.start);
+    let bad = run_seeds(seeds, shrink);
     eprintln!("random parity: {n} cases from seed {first}, mismatching seeds {bad:?}");
     assert!(bad.is_empty(), "mismatching seeds {bad:?}");
 }
 
 #[test]
 fn random_fixed_seeds() {
-    let bad = run_seeds(1, 3, false);
+    let bad = run_seeds(1..4, false);
     assert!(bad.is_empty(), "mismatching seeds {bad:?}");
 }

@@ -1818,6 +1818,22 @@ pub fn show(script: &[Vec<String>]) -> String {
         .collect()
 }
 
+/// The seeds a `parity_random` test's exploration runs and whether it shrinks a mismatch,
+/// from `PARITY_RANDOM_SEED` (first seed, 1), `PARITY_RANDOM_CASES` (how many, 20) and
+/// `PARITY_RANDOM_NO_SHRINK` (set: print the whole script only).
+pub fn seeds_from_env() -> (std::ops::Range<u64>, bool) {
+    let num = |var: &str, default: u64| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let first = num("PARITY_RANDOM_SEED", 1);
+    let n = num("PARITY_RANDOM_CASES", 20);
+    let shrink = std::env::var_os("PARITY_RANDOM_NO_SHRINK").is_none();
+    (first..first.saturating_add(n), shrink)
+}
+
 /// What one randomized differential case found, as the `parity_random` tests' seed loops
 /// report and shrink it.
 pub trait Finding: Clone {
