@@ -702,7 +702,7 @@ impl Daemon {
         let global_options = content.global_options.clone();
         let t = Instant::now();
         // The merged flow table is not needed any more (the engine keeps its own index, which
-        // shares the flow texts): freed before the SB server echoes every row written.
+        // shares the flow texts): freed before the SB commit and the echo of the non-flow rows.
         let mut engine = engine;
         engine.release_content();
         memory_at("serialize");
