@@ -400,6 +400,8 @@ fn nb_snapshot(rep: &Replica) -> Result<NbSnapshot, String> {
         static_mac_bindings: typed_rows(rep)?,
         copp: typed_rows(rep)?,
         forwarding_groups: typed_rows(rep)?,
+        mirrors: typed_rows(rep)?,
+        template_vars: typed_rows(rep)?,
     })
 }
 
@@ -427,6 +429,14 @@ fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
         meter_bands: typed_rows(rep)?,
         service_monitors: typed_rows(rep)?,
         igmp_groups: typed_rows(rep)?,
+        rbac_roles: typed_rows(rep)?,
+        rbac_permissions: typed_rows(rep)?,
+        mirrors: typed_rows(rep)?,
+        template_vars: typed_rows(rep)?,
+        mac_bindings: typed_rows(rep)?,
+        fdbs: typed_rows(rep)?,
+        bfd: typed_rows(rep)?,
+        dns: typed_rows(rep)?,
     })
 }
 
@@ -585,6 +595,9 @@ impl Daemon {
         for c in changes {
             match c.table.as_str() {
                 "Chassis_Private" => p.hv_cfg = true,
+                // Learned by ovn-controller: they only go stale when a datapath or a port
+                // goes, which an NB change makes (and the next full round deletes them).
+                "MAC_Binding" | "FDB" => {}
                 // Northd never modifies flows, and deletes only those it knows: a flow changed
                 // by someone else is replaced, one deleted is written again (by a full round,
                 // as ovn-northd does). A deletion may be our own; it is gone either way.

@@ -149,6 +149,16 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         "northd_internal_version".to_owned(),
         NORTHD_INTERNAL_VERSION.to_owned(),
     );
+    // ovn-controller's load balancer hairpin flows use `ct_mark` unless a chassis lacks it.
+    if state.features.ct_no_masked_label {
+        out.global_options.remove("lb_hairpin_use_ct_mark");
+    } else {
+        out.global_options
+            .insert("lb_hairpin_use_ct_mark".to_owned(), "false".to_owned());
+    }
+    out.mirrors = crate::mirror::build(nb);
+    out.template_vars = crate::template_var::build(nb);
+    out.bfd = crate::bfd::build(nb);
 
     // Datapaths: keys already in SB first, then requested keys, then new ones; switches and
     // routers share one key space.
@@ -399,6 +409,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     if !state.features.ct_no_masked_label {
         out.flows = out.flows.map_flows(crate::state::legacy_ct_flow);
     }
+    out.dns = crate::dns::build(nb, &out);
     Built {
         svc_arp: health.arp,
         lb_flows,

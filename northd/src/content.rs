@@ -136,6 +136,14 @@ pub struct SbContent {
     pub meters: Vec<crate::copp::MeterContent>,
     /// `Service_Monitor` rows.
     pub service_monitors: Vec<crate::svc_monitor::ServiceMonitorContent>,
+    /// SB `Mirror` rows and the ports using them ([`crate::mirror`]).
+    pub mirrors: crate::mirror::Mirrors,
+    /// `Chassis_Template_Var` rows ([`crate::template_var`]).
+    pub template_vars: crate::template_var::TemplateVars,
+    /// `BFD` rows by (logical port, destination) ([`crate::bfd`]).
+    pub bfd: BTreeMap<(String, String), crate::bfd::BfdContent>,
+    /// `DNS` rows by NB `DNS` UUID ([`crate::dns`]).
+    pub dns: BTreeMap<Uuid, crate::dns::DnsContent>,
     /// `Logical_Flow` rows, each with its datapaths (one datapath, or a `Logical_DP_Group`).
     pub flows: FlowTable,
     /// `dynamic_addresses` that IPAM changed, to write back to NB `Logical_Switch_Port` (by

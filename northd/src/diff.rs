@@ -73,6 +73,22 @@ pub struct SbRows {
     pub service_monitors: Rows<sb::ServiceMonitor>,
     /// `IGMP_Group` (written by ovn-controller; northd deletes stale rows).
     pub igmp_groups: Rows<sb::IgmpGroup>,
+    /// `RBAC_Role` ([`crate::rbac`]).
+    pub rbac_roles: Rows<sb::RbacRole>,
+    /// `RBAC_Permission`.
+    pub rbac_permissions: Rows<sb::RbacPermission>,
+    /// `Mirror` ([`crate::mirror`]).
+    pub mirrors: Rows<sb::Mirror>,
+    /// `Chassis_Template_Var` ([`crate::template_var`]).
+    pub template_vars: Rows<sb::ChassisTemplateVar>,
+    /// `MAC_Binding` (written by ovn-controller; northd deletes stale rows, [`crate::stale`]).
+    pub mac_bindings: Rows<sb::MacBinding>,
+    /// `FDB` (written by ovn-controller; northd deletes stale rows).
+    pub fdbs: Rows<sb::Fdb>,
+    /// `BFD` ([`crate::bfd`]).
+    pub bfd: Rows<sb::Bfd>,
+    /// `DNS` ([`crate::dns`]).
+    pub dns: Rows<sb::Dns>,
 }
 
 impl SbRows {
@@ -98,6 +114,14 @@ impl SbRows {
         "Meter_Band",
         "Service_Monitor",
         "IGMP_Group",
+        "RBAC_Role",
+        "RBAC_Permission",
+        "Mirror",
+        "Chassis_Template_Var",
+        "MAC_Binding",
+        "FDB",
+        "BFD",
+        "DNS",
     ];
 
     /// Reads a JSON object of table name to rows (an array of JSON rows with `_uuid`, or an
@@ -128,6 +152,14 @@ impl SbRows {
             meter_bands: rows_from_json(t)?,
             service_monitors: rows_from_json(t)?,
             igmp_groups: rows_from_json(t)?,
+            rbac_roles: rows_from_json(t)?,
+            rbac_permissions: rows_from_json(t)?,
+            mirrors: rows_from_json(t)?,
+            template_vars: rows_from_json(t)?,
+            mac_bindings: rows_from_json(t)?,
+            fdbs: rows_from_json(t)?,
+            bfd: rows_from_json(t)?,
+            dns: rows_from_json(t)?,
         })
     }
 
@@ -144,7 +176,8 @@ impl SbRows {
                 s.port_groups, s.logical_flows, s.dp_groups, s.load_balancers, s.ip_multicast,
                 s.chassis, s.ha_chassis_groups, s.ha_chassis, s.static_mac_bindings,
                 s.dhcp_options, s.dhcpv6_options, s.meters, s.meter_bands,
-                s.service_monitors, s.igmp_groups)
+                s.service_monitors, s.igmp_groups, s.rbac_roles, s.rbac_permissions,
+                s.mirrors, s.template_vars, s.mac_bindings, s.fdbs, s.bfd, s.dns)
         })?;
         s.sb_global = globals.pop_first().map(|(_, g)| g);
         Ok(s)
@@ -174,6 +207,14 @@ impl SbRows {
             meter_bands: rows_from_db(db)?,
             service_monitors: rows_from_db(db)?,
             igmp_groups: rows_from_db(db)?,
+            rbac_roles: rows_from_db(db)?,
+            rbac_permissions: rows_from_db(db)?,
+            mirrors: rows_from_db(db)?,
+            template_vars: rows_from_db(db)?,
+            mac_bindings: rows_from_db(db)?,
+            fdbs: rows_from_db(db)?,
+            bfd: rows_from_db(db)?,
+            dns: rows_from_db(db)?,
         })
     }
 
@@ -953,6 +994,7 @@ pub fn plan_with_flows<'a>(
     let dp_ref = |i: DpIndex| Ref::<sb::DatapathBinding>::new(dp_uuid[i]);
 
     let ha_groups = diff_ha_groups(current, new, &mut b)?;
+    let mirrors = crate::mirror::plan(current, &new.mirrors, &mut b)?;
     // A chassis by name, else by hostname (as `options:requested-chassis` may name it).
     // (The first row of each name or hostname wins, as a scan in UUID order would find it.)
     let mut by_name: HashMap<&str, Ref<sb::Chassis>> = HashMap::new();
@@ -984,6 +1026,15 @@ pub fn plan_with_flows<'a>(
         n.parent_port.clone_from(&p.parent_port);
         n.tag = p.tag;
         n.nat_addresses.clone_from(&p.nat_addresses);
+        n.mirror_rules = new
+            .mirrors
+            .ports
+            .get(&p.name)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| mirrors.get(m))
+            .map(|u| Ref::new(*u))
+            .collect();
         n.ha_chassis_group = p
             .ha_chassis_group
             .as_ref()
@@ -1034,6 +1085,11 @@ pub fn plan_with_flows<'a>(
     }
 
     diff_static_mac_bindings(current, new, &dp_uuid, &mut b)?;
+    crate::stale::plan(current, new, &dp_uuid, &mut b);
+    crate::rbac::plan(current, &mut b)?;
+    crate::template_var::plan(current, &new.template_vars, &mut b)?;
+    crate::bfd::plan(current, &new.bfd, &mut b)?;
+    crate::dns::plan(current, &new.dns, &dp_uuid, &mut b)?;
     diff_meters(current, new, &mut b)?;
     diff_service_monitors(current, new, &mut b)?;
 
@@ -1145,18 +1201,28 @@ pub fn plan_with_flows<'a>(
     }
     delete_left(old_pg, &mut b);
 
-    // Existing groups by their datapath sets, for reuse by load balancers and flows.
-    let mut groups: Groups = current
-        .dp_groups
+    // Existing groups by their datapath sets, for reuse: load balancers and flows do not share
+    // groups (as in ovn-northd, which keeps one pool for each), so the groups load balancers
+    // use are theirs, the others the flows'.
+    let lb_group_uuids: std::collections::HashSet<Uuid> = current
+        .load_balancers
         .values()
-        .map(|g| {
-            (
-                g.datapaths.iter().map(|d| d.uuid()).collect(),
-                g.uuid.uuid(),
-            )
-        })
+        .filter_map(|l| l.datapath_group.map(|g| g.uuid()))
         .collect();
-    diff_load_balancers(current, new, &dp_uuid, &mut groups, &mut b)?;
+    let mut groups = Groups::new();
+    let mut lb_groups = Groups::new();
+    for g in current.dp_groups.values() {
+        let pool = if lb_group_uuids.contains(&g.uuid.uuid()) {
+            &mut lb_groups
+        } else {
+            &mut groups
+        };
+        pool.insert(
+            g.datapaths.iter().map(|d| d.uuid()).collect(),
+            g.uuid.uuid(),
+        );
+    }
+    diff_load_balancers(current, new, &dp_uuid, &mut lb_groups, &mut b)?;
     diff_flows(current, flows, new, &dp_uuid, &mut groups, &mut b)?;
     Ok(b)
 }

@@ -341,6 +341,7 @@ fn plain_vif(l: &nb::LogicalSwitchPort) -> bool {
         && l.tag_request.is_none()
         && l.tag.is_none()
         && l.ha_chassis_group.is_none()
+        && l.mirror_rules.is_empty()
         && !has_dynamic(l)
 }
 
@@ -399,6 +400,8 @@ fn apply_to_snapshot(snap: &mut NbSnapshot, ch: &NbChange<'_>) -> Result<(), Nor
         "Static_MAC_Binding" => put!(static_mac_bindings, nb::StaticMacBinding),
         "Copp" => put!(copp, nb::Copp),
         "Forwarding_Group" => put!(forwarding_groups, nb::ForwardingGroup),
+        "Mirror" => put!(mirrors, nb::Mirror),
+        "Chassis_Template_Var" => put!(template_vars, nb::ChassisTemplateVar),
         _ => {}
     }
     Ok(())

@@ -14,11 +14,13 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod bfd;
 pub mod build;
 pub mod content;
 pub mod copp;
 pub mod dhcp_catalogue;
 pub mod diff;
+pub mod dns;
 pub mod embedded;
 pub mod error;
 pub mod flow;
@@ -27,12 +29,16 @@ pub mod incremental;
 pub mod ipam;
 pub mod lb;
 pub mod mcast;
+pub mod mirror;
+pub mod rbac;
 pub mod router;
 pub mod sb_flows;
 pub mod snapshot;
+mod stale;
 pub mod state;
 pub mod svc_monitor;
 pub mod switch;
+pub mod template_var;
 pub mod tunnel_key;
 
 pub use build::build;

@@ -68,6 +68,10 @@ pub struct NbSnapshot {
     pub copp: Rows<nb::Copp>,
     /// `Forwarding_Group`.
     pub forwarding_groups: Rows<nb::ForwardingGroup>,
+    /// `Mirror`.
+    pub mirrors: Rows<nb::Mirror>,
+    /// `Chassis_Template_Var`.
+    pub template_vars: Rows<nb::ChassisTemplateVar>,
 }
 
 /// Every row of `T`'s table in an in-memory database, typed, by UUID.
@@ -299,6 +303,8 @@ macro_rules! snapshot_from {
             static_mac_bindings: $f(src)?,
             copp: $f(src)?,
             forwarding_groups: $f(src)?,
+            mirrors: $f(src)?,
+            template_vars: $f(src)?,
         })
     }};
 }
@@ -332,6 +338,8 @@ impl NbSnapshot {
         "Static_MAC_Binding",
         "Copp",
         "Forwarding_Group",
+        "Mirror",
+        "Chassis_Template_Var",
     ];
 
     /// Reads every table northd uses from an in-memory Northbound database.
@@ -360,7 +368,8 @@ impl NbSnapshot {
                 globals, s.switches, s.switch_ports, s.routers, s.router_ports, s.acls,
                 s.address_sets, s.port_groups, s.load_balancers, s.lb_groups, s.lb_health_checks, s.qos, s.meters,
                 s.meter_bands,                s.dhcp_options, s.dns, s.static_routes, s.policies, s.nats, s.gateway_chassis,
-                s.ha_chassis_groups, s.ha_chassis, s.bfd, s.static_mac_bindings, s.copp, s.forwarding_groups)
+                s.ha_chassis_groups, s.ha_chassis, s.bfd, s.static_mac_bindings, s.copp, s.forwarding_groups,
+                s.mirrors, s.template_vars)
         })?;
         s.nb_global = globals.pop_first().map(|(_, g)| g);
         Ok(s)

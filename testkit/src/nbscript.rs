@@ -1733,6 +1733,56 @@ impl Gen {
             ]);
             self.cmd(&["add", "logical_switch", &sw, "dns_records", "@dns"]);
         }
+        // (Drawn last: what comes before stays as it was for every seed.)
+        self.mirrors(&sws);
+        self.template_vars();
+    }
+
+    /// Port mirrors: SB `Mirror` rows and `Port_Binding` `mirror_rules` (no flows).
+    fn mirrors(&mut self, sws: &[(String, u32, Vec<Vif>)]) {
+        if !self.rng.pct(10) {
+            return;
+        }
+        let n = self.rng.range(1, 2);
+        for m in 1..=n {
+            let ty = *self.rng.pick(&["gre", "erspan"]);
+            let filter = *self.rng.pick(&["from-lport", "to-lport"]);
+            self.cmdv(vec![
+                "mirror-add".into(),
+                format!("mir{m}"),
+                ty.into(),
+                format!("{}", 10 + m),
+                filter.into(),
+                format!("192.168.{m}.1"),
+            ]);
+        }
+        let (_, _, vifs) = self.rng.pick(sws).clone();
+        for (p, _, _) in vifs.iter().take(2) {
+            let m = self.rng.range(1, n);
+            self.cmd(&["lsp-attach-mirror", p, &format!("mir{m}")]);
+            if n == 2 && self.rng.pct(30) {
+                self.cmd(&["lsp-attach-mirror", p, "mir2"]);
+            }
+        }
+    }
+
+    /// Chassis template variables (SB `Chassis_Template_Var` rows), for chassis that exist or
+    /// not.
+    fn template_vars(&mut self) {
+        if !self.rng.pct(10) {
+            return;
+        }
+        let vip = self.rng.range(1, 250);
+        self.cmdv(vec![
+            "create".into(),
+            "Chassis_Template_Var".into(),
+            "chassis=ch1".into(),
+            format!("variables:VIP=\"10.99.0.{vip}\""),
+            "variables:BACKENDS=\"10.1.0.3:8080\"".into(),
+        ]);
+        if self.rng.pct(40) {
+            self.cmd(&["create", "Chassis_Template_Var", "chassis=ch9"]);
+        }
     }
 }
 
