@@ -398,6 +398,13 @@ fn drop_map_key(map: &str, key: &str) -> String {
 fn compare(real: &Dump, ours: &Dump, limit: usize) -> Vec<String> {
     let real = Canon::new(real).tables();
     let ours = Canon::new(ours).tables();
+    if std::env::var_os("SBTABLES_COUNTS").is_some() {
+        let counts: Vec<String> = real
+            .iter()
+            .map(|(t, rows)| format!("{t}={}", rows.values().sum::<usize>()))
+            .collect();
+        eprintln!("real rows: {}", counts.join(" "));
+    }
     let mut out = Vec::new();
     let names: BTreeSet<&String> = real.keys().chain(ours.keys()).collect();
     let empty = BTreeMap::new();
@@ -446,7 +453,7 @@ fn limit() -> usize {
         .unwrap_or(5)
 }
 
-/// Runs `setup` (nbctl commands) on a fresh stack and compares every SB table.
+/// Runs `setup` (nbctl commands, or sbctl ones after `#sbctl`) on a fresh stack and compares every SB table.
 fn scenario(name: &str, chassis: bool, setup: &[&[&str]]) -> Vec<String> {
     let ovn = testkit::require_or_skip!(Vec::new());
     let builder = if chassis {
@@ -456,6 +463,10 @@ fn scenario(name: &str, chassis: bool, setup: &[&[&str]]) -> Vec<String> {
     };
     let stack = builder.build().expect("real stack");
     for cmd in setup {
+        if let Some((&"#sbctl", rest)) = cmd.split_first() {
+            stack.sbctl(rest).expect("sbctl");
+            continue;
+        }
         let args: Vec<String> = cmd
             .iter()
             .map(|a| nbscript::resolve_arg(&stack, a))
@@ -539,4 +550,209 @@ fn sb_tables_random() {
     let (seeds, _) = nbscript::seeds_from_env();
     let bad = run_seeds(seeds);
     assert!(bad.is_empty(), "differing seeds {bad:?}");
+}
+
+/// Mirrors (one shared by two ports, one unused), chassis template variables (for a chassis
+/// that exists and one that does not), BFD sessions (one a route uses, one unused with
+/// explicit timers) and DNS records shared by two switches.
+#[test]
+fn sb_tables_mirrors_templates_bfd_dns() {
+    let d = scenario(
+        "mirrors-templates-bfd-dns",
+        false,
+        &[
+            &["ls-add", "sw0"],
+            &["lsp-add", "sw0", "p1"],
+            &["lsp-set-addresses", "p1", "00:00:00:00:00:01 10.0.0.1"],
+            &["lsp-add", "sw0", "p2"],
+            &["ls-add", "sw1"],
+            &["mirror-add", "m1", "gre", "10", "to-lport", "192.168.1.1"],
+            &["mirror-add", "m2", "erspan", "11", "from-lport", "192.168.1.2"],
+            &["mirror-add", "m3", "gre", "12", "from-lport", "192.168.1.3"],
+            &["lsp-attach-mirror", "p1", "m1"],
+            &["lsp-attach-mirror", "p1", "m2"],
+            &["lsp-attach-mirror", "p2", "m1"],
+            &[
+                "create",
+                "Chassis_Template_Var",
+                "chassis=ch1",
+                "variables:VIP=\"10.99.0.1\"",
+                "external_ids:x=y",
+            ],
+            &["create", "Chassis_Template_Var", "chassis=ch9"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "rp1", "00:00:00:00:ff:01", "10.0.0.254/24"],
+            &["--bfd", "lr-route-add", "r1", "192.168.50.0/24", "10.0.0.50", "rp1"],
+            &[
+                "create",
+                "BFD",
+                "logical_port=rp1",
+                "dst_ip=10.0.0.60",
+                "min_tx=300",
+                "detect_mult=3",
+                "options:a=b",
+            ],
+            &[
+                "create",
+                "DNS",
+                "records:vm1.ovn.org=10.0.0.11",
+                "external_ids:n=dns",
+            ],
+            &["add", "logical_switch", "sw0", "dns_records", "@dns"],
+            &["add", "logical_switch", "sw1", "dns_records", "@dns"],
+        ],
+    );
+    assert_clean("mirrors-templates-bfd-dns", &d);
+}
+
+/// A chassis without the `ct-no-masked-label` feature: `SB_Global`
+/// `options:lb_hairpin_use_ct_mark=false`.
+#[test]
+fn sb_tables_legacy_chassis() {
+    let d = scenario(
+        "legacy-chassis",
+        false,
+        &[
+            &["#sbctl", "chassis-add", "legacy", "geneve", "127.0.0.99"],
+            &["ls-add", "sw0"],
+            &["lsp-add", "sw0", "p1"],
+        ],
+    );
+    assert_clean("legacy-chassis", &d);
+}
+
+// In-memory checks (no real stack): what real ovn-northd does to rows other clients wrote.
+
+fn db_transact(db: &mut Database, txn: Value) -> Value {
+    transact(db, &txn)
+}
+
+fn run(nb: &Database, sb: &mut Database) {
+    northd::run_once(nb, sb).expect("northd run");
+    let again = northd::run_once(nb, sb).expect("northd run");
+    assert_eq!(again.operations, 0, "second run not a no-op");
+}
+
+fn rows_of(db: &Database, table: &str) -> Vec<Value> {
+    let r = transact(
+        &mut db.clone(),
+        &json!(["OVN_Southbound", {"op": "select", "table": table, "where": []}]),
+    );
+    r[0]["rows"].as_array().cloned().unwrap_or_default()
+}
+
+/// The `ovn-controller` role and its permissions are put back as they must be: other roles
+/// and permissions go, a changed permission is replaced.
+#[test]
+fn rbac_rows_restored() {
+    let nb = Database::new(ovn_nb::model::schema().clone());
+    let mut sb = Database::new(ovn_sb::model::schema().clone());
+    run(&nb, &mut sb);
+    let check = |sb: &Database| {
+        let roles = rows_of(sb, "RBAC_Role");
+        assert_eq!(roles.len(), 1, "{roles:?}");
+        assert_eq!(roles[0]["name"], "ovn-controller");
+        let perms = rows_of(sb, "RBAC_Permission");
+        assert_eq!(perms.len(), northd::rbac::PERMISSIONS.len());
+        let map = roles[0]["permissions"][1].as_array().cloned().unwrap_or_default();
+        assert_eq!(map.len(), northd::rbac::PERMISSIONS.len());
+        for kv in map {
+            let p = perms
+                .iter()
+                .find(|p| p["_uuid"] == kv[1])
+                .expect("permission row");
+            assert_eq!(p["table"], kv[0]);
+        }
+        let chassis = perms.iter().find(|p| p["table"] == "Chassis").expect("Chassis");
+        assert_eq!(chassis["authorization"], "name");
+        assert_eq!(chassis["update"][1].as_array().map(Vec::len), Some(6));
+    };
+    check(&sb);
+    db_transact(
+        &mut sb,
+        json!(["OVN_Southbound",
+            {"op": "insert", "table": "RBAC_Role", "row": {"name": "other"}},
+            {"op": "insert", "table": "RBAC_Permission", "row": {"table": "X"}},
+            {"op": "update", "table": "RBAC_Permission", "where": [["table", "==", "Chassis"]],
+             "row": {"update": ["set", ["encaps"]]}},
+            {"op": "insert", "table": "RBAC_Permission",
+             "row": {"table": "FDB", "authorization": "", "insert_delete": true,
+                     "update": ["set", ["dp_key", "mac", "port_key"]]}}
+        ]),
+    );
+    run(&nb, &mut sb);
+    check(&sb);
+}
+
+fn nb_router_and_switch() -> Database {
+    let mut nb = Database::new(ovn_nb::model::schema().clone());
+    db_transact(
+        &mut nb,
+        json!(["OVN_Northbound",
+            {"op": "insert", "table": "NB_Global", "row": {}},
+            {"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p1",
+             "row": {"name": "p1", "addresses": "00:00:00:00:00:01 10.0.0.1"}},
+            {"op": "insert", "table": "Logical_Switch", "row": {"name": "sw0",
+             "ports": ["named-uuid", "p1"]}},
+            {"op": "insert", "table": "Logical_Router_Port", "uuid-name": "rp1",
+             "row": {"name": "rp1", "mac": "00:00:00:00:ff:01", "networks": "10.0.0.254/24"}},
+            {"op": "insert", "table": "Logical_Router", "row": {"name": "r1",
+             "ports": ["named-uuid", "rp1"]}}
+        ]),
+    );
+    nb
+}
+
+/// `MAC_Binding` rows of ports or datapaths that are gone and `FDB` rows of unknown
+/// datapath or port keys are deleted; deleting a router whose datapath a `MAC_Binding` row
+/// names works (the row would otherwise block the datapath's deletion).
+#[test]
+fn stale_mac_bindings_and_fdbs_deleted() {
+    let mut nb = nb_router_and_switch();
+    let mut sb = Database::new(ovn_sb::model::schema().clone());
+    run(&nb, &mut sb);
+    let dps = rows_of(&sb, "Datapath_Binding");
+    let dp = |name: &str| {
+        dps.iter()
+            .find(|d| d["external_ids"][1].as_array().is_some_and(|m| m.iter().any(|kv| kv[1] == name)))
+            .cloned()
+            .expect("datapath")
+    };
+    let (r1, sw0) = (dp("r1"), dp("sw0"));
+    let p1_key = rows_of(&sb, "Port_Binding")
+        .into_iter()
+        .find(|p| p["logical_port"] == "p1")
+        .expect("p1")["tunnel_key"]
+        .clone();
+    db_transact(
+        &mut sb,
+        json!(["OVN_Southbound",
+            {"op": "insert", "table": "MAC_Binding", "row": {"logical_port": "rp1",
+             "ip": "10.0.0.9", "mac": "00:00:00:00:00:09", "datapath": r1["_uuid"]}},
+            {"op": "insert", "table": "MAC_Binding", "row": {"logical_port": "nosuch",
+             "ip": "10.0.0.8", "mac": "00:00:00:00:00:08", "datapath": r1["_uuid"]}},
+            {"op": "insert", "table": "FDB", "row": {"mac": "00:00:00:00:00:10",
+             "dp_key": sw0["tunnel_key"], "port_key": p1_key}},
+            {"op": "insert", "table": "FDB", "row": {"mac": "00:00:00:00:00:11",
+             "dp_key": sw0["tunnel_key"], "port_key": 77}},
+            {"op": "insert", "table": "FDB", "row": {"mac": "00:00:00:00:00:12",
+             "dp_key": 999, "port_key": 1}}
+        ]),
+    );
+    run(&nb, &mut sb);
+    let ports: Vec<Value> = rows_of(&sb, "MAC_Binding")
+        .iter()
+        .map(|m| m["logical_port"].clone())
+        .collect();
+    assert_eq!(ports, vec![json!("rp1")]);
+    let macs: Vec<Value> = rows_of(&sb, "FDB").iter().map(|m| m["mac"].clone()).collect();
+    assert_eq!(macs, vec![json!("00:00:00:00:00:10")]);
+    db_transact(
+        &mut nb,
+        json!(["OVN_Northbound",
+            {"op": "delete", "table": "Logical_Router", "where": []}]),
+    );
+    run(&nb, &mut sb);
+    assert!(rows_of(&sb, "MAC_Binding").is_empty());
+    assert_eq!(rows_of(&sb, "Datapath_Binding").len(), 1);
 }
