@@ -1040,9 +1040,10 @@ pub fn plan_with_flows<'a>(
             .as_ref()
             .and_then(|g| ha_groups.get(g))
             .map(|u| Ref::new(*u));
-        let mut requested = p.requested_chassis.iter().map(|c| chassis_ref(c));
-        n.requested_chassis = requested.next().flatten();
-        n.requested_additional_chassis = requested.flatten().collect();
+        // Names of no chassis are skipped: the first chassis found is the requested one.
+        let mut requested = p.requested_chassis.iter().filter_map(|c| chassis_ref(c));
+        n.requested_chassis = requested.next();
+        n.requested_additional_chassis = requested.collect();
         let u = match old {
             Some(old) => {
                 b.update(&n, old)?;

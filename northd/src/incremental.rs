@@ -1558,9 +1558,14 @@ impl Engine {
                 .as_deref()
                 .and_then(|g| sb_rows.ha_chassis_group(g))
                 .map(Ref::new);
-            let mut requested = p.requested_chassis.iter().map(|c| sb_rows.chassis(c));
-            n.requested_chassis = requested.next().flatten().map(Ref::new);
-            n.requested_additional_chassis = requested.flatten().map(Ref::new).collect();
+            // Names of no chassis are skipped (as in the full diff).
+            let mut requested = p
+                .requested_chassis
+                .iter()
+                .filter_map(|c| sb_rows.chassis(c))
+                .map(Ref::new);
+            n.requested_chassis = requested.next();
+            n.requested_additional_chassis = requested.collect();
             match &old {
                 Some(o) => txn.update(&n, o)?,
                 None => {

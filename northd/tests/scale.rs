@@ -493,7 +493,15 @@ fn digest(content: &SbContent) -> u64 {
         flows: _,
         nb_dynamic_addresses,
         warnings,
+        mirrors,
+        template_vars,
+        bfd,
+        dns,
     } = content;
+    // Tables added later count only when present: the digests pinned before stay valid.
+    if !(mirrors.rows.is_empty() && template_vars.is_empty() && bfd.is_empty() && dns.is_empty()) {
+        format!("{mirrors:?}{template_vars:?}{bfd:?}{dns:?}").hash(&mut h);
+    }
     format!(
         "{global_options:?}{datapaths:?}{ports:?}{multicast_groups:?}{address_sets:?}\
          {port_groups:?}{ip_multicast:?}{load_balancers:?}{ha_chassis_groups:?}\

@@ -15,6 +15,8 @@ use serde_json::{Map, Value};
 use northd::{build, NbSnapshot, SbContent, SbState};
 pub use testkit::nbscript::{copp_everywhere, resolve_arg};
 
+pub mod sbtables;
+
 /// A logical flow expanded per datapath: (datapath name, stage name, priority, match, actions).
 pub type Flow = (String, String, u16, String, String);
 
@@ -189,6 +191,10 @@ pub fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outco
     check_parses(&content);
     print_outcome(name, &out);
     compare_bindings(name, &stack, &content);
+    if std::env::var_os("PARITY_SBTABLES").is_some() {
+        let d = sbtables::check_stack(&stack, sbtables::limit());
+        assert!(d.is_empty(), "{name}: SB tables differ:\n{}", d.join("\n"));
+    }
     Some(out)
 }
 
