@@ -198,7 +198,9 @@ fn sb_config(remotes: &str) -> ClientConfig {
     cfg.request_timeout = HANDSHAKE_TIMEOUT;
     // The server does not send back the flows northd inserts (tens of thousands in a full
     // round): the daemon records them from the transaction's reply ([`SbFlows`]). Deletions
-    // and modifications by anyone still come, as do all rows of the first snapshot.
+    // and modifications by anyone still come, as do all rows of the first snapshot; inserts
+    // come as notices (UUID and `table_id` only), so that flows other clients insert are seen
+    // and deleted.
     cfg.select(
         "Logical_Flow",
         MonitorSelect {
@@ -206,6 +208,7 @@ fn sb_config(remotes: &str) -> ClientConfig {
             ..MonitorSelect::ALL
         },
     )
+    .insert_notices("Logical_Flow", "table_id")
     .index(IndexSpec::new("Port_Binding", "pb-name", &["logical_port"]))
     .index(IndexSpec::new(
         "Multicast_Group",
@@ -612,7 +615,15 @@ impl Daemon {
                             flows.forget_content(&c.uuid);
                             p.full = true;
                         }
-                        ChangeKind::Insert => p.full |= !ours,
+                        // An insert notice (the row is not sent): another client's flow is
+                        // recorded as of unknown content, which the full round deletes (as
+                        // ovn-northd does with flows it did not write).
+                        ChangeKind::Insert => {
+                            if !ours && !flows.contains(&c.uuid) {
+                                flows.insert(c.uuid, FlowId::UNKNOWN, FlowDp::None);
+                            }
+                            p.full |= !ours;
+                        }
                     }
                 }
                 "Port_Binding" if c.kind == ChangeKind::Modify => {
@@ -1275,6 +1286,74 @@ mod tests {
         stack
             .nbctl(["--wait=hv", "sync"])
             .expect("wait hv without chassis");
+    }
+
+    /// A flow another client inserts is deleted, as ovn-northd does (the server announces
+    /// inserts without their rows); the RBAC rows are there.
+    #[test]
+    fn deletes_flows_others_insert() {
+        let ovn = testkit::require_or_skip!();
+        let Some(stack) = stack_with_our_northd(&ovn) else {
+            return;
+        };
+        stack.nbctl(["--wait=sb", "ls-add", "sw0"]).expect("nbctl");
+        let dp = stack
+            .sbctl(["--bare", "--columns=_uuid", "list", "Datapath_Binding"])
+            .expect("sbctl")
+            .trim()
+            .to_owned();
+        let count = || {
+            stack
+                .sbctl(["--bare", "--columns=_uuid", "list", "Logical_Flow"])
+                .expect("sbctl")
+                .split_whitespace()
+                .count()
+        };
+        let before = count();
+        let foreign = stack
+            .sbctl([
+                "create",
+                "Logical_Flow",
+                &format!("logical_datapath={dp}"),
+                "pipeline=ingress",
+                "table_id=3",
+                "priority=5",
+                "match=\"1\"",
+                "actions=\"next;\"",
+            ])
+            .expect("create")
+            .trim()
+            .to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let left = stack
+                .sbctl([
+                    "--bare",
+                    "--columns=_uuid",
+                    "find",
+                    "Logical_Flow",
+                    &format!("_uuid={foreign}"),
+                ])
+                .unwrap_or_default();
+            if left.trim().is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "foreign flow not deleted"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(count(), before);
+        // The next NB change is still applied on top.
+        stack
+            .nbctl(["--wait=sb", "lsp-add", "sw0", "p1"])
+            .expect("nbctl");
+        assert!(count() > before);
+        let roles = stack
+            .sbctl(["--bare", "--columns=name", "list", "RBAC_Role"])
+            .expect("sbctl");
+        assert_eq!(roles.trim(), "ovn-controller");
     }
 
     /// The server does not send back the flows northd inserts, yet a flow another client

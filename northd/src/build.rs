@@ -159,6 +159,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     out.mirrors = crate::mirror::build(nb);
     out.template_vars = crate::template_var::build(nb);
     out.bfd = crate::bfd::build(nb);
+    out.ipsec = nb.nb_global.as_ref().is_some_and(|g| g.ipsec);
 
     // Datapaths: keys already in SB first, then requested keys, then new ones; switches and
     // routers share one key space.

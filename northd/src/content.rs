@@ -140,6 +140,8 @@ pub struct SbContent {
     pub mirrors: crate::mirror::Mirrors,
     /// `Chassis_Template_Var` rows ([`crate::template_var`]).
     pub template_vars: crate::template_var::TemplateVars,
+    /// `SB_Global` `ipsec` (the NB_Global one).
+    pub ipsec: bool,
     /// `BFD` rows by (logical port, destination) ([`crate::bfd`]).
     pub bfd: BTreeMap<(String, String), crate::bfd::BfdContent>,
     /// `DNS` rows by NB `DNS` UUID ([`crate::dns`]).

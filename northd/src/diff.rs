@@ -944,11 +944,13 @@ pub fn plan_with_flows<'a>(
         Some(g) => {
             let mut n = g.clone();
             n.options.clone_from(&new.global_options);
+            n.ipsec = new.ipsec;
             b.update(&n, g)?;
         }
         None => {
             let g = sb::SbGlobal {
                 options: new.global_options.clone(),
+                ipsec: new.ipsec,
                 ..Default::default()
             };
             b.insert(&g)?;

@@ -706,6 +706,7 @@ impl Engine {
                     let same = match (&self.nb.nb_global, new) {
                         (Some(o), Some(n)) => {
                             o.uuid == n.uuid
+                                && o.ipsec == n.ipsec
                                 && GlobalOptions::from_nb(&NbSnapshot {
                                     nb_global: Some(n),
                                     ..NbSnapshot::default()

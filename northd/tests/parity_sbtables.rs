@@ -177,6 +177,20 @@ fn sb_tables_mirrors_templates_bfd_dns() {
     assert_clean("mirrors-templates-bfd-dns", &d);
 }
 
+/// `NB_Global` `ipsec` is copied into `SB_Global` (`external_ids` are not).
+#[test]
+fn sb_tables_ipsec() {
+    let d = scenario(
+        "ipsec",
+        false,
+        &[
+            &["set", "NB_Global", ".", "ipsec=true", "external_ids:a=b"],
+            &["ls-add", "sw0"],
+        ],
+    );
+    assert_clean("ipsec", &d);
+}
+
 /// A chassis without the `ct-no-masked-label` feature: `SB_Global`
 /// `options:lb_hairpin_use_ct_mark=false`.
 #[test]

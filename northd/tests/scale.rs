@@ -497,10 +497,16 @@ fn digest(content: &SbContent) -> u64 {
         template_vars,
         bfd,
         dns,
+        ipsec,
     } = content;
     // Tables added later count only when present: the digests pinned before stay valid.
-    if !(mirrors.rows.is_empty() && template_vars.is_empty() && bfd.is_empty() && dns.is_empty()) {
-        format!("{mirrors:?}{template_vars:?}{bfd:?}{dns:?}").hash(&mut h);
+    if !(mirrors.rows.is_empty()
+        && template_vars.is_empty()
+        && bfd.is_empty()
+        && dns.is_empty()
+        && !ipsec)
+    {
+        format!("{mirrors:?}{template_vars:?}{bfd:?}{dns:?}{ipsec}").hash(&mut h);
     }
     format!(
         "{global_options:?}{datapaths:?}{ports:?}{multicast_groups:?}{address_sets:?}\

@@ -1736,6 +1736,10 @@ impl Gen {
         // (Drawn last: what comes before stays as it was for every seed.)
         self.mirrors(&sws);
         self.template_vars();
+        // IPsec between chassis (`SB_Global` `ipsec`).
+        if self.rng.pct(5) {
+            self.cmd(&["set", "NB_Global", ".", "ipsec=true"]);
+        }
     }
 
     /// Port mirrors: SB `Mirror` rows and `Port_Binding` `mirror_rules` (no flows).

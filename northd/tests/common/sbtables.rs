@@ -60,7 +60,7 @@ fn ignored(table: &str, column: &str) -> bool {
             | ("Service_Monitor", "status")
             | ("BFD", "src_port" | "disc")
             | ("IP_Multicast", "seq_no")
-            | ("SB_Global", "nb_cfg" | "connections" | "ssl" | "ipsec")
+            | ("SB_Global", "nb_cfg" | "connections" | "ssl")
     )
 }
 

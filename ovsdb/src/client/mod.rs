@@ -146,6 +146,17 @@ impl ClientConfig {
         self
     }
 
+    /// Announces the rows inserted into a table monitored without `insert` (see
+    /// [`MonitorSpec::insert_notices`]): the server sends each inserted row's UUID and
+    /// `column` (pick a small one), and [`Client::take_changes`] reports the insert without
+    /// row contents. (This client's own inserts are announced too.)
+    pub fn insert_notices(mut self, table: &str, column: &str) -> Self {
+        let spec = self.monitor.get_or_insert_with(MonitorSpec::default);
+        spec.insert_notices
+            .push((table.to_owned(), column.to_owned()));
+        self
+    }
+
     /// Sets the initial condition of a table added with [`table`](Self::table).
     pub fn condition(mut self, table: &str, condition: Vec<Value>) -> Self {
         if let Some(spec) = self.monitor.as_mut() {

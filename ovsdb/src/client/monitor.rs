@@ -112,6 +112,12 @@ impl Default for MonitorSelect {
 pub struct MonitorSpec {
     /// The tables; empty means every table of the schema with every column.
     pub tables: Vec<TableMonitor>,
+    /// Tables monitored without `insert` whose inserts are still announced, as (table, one
+    /// column): a second monitor request on the table asks for inserts of that column only,
+    /// so that the client learns of every row inserted (the server sends just the UUID and
+    /// that column) without receiving the rows. The replica does not hold them: each is
+    /// reported by [`Replica::take_changes`] as an insert with neither `old` nor `new` row.
+    pub insert_notices: Vec<(String, String)>,
 }
 
 impl MonitorSpec {
@@ -182,7 +188,14 @@ impl MonitorSpec {
                     r.insert("where".into(), Value::Array(cond.to_vec()));
                 }
             }
-            m.insert(name.to_owned(), Value::Array(vec![Value::Object(r)]));
+            let mut requests = vec![Value::Object(r)];
+            if let Some((_, col)) = self.insert_notices.iter().find(|(t, _)| t == name) {
+                requests.push(json!({
+                    "columns": [col],
+                    "select": {"initial": false, "insert": true, "delete": false, "modify": false},
+                }));
+            }
+            m.insert(name.to_owned(), Value::Array(requests));
         }
         Value::Object(m)
     }

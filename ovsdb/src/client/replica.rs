@@ -126,8 +126,8 @@ pub struct Replica {
     tables: Vec<Option<TableReplica>>,
     tracking: bool,
     pending: HashMap<(usize, Uuid), Option<Arc<Row>>>,
-    /// Deletions and modifications of rows the replica does not hold, in tables whose inserts
-    /// the server does not report.
+    /// Deletions, modifications and insert notices of rows the replica does not hold, in tables
+    /// whose inserts the server does not report.
     blind: HashMap<(usize, Uuid), ChangeKind>,
     applied: u64,
     resets: u64,
@@ -293,7 +293,7 @@ impl Replica {
         for tu in &update.tables {
             let ti = tu.table;
             for (uuid, op) in &tu.rows {
-                self.apply_row(ti, *uuid, op);
+                self.apply_row(ti, *uuid, op, false);
             }
         }
         self.applied += 1;
@@ -340,7 +340,7 @@ impl Replica {
         }
         for tu in &update.tables {
             for (uuid, op) in &tu.rows {
-                self.apply_row(tu.table, *uuid, op);
+                self.apply_row(tu.table, *uuid, op, true);
             }
         }
         self.applied += 1;
@@ -356,16 +356,21 @@ impl Replica {
         self.resets
     }
 
-    fn apply_row(&mut self, ti: usize, uuid: Uuid, op: &RowOp) {
+    /// Applies one row change; `snapshot`: it comes from a snapshot (whose rows are held even in
+    /// tables whose later inserts are not).
+    fn apply_row(&mut self, ti: usize, uuid: Uuid, op: &RowOp, snapshot: bool) {
         let ts = &self.schema.tables[ti];
         let Some(t) = self.tables[ti].as_mut() else {
             return;
         };
         let old = t.rows.get(&uuid).cloned();
-        if old.is_none() && !t.inserts && !matches!(op, RowOp::Insert(_)) {
+        // An insert into a table whose inserts are not reported is an insert notice
+        // (`MonitorSpec::insert_notices`): the row is not held either.
+        if old.is_none() && !t.inserts && !(snapshot && matches!(op, RowOp::Insert(_))) {
             if self.tracking {
                 let kind = match op {
                     RowOp::Delete => ChangeKind::Delete,
+                    RowOp::Insert(_) => ChangeKind::Insert,
                     _ => ChangeKind::Modify,
                 };
                 // A deletion is final; a modification does not hide a later deletion.
