@@ -1347,7 +1347,16 @@ mod tests {
         assert_eq!(count(), before);
         // The next NB change is still applied on top.
         stack
-            .nbctl(["--wait=sb", "lsp-add", "sw0", "p1"])
+            .nbctl([
+                "--wait=sb",
+                "lsp-add",
+                "sw0",
+                "p1",
+                "--",
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:00:00:01 10.0.0.1",
+            ])
             .expect("nbctl");
         assert!(count() > before);
         let roles = stack

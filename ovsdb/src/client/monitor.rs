@@ -112,11 +112,13 @@ impl Default for MonitorSelect {
 pub struct MonitorSpec {
     /// The tables; empty means every table of the schema with every column.
     pub tables: Vec<TableMonitor>,
-    /// Tables monitored without `insert` whose inserts are still announced, as (table, one
-    /// column): a second monitor request on the table asks for inserts of that column only,
-    /// so that the client learns of every row inserted (the server sends just the UUID and
-    /// that column) without receiving the rows. The replica does not hold them: each is
-    /// reported by [`Replica::take_changes`] as an insert with neither `old` nor `new` row.
+    /// Tables monitored without `insert` whose inserts are still announced, as (table, one of
+    /// its monitored columns, not the only one): that column moves to a second monitor request
+    /// on the table that also reports inserts (a server accepts a column in one request of a
+    /// table only), so that the client learns of every row inserted (the server sends just
+    /// the UUID and that column) without receiving the rows. The replica does not hold them:
+    /// each is reported by [`Replica::take_changes`] as an insert with neither `old` nor `new`
+    /// row.
     pub insert_notices: Vec<(String, String)>,
 }
 
@@ -172,28 +174,46 @@ impl MonitorSpec {
             let Some(ts) = replica.schema().table(name) else {
                 continue;
             };
+            // The server accepts a column in one request of a table only: the notice column
+            // moves to a second request that also reports inserts.
+            let notice = self
+                .insert_notices
+                .iter()
+                .find(|(t, _)| t == name)
+                .map(|(_, c)| c.as_str());
             let cols: Vec<Value> = replica
                 .monitored_columns(name)
                 .unwrap_or(&[])
                 .iter()
-                .map(|&c| json!(ts.columns[c].name))
+                .map(|&c| ts.columns[c].name.as_str())
+                .filter(|c| Some(*c) != notice)
+                .map(|c| json!(c))
                 .collect();
+            let select = self.select(name);
+            let cond = self
+                .condition(name)
+                .filter(|_| method != MonitorMethod::Plain);
             let mut r = Map::new();
             r.insert("columns".into(), Value::Array(cols));
-            if let Some(sel) = self.select(name).to_json() {
+            if let Some(sel) = select.to_json() {
                 r.insert("select".into(), sel);
             }
-            if method != MonitorMethod::Plain {
-                if let Some(cond) = self.condition(name) {
-                    r.insert("where".into(), Value::Array(cond.to_vec()));
-                }
+            if let Some(cond) = cond {
+                r.insert("where".into(), Value::Array(cond.to_vec()));
             }
             let mut requests = vec![Value::Object(r)];
-            if let Some((_, col)) = self.insert_notices.iter().find(|(t, _)| t == name) {
-                requests.push(json!({
-                    "columns": [col],
-                    "select": {"initial": false, "insert": true, "delete": false, "modify": false},
-                }));
+            if let Some(col) = notice {
+                let mut n = Map::new();
+                n.insert("columns".into(), json!([col]));
+                n.insert(
+                    "select".into(),
+                    json!({"initial": select.initial, "insert": true, "delete": false,
+                           "modify": select.modify}),
+                );
+                if let Some(cond) = cond {
+                    n.insert("where".into(), Value::Array(cond.to_vec()));
+                }
+                requests.push(Value::Object(n));
             }
             m.insert(name.to_owned(), Value::Array(requests));
         }

@@ -450,3 +450,42 @@ fn tables_monitored_without_inserts() {
     assert_eq!(r.table("Item").unwrap().len(), 1);
     assert!(!r.has_changes());
 }
+
+/// Insert notices: the notice column moves to a second request that reports inserts; an
+/// insert after the snapshot is reported without contents and not held, snapshot rows are.
+#[test]
+fn insert_notices_of_a_table_monitored_without_inserts() {
+    let s = schema();
+    let mut spec = MonitorSpec::default();
+    spec.tables.push(TableMonitor {
+        table: "Item".into(),
+        columns: Some(vec!["uid".into(), "ext".into()]),
+        condition: None,
+        select: MonitorSelect {
+            insert: false,
+            ..MonitorSelect::ALL
+        },
+    });
+    spec.insert_notices.push(("Item".into(), "uid".into()));
+    let mut r = Replica::new(s.clone(), &spec.selections(&s), &[]).unwrap();
+    assert_eq!(
+        spec.requests(&r, MonitorMethod::Cond),
+        json!({"Item": [
+            {"columns": ["ext"], "select":
+                {"initial": true, "insert": false, "delete": true, "modify": true}},
+            {"columns": ["uid"], "select":
+                {"initial": true, "insert": true, "delete": false, "modify": true}}]})
+    );
+    r.reset(&v2(&r, json!({"Item": {U1: {"insert": {"uid": 1}}}})))
+        .unwrap();
+    let _ = r.take_changes();
+    r.apply(&v2(&r, json!({"Item": {U2: {"insert": {"uid": 7}}}})))
+        .unwrap();
+    let got: Vec<(Uuid, ChangeKind, bool)> = r
+        .take_changes()
+        .into_iter()
+        .map(|c| (c.uuid, c.kind, c.old.is_some() || c.new.is_some()))
+        .collect();
+    assert_eq!(got, vec![(u(U2), ChangeKind::Insert, false)]);
+    assert_eq!(r.table("Item").unwrap().len(), 1);
+}
