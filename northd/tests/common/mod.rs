@@ -1,7 +1,8 @@
 //! The parity harness shared by the parity test files: each scenario builds an NB through
 //! ovn-nbctl on a real stack, lets real ovn-northd compile it, then compiles the dumped NB with
 //! ours and compares Logical_Flow sets (expanded per datapath), Port_Binding, Multicast_Group,
-//! Address_Set, Port_Group, Load_Balancer and IP_Multicast rows.
+//! Address_Set, Port_Group, Load_Balancer and IP_Multicast rows. With `PARITY_SBTABLES=1`,
+//! every SB table is compared too, as our northd's own transaction writes it ([`sbtables`]).
 //!
 //! Every flow we emit is also parsed with `flowcompile` (match and actions).
 #![allow(dead_code, unreachable_pub)]
