@@ -56,6 +56,24 @@ fn serves_ovsdb() -> bool {
     args.next() == Some(b"ovsdb-server".as_slice())
 }
 
+extern "C" {
+    /// mimalloc's `mi_collect` (in the C library `libmimalloc-sys` links; its Rust declaration
+    /// is behind that crate's `extended` feature).
+    fn mi_collect(force: bool);
+}
+
+/// Gives the memory mimalloc holds free back to the system, at once. Loading a big database
+/// frees much of what it allocated (the file's text, parse trees), and mimalloc otherwise keeps
+/// those pages until later allocator activity purges them, which an idle server never makes:
+/// 300k Southbound logical flows left 410 MiB resident instead of 263 MiB. Does nothing when
+/// mimalloc is not the process's allocator.
+pub(crate) fn release_free_memory() {
+    if choice() == MIMALLOC {
+        // SAFETY: `mi_collect` takes no pointers and may be called at any time.
+        unsafe { mi_collect(true) };
+    }
+}
+
 /// The allocator in use, deciding it on the first call.
 fn choice() -> u8 {
     match CHOICE.load(Ordering::Acquire) {

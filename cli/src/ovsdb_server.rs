@@ -115,6 +115,9 @@ pub(crate) fn run(args: &OvsdbServerArgs) -> Result<(), String> {
             .add_database(db, Some(Box::new(storage)))
             .map_err(|e| e.to_string())?;
     }
+    // What loading the files allocated and freed goes back to the system now, not at some later
+    // allocation.
+    crate::alloc::release_free_memory();
     if let Some(pidfile) = &pidfile {
         std::fs::write(pidfile, format!("{}\n", std::process::id()))
             .map_err(|e| format!("{}: {e}", pidfile.display()))?;

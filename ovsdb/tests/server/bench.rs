@@ -12,7 +12,12 @@
 //! at the default size, so `1` is the quick choice); `OVNKIT_BENCH_TXNS_ONLY=1` stops after the
 //! transaction figures (throughput and server CPU per transaction, from the threads' schedstat);
 //! `OVNKIT_BENCH_STRACE=1` also counts the servers' system calls per transaction with `strace -c`
-//! (which slows them down: the CPU figures of such a run mean nothing). Our server runs in a child
+//! (which slows them down: the CPU figures of such a run mean nothing); `OVNKIT_BENCH_CLIENTS`
+//! (default `1,4,16`), `OVNKIT_BENCH_WORKLOAD` (`single` or `port`; default both) and
+//! `OVNKIT_BENCH_WHICH` (`ours` or `real`; default both, also for the dump and memory figures)
+//! select cases (an empty `OVNKIT_BENCH_CLIENTS=` skips the transactions), and
+//! `OVNKIT_BENCH_RUNS=N` runs each case N times, the two servers alternating, and reports
+//! medians. Our server runs in a child
 //! process on a one-thread runtime like `ovnkit ovsdb-server`; `OVNKIT_SERVER_THREADS=2` gives it
 //! two worker threads instead.
 
@@ -31,6 +36,9 @@ use crate::crash::ChildServer;
 struct RawClient {
     stream: UnixStream,
     buf: Vec<u8>,
+    /// The read buffer, allocated once (a fresh zeroed megabyte per read cost the driver more
+    /// CPU than the servers' work on a small transaction).
+    chunk: Vec<u8>,
     next_id: u64,
 }
 
@@ -39,6 +47,7 @@ impl RawClient {
         Self {
             stream: UnixStream::connect(sock).unwrap(),
             buf: Vec::new(),
+            chunk: vec![0u8; 1 << 20],
             next_id: 1,
         }
     }
@@ -75,26 +84,36 @@ impl RawClient {
                     _ => {}
                 }
             }
-            let mut chunk = vec![0u8; 1 << 20];
-            let n = self.stream.read(&mut chunk).unwrap();
+            wait_readable(&self.stream);
+            let n = self.stream.read(&mut self.chunk).unwrap();
             assert!(n > 0, "server closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.buf.extend_from_slice(&self.chunk[..n]);
+        }
+    }
+
+    /// The request's text and the `"id":N,` its reply starts with.
+    fn encode(&mut self, method: &str, params: Value) -> (Vec<u8>, Vec<u8>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({"id": id, "method": method, "params": params}).to_string();
+        (msg.into_bytes(), format!("\"id\":{id},").into_bytes())
+    }
+
+    /// Sends an encoded request and returns its reply.
+    fn send_encoded(&mut self, (msg, want): &(Vec<u8>, Vec<u8>)) -> Vec<u8> {
+        self.stream.write_all(msg).unwrap();
+        loop {
+            let m = self.next_message();
+            // Replies start with "id" in both servers' encodings; notifications have "id":null.
+            if m.windows(want.len()).take(64).any(|w| w == &want[..]) {
+                return m;
+            }
         }
     }
 
     fn call_raw(&mut self, method: &str, params: Value) -> Vec<u8> {
-        let id = self.next_id;
-        self.next_id += 1;
-        let msg = json!({"id": id, "method": method, "params": params}).to_string();
-        self.stream.write_all(msg.as_bytes()).unwrap();
-        let want = format!("\"id\":{id},");
-        loop {
-            let m = self.next_message();
-            // Replies start with "id" in both servers' encodings; notifications have "id":null.
-            if m.windows(want.len()).take(64).any(|w| w == want.as_bytes()) {
-                return m;
-            }
-        }
+        let req = self.encode(method, params);
+        self.send_encoded(&req)
     }
 
     fn call(&mut self, method: &str, params: Value) -> Value {
@@ -102,6 +121,22 @@ impl RawClient {
         let v: Value = serde_json::from_slice(&raw).unwrap();
         v["result"].clone()
     }
+}
+
+/// Waits until `stream` has something to read, with poll(2), as OVSDB clients wait for their
+/// sockets. A thread blocked in read(2) instead is woken for nothing each time the server takes
+/// a request off the socket (the kernel wakes the socket's writers then, and a blocked reader
+/// waits on the same queue): a wasted wake-up per transaction that both servers paid for.
+#[allow(unsafe_code)]
+fn wait_readable(stream: &UnixStream) {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `fd` is one valid, initialized pollfd that outlives the call.
+    unsafe { libc::poll(&mut fd, 1, -1) };
 }
 
 /// A real ovsdb-server process, SIGKILLed on drop.
@@ -191,18 +226,41 @@ fn fresh_db(dir: &Path, name: &str, schema: &Path, records: &[Value]) -> PathBuf
     path
 }
 
-/// CPU time of process `pid` so far: (on-CPU nanoseconds summed over its threads' schedstat,
-/// user ticks, system ticks).
-fn process_cpu(pid: u32) -> (u64, u64, u64) {
-    let mut ns = 0;
+/// What the kernel counted for a process so far.
+#[derive(Clone, Copy, Default)]
+struct ProcessCpu {
+    /// On-CPU nanoseconds summed over its threads' schedstat.
+    ns: u64,
+    /// User ticks.
+    user: u64,
+    /// System ticks.
+    sys: u64,
+    /// Voluntary context switches (sleeps) summed over its threads.
+    sleeps: u64,
+    /// Involuntary context switches (preemptions) summed over its threads.
+    preempted: u64,
+}
+
+/// CPU time and context switches of process `pid` so far.
+fn process_cpu(pid: u32) -> ProcessCpu {
+    let mut c = ProcessCpu::default();
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for t in tasks.flatten() {
             let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
-            ns += s
+            c.ns += s
                 .split_whitespace()
                 .next()
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0);
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            for l in status.lines() {
+                let num = |v: &str| v.trim().parse::<u64>().unwrap_or(0);
+                if let Some(v) = l.strip_prefix("voluntary_ctxt_switches:") {
+                    c.sleeps += num(v);
+                } else if let Some(v) = l.strip_prefix("nonvoluntary_ctxt_switches:") {
+                    c.preempted += num(v);
+                }
+            }
         }
     }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -213,11 +271,17 @@ fn process_cpu(pid: u32) -> (u64, u64, u64) {
         .split_whitespace()
         .map(|v| v.parse().unwrap_or(0))
         .collect();
-    (
-        ns,
-        f.get(11).copied().unwrap_or(0),
-        f.get(12).copied().unwrap_or(0),
-    )
+    c.user = f.get(11).copied().unwrap_or(0);
+    c.sys = f.get(12).copied().unwrap_or(0);
+    c
+}
+
+/// On-CPU nanoseconds of the calling thread so far (its schedstat).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// What one timed run measured.
@@ -227,6 +291,12 @@ struct Rate {
     cpu_us: f64,
     /// Share of the server's CPU ticks spent in the kernel.
     sys_share: f64,
+    /// The driver's (this process's) CPU per transaction, microseconds.
+    driver_us: f64,
+    /// The server's sleeps (voluntary context switches) per transaction.
+    sleeps: f64,
+    /// The server's preemptions (involuntary context switches) per transaction.
+    preempted: f64,
 }
 
 /// Transactions per second with `clients` concurrent clients, each running `per_client`
@@ -259,22 +329,43 @@ fn throughput(
         std::thread::sleep(Duration::from_millis(500));
         (child, out)
     });
-    let cpu0 = process_cpu(pid);
-    let start = Instant::now();
-    let handles: Vec<_> = conns
+    // The requests are encoded before the clock starts: the driver's own work per transaction
+    // is then a write, a poll, a read and a scan of the reply for its id and for an error.
+    let work: Vec<_> = conns
         .into_iter()
         .enumerate()
         .map(|(c, mut conn)| {
+            let reqs: Vec<_> = (0..per_client)
+                .map(|i| conn.encode("transact", txn(c, i)))
+                .collect();
+            (conn, reqs)
+        })
+        .collect();
+    let cpu0 = process_cpu(pid);
+    let start = Instant::now();
+    let handles: Vec<_> = work
+        .into_iter()
+        .map(|(mut conn, reqs)| {
             std::thread::spawn(move || {
-                for i in 0..per_client {
-                    let r = conn.call("transact", txn(c, i));
-                    assert!(r[0].get("error").is_none(), "{r}");
+                let t0 = thread_cpu_ns();
+                for req in &reqs {
+                    let r = conn.send_encoded(req);
+                    // An operation's error is an object starting with "error"; the reply's own
+                    // "error" member (null) follows "result".
+                    assert!(
+                        r.windows(10).any(|w| w == b"\"result\":[")
+                            && !r.windows(9).any(|w| w == b"{\"error\":"),
+                        "{}",
+                        String::from_utf8_lossy(&r)
+                    );
                 }
+                thread_cpu_ns() - t0
             })
         })
         .collect();
+    let mut driver_ns = 0;
     for h in handles {
-        h.join().unwrap();
+        driver_ns += h.join().unwrap();
     }
     let secs = start.elapsed().as_secs_f64();
     let cpu1 = process_cpu(pid);
@@ -297,11 +388,14 @@ fn throughput(
             .collect();
         eprintln!("  system calls per txn (pid {pid}): {}", calls.join(", "));
     }
-    let (user, sys) = (cpu1.1 - cpu0.1, cpu1.2 - cpu0.2);
+    let (user, sys) = (cpu1.user - cpu0.user, cpu1.sys - cpu0.sys);
     Rate {
+        sleeps: (cpu1.sleeps - cpu0.sleeps) as f64 / n,
+        preempted: (cpu1.preempted - cpu0.preempted) as f64 / n,
         txn_per_s: n / secs,
-        cpu_us: (cpu1.0 - cpu0.0) as f64 / 1000.0 / n,
+        cpu_us: (cpu1.ns - cpu0.ns) as f64 / 1000.0 / n,
         sys_share: sys as f64 / (user + sys).max(1) as f64,
+        driver_us: driver_ns as f64 / 1000.0 / n,
     }
 }
 
@@ -395,6 +489,65 @@ fn dump_secs(sock: &Path, clients: usize) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
+/// One line for one run (or the medians) of both servers: throughput, server CPU per
+/// transaction and its kernel share, the driver's CPU per transaction, and the ratios.
+fn describe((ours, real): &(Option<Rate>, Option<Rate>)) -> String {
+    let one = |name: &str, r: &Rate| {
+        format!(
+            "{name} {:.0} txn/s, server CPU {:.1} µs/txn (sys {:.0}%, {:.2} sleeps and {:.2} \
+             preemptions per txn), driver CPU {:.1} µs/txn",
+            r.txn_per_s,
+            r.cpu_us,
+            r.sys_share * 100.0,
+            r.sleeps,
+            r.preempted,
+            r.driver_us
+        )
+    };
+    match (ours, real) {
+        (Some(o), Some(r)) => format!(
+            "ratio {:.2}, real/ours CPU {:.2}; {}; {}",
+            o.txn_per_s / r.txn_per_s,
+            r.cpu_us / o.cpu_us,
+            one("ours", o),
+            one("real", r)
+        ),
+        (Some(o), None) => one("ours", o),
+        (None, Some(r)) => one("real", r),
+        (None, None) => String::new(),
+    }
+}
+
+/// Field-wise medians of several runs (the ratios of a median line are those of the medians).
+fn medians(runs: &[(Option<Rate>, Option<Rate>)]) -> (Option<Rate>, Option<Rate>) {
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+    let of = |rs: Vec<&Rate>| {
+        if rs.is_empty() {
+            return None;
+        }
+        Some(Rate {
+            txn_per_s: median(rs.iter().map(|r| r.txn_per_s).collect()),
+            cpu_us: median(rs.iter().map(|r| r.cpu_us).collect()),
+            sys_share: median(rs.iter().map(|r| r.sys_share).collect()),
+            driver_us: median(rs.iter().map(|r| r.driver_us).collect()),
+            sleeps: median(rs.iter().map(|r| r.sleeps).collect()),
+            preempted: median(rs.iter().map(|r| r.preempted).collect()),
+        })
+    };
+    (
+        of(runs.iter().filter_map(|p| p.0.as_ref()).collect()),
+        of(runs.iter().filter_map(|p| p.1.as_ref()).collect()),
+    )
+}
+
 #[test]
 #[ignore = "benchmark; run with --release -- --ignored bench --nocapture"]
 fn bench_side_by_side() {
@@ -406,8 +559,18 @@ fn bench_side_by_side() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4800);
+    let env_list = |name: &str, default: &[usize]| -> Vec<usize> {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_else(|| default.to_vec())
+    };
+    let client_counts = env_list("OVNKIT_BENCH_CLIENTS", &[1, 4, 16]);
+    let runs = env_list("OVNKIT_BENCH_RUNS", &[1])[0].max(1);
+    let which = std::env::var("OVNKIT_BENCH_WHICH").unwrap_or_default();
+    let workload = std::env::var("OVNKIT_BENCH_WORKLOAD").unwrap_or_default();
     let mut report = Vec::new();
-    for clients in [1, 4, 16] {
+    for clients in client_counts {
         for (label, txn) in [
             (
                 "single-row inserts",
@@ -415,39 +578,55 @@ fn bench_side_by_side() {
             ),
             ("NB port inserts", insert_port),
         ] {
-            let mut rates = Vec::new();
-            for ours in [true, false] {
-                let db = fresh_db(dir.path(), "nb.db", &nb, &[]);
-                let served = if ours {
-                    Served::ours(&db, dir.path())
-                } else {
-                    Served::real(&ovn, &db)
-                };
-                let setup = |c: &mut RawClient, n: usize| {
-                    c.call("transact", json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": {"name": format!("sw{n}")}}]));
-                };
-                rates.push(throughput(
-                    &served.sock,
-                    served.pid(),
-                    clients,
-                    total / clients,
-                    &setup,
-                    txn,
-                ));
+            if (workload == "single" && label != "single-row inserts")
+                || (workload == "port" && label != "NB port inserts")
+            {
+                continue;
             }
-            let (o, r) = (&rates[0], &rates[1]);
+            // Per run: (ours, real); the two servers alternate.
+            let mut rates: Vec<(Option<Rate>, Option<Rate>)> = Vec::new();
+            for _ in 0..runs {
+                let mut pair = (None, None);
+                for ours in [true, false] {
+                    if (ours && which == "real") || (!ours && which == "ours") {
+                        continue;
+                    }
+                    let db = fresh_db(dir.path(), "nb.db", &nb, &[]);
+                    let served = if ours {
+                        Served::ours(&db, dir.path())
+                    } else {
+                        Served::real(&ovn, &db)
+                    };
+                    let setup = |c: &mut RawClient, n: usize| {
+                        c.call("transact", json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": {"name": format!("sw{n}")}}]));
+                    };
+                    let rate = throughput(
+                        &served.sock,
+                        served.pid(),
+                        clients,
+                        total / clients,
+                        &setup,
+                        txn,
+                    );
+                    if ours {
+                        pair.0 = Some(rate);
+                    } else {
+                        pair.1 = Some(rate);
+                    }
+                }
+                if runs > 1 {
+                    eprintln!("  {label}, {clients} clients: {}", describe(&pair));
+                }
+                rates.push(pair);
+            }
             report.push(format!(
-                "{label}, {clients} clients: ours {:.0} txn/s, real {:.0} txn/s, ratio {:.2}; \
-                 server CPU per txn ours {:.1} µs (sys {:.0}%), real {:.1} µs (sys {:.0}%), \
-                 real/ours {:.2}",
-                o.txn_per_s,
-                r.txn_per_s,
-                o.txn_per_s / r.txn_per_s,
-                o.cpu_us,
-                o.sys_share * 100.0,
-                r.cpu_us,
-                r.sys_share * 100.0,
-                r.cpu_us / o.cpu_us
+                "{label}, {clients} clients{}: {}",
+                if runs > 1 {
+                    format!(" (medians of {runs} runs)")
+                } else {
+                    String::new()
+                },
+                describe(&medians(&rates))
             ));
             eprintln!("{}", report.last().unwrap());
         }
@@ -467,6 +646,9 @@ fn bench_side_by_side() {
     let mut mem = Vec::new();
     let mut dumps = Vec::new();
     for ours in [true, false] {
+        if (ours && which == "real") || (!ours && which == "ours") {
+            continue;
+        }
         let base = {
             let s = if ours {
                 Served::ours(&empty, dir.path())
@@ -505,12 +687,14 @@ fn bench_side_by_side() {
         ));
         eprintln!("{}", report.last().unwrap());
     }
-    report.push(format!(
-        "ratios ours/real: memory per atom {:.2}, dump time 1 client {:.2}, 50 clients {:.2}",
-        mem[0] / mem[1],
-        dumps[0].0 / dumps[1].0,
-        dumps[0].1 / dumps[1].1
-    ));
+    if mem.len() == 2 {
+        report.push(format!(
+            "ratios ours/real: memory per atom {:.2}, dump time 1 client {:.2}, 50 clients {:.2}",
+            mem[0] / mem[1],
+            dumps[0].0 / dumps[1].0,
+            dumps[0].1 / dumps[1].1
+        ));
+    }
     eprintln!("\n{}", report.join("\n"));
 }
 
@@ -574,8 +758,16 @@ fn bench_port_insert_layers() {
         }
         rates.push(n as f64 / t.elapsed().as_secs_f64());
     }
+    // `OVNKIT_BENCH_LAYERS_SINGLE=1`: the bytes-to-bytes figure of single-row inserts instead.
+    let single = std::env::var_os("OVNKIT_BENCH_LAYERS_SINGLE").is_some();
     let requests: Vec<Vec<u8>> = std::iter::once(setup.clone())
-        .chain((0..n).map(|i| insert_port(0, i)))
+        .chain((0..n).map(|i| {
+            if single {
+                insert_switch(0, i)
+            } else {
+                insert_port(0, i)
+            }
+        }))
         .enumerate()
         .map(|(i, p)| {
             json!({"id": i, "method": "transact", "params": p})
@@ -584,6 +776,10 @@ fn bench_port_insert_layers() {
         })
         .collect();
     let wire = bytes_to_bytes(&nb, &requests);
+    if single {
+        eprintln!("single-row inserts, {n} txns: bytes to bytes {wire:.0} txn/s");
+        return;
+    }
     eprintln!(
         "NB port inserts, one switch, {n} txns: engine {engine:.0} txn/s, server core {:.0} txn/s, server core + file {:.0} txn/s, bytes to bytes {wire:.0} txn/s",
         rates[0], rates[1]
@@ -755,9 +951,9 @@ fn bench_big_commit() {
                 "run {run} {}: CPU {:.0} ms (user {} + sys {} ticks), reply after {reply_secs:.2} s, update ({update_len} bytes) after {secs:.2} s; \
                  peak RSS {} MiB (before {} MiB), RSS after {} MiB (before {} MiB)",
                 if ours { "ours" } else { "real" },
-                (cpu1.0 - cpu0.0) as f64 / 1e6,
-                cpu1.1 - cpu0.1,
-                cpu1.2 - cpu0.2,
+                (cpu1.ns - cpu0.ns) as f64 / 1e6,
+                cpu1.user - cpu0.user,
+                cpu1.sys - cpu0.sys,
                 peak / 1024,
                 base_peak / 1024,
                 rss / 1024,

@@ -31,6 +31,9 @@ fn crash_child_server() {
     server
         .add_database(database, Some(Box::new(storage)))
         .unwrap();
+    // As `ovnkit ovsdb-server` does after opening its files: what loading freed goes back to
+    // the system now.
+    release_free_memory();
     // The runtime of `ovnkit ovsdb-server` (one thread); `OVNKIT_SERVER_THREADS=2` for the
     // two-worker runtime, to compare.
     let rt = match std::env::var("OVNKIT_SERVER_THREADS").as_deref() {
@@ -55,6 +58,19 @@ fn crash_child_server() {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
     });
+}
+
+extern "C" {
+    /// mimalloc's `mi_collect` (this binary allocates with mimalloc; see `main.rs`).
+    fn mi_collect(force: bool);
+}
+
+/// Gives the memory mimalloc holds free back to the system (`ovnkit ovsdb-server` does this
+/// after loading its databases, in `cli/src/alloc.rs`).
+#[allow(unsafe_code)]
+fn release_free_memory() {
+    // SAFETY: `mi_collect` takes no pointers and may be called at any time.
+    unsafe { mi_collect(true) };
 }
 
 /// The child server process, SIGKILLed on drop.
