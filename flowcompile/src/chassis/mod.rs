@@ -212,6 +212,15 @@ struct FlowIndex {
 }
 
 impl FlowIndex {
+    /// Room for `n` flows without growing (at most 5 slots in 8 are used).
+    fn with_capacity(n: usize) -> Self {
+        let slots = n.saturating_mul(8).div_ceil(5).next_power_of_two().max(1024);
+        Self {
+            slots: vec![(0, 0); slots],
+            len: 0,
+        }
+    }
+
     fn hash(table: u8, priority: u16, m: &[u8]) -> u64 {
         let mut h = FxHasher::default();
         (table, priority, m).hash(&mut h);
@@ -234,7 +243,7 @@ impl FlowIndex {
         m: &[u8],
         index: usize,
     ) -> Option<usize> {
-        if (self.len + 1) * 2 > self.slots.len() {
+        if (self.len + 1) * 8 > self.slots.len() * 5 {
             self.grow(flows);
         }
         let hash = Self::hash(table, priority, m);
@@ -454,8 +463,6 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     // The front passes of repeated top-level conjuncts, done once (port groups per datapath).
     let mut conjuncts = ConjunctCache::new();
     let mut out = Flows::default();
-    // (table, priority, match) → index in out.flows.
-    let mut seen = FlowIndex::default();
     // Parsed actions by (text, pipeline, table), with their encodings per datapath kind when
     // those did not depend on the datapath: many logical flows share their actions.
     let mut action_index: FxHashMap<(&str, Pipeline, u8), usize> = FxHashMap::default();
@@ -476,6 +483,23 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
         .filter(|(_, d)| view.is_local(d.tunnel_key))
         .map(|(u, d)| (*u, d))
         .collect();
+    // About one flow per (logical flow, local datapath): room for that many flows at once,
+    // instead of growing the vector (and the index) step by step, moving the flows each time.
+    let mut estimate = 0usize;
+    for lf in lflows {
+        estimate += match (lf.logical_datapath, lf.logical_dp_group) {
+            (Some(dp), None) => usize::from(local_dps.contains_key(&dp)),
+            (None, Some(g)) => group_dps
+                .entry(g)
+                .or_insert_with(|| local_flow_datapaths(view, lf))
+                .len(),
+            _ => local_flow_datapaths(view, lf).len(),
+        };
+    }
+    let estimate = estimate.saturating_add(estimate / 32);
+    out.flows.reserve_exact(estimate);
+    // (table, priority, match) → index in out.flows.
+    let mut seen = FlowIndex::with_capacity(estimate);
     for (index, lf) in lflows.iter().enumerate() {
         let lflow_index = u32::try_from(index).unwrap_or(u32::MAX);
         let owned;
