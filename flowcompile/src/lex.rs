@@ -1041,6 +1041,11 @@ impl<'a> Lexer<'a> {
         self.input
     }
 
+    /// Every token of the input, ending with [`Token::End`] or the first [`Token::Error`].
+    pub(crate) fn tokens(&self) -> &[Spanned] {
+        &self.tokens
+    }
+
     fn at(&self, i: usize) -> &Spanned {
         // `tokens` is never empty and ends with End or Error, which the cursor never passes.
         let last = self.tokens.len().saturating_sub(1);

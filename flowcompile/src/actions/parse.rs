@@ -52,8 +52,17 @@ impl<'a, 'b> Parser<'a, 'b> {
         ctx: &'a ParseContext<'a>,
         tables: (&'a OptTable, &'a OptTable, &'a OptTable),
     ) -> Self {
+        Self::with_lexer(Lexer::new(input), ctx, tables)
+    }
+
+    /// A parser of the tokens of `lx` (at its first token).
+    pub(super) fn with_lexer(
+        lx: Lexer<'b>,
+        ctx: &'a ParseContext<'a>,
+        tables: (&'a OptTable, &'a OptTable, &'a OptTable),
+    ) -> Self {
         Self {
-            lx: Lexer::new(input),
+            lx,
             ctx,
             depth: 0,
             count: 0,
@@ -88,8 +97,16 @@ impl<'a, 'b> Parser<'a, 'b> {
     }
 
     fn list(&mut self, nested: bool) -> Result<Vec<Action>, ExprError> {
-        // Room for the actions of most lists at once (growing from 4 to 8 moves them).
-        let mut v = Vec::with_capacity(8);
+        // Room for the actions of most lists at once: a top-level list has at most one
+        // action per `;` of the text (an action is large: room for eight is a 2 KiB block,
+        // which glibc's malloc serves more slowly than a small one).
+        let room = if nested {
+            8
+        } else {
+            let semicolons = self.lx.input().bytes().filter(|&b| b == b';').count();
+            semicolons.clamp(1, 8)
+        };
+        let mut v = Vec::with_capacity(room);
         loop {
             match self.lx.peek() {
                 Token::End if !nested => break,

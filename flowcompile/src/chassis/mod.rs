@@ -43,9 +43,9 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::actions::template::ActionTemplates;
 use crate::actions::{
-    encode_actions, format_of_actions, parse_actions, Actions, EncodeContext, FlowPosition,
-    OfAction, ParseContext, Pipeline,
+    encode_actions, format_of_actions, Actions, EncodeContext, FlowPosition, OfAction, Pipeline,
 };
 use crate::annotate::SetResolver;
 use crate::condition::ChassisResident;
@@ -404,8 +404,8 @@ struct ActionEntry {
 }
 
 impl ActionEntry {
-    fn new(text: &str, pipeline: Pipeline, table: u8) -> Self {
-        let parsed = parse_actions(text, &ParseContext::new(pipeline, table));
+    fn new(text: &str, pipeline: Pipeline, table: u8, templates: &mut ActionTemplates) -> Self {
+        let parsed = templates.parse(text, pipeline, table);
         let mut prereqs = String::new();
         if let Ok(a) = &parsed {
             for p in &a.prereqs {
@@ -467,6 +467,8 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     // those did not depend on the datapath: many logical flows share their actions.
     let mut action_index: FxHashMap<(&str, Pipeline, u8), usize> = FxHashMap::default();
     let mut action_entries: Vec<ActionEntry> = Vec::new();
+    // Those texts by shape: most differ from another only in the constants they assign.
+    let mut templates = ActionTemplates::new();
     // Local datapaths of each datapath group.
     let mut group_dps: FxHashMap<u128, Vec<&DatapathView>> = FxHashMap::default();
     // The packed bytes of the match being added.
@@ -546,7 +548,12 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
         let entry_index = *action_index
             .entry((&*lf.actions, pipeline, table_id))
             .or_insert_with(|| {
-                action_entries.push(ActionEntry::new(&lf.actions, pipeline, table_id));
+                action_entries.push(ActionEntry::new(
+                    &lf.actions,
+                    pipeline,
+                    table_id,
+                    &mut templates,
+                ));
                 action_entries.len() - 1
             });
         let Some(entry) = action_entries.get_mut(entry_index) else {
@@ -571,9 +578,9 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
             let of_actions = match &entry.encoded[slot] {
                 Some(a) => a.clone(),
                 None => {
-                    let parsed = entry.parsed.get_or_insert_with(|| {
-                        parse_actions(&lf.actions, &ParseContext::new(pipeline, table_id))
-                    });
+                    let parsed = entry
+                        .parsed
+                        .get_or_insert_with(|| templates.parse(&lf.actions, pipeline, table_id));
                     let Ok(actions) = parsed else {
                         continue;
                     };
