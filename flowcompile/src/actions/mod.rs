@@ -138,12 +138,6 @@ pub fn parse_actions(input: &str, ctx: &ParseContext<'_>) -> Result<Actions, Exp
     parse::Parser::new(input, ctx, (&t.0, &t.1, &t.2)).parse_all()
 }
 
-/// [`parse_actions`] of the text `lx` was made from, from its tokens.
-fn parse_lexed(lx: crate::lex::Lexer<'_>, ctx: &ParseContext<'_>) -> Result<Actions, ExprError> {
-    let t = option_tables();
-    parse::Parser::with_lexer(lx, ctx, (&t.0, &t.1, &t.2)).parse_all()
-}
-
 /// Encodes parsed actions as OpenFlow actions for a flow at `pos`.
 pub fn encode_actions(
     actions: &Actions,

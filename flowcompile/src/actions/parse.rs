@@ -52,17 +52,8 @@ impl<'a, 'b> Parser<'a, 'b> {
         ctx: &'a ParseContext<'a>,
         tables: (&'a OptTable, &'a OptTable, &'a OptTable),
     ) -> Self {
-        Self::with_lexer(Lexer::new(input), ctx, tables)
-    }
-
-    /// A parser of the tokens of `lx` (at its first token).
-    pub(super) fn with_lexer(
-        lx: Lexer<'b>,
-        ctx: &'a ParseContext<'a>,
-        tables: (&'a OptTable, &'a OptTable, &'a OptTable),
-    ) -> Self {
         Self {
-            lx,
+            lx: Lexer::new(input),
             ctx,
             depth: 0,
             count: 0,

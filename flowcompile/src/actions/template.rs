@@ -3,25 +3,28 @@
 //! address), each shape parsed once.
 //!
 //! [`ActionTemplates::parse`] gives what [`super::parse_actions`] gives, but for the source
-//! spans inside the tree (those of a copied template are its first text's).  It tokenizes the
-//! text and reads its *shape*: the tokens, with every integer or string constant that is
-//! preceded by `=` and followed by `;` replaced by a placeholder of its kind.  The first text
+//! spans inside the tree (those of a copied template are its first text's).  It reads the
+//! text's *shape*: its bytes, with every lone integer or string constant between an `=`
+//! token and a `;` (white space aside) replaced by a placeholder of its kind.  The first text
 //! of a shape is parsed in full; its tree is kept as the shape's template, with the position
 //! of the `field = constant` load each placeholder feeds.  A later text of the same shape gets
-//! a copy of the template with its own constants put in those loads.
+//! a copy of the template with its own constants in those loads, without being tokenized.
 //!
-//! Why that is what parsing it would give: the parser is a function of the tokens (and the
-//! position in the pipeline, part of the shape); tokens other than the placeholders are the
-//! same; a constant between `=` and `;` outside `{ ... }` can only be the source of a
-//! `field = constant;` load at the top level, which the parser takes as it is, after checking
-//! that its kind suits the field (the kind is part of the shape) and that it fits in the
-//! field's width (checked here again for each constant).  The template is kept only if its
-//! loads are exactly the placeholders' constants, in order.
+//! Why that is what parsing it would give: texts of one shape have the same bytes outside the
+//! placeholders, and each placeholder is one constant token of the same kind (lexed on its
+//! own: the `=` before it and the white space or `;` after it end tokens), so their token
+//! streams differ only in those constants.  The parser is a function of the tokens (and of the
+//! position in the pipeline, part of the shape).  Outside `{ ... }`, a constant between `=`
+//! and `;` can only be the value of a top-level `field = constant;` load, which the parser
+//! takes as it is, after checking that its kind suits the field (the kind is part of the
+//! shape) and that it fits in the field's width (checked here again for each constant).  The
+//! template is kept only if its top-level loads are exactly the placeholders' constants, in
+//! order.
 //!
 //! Whenever that might not hold the text is parsed in full (so errors are reported exactly as
 //! there): a shape whose first text fails to parse or whose loads do not match, a text with
-//! `{` or `}`, a lexical error, a byte below 3 (the key's separators), or a constant too wide
-//! for its field.
+//! `{` or `}`, a `//` comment, a string or `/* */` comment that does not end, a byte below 3
+//! (the key's placeholders), or a constant too wide for its field.
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
@@ -29,16 +32,15 @@ use crate::lex::{Lexer, Token};
 use crate::symtab::Symtab;
 
 use super::ast::{Action, Actions, Pipeline, Value};
-use super::{parse_lexed, ParseContext};
+use super::{parse_actions, ParseContext};
 
 /// Most shapes kept: beyond that the cache starts over (a bound on memory for inputs whose
 /// texts share no shape).
 const MAX_SHAPES: usize = 8192;
 
-/// Key bytes of a placeholder: an integer constant, a string constant, the end of a token.
+/// Key bytes of a placeholder: an integer constant, a string constant.
 const INT: u8 = 1;
 const STR: u8 = 2;
-const END: u8 = 0;
 
 /// A shape's parsed first text.
 #[derive(Debug)]
@@ -56,8 +58,8 @@ pub struct ActionTemplates {
     shapes: FxHashMap<Box<[u8]>, Option<Template>>,
     /// The key of the text being parsed (reused).
     key: Vec<u8>,
-    /// Token indices of its placeholders (reused).
-    consts: Vec<usize>,
+    /// Its placeholders' constants, in order (reused).
+    consts: Vec<Token>,
 }
 
 impl ActionTemplates {
@@ -75,28 +77,19 @@ impl ActionTemplates {
         table: u8,
     ) -> Result<Actions, ExprError> {
         let ctx = ParseContext::new(pipeline, table);
-        let lx = Lexer::new(input);
-        if !self.key(input, &lx, pipeline, table) {
-            return parse_lexed(lx, &ctx);
+        if !self.key(input, pipeline, table) {
+            return parse_actions(input, &ctx);
         }
         if let Some(shape) = self.shapes.get(self.key.as_slice()) {
-            if let Some(a) = shape
-                .as_ref()
-                .and_then(|t| instantiate(t, lx.tokens(), &self.consts))
-            {
+            if let Some(a) = shape.as_ref().and_then(|t| instantiate(t, &self.consts)) {
                 return Ok(a);
             }
-            return parse_lexed(lx, &ctx);
+            return parse_actions(input, &ctx);
         }
-        // The first text of this shape: its constants, before the parser takes them.
-        let constants: Vec<Token> = self
-            .consts
-            .iter()
-            .filter_map(|&i| lx.tokens().get(i).map(|t| t.token.clone()))
-            .collect();
-        let result = parse_lexed(lx, &ctx);
+        // The first text of this shape.
+        let result = parse_actions(input, &ctx);
         let template = result.as_ref().ok().and_then(|a| {
-            template(a, &constants, ctx.symtab).map(|loads| Template {
+            template(a, &self.consts, ctx.symtab).map(|loads| Template {
                 actions: a.clone(),
                 loads,
             })
@@ -108,40 +101,108 @@ impl ActionTemplates {
         result
     }
 
-    /// Writes the shape key of `input` (tokenized in `lx`) into `self.key` and its
-    /// placeholders into `self.consts`; false if the text has no usable shape.
-    fn key(&mut self, input: &str, lx: &Lexer<'_>, pipeline: Pipeline, table: u8) -> bool {
+    /// Writes the shape key of `input` into `self.key` and its placeholders' constants into
+    /// `self.consts`; false if the text has no usable shape.
+    fn key(&mut self, input: &str, pipeline: Pipeline, table: u8) -> bool {
         self.key.clear();
         self.consts.clear();
-        if input.bytes().any(|b| b <= STR) {
-            return false;
-        }
         self.key.push(match pipeline {
             Pipeline::Ingress => b'i',
             Pipeline::Egress => b'e',
         });
         self.key.push(table);
-        let tokens = lx.tokens();
-        for (i, t) in tokens.iter().enumerate() {
-            match &t.token {
-                Token::LCurly | Token::RCurly | Token::Error(_) => return false,
-                Token::Int(_) | Token::Str(_)
-                    if i > 0
-                        && tokens.get(i - 1).map(|p| &p.token) == Some(&Token::Equals)
-                        && tokens.get(i + 1).map(|n| &n.token) == Some(&Token::Semicolon) =>
-                {
-                    self.consts.push(i);
-                    self.key
-                        .push(if matches!(t.token, Token::Int(_)) { INT } else { STR });
-                }
-                _ => match input.get(t.span.start..t.span.end) {
-                    Some(s) => self.key.extend_from_slice(s.as_bytes()),
+        let b = input.as_bytes();
+        // Bytes up to `copied` are in the key.
+        let mut copied = 0;
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                0..=STR | b'{' | b'}' => return false,
+                b'"' => match string_end(b, i) {
+                    Some(e) => i = e,
                     None => return false,
                 },
+                b'/' => match b.get(i + 1) {
+                    Some(b'/') => return false,
+                    Some(b'*') => {
+                        i += 2;
+                        loop {
+                            match b.get(i) {
+                                Some(b'*') if b.get(i + 1) == Some(&b'/') => break,
+                                None | Some(b'\n') => return false,
+                                _ => i += 1,
+                            }
+                        }
+                        i += 2;
+                    }
+                    _ => i += 1,
+                },
+                b'=' if b.get(i + 1) != Some(&b'=')
+                    && !matches!(i.checked_sub(1).and_then(|j| b.get(j)), Some(b'=' | b'!' | b'<' | b'>')) =>
+                {
+                    i += 1;
+                    if let Some((s, e, token)) = constant(input, i) {
+                        let kind = if matches!(token, Token::Int(_)) { INT } else { STR };
+                        self.key.extend_from_slice(&b[copied..s]);
+                        self.key.push(kind);
+                        self.consts.push(token);
+                        copied = e;
+                        i = e;
+                    }
+                }
+                _ => i += 1,
             }
-            self.key.push(END);
         }
+        self.key.extend_from_slice(&b[copied..]);
         true
+    }
+}
+
+/// One past the closing quote of the string that starts at `b[i]`, if it ends.
+fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    while i < b.len() && b[i] != b'"' {
+        i += if b[i] == b'\\' { 2 } else { 1 };
+    }
+    (i < b.len()).then_some(i + 1)
+}
+
+/// The white space the lexer skips.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// After an `=` token ending at `i`: the range and token of a lone integer or string
+/// constant followed (after white space) by `;`, if that is what follows.
+fn constant(input: &str, i: usize) -> Option<(usize, usize, Token)> {
+    let b = input.as_bytes();
+    let mut s = i;
+    while s < b.len() && is_space(b[s]) {
+        s += 1;
+    }
+    let e = if b.get(s) == Some(&b'"') {
+        string_end(b, s)?
+    } else {
+        let mut e = s;
+        while e < b.len() && (b[e].is_ascii_alphanumeric() || matches!(b[e], b':' | b'.' | b'/')) {
+            e += 1;
+        }
+        e
+    };
+    let mut f = e;
+    while f < b.len() && is_space(b[f]) {
+        f += 1;
+    }
+    if s == e || b.get(f) != Some(&b';') {
+        return None;
+    }
+    // Exactly one constant token.
+    let lx = Lexer::new(input.get(s..e)?);
+    match lx.tokens() {
+        [c, end] if end.token == Token::End && matches!(c.token, Token::Int(_) | Token::Str(_)) => {
+            Some((s, e, c.token.clone()))
+        }
+        _ => None,
     }
 }
 
@@ -167,18 +228,18 @@ fn template(actions: &Actions, constants: &[Token], symtab: &Symtab) -> Option<B
     next.next().is_none().then(|| loads.into_boxed_slice())
 }
 
-/// A copy of `t` with the constants at `consts` in `tokens`; `None` if one does not fit its
+/// A copy of `t` with the constants `consts`; `None` if one does not fit its
 /// field (the parser then reports it).
-fn instantiate(t: &Template, tokens: &[crate::lex::Spanned], consts: &[usize]) -> Option<Actions> {
+fn instantiate(t: &Template, consts: &[Token]) -> Option<Actions> {
     if consts.len() != t.loads.len() {
         return None;
     }
     let mut actions = t.actions.clone();
-    for (&(at, n_bits), &ti) in t.loads.iter().zip(consts) {
+    for (&(at, n_bits), c) in t.loads.iter().zip(consts) {
         let Some(Action::Load { value, .. }) = actions.actions.get_mut(at) else {
             return None;
         };
-        match (&tokens.get(ti)?.token, value) {
+        match (c, value) {
             (Token::Int(c), Value::Int(v)) => {
                 // The parser's check: the constant's bits (value and mask) fit the field.
                 let bits = 128 - (c.value | c.mask.unwrap_or(0)).leading_zeros();
@@ -250,6 +311,23 @@ mod tests {
             "ip4.src = 1.2.3.4; ip4.dst = 1.2.3.4; next;",
             "ip4.src = 1.2.3.5; ip4.dst = 1.2.3.5; next;",
             "ct_label.label = 5; next;",
+            "outport = \"a=b;\"; output;",
+            "outport = \"a=c;\"; output;",
+            "reg0[1] = 1 ; /* c = 1; */ next;",
+            "reg0[1] = 0 ; /* c = 2; */ next;",
+            "eth.src <-> eth.dst; reg0 = 5; next;",
+            "eth.src <-> eth.dst; reg0 = 6; next;",
+            "reg0 = 1 2; next;",
+            "reg0 = 0x1f; next;",
+            "reg0 = 0x1; next;",
+            "reg0 = ab:cd; next;",
+            "reg0 = cd:ef; next;",
+            "reg0 = 1.2.3.4/24; next;",
+            "reg0 = 1.2.3.4/255.255.0.0; next;",
+            "reg0=1;next;",
+            "reg0=2;next;",
+            "reg0 = \"s\"; next;",
+            "outport = \"x\\\"y\"; output;",
             "",
         ];
         let mut cache = ActionTemplates::new();
