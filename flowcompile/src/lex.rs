@@ -836,7 +836,7 @@ fn token_estimate(input: &str) -> usize {
 }
 
 /// [`tokenize`] into `out` (emptied first), reusing its memory.
-fn tokenize_into(input: &str, mut out: Vec<Spanned>) -> Vec<Spanned> {
+pub(crate) fn tokenize_into(input: &str, mut out: Vec<Spanned>) -> Vec<Spanned> {
     let sc = Scanner {
         s: input.as_bytes(),
         text: input,
@@ -1039,11 +1039,6 @@ impl<'a> Lexer<'a> {
     /// The input text.
     pub fn input(&self) -> &'a str {
         self.input
-    }
-
-    /// Every token of the input, ending with [`Token::End`] or the first [`Token::Error`].
-    pub(crate) fn tokens(&self) -> &[Spanned] {
-        &self.tokens
     }
 
     fn at(&self, i: usize) -> &Spanned {

@@ -28,7 +28,7 @@
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
-use crate::lex::{Lexer, Token};
+use crate::lex::{tokenize_into, Spanned, Token};
 use crate::symtab::Symtab;
 
 use super::ast::{Action, Actions, Pipeline, Value};
@@ -41,6 +41,20 @@ const MAX_SHAPES: usize = 8192;
 /// Key bytes of a placeholder: an integer constant, a string constant.
 const INT: u8 = 1;
 const STR: u8 = 2;
+
+/// Bytes [`ActionTemplates::key`] looks at; every other byte is copied to the key as it is.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[0] = true;
+    t[INT as usize] = true;
+    t[STR as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'/' as usize] = true;
+    t[b'=' as usize] = true;
+    t
+};
 
 /// A shape's parsed first text.
 #[derive(Debug)]
@@ -60,6 +74,8 @@ pub struct ActionTemplates {
     key: Vec<u8>,
     /// Its placeholders' constants, in order (reused).
     consts: Vec<Token>,
+    /// The tokens of one constant (reused).
+    tokens: Vec<Spanned>,
 }
 
 impl ActionTemplates {
@@ -116,6 +132,10 @@ impl ActionTemplates {
         let mut copied = 0;
         let mut i = 0;
         while i < b.len() {
+            if !SPECIAL[usize::from(b[i])] {
+                i += 1;
+                continue;
+            }
             match b[i] {
                 0..=STR | b'{' | b'}' => return false,
                 b'"' => match string_end(b, i) {
@@ -138,11 +158,18 @@ impl ActionTemplates {
                     _ => i += 1,
                 },
                 b'=' if b.get(i + 1) != Some(&b'=')
-                    && !matches!(i.checked_sub(1).and_then(|j| b.get(j)), Some(b'=' | b'!' | b'<' | b'>')) =>
+                    && !matches!(
+                        i.checked_sub(1).and_then(|j| b.get(j)),
+                        Some(b'=' | b'!' | b'<' | b'>')
+                    ) =>
                 {
                     i += 1;
-                    if let Some((s, e, token)) = constant(input, i) {
-                        let kind = if matches!(token, Token::Int(_)) { INT } else { STR };
+                    if let Some((s, e, token)) = constant(input, i, &mut self.tokens) {
+                        let kind = if matches!(token, Token::Int(_)) {
+                            INT
+                        } else {
+                            STR
+                        };
                         self.key.extend_from_slice(&b[copied..s]);
                         self.key.push(kind);
                         self.consts.push(token);
@@ -174,7 +201,7 @@ fn is_space(c: u8) -> bool {
 
 /// After an `=` token ending at `i`: the range and token of a lone integer or string
 /// constant followed (after white space) by `;`, if that is what follows.
-fn constant(input: &str, i: usize) -> Option<(usize, usize, Token)> {
+fn constant(input: &str, i: usize, tokens: &mut Vec<Spanned>) -> Option<(usize, usize, Token)> {
     let b = input.as_bytes();
     let mut s = i;
     while s < b.len() && is_space(b[s]) {
@@ -197,10 +224,10 @@ fn constant(input: &str, i: usize) -> Option<(usize, usize, Token)> {
         return None;
     }
     // Exactly one constant token.
-    let lx = Lexer::new(input.get(s..e)?);
-    match lx.tokens() {
+    *tokens = tokenize_into(input.get(s..e)?, std::mem::take(tokens));
+    match tokens.as_mut_slice() {
         [c, end] if end.token == Token::End && matches!(c.token, Token::Int(_) | Token::Str(_)) => {
-            Some((s, e, c.token.clone()))
+            Some((s, e, std::mem::replace(&mut c.token, Token::End)))
         }
         _ => None,
     }
@@ -208,7 +235,11 @@ fn constant(input: &str, i: usize) -> Option<(usize, usize, Token)> {
 
 /// The loads of `actions` fed by `constants` (in order), with their widths; `None` unless
 /// the top-level loads of `actions` are exactly those constants, in order.
-fn template(actions: &Actions, constants: &[Token], symtab: &Symtab) -> Option<Box<[(usize, u32)]>> {
+fn template(
+    actions: &Actions,
+    constants: &[Token],
+    symtab: &Symtab,
+) -> Option<Box<[(usize, u32)]>> {
     let mut loads = Vec::with_capacity(constants.len());
     let mut next = constants.iter();
     for (i, a) in actions.actions.iter().enumerate() {

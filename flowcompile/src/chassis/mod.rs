@@ -214,7 +214,11 @@ struct FlowIndex {
 impl FlowIndex {
     /// Room for `n` flows without growing (at most 5 slots in 8 are used).
     fn with_capacity(n: usize) -> Self {
-        let slots = n.saturating_mul(8).div_ceil(5).next_power_of_two().max(1024);
+        let slots = n
+            .saturating_mul(8)
+            .div_ceil(5)
+            .next_power_of_two()
+            .max(1024);
         Self {
             slots: vec![(0, 0); slots],
             len: 0,
