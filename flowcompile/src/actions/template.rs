@@ -7,8 +7,9 @@
 //! text's *shape*: its bytes, with every lone integer or string constant between an `=`
 //! token and a `;` (white space aside) replaced by a placeholder of its kind.  The first text
 //! of a shape is parsed in full; its tree is kept as the shape's template, with the position
-//! of the `field = constant` load each placeholder feeds.  A later text of the same shape gets
-//! a copy of the template with its own constants in those loads, without being tokenized.
+//! of the `field = constant` load each placeholder feeds.  A later text of the same shape puts
+//! its own constants in those loads, without being tokenized, and gets (a copy of) the
+//! template ([`ActionTemplates::parse_with`] lends it without a copy).
 //!
 //! Why that is what parsing it would give: texts of one shape have the same bytes outside the
 //! placeholders, and each placeholder is one constant token of the same kind (lexed on its
@@ -92,15 +93,32 @@ impl ActionTemplates {
         pipeline: Pipeline,
         table: u8,
     ) -> Result<Actions, ExprError> {
+        self.parse_with(input, pipeline, table, |r| match r {
+            Ok(a) => Ok(a.clone()),
+            Err(e) => Err(e.clone()),
+        })
+    }
+
+    /// [`Self::parse`], handing the result to `f` instead of returning it: a text of a known
+    /// shape is then not copied out of its template (which it overwrites).
+    pub fn parse_with<R>(
+        &mut self,
+        input: &str,
+        pipeline: Pipeline,
+        table: u8,
+        f: impl FnOnce(Result<&Actions, &ExprError>) -> R,
+    ) -> R {
         let ctx = ParseContext::new(pipeline, table);
         if !self.key(input, pipeline, table) {
-            return parse_actions(input, &ctx);
+            return f(parse_actions(input, &ctx).as_ref());
         }
-        if let Some(shape) = self.shapes.get(self.key.as_slice()) {
-            if let Some(a) = shape.as_ref().and_then(|t| instantiate(t, &self.consts)) {
-                return Ok(a);
+        if let Some(shape) = self.shapes.get_mut(self.key.as_slice()) {
+            if let Some(t) = shape.as_mut() {
+                if fill(t, &self.consts) {
+                    return f(Ok(&t.actions));
+                }
             }
-            return parse_actions(input, &ctx);
+            return f(parse_actions(input, &ctx).as_ref());
         }
         // The first text of this shape.
         let result = parse_actions(input, &ctx);
@@ -114,7 +132,7 @@ impl ActionTemplates {
             self.shapes.clear();
         }
         self.shapes.insert(self.key.as_slice().into(), template);
-        result
+        f(result.as_ref())
     }
 
     /// Writes the shape key of `input` into `self.key` and its placeholders' constants into
@@ -259,31 +277,30 @@ fn template(
     next.next().is_none().then(|| loads.into_boxed_slice())
 }
 
-/// A copy of `t` with the constants `consts`; `None` if one does not fit its
-/// field (the parser then reports it).
-fn instantiate(t: &Template, consts: &[Token]) -> Option<Actions> {
+/// Puts the constants `consts` in the loads of `t`; false if one does not fit its field (the
+/// parser then reports it), leaving `t` with some loads changed (every use fills them all).
+fn fill(t: &mut Template, consts: &[Token]) -> bool {
     if consts.len() != t.loads.len() {
-        return None;
+        return false;
     }
-    let mut actions = t.actions.clone();
     for (&(at, n_bits), c) in t.loads.iter().zip(consts) {
-        let Some(Action::Load { value, .. }) = actions.actions.get_mut(at) else {
-            return None;
+        let Some(Action::Load { value, .. }) = t.actions.actions.get_mut(at) else {
+            return false;
         };
         match (c, value) {
             (Token::Int(c), Value::Int(v)) => {
                 // The parser's check: the constant's bits (value and mask) fit the field.
                 let bits = 128 - (c.value | c.mask.unwrap_or(0)).leading_zeros();
                 if bits > n_bits {
-                    return None;
+                    return false;
                 }
                 *v = *c;
             }
             (Token::Str(c), Value::Str(v)) => c.clone_into(v),
-            _ => return None,
+            _ => return false,
         }
     }
-    Some(actions)
+    true
 }
 
 #[cfg(test)]

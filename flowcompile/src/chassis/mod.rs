@@ -396,8 +396,8 @@ impl ConjIds {
 }
 
 /// One distinct action text of [`compile_chassis_flows`]: parsed once, encoded once per
-/// datapath kind (router, switch) unless the encoding named a port.  The syntax tree is
-/// dropped once an encoding that names no port is cached (and parsed again in the rare case
+/// datapath kind (router, switch) unless the encoding named a port.  The syntax tree is not
+/// kept once an encoding that names no port is cached (it is parsed again in the rare case
 /// that the other datapath kind needs it), so that only the encodings stay in memory.
 struct ActionEntry {
     /// `None` once dropped.
@@ -408,20 +408,43 @@ struct ActionEntry {
 }
 
 impl ActionEntry {
-    fn new(text: &str, pipeline: Pipeline, table: u8, templates: &mut ActionTemplates) -> Self {
-        let parsed = templates.parse(text, pipeline, table);
-        let mut prereqs = String::new();
-        if let Ok(a) = &parsed {
-            for p in &a.prereqs {
-                prereqs.push_str(" && (");
-                prereqs.push_str(p);
-                prereqs.push(')');
+    /// The entry of a text parsed as `parsed`, encoded for the first datapath of the flow that
+    /// uses it first (`pos`, `ectx`): the tree is kept only if that encoding failed or named
+    /// a port (then each datapath encodes it again; the first one gets the same ids).
+    fn new(
+        parsed: Result<&Actions, &crate::ExprError>,
+        symtab: &Symtab,
+        pos: FlowPosition,
+        ectx: &mut Ctx<'_>,
+    ) -> Self {
+        let a = match parsed {
+            Ok(a) => a,
+            Err(e) => {
+                return Self {
+                    parsed: Some(Err(e.clone())),
+                    prereqs: String::new(),
+                    encoded: [None, None],
+                }
             }
+        };
+        let mut prereqs = String::new();
+        for p in &a.prereqs {
+            prereqs.push_str(" && (");
+            prereqs.push_str(p);
+            prereqs.push(')');
+        }
+        let mut encoded = [None, None];
+        let mut parsed = None;
+        match encode_actions(a, symtab, pos, ectx) {
+            Ok(v) if !ectx.dp_specific.get() => {
+                encoded[usize::from(pos.is_switch)] = Some(v.into());
+            }
+            _ => parsed = Some(Ok(a.clone())),
         }
         Self {
-            parsed: Some(parsed),
+            parsed,
             prereqs,
-            encoded: [None, None],
+            encoded,
         }
     }
 }
@@ -549,17 +572,30 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
             datapath: dp,
             message,
         };
-        let entry_index = *action_index
-            .entry((&*lf.actions, pipeline, table_id))
-            .or_insert_with(|| {
-                action_entries.push(ActionEntry::new(
-                    &lf.actions,
+        let entry_index = match action_index.entry((&*lf.actions, pipeline, table_id)) {
+            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let Some(&first) = dps.first() else {
+                    continue;
+                };
+                let mut ectx = Ctx {
+                    lookup: view.for_datapath(first),
+                    groups: &mut groups,
+                    meters: &mut meters,
+                    dp_specific: Cell::new(false),
+                };
+                let pos = FlowPosition {
                     pipeline,
-                    table_id,
-                    &mut templates,
-                ));
-                action_entries.len() - 1
-            });
+                    table: table_id,
+                    is_switch: first.is_switch,
+                };
+                let entry = templates.parse_with(&lf.actions, pipeline, table_id, |parsed| {
+                    ActionEntry::new(parsed, symtab, pos, &mut ectx)
+                });
+                action_entries.push(entry);
+                *v.insert(action_entries.len() - 1)
+            }
+        };
         let Some(entry) = action_entries.get_mut(entry_index) else {
             continue;
         };
