@@ -29,7 +29,7 @@
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
-use crate::lex::{tokenize_into, Spanned, Token};
+use crate::lex::{lone_constant, Token};
 use crate::symtab::Symtab;
 
 use super::ast::{Action, Actions, Pipeline, Value};
@@ -75,8 +75,6 @@ pub struct ActionTemplates {
     key: Vec<u8>,
     /// Its placeholders' constants, in order (reused).
     consts: Vec<Token>,
-    /// The tokens of one constant (reused).
-    tokens: Vec<Spanned>,
 }
 
 impl ActionTemplates {
@@ -182,7 +180,7 @@ impl ActionTemplates {
                     ) =>
                 {
                     i += 1;
-                    if let Some((s, e, token)) = constant(input, i, &mut self.tokens) {
+                    if let Some((s, e, token)) = constant(input, i) {
                         let kind = if matches!(token, Token::Int(_)) {
                             INT
                         } else {
@@ -219,7 +217,7 @@ fn is_space(c: u8) -> bool {
 
 /// After an `=` token ending at `i`: the range and token of a lone integer or string
 /// constant followed (after white space) by `;`, if that is what follows.
-fn constant(input: &str, i: usize, tokens: &mut Vec<Spanned>) -> Option<(usize, usize, Token)> {
+fn constant(input: &str, i: usize) -> Option<(usize, usize, Token)> {
     let b = input.as_bytes();
     let mut s = i;
     while s < b.len() && is_space(b[s]) {
@@ -242,13 +240,7 @@ fn constant(input: &str, i: usize, tokens: &mut Vec<Spanned>) -> Option<(usize, 
         return None;
     }
     // Exactly one constant token.
-    *tokens = tokenize_into(input.get(s..e)?, std::mem::take(tokens));
-    match tokens.as_mut_slice() {
-        [c, end] if end.token == Token::End && matches!(c.token, Token::Int(_) | Token::Str(_)) => {
-            Some((s, e, std::mem::replace(&mut c.token, Token::End)))
-        }
-        _ => None,
-    }
+    Some((s, e, lone_constant(input.get(s..e)?)?))
 }
 
 /// The loads of `actions` fed by `constants` (in order), with their widths; `None` unless
