@@ -88,16 +88,8 @@ impl<'a, 'b> Parser<'a, 'b> {
     }
 
     fn list(&mut self, nested: bool) -> Result<Vec<Action>, ExprError> {
-        // Room for the actions of most lists at once: a top-level list has at most one
-        // action per `;` of the text (an action is large: room for eight is a 2 KiB block,
-        // which glibc's malloc serves more slowly than a small one).
-        let room = if nested {
-            8
-        } else {
-            let semicolons = self.lx.input().bytes().filter(|&b| b == b';').count();
-            semicolons.clamp(1, 8)
-        };
-        let mut v = Vec::with_capacity(room);
+        // Room for the actions of most lists at once (growing from 4 to 8 moves them).
+        let mut v = Vec::with_capacity(8);
         loop {
             match self.lx.peek() {
                 Token::End if !nested => break,
