@@ -7,7 +7,8 @@
 //! ```
 //!
 //! For each logical flow and each of its datapaths that is local to the chassis
-//! ([`ChassisView`]): the actions are parsed and encoded ([`crate::actions`]), their
+//! ([`ChassisView`]): the actions are parsed (once per shape,
+//! [`crate::actions::template::ActionTemplates`]) and encoded ([`crate::actions`]), their
 //! prerequisites ANDed into the match, the match compiled ([`crate::compile_match`], through a
 //! [`crate::conjuncts::ConjunctCache`] shared by the chassis's flows) with the
 //! datapath's sets, residency and port keys, and every resulting match gets
