@@ -835,6 +835,37 @@ fn token_estimate(input: &str) -> usize {
     input.len() / 4 + 2
 }
 
+/// The token of `text` if `text` is exactly one integer or string constant, as
+/// [`tokenize`] reads it (then followed by [`Token::End`]); `None` otherwise (and for some
+/// texts that [`tokenize`] reads as a constant followed by a comment).
+pub(crate) fn lone_constant(text: &str) -> Option<Token> {
+    let sc = Scanner {
+        s: text.as_bytes(),
+        text,
+    };
+    let (end, token) = match sc.at(0) {
+        b':' if sc.at(1) != b':' => return None,
+        b':' | b'0'..=b'9' => {
+            let (end, r) = sc.masked_integer(0);
+            (end, Token::Int(r.ok()?))
+        }
+        b'"' => sc.string(0),
+        b'a'..=b'f' | b'A'..=b'F' => {
+            let mut q = 0;
+            while sc.at(q).is_ascii_hexdigit() {
+                q += 1;
+            }
+            if sc.at(q) != b':' {
+                return None;
+            }
+            let (end, r) = sc.masked_integer(0);
+            (end, Token::Int(r.ok()?))
+        }
+        _ => return None,
+    };
+    (end == text.len() && matches!(token, Token::Int(_) | Token::Str(_))).then_some(token)
+}
+
 /// [`tokenize`] into `out` (emptied first), reusing its memory.
 fn tokenize_into(input: &str, mut out: Vec<Spanned>) -> Vec<Spanned> {
     let sc = Scanner {
@@ -1189,6 +1220,61 @@ impl<'a> Lexer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lone_constant_agrees_with_tokenize() {
+        let texts = [
+            "1",
+            "0",
+            "65536",
+            "0x1f",
+            "0X1F",
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "10.0.0.1/255.0.0.0",
+            "0a:58:64:40:00:57",
+            "ca:fe:00:00:00:01",
+            "ca:fe",
+            "cafe",
+            "::1",
+            "fe80::1/64",
+            ":",
+            ":1",
+            "\"x\"",
+            "\"a\\\"b\"",
+            "\"unterminated",
+            "1 2",
+            "1;",
+            "1/",
+            "/8",
+            "1//x",
+            "1.2.3",
+            "0x",
+            "09",
+            "1e5",
+            "abc",
+            "a:",
+            "\"\"",
+            "1.2.3.4/33",
+            "",
+        ];
+        for t in texts {
+            let toks = tokenize(t);
+            let whole = match toks.as_slice() {
+                [c, end]
+                    if end.token == Token::End
+                        && matches!(c.token, Token::Int(_) | Token::Str(_)) =>
+                {
+                    Some(c.token.clone())
+                }
+                _ => None,
+            };
+            let ours = lone_constant(t);
+            if ours.is_some() || !t.contains("//") {
+                assert_eq!(ours, whole, "{t:?}");
+            }
+        }
+    }
 
     #[test]
     fn ipv6_fast_path_agrees_with_std() {

@@ -12,6 +12,8 @@
 //! * [`Actions`] prints back in OVN's normalized form; printing then parsing with the same
 //!   [`ParseContext`] gives the same text.  [`Actions::prereqs`] lists the prerequisites
 //!   ovn-controller ANDs into the flow's match (`ip`, `tcp`, `nd_ns`, ...).
+//! * [`template::ActionTemplates`] parses many texts that differ only in the constants they
+//!   assign (`eth.dst = 0a:58:..; next;`) once per shape, as [`parse_actions`] would.
 //! * [`encode_actions`] turns actions into OpenFlow actions for one chassis in ovn-controller
 //!   23.03's table layout ([`encode::tables`]), asking the caller's [`EncodeContext`] for
 //!   port keys, meter ids and group ids.
@@ -40,6 +42,7 @@ pub mod encode;
 pub mod ofp;
 pub mod options;
 mod parse;
+pub mod template;
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! For each logical flow and each of its datapaths that is local to the chassis
-//! ([`ChassisView`]): the actions are parsed and encoded ([`crate::actions`]), their
+//! ([`ChassisView`]): the actions are parsed (once per shape,
+//! [`crate::actions::template::ActionTemplates`]) and encoded ([`crate::actions`]), their
 //! prerequisites ANDed into the match, the match compiled ([`crate::compile_match`], through a
 //! [`crate::conjuncts::ConjunctCache`] shared by the chassis's flows) with the
 //! datapath's sets, residency and port keys, and every resulting match gets
@@ -43,9 +44,9 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::actions::template::ActionTemplates;
 use crate::actions::{
-    encode_actions, format_of_actions, parse_actions, Actions, EncodeContext, FlowPosition,
-    OfAction, ParseContext, Pipeline,
+    encode_actions, format_of_actions, Actions, EncodeContext, FlowPosition, OfAction, Pipeline,
 };
 use crate::annotate::SetResolver;
 use crate::condition::ChassisResident;
@@ -212,6 +213,19 @@ struct FlowIndex {
 }
 
 impl FlowIndex {
+    /// Room for `n` flows without growing (at most 5 slots in 8 are used).
+    fn with_capacity(n: usize) -> Self {
+        let slots = n
+            .saturating_mul(8)
+            .div_ceil(5)
+            .next_power_of_two()
+            .max(1024);
+        Self {
+            slots: vec![(0, 0); slots],
+            len: 0,
+        }
+    }
+
     fn hash(table: u8, priority: u16, m: &[u8]) -> u64 {
         let mut h = FxHasher::default();
         (table, priority, m).hash(&mut h);
@@ -234,7 +248,7 @@ impl FlowIndex {
         m: &[u8],
         index: usize,
     ) -> Option<usize> {
-        if (self.len + 1) * 2 > self.slots.len() {
+        if (self.len + 1) * 8 > self.slots.len() * 5 {
             self.grow(flows);
         }
         let hash = Self::hash(table, priority, m);
@@ -383,8 +397,8 @@ impl ConjIds {
 }
 
 /// One distinct action text of [`compile_chassis_flows`]: parsed once, encoded once per
-/// datapath kind (router, switch) unless the encoding named a port.  The syntax tree is
-/// dropped once an encoding that names no port is cached (and parsed again in the rare case
+/// datapath kind (router, switch) unless the encoding named a port.  The syntax tree is not
+/// kept once an encoding that names no port is cached (it is parsed again in the rare case
 /// that the other datapath kind needs it), so that only the encodings stay in memory.
 struct ActionEntry {
     /// `None` once dropped.
@@ -395,20 +409,43 @@ struct ActionEntry {
 }
 
 impl ActionEntry {
-    fn new(text: &str, pipeline: Pipeline, table: u8) -> Self {
-        let parsed = parse_actions(text, &ParseContext::new(pipeline, table));
-        let mut prereqs = String::new();
-        if let Ok(a) = &parsed {
-            for p in &a.prereqs {
-                prereqs.push_str(" && (");
-                prereqs.push_str(p);
-                prereqs.push(')');
+    /// The entry of a text parsed as `parsed`, encoded for the first datapath of the flow that
+    /// uses it first (`pos`, `ectx`): the tree is kept only if that encoding failed or named
+    /// a port (then each datapath encodes it again; the first one gets the same ids).
+    fn new(
+        parsed: Result<&Actions, &crate::ExprError>,
+        symtab: &Symtab,
+        pos: FlowPosition,
+        ectx: &mut Ctx<'_>,
+    ) -> Self {
+        let a = match parsed {
+            Ok(a) => a,
+            Err(e) => {
+                return Self {
+                    parsed: Some(Err(e.clone())),
+                    prereqs: String::new(),
+                    encoded: [None, None],
+                }
             }
+        };
+        let mut prereqs = String::new();
+        for p in &a.prereqs {
+            prereqs.push_str(" && (");
+            prereqs.push_str(p);
+            prereqs.push(')');
+        }
+        let mut encoded = [None, None];
+        let mut parsed = None;
+        match encode_actions(a, symtab, pos, ectx) {
+            Ok(v) if !ectx.dp_specific.get() => {
+                encoded[usize::from(pos.is_switch)] = Some(v.into());
+            }
+            _ => parsed = Some(Ok(a.clone())),
         }
         Self {
-            parsed: Some(parsed),
+            parsed,
             prereqs,
-            encoded: [None, None],
+            encoded,
         }
     }
 }
@@ -454,12 +491,12 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     // The front passes of repeated top-level conjuncts, done once (port groups per datapath).
     let mut conjuncts = ConjunctCache::new();
     let mut out = Flows::default();
-    // (table, priority, match) → index in out.flows.
-    let mut seen = FlowIndex::default();
     // Parsed actions by (text, pipeline, table), with their encodings per datapath kind when
     // those did not depend on the datapath: many logical flows share their actions.
     let mut action_index: FxHashMap<(&str, Pipeline, u8), usize> = FxHashMap::default();
     let mut action_entries: Vec<ActionEntry> = Vec::new();
+    // Those texts by shape: most differ from another only in the constants they assign.
+    let mut templates = ActionTemplates::new();
     // Local datapaths of each datapath group.
     let mut group_dps: FxHashMap<u128, Vec<&DatapathView>> = FxHashMap::default();
     // The packed bytes of the match being added.
@@ -476,6 +513,23 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
         .filter(|(_, d)| view.is_local(d.tunnel_key))
         .map(|(u, d)| (*u, d))
         .collect();
+    // About one flow per (logical flow, local datapath): room for that many flows at once,
+    // instead of growing the vector (and the index) step by step, moving the flows each time.
+    let mut estimate = 0usize;
+    for lf in lflows {
+        estimate += match (lf.logical_datapath, lf.logical_dp_group) {
+            (Some(dp), None) => usize::from(local_dps.contains_key(&dp)),
+            (None, Some(g)) => group_dps
+                .entry(g)
+                .or_insert_with(|| local_flow_datapaths(view, lf))
+                .len(),
+            _ => local_flow_datapaths(view, lf).len(),
+        };
+    }
+    let estimate = estimate.saturating_add(estimate / 32);
+    out.flows.reserve_exact(estimate);
+    // (table, priority, match) → index in out.flows.
+    let mut seen = FlowIndex::with_capacity(estimate);
     for (index, lf) in lflows.iter().enumerate() {
         let lflow_index = u32::try_from(index).unwrap_or(u32::MAX);
         let owned;
@@ -519,12 +573,30 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
             datapath: dp,
             message,
         };
-        let entry_index = *action_index
-            .entry((&*lf.actions, pipeline, table_id))
-            .or_insert_with(|| {
-                action_entries.push(ActionEntry::new(&lf.actions, pipeline, table_id));
-                action_entries.len() - 1
-            });
+        let entry_index = match action_index.entry((&*lf.actions, pipeline, table_id)) {
+            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let Some(&first) = dps.first() else {
+                    continue;
+                };
+                let mut ectx = Ctx {
+                    lookup: view.for_datapath(first),
+                    groups: &mut groups,
+                    meters: &mut meters,
+                    dp_specific: Cell::new(false),
+                };
+                let pos = FlowPosition {
+                    pipeline,
+                    table: table_id,
+                    is_switch: first.is_switch,
+                };
+                let entry = templates.parse_with(&lf.actions, pipeline, table_id, |parsed| {
+                    ActionEntry::new(parsed, symtab, pos, &mut ectx)
+                });
+                action_entries.push(entry);
+                *v.insert(action_entries.len() - 1)
+            }
+        };
         let Some(entry) = action_entries.get_mut(entry_index) else {
             continue;
         };
@@ -547,9 +619,9 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
             let of_actions = match &entry.encoded[slot] {
                 Some(a) => a.clone(),
                 None => {
-                    let parsed = entry.parsed.get_or_insert_with(|| {
-                        parse_actions(&lf.actions, &ParseContext::new(pipeline, table_id))
-                    });
+                    let parsed = entry
+                        .parsed
+                        .get_or_insert_with(|| templates.parse(&lf.actions, pipeline, table_id));
                     let Ok(actions) = parsed else {
                         continue;
                     };
