@@ -295,9 +295,9 @@ fn part_full_mask(field: OfField, high: bool) -> u64 {
 }
 
 /// A [`Match`] in a compact byte form, for matches that are kept (a chassis keeps tens of
-/// thousands): per part, a field code (with [`PACKED_HIGH`] for a high part; registers
+/// thousands): per part, a field code (with the `PACKED_HIGH` bit for a high part; registers
 /// add their number), a length byte (value bytes in the low nibble, mask bytes or
-/// [`PACKED_FULL_MASK`] in the high one), then the value and mask bytes without leading
+/// `PACKED_FULL_MASK` in the high one), then the value and mask bytes without leading
 /// zeros.  Equal matches pack to equal bytes.
 ///
 /// Short matches (most of them) are held inline, without an allocation of their own.

@@ -4,7 +4,7 @@
 //! The byte encoding covers what OVN puts inside `controller(userdata=...)` payloads for
 //! nested actions (`set_field`, `copy_field` for moves, `push`/`pop`, `resubmit`, `controller`,
 //! `dec_ttl`, `ct_clear`, `note`); other actions fail with
-//! [`EncodeError::Unsupported`](super::EncodeError::Unsupported).  It does not decode.
+//! [`super::EncodeError::Unsupported`].  It does not decode.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
