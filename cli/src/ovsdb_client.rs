@@ -50,7 +50,7 @@ enum ClientCommand {
     Dump {
         /// Comma-separated remotes.
         remotes: String,
-        /// [DB] [TABLE [COLUMN...]].
+        /// Optional DB, then optional TABLE and its COLUMNs.
         args: Vec<String>,
     },
     /// Print the rows of TABLE (optionally only COLUMNs), then every change, one JSON object per
@@ -58,7 +58,7 @@ enum ClientCommand {
     Monitor {
         /// Comma-separated remotes.
         remotes: String,
-        /// [DB] TABLE [COLUMN...].
+        /// Optional DB, then TABLE and optional COLUMNs.
         args: Vec<String>,
     },
 }

@@ -22,7 +22,7 @@ pub const SRC_PORT_FIRST: i64 = 49152;
 pub const SRC_PORT_LAST: i64 = 65535;
 
 /// One session as northd writes it (the SB row's `src_port`, `disc` and, once running,
-/// `status` are allocated or kept by [`plan`]).
+/// `status` are allocated or kept by `plan`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BfdContent {
     /// `logical_port`.

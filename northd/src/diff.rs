@@ -81,7 +81,7 @@ pub struct SbRows {
     pub mirrors: Rows<sb::Mirror>,
     /// `Chassis_Template_Var` ([`crate::template_var`]).
     pub template_vars: Rows<sb::ChassisTemplateVar>,
-    /// `MAC_Binding` (written by ovn-controller; northd deletes stale rows, [`crate::stale`]).
+    /// `MAC_Binding` (written by ovn-controller; northd deletes stale rows, `stale.rs`).
     pub mac_bindings: Rows<sb::MacBinding>,
     /// `FDB` (written by ovn-controller; northd deletes stale rows).
     pub fdbs: Rows<sb::Fdb>,

@@ -4,7 +4,7 @@
 //! them, which columns it may update). ovsdb-server enforces them on connections whose role is
 //! `ovn-controller`.
 //!
-//! The rows are fixed. [`plan`] deletes every other role and every permission that is not
+//! The rows are fixed. `plan` deletes every other role and every permission that is not
 //! exactly one of [`PERMISSIONS`] (a second row for the same table included), inserts what is
 //! missing and points the role at the permissions.
 
