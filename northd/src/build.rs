@@ -223,6 +223,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         })
         .collect();
     let mut router_views: Vec<Router> = Vec::new();
+    let lb_groups = router::GroupLbs::default();
     for (lr, key) in routers.iter().zip(keys) {
         let Some(dp) = push_datapath(
             &mut out,
@@ -233,11 +234,12 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         ) else {
             continue;
         };
-        router_views.push(router::router_view(
+        router_views.push(router::router_view_with(
             nb,
             lr,
             dp,
             &switch_peers,
+            &lb_groups,
             &mut out.warnings,
         ));
     }
@@ -323,16 +325,29 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         .collect();
     let dp_tunnel_keys: Vec<u32> = out.datapaths.iter().map(|d| d.tunnel_key).collect();
     let mut router_lb_sets = BTreeSet::new();
+    // Each router's load balancers (thousands per gateway router on OVN-Kubernetes), resolved
+    // once on two threads with the router's VIP address sets, then shared by the threads
+    // building flows.
     let lb_index = router::lb::LbIndex::new(&nb.load_balancers, &lbs);
-    for lr in &router_views {
-        if let Some(&key) = dp_tunnel_keys.get(lr.dp) {
-            for (name, set) in router::lb::address_sets_with(&lb_index, lr, key) {
+    let router_lbs = on_two_threads(nb, &router_views, |lr| {
+        let info = std::sync::Arc::new(lb_index.router(lr));
+        let sets = dp_tunnel_keys
+            .get(lr.dp)
+            .map(|&key| router::lb::address_sets_of(lr, &info, key))
+            .unwrap_or_default();
+        (info, sets)
+    });
+    drop(lb_index);
+    let router_lbs: Vec<_> = router_lbs
+        .into_iter()
+        .map(|(info, sets)| {
+            for (name, set) in sets {
                 router_lb_sets.insert(name.clone());
                 out.address_sets.insert(name, set);
             }
-        }
-    }
-    drop(lb_index);
+            info
+        })
+        .collect();
     let router_ctx = || RouterCtx {
         nb,
         features: state.features,
@@ -343,7 +358,12 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         warnings: std::cell::RefCell::default(),
         topology: std::cell::OnceCell::new(),
         dp_keys: &dp_tunnel_keys,
-        lb_flows: std::cell::RefCell::default(),
+        lb_flows: std::cell::RefCell::new(router::lb::LbFlowCache::with_routers(
+            router_views
+                .iter()
+                .map(|lr| lr.dp)
+                .zip(router_lbs.iter().map(std::sync::Arc::clone)),
+        )),
     };
     // The flows are built on two threads: this one builds the first routers' flows, a worker
     // the switches' and the other routers' (a fifth of them: routers cost more than switches
@@ -386,6 +406,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     });
+    drop(router_lbs);
     // The smaller table is merged into the larger (same meters: the content is the same
     // either way).
     let mut smaller = theirs_flows;
@@ -894,17 +915,33 @@ fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
 }
 
 fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
-    // Switches by load balancer, in one pass over the switches.
-    let mut by_lb: BTreeMap<_, BTreeSet<DpIndex>> = BTreeMap::new();
+    // Switches by load balancer, in one pass over the switches: each load balancer by its
+    // position in `nb.load_balancers` (found by a walk along the map, the switch's list being
+    // sorted), each list of datapaths sorted at the end.
+    let mut by_lb: Vec<Vec<DpIndex>> = vec![Vec::new(); nb.load_balancers.len()];
+    let keys: Vec<ovsdb::model::Ref<nb::LoadBalancer>> =
+        nb.load_balancers.keys().copied().collect();
     for sw in views {
+        let mut from = 0;
         for lb in &sw.lbs {
-            by_lb.entry(*lb).or_default().insert(sw.dp);
+            // Lists are sorted: search past the previous one first.
+            let found = keys
+                .get(from..)
+                .and_then(|rest| rest.binary_search(lb).ok())
+                .map(|i| from + i)
+                .or_else(|| keys.binary_search(lb).ok());
+            if let Some(at) = found {
+                by_lb[at].push(sw.dp);
+                from = at + 1;
+            }
         }
     }
-    for lb in nb.load_balancers.values() {
-        let Some(datapaths) = by_lb.remove(&lb.uuid) else {
+    for (lb, mut dps) in nb.load_balancers.values().zip(by_lb) {
+        if dps.is_empty() {
             continue;
-        };
+        }
+        dps.sort_unstable();
+        let datapaths: BTreeSet<DpIndex> = dps.into_iter().collect();
         let mut options = lb.options.clone();
         options.insert("hairpin_orig_tuple".to_owned(), "true".to_owned());
         out.load_balancers.push(LbContent {

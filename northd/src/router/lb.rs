@@ -36,7 +36,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use ovn_nb::model as nb;
 use ovn_sb::stage::Stage;
@@ -211,6 +211,8 @@ pub struct RouterLbs<'a> {
     pub lbs: Vec<&'a LoadBalancer>,
     /// Every VIP address with its load balancer's `neighbor_responder`, in that order.
     pub vips: Vec<(IpAddr, Responder)>,
+    /// Every VIP address, once.
+    pub ips: BTreeSet<IpAddr>,
 }
 
 /// Every load balancer by reference, with its `neighbor_responder`: built once per build, so
@@ -244,23 +246,24 @@ impl<'a> LbIndex<'a> {
             lbs.push(*lb);
             vips.extend(lb.vips.iter().map(|v| (v.vip.ip, *mode)));
         }
-        RouterLbs { lbs, vips }
+        let ips = vips.iter().map(|(ip, _)| *ip).collect();
+        RouterLbs { lbs, vips, ips }
     }
 }
 
 /// The load balancers of `lr`, resolved on first use and kept in [`RouterCtx::lb_flows`].
-pub fn router_lb_info<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Rc<RouterLbs<'a>> {
+pub fn router_lb_info<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Arc<RouterLbs<'a>> {
     let mut cache = ctx.lb_flows.borrow_mut();
     if let Some(r) = cache.routers.get(&lr.dp) {
-        return Rc::clone(r);
+        return Arc::clone(r);
     }
-    let info = Rc::new(
+    let info = Arc::new(
         cache
             .index
             .get_or_insert_with(|| LbIndex::new(&ctx.nb.load_balancers, ctx.lbs))
             .router(lr),
     );
-    cache.routers.insert(lr.dp, Rc::clone(&info));
+    cache.routers.insert(lr.dp, Arc::clone(&info));
     info
 }
 
@@ -272,11 +275,7 @@ fn router_lbs<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Vec<&'a LoadBalancer> {
 /// Every VIP address of the router's load balancers (router IPs in this set are not dropped
 /// in `lr_in_ip_input` but in `lr_in_arp_resolve`).
 pub fn vip_ips(ctx: &RouterCtx<'_>, lr: &Router) -> BTreeSet<IpAddr> {
-    router_lb_info(ctx, lr)
-        .vips
-        .iter()
-        .map(|(ip, _)| *ip)
-        .collect()
+    router_lb_info(ctx, lr).ips.clone()
 }
 
 /// True when `ip` is in one of the subnets of `p`.
@@ -352,7 +351,15 @@ pub fn address_sets_with(
     lr: &Router,
     dp_key: u32,
 ) -> Vec<(String, BTreeSet<String>)> {
-    let info = index.router(lr);
+    address_sets_of(lr, &index.router(lr), dp_key)
+}
+
+/// [`address_sets`] of a router whose load balancers are `info`.
+pub fn address_sets_of(
+    lr: &Router,
+    info: &RouterLbs<'_>,
+    dp_key: u32,
+) -> Vec<(String, BTreeSet<String>)> {
     let ips = responder_of(lr, &info.vips);
     sets_of(&info.lbs, &ips, dp_key)
 }
@@ -556,7 +563,18 @@ pub struct LbFlowCache<'a> {
     flows: BTreeMap<(bool, Option<String>), HashMap<Ref<nb::LoadBalancer>, SharedFlows>>,
     /// Every load balancer by reference, with its `neighbor_responder`.
     index: Option<LbIndex<'a>>,
-    routers: HashMap<DpIndex, Rc<RouterLbs<'a>>>,
+    routers: HashMap<DpIndex, Arc<RouterLbs<'a>>>,
+}
+
+impl<'a> LbFlowCache<'a> {
+    /// A cache that already knows the load balancers of some routers (by datapath), e.g.
+    /// resolved once for a whole build and shared by the threads building flows.
+    pub fn with_routers(routers: impl IntoIterator<Item = (DpIndex, Arc<RouterLbs<'a>>)>) -> Self {
+        Self {
+            routers: routers.into_iter().collect(),
+            ..Self::default()
+        }
+    }
 }
 
 /// The flows of one VIP, on datapath `dp`.
