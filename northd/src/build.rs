@@ -380,7 +380,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
             if let Some(m) = meters {
                 flows.set_meters(m);
             }
-            let lb_flows = switch::lb::lb_flow_cache(lbs.values());
+            let lb_flows = switch::lb::lb_flow_cache(lbs.values()).with_groups(nb);
             let ctx = SwitchCtx {
                 nb,
                 features: state.features,

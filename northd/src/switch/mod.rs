@@ -544,7 +544,7 @@ pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
 /// The flows of `sw`'s load balancers ([`lb::build_vips`]): they depend on the switch's
 /// `lbs` and the load balancers alone. With [`build_port_flows`], every flow of the switch.
 pub fn build_lb_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
-    lb::build_vips(sw, ctx.lbs, ctx.lb_flows, flows);
+    lb::build_vips(ctx.nb, sw, ctx.lbs, ctx.lb_flows, flows);
 }
 
 /// Every flow of `sw` but those of [`build_lb_flows`].
