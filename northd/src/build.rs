@@ -365,14 +365,56 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
                 .zip(router_lbs.iter().map(std::sync::Arc::clone)),
         )),
     };
-    // The flows are built on two threads: this one builds the first routers' flows, a worker
-    // the switches' and the other routers' (a fifth of them: routers cost more than switches
-    // on OVN-Kubernetes clusters) into a table of its own, merged into this one after.
-    // The table iterates in flow order whatever the order flows were added in, so the content
-    // is the same as one thread's.
-    let (mine, theirs) = router_views.split_at(router_views.len() - router_views.len() / 5);
+    // The flows are built on two threads, each into a table of its own, merged after (the
+    // table iterates in flow order whatever the order flows were added in, so the content is
+    // the same as one thread's). The work is shared out as it goes: this thread takes routers
+    // first, then switches; the worker builds the switch load balancer flow cache, takes
+    // switches, then routers. Warnings are kept by router and added in router order.
     let meters = out.flows.meters().cloned();
-    let (lb_flows, theirs_flows, theirs_warnings) = std::thread::scope(|s| {
+    let next_router = std::sync::atomic::AtomicUsize::new(0);
+    let next_switch = std::sync::atomic::AtomicUsize::new(0);
+    let lb_cache = std::sync::OnceLock::new();
+    let make_lb_cache = || switch::lb::lb_flow_cache(lbs.values()).with_groups(nb);
+    let run = |flows: &mut crate::flow::FlowTable, routers_first: bool| {
+        let rctx = router_ctx();
+        let mut warnings: Vec<(usize, Vec<NbWarning>)> = Vec::new();
+        let mut routers = |flows: &mut crate::flow::FlowTable| loop {
+            let i = next_router.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(lr) = router_views.get(i) else {
+                break;
+            };
+            router::build_flows(&rctx, lr, flows);
+            let w = std::mem::take(&mut *rctx.warnings.borrow_mut());
+            if !w.is_empty() {
+                warnings.push((i, w));
+            }
+        };
+        let switches = |flows: &mut crate::flow::FlowTable| {
+            let ctx = SwitchCtx {
+                nb,
+                features: state.features,
+                lbs: &lbs,
+                lb_flows: lb_cache.get_or_init(make_lb_cache),
+                svc_arp: &health.arp,
+            };
+            loop {
+                let i = next_switch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(sw) = views.get(i) else {
+                    break;
+                };
+                switch::build_flows(&ctx, sw, flows);
+            }
+        };
+        if routers_first {
+            routers(flows);
+            switches(flows);
+        } else {
+            switches(flows);
+            routers(flows);
+        }
+        warnings
+    };
+    let (mut warnings, theirs_flows, theirs_warnings) = std::thread::scope(|s| {
         let worker = s.spawn(|| {
             // Group VIP sets are checked once per build on this thread too.
             let _scope = router::gateway::hash::BuildScope::enter(nb);
@@ -380,33 +422,17 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
             if let Some(m) = meters {
                 flows.set_meters(m);
             }
-            let lb_flows = switch::lb::lb_flow_cache(lbs.values()).with_groups(nb);
-            let ctx = SwitchCtx {
-                nb,
-                features: state.features,
-                lbs: &lbs,
-                lb_flows: &lb_flows,
-                svc_arp: &health.arp,
-            };
-            for sw in &views {
-                switch::build_flows(&ctx, sw, &mut flows);
-            }
-            let rctx = router_ctx();
-            for lr in theirs {
-                router::build_flows(&rctx, lr, &mut flows);
-            }
-            (lb_flows, flows, rctx.warnings.into_inner())
+            let warnings = run(&mut flows, false);
+            (flows, warnings)
         });
-        let rctx = router_ctx();
-        for lr in mine {
-            router::build_flows(&rctx, lr, &mut out.flows);
-        }
-        out.warnings.extend(rctx.warnings.into_inner());
-        worker
+        let mine = run(&mut out.flows, true);
+        let (flows, theirs) = worker
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (mine, flows, theirs)
     });
     drop(router_lbs);
+    let lb_flows = lb_cache.into_inner().unwrap_or_else(make_lb_cache);
     // The smaller table is merged into the larger (same meters: the content is the same
     // either way).
     let mut smaller = theirs_flows;
@@ -414,7 +440,10 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         std::mem::swap(&mut smaller, &mut out.flows);
     }
     out.flows.absorb(smaller);
-    out.warnings.extend(theirs_warnings);
+    warnings.extend(theirs_warnings);
+    warnings.sort_by_key(|(i, _)| *i);
+    out.warnings
+        .extend(warnings.into_iter().flat_map(|(_, w)| w));
     let igmp = crate::igmp::build(&state.igmp, &views, &router_views, &mut out.flows);
     crate::igmp::merge_into(igmp, &mut out.multicast_groups);
     if !state.features.ct_no_masked_label {

@@ -388,7 +388,8 @@ pub(crate) fn resolve_lbs(
         }
     }
     if parts > 0 {
-        lbs.sort_unstable();
+        // Sorted runs, one per source: the stable sort merges them.
+        lbs.sort();
         lbs.dedup();
     }
     (lbs, has_vip)
