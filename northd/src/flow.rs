@@ -1110,7 +1110,7 @@ impl SharedFlows {
 
     /// One set of every flow of `sets` (each once): added to a datapath, the same flows as
     /// each of `sets` added to it.
-    pub fn union<'s>(sets: impl IntoIterator<Item = &'s SharedFlows>) -> Self {
+    pub fn union<'s>(sets: impl IntoIterator<Item = &'s Self>) -> Self {
         let mut seen: std::collections::HashSet<&FlowKey> = std::collections::HashSet::new();
         let mut keys = Vec::new();
         let mut meterable = false;
