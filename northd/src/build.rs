@@ -234,6 +234,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         })
         .collect();
     let mut router_views: Vec<Router> = Vec::new();
+    let lb_groups = router::GroupLbs::default();
     for (lr, key) in routers.iter().zip(keys) {
         let Some(dp) = push_datapath(
             &mut out,
@@ -244,11 +245,12 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         ) else {
             continue;
         };
-        router_views.push(router::router_view(
+        router_views.push(router::router_view_with(
             nb,
             lr,
             dp,
             &switch_peers,
+            &lb_groups,
             &mut out.warnings,
         ));
     }
@@ -334,16 +336,29 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         .collect();
     let dp_tunnel_keys: Vec<u32> = out.datapaths.iter().map(|d| d.tunnel_key).collect();
     let mut router_lb_sets = BTreeSet::new();
+    // Each router's load balancers (thousands per gateway router on OVN-Kubernetes), resolved
+    // once on two threads with the router's VIP address sets, then shared by the threads
+    // building flows.
     let lb_index = router::lb::LbIndex::new(&nb.load_balancers, &lbs);
-    for lr in &router_views {
-        if let Some(&key) = dp_tunnel_keys.get(lr.dp) {
-            for (name, set) in router::lb::address_sets_with(&lb_index, lr, key) {
+    let router_lbs = on_two_threads(nb, &router_views, |lr| {
+        let info = std::sync::Arc::new(lb_index.router(lr));
+        let sets = dp_tunnel_keys
+            .get(lr.dp)
+            .map(|&key| router::lb::address_sets_of(lr, &info, key))
+            .unwrap_or_default();
+        (info, sets)
+    });
+    drop(lb_index);
+    let router_lbs: Vec<_> = router_lbs
+        .into_iter()
+        .map(|(info, sets)| {
+            for (name, set) in sets {
                 router_lb_sets.insert(name.clone());
                 out.address_sets.insert(name, set);
             }
-        }
-    }
-    drop(lb_index);
+            info
+        })
+        .collect();
     let router_ctx = || RouterCtx {
         nb,
         features: state.features,
@@ -354,16 +369,63 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         warnings: std::cell::RefCell::default(),
         topology: std::cell::OnceCell::new(),
         dp_keys: &dp_tunnel_keys,
-        lb_flows: std::cell::RefCell::default(),
+        lb_flows: std::cell::RefCell::new(router::lb::LbFlowCache::with_routers(
+            router_views
+                .iter()
+                .map(|lr| lr.dp)
+                .zip(router_lbs.iter().map(std::sync::Arc::clone)),
+        )),
     };
-    // The flows are built on two threads: this one builds the first routers' flows, a worker
-    // the switches' and the other routers' (a fifth of them: routers cost more than switches
-    // on OVN-Kubernetes clusters) into a table of its own, merged into this one after.
-    // The table iterates in flow order whatever the order flows were added in, so the content
-    // is the same as one thread's.
-    let (mine, theirs) = router_views.split_at(router_views.len() - router_views.len() / 5);
+    // The flows are built on two threads, each into a table of its own, merged after (the
+    // table iterates in flow order whatever the order flows were added in, so the content is
+    // the same as one thread's). The work is shared out as it goes: this thread takes routers
+    // first, then switches; the worker builds the switch load balancer flow cache, takes
+    // switches, then routers. Warnings are kept by router and added in router order.
     let meters = out.flows.meters().cloned();
-    let (lb_flows, theirs_flows, theirs_warnings) = std::thread::scope(|s| {
+    let next_router = std::sync::atomic::AtomicUsize::new(0);
+    let next_switch = std::sync::atomic::AtomicUsize::new(0);
+    let lb_cache = std::sync::OnceLock::new();
+    let make_lb_cache = || switch::lb::lb_flow_cache(lbs.values()).with_groups(nb);
+    let run = |flows: &mut crate::flow::FlowTable, routers_first: bool| {
+        let rctx = router_ctx();
+        let mut warnings: Vec<(usize, Vec<NbWarning>)> = Vec::new();
+        let mut routers = |flows: &mut crate::flow::FlowTable| loop {
+            let i = next_router.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(lr) = router_views.get(i) else {
+                break;
+            };
+            router::build_flows(&rctx, lr, flows);
+            let w = std::mem::take(&mut *rctx.warnings.borrow_mut());
+            if !w.is_empty() {
+                warnings.push((i, w));
+            }
+        };
+        let switches = |flows: &mut crate::flow::FlowTable| {
+            let ctx = SwitchCtx {
+                nb,
+                features: state.features,
+                lbs: &lbs,
+                lb_flows: lb_cache.get_or_init(make_lb_cache),
+                svc_arp: &health.arp,
+            };
+            loop {
+                let i = next_switch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(sw) = views.get(i) else {
+                    break;
+                };
+                switch::build_flows(&ctx, sw, flows);
+            }
+        };
+        if routers_first {
+            routers(flows);
+            switches(flows);
+        } else {
+            switches(flows);
+            routers(flows);
+        }
+        warnings
+    };
+    let (mut warnings, theirs_flows, theirs_warnings) = std::thread::scope(|s| {
         let worker = s.spawn(|| {
             // Group VIP sets are checked once per build on this thread too.
             let _scope = router::gateway::hash::BuildScope::enter(nb);
@@ -371,32 +433,17 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
             if let Some(m) = meters {
                 flows.set_meters(m);
             }
-            let lb_flows = switch::lb::lb_flow_cache(lbs.values());
-            let ctx = SwitchCtx {
-                nb,
-                features: state.features,
-                lbs: &lbs,
-                lb_flows: &lb_flows,
-                svc_arp: &health.arp,
-            };
-            for sw in &views {
-                switch::build_flows(&ctx, sw, &mut flows);
-            }
-            let rctx = router_ctx();
-            for lr in theirs {
-                router::build_flows(&rctx, lr, &mut flows);
-            }
-            (lb_flows, flows, rctx.warnings.into_inner())
+            let warnings = run(&mut flows, false);
+            (flows, warnings)
         });
-        let rctx = router_ctx();
-        for lr in mine {
-            router::build_flows(&rctx, lr, &mut out.flows);
-        }
-        out.warnings.extend(rctx.warnings.into_inner());
-        worker
+        let mine = run(&mut out.flows, true);
+        let (flows, theirs) = worker
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (mine, flows, theirs)
     });
+    drop(router_lbs);
+    let lb_flows = lb_cache.into_inner().unwrap_or_else(make_lb_cache);
     // The smaller table is merged into the larger (same meters: the content is the same
     // either way).
     let mut smaller = theirs_flows;
@@ -404,7 +451,10 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         std::mem::swap(&mut smaller, &mut out.flows);
     }
     out.flows.absorb(smaller);
-    out.warnings.extend(theirs_warnings);
+    warnings.extend(theirs_warnings);
+    warnings.sort_by_key(|(i, _)| *i);
+    out.warnings
+        .extend(warnings.into_iter().flat_map(|(_, w)| w));
     let igmp = crate::igmp::build(&state.igmp, &views, &router_views, &mut out.flows);
     crate::igmp::merge_into(igmp, &mut out.multicast_groups);
     if !state.features.ct_no_masked_label {
@@ -906,17 +956,33 @@ fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
 }
 
 fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
-    // Switches by load balancer, in one pass over the switches.
-    let mut by_lb: BTreeMap<_, BTreeSet<DpIndex>> = BTreeMap::new();
+    // Switches by load balancer, in one pass over the switches: each load balancer by its
+    // position in `nb.load_balancers` (found by a walk along the map, the switch's list being
+    // sorted), each list of datapaths sorted at the end.
+    let mut by_lb: Vec<Vec<DpIndex>> = vec![Vec::new(); nb.load_balancers.len()];
+    let keys: Vec<ovsdb::model::Ref<nb::LoadBalancer>> =
+        nb.load_balancers.keys().copied().collect();
     for sw in views {
+        let mut from = 0;
         for lb in &sw.lbs {
-            by_lb.entry(*lb).or_default().insert(sw.dp);
+            // Lists are sorted: search past the previous one first.
+            let found = keys
+                .get(from..)
+                .and_then(|rest| rest.binary_search(lb).ok())
+                .map(|i| from + i)
+                .or_else(|| keys.binary_search(lb).ok());
+            if let Some(at) = found {
+                by_lb[at].push(sw.dp);
+                from = at + 1;
+            }
         }
     }
-    for lb in nb.load_balancers.values() {
-        let Some(datapaths) = by_lb.remove(&lb.uuid) else {
+    for (lb, mut dps) in nb.load_balancers.values().zip(by_lb) {
+        if dps.is_empty() {
             continue;
-        };
+        }
+        dps.sort_unstable();
+        let datapaths: BTreeSet<DpIndex> = dps.into_iter().collect();
         let mut options = lb.options.clone();
         options.insert("hairpin_orig_tuple".to_owned(), "true".to_owned());
         out.load_balancers.push(LbContent {

@@ -1092,17 +1092,36 @@ pub struct SharedFlows {
     meterable: bool,
 }
 
+/// The identity of the next [`SharedFlows`] set.
+static NEXT_SET_ID: AtomicU64 = AtomicU64::new(0);
+
 impl SharedFlows {
     /// The flows of `table` (whatever their datapaths there).
     pub fn new(table: &FlowTable) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
         Self {
-            id: NEXT.fetch_add(1, AtomicOrdering::Relaxed),
+            id: NEXT_SET_ID.fetch_add(1, AtomicOrdering::Relaxed),
             keys: table.keys.clone(),
             meterable: table
                 .keys
                 .iter()
                 .any(|k| crate::copp::proto_of(&k.actions).is_some()),
+        }
+    }
+
+    /// One set of every flow of `sets` (each once): added to a datapath, the same flows as
+    /// each of `sets` added to it.
+    pub fn union<'s>(sets: impl IntoIterator<Item = &'s Self>) -> Self {
+        let mut seen: std::collections::HashSet<&FlowKey> = std::collections::HashSet::new();
+        let mut keys = Vec::new();
+        let mut meterable = false;
+        for set in sets {
+            meterable |= set.meterable;
+            keys.extend(set.keys.iter().filter(|k| seen.insert(&***k)).cloned());
+        }
+        Self {
+            id: NEXT_SET_ID.fetch_add(1, AtomicOrdering::Relaxed),
+            keys,
+            meterable,
         }
     }
 

@@ -355,21 +355,17 @@ fn peer_has_localnet(ctx: &RouterCtx<'_>, p: &RouterPort) -> bool {
 /// The router addresses excluded from the priority-60 "drop traffic to the router" flows:
 /// `snat` external addresses, forced SNAT addresses and load balancer VIPs.
 fn undropped_ips(ctx: &RouterCtx<'_>, lr: &Router) -> BTreeSet<IpAddr> {
-    let mut out: BTreeSet<IpAddr> = lr
-        .nat_rules
-        .iter()
-        .filter(|r| r.kind == super::nat::NatKind::Snat)
-        .map(|r| r.external)
-        .collect();
+    // The VIPs (possibly thousands) first, copied as a set; then the few others.
+    let mut out: BTreeSet<IpAddr> = super::lb::router_lb_info(ctx, lr).ips.clone();
+    out.extend(
+        lr.nat_rules
+            .iter()
+            .filter(|r| r.kind == super::nat::NatKind::Snat)
+            .map(|r| r.external),
+    );
     for key in ["dnat_force_snat_ip", "lb_force_snat_ip"] {
         out.extend(super::nat::force_snat_ips(lr, key).into_iter().flatten());
     }
-    out.extend(
-        super::lb::router_lb_info(ctx, lr)
-            .vips
-            .iter()
-            .map(|(ip, _)| *ip),
-    );
     out
 }
 

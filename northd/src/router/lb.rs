@@ -36,7 +36,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use ovn_nb::model as nb;
 use ovn_sb::stage::Stage;
@@ -211,6 +211,12 @@ pub struct RouterLbs<'a> {
     pub lbs: Vec<&'a LoadBalancer>,
     /// Every VIP address with its load balancer's `neighbor_responder`, in that order.
     pub vips: Vec<(IpAddr, Responder)>,
+    /// Every VIP address, once.
+    pub ips: BTreeSet<IpAddr>,
+    /// Some load balancer has `skip_snat`.
+    pub skip_snat: bool,
+    /// The VIPs that are also NAT addresses of the router: (load balancer, VIP position).
+    pub nat_vips: Vec<(&'a LoadBalancer, usize)>,
 }
 
 /// Every load balancer by reference, with its `neighbor_responder`: built once per build, so
@@ -238,45 +244,56 @@ impl<'a> LbIndex<'a> {
 
     /// The load balancers of `lr` and their VIPs.
     pub fn router(&self, lr: &Router) -> RouterLbs<'a> {
+        let nat_ips: BTreeSet<IpAddr> = lr.nat_rules.iter().map(|r| r.external).collect();
         let mut lbs = Vec::with_capacity(lr.lbs.len());
         let mut vips = Vec::new();
+        let mut skip_snat = false;
+        let mut nat_vips = Vec::new();
         for (lb, mode) in lr.lbs.iter().filter_map(|r| self.by_ref.get(r)) {
             lbs.push(*lb);
+            skip_snat |= lb.options.skip_snat;
             vips.extend(lb.vips.iter().map(|v| (v.vip.ip, *mode)));
+            if !nat_ips.is_empty() {
+                nat_vips.extend(
+                    lb.vips
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| nat_ips.contains(&v.vip.ip))
+                        .map(|(i, _)| (*lb, i)),
+                );
+            }
         }
-        RouterLbs { lbs, vips }
+        let ips = vips.iter().map(|(ip, _)| *ip).collect();
+        RouterLbs {
+            lbs,
+            vips,
+            ips,
+            skip_snat,
+            nat_vips,
+        }
     }
 }
 
 /// The load balancers of `lr`, resolved on first use and kept in [`RouterCtx::lb_flows`].
-pub fn router_lb_info<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Rc<RouterLbs<'a>> {
+pub fn router_lb_info<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Arc<RouterLbs<'a>> {
     let mut cache = ctx.lb_flows.borrow_mut();
     if let Some(r) = cache.routers.get(&lr.dp) {
-        return Rc::clone(r);
+        return Arc::clone(r);
     }
-    let info = Rc::new(
+    let info = Arc::new(
         cache
             .index
             .get_or_insert_with(|| LbIndex::new(&ctx.nb.load_balancers, ctx.lbs))
             .router(lr),
     );
-    cache.routers.insert(lr.dp, Rc::clone(&info));
+    cache.routers.insert(lr.dp, Arc::clone(&info));
     info
-}
-
-/// The parsed load balancers of `lr`.
-fn router_lbs<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Vec<&'a LoadBalancer> {
-    router_lb_info(ctx, lr).lbs.clone()
 }
 
 /// Every VIP address of the router's load balancers (router IPs in this set are not dropped
 /// in `lr_in_ip_input` but in `lr_in_arp_resolve`).
 pub fn vip_ips(ctx: &RouterCtx<'_>, lr: &Router) -> BTreeSet<IpAddr> {
-    router_lb_info(ctx, lr)
-        .vips
-        .iter()
-        .map(|(ip, _)| *ip)
-        .collect()
+    router_lb_info(ctx, lr).ips.clone()
 }
 
 /// True when `ip` is in one of the subnets of `p`.
@@ -352,7 +369,15 @@ pub fn address_sets_with(
     lr: &Router,
     dp_key: u32,
 ) -> Vec<(String, BTreeSet<String>)> {
-    let info = index.router(lr);
+    address_sets_of(lr, &index.router(lr), dp_key)
+}
+
+/// [`address_sets`] of a router whose load balancers are `info`.
+pub fn address_sets_of(
+    lr: &Router,
+    info: &RouterLbs<'_>,
+    dp_key: u32,
+) -> Vec<(String, BTreeSet<String>)> {
     let ips = responder_of(lr, &info.vips);
     sets_of(&info.lbs, &ips, dp_key)
 }
@@ -405,7 +430,8 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         });
     }
     build_force_snat(lr, flows);
-    let lbs = router_lbs(ctx, lr);
+    let info = router_lb_info(ctx, lr);
+    let lbs = &info.lbs;
     build_neighbor(ctx, lr, flows);
     // ovn-northd's `has_lb_vip`: any entry in a `vips` column, valid or not.
     if !lbs.iter().any(|l| l.nb_has_vips) {
@@ -440,41 +466,76 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         );
     }
     // Any load balancer with `skip_snat`, whether its VIPs are valid or it has none.
-    if lbs.iter().any(|l| l.options.skip_snat) {
+    if info.skip_snat {
         let m = Match::eq(SKIP_SNAT_FOR_LB, Value::Int(1)).and_pred(Pred::Ip);
         flows.add(dp, Stage::LrOutSnat, 120, &m, &next);
     }
-    let nat_ips: BTreeSet<IpAddr> = lr.nat_rules.iter().map(|r| r.external).collect();
     let force = forces_snat(lr);
     let gw_name = match mode {
         Mode::Distributed(gw) => Some(gw.name.clone()),
         Mode::Gateway | Mode::Plain => None,
     };
     let related = ctx.features.ct_lb_related;
+    // The flows of one load balancer's VIPs, as they are on every router of this variant.
+    let vip_flows = |lb: &LoadBalancer, t: &mut FlowTable| {
+        let hash = hash_fields(&ctx.nb.load_balancers, lb);
+        for v in &lb.vips {
+            build_vip(0, mode, lb, v, (force, related), hash.as_deref(), t);
+        }
+        for v in &lb.template_vips {
+            build_template_vip(0, mode, lb, v, (force, related), hash.as_deref(), t);
+        }
+    };
     let mut cache = ctx.lb_flows.borrow_mut();
     let variant = cache.flows.entry((force, gw_name)).or_default();
-    for lb in &lbs {
-        let table = variant.entry(lb.nb).or_insert_with(|| {
-            let mut t = FlowTable::default();
-            let hash = hash_fields(&ctx.nb.load_balancers, lb);
-            for v in &lb.vips {
-                build_vip(0, mode, lb, v, (force, related), hash.as_deref(), &mut t);
+    // The load balancers of the router's groups come as one set per group (the same on
+    // every router using the group: on OVN-Kubernetes, every Service's load balancer on
+    // every gateway router); the others one by one. Either way the table holds the same
+    // flows on the same datapaths.
+    let (groups, own): (Vec<Ref<nb::LoadBalancerGroup>>, Vec<&LoadBalancer>) =
+        match ctx.nb.routers.get(&lr.nb) {
+            Some(row) => {
+                let groups: Vec<&nb::LoadBalancerGroup> = row
+                    .load_balancer_group
+                    .iter()
+                    .filter_map(|g| ctx.nb.lb_groups.get(g))
+                    .collect();
+                let own = row
+                    .load_balancer
+                    .iter()
+                    .filter(|r| !groups.iter().any(|g| g.load_balancer.contains(r)))
+                    .filter_map(|r| ctx.lbs.get(r))
+                    .collect();
+                (groups.iter().map(|g| g.uuid).collect(), own)
             }
-            for v in &lb.template_vips {
-                build_template_vip(0, mode, lb, v, (force, related), hash.as_deref(), &mut t);
+            None => (Vec::new(), lbs.clone()),
+        };
+    for g in groups {
+        let table = variant.groups.entry(g).or_insert_with(|| {
+            let mut t = FlowTable::default();
+            let members = ctx.nb.lb_groups.get(&g).map(|g| &g.load_balancer);
+            for lb in members.into_iter().flatten().filter_map(|r| ctx.lbs.get(r)) {
+                vip_flows(lb, &mut t);
             }
             SharedFlows::new(&t)
         });
         flows.add_shared(table, dp);
-        for v in &lb.vips {
-            if nat_ips.contains(&v.vip.ip) {
-                // A VIP that is also a NAT address is not un-SNATed.
-                let m = Match::pred(family(v.vip.ip))
-                    .and_eq(ip_field(v.vip.ip, true), v.vip.ip)
-                    .and(l4_match(lb.protocol, v.vip.port));
-                flows.add(dp, Stage::LrInUnsnat, 120, &m, &next);
-            }
-        }
+    }
+    for lb in own {
+        let table = variant.lbs.entry(lb.nb).or_insert_with(|| {
+            let mut t = FlowTable::default();
+            vip_flows(lb, &mut t);
+            SharedFlows::new(&t)
+        });
+        flows.add_shared(table, dp);
+    }
+    for &(lb, i) in &info.nat_vips {
+        let Some(v) = lb.vips.get(i) else { continue };
+        // A VIP that is also a NAT address is not un-SNATed.
+        let m = Match::pred(family(v.vip.ip))
+            .and_eq(ip_field(v.vip.ip, true), v.vip.ip)
+            .and(l4_match(lb.protocol, v.vip.port));
+        flows.add(dp, Stage::LrInUnsnat, 120, &m, &next);
     }
 }
 
@@ -553,10 +614,29 @@ fn hash_fields(nb_lbs: &NbLbs, lb: &LoadBalancer) -> Option<String> {
 /// to each router using it as one shared set; and each router's load balancers, resolved once.
 #[derive(Debug, Default)]
 pub struct LbFlowCache<'a> {
-    flows: BTreeMap<(bool, Option<String>), HashMap<Ref<nb::LoadBalancer>, SharedFlows>>,
+    flows: BTreeMap<(bool, Option<String>), VariantFlows>,
     /// Every load balancer by reference, with its `neighbor_responder`.
     index: Option<LbIndex<'a>>,
-    routers: HashMap<DpIndex, Rc<RouterLbs<'a>>>,
+    routers: HashMap<DpIndex, Arc<RouterLbs<'a>>>,
+}
+
+/// The shared flow sets of one variant: per load balancer, and per load balancer group (every
+/// member's flows).
+#[derive(Debug, Default)]
+struct VariantFlows {
+    lbs: HashMap<Ref<nb::LoadBalancer>, SharedFlows>,
+    groups: HashMap<Ref<nb::LoadBalancerGroup>, SharedFlows>,
+}
+
+impl<'a> LbFlowCache<'a> {
+    /// A cache that already knows the load balancers of some routers (by datapath), e.g.
+    /// resolved once for a whole build and shared by the threads building flows.
+    pub fn with_routers(routers: impl IntoIterator<Item = (DpIndex, Arc<RouterLbs<'a>>)>) -> Self {
+        Self {
+            routers: routers.into_iter().collect(),
+            ..Self::default()
+        }
+    }
 }
 
 /// The flows of one VIP, on datapath `dp`.

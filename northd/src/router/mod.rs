@@ -336,6 +336,74 @@ pub fn router_view(
     switch_peers: &BTreeMap<String, String>,
     warnings: &mut Vec<NbWarning>,
 ) -> Router {
+    router_view_with(nb, lr, dp, switch_peers, &GroupLbs::default(), warnings)
+}
+
+/// The load balancers of each load balancer group (those that exist, sorted) and whether any
+/// has a VIP, resolved once for all the switches and routers of a build.
+pub(crate) type GroupLbs = std::cell::RefCell<
+    std::collections::HashMap<Ref<nb::LoadBalancerGroup>, (Vec<Ref<nb::LoadBalancer>>, bool)>,
+>;
+
+/// The load balancers of a datapath whose `load_balancer` column is `own` and
+/// `load_balancer_group` column `groups`: those that exist, sorted, without duplicates, and
+/// whether any has a VIP. Each group is resolved once through `cache` (on OVN-Kubernetes
+/// every node's switch and gateway router share a group of every Service's load balancer).
+pub(crate) fn resolve_lbs(
+    nb: &NbSnapshot,
+    own: &std::collections::BTreeSet<Ref<nb::LoadBalancer>>,
+    groups: &std::collections::BTreeSet<Ref<nb::LoadBalancerGroup>>,
+    cache: &mut std::collections::HashMap<
+        Ref<nb::LoadBalancerGroup>,
+        (Vec<Ref<nb::LoadBalancer>>, bool),
+    >,
+) -> (Vec<Ref<nb::LoadBalancer>>, bool) {
+    /// The refs of sorted `refs` that exist, and whether any has a VIP.
+    fn existing(
+        nb: &NbSnapshot,
+        refs: Vec<Ref<nb::LoadBalancer>>,
+    ) -> (Vec<Ref<nb::LoadBalancer>>, bool) {
+        let rows = lookup_sorted(&nb.load_balancers, &refs);
+        let has_vip = rows.iter().flatten().any(|l| !l.vips.is_empty());
+        let mut rows = rows.iter();
+        let mut refs = refs;
+        refs.retain(|_| rows.next().is_some_and(Option::is_some));
+        (refs, has_vip)
+    }
+    let (mut lbs, mut has_vip) = existing(nb, own.iter().copied().collect());
+    let mut parts = 0;
+    for g in groups {
+        let Some(group) = nb.lb_groups.get(g) else {
+            continue;
+        };
+        let (refs, vip) = cache
+            .entry(*g)
+            .or_insert_with(|| existing(nb, group.load_balancer.iter().copied().collect()));
+        has_vip |= *vip;
+        if lbs.is_empty() {
+            lbs.clone_from(refs);
+        } else {
+            lbs.extend(refs.iter().copied());
+            parts += 1;
+        }
+    }
+    if parts > 0 {
+        // Sorted runs, one per source: the stable sort merges them.
+        lbs.sort();
+        lbs.dedup();
+    }
+    (lbs, has_vip)
+}
+
+/// [`router_view`], resolving load balancer groups through `groups` (kept for the build).
+pub(crate) fn router_view_with(
+    nb: &NbSnapshot,
+    lr: &nb::LogicalRouter,
+    dp: DpIndex,
+    switch_peers: &BTreeMap<String, String>,
+    groups: &GroupLbs,
+    warnings: &mut Vec<NbWarning>,
+) -> Router {
     let chassis = lr.options.get("chassis").filter(|c| !c.is_empty()).cloned();
     let mut ports: Vec<RouterPort> = lr
         .ports
@@ -384,19 +452,12 @@ pub fn router_view(
         })
         .collect();
     ports.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut lbs: Vec<Ref<nb::LoadBalancer>> = lr.load_balancer.iter().copied().collect();
-    for g in lr
-        .load_balancer_group
-        .iter()
-        .filter_map(|g| nb.lb_groups.get(g))
-    {
-        lbs.extend(g.load_balancer.iter().copied());
-    }
-    lbs.sort();
-    lbs.dedup();
-    let known = lookup_sorted(&nb.load_balancers, &lbs);
-    let mut known = known.iter();
-    lbs.retain(|_| known.next().is_some_and(Option::is_some));
+    let (lbs, _) = resolve_lbs(
+        nb,
+        &lr.load_balancer,
+        &lr.load_balancer_group,
+        &mut groups.borrow_mut(),
+    );
     let nat_rules = nat::parse_rules(nb, lr, &ports, chassis.is_some(), warnings);
     Router {
         dp,

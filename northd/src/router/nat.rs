@@ -279,13 +279,9 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
 /// Router IPs that are also SNAT addresses (or load balancer VIPs) are dropped in
 /// `lr_in_arp_resolve` rather than routed (priority 2, per port and family).
 fn build_own_snat_ip_drops(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
-    let mut keep = snat_ips(lr);
-    keep.extend(
-        super::lb::router_lb_info(ctx, lr)
-            .vips
-            .iter()
-            .map(|(ip, _)| *ip),
-    );
+    // The VIPs (possibly thousands) copied as a set, then the SNAT addresses.
+    let mut keep = super::lb::router_lb_info(ctx, lr).ips.clone();
+    keep.extend(snat_ips(lr));
     if keep.is_empty() {
         return;
     }

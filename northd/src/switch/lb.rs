@@ -144,12 +144,52 @@ pub fn build(sw: &Switch, has_stateful_acl: bool, flows: &mut FlowTable) {
 /// depend on the switch's load balancer list alone (not on its ports), so incremental steps
 /// keep them when only ports change.
 pub fn build_vips(
+    nb: &crate::snapshot::NbSnapshot,
     sw: &Switch,
     lbs: &BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>,
     cache: &LbFlowCache,
     flows: &mut FlowTable,
 ) {
-    for r in &sw.lbs {
+    // The load balancers of the switch's groups come as one set per group (on
+    // OVN-Kubernetes, every Service's load balancer on every node's switch), when every
+    // member the set was made of is in the switch's (sorted) list; the others one by one.
+    let mut covered = Vec::new();
+    let groups = nb
+        .switches
+        .get(&sw.nb)
+        .map(|row| &row.load_balancer_group)
+        .into_iter()
+        .flatten();
+    for g in groups {
+        let Some((members, set)) = cache.by_group.get(g) else {
+            continue;
+        };
+        let mut at = Vec::with_capacity(members.len());
+        let mut i = 0;
+        for m in members {
+            while sw.lbs.get(i).is_some_and(|r| r < m) {
+                i += 1;
+            }
+            if sw.lbs.get(i) != Some(m) {
+                break;
+            }
+            at.push(i);
+            i += 1;
+        }
+        if at.len() == members.len() {
+            if covered.is_empty() {
+                covered = vec![false; sw.lbs.len()];
+            }
+            for i in at {
+                covered[i] = true;
+            }
+            flows.add_shared(set, sw.dp);
+        }
+    }
+    for (i, r) in sw.lbs.iter().enumerate() {
+        if covered.get(i).copied().unwrap_or(false) {
+            continue;
+        }
         match cache.by_lb.get(r) {
             Some(t) => flows.add_shared(t, sw.dp),
             None => {
@@ -165,6 +205,29 @@ pub fn build_vips(
 #[derive(Debug, Clone, Default)]
 pub struct LbFlowCache {
     by_lb: HashMap<Ref<nb::LoadBalancer>, SharedFlows>,
+    /// Per load balancer group: its members (those of `by_lb`, sorted) and one set of all
+    /// their flows.
+    by_group: HashMap<Ref<nb::LoadBalancerGroup>, (Vec<Ref<nb::LoadBalancer>>, SharedFlows)>,
+}
+
+impl LbFlowCache {
+    /// Adds one set per load balancer group of `nb` with more than one member in the cache.
+    pub fn with_groups(mut self, nb: &crate::snapshot::NbSnapshot) -> Self {
+        for g in nb.lb_groups.values() {
+            let members: Vec<Ref<nb::LoadBalancer>> = g
+                .load_balancer
+                .iter()
+                .filter(|r| self.by_lb.contains_key(r))
+                .copied()
+                .collect();
+            if members.len() < 2 {
+                continue;
+            }
+            let set = SharedFlows::union(members.iter().filter_map(|r| self.by_lb.get(r)));
+            self.by_group.insert(g.uuid, (members, set));
+        }
+        self
+    }
 }
 
 /// Builds the flows of every load balancer once (for switches sharing them, e.g. through a
@@ -179,6 +242,7 @@ pub fn lb_flow_cache<'a>(lbs: impl IntoIterator<Item = &'a LoadBalancer>) -> LbF
                 (lb.nb, SharedFlows::new(&t))
             })
             .collect(),
+        by_group: HashMap::new(),
     }
 }
 

@@ -289,6 +289,8 @@ pub(crate) struct ViewIndex<'a> {
     peers: HashMap<&'a str, PeerFacts<'a>>,
     /// Resolved load balancer lists by the columns they come from.
     lbs: RefCell<LbsCache>,
+    /// Resolved load balancer groups.
+    groups: crate::router::GroupLbs,
 }
 
 /// See [`ViewIndex::lbs`].
@@ -331,6 +333,7 @@ impl<'a> ViewIndex<'a> {
             groups_of_port,
             peers,
             lbs: RefCell::default(),
+            groups: crate::router::GroupLbs::default(),
         }
     }
 }
@@ -370,22 +373,13 @@ fn relay_peer(nb: &NbSnapshot, index: Option<&ViewIndex<'_>>, name: &str) -> boo
 
 /// The load balancers of `ls` (its own and its groups', sorted, those that exist) and whether
 /// any has a VIP.
-fn switch_lbs(nb: &NbSnapshot, ls: &nb::LogicalSwitch) -> LbsOf {
-    let mut lbs: Vec<Ref<nb::LoadBalancer>> = ls.load_balancer.iter().copied().collect();
-    for g in ls
-        .load_balancer_group
-        .iter()
-        .filter_map(|g| nb.lb_groups.get(g))
-    {
-        lbs.extend(g.load_balancer.iter().copied());
-    }
-    lbs.sort();
-    lbs.dedup();
-    let rows = crate::router::lookup_sorted(&nb.load_balancers, &lbs);
-    let has_lb_vip = rows.iter().flatten().any(|l| !l.vips.is_empty());
-    let mut rows = rows.iter();
-    lbs.retain(|_| rows.next().is_some_and(Option::is_some));
-    (lbs, has_lb_vip)
+fn switch_lbs(nb: &NbSnapshot, ls: &nb::LogicalSwitch, groups: &crate::router::GroupLbs) -> LbsOf {
+    crate::router::resolve_lbs(
+        nb,
+        &ls.load_balancer,
+        &ls.load_balancer_group,
+        &mut groups.borrow_mut(),
+    )
 }
 
 /// [`switch_view`], with the lookups of `index` when given.
@@ -482,9 +476,9 @@ pub(crate) fn switch_view_in(
                 ls.load_balancer.iter().copied().collect(),
                 ls.load_balancer_group.iter().copied().collect(),
             ))
-            .or_insert_with(|| switch_lbs(nb, ls))
+            .or_insert_with(|| switch_lbs(nb, ls, &ix.groups))
             .clone(),
-        (None, None) => switch_lbs(nb, ls),
+        (None, None) => switch_lbs(nb, ls, &crate::router::GroupLbs::default()),
     };
     Switch {
         dp,
@@ -550,7 +544,7 @@ pub fn build_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
 /// The flows of `sw`'s load balancers ([`lb::build_vips`]): they depend on the switch's
 /// `lbs` and the load balancers alone. With [`build_port_flows`], every flow of the switch.
 pub fn build_lb_flows(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
-    lb::build_vips(sw, ctx.lbs, ctx.lb_flows, flows);
+    lb::build_vips(ctx.nb, sw, ctx.lbs, ctx.lb_flows, flows);
 }
 
 /// Every flow of `sw` but those of [`build_lb_flows`].
