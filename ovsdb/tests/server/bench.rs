@@ -635,7 +635,7 @@ fn big_sb_txn(ops: usize) -> String {
         params.push(json!({
             "op": "insert", "table": "Datapath_Binding", "uuid-name": format!("dp{d}"),
             "row": {"tunnel_key": d + 1, "external_ids": ["map", [
-                ["logical-switch", uuid::Uuid::new_v4().to_string()], ["name", format!("node-{d}")]]]},
+                ["logical-switch", uuid::Uuid::from_u128(0x5eed_u128 << 64 | d as u128).to_string()], ["name", format!("node-{d}")]]]},
         }));
     }
     for p in 0..ports {
