@@ -257,6 +257,8 @@ pub fn parse(text: &[u8]) -> Option<JsonRef<'_>> {
         s: text,
         b: text.as_bytes(),
         pos: 0,
+        values: Vec::new(),
+        members: Vec::new(),
     };
     let v = p.value(0)?;
     p.skip_ws();
@@ -267,6 +269,11 @@ struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     pos: usize,
+    /// Elements of the arrays being read, innermost last: each array is moved out at its
+    /// exact size when it ends (no spare capacity in the tree, no regrowing).
+    values: Vec<JsonRef<'a>>,
+    /// Members of the objects being read, likewise.
+    members: Vec<(Cow<'a, str>, JsonRef<'a>)>,
 }
 
 impl<'a> Parser<'a> {
@@ -299,18 +306,19 @@ impl<'a> Parser<'a> {
                     return None;
                 }
                 self.pos += 1;
-                let mut out = Vec::new();
                 if self.peek()? == b']' {
                     self.pos += 1;
-                    return Some(JsonRef::Array(out));
+                    return Some(JsonRef::Array(Vec::new()));
                 }
+                let start = self.values.len();
                 loop {
-                    out.push(self.value(depth + 1)?);
+                    let v = self.value(depth + 1)?;
+                    self.values.push(v);
                     match self.peek()? {
                         b',' => self.pos += 1,
                         b']' => {
                             self.pos += 1;
-                            return Some(JsonRef::Array(out));
+                            return Some(JsonRef::Array(self.values.split_off(start)));
                         }
                         _ => return None,
                     }
@@ -326,12 +334,12 @@ impl<'a> Parser<'a> {
     }
 
     fn object(&mut self, depth: usize) -> Option<JsonRef<'a>> {
-        let mut out: Vec<(Cow<'a, str>, JsonRef<'a>)> = Vec::new();
         let mut index: Option<std::collections::HashMap<Cow<'a, str>, usize>> = None;
         if self.peek()? == b'}' {
             self.pos += 1;
-            return Some(JsonRef::Object(out));
+            return Some(JsonRef::Object(Vec::new()));
         }
+        let start = self.members.len();
         loop {
             if self.peek()? != b'"' {
                 return None;
@@ -344,20 +352,22 @@ impl<'a> Parser<'a> {
             let v = self.value(depth)?;
             // A repeated key keeps its first position and takes the last value, as in a
             // `serde_json::Map` with `preserve_order`.
+            let out = &mut self.members;
             let existing = match &mut index {
                 Some(ix) => ix.get(&key).copied(),
-                None => out.iter().position(|(k, _)| *k == key),
+                None => out[start..].iter().position(|(k, _)| *k == key),
             };
             match existing {
-                Some(i) => out[i].1 = v,
+                Some(i) => out[start + i].1 = v,
                 None => {
                     if let Some(ix) = &mut index {
-                        ix.insert(key.clone(), out.len());
+                        ix.insert(key.clone(), out.len() - start);
                     }
                     out.push((key, v));
-                    if index.is_none() && out.len() > LINEAR_MEMBERS {
+                    if index.is_none() && out.len() - start > LINEAR_MEMBERS {
                         index = Some(
-                            out.iter()
+                            out[start..]
+                                .iter()
                                 .enumerate()
                                 .map(|(i, (k, _))| (k.clone(), i))
                                 .collect(),
@@ -369,7 +379,7 @@ impl<'a> Parser<'a> {
                 b',' => self.pos += 1,
                 b'}' => {
                     self.pos += 1;
-                    return Some(JsonRef::Object(out));
+                    return Some(JsonRef::Object(self.members.split_off(start)));
                 }
                 _ => return None,
             }
