@@ -74,6 +74,10 @@ struct Txn<'a> {
     rng: &'a mut StdRng,
     rows: Vec<FastMap<Uuid, TxnRow>>,
     symbols: FastMap<String, Symbol>,
+    /// The member names of the last row object of several members, and the order
+    /// ovsdb-server reads them in (consecutive rows of a big transaction name the same
+    /// columns).
+    member_order: (Vec<String>, Vec<usize>),
     comments: Vec<String>,
     durable: bool,
     elapsed_ms: u64,
@@ -258,6 +262,7 @@ pub(crate) fn execute_into<J: JsonView, R: ResultSink>(
         rng: &mut db.rng,
         rows: vec![FastMap::default(); schema.tables.len()],
         symbols: FastMap::default(),
+        member_order: (Vec::new(), Vec::new()),
         comments: Vec::new(),
         durable: false,
         elapsed_ms: ctx.elapsed_ms,
@@ -331,6 +336,7 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
         rng: &mut db.rng,
         rows: vec![FastMap::default(); schema.tables.len()],
         symbols: FastMap::default(),
+        member_order: (Vec::new(), Vec::new()),
         comments: Vec::new(),
         durable: false,
         elapsed_ms: 0,
@@ -601,7 +607,14 @@ impl Txn<'_> {
             }
         } else {
             let members: Vec<(&str, &J)> = json.members().collect();
-            for i in crate::parser::ovs_member_order(members.iter().map(|(k, _)| *k)) {
+            let (names, order) = &mut self.member_order;
+            let same = names.len() == members.len()
+                && names.iter().zip(&members).all(|(a, (b, _))| a == b);
+            if !same {
+                *names = members.iter().map(|(k, _)| (*k).to_owned()).collect();
+                *order = crate::parser::ovs_member_order(members.iter().map(|(k, _)| *k));
+            }
+            for i in order.clone() {
                 let (name, v) = members[i];
                 parse_member(name, v)?;
             }
