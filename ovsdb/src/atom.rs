@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::json::JsonView;
+use crate::json::{find_escape, JsonView};
 use crate::types::{AtomicType, BaseType};
 
 /// One OVSDB value. Cheap to clone (strings are shared).
@@ -217,6 +217,109 @@ pub(crate) fn uuid_json(u: &Uuid) -> Value {
 }
 
 /// Writes the same JSON as [`Atom::to_json`], without building a [`Value`].
+impl Atom {
+    /// Appends this atom's JSON text to `out`: the bytes `serde_json` writes for
+    /// [`Atom::to_json`], written without it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Integer(i) => write_i64(out, *i),
+            Self::Real(r) => {
+                // Writing to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, &real_to_json(*r));
+            }
+            Self::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Self::String(s) => write_json_str(out, s),
+            Self::Uuid(u) => {
+                out.extend_from_slice(b"[\"uuid\",\"");
+                write_uuid(out, u);
+                out.extend_from_slice(b"\"]");
+            }
+        }
+    }
+}
+
+/// Appends the decimal text of `i` to `out`.
+pub(crate) fn write_i64(out: &mut Vec<u8>, i: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// Appends `u` in its hyphenated lower-case form (36 bytes) to `out`.
+pub(crate) fn write_uuid(out: &mut Vec<u8>, u: &Uuid) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let b = u.as_bytes();
+    let mut text = [b'-'; 36];
+    let mut at = 0;
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1;
+        }
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 15)];
+        at += 2;
+    }
+    out.extend_from_slice(&text);
+}
+
+/// What `serde_json` writes after a backslash for each byte it escapes in a string (`u` for
+/// `\u00XX`), 0 for bytes it writes as they are.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Appends `s` as a JSON string to `out`, escaped exactly as `serde_json` escapes it.
+pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    let mut run = 0;
+    loop {
+        let i = find_escape(b, run);
+        out.extend_from_slice(&b[run..i]);
+        let Some(&c) = b.get(i) else { break };
+        match ESCAPE[usize::from(c)] {
+            b'u' => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 15)],
+            ]),
+            e => out.extend_from_slice(&[b'\\', e]),
+        }
+        run = i + 1;
+    }
+    out.push(b'"');
+}
+
 impl serde::Serialize for Atom {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         match self {
@@ -352,6 +455,51 @@ pub fn real_to_json(x: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_atoms_are_what_serde_json_writes() {
+        let mut strings: Vec<String> = vec![
+            String::new(),
+            "inport == \"pod-0-1\" && eth.src == {0a:58:0a:00:00:01}".into(),
+            "é ü 😀 \u{7f} \\ / \"".into(),
+        ];
+        // Every ASCII byte at every position of a 17-byte string (two words and a tail).
+        for c in 0u8..0x80 {
+            for at in 0..17 {
+                let mut s = vec![b'a'; 17];
+                s[at] = c;
+                strings.push(String::from_utf8(s).unwrap());
+            }
+        }
+        let mut atoms: Vec<Atom> = strings
+            .into_iter()
+            .map(|s| Atom::String(s.into()))
+            .collect();
+        atoms.extend([
+            Atom::Integer(0),
+            Atom::Integer(-1),
+            Atom::Integer(i64::MIN),
+            Atom::Integer(i64::MAX),
+            Atom::Integer(1234567890),
+            Atom::Real(2.5),
+            Atom::Real(1e300),
+            Atom::Real(-0.0),
+            Atom::Boolean(true),
+            Atom::Boolean(false),
+            Atom::Uuid(Uuid::nil()),
+            Atom::Uuid(Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210)),
+            Atom::Uuid(Uuid::from_u128(u128::MAX)),
+        ]);
+        for a in atoms {
+            let mut out = Vec::new();
+            a.write_json(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&a.to_json()).unwrap(),
+                "{a:?}"
+            );
+        }
+    }
 
     #[test]
     fn real_format_matches_printf_g15() {

@@ -626,6 +626,39 @@ impl Pairs {
 }
 
 /// Writes the same JSON as [`Datum::to_json`], without building a [`Value`].
+impl Datum {
+    /// Appends this datum's JSON text to `out`: the bytes `serde_json` writes for
+    /// [`Datum::to_json`], written without it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Set(v) => {
+                let atoms = v.as_slice();
+                if let [a] = atoms {
+                    return a.write_json(out);
+                }
+                out.extend_from_slice(b"[\"set\",[");
+                for (i, a) in atoms.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    a.write_json(out);
+                }
+            }
+            Self::Map(v) => {
+                out.extend_from_slice(b"[\"map\",[");
+                for (i, (k, val)) in v.as_slice().iter().enumerate() {
+                    out.extend_from_slice(if i > 0 { b",[" } else { b"[" });
+                    k.write_json(out);
+                    out.push(b',');
+                    val.write_json(out);
+                    out.push(b']');
+                }
+            }
+        }
+        out.extend_from_slice(b"]]");
+    }
+}
+
 impl serde::Serialize for Datum {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
@@ -1179,6 +1212,39 @@ impl Datum {
 mod tests {
     use super::*;
     use crate::types::ColumnType;
+
+    #[test]
+    fn written_datums_are_what_serde_json_writes() {
+        let s = |t: &str| Atom::String(t.into());
+        let big: Vec<Atom> = (0..100).map(Atom::Integer).collect();
+        let mut delta = Datum::set_from_vec(big.clone()).unwrap();
+        let shared = delta.clone();
+        delta.union_with(&Datum::scalar(Atom::Integer(1000)));
+        delta.subtract(&Datum::scalar(Atom::Integer(5)));
+        for d in [
+            Datum::empty_set(),
+            Datum::Map(Pairs::new()),
+            Datum::scalar(s("a\"b")),
+            Datum::set_from_vec(vec![s("x"), s("y")]).unwrap(),
+            Datum::set_from_vec(big).unwrap(),
+            Datum::map_from_vec(vec![(s("k"), s("v"))]).unwrap(),
+            Datum::map_from_vec(vec![
+                (s("a"), Atom::Integer(1)),
+                (s("b\n"), Atom::Integer(2)),
+            ])
+            .unwrap(),
+            delta,
+            shared,
+        ] {
+            let mut out = Vec::new();
+            d.write_json(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&d.to_json()).unwrap(),
+                "{d:?}"
+            );
+        }
+    }
 
     fn ty(j: Value) -> ColumnType {
         ColumnType::from_json(&j).unwrap()

@@ -385,6 +385,16 @@ impl Database {
         crate::transaction::execute(self, params, ctx)
     }
 
+    /// [`Database::transact_json`] with the results written as the JSON text of the reply's
+    /// `result` instead of a `Value` tree (what the server sends).
+    pub(crate) fn transact_encoded<J: JsonView>(
+        &mut self,
+        params: &J,
+        ctx: &TxnContext,
+    ) -> crate::transaction::Outcome<crate::transaction::EncodedResults> {
+        crate::transaction::execute_into(self, params, ctx)
+    }
+
     /// Replays one transaction record of the standalone file format (as read from a database file
     /// written by ovsdb-server or by us): `null` deletes a row, an object inserts a row (other
     /// columns default) or updates an existing one (column diffs when the record has

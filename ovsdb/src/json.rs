@@ -183,6 +183,66 @@ impl JsonView for JsonRef<'_> {
     }
 }
 
+/// Bytes that cannot appear as they are inside a JSON string (control characters, `"` and
+/// backslash) among the 8 bytes of `w` (little-endian): 0 when there is none, else the lowest
+/// set bit is bit 7 of the first such byte (higher bits may be set for other bytes).
+#[inline]
+pub(crate) fn escape_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q;
+    let bs = w ^ (ONES * u64::from(b'\\'));
+    let backslash = bs.wrapping_sub(ONES) & !bs;
+    (control | quote | backslash) & HIGH
+}
+
+/// The position of the first byte of `b` at or after `i` that cannot appear as it is inside a
+/// JSON string (see [`escape_mask`]), or `b.len()`.
+#[inline]
+pub(crate) fn find_escape(b: &[u8], mut i: usize) -> usize {
+    while let Some(Ok(w)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
+        let m = escape_mask(u64::from_le_bytes(w));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c < 0x20 || c == b'"' || c == b'\\' {
+            return i;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// The text of a string literal's contents whose escapes are all of one character (`\"`,
+/// `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`); `None` when it has another one.
+fn unescape_simple(body: &str) -> Option<String> {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let c = match rest.as_bytes().get(at + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        };
+        out.push(c);
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// Nesting deeper than this is left to serde_json (which refuses it).
 const MAX_DEPTH: usize = 127;
 
@@ -197,6 +257,8 @@ pub fn parse(text: &[u8]) -> Option<JsonRef<'_>> {
         s: text,
         b: text.as_bytes(),
         pos: 0,
+        values: Vec::new(),
+        members: Vec::new(),
     };
     let v = p.value(0)?;
     p.skip_ws();
@@ -207,6 +269,11 @@ struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     pos: usize,
+    /// Elements of the arrays being read, innermost last: each array is moved out at its
+    /// exact size when it ends (no spare capacity in the tree, no regrowing).
+    values: Vec<JsonRef<'a>>,
+    /// Members of the objects being read, likewise.
+    members: Vec<(Cow<'a, str>, JsonRef<'a>)>,
 }
 
 impl<'a> Parser<'a> {
@@ -239,18 +306,19 @@ impl<'a> Parser<'a> {
                     return None;
                 }
                 self.pos += 1;
-                let mut out = Vec::new();
                 if self.peek()? == b']' {
                     self.pos += 1;
-                    return Some(JsonRef::Array(out));
+                    return Some(JsonRef::Array(Vec::new()));
                 }
+                let start = self.values.len();
                 loop {
-                    out.push(self.value(depth + 1)?);
+                    let v = self.value(depth + 1)?;
+                    self.values.push(v);
                     match self.peek()? {
                         b',' => self.pos += 1,
                         b']' => {
                             self.pos += 1;
-                            return Some(JsonRef::Array(out));
+                            return Some(JsonRef::Array(self.values.split_off(start)));
                         }
                         _ => return None,
                     }
@@ -266,12 +334,12 @@ impl<'a> Parser<'a> {
     }
 
     fn object(&mut self, depth: usize) -> Option<JsonRef<'a>> {
-        let mut out: Vec<(Cow<'a, str>, JsonRef<'a>)> = Vec::new();
         let mut index: Option<std::collections::HashMap<Cow<'a, str>, usize>> = None;
         if self.peek()? == b'}' {
             self.pos += 1;
-            return Some(JsonRef::Object(out));
+            return Some(JsonRef::Object(Vec::new()));
         }
+        let start = self.members.len();
         loop {
             if self.peek()? != b'"' {
                 return None;
@@ -284,20 +352,22 @@ impl<'a> Parser<'a> {
             let v = self.value(depth)?;
             // A repeated key keeps its first position and takes the last value, as in a
             // `serde_json::Map` with `preserve_order`.
+            let out = &mut self.members;
             let existing = match &mut index {
                 Some(ix) => ix.get(&key).copied(),
-                None => out.iter().position(|(k, _)| *k == key),
+                None => out[start..].iter().position(|(k, _)| *k == key),
             };
             match existing {
-                Some(i) => out[i].1 = v,
+                Some(i) => out[start + i].1 = v,
                 None => {
                     if let Some(ix) = &mut index {
-                        ix.insert(key.clone(), out.len());
+                        ix.insert(key.clone(), out.len() - start);
                     }
                     out.push((key, v));
-                    if index.is_none() && out.len() > LINEAR_MEMBERS {
+                    if index.is_none() && out.len() - start > LINEAR_MEMBERS {
                         index = Some(
-                            out.iter()
+                            out[start..]
+                                .iter()
                                 .enumerate()
                                 .map(|(i, (k, _))| (k.clone(), i))
                                 .collect(),
@@ -309,7 +379,7 @@ impl<'a> Parser<'a> {
                 b',' => self.pos += 1,
                 b'}' => {
                     self.pos += 1;
-                    return Some(JsonRef::Object(out));
+                    return Some(JsonRef::Object(self.members.split_off(start)));
                 }
                 _ => return None,
             }
@@ -328,30 +398,29 @@ impl<'a> Parser<'a> {
     /// A string starting at the opening quote.
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.pos + 1;
-        let mut i = start;
-        loop {
-            let c = *self.b.get(i)?;
-            match c {
-                b'"' => {
-                    self.pos = i + 1;
-                    return Some(Cow::Borrowed(&self.s[start..i]));
-                }
-                b'\\' => break,
-                0..=0x1f => return None,
-                _ => i += 1,
+        let mut i = find_escape(self.b, start);
+        match *self.b.get(i)? {
+            b'"' => {
+                self.pos = i + 1;
+                return Some(Cow::Borrowed(self.s.get(start..i)?));
             }
+            b'\\' => {}
+            _ => return None,
         }
-        // Escapes: find the closing quote, then let serde_json decode the whole literal.
+        // Escapes: find the closing quote, then decode the whole literal.
         loop {
-            let c = *self.b.get(i)?;
-            match c {
+            match *self.b.get(i)? {
                 b'"' => break,
-                b'\\' => i += 2,
-                0..=0x1f => return None,
-                _ => i += 1,
+                b'\\' => i = find_escape(self.b, i + 2),
+                _ => return None,
             }
         }
-        let s: String = serde_json::from_str(self.s.get(start - 1..=i)?).ok()?;
+        let literal = self.s.get(start - 1..=i)?;
+        let s = match unescape_simple(&literal[1..literal.len() - 1]) {
+            Some(s) => s,
+            // `\u` escapes (and anything odd) are serde_json's to decode.
+            None => serde_json::from_str(literal).ok()?,
+        };
         self.pos = i + 1;
         Some(Cow::Owned(s))
     }
@@ -414,6 +483,7 @@ mod tests {
             r#"{"a":1,"b":2,"a":3}"#,
             r#"["\u00e9\n\"\\\/", "plain", "", "\ud83d\ude00", "é"]"#,
             r#"{"":null,"t":true,"f":false,"o":{},"a":[]}"#,
+            r#"["inport == \"pod-1-2\" && eth.src == {0a:58}", "a\tb\r\n\b\f\/", "long plain text with no escapes at all, over several words", "x\"", "\\", "é\"é\u0041"]"#,
             r#"{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k18":18,"k1":19,"k17":20}"#,
         ] {
             same(text);

@@ -74,6 +74,10 @@ struct Txn<'a> {
     rng: &'a mut StdRng,
     rows: Vec<FastMap<Uuid, TxnRow>>,
     symbols: FastMap<String, Symbol>,
+    /// The member names of the last row object of several members, and the order
+    /// ovsdb-server reads them in (consecutive rows of a big transaction name the same
+    /// columns).
+    member_order: (Vec<String>, Vec<usize>),
     comments: Vec<String>,
     durable: bool,
     elapsed_ms: u64,
@@ -83,6 +87,163 @@ struct Txn<'a> {
 
 /// Runs a whole `transact` request on `db` (see [`Database::transact`]).
 pub(crate) fn execute<J: JsonView>(db: &mut Database, params: &J, ctx: &TxnContext) -> TxnOutcome {
+    match execute_into::<J, ValueResults>(db, params, ctx) {
+        Outcome::Complete { results, changes } => TxnOutcome::Complete {
+            results: results.into_value(),
+            changes,
+        },
+        Outcome::Blocked { timeout_ms } => TxnOutcome::Blocked { timeout_ms },
+    }
+}
+
+/// What one operation returns.
+pub(crate) enum OpResult {
+    /// A JSON result.
+    Json(Value),
+    /// The result of an insert: `{"uuid": ["uuid", UUID]}`.
+    Inserted(Uuid),
+}
+
+/// Where [`execute_into`] puts the results of a transaction's operations.
+pub(crate) trait ResultSink: Sized {
+    /// Room for `n` results.
+    fn with_capacity(n: usize) -> Self;
+    /// The whole `result` is `v` (not an array): the request itself was bad.
+    fn whole(v: Value) -> Self;
+    /// Appends one result.
+    fn push(&mut self, r: OpResult);
+    /// Number of results so far.
+    fn len(&self) -> usize;
+}
+
+/// Results as a `Value` tree, for [`execute`].
+struct ValueResults {
+    items: Vec<Value>,
+    whole: Option<Value>,
+}
+
+impl ValueResults {
+    fn into_value(self) -> Value {
+        self.whole.unwrap_or(Value::Array(self.items))
+    }
+}
+
+impl ResultSink for ValueResults {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            items: Vec::with_capacity(n),
+            whole: None,
+        }
+    }
+    fn whole(v: Value) -> Self {
+        Self {
+            items: Vec::new(),
+            whole: Some(v),
+        }
+    }
+    fn push(&mut self, r: OpResult) {
+        self.items.push(match r {
+            OpResult::Json(v) => v,
+            OpResult::Inserted(u) => {
+                let mut m = serde_json::Map::with_capacity(1);
+                m.insert("uuid".to_owned(), crate::atom::uuid_json(&u));
+                Value::Object(m)
+            }
+        });
+    }
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// Results written straight as the JSON text of the reply's `result`, without a `Value` per
+/// operation (a big commit has one insert result per row).
+#[derive(Debug, Default)]
+pub(crate) struct EncodedResults {
+    text: Vec<u8>,
+    n: usize,
+    /// Set when `text` is a whole result, not the elements of an array.
+    whole: bool,
+}
+
+impl EncodedResults {
+    /// The `result` as JSON text.
+    pub(crate) fn into_text(self) -> Vec<u8> {
+        if self.whole {
+            return self.text;
+        }
+        let mut text = self.text;
+        text.push(b']');
+        text
+    }
+}
+
+impl ResultSink for EncodedResults {
+    fn with_capacity(n: usize) -> Self {
+        // About the size of an insert's result.
+        let mut text = Vec::with_capacity(1 + n.min(1 << 20) * 56);
+        text.push(b'[');
+        Self {
+            text,
+            n: 0,
+            whole: false,
+        }
+    }
+    fn whole(v: Value) -> Self {
+        Self {
+            text: v.to_string().into_bytes(),
+            n: 0,
+            whole: true,
+        }
+    }
+    fn push(&mut self, r: OpResult) {
+        if self.n > 0 {
+            self.text.push(b',');
+        }
+        self.n += 1;
+        match r {
+            OpResult::Json(v) => {
+                // Writing a `Value` to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut self.text, &v);
+            }
+            OpResult::Inserted(u) => {
+                self.text.extend_from_slice(b"{\"uuid\":[\"uuid\",\"");
+                crate::atom::write_uuid(&mut self.text, &u);
+                self.text.extend_from_slice(b"\"]}");
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        self.n
+    }
+}
+
+/// The result of [`execute_into`]: [`TxnOutcome`] with results of any [`ResultSink`].
+pub(crate) enum Outcome<R> {
+    /// See [`TxnOutcome::Complete`].
+    Complete {
+        /// The `result` of the reply.
+        results: R,
+        /// What the commit changed; `None` when it failed, `Some(empty)` when it changed nothing.
+        changes: Option<Arc<ChangeSet>>,
+    },
+    /// See [`TxnOutcome::Blocked`].
+    Blocked {
+        /// The smallest `timeout` of the transaction's `wait` operations, if any has one.
+        timeout_ms: Option<u64>,
+    },
+}
+
+/// [`execute`], with the results put in `R`.
+pub(crate) fn execute_into<J: JsonView, R: ResultSink>(
+    db: &mut Database,
+    params: &J,
+    ctx: &TxnContext,
+) -> Outcome<R> {
+    let complete_err = |e: Error| Outcome::Complete {
+        results: R::whole(e.to_json()),
+        changes: None,
+    };
     let ops = match params.as_array() {
         Some(a) if a.first().and_then(J::as_str) == Some(db.schema.name.as_str()) => &a[1..],
         Some(_) => {
@@ -101,6 +262,7 @@ pub(crate) fn execute<J: JsonView>(db: &mut Database, params: &J, ctx: &TxnConte
         rng: &mut db.rng,
         rows: vec![FastMap::default(); schema.tables.len()],
         symbols: FastMap::default(),
+        member_order: (Vec::new(), Vec::new()),
         comments: Vec::new(),
         durable: false,
         elapsed_ms: ctx.elapsed_ms,
@@ -108,18 +270,18 @@ pub(crate) fn execute<J: JsonView>(db: &mut Database, params: &J, ctx: &TxnConte
         held_locks: &ctx.held_locks,
     };
     let n = ops.len();
-    let mut results: Vec<Value> = Vec::with_capacity(n + 1);
+    let mut results = R::with_capacity(n + 1);
     let mut failed = false;
     for (i, op) in ops.iter().enumerate() {
         match txn.execute_op(op, i + 1, n) {
             Ok(r) => results.push(r),
             Err(Stop::Failed(e)) => {
-                results.push(e.to_json());
+                results.push(OpResult::Json(e.to_json()));
                 failed = true;
                 break;
             }
             Err(Stop::Blocked) => {
-                return TxnOutcome::Blocked {
+                return Outcome::Blocked {
                     timeout_ms: txn.timeout_ms,
                 };
             }
@@ -127,10 +289,10 @@ pub(crate) fn execute<J: JsonView>(db: &mut Database, params: &J, ctx: &TxnConte
     }
     if failed {
         while results.len() < n {
-            results.push(Value::Null);
+            results.push(OpResult::Json(Value::Null));
         }
-        return TxnOutcome::Complete {
-            results: Value::Array(results),
+        return Outcome::Complete {
+            results,
             changes: None,
         };
     }
@@ -143,15 +305,15 @@ pub(crate) fn execute<J: JsonView>(db: &mut Database, params: &J, ctx: &TxnConte
             }
             drop(txn);
             db.apply(&changes, &refs);
-            TxnOutcome::Complete {
-                results: Value::Array(results),
+            Outcome::Complete {
+                results,
                 changes: Some(Arc::new(changes)),
             }
         }
         Err(e) => {
-            results.push(e.to_json());
-            TxnOutcome::Complete {
-                results: Value::Array(results),
+            results.push(OpResult::Json(e.to_json()));
+            Outcome::Complete {
+                results,
                 changes: None,
             }
         }
@@ -174,6 +336,7 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
         rng: &mut db.rng,
         rows: vec![FastMap::default(); schema.tables.len()],
         symbols: FastMap::default(),
+        member_order: (Vec::new(), Vec::new()),
         comments: Vec::new(),
         durable: false,
         elapsed_ms: 0,
@@ -292,13 +455,6 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
     Ok(Arc::new(changes))
 }
 
-fn complete_err(e: Error) -> TxnOutcome {
-    TxnOutcome::Complete {
-        results: e.to_json(),
-        changes: None,
-    }
-}
-
 struct Prepared {
     changes: ChangeSet,
     refs: FastMap<(usize, Uuid), i64>,
@@ -314,13 +470,17 @@ impl Txn<'_> {
         }
     }
 
-    fn execute_op<J: JsonView>(&mut self, op: &J, i: usize, n: usize) -> Result<Value, Stop> {
+    fn execute_op<J: JsonView>(&mut self, op: &J, i: usize, n: usize) -> Result<OpResult, Stop> {
         let mut p = ObjParser::new(op, i, n);
         let name = p.member("op", Kind::Id, false).and_then(J::as_str);
         let mut result = Ok(json!({}));
+        let mut inserted = None;
         if let Some(name) = name {
             result = match name {
-                "insert" => self.op_insert(&mut p),
+                "insert" => self.op_insert(&mut p).map(|u| {
+                    inserted = u;
+                    json!({})
+                }),
                 "select" => self.op_select(&mut p),
                 "update" => self.op_update(&mut p, op),
                 "mutate" => self.op_mutate(&mut p),
@@ -366,7 +526,10 @@ impl Txn<'_> {
                 ))));
             }
         }
-        Ok(r)
+        Ok(match inserted {
+            Some(u) => OpResult::Inserted(u),
+            None => OpResult::Json(r),
+        })
     }
 
     fn parse_table<J: JsonView>(&self, p: &mut ObjParser<'_, J>) -> Option<usize> {
@@ -444,7 +607,14 @@ impl Txn<'_> {
             }
         } else {
             let members: Vec<(&str, &J)> = json.members().collect();
-            for i in crate::parser::ovs_member_order(members.iter().map(|(k, _)| *k)) {
+            let (names, order) = &mut self.member_order;
+            let same = names.len() == members.len()
+                && names.iter().zip(&members).all(|(a, (b, _))| a == b);
+            if !same {
+                *names = members.iter().map(|(k, _)| (*k).to_owned()).collect();
+                *order = crate::parser::ovs_member_order(members.iter().map(|(k, _)| *k));
+            }
+            for i in order.clone() {
                 let (name, v) = members[i];
                 parse_member(name, v)?;
             }
@@ -570,16 +740,16 @@ impl Txn<'_> {
         Some((tr.new.as_mut()?, tr.changed.as_mut_slice()))
     }
 
-    fn op_insert<J: JsonView>(&mut self, p: &mut ObjParser<'_, J>) -> Result<Value, Stop> {
+    fn op_insert<J: JsonView>(&mut self, p: &mut ObjParser<'_, J>) -> Result<Option<Uuid>, Stop> {
         let t = self.parse_table(p);
         let uuid_json = p.member("uuid", Kind::Str, true);
         let uuid_name = p.member("uuid-name", Kind::Id, true).and_then(J::as_str);
         let row_json = p.member("row", Kind::Object, false);
         let (Some(t), Some(row_json)) = (t, row_json) else {
-            return Ok(json!({}));
+            return Ok(None);
         };
         if p.has_error() {
-            return Ok(json!({}));
+            return Ok(None);
         }
         let mut explicit = None;
         if let Some(uj) = uuid_json {
@@ -640,9 +810,7 @@ impl Txn<'_> {
                 changed: vec![true; ncols],
             },
         );
-        let mut result = serde_json::Map::with_capacity(1);
-        result.insert("uuid".to_owned(), crate::atom::uuid_json(&uuid));
-        Ok(Value::Object(result))
+        Ok(Some(uuid))
     }
 
     fn op_select<J: JsonView>(&mut self, p: &mut ObjParser<'_, J>) -> Result<Value, Stop> {

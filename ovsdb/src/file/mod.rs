@@ -63,7 +63,7 @@ use serde_json::Value;
 
 pub use record::{
     append_encoded_record_text, encode_record, encode_record_text, parse_header, CorruptTail,
-    Corruption, RawRecord, Record, RecordHeader, RecordReader,
+    Corruption, RawRecord, Record, RecordHeader, RecordReader, StagedRecords,
 };
 pub use txn::TransactionRecord;
 

@@ -198,10 +198,22 @@ pub fn encode_record_text(data: Vec<u8>) -> Vec<u8> {
 /// Appends to `dst` what [`encode_record_text`] returns for `data`: several records encoded one
 /// after the other, to be written at once.
 pub fn append_encoded_record_text(dst: &mut Vec<u8>, mut data: Vec<u8>) {
-    use std::io::Write as _;
     data.push(b'\n');
-    let sha1 = Sha1::digest(&data);
-    let mut header = Vec::with_capacity(80);
+    let header = record_header(&data);
+    dst.reserve_exact(header.len() + data.len());
+    dst.extend_from_slice(&header);
+    dst.extend_from_slice(&data);
+}
+
+/// Room left for a record's header by [`StagedRecords::append_with`]: `OVSDB JSON `, a
+/// 20-digit length, a space, 40 hex digits and a newline.
+const HEADER_ROOM: usize = 11 + 20 + 1 + 40 + 1;
+
+/// The header of a record whose data (final newline included) is `data`.
+fn record_header(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let sha1 = Sha1::digest(data);
+    let mut header = Vec::with_capacity(HEADER_ROOM);
     // Writing to a Vec cannot fail.
     let _ = write!(header, "OVSDB {STANDALONE_MAGIC} {} ", data.len());
     // The digest in hex, without the `String` that `hex::encode` builds char by char.
@@ -210,9 +222,64 @@ pub fn append_encoded_record_text(dst: &mut Vec<u8>, mut data: Vec<u8>) {
         header.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
     }
     header.push(b'\n');
-    dst.reserve_exact(header.len() + data.len());
-    dst.extend_from_slice(&header);
-    dst.extend_from_slice(&data);
+    header
+}
+
+/// Encoded records waiting to be written at once, each built in place: its data is written
+/// straight into the buffer and its header put in front afterwards, so a big record is never
+/// copied.
+#[derive(Debug, Default)]
+pub struct StagedRecords {
+    buf: Vec<u8>,
+    /// Where the first record starts in `buf` (the room its header did not use comes before).
+    start: usize,
+}
+
+impl StagedRecords {
+    /// Appends one record whose compact JSON text (without the final newline) `write` appends
+    /// to the buffer it is given; when `write` returns false, nothing is appended.
+    pub fn append_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        let first = self.buf.is_empty();
+        let at = self.buf.len();
+        self.buf.resize(at + HEADER_ROOM, 0);
+        let data = self.buf.len();
+        if !write(&mut self.buf) {
+            self.buf.truncate(at);
+            return false;
+        }
+        self.buf.push(b'\n');
+        let header = record_header(&self.buf[data..]);
+        let from = data - header.len();
+        self.buf[from..data].copy_from_slice(&header);
+        if first {
+            self.start = from;
+        } else {
+            // Close the unused room between the previous record and this one.
+            let end = self.buf.len();
+            self.buf.copy_within(from..end, at);
+            self.buf.truncate(end - (from - at));
+        }
+        true
+    }
+
+    /// The encoded records, one after the other.
+    pub fn bytes(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+
+    /// True when no record is staged.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Drops the staged records; a big buffer is given back.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.start = 0;
+        if self.buf.capacity() > 1 << 20 {
+            self.buf = Vec::new();
+        }
+    }
 }
 
 /// Reads records one by one from a byte stream.

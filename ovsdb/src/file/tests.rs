@@ -334,3 +334,36 @@ mod damaged {
         }
     }
 }
+
+#[test]
+fn staged_records_are_the_encoded_records() {
+    let texts: Vec<Vec<u8>> = vec![
+        br#"{"a":1}"#.to_vec(),
+        Vec::new(),
+        vec![b'x'; 100_000],
+        br#"{"b":[1,2,3]}"#.to_vec(),
+    ];
+    let mut staged = StagedRecords::default();
+    let mut expected = Vec::new();
+    for t in &texts {
+        let keep = !t.is_empty();
+        assert_eq!(
+            staged.append_with(|out| {
+                out.extend_from_slice(t);
+                keep
+            }),
+            keep
+        );
+        if keep {
+            append_encoded_record_text(&mut expected, t.clone());
+        }
+        assert_eq!(staged.bytes(), &expected[..]);
+    }
+    staged.clear();
+    assert!(staged.is_empty() && staged.bytes().is_empty());
+    assert!(staged.append_with(|out| {
+        out.extend_from_slice(b"{}");
+        true
+    }));
+    assert_eq!(staged.bytes(), &encode_record_text(b"{}".to_vec())[..]);
+}

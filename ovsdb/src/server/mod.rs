@@ -303,10 +303,20 @@ impl Server {
                 .sessions
                 .get_mut(&sid)
                 .and_then(|s| s.outbox.get_mut(pos));
-            if let Some(Outgoing::Message(Message::Response(r))) = reply {
-                if let Ok(results) = &mut r.result {
-                    session::push_io_error(results, e);
+            match reply {
+                Some(Outgoing::Message(Message::Response(r))) => {
+                    if let Ok(results) = &mut r.result {
+                        session::push_io_error(results, e);
+                    }
                 }
+                Some(Outgoing::Encoded(parts)) => {
+                    if let [part] = parts.as_mut_slice() {
+                        let mut text = part.to_vec();
+                        session::push_io_error_text(&mut text, e);
+                        *part = bytes::Bytes::from(text);
+                    }
+                }
+                _ => {}
             }
         }
     }

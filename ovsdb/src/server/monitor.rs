@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::atom::NoSymbols;
+use crate::atom::{write_json_str, write_uuid, NoSymbols};
 use crate::condition::Condition;
 use crate::datum::Datum;
 use crate::db::{ChangeSet, Database, Row};
@@ -356,10 +356,6 @@ pub fn datum_apply_diff(old: &Datum, diff: &Datum, ty: &ColumnType) -> Datum {
     }
 }
 
-fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    let _ = serde_json::to_writer(out, s);
-}
-
 fn row_json(ts: &TableSchema, row: &Row, cols: &[usize], skip_defaults: bool) -> Value {
     let mut m = Map::new();
     for &c in cols {
@@ -476,8 +472,7 @@ fn write_row_json(
         first = false;
         write_json_str(out, &col.name);
         out.push(b':');
-        // Writing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, d);
+        d.write_json(out);
     }
     out.push(b'}');
 }
@@ -495,9 +490,8 @@ fn write_row_update(
 ) -> bool {
     let start = out.len();
     let key = |out: &mut Vec<u8>| {
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
         out.push(b'"');
-        out.extend_from_slice(uuid.hyphenated().encode_lower(&mut buf).as_bytes());
+        write_uuid(out, uuid);
         out.extend_from_slice(b"\":{");
     };
     let old_m = old.filter(|r| tm.matches(ts, r));
@@ -567,8 +561,7 @@ fn write_row_update(
                             first = false;
                             write_json_str(out, &col.name);
                             out.push(b':');
-                            let _ =
-                                serde_json::to_writer(&mut *out, &datum_diff(od, nd, &col.type_));
+                            datum_diff(od, nd, &col.type_).write_json(out);
                         }
                     }
                     out.push(b'}');
@@ -644,9 +637,8 @@ impl Monitor {
                     out.push(b',');
                 }
                 first_row = false;
-                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
                 out.push(b'"');
-                out.extend_from_slice(uuid.hyphenated().encode_lower(&mut buf).as_bytes());
+                write_uuid(&mut out, uuid);
                 let tag: &[u8] = match self.version {
                     MonitorVersion::V1 => b"\":{\"new\":{",
                     _ => b"\":{\"initial\":{",
@@ -666,8 +658,7 @@ impl Monitor {
                     first_col = false;
                     write_json_str(&mut out, &col.name);
                     out.push(b':');
-                    // Writing into a Vec cannot fail.
-                    let _ = serde_json::to_writer(&mut out, d);
+                    d.write_json(&mut out);
                 }
                 out.extend_from_slice(b"}}");
             }

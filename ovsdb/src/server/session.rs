@@ -16,10 +16,11 @@ use serde_json::{json, Value};
 
 use super::monitor::{self, Monitor, MonitorVersion};
 use super::{Outgoing, Server};
-use crate::db::{ChangeSet, TxnContext, TxnOutcome};
+use crate::db::{ChangeSet, TxnContext};
 use crate::json::{JsonRef, JsonView};
 use crate::jsonrpc::echo::{Keepalive, KeepaliveAction};
 use crate::jsonrpc::{Frame, JsonRpcError, Message, Notification, Request, Response};
+use crate::transaction::{EncodedResults, Outcome};
 
 /// Identifies one client session of a [`Server`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -125,8 +126,34 @@ fn syntax_error(syntax: &Value, details: impl Into<String>) -> Value {
 /// Appends the `"I/O error"` result of a transaction whose commit was not written.
 pub(crate) fn push_io_error(results: &mut Value, e: &super::StorageError) {
     if let Value::Array(a) = results {
-        a.push(json!({"error": "I/O error", "details": e.to_string()}));
+        a.push(io_error(e));
     }
+}
+
+fn io_error(e: &super::StorageError) -> Value {
+    json!({"error": "I/O error", "details": e.to_string()})
+}
+
+/// How the reply to a `transact` ends, after its results.
+const REPLY_END: &[u8] = b",\"error\":null}";
+
+/// [`push_io_error`] on the encoded reply to a `transact` (`{"id":..,"result":[..],"error":null}`).
+pub(crate) fn push_io_error_text(reply: &mut Vec<u8>, e: &super::StorageError) {
+    let Some(end) = reply.len().checked_sub(REPLY_END.len() + 1) else {
+        return;
+    };
+    if !reply.ends_with(REPLY_END) || reply[end] != b']' {
+        return;
+    }
+    let empty = reply[..end].ends_with(b"[");
+    reply.truncate(end);
+    if !empty {
+        reply.push(b',');
+    }
+    // Writing a `Value` to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *reply, &io_error(e));
+    reply.push(b']');
+    reply.extend_from_slice(REPLY_END);
 }
 
 fn notification(method: &str, params: Vec<Value>) -> Message {
@@ -321,14 +348,15 @@ impl Server {
         self.complete_transact(sid, p, outcome)
     }
 
-    /// Executes a transaction, with its parameters already read when `parsed`.
+    /// Executes a transaction, with its parameters already read when `parsed`; the results
+    /// come as the JSON text of the reply's `result`.
     fn execute_transact(
         &mut self,
         sid: SessionId,
         p: &PendingTxn,
         now: Instant,
         parsed: Option<&JsonRef<'_>>,
-    ) -> TxnOutcome {
+    ) -> Outcome<EncodedResults> {
         let elapsed = now.saturating_duration_since(p.received);
         let ctx = TxnContext {
             held_locks: self.held_locks(sid),
@@ -336,13 +364,13 @@ impl Server {
         };
         let db = &mut self.dbs[p.db].db;
         match (parsed, &p.params) {
-            (Some(params), _) => db.transact_json(params, &ctx),
-            (None, TxnParams::Tree(params)) => db.transact(params, &ctx),
+            (Some(params), _) => db.transact_encoded(params, &ctx),
+            (None, TxnParams::Tree(params)) => db.transact_encoded(params, &ctx),
             (None, TxnParams::Frame(bytes)) => {
                 // Parsed before, when the request arrived.
                 let tree = crate::json::parse(bytes);
                 let params = tree.as_ref().and_then(transact_params).map(|(_, p)| p);
-                db.transact_json(params.unwrap_or(&JsonRef::Null), &ctx)
+                db.transact_encoded(params.unwrap_or(&JsonRef::Null), &ctx)
             }
         }
     }
@@ -353,22 +381,35 @@ impl Server {
         &mut self,
         sid: SessionId,
         mut p: PendingTxn,
-        outcome: TxnOutcome,
+        outcome: Outcome<EncodedResults>,
     ) -> bool {
         match outcome {
-            TxnOutcome::Complete { results, changes } => {
-                let mut results = results;
+            Outcome::Complete { results, changes } => {
                 let mut staged = false;
+                let mut io_error = None;
                 if let Some(ch) = changes.filter(|c| !c.is_empty()) {
                     match self.commit(p.db, ch) {
                         Ok(s) => staged = s,
                         Err(e) => {
                             tracing::error!(db = %self.dbs[p.db].name, "cannot write commit: {e}");
-                            push_io_error(&mut results, &e);
+                            io_error = Some(e);
                         }
                     }
                 }
-                self.reply(sid, p.id, Ok(results));
+                // The reply as `encode_message` writes a `Response`, from the results' text.
+                let results = results.into_text();
+                let mut text = Vec::with_capacity(results.len() + 64);
+                text.extend_from_slice(b"{\"id\":");
+                // Writing a `Value` to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut text, &p.id);
+                text.extend_from_slice(b",\"result\":");
+                text.extend_from_slice(&results);
+                drop(results);
+                text.extend_from_slice(REPLY_END);
+                if let Some(e) = io_error {
+                    push_io_error_text(&mut text, &e);
+                }
+                self.send(sid, Outgoing::Encoded(vec![Bytes::from(text)]));
                 if staged {
                     // The reply waits in the outbox for the log's flush, which turns it into an
                     // error if the write fails.
@@ -378,7 +419,7 @@ impl Server {
                 }
                 true
             }
-            TxnOutcome::Blocked { timeout_ms } => {
+            Outcome::Blocked { timeout_ms } => {
                 p.timeout_ms = timeout_ms;
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     s.pending.push(p);

@@ -128,7 +128,7 @@ pub struct FileStorage {
     base_size: u64,
     schema_json: Value,
     /// Encoded records of the commits staged since the last flush.
-    staged: Vec<u8>,
+    staged: file::StagedRecords,
     /// Whether a staged commit must be synced (durable, or [`StorageOptions::sync_every_commit`]).
     staged_sync: bool,
     /// Records read when the file was opened plus records written since.
@@ -205,7 +205,7 @@ impl FileStorage {
                 options,
                 base_size,
                 schema_json,
-                staged: Vec::new(),
+                staged: file::StagedRecords::default(),
                 staged_sync: false,
                 n_records,
                 next_compact: Instant::now() + options.compact_min_interval,
@@ -260,8 +260,12 @@ impl CommitLog for FileStorage {
     }
 
     fn stage(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError> {
-        if let Some(record) = commit_record_text(db.schema(), changes, now_ms()) {
-            file::append_encoded_record_text(&mut self.staged, record);
+        let date_ms = now_ms();
+        let schema = db.schema();
+        if self
+            .staged
+            .append_with(|out| write_commit_record(out, schema, changes, date_ms))
+        {
             self.n_records += 1;
             self.staged_sync |= changes.durable || self.options.sync_every_commit;
         }
@@ -273,12 +277,9 @@ impl CommitLog for FileStorage {
             return Ok(());
         }
         let sync = std::mem::take(&mut self.staged_sync);
-        let written = self.log.append_encoded_records(&self.staged);
+        let written = self.log.append_encoded_records(self.staged.bytes());
+        // After a big commit, its buffer goes back.
         self.staged.clear();
-        if self.staged.capacity() > 1 << 20 {
-            // After a big commit: its buffer goes back.
-            self.staged = Vec::new();
-        }
         written?;
         if sync {
             self.log.sync()?;
@@ -367,19 +368,27 @@ pub fn commit_record(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Opti
 /// [`commit_record`] as the compact JSON text `serde_json` would write for it, written straight
 /// from `changes` without building the record's `Value` tree (the file log's per-commit path).
 pub fn commit_record_text(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Option<Vec<u8>> {
-    fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-        // Writing atoms, datums and strings to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, v);
-    }
+    let mut out = Vec::with_capacity(256);
+    write_commit_record(&mut out, schema, changes, date_ms).then_some(out)
+}
+
+/// Appends [`commit_record_text`]'s text to `out`; returns false, with nothing appended, when
+/// nothing persistent changed.
+fn write_commit_record(
+    out: &mut Vec<u8>,
+    schema: &Schema,
+    changes: &ChangeSet,
+    date_ms: i64,
+) -> bool {
+    use crate::atom::{write_i64, write_json_str, write_uuid};
     fn put_uuid_key(out: &mut Vec<u8>, u: &Uuid) {
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
         out.push(b'"');
-        out.extend_from_slice(u.hyphenated().encode_lower(&mut buf).as_bytes());
+        write_uuid(out, u);
         out.extend_from_slice(b"\":");
     }
-    let mut out = Vec::with_capacity(256);
+    let start = out.len();
     out.extend_from_slice(b"{\"_date\":");
-    put(&mut out, &date_ms);
+    write_i64(out, date_ms);
     let mut any_table = false;
     for tc in &changes.tables {
         let Some(ts) = schema.tables.get(tc.table) else {
@@ -387,7 +396,7 @@ pub fn commit_record_text(schema: &Schema, changes: &ChangeSet, date_ms: i64) ->
         };
         let table_start = out.len();
         out.push(b',');
-        put(&mut out, ts.name.as_str());
+        write_json_str(out, &ts.name);
         out.extend_from_slice(b":{");
         let mut any_row = false;
         for rc in &tc.rows {
@@ -398,11 +407,11 @@ pub fn commit_record_text(schema: &Schema, changes: &ChangeSet, date_ms: i64) ->
             match (&rc.old, &rc.new) {
                 (None, None) => continue,
                 (Some(_), None) => {
-                    put_uuid_key(&mut out, &rc.uuid);
+                    put_uuid_key(out, &rc.uuid);
                     out.extend_from_slice(b"null");
                 }
                 (None, Some(new)) => {
-                    put_uuid_key(&mut out, &rc.uuid);
+                    put_uuid_key(out, &rc.uuid);
                     out.push(b'{');
                     let mut first = true;
                     for col in ts.user_columns() {
@@ -414,14 +423,14 @@ pub fn commit_record_text(schema: &Schema, changes: &ChangeSet, date_ms: i64) ->
                             out.push(b',');
                         }
                         first = false;
-                        put(&mut out, col.name.as_str());
+                        write_json_str(out, &col.name);
                         out.push(b':');
-                        put(&mut out, d);
+                        d.write_json(out);
                     }
                     out.push(b'}');
                 }
                 (Some(old), Some(new)) => {
-                    put_uuid_key(&mut out, &rc.uuid);
+                    put_uuid_key(out, &rc.uuid);
                     out.push(b'{');
                     let mut first = true;
                     for col in ts.user_columns() {
@@ -433,9 +442,9 @@ pub fn commit_record_text(schema: &Schema, changes: &ChangeSet, date_ms: i64) ->
                             out.push(b',');
                         }
                         first = false;
-                        put(&mut out, col.name.as_str());
+                        write_json_str(out, &col.name);
                         out.push(b':');
-                        put(&mut out, &datum_diff(o, n, &col.type_));
+                        datum_diff(o, n, &col.type_).write_json(out);
                     }
                     if first {
                         // Nothing persistent changed in this row.
@@ -455,15 +464,16 @@ pub fn commit_record_text(schema: &Schema, changes: &ChangeSet, date_ms: i64) ->
         }
     }
     if !any_table {
-        return None;
+        out.truncate(start);
+        return false;
     }
     out.extend_from_slice(b",\"_is_diff\":true");
     if let Some(c) = &changes.comment {
         out.extend_from_slice(b",\"_comment\":");
-        put(&mut out, c.as_str());
+        write_json_str(out, c);
     }
     out.push(b'}');
-    Some(out)
+    true
 }
 
 /// A snapshot record of every row of `db` (full rows, non-default persistent columns).

@@ -831,7 +831,7 @@ fn big_sb_txn(ops: usize) -> String {
         params.push(json!({
             "op": "insert", "table": "Datapath_Binding", "uuid-name": format!("dp{d}"),
             "row": {"tunnel_key": d + 1, "external_ids": ["map", [
-                ["logical-switch", uuid::Uuid::new_v4().to_string()], ["name", format!("node-{d}")]]]},
+                ["logical-switch", uuid::Uuid::from_u128(0x5eed_u128 << 64 | d as u128).to_string()], ["name", format!("node-{d}")]]]},
         }));
     }
     for p in 0..ports {
@@ -963,4 +963,100 @@ fn bench_big_commit() {
         }
     }
     eprintln!("\n{}", report.join("\n"));
+}
+
+/// The big Southbound commit of [`bench_big_commit`] without sockets: the request's bytes
+/// through the connection's codec into a file-backed core on a seeded database, with one
+/// monitor session, then the reply and the monitor's update encoded to bytes. Prints the time
+/// of each step. `OVNKIT_BENCH_BIG_MON=northd` monitors as northd does (`Logical_Flow` without
+/// inserts; default: every row of the three tables); `OVNKIT_BENCH_BIG_DUMP=DIR` writes the
+/// reply, the update and the database file there (to compare builds: same seed, same bytes but
+/// for the record's `_date`). For callgrind: `--toggle-collect='*big_commit_in_process*'`.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored bench --nocapture"]
+fn bench_big_commit_layers() {
+    let ovn = testkit::require_or_skip!();
+    let dir = tempfile::tempdir().unwrap();
+    let sb = ovn.schema(testkit::Schema::Southbound).unwrap();
+    let ops = std::env::var("OVNKIT_BENCH_BIG_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(75_000);
+    let request = big_sb_txn(ops);
+    let f = fresh_db(dir.path(), "sb.db", &sb, &[]);
+    let (db, st, _) =
+        ovsdb::server::FileStorage::open(&f, ovsdb::server::StorageOptions::default()).unwrap();
+    let db = ovsdb::Database::with_seed(db.schema().as_ref().clone(), 1);
+    let mut server = ovsdb::server::Server::new(ovsdb::server::ServerConfig::default()).unwrap();
+    server.add_database(db, Some(Box::new(st))).unwrap();
+    let now = Instant::now();
+    let writer = server.connect(now, None);
+    let mon = server.connect(now, None);
+    let tables = if std::env::var("OVNKIT_BENCH_BIG_MON").as_deref() == Ok("northd") {
+        json!({"Logical_Flow": [{"select": {"insert": false, "initial": true, "modify": true, "delete": true}}],
+               "Datapath_Binding": [{}], "Port_Binding": [{}]})
+    } else {
+        json!({"Logical_Flow": [{}], "Datapath_Binding": [{}], "Port_Binding": [{}]})
+    };
+    server.handle_message(
+        mon,
+        ovsdb::jsonrpc::Message::Request(ovsdb::jsonrpc::Request {
+            method: "monitor_cond".into(),
+            params: vec![json!("OVN_Southbound"), json!("m"), tables],
+            id: json!(1),
+        }),
+        now,
+    );
+    while server.poll_transmit(mon).is_some() {}
+    let t = Instant::now();
+    let (reply, update) = big_commit_in_process(&mut server, writer, mon, request.as_bytes());
+    eprintln!(
+        "{ops} operations, {} bytes: {:.0} ms in process; reply {} bytes, update {} bytes, file {} bytes",
+        request.len(),
+        t.elapsed().as_secs_f64() * 1e3,
+        reply.len(),
+        update.len(),
+        std::fs::metadata(&f).unwrap().len()
+    );
+    if let Ok(out) = std::env::var("OVNKIT_BENCH_BIG_DUMP") {
+        let out = Path::new(&out);
+        std::fs::create_dir_all(out).unwrap();
+        std::fs::write(out.join("reply.json"), &reply).unwrap();
+        std::fs::write(out.join("update.json"), &update).unwrap();
+        std::fs::copy(&f, out.join("sb.db")).unwrap();
+    }
+}
+
+/// The timed part of [`bench_big_commit_layers`]: returns the reply's and the update's bytes.
+#[inline(never)]
+fn big_commit_in_process(
+    server: &mut ovsdb::server::Server,
+    writer: ovsdb::server::SessionId,
+    mon: ovsdb::server::SessionId,
+    request: &[u8],
+) -> (bytes::BytesMut, bytes::BytesMut) {
+    let now = Instant::now();
+    let mut codec = ovsdb::jsonrpc::JsonRpcCodec::new();
+    let mut buf = bytes::BytesMut::from(request);
+    let t = Instant::now();
+    while let Some(f) = codec.decode_frame(&mut buf).unwrap() {
+        server.handle_frame(writer, &f, now).unwrap();
+    }
+    let handled = t.elapsed();
+    let mut reply = bytes::BytesMut::new();
+    while let Some(m) = server.poll_transmit(writer) {
+        m.encode(&mut reply).unwrap();
+    }
+    let replied = t.elapsed();
+    let mut update = bytes::BytesMut::new();
+    while let Some(m) = server.poll_transmit(mon) {
+        m.encode(&mut update).unwrap();
+    }
+    eprintln!(
+        "handle_frame {:.0} ms, flush + reply {:.0} ms, update {:.0} ms",
+        handled.as_secs_f64() * 1e3,
+        (replied - handled).as_secs_f64() * 1e3,
+        (t.elapsed() - replied).as_secs_f64() * 1e3
+    );
+    (reply, update)
 }
