@@ -132,3 +132,27 @@ unsafe impl GlobalAlloc for PerCommand {
         }
     }
 }
+
+/// Gives the pages glibc's malloc holds free back to the system (`malloc_trim`), so that the
+/// resident set shrinks to what is in use; nothing under mimalloc.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if choice() == SYSTEM {
+        // SAFETY: `malloc_trim` only reads and updates the allocator's own state.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
+/// Bytes glibc's malloc has handed out and not been given back (`mallinfo2`: arena blocks in
+/// use plus mmapped blocks); `None` under mimalloc or elsewhere.
+pub(crate) fn heap_in_use() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if choice() == SYSTEM {
+        // SAFETY: `mallinfo2` only reads the allocator's statistics.
+        let m = unsafe { libc::mallinfo2() };
+        return u64::try_from(m.uordblks + m.hblkhd).ok();
+    }
+    None
+}

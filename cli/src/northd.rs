@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use northd::diff::{plan_with_flows, SbRows};
+use northd::diff::{plan_into, SbRows, SbTxn, TextSink};
 use northd::flow::FlowKey;
 use northd::incremental::{Engine, NbChange, SbLookup, Step};
 use northd::sb_flows::{FlowDp, FlowId, FlowWrites, SbFlows};
@@ -28,7 +28,7 @@ use ovn_nb::model as nb;
 use ovn_sb::model as sb;
 use ovsdb::client::{
     ChangeKind, Client, ClientConfig, IndexSpec, MonitorSelect, Replica, TrackedChange, Txn,
-    TxnReply,
+    TxnReply, TxnStream,
 };
 use ovsdb::model::Uuid;
 use ovsdb::model::{Model, Ref};
@@ -471,10 +471,25 @@ fn memory_mib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Logs the memory at a step of a round (debug level: `RUST_LOG=ovnkit=debug`).
+/// Logs the memory at a step of a round (debug level: `RUST_LOG=ovnkit=debug`): resident set,
+/// its peak, and the bytes malloc has handed out (`heap_mib`; the rest of the resident set is
+/// free memory malloc keeps).
 fn memory_at(step: &str) {
     let (rss, hwm) = memory_mib();
-    tracing::debug!(rss_mib = rss, hwm_mib = hwm, "memory after {step}");
+    let heap = crate::alloc::heap_in_use().map_or(0, |b| b >> 20);
+    tracing::debug!(
+        rss_mib = rss,
+        hwm_mib = hwm,
+        heap_mib = heap,
+        "memory after {step}"
+    );
+}
+
+/// Gives back to the system the memory a step of the round freed (what the resident set
+/// measures), then logs the memory as [`memory_at`].
+fn trimmed_memory_at(step: &str) {
+    crate::alloc::release_free_memory();
+    memory_at(step);
 }
 
 /// `NB_Global` `hv_cfg`: the smallest `nb_cfg` any chassis has caught up with (`nb_cfg` when
@@ -694,24 +709,33 @@ impl Daemon {
         let t = Instant::now();
         // The SB transaction is planned and serialized on another thread while the engine
         // indexes the content (the operations are typed and serialized straight to bytes, no
-        // JSON tree per op).
+        // JSON tree per op), and its text goes to the SB server piece by piece as it is
+        // written: a full round's (tens of MB) is never held whole.
         let state = current.state();
+        let stream = self
+            .sb
+            .transact_stream()
+            .map_err(|e| txn_error(&self.sb, "SB", &e))?;
+        let sink = TextSink::new(stream.sender());
         let (engine, planned) = Engine::new_with(snapshot, state, |content| {
             let start = Instant::now();
-            let mut txn = plan_with_flows(&current, &flows, content).map_err(|e| e.to_string())?;
+            let txn = SbTxn::with_sink(sink);
+            let mut txn = plan_into(&current, &flows, content, txn).map_err(|e| e.to_string())?;
             let writes = txn.flow_writes();
             if sb_nb_cfg != Some(nb_cfg) {
                 txn.push_json(northd::embedded::nb_cfg_update(nb_cfg));
             }
             let n_ops = txn.len();
             let inserts = txn.inserts();
-            // The operations were serialized as they were planned: the text is the transaction.
-            let bytes = txn.into_bytes().map_err(|e| e.to_string())?;
-            Ok::<_, String>((start, n_ops, inserts, bytes, writes))
+            // What the sink has not been handed yet.
+            let rest = txn.into_bytes().map_err(|e| e.to_string())?;
+            Ok::<_, String>((start, n_ops, inserts, rest, writes))
         });
         drop(current);
         *self.flows.borrow_mut() = flows;
-        let (plan_start, n_ops, inserts, bytes, writes) = planned?;
+        // A failed plan drops the stream unfinished: the connection is reset (nothing of the
+        // partial transaction is committed).
+        let (plan_start, n_ops, inserts, rest, writes) = planned?;
         // Build until the plan started; plan (and serialization) from there on, overlapped
         // with the engine's indexing: the two add up to the wall time.
         let build_ms = plan_start.saturating_duration_since(t).as_millis() as u64;
@@ -729,13 +753,11 @@ impl Daemon {
         // shares the flow texts): freed before the SB commit and the echo of the non-flow rows.
         let mut engine = engine;
         engine.release_content();
-        memory_at("serialize");
-        let reply = self.write_sb_bytes(bytes, n_ops, inserts).await?;
-        if let Some(reply) = reply {
-            self.record_flows(&writes, &reply);
-        }
+        trimmed_memory_at("serialize");
+        let reply = self.finish_sb_stream(stream, rest, n_ops, inserts).await?;
+        self.record_flows(&writes, &reply);
         drop(writes);
-        memory_at("SB commit");
+        trimmed_memory_at("SB commit");
         tracing::info!(
             parse_ms,
             build_ms,
@@ -751,7 +773,7 @@ impl Daemon {
         let r = self
             .write_nb(&lsps, &dynamic, &global_options, nb_cfg)
             .await;
-        memory_at("NB write-back");
+        trimmed_memory_at("NB write-back");
         r
     }
 
@@ -907,19 +929,19 @@ impl Daemon {
         })
     }
 
-    /// Writes a transaction already serialized as `transact` params (`n_ops` operations,
-    /// `inserts` as [`northd::diff::SbTxn::inserts`] gives them), then as [`Self::write_sb`].
-    async fn write_sb_bytes(
+    /// Ends a streamed SB transaction with `rest` (the last of its text; `n_ops` operations,
+    /// `inserts` as [`northd::diff::SbTxn::inserts`] gives them), waits for the commit, then as
+    /// [`Self::write_sb`]. A round with nothing to change commits an empty transaction.
+    async fn finish_sb_stream(
         &self,
-        params: Vec<u8>,
+        stream: TxnStream,
+        rest: Vec<u8>,
         n_ops: usize,
         inserts: Vec<(usize, String)>,
-    ) -> Result<Option<TxnReply>, String> {
-        let mut reply = None;
-        if n_ops > 0 {
-            let r = self.sb.transact_bytes(params.into(), n_ops, inserts).await;
-            reply = Some(self.sb_written(r)?);
-        }
+    ) -> Result<TxnReply, String> {
+        stream.send(rest.into());
+        let r = stream.finish(n_ops, inserts).await;
+        let reply = self.sb_written(r)?;
         self.after_sb_write();
         Ok(reply)
     }
@@ -946,7 +968,9 @@ impl Daemon {
             return Ok(());
         };
         let snapshot = engine.nb();
-        let mut ops: Vec<Value> = Vec::new();
+        // Each operation is written to the transaction's text as it is made (a full round
+        // writes back thousands of ports: no JSON tree of them all).
+        let mut ops = OpsText::new("OVN_Northbound");
         let ups: Vec<(Uuid, bool)> = self
             .sb
             .with_replica(|rep| {
@@ -960,7 +984,7 @@ impl Daemon {
             })
             .unwrap_or_default();
         for (u, up) in ups {
-            ops.push(json!({
+            ops.push(&json!({
                 "op": "update",
                 "table": "Logical_Switch_Port",
                 "where": [["_uuid", "==", ["uuid", u.to_string()]]],
@@ -972,7 +996,7 @@ impl Daemon {
                 Some(s) => json!(s),
                 None => json!(["set", []]),
             };
-            ops.push(json!({
+            ops.push(&json!({
                 "op": "update",
                 "table": "Logical_Switch_Port",
                 "where": [["_uuid", "==", ["uuid", port.to_string()]]],
@@ -992,7 +1016,7 @@ impl Daemon {
                 .unwrap_or(nb_cfg);
             if options != g.options || g.sb_cfg != nb_cfg || g.hv_cfg != hv {
                 let pairs: Vec<Value> = options.iter().map(|(k, v)| json!([k, v])).collect();
-                ops.push(json!({
+                ops.push(&json!({
                     "op": "update",
                     "table": "NB_Global",
                     "where": [["_uuid", "==", ["uuid", g.uuid.to_string()]]],
@@ -1000,18 +1024,53 @@ impl Daemon {
                 }));
             }
         }
-        if ops.is_empty() {
+        if ops.n_ops == 0 {
             return Ok(());
         }
-        let mut txn = Txn::new();
-        for op in ops {
-            txn.op(op);
-        }
+        let n_ops = ops.n_ops;
         self.nb
-            .transact(txn)
+            .transact_bytes(ops.into_bytes()?.into(), n_ops, Vec::new())
             .await
             .map_err(|e| txn_error(&self.nb, "NB", &e))?;
         Ok(())
+    }
+}
+
+/// `transact` params written as text one operation at a time.
+struct OpsText {
+    text: Vec<u8>,
+    n_ops: usize,
+    failed: Option<String>,
+}
+
+impl OpsText {
+    /// No operation yet, on database `db`.
+    fn new(db: &str) -> Self {
+        let mut text = b"[".to_vec();
+        text.extend_from_slice(Value::String(db.to_owned()).to_string().as_bytes());
+        Self {
+            text,
+            n_ops: 0,
+            failed: None,
+        }
+    }
+
+    /// Appends operation `op`.
+    fn push(&mut self, op: &Value) {
+        self.text.push(b',');
+        if let Err(e) = serde_json::to_writer(&mut self.text, op) {
+            self.failed.get_or_insert_with(|| e.to_string());
+        }
+        self.n_ops += 1;
+    }
+
+    /// The params (`[db, op...]`).
+    fn into_bytes(mut self) -> Result<Vec<u8>, String> {
+        if let Some(e) = self.failed {
+            return Err(format!("NB transaction: {e}"));
+        }
+        self.text.push(b']');
+        Ok(self.text)
     }
 }
 

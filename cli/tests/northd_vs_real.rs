@@ -389,6 +389,18 @@ fn ovnk_250_nodes_vs_real() {
     );
 }
 
+/// Only our northd on issue 9's second shape (as [`ovnk_100_nodes_ours`]).
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored --nocapture"]
+fn ovnk_250_nodes_ours() {
+    let ovn = testkit::require_or_skip!();
+    let mut db = shapes::ovnk::build(shapes::ovnk::Scale::NODES_250);
+    let load = shapes::ovnk::insert_all(&mut db);
+    drop(db);
+    let r = run(&ovn, load, true, ovnkit_stack());
+    eprintln!("ours: {r:?}");
+}
+
 /// Only our northd on issue 8's shape, printing its whole log (for diagnosing a round).
 #[test]
 #[ignore = "benchmark; run with --release -- --ignored --nocapture"]

@@ -327,8 +327,32 @@ pub struct SbTxn<'a> {
     /// The operation index of each row inserted so far with a `uuid-name`, by placeholder
     /// number (flows refer to new datapaths and groups through them).
     by_name: HashMap<u64, usize>,
+    /// Where the text goes as it grows, if anywhere ([`Self::with_sink`]).
+    sink: Option<TextSink>,
     content: std::marker::PhantomData<&'a SbContent>,
 }
+
+/// Where an [`SbTxn`] hands its text, piece by piece, as it grows ([`SbTxn::with_sink`]): e.g.
+/// straight to the SB server's socket, so that a big transaction's text never sits in memory
+/// whole.
+#[derive(Clone)]
+pub struct TextSink(std::sync::Arc<dyn Fn(Vec<u8>) + Send + Sync>);
+
+impl TextSink {
+    /// A sink calling `f` with each piece.
+    pub fn new(f: impl Fn(Vec<u8>) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for TextSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TextSink")
+    }
+}
+
+/// The text an [`SbTxn`] with a sink gathers before handing it over.
+const SINK_PIECE: usize = 256 << 10;
 
 /// The start of the params.
 const TXN_HEAD: &[u8] = b"[\"OVN_Southbound\"";
@@ -343,6 +367,7 @@ impl Default for SbTxn<'_> {
             failed: None,
             flow_writes: FlowWrites::default(),
             by_name: HashMap::new(),
+            sink: None,
             content: std::marker::PhantomData,
         }
     }
@@ -352,6 +377,15 @@ impl<'a> SbTxn<'a> {
     /// An empty transaction.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty transaction that hands its text to `sink` in pieces of about 256 KiB as it
+    /// grows (the head included); [`Self::into_bytes`] then gives only the rest.
+    pub fn with_sink(sink: TextSink) -> Self {
+        Self {
+            sink: Some(sink),
+            ..Self::default()
+        }
     }
 
     /// Number of operations.
@@ -391,6 +425,15 @@ impl<'a> SbTxn<'a> {
             self.failed.get_or_insert_with(|| e.to_string());
         }
         self.n_ops += 1;
+        if let Some(sink) = &self.sink {
+            if self.text.len() >= SINK_PIECE && self.failed.is_none() {
+                let piece = std::mem::replace(
+                    &mut self.text,
+                    Vec::with_capacity(SINK_PIECE + SINK_PIECE / 4),
+                );
+                (sink.0)(piece);
+            }
+        }
     }
 
     /// Inserts `row` (its `_uuid` is ignored) and returns the placeholder UUID other rows of
@@ -648,7 +691,8 @@ impl<'a> SbTxn<'a> {
         self.clone().into_bytes()
     }
 
-    /// The `transact` params as JSON bytes, without copying them.
+    /// The `transact` params as JSON bytes, without copying them (with a sink: what it has
+    /// not been handed yet).
     pub fn into_bytes(mut self) -> Result<Vec<u8>, NorthdError> {
         if let Some(e) = self.failed {
             return Err(NorthdError::SbTransaction(e));
@@ -937,8 +981,17 @@ pub fn plan_with_flows<'a>(
     flows: &SbFlows,
     new: &'a SbContent,
 ) -> Result<SbTxn<'a>, NorthdError> {
-    let mut b = SbTxn::new();
+    plan_into(current, flows, new, SbTxn::new())
+}
 
+/// [`plan_with_flows`] adding the operations to `b` (e.g. one with a sink,
+/// [`SbTxn::with_sink`]).
+pub fn plan_into<'a>(
+    current: &SbRows,
+    flows: &SbFlows,
+    new: &'a SbContent,
+    mut b: SbTxn<'a>,
+) -> Result<SbTxn<'a>, NorthdError> {
     // SB_Global.
     match &current.sb_global {
         Some(g) => {

@@ -242,6 +242,10 @@ impl SbFlows {
         for u in &writes.deleted {
             self.remove(u);
         }
+        // Room for every insert at once: no growth (with the old and the new table both
+        // allocated) half-way through a full round's tens of thousands.
+        self.by_uuid.reserve(writes.inserted.len());
+        self.by_id.reserve(writes.inserted.len());
         for w in &writes.inserted {
             let dp = match w.dp {
                 WrittenDp::Known(dp) => Some(dp),

@@ -75,6 +75,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 enum Outgoing {
     Message(Message),
     Bytes(Vec<Bytes>),
+    /// A request's head, then its params as they come, then `}` once they end; written as
+    /// one message (nothing else goes between its pieces).
+    Stream(Bytes, mpsc::UnboundedReceiver<super::StreamPart>),
 }
 
 /// The successful `result` of a response, as the JSON text the server sent (see
@@ -135,12 +138,19 @@ pub(crate) enum Incoming {
     Update(RawNotification),
 }
 
+/// A read buffer larger than this is not kept once emptied (see [`ClientCodec::decode`]).
+const BIG_BUFFER: usize = 1 << 20;
+
 /// Splits the stream into messages; while `raw_id` is set, a successful response with that id
-/// is handed back as raw JSON instead of being parsed.
+/// is handed back as raw JSON instead of being parsed, as are those to the requests in
+/// `raw_replies`.
 #[derive(Debug, Default)]
 struct ClientCodec {
     splitter: JsonSplitter,
     raw_id: Option<u64>,
+    /// Requests whose successful response is handed back as raw JSON
+    /// ([`Connection::request_raw_reply`]).
+    raw_replies: std::collections::HashSet<u64>,
     /// Monitor update notifications are handed back as raw JSON.
     raw_updates: bool,
     /// Bytes of the frames handed out so far.
@@ -161,6 +171,12 @@ impl Decoder for ClientCodec {
         let frame = match self.splitter.next_frame(src) {
             Ok(Some(f)) => {
                 self.consumed += f.len() as u64;
+                // The buffer grew to hold this message (a whole database, a big update) and
+                // would keep that size for good, sharing its storage with the frame: it
+                // starts afresh instead, and the storage goes with the frame.
+                if src.is_empty() && src.capacity() > BIG_BUFFER {
+                    *src = BytesMut::new();
+                }
                 f
             }
             Ok(None) => return Ok(None),
@@ -170,13 +186,15 @@ impl Decoder for ClientCodec {
                 return Err(e);
             }
         };
-        if let Some(id) = self.raw_id {
-            if let Some(result) = raw_result(&frame, id) {
-                let reply = RawReply {
-                    frame: frame.freeze(),
-                    result,
-                };
-                return Ok(Some(Incoming::Raw(id, reply)));
+        if self.raw_id.is_some() || !self.raw_replies.is_empty() {
+            if let Some((id, result)) = raw_result_any(&frame) {
+                if self.raw_id == Some(id) || self.raw_replies.remove(&id) {
+                    let reply = RawReply {
+                        frame: frame.freeze(),
+                        result,
+                    };
+                    return Ok(Some(Incoming::Raw(id, reply)));
+                }
             }
         }
         if self.raw_updates {
@@ -218,19 +236,28 @@ impl Decoder for ClientCodec {
 /// with only the members `id` (equal to `id`), `result` (not null) and optionally `error`
 /// (null), `method` (null) and `params` (null). Anything else (or a frame that is not valid at
 /// this level) is `None`, left to the full parser and its checks.
+#[cfg(test)]
 fn raw_result(frame: &[u8], id: u64) -> Option<Range<usize>> {
+    raw_result_any(frame)
+        .filter(|(i, _)| *i == id)
+        .map(|(_, r)| r)
+}
+
+/// The id and the byte range of `result` when `frame` is a successful response to a request
+/// with a numeric id (as [`raw_result`] checks it).
+fn raw_result_any(frame: &[u8]) -> Option<(u64, Range<usize>)> {
     let mut result = None;
-    let mut id_ok = false;
+    let mut id = None;
     for (key, value) in top_level_members(frame)? {
         let v = &frame[value.clone()];
         match &frame[key] {
-            b"id" => id_ok = serde_json::from_slice::<u64>(v).ok() == Some(id),
+            b"id" => id = serde_json::from_slice::<u64>(v).ok(),
             b"result" if v != b"null" => result = Some(value),
             b"error" | b"method" | b"params" if v == b"null" => {}
             _ => return None,
         }
     }
-    result.filter(|_| id_ok)
+    Some((id?, result?))
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -442,6 +469,44 @@ impl Connection {
                             }
                             r
                         }
+                        Outgoing::Stream(head, mut parts) => {
+                            let mut r = SinkExt::<Message>::flush(&mut sink).await;
+                            if r.is_ok() {
+                                r = sink
+                                    .get_mut()
+                                    .write_all(&head)
+                                    .await
+                                    .map_err(JsonRpcError::Io);
+                            }
+                            while r.is_ok() {
+                                match parts.recv().await {
+                                    Some(super::StreamPart::Bytes(b)) => {
+                                        r = sink
+                                            .get_mut()
+                                            .write_all(&b)
+                                            .await
+                                            .map_err(JsonRpcError::Io);
+                                    }
+                                    Some(super::StreamPart::End) => {
+                                        r = sink
+                                            .get_mut()
+                                            .write_all(b"}")
+                                            .await
+                                            .map_err(JsonRpcError::Io);
+                                        break;
+                                    }
+                                    None => {
+                                        // Abandoned half-way: the server has a partial
+                                        // request, so the connection must end.
+                                        let _ = sink.get_mut().shutdown().await;
+                                        r = Err(JsonRpcError::Io(std::io::Error::other(
+                                            "a streamed request was abandoned",
+                                        )));
+                                    }
+                                }
+                            }
+                            r
+                        }
                     };
                     next = queue.try_recv().ok();
                 }
@@ -511,6 +576,39 @@ impl Connection {
         })
     }
 
+    /// [`request_raw`](Self::request_raw) whose successful response comes back as
+    /// [`Incoming::Raw`] (the result's JSON text) instead of a parsed message; an error
+    /// response comes as a message (then call [`forget_raw_reply`](Self::forget_raw_reply)).
+    pub(crate) fn request_raw_reply(&mut self, method: &str, params: Bytes) -> Result<u64> {
+        let id = self.queue_raw(method, params)?;
+        self.reader.decoder_mut().raw_replies.insert(id);
+        Ok(id)
+    }
+
+    /// Sends a request whose params are written as they come from `parts` (see
+    /// [`Client::transact_stream`](super::Client::transact_stream)), its successful response
+    /// handed back as with [`request_raw_reply`](Self::request_raw_reply); returns its id.
+    pub(crate) fn request_stream(
+        &mut self,
+        method: &str,
+        parts: mpsc::UnboundedReceiver<super::StreamPart>,
+    ) -> Result<u64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let head = format!(
+            "{{\"id\":{id},\"method\":{},\"params\":",
+            Value::String(method.to_owned())
+        );
+        self.queue(Outgoing::Stream(Bytes::from(head), parts))?;
+        self.reader.decoder_mut().raw_replies.insert(id);
+        Ok(id)
+    }
+
+    /// No longer expects request `id`'s response as raw JSON.
+    pub(crate) fn forget_raw_reply(&mut self, id: u64) {
+        self.reader.decoder_mut().raw_replies.remove(&id);
+    }
+
     /// Sends a request and returns its id.
     pub(crate) async fn request(&mut self, method: &str, params: Vec<Value>) -> Result<u64> {
         let id = self.next_id;
@@ -527,6 +625,10 @@ impl Connection {
     /// Sends a request whose `params` are the JSON text `params` (an array, e.g. from
     /// `serde_json::to_vec`), queued without being parsed or copied, and returns its id.
     pub async fn request_raw(&mut self, method: &str, params: Bytes) -> Result<u64> {
+        self.queue_raw(method, params)
+    }
+
+    fn queue_raw(&mut self, method: &str, params: Bytes) -> Result<u64> {
         let id = self.next_id;
         self.next_id += 1;
         let head = format!(

@@ -178,6 +178,58 @@ impl ClientConfig {
     }
 }
 
+/// A piece of a streamed transaction's text, or its end ([`Client::transact_stream`]).
+#[derive(Debug)]
+pub(crate) enum StreamPart {
+    /// More of the `transact` params.
+    Bytes(bytes::Bytes),
+    /// The params are complete.
+    End,
+}
+
+/// What the reply to a streamed transaction is read with: its number of operations and its
+/// inserts (operation index, table), known once the text is complete.
+pub(crate) type StreamMeta = (usize, Vec<(usize, String)>);
+
+/// A transaction being written to the server ([`Client::transact_stream`]).
+#[derive(Debug)]
+pub struct TxnStream {
+    parts: mpsc::UnboundedSender<StreamPart>,
+    meta: Option<oneshot::Sender<StreamMeta>>,
+    reply: oneshot::Receiver<Result<TxnReply>>,
+}
+
+impl TxnStream {
+    /// Sends the next piece of the `transact` params (`[database, op...]` as JSON text, in
+    /// pieces cut anywhere). Pieces sent after the connection failed are dropped: the failure
+    /// comes out of [`finish`](Self::finish).
+    pub fn send(&self, piece: bytes::Bytes) {
+        let _ = self.parts.send(StreamPart::Bytes(piece));
+    }
+
+    /// A cloneable function that [`send`](Self::send)s each piece it is given (for a
+    /// producer on another thread). A stream dropped unfinished is abandoned only once these
+    /// are dropped too.
+    pub fn sender(&self) -> impl Fn(Vec<u8>) + Send + Sync + Clone + 'static {
+        let parts = self.parts.clone();
+        move |piece: Vec<u8>| {
+            let _ = parts.send(StreamPart::Bytes(piece.into()));
+        }
+    }
+
+    /// Ends the request, whose params hold `n_ops` operations of which `inserts` are the
+    /// `insert`s (operation index, table), and waits for the reply as
+    /// [`Client::transact_bytes`] does.
+    pub async fn finish(mut self, n_ops: usize, inserts: Vec<(usize, String)>) -> Result<TxnReply> {
+        // The reply is read with these; they are handed over before the request can end.
+        if let Some(meta) = self.meta.take() {
+            let _ = meta.send((n_ops, inserts));
+        }
+        let _ = self.parts.send(StreamPart::End);
+        (&mut self.reply).await.map_err(|_| ClientError::Closed)?
+    }
+}
+
 /// The connection state, observable through [`Client::subscribe`].
 #[derive(Debug, Clone, Default)]
 pub struct Status {
@@ -378,6 +430,30 @@ impl Client {
             reply: tx,
         })?;
         rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Starts a transaction whose `transact` params are written while they are produced:
+    /// each piece handed to [`TxnStream::send`] goes to the server as it is (the whole text
+    /// of a big transaction never sits in memory at once), and [`TxnStream::finish`] ends
+    /// the request and waits for its reply, read compactly ([`TxnReply::from_slice`]).
+    ///
+    /// While the request is being written nothing else is sent on the connection. If the
+    /// stream is dropped unfinished, the connection is closed (the server got a partial
+    /// request) and the client reconnects.
+    pub fn transact_stream(&self) -> Result<TxnStream> {
+        let (parts, parts_rx) = mpsc::unbounded_channel();
+        let (meta, meta_rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel();
+        self.send(Cmd::TransactStream {
+            parts: parts_rx,
+            meta: meta_rx,
+            reply: tx,
+        })?;
+        Ok(TxnStream {
+            parts,
+            meta: Some(meta),
+            reply: rx,
+        })
     }
 
     /// Sends any request on the current connection and returns its result.

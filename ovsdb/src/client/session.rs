@@ -42,6 +42,12 @@ pub(crate) enum Cmd {
         inserts: Vec<(usize, String)>,
         reply: oneshot::Sender<Result<TxnReply>>,
     },
+    /// A transaction written as it is produced (`Client::transact_stream`).
+    TransactStream {
+        parts: mpsc::UnboundedReceiver<super::StreamPart>,
+        meta: oneshot::Receiver<super::StreamMeta>,
+        reply: oneshot::Sender<Result<TxnReply>>,
+    },
     Request(String, Vec<Value>, oneshot::Sender<Result<Value>>),
     SetCondition(String, Option<Vec<Value>>, oneshot::Sender<Result<()>>),
     Lock(String, bool, oneshot::Sender<Result<bool>>),
@@ -54,6 +60,12 @@ enum Pending {
         reply: oneshot::Sender<Result<TxnReply>>,
         n_ops: usize,
         inserts: Vec<(usize, String)>,
+    },
+    /// A streamed transaction: its operation count and inserts come through `meta` once its
+    /// text is complete (before the server can answer).
+    Streamed {
+        reply: oneshot::Sender<Result<TxnReply>>,
+        meta: oneshot::Receiver<super::StreamMeta>,
     },
     Raw(String, oneshot::Sender<Result<Value>>),
     Cond(oneshot::Sender<Result<()>>),
@@ -447,7 +459,10 @@ impl Session {
                 m = live.conn.next_incoming() => match m {
                     Ok(Incoming::Message(m)) => self.message(&mut live, m).await,
                     Ok(n @ Incoming::Update(_)) => self.incoming(&mut live, n),
-                    Ok(Incoming::Raw(..)) => Ok(()),
+                    Ok(Incoming::Raw(id, reply)) => {
+                        self.raw_reply(&mut live, id, reply.result());
+                        Ok(())
+                    }
                     Err(e) => Err(e),
                 },
                 c = rx.recv() => match c {
@@ -490,7 +505,11 @@ impl Session {
                     n_ops: txn.ops().len(),
                     inserts: txn.inserts().to_vec(),
                 };
-                ("transact".to_owned(), txn.params(&self.cfg.database), p)
+                (
+                    "transact".to_owned(),
+                    txn.into_params(&self.cfg.database),
+                    p,
+                )
             }
             Cmd::TransactBytes {
                 params,
@@ -503,7 +522,22 @@ impl Session {
                     n_ops,
                     inserts,
                 };
-                return match live.conn.request_raw("transact", params).await {
+                // The reply comes back as text, read straight into UUIDs (no JSON tree of
+                // tens of thousands of results).
+                return match live.conn.request_raw_reply("transact", params) {
+                    Ok(id) => {
+                        live.pending.insert(id, pending);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        fail_pending(pending);
+                        Err(e)
+                    }
+                };
+            }
+            Cmd::TransactStream { parts, meta, reply } => {
+                let pending = Pending::Streamed { reply, meta };
+                return match live.conn.request_stream("transact", parts) {
                     Ok(id) => {
                         live.pending.insert(id, pending);
                         Ok(())
@@ -612,11 +646,66 @@ impl Session {
                 let Some(id) = r.id.as_u64() else {
                     return Ok(());
                 };
+                live.conn.forget_raw_reply(id);
                 let Some(p) = live.pending.remove(&id) else {
                     return Ok(());
                 };
                 self.complete(p, r.result);
                 Ok(())
+            }
+        }
+    }
+
+    /// A successful response kept as JSON text (`result`): the reply to a transaction sent
+    /// with [`Connection::request_raw_reply`].
+    fn raw_reply(&mut self, live: &mut Live, id: u64, result: &[u8]) {
+        match live.pending.remove(&id) {
+            Some(Pending::Transact {
+                reply,
+                n_ops,
+                inserts,
+            }) => {
+                let r = TxnReply::from_slice(result, n_ops);
+                self.transacted(reply, &inserts, r);
+            }
+            Some(Pending::Streamed { reply, mut meta }) => {
+                let (n_ops, inserts) = meta.try_recv().unwrap_or_default();
+                let r = TxnReply::from_slice(result, n_ops);
+                self.transacted(reply, &inserts, r);
+            }
+            Some(p) => {
+                let r = serde_json::from_slice(result)
+                    .map_err(|e| json!({"error": "malformed reply", "details": e.to_string()}));
+                self.complete(p, r);
+            }
+            None => {}
+        }
+    }
+
+    /// Hands a transaction's outcome to its caller, once the replica shows the rows it
+    /// inserted (read-your-writes) when it succeeded.
+    fn transacted(
+        &mut self,
+        reply: oneshot::Sender<Result<TxnReply>>,
+        inserts: &[(usize, String)],
+        r: Result<TxnReply>,
+    ) {
+        match r {
+            Ok(ok) => {
+                let rows = self.missing_inserts(&ok, inserts);
+                if rows.is_empty() {
+                    let _ = reply.send(Ok(ok));
+                } else {
+                    self.waiting.push(RwWait {
+                        rows,
+                        reply,
+                        result: ok,
+                        deadline: tokio::time::Instant::now() + self.cfg.read_your_writes_timeout,
+                    });
+                }
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
             }
         }
     }
@@ -629,31 +718,29 @@ impl Session {
                 inserts,
             } => {
                 let r = match result {
-                    Ok(v) => TxnReply::from_result(&v, n_ops),
+                    Ok(v) => TxnReply::from_owned(v, n_ops),
                     Err(error) => Err(ClientError::Server {
                         method: "transact".into(),
                         error,
                     }),
                 };
-                match r {
-                    Ok(ok) => {
-                        let rows = self.missing_inserts(&ok, &inserts);
-                        if rows.is_empty() {
-                            let _ = reply.send(Ok(ok));
-                        } else {
-                            self.waiting.push(RwWait {
-                                rows,
-                                reply,
-                                result: ok,
-                                deadline: tokio::time::Instant::now()
-                                    + self.cfg.read_your_writes_timeout,
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                    }
-                }
+                self.transacted(reply, &inserts, r);
+            }
+            Pending::Streamed { reply, mut meta } => {
+                let (n_ops, inserts) = meta.try_recv().unwrap_or_default();
+                let r = match result {
+                    Ok(v) => TxnReply::from_owned(v, n_ops),
+                    Err(error) => Err(ClientError::Server {
+                        method: "transact".into(),
+                        error,
+                    }),
+                };
+                // Read compactly as its raw reply would have been.
+                let r = r.map(|full| {
+                    let uuids = (0..full.results.len()).map(|i| full.inserted_uuid(i));
+                    TxnReply::from_uuids(uuids.collect())
+                });
+                self.transacted(reply, &inserts, r);
             }
             Pending::Raw(method, reply) => {
                 let _ = reply.send(result.map_err(|error| ClientError::Server { method, error }));
@@ -974,7 +1061,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 
 fn fail_pending(p: Pending) {
     match p {
-        Pending::Transact { reply, .. } => {
+        Pending::Transact { reply, .. } | Pending::Streamed { reply, .. } => {
             let _ = reply.send(Err(ClientError::OutcomeUnknown));
         }
         Pending::Raw(_, r) => {
@@ -992,7 +1079,9 @@ fn fail_pending(p: Pending) {
 
 fn fail_cmd(c: Cmd, e: &ClientError) {
     match c {
-        Cmd::Transact(_, r) | Cmd::TransactBytes { reply: r, .. } => {
+        Cmd::Transact(_, r)
+        | Cmd::TransactBytes { reply: r, .. }
+        | Cmd::TransactStream { reply: r, .. } => {
             let _ = r.send(Err(e.clone()));
         }
         Cmd::Request(_, _, r) => {

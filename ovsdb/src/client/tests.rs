@@ -378,6 +378,40 @@ fn txn_guards_and_replies() {
     assert!(TxnReply::from_result(&json!({}), 1).is_err());
 }
 
+/// A reply read compactly from its text says the same as one read as a JSON tree: the
+/// inserted UUIDs, the first failed operation (or the commit's error), too few results.
+#[test]
+fn compact_txn_reply_reads_as_the_tree() {
+    let cases = [
+        (json!([{}, {"uuid": ["uuid", U2]}, {"count": 3}]), 3),
+        (json!([{"rows": [{"a": 1}]}, {"uuid": ["uuid", U1]}]), 2),
+        (
+            json!([{"uuid": ["uuid", U1]}, {"error": "timed out", "details": "d"}, null]),
+            3,
+        ),
+        (json!([{}, {}, {"error": {"x": 1}}]), 2),
+        (json!([{}, {"uuid": ["named-uuid", "x"]}]), 3),
+        (json!([{"error": null}]), 1),
+        (json!([]), 0),
+    ];
+    for (reply, n_ops) in cases {
+        let tree = TxnReply::from_result(&reply, n_ops);
+        let text = TxnReply::from_slice(reply.to_string().as_bytes(), n_ops);
+        match (tree, text) {
+            (Ok(t), Ok(c)) => {
+                assert!(c.results.is_empty());
+                for i in 0..=n_ops {
+                    assert_eq!(t.inserted_uuid(i), c.inserted_uuid(i), "{reply} op {i}");
+                }
+            }
+            (Err(t), Err(c)) => assert_eq!(t.to_string(), c.to_string(), "{reply}"),
+            (t, c) => panic!("{reply}: {t:?} against {c:?}"),
+        }
+    }
+    assert!(TxnReply::from_slice(b"{}", 1).is_err());
+    assert!(TxnReply::from_slice(b"[{}", 1).is_err());
+}
+
 #[test]
 fn remotes_parse() {
     assert_eq!(
