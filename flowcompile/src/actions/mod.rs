@@ -195,9 +195,11 @@ impl EncodeContext for SimpleEncodeContext {
 
 /// Fuzz entry point: parses `data` (as UTF-8, lossily) as actions in a few positions, checks
 /// that the printed form re-parses to the same tree, and encodes it.  Never panics on any
-/// input; a round-trip mismatch is reported by `debug_assert!` only.
+/// input, except where the template cache disagrees with a full parse (`fuzz_templates`: a
+/// finding); a round-trip mismatch is reported by `debug_assert!` only.
 pub fn fuzz_actions(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
+    fuzz_templates(&text);
     for (pipeline, table) in [(Pipeline::Ingress, 0), (Pipeline::Egress, 5)] {
         let ctx = ParseContext::new(pipeline, table);
         let Ok(parsed) = parse_actions(&text, &ctx) else {
@@ -216,6 +218,39 @@ pub fn fuzz_actions(data: &[u8]) {
             if let Ok(of) = encode_actions(&parsed, ctx.symtab, pos, &mut ectx) {
                 let _ = format_of_actions(&of);
             }
+        }
+    }
+}
+
+/// The template cache ([`template::ActionTemplates`]) must give what a full parse gives (the
+/// printed actions, or the error's text) for a text that follows another of the same shape:
+/// `text` then `text` with every digit changed, and the halves of `text` around its first
+/// newline, in both pipelines.
+fn fuzz_templates(text: &str) {
+    let shifted: String = text
+        .chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_digit((d + 7) % 10, 10).unwrap_or(c),
+            None => c,
+        })
+        .collect();
+    let mut pairs = vec![(text, shifted.as_str())];
+    if let Some((a, b)) = text.split_once('\n') {
+        pairs.push((a, b));
+    }
+    for (pipeline, table) in [(Pipeline::Ingress, 0), (Pipeline::Egress, 5)] {
+        let ctx = ParseContext::new(pipeline, table);
+        for (first, second) in &pairs {
+            let mut templates = template::ActionTemplates::new();
+            let _ = templates.parse(first, pipeline, table);
+            let cached = templates
+                .parse(second, pipeline, table)
+                .map(|a| a.to_string())
+                .map_err(|e| e.to_string());
+            let full = parse_actions(second, &ctx)
+                .map(|a| a.to_string())
+                .map_err(|e| e.to_string());
+            assert_eq!(cached, full, "template cache after {first:?}");
         }
     }
 }
