@@ -219,16 +219,8 @@ impl Decoder for ClientCodec {
         if let Some(m) = self.decode(src)? {
             return Ok(Some(m));
         }
-        if src.is_empty() {
-            return Ok(None);
-        }
-        let err = JsonRpcError::Truncated {
-            offset: self.splitter.stream_offset(),
-            buffered: src.len(),
-        };
-        self.splitter.reset();
-        src.clear();
-        Err(err)
+        self.splitter.finish(src)?;
+        Ok(None)
     }
 }
 

@@ -62,16 +62,8 @@ impl JsonRpcCodec {
         if let Some(frame) = self.decode_frame(src)? {
             return Ok(Some(frame));
         }
-        if src.is_empty() {
-            return Ok(None);
-        }
-        let err = JsonRpcError::Truncated {
-            offset: self.splitter.stream_offset(),
-            buffered: src.len(),
-        };
-        self.splitter.reset();
-        src.clear();
-        Err(err)
+        self.splitter.finish(src)?;
+        Ok(None)
     }
 }
 
@@ -115,16 +107,8 @@ impl Decoder for JsonRpcCodec {
         if let Some(msg) = self.decode(src)? {
             return Ok(Some(msg));
         }
-        if src.is_empty() {
-            return Ok(None);
-        }
-        let err = JsonRpcError::Truncated {
-            offset: self.splitter.stream_offset(),
-            buffered: src.len(),
-        };
-        self.splitter.reset();
-        src.clear();
-        Err(err)
+        self.splitter.finish(src)?;
+        Ok(None)
     }
 }
 

@@ -107,6 +107,22 @@ impl JsonSplitter {
         self.escaped = false;
     }
 
+    /// The end of the stream, once every complete value has been taken from `buf`: nothing
+    /// when `buf` is empty, otherwise the bytes left are a truncated message, which are dropped
+    /// (the splitter is reset) and reported.
+    pub fn finish(&mut self, buf: &mut BytesMut) -> Result<(), JsonRpcError> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let err = JsonRpcError::Truncated {
+            offset: self.offset,
+            buffered: buf.len(),
+        };
+        self.reset();
+        buf.clear();
+        Err(err)
+    }
+
     /// Takes the next complete value from the front of `buf`, or returns `Ok(None)` when more bytes are
     /// needed. Bytes of a partial value stay in `buf`; they are not scanned again on the next call.
     ///
