@@ -1770,11 +1770,9 @@ mod tests {
         t
     }
 
-    proptest! {
-        /// The table gives what a plain ordered map of flows to datapath sets gives, whatever
-        /// the mix of direct, shared and merged additions.
-        #[test]
-        fn table_is_a_map_of_sets(ops in proptest::collection::vec(
+    /// Up to 60 steps of every kind, on small flow and datapath ranges.
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        proptest::collection::vec(
             prop_oneof![
                 (0..40usize, 0..12usize).prop_map(|(n, d)| Op::Add(n, d)),
                 (0..6usize, 0..12usize).prop_map(|(s, d)| Op::Shared(s, d)),
@@ -1783,7 +1781,14 @@ mod tests {
                     .prop_map(|(n, d)| Op::Insert(n, d)),
             ],
             0..60,
-        )) {
+        )
+    }
+
+    proptest! {
+        /// The table gives what a plain ordered map of flows to datapath sets gives, whatever
+        /// the mix of direct, shared and merged additions.
+        #[test]
+        fn table_is_a_map_of_sets(ops in ops()) {
             let sets: Vec<FlowTable> = (0..6).map(set_table).collect();
             let shared: Vec<SharedFlows> = sets.iter().map(SharedFlows::new).collect();
             let mut t = FlowTable::default();
@@ -1830,16 +1835,7 @@ mod tests {
         /// Two tables given the steps alternately and merged ([`FlowTable::absorb`]) iterate
         /// as one table given every step.
         #[test]
-        fn absorbed_tables_are_one_table(ops in proptest::collection::vec(
-            prop_oneof![
-                (0..40usize, 0..12usize).prop_map(|(n, d)| Op::Add(n, d)),
-                (0..6usize, 0..12usize).prop_map(|(s, d)| Op::Shared(s, d)),
-                (0..6usize, 0..12usize).prop_map(|(s, d)| Op::Merge(s, d)),
-                (0..40usize, proptest::collection::vec(0..12usize, 0..4))
-                    .prop_map(|(n, d)| Op::Insert(n, d)),
-            ],
-            0..60,
-        ), split in 0..4usize) {
+        fn absorbed_tables_are_one_table(ops in ops(), split in 0..4usize) {
             let sets: Vec<FlowTable> = (0..6).map(set_table).collect();
             let shared: Vec<SharedFlows> = sets.iter().map(SharedFlows::new).collect();
             let mut one = FlowTable::default();
