@@ -524,29 +524,13 @@ impl Session {
                 };
                 // The reply comes back as text, read straight into UUIDs (no JSON tree of
                 // tens of thousands of results).
-                return match live.conn.request_raw_reply("transact", params) {
-                    Ok(id) => {
-                        live.pending.insert(id, pending);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        fail_pending(pending);
-                        Err(e)
-                    }
-                };
+                let sent = live.conn.request_raw_reply("transact", params);
+                return live.sent(sent, pending);
             }
             Cmd::TransactStream { parts, meta, reply } => {
                 let pending = Pending::Streamed { reply, meta };
-                return match live.conn.request_stream("transact", parts) {
-                    Ok(id) => {
-                        live.pending.insert(id, pending);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        fail_pending(pending);
-                        Err(e)
-                    }
-                };
+                let sent = live.conn.request_stream("transact", parts);
+                return live.sent(sent, pending);
             }
             Cmd::Request(m, params, reply) => (m.clone(), params, Pending::Raw(m, reply)),
             Cmd::SetCondition(table, cond, reply) => {
@@ -618,18 +602,8 @@ impl Session {
             }
             Cmd::Reconnect => return Err(ClientError::Disconnected),
         };
-        let id = live.conn.request(&method, params).await;
-        match id {
-            Ok(id) => {
-                live.pending.insert(id, pending);
-                Ok(())
-            }
-            Err(e) => {
-                // The bytes may have been partly written: a transaction's outcome is unknown.
-                fail_pending(pending);
-                Err(e)
-            }
-        }
+        let sent = live.conn.request(&method, params).await;
+        live.sent(sent, pending)
     }
 
     async fn message(&mut self, live: &mut Live, m: Message) -> Result<()> {
@@ -1056,6 +1030,23 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+impl Live {
+    /// Records `pending` under the request id `sent` gives, or fails it when sending failed
+    /// (the bytes may have been partly written: a transaction's outcome is unknown then).
+    fn sent(&mut self, sent: Result<u64>, pending: Pending) -> Result<()> {
+        match sent {
+            Ok(id) => {
+                self.pending.insert(id, pending);
+                Ok(())
+            }
+            Err(e) => {
+                fail_pending(pending);
+                Err(e)
+            }
+        }
     }
 }
 
