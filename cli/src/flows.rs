@@ -26,6 +26,11 @@ pub(crate) struct FlowsArgs {
     /// Print each flow as OpenFlow 1.5 flow_mod bytes in hex after its text.
     #[arg(long)]
     hex: bool,
+    /// The id of a `Flow_Sample_Collector_Set` row of the chassis' integration bridge (OVS
+    /// database, not SB); repeatable. `sample` actions (e.g. northd's drop sampling) encode to
+    /// nothing unless their `collector_set` is one of these, as in ovn-controller 23.03.
+    #[arg(long = "sample-collector-set", value_name = "ID")]
+    sample_collector_sets: Vec<u32>,
 }
 
 /// Reads SB, compiles, prints.
@@ -37,7 +42,9 @@ pub(crate) fn run(args: &FlowsArgs) -> Result<(), String> {
     let sb = rt
         .block_on(read_sb(&args.ovnsb_db))
         .map_err(|e| e.to_string())?;
-    let view = ChassisView::new(&sb, &args.chassis).map_err(|e| e.to_string())?;
+    let mut view = ChassisView::new(&sb, &args.chassis).map_err(|e| e.to_string())?;
+    view.sample_collectors
+        .extend(args.sample_collector_sets.iter().copied());
     let flows = compile_chassis_flows(&sb.logical_flows, &view);
     print!("{}", render(&flows, args.hex));
     for e in &flows.errors {

@@ -388,7 +388,25 @@ pub struct Sample {
     /// Observation domain (8 bits).
     pub obs_domain: u8,
     /// Observation point id.
-    pub obs_point: u32,
+    pub obs_point: ObsPoint,
+}
+
+/// The observation point of a `sample` action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObsPoint {
+    /// A fixed id.
+    Id(u32),
+    /// `$cookie`: the first 32 bits of the logical flow's UUID (its OpenFlow cookie).
+    Cookie,
+}
+
+impl fmt::Display for ObsPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(v) => write!(f, "{v}"),
+            Self::Cookie => f.write_str("$cookie"),
+        }
+    }
 }
 
 /// One logical action.

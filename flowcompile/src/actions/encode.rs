@@ -131,6 +131,16 @@ pub trait EncodeContext {
     fn sample_collector(&self, _set: u32) -> Option<u32> {
         None
     }
+    /// The tunnel key of the datapath being encoded for: `sample` puts it in the low 24 bits
+    /// of the observation domain id. By default 0.
+    fn datapath_key(&self) -> u32 {
+        0
+    }
+    /// The cookie of the logical flow being encoded (the first 32 bits of its UUID), which
+    /// `sample(..., obs_point=$cookie)` uses as the observation point id. By default 0.
+    fn flow_cookie(&self) -> u32 {
+        0
+    }
 }
 
 /// Where the flow being encoded sits.
@@ -869,8 +879,12 @@ impl Encoder<'_> {
                     out.push(OfAction::Sample {
                         probability: s.probability,
                         collector_set_id,
-                        obs_domain_id: u32::from(s.obs_domain) << 24,
-                        obs_point_id: s.obs_point,
+                        obs_domain_id: (u32::from(s.obs_domain) << 24)
+                            | (self.ctx.datapath_key() & 0x00ff_ffff),
+                        obs_point_id: match s.obs_point {
+                            ObsPoint::Id(v) => v,
+                            ObsPoint::Cookie => self.ctx.flow_cookie(),
+                        },
                     });
                 }
             }

@@ -1407,7 +1407,7 @@ impl<'a, 'b> Parser<'a, 'b> {
             probability: 0,
             collector_set: 0,
             obs_domain: 0,
-            obs_point: 0,
+            obs_point: ObsPoint::Id(0),
         };
         loop {
             let span = self.lx.span();
@@ -1424,29 +1424,36 @@ impl<'a, 'b> Parser<'a, 'b> {
             self.lx.advance();
             self.lx.expect(&Token::Equals)?;
             let vspan = self.lx.span();
-            let v = self.u32_arg()?;
-            match k.as_str() {
-                "probability" => s.probability = u16::try_from(v).unwrap_or(u16::MAX),
-                "collector_set" => s.collector_set = v,
-                "obs_domain" => {
-                    s.obs_domain = u8::try_from(v).map_err(|_| {
-                        self.err(
+            if k.as_str() == "obs_point"
+                && matches!(self.lx.peek(), Token::AddressSet(m) if m == "cookie")
+            {
+                self.lx.advance();
+                s.obs_point = ObsPoint::Cookie;
+            } else {
+                let v = self.u32_arg()?;
+                match k.as_str() {
+                    "probability" => s.probability = u16::try_from(v).unwrap_or(u16::MAX),
+                    "collector_set" => s.collector_set = v,
+                    "obs_domain" => {
+                        s.obs_domain = u8::try_from(v).map_err(|_| {
+                            self.err(
+                                ErrorKind::Syntax,
+                                format!(
+                                    "Syntax error at `{}' obs_domain must be 8-bit long.",
+                                    &self.lx.input()[vspan.start..vspan.end]
+                                ),
+                                vspan,
+                            )
+                        })?;
+                    }
+                    "obs_point" => s.obs_point = ObsPoint::Id(v),
+                    _ => {
+                        return Err(self.err(
                             ErrorKind::Syntax,
-                            format!(
-                                "Syntax error at `{}' obs_domain must be 8-bit long.",
-                                &self.lx.input()[vspan.start..vspan.end]
-                            ),
-                            vspan,
-                        )
-                    })?;
-                }
-                "obs_point" => s.obs_point = v,
-                _ => {
-                    return Err(self.err(
-                        ErrorKind::Syntax,
-                        format!("Syntax error at `{k}' unknown argument."),
-                        span,
-                    ))
+                            format!("Syntax error at `{k}' unknown argument."),
+                            span,
+                        ))
+                    }
                 }
             }
             if self.lx.eat(&Token::RParen) {

@@ -319,6 +319,10 @@ struct Ctx<'a> {
     lookup: DatapathLookup<'a>,
     groups: &'a mut IdTable,
     meters: &'a mut IdTable,
+    /// The cookie of the logical flow being encoded.
+    cookie: u32,
+    /// Set when the encoding depends on the datapath or on the logical flow (then it is not
+    /// shared with other flows of the same action text).
     dp_specific: Cell<bool>,
 }
 
@@ -326,6 +330,20 @@ impl EncodeContext for Ctx<'_> {
     fn port_key(&self, name: &str) -> Option<u32> {
         self.dp_specific.set(true);
         self.lookup.action_port_key(name)
+    }
+
+    fn sample_collector(&self, set: u32) -> Option<u32> {
+        self.lookup.sample_collector(set)
+    }
+
+    fn datapath_key(&self) -> u32 {
+        self.dp_specific.set(true);
+        self.lookup.datapath().tunnel_key
+    }
+
+    fn flow_cookie(&self) -> u32 {
+        self.dp_specific.set(true);
+        self.cookie
     }
 
     fn meter_id(&mut self, name: &str) -> Option<u32> {
@@ -583,6 +601,7 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                     lookup: view.for_datapath(first),
                     groups: &mut groups,
                     meters: &mut meters,
+                    cookie,
                     dp_specific: Cell::new(false),
                 };
                 let pos = FlowPosition {
@@ -629,6 +648,7 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                         lookup,
                         groups: &mut groups,
                         meters: &mut meters,
+                        cookie,
                         dp_specific: Cell::new(false),
                     };
                     let pos = FlowPosition {

@@ -336,3 +336,61 @@ fn flow_mod_bytes() {
     );
     assert_eq!(usize::from(u16::from_be_bytes([b[2], b[3]])), b.len());
 }
+
+/// Drop sampling (NB_Global `debug_drop_collector_set`): `sample(..., obs_point=$cookie)` takes
+/// each flow's cookie and its datapath's key, so flows sharing the action text do not share
+/// its encoding; without the collector set on the bridge the action encodes to nothing. The
+/// expected texts are real ovn-controller 23.03's (the same flows, collector set 7 on br-int).
+#[test]
+fn drop_sampling_takes_each_flows_cookie_and_datapath() {
+    const SAMPLE: &str =
+        "sample(probability=65535,collector_set=7,obs_domain=5,obs_point=$cookie); /* drop */";
+    let sb = tables(&[
+        lflow(
+            "9f75cb50-d9d9-498a-9274-5a9cfa8944cf",
+            DP1,
+            "ingress",
+            1,
+            50,
+            "reg0[15] == 1",
+            SAMPLE,
+        ),
+        lflow(
+            "90b7efc6-950f-4af7-8496-845419a7e204",
+            DP1,
+            "egress",
+            9,
+            50,
+            "reg0[15] == 1",
+            SAMPLE,
+        ),
+    ]);
+    let mut view = ChassisView::new(&sb, "ch1").unwrap();
+    let sampled = |view: &ChassisView| {
+        let flows = compile_chassis_flows(&sb.logical_flows, view);
+        assert!(flows.errors.is_empty(), "{:?}", flows.errors);
+        flows
+            .to_text()
+            .lines()
+            .filter(|l| l.contains("reg0=0x8000"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        sampled(&view),
+        [
+            "cookie=0x9f75cb50, table=9, priority=50,reg0=0x8000/0x8000,metadata=0x1 actions=drop",
+            "cookie=0x90b7efc6, table=51, priority=50,reg0=0x8000/0x8000,metadata=0x1 actions=drop",
+        ]
+    );
+    view.sample_collectors.insert(7);
+    assert_eq!(
+        sampled(&view),
+        [
+            "cookie=0x9f75cb50, table=9, priority=50,reg0=0x8000/0x8000,metadata=0x1 \
+             actions=sample(probability=65535,collector_set_id=7,obs_domain_id=83886081,obs_point_id=2675297104)",
+            "cookie=0x90b7efc6, table=51, priority=50,reg0=0x8000/0x8000,metadata=0x1 \
+             actions=sample(probability=65535,collector_set_id=7,obs_domain_id=83886081,obs_point_id=2427973574)",
+        ]
+    );
+}

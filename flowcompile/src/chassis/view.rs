@@ -87,6 +87,11 @@ pub struct ChassisView {
     pub meters: BTreeSet<String>,
     /// Address set entries that did not parse (`set: value`), skipped as ovn-controller does.
     pub bad_addresses: Vec<String>,
+    /// Ids of the OVS `Flow_Sample_Collector_Set` rows of the integration bridge. Not in SB:
+    /// ovn-controller reads them from the local Open_vSwitch database. A `sample` action
+    /// whose `collector_set` is not among them encodes to nothing, as in ovn-controller
+    /// 23.03; empty by default.
+    pub sample_collectors: BTreeSet<u32>,
 }
 
 fn key(k: i64) -> u32 {
@@ -295,6 +300,12 @@ impl DatapathLookup<'_> {
     /// The datapath.
     pub fn datapath(&self) -> &DatapathView {
         self.dp
+    }
+
+    /// The OVS collector set id for a `sample` action's `collector_set`: the same id, if the
+    /// integration bridge has a `Flow_Sample_Collector_Set` with it.
+    pub fn sample_collector(&self, set: u32) -> Option<u32> {
+        self.view.sample_collectors.contains(&set).then_some(set)
     }
 
     /// Tunnel key of a port or multicast group of this datapath, for actions.
