@@ -102,7 +102,7 @@ impl Atom {
             Self::Integer(i) => json!(i),
             Self::Real(r) => real_to_json(*r),
             Self::Boolean(b) => json!(b),
-            Self::String(s) => Value::String(s.to_string()),
+            Self::String(s) => Value::String(String::from(&**s)),
             Self::Uuid(u) => uuid_json(u),
         }
     }

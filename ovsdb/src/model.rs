@@ -177,7 +177,7 @@ impl AtomValue for String {
     const EXPECTED: &'static str = "string";
     fn from_atom(atom: &Atom) -> Option<Self> {
         match atom {
-            Atom::String(s) => Some(s.to_string()),
+            Atom::String(s) => Some(String::from(&**s)),
             _ => None,
         }
     }
