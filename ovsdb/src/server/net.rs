@@ -310,6 +310,13 @@ async fn connection<S>(
     // Set when the peer's input ended or failed: what is queued is still sent, then the
     // connection closes.
     let mut last_round = false;
+    // One registration with the waker, and one with the shutdown signal, for the connection's
+    // life (the waker's re-armed after each wake-up), instead of new ones (and their removal) at
+    // every turn of the loop.
+    let notified = notify.notified();
+    tokio::pin!(notified);
+    let stop = shutdown.changed();
+    tokio::pin!(stop);
     loop {
         let closed = {
             let mut s = lock(&shared.server);
@@ -341,6 +348,10 @@ async fn connection<S>(
             rbuf.reserve(READ_CHUNK);
         }
         tokio::select! {
+            // In this order, without drawing a random starting branch: stopping first, then the
+            // input; queued output is polled at the top of the loop whichever branch completes.
+            biased;
+            _ = &mut stop => break,
             r = stream.read_buf(&mut rbuf) => {
                 let eof = match r {
                     Ok(n) => n == 0,
@@ -379,8 +390,7 @@ async fn connection<S>(
                 }
                 last_round = eof || failed.is_some() || bad;
             }
-            _ = notify.notified() => {}
-            _ = shutdown.changed() => break,
+            () = &mut notified => notified.set(notify.notified()),
         }
     }
     let ready = {
