@@ -131,13 +131,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn wake(&self, ids: Vec<SessionId>) {
-        if ids.is_empty() {
+    /// Wakes the connections of `ids`, except `except`'s (the caller's own).
+    fn wake(&self, ids: &[SessionId], except: Option<SessionId>) {
+        if ids.iter().all(|id| Some(*id) == except) {
             return;
         }
         let wakers = lock(&self.wakers);
         for id in ids {
-            if let Some(n) = wakers.get(&id) {
+            if Some(*id) == except {
+                continue;
+            }
+            if let Some(n) = wakers.get(id) {
                 n.notify_one();
             }
         }
@@ -232,7 +236,7 @@ pub async fn serve(
                 }
                 s.take_ready()
             };
-            timer_shared.wake(ready);
+            timer_shared.wake(&ready, None);
         }
     }));
     Ok(Running {
@@ -307,6 +311,7 @@ async fn connection<S>(
     let mut wbuf = BytesMut::new();
     let mut out = Vec::new();
     let mut msgs = Vec::new();
+    let mut ready = Vec::new();
     // Set when the peer's input ended or failed: what is queued is still sent, then the
     // connection closes.
     let mut last_round = false;
@@ -366,7 +371,7 @@ async fn connection<S>(
                     tracing::warn!(%sid, "closing connection: {e}");
                 }
                 if !msgs.is_empty() {
-                    let (ready, unflushed) = {
+                    let unflushed = {
                         let mut s = lock(&shared.server);
                         let now = Instant::now();
                         for m in msgs.drain(..) {
@@ -379,9 +384,10 @@ async fn connection<S>(
                             }
                         }
                         msgs.clear();
-                        (s.take_ready(), s.has_unflushed())
+                        s.take_ready_into(&mut ready);
+                        s.has_unflushed()
                     };
-                    shared.wake(ready.into_iter().filter(|id| *id != sid).collect());
+                    shared.wake(&ready, Some(sid));
                     if unflushed {
                         // Group commit: let the other connections that are ready handle their
                         // input before this one polls its output, which flushes the logs.
@@ -401,7 +407,7 @@ async fn connection<S>(
         s.take_ready()
     };
     lock(&shared.wakers).remove(&sid);
-    shared.wake(ready);
+    shared.wake(&ready, None);
 }
 
 /// Lets the tasks already queued in the runtime run before the current one continues. Unlike
