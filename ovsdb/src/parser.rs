@@ -46,7 +46,7 @@ impl<'a> UsedMembers<'a> {
     }
 
     fn contains(&self, name: &str) -> bool {
-        self.first[..self.n_first].contains(&name) || self.more.iter().any(|m| *m == name)
+        self.first[..self.n_first].contains(&name) || self.more.contains(&name)
     }
 
     fn push(&mut self, name: &'a str) {
