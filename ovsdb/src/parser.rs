@@ -28,11 +28,43 @@ pub(crate) enum Kind {
     Boolean,
 }
 
+/// The member names asked for so far: operations have a handful, so a list beats a hash set,
+/// and the first few are kept without an allocation.
+struct UsedMembers<'a> {
+    first: [&'a str; 8],
+    n_first: usize,
+    more: Vec<&'a str>,
+}
+
+impl<'a> UsedMembers<'a> {
+    fn new() -> Self {
+        Self {
+            first: [""; 8],
+            n_first: 0,
+            more: Vec::new(),
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.first[..self.n_first].contains(&name) || self.more.contains(&name)
+    }
+
+    fn push(&mut self, name: &'a str) {
+        match self.first.get_mut(self.n_first) {
+            Some(slot) => {
+                *slot = name;
+                self.n_first += 1;
+            }
+            None => self.more.push(name),
+        }
+    }
+}
+
 /// Parser over one JSON object (operation `index` of the `count` operations of a transaction).
 pub(crate) struct ObjParser<'a, J> {
     json: &'a J,
-    /// Members asked for so far (operations have a handful, so a list beats a hash set).
-    used: Vec<&'a str>,
+    /// Members asked for so far.
+    used: UsedMembers<'a>,
     error: Option<Error>,
     index: usize,
     count: usize,
@@ -44,7 +76,7 @@ impl<'a, J: JsonView> ObjParser<'a, J> {
     pub(crate) fn new(json: &'a J, index: usize, count: usize) -> Self {
         let mut p = Self {
             json,
-            used: Vec::new(),
+            used: UsedMembers::new(),
             error: None,
             index,
             count,
@@ -89,7 +121,7 @@ impl<'a, J: JsonView> ObjParser<'a, J> {
             }
             return None;
         };
-        if !self.used.contains(&key) {
+        if !self.used.contains(key) {
             self.used.push(key);
         }
         let ok = match kind {

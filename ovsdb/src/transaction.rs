@@ -29,6 +29,64 @@ struct TxnRow {
     changed: Vec<bool>,
 }
 
+/// The rows a transaction touched, by table. Only the tables it touched have a map, kept in
+/// table order, so that the commit checks visit those tables, not every table of the schema.
+/// Indexing with a table the transaction has not touched reads an empty map, or adds the
+/// table's map when the access is mutable.
+#[derive(Debug, Default)]
+struct TouchedTables {
+    /// (table index, touched rows), by table index.
+    tables: Vec<(usize, FastMap<Uuid, TxnRow>)>,
+    /// What an untouched table reads as.
+    empty: FastMap<Uuid, TxnRow>,
+}
+
+impl TouchedTables {
+    fn position(&self, t: usize) -> Result<usize, usize> {
+        // Almost always one or two tables: a linear scan beats a binary search.
+        for (i, &(table, _)) in self.tables.iter().enumerate() {
+            if table >= t {
+                return if table == t { Ok(i) } else { Err(i) };
+            }
+        }
+        Err(self.tables.len())
+    }
+
+    /// The touched tables and their rows, in table order.
+    fn iter(&self) -> impl Iterator<Item = (usize, &FastMap<Uuid, TxnRow>)> {
+        self.tables.iter().map(|(t, m)| (*t, m))
+    }
+
+    /// The indexes of the touched tables, in order.
+    fn table_indexes(&self) -> Vec<usize> {
+        self.tables.iter().map(|&(t, _)| t).collect()
+    }
+}
+
+impl std::ops::Index<usize> for TouchedTables {
+    type Output = FastMap<Uuid, TxnRow>;
+
+    fn index(&self, t: usize) -> &Self::Output {
+        match self.position(t) {
+            Ok(i) => &self.tables[i].1,
+            Err(_) => &self.empty,
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for TouchedTables {
+    fn index_mut(&mut self, t: usize) -> &mut Self::Output {
+        let i = match self.position(t) {
+            Ok(i) => i,
+            Err(i) => {
+                self.tables.insert(i, (t, FastMap::default()));
+                i
+            }
+        };
+        &mut self.tables[i].1
+    }
+}
+
 /// A `uuid-name` of this transaction.
 #[derive(Debug, Clone, Copy)]
 struct Symbol {
@@ -72,7 +130,7 @@ struct Txn<'a> {
     tables: &'a [Table],
     weak_refs: &'a HashMap<(usize, Uuid), HashSet<(usize, Uuid)>>,
     rng: &'a mut StdRng,
-    rows: Vec<FastMap<Uuid, TxnRow>>,
+    rows: TouchedTables,
     symbols: FastMap<String, Symbol>,
     /// The member names of the last row object of several members, and the order
     /// ovsdb-server reads them in (consecutive rows of a big transaction name the same
@@ -260,9 +318,11 @@ pub(crate) fn execute_into<J: JsonView, R: ResultSink>(
         tables: &db.tables,
         weak_refs: &db.weak_refs,
         rng: &mut db.rng,
-        rows: vec![FastMap::default(); schema.tables.len()],
+        rows: TouchedTables::default(),
         symbols: FastMap::default(),
-        member_order: (Vec::new(), Vec::new()),
+        // The order of the previous transaction's rows: a client's transactions name the same
+        // columns again and again.
+        member_order: std::mem::take(&mut db.member_order),
         comments: Vec::new(),
         durable: false,
         elapsed_ms: ctx.elapsed_ms,
@@ -281,12 +341,14 @@ pub(crate) fn execute_into<J: JsonView, R: ResultSink>(
                 break;
             }
             Err(Stop::Blocked) => {
+                db.member_order = std::mem::take(&mut txn.member_order);
                 return Outcome::Blocked {
                     timeout_ms: txn.timeout_ms,
                 };
             }
         }
     }
+    db.member_order = std::mem::take(&mut txn.member_order);
     if failed {
         while results.len() < n {
             results.push(OpResult::Json(Value::Null));
@@ -334,7 +396,7 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
         tables: &db.tables,
         weak_refs: &db.weak_refs,
         rng: &mut db.rng,
-        rows: vec![FastMap::default(); schema.tables.len()],
+        rows: TouchedTables::default(),
         symbols: FastMap::default(),
         member_order: (Vec::new(), Vec::new()),
         comments: Vec::new(),
@@ -614,7 +676,7 @@ impl Txn<'_> {
                 *names = members.iter().map(|(k, _)| (*k).to_owned()).collect();
                 *order = crate::parser::ovs_member_order(members.iter().map(|(k, _)| *k));
             }
-            for i in order.clone() {
+            for &i in order.iter() {
                 let (name, v) = members[i];
                 parse_member(name, v)?;
             }
@@ -1115,8 +1177,8 @@ impl Txn<'_> {
     fn precommit(&mut self) -> Result<Prepared> {
         let schema = self.schema;
         // 1. What actually changed; drop no-op modifications.
-        for t in 0..self.rows.len() {
-            self.rows[t].retain(|_, tr| match (&tr.old, &tr.new) {
+        for (_, m) in &mut self.rows.tables {
+            m.retain(|_, tr| match (&tr.old, &tr.new) {
                 (Some(old), Some(new)) => {
                     // Columns never touched by an operation are still equal to the old ones.
                     let mut any = false;
@@ -1133,7 +1195,7 @@ impl Txn<'_> {
                 }
             });
         }
-        if self.rows.iter().all(FastMap::is_empty) {
+        if self.rows.iter().all(|(_, m)| m.is_empty()) {
             return Ok(Prepared {
                 changes: ChangeSet::default(),
                 refs: FastMap::default(),
@@ -1145,7 +1207,6 @@ impl Txn<'_> {
         let work: Vec<(usize, Uuid)> = self
             .rows
             .iter()
-            .enumerate()
             .flat_map(|(t, m)| m.keys().map(move |u| (t, *u)))
             .collect();
         for &(t, u) in &work {
@@ -1199,7 +1260,7 @@ impl Txn<'_> {
                 self.adjust_refs(&mut refs, t, col, u, &targets, delta)?;
             }
         }
-        for (t, m) in self.rows.iter().enumerate() {
+        for (t, m) in self.rows.iter() {
             for (u, tr) in m {
                 if tr.old.is_some() && tr.new.is_none() {
                     let n = self.refs_of(&refs, t, *u);
@@ -1216,7 +1277,7 @@ impl Txn<'_> {
         // 3. Garbage-collect unreferenced rows of non-root tables.
         loop {
             let mut candidates = Vec::new();
-            for (t, m) in self.rows.iter().enumerate() {
+            for (t, m) in self.rows.iter() {
                 if schema.tables[t].is_root {
                     continue;
                 }
@@ -1235,7 +1296,7 @@ impl Txn<'_> {
         }
 
         // 4. maxRows.
-        for (t, m) in self.rows.iter().enumerate() {
+        for (t, m) in self.rows.iter() {
             if m.is_empty() {
                 continue;
             }
@@ -1260,7 +1321,7 @@ impl Txn<'_> {
 
         // 5. Weak references: rows referring to deleted rows get those references removed.
         let mut deleted = Vec::new();
-        for (t, m) in self.rows.iter().enumerate() {
+        for (t, m) in self.rows.iter() {
             for (u, tr) in m {
                 if tr.old.is_some() && tr.new.is_none() {
                     deleted.push((t, *u));
@@ -1277,7 +1338,7 @@ impl Txn<'_> {
                 }
             }
         }
-        for t in 0..self.rows.len() {
+        for t in self.rows.table_indexes() {
             if self.rows[t].is_empty() {
                 continue;
             }
@@ -1377,7 +1438,7 @@ impl Txn<'_> {
         // 6. Unique indexes. Keys are compared through their hashes: `seen` maps a hash to the
         // latest row of this transaction with that hash, `chain` links earlier ones.
         const END: usize = usize::MAX;
-        for (t, m) in self.rows.iter().enumerate() {
+        for (t, m) in self.rows.iter() {
             if m.is_empty() {
                 continue;
             }
@@ -1437,9 +1498,8 @@ impl Txn<'_> {
 
         // 7. New _version for modified rows; build the change set.
         let mut changes = ChangeSet::default();
-        for t in 0..self.rows.len() {
+        for (t, entries) in std::mem::take(&mut self.rows.tables) {
             let mut rows = Vec::new();
-            let entries: Vec<(Uuid, TxnRow)> = self.rows[t].drain().collect();
             for (u, mut tr) in entries {
                 let any = tr.changed.iter().any(|&c| c);
                 match (&tr.old, &mut tr.new) {

@@ -209,20 +209,56 @@ pub fn append_encoded_record_text(dst: &mut Vec<u8>, mut data: Vec<u8>) {
 /// 20-digit length, a space, 40 hex digits and a newline.
 const HEADER_ROOM: usize = 11 + 20 + 1 + 40 + 1;
 
-/// The header of a record whose data (final newline included) is `data`.
-fn record_header(data: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let sha1 = Sha1::digest(data);
-    let mut header = Vec::with_capacity(HEADER_ROOM);
-    // Writing to a Vec cannot fail.
-    let _ = write!(header, "OVSDB {STANDALONE_MAGIC} {} ", data.len());
-    // The digest in hex, without the `String` that `hex::encode` builds char by char.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in sha1 {
-        header.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+/// The header of a record whose data (final newline included) is `data`, built in a fixed
+/// buffer (no formatting machinery, no allocation: this runs once per commit).
+struct EncodedHeader {
+    buf: [u8; HEADER_ROOM],
+    len: usize,
+}
+
+impl std::ops::Deref for EncodedHeader {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
-    header.push(b'\n');
-    header
+}
+
+fn record_header(data: &[u8]) -> EncodedHeader {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let sha1 = Sha1::digest(data);
+    let mut buf = [0u8; HEADER_ROOM];
+    let prefix = b"OVSDB ";
+    let mut at = 0;
+    for part in [prefix, STANDALONE_MAGIC.as_bytes(), b" "] {
+        buf[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    // The length in decimal (at most 20 digits).
+    let mut digits = [0u8; 20];
+    let mut d = digits.len();
+    let mut n = data.len();
+    loop {
+        d -= 1;
+        digits[d] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len_digits = &digits[d..];
+    buf[at..at + len_digits.len()].copy_from_slice(len_digits);
+    at += len_digits.len();
+    buf[at] = b' ';
+    at += 1;
+    // The digest in hex.
+    for b in sha1 {
+        buf[at] = HEX[usize::from(b >> 4)];
+        buf[at + 1] = HEX[usize::from(b & 15)];
+        at += 2;
+    }
+    buf[at] = b'\n';
+    EncodedHeader { buf, len: at + 1 }
 }
 
 /// Encoded records waiting to be written at once, each built in place: its data is written

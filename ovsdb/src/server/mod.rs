@@ -39,7 +39,7 @@ pub mod session;
 pub mod storage;
 pub mod unixctl;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -109,6 +109,30 @@ pub(crate) struct ServedDb {
     pub(crate) unflushed: bool,
 }
 
+/// Sessions marked as having output: a list (usually of one), deduplicated when it is taken,
+/// or when it grows long because nobody takes it.
+#[derive(Debug, Default)]
+pub(crate) struct ReadySessions {
+    ids: Vec<SessionId>,
+}
+
+impl ReadySessions {
+    pub(crate) fn insert(&mut self, id: SessionId) {
+        if self.ids.last() == Some(&id) {
+            return;
+        }
+        self.ids.push(id);
+        if self.ids.len() >= 1024 && self.ids.len().is_power_of_two() {
+            self.ids.sort_unstable();
+            self.ids.dedup();
+        }
+    }
+
+    fn remove(&mut self, id: SessionId) {
+        self.ids.retain(|&r| r != id);
+    }
+}
+
 /// The sans-IO server core: databases, locks and sessions.
 #[derive(Debug)]
 pub struct Server {
@@ -120,7 +144,7 @@ pub struct Server {
     /// Lock name → owner first, then waiters in order.
     pub(crate) locks: HashMap<String, VecDeque<SessionId>>,
     /// Sessions with new output since the last [`Server::take_ready`].
-    pub(crate) ready: BTreeSet<SessionId>,
+    pub(crate) ready: ReadySessions,
     /// Whether any database has commits staged in its log, not flushed yet.
     pub(crate) unflushed: bool,
     /// Replies to the transactions whose commits are staged: session, position in its outbox
@@ -139,7 +163,7 @@ impl Server {
             dbs: Vec::new(),
             sessions: BTreeMap::new(),
             locks: HashMap::new(),
-            ready: BTreeSet::new(),
+            ready: ReadySessions::default(),
             unflushed: false,
             held: Vec::new(),
             next_session: 1,
@@ -259,7 +283,7 @@ impl Server {
                 self.release_lock(id, &name);
             }
         }
-        self.ready.remove(&id);
+        self.ready.remove(id);
     }
 
     /// The next message to send to session `id`. Flushes the logs first if commits are staged
@@ -327,9 +351,20 @@ impl Server {
         self.sessions.get(&id).is_none_or(|s| s.closed)
     }
 
-    /// Sessions that have output (or must close) since the last call.
+    /// Sessions that have output (or must close) since the last call, in order.
     pub fn take_ready(&mut self) -> Vec<SessionId> {
-        std::mem::take(&mut self.ready).into_iter().collect()
+        let mut out = Vec::new();
+        self.take_ready_into(&mut out);
+        out
+    }
+
+    /// [`take_ready`](Self::take_ready) into `out` (cleared first), whose allocation a caller
+    /// that asks after every message keeps.
+    pub fn take_ready_into(&mut self, out: &mut Vec<SessionId>) {
+        out.clear();
+        out.append(&mut self.ready.ids);
+        out.sort_unstable();
+        out.dedup();
     }
 
     /// Number of connected sessions.

@@ -131,13 +131,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn wake(&self, ids: Vec<SessionId>) {
-        if ids.is_empty() {
+    /// Wakes the connections of `ids`, except `except`'s (the caller's own).
+    fn wake(&self, ids: &[SessionId], except: Option<SessionId>) {
+        if ids.iter().all(|id| Some(*id) == except) {
             return;
         }
         let wakers = lock(&self.wakers);
         for id in ids {
-            if let Some(n) = wakers.get(&id) {
+            if Some(*id) == except {
+                continue;
+            }
+            if let Some(n) = wakers.get(id) {
                 n.notify_one();
             }
         }
@@ -232,7 +236,7 @@ pub async fn serve(
                 }
                 s.take_ready()
             };
-            timer_shared.wake(ready);
+            timer_shared.wake(&ready, None);
         }
     }));
     Ok(Running {
@@ -307,9 +311,17 @@ async fn connection<S>(
     let mut wbuf = BytesMut::new();
     let mut out = Vec::new();
     let mut msgs = Vec::new();
+    let mut ready = Vec::new();
     // Set when the peer's input ended or failed: what is queued is still sent, then the
     // connection closes.
     let mut last_round = false;
+    // One registration with the waker, and one with the shutdown signal, for the connection's
+    // life (the waker's re-armed after each wake-up), instead of new ones (and their removal) at
+    // every turn of the loop.
+    let notified = notify.notified();
+    tokio::pin!(notified);
+    let stop = shutdown.changed();
+    tokio::pin!(stop);
     loop {
         let closed = {
             let mut s = lock(&shared.server);
@@ -341,6 +353,10 @@ async fn connection<S>(
             rbuf.reserve(READ_CHUNK);
         }
         tokio::select! {
+            // In this order, without drawing a random starting branch: stopping first, then the
+            // input; queued output is polled at the top of the loop whichever branch completes.
+            biased;
+            _ = &mut stop => break,
             r = stream.read_buf(&mut rbuf) => {
                 let eof = match r {
                     Ok(n) => n == 0,
@@ -355,7 +371,7 @@ async fn connection<S>(
                     tracing::warn!(%sid, "closing connection: {e}");
                 }
                 if !msgs.is_empty() {
-                    let (ready, unflushed) = {
+                    let unflushed = {
                         let mut s = lock(&shared.server);
                         let now = Instant::now();
                         for m in msgs.drain(..) {
@@ -368,9 +384,10 @@ async fn connection<S>(
                             }
                         }
                         msgs.clear();
-                        (s.take_ready(), s.has_unflushed())
+                        s.take_ready_into(&mut ready);
+                        s.has_unflushed()
                     };
-                    shared.wake(ready.into_iter().filter(|id| *id != sid).collect());
+                    shared.wake(&ready, Some(sid));
                     if unflushed {
                         // Group commit: let the other connections that are ready handle their
                         // input before this one polls its output, which flushes the logs.
@@ -379,8 +396,7 @@ async fn connection<S>(
                 }
                 last_round = eof || failed.is_some() || bad;
             }
-            _ = notify.notified() => {}
-            _ = shutdown.changed() => break,
+            () = &mut notified => notified.set(notify.notified()),
         }
     }
     let ready = {
@@ -391,7 +407,7 @@ async fn connection<S>(
         s.take_ready()
     };
     lock(&shared.wakers).remove(&sid);
-    shared.wake(ready);
+    shared.wake(&ready, None);
 }
 
 /// Lets the tasks already queued in the runtime run before the current one continues. Unlike

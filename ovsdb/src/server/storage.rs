@@ -434,8 +434,12 @@ fn write_commit_record(
                     out.push(b'{');
                     let mut first = true;
                     for col in ts.user_columns() {
+                        // Columns the commit did not change are not compared (a big set
+                        // costs a walk); the flags say which may differ.
+                        let flagged = rc.changed.get(col.index).copied().unwrap_or(true);
                         let (o, n) = (&old.fields[col.index], &new.fields[col.index]);
-                        if col.ephemeral || o == n {
+                        debug_assert!(flagged || o == n, "column {} changed unflagged", col.name);
+                        if col.ephemeral || !flagged || o == n {
                             continue;
                         }
                         if !first {
