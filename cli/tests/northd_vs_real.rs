@@ -133,7 +133,7 @@ struct Sampler {
 }
 
 impl Sampler {
-    fn start(procs: Vec<(&'static str, u32)>) -> Sampler {
+    fn start(procs: Vec<(&'static str, u32)>) -> Self {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let start = Instant::now();
         let labels = procs.iter().map(|(l, _)| *l).collect();
@@ -149,7 +149,7 @@ impl Sampler {
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        Sampler {
+        Self {
             stop,
             thread,
             labels,
@@ -599,8 +599,8 @@ fn report(name: &str, real: &Run, ours: &Run) {
         }
     );
     eprintln!(
-        "  | {:<58} | {:>18} | {:>18} | {} |",
-        "", "real ovn-northd", "ovnkit northd", "ratio"
+        "  | {:<58} | {:>18} | {:>18} | ratio |",
+        "", "real ovn-northd", "ovnkit northd"
     );
     for (what, r, o, x) in rows {
         eprintln!("  | {what:<58} | {r:>18} | {o:>18} | {x} |");
