@@ -11,6 +11,13 @@
 //! ovsdb-server`, one process for NB and one for SB, as the real stack has) while real ovn-northd
 //! keeps the real ovsdb-servers: the whole ovnkit stack against the whole real stack, on the
 //! same NB. The NB load is then also timed on each side, and the servers' peaks reported.
+//!
+//! Each run prints a CPU timeline (northd, NB server, SB server per interval, with the events)
+//! and, for real ovn-northd, its stopwatches; the comparison ends with one table (wall, compute,
+//! CPU, peaks at `nb_cfg` and settled, ratios to the targets, load average). On a loaded
+//! machine compare the CPU rows. `NORTHD_VS_REAL_KEEP=DIR` keeps each sandbox's logs and
+//! databases under `DIR/real` and `DIR/ovnkit`; `NORTHD_VS_REAL_BOUND_SECS` (default 1200)
+//! bounds each northd's catch-up.
 
 #[path = "../../northd/tests/shapes/mod.rs"]
 mod shapes;
