@@ -930,6 +930,66 @@ mod tests {
         assert_eq!(d, Datum::empty_set());
     }
 
+    /// A table watched by two requests: each kind of update carries the columns of the
+    /// requests that select it (an insert notice only the column of the request with
+    /// inserts), as ovsdb-server sends them.
+    #[test]
+    fn updates_carry_the_columns_of_the_requests_selecting_them() {
+        use serde_json::json;
+        let schema = Schema::from_str_json(
+            r#"{"name":"S","version":"1.0.0","tables":{
+              "P":{"columns":{"name":{"type":"string"},"n":{"type":"integer"},
+                "t":{"type":"integer"}}}}}"#,
+        )
+        .unwrap();
+        let req = json!({"P": [
+            {"columns": ["name", "n"], "select": {"insert": false}},
+            {"columns": ["t"], "select": {"insert": true, "delete": false}}]});
+        let tables = parse_requests(&schema, MonitorVersion::V2, &req).unwrap();
+        let tm = &tables[0];
+        let ts = &schema.tables[tm.table];
+        let col = |n: &str| ts.column_index(n).unwrap();
+        let mut old = Row {
+            fields: ts.defaults().to_vec(),
+        };
+        old.fields[col("name")] = Datum::scalar(s("a"));
+        old.fields[col("n")] = Datum::scalar(Atom::Integer(1));
+        old.fields[col("t")] = Datum::scalar(Atom::Integer(3));
+        let mut new = old.clone();
+        new.fields[col("n")] = Datum::scalar(Atom::Integer(2));
+        let uuid = Uuid::from_u128(1);
+        let update = |o: Option<&Row>, n: Option<&Row>, initial: bool| {
+            let tree = row_update(MonitorVersion::V2, tm, ts, o, n, initial);
+            if !initial {
+                let mut text = Vec::new();
+                let written = write_row_update(&mut text, MonitorVersion::V2, tm, ts, &uuid, o, n);
+                assert_eq!(written, tree.is_some());
+                if let Some(t) = &tree {
+                    let text = format!("{{{}}}", String::from_utf8(text).unwrap());
+                    let parsed: Value = serde_json::from_str(&text).unwrap();
+                    assert_eq!(parsed[uuid.to_string()], *t);
+                }
+            }
+            tree
+        };
+        assert_eq!(
+            update(None, Some(&old), false),
+            Some(json!({"insert": {"t": 3}}))
+        );
+        assert_eq!(
+            update(None, Some(&old), true),
+            Some(json!({"initial": {"name": "a", "n": 1, "t": 3}}))
+        );
+        assert_eq!(
+            update(Some(&old), Some(&new), false),
+            Some(json!({"modify": {"n": 2}}))
+        );
+        assert_eq!(
+            update(Some(&old), None, false),
+            Some(json!({"delete": null}))
+        );
+    }
+
     #[test]
     fn written_updates_are_the_json_of_updates() {
         use crate::db::{TxnContext, TxnOutcome};
