@@ -15,6 +15,9 @@ use crate::atom::Atom;
 use crate::datum::Datum;
 use crate::schema::{Schema, TableSchema};
 
+/// Entries the emptied maps of tracked changes keep room for.
+const SPARE_ROOM: usize = 4096;
+
 /// One row of the replica. Fields are indexed by schema column index (`_uuid` is 0, `_version` 1);
 /// columns that are not monitored hold their default value.
 #[derive(Debug, Clone, PartialEq)]
@@ -365,6 +368,9 @@ impl Replica {
     pub fn forget_insert_notice(&mut self, table: usize, uuid: Uuid) {
         if let Some(ChangeKind::Insert) = self.blind.get(&(table, uuid)) {
             self.blind.remove(&(table, uuid));
+            if self.blind.is_empty() && self.blind.capacity() > SPARE_ROOM {
+                self.blind = HashMap::new();
+            }
         }
     }
 
@@ -503,6 +509,14 @@ impl Replica {
             }));
             let schema = &self.schema;
             out.sort_by_cached_key(|c| (schema.table_index(&c.table), c.uuid));
+        }
+        // A big update (a whole database, the echo of a big transaction) left the maps as big
+        // as it was: their room is given back.
+        if self.pending.capacity() > SPARE_ROOM {
+            self.pending = HashMap::new();
+        }
+        if self.blind.capacity() > SPARE_ROOM {
+            self.blind = HashMap::new();
         }
         out
     }
