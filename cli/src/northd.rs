@@ -200,7 +200,7 @@ fn sb_config(remotes: &str) -> ClientConfig {
     // round): the daemon records them from the transaction's reply ([`SbFlows`]). Deletions
     // and modifications by anyone still come, as do all rows of the first snapshot; inserts
     // come as notices (UUID and `table_id` only), so that flows other clients insert are seen
-    // and deleted.
+    // and deleted (the client drops the notices of our own inserts when the reply comes).
     cfg.select(
         "Logical_Flow",
         MonitorSelect {
@@ -421,7 +421,7 @@ fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
         multicast_groups: typed_rows(rep)?,
         address_sets: typed_rows(rep)?,
         port_groups: typed_rows(rep)?,
-        // Read as compact records instead (`replica_flows`).
+        // Read as compact records instead (`add_replica_flows`).
         logical_flows: Rows::new(),
         dp_groups: typed_rows(rep)?,
         load_balancers: typed_rows(rep)?,
@@ -447,18 +447,17 @@ fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
     })
 }
 
-/// The `Logical_Flow` rows of the replica as compact records.
-fn replica_flows(rep: &Replica) -> Result<SbFlows, String> {
-    let mut out = SbFlows::new();
+/// Records the `Logical_Flow` rows of the replica in `out` (replacing what it had of them).
+fn add_replica_flows(rep: &Replica, out: &mut SbFlows) -> Result<(), String> {
     let Some(t) = rep.table(sb::LogicalFlow::TABLE) else {
-        return Ok(out);
+        return Ok(());
     };
     let ts = t.schema();
     for r in t.rows() {
         let f = typed_row::<sb::LogicalFlow>(r, ts)?;
         out.insert(r.uuid(), FlowId::of_row(&f), FlowDp::of_row(&f));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The process's resident set and its peak (`VmRSS`, `VmHWM`) in MiB, for the round's log
@@ -567,11 +566,19 @@ impl Daemon {
     }
 
     /// Every SB `Logical_Flow` row as compact records, with the replica read as `rep` (see
-    /// [`Daemon::flows`]); rebuilt from the replica after a new snapshot.
+    /// [`Daemon::flows`]); rebuilt from the replica after a new snapshot. The records are
+    /// taken out of [`Daemon::flows`] (not copied: a full round of a big cluster would hold
+    /// them twice) and the caller puts them back; should reading the replica fail, they are
+    /// lost and the next full round reads the flows back ([`Daemon::flows_lost`]).
     fn current_flows(&self, rep: &Replica) -> Result<SbFlows, String> {
-        let mut flows = replica_flows(rep)?;
-        if rep.resets() == self.flows_resets.get() {
-            flows.extend_from(&self.flows.borrow());
+        let mut flows = std::mem::take(&mut *self.flows.borrow_mut());
+        if rep.resets() != self.flows_resets.get() {
+            flows = SbFlows::new();
+        }
+        // The replica's rows win over what was recorded of them.
+        if let Err(e) = add_replica_flows(rep, &mut flows) {
+            self.flows_lost.set(true);
+            return Err(e);
         }
         self.flows_resets.set(rep.resets());
         Ok(flows)
@@ -739,10 +746,13 @@ impl Daemon {
         // JSON tree per op), and its text goes to the SB server piece by piece as it is
         // written: a full round's (tens of MB) is never held whole.
         let state = current.state();
-        let stream = self
-            .sb
-            .transact_stream()
-            .map_err(|e| txn_error(&self.sb, "SB", &e))?;
+        let stream = match self.sb.transact_stream() {
+            Ok(s) => s,
+            Err(e) => {
+                *self.flows.borrow_mut() = flows;
+                return Err(txn_error(&self.sb, "SB", &e));
+            }
+        };
         let sink = TextSink::new(stream.sender());
         let (engine, planned) = Engine::new_with(snapshot, state, |content| {
             let start = Instant::now();

@@ -4,7 +4,7 @@
 //! A flow's identity is what the diff matches rows on: pipeline, table, priority, match,
 //! actions, `controller_meter` and `tags:in_out_port` ([`FlowId`]); with its datapath or
 //! datapath group ([`FlowDp`]) it says which row is which. Northd writes tens of thousands of
-//! flows and never reads their texts back, so [`SbFlows`] is all it keeps of them: about 90
+//! flows and never reads their texts back, so [`SbFlows`] is all it keeps of them: about 60
 //! bytes a flow where a replicated row with its texts and an index on them takes several
 //! hundred. `ovnkit northd` monitors `Logical_Flow` without inserts (the server does not echo
 //! the rows it writes) and records its own inserts here from the transaction's reply
@@ -117,9 +117,17 @@ impl FlowDp {
     }
 }
 
-/// `Logical_Flow` rows by UUID, as ids and datapath references, with a lookup by id.
+/// One recorded row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rec {
+    id: FlowId,
+    uuid: Uuid,
+    dp: FlowDp,
+}
+
+/// Rows recorded one at a time, by UUID, with a lookup by id.
 #[derive(Debug, Clone, Default)]
-pub struct SbFlows {
+struct Loose {
     by_uuid: HashMap<Uuid, (FlowId, FlowDp)>,
     /// One row of each id; further rows with the same id (rare: the same flow on other
     /// datapaths, or copies) in `more`.
@@ -127,40 +135,8 @@ pub struct SbFlows {
     more: HashMap<FlowId, Vec<Uuid>>,
 }
 
-impl SbFlows {
-    /// No rows.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The records of `rows`.
-    pub fn from_rows(rows: &Rows<sb::LogicalFlow>) -> Self {
-        let mut out = Self::default();
-        out.by_uuid.reserve(rows.len());
-        out.by_id.reserve(rows.len());
-        for f in rows.values() {
-            out.insert(f.uuid.uuid(), FlowId::of_row(f), FlowDp::of_row(f));
-        }
-        out
-    }
-
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.by_uuid.len()
-    }
-
-    /// True when there is no row.
-    pub fn is_empty(&self) -> bool {
-        self.by_uuid.is_empty()
-    }
-
-    /// Whether row `uuid` is recorded.
-    pub fn contains(&self, uuid: &Uuid) -> bool {
-        self.by_uuid.contains_key(uuid)
-    }
-
-    /// Records row `uuid` (replacing what was recorded for it).
-    pub fn insert(&mut self, uuid: Uuid, id: FlowId, dp: FlowDp) {
+impl Loose {
+    fn insert(&mut self, uuid: Uuid, id: FlowId, dp: FlowDp) {
         self.remove(&uuid);
         self.by_uuid.insert(uuid, (id, dp));
         match self.by_id.entry(id) {
@@ -173,8 +149,7 @@ impl SbFlows {
         }
     }
 
-    /// Forgets row `uuid`; true when it was recorded.
-    pub fn remove(&mut self, uuid: &Uuid) -> bool {
+    fn remove(&mut self, uuid: &Uuid) -> bool {
         let Some((id, _)) = self.by_uuid.remove(uuid) else {
             return false;
         };
@@ -197,40 +172,205 @@ impl SbFlows {
         true
     }
 
-    /// Marks row `uuid` as of unknown content ([`FlowId::UNKNOWN`]): the next diff deletes it
-    /// (and writes the flow anew if it is still wanted). No-op for a row not recorded.
-    pub fn forget_content(&mut self, uuid: &Uuid) {
-        if let Some((_, dp)) = self.by_uuid.get(uuid).copied() {
-            self.insert(*uuid, FlowId::UNKNOWN, dp);
-        }
-    }
-
-    /// The rows with id `id`, with their datapath references.
-    pub fn with_id(&self, id: FlowId) -> impl Iterator<Item = (Uuid, FlowDp)> + '_ {
+    fn with_id(&self, id: FlowId) -> impl Iterator<Item = (Uuid, FlowDp)> + '_ {
         self.by_id
             .get(&id)
             .into_iter()
             .chain(self.more.get(&id).into_iter().flatten())
             .filter_map(|u| self.by_uuid.get(u).map(|(_, dp)| (*u, *dp)))
     }
+}
+
+/// `Logical_Flow` rows by UUID, as ids and datapath references, with a lookup by id.
+///
+/// A full round records tens of thousands of rows at once: those are kept in a vector sorted
+/// by id (lookups by binary search) with their positions sorted by UUID, about 60 bytes a row,
+/// where hash maps by UUID and by id took about 200 (at the load factor a table just past a
+/// power of two has). Rows recorded one at a time later (incremental rounds) go to small
+/// hash maps, and rows removed from the vector are marked; both are merged into a new vector
+/// once they amount to a quarter of it.
+#[derive(Debug, Clone, Default)]
+pub struct SbFlows {
+    /// Rows recorded in bulk, sorted by id then UUID (removed ones included, see `gone`).
+    base: Vec<Rec>,
+    /// The positions in `base`, sorted by UUID.
+    base_by_uuid: Vec<u32>,
+    /// Bit `i` set: `base[i]` was removed.
+    gone: Vec<u64>,
+    n_gone: usize,
+    /// Rows recorded one at a time since `base` was made (none of them in `base`).
+    loose: Loose,
+}
+
+/// Rows recorded at once from which [`SbFlows::apply`] merges them into the sorted vector
+/// directly instead of one at a time.
+const BULK: usize = 1024;
+
+impl SbFlows {
+    /// No rows.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The records of `rows`.
+    pub fn from_rows(rows: &Rows<sb::LogicalFlow>) -> Self {
+        let mut out = Self::default();
+        out.merge(
+            rows.values()
+                .map(|f| Rec {
+                    id: FlowId::of_row(f),
+                    uuid: f.uuid.uuid(),
+                    dp: FlowDp::of_row(f),
+                })
+                .collect(),
+        );
+        out
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.base.len() - self.n_gone + self.loose.by_uuid.len()
+    }
+
+    /// True when there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn is_gone(&self, i: usize) -> bool {
+        self.gone
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// The position in `base` of row `uuid`, if it is there and not removed.
+    fn base_pos(&self, uuid: &Uuid) -> Option<usize> {
+        let k = self
+            .base_by_uuid
+            .binary_search_by(|&p| self.base[p as usize].uuid.cmp(uuid))
+            .ok()?;
+        let i = self.base_by_uuid[k] as usize;
+        (!self.is_gone(i)).then_some(i)
+    }
+
+    /// Whether row `uuid` is recorded.
+    pub fn contains(&self, uuid: &Uuid) -> bool {
+        self.loose.by_uuid.contains_key(uuid) || self.base_pos(uuid).is_some()
+    }
+
+    /// Records row `uuid` (replacing what was recorded for it).
+    pub fn insert(&mut self, uuid: Uuid, id: FlowId, dp: FlowDp) {
+        self.remove(&uuid);
+        self.loose.insert(uuid, id, dp);
+        self.maybe_compact();
+    }
+
+    /// Forgets row `uuid`; true when it was recorded.
+    pub fn remove(&mut self, uuid: &Uuid) -> bool {
+        if self.loose.remove(uuid) {
+            return true;
+        }
+        let Some(i) = self.base_pos(uuid) else {
+            return false;
+        };
+        if self.gone.len() < self.base.len().div_ceil(64) {
+            self.gone.resize(self.base.len().div_ceil(64), 0);
+        }
+        self.gone[i / 64] |= 1 << (i % 64);
+        self.n_gone += 1;
+        true
+    }
+
+    /// Marks row `uuid` as of unknown content ([`FlowId::UNKNOWN`]): the next diff deletes it
+    /// (and writes the flow anew if it is still wanted). No-op for a row not recorded.
+    pub fn forget_content(&mut self, uuid: &Uuid) {
+        let dp = match self.loose.by_uuid.get(uuid) {
+            Some((_, dp)) => Some(*dp),
+            None => self.base_pos(uuid).map(|i| self.base[i].dp),
+        };
+        if let Some(dp) = dp {
+            self.insert(*uuid, FlowId::UNKNOWN, dp);
+        }
+    }
+
+    /// The rows with id `id`, with their datapath references.
+    pub fn with_id(&self, id: FlowId) -> impl Iterator<Item = (Uuid, FlowDp)> + '_ {
+        let start = self.base.partition_point(|r| r.id < id);
+        let end = start + self.base[start..].partition_point(|r| r.id == id);
+        (start..end)
+            .filter(|i| !self.is_gone(*i))
+            .map(|i| (self.base[i].uuid, self.base[i].dp))
+            .chain(self.loose.with_id(id))
+    }
 
     /// Every row, sorted by UUID (a stable order from run to run).
     pub fn sorted(&self) -> Vec<(Uuid, FlowId, FlowDp)> {
-        let mut v: Vec<(Uuid, FlowId, FlowDp)> = self
-            .by_uuid
-            .iter()
-            .map(|(u, (id, dp))| (*u, *id, *dp))
-            .collect();
-        v.sort_unstable_by_key(|r| r.0);
+        let mut v: Vec<(Uuid, FlowId, FlowDp)> = Vec::with_capacity(self.len());
+        v.extend(
+            self.base_by_uuid
+                .iter()
+                .map(|&p| p as usize)
+                .filter(|&i| !self.is_gone(i))
+                .map(|i| (self.base[i].uuid, self.base[i].id, self.base[i].dp)),
+        );
+        if !self.loose.by_uuid.is_empty() {
+            v.extend(
+                self.loose
+                    .by_uuid
+                    .iter()
+                    .map(|(u, (id, dp))| (*u, *id, *dp)),
+            );
+            v.sort_unstable_by_key(|r| r.0);
+        }
         v
     }
 
-    /// Adds the rows of `other` not recorded here.
-    pub fn extend_from(&mut self, other: &Self) {
-        for (u, (id, dp)) in &other.by_uuid {
-            if !self.by_uuid.contains_key(u) {
-                self.insert(*u, *id, *dp);
+    /// Makes one sorted vector of every row and `more` (rows not recorded yet).
+    fn merge(&mut self, more: Vec<Rec>) {
+        let mut all: Vec<Rec> = Vec::with_capacity(self.len() + more.len());
+        all.extend(
+            self.base
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.is_gone(*i))
+                .map(|(_, r)| *r),
+        );
+        self.base = Vec::new();
+        all.extend(self.loose.by_uuid.iter().map(|(u, (id, dp))| Rec {
+            id: *id,
+            uuid: *u,
+            dp: *dp,
+        }));
+        self.loose = Loose::default();
+        all.extend(more);
+        all.sort_unstable_by_key(|r| (r.id, r.uuid));
+        // A UUID recorded twice (which callers do not do) keeps one record.
+        let mut by_uuid: Vec<u32> = (0..all.len())
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        by_uuid.sort_unstable_by_key(|&p| all[p as usize].uuid);
+        by_uuid.dedup_by_key(|p| all[*p as usize].uuid);
+        self.gone = vec![0; all.len().div_ceil(64)];
+        self.n_gone = 0;
+        if by_uuid.len() != all.len() {
+            let mut keep = vec![false; all.len()];
+            for &p in &by_uuid {
+                keep[p as usize] = true;
             }
+            let mut k = keep.iter();
+            all.retain(|_| k.next().copied().unwrap_or(false));
+            return self.merge(all);
+        }
+        self.base = all;
+        self.base_by_uuid = by_uuid;
+    }
+
+    /// Merges the loose and removed rows into a new vector once they amount to a quarter of
+    /// it.
+    fn maybe_compact(&mut self) {
+        let churn = self.loose.by_uuid.len() + self.n_gone;
+        if churn > BULK && churn > self.base.len() / 4 {
+            self.merge(Vec::new());
         }
     }
 
@@ -242,10 +382,10 @@ impl SbFlows {
         for u in &writes.deleted {
             self.remove(u);
         }
-        // Room for every insert at once: no growth (with the old and the new table both
-        // allocated) half-way through a full round's tens of thousands.
-        self.by_uuid.reserve(writes.inserted.len());
-        self.by_id.reserve(writes.inserted.len());
+        let mut bulk = Vec::new();
+        if writes.inserted.len() >= BULK {
+            bulk.reserve_exact(writes.inserted.len());
+        }
         for w in &writes.inserted {
             let dp = match w.dp {
                 WrittenDp::Known(dp) => Some(dp),
@@ -253,9 +393,26 @@ impl SbFlows {
                 WrittenDp::NewGroup(op) => inserted(op).map(FlowDp::Group),
             };
             if let (Some(u), Some(dp)) = (inserted(w.op), dp) {
-                self.insert(u, w.id, dp);
+                if writes.inserted.len() >= BULK {
+                    // New rows (the server gave them fresh UUIDs), recorded yet only if a
+                    // notice of them was taken for another client's.
+                    if self.contains(&u) {
+                        self.remove(&u);
+                    }
+                    bulk.push(Rec {
+                        id: w.id,
+                        uuid: u,
+                        dp,
+                    });
+                } else {
+                    self.insert(u, w.id, dp);
+                }
             }
         }
+        if !bulk.is_empty() {
+            self.merge(bulk);
+        }
+        self.maybe_compact();
     }
 }
 
@@ -347,6 +504,64 @@ mod tests {
         assert!(f.remove(&u(3)));
         assert_eq!(f.with_id(id).count(), 0);
         assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn bulk_records_and_loose_ones_read_alike() {
+        let n = 3 * BULK as u128;
+        let id = |i: u128| FlowId::new(0, 1, (i % 500) as i64, "1", "next;", None, None);
+        let writes = FlowWrites {
+            deleted: Vec::new(),
+            inserted: (0..n)
+                .map(|i| WrittenFlow {
+                    op: i as usize,
+                    id: id(i),
+                    dp: WrittenDp::Known(FlowDp::One(u(1_000_000 + i))),
+                })
+                .collect(),
+        };
+        let mut f = SbFlows::new();
+        f.insert(u(5), FlowId::UNKNOWN, FlowDp::None);
+        f.apply(&writes, |op| Some(u(op as u128)));
+        assert_eq!(f.len(), n as usize);
+        assert!(f.contains(&u(5)));
+        assert_eq!(f.with_id(FlowId::UNKNOWN).count(), 0);
+        let of7 = (0..n).filter(|i| i % 500 == 7).count();
+        assert_eq!(f.with_id(id(7)).count(), of7);
+        // Removed from the vector, recorded loose, changed in place.
+        assert!(f.remove(&u(7)));
+        assert!(!f.remove(&u(7)));
+        assert!(!f.contains(&u(7)));
+        f.insert(u(7), id(8), FlowDp::Group(u(9)));
+        f.forget_content(&u(507));
+        assert_eq!(f.len(), n as usize);
+        assert_eq!(f.with_id(id(7)).count(), of7 - 2);
+        assert!(f.with_id(id(8)).any(|r| r == (u(7), FlowDp::Group(u(9)))));
+        assert_eq!(
+            f.with_id(FlowId::UNKNOWN).collect::<Vec<_>>(),
+            vec![(u(507), FlowDp::One(u(1_000_507)))]
+        );
+        let sorted = f.sorted();
+        assert_eq!(sorted.len(), f.len());
+        assert!(sorted.windows(2).all(|w| w[0].0 < w[1].0));
+        // Enough churn merges everything into one vector; reads stay the same.
+        let before = f.sorted();
+        for i in 0..n {
+            if i % 2 == 0 {
+                f.remove(&u(i));
+            }
+        }
+        for i in 0..n {
+            if i % 2 == 0 {
+                f.insert(u(i), id(i), FlowDp::One(u(1_000_000 + i)));
+            }
+        }
+        assert!(f.loose.by_uuid.len() + f.n_gone <= f.base.len() / 4 + BULK + 1);
+        let mut after = f.sorted();
+        after.sort_unstable();
+        let mut before = before;
+        before.sort_unstable();
+        assert_eq!(after, before);
     }
 
     #[test]

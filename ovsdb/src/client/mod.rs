@@ -149,7 +149,8 @@ impl ClientConfig {
     /// Announces the rows inserted into a table monitored without `insert` (see
     /// [`MonitorSpec::insert_notices`]): the server sends each inserted row's UUID and
     /// `column` (pick a small one), and [`Client::take_changes`] reports the insert without
-    /// row contents. (This client's own inserts are announced too.)
+    /// row contents. This client's own inserts are not reported: their notices are dropped
+    /// when the transaction's reply comes, before [`Client::transact`] returns.
     pub fn insert_notices(mut self, table: &str, column: &str) -> Self {
         let spec = self.monitor.get_or_insert_with(MonitorSpec::default);
         spec.insert_notices

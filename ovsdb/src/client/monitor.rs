@@ -118,7 +118,7 @@ pub struct MonitorSpec {
     /// table only), so that the client learns of every row inserted (the server sends just
     /// the UUID and that column) without receiving the rows. The replica does not hold them:
     /// each is reported by [`Replica::take_changes`] as an insert with neither `old` nor `new`
-    /// row.
+    /// row (except the client's own inserts, whose notices are dropped when the reply comes).
     pub insert_notices: Vec<(String, String)>,
 }
 

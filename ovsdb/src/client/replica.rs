@@ -15,6 +15,9 @@ use crate::atom::Atom;
 use crate::datum::Datum;
 use crate::schema::{Schema, TableSchema};
 
+/// Entries the emptied maps of tracked changes keep room for.
+const SPARE_ROOM: usize = 4096;
+
 /// One row of the replica. Fields are indexed by schema column index (`_uuid` is 0, `_version` 1);
 /// columns that are not monitored hold their default value.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,11 +292,17 @@ impl Replica {
     /// Applies an incremental update. It is checked first (modified rows must exist, tables must be
     /// monitored): on error nothing is applied and the caller must resynchronize.
     pub fn apply(&mut self, update: &Update) -> Result<()> {
-        self.check(update)?;
-        for tu in &update.tables {
+        self.apply_owned(update.clone())
+    }
+
+    /// [`apply`](Self::apply), taking the update: its values move into the replica's rows and
+    /// each row operation is freed once applied (a big update is not held twice).
+    pub fn apply_owned(&mut self, update: Update) -> Result<()> {
+        self.check(&update)?;
+        for tu in update.tables {
             let ti = tu.table;
-            for (uuid, op) in &tu.rows {
-                self.apply_row(ti, *uuid, op, false);
+            for (uuid, op) in tu.rows {
+                self.apply_row(ti, uuid, op, false);
             }
         }
         self.applied += 1;
@@ -305,6 +314,11 @@ impl Replica {
     /// difference between the old and the new content: rows unchanged across the purge are not
     /// reported.
     pub fn reset(&mut self, update: &Update) -> Result<()> {
+        self.reset_owned(update.clone())
+    }
+
+    /// [`reset`](Self::reset), taking the snapshot (as [`apply_owned`](Self::apply_owned)).
+    pub fn reset_owned(&mut self, update: Update) -> Result<()> {
         for tu in &update.tables {
             if self.tables[tu.table].is_none() {
                 let name = &self.schema.tables[tu.table].name;
@@ -338,14 +352,26 @@ impl Replica {
                 }
             }
         }
-        for tu in &update.tables {
-            for (uuid, op) in &tu.rows {
-                self.apply_row(tu.table, *uuid, op, true);
+        for tu in update.tables {
+            for (uuid, op) in tu.rows {
+                self.apply_row(tu.table, uuid, op, true);
             }
         }
         self.applied += 1;
         self.resets += 1;
         Ok(())
+    }
+
+    /// Drops the insert notice of row `uuid` of table `table` (schema index) waiting to be
+    /// taken, if there is one: the row is this client's own insert, which the caller knows
+    /// of (see [`MonitorSpec::insert_notices`](super::MonitorSpec::insert_notices)).
+    pub fn forget_insert_notice(&mut self, table: usize, uuid: Uuid) {
+        if let Some(ChangeKind::Insert) = self.blind.get(&(table, uuid)) {
+            self.blind.remove(&(table, uuid));
+            if self.blind.is_empty() && self.blind.capacity() > SPARE_ROOM {
+                self.blind = HashMap::new();
+            }
+        }
     }
 
     /// How many snapshots replaced the whole content so far ([`reset`](Self::reset): the
@@ -358,7 +384,7 @@ impl Replica {
 
     /// Applies one row change; `snapshot`: it comes from a snapshot (whose rows are held even in
     /// tables whose later inserts are not).
-    fn apply_row(&mut self, ti: usize, uuid: Uuid, op: &RowOp, snapshot: bool) {
+    fn apply_row(&mut self, ti: usize, uuid: Uuid, op: RowOp, snapshot: bool) {
         let ts = &self.schema.tables[ti];
         let Some(t) = self.tables[ti].as_mut() else {
             return;
@@ -386,22 +412,28 @@ impl Replica {
             RowOp::Insert(cols) => {
                 let mut r = Row::new_default(uuid, ts);
                 for (c, d) in cols {
-                    if let Some(f) = r.fields.get_mut(*c) {
-                        *f = d.clone();
+                    if let Some(f) = r.fields.get_mut(c) {
+                        *f = d;
                     }
                 }
                 Some(Arc::new(r))
             }
-            RowOp::Replace(cols) | RowOp::Modify(cols) => {
+            RowOp::Replace(cols) => {
                 let Some(o) = &old else { return };
                 let mut r = Row::clone(o);
                 for (c, d) in cols {
+                    if let Some(f) = r.fields.get_mut(c) {
+                        *f = d;
+                    }
+                }
+                Some(Arc::new(r))
+            }
+            RowOp::Modify(cols) => {
+                let Some(o) = &old else { return };
+                let mut r = Row::clone(o);
+                for (c, d) in &cols {
                     if let (Some(f), Some(col)) = (r.fields.get_mut(*c), ts.columns.get(*c)) {
-                        if matches!(op, RowOp::Modify(_)) {
-                            f.apply_diff(d, &col.type_);
-                        } else {
-                            *f = d.clone();
-                        }
+                        f.apply_diff(d, &col.type_);
                     }
                 }
                 Some(Arc::new(r))
@@ -477,6 +509,14 @@ impl Replica {
             }));
             let schema = &self.schema;
             out.sort_by_cached_key(|c| (schema.table_index(&c.table), c.uuid));
+        }
+        // A big update (a whole database, the echo of a big transaction) left the maps as big
+        // as it was: their room is given back.
+        if self.pending.capacity() > SPARE_ROOM {
+            self.pending = HashMap::new();
+        }
+        if self.blind.capacity() > SPARE_ROOM {
+            self.blind = HashMap::new();
         }
         out
     }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use super::conn::{Connection, Incoming, RawNotification, Remote};
+use super::conn::{Connection, Incoming, RawNotification, RawReply, Remote};
 use super::error::{ClientError, Result};
 use super::monitor::{
     check_status, Backoff, ClusterMemory, DatabaseStatus, MonitorMethod, ZERO_TXN_ID,
@@ -345,7 +345,7 @@ impl Session {
                 // The reply (the whole database at first) is parsed from its text.
                 match conn.call_raw(m.name(), params.into(), t).await? {
                     Ok(reply) => {
-                        self.apply_monitor_reply(m, &schema, reply.result())?;
+                        self.apply_monitor_reply(m, &schema, reply)?;
                         method = Some(m);
                         break;
                     }
@@ -393,21 +393,24 @@ impl Session {
         &mut self,
         m: MonitorMethod,
         schema: &Schema,
-        reply: &[u8],
+        reply: RawReply,
     ) -> Result<()> {
         let what = format!("{} reply", m.name());
+        // The text (a whole database at first) is freed once parsed, before the rows are
+        // applied.
         match m {
             MonitorMethod::CondSince => {
-                let (found, id, upd) = parse_cond_since_reply(schema, reply, &what)?;
+                let (found, id, upd) = parse_cond_since_reply(schema, reply.result(), &what)?;
+                drop(reply);
                 let id = parse_uuid_str(&id)
                     .ok_or_else(|| ClientError::malformed(&what, "last-txn-id is not a UUID"))?;
                 let mut guard = replica_write(&self.shared);
                 let rep = guard.as_mut().ok_or(ClientError::Closed)?;
                 let found = found && self.last_txn_id.is_some();
                 if found {
-                    rep.apply(&upd)?;
+                    rep.apply_owned(upd)?;
                 } else {
-                    rep.reset(&upd)?;
+                    rep.reset_owned(upd)?;
                 }
                 drop(guard);
                 self.last_txn_id = Some(id);
@@ -424,11 +427,12 @@ impl Session {
                 } else {
                     UpdateFormat::V1
                 };
-                let upd = Update::parse_slice(schema, reply, f, &what)?;
+                let upd = Update::parse_slice(schema, reply.result(), f, &what)?;
+                drop(reply);
                 replica_write(&self.shared)
                     .as_mut()
                     .ok_or(ClientError::Closed)?
-                    .reset(&upd)?;
+                    .reset_owned(upd)?;
                 self.last_txn_id = None;
                 self.status(|s| {
                     s.updates += 1;
@@ -666,6 +670,7 @@ impl Session {
     ) {
         match r {
             Ok(ok) => {
+                self.forget_own_notices(&ok, inserts);
                 let rows = self.missing_inserts(&ok, inserts);
                 if rows.is_empty() {
                     let _ = reply.send(Ok(ok));
@@ -750,6 +755,40 @@ impl Session {
         }
     }
 
+    /// Drops the insert notices of the rows a committed transaction inserted into tables
+    /// monitored without inserts (see [`MonitorSpec::insert_notices`]): the caller has the
+    /// reply, and a notice left is another client's insert. (The server sends a transaction's
+    /// update before its reply: the notices are in already.)
+    fn forget_own_notices(&self, reply: &TxnReply, inserts: &[(usize, String)]) {
+        let Some(spec) = self.cfg.monitor.as_ref() else {
+            return;
+        };
+        if spec.insert_notices.is_empty() {
+            return;
+        }
+        let mut guard = replica_write(&self.shared);
+        let Some(rep) = guard.as_mut() else { return };
+        let mut last: Option<(&str, Option<usize>)> = None;
+        for (i, table) in inserts {
+            let ti = match last {
+                Some((t, ti)) if t == table => ti,
+                _ => {
+                    let ti = spec
+                        .insert_notices
+                        .iter()
+                        .any(|(t, _)| t == table)
+                        .then(|| rep.schema().table_index(table))
+                        .flatten();
+                    last = Some((table, ti));
+                    ti
+                }
+            };
+            if let (Some(ti), Some(u)) = (ti, reply.inserted_uuid(*i)) {
+                rep.forget_insert_notice(ti, u);
+            }
+        }
+    }
+
     /// Inserted rows of unconditionally monitored tables that the replica does not show yet.
     fn missing_inserts(
         &self,
@@ -820,13 +859,14 @@ impl Session {
     fn incoming(&mut self, live: &mut Live, n: Incoming) -> Result<()> {
         match n {
             Incoming::Message(Message::Notification(n)) => self.notification(live, n),
-            Incoming::Update(u) => self.raw_update(live, &u),
+            Incoming::Update(u) => self.raw_update(live, u),
             Incoming::Message(_) | Incoming::Raw(..) => Ok(()),
         }
     }
 
-    /// A monitor update kept as JSON text, parsed row by row with the schema of its monitor.
-    fn raw_update(&mut self, live: &mut Live, u: &RawNotification) -> Result<()> {
+    /// A monitor update kept as JSON text, parsed row by row with the schema of its monitor;
+    /// the text is freed before the rows are applied.
+    fn raw_update(&mut self, live: &mut Live, u: RawNotification) -> Result<()> {
         let db_schema = {
             let guard = self
                 .shared
@@ -856,11 +896,13 @@ impl Session {
             }
             (None, _) => None,
         };
+        let method = u.method.clone();
+        drop(u);
         match p.updates {
             Some((true, upd)) => self.apply_server_update(live, &upd),
-            Some((false, upd)) => self.apply_db_update(&upd, txn_id),
+            Some((false, upd)) => self.apply_db_update(upd, txn_id),
             None if p.id == DB_MONITOR => {
-                Err(ClientError::malformed(&u.method, "missing table updates"))
+                Err(ClientError::malformed(&method, "missing table updates"))
             }
             None if p.id == SERVER_MONITOR && live.server.is_some() => Err(ClientError::malformed(
                 "_Server update2",
@@ -871,11 +913,11 @@ impl Session {
     }
 
     /// Applies a parsed update of the database's monitor.
-    fn apply_db_update(&mut self, upd: &Update, txn_id: Option<Uuid>) -> Result<()> {
+    fn apply_db_update(&mut self, upd: Update, txn_id: Option<Uuid>) -> Result<()> {
         replica_write(&self.shared)
             .as_mut()
             .ok_or(ClientError::Closed)?
-            .apply(upd)?;
+            .apply_owned(upd)?;
         if let Some(id) = txn_id {
             self.last_txn_id = Some(id);
         }
@@ -931,7 +973,7 @@ impl Session {
                         .ok_or(ClientError::Closed)?
                 };
                 let upd = Update::parse(&schema, body, fmt, &n.method)?;
-                self.apply_db_update(&upd, txn_id)
+                self.apply_db_update(upd, txn_id)
             }
             "monitor_canceled" => Err(ClientError::MonitorCanceled),
             "locked" | "stolen" => {

@@ -522,4 +522,17 @@ fn insert_notices_of_a_table_monitored_without_inserts() {
         .collect();
     assert_eq!(got, vec![(u(U2), ChangeKind::Insert, false)]);
     assert_eq!(r.table("Item").unwrap().len(), 1);
+
+    // A notice of the client's own insert is dropped, another client's is still reported.
+    let ti = s.table_index("Item").unwrap();
+    let u3 = "00000000-0000-0000-0000-000000000003";
+    let u4 = "00000000-0000-0000-0000-000000000004";
+    r.apply(&v2(
+        &r,
+        json!({"Item": {u3: {"insert": {"uid": 3}}, u4: {"insert": {"uid": 4}}}}),
+    ))
+    .unwrap();
+    r.forget_insert_notice(ti, u(u3));
+    let got: Vec<Uuid> = r.take_changes().into_iter().map(|c| c.uuid).collect();
+    assert_eq!(got, vec![u(u4)]);
 }

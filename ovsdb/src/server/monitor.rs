@@ -89,12 +89,51 @@ pub(crate) struct TableMonitor {
     pub(crate) table: usize,
     /// Monitored columns by index, ascending, without duplicates.
     pub(crate) columns: Vec<usize>,
+    /// The `select` of the request naming each column of `columns` (same order): a row
+    /// update of a kind carries only the columns whose request selects that kind, as
+    /// ovsdb-server does (a table watched by two requests, one without inserts and one with
+    /// a single column and inserts, gets only that column for an insert).
+    pub(crate) column_select: Vec<Select>,
+    /// Every kind some request selects.
     pub(crate) select: Select,
     /// Rows match when any condition holds; `None` matches every row.
     pub(crate) conditions: Option<Vec<Condition>>,
 }
 
+/// A kind of row update, as a request's `select` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Initial,
+    Insert,
+    Delete,
+    Modify,
+}
+
+impl Select {
+    fn has(self, k: Kind) -> bool {
+        match k {
+            Kind::Initial => self.initial,
+            Kind::Insert => self.insert,
+            Kind::Delete => self.delete,
+            Kind::Modify => self.modify,
+        }
+    }
+}
+
 impl TableMonitor {
+    /// The monitored columns an update of kind `k` carries (see `column_select`).
+    fn columns_for(&self, k: Kind) -> std::borrow::Cow<'_, [usize]> {
+        if self.column_select.iter().all(|s| s.has(k)) {
+            return std::borrow::Cow::Borrowed(&self.columns);
+        }
+        self.columns
+            .iter()
+            .zip(&self.column_select)
+            .filter(|(_, s)| s.has(k))
+            .map(|(c, _)| *c)
+            .collect()
+    }
+
     fn matches(&self, ts: &TableSchema, row: &Row) -> bool {
         match &self.conditions {
             None => true,
@@ -144,6 +183,7 @@ pub(crate) fn parse_requests(
         let mut tm = TableMonitor {
             table: t,
             columns: Vec::new(),
+            column_select: Vec::new(),
             select: Select::NONE,
             conditions: Some(Vec::new()),
         };
@@ -179,7 +219,7 @@ pub(crate) fn parse_requests(
                 }
                 Some(other) => return Err(syntax(Some(other), "array of column names expected")),
             };
-            for c in cols {
+            for &c in &cols {
                 if tm.columns.contains(&c) {
                     return Err(syntax(
                         None,
@@ -209,9 +249,17 @@ pub(crate) fn parse_requests(
                 Some(other) => return Err(syntax(Some(other), "select must be an object")),
             };
             tm.select = tm.select.or(select);
+            tm.column_select.extend(cols.iter().map(|_| select));
             push_condition(&mut tm, ts, r.get("where"))?;
         }
-        tm.columns.sort_unstable();
+        let mut by_column: Vec<(usize, Select)> = tm
+            .columns
+            .iter()
+            .copied()
+            .zip(tm.column_select.iter().copied())
+            .collect();
+        by_column.sort_unstable_by_key(|(c, _)| *c);
+        (tm.columns, tm.column_select) = by_column.into_iter().unzip();
         out.push(tm);
     }
     out.sort_by_key(|t| t.table);
@@ -391,13 +439,14 @@ pub(crate) fn row_update(
             if (initial && !tm.select.initial) || (!initial && !tm.select.insert) {
                 return None;
             }
+            let cols = tm.columns_for(if initial { Kind::Initial } else { Kind::Insert });
             match version {
                 MonitorVersion::V1 => {
-                    m.insert("new".into(), row_json(ts, n, &tm.columns, false));
+                    m.insert("new".into(), row_json(ts, n, &cols, false));
                 }
                 _ => {
                     let key = if initial { "initial" } else { "insert" };
-                    m.insert(key.into(), row_json(ts, n, &tm.columns, true));
+                    m.insert(key.into(), row_json(ts, n, &cols, true));
                 }
             }
         }
@@ -407,7 +456,8 @@ pub(crate) fn row_update(
             }
             match version {
                 MonitorVersion::V1 => {
-                    m.insert("old".into(), row_json(ts, o, &tm.columns, false));
+                    let cols = tm.columns_for(Kind::Delete);
+                    m.insert("old".into(), row_json(ts, o, &cols, false));
                 }
                 _ => {
                     m.insert("delete".into(), Value::Null);
@@ -418,8 +468,8 @@ pub(crate) fn row_update(
             if !tm.select.modify {
                 return None;
             }
-            let changed: Vec<usize> = tm
-                .columns
+            let cols = tm.columns_for(Kind::Modify);
+            let changed: Vec<usize> = cols
                 .iter()
                 .copied()
                 .filter(|&c| o.fields.get(c) != n.fields.get(c))
@@ -429,7 +479,7 @@ pub(crate) fn row_update(
             }
             match version {
                 MonitorVersion::V1 => {
-                    m.insert("new".into(), row_json(ts, n, &tm.columns, false));
+                    m.insert("new".into(), row_json(ts, n, &cols, false));
                     m.insert("old".into(), row_json(ts, o, &changed, false));
                 }
                 _ => {
@@ -503,14 +553,15 @@ fn write_row_update(
                 return false;
             }
             key(out);
+            let cols = tm.columns_for(Kind::Insert);
             match version {
                 MonitorVersion::V1 => {
                     out.extend_from_slice(b"\"new\":");
-                    write_row_json(out, ts, n, &tm.columns, false);
+                    write_row_json(out, ts, n, &cols, false);
                 }
                 _ => {
                     out.extend_from_slice(b"\"insert\":");
-                    write_row_json(out, ts, n, &tm.columns, true);
+                    write_row_json(out, ts, n, &cols, true);
                 }
             }
         }
@@ -522,7 +573,7 @@ fn write_row_update(
             match version {
                 MonitorVersion::V1 => {
                     out.extend_from_slice(b"\"old\":");
-                    write_row_json(out, ts, o, &tm.columns, false);
+                    write_row_json(out, ts, o, &tm.columns_for(Kind::Delete), false);
                 }
                 _ => out.extend_from_slice(b"\"delete\":null"),
             }
@@ -531,8 +582,8 @@ fn write_row_update(
             if !tm.select.modify {
                 return false;
             }
-            let changed: Vec<usize> = tm
-                .columns
+            let cols = tm.columns_for(Kind::Modify);
+            let changed: Vec<usize> = cols
                 .iter()
                 .copied()
                 .filter(|&c| o.fields.get(c) != n.fields.get(c))
@@ -544,7 +595,7 @@ fn write_row_update(
             match version {
                 MonitorVersion::V1 => {
                     out.extend_from_slice(b"\"new\":");
-                    write_row_json(out, ts, n, &tm.columns, false);
+                    write_row_json(out, ts, n, &cols, false);
                     out.extend_from_slice(b",\"old\":");
                     write_row_json(out, ts, o, &changed, false);
                 }
@@ -621,6 +672,7 @@ impl Monitor {
             let Some(rows) = db.rows_by_index(tm.table) else {
                 continue;
             };
+            let initial_cols = tm.columns_for(Kind::Initial);
             let mut first_row = true;
             for (uuid, row) in rows {
                 if !tm.matches(ts, row) {
@@ -645,7 +697,7 @@ impl Monitor {
                 };
                 out.extend_from_slice(tag);
                 let mut first_col = true;
-                for &c in &tm.columns {
+                for &c in initial_cols.iter() {
                     let (Some(col), Some(d)) = (ts.columns.get(c), row.fields.get(c)) else {
                         continue;
                     };
@@ -876,6 +928,66 @@ mod tests {
         };
         let d = datum_diff(&Datum::scalar(s("x")), &Datum::empty_set(), &opt);
         assert_eq!(d, Datum::empty_set());
+    }
+
+    /// A table watched by two requests: each kind of update carries the columns of the
+    /// requests that select it (an insert notice only the column of the request with
+    /// inserts), as ovsdb-server sends them.
+    #[test]
+    fn updates_carry_the_columns_of_the_requests_selecting_them() {
+        use serde_json::json;
+        let schema = Schema::from_str_json(
+            r#"{"name":"S","version":"1.0.0","tables":{
+              "P":{"columns":{"name":{"type":"string"},"n":{"type":"integer"},
+                "t":{"type":"integer"}}}}}"#,
+        )
+        .unwrap();
+        let req = json!({"P": [
+            {"columns": ["name", "n"], "select": {"insert": false}},
+            {"columns": ["t"], "select": {"insert": true, "delete": false}}]});
+        let tables = parse_requests(&schema, MonitorVersion::V2, &req).unwrap();
+        let tm = &tables[0];
+        let ts = &schema.tables[tm.table];
+        let col = |n: &str| ts.column_index(n).unwrap();
+        let mut old = Row {
+            fields: ts.defaults().to_vec(),
+        };
+        old.fields[col("name")] = Datum::scalar(s("a"));
+        old.fields[col("n")] = Datum::scalar(Atom::Integer(1));
+        old.fields[col("t")] = Datum::scalar(Atom::Integer(3));
+        let mut new = old.clone();
+        new.fields[col("n")] = Datum::scalar(Atom::Integer(2));
+        let uuid = Uuid::from_u128(1);
+        let update = |o: Option<&Row>, n: Option<&Row>, initial: bool| {
+            let tree = row_update(MonitorVersion::V2, tm, ts, o, n, initial);
+            if !initial {
+                let mut text = Vec::new();
+                let written = write_row_update(&mut text, MonitorVersion::V2, tm, ts, &uuid, o, n);
+                assert_eq!(written, tree.is_some());
+                if let Some(t) = &tree {
+                    let text = format!("{{{}}}", String::from_utf8(text).unwrap());
+                    let parsed: Value = serde_json::from_str(&text).unwrap();
+                    assert_eq!(parsed[uuid.to_string()], *t);
+                }
+            }
+            tree
+        };
+        assert_eq!(
+            update(None, Some(&old), false),
+            Some(json!({"insert": {"t": 3}}))
+        );
+        assert_eq!(
+            update(None, Some(&old), true),
+            Some(json!({"initial": {"name": "a", "n": 1, "t": 3}}))
+        );
+        assert_eq!(
+            update(Some(&old), Some(&new), false),
+            Some(json!({"modify": {"n": 2}}))
+        );
+        assert_eq!(
+            update(Some(&old), None, false),
+            Some(json!({"delete": null}))
+        );
     }
 
     #[test]
