@@ -359,7 +359,6 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         )
     };
     out.service_monitors = health.monitors.into_values().collect();
-    build_load_balancers(nb, &views, &mut out);
 
     out.meters = crate::copp::sb_meters(nb);
     if let Some(meters) = datapath_meters(nb, &out.datapaths) {
@@ -462,23 +461,28 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         }
         warnings
     };
-    let (mut warnings, theirs_flows, theirs_warnings) = std::thread::scope(|s| {
+    // The worker first makes the SB `Load_Balancer` rows (one per load balancer on a switch:
+    // tens of thousands on OVN-Kubernetes), which no flow needs, while this thread starts on
+    // the routers.
+    let (mut warnings, theirs_flows, theirs_warnings, lb_rows) = std::thread::scope(|s| {
         let worker = s.spawn(|| {
             // Group VIP sets are checked once per build on this thread too.
             let _scope = router::gateway::hash::BuildScope::enter(nb);
+            let lb_rows = load_balancer_rows(nb, &views);
             let mut flows = crate::flow::FlowTable::default();
             if let Some(m) = meters {
                 flows.set_meters(m);
             }
             let warnings = run(&mut flows, false);
-            (flows, warnings)
+            (flows, warnings, lb_rows)
         });
         let mine = run(&mut out.flows, true);
-        let (flows, theirs) = worker
+        let (flows, theirs, lb_rows) = worker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (mine, flows, theirs)
+        (mine, flows, theirs, lb_rows)
     });
+    out.load_balancers = lb_rows;
     drop(router_lbs);
     let lb_flows = lb_cache.into_inner().unwrap_or_else(make_lb_cache);
     // The smaller table is merged into the larger (same meters: the content is the same
@@ -1013,7 +1017,10 @@ fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
     }
 }
 
-fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
+/// The SB `Load_Balancer` rows: every load balancer some switch of `views` has, with those
+/// switches' datapaths, in `nb` order.
+fn load_balancer_rows(nb: &NbSnapshot, views: &[Switch]) -> Vec<LbContent> {
+    let mut out = Vec::new();
     // Switches by load balancer, in one pass over the switches: each load balancer by its
     // position in `nb.load_balancers` (found by a walk along the map, the switch's list being
     // sorted), each list of datapaths sorted at the end.
@@ -1043,7 +1050,7 @@ fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) 
         let datapaths: BTreeSet<DpIndex> = dps.into_iter().collect();
         let mut options = lb.options.clone();
         options.insert("hairpin_orig_tuple".to_owned(), "true".to_owned());
-        out.load_balancers.push(LbContent {
+        out.push(LbContent {
             nb_uuid: lb.uuid.uuid(),
             name: lb.name.clone(),
             vips: crate::lb::sb_vips(lb),
@@ -1052,6 +1059,7 @@ fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) 
             datapaths,
         });
     }
+    out
 }
 
 #[cfg(test)]
