@@ -294,9 +294,10 @@ fn router_nat_addresses(
     }
     // The VIPs (thousands on an OVN-Kubernetes gateway router) are written straight into
     // the entry.
-    let vips = include_lbs
-        .then(|| nb.routers.get(&lr.nb))
-        .flatten()
+    let vips = nb
+        .routers
+        .get(&lr.nb)
+        .filter(|_| include_lbs)
         .map(|nb_lr| LbIpSets::of_router(nb, nb_lr));
     let has_vips = vips
         .as_ref()

@@ -405,8 +405,7 @@ pub(crate) fn switch_view_in(
             let ps_addrs = if lsp.port_security == lsp.addresses
                 && !lsp.addresses.iter().any(|a| a.contains("dynamic"))
             {
-                let again: Vec<NbWarning> = warnings[first_warning..].to_vec();
-                warnings.extend(again);
+                warnings.extend_from_within(first_warning..);
                 addrs.clone()
             } else {
                 parse_addresses(&lsp.name, &lsp.port_security, None, warnings).0
