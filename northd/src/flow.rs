@@ -1294,17 +1294,15 @@ impl OwnDps {
 }
 
 /// The start of a [`FlowKey`] as numbers that order as the key does: stage and priority, then
-/// bytes of the match from `skip` on (zero-padded), where `skip` is at most the length of the
-/// prefix the matches of every flow of that stage and priority share (so that the bytes taken
-/// are where they differ). Keys whose prefixes differ compare as their prefixes; equal
-/// prefixes say nothing (the keys are then compared in full).
+/// the first bytes of the match (zero-padded). Keys whose prefixes differ compare as their
+/// prefixes; equal prefixes say nothing (the keys are then compared in full).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct SortPrefix(u64, u64, u64);
 
 impl SortPrefix {
-    fn of(k: &FlowKey, skip: usize) -> Self {
+    fn of(k: &FlowKey) -> Self {
         let mut m = [0u8; 20];
-        let bytes = k.match_.as_bytes().get(skip..).unwrap_or_default();
+        let bytes = k.match_.as_bytes();
         let n = bytes.len().min(m.len());
         m[..n].copy_from_slice(&bytes[..n]);
         let word = |b: &[u8]| b.iter().fold(0u64, |w, &x| (w << 8) | u64::from(x));
@@ -1312,34 +1310,6 @@ impl SortPrefix {
         let head =
             (u64::from(k.stage as u16) << 48) | (u64::from(k.priority) << 32) | word(&m[..4]);
         Self(head, word(&m[4..12]), word(&m[12..20]))
-    }
-
-    /// [`Self::of`] every key, each skipping the prefix shared by the matches of its stage and
-    /// priority (long on OVN-Kubernetes: `ct.new && ip4.dst == ` and the like).
-    fn of_all(keys: &[Arc<FlowKey>]) -> Vec<Self> {
-        let mut shared: HashMap<(Stage, u16), (&str, usize)> = HashMap::new();
-        for k in keys {
-            let m = k.match_.as_str();
-            shared
-                .entry((k.stage, k.priority))
-                .and_modify(|(first, len)| {
-                    let common = first
-                        .as_bytes()
-                        .iter()
-                        .zip(m.as_bytes())
-                        .take(*len)
-                        .take_while(|(a, b)| a == b)
-                        .count();
-                    *len = common;
-                })
-                .or_insert((m, m.len()));
-        }
-        keys.iter()
-            .map(|k| {
-                let skip = shared.get(&(k.stage, k.priority)).map_or(0, |s| s.1);
-                Self::of(k, skip)
-            })
-            .collect()
     }
 }
 
@@ -1749,10 +1719,11 @@ impl FlowTable {
             }
             // Sorted by a prefix of each key held inline (no pointer to follow), the full
             // keys compared only where prefixes are equal.
-            let keyed: Vec<(SortPrefix, u32)> = SortPrefix::of_all(&self.keys)
-                .into_iter()
+            let keyed: Vec<(SortPrefix, u32)> = self
+                .keys
+                .iter()
                 .enumerate()
-                .map(|(i, p)| (p, u32::try_from(i).unwrap_or(NONE)))
+                .map(|(i, k)| (SortPrefix::of(k), u32::try_from(i).unwrap_or(NONE)))
                 .collect();
             let keyed = sorted_order(keyed, |a, b| {
                 a.0.cmp(&b.0)
