@@ -198,28 +198,50 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
             }
         }
     }
+    // Datapaths in order first (a datapath whose key cannot be allocated gets no view), then
+    // the views on two threads, their warnings added in datapath order (as one thread adds
+    // them).
     let mut keys = keys.into_iter();
-    let mut views: Vec<Switch> = Vec::new();
-    let view_index = switch::ViewIndex::new(nb);
-    for (ls, key) in switches.iter().zip(keys.by_ref()) {
-        let Some(dp) = push_datapath(
+    let mut dp_warnings: Vec<Vec<NbWarning>> = Vec::new();
+    let mut switch_dps: Vec<(usize, &nb::LogicalSwitch, DpIndex)> = Vec::new();
+    for (i, (ls, key)) in switches.iter().zip(keys.by_ref()).enumerate() {
+        let before = out.warnings.len();
+        if let Some(dp) = push_datapath(
             &mut out,
             &mut dp_keys,
             key,
             DatapathKind::Switch,
             (ls.uuid.uuid(), &ls.name, &ls.external_ids, &ls.other_config),
-        ) else {
-            continue;
-        };
-        views.push(switch::switch_view_in(
-            nb,
-            ls,
-            dp,
-            Some(&view_index),
-            None,
-            &mut out.warnings,
-        ));
+        ) {
+            switch_dps.push((i, ls, dp));
+        }
+        dp_warnings.push(out.warnings.split_off(before));
     }
+    let mut router_dps: Vec<(usize, &nb::LogicalRouter, DpIndex)> = Vec::new();
+    for (i, (lr, key)) in routers.iter().zip(keys).enumerate() {
+        let before = out.warnings.len();
+        if let Some(dp) = push_datapath(
+            &mut out,
+            &mut dp_keys,
+            key,
+            DatapathKind::Router,
+            (lr.uuid.uuid(), &lr.name, &lr.external_ids, &lr.options),
+        ) {
+            router_dps.push((switches.len() + i, lr, dp));
+        }
+        dp_warnings.push(out.warnings.split_off(before));
+    }
+    let view_index = switch::ViewIndex::new(nb);
+    let switch_views = on_two_threads_with(
+        nb,
+        &switch_dps,
+        || (),
+        |_, &(_, ls, dp)| {
+            let mut w = Vec::new();
+            let view = switch::switch_view_in(nb, ls, dp, Some(&view_index), None, &mut w);
+            (view, w)
+        },
+    );
     // Its load balancer lists copy those of the views: free them before the flows grow.
     drop(view_index);
     // Router ports named by switch ports of type `router`.
@@ -233,26 +255,30 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
                 .map(|rp| (rp.clone(), lsp.name.clone()))
         })
         .collect();
-    let mut router_views: Vec<Router> = Vec::new();
-    let lb_groups = router::GroupLbs::default();
-    for (lr, key) in routers.iter().zip(keys) {
-        let Some(dp) = push_datapath(
-            &mut out,
-            &mut dp_keys,
-            key,
-            DatapathKind::Router,
-            (lr.uuid.uuid(), &lr.name, &lr.external_ids, &lr.options),
-        ) else {
-            continue;
-        };
-        router_views.push(router::router_view_with(
-            nb,
-            lr,
-            dp,
-            &switch_peers,
-            &lb_groups,
-            &mut out.warnings,
-        ));
+    let router_views_w = on_two_threads_with(
+        nb,
+        &router_dps,
+        router::GroupLbs::default,
+        |groups, &(_, lr, dp)| {
+            let mut w = Vec::new();
+            let view = router::router_view_with(nb, lr, dp, &switch_peers, groups, &mut w);
+            (view, w)
+        },
+    );
+    // Warnings in datapath order: each datapath's own (key allocation), then its view's.
+    let mut views: Vec<Switch> = Vec::with_capacity(switch_views.len());
+    let mut made_sw = switch_views.into_iter().zip(&switch_dps).peekable();
+    let mut made_lr = router_views_w.into_iter().zip(&router_dps).peekable();
+    let mut router_views: Vec<Router> = Vec::with_capacity(router_dps.len());
+    for (i, w) in dp_warnings.into_iter().enumerate() {
+        out.warnings.extend(w);
+        if let Some(((view, w), _)) = made_sw.next_if(|(_, d)| d.0 == i) {
+            out.warnings.extend(w);
+            views.push(view);
+        } else if let Some(((view, w), _)) = made_lr.next_if(|(_, d)| d.0 == i) {
+            out.warnings.extend(w);
+            router_views.push(view);
+        }
     }
 
     // Each switch's rows apart, on two threads, then added in switch order (as one thread
@@ -281,10 +307,21 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     out.static_mac_bindings = router::input::static_mac_bindings(nb, &router_views);
     build_address_sets(nb, &globals, &views, &mut out);
     build_port_groups(nb, &views, &mut out);
-    let mut lbs: BTreeMap<_, _> = nb
-        .load_balancers
-        .values()
-        .map(|l| (l.uuid, LoadBalancer::parse(l, &mut out.warnings)))
+    // Load balancers parsed on two threads (tens of thousands on OVN-Kubernetes), their
+    // warnings added in order.
+    let rows: Vec<&nb::LoadBalancer> = nb.load_balancers.values().collect();
+    let parsed = on_two_threads(nb, &rows, |l| {
+        let mut w = Vec::new();
+        let lb = LoadBalancer::parse(l, &mut w);
+        (l.uuid, lb, w)
+    });
+    drop(rows);
+    let mut lbs: BTreeMap<_, _> = parsed
+        .into_iter()
+        .map(|(r, lb, w)| {
+            out.warnings.extend(w);
+            (r, lb)
+        })
         .collect();
     // `NB_Global` `options:controller_event=true` raises the empty-backend event of every
     // load balancer (as its own `options:event=true` does).
@@ -322,7 +359,6 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         )
     };
     out.service_monitors = health.monitors.into_values().collect();
-    build_load_balancers(nb, &views, &mut out);
 
     out.meters = crate::copp::sb_meters(nb);
     if let Some(meters) = datapath_meters(nb, &out.datapaths) {
@@ -425,23 +461,28 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         }
         warnings
     };
-    let (mut warnings, theirs_flows, theirs_warnings) = std::thread::scope(|s| {
+    // The worker first makes the SB `Load_Balancer` rows (one per load balancer on a switch:
+    // tens of thousands on OVN-Kubernetes), which no flow needs, while this thread starts on
+    // the routers.
+    let (mut warnings, theirs_flows, theirs_warnings, lb_rows) = std::thread::scope(|s| {
         let worker = s.spawn(|| {
             // Group VIP sets are checked once per build on this thread too.
             let _scope = router::gateway::hash::BuildScope::enter(nb);
+            let lb_rows = load_balancer_rows(nb, &views);
             let mut flows = crate::flow::FlowTable::default();
             if let Some(m) = meters {
                 flows.set_meters(m);
             }
             let warnings = run(&mut flows, false);
-            (flows, warnings)
+            (flows, warnings, lb_rows)
         });
         let mine = run(&mut out.flows, true);
-        let (flows, theirs) = worker
+        let (flows, theirs, lb_rows) = worker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (mine, flows, theirs)
+        (mine, flows, theirs, lb_rows)
     });
+    out.load_balancers = lb_rows;
     drop(router_lbs);
     let lb_flows = lb_cache.into_inner().unwrap_or_else(make_lb_cache);
     // The smaller table is merged into the larger (same meters: the content is the same
@@ -480,13 +521,34 @@ fn on_two_threads<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
+    on_two_threads_with(nb, items, || (), |_, item| f(item))
+}
+
+/// [`on_two_threads`] with a state of each thread's own (`init` makes it, e.g. a cache).
+fn on_two_threads_with<T: Sync, R: Send, S>(
+    nb: &NbSnapshot,
+    items: &[T],
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> Vec<R> {
     std::thread::scope(|s| {
         let worker = s.spawn(|| {
             // Group VIP sets are checked once per build on this thread too.
             let _scope = router::gateway::hash::BuildScope::enter(nb);
-            items.iter().skip(1).step_by(2).map(&f).collect::<Vec<R>>()
+            let mut state = init();
+            items
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(|item| f(&mut state, item))
+                .collect::<Vec<R>>()
         });
-        let mine: Vec<R> = items.iter().step_by(2).map(&f).collect();
+        let mut state = init();
+        let mine: Vec<R> = items
+            .iter()
+            .step_by(2)
+            .map(|item| f(&mut state, item))
+            .collect();
         let theirs = worker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -955,7 +1017,10 @@ fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
     }
 }
 
-fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
+/// The SB `Load_Balancer` rows: every load balancer some switch of `views` has, with those
+/// switches' datapaths, in `nb` order.
+fn load_balancer_rows(nb: &NbSnapshot, views: &[Switch]) -> Vec<LbContent> {
+    let mut out = Vec::new();
     // Switches by load balancer, in one pass over the switches: each load balancer by its
     // position in `nb.load_balancers` (found by a walk along the map, the switch's list being
     // sorted), each list of datapaths sorted at the end.
@@ -985,7 +1050,7 @@ fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) 
         let datapaths: BTreeSet<DpIndex> = dps.into_iter().collect();
         let mut options = lb.options.clone();
         options.insert("hairpin_orig_tuple".to_owned(), "true".to_owned());
-        out.load_balancers.push(LbContent {
+        out.push(LbContent {
             nb_uuid: lb.uuid.uuid(),
             name: lb.name.clone(),
             vips: crate::lb::sb_vips(lb),
@@ -994,6 +1059,7 @@ fn build_load_balancers(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) 
             datapaths,
         });
     }
+    out
 }
 
 #[cfg(test)]

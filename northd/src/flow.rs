@@ -1293,6 +1293,68 @@ impl OwnDps {
     }
 }
 
+/// The start of a [`FlowKey`] as numbers that order as the key does: stage and priority, then
+/// the first bytes of the match (zero-padded). Keys whose prefixes differ compare as their
+/// prefixes; equal prefixes say nothing (the keys are then compared in full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct SortPrefix(u64, u64, u64);
+
+impl SortPrefix {
+    fn of(k: &FlowKey) -> Self {
+        let mut m = [0u8; 20];
+        let bytes = k.match_.as_bytes();
+        let n = bytes.len().min(m.len());
+        m[..n].copy_from_slice(&bytes[..n]);
+        let word = |b: &[u8]| b.iter().fold(0u64, |w, &x| (w << 8) | u64::from(x));
+        // Stages are a field-less enum ordered by declaration: the discriminant orders alike.
+        let head =
+            (u64::from(k.stage as u16) << 48) | (u64::from(k.priority) << 32) | word(&m[..4]);
+        Self(head, word(&m[4..12]), word(&m[12..20]))
+    }
+}
+
+/// Tables at least this large are sorted on two threads by [`sorted_order`].
+const PARALLEL_SORT_MIN: usize = 32 * 1024;
+
+/// `items` sorted by `cmp` (no two items equal: entries are distinct flows). A large table is
+/// sorted in two halves on two threads, then merged: the same order as one sort.
+fn sorted_order<T: Send + Copy>(
+    mut items: Vec<T>,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
+) -> Vec<T> {
+    if items.len() < PARALLEL_SORT_MIN {
+        items.sort_unstable_by(&cmp);
+        return items;
+    }
+    let n = items.len();
+    let (a, b) = items.split_at_mut(n / 2);
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| b.sort_unstable_by(&cmp));
+        a.sort_unstable_by(&cmp);
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    });
+    let mut out = Vec::with_capacity(n);
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => {
+                if cmp(*x, *y).is_le() {
+                    a.next()
+                } else {
+                    b.next()
+                }
+            }
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        let Some(&item) = next else { break };
+        out.push(item);
+    }
+    out
+}
+
 /// Inserts `dp` into the sorted `v` (cheap when datapaths come in increasing order).
 fn sorted_insert(v: &mut Vec<DpIndex>, dp: DpIndex) {
     match v.last() {
@@ -1655,12 +1717,22 @@ impl FlowTable {
                 v.sort_unstable();
                 v.dedup();
             }
-            let mut order: Vec<(u32, DpsAt)> = at
-                .into_iter()
+            // Sorted by a prefix of each key held inline (no pointer to follow), the full
+            // keys compared only where prefixes are equal.
+            let keyed: Vec<(SortPrefix, u32)> = self
+                .keys
+                .iter()
                 .enumerate()
-                .map(|(i, a)| (u32::try_from(i).unwrap_or(NONE), a))
+                .map(|(i, k)| (SortPrefix::of(k), u32::try_from(i).unwrap_or(NONE)))
                 .collect();
-            order.sort_unstable_by(|a, b| self.keys[a.0 as usize].cmp(&self.keys[b.0 as usize]));
+            let keyed = sorted_order(keyed, |a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| self.keys[a.1 as usize].cmp(&self.keys[b.1 as usize]))
+            });
+            let order = keyed
+                .into_iter()
+                .map(|(_, i)| (i, at.get(i as usize).copied().unwrap_or(DpsAt::Own)))
+                .collect();
             View { order, merged }
         })
     }

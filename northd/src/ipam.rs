@@ -138,6 +138,9 @@ impl V4Pool {
     }
 }
 
+/// The fixed parts of a `dynamic` address request (MAC, IPv4, IPv6).
+type DynamicAsk = (Option<MacAddr>, Option<Ipv4Addr>, Option<Ipv6Addr>);
+
 /// Computes `dynamic_addresses` for every port that asks for them; ports whose value is
 /// unchanged are included too. Returns port UUID to the new value (`None` to clear it).
 pub fn allocate(
@@ -170,17 +173,28 @@ pub fn allocate(
             .iter()
             .filter_map(|r| nb.switch_ports.get(r))
             .collect();
-        let dynamic = |lsp: &nb::LogicalSwitchPort| {
-            lsp.addresses
-                .iter()
-                .find_map(|a| match a.parse::<LspAddress>() {
-                    Ok(LspAddress::Dynamic { mac, ipv4, ipv6 }) => Some((mac, ipv4, ipv6)),
-                    _ => None,
-                })
-        };
+        // What each port asks for, parsed once. A `dynamic` entry has that word in it: the
+        // others (static addresses, on OVN-Kubernetes every one) are not parsed here.
+        let asked: Vec<Option<DynamicAsk>> = ports
+            .iter()
+            .map(|lsp| {
+                lsp.addresses
+                    .iter()
+                    .filter(|a| a.contains("dynamic"))
+                    .find_map(|a| match a.parse::<LspAddress>() {
+                        Ok(LspAddress::Dynamic { mac, ipv4, ipv6 }) => Some((mac, ipv4, ipv6)),
+                        _ => None,
+                    })
+            })
+            .collect();
+        // No port asks for dynamic addresses: nothing to allocate or clear.
+        if asked.iter().all(Option::is_none) {
+            continue;
+        }
+        let dynamic = |i: usize| asked[i];
         if !cfg.enabled() {
-            for lsp in &ports {
-                if lsp.dynamic_addresses.is_some() && dynamic(lsp).is_some() {
+            for (i, lsp) in ports.iter().enumerate() {
+                if lsp.dynamic_addresses.is_some() && dynamic(i).is_some() {
                     out.insert(lsp.uuid, None);
                 }
             }
@@ -210,8 +224,8 @@ pub fn allocate(
         // Keep previous allocations that are still valid.
         let mut kept: BTreeMap<Ref<nb::LogicalSwitchPort>, (MacAddr, Option<Ipv4Addr>)> =
             BTreeMap::new();
-        for lsp in &ports {
-            let Some((fixed_mac, fixed_v4, _)) = dynamic(lsp) else {
+        for (i, lsp) in ports.iter().enumerate() {
+            let Some((fixed_mac, fixed_v4, _)) = dynamic(i) else {
                 continue;
             };
             let Some(Ok(LspAddress::Static { mac, ips })) = lsp
@@ -235,8 +249,8 @@ pub fn allocate(
                 kept.insert(lsp.uuid, (mac, v4));
             }
         }
-        for lsp in &ports {
-            let Some((fixed_mac, fixed_v4, fixed_v6)) = dynamic(lsp) else {
+        for (i, lsp) in ports.iter().enumerate() {
+            let Some((fixed_mac, fixed_v4, fixed_v6)) = dynamic(i) else {
                 continue;
             };
             let (mac, v4) = match kept.get(&lsp.uuid) {

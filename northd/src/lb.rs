@@ -234,6 +234,19 @@ fn explicit_backends(value: &str, v6: bool, has_port: bool) -> Result<Vec<Endpoi
         .collect()
 }
 
+/// The VIP address of an explicit (not template) `vips` entry `key` = `value` when
+/// [`parse_vip`] accepts it: checked as it checks it, without building the backend list.
+pub fn explicit_vip_ip(key: &str, value: &str) -> Option<IpAddr> {
+    let (ip, port) = parse_lb_addr(key)?;
+    backend_words(value)
+        .all(|b| {
+            parse_lb_addr(b).is_some_and(|(bip, bport)| {
+                bip.is_ipv6() == ip.is_ipv6() && (bport != 0) == (port != 0)
+            })
+        })
+        .then_some(ip)
+}
+
 /// `WORD[:WORD]`, split on `:` with empty words skipped (`strtok_r`), if it has that form.
 fn template_words(s: &str) -> Option<(&str, Option<&str>)> {
     let mut words = s.split(':').filter(|w| !w.is_empty());

@@ -292,16 +292,22 @@ fn router_nat_addresses(
             central.push(n.external_ip.clone());
         }
     }
-    if include_lbs {
-        if let Some(nb_lr) = nb.routers.get(&lr.nb) {
-            let ips = LbIpSets::of_router(nb, nb_lr);
-            central.extend(ips.v4.iter().map(str::to_owned));
-            central.extend(ips.v6.iter().map(str::to_owned));
-        }
-    }
-    if !central.is_empty() {
+    // The VIPs (thousands on an OVN-Kubernetes gateway router) are written straight into
+    // the entry.
+    let vips = nb
+        .routers
+        .get(&lr.nb)
+        .filter(|_| include_lbs)
+        .map(|nb_lr| LbIpSets::of_router(nb, nb_lr));
+    let has_vips = vips
+        .as_ref()
+        .is_some_and(|ips| !ips.v4.is_empty() || !ips.v6.is_empty());
+    let vip_texts = vips
+        .iter()
+        .flat_map(|ips| ips.v4.iter().chain(ips.v6.iter()));
+    if !central.is_empty() || has_vips {
         let mut entry = peer.mac.to_string();
-        for ip in &central {
+        for ip in central.iter().map(String::as_str).chain(vip_texts) {
             entry.push(' ');
             entry.push_str(ip);
         }

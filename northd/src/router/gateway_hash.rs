@@ -606,6 +606,14 @@ pub fn vip_address(
     template: bool,
     v6_family: bool,
 ) -> Option<(String, bool)> {
+    if !template {
+        // The address alone (the backends checked, not kept).
+        let ip = crate::lb::explicit_vip_ip(key, value)?;
+        return Some(match ip {
+            IpAddr::V4(a) => (a.to_string(), true),
+            IpAddr::V6(a) => (format_v6(a), a.to_ipv4_mapped().is_some()),
+        });
+    }
     match crate::lb::parse_vip(key, value, template, v6_family).ok()? {
         crate::lb::ParsedVip::Template(t) => Some((t.vip, false)),
         crate::lb::ParsedVip::Explicit(v) => Some(match v.vip.ip {

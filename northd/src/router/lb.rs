@@ -223,7 +223,8 @@ pub struct RouterLbs<'a> {
 /// that each router finds its (possibly thousands of) load balancers by hashing.
 #[derive(Debug, Default)]
 pub struct LbIndex<'a> {
-    by_ref: HashMap<Ref<nb::LoadBalancer>, (&'a LoadBalancer, Responder)>,
+    /// Sorted by reference: a router's (sorted) list is found by a walk along it.
+    by_ref: Vec<(Ref<nb::LoadBalancer>, (&'a LoadBalancer, Responder))>,
 }
 
 impl<'a> LbIndex<'a> {
@@ -249,7 +250,13 @@ impl<'a> LbIndex<'a> {
         let mut vips = Vec::new();
         let mut skip_snat = false;
         let mut nat_vips = Vec::new();
-        for (lb, mode) in lr.lbs.iter().filter_map(|r| self.by_ref.get(r)) {
+        let mut from = 0;
+        let found = lr.lbs.iter().filter_map(|r| {
+            let at = gallop(&self.by_ref, from, r)?;
+            from = at + 1;
+            self.by_ref.get(at).map(|(_, v)| v)
+        });
+        for (lb, mode) in found {
             lbs.push(*lb);
             skip_snat |= lb.options.skip_snat;
             vips.extend(lb.vips.iter().map(|v| (v.vip.ip, *mode)));
@@ -271,6 +278,26 @@ impl<'a> LbIndex<'a> {
             skip_snat,
             nat_vips,
         }
+    }
+}
+
+/// The position of `r` in `sorted` (by reference), looked for at `from` and after first
+/// (doubling steps, then a binary search: cheap when the references looked for come in
+/// increasing order, as a router's sorted list does), then anywhere.
+fn gallop<V>(
+    sorted: &[(Ref<nb::LoadBalancer>, V)],
+    from: usize,
+    r: &Ref<nb::LoadBalancer>,
+) -> Option<usize> {
+    let rest = sorted.get(from..).unwrap_or_default();
+    let mut end = 1;
+    while end < rest.len() && rest[end - 1].0 < *r {
+        end *= 2;
+    }
+    let end = end.min(rest.len());
+    match rest[..end].binary_search_by(|(k, _)| k.cmp(r)) {
+        Ok(i) => Some(from + i),
+        Err(_) => sorted.binary_search_by(|(k, _)| k.cmp(r)).ok(),
     }
 }
 

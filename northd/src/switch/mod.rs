@@ -1,9 +1,9 @@
 //! The logical switch pipeline: a parsed view of each switch and its ports, and one module per
 //! group of stages building that stage's flows.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Mutex;
 
 use ovn_nb::addr::{LspAddress, MacAddr};
 use ovn_nb::model as nb;
@@ -287,11 +287,13 @@ pub(crate) struct ViewIndex<'a> {
     groups_of_port: HashMap<Ref<nb::LogicalSwitchPort>, Vec<&'a nb::PortGroup>>,
     /// Router ports by name.
     peers: HashMap<&'a str, PeerFacts<'a>>,
-    /// Resolved load balancer lists by the columns they come from.
-    lbs: RefCell<LbsCache>,
-    /// Resolved load balancer groups.
-    groups: crate::router::GroupLbs,
+    /// Resolved load balancer lists by the columns they come from, and resolved load
+    /// balancer groups (shared by the threads building views).
+    lbs: Mutex<(LbsCache, GroupCache)>,
 }
+
+/// Resolved load balancer groups ([`crate::router::resolve_lbs`]).
+type GroupCache = HashMap<Ref<nb::LoadBalancerGroup>, LbsOf>;
 
 /// See [`ViewIndex::lbs`].
 type LbsCache = HashMap<(Vec<Ref<nb::LoadBalancer>>, Vec<Ref<nb::LoadBalancerGroup>>), LbsOf>;
@@ -332,8 +334,7 @@ impl<'a> ViewIndex<'a> {
         Self {
             groups_of_port,
             peers,
-            lbs: RefCell::default(),
-            groups: crate::router::GroupLbs::default(),
+            lbs: Mutex::default(),
         }
     }
 }
@@ -373,13 +374,8 @@ fn relay_peer(nb: &NbSnapshot, index: Option<&ViewIndex<'_>>, name: &str) -> boo
 
 /// The load balancers of `ls` (its own and its groups', sorted, those that exist) and whether
 /// any has a VIP.
-fn switch_lbs(nb: &NbSnapshot, ls: &nb::LogicalSwitch, groups: &crate::router::GroupLbs) -> LbsOf {
-    crate::router::resolve_lbs(
-        nb,
-        &ls.load_balancer,
-        &ls.load_balancer_group,
-        &mut groups.borrow_mut(),
-    )
+fn switch_lbs(nb: &NbSnapshot, ls: &nb::LogicalSwitch, groups: &mut GroupCache) -> LbsOf {
+    crate::router::resolve_lbs(nb, &ls.load_balancer, &ls.load_balancer_group, groups)
 }
 
 /// [`switch_view`], with the lookups of `index` when given.
@@ -396,16 +392,27 @@ pub(crate) fn switch_view_in(
         .iter()
         .filter_map(|r| nb.switch_ports.get(r))
         .map(|lsp| {
+            let first_warning = warnings.len();
             let (mut addrs, has_unknown) = parse_addresses(
                 &lsp.name,
                 &lsp.addresses,
                 lsp.dynamic_addresses.as_deref(),
                 warnings,
             );
+            // Port security the same as the addresses (OVN-Kubernetes pods) parses the same
+            // when no entry is `dynamic` (the only entries whose parse depends on more than
+            // their text): the addresses' parse is reused, warnings included.
+            let ps_addrs = if lsp.port_security == lsp.addresses
+                && !lsp.addresses.iter().any(|a| a.contains("dynamic"))
+            {
+                warnings.extend_from_within(first_warning..);
+                addrs.clone()
+            } else {
+                parse_addresses(&lsp.name, &lsp.port_security, None, warnings).0
+            };
             addrs.extend(crate::router::gateway::router_lsp_addrs_with(lsp, |peer| {
                 enabled_peer(nb, index, peer)
             }));
-            let (ps_addrs, _) = parse_addresses(&lsp.name, &lsp.port_security, None, warnings);
             let router_peer = lsp.type_ == "router"
                 && lsp
                     .options
@@ -469,16 +476,22 @@ pub(crate) fn switch_view_in(
     acls.dedup();
     let (lbs, has_lb_vip) = match (index, known) {
         (_, Some(k)) => k.lbs,
-        (Some(ix), None) => ix
-            .lbs
-            .borrow_mut()
-            .entry((
-                ls.load_balancer.iter().copied().collect(),
-                ls.load_balancer_group.iter().copied().collect(),
-            ))
-            .or_insert_with(|| switch_lbs(nb, ls, &ix.groups))
-            .clone(),
-        (None, None) => switch_lbs(nb, ls, &crate::router::GroupLbs::default()),
+        (Some(ix), None) => {
+            // A poisoned lock only means another view panicked (the build then panics too).
+            let mut cache = ix
+                .lbs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (lists, groups) = &mut *cache;
+            lists
+                .entry((
+                    ls.load_balancer.iter().copied().collect(),
+                    ls.load_balancer_group.iter().copied().collect(),
+                ))
+                .or_insert_with(|| switch_lbs(nb, ls, groups))
+                .clone()
+        }
+        (None, None) => switch_lbs(nb, ls, &mut GroupCache::new()),
     };
     Switch {
         dp,
