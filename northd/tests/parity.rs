@@ -392,6 +392,57 @@ fn port_types() {
     ));
 }
 
+/// The port's `options:hostname` replaces the DHCPv4 row's `hostname` (as written: unquoted, the
+/// action would not parse, as with real ovn-northd); an explicit `netmask` option comes after
+/// the subnet's, both passed (ovn-northd 23.03).
+#[test]
+fn dhcp_hostname_and_netmask() {
+    assert_full(scenario(
+        "dhcp-hostname-netmask",
+        &[
+            &["ls-add", "dh"],
+            &["lsp-add", "dh", "d1"],
+            &["lsp-set-addresses", "d1", "00:00:00:00:08:01 10.8.0.11"],
+            &["lsp-set-options", "d1", "hostname=\"vm1\""],
+            &["lsp-add", "dh", "d2"],
+            &["lsp-set-addresses", "d2", "00:00:00:00:08:02 10.8.0.12"],
+            &["lsp-set-options", "d2", "hostname=\"vm2\""],
+            &["lsp-add", "dh", "d3"],
+            &["lsp-set-addresses", "d3", "00:00:00:00:08:03 10.8.0.13"],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=10.8.0.0/24",
+                "external_ids:n=v4",
+                "options:lease_time=3600",
+                "options:router=10.8.0.1",
+                "options:server_id=10.8.0.1",
+                "options:server_mac=c0:ff:ee:00:00:01",
+                "options:netmask=255.255.0.0",
+                "options:hostname=\"\\\"host1\\\"\"",
+                "options:T2=3000",
+            ],
+            &["set", "logical_switch_port", "d1", "dhcpv4_options=@dhcp4"],
+            &["set", "logical_switch_port", "d2", "dhcpv4_options=@dhcp4"],
+            &["set", "logical_switch_port", "d3", "dhcpv4_options=@dhcp4"],
+            &["ls-add", "dh2"],
+            &["lsp-add", "dh2", "e1"],
+            &["lsp-set-addresses", "e1", "00:00:00:00:09:01 10.9.0.11"],
+            &["lsp-set-options", "e1", "hostname=\"vm3\""],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=10.9.0.0/16",
+                "external_ids:n=v6s",
+                "options:lease_time=60",
+                "options:server_id=10.9.0.1",
+                "options:server_mac=c0:ff:ee:00:00:02",
+            ],
+            &["set", "logical_switch_port", "e1", "dhcpv4_options=@dhcp6s"],
+        ],
+    ));
+}
+
 #[test]
 fn dhcp_and_dns() {
     assert_full(scenario(

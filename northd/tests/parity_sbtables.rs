@@ -110,6 +110,72 @@ fn sb_tables_random() {
     assert!(bad.is_empty(), "differing seeds {bad:?}");
 }
 
+/// Splits a shell-like line into arguments: whitespace separates, single quotes keep what they
+/// hold as is.
+fn split_line(line: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut any) = (false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    args.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        args.push(cur);
+    }
+    args
+}
+
+/// Exploration: the script in the file `PARITY_SCRIPT` (lines as `nbscript::show` prints
+/// them: `ovn-nbctl ARGS`, `ovn-sbctl ARGS`, `#copp`, ...; `#` comments) run on a fresh stack,
+/// every SB table compared.
+#[test]
+#[ignore]
+fn sb_tables_script() {
+    let Some(path) = std::env::var_os("PARITY_SCRIPT") else {
+        return;
+    };
+    let text = std::fs::read_to_string(path).expect("PARITY_SCRIPT file");
+    let script: nbscript::Script = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("# "))
+        .map(|l| {
+            let mut a = split_line(l);
+            match a.first().map(String::as_str) {
+                Some("ovn-nbctl") => {
+                    a.remove(0);
+                }
+                Some("ovn-sbctl") => a[0] = "#sbctl".into(),
+                _ => {}
+            }
+            a
+        })
+        .collect();
+    let ovn = testkit::require_or_skip!();
+    let stack = ovn.stack().no_chassis().build().expect("real stack");
+    if let Err(i) = nbscript::run_script(&stack, &script, true) {
+        panic!("command {i} failed: {:?}", script[i]);
+    }
+    stack.wait_sb().expect("wait sb");
+    let d = check_stack(&stack, limit());
+    assert_clean("script", &d);
+}
+
 /// Mirrors (one shared by two ports, one unused), chassis template variables (for a chassis
 /// that exists and one that does not), BFD sessions (one a route uses, one unused with
 /// explicit timers) and DNS records shared by two switches.
