@@ -110,6 +110,141 @@ fn sb_tables_random() {
     assert!(bad.is_empty(), "differing seeds {bad:?}");
 }
 
+/// A remote chassis (`other_config:is-remote=true`, another availability zone's, as OVN
+/// interconnection registers them) publishes no features: it does not turn the flows to the
+/// spellings of old ovn-controllers.
+#[test]
+fn sb_tables_remote_chassis_features() {
+    let d = scenario(
+        "remote-chassis-features",
+        false,
+        &[
+            &["#sbctl", "chassis-add", "ch1", "geneve", "127.0.0.11"],
+            &[
+                "#sbctl",
+                "set",
+                "chassis",
+                "ch1",
+                "other_config:ct-no-masked-label=true",
+                "other_config:ovn-ct-lb-related=true",
+                "other_config:mac-binding-timestamp=true",
+            ],
+            &["#sbctl", "chassis-add", "rch1", "geneve", "127.0.0.21"],
+            &[
+                "#sbctl",
+                "set",
+                "chassis",
+                "rch1",
+                "other_config:is-remote=true",
+            ],
+            &["ls-add", "sw0"],
+            &["lsp-add", "sw0", "p1"],
+            &["lsp-set-addresses", "p1", "00:00:00:00:00:01 10.0.0.1"],
+            &[
+                "acl-add",
+                "sw0",
+                "from-lport",
+                "1000",
+                "ip4",
+                "allow-related",
+            ],
+            &["lb-add", "lb1", "30.0.0.1:80", "10.0.0.1:8080", "tcp"],
+            &["ls-lb-add", "sw0", "lb1"],
+        ],
+    );
+    assert_clean("remote-chassis-features", &d);
+}
+
+/// `options:install_ls_lb_from_router=true`: the load balancers of a router (own and from a
+/// group) go to the switches it is connected to (flows and `Load_Balancer` datapaths) without
+/// making them load-balancing switches; a virtual port with an IPv6 virtual IP is claimed by
+/// ND and resolved by the router.
+#[test]
+fn sb_tables_ls_lb_from_router_and_virtual_ipv6() {
+    let d = scenario(
+        "ls-lb-from-router",
+        true,
+        &[
+            &[
+                "set",
+                "NB_Global",
+                ".",
+                "options:install_ls_lb_from_router=true",
+            ],
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &[
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:01:00:01 10.1.0.11 fd01::11",
+            ],
+            &["lsp-add", "s1", "p4"],
+            &[
+                "lsp-set-addresses",
+                "p4",
+                "00:00:00:01:00:04 10.1.0.14 fd01::14",
+            ],
+            &["lsp-add", "s1", "v1"],
+            &["lsp-set-type", "v1", "virtual"],
+            &["lsp-set-addresses", "v1", "00:00:00:01:00:99 fd01::100"],
+            &[
+                "lsp-set-options",
+                "v1",
+                "virtual-ip=fd01::100",
+                "virtual-parents=p1,p4",
+            ],
+            &["ls-add", "s2"],
+            &["lr-add", "r1"],
+            &[
+                "lrp-add",
+                "r1",
+                "rp1",
+                "00:00:00:00:f1:01",
+                "10.1.0.1/24",
+                "fd01::1/64",
+            ],
+            &["lsp-add", "s1", "sp1"],
+            &["lsp-set-type", "sp1", "router"],
+            &["lsp-set-addresses", "sp1", "router"],
+            &["lsp-set-options", "sp1", "router-port=rp1"],
+            &["lrp-add", "r1", "rp2", "00:00:00:00:f1:02", "10.2.0.1/24"],
+            &["lsp-add", "s2", "sp2"],
+            &["lsp-set-type", "sp2", "router"],
+            &["lsp-set-addresses", "sp2", "router"],
+            &["lsp-set-options", "sp2", "router-port=rp2"],
+            &["set", "logical_router", "r1", "options:chassis=ch1"],
+            &[
+                "lb-add",
+                "lb1",
+                "30.0.0.1:80",
+                "10.1.0.11:8080,10.1.0.14:8080",
+                "tcp",
+            ],
+            &["lb-add", "lb1", "[fd99::1]:80", "[fd01::11]:8080", "tcp"],
+            &["lr-lb-add", "r1", "lb1"],
+            &["lb-add", "lb2", "30.0.0.2", "10.1.0.14"],
+            &["ls-lb-add", "s2", "lb2"],
+            &["lb-add", "lb3", "30.0.0.3", "10.1.0.11"],
+            &["create", "load_balancer_group", "name=g1"],
+            &[
+                "add",
+                "load_balancer_group",
+                "g1",
+                "load_balancer",
+                "=Load_Balancer/lb3",
+            ],
+            &[
+                "add",
+                "logical_router",
+                "r1",
+                "load_balancer_group",
+                "=Load_Balancer_Group/g1",
+            ],
+        ],
+    );
+    assert_clean("ls-lb-from-router", &d);
+}
+
 /// Splits a shell-like line into arguments: whitespace separates, single quotes keep what they
 /// hold as is.
 fn split_line(line: &str) -> Vec<String> {
