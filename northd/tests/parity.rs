@@ -541,6 +541,23 @@ fn dhcp_and_dns() {
             &["lsp-set-type", "x2", "external"],
             &["lsp-set-addresses", "x2", "00:00:00:00:0f:02 10.8.0.32"],
             &["set", "logical_switch_port", "x2", "dhcpv4_options=@dhcp4"],
+            // DHCPv6 for an external port (residency before the result bit in the reply).
+            &["lsp-add", "ex", "x3"],
+            &["lsp-set-type", "x3", "external"],
+            &["lsp-set-addresses", "x3", "00:00:00:00:0f:03 10.8.0.33 fd08::33"],
+            &[
+                "set",
+                "logical_switch_port",
+                "x3",
+                "dhcpv4_options=@dhcp4",
+                "dhcpv6_options=@dhcp6",
+            ],
+            &[
+                "set",
+                "logical_switch_port",
+                "x3",
+                "ha_chassis_group==HA_Chassis_Group/hg1",
+            ],
             &["lsp-add", "ex", "xln"],
             &["lsp-set-type", "xln", "localnet"],
             &["lsp-set-addresses", "xln", "unknown"],

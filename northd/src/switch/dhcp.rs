@@ -367,7 +367,8 @@ fn build_dhcp6(
             &via.finish(m.clone()),
             &put,
         );
-        let resp = via.finish(m.and_pred(Pred::Fixed("reg0[3]")));
+        // The residency condition comes before the result bit here (after it in DHCPv4).
+        let resp = via.finish(m).and_pred(Pred::Fixed("reg0[3]"));
         let reply = Actions(vec![
             Action::Assign(Field::ETH_DST, Field::ETH_SRC.into()),
             Action::Assign(Field::ETH_SRC, d.server_mac.into()),
