@@ -460,6 +460,9 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     if !state.features.ct_no_masked_label {
         out.flows = out.flows.map_flows(crate::state::legacy_ct_flow);
     }
+    if let Some(d) = crate::debug_drop::DropSampling::from_options(&globals.all) {
+        out.flows = out.flows.map_flows(|k| d.rewrite(k));
+    }
     out.dns = crate::dns::build(nb, &out);
     Built {
         svc_arp: health.arp,

@@ -245,6 +245,62 @@ fn sb_tables_ls_lb_from_router_and_virtual_ipv6() {
     assert_clean("ls-lb-from-router", &d);
 }
 
+/// Drop sampling (`debug_drop_collector_set`, `debug_drop_domain_id`): every `drop;` and the
+/// `/* drop */` of drop and reject ACLs become a `sample` action; a load balancer affinity
+/// learn flow keeps its `/* drop */`.
+#[test]
+fn sb_tables_drop_sampling() {
+    let d = scenario(
+        "drop-sampling",
+        true,
+        &[
+            &[
+                "set",
+                "NB_Global",
+                ".",
+                "options:debug_drop_collector_set=7",
+                "options:debug_drop_domain_id=5",
+            ],
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &["lsp-set-addresses", "p1", "00:00:00:01:00:01 10.1.0.11"],
+            &["lsp-set-port-security", "p1", "00:00:00:01:00:01 10.1.0.11"],
+            &[
+                "acl-add",
+                "s1",
+                "from-lport",
+                "1000",
+                "ip4",
+                "allow-related",
+            ],
+            &[
+                "--log",
+                "--severity=alert",
+                "--name=a1",
+                "acl-add",
+                "s1",
+                "to-lport",
+                "900",
+                "tcp",
+                "drop",
+            ],
+            &["acl-add", "s1", "to-lport", "800", "udp", "reject"],
+            &["lb-add", "lb1", "30.0.0.1:80", "10.1.0.11:8080", "tcp"],
+            &["set", "load_balancer", "lb1", "options:affinity_timeout=60"],
+            &["ls-lb-add", "s1", "lb1"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "rp1", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "sp1"],
+            &["lsp-set-type", "sp1", "router"],
+            &["lsp-set-addresses", "sp1", "router"],
+            &["lsp-set-options", "sp1", "router-port=rp1"],
+            &["lr-lb-add", "r1", "lb1"],
+            &["set", "logical_router", "r1", "options:chassis=ch1"],
+        ],
+    );
+    assert_clean("drop-sampling", &d);
+}
+
 /// Splits a shell-like line into arguments: whitespace separates, single quotes keep what they
 /// hold as is.
 fn split_line(line: &str) -> Vec<String> {

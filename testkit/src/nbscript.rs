@@ -1740,6 +1740,16 @@ impl Gen {
         if self.rng.pct(5) {
             self.cmd(&["set", "NB_Global", ".", "ipsec=true"]);
         }
+        // Drop sampling: drops written as `sample` actions.
+        if self.rng.pct(5) {
+            self.cmd(&[
+                "set",
+                "NB_Global",
+                ".",
+                "options:debug_drop_collector_set=7",
+                "options:debug_drop_domain_id=5",
+            ]);
+        }
     }
 
     /// Port mirrors: SB `Mirror` rows and `Port_Binding` `mirror_rules` (no flows).
