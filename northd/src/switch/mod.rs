@@ -416,7 +416,7 @@ fn router_peer_lbs(nb: &NbSnapshot, ports: &[SwitchPort], lbs: &mut Vec<Ref<nb::
                 nb,
                 &lr.load_balancer,
                 &lr.load_balancer_group,
-                &mut std::collections::HashMap::new(),
+                &mut HashMap::new(),
             );
             added |= !theirs.is_empty();
             lbs.extend(theirs);
