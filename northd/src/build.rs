@@ -697,6 +697,13 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
         }
         mac
     };
+    // Router port bindings (and their `chassisredirect` ones) carry the port's `external_ids`.
+    let ids_of = |p: &router::RouterPort| {
+        nb.router_ports
+            .get(&p.nb)
+            .map(|l| l.external_ids.clone())
+            .unwrap_or_default()
+    };
     for (p, key) in lr.ports.iter().zip(port_keys) {
         let Some(key) = *key else { continue };
         let (type_, mut options) = bindings::router_port_binding(lr, p);
@@ -709,7 +716,7 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
             mac: BTreeSet::from([mac_of(p)]),
             port_security: BTreeSet::new(),
             options,
-            external_ids: BTreeMap::new(),
+            external_ids: ids_of(p),
             parent_port: None,
             tag: None,
             nat_addresses: BTreeSet::new(),
@@ -735,7 +742,7 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
             mac: BTreeSet::from([mac_of(p)]),
             port_security: BTreeSet::new(),
             options: bindings::chassisredirect_options(nb, lr, p),
-            external_ids: BTreeMap::new(),
+            external_ids: ids_of(p),
             parent_port: None,
             tag: None,
             nat_addresses: BTreeSet::new(),
@@ -804,8 +811,13 @@ pub(crate) fn build_switch_ports(
                 lsp.type_.clone()
             }
         };
-        let mut external_ids = BTreeMap::new();
-        if let Some(n) = lsp.external_ids.get("neutron:port_name") {
+        // The port's own `external_ids`, and `name` from a non-empty `neutron:port_name`.
+        let mut external_ids = lsp.external_ids.clone();
+        if let Some(n) = lsp
+            .external_ids
+            .get("neutron:port_name")
+            .filter(|n| !n.is_empty())
+        {
             external_ids.insert("name".to_owned(), n.clone());
         }
         out.ports.push(PortContent {

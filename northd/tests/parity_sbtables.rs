@@ -301,6 +301,64 @@ fn sb_tables_drop_sampling() {
     assert_clean("drop-sampling", &d);
 }
 
+/// Port bindings carry the `external_ids` of their switch port (plus `name` from a non-empty
+/// `neutron:port_name`) or router port (also on its `chassisredirect` binding); a distributed
+/// gateway port without a peer has no `chassis-redirect-port` option.
+#[test]
+fn sb_tables_port_binding_external_ids() {
+    let d = scenario(
+        "port-binding-external-ids",
+        false,
+        &[
+            &["#sbctl", "chassis-add", "ch1", "geneve", "127.0.0.11"],
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &["lsp-set-addresses", "p1", "00:00:00:01:00:01 10.1.0.11"],
+            &[
+                "set",
+                "logical_switch_port",
+                "p1",
+                "external_ids:neutron\\:port_name=port1",
+                "external_ids:pod=true",
+                "external_ids:namespace=ns1",
+            ],
+            &["lsp-add", "s1", "p2", "p1", "10"],
+            &[
+                "set",
+                "logical_switch_port",
+                "p2",
+                "external_ids:neutron\\:port_name=\"\"",
+                "external_ids:a=b",
+            ],
+            &["lsp-add", "s1", "p3"],
+            &["set", "logical_switch_port", "p3", "external_ids:name=orig"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "rp1", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &[
+                "set",
+                "logical_router_port",
+                "rp1",
+                "external_ids:neutron\\:port_name=rport",
+                "external_ids:foo=bar",
+            ],
+            &["lsp-add", "s1", "sp1"],
+            &["lsp-set-type", "sp1", "router"],
+            &["lsp-set-addresses", "sp1", "router"],
+            &["lsp-set-options", "sp1", "router-port=rp1"],
+            &[
+                "set",
+                "logical_switch_port",
+                "sp1",
+                "external_ids:neutron\\:port_name=sport",
+            ],
+            &["lrp-add", "r1", "rp2", "00:00:00:00:f1:02", "172.16.0.1/24"],
+            &["lrp-set-gateway-chassis", "rp2", "ch1", "10"],
+            &["set", "logical_router_port", "rp2", "external_ids:x=y"],
+        ],
+    );
+    assert_clean("port-binding-external-ids", &d);
+}
+
 /// Splits a shell-like line into arguments: whitespace separates, single quotes keep what they
 /// hold as is.
 fn split_line(line: &str) -> Vec<String> {

@@ -1817,6 +1817,29 @@ impl Gen {
                 self.cmd(&["#dhcp-option", "v4", "options:netmask=255.255.0.0"]);
             }
         }
+        // Port `external_ids` (copied to the bindings), a gateway port without a peer.
+        if self.rng.pct(10) {
+            let vif = sws.iter().flat_map(|s| s.2.last()).next().cloned();
+            if let Some((p, _, _)) = vif {
+                self.cmd(&[
+                    "set",
+                    "logical_switch_port",
+                    &p,
+                    "external_ids:pod=true",
+                    "external_ids:neutron\\:port_name=vm-port",
+                ]);
+            }
+            if let Some((lrp, _, _, _)) = self.routers.first().and_then(|r| r.lrps.first()) {
+                let lrp = lrp.clone();
+                self.cmd(&["set", "logical_router_port", &lrp, "external_ids:a=b"]);
+            }
+        }
+        if !self.routers.is_empty() && self.rng.pct(5) {
+            let lrp = self.port();
+            let r = self.routers[0].name.clone();
+            self.cmd(&["lrp-add", &r, &lrp, "00:00:00:00:d0:01", "192.0.2.1/24"]);
+            self.cmd(&["lrp-set-gateway-chassis", &lrp, "ch1", "5"]);
+        }
         if self.rng.pct(8) {
             let sw = sws
                 .iter()
