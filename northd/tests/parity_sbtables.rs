@@ -359,6 +359,42 @@ fn sb_tables_port_binding_external_ids() {
     assert_clean("port-binding-external-ids", &d);
 }
 
+/// A router port with a configured link-local network (and several others): the switch's
+/// router port still answers ND for the link-local address derived from the MAC.
+#[test]
+fn sb_tables_router_port_link_local_network() {
+    let d = scenario(
+        "router-port-link-local",
+        false,
+        &[
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &[
+                "lsp-set-addresses",
+                "p1",
+                "00:00:00:01:00:02 10.1.0.13/25 fe80::5 fd01::13/120",
+            ],
+            &["lr-add", "r1"],
+            &[
+                "lrp-add",
+                "r1",
+                "rp1",
+                "00:00:00:00:f1:01",
+                "10.1.0.1/24",
+                "fd01::1/64",
+                "fe80::1/64",
+                "fd01:0:0:1::1/126",
+            ],
+            &["lsp-add", "s1", "sp1"],
+            &["lsp-set-type", "sp1", "router"],
+            &["lsp-set-addresses", "sp1", "router"],
+            &["lsp-set-options", "sp1", "router-port=rp1"],
+            &["lr-route-add", "r1", "fd99::/64", "fe80::5", "rp1"],
+        ],
+    );
+    assert_clean("router-port-link-local", &d);
+}
+
 /// Splits a shell-like line into arguments: whitespace separates, single quotes keep what they
 /// hold as is.
 fn split_line(line: &str) -> Vec<String> {
