@@ -395,6 +395,88 @@ fn sb_tables_router_port_link_local_network() {
     assert_clean("router-port-link-local", &d);
 }
 
+/// A distributed NAT rule on a bridged gateway port of a router with three gateway ports: the
+/// next-hop resolution flow names the router's first gateway port in UUID order, whichever
+/// the rule uses (the order differs from run to run).
+#[test]
+fn sb_tables_bridged_distributed_nat_several_gateways() {
+    let mut setup: Vec<Vec<String>> = vec![
+        vec!["#sbctl", "chassis-add", "ch1", "geneve", "127.0.0.11"],
+        vec!["ls-add", "s1"],
+        vec!["lsp-add", "s1", "vm"],
+        vec!["lsp-set-addresses", "vm", "00:00:00:01:0d:de 10.1.0.13"],
+        vec!["lr-add", "r1"],
+        vec!["lrp-add", "r1", "rp", "00:00:00:00:f1:01", "10.1.0.1/24"],
+        vec!["lsp-add", "s1", "srp"],
+        vec!["lsp-set-type", "srp", "router"],
+        vec!["lsp-set-addresses", "srp", "router"],
+        vec!["lsp-set-options", "srp", "router-port=rp"],
+    ]
+    .into_iter()
+    .map(|c| c.into_iter().map(str::to_owned).collect())
+    .collect();
+    for k in 1..=3 {
+        let (pubsw, gw, sp) = (format!("pub{k}"), format!("gw{k}"), format!("sgw{k}"));
+        for c in [
+            vec!["ls-add".to_owned(), pubsw.clone()],
+            vec![
+                "lrp-add".to_owned(),
+                "r1".to_owned(),
+                gw.clone(),
+                format!("00:00:00:00:e1:0{k}"),
+                format!("172.16.{k}.2/24"),
+            ],
+            vec!["lsp-add".to_owned(), pubsw.clone(), sp.clone()],
+            vec!["lsp-set-type".to_owned(), sp.clone(), "router".to_owned()],
+            vec![
+                "lsp-set-addresses".to_owned(),
+                sp.clone(),
+                "router".to_owned(),
+            ],
+            vec![
+                "lsp-set-options".to_owned(),
+                sp.clone(),
+                format!("router-port={gw}"),
+            ],
+            vec![
+                "lrp-set-gateway-chassis".to_owned(),
+                gw.clone(),
+                "ch1".to_owned(),
+                "20".to_owned(),
+            ],
+        ] {
+            setup.push(c);
+        }
+    }
+    for c in [
+        vec![
+            "set",
+            "logical_router_port",
+            "gw1",
+            "options:redirect-type=bridged",
+        ],
+        vec![
+            "--gateway-port=gw1",
+            "lr-nat-add",
+            "r1",
+            "dnat_and_snat",
+            "172.16.1.102",
+            "10.1.0.13",
+            "vm",
+            "00:00:00:00:aa:00",
+        ],
+    ] {
+        setup.push(c.into_iter().map(str::to_owned).collect());
+    }
+    let refs: Vec<Vec<&str>> = setup
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let cmds: Vec<&[&str]> = refs.iter().map(Vec::as_slice).collect();
+    let d = scenario("bridged-distributed-nat", false, &cmds);
+    assert_clean("bridged-distributed-nat", &d);
+}
+
 /// Splits a shell-like line into arguments: whitespace separates, single quotes keep what they
 /// hold as is.
 fn split_line(line: &str) -> Vec<String> {
