@@ -393,8 +393,9 @@ fn port_types() {
 }
 
 /// The port's `options:hostname` replaces the DHCPv4 row's `hostname` (as written: unquoted, the
-/// action would not parse, as with real ovn-northd); an explicit `netmask` option comes after
-/// the subnet's, both passed (ovn-northd 23.03).
+/// action would not parse, as with real ovn-northd); an explicit `netmask` option is passed
+/// with the subnet's, after it unless adding the hostname grew ovn-northd's option map
+/// (ovn-northd 23.03; random seed 93166).
 #[test]
 fn dhcp_hostname_and_netmask() {
     assert_full(scenario(
@@ -437,6 +438,11 @@ fn dhcp_hostname_and_netmask() {
                 "options:lease_time=60",
                 "options:server_id=10.9.0.1",
                 "options:server_mac=c0:ff:ee:00:00:02",
+                // Seven options and the port's hostname added: the two netmasks swap.
+                "options:netmask=255.255.255.128",
+                "options:router=10.9.0.1",
+                "options:T1=1000",
+                "options:bootfile_name=\"\\\"pxe.0\\\"\"",
             ],
             &["set", "logical_switch_port", "e1", "dhcpv4_options=@dhcp6s"],
         ],
@@ -544,7 +550,11 @@ fn dhcp_and_dns() {
             // DHCPv6 for an external port (residency before the result bit in the reply).
             &["lsp-add", "ex", "x3"],
             &["lsp-set-type", "x3", "external"],
-            &["lsp-set-addresses", "x3", "00:00:00:00:0f:03 10.8.0.33 fd08::33"],
+            &[
+                "lsp-set-addresses",
+                "x3",
+                "00:00:00:00:0f:03 10.8.0.33 fd08::33",
+            ],
             &[
                 "set",
                 "logical_switch_port",

@@ -126,8 +126,15 @@ fn opts4_text(ip: Ipv4Addr, d: &Dhcp4, hostname: Option<&str>) -> Vec<(String, S
         .chain(host)
         .collect();
     rest.sort_by(|a, b| a.0.cmp(b.0));
+    // ovn-northd copies the row's options into a hash map (growing from empty), removes
+    // `server_mac`, adds the subnet's `netmask`, then the port's `hostname`, and sorts by key:
+    // two `netmask`s stay in the map's order, the added one first unless adding `hostname`
+    // grew the map (at 8, 16, 32... entries), which reverses them.
+    let entries = d.opts.len() + 1;
+    let hostname_added = hostname.is_some() && !d.opts.contains_key("hostname");
+    let grown = hostname_added && (entries + 1).is_power_of_two() && entries + 1 >= 8;
     for (k, val) in rest {
-        if k >= "netmask" {
+        if k > "netmask" || (k == "netmask" && !grown) {
             v.extend(netmask.take());
         }
         v.push((k.to_owned(), val.to_owned()));
