@@ -477,6 +477,130 @@ fn sb_tables_bridged_distributed_nat_several_gateways() {
     assert_clean("bridged-distributed-nat", &d);
 }
 
+/// `lb_force_snat_ip` / `dnat_force_snat_ip` addresses on a router with a distributed gateway
+/// port (and on one without gateway): its own addresses among them are SNAT addresses
+/// (`lr_in_ip_input`, `lr_in_arp_resolve`), load-balanced traffic is flagged for forced SNAT;
+/// no SNAT flows (gateway routers only). `router_ip` does nothing there.
+#[test]
+fn sb_tables_force_snat_ip_on_distributed_routers() {
+    let mut setup: Vec<Vec<&str>> = vec![
+        vec!["#sbctl", "chassis-add", "ch1", "geneve", "127.0.0.11"],
+        vec!["ls-add", "s1"],
+        vec!["lsp-add", "s1", "p1"],
+        vec![
+            "lsp-set-addresses",
+            "p1",
+            "00:00:00:01:00:01 10.1.0.11 fd01::11",
+        ],
+        vec!["ls-add", "pub"],
+        vec!["lsp-add", "pub", "ln"],
+        vec!["lsp-set-type", "ln", "localnet"],
+        vec!["lsp-set-addresses", "ln", "unknown"],
+        vec!["lsp-set-options", "ln", "network_name=phys"],
+        vec![
+            "lb-add",
+            "lb6",
+            "[2001:db8::200]:80",
+            "[fd01::11]:8080",
+            "tcp",
+        ],
+        vec!["lb-add", "lb4", "172.16.0.200:80", "10.1.0.11:8080", "tcp"],
+    ];
+    let routers = [
+        ("r1", "lb_force_snat_ip", "\"172.16.0.1 2001:db8::1\"", true),
+        (
+            "r2",
+            "dnat_force_snat_ip",
+            "\"172.16.1.1 2001:db9::1\"",
+            true,
+        ),
+        ("r3", "lb_force_snat_ip", "router_ip", true),
+        ("r4", "lb_force_snat_ip", "172.16.3.1", false),
+    ];
+    let cmds: Vec<Vec<String>> = routers
+        .iter()
+        .enumerate()
+        .flat_map(|(k, (r, key, value, dgp))| {
+            let (rp, sp, pp, spp) = (
+                format!("{r}a"),
+                format!("s{r}a"),
+                format!("{r}b"),
+                format!("s{r}b"),
+            );
+            let mut v = vec![
+                vec!["lr-add".to_owned(), (*r).to_owned()],
+                vec![
+                    "lrp-add".to_owned(),
+                    (*r).to_owned(),
+                    rp.clone(),
+                    format!("00:00:00:00:f{k}:01"),
+                    format!("10.1.{}.1/24", k + 10),
+                ],
+                vec!["lsp-add".to_owned(), "s1".to_owned(), sp.clone()],
+                vec!["lsp-set-type".to_owned(), sp.clone(), "router".to_owned()],
+                vec![
+                    "lsp-set-addresses".to_owned(),
+                    sp.clone(),
+                    "router".to_owned(),
+                ],
+                vec![
+                    "lsp-set-options".to_owned(),
+                    sp,
+                    format!("router-port={rp}"),
+                ],
+                vec![
+                    "lrp-add".to_owned(),
+                    (*r).to_owned(),
+                    pp.clone(),
+                    format!("00:00:00:00:f{k}:02"),
+                    format!("172.16.{k}.1/24"),
+                    format!("2001:db{}::1/64", 8 + k),
+                ],
+                vec!["lsp-add".to_owned(), "pub".to_owned(), spp.clone()],
+                vec!["lsp-set-type".to_owned(), spp.clone(), "router".to_owned()],
+                vec![
+                    "lsp-set-addresses".to_owned(),
+                    spp.clone(),
+                    "router".to_owned(),
+                ],
+                vec![
+                    "lsp-set-options".to_owned(),
+                    spp,
+                    format!("router-port={pp}"),
+                ],
+                vec![
+                    "set".to_owned(),
+                    "logical_router".to_owned(),
+                    (*r).to_owned(),
+                    format!("options:{key}={value}"),
+                ],
+                vec!["lr-lb-add".to_owned(), (*r).to_owned(), "lb6".to_owned()],
+                vec!["lr-lb-add".to_owned(), (*r).to_owned(), "lb4".to_owned()],
+                vec![
+                    "lr-nat-add".to_owned(),
+                    (*r).to_owned(),
+                    "snat".to_owned(),
+                    format!("172.16.{k}.100"),
+                    "10.1.0.0/24".to_owned(),
+                ],
+            ];
+            if *dgp {
+                v.push(vec![
+                    "lrp-set-gateway-chassis".to_owned(),
+                    pp,
+                    "ch1".to_owned(),
+                    "10".to_owned(),
+                ]);
+            }
+            v
+        })
+        .collect();
+    setup.extend(cmds.iter().map(|c| c.iter().map(String::as_str).collect()));
+    let refs: Vec<&[&str]> = setup.iter().map(Vec::as_slice).collect();
+    let d = scenario("force-snat-ip-distributed", false, &refs);
+    assert_clean("force-snat-ip-distributed", &d);
+}
+
 /// Splits a shell-like line into arguments: whitespace separates, single quotes keep what they
 /// hold as is.
 fn split_line(line: &str) -> Vec<String> {

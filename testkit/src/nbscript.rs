@@ -1817,6 +1817,22 @@ impl Gen {
                 self.cmd(&["#dhcp-option", "v4", "options:netmask=255.255.0.0"]);
             }
         }
+        // Forced SNAT addresses on a router that is not a gateway router.
+        let plain: Vec<String> = self
+            .routers
+            .iter()
+            .filter(|r| !r.gateway_router)
+            .map(|r| r.name.clone())
+            .collect();
+        if !plain.is_empty() && self.rng.pct(8) {
+            let r = self.rng.pick(&plain).clone();
+            let o = *self.rng.pick(&[
+                "options:lb_force_snat_ip=\"172.16.1.1 2001:db1::1\"",
+                "options:lb_force_snat_ip=172.16.1.99",
+                "options:dnat_force_snat_ip=\"172.16.1.1\"",
+            ]);
+            self.cmd(&["set", "logical_router", &r, o]);
+        }
         // Port `external_ids` (copied to the bindings), a gateway port without a peer.
         if self.rng.pct(10) {
             let vif = sws.iter().flat_map(|s| s.2.last()).next().cloned();

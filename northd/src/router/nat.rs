@@ -150,12 +150,11 @@ pub fn snat_ips(lr: &Router) -> BTreeSet<IpAddr> {
 }
 
 /// The first IPv4 and first IPv6 address of a `*_force_snat_ip` router option (none for
-/// `router_ip` or an unparsable value).
+/// `router_ip` or an unparsable value), on any router: the SNAT flows for them are gateway
+/// routers' only, but ovn-northd 23.03 counts them as SNAT addresses of the router's ports
+/// (`lr_in_ip_input`, `lr_in_arp_resolve`) on routers with distributed gateway ports too.
 pub fn force_snat_ips(lr: &Router, key: &str) -> [Option<IpAddr>; 2] {
     let mut out = [None, None];
-    if !lr.is_gateway() {
-        return out;
-    }
     let Some(text) = lr.options.get(key) else {
         return out;
     };
