@@ -22,6 +22,9 @@ pub const NORTHD_INTERNAL_VERSION: &str = "23.03.1-20.27.0-70.6";
 /// `max_tunid` for Geneve (24-bit keys less the multicast range).
 pub const MAX_TUNID: &str = "16711680";
 
+/// `SB_Global` `options:max_tunid` when some chassis uses VXLAN (12-bit datapath keys).
+pub const MAX_VXLAN_TUNID: &str = "4095";
+
 /// Global options, parsed once from `NB_Global`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalOptions {
@@ -145,6 +148,10 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     // The snapshot stays as it is from here on: group VIP sets are checked once.
     let _scope = router::gateway::hash::BuildScope::enter(nb);
     out.global_options = globals.all.clone();
+    if state.vxlan_mode {
+        out.global_options
+            .insert("max_tunid".to_owned(), MAX_VXLAN_TUNID.to_owned());
+    }
     out.global_options.insert(
         "northd_internal_version".to_owned(),
         NORTHD_INTERNAL_VERSION.to_owned(),

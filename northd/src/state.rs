@@ -98,6 +98,9 @@ pub struct SbState {
     /// The `IGMP_Group` rows ovn-controller wrote and the keys of the dynamic multicast groups
     /// in SB; empty unless read from SB rows ([`crate::diff::SbRows::state`]).
     pub igmp: crate::igmp::IgmpState,
+    /// Some chassis has a VXLAN encapsulation (`SB_Global` `options:max_tunid` is then the
+    /// VXLAN limit, 4095); false unless read from SB rows ([`crate::diff::SbRows::state`]).
+    pub vxlan_mode: bool,
 }
 
 impl SbState {
@@ -135,6 +138,7 @@ impl SbState {
             features: ChassisFeatures::from_chassis(chassis),
             service_monitor_status: BTreeMap::new(),
             igmp: crate::igmp::IgmpState::default(),
+            vxlan_mode: false,
         }
     }
 }
