@@ -619,6 +619,39 @@ fn sb_tables_vxlan_chassis() {
     assert_clean("vxlan-chassis", &d);
 }
 
+/// A router with IPv6-only routable addresses (a load balancer VIP with `add_route`) on a
+/// distributed gateway port: a gateway router on the same switch resolves its (empty) IPv4
+/// routable set, `reg0 == {}` (random seed 94127).
+#[test]
+fn sb_tables_ipv6_only_routable_addresses() {
+    let d = scenario(
+        "ipv6-only-routable",
+        false,
+        &[
+            &["#sbctl", "chassis-add", "ch1", "geneve", "127.0.0.11"],
+            &["ls-add", "pub"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "a1", "00:00:00:00:e1:01", "172.16.1.2/24"],
+            &["lsp-add", "pub", "sa1"],
+            &["lsp-set-type", "sa1", "router"],
+            &["lsp-set-addresses", "sa1", "router"],
+            &["lsp-set-options", "sa1", "router-port=a1"],
+            &["lrp-set-gateway-chassis", "a1", "ch1", "20"],
+            &["lr-add", "r2"],
+            &["set", "logical_router", "r2", "options:chassis=ch1"],
+            &["lrp-add", "r2", "b1", "00:00:00:00:e2:01", "172.16.1.3/24"],
+            &["lsp-add", "pub", "sb1"],
+            &["lsp-set-type", "sb1", "router"],
+            &["lsp-set-addresses", "sb1", "router"],
+            &["lsp-set-options", "sb1", "router-port=b1"],
+            &["lb-add", "lb1", "[fd99::1]:80", "[fd01::20]:8080", "udp"],
+            &["set", "load_balancer", "lb1", "options:add_route=true"],
+            &["lr-lb-add", "r1", "lb1"],
+        ],
+    );
+    assert_clean("ipv6-only-routable", &d);
+}
+
 /// Splits a shell-like line into arguments: whitespace separates, single quotes keep what they
 /// hold as is.
 fn split_line(line: &str) -> Vec<String> {

@@ -139,6 +139,11 @@ pub fn check_parses(content: &SbContent) {
         if k.match_.contains('^') || k.actions.contains('^') {
             continue;
         }
+        // A router's routable addresses that are all IPv6: ovn-northd 23.03 resolves the
+        // (empty) IPv4 ones in a match that does not parse (ovn-controller skips the flow).
+        if k.match_.ends_with("reg0 == {}") {
+            continue;
+        }
         if let Err(e) = run(Pass::Parse, &k.match_) {
             bad.push(format!("match {:?}: {e}", k.match_));
         }
