@@ -395,9 +395,9 @@ fn sb_tables_router_port_link_local_network() {
     assert_clean("router-port-link-local", &d);
 }
 
-/// A distributed NAT rule on a bridged gateway port of a router with three gateway ports: the
-/// next-hop resolution flow names the router's first gateway port in UUID order, whichever
-/// the rule uses (the order differs from run to run).
+/// Distributed NAT rules on a router with three gateway ports, one bridged: the next-hop
+/// resolution flow of every rule names the router's first gateway port in UUID order,
+/// whichever the rule uses (the order differs from run to run).
 #[test]
 fn sb_tables_bridged_distributed_nat_several_gateways() {
     let mut setup: Vec<Vec<String>> = vec![
@@ -405,6 +405,8 @@ fn sb_tables_bridged_distributed_nat_several_gateways() {
         vec!["ls-add", "s1"],
         vec!["lsp-add", "s1", "vm"],
         vec!["lsp-set-addresses", "vm", "00:00:00:01:0d:de 10.1.0.13"],
+        vec!["lsp-add", "s1", "vm2"],
+        vec!["lsp-set-addresses", "vm2", "00:00:00:01:0d:df 10.1.0.14"],
         vec!["lr-add", "r1"],
         vec!["lrp-add", "r1", "rp", "00:00:00:00:f1:01", "10.1.0.1/24"],
         vec!["lsp-add", "s1", "srp"],
@@ -464,6 +466,16 @@ fn sb_tables_bridged_distributed_nat_several_gateways() {
             "10.1.0.13",
             "vm",
             "00:00:00:00:aa:00",
+        ],
+        // A rule on a gateway port that is not bridged (seed 94238).
+        vec![
+            "lr-nat-add",
+            "r1",
+            "dnat_and_snat",
+            "172.16.2.102",
+            "10.1.0.14",
+            "vm2",
+            "00:00:00:00:aa:01",
         ],
     ] {
         setup.push(c.into_iter().map(str::to_owned).collect());

@@ -649,9 +649,10 @@ fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, resolve: bool, flow
         super::routing::distributed_nat_too_big(dp, gw, r.external, mac, flows);
         super::routing::distributed_nat_admission_bypass(dp, gw, mac, lp, flows);
         // A bridged gateway port resolves the next hop of the NATed host's traffic where the
-        // host runs. ovn-northd 23.03 writes the router's first gateway port (in UUID order)
-        // as `outport` there, whichever gateway port the rule uses.
-        if super::gateway::is_bridged(gw) {
+        // host runs. ovn-northd 23.03 does it when any gateway port of the router is bridged,
+        // and writes the router's first gateway port (in UUID order) as `outport` there,
+        // whichever gateway port the rule uses (seeds 92064, 94238).
+        if lr.dgps().any(super::gateway::is_bridged) {
             let first = lr.dgps().min_by_key(|p| p.nb).unwrap_or(gw);
             let outport = Value::port(&first.name);
             let (f, hop) = if v6 {
