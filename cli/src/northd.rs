@@ -427,6 +427,7 @@ fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
         load_balancers: typed_rows(rep)?,
         ip_multicast: typed_rows(rep)?,
         chassis: typed_rows(rep)?,
+        encaps: typed_rows(rep)?,
         ha_chassis_groups: typed_rows(rep)?,
         ha_chassis: typed_rows(rep)?,
         static_mac_bindings: typed_rows(rep)?,

@@ -22,6 +22,9 @@ pub const NORTHD_INTERNAL_VERSION: &str = "23.03.1-20.27.0-70.6";
 /// `max_tunid` for Geneve (24-bit keys less the multicast range).
 pub const MAX_TUNID: &str = "16711680";
 
+/// `SB_Global` `options:max_tunid` when some chassis uses VXLAN (12-bit datapath keys).
+pub const MAX_VXLAN_TUNID: &str = "4095";
+
 /// Global options, parsed once from `NB_Global`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalOptions {
@@ -145,6 +148,10 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     // The snapshot stays as it is from here on: group VIP sets are checked once.
     let _scope = router::gateway::hash::BuildScope::enter(nb);
     out.global_options = globals.all.clone();
+    if state.vxlan_mode {
+        out.global_options
+            .insert("max_tunid".to_owned(), MAX_VXLAN_TUNID.to_owned());
+    }
     out.global_options.insert(
         "northd_internal_version".to_owned(),
         NORTHD_INTERNAL_VERSION.to_owned(),
@@ -501,6 +508,9 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     if !state.features.ct_no_masked_label {
         out.flows = out.flows.map_flows(crate::state::legacy_ct_flow);
     }
+    if let Some(d) = crate::debug_drop::DropSampling::from_options(&globals.all) {
+        out.flows = out.flows.map_flows(|k| d.rewrite(k));
+    }
     out.dns = crate::dns::build(nb, &out);
     Built {
         svc_arp: health.arp,
@@ -756,6 +766,13 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
         }
         mac
     };
+    // Router port bindings (and their `chassisredirect` ones) carry the port's `external_ids`.
+    let ids_of = |p: &router::RouterPort| {
+        nb.router_ports
+            .get(&p.nb)
+            .map(|l| l.external_ids.clone())
+            .unwrap_or_default()
+    };
     for (p, key) in lr.ports.iter().zip(port_keys) {
         let Some(key) = *key else { continue };
         let (type_, mut options) = bindings::router_port_binding(lr, p);
@@ -768,7 +785,7 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
             mac: BTreeSet::from([mac_of(p)]),
             port_security: BTreeSet::new(),
             options,
-            external_ids: BTreeMap::new(),
+            external_ids: ids_of(p),
             parent_port: None,
             tag: None,
             nat_addresses: BTreeSet::new(),
@@ -794,7 +811,7 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
             mac: BTreeSet::from([mac_of(p)]),
             port_security: BTreeSet::new(),
             options: bindings::chassisredirect_options(nb, lr, p),
-            external_ids: BTreeMap::new(),
+            external_ids: ids_of(p),
             parent_port: None,
             tag: None,
             nat_addresses: BTreeSet::new(),
@@ -863,8 +880,13 @@ pub(crate) fn build_switch_ports(
                 lsp.type_.clone()
             }
         };
-        let mut external_ids = BTreeMap::new();
-        if let Some(n) = lsp.external_ids.get("neutron:port_name") {
+        // The port's own `external_ids`, and `name` from a non-empty `neutron:port_name`.
+        let mut external_ids = lsp.external_ids.clone();
+        if let Some(n) = lsp
+            .external_ids
+            .get("neutron:port_name")
+            .filter(|n| !n.is_empty())
+        {
             external_ids.insert("name".to_owned(), n.clone());
         }
         out.ports.push(PortContent {

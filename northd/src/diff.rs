@@ -55,6 +55,8 @@ pub struct SbRows {
     pub ip_multicast: Rows<sb::IpMulticast>,
     /// `Chassis`.
     pub chassis: Rows<sb::Chassis>,
+    /// `Encap` (a VXLAN one turns ovn-northd's VXLAN mode on).
+    pub encaps: Rows<sb::Encap>,
     /// `HA_Chassis_Group`.
     pub ha_chassis_groups: Rows<sb::HaChassisGroup>,
     /// `HA_Chassis`.
@@ -105,6 +107,7 @@ impl SbRows {
         "Load_Balancer",
         "IP_Multicast",
         "Chassis",
+        "Encap",
         "HA_Chassis_Group",
         "HA_Chassis",
         "Static_MAC_Binding",
@@ -143,6 +146,7 @@ impl SbRows {
             load_balancers: rows_from_json(t)?,
             ip_multicast: rows_from_json(t)?,
             chassis: rows_from_json(t)?,
+            encaps: rows_from_json(t)?,
             ha_chassis_groups: rows_from_json(t)?,
             ha_chassis: rows_from_json(t)?,
             static_mac_bindings: rows_from_json(t)?,
@@ -174,7 +178,7 @@ impl SbRows {
             add_row_to!(t, row;
                 globals, s.datapaths, s.ports, s.multicast_groups, s.address_sets,
                 s.port_groups, s.logical_flows, s.dp_groups, s.load_balancers, s.ip_multicast,
-                s.chassis, s.ha_chassis_groups, s.ha_chassis, s.static_mac_bindings,
+                s.chassis, s.encaps, s.ha_chassis_groups, s.ha_chassis, s.static_mac_bindings,
                 s.dhcp_options, s.dhcpv6_options, s.meters, s.meter_bands,
                 s.service_monitors, s.igmp_groups, s.rbac_roles, s.rbac_permissions,
                 s.mirrors, s.template_vars, s.mac_bindings, s.fdbs, s.bfd, s.dns)
@@ -198,6 +202,7 @@ impl SbRows {
             load_balancers: rows_from_db(db)?,
             ip_multicast: rows_from_db(db)?,
             chassis: rows_from_db(db)?,
+            encaps: rows_from_db(db)?,
             ha_chassis_groups: rows_from_db(db)?,
             ha_chassis: rows_from_db(db)?,
             static_mac_bindings: rows_from_db(db)?,
@@ -224,6 +229,10 @@ impl SbRows {
         let pbs: Vec<_> = self.ports.values().cloned().collect();
         let ch: Vec<_> = self.chassis.values().cloned().collect();
         let mut state = crate::SbState::from_rows(&dps, &pbs, &ch);
+        state.vxlan_mode = self
+            .encaps
+            .values()
+            .any(|e| e.type_ == sb::EncapType::Vxlan);
         state.service_monitor_status = self
             .service_monitors
             .values()

@@ -688,6 +688,10 @@ impl Engine {
         if !self.state.features.ct_no_masked_label {
             return Ok(Step::Full("chassis without ct-no-masked-label"));
         }
+        // Sampled drops too.
+        if crate::debug_drop::DropSampling::from_options(&self.globals.all).is_some() {
+            return Ok(Step::Full("drop sampling"));
+        }
         let mut affected: BTreeSet<usize> = BTreeSet::new();
         let mut touched: BTreeSet<Ref<nb::LogicalSwitchPort>> = BTreeSet::new();
         let mut changed_pgs: BTreeSet<Ref<nb::PortGroup>> = BTreeSet::new();

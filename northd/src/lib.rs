@@ -18,6 +18,7 @@ pub mod bfd;
 pub mod build;
 pub mod content;
 pub mod copp;
+pub mod debug_drop;
 pub mod dhcp_catalogue;
 pub mod diff;
 pub mod dns;

@@ -62,10 +62,17 @@ pub fn legacy_ct_flow(k: &crate::flow::FlowKey) -> crate::flow::FlowKey {
 }
 
 impl ChassisFeatures {
-    /// The features common to `chassis`.
+    /// The features common to `chassis`, leaving out remote ones (`other_config:is-remote`,
+    /// chassis of other availability zones, which install no flows of ours).
     pub fn from_chassis<'a>(chassis: impl IntoIterator<Item = &'a sb::Chassis>) -> Self {
         let mut f = Self::default();
         for c in chassis {
+            if c.other_config
+                .get("is-remote")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            {
+                continue;
+            }
             let on = |k: &str| c.other_config.get(k).is_some_and(|v| v == "true");
             f.ct_no_masked_label &= on("ct-no-masked-label");
             f.ct_lb_related &= on("ovn-ct-lb-related");
@@ -91,6 +98,9 @@ pub struct SbState {
     /// The `IGMP_Group` rows ovn-controller wrote and the keys of the dynamic multicast groups
     /// in SB; empty unless read from SB rows ([`crate::diff::SbRows::state`]).
     pub igmp: crate::igmp::IgmpState,
+    /// Some chassis has a VXLAN encapsulation (`SB_Global` `options:max_tunid` is then the
+    /// VXLAN limit, 4095); false unless read from SB rows ([`crate::diff::SbRows::state`]).
+    pub vxlan_mode: bool,
 }
 
 impl SbState {
@@ -128,6 +138,7 @@ impl SbState {
             features: ChassisFeatures::from_chassis(chassis),
             service_monitor_status: BTreeMap::new(),
             igmp: crate::igmp::IgmpState::default(),
+            vxlan_mode: false,
         }
     }
 }

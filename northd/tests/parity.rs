@@ -392,6 +392,63 @@ fn port_types() {
     ));
 }
 
+/// The port's `options:hostname` replaces the DHCPv4 row's `hostname` (as written: unquoted, the
+/// action would not parse, as with real ovn-northd); an explicit `netmask` option is passed
+/// with the subnet's, after it unless adding the hostname grew ovn-northd's option map
+/// (ovn-northd 23.03; random seed 93166).
+#[test]
+fn dhcp_hostname_and_netmask() {
+    assert_full(scenario(
+        "dhcp-hostname-netmask",
+        &[
+            &["ls-add", "dh"],
+            &["lsp-add", "dh", "d1"],
+            &["lsp-set-addresses", "d1", "00:00:00:00:08:01 10.8.0.11"],
+            &["lsp-set-options", "d1", "hostname=\"vm1\""],
+            &["lsp-add", "dh", "d2"],
+            &["lsp-set-addresses", "d2", "00:00:00:00:08:02 10.8.0.12"],
+            &["lsp-set-options", "d2", "hostname=\"vm2\""],
+            &["lsp-add", "dh", "d3"],
+            &["lsp-set-addresses", "d3", "00:00:00:00:08:03 10.8.0.13"],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=10.8.0.0/24",
+                "external_ids:n=v4",
+                "options:lease_time=3600",
+                "options:router=10.8.0.1",
+                "options:server_id=10.8.0.1",
+                "options:server_mac=c0:ff:ee:00:00:01",
+                "options:netmask=255.255.0.0",
+                "options:hostname=\"\\\"host1\\\"\"",
+                "options:T2=3000",
+            ],
+            &["set", "logical_switch_port", "d1", "dhcpv4_options=@dhcp4"],
+            &["set", "logical_switch_port", "d2", "dhcpv4_options=@dhcp4"],
+            &["set", "logical_switch_port", "d3", "dhcpv4_options=@dhcp4"],
+            &["ls-add", "dh2"],
+            &["lsp-add", "dh2", "e1"],
+            &["lsp-set-addresses", "e1", "00:00:00:00:09:01 10.9.0.11"],
+            &["lsp-set-options", "e1", "hostname=\"vm3\""],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=10.9.0.0/16",
+                "external_ids:n=v6s",
+                "options:lease_time=60",
+                "options:server_id=10.9.0.1",
+                "options:server_mac=c0:ff:ee:00:00:02",
+                // Seven options and the port's hostname added: the two netmasks swap.
+                "options:netmask=255.255.255.128",
+                "options:router=10.9.0.1",
+                "options:T1=1000",
+                "options:bootfile_name=\"\\\"pxe.0\\\"\"",
+            ],
+            &["set", "logical_switch_port", "e1", "dhcpv4_options=@dhcp6s"],
+        ],
+    ));
+}
+
 #[test]
 fn dhcp_and_dns() {
     assert_full(scenario(
@@ -490,6 +547,27 @@ fn dhcp_and_dns() {
             &["lsp-set-type", "x2", "external"],
             &["lsp-set-addresses", "x2", "00:00:00:00:0f:02 10.8.0.32"],
             &["set", "logical_switch_port", "x2", "dhcpv4_options=@dhcp4"],
+            // DHCPv6 for an external port (residency before the result bit in the reply).
+            &["lsp-add", "ex", "x3"],
+            &["lsp-set-type", "x3", "external"],
+            &[
+                "lsp-set-addresses",
+                "x3",
+                "00:00:00:00:0f:03 10.8.0.33 fd08::33",
+            ],
+            &[
+                "set",
+                "logical_switch_port",
+                "x3",
+                "dhcpv4_options=@dhcp4",
+                "dhcpv6_options=@dhcp6",
+            ],
+            &[
+                "set",
+                "logical_switch_port",
+                "x3",
+                "ha_chassis_group==HA_Chassis_Group/hg1",
+            ],
             &["lsp-add", "ex", "xln"],
             &["lsp-set-type", "xln", "localnet"],
             &["lsp-set-addresses", "xln", "unknown"],

@@ -81,6 +81,8 @@ struct Gen {
     meters: Vec<String>,
     address_sets: Vec<String>,
     port_groups: Vec<String>,
+    /// A DHCPv4 options row (`external_ids:n=v4`) exists.
+    dhcp4: bool,
 }
 
 fn s(v: &[&str]) -> Vec<String> {
@@ -119,6 +121,7 @@ impl Gen {
             meters: Vec::new(),
             address_sets: Vec::new(),
             port_groups: Vec::new(),
+            dhcp4: false,
         };
         g.globals();
         let n_sw = g.rng.range(1, 4);
@@ -1634,6 +1637,7 @@ impl Gen {
         // DHCP.
         if self.rng.pct(30) {
             let (_, n, vifs) = self.rng.pick(&sws).clone();
+            self.dhcp4 = true;
             self.cmdv(vec![
                 "create".into(),
                 "DHCP_Options".into(),
@@ -1740,6 +1744,17 @@ impl Gen {
         if self.rng.pct(5) {
             self.cmd(&["set", "NB_Global", ".", "ipsec=true"]);
         }
+        // Drop sampling: drops written as `sample` actions.
+        if self.rng.pct(5) {
+            self.cmd(&[
+                "set",
+                "NB_Global",
+                ".",
+                "options:debug_drop_collector_set=7",
+                "options:debug_drop_domain_id=5",
+            ]);
+        }
+        self.late_extras(&sws);
     }
 
     /// Port mirrors: SB `Mirror` rows and `Port_Binding` `mirror_rules` (no flows).
@@ -1766,6 +1781,108 @@ impl Gen {
             self.cmd(&["lsp-attach-mirror", p, &format!("mir{m}")]);
             if n == 2 && self.rng.pct(30) {
                 self.cmd(&["lsp-attach-mirror", p, "mir2"]);
+            }
+        }
+    }
+
+    /// Drawn after everything else (earlier seeds keep their scripts): a remote chassis
+    /// (another availability zone's, no features), router load balancers installed on the
+    /// connected switches, a port's DHCP hostname and an explicit DHCP netmask, and a virtual
+    /// port with an IPv6 virtual IP.
+    fn late_extras(&mut self, sws: &[(String, u32, Vec<Vif>)]) {
+        if self.rng.pct(5) {
+            self.cmd(&["#sbctl", "chassis-add", "rch1", "geneve", "127.0.0.21"]);
+            self.cmd(&[
+                "#sbctl",
+                "set",
+                "chassis",
+                "rch1",
+                "other_config:is-remote=true",
+            ]);
+        }
+        if !self.routers.is_empty() && !self.lbs.is_empty() && self.rng.pct(8) {
+            self.cmd(&[
+                "set",
+                "NB_Global",
+                ".",
+                "options:install_ls_lb_from_router=true",
+            ]);
+        }
+        if self.dhcp4 && self.rng.pct(15) {
+            let vif = sws.iter().flat_map(|s| s.2.first()).next().cloned();
+            if let Some((p, _, _)) = vif {
+                self.cmd(&["lsp-set-options", &p, "hostname=\"vm-a\""]);
+            }
+            if self.rng.pct(50) {
+                self.cmd(&["#dhcp-option", "v4", "options:netmask=255.255.0.0"]);
+            }
+        }
+        // Forced SNAT addresses on a router that is not a gateway router.
+        let plain: Vec<String> = self
+            .routers
+            .iter()
+            .filter(|r| !r.gateway_router)
+            .map(|r| r.name.clone())
+            .collect();
+        if !plain.is_empty() && self.rng.pct(8) {
+            let r = self.rng.pick(&plain).clone();
+            let o = *self.rng.pick(&[
+                "options:lb_force_snat_ip=\"172.16.1.1 2001:db1::1\"",
+                "options:lb_force_snat_ip=172.16.1.99",
+                "options:dnat_force_snat_ip=\"172.16.1.1\"",
+            ]);
+            self.cmd(&["set", "logical_router", &r, o]);
+        }
+        // Port `external_ids` (copied to the bindings), a gateway port without a peer.
+        if self.rng.pct(10) {
+            let vif = sws.iter().flat_map(|s| s.2.last()).next().cloned();
+            if let Some((p, _, _)) = vif {
+                self.cmd(&[
+                    "set",
+                    "logical_switch_port",
+                    &p,
+                    "external_ids:pod=true",
+                    "external_ids:neutron\\:port_name=vm-port",
+                ]);
+            }
+            if let Some((lrp, _, _, _)) = self.routers.first().and_then(|r| r.lrps.first()) {
+                let lrp = lrp.clone();
+                self.cmd(&["set", "logical_router_port", &lrp, "external_ids:a=b"]);
+            }
+        }
+        if !self.routers.is_empty() && self.rng.pct(5) {
+            let lrp = self.port();
+            let r = self.routers[0].name.clone();
+            self.cmd(&["lrp-add", &r, &lrp, "00:00:00:00:d0:01", "192.0.2.1/24"]);
+            self.cmd(&["lrp-set-gateway-chassis", &lrp, "ch1", "5"]);
+        }
+        if self.rng.pct(8) {
+            let sw = sws
+                .iter()
+                .find(|s| s.2.iter().filter(|v| v.2.is_some()).count() >= 1)
+                .cloned();
+            if let Some((sw, n, vifs)) = sw {
+                let parents: Vec<String> = vifs
+                    .iter()
+                    .filter(|v| v.2.is_some())
+                    .take(2)
+                    .map(|v| v.0.clone())
+                    .collect();
+                let p = self.port();
+                let vip = format!("fd0{n}::100");
+                self.cmd(&["lsp-add", &sw, &p]);
+                self.cmd(&["lsp-set-type", &p, "virtual"]);
+                self.cmdv(vec![
+                    "lsp-set-addresses".into(),
+                    p.clone(),
+                    format!("00:00:00:{n:02x}:01:00 {vip}"),
+                ]);
+                self.cmdv(vec![
+                    "lsp-set-options".into(),
+                    p,
+                    format!("virtual-ip={vip}"),
+                    format!("virtual-parents={}", parents.join(",")),
+                ]);
             }
         }
     }

@@ -104,7 +104,7 @@ pub fn l2_lkup_resident(nb: &NbSnapshot, sw: &Switch, p: &SwitchPort) -> Option<
 
 /// The addresses a `router` switch port with `addresses` `router` stands for: the MAC and
 /// networks of the router port it peers with (IPv6 followed by the link-local address derived
-/// from the MAC unless one is configured), as switch stages (ARP/ND responder, L2 lookup) see
+/// from the MAC, whatever networks are configured), as switch stages (ARP/ND responder, L2 lookup) see
 /// them. `None` when the peer router port does not exist or its MAC does not parse.
 pub fn router_lsp_addrs(nb: &NbSnapshot, lsp: &nb::LogicalSwitchPort) -> Option<PortAddrs> {
     router_lsp_addrs_with(lsp, |peer| super::enabled_router_port(nb, peer))
@@ -134,8 +134,7 @@ pub(crate) fn router_lsp_addrs_with<'a>(
             Err(_) => {}
         }
     }
-    if !out.ipv6.iter().any(|a| a.segments()[0] & 0xffc0 == 0xfe80) {
-        out.ipv6.push(super::link_local(mac));
-    }
+    // Even when a link-local network is configured (as ovn-northd 23.03).
+    out.ipv6.push(super::link_local(mac));
     Some(out)
 }

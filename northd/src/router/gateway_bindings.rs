@@ -94,6 +94,10 @@ pub fn router_port_binding(lr: &Router, p: &RouterPort) -> (String, BTreeMap<Str
     match &p.peer {
         Some(Peer::Switch { port } | Peer::Router { port }) => {
             options.insert("peer".to_owned(), port.clone());
+            // (Only with a peer, as ovn-northd 23.03 writes it.)
+            if p.is_dgp && lr.chassis.is_none() {
+                options.insert("chassis-redirect-port".to_owned(), p.cr_name());
+            }
         }
         None => {}
     }
@@ -108,9 +112,6 @@ pub fn router_port_binding(lr: &Router, p: &RouterPort) -> (String, BTreeMap<Str
     if let Some(ch) = &lr.chassis {
         options.insert("l3gateway-chassis".to_owned(), ch.clone());
         return ("l3gateway".to_owned(), options);
-    }
-    if p.is_dgp {
-        options.insert("chassis-redirect-port".to_owned(), p.cr_name());
     }
     ("patch".to_owned(), options)
 }

@@ -148,12 +148,14 @@ pub fn force_snat_router_ip(lr: &Router) -> bool {
         .is_some_and(|v| v == "router_ip")
 }
 
-/// The IPv4 and IPv6 address of `lb_force_snat_ip` on a gateway router (none for `router_ip`
-/// or other routers). ovn-northd accepts at most one address of each family: anything else is
-/// a bad value (`None`), ignored.
+/// The IPv4 and IPv6 address of `lb_force_snat_ip` (none for `router_ip`), on any router (on
+/// one with distributed gateway ports, load-balanced traffic is flagged for forced SNAT too,
+/// as ovn-northd 23.03 does, though only gateway routers have the SNAT flows). ovn-northd
+/// accepts at most one address of each family: anything else is a bad value (`None`),
+/// ignored.
 fn force_snat_addrs(lr: &Router) -> Option<[Option<IpAddr>; 2]> {
     let mut out = [None, None];
-    if !lr.is_gateway() || force_snat_router_ip(lr) {
+    if force_snat_router_ip(lr) {
         return Some(out);
     }
     let Some(text) = lr.options.get("lb_force_snat_ip") else {
@@ -174,10 +176,11 @@ fn force_snat_addrs(lr: &Router) -> Option<[Option<IpAddr>; 2]> {
     Some(out)
 }
 
-/// True when load-balanced traffic is SNATed by force on this router (gateway routers only).
+/// True when load-balanced traffic is SNATed by force on this router: `router_ip` on a gateway
+/// router, addresses on any.
 fn forces_snat(lr: &Router) -> bool {
-    lr.is_gateway()
-        && (force_snat_router_ip(lr) || force_snat_addrs(lr).is_some_and(|a| a != [None, None]))
+    (lr.is_gateway() && force_snat_router_ip(lr))
+        || force_snat_addrs(lr).is_some_and(|a| a != [None, None])
 }
 
 /// The `neighbor_responder` option of a load balancer.

@@ -150,12 +150,11 @@ pub fn snat_ips(lr: &Router) -> BTreeSet<IpAddr> {
 }
 
 /// The first IPv4 and first IPv6 address of a `*_force_snat_ip` router option (none for
-/// `router_ip` or an unparsable value).
+/// `router_ip` or an unparsable value), on any router: the SNAT flows for them are gateway
+/// routers' only, but ovn-northd 23.03 counts them as SNAT addresses of the router's ports
+/// (`lr_in_ip_input`, `lr_in_arp_resolve`) on routers with distributed gateway ports too.
 pub fn force_snat_ips(lr: &Router, key: &str) -> [Option<IpAddr>; 2] {
     let mut out = [None, None];
-    if !lr.is_gateway() {
-        return out;
-    }
     let Some(text) = lr.options.get(key) else {
         return out;
     };
@@ -650,8 +649,12 @@ fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, resolve: bool, flow
         super::routing::distributed_nat_too_big(dp, gw, r.external, mac, flows);
         super::routing::distributed_nat_admission_bypass(dp, gw, mac, lp, flows);
         // A bridged gateway port resolves the next hop of the NATed host's traffic where the
-        // host runs.
-        if super::gateway::is_bridged(gw) {
+        // host runs. ovn-northd 23.03 does it when any gateway port of the router is bridged,
+        // and writes the router's first gateway port (in UUID order) as `outport` there,
+        // whichever gateway port the rule uses (seeds 92064, 94238).
+        if lr.dgps().any(super::gateway::is_bridged) {
+            let first = lr.dgps().min_by_key(|p| p.nb).unwrap_or(gw);
+            let outport = Value::port(&first.name);
             let (f, hop) = if v6 {
                 ("get_nd", NEXT_HOP6)
             } else {

@@ -139,7 +139,8 @@ fn build_virtual(sw: &Switch, p: &super::SwitchPort, flows: &mut FlowTable) {
                 let na = Match::pred(Pred::Fixed("nd_na"))
                     .and_eq(Field::ND_TARGET, v.ip)
                     .paren();
-                Match::or(ns, na).paren()
+                // No space after `||` here, as ovn-northd 23.03 writes it.
+                Match::user_bare(&format!("{ns} ||{na}")).paren()
             }
         };
         let m = Match::eq(Field::INPORT, Value::port(parent)).and(claim);

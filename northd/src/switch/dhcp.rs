@@ -25,8 +25,11 @@ struct Dhcp4 {
     cidr: IpNet,
     server_id: Ipv4Addr,
     server_mac: MacAddr,
-    /// Options passed to `put_dhcp_opts` (sorted; `netmask` added, `server_mac` removed).
+    /// The row's options passed to `put_dhcp_opts` (sorted; `server_mac` removed).
     opts: BTreeMap<String, String>,
+    /// The `netmask` of `cidr`, always passed: before an explicit `netmask` option, which
+    /// ovn-northd 23.03 passes too (the option is then given twice).
+    netmask: String,
 }
 
 impl Dhcp4 {
@@ -45,13 +48,12 @@ impl Dhcp4 {
         } else {
             u32::MAX << (32 - u32::from(cidr.prefix()))
         };
-        opts.entry("netmask".to_owned())
-            .or_insert_with(|| Ipv4Addr::from(mask).to_string());
         Some(Self {
             cidr,
             server_id,
             server_mac,
             opts,
+            netmask: Ipv4Addr::from(mask).to_string(),
         })
     }
 }
@@ -110,6 +112,37 @@ fn opts_text(first: (&str, String), opts: &BTreeMap<String, String>) -> Vec<(Str
     v
 }
 
+/// The `put_dhcp_opts` arguments of a DHCPv4 offer of `ip`: the row's options with the port's
+/// `options:hostname` instead of theirs, and the subnet's `netmask` before any `netmask` option.
+fn opts4_text(ip: Ipv4Addr, d: &Dhcp4, hostname: Option<&str>) -> Vec<(String, String)> {
+    let mut v = vec![("offerip".to_owned(), ip.to_string())];
+    let mut netmask = Some(("netmask".to_owned(), d.netmask.clone()));
+    let host = hostname.map(|h| ("hostname", h));
+    let mut rest: Vec<(&str, &str)> = d
+        .opts
+        .iter()
+        .filter(|(k, _)| host.is_none() || k.as_str() != "hostname")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(host)
+        .collect();
+    rest.sort_by(|a, b| a.0.cmp(b.0));
+    // ovn-northd copies the row's options into a hash map (growing from empty), removes
+    // `server_mac`, adds the subnet's `netmask`, then the port's `hostname`, and sorts by key:
+    // two `netmask`s stay in the map's order, the added one first unless adding `hostname`
+    // grew the map (at 8, 16, 32... entries), which reverses them.
+    let entries = d.opts.len() + 1;
+    let hostname_added = hostname.is_some() && !d.opts.contains_key("hostname");
+    let grown = hostname_added && (entries + 1).is_power_of_two() && entries + 1 >= 8;
+    for (k, val) in rest {
+        if k > "netmask" || (k == "netmask" && !grown) {
+            v.extend(netmask.take());
+        }
+        v.push((k.to_owned(), val.to_owned()));
+    }
+    v.extend(netmask);
+    v
+}
+
 /// Builds the DHCP, DNS and external port stages of `sw`.
 pub fn build(ctx: &SwitchCtx<'_>, sw: &Switch, stateful: bool, flows: &mut FlowTable) {
     let dp = sw.dp;
@@ -162,7 +195,8 @@ pub fn build(ctx: &SwitchCtx<'_>, sw: &Switch, stateful: bool, flows: &mut FlowT
             .and_then(Dhcp4::parse)
         {
             for v in &via {
-                build_dhcp4(sw, p, v, &d4, &pass, flows);
+                let hostname = lsp.options.get("hostname").map(String::as_str);
+                build_dhcp4(sw, p, v, &d4, hostname, &pass, flows);
             }
         }
         if let Some(d6) = lsp
@@ -227,6 +261,7 @@ fn build_dhcp4(
     p: &SwitchPort,
     via: &Via<'_>,
     d: &Dhcp4,
+    hostname: Option<&str>,
     pass: &Actions,
     flows: &mut FlowTable,
 ) {
@@ -237,7 +272,7 @@ fn build_dhcp4(
             continue;
         };
         let src = Match::eq(Field::INPORT, Value::port(via.inport)).and_eq(Field::ETH_SRC, a.mac);
-        let opts = opts_text(("offerip", ip.to_string()), &d.opts);
+        let opts = opts4_text(*ip, d, hostname);
         let put = Actions(vec![
             Action::Assign(DHCP_OPTS_RESULT, Value::Opts("put_dhcp_opts", opts)),
             Action::Next,
@@ -339,7 +374,8 @@ fn build_dhcp6(
             &via.finish(m.clone()),
             &put,
         );
-        let resp = via.finish(m.and_pred(Pred::Fixed("reg0[3]")));
+        // The residency condition comes before the result bit here (after it in DHCPv4).
+        let resp = via.finish(m).and_pred(Pred::Fixed("reg0[3]"));
         let reply = Actions(vec![
             Action::Assign(Field::ETH_DST, Field::ETH_SRC.into()),
             Action::Assign(Field::ETH_SRC, d.server_mac.into()),

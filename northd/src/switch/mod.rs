@@ -378,6 +378,52 @@ fn switch_lbs(nb: &NbSnapshot, ls: &nb::LogicalSwitch, groups: &mut GroupCache) 
     crate::router::resolve_lbs(nb, &ls.load_balancer, &ls.load_balancer_group, groups)
 }
 
+/// With `NB_Global` `options:install_ls_lb_from_router=true`, a switch also has the load
+/// balancers of the routers its router ports peer with (their flows and SB `Load_Balancer`
+/// datapaths), merged into the sorted `lbs`. As in ovn-northd 23.03 they do not count for
+/// the switch's `has_lb_vip` (the stages that send traffic to conntrack for load balancing).
+fn router_peer_lbs(nb: &NbSnapshot, ports: &[SwitchPort], lbs: &mut Vec<Ref<nb::LoadBalancer>>) {
+    let on = nb.nb_global.as_ref().is_some_and(|g| {
+        g.options
+            .get("install_ls_lb_from_router")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    });
+    if !on {
+        return;
+    }
+    let mut added = false;
+    for p in ports.iter().filter(|p| p.router_peer) {
+        let Some(peer) = nb
+            .switch_ports
+            .get(&p.nb)
+            .and_then(|lsp| lsp.options.get("router-port"))
+        else {
+            continue;
+        };
+        let Some(lrp) = crate::router::enabled_router_port(nb, peer) else {
+            continue;
+        };
+        let routers = nb
+            .routers
+            .values()
+            .filter(|lr| lr.enabled != Some(false) && lr.ports.contains(&lrp.uuid));
+        for lr in routers {
+            let (theirs, _) = crate::router::resolve_lbs(
+                nb,
+                &lr.load_balancer,
+                &lr.load_balancer_group,
+                &mut HashMap::new(),
+            );
+            added |= !theirs.is_empty();
+            lbs.extend(theirs);
+        }
+    }
+    if added {
+        lbs.sort();
+        lbs.dedup();
+    }
+}
+
 /// [`switch_view`], with the lookups of `index` when given.
 pub(crate) fn switch_view_in(
     nb: &NbSnapshot,
@@ -474,7 +520,9 @@ pub(crate) fn switch_view_in(
     }
     acls.sort();
     acls.dedup();
-    let (lbs, has_lb_vip) = match (index, known) {
+    // (Known lists already hold what `router_peer_lbs` adds.)
+    let add_router_lbs = known.is_none();
+    let (mut lbs, has_lb_vip) = match (index, known) {
         (_, Some(k)) => k.lbs,
         (Some(ix), None) => {
             // A poisoned lock only means another view panicked (the build then panics too).
@@ -493,6 +541,9 @@ pub(crate) fn switch_view_in(
         }
         (None, None) => switch_lbs(nb, ls, &mut GroupCache::new()),
     };
+    if add_router_lbs {
+        router_peer_lbs(nb, &ports, &mut lbs);
+    }
     Switch {
         dp,
         nb: ls.uuid,

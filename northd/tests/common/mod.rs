@@ -3,6 +3,9 @@
 //! ours and compares Logical_Flow sets (expanded per datapath), Port_Binding, Multicast_Group,
 //! Address_Set, Port_Group, Load_Balancer and IP_Multicast rows. With `PARITY_SBTABLES=1`,
 //! every SB table is compared too, as our northd's own transaction writes it ([`sbtables`]).
+//! With `PARITY_DEBUG_DROP=1` drop sampling is on (`NB_Global` `debug_drop_*` options) in every
+//! scenario; `PARITY_COPP=1` and `PARITY_LEGACY_CHASSIS=1` add a CoPP everywhere and a chassis
+//! without features.
 //!
 //! Every flow we emit is also parsed with `flowcompile` (match and actions).
 #![allow(dead_code, unreachable_pub)]
@@ -136,6 +139,11 @@ pub fn check_parses(content: &SbContent) {
         if k.match_.contains('^') || k.actions.contains('^') {
             continue;
         }
+        // A router's routable addresses that are all IPv6: ovn-northd 23.03 resolves the
+        // (empty) IPv4 ones in a match that does not parse (ovn-controller skips the flow).
+        if k.match_.ends_with("reg0 == {}") {
+            continue;
+        }
         if let Err(e) = run(Pass::Parse, &k.match_) {
             bad.push(format!("match {:?}: {e}", k.match_));
         }
@@ -143,7 +151,10 @@ pub fn check_parses(content: &SbContent) {
             ovn_sb::Pipeline::Ingress => Pipeline::Ingress,
             ovn_sb::Pipeline::Egress => Pipeline::Egress,
         };
-        if let Err(e) = parse_actions(&k.actions, &ParseContext::new(pipeline, k.stage.table())) {
+        // Drop sampling's `obs_point=$cookie` (the flow's cookie, which ovn-controller puts
+        // there) is not known to flowcompile yet: checked with a number in its place.
+        let actions = k.actions.replace("obs_point=$cookie", "obs_point=1");
+        if let Err(e) = parse_actions(&actions, &ParseContext::new(pipeline, k.stage.table())) {
             bad.push(format!("actions {:?}: {e}", k.actions));
         }
     }
@@ -171,6 +182,18 @@ pub fn scenario_on(name: &str, chassis: bool, setup: &[&[&str]]) -> Option<Outco
     let stack = builder.build().expect("real stack");
     if std::env::var_os("PARITY_LEGACY_CHASSIS").is_some() {
         legacy_chassis(&stack);
+    }
+    if std::env::var_os("PARITY_DEBUG_DROP").is_some() {
+        // Drop sampling: every drop of ours written as a `sample` action.
+        stack
+            .nbctl([
+                "set",
+                "NB_Global",
+                ".",
+                "options:debug_drop_collector_set=7",
+                "options:debug_drop_domain_id=5",
+            ])
+            .expect("nbctl");
     }
     for cmd in setup {
         let args: Vec<String> = cmd.iter().map(|a| resolve_arg(&stack, a)).collect();

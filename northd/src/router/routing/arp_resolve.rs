@@ -137,7 +137,8 @@ pub fn resolve_neighbour(lr: &Router, port: &RouterPort, sp: &SwitchPort, flows:
 }
 
 /// An unclaimed virtual port: the first router port on the switch with a network holding the
-/// virtual IP resolves it to `00:00:00:00:00:00` (so the router sends an ARP request).
+/// virtual IP (IPv4 or IPv6) resolves it to `00:00:00:00:00:00` (so the router sends an ARP
+/// or ND request).
 ///
 /// ovn-northd takes the first router port in its internal (hash) order; we take the first in
 /// switch port name order, which differs only when several router ports on the switch have a
@@ -153,7 +154,7 @@ fn resolve_virtual(
     let Some(v) = &vp.virtual_ else {
         return;
     };
-    if v.parents.is_empty() || !v.ip.is_ipv4() {
+    if v.parents.is_empty() {
         return;
     }
     let chosen = sw
@@ -168,8 +169,10 @@ fn resolve_virtual(
                 lr.dp,
                 Stage::LrInArpResolve,
                 100,
-                &Match::eq(Field::OUTPORT, Value::port(&port.name))
-                    .and_eq(NEXT_HOP4, Value::Ip(v.ip)),
+                &Match::eq(Field::OUTPORT, Value::port(&port.name)).and_eq(
+                    if v.ip.is_ipv4() { NEXT_HOP4 } else { NEXT_HOP6 },
+                    Value::Ip(v.ip),
+                ),
                 &set_eth_dst(MacAddr([0; 6])),
             );
         }

@@ -36,14 +36,17 @@ fn add_route(options: &std::collections::BTreeMap<String, String>) -> bool {
 /// announce ([`is_nat_gateway_port`]).
 /// A distributed rule (`dnat_and_snat` with `logical_port` and `external_mac`) is returned
 /// apart, with its MAC: it resolves to that MAC, not the gateway port's.
+/// The third value tells whether the port also has routable IPv6 addresses (not distributed):
+/// ovn-northd 23.03 then resolves its IPv4 ones even when there are none (`reg0 == {}`).
 fn routable_addresses(
     ctx: &RouterCtx<'_>,
     r: &Router,
     gw: &RouterPort,
-) -> (Vec<Ipv4Addr>, Vec<(MacAddr, Ipv4Addr)>) {
+) -> (Vec<Ipv4Addr>, Vec<(MacAddr, Ipv4Addr)>, bool) {
     let first = r.dgps().map(|p| p.nb).min() == Some(gw.nb);
     let mut out: Vec<Ipv4Addr> = Vec::new();
     let mut distributed: Vec<(MacAddr, Ipv4Addr)> = Vec::new();
+    let mut v6 = false;
     for nat in r.nats.iter().filter_map(|n| ctx.nb.nats.get(n)) {
         if nat.type_ == nb::NatType::Snat
             || !add_route(&nat.options)
@@ -51,10 +54,13 @@ fn routable_addresses(
         {
             continue;
         }
+        let mac = (nat.type_ == nb::NatType::DnatAndSnat && nat.logical_port.is_some())
+            .then(|| nat.external_mac.as_ref()?.parse::<MacAddr>().ok())
+            .flatten();
+        if let (Ok(IpAddr::V6(_)), None) = (nat.external_ip.parse::<IpAddr>(), mac) {
+            v6 = true;
+        }
         if let Ok(IpAddr::V4(ip)) = nat.external_ip.parse::<IpAddr>() {
-            let mac = (nat.type_ == nb::NatType::DnatAndSnat && nat.logical_port.is_some())
-                .then(|| nat.external_mac.as_ref()?.parse::<MacAddr>().ok())
-                .flatten();
             if let Some(mac) = mac {
                 distributed.push((mac, ip));
             } else if !out.contains(&ip) {
@@ -64,15 +70,17 @@ fn routable_addresses(
     }
     // The load balancer VIPs in ovn-northd's set order.
     if let Some(nb_lr) = ctx.nb.routers.get(&r.nb) {
-        for vip in LbIpSets::routable_of_router(ctx.nb, nb_lr).v4.iter() {
+        let sets = LbIpSets::routable_of_router(ctx.nb, nb_lr);
+        for vip in sets.v4.iter() {
             if let Ok(ip) = vip.parse::<Ipv4Addr>() {
                 if !out.contains(&ip) {
                     out.push(ip);
                 }
             }
         }
+        v6 |= sets.v6.iter().next().is_some();
     }
-    (out, distributed)
+    (out, distributed, v6)
 }
 
 /// Builds the routes of `lr` to the routable addresses of the distributed gateway ports on
@@ -111,7 +119,7 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             if other.name == port.name || !other.is_dgp {
                 continue;
             }
-            let (ips, distributed) = routable_addresses(ctx, r, other);
+            let (ips, distributed, v6) = routable_addresses(ctx, r, other);
             let all: Vec<Ipv4Addr> = distributed
                 .iter()
                 .map(|d| d.1)
@@ -139,7 +147,7 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
                     );
                 }
             }
-            if resolves && !ips.is_empty() {
+            if resolves && (!ips.is_empty() || v6) {
                 flows.add(
                     lr.dp,
                     Stage::LrInArpResolve,
