@@ -219,13 +219,23 @@ pub(crate) fn find_escape(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The text of a string literal's contents whose escapes are all of one character (`\"`,
-/// `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`); `None` when it has another one.
+/// `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`); `None` when it has another one. `body` has no
+/// quote or control character but those escaped (the literal was scanned before): the next
+/// escape is found eight bytes at a time.
 fn unescape_simple(body: &str) -> Option<String> {
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(&rest[..at]);
-        let c = match rest.as_bytes().get(at + 1)? {
+    let b = body.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    let mut from = 0;
+    loop {
+        let at = find_escape(b, from);
+        out.push_str(body.get(from..at)?);
+        if at == b.len() {
+            return Some(out);
+        }
+        if b[at] != b'\\' {
+            return None;
+        }
+        let c = match b.get(at + 1)? {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -237,10 +247,8 @@ fn unescape_simple(body: &str) -> Option<String> {
             _ => return None,
         };
         out.push(c);
-        rest = &rest[at + 2..];
+        from = at + 2;
     }
-    out.push_str(rest);
-    Some(out)
 }
 
 /// Nesting deeper than this is left to serde_json (which refuses it).
