@@ -318,9 +318,9 @@ pub struct Database {
     /// (target table, target row) → rows (table, uuid) holding weak references to it.
     pub(crate) weak_refs: HashMap<(usize, Uuid), HashSet<(usize, Uuid)>>,
     pub(crate) rng: StdRng,
-    /// The member names of the last row object of several members a transaction parsed, and
-    /// the order ovsdb-server reads them in (kept from one transaction to the next).
-    pub(crate) member_order: (Vec<String>, Vec<usize>),
+    /// The member names, read order and columns of the last row object of several members a
+    /// transaction parsed (kept from one transaction to the next).
+    pub(crate) member_order: crate::transaction::MemberOrder,
 }
 
 impl Database {
@@ -348,7 +348,7 @@ impl Database {
             tables,
             weak_refs: HashMap::new(),
             rng,
-            member_order: (Vec::new(), Vec::new()),
+            member_order: crate::transaction::MemberOrder::default(),
         }
     }
 

@@ -32,7 +32,8 @@ pub fn fuzz_transact(data: &[u8]) {
         return;
     };
     let mut db = Database::with_seed(schema.clone(), 0);
-    let mut db_ref = Database::with_seed(schema, 0);
+    let mut db_ref = Database::with_seed(schema.clone(), 0);
+    let mut db_stream = Database::with_seed(schema, 0);
     let txns: Vec<Value> = match &value {
         Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_array) => a.clone(),
         other => vec![other.clone()],
@@ -58,6 +59,31 @@ pub fn fuzz_transact(data: &[u8]) {
                 "results differ read from Value and from JsonRef"
             );
         }
+        // As the server reads a `transact` request: one operation at a time, or (when that
+        // declines) from the whole tree.
+        let request = format!(r#"{{"id":{i},"method":"transact","params":{text}}}"#);
+        let streamed =
+            crate::json::TransactReader::start(request.as_bytes()).and_then(|mut req| {
+                crate::transaction::execute_stream::<crate::transaction::EncodedResults>(
+                    &mut db_stream,
+                    &mut req,
+                    &ctx,
+                )
+            });
+        let results = match streamed {
+            Some((crate::transaction::Outcome::Complete { results, .. }, _)) => {
+                serde_json::from_slice::<Value>(&results.into_text()).ok()
+            }
+            Some((crate::transaction::Outcome::Blocked { .. }, _)) => {
+                panic!("a streamed transaction blocked")
+            }
+            None => db_stream.transact(&params, &ctx).results().cloned(),
+        };
+        assert_eq!(
+            outcome.results(),
+            results.as_ref(),
+            "results differ read one operation at a time"
+        );
     }
     // The database must still serialize after whatever happened.
     for t in &db.schema().tables {

@@ -219,13 +219,23 @@ pub(crate) fn find_escape(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The text of a string literal's contents whose escapes are all of one character (`\"`,
-/// `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`); `None` when it has another one.
+/// `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`); `None` when it has another one. `body` has no
+/// quote or control character but those escaped (the literal was scanned before): the next
+/// escape is found eight bytes at a time.
 fn unescape_simple(body: &str) -> Option<String> {
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(&rest[..at]);
-        let c = match rest.as_bytes().get(at + 1)? {
+    let b = body.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    let mut from = 0;
+    loop {
+        let at = find_escape(b, from);
+        out.push_str(body.get(from..at)?);
+        if at == b.len() {
+            return Some(out);
+        }
+        if b[at] != b'\\' {
+            return None;
+        }
+        let c = match b.get(at + 1)? {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -237,10 +247,8 @@ fn unescape_simple(body: &str) -> Option<String> {
             _ => return None,
         };
         out.push(c);
-        rest = &rest[at + 2..];
+        from = at + 2;
     }
-    out.push_str(rest);
-    Some(out)
 }
 
 /// Nesting deeper than this is left to serde_json (which refuses it).
@@ -263,6 +271,172 @@ pub fn parse(text: &[u8]) -> Option<JsonRef<'_>> {
     let v = p.value(0)?;
     p.skip_ws();
     (p.pos == p.b.len()).then_some(v)
+}
+
+/// A `transact` request read one operation at a time, so that a big transaction is never held
+/// as one tree: [`TransactReader::start`] reads the request up to its first operation,
+/// [`TransactReader::next_op`] reads the operations one by one, [`TransactReader::finish`]
+/// the rest. Together they accept exactly the texts [`parse`] accepts, but only requests
+/// shaped as the server's fast path wants them: an object whose members are `method`,
+/// `params`, `id` and null `result`/`error`, each once, with `params` an array that starts
+/// with a string. Anything else is `None` somewhere along the way, and the caller reads the
+/// whole request again with [`parse`] (which gives the same answer as before).
+pub(crate) struct TransactReader<'a> {
+    p: Parser<'a>,
+    db: Cow<'a, str>,
+    id: Option<JsonRef<'a>>,
+    method: Option<JsonRef<'a>>,
+    /// Top-level members seen (`method`, `params`, `id`, `result`, `error`), as bits.
+    seen: u8,
+    /// Set once the `]` of `params` has been read.
+    ops_done: bool,
+}
+
+impl<'a> TransactReader<'a> {
+    /// Reads `text` up to the first operation of its `params` (see the type's doc).
+    pub(crate) fn start(text: &'a [u8]) -> Option<Self> {
+        let s = std::str::from_utf8(text).ok()?;
+        let mut r = Self {
+            p: Parser {
+                s,
+                b: s.as_bytes(),
+                pos: 0,
+                values: Vec::new(),
+                members: Vec::new(),
+            },
+            db: Cow::Borrowed(""),
+            id: None,
+            method: None,
+            seen: 0,
+            ops_done: false,
+        };
+        if r.p.peek()? != b'{' {
+            return None;
+        }
+        r.p.pos += 1;
+        if r.p.peek()? != b'"' {
+            return None;
+        }
+        loop {
+            if r.member()? {
+                break;
+            }
+            // Members before `params`.
+            match r.p.peek()? {
+                b',' => r.p.pos += 1,
+                _ => return None,
+            }
+            if r.p.peek()? != b'"' {
+                return None;
+            }
+        }
+        // `params`: the database name.
+        if r.p.peek()? != b'[' {
+            return None;
+        }
+        r.p.pos += 1;
+        if r.p.peek()? != b'"' {
+            return None;
+        }
+        r.db = r.p.string()?;
+        Some(r)
+    }
+
+    /// Reads one top-level member (the parser is at its key); true when it is `params`, which
+    /// is left at its value.
+    fn member(&mut self) -> Option<bool> {
+        let key = self.p.string()?;
+        if self.p.peek()? != b':' {
+            return None;
+        }
+        self.p.pos += 1;
+        let bit = match key.as_ref() {
+            "method" => 1,
+            "params" => 2,
+            "id" => 4,
+            "result" => 8,
+            "error" => 16,
+            _ => return None,
+        };
+        if self.seen & bit != 0 {
+            return None;
+        }
+        self.seen |= bit;
+        if bit == 2 {
+            return Some(true);
+        }
+        let v = self.p.value(1)?;
+        match bit {
+            1 => self.method = Some(v),
+            4 => self.id = Some(v),
+            _ if v.is_null() => {}
+            _ => return None,
+        }
+        Some(false)
+    }
+
+    /// The database name (the first element of `params`).
+    pub(crate) fn db_name(&self) -> &str {
+        &self.db
+    }
+
+    /// Bytes not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.p.b.len() - self.p.pos
+    }
+
+    /// The next operation: `Some(None)` after the last one, `None` when the text is not valid
+    /// JSON here.
+    pub(crate) fn next_op(&mut self) -> Option<Option<JsonRef<'a>>> {
+        if self.ops_done {
+            return Some(None);
+        }
+        match self.p.peek()? {
+            b',' => {
+                self.p.pos += 1;
+                // At the depth `parse` reads them: the request is depth 1, `params` 2.
+                self.p.value(2).map(Some)
+            }
+            b']' => {
+                self.p.pos += 1;
+                self.ops_done = true;
+                Some(None)
+            }
+            _ => None,
+        }
+    }
+
+    /// Reads the rest of the request after the last operation; returns its `id` when the
+    /// whole text is a valid `transact` request (a `method` of `"transact"`, an `id` that is
+    /// not null), `None` otherwise.
+    pub(crate) fn finish(&mut self) -> Option<JsonRef<'a>> {
+        if !self.ops_done {
+            return None;
+        }
+        loop {
+            match self.p.peek()? {
+                b',' => {
+                    self.p.pos += 1;
+                    if self.p.peek()? != b'"' || self.member()? {
+                        return None;
+                    }
+                }
+                b'}' => {
+                    self.p.pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        self.p.skip_ws();
+        if self.p.pos != self.p.b.len() {
+            return None;
+        }
+        if self.method.as_ref()?.as_str()? != "transact" {
+            return None;
+        }
+        self.id.take().filter(|id| !id.is_null())
+    }
 }
 
 struct Parser<'a> {
@@ -521,6 +695,60 @@ mod tests {
         let deep = "[".repeat(200) + &"]".repeat(200);
         same(&deep);
         assert!(parse(&[b'"', 0xff, b'"']).is_none());
+    }
+
+    /// Reads `text` with a [`TransactReader`]: the database name, the operations and the id,
+    /// or `None` where the reader declines.
+    fn read_transact(text: &str) -> Option<(String, Vec<Value>, Value)> {
+        let mut r = TransactReader::start(text.as_bytes())?;
+        let db = r.db_name().to_owned();
+        let mut ops = Vec::new();
+        while let Some(op) = r.next_op()? {
+            ops.push(op.to_value());
+        }
+        let id = r.finish()?.to_value();
+        Some((db, ops, id))
+    }
+
+    #[test]
+    fn transact_reader_reads_what_parse_reads() {
+        let accepted = [
+            r#"{"id":1,"method":"transact","params":["DB",{"op":"insert","row":{"a":"x\"y"}},[1,2],"s"]}"#,
+            r#" { "params" : [ "DB" ] , "method" : "transact" , "id" : "x" , "result" : null } "#,
+            r#"{"method":"transact","error":null,"params":["D\u00e9",{}],"id":[1]}"#,
+        ];
+        for text in accepted {
+            let (db, ops, id) = read_transact(text).expect(text);
+            let v: Value = serde_json::from_str(text).unwrap();
+            let params = v["params"].as_array().unwrap();
+            assert_eq!(Value::String(db), params[0], "{text}");
+            assert_eq!(ops, params[1..], "{text}");
+            assert_eq!(id, v["id"], "{text}");
+        }
+        let declined = [
+            "",
+            "[]",
+            "{}",
+            r#"{"id":1,"method":"transact","params":[]}"#,
+            r#"{"id":1,"method":"transact","params":[1]}"#,
+            r#"{"id":1,"method":"transact","params":"DB"}"#,
+            r#"{"id":null,"method":"transact","params":["DB"]}"#,
+            r#"{"method":"transact","params":["DB"]}"#,
+            r#"{"id":1,"params":["DB"]}"#,
+            r#"{"id":1,"method":"echo","params":["DB"]}"#,
+            r#"{"id":1,"method":"transact","params":["DB"],"id":2}"#,
+            r#"{"id":1,"method":"transact","params":["DB"],"params":["DB"]}"#,
+            r#"{"id":1,"method":"transact","params":["DB"],"result":0}"#,
+            r#"{"id":1,"method":"transact","params":["DB"],"other":null}"#,
+            r#"{"id":1,"method":"transact","params":["DB",{"op":tru}]}"#,
+            r#"{"id":1,"method":"transact","params":["DB",{}]} 1"#,
+            r#"{"id":1,"method":"transact","params":["DB",{}]"#,
+            r#"{"id":1,"method":"transact","params":["DB",{},]}"#,
+            r#"{"id":1,"method":"transact","params":["DB" {}]}"#,
+        ];
+        for text in declined {
+            assert_eq!(read_transact(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::datum::Datum;
 use crate::db::{ChangeSet, Database, Row, RowChange, Table, TableChanges, TxnContext, TxnOutcome};
 use crate::error::{Error, Result};
 use crate::hash::{FastMap, PrehashedMap};
-use crate::json::JsonView;
+use crate::json::{JsonRef, JsonView, TransactReader};
 use crate::mutation::Mutation;
 use crate::parser::{Kind, ObjParser};
 use crate::schema::{Schema, COL_UUID, COL_VERSION};
@@ -116,6 +116,17 @@ impl SymbolResolver for Symbols<'_> {
     }
 }
 
+/// The member names of the last row object of several members, the order ovsdb-server reads
+/// them in, and their columns (consecutive rows of a big transaction name the same columns of
+/// the same table).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct MemberOrder {
+    table: usize,
+    names: Vec<String>,
+    order: Vec<usize>,
+    columns: Vec<Option<usize>>,
+}
+
 /// A column, the rows its changed value references, and +1 or -1.
 type RefAdjustment = (usize, Vec<(usize, Uuid)>, i64);
 
@@ -132,10 +143,8 @@ struct Txn<'a> {
     rng: &'a mut StdRng,
     rows: TouchedTables,
     symbols: FastMap<String, Symbol>,
-    /// The member names of the last row object of several members, and the order
-    /// ovsdb-server reads them in (consecutive rows of a big transaction name the same
-    /// columns).
-    member_order: (Vec<String>, Vec<usize>),
+    /// See [`MemberOrder`].
+    member_order: MemberOrder,
     comments: Vec<String>,
     durable: bool,
     elapsed_ms: u64,
@@ -313,22 +322,7 @@ pub(crate) fn execute_into<J: JsonView, R: ResultSink>(
         _ => return complete_err(Error::syntax_at(Some(params), "array expected")),
     };
     let schema = db.schema.clone();
-    let mut txn = Txn {
-        schema: &schema,
-        tables: &db.tables,
-        weak_refs: &db.weak_refs,
-        rng: &mut db.rng,
-        rows: TouchedTables::default(),
-        symbols: FastMap::default(),
-        // The order of the previous transaction's rows: a client's transactions name the same
-        // columns again and again.
-        member_order: std::mem::take(&mut db.member_order),
-        comments: Vec::new(),
-        durable: false,
-        elapsed_ms: ctx.elapsed_ms,
-        timeout_ms: None,
-        held_locks: &ctx.held_locks,
-    };
+    let mut txn = Txn::new(&schema, db, ctx);
     let n = ops.len();
     let mut results = R::with_capacity(n + 1);
     let mut failed = false;
@@ -341,15 +335,18 @@ pub(crate) fn execute_into<J: JsonView, R: ResultSink>(
                 break;
             }
             Err(Stop::Blocked) => {
-                db.member_order = std::mem::take(&mut txn.member_order);
-                return Outcome::Blocked {
-                    timeout_ms: txn.timeout_ms,
-                };
+                let timeout_ms = txn.timeout_ms;
+                let order = std::mem::take(&mut txn.member_order);
+                drop(txn);
+                db.member_order = order;
+                return Outcome::Blocked { timeout_ms };
             }
         }
     }
-    db.member_order = std::mem::take(&mut txn.member_order);
+    let order = std::mem::take(&mut txn.member_order);
     if failed {
+        drop(txn);
+        db.member_order = order;
         while results.len() < n {
             results.push(OpResult::Json(Value::Null));
         }
@@ -358,14 +355,11 @@ pub(crate) fn execute_into<J: JsonView, R: ResultSink>(
             changes: None,
         };
     }
-    match txn.precommit() {
+    let concluded = txn.conclude();
+    db.member_order = order;
+    match concluded {
         Ok(prepared) => {
-            let Prepared { mut changes, refs } = prepared;
-            changes.durable = txn.durable;
-            if !txn.comments.is_empty() {
-                changes.comment = Some(txn.comments.join("\n"));
-            }
-            drop(txn);
+            let Prepared { changes, refs } = prepared;
             db.apply(&changes, &refs);
             Outcome::Complete {
                 results,
@@ -380,6 +374,69 @@ pub(crate) fn execute_into<J: JsonView, R: ResultSink>(
             }
         }
     }
+}
+
+/// [`execute_into`] for a request read one operation at a time from `req` (each operation's
+/// tree is dropped once it has run: a big transaction is never held as one tree). Returns the
+/// outcome and the request's `id`, or `None` when the request must be run by [`execute_into`]
+/// from its whole tree instead: it is not valid JSON or not a `transact` request (see
+/// [`TransactReader`]), names another database, or an operation failed or blocked (the
+/// results of those name the number of operations, not known before the last one is read).
+/// Then nothing was applied and the database's random generator is as it was, so running the
+/// request again gives the same result as running it once.
+pub(crate) fn execute_stream<'a, R: ResultSink>(
+    db: &mut Database,
+    req: &mut TransactReader<'a>,
+    ctx: &TxnContext,
+) -> Option<(Outcome<R>, JsonRef<'a>)> {
+    if req.db_name() != db.schema.name {
+        return None;
+    }
+    let saved_rng = db.rng.clone();
+    let schema = db.schema.clone();
+    let mut txn = Txn::new(&schema, db, ctx);
+    // About the size of a northd operation; only a first guess for the results' buffer.
+    let mut results = R::with_capacity(req.remaining() / 256);
+    let mut n = 0;
+    let id = loop {
+        match req.next_op() {
+            Some(Some(op)) => {
+                n += 1;
+                match txn.execute_op(&op, n, 0) {
+                    Ok(r) => results.push(r),
+                    Err(_) => break None,
+                }
+            }
+            Some(None) => break req.finish(),
+            None => break None,
+        }
+    };
+    let order = std::mem::take(&mut txn.member_order);
+    let Some(id) = id else {
+        drop(txn);
+        db.rng = saved_rng;
+        db.member_order = order;
+        return None;
+    };
+    let concluded = txn.conclude();
+    db.member_order = order;
+    let outcome = match concluded {
+        Ok(Prepared { changes, refs }) => {
+            db.apply(&changes, &refs);
+            Outcome::Complete {
+                results,
+                changes: Some(Arc::new(changes)),
+            }
+        }
+        Err(e) => {
+            results.push(OpResult::Json(e.to_json()));
+            Outcome::Complete {
+                results,
+                changes: None,
+            }
+        }
+    };
+    Some((outcome, id))
 }
 
 /// Replays one transaction record of the standalone file format on `db` (see
@@ -398,7 +455,7 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
         rng: &mut db.rng,
         rows: TouchedTables::default(),
         symbols: FastMap::default(),
-        member_order: (Vec::new(), Vec::new()),
+        member_order: MemberOrder::default(),
         comments: Vec::new(),
         durable: false,
         elapsed_ms: 0,
@@ -524,6 +581,38 @@ struct Prepared {
 
 const READ_ONLY_OPS: &[&str] = &["select", "wait", "abort", "comment", "assert"];
 
+impl<'a> Txn<'a> {
+    fn new(schema: &'a Schema, db: &'a mut Database, ctx: &'a TxnContext) -> Self {
+        Txn {
+            schema,
+            tables: &db.tables,
+            weak_refs: &db.weak_refs,
+            rng: &mut db.rng,
+            rows: TouchedTables::default(),
+            symbols: FastMap::default(),
+            // The order of the previous transaction's rows: a client's transactions name the
+            // same columns again and again.
+            member_order: std::mem::take(&mut db.member_order),
+            comments: Vec::new(),
+            durable: false,
+            elapsed_ms: ctx.elapsed_ms,
+            timeout_ms: None,
+            held_locks: &ctx.held_locks,
+        }
+    }
+
+    /// The commit checks once every operation has run ([`Txn::precommit`]), with the
+    /// transaction's `durable` flag and comments on the change set.
+    fn conclude(mut self) -> Result<Prepared> {
+        let mut prepared = self.precommit()?;
+        prepared.changes.durable = self.durable;
+        if !self.comments.is_empty() {
+            prepared.changes.comment = Some(self.comments.join("\n"));
+        }
+        Ok(prepared)
+    }
+}
+
 impl Txn<'_> {
     fn symbols(&mut self) -> Symbols<'_> {
         Symbols {
@@ -616,17 +705,18 @@ impl Txn<'_> {
         let ts = &self.schema.tables[t];
         let mut named = self.parse_row_columns(t, json)?;
         let cols: Vec<usize> = named.iter().map(|(c, _)| *c).collect();
-        // Defaults are cloned only for the columns the row does not name.
+        // The named columns (each once) in column order, merged with the defaults, which are
+        // cloned only for the columns the row does not name.
+        named.sort_unstable_by_key(|(c, _)| *c);
+        let mut named = named.into_iter().peekable();
         let fields = ts
             .defaults()
             .iter()
             .enumerate()
-            .map(
-                |(c, default)| match named.iter().position(|(n, _)| *n == c) {
-                    Some(i) => std::mem::replace(&mut named[i].1, Datum::empty_set()),
-                    None => default.clone(),
-                },
-            )
+            .map(|(c, default)| match named.next_if(|(n, _)| *n == c) {
+                Some((_, d)) => d,
+                None => default.clone(),
+            })
             .collect();
         Ok((Row { fields }, cols))
     }
@@ -644,11 +734,13 @@ impl Txn<'_> {
         }
         let len = json.object_len();
         let mut named: Vec<(usize, Datum)> = Vec::with_capacity(len);
-        let mut parse_member = |name: &str, v: &J| -> Result<()> {
-            let col = ts.column(name).ok_or_else(|| Error::UnknownColumn {
-                details: format!("No column {name} in table {}.", ts.name),
-                syntax: Some(json.to_json_string()),
-            })?;
+        let mut parse_member = |col: Option<usize>, name: &str, v: &J| -> Result<()> {
+            let col = col
+                .map(|c| &ts.columns[c])
+                .ok_or_else(|| Error::UnknownColumn {
+                    details: format!("No column {name} in table {}.", ts.name),
+                    syntax: Some(json.to_json_string()),
+                })?;
             let d = Datum::from_json(
                 v,
                 &col.type_,
@@ -665,20 +757,23 @@ impl Txn<'_> {
         };
         if len == 1 {
             for (name, v) in json.members() {
-                parse_member(name, v)?;
+                parse_member(ts.column_index(name), name, v)?;
             }
         } else {
             let members: Vec<(&str, &J)> = json.members().collect();
-            let (names, order) = &mut self.member_order;
-            let same = names.len() == members.len()
-                && names.iter().zip(&members).all(|(a, (b, _))| a == b);
+            let mo = &mut self.member_order;
+            let same = mo.table == t
+                && mo.names.len() == members.len()
+                && mo.names.iter().zip(&members).all(|(a, (b, _))| a == b);
             if !same {
-                *names = members.iter().map(|(k, _)| (*k).to_owned()).collect();
-                *order = crate::parser::ovs_member_order(members.iter().map(|(k, _)| *k));
+                mo.table = t;
+                mo.names = members.iter().map(|(k, _)| (*k).to_owned()).collect();
+                mo.order = crate::parser::ovs_member_order(members.iter().map(|(k, _)| *k));
+                mo.columns = mo.names.iter().map(|k| ts.column_index(k)).collect();
             }
-            for &i in order.iter() {
+            for &i in &mo.order {
                 let (name, v) = members[i];
-                parse_member(name, v)?;
+                parse_member(mo.columns[i], name, v)?;
             }
         }
         Ok(named)
@@ -1520,7 +1615,8 @@ impl Txn<'_> {
                 });
             }
             if !rows.is_empty() {
-                rows.sort_by_key(|r| r.uuid);
+                // UUIDs are unique: an unstable sort gives the same order, cheaper.
+                rows.sort_unstable_by_key(|r| r.uuid);
                 changes.tables.push(TableChanges {
                     table: t,
                     name: schema.tables[t].name.clone(),

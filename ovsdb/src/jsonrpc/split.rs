@@ -39,6 +39,33 @@ fn is_json_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// The position of the first `"` or `\\` in `b` at or after `i`, or `b.len()`. Eight bytes
+/// are checked at once (most of a northd transaction's bytes are inside strings).
+#[inline]
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(Ok(w)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
+        let w = u64::from_le_bytes(w);
+        let q = w ^ (ONES * u64::from(b'"'));
+        let bs = w ^ (ONES * u64::from(b'\\'));
+        // A zero byte of `q` or `bs` sets its high bit here; bits above the first one found
+        // may be wrong (borrows), the lowest set bit is exact.
+        let m = ((q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs)) & HIGH;
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' {
+            return i;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
 /// Finds the boundaries of concatenated top-level JSON values in a growing buffer, without re-scanning
 /// bytes already seen, then parses each complete value with serde_json.
 ///
@@ -175,17 +202,14 @@ impl JsonSplitter {
                     i += 1;
                     continue;
                 }
-                match bytes[i..].iter().position(|&b| b == b'"' || b == b'\\') {
-                    Some(k) => {
-                        i += k;
-                        if bytes[i] == b'\\' {
-                            escaped = true;
-                        } else {
-                            in_string = false;
-                        }
-                        i += 1;
+                i = find_quote_or_backslash(bytes, i);
+                if i < end {
+                    if bytes[i] == b'\\' {
+                        escaped = true;
+                    } else {
+                        in_string = false;
                     }
-                    None => i = end,
+                    i += 1;
                 }
                 continue;
             }

@@ -371,11 +371,20 @@ async fn connection<S>(
                     tracing::warn!(%sid, "closing connection: {e}");
                 }
                 if !msgs.is_empty() {
+                    // The messages share the read buffer's memory: once it holds no more than
+                    // the start of the next message, a big buffer is given up now, so that a
+                    // big request's bytes are freed as soon as it has run (before its commit
+                    // is written), not after.
+                    if rbuf.capacity() > 4 * READ_CHUNK && rbuf.len() <= READ_CHUNK {
+                        let mut fresh = BytesMut::with_capacity(READ_CHUNK);
+                        fresh.extend_from_slice(&rbuf);
+                        rbuf = fresh;
+                    }
                     let unflushed = {
                         let mut s = lock(&shared.server);
                         let now = Instant::now();
                         for m in msgs.drain(..) {
-                            if let Err(e) = s.handle_frame(sid, &m, now) {
+                            if let Err(e) = s.handle_frame_owned(sid, m, now) {
                                 // The message is invalid: the connection closes, and the
                                 // messages after it are not handled.
                                 tracing::warn!(%sid, "closing connection: {e}");

@@ -174,6 +174,23 @@ impl Server {
         frame: &Frame,
         now: Instant,
     ) -> Result<(), JsonRpcError> {
+        self.handle_frame_owned(sid, frame.clone(), now)
+    }
+
+    /// [`Server::handle_frame`] taking the frame: when the caller keeps no other reference to
+    /// its bytes, a `transact` request's bytes are freed once its operations have run, before
+    /// its commit is written and its monitor updates are built (a northd round's transaction
+    /// is hundreds of megabytes at 250 nodes).
+    pub fn handle_frame_owned(
+        &mut self,
+        sid: SessionId,
+        frame: Frame,
+        now: Instant,
+    ) -> Result<(), JsonRpcError> {
+        let Err(frame) = self.transact_streamed(sid, frame, now) else {
+            return Ok(());
+        };
+        let frame = &frame;
         let tree = crate::json::parse(&frame.bytes);
         if let Some((id, params)) = tree.as_ref().and_then(transact_params) {
             let db = params
@@ -209,6 +226,57 @@ impl Server {
         };
         self.handle_message(sid, msg, now);
         Ok(())
+    }
+
+    /// Runs a well-formed `transact` frame one operation at a time
+    /// ([`crate::transaction::execute_stream`]): a big transaction is never held as one tree.
+    /// The frame is given back when it is anything else, or when the transaction must be run
+    /// from its whole tree instead (an operation failed or blocked): then nothing happened.
+    fn transact_streamed(
+        &mut self,
+        sid: SessionId,
+        frame: Frame,
+        now: Instant,
+    ) -> Result<(), Frame> {
+        let Some((outcome, id, db)) = self.run_streamed(sid, &frame) else {
+            return Err(frame);
+        };
+        drop(frame);
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.keepalive.on_receive(now);
+        }
+        let pending = PendingTxn {
+            id,
+            // It completed: nothing is run again.
+            params: TxnParams::Tree(Value::Null),
+            db,
+            received: now,
+            timeout_ms: None,
+        };
+        self.complete_transact(sid, pending, outcome);
+        self.retry_pending(Some(db), now);
+        Ok(())
+    }
+
+    /// The execution part of [`Server::transact_streamed`]: the outcome, the request's id and
+    /// the database, or `None` (nothing happened).
+    fn run_streamed(
+        &mut self,
+        sid: SessionId,
+        frame: &Frame,
+    ) -> Option<(Outcome<EncodedResults>, Value, usize)> {
+        let mut req = crate::json::TransactReader::start(&frame.bytes)?;
+        let db = self.db_index(req.db_name())?;
+        if !self.sessions.contains_key(&sid) {
+            return None;
+        }
+        let ctx = TxnContext {
+            held_locks: self.held_locks(sid),
+            elapsed_ms: 0,
+        };
+        let (outcome, id) =
+            crate::transaction::execute_stream(&mut self.dbs[db].db, &mut req, &ctx)?;
+        Some((outcome, id.to_value(), db))
     }
 
     /// Handles one message received on session `sid` at `now`.

@@ -542,6 +542,19 @@ fn frames_are_handled_as_their_messages() {
         r#"{"id":null,"method":"transact","params":["T",{"op":"insert","table":"A","row":{}}]}"#,
         r#"{"id":17,"method":"transact","params":["T"],"bogus":1}"#,
         r#"{"id":18,"method":"transact","params":["T",{"op":"insert","table":"A","row":{}}"#,
+        // Read one operation at a time: a late failure after inserts that drew UUIDs (run again
+        // from the whole tree, with the same UUIDs), then the UUIDs that follow.
+        r#"{"id":19,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"name":"q"},"uuid-name":"a"},{"op":"insert","table":"A","row":{"name":"w","m":["map",[["r",["named-uuid","b"]]]]}},{"op":"frob"}]}"#,
+        r#"{"id":20,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"name":"q"}}]}"#,
+        r#"{"id":21,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"name":"d1"}}],"params":["T",{"op":"insert","table":"A","row":{"name":"d2"}}]}"#,
+        r#" {"params":["T",{"op":"insert","table":"A","row":{"name":"late"}},{"op":"comment","comment":"x"}],"method":"transact","id":[22]} "#,
+        r#"{"params":["T",{"op":"insert","table":"A","row":{"name":"no"}}],"method":"echo","id":23}"#,
+        r#"{"id":24,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"name":"g"}}]} x"#,
+        r#"{"id":25,"method":"transact","params":["T",{"op":"insert","table":"A","row":{}}],"result":1}"#,
+        r#"{"id":26,"method":"transact","params":["T",{"op":"insert","table":"A","row":{}}],"result":null,"error":null}"#,
+        r#"{"id":27,"params":["T",{"op":"insert","table":"A","row":{}}]}"#,
+        r#"{"id":28,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"name":"\ud800"}}]}"#,
+        r#"{"id":29,"method":"transact","params":["T",{"op":"select","table":"A","where":[["name","==","late"]],"columns":["_uuid","name"]},{"op":"commit","durable":false}]}"#,
     ];
     let t = Instant::now();
     let mut by_message = seeded();

@@ -880,7 +880,8 @@ fn peak_rss_kib(pid: u32) -> (u64, u64) {
 /// operations unless `OVNKIT_BENCH_BIG_OPS` says otherwise) to an empty Southbound while
 /// another monitors the tables it writes; prints the server's CPU from sending the request until
 /// the monitor's update has arrived, and its peak memory. `OVNKIT_BENCH_BIG_RUNS` (1) runs of
-/// ours then the real server; `OVNKIT_BENCH_BIG_WHICH=ours` (or `real`) runs only one of them.
+/// ours then the real server; `OVNKIT_BENCH_BIG_WHICH=ours` (or `real`) runs only one of them;
+/// `OVNKIT_BENCH_BIG_MON=northd` monitors as northd does (see [`big_commit_monitor`]).
 #[test]
 #[ignore = "benchmark; run with --release -- --ignored bench --nocapture"]
 fn bench_big_commit() {
@@ -914,7 +915,7 @@ fn bench_big_commit() {
             let mut mon = RawClient::connect(&served.sock);
             mon.call(
                 "monitor_cond",
-                json!(["OVN_Southbound", "m", {"Logical_Flow": [{}], "Datapath_Binding": [{}], "Port_Binding": [{}]}]),
+                json!(["OVN_Southbound", "m", big_commit_monitor()]),
             );
             let watcher = std::thread::spawn(move || loop {
                 let m = mon.next_message();
@@ -965,6 +966,17 @@ fn bench_big_commit() {
     eprintln!("\n{}", report.join("\n"));
 }
 
+/// The monitor requests of the big-commit benches: every row of the three tables, or with
+/// `OVNKIT_BENCH_BIG_MON=northd` as northd asks (`Logical_Flow` without inserts).
+fn big_commit_monitor() -> Value {
+    if std::env::var("OVNKIT_BENCH_BIG_MON").as_deref() == Ok("northd") {
+        json!({"Logical_Flow": [{"select": {"insert": false, "initial": true, "modify": true, "delete": true}}],
+               "Datapath_Binding": [{}], "Port_Binding": [{}]})
+    } else {
+        json!({"Logical_Flow": [{}], "Datapath_Binding": [{}], "Port_Binding": [{}]})
+    }
+}
+
 /// The big Southbound commit of [`bench_big_commit`] without sockets: the request's bytes
 /// through the connection's codec into a file-backed core on a seeded database, with one
 /// monitor session, then the reply and the monitor's update encoded to bytes. Prints the time
@@ -992,12 +1004,7 @@ fn bench_big_commit_layers() {
     let now = Instant::now();
     let writer = server.connect(now, None);
     let mon = server.connect(now, None);
-    let tables = if std::env::var("OVNKIT_BENCH_BIG_MON").as_deref() == Ok("northd") {
-        json!({"Logical_Flow": [{"select": {"insert": false, "initial": true, "modify": true, "delete": true}}],
-               "Datapath_Binding": [{}], "Port_Binding": [{}]})
-    } else {
-        json!({"Logical_Flow": [{}], "Datapath_Binding": [{}], "Port_Binding": [{}]})
-    };
+    let tables = big_commit_monitor();
     server.handle_message(
         mon,
         ovsdb::jsonrpc::Message::Request(ovsdb::jsonrpc::Request {
