@@ -151,10 +151,7 @@ pub fn check_parses(content: &SbContent) {
             ovn_sb::Pipeline::Ingress => Pipeline::Ingress,
             ovn_sb::Pipeline::Egress => Pipeline::Egress,
         };
-        // Drop sampling's `obs_point=$cookie` (the flow's cookie, which ovn-controller puts
-        // there) is not known to flowcompile yet: checked with a number in its place.
-        let actions = k.actions.replace("obs_point=$cookie", "obs_point=1");
-        if let Err(e) = parse_actions(&actions, &ParseContext::new(pipeline, k.stage.table())) {
+        if let Err(e) = parse_actions(&k.actions, &ParseContext::new(pipeline, k.stage.table())) {
             bad.push(format!("actions {:?}: {e}", k.actions));
         }
     }
