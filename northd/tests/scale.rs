@@ -90,6 +90,19 @@ fn rows_json<T: Model>(rows: &shapes::Rows<T>) -> serde_json::Value {
     serde_json::Value::Array(rows.values().map(|r| r.to_json().expect("row")).collect())
 }
 
+/// The bytes of the result of a `transact` of one `select` of every row per table of `names`,
+/// run on `db`.
+fn select_all(db: &mut Database, names: &[&str]) -> Vec<u8> {
+    let mut params = vec![serde_json::json!(db.schema().name.clone())];
+    for t in names {
+        params.push(serde_json::json!({"op": "select", "table": t, "where": []}));
+    }
+    match db.transact(&serde_json::Value::Array(params), &TxnContext::default()) {
+        TxnOutcome::Complete { results, .. } => serde_json::to_vec(&results).expect("reply"),
+        other => panic!("select: {other:?}"),
+    }
+}
+
 /// The bytes of a `transact` result of one `select` per table of `tables`, from `{table: rows}`.
 fn select_reply(tables: &serde_json::Value, names: &[&str]) -> Vec<u8> {
     let results: Vec<_> = names
@@ -122,25 +135,9 @@ fn sb_side(content: &SbContent) {
         other => panic!("{other:?}"),
     }
     drop(params);
-    let current = SbRows::from_database(&sb).expect("rows");
-    let tables = serde_json::json!({
-        "SB_Global": serde_json::Value::Array(current.sb_global.iter().map(|g| g.to_json().expect("row")).collect()),
-        "Datapath_Binding": rows_json(&current.datapaths),
-        "Port_Binding": rows_json(&current.ports),
-        "Multicast_Group": rows_json(&current.multicast_groups),
-        "Address_Set": rows_json(&current.address_sets),
-        "Port_Group": rows_json(&current.port_groups),
-        "Logical_Flow": rows_json(&current.logical_flows),
-        "Logical_DP_Group": rows_json(&current.dp_groups),
-        "Load_Balancer": rows_json(&current.load_balancers),
-        "IP_Multicast": rows_json(&current.ip_multicast),
-        "DHCP_Options": rows_json(&current.dhcp_options),
-        "DHCPv6_Options": rows_json(&current.dhcpv6_options),
-    });
-    drop(current);
+    // What a client reads back: one `select` per table northd reads, answered by the database.
+    let reply = select_all(&mut sb, SbRows::TABLES);
     drop(sb);
-    let reply = select_reply(&tables, SbRows::TABLES);
-    drop(tables);
     eprintln!("  SB select reply: {} MiB", reply.len() / (1024 * 1024));
     let current = step("SB rows from reply bytes", || {
         SbRows::from_select_reply(SbRows::TABLES, &reply).expect("rows")
@@ -408,25 +405,8 @@ fn sb_only() {
     drop(txn);
     let current = SbRows::from_database(&sb).expect("rows");
     let changed = build(&changed, &current.state());
-    let tables = serde_json::json!({
-        "SB_Global": serde_json::Value::Array(current.sb_global.iter().map(|g| g.to_json().expect("row")).collect()),
-        "Datapath_Binding": rows_json(&current.datapaths),
-        "Port_Binding": rows_json(&current.ports),
-        "Multicast_Group": rows_json(&current.multicast_groups),
-        "Address_Set": rows_json(&current.address_sets),
-        "Port_Group": rows_json(&current.port_groups),
-        "Logical_Flow": rows_json(&current.logical_flows),
-        "Logical_DP_Group": rows_json(&current.dp_groups),
-        "Load_Balancer": rows_json(&current.load_balancers),
-        "IP_Multicast": rows_json(&current.ip_multicast),
-        "DHCP_Options": rows_json(&current.dhcp_options),
-        "DHCPv6_Options": rows_json(&current.dhcpv6_options),
-        "Meter": rows_json(&current.meters),
-        "Meter_Band": rows_json(&current.meter_bands),
-    });
     drop(current);
-    let reply = select_reply(&tables, SbRows::TABLES);
-    drop(tables);
+    let reply = select_all(&mut sb, SbRows::TABLES);
     for _ in 0..rounds {
         let current = step("SB rows from the database", || {
             SbRows::from_database(&sb).expect("rows")
