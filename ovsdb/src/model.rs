@@ -177,7 +177,7 @@ impl AtomValue for String {
     const EXPECTED: &'static str = "string";
     fn from_atom(atom: &Atom) -> Option<Self> {
         match atom {
-            Atom::String(s) => Some(String::from(&**s)),
+            Atom::String(s) => Some(Self::from(&**s)),
             _ => None,
         }
     }
