@@ -357,9 +357,18 @@ pub(crate) fn execute_into<J: JsonView, R: ResultSink>(
     }
     let concluded = txn.conclude();
     db.member_order = order;
+    complete(db, concluded, results)
+}
+
+/// The outcome of a transaction whose operations all ran: its changes applied to `db` if the
+/// commit checks passed, else their error added to the results.
+fn complete<R: ResultSink>(
+    db: &mut Database,
+    concluded: Result<Prepared>,
+    mut results: R,
+) -> Outcome<R> {
     match concluded {
-        Ok(prepared) => {
-            let Prepared { changes, refs } = prepared;
+        Ok(Prepared { changes, refs }) => {
             db.apply(&changes, &refs);
             Outcome::Complete {
                 results,
@@ -420,23 +429,7 @@ pub(crate) fn execute_stream<'a, R: ResultSink>(
     };
     let concluded = txn.conclude();
     db.member_order = order;
-    let outcome = match concluded {
-        Ok(Prepared { changes, refs }) => {
-            db.apply(&changes, &refs);
-            Outcome::Complete {
-                results,
-                changes: Some(Arc::new(changes)),
-            }
-        }
-        Err(e) => {
-            results.push(OpResult::Json(e.to_json()));
-            Outcome::Complete {
-                results,
-                changes: None,
-            }
-        }
-    };
-    Some((outcome, id))
+    Some((complete(db, concluded, results), id))
 }
 
 /// Replays one transaction record of the standalone file format on `db` (see
