@@ -88,14 +88,21 @@ fn run_seeds(seeds: std::ops::Range<u64>) -> Vec<u64> {
             }
         };
         if stack.wait_sb().is_err() {
-            eprintln!("seed {seed}: real ovn-northd did not catch up, skipped");
+            eprintln!(
+                "seed {seed}: real ovn-northd did not catch up, skipped\n{}",
+                nbscript::show(&script)
+            );
             continue;
         }
         let d = check_stack(&stack, limit());
         if d.is_empty() {
             eprintln!("seed {seed}: clean");
         } else {
-            eprintln!("seed {seed}: DIFFERS\n{}", d.join("\n"));
+            eprintln!(
+                "seed {seed}: DIFFERS\n{}\nscript:\n{}",
+                d.join("\n"),
+                nbscript::show(&script)
+            );
             bad.push(seed);
         }
     }
@@ -106,6 +113,13 @@ fn run_seeds(seeds: std::ops::Range<u64>) -> Vec<u64> {
 #[ignore]
 fn sb_tables_random() {
     let (seeds, _) = nbscript::seeds_from_env();
+    // `PARITY_SHOW=1`: print the scripts of the seeds (as `sb_tables_script` reads them) only.
+    if std::env::var_os("PARITY_SHOW").is_some() {
+        for seed in seeds {
+            eprintln!("# seed {seed}\n{}", nbscript::show(&nbscript::generate(seed)));
+        }
+        return;
+    }
     let bad = run_seeds(seeds);
     assert!(bad.is_empty(), "differing seeds {bad:?}");
 }

@@ -83,6 +83,10 @@ struct Gen {
     port_groups: Vec<String>,
     /// A DHCPv4 options row (`external_ids:n=v4`) exists.
     dhcp4: bool,
+    /// Router-type switch ports: (switch port, router port, router port MAC, IPv4 address).
+    router_lsps: Vec<(String, String, String, String)>,
+    /// Routers with a `Static_MAC_Binding` (real ovn-northd cannot delete their datapath).
+    smb_routers: Vec<String>,
 }
 
 fn s(v: &[&str]) -> Vec<String> {
@@ -122,6 +126,8 @@ impl Gen {
             address_sets: Vec::new(),
             port_groups: Vec::new(),
             dhcp4: false,
+            router_lsps: Vec::new(),
+            smb_routers: Vec::new(),
         };
         g.globals();
         let n_sw = g.rng.range(1, 4);
@@ -631,6 +637,12 @@ impl Gen {
             };
             self.cmd(&["lsp-set-addresses", &lsp, addr]);
             self.cmd(&["lsp-set-options", &lsp, &format!("router-port={lrp}")]);
+            self.router_lsps.push((
+                lsp.clone(),
+                lrp.clone(),
+                format!("00:00:00:00:f{i}:{n:02x}"),
+                v4.clone(),
+            ));
             if self.rng.pct(20) {
                 let mode = *self
                     .rng
@@ -852,6 +864,7 @@ impl Gen {
                     format!("10.{n}.0.99")
                 };
                 self.cmd(&["static-mac-binding-add", &lrp, &ip, "00:00:00:00:99:99"]);
+                self.smb_routers.push(name.clone());
                 if self.rng.pct(30) {
                     self.cmd(&[
                         "static-mac-binding-add",
@@ -1755,6 +1768,7 @@ impl Gen {
             ]);
         }
         self.late_extras(&sws);
+        self.s9_extras(&sws);
     }
 
     /// Port mirrors: SB `Mirror` rows and `Port_Binding` `mirror_rules` (no flows).
@@ -1887,6 +1901,271 @@ impl Gen {
         }
     }
 
+    /// Drawn after everything else (session 9, earlier seeds keep their scripts): more DHCP
+    /// options, RA variants, router ports with explicit addresses on their switch, `mac_only`
+    /// IPAM, port options (tunnel keys, QoS minimum, plug types), disabled routers, MTU checks
+    /// on every kind of router port, VIPs on router addresses, link-local next hops, port group
+    /// address sets in ACLs, several QoS rows and NAT on gateway routers with a logical port.
+    fn s9_extras(&mut self, sws: &[(String, u32, Vec<Vif>)]) {
+        if self.dhcp4 && self.rng.pct(30) {
+            let extra = [
+                "options:router_discovery=true",
+                "options:wpad=\"\\\"http://wpad.ovn.org/wpad.dat\\\"\"",
+                "options:tftp_server=\"\\\"10.0.0.10\\\"\"",
+                "options:tftp_server_address=10.0.0.11",
+                "options:domain_search_list=\"\\\"ovn.org,example.com\\\"\"",
+                "options:broadcast_address=10.1.0.255",
+                "options:arp_cache_timeout=30",
+                "options:tcp_keepalive_interval=60",
+                "options:default_ttl=64",
+                "options:ip_forward_enable=1",
+                "options:ethernet_encap=0",
+                "options:policy_filter=\"{10.0.0.0/8, 192.168.0.0/16}\"",
+                "options:ms_classless_static_route=\"{30.0.0.0/24,10.1.0.4}\"",
+                "options:log_server=10.0.0.12",
+                "options:lpr_server=10.0.0.13",
+                "options:netbios_name_server=10.0.0.14",
+                "options:netbios_node_type=2",
+                "options:next_server=10.0.0.15",
+                "options:nis_server=10.0.0.16",
+                "options:path_prefix=\"\\\"/tftpboot\\\"\"",
+                "options:swap_server=10.0.0.17",
+                "options:T2=3000",
+                "options:bootfile_name_alt=\"\\\"ipxe.efi\\\"\"",
+                "options:router_solicitation=0",
+                "options:tcp_ttl=64",
+                "options:domain_name=\"\\\"ovn.org\\\"\"",
+                "options:mtu=1442",
+            ];
+            for o in extra {
+                if self.rng.pct(25) {
+                    self.cmdv(vec!["#dhcp-option".into(), "v4".into(), o.into()]);
+                }
+            }
+        }
+        // A second DHCPv4 row on another port, for a subnet that is not the port's.
+        if self.rng.pct(8) {
+            if let Some((p, _, _)) = sws.iter().flat_map(|s| s.2.last()).next().cloned() {
+                self.cmdv(vec![
+                    "create".into(),
+                    "DHCP_Options".into(),
+                    "cidr=192.168.77.0/24".into(),
+                    "external_ids:n=v4b".into(),
+                    "options:lease_time=100".into(),
+                    "options:router=192.168.77.1".into(),
+                    "options:server_id=192.168.77.1".into(),
+                    "options:server_mac=c0:ff:ee:00:00:02".into(),
+                ]);
+                self.cmd(&["#set-dhcp", &p, "v4b"]);
+            }
+        }
+        // Router advertisement variants.
+        let lrps: Vec<(String, String, String, usize)> = self
+            .routers
+            .iter()
+            .flat_map(|r| r.lrps.iter().cloned())
+            .collect();
+        if !lrps.is_empty() && self.rng.pct(15) {
+            let (lrp, _, _, _) = self.rng.pick(&lrps).clone();
+            let mode = *self
+                .rng
+                .pick(&["slaac", "dhcpv6_stateful", "dhcpv6_stateless"]);
+            let mut a = s(&[
+                "set",
+                "logical_router_port",
+                &lrp,
+                &format!("ipv6_ra_configs:address_mode={mode}"),
+            ]);
+            for o in [
+                "ipv6_ra_configs:send_periodic=true",
+                "ipv6_ra_configs:min_interval=5",
+                "ipv6_ra_configs:max_interval=15",
+                "ipv6_ra_configs:router_preference=LOW",
+                "ipv6_ra_configs:router_preference=MEDIUM",
+                "ipv6_ra_configs:mtu=1280",
+                "ipv6_ra_configs:route_info=\"HIGH-fd77::/64,LOW-fd78::/48\"",
+                "ipv6_ra_configs:rdnss=\"fd99::53 fd99::54\"",
+                "ipv6_ra_configs:dnssl=\"ovn.org,example.com\"",
+            ] {
+                if self.rng.pct(30) {
+                    a.push(o.into());
+                }
+            }
+            self.cmdv(a);
+        }
+        // A router's switch port with explicit addresses (the router port's, or others).
+        if !self.router_lsps.is_empty() && self.rng.pct(12) {
+            let (lsp, _, mac, v4) = self.rng.pick(&self.router_lsps.clone()).clone();
+            let addr = match self.rng.range(0, 2) {
+                0 => format!("{mac} {v4}"),
+                1 => format!("{mac} {v4} fd00::1"),
+                _ => format!("{mac}"),
+            };
+            self.cmd(&["lsp-set-addresses", &lsp, &addr]);
+        }
+        // A router-type switch port to a router port that does not exist, or disabled.
+        if !self.router_lsps.is_empty() && self.rng.pct(5) {
+            let (lsp, _, _, _) = self.rng.pick(&self.router_lsps.clone()).clone();
+            if self.rng.pct(50) {
+                self.cmd(&["lsp-set-options", &lsp, "router-port=nonexistent"]);
+            } else {
+                self.cmd(&["lsp-set-enabled", &lsp, "disabled"]);
+            }
+        }
+        // MAC-only IPAM.
+        if self.rng.pct(8) {
+            if let Some((sw, _, _)) = sws.first().cloned() {
+                let p = self.port();
+                self.cmd(&["set", "logical_switch", &sw, "other_config:mac_only=true"]);
+                self.cmd(&["lsp-add", &sw, &p]);
+                self.cmd(&["lsp-set-addresses", &p, "dynamic"]);
+            }
+        }
+        // Port options: tunnel keys, QoS minimum rate, plug options, interface id version.
+        let vifs: Vec<Vif> = sws.iter().flat_map(|s| s.2.iter().cloned()).collect();
+        if !vifs.is_empty() && self.rng.pct(15) {
+            let (p, _, _) = self.rng.pick(&vifs).clone();
+            let o = *self.rng.pick(&[
+                "requested-tnl-key=77",
+                "qos_min_rate=100000",
+                "vif-plug-type=dummy",
+                "iface-id-ver=abc",
+                "requested-chassis=nosuchchassis",
+                "qos_max_rate=2000000",
+            ]);
+            self.cmdv(vec![
+                "set".into(),
+                "logical_switch_port".into(),
+                p,
+                format!("options:{o}"),
+            ]);
+        }
+        // A disabled router.
+        // (Not one with a static MAC binding: its strong reference to the datapath keeps real
+        // ovn-northd from deleting it, and every later transaction fails.)
+        if !self.routers.is_empty() && self.rng.pct(5) {
+            let r = self.rng.pick(&self.routers).name.clone();
+            if !self.smb_routers.contains(&r) {
+                self.cmd(&["set", "logical_router", &r, "enabled=false"]);
+            }
+        }
+        // MTU checks on any router port (gateway router, plain).
+        if !lrps.is_empty() && self.rng.pct(12) {
+            let (lrp, _, _, _) = self.rng.pick(&lrps).clone();
+            self.cmd(&["lrp-set-options", &lrp, "gateway_mtu=1300"]);
+        }
+        // A load balancer VIP on a router address.
+        if !lrps.is_empty() && self.rng.pct(8) {
+            let (_, v4, _, _) = self.rng.pick(&lrps).clone();
+            let r = self
+                .routers
+                .iter()
+                .find(|r| r.lrps.iter().any(|l| l.1 == v4))
+                .map(|r| r.name.clone());
+            if let Some(r) = r {
+                let be = vifs
+                    .iter()
+                    .find_map(|v| v.1.clone())
+                    .unwrap_or_else(|| "10.1.0.20".into());
+                self.cmd(&[
+                    "lb-add",
+                    "lbr",
+                    &format!("{v4}:8443"),
+                    &format!("{be}:443"),
+                    "tcp",
+                ]);
+                self.cmd(&["lr-lb-add", &r, "lbr"]);
+                if let Some((sw, _, _)) = sws.first() {
+                    let sw = sw.clone();
+                    self.cmd(&["ls-lb-add", &sw, "lbr"]);
+                }
+            }
+        }
+        // A link-local IPv6 next hop through a port, and a next hop outside every network.
+        if !lrps.is_empty() && self.rng.pct(10) {
+            let (lrp, _, _, _) = self.rng.pick(&lrps).clone();
+            let r = self
+                .routers
+                .iter()
+                .find(|r| r.lrps.iter().any(|l| l.0 == lrp))
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            if self.rng.pct(50) {
+                self.cmd(&["lr-route-add", &r, "fd88::/64", "fe80::5", &lrp]);
+            } else {
+                self.cmd(&["lr-route-add", &r, "192.168.99.0/24", "203.0.113.1"]);
+            }
+        }
+        // Port group address sets in ACLs.
+        if self.port_groups.iter().any(|p| p == "pg1") && self.rng.pct(20) {
+            let sw = self.rng.pick(sws).0.clone();
+            let m = *self.rng.pick(&[
+                "ip4.src == $pg1_ip4 && tcp",
+                "ip6.dst == $pg1_ip6",
+                "inport == @pg1 && ip4.dst == $pg1_ip4",
+            ]);
+            let act = *self.rng.pick(&["allow-related", "drop", "allow-stateless"]);
+            self.cmd(&["acl-add", &sw, "from-lport", "777", m, act]);
+        }
+        // Several QoS rows.
+        if self.rng.pct(10) {
+            let sw = self.rng.pick(sws).0.clone();
+            self.cmd(&["qos-add", &sw, "from-lport", "200", "udp", "dscp=20"]);
+            self.cmd(&[
+                "qos-add", &sw, "to-lport", "150", "ip4", "rate=300", "burst=30",
+            ]);
+            self.cmd(&[
+                "qos-add",
+                &sw,
+                "from-lport",
+                "50",
+                "1",
+                "mark=9",
+                "rate=5000",
+            ]);
+        }
+        // NAT with a logical port and MAC on a gateway router; a stateless rule with allowed
+        // addresses.
+        let grs: Vec<String> = self
+            .routers
+            .iter()
+            .filter(|r| r.gateway_router)
+            .map(|r| r.name.clone())
+            .collect();
+        if !grs.is_empty() && !vifs.is_empty() && self.rng.pct(15) {
+            let r = self.rng.pick(&grs).clone();
+            if let Some((p, Some(ip), _)) = vifs.iter().find(|v| v.1.is_some()).cloned() {
+                self.cmd(&[
+                    "lr-nat-add",
+                    &r,
+                    "dnat_and_snat",
+                    "172.16.1.222",
+                    &ip,
+                    &p,
+                    "00:00:00:00:ac:01",
+                ]);
+            }
+        }
+        // Mixed address set (both families), used in IPv4 and IPv6 matches.
+        if self.rng.pct(8) {
+            self.cmd(&[
+                "create",
+                "address_set",
+                "name=asmix",
+                "addresses=\"10.3.0.0/16\",\"fd03::5\",\"10.4.0.7\"",
+            ]);
+            let sw = self.rng.pick(sws).0.clone();
+            self.cmd(&[
+                "acl-add",
+                &sw,
+                "to-lport",
+                "555",
+                "ip4.src == $asmix",
+                "drop",
+            ]);
+        }
+    }
+
     /// Chassis template variables (SB `Chassis_Template_Var` rows), for chassis that exist or
     /// not.
     fn template_vars(&mut self) {
@@ -1928,6 +2207,18 @@ pub fn run_script(stack: &Stack, script: &[Vec<String>], sbctl: bool) -> Result<
             }
             Some((h, rest)) if h == "#sbctl" => !sbctl || stack.sbctl(rest).is_ok(),
             Some((h, rest)) if h == "#set-found" => set_found(stack, rest),
+            Some((h, [p, n])) if h == "#set-dhcp" => {
+                let u = ext_uuid(stack, "DHCP_Options", n);
+                !u.is_empty()
+                    && stack
+                        .nbctl([
+                            "set",
+                            "logical_switch_port",
+                            p,
+                            &format!("dhcpv4_options={u}"),
+                        ])
+                        .is_ok()
+            }
             Some((h, [n, kv])) if h == "#dhcp-option" => {
                 let u = ext_uuid(stack, "DHCP_Options", n);
                 !u.is_empty() && stack.nbctl(["set", "DHCP_Options", &u, kv]).is_ok()
