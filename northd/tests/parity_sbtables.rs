@@ -83,6 +83,9 @@ fn run_seeds(seeds: std::ops::Range<u64>) -> Vec<u64> {
             match nbscript::run_script(&stack, &script, true) {
                 Ok(()) => break stack,
                 Err(i) => {
+                    if std::env::var_os("PARITY_SHOW_DROPPED").is_some() {
+                        eprintln!("seed {seed}: dropped {:?}", script[i]);
+                    }
                     script.remove(i);
                 }
             }

@@ -976,8 +976,8 @@ impl Gen {
                     a.push(lrp.clone());
                 }
             }
-            if bfd && a.iter().any(|x| x == "discard") {
-                a.retain(|x| x != "--bfd");
+            if a.iter().any(|x| x == "discard") {
+                a.retain(|x| x != "--bfd" && !x.starts_with("--ecmp"));
             }
             self.cmdv(a.clone());
             if a.iter().any(|x| x.starts_with("--ecmp")) && self.rng.pct(60) {
@@ -1327,7 +1327,9 @@ impl Gen {
             if self.rng.pct(10) {
                 a.push("--reject".into());
             }
-            if self.rng.pct(10) {
+            // (Not with `--reject`: ovn-nbctl refuses both, and every later command on the
+            // load balancer would fail.)
+            if self.rng.pct(10) && a.is_empty() {
                 a.push("--event".into());
             }
             a.push("lb-add".into());
