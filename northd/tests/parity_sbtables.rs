@@ -119,12 +119,56 @@ fn sb_tables_random() {
     // `PARITY_SHOW=1`: print the scripts of the seeds (as `sb_tables_script` reads them) only.
     if std::env::var_os("PARITY_SHOW").is_some() {
         for seed in seeds {
-            eprintln!("# seed {seed}\n{}", nbscript::show(&nbscript::generate(seed)));
+            eprintln!(
+                "# seed {seed}\n{}",
+                nbscript::show(&nbscript::generate(seed))
+            );
         }
         return;
     }
     let bad = run_seeds(seeds);
     assert!(bad.is_empty(), "differing seeds {bad:?}");
+}
+
+/// Two routers peered directly, one of them disabled (it gets no datapath): the enabled
+/// router's port binding names no peer (random seed 96183).
+#[test]
+fn sb_tables_peer_on_disabled_router() {
+    let d = scenario(
+        "peer-on-disabled-router",
+        false,
+        &[
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &["lsp-set-addresses", "p1", "00:00:00:01:00:0b 10.1.0.11"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "p2", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "p3"],
+            &["lsp-set-type", "p3", "router"],
+            &["lsp-set-addresses", "p3", "router"],
+            &["lsp-set-options", "p3", "router-port=p2"],
+            &["lr-add", "r2"],
+            &[
+                "lrp-add",
+                "r1",
+                "p4",
+                "00:00:00:00:c0:01",
+                "100.64.0.1/30",
+                "peer=p5",
+            ],
+            &[
+                "lrp-add",
+                "r2",
+                "p5",
+                "00:00:00:00:c0:02",
+                "100.64.0.2/30",
+                "peer=p4",
+            ],
+            &["lr-route-add", "r1", "10.250.0.0/16", "100.64.0.2"],
+            &["set", "logical_router", "r2", "enabled=false"],
+        ],
+    );
+    assert_clean("peer-on-disabled-router", &d);
 }
 
 /// A remote chassis (`other_config:is-remote=true`, another availability zone's, as OVN

@@ -425,9 +425,10 @@ pub(crate) fn router_view_with(
             let peer = if let Some(p) = switch_peers.get(&lrp.name) {
                 Some(Peer::Switch { port: p.clone() })
             } else {
+                // A port of a disabled router is no peer (that router has no datapath).
                 lrp.peer
                     .as_ref()
-                    .filter(|p| nb.router_ports.values().any(|o| &o.name == *p))
+                    .filter(|p| enabled_router_port(nb, p).is_some())
                     .map(|p| Peer::Router { port: p.clone() })
             };
             // ovn-northd 23.03 ignores the legacy `options:redirect-chassis`.
