@@ -171,6 +171,55 @@ fn sb_tables_peer_on_disabled_router() {
     assert_clean("peer-on-disabled-router", &d);
 }
 
+/// An external port on a switch with a localnet port and a `router` switch port that lists
+/// its addresses (`MAC IPv4 IPv6`, one not the router port's) instead of `router`: the drops of
+/// `ls_in_external_port` cover those addresses (random seed 96185).
+#[test]
+fn sb_tables_external_port_router_addresses() {
+    let d = scenario(
+        "external-port-router-addresses",
+        true,
+        &[
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p1"],
+            &["lsp-set-type", "p1", "localnet"],
+            &["lsp-set-addresses", "p1", "unknown"],
+            &["lsp-set-options", "p1", "network_name=phys"],
+            &["lsp-add", "s1", "p2"],
+            &["lsp-set-type", "p2", "external"],
+            &["lsp-set-addresses", "p2", "00:00:00:01:0c:6b 10.1.0.12"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "p3", "00:00:00:00:f1:01", "10.1.0.1/24"],
+            &["lsp-add", "s1", "p4"],
+            &["lsp-set-type", "p4", "router"],
+            &[
+                "lsp-set-addresses",
+                "p4",
+                "00:00:00:00:f1:01 10.1.0.1 fd00::1",
+            ],
+            &["lsp-set-options", "p4", "router-port=p3"],
+            &[
+                "lrp-add",
+                "r1",
+                "p5",
+                "00:00:00:00:f1:02",
+                "10.2.0.1/24",
+                "fd02::1/64",
+            ],
+            &["lsp-add", "s1", "p6"],
+            &["lsp-set-type", "p6", "router"],
+            &[
+                "lsp-set-addresses",
+                "p6",
+                "router",
+                "00:00:00:00:f1:09 10.1.0.9",
+            ],
+            &["lsp-set-options", "p6", "router-port=p5"],
+        ],
+    );
+    assert_clean("external-port-router-addresses", &d);
+}
+
 /// A remote chassis (`other_config:is-remote=true`, another availability zone's, as OVN
 /// interconnection registers them) publishes no features: it does not turn the flows to the
 /// spellings of old ovn-controllers.

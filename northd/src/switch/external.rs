@@ -1,7 +1,8 @@
 //! `ls_in_external_port`: a switch with `external` ports and localnet ports drops, on chassis
 //! that do not host an external port, what that port sends through the localnet port to the
 //! switch's router ports (ARP and ND for the router addresses, and unicast to the router MAC):
-//! only the chassis the port is resident on answers for it.
+//! only the chassis the port is resident on answers for it. A `router` switch port's addresses
+//! are those it lists (`MAC IP...`) and, for `router`, the router port's with its link-local one.
 
 use std::net::IpAddr;
 
@@ -25,11 +26,24 @@ fn router_side(ctx: &SwitchCtx<'_>, sw: &Switch) -> Vec<RouterSide> {
         .iter()
         .filter(|p| p.type_ == LspType::Router && p.router_peer)
     {
-        // Only a port whose addresses are `router` carries the router port's addresses.
-        let Some(lrp_name) = ctx
-            .nb
-            .switch_ports
-            .get(&p.nb)
+        let Some(lsp) = ctx.nb.switch_ports.get(&p.nb) else {
+            continue;
+        };
+        // Explicit addresses (`MAC IP...`) count as written, without a link-local address.
+        let mut ignored = Vec::new();
+        let (explicit, _) = super::parse_addresses(
+            &lsp.name,
+            lsp.addresses.iter().filter(|a| *a != "router"),
+            lsp.dynamic_addresses.as_deref(),
+            &mut ignored,
+        );
+        for a in explicit {
+            let mut ips: Vec<IpAddr> = a.ipv4.iter().copied().map(IpAddr::V4).collect();
+            ips.extend(a.ipv6.iter().copied().map(IpAddr::V6));
+            out.push(RouterSide { mac: a.mac, ips });
+        }
+        // The `router` entry carries the router port's addresses.
+        let Some(lrp_name) = Some(lsp)
             .filter(|l| l.addresses.iter().any(|a| a == "router"))
             .and_then(|l| l.options.get("router-port"))
         else {
