@@ -4,7 +4,7 @@
 //! from 49152 and a non-zero discriminator; both stay as they are afterwards.
 //!
 //! `status` is ovn-controller's once the session runs, except that northd turns it on and
-//! off: a session a static route uses (its `bfd` column) is enabled (`down` until
+//! off: a session a static route of an enabled router uses (its `bfd` column) is enabled (`down` until
 //! ovn-controller says otherwise), any other keeps the NB `status` (`admin_down` by default).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,7 +45,15 @@ pub struct BfdContent {
 /// The sessions of `nb`, by (logical port, destination). (Two NB rows for one session keep
 /// the first by UUID.)
 pub fn build(nb: &NbSnapshot) -> BTreeMap<(String, String), BfdContent> {
-    let used: BTreeSet<_> = nb.static_routes.values().filter_map(|r| r.bfd).collect();
+    // (The routes of a disabled router are not built: they turn no session on.)
+    let used: BTreeSet<_> = nb
+        .routers
+        .values()
+        .filter(|lr| lr.enabled != Some(false))
+        .flat_map(|lr| &lr.static_routes)
+        .filter_map(|r| nb.static_routes.get(r))
+        .filter_map(|r| r.bfd)
+        .collect();
     let mut out = BTreeMap::new();
     for b in nb.bfd.values() {
         let nb_status = b

@@ -220,6 +220,49 @@ fn sb_tables_external_port_router_addresses() {
     assert_clean("external-port-router-addresses", &d);
 }
 
+/// BFD sessions that only the static routes of a disabled router use stay administratively
+/// down (random dense seed 97159).
+#[test]
+fn sb_tables_bfd_on_disabled_router() {
+    let d = scenario(
+        "bfd-on-disabled-router",
+        true,
+        &[
+            &["ls-add", "pub"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "p1", "00:00:00:00:e1:01", "172.16.1.2/24"],
+            &["lsp-add", "pub", "p2"],
+            &["lsp-set-type", "p2", "router"],
+            &["lsp-set-addresses", "p2", "router"],
+            &["lsp-set-options", "p2", "router-port=p1"],
+            &[
+                "--bfd",
+                "lr-route-add",
+                "r1",
+                "0.0.0.0/0",
+                "172.16.1.51",
+                "p1",
+            ],
+            &["lr-add", "r2"],
+            &["lrp-add", "r2", "p3", "00:00:00:00:e2:01", "172.16.1.3/24"],
+            &["lsp-add", "pub", "p4"],
+            &["lsp-set-type", "p4", "router"],
+            &["lsp-set-addresses", "p4", "router"],
+            &["lsp-set-options", "p4", "router-port=p3"],
+            &[
+                "--bfd",
+                "lr-route-add",
+                "r2",
+                "0.0.0.0/0",
+                "172.16.1.52",
+                "p3",
+            ],
+            &["set", "logical_router", "r1", "enabled=false"],
+        ],
+    );
+    assert_clean("bfd-on-disabled-router", &d);
+}
+
 /// A remote chassis (`other_config:is-remote=true`, another availability zone's, as OVN
 /// interconnection registers them) publishes no features: it does not turn the flows to the
 /// spellings of old ovn-controllers.

@@ -171,7 +171,12 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             continue;
         };
         let dp = sw.dp;
-        let flood = sw.ports.iter().any(|sp| sp.type_ != LspType::Router);
+        // Flooded too unless every port of the switch is a router port with a peer (a
+        // `router` switch port naming no port of an enabled router counts as another port).
+        let flood = sw
+            .ports
+            .iter()
+            .any(|sp| sp.type_ != LspType::Router || !sp.router_peer);
         let to_router = vec![
             Action::Assign(Field::OUTPORT, Value::port(port)),
             Action::Output,
