@@ -263,6 +263,37 @@ fn sb_tables_bfd_on_disabled_router() {
     assert_clean("bfd-on-disabled-router", &d);
 }
 
+/// A switch port peering a distributed gateway port on a switch with a localnet port, listing
+/// the router port's MAC and address instead of `router`: its L2 lookup is not limited to the
+/// gateway chassis (only a `router` entry is); script `s34.txt`.
+#[test]
+fn sb_tables_dgp_peer_explicit_addresses() {
+    let d = scenario(
+        "dgp-peer-explicit-addresses",
+        true,
+        &[
+            &["ls-add", "s3"],
+            &["lr-add", "r1"],
+            &["lrp-add", "r1", "p08", "00:00:00:00:e1:01", "172.16.1.2/24"],
+            &["lsp-add", "s3", "p09"],
+            &["lsp-set-type", "p09", "router"],
+            &[
+                "lsp-set-addresses",
+                "p09",
+                "00:00:00:00:e1:01 172.16.1.2",
+                "router",
+            ],
+            &["lsp-set-options", "p09", "router-port=p08"],
+            &["lrp-set-gateway-chassis", "p08", "ch1", "10"],
+            &["lsp-add", "s3", "p10"],
+            &["lsp-set-type", "p10", "localnet"],
+            &["lsp-set-addresses", "p10", "unknown"],
+            &["lsp-set-options", "p10", "network_name=phys"],
+        ],
+    );
+    assert_clean("dgp-peer-explicit-addresses", &d);
+}
+
 /// A remote chassis (`other_config:is-remote=true`, another availability zone's, as OVN
 /// interconnection registers them) publishes no features: it does not turn the flows to the
 /// spellings of old ovn-controllers.

@@ -56,10 +56,20 @@ pub fn build(ctx: &SwitchCtx<'_>, sw: &Switch, flows: &mut FlowTable) {
             Actions::one(Action::Drop)
         };
         // A router port towards a gateway: only the gateway chassis takes the router MAC.
+        // Only the `router` entry (the last of `addrs`) is checked, not `MAC IP...` entries.
         let resident = crate::router::gateway::l2_lkup_resident(ctx.nb, sw, p);
-        for a in &p.addrs {
+        let first_router_entry = match &resident {
+            Some(_) => {
+                let router_entry = ctx.nb.switch_ports.get(&p.nb).is_some_and(|lsp| {
+                    crate::router::gateway::router_lsp_addrs(ctx.nb, lsp).is_some()
+                });
+                p.addrs.len() - usize::from(router_entry)
+            }
+            None => p.addrs.len(),
+        };
+        for (i, a) in p.addrs.iter().enumerate() {
             let mut m = Match::eq(Field::ETH_DST, a.mac);
-            if let Some(cr) = &resident {
+            if let (Some(cr), true) = (&resident, i >= first_router_entry) {
                 m = m.and_resident(cr);
             }
             flows.add(dp, Stage::LsInL2Lkup, 50, &m, &to_port);
