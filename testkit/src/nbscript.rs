@@ -2116,7 +2116,7 @@ impl Gen {
             self.cmd(&[
                 "qos-add", &sw, "to-lport", "150", "ip4", "rate=300", "burst=30",
             ]);
-            self.cmd(&["qos-add", &sw, "from-lport", "50", "1", "mark=9"]);
+            self.cmd(&["qos-add", &sw, "from-lport", "50", "1", "dscp=9"]);
         }
         // NAT with a logical port and MAC on a gateway router; a stateless rule with allowed
         // addresses.
