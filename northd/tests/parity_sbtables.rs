@@ -294,6 +294,72 @@ fn sb_tables_dgp_peer_explicit_addresses() {
     assert_clean("dgp-peer-explicit-addresses", &d);
 }
 
+/// Distributed NAT rules whose `external_mac` is written in upper or mixed case: ARP/ND
+/// replies, next-hop resolution and gateway redirection write it as written (script
+/// `s36.txt`).
+#[test]
+fn sb_tables_nat_external_mac_case() {
+    let d = scenario(
+        "nat-external-mac-case",
+        true,
+        &[
+            &["ls-add", "s1"],
+            &["ls-add", "s2"],
+            &["lsp-add", "s1", "p01"],
+            &[
+                "lsp-set-addresses",
+                "p01",
+                "00:00:00:01:00:0b 10.1.0.11 fd01::b",
+            ],
+            &["lr-add", "r1"],
+            &[
+                "lrp-add",
+                "r1",
+                "p04",
+                "00:00:00:00:f1:01",
+                "10.1.0.1/24",
+                "fd01::1/64",
+            ],
+            &["lsp-add", "s1", "p05"],
+            &["lsp-set-type", "p05", "router"],
+            &["lsp-set-addresses", "p05", "router"],
+            &["lsp-set-options", "p05", "router-port=p04"],
+            &[
+                "lrp-add",
+                "r1",
+                "p06",
+                "00:00:00:00:e1:01",
+                "172.16.1.2/24",
+                "2001:db1::2/64",
+            ],
+            &["lsp-add", "s2", "p07"],
+            &["lsp-set-type", "p07", "router"],
+            &["lsp-set-addresses", "p07", "router"],
+            &["lsp-set-options", "p07", "router-port=p06"],
+            &["lrp-set-gateway-chassis", "p06", "ch1", "10"],
+            &[
+                "lr-nat-add",
+                "r1",
+                "dnat_and_snat",
+                "2001:db1::60",
+                "fd01::b",
+                "p01",
+                "00:00:00:00:AA:01",
+            ],
+            &[
+                "lr-nat-add",
+                "r1",
+                "dnat_and_snat",
+                "172.16.1.62",
+                "10.1.0.11",
+                "p01",
+                "00:00:00:00:Aa:03",
+            ],
+        ],
+    );
+    assert_clean("nat-external-mac-case", &d);
+}
+
 /// A remote chassis (`other_config:is-remote=true`, another availability zone's, as OVN
 /// interconnection registers them) publishes no features: it does not turn the flows to the
 /// spellings of old ovn-controllers.

@@ -474,13 +474,13 @@ fn add_exempted(
 fn build_dgp_neighbor(lr: &Router, r: &NatRule, gw: &RouterPort, flows: &mut FlowTable) {
     // Any rule (of any type) with a valid `external_mac` and a `logical_port` answers with that
     // MAC from that port's chassis.
-    let (ext_mac, here) = match (r.external_mac, &r.logical_port) {
+    let (ext_mac, here) = match (r.external_mac_value(), &r.logical_port) {
         (Some(mac), Some(lp)) => (Some(mac), lp.clone()),
         _ => (None, gw.cr_name()),
     };
     let m = Match::eq(Field::INPORT, Value::port(&gw.name)).and(resolve_match(r.external));
     let here = m.clone().and_resident(&here);
-    let mac = ext_mac.map_or(PORT_MAC.into(), Value::Mac);
+    let mac = ext_mac.unwrap_or_else(|| PORT_MAC.into());
     let reply = match r.external {
         IpAddr::V4(_) => arp_reply(mac),
         IpAddr::V6(_) => nd_reply(mac),
@@ -690,7 +690,10 @@ fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, resolve: bool, flow
             100,
             &m.and_resident(lp),
             &Actions(vec![
-                Action::Assign(Field::ETH_SRC, Value::Mac(mac)),
+                Action::Assign(
+                    Field::ETH_SRC,
+                    r.external_mac_value().unwrap_or(Value::Mac(mac)),
+                ),
                 Action::Assign(if v6 { SRC6 } else { SRC4 }, r.external_value()),
                 Action::Next,
             ]),
@@ -715,7 +718,12 @@ fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, resolve: bool, flow
             &Match::eq(Field::OUTPORT, outport.clone())
                 .and_eq(if v6 { NEXT_HOP6 } else { NEXT_HOP4 }, r.external_value()),
             &Actions(vec![
-                Action::Assign(Field::ETH_DST, Value::Mac(ext_mac.unwrap_or(gw.mac))),
+                Action::Assign(
+                    Field::ETH_DST,
+                    ext_mac
+                        .and_then(|_| r.external_mac_value())
+                        .unwrap_or(Value::Mac(gw.mac)),
+                ),
                 Action::Next,
             ]),
         );

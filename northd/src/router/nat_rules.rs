@@ -93,6 +93,16 @@ impl NatRule {
         Value::Raw(self.external_ip.clone())
     }
 
+    /// A valid `external_mac` as written (ovn-northd 23.03 writes it so where it answers ARP/ND
+    /// for the rule, resolves its address and rewrites the source of distributed traffic).
+    pub fn external_mac_value(&self) -> Option<Value> {
+        self.external_mac.map(|m| {
+            self.external_mac_text
+                .clone()
+                .map_or(Value::Mac(m), Value::Raw)
+        })
+    }
+
     /// `logical_ip` as written, as a match or action value.
     pub fn logical_value(&self) -> Value {
         Value::Raw(self.logical_ip.clone())
