@@ -360,6 +360,46 @@ fn sb_tables_nat_external_mac_case() {
     assert_clean("nat-external-mac-case", &d);
 }
 
+/// DHCP server MACs written in upper case (`server_mac`, DHCPv6 `server_id`): the replies and
+/// their ACL bypass write them as written (script `s37.txt`).
+#[test]
+fn sb_tables_dhcp_server_mac_case() {
+    let d = scenario(
+        "dhcp-server-mac-case",
+        true,
+        &[
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p02"],
+            &[
+                "lsp-set-addresses",
+                "p02",
+                "00:00:00:01:00:0c 10.1.0.12 fd01::c",
+            ],
+            &["acl-add", "s1", "to-lport", "100", "ip4", "allow-related"],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=10.1.0.0/24",
+                "external_ids:n=v4",
+                "options:lease_time=3600",
+                "options:router=10.1.0.1",
+                "options:server_id=10.1.0.1",
+                "options:server_mac=C0:FF:EE:00:00:01",
+            ],
+            &["set", "logical_switch_port", "p02", "dhcpv4_options=@dhcp4"],
+            &[
+                "create",
+                "DHCP_Options",
+                "cidr=fd01\\:\\:/64",
+                "external_ids:n=v6",
+                "options:server_id=00:00:00:10:00:AB",
+            ],
+            &["set", "logical_switch_port", "p02", "dhcpv6_options=@dhcp6"],
+        ],
+    );
+    assert_clean("dhcp-server-mac-case", &d);
+}
+
 /// A remote chassis (`other_config:is-remote=true`, another availability zone's, as OVN
 /// interconnection registers them) publishes no features: it does not turn the flows to the
 /// spellings of old ovn-controllers.

@@ -24,7 +24,8 @@ const UDP_DST: Field = Field("udp.dst");
 struct Dhcp4 {
     cidr: IpNet,
     server_id: Ipv4Addr,
-    server_mac: MacAddr,
+    /// `server_mac` (valid) as written (ovn-northd 23.03 writes it so in the reply and its ACL flow).
+    server_mac_text: String,
     /// The row's options passed to `put_dhcp_opts` (sorted; `server_mac` removed).
     opts: BTreeMap<String, String>,
     /// The `netmask` of `cidr`, always passed: before an explicit `netmask` option, which
@@ -39,7 +40,8 @@ impl Dhcp4 {
             return None;
         }
         let server_id: Ipv4Addr = row.options.get("server_id")?.parse().ok()?;
-        let server_mac: MacAddr = row.options.get("server_mac")?.parse().ok()?;
+        let server_mac_text = row.options.get("server_mac")?.clone();
+        server_mac_text.parse::<MacAddr>().ok()?;
         row.options.get("lease_time")?;
         let mut opts = row.options.clone();
         opts.remove("server_mac");
@@ -51,7 +53,7 @@ impl Dhcp4 {
         Some(Self {
             cidr,
             server_id,
-            server_mac,
+            server_mac_text,
             opts,
             netmask: Ipv4Addr::from(mask).to_string(),
         })
@@ -63,6 +65,8 @@ impl Dhcp4 {
 struct Dhcp6 {
     cidr: IpNet,
     server_mac: MacAddr,
+    /// `server_id` as written.
+    server_mac_text: String,
     stateless: bool,
     opts: BTreeMap<String, String>,
 }
@@ -73,7 +77,8 @@ impl Dhcp6 {
         if !matches!(cidr.addr(), IpAddr::V6(_)) {
             return None;
         }
-        let server_mac: MacAddr = row.options.get("server_id")?.parse().ok()?;
+        let server_mac_text = row.options.get("server_id")?.clone();
+        let server_mac: MacAddr = server_mac_text.parse().ok()?;
         let stateless = row
             .options
             .get("dhcpv6_stateless")
@@ -83,6 +88,7 @@ impl Dhcp6 {
         Some(Self {
             cidr,
             server_mac,
+            server_mac_text,
             stateless,
             opts,
         })
@@ -310,7 +316,7 @@ fn build_dhcp4(
         let resp = client(src.and_pred(Pred::Ip4)).and_pred(Pred::Fixed("reg0[3]"));
         let reply = Actions(vec![
             Action::Assign(Field::ETH_DST, Field::ETH_SRC.into()),
-            Action::Assign(Field::ETH_SRC, d.server_mac.into()),
+            Action::Assign(Field::ETH_SRC, Value::Raw(d.server_mac_text.clone())),
             Action::Assign(Field::IP4_SRC, IpAddr::V4(d.server_id).into()),
             Action::Assign(UDP_SRC, Value::Int(67)),
             Action::Assign(UDP_DST, Value::Int(68)),
@@ -331,7 +337,7 @@ fn build_dhcp4(
     }
     // The reply from ovn-controller skips egress ACLs whatever the port's addresses.
     let out = Match::eq(Field::OUTPORT, Value::port(&p.name))
-        .and_eq(Field::ETH_SRC, d.server_mac)
+        .and_eq(Field::ETH_SRC, Value::Raw(d.server_mac_text.clone()))
         .and_eq(Field::IP4_SRC, IpAddr::V4(d.server_id))
         .and_pred(Pred::Fixed("udp"))
         .and_eq(UDP_SRC, Value::Int(67))
@@ -378,7 +384,7 @@ fn build_dhcp6(
         let resp = via.finish(m).and_pred(Pred::Fixed("reg0[3]"));
         let reply = Actions(vec![
             Action::Assign(Field::ETH_DST, Field::ETH_SRC.into()),
-            Action::Assign(Field::ETH_SRC, d.server_mac.into()),
+            Action::Assign(Field::ETH_SRC, Value::Raw(d.server_mac_text.clone())),
             Action::Assign(Field::IP6_DST, Field::IP6_SRC.into()),
             Action::Assign(Field::IP6_SRC, lla.into()),
             Action::Assign(UDP_SRC, Value::Int(547)),
@@ -393,7 +399,7 @@ fn build_dhcp6(
         return;
     }
     let out = Match::eq(Field::OUTPORT, Value::port(&p.name))
-        .and_eq(Field::ETH_SRC, d.server_mac)
+        .and_eq(Field::ETH_SRC, Value::Raw(d.server_mac_text.clone()))
         .and_eq(Field::IP6_SRC, lla)
         .and_pred(Pred::Fixed("udp"))
         .and_eq(UDP_SRC, Value::Int(547))
