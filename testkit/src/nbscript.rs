@@ -2140,6 +2140,30 @@ impl Gen {
                 ]);
             }
         }
+        // MACs spelled in upper case: DHCP servers, distributed NAT.
+        if self.dhcp4 && self.rng.pct(8) {
+            self.cmd(&["#dhcp-option", "v4", "options:server_mac=C0:FF:EE:00:00:0A"]);
+        }
+        let dgp_routers: Vec<String> = self
+            .routers
+            .iter()
+            .filter(|r| r.dgp.is_some())
+            .map(|r| r.name.clone())
+            .collect();
+        if !dgp_routers.is_empty() && !vifs.is_empty() && self.rng.pct(8) {
+            let r = self.rng.pick(&dgp_routers).clone();
+            if let Some((p, Some(ip), _)) = vifs.iter().find(|v| v.1.is_some()).cloned() {
+                self.cmd(&[
+                    "lr-nat-add",
+                    &r,
+                    "dnat_and_snat",
+                    "172.16.1.223",
+                    &ip,
+                    &p,
+                    "00:00:00:00:AC:0B",
+                ]);
+            }
+        }
         // Mixed address set (both families), used in IPv4 and IPv6 matches.
         if self.rng.pct(8) {
             self.cmd(&[
