@@ -51,20 +51,24 @@ impl GlobalOptions {
             .entry("mac_prefix".to_owned())
             .or_insert_with(|| format!("{:02x}:{:02x}:{:02x}", b[0] & 0xfe, b[1], b[2]))
             .clone();
+        let derived = || {
+            format!(
+                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                (b[3] & 0xfe) | 0x02,
+                b[4],
+                b[5],
+                b[6],
+                b[7],
+                b[8]
+            )
+        };
+        // Used normalized (`00:00:00:aa:bb:cc` for `00:00:00:AA:BB:CC`), as ovn-northd 23.03
+        // does; `SB_Global` options keep it as written.
         let svc_monitor_mac = all
             .entry("svc_monitor_mac".to_owned())
-            .or_insert_with(|| {
-                format!(
-                    "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                    (b[3] & 0xfe) | 0x02,
-                    b[4],
-                    b[5],
-                    b[6],
-                    b[7],
-                    b[8]
-                )
-            })
-            .clone();
+            .or_insert_with(derived)
+            .parse::<ovn_nb::addr::MacAddr>()
+            .map_or_else(|_| derived(), |m| m.to_string());
         all.insert("max_tunid".to_owned(), MAX_TUNID.to_owned());
         Self {
             mac_prefix,

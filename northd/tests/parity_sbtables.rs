@@ -400,6 +400,48 @@ fn sb_tables_dhcp_server_mac_case() {
     assert_clean("dhcp-server-mac-case", &d);
 }
 
+/// `svc_monitor_mac` written in upper case: the SB address set and service monitors have it
+/// normalized, `SB_Global` options as written (script `s38.txt`).
+#[test]
+fn sb_tables_svc_monitor_mac_case() {
+    let d = scenario(
+        "svc-monitor-mac-case",
+        true,
+        &[
+            &[
+                "set",
+                "nb_global",
+                ".",
+                "options:svc_monitor_mac=00:00:00:AA:BB:CC",
+            ],
+            &["ls-add", "s1"],
+            &["lsp-add", "s1", "p01"],
+            &["lsp-set-addresses", "p01", "00:00:00:01:00:0b 10.1.0.11"],
+            &["lb-add", "lb1", "30.0.0.1:80", "10.1.0.11:8080", "tcp"],
+            &[
+                "set",
+                "load_balancer",
+                "lb1",
+                "ip_port_mappings:10.1.0.11=p01:10.1.0.2",
+            ],
+            &[
+                "--id=@hc",
+                "create",
+                "Load_Balancer_Health_Check",
+                "vip=\"30.0.0.1:80\"",
+                "--",
+                "add",
+                "Load_Balancer",
+                "lb1",
+                "health_check",
+                "@hc",
+            ],
+            &["ls-lb-add", "s1", "lb1"],
+        ],
+    );
+    assert_clean("svc-monitor-mac-case", &d);
+}
+
 /// A remote chassis (`other_config:is-remote=true`, another availability zone's, as OVN
 /// interconnection registers them) publishes no features: it does not turn the flows to the
 /// spellings of old ovn-controllers.
