@@ -779,7 +779,7 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
     };
     for (p, key) in lr.ports.iter().zip(port_keys) {
         let Some(key) = *key else { continue };
-        let (type_, mut options) = bindings::router_port_binding(lr, p);
+        let (type_, mut options) = bindings::router_port_binding(nb, lr, p);
         router::input_ra::port_binding_options(nb, p, &mut options);
         out.ports.push(PortContent {
             name: p.name.clone(),

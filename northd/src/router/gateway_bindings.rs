@@ -89,13 +89,23 @@ pub fn has_distributed_nat(nb: &NbSnapshot, lr: &Router) -> bool {
 }
 
 /// The `type` and `options` of a router port's own binding.
-pub fn router_port_binding(lr: &Router, p: &RouterPort) -> (String, BTreeMap<String, String>) {
+pub fn router_port_binding(
+    nb: &NbSnapshot,
+    lr: &Router,
+    p: &RouterPort,
+) -> (String, BTreeMap<String, String>) {
     let mut options = BTreeMap::new();
+    // A port with gateway chassis or an HA chassis group names its chassis-redirect port, even
+    // on a gateway router (where that port is not made).
+    let gateway_config = nb
+        .router_ports
+        .get(&p.nb)
+        .is_some_and(|l| !l.gateway_chassis.is_empty() || l.ha_chassis_group.is_some());
     match &p.peer {
         Some(Peer::Switch { port } | Peer::Router { port }) => {
             options.insert("peer".to_owned(), port.clone());
             // (Only with a peer, as ovn-northd 23.03 writes it.)
-            if p.is_dgp && lr.chassis.is_none() {
+            if gateway_config {
                 options.insert("chassis-redirect-port".to_owned(), p.cr_name());
             }
         }

@@ -163,24 +163,46 @@ fn owned_ips(
 /// Builds the switch-side flows of every router port of `lr` peering a switch port.
 pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
     let vips = crate::router::lb::vip_ips(ctx, lr);
-    for p in lr.ports.iter().filter(|p| p.enabled) {
-        let Some(Peer::Switch { port }) = &p.peer else {
+    for p in &lr.ports {
+        let Some(Peer::Switch { port: peer }) = &p.peer else {
             continue;
         };
-        let Some(sw) = crate::router::routing::switch_with_port(ctx, port) else {
+        let Some(peer_sw) = crate::router::routing::switch_with_port(ctx, peer) else {
             continue;
         };
-        let dp = sw.dp;
+        let mut targets = vec![(peer_sw, peer.clone())];
+        targets.extend(crate::router::routing::other_switch_peers(
+            ctx, &p.name, peer,
+        ));
+        for (sw, port) in &targets {
+            switch_side(ctx, lr, &vips, p, sw, port, flows);
+        }
+    }
+}
+
+/// The flows of router port `p` on switch `sw`, through its switch port `port`.
+fn switch_side(
+    ctx: &RouterCtx<'_>,
+    lr: &Router,
+    vips: &std::collections::BTreeSet<IpAddr>,
+    p: &RouterPort,
+    sw: &crate::switch::Switch,
+    port: &str,
+    flows: &mut FlowTable,
+) {
+    let dp = sw.dp;
+    let to_router = vec![
+        Action::Assign(Field::OUTPORT, Value::port(port)),
+        Action::Output,
+    ];
+    // (A disabled router port gets only the delivery of its distributed NAT MACs.)
+    if p.enabled {
         // Flooded too unless every port of the switch is a router port with a peer (a
         // `router` switch port naming no port of an enabled router counts as another port).
         let flood = sw
             .ports
             .iter()
             .any(|sp| sp.type_ != LspType::Router || !sp.router_peer);
-        let to_router = vec![
-            Action::Assign(Field::OUTPORT, Value::port(port)),
-            Action::Output,
-        ];
         let to_flood = vec![
             Action::Assign(Field::OUTPORT, Value::port(mcast::FLOOD_L2)),
             Action::Output,
@@ -225,29 +247,29 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             ));
             flows.add(dp, Stage::LsInL2Lkup, 75, &m, &Actions(to_flood));
         }
-        // The switch port's address lookup also delivers the `external_mac` of every
-        // `dnat_and_snat` rule with a `logical_port` (whichever gateway port the rule uses, and
-        // even when it is otherwise unusable), when it lists `router` among its addresses.
-        let sp = sw.ports.iter().find(|sp| &sp.name == port);
-        let lists_router = sp
-            .and_then(|sp| ctx.nb.switch_ports.get(&sp.nb))
-            .is_some_and(|lsp| lsp.addresses.iter().any(|a| a == "router"));
-        if p.is_dgp && lists_router {
-            let deliver = if sp.is_some_and(|sp| sp.enabled) {
-                Actions(to_router.clone())
-            } else {
-                Actions::one(Action::Drop)
-            };
-            for r in lr.nat_rules.iter().filter(|r| r.distributed) {
-                if let (Some(mac), Some(lp)) = (r.external_mac, &r.logical_port) {
-                    flows.add(
-                        dp,
-                        Stage::LsInL2Lkup,
-                        50,
-                        &Match::eq(Field::ETH_DST, mac).and_resident(lp),
-                        &deliver,
-                    );
-                }
+    }
+    // The switch port's address lookup also delivers the `external_mac` of every
+    // `dnat_and_snat` rule with a `logical_port` (whichever gateway port the rule uses, and
+    // even when it is otherwise unusable), when it lists `router` among its addresses.
+    let sp = sw.ports.iter().find(|sp| &sp.name == port);
+    let lists_router = sp
+        .and_then(|sp| ctx.nb.switch_ports.get(&sp.nb))
+        .is_some_and(|lsp| lsp.addresses.iter().any(|a| a == "router"));
+    if p.is_dgp && lists_router {
+        let deliver = if sp.is_some_and(|sp| sp.enabled) {
+            Actions(to_router.clone())
+        } else {
+            Actions::one(Action::Drop)
+        };
+        for r in lr.nat_rules.iter().filter(|r| r.distributed) {
+            if let (Some(mac), Some(lp)) = (r.external_mac, &r.logical_port) {
+                flows.add(
+                    dp,
+                    Stage::LsInL2Lkup,
+                    50,
+                    &Match::eq(Field::ETH_DST, mac).and_resident(lp),
+                    &deliver,
+                );
             }
         }
     }

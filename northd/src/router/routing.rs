@@ -147,6 +147,9 @@ pub struct Topology {
     /// Switch port name (of any type) to the position of the first switch with a port of
     /// that name in [`RouterCtx::switches`].
     port_switch: HashMap<String, usize>,
+    /// Router port name to the `router` switch ports (switch position, port name) naming it in
+    /// `options:router-port` (several when misconfigured).
+    router_port_lsps: HashMap<String, Vec<(usize, String)>>,
 }
 
 impl Topology {
@@ -163,6 +166,18 @@ impl Topology {
         for (si, sw) in ctx.switches.iter().enumerate() {
             for p in sw.ports.iter().filter(|p| p.type_ == LspType::Router) {
                 t.router_lsp_switch.insert(p.name.clone(), si);
+                if let Some(rp) = ctx
+                    .nb
+                    .switch_ports
+                    .get(&p.nb)
+                    .and_then(|l| l.options.get("router-port"))
+                    .filter(|_| p.router_peer)
+                {
+                    t.router_port_lsps
+                        .entry(rp.clone())
+                        .or_default()
+                        .push((si, p.name.clone()));
+                }
             }
             for p in &sw.ports {
                 t.port_switch.entry(p.name.clone()).or_insert(si);
@@ -187,6 +202,24 @@ impl Topology {
 pub fn switch_with_port<'a>(ctx: &RouterCtx<'a>, name: &str) -> Option<&'a crate::switch::Switch> {
     let &si = topology(ctx).port_switch.get(name)?;
     ctx.switches.get(si)
+}
+
+/// The `router` switch ports other than `peer` that name router port `lrp` (a misconfiguration
+/// ovn-northd 23.03 accepts: each gets the switch-side flows of the router port), with their
+/// switches.
+pub fn other_switch_peers<'a>(
+    ctx: &RouterCtx<'a>,
+    lrp: &str,
+    peer: &str,
+) -> Vec<(&'a crate::switch::Switch, String)> {
+    topology(ctx)
+        .router_port_lsps
+        .get(lrp)
+        .into_iter()
+        .flatten()
+        .filter(|(_, name)| name != peer)
+        .filter_map(|(si, name)| Some((ctx.switches.get(*si)?, name.clone())))
+        .collect()
 }
 
 /// The topology index of `ctx`, built on first use.
