@@ -2001,7 +2001,7 @@ impl Gen {
             let addr = match self.rng.range(0, 2) {
                 0 => format!("{mac} {v4}"),
                 1 => format!("{mac} {v4} fd00::1"),
-                _ => format!("{mac}"),
+                _ => mac.clone(),
             };
             self.cmd(&["lsp-set-addresses", &lsp, &addr]);
         }

@@ -214,7 +214,7 @@ fn switch_side(
         } else {
             Actions(to_router.clone())
         };
-        for (v6, ip) in owned_ips(ctx, lr, &vips, p) {
+        for (v6, ip) in owned_ips(ctx, lr, vips, p) {
             let m = Match::eq(FLOODED, 0u64);
             let m = if v6 {
                 m.and_pred(crate::flow::Pred::NdNs)
@@ -251,7 +251,7 @@ fn switch_side(
     // The switch port's address lookup also delivers the `external_mac` of every
     // `dnat_and_snat` rule with a `logical_port` (whichever gateway port the rule uses, and
     // even when it is otherwise unusable), when it lists `router` among its addresses.
-    let sp = sw.ports.iter().find(|sp| &sp.name == port);
+    let sp = sw.ports.iter().find(|sp| sp.name == port);
     let lists_router = sp
         .and_then(|sp| ctx.nb.switch_ports.get(&sp.nb))
         .is_some_and(|lsp| lsp.addresses.iter().any(|a| a == "router"));
