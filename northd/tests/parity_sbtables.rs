@@ -295,8 +295,8 @@ fn sb_tables_dgp_peer_explicit_addresses() {
 }
 
 /// Distributed NAT rules whose `external_mac` is written in upper or mixed case: ARP/ND
-/// replies, next-hop resolution and gateway redirection write it as written (script
-/// `s36.txt`).
+/// replies, next-hop resolution, gateway redirection and the too-big ICMP error of
+/// `gateway_mtu` write it as written (script `s36.txt`, dense seed 97330).
 #[test]
 fn sb_tables_nat_external_mac_case() {
     let d = scenario(
@@ -337,6 +337,7 @@ fn sb_tables_nat_external_mac_case() {
             &["lsp-set-addresses", "p07", "router"],
             &["lsp-set-options", "p07", "router-port=p06"],
             &["lrp-set-gateway-chassis", "p06", "ch1", "10"],
+            &["lrp-set-options", "p06", "gateway_mtu=1400"],
             &[
                 "lr-nat-add",
                 "r1",

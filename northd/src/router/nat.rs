@@ -646,7 +646,13 @@ fn build_dgp_rule(lr: &Router, r: &NatRule, gw: &RouterPort, resolve: bool, flow
                     .collect(),
             ),
         );
-        super::routing::distributed_nat_too_big(dp, gw, r.external, mac, flows);
+        super::routing::distributed_nat_too_big(
+            dp,
+            gw,
+            r.external,
+            r.external_mac_value().unwrap_or(Value::Mac(mac)),
+            flows,
+        );
         super::routing::distributed_nat_admission_bypass(dp, gw, mac, lp, flows);
         // A bridged gateway port resolves the next hop of the NATed host's traffic where the
         // host runs. ovn-northd 23.03 does it when any gateway port of the router is bridged,

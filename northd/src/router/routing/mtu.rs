@@ -49,12 +49,13 @@ pub fn admission_mtu_check(port: &RouterPort) -> Option<Action> {
 
 /// With `options:gateway_mtu` on distributed gateway port `gw`: the priority-160
 /// `lr_in_ip_input` flow answering too big packets for the distributed NAT address `ext_ip`
-/// (owned by `ext_mac`) with an ICMP error sent straight back out of `gw`.
+/// (owned by `ext_mac`, written as the NB has it) with an ICMP error sent straight back out of
+/// `gw`.
 pub fn distributed_nat_too_big(
     dp: crate::flow::DpIndex,
     gw: &RouterPort,
     ext_ip: IpAddr,
-    ext_mac: ovn_nb::addr::MacAddr,
+    ext_mac: Value,
     flows: &mut FlowTable,
 ) {
     let Some(mtu) = gateway_mtu(gw) else {
@@ -74,7 +75,7 @@ pub fn distributed_nat_too_big(
         Action::Assign(ICMP_GENERATED, Value::Int(1)),
         Action::Assign(PKT_LARGER, Value::Int(0)),
         Action::Assign(Field::ETH_DST, Value::Field(Field::ETH_SRC)),
-        Action::Assign(Field::ETH_SRC, Value::Mac(ext_mac)),
+        Action::Assign(Field::ETH_SRC, ext_mac),
     ];
     let name = icmp_too_big(ext_ip, 254, mtu, &mut a);
     a.extend([
