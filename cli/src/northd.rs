@@ -699,7 +699,13 @@ impl Daemon {
         }
     }
 
-    async fn round(&mut self, work: Pending) -> Result<(), String> {
+    async fn round(&mut self, mut work: Pending) -> Result<(), String> {
+        // A round reads the NB rows as they are now: the rows as they were (the only copies
+        // left once the replica has the new ones; thousands after the write-back of a full
+        // round) are freed before the work starts.
+        for c in &mut work.nb {
+            c.old = None;
+        }
         let engine_ok = self.incremental && self.engine.is_some() && !work.full;
         if engine_ok && self.incremental_round(&work).await? {
             return Ok(());

@@ -304,6 +304,9 @@ impl Replica {
             for (uuid, op) in tu.rows {
                 self.apply_row(ti, uuid, op, false);
             }
+            for uuid in tu.notices {
+                self.apply_row(ti, uuid, RowOp::Insert(Vec::new()), false);
+            }
         }
         self.applied += 1;
         Ok(())
@@ -356,6 +359,10 @@ impl Replica {
             for (uuid, op) in tu.rows {
                 self.apply_row(tu.table, uuid, op, true);
             }
+            // (A snapshot is read without notices; were there any, they would stay notices.)
+            for uuid in tu.notices {
+                self.apply_row(tu.table, uuid, RowOp::Insert(Vec::new()), false);
+            }
         }
         self.applied += 1;
         self.resets += 1;
@@ -372,6 +379,18 @@ impl Replica {
                 self.blind = HashMap::new();
             }
         }
+    }
+
+    /// The monitored tables (schema indexes) whose inserts the server does not report: an
+    /// insert there is a notice, of which the replica keeps only the UUID
+    /// ([`TableSelection::inserts`]).
+    pub fn notice_tables(&self) -> Vec<usize> {
+        self.tables
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.as_ref().is_some_and(|t| !t.inserts))
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// How many snapshots replaced the whole content so far ([`reset`](Self::reset): the

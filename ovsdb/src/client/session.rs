@@ -867,7 +867,7 @@ impl Session {
     /// A monitor update kept as JSON text, parsed row by row with the schema of its monitor;
     /// the text is freed before the rows are applied.
     fn raw_update(&mut self, live: &mut Live, u: RawNotification) -> Result<()> {
-        let db_schema = {
+        let (db_schema, db_notices) = {
             let guard = self
                 .shared
                 .replica
@@ -875,13 +875,13 @@ impl Session {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             guard
                 .as_ref()
-                .map(|r| r.schema().clone())
+                .map(|r| (r.schema().clone(), r.notice_tables()))
                 .ok_or(ClientError::Closed)?
         };
         let server_schema = live.server.as_ref().map(|r| r.schema().clone());
         let p = parse_notification_params(&u.method, u.params(), |id| match id {
-            SERVER_MONITOR => server_schema.as_deref().map(|s| (true, s)),
-            DB_MONITOR => Some((false, &*db_schema)),
+            SERVER_MONITOR => server_schema.as_deref().map(|s| (true, s, &[][..])),
+            DB_MONITOR => Some((false, &*db_schema, &db_notices[..])),
             _ => None,
         })?;
         let txn_id = match (&p.txn_id, u.method.as_str()) {

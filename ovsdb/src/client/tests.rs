@@ -113,7 +113,7 @@ fn notification_params_from_text() {
     let sch = schema();
     let body = json!({"Item": {U1: {"insert": {"uid": 1, "name": "a"}}}});
     let want = Update::parse(&sch, &body, UpdateFormat::V2, "update2").unwrap();
-    let pick = |id: &str| (id == "db").then_some(((), &*sch));
+    let pick = |id: &str| (id == "db").then_some(((), &*sch, &[][..]));
     let text = json!(["db", body]).to_string();
     let p = parse_notification_params("update2", text.as_bytes(), pick).unwrap();
     assert_eq!((p.id.as_str(), p.txn_id), ("db", None));
@@ -535,4 +535,26 @@ fn insert_notices_of_a_table_monitored_without_inserts() {
     r.forget_insert_notice(ti, u(u3));
     let got: Vec<Uuid> = r.take_changes().into_iter().map(|c| c.uuid).collect();
     assert_eq!(got, vec![u(u4)]);
+
+    // A notice read from a notification's text keeps no column (only its UUID counts).
+    let notices = r.notice_tables();
+    assert_eq!(notices, vec![ti]);
+    let u5 = "00000000-0000-0000-0000-000000000005";
+    let text = json!(["db", {"Item": {u5: {"insert": {"uid": 5}}}}]).to_string();
+    let p = parse_notification_params("update2", text.as_bytes(), |_| {
+        Some(((), &*s, &notices[..]))
+    })
+    .unwrap();
+    let (_, upd) = p.updates.unwrap();
+    assert!(upd.tables[0].rows.is_empty());
+    assert_eq!(upd.tables[0].notices, vec![u(u5)]);
+    assert_eq!(upd.row_count(), 1);
+    r.apply_owned(upd).unwrap();
+    let got: Vec<(Uuid, ChangeKind)> = r
+        .take_changes()
+        .into_iter()
+        .map(|c| (c.uuid, c.kind))
+        .collect();
+    assert_eq!(got, vec![(u(u5), ChangeKind::Insert)]);
+    assert_eq!(r.table("Item").unwrap().len(), 1);
 }

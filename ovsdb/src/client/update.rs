@@ -45,6 +45,10 @@ pub struct TableUpdate {
     pub table: usize,
     /// Row operations, by row UUID.
     pub rows: Vec<(Uuid, RowOp)>,
+    /// Insert notices: rows inserted into a table whose inserts the replica does not hold
+    /// ([`super::TableSelection::inserts`]), read as their UUIDs alone (a big transaction's
+    /// notices take 16 bytes each, no row operation).
+    pub notices: Vec<Uuid>,
 }
 
 /// A parsed `<table-updates>` / `<table-updates2>` object.
@@ -57,7 +61,10 @@ pub struct Update {
 impl Update {
     /// Number of row operations.
     pub fn row_count(&self) -> usize {
-        self.tables.iter().map(|t| t.rows.len()).sum()
+        self.tables
+            .iter()
+            .map(|t| t.rows.len() + t.notices.len())
+            .sum()
     }
 
     /// Parses `json` for `schema` in `format`. `what` names the message in errors.
@@ -86,7 +93,11 @@ impl Update {
                 .map_err(|d| bad(format!("table {tname} row {uuid_s}: {d}")))?;
                 rows.push((uuid, op));
             }
-            tables.push(TableUpdate { table, rows });
+            tables.push(TableUpdate {
+                table,
+                rows,
+                notices: Vec::new(),
+            });
         }
         Ok(Self { tables })
     }
@@ -102,10 +113,14 @@ impl Update {
         what: &str,
     ) -> Result<Self> {
         let mut de = serde_json::Deserializer::from_slice(json);
-        let upd = UpdatesSeed { schema, format }
-            .deserialize(&mut de)
-            .and_then(|u| de.end().map(|()| u))
-            .map_err(|e| ClientError::malformed(what, e.to_string()))?;
+        let upd = UpdatesSeed {
+            schema,
+            format,
+            notices: &[],
+        }
+        .deserialize(&mut de)
+        .and_then(|u| de.end().map(|()| u))
+        .map_err(|e| ClientError::malformed(what, e.to_string()))?;
         Ok(upd)
     }
 }
@@ -125,11 +140,14 @@ pub(crate) struct NotificationParams<T> {
 /// Parses the `params` of an `update`, `update2` or `update3` notification (`method`) from
 /// their JSON text: `[id, updates]`, or `[id, last-txn-id, updates]` for `update3`. `pick`
 /// gives, for the monitor id, the schema to read the updates with (and a tag returned with
-/// them), or `None` to skip them.
+/// them, and the tables (schema indexes) whose inserts are insert notices:
+/// [`MonitorSpec::insert_notices`](super::MonitorSpec)), or `None` to skip them. An insert into
+/// a notice table is read as its UUID alone (the replica keeps nothing else of it), so that the
+/// notices of a big transaction (hundreds of thousands of flows) cost no parsed columns.
 pub(crate) fn parse_notification_params<'s, T>(
     method: &str,
     json: &[u8],
-    pick: impl FnOnce(&str) -> Option<(T, &'s Schema)>,
+    pick: impl FnOnce(&str) -> Option<(T, &'s Schema, &'s [usize])>,
 ) -> Result<NotificationParams<T>> {
     let (format, with_txn) = match method {
         "update" => (UpdateFormat::V1, false),
@@ -168,7 +186,7 @@ struct ParamsSeed<F> {
 
 impl<'de, 's, T, F> DeserializeSeed<'de> for ParamsSeed<F>
 where
-    F: FnOnce(&str) -> Option<(T, &'s Schema)>,
+    F: FnOnce(&str) -> Option<(T, &'s Schema, &'s [usize])>,
 {
     type Value = NotificationParams<T>;
 
@@ -182,7 +200,7 @@ where
 
 impl<'de, 's, T, F> Visitor<'de> for ParamsSeed<F>
 where
-    F: FnOnce(&str) -> Option<(T, &'s Schema)>,
+    F: FnOnce(&str) -> Option<(T, &'s Schema, &'s [usize])>,
 {
     type Value = NotificationParams<T>;
 
@@ -203,10 +221,11 @@ where
             None
         };
         let updates = match (self.pick)(&id) {
-            Some((tag, schema)) => seq
+            Some((tag, schema, notices)) => seq
                 .next_element_seed(UpdatesSeed {
                     schema,
                     format: self.format,
+                    notices,
                 })?
                 .map(|u| (tag, u)),
             None => {
@@ -256,6 +275,7 @@ impl<'de> Visitor<'de> for CondSinceSeed<'_> {
             .next_element_seed(UpdatesSeed {
                 schema: self.schema,
                 format: UpdateFormat::V2,
+                notices: &[],
             })?
             .ok_or_else(missing)?;
         if seq.next_element::<IgnoredAny>()?.is_some() {
@@ -269,6 +289,8 @@ impl<'de> Visitor<'de> for CondSinceSeed<'_> {
 struct UpdatesSeed<'a> {
     schema: &'a Schema,
     format: UpdateFormat,
+    /// Tables whose `insert`s are notices (see [`parse_notification_params`]).
+    notices: &'a [usize],
 }
 
 impl<'de> DeserializeSeed<'de> for UpdatesSeed<'_> {
@@ -296,11 +318,16 @@ impl<'de> Visitor<'de> for UpdatesSeed<'_> {
                 .schema
                 .table_index(&tname)
                 .ok_or_else(|| de::Error::custom(format!("unknown table {tname}")))?;
-            let rows = m.next_value_seed(RowsSeed {
+            let (rows, notices) = m.next_value_seed(RowsSeed {
                 ts: &self.schema.tables[table],
                 format: self.format,
+                notices: self.notices.contains(&table),
             })?;
-            tables.push(TableUpdate { table, rows });
+            tables.push(TableUpdate {
+                table,
+                rows,
+                notices,
+            });
         }
         Ok(Update { tables })
     }
@@ -310,10 +337,15 @@ impl<'de> Visitor<'de> for UpdatesSeed<'_> {
 struct RowsSeed<'a> {
     ts: &'a TableSchema,
     format: UpdateFormat,
+    /// The table's `insert`s are notices: read as the UUID alone.
+    notices: bool,
 }
 
+/// A table's row operations and insert notices.
+type TableRows = (Vec<(Uuid, RowOp)>, Vec<Uuid>);
+
 impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
-    type Value = Vec<(Uuid, RowOp)>;
+    type Value = TableRows;
 
     fn deserialize<D: de::Deserializer<'de>>(
         self,
@@ -324,7 +356,7 @@ impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for RowsSeed<'_> {
-    type Value = Vec<(Uuid, RowOp)>;
+    type Value = TableRows;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "table {}: row updates (an object)", self.ts.name)
@@ -333,6 +365,7 @@ impl<'de> Visitor<'de> for RowsSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
         let tname = &self.ts.name;
         let mut rows = Vec::new();
+        let mut notices = Vec::new();
         while let Some(uuid_s) = m.next_key::<String>()? {
             let uuid = parse_uuid_str(&uuid_s).ok_or_else(|| {
                 de::Error::custom(format!("table {tname}: \"{uuid_s}\" is not a UUID"))
@@ -341,11 +374,17 @@ impl<'de> Visitor<'de> for RowsSeed<'_> {
                 .next_value_seed(RowUpdateSeed {
                     ts: self.ts,
                     format: self.format,
+                    notices: self.notices,
                 })
                 .map_err(|e| de::Error::custom(format!("table {tname} row {uuid_s}: {e}")))?;
-            rows.push((uuid, op));
+            match op {
+                RowOp::Insert(cols) if self.notices && cols.is_empty() => notices.push(uuid),
+                op => rows.push((uuid, op)),
+            }
         }
-        Ok(rows)
+        rows.shrink_to_fit();
+        notices.shrink_to_fit();
+        Ok((rows, notices))
     }
 }
 
@@ -353,6 +392,8 @@ impl<'de> Visitor<'de> for RowsSeed<'_> {
 struct RowUpdateSeed<'a> {
     ts: &'a TableSchema,
     format: UpdateFormat,
+    /// An `insert` is a notice: its columns are skipped.
+    notices: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for RowUpdateSeed<'_> {
@@ -401,6 +442,10 @@ impl<'de> Visitor<'de> for RowUpdateSeed<'_> {
                     ));
                 };
                 let op = match kind.as_str() {
+                    "insert" if self.notices => {
+                        m.next_value::<IgnoredAny>()?;
+                        RowOp::Insert(Vec::new())
+                    }
                     "initial" | "insert" => RowOp::Insert(m.next_value_seed(row(false))?),
                     "modify" => RowOp::Modify(m.next_value_seed(row(true))?),
                     "delete" => {
@@ -459,6 +504,9 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                 .map_err(|e| de::Error::custom(format!("column {cname}: {e}")))?;
             out.push((col.index, d));
         }
+        // The whole update is parsed before it is applied: a big one (the echo of a big
+        // transaction) would otherwise hold the room the vector grew by, up to as much again.
+        out.shrink_to_fit();
         Ok(out)
     }
 }
