@@ -301,8 +301,10 @@ impl<'a> TransactReader<'a> {
                 s,
                 b: s.as_bytes(),
                 pos: 0,
-                values: Vec::new(),
-                members: Vec::new(),
+                // Room for the nesting of usual operations: the stacks do not regrow (a
+                // dozen reallocations) on every request.
+                values: Vec::with_capacity(16),
+                members: Vec::with_capacity(16),
             },
             db: Cow::Borrowed(""),
             id: None,

@@ -405,7 +405,8 @@ pub(crate) fn execute_stream<'a, R: ResultSink>(
     let schema = db.schema.clone();
     let mut txn = Txn::new(&schema, db, ctx);
     // About the size of a northd operation; only a first guess for the results' buffer.
-    let mut results = R::with_capacity(req.remaining() / 256);
+    // At least one result's room: a small request's reply does not regrow.
+    let mut results = R::with_capacity(req.remaining() / 256 + 1);
     let mut n = 0;
     let id = loop {
         match req.next_op() {

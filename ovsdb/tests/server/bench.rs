@@ -19,7 +19,11 @@
 //! `OVNKIT_BENCH_RUNS=N` runs each case N times, the two servers alternating, and reports
 //! medians. Our server runs in a child
 //! process on a one-thread runtime like `ovnkit ovsdb-server`; `OVNKIT_SERVER_THREADS=2` gives it
-//! two worker threads instead.
+//! two worker threads instead. `OVNKIT_BENCH_BUSY_POLL_US=N` gives our server a busy-poll
+//! budget of N µs (`NetOptions::busy_poll`; off by default, as in `ovnkit ovsdb-server`).
+//! `OVNKIT_BENCH_CALLGRIND=OUT` (with `OVNKIT_BENCH_WHICH=ours`) runs our server under callgrind
+//! and counts its instructions over each timed section only (OUT may hold `%p`; one file per
+//! case, `OUT.1`: divide its `totals` by the transactions).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -341,6 +345,20 @@ fn throughput(
             (conn, reqs)
         })
         .collect();
+    // `OVNKIT_BENCH_CALLGRIND=OUT` (our server only): its instructions over the timed section.
+    let callgrind = std::env::var_os("OVNKIT_BENCH_CALLGRIND").is_some();
+    let callgrind_control = |args: &[&str]| {
+        let _ = Command::new("callgrind_control")
+            .args(args)
+            .arg(pid.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    };
+    if callgrind {
+        callgrind_control(&["-z"]);
+        callgrind_control(&["-i", "on"]);
+    }
     let cpu0 = process_cpu(pid);
     let start = Instant::now();
     let handles: Vec<_> = work
@@ -369,6 +387,10 @@ fn throughput(
     }
     let secs = start.elapsed().as_secs_f64();
     let cpu1 = process_cpu(pid);
+    if callgrind {
+        callgrind_control(&["-i", "off"]);
+        callgrind_control(&["-d"]);
+    }
     let n = (clients * per_client) as f64;
     if let Some((mut child, out)) = strace {
         let _ = Command::new("kill")

@@ -46,11 +46,19 @@ fn crash_child_server() {
             .build(),
     }
     .unwrap();
+    // `OVNKIT_BENCH_BUSY_POLL_US=N`: the busy-poll budget in microseconds (0: none), to compare.
+    let mut options = NetOptions::default();
+    if let Some(us) = std::env::var("OVNKIT_BENCH_BUSY_POLL_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        options.busy_poll = (us > 0).then(|| Duration::from_micros(us));
+    }
     rt.block_on(async {
         let _running = net::serve(
             Arc::new(Mutex::new(server)),
             &[Remote::Punix(PathBuf::from(sock))],
-            NetOptions::default(),
+            options,
         )
         .await
         .unwrap();
@@ -81,7 +89,24 @@ impl ChildServer {
     pub(crate) fn start(db: &Path, sock: &Path) -> Self {
         let _ = std::fs::remove_file(sock);
         let exe = std::env::current_exe().unwrap();
-        let child = Command::new(exe)
+        // `OVNKIT_BENCH_CALLGRIND=OUT`: the child runs under callgrind with instrumentation off
+        // (the benchmark switches it on for its timed section), its profile written to OUT.
+        let mut cmd = match std::env::var_os("OVNKIT_BENCH_CALLGRIND") {
+            Some(out) => {
+                let mut c = Command::new("valgrind");
+                c.arg("--tool=callgrind")
+                    .arg("--instr-atstart=no")
+                    .arg({
+                        let mut a = std::ffi::OsString::from("--callgrind-out-file=");
+                        a.push(out);
+                        a
+                    })
+                    .arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let child = cmd
             .args([
                 "--exact",
                 "crash::crash_child_server",

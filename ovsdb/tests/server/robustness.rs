@@ -101,3 +101,55 @@ fn bad_input_closes_only_that_connection() {
     drop(good);
     rt.block_on(running.shutdown());
 }
+
+/// With a busy-poll budget, back-to-back requests of several clients are answered, a client
+/// that pauses longer than the budget is still served, and the server stops cleanly.
+#[test]
+fn busy_poll_serves_back_to_back_and_paused_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = Arc::new(Mutex::new(Server::new(ServerConfig::default()).unwrap()));
+    let options = NetOptions {
+        busy_poll: Some(net::SUGGESTED_BUSY_POLL),
+        ..NetOptions::default()
+    };
+    let running = rt
+        .block_on(net::serve(server, &[Remote::Punix(sock.clone())], options))
+        .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = std::thread::spawn(move || {
+        rt.block_on(async move {
+            let _ = stop_rx.await;
+            running.shutdown().await;
+        });
+    });
+    let clients: Vec<_> = (0..3)
+        .map(|c| {
+            let sock = sock.clone();
+            std::thread::spawn(move || {
+                let mut s = UnixStream::connect(&sock).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                for i in 0..200 {
+                    if i % 50 == 49 {
+                        // Longer than the budget: spinning stops, the next request wakes it.
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    let r = roundtrip(
+                        &mut s,
+                        &format!(r#"{{"id":{i},"method":"echo","params":["c{c}-{i}"]}}"#),
+                    );
+                    assert!(r.contains(&format!("\"c{c}-{i}\"")), "{r}");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let _ = stop_tx.send(());
+    serving.join().unwrap();
+}
