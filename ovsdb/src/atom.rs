@@ -90,7 +90,7 @@ impl Atom {
                 .ok_or_else(|| expected("boolean")),
             AtomicType::String => json
                 .as_str()
-                .map(|s| Self::String(s.into()))
+                .map(|s| Self::String(symbols.string(s)))
                 .ok_or_else(|| expected("string")),
             AtomicType::Uuid => parse_uuid_json(json, symbols).map(Self::Uuid),
         }
@@ -340,6 +340,13 @@ impl serde::Serialize for Atom {
 pub trait SymbolResolver {
     /// The UUID `name` stands for, or `None` when named UUIDs are not allowed here.
     fn resolve(&mut self, name: &str) -> Option<Uuid>;
+
+    /// The shared string for a string atom's text `s`: a new one, unless the resolver keeps
+    /// strings it has seen (a transaction shares the repeated strings of its rows, such as
+    /// `external_ids` keys, among them).
+    fn string(&mut self, s: &str) -> Arc<str> {
+        s.into()
+    }
 }
 
 /// A resolver that rejects every named UUID.

@@ -443,6 +443,13 @@ impl Database {
         for tc in &changes.tables {
             let ts = &self.schema.tables[tc.table];
             let table = &mut self.tables[tc.table];
+            // Room for the inserted rows at once (a big commit inserts hundreds of thousands:
+            // the maps are not grown, and every row hashed again, one doubling at a time).
+            let inserted = tc.rows.iter().filter(|rc| rc.old.is_none()).count();
+            table.rows.reserve(inserted);
+            for index in &mut table.indexes {
+                index.slots.reserve(inserted);
+            }
             // Index keys: remove every old key first, then add new ones (rows may swap keys).
             for rc in &tc.rows {
                 if let Some(old) = &rc.old {

@@ -14,7 +14,7 @@ use crate::condition::Condition;
 use crate::datum::Datum;
 use crate::db::{ChangeSet, Database, Row, RowChange, Table, TableChanges, TxnContext, TxnOutcome};
 use crate::error::{Error, Result};
-use crate::hash::{FastMap, PrehashedMap};
+use crate::hash::{FastMap, FastState, PrehashedMap};
 use crate::json::{JsonRef, JsonView, TransactReader};
 use crate::mutation::Mutation;
 use crate::parser::{Kind, ObjParser};
@@ -97,6 +97,38 @@ struct Symbol {
 struct Symbols<'a> {
     map: &'a mut FastMap<String, Symbol>,
     rng: &'a mut StdRng,
+    strings: &'a mut Strings,
+}
+
+/// The short strings of a transaction's string atoms, each kept once and shared by every row
+/// that has it: northd's logical flows repeat a few dozen `external_ids` keys and values,
+/// pipelines and actions hundreds of thousands of times, and a new allocation for each (and
+/// its release with the row) cost more than finding it here.
+#[derive(Debug, Default)]
+struct Strings {
+    set: HashSet<Arc<str>, FastState>,
+}
+
+impl Strings {
+    /// Longer strings (a flow's `match`) are rarely repeated: they are not looked up.
+    const MAX_LEN: usize = 48;
+    /// Distinct strings kept at most (unique short strings, such as port names, stop being
+    /// added once the set is this big).
+    const MAX_STRINGS: usize = 1 << 16;
+
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if s.len() > Self::MAX_LEN {
+            return s.into();
+        }
+        if let Some(a) = self.set.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = s.into();
+        if self.set.len() < Self::MAX_STRINGS {
+            self.set.insert(a.clone());
+        }
+        a
+    }
 }
 
 impl SymbolResolver for Symbols<'_> {
@@ -113,6 +145,10 @@ impl SymbolResolver for Symbols<'_> {
             },
         );
         Some(uuid)
+    }
+
+    fn string(&mut self, s: &str) -> Arc<str> {
+        self.strings.get(s)
     }
 }
 
@@ -143,6 +179,8 @@ struct Txn<'a> {
     rng: &'a mut StdRng,
     rows: TouchedTables,
     symbols: FastMap<String, Symbol>,
+    /// See [`Strings`].
+    strings: Strings,
     /// See [`MemberOrder`].
     member_order: MemberOrder,
     comments: Vec<String>,
@@ -449,6 +487,7 @@ pub(crate) fn replay(db: &mut Database, record: &Value) -> Result<Arc<ChangeSet>
         rng: &mut db.rng,
         rows: TouchedTables::default(),
         symbols: FastMap::default(),
+        strings: Strings::default(),
         member_order: MemberOrder::default(),
         comments: Vec::new(),
         durable: false,
@@ -584,6 +623,7 @@ impl<'a> Txn<'a> {
             rng: &mut db.rng,
             rows: TouchedTables::default(),
             symbols: FastMap::default(),
+            strings: Strings::default(),
             // The order of the previous transaction's rows: a client's transactions name the
             // same columns again and again.
             member_order: std::mem::take(&mut db.member_order),
@@ -612,6 +652,7 @@ impl Txn<'_> {
         Symbols {
             map: &mut self.symbols,
             rng: self.rng,
+            strings: &mut self.strings,
         }
     }
 
@@ -741,6 +782,7 @@ impl Txn<'_> {
                 &mut Symbols {
                     map: &mut self.symbols,
                     rng: self.rng,
+                    strings: &mut self.strings,
                 },
             )?;
             match named.iter_mut().find(|(c, _)| *c == col.index) {

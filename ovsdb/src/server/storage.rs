@@ -372,6 +372,10 @@ pub fn commit_record_text(schema: &Schema, changes: &ChangeSet, date_ms: i64) ->
     write_commit_record(&mut out, schema, changes, date_ms).then_some(out)
 }
 
+/// After this many rows of a table, [`write_commit_record`] reserves room for the table's
+/// other rows.
+const RESERVE_AFTER_ROWS: usize = 1024;
+
 /// Appends [`commit_record_text`]'s text to `out`; returns false, with nothing appended, when
 /// nothing persistent changed.
 fn write_commit_record(
@@ -399,7 +403,15 @@ fn write_commit_record(
         write_json_str(out, &ts.name);
         out.extend_from_slice(b":{");
         let mut any_row = false;
-        for rc in &tc.rows {
+        let rows_start = out.len();
+        for (i, rc) in tc.rows.iter().enumerate() {
+            if i == RESERVE_AFTER_ROWS {
+                // A big commit's record (hundreds of MB for a northd round) gets room for its
+                // other rows at once, estimated from the first ones, instead of being grown
+                // (and copied, and its fresh pages faulted in) one doubling at a time.
+                let per_row = (out.len() - rows_start) / RESERVE_AFTER_ROWS + 1;
+                out.reserve(per_row.saturating_mul(tc.rows.len() - i) / 8 * 9);
+            }
             let row_start = out.len();
             if any_row {
                 out.push(b',');

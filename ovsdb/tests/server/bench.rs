@@ -243,6 +243,8 @@ struct ProcessCpu {
     sleeps: u64,
     /// Involuntary context switches (preemptions) summed over its threads.
     preempted: u64,
+    /// Minor page faults (pages the kernel gave it, zeroed, or mapped again).
+    minflt: u64,
 }
 
 /// CPU time and context switches of process `pid` so far.
@@ -277,6 +279,7 @@ fn process_cpu(pid: u32) -> ProcessCpu {
         .collect();
     c.user = f.get(11).copied().unwrap_or(0);
     c.sys = f.get(12).copied().unwrap_or(0);
+    c.minflt = f.get(7).copied().unwrap_or(0);
     c
 }
 
@@ -971,12 +974,13 @@ fn bench_big_commit() {
                 results.last().unwrap()
             );
             report.push(format!(
-                "run {run} {}: CPU {:.0} ms (user {} + sys {} ticks), reply after {reply_secs:.2} s, update ({update_len} bytes) after {secs:.2} s; \
+                "run {run} {}: CPU {:.0} ms (user {} + sys {} ticks, {} minor faults), reply after {reply_secs:.2} s, update ({update_len} bytes) after {secs:.2} s; \
                  peak RSS {} MiB (before {} MiB), RSS after {} MiB (before {} MiB)",
                 if ours { "ours" } else { "real" },
                 (cpu1.ns - cpu0.ns) as f64 / 1e6,
                 cpu1.user - cpu0.user,
                 cpu1.sys - cpu0.sys,
+                cpu1.minflt - cpu0.minflt,
                 peak / 1024,
                 base_peak / 1024,
                 rss / 1024,
