@@ -162,7 +162,8 @@ fn owned_ips(
 
 /// Builds the switch-side flows of every router port of `lr` peering a switch port.
 pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
-    let vips = crate::router::lb::vip_ips(ctx, lr);
+    let info = crate::router::lb::router_lb_info(ctx, lr);
+    let vips = &info.ips;
     for p in lr.ports.iter().filter(|p| p.enabled) {
         let Some(Peer::Switch { port }) = &p.peer else {
             continue;
@@ -187,7 +188,7 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         } else {
             Actions(to_router.clone())
         };
-        for (v6, ip) in owned_ips(ctx, lr, &vips, p) {
+        for (v6, ip) in owned_ips(ctx, lr, vips, p) {
             let m = Match::eq(FLOODED, 0u64);
             let m = if v6 {
                 m.and_pred(crate::flow::Pred::NdNs)
