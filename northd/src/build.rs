@@ -406,6 +406,8 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
             info
         })
         .collect();
+    // The load balancer group sets of routers, made once for both flow threads.
+    let shared_groups = router::lb::SharedGroupFlows::default();
     let router_ctx = || RouterCtx {
         nb,
         features: state.features,
@@ -416,12 +418,15 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         warnings: std::cell::RefCell::default(),
         topology: std::cell::OnceCell::new(),
         dp_keys: &dp_tunnel_keys,
-        lb_flows: std::cell::RefCell::new(router::lb::LbFlowCache::with_routers(
-            router_views
-                .iter()
-                .map(|lr| lr.dp)
-                .zip(router_lbs.iter().map(std::sync::Arc::clone)),
-        )),
+        lb_flows: std::cell::RefCell::new(
+            router::lb::LbFlowCache::with_routers(
+                router_views
+                    .iter()
+                    .map(|lr| lr.dp)
+                    .zip(router_lbs.iter().map(std::sync::Arc::clone)),
+            )
+            .with_shared_groups(&shared_groups),
+        ),
     };
     // The flows are built on two threads, each into a table of its own, merged after (the
     // table iterates in flow order whatever the order flows were added in, so the content is

@@ -134,7 +134,13 @@ pub fn proto_of(actions: &str) -> Option<CoppProto> {
         }
         // Words start after a non-identifier byte.
         let start_ok = at == 0 || !is_ident(bytes[at - 1]);
-        if start_ok && is_ident(bytes[at]) {
+        if start_ok && bytes[at].is_ascii_digit() {
+            // An address or a number: no action word starts with a digit.
+            at += bytes[at..]
+                .iter()
+                .position(|b| !is_ident(*b))
+                .unwrap_or(bytes.len() - at);
+        } else if start_ok && is_ident(bytes[at]) {
             let end = bytes[at..]
                 .iter()
                 .position(|b| !is_ident(*b))
@@ -157,6 +163,34 @@ fn is_ident(b: u8) -> bool {
 
 /// The protocol of action word `word`, followed by `rest`.
 fn word_proto(word: &str, rest: &str) -> Option<CoppProto> {
+    // Most words are neither (fields, addresses, other actions): rejected before `rest` is
+    // looked at.
+    if !matches!(
+        word,
+        "arp"
+            | "nd_ns"
+            | "nd_na"
+            | "nd_na_router"
+            | "icmp4"
+            | "icmp4_error"
+            | "icmp6"
+            | "icmp6_error"
+            | "tcp_reset"
+            | "sctp_abort"
+            | "reject"
+            | "put_arp"
+            | "put_nd"
+            | "put_dhcp_opts"
+            | "put_dhcpv6_opts"
+            | "dns_lookup"
+            | "put_nd_ra_opts"
+            | "trigger_event"
+            | "igmp"
+            | "handle_svc_check"
+            | "handle_bfd_msg"
+    ) {
+        return None;
+    }
     let rest = rest.trim_start();
     let nested = rest.starts_with('{');
     let call = rest.starts_with('(');

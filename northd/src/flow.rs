@@ -393,16 +393,20 @@ impl Match {
 
     /// A named predicate.
     pub fn pred(p: Pred) -> Self {
-        Self {
-            terms: vec![Term::Pred(p)],
-        }
+        Self::first(Term::Pred(p))
     }
 
     /// `field == value`.
     pub fn eq(field: Field, value: impl Into<Value>) -> Self {
-        Self {
-            terms: vec![Term::Eq(field, value.into())],
-        }
+        Self::first(Term::Eq(field, value.into()))
+    }
+
+    /// A match starting with `term`, with room for the few terms most matches get (one
+    /// allocation rather than one per growth step).
+    fn first(term: Term) -> Self {
+        let mut terms = Vec::with_capacity(4);
+        terms.push(term);
+        Self { terms }
     }
 
     /// `field== value`: the spacing ovn-northd uses in a few router matches.
@@ -459,13 +463,15 @@ impl Match {
     }
 
     /// `self && field == value`.
-    pub fn and_eq(self, field: Field, value: impl Into<Value>) -> Self {
-        self.and(Self::eq(field, value))
+    pub fn and_eq(mut self, field: Field, value: impl Into<Value>) -> Self {
+        self.terms.push(Term::Eq(field, value.into()));
+        self
     }
 
     /// `self && pred`.
-    pub fn and_pred(self, p: Pred) -> Self {
-        self.and(Self::pred(p))
+    pub fn and_pred(mut self, p: Pred) -> Self {
+        self.terms.push(Term::Pred(p));
+        self
     }
 }
 
@@ -1088,8 +1094,9 @@ pub struct SharedFlows {
     id: u64,
     keys: Vec<Arc<FlowKey>>,
     /// Some flow hands packets to ovn-controller with a CoPP protocol (so a datapath with a
-    /// CoPP may need its own metered copies).
-    meterable: bool,
+    /// CoPP may need its own metered copies): found on first need (only a datapath with a
+    /// CoPP asks; most builds have none).
+    meterable: OnceLock<bool>,
 }
 
 /// The identity of the next [`SharedFlows`] set.
@@ -1101,10 +1108,16 @@ impl SharedFlows {
         Self {
             id: NEXT_SET_ID.fetch_add(1, AtomicOrdering::Relaxed),
             keys: table.keys.clone(),
-            meterable: table
-                .keys
-                .iter()
-                .any(|k| crate::copp::proto_of(&k.actions).is_some()),
+            meterable: OnceLock::new(),
+        }
+    }
+
+    /// The flows of `table`, taken from it (no copy of its handles to drop with it).
+    pub fn from_table(table: FlowTable) -> Self {
+        Self {
+            id: NEXT_SET_ID.fetch_add(1, AtomicOrdering::Relaxed),
+            keys: table.keys,
+            meterable: OnceLock::new(),
         }
     }
 
@@ -1113,16 +1126,23 @@ impl SharedFlows {
     pub fn union<'s>(sets: impl IntoIterator<Item = &'s Self>) -> Self {
         let mut seen: std::collections::HashSet<&FlowKey> = std::collections::HashSet::new();
         let mut keys = Vec::new();
-        let mut meterable = false;
         for set in sets {
-            meterable |= set.meterable;
             keys.extend(set.keys.iter().filter(|k| seen.insert(&***k)).cloned());
         }
         Self {
             id: NEXT_SET_ID.fetch_add(1, AtomicOrdering::Relaxed),
             keys,
-            meterable,
+            meterable: OnceLock::new(),
         }
+    }
+
+    /// True when some flow of the set hands packets to ovn-controller with a CoPP protocol.
+    fn meterable(&self) -> bool {
+        *self.meterable.get_or_init(|| {
+            self.keys
+                .iter()
+                .any(|k| crate::copp::proto_of(&k.actions).is_some())
+        })
     }
 
     /// The flows.
@@ -1566,7 +1586,7 @@ impl FlowTable {
     /// Adds every flow of `shared` on datapath `dp`. After the first time a set is added, this
     /// costs one step whatever the number of flows in the set.
     pub fn add_shared(&mut self, shared: &SharedFlows, dp: DpIndex) {
-        if shared.meterable && self.copp_of(dp).is_some() {
+        if self.copp_of(dp).is_some() && shared.meterable() {
             // This datapath's copies of the set's controller flows carry its meter: its
             // flows are added one by one, outside the set's group.
             for k in &shared.keys {

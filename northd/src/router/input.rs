@@ -352,23 +352,6 @@ fn peer_has_localnet(ctx: &RouterCtx<'_>, p: &RouterPort) -> bool {
         .is_some_and(|sw| sw.ports.iter().any(|sp| sp.type_ == LspType::Localnet))
 }
 
-/// The router addresses excluded from the priority-60 "drop traffic to the router" flows:
-/// `snat` external addresses, forced SNAT addresses and load balancer VIPs.
-fn undropped_ips(ctx: &RouterCtx<'_>, lr: &Router) -> BTreeSet<IpAddr> {
-    // The VIPs (possibly thousands) first, copied as a set; then the few others.
-    let mut out: BTreeSet<IpAddr> = super::lb::router_lb_info(ctx, lr).ips.clone();
-    out.extend(
-        lr.nat_rules
-            .iter()
-            .filter(|r| r.kind == super::nat::NatKind::Snat)
-            .map(|r| r.external),
-    );
-    for key in ["dnat_force_snat_ip", "lb_force_snat_ip"] {
-        out.extend(super::nat::force_snat_ips(lr, key).into_iter().flatten());
-    }
-    out
-}
-
 /// `lr_in_ip_input`: what the router does with packets for itself.
 fn build_ip_input(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
     let dp = lr.dp;
@@ -411,7 +394,9 @@ fn build_ip_input(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             .options
             .get("lb_force_snat_ip")
             .is_some_and(|v| v == "router_ip");
-    let keep = undropped_ips(ctx, lr);
+    // Router addresses not dropped by the priority-60 "traffic to the router" flows: `snat`
+    // external addresses, forced SNAT addresses and load balancer VIPs.
+    let keep = super::nat::VipsOrSnat::of(ctx, lr);
     let single_dgp = {
         let mut d = lr.dgps();
         match (d.next(), d.next()) {

@@ -517,7 +517,8 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         }
     };
     let mut cache = ctx.lb_flows.borrow_mut();
-    let variant = cache.flows.entry((force, gw_name)).or_default();
+    let shared = cache.shared;
+    let variant = cache.flows.entry((force, gw_name.clone())).or_default();
     // The load balancers of the router's groups come as one set per group (the same on
     // every router using the group: on OVN-Kubernetes, every Service's load balancer on
     // every gateway router); the others one by one. Either way the table holds the same
@@ -541,21 +542,27 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             None => (Vec::new(), lbs.clone()),
         };
     for g in groups {
-        let table = variant.groups.entry(g).or_insert_with(|| {
+        let make = || {
             let mut t = FlowTable::default();
             let members = ctx.nb.lb_groups.get(&g).map(|g| &g.load_balancer);
             for lb in members.into_iter().flatten().filter_map(|r| ctx.lbs.get(r)) {
                 vip_flows(lb, &mut t);
             }
-            SharedFlows::new(&t)
-        });
-        flows.add_shared(table, dp);
+            SharedFlows::from_table(t)
+        };
+        match shared {
+            Some(shared) => {
+                let cell = shared.cell((force, gw_name.clone(), g));
+                flows.add_shared(cell.get_or_init(make), dp);
+            }
+            None => flows.add_shared(variant.groups.entry(g).or_insert_with(make), dp),
+        }
     }
     for lb in own {
         let table = variant.lbs.entry(lb.nb).or_insert_with(|| {
             let mut t = FlowTable::default();
             vip_flows(lb, &mut t);
-            SharedFlows::new(&t)
+            SharedFlows::from_table(t)
         });
         flows.add_shared(table, dp);
     }
@@ -645,6 +652,9 @@ fn hash_fields(nb_lbs: &NbLbs, lb: &LoadBalancer) -> Option<String> {
 #[derive(Debug, Default)]
 pub struct LbFlowCache<'a> {
     flows: BTreeMap<(bool, Option<String>), VariantFlows>,
+    /// Load balancer group sets shared with the other threads building router flows (made
+    /// once for all), instead of the per-variant `groups` of this cache.
+    shared: Option<&'a SharedGroupFlows>,
     /// Every load balancer by reference, with its `neighbor_responder`.
     index: Option<LbIndex<'a>>,
     routers: HashMap<DpIndex, Arc<RouterLbs<'a>>>,
@@ -666,6 +676,36 @@ impl<'a> LbFlowCache<'a> {
             routers: routers.into_iter().collect(),
             ..Self::default()
         }
+    }
+
+    /// This cache taking its load balancer group sets from `shared` (one per build, shared by
+    /// the threads building flows: each set is made once, by the first thread needing it).
+    pub fn with_shared_groups(mut self, shared: &'a SharedGroupFlows) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+}
+
+/// The key of a group's flow set: variant (forced SNAT, DGP name) and group.
+type GroupKey = (bool, Option<String>, Ref<nb::LoadBalancerGroup>);
+
+/// The flow sets of load balancer groups on routers, by variant and group, shared by the
+/// threads building router flows (see [`LbFlowCache::with_shared_groups`]). On
+/// OVN-Kubernetes every gateway router has the Service group: its set (every Service's
+/// flows) is made once rather than once per thread.
+#[derive(Debug, Default)]
+pub struct SharedGroupFlows {
+    sets: std::sync::Mutex<HashMap<GroupKey, Arc<std::sync::OnceLock<SharedFlows>>>>,
+}
+
+impl SharedGroupFlows {
+    /// The cell of one set (empty until a thread makes the set).
+    fn cell(&self, key: GroupKey) -> Arc<std::sync::OnceLock<SharedFlows>> {
+        let mut sets = self
+            .sets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(sets.entry(key).or_default())
     }
 }
 

@@ -132,6 +132,33 @@ pub fn resolve_match(ip: IpAddr) -> Match {
     }
 }
 
+/// The router's load balancer VIPs and its [`snat_ips`], looked up without copying the VIP
+/// set (thousands of addresses on an OVN-Kubernetes gateway router).
+pub(super) struct VipsOrSnat<'a> {
+    vips: std::sync::Arc<super::lb::RouterLbs<'a>>,
+    snat: BTreeSet<IpAddr>,
+}
+
+impl<'a> VipsOrSnat<'a> {
+    /// The addresses of router `lr`.
+    pub(super) fn of(ctx: &RouterCtx<'a>, lr: &Router) -> Self {
+        Self {
+            vips: super::lb::router_lb_info(ctx, lr),
+            snat: snat_ips(lr),
+        }
+    }
+
+    /// True when `ip` is a VIP or a SNAT address.
+    pub(super) fn contains(&self, ip: &IpAddr) -> bool {
+        self.vips.ips.contains(ip) || self.snat.contains(ip)
+    }
+
+    /// True when there is no such address.
+    pub(super) fn is_empty(&self) -> bool {
+        self.vips.ips.is_empty() && self.snat.is_empty()
+    }
+}
+
 /// The addresses a router SNATs many-to-one to: the external IPs of its `snat` rules (not
 /// `dnat_and_snat`) and its `dnat_force_snat_ip` / `lb_force_snat_ip` addresses. A router port
 /// IP in this set is not dropped in `lr_in_ip_input` (replies to SNATed traffic go through
@@ -278,9 +305,7 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
 /// Router IPs that are also SNAT addresses (or load balancer VIPs) are dropped in
 /// `lr_in_arp_resolve` rather than routed (priority 2, per port and family).
 fn build_own_snat_ip_drops(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
-    // The VIPs (possibly thousands) copied as a set, then the SNAT addresses.
-    let mut keep = super::lb::router_lb_info(ctx, lr).ips.clone();
-    keep.extend(snat_ips(lr));
+    let keep = VipsOrSnat::of(ctx, lr);
     if keep.is_empty() {
         return;
     }

@@ -162,7 +162,8 @@ fn owned_ips(
 
 /// Builds the switch-side flows of every router port of `lr` peering a switch port.
 pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
-    let vips = crate::router::lb::vip_ips(ctx, lr);
+    let info = crate::router::lb::router_lb_info(ctx, lr);
+    let vips = &info.ips;
     for p in &lr.ports {
         let Some(Peer::Switch { port: peer }) = &p.peer else {
             continue;
@@ -175,7 +176,7 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             ctx, &p.name, peer,
         ));
         for (sw, port) in &targets {
-            switch_side(ctx, lr, &vips, p, sw, port, flows);
+            switch_side(ctx, lr, vips, p, sw, port, flows);
         }
     }
 }

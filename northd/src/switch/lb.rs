@@ -239,7 +239,7 @@ pub fn lb_flow_cache<'a>(lbs: impl IntoIterator<Item = &'a LoadBalancer>) -> LbF
             .map(|lb| {
                 let mut t = FlowTable::default();
                 build_lb(0, lb, &mut t);
-                (lb.nb, SharedFlows::new(&t))
+                (lb.nb, SharedFlows::from_table(t))
             })
             .collect(),
         by_group: HashMap::new(),
