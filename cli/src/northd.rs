@@ -28,7 +28,7 @@ use ovn_nb::model as nb;
 use ovn_sb::model as sb;
 use ovsdb::client::{
     ChangeKind, Client, ClientConfig, IndexSpec, MonitorSelect, Replica, TrackedChange, Txn,
-    TxnReply, TxnStream,
+    TxnReply,
 };
 use ovsdb::model::Uuid;
 use ovsdb::model::{Model, Ref};
@@ -761,6 +761,7 @@ impl Daemon {
             }
         };
         let sink = TextSink::new(stream.sender());
+        let runtime = tokio::runtime::Handle::current();
         let (engine, planned) = Engine::new_with(snapshot, state, |content| {
             let start = Instant::now();
             let txn = SbTxn::with_sink(sink);
@@ -773,17 +774,24 @@ impl Daemon {
             let inserts = txn.inserts();
             // What the sink has not been handed yet.
             let rest = txn.into_bytes().map_err(|e| e.to_string())?;
-            Ok::<_, String>((start, n_ops, inserts, rest, writes))
+            // The request is ended here, as soon as its text is complete, not once the engine
+            // has indexed the content: the SB server only starts executing a transaction once
+            // it has all of it. (A runtime task ends it and waits for the reply.)
+            stream.send(rest.into());
+            let reply = runtime.spawn(stream.finish(n_ops, inserts));
+            Ok::<_, String>((start, start.elapsed(), n_ops, writes, reply))
         });
         drop(current);
         *self.flows.borrow_mut() = flows;
         // A failed plan drops the stream unfinished: the connection is reset (nothing of the
         // partial transaction is committed).
-        let (plan_start, n_ops, inserts, rest, writes) = planned?;
+        let (plan_start, plan, n_ops, writes, reply) = planned?;
         // Build until the plan started; plan (and serialization) from there on, overlapped
-        // with the engine's indexing: the two add up to the wall time.
+        // with the engine's indexing: the two add up to the wall time. `plan_ms`: until the SB
+        // request was complete.
         let build_ms = plan_start.saturating_duration_since(t).as_millis() as u64;
         let diff_ms = plan_start.elapsed().as_millis() as u64;
+        let plan_ms = plan.as_millis() as u64;
         memory_at("build, plan and serialize");
         let content = engine.content();
         for w in &content.warnings {
@@ -798,7 +806,7 @@ impl Daemon {
         let mut engine = engine;
         engine.release_content();
         trimmed_memory_at("serialize");
-        let reply = self.finish_sb_stream(stream, rest, n_ops, inserts).await?;
+        let reply = self.sb_stream_reply(reply).await?;
         self.record_flows(&writes, &reply);
         drop(writes);
         trimmed_memory_at("SB commit");
@@ -806,6 +814,7 @@ impl Daemon {
             parse_ms,
             build_ms,
             diff_ms,
+            plan_ms,
             sb_write_ms = t.elapsed().as_millis() as u64,
             ops = n_ops,
             flows,
@@ -973,18 +982,16 @@ impl Daemon {
         })
     }
 
-    /// Ends a streamed SB transaction with `rest` (the last of its text; `n_ops` operations,
-    /// `inserts` as [`northd::diff::SbTxn::inserts`] gives them), waits for the commit, then as
-    /// [`Self::write_sb`]. A round with nothing to change commits an empty transaction.
-    async fn finish_sb_stream(
+    /// Waits for the commit of a streamed SB transaction (`reply`: the task that ended it with
+    /// [`ovsdb::client::TxnStream::finish`]), then as [`Self::write_sb`]. A round with nothing to change
+    /// commits an empty transaction.
+    async fn sb_stream_reply(
         &self,
-        stream: TxnStream,
-        rest: Vec<u8>,
-        n_ops: usize,
-        inserts: Vec<(usize, String)>,
+        reply: tokio::task::JoinHandle<ovsdb::client::Result<TxnReply>>,
     ) -> Result<TxnReply, String> {
-        stream.send(rest.into());
-        let r = stream.finish(n_ops, inserts).await;
+        let r = reply
+            .await
+            .unwrap_or(Err(ovsdb::client::ClientError::Closed));
         let reply = self.sb_written(r)?;
         self.after_sb_write();
         Ok(reply)

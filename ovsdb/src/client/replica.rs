@@ -2,7 +2,6 @@
 //! updates, with indexes and change tracking. No I/O: the connection task feeds it parsed
 //! [`Update`]s; tests feed it directly.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -13,6 +12,7 @@ use super::index::{Index, IndexSpec};
 use super::update::{RowOp, Update};
 use crate::atom::Atom;
 use crate::datum::Datum;
+use crate::hash::FastMap;
 use crate::schema::{Schema, TableSchema};
 
 /// Entries the emptied maps of tracked changes keep room for.
@@ -104,7 +104,8 @@ struct TableReplica {
     columns: Vec<usize>,
     /// The server reports rows inserted after the snapshot (see [`TableSelection::inserts`]).
     inserts: bool,
-    rows: HashMap<Uuid, Arc<Row>>,
+    /// (Keyed with the crate's fast hasher: a whole database goes through these maps.)
+    rows: FastMap<Uuid, Arc<Row>>,
     indexes: Vec<Index>,
 }
 
@@ -128,10 +129,10 @@ pub struct Replica {
     schema: Arc<Schema>,
     tables: Vec<Option<TableReplica>>,
     tracking: bool,
-    pending: HashMap<(usize, Uuid), Option<Arc<Row>>>,
+    pending: FastMap<(usize, Uuid), Option<Arc<Row>>>,
     /// Deletions, modifications and insert notices of rows the replica does not hold, in tables
     /// whose inserts the server does not report.
-    blind: HashMap<(usize, Uuid), ChangeKind>,
+    blind: FastMap<(usize, Uuid), ChangeKind>,
     applied: u64,
     resets: u64,
 }
@@ -177,7 +178,7 @@ impl Replica {
             out[ti] = Some(TableReplica {
                 columns,
                 inserts: sel.inserts,
-                rows: HashMap::new(),
+                rows: FastMap::default(),
                 indexes: idx,
             });
         }
@@ -204,8 +205,8 @@ impl Replica {
             schema,
             tables: out,
             tracking: true,
-            pending: HashMap::new(),
-            blind: HashMap::new(),
+            pending: FastMap::default(),
+            blind: FastMap::default(),
             applied: 0,
             resets: 0,
         })
@@ -376,7 +377,7 @@ impl Replica {
         if let Some(ChangeKind::Insert) = self.blind.get(&(table, uuid)) {
             self.blind.remove(&(table, uuid));
             if self.blind.is_empty() && self.blind.capacity() > SPARE_ROOM {
-                self.blind = HashMap::new();
+                self.blind = FastMap::default();
             }
         }
     }
@@ -532,10 +533,10 @@ impl Replica {
         // A big update (a whole database, the echo of a big transaction) left the maps as big
         // as it was: their room is given back.
         if self.pending.capacity() > SPARE_ROOM {
-            self.pending = HashMap::new();
+            self.pending = FastMap::default();
         }
         if self.blind.capacity() > SPARE_ROOM {
-            self.blind = HashMap::new();
+            self.blind = FastMap::default();
         }
         out
     }

@@ -14,7 +14,7 @@ use super::error::{ClientError, Result};
 use crate::atom::{parse_uuid_str, Atom, NoSymbols};
 use crate::datum::Datum;
 use crate::schema::{Schema, TableSchema};
-use crate::types::ColumnType;
+use crate::types::{AtomicType, ColumnType};
 
 /// Which notation a `<table-updates>` object uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +285,39 @@ impl<'de> Visitor<'de> for CondSinceSeed<'_> {
     }
 }
 
+/// A string of the text: borrowed unless it has escapes (row UUIDs and column names, once per
+/// row and column of a whole database, cost no allocation).
+struct Text<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Text<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                s: &'de str,
+            ) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(s)))
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(s.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// `<table-updates>`: table name to the rows' updates.
 struct UpdatesSeed<'a> {
     schema: &'a Schema,
@@ -366,7 +399,7 @@ impl<'de> Visitor<'de> for RowsSeed<'_> {
         let tname = &self.ts.name;
         let mut rows = Vec::new();
         let mut notices = Vec::new();
-        while let Some(uuid_s) = m.next_key::<String>()? {
+        while let Some(Text(uuid_s)) = m.next_key::<Text<'de>>()? {
             let uuid = parse_uuid_str(&uuid_s).ok_or_else(|| {
                 de::Error::custom(format!("table {tname}: \"{uuid_s}\" is not a UUID"))
             })?;
@@ -436,12 +469,12 @@ impl<'de> Visitor<'de> for RowUpdateSeed<'_> {
                 })
             }
             UpdateFormat::V2 => {
-                let Some(kind) = m.next_key::<String>()? else {
+                let Some(Text(kind)) = m.next_key::<Text<'de>>()? else {
                     return Err(de::Error::custom(
                         "row update must have exactly one member, has 0",
                     ));
                 };
-                let op = match kind.as_str() {
+                let op = match &*kind {
                     "insert" if self.notices => {
                         m.next_value::<IgnoredAny>()?;
                         RowOp::Insert(Vec::new())
@@ -493,14 +526,17 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(m.size_hint().unwrap_or(0));
-        while let Some(cname) = m.next_key::<String>()? {
+        while let Some(Text(cname)) = m.next_key::<Text<'de>>()? {
             let col = self
                 .ts
                 .column(&cname)
                 .ok_or_else(|| de::Error::custom(format!("unknown column {cname}")))?;
-            // One column's value as a (small) tree at a time.
-            let v: Value = m.next_value()?;
-            let d = parse_datum(&v, &col.type_, self.diff)
+            // Read straight into a datum, as `parse_datum` reads the column's JSON value.
+            let d = m
+                .next_value_seed(DatumSeed {
+                    ty: &col.type_,
+                    diff: self.diff,
+                })
                 .map_err(|e| de::Error::custom(format!("column {cname}: {e}")))?;
             out.push((col.index, d));
         }
@@ -508,6 +544,329 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         // transaction) would otherwise hold the room the vector grew by, up to as much again.
         out.shrink_to_fit();
         Ok(out)
+    }
+}
+
+/// One atom of type `atomic`, read from the text as [`Atom::from_json_unchecked`] reads its
+/// JSON value (no named UUIDs).
+#[derive(Clone, Copy)]
+struct AtomSeed(AtomicType);
+
+fn atom_from_i64<E: de::Error>(atomic: AtomicType, i: i64) -> std::result::Result<Atom, E> {
+    match atomic {
+        AtomicType::Integer => Ok(Atom::Integer(i)),
+        AtomicType::Real => Ok(Atom::Real(i as f64)),
+        other => Err(E::custom(format!("expected {}", other.name()))),
+    }
+}
+
+fn atom_from_u64<E: de::Error>(atomic: AtomicType, u: u64) -> std::result::Result<Atom, E> {
+    match atomic {
+        AtomicType::Integer => i64::try_from(u)
+            .map(Atom::Integer)
+            .map_err(|_| E::custom("expected integer")),
+        AtomicType::Real => Ok(Atom::Real(u as f64)),
+        other => Err(E::custom(format!("expected {}", other.name()))),
+    }
+}
+
+fn atom_from_f64<E: de::Error>(atomic: AtomicType, f: f64) -> std::result::Result<Atom, E> {
+    // 2^63: the first integral double beyond i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    match atomic {
+        AtomicType::Integer if f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) => {
+            Ok(Atom::Integer(f as i64))
+        }
+        AtomicType::Real if f.is_finite() => Ok(Atom::Real(f)),
+        other => Err(E::custom(format!("expected {}", other.name()))),
+    }
+}
+
+fn atom_from_str<E: de::Error>(atomic: AtomicType, s: &str) -> std::result::Result<Atom, E> {
+    match atomic {
+        AtomicType::String => Ok(Atom::String(s.into())),
+        other => Err(E::custom(format!("expected {}", other.name()))),
+    }
+}
+
+fn atom_from_bool<E: de::Error>(atomic: AtomicType, b: bool) -> std::result::Result<Atom, E> {
+    match atomic {
+        AtomicType::Boolean => Ok(Atom::Boolean(b)),
+        other => Err(E::custom(format!("expected {}", other.name()))),
+    }
+}
+
+/// The rest of `["uuid", "<uuid>"]` once its first element (`kind`) is read.
+fn uuid_rest<'de, A: SeqAccess<'de>>(
+    kind: &str,
+    seq: &mut A,
+) -> std::result::Result<Atom, A::Error> {
+    let bad = || de::Error::custom("expected [\"uuid\", <string>] or [\"named-uuid\", <string>]");
+    let Some(Text(s)) = seq.next_element::<Text<'de>>()? else {
+        return Err(bad());
+    };
+    if seq.next_element::<IgnoredAny>()?.is_some() {
+        return Err(bad());
+    }
+    match kind {
+        "uuid" => parse_uuid_str(&s)
+            .map(Atom::Uuid)
+            .ok_or_else(|| de::Error::custom(format!("\"{s}\" is not a valid UUID"))),
+        "named-uuid" => Err(de::Error::custom(format!(
+            "named-uuid \"{s}\" not allowed here"
+        ))),
+        _ => Err(bad()),
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for AtomSeed {
+    type Value = Atom;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AtomSeed {
+    type Value = Atom;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.name())
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<Atom, E> {
+        atom_from_bool(self.0, b)
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<Atom, E> {
+        atom_from_i64(self.0, i)
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> std::result::Result<Atom, E> {
+        atom_from_u64(self.0, u)
+    }
+
+    fn visit_f64<E: de::Error>(self, f: f64) -> std::result::Result<Atom, E> {
+        atom_from_f64(self.0, f)
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Atom, E> {
+        atom_from_str(self.0, s)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Atom, A::Error> {
+        let kind = seq.next_element::<Text<'de>>()?;
+        match (self.0, kind) {
+            (AtomicType::Uuid, Some(Text(kind))) => uuid_rest(&kind, &mut seq),
+            _ => Err(de::Error::custom(format!("expected {}", self.0.name()))),
+        }
+    }
+}
+
+/// A column value (or, with `diff`, an update2 diff) read from the text as [`parse_datum`]
+/// reads its JSON value, without a JSON tree of it.
+struct DatumSeed<'a> {
+    ty: &'a ColumnType,
+    diff: bool,
+}
+
+impl DatumSeed<'_> {
+    fn scalar<E: de::Error>(
+        &self,
+        atom: std::result::Result<Atom, E>,
+    ) -> std::result::Result<Datum, E> {
+        if self.ty.is_map() {
+            return Err(E::custom("expected [\"map\", ...]"));
+        }
+        atom.map(Datum::scalar)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for DatumSeed<'_> {
+    type Value = Datum;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DatumSeed<'_> {
+    type Value = Datum;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a datum")
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<Datum, E> {
+        self.scalar(atom_from_bool(self.ty.key.atomic, b))
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<Datum, E> {
+        self.scalar(atom_from_i64(self.ty.key.atomic, i))
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> std::result::Result<Datum, E> {
+        self.scalar(atom_from_u64(self.ty.key.atomic, u))
+    }
+
+    fn visit_f64<E: de::Error>(self, f: f64) -> std::result::Result<Datum, E> {
+        self.scalar(atom_from_f64(self.ty.key.atomic, f))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Datum, E> {
+        self.scalar(atom_from_str(self.ty.key.atomic, s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Datum, A::Error> {
+        let ty = self.ty;
+        let class = if ty.is_map() { "map" } else { "set" };
+        let Some(Text(kind)) = seq.next_element::<Text<'de>>()? else {
+            return Err(de::Error::custom(format!("expected {class}")));
+        };
+        if *kind != *class {
+            // Not `["set", ...]`: a scalar UUID (`["uuid", ...]`), or an error.
+            return match ty.key.atomic {
+                AtomicType::Uuid if !ty.is_map() => uuid_rest(&kind, &mut seq).map(Datum::scalar),
+                _ if ty.is_map() => Err(de::Error::custom("expected [\"map\", ...]")),
+                other => Err(de::Error::custom(format!("expected {}", other.name()))),
+            };
+        }
+        let datum = match &ty.value {
+            None => {
+                let atoms = seq
+                    .next_element_seed(AtomsSeed(ty.key.atomic))?
+                    .ok_or_else(|| de::Error::custom(format!("expected {class}")))?;
+                if !self.diff && (atoms.len() as u64) > ty.max {
+                    return Err(de::Error::custom(format!(
+                        "{} elements exceed the column's maximum {}",
+                        atoms.len(),
+                        ty.max
+                    )));
+                }
+                Datum::set_from_vec(atoms).map_err(de::Error::custom)?
+            }
+            Some(vt) => {
+                let pairs = seq
+                    .next_element_seed(PairsSeed(ty.key.atomic, vt.atomic))?
+                    .ok_or_else(|| de::Error::custom(format!("expected {class}")))?;
+                if !self.diff && (pairs.len() as u64) > ty.max {
+                    return Err(de::Error::custom(format!(
+                        "{} elements exceed the column's maximum {}",
+                        pairs.len(),
+                        ty.max
+                    )));
+                }
+                Datum::map_from_vec(pairs).map_err(de::Error::custom)?
+            }
+        };
+        if seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(de::Error::custom(format!("expected {class}")));
+        }
+        Ok(datum)
+    }
+}
+
+/// The elements of a `["set", [...]]`.
+struct AtomsSeed(AtomicType);
+
+impl<'de> DeserializeSeed<'de> for AtomsSeed {
+    type Value = Vec<Atom>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AtomsSeed {
+    type Value = Vec<Atom>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("set contents (an array)")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Vec<Atom>, A::Error> {
+        let mut atoms = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(a) = seq.next_element_seed(AtomSeed(self.0))? {
+            atoms.push(a);
+        }
+        Ok(atoms)
+    }
+}
+
+/// The pairs of a `["map", [[k, v], ...]]`.
+struct PairsSeed(AtomicType, AtomicType);
+
+impl<'de> DeserializeSeed<'de> for PairsSeed {
+    type Value = Vec<(Atom, Atom)>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PairsSeed {
+    type Value = Vec<(Atom, Atom)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("map contents (an array)")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Vec<(Atom, Atom)>, A::Error> {
+        let mut pairs = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(p) = seq.next_element_seed(PairSeed(self.0, self.1))? {
+            pairs.push(p);
+        }
+        Ok(pairs)
+    }
+}
+
+/// One `[k, v]` of a map.
+struct PairSeed(AtomicType, AtomicType);
+
+impl<'de> DeserializeSeed<'de> for PairSeed {
+    type Value = (Atom, Atom);
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PairSeed {
+    type Value = (Atom, Atom);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("map pair must be a 2-element array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<(Atom, Atom), A::Error> {
+        let bad = || de::Error::custom("map pair must be a 2-element array");
+        let k = seq.next_element_seed(AtomSeed(self.0))?.ok_or_else(bad)?;
+        let v = seq.next_element_seed(AtomSeed(self.1))?.ok_or_else(bad)?;
+        if seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(bad());
+        }
+        Ok((k, v))
     }
 }
 
@@ -606,6 +965,160 @@ pub fn parse_datum(v: &Value, ty: &ColumnType, diff: bool) -> Result<Datum, Stri
                 pairs.push((k, val));
             }
             Datum::map_from_vec(pairs).map_err(|e| e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Parse time of a whole database as a monitor's first reply (`monitor_cond` updates):
+    /// `OVSDB_BENCH_DUMP=FILE` (tables as `{table: [row...]}`, rows with `_uuid`, as
+    /// `northd`'s scale test saves them), `OVSDB_BENCH_SCHEMA=FILE` (the database's schema).
+    #[test]
+    #[ignore = "benchmark: needs OVSDB_BENCH_DUMP and OVSDB_BENCH_SCHEMA"]
+    fn bench_parse_initial_dump() {
+        let (Ok(dump), Ok(schema)) = (
+            std::env::var("OVSDB_BENCH_DUMP"),
+            std::env::var("OVSDB_BENCH_SCHEMA"),
+        ) else {
+            eprintln!("skipped: set OVSDB_BENCH_DUMP and OVSDB_BENCH_SCHEMA");
+            return;
+        };
+        let read = |p: &str| -> Value {
+            serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json")
+        };
+        let schema = Schema::from_json(&read(&schema)).expect("schema");
+        let mut updates = Map::new();
+        // Every column value's text with its type, to time its parse alone.
+        let mut values: Vec<(&ColumnType, String)> = Vec::new();
+        for (table, rows) in read(&dump).as_object().expect("tables") {
+            let ts = schema.table(table).expect("table");
+            for row in rows.as_array().expect("rows") {
+                for (c, v) in row.as_object().expect("row") {
+                    if let Some(col) = ts.column(c).filter(|col| col.index >= 2) {
+                        values.push((&col.type_, v.to_string()));
+                    }
+                }
+            }
+            let mut out = Map::new();
+            for row in rows.as_array().expect("rows") {
+                let mut cols = row.as_object().expect("row").clone();
+                let uuid = cols.remove("_uuid").expect("_uuid");
+                cols.remove("_version");
+                let uuid = uuid[1].as_str().expect("uuid").to_owned();
+                out.insert(uuid, json!({"initial": cols}));
+            }
+            updates.insert(table.clone(), Value::Object(out));
+        }
+        let text = serde_json::to_vec(&Value::Object(updates)).expect("text");
+        // This thread's CPU time in ms (the first field of its schedstat, in ns).
+        let cpu = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                .map_or(0.0, |ns| ns / 1e6)
+        };
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = cpu();
+            let u = Update::parse_slice(&schema, &text, UpdateFormat::V2, "bench").expect("parse");
+            times.push(cpu() - t);
+            std::hint::black_box(u);
+        }
+        times.sort_by(f64::total_cmp);
+        eprintln!(
+            "{} MB parsed: thread CPU ms {:?} (median {:.0})",
+            text.len() >> 20,
+            times.iter().map(|t| t.round()).collect::<Vec<_>>(),
+            times[2]
+        );
+        // The column values alone: through a JSON tree and `parse_datum`, and straight.
+        for round in 0..3 {
+            let t = cpu();
+            for (ty, v) in &values {
+                let v: Value = serde_json::from_str(v).expect("json");
+                std::hint::black_box(parse_datum(&v, ty, false).expect("datum"));
+            }
+            let tree = cpu() - t;
+            let t = cpu();
+            for (ty, v) in &values {
+                let mut de = serde_json::Deserializer::from_str(v);
+                let d = DatumSeed { ty, diff: false }.deserialize(&mut de);
+                std::hint::black_box(d.expect("datum"));
+            }
+            let straight = cpu() - t;
+            eprintln!(
+                "round {round}: {} column values: JSON tree + parse_datum {tree:.0} ms, \
+                 straight {straight:.0} ms",
+                values.len()
+            );
+        }
+    }
+
+    /// The datum read straight from the text is the one `parse_datum` reads from the JSON
+    /// value, and both reject the same values.
+    #[test]
+    fn datums_read_from_text_as_from_json() {
+        let types = [
+            json!("string"),
+            json!("integer"),
+            json!("real"),
+            json!("boolean"),
+            json!("uuid"),
+            json!({"key": "string", "min": 0, "max": 1}),
+            json!({"key": "uuid", "min": 0, "max": "unlimited"}),
+            json!({"key": "integer", "min": 0, "max": 2}),
+            json!({"key": "real", "min": 0, "max": "unlimited"}),
+            json!({"key": "string", "value": "string", "min": 0, "max": "unlimited"}),
+            json!({"key": "integer", "value": "uuid", "min": 0, "max": "unlimited"}),
+        ];
+        let values = [
+            json!("a"),
+            json!(""),
+            json!(7),
+            json!(-7),
+            json!(18446744073709551615u64),
+            json!(2.0),
+            json!(2.5),
+            json!(true),
+            json!(["uuid", "0b8f2a46-9d4f-4b8e-8f5e-2f0f7d4c8a11"]),
+            json!(["uuid", "not-a-uuid"]),
+            json!(["named-uuid", "x"]),
+            json!(["set", []]),
+            json!(["set", ["b", "a"]]),
+            json!(["set", ["a", "a"]]),
+            json!(["set", [1, 2, 3]]),
+            json!(["set", [1.5, 2]]),
+            json!(["set", [["uuid", "0b8f2a46-9d4f-4b8e-8f5e-2f0f7d4c8a11"]]]),
+            json!(["set", "a"]),
+            json!(["set", ["a"], 1]),
+            json!(["set"]),
+            json!(["map", []]),
+            json!(["map", [["k", "v"], ["a", "b"]]]),
+            json!(["map", [["k", "v"], ["k", "w"]]]),
+            json!([
+                "map",
+                [[1, ["uuid", "0b8f2a46-9d4f-4b8e-8f5e-2f0f7d4c8a11"]]]
+            ]),
+            json!(["map", [["k"]]]),
+            json!(["map", [["k", "v", "w"]]]),
+            json!(null),
+            json!({"a": 1}),
+        ];
+        for t in &types {
+            let ty = ColumnType::from_json(t).expect("type");
+            for v in &values {
+                for diff in [false, true] {
+                    let want = parse_datum(v, &ty, diff).ok();
+                    let text = v.to_string();
+                    let mut de = serde_json::Deserializer::from_str(&text);
+                    let got = DatumSeed { ty: &ty, diff }.deserialize(&mut de).ok();
+                    assert_eq!(got, want, "type {t}, value {v}, diff {diff}");
+                }
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ mod split;
 
 pub use codec::{Frame, JsonRpcCodec};
 pub use message::{Message, Notification, Request, Response};
+pub(crate) use split::find_quote_or_backslash;
 pub use split::{
     JsonSplitter, Limits, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_SIZE, MAX_SUPPORTED_DEPTH,
 };

@@ -42,7 +42,7 @@ fn is_json_whitespace(b: u8) -> bool {
 /// The position of the first `"` or `\\` in `b` at or after `i`, or `b.len()`. Eight bytes
 /// are checked at once (most of a northd transaction's bytes are inside strings).
 #[inline]
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn find_quote_or_backslash(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(Ok(w)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
