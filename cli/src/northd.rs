@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use northd::diff::{plan_into, SbRows, SbTxn, TextSink};
 use northd::flow::FlowKey;
-use northd::incremental::{Engine, NbChange, SbLookup, Step};
+use northd::incremental::{Engine, NbChange, SbLookup, SetElements, Step};
 use northd::sb_flows::{FlowDp, FlowId, FlowWrites, SbFlows};
 use northd::snapshot::Rows;
 use northd::NbSnapshot;
@@ -1130,32 +1130,42 @@ struct ReplicaLookup<'a> {
     rep: &'a Replica,
     /// Every `Logical_Flow` row (see [`Daemon::flows`]).
     flows: &'a SbFlows,
-    datapaths: HashMap<Uuid, Uuid>,
+    /// SB datapaths by NB switch or router, read on first need (a step with nothing to
+    /// write needs none).
+    datapaths: std::cell::OnceCell<HashMap<Uuid, Uuid>>,
 }
 
 impl<'a> ReplicaLookup<'a> {
     fn new(rep: &'a Replica, flows: &'a SbFlows) -> Self {
-        let mut datapaths = HashMap::new();
-        if let Some(t) = rep.table("Datapath_Binding") {
-            for r in t.rows() {
-                if let Some(Datum::Map(m)) = t.value(r, "external_ids") {
-                    for (k, v) in m {
-                        if let (Atom::String(k), Atom::String(v)) = (k, v) {
-                            if &**k == "logical-switch" || &**k == "logical-router" {
-                                if let Ok(nb) = Uuid::parse_str(v) {
-                                    datapaths.insert(nb, r.uuid());
+        Self {
+            rep,
+            flows,
+            datapaths: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The SB datapath of each NB switch and router.
+    fn datapaths(&self) -> &HashMap<Uuid, Uuid> {
+        self.datapaths.get_or_init(|| {
+            let rep = self.rep;
+            let mut datapaths = HashMap::new();
+            if let Some(t) = rep.table("Datapath_Binding") {
+                for r in t.rows() {
+                    if let Some(Datum::Map(m)) = t.value(r, "external_ids") {
+                        for (k, v) in m {
+                            if let (Atom::String(k), Atom::String(v)) = (k, v) {
+                                if &**k == "logical-switch" || &**k == "logical-router" {
+                                    if let Ok(nb) = Uuid::parse_str(v) {
+                                        datapaths.insert(nb, r.uuid());
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
-        }
-        Self {
-            rep,
-            flows,
-            datapaths,
-        }
+            datapaths
+        })
     }
 
     fn typed<T: Model>(&self, r: &ovsdb::client::Row) -> Option<T> {
@@ -1186,11 +1196,16 @@ fn u(id: Uuid) -> Datum {
 
 impl SbLookup for ReplicaLookup<'_> {
     fn datapath(&self, nb_uuid: Uuid) -> Option<Uuid> {
-        self.datapaths.get(&nb_uuid).copied()
+        self.datapaths().get(&nb_uuid).copied()
     }
 
     fn port_binding(&self, name: &str) -> Option<sb::PortBinding> {
         self.by_index("pb-name", &[s(name)]).into_iter().next()
+    }
+
+    fn port_binding_uuid(&self, name: &str) -> Option<Uuid> {
+        let t = self.rep.table(sb::PortBinding::TABLE)?;
+        t.lookup("pb-name", &[s(name)])?.first().copied()
     }
 
     fn multicast_group(&self, datapath: Uuid, name: &str) -> Option<sb::MulticastGroup> {
@@ -1201,6 +1216,13 @@ impl SbLookup for ReplicaLookup<'_> {
 
     fn address_set(&self, name: &str) -> Option<sb::AddressSet> {
         self.by_index("as-name", &[s(name)]).into_iter().next()
+    }
+
+    fn address_set_elements(&self, name: &str) -> Option<(Uuid, SetElements<'_>)> {
+        let t = self.rep.table(sb::AddressSet::TABLE)?;
+        let row = t.get(t.lookup("as-name", &[s(name)])?.first()?)?;
+        let addresses = t.value(row, sb::AddressSet::COL_ADDRESSES)?;
+        Some((row.uuid(), SetElements::Atoms(addresses.clone())))
     }
 
     fn port_group(&self, name: &str) -> Option<sb::PortGroup> {

@@ -30,7 +30,9 @@
 //! [`Engine::plan`] turns the step's [`Delta`] into SB operations, finding the rows to update
 //! or delete through an [`SbLookup`] (the caller's SB replica).
 
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -38,7 +40,7 @@ use ovn_nb::addr::{LspAddress, MacAddr};
 use ovn_nb::model as nb;
 use ovn_sb::model as sb;
 use ovsdb::model::{Model, Ref};
-use ovsdb::TableSchema;
+use ovsdb::{Atom, Datum, TableSchema};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -127,10 +129,20 @@ pub trait SbLookup {
     fn datapath(&self, nb_uuid: Uuid) -> Option<Uuid>;
     /// The `Port_Binding` named `name`.
     fn port_binding(&self, name: &str) -> Option<sb::PortBinding>;
+    /// The UUID of the `Port_Binding` named `name`.
+    fn port_binding_uuid(&self, name: &str) -> Option<Uuid> {
+        self.port_binding(name).map(|p| p.uuid.uuid())
+    }
     /// The `Multicast_Group` `name` of SB datapath `datapath`.
     fn multicast_group(&self, datapath: Uuid, name: &str) -> Option<sb::MulticastGroup>;
     /// The `Address_Set` named `name`.
     fn address_set(&self, name: &str) -> Option<sb::AddressSet>;
+    /// The UUID and `addresses` of the `Address_Set` named `name` (as [`Self::address_set`]
+    /// finds it), as the lookup holds them: a big set is compared without being typed.
+    fn address_set_elements(&self, name: &str) -> Option<(Uuid, SetElements<'_>)> {
+        self.address_set(name)
+            .map(|a| (a.uuid.uuid(), SetElements::Strings(Cow::Owned(a.addresses))))
+    }
     /// The `Port_Group` named `name`.
     fn port_group(&self, name: &str) -> Option<sb::PortGroup>;
     /// The `IP_Multicast` row of SB datapath `datapath`.
@@ -146,6 +158,50 @@ pub trait SbLookup {
     fn chassis(&self, name: &str) -> Option<Uuid>;
     /// The `HA_Chassis_Group` named `name`.
     fn ha_chassis_group(&self, name: &str) -> Option<Uuid>;
+}
+
+/// The elements of an SB set column of strings, as an [`SbLookup`] holds them.
+#[derive(Debug, Clone)]
+pub enum SetElements<'a> {
+    /// A column value as a database or replica stores it (string atoms, sorted).
+    Atoms(Datum),
+    /// Typed strings.
+    Strings(Cow<'a, BTreeSet<String>>),
+}
+
+impl SetElements<'_> {
+    /// The elements (sorted) that `self` has and `new` lacks, and those `new` has and `self`
+    /// lacks; `None` when an atom is not a string.
+    fn changes<'n>(&self, new: &'n BTreeSet<String>) -> Option<(Vec<Atom>, Vec<&'n str>)> {
+        let new = new.iter().map(String::as_str);
+        match self {
+            Self::Atoms(d) => {
+                let Datum::Set(a) = d else {
+                    return None;
+                };
+                let a = a.as_slice();
+                let mut strs = Vec::with_capacity(a.len());
+                for x in a {
+                    match x {
+                        Atom::String(s) => strs.push(&**s),
+                        _ => return None,
+                    }
+                }
+                let (gone, came) = str_changes(strs, new);
+                Some((
+                    gone.into_iter().map(|g| Atom::String(g.into())).collect(),
+                    came,
+                ))
+            }
+            Self::Strings(s) => {
+                let (gone, came) = str_changes(s.iter().map(String::as_str), new);
+                Some((
+                    gone.into_iter().map(|g| Atom::String(g.into())).collect(),
+                    came,
+                ))
+            }
+        }
+    }
 }
 
 /// [`SbLookup`] over [`crate::diff::SbRows`] (tests, embedders with in-memory SB).
@@ -208,6 +264,10 @@ impl SbLookup for RowsLookup<'_> {
         self.pb_by_name.get(name).map(|p| (*p).clone())
     }
 
+    fn port_binding_uuid(&self, name: &str) -> Option<Uuid> {
+        self.pb_by_name.get(name).map(|p| p.uuid.uuid())
+    }
+
     fn multicast_group(&self, datapath: Uuid, name: &str) -> Option<sb::MulticastGroup> {
         self.rows
             .multicast_groups
@@ -218,6 +278,15 @@ impl SbLookup for RowsLookup<'_> {
 
     fn address_set(&self, name: &str) -> Option<sb::AddressSet> {
         self.as_by_name.get(name).map(|a| (*a).clone())
+    }
+
+    fn address_set_elements(&self, name: &str) -> Option<(Uuid, SetElements<'_>)> {
+        self.as_by_name.get(name).map(|a| {
+            (
+                a.uuid.uuid(),
+                SetElements::Strings(Cow::Borrowed(&a.addresses)),
+            )
+        })
     }
 
     fn port_group(&self, name: &str) -> Option<sb::PortGroup> {
@@ -291,6 +360,26 @@ type TouchedBefore = (
     Vec<PortAddrs>,
 );
 
+/// A changed row with a big set column: the row without that column, and the elements the
+/// column gained and lost.
+#[derive(Debug)]
+enum Patch {
+    /// `Logical_Switch` `ports`.
+    Switch(
+        nb::LogicalSwitch,
+        Vec<Ref<nb::LogicalSwitchPort>>,
+        Vec<Ref<nb::LogicalSwitchPort>>,
+    ),
+    /// `Port_Group` `ports`.
+    Group(
+        nb::PortGroup,
+        Vec<Ref<nb::LogicalSwitchPort>>,
+        Vec<Ref<nb::LogicalSwitchPort>>,
+    ),
+    /// `Address_Set` `addresses`.
+    Set(nb::AddressSet, Vec<String>, Vec<String>),
+}
+
 /// The state of the last compile, updated in place by incremental steps.
 #[derive(Debug)]
 pub struct Engine {
@@ -356,6 +445,141 @@ fn typed<T: Model>(ch: &NbChange<'_>) -> Result<Option<T>, NorthdError> {
         Some((row, ts)) => Ok(Some(T::from_row(row, ts)?)),
         None => Ok(None),
     }
+}
+
+/// A changed row typed with its set column `col` left empty (cheap when the set is big), and
+/// that column's value; `None` when the table has no such column.
+fn typed_without<'r, T: Model>(
+    row: &'r ovsdb::Row,
+    ts: &TableSchema,
+    col: &str,
+) -> Result<Option<(T, &'r Datum)>, NorthdError> {
+    let Some(i) = ts.column_index(col) else {
+        return Ok(None);
+    };
+    let Some(d) = row.get(i) else {
+        return Ok(None);
+    };
+    let mut light = ovsdb::Row {
+        fields: row.fields.clone(),
+    };
+    light.fields[i] = Datum::empty_set();
+    Ok(Some((T::from_row(&light, ts)?, d)))
+}
+
+/// The elements of set datum `new` that `old` lacks and those of `old` that `new` lacks, by one
+/// ordered walk over both (`cmp` orders an atom against an element, `of` converts an atom
+/// added); `None` when `new` is no set or holds an atom of another type.
+fn set_changes<E: Clone>(
+    new: &Datum,
+    old: &BTreeSet<E>,
+    cmp: impl Fn(&Atom, &E) -> Option<Ordering>,
+    of: impl Fn(&Atom) -> Option<E>,
+) -> Option<SetChanges<E>> {
+    let Datum::Set(atoms) = new else {
+        return None;
+    };
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    let mut it = old.iter().peekable();
+    for a in atoms.as_slice() {
+        loop {
+            match it.peek() {
+                Some(o) => match cmp(a, o)? {
+                    Ordering::Less => {
+                        added.push(of(a)?);
+                        break;
+                    }
+                    Ordering::Equal => {
+                        it.next();
+                        break;
+                    }
+                    Ordering::Greater => {
+                        removed.push((*o).clone());
+                        it.next();
+                    }
+                },
+                None => {
+                    added.push(of(a)?);
+                    break;
+                }
+            }
+        }
+    }
+    removed.extend(it.cloned());
+    Some((added, removed))
+}
+
+/// Elements added to and removed from a set.
+type SetChanges<E> = (Vec<E>, Vec<E>);
+
+/// [`set_changes`] of a set of row references.
+fn ref_changes<T>(new: &Datum, old: &BTreeSet<Ref<T>>) -> Option<SetChanges<Ref<T>>> {
+    set_changes(
+        new,
+        old,
+        |a, o| a.as_uuid().map(|u| u.cmp(&o.uuid())),
+        |a| a.as_uuid().map(Ref::new),
+    )
+}
+
+/// [`set_changes`] of a set of strings.
+fn string_changes(new: &Datum, old: &BTreeSet<String>) -> Option<SetChanges<String>> {
+    set_changes(
+        new,
+        old,
+        |a, o| match a {
+            Atom::String(s) => Some((**s).cmp(o.as_str())),
+            _ => None,
+        },
+        |a| match a {
+            Atom::String(s) => Some(String::from(&**s)),
+            _ => None,
+        },
+    )
+}
+
+/// The strings only in `old` (gone) and only in `new` (came), both sorted and distinct, by one
+/// ordered walk over both.
+fn str_changes<'x, 'y>(
+    old: impl IntoIterator<Item = &'x str>,
+    new: impl IntoIterator<Item = &'y str>,
+) -> (Vec<&'x str>, Vec<&'y str>) {
+    let (mut gone, mut came) = (Vec::new(), Vec::new());
+    let mut old = old.into_iter().peekable();
+    for n in new {
+        loop {
+            match old.peek() {
+                Some(o) => match (*o).cmp(n) {
+                    Ordering::Less => {
+                        gone.push(*o);
+                        old.next();
+                    }
+                    Ordering::Equal => {
+                        old.next();
+                        break;
+                    }
+                    Ordering::Greater => {
+                        came.push(n);
+                        break;
+                    }
+                },
+                None => {
+                    came.push(n);
+                    break;
+                }
+            }
+        }
+    }
+    gone.extend(old);
+    (gone, came)
+}
+
+/// Inserts `added` into `set` and removes `removed` from it.
+fn patch_set<E: Ord>(set: &mut BTreeSet<E>, added: Vec<E>, removed: &[E]) {
+    for r in removed {
+        set.remove(r);
+    }
+    set.extend(added);
 }
 
 /// Puts a changed row into `snap`.
@@ -701,7 +925,14 @@ impl Engine {
         let mut new_names: HashSet<String> = HashSet::new();
         let mut new_switch_ports: HashMap<usize, BTreeSet<Ref<nb::LogicalSwitchPort>>> =
             HashMap::new();
-        for ch in changes {
+        // Rows whose big set columns are patched in place (only their changed elements are
+        // typed), by position in `changes`; not when a row changes twice in one step.
+        let mut patches: HashMap<usize, Patch> = HashMap::new();
+        let patching = {
+            let mut seen = HashSet::with_capacity(changes.len());
+            changes.iter().all(|c| seen.insert(c.uuid))
+        };
+        for (i, ch) in changes.iter().enumerate() {
             match ch.table {
                 "NB_Global" => {
                     let new = typed::<nb::NbGlobal>(ch)?;
@@ -721,6 +952,36 @@ impl Engine {
                     if !same {
                         return Ok(Step::Full("NB_Global options"));
                     }
+                }
+                "Logical_Switch" if patching => {
+                    let r = Ref::new(ch.uuid);
+                    let (Some(o), Some((row, ts))) = (self.nb.switches.get_mut(&r), ch.row) else {
+                        return Ok(Step::Full("switch inserted or deleted"));
+                    };
+                    let Some((n, d)) = typed_without::<nb::LogicalSwitch>(row, ts, "ports")? else {
+                        return Ok(Step::Full("switch without ports"));
+                    };
+                    let Some((added, removed)) = ref_changes(d, &o.ports) else {
+                        return Ok(Step::Full("switch ports not references"));
+                    };
+                    // Everything but `ports` (and `_version`) must be as it was.
+                    let ports = std::mem::take(&mut o.ports);
+                    let version = std::mem::replace(&mut o.version, n.version);
+                    let same = *o == n;
+                    o.version = version;
+                    o.ports = ports;
+                    if !same {
+                        return Ok(Step::Full("switch column other than ports"));
+                    }
+                    let Some(&si) = self.switch_by_nb.get(&o.uuid) else {
+                        return Ok(Step::Full("unknown switch"));
+                    };
+                    affected.insert(si);
+                    touched.extend(added.iter().chain(&removed).copied());
+                    let mut now = o.ports.clone();
+                    patch_set(&mut now, added.clone(), &removed);
+                    new_switch_ports.insert(si, now);
+                    patches.insert(i, Patch::Switch(n, added, removed));
                 }
                 "Logical_Switch" => {
                     let new = typed::<nb::LogicalSwitch>(ch)?;
@@ -775,6 +1036,36 @@ impl Engine {
                     new_lsps.insert(r, new);
                     touched.insert(r);
                 }
+                "Address_Set" if patching => {
+                    let r = Ref::new(ch.uuid);
+                    let patch = match (self.nb.address_sets.get(&r), ch.row) {
+                        (Some(o), Some((row, ts))) => {
+                            typed_without::<nb::AddressSet>(row, ts, "addresses")?.and_then(
+                                |(n, d)| {
+                                    let (added, removed) = string_changes(d, &o.addresses)?;
+                                    Some((o.name.clone(), n, added, removed))
+                                },
+                            )
+                        }
+                        _ => None,
+                    };
+                    match patch {
+                        Some((old_name, n, added, removed)) => {
+                            set_names.insert(old_name);
+                            set_names.insert(n.name.clone());
+                            patches.insert(i, Patch::Set(n, added, removed));
+                        }
+                        None => {
+                            let new = typed::<nb::AddressSet>(ch)?;
+                            if let Some(o) = self.nb.address_sets.get(&r) {
+                                set_names.insert(o.name.clone());
+                            }
+                            if let Some(n) = &new {
+                                set_names.insert(n.name.clone());
+                            }
+                        }
+                    }
+                }
                 "Address_Set" => {
                     let new = typed::<nb::AddressSet>(ch)?;
                     if let Some(o) = self.nb.address_sets.get(&Ref::new(ch.uuid)) {
@@ -783,6 +1074,30 @@ impl Engine {
                     if let Some(n) = &new {
                         set_names.insert(n.name.clone());
                     }
+                }
+                "Port_Group" if patching => {
+                    let r = Ref::new(ch.uuid);
+                    let (Some(o), Some((row, ts))) = (self.nb.port_groups.get_mut(&r), ch.row)
+                    else {
+                        return Ok(Step::Full("port group inserted or deleted"));
+                    };
+                    let Some((n, d)) = typed_without::<nb::PortGroup>(row, ts, "ports")? else {
+                        return Ok(Step::Full("port group without ports"));
+                    };
+                    let Some((added, removed)) = ref_changes(d, &o.ports) else {
+                        return Ok(Step::Full("port group ports not references"));
+                    };
+                    let ports = std::mem::take(&mut o.ports);
+                    let version = std::mem::replace(&mut o.version, n.version);
+                    let same = *o == n;
+                    o.version = version;
+                    o.ports = ports;
+                    if !same {
+                        return Ok(Step::Full("port group column other than ports"));
+                    }
+                    changed_pgs.insert(o.uuid);
+                    touched.extend(added.iter().chain(&removed).copied());
+                    patches.insert(i, Patch::Group(n, added, removed));
                 }
                 "Port_Group" => {
                     let new = typed::<nb::PortGroup>(ch)?;
@@ -890,7 +1205,11 @@ impl Engine {
             .collect();
 
         // Apply the rows.
-        for ch in changes {
+        for (i, ch) in changes.iter().enumerate() {
+            if let Some(p) = patches.remove(&i) {
+                self.apply_patch(ch.uuid, p);
+                continue;
+            }
             if ch.table == "Port_Group" {
                 if let Some(o) = self.nb.port_groups.get(&Ref::new(ch.uuid)) {
                     for p in &o.ports {
@@ -1252,17 +1571,81 @@ impl Engine {
                     continue;
                 }
             }
-            let new = self.address_set(&name);
-            if self.content.address_sets.get(&name) != new.as_ref() {
-                match &new {
-                    Some(m) => self.content.address_sets.insert(name.clone(), m.clone()),
-                    None => self.content.address_sets.remove(&name),
-                };
-                delta.address_sets.insert(name, new);
+            // The set as it is now against the one written, patched in place by the
+            // elements that differ (a big set is neither copied nor rebuilt to compare it).
+            let (gone, came) = {
+                let new = self.address_set(&name);
+                match (self.content.address_sets.get(&name), new) {
+                    (None, None) => continue,
+                    (Some(_), None) => {
+                        self.content.address_sets.remove(&name);
+                        delta.address_sets.insert(name, None);
+                        continue;
+                    }
+                    (None, Some(n)) => {
+                        let n = n.into_owned();
+                        self.content.address_sets.insert(name.clone(), n.clone());
+                        delta.address_sets.insert(name, Some(n));
+                        continue;
+                    }
+                    (Some(cur), Some(n)) => {
+                        let (gone, came) = str_changes(
+                            cur.iter().map(String::as_str),
+                            n.iter().map(String::as_str),
+                        );
+                        let gone: Vec<String> = gone.into_iter().map(str::to_owned).collect();
+                        let came: Vec<String> = came.into_iter().map(str::to_owned).collect();
+                        (gone, came)
+                    }
+                }
+            };
+            if gone.is_empty() && came.is_empty() {
+                continue;
+            }
+            if let Some(cur) = self.content.address_sets.get_mut(&name) {
+                patch_set(cur, came, &gone);
+                let now = cur.clone();
+                delta.address_sets.insert(name, Some(now));
             }
         }
         lap(&mut delta, "groups and sets");
         Ok(Step::Applied(delta))
+    }
+
+    /// Puts a [`Patch`]ed row into the snapshot (and a port group's members into `lsp_pgs`).
+    fn apply_patch(&mut self, u: Uuid, p: Patch) {
+        match p {
+            Patch::Switch(mut n, added, removed) => {
+                if let Some(o) = self.nb.switches.get_mut(&Ref::new(u)) {
+                    n.ports = std::mem::take(&mut o.ports);
+                    patch_set(&mut n.ports, added, &removed);
+                    *o = n;
+                }
+            }
+            Patch::Group(mut n, added, removed) => {
+                let g = Ref::new(u);
+                if let Some(o) = self.nb.port_groups.get_mut(&g) {
+                    for p in &removed {
+                        if let Some(s) = self.lsp_pgs.get_mut(p) {
+                            s.remove(&g);
+                        }
+                    }
+                    for p in &added {
+                        self.lsp_pgs.entry(*p).or_default().insert(g);
+                    }
+                    n.ports = std::mem::take(&mut o.ports);
+                    patch_set(&mut n.ports, added, &removed);
+                    *o = n;
+                }
+            }
+            Patch::Set(mut n, added, removed) => {
+                if let Some(o) = self.nb.address_sets.get_mut(&Ref::new(u)) {
+                    n.addresses = std::mem::take(&mut o.addresses);
+                    patch_set(&mut n.addresses, added, &removed);
+                    *o = n;
+                }
+            }
+        }
     }
 
     /// Whether router `ri`, attached to affected switch `si`, can be patched rather than
@@ -1482,9 +1865,9 @@ impl Engine {
 
     /// The SB address set `name` as a full build makes it (later sources win: the
     /// `svc_monitor_mac` set, NB address sets, port group sets, router load balancer sets).
-    fn address_set(&self, name: &str) -> Option<BTreeSet<String>> {
+    fn address_set(&self, name: &str) -> Option<Cow<'_, BTreeSet<String>>> {
         if self.router_lb_sets.contains(name) {
-            return self.content.address_sets.get(name).cloned();
+            return self.content.address_sets.get(name).map(Cow::Borrowed);
         }
         for (suffix, v6) in [("_ip4", false), ("_ip6", true)] {
             let Some(stem) = name.strip_suffix(suffix) else {
@@ -1498,12 +1881,13 @@ impl Engine {
                 continue;
             };
             let (a4, a6) = port_group_sets(pg, |r| self.port_view(r));
-            return Some(if v6 { a6 } else { a4 });
+            return Some(Cow::Owned(if v6 { a6 } else { a4 }));
         }
         if let Some(a) = self.nb.address_sets.values().rfind(|a| a.name == name) {
-            return Some(a.addresses.clone());
+            return Some(Cow::Borrowed(&a.addresses));
         }
-        (name == "svc_monitor_mac").then(|| BTreeSet::from([self.globals.svc_monitor_mac.clone()]))
+        (name == "svc_monitor_mac")
+            .then(|| Cow::Owned(BTreeSet::from([self.globals.svc_monitor_mac.clone()])))
     }
 
     /// The SB operations (without the database name) that apply `delta`, given the current SB
@@ -1601,7 +1985,7 @@ impl Engine {
                     new_pb
                         .get(p.as_str())
                         .copied()
-                        .or_else(|| sb_rows.port_binding(p).map(|b| b.uuid.uuid()))
+                        .or_else(|| sb_rows.port_binding_uuid(p))
                 })
                 .map(Ref::new)
                 .collect();
@@ -1636,8 +2020,50 @@ impl Engine {
             }
         }
 
-        // Address_Set and Port_Group.
+        // Address_Set and Port_Group. A set row that exists is compared element by element
+        // without typing it; a few elements that go or come are written as a `mutate` (as
+        // `SbTxn::update_mutating` writes them), the rest as below.
         for (name, addrs) in &delta.address_sets {
+            if let Some(a) = addrs {
+                let changes = sb_rows
+                    .address_set_elements(name)
+                    .and_then(|(u, e)| Some((u, e.changes(a)?)));
+                if let Some((u, (gone, came))) = changes {
+                    if gone.is_empty() && came.is_empty() {
+                        continue;
+                    }
+                    if gone.len() + came.len() < a.len() {
+                        let came = came.into_iter().map(|c| Atom::String(c.into())).collect();
+                        let set = |v| {
+                            Datum::set_from_vec(v)
+                                .map_err(|e| NorthdError::SbTransaction(e.to_string()))
+                        };
+                        let mut mutations = Vec::new();
+                        if !gone.is_empty() {
+                            mutations.push(serde_json::json!([
+                                "addresses",
+                                "delete",
+                                set(gone)?.to_json()
+                            ]));
+                        }
+                        let came: Vec<Atom> = came;
+                        if !came.is_empty() {
+                            mutations.push(serde_json::json!([
+                                "addresses",
+                                "insert",
+                                set(came)?.to_json()
+                            ]));
+                        }
+                        txn.push_json(serde_json::json!({
+                            "op": "mutate",
+                            "table": sb::AddressSet::TABLE,
+                            "where": [["_uuid", "==", ["uuid", u.to_string()]]],
+                            "mutations": mutations,
+                        }));
+                        continue;
+                    }
+                }
+            }
             let old = sb_rows.address_set(name);
             match (addrs, &old) {
                 (None, Some(o)) => txn.delete(o.uuid),
@@ -1739,4 +2165,73 @@ fn router_switch_flow(k: &FlowKey) -> bool {
         && (k.priority == 80
             || k.priority == 75
             || (k.priority == 50 && k.match_.contains("is_chassis_resident")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> BTreeSet<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn string_datum(v: &[&str]) -> Datum {
+        Datum::set_from_vec(v.iter().map(|s| Atom::String((*s).into())).collect())
+            .unwrap_or_else(|_| Datum::empty_set())
+    }
+
+    #[test]
+    fn str_changes_walks_both_sets() {
+        let (gone, came) = str_changes(["a", "c", "d", "f"], ["b", "c", "e", "f", "g"]);
+        assert_eq!(gone, ["a", "d"]);
+        assert_eq!(came, ["b", "e", "g"]);
+        let (gone, came) = str_changes([], ["x"]);
+        assert!(gone.is_empty());
+        assert_eq!(came, ["x"]);
+    }
+
+    #[test]
+    fn string_changes_against_a_typed_set() {
+        let old = strings(&["10.0.0.1", "10.0.0.2", "10.0.0.4"]);
+        let new = string_datum(&["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"]);
+        let (added, removed) = string_changes(&new, &old).unwrap_or_default();
+        assert_eq!(added, ["10.0.0.3", "10.0.0.5"]);
+        assert_eq!(removed, ["10.0.0.1"]);
+        let mut patched = old;
+        patch_set(&mut patched, added, &removed);
+        assert_eq!(
+            patched,
+            strings(&["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"])
+        );
+        // Atoms of another type: no answer (the caller types the row).
+        let uuids = Datum::set_from_vec(vec![Atom::Uuid(Uuid::nil())])
+            .unwrap_or_else(|_| Datum::empty_set());
+        assert!(string_changes(&uuids, &strings(&["a"])).is_none());
+    }
+
+    #[test]
+    fn ref_changes_against_a_typed_set() {
+        let u = |n: u128| Uuid::from_u128(n);
+        let old: BTreeSet<Ref<nb::LogicalSwitchPort>> = [1, 3].map(|n| Ref::new(u(n))).into();
+        let new = Datum::set_from_vec([2, 3].map(|n| Atom::Uuid(u(n))).to_vec())
+            .unwrap_or_else(|_| Datum::empty_set());
+        let (added, removed) = ref_changes(&new, &old).unwrap_or_default();
+        assert_eq!(added, [Ref::new(u(2))]);
+        assert_eq!(removed, [Ref::new(u(1))]);
+    }
+
+    #[test]
+    fn set_elements_changes_agree_for_atoms_and_strings() {
+        let sb = ["a", "b", "d"];
+        let new = strings(&["b", "c", "d", "e"]);
+        let typed = strings(&sb);
+        for e in [
+            SetElements::Atoms(string_datum(&sb)),
+            SetElements::Strings(Cow::Borrowed(&typed)),
+        ] {
+            let (gone, came) = e.changes(&new).unwrap_or_default();
+            assert_eq!(gone, [Atom::String("a".into())]);
+            assert_eq!(came, ["c", "e"]);
+        }
+    }
 }
