@@ -447,6 +447,22 @@ fn typed<T: Model>(ch: &NbChange<'_>) -> Result<Option<T>, NorthdError> {
     }
 }
 
+/// True when `old` equals `new` in every column but its big set (`set`, which `new` was typed
+/// without) and `_version` (`version`); both are as they were afterwards.
+fn same_but<T: PartialEq, S: Default, V: Clone>(
+    old: &mut T,
+    new: &mut T,
+    set: fn(&mut T) -> &mut S,
+    version: fn(&mut T) -> &mut V,
+) -> bool {
+    let kept = std::mem::take(set(old));
+    let kept_version = std::mem::replace(version(old), version(new).clone());
+    let same = *old == *new;
+    *version(old) = kept_version;
+    *set(old) = kept;
+    same
+}
+
 /// A changed row typed with its set column `col` left empty (cheap when the set is big), and
 /// that column's value; `None` when the table has no such column.
 fn typed_without<'r, T: Model>(
@@ -958,19 +974,14 @@ impl Engine {
                     let (Some(o), Some((row, ts))) = (self.nb.switches.get_mut(&r), ch.row) else {
                         return Ok(Step::Full("switch inserted or deleted"));
                     };
-                    let Some((n, d)) = typed_without::<nb::LogicalSwitch>(row, ts, "ports")? else {
+                    let Some((mut n, d)) = typed_without::<nb::LogicalSwitch>(row, ts, "ports")?
+                    else {
                         return Ok(Step::Full("switch without ports"));
                     };
                     let Some((added, removed)) = ref_changes(d, &o.ports) else {
                         return Ok(Step::Full("switch ports not references"));
                     };
-                    // Everything but `ports` (and `_version`) must be as it was.
-                    let ports = std::mem::take(&mut o.ports);
-                    let version = std::mem::replace(&mut o.version, n.version);
-                    let same = *o == n;
-                    o.version = version;
-                    o.ports = ports;
-                    if !same {
+                    if !same_but(o, &mut n, |s| &mut s.ports, |s| &mut s.version) {
                         return Ok(Step::Full("switch column other than ports"));
                     }
                     let Some(&si) = self.switch_by_nb.get(&o.uuid) else {
@@ -1081,18 +1092,13 @@ impl Engine {
                     else {
                         return Ok(Step::Full("port group inserted or deleted"));
                     };
-                    let Some((n, d)) = typed_without::<nb::PortGroup>(row, ts, "ports")? else {
+                    let Some((mut n, d)) = typed_without::<nb::PortGroup>(row, ts, "ports")? else {
                         return Ok(Step::Full("port group without ports"));
                     };
                     let Some((added, removed)) = ref_changes(d, &o.ports) else {
                         return Ok(Step::Full("port group ports not references"));
                     };
-                    let ports = std::mem::take(&mut o.ports);
-                    let version = std::mem::replace(&mut o.version, n.version);
-                    let same = *o == n;
-                    o.version = version;
-                    o.ports = ports;
-                    if !same {
+                    if !same_but(o, &mut n, |s| &mut s.ports, |s| &mut s.version) {
                         return Ok(Step::Full("port group column other than ports"));
                     }
                     changed_pgs.insert(o.uuid);
