@@ -37,6 +37,11 @@ fn scenario(name: &str, chassis: bool, setup: &[&[&str]]) -> Vec<String> {
     d
 }
 
+/// Runs scenario `name` ([`scenario`]) and asserts that every SB table matched.
+fn check(name: &str, chassis: bool, setup: &[&[&str]]) {
+    assert_clean(name, &scenario(name, chassis, setup));
+}
+
 fn assert_clean(name: &str, diffs: &[String]) {
     assert!(
         diffs.is_empty(),
@@ -47,13 +52,12 @@ fn assert_clean(name: &str, diffs: &[String]) {
 
 #[test]
 fn sb_tables_empty_nb() {
-    let d = scenario("empty", false, &[]);
-    assert_clean("empty", &d);
+    check("empty", false, &[]);
 }
 
 #[test]
 fn sb_tables_basic_switch() {
-    let d = scenario(
+    check(
         "basic",
         true,
         &[
@@ -68,7 +72,6 @@ fn sb_tables_basic_switch() {
             ],
         ],
     );
-    assert_clean("basic", &d);
 }
 
 /// Runs the generated script of each seed and compares every SB table; returns the seeds that
@@ -134,7 +137,7 @@ fn sb_tables_random() {
 /// router's port binding names no peer (random seed 96183).
 #[test]
 fn sb_tables_peer_on_disabled_router() {
-    let d = scenario(
+    check(
         "peer-on-disabled-router",
         false,
         &[
@@ -168,7 +171,6 @@ fn sb_tables_peer_on_disabled_router() {
             &["set", "logical_router", "r2", "enabled=false"],
         ],
     );
-    assert_clean("peer-on-disabled-router", &d);
 }
 
 /// An external port on a switch with a localnet port and a `router` switch port that lists
@@ -176,7 +178,7 @@ fn sb_tables_peer_on_disabled_router() {
 /// `ls_in_external_port` cover those addresses (random seed 96185).
 #[test]
 fn sb_tables_external_port_router_addresses() {
-    let d = scenario(
+    check(
         "external-port-router-addresses",
         true,
         &[
@@ -217,14 +219,13 @@ fn sb_tables_external_port_router_addresses() {
             &["lsp-set-options", "p6", "router-port=p5"],
         ],
     );
-    assert_clean("external-port-router-addresses", &d);
 }
 
 /// BFD sessions that only the static routes of a disabled router use stay administratively
 /// down (random dense seed 97159).
 #[test]
 fn sb_tables_bfd_on_disabled_router() {
-    let d = scenario(
+    check(
         "bfd-on-disabled-router",
         true,
         &[
@@ -260,7 +261,6 @@ fn sb_tables_bfd_on_disabled_router() {
             &["set", "logical_router", "r1", "enabled=false"],
         ],
     );
-    assert_clean("bfd-on-disabled-router", &d);
 }
 
 /// A switch port peering a distributed gateway port on a switch with a localnet port, listing
@@ -268,7 +268,7 @@ fn sb_tables_bfd_on_disabled_router() {
 /// gateway chassis (only a `router` entry is); script `s34.txt`.
 #[test]
 fn sb_tables_dgp_peer_explicit_addresses() {
-    let d = scenario(
+    check(
         "dgp-peer-explicit-addresses",
         true,
         &[
@@ -291,7 +291,6 @@ fn sb_tables_dgp_peer_explicit_addresses() {
             &["lsp-set-options", "p10", "network_name=phys"],
         ],
     );
-    assert_clean("dgp-peer-explicit-addresses", &d);
 }
 
 /// Distributed NAT rules whose `external_mac` is written in upper or mixed case: ARP/ND
@@ -299,7 +298,7 @@ fn sb_tables_dgp_peer_explicit_addresses() {
 /// `gateway_mtu` write it as written (script `s36.txt`, dense seed 97330).
 #[test]
 fn sb_tables_nat_external_mac_case() {
-    let d = scenario(
+    check(
         "nat-external-mac-case",
         true,
         &[
@@ -358,14 +357,13 @@ fn sb_tables_nat_external_mac_case() {
             ],
         ],
     );
-    assert_clean("nat-external-mac-case", &d);
 }
 
 /// DHCP server MACs written in upper case (`server_mac`, DHCPv6 `server_id`): the replies and
 /// their ACL bypass write them as written (script `s37.txt`).
 #[test]
 fn sb_tables_dhcp_server_mac_case() {
-    let d = scenario(
+    check(
         "dhcp-server-mac-case",
         true,
         &[
@@ -398,14 +396,13 @@ fn sb_tables_dhcp_server_mac_case() {
             &["set", "logical_switch_port", "p02", "dhcpv6_options=@dhcp6"],
         ],
     );
-    assert_clean("dhcp-server-mac-case", &d);
 }
 
 /// `svc_monitor_mac` written in upper case: the SB address set and service monitors have it
 /// normalized, `SB_Global` options as written (script `s38.txt`).
 #[test]
 fn sb_tables_svc_monitor_mac_case() {
-    let d = scenario(
+    check(
         "svc-monitor-mac-case",
         true,
         &[
@@ -440,7 +437,6 @@ fn sb_tables_svc_monitor_mac_case() {
             &["ls-lb-add", "s1", "lb1"],
         ],
     );
-    assert_clean("svc-monitor-mac-case", &d);
 }
 
 /// A disabled distributed gateway port still has the MACs of its distributed NAT rules
@@ -449,7 +445,7 @@ fn sb_tables_svc_monitor_mac_case() {
 /// router port are left out here: which one the router port peers with follows hash order).
 #[test]
 fn sb_tables_disabled_dgp_gateway_router_chassis() {
-    let d = scenario(
+    check(
         "disabled-dgp-gateway-router-chassis",
         true,
         &[
@@ -495,7 +491,6 @@ fn sb_tables_disabled_dgp_gateway_router_chassis() {
             &["lrp-set-gateway-chassis", "p10", "ch1", "10"],
         ],
     );
-    assert_clean("disabled-dgp-gateway-router-chassis", &d);
 }
 
 /// A remote chassis (`other_config:is-remote=true`, another availability zone's, as OVN
@@ -503,7 +498,7 @@ fn sb_tables_disabled_dgp_gateway_router_chassis() {
 /// spellings of old ovn-controllers.
 #[test]
 fn sb_tables_remote_chassis_features() {
-    let d = scenario(
+    check(
         "remote-chassis-features",
         false,
         &[
@@ -540,7 +535,6 @@ fn sb_tables_remote_chassis_features() {
             &["ls-lb-add", "sw0", "lb1"],
         ],
     );
-    assert_clean("remote-chassis-features", &d);
 }
 
 /// `options:install_ls_lb_from_router=true`: the load balancers of a router (own and from a
@@ -549,7 +543,7 @@ fn sb_tables_remote_chassis_features() {
 /// ND and resolved by the router.
 #[test]
 fn sb_tables_ls_lb_from_router_and_virtual_ipv6() {
-    let d = scenario(
+    check(
         "ls-lb-from-router",
         true,
         &[
@@ -630,7 +624,6 @@ fn sb_tables_ls_lb_from_router_and_virtual_ipv6() {
             ],
         ],
     );
-    assert_clean("ls-lb-from-router", &d);
 }
 
 /// Drop sampling (`debug_drop_collector_set`, `debug_drop_domain_id`): every `drop;` and the
@@ -638,7 +631,7 @@ fn sb_tables_ls_lb_from_router_and_virtual_ipv6() {
 /// learn flow keeps its `/* drop */`.
 #[test]
 fn sb_tables_drop_sampling() {
-    let d = scenario(
+    check(
         "drop-sampling",
         true,
         &[
@@ -686,7 +679,6 @@ fn sb_tables_drop_sampling() {
             &["set", "logical_router", "r1", "options:chassis=ch1"],
         ],
     );
-    assert_clean("drop-sampling", &d);
 }
 
 /// Port bindings carry the `external_ids` of their switch port (plus `name` from a non-empty
@@ -694,7 +686,7 @@ fn sb_tables_drop_sampling() {
 /// gateway port without a peer has no `chassis-redirect-port` option.
 #[test]
 fn sb_tables_port_binding_external_ids() {
-    let d = scenario(
+    check(
         "port-binding-external-ids",
         false,
         &[
@@ -744,14 +736,13 @@ fn sb_tables_port_binding_external_ids() {
             &["set", "logical_router_port", "rp2", "external_ids:x=y"],
         ],
     );
-    assert_clean("port-binding-external-ids", &d);
 }
 
 /// A router port with a configured link-local network (and several others): the switch's
 /// router port still answers ND for the link-local address derived from the MAC.
 #[test]
 fn sb_tables_router_port_link_local_network() {
-    let d = scenario(
+    check(
         "router-port-link-local",
         false,
         &[
@@ -780,7 +771,6 @@ fn sb_tables_router_port_link_local_network() {
             &["lr-route-add", "r1", "fd99::/64", "fe80::5", "rp1"],
         ],
     );
-    assert_clean("router-port-link-local", &d);
 }
 
 /// Distributed NAT rules on a router with three gateway ports, one bridged: the next-hop
@@ -1005,7 +995,7 @@ fn sb_tables_force_snat_ip_on_distributed_routers() {
 /// limit (4095).
 #[test]
 fn sb_tables_vxlan_chassis() {
-    let d = scenario(
+    check(
         "vxlan-chassis",
         false,
         &[
@@ -1016,7 +1006,6 @@ fn sb_tables_vxlan_chassis() {
             &["lsp-set-addresses", "p1", "00:00:00:01:00:01 10.1.0.11"],
         ],
     );
-    assert_clean("vxlan-chassis", &d);
 }
 
 /// A router with IPv6-only routable addresses (a load balancer VIP with `add_route`) on a
@@ -1024,7 +1013,7 @@ fn sb_tables_vxlan_chassis() {
 /// routable set, `reg0 == {}` (random seed 94127).
 #[test]
 fn sb_tables_ipv6_only_routable_addresses() {
-    let d = scenario(
+    check(
         "ipv6-only-routable",
         false,
         &[
@@ -1049,7 +1038,6 @@ fn sb_tables_ipv6_only_routable_addresses() {
             &["lr-lb-add", "r1", "lb1"],
         ],
     );
-    assert_clean("ipv6-only-routable", &d);
 }
 
 /// Splits a shell-like line into arguments: whitespace separates, single quotes keep what they
@@ -1124,7 +1112,7 @@ fn sb_tables_script() {
 /// explicit timers) and DNS records shared by two switches.
 #[test]
 fn sb_tables_mirrors_templates_bfd_dns() {
-    let d = scenario(
+    check(
         "mirrors-templates-bfd-dns",
         false,
         &[
@@ -1183,13 +1171,12 @@ fn sb_tables_mirrors_templates_bfd_dns() {
             &["add", "logical_switch", "sw1", "dns_records", "@dns"],
         ],
     );
-    assert_clean("mirrors-templates-bfd-dns", &d);
 }
 
 /// `NB_Global` `ipsec` is copied into `SB_Global` (`external_ids` are not).
 #[test]
 fn sb_tables_ipsec() {
-    let d = scenario(
+    check(
         "ipsec",
         false,
         &[
@@ -1197,14 +1184,13 @@ fn sb_tables_ipsec() {
             &["ls-add", "sw0"],
         ],
     );
-    assert_clean("ipsec", &d);
 }
 
 /// A chassis without the `ct-no-masked-label` feature: `SB_Global`
 /// `options:lb_hairpin_use_ct_mark=false`.
 #[test]
 fn sb_tables_legacy_chassis() {
-    let d = scenario(
+    check(
         "legacy-chassis",
         false,
         &[
@@ -1213,14 +1199,13 @@ fn sb_tables_legacy_chassis() {
             &["lsp-add", "sw0", "p1"],
         ],
     );
-    assert_clean("legacy-chassis", &d);
 }
 
 /// `options:requested-chassis` naming chassis that do not exist: they are skipped, the first
 /// chassis found is `requested_chassis`, the others `requested_additional_chassis`.
 #[test]
 fn sb_tables_requested_chassis_skips_unknown() {
-    let d = scenario(
+    check(
         "requested-chassis",
         false,
         &[
@@ -1233,14 +1218,13 @@ fn sb_tables_requested_chassis_skips_unknown() {
             &["lsp-set-options", "p2", "requested-chassis=cZ"],
         ],
     );
-    assert_clean("requested-chassis", &d);
 }
 
 /// Load balancers on two switches and flows on both: ovn-northd keeps separate datapath
 /// groups for load balancers and for flows, even with the same datapaths.
 #[test]
 fn sb_tables_lb_and_flow_groups_apart() {
-    let d = scenario(
+    check(
         "lb-groups",
         false,
         &[
@@ -1254,7 +1238,6 @@ fn sb_tables_lb_and_flow_groups_apart() {
             &["ls-lb-add", "s2", "lb2"],
         ],
     );
-    assert_clean("lb-groups", &d);
 }
 
 // In-memory checks (no real stack): what real ovn-northd does to rows other clients wrote.
