@@ -647,7 +647,8 @@ impl Daemon {
             match c.table.as_str() {
                 "Chassis_Private" => p.hv_cfg = true,
                 // Learned by ovn-controller: they only go stale when a datapath or a port
-                // goes, which an NB change makes (and the next full round deletes them).
+                // goes, which an NB change makes (a full round deletes them; an incremental
+                // round deletes the `FDB` entries of the VIF ports it deletes).
                 "MAC_Binding" | "FDB" => {}
                 // Northd never modifies flows, and deletes only those it knows: a flow changed
                 // by someone else is replaced, one deleted is written again (by a full round,
@@ -1259,6 +1260,32 @@ impl SbLookup for ReplicaLookup<'_> {
         t.rows()
             .find(|r| str_col(&t, r, "name") == name)
             .map(|r| r.uuid())
+    }
+
+    fn fdbs_of_port(&self, datapath: Uuid, port_key: i64) -> Vec<Uuid> {
+        let rep = self.rep;
+        let int = |t: &ovsdb::client::TableView<'_>, r: &ovsdb::client::Row, col: &str| match t
+            .value(r, col)
+            .and_then(Datum::first)
+        {
+            Some(Atom::Integer(i)) => Some(*i),
+            _ => None,
+        };
+        let Some(dp_key) = rep
+            .table("Datapath_Binding")
+            .and_then(|t| t.get(&datapath).and_then(|r| int(&t, r, "tunnel_key")))
+        else {
+            return Vec::new();
+        };
+        let Some(t) = rep.table("FDB") else {
+            return Vec::new();
+        };
+        t.rows()
+            .filter(|r| {
+                int(&t, r, "dp_key") == Some(dp_key) && int(&t, r, "port_key") == Some(port_key)
+            })
+            .map(|r| r.uuid())
+            .collect()
     }
 
     fn dp_group(&self, datapaths: &BTreeSet<Uuid>) -> Option<Uuid> {

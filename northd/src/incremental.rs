@@ -158,6 +158,9 @@ pub trait SbLookup {
     fn chassis(&self, name: &str) -> Option<Uuid>;
     /// The `HA_Chassis_Group` named `name`.
     fn ha_chassis_group(&self, name: &str) -> Option<Uuid>;
+    /// The `FDB` rows learned on port `port_key` of SB datapath `datapath` (matched by the
+    /// datapath's tunnel key): a deleted port's entries go with it, as in ovn-northd.
+    fn fdbs_of_port(&self, datapath: Uuid, port_key: i64) -> Vec<Uuid>;
 }
 
 /// The elements of an SB set column of strings, as an [`SbLookup`] holds them.
@@ -348,6 +351,23 @@ impl SbLookup for RowsLookup<'_> {
             .values()
             .find(|g| g.name == name)
             .map(|g| g.uuid.uuid())
+    }
+
+    fn fdbs_of_port(&self, datapath: Uuid, port_key: i64) -> Vec<Uuid> {
+        let Some(dp_key) = self
+            .rows
+            .datapaths
+            .get(&Ref::new(datapath))
+            .map(|d| d.tunnel_key)
+        else {
+            return Vec::new();
+        };
+        self.rows
+            .fdbs
+            .values()
+            .filter(|f| f.dp_key == dp_key && f.port_key == port_key)
+            .map(|f| f.uuid.uuid())
+            .collect()
     }
 }
 
@@ -1932,6 +1952,9 @@ impl Engine {
             let old = sb_rows.port_binding(name);
             let Some(p) = p else {
                 if let Some(o) = old {
+                    for f in sb_rows.fdbs_of_port(o.datapath.uuid(), o.tunnel_key) {
+                        txn.delete(Ref::<sb::Fdb>::new(f));
+                    }
                     txn.delete(o.uuid);
                 }
                 continue;

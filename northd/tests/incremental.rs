@@ -5,9 +5,11 @@
 //! incremental [`Engine`] (its `plan` applied after each step). Random sequences of pod adds
 //! (with their namespace address set and a port group; also on the join switch, which has only
 //! router ports, and with a router port's MAC), pod deletes, pod IP changes, address set edits
-//! and port group edits are written to NB; after each step both SB databases must hold
-//! the same rows (compared by natural keys: datapath names instead of UUIDs, every flow
-//! expanded per datapath), and the engine must have handled the step incrementally.
+//! and port group edits are written to NB (each VIF binding has an `FDB` entry learned, as
+//! ovn-controller would, so a pod delete must take its entry along); after each step both SB
+//! databases must hold the same rows (compared by natural keys: datapath names instead of
+//! UUIDs, every flow expanded per datapath), and the engine must have handled the step
+//! incrementally.
 
 mod shapes;
 
@@ -416,6 +418,9 @@ fn normalized(sb: &Database) -> BTreeSet<String> {
             ports
         ));
     }
+    for f in rows.fdbs.values() {
+        out.insert(format!("FDB {} {} {}", f.mac, f.dp_key, f.port_key));
+    }
     for a in rows.address_sets.values() {
         out.insert(format!("AS {} {:?}", a.name, a.addresses));
     }
@@ -483,6 +488,35 @@ fn write_plan(engine: &Engine, delta: &northd::incremental::Delta, sb: &mut Data
     n
 }
 
+/// What ovn-controller does when a VIF sends a frame with `localnet_learn_fdb` or `unknown`
+/// addresses: an `FDB` row per VIF binding (its datapath's and its own tunnel key), so a pod
+/// delete must take its entry with it.
+fn learn_fdbs(sb: &mut Database) {
+    let rows = SbRows::from_database(sb).expect("SB rows");
+    let known: BTreeSet<(i64, i64)> = rows.fdbs.values().map(|f| (f.dp_key, f.port_key)).collect();
+    let mut ops = vec![json!("OVN_Southbound")];
+    for p in rows.ports.values().filter(|p| p.type_.is_empty()) {
+        let Some(d) = rows.datapaths.get(&p.datapath) else {
+            continue;
+        };
+        let (dk, pk) = (d.tunnel_key, p.tunnel_key);
+        if known.contains(&(dk, pk)) {
+            continue;
+        }
+        ops.push(json!({"op": "insert", "table": "FDB", "row": {
+            "mac": format!(
+                "0a:00:{:02x}:{:02x}:{:02x}:{:02x}",
+                (dk >> 8) & 255, dk & 255, (pk >> 8) & 255, pk & 255
+            ),
+            "dp_key": dk,
+            "port_key": pk,
+        }}));
+    }
+    if ops.len() > 1 {
+        transact(sb, &Value::Array(ops));
+    }
+}
+
 fn check_sequence(edits: &[Edit]) {
     let mut c = Cluster::new();
     let mut sb_full = sb_db();
@@ -503,6 +537,8 @@ fn check_sequence(edits: &[Edit]) {
     assert!(norm_full.iter().any(|s| s.starts_with("LF ")));
 
     for (i, e) in edits.iter().enumerate() {
+        learn_fdbs(&mut sb_full);
+        learn_fdbs(&mut sb_inc);
         let before = nb_tables(&c.nb);
         if !c.apply(e) {
             continue;
@@ -540,6 +576,10 @@ fn check_sequence(edits: &[Edit]) {
                 "{e:?}: empty delta"
             );
             assert_ne!(prev, a, "{e:?}: SB unchanged");
+        }
+        if matches!(e, Edit::DelPod { .. }) {
+            let fdbs = |n: &BTreeSet<String>| n.iter().filter(|l| l.starts_with("FDB ")).count();
+            assert!(fdbs(&a) < fdbs(&prev), "{e:?}: the pod's FDB entry stayed");
         }
         if a != b {
             let only_inc: Vec<_> = a.difference(&b).take(20).collect();
