@@ -348,7 +348,9 @@ impl<'a> TransactReader<'a> {
         let tail = text.get(at..)?;
         let s = match std::str::from_utf8(tail) {
             Ok(s) => s,
-            Err(e) if e.error_len().is_none() => std::str::from_utf8(&tail[..e.valid_up_to()]).ok()?,
+            Err(e) if e.error_len().is_none() => {
+                std::str::from_utf8(&tail[..e.valid_up_to()]).ok()?
+            }
             Err(_) => return None,
         };
         Some(Self {

@@ -2173,7 +2173,16 @@ mod tests {
                 {"op": "insert", "table": "Target", "row": {"tag": "t1", "kind": 1}}
             ]),
         );
-        assert!(matches!(o, TxnOutcome::Complete { changes: Some(_), .. }), "{o:?}");
+        assert!(
+            matches!(
+                o,
+                TxnOutcome::Complete {
+                    changes: Some(_),
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
         d
     }
 
@@ -2206,8 +2215,9 @@ mod tests {
     /// The request run at its end ([`execute_stream`]) on a fresh [`ahead_db`].
     fn at_end(text: &[u8]) -> (Ran, (Vec<Vec<(Uuid, Row)>>, StdRng)) {
         let mut d = ahead_db();
-        let r = TransactReader::start(text)
-            .and_then(|mut req| execute_stream::<EncodedResults>(&mut d, &mut req, &TxnContext::default()));
+        let r = TransactReader::start(text).and_then(|mut req| {
+            execute_stream::<EncodedResults>(&mut d, &mut req, &TxnContext::default())
+        });
         (ran(r), state(&d))
     }
 
@@ -2270,8 +2280,17 @@ mod tests {
                 for cuts in [vec![cut], vec![cut / 2, cut], vec![cut, cut, text.len()]] {
                     let (r, st, u) = ahead(text, &cuts, |_| {});
                     used |= u;
-                    assert_eq!(r, want.0, "{} cut at {cuts:?}", String::from_utf8_lossy(text));
-                    assert!(st == want.1, "{} cut at {cuts:?}: rows differ", String::from_utf8_lossy(text));
+                    assert_eq!(
+                        r,
+                        want.0,
+                        "{} cut at {cuts:?}",
+                        String::from_utf8_lossy(text)
+                    );
+                    assert!(
+                        st == want.1,
+                        "{} cut at {cuts:?}: rows differ",
+                        String::from_utf8_lossy(text)
+                    );
                 }
             }
             // Text in one piece, one byte at a time.
@@ -2292,7 +2311,8 @@ mod tests {
     fn running_ahead_is_dropped_when_the_database_changed() {
         let text = AHEAD_REQUESTS[0].as_bytes();
         let other = json!([{"op": "insert", "table": "Parent", "row": {"name": "other"}}]);
-        let failing = json!([{"op": "insert", "table": "Parent", "row": {"name": "f"}}, {"op": "abort"}]);
+        let failing =
+            json!([{"op": "insert", "table": "Parent", "row": {"name": "f"}}, {"op": "abort"}]);
         for change in [other, failing] {
             let mut d = ahead_db();
             run(&mut d, change.clone());

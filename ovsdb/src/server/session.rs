@@ -289,12 +289,12 @@ impl Server {
         }) = ahead.map(|a| *a)
         {
             if offset == frame.offset {
+                tracing::debug!(%sid, ops = spec.ops_run(), "transaction continues from operations run ahead");
                 let ctx = TxnContext {
                     held_locks: self.held_locks(sid),
                     elapsed_ms: 0,
                 };
-                if let Some((outcome, id)) = spec.finish(&mut self.dbs[db].db, &frame.bytes, &ctx)
-                {
+                if let Some((outcome, id)) = spec.finish(&mut self.dbs[db].db, &frame.bytes, &ctx) {
                     return Some((outcome, id.to_value(), db));
                 }
             }
@@ -353,11 +353,7 @@ impl Server {
                 Box::new(Ahead {
                     offset,
                     db,
-                    spec: Some(Speculation::new(
-                        &self.dbs[db].db,
-                        header_end,
-                        bytes.len(),
-                    )),
+                    spec: Some(Speculation::new(&self.dbs[db].db, header_end, bytes.len())),
                 })
             }
         };
@@ -1109,8 +1105,16 @@ mod tests {
                         whole.handle_frame_owned(wa, f, t).unwrap();
                     }
                 }
-                assert_eq!(sent(&mut ahead, aa), sent(&mut whole, wa), "pieces of {piece}");
-                assert_eq!(sent(&mut ahead, ao), sent(&mut whole, wo), "pieces of {piece}");
+                assert_eq!(
+                    sent(&mut ahead, aa),
+                    sent(&mut whole, wa),
+                    "pieces of {piece}"
+                );
+                assert_eq!(
+                    sent(&mut ahead, ao),
+                    sent(&mut whole, wo),
+                    "pieces of {piece}"
+                );
                 let rows = |s: &Server| {
                     let mut v: Vec<_> = s.dbs[0].db.tables[0]
                         .rows
