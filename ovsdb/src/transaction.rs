@@ -2186,8 +2186,11 @@ mod tests {
         d
     }
 
-    /// Every committed row of `d`, by table, and its generator.
-    fn state(d: &Database) -> (Vec<Vec<(Uuid, Row)>>, StdRng) {
+    /// Every committed row of a database, by table, and its generator.
+    type State = (Vec<Vec<(Uuid, Row)>>, StdRng);
+
+    /// [`State`] of `d`.
+    fn state(d: &Database) -> State {
         let tables = d
             .tables
             .iter()
@@ -2213,7 +2216,7 @@ mod tests {
     }
 
     /// The request run at its end ([`execute_stream`]) on a fresh [`ahead_db`].
-    fn at_end(text: &[u8]) -> (Ran, (Vec<Vec<(Uuid, Row)>>, StdRng)) {
+    fn at_end(text: &[u8]) -> (Ran, State) {
         let mut d = ahead_db();
         let r = TransactReader::start(text).and_then(|mut req| {
             execute_stream::<EncodedResults>(&mut d, &mut req, &TxnContext::default())
@@ -2228,7 +2231,7 @@ mod tests {
         text: &[u8],
         cuts: &[usize],
         meddle: impl FnOnce(&mut Database),
-    ) -> (Ran, (Vec<Vec<(Uuid, Row)>>, StdRng), bool) {
+    ) -> (Ran, State, bool) {
         let mut d = ahead_db();
         let header_end = TransactReader::start(text).map(|r| r.position());
         let mut spec = header_end.map(|h| Speculation::new(&d, h, text.len()));
