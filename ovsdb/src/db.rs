@@ -321,6 +321,17 @@ pub struct Database {
     /// The member names, read order and columns of the last row object of several members a
     /// transaction parsed (kept from one transaction to the next).
     pub(crate) member_order: crate::transaction::MemberOrder,
+    /// Changes whenever the rows change (each commit applied), and differs between databases:
+    /// work done ahead against one state (a transaction's operations run while the rest of its
+    /// request arrives) is valid while the generation, and the generator, are still the same.
+    pub(crate) generation: u64,
+}
+
+/// The source of [`Database::generation`]s, unique within the process.
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Database {
@@ -349,6 +360,7 @@ impl Database {
             weak_refs: HashMap::new(),
             rng,
             member_order: crate::transaction::MemberOrder::default(),
+            generation: next_generation(),
         }
     }
 
@@ -440,6 +452,7 @@ impl Database {
 
     /// Applies a prepared change set (called by the engine after all checks passed).
     pub(crate) fn apply(&mut self, changes: &ChangeSet, refs: &FastMap<(usize, Uuid), i64>) {
+        self.generation = next_generation();
         for tc in &changes.tables {
             let ts = &self.schema.tables[tc.table];
             let table = &mut self.tables[tc.table];

@@ -33,7 +33,8 @@ pub fn fuzz_transact(data: &[u8]) {
     };
     let mut db = Database::with_seed(schema.clone(), 0);
     let mut db_ref = Database::with_seed(schema.clone(), 0);
-    let mut db_stream = Database::with_seed(schema, 0);
+    let mut db_stream = Database::with_seed(schema.clone(), 0);
+    let mut db_ahead = Database::with_seed(schema, 0);
     let txns: Vec<Value> = match &value {
         Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_array) => a.clone(),
         other => vec![other.clone()],
@@ -83,6 +84,37 @@ pub fn fuzz_transact(data: &[u8]) {
             outcome.results(),
             results.as_ref(),
             "results differ read one operation at a time"
+        );
+        // As the server reads a big one: operations run ahead as two prefixes arrive, the
+        // rest at its end (or all of it anew when that declines).
+        let ahead = crate::json::TransactReader::start(request.as_bytes())
+            .map(|r| crate::transaction::Speculation::new(&db_ahead, r.position(), 0))
+            .and_then(|mut spec| {
+                let len = request.len();
+                let ran = [len / 3, len * 2 / 3]
+                    .iter()
+                    .all(|&cut| spec.run(&db_ahead, &request.as_bytes()[..cut]));
+                ran.then_some(spec)
+            })
+            .and_then(|spec| spec.finish(&mut db_ahead, request.as_bytes(), &ctx))
+            .or_else(|| {
+                crate::json::TransactReader::start(request.as_bytes()).and_then(|mut req| {
+                    crate::transaction::execute_stream(&mut db_ahead, &mut req, &ctx)
+                })
+            });
+        let results = match ahead {
+            Some((crate::transaction::Outcome::Complete { results, .. }, _)) => {
+                serde_json::from_slice::<Value>(&results.into_text()).ok()
+            }
+            Some((crate::transaction::Outcome::Blocked { .. }, _)) => {
+                panic!("a streamed transaction blocked")
+            }
+            None => db_ahead.transact(&params, &ctx).results().cloned(),
+        };
+        assert_eq!(
+            outcome.results(),
+            results.as_ref(),
+            "results differ with operations run ahead"
         );
     }
     // The database must still serialize after whatever happened.

@@ -283,6 +283,8 @@ pub fn parse(text: &[u8]) -> Option<JsonRef<'_>> {
 /// whole request again with [`parse`] (which gives the same answer as before).
 pub(crate) struct TransactReader<'a> {
     p: Parser<'a>,
+    /// Where the parser's text starts in the request's text.
+    base: usize,
     db: Cow<'a, str>,
     id: Option<JsonRef<'a>>,
     method: Option<JsonRef<'a>>,
@@ -297,15 +299,8 @@ impl<'a> TransactReader<'a> {
     pub(crate) fn start(text: &'a [u8]) -> Option<Self> {
         let s = std::str::from_utf8(text).ok()?;
         let mut r = Self {
-            p: Parser {
-                s,
-                b: s.as_bytes(),
-                pos: 0,
-                // Room for the nesting of usual operations: the stacks do not regrow (a
-                // dozen reallocations) on every request.
-                values: Vec::with_capacity(16),
-                members: Vec::with_capacity(16),
-            },
+            p: Parser::new(s),
+            base: 0,
             db: Cow::Borrowed(""),
             id: None,
             method: None,
@@ -342,6 +337,74 @@ impl<'a> TransactReader<'a> {
         }
         r.db = r.p.string()?;
         Some(r)
+    }
+
+    /// A reader of the operations of a request that may still be arriving: `text` is its
+    /// start, `at` a position between two operations (or just after the database name) that
+    /// an earlier reader reached. `None` when `text[at..]` is not valid UTF-8 (a character
+    /// cut at the end is left for later). Only [`TransactReader::next_whole_op`] and
+    /// [`TransactReader::position`] are meant for it.
+    pub(crate) fn ops_at(text: &'a [u8], at: usize) -> Option<Self> {
+        let tail = text.get(at..)?;
+        let s = match std::str::from_utf8(tail) {
+            Ok(s) => s,
+            Err(e) if e.error_len().is_none() => {
+                std::str::from_utf8(&tail[..e.valid_up_to()]).ok()?
+            }
+            Err(_) => return None,
+        };
+        Some(Self {
+            p: Parser::new(s),
+            base: at,
+            db: Cow::Borrowed(""),
+            id: None,
+            method: None,
+            seen: 2,
+            ops_done: false,
+        })
+    }
+
+    /// Continues at `text[at..]`: `text` is the whole request, of which this reader read the
+    /// start (up to the database name, with [`TransactReader::start`]), and `at` a position
+    /// between operations that a reader of its start reached ([`TransactReader::ops_at`]).
+    /// False when the rest is not valid UTF-8.
+    pub(crate) fn continue_at(&mut self, text: &'a [u8], at: usize) -> bool {
+        let Some(s) = text.get(at..).and_then(|t| std::str::from_utf8(t).ok()) else {
+            return false;
+        };
+        let mut p = Parser::new(s);
+        std::mem::swap(&mut p.values, &mut self.p.values);
+        std::mem::swap(&mut p.members, &mut self.p.members);
+        self.p = p;
+        self.base = at;
+        true
+    }
+
+    /// Where the reader is in the request's text.
+    pub(crate) fn position(&self) -> usize {
+        self.base + self.p.pos
+    }
+
+    /// The next operation, if the text holds all of it and the `,` or `]` after it (so that
+    /// it reads the same once more text has come); otherwise `None`, and the reader stays
+    /// where it was (at the end of the operations too: [`TransactReader::next_op`] reads the
+    /// end).
+    pub(crate) fn next_whole_op(&mut self) -> Option<JsonRef<'a>> {
+        let at = self.p.pos;
+        let op = (|| {
+            if self.p.peek()? != b',' {
+                return None;
+            }
+            self.p.pos += 1;
+            let v = self.p.value(2)?;
+            matches!(self.p.peek()?, b',' | b']').then_some(v)
+        })();
+        if op.is_none() {
+            self.p.pos = at;
+            self.p.values.clear();
+            self.p.members.clear();
+        }
+        op
     }
 
     /// Reads one top-level member (the parser is at its key); true when it is `params`, which
@@ -453,6 +516,18 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    fn new(s: &'a str) -> Self {
+        Parser {
+            s,
+            b: s.as_bytes(),
+            pos: 0,
+            // Room for the nesting of usual operations: the stacks do not regrow (a dozen
+            // reallocations) on every request.
+            values: Vec::with_capacity(16),
+            members: Vec::with_capacity(16),
+        }
+    }
+
     fn skip_ws(&mut self) {
         while let Some(&c) = self.b.get(self.pos) {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {

@@ -446,19 +446,7 @@ pub(crate) fn execute_stream<'a, R: ResultSink>(
     // At least one result's room: a small request's reply does not regrow.
     let mut results = R::with_capacity(req.remaining() / 256 + 1);
     let mut n = 0;
-    let id = loop {
-        match req.next_op() {
-            Some(Some(op)) => {
-                n += 1;
-                match txn.execute_op(&op, n, 0) {
-                    Ok(r) => results.push(r),
-                    Err(_) => break None,
-                }
-            }
-            Some(None) => break req.finish(),
-            None => break None,
-        }
-    };
+    let id = txn.run_stream(req, &mut results, &mut n);
     let order = std::mem::take(&mut txn.member_order);
     let Some(id) = id else {
         drop(txn);
@@ -469,6 +457,178 @@ pub(crate) fn execute_stream<'a, R: ResultSink>(
     let concluded = txn.conclude();
     db.member_order = order;
     Some((complete(db, concluded, results), id))
+}
+
+/// The operations of a `transact` request that is still arriving, run ahead of its last byte
+/// against the database as it is (see [`Speculation::run`]); [`Speculation::finish`] runs the
+/// rest once the request is complete. Running ahead changes nothing in the database: the
+/// transaction draws its UUIDs from a copy of the database's generator and keeps its rows to
+/// itself, and what it did is used only if the database has not changed in between (same
+/// [`Database::generation`], same generator), so the outcome is the one running the whole
+/// request at its last byte gives.
+#[derive(Debug)]
+pub(crate) struct Speculation {
+    parts: TxnParts,
+    /// The database's generator when the first operation ran.
+    rng_start: StdRng,
+    /// The generator after the operations run so far.
+    rng: StdRng,
+    /// The database's generation when the first operation ran.
+    generation: u64,
+    results: EncodedResults,
+    /// Operations run so far.
+    n: usize,
+    /// Where the request's header ends: just after the database name in `params`.
+    header_end: usize,
+    /// Where the operations not run yet start (a `,` or the `]` of `params`, maybe after
+    /// whitespace).
+    resume: usize,
+    /// The request's length at which to try reading the next operation again: an operation
+    /// still arriving is read from its start at each try, so the tries are spaced as the text
+    /// doubles past it (its bytes are read a few times at most, whatever its size).
+    retry_at: usize,
+    /// Set when an operation that depends on more than the database (`wait`, `assert`, ...)
+    /// comes next: the rest is left to [`Speculation::finish`].
+    paused: bool,
+}
+
+/// The operations run ahead by [`Speculation`]: those whose outcome depends only on the
+/// database's rows and generator and on the transaction itself.
+const AHEAD_OPS: &[&str] = &["insert", "update", "mutate", "delete", "select", "comment"];
+
+impl Speculation {
+    /// A transaction on `db` whose request text has its header (up to the database name)
+    /// in `text[..header_end]`, as read by [`TransactReader::start`]; `len` is the length of
+    /// the text received so far.
+    pub(crate) fn new(db: &Database, header_end: usize, len: usize) -> Self {
+        Self {
+            parts: TxnParts {
+                member_order: db.member_order.clone(),
+                ..TxnParts::default()
+            },
+            rng_start: db.rng.clone(),
+            rng: db.rng.clone(),
+            generation: db.generation,
+            results: EncodedResults::with_capacity(len / 256 + 1),
+            n: 0,
+            header_end,
+            resume: header_end,
+            retry_at: 0,
+            paused: false,
+        }
+    }
+
+    /// Runs the operations of `text` (the start of the request, longer than at the previous
+    /// call) that are complete and not run yet. Returns false when running ahead must stop for
+    /// this request (the database changed since the first operation, or an operation failed):
+    /// the caller drops the speculation, and the request will run as if none had been made.
+    pub(crate) fn run(&mut self, db: &Database, text: &[u8]) -> bool {
+        if db.generation != self.generation || db.rng != self.rng_start {
+            return false;
+        }
+        if self.paused || text.len() < self.retry_at {
+            return true;
+        }
+        let Some(mut req) = TransactReader::ops_at(text, self.resume) else {
+            // Not valid UTF-8: the request will be declined at its end.
+            return false;
+        };
+        let empty = HashSet::new();
+        let schema = db.schema.clone();
+        let mut txn = Txn::resume(
+            &schema,
+            db,
+            &mut self.rng,
+            &empty,
+            0,
+            std::mem::take(&mut self.parts),
+        );
+        let mut ok = true;
+        loop {
+            let Some(op) = req.next_whole_op() else {
+                // The next operation has not fully arrived (or the text is not valid JSON,
+                // which the request's end will show).
+                let tail = text.len() - self.resume;
+                self.retry_at = self.resume + (2 * tail).max(1 << 16);
+                break;
+            };
+            if !op
+                .get("op")
+                .and_then(JsonRef::as_str)
+                .is_some_and(|name| AHEAD_OPS.contains(&name))
+            {
+                self.paused = true;
+                break;
+            }
+            self.n += 1;
+            match txn.execute_op(&op, self.n, 0) {
+                Ok(r) => self.results.push(r),
+                Err(_) => {
+                    ok = false;
+                    break;
+                }
+            }
+            self.resume = req.position();
+        }
+        self.parts = txn.suspend();
+        ok
+    }
+
+    /// How many operations have run ahead.
+    pub(crate) fn ops_run(&self) -> usize {
+        self.n
+    }
+
+    /// Runs the rest of the request, now complete in `text`, and commits it as
+    /// [`execute_stream`] does (same outcome, same `None` cases). `None` also when the
+    /// database changed since the speculation began: the caller runs the request anew.
+    pub(crate) fn finish<'a>(
+        self,
+        db: &mut Database,
+        text: &'a [u8],
+        ctx: &TxnContext,
+    ) -> Option<(Outcome<EncodedResults>, JsonRef<'a>)> {
+        if db.generation != self.generation || db.rng != self.rng_start {
+            return None;
+        }
+        let mut req = TransactReader::start(text.get(..self.header_end)?)?;
+        if req.db_name() != db.schema.name || !req.continue_at(text, self.resume) {
+            return None;
+        }
+        let Self {
+            parts,
+            rng_start,
+            rng,
+            mut results,
+            mut n,
+            ..
+        } = self;
+        db.rng = rng;
+        let schema = db.schema.clone();
+        let mut txn = Txn::resume_mut(&schema, db, ctx, parts);
+        let id = txn.run_stream(&mut req, &mut results, &mut n);
+        let order = std::mem::take(&mut txn.member_order);
+        let Some(id) = id else {
+            drop(txn);
+            db.rng = rng_start;
+            db.member_order = order;
+            return None;
+        };
+        let concluded = txn.conclude();
+        db.member_order = order;
+        Some((complete(db, concluded, results), id))
+    }
+}
+
+/// What a [`Txn`] owns: kept by a [`Speculation`] between its runs.
+#[derive(Debug, Default)]
+struct TxnParts {
+    rows: TouchedTables,
+    symbols: FastMap<String, Symbol>,
+    strings: Strings,
+    member_order: MemberOrder,
+    comments: Vec<String>,
+    durable: bool,
 }
 
 /// Replays one transaction record of the standalone file format on `db` (see
@@ -632,6 +792,93 @@ impl<'a> Txn<'a> {
             elapsed_ms: ctx.elapsed_ms,
             timeout_ms: None,
             held_locks: &ctx.held_locks,
+        }
+    }
+
+    /// A transaction on `db`'s rows that draws its UUIDs from `rng` (not the database's), with
+    /// the state an earlier run left in `parts`.
+    fn resume(
+        schema: &'a Schema,
+        db: &'a Database,
+        rng: &'a mut StdRng,
+        held_locks: &'a HashSet<String>,
+        elapsed_ms: u64,
+        parts: TxnParts,
+    ) -> Self {
+        Txn {
+            schema,
+            tables: &db.tables,
+            weak_refs: &db.weak_refs,
+            rng,
+            rows: parts.rows,
+            symbols: parts.symbols,
+            strings: parts.strings,
+            member_order: parts.member_order,
+            comments: parts.comments,
+            durable: parts.durable,
+            elapsed_ms,
+            timeout_ms: None,
+            held_locks,
+        }
+    }
+
+    /// [`Txn::resume`] drawing from the database's own generator.
+    fn resume_mut(
+        schema: &'a Schema,
+        db: &'a mut Database,
+        ctx: &'a TxnContext,
+        parts: TxnParts,
+    ) -> Self {
+        Txn {
+            schema,
+            tables: &db.tables,
+            weak_refs: &db.weak_refs,
+            rng: &mut db.rng,
+            rows: parts.rows,
+            symbols: parts.symbols,
+            strings: parts.strings,
+            member_order: parts.member_order,
+            comments: parts.comments,
+            durable: parts.durable,
+            elapsed_ms: ctx.elapsed_ms,
+            timeout_ms: None,
+            held_locks: &ctx.held_locks,
+        }
+    }
+
+    /// What the transaction owns, for a later [`Txn::resume`].
+    fn suspend(self) -> TxnParts {
+        TxnParts {
+            rows: self.rows,
+            symbols: self.symbols,
+            strings: self.strings,
+            member_order: self.member_order,
+            comments: self.comments,
+            durable: self.durable,
+        }
+    }
+
+    /// Runs the operations `req` still holds, numbering them after the `n` already run, and
+    /// reads the request's end: its `id`, or `None` when an operation failed or blocked or the
+    /// request is not a valid `transact` (see [`execute_stream`]).
+    fn run_stream<'r, R: ResultSink>(
+        &mut self,
+        req: &mut TransactReader<'r>,
+        results: &mut R,
+        n: &mut usize,
+    ) -> Option<JsonRef<'r>> {
+        loop {
+            match req.next_op() {
+                Some(Some(op)) => {
+                    *n += 1;
+                    match self.execute_op(&op, *n, 0) {
+                        Ok(r) => results.push(r),
+                        Err(_) => return None,
+                    }
+                }
+                Some(None) => return req.finish(),
+                None => return None,
+            }
         }
     }
 
@@ -1914,5 +2161,176 @@ mod tests {
         let mut sorted = o.clone();
         sorted.sort();
         assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+    }
+
+    /// A database with rows the test requests refer to (by `uuid`).
+    fn ahead_db() -> Database {
+        let mut d = db();
+        let o = run(
+            &mut d,
+            json!([
+                {"op": "insert", "table": "Parent", "uuid-name": "p", "row": {"name": "old", "count": 3}},
+                {"op": "insert", "table": "Target", "row": {"tag": "t1", "kind": 1}}
+            ]),
+        );
+        assert!(
+            matches!(
+                o,
+                TxnOutcome::Complete {
+                    changes: Some(_),
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
+        d
+    }
+
+    /// Every committed row of a database, by table, and its generator.
+    type State = (Vec<Vec<(Uuid, Row)>>, StdRng);
+
+    /// [`State`] of `d`.
+    fn state(d: &Database) -> State {
+        let tables = d
+            .tables
+            .iter()
+            .map(|t| {
+                let mut rows: Vec<(Uuid, Row)> =
+                    t.rows.iter().map(|(u, r)| (*u, Row::clone(r))).collect();
+                rows.sort_by_key(|(u, _)| *u);
+                rows
+            })
+            .collect();
+        (tables, d.rng.clone())
+    }
+
+    /// The reply's `result` text and the request's id, or `None` where the request runs
+    /// from its tree.
+    type Ran = Option<(Vec<u8>, Value)>;
+
+    fn ran(o: Option<(Outcome<EncodedResults>, JsonRef<'_>)>) -> Ran {
+        o.map(|(o, id)| match o {
+            Outcome::Complete { results, .. } => (results.into_text(), id.to_value()),
+            Outcome::Blocked { .. } => (b"blocked".to_vec(), id.to_value()),
+        })
+    }
+
+    /// The request run at its end ([`execute_stream`]) on a fresh [`ahead_db`].
+    fn at_end(text: &[u8]) -> (Ran, State) {
+        let mut d = ahead_db();
+        let r = TransactReader::start(text).and_then(|mut req| {
+            execute_stream::<EncodedResults>(&mut d, &mut req, &TxnContext::default())
+        });
+        (ran(r), state(&d))
+    }
+
+    /// The request run ahead over its prefixes ending at `cuts`, then finished (or, when
+    /// finishing declines, run anew at its end, as the server does), on a fresh
+    /// [`ahead_db`]; `meddle` runs on the database after the first prefix.
+    fn ahead(
+        text: &[u8],
+        cuts: &[usize],
+        meddle: impl FnOnce(&mut Database),
+    ) -> (Ran, State, bool) {
+        let mut d = ahead_db();
+        let header_end = TransactReader::start(text).map(|r| r.position());
+        let mut spec = header_end.map(|h| Speculation::new(&d, h, text.len()));
+        let mut meddle = Some(meddle);
+        for &c in cuts {
+            if let Some(s) = &mut spec {
+                if !s.run(&d, &text[..c]) {
+                    spec = None;
+                }
+            }
+            if let Some(m) = meddle.take() {
+                m(&mut d);
+            }
+        }
+        let ctx = TxnContext::default();
+        let finished = spec.and_then(|s| ran(s.finish(&mut d, text, &ctx)));
+        let used = finished.is_some();
+        let r = match finished {
+            Some(r) => Some(r),
+            None => ran(TransactReader::start(text)
+                .and_then(|mut req| execute_stream::<EncodedResults>(&mut d, &mut req, &ctx))),
+        };
+        (r, state(&d), used)
+    }
+
+    const AHEAD_REQUESTS: &[&str] = &[
+        r#"{"id":1,"method":"transact","params":["Test",{"op":"insert","table":"Child","uuid-name":"c","row":{"value":1,"label":"\u00e9t\u00e9 \"q\""}},{"op":"insert","table":"Parent","row":{"name":"a\u00e9é","children":["named-uuid","c"],"ext":["map",[["k","v"]]]}},{"op":"insert","table":"Child","uuid-name":"d","row":{"value":2,"sub":["named-uuid","c"]}},{"op":"update","table":"Parent","where":[["name","==","old"]],"row":{"count":4,"children":["set",[["named-uuid","d"]]]}},{"op":"mutate","table":"Parent","where":[],"mutations":[["nums","insert",["set",[1,2]]]]},{"op":"select","table":"Parent","where":[["name","==","old"]],"columns":["name","count"]},{"op":"comment","comment":"hi"},{"op":"delete","table":"Target","where":[["tag","==","t1"]]}]}"#,
+        // Operations not run ahead (`wait`, `commit`, `assert`) stop running ahead.
+        r#"{"method":"transact","params":["Test",{"op":"insert","table":"Parent","row":{"name":"x"}},{"op":"wait","table":"Parent","where":[],"columns":["name"],"until":"!=","rows":[]},{"op":"insert","table":"Parent","row":{"name":"y"}},{"op":"commit","durable":false}],"id":"s"}"#,
+        // An operation that fails; a commit that fails (duplicate index key).
+        r#"{"id":2,"method":"transact","params":["Test",{"op":"insert","table":"Parent","row":{"name":"z"}},{"op":"insert","table":"Nope","row":{}},{"op":"insert","table":"Parent","row":{"name":"w"}}]}"#,
+        r#"{"id":3,"method":"transact","params":["Test",{"op":"insert","table":"Parent","row":{"name":"dup"}},{"op":"insert","table":"Parent","row":{"name":"dup"}}]}"#,
+        // Not a transact request, or not a valid one: run from the tree.
+        r#"{"id":4,"method":"echo","params":["Test",{"op":"insert","table":"Parent","row":{"name":"e"}}]}"#,
+        r#"{"id":5,"method":"transact","params":["Test",{"op":"insert","table":"Parent","row":{"name":"e"}} {}]}"#,
+        r#"{"id":6,"method":"transact","params":["Test",{"op":"insert","table":"Parent","row":{"name":"e"}},{"op":"insert","table":"Parent","row":{"count":12}}],"id":7}"#,
+        r#"{"id":8,"method":"transact","params":["Test", 1, {"op":"insert","table":"Parent","row":{"name":"e"}}]}"#,
+    ];
+
+    /// Whatever prefixes a request arrives in, running its operations ahead gives the reply,
+    /// the rows and the generator that running it at its end gives.
+    #[test]
+    fn running_ahead_gives_what_the_end_gives() {
+        for text in AHEAD_REQUESTS {
+            let text = text.as_bytes();
+            let want = at_end(text);
+            let mut used = false;
+            for cut in 0..=text.len() {
+                for cuts in [vec![cut], vec![cut / 2, cut], vec![cut, cut, text.len()]] {
+                    let (r, st, u) = ahead(text, &cuts, |_| {});
+                    used |= u;
+                    assert_eq!(
+                        r,
+                        want.0,
+                        "{} cut at {cuts:?}",
+                        String::from_utf8_lossy(text)
+                    );
+                    assert!(
+                        st == want.1,
+                        "{} cut at {cuts:?}: rows differ",
+                        String::from_utf8_lossy(text)
+                    );
+                }
+            }
+            // Text in one piece, one byte at a time.
+            let all: Vec<usize> = (1..=text.len()).collect();
+            let (r, st, u) = ahead(text, &all, |_| {});
+            used |= u;
+            assert_eq!(r, want.0);
+            assert!(st == want.1);
+            if text.starts_with(br#"{"id":1,"#) {
+                assert!(used, "never finished from what ran ahead");
+            }
+        }
+    }
+
+    /// A commit (or a failed transaction, which draws UUIDs too) between running ahead and the
+    /// end: the request runs anew, on the database as it then is.
+    #[test]
+    fn running_ahead_is_dropped_when_the_database_changed() {
+        let text = AHEAD_REQUESTS[0].as_bytes();
+        let other = json!([{"op": "insert", "table": "Parent", "row": {"name": "other"}}]);
+        let failing =
+            json!([{"op": "insert", "table": "Parent", "row": {"name": "f"}}, {"op": "abort"}]);
+        for change in [other, failing] {
+            let mut d = ahead_db();
+            run(&mut d, change.clone());
+            let r = TransactReader::start(text).and_then(|mut req| {
+                execute_stream::<EncodedResults>(&mut d, &mut req, &TxnContext::default())
+            });
+            let want = (ran(r), state(&d));
+            for cut in [text.len() / 3, text.len() / 2, text.len()] {
+                let (r, st, used) = ahead(text, &[cut, text.len()], |d| {
+                    run(d, change.clone());
+                });
+                assert!(!used);
+                assert_eq!(r, want.0);
+                assert!(st == want.1);
+            }
+        }
     }
 }

@@ -401,6 +401,10 @@ async fn accept_loop(
 /// Initial size of a connection's read buffer, and the free space kept for each read.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// A message still arriving once this much of it is buffered is handed to
+/// [`Server::run_ahead`] after each read.
+const RUN_AHEAD_MIN: usize = 1 << 20;
+
 /// Reads a connection's requests and writes what the server queues for it.
 ///
 /// Each wake-up reads whatever the socket holds, decodes every complete message in it, handles
@@ -525,6 +529,11 @@ async fn connection<S>(
                     }
                 }
                 last_round = eof || failed.is_some() || bad;
+                if !last_round && rbuf.len() >= RUN_AHEAD_MIN {
+                    // A big message still arriving: the server runs the operations that
+                    // have come (see `Server::run_ahead`).
+                    lock(&shared.server).run_ahead(sid, codec.stream_offset(), &rbuf);
+                }
             }
             () = &mut notified => notified.set(notify.notified()),
         }

@@ -20,7 +20,7 @@ use crate::db::{ChangeSet, TxnContext};
 use crate::json::{JsonRef, JsonView};
 use crate::jsonrpc::echo::{Keepalive, KeepaliveAction};
 use crate::jsonrpc::{Frame, JsonRpcError, Message, Notification, Request, Response};
-use crate::transaction::{EncodedResults, Outcome};
+use crate::transaction::{EncodedResults, Outcome, Speculation};
 
 /// Identifies one client session of a [`Server`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,6 +98,20 @@ pub(crate) struct Session {
     keepalive: Keepalive,
     pub(crate) closed: bool,
     db_change_aware: bool,
+    /// The `transact` request still arriving whose operations run ahead (see
+    /// [`Server::run_ahead`]).
+    ahead: Option<Box<Ahead>>,
+}
+
+/// A `transact` request still arriving on a session, and what ran of it.
+#[derive(Debug)]
+struct Ahead {
+    /// Stream offset of the request's first byte (its [`Frame::offset`] once complete).
+    offset: u64,
+    /// The database it names.
+    db: usize,
+    /// `None` once running ahead has stopped for this request.
+    spec: Option<Speculation>,
 }
 
 impl Session {
@@ -110,6 +124,7 @@ impl Session {
             keepalive: Keepalive::new(probe, now),
             closed: false,
             db_change_aware: false,
+            ahead: None,
         }
     }
 
@@ -259,17 +274,33 @@ impl Server {
     }
 
     /// The execution part of [`Server::transact_streamed`]: the outcome, the request's id and
-    /// the database, or `None` (nothing happened).
+    /// the database, or `None` (nothing happened). Continues from what ran ahead of the
+    /// request's end ([`Server::run_ahead`]) when the database is as it was then.
     fn run_streamed(
         &mut self,
         sid: SessionId,
         frame: &Frame,
     ) -> Option<(Outcome<EncodedResults>, Value, usize)> {
+        let ahead = self.sessions.get_mut(&sid)?.ahead.take();
+        if let Some(Ahead {
+            offset,
+            db,
+            spec: Some(spec),
+        }) = ahead.map(|a| *a)
+        {
+            if offset == frame.offset {
+                tracing::debug!(%sid, ops = spec.ops_run(), "transaction continues from operations run ahead");
+                let ctx = TxnContext {
+                    held_locks: self.held_locks(sid),
+                    elapsed_ms: 0,
+                };
+                if let Some((outcome, id)) = spec.finish(&mut self.dbs[db].db, &frame.bytes, &ctx) {
+                    return Some((outcome, id.to_value(), db));
+                }
+            }
+        }
         let mut req = crate::json::TransactReader::start(&frame.bytes)?;
         let db = self.db_index(req.db_name())?;
-        if !self.sessions.contains_key(&sid) {
-            return None;
-        }
         let ctx = TxnContext {
             held_locks: self.held_locks(sid),
             elapsed_ms: 0,
@@ -277,6 +308,64 @@ impl Server {
         let (outcome, id) =
             crate::transaction::execute_stream(&mut self.dbs[db].db, &mut req, &ctx)?;
         Some((outcome, id.to_value(), db))
+    }
+
+    /// Runs ahead the operations of a big `transact` request that is still arriving: `bytes`
+    /// is the start of session `sid`'s next message (at stream offset `offset`), longer than
+    /// at the previous call for the same message. The operations complete in it run against
+    /// the database as it is now, without changing it (see [`Speculation`]); the request's
+    /// end ([`Server::handle_frame_owned`]) runs the rest and commits, or runs it all anew
+    /// when the database has changed meanwhile. Nothing is sent, and whether it ran ahead
+    /// changes nothing in what the session or any other sees. Each call reads only what
+    /// arrived since the previous one (an operation cut at the end is read again later, as
+    /// the text doubles past it), so the work it does is the work the request's end would
+    /// have done.
+    pub fn run_ahead(&mut self, sid: SessionId, offset: u64, bytes: &[u8]) {
+        /// The request's start, up to the database name, must be within this many bytes.
+        const HEADER_MAX: usize = 4096;
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let ahead = match s.ahead.take() {
+            Some(a) if a.offset == offset => a,
+            _ => {
+                let mut end = bytes.len().min(HEADER_MAX);
+                // Not inside a UTF-8 character.
+                while end < bytes.len() && end > 0 && bytes[end] & 0xC0 == 0x80 {
+                    end -= 1;
+                }
+                let header = crate::json::TransactReader::start(&bytes[..end]);
+                let Some((db, header_end)) =
+                    header.and_then(|r| Some((self.db_index(r.db_name())?, r.position())))
+                else {
+                    if bytes.len() > HEADER_MAX {
+                        // Not a transaction for a database served here: not run ahead.
+                        if let Some(s) = self.sessions.get_mut(&sid) {
+                            s.ahead = Some(Box::new(Ahead {
+                                offset,
+                                db: 0,
+                                spec: None,
+                            }));
+                        }
+                    }
+                    return;
+                };
+                Box::new(Ahead {
+                    offset,
+                    db,
+                    spec: Some(Speculation::new(&self.dbs[db].db, header_end, bytes.len())),
+                })
+            }
+        };
+        let mut ahead = ahead;
+        if let Some(spec) = &mut ahead.spec {
+            if !spec.run(&self.dbs[ahead.db].db, bytes) {
+                ahead.spec = None;
+            }
+        }
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.ahead = Some(ahead);
+        }
     }
 
     /// Handles one message received on session `sid` at `now`.
@@ -886,5 +975,158 @@ impl Server {
     /// Monitors per database index, for diagnostics.
     pub fn n_monitors(&self) -> usize {
         self.sessions.values().map(|s| s.monitors.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jsonrpc::JsonRpcCodec;
+    use crate::{Database, Schema};
+
+    const SCHEMA: &str = r#"{"name":"T","version":"1.0.0","tables":{
+      "A":{"columns":{"name":{"type":"string"},"n":{"type":{"key":"integer","min":0,"max":1}},
+           "m":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}},
+           "indexes":[["name"]],"isRoot":true}}}"#;
+
+    fn seeded() -> (Server, SessionId, SessionId) {
+        let mut s = Server::new(super::super::ServerConfig::default()).unwrap();
+        let db = Database::with_seed(Schema::from_str_json(SCHEMA).unwrap(), 7);
+        s.add_database(db, None).unwrap();
+        let t = Instant::now();
+        let a = s.connect(t, None);
+        let other = s.connect(t, None);
+        (s, a, other)
+    }
+
+    /// What a session was sent, as text.
+    fn sent(s: &mut Server, sid: SessionId) -> Vec<String> {
+        let mut v = Vec::new();
+        while let Some(m) = s.poll_transmit(sid) {
+            v.push(m.to_json().to_string());
+        }
+        v
+    }
+
+    /// A stream of requests: transactions of many operations (one of them fails at its
+    /// commit), one naming an unknown database, one that is not a transaction.
+    fn stream() -> String {
+        let inserts = |from: usize, to: usize| {
+            (from..to)
+                .map(|i| {
+                    format!(
+                        r#"{{"op":"insert","table":"A","uuid-name":"r{i}","row":{{"name":"n{i} \u00e9","n":{i},"m":["map",[["k","v{i}"]]]}}}}"#
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        [
+            format!(r#"{{"id":1,"method":"transact","params":["T",{}]}}"#, inserts(0, 40)),
+            format!(
+                r#"{{"method":"transact","params":["T",{},{{"op":"mutate","table":"A","where":[["_uuid","==",["named-uuid","r41"]]],"mutations":[["n","+=",1]]}}],"id":"two"}}"#,
+                inserts(40, 60)
+            ),
+            format!(r#"{{"id":3,"method":"transact","params":["T",{},{}]}}"#, inserts(60, 70), inserts(65, 66)),
+            format!(r#"{{"id":4,"method":"transact","params":["U",{}]}}"#, inserts(70, 80)),
+            format!(r#"{{"id":5,"method":"echo","params":["T",{}]}}"#, inserts(80, 90)),
+            format!(r#"{{"id":6,"method":"transact","params":["T",{}]}}"#, inserts(90, 130)),
+        ]
+        .join(" \n")
+    }
+
+    /// The operations that have arrived run ahead; the request's end continues from them.
+    #[test]
+    fn the_end_continues_from_what_ran_ahead() {
+        let text = stream();
+        let (mut s, a, _) = seeded();
+        let t = Instant::now();
+        let first = text.find(" \n").unwrap();
+        let mut codec = JsonRpcCodec::new();
+        let mut buf = bytes::BytesMut::from(&text.as_bytes()[..first - 1]);
+        assert!(codec.decode_frame(&mut buf).unwrap().is_none());
+        s.run_ahead(a, codec.stream_offset(), &buf);
+        let ran = |s: &Server| {
+            s.sessions[&a]
+                .ahead
+                .as_ref()
+                .and_then(|x| x.spec.as_ref())
+                .map(Speculation::ops_run)
+        };
+        assert_eq!(ran(&s), Some(40));
+        buf.extend_from_slice(b"}");
+        let f = codec.decode_frame(&mut buf).unwrap().unwrap();
+        s.handle_frame_owned(a, f, t).unwrap();
+        assert_eq!(ran(&s), None);
+        let reply = sent(&mut s, a);
+        assert_eq!(reply.len(), 1);
+        assert_eq!(reply[0].matches(r#"["uuid","#).count(), 40, "{}", reply[0]);
+        assert_eq!(s.dbs[0].db.tables[0].rows.len(), 40);
+    }
+
+    /// A request arriving in pieces, its operations run ahead after each piece, is answered
+    /// as one handled at its end only; so is a commit of another session in between.
+    #[test]
+    fn running_ahead_changes_nothing_seen() {
+        let text = stream();
+        let other = r#"{"id":99,"method":"transact","params":["T",{"op":"insert","table":"A","row":{"name":"other"}}]}"#;
+        for piece in [1, 7, 100, 1000, text.len()] {
+            for meddle_at in [None, Some(text.len() / 3)] {
+                let (mut whole, wa, wo) = seeded();
+                let (mut ahead, aa, ao) = seeded();
+                let t = Instant::now();
+                let mut codec = JsonRpcCodec::new();
+                let mut buf = bytes::BytesMut::new();
+                let mut in_whole = JsonRpcCodec::new();
+                let mut whole_buf = bytes::BytesMut::new();
+                let mut meddled = false;
+                for (i, chunk) in text.as_bytes().chunks(piece).enumerate() {
+                    if meddle_at.is_some_and(|m| i * piece >= m) && !meddled {
+                        meddled = true;
+                        // The other session commits while a request is arriving: in `whole`,
+                        // before the request (its end has not come yet either).
+                        for s in [(&mut whole, wo), (&mut ahead, ao)] {
+                            let f = Frame {
+                                offset: 0,
+                                bytes: Bytes::from(other),
+                            };
+                            s.0.handle_frame_owned(s.1, f, t).unwrap();
+                        }
+                    }
+                    buf.extend_from_slice(chunk);
+                    whole_buf.extend_from_slice(chunk);
+                    while let Some(f) = codec.decode_frame(&mut buf).unwrap() {
+                        ahead.handle_frame_owned(aa, f, t).unwrap();
+                    }
+                    if !buf.is_empty() {
+                        ahead.run_ahead(aa, codec.stream_offset(), &buf);
+                    }
+                    while let Some(f) = in_whole.decode_frame(&mut whole_buf).unwrap() {
+                        whole.handle_frame_owned(wa, f, t).unwrap();
+                    }
+                }
+                assert_eq!(
+                    sent(&mut ahead, aa),
+                    sent(&mut whole, wa),
+                    "pieces of {piece}"
+                );
+                assert_eq!(
+                    sent(&mut ahead, ao),
+                    sent(&mut whole, wo),
+                    "pieces of {piece}"
+                );
+                let rows = |s: &Server| {
+                    let mut v: Vec<_> = s.dbs[0].db.tables[0]
+                        .rows
+                        .iter()
+                        .map(|(u, r)| (*u, crate::db::Row::clone(r)))
+                        .collect();
+                    v.sort_by_key(|(u, _)| *u);
+                    v
+                };
+                assert!(rows(&ahead) == rows(&whole), "pieces of {piece}");
+                assert_eq!(rows(&ahead).len(), 40 + 20 + 40 + usize::from(meddled));
+            }
+        }
     }
 }

@@ -384,12 +384,7 @@ fn write_commit_record(
     changes: &ChangeSet,
     date_ms: i64,
 ) -> bool {
-    use crate::atom::{write_i64, write_json_str, write_uuid};
-    fn put_uuid_key(out: &mut Vec<u8>, u: &Uuid) {
-        out.push(b'"');
-        write_uuid(out, u);
-        out.extend_from_slice(b"\":");
-    }
+    use crate::atom::{write_i64, write_json_str};
     let start = out.len();
     out.extend_from_slice(b"{\"_date\":");
     write_i64(out, date_ms);
@@ -402,76 +397,29 @@ fn write_commit_record(
         out.push(b',');
         write_json_str(out, &ts.name);
         out.extend_from_slice(b":{");
-        let mut any_row = false;
-        let rows_start = out.len();
-        for (i, rc) in tc.rows.iter().enumerate() {
-            if i == RESERVE_AFTER_ROWS {
-                // A big commit's record (hundreds of MB for a northd round) gets room for its
-                // other rows at once, estimated from the first ones, instead of being grown
-                // (and copied, and its fresh pages faulted in) one doubling at a time.
-                let per_row = (out.len() - rows_start) / RESERVE_AFTER_ROWS + 1;
-                out.reserve(per_row.saturating_mul(tc.rows.len() - i) / 8 * 9);
-            }
-            let row_start = out.len();
-            if any_row {
+        let any_row = if tc.rows.len() >= SPLIT_ROWS {
+            // A big commit's rows (a northd round's flows) are written on two threads: the
+            // second half into a buffer of its own, appended after the first.
+            let (first, second) = tc.rows.split_at(tc.rows.len() / 2);
+            let mut rest = Vec::new();
+            let (any_first, any_second) = std::thread::scope(|scope| {
+                let later = scope.spawn(|| write_record_rows(&mut rest, ts, second, second.len()));
+                // Room for both halves in `out`: the second is appended to it.
+                let any_first = write_record_rows(out, ts, first, tc.rows.len());
+                // A panic in the thread is the same bug as one here: pass it on.
+                let any_second = later
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (any_first, any_second)
+            });
+            if any_first && any_second {
                 out.push(b',');
             }
-            match (&rc.old, &rc.new) {
-                (None, None) => continue,
-                (Some(_), None) => {
-                    put_uuid_key(out, &rc.uuid);
-                    out.extend_from_slice(b"null");
-                }
-                (None, Some(new)) => {
-                    put_uuid_key(out, &rc.uuid);
-                    out.push(b'{');
-                    let mut first = true;
-                    for col in ts.user_columns() {
-                        let d = &new.fields[col.index];
-                        if col.ephemeral || *d == ts.defaults()[col.index] {
-                            continue;
-                        }
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
-                        write_json_str(out, &col.name);
-                        out.push(b':');
-                        d.write_json(out);
-                    }
-                    out.push(b'}');
-                }
-                (Some(old), Some(new)) => {
-                    put_uuid_key(out, &rc.uuid);
-                    out.push(b'{');
-                    let mut first = true;
-                    for col in ts.user_columns() {
-                        // Columns the commit did not change are not compared (a big set
-                        // costs a walk); the flags say which may differ.
-                        let flagged = rc.changed.get(col.index).copied().unwrap_or(true);
-                        let (o, n) = (&old.fields[col.index], &new.fields[col.index]);
-                        debug_assert!(flagged || o == n, "column {} changed unflagged", col.name);
-                        if col.ephemeral || !flagged || o == n {
-                            continue;
-                        }
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
-                        write_json_str(out, &col.name);
-                        out.push(b':');
-                        datum_diff(o, n, &col.type_).write_json(out);
-                    }
-                    if first {
-                        // Nothing persistent changed in this row.
-                        out.truncate(row_start);
-                        continue;
-                    }
-                    out.push(b'}');
-                }
-            }
-            any_row = true;
-        }
+            out.extend_from_slice(&rest);
+            any_first || any_second
+        } else {
+            write_record_rows(out, ts, &tc.rows, tc.rows.len())
+        };
         if any_row {
             out.push(b'}');
             any_table = true;
@@ -490,6 +438,98 @@ fn write_commit_record(
     }
     out.push(b'}');
     true
+}
+
+/// Tables with this many changed rows in a commit have their record text written on two
+/// threads.
+const SPLIT_ROWS: usize = 1 << 15;
+
+/// Appends the members of a table's object in a commit record for `rows` (comma-separated,
+/// without braces); returns whether it appended any. `room_for` is how many rows' text `out`
+/// will get from here, these and any appended after them.
+fn write_record_rows(
+    out: &mut Vec<u8>,
+    ts: &crate::schema::TableSchema,
+    rows: &[RowChange],
+    room_for: usize,
+) -> bool {
+    use crate::atom::{write_json_str, write_uuid};
+    fn put_uuid_key(out: &mut Vec<u8>, u: &Uuid) {
+        out.push(b'"');
+        write_uuid(out, u);
+        out.extend_from_slice(b"\":");
+    }
+    let mut any_row = false;
+    let rows_start = out.len();
+    for (i, rc) in rows.iter().enumerate() {
+        if i == RESERVE_AFTER_ROWS {
+            // A big commit's record (hundreds of MB for a northd round) gets room for its
+            // other rows at once, estimated from the first ones, instead of being grown
+            // (and copied, and its fresh pages faulted in) one doubling at a time.
+            let per_row = (out.len() - rows_start) / RESERVE_AFTER_ROWS + 1;
+            out.reserve(per_row.saturating_mul(room_for.saturating_sub(i)) / 8 * 9);
+        }
+        let row_start = out.len();
+        if any_row {
+            out.push(b',');
+        }
+        match (&rc.old, &rc.new) {
+            (None, None) => continue,
+            (Some(_), None) => {
+                put_uuid_key(out, &rc.uuid);
+                out.extend_from_slice(b"null");
+            }
+            (None, Some(new)) => {
+                put_uuid_key(out, &rc.uuid);
+                out.push(b'{');
+                let mut first = true;
+                for col in ts.user_columns() {
+                    let d = &new.fields[col.index];
+                    if col.ephemeral || *d == ts.defaults()[col.index] {
+                        continue;
+                    }
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    write_json_str(out, &col.name);
+                    out.push(b':');
+                    d.write_json(out);
+                }
+                out.push(b'}');
+            }
+            (Some(old), Some(new)) => {
+                put_uuid_key(out, &rc.uuid);
+                out.push(b'{');
+                let mut first = true;
+                for col in ts.user_columns() {
+                    // Columns the commit did not change are not compared (a big set
+                    // costs a walk); the flags say which may differ.
+                    let flagged = rc.changed.get(col.index).copied().unwrap_or(true);
+                    let (o, n) = (&old.fields[col.index], &new.fields[col.index]);
+                    debug_assert!(flagged || o == n, "column {} changed unflagged", col.name);
+                    if col.ephemeral || !flagged || o == n {
+                        continue;
+                    }
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    write_json_str(out, &col.name);
+                    out.push(b':');
+                    datum_diff(o, n, &col.type_).write_json(out);
+                }
+                if first {
+                    // Nothing persistent changed in this row.
+                    out.truncate(row_start);
+                    continue;
+                }
+                out.push(b'}');
+            }
+        }
+        any_row = true;
+    }
+    any_row
 }
 
 /// A snapshot record of every row of `db` (full rows, non-default persistent columns).
@@ -919,6 +959,41 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    /// A table with enough changed rows for its record text to be written on two threads:
+    /// inserted, modified (some columns of some rows), deleted.
+    #[test]
+    fn big_commit_records_are_the_value_written() {
+        let schema = Schema::from_str_json(SCHEMA).unwrap();
+        let mut db = Database::new(schema);
+        let n = SPLIT_ROWS + 7;
+        let mut ops = vec![json!("S")];
+        for i in 0..n {
+            ops.push(json!({"op": "insert", "table": "P", "row": {
+                "name": format!("p{i}"), "o": i as i64, "m": ["map", [["k", format!("v{}", i % 3)]]]}}));
+        }
+        let txns = [
+            Value::Array(ops),
+            json!(["S", {"op":"update","table":"P","where":[["o","<",20000]],"row":{"tags":["set",["t"]]}},
+                        {"op":"mutate","table":"P","where":[["o",">=",20000]],"mutations":[["o","+=",1]]}]),
+            json!(["S", {"op":"delete","table":"P","where":[["o",">=",1000]]}]),
+        ];
+        for t in &txns {
+            let TxnOutcome::Complete {
+                changes: Some(ch), ..
+            } = db.transact(t, &TxnContext::default())
+            else {
+                panic!("{t}");
+            };
+            assert!(ch.tables[0].rows.len() >= 1000);
+            let text = commit_record_text(db.schema(), &ch, 1);
+            assert_eq!(
+                text,
+                commit_record(db.schema(), &ch, 1).map(|r| serde_json::to_vec(&r).unwrap()),
+                "the record written as text differs from the Value"
+            );
+        }
     }
 
     #[test]

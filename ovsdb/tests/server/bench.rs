@@ -907,6 +907,11 @@ fn peak_rss_kib(pid: u32) -> (u64, u64) {
 /// the monitor's update has arrived, and its peak memory. `OVNKIT_BENCH_BIG_RUNS` (1) runs of
 /// ours then the real server; `OVNKIT_BENCH_BIG_WHICH=ours` (or `real`) runs only one of them;
 /// `OVNKIT_BENCH_BIG_MON=northd` monitors as northd does (see [`big_commit_monitor`]).
+/// `OVNKIT_BENCH_BIG_STREAM_MS=N` sends the request in 1 MiB pieces spread evenly over N ms (as
+/// northd writes its transaction while it plans it: about 1.8 s at 250 nodes) instead of at
+/// once, and also prints the time from its last byte to the reply and the server's CPU in that
+/// time. The CPU in milliseconds counts the server's live threads (schedstat), the ticks
+/// (`/proc/PID/stat`, 10 ms each) also those that have ended.
 #[test]
 #[ignore = "benchmark; run with --release -- --ignored bench --nocapture"]
 fn bench_big_commit() {
@@ -921,6 +926,7 @@ fn bench_big_commit() {
     };
     let ops = env_num("OVNKIT_BENCH_BIG_OPS", 75_000);
     let runs = env_num("OVNKIT_BENCH_BIG_RUNS", 1);
+    let stream_ms = env_num("OVNKIT_BENCH_BIG_STREAM_MS", 0);
     let which = std::env::var("OVNKIT_BENCH_BIG_WHICH").unwrap_or_default();
     let request = big_sb_txn(ops);
     eprintln!("transaction: {ops} operations, {} bytes", request.len());
@@ -953,7 +959,20 @@ fn bench_big_commit() {
             let (base_peak, base_rss) = peak_rss_kib(pid);
             let cpu0 = process_cpu(pid);
             let t = Instant::now();
-            writer.stream.write_all(request.as_bytes()).unwrap();
+            if stream_ms == 0 {
+                writer.stream.write_all(request.as_bytes()).unwrap();
+            } else {
+                const PIECE: usize = 1 << 20;
+                let pieces = request.len().div_ceil(PIECE).max(1);
+                let every = Duration::from_millis(stream_ms as u64) / pieces as u32;
+                for (i, piece) in request.as_bytes().chunks(PIECE).enumerate() {
+                    let due = t + every * i as u32;
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    writer.stream.write_all(piece).unwrap();
+                }
+            }
+            let sent_secs = t.elapsed().as_secs_f64();
+            let cpu_sent = process_cpu(pid);
             let reply = loop {
                 let m = writer.next_message();
                 if m.windows(5).take(64).any(|w| w == b"\"id\":") && !m.starts_with(b"{\"id\":null")
@@ -962,6 +981,7 @@ fn bench_big_commit() {
                 }
             };
             let reply_secs = t.elapsed().as_secs_f64();
+            let cpu_reply = process_cpu(pid);
             let update_len = watcher.join().unwrap();
             let secs = t.elapsed().as_secs_f64();
             let cpu1 = process_cpu(pid);
@@ -973,9 +993,23 @@ fn bench_big_commit() {
                 "commit failed: {}",
                 results.last().unwrap()
             );
+            let streamed = if stream_ms == 0 {
+                String::new()
+            } else {
+                // Ticks count the threads that have ended too (schedstat only the live ones).
+                let ticks = |c: &ProcessCpu| c.user + c.sys;
+                format!(
+                    "; sent in {sent_secs:.2} s, reply {:.2} s after the last byte, CPU {:.0} ms ({} ticks) before the last byte and {:.0} ms ({} ticks) from it to the reply",
+                    reply_secs - sent_secs,
+                    (cpu_sent.ns - cpu0.ns) as f64 / 1e6,
+                    ticks(&cpu_sent) - ticks(&cpu0),
+                    (cpu_reply.ns - cpu_sent.ns) as f64 / 1e6,
+                    ticks(&cpu_reply) - ticks(&cpu_sent),
+                )
+            };
             report.push(format!(
                 "run {run} {}: CPU {:.0} ms (user {} + sys {} ticks, {} minor faults), reply after {reply_secs:.2} s, update ({update_len} bytes) after {secs:.2} s; \
-                 peak RSS {} MiB (before {} MiB), RSS after {} MiB (before {} MiB)",
+                 peak RSS {} MiB (before {} MiB), RSS after {} MiB (before {} MiB){streamed}",
                 if ours { "ours" } else { "real" },
                 (cpu1.ns - cpu0.ns) as f64 / 1e6,
                 cpu1.user - cpu0.user,
@@ -1010,6 +1044,9 @@ fn big_commit_monitor() -> Value {
 /// inserts; default: every row of the three tables); `OVNKIT_BENCH_BIG_DUMP=DIR` writes the
 /// reply, the update and the database file there (to compare builds: same seed, same bytes but
 /// for the record's `_date`). For callgrind: `--toggle-collect='*big_commit_in_process*'`.
+/// `OVNKIT_BENCH_BIG_PIECE=N` feeds the request to the codec N bytes at a time, and the
+/// message still arriving to [`ovsdb::server::Server::run_ahead`] after each piece once a MiB
+/// of it is buffered, as a connection does.
 #[test]
 #[ignore = "benchmark; run with --release -- --ignored bench --nocapture"]
 fn bench_big_commit_layers() {
@@ -1070,10 +1107,24 @@ fn big_commit_in_process(
 ) -> (bytes::BytesMut, bytes::BytesMut) {
     let now = Instant::now();
     let mut codec = ovsdb::jsonrpc::JsonRpcCodec::new();
-    let mut buf = bytes::BytesMut::from(request);
+    let piece = std::env::var("OVNKIT_BENCH_BIG_PIECE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(request.len())
+        .max(1);
+    let mut buf = bytes::BytesMut::with_capacity(request.len());
     let t = Instant::now();
-    while let Some(f) = codec.decode_frame(&mut buf).unwrap() {
-        server.handle_frame(writer, &f, now).unwrap();
+    let mut last_piece = t;
+    for chunk in request.chunks(piece) {
+        last_piece = Instant::now();
+        buf.extend_from_slice(chunk);
+        while let Some(f) = codec.decode_frame(&mut buf).unwrap() {
+            server.handle_frame_owned(writer, f, now).unwrap();
+        }
+        // As the connection does with a big message still arriving.
+        if buf.len() >= 1 << 20 {
+            server.run_ahead(writer, codec.stream_offset(), &buf);
+        }
     }
     let handled = t.elapsed();
     let mut reply = bytes::BytesMut::new();
@@ -1086,8 +1137,9 @@ fn big_commit_in_process(
         m.encode(&mut update).unwrap();
     }
     eprintln!(
-        "handle_frame {:.0} ms, flush + reply {:.0} ms, update {:.0} ms",
+        "handle_frame {:.0} ms ({:.0} ms from the last piece), flush + reply {:.0} ms, update {:.0} ms",
         handled.as_secs_f64() * 1e3,
+        (handled - (last_piece - t)).as_secs_f64() * 1e3,
         (replied - handled).as_secs_f64() * 1e3,
         (t.elapsed() - replied).as_secs_f64() * 1e3
     );
