@@ -3,7 +3,8 @@
 //!
 //! Each connection decodes messages with [`JsonRpcCodec`] (size and depth limits) and feeds them to
 //! the server core, every message a read brought at once; after every step the sessions that got
-//! output are woken to flush it, each with one write. A connection whose messages staged commits
+//! output are woken to flush it, each with one write. The runtime watches a connection's socket for
+//! input only, and for room to write only while a write waits for it (see `Socket`). A connection whose messages staged commits
 //! steps back behind the other ready connections before it polls its output (which writes the
 //! staged commits to the logs): the commits of all connections served in one runtime tick are
 //! written with one write. A
@@ -16,8 +17,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -25,7 +27,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -370,13 +373,15 @@ async fn accept_loop(
         let accepted = tokio::select! {
             r = async {
                 match &listener {
-                    Listener::Unix(l) => l.accept().await.map(|(s, _)| {
-                        tokio::spawn(connection(s, shared.clone(), conn_shutdown.clone(), probe))
+                    Listener::Unix(l) => l.accept().await.and_then(|(s, _)| {
+                        let s = s.into_std()?;
+                        Ok(tokio::spawn(connection(s, shared.clone(), conn_shutdown.clone(), probe)))
                     }),
-                    Listener::Tcp(l) => l.accept().await.map(|(s, peer)| {
+                    Listener::Tcp(l) => l.accept().await.and_then(|(s, peer)| {
                         let _ = s.set_nodelay(true);
                         tracing::debug!(%peer, "connection accepted");
-                        tokio::spawn(connection(s, shared.clone(), conn_shutdown.clone(), probe))
+                        let s = s.into_std()?;
+                        Ok(tokio::spawn(connection(s, shared.clone(), conn_shutdown.clone(), probe)))
                     }),
                 }
             } => r,
@@ -398,32 +403,101 @@ async fn accept_loop(
     }
 }
 
-/// Initial size of a connection's read buffer, and the free space kept for each read.
+/// Initial size of a connection's read buffer.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// A message still arriving once this much of it is buffered is handed to
 /// [`Server::run_ahead`] after each read.
 const RUN_AHEAD_MIN: usize = 1 << 20;
 
+/// The first reads' size: the buffer they fill is zeroed, so every connection's memory holds it
+/// (a request is usually far smaller).
+const FIRST_READ: usize = 8 * 1024;
+
+/// The largest read: a connection that receives a big message reads it this much at a time
+/// (its reads double from [`FIRST_READ`] while they fill the buffer).
+const MAX_READ: usize = 1024 * 1024;
+
+/// A connected stream socket, read and written directly in non-blocking mode.
+///
+/// The runtime watches a connection's socket for input only. A socket registered for output
+/// too (as tokio's own streams are) is reported writable each time the client reads what the
+/// server sent, which wakes a sleeping server for nothing: one wasted wake-up per reply, as
+/// costly as the one its request brings. Only when a write would block does the connection
+/// watch for room to write, on a duplicate of the socket, for as long as it waits.
+trait Socket: AsRawFd + Send + Sized + 'static {
+    /// `read(2)`.
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// `send(2)`.
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize>;
+    /// Another descriptor for the same socket.
+    fn duplicate(&self) -> io::Result<Self>;
+}
+
+/// Registers `socket` with the runtime for `interest` only.
+///
+/// tokio deprecates the safe constructor for any `AsRawFd` type (its descriptor must stay the
+/// same, open one while registered); a `Socket` owns its descriptor and never changes it, so the
+/// condition holds, and this crate keeps `unsafe` out.
+#[allow(deprecated)]
+fn watch<S: Socket>(socket: S, interest: Interest) -> io::Result<AsyncFd<S>> {
+    AsyncFd::with_interest(socket, interest)
+}
+
+impl Socket for std::os::unix::net::UnixStream {
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn duplicate(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+}
+
+impl Socket for std::net::TcpStream {
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn duplicate(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+}
+
 /// Reads a connection's requests and writes what the server queues for it.
 ///
 /// Each wake-up reads whatever the socket holds, decodes every complete message in it, handles
 /// them all under one lock, and then writes everything the session has queued (replies and
 /// monitor updates) with one write, instead of one lock, one wake-up and one write per message.
-async fn connection<S>(
-    mut stream: S,
+async fn connection<S: Socket>(
+    socket: S,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
     probe: Option<Duration>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) {
+    let stream = match watch(socket, Interest::READABLE) {
+        Ok(fd) => fd,
+        Err(e) => {
+            tracing::warn!("cannot watch an accepted connection: {e}");
+            return;
+        }
+    };
     let notify = Arc::new(Notify::new());
     let sid = lock(&shared.server).connect(Instant::now(), probe);
     lock(&shared.wakers).insert(sid, notify.clone());
     shared.conns.fetch_add(1, Ordering::Relaxed);
     let mut codec = JsonRpcCodec::with_limits(shared.options.limits);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    // What each read fills (then appended to `rbuf`), grown while reads fill it.
+    let mut scratch = vec![0u8; FIRST_READ];
     let mut wbuf = BytesMut::new();
     let mut out = Vec::new();
     let mut msgs = Vec::new();
@@ -447,7 +521,7 @@ async fn connection<S>(
             s.is_closed(sid)
         };
         let wrote = !out.is_empty();
-        if let Err(e) = write_queued(&mut stream, &mut wbuf, &mut out).await {
+        if let Err(e) = write_queued(&stream, &mut wbuf, &mut out).await {
             tracing::debug!(%sid, "send failed: {e}");
             break;
         }
@@ -467,26 +541,46 @@ async fn connection<S>(
         // give them back once they are empty.
         if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
             rbuf = BytesMut::with_capacity(READ_CHUNK);
+            scratch = vec![0u8; FIRST_READ];
         }
         if wbuf.capacity() > 4 * READ_CHUNK {
             wbuf = BytesMut::new();
-        }
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-            rbuf.reserve(READ_CHUNK);
         }
         tokio::select! {
             // In this order, without drawing a random starting branch: stopping first, then the
             // input; queued output is polled at the top of the loop whichever branch completes.
             biased;
             _ = &mut stop => break,
-            r = stream.read_buf(&mut rbuf) => {
-                let eof = match r {
-                    Ok(n) => n == 0,
+            r = stream.readable() => {
+                let mut guard = match r {
+                    Ok(g) => g,
                     Err(e) => {
                         tracing::debug!(%sid, "receive failed: {e}");
                         break;
                     }
                 };
+                let n = match guard.try_io(|s| s.get_ref().read_some(&mut scratch)) {
+                    Ok(Ok(n)) => n,
+                    Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%sid, "receive failed: {e}");
+                        break;
+                    }
+                    // Nothing to read after all: the readiness is cleared.
+                    Err(_) => continue,
+                };
+                if n > 0 && n < scratch.len() {
+                    // The socket is drained (a stream socket fills the buffer when it can):
+                    // wait for the next input instead of reading again to learn it. Input that
+                    // came meanwhile is a new event, which this does not clear.
+                    guard.clear_ready();
+                }
+                drop(guard);
+                rbuf.extend_from_slice(&scratch[..n]);
+                if n == scratch.len() && n < MAX_READ {
+                    scratch = vec![0u8; 2 * n];
+                }
+                let eof = n == 0;
                 let failed = decode_all(&mut codec, &mut rbuf, eof, &mut msgs);
                 let mut bad = false;
                 if let Some(e) = &failed {
@@ -596,14 +690,11 @@ fn decode_all(
 
 /// Encodes the messages of `out` into `wbuf` and writes them; large pre-encoded messages (shared
 /// initial dumps) go straight to the socket, without a copy into the buffer.
-async fn write_queued<S>(
-    stream: &mut S,
+async fn write_queued<S: Socket>(
+    stream: &AsyncFd<S>,
     wbuf: &mut BytesMut,
     out: &mut Vec<Outgoing>,
-) -> Result<(), JsonRpcError>
-where
-    S: AsyncWrite + Unpin,
-{
+) -> Result<(), JsonRpcError> {
     if out.is_empty() {
         return Ok(());
     }
@@ -612,21 +703,51 @@ where
         match m {
             Outgoing::Encoded(parts) if large => {
                 if !wbuf.is_empty() {
-                    stream.write_all(wbuf).await.map_err(JsonRpcError::Io)?;
+                    write_all(stream, wbuf).await.map_err(JsonRpcError::Io)?;
                     wbuf.clear();
                 }
                 for p in parts {
-                    stream.write_all(&p).await.map_err(JsonRpcError::Io)?;
+                    write_all(stream, &p).await.map_err(JsonRpcError::Io)?;
                 }
             }
             m => m.encode(wbuf).map_err(JsonRpcError::Encode)?,
         }
     }
     if !wbuf.is_empty() {
-        stream.write_all(wbuf).await.map_err(JsonRpcError::Io)?;
+        write_all(stream, wbuf).await.map_err(JsonRpcError::Io)?;
         wbuf.clear();
     }
-    stream.flush().await.map_err(JsonRpcError::Io)
+    Ok(())
+}
+
+/// Writes all of `buf` to the socket of `stream`: directly while the socket takes it, and when
+/// it is full, waiting for room through a duplicate of the socket registered for output (for
+/// this call only; see [`Socket`]).
+async fn write_all<S: Socket>(stream: &AsyncFd<S>, mut buf: &[u8]) -> io::Result<()> {
+    let mut waiter: Option<AsyncFd<S>> = None;
+    while !buf.is_empty() {
+        let r = match &waiter {
+            None => stream.get_ref().write_some(buf),
+            Some(w) => {
+                let mut guard = w.writable().await?;
+                match guard.try_io(|s| s.get_ref().write_some(buf)) {
+                    Ok(r) => r,
+                    // Still full: the readiness is cleared; wait again.
+                    Err(_) => continue,
+                }
+            }
+        };
+        match r {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && waiter.is_none() => {
+                waiter = Some(watch(stream.get_ref().duplicate()?, Interest::WRITABLE)?);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

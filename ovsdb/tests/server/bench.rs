@@ -723,6 +723,134 @@ fn bench_side_by_side() {
     eprintln!("\n{}", report.join("\n"));
 }
 
+/// What the busy-poll costs where it cannot pay: our server's CPU while idle and while one
+/// client sends single-row inserts with a pause between each reply and its next request (the
+/// driver waits the pause out on its own CPU), with `NetOptions::busy_poll` off and at
+/// `OVNKIT_BENCH_BUSY_POLL_US` µs (default 100); `OVNKIT_BENCH_RUNS` (default 3) alternating
+/// runs of each, medians reported. For each pause: transactions per second, the server's CPU as
+/// a share of one core and per transaction, and its sleeps per transaction.
+#[test]
+#[ignore = "benchmark; run with --release -- --ignored bench --nocapture"]
+fn bench_busy_poll_cost() {
+    let ovn = testkit::require_or_skip!();
+    let dir = tempfile::tempdir().unwrap();
+    let nb = ovn.schema(testkit::Schema::Northbound).unwrap();
+    let env_num = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let budget = env_num("OVNKIT_BENCH_BUSY_POLL_US", 100);
+    let runs = env_num("OVNKIT_BENCH_RUNS", 3).max(1);
+    // Pauses between a reply and the next request, µs; `None` is the idle server (one second,
+    // one client connected).
+    let pauses = [
+        None,
+        Some(2000),
+        Some(500),
+        Some(200),
+        Some(100),
+        Some(50),
+        Some(0),
+    ];
+    let segment = Duration::from_millis(500);
+    // Per (pause, busy-poll on): (txn/s, CPU share of a core, CPU µs/txn, sleeps/txn) of each run.
+    type Sample = (f64, f64, f64, f64);
+    let mut samples: Vec<[Vec<Sample>; 2]> = vec![[Vec::new(), Vec::new()]; pauses.len()];
+    for _ in 0..runs {
+        for (on, us) in [(0, 0), (1, budget)] {
+            let db = fresh_db(dir.path(), "nb.db", &nb, &[]);
+            let sock = dir.path().join("ours.sock");
+            let server = ChildServer::start_with(
+                &db,
+                &sock,
+                &[("OVNKIT_BENCH_BUSY_POLL_US", us.to_string())],
+            );
+            let pid = server.pid();
+            let mut c = RawClient::connect(&sock);
+            c.call(
+                "transact",
+                json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": {"name": "sw0"}}]),
+            );
+            let mut next = 0;
+            for (k, pause) in pauses.iter().enumerate() {
+                let reqs: Vec<_> = match pause {
+                    None => Vec::new(),
+                    Some(_) => (0..4000)
+                        .map(|i| c.encode("transact", insert_switch(0, next + i)))
+                        .collect(),
+                };
+                next += reqs.len();
+                let cpu0 = process_cpu(pid);
+                let start = Instant::now();
+                let mut n = 0usize;
+                match pause {
+                    None => std::thread::sleep(Duration::from_secs(1)),
+                    Some(p) => {
+                        let p = Duration::from_micros(*p);
+                        for req in &reqs {
+                            let r = c.send_encoded(req);
+                            assert!(r.windows(10).any(|w| w == b"\"result\":["));
+                            n += 1;
+                            let t = Instant::now();
+                            while t.elapsed() < p {
+                                std::hint::spin_loop();
+                            }
+                            if start.elapsed() >= segment {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let secs = start.elapsed().as_secs_f64();
+                let cpu1 = process_cpu(pid);
+                let ns = (cpu1.ns - cpu0.ns) as f64;
+                let per = n.max(1) as f64;
+                samples[k][on].push((
+                    n as f64 / secs,
+                    ns / 1e9 / secs,
+                    ns / 1000.0 / per,
+                    (cpu1.sleeps - cpu0.sleeps) as f64 / per,
+                ));
+            }
+            drop(server);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    eprintln!("\nbusy-poll off / {budget} µs, one client, medians of {runs} runs:");
+    for (k, pause) in pauses.iter().enumerate() {
+        let m = |on: usize, f: fn(&Sample) -> f64| median(samples[k][on].iter().map(f).collect());
+        match pause {
+            None => eprintln!(
+                "  idle: server CPU {:.3}% / {:.3}% of a core",
+                m(0, |s| s.1) * 100.0,
+                m(1, |s| s.1) * 100.0
+            ),
+            Some(p) => eprintln!(
+                "  pause {p} µs: {:.0} / {:.0} txn/s, server CPU {:.1}% / {:.1}% of a core, \
+                 {:.1} / {:.1} µs/txn, {:.2} / {:.2} sleeps/txn",
+                m(0, |s| s.0),
+                m(1, |s| s.0),
+                m(0, |s| s.1) * 100.0,
+                m(1, |s| s.1) * 100.0,
+                m(0, |s| s.2),
+                m(1, |s| s.2),
+                m(0, |s| s.3),
+                m(1, |s| s.3)
+            ),
+        }
+    }
+}
+
 /// Where the time of one client's NB port inserts goes: the engine alone, the sans-IO server core
 /// (sessions, monitors, history), and the core with the file log.
 #[test]

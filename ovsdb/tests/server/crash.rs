@@ -87,6 +87,12 @@ pub(crate) struct ChildServer(Child);
 impl ChildServer {
     /// Starts a server process on `db`, listening on `sock`; returns once it accepts connections.
     pub(crate) fn start(db: &Path, sock: &Path) -> Self {
+        Self::start_with(db, sock, &[])
+    }
+
+    /// [`start`](Self::start) with more environment variables for the child (such as
+    /// `OVNKIT_BENCH_BUSY_POLL_US`).
+    pub(crate) fn start_with(db: &Path, sock: &Path, envs: &[(&str, String)]) -> Self {
         let _ = std::fs::remove_file(sock);
         let exe = std::env::current_exe().unwrap();
         // `OVNKIT_BENCH_CALLGRIND=OUT`: the child runs under callgrind with instrumentation off
@@ -114,6 +120,7 @@ impl ChildServer {
                 "--test-threads=1",
             ])
             .env(CHILD_ENV, format!("{},{}", db.display(), sock.display()))
+            .envs(envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

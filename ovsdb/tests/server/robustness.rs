@@ -153,3 +153,69 @@ fn busy_poll_serves_back_to_back_and_paused_clients() {
     let _ = stop_tx.send(());
     serving.join().unwrap();
 }
+
+/// Messages much bigger than the socket buffers go through both ways: a 4 MB request is read in
+/// many pieces, and its reply, to a client that does not read for a while, waits for room in the
+/// socket (the server watches a socket for output only then) without holding up another client.
+#[test]
+fn big_messages_to_a_client_that_reads_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = Arc::new(Mutex::new(Server::new(ServerConfig::default()).unwrap()));
+    let running = rt
+        .block_on(net::serve(
+            server,
+            &[Remote::Punix(sock.clone())],
+            NetOptions::default(),
+        ))
+        .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = std::thread::spawn(move || {
+        rt.block_on(async move {
+            let _ = stop_rx.await;
+            running.shutdown().await;
+        });
+    });
+    let big = |i: usize| format!("{i}-{}", "x".repeat(4 << 20));
+    let slow = UnixStream::connect(&sock).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut writer = slow.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        for i in 0..3 {
+            let req = serde_json::json!({"id": i, "method": "echo", "params": [big(i)]});
+            writer.write_all(req.to_string().as_bytes()).unwrap();
+        }
+    });
+    // Meanwhile the server's first reply fills the socket: another client is still served.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut other = UnixStream::connect(&sock).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for i in 0..20 {
+        let r = roundtrip(
+            &mut other,
+            &format!(r#"{{"id":{i},"method":"echo","params":["o{i}"]}}"#),
+        );
+        assert!(r.contains(&format!("\"o{i}\"")), "{r}");
+    }
+    let replies: Vec<serde_json::Value> =
+        serde_json::Deserializer::from_reader(std::io::BufReader::new(slow))
+            .into_iter()
+            .take(3)
+            .map(Result::unwrap)
+            .collect();
+    sending.join().unwrap();
+    for (i, r) in replies.iter().enumerate() {
+        assert_eq!(r["id"], serde_json::json!(i));
+        assert_eq!(r["result"], serde_json::json!([big(i)]));
+    }
+    drop(other);
+    let _ = stop_tx.send(());
+    serving.join().unwrap();
+}
