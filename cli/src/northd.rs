@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use northd::diff::{plan_into, SbRows, SbTxn, TextSink};
 use northd::flow::FlowKey;
-use northd::incremental::{Engine, NbChange, SbLookup, SetElements, Step};
+use northd::incremental::{Engine, NbChange, PortUp, SbLookup, SetElements, Step};
 use northd::sb_flows::{FlowDp, FlowId, FlowWrites, SbFlows};
 use northd::snapshot::Rows;
 use northd::NbSnapshot;
@@ -232,6 +232,10 @@ struct Pending {
     full: bool,
     /// NB rows changed since the last round (applied to the engine's snapshot).
     nb: Vec<TrackedChange>,
+    /// Switch ports (taken out of `nb` when a round starts) whose rows changed in `up`
+    /// alone: northd's own write-back coming back, patched into the engine's snapshot
+    /// without typing each row ([`Engine::set_ports_up`]).
+    nb_up: Vec<PortUp>,
     /// Ports whose `up` may have changed (their binding changed).
     ports_up: BTreeSet<String>,
     /// `Chassis_Private` changed (`hv_cfg`).
@@ -275,6 +279,7 @@ async fn main_loop(args: &NorthdArgs) -> Result<(), String> {
         sb_sync_ms = t.elapsed().as_millis() as u64 - nb_sync_ms,
         "replicas in sync"
     );
+    memory_at("replicas in sync");
     let mut nb_rx = nb.subscribe();
     let mut sb_rx = sb.subscribe();
     let mut d = Daemon {
@@ -348,14 +353,9 @@ fn typed_rows<T: Model>(rep: &Replica) -> Result<Rows<T>, String> {
     Ok(out)
 }
 
-fn db_row(r: &ovsdb::client::Row) -> ovsdb::Row {
-    ovsdb::Row {
-        fields: r.fields().to_vec(),
-    }
-}
-
+/// The typed model of a replica row (read in place: no copy of its fields).
 fn typed_row<T: Model>(r: &ovsdb::client::Row, ts: &ovsdb::TableSchema) -> Result<T, String> {
-    T::from_row(&db_row(r), ts).map_err(|e| format!("{}: {e}", T::TABLE))
+    T::from_row(r.as_row(), ts).map_err(|e| format!("{}: {e}", T::TABLE))
 }
 
 /// The typed NB snapshot of `rep`. The tables are converted on two threads: a worker takes
@@ -485,8 +485,22 @@ fn memory_at(step: &str) {
         rss_mib = rss,
         hwm_mib = hwm,
         heap_mib = heap,
+        minor_faults = minor_faults(),
         "memory after {step}"
     );
+}
+
+/// The process's minor page faults so far (each a page the kernel mapped on first touch:
+/// what a step spends in the kernel growing the heap), from `/proc/self/stat`; 0 where it is
+/// unavailable.
+fn minor_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the command name (in parentheses, possibly with spaces): state, ppid, pgrp,
+    // session, tty_nr, tpgid, flags, minflt.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(7))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Gives back to the system the memory a step of the round freed (what the resident set
@@ -528,6 +542,65 @@ fn lsp_up(rep: &Replica, lsp: &nb::LogicalSwitchPort) -> bool {
         };
         bound && up
     })
+}
+
+/// Moves out of `work.nb` into `work.nb_up` the `Logical_Switch_Port` modifications that
+/// changed `up` alone (and `_version`): after a full round northd writes `up` back for
+/// thousands of ports, and typing each of them whole only to find it unchanged cost as much
+/// memory again as the ports take. A row changed more than once since the last round stays
+/// in `nb` (its changes are applied in order).
+fn take_up_only(nb: &Client, work: &mut Pending) {
+    let up_col = nb
+        .with_replica(|rep| {
+            rep.schema()
+                .table(nb::LogicalSwitchPort::TABLE)
+                .and_then(|t| t.column_index(nb::LogicalSwitchPort::COL_UP))
+        })
+        .flatten();
+    let Some(up_col) = up_col else {
+        return;
+    };
+    let mut seen: HashMap<Uuid, usize> = HashMap::new();
+    for c in &work.nb {
+        *seen.entry(c.uuid).or_default() += 1;
+    }
+    let up_only = |c: &TrackedChange| -> Option<PortUp> {
+        if c.table != nb::LogicalSwitchPort::TABLE
+            || c.kind != ChangeKind::Modify
+            || seen.get(&c.uuid) != Some(&1)
+        {
+            return None;
+        }
+        let (old, new) = (c.old.as_ref()?, c.new.as_ref()?);
+        // Columns 0 and 1 are `_uuid` and `_version`.
+        let others_same = (2..old.fields().len().max(new.fields().len()))
+            .all(|i| i == up_col || old.field(i) == new.field(i));
+        if !others_same {
+            return None;
+        }
+        let version = match new.field(1).first() {
+            Some(Atom::Uuid(u)) => Some(*u),
+            _ => None,
+        };
+        let up = match new.field(up_col).first() {
+            Some(Atom::Boolean(b)) => Some(*b),
+            None => None,
+            Some(_) => return None,
+        };
+        Some(PortUp {
+            uuid: c.uuid,
+            version,
+            up,
+        })
+    };
+    let mut rest = Vec::with_capacity(work.nb.len());
+    for c in std::mem::take(&mut work.nb) {
+        match up_only(&c) {
+            Some(p) => work.nb_up.push(p),
+            None => rest.push(c),
+        }
+    }
+    work.nb = rest;
 }
 
 /// The string value of column `col` of a replica row.
@@ -701,13 +774,16 @@ impl Daemon {
     }
 
     async fn round(&mut self, mut work: Pending) -> Result<(), String> {
+        let engine_ok = self.incremental && self.engine.is_some() && !work.full;
+        if engine_ok {
+            take_up_only(&self.nb, &mut work);
+        }
         // A round reads the NB rows as they are now: the rows as they were (the only copies
         // left once the replica has the new ones; thousands after the write-back of a full
         // round) are freed before the work starts.
         for c in &mut work.nb {
             c.old = None;
         }
-        let engine_ok = self.incremental && self.engine.is_some() && !work.full;
         if engine_ok && self.incremental_round(&work).await? {
             return Ok(());
         }
@@ -840,19 +916,15 @@ impl Daemon {
         let step = {
             let nb = &self.nb;
             let r = nb.with_replica(|rep| {
-                let rows: Vec<(String, Uuid, Option<ovsdb::Row>)> = work
+                let changes: Vec<NbChange<'_>> = work
                     .nb
                     .iter()
-                    .map(|c| (c.table.clone(), c.uuid, c.new.as_deref().map(db_row)))
-                    .collect();
-                let changes: Vec<NbChange<'_>> = rows
-                    .iter()
-                    .filter_map(|(table, uuid, row)| {
-                        let ts = rep.schema().table(table)?;
+                    .filter_map(|c| {
+                        let ts = rep.schema().table(&c.table)?;
                         Some(NbChange {
-                            table,
-                            uuid: *uuid,
-                            row: row.as_ref().map(|r| (r, ts)),
+                            table: &c.table,
+                            uuid: c.uuid,
+                            row: c.new.as_deref().map(|r| (r.as_row(), ts)),
                         })
                     })
                     .collect();
@@ -860,6 +932,14 @@ impl Daemon {
             });
             r.ok_or("NB replica not ready")?
                 .map_err(|e| e.to_string())?
+        };
+        // The ports whose `up` alone changed, after the other rows (no row is in both).
+        let step = match step {
+            Step::Applied(delta) => match engine.set_ports_up(&work.nb_up) {
+                Ok(()) => Step::Applied(delta),
+                Err(why) => Step::Full(why),
+            },
+            full => full,
         };
         let delta = match step {
             Step::Applied(delta) => delta,
@@ -936,6 +1016,7 @@ impl Daemon {
             .iter()
             .filter(|c| c.table == "Logical_Switch_Port" && c.kind != ChangeKind::Delete)
             .map(|c| Ref::new(c.uuid))
+            .chain(work.nb_up.iter().map(|p| Ref::new(p.uuid)))
             .collect();
         let Some(engine) = self.engine.as_ref() else {
             return Ok(true);

@@ -12,7 +12,10 @@
 //! - `Logical_Switch` updates of `ports` only;
 //! - `Address_Set` inserts, deletes and updates;
 //! - `Port_Group` updates of `ports` only;
-//! - `NB_Global` updates that leave `options` alone (`nb_cfg` bumps).
+//! - `NB_Global` updates that leave `options` alone (`nb_cfg` bumps);
+//! - and, through [`Engine::set_ports_up`], `Logical_Switch_Port` updates of `up` alone
+//!   (northd's own write-back), patched into the snapshot without typing the rows — unless
+//!   `up` is a build input (`ignore_lsp_down=false`, health-checked ports).
 //!
 //! It rebuilds the views of the switches holding the changed ports, their port bindings and
 //! multicast groups, the flows of those switches and of the routers attached to them (a
@@ -79,6 +82,18 @@ pub struct NbChange<'a> {
     pub uuid: Uuid,
     /// The row as it is now, with the schema of its table; `None` when deleted.
     pub row: Option<(&'a ovsdb::Row, &'a TableSchema)>,
+}
+
+/// A switch port row that changed in `up` (and `_version`) alone, as
+/// [`Engine::set_ports_up`] takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortUp {
+    /// The `Logical_Switch_Port` row's UUID.
+    pub uuid: Uuid,
+    /// Its `_version` now.
+    pub version: Option<Uuid>,
+    /// Its `up` now.
+    pub up: Option<bool>,
 }
 
 /// What [`Engine::apply`] did.
@@ -442,6 +457,9 @@ pub struct Engine {
     special_names: HashSet<String>,
     /// Ports with a `dynamic` address (IPAM: any port change could move allocations).
     dynamic_ports: usize,
+    /// Port names load balancer health checks name (`ip_port_mappings`): their `up` is a
+    /// build input (`Service_Monitor` rows).
+    health_checked: HashSet<String>,
 }
 
 fn plain_vif(l: &nb::LogicalSwitchPort) -> bool {
@@ -740,6 +758,7 @@ impl Engine {
             foreign_macs: HashSet::new(),
             special_names: HashSet::new(),
             dynamic_ports: 0,
+            health_checked: HashSet::new(),
             switches: built.switches,
             routers: built.routers,
             content,
@@ -850,6 +869,7 @@ impl Engine {
             for v in lb.ip_port_mappings.values() {
                 if let Some((port, _)) = v.split_once(':') {
                     self.special_names.insert(port.to_owned());
+                    self.health_checked.insert(port.to_owned());
                 }
             }
         }
@@ -933,6 +953,43 @@ impl Engine {
                 t
             }
         }
+    }
+
+    /// Whether the build reads the `up` column of switch port `lsp`: with `NB_Global`
+    /// `options:ignore_lsp_down=false` (ARP and ND replies only for ports that are up, router
+    /// ports and localports aside), and for a port a load balancer health check names.
+    fn up_matters(&self, lsp: &nb::LogicalSwitchPort) -> bool {
+        let check_up = self
+            .nb
+            .nb_global
+            .as_ref()
+            .and_then(|g| g.options.get("ignore_lsp_down"))
+            .is_some_and(|v| v.eq_ignore_ascii_case("false"));
+        (check_up && !matches!(lsp.type_.as_str(), "router" | "localport"))
+            || self.health_checked.contains(&lsp.name)
+    }
+
+    /// Sets `up` and `_version` of switch ports whose other columns did not change (northd's
+    /// own write-back of `up` coming back): the same as [`Engine::apply`] with those rows,
+    /// without typing each whole row. Answers `Err` with the reason when a full recompute is
+    /// needed instead (a port unknown to the engine, or one whose `up` is a build input and
+    /// changed); the engine is then left as it was.
+    pub fn set_ports_up(&mut self, ports: &[PortUp]) -> Result<(), &'static str> {
+        for p in ports {
+            let Some(l) = self.nb.switch_ports.get(&Ref::new(p.uuid)) else {
+                return Err("up of a port the engine does not know");
+            };
+            if l.up != p.up && self.up_matters(l) {
+                return Err("up of a port whose up is a build input");
+            }
+        }
+        for p in ports {
+            if let Some(l) = self.nb.switch_ports.get_mut(&Ref::new(p.uuid)) {
+                l.up = p.up;
+                l.version = p.version;
+            }
+        }
+        Ok(())
     }
 
     /// Applies changed NB rows: incrementally when they are all of the kinds this module
@@ -1038,11 +1095,15 @@ impl Engine {
                     let new = typed::<nb::LogicalSwitchPort>(ch)?;
                     let old = self.nb.switch_ports.get(&r);
                     if let (Some(o), Some(n)) = (old, &new) {
-                        // `up` (which northd itself writes) is no input of the build.
+                        // `up` (which northd itself writes) is no input of the build, unless
+                        // `up_matters` says so.
                         let mut same = o.clone();
                         same.up = n.up;
                         same.version = n.version;
                         if same == *n {
+                            if o.up != n.up && self.up_matters(o) {
+                                return Ok(Step::Full("up of a port whose up is a build input"));
+                            }
                             new_lsps.insert(r, new);
                             continue;
                         }

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use northd::diff::{diff, SbRows};
-use northd::incremental::{Engine, NbChange, RowsLookup, Step};
+use northd::incremental::{Engine, NbChange, PortUp, RowsLookup, Step};
 use northd::{run_once, NbSnapshot};
 use ovsdb::{Database, Row, TxnContext, TxnOutcome};
 use proptest::prelude::*;
@@ -79,6 +79,9 @@ enum Edit {
     /// The IP of pod `from` (and a new MAC) for pod `pod`: two ports with one IP, so that a
     /// port group's address set keeps an IP one of them takes away.
     CopyIp { pod: usize, from: usize },
+    /// `up` of the pod picked (`None`: the column emptied), as northd's own write-back does;
+    /// the engine takes such a row through [`Engine::set_ports_up`] (as `ovnkit northd`).
+    SetUp { pod: usize, up: Option<bool> },
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -93,6 +96,8 @@ fn edit() -> impl Strategy<Value = Edit> {
         2 => (0..8usize, 0..64usize, any::<bool>())
             .prop_map(|(group, pod, add)| Edit::GroupPorts { group, pod, add }),
         1 => (0..64usize, 0..64usize).prop_map(|(pod, from)| Edit::CopyIp { pod, from }),
+        1 => (0..64usize, proptest::option::of(any::<bool>()))
+            .prop_map(|(pod, up)| Edit::SetUp { pod, up }),
     ]
 }
 
@@ -275,6 +280,22 @@ impl Cluster {
                                 "where": [["_uuid", "==", ["uuid", u]]],
                                 "row": {"addresses": format!("{mac} {ip}"),
                                         "port_security": format!("{mac} {ip}")}}));
+            }
+            Edit::SetUp { pod, up } => {
+                let Some((u, row)) = pod_uuid(*pod) else {
+                    return false;
+                };
+                let v = match up {
+                    Some(b) => json!(b),
+                    None => json!(["set", []]),
+                };
+                if row["up"] == v {
+                    // Nothing would change.
+                    return false;
+                }
+                ops.push(json!({"op": "update", "table": "Logical_Switch_Port",
+                                "where": [["_uuid", "==", ["uuid", u]]],
+                                "row": {"up": v}}));
             }
             Edit::SetAddresses { set, add } => {
                 let Some(s) = sets.get(set % sets.len().max(1)) else {
@@ -544,8 +565,34 @@ fn check_sequence(edits: &[Edit]) {
             continue;
         }
         let after = nb_tables(&c.nb);
-        let rows = changes(&c.nb, &before, &after);
+        let mut rows = changes(&c.nb, &before, &after);
         let schema = c.nb.schema().clone();
+        // Switch ports whose `up` alone changed go to `set_ports_up`, as `ovnkit northd`
+        // sends them.
+        let lsp = schema.table("Logical_Switch_Port").expect("table");
+        let up_col = lsp.column_index("up").expect("up");
+        let mut ups = Vec::new();
+        rows.retain(|(t, u, r)| {
+            let (Some(new), Some(old)) = (r, before.get(t).and_then(|o| o.get(u))) else {
+                return true;
+            };
+            let only_up = t == "Logical_Switch_Port"
+                && (2..new.fields.len()).all(|c| c == up_col || old.fields[c] == new.fields[c]);
+            if only_up {
+                ups.push(PortUp {
+                    uuid: *u,
+                    version: new.fields[1].first().and_then(ovsdb::Atom::as_uuid),
+                    up: match new.fields[up_col].first() {
+                        Some(ovsdb::Atom::Boolean(b)) => Some(*b),
+                        _ => None,
+                    },
+                });
+            }
+            !only_up
+        });
+        if matches!(e, Edit::SetUp { .. }) {
+            assert_eq!(ups.len(), 1, "{e:?}: one port changed in up alone");
+        }
         let ch: Vec<NbChange<'_>> = rows
             .iter()
             .map(|(t, u, r)| NbChange {
@@ -558,6 +605,16 @@ fn check_sequence(edits: &[Edit]) {
         let Step::Applied(delta) = step else {
             panic!("step {i} ({e:?}) was not handled incrementally");
         };
+        engine
+            .set_ports_up(&ups)
+            .unwrap_or_else(|why| panic!("step {i} ({e:?}): {why}"));
+        // The engine's ports are the NB's (`up` included).
+        let full_snapshot = NbSnapshot::from_database(&c.nb).expect("snapshot");
+        assert_eq!(
+            engine.nb().switch_ports,
+            full_snapshot.switch_ports,
+            "step {i} ({e:?}): switch ports"
+        );
         let prev = normalized(&sb_inc);
         write_plan(&engine, &delta, &mut sb_inc);
         run_once(&c.nb, &mut sb_full).expect("full run");
@@ -629,7 +686,65 @@ fn every_edit_kind() {
             set: 2,
             group: None,
         },
+        Edit::SetUp {
+            pod: 0,
+            up: Some(true),
+        },
+        Edit::SetUp {
+            pod: 0,
+            up: Some(false),
+        },
+        Edit::SetUp { pod: 0, up: None },
     ]);
+}
+
+/// With `NB_Global` `options:ignore_lsp_down=false` a port's `up` is a build input (ARP and
+/// ND replies only for ports that are up): a change of it alone is no incremental step.
+#[test]
+fn up_is_an_input_with_ignore_lsp_down_false() {
+    let mut c = Cluster::new();
+    transact(
+        &mut c.nb,
+        &json!(["OVN_Northbound", {"op": "update", "table": "NB_Global", "where": [],
+                "row": {"options": ["map", [["ignore_lsp_down", "false"]]]}}]),
+    );
+    let mut engine = Engine::new(
+        NbSnapshot::from_database(&c.nb).expect("snapshot"),
+        SbRows::default().state(),
+    );
+    let mut sb = sb_db();
+    run_once(&c.nb, &mut sb).expect("full run");
+    let down = normalized(&sb);
+    let before = nb_tables(&c.nb);
+    assert!(c.apply(&Edit::SetUp {
+        pod: 0,
+        up: Some(true)
+    }));
+    let after = nb_tables(&c.nb);
+    run_once(&c.nb, &mut sb).expect("full run");
+    assert_ne!(normalized(&sb), down, "up changes the flows");
+    let rows = changes(&c.nb, &before, &after);
+    let lsp = rows
+        .iter()
+        .find(|(t, _, _)| t == "Logical_Switch_Port")
+        .and_then(|(_, u, r)| Some((*u, (*r)?)))
+        .expect("the port's row");
+    let up = PortUp {
+        uuid: lsp.0,
+        version: lsp.1.fields[1].first().and_then(ovsdb::Atom::as_uuid),
+        up: Some(true),
+    };
+    assert!(engine.set_ports_up(&[up]).is_err());
+    let schema = c.nb.schema().clone();
+    let ch: Vec<NbChange<'_>> = rows
+        .iter()
+        .map(|(t, u, r)| NbChange {
+            table: t,
+            uuid: *u,
+            row: r.map(|r| (r, schema.table(t).expect("table"))),
+        })
+        .collect();
+    assert!(matches!(engine.apply(&ch).expect("apply"), Step::Full(_)));
 }
 
 /// Two ports with one IP in a port group: the group's address set keeps the IP while either

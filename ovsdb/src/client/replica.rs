@@ -23,7 +23,9 @@ const SPARE_ROOM: usize = 4096;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     uuid: Uuid,
-    fields: Box<[Datum]>,
+    /// The fields, held as the engine's row type so that typed models read them in place
+    /// ([`Row::as_row`]).
+    row: crate::Row,
 }
 
 impl Row {
@@ -39,7 +41,10 @@ impl Row {
                 }
             })
             .collect();
-        Self { uuid, fields }
+        Self {
+            uuid,
+            row: crate::Row { fields },
+        }
     }
 
     /// The row's UUID.
@@ -51,12 +56,18 @@ impl Row {
     /// as an empty set.
     pub fn field(&self, index: usize) -> &Datum {
         static EMPTY: Datum = Datum::empty_set();
-        self.fields.get(index).unwrap_or(&EMPTY)
+        self.row.fields.get(index).unwrap_or(&EMPTY)
     }
 
     /// All fields, by column index.
     pub fn fields(&self) -> &[Datum] {
-        &self.fields
+        &self.row.fields
+    }
+
+    /// The fields as an engine [`crate::Row`], for conversions that take one (such as
+    /// [`crate::model::Model::from_row`]) without copying them.
+    pub fn as_row(&self) -> &crate::Row {
+        &self.row
     }
 }
 
@@ -90,10 +101,10 @@ impl TrackedChange {
     /// Column indexes whose values differ between `old` and `new` (all columns for insert/delete).
     pub fn changed_columns(&self) -> Vec<usize> {
         match (&self.old, &self.new) {
-            (Some(o), Some(n)) => (0..o.fields.len())
-                .filter(|&i| &o.fields[i] != n.field(i))
+            (Some(o), Some(n)) => (0..o.fields().len())
+                .filter(|&i| &o.fields()[i] != n.field(i))
                 .collect(),
-            (Some(r), None) | (None, Some(r)) => (0..r.fields.len()).collect(),
+            (Some(r), None) | (None, Some(r)) => (0..r.fields().len()).collect(),
             (None, None) => Vec::new(),
         }
     }
@@ -432,7 +443,7 @@ impl Replica {
             RowOp::Insert(cols) => {
                 let mut r = Row::new_default(uuid, ts);
                 for (c, d) in cols {
-                    if let Some(f) = r.fields.get_mut(c) {
+                    if let Some(f) = r.row.fields.get_mut(c) {
                         *f = d;
                     }
                 }
@@ -442,7 +453,7 @@ impl Replica {
                 let Some(o) = &old else { return };
                 let mut r = Row::clone(o);
                 for (c, d) in cols {
-                    if let Some(f) = r.fields.get_mut(c) {
+                    if let Some(f) = r.row.fields.get_mut(c) {
                         *f = d;
                     }
                 }
@@ -452,7 +463,7 @@ impl Replica {
                 let Some(o) = &old else { return };
                 let mut r = Row::clone(o);
                 for (c, d) in &cols {
-                    if let (Some(f), Some(col)) = (r.fields.get_mut(*c), ts.columns.get(*c)) {
+                    if let (Some(f), Some(col)) = (r.row.fields.get_mut(*c), ts.columns.get(*c)) {
                         f.apply_diff(d, &col.type_);
                     }
                 }
@@ -503,7 +514,7 @@ impl Replica {
                 (None, Some(_)) => ChangeKind::Insert,
                 (Some(_), None) => ChangeKind::Delete,
                 (Some(o), Some(n)) => {
-                    if Arc::ptr_eq(o, n) || o.fields == n.fields {
+                    if Arc::ptr_eq(o, n) || o.row.fields == n.row.fields {
                         continue;
                     }
                     ChangeKind::Modify
@@ -554,7 +565,7 @@ impl Replica {
             for r in rows {
                 let mut rm = Map::new();
                 for &c in &t.columns {
-                    rm.insert(ts.columns[c].name.clone(), r.fields[c].to_json());
+                    rm.insert(ts.columns[c].name.clone(), r.row.fields[c].to_json());
                 }
                 tm.insert(r.uuid.to_string(), Value::Object(rm));
             }

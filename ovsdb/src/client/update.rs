@@ -798,6 +798,12 @@ impl<'de> Visitor<'de> for AtomsSeed {
         while let Some(a) = seq.next_element_seed(AtomSeed(self.0))? {
             atoms.push(a);
         }
+        // The vector becomes the datum's storage, kept as long as the row: without the room
+        // it grew by (the text gives no count, so it doubled as it went). A single atom is
+        // held inline instead.
+        if atoms.len() > 1 {
+            atoms.shrink_to_fit();
+        }
         Ok(atoms)
     }
 }
@@ -831,6 +837,8 @@ impl<'de> Visitor<'de> for PairsSeed {
         while let Some(p) = seq.next_element_seed(PairSeed(self.0, self.1))? {
             pairs.push(p);
         }
+        // As for sets: the vector is kept as the datum's storage.
+        pairs.shrink_to_fit();
         Ok(pairs)
     }
 }
