@@ -1061,12 +1061,9 @@ fn load_balancer_rows(nb: &NbSnapshot, views: &[Switch]) -> Vec<LbContent> {
     for sw in views {
         let mut from = 0;
         for lb in &sw.lbs {
-            // Lists are sorted: search past the previous one first.
-            let found = keys
-                .get(from..)
-                .and_then(|rest| rest.binary_search(lb).ok())
-                .map(|i| from + i)
-                .or_else(|| keys.binary_search(lb).ok());
+            // Lists are sorted: search past the previous one first, in doubling steps (the
+            // next one is usually close: a node switch has most load balancers).
+            let found = gallop_from(&keys, from, lb).or_else(|| keys.binary_search(lb).ok());
             if let Some(at) = found {
                 by_lb[at].push(sw.dp);
                 from = at + 1;
@@ -1093,6 +1090,18 @@ fn load_balancer_rows(nb: &NbSnapshot, views: &[Switch]) -> Vec<LbContent> {
     out
 }
 
+/// The position of `x` in `sorted` at `from` or after, looked for in doubling steps from
+/// `from` then by binary search within the last step (cheap when `x` is near `from`).
+fn gallop_from<T: Ord>(sorted: &[T], from: usize, x: &T) -> Option<usize> {
+    let rest = sorted.get(from..)?;
+    let mut end = 1;
+    while end < rest.len() && rest[end - 1] < *x {
+        end *= 2;
+    }
+    let end = end.min(rest.len());
+    rest[..end].binary_search(x).ok().map(|i| from + i)
+}
+
 #[cfg(test)]
 mod config_ids_tests {
     use super::*;
@@ -1102,6 +1111,20 @@ mod config_ids_tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn gallop_finds_what_binary_search_finds() {
+        let sorted: Vec<u32> = (0..300).map(|i| i * 3).collect();
+        for from in [0, 1, 5, 64, 200, 299, 300, 301] {
+            for x in 0..910 {
+                let expected = sorted
+                    .get(from..)
+                    .and_then(|rest| rest.binary_search(&x).ok())
+                    .map(|i| from + i);
+                assert_eq!(gallop_from(&sorted, from, &x), expected, "{from} {x}");
+            }
+        }
     }
 
     #[test]

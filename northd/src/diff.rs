@@ -334,8 +334,9 @@ pub struct SbTxn<'a> {
     /// What the operations so far do to `Logical_Flow` ([`Self::flow_writes`]).
     flow_writes: FlowWrites,
     /// The operation index of each row inserted so far with a `uuid-name`, by placeholder
-    /// number (flows refer to new datapaths and groups through them).
-    by_name: HashMap<u64, usize>,
+    /// number (flows refer to new datapaths and groups through them); [`NO_OP`] for a
+    /// number no insert has.
+    by_name: Vec<usize>,
     /// Where the text goes as it grows, if anywhere ([`Self::with_sink`]).
     sink: Option<TextSink>,
     content: std::marker::PhantomData<&'a SbContent>,
@@ -360,6 +361,15 @@ impl std::fmt::Debug for TextSink {
     }
 }
 
+/// No operation: what [`SbTxn`]'s `by_name` holds for a placeholder number no insert has.
+const NO_OP: usize = usize::MAX;
+
+/// The operation that inserted the row named by placeholder number `n`, if any.
+fn op_of_name(by_name: &[usize], n: u64) -> Option<usize> {
+    let op = *by_name.get(usize::try_from(n).ok()?)?;
+    (op != NO_OP).then_some(op)
+}
+
 /// The text an [`SbTxn`] with a sink gathers before handing it over.
 const SINK_PIECE: usize = 256 << 10;
 
@@ -375,7 +385,7 @@ impl Default for SbTxn<'_> {
             issued: 0,
             failed: None,
             flow_writes: FlowWrites::default(),
-            by_name: HashMap::new(),
+            by_name: Vec::new(),
             sink: None,
             content: std::marker::PhantomData,
         }
@@ -430,8 +440,16 @@ impl<'a> SbTxn<'a> {
         }
         self.note_flow_write(op);
         self.text.push(b',');
-        if let Err(e) = serde_json::to_writer(&mut self.text, &OpJson(op, self.issued)) {
-            self.failed.get_or_insert_with(|| e.to_string());
+        match op {
+            // Most of a full round's operations: written by hand (the same text).
+            Op::Flow { key, datapaths } => {
+                write_flow_insert(&mut self.text, key, *datapaths, self.issued);
+            }
+            _ => {
+                if let Err(e) = serde_json::to_writer(&mut self.text, &OpJson(op, self.issued)) {
+                    self.failed.get_or_insert_with(|| e.to_string());
+                }
+            }
         }
         self.n_ops += 1;
         if let Some(sink) = &self.sink {
@@ -606,12 +624,17 @@ impl<'a> SbTxn<'a> {
     fn note_flow_write(&mut self, op: &Op<'_>) {
         let i = self.n_ops;
         if let Op::Insert { name, .. } = op {
-            self.by_name.insert(*name, i);
+            if let Ok(n) = usize::try_from(*name) {
+                if self.by_name.len() <= n {
+                    self.by_name.resize(n + 1, NO_OP);
+                }
+                self.by_name[n] = i;
+            }
         }
         let by_name = &self.by_name;
         let issued = self.issued;
         let resolve = |u: Uuid, group: bool| match placeholder_number(&u, issued) {
-            Some(n) => by_name.get(&n).map(|&op| {
+            Some(n) => op_of_name(by_name, n).map(|op| {
                 if group {
                     WrittenDp::NewGroup(op)
                 } else {
@@ -779,6 +802,144 @@ impl Serialize for UuidJson {
     }
 }
 
+/// Appends `s` as a JSON string, escaped as serde_json escapes it (`\"`, `\\`, the short
+/// escapes of `\b`, `\f`, `\n`, `\r`, `\t`, other control characters as `\u00xx`); the
+/// runs between escapes are found eight bytes at a time.
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Bit 7 of each byte of `w` that must be escaped (a control character, `"` or `\`):
+    // exact for the first such byte, which is all that is used.
+    let mask = |w: u64| {
+        let control = w.wrapping_sub(ONES * 0x20) & !w;
+        let q = w ^ (ONES * u64::from(b'"'));
+        let bs = w ^ (ONES * u64::from(b'\\'));
+        (control | (q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs)) & HIGH
+    };
+    let needs = |c: u8| c < 0x20 || c == b'"' || c == b'\\';
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    let (mut from, mut i) = (0, 0);
+    loop {
+        // The next byte to escape at or after `i`, or the end.
+        while let Some(Ok(w)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
+            let m = mask(u64::from_le_bytes(w));
+            if m != 0 {
+                i += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        while i < b.len() && !needs(b[i]) {
+            i += 1;
+        }
+        out.extend_from_slice(&b[from..i]);
+        let Some(&c) = b.get(i) else { break };
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            c => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 0xf)],
+            ]),
+        }
+        i += 1;
+        from = i;
+    }
+    out.push(b'"');
+}
+
+/// Appends `n` in decimal.
+fn write_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        at -= 1;
+        // A digit: below 10.
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// Appends UUID `u` as [`UuidJson`] writes it (`["uuid","..."]`, or `["named-uuid","row<N>"]`
+/// for a placeholder among the `issued` ones).
+fn write_uuid(out: &mut Vec<u8>, u: Uuid, issued: u64) {
+    match placeholder_number(&u, issued) {
+        Some(n) => {
+            out.extend_from_slice(b"[\"named-uuid\",\"row");
+            write_int(out, i64::try_from(n).unwrap_or(i64::MAX));
+            out.extend_from_slice(b"\"]");
+        }
+        None => {
+            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            out.extend_from_slice(b"[\"uuid\",\"");
+            out.extend_from_slice(u.hyphenated().encode_lower(&mut buf).as_bytes());
+            out.extend_from_slice(b"\"]");
+        }
+    }
+}
+
+/// Appends the `insert` of logical flow `k` on `dps`: the text serde_json writes for
+/// [`Op::Flow`] ([`OpJson`]), byte for byte, without going through a serializer (a full round
+/// writes hundreds of thousands of them).
+fn write_flow_insert(out: &mut Vec<u8>, k: &FlowKey, dps: FlowDatapaths, issued: u64) {
+    out.extend_from_slice(b"{\"op\":\"insert\",\"table\":");
+    write_json_str(out, sb::LogicalFlow::TABLE);
+    out.extend_from_slice(b",\"row\":{");
+    match dps {
+        FlowDatapaths::One(u) => {
+            out.extend_from_slice(b"\"logical_datapath\":");
+            write_uuid(out, u, issued);
+        }
+        FlowDatapaths::Group(u) => {
+            out.extend_from_slice(b"\"logical_dp_group\":");
+            write_uuid(out, u, issued);
+        }
+    }
+    out.extend_from_slice(b",\"pipeline\":");
+    write_json_str(out, k.stage.pipeline().as_str());
+    out.extend_from_slice(b",\"table_id\":");
+    write_int(out, i64::from(k.stage.table()));
+    out.extend_from_slice(b",\"priority\":");
+    write_int(out, i64::from(k.priority));
+    out.extend_from_slice(b",\"match\":");
+    write_json_str(out, &k.match_);
+    out.extend_from_slice(b",\"actions\":");
+    write_json_str(out, &k.actions);
+    out.extend_from_slice(b",\"external_ids\":[\"map\",[[\"stage-name\",");
+    write_json_str(out, k.stage.name());
+    out.extend_from_slice(b"]]]");
+    if let Some(meter) = &k.meter {
+        out.extend_from_slice(b",\"controller_meter\":");
+        write_json_str(out, meter);
+    }
+    if let Some(port) = k.io_port() {
+        out.extend_from_slice(b",\"tags\":[\"map\",[[\"in_out_port\",");
+        write_json_str(out, port);
+        out.extend_from_slice(b"]]]");
+    }
+    out.extend_from_slice(b"}}");
+}
+
 /// `row<N>`, the `uuid-name` of placeholder `N`.
 struct RowName(u64);
 
@@ -828,9 +989,14 @@ struct AtomJson<'t>(&'t Atom, u64);
 
 impl Serialize for AtomJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0.as_uuid() {
-            Some(u) => UuidJson(u, self.1).serialize(s),
-            None => self.0.to_json().serialize(s),
+        // Strings, integers and booleans written as `to_json` would give them, without
+        // making that JSON value (a copy of every string) first.
+        match self.0 {
+            Atom::Uuid(u) => UuidJson(*u, self.1).serialize(s),
+            Atom::String(text) => s.serialize_str(text),
+            Atom::Integer(i) => s.serialize_i64(*i),
+            Atom::Boolean(b) => s.serialize_bool(*b),
+            Atom::Real(_) => self.0.to_json().serialize(s),
         }
     }
 }
@@ -1606,7 +1772,12 @@ fn diff_flows<'a>(
         set_id: Option<u32>,
         group: Option<Uuid>,
     }
-    let mut resolved: HashMap<crate::flow::DpSet<'_>, Resolved> = HashMap::new();
+    let mut resolved: Vec<Resolved> = Vec::new();
+    let mut by_set: HashMap<crate::flow::DpSet<'_>, usize> = HashMap::new();
+    // The table hands out the datapaths of every flow of one group (or merged list) as the
+    // same slice: found by its address first, without hashing its (possibly hundreds of)
+    // datapaths again; by content when the address is new.
+    let mut by_addr: HashMap<(usize, usize), usize> = HashMap::new();
     for (k, dps) in new.flows.iter() {
         let (set_id, datapaths) = match dps.first() {
             Some(&one) if dps.len() == 1 => {
@@ -1614,15 +1785,25 @@ fn diff_flows<'a>(
                 (dp_sets.get(&[u][..]).copied(), FlowDatapaths::One(u))
             }
             _ => {
-                let r = resolved.entry(dps).or_insert_with(|| {
-                    let mut uuids: Vec<Uuid> = dps.iter().map(|i| dp_uuid[*i]).collect();
-                    uuids.sort_unstable();
-                    Resolved {
-                        set_id: dp_sets.get(uuids.as_slice()).copied(),
-                        uuids,
-                        group: None,
+                let addr = (dps.as_slice().as_ptr() as usize, dps.len());
+                let at = match by_addr.get(&addr) {
+                    Some(&at) => at,
+                    None => {
+                        let at = *by_set.entry(dps).or_insert_with(|| {
+                            let mut uuids: Vec<Uuid> = dps.iter().map(|i| dp_uuid[*i]).collect();
+                            uuids.sort_unstable();
+                            resolved.push(Resolved {
+                                set_id: dp_sets.get(uuids.as_slice()).copied(),
+                                uuids,
+                                group: None,
+                            });
+                            resolved.len() - 1
+                        });
+                        by_addr.insert(addr, at);
+                        at
                     }
-                });
+                };
+                let r = &mut resolved[at];
                 let group = match r.group {
                     Some(g) => g,
                     None => *r.group.insert(dp_group(&r.uuids, groups, b)?),
@@ -1671,6 +1852,96 @@ mod tests {
         ] {
             let ours = serde_json::to_value(DatumJson(&d, 0)).unwrap();
             assert_eq!(ours, d.to_json(), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut texts: Vec<String> = [
+            "",
+            "a",
+            "plain text longer than eight bytes",
+            "inport == \"p1\" && ip4.dst == 10.0.0.1",
+            "back\\slash\\",
+            "\"\"\"\"\"\"\"\"\"",
+            "tab\tnew\nline\rcr\u{8}bs\u{c}ff",
+            "\u{0}\u{1}\u{1f}\u{7f} del",
+            "caf\u{e9} \u{1f600} \u{20ac}uro",
+        ]
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+        // Every escape at every offset within an 8-byte word.
+        for c in ['"', '\\', '\n', '\u{3}', '\u{e9}'] {
+            for at in 0..17 {
+                let mut t = "x".repeat(17);
+                t.insert(at, c);
+                texts.push(t);
+            }
+        }
+        for t in &texts {
+            let mut ours = Vec::new();
+            write_json_str(&mut ours, t);
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(t).unwrap(),
+                "{t:?}"
+            );
+        }
+        for n in [0, 1, 9, 10, 65535, -1, -10, i64::MAX, i64::MIN] {
+            let mut ours = Vec::new();
+            write_int(&mut ours, n);
+            assert_eq!(String::from_utf8(ours).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn flow_inserts_are_written_as_serde_json_writes_them() {
+        let keys = [
+            FlowKey {
+                stage: ovn_sb::stage::Stage::LsInL2Lkup,
+                priority: 50,
+                match_: "eth.dst == $x && \"q\\\"".into(),
+                actions: "output;".into(),
+                meter: None,
+            },
+            FlowKey {
+                stage: ovn_sb::stage::Stage::LrOutSnat,
+                priority: 0,
+                match_: "1".into(),
+                actions: "next;".into(),
+                meter: Some("m\"1".into()),
+            },
+            FlowKey {
+                stage: ovn_sb::stage::Stage::LsInArpRsp,
+                priority: 100,
+                match_: "arp.tpa == 10.0.0.1 && arp.op == 1 && inport == \"p1\"".into(),
+                actions: "next;".into(),
+                meter: None,
+            },
+        ];
+        let placeholder = Uuid::from_u128((PLACEHOLDER_TAG << 80) | 3);
+        for k in &keys {
+            for dps in [
+                FlowDatapaths::One(Uuid::from_u128(0x1234_5678)),
+                FlowDatapaths::Group(Uuid::from_u128(u128::MAX)),
+                FlowDatapaths::One(placeholder),
+                FlowDatapaths::Group(placeholder),
+            ] {
+                for issued in [0, 3, 12] {
+                    let op = Op::Flow {
+                        key: k,
+                        datapaths: dps,
+                    };
+                    let mut ours = Vec::new();
+                    write_flow_insert(&mut ours, k, dps, issued);
+                    let theirs = serde_json::to_vec(&OpJson(&op, issued)).unwrap();
+                    assert_eq!(
+                        String::from_utf8(ours).unwrap(),
+                        String::from_utf8(theirs).unwrap()
+                    );
+                }
+            }
         }
     }
 

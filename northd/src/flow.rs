@@ -1473,6 +1473,32 @@ impl FlowTable {
         )
     }
 
+    /// [`Self::entry_of`] for a flow whose hash ([`flow_hash`]) is known to be `h`.
+    fn entry_hashed(&mut self, h: u64, key: &Arc<FlowKey>) -> usize {
+        let meter = key.meter.as_deref();
+        let head = self.index.get(&h).copied().unwrap_or(NONE);
+        let mut at = head;
+        while at != NONE {
+            let i = at as usize;
+            let k = &self.keys[i];
+            if k.stage == key.stage
+                && k.priority == key.priority
+                && k.match_ == key.match_
+                && k.actions == key.actions
+                && k.meter.as_deref() == meter
+            {
+                return i;
+            }
+            at = self.chain[i];
+        }
+        let i = self.keys.len();
+        self.keys.push(Arc::clone(key));
+        self.own.push(OwnDps::None);
+        self.chain.push(head);
+        self.index.insert(h, u32::try_from(i).unwrap_or(NONE));
+        i
+    }
+
     /// The entry of flow `key` as it is on datapath `dp`: with the meter `dp`'s CoPP gives it
     /// (a copy of `key` when that differs from `key`'s own).
     fn entry_on(&mut self, key: &Arc<FlowKey>, dp: DpIndex) -> usize {
@@ -1628,17 +1654,35 @@ impl FlowTable {
     /// been added to it (tables built apart, e.g. on other threads, merge whatever the order).
     /// Both tables must have the same meters ([`Self::set_meters`]).
     pub fn absorb(&mut self, other: Self) {
-        // The other table's index is not needed: freed before this one grows.
         let Self {
             keys,
             own,
+            chain,
+            index,
             groups,
             group_of,
             ..
         } = other;
+        // Each entry's hash, read back from the other table's index (its hash chains), not
+        // computed again from the flow's texts; then that index is freed before this table
+        // grows.
+        let mut hashes: Vec<Option<u64>> = vec![None; keys.len()];
+        for (&h, &head) in &index {
+            let mut at = head;
+            while let Some(slot) = hashes.get_mut(at as usize) {
+                *slot = Some(h);
+                at = chain.get(at as usize).copied().unwrap_or(NONE);
+            }
+        }
+        drop(index);
+        drop(chain);
+        self.index.reserve(keys.len());
         let mut at: Vec<u32> = Vec::with_capacity(keys.len());
-        for (k, own) in keys.iter().zip(&own) {
-            let i = self.entry_of(k);
+        for ((k, own), h) in keys.iter().zip(&own).zip(hashes) {
+            let i = match h {
+                Some(h) => self.entry_hashed(h, k),
+                None => self.entry_of(k),
+            };
             for &dp in own.as_slice() {
                 self.own[i].insert(dp);
             }

@@ -215,11 +215,41 @@ pub struct RouterLbs<'a> {
     /// Every VIP address with its load balancer's `neighbor_responder`, in that order.
     pub vips: Vec<(IpAddr, Responder)>,
     /// Every VIP address, once.
-    pub ips: BTreeSet<IpAddr>,
+    pub ips: VipSet,
     /// Some load balancer has `skip_snat`.
     pub skip_snat: bool,
     /// The VIPs that are also NAT addresses of the router: (load balancer, VIP position).
     pub nat_vips: Vec<(&'a LoadBalancer, usize)>,
+}
+
+/// A set of VIP addresses as a sorted vector without duplicates: one sort per router instead
+/// of a tree node per address (thousands per OVN-Kubernetes gateway router), looked up by
+/// binary search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VipSet(Vec<IpAddr>);
+
+impl VipSet {
+    /// The set of `ips` (in any order, duplicates allowed).
+    pub fn new(mut ips: Vec<IpAddr>) -> Self {
+        ips.sort_unstable();
+        ips.dedup();
+        Self(ips)
+    }
+
+    /// True when `ip` is in the set.
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.0.binary_search(ip).is_ok()
+    }
+
+    /// True when the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The addresses, in increasing order.
+    pub fn iter(&self) -> std::slice::Iter<'_, IpAddr> {
+        self.0.iter()
+    }
 }
 
 /// Every load balancer by reference, with its `neighbor_responder`: built once per build, so
@@ -227,7 +257,23 @@ pub struct RouterLbs<'a> {
 #[derive(Debug, Default)]
 pub struct LbIndex<'a> {
     /// Sorted by reference: a router's (sorted) list is found by a walk along it.
-    by_ref: Vec<(Ref<nb::LoadBalancer>, (&'a LoadBalancer, Responder))>,
+    by_ref: Vec<(Ref<nb::LoadBalancer>, IndexedLb<'a>)>,
+    /// The VIP addresses of every load balancer, one after the other in `by_ref` order (each
+    /// load balancer's in its `vips` order): what a router reads of each of its load
+    /// balancers is in two arrays read in order, not in thousands of load balancers scattered
+    /// in memory (on OVN-Kubernetes, every gateway router has every Service's).
+    ips: Vec<IpAddr>,
+}
+
+/// One load balancer of an [`LbIndex`].
+#[derive(Debug)]
+struct IndexedLb<'a> {
+    lb: &'a LoadBalancer,
+    mode: Responder,
+    skip_snat: bool,
+    /// Its VIP addresses: `LbIndex::ips[start..end]`.
+    start: usize,
+    end: usize,
 }
 
 impl<'a> LbIndex<'a> {
@@ -235,15 +281,25 @@ impl<'a> LbIndex<'a> {
     pub fn new(nb_lbs: &'a NbLbs, lbs: &'a BTreeMap<Ref<nb::LoadBalancer>, LoadBalancer>) -> Self {
         // Both maps are keyed by the same references: join them in one pass.
         let mut rows = nb_lbs.iter().peekable();
+        let mut ips = Vec::new();
         let by_ref = lbs
             .iter()
             .map(|(r, lb)| {
                 while rows.next_if(|(k, _)| *k < r).is_some() {}
                 let row = rows.next_if(|(k, _)| *k == r).map(|(_, v)| v);
-                (*r, (lb, Responder::of(row)))
+                let start = ips.len();
+                ips.extend(lb.vips.iter().map(|v| v.vip.ip));
+                let entry = IndexedLb {
+                    lb,
+                    mode: Responder::of(row),
+                    skip_snat: lb.options.skip_snat,
+                    start,
+                    end: ips.len(),
+                };
+                (*r, entry)
             })
             .collect();
-        Self { by_ref }
+        Self { by_ref, ips }
     }
 
     /// The load balancers of `lr` and their VIPs.
@@ -259,21 +315,21 @@ impl<'a> LbIndex<'a> {
             from = at + 1;
             self.by_ref.get(at).map(|(_, v)| v)
         });
-        for (lb, mode) in found {
-            lbs.push(*lb);
-            skip_snat |= lb.options.skip_snat;
-            vips.extend(lb.vips.iter().map(|v| (v.vip.ip, *mode)));
+        for e in found {
+            lbs.push(e.lb);
+            skip_snat |= e.skip_snat;
+            let ips = self.ips.get(e.start..e.end).unwrap_or_default();
+            vips.extend(ips.iter().map(|ip| (*ip, e.mode)));
             if !nat_ips.is_empty() {
                 nat_vips.extend(
-                    lb.vips
-                        .iter()
+                    ips.iter()
                         .enumerate()
-                        .filter(|(_, v)| nat_ips.contains(&v.vip.ip))
-                        .map(|(i, _)| (*lb, i)),
+                        .filter(|(_, ip)| nat_ips.contains(ip))
+                        .map(|(i, _)| (e.lb, i)),
                 );
             }
         }
-        let ips = vips.iter().map(|(ip, _)| *ip).collect();
+        let ips = VipSet::new(vips.iter().map(|(ip, _)| *ip).collect());
         RouterLbs {
             lbs,
             vips,
@@ -323,7 +379,7 @@ pub fn router_lb_info<'a>(ctx: &RouterCtx<'a>, lr: &Router) -> Arc<RouterLbs<'a>
 /// Every VIP address of the router's load balancers (router IPs in this set are not dropped
 /// in `lr_in_ip_input` but in `lr_in_arp_resolve`).
 pub fn vip_ips(ctx: &RouterCtx<'_>, lr: &Router) -> BTreeSet<IpAddr> {
-    router_lb_info(ctx, lr).ips.clone()
+    router_lb_info(ctx, lr).ips.iter().copied().collect()
 }
 
 /// True when `ip` is in one of the subnets of `p`.

@@ -132,7 +132,7 @@ fn port_reaches(p: &RouterPort, ip: IpAddr) -> bool {
 fn owned_ips(
     ctx: &RouterCtx<'_>,
     lr: &Router,
-    vips: &std::collections::BTreeSet<IpAddr>,
+    vips: &crate::router::lb::VipSet,
     p: &RouterPort,
 ) -> Vec<(bool, Value)> {
     let mut ips: Vec<(bool, Value)> = p
@@ -185,7 +185,7 @@ pub(super) fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
 fn switch_side(
     ctx: &RouterCtx<'_>,
     lr: &Router,
-    vips: &std::collections::BTreeSet<IpAddr>,
+    vips: &crate::router::lb::VipSet,
     p: &RouterPort,
     sw: &crate::switch::Switch,
     port: &str,
