@@ -348,6 +348,20 @@ impl Cluster {
 }
 
 /// The changed rows between two NB states.
+/// The engine's view of `changes`' rows, with their tables' schemas from `schema`.
+fn nb_changes<'a>(
+    rows: &'a [(String, Uuid, Option<&'a Row>)],
+    schema: &'a ovsdb::Schema,
+) -> Vec<NbChange<'a>> {
+    rows.iter()
+        .map(|(t, u, r)| NbChange {
+            table: t,
+            uuid: *u,
+            row: r.map(|r| (r, schema.table(t).expect("table"))),
+        })
+        .collect()
+}
+
 fn changes<'a>(
     db: &'a Database,
     before: &Tables,
@@ -593,14 +607,7 @@ fn check_sequence(edits: &[Edit]) {
         if matches!(e, Edit::SetUp { .. }) {
             assert_eq!(ups.len(), 1, "{e:?}: one port changed in up alone");
         }
-        let ch: Vec<NbChange<'_>> = rows
-            .iter()
-            .map(|(t, u, r)| NbChange {
-                table: t,
-                uuid: *u,
-                row: r.map(|r| (r, schema.table(t).expect("table"))),
-            })
-            .collect();
+        let ch = nb_changes(&rows, &schema);
         let step = engine.apply(&ch).expect("apply");
         let Step::Applied(delta) = step else {
             panic!("step {i} ({e:?}) was not handled incrementally");
@@ -736,14 +743,7 @@ fn up_is_an_input_with_ignore_lsp_down_false() {
     };
     assert!(engine.set_ports_up(&[up]).is_err());
     let schema = c.nb.schema().clone();
-    let ch: Vec<NbChange<'_>> = rows
-        .iter()
-        .map(|(t, u, r)| NbChange {
-            table: t,
-            uuid: *u,
-            row: r.map(|r| (r, schema.table(t).expect("table"))),
-        })
-        .collect();
+    let ch = nb_changes(&rows, &schema);
     assert!(matches!(engine.apply(&ch).expect("apply"), Step::Full(_)));
 }
 
