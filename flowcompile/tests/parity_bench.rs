@@ -400,7 +400,15 @@ fn bench_ovnk_cluster_one_chassis() {
     if let Some(dir) = &save {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join("real-flows.txt"), &real).unwrap();
+        // The SB database file itself, to serve it again (e.g. to profile `ovnkit flows`).
+        for e in std::fs::read_dir(stack.dir()).unwrap().flatten() {
+            let name = e.file_name();
+            if name.to_string_lossy().ends_with(".db") {
+                let _ = std::fs::copy(e.path(), dir.join(name));
+            }
+        }
     }
+    let cli = cli_end_to_end(stack.sb_remote(), "ch1");
     let texts: Vec<(&str, String)> = SbTables::TABLES
         .iter()
         .map(|t| (*t, stack.sbctl(["-f", "json", "list", t]).unwrap()))
@@ -526,6 +534,9 @@ fn bench_ovnk_cluster_one_chassis() {
         kib(sb_bytes),
         kib([sb_bytes[0] + peak_compile[0], sb_bytes[1] + peak_compile[1]])
     );
+    if let Some(cli) = &cli {
+        eprintln!("{cli}");
+    }
     let fg: Vec<&str> = stopwatch
         .split("Statistics for ")
         .filter(|s| s.starts_with("'flow-generation'"))
@@ -538,4 +549,55 @@ fn bench_ovnk_cluster_one_chassis() {
         controller_hwm.saturating_sub(controller_base),
         fg.join("")
     );
+}
+
+/// The `ovnkit` binary to time end to end: `OVNKIT_BIN`, else the release build beside this
+/// test binary (`target/release/ovnkit`), if it exists.
+fn ovnkit_bin() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("OVNKIT_BIN") {
+        return Some(p.into());
+    }
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.parent()?.join("ovnkit");
+    p.exists().then_some(p)
+}
+
+/// `ovnkit flows --ovnsb-db SB --chassis CHASSIS > /dev/null` run 3 times under
+/// `/usr/bin/time`: wall, user+system CPU and peak RSS of the whole command (connect, read SB,
+/// compile, print the text), the way a user would time it.  `None` without the binary.
+fn cli_end_to_end(sb: &str, chassis: &str) -> Option<String> {
+    let bin = ovnkit_bin()?;
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let out = Command::new("/usr/bin/time")
+            .args(["-f", "%e %U %S %M"])
+            .arg(&bin)
+            .args(["flows", "--ovnsb-db", sb, "--chassis", chassis])
+            .stdout(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        assert!(out.status.success(), "ovnkit flows failed: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or_default().to_owned();
+        let f: Vec<f64> = last
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if let [wall, user, sys, rss] = f[..] {
+            runs.push((wall * 1e3, (user + sys) * 1e3, rss));
+        }
+    }
+    let best = runs
+        .iter()
+        .copied()
+        .reduce(|a, b| if b.1 < a.1 { b } else { a })?;
+    Some(format!(
+        "`ovnkit flows` end to end ({}; best CPU of {}): {:.0} ms wall, {:.0} ms CPU (10 ms \
+         ticks), peak RSS {:.0} KiB",
+        bin.display(),
+        runs.len(),
+        best.0,
+        best.1,
+        best.2
+    ))
 }
