@@ -196,7 +196,11 @@ fn set_field_of(s: Subfield, value: u128, mask: Option<u128>) -> OfAction {
 
 /// What the top-level load `dst = value;` (an integer constant) encodes to, when that is one
 /// `set_field` that depends on nothing else (not an OVN-only field); `None` otherwise.
-pub(crate) fn int_load(symtab: &Symtab, dst: &FieldRef, value: &crate::lex::IntConst) -> Option<OfAction> {
+pub(crate) fn int_load(
+    symtab: &Symtab,
+    dst: &FieldRef,
+    value: &crate::lex::IntConst,
+) -> Option<OfAction> {
     let (root, _) = symtab.resolve(dst.symbol);
     if matches!(symtab.get(root).kind, SymbolKind::OvnOnly) {
         return None;

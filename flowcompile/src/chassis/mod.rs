@@ -738,14 +738,10 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                     table: table_id,
                     is_switch: first.is_switch,
                 };
-                let entry = templates.parse_with_shape(
-                    &lf.actions,
-                    pipeline,
-                    table_id,
-                    |parsed, shape| {
+                let entry =
+                    templates.parse_with_shape(&lf.actions, pipeline, table_id, |parsed, shape| {
                         ActionEntry::new(parsed, shape, symtab, pos, &mut ectx, &mut encodings)
-                    },
-                );
+                    });
                 action_entries.push(entry);
                 *v.insert(action_entries.len() - 1)
             }
@@ -808,10 +804,7 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                 }
             };
             let of_actions = match lf.controller_meter.as_deref() {
-                Some(m) => Arc::from(encode::with_controller_meter(
-                    &of_actions,
-                    meters.id(m),
-                )),
+                Some(m) => Arc::from(encode::with_controller_meter(&of_actions, meters.id(m))),
                 None => of_actions,
             };
             // The match compiled for this datapath, when it is not the cached one.
