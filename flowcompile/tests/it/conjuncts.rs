@@ -270,3 +270,74 @@ fn conjunct_cache_shapes_match_compile_match() {
         }
     }
 }
+
+/// Shapes with random constants (decimal, hex, dotted quads, prefixes, MACs, some too wide for
+/// their field), each text checked against `compile_match` after its shape has a template.
+#[test]
+fn conjunct_cache_shapes_random_constants() {
+    let patterns = [
+        "reg0[2] == A && ip4.dst == B && tcp.dst == A",
+        "ct.new && ip4.dst == B && tcp.dst == A",
+        "outport == \"p1\" && reg0 == B",
+        "inport == @pg && reg1 == A && reg2[0..15] == A",
+        "reg0 == A && reg0[0] == A",
+        "xxreg0 == A && reg3 == A",
+        "ip4.src == B && ip4.dst == B && ip4",
+        "eth.src == C && eth.type == A",
+        "reg9[6] == A && ct.new && ip4 && reg4 == B && reg8[0..15] == A",
+        "ip.proto == A && ip4.dst == B",
+        "flags[1] == A && arp.op == A && arp.tpa == B",
+        "(tcp.dst == A) && (ip4 && ip4.dst == B)",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut cache = ConjunctCache::new();
+    for _ in 0..40 {
+        for p in patterns {
+            let mut text = String::new();
+            for ch in p.chars() {
+                match ch {
+                    'A' => {
+                        let r = next();
+                        let v = match r % 5 {
+                            0 => r >> 60,
+                            1 => (r >> 40) % 70_000,
+                            2 => 1,
+                            3 => 0,
+                            _ => r >> 44,
+                        };
+                        if r & 8 == 0 {
+                            text.push_str(&format!("{v}"));
+                        } else {
+                            text.push_str(&format!("{v:#x}"));
+                        }
+                    }
+                    'B' => {
+                        let r = next();
+                        text.push_str(&format!(
+                            "10.{}.{}.{}",
+                            r % 4,
+                            (r >> 8) % 3,
+                            (r >> 16) % 256
+                        ));
+                        if r & 0x1000_0000 != 0 {
+                            text.push_str(&format!("/{}", (r >> 32) % 33));
+                        }
+                    }
+                    'C' => {
+                        let r = next();
+                        text.push_str(&format!("0a:58:00:00:{:02x}:{:02x}", r % 3, (r >> 8) % 256));
+                    }
+                    c => text.push(c),
+                }
+            }
+            let scope = 1 + (next() % 2) as u32;
+            check(&mut cache, &text, scope);
+        }
+    }
+}
