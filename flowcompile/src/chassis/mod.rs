@@ -509,8 +509,12 @@ struct EncodingTemplate {
     actions: Vec<OfAction>,
     /// For each placeholder: its load's value in that text, and the index in `actions` of
     /// its `set_field` (`None` for a string, which another text must repeat).
-    holes: Box<[(Value, Option<usize>)]>,
+    holes: Box<[EncodingHole]>,
 }
+
+/// A placeholder of an [`EncodingTemplate`]: its load's value in the template's text, and
+/// the index of its `set_field` (`None` for a string).
+type EncodingHole = (Value, Option<usize>);
 
 impl EncodingTemplates {
     /// The encoding of `a` (of `shape`) from the shape's template, if it has one.
@@ -564,7 +568,7 @@ impl EncodingTemplates {
         let result = encode_actions_marked(a, symtab, pos, ectx, &mut starts);
         let template = match &result {
             Ok(v) if !ectx.dp_specific.get() => {
-                let holes: Option<Box<[(Value, Option<usize>)]>> = shape
+                let holes: Option<Box<[EncodingHole]>> = shape
                     .loads
                     .iter()
                     .map(|&(at, _)| {
