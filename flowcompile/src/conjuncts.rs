@@ -23,6 +23,36 @@
 //! The cache is valid for one environment: the same symbol table, address sets and chassis
 //! residency on every call.  Port groups may differ by `scope` (ovn-controller resolves them
 //! per datapath): a conjunct that names a port group is cached per scope.
+//!
+//! # Match shapes
+//!
+//! Most matches of a chassis differ from another only in constants compared with `==`
+//! (`ct.new && ip4.dst == 10.96.0.95 && tcp.dst == 80` for every service).  A text's *shape*
+//! is its bytes without the constant of each top-level conjunct of the form
+//! `something == constant` (one integer constant), with the constant's kind (format, masked
+//! or not) and position.  The second text of a shape (per scope if the shape's compile
+//! resolved a port or a port group) is compiled as above and kept as the shape's template;
+//! later texts of the shape get a copy of its matches with their own constants written into
+//! each match: `(constant & bits) << shift` under `bits << shift` on the constant's field,
+//! where `bits` are the written range and mask of the field and `shift` its offset.
+//!
+//! Why that is what compiling the text gives: the texts have the same bytes outside the
+//! constants, each constant is one token preceded by `==` (and white space) and followed by
+//! the end of its conjunct, so their token streams and trees differ only in those constants.
+//! A placeholder is filled only if, on the template's text, its conjunct parsed to
+//! `field == constant` on a field or subfield (not a predicate, whose expansion depends on
+//! the value), the joined conjuncts hold exactly one comparison with its lowered value and
+//! mask, no other comparison touches any of its bits (a port name touches its whole
+//! register), and every match of the template carries those bits.  Lowering then gives the
+//! same comparison with the new value; simplify keeps an `==` with a non-zero mask as it is;
+//! normalization groups and orders comparisons by symbol, never by value, and crushing
+//! intersects bits, so a comparison whose bits no other one touches never meets a conflict
+//! and stays in every clause with its bits, which are the same in every clause, so sorting and
+//! deduplicating clauses is unchanged; `to_matches` writes each comparison's bits, so the new
+//! value lands on the same bits of every match and nowhere else.  A text whose constant has
+//! another written mask, or would fail lowering's width check, or fills a placeholder that
+//! does not qualify with a constant other than the template's, is compiled in full, as are
+//! shapes whose template text failed or left the split path.
 
 use std::cell::Cell;
 
