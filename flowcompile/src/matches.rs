@@ -211,6 +211,17 @@ impl Match {
     pub fn clear(&mut self, field: OfField) {
         self.parts.retain(|p| p.field != field);
     }
+
+    /// True if some bit is matched by both `self` and `other` (registers compared by their
+    /// 32-bit parts, so `xxreg0` overlaps `reg3`).
+    pub(crate) fn overlaps(&self, other: &Self) -> bool {
+        self.parts.iter().any(|p| {
+            other
+                .parts
+                .iter()
+                .any(|q| p.field == q.field && p.high == q.high && p.mask & q.mask != 0)
+        })
+    }
 }
 
 /// The fields other than registers, in the order of their [`PackedMatch`] codes.

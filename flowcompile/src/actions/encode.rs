@@ -173,6 +173,42 @@ fn ones(n: u32) -> u128 {
     }
 }
 
+/// The bits of the OpenFlow field a field reference names.
+fn sub_of(symtab: &Symtab, f: &FieldRef) -> Result<Subfield, EncodeError> {
+    let (root, root_ofs) = symtab.resolve(f.symbol);
+    let (ofs, n) = f.range(symtab);
+    match symtab.get(root).kind {
+        SymbolKind::Field(of) => Ok(Subfield::new(of, root_ofs + ofs, n)),
+        SymbolKind::String(of) => Ok(Subfield::whole(of)),
+        _ => Err(EncodeError::NotAField(f.name.to_string())),
+    }
+}
+
+/// `set_field` of `value` (under `mask`, or all of `s`) to the bits `s`.
+fn set_field_of(s: Subfield, value: u128, mask: Option<u128>) -> OfAction {
+    let m = mask.unwrap_or_else(|| ones(s.n_bits)) & ones(s.n_bits);
+    OfAction::SetField {
+        field: s.field,
+        value: (value & m) << s.ofs,
+        mask: m << s.ofs,
+    }
+}
+
+/// What the top-level load `dst = value;` (an integer constant) encodes to, when that is one
+/// `set_field` that depends on nothing else (not an OVN-only field); `None` otherwise.
+pub(crate) fn int_load(
+    symtab: &Symtab,
+    dst: &FieldRef,
+    value: &crate::lex::IntConst,
+) -> Option<OfAction> {
+    let (root, _) = symtab.resolve(dst.symbol);
+    if matches!(symtab.get(root).kind, SymbolKind::OvnOnly) {
+        return None;
+    }
+    let s = sub_of(symtab, dst).ok()?;
+    Some(set_field_of(s, value.value, value.mask))
+}
+
 fn whole(f: OfField) -> Subfield {
     Subfield::whole(f)
 }
@@ -337,13 +373,7 @@ impl Encoder<'_> {
 
     /// The OpenFlow bits a field reference names.
     fn sub(&self, f: &FieldRef) -> Result<Subfield, EncodeError> {
-        let (root, root_ofs) = self.symtab.resolve(f.symbol);
-        let (ofs, n) = f.range(self.symtab);
-        match self.symtab.get(root).kind {
-            SymbolKind::Field(of) => Ok(Subfield::new(of, root_ofs + ofs, n)),
-            SymbolKind::String(of) => Ok(Subfield::whole(of)),
-            _ => Err(EncodeError::NotAField(f.name.to_string())),
-        }
+        sub_of(self.symtab, f)
     }
 
     fn is_ovn_field(&self, f: &FieldRef) -> bool {
@@ -392,12 +422,7 @@ impl Encoder<'_> {
     }
 
     fn set_field(&self, s: Subfield, value: u128, mask: Option<u128>) -> OfAction {
-        let m = mask.unwrap_or_else(|| ones(s.n_bits)) & ones(s.n_bits);
-        OfAction::SetField {
-            field: s.field,
-            value: (value & m) << s.ofs,
-            mask: m << s.ofs,
-        }
+        set_field_of(s, value, mask)
     }
 
     fn result_bit(

@@ -163,6 +163,35 @@ pub fn encode_actions(
     Ok(out)
 }
 
+/// [`encode_actions`], also writing into `starts` (emptied first) where the OpenFlow actions
+/// of each top-level action start in the result, then the result's length.
+pub(crate) fn encode_actions_marked(
+    actions: &Actions,
+    symtab: &Symtab,
+    pos: FlowPosition,
+    ctx: &mut dyn EncodeContext,
+    starts: &mut Vec<usize>,
+) -> Result<Vec<OfAction>, EncodeError> {
+    let t = option_tables();
+    let mut e = encode::Encoder {
+        symtab,
+        pos,
+        ctx,
+        dhcpv4: &t.0,
+        dhcpv6: &t.1,
+        nd_ra: &t.2,
+        depth: 0,
+    };
+    let mut out = Vec::with_capacity(2 * actions.actions.len() + 2);
+    starts.clear();
+    for a in &actions.actions {
+        starts.push(out.len());
+        e.encode_list(std::slice::from_ref(a), &mut out)?;
+    }
+    starts.push(out.len());
+    Ok(out)
+}
+
 /// An [`EncodeContext`] with no ports and no meters that numbers groups from 1 in order of
 /// first use (for tests, fuzzing and the debug CLI).
 #[derive(Debug, Clone, Default)]

@@ -60,6 +60,8 @@ const SPECIAL: [bool; 256] = {
 /// A shape's parsed first text.
 #[derive(Debug)]
 struct Template {
+    /// Never reused for another shape by this cache (see [`Shape`]).
+    id: u64,
     actions: Actions,
     /// For each placeholder, in order: the index of the load it feeds in `actions.actions`,
     /// and the width in bits of the load's destination.
@@ -75,6 +77,20 @@ pub struct ActionTemplates {
     key: Vec<u8>,
     /// Its placeholders' constants, in order (reused).
     consts: Vec<Token>,
+    /// Templates made so far (the next one's id).
+    made: u64,
+}
+
+/// The template a text was parsed from or filled into (given by
+/// [`ActionTemplates::parse_with_shape`]): texts with the same `id` have the same bytes but
+/// for the constants of the top-level loads at `loads`.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape<'a> {
+    /// The template's id, unique within one [`ActionTemplates`].
+    pub id: u64,
+    /// For each placeholder, in order: the index in `actions` of the `field = constant` load
+    /// it feeds, and the width in bits of the load's destination.
+    pub loads: &'a [(usize, u32)],
 }
 
 impl ActionTemplates {
@@ -106,31 +122,54 @@ impl ActionTemplates {
         table: u8,
         f: impl FnOnce(Result<&Actions, &ExprError>) -> R,
     ) -> R {
+        self.parse_with_shape(input, pipeline, table, |r, _| f(r))
+    }
+
+    /// [`Self::parse_with`], also handing `f` the template the text was filled into or made
+    /// (`None` for a text parsed in full without one).
+    pub fn parse_with_shape<R>(
+        &mut self,
+        input: &str,
+        pipeline: Pipeline,
+        table: u8,
+        f: impl FnOnce(Result<&Actions, &ExprError>, Option<Shape<'_>>) -> R,
+    ) -> R {
         let ctx = ParseContext::new(pipeline, table);
         if !self.key(input, pipeline, table) {
-            return f(parse_actions(input, &ctx).as_ref());
+            return f(parse_actions(input, &ctx).as_ref(), None);
         }
         if let Some(shape) = self.shapes.get_mut(self.key.as_slice()) {
             if let Some(t) = shape.as_mut() {
                 if fill(t, &self.consts) {
-                    return f(Ok(&t.actions));
+                    let shape = Shape {
+                        id: t.id,
+                        loads: &t.loads,
+                    };
+                    return f(Ok(&t.actions), Some(shape));
                 }
             }
-            return f(parse_actions(input, &ctx).as_ref());
+            return f(parse_actions(input, &ctx).as_ref(), None);
         }
         // The first text of this shape.
         let result = parse_actions(input, &ctx);
         let template = result.as_ref().ok().and_then(|a| {
             template(a, &self.consts, ctx.symtab).map(|loads| Template {
+                id: self.made,
                 actions: a.clone(),
                 loads,
             })
         });
+        self.made += 1;
         if self.shapes.len() >= MAX_SHAPES {
             self.shapes.clear();
         }
+        let shape = template.as_ref().map(|t| Shape {
+            id: t.id,
+            loads: &t.loads,
+        });
+        let r = f(result.as_ref(), shape);
         self.shapes.insert(self.key.as_slice().into(), template);
-        f(result.as_ref())
+        r
     }
 
     /// Writes the shape key of `input` into `self.key` and its placeholders' constants into

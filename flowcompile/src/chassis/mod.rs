@@ -44,9 +44,11 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use crate::actions::template::ActionTemplates;
+use crate::actions::ast::{Action, Value};
+use crate::actions::template::{ActionTemplates, Shape};
 use crate::actions::{
-    encode_actions, format_of_actions, Actions, EncodeContext, FlowPosition, OfAction, Pipeline,
+    encode, encode_actions, encode_actions_marked, format_of_actions, Actions, EncodeContext,
+    FlowPosition, OfAction, Pipeline,
 };
 use crate::annotate::SetResolver;
 use crate::condition::ChassisResident;
@@ -66,9 +68,9 @@ pub use view::{
 };
 
 /// First OpenFlow table of the logical ingress pipeline.
-pub const INGRESS_BASE: u8 = crate::actions::encode::tables::LOG_INGRESS_PIPELINE;
+pub const INGRESS_BASE: u8 = encode::tables::LOG_INGRESS_PIPELINE;
 /// First OpenFlow table of the logical egress pipeline.
-pub const EGRESS_BASE: u8 = crate::actions::encode::tables::LOG_EGRESS_PIPELINE;
+pub const EGRESS_BASE: u8 = encode::tables::LOG_EGRESS_PIPELINE;
 
 /// An error building a chassis view.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -427,14 +429,17 @@ struct ActionEntry {
 }
 
 impl ActionEntry {
-    /// The entry of a text parsed as `parsed`, encoded for the first datapath of the flow that
-    /// uses it first (`pos`, `ectx`): the tree is kept only if that encoding failed or named
-    /// a port (then each datapath encodes it again; the first one gets the same ids).
+    /// The entry of a text parsed as `parsed` (filled into or made as the template `shape`),
+    /// encoded for the first datapath of the flow that uses it first (`pos`, `ectx`): the
+    /// tree is kept only if that encoding failed or named a port (then each datapath encodes
+    /// it again; the first one gets the same ids).
     fn new(
         parsed: Result<&Actions, &crate::ExprError>,
+        shape: Option<Shape<'_>>,
         symtab: &Symtab,
         pos: FlowPosition,
         ectx: &mut Ctx<'_>,
+        encodings: &mut EncodingTemplates,
     ) -> Self {
         let a = match parsed {
             Ok(a) => a,
@@ -453,10 +458,23 @@ impl ActionEntry {
             prereqs.push(')');
         }
         let mut encoded = [None, None];
+        let slot = usize::from(pos.is_switch);
+        if let Some(v) = shape.and_then(|s| encodings.fill(s, a, symtab, pos.is_switch)) {
+            encoded[slot] = Some(v);
+            return Self {
+                parsed: None,
+                prereqs,
+                encoded,
+            };
+        }
         let mut parsed = None;
-        match encode_actions(a, symtab, pos, ectx) {
+        let result = match shape {
+            Some(s) => encodings.encode(s, a, symtab, pos, ectx),
+            None => encode_actions(a, symtab, pos, ectx),
+        };
+        match result {
             Ok(v) if !ectx.dp_specific.get() => {
-                encoded[usize::from(pos.is_switch)] = Some(v.into());
+                encoded[slot] = Some(v.into());
             }
             _ => parsed = Some(Ok(a.clone())),
         }
@@ -465,6 +483,119 @@ impl ActionEntry {
             prereqs,
             encoded,
         }
+    }
+}
+
+/// The encodings of action shapes ([`ActionTemplates`]) per datapath kind: a text filled
+/// into a shape whose first encoded text named no port (and used no datapath or flow
+/// specific value) encodes as that text did, but for the `set_field` of each top-level
+/// `field = constant;` load its constants feed, which is encoded on its own.
+///
+/// Why: the texts have the same bytes outside those constants, the encoder encodes each
+/// top-level action on its own, and such a load (checked on the first text) encodes to one
+/// `set_field` made from the load alone.  Group and meter ids come from the other actions,
+/// the same for every text of the shape, and were allocated by the first text.
+#[derive(Debug, Default)]
+struct EncodingTemplates {
+    /// By (shape id, switch); `None` for a shape encoded in full every time.
+    by_shape: FxHashMap<(u64, bool), Option<EncodingTemplate>>,
+    /// Where each top-level action's OpenFlow actions start (reused).
+    starts: Vec<usize>,
+}
+
+/// The encoding of a shape's first encoded text.
+#[derive(Debug)]
+struct EncodingTemplate {
+    actions: Vec<OfAction>,
+    /// For each placeholder: its load's value in that text, and the index in `actions` of
+    /// its `set_field` (`None` for a string, which another text must repeat).
+    holes: Box<[EncodingHole]>,
+}
+
+/// A placeholder of an [`EncodingTemplate`]: its load's value in the template's text, and
+/// the index of its `set_field` (`None` for a string).
+type EncodingHole = (Value, Option<usize>);
+
+impl EncodingTemplates {
+    /// The encoding of `a` (of `shape`) from the shape's template, if it has one.
+    fn fill(
+        &self,
+        shape: Shape<'_>,
+        a: &Actions,
+        symtab: &Symtab,
+        is_switch: bool,
+    ) -> Option<Arc<[OfAction]>> {
+        let t = self.by_shape.get(&(shape.id, is_switch))?.as_ref()?;
+        if t.holes.len() != shape.loads.len() {
+            return None;
+        }
+        let mut out: Option<Vec<OfAction>> = None;
+        for (&(at, _), (first, set)) in shape.loads.iter().zip(t.holes.iter()) {
+            let Some(Action::Load { dst, value }) = a.actions.get(at) else {
+                return None;
+            };
+            if value == first {
+                continue;
+            }
+            let (Value::Int(c), Some(j)) = (value, set) else {
+                return None;
+            };
+            let of = encode::int_load(symtab, dst, c)?;
+            let v = out.get_or_insert_with(|| t.actions.clone());
+            *v.get_mut(*j)? = of;
+        }
+        Some(match out {
+            Some(v) => v.into(),
+            None => t.actions.as_slice().into(),
+        })
+    }
+
+    /// Encodes `a` (of `shape`) in full, and makes the shape's template for this datapath
+    /// kind if it has none yet.
+    fn encode(
+        &mut self,
+        shape: Shape<'_>,
+        a: &Actions,
+        symtab: &Symtab,
+        pos: FlowPosition,
+        ectx: &mut Ctx<'_>,
+    ) -> Result<Vec<OfAction>, crate::actions::EncodeError> {
+        let key = (shape.id, pos.is_switch);
+        if self.by_shape.contains_key(&key) {
+            return encode_actions(a, symtab, pos, ectx);
+        }
+        let mut starts = std::mem::take(&mut self.starts);
+        let result = encode_actions_marked(a, symtab, pos, ectx, &mut starts);
+        let template = match &result {
+            Ok(v) if !ectx.dp_specific.get() => {
+                let holes: Option<Box<[EncodingHole]>> = shape
+                    .loads
+                    .iter()
+                    .map(|&(at, _)| {
+                        let Some(Action::Load { dst, value }) = a.actions.get(at) else {
+                            return None;
+                        };
+                        let set = match value {
+                            Value::Int(c) => {
+                                let (s, e) = (*starts.get(at)?, *starts.get(at + 1)?);
+                                let of = encode::int_load(symtab, dst, c)?;
+                                (e == s + 1 && v.get(s) == Some(&of)).then_some(Some(s))?
+                            }
+                            Value::Str(_) => None,
+                        };
+                        Some((value.clone(), set))
+                    })
+                    .collect();
+                holes.map(|holes| EncodingTemplate {
+                    actions: v.clone(),
+                    holes,
+                })
+            }
+            _ => None,
+        };
+        self.starts = starts;
+        self.by_shape.insert(key, template);
+        result
     }
 }
 
@@ -515,6 +646,8 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     let mut action_entries: Vec<ActionEntry> = Vec::new();
     // Those texts by shape: most differ from another only in the constants they assign.
     let mut templates = ActionTemplates::new();
+    // The encodings of those shapes.
+    let mut encodings = EncodingTemplates::default();
     // Local datapaths of each datapath group.
     let mut group_dps: FxHashMap<u128, Vec<&DatapathView>> = FxHashMap::default();
     // The packed bytes of the match being added.
@@ -609,9 +742,10 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                     table: table_id,
                     is_switch: first.is_switch,
                 };
-                let entry = templates.parse_with(&lf.actions, pipeline, table_id, |parsed| {
-                    ActionEntry::new(parsed, symtab, pos, &mut ectx)
-                });
+                let entry =
+                    templates.parse_with_shape(&lf.actions, pipeline, table_id, |parsed, shape| {
+                        ActionEntry::new(parsed, shape, symtab, pos, &mut ectx, &mut encodings)
+                    });
                 action_entries.push(entry);
                 *v.insert(action_entries.len() - 1)
             }
@@ -674,10 +808,7 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                 }
             };
             let of_actions = match lf.controller_meter.as_deref() {
-                Some(m) => Arc::from(crate::actions::encode::with_controller_meter(
-                    &of_actions,
-                    meters.id(m),
-                )),
+                Some(m) => Arc::from(encode::with_controller_meter(&of_actions, meters.id(m))),
                 None => of_actions,
             };
             // The match compiled for this datapath, when it is not the cached one.

@@ -175,3 +175,169 @@ fn conjunct_cache_edge_cases() {
     let deep = format!("ip4 && {}tcp{}", "!(".repeat(40), ")".repeat(40));
     check(&mut cache, &deep, 1);
 }
+
+/// Texts of one shape (`field == constant` conjuncts whose constants differ): the first is
+/// compiled in full, the second gives the shape a template, the rest are filled into it;
+/// every one must give what compiling it in full gives, including where the constants meet
+/// other comparisons on the same bits, contradict them, fail the width check or change a
+/// mask, for shared and per-scope (port and port group) shapes.
+#[test]
+fn conjunct_cache_shapes_match_compile_match() {
+    let families: &[(&str, &[&str])] = &[
+        (
+            "reg0[2] == # && ip4.dst == 10.0.0.# && tcp.dst == 8#",
+            &["1", "0", "2", "3"],
+        ),
+        (
+            "ct.new && ip4.dst == 10.96.0.# && tcp.dst == #",
+            &["1", "95", "255", "0"],
+        ),
+        (
+            "outport == \"p1\" && reg0 == 100.64.0.#",
+            &["1", "2", "3", "65"],
+        ),
+        ("outport == \"p9\" && reg0 == 100.64.0.#", &["1", "2", "3"]),
+        ("inport == @pg && reg1 == #", &["1", "2", "0x10", "0"]),
+        ("outport == @pg && xxreg0 == fe80::#", &["1", "a", "ffff"]),
+        // Same symbol or overlapping registers: never filled, always the same as in full.
+        ("reg0 == # && reg0[0] == 1", &["1", "2", "3", "0"]),
+        (
+            "reg0[0..15] == # && reg0[16..31] == 7",
+            &["1", "2", "65535", "65536"],
+        ),
+        ("xxreg0 == # && reg3 == 5", &["5", "1", "0x500000000", "6"]),
+        ("reg0 == # && reg0 == 2", &["2", "1", "2", "3"]),
+        ("eth.type == # && ip4", &["0x800", "0x86dd", "0x800", "1"]),
+        ("ip.proto == # && tcp", &["6", "17", "6", "0"]),
+        ("tcp.dst == # && tcp.src == 1", &["1", "2", "3", "4"]),
+        // Masks, prefixes, widths, formats.
+        (
+            "ip4.dst == 10.0.0.0/# && ip4",
+            &["8", "16", "24", "0", "32"],
+        ),
+        (
+            "ip4.dst == # && udp",
+            &["10.0.0.1", "10.0.0.2", "0.0.0.0/0", "10.0.0.3/8"],
+        ),
+        ("reg0 == #/0xff && ip6", &["1", "2", "0x100", "0"]),
+        ("reg0[2] == # && ip4", &["1", "0", "2", "1"]),
+        (
+            "tcp.dst == # && ip4",
+            &["80", "443", "65535", "65536", "0x10000"],
+        ),
+        (
+            "eth.src == # && eth.dst == 00:00:00:00:00:01",
+            &["00:00:00:00:00:02", "0a:58:64:40:00:01", "1"],
+        ),
+        ("ct_mark.blocked == # && ct.est", &["0", "1", "0", "2"]),
+        ("flags[1] == # && arp.op == #", &["0", "1", "1", "2"]),
+        (
+            "nd_ns && nd.target == fe80::# && flags[1] == 1",
+            &["1", "2", "3"],
+        ),
+        (
+            "(reg9[6] == #) && (ip4 && reg1 == 10.96.0.160 && reg2[0..15] == 80)",
+            &["1", "0", "1"],
+        ),
+        (
+            "ip4.src == {10.0.0.1, 10.0.0.2} && reg9[0] == #",
+            &["0", "1", "1"],
+        ),
+        (
+            "ip4 && ip.ttl == {0, 1} && !ip.later_frag && reg0 == #",
+            &["1", "2", "3"],
+        ),
+        (
+            "icmp4.type == # && icmp4.code == 0 && ip4.dst == 1.1.1.1",
+            &["3", "8", "0"],
+        ),
+        (
+            "ct.new && ip4.dst == 10.96.0.# && reg0 == 1 && reg0 == #",
+            &["1", "2", "1"],
+        ),
+    ];
+    for (pattern, values) in families {
+        let mut cache = ConjunctCache::new();
+        for round in 0..2 {
+            for v in values.iter() {
+                let text = pattern.replace('#', v);
+                check(&mut cache, &text, 1);
+                check(&mut cache, &text, 2);
+                if round == 1 {
+                    check(&mut cache, &format!("({text}) && (ip4)"), 1);
+                }
+            }
+        }
+    }
+}
+
+/// Shapes with random constants (decimal, hex, dotted quads, prefixes, MACs, some too wide for
+/// their field), each text checked against `compile_match` after its shape has a template.
+#[test]
+fn conjunct_cache_shapes_random_constants() {
+    let patterns = [
+        "reg0[2] == A && ip4.dst == B && tcp.dst == A",
+        "ct.new && ip4.dst == B && tcp.dst == A",
+        "outport == \"p1\" && reg0 == B",
+        "inport == @pg && reg1 == A && reg2[0..15] == A",
+        "reg0 == A && reg0[0] == A",
+        "xxreg0 == A && reg3 == A",
+        "ip4.src == B && ip4.dst == B && ip4",
+        "eth.src == C && eth.type == A",
+        "reg9[6] == A && ct.new && ip4 && reg4 == B && reg8[0..15] == A",
+        "ip.proto == A && ip4.dst == B",
+        "flags[1] == A && arp.op == A && arp.tpa == B",
+        "(tcp.dst == A) && (ip4 && ip4.dst == B)",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut cache = ConjunctCache::new();
+    for _ in 0..40 {
+        for p in patterns {
+            let mut text = String::new();
+            for ch in p.chars() {
+                match ch {
+                    'A' => {
+                        let r = next();
+                        let v = match r % 5 {
+                            0 => r >> 60,
+                            1 => (r >> 40) % 70_000,
+                            2 => 1,
+                            3 => 0,
+                            _ => r >> 44,
+                        };
+                        if r & 8 == 0 {
+                            text.push_str(&format!("{v}"));
+                        } else {
+                            text.push_str(&format!("{v:#x}"));
+                        }
+                    }
+                    'B' => {
+                        let r = next();
+                        text.push_str(&format!(
+                            "10.{}.{}.{}",
+                            r % 4,
+                            (r >> 8) % 3,
+                            (r >> 16) % 256
+                        ));
+                        if r & 0x1000_0000 != 0 {
+                            text.push_str(&format!("/{}", (r >> 32) % 33));
+                        }
+                    }
+                    'C' => {
+                        let r = next();
+                        text.push_str(&format!("0a:58:00:00:{:02x}:{:02x}", r % 3, (r >> 8) % 256));
+                    }
+                    c => text.push(c),
+                }
+            }
+            let scope = 1 + (next() % 2) as u32;
+            check(&mut cache, &text, scope);
+        }
+    }
+}
