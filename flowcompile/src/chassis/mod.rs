@@ -294,6 +294,40 @@ impl FlowIndex {
     }
 }
 
+/// The bucket mask of an OVS `hmap` after `n` insertions (and no removal): when it reaches two
+/// entries per bucket it grows to one bucket per entry (at least 4 buckets).
+fn hmap_mask(n: usize) -> u32 {
+    let mut mask = 0usize;
+    let mut count = 2usize;
+    while count <= n {
+        // At `count` entries (a power of two) the table grows to `count / 2` buckets, or 4.
+        if count / 2 > mask {
+            mask = (count / 2).next_power_of_two() * 2 - 1;
+            mask = mask.max(3);
+        }
+        count *= 2;
+    }
+    u32::try_from(mask).unwrap_or(u32::MAX)
+}
+
+/// How ovn-controller 23.03 ranks the rules of several logical flows that have the same
+/// table, priority and match (it installs the highest): first by kind (ordinary actions over
+/// a drop, a drop over conjunction clauses), then, among rules of one kind, by the logical
+/// flow it met last in a full recompute.  It processes logical flows in the order of its SB
+/// `Logical_Flow` hash table, by bucket, a bucket being the flow's cookie (the first 32 bits
+/// of its UUID) masked by `idl_mask`; the same-match rules are then met newest first, so the
+/// one of the highest bucket wins.  Two flows of one bucket are ordered by cookie (a guess:
+/// their order in the bucket depends on history).  After incremental changes the winner is
+/// the rule installed first instead, which SB does not record.
+fn install_rank(actions: &FlowActions, cookie: u32, idl_mask: u32) -> (u8, u32, u32) {
+    let kind = match actions {
+        FlowActions::Conjunctions(_) => 0,
+        FlowActions::Actions(a) if a.is_empty() => 1,
+        FlowActions::Actions(_) => 2,
+    };
+    (kind, cookie & idl_mask, cookie)
+}
+
 /// Ids handed out by name, from 1, in order of first use.
 #[derive(Debug, Default)]
 struct IdTable {
@@ -534,7 +568,15 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     // About one flow per (logical flow, local datapath): room for that many flows at once,
     // instead of growing the vector (and the index) step by step, moving the flows each time.
     let mut estimate = 0usize;
+    // The logical flows ovn-controller monitors: those of its local datapaths and every one
+    // with a datapath group (or all, with `ovn-monitor-all`).
+    let mut monitored = 0usize;
     for lf in lflows {
+        monitored += usize::from(
+            view.monitor_all
+                || lf.logical_dp_group.is_some()
+                || lf.logical_datapath.is_some_and(|d| local_dps.contains_key(&d)),
+        );
         estimate += match (lf.logical_datapath, lf.logical_dp_group) {
             (Some(dp), None) => usize::from(local_dps.contains_key(&dp)),
             (None, Some(g)) => group_dps
@@ -548,6 +590,7 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     out.flows.reserve_exact(estimate);
     // (table, priority, match) → index in out.flows.
     let mut seen = FlowIndex::with_capacity(estimate);
+    let idl_mask = hmap_mask(monitored);
     for (index, lf) in lflows.iter().enumerate() {
         let lflow_index = u32::try_from(index).unwrap_or(u32::MAX);
         let owned;
@@ -785,7 +828,17 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                 let existing =
                     seen.find_or_insert(&out.flows, table, priority, &packed, out.flows.len());
                 if em.conjunctions.is_empty() {
-                    if existing.is_some() {
+                    if let Some(f) = existing.and_then(|o| out.flows.get_mut(o)) {
+                        // Another logical flow's rule has this table, priority and match:
+                        // keep the one ovn-controller installs.
+                        let actions = FlowActions::Actions(of_actions.clone());
+                        if install_rank(&actions, cookie, idl_mask)
+                            > install_rank(&f.actions, f.cookie, idl_mask)
+                        {
+                            f.cookie = cookie;
+                            f.actions = actions;
+                            f.lflow_index = lflow_index;
+                        }
                         continue;
                     }
                     push_flow(

@@ -42,6 +42,9 @@ pub struct ChassisRow {
     pub uuid: RowId,
     /// `name`
     pub name: String,
+    /// `other_config:ovn-monitor-all` is `true`: its ovn-controller monitors every logical
+    /// flow, not only those of its local datapaths and datapath groups.
+    pub monitor_all: bool,
 }
 
 /// `HA_Chassis_Group`: its `HA_Chassis` rows.
@@ -270,6 +273,10 @@ impl SbTables {
         match row {
             AnyRow::Chassis(r) => self.chassis.push(ChassisRow {
                 uuid: r.uuid.uuid().as_u128(),
+                monitor_all: r
+                    .other_config
+                    .get("ovn-monitor-all")
+                    .is_some_and(|v| v == "true"),
                 name: r.name,
             }),
             AnyRow::DatapathBinding(r) => self.datapaths.push(DatapathRow {

@@ -92,6 +92,8 @@ pub struct ChassisView {
     /// whose `collector_set` is not among them encodes to nothing, as in ovn-controller
     /// 23.03; empty by default.
     pub sample_collectors: BTreeSet<u32>,
+    /// The chassis has `ovn-monitor-all=true`: its ovn-controller holds every logical flow.
+    pub monitor_all: bool,
 }
 
 fn key(k: i64) -> u32 {
@@ -111,6 +113,7 @@ impl ChassisView {
         // malloc a consolidation pass.
         let mut view = Self {
             chassis: name.to_owned(),
+            monitor_all: ch.monitor_all,
             datapaths: HashMap::with_capacity(sb.datapaths.len()),
             ports: HashMap::with_capacity(sb.port_bindings.len()),
             dp_groups: HashMap::with_capacity(sb.dp_groups.len()),
