@@ -6,65 +6,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{compare, Outcome, SERIAL};
-
-fn run_scenario(name: &str, script: &str, bind: &[&str]) -> Option<Outcome> {
-    let ovn = testkit::require_or_skip!(None);
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let stack = ovn.stack().chassis("ch1").build().unwrap();
-    let status = Command::new("sh")
-        .arg("-ec")
-        .arg(format!(
-            "nb() {{ ovn-nbctl --db=\"$NB\" \"$@\" >/dev/null; }}\n\
-             vs() {{ ovs-vsctl --db=\"$OVS\" \"$@\" >/dev/null; }}\n{script}"
-        ))
-        .env("NB", stack.nb_remote())
-        .env("SB", stack.sb_remote())
-        .env("OVS", stack.ovs_remote().unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success(), "{name}: scenario script failed");
-    for (i, lsp) in bind.iter().enumerate() {
-        stack.bind_port(&format!("vif{i}"), lsp).unwrap();
-    }
-    stack.wait_hv().unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    stack.wait_hv().unwrap();
-    let o = compare(name, &stack);
-    drop(stack);
-    assert!(
-        o.bytes_err.is_empty(),
-        "{name}: flows without flow_mod bytes: {:?}",
-        o.bytes_err
-    );
-    assert!(
-        o.bytes_bad.is_empty(),
-        "{name}: {} flow_mods decode differently:\n{}",
-        o.bytes_bad.len(),
-        o.bytes_bad
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    Some(o)
-}
-
-fn check(name: &str, o: Option<Outcome>) {
-    let Some(o) = o else { return };
-    assert!(o.total > 0, "{name}: no logical flows on local datapaths");
-    let pct = o.matched as f64 * 100.0 / o.total as f64;
-    assert!(
-        pct >= 99.0,
-        "{name}: only {}/{} ({pct:.2}%) logical flows match:\n{}",
-        o.matched,
-        o.total,
-        o.mismatches.join("\n")
-    );
-}
+use common::{check, run_scenario};
 
 const SWITCH_ACLS: &str = r#"
 nb ls-add sw0 -- set Logical_Switch sw0 other_config:subnet=10.0.0.0/24
@@ -187,14 +129,14 @@ ovn-sbctl --db="$SB" lsp-bind vm3 ch2 -- lsp-bind vm5 ch2
 
 #[test]
 fn parity_locality() {
-    check("locality", run_scenario("locality", LOCALITY, &["vm1"]));
+    check("locality", run_scenario("locality", LOCALITY, &["vm1"], false));
 }
 
 #[test]
 fn parity_switch_acls() {
     check(
         "switch_acls",
-        run_scenario("switch_acls", SWITCH_ACLS, &["vm1", "vm2"]),
+        run_scenario("switch_acls", SWITCH_ACLS, &["vm1", "vm2"], false),
     );
 }
 
@@ -202,7 +144,7 @@ fn parity_switch_acls() {
 fn parity_router_nat_lb() {
     check(
         "router_nat_lb",
-        run_scenario("router_nat_lb", ROUTER_NAT_LB, &["vm1", "vm2"]),
+        run_scenario("router_nat_lb", ROUTER_NAT_LB, &["vm1", "vm2"], false),
     );
 }
 
@@ -220,7 +162,7 @@ nb copp-add c1 arp-resolve m-resolve -- copp-add c1 nd-ns-resolve m-resolve -- c
 nb ls-copp-add c1 sw0 -- ls-copp-add c1 sw1 -- lr-copp-add c1 lr0 -- lr-copp-add c1 gr0
 "
     );
-    let o = run_scenario("copp", &script, &["vm1", "vm2"]);
+    let o = run_scenario("copp", &script, &["vm1", "vm2"], false);
     if let Some(o) = &o {
         assert!(o.metered > 0, "no metered flow in the real dump");
         let metered: Vec<_> = o
@@ -241,6 +183,7 @@ fn parity_ovnk_node() {
             "ovnk_node",
             OVNK_NODE,
             &["ns1_pod1", "ns1_pod2", "k8s-node1"],
+            false,
         ),
     );
 }

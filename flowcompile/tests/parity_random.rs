@@ -65,19 +65,79 @@ fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
 /// A stable pseudo-random choice per (seed, port): about two VIFs in three are bound to `ch1`,
 /// so some datapaths stay remote; half of the others go to `ch2`.
 fn bound(seed: u64, port: &str) -> bool {
-    let h = port.bytes().fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
+    bound_hash(seed, port) % 3 != 0
+}
+
+/// FNV-1a of `name`, seeded.
+fn bound_hash(seed: u64, name: &str) -> u64 {
+    name.bytes().fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    h % 3 != 0
+    })
+}
+
+/// The local configuration of chassis `ch1` (its `Open_vSwitch` external ids) and the encap
+/// of `ch2`, picked by seed unless `PARITY_CHASSIS_PLAIN` is set (then geneve, no bridge
+/// mappings, conditional monitoring): encap `geneve`, `vxlan` or both; `ovn-bridge-mappings`
+/// for the generator's localnet network `phys` or none; `ovn-monitor-all` or not.
+struct ChassisConfig {
+    encap: &'static str,
+    ch2_encap: &'static str,
+    bridge_mappings: bool,
+    monitor_all: bool,
+}
+
+impl ChassisConfig {
+    fn for_seed(seed: u64) -> Self {
+        if std::env::var_os("PARITY_CHASSIS_PLAIN").is_some() {
+            return Self {
+                encap: "geneve",
+                ch2_encap: "geneve",
+                bridge_mappings: false,
+                monitor_all: false,
+            };
+        }
+        // Bits of the seed's hash, independent of the script generator's choices.
+        let h = bound_hash(seed, "chassis-config");
+        let (encap, ch2_encap) = match h % 4 {
+            0 => ("vxlan", "vxlan"),
+            1 => ("geneve,vxlan", "vxlan"),
+            _ => ("geneve", "geneve"),
+        };
+        Self {
+            encap,
+            ch2_encap,
+            bridge_mappings: (h >> 8) % 2 == 0,
+            monitor_all: (h >> 16) % 4 == 0,
+        }
+    }
+
+    /// Applies the configuration to `ch1` on `stack`.
+    fn apply(&self, stack: &testkit::Stack) {
+        let mut ids = vec![format!("external_ids:ovn-encap-type={}", self.encap)];
+        if self.bridge_mappings {
+            stack
+                .vsctl(["--may-exist", "add-br", "br-phys"])
+                .expect("add br-phys");
+            ids.push("external_ids:ovn-bridge-mappings=phys:br-phys".to_owned());
+        }
+        if self.monitor_all {
+            ids.push("external_ids:ovn-monitor-all=true".to_owned());
+        }
+        let mut args = vec!["set".to_owned(), "Open_vSwitch".to_owned(), ".".to_owned()];
+        args.extend(ids);
+        stack.vsctl(&args).expect("chassis config");
+    }
 }
 
 /// Runs `script` on a fresh real stack with chassis `ch1` and compares. `Err(i)` if command
 /// `i` fails.
 fn run_case(ovn: &testkit::Toolbox, seed: u64, script: &[Vec<String>]) -> Result<Verdict, usize> {
     let stack = ovn.stack().chassis("ch1").build().expect("real stack");
+    let config = ChassisConfig::for_seed(seed);
+    config.apply(&stack);
     // Another chassis (SB rows only) for the ports bound elsewhere.
     stack
-        .sbctl(["chassis-add", "ch2", "geneve", "127.0.0.2"])
+        .sbctl(["chassis-add", "ch2", config.ch2_encap, "127.0.0.2"])
         .expect("chassis ch2");
     // The real ovn-controller registers `ch1` with its features: `#sbctl` rows are skipped.
     nbscript::run_script(&stack, script, false)?;
@@ -114,6 +174,13 @@ fn run_case(ovn: &testkit::Toolbox, seed: u64, script: &[Vec<String>]) -> Result
             return Ok(Verdict::Mismatch(["panic".to_owned()].into(), 0, 0, text));
         }
     };
+    eprintln!(
+        "seed {seed}: ch1 encap {}, bridge mappings {}, monitor-all {}",
+        config.encap, config.bridge_mappings, config.monitor_all
+    );
+    if o.choices > 0 {
+        eprintln!("seed {seed}: {} same-match choices differ", o.choices);
+    }
     let mut classes = BTreeSet::new();
     let mut d = String::new();
     for m in &o.mismatches {
