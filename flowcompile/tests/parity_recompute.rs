@@ -57,7 +57,10 @@ fn check_recomputed(name: &str, o: Option<common::Outcome>) {
         o.conflicting > 0,
         "{name}: no logical flows share a match: nothing checked"
     );
-    assert_eq!(o.choices, 0, "{name}: same-match choices differ after a recompute");
+    assert_eq!(
+        o.choices, 0,
+        "{name}: same-match choices differ after a recompute"
+    );
     check(name, Some(o));
 }
 
@@ -70,9 +73,13 @@ fn conflicts_recomputed() {
 /// The same, with `ovn-monitor-all` (every logical flow monitored: another hash table size).
 #[test]
 fn conflicts_recomputed_monitor_all() {
-    let script =
-        format!("vs set Open_vSwitch . external_ids:ovn-monitor-all=true\n{CONFLICTS}");
-    let o = run_scenario("conflicts_monitor_all", &script, &["vm1", "vm2", "vm4"], true);
+    let script = format!("vs set Open_vSwitch . external_ids:ovn-monitor-all=true\n{CONFLICTS}");
+    let o = run_scenario(
+        "conflicts_monitor_all",
+        &script,
+        &["vm1", "vm2", "vm4"],
+        true,
+    );
     check_recomputed("conflicts_monitor_all", o);
 }
 
@@ -80,7 +87,12 @@ fn conflicts_recomputed_monitor_all() {
 #[test]
 #[ignore]
 fn conflicts_incremental() {
-    let o = run_scenario("conflicts_incremental", CONFLICTS, &["vm1", "vm2", "vm4"], false);
+    let o = run_scenario(
+        "conflicts_incremental",
+        CONFLICTS,
+        &["vm1", "vm2", "vm4"],
+        false,
+    );
     if let Some(o) = o {
         eprintln!(
             "conflicts_incremental: {}/{} match, {} same-match choices differ, {} logical flows \

@@ -45,9 +45,11 @@ fn compile(monitor_all: bool, flows: Vec<Value>) -> Flows {
     );
     add(
         "Port_Binding",
-        vec![json!({"_uuid": uuid("00000000-0000-0000-0001-000000000001"),
+        vec![
+            json!({"_uuid": uuid("00000000-0000-0000-0001-000000000001"),
                     "logical_port": "vm1", "datapath": uuid(DP1), "tunnel_key": 1,
-                    "chassis": uuid(CH1)})],
+                    "chassis": uuid(CH1)}),
+        ],
     );
     add("Logical_Flow", flows);
     let view = ChassisView::new(&sb, "ch1").unwrap();
@@ -90,8 +92,14 @@ fn drop_and_actions_beat_conjunction_clauses() {
     let conj = "ip4.src == {10.0.0.1, 10.0.0.2} && ip4.dst == {10.0.1.1, 10.0.1.2}";
     for other in ["drop;", "next;"] {
         for flows in [
-            vec![lflow(0x10, DP1, 5, conj, "next;"), lflow(0x20, DP1, 5, M, other)],
-            vec![lflow(0x20, DP1, 5, M, other), lflow(0x10, DP1, 5, conj, "next;")],
+            vec![
+                lflow(0x10, DP1, 5, conj, "next;"),
+                lflow(0x20, DP1, 5, M, other),
+            ],
+            vec![
+                lflow(0x20, DP1, 5, M, other),
+                lflow(0x10, DP1, 5, conj, "next;"),
+            ],
         ] {
             let r = rules(&compile(false, flows), 5);
             let src1: Vec<&String> = r

@@ -33,6 +33,7 @@
 
 mod ofp;
 mod sb;
+mod template;
 mod view;
 
 #[cfg(test)]
@@ -60,6 +61,7 @@ pub use ofp::{flow_mod, FlowModError};
 pub use sb::{
     format_uuid, AddressSetRow, ChassisRow, DatapathRow, DpGroupRow, HaChassisGroupRow,
     HaChassisRow, LogicalFlowRow, MulticastGroupRow, PortBindingRow, PortGroupRow, RowId, SbTables,
+    TemplateVarRow,
 };
 pub use view::{
     rows_from_table_json, ChassisView, DatapathLookup, DatapathView, PortView, MAX_PATCH_DEPTH,
@@ -536,6 +538,26 @@ fn push_flow(flows: &mut Vec<OfFlow>, flow: OfFlow) {
 
 /// Compiles the logical flows of the datapaths local to `view`'s chassis.
 pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> Flows {
+    // The chassis' template variables expanded in the flows' texts, on a copy of the flows.
+    let expanded: Vec<LogicalFlowRow>;
+    let lflows = if view.template_vars.is_empty() {
+        lflows
+    } else {
+        expanded = lflows
+            .iter()
+            .map(|lf| {
+                let mut lf = lf.clone();
+                if let Some(m) = template::expand(&lf.match_, &view.template_vars) {
+                    lf.match_ = m.into();
+                }
+                if let Some(a) = template::expand(&lf.actions, &view.template_vars) {
+                    lf.actions = a.into();
+                }
+                lf
+            })
+            .collect();
+        &expanded
+    };
     let symtab = Symtab::ovn();
     let mut groups = IdTable::default();
     let mut meters = IdTable::default();
@@ -575,7 +597,9 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
         monitored += usize::from(
             view.monitor_all
                 || lf.logical_dp_group.is_some()
-                || lf.logical_datapath.is_some_and(|d| local_dps.contains_key(&d)),
+                || lf
+                    .logical_datapath
+                    .is_some_and(|d| local_dps.contains_key(&d)),
         );
         estimate += match (lf.logical_datapath, lf.logical_dp_group) {
             (Some(dp), None) => usize::from(local_dps.contains_key(&dp)),

@@ -8,7 +8,7 @@
 //! only where the chassis-redirect port is resident; `l3gateway` ports lead to their peers
 //! only on the chassis they are bound to.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -94,6 +94,9 @@ pub struct ChassisView {
     pub sample_collectors: BTreeSet<u32>,
     /// The chassis has `ovn-monitor-all=true`: its ovn-controller holds every logical flow.
     pub monitor_all: bool,
+    /// The chassis' template variables (`Chassis_Template_Var`), expanded in logical flows'
+    /// matches and actions (`^NAME`).
+    pub template_vars: BTreeMap<String, String>,
 }
 
 fn key(k: i64) -> u32 {
@@ -114,6 +117,12 @@ impl ChassisView {
         let mut view = Self {
             chassis: name.to_owned(),
             monitor_all: ch.monitor_all,
+            template_vars: sb
+                .template_vars
+                .iter()
+                .find(|t| t.chassis == name)
+                .map(|t| t.variables.clone())
+                .unwrap_or_default(),
             datapaths: HashMap::with_capacity(sb.datapaths.len()),
             ports: HashMap::with_capacity(sb.port_bindings.len()),
             dp_groups: HashMap::with_capacity(sb.dp_groups.len()),
