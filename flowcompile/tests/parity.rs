@@ -2,7 +2,8 @@
 //! on the real stack (northd + controller for chassis `ch1`), reads SB, compiles its logical
 //! flows with `flowcompile::chassis`, and compares, for every logical flow, the OpenFlow rules
 //! of the logical tables with those ovn-controller installed, grouped by cookie (the comparison
-//! lives in `common`, shared with `parity_random`).  `PARITY_VERBOSE=1` prints every mismatch.
+//! lives in `common`, shared with `parity_random`).  `PARITY_VERBOSE=1` prints every mismatch;
+//! `PARITY_RECOMPUTE=1` has ovn-controller recompute before each comparison.
 
 mod common;
 

@@ -3,7 +3,11 @@
 //! on a real stack whose ovn-controller owns chassis `ch1`, some of its VIFs are bound there
 //! (and some to a chassis `ch2` that exists in SB only),
 //! and the flows the controller installed are compared, per logical flow, with ours compiled
-//! from the same SB (`common::compare`).
+//! from the same SB (`common::compare`).  Each seed also picks `ch1`'s local configuration
+//! (`ChassisConfig`: encap `geneve`, `vxlan` or both, `ovn-bridge-mappings` or none,
+//! `ovn-monitor-all` or not; `PARITY_CHASSIS_PLAIN=1` keeps geneve, no mappings,
+//! conditional monitoring).  `PARITY_RECOMPUTE=1` has ovn-controller recompute before the
+//! comparison (see `common::recompute`).
 //!
 //! `random_cases` is ignored by default: `cargo test -p flowcompile --test parity_random --
 //! --ignored --nocapture`, with `PARITY_RANDOM_CASES=N` (default 20), `PARITY_RANDOM_SEED=S`
