@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{check, run_scenario};
+use common::{check, check_exact, run_scenario};
 
 const SWITCH_ACLS: &str = r#"
 nb ls-add sw0 -- set Logical_Switch sw0 other_config:subnet=10.0.0.0/24
@@ -158,7 +158,7 @@ nb lsp-set-dhcpv4-options vm1 $dhcp -- lsp-set-dhcpv6-options vm1 $dhcp6 -- lsp-
 dns=$(ovn-nbctl --db="$NB" create DNS records='{"vm1.ovn.org"="10.0.0.11 fd00::11", "vm2.ovn.org"="10.0.0.12"}')
 nb add Logical_Switch sw0 dns_records $dns
 nb lr-add lr0 -- set Logical_Router lr0 options:mcast_relay=true
-nb lrp-add lr0 lr0-sw0 00:00:00:00:ff:01 10.0.0.1/24 fd00::1/64 -- set Logical_Router_Port lr0-sw0 ipv6_ra_configs:address_mode=dhcpv6_stateful ipv6_ra_configs:send_periodic=true ipv6_ra_configs:mtu=1400
+nb lrp-add lr0 lr0-sw0 00:00:00:00:ff:01 10.0.0.1/24 fd00::1/64 -- set Logical_Router_Port lr0-sw0 ipv6_ra_configs:address_mode=dhcpv6_stateful ipv6_ra_configs:send_periodic=true ipv6_ra_configs:mtu=1400 ipv6_ra_configs:route_info=\"HIGH-fd77::/64,LOW-fd78::/48,MEDIUM-fd79:0:0:0:1::/80,fd7a::/64\" ipv6_ra_configs:rdnss=fd99::53
 nb lsp-add sw0 sw0-lr0 -- lsp-set-type sw0-lr0 router -- lsp-set-addresses sw0-lr0 router -- lsp-set-options sw0-lr0 router-port=lr0-sw0
 nb ls-add sw1 -- set Logical_Switch sw1 other_config:mcast_snoop=true
 nb lsp-add sw1 vm6 -- lsp-set-addresses vm6 "00:00:00:00:02:06 10.0.1.16 fd01::16"
@@ -215,9 +215,10 @@ nb --wait=sb sync
 ovn-sbctl --db="$SB" lsp-bind vm5 ch2
 "#;
 
-/// `vs` lines setting up chassis `ch1` for a variant of [`FEATURES`].
+/// [`FEATURES`] after `chassis` (`vs` lines setting up chassis `ch1`): every logical flow
+/// must match.
 fn features(name: &str, chassis: &str) {
-    check(
+    check_exact(
         name,
         run_scenario(
             name,

@@ -499,6 +499,20 @@ pub fn run_scenario(name: &str, script: &str, bind: &[&str], recompute: bool) ->
     Some(o)
 }
 
+/// Asserts that every compared logical flow of `o` matches, same-match choices included.
+pub fn check_exact(name: &str, o: Option<Outcome>) {
+    let Some(o) = o else { return };
+    assert!(o.total > 0, "{name}: no logical flows on local datapaths");
+    assert!(
+        o.mismatches.is_empty() && o.choices == 0,
+        "{name}: {}/{} logical flows match ({} same-match choices differ):\n{}",
+        o.matched,
+        o.total,
+        o.choices,
+        o.mismatches.join("\n")
+    );
+}
+
 /// Asserts that at least 99% of the compared logical flows of `o` match.
 pub fn check(name: &str, o: Option<Outcome>) {
     let Some(o) = o else { return };
