@@ -259,6 +259,28 @@ fn parity_features_monitor_all() {
     );
 }
 
+/// A gateway router pinned to `ch1`, then disabled: its switches' router ports become patch
+/// ports that keep `ch1` as their chassis, which does not make their datapaths local.
+const DISABLED_GR: &str = r#"
+nb ls-add sw0 -- lsp-add sw0 vm1 -- lsp-set-addresses vm1 "00:00:00:00:01:01 10.0.0.11"
+nb ls-add sw1 -- lsp-add sw1 vm2 -- lsp-set-addresses vm2 "00:00:00:00:02:01 10.0.1.11"
+nb ls-add ext -- lsp-add ext ln-ext -- lsp-set-type ln-ext localnet -- lsp-set-addresses ln-ext unknown -- lsp-set-options ln-ext network_name=phys
+nb lr-add gr -- set Logical_Router gr options:chassis=ch1
+nb lrp-add gr gr-sw1 00:00:00:00:ff:01 10.0.1.1/24 -- lrp-add gr gr-ext 00:00:00:00:ff:02 172.16.0.2/24
+nb lsp-add sw1 sw1-gr -- lsp-set-type sw1-gr router -- lsp-set-addresses sw1-gr router -- lsp-set-options sw1-gr router-port=gr-sw1
+nb lsp-add ext ext-gr -- lsp-set-type ext-gr router -- lsp-set-addresses ext-gr router -- lsp-set-options ext-gr router-port=gr-ext
+nb --wait=hv sync
+nb set Logical_Router gr enabled=false
+"#;
+
+#[test]
+fn parity_disabled_gateway_router() {
+    check_exact(
+        "disabled_gr",
+        run_scenario("disabled_gr", DISABLED_GR, &["vm1"], false),
+    );
+}
+
 #[test]
 fn parity_locality() {
     check(

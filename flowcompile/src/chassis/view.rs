@@ -191,6 +191,9 @@ impl ChassisView {
         let mut stack: Vec<(u128, usize)> = sb
             .port_bindings
             .iter()
+            // Not a patch port that keeps the chassis it had as an l3gateway port (its router
+            // was disabled, say): ovn-controller does not count it as bound here.
+            .filter(|p| !is_always_related(&p.kind))
             .filter(|p| view.ports.get(&p.logical_port).is_some_and(|v| v.resident))
             .map(|p| (p.datapath, 0))
             .collect();
