@@ -594,21 +594,28 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     // with a datapath group (or all, with `ovn-monitor-all`).
     let mut monitored = 0usize;
     for lf in lflows {
-        monitored += usize::from(
-            view.monitor_all
-                || lf.logical_dp_group.is_some()
-                || lf
-                    .logical_datapath
-                    .is_some_and(|d| local_dps.contains_key(&d)),
-        );
         estimate += match (lf.logical_datapath, lf.logical_dp_group) {
-            (Some(dp), None) => usize::from(local_dps.contains_key(&dp)),
-            (None, Some(g)) => group_dps
-                .entry(g)
-                .or_insert_with(|| local_flow_datapaths(view, lf))
-                .len(),
-            _ => local_flow_datapaths(view, lf).len(),
+            (Some(dp), None) => {
+                let local = usize::from(local_dps.contains_key(&dp));
+                monitored += local;
+                local
+            }
+            (None, Some(g)) => {
+                monitored += 1;
+                group_dps
+                    .entry(g)
+                    .or_insert_with(|| local_flow_datapaths(view, lf))
+                    .len()
+            }
+            (dp, g) => {
+                monitored +=
+                    usize::from(g.is_some() || dp.is_some_and(|d| local_dps.contains_key(&d)));
+                local_flow_datapaths(view, lf).len()
+            }
         };
+    }
+    if view.monitor_all {
+        monitored = lflows.len();
     }
     let estimate = estimate.saturating_add(estimate / 32);
     out.flows.reserve_exact(estimate);
