@@ -281,6 +281,29 @@ fn parity_disabled_gateway_router() {
     );
 }
 
+/// A router whose distributed gateway port has `ch2` active and `ch1` standby, and no port
+/// bound here: ovn-controller still treats the router (and what it reaches) as local.
+const STANDBY_GATEWAY: &str = r#"
+ovn-sbctl --db="$SB" chassis-add ch2 geneve 192.168.0.2
+nb ls-add sw0 -- lsp-add sw0 vm1 -- lsp-set-addresses vm1 "00:00:00:00:01:01 10.0.0.11"
+nb ls-add pub -- lsp-add pub ln-pub -- lsp-set-type ln-pub localnet -- lsp-set-addresses ln-pub unknown -- lsp-set-options ln-pub network_name=phys
+nb lr-add lr0 -- lrp-add lr0 lr0-sw0 00:00:00:00:ff:01 10.0.0.1/24 -- lrp-add lr0 lr0-pub 00:00:00:00:ff:02 172.16.0.1/24
+nb lsp-add sw0 sw0-lr0 -- lsp-set-type sw0-lr0 router -- lsp-set-addresses sw0-lr0 router -- lsp-set-options sw0-lr0 router-port=lr0-sw0
+nb lsp-add pub pub-lr0 -- lsp-set-type pub-lr0 router -- lsp-set-addresses pub-lr0 router -- lsp-set-options pub-lr0 router-port=lr0-pub
+nb lrp-set-gateway-chassis lr0-pub ch2 20 -- lrp-set-gateway-chassis lr0-pub ch1 10
+nb lr-nat-add lr0 snat 172.16.0.1 10.0.0.0/24
+nb --wait=sb sync
+ovn-sbctl --db="$SB" lsp-bind vm1 ch2
+"#;
+
+#[test]
+fn parity_standby_gateway() {
+    check_exact(
+        "standby_gateway",
+        run_scenario("standby_gateway", STANDBY_GATEWAY, &[], false),
+    );
+}
+
 #[test]
 fn parity_locality() {
     check(

@@ -194,7 +194,13 @@ impl ChassisView {
             // Not a patch port that keeps the chassis it had as an l3gateway port (its router
             // was disabled, say): ovn-controller does not count it as bound here.
             .filter(|p| !is_always_related(&p.kind))
-            .filter(|p| view.ports.get(&p.logical_port).is_some_and(|v| v.resident))
+            // A chassis-redirect port counts where its HA chassis group lists this chassis,
+            // active or standby.
+            .filter(|p| {
+                view.ports
+                    .get(&p.logical_port)
+                    .is_some_and(|v| v.resident || (v.kind == "chassisredirect" && v.ha_group_here))
+            })
             .map(|p| (p.datapath, 0))
             .collect();
         while let Some((dp, depth)) = stack.pop() {
