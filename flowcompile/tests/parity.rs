@@ -131,7 +131,8 @@ ovn-sbctl --db="$SB" lsp-bind vm3 ch2 -- lsp-bind vm5 ch2
 /// Features and chassis roles not in the scenarios above, IPv4 and IPv6: chassis template
 /// variables (a template load balancer, an ACL), an HA chassis group where `ch2` has the
 /// highest priority and one where `ch1` has, gateway routers on `ch1` and on `ch2`, a virtual
-/// port, a port requested by `ch2` but plugged here, a multi-chassis port, ACLs with log, meter
+/// port, a port requested by `ch2` but plugged here, multi-chassis ports (`ch1` first and
+/// second), ACLs with log, meter
 /// and label, load balancers with affinity and `hairpin_snat_ip`, distributed NAT resident here
 /// and elsewhere, an ECMP reroute policy, port security with addresses, DHCPv4/v6, DNS, router
 /// advertisements, multicast snooping and relay, CoPP.
@@ -145,6 +146,7 @@ nb lsp-add sw0 vm2 -- lsp-set-addresses vm2 "00:00:00:00:01:02 10.0.0.12 fd00::1
 nb lsp-add sw0 vm3 -- lsp-set-addresses vm3 "00:00:00:00:01:03 10.0.0.13" -- lsp-set-options vm3 requested-chassis=ch2
 nb lsp-add sw0 vm4 -- lsp-set-addresses vm4 "00:00:00:00:01:04 10.0.0.14 fd00::14" -- lsp-set-options vm4 requested-chassis=ch1,ch2
 nb lsp-add sw0 vm5 -- lsp-set-addresses vm5 "00:00:00:00:01:05 10.0.0.15"
+nb lsp-add sw0 vm7 -- lsp-set-addresses vm7 "00:00:00:00:01:07 10.0.0.17" -- lsp-set-options vm7 requested-chassis=ch2,ch1
 nb lsp-add sw0 vip1 -- lsp-set-type vip1 virtual -- lsp-set-addresses vip1 "00:00:00:00:01:aa 10.0.0.100" -- lsp-set-options vip1 virtual-ip=10.0.0.100 virtual-parents=vm1,vm5
 nb meter-add acl-meter drop 10 pktps
 nb pg-add pg1 vm1 vm2 vm4
@@ -223,7 +225,7 @@ fn features(name: &str, chassis: &str) {
         run_scenario(
             name,
             &format!("{chassis}\n{FEATURES}"),
-            &["vm1", "vm2", "vm3", "vm4", "vm6"],
+            &["vm1", "vm2", "vm3", "vm4", "vm6", "vm7"],
             false,
         ),
     );
