@@ -152,3 +152,25 @@ fn the_mask_counts_the_monitored_flows() {
     assert_eq!(r.len(), 1, "{r:?}");
     assert!(r[0].starts_with("cookie=0x24,"), "{r:?}");
 }
+
+/// An IPv6 address whose first 96 bits are zero is printed `::a.b.c.d`, as ovs-ofctl does
+/// (parity_random seed 1009: a template VIP of the wrong family).
+#[test]
+fn ipv4_compatible_ipv6_addresses_print_dotted() {
+    let flows = vec![
+        lflow(0x10, DP1, 5, "ip6.dst == 10.99.0.155", "next;"),
+        lflow(0x11, DP1, 6, "ip6.dst == ::ffff:10.99.0.155", "next;"),
+        lflow(0x12, DP1, 7, "ip6.dst == ::1", "next;"),
+        lflow(0x13, DP1, 8, "ip6.dst == ::1:0", "next;"),
+    ];
+    let out = compile(false, flows);
+    let text = |t: u8| rules(&out, t).join("\n");
+    assert!(text(5).contains("ipv6_dst=::10.99.0.155 "), "{}", text(5));
+    assert!(
+        text(6).contains("ipv6_dst=::ffff:10.99.0.155 "),
+        "{}",
+        text(6)
+    );
+    assert!(text(7).contains("ipv6_dst=::1 "), "{}", text(7));
+    assert!(text(8).contains("ipv6_dst=::0.1.0.0 "), "{}", text(8));
+}
