@@ -172,8 +172,17 @@ fn run_case(ovn: &testkit::Toolbox, seed: u64, script: &[Vec<String>]) -> Result
         stack.wait_hv()
     });
     if let Err(e) = settled {
-        let e = e.to_string();
-        return Ok(Verdict::Unsettled(e.chars().take(300).collect()));
+        // The start (what timed out) and the end (the daemons' last log lines).
+        let e = format!("{e:?}");
+        let chars: Vec<char> = e.chars().collect();
+        let text: String = if chars.len() > 900 {
+            let head: String = chars[..200].iter().collect();
+            let tail: String = chars[chars.len() - 700..].iter().collect();
+            format!("{head} ... {tail}")
+        } else {
+            e
+        };
+        return Ok(Verdict::Unsettled(text));
     }
     let name = format!("seed{seed}");
     let prev = std::panic::take_hook();
