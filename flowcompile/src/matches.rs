@@ -915,16 +915,27 @@ fn fmt_ip4(out: &mut Vec<String>, name: &str, m: Masked) {
     }
 }
 
+/// An IPv6 address as `ovs-ofctl` (glibc's `inet_ntop`) prints it: like Rust's `Display`,
+/// except that an address whose first 96 bits are zero and whose next 16 are not is written
+/// `::a.b.c.d`.
+pub(crate) fn ipv6_text(v: u128) -> String {
+    if v >> 32 == 0 && v >> 16 != 0 {
+        format!("::{}", Ipv4Addr::from(v as u32))
+    } else {
+        Ipv6Addr::from(v).to_string()
+    }
+}
+
 fn fmt_ip6(out: &mut Vec<String>, name: &str, m: Masked) {
     if m.mask == u128::MAX {
-        out.push(format!("{name}={}", Ipv6Addr::from(m.value)));
+        out.push(format!("{name}={}", ipv6_text(m.value)));
     } else if let Some(n) = cidr_len(m.mask, 128) {
-        out.push(format!("{name}={}/{n}", Ipv6Addr::from(m.value)));
+        out.push(format!("{name}={}/{n}", ipv6_text(m.value)));
     } else {
         out.push(format!(
             "{name}={}/{}",
-            Ipv6Addr::from(m.value),
-            Ipv6Addr::from(m.mask)
+            ipv6_text(m.value),
+            ipv6_text(m.mask)
         ));
     }
 }

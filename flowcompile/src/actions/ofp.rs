@@ -7,7 +7,7 @@
 //! [`super::EncodeError::Unsupported`].  It does not decode.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 
 use super::EncodeError;
 use crate::lex::{cidr_len, format_hex, format_mac};
@@ -613,7 +613,7 @@ fn fmt_value(style: Style, v: u128, out: &mut String) {
     match style {
         Style::Mac => out.push_str(&format_mac(v as u64)),
         Style::Ipv4 => out.push_str(&Ipv4Addr::from(v as u32).to_string()),
-        Style::Ipv6 => out.push_str(&Ipv6Addr::from(v).to_string()),
+        Style::Ipv6 => out.push_str(&crate::matches::ipv6_text(v)),
         Style::Decimal => out.push_str(&v.to_string()),
         Style::Hex => out.push_str(&format_hex(v)),
     }

@@ -266,8 +266,8 @@ pub fn encode_dhcpv6(opts: &[OptValue<'_>], out: &mut Vec<u8>) {
 
 /// The `put_nd_ra_opts` payload: an ICMPv6 router advertisement header (type 134, hop limit
 /// 255, router lifetime 0xffff, M/O flags from `addr_mode`, preference from
-/// `router_preference`) followed by `slla`, `mtu`, `rdnss`, `dnssl` and `prefix` options in
-/// written order.
+/// `router_preference`) followed by `slla`, `mtu`, `rdnss`, `dnssl`, `route_info` and
+/// `prefix` options in written order.
 pub fn encode_nd_ra(opts: &[OptValue<'_>], out: &mut Vec<u8>) {
     let mode = opts
         .iter()
@@ -330,6 +330,38 @@ pub fn encode_nd_ra(opts: &[OptValue<'_>], out: &mut Vec<u8>) {
                 let padded = (out.len() - start).div_ceil(8) * 8;
                 out.resize(start + padded, 0);
                 out[start + 1] = (padded / 8).min(255) as u8;
+            }
+            "route_info" => {
+                // RFC 4191 route information: type 24, length in 8-byte units (2 for a prefix
+                // of at most 64 bits, else 3), prefix length, preference in bits 3-4,
+                // infinite lifetime, then the prefix's leading bytes; one option per
+                // comma-separated `PREFERENCE-PREFIX/LEN` (malformed ones are skipped).
+                let list = first_str(v).unwrap_or_default();
+                for entry in list.split(',').map(str::trim) {
+                    let Some((pref, prefix)) = entry.split_once('-') else {
+                        continue;
+                    };
+                    let Some((addr, len)) = prefix.split_once('/') else {
+                        continue;
+                    };
+                    let (Ok(addr), Ok(len)) =
+                        (addr.parse::<std::net::Ipv6Addr>(), len.parse::<u8>())
+                    else {
+                        continue;
+                    };
+                    if len > 128 {
+                        continue;
+                    }
+                    let pref = match pref {
+                        "HIGH" => 0x08,
+                        "LOW" => 0x18,
+                        _ => 0,
+                    };
+                    let units: u8 = if len > 64 { 3 } else { 2 };
+                    out.extend_from_slice(&[24, units, len, pref, 0xff, 0xff, 0xff, 0xff]);
+                    let bytes = addr.octets();
+                    out.extend_from_slice(&bytes[..usize::from(units - 1) * 8]);
+                }
             }
             "prefix" => {
                 for p in ints(v) {

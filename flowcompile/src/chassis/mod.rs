@@ -33,6 +33,7 @@
 
 mod ofp;
 mod sb;
+mod template;
 mod view;
 
 #[cfg(test)]
@@ -62,6 +63,7 @@ pub use ofp::{flow_mod, FlowModError};
 pub use sb::{
     format_uuid, AddressSetRow, ChassisRow, DatapathRow, DpGroupRow, HaChassisGroupRow,
     HaChassisRow, LogicalFlowRow, MulticastGroupRow, PortBindingRow, PortGroupRow, RowId, SbTables,
+    TemplateVarRow,
 };
 pub use view::{
     rows_from_table_json, ChassisView, DatapathLookup, DatapathView, PortView, MAX_PATCH_DEPTH,
@@ -294,6 +296,40 @@ impl FlowIndex {
             self.slots[i] = (t, slot);
         }
     }
+}
+
+/// The bucket mask of an OVS `hmap` after `n` insertions (and no removal): when it reaches two
+/// entries per bucket it grows to one bucket per entry (at least 4 buckets).
+fn hmap_mask(n: usize) -> u32 {
+    let mut mask = 0usize;
+    let mut count = 2usize;
+    while count <= n {
+        // At `count` entries (a power of two) the table grows to `count / 2` buckets, or 4.
+        if count / 2 > mask {
+            mask = (count / 2).next_power_of_two() * 2 - 1;
+            mask = mask.max(3);
+        }
+        count *= 2;
+    }
+    u32::try_from(mask).unwrap_or(u32::MAX)
+}
+
+/// How ovn-controller 23.03 ranks the rules of several logical flows that have the same
+/// table, priority and match (it installs the highest): first by kind (ordinary actions over
+/// a drop, a drop over conjunction clauses), then, among rules of one kind, by the logical
+/// flow it met last in a full recompute.  It processes logical flows in the order of its SB
+/// `Logical_Flow` hash table, by bucket, a bucket being the flow's cookie (the first 32 bits
+/// of its UUID) masked by `idl_mask`; the same-match rules are then met newest first, so the
+/// one of the highest bucket wins.  Two flows of one bucket are ordered by cookie (a guess:
+/// their order in the bucket depends on history).  After incremental changes the winner is
+/// the rule installed first instead, which SB does not record.
+fn install_rank(actions: &FlowActions, cookie: u32, idl_mask: u32) -> (u8, u32, u32) {
+    let kind = match actions {
+        FlowActions::Conjunctions(_) => 0,
+        FlowActions::Actions(a) if a.is_empty() => 1,
+        FlowActions::Actions(_) => 2,
+    };
+    (kind, cookie & idl_mask, cookie)
 }
 
 /// Ids handed out by name, from 1, in order of first use.
@@ -633,6 +669,26 @@ fn push_flow(flows: &mut Vec<OfFlow>, flow: OfFlow) {
 
 /// Compiles the logical flows of the datapaths local to `view`'s chassis.
 pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> Flows {
+    // The chassis' template variables expanded in the flows' texts, on a copy of the flows.
+    let expanded: Vec<LogicalFlowRow>;
+    let lflows = if view.template_vars.is_empty() {
+        lflows
+    } else {
+        expanded = lflows
+            .iter()
+            .map(|lf| {
+                let mut lf = lf.clone();
+                if let Some(m) = template::expand(&lf.match_, &view.template_vars) {
+                    lf.match_ = m.into();
+                }
+                if let Some(a) = template::expand(&lf.actions, &view.template_vars) {
+                    lf.actions = a.into();
+                }
+                lf
+            })
+            .collect();
+        &expanded
+    };
     let symtab = Symtab::ovn();
     let mut groups = IdTable::default();
     let mut meters = IdTable::default();
@@ -667,20 +723,38 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     // About one flow per (logical flow, local datapath): room for that many flows at once,
     // instead of growing the vector (and the index) step by step, moving the flows each time.
     let mut estimate = 0usize;
+    // The logical flows ovn-controller monitors: those of its local datapaths and every one
+    // with a datapath group (or all, with `ovn-monitor-all`).
+    let mut monitored = 0usize;
     for lf in lflows {
         estimate += match (lf.logical_datapath, lf.logical_dp_group) {
-            (Some(dp), None) => usize::from(local_dps.contains_key(&dp)),
-            (None, Some(g)) => group_dps
-                .entry(g)
-                .or_insert_with(|| local_flow_datapaths(view, lf))
-                .len(),
-            _ => local_flow_datapaths(view, lf).len(),
+            (Some(dp), None) => {
+                let local = usize::from(local_dps.contains_key(&dp));
+                monitored += local;
+                local
+            }
+            (None, Some(g)) => {
+                monitored += 1;
+                group_dps
+                    .entry(g)
+                    .or_insert_with(|| local_flow_datapaths(view, lf))
+                    .len()
+            }
+            (dp, g) => {
+                monitored +=
+                    usize::from(g.is_some() || dp.is_some_and(|d| local_dps.contains_key(&d)));
+                local_flow_datapaths(view, lf).len()
+            }
         };
+    }
+    if view.monitor_all {
+        monitored = lflows.len();
     }
     let estimate = estimate.saturating_add(estimate / 32);
     out.flows.reserve_exact(estimate);
     // (table, priority, match) → index in out.flows.
     let mut seen = FlowIndex::with_capacity(estimate);
+    let idl_mask = hmap_mask(monitored);
     for (index, lf) in lflows.iter().enumerate() {
         let lflow_index = u32::try_from(index).unwrap_or(u32::MAX);
         let owned;
@@ -916,7 +990,17 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
                 let existing =
                     seen.find_or_insert(&out.flows, table, priority, &packed, out.flows.len());
                 if em.conjunctions.is_empty() {
-                    if existing.is_some() {
+                    if let Some(f) = existing.and_then(|o| out.flows.get_mut(o)) {
+                        // Another logical flow's rule has this table, priority and match:
+                        // keep the one ovn-controller installs.
+                        let actions = FlowActions::Actions(of_actions.clone());
+                        if install_rank(&actions, cookie, idl_mask)
+                            > install_rank(&f.actions, f.cookie, idl_mask)
+                        {
+                            f.cookie = cookie;
+                            f.actions = actions;
+                            f.lflow_index = lflow_index;
+                        }
                         continue;
                     }
                     push_flow(

@@ -42,6 +42,18 @@ pub struct ChassisRow {
     pub uuid: RowId,
     /// `name`
     pub name: String,
+    /// `other_config:ovn-monitor-all` is `true`: its ovn-controller monitors every logical
+    /// flow, not only those of its local datapaths and datapath groups.
+    pub monitor_all: bool,
+}
+
+/// `Chassis_Template_Var`: one chassis' template variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateVarRow {
+    /// `chassis` (the chassis name).
+    pub chassis: String,
+    /// `variables`: name → value.
+    pub variables: std::collections::BTreeMap<String, String>,
 }
 
 /// `HA_Chassis_Group`: its `HA_Chassis` rows.
@@ -194,6 +206,8 @@ pub struct SbTables {
     pub ha_chassis: Vec<HaChassisRow>,
     /// `Meter` names.
     pub meters: Vec<String>,
+    /// `Chassis_Template_Var`
+    pub template_vars: Vec<TemplateVarRow>,
     /// `Logical_Flow`
     pub logical_flows: Vec<LogicalFlowRow>,
 }
@@ -217,7 +231,7 @@ impl Interner {
 
 impl SbTables {
     /// The tables read by [`SbTables::add_json_rows`], by their Southbound names.
-    pub const TABLES: [&'static str; 11] = [
+    pub const TABLES: [&'static str; 12] = [
         "Chassis",
         "Datapath_Binding",
         "Port_Binding",
@@ -228,6 +242,7 @@ impl SbTables {
         "HA_Chassis_Group",
         "HA_Chassis",
         "Meter",
+        "Chassis_Template_Var",
         "Logical_Flow",
     ];
 
@@ -270,6 +285,10 @@ impl SbTables {
         match row {
             AnyRow::Chassis(r) => self.chassis.push(ChassisRow {
                 uuid: r.uuid.uuid().as_u128(),
+                monitor_all: r
+                    .other_config
+                    .get("ovn-monitor-all")
+                    .is_some_and(|v| v == "true"),
                 name: r.name,
             }),
             AnyRow::DatapathBinding(r) => self.datapaths.push(DatapathRow {
@@ -317,6 +336,10 @@ impl SbTables {
                 chassis: r.chassis.map(|c| c.uuid().as_u128()),
             }),
             AnyRow::Meter(r) => self.meters.push(r.name),
+            AnyRow::ChassisTemplateVar(r) => self.template_vars.push(TemplateVarRow {
+                chassis: r.chassis,
+                variables: r.variables,
+            }),
             AnyRow::LogicalFlow(mut r) => self.logical_flows.push(LogicalFlowRow {
                 uuid: r.uuid.uuid().as_u128(),
                 logical_datapath: r.logical_datapath.map(|d| d.uuid().as_u128()),

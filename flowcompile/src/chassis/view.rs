@@ -8,7 +8,7 @@
 //! only where the chassis-redirect port is resident; `l3gateway` ports lead to their peers
 //! only on the chassis they are bound to.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -92,6 +92,11 @@ pub struct ChassisView {
     /// whose `collector_set` is not among them encodes to nothing, as in ovn-controller
     /// 23.03; empty by default.
     pub sample_collectors: BTreeSet<u32>,
+    /// The chassis has `ovn-monitor-all=true`: its ovn-controller holds every logical flow.
+    pub monitor_all: bool,
+    /// The chassis' template variables (`Chassis_Template_Var`), expanded in logical flows'
+    /// matches and actions (`^NAME`).
+    pub template_vars: BTreeMap<String, String>,
 }
 
 fn key(k: i64) -> u32 {
@@ -111,6 +116,13 @@ impl ChassisView {
         // malloc a consolidation pass.
         let mut view = Self {
             chassis: name.to_owned(),
+            monitor_all: ch.monitor_all,
+            template_vars: sb
+                .template_vars
+                .iter()
+                .find(|t| t.chassis == name)
+                .map(|t| t.variables.clone())
+                .unwrap_or_default(),
             datapaths: HashMap::with_capacity(sb.datapaths.len()),
             ports: HashMap::with_capacity(sb.port_bindings.len()),
             dp_groups: HashMap::with_capacity(sb.dp_groups.len()),
@@ -179,7 +191,16 @@ impl ChassisView {
         let mut stack: Vec<(u128, usize)> = sb
             .port_bindings
             .iter()
-            .filter(|p| view.ports.get(&p.logical_port).is_some_and(|v| v.resident))
+            // Not a patch port that keeps the chassis it had as an l3gateway port (its router
+            // was disabled, say): ovn-controller does not count it as bound here.
+            .filter(|p| !is_always_related(&p.kind))
+            // A chassis-redirect port counts where its HA chassis group lists this chassis,
+            // active or standby.
+            .filter(|p| {
+                view.ports
+                    .get(&p.logical_port)
+                    .is_some_and(|v| v.resident || (v.kind == "chassisredirect" && v.ha_group_here))
+            })
             .map(|p| (p.datapath, 0))
             .collect();
         while let Some((dp, depth)) = stack.pop() {

@@ -234,14 +234,43 @@ pub struct Outcome {
     /// Logical flows our compiler rejected.
     pub compile_errors: Vec<String>,
     /// Logical flows that differ only by which of several logical flows with the same
-    /// datapaths, table, priority and match (and different actions) had its rules installed:
-    /// ovn-controller keeps the one it met first, which depends on its history and hash order.
+    /// datapaths, table, priority and match (and different actions) had its rules installed.
+    /// Among rules of one kind (actions, drop, conjunction clauses) ovn-controller keeps the
+    /// one it met first: after a full recompute, the one we keep (see `same_match.rs`); after
+    /// incremental changes, one its history decides.
     pub choices: usize,
+    /// Compared logical flows that share their datapaths, table, priority and match with
+    /// another logical flow with other actions (matching or not).
+    pub conflicting: usize,
+}
+
+/// Asks the stack's ovn-controller for a full recompute (`inc-engine/recompute`) and waits
+/// until it is done: its flows are then those of a recompute, not of its history of
+/// incremental changes (which decides between conflicting logical flows of one kind).
+pub fn recompute(stack: &testkit::Stack) {
+    stack
+        .appctl(testkit::Component::Controller, ["inc-engine/recompute"])
+        .unwrap();
+    stack.wait_hv().unwrap();
+}
+
+/// Whether `PARITY_RECOMPUTE` is set: the comparisons then recompute first.
+pub fn recompute_from_env() -> bool {
+    std::env::var_os("PARITY_RECOMPUTE").is_some()
 }
 
 /// Compares, per logical flow, the real ovn-controller's flows on `stack` (chassis `ch1`, in
-/// sync: call `wait_hv` first) with ours compiled from the stack's SB.
+/// sync: call `wait_hv` first) with ours compiled from the stack's SB.  With
+/// `PARITY_RECOMPUTE` set, ovn-controller recomputes first ([`recompute`]).
 pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
+    compare_with(name, stack, recompute_from_env())
+}
+
+/// [`compare`], after a full recompute ([`recompute`]) if `recompute`.
+pub fn compare_with(name: &str, stack: &testkit::Stack, recompute_first: bool) -> Outcome {
+    if recompute_first {
+        recompute(stack);
+    }
     let real_text = stack.dump_flows().unwrap();
     let sb = sb_tables(stack);
 
@@ -287,11 +316,13 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
     let mut total = 0;
     let mut mismatches = Vec::new();
     let mut choices = 0;
+    let mut conflicting = 0;
     let mut cookies_seen = BTreeSet::new();
     // Logical flows by what ovn-controller installs them under (several with different
     // actions conflict: one of them wins).
     type SameMatch<'a> = (Option<RowId>, Option<RowId>, Pipeline, i64, i64, &'a str);
     let mut same_match: HashMap<SameMatch<'_>, Vec<u32>> = HashMap::new();
+    let mut same_match_actions: HashMap<SameMatch<'_>, BTreeSet<&str>> = HashMap::new();
     for lf in &sb.logical_flows {
         let k = (
             lf.logical_datapath,
@@ -301,6 +332,10 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
             lf.priority,
             &*lf.match_,
         );
+        same_match_actions
+            .entry(k)
+            .or_default()
+            .insert(&*lf.actions);
         same_match
             .entry(k)
             .or_default()
@@ -320,6 +355,17 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
             continue;
         }
         total += 1;
+        let key = (
+            lf.logical_datapath,
+            lf.logical_dp_group,
+            lf.pipeline,
+            lf.table_id,
+            lf.priority,
+            &*lf.match_,
+        );
+        if same_match_actions[&key].len() > 1 {
+            conflicting += 1;
+        }
         if r == o {
             matched += 1;
         } else {
@@ -327,14 +373,7 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
             let only_ours: Vec<&String> = o.iter().filter(|l| !r.contains(l)).collect();
             // A conflict between logical flows: every differing rule's match is installed on
             // the other side too, by one of the conflicting flows.
-            let rivals = &same_match[&(
-                lf.logical_datapath,
-                lf.logical_dp_group,
-                lf.pipeline,
-                lf.table_id,
-                lf.priority,
-                &*lf.match_,
-            )];
+            let rivals = &same_match[&key];
             if rivals.len() > 1 {
                 let keys = |side: &BTreeMap<u32, Vec<String>>| -> BTreeSet<String> {
                     rivals
@@ -386,7 +425,8 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
     }
     eprintln!(
         "{name}: {matched}/{total} logical flows match ({} mismatches, {choices} same-match \
-         choices between conflicting logical flows)",
+         choices between conflicting logical flows; {conflicting} logical flows share \
+         a match with others of other actions)",
         mismatches.len()
     );
     if std::env::var_os("PARITY_VERBOSE").is_some() {
@@ -408,5 +448,81 @@ pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
         bytes_bad,
         compile_errors,
         choices,
+        conflicting,
     }
+}
+
+/// Runs the shell `script` (with `nb`, `vs`: ovn-nbctl and ovs-vsctl on the stack's databases,
+/// and `$NB`, `$SB`, `$OVS`) on a fresh real stack with chassis `ch1`, binds the VIFs `bind`
+/// there and compares (after a full recompute of ovn-controller if `recompute` or
+/// `PARITY_RECOMPUTE`).  `None` if the real tools are missing.
+pub fn run_scenario(name: &str, script: &str, bind: &[&str], recompute: bool) -> Option<Outcome> {
+    let ovn = testkit::require_or_skip!(None);
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let stack = ovn.stack().chassis("ch1").build().unwrap();
+    let status = Command::new("sh")
+        .arg("-ec")
+        .arg(format!(
+            "nb() {{ ovn-nbctl --db=\"$NB\" \"$@\" >/dev/null; }}\n\
+             vs() {{ ovs-vsctl --db=\"$OVS\" \"$@\" >/dev/null; }}\n{script}"
+        ))
+        .env("NB", stack.nb_remote())
+        .env("SB", stack.sb_remote())
+        .env("OVS", stack.ovs_remote().unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{name}: scenario script failed");
+    for (i, lsp) in bind.iter().enumerate() {
+        stack.bind_port(&format!("vif{i}"), lsp).unwrap();
+    }
+    stack.wait_hv().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    stack.wait_hv().unwrap();
+    let o = compare_with(name, &stack, recompute || recompute_from_env());
+    drop(stack);
+    assert!(
+        o.bytes_err.is_empty(),
+        "{name}: flows without flow_mod bytes: {:?}",
+        o.bytes_err
+    );
+    assert!(
+        o.bytes_bad.is_empty(),
+        "{name}: {} flow_mods decode differently:\n{}",
+        o.bytes_bad.len(),
+        o.bytes_bad
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    Some(o)
+}
+
+/// Asserts that every compared logical flow of `o` matches, same-match choices included.
+pub fn check_exact(name: &str, o: Option<Outcome>) {
+    let Some(o) = o else { return };
+    assert!(o.total > 0, "{name}: no logical flows on local datapaths");
+    assert!(
+        o.mismatches.is_empty() && o.choices == 0,
+        "{name}: {}/{} logical flows match ({} same-match choices differ):\n{}",
+        o.matched,
+        o.total,
+        o.choices,
+        o.mismatches.join("\n")
+    );
+}
+
+/// Asserts that at least 99% of the compared logical flows of `o` match.
+pub fn check(name: &str, o: Option<Outcome>) {
+    let Some(o) = o else { return };
+    assert!(o.total > 0, "{name}: no logical flows on local datapaths");
+    let pct = o.matched as f64 * 100.0 / o.total as f64;
+    assert!(
+        pct >= 99.0,
+        "{name}: only {}/{} ({pct:.2}%) logical flows match:\n{}",
+        o.matched,
+        o.total,
+        o.mismatches.join("\n")
+    );
 }
