@@ -584,7 +584,11 @@ fn read_until(s: &mut std::os::unix::net::UnixStream, want: &str) -> String {
     let mut buf = [0u8; 4096];
     loop {
         let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "closed before {want:?} came: {}", String::from_utf8_lossy(&got));
+        assert!(
+            n > 0,
+            "closed before {want:?} came: {}",
+            String::from_utf8_lossy(&got)
+        );
         got.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&got);
         if text.contains(want) {
