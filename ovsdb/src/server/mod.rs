@@ -150,6 +150,10 @@ pub struct Server {
     /// Replies to the transactions whose commits are staged: session, position in its outbox
     /// (stable: outboxes are not drained while commits are staged) and database.
     pub(crate) held: Vec<(SessionId, usize, usize)>,
+    /// Set when a deadline may have come earlier than any before it (a session with a probe, a
+    /// `wait` blocked with a timeout), so that a timer sleeping to the earliest deadline
+    /// ([`Server::poll_timeout`]) looks again; the network adapter clears it.
+    pub(crate) timers_moved: bool,
     next_session: u64,
 }
 
@@ -166,6 +170,7 @@ impl Server {
             ready: ReadySessions::default(),
             unflushed: false,
             held: Vec::new(),
+            timers_moved: false,
             next_session: 1,
         };
         s.rebuild_server_db()?;
@@ -272,6 +277,7 @@ impl Server {
     pub fn connect(&mut self, now: Instant, probe_interval: Option<Duration>) -> SessionId {
         let id = SessionId(self.next_session);
         self.next_session += 1;
+        self.timers_moved |= probe_interval.is_some();
         self.sessions.insert(id, Session::new(now, probe_interval));
         id
     }

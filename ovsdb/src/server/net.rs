@@ -12,7 +12,8 @@
 //! message is logged and closed, like ovsdb-server does; other connections are not affected. A timer
 //! task drives [`Server::handle_timeout`] (`wait` timeouts and inactivity probes: TCP sessions are
 //! probed with `echo` every [`NetOptions::tcp_probe`], Unix sessions by default not at all, as in
-//! ovsdb-server). A bounded busy-poll ([`NetOptions::busy_poll`]) spares back-to-back clients
+//! ovsdb-server); it sleeps until the earliest deadline, and without a timeout while there is
+//! none. A bounded busy-poll ([`NetOptions::busy_poll`]) spares back-to-back clients
 //! the server's sleep and wake-up per request.
 
 use std::collections::HashMap;
@@ -24,9 +25,11 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use futures::task::AtomicWaker;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::net::{TcpListener, UnixListener};
@@ -188,8 +191,46 @@ struct Shared {
     spin: Option<Spin>,
     /// Open connections: with one, a commit has nobody to share its write with.
     conns: AtomicUsize,
-    wakers: Mutex<HashMap<SessionId, Arc<Notify>>>,
+    wakers: Mutex<HashMap<SessionId, Arc<Signal>>>,
+    /// Set once the server stops: every connection is signalled and closes.
+    stopping: AtomicBool,
+    /// Wakes the timer task when a deadline may have come earlier than the one it sleeps to.
+    timer: Notify,
     options: NetOptions,
+}
+
+/// A connection's wake-up call, from another connection (output queued for it), the timer or
+/// the server stopping.
+///
+/// Cheaper to wait on than `tokio::sync::Notify` and a `watch` receiver, which the connection
+/// loop polled twice per request (a lock each): waiting re-registers the task's waker only when
+/// it changed, and signalling is a flag and, if the connection sleeps, one wake-up.
+#[derive(Default)]
+struct Signal {
+    set: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Signal {
+    /// Signals the connection (a signal not yet taken is not repeated).
+    fn notify(&self) {
+        self.set.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Takes the signal, or registers the task to be woken by the next one.
+    fn poll_take(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.set.swap(false, Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // A signal sent before the registration did not wake this task.
+        if self.set.swap(false, Ordering::AcqRel) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -209,8 +250,16 @@ impl Shared {
                 continue;
             }
             if let Some(n) = wakers.get(id) {
-                n.notify_one();
+                n.notify();
             }
+        }
+    }
+
+    /// Marks the server as stopping and signals every connection.
+    fn stop_connections(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for n in lock(&self.wakers).values() {
+            n.notify();
         }
     }
 }
@@ -269,6 +318,8 @@ pub async fn serve(
         spin,
         conns: AtomicUsize::new(0),
         wakers: Mutex::new(HashMap::new()),
+        stopping: AtomicBool::new(false),
+        timer: Notify::new(),
         options,
     });
     let (tx, rx) = watch::channel(false);
@@ -307,22 +358,7 @@ pub async fn serve(
     }
     let (timer_shared, mut timer_rx) = (shared.clone(), rx.clone());
     tasks.push(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = timer_rx.changed() => return,
-            }
-            let now = Instant::now();
-            let ready = {
-                let mut s = lock(&timer_shared.server);
-                if s.poll_timeout().is_some_and(|t| t <= now) {
-                    s.handle_timeout(now);
-                }
-                s.take_ready()
-            };
-            timer_shared.wake(&ready, None);
-        }
+        timer_loop(&timer_shared, &mut timer_rx).await;
     }));
     if shared.spin.is_some() {
         let (spin_shared, mut spin_rx) = (shared.clone(), rx.clone());
@@ -361,6 +397,52 @@ pub async fn serve(
     })
 }
 
+/// The shortest time between two runs of [`Server::handle_timeout`]: deadlines that come due
+/// within it of each other are handled together, as the fixed 50 ms tick this timer replaced
+/// did, so that many sessions' staggered probes wake the server no more often than it did.
+const TIMER_COALESCE: Duration = Duration::from_millis(50);
+
+/// Drives [`Server::handle_timeout`] (inactivity probes, `wait` timeouts): sleeps until the
+/// earliest deadline, and while there is none (Unix sessions without probes and without
+/// blocked `wait`s: the usual case) without any timeout at all. A connection whose messages may
+/// have brought a deadline earlier than the one it sleeps to wakes it through
+/// [`Shared::timer`] (a new session with a probe, a `wait` that blocks with a timeout).
+///
+/// The fixed tick woke an idle server 20 times a second, and its deadline was the timeout of
+/// every `epoll_wait` of the runtime: one more kernel timer armed and cancelled each time the
+/// server slept between two requests.
+async fn timer_loop(shared: &Shared, shutdown: &mut watch::Receiver<bool>) {
+    let mut handled = Instant::now();
+    loop {
+        let now = Instant::now();
+        let (ready, next) = {
+            let mut s = lock(&shared.server);
+            s.timers_moved = false;
+            if s.poll_timeout().is_some_and(|t| t <= now) {
+                s.handle_timeout(now);
+                handled = now;
+            }
+            (s.take_ready(), s.poll_timeout())
+        };
+        shared.wake(&ready, None);
+        // Not sooner than TIMER_COALESCE after the last run (which also keeps a deadline that
+        // `handle_timeout` left due from spinning this loop).
+        let next = next.map(|t| t.max(handled + TIMER_COALESCE).max(now));
+        let sleep = async {
+            match next {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return,
+            () = shared.timer.notified() => {}
+            () = sleep => {}
+        }
+    }
+}
+
 async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
     shared: Arc<Shared>,
@@ -368,20 +450,19 @@ async fn accept_loop(
     probe: Option<Duration>,
 ) {
     let mut conns: Vec<JoinHandle<()>> = Vec::new();
-    let conn_shutdown = shutdown.clone();
     loop {
         let accepted = tokio::select! {
             r = async {
                 match &listener {
                     Listener::Unix(l) => l.accept().await.and_then(|(s, _)| {
                         let s = s.into_std()?;
-                        Ok(tokio::spawn(connection(s, shared.clone(), conn_shutdown.clone(), probe)))
+                        Ok(tokio::spawn(connection(s, shared.clone(), probe)))
                     }),
                     Listener::Tcp(l) => l.accept().await.and_then(|(s, peer)| {
                         let _ = s.set_nodelay(true);
                         tracing::debug!(%peer, "connection accepted");
                         let s = s.into_std()?;
-                        Ok(tokio::spawn(connection(s, shared.clone(), conn_shutdown.clone(), probe)))
+                        Ok(tokio::spawn(connection(s, shared.clone(), probe)))
                     }),
                 }
             } => r,
@@ -398,6 +479,7 @@ async fn accept_loop(
             }
         }
     }
+    shared.stop_connections();
     for c in conns {
         let _ = c.await;
     }
@@ -477,12 +559,7 @@ impl Socket for std::net::TcpStream {
 /// Each wake-up reads whatever the socket holds, decodes every complete message in it, handles
 /// them all under one lock, and then writes everything the session has queued (replies and
 /// monitor updates) with one write, instead of one lock, one wake-up and one write per message.
-async fn connection<S: Socket>(
-    socket: S,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-    probe: Option<Duration>,
-) {
+async fn connection<S: Socket>(socket: S, shared: Arc<Shared>, probe: Option<Duration>) {
     let stream = match watch(socket, Interest::READABLE) {
         Ok(fd) => fd,
         Err(e) => {
@@ -490,9 +567,18 @@ async fn connection<S: Socket>(
             return;
         }
     };
-    let notify = Arc::new(Notify::new());
-    let sid = lock(&shared.server).connect(Instant::now(), probe);
-    lock(&shared.wakers).insert(sid, notify.clone());
+    let signal = Arc::new(Signal::default());
+    let (sid, timers_moved) = {
+        let mut s = lock(&shared.server);
+        let sid = s.connect(Instant::now(), probe);
+        (sid, std::mem::take(&mut s.timers_moved))
+    };
+    if timers_moved {
+        shared.timer.notify_one();
+    }
+    // Inserted before `stopping` is first read: `stop_connections` sets it before it signals
+    // the connections it finds here.
+    lock(&shared.wakers).insert(sid, signal.clone());
     shared.conns.fetch_add(1, Ordering::Relaxed);
     let mut codec = JsonRpcCodec::with_limits(shared.options.limits);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -505,13 +591,6 @@ async fn connection<S: Socket>(
     // Set when the peer's input ended or failed: what is queued is still sent, then the
     // connection closes.
     let mut last_round = false;
-    // One registration with the waker, and one with the shutdown signal, for the connection's
-    // life (the waker's re-armed after each wake-up), instead of new ones (and their removal) at
-    // every turn of the loop.
-    let notified = notify.notified();
-    tokio::pin!(notified);
-    let stop = shutdown.changed();
-    tokio::pin!(stop);
     loop {
         let closed = {
             let mut s = lock(&shared.server);
@@ -546,90 +625,101 @@ async fn connection<S: Socket>(
         if wbuf.capacity() > 4 * READ_CHUNK {
             wbuf = BytesMut::new();
         }
-        tokio::select! {
-            // In this order, without drawing a random starting branch: stopping first, then the
-            // input; queued output is polled at the top of the loop whichever branch completes.
-            biased;
-            _ = &mut stop => break,
-            r = stream.readable() => {
-                let mut guard = match r {
-                    Ok(g) => g,
-                    Err(e) => {
-                        tracing::debug!(%sid, "receive failed: {e}");
-                        break;
-                    }
-                };
-                let n = match guard.try_io(|s| s.get_ref().read_some(&mut scratch)) {
-                    Ok(Ok(n)) => n,
-                    Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%sid, "receive failed: {e}");
-                        break;
-                    }
-                    // Nothing to read after all: the readiness is cleared.
-                    Err(_) => continue,
-                };
-                if n > 0 && n < scratch.len() {
-                    // The socket is drained (a stream socket fills the buffer when it can):
-                    // wait for the next input instead of reading again to learn it. Input that
-                    // came meanwhile is a new event, which this does not clear.
-                    guard.clear_ready();
-                }
-                drop(guard);
-                rbuf.extend_from_slice(&scratch[..n]);
-                if n == scratch.len() && n < MAX_READ {
-                    scratch = vec![0u8; 2 * n];
-                }
-                let eof = n == 0;
-                let failed = decode_all(&mut codec, &mut rbuf, eof, &mut msgs);
-                let mut bad = false;
-                if let Some(e) = &failed {
-                    tracing::warn!(%sid, "closing connection: {e}");
-                }
-                if !msgs.is_empty() {
-                    // The messages share the read buffer's memory: once it holds no more than
-                    // the start of the next message, a big buffer is given up now, so that a
-                    // big request's bytes are freed as soon as it has run (before its commit
-                    // is written), not after.
-                    if rbuf.capacity() > 4 * READ_CHUNK && rbuf.len() <= READ_CHUNK {
-                        let mut fresh = BytesMut::with_capacity(READ_CHUNK);
-                        fresh.extend_from_slice(&rbuf);
-                        rbuf = fresh;
-                    }
-                    let unflushed = {
-                        let mut s = lock(&shared.server);
-                        let now = Instant::now();
-                        for m in msgs.drain(..) {
-                            if let Err(e) = s.handle_frame_owned(sid, m, now) {
-                                // The message is invalid: the connection closes, and the
-                                // messages after it are not handled.
-                                tracing::warn!(%sid, "closing connection: {e}");
-                                bad = true;
-                                break;
-                            }
-                        }
-                        msgs.clear();
-                        s.take_ready_into(&mut ready);
-                        s.has_unflushed()
-                    };
-                    if let Some(spin) = &shared.spin {
-                        spin.on_input(Instant::now());
-                    }
-                    shared.wake(&ready, Some(sid));
-                    if unflushed && shared.conns.load(Ordering::Relaxed) > 1 {
-                        // Group commit: let the other connections that are ready handle their
-                        // input before this one polls its output, which flushes the logs.
-                        yield_to_ready_tasks().await;
-                    }
-                }
-                last_round = eof || failed.is_some() || bad;
-                if !last_round && rbuf.len() >= RUN_AHEAD_MIN {
-                    // A big message still arriving: the server runs the operations that
-                    // have come (see `Server::run_ahead`).
-                    lock(&shared.server).run_ahead(sid, codec.stream_offset(), &rbuf);
-                }
+        if shared.stopping.load(Ordering::Acquire) {
+            break;
+        }
+        // Input first, then the signal (output queued by others, the timer, stopping): queued
+        // output is polled at the top of the loop whichever comes. Both are polled in place (the
+        // socket's own reader slot, the signal's waker), with no future to register and drop
+        // at each turn.
+        let input = std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = stream.poll_read_ready(cx) {
+                return Poll::Ready(Some(r));
             }
-            () = &mut notified => notified.set(notify.notified()),
+            signal.poll_take(cx).map(|()| None)
+        })
+        .await;
+        let Some(r) = input else {
+            continue;
+        };
+        let mut guard = match r {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::debug!(%sid, "receive failed: {e}");
+                break;
+            }
+        };
+        let n = match guard.try_io(|s| s.get_ref().read_some(&mut scratch)) {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(Err(e)) => {
+                tracing::debug!(%sid, "receive failed: {e}");
+                break;
+            }
+            // Nothing to read after all: the readiness is cleared.
+            Err(_) => continue,
+        };
+        if n > 0 && n < scratch.len() {
+            // The socket is drained (a stream socket fills the buffer when it can):
+            // wait for the next input instead of reading again to learn it. Input that
+            // came meanwhile is a new event, which this does not clear.
+            guard.clear_ready();
+        }
+        drop(guard);
+        rbuf.extend_from_slice(&scratch[..n]);
+        if n == scratch.len() && n < MAX_READ {
+            scratch = vec![0u8; 2 * n];
+        }
+        let eof = n == 0;
+        let failed = decode_all(&mut codec, &mut rbuf, eof, &mut msgs);
+        let mut bad = false;
+        if let Some(e) = &failed {
+            tracing::warn!(%sid, "closing connection: {e}");
+        }
+        if !msgs.is_empty() {
+            // The messages share the read buffer's memory: once it holds no more than
+            // the start of the next message, a big buffer is given up now, so that a
+            // big request's bytes are freed as soon as it has run (before its commit
+            // is written), not after.
+            if rbuf.capacity() > 4 * READ_CHUNK && rbuf.len() <= READ_CHUNK {
+                let mut fresh = BytesMut::with_capacity(READ_CHUNK);
+                fresh.extend_from_slice(&rbuf);
+                rbuf = fresh;
+            }
+            let (unflushed, timers_moved) = {
+                let mut s = lock(&shared.server);
+                let now = Instant::now();
+                for m in msgs.drain(..) {
+                    if let Err(e) = s.handle_frame_owned(sid, m, now) {
+                        // The message is invalid: the connection closes, and the
+                        // messages after it are not handled.
+                        tracing::warn!(%sid, "closing connection: {e}");
+                        bad = true;
+                        break;
+                    }
+                }
+                msgs.clear();
+                s.take_ready_into(&mut ready);
+                (s.has_unflushed(), std::mem::take(&mut s.timers_moved))
+            };
+            if timers_moved {
+                shared.timer.notify_one();
+            }
+            if let Some(spin) = &shared.spin {
+                spin.on_input(Instant::now());
+            }
+            shared.wake(&ready, Some(sid));
+            if unflushed && shared.conns.load(Ordering::Relaxed) > 1 {
+                // Group commit: let the other connections that are ready handle their
+                // input before this one polls its output, which flushes the logs.
+                yield_to_ready_tasks().await;
+            }
+        }
+        last_round = eof || failed.is_some() || bad;
+        if !last_round && rbuf.len() >= RUN_AHEAD_MIN {
+            // A big message still arriving: the server runs the operations that
+            // have come (see `Server::run_ahead`).
+            lock(&shared.server).run_ahead(sid, codec.stream_offset(), &rbuf);
         }
     }
     let ready = {
@@ -652,11 +742,11 @@ async fn yield_to_ready_tasks() {
     let mut yielded = false;
     std::future::poll_fn(|cx| {
         if yielded {
-            return std::task::Poll::Ready(());
+            return Poll::Ready(());
         }
         yielded = true;
         cx.waker().wake_by_ref();
-        std::task::Poll::Pending
+        Poll::Pending
     })
     .await;
 }

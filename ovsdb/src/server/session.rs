@@ -578,6 +578,7 @@ impl Server {
             }
             Outcome::Blocked { timeout_ms } => {
                 p.timeout_ms = timeout_ms;
+                self.timers_moved |= timeout_ms.is_some();
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     s.pending.push(p);
                 }

@@ -576,3 +576,104 @@ fn frames_are_handled_as_their_messages() {
         assert_eq!(drain(&mut by_frame, b), drain(&mut by_message, a), "{text}");
     }
 }
+
+/// Reads from `s` until `want` appears in what arrived (or the read times out: panics).
+fn read_until(s: &mut std::os::unix::net::UnixStream, want: &str) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed before {want:?} came: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if text.contains(want) {
+            return text.into_owned();
+        }
+    }
+}
+
+/// Through the network adapter, whose timer sleeps to the earliest deadline (not a fixed tick):
+/// a `wait` blocked with a timeout times out, a session with an inactivity probe is probed and,
+/// silent, disconnected, and a session without deadlines is left alone meanwhile.
+#[test]
+fn network_timer_fires_waits_and_probes() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    let dir = std::env::temp_dir().join(format!("ovnkit-timer-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let run = |probe: Option<Duration>, sock: &std::path::Path| {
+        let options = net::NetOptions {
+            unix_probe: probe,
+            ..net::NetOptions::default()
+        };
+        let remotes = [net::Remote::Punix(sock.to_path_buf())];
+        rt.block_on(net::serve(
+            Arc::new(std::sync::Mutex::new(server())),
+            &remotes,
+            options,
+        ))
+        .unwrap()
+    };
+    // The runtime runs on a thread of its own while the clients block on their sockets.
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+
+    let quiet_sock = dir.join("quiet.sock");
+    let probed_sock = dir.join("probed.sock");
+    let quiet = run(None, &quiet_sock);
+    let probed = run(Some(Duration::from_millis(200)), &probed_sock);
+    let driver = std::thread::scope(|scope| {
+        let clients = scope.spawn(|| {
+            let mut a = UnixStream::connect(&quiet_sock).unwrap();
+            a.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            // Blocks (no row named "x"), times out after 150 ms.
+            let t0 = Instant::now();
+            a.write_all(
+                br#"{"id":7,"method":"transact","params":["T",{"op":"wait","table":"A","where":[],"columns":["name"],"until":"==","rows":[{"name":"x"}],"timeout":150}]}"#,
+            )
+            .unwrap();
+            let reply = read_until(&mut a, "timed out");
+            assert!(reply.contains("\"id\":7"), "{reply}");
+            assert!(t0.elapsed() >= Duration::from_millis(150), "{:?}", t0.elapsed());
+            // The probed session: an echo request after 200 ms of silence, then, unanswered,
+            // the connection closes.
+            let mut b = UnixStream::connect(&probed_sock).unwrap();
+            b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let t1 = Instant::now();
+            let probe = read_until(&mut b, "\"echo\"");
+            assert!(probe.contains("\"method\":\"echo\""), "{probe}");
+            assert!(t1.elapsed() >= Duration::from_millis(200), "{:?}", t1.elapsed());
+            let mut rest = [0u8; 256];
+            use std::io::Read;
+            assert_eq!(b.read(&mut rest).unwrap(), 0, "not disconnected");
+            // The quiet server still answers.
+            a.write_all(br#"{"id":8,"method":"echo","params":[]}"#).unwrap();
+            read_until(&mut a, "\"id\":8");
+            let _ = stop_tx.send(());
+        });
+        rt.block_on(async {
+            while stop_rx.try_recv().is_err() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        clients.join()
+    });
+    rt.block_on(async {
+        quiet.shutdown().await;
+        probed.shutdown().await;
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = driver {
+        std::panic::resume_unwind(e);
+    }
+}
