@@ -53,7 +53,9 @@ use crate::condition::ChassisResident;
 use crate::conjuncts::ConjunctCache;
 use crate::fxhash::{FxHashMap, FxHasher};
 use crate::lex::IntConst;
-use crate::matches::{pack_exact_into, Conjunction, Matches, PackedMatch, PortLookup};
+use crate::matches::{
+    pack_exact_into, push_dec, push_hex, Conjunction, Matches, PackedMatch, PortLookup,
+};
 use crate::symtab::{OfField, Symtab};
 
 pub use ofp::{flow_mod, FlowModError};
@@ -85,6 +87,9 @@ pub enum ChassisError {
         /// What was wrong.
         message: String,
     },
+    /// A `select` reply ([`SbTables::from_select_reply`]) is not shaped as RFC 7047 says.
+    #[error("{0}")]
+    Reply(String),
 }
 
 /// Why one logical flow produced no flows for a datapath.
@@ -157,17 +162,81 @@ pub struct OfFlow {
 impl fmt::Display for OfFlow {
     /// `ovs-ofctl -O OpenFlow15 dump-flows --no-stats` syntax, without the leading space.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::with_capacity(256);
+        self.write_text(&mut s, None);
+        f.write_str(&s)
+    }
+}
+
+impl OfFlow {
+    /// Appends the flow's text (what `Display` gives), taking the texts of shared action lists
+    /// from `actions` when given.
+    fn write_text(&self, out: &mut String, actions: Option<&mut ActionTexts>) {
         if self.cookie != 0 {
-            write!(f, "cookie={:#x}, ", self.cookie)?;
+            out.push_str("cookie=");
+            push_hex(out, u128::from(self.cookie));
+            out.push_str(", ");
         }
         if self.table != 0 {
-            write!(f, "table={}, ", self.table)?;
+            out.push_str("table=");
+            push_dec(out, u128::from(self.table));
+            out.push_str(", ");
         }
-        write!(f, "priority={}", self.priority)?;
+        out.push_str("priority=");
+        push_dec(out, u128::from(self.priority));
         if !self.matches.is_catchall() {
-            write!(f, ",{}", self.matches)?;
+            out.push(',');
+            self.matches.write_text(out);
         }
-        write!(f, " actions={}", self.actions)
+        out.push_str(" actions=");
+        match &self.actions {
+            FlowActions::Conjunctions(c) => {
+                for (i, c) in c.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("conjunction(");
+                    push_dec(out, u128::from(c.id));
+                    out.push(',');
+                    push_dec(out, u128::from(c.clause) + 1);
+                    out.push('/');
+                    push_dec(out, u128::from(c.n_clauses));
+                    out.push(')');
+                }
+            }
+            FlowActions::Actions(a) => match actions {
+                Some(cache) => cache.write(a, out),
+                None => out.push_str(&format_of_actions(a)),
+            },
+        }
+    }
+}
+
+/// The texts of the action lists printed so far, by list: flows share their lists
+/// ([`FlowActions::Actions`]), and each is printed once.
+#[derive(Debug, Default)]
+struct ActionTexts {
+    text: String,
+    /// (address, length) of a list → its text's range in `text`.
+    by_list: FxHashMap<(usize, usize), (usize, usize)>,
+}
+
+impl ActionTexts {
+    fn write(&mut self, a: &Arc<[OfAction]>, out: &mut String) {
+        // The lists outlive `self` (they belong to the flows being printed), so an address
+        // names one list.
+        let key = (a.as_ptr() as usize, a.len());
+        let (start, end) = match self.by_list.get(&key) {
+            Some(r) => *r,
+            None => {
+                let start = self.text.len();
+                self.text.push_str(&format_of_actions(a));
+                let r = (start, self.text.len());
+                self.by_list.insert(key, r);
+                r
+            }
+        };
+        out.push_str(&self.text[start..end]);
     }
 }
 
@@ -188,18 +257,43 @@ impl Flows {
     /// The rules as `ovs-ofctl dump-flows` prints them, sorted by table, then descending
     /// priority, then text.
     pub fn to_text(&self) -> String {
-        let mut v: Vec<(u8, std::cmp::Reverse<u16>, String)> = self
-            .flows
-            .iter()
-            .map(|f| (f.table, std::cmp::Reverse(f.priority), f.to_string()))
-            .collect();
-        v.sort();
-        let mut out = String::new();
-        for (_, _, s) in v {
-            out.push_str(&s);
-            out.push('\n');
+        let mut out = Vec::new();
+        // Writing to a `Vec` cannot fail, and the text is ASCII.
+        let _ = self.write_text(&mut out);
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// Writes [`Flows::to_text`] to `out`, without holding the whole text: the flows are
+    /// ordered by (table, descending priority), and only the flows of one (table, priority)
+    /// are printed at a time, to order them by their text.
+    pub fn write_text(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let flows = &self.flows;
+        let mut order: Vec<u32> = (0..flows.len() as u32).collect();
+        let key = |i: &u32| {
+            let f = &flows[*i as usize];
+            (f.table, std::cmp::Reverse(f.priority))
+        };
+        order.sort_unstable_by_key(key);
+        let mut actions = ActionTexts::default();
+        let mut text = String::new();
+        let mut lines: Vec<(usize, usize)> = Vec::new();
+        for group in order.chunk_by(|a, b| key(a) == key(b)) {
+            text.clear();
+            lines.clear();
+            for &i in group {
+                let start = text.len();
+                flows[i as usize].write_text(&mut text, Some(&mut actions));
+                lines.push((start, text.len()));
+            }
+            if lines.len() > 1 {
+                lines.sort_unstable_by(|a, b| text[a.0..a.1].cmp(&text[b.0..b.1]));
+            }
+            for &(start, end) in &lines {
+                out.write_all(text[start..end].as_bytes())?;
+                out.write_all(b"\n")?;
+            }
         }
-        out
+        Ok(())
     }
 }
 
