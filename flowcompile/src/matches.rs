@@ -400,8 +400,16 @@ impl PackedMatch {
 
     /// The match, unpacked.
     pub fn unpack(&self) -> Match {
+        let mut m = Match::default();
+        self.unpack_into(&mut m);
+        m
+    }
+
+    /// [`PackedMatch::unpack`] into `m`'s storage (its parts are replaced).
+    fn unpack_into(&self, m: &mut Match) {
         let b = self.as_bytes();
-        let mut parts = Vec::new();
+        let parts = &mut m.parts;
+        parts.clear();
         let mut i = 0;
         let byte = |i: usize| b.get(i).copied().unwrap_or(0);
         let read = |i: usize, n: usize| {
@@ -451,7 +459,6 @@ impl PackedMatch {
                 mask,
             });
         }
-        Match { parts }
     }
 }
 
@@ -462,9 +469,11 @@ impl fmt::Display for PackedMatch {
 }
 
 impl PackedMatch {
-    /// Appends the match as `ovs-ofctl` prints it (what `Display` gives).
-    pub(crate) fn write_text(&self, out: &mut String) {
-        self.unpack().write_text(out);
+    /// Appends the match as `ovs-ofctl` prints it (what `Display` gives), unpacking it into
+    /// `scratch` (kept between calls, to reuse its storage).
+    pub(crate) fn write_text(&self, out: &mut String, scratch: &mut Match) {
+        self.unpack_into(scratch);
+        scratch.write_text(out);
     }
 }
 
@@ -886,29 +895,38 @@ pub(crate) fn push_hex(out: &mut String, v: u128) {
 /// Appends `v` in lowercase hex digits, at least `min_digits` of them (zero-padded).
 pub(crate) fn push_hex_digits(out: &mut String, v: u128, min_digits: u32) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let n = ((128 - v.leading_zeros()).div_ceil(4)).max(min_digits).min(32);
-    for i in (0..n).rev() {
-        out.push(char::from(DIGITS[((v >> (4 * i)) & 0xf) as usize]));
+    let n = ((128 - v.leading_zeros()).div_ceil(4)).clamp(min_digits.min(32), 32) as usize;
+    let mut buf = [0u8; 32];
+    let mut x = v;
+    for b in buf[..n].iter_mut().rev() {
+        *b = DIGITS[(x & 0xf) as usize];
+        x >>= 4;
+    }
+    push_ascii(out, &buf[..n]);
+}
+
+/// Appends ASCII bytes.
+fn push_ascii(out: &mut String, b: &[u8]) {
+    out.reserve(b.len());
+    for &c in b {
+        out.push(char::from(c));
     }
 }
 
 /// Appends `v` in decimal.
 pub(crate) fn push_dec(out: &mut String, v: u128) {
-    if let Ok(v) = u64::try_from(v) {
+    if v < 10 {
+        out.push(char::from(b'0' + v as u8));
+    } else if let Ok(v) = u64::try_from(v) {
         let mut buf = [0u8; 20];
         let mut i = buf.len();
         let mut v = v;
-        loop {
+        while v > 0 {
             i -= 1;
             buf[i] = b'0' + (v % 10) as u8;
             v /= 10;
-            if v == 0 {
-                break;
-            }
         }
-        for &b in &buf[i..] {
-            out.push(char::from(b));
-        }
+        push_ascii(out, &buf[i..]);
     } else {
         use fmt::Write as _;
         let _ = write!(out, "{v}");

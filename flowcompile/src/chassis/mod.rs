@@ -54,7 +54,7 @@ use crate::conjuncts::ConjunctCache;
 use crate::fxhash::{FxHashMap, FxHasher};
 use crate::lex::IntConst;
 use crate::matches::{
-    pack_exact_into, push_dec, push_hex, Conjunction, Matches, PackedMatch, PortLookup,
+    pack_exact_into, push_dec, push_hex, Conjunction, Match, Matches, PackedMatch, PortLookup,
 };
 use crate::symtab::{OfField, Symtab};
 
@@ -163,15 +163,20 @@ impl fmt::Display for OfFlow {
     /// `ovs-ofctl -O OpenFlow15 dump-flows --no-stats` syntax, without the leading space.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = String::with_capacity(256);
-        self.write_text(&mut s, None);
+        self.write_text(&mut s, &mut TextScratch::default(), false);
         f.write_str(&s)
     }
 }
 
 impl OfFlow {
-    /// Appends the flow's text (what `Display` gives), taking the texts of shared action lists
-    /// from `actions` when given.
-    fn write_text(&self, out: &mut String, actions: Option<&mut ActionTexts>) {
+    /// Appends the flow's text (what `Display` gives), with `scratch`'s storage, and with
+    /// `share_actions` the texts of shared action lists from (and into) `scratch`.
+    fn write_text<'a>(
+        &'a self,
+        out: &mut String,
+        scratch: &mut TextScratch<'a>,
+        share_actions: bool,
+    ) {
         if self.cookie != 0 {
             out.push_str("cookie=");
             push_hex(out, u128::from(self.cookie));
@@ -186,7 +191,7 @@ impl OfFlow {
         push_dec(out, u128::from(self.priority));
         if !self.matches.is_catchall() {
             out.push(',');
-            self.matches.write_text(out);
+            self.matches.write_text(out, &mut scratch.matches);
         }
         out.push_str(" actions=");
         match &self.actions {
@@ -204,35 +209,38 @@ impl OfFlow {
                     out.push(')');
                 }
             }
-            FlowActions::Actions(a) => match actions {
-                Some(cache) => cache.write(a, out),
-                None => out.push_str(&format_of_actions(a)),
-            },
+            FlowActions::Actions(a) if share_actions => scratch.actions.write(a, out),
+            FlowActions::Actions(a) => out.push_str(&format_of_actions(a)),
         }
     }
 }
 
-/// The texts of the action lists printed so far, by list: flows share their lists
-/// ([`FlowActions::Actions`]), and each is printed once.
+/// What printing flows reuses from one flow to the next.
 #[derive(Debug, Default)]
-struct ActionTexts {
-    text: String,
-    /// (address, length) of a list → its text's range in `text`.
-    by_list: FxHashMap<(usize, usize), (usize, usize)>,
+struct TextScratch<'a> {
+    /// The match being printed, unpacked.
+    matches: Match,
+    actions: ActionTexts<'a>,
 }
 
-impl ActionTexts {
-    fn write(&mut self, a: &Arc<[OfAction]>, out: &mut String) {
-        // The lists outlive `self` (they belong to the flows being printed), so an address
-        // names one list.
-        let key = (a.as_ptr() as usize, a.len());
-        let (start, end) = match self.by_list.get(&key) {
+/// The texts of the action lists printed so far, by content: a chassis's flows have a few
+/// thousand different action lists, and each is printed once.
+#[derive(Debug, Default)]
+struct ActionTexts<'a> {
+    text: String,
+    /// A list → its text's range in `text`.
+    by_list: FxHashMap<&'a [OfAction], (usize, usize)>,
+}
+
+impl<'a> ActionTexts<'a> {
+    fn write(&mut self, a: &'a [OfAction], out: &mut String) {
+        let (start, end) = match self.by_list.get(a) {
             Some(r) => *r,
             None => {
                 let start = self.text.len();
                 self.text.push_str(&format_of_actions(a));
                 let r = (start, self.text.len());
-                self.by_list.insert(key, r);
+                self.by_list.insert(a, r);
                 r
             }
         };
@@ -260,7 +268,8 @@ impl Flows {
         let mut out = Vec::new();
         // Writing to a `Vec` cannot fail, and the text is ASCII.
         let _ = self.write_text(&mut out);
-        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// Writes [`Flows::to_text`] to `out`, without holding the whole text: the flows are
@@ -268,27 +277,58 @@ impl Flows {
     /// are printed at a time, to order them by their text.
     pub fn write_text(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let flows = &self.flows;
-        let mut order: Vec<u32> = (0..flows.len() as u32).collect();
-        let key = |i: &u32| {
-            let f = &flows[*i as usize];
-            (f.table, std::cmp::Reverse(f.priority))
-        };
-        order.sort_unstable_by_key(key);
-        let mut actions = ActionTexts::default();
+        // (table, descending priority) in the high 32 bits, the flow's index in the low ones.
+        let mut order: Vec<u64> = flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let key = (u64::from(f.table) << 16) | u64::from(u16::MAX - f.priority);
+                (key << 32) | i as u64
+            })
+            .collect();
+        order.sort_unstable();
+        let mut scratch = TextScratch::default();
         let mut text = String::new();
-        let mut lines: Vec<(usize, usize)> = Vec::new();
-        for group in order.chunk_by(|a, b| key(a) == key(b)) {
+        // Per line: 16 bytes from where the group's lines start to differ, as two big-endian
+        // words (zero-padded), and the line's start and end in `text`.
+        let mut lines: Vec<(u64, u64, usize, usize)> = Vec::new();
+        for group in order.chunk_by(|a, b| a >> 32 == b >> 32) {
             text.clear();
             lines.clear();
             for &i in group {
                 let start = text.len();
-                flows[i as usize].write_text(&mut text, Some(&mut actions));
-                lines.push((start, text.len()));
+                flows[(i & 0xffff_ffff) as usize].write_text(&mut text, &mut scratch, true);
+                lines.push((0, 0, start, text.len()));
             }
             if lines.len() > 1 {
-                lines.sort_unstable_by(|a, b| text[a.0..a.1].cmp(&text[b.0..b.1]));
+                let t = text.as_bytes();
+                let first = &t[lines[0].2..lines[0].3];
+                let common = lines.iter().fold(first.len(), |n, l| {
+                    let line = &t[l.2..l.3];
+                    n.min(first.iter().zip(line).take_while(|(a, b)| a == b).count())
+                });
+                for l in &mut lines {
+                    let b = &t[l.2 + common..l.3];
+                    let word = |from: usize| {
+                        let mut w = [0u8; 8];
+                        let from = from.min(b.len());
+                        let to = (from + 8).min(b.len());
+                        w[..to - from].copy_from_slice(&b[from..to]);
+                        u64::from_be_bytes(w)
+                    };
+                    (l.0, l.1) = (word(0), word(8));
+                }
+                // The words first, then the whole lines: the same order as comparing the
+                // lines alone (their first `common` bytes are equal, and a line has no NUL
+                // bytes, so the zeros that pad a short line keep it before the longer lines
+                // it begins).
+                lines.sort_unstable_by(|a, b| {
+                    (a.0, a.1)
+                        .cmp(&(b.0, b.1))
+                        .then_with(|| t[a.2..a.3].cmp(&t[b.2..b.3]))
+                });
             }
-            for &(start, end) in &lines {
+            for &(_, _, start, end) in &lines {
                 out.write_all(text[start..end].as_bytes())?;
                 out.write_all(b"\n")?;
             }

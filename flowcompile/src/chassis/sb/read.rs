@@ -394,29 +394,40 @@ impl fmt::Display for AtomVal<'_> {
     }
 }
 
+/// The value of each hex digit, 0xff for other bytes.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Parses a UUID in its canonical 36-character form (the only one OVSDB accepts).
 fn parse_uuid(s: &str) -> Option<u128> {
-    let b = s.as_bytes();
-    if b.len() != 36 {
+    let b: &[u8; 36] = s.as_bytes().try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
     let mut v: u128 = 0;
+    let mut bad = 0u8;
     for (i, &c) in b.iter().enumerate() {
         if matches!(i, 8 | 13 | 18 | 23) {
-            if c != b'-' {
-                return None;
-            }
             continue;
         }
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return None,
-        };
-        v = (v << 4) | u128::from(d);
+        let d = HEX_VALUE[usize::from(c)];
+        bad |= d;
+        v = (v << 4) | u128::from(d & 0xf);
     }
-    Some(v)
+    (bad & 0xf0 == 0).then_some(v)
 }
 
 /// One column value as read: its atoms (keys for a map) and, for a map, its values.
@@ -531,9 +542,8 @@ impl<'de> AtomVisitor<'_, 'de> {
                 let s: Str<'de> = seq
                     .next_element()?
                     .ok_or_else(|| fail::<A::Error>("expected [\"uuid\", <string>]"))?;
-                let u = parse_uuid(&s.0).ok_or_else(|| {
-                    de::Error::custom(format!("\"{}\" is not a valid UUID", s.0))
-                })?;
+                let u = parse_uuid(&s.0)
+                    .ok_or_else(|| de::Error::custom(format!("\"{}\" is not a valid UUID", s.0)))?;
                 if seq.next_element::<IgnoredAny>()?.is_some() {
                     return Err(fail("expected [\"uuid\", <string>]"));
                 }
@@ -908,6 +918,9 @@ struct TableReader<'de, 'r> {
     sb: &'r mut SbTables,
     texts: &'r mut Interner,
     datums: Vec<DatumVal<'de>>,
+    /// The columns of the last row, in the order its members came (rows from one server
+    /// list their columns in the same order): the first guess for the next row's.
+    last_order: Vec<usize>,
     failure: &'r mut Failure,
 }
 
@@ -925,6 +938,7 @@ impl<'de, 'r> TableReader<'de, 'r> {
             datums: (0..spec.columns.len())
                 .map(|_| DatumVal::default())
                 .collect(),
+            last_order: Vec::new(),
             failure,
         }
     }
@@ -1052,8 +1066,21 @@ impl<'de> Visitor<'de> for RowVisitor<'_, 'de, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let r = self.r;
         let spec = r.spec;
+        let mut position = 0;
         while let Some(Str(name)) = map.next_key::<Str<'de>>()? {
-            let Some(i) = spec.column(&name) else {
+            let guess = r
+                .last_order
+                .get(position)
+                .copied()
+                .filter(|&i| spec.columns[i].0 == *name);
+            let found = guess.or_else(|| {
+                let i = spec.column(&name)?;
+                r.last_order.truncate(position);
+                r.last_order.push(i);
+                Some(i)
+            });
+            position += 1;
+            let Some(i) = found else {
                 if name.starts_with('_') {
                     r.failure.error = Some(r.row_error(format!("unknown column {name}")));
                     return Err(fail("unknown column"));
@@ -1140,7 +1167,10 @@ impl<'de> Visitor<'de> for RowsSeed<'_, 'de, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(RowSeed { r: &mut *self.r })?.is_some() {}
+        while seq
+            .next_element_seed(RowSeed { r: &mut *self.r })?
+            .is_some()
+        {}
         Ok(())
     }
 
@@ -1392,7 +1422,10 @@ impl SbTables {
         let specs = table_specs()?;
         let mut sb = Self::default();
         let mut failure = Failure::default();
-        let mut de = serde_json::Deserializer::from_slice(text);
+        // JSON text is UTF-8: checked once here rather than string by string.
+        let text = std::str::from_utf8(text)
+            .map_err(|e| ChassisError::Reply(format!("invalid JSON: {e}")))?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let read = de
             .deserialize_any(ReplyVisitor {
                 specs: &specs,
@@ -1410,7 +1443,11 @@ impl SbTables {
     /// Reads rows of `table` as JSON objects of column name to OVSDB `<value>` (as a `select`
     /// returns them, with `_uuid`) into `self`; rows of other tables are ignored.  Equal match
     /// and action texts within one call are stored once.
-    pub(super) fn read_json_rows(&mut self, table: &str, rows: &[Value]) -> Result<(), ChassisError> {
+    pub(super) fn read_json_rows(
+        &mut self,
+        table: &str,
+        rows: &[Value],
+    ) -> Result<(), ChassisError> {
         let Some(index) = Self::TABLES.iter().position(|t| *t == table) else {
             return Ok(());
         };
@@ -1431,6 +1468,8 @@ impl SbTables {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use ovn_sb::model::AnyRow;
     use serde_json::json;
 
@@ -1450,8 +1489,10 @@ mod tests {
         vec![
             (
                 "Chassis",
-                vec![json!({"_uuid": uuid(U1), "name": "ch\"1\u{e9}", "hostname": "h",
-                            "other_config": ["map", [["a", "b"]]]})],
+                vec![
+                    json!({"_uuid": uuid(U1), "name": "ch\"1\u{e9}", "hostname": "h",
+                            "other_config": ["map", [["a", "b"]]]}),
+                ],
             ),
             (
                 "Datapath_Binding",
@@ -1480,12 +1521,17 @@ mod tests {
             ),
             (
                 "Port_Group",
-                vec![json!({"name": "1_pg", "ports": "only"}), json!({"name": "2_pg"})],
+                vec![
+                    json!({"name": "1_pg", "ports": "only"}),
+                    json!({"name": "2_pg"}),
+                ],
             ),
             (
                 "Multicast_Group",
-                vec![json!({"datapath": uuid(U1), "name": "_MC_flood", "tunnel_key": 32768,
-                            "ports": ["set", []]})],
+                vec![
+                    json!({"datapath": uuid(U1), "name": "_MC_flood", "tunnel_key": 32768,
+                            "ports": ["set", []]}),
+                ],
             ),
             (
                 "Logical_DP_Group",
@@ -1647,14 +1693,30 @@ mod tests {
         row_error("Logical_Flow", "match", json!(5));
         row_error("Logical_Flow", "match", json!(["uuid", U1]));
         row_error("Logical_Flow", "logical_datapath", json!("dp"));
-        row_error("Logical_Flow", "logical_datapath", json!(["uuid", "not-a-uuid"]));
+        row_error(
+            "Logical_Flow",
+            "logical_datapath",
+            json!(["uuid", "not-a-uuid"]),
+        );
         row_error("Logical_Flow", "logical_datapath", json!(["uuid", U1, U2]));
-        row_error("Logical_Flow", "logical_datapath", json!(["named-uuid", "x"]));
-        row_error("Logical_Flow", "logical_datapath", json!(["set", [uuid(U1), uuid(U2)]]));
+        row_error(
+            "Logical_Flow",
+            "logical_datapath",
+            json!(["named-uuid", "x"]),
+        );
+        row_error(
+            "Logical_Flow",
+            "logical_datapath",
+            json!(["set", [uuid(U1), uuid(U2)]]),
+        );
         row_error("Logical_Flow", "tags", json!(["set", []]));
         row_error("Logical_Flow", "tags", json!(["map", [["a"]]]));
         row_error("Logical_Flow", "tags", json!(["map", [["a", 1]]]));
-        let e = row_error("Logical_Flow", "tags", json!(["map", [["a", "b"], ["a", "c"]]]));
+        let e = row_error(
+            "Logical_Flow",
+            "tags",
+            json!(["map", [["a", "b"], ["a", "c"]]]),
+        );
         assert!(e.contains("duplicate"), "{e}");
         row_error("Logical_Flow", "tags", json!(["map", {"a": "b"}]));
         row_error("Logical_Flow", "tags", json!(["map", [], []]));
@@ -1665,7 +1727,11 @@ mod tests {
         let e = row_error("Address_Set", "addresses", json!(["set", ["a", "a"]]));
         assert!(e.contains("duplicate"), "{e}");
         row_error("Datapath_Binding", "tunnel_key", json!(0));
-        row_error("Port_Binding", "chassis", json!(["set", [uuid(U1), uuid(U2)]]));
+        row_error(
+            "Port_Binding",
+            "chassis",
+            json!(["set", [uuid(U1), uuid(U2)]]),
+        );
         row_error("Multicast_Group", "tunnel_key", json!(1));
     }
 
@@ -1677,8 +1743,11 @@ mod tests {
         assert!(matches!(&e, ChassisError::Row { table, .. } if table == "Chassis"));
         // An unknown `_` member is refused; other unknown members are ignored.
         assert!(sb.add_json_rows("Chassis", &[json!({"_x": 1})]).is_err());
-        sb.add_json_rows("Chassis", &[json!({"newer_column": {"any": [1]}, "name": "c"})])
-            .unwrap();
+        sb.add_json_rows(
+            "Chassis",
+            &[json!({"newer_column": {"any": [1]}, "name": "c"})],
+        )
+        .unwrap();
         assert_eq!(sb.chassis.last().map(|c| c.name.as_str()), Some("c"));
         // Other tables are ignored.
         sb.add_json_rows("Encap", &[json!(5)]).unwrap();
@@ -1705,7 +1774,9 @@ mod tests {
             let e = err(text);
             assert!(!e.to_string().is_empty(), "{text}");
         }
-        assert!(err("[{\"error\": \"boom\"}]").to_string().contains("Chassis"));
+        assert!(err("[{\"error\": \"boom\"}]")
+            .to_string()
+            .contains("Chassis"));
         assert!(err("[{\"rows\": [{\"name\": 5}]}]")
             .to_string()
             .contains("name"));
@@ -1734,8 +1805,13 @@ mod tests {
             };
             assert_eq!(parse_uuid(s), Some(c.uuid.uuid().as_u128()));
         }
-        for s in ["", "00000000-0000-0000-0000-0000000000a", "00000000+0000-0000-0000-0000000000a1",
-                  "0000000g-0000-0000-0000-0000000000a1", "{00000000-0000-0000-0000-0000000000a1}"] {
+        for s in [
+            "",
+            "00000000-0000-0000-0000-0000000000a",
+            "00000000+0000-0000-0000-0000000000a1",
+            "0000000g-0000-0000-0000-0000000000a1",
+            "{00000000-0000-0000-0000-0000000000a1}",
+        ] {
             assert_eq!(parse_uuid(s), None, "{s}");
         }
     }
