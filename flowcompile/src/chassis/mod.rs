@@ -329,7 +329,7 @@ impl Flows {
                 });
             }
             for &(_, _, start, end) in &lines {
-                out.write_all(text[start..end].as_bytes())?;
+                out.write_all(&text.as_bytes()[start..end])?;
                 out.write_all(b"\n")?;
             }
         }
