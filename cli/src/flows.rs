@@ -1,8 +1,11 @@
 //! `ovnkit flows`: the OpenFlow rules ovn-controller 23.03 would install in the logical tables
 //! of one chassis, compiled from the Southbound database.
 //!
-//! SB is read once with a single `transact` of `select`s over the ovsdb client's
-//! [`Connection`]; the compilation is [`flowcompile::chassis::compile_chassis_flows`].
+//! SB is read once with a single `transact` of `select`s (of the columns
+//! [`SbTables::kept_columns`]) over the ovsdb client's [`Connection`]; the reply's text is read
+//! straight into [`SbTables`] ([`SbTables::from_select_reply`]) and dropped. The compilation is
+//! [`flowcompile::chassis::compile_chassis_flows`]; the text goes out through a buffered
+//! writer, without being held whole ([`flowcompile::chassis::Flows::write_text`]).
 
 use std::io::{BufWriter, Write};
 use std::time::Duration;

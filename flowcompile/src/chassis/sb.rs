@@ -7,6 +7,10 @@
 //! [`compile_chassis_flows`](super::compile_chassis_flows) read: UUIDs as 128-bit integers,
 //! and the match and action texts of the logical flows shared (`Arc<str>`) between the rows
 //! that have the same text.
+//!
+//! Rows are read from JSON without the typed rows: from row objects
+//! ([`SbTables::add_json_rows`]) or from the text of a `select` reply
+//! ([`SbTables::from_select_reply`]), each value checked against the Southbound schema.
 
 use std::collections::HashSet;
 use std::fmt;
