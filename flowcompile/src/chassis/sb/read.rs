@@ -1662,7 +1662,9 @@ mod tests {
             "the model accepts {row}"
         );
         let mut sb = SbTables::default();
-        let e = sb.add_json_rows(table, std::slice::from_ref(&row)).unwrap_err();
+        let e = sb
+            .add_json_rows(table, std::slice::from_ref(&row))
+            .unwrap_err();
         let e2 = SbTables::from_select_reply(&reply(&[(table, vec![row])])).unwrap_err();
         for e in [&e, &e2] {
             match e {
