@@ -1,10 +1,13 @@
 //! `ovnkit flows`: the OpenFlow rules ovn-controller 23.03 would install in the logical tables
 //! of one chassis, compiled from the Southbound database.
 //!
-//! SB is read once with a single `transact` of `select`s over the ovsdb client's
-//! [`Connection`]; the compilation is [`flowcompile::chassis::compile_chassis_flows`].
+//! SB is read once with a single `transact` of `select`s (of the columns
+//! [`SbTables::kept_columns`]) over the ovsdb client's [`Connection`]; the reply's text is read
+//! straight into [`SbTables`] ([`SbTables::from_select_reply`]) and dropped. The compilation is
+//! [`flowcompile::chassis::compile_chassis_flows`]; the text goes out through a buffered
+//! writer, without being held whole ([`flowcompile::chassis::Flows::write_text`]).
 
-use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
 use std::time::Duration;
 
 use clap::Args;
@@ -42,35 +45,62 @@ pub(crate) fn run(args: &FlowsArgs) -> Result<(), String> {
     let sb = rt
         .block_on(read_sb(&args.ovnsb_db))
         .map_err(|e| e.to_string())?;
-    let mut view = ChassisView::new(&sb, &args.chassis).map_err(|e| e.to_string())?;
-    view.sample_collectors
-        .extend(args.sample_collector_sets.iter().copied());
-    let flows = compile_chassis_flows(&sb.logical_flows, &view);
-    print!("{}", render(&flows, args.hex));
+    drop(rt);
+    let flows = {
+        let mut view = ChassisView::new(&sb, &args.chassis).map_err(|e| e.to_string())?;
+        view.sample_collectors
+            .extend(args.sample_collector_sets.iter().copied());
+        compile_chassis_flows(&sb.logical_flows, &view)
+    };
+    drop(sb);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    write_flows(&flows, args.hex, &mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("writing the flows: {e}"))?;
+    drop(out);
     for e in &flows.errors {
         eprintln!("ovnkit: skipped {e}");
     }
     Ok(())
 }
 
-fn render(flows: &flowcompile::chassis::Flows, hex: bool) -> String {
+/// Writes the flows as text ([`flowcompile::chassis::Flows::write_text`]), or with `hex`
+/// each flow (in the order produced) followed by its flow_mod bytes in hex.
+fn write_flows(
+    flows: &flowcompile::chassis::Flows,
+    hex: bool,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     if !hex {
-        return flows.to_text();
+        return flows.write_text(out);
     }
-    let mut out = String::new();
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut line = Vec::new();
     for f in &flows.flows {
-        let _ = writeln!(out, "{f}");
+        writeln!(out, "{f}")?;
         match flow_mod(f, 0) {
             Ok(b) => {
-                let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                let _ = writeln!(out, "  {h}");
+                line.clear();
+                line.extend_from_slice(b"  ");
+                for x in b {
+                    line.push(DIGITS[usize::from(x >> 4)]);
+                    line.push(DIGITS[usize::from(x & 0xf)]);
+                }
+                line.push(b'\n');
+                out.write_all(&line)?;
             }
-            Err(e) => {
-                let _ = writeln!(out, "  ({e})");
-            }
+            Err(e) => writeln!(out, "  ({e})")?,
         }
     }
-    out
+    Ok(())
+}
+
+#[cfg(test)]
+fn render(flows: &flowcompile::chassis::Flows, hex: bool) -> String {
+    let mut out = Vec::new();
+    let _ = write_flows(flows, hex, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn read_sb(remotes: &str) -> Result<SbTables, ClientError> {
@@ -78,12 +108,16 @@ async fn read_sb(remotes: &str) -> Result<SbTables, ClientError> {
     for r in Remote::parse_list(remotes)? {
         match Connection::connect(&r, TIMEOUT, None).await {
             Ok(mut conn) => {
-                let mut params = vec![json!("OVN_Southbound")];
-                for t in SbTables::TABLES {
-                    params.push(json!({"op": "select", "table": t, "where": []}));
-                }
-                let reply = conn.call_ok("transact", params, TIMEOUT).await?;
-                return tables_from_reply(&reply);
+                let reply = conn
+                    .call_raw_ok("transact", select_params().into(), TIMEOUT)
+                    .await?;
+                // Parsed straight from the reply's text, which is dropped at once.
+                return SbTables::from_select_reply(reply.result()).map_err(|e| {
+                    ClientError::Malformed {
+                        what: "select reply".into(),
+                        detail: e.to_string(),
+                    }
+                });
             }
             Err(e) => last = e,
         }
@@ -91,24 +125,18 @@ async fn read_sb(remotes: &str) -> Result<SbTables, ClientError> {
     Err(last)
 }
 
-fn tables_from_reply(reply: &Value) -> Result<SbTables, ClientError> {
-    let bad = |detail: String| ClientError::Malformed {
-        what: "select reply".into(),
-        detail,
-    };
-    let results = reply.as_array().ok_or_else(|| bad("not an array".into()))?;
-    let mut sb = SbTables::default();
-    for (t, r) in SbTables::TABLES.iter().zip(results) {
-        if let Some(err) = r.get("error") {
-            return Err(bad(format!("{t}: {err}")));
-        }
-        let rows = r
-            .get("rows")
-            .and_then(Value::as_array)
-            .ok_or_else(|| bad(format!("{t}: no rows")))?;
-        sb.add_json_rows(t, rows).map_err(|e| bad(e.to_string()))?;
+/// The `transact` params: one `select` per table [`SbTables`] reads, of the columns it keeps.
+fn select_params() -> Vec<u8> {
+    let mut params = vec![json!("OVN_Southbound")];
+    for t in SbTables::TABLES {
+        params.push(json!({
+            "op": "select",
+            "table": t,
+            "where": [],
+            "columns": SbTables::kept_columns(t).unwrap_or_default(),
+        }));
     }
-    Ok(sb)
+    Value::Array(params).to_string().into_bytes()
 }
 
 #[cfg(test)]

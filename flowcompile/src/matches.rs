@@ -16,11 +16,11 @@
 
 use crate::fxhash::FxHashMap;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 use crate::error::{ErrorKind, ExprError};
 use crate::expr::{Cmp, CmpValue, Expr};
-use crate::lex::{cidr_len, format_hex, format_mac};
+use crate::lex::cidr_len;
 use crate::symtab::{OfField, SymbolKind, Symtab};
 
 /// Most flows one expression may produce.
@@ -411,8 +411,16 @@ impl PackedMatch {
 
     /// The match, unpacked.
     pub fn unpack(&self) -> Match {
+        let mut m = Match::default();
+        self.unpack_into(&mut m);
+        m
+    }
+
+    /// [`PackedMatch::unpack`] into `m`'s storage (its parts are replaced).
+    fn unpack_into(&self, m: &mut Match) {
         let b = self.as_bytes();
-        let mut parts = Vec::new();
+        let parts = &mut m.parts;
+        parts.clear();
         let mut i = 0;
         let byte = |i: usize| b.get(i).copied().unwrap_or(0);
         let read = |i: usize, n: usize| {
@@ -462,13 +470,21 @@ impl PackedMatch {
                 mask,
             });
         }
-        Match { parts }
     }
 }
 
 impl fmt::Display for PackedMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.unpack().fmt(f)
+    }
+}
+
+impl PackedMatch {
+    /// Appends the match as `ovs-ofctl` prints it (what `Display` gives), unpacking it into
+    /// `scratch` (kept between calls, to reuse its storage).
+    pub(crate) fn write_text(&self, out: &mut String, scratch: &mut Match) {
+        self.unpack_into(scratch);
+        scratch.write_text(out);
     }
 }
 
@@ -877,41 +893,140 @@ pub fn to_matches(
 
 // ---- Printing, in the order and syntax of OVS's match_format(). ----
 
-fn ipv4(v: u128) -> Ipv4Addr {
-    Ipv4Addr::from(v as u32)
-}
-
-fn fmt_u_masked(out: &mut Vec<String>, name: &str, m: Masked, width: u32) {
-    if m.mask == full(width) {
-        out.push(format!("{name}={}", format_hex(m.value)));
+/// Appends `v` in lowercase hex with a `0x` prefix, or `0` for zero (as [`crate::lex::format_hex`]).
+pub(crate) fn push_hex(out: &mut String, v: u128) {
+    if v == 0 {
+        out.push('0');
     } else {
-        out.push(format!(
-            "{name}={}/{}",
-            format_hex(m.value),
-            format_hex(m.mask)
-        ));
+        out.push_str("0x");
+        push_hex_digits(out, v, 1);
     }
 }
 
-fn fmt_eth(out: &mut Vec<String>, name: &str, m: Masked) {
-    if m.mask == full(48) {
-        out.push(format!("{name}={}", format_mac(m.value as u64)));
-    } else {
-        out.push(format!(
-            "{name}={}/{}",
-            format_mac(m.value as u64),
-            format_mac(m.mask as u64)
-        ));
+/// Appends `v` in lowercase hex digits, at least `min_digits` of them (zero-padded).
+pub(crate) fn push_hex_digits(out: &mut String, v: u128, min_digits: u32) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let n = ((128 - v.leading_zeros()).div_ceil(4)).clamp(min_digits.min(32), 32) as usize;
+    let mut buf = [0u8; 32];
+    let mut x = v;
+    for b in buf[..n].iter_mut().rev() {
+        *b = DIGITS[(x & 0xf) as usize];
+        x >>= 4;
+    }
+    push_ascii(out, &buf[..n]);
+}
+
+/// Appends ASCII bytes.
+fn push_ascii(out: &mut String, b: &[u8]) {
+    out.reserve(b.len());
+    for &c in b {
+        out.push(char::from(c));
     }
 }
 
-fn fmt_ip4(out: &mut Vec<String>, name: &str, m: Masked) {
+/// Appends `v` in decimal.
+pub(crate) fn push_dec(out: &mut String, v: u128) {
+    if v < 10 {
+        out.push(char::from(b'0' + v as u8));
+    } else if let Ok(v) = u64::try_from(v) {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut v = v;
+        while v > 0 {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        push_ascii(out, &buf[i..]);
+    } else {
+        use fmt::Write as _;
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// Appends the low 48 bits of `v` as an Ethernet address (as [`crate::lex::format_mac`]).
+pub(crate) fn push_mac(out: &mut String, v: u64) {
+    for i in (0..6).rev() {
+        push_hex_digits(out, u128::from((v >> (8 * i)) & 0xff), 2);
+        if i > 0 {
+            out.push(':');
+        }
+    }
+}
+
+/// Appends the low 32 bits of `v` as a dotted-quad IPv4 address.
+pub(crate) fn push_ipv4(out: &mut String, v: u128) {
+    let v = v as u32;
+    for i in (0..4).rev() {
+        push_dec(out, u128::from((v >> (8 * i)) & 0xff));
+        if i > 0 {
+            out.push('.');
+        }
+    }
+}
+
+fn push_ipv6(out: &mut String, v: u128) {
+    use fmt::Write as _;
+    if v >> 32 == 0 && v >> 16 != 0 {
+        let _ = write!(out, "::{}", std::net::Ipv4Addr::from(v as u32));
+    } else {
+        let _ = write!(out, "{}", Ipv6Addr::from(v));
+    }
+}
+
+/// The items of a match's text, separated by commas.
+struct Items<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl Items<'_> {
+    /// Starts an item: `name=`.
+    fn item(&mut self, name: &str) -> &mut String {
+        self.word(name);
+        self.out.push('=');
+        self.out
+    }
+
+    /// Starts an item that is a bare word.
+    fn word(&mut self, w: &str) -> &mut String {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push_str(w);
+        self.out
+    }
+}
+
+fn fmt_u_masked(out: &mut Items<'_>, name: &str, m: Masked, width: u32) {
+    let s = out.item(name);
+    push_hex(s, m.value);
+    if m.mask != full(width) {
+        s.push('/');
+        push_hex(s, m.mask);
+    }
+}
+
+fn fmt_eth(out: &mut Items<'_>, name: &str, m: Masked) {
+    let s = out.item(name);
+    push_mac(s, m.value as u64);
+    if m.mask != full(48) {
+        s.push('/');
+        push_mac(s, m.mask as u64);
+    }
+}
+
+fn fmt_ip4(out: &mut Items<'_>, name: &str, m: Masked) {
+    let s = out.item(name);
+    push_ipv4(s, m.value);
     if m.mask == full(32) {
-        out.push(format!("{name}={}", ipv4(m.value)));
     } else if let Some(n) = cidr_len(m.mask, 32) {
-        out.push(format!("{name}={}/{n}", ipv4(m.value)));
+        s.push('/');
+        push_dec(s, u128::from(n));
     } else {
-        out.push(format!("{name}={}/{}", ipv4(m.value), ipv4(m.mask)));
+        s.push('/');
+        push_ipv4(s, m.mask);
     }
 }
 
@@ -919,47 +1034,54 @@ fn fmt_ip4(out: &mut Vec<String>, name: &str, m: Masked) {
 /// except that an address whose first 96 bits are zero and whose next 16 are not is written
 /// `::a.b.c.d`.
 pub(crate) fn ipv6_text(v: u128) -> String {
-    if v >> 32 == 0 && v >> 16 != 0 {
-        format!("::{}", Ipv4Addr::from(v as u32))
-    } else {
-        Ipv6Addr::from(v).to_string()
-    }
-}
-
-fn fmt_ip6(out: &mut Vec<String>, name: &str, m: Masked) {
-    if m.mask == u128::MAX {
-        out.push(format!("{name}={}", ipv6_text(m.value)));
-    } else if let Some(n) = cidr_len(m.mask, 128) {
-        out.push(format!("{name}={}/{n}", ipv6_text(m.value)));
-    } else {
-        out.push(format!(
-            "{name}={}/{}",
-            ipv6_text(m.value),
-            ipv6_text(m.mask)
-        ));
-    }
-}
-
-fn fmt_be16(out: &mut Vec<String>, name: &str, m: Masked, width: u32) {
-    if m.mask == full(width) {
-        out.push(format!("{name}={}", m.value));
-    } else {
-        out.push(format!("{name}={:#x}/{:#x}", m.value, m.mask));
-    }
-}
-
-fn fmt_flags(out: &mut Vec<String>, name: &str, m: Masked, names: &[&str], width: u32) {
     let mut s = String::new();
+    push_ipv6(&mut s, v);
+    s
+}
+
+fn fmt_ip6(out: &mut Items<'_>, name: &str, m: Masked) {
+    let s = out.item(name);
+    push_ipv6(s, m.value);
+    if m.mask == u128::MAX {
+    } else if let Some(n) = cidr_len(m.mask, 128) {
+        s.push('/');
+        push_dec(s, u128::from(n));
+    } else {
+        s.push('/');
+        push_ipv6(s, m.mask);
+    }
+}
+
+/// `{:#x}`: `0x` and the hex digits, `0x0` for zero.
+fn push_alt_hex(out: &mut String, v: u128, width: u32) {
+    out.push_str("0x");
+    push_hex_digits(out, v, width.max(1));
+}
+
+fn fmt_be16(out: &mut Items<'_>, name: &str, m: Masked, width: u32) {
+    let s = out.item(name);
+    if m.mask == full(width) {
+        push_dec(s, m.value);
+    } else {
+        push_alt_hex(s, m.value, 1);
+        s.push('/');
+        push_alt_hex(s, m.mask, 1);
+    }
+}
+
+fn fmt_flags(out: &mut Items<'_>, name: &str, m: Masked, names: &[&str], width: u32) {
+    let s = out.item(name);
+    let start = s.len();
     if m.mask == full(width) {
         for (i, n) in names.iter().enumerate() {
             if (m.value >> i) & 1 == 1 {
-                if !s.is_empty() {
+                if s.len() > start {
                     s.push('|');
                 }
                 s.push_str(n);
             }
         }
-        if s.is_empty() {
+        if s.len() == start {
             s.push('0');
         }
     } else {
@@ -971,14 +1093,11 @@ fn fmt_flags(out: &mut Vec<String>, name: &str, m: Masked, names: &[&str], width
         }
         let other = m.mask & !full(names.len() as u32);
         if other != 0 {
-            s.push_str(&format!(
-                "{}/{}",
-                format_hex(m.value & other),
-                format_hex(other)
-            ));
+            push_hex(s, m.value & other);
+            s.push('/');
+            push_hex(s, other);
         }
     }
-    out.push(format!("{name}={s}"));
 }
 
 const CT_STATE_NAMES: [&str; 8] = ["new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat"];
@@ -986,23 +1105,51 @@ const TCP_FLAG_NAMES: [&str; 9] = ["fin", "syn", "rst", "psh", "ack", "urg", "ec
 
 impl fmt::Display for Match {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.write_text(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl Match {
+    /// Appends the match as `ovs-ofctl` prints it (what `Display` gives).
+    pub(crate) fn write_text(&self, s: &mut String) {
         use OfField as F;
-        let g = |field| self.get(field);
-        let mut out: Vec<String> = Vec::new();
+        // The fields present (by packed code) and the registers present: most lookups below
+        // are for fields a match does not have.
+        let mut present: u64 = 0;
+        let mut regs: u16 = 0;
+        for p in &self.parts {
+            present |= 1 << packed_code(p.field);
+            if let F::Reg(n) = p.field {
+                regs |= 1u16.checked_shl(u32::from(n)).unwrap_or(0);
+            }
+        }
+        let g = |field: OfField| {
+            if present & (1 << packed_code(field)) == 0 {
+                None
+            } else {
+                self.get(field)
+            }
+        };
+        let out = &mut Items {
+            out: s,
+            first: true,
+        };
         if let Some(m) = g(F::PktMark) {
-            fmt_u_masked(&mut out, "pkt_mark", m, 32);
+            fmt_u_masked(out, "pkt_mark", m, 32);
         }
         if let Some(m) = g(F::ConjId) {
-            out.push(format!("conj_id={}", m.value));
+            push_dec(out.item("conj_id"), m.value);
         }
         if let Some(m) = g(F::CtState) {
-            fmt_flags(&mut out, "ct_state", m, &CT_STATE_NAMES, 8);
+            fmt_flags(out, "ct_state", m, &CT_STATE_NAMES, 8);
         }
         if let Some(m) = g(F::CtMark) {
-            fmt_u_masked(&mut out, "ct_mark", m, 32);
+            fmt_u_masked(out, "ct_mark", m, 32);
         }
         if let Some(m) = g(F::CtLabel) {
-            fmt_u_masked(&mut out, "ct_label", m, 128);
+            fmt_u_masked(out, "ct_label", m, 128);
         }
 
         // Protocol shorthand.
@@ -1023,36 +1170,50 @@ impl fmt::Display for Match {
                 _ => (false, [""; 5]),
             };
             if v4 {
-                let proto = match nw_proto {
-                    Some(1) if t == 0x0800 => Some(1),
-                    Some(58) if t == 0x86dd => Some(1),
-                    Some(6) => Some(2),
-                    Some(17) => Some(3),
-                    Some(132) => Some(4),
-                    _ => Some(0),
+                let i = match nw_proto {
+                    Some(1) if t == 0x0800 => 1,
+                    Some(58) if t == 0x86dd => 1,
+                    Some(6) => 2,
+                    Some(17) => 3,
+                    Some(132) => 4,
+                    _ => 0,
                 };
-                if let Some(i) = proto {
-                    skip_proto = i != 0;
-                    out.push(names[i].into());
-                }
+                skip_proto = i != 0;
+                out.word(names[i]);
             } else {
                 match t {
-                    0x0806 => out.push("arp".into()),
-                    0x8035 => out.push("rarp".into()),
-                    0x8847 => out.push("mpls".into()),
-                    0x8848 => out.push("mplsm".into()),
+                    0x0806 => {
+                        out.word("arp");
+                    }
+                    0x8035 => {
+                        out.word("rarp");
+                    }
+                    0x8847 => {
+                        out.word("mpls");
+                    }
+                    0x8848 => {
+                        out.word("mplsm");
+                    }
                     _ => skip_type = false,
                 }
             }
         }
 
-        for n in 0..16u8 {
-            if let Some(m) = g(F::Reg(n)) {
-                fmt_u_masked(&mut out, &format!("reg{n}"), m, 32);
+        if regs != 0 {
+            const REG_NAMES: [&str; 16] = [
+                "reg0", "reg1", "reg2", "reg3", "reg4", "reg5", "reg6", "reg7", "reg8", "reg9",
+                "reg10", "reg11", "reg12", "reg13", "reg14", "reg15",
+            ];
+            for (n, name) in (0..16u8).zip(REG_NAMES) {
+                if regs & (1 << n) != 0 {
+                    if let Some(m) = self.get(F::Reg(n)) {
+                        fmt_u_masked(out, name, m, 32);
+                    }
+                }
             }
         }
         if let Some(m) = g(F::Metadata) {
-            fmt_u_masked(&mut out, "metadata", m, 64);
+            fmt_u_masked(out, "metadata", m, 64);
         }
         if let Some(m) = g(F::VlanTci) {
             let (v, mk) = (m.value as u16, m.mask as u16);
@@ -1065,43 +1226,48 @@ impl fmt::Display for Match {
                 && (vid_mask != 0 || pcp_mask != 0)
             {
                 if vid_mask != 0 {
-                    out.push(format!("dl_vlan={}", v & 0x0fff));
+                    push_dec(out.item("dl_vlan"), u128::from(v & 0x0fff));
                 }
                 if pcp_mask != 0 {
-                    out.push(format!("dl_vlan_pcp={}", v >> 13));
+                    push_dec(out.item("dl_vlan_pcp"), u128::from(v >> 13));
                 }
-            } else if mk == 0xffff {
-                out.push(format!("vlan_tci={v:#06x}"));
             } else {
-                out.push(format!("vlan_tci={v:#06x}/{mk:#06x}"));
+                let s = out.item("vlan_tci");
+                push_alt_hex(s, u128::from(v), 4);
+                if mk != 0xffff {
+                    s.push('/');
+                    push_alt_hex(s, u128::from(mk), 4);
+                }
             }
         }
         if let Some(m) = g(F::EthSrc) {
-            fmt_eth(&mut out, "dl_src", m);
+            fmt_eth(out, "dl_src", m);
         }
         if let Some(m) = g(F::EthDst) {
-            fmt_eth(&mut out, "dl_dst", m);
+            fmt_eth(out, "dl_dst", m);
         }
         if !skip_type {
             if let Some(m) = g(F::EthType) {
-                if m.mask == 0xffff {
-                    out.push(format!("dl_type={:#06x}", m.value));
-                } else {
-                    out.push(format!("dl_type={:#06x}/{:#06x}", m.value, m.mask));
+                let s = out.item("dl_type");
+                push_alt_hex(s, m.value, 4);
+                if m.mask != 0xffff {
+                    s.push('/');
+                    push_alt_hex(s, m.mask, 4);
                 }
             }
         }
         if let Some(m) = g(F::Ipv6Src) {
-            fmt_ip6(&mut out, "ipv6_src", m);
+            fmt_ip6(out, "ipv6_src", m);
         }
         if let Some(m) = g(F::Ipv6Dst) {
-            fmt_ip6(&mut out, "ipv6_dst", m);
+            fmt_ip6(out, "ipv6_dst", m);
         }
         if let Some(m) = g(F::Ipv6Label) {
-            if m.mask == full(20) {
-                out.push(format!("ipv6_label={:#07x}", m.value));
-            } else {
-                out.push(format!("ipv6_label={:#07x}/{:#07x}", m.value, m.mask));
+            let s = out.item("ipv6_label");
+            push_alt_hex(s, m.value, 5);
+            if m.mask != full(20) {
+                s.push('/');
+                push_alt_hex(s, m.mask, 5);
             }
         }
         for (field, name) in [
@@ -1111,35 +1277,36 @@ impl fmt::Display for Match {
             (F::ArpTpa, "arp_tpa"),
         ] {
             if let Some(m) = g(field) {
-                fmt_ip4(&mut out, name, m);
+                fmt_ip4(out, name, m);
             }
         }
         if !skip_proto {
             if let Some(m) = g(F::IpProto) {
-                out.push(format!("nw_proto={}", m.value));
+                push_dec(out.item("nw_proto"), m.value);
             }
         }
         if let Some(m) = g(F::ArpOp) {
-            out.push(format!("arp_op={}", m.value));
+            push_dec(out.item("arp_op"), m.value);
         }
         if let Some(m) = g(F::ArpSha) {
-            fmt_eth(&mut out, "arp_sha", m);
+            fmt_eth(out, "arp_sha", m);
         }
         if let Some(m) = g(F::ArpTha) {
-            fmt_eth(&mut out, "arp_tha", m);
+            fmt_eth(out, "arp_tha", m);
         }
         if let Some(m) = g(F::IpDscp) {
-            if m.mask == full(6) {
-                out.push(format!("nw_tos={}", m.value << 2));
-            } else {
-                out.push(format!("nw_tos={}/{}", m.value << 2, m.mask << 2));
+            let s = out.item("nw_tos");
+            push_dec(s, m.value << 2);
+            if m.mask != full(6) {
+                s.push('/');
+                push_dec(s, m.mask << 2);
             }
         }
         if let Some(m) = g(F::IpEcn) {
-            out.push(format!("nw_ecn={}", m.value));
+            push_dec(out.item("nw_ecn"), m.value);
         }
         if let Some(m) = g(F::IpTtl) {
-            out.push(format!("nw_ttl={}", m.value));
+            push_dec(out.item("nw_ttl"), m.value);
         }
         if let Some(m) = g(F::IpFrag) {
             let s = match (m.mask, m.value) {
@@ -1150,7 +1317,7 @@ impl fmt::Display for Match {
                 (2, 0) => "not_later",
                 _ => "later",
             };
-            out.push(format!("nw_frag={s}"));
+            out.item("nw_frag").push_str(s);
         }
         for (field, name) in [
             (F::Icmpv4Type, "icmp_type"),
@@ -1159,7 +1326,7 @@ impl fmt::Display for Match {
             (F::Icmpv6Code, "icmp_code"),
         ] {
             if let Some(m) = g(field) {
-                fmt_be16(&mut out, name, m, 8);
+                fmt_be16(out, name, m, 8);
             }
         }
         for (field, name) in [
@@ -1171,22 +1338,21 @@ impl fmt::Display for Match {
             (F::SctpDst, "tp_dst"),
         ] {
             if let Some(m) = g(field) {
-                fmt_be16(&mut out, name, m, 16);
+                fmt_be16(out, name, m, 16);
             }
         }
         if let Some(m) = g(F::NdTarget) {
-            fmt_ip6(&mut out, "nd_target", m);
+            fmt_ip6(out, "nd_target", m);
         }
         if let Some(m) = g(F::NdSll) {
-            fmt_eth(&mut out, "nd_sll", m);
+            fmt_eth(out, "nd_sll", m);
         }
         if let Some(m) = g(F::NdTll) {
-            fmt_eth(&mut out, "nd_tll", m);
+            fmt_eth(out, "nd_tll", m);
         }
         if let Some(m) = g(F::TcpFlags) {
-            fmt_flags(&mut out, "tcp_flags", m, &TCP_FLAG_NAMES, 12);
+            fmt_flags(out, "tcp_flags", m, &TCP_FLAG_NAMES, 12);
         }
-        f.write_str(&out.join(","))
     }
 }
 

@@ -490,7 +490,7 @@ impl fmt::Display for Subfield {
 }
 
 /// The `nat(...)` clause of a `ct` action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Nat {
     /// `src` or `dst` (none for bare `nat`).
     pub kind: Option<&'static str>,
@@ -526,7 +526,7 @@ impl fmt::Display for Nat {
 }
 
 /// One OpenFlow action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OfAction {
     /// `resubmit(,TABLE)`
@@ -643,12 +643,14 @@ pub fn format_field_value(field: OfField, value: u128, mask: u128) -> String {
 
 /// Formats bytes as `xx.xx.xx` (OVS's userdata and note syntax).
 pub fn hex_dots(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
             s.push('.');
         }
-        s.push_str(&format!("{b:02x}"));
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     s
 }

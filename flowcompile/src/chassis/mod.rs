@@ -56,7 +56,9 @@ use crate::condition::ChassisResident;
 use crate::conjuncts::ConjunctCache;
 use crate::fxhash::{FxHashMap, FxHasher};
 use crate::lex::IntConst;
-use crate::matches::{pack_exact_into, Conjunction, Matches, PackedMatch, PortLookup};
+use crate::matches::{
+    pack_exact_into, push_dec, push_hex, Conjunction, Match, Matches, PackedMatch, PortLookup,
+};
 use crate::symtab::{OfField, Symtab};
 
 pub use ofp::{flow_mod, FlowModError};
@@ -89,6 +91,9 @@ pub enum ChassisError {
         /// What was wrong.
         message: String,
     },
+    /// A `select` reply ([`SbTables::from_select_reply`]) is not shaped as RFC 7047 says.
+    #[error("{0}")]
+    Reply(String),
 }
 
 /// Why one logical flow produced no flows for a datapath.
@@ -161,17 +166,89 @@ pub struct OfFlow {
 impl fmt::Display for OfFlow {
     /// `ovs-ofctl -O OpenFlow15 dump-flows --no-stats` syntax, without the leading space.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::with_capacity(256);
+        self.write_text(&mut s, &mut TextScratch::default(), false);
+        f.write_str(&s)
+    }
+}
+
+impl OfFlow {
+    /// Appends the flow's text (what `Display` gives), with `scratch`'s storage, and with
+    /// `share_actions` the texts of shared action lists from (and into) `scratch`.
+    fn write_text<'a>(
+        &'a self,
+        out: &mut String,
+        scratch: &mut TextScratch<'a>,
+        share_actions: bool,
+    ) {
         if self.cookie != 0 {
-            write!(f, "cookie={:#x}, ", self.cookie)?;
+            out.push_str("cookie=");
+            push_hex(out, u128::from(self.cookie));
+            out.push_str(", ");
         }
         if self.table != 0 {
-            write!(f, "table={}, ", self.table)?;
+            out.push_str("table=");
+            push_dec(out, u128::from(self.table));
+            out.push_str(", ");
         }
-        write!(f, "priority={}", self.priority)?;
+        out.push_str("priority=");
+        push_dec(out, u128::from(self.priority));
         if !self.matches.is_catchall() {
-            write!(f, ",{}", self.matches)?;
+            out.push(',');
+            self.matches.write_text(out, &mut scratch.matches);
         }
-        write!(f, " actions={}", self.actions)
+        out.push_str(" actions=");
+        match &self.actions {
+            FlowActions::Conjunctions(c) => {
+                for (i, c) in c.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("conjunction(");
+                    push_dec(out, u128::from(c.id));
+                    out.push(',');
+                    push_dec(out, u128::from(c.clause) + 1);
+                    out.push('/');
+                    push_dec(out, u128::from(c.n_clauses));
+                    out.push(')');
+                }
+            }
+            FlowActions::Actions(a) if share_actions => scratch.actions.write(a, out),
+            FlowActions::Actions(a) => out.push_str(&format_of_actions(a)),
+        }
+    }
+}
+
+/// What printing flows reuses from one flow to the next.
+#[derive(Debug, Default)]
+struct TextScratch<'a> {
+    /// The match being printed, unpacked.
+    matches: Match,
+    actions: ActionTexts<'a>,
+}
+
+/// The texts of the action lists printed so far, by content: a chassis's flows have a few
+/// thousand different action lists, and each is printed once.
+#[derive(Debug, Default)]
+struct ActionTexts<'a> {
+    text: String,
+    /// A list → its text's range in `text`.
+    by_list: FxHashMap<&'a [OfAction], (usize, usize)>,
+}
+
+impl<'a> ActionTexts<'a> {
+    fn write(&mut self, a: &'a [OfAction], out: &mut String) {
+        let (start, end) = match self.by_list.get(a) {
+            Some(r) => *r,
+            None => {
+                let start = self.text.len();
+                self.text.push_str(&format_of_actions(a));
+                let r = (start, self.text.len());
+                self.by_list.insert(a, r);
+                r
+            }
+        };
+        out.push_str(&self.text[start..end]);
     }
 }
 
@@ -192,18 +269,75 @@ impl Flows {
     /// The rules as `ovs-ofctl dump-flows` prints them, sorted by table, then descending
     /// priority, then text.
     pub fn to_text(&self) -> String {
-        let mut v: Vec<(u8, std::cmp::Reverse<u16>, String)> = self
-            .flows
+        let mut out = Vec::new();
+        // Writing to a `Vec` cannot fail, and the text is ASCII.
+        let _ = self.write_text(&mut out);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// Writes [`Flows::to_text`] to `out`, without holding the whole text: the flows are
+    /// ordered by (table, descending priority), and only the flows of one (table, priority)
+    /// are printed at a time, to order them by their text.
+    pub fn write_text(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let flows = &self.flows;
+        // (table, descending priority) in the high 32 bits, the flow's index in the low ones.
+        let mut order: Vec<u64> = flows
             .iter()
-            .map(|f| (f.table, std::cmp::Reverse(f.priority), f.to_string()))
+            .enumerate()
+            .map(|(i, f)| {
+                let key = (u64::from(f.table) << 16) | u64::from(u16::MAX - f.priority);
+                (key << 32) | i as u64
+            })
             .collect();
-        v.sort();
-        let mut out = String::new();
-        for (_, _, s) in v {
-            out.push_str(&s);
-            out.push('\n');
+        order.sort_unstable();
+        let mut scratch = TextScratch::default();
+        let mut text = String::new();
+        // Per line: 16 bytes from where the group's lines start to differ, as two big-endian
+        // words (zero-padded), and the line's start and end in `text`.
+        let mut lines: Vec<(u64, u64, usize, usize)> = Vec::new();
+        for group in order.chunk_by(|a, b| a >> 32 == b >> 32) {
+            text.clear();
+            lines.clear();
+            for &i in group {
+                let start = text.len();
+                flows[(i & 0xffff_ffff) as usize].write_text(&mut text, &mut scratch, true);
+                lines.push((0, 0, start, text.len()));
+            }
+            if lines.len() > 1 {
+                let t = text.as_bytes();
+                let first = &t[lines[0].2..lines[0].3];
+                let common = lines.iter().fold(first.len(), |n, l| {
+                    let line = &t[l.2..l.3];
+                    n.min(first.iter().zip(line).take_while(|(a, b)| a == b).count())
+                });
+                for l in &mut lines {
+                    let b = &t[l.2 + common..l.3];
+                    let word = |from: usize| {
+                        let mut w = [0u8; 8];
+                        let from = from.min(b.len());
+                        let to = (from + 8).min(b.len());
+                        w[..to - from].copy_from_slice(&b[from..to]);
+                        u64::from_be_bytes(w)
+                    };
+                    (l.0, l.1) = (word(0), word(8));
+                }
+                // The words first, then the whole lines: the same order as comparing the
+                // lines alone (their first `common` bytes are equal, and a line has no NUL
+                // bytes, so the zeros that pad a short line keep it before the longer lines
+                // it begins).
+                lines.sort_unstable_by(|a, b| {
+                    (a.0, a.1)
+                        .cmp(&(b.0, b.1))
+                        .then_with(|| t[a.2..a.3].cmp(&t[b.2..b.3]))
+                });
+            }
+            for &(_, _, start, end) in &lines {
+                out.write_all(&text.as_bytes()[start..end])?;
+                out.write_all(b"\n")?;
+            }
         }
-        out
+        Ok(())
     }
 }
 

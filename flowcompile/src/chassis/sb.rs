@@ -7,6 +7,10 @@
 //! [`compile_chassis_flows`](super::compile_chassis_flows) read: UUIDs as 128-bit integers,
 //! and the match and action texts of the logical flows shared (`Arc<str>`) between the rows
 //! that have the same text.
+//!
+//! Rows are read from JSON without the typed rows: from row objects
+//! ([`SbTables::add_json_rows`]) or from the text of a `select` reply
+//! ([`SbTables::from_select_reply`]), each value checked against the Southbound schema.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -18,6 +22,8 @@ use serde_json::Value;
 
 use super::ChassisError;
 use crate::actions::Pipeline;
+
+mod read;
 use crate::fxhash::FxHasher;
 
 /// A row UUID as a 128-bit integer (`uuid::Uuid::as_u128`).
@@ -248,32 +254,10 @@ impl SbTables {
 
     /// Adds rows of `table` given as JSON objects of column name to OVSDB `<value>` (as a
     /// `select` returns them, with `_uuid`).  Rows of other tables are ignored.  Equal match
-    /// and action texts within one call are stored once.
+    /// and action texts within one call are stored once.  Each value is checked against the
+    /// Southbound schema; members that are not columns of the table are ignored.
     pub fn add_json_rows(&mut self, table: &str, rows: &[Value]) -> Result<(), ChassisError> {
-        if !Self::TABLES.contains(&table) {
-            return Ok(());
-        }
-        let schema = ovn_sb::model::schema().table(table);
-        let mut texts = Interner::default();
-        for json in rows {
-            // Keep only the columns the model knows (a newer server may have more).
-            let json = match (json, schema) {
-                (Value::Object(o), Some(ts)) => Value::Object(
-                    o.iter()
-                        .filter(|(k, _)| k.starts_with('_') || ts.column(k).is_some())
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                ),
-                _ => json.clone(),
-            };
-            let row = AnyRow::from_json(table, &json).map_err(|e| ChassisError::Row {
-                table: table.to_owned(),
-                message: e.to_string(),
-            })?;
-            self.add(row, &mut texts);
-        }
-        self.logical_flows.shrink_to_fit();
-        Ok(())
+        self.read_json_rows(table, rows)
     }
 
     /// Adds one typed row; rows of tables the view does not use are ignored.
