@@ -493,7 +493,9 @@ fn bench_ovnk_cluster_one_chassis() {
         + o.iter().filter(|l| r.binary_search(l).is_err()).count();
     eprintln!("flows differing from ovn-controller's (ids renamed): {differing}");
     // A (table, priority, match) that several logical flows produce with different actions
-    // is installed once, with the actions and cookie of whichever ovn-controller met first.
+    // is installed once. The compiler picks the winner as a full recompute does
+    // (`chassis::install_rank`); a choice that differs here would be history (a conflict
+    // that arose after the controller's last full recompute), so it is counted apart.
     let key = |l: &String| {
         let l = l.split_once(", table=").map_or(l.as_str(), |x| x.1);
         l.split_once(" actions=").map_or(l, |x| x.0).to_owned()
