@@ -484,6 +484,31 @@ impl<'de> DatumVal<'de> {
     }
 }
 
+/// The `visit_*` methods of a visitor for the scalar JSON types (string, numbers, boolean,
+/// null), none of which the visitor reads: each returns the error its method `$err` records.
+macro_rules! reject_scalars {
+    ($err:ident) => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+            Err(self.$err())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            Err(self.$err())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            Err(self.$err())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            Err(self.$err())
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            Err(self.$err())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            Err(self.$err())
+        }
+    };
+}
+
 // ---- Errors out of serde. ----
 
 /// The error of a read, kept beside serde's (which only carries text).
@@ -1127,29 +1152,7 @@ impl<'de> Visitor<'de> for RowVisitor<'_, 'de, '_> {
         Err(self.not_object())
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Err(self.not_object())
-    }
+    reject_scalars!(not_object);
 }
 
 impl RowVisitor<'_, '_, '_> {
@@ -1191,29 +1194,7 @@ impl<'de> Visitor<'de> for RowsSeed<'_, 'de, '_> {
         Err(self.no_rows())
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(self.no_rows())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.no_rows())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.no_rows())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.no_rows())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.no_rows())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Err(self.no_rows())
-    }
+    reject_scalars!(no_rows);
 }
 
 impl RowsSeed<'_, '_, '_> {
@@ -1315,29 +1296,7 @@ impl<'de> Visitor<'de> for ResultSeed<'_> {
         Err(self.not_object())
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.not_object())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Err(self.not_object())
-    }
+    reject_scalars!(not_object);
 }
 
 /// The whole `result` array.
@@ -1375,29 +1334,7 @@ impl<'de> Visitor<'de> for ReplyVisitor<'_> {
         Err(self.not_array())
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(self.not_array())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.not_array())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.not_array())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.not_array())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.not_array())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Err(self.not_array())
-    }
+    reject_scalars!(not_array);
 }
 
 impl ReplyVisitor<'_> {
