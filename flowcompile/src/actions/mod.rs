@@ -140,15 +140,14 @@ pub fn parse_actions(input: &str, ctx: &ParseContext<'_>) -> Result<Actions, Exp
     parse::Parser::new(input, ctx, (&t.0, &t.1, &t.2)).parse_all()
 }
 
-/// Encodes parsed actions as OpenFlow actions for a flow at `pos`.
-pub fn encode_actions(
-    actions: &Actions,
-    symtab: &Symtab,
+/// An encoder for a flow at `pos`, with the option tables.
+fn encoder<'a>(
+    symtab: &'a Symtab,
     pos: FlowPosition,
-    ctx: &mut dyn EncodeContext,
-) -> Result<Vec<OfAction>, EncodeError> {
+    ctx: &'a mut dyn EncodeContext,
+) -> encode::Encoder<'a> {
     let t = option_tables();
-    let mut e = encode::Encoder {
+    encode::Encoder {
         symtab,
         pos,
         ctx,
@@ -156,7 +155,17 @@ pub fn encode_actions(
         dhcpv6: &t.1,
         nd_ra: &t.2,
         depth: 0,
-    };
+    }
+}
+
+/// Encodes parsed actions as OpenFlow actions for a flow at `pos`.
+pub fn encode_actions(
+    actions: &Actions,
+    symtab: &Symtab,
+    pos: FlowPosition,
+    ctx: &mut dyn EncodeContext,
+) -> Result<Vec<OfAction>, EncodeError> {
+    let mut e = encoder(symtab, pos, ctx);
     // Most actions encode to one or two OpenFlow actions: room for them at once.
     let mut out = Vec::with_capacity(2 * actions.actions.len() + 2);
     e.encode_list(&actions.actions, &mut out)?;
@@ -172,16 +181,7 @@ pub(crate) fn encode_actions_marked(
     ctx: &mut dyn EncodeContext,
     starts: &mut Vec<usize>,
 ) -> Result<Vec<OfAction>, EncodeError> {
-    let t = option_tables();
-    let mut e = encode::Encoder {
-        symtab,
-        pos,
-        ctx,
-        dhcpv4: &t.0,
-        dhcpv6: &t.1,
-        nd_ra: &t.2,
-        depth: 0,
-    };
+    let mut e = encoder(symtab, pos, ctx);
     let mut out = Vec::with_capacity(2 * actions.actions.len() + 2);
     starts.clear();
     for a in &actions.actions {

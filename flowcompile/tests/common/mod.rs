@@ -12,7 +12,8 @@ use std::sync::Mutex;
 
 use flowcompile::actions::Pipeline;
 use flowcompile::chassis::{
-    compile_chassis_flows, flow_mod, rows_from_table_json, ChassisView, RowId, SbTables,
+    compile_chassis_flows, flow_mod, rows_from_table_json, ChassisView, LogicalFlowRow, RowId,
+    SbTables,
 };
 
 /// One real stack at a time: the machine is shared.
@@ -262,6 +263,21 @@ pub fn recompute_from_env() -> bool {
 /// Compares, per logical flow, the real ovn-controller's flows on `stack` (chassis `ch1`, in
 /// sync: call `wait_hv` first) with ours compiled from the stack's SB.  With
 /// `PARITY_RECOMPUTE` set, ovn-controller recomputes first ([`recompute`]).
+/// A logical flow's (datapath, group, pipeline, table, priority, match): flows sharing it give
+/// the same OpenFlow matches.
+type SameMatch<'a> = (Option<RowId>, Option<RowId>, Pipeline, i64, i64, &'a str);
+
+fn same_key(lf: &LogicalFlowRow) -> SameMatch<'_> {
+    (
+        lf.logical_datapath,
+        lf.logical_dp_group,
+        lf.pipeline,
+        lf.table_id,
+        lf.priority,
+        &lf.match_,
+    )
+}
+
 pub fn compare(name: &str, stack: &testkit::Stack) -> Outcome {
     compare_with(name, stack, recompute_from_env())
 }
@@ -320,18 +336,10 @@ pub fn compare_with(name: &str, stack: &testkit::Stack, recompute_first: bool) -
     let mut cookies_seen = BTreeSet::new();
     // Logical flows by what ovn-controller installs them under (several with different
     // actions conflict: one of them wins).
-    type SameMatch<'a> = (Option<RowId>, Option<RowId>, Pipeline, i64, i64, &'a str);
     let mut same_match: HashMap<SameMatch<'_>, Vec<u32>> = HashMap::new();
     let mut same_match_actions: HashMap<SameMatch<'_>, BTreeSet<&str>> = HashMap::new();
     for lf in &sb.logical_flows {
-        let k = (
-            lf.logical_datapath,
-            lf.logical_dp_group,
-            lf.pipeline,
-            lf.table_id,
-            lf.priority,
-            &*lf.match_,
-        );
+        let k = same_key(lf);
         same_match_actions
             .entry(k)
             .or_default()
@@ -355,14 +363,7 @@ pub fn compare_with(name: &str, stack: &testkit::Stack, recompute_first: bool) -
             continue;
         }
         total += 1;
-        let key = (
-            lf.logical_datapath,
-            lf.logical_dp_group,
-            lf.pipeline,
-            lf.table_id,
-            lf.priority,
-            &*lf.match_,
-        );
+        let key = same_key(lf);
         if same_match_actions[&key].len() > 1 {
             conflicting += 1;
         }
