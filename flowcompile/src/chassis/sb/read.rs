@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use ovsdb::AtomicType as Atomic;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -60,38 +61,6 @@ pub(super) const KEPT_COLUMNS: [&[&str]; 12] = [
 ];
 
 // ---- Column types, from the schema. ----
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Atomic {
-    Integer,
-    Real,
-    Boolean,
-    String,
-    Uuid,
-}
-
-impl Atomic {
-    fn from_name(s: &str) -> Option<Self> {
-        Some(match s {
-            "integer" => Self::Integer,
-            "real" => Self::Real,
-            "boolean" => Self::Boolean,
-            "string" => Self::String,
-            "uuid" => Self::Uuid,
-            _ => return None,
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Integer => "integer",
-            Self::Real => "real",
-            Self::Boolean => "boolean",
-            Self::String => "string",
-            Self::Uuid => "uuid",
-        }
-    }
-}
 
 /// An atomic type and its constraints.
 #[derive(Debug, Clone)]
