@@ -8,6 +8,10 @@ use ovsdb::server::net::{self, NetOptions, Remote};
 use ovsdb::server::unixctl::Unixctl;
 use ovsdb::server::{FileStorage, Server, ServerConfig, StorageOptions};
 
+/// `--busy-poll-us`'s default: [`net::DEFAULT_BUSY_POLL`].
+#[allow(clippy::cast_possible_truncation)]
+const DEFAULT_BUSY_POLL_US: u64 = net::DEFAULT_BUSY_POLL.as_micros() as u64;
+
 /// Arguments of `ovnkit ovsdb-server`.
 #[derive(Debug, Args)]
 pub(crate) struct OvsdbServerArgs {
@@ -35,15 +39,16 @@ pub(crate) struct OvsdbServerArgs {
     /// ovsdb-server 3.1).
     #[arg(long, default_value_t = 100)]
     txn_history: usize,
-    /// Busy-poll for up to this many microseconds after the latest request or reply while
-    /// requests come back to back, instead of sleeping (0: never, the default). It trades
-    /// CPU for the latency of waking an idle CPU; 100 suits a client's turn-around on an idle
-    /// machine (with one client, single-row inserts went from 1.6x to 3.0x the throughput of
-    /// ovsdb-server 3.1 in BENCHMARKS.md's quiet run).
+    /// Busy-poll budget: after serving a request that came back to back (within this many
+    /// microseconds of the previous one's reply), keep checking the sockets for up to this long
+    /// instead of sleeping, yielding the CPU to any other thread that wants it. Adaptive: an idle
+    /// server never spins, a client that pauses longer turns it off, and so does a CPU wanted
+    /// by other threads (for 10 ms to 1 s). It saves the wake-up of an idle CPU per request
+    /// (tens of microseconds on a virtual machine). 0 turns it off.
     #[arg(
         long = "busy-poll-us",
         value_name = "MICROSECONDS",
-        default_value_t = 0
+        default_value_t = DEFAULT_BUSY_POLL_US
     )]
     busy_poll_us: u64,
     /// Database files (created with `ovsdb-tool create` or `ovnkit ovsdb-tool create`).

@@ -103,10 +103,13 @@ struct Symbols<'a> {
 /// The short strings of a transaction's string atoms, each kept once and shared by every row
 /// that has it: northd's logical flows repeat a few dozen `external_ids` keys and values,
 /// pipelines and actions hundreds of thousands of times, and a new allocation for each (and
-/// its release with the row) cost more than finding it here.
+/// its release with the row) cost more than finding it here. A small transaction does not
+/// pay for the set: its first [`Strings::UNSHARED`] short strings are not looked up.
 #[derive(Debug, Default)]
 struct Strings {
     set: HashSet<Arc<str>, FastState>,
+    /// Short strings seen so far, up to [`Strings::UNSHARED`].
+    seen: usize,
 }
 
 impl Strings {
@@ -115,9 +118,17 @@ impl Strings {
     /// Distinct strings kept at most (unique short strings, such as port names, stop being
     /// added once the set is this big).
     const MAX_STRINGS: usize = 1 << 16;
+    /// Short strings taken as they are before the set is used: a single-row insert has a few,
+    /// and building a hash set from empty for them cost about 1,000 of its 32,000 instructions
+    /// (whole server), while sharing them saves nothing.
+    const UNSHARED: usize = 16;
 
     fn get(&mut self, s: &str) -> Arc<str> {
         if s.len() > Self::MAX_LEN {
+            return s.into();
+        }
+        if self.seen < Self::UNSHARED {
+            self.seen += 1;
             return s.into();
         }
         if let Some(a) = self.set.get(s) {

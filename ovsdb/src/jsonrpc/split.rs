@@ -39,6 +39,17 @@ fn is_json_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// The bytes that matter to [`JsonSplitter`] outside strings: `"` and the brackets.
+static STRUCTURAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
+
 /// The position of the first `"` or `\\` in `b` at or after `i`, or `b.len()`. Eight bytes
 /// are checked at once (most of a northd transaction's bytes are inside strings).
 #[inline]
@@ -190,30 +201,41 @@ impl JsonSplitter {
         let end = buf.len().min(limit);
         let bytes = &buf[..end];
         // The scan state lives in locals (written back below) so that the loop keeps it in
-        // registers; inside a string, bytes other than `\\` and `"` are skipped in a tight loop.
+        // registers. A string is skipped to its end at once (eight bytes at a time), and outside
+        // strings the bytes that do not matter (names' separators, numbers, literals) in a
+        // tight loop over a table.
         let (mut depth, mut in_string, mut escaped) = (self.depth, self.in_string, self.escaped);
         let max_depth = self.limits.max_depth;
         let mut i = self.scanned;
         let mut complete = None;
-        while i < end {
+        'scan: loop {
             if in_string {
-                if escaped {
-                    escaped = false;
-                    i += 1;
-                    continue;
-                }
-                i = find_quote_or_backslash(bytes, i);
-                if i < end {
-                    if bytes[i] == b'\\' {
-                        escaped = true;
-                    } else {
-                        in_string = false;
+                loop {
+                    if escaped {
+                        if i >= end {
+                            break 'scan;
+                        }
+                        escaped = false;
+                        i += 1;
                     }
+                    i = find_quote_or_backslash(bytes, i);
+                    let Some(&c) = bytes.get(i) else {
+                        break 'scan;
+                    };
                     i += 1;
+                    if c == b'"' {
+                        in_string = false;
+                        break;
+                    }
+                    escaped = true;
                 }
-                continue;
             }
-            let b = bytes[i];
+            while bytes.get(i).is_some_and(|&b| !STRUCTURAL[usize::from(b)]) {
+                i += 1;
+            }
+            let Some(&b) = bytes.get(i) else {
+                break;
+            };
             i += 1;
             match b {
                 b'"' => in_string = true,
@@ -226,16 +248,15 @@ impl JsonSplitter {
                         });
                     }
                 }
-                b'}' | b']' => {
-                    // depth >= 1 here: the value starts with an opening bracket and ends when the
-                    // depth returns to zero.
+                _ => {
+                    // A closing bracket; depth >= 1 here: the value starts with an opening
+                    // bracket and ends when the depth returns to zero.
                     depth = depth.saturating_sub(1);
                     if depth == 0 {
                         complete = Some(i);
                         break;
                     }
                 }
-                _ => {}
             }
         }
         (self.depth, self.in_string, self.escaped) = (depth, in_string, escaped);
@@ -404,5 +425,111 @@ mod tests {
             split_all(deeper.as_bytes(), max),
             Err(JsonRpcError::TooDeep { .. })
         ));
+    }
+
+    /// The frames (or the error kind) a byte-at-a-time reading of `data` gives: the boundaries
+    /// the splitter must find, fed in pieces of any size.
+    fn reference_frames(data: &[u8], max_depth: usize) -> Result<Vec<Vec<u8>>, &'static str> {
+        let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, None);
+        let mut out = Vec::new();
+        for (i, &b) in data.iter().enumerate() {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            if start.is_none() {
+                match b {
+                    b' ' | b'\t' | b'\n' | b'\r' => continue,
+                    b'{' | b'[' => start = Some(i),
+                    _ => return Err("unexpected byte"),
+                }
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > max_depth {
+                        return Err("too deep");
+                    }
+                }
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        out.extend(start.take().map(|s| data[s..=i].to_vec()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Random streams over the bytes that matter (brackets, quotes, backslashes) and others,
+    /// fed in random pieces: the same frames and errors as the byte-at-a-time reference.
+    #[test]
+    fn random_streams_split_like_the_reference() {
+        let alphabet = b"{}[]\"\\\\ab ,:0123456789xyz";
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let limits = Limits {
+            max_message_size: 1 << 20,
+            max_depth: 6,
+        };
+        for _ in 0..3000 {
+            // A value starts the stream; the rest is random, often with long plain runs.
+            let len = (next() % 120) as usize;
+            let mut data = vec![b'{'];
+            for _ in 0..len {
+                let r = next();
+                if r % 4 == 0 {
+                    data.extend(std::iter::repeat_n(b'q', (r >> 8) as usize % 20));
+                } else {
+                    data.push(alphabet[(r >> 8) as usize % alphabet.len()]);
+                }
+            }
+            let want = reference_frames(&data, limits.max_depth);
+            let mut s = JsonSplitter::new(limits);
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            let mut err = None;
+            let mut pos = 0;
+            'feed: while pos < data.len() {
+                let n = 1 + (next() % 24) as usize;
+                let piece = &data[pos..(pos + n).min(data.len())];
+                pos += piece.len();
+                buf.extend_from_slice(piece);
+                loop {
+                    match s.next_frame(&mut buf) {
+                        Ok(Some(f)) => got.push(f.to_vec()),
+                        Ok(None) => break,
+                        Err(JsonRpcError::TooDeep { .. }) => {
+                            err = Some("too deep");
+                            break 'feed;
+                        }
+                        Err(JsonRpcError::UnexpectedByte { .. }) => {
+                            err = Some("unexpected byte");
+                            break 'feed;
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            match (want, err) {
+                (Ok(w), None) => assert_eq!(got, w, "{}", String::from_utf8_lossy(&data)),
+                (Err(w), Some(e)) => assert_eq!(w, e, "{}", String::from_utf8_lossy(&data)),
+                (w, e) => panic!("{w:?} vs {e:?}: {}", String::from_utf8_lossy(&data)),
+            }
+        }
     }
 }

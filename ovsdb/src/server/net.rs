@@ -13,8 +13,8 @@
 //! task drives [`Server::handle_timeout`] (`wait` timeouts and inactivity probes: TCP sessions are
 //! probed with `echo` every [`NetOptions::tcp_probe`], Unix sessions by default not at all, as in
 //! ovsdb-server); it sleeps until the earliest deadline, and without a timeout while there is
-//! none. A bounded busy-poll ([`NetOptions::busy_poll`]) spares back-to-back clients
-//! the server's sleep and wake-up per request.
+//! none. An adaptive, bounded busy-poll ([`NetOptions::busy_poll`], on by default) spares
+//! back-to-back clients the server's sleep and wake-up per request; an idle server never spins.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -112,9 +112,11 @@ pub struct NetOptions {
     pub tcp_probe: Option<Duration>,
     /// Inactivity probe on Unix connections (ovsdb-server: none).
     pub unix_probe: Option<Duration>,
-    /// Bounded busy-poll: while requests come this fast, the runtime checks the sockets
-    /// without sleeping when it runs out of work, for up to this long after its latest
-    /// activity; `None` (the default) never does (see [`serve`]).
+    /// Adaptive busy-poll budget: while requests come this fast, the runtime checks the
+    /// sockets without sleeping when it runs out of work, for up to this long after its latest
+    /// activity, yielding the CPU to any other runnable thread at each turn; it stops after a
+    /// request that came later or when other threads want the CPU (see [`serve`]). An idle
+    /// server never spins. Default [`DEFAULT_BUSY_POLL`]; `None` never spins.
     pub busy_poll: Option<Duration>,
 }
 
@@ -124,62 +126,146 @@ impl Default for NetOptions {
             limits: Limits::default(),
             tcp_probe: Some(crate::jsonrpc::echo::DEFAULT_PROBE_INTERVAL),
             unix_probe: None,
-            busy_poll: None,
+            busy_poll: Some(DEFAULT_BUSY_POLL),
         }
     }
 }
 
-/// A budget for [`NetOptions::busy_poll`] that covers a client's turn-around on an idle
-/// machine (its wake-up, its own work, its next request).
-pub const SUGGESTED_BUSY_POLL: Duration = Duration::from_micros(100);
+/// The default [`NetOptions::busy_poll`] budget: it covers a client's turn-around on an idle
+/// machine (the reply's delivery, the client's wake-up and work, its next request: 20-40 µs
+/// measured with the benchmark's driver).
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(50);
 
-/// The busy-poll state shared by the connections and the spinning task.
+/// A yield of the spinning thread that took longer than this ran another thread: the CPU is
+/// wanted, so spinning backs off.
+const CONTENDED_YIELD_NS: u64 = 25_000;
+
+/// The first back-off after a contended yield; each further contended spin doubles it, up to
+/// [`MAX_BACKOFF_NS`]; a spin that catches a request without contention resets it.
+const MIN_BACKOFF_NS: u64 = 10_000_000;
+
+/// The longest back-off.
+const MAX_BACKOFF_NS: u64 = 1_000_000_000;
+
+/// The adaptive busy-poll's state, shared by the connections and the spinning task.
 ///
-/// When a request arrives within the budget after the server's previous activity (a request
-/// handled or output written), the next request will likely come as fast: instead of sleeping
-/// in the kernel until it arrives (a wake-up of an idle CPU costs tens of microseconds on a
-/// virtual machine), the runtime keeps checking its sockets without blocking, until the budget
-/// has passed since the latest activity. A request that comes later than that turns spinning
-/// off until requests come fast again, so an idle or slow peer costs at most one budget of
-/// spinning per request.
+/// Spinning starts only when a request was just handled and it came within the budget after
+/// the server's previous activity (a request handled or output written): the next request will
+/// likely come as fast, and instead of sleeping in the kernel until it arrives (a wake-up of an
+/// idle CPU costs tens of microseconds on a virtual machine), the runtime keeps checking its
+/// sockets without blocking, until the budget has passed since the latest activity. It stops
+/// being worth it, and spinning stops until requests come fast again, when:
+///
+/// - a request comes later than the budget (a miss: an idle, slow or thinking client costs at
+///   most one budget of spinning, and none at all while its requests keep coming slowly);
+/// - a yield of the CPU inside the spin (each turn gives it to any other runnable thread) ran
+///   another thread for longer than [`CONTENDED_YIELD_NS`]: the CPU is wanted by others, and
+///   sleeping (woken ahead of them when the request comes) serves better than spinning. No spin
+///   starts for a back-off time then (see [`MIN_BACKOFF_NS`]).
+///
+/// Times are nanoseconds since `base`; every decision takes the time as an argument.
 struct Spin {
     budget_ns: u64,
     base: Instant,
-    /// The latest activity, in nanoseconds since `base`.
+    /// The latest activity.
     last: AtomicU64,
     /// Whether the latest request came within the budget after the activity before it.
     fast: AtomicBool,
     /// Whether the task spins (else it waits for `wake`).
     spinning: AtomicBool,
+    /// No spin starts before this time.
+    backoff_until: AtomicU64,
+    /// The next back-off's length.
+    backoff_ns: AtomicU64,
     wake: Notify,
 }
 
 impl Spin {
-    fn ns(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// Requests were handled at `now`.
-    fn on_input(&self, now: Instant) {
-        let now = self.ns(now);
-        let before = self.last.swap(now, Ordering::Relaxed);
-        let fast = now.saturating_sub(before) <= self.budget_ns;
-        self.fast.store(fast, Ordering::Relaxed);
-        if fast && !self.spinning.load(Ordering::Relaxed) {
-            self.wake.notify_one();
+    fn new(budget: Duration) -> Self {
+        Self {
+            budget_ns: u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX),
+            base: Instant::now(),
+            last: AtomicU64::new(0),
+            fast: AtomicBool::new(false),
+            spinning: AtomicBool::new(false),
+            backoff_until: AtomicU64::new(0),
+            backoff_ns: AtomicU64::new(MIN_BACKOFF_NS),
+            wake: Notify::new(),
         }
     }
 
-    /// Output was written at `now`.
-    fn on_output(&self, now: Instant) {
-        self.last.store(self.ns(now), Ordering::Relaxed);
+    fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Whether to keep spinning.
-    fn keep_on(&self) -> bool {
+    /// Requests were handled at `now`; returns whether the spinning task must be woken.
+    fn on_input(&self, now: u64) -> bool {
+        let before = self.last.swap(now, Ordering::Relaxed);
+        let fast = now.saturating_sub(before) <= self.budget_ns
+            && now >= self.backoff_until.load(Ordering::Relaxed);
+        self.fast.store(fast, Ordering::Relaxed);
+        let spinning = self.spinning.load(Ordering::Relaxed);
+        if fast && spinning {
+            // The spin caught this request: it pays.
+            self.backoff_ns.store(MIN_BACKOFF_NS, Ordering::Relaxed);
+        }
+        fast && !spinning
+    }
+
+    /// Output was written at `now`.
+    fn on_output(&self, now: u64) {
+        self.last.store(now, Ordering::Relaxed);
+    }
+
+    /// Whether to keep spinning at `now`.
+    fn keep_on(&self, now: u64) -> bool {
         let last = self.last.load(Ordering::Relaxed);
-        self.fast.load(Ordering::Relaxed)
-            && self.ns(Instant::now()).saturating_sub(last) <= self.budget_ns
+        self.fast.load(Ordering::Relaxed) && now.saturating_sub(last) <= self.budget_ns
+    }
+
+    /// A yield of the CPU inside the spin, which returned at `now`, took `took_ns`: if another
+    /// thread ran meanwhile, spinning stops and backs off.
+    fn after_yield(&self, now: u64, took_ns: u64) {
+        if took_ns <= CONTENDED_YIELD_NS {
+            return;
+        }
+        self.fast.store(false, Ordering::Relaxed);
+        let backoff = self.backoff_ns.load(Ordering::Relaxed);
+        self.backoff_until
+            .store(now.saturating_add(backoff), Ordering::Relaxed);
+        self.backoff_ns
+            .store((backoff * 2).min(MAX_BACKOFF_NS), Ordering::Relaxed);
+    }
+
+    /// The spinning task: waits until a fast request wakes it, then spins while it pays.
+    async fn run(&self, shutdown: &mut watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                () = self.wake.notified() => {}
+                _ = shutdown.changed() => return,
+            }
+            self.spinning.store(true, Ordering::Relaxed);
+            loop {
+                // Deferred: the runtime polls the sockets without blocking (and runs the tasks
+                // that input made ready) before it polls this task again.
+                tokio::task::yield_now().await;
+                if self.keep_on(self.now()) {
+                    // Any other runnable thread on this CPU (a client, a build thread) runs
+                    // now; with none, this returns at once.
+                    let t = self.now();
+                    std::thread::yield_now();
+                    let now = self.now();
+                    self.after_yield(now, now.saturating_sub(t));
+                    continue;
+                }
+                self.spinning.store(false, Ordering::Relaxed);
+                // A request handled just before the flag fell did not wake this task.
+                if !self.keep_on(self.now()) || *shutdown.borrow() {
+                    break;
+                }
+                self.spinning.store(true, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -293,26 +379,21 @@ impl Running {
 
 /// Binds every remote and starts serving `server` on them in the current tokio runtime.
 ///
-/// With [`NetOptions::busy_poll`], one more task keeps the runtime checking its sockets
-/// without sleeping while requests come back to back: it yields to the runtime (which then
-/// polls for I/O with a zero timeout instead of sleeping), until requests stop coming within
-/// the budget. It does not call `sched_yield`: under CPU contention a server that yields its
-/// CPU waits for other processes' whole time slices when its request arrives (measured: 0.5-2k
-/// transactions per second instead of 20-30k with one client), while a sleeping one is woken
-/// ahead of them.
+/// With [`NetOptions::busy_poll`] (the default), one more task keeps the runtime checking its
+/// sockets without sleeping while requests come back to back: it yields to the runtime (which
+/// then polls for I/O with a zero timeout instead of sleeping) and the CPU to other threads
+/// (`sched_yield`), until requests stop coming within the budget. A yield that ran another
+/// thread for a while means the CPU is wanted: spinning then stops and backs off (10 ms,
+/// doubling up to 1 s while it recurs), since a server that keeps yielding waits for other
+/// threads' time slices when its request arrives (session 9 measured 0.5-2k transactions per
+/// second instead of 20-30k under load with a spin that always yielded), while a sleeping
+/// one is woken ahead of them.
 pub async fn serve(
     server: SharedServer,
     remotes: &[Remote],
     options: NetOptions,
 ) -> io::Result<Running> {
-    let spin = options.busy_poll.map(|d| Spin {
-        budget_ns: u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
-        base: Instant::now(),
-        last: AtomicU64::new(0),
-        fast: AtomicBool::new(false),
-        spinning: AtomicBool::new(false),
-        wake: Notify::new(),
-    });
+    let spin = options.busy_poll.map(Spin::new);
     let shared = Arc::new(Shared {
         server,
         spin,
@@ -363,29 +444,8 @@ pub async fn serve(
     if shared.spin.is_some() {
         let (spin_shared, mut spin_rx) = (shared.clone(), rx.clone());
         tasks.push(tokio::spawn(async move {
-            let Some(spin) = &spin_shared.spin else {
-                return;
-            };
-            loop {
-                tokio::select! {
-                    () = spin.wake.notified() => {}
-                    _ = spin_rx.changed() => return,
-                }
-                spin.spinning.store(true, Ordering::Relaxed);
-                loop {
-                    // Deferred: the runtime polls the sockets without blocking before it
-                    // polls this task again.
-                    tokio::task::yield_now().await;
-                    if spin.keep_on() {
-                        continue;
-                    }
-                    spin.spinning.store(false, Ordering::Relaxed);
-                    // A request handled just before the flag fell did not wake this task.
-                    if !spin.keep_on() || *spin_rx.borrow() {
-                        break;
-                    }
-                    spin.spinning.store(true, Ordering::Relaxed);
-                }
+            if let Some(spin) = &spin_shared.spin {
+                spin.run(&mut spin_rx).await;
             }
         }));
     }
@@ -606,7 +666,7 @@ async fn connection<S: Socket>(socket: S, shared: Arc<Shared>, probe: Option<Dur
         }
         if wrote {
             if let Some(spin) = &shared.spin {
-                spin.on_output(Instant::now());
+                spin.on_output(spin.now());
             }
         }
         if closed {
@@ -706,7 +766,9 @@ async fn connection<S: Socket>(socket: S, shared: Arc<Shared>, probe: Option<Dur
                 shared.timer.notify_one();
             }
             if let Some(spin) = &shared.spin {
-                spin.on_input(Instant::now());
+                if spin.on_input(spin.now()) {
+                    spin.wake.notify_one();
+                }
             }
             shared.wake(&ready, Some(sid));
             if unflushed && shared.conns.load(Ordering::Relaxed) > 1 {
@@ -843,6 +905,93 @@ async fn write_all<S: Socket>(stream: &AsyncFd<S>, mut buf: &[u8]) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const US: u64 = 1_000;
+
+    /// A server that was idle is woken by a request but does not spin: only a request that
+    /// comes within the budget after the previous activity starts spinning, which lasts until
+    /// the budget has passed since the latest activity.
+    #[test]
+    fn spin_starts_only_after_a_fast_request() {
+        let spin = Spin::new(Duration::from_micros(50));
+        // First request after a long idle time: no spin.
+        assert!(!spin.on_input(10_000 * US));
+        assert!(!spin.keep_on(10_000 * US));
+        spin.on_output(10_010 * US);
+        // The next one 30 µs after the reply: spin.
+        assert!(spin.on_input(10_040 * US));
+        spin.spinning.store(true, Ordering::Relaxed);
+        spin.on_output(10_050 * US);
+        assert!(spin.keep_on(10_090 * US));
+        // The budget has passed since the reply: stop.
+        assert!(!spin.keep_on(10_101 * US));
+    }
+
+    /// A client that thinks longer than the budget between a reply and its next request turns
+    /// spinning off for as long as it does so, and a short gap turns it on again.
+    #[test]
+    fn a_slow_client_stops_the_spin() {
+        let spin = Spin::new(Duration::from_micros(50));
+        let mut t = 1_000 * US;
+        spin.on_input(t);
+        spin.on_output(t + 10 * US);
+        t += 40 * US;
+        assert!(spin.on_input(t));
+        spin.spinning.store(true, Ordering::Relaxed);
+        spin.on_output(t + 10 * US);
+        // 200 µs of think time: the spin ran out after 50 µs and the request missed it.
+        assert!(!spin.keep_on(t + 70 * US));
+        spin.spinning.store(false, Ordering::Relaxed);
+        for _ in 0..10 {
+            t += 210 * US;
+            assert!(!spin.on_input(t), "no spin while requests come slowly");
+            assert!(!spin.keep_on(t));
+            spin.on_output(t + 10 * US);
+        }
+        // Back to back again.
+        t += 30 * US;
+        assert!(spin.on_input(t));
+    }
+
+    /// A yield that ran another thread for a while stops the spin and backs off: no spin
+    /// starts for 10 ms, then 20 ms after the next contended yield; a spin that catches a
+    /// request uncontended resets the back-off.
+    #[test]
+    fn contended_yields_back_off() {
+        let spin = Spin::new(Duration::from_micros(50));
+        let mut t = 1_000 * US;
+        spin.on_input(t);
+        t += 20 * US;
+        assert!(spin.on_input(t));
+        spin.spinning.store(true, Ordering::Relaxed);
+        // A yield that returned at once changes nothing.
+        spin.after_yield(t + 5 * US, US);
+        assert!(spin.keep_on(t + 6 * US));
+        // One that ran another thread for 1 ms stops the spin.
+        spin.after_yield(t + 1_010 * US, 1_000 * US);
+        assert!(!spin.keep_on(t + 1_010 * US));
+        spin.spinning.store(false, Ordering::Relaxed);
+        // Fast requests within the back-off do not start it again.
+        let until = t + 1_010 * US + MIN_BACKOFF_NS;
+        t += 1_020 * US;
+        while t < until {
+            assert!(!spin.on_input(t));
+            t += 20 * US;
+        }
+        assert!(spin.on_input(t));
+        spin.spinning.store(true, Ordering::Relaxed);
+        // Contended again: twice as long.
+        spin.after_yield(t, 2_000 * US);
+        spin.spinning.store(false, Ordering::Relaxed);
+        assert!(!spin.on_input(t + 20 * US + MIN_BACKOFF_NS));
+        t += 2 * MIN_BACKOFF_NS;
+        assert!(!spin.on_input(t));
+        assert!(spin.on_input(t + 10 * US));
+        spin.spinning.store(true, Ordering::Relaxed);
+        // This spin catches the next request: the back-off is short again.
+        assert!(!spin.on_input(t + 30 * US));
+        assert_eq!(spin.backoff_ns.load(Ordering::Relaxed), MIN_BACKOFF_NS);
+    }
 
     #[test]
     fn parses_remotes() {

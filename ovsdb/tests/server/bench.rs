@@ -20,7 +20,8 @@
 //! medians. Our server runs in a child
 //! process on a one-thread runtime like `ovnkit ovsdb-server`; `OVNKIT_SERVER_THREADS=2` gives it
 //! two worker threads instead. `OVNKIT_BENCH_BUSY_POLL_US=N` gives our server a busy-poll
-//! budget of N µs (`NetOptions::busy_poll`; off by default, as in `ovnkit ovsdb-server`).
+//! budget of N µs (`NetOptions::busy_poll`; 0 turns it off; unset, the default adaptive
+//! busy-poll of `ovnkit ovsdb-server`, `net::DEFAULT_BUSY_POLL`).
 //! `OVNKIT_BENCH_CALLGRIND=OUT` (with `OVNKIT_BENCH_WHICH=ours`) runs our server under callgrind
 //! and counts its instructions over each timed section only (OUT may hold `%p`; one file per
 //! case, `OUT.1`: divide its `totals` by the transactions).
@@ -726,7 +727,7 @@ fn bench_side_by_side() {
 /// What the busy-poll costs where it cannot pay: our server's CPU while idle and while one
 /// client sends single-row inserts with a pause between each reply and its next request (the
 /// driver waits the pause out on its own CPU), with `NetOptions::busy_poll` off and at
-/// `OVNKIT_BENCH_BUSY_POLL_US` µs (default 100); `OVNKIT_BENCH_RUNS` (default 3) alternating
+/// `OVNKIT_BENCH_BUSY_POLL_US` µs (default: `net::DEFAULT_BUSY_POLL`); `OVNKIT_BENCH_RUNS` (default 3) alternating
 /// runs of each, medians reported. For each pause: transactions per second, the server's CPU as
 /// a share of one core and per transaction, and its sleeps per transaction.
 #[test]
@@ -741,7 +742,10 @@ fn bench_busy_poll_cost() {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(default)
     };
-    let budget = env_num("OVNKIT_BENCH_BUSY_POLL_US", 100);
+    let budget = env_num(
+        "OVNKIT_BENCH_BUSY_POLL_US",
+        u64::try_from(ovsdb::server::net::DEFAULT_BUSY_POLL.as_micros()).unwrap_or(50),
+    );
     let runs = env_num("OVNKIT_BENCH_RUNS", 3).max(1);
     // Pauses between a reply and the next request, µs; `None` is the idle server (one second,
     // one client connected).

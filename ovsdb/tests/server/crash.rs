@@ -46,7 +46,8 @@ fn crash_child_server() {
             .build(),
     }
     .unwrap();
-    // `OVNKIT_BENCH_BUSY_POLL_US=N`: the busy-poll budget in microseconds (0: none), to compare.
+    // `OVNKIT_BENCH_BUSY_POLL_US=N`: the busy-poll budget in microseconds (0: none; unset: the
+    // default, as in `ovnkit ovsdb-server`), to compare.
     let mut options = NetOptions::default();
     if let Some(us) = std::env::var("OVNKIT_BENCH_BUSY_POLL_US")
         .ok()

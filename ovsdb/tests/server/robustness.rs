@@ -102,7 +102,7 @@ fn bad_input_closes_only_that_connection() {
     rt.block_on(running.shutdown());
 }
 
-/// With a busy-poll budget, back-to-back requests of several clients are answered, a client
+/// With the busy-poll (on by default), back-to-back requests of several clients are answered, a client
 /// that pauses longer than the budget is still served, and the server stops cleanly.
 #[test]
 fn busy_poll_serves_back_to_back_and_paused_clients() {
@@ -114,7 +114,7 @@ fn busy_poll_serves_back_to_back_and_paused_clients() {
         .unwrap();
     let server = Arc::new(Mutex::new(Server::new(ServerConfig::default()).unwrap()));
     let options = NetOptions {
-        busy_poll: Some(net::SUGGESTED_BUSY_POLL),
+        busy_poll: Some(net::DEFAULT_BUSY_POLL),
         ..NetOptions::default()
     };
     let running = rt
