@@ -8,9 +8,9 @@
 //! Session 5 measured `ovnkit northd` slower on mimalloc (918 against 438 ms on the
 //! OVN-Kubernetes 100-node cluster), but that was through `MiMalloc`'s aligned entry points
 //! (see [`MI_PLAIN_ALIGN`]). With the plain ones (session 12), a full round of `ovnkit northd`
-//! used 10-25% less CPU than on glibc's malloc; mimalloc's defaults raised its peak by 10-25%
-//! (transparent huge pages, and freed pages kept a second), the settings of [`lean_mimalloc`]
-//! keep it at or below glibc's.
+//! on mimalloc's defaults used 20-24% less CPU than on glibc's malloc but peaked 10-25% higher
+//! (transparent huge pages, and freed pages kept a second); with the settings of
+//! [`lean_mimalloc`] it used 8-22% less and peaked no higher.
 //!
 //! The choice is made once, by the first allocation of the process (before `main` runs, while
 //! there is a single thread), from the command line read straight from `/proc/self/cmdline`
@@ -133,10 +133,11 @@ extern "C" {
 const MI_PLAIN_ALIGN: usize = size_of::<usize>();
 
 /// Gives the memory the allocator holds free back to the system, at once, so that the resident
-/// set shrinks to what is in use. Under mimalloc (`ovnkit ovsdb-server`, `ovnkit northd`) this is `mi_collect`:
-/// loading a big database frees much of what it allocated (the file's text, parse trees), and
-/// mimalloc otherwise keeps those pages until later allocator activity purges them, which an idle
-/// server never makes (300k Southbound logical flows left 410 MiB resident instead of 263 MiB).
+/// set shrinks to what is in use. Under mimalloc (`ovnkit ovsdb-server`, `ovnkit northd`) this
+/// is `mi_collect`: loading a big database frees much of what it allocated (the file's text,
+/// parse trees), and mimalloc otherwise keeps those pages until later allocator activity purges
+/// them, which an idle server never makes (300k Southbound logical flows left 410 MiB resident
+/// instead of 263 MiB).
 /// Under glibc's malloc it is `malloc_trim`.
 pub(crate) fn release_free_memory() {
     if choice() == MIMALLOC {
@@ -259,7 +260,8 @@ unsafe impl GlobalAlloc for PerCommand {
 }
 
 /// Bytes glibc's malloc has handed out and not been given back (`mallinfo2`: arena blocks in
-/// use plus mmapped blocks); `None` under mimalloc or elsewhere.
+/// use plus mmapped blocks); `None` under mimalloc (so `ovnkit northd` logs `heap_mib=0`) or
+/// elsewhere.
 pub(crate) fn heap_in_use() -> Option<u64> {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if choice() == SYSTEM {
