@@ -10,7 +10,7 @@
 //! (see [`MI_PLAIN_ALIGN`]). With the plain ones (session 12), a full round of `ovnkit northd`
 //! on mimalloc's defaults used 20-24% less CPU than on glibc's malloc but peaked 10-25% higher
 //! (transparent huge pages, and freed pages kept a second); with the settings of
-//! [`lean_mimalloc`] it used 8-22% less and peaked no higher.
+//! [`lean_mimalloc`] it used 10-22% less and peaked the same (within the run-to-run spread).
 //!
 //! The choice is made once, by the first allocation of the process (before `main` runs, while
 //! there is a single thread), from the command line read straight from `/proc/self/cmdline`
@@ -93,7 +93,7 @@ const MI_OPTION_ALLOW_THP: libc::c_int = 43;
 
 /// Sets mimalloc up for `ovnkit northd`: freed pages given back to the system at once (the
 /// default waits a second) and no transparent huge pages (a 2 MiB page is resident as soon as
-/// one byte of it is touched). A full round then peaks no higher than on glibc's malloc
+/// one byte of it is touched). A full round then peaks about as high as on glibc's malloc
 /// instead of 10-25% higher (BENCHMARKS.md, session 12). `MIMALLOC_PURGE_DELAY` and
 /// `MIMALLOC_ALLOW_THP` in the environment still win, for comparisons.
 fn lean_mimalloc() {
