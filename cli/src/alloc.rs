@@ -1,15 +1,21 @@
-//! The process's memory allocator, chosen per subcommand: mimalloc for `ovnkit ovsdb-server`,
-//! glibc's malloc for everything else.
+//! The process's memory allocator, chosen per subcommand: mimalloc for `ovnkit ovsdb-server`
+//! and `ovnkit northd` (the latter set up to give freed pages back at once, without transparent
+//! huge pages), glibc's malloc for everything else. `OVNKIT_ALLOCATOR=system` or `mimalloc`
+//! overrides the choice, for comparisons.
 //!
 //! Measured (BENCHMARKS.md, session 5): the OVSDB server allocates and frees many small blocks
-//! per message, and mimalloc takes its instructions per NB port insert from 123 k to 104 k;
-//! `ovnkit northd` on the other hand computed the OVN-Kubernetes 100-node cluster in 918 ms with
-//! mimalloc against 438 ms with glibc's malloc, and peaked at 434 MiB against 379 MiB.
+//! per message, and mimalloc takes its instructions per NB port insert from 123 k to 104 k.
+//! Session 5 measured `ovnkit northd` slower on mimalloc (918 against 438 ms on the
+//! OVN-Kubernetes 100-node cluster), but that was through `MiMalloc`'s aligned entry points
+//! (see [`MI_PLAIN_ALIGN`]). With the plain ones (session 12), a full round of `ovnkit northd`
+//! on mimalloc's defaults used 20-24% less CPU than on glibc's malloc but peaked 10-25% higher
+//! (transparent huge pages, and freed pages kept a second); with the settings of
+//! [`lean_mimalloc`] it used 10-22% less and peaked the same (within the run-to-run spread).
 //!
 //! The choice is made once, by the first allocation of the process (before `main` runs, while
 //! there is a single thread), from the command line read straight from `/proc/self/cmdline`
-//! into a stack buffer, so the decision itself allocates nothing. It never changes afterwards,
-//! so every block is freed by the allocator that made it.
+//! into a stack buffer and the environment read with `getenv`, so the decision itself allocates
+//! nothing. It never changes afterwards, so every block is freed by the allocator that made it.
 
 #![allow(unsafe_code)]
 
@@ -31,8 +37,20 @@ pub(crate) struct PerCommand;
 
 static CHOICE: AtomicU8 = AtomicU8::new(UNDECIDED);
 
-/// True when the first argument after the program is `ovsdb-server`.
-fn serves_ovsdb() -> bool {
+/// The subcommands whose allocator differs from the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// `ovnkit ovsdb-server`.
+    OvsdbServer,
+    /// `ovnkit northd`.
+    Northd,
+    /// Anything else.
+    Other,
+}
+
+/// The subcommand: the first argument after the program, read from `/proc/self/cmdline` into
+/// a stack buffer.
+fn command() -> Command {
     let mut buf = [0u8; 512];
     // SAFETY: a NUL-terminated path; the descriptor is closed below.
     let fd = unsafe {
@@ -42,21 +60,56 @@ fn serves_ovsdb() -> bool {
         )
     };
     if fd < 0 {
-        return false;
+        return Command::Other;
     }
     // SAFETY: reads at most `buf.len()` bytes into `buf`.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
     // SAFETY: `fd` is open and ours.
     unsafe { libc::close(fd) };
     let Ok(n) = usize::try_from(n) else {
-        return false;
+        return Command::Other;
     };
     let mut args = buf[..n.min(buf.len())].split(|b| *b == 0);
     args.next();
-    args.next() == Some(b"ovsdb-server".as_slice())
+    match args.next() {
+        Some(b"ovsdb-server") => Command::OvsdbServer,
+        Some(b"northd") => Command::Northd,
+        _ => Command::Other,
+    }
+}
+
+/// True when environment variable `name` is set; `getenv` allocates nothing.
+fn env_is_set(name: &std::ffi::CStr) -> bool {
+    // SAFETY: a NUL-terminated name; called while the process has a single thread (the first
+    // allocation), so nothing changes the environment meanwhile.
+    !unsafe { libc::getenv(name.as_ptr()) }.is_null()
+}
+
+/// mimalloc's `mi_option_purge_delay` (the position of `purge_delay` in `mi_option_t` of the
+/// mimalloc 3.3 that `libmimalloc-sys` 0.1.49 builds).
+const MI_OPTION_PURGE_DELAY: libc::c_int = 15;
+/// mimalloc's `mi_option_allow_thp` (as above).
+const MI_OPTION_ALLOW_THP: libc::c_int = 43;
+
+/// Sets mimalloc up for `ovnkit northd`: freed pages given back to the system at once (the
+/// default waits a second) and no transparent huge pages (a 2 MiB page is resident as soon as
+/// one byte of it is touched). A full round then peaks about as high as on glibc's malloc
+/// instead of 10-25% higher (BENCHMARKS.md, session 12). `MIMALLOC_PURGE_DELAY` and
+/// `MIMALLOC_ALLOW_THP` in the environment still win, for comparisons.
+fn lean_mimalloc() {
+    if !env_is_set(c"MIMALLOC_PURGE_DELAY") {
+        // SAFETY: sets an option; called before the first mimalloc allocation.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    }
+    if !env_is_set(c"MIMALLOC_ALLOW_THP") {
+        // SAFETY: as above.
+        unsafe { mi_option_set(MI_OPTION_ALLOW_THP, 0) };
+    }
 }
 
 extern "C" {
+    /// mimalloc's `mi_option_set`.
+    fn mi_option_set(option: libc::c_int, value: libc::c_long);
     /// mimalloc's `mi_collect` (in the C library `libmimalloc-sys` links; its Rust declaration
     /// is behind that crate's `extended` feature).
     fn mi_collect(force: bool);
@@ -80,11 +133,12 @@ extern "C" {
 const MI_PLAIN_ALIGN: usize = size_of::<usize>();
 
 /// Gives the memory the allocator holds free back to the system, at once, so that the resident
-/// set shrinks to what is in use. Under mimalloc (`ovnkit ovsdb-server`) this is `mi_collect`:
-/// loading a big database frees much of what it allocated (the file's text, parse trees), and
-/// mimalloc otherwise keeps those pages until later allocator activity purges them, which an idle
-/// server never makes (300k Southbound logical flows left 410 MiB resident instead of 263 MiB).
-/// Under glibc's malloc (`ovnkit northd` and the rest) it is `malloc_trim`.
+/// set shrinks to what is in use. Under mimalloc (`ovnkit ovsdb-server`, `ovnkit northd`) this
+/// is `mi_collect`: loading a big database frees much of what it allocated (the file's text,
+/// parse trees), and mimalloc otherwise keeps those pages until later allocator activity purges
+/// them, which an idle server never makes (300k Southbound logical flows left 410 MiB resident
+/// instead of 263 MiB).
+/// Under glibc's malloc it is `malloc_trim`.
 pub(crate) fn release_free_memory() {
     if choice() == MIMALLOC {
         // SAFETY: `mi_collect` takes no pointers and may be called at any time.
@@ -98,11 +152,46 @@ pub(crate) fn release_free_memory() {
     }
 }
 
+/// The allocator `OVNKIT_ALLOCATOR` names (`system` or `mimalloc`), if it is set to one of
+/// them; read with `getenv`, which allocates nothing.
+fn requested() -> Option<u8> {
+    // SAFETY: a NUL-terminated name; called while the process has a single thread (the first
+    // allocation), so nothing changes the environment meanwhile.
+    let v = unsafe { libc::getenv(c"OVNKIT_ALLOCATOR".as_ptr()) };
+    if v.is_null() {
+        return None;
+    }
+    // SAFETY: `getenv` returned a NUL-terminated string of the environment.
+    match unsafe { std::ffi::CStr::from_ptr(v) }.to_bytes() {
+        b"system" => Some(SYSTEM),
+        b"mimalloc" => Some(MIMALLOC),
+        _ => None,
+    }
+}
+
+/// The allocator of a process running `command` (before `OVNKIT_ALLOCATOR`).
+fn default_for(command: Command) -> u8 {
+    match command {
+        Command::OvsdbServer | Command::Northd => MIMALLOC,
+        Command::Other => SYSTEM,
+    }
+}
+
+/// Decides the allocator (on the first allocation) and sets it up.
+fn decide() -> u8 {
+    let command = command();
+    let c = requested().unwrap_or_else(|| default_for(command));
+    if c == MIMALLOC && command == Command::Northd {
+        lean_mimalloc();
+    }
+    c
+}
+
 /// The allocator in use, deciding it on the first call.
 fn choice() -> u8 {
     match CHOICE.load(Ordering::Acquire) {
         UNDECIDED => {
-            let c = if serves_ovsdb() { MIMALLOC } else { SYSTEM };
+            let c = decide();
             match CHOICE.compare_exchange(UNDECIDED, c, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => c,
                 Err(first) => first,
@@ -171,7 +260,8 @@ unsafe impl GlobalAlloc for PerCommand {
 }
 
 /// Bytes glibc's malloc has handed out and not been given back (`mallinfo2`: arena blocks in
-/// use plus mmapped blocks); `None` under mimalloc or elsewhere.
+/// use plus mmapped blocks); `None` under mimalloc (so `ovnkit northd` logs `heap_mib=0`) or
+/// elsewhere.
 pub(crate) fn heap_in_use() -> Option<u64> {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if choice() == SYSTEM {

@@ -25,6 +25,8 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Calls to `alloc` and `realloc` (each a malloc or realloc call of the system allocator).
+static CALLS: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
 // GlobalAlloc contract; the counters are only bookkeeping.
@@ -32,6 +34,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same layout contract as ours.
         let p = unsafe { System.alloc(layout) };
+        CALLS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(now, Ordering::Relaxed);
@@ -46,6 +49,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: ptr was allocated by System with this layout; new_size is the caller's.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
+        CALLS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
             let now = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
@@ -72,6 +76,7 @@ fn thread_cpu() -> Duration {
 fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
+    let calls = CALLS.load(Ordering::Relaxed);
     let t = Instant::now();
     let cpu = thread_cpu();
     let out = f();
@@ -79,9 +84,11 @@ fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
     let dcpu = thread_cpu().saturating_sub(cpu);
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
     eprintln!(
-        "{name:<34} {dt:>10.2?} (cpu {dcpu:>10.2?})  live +{:>7.1} MiB  peak +{:>7.1} MiB",
+        "{name:<34} {dt:>10.2?} (cpu {dcpu:>10.2?})  live +{:>7.1} MiB  peak +{:>7.1} MiB  \
+         allocations {}",
         mib(LIVE.load(Ordering::Relaxed).saturating_sub(base)),
-        mib(PEAK.load(Ordering::Relaxed).saturating_sub(base))
+        mib(PEAK.load(Ordering::Relaxed).saturating_sub(base)),
+        CALLS.load(Ordering::Relaxed).saturating_sub(calls)
     );
     out
 }
