@@ -257,19 +257,29 @@ pub(crate) fn write_i64(out: &mut Vec<u8>, i: i64) {
     out.extend_from_slice(&buf[at..]);
 }
 
+/// The two lower-case hex digits of every byte value.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
+    }
+    t
+};
+
+/// Where each byte of a UUID starts in its hyphenated text.
+const UUID_TEXT_AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
 /// Appends `u` in its hyphenated lower-case form (36 bytes) to `out`.
 pub(crate) fn write_uuid(out: &mut Vec<u8>, u: &Uuid) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let b = u.as_bytes();
     let mut text = [b'-'; 36];
-    let mut at = 0;
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            at += 1;
-        }
-        text[at] = HEX[usize::from(byte >> 4)];
-        text[at + 1] = HEX[usize::from(byte & 15)];
-        at += 2;
+    for (byte, &at) in b.iter().zip(&UUID_TEXT_AT) {
+        let [hi, lo] = HEX_PAIRS[usize::from(*byte)];
+        text[at] = hi;
+        text[at + 1] = lo;
     }
     out.extend_from_slice(&text);
 }

@@ -529,6 +529,10 @@ impl<'a> Parser<'a> {
     }
 
     fn skip_ws(&mut self) {
+        // JSON's whitespace is all below `!`: one comparison for the usual case of none.
+        if self.b.get(self.pos).is_some_and(|&c| c > b' ') {
+            return;
+        }
         while let Some(&c) = self.b.get(self.pos) {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
                 self.pos += 1;

@@ -174,8 +174,31 @@ pub(crate) struct MemberOrder {
     columns: Vec<Option<usize>>,
 }
 
-/// A column, the rows its changed value references, and +1 or -1.
-type RefAdjustment = (usize, Vec<(usize, Uuid)>, i64);
+/// The columns a row object named: bits for the first 128 columns, a list for any others.
+#[derive(Debug, Default)]
+struct NamedColumns {
+    bits: u128,
+    more: Vec<usize>,
+}
+
+impl NamedColumns {
+    fn insert(&mut self, c: usize) {
+        match u32::try_from(c).ok().and_then(|c| 1u128.checked_shl(c)) {
+            Some(bit) => self.bits |= bit,
+            None => self.more.push(c),
+        }
+    }
+
+    fn contains(&self, c: usize) -> bool {
+        match u32::try_from(c).ok().and_then(|c| 1u128.checked_shl(c)) {
+            Some(bit) => self.bits & bit != 0,
+            None => self.more.contains(&c),
+        }
+    }
+}
+
+/// A column, a row its changed value references (or no longer references), and +1 or -1.
+type RefAdjustment = (usize, (usize, Uuid), i64);
 
 /// Why execution stopped early.
 enum Stop {
@@ -994,24 +1017,17 @@ impl Txn<'_> {
     }
 
     /// Parses a row object; returns the row (defaults elsewhere) and the columns it named.
-    fn parse_row<J: JsonView>(&mut self, t: usize, json: &J) -> Result<(Row, Vec<usize>)> {
+    fn parse_row<J: JsonView>(&mut self, t: usize, json: &J) -> Result<(Row, NamedColumns)> {
         let ts = &self.schema.tables[t];
-        let mut named = self.parse_row_columns(t, json)?;
-        let cols: Vec<usize> = named.iter().map(|(c, _)| *c).collect();
-        // The named columns (each once) in column order, merged with the defaults, which are
-        // cloned only for the columns the row does not name.
-        named.sort_unstable_by_key(|(c, _)| *c);
-        let mut named = named.into_iter().peekable();
-        let fields = ts
-            .defaults()
-            .iter()
-            .enumerate()
-            .map(|(c, default)| match named.next_if(|(n, _)| *n == c) {
-                Some((_, d)) => d,
-                None => default.clone(),
-            })
-            .collect();
-        Ok((Row { fields }, cols))
+        // The defaults, each replaced as its column is read (cloning a default is a step per
+        // column: scalars are inline, sets and maps shared).
+        let mut fields = ts.defaults().to_vec();
+        let mut named = NamedColumns::default();
+        self.parse_row_members(t, json, |c, d| {
+            fields[c] = d;
+            named.insert(c);
+        })?;
+        Ok((Row { fields }, named))
     }
 
     /// Parses a row object into the columns it names and their values (each column once), in the
@@ -1021,12 +1037,34 @@ impl Txn<'_> {
         t: usize,
         json: &J,
     ) -> Result<Vec<(usize, Datum)>> {
+        let mut named: Vec<(usize, Datum)> = Vec::with_capacity(json.object_len());
+        self.parse_row_members(t, json, |c, d| {
+            match named.iter_mut().find(|(n, _)| *n == c) {
+                Some(slot) => slot.1 = d,
+                None => named.push((c, d)),
+            }
+        })?;
+        Ok(named)
+    }
+
+    /// Parses the members of a row object in the order ovsdb-server parses them, handing each
+    /// column and its value to `put`; the first error stops it.
+    fn parse_row_members<J: JsonView>(
+        &mut self,
+        t: usize,
+        json: &J,
+        mut put: impl FnMut(usize, Datum),
+    ) -> Result<()> {
         let ts = &self.schema.tables[t];
         if !json.is_object() {
             return Err(Error::syntax_at(Some(json), "row must be JSON object"));
         }
         let len = json.object_len();
-        let mut named: Vec<(usize, Datum)> = Vec::with_capacity(len);
+        let mut symbols = Symbols {
+            map: &mut self.symbols,
+            rng: self.rng,
+            strings: &mut self.strings,
+        };
         let mut parse_member = |col: Option<usize>, name: &str, v: &J| -> Result<()> {
             let col = col
                 .map(|c| &ts.columns[c])
@@ -1034,19 +1072,7 @@ impl Txn<'_> {
                     details: format!("No column {name} in table {}.", ts.name),
                     syntax: Some(json.to_json_string()),
                 })?;
-            let d = Datum::from_json(
-                v,
-                &col.type_,
-                &mut Symbols {
-                    map: &mut self.symbols,
-                    rng: self.rng,
-                    strings: &mut self.strings,
-                },
-            )?;
-            match named.iter_mut().find(|(c, _)| *c == col.index) {
-                Some(slot) => slot.1 = d,
-                None => named.push((col.index, d)),
-            }
+            put(col.index, Datum::from_json(v, &col.type_, &mut symbols)?);
             Ok(())
         };
         if len == 1 {
@@ -1070,7 +1096,7 @@ impl Txn<'_> {
                 parse_member(mo.columns[i], name, v)?;
             }
         }
-        Ok(named)
+        Ok(())
     }
 
     /// Parses a `columns` array (absent: every column).
@@ -1242,11 +1268,12 @@ impl Txn<'_> {
                 None => Database::random_uuid(self.rng),
             }
         };
-        let (mut row, _) = self.parse_row(t, row_json).map_err(Stop::Failed)?;
+        let (mut row, named) = self.parse_row(t, row_json).map_err(Stop::Failed)?;
         let ts = &self.schema.tables[t];
         for c in ts.user_columns() {
             let d = &row.fields[c.index];
-            if d.len() == 1 {
+            // A column the row named was checked atom by atom as it was read.
+            if d.len() == 1 && !named.contains(c.index) {
                 d.check_constraints(&c.type_).map_err(Stop::Failed)?;
             }
         }
@@ -1497,34 +1524,35 @@ impl Txn<'_> {
             .unwrap_or_else(|| self.tables[t].refs.get(&u).map_or(0, |&n| n as i64))
     }
 
-    /// Adjusts the reference counts of `targets` by `delta`; an added reference to a missing row
-    /// is a referential integrity violation.
-    fn adjust_refs(
+    /// Adjusts the reference count of `target` (referenced from column `col` of row `src` of
+    /// table `t`) by `delta`; an added reference to a missing row is a referential integrity
+    /// violation.
+    fn adjust_ref(
         &mut self,
         refs: &mut FastMap<(usize, Uuid), i64>,
         t: usize,
         col: usize,
         src: Uuid,
-        targets: &[(usize, Uuid)],
+        (rt, u): (usize, Uuid),
         delta: i64,
     ) -> Result<()> {
         let schema = self.schema;
-        for &(rt, u) in targets {
-            let exists = self.rows[rt].contains_key(&u) || self.row_mut(rt, u).is_some();
-            if !exists {
-                if delta > 0 {
-                    return Err(Error::ReferentialIntegrity(format!(
-                        "Table {} column {} row {src} references nonexistent row {u} in table {}.",
-                        schema.tables[t].name,
-                        schema.tables[t].columns[col].name,
-                        schema.tables[rt].name
-                    )));
-                }
-                continue;
+        let exists = self.rows[rt].contains_key(&u) || self.row_mut(rt, u).is_some();
+        if !exists {
+            if delta > 0 {
+                return Err(Error::ReferentialIntegrity(format!(
+                    "Table {} column {} row {src} references nonexistent row {u} in table {}.",
+                    schema.tables[t].name,
+                    schema.tables[t].columns[col].name,
+                    schema.tables[rt].name
+                )));
             }
-            let n = self.refs_of(refs, rt, u) + delta;
-            refs.insert((rt, u), n);
+            return Ok(());
         }
+        let committed = &self.tables[rt].refs;
+        *refs
+            .entry((rt, u))
+            .or_insert_with(|| committed.get(&u).map_or(0, |&n| n as i64)) += delta;
         Ok(())
     }
 
@@ -1598,10 +1626,13 @@ impl Txn<'_> {
             .iter()
             .flat_map(|(t, m)| m.keys().map(move |u| (t, *u)))
             .collect();
+        // (column, target, delta) of one row, computed under a shared borrow, applied
+        // afterwards; the buffers serve every row.
+        let mut adjustments: Vec<RefAdjustment> = Vec::new();
+        let (mut plus, mut minus) = (Vec::new(), Vec::new());
         for &(t, u) in &work {
             let ts = &schema.tables[t];
-            // (column, targets, delta) computed under a shared borrow, applied afterwards.
-            let mut adjustments: Vec<RefAdjustment> = Vec::new();
+            adjustments.clear();
             {
                 let Some(tr) = self.rows[t].get(&u) else {
                     continue;
@@ -1611,8 +1642,8 @@ impl Txn<'_> {
                         continue;
                     }
                     let ty = &c.type_;
-                    let mut plus = Vec::new();
-                    let mut minus = Vec::new();
+                    plus.clear();
+                    minus.clear();
                     match (&tr.old, &tr.new) {
                         (Some(o), None) => strong_targets(ty, &o.fields[c.index], u, &mut minus),
                         (None, Some(n)) => strong_targets(ty, &n.fields[c.index], u, &mut plus),
@@ -1637,16 +1668,13 @@ impl Txn<'_> {
                         }
                         (None, None) => {}
                     }
-                    if !minus.is_empty() {
-                        adjustments.push((c.index, minus, -1));
-                    }
-                    if !plus.is_empty() {
-                        adjustments.push((c.index, plus, 1));
-                    }
+                    // A column's removed references before its added ones.
+                    adjustments.extend(minus.iter().map(|&target| (c.index, target, -1)));
+                    adjustments.extend(plus.iter().map(|&target| (c.index, target, 1)));
                 }
             }
-            for (col, targets, delta) in adjustments {
-                self.adjust_refs(&mut refs, t, col, u, &targets, delta)?;
+            for &(col, target, delta) in &adjustments {
+                self.adjust_ref(&mut refs, t, col, u, target, delta)?;
             }
         }
         for (t, m) in self.rows.iter() {
@@ -1909,8 +1937,9 @@ impl Txn<'_> {
                 });
             }
             if !rows.is_empty() {
-                // UUIDs are unique: an unstable sort gives the same order, cheaper.
-                rows.sort_unstable_by_key(|r| r.uuid);
+                // UUIDs are unique: an unstable sort gives the same order, cheaper. As 128-bit
+                // numbers they sort as their bytes do, in one comparison.
+                rows.sort_unstable_by_key(|r| r.uuid.as_u128());
                 changes.tables.push(TableChanges {
                     table: t,
                     name: schema.tables[t].name.clone(),
