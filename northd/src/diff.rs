@@ -606,10 +606,18 @@ impl<'a> SbTxn<'a> {
 
     /// The `insert` operations as (operation index, table): what
     /// `ovsdb::client::Client::transact_bytes` needs for read-your-writes.
-    pub fn inserts(&self) -> Vec<(usize, String)> {
+    pub fn inserts(&self) -> ovsdb::client::Inserts {
+        // One name per run of inserts into the same table, shared along the run.
+        let mut last: Option<std::sync::Arc<str>> = None;
         self.inserts
             .iter()
-            .map(|(i, t)| (*i, t.clone().into_owned()))
+            .map(|(i, t)| {
+                let name = match &last {
+                    Some(n) if **n == **t => n.clone(),
+                    _ => last.insert(std::sync::Arc::from(&**t)).clone(),
+                };
+                (*i, name)
+            })
             .collect()
     }
 
@@ -2039,8 +2047,8 @@ mod tests {
         assert_eq!(
             txn.inserts(),
             vec![
-                (0, "Datapath_Binding".to_owned()),
-                (1, "Logical_DP_Group".to_owned())
+                (0, "Datapath_Binding".into()),
+                (1, "Logical_DP_Group".into())
             ]
         );
         // A UUID with the placeholder tag that this transaction did not hand out stays a UUID.

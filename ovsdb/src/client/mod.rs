@@ -188,9 +188,14 @@ pub(crate) enum StreamPart {
     End,
 }
 
+/// The `insert` operations of a transaction, as (operation index, table): what its reply is
+/// read with for read-your-writes. The table names are shared (a transaction inserting
+/// hundreds of thousands of rows into a few tables holds a few names, not one per row).
+pub type Inserts = Vec<(usize, Arc<str>)>;
+
 /// What the reply to a streamed transaction is read with: its number of operations and its
 /// inserts (operation index, table), known once the text is complete.
-pub(crate) type StreamMeta = (usize, Vec<(usize, String)>);
+pub(crate) type StreamMeta = (usize, Inserts);
 
 /// A transaction being written to the server ([`Client::transact_stream`]).
 #[derive(Debug)]
@@ -221,7 +226,7 @@ impl TxnStream {
     /// Ends the request, whose params hold `n_ops` operations of which `inserts` are the
     /// `insert`s (operation index, table), and waits for the reply as
     /// [`Client::transact_bytes`] does.
-    pub async fn finish(mut self, n_ops: usize, inserts: Vec<(usize, String)>) -> Result<TxnReply> {
+    pub async fn finish(mut self, n_ops: usize, inserts: Inserts) -> Result<TxnReply> {
         // The reply is read with these; they are handed over before the request can end.
         if let Some(meta) = self.meta.take() {
             let _ = meta.send((n_ops, inserts));
@@ -421,7 +426,7 @@ impl Client {
         &self,
         params: bytes::Bytes,
         n_ops: usize,
-        inserts: Vec<(usize, String)>,
+        inserts: Inserts,
     ) -> Result<TxnReply> {
         let (tx, rx) = oneshot::channel();
         self.send(Cmd::TransactBytes {
