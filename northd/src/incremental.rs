@@ -702,9 +702,9 @@ fn flow_index(content: &SbContent) -> HashMap<Arc<FlowKey>, Dps> {
     for (k, dps) in content.flows.iter_shared() {
         let s = dps.as_slice();
         let shared = match s {
-            [one] if *one < single.len() => single[*one]
-                .get_or_insert_with(|| Arc::from(s))
-                .clone(),
+            [one] if *one < single.len() => {
+                single[*one].get_or_insert_with(|| Arc::from(s)).clone()
+            }
             _ => {
                 let addr = (s.as_ptr() as usize, s.len());
                 match by_addr.get(&addr) {
