@@ -968,7 +968,7 @@ impl Daemon {
             let flows = flows.borrow();
             let lookup = ReplicaLookup::new(rep, &flows);
             Some(engine.plan_txn(&delta, &lookup).map(|txn| {
-                let writes = txn.take_flow_writes();
+                let writes = txn.flow_writes();
                 txn.ops_json().map(|ops| (ops, writes))
             }))
         });
