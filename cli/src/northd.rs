@@ -843,12 +843,12 @@ impl Daemon {
             let start = Instant::now();
             let txn = SbTxn::with_sink(sink);
             let mut txn = plan_into(&current, &flows, content, txn).map_err(|e| e.to_string())?;
-            let writes = txn.flow_writes();
+            let writes = txn.take_flow_writes();
             if sb_nb_cfg != Some(nb_cfg) {
                 txn.push_json(northd::embedded::nb_cfg_update(nb_cfg));
             }
             let n_ops = txn.len();
-            let inserts = txn.inserts();
+            let inserts = txn.take_inserts();
             // What the sink has not been handed yet.
             let rest = txn.into_bytes().map_err(|e| e.to_string())?;
             // The request is ended here, as soon as its text is complete, not once the engine

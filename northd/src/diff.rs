@@ -326,8 +326,9 @@ pub struct SbTxn<'a> {
     /// [`Self::into_bytes`]).
     text: Vec<u8>,
     n_ops: usize,
-    /// The inserts, as (operation index, table).
-    inserts: Vec<(usize, std::borrow::Cow<'static, str>)>,
+    /// The inserts, as (operation index, table); one shared name per run of inserts into
+    /// the same table.
+    inserts: ovsdb::client::Inserts,
     issued: u64,
     /// The first serialization failure (none expected: every value is JSON-representable).
     failed: Option<String>,
@@ -426,17 +427,20 @@ impl<'a> SbTxn<'a> {
     /// Writes `op` after the operations so far (placeholders issued so far are written as
     /// `named-uuid`s: an operation only refers to rows inserted before it).
     fn push(&mut self, op: &Op<'_>) {
-        let table: Option<std::borrow::Cow<'static, str>> = match op {
-            Op::Insert { table, .. } => Some((*table).into()),
-            Op::Flow { .. } => Some(sb::LogicalFlow::TABLE.into()),
-            Op::Json(v) if v.get("op").and_then(Value::as_str) == Some("insert") => v
-                .get("table")
-                .and_then(Value::as_str)
-                .map(|t| t.to_owned().into()),
+        let table: Option<&str> = match op {
+            Op::Insert { table, .. } => Some(table),
+            Op::Flow { .. } => Some(sb::LogicalFlow::TABLE),
+            Op::Json(v) if v.get("op").and_then(Value::as_str) == Some("insert") => {
+                v.get("table").and_then(Value::as_str)
+            }
             _ => None,
         };
         if let Some(t) = table {
-            self.inserts.push((self.n_ops, t));
+            let name = match self.inserts.last() {
+                Some((_, last)) if **last == *t => last.clone(),
+                _ => std::sync::Arc::from(t),
+            };
+            self.inserts.push((self.n_ops, name));
         }
         self.note_flow_write(op);
         self.text.push(b',');
@@ -606,17 +610,31 @@ impl<'a> SbTxn<'a> {
 
     /// The `insert` operations as (operation index, table): what
     /// `ovsdb::client::Client::transact_bytes` needs for read-your-writes.
-    pub fn inserts(&self) -> Vec<(usize, String)> {
-        self.inserts
-            .iter()
-            .map(|(i, t)| (*i, t.clone().into_owned()))
-            .collect()
+    pub fn inserts(&self) -> ovsdb::client::Inserts {
+        self.inserts.clone()
+    }
+
+    /// [`Self::inserts`], taken out of the transaction (whose text is complete) instead of
+    /// copied.
+    pub fn take_inserts(&mut self) -> ovsdb::client::Inserts {
+        let mut v = std::mem::take(&mut self.inserts);
+        v.shrink_to_fit();
+        v
     }
 
     /// What this transaction does to `Logical_Flow` (rows deleted, flows inserted with their
     /// operation indexes), for [`SbFlows::apply`] once it has committed.
     pub fn flow_writes(&self) -> FlowWrites {
         self.flow_writes.clone()
+    }
+
+    /// [`Self::flow_writes`], taken out of the transaction (whose text is complete) instead
+    /// of copied: a full round's records (hundreds of thousands) are not held twice.
+    pub fn take_flow_writes(&mut self) -> FlowWrites {
+        let mut w = std::mem::take(&mut self.flow_writes);
+        w.deleted.shrink_to_fit();
+        w.inserted.shrink_to_fit();
+        w
     }
 
     /// Records what operation `op`, about to become operation [`Self::len`], does to
@@ -2039,8 +2057,8 @@ mod tests {
         assert_eq!(
             txn.inserts(),
             vec![
-                (0, "Datapath_Binding".to_owned()),
-                (1, "Logical_DP_Group".to_owned())
+                (0, "Datapath_Binding".into()),
+                (1, "Logical_DP_Group".into())
             ]
         );
         // A UUID with the placeholder tag that this transaction did not hand out stays a UUID.

@@ -428,7 +428,7 @@ pub struct Engine {
     lb_flows: switch::lb::LbFlowCache,
     router_lb_sets: BTreeSet<String>,
     /// Every flow with its datapaths (sorted).
-    flows: HashMap<Arc<FlowKey>, Vec<DpIndex>>,
+    flows: HashMap<Arc<FlowKey>, Dps>,
     /// The flows of the units rebuilt so far (others are built from the old state on first
     /// need), sorted by flow then datapath.
     units: HashMap<Unit, UnitFlows>,
@@ -685,13 +685,41 @@ fn apply_to_snapshot(snap: &mut NbSnapshot, ch: &NbChange<'_>) -> Result<(), Nor
     Ok(())
 }
 
-/// Every flow of `content` with its datapaths, as the engine keeps them.
-fn flow_index(content: &SbContent) -> HashMap<Arc<FlowKey>, Vec<DpIndex>> {
-    content
-        .flows
-        .iter_shared()
-        .map(|(k, dps)| (k.clone(), dps.iter().copied().collect()))
-        .collect()
+/// The datapaths of a flow in the engine's index (sorted), shared by the flows on the same
+/// datapaths: a full build's flows fall on few distinct sets (the flows of a switch, of all
+/// node switches, of a load balancer group...), most of them long.
+type Dps = Arc<[DpIndex]>;
+
+/// Every flow of `content` with its datapaths, as the engine keeps them: each distinct set
+/// of datapaths is stored once.
+fn flow_index(content: &SbContent) -> HashMap<Arc<FlowKey>, Dps> {
+    // Single datapaths by index; longer sets by the address of the slice the table hands out
+    // (its groups' flows all get the same one), then by content.
+    let mut single: Vec<Option<Dps>> = vec![None; content.datapaths.len()];
+    let mut by_addr: HashMap<(usize, usize), Dps> = HashMap::new();
+    let mut by_set: HashMap<&[DpIndex], Dps> = HashMap::new();
+    let mut out = HashMap::with_capacity(content.flows.len());
+    for (k, dps) in content.flows.iter_shared() {
+        let s = dps.as_slice();
+        let shared = match s {
+            [one] if *one < single.len() => {
+                single[*one].get_or_insert_with(|| Arc::from(s)).clone()
+            }
+            _ => {
+                let addr = (s.as_ptr() as usize, s.len());
+                match by_addr.get(&addr) {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = by_set.entry(s).or_insert_with(|| Arc::from(s)).clone();
+                        by_addr.insert(addr, d.clone());
+                        d
+                    }
+                }
+            }
+        };
+        out.insert(k.clone(), shared);
+    }
+    out
 }
 
 impl Engine {
@@ -727,7 +755,7 @@ impl Engine {
         mut nb: NbSnapshot,
         state: SbState,
         built: crate::build::Built,
-        flows: HashMap<Arc<FlowKey>, Vec<DpIndex>>,
+        flows: HashMap<Arc<FlowKey>, Dps>,
     ) -> Self {
         let content = built.content;
         // The snapshot as compiled: with the IPAM allocations (written back to NB by the caller).
@@ -890,16 +918,18 @@ impl Engine {
         }
     }
 
-    /// The content of the last full compile (its flows are released by
+    /// The content of the last full compile (its flows and load balancers are released by
     /// [`release_content`](Self::release_content); later steps update ports, groups and sets).
     pub fn content(&self) -> &SbContent {
         &self.content
     }
 
-    /// Drops the merged flow table of the full compile (the engine keeps its own index), once
-    /// the caller has diffed it.
+    /// Drops the merged flow table of the full compile (the engine keeps its own index) and
+    /// its `Load_Balancer` rows (a change to a load balancer is a full recompute: no later
+    /// step reads them), once the caller has diffed it.
     pub fn release_content(&mut self) {
         self.content.flows = FlowTable::default();
+        self.content.load_balancers = Vec::new();
         self.content.nb_dynamic_addresses.clear();
         self.content.warnings.clear();
     }
@@ -918,7 +948,7 @@ impl Engine {
     pub fn expanded_flows(&self) -> Vec<(String, &'static str, u8, u16, String, String)> {
         let mut out = Vec::new();
         for (k, dps) in &self.flows {
-            for &dp in dps {
+            for &dp in dps.iter() {
                 let name = self
                     .content
                     .datapaths

@@ -310,7 +310,7 @@ fn plan_bytes_through_a_real_sb_server() {
         let rows = SbRows::from_select_reply(SbRows::TABLES, reply.result()).unwrap();
         let content = build(&nb, &rows.state());
         let txn = plan(&rows, &content).unwrap();
-        assert!(txn.inserts().iter().any(|(_, t)| t == "Port_Binding"));
+        assert!(txn.inserts().iter().any(|(_, t)| &**t == "Port_Binding"));
         let r = client
             .transact_bytes(txn.to_vec().unwrap().into(), txn.len(), txn.inserts())
             .await

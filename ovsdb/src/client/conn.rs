@@ -173,9 +173,12 @@ impl Decoder for ClientCodec {
                 self.consumed += f.len() as u64;
                 // The buffer grew to hold this message (a whole database, a big update) and
                 // would keep that size for good, sharing its storage with the frame: it
-                // starts afresh instead, and the storage goes with the frame.
-                if src.is_empty() && src.capacity() > BIG_BUFFER {
-                    *src = BytesMut::new();
+                // starts afresh instead, and the storage goes with the frame. Bytes of the
+                // next message already read (e.g. a transaction's reply right behind the
+                // monitor update it caused) move to the fresh buffer: left where they are,
+                // they would keep the whole storage alive while that message is read.
+                if f.len() > BIG_BUFFER || (src.is_empty() && src.capacity() > BIG_BUFFER) {
+                    *src = BytesMut::from(&src[..]);
                 }
                 f
             }

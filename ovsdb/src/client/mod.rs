@@ -183,19 +183,100 @@ impl ClientConfig {
 #[derive(Debug)]
 pub(crate) enum StreamPart {
     /// More of the `transact` params.
-    Bytes(bytes::Bytes),
+    Bytes(Piece),
     /// The params are complete.
     End,
 }
 
+/// Bytes of a streamed transaction that a producer handed over and the connection has not
+/// yet written ([`TxnStream`]'s bound).
+const STREAM_BUDGET: usize = 16 << 20;
+
+/// The bytes of a streamed transaction between its producers and the socket: a producer
+/// outside the async runtime waits while [`STREAM_BUDGET`] bytes are queued, so a producer
+/// faster than the server reads does not pile the request up in memory.
+#[derive(Debug, Default)]
+struct Budget {
+    queued: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Budget {
+    /// Counts `n` more queued bytes, first waiting for room if the caller may block (a thread
+    /// outside the async runtime; a runtime thread never waits, the writer may need it). A
+    /// piece bigger than the whole budget goes when nothing else is queued.
+    fn take(&self, n: usize) {
+        let mut queued = self
+            .queued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tokio::runtime::Handle::try_current().is_err() {
+            while *queued > 0 && *queued + n > STREAM_BUDGET {
+                queued = self
+                    .freed
+                    .wait(queued)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        }
+        *queued += n;
+    }
+
+    /// `n` queued bytes were written (or dropped).
+    fn give(&self, n: usize) {
+        let mut queued = self
+            .queued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *queued = queued.saturating_sub(n);
+        self.freed.notify_all();
+    }
+}
+
+/// A piece of a streamed transaction, counted in its stream's [`Budget`] until dropped
+/// (written, or thrown away with a failed connection).
+#[derive(Debug)]
+pub(crate) struct Piece {
+    bytes: bytes::Bytes,
+    budget: Arc<Budget>,
+}
+
+impl Piece {
+    fn new(bytes: bytes::Bytes, budget: &Arc<Budget>) -> Self {
+        budget.take(bytes.len());
+        Self {
+            bytes,
+            budget: Arc::clone(budget),
+        }
+    }
+}
+
+impl std::ops::Deref for Piece {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Piece {
+    fn drop(&mut self) {
+        self.budget.give(self.bytes.len());
+    }
+}
+
+/// The `insert` operations of a transaction, as (operation index, table): what its reply is
+/// read with for read-your-writes. The table names are shared (a transaction inserting
+/// hundreds of thousands of rows into a few tables holds a few names, not one per row).
+pub type Inserts = Vec<(usize, Arc<str>)>;
+
 /// What the reply to a streamed transaction is read with: its number of operations and its
 /// inserts (operation index, table), known once the text is complete.
-pub(crate) type StreamMeta = (usize, Vec<(usize, String)>);
+pub(crate) type StreamMeta = (usize, Inserts);
 
 /// A transaction being written to the server ([`Client::transact_stream`]).
 #[derive(Debug)]
 pub struct TxnStream {
     parts: mpsc::UnboundedSender<StreamPart>,
+    budget: Arc<Budget>,
     meta: Option<oneshot::Sender<StreamMeta>>,
     reply: oneshot::Receiver<Result<TxnReply>>,
 }
@@ -204,24 +285,30 @@ impl TxnStream {
     /// Sends the next piece of the `transact` params (`[database, op...]` as JSON text, in
     /// pieces cut anywhere). Pieces sent after the connection failed are dropped: the failure
     /// comes out of [`finish`](Self::finish).
+    ///
+    /// Called outside the async runtime, it waits while 16 MiB handed over earlier are not
+    /// yet written to the socket.
     pub fn send(&self, piece: bytes::Bytes) {
-        let _ = self.parts.send(StreamPart::Bytes(piece));
+        let _ = self
+            .parts
+            .send(StreamPart::Bytes(Piece::new(piece, &self.budget)));
     }
 
     /// A cloneable function that [`send`](Self::send)s each piece it is given (for a
-    /// producer on another thread). A stream dropped unfinished is abandoned only once these
+    /// producer on another thread; it waits for room as `send` does). A stream dropped unfinished is abandoned only once these
     /// are dropped too.
     pub fn sender(&self) -> impl Fn(Vec<u8>) + Send + Sync + Clone + 'static {
         let parts = self.parts.clone();
+        let budget = Arc::clone(&self.budget);
         move |piece: Vec<u8>| {
-            let _ = parts.send(StreamPart::Bytes(piece.into()));
+            let _ = parts.send(StreamPart::Bytes(Piece::new(piece.into(), &budget)));
         }
     }
 
     /// Ends the request, whose params hold `n_ops` operations of which `inserts` are the
     /// `insert`s (operation index, table), and waits for the reply as
     /// [`Client::transact_bytes`] does.
-    pub async fn finish(mut self, n_ops: usize, inserts: Vec<(usize, String)>) -> Result<TxnReply> {
+    pub async fn finish(mut self, n_ops: usize, inserts: Inserts) -> Result<TxnReply> {
         // The reply is read with these; they are handed over before the request can end.
         if let Some(meta) = self.meta.take() {
             let _ = meta.send((n_ops, inserts));
@@ -421,7 +508,7 @@ impl Client {
         &self,
         params: bytes::Bytes,
         n_ops: usize,
-        inserts: Vec<(usize, String)>,
+        inserts: Inserts,
     ) -> Result<TxnReply> {
         let (tx, rx) = oneshot::channel();
         self.send(Cmd::TransactBytes {
@@ -452,6 +539,7 @@ impl Client {
         })?;
         Ok(TxnStream {
             parts,
+            budget: Arc::default(),
             meta: Some(meta),
             reply: rx,
         })

@@ -39,7 +39,7 @@ pub(crate) enum Cmd {
     TransactBytes {
         params: bytes::Bytes,
         n_ops: usize,
-        inserts: Vec<(usize, String)>,
+        inserts: super::Inserts,
         reply: oneshot::Sender<Result<TxnReply>>,
     },
     /// A transaction written as it is produced (`Client::transact_stream`).
@@ -59,7 +59,7 @@ enum Pending {
     Transact {
         reply: oneshot::Sender<Result<TxnReply>>,
         n_ops: usize,
-        inserts: Vec<(usize, String)>,
+        inserts: super::Inserts,
     },
     /// A streamed transaction: its operation count and inserts come through `meta` once its
     /// text is complete (before the server can answer).
@@ -665,7 +665,7 @@ impl Session {
     fn transacted(
         &mut self,
         reply: oneshot::Sender<Result<TxnReply>>,
-        inserts: &[(usize, String)],
+        inserts: &[(usize, Arc<str>)],
         r: Result<TxnReply>,
     ) {
         match r {
@@ -759,7 +759,7 @@ impl Session {
     /// monitored without inserts (see [`MonitorSpec::insert_notices`]): the caller has the
     /// reply, and a notice left is another client's insert. (The server sends a transaction's
     /// update before its reply: the notices are in already.)
-    fn forget_own_notices(&self, reply: &TxnReply, inserts: &[(usize, String)]) {
+    fn forget_own_notices(&self, reply: &TxnReply, inserts: &[(usize, Arc<str>)]) {
         let Some(spec) = self.cfg.monitor.as_ref() else {
             return;
         };
@@ -771,15 +771,15 @@ impl Session {
         let mut last: Option<(&str, Option<usize>)> = None;
         for (i, table) in inserts {
             let ti = match last {
-                Some((t, ti)) if t == table => ti,
+                Some((t, ti)) if *t == **table => ti,
                 _ => {
                     let ti = spec
                         .insert_notices
                         .iter()
-                        .any(|(t, _)| t == table)
+                        .any(|(t, _)| **t == **table)
                         .then(|| rep.schema().table_index(table))
                         .flatten();
-                    last = Some((table, ti));
+                    last = Some((&**table, ti));
                     ti
                 }
             };
@@ -793,7 +793,7 @@ impl Session {
     fn missing_inserts(
         &self,
         reply: &TxnReply,
-        inserts: &[(usize, String)],
+        inserts: &[(usize, Arc<str>)],
     ) -> Vec<(String, Uuid)> {
         let guard = self
             .shared
@@ -814,7 +814,7 @@ impl Session {
                     return None;
                 }
                 let u = reply.inserted_uuid(*i)?;
-                t.get(&u).is_none().then(|| (table.clone(), u))
+                t.get(&u).is_none().then(|| (table.to_string(), u))
             })
             .collect()
     }

@@ -558,3 +558,32 @@ fn insert_notices_of_a_table_monitored_without_inserts() {
     assert_eq!(got, vec![(u(u5), ChangeKind::Insert)]);
     assert_eq!(r.table("Item").unwrap().len(), 1);
 }
+
+/// A streamed transaction's producer (a thread outside the runtime) waits while the budget's
+/// worth of its pieces are queued, and goes on as they are written (dropped); a piece bigger
+/// than the budget goes alone.
+#[test]
+fn stream_pieces_wait_for_room() {
+    let budget = Arc::new(Budget::default());
+    let mb = |n: usize| bytes::Bytes::from(vec![b' '; n << 20]);
+    let first = Piece::new(mb(10), &budget);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let producer = {
+        let budget = Arc::clone(&budget);
+        std::thread::spawn(move || {
+            let second = Piece::new(mb(10), &budget);
+            tx.send(()).unwrap();
+            second
+        })
+    };
+    // 10 + 10 MiB is over the 16 MiB budget: the producer waits for the first to go.
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    drop(first);
+    rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let second = producer.join().unwrap();
+    drop(second);
+    assert_eq!(*budget.queued.lock().unwrap(), 0);
+    // Bigger than the budget, nothing queued: it goes.
+    let big = Piece::new(mb(20), &budget);
+    assert_eq!(big.len(), 20 << 20);
+}

@@ -12,7 +12,7 @@ use crate::atom::parse_uuid_str;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Txn {
     ops: Vec<Value>,
-    inserts: Vec<(usize, String)>,
+    inserts: super::Inserts,
 }
 
 impl Txn {
@@ -35,7 +35,11 @@ impl Txn {
     pub fn op(&mut self, op: Value) -> &mut Self {
         if op.get("op").and_then(Value::as_str) == Some("insert") {
             if let Some(t) = op.get("table").and_then(Value::as_str) {
-                self.inserts.push((self.ops.len(), t.to_owned()));
+                let t: std::sync::Arc<str> = match self.inserts.last() {
+                    Some((_, last)) if **last == *t => last.clone(),
+                    _ => t.into(),
+                };
+                self.inserts.push((self.ops.len(), t));
             }
         }
         self.ops.push(op);
@@ -152,7 +156,7 @@ impl Txn {
     }
 
     /// Tables and operation indexes of the `insert`s, for read-your-writes checks.
-    pub(crate) fn inserts(&self) -> &[(usize, String)] {
+    pub(crate) fn inserts(&self) -> &[(usize, std::sync::Arc<str>)] {
         &self.inserts
     }
 
