@@ -1189,13 +1189,14 @@ fn process_key() -> u64 {
 
 const MULTIPLE: u64 = 0x5851_f42d_4c95_7f2d;
 
-/// See [`flow_hash`].
-struct FlowHasher {
+/// See [`flow_hash`]; also the second half of a [`crate::sb_flows::FlowId`].
+pub(crate) struct FlowHasher {
     state: u64,
 }
 
 impl FlowHasher {
-    fn new() -> Self {
+    /// A hasher keyed by the process's key.
+    pub(crate) fn new() -> Self {
         Self {
             state: process_key(),
         }

@@ -27,46 +27,6 @@ use crate::snapshot::Rows;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowId([u64; 2]);
 
-/// 64×64 → 128-bit multiplication folded back to 64 bits.
-fn folded_multiply(x: u64, y: u64) -> u64 {
-    let full = u128::from(x) * u128::from(y);
-    (full as u64) ^ ((full >> 64) as u64)
-}
-
-/// The second half of a [`FlowId`]: a multiply-fold hash fed eight bytes at a time (several
-/// times cheaper than a second SipHash pass over a flow's match and actions). Every write
-/// also mixes in its length, so that field boundaries count.
-struct FoldHasher(u64);
-
-/// [`FoldHasher`]'s multiplier (odd, from the fractional part of the golden ratio).
-const FOLD_KEY: u64 = 0x9e37_79b9_7f4a_7c15;
-
-impl FoldHasher {
-    fn mix(&mut self, word: u64) {
-        self.0 = folded_multiply(self.0 ^ word, FOLD_KEY);
-    }
-}
-
-impl Hasher for FoldHasher {
-    fn finish(&self) -> u64 {
-        folded_multiply(self.0 ^ 0x2d35_8dcc_aa6c_78a5, FOLD_KEY)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.mix(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        self.mix(u64::from_le_bytes(w));
-        self.mix(bytes.len() as u64);
-    }
-}
-
 /// Pipeline code in a [`FlowId`]: ingress 0, egress 1.
 fn pipeline_code(p: ovn_sb::Pipeline) -> u8 {
     match p {
@@ -96,7 +56,7 @@ impl FlowId {
         let parts = (pipeline, table, priority, match_, actions, meter, io_port);
         Self([
             half(std::hash::DefaultHasher::new(), parts),
-            half(FoldHasher(0x5eed), parts),
+            half(crate::flow::FlowHasher::new(), parts),
         ])
     }
 
