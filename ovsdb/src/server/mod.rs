@@ -107,6 +107,9 @@ pub(crate) struct ServedDb {
     pub(crate) dump_cache: HashMap<String, bytes::Bytes>,
     /// Whether commits are staged in `log`, not flushed yet.
     pub(crate) unflushed: bool,
+    /// Set when a session adds a monitor on this database; cleared by a commit that finds no
+    /// monitor on it, so that commits nobody monitors skip the walk over every session.
+    pub(crate) maybe_monitored: bool,
 }
 
 /// Sessions marked as having output: a list (usually of one), deduplicated when it is taken,
@@ -154,6 +157,9 @@ pub struct Server {
     /// `wait` blocked with a timeout), so that a timer sleeping to the earliest deadline
     /// ([`Server::poll_timeout`]) looks again; the network adapter clears it.
     pub(crate) timers_moved: bool,
+    /// Set when a transaction blocks (a `wait`); cleared when a look finds no session with a
+    /// blocked transaction, so that each commit does not walk every session to find none.
+    pub(crate) maybe_pending: bool,
     next_session: u64,
 }
 
@@ -171,6 +177,7 @@ impl Server {
             unflushed: false,
             held: Vec::new(),
             timers_moved: false,
+            maybe_pending: false,
             next_session: 1,
         };
         s.rebuild_server_db()?;
@@ -196,6 +203,7 @@ impl Server {
             version: 0,
             dump_cache: HashMap::new(),
             unflushed: false,
+            maybe_monitored: false,
         });
         Ok(())
     }
@@ -226,6 +234,7 @@ impl Server {
                 version: 0,
                 dump_cache: HashMap::new(),
                 unflushed: false,
+                maybe_monitored: false,
             },
         );
         self.rebuild_server_db()

@@ -581,6 +581,7 @@ impl Server {
                 self.timers_moved |= timeout_ms.is_some();
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     s.pending.push(p);
+                    self.maybe_pending = true;
                 }
                 false
             }
@@ -612,14 +613,19 @@ impl Server {
                 sdb.history.pop_front();
             }
         }
+        if !sdb.maybe_monitored {
+            return logged;
+        }
         let last = sdb.last_txn;
         let schema = sdb.db.schema().clone();
+        let mut monitored = false;
         for (sid, s) in self.sessions.iter_mut() {
             let mut any = false;
             for (id_text, _, m) in &s.monitors {
                 if m.db != db {
                     continue;
                 }
+                monitored = true;
                 // The notification is written as text straight away: the bytes
                 // `encode_message` would write for it, without a JSON tree.
                 let mut text = Vec::with_capacity(256);
@@ -646,12 +652,19 @@ impl Server {
                 self.ready.insert(*sid);
             }
         }
+        if !monitored {
+            self.dbs[db].maybe_monitored = false;
+        }
         logged
     }
 
     /// Re-runs blocked transactions (of database `db`, or all when `None`) until none completes.
     fn retry_pending(&mut self, db: Option<usize>, now: Instant) {
+        if !self.maybe_pending {
+            return;
+        }
         if self.sessions.values().all(|s| s.pending.is_empty()) {
+            self.maybe_pending = false;
             return;
         }
         loop {
@@ -810,6 +823,7 @@ impl Server {
         };
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.monitors.push((mon_id.to_string(), mon_id, m));
+            self.dbs[db].maybe_monitored = true;
         }
         Ok(result)
     }
