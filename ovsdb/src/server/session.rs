@@ -557,8 +557,15 @@ impl Server {
                 let results = results.into_text();
                 let mut text = Vec::with_capacity(results.len() + 64);
                 text.extend_from_slice(b"{\"id\":");
-                // Writing a `Value` to a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut text, &p.id);
+                match p.id.as_i64() {
+                    // An integer id (what clients send) as serde_json writes it, without its
+                    // serializer.
+                    Some(n) => crate::atom::write_i64(&mut text, n),
+                    // Writing a `Value` to a Vec cannot fail.
+                    None => {
+                        let _ = serde_json::to_writer(&mut text, &p.id);
+                    }
+                }
                 text.extend_from_slice(b",\"result\":");
                 text.extend_from_slice(&results);
                 drop(results);
@@ -604,9 +611,7 @@ impl Server {
             None => Ok(false),
         };
         if history_len > 0 {
-            // A v4 UUID from the thread's user-space generator (`Uuid::new_v4` makes a system
-            // call for each one).
-            let txn_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+            let txn_id = self.txn_ids.next_id();
             sdb.last_txn = txn_id;
             sdb.history.push_back((txn_id, changes.clone()));
             while sdb.history.len() > history_len {
