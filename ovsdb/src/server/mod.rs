@@ -107,6 +107,9 @@ pub(crate) struct ServedDb {
     pub(crate) dump_cache: HashMap<String, bytes::Bytes>,
     /// Whether commits are staged in `log`, not flushed yet.
     pub(crate) unflushed: bool,
+    /// Set when a session adds a monitor on this database; cleared by a commit that finds no
+    /// monitor on it, so that commits nobody monitors skip the walk over every session.
+    pub(crate) maybe_monitored: bool,
 }
 
 /// Sessions marked as having output: a list (usually of one), deduplicated when it is taken,
@@ -154,7 +157,46 @@ pub struct Server {
     /// `wait` blocked with a timeout), so that a timer sleeping to the earliest deadline
     /// ([`Server::poll_timeout`]) looks again; the network adapter clears it.
     pub(crate) timers_moved: bool,
+    /// Set when a transaction blocks (a `wait`); cleared when a look finds no session with a
+    /// blocked transaction, so that each commit does not walk every session to find none.
+    pub(crate) maybe_pending: bool,
+    /// Where commits' transaction ids come from.
+    pub(crate) txn_ids: TxnIds,
     next_session: u64,
+}
+
+/// Transaction ids: version-4 UUIDs, distinct for the life of the server, made without a
+/// random generator's block per commit: a random 128-bit base, its low half mixed with a
+/// counter through a bijection (the splitmix64 finalizer), so consecutive ids share no visible
+/// pattern. Only the variant's two bits are overwritten in the mixed half.
+#[derive(Debug)]
+pub(crate) struct TxnIds {
+    base: [u8; 16],
+    next: u64,
+}
+
+impl TxnIds {
+    fn new() -> Self {
+        Self {
+            base: rand::random(),
+            next: 0,
+        }
+    }
+
+    /// The next transaction id.
+    pub(crate) fn next_id(&mut self) -> Uuid {
+        self.next = self.next.wrapping_add(1);
+        let mut z = self.next.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let mut bytes = self.base;
+        let (_, low) = bytes.split_at_mut(8);
+        for (b, m) in low.iter_mut().zip(z.to_le_bytes()) {
+            *b ^= m;
+        }
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
 }
 
 impl Server {
@@ -171,6 +213,8 @@ impl Server {
             unflushed: false,
             held: Vec::new(),
             timers_moved: false,
+            maybe_pending: false,
+            txn_ids: TxnIds::new(),
             next_session: 1,
         };
         s.rebuild_server_db()?;
@@ -196,6 +240,7 @@ impl Server {
             version: 0,
             dump_cache: HashMap::new(),
             unflushed: false,
+            maybe_monitored: false,
         });
         Ok(())
     }
@@ -226,6 +271,7 @@ impl Server {
                 version: 0,
                 dump_cache: HashMap::new(),
                 unflushed: false,
+                maybe_monitored: false,
             },
         );
         self.rebuild_server_db()
@@ -388,3 +434,30 @@ impl Server {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod txn_id_tests {
+    use super::TxnIds;
+
+    #[test]
+    fn txn_ids_are_distinct_v4_uuids() {
+        let mut ids = TxnIds::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut prev: Option<u128> = None;
+        for _ in 0..200_000 {
+            let u = ids.next_id();
+            assert_eq!(u.get_version_num(), 4);
+            assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
+            assert!(seen.insert(u), "{u} twice");
+            if let Some(p) = prev {
+                // Consecutive ids differ in many bits, not just the counter's low ones.
+                let diff = (u.as_u128() ^ p).count_ones();
+                assert!(diff > 8, "{u} too close to the previous id");
+            }
+            prev = Some(u.as_u128());
+        }
+        // Two servers (two bases) do not make the same ids.
+        let mut other = TxnIds::new();
+        assert!(!seen.contains(&other.next_id()));
+    }
+}

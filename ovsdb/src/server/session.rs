@@ -557,8 +557,15 @@ impl Server {
                 let results = results.into_text();
                 let mut text = Vec::with_capacity(results.len() + 64);
                 text.extend_from_slice(b"{\"id\":");
-                // Writing a `Value` to a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut text, &p.id);
+                match p.id.as_i64() {
+                    // An integer id (what clients send) as serde_json writes it, without its
+                    // serializer.
+                    Some(n) => crate::atom::write_i64(&mut text, n),
+                    // Writing a `Value` to a Vec cannot fail.
+                    None => {
+                        let _ = serde_json::to_writer(&mut text, &p.id);
+                    }
+                }
                 text.extend_from_slice(b",\"result\":");
                 text.extend_from_slice(&results);
                 drop(results);
@@ -581,6 +588,7 @@ impl Server {
                 self.timers_moved |= timeout_ms.is_some();
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     s.pending.push(p);
+                    self.maybe_pending = true;
                 }
                 false
             }
@@ -603,23 +611,26 @@ impl Server {
             None => Ok(false),
         };
         if history_len > 0 {
-            // A v4 UUID from the thread's user-space generator (`Uuid::new_v4` makes a system
-            // call for each one).
-            let txn_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+            let txn_id = self.txn_ids.next_id();
             sdb.last_txn = txn_id;
             sdb.history.push_back((txn_id, changes.clone()));
             while sdb.history.len() > history_len {
                 sdb.history.pop_front();
             }
         }
+        if !sdb.maybe_monitored {
+            return logged;
+        }
         let last = sdb.last_txn;
         let schema = sdb.db.schema().clone();
+        let mut monitored = false;
         for (sid, s) in self.sessions.iter_mut() {
             let mut any = false;
             for (id_text, _, m) in &s.monitors {
                 if m.db != db {
                     continue;
                 }
+                monitored = true;
                 // The notification is written as text straight away: the bytes
                 // `encode_message` would write for it, without a JSON tree.
                 let mut text = Vec::with_capacity(256);
@@ -646,12 +657,19 @@ impl Server {
                 self.ready.insert(*sid);
             }
         }
+        if !monitored {
+            self.dbs[db].maybe_monitored = false;
+        }
         logged
     }
 
     /// Re-runs blocked transactions (of database `db`, or all when `None`) until none completes.
     fn retry_pending(&mut self, db: Option<usize>, now: Instant) {
+        if !self.maybe_pending {
+            return;
+        }
         if self.sessions.values().all(|s| s.pending.is_empty()) {
+            self.maybe_pending = false;
             return;
         }
         loop {
@@ -810,6 +828,7 @@ impl Server {
         };
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.monitors.push((mon_id.to_string(), mon_id, m));
+            self.dbs[db].maybe_monitored = true;
         }
         Ok(result)
     }

@@ -135,6 +135,8 @@ pub struct FileStorage {
     n_records: u64,
     /// No compaction before this time.
     next_compact: Instant,
+    /// The column names of commit records, written once per table rather than per commit.
+    record_keys: RecordKeys,
 }
 
 fn now_ms() -> i64 {
@@ -209,6 +211,7 @@ impl FileStorage {
                 staged_sync: false,
                 n_records,
                 next_compact: Instant::now() + options.compact_min_interval,
+                record_keys: RecordKeys::default(),
             },
             end.corrupt_tail,
         ))
@@ -262,9 +265,10 @@ impl CommitLog for FileStorage {
     fn stage(&mut self, db: &Database, changes: &ChangeSet) -> Result<(), StorageError> {
         let date_ms = now_ms();
         let schema = db.schema();
+        let keys = &mut self.record_keys;
         if self
             .staged
-            .append_with(|out| write_commit_record(out, schema, changes, date_ms))
+            .append_with(|out| write_commit_record(out, schema, changes, date_ms, keys))
         {
             self.n_records += 1;
             self.staged_sync |= changes.durable || self.options.sync_every_commit;
@@ -369,7 +373,77 @@ pub fn commit_record(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Opti
 /// from `changes` without building the record's `Value` tree (the file log's per-commit path).
 pub fn commit_record_text(schema: &Schema, changes: &ChangeSet, date_ms: i64) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
-    write_commit_record(&mut out, schema, changes, date_ms).then_some(out)
+    write_commit_record(
+        &mut out,
+        schema,
+        changes,
+        date_ms,
+        &mut RecordKeys::default(),
+    )
+    .then_some(out)
+}
+
+/// Each table's columns as a commit record writes them before their values (`"name":`), escaped
+/// once per table rather than once per commit: a single-row commit wrote a dozen of them.
+#[derive(Debug, Default)]
+struct RecordKeys {
+    /// By table index in the schema.
+    tables: Vec<Option<TableKeys>>,
+}
+
+impl RecordKeys {
+    /// The keys of table `ts`, at `index` in the schema (made on first use, and again should
+    /// the schema at that index be another table).
+    fn table(&mut self, index: usize, ts: &crate::schema::TableSchema) -> &TableKeys {
+        if self.tables.len() <= index {
+            self.tables.resize_with(index + 1, || None);
+        }
+        let slot = &mut self.tables[index];
+        if !slot.as_ref().is_some_and(|k| k.is_for(ts)) {
+            *slot = None;
+        }
+        slot.get_or_insert_with(|| TableKeys::new(ts))
+    }
+}
+
+/// One table's column keys, one after the other in one buffer.
+#[derive(Debug)]
+struct TableKeys {
+    /// The table's name and column count, to check that a schema is the one these were made for.
+    table: String,
+    text: Vec<u8>,
+    /// Where each column's key ends in `text` (it starts where the previous one ends).
+    ends: Vec<usize>,
+}
+
+impl TableKeys {
+    fn new(ts: &crate::schema::TableSchema) -> Self {
+        let mut text = Vec::new();
+        let ends = ts
+            .columns
+            .iter()
+            .map(|c| {
+                crate::atom::write_json_str(&mut text, &c.name);
+                text.push(b':');
+                text.len()
+            })
+            .collect();
+        Self {
+            table: ts.name.clone(),
+            text,
+            ends,
+        }
+    }
+
+    fn is_for(&self, ts: &crate::schema::TableSchema) -> bool {
+        self.ends.len() == ts.columns.len() && self.table == ts.name
+    }
+
+    /// Column `col`'s `"name":`.
+    fn key(&self, col: usize) -> &[u8] {
+        let start = col.checked_sub(1).map_or(0, |p| self.ends[p]);
+        &self.text[start..self.ends[col]]
+    }
 }
 
 /// After this many rows of a table, [`write_commit_record`] reserves room for the table's
@@ -383,6 +457,7 @@ fn write_commit_record(
     schema: &Schema,
     changes: &ChangeSet,
     date_ms: i64,
+    keys: &mut RecordKeys,
 ) -> bool {
     use crate::atom::{write_i64, write_json_str};
     let start = out.len();
@@ -393,6 +468,7 @@ fn write_commit_record(
         let Some(ts) = schema.tables.get(tc.table) else {
             continue;
         };
+        let keys = keys.table(tc.table, ts);
         let table_start = out.len();
         out.push(b',');
         write_json_str(out, &ts.name);
@@ -403,9 +479,10 @@ fn write_commit_record(
             let (first, second) = tc.rows.split_at(tc.rows.len() / 2);
             let mut rest = Vec::new();
             let (any_first, any_second) = std::thread::scope(|scope| {
-                let later = scope.spawn(|| write_record_rows(&mut rest, ts, second, second.len()));
+                let later =
+                    scope.spawn(|| write_record_rows(&mut rest, ts, keys, second, second.len()));
                 // Room for both halves in `out`: the second is appended to it.
-                let any_first = write_record_rows(out, ts, first, tc.rows.len());
+                let any_first = write_record_rows(out, ts, keys, first, tc.rows.len());
                 // A panic in the thread is the same bug as one here: pass it on.
                 let any_second = later
                     .join()
@@ -418,7 +495,7 @@ fn write_commit_record(
             out.extend_from_slice(&rest);
             any_first || any_second
         } else {
-            write_record_rows(out, ts, &tc.rows, tc.rows.len())
+            write_record_rows(out, ts, keys, &tc.rows, tc.rows.len())
         };
         if any_row {
             out.push(b'}');
@@ -445,31 +522,21 @@ fn write_commit_record(
 const SPLIT_ROWS: usize = 1 << 15;
 
 /// Appends the members of a table's object in a commit record for `rows` (comma-separated,
-/// without braces); returns whether it appended any. `room_for` is how many rows' text `out`
-/// will get from here, these and any appended after them.
+/// without braces); returns whether it appended any. `keys` are the table's column keys;
+/// `room_for` is how many rows' text `out` will get from here, these and any appended after them.
 fn write_record_rows(
     out: &mut Vec<u8>,
     ts: &crate::schema::TableSchema,
+    keys: &TableKeys,
     rows: &[RowChange],
     room_for: usize,
 ) -> bool {
-    use crate::atom::{write_json_str, write_uuid};
+    use crate::atom::write_uuid;
     fn put_uuid_key(out: &mut Vec<u8>, u: &Uuid) {
         out.push(b'"');
         write_uuid(out, u);
         out.extend_from_slice(b"\":");
     }
-    // Each column's `"name":`, written once here rather than escaped again for every row.
-    let keys: Vec<Vec<u8>> = ts
-        .columns
-        .iter()
-        .map(|c| {
-            let mut k = Vec::with_capacity(c.name.len() + 3);
-            write_json_str(&mut k, &c.name);
-            k.push(b':');
-            k
-        })
-        .collect();
     let mut any_row = false;
     let rows_start = out.len();
     for (i, rc) in rows.iter().enumerate() {
@@ -503,7 +570,7 @@ fn write_record_rows(
                         out.push(b',');
                     }
                     first = false;
-                    out.extend_from_slice(&keys[col.index]);
+                    out.extend_from_slice(keys.key(col.index));
                     d.write_json(out);
                 }
                 out.push(b'}');
@@ -525,7 +592,7 @@ fn write_record_rows(
                         out.push(b',');
                     }
                     first = false;
-                    out.extend_from_slice(&keys[col.index]);
+                    out.extend_from_slice(keys.key(col.index));
                     datum_diff(o, n, &col.type_).write_json(out);
                 }
                 if first {
@@ -1094,5 +1161,51 @@ mod tests {
         assert!(tail.is_none());
         assert_eq!(rows(&reopened), rows(&db));
         assert_eq!(rows(&db).len(), 3);
+    }
+
+    /// The column keys a `FileStorage` keeps between commits write the records `commit_record`
+    /// builds, commit after commit, over both tables (keys cached per table index).
+    #[test]
+    fn staged_records_with_kept_keys_are_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let schema_json: Value = serde_json::from_str(SCHEMA).unwrap();
+        FileStorage::create(&path, &schema_json).unwrap();
+        let (mut db, mut storage, _) = FileStorage::open(&path, StorageOptions::default()).unwrap();
+        let txns = [
+            json!(["S", {"op":"insert","table":"C","row":{"v":1},"uuid-name":"c"},
+                        {"op":"insert","table":"P","row":{"name":"a","kids":["named-uuid","c"],"o":3}}]),
+            json!(["S", {"op":"insert","table":"P","row":{"name":"b","m":["map",[["k","v"]]],"eph":"e"}}]),
+            json!(["S", {"op":"update","table":"P","where":[["name","==","a"]],"row":{"tags":["set",["x","y"]],"b":true}},
+                        {"op":"mutate","table":"C","where":[],"mutations":[["v","+=",4]]}]),
+            json!(["S", {"op":"update","table":"P","where":[["name","==","b"]],"row":{"eph":"f"}}]),
+            json!(["S", {"op":"delete","table":"P","where":[["name","==","a"]]}]),
+        ];
+        let mut want = Vec::new();
+        for t in &txns {
+            let TxnOutcome::Complete {
+                changes: Some(ch), ..
+            } = db.transact(t, &TxnContext::default())
+            else {
+                panic!("{t}");
+            };
+            storage.stage(&db, &ch).unwrap();
+            if let Some(r) = commit_record(db.schema(), &ch, 1) {
+                want.push(r);
+            }
+        }
+        storage.flush(&db).unwrap();
+        let mut reader = file::RecordReader::new(std::fs::File::open(&path).unwrap());
+        let mut got = Vec::new();
+        while let Some(rec) = reader.next_record().unwrap() {
+            got.push(rec.json);
+        }
+        // The schema first, then one record per commit that changed something persistent.
+        let mut got = got.split_off(1);
+        for r in &mut got {
+            r["_date"] = json!(1);
+        }
+        assert_eq!(got, want);
+        assert_eq!(want.len(), 4, "the ephemeral-only update writes no record");
     }
 }

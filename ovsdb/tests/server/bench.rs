@@ -22,6 +22,10 @@
 //! two worker threads instead. `OVNKIT_BENCH_BUSY_POLL_US=N` gives our server a busy-poll
 //! budget of N µs (`NetOptions::busy_poll`; 0 turns it off; unset, the default adaptive
 //! busy-poll of `ovnkit ovsdb-server`, `net::DEFAULT_BUSY_POLL`).
+//! `OVNKIT_BENCH_DRIVER` picks how the clients of a timed run are driven: `epoll` (the default)
+//! runs all connections from one thread with non-blocking sockets watched by epoll, each
+//! connection closed-loop (one request outstanding); `poll` likewise with one poll(2) over all
+//! connections per turn; `threads` gives each connection a blocking thread of its own. Both report the driver's CPU and context switches per transaction.
 //! `OVNKIT_BENCH_CALLGRIND=OUT` (with `OVNKIT_BENCH_WHICH=ours`) runs our server under callgrind
 //! and counts its instructions over each timed section only (OUT may hold `%p`; one file per
 //! case, `OUT.1`: divide its `totals` by the transactions).
@@ -292,6 +296,387 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a driver's threads spent over a timed section.
+#[derive(Clone, Copy, Default)]
+struct Spent {
+    /// On-CPU nanoseconds (schedstat).
+    ns: u64,
+    /// Voluntary context switches (sleeps).
+    sleeps: u64,
+    /// Involuntary context switches (preemptions).
+    preempted: u64,
+}
+
+impl std::ops::Sub for Spent {
+    type Output = Self;
+
+    fn sub(self, rhs: Self) -> Self {
+        Self {
+            ns: self.ns - rhs.ns,
+            sleeps: self.sleeps - rhs.sleeps,
+            preempted: self.preempted - rhs.preempted,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Spent {
+    fn add_assign(&mut self, rhs: Self) {
+        self.ns += rhs.ns;
+        self.sleeps += rhs.sleeps;
+        self.preempted += rhs.preempted;
+    }
+}
+
+/// The calling thread's CPU and context switches so far.
+#[allow(unsafe_code)]
+fn thread_spent() -> Spent {
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage that outlives the call.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    Spent {
+        ns: thread_cpu_ns(),
+        sleeps: u64::try_from(ru.ru_nvcsw).unwrap_or(0),
+        preempted: u64::try_from(ru.ru_nivcsw).unwrap_or(0),
+    }
+}
+
+/// How the clients of a timed run are driven (`OVNKIT_BENCH_DRIVER`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    /// One blocking thread per connection: write, poll(2), read (`threads`).
+    Threads,
+    /// All connections from one thread, non-blocking sockets, watched with one poll(2) over
+    /// all of them per turn (`poll`) or with epoll (`epoll`, the default).
+    One(Wait),
+}
+
+impl Driver {
+    fn from_env() -> Self {
+        match std::env::var("OVNKIT_BENCH_DRIVER").as_deref() {
+            Ok("threads") => Self::Threads,
+            Ok("poll") => Self::One(Wait::Poll),
+            Ok("epoll") | Err(_) => Self::One(Wait::Epoll),
+            Ok(other) => panic!("OVNKIT_BENCH_DRIVER={other}: want `epoll`, `poll` or `threads`"),
+        }
+    }
+}
+
+/// Panics unless `reply` is a successful `transact` reply: an operation's error is an object
+/// starting with "error"; the reply's own "error" member (null) follows "result".
+fn check_reply(reply: &[u8]) {
+    assert!(
+        reply.windows(10).any(|w| w == b"\"result\":[")
+            && !reply.windows(9).any(|w| w == b"{\"error\":"),
+        "{}",
+        String::from_utf8_lossy(reply)
+    );
+}
+
+/// Encoded requests per connection: the request's text and the `"id":N,` its reply starts with.
+type Work = Vec<(RawClient, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+/// The thread-per-connection driver: each thread sends its connection's requests one after the
+/// other, each when the previous reply is complete.
+fn drive_threads(work: Work) -> Spent {
+    let handles: Vec<_> = work
+        .into_iter()
+        .map(|(mut conn, reqs)| {
+            std::thread::spawn(move || {
+                let t0 = thread_spent();
+                for req in &reqs {
+                    check_reply(&conn.send_encoded(req));
+                }
+                thread_spent() - t0
+            })
+        })
+        .collect();
+    let mut spent = Spent::default();
+    for h in handles {
+        spent += h.join().unwrap();
+    }
+    spent
+}
+
+/// One connection of the one-thread driver: its requests, the one in flight, and its reply so
+/// far, framed by bracket depth as `RawClient::next_message` does, but resumable.
+struct PollConn {
+    stream: UnixStream,
+    reqs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The request in flight (all sent when `next == reqs.len()`).
+    next: usize,
+    /// Bytes of `reqs[next]` written so far.
+    written: usize,
+    buf: Vec<u8>,
+    /// Where the scan of `buf` resumes, and its state there.
+    scan: usize,
+    depth: usize,
+    in_str: bool,
+    esc: bool,
+}
+
+impl PollConn {
+    /// Writes what the socket takes of the request in flight; true when all of it is written.
+    fn write_some(&mut self) -> bool {
+        let msg = &self.reqs[self.next].0;
+        while self.written < msg.len() {
+            match self.stream.write(&msg[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        true
+    }
+
+    /// Scans what was read for complete messages; for the reply to the request in flight,
+    /// checks it and starts the next request. True while requests remain.
+    fn take_replies(&mut self) -> bool {
+        let mut i = self.scan;
+        let mut start = 0;
+        while i < self.buf.len() {
+            let b = self.buf[i];
+            i += 1;
+            if self.in_str {
+                if self.esc {
+                    self.esc = false;
+                } else if b == b'\\' {
+                    self.esc = true;
+                } else if b == b'"' {
+                    self.in_str = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_str = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        let m = &self.buf[start..i];
+                        start = i;
+                        let want = &self.reqs[self.next].1;
+                        if m.windows(want.len()).take(64).any(|w| w == &want[..]) {
+                            check_reply(m);
+                            self.next += 1;
+                            self.written = 0;
+                            if self.next < self.reqs.len() {
+                                self.write_some();
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.buf.drain(..start);
+        self.scan = self.buf.len();
+        self.next < self.reqs.len()
+    }
+}
+
+/// How the one-thread driver waits for its sockets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// One poll(2) over all unfinished connections per turn.
+    Poll,
+    /// epoll: the sockets registered once, one epoll_wait(2) per turn returning the ready ones.
+    Epoll,
+}
+
+/// The sockets the one-thread driver watches, with poll(2) or epoll.
+struct Watch {
+    /// poll(2)'s array, one entry per connection (a negative fd once finished).
+    fds: Vec<libc::pollfd>,
+    /// The epoll instance.
+    epoll: Option<std::os::fd::OwnedFd>,
+    events: Vec<libc::epoll_event>,
+}
+
+#[allow(unsafe_code)]
+impl Watch {
+    fn new(wait: Wait, conns: &[PollConn]) -> Self {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let fds = conns
+            .iter()
+            .map(|c| libc::pollfd {
+                fd: c.stream.as_raw_fd(),
+                events: 0,
+                revents: 0,
+            })
+            .collect();
+        let epoll = (wait == Wait::Epoll).then(|| {
+            // SAFETY: plain system call; the result is checked before use.
+            let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+            assert!(
+                fd >= 0,
+                "epoll_create1: {}",
+                std::io::Error::last_os_error()
+            );
+            // SAFETY: `fd` is a new descriptor owned by nobody else.
+            unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+        });
+        let mut w = Self {
+            fds,
+            epoll,
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; conns.len().max(1)],
+        };
+        for (i, c) in conns.iter().enumerate() {
+            w.ctl(libc::EPOLL_CTL_ADD, i, c);
+        }
+        w
+    }
+
+    /// What connection `c` waits for: to write the rest of its request, or its reply.
+    fn interest(c: &PollConn) -> i16 {
+        if c.reqs.get(c.next).is_some_and(|r| c.written < r.0.len()) {
+            libc::POLLOUT
+        } else {
+            libc::POLLIN
+        }
+    }
+
+    /// Registers (or re-registers) connection `i`'s interest with epoll.
+    fn ctl(&mut self, op: libc::c_int, i: usize, c: &PollConn) {
+        use std::os::fd::AsRawFd;
+        let Some(ep) = &self.epoll else { return };
+        let events = if Self::interest(c) == libc::POLLOUT {
+            libc::EPOLLOUT
+        } else {
+            libc::EPOLLIN
+        };
+        let mut ev = libc::epoll_event {
+            events: events as u32,
+            u64: i as u64,
+        };
+        // SAFETY: `ev` is a valid event that outlives the call; the fds are open.
+        let r = unsafe { libc::epoll_ctl(ep.as_raw_fd(), op, c.stream.as_raw_fd(), &mut ev) };
+        assert_eq!(r, 0, "epoll_ctl: {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits until some connection is ready; fills `ready` with their indices.
+    fn wait(&mut self, conns: &[PollConn], ready: &mut Vec<usize>) {
+        use std::os::fd::AsRawFd;
+        ready.clear();
+        match &self.epoll {
+            Some(ep) => {
+                // SAFETY: `events` is a valid, writable array of `events.len()` entries.
+                let n = unsafe {
+                    libc::epoll_wait(
+                        ep.as_raw_fd(),
+                        self.events.as_mut_ptr(),
+                        self.events.len() as libc::c_int,
+                        -1,
+                    )
+                };
+                if n < 0 {
+                    let e = std::io::Error::last_os_error();
+                    assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "epoll_wait: {e}");
+                    return;
+                }
+                ready.extend(self.events[..n as usize].iter().map(|e| e.u64 as usize));
+            }
+            None => {
+                for (fd, c) in self.fds.iter_mut().zip(conns) {
+                    if fd.fd >= 0 {
+                        fd.events = Self::interest(c);
+                    }
+                }
+                // SAFETY: `fds` is a valid array of `fds.len()` initialized pollfds that
+                // outlives the call; negative fds (finished connections) are ignored.
+                let n = unsafe {
+                    libc::poll(self.fds.as_mut_ptr(), self.fds.len() as libc::nfds_t, -1)
+                };
+                if n < 0 {
+                    let e = std::io::Error::last_os_error();
+                    assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "poll: {e}");
+                    return;
+                }
+                ready.extend(
+                    self.fds
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, fd)| fd.fd >= 0 && fd.revents != 0)
+                        .map(|(i, _)| i),
+                );
+            }
+        }
+    }
+
+    /// Connection `i` finished: stop watching it.
+    fn done(&mut self, i: usize, c: &PollConn) {
+        self.fds[i].fd = -1;
+        self.ctl(libc::EPOLL_CTL_DEL, i, c);
+    }
+}
+
+/// The one-thread driver: every connection closed-loop (one request outstanding, the next sent
+/// when its reply is complete), all watched by one thread with poll(2) or epoll.
+fn drive_one(work: Work, wait: Wait) -> Spent {
+    let t0 = thread_spent();
+    let mut conns: Vec<PollConn> = work
+        .into_iter()
+        .filter(|(_, reqs)| !reqs.is_empty())
+        .map(|(conn, reqs)| {
+            assert!(conn.buf.is_empty());
+            conn.stream.set_nonblocking(true).unwrap();
+            PollConn {
+                stream: conn.stream,
+                reqs,
+                next: 0,
+                written: 0,
+                buf: Vec::with_capacity(1 << 16),
+                scan: 0,
+                depth: 0,
+                in_str: false,
+                esc: false,
+            }
+        })
+        .collect();
+    for c in &mut conns {
+        c.write_some();
+    }
+    let mut watch = Watch::new(wait, &conns);
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut ready = Vec::with_capacity(conns.len());
+    let mut active = conns.len();
+    while active > 0 {
+        watch.wait(&conns, &mut ready);
+        for &i in &ready {
+            let c = &mut conns[i];
+            if Watch::interest(c) == libc::POLLOUT {
+                if c.write_some() {
+                    watch.ctl(libc::EPOLL_CTL_MOD, i, c);
+                }
+                continue;
+            }
+            match c.stream.read(&mut chunk) {
+                Ok(0) => panic!("server closed the connection"),
+                Ok(n) => c.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+            let more = c.take_replies();
+            let c = &conns[i];
+            if !more {
+                watch.done(i, c);
+                active -= 1;
+            } else if Watch::interest(c) == libc::POLLOUT {
+                watch.ctl(libc::EPOLL_CTL_MOD, i, c);
+            }
+        }
+    }
+    thread_spent() - t0
+}
+
 /// What one timed run measured.
 struct Rate {
     txn_per_s: f64,
@@ -305,6 +690,10 @@ struct Rate {
     sleeps: f64,
     /// The server's preemptions (involuntary context switches) per transaction.
     preempted: f64,
+    /// The driver's sleeps (voluntary context switches, all its threads) per transaction.
+    driver_sleeps: f64,
+    /// The driver's preemptions (involuntary context switches) per transaction.
+    driver_preempted: f64,
 }
 
 /// Transactions per second with `clients` concurrent clients, each running `per_client`
@@ -363,32 +752,13 @@ fn throughput(
         callgrind_control(&["-z"]);
         callgrind_control(&["-i", "on"]);
     }
+    let driver = Driver::from_env();
     let cpu0 = process_cpu(pid);
     let start = Instant::now();
-    let handles: Vec<_> = work
-        .into_iter()
-        .map(|(mut conn, reqs)| {
-            std::thread::spawn(move || {
-                let t0 = thread_cpu_ns();
-                for req in &reqs {
-                    let r = conn.send_encoded(req);
-                    // An operation's error is an object starting with "error"; the reply's own
-                    // "error" member (null) follows "result".
-                    assert!(
-                        r.windows(10).any(|w| w == b"\"result\":[")
-                            && !r.windows(9).any(|w| w == b"{\"error\":"),
-                        "{}",
-                        String::from_utf8_lossy(&r)
-                    );
-                }
-                thread_cpu_ns() - t0
-            })
-        })
-        .collect();
-    let mut driver_ns = 0;
-    for h in handles {
-        driver_ns += h.join().unwrap();
-    }
+    let spent = match driver {
+        Driver::Threads => drive_threads(work),
+        Driver::One(wait) => drive_one(work, wait),
+    };
     let secs = start.elapsed().as_secs_f64();
     let cpu1 = process_cpu(pid);
     if callgrind {
@@ -421,7 +791,9 @@ fn throughput(
         txn_per_s: n / secs,
         cpu_us: (cpu1.ns - cpu0.ns) as f64 / 1000.0 / n,
         sys_share: sys as f64 / (user + sys).max(1) as f64,
-        driver_us: driver_ns as f64 / 1000.0 / n,
+        driver_us: spent.ns as f64 / 1000.0 / n,
+        driver_sleeps: spent.sleeps as f64 / n,
+        driver_preempted: spent.preempted as f64 / n,
     }
 }
 
@@ -521,13 +893,16 @@ fn describe((ours, real): &(Option<Rate>, Option<Rate>)) -> String {
     let one = |name: &str, r: &Rate| {
         format!(
             "{name} {:.0} txn/s, server CPU {:.1} µs/txn (sys {:.0}%, {:.2} sleeps and {:.2} \
-             preemptions per txn), driver CPU {:.1} µs/txn",
+             preemptions per txn), driver CPU {:.1} µs/txn ({:.2} sleeps and {:.2} preemptions \
+             per txn)",
             r.txn_per_s,
             r.cpu_us,
             r.sys_share * 100.0,
             r.sleeps,
             r.preempted,
-            r.driver_us
+            r.driver_us,
+            r.driver_sleeps,
+            r.driver_preempted
         )
     };
     match (ours, real) {
@@ -566,6 +941,8 @@ fn medians(runs: &[(Option<Rate>, Option<Rate>)]) -> (Option<Rate>, Option<Rate>
             driver_us: median(rs.iter().map(|r| r.driver_us).collect()),
             sleeps: median(rs.iter().map(|r| r.sleeps).collect()),
             preempted: median(rs.iter().map(|r| r.preempted).collect()),
+            driver_sleeps: median(rs.iter().map(|r| r.driver_sleeps).collect()),
+            driver_preempted: median(rs.iter().map(|r| r.driver_preempted).collect()),
         })
     };
     (
