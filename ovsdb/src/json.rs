@@ -629,6 +629,36 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A number (after whitespace) written as a plain integer that fits in an `i64` (not
+    /// `-0`), which [`Parser::value`] reads as that integer; `None`, not moving, for any other
+    /// number or text.
+    pub(crate) fn pull_plain_i64(&mut self) -> Option<i64> {
+        self.peek()?;
+        let start = self.pos;
+        let neg = self.b[start] == b'-';
+        let first = start + usize::from(neg);
+        let mut i = first;
+        while self.b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        // As in `Parser::number`: no fraction or exponent, at least one digit, no leading
+        // zero but in "0" itself.
+        if matches!(self.b.get(i), Some(b'.' | b'e' | b'E' | b'+' | b'-'))
+            || i == first
+            || (self.b[first] == b'0' && i > first + 1)
+        {
+            return None;
+        }
+        let tok = self.s.get(start..i)?;
+        let n = if neg {
+            tok.parse::<i64>().ok().filter(|&n| n != 0)?
+        } else {
+            i64::try_from(tok.parse::<u64>().ok()?).ok()?
+        };
+        self.pos = i;
+        Some(n)
+    }
+
     /// Skips one value that [`Parser::value`] at `depth` would accept, without building it.
     pub(crate) fn skip_value(&mut self, depth: usize) -> Option<()> {
         match self.peek()? {
@@ -981,6 +1011,48 @@ mod tests {
         ];
         for text in declined {
             assert_eq!(read_transact(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn plain_integers_read_as_value_reads_them() {
+        for t in [
+            "0",
+            "-1",
+            "7",
+            "10",
+            " 42",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "-0",
+            "00",
+            "01",
+            "-01",
+            "1.0",
+            "1e3",
+            "1E3",
+            "-",
+            "1-2",
+            "1+2",
+            "",
+            "x",
+            "\"1\"",
+            "18446744073709551616",
+        ] {
+            let mut p = Parser::new(t);
+            let got = p.pull_plain_i64();
+            let want = match parse(t.as_bytes()) {
+                Some(JsonRef::Number(n)) if n.is_i64() || n.is_u64() => n.as_i64(),
+                _ => None,
+            };
+            assert_eq!(got, want, "{t}");
+            if got.is_none() {
+                assert_eq!(p.pos(), t.len() - t.trim_start().len(), "{t}");
+            } else {
+                assert_eq!(p.pos(), t.len(), "{t}");
+            }
         }
     }
 

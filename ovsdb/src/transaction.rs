@@ -2440,6 +2440,7 @@ mod tests {
         r#"{"op":"insert","table":"Holder","row":{"must":["named-uuid","t9"],"pair":["set",["p","q"]],"uid":["uuid","5a5a5a5a-0000-4000-8000-000000000009"]}}"#,
         r#"{ "op" : "insert" , "table" : "Parent" , "row" : { "name" : "sp" , "ext" : [ "map" , [ [ "k" , "v" ] ] ] } }"#,
         r#"{"op":"insert","table":"Parent","row":{}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[0,-9223372036854775808,9223372036854775807,-1,10]],"opt_int":-7,"count":0}}"#,
         // Errors, each alone after a good insert.
         r#"{"op":"insert","table":"Parent","row":{"count":101}}"#,
         r#"{"op":"insert","table":"Parent","row":{"color":"pink"}}"#,
@@ -2453,6 +2454,10 @@ mod tests {
         r#"{"op":"insert","table":"Parent","row":{"count":"1"}}"#,
         r#"{"op":"insert","table":"Parent","row":{"count":1.5}}"#,
         r#"{"op":"insert","table":"Parent","row":{"count":18446744073709551615}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[9223372036854775808]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[-9223372036854775809]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[-0,1]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"count":-101}}"#,
         r#"{"op":"insert","table":"Parent","row":{"ratio":11}}"#,
         r#"{"op":"insert","table":"Parent","row":{"ext":["set",[]]}}"#,
         r#"{"op":"insert","table":"Parent","row":{"nums":["map",[]]}}"#,
@@ -2477,7 +2482,7 @@ mod tests {
     ];
 
     /// The first operations of [`DIRECT_OPS`], well-formed.
-    const DIRECT_GOOD: usize = 13;
+    const DIRECT_GOOD: usize = 14;
 
     /// Requests made of [`DIRECT_OPS`]: each alone, after each other one, and all in order.
     fn direct_requests() -> Vec<String> {

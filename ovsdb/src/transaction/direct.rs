@@ -163,6 +163,13 @@ fn read_atom(
         base.check_constraints(&atom).ok()?;
         return Some(atom);
     }
+    if base.atomic == AtomicType::Integer {
+        if let Some(n) = p.pull_plain_i64() {
+            let atom = Atom::Integer(n);
+            base.check_constraints(&atom).ok()?;
+            return Some(atom);
+        }
+    }
     let leaf = p.pull_leaf()?;
     Atom::from_json(&leaf, base, r).ok()
 }
