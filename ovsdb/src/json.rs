@@ -380,6 +380,24 @@ impl<'a> TransactReader<'a> {
         true
     }
 
+    /// Reads the next operation with `read`, which gets the parser at the operation's value
+    /// and must leave it just after it: `None` (the reader is where it was) when there is no
+    /// next operation or `read` declines it, by returning `None`.
+    pub(crate) fn direct_op<R>(
+        &mut self,
+        read: impl FnOnce(&mut Parser<'a>) -> Option<R>,
+    ) -> Option<R> {
+        if self.ops_done {
+            return None;
+        }
+        let at = self.p.pos;
+        let r = self.p.pull_byte(b',').and_then(|()| read(&mut self.p));
+        if r.is_none() {
+            self.p.pos = at;
+        }
+        r
+    }
+
     /// Where the reader is in the request's text.
     pub(crate) fn position(&self) -> usize {
         self.base + self.p.pos
@@ -504,7 +522,11 @@ impl<'a> TransactReader<'a> {
     }
 }
 
-struct Parser<'a> {
+/// The pull parser under [`parse`] and [`TransactReader`]. The engine also reads some
+/// operations through it directly, value by value, without a tree (see
+/// [`TransactReader::direct_op`]): its `pull_*` methods accept exactly the texts and give
+/// exactly the values [`Parser::value`] does.
+pub(crate) struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     pos: usize,
@@ -542,9 +564,169 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn peek(&mut self) -> Option<u8> {
+    /// The next byte that is not whitespace (the parser stays at it).
+    pub(crate) fn peek(&mut self) -> Option<u8> {
         self.skip_ws();
         self.b.get(self.pos).copied()
+    }
+
+    /// The parser's whole text.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.b
+    }
+
+    /// Where the parser is in its text.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Moves back (or on) to `pos`, a position an earlier call reached.
+    pub(crate) fn seek(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
+    /// Consumes byte `c` (after whitespace); `None`, not moving, when another byte is next.
+    pub(crate) fn pull_byte(&mut self, c: u8) -> Option<()> {
+        if self.peek()? != c {
+            return None;
+        }
+        self.pos += 1;
+        Some(())
+    }
+
+    /// Consumes `,` (then true) or `close` (then false) after whitespace.
+    pub(crate) fn pull_comma_or(&mut self, close: u8) -> Option<bool> {
+        let c = self.peek()?;
+        self.pos += 1;
+        if c == b',' {
+            Some(true)
+        } else if c == close {
+            Some(false)
+        } else {
+            self.pos -= 1;
+            None
+        }
+    }
+
+    /// A string (after whitespace), as [`Parser::value`] reads it.
+    pub(crate) fn pull_str(&mut self) -> Option<Cow<'a, str>> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.string()
+    }
+
+    /// A value that is not an array or an object (after whitespace): a string, a number, a
+    /// boolean or null, as [`Parser::value`] reads it; `None` for anything else.
+    pub(crate) fn pull_leaf(&mut self) -> Option<JsonRef<'a>> {
+        match self.peek()? {
+            b'"' => self.string().map(JsonRef::Str),
+            b't' => self.literal("true", JsonRef::Bool(true)),
+            b'f' => self.literal("false", JsonRef::Bool(false)),
+            b'n' => self.literal("null", JsonRef::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    /// A number (after whitespace) written as a plain integer that fits in an `i64` (not
+    /// `-0`), which [`Parser::value`] reads as that integer; `None`, not moving, for any other
+    /// number or text.
+    pub(crate) fn pull_plain_i64(&mut self) -> Option<i64> {
+        self.peek()?;
+        let start = self.pos;
+        let neg = self.b[start] == b'-';
+        let first = start + usize::from(neg);
+        let mut i = first;
+        while self.b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        // As in `Parser::number`: no fraction or exponent, at least one digit, no leading
+        // zero but in "0" itself.
+        if matches!(self.b.get(i), Some(b'.' | b'e' | b'E' | b'+' | b'-'))
+            || i == first
+            || (self.b[first] == b'0' && i > first + 1)
+        {
+            return None;
+        }
+        let tok = self.s.get(start..i)?;
+        let n = if neg {
+            tok.parse::<i64>().ok().filter(|&n| n != 0)?
+        } else {
+            i64::try_from(tok.parse::<u64>().ok()?).ok()?
+        };
+        self.pos = i;
+        Some(n)
+    }
+
+    /// Skips one value that [`Parser::value`] at `depth` would accept, without building it.
+    pub(crate) fn skip_value(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'{' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                if self.peek()? == b'}' {
+                    self.pos += 1;
+                    return Some(());
+                }
+                loop {
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    self.skip_string()?;
+                    self.pull_byte(b':')?;
+                    self.skip_value(depth + 1)?;
+                    if !self.pull_comma_or(b'}')? {
+                        return Some(());
+                    }
+                }
+            }
+            b'[' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                if self.peek()? == b']' {
+                    self.pos += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_value(depth + 1)?;
+                    if !self.pull_comma_or(b']')? {
+                        return Some(());
+                    }
+                }
+            }
+            b'"' => self.skip_string(),
+            _ => self.pull_leaf().map(drop),
+        }
+    }
+
+    /// Skips a string starting at its opening quote, accepting what [`Parser::string`] does.
+    fn skip_string(&mut self) -> Option<()> {
+        let start = self.pos + 1;
+        let mut i = find_escape(self.b, start);
+        let mut simple = true;
+        loop {
+            match *self.b.get(i)? {
+                b'"' => break,
+                b'\\' => {
+                    simple &= matches!(
+                        self.b.get(i + 1)?,
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't'
+                    );
+                    i = find_escape(self.b, i + 2);
+                }
+                _ => return None,
+            }
+        }
+        if !simple {
+            serde_json::from_str::<String>(self.s.get(start - 1..=i)?).ok()?;
+        }
+        self.pos = i + 1;
+        Some(())
     }
 
     fn value(&mut self, depth: usize) -> Option<JsonRef<'a>> {
@@ -829,6 +1011,48 @@ mod tests {
         ];
         for text in declined {
             assert_eq!(read_transact(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn plain_integers_read_as_value_reads_them() {
+        for t in [
+            "0",
+            "-1",
+            "7",
+            "10",
+            " 42",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "-0",
+            "00",
+            "01",
+            "-01",
+            "1.0",
+            "1e3",
+            "1E3",
+            "-",
+            "1-2",
+            "1+2",
+            "",
+            "x",
+            "\"1\"",
+            "18446744073709551616",
+        ] {
+            let mut p = Parser::new(t);
+            let got = p.pull_plain_i64();
+            let want = match parse(t.as_bytes()) {
+                Some(JsonRef::Number(n)) if n.is_i64() || n.is_u64() => n.as_i64(),
+                _ => None,
+            };
+            assert_eq!(got, want, "{t}");
+            if got.is_none() {
+                assert_eq!(p.pos(), t.len() - t.trim_start().len(), "{t}");
+            } else {
+                assert_eq!(p.pos(), t.len(), "{t}");
+            }
         }
     }
 

@@ -21,6 +21,8 @@ use crate::parser::{Kind, ObjParser};
 use crate::schema::{Schema, COL_UUID, COL_VERSION};
 use crate::types::ColumnType;
 
+mod direct;
+
 /// A row touched by the transaction.
 #[derive(Debug, Clone)]
 struct TxnRow {
@@ -578,7 +580,20 @@ impl Speculation {
             std::mem::take(&mut self.parts),
         );
         let mut ok = true;
+        let mut scratch = direct::Scratch::default();
         loop {
+            if let Some(r) = req.direct_op(|p| txn.direct_op(p, &mut scratch)) {
+                self.n += 1;
+                match r {
+                    Ok(r) => self.results.push(r),
+                    Err(_) => {
+                        ok = false;
+                        break;
+                    }
+                }
+                self.resume = req.position();
+                continue;
+            }
             let Some(op) = req.next_whole_op() else {
                 // The next operation has not fully arrived (or the text is not valid JSON,
                 // which the request's end will show).
@@ -901,7 +916,16 @@ impl<'a> Txn<'a> {
         results: &mut R,
         n: &mut usize,
     ) -> Option<JsonRef<'r>> {
+        let mut scratch = direct::Scratch::default();
         loop {
+            if let Some(r) = req.direct_op(|p| self.direct_op(p, &mut scratch)) {
+                *n += 1;
+                match r {
+                    Ok(r) => results.push(r),
+                    Err(_) => return None,
+                }
+                continue;
+            }
             match req.next_op() {
                 Some(Some(op)) => {
                     *n += 1;
@@ -1233,16 +1257,42 @@ impl Txn<'_> {
             let s = uj.as_str().unwrap_or_default();
             let u = crate::atom::parse_uuid_str(s)
                 .ok_or_else(|| Stop::Failed(Error::syntax_at(Some(uj), "bad uuid")))?;
-            if self.rows[t].contains_key(&u) || self.tables[t].rows.contains_key(&u) {
-                return Err(Stop::Failed(Error::DuplicateUuid {
-                    details: "This UUID would duplicate a UUID already present within the table or deleted \
-                              within the same transaction."
-                        .into(),
-                    syntax: Some(uj.to_json_string()),
-                }));
-            }
-            explicit = Some(u);
+            explicit = Some((u, uj));
         }
+        self.insert_row(
+            t,
+            explicit.map(|(u, uj)| (u, move || uj.to_json_string())),
+            uuid_name,
+            |txn| txn.parse_row(t, row_json),
+        )
+    }
+
+    /// The part of an `insert` after its members were read: the row's UUID (`explicit`, with
+    /// the text of its member for an error, or drawn), its `uuid-name` symbol, the row itself
+    /// (`parse_row`, which also gives the columns the row named), the constraints of the
+    /// columns it did not name, its `_version`, in this order (the order of the random draws
+    /// and of the errors).
+    fn insert_row<S: FnOnce() -> String>(
+        &mut self,
+        t: usize,
+        explicit: Option<(Uuid, S)>,
+        uuid_name: Option<&str>,
+        parse_row: impl FnOnce(&mut Self) -> Result<(Row, NamedColumns)>,
+    ) -> Result<Option<Uuid>, Stop> {
+        let explicit = match explicit {
+            Some((u, syntax)) => {
+                if self.rows[t].contains_key(&u) || self.tables[t].rows.contains_key(&u) {
+                    return Err(Stop::Failed(Error::DuplicateUuid {
+                        details: "This UUID would duplicate a UUID already present within the table or deleted \
+                                  within the same transaction."
+                            .into(),
+                        syntax: Some(syntax()),
+                    }));
+                }
+                Some(u)
+            }
+            None => None,
+        };
         let uuid = if let Some(name) = uuid_name {
             let sym = self.symbols().resolve(name).unwrap_or_default();
             let entry = self.symbols.get_mut(name);
@@ -1268,7 +1318,7 @@ impl Txn<'_> {
                 None => Database::random_uuid(self.rng),
             }
         };
-        let (mut row, named) = self.parse_row(t, row_json).map_err(Stop::Failed)?;
+        let (mut row, named) = parse_row(self).map_err(Stop::Failed)?;
         let ts = &self.schema.tables[t];
         for c in ts.user_columns() {
             let d = &row.fields[c.index];
@@ -2371,6 +2421,135 @@ mod tests {
                 assert_eq!(r, want.0);
                 assert!(st == want.1);
             }
+        }
+    }
+
+    /// Inserts the direct reader ([`Txn::direct_op`]) reads or declines, with the members in
+    /// several orders, and the values, errors and symbols that matter to it.
+    const DIRECT_OPS: &[&str] = &[
+        r#"{"op":"insert","table":"Parent","row":{"name":"a","count":-100,"color":"red","ratio":1.5,"flag":true,"tags":["set",["x","yy"]],"nums":["set",[3,1,2]],"reals":["set",[1,2.5,-0,1e2]],"opt_int":["set",[]],"ext":["map",[["k\"q","v\u00e9"],["a","b"]]],"weights":["map",[[3,0.5],[1,2]]],"fixed":7,"scratch":"s"}}"#,
+        r#"{"row":{"name":"b","count":1.0,"nums":["set",[1e1,-5]]},"table":"Parent","op":"insert"}"#,
+        r#"{"uuid-name":"c1","table":"Child","op":"insert","row":{"value":1,"label":"l"}}"#,
+        r#"{"op":"insert","table":"Child","uuid-name":"c2","row":{"sub":["named-uuid","c1"],"value":2,"target":["named-uuid","later"]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"name":"c","children":["set",[["named-uuid","c1"],["named-uuid","c2"]]],"child_map":["map",[["x",["named-uuid","c3"]],["y",["named-uuid","c1"]]]],"one_target":["named-uuid","t9"],"targets":["set",[]],"target_map":["map",[[["named-uuid","t8"],4]]]}}"#,
+        r#"{"op":"insert","table":"Child","uuid-name":"c3","row":{"value":3}}"#,
+        r#"{"op":"insert","table":"Parent","uuid":"5a5a5a5a-0000-4000-8000-000000000001","row":{"name":"d"}}"#,
+        r#"{"op":"insert","table":"Child","uuid":"5a5a5a5a-0000-4000-8000-000000000002","uuid-name":"c4","row":{"value":4}}"#,
+        r#"{"op":"insert","table":"Child","row":{"value":5,"sub":["uuid","5a5a5a5a-0000-4000-8000-000000000002"]}}"#,
+        r#"{"op":"insert","table":"Target","row":{"tag":"t","kind":2,"port":["set",[80]]}}"#,
+        r#"{"op":"insert","table":"Holder","row":{"must":["named-uuid","t9"],"pair":["set",["p","q"]],"uid":["uuid","5a5a5a5a-0000-4000-8000-000000000009"]}}"#,
+        r#"{ "op" : "insert" , "table" : "Parent" , "row" : { "name" : "sp" , "ext" : [ "map" , [ [ "k" , "v" ] ] ] } }"#,
+        r#"{"op":"insert","table":"Parent","row":{}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[0,-9223372036854775808,9223372036854775807,-1,10]],"opt_int":-7,"count":0}}"#,
+        // Errors, each alone after a good insert.
+        r#"{"op":"insert","table":"Parent","row":{"count":101}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"color":"pink"}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"tags":["set",["a","b","c","d"]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"tags":["set",[""]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[1,1]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"ext":["map",[["k","v"],["k","w"]]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nope":1}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"name":"x","name":"y"}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"_uuid":["uuid","5a5a5a5a-0000-4000-8000-000000000001"]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"count":"1"}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"count":1.5}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"count":18446744073709551615}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[9223372036854775808]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[-9223372036854775809]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[-0,1]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"count":-101}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"ratio":11}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"ext":["set",[]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["map",[]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"nums":["set",[1],2]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"children":["set",[["named-uuid","c1"],["uuid","bad"]]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"children":["named-uuid","new1"],"child_map":["map",[["k",["uuid","bad"]]]]}}"#,
+        r#"{"op":"insert","table":"Parent","row":{"children":["set",[["named-uuid","c1"],["named-uuid","c1"]]]}}"#,
+        r#"{"op":"insert","table":"Child","uuid-name":"c1","row":{"value":9}}"#,
+        r#"{"op":"insert","table":"Child","uuid-name":"9bad","row":{"value":9}}"#,
+        r#"{"op":"insert","table":"Child","uuid":"5a5a5a5a-0000-4000-8000-000000000002","row":{"value":9}}"#,
+        r#"{"op":"insert","table":"Child","uuid":"not-a-uuid","row":{"value":9}}"#,
+        r#"{"op":"insert","table":"Holder","row":{"pair":"p"}}"#,
+        r#"{"op":"insert","table":"Nope","row":{}}"#,
+        r#"{"op":"insert","table":"Parent"}"#,
+        r#"{"op":"insert","row":{}}"#,
+        r#"{"op":"insert","table":"Parent","row":{},"extra":1}"#,
+        r#"{"op":"insert","table":"Parent","row":[]}"#,
+        r#"{"op":"insert","op":"insert","table":"Parent","row":{}}"#,
+        r#"{"table":"Parent","row":{}}"#,
+        r#"{}"#,
+        r#"{"op":"select","table":"Parent","where":[]}"#,
+    ];
+
+    /// The first operations of [`DIRECT_OPS`], well-formed.
+    const DIRECT_GOOD: usize = 14;
+
+    /// Requests made of [`DIRECT_OPS`]: each alone, after each other one, and all in order.
+    fn direct_requests() -> Vec<String> {
+        let wrap = |ops: &[&str]| {
+            format!(
+                r#"{{"id":1,"method":"transact","params":["Test",{}]}}"#,
+                ops.join(",")
+            )
+        };
+        let mut out = vec![wrap(DIRECT_OPS)];
+        for (i, a) in DIRECT_OPS.iter().enumerate() {
+            out.push(wrap(&[a]));
+            for b in &DIRECT_OPS[..i] {
+                out.push(wrap(&[b, a]));
+            }
+        }
+        out
+    }
+
+    /// Inserts read straight from the text give the reply, the rows and the generator that
+    /// the whole request's tree gives (whether the request ran one operation at a time, or
+    /// was declined and ran from its tree as the server then does).
+    #[test]
+    fn direct_inserts_give_what_the_tree_gives() {
+        let ctx = TxnContext::default();
+        let mut streamed = 0;
+        for text in direct_requests() {
+            let mut d = ahead_db();
+            let tree = crate::json::parse(text.as_bytes()).unwrap();
+            let params = tree.get("params").unwrap();
+            let want = match execute_into::<_, EncodedResults>(&mut d, params, &ctx) {
+                Outcome::Complete { results, .. } => results.into_text(),
+                Outcome::Blocked { .. } => b"blocked".to_vec(),
+            };
+            let want_state = state(&d);
+            let mut d = ahead_db();
+            let got = ran(TransactReader::start(text.as_bytes())
+                .and_then(|mut req| execute_stream::<EncodedResults>(&mut d, &mut req, &ctx)));
+            let got = match got {
+                Some((r, _)) => {
+                    streamed += 1;
+                    r
+                }
+                None => match execute_into::<_, EncodedResults>(&mut d, params, &ctx) {
+                    Outcome::Complete { results, .. } => results.into_text(),
+                    Outcome::Blocked { .. } => b"blocked".to_vec(),
+                },
+            };
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{text}"
+            );
+            assert!(state(&d) == want_state, "{text}: rows differ");
+        }
+        assert!(streamed > 100, "only {streamed} requests ran streamed");
+        let direct = direct::RAN.with(std::cell::Cell::get);
+        assert!(direct > 500, "only {direct} operations ran directly");
+        // The well-formed inserts (those before the errors) are all read directly.
+        for op in &DIRECT_OPS[..DIRECT_GOOD] {
+            let text = format!(r#"{{"id":1,"method":"transact","params":["Test",{op}]}}"#);
+            let before = direct::RAN.with(std::cell::Cell::get);
+            let mut d = ahead_db();
+            let mut req = TransactReader::start(text.as_bytes()).unwrap();
+            let _ = execute_stream::<EncodedResults>(&mut d, &mut req, &ctx);
+            let after = direct::RAN.with(std::cell::Cell::get);
+            assert_eq!(after, before + 1, "{op} not read directly");
         }
     }
 }
