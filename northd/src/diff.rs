@@ -1830,6 +1830,10 @@ fn diff_load_balancers(
         .values()
         .filter_map(|l| l.external_ids.get("lb_id").map(|id| (id.clone(), l)))
         .collect();
+    // Load balancers often apply to the same switches as the one before (OVN-Kubernetes'
+    // cluster-wide ones: every node switch): that one's group is reused without mapping,
+    // sorting and hashing the datapaths again.
+    let mut last: Option<(&BTreeSet<DpIndex>, Uuid)> = None;
     for lb in &new.load_balancers {
         let id = lb.nb_uuid.to_string();
         let prev = old.remove(&id);
@@ -1840,10 +1844,17 @@ fn diff_load_balancers(
         n.options.clone_from(&lb.options);
         n.external_ids = BTreeMap::from([("lb_id".to_owned(), id)]);
         n.datapaths = BTreeSet::new();
-        let mut dps: Vec<Uuid> = lb.datapaths.iter().map(|i| dp_uuid[*i]).collect();
-        dps.sort_unstable();
-        dps.dedup();
-        n.datapath_group = Some(Ref::new(dp_group(&dps, groups, b)?));
+        let group = match last {
+            Some((set, g)) if *set == lb.datapaths => g,
+            _ => {
+                let mut dps: Vec<Uuid> = lb.datapaths.iter().map(|i| dp_uuid[*i]).collect();
+                dps.sort_unstable();
+                dps.dedup();
+                dp_group(&dps, groups, b)?
+            }
+        };
+        last = Some((&lb.datapaths, group));
+        n.datapath_group = Some(Ref::new(group));
         match prev {
             Some(prev) => b.update(&n, prev)?,
             None => {
