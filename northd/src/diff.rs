@@ -2147,7 +2147,10 @@ mod tests {
             ops.push(Op::Update {
                 table: "Datapath_Binding",
                 uuid: u,
-                row: vec![("external_ids", d.clone()), ("tunnel_key", datums[1].clone())],
+                row: vec![
+                    ("external_ids", d.clone()),
+                    ("tunnel_key", datums[1].clone()),
+                ],
             });
         }
         ops.push(Op::Insert {
