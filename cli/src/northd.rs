@@ -339,42 +339,18 @@ async fn main_loop(args: &NorthdArgs) -> Result<(), String> {
     }
 }
 
-/// Tables with at least this many rows are converted on two threads by [`typed_rows`] (a
-/// few rows may be big: an OVN-Kubernetes switch or router row lists thousands of load
-/// balancers).
-const PARALLEL_ROWS: usize = 64;
-
-/// The typed rows of `T`'s table in `rep`. A big table is converted in two halves on two
-/// threads; the map is built from the rows sorted by UUID at the end (one bulk build instead
-/// of an insert per row in the replica's order).
-fn typed_rows<T: Model + Send>(rep: &Replica) -> Result<Rows<T>, String> {
+/// The typed rows of `T`'s table in `rep`.
+fn typed_rows<T: Model>(rep: &Replica) -> Result<Rows<T>, String> {
+    let mut out = Rows::new();
     let Some(view) = rep.table(T::TABLE) else {
-        return Ok(Rows::new());
+        return Ok(out);
     };
     let ts = view.schema();
-    let convert = |rows: &[&std::sync::Arc<ovsdb::client::Row>]| {
-        rows.iter()
-            .map(|r| typed_row::<T>(r, ts).map(|m| (m.uuid(), m)))
-            .collect::<Result<Vec<_>, String>>()
-    };
-    let rows: Vec<_> = view.rows().collect();
-    let pairs = if rows.len() < PARALLEL_ROWS {
-        convert(&rows)?
-    } else {
-        let (first, second) = rows.split_at(rows.len() / 2);
-        let (first, second) = std::thread::scope(|s| {
-            let worker = s.spawn(|| convert(second));
-            let first = convert(first);
-            let second = worker
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (first, second)
-        });
-        let mut pairs = first?;
-        pairs.extend(second?);
-        pairs
-    };
-    Ok(pairs.into_iter().collect())
+    for r in view.rows() {
+        let m = typed_row::<T>(r, ts)?;
+        out.insert(m.uuid(), m);
+    }
+    Ok(out)
 }
 
 /// The typed model of a replica row (read in place: no copy of its fields).
@@ -382,19 +358,38 @@ fn typed_row<T: Model>(r: &ovsdb::client::Row, ts: &ovsdb::TableSchema) -> Resul
     T::from_row(r.as_row(), ts).map_err(|e| format!("{}: {e}", T::TABLE))
 }
 
-/// The typed NB snapshot of `rep` (each big table converted on two threads: [`typed_rows`]).
+/// The typed NB snapshot of `rep`. The tables are converted on two threads: a worker takes
+/// `Load_Balancer` and the switch and router rows (about half of an OVN-Kubernetes NB's
+/// bytes), this thread the ports and the rest.
 fn nb_snapshot(rep: &Replica) -> Result<NbSnapshot, String> {
+    type Theirs = (
+        Rows<nb::LoadBalancer>,
+        Rows<nb::LogicalSwitch>,
+        Rows<nb::LogicalRouter>,
+    );
+    let (theirs, mine) = std::thread::scope(|s| {
+        let worker = s.spawn(|| -> Result<Theirs, String> {
+            Ok((typed_rows(rep)?, typed_rows(rep)?, typed_rows(rep)?))
+        });
+        let mine = typed_rows::<nb::LogicalSwitchPort>(rep);
+        let theirs = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (theirs, mine)
+    });
+    let switch_ports = mine?;
+    let (load_balancers, switches, routers) = theirs?;
     let mut globals = typed_rows::<nb::NbGlobal>(rep)?;
     Ok(NbSnapshot {
         nb_global: globals.pop_first().map(|(_, g)| g),
-        switches: typed_rows(rep)?,
-        switch_ports: typed_rows(rep)?,
-        routers: typed_rows(rep)?,
+        switches,
+        switch_ports,
+        routers,
         router_ports: typed_rows(rep)?,
         acls: typed_rows(rep)?,
         address_sets: typed_rows(rep)?,
         port_groups: typed_rows(rep)?,
-        load_balancers: typed_rows(rep)?,
+        load_balancers,
         lb_groups: typed_rows(rep)?,
         lb_health_checks: typed_rows(rep)?,
         qos: typed_rows(rep)?,
