@@ -442,18 +442,27 @@ impl<'a> SbTxn<'a> {
             };
             self.inserts.push((self.n_ops, name));
         }
-        self.note_flow_write(op);
+        // A flow's `tags:in_out_port`, looked for once (its id and its text both have it).
+        let io_port = match op {
+            Op::Flow { key, .. } => key.io_port(),
+            _ => None,
+        };
+        self.note_flow_write(op, io_port);
         self.text.push(b',');
-        match op {
-            // Most of a full round's operations: written by hand (the same text).
+        // A full round's operations are written by hand (the text serde_json writes for
+        // [`OpJson`]); the rare others through serde_json.
+        let written = match op {
             Op::Flow { key, datapaths } => {
-                write_flow_insert(&mut self.text, key, *datapaths, self.issued);
+                write_flow_insert(&mut self.text, key, *datapaths, self.issued, io_port);
+                Ok(())
             }
-            _ => {
-                if let Err(e) = serde_json::to_writer(&mut self.text, &OpJson(op, self.issued)) {
-                    self.failed.get_or_insert_with(|| e.to_string());
-                }
+            Op::Insert { .. } | Op::Update { .. } | Op::Delete { .. } => {
+                write_op(&mut self.text, op, self.issued)
             }
+            _ => serde_json::to_writer(&mut self.text, &OpJson(op, self.issued)),
+        };
+        if let Err(e) = written {
+            self.failed.get_or_insert_with(|| e.to_string());
         }
         self.n_ops += 1;
         if let Some(sink) = &self.sink {
@@ -639,7 +648,8 @@ impl<'a> SbTxn<'a> {
 
     /// Records what operation `op`, about to become operation [`Self::len`], does to
     /// `Logical_Flow` (the text keeps no typed copy of the operations to look at later).
-    fn note_flow_write(&mut self, op: &Op<'_>) {
+    /// `io_port` is the flow's [`FlowKey::io_port`] when `op` is an [`Op::Flow`].
+    fn note_flow_write(&mut self, op: &Op<'_>, io_port: Option<&str>) {
         let i = self.n_ops;
         if let Op::Insert { name, .. } = op {
             if let Ok(n) = usize::try_from(*name) {
@@ -676,7 +686,7 @@ impl<'a> SbTxn<'a> {
                     if let Some(dp) = dp {
                         out.inserted.push(WrittenFlow {
                             op: i,
-                            id: FlowId::of_key(key),
+                            id: FlowId::of_key_with_port(key, io_port),
                             dp,
                         });
                     }
@@ -919,7 +929,14 @@ fn write_uuid(out: &mut Vec<u8>, u: Uuid, issued: u64) {
 /// Appends the `insert` of logical flow `k` on `dps`: the text serde_json writes for
 /// [`Op::Flow`] ([`OpJson`]), byte for byte, without going through a serializer (a full round
 /// writes hundreds of thousands of them).
-fn write_flow_insert(out: &mut Vec<u8>, k: &FlowKey, dps: FlowDatapaths, issued: u64) {
+/// `io_port` is `k`'s [`FlowKey::io_port`].
+fn write_flow_insert(
+    out: &mut Vec<u8>,
+    k: &FlowKey,
+    dps: FlowDatapaths,
+    issued: u64,
+    io_port: Option<&str>,
+) {
     out.extend_from_slice(b"{\"op\":\"insert\",\"table\":");
     write_json_str(out, sb::LogicalFlow::TABLE);
     out.extend_from_slice(b",\"row\":{");
@@ -950,12 +967,115 @@ fn write_flow_insert(out: &mut Vec<u8>, k: &FlowKey, dps: FlowDatapaths, issued:
         out.extend_from_slice(b",\"controller_meter\":");
         write_json_str(out, meter);
     }
-    if let Some(port) = k.io_port() {
+    if let Some(port) = io_port {
         out.extend_from_slice(b",\"tags\":[\"map\",[[\"in_out_port\",");
         write_json_str(out, port);
         out.extend_from_slice(b"]]]");
     }
     out.extend_from_slice(b"}}");
+}
+
+/// Appends an [`Op::Insert`], [`Op::Update`] or [`Op::Delete`] as serde_json writes its
+/// [`OpJson`], byte for byte, without going through a serializer (a full round writes tens of
+/// thousands of port bindings and other rows); any other operation through serde_json.
+fn write_op(out: &mut Vec<u8>, op: &Op<'_>, issued: u64) -> Result<(), serde_json::Error> {
+    let where_uuid = |out: &mut Vec<u8>, uuid: Uuid| {
+        out.extend_from_slice(b",\"where\":[[\"_uuid\",\"==\",");
+        write_uuid(out, uuid, 0);
+        out.extend_from_slice(b"]]");
+    };
+    match op {
+        Op::Insert { table, name, row } => {
+            out.extend_from_slice(b"{\"op\":\"insert\",\"table\":");
+            write_json_str(out, table);
+            out.extend_from_slice(b",\"uuid-name\":\"row");
+            out.extend_from_slice(name.to_string().as_bytes());
+            out.extend_from_slice(b"\",\"row\":");
+            write_row(out, row, issued)?;
+            out.push(b'}');
+        }
+        Op::Update { table, uuid, row } => {
+            out.extend_from_slice(b"{\"op\":\"update\",\"table\":");
+            write_json_str(out, table);
+            where_uuid(out, *uuid);
+            out.extend_from_slice(b",\"row\":");
+            write_row(out, row, issued)?;
+            out.push(b'}');
+        }
+        Op::Delete { table, uuid } => {
+            out.extend_from_slice(b"{\"op\":\"delete\",\"table\":");
+            write_json_str(out, table);
+            where_uuid(out, *uuid);
+            out.push(b'}');
+        }
+        _ => serde_json::to_writer(&mut *out, &OpJson(op, issued))?,
+    }
+    Ok(())
+}
+
+/// Appends the columns of an insert or update as [`RowJson`] writes them.
+fn write_row(
+    out: &mut Vec<u8>,
+    row: &[(&'static str, Datum)],
+    issued: u64,
+) -> Result<(), serde_json::Error> {
+    out.push(b'{');
+    for (n, (c, d)) in row.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, c);
+        out.push(b':');
+        write_datum(out, d, issued)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Appends `d` as [`DatumJson`] writes it (an empty datum through serde_json).
+fn write_datum(out: &mut Vec<u8>, d: &Datum, issued: u64) -> Result<(), serde_json::Error> {
+    let pairs = d.map_pairs();
+    let atoms = d.set_atoms();
+    if !pairs.is_empty() {
+        out.extend_from_slice(b"[\"map\",[");
+        for (n, (k, v)) in pairs.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.push(b'[');
+            write_atom(out, k, issued)?;
+            out.push(b',');
+            write_atom(out, v, issued)?;
+            out.push(b']');
+        }
+        out.extend_from_slice(b"]]");
+    } else if let [one] = atoms {
+        write_atom(out, one, issued)?;
+    } else if !atoms.is_empty() {
+        out.extend_from_slice(b"[\"set\",[");
+        for (n, a) in atoms.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write_atom(out, a, issued)?;
+        }
+        out.extend_from_slice(b"]]");
+    } else {
+        serde_json::to_writer(&mut *out, &DatumJson(d, issued))?;
+    }
+    Ok(())
+}
+
+/// Appends `a` as [`AtomJson`] writes it (a real number through serde_json).
+fn write_atom(out: &mut Vec<u8>, a: &Atom, issued: u64) -> Result<(), serde_json::Error> {
+    match a {
+        Atom::Uuid(u) => write_uuid(out, *u, issued),
+        Atom::String(text) => write_json_str(out, text),
+        Atom::Integer(i) => write_int(out, *i),
+        Atom::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Atom::Real(_) => serde_json::to_writer(&mut *out, &AtomJson(a, issued))?,
+    }
+    Ok(())
 }
 
 /// `row<N>`, the `uuid-name` of placeholder `N`.
@@ -1710,6 +1830,10 @@ fn diff_load_balancers(
         .values()
         .filter_map(|l| l.external_ids.get("lb_id").map(|id| (id.clone(), l)))
         .collect();
+    // Load balancers often apply to the same switches as the one before (OVN-Kubernetes'
+    // cluster-wide ones: every node switch): that one's group is reused without mapping,
+    // sorting and hashing the datapaths again.
+    let mut last: Option<(&BTreeSet<DpIndex>, Uuid)> = None;
     for lb in &new.load_balancers {
         let id = lb.nb_uuid.to_string();
         let prev = old.remove(&id);
@@ -1720,10 +1844,17 @@ fn diff_load_balancers(
         n.options.clone_from(&lb.options);
         n.external_ids = BTreeMap::from([("lb_id".to_owned(), id)]);
         n.datapaths = BTreeSet::new();
-        let mut dps: Vec<Uuid> = lb.datapaths.iter().map(|i| dp_uuid[*i]).collect();
-        dps.sort_unstable();
-        dps.dedup();
-        n.datapath_group = Some(Ref::new(dp_group(&dps, groups, b)?));
+        let group = match last {
+            Some((set, g)) if *set == lb.datapaths => g,
+            _ => {
+                let mut dps: Vec<Uuid> = lb.datapaths.iter().map(|i| dp_uuid[*i]).collect();
+                dps.sort_unstable();
+                dps.dedup();
+                dp_group(&dps, groups, b)?
+            }
+        };
+        last = Some((&lb.datapaths, group));
+        n.datapath_group = Some(Ref::new(group));
         match prev {
             Some(prev) => b.update(&n, prev)?,
             None => {
@@ -1952,13 +2083,95 @@ mod tests {
                         datapaths: dps,
                     };
                     let mut ours = Vec::new();
-                    write_flow_insert(&mut ours, k, dps, issued);
+                    write_flow_insert(&mut ours, k, dps, issued, k.io_port());
                     let theirs = serde_json::to_vec(&OpJson(&op, issued)).unwrap();
                     assert_eq!(
                         String::from_utf8(ours).unwrap(),
                         String::from_utf8(theirs).unwrap()
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn row_ops_are_written_as_serde_json_writes_them() {
+        let u = Uuid::from_u128(0x1234_5678);
+        let placeholder = Uuid::from_u128((PLACEHOLDER_TAG << 80) | 2);
+        let datums = [
+            Datum::scalar(s("a\"b\\c\n")),
+            Datum::scalar(Atom::Integer(-3)),
+            Datum::scalar(Atom::Integer(i64::MIN)),
+            Datum::scalar(Atom::Boolean(true)),
+            Datum::scalar(Atom::Boolean(false)),
+            Datum::scalar(Atom::Real(1.5)),
+            Datum::scalar(Atom::Real(-0.25)),
+            Datum::scalar(Atom::Uuid(u)),
+            Datum::scalar(Atom::Uuid(placeholder)),
+            Datum::Set(vec![].into()),
+            Datum::Map(vec![].into()),
+            Datum::Set(vec![s("x"), s("y\u{1}")].into()),
+            Datum::Set(vec![Atom::Uuid(u), Atom::Uuid(placeholder)].into()),
+            Datum::Set(vec![Atom::Real(1.0), Atom::Real(2.5)].into()),
+            Datum::Map(vec![(s("k"), s("v"))].into()),
+            Datum::Map(vec![(s("k"), Atom::Uuid(u)), (s("l"), Atom::Uuid(placeholder))].into()),
+            Datum::Map(vec![(Atom::Integer(1), Atom::Boolean(true))].into()),
+        ];
+        let row: Vec<(&'static str, Datum)> = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"]
+            .iter()
+            .zip(datums.iter().cycle())
+            .map(|(c, d)| (*c, d.clone()))
+            .collect();
+        let mut ops = vec![
+            Op::Delete {
+                table: "Port_Binding",
+                uuid: u,
+            },
+            Op::Insert {
+                table: "Port_Binding",
+                name: 0,
+                row: Vec::new(),
+            },
+            Op::Update {
+                table: "Port_Binding",
+                uuid: placeholder,
+                row: Vec::new(),
+            },
+        ];
+        for (n, d) in datums.iter().enumerate() {
+            ops.push(Op::Insert {
+                table: "Multicast_Group",
+                name: n as u64 + 1,
+                row: vec![("ports", d.clone())],
+            });
+            ops.push(Op::Update {
+                table: "Datapath_Binding",
+                uuid: u,
+                row: vec![
+                    ("external_ids", d.clone()),
+                    ("tunnel_key", datums[1].clone()),
+                ],
+            });
+        }
+        ops.push(Op::Insert {
+            table: "Port_Binding",
+            name: u64::MAX,
+            row: row.clone(),
+        });
+        ops.push(Op::Update {
+            table: "Port_Binding",
+            uuid: u,
+            row,
+        });
+        for op in &ops {
+            for issued in [0, 1, 3] {
+                let mut ours = Vec::new();
+                write_op(&mut ours, op, issued).unwrap();
+                let theirs = serde_json::to_vec(&OpJson(op, issued)).unwrap();
+                assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    String::from_utf8(theirs).unwrap()
+                );
             }
         }
     }

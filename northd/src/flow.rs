@@ -1248,7 +1248,7 @@ impl Hasher for FlowHasher {
 
 /// Builds [`FlowHasher`]s.
 #[derive(Debug, Clone, Copy, Default)]
-struct FlowState;
+pub(crate) struct FlowState;
 
 impl BuildHasher for FlowState {
     type Hasher = FlowHasher;
@@ -1414,6 +1414,11 @@ struct View {
     merged: Vec<Vec<DpIndex>>,
 }
 
+std::thread_local! {
+    /// The formatting buffer of [`FlowTable::add`] on this thread.
+    static SCRATCH: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
 /// Logical flows, each with the set of datapaths it applies to.
 ///
 /// Each distinct flow is stored once (hash-consed by its text); a [`SharedFlows`] set added to
@@ -1433,8 +1438,6 @@ pub struct FlowTable {
     /// Shared sets added, and their position by [`SharedFlows`] id.
     groups: Vec<Group>,
     group_of: HashMap<u64, u32, FlowState>,
-    /// Formatting buffer of [`Self::add`].
-    scratch: String,
     view: OnceLock<View>,
     /// The CoPP meters of each datapath, when any has one ([`Self::set_meters`]).
     meters: Option<DatapathMeters>,
@@ -1581,7 +1584,9 @@ impl FlowTable {
         m: &Match,
         a: &Actions,
     ) -> &mut Self {
-        let mut text = std::mem::take(&mut self.scratch);
+        // One formatting buffer per thread, not per table: the build makes thousands of small
+        // tables, each of which would grow its own again.
+        let mut text = SCRATCH.take();
         text.clear();
         // Writing to a String cannot fail.
         let _ = m.render(&mut text);
@@ -1595,7 +1600,7 @@ impl FlowTable {
             &text[split..],
             meter.as_ref(),
         );
-        self.scratch = text;
+        SCRATCH.set(text);
         self.own[i].insert(dp);
         self.view.take();
         self

@@ -428,7 +428,7 @@ pub struct Engine {
     lb_flows: switch::lb::LbFlowCache,
     router_lb_sets: BTreeSet<String>,
     /// Every flow with its datapaths (sorted).
-    flows: HashMap<Arc<FlowKey>, Dps>,
+    flows: FlowIndex,
     /// The flows of the units rebuilt so far (others are built from the old state on first
     /// need), sorted by flow then datapath.
     units: HashMap<Unit, UnitFlows>,
@@ -690,15 +690,20 @@ fn apply_to_snapshot(snap: &mut NbSnapshot, ch: &NbChange<'_>) -> Result<(), Nor
 /// node switches, of a load balancer group...), most of them long.
 type Dps = Arc<[DpIndex]>;
 
+/// Every flow of the content with its datapaths. Keyed with the flow table's own hasher (a
+/// keyed multiply-fold over the texts, eight bytes a step) rather than SipHash: a full round
+/// indexes every flow's texts once (tens to hundreds of thousands), next to the plan.
+type FlowIndex = HashMap<Arc<FlowKey>, Dps, crate::flow::FlowState>;
+
 /// Every flow of `content` with its datapaths, as the engine keeps them: each distinct set
 /// of datapaths is stored once.
-fn flow_index(content: &SbContent) -> HashMap<Arc<FlowKey>, Dps> {
+fn flow_index(content: &SbContent) -> FlowIndex {
     // Single datapaths by index; longer sets by the address of the slice the table hands out
     // (its groups' flows all get the same one), then by content.
     let mut single: Vec<Option<Dps>> = vec![None; content.datapaths.len()];
     let mut by_addr: HashMap<(usize, usize), Dps> = HashMap::new();
     let mut by_set: HashMap<&[DpIndex], Dps> = HashMap::new();
-    let mut out = HashMap::with_capacity(content.flows.len());
+    let mut out = FlowIndex::with_capacity_and_hasher(content.flows.len(), Default::default());
     for (k, dps) in content.flows.iter_shared() {
         let s = dps.as_slice();
         let shared = match s {
@@ -755,7 +760,7 @@ impl Engine {
         mut nb: NbSnapshot,
         state: SbState,
         built: crate::build::Built,
-        flows: HashMap<Arc<FlowKey>, Dps>,
+        flows: FlowIndex,
     ) -> Self {
         let content = built.content;
         // The snapshot as compiled: with the IPAM allocations (written back to NB by the caller).

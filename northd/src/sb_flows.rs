@@ -62,6 +62,11 @@ impl FlowId {
 
     /// The id of flow `k` as [`crate::diff::plan`] writes it.
     pub fn of_key(k: &FlowKey) -> Self {
+        Self::of_key_with_port(k, k.io_port())
+    }
+
+    /// [`Self::of_key`] with `k`'s [`FlowKey::io_port`] known to be `io_port`.
+    pub(crate) fn of_key_with_port(k: &FlowKey, io_port: Option<&str>) -> Self {
         Self::new(
             pipeline_code(k.stage.pipeline()),
             i64::from(k.stage.table()),
@@ -69,7 +74,7 @@ impl FlowId {
             &k.match_,
             &k.actions,
             k.meter.as_deref(),
-            k.io_port(),
+            io_port,
         )
     }
 

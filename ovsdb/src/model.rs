@@ -607,8 +607,11 @@ pub trait Model: Sized + 'static {
     fn checked_datums(&self) -> Result<Vec<Datum>, ModelError> {
         let ours = Self::table_schema();
         let datums = self.to_datums();
-        for (name, d) in Self::COLUMNS.iter().zip(&datums) {
-            if let Some(col) = ours.column(name) {
+        for (i, (name, d)) in Self::COLUMNS.iter().zip(&datums).enumerate() {
+            // The schema lists the model's columns in the same order after `_uuid` and
+            // `_version`: found by position first, by name otherwise.
+            let at = ours.columns.get(i + 2).filter(|c| c.name == *name);
+            if let Some(col) = at.or_else(|| ours.column(name)) {
                 check_datum(Self::TABLE, name, &col.type_, d)?;
             }
         }
