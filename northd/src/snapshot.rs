@@ -379,7 +379,7 @@ impl NbSnapshot {
     pub fn global_options(&self) -> BTreeMap<String, String> {
         self.nb_global
             .as_ref()
-            .map(|g| g.options.clone())
+            .map(|g| g.options.clone().into())
             .unwrap_or_default()
     }
 }
