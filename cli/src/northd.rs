@@ -476,15 +476,18 @@ fn memory_mib() -> (u64, u64) {
 }
 
 /// Logs the memory at a step of a round (debug level: `RUST_LOG=ovnkit=debug`): resident set,
-/// its peak, and the bytes malloc has handed out (`heap_mib`; the rest of the resident set is
-/// free memory malloc keeps).
+/// its peak, and the heap (`heap_mib`: under glibc's malloc the bytes handed out, the rest of
+/// the resident set being free memory malloc keeps; under mimalloc the memory it has committed,
+/// with its peak as `heap_peak_mib`).
 fn memory_at(step: &str) {
     let (rss, hwm) = memory_mib();
     let heap = crate::alloc::heap_in_use().map_or(0, |b| b >> 20);
+    let heap_peak = crate::alloc::heap_peak().map(|b| b >> 20);
     tracing::debug!(
         rss_mib = rss,
         hwm_mib = hwm,
         heap_mib = heap,
+        heap_peak_mib = heap_peak,
         minor_faults = minor_faults(),
         "memory after {step}"
     );
