@@ -488,7 +488,7 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
                     p.type_.clone(),
                     p.mac.clone(),
                     p.port_security.clone(),
-                    p.options.clone().into(),
+                    p.options.clone(),
                     p.parent_port.clone(),
                     p.tag,
                     p.nat_addresses.clone(),
