@@ -119,6 +119,20 @@ extern "C" {
     fn mi_zalloc(size: usize) -> *mut std::ffi::c_void;
     /// mimalloc's `mi_realloc`.
     fn mi_realloc(p: *mut std::ffi::c_void, size: usize) -> *mut std::ffi::c_void;
+    /// mimalloc's `mi_process_info` (behind `libmimalloc-sys`'s `extended` feature on the Rust
+    /// side): elapsed, user and system milliseconds, current and peak resident set, current and
+    /// peak committed memory, page faults.
+    #[allow(clippy::too_many_arguments)]
+    fn mi_process_info(
+        elapsed_msecs: *mut usize,
+        user_msecs: *mut usize,
+        system_msecs: *mut usize,
+        current_rss: *mut usize,
+        peak_rss: *mut usize,
+        current_commit: *mut usize,
+        peak_commit: *mut usize,
+        page_faults: *mut usize,
+    );
 }
 
 /// The largest alignment for which mimalloc's plain entry points are used (every block mimalloc
@@ -259,10 +273,16 @@ unsafe impl GlobalAlloc for PerCommand {
     }
 }
 
-/// Bytes glibc's malloc has handed out and not been given back (`mallinfo2`: arena blocks in
-/// use plus mmapped blocks); `None` under mimalloc (so `ovnkit northd` logs `heap_mib=0`) or
-/// elsewhere.
+/// The heap's size: under glibc's malloc the bytes handed out and not given back (`mallinfo2`:
+/// arena blocks in use plus mmapped blocks); under mimalloc the memory it has committed
+/// (`mi_process_info`; a release build of mimalloc keeps no count of bytes handed out). On Linux
+/// mimalloc commits its arenas eagerly (the kernel overcommits), so that figure is address space
+/// mimalloc may use without asking the system again, an upper bound of its resident part: at
+/// OVN-K 100, 241 MiB committed for 140 MiB resident. `None` elsewhere.
 pub(crate) fn heap_in_use() -> Option<u64> {
+    if choice() == MIMALLOC {
+        return Some(mimalloc_commit().0);
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if choice() == SYSTEM {
         // SAFETY: `mallinfo2` only reads the allocator's statistics.
@@ -270,4 +290,34 @@ pub(crate) fn heap_in_use() -> Option<u64> {
         return u64::try_from(m.uordblks + m.hblkhd).ok();
     }
     None
+}
+
+/// The most memory mimalloc has had committed at once (its high-water mark since the process
+/// started); `None` under glibc's malloc, which keeps no such figure.
+pub(crate) fn heap_peak() -> Option<u64> {
+    (choice() == MIMALLOC).then(|| mimalloc_commit().1)
+}
+
+/// mimalloc's committed memory now and at its peak, in bytes.
+fn mimalloc_commit() -> (u64, u64) {
+    let mut unused = [0usize; 6];
+    let (mut current, mut peak) = (0usize, 0usize);
+    let [elapsed, user, system, rss, peak_rss, faults] = &mut unused;
+    // SAFETY: every argument points to a `usize` of ours that the call writes.
+    unsafe {
+        mi_process_info(
+            elapsed,
+            user,
+            system,
+            rss,
+            peak_rss,
+            &mut current,
+            &mut peak,
+            faults,
+        );
+    }
+    (
+        u64::try_from(current).unwrap_or(u64::MAX),
+        u64::try_from(peak).unwrap_or(u64::MAX),
+    )
 }

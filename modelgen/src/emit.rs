@@ -66,12 +66,17 @@ struct Column {
     key: AtomTy,
     value: Option<AtomTy>,
     doc: String,
+    /// Hold an ordered-key map as a [`ovsdb::model::SortedMap`] rather than a `BTreeMap`.
+    sorted_map: bool,
 }
 
 impl Column {
     fn rust_type(&self) -> String {
         let k = self.key.rust();
         match (self.shape, &self.value) {
+            (Shape::Map, Some(v)) if self.key.ord() && self.sorted_map => {
+                format!("SortedMap<{k}, {}>", v.rust())
+            }
             (Shape::Map, Some(v)) if self.key.ord() => format!("BTreeMap<{k}, {}>", v.rust()),
             (Shape::Map, Some(v)) => format!("Vec<({k}, {})>", v.rust()),
             (Shape::Scalar, _) => k,
@@ -87,6 +92,7 @@ impl Column {
             Shape::Optional => "optional",
             Shape::Set if self.key.ord() => "set",
             Shape::Set => "list",
+            Shape::Map if self.key.ord() && self.sorted_map => "sorted_map",
             Shape::Map if self.key.ord() => "map",
             Shape::Map => "pairs",
         };
@@ -136,13 +142,28 @@ struct Model<'s> {
     enums: Vec<EnumDef>,
 }
 
-/// Generates the Rust module for `schema`; `source` names the schema file in the header.
+/// Choices in how the generated code holds column values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// Hold maps with ordered keys as `ovsdb::model::SortedMap` (one vector of pairs sorted by
+    /// key) rather than `BTreeMap` (a whole tree node per non-empty map).
+    pub sorted_maps: bool,
+}
+
+/// Generates the Rust module for `schema` with the default [`Options`]; `source` names the schema
+/// file in the header.
 pub fn generate(schema: &Schema, source: &str) -> Result<String, GenError> {
-    let model = analyze(schema)?;
+    generate_with(schema, source, Options::default())
+}
+
+/// Generates the Rust module for `schema` as `options` say; `source` names the schema file in the
+/// header.
+pub fn generate_with(schema: &Schema, source: &str, options: Options) -> Result<String, GenError> {
+    let model = analyze(schema, options)?;
     Ok(model.emit(source))
 }
 
-fn analyze(schema: &Schema) -> Result<Model<'_>, GenError> {
+fn analyze(schema: &Schema, options: Options) -> Result<Model<'_>, GenError> {
     let mut type_names: BTreeMap<String, String> = BTreeMap::new();
     for t in &schema.tables {
         let ty = naming::type_name(&t.name);
@@ -162,7 +183,8 @@ fn analyze(schema: &Schema) -> Result<Model<'_>, GenError> {
         let mut columns = Vec::new();
         let mut fields = BTreeSet::new();
         for c in t.user_columns() {
-            let col = analyze_column(schema, t, &ty, c, &mut taken, &mut enums)?;
+            let mut col = analyze_column(schema, t, &ty, c, &mut taken, &mut enums)?;
+            col.sorted_map = options.sorted_maps;
             if !fields.insert(col.field.clone()) {
                 return Err(GenError::Collision(format!(
                     "two columns of table {} are field {}",
@@ -233,6 +255,7 @@ fn analyze_column(
         key,
         value,
         doc,
+        sorted_map: false,
     })
 }
 
@@ -472,7 +495,8 @@ impl Model<'_> {
             "//! schema itself ([`schema`]), so nothing needs the schema file at run time.\n\n",
         );
 
-        let btreemap = self.uses(|c| c.shape == Shape::Map && c.key.ord());
+        let btreemap = self.uses(|c| c.shape == Shape::Map && c.key.ord() && !c.sorted_map);
+        let sorted_map = self.uses(|c| c.shape == Shape::Map && c.key.ord() && c.sorted_map);
         let btreeset = self.uses(|c| c.shape == Shape::Set && c.key.ord());
         let has_enums = !self.enums.is_empty();
         match (btreemap, btreeset) {
@@ -487,9 +511,19 @@ impl Model<'_> {
             model_items.extend(["AtomValue", "EnumParseError"]);
         }
         model_items.extend(["FieldReader", "Model", "ModelError", "Ref"]);
+        if sorted_map {
+            model_items.push("SortedMap");
+        }
         // Every model uses `Uuid`: the rows' `_version` is one.
         model_items.push("Uuid");
-        let _ = writeln!(o, "use ovsdb::model::{{{}}};", model_items.join(", "));
+        let items = model_items.join(", ");
+        let one_line = format!("use ovsdb::model::{{{items}}};");
+        if one_line.len() <= MAX_WIDTH {
+            let _ = writeln!(o, "{one_line}");
+        } else {
+            // rustfmt's vertical form (the items fit on one indented line).
+            let _ = writeln!(o, "use ovsdb::model::{{\n    {items},\n}};");
+        }
         if has_enums {
             o.push_str("use ovsdb::{Atom, AtomicType, Datum, Row, Schema, TableSchema};\n");
         } else {

@@ -3,7 +3,8 @@
 //! What it does: parses the schema with `ovsdb`'s parser and writes one Rust module with one
 //! struct per table (implementing `ovsdb::model::Model`), typed references (`Ref<T>`), an enum per
 //! string or integer enum column, `Option` for 0..1 columns, `BTreeSet` for sets, `BTreeMap` for
-//! maps, column-name constants, an `AnyRow` enum dispatching on table names, and the schema itself
+//! maps (or `ovsdb::model::SortedMap` when a target's [`Options`] ask for it, as the NB one does),
+//! column-name constants, an `AnyRow` enum dispatching on table names, and the schema itself
 //! embedded in our own serialization (`Schema::to_json`), so the generated crates work with no OVN
 //! installed. The output is already formatted as rustfmt formats it, and byte-for-byte
 //! reproducible: [`check_targets`] regenerates and compares.
@@ -18,7 +19,7 @@ mod naming;
 
 use std::path::{Path, PathBuf};
 
-pub use emit::generate;
+pub use emit::{generate, generate_with, Options};
 
 /// Why generation failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +63,8 @@ pub struct Target {
     pub package: &'static str,
     /// The generated file, relative to the workspace root.
     pub output: PathBuf,
+    /// How the generated code holds values.
+    pub options: Options,
 }
 
 impl Target {
@@ -81,16 +84,21 @@ pub fn targets() -> Vec<Target> {
             schema_path: "/usr/share/ovn/ovn-nb.ovsschema".into(),
             package: "ovn-central",
             output: "ovn-nb/src/model.rs".into(),
+            // northd holds a typed snapshot of the whole NB database: tens of thousands of small
+            // `external_ids`/`options` maps at OVN-Kubernetes scale.
+            options: Options { sorted_maps: true },
         },
         Target {
             schema_path: "/usr/share/ovn/ovn-sb.ovsschema".into(),
             package: "ovn-central",
             output: "ovn-sb/src/model.rs".into(),
+            options: Options::default(),
         },
         Target {
             schema_path: "/usr/share/openvswitch/vswitch.ovsschema".into(),
             package: "openvswitch-switch",
             output: "ovn-sb/src/vswitch.rs".into(),
+            options: Options::default(),
         },
     ]
 }
@@ -113,7 +121,7 @@ pub fn generate_target(target: &Target) -> Result<String, GenError> {
         path: target.schema_path.display().to_string(),
         source,
     })?;
-    generate(&schema, &target.schema_file_name())
+    generate_with(&schema, &target.schema_file_name(), target.options)
 }
 
 /// How a committed file compares with a fresh generation.

@@ -86,6 +86,7 @@ fn run(mode: Mode, workspace: PathBuf) -> Result<bool, GenError> {
                 schema_path: schema,
                 package: "",
                 output: out.clone().unwrap_or_default(),
+                options: modelgen::Options::default(),
             };
             let code = modelgen::generate_target(&target)?;
             match out {

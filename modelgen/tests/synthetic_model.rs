@@ -34,6 +34,33 @@ fn synthetic_model_is_up_to_date() {
     assert!(committed == generated(), "stale: rerun with OVNKIT_BLESS=1");
 }
 
+/// With `sorted_maps`, the same module but for the maps with ordered keys: their type, their
+/// reader, and the imports.
+#[test]
+fn sorted_maps_change_only_the_ordered_maps() {
+    let text = include_str!("synthetic.ovsschema");
+    let schema = ovsdb::Schema::from_str_json(text).unwrap();
+    let options = modelgen::Options { sorted_maps: true };
+    let sorted = modelgen::generate_with(&schema, "synthetic.ovsschema", options).unwrap();
+    assert!(sorted.contains("pub flags: SortedMap<ThingFlags, ThingFlagsValue>,"));
+    assert!(sorted.contains("flags: f.sorted_map("));
+    // Reals as map keys have no total order: still pairs.
+    assert!(sorted.contains("pub by_weight: Vec<(f64, String)>,"));
+    let expected = generated()
+        .replace("use std::collections::{BTreeMap, BTreeSet};", "use std::collections::BTreeSet;")
+        .replace(
+            "use ovsdb::model::{self, AtomValue, EnumParseError, FieldReader, Model, ModelError, Ref, Uuid};",
+            "use ovsdb::model::{\n    self, AtomValue, EnumParseError, FieldReader, Model, ModelError, Ref, SortedMap, Uuid,\n};",
+        )
+        .replace(": BTreeMap<", ": SortedMap<")
+        .replace("f.map(", "f.sorted_map(");
+    assert_eq!(sorted, expected);
+    assert!(sorted
+        .lines()
+        .filter(|l| l.starts_with("use "))
+        .all(|l| l.len() <= 100));
+}
+
 fn thing() -> Thing {
     Thing {
         uuid: Ref::new(Uuid::from_u128(7)),

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ovn_nb::model as nb;
 use ovn_sb::stage::DatapathKind;
+use ovsdb::model::SortedMap;
 
 use crate::content::{DatapathContent, LbContent, McGroupContent, PortContent, SbContent};
 use crate::error::NbWarning;
@@ -79,7 +80,7 @@ impl GlobalOptions {
 }
 
 fn requested_key(
-    opts: &BTreeMap<String, String>,
+    opts: &SortedMap<String, String>,
     owner: &str,
     warnings: &mut Vec<NbWarning>,
 ) -> Option<u32> {
@@ -182,7 +183,7 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         .filter(|lr| lr.enabled != Some(false))
         .collect();
     routers.sort_by(|a, b| (&a.name, a.uuid).cmp(&(&b.name, b.uuid)));
-    let entries: Vec<(uuid::Uuid, &str, &BTreeMap<String, String>)> = switches
+    let entries: Vec<(uuid::Uuid, &str, &SortedMap<String, String>)> = switches
         .iter()
         .map(|ls| (ls.uuid.uuid(), ls.name.as_str(), &ls.other_config))
         .chain(
@@ -622,8 +623,8 @@ fn push_datapath(
     nb: (
         uuid::Uuid,
         &str,
-        &BTreeMap<String, String>,
-        &BTreeMap<String, String>,
+        &SortedMap<String, String>,
+        &SortedMap<String, String>,
     ),
 ) -> Option<DpIndex> {
     let (nb_uuid, name, nb_ids, config) = nb;
@@ -662,7 +663,7 @@ fn push_datapath(
 /// the option is `false` in any case).
 fn datapath_config_ids(
     kind: DatapathKind,
-    config: &BTreeMap<String, String>,
+    config: &SortedMap<String, String>,
 ) -> Vec<(String, String)> {
     let mut ids = Vec::new();
     match kind {
@@ -705,7 +706,7 @@ fn c_int(text: &str) -> Option<i32> {
 fn port_keys<'a>(
     state: &SbState,
     dp_uuid: uuid::Uuid,
-    ports: impl Iterator<Item = (&'a str, Option<&'a BTreeMap<String, String>>)> + Clone,
+    ports: impl Iterator<Item = (&'a str, Option<&'a SortedMap<String, String>>)> + Clone,
     warnings: &mut Vec<NbWarning>,
 ) -> Vec<Option<u32>> {
     let mut alloc = TunnelKeyAllocator::new(MIN_PORT_KEY, MAX_PORT_KEY);
@@ -793,7 +794,7 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
             type_,
             mac: BTreeSet::from([mac_of(p)]),
             port_security: BTreeSet::new(),
-            options,
+            options: options.into(),
             external_ids: ids_of(p),
             parent_port: None,
             tag: None,
@@ -819,7 +820,7 @@ fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut S
             type_: "chassisredirect".to_owned(),
             mac: BTreeSet::from([mac_of(p)]),
             port_security: BTreeSet::new(),
-            options: bindings::chassisredirect_options(nb, lr, p),
+            options: bindings::chassisredirect_options(nb, lr, p).into(),
             external_ids: ids_of(p),
             parent_port: None,
             tag: None,
@@ -1106,7 +1107,7 @@ fn gallop_from<T: Ord>(sorted: &[T], from: usize, x: &T) -> Option<usize> {
 mod config_ids_tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn map(pairs: &[(&str, &str)]) -> SortedMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

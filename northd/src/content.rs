@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ovn_sb::stage::DatapathKind;
+use ovsdb::model::SortedMap;
 use uuid::Uuid;
 
 use crate::error::NbWarning;
@@ -40,9 +41,9 @@ pub struct PortContent {
     /// `port_security`.
     pub port_security: BTreeSet<String>,
     /// `options`.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `external_ids`.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
     /// `parent_port`.
     pub parent_port: Option<String>,
     /// `tag`.
@@ -100,11 +101,11 @@ pub struct LbContent {
     /// `name`.
     pub name: String,
     /// `vips`, as in NB.
-    pub vips: BTreeMap<String, String>,
+    pub vips: SortedMap<String, String>,
     /// `protocol`.
     pub protocol: Option<String>,
     /// `options`: NB options plus `hairpin_orig_tuple=true`.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// The datapaths it applies to (written as a `Logical_DP_Group`).
     pub datapaths: BTreeSet<DpIndex>,
 }

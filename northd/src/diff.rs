@@ -1389,8 +1389,8 @@ pub fn plan_into<'a>(
         n.type_.clone_from(&p.type_);
         n.mac.clone_from(&p.mac);
         n.port_security.clone_from(&p.port_security);
-        n.options.clone_from(&p.options);
-        n.external_ids.clone_from(&p.external_ids);
+        n.options = p.options.clone().into();
+        n.external_ids = p.external_ids.clone().into();
         n.parent_port.clone_from(&p.parent_port);
         n.tag = p.tag;
         n.nat_addresses.clone_from(&p.nat_addresses);
@@ -1839,9 +1839,9 @@ fn diff_load_balancers(
         let prev = old.remove(&id);
         let mut n = prev.cloned().unwrap_or_default();
         n.name.clone_from(&lb.name);
-        n.vips.clone_from(&lb.vips);
+        n.vips = lb.vips.clone().into();
         n.protocol = lb.protocol.as_deref().and_then(|p| p.parse().ok());
-        n.options.clone_from(&lb.options);
+        n.options = lb.options.clone().into();
         n.external_ids = BTreeMap::from([("lb_id".to_owned(), id)]);
         n.datapaths = BTreeSet::new();
         let group = match last {

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ovn_sb::model as sb;
-use ovsdb::model::Ref;
+use ovsdb::model::{Ref, SortedMap};
 use uuid::Uuid;
 
 use crate::content::SbContent;
@@ -19,7 +19,7 @@ use crate::snapshot::NbSnapshot;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DnsContent {
     /// `records`.
-    pub records: BTreeMap<String, String>,
+    pub records: SortedMap<String, String>,
     /// The switches using it.
     pub datapaths: BTreeSet<DpIndex>,
 }
@@ -71,7 +71,7 @@ pub(crate) fn plan(
     for (id, want) in new {
         let old = old.get(id).copied();
         let mut n = old.cloned().unwrap_or_default();
-        n.records.clone_from(&want.records);
+        n.records = want.records.clone().into();
         n.datapaths = want
             .datapaths
             .iter()

@@ -2062,8 +2062,8 @@ impl Engine {
             n.type_.clone_from(&p.type_);
             n.mac.clone_from(&p.mac);
             n.port_security.clone_from(&p.port_security);
-            n.options.clone_from(&p.options);
-            n.external_ids.clone_from(&p.external_ids);
+            n.options = p.options.clone().into();
+            n.external_ids = p.external_ids.clone().into();
             n.parent_port.clone_from(&p.parent_port);
             n.tag = p.tag;
             n.nat_addresses.clone_from(&p.nat_addresses);

@@ -28,12 +28,11 @@
 //! - The SB `Load_Balancer` row of an IPv6 template load balancer lists its valid entries with
 //!   the key reformatted ([`sb_vips`]).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
 use ovn_nb::model as nb;
-use ovsdb::model::Ref;
+use ovsdb::model::{Ref, SortedMap};
 
 use crate::error::NbWarning;
 
@@ -317,7 +316,7 @@ pub fn parse_vip(
 /// address family IPv6 with valid entries, whose valid entries are written with the key
 /// reformatted for ovn-controller (`[^VIP]:PORT` for a variable, else `VIP[:PORT]`), the
 /// backends as written.
-pub fn sb_vips(lb: &nb::LoadBalancer) -> BTreeMap<String, String> {
+pub fn sb_vips(lb: &nb::LoadBalancer) -> SortedMap<String, String> {
     let template = lb
         .options
         .get("template")
@@ -329,7 +328,7 @@ pub fn sb_vips(lb: &nb::LoadBalancer) -> BTreeMap<String, String> {
     if !(template && v6_family) {
         return lb.vips.clone();
     }
-    let mut out = BTreeMap::new();
+    let mut out = SortedMap::new();
     for (k, v) in &lb.vips {
         if let Ok(ParsedVip::Template(t)) = parse_vip(k, v, true, true) {
             let vip = if t.vip.starts_with('^') {

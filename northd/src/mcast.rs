@@ -51,7 +51,7 @@ pub struct SwitchMcastConfig {
 
 impl SwitchMcastConfig {
     /// Reads `other_config`; unparsable numbers take their defaults.
-    pub fn parse(other_config: &std::collections::BTreeMap<String, String>) -> Self {
+    pub fn parse(other_config: &ovsdb::model::SortedMap<String, String>) -> Self {
         let flag = |k: &str, d: bool| other_config.get(k).map_or(d, |v| v == "true");
         let num = |k: &str| other_config.get(k).and_then(|v| v.parse::<i64>().ok());
         let text = |k: &str| other_config.get(k).cloned().unwrap_or_default();

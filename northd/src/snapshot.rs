@@ -74,17 +74,15 @@ pub struct NbSnapshot {
     pub template_vars: Rows<nb::ChassisTemplateVar>,
 }
 
-/// Every row of `T`'s table in an in-memory database, typed, by UUID.
+/// Every row of `T`'s table in an in-memory database, typed, by UUID. Collected at once (sorted,
+/// then built bottom-up), the map's nodes are full.
 pub(crate) fn rows_from_db<T: Model>(db: &Database) -> Result<Rows<T>, NorthdError> {
-    let mut out = Rows::new();
     let (Some(rows), Some(table)) = (db.rows(T::TABLE), db.schema().table(T::TABLE)) else {
-        return Ok(out);
+        return Ok(Rows::new());
     };
-    for row in rows.values() {
-        let m = T::from_row(row, table)?;
-        out.insert(m.uuid(), m);
-    }
-    Ok(out)
+    rows.values()
+        .map(|row| Ok(T::from_row(row, table).map(|m| (m.uuid(), m))?))
+        .collect()
 }
 
 /// Every row of `T`'s table in a JSON object of table name to rows (an array of rows with
@@ -379,7 +377,7 @@ impl NbSnapshot {
     pub fn global_options(&self) -> BTreeMap<String, String> {
         self.nb_global
             .as_ref()
-            .map(|g| g.options.clone())
+            .map(|g| g.options.clone().into())
             .unwrap_or_default()
     }
 }

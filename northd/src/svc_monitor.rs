@@ -175,7 +175,7 @@ fn monitor(
         key: (ip.to_string(), b.port?, protocol?, lport.to_owned()),
         src_ip: src_ip.to_owned(),
         src_mac: svc_monitor_mac.to_owned(),
-        options: check.options.clone(),
+        options: check.options.clone().into(),
         force_status: None,
     })
 }

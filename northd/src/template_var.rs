@@ -19,7 +19,7 @@ pub fn build(nb: &NbSnapshot) -> TemplateVars {
     let mut out = TemplateVars::new();
     for t in nb.template_vars.values() {
         out.entry(t.chassis.clone())
-            .or_insert_with(|| t.variables.clone());
+            .or_insert_with(|| t.variables.clone().into());
     }
     out
 }

@@ -7,10 +7,12 @@
 //! column, `COL_*` column-name constants, [`AnyRow`] for dispatching on a table name, and the
 //! schema itself ([`schema`]), so nothing needs the schema file at run time.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
-use ovsdb::model::{self, AtomValue, EnumParseError, FieldReader, Model, ModelError, Ref, Uuid};
+use ovsdb::model::{
+    self, AtomValue, EnumParseError, FieldReader, Model, ModelError, Ref, SortedMap, Uuid,
+};
 use ovsdb::{Atom, AtomicType, Datum, Row, Schema, TableSchema};
 use serde_json::Value;
 
@@ -1723,13 +1725,13 @@ pub struct NbGlobal {
     /// `hv_cfg_timestamp`: integer.
     pub hv_cfg_timestamp: i64,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
     /// `connections`: set of strong reference to [`Connection`] (`Connection`).
     pub connections: BTreeSet<Ref<Connection>>,
     /// `ssl`: optional strong reference to [`Ssl`] (`SSL`).
     pub ssl: Option<Ref<Ssl>>,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `ipsec`: boolean.
     pub ipsec: bool,
 }
@@ -1807,10 +1809,10 @@ impl Model for NbGlobal {
             sb_cfg_timestamp: f.scalar(4)?,
             hv_cfg: f.scalar(5)?,
             hv_cfg_timestamp: f.scalar(6)?,
-            external_ids: f.map(7)?,
+            external_ids: f.sorted_map(7)?,
             connections: f.set(8)?,
             ssl: f.optional(9)?,
-            options: f.map(10)?,
+            options: f.sorted_map(10)?,
             ipsec: f.scalar(11)?,
         })
     }
@@ -1843,9 +1845,9 @@ pub struct Copp {
     /// `name`: string.
     pub name: String,
     /// `meters`: map from string to string.
-    pub meters: BTreeMap<String, String>,
+    pub meters: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl Copp {
@@ -1885,8 +1887,8 @@ impl Model for Copp {
             uuid: f.uuid(),
             version: f.version(),
             name: f.scalar(0)?,
-            meters: f.map(1)?,
-            external_ids: f.map(2)?,
+            meters: f.sorted_map(1)?,
+            external_ids: f.sorted_map(2)?,
         })
     }
 
@@ -1923,9 +1925,9 @@ pub struct LogicalSwitch {
     /// `copp`: optional weak reference to [`Copp`] (`Copp`).
     pub copp: Option<Ref<Copp>>,
     /// `other_config`: map from string to string.
-    pub other_config: BTreeMap<String, String>,
+    pub other_config: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
     /// `forwarding_groups`: set of strong reference to [`ForwardingGroup`] (`Forwarding_Group`).
     pub forwarding_groups: BTreeSet<Ref<ForwardingGroup>>,
 }
@@ -2001,8 +2003,8 @@ impl Model for LogicalSwitch {
             load_balancer_group: f.set(5)?,
             dns_records: f.set(6)?,
             copp: f.optional(7)?,
-            other_config: f.map(8)?,
-            external_ids: f.map(9)?,
+            other_config: f.sorted_map(8)?,
+            external_ids: f.sorted_map(9)?,
             forwarding_groups: f.set(10)?,
         })
     }
@@ -2036,7 +2038,7 @@ pub struct LogicalSwitchPort {
     /// `type`: string.
     pub type_: String,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `parent_name`: optional string.
     pub parent_name: Option<String>,
     /// `tag_request`: optional integer in 0..=4095.
@@ -2062,7 +2064,7 @@ pub struct LogicalSwitchPort {
     /// `ha_chassis_group`: optional strong reference to [`HaChassisGroup`] (`HA_Chassis_Group`).
     pub ha_chassis_group: Option<Ref<HaChassisGroup>>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl LogicalSwitchPort {
@@ -2145,7 +2147,7 @@ impl Model for LogicalSwitchPort {
             version: f.version(),
             name: f.scalar(0)?,
             type_: f.scalar(1)?,
-            options: f.map(2)?,
+            options: f.sorted_map(2)?,
             parent_name: f.optional(3)?,
             tag_request: f.optional(4)?,
             tag: f.optional(5)?,
@@ -2158,7 +2160,7 @@ impl Model for LogicalSwitchPort {
             dhcpv6_options: f.optional(12)?,
             mirror_rules: f.set(13)?,
             ha_chassis_group: f.optional(14)?,
-            external_ids: f.map(15)?,
+            external_ids: f.sorted_map(15)?,
         })
     }
 
@@ -2200,7 +2202,7 @@ pub struct ForwardingGroup {
     /// `liveness`: boolean.
     pub liveness: bool,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
     /// `child_port`: set (at least 1) of string.
     pub child_port: BTreeSet<String>,
 }
@@ -2257,7 +2259,7 @@ impl Model for ForwardingGroup {
             vip: f.scalar(1)?,
             vmac: f.scalar(2)?,
             liveness: f.scalar(3)?,
-            external_ids: f.map(4)?,
+            external_ids: f.sorted_map(4)?,
             child_port: f.set(5)?,
         })
     }
@@ -2286,7 +2288,7 @@ pub struct AddressSet {
     /// `addresses`: set of string.
     pub addresses: BTreeSet<String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl AddressSet {
@@ -2327,7 +2329,7 @@ impl Model for AddressSet {
             version: f.version(),
             name: f.scalar(0)?,
             addresses: f.set(1)?,
-            external_ids: f.map(2)?,
+            external_ids: f.sorted_map(2)?,
         })
     }
 
@@ -2354,7 +2356,7 @@ pub struct PortGroup {
     /// `acls`: set of strong reference to [`Acl`] (`ACL`).
     pub acls: BTreeSet<Ref<Acl>>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl PortGroup {
@@ -2402,7 +2404,7 @@ impl Model for PortGroup {
             name: f.scalar(0)?,
             ports: f.set(1)?,
             acls: f.set(2)?,
-            external_ids: f.map(3)?,
+            external_ids: f.sorted_map(3)?,
         })
     }
 
@@ -2426,19 +2428,19 @@ pub struct LoadBalancer {
     /// `name`: string.
     pub name: String,
     /// `vips`: map from string to string.
-    pub vips: BTreeMap<String, String>,
+    pub vips: SortedMap<String, String>,
     /// `protocol`: optional [`LoadBalancerProtocol`].
     pub protocol: Option<LoadBalancerProtocol>,
     /// `health_check`: set of strong reference to [`LoadBalancerHealthCheck`] (`Load_Balancer_Health_Check`).
     pub health_check: BTreeSet<Ref<LoadBalancerHealthCheck>>,
     /// `ip_port_mappings`: map from string to string.
-    pub ip_port_mappings: BTreeMap<String, String>,
+    pub ip_port_mappings: SortedMap<String, String>,
     /// `selection_fields`: set of [`LoadBalancerSelectionFields`].
     pub selection_fields: BTreeSet<LoadBalancerSelectionFields>,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl LoadBalancer {
@@ -2496,13 +2498,13 @@ impl Model for LoadBalancer {
             uuid: f.uuid(),
             version: f.version(),
             name: f.scalar(0)?,
-            vips: f.map(1)?,
+            vips: f.sorted_map(1)?,
             protocol: f.optional(2)?,
             health_check: f.set(3)?,
-            ip_port_mappings: f.map(4)?,
+            ip_port_mappings: f.sorted_map(4)?,
             selection_fields: f.set(5)?,
-            options: f.map(6)?,
-            external_ids: f.map(7)?,
+            options: f.sorted_map(6)?,
+            external_ids: f.sorted_map(7)?,
         })
     }
 
@@ -2589,9 +2591,9 @@ pub struct LoadBalancerHealthCheck {
     /// `vip`: string.
     pub vip: String,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl LoadBalancerHealthCheck {
@@ -2631,8 +2633,8 @@ impl Model for LoadBalancerHealthCheck {
             uuid: f.uuid(),
             version: f.version(),
             vip: f.scalar(0)?,
-            options: f.map(1)?,
-            external_ids: f.map(2)?,
+            options: f.sorted_map(1)?,
+            external_ids: f.sorted_map(2)?,
         })
     }
 
@@ -2671,9 +2673,9 @@ pub struct Acl {
     /// `label`: integer in 0..=4294967295.
     pub label: i64,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl Acl {
@@ -2748,8 +2750,8 @@ impl Model for Acl {
             severity: f.optional(6)?,
             meter: f.optional(7)?,
             label: f.scalar(8)?,
-            options: f.map(9)?,
-            external_ids: f.map(10)?,
+            options: f.sorted_map(9)?,
+            external_ids: f.sorted_map(10)?,
         })
     }
 
@@ -2784,11 +2786,11 @@ pub struct QoS {
     /// `match`: string.
     pub match_: String,
     /// `action`: map from [`QoSAction`] to integer in 0..=63.
-    pub action: BTreeMap<QoSAction, i64>,
+    pub action: SortedMap<QoSAction, i64>,
     /// `bandwidth`: map from [`QoSBandwidth`] to integer in 1..=4294967295.
-    pub bandwidth: BTreeMap<QoSBandwidth, i64>,
+    pub bandwidth: SortedMap<QoSBandwidth, i64>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl QoS {
@@ -2842,9 +2844,9 @@ impl Model for QoS {
             priority: f.scalar(0)?,
             direction: f.scalar(1)?,
             match_: f.scalar(2)?,
-            action: f.map(3)?,
-            bandwidth: f.map(4)?,
-            external_ids: f.map(5)?,
+            action: f.sorted_map(3)?,
+            bandwidth: f.sorted_map(4)?,
+            external_ids: f.sorted_map(5)?,
         })
     }
 
@@ -2878,7 +2880,7 @@ pub struct Mirror {
     /// `index`: integer.
     pub index: i64,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl Mirror {
@@ -2934,7 +2936,7 @@ impl Model for Mirror {
             sink: f.scalar(2)?,
             type_: f.scalar(3)?,
             index: f.scalar(4)?,
-            external_ids: f.map(5)?,
+            external_ids: f.sorted_map(5)?,
         })
     }
 
@@ -2966,7 +2968,7 @@ pub struct Meter {
     /// `fair`: optional boolean.
     pub fair: Option<bool>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl Meter {
@@ -3018,7 +3020,7 @@ impl Model for Meter {
             unit: f.scalar(1)?,
             bands: f.set(2)?,
             fair: f.optional(3)?,
-            external_ids: f.map(4)?,
+            external_ids: f.sorted_map(4)?,
         })
     }
 
@@ -3047,7 +3049,7 @@ pub struct MeterBand {
     /// `burst_size`: integer in 0..=4294967295.
     pub burst_size: i64,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl MeterBand {
@@ -3095,7 +3097,7 @@ impl Model for MeterBand {
             action: f.scalar(0)?,
             rate: f.scalar(1)?,
             burst_size: f.scalar(2)?,
-            external_ids: f.map(3)?,
+            external_ids: f.sorted_map(3)?,
         })
     }
 
@@ -3135,9 +3137,9 @@ pub struct LogicalRouter {
     /// `copp`: optional weak reference to [`Copp`] (`Copp`).
     pub copp: Option<Ref<Copp>>,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl LogicalRouter {
@@ -3212,8 +3214,8 @@ impl Model for LogicalRouter {
             load_balancer: f.set(6)?,
             load_balancer_group: f.set(7)?,
             copp: f.optional(8)?,
-            options: f.map(9)?,
-            external_ids: f.map(10)?,
+            options: f.sorted_map(9)?,
+            external_ids: f.sorted_map(10)?,
         })
     }
 
@@ -3248,7 +3250,7 @@ pub struct LogicalRouterPort {
     /// `ha_chassis_group`: optional strong reference to [`HaChassisGroup`] (`HA_Chassis_Group`).
     pub ha_chassis_group: Option<Ref<HaChassisGroup>>,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `networks`: set (at least 1) of string.
     pub networks: BTreeSet<String>,
     /// `mac`: string.
@@ -3258,11 +3260,11 @@ pub struct LogicalRouterPort {
     /// `enabled`: optional boolean.
     pub enabled: Option<bool>,
     /// `ipv6_ra_configs`: map from string to string.
-    pub ipv6_ra_configs: BTreeMap<String, String>,
+    pub ipv6_ra_configs: SortedMap<String, String>,
     /// `ipv6_prefix`: set of string.
     pub ipv6_prefix: BTreeSet<String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl LogicalRouterPort {
@@ -3331,14 +3333,14 @@ impl Model for LogicalRouterPort {
             name: f.scalar(0)?,
             gateway_chassis: f.set(1)?,
             ha_chassis_group: f.optional(2)?,
-            options: f.map(3)?,
+            options: f.sorted_map(3)?,
             networks: f.set(4)?,
             mac: f.scalar(5)?,
             peer: f.optional(6)?,
             enabled: f.optional(7)?,
-            ipv6_ra_configs: f.map(8)?,
+            ipv6_ra_configs: f.sorted_map(8)?,
             ipv6_prefix: f.set(9)?,
-            external_ids: f.map(10)?,
+            external_ids: f.sorted_map(10)?,
         })
     }
 
@@ -3379,9 +3381,9 @@ pub struct LogicalRouterStaticRoute {
     /// `bfd`: optional weak reference to [`Bfd`] (`BFD`).
     pub bfd: Option<Ref<Bfd>>,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl LogicalRouterStaticRoute {
@@ -3444,8 +3446,8 @@ impl Model for LogicalRouterStaticRoute {
             nexthop: f.scalar(3)?,
             output_port: f.optional(4)?,
             bfd: f.optional(5)?,
-            options: f.map(6)?,
-            external_ids: f.map(7)?,
+            options: f.sorted_map(6)?,
+            external_ids: f.sorted_map(7)?,
         })
     }
 
@@ -3481,9 +3483,9 @@ pub struct LogicalRouterPolicy {
     /// `nexthops`: set of string.
     pub nexthops: BTreeSet<String>,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl LogicalRouterPolicy {
@@ -3542,8 +3544,8 @@ impl Model for LogicalRouterPolicy {
             action: f.scalar(2)?,
             nexthop: f.optional(3)?,
             nexthops: f.set(4)?,
-            options: f.map(5)?,
-            external_ids: f.map(6)?,
+            options: f.sorted_map(5)?,
+            external_ids: f.sorted_map(6)?,
         })
     }
 
@@ -3586,9 +3588,9 @@ pub struct Nat {
     /// `gateway_port`: optional weak reference to [`LogicalRouterPort`] (`Logical_Router_Port`).
     pub gateway_port: Option<Ref<LogicalRouterPort>>,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl Nat {
@@ -3663,8 +3665,8 @@ impl Model for Nat {
             allowed_ext_ips: f.optional(6)?,
             exempted_ext_ips: f.optional(7)?,
             gateway_port: f.optional(8)?,
-            options: f.map(9)?,
-            external_ids: f.map(10)?,
+            options: f.sorted_map(9)?,
+            external_ids: f.sorted_map(10)?,
         })
     }
 
@@ -3695,9 +3697,9 @@ pub struct DhcpOptions {
     /// `cidr`: string.
     pub cidr: String,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl DhcpOptions {
@@ -3737,8 +3739,8 @@ impl Model for DhcpOptions {
             uuid: f.uuid(),
             version: f.version(),
             cidr: f.scalar(0)?,
-            options: f.map(1)?,
-            external_ids: f.map(2)?,
+            options: f.sorted_map(1)?,
+            external_ids: f.sorted_map(2)?,
         })
     }
 
@@ -3765,13 +3767,13 @@ pub struct Connection {
     /// `inactivity_probe`: optional integer.
     pub inactivity_probe: Option<i64>,
     /// `other_config`: map from string to string.
-    pub other_config: BTreeMap<String, String>,
+    pub other_config: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
     /// `is_connected`: boolean; ephemeral (not persisted).
     pub is_connected: bool,
     /// `status`: map from string to string; ephemeral (not persisted).
-    pub status: BTreeMap<String, String>,
+    pub status: SortedMap<String, String>,
 }
 
 impl Connection {
@@ -3828,10 +3830,10 @@ impl Model for Connection {
             target: f.scalar(0)?,
             max_backoff: f.optional(1)?,
             inactivity_probe: f.optional(2)?,
-            other_config: f.map(3)?,
-            external_ids: f.map(4)?,
+            other_config: f.sorted_map(3)?,
+            external_ids: f.sorted_map(4)?,
             is_connected: f.scalar(5)?,
-            status: f.map(6)?,
+            status: f.sorted_map(6)?,
         })
     }
 
@@ -3856,9 +3858,9 @@ pub struct Dns {
     /// The row's `_version`, when read from a database.
     pub version: Option<Uuid>,
     /// `records`: map from string to string.
-    pub records: BTreeMap<String, String>,
+    pub records: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl Dns {
@@ -3894,8 +3896,8 @@ impl Model for Dns {
         Ok(Self {
             uuid: f.uuid(),
             version: f.version(),
-            records: f.map(0)?,
-            external_ids: f.map(1)?,
+            records: f.sorted_map(0)?,
+            external_ids: f.sorted_map(1)?,
         })
     }
 
@@ -3927,7 +3929,7 @@ pub struct Ssl {
     /// `ssl_ciphers`: string.
     pub ssl_ciphers: String,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl Ssl {
@@ -3987,7 +3989,7 @@ impl Model for Ssl {
             bootstrap_ca_cert: f.scalar(3)?,
             ssl_protocols: f.scalar(4)?,
             ssl_ciphers: f.scalar(5)?,
-            external_ids: f.map(6)?,
+            external_ids: f.sorted_map(6)?,
         })
     }
 
@@ -4018,9 +4020,9 @@ pub struct GatewayChassis {
     /// `priority`: integer in 0..=32767.
     pub priority: i64,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
 }
 
 impl GatewayChassis {
@@ -4071,8 +4073,8 @@ impl Model for GatewayChassis {
             name: f.scalar(0)?,
             chassis_name: f.scalar(1)?,
             priority: f.scalar(2)?,
-            external_ids: f.map(3)?,
-            options: f.map(4)?,
+            external_ids: f.sorted_map(3)?,
+            options: f.sorted_map(4)?,
         })
     }
 
@@ -4099,7 +4101,7 @@ pub struct HaChassis {
     /// `priority`: integer in 0..=32767.
     pub priority: i64,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl HaChassis {
@@ -4143,7 +4145,7 @@ impl Model for HaChassis {
             version: f.version(),
             chassis_name: f.scalar(0)?,
             priority: f.scalar(1)?,
-            external_ids: f.map(2)?,
+            external_ids: f.sorted_map(2)?,
         })
     }
 
@@ -4168,7 +4170,7 @@ pub struct HaChassisGroup {
     /// `ha_chassis`: set of strong reference to [`HaChassis`] (`HA_Chassis`).
     pub ha_chassis: BTreeSet<Ref<HaChassis>>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl HaChassisGroup {
@@ -4209,7 +4211,7 @@ impl Model for HaChassisGroup {
             version: f.version(),
             name: f.scalar(0)?,
             ha_chassis: f.set(1)?,
-            external_ids: f.map(2)?,
+            external_ids: f.sorted_map(2)?,
         })
     }
 
@@ -4242,9 +4244,9 @@ pub struct Bfd {
     /// `status`: optional [`BfdStatus`].
     pub status: Option<BfdStatus>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
     /// `options`: map from string to string.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
 }
 
 impl Bfd {
@@ -4307,8 +4309,8 @@ impl Model for Bfd {
             min_rx: f.optional(3)?,
             detect_mult: f.optional(4)?,
             status: f.optional(5)?,
-            external_ids: f.map(6)?,
-            options: f.map(7)?,
+            external_ids: f.sorted_map(6)?,
+            options: f.sorted_map(7)?,
         })
     }
 
@@ -4412,9 +4414,9 @@ pub struct ChassisTemplateVar {
     /// `chassis`: string.
     pub chassis: String,
     /// `variables`: map from string to string.
-    pub variables: BTreeMap<String, String>,
+    pub variables: SortedMap<String, String>,
     /// `external_ids`: map from string to string.
-    pub external_ids: BTreeMap<String, String>,
+    pub external_ids: SortedMap<String, String>,
 }
 
 impl ChassisTemplateVar {
@@ -4457,8 +4459,8 @@ impl Model for ChassisTemplateVar {
             uuid: f.uuid(),
             version: f.version(),
             chassis: f.scalar(0)?,
-            variables: f.map(1)?,
-            external_ids: f.map(2)?,
+            variables: f.sorted_map(1)?,
+            external_ids: f.sorted_map(2)?,
         })
     }
 

@@ -3,7 +3,7 @@
 //! A generated model is one struct per table implementing [`Model`]: a typed field per column,
 //! [`Ref<T>`] for references (a reference to one table is not interchangeable with one to
 //! another), enums for enum columns, `Option` for 0..1 columns, `BTreeSet`/`Vec` for sets and
-//! `BTreeMap` for maps. This module holds what every generated model shares: the [`Ref`] newtype,
+//! `BTreeMap` or [`SortedMap`] for maps. This module holds what every generated model shares: the [`Ref`] newtype,
 //! the [`AtomValue`] conversions of Rust values to and from [`Atom`]s, the [`FieldReader`] and
 //! datum builders the generated code calls, and the conversions to and from [`Row`]s and JSON rows
 //! (provided methods of [`Model`]), which check set sizes and constraints against the embedded
@@ -20,6 +20,10 @@ use std::marker::PhantomData;
 use serde_json::{Map, Value};
 
 pub use uuid::Uuid;
+
+pub mod sorted;
+
+pub use sorted::SortedMap;
 
 use crate::atom::{Atom, NoSymbols};
 use crate::datum::Datum;
@@ -435,6 +439,27 @@ impl<'a> FieldReader<'a> {
         Ok(out)
     }
 
+    /// Column `i` holding a map, as a [`SortedMap`] sized to its pairs.
+    pub fn sorted_map<K: AtomValue + Ord, V: AtomValue>(
+        &self,
+        i: usize,
+    ) -> Result<SortedMap<K, V>, ModelError> {
+        let atoms = self.map_pairs(i)?;
+        let mut pairs: Vec<(K, V)> = Vec::with_capacity(atoms.len());
+        for (k, v) in atoms {
+            pairs.push((self.atom(i, k)?, self.atom(i, v)?));
+        }
+        // A map datum's keys are in OVSDB order, which is the Rust order of every key type but
+        // enums (declaration order): sort when it differs.
+        if !pairs.windows(2).all(|w| w[0].0 <= w[1].0) {
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(self.duplicate(i, &w[0].0.to_atom()));
+        }
+        SortedMap::from_sorted_vec(pairs).ok_or_else(|| self.shape(i, "map"))
+    }
+
     /// Column `i` holding a map whose keys have no total order (reals), in OVSDB order.
     pub fn pairs<K: AtomValue, V: AtomValue>(&self, i: usize) -> Result<Vec<(K, V)>, ModelError> {
         self.map_pairs(i)?
@@ -747,6 +772,23 @@ mod tests {
         assert_eq!(e.to_string(), "table T column o: x is not a valid integer");
         assert!(matches!(r.set::<String>(2), Err(ModelError::Shape { .. })));
         assert_eq!(r.map::<String, String>(2).unwrap()["k"], "v");
+        assert_eq!(r.sorted_map::<String, String>(2).unwrap()["k"], "v");
+        let dup = Datum::Map(
+            vec![
+                (Atom::String("k".into()), Atom::String("v".into())),
+                (Atom::String("k".into()), Atom::String("w".into())),
+            ]
+            .into(),
+        );
+        let r = FieldReader::new("T", &["m"], Uuid::nil(), None, vec![Some(&dup)]);
+        assert!(matches!(
+            r.sorted_map::<String, String>(0),
+            Err(ModelError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            r.map::<String, String>(0),
+            Err(ModelError::Duplicate { .. })
+        ));
         assert_eq!(r.scalar::<i64>(5).unwrap(), 0);
     }
 }

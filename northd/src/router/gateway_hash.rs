@@ -20,12 +20,12 @@
 //! VIPs count, which set each goes to, in which order load balancers and groups are walked).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
 
 use ovn_nb::model as nb;
-use ovsdb::model::Ref;
+use ovsdb::model::{Ref, SortedMap};
 
 use crate::snapshot::NbSnapshot;
 
@@ -417,7 +417,7 @@ impl LbIpSets {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LbInput {
     lb: Ref<nb::LoadBalancer>,
-    vips: BTreeMap<String, String>,
+    vips: SortedMap<String, String>,
     template: Option<String>,
     family: Option<String>,
 }

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ovn_sb::stage::Stage;
+use ovsdb::model::SortedMap;
 
 use crate::content::StaticMacBindingContent;
 use crate::flow::{solicited_node, Action, Actions, Field, FlowTable, Match, Pred, Value};
@@ -45,7 +46,7 @@ pub(super) const OUT_INPORT: Action = Action::Fixed("outport = inport;");
 
 /// Reads a boolean option the way OVS's `smap_get_bool` does: with a `true` default only
 /// "false" (any case) turns it off, with a `false` default only "true" turns it on.
-pub fn bool_option(map: &BTreeMap<String, String>, key: &str, default: bool) -> bool {
+pub fn bool_option(map: &SortedMap<String, String>, key: &str, default: bool) -> bool {
     match map.get(key) {
         None => default,
         Some(v) if default => !v.eq_ignore_ascii_case("false"),

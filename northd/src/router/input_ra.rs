@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 use ovn_sb::stage::Stage;
+use ovsdb::model::SortedMap;
 
 use crate::flow::{Action, Actions, Field, FlowTable, Match, Pred, Value};
 use crate::snapshot::NbSnapshot;
@@ -41,7 +42,7 @@ fn atoi(text: &str) -> i64 {
 }
 
 /// `smap_get_int`: the whole value as a decimal integer, else `default`.
-fn int_option(map: &BTreeMap<String, String>, key: &str, default: i64) -> i64 {
+fn int_option(map: &SortedMap<String, String>, key: &str, default: i64) -> i64 {
     map.get(key)
         .and_then(|v| v.parse::<i32>().ok())
         .map_or(default, i64::from)
@@ -51,7 +52,7 @@ fn int_option(map: &BTreeMap<String, String>, key: &str, default: i64) -> i64 {
 /// connected to a switch (not to another router) with an IPv6 `address_mode`.
 struct RaConfig<'a> {
     address_mode: &'a str,
-    configs: &'a BTreeMap<String, String>,
+    configs: &'a SortedMap<String, String>,
 }
 
 /// The port's RA settings when ovn-northd handles RAs on it (a switch peer and no NB `peer`),
@@ -236,14 +237,14 @@ mod tests {
         assert_eq!(atoi("  1500abc"), 1500);
         assert_eq!(atoi("-7"), -7);
         assert_eq!(atoi("abc"), 0);
-        let m = BTreeMap::from([("a".to_owned(), "12x".to_owned())]);
+        let m = SortedMap::from([("a".to_owned(), "12x".to_owned())]);
         assert_eq!(int_option(&m, "a", 5), 5);
         assert_eq!(int_option(&m, "b", 5), 5);
     }
 
     #[test]
     fn reads_booleans_like_smap() {
-        let m = BTreeMap::from([
+        let m = SortedMap::from([
             ("t".to_owned(), "TRUE".to_owned()),
             ("f".to_owned(), "False".to_owned()),
             ("x".to_owned(), "yes".to_owned()),

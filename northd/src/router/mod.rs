@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ovn_nb::addr::{IpNet, MacAddr};
 use ovn_nb::model as nb;
-use ovsdb::model::Ref;
+use ovsdb::model::{Ref, SortedMap};
 
 use crate::error::NbWarning;
 use crate::flow::{DpIndex, FlowTable};
@@ -213,7 +213,7 @@ pub struct RouterPort {
     /// router is not a gateway router).
     pub is_dgp: bool,
     /// `options`.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// With `options:gateway_mtu`: the peer switch has a localnet port with a non-zero
     /// `tag_request`, so the length check allows for a VLAN header.
     pub vlan_l2: bool,
@@ -240,7 +240,7 @@ pub struct Router {
     /// `options:chassis`: a gateway router pinned to this chassis.
     pub chassis: Option<String>,
     /// `options`.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
     /// `nat`.
     pub nats: Vec<Ref<nb::Nat>>,
     /// The `nat` rules, parsed (see [`nat::parse_rules`]).

@@ -382,7 +382,7 @@ mod tests {
                 enabled: true,
                 peer: None,
                 is_dgp: true,
-                options: std::collections::BTreeMap::new(),
+                options: Default::default(),
                 vlan_l2: false,
             })
             .collect()

@@ -328,7 +328,6 @@ mod tests {
     use crate::router::{Ipv4Net, Ipv6Net};
     use ovn_nb::addr::MacAddr;
     use ovsdb::model::Ref;
-    use std::collections::BTreeMap;
 
     fn port(name: &str, v4: &[(&str, u8)], v6: &[(&str, u8)]) -> RouterPort {
         RouterPort {
@@ -352,7 +351,7 @@ mod tests {
             enabled: true,
             peer: None,
             is_dgp: false,
-            options: BTreeMap::new(),
+            options: Default::default(),
             vlan_l2: false,
         }
     }

@@ -54,7 +54,7 @@ impl Dhcp4 {
             cidr,
             server_id,
             server_mac_text,
-            opts,
+            opts: opts.into(),
             netmask: Ipv4Addr::from(mask).to_string(),
         })
     }
@@ -90,7 +90,7 @@ impl Dhcp6 {
             server_mac,
             server_mac_text,
             stateless,
-            opts,
+            opts: opts.into(),
         })
     }
 }

@@ -508,7 +508,7 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
                     p.type_.clone(),
                     p.mac.clone(),
                     p.port_security.clone(),
-                    p.options.clone(),
+                    p.options.clone().into(),
                     p.parent_port.clone(),
                     p.tag,
                     p.nat_addresses.clone(),
@@ -759,9 +759,9 @@ pub fn compare_bindings(name: &str, stack: &testkit::Stack, content: &SbContent)
             (
                 l.name.clone(),
                 (
-                    l.vips.clone(),
+                    l.vips.clone().into(),
                     l.protocol.clone(),
-                    l.options.clone(),
+                    l.options.clone().into(),
                     l.datapaths
                         .iter()
                         .map(|d| content.datapaths[*d].name.clone())

@@ -725,7 +725,7 @@ pub fn port_binding_diff(stack: &testkit::Stack, content: &northd::SbContent) ->
             ));
             continue;
         };
-        if r.type_ != o.type_ || r.mac != o.mac || r.options != o.options {
+        if r.type_ != o.type_ || r.mac != o.mac || o.options != r.options {
             out.push(format!(
                 "{n}: type/mac/options ours {:?} {:?} {:?} real {:?} {:?} {:?}",
                 o.type_, o.mac, o.options, r.type_, r.mac, r.options

@@ -26,7 +26,7 @@ pub fn switches_only() -> NbSnapshot {
             uuid: Ref::new(uuid(2, l)),
             name: format!("svc{l}"),
             protocol: Some(nb::LoadBalancerProtocol::Tcp),
-            vips: BTreeMap::from([(
+            vips: ovsdb::model::SortedMap::from([(
                 format!("172.30.{}.{}:80", l / 250, l % 250 + 1),
                 format!(
                     "10.128.{}.{}:8080,10.128.{}.{}:8080",

@@ -26,7 +26,7 @@ use super::{loopback, topology, ECMP_GROUP, NEXT_HOP4, SRC4, TTL_DEC};
 const PRIO_HOST_ROUTE: u16 = 32 * 3 + 2;
 
 /// `options:add_route=true`.
-fn add_route(options: &std::collections::BTreeMap<String, String>) -> bool {
+fn add_route(options: &ovsdb::model::SortedMap<String, String>) -> bool {
     options.get("add_route").is_some_and(|v| v == "true")
 }
 
