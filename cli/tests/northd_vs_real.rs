@@ -54,6 +54,9 @@ struct Run {
     cpu_ms: (u64, u64, u64),
     /// The 1-minute load average when northd started and when SB caught up.
     load_avg: (f64, f64),
+    /// The share of the machine's CPU time the hypervisor stole meanwhile, percent (wall-clock
+    /// figures of a run with more than a few percent are not those of a quiet machine).
+    steal_pct: f64,
 }
 
 /// The 1-minute load average (0 when unreadable).
@@ -363,6 +366,7 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool, our_ser
     };
     let servers_cpu0 = server_cpu();
     let load0 = load_avg();
+    let steal0 = testkit::CpuSteal::now();
     let t0 = Instant::now();
     let daemon = if ours {
         let bin = Path::new(env!("CARGO_BIN_EXE_ovnkit"));
@@ -408,6 +412,7 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool, our_ser
     );
     let secs = t0.elapsed().as_secs_f64();
     let load_avg = (load0, load_avg());
+    let steal_pct = testkit::CpuSteal::now().percent_since(&steal0);
     events.push((sampler.at(), format!("SB has nb_cfg ({secs:.1} s)")));
     let servers_cpu = server_cpu();
     let cpu_ms = (
@@ -525,6 +530,7 @@ fn run(ovn: &testkit::Toolbox, load: Vec<serde_json::Value>, ours: bool, our_ser
         servers_peak_kib,
         cpu_ms,
         load_avg,
+        steal_pct,
     }
 }
 
@@ -610,14 +616,14 @@ fn report(name: &str, real: &Run, ours: &Run) {
             String::new(),
         ),
         (
-            "Logical_Flow rows; load average at start / SB written",
+            "Logical_Flow rows; load average at start / SB written; CPU stolen",
             format!(
-                "{}; {:.1} / {:.1}",
-                real.flows, real.load_avg.0, real.load_avg.1
+                "{}; {:.1} / {:.1}; {:.0}%",
+                real.flows, real.load_avg.0, real.load_avg.1, real.steal_pct
             ),
             format!(
-                "{}; {:.1} / {:.1}",
-                ours.flows, ours.load_avg.0, ours.load_avg.1
+                "{}; {:.1} / {:.1}; {:.0}%",
+                ours.flows, ours.load_avg.0, ours.load_avg.1, ours.steal_pct
             ),
             String::new(),
         ),

@@ -50,6 +50,7 @@ pub mod nbscript;
 mod process;
 mod sandbox;
 mod stack;
+mod steal;
 mod toolbox;
 mod trace;
 
@@ -61,6 +62,7 @@ pub use stack::{
     BoundPort, Component, DbSource, NorthdSource, Stack, StackBuilder, BRIDGE, DIR_PLACEHOLDER,
     NB_PLACEHOLDER, SB_PLACEHOLDER,
 };
+pub use steal::CpuSteal;
 pub use toolbox::{
     require_real_ovn, Missing, Schema, Skip, Tool, Toolbox, DEFAULT_TIMEOUT, SEARCH_PATH_VAR,
 };

@@ -694,6 +694,9 @@ struct Rate {
     driver_sleeps: f64,
     /// The driver's preemptions (involuntary context switches) per transaction.
     driver_preempted: f64,
+    /// The share of the machine's CPU time the hypervisor stole during the run, percent
+    /// (throughput of a run with more than a few percent is not a quiet machine's).
+    steal_pct: f64,
 }
 
 /// Transactions per second with `clients` concurrent clients, each running `per_client`
@@ -754,6 +757,7 @@ fn throughput(
     }
     let driver = Driver::from_env();
     let cpu0 = process_cpu(pid);
+    let steal0 = testkit::CpuSteal::now();
     let start = Instant::now();
     let spent = match driver {
         Driver::Threads => drive_threads(work),
@@ -794,6 +798,7 @@ fn throughput(
         driver_us: spent.ns as f64 / 1000.0 / n,
         driver_sleeps: spent.sleeps as f64 / n,
         driver_preempted: spent.preempted as f64 / n,
+        steal_pct: testkit::CpuSteal::now().percent_since(&steal0),
     }
 }
 
@@ -894,7 +899,7 @@ fn describe((ours, real): &(Option<Rate>, Option<Rate>)) -> String {
         format!(
             "{name} {:.0} txn/s, server CPU {:.1} µs/txn (sys {:.0}%, {:.2} sleeps and {:.2} \
              preemptions per txn), driver CPU {:.1} µs/txn ({:.2} sleeps and {:.2} preemptions \
-             per txn)",
+             per txn), CPU stolen {:.0}%",
             r.txn_per_s,
             r.cpu_us,
             r.sys_share * 100.0,
@@ -902,7 +907,8 @@ fn describe((ours, real): &(Option<Rate>, Option<Rate>)) -> String {
             r.preempted,
             r.driver_us,
             r.driver_sleeps,
-            r.driver_preempted
+            r.driver_preempted,
+            r.steal_pct
         )
     };
     match (ours, real) {
@@ -943,6 +949,7 @@ fn medians(runs: &[(Option<Rate>, Option<Rate>)]) -> (Option<Rate>, Option<Rate>
             preempted: median(rs.iter().map(|r| r.preempted).collect()),
             driver_sleeps: median(rs.iter().map(|r| r.driver_sleeps).collect()),
             driver_preempted: median(rs.iter().map(|r| r.driver_preempted).collect()),
+            steal_pct: median(rs.iter().map(|r| r.steal_pct).collect()),
         })
     };
     (
