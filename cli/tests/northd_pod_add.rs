@@ -142,8 +142,25 @@ fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64
             .await
             .expect("northd caught up");
         let catch_up = t0.elapsed().as_secs_f64();
-        // Let the write-backs (port `up`, `sb_cfg`) settle.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Let the write-backs (port `up`, `sb_cfg`) settle: pods are added to a cluster at
+        // rest, i.e. once northd and both servers used under 10 ms of CPU in a whole second
+        // (at 250 nodes our northd's write-back round ends 3-4 s after SB's `nb_cfg`; a fixed
+        // pause made the first pod wait for it on a loaded machine).
+        let settled = Instant::now();
+        let mut prev = snap();
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = snap();
+            let busy = (0..3).any(|i| now[i].0.saturating_sub(prev[i].0) >= 10_000_000);
+            prev = now;
+            if !busy || settled.elapsed() > Duration::from_secs(600) {
+                break;
+            }
+        }
+        eprintln!(
+            "  settled {:.1} s after SB nb_cfg 1",
+            settled.elapsed().as_secs_f64()
+        );
         let mut times = Vec::new();
         for n in 0..PODS {
             let cfg = 2 + n as i64;
