@@ -39,7 +39,8 @@ pub mod session;
 pub mod storage;
 pub mod unixctl;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,7 +75,8 @@ pub enum ServerError {
 /// Server settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// How many recent commits per database are kept for `monitor_cond_since`. 0 disables history
+    /// How many recent commits per database are kept for `monitor_cond_since` (from the first
+    /// transaction id given out on: before it, only the latest commit). 0 disables history
     /// (then, like a standalone ovsdb-server 3.1, every transaction id is all zeros and a
     /// reconnecting client always gets a full dump).
     pub txn_history: usize,
@@ -110,6 +112,12 @@ pub(crate) struct ServedDb {
     /// Set when a session adds a monitor on this database; cleared by a commit that finds no
     /// monitor on it, so that commits nobody monitors skip the walk over every session.
     pub(crate) maybe_monitored: bool,
+    /// Set once a transaction id of this database has been given out (a `monitor_cond_since`
+    /// request, [`Server::last_txn_id`]). Until then nobody can ask for the commits that
+    /// followed one, and `history` holds only the latest commit (the one a first
+    /// `monitor_cond_since` reply names): each commit frees its predecessor's changes while
+    /// they are still in the cache, instead of those of a commit `txn_history` commits ago.
+    pub(crate) txn_ids_out: AtomicBool,
 }
 
 /// Sessions marked as having output: a list (usually of one), deduplicated when it is taken,
@@ -136,6 +144,80 @@ impl ReadySessions {
     }
 }
 
+/// The sessions of a server in id order, looked up by a binary search over their ids, which are
+/// kept apart from the sessions (one dense vector: a request looks its session up five to eight
+/// times, and a walk over a B-tree's nodes for each cost more than the request's own reply).
+/// Session ids only grow, so a new session goes last.
+#[derive(Debug, Default)]
+pub(crate) struct Sessions {
+    ids: Vec<SessionId>,
+    sessions: Vec<Session>,
+}
+
+impl Sessions {
+    fn position(&self, id: SessionId) -> Result<usize, usize> {
+        self.ids.binary_search(&id)
+    }
+
+    pub(crate) fn get(&self, id: &SessionId) -> Option<&Session> {
+        let i = self.position(*id).ok()?;
+        self.sessions.get(i)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &SessionId) -> Option<&mut Session> {
+        let i = self.position(*id).ok()?;
+        self.sessions.get_mut(i)
+    }
+
+    /// Adds (or replaces) session `id`.
+    pub(crate) fn insert(&mut self, id: SessionId, session: Session) {
+        match self.position(id) {
+            Ok(i) => self.sessions[i] = session,
+            Err(i) => {
+                self.ids.insert(i, id);
+                self.sessions.insert(i, session);
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: &SessionId) -> Option<Session> {
+        let i = self.position(*id).ok()?;
+        self.ids.remove(i);
+        Some(self.sessions.remove(i))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Ids, in order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &SessionId> {
+        self.ids.iter()
+    }
+
+    /// Sessions, in id order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.iter()
+    }
+
+    /// Ids and sessions, in id order.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&SessionId, &mut Session)> {
+        self.ids.iter().zip(self.sessions.iter_mut())
+    }
+}
+
+#[cfg(test)]
+impl std::ops::Index<&SessionId> for Sessions {
+    type Output = Session;
+
+    fn index(&self, id: &SessionId) -> &Session {
+        match self.get(id) {
+            Some(s) => s,
+            None => panic!("no {id}"),
+        }
+    }
+}
+
 /// The sans-IO server core: databases, locks and sessions.
 #[derive(Debug)]
 pub struct Server {
@@ -143,7 +225,7 @@ pub struct Server {
     pub(crate) server_id: Uuid,
     /// Served databases; `_Server` is always the last one.
     pub(crate) dbs: Vec<ServedDb>,
-    pub(crate) sessions: BTreeMap<SessionId, Session>,
+    pub(crate) sessions: Sessions,
     /// Lock name → owner first, then waiters in order.
     pub(crate) locks: HashMap<String, VecDeque<SessionId>>,
     /// Sessions with new output since the last [`Server::take_ready`].
@@ -207,7 +289,7 @@ impl Server {
             config,
             server_id,
             dbs: Vec::new(),
-            sessions: BTreeMap::new(),
+            sessions: Sessions::default(),
             locks: HashMap::new(),
             ready: ReadySessions::default(),
             unflushed: false,
@@ -241,6 +323,7 @@ impl Server {
             dump_cache: HashMap::new(),
             unflushed: false,
             maybe_monitored: false,
+            txn_ids_out: AtomicBool::new(false),
         });
         Ok(())
     }
@@ -272,6 +355,7 @@ impl Server {
                 dump_cache: HashMap::new(),
                 unflushed: false,
                 maybe_monitored: false,
+                txn_ids_out: AtomicBool::new(false),
             },
         );
         self.rebuild_server_db()
@@ -296,7 +380,9 @@ impl Server {
 
     /// Id of the latest commit of database `name` (nil before the first, or without history).
     pub fn last_txn_id(&self, name: &str) -> Option<Uuid> {
-        self.dbs.iter().find(|d| d.name == name).map(|d| d.last_txn)
+        let d = self.dbs.iter().find(|d| d.name == name)?;
+        d.txn_ids_out.store(true, Ordering::Relaxed);
+        Some(d.last_txn)
     }
 
     /// Compacts the log of every database (or only of `name`), like `ovsdb-server/compact`.

@@ -195,7 +195,12 @@ impl Spin {
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        self.at(Instant::now())
+    }
+
+    /// Instant `t` as nanoseconds since `base`.
+    fn at(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Requests were handled at `now`; returns whether the spinning task must be woken.
@@ -746,9 +751,9 @@ async fn connection<S: Socket>(socket: S, shared: Arc<Shared>, probe: Option<Dur
                 fresh.extend_from_slice(&rbuf);
                 rbuf = fresh;
             }
+            let now = Instant::now();
             let (unflushed, timers_moved) = {
                 let mut s = lock(&shared.server);
-                let now = Instant::now();
                 for m in msgs.drain(..) {
                     if let Err(e) = s.handle_frame_owned(sid, m, now) {
                         // The message is invalid: the connection closes, and the
@@ -766,7 +771,8 @@ async fn connection<S: Socket>(socket: S, shared: Arc<Shared>, probe: Option<Dur
                 shared.timer.notify_one();
             }
             if let Some(spin) = &shared.spin {
-                if spin.on_input(spin.now()) {
+                // The time the messages were handled at, read once for both.
+                if spin.on_input(spin.at(now)) {
                     spin.wake.notify_one();
                 }
             }
@@ -849,6 +855,16 @@ async fn write_queued<S: Socket>(
 ) -> Result<(), JsonRpcError> {
     if out.is_empty() {
         return Ok(());
+    }
+    // The usual case, one reply already encoded in one piece: written as it is.
+    if let [Outgoing::Encoded(parts)] = out.as_slice() {
+        if let [part] = parts.as_slice() {
+            if wbuf.is_empty() {
+                write_all(stream, part).await.map_err(JsonRpcError::Io)?;
+                out.clear();
+                return Ok(());
+            }
+        }
     }
     for m in out.drain(..) {
         let large = m.encoded_len().is_some_and(|n| n >= READ_CHUNK);

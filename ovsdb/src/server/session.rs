@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -149,8 +150,25 @@ fn io_error(e: &super::StorageError) -> Value {
     json!({"error": "I/O error", "details": e.to_string()})
 }
 
+/// How the reply to a `transact` starts, before its id.
+const REPLY_START: &[u8] = b"{\"id\":";
+
+/// What comes between the reply's id and its results.
+const REPLY_RESULT: &[u8] = b",\"result\":";
+
 /// How the reply to a `transact` ends, after its results.
 const REPLY_END: &[u8] = b",\"error\":null}";
+
+/// The length of `n` written in decimal (as [`crate::atom::write_i64`] writes it).
+fn decimal_len(n: i64) -> usize {
+    let mut len = usize::from(n < 0) + 1;
+    let mut m = n.unsigned_abs();
+    while m >= 10 {
+        m /= 10;
+        len += 1;
+    }
+    len
+}
 
 /// [`push_io_error`] on the encoded reply to a `transact` (`{"id":..,"result":[..],"error":null}`).
 pub(crate) fn push_io_error_text(reply: &mut Vec<u8>, e: &super::StorageError) {
@@ -487,16 +505,15 @@ impl Server {
     }
 
     fn held_locks(&self, sid: SessionId) -> std::collections::HashSet<String> {
-        self.sessions
-            .get(&sid)
-            .map(|s| {
-                s.locks
-                    .iter()
-                    .filter(|l| self.locks.get(*l).and_then(|q| q.front()) == Some(&sid))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+        match self.sessions.get(&sid) {
+            Some(s) if !s.locks.is_empty() => s
+                .locks
+                .iter()
+                .filter(|l| self.locks.get(*l).and_then(|q| q.front()) == Some(&sid))
+                .cloned()
+                .collect(),
+            _ => std::collections::HashSet::new(),
+        }
     }
 
     /// Runs (or re-runs) a transaction; returns true when it completed.
@@ -555,18 +572,30 @@ impl Server {
                 }
                 // The reply as `encode_message` writes a `Response`, from the results' text.
                 let results = results.into_text();
-                let mut text = Vec::with_capacity(results.len() + 64);
-                text.extend_from_slice(b"{\"id\":");
-                match p.id.as_i64() {
-                    // An integer id (what clients send) as serde_json writes it, without its
-                    // serializer.
-                    Some(n) => crate::atom::write_i64(&mut text, n),
-                    // Writing a `Value` to a Vec cannot fail.
+                // An integer id (what clients send) as serde_json writes it, without its
+                // serializer; any other id through it (writing a `Value` to a Vec cannot fail).
+                let mut id_text = Vec::new();
+                let id_len = match p.id.as_i64() {
+                    Some(n) => decimal_len(n),
                     None => {
-                        let _ = serde_json::to_writer(&mut text, &p.id);
+                        let _ = serde_json::to_writer(&mut id_text, &p.id);
+                        id_text.len()
                     }
+                };
+                // Exactly the reply's size: `Bytes` then takes the vector as it is, without
+                // a second allocation for its reference count.
+                let len = REPLY_START.len()
+                    + id_len
+                    + REPLY_RESULT.len()
+                    + results.len()
+                    + REPLY_END.len();
+                let mut text = Vec::with_capacity(len);
+                text.extend_from_slice(REPLY_START);
+                match p.id.as_i64() {
+                    Some(n) => crate::atom::write_i64(&mut text, n),
+                    None => text.extend_from_slice(&id_text),
                 }
-                text.extend_from_slice(b",\"result\":");
+                text.extend_from_slice(REPLY_RESULT);
                 text.extend_from_slice(&results);
                 drop(results);
                 text.extend_from_slice(REPLY_END);
@@ -614,7 +643,14 @@ impl Server {
             let txn_id = self.txn_ids.next_id();
             sdb.last_txn = txn_id;
             sdb.history.push_back((txn_id, changes.clone()));
-            while sdb.history.len() > history_len {
+            // Only the latest commit while no transaction id has gone out (see
+            // `ServedDb::txn_ids_out`).
+            let keep = if sdb.txn_ids_out.load(Ordering::Relaxed) {
+                history_len
+            } else {
+                1
+            };
+            while sdb.history.len() > keep {
                 sdb.history.pop_front();
             }
         }
@@ -777,6 +813,10 @@ impl Server {
             ));
         }
         let db = self.lookup_db(method, params, &params_json)?;
+        if version == MonitorVersion::V3 {
+            // Its reply names the latest commit: from now on the history is kept whole.
+            self.dbs[db].txn_ids_out.store(true, Ordering::Relaxed);
+        }
         let mon_id = params[1].clone();
         let Some(s) = self.sessions.get(&sid) else {
             return Err(json!("session closed"));
@@ -1053,6 +1093,69 @@ mod tests {
             format!(r#"{{"id":6,"method":"transact","params":["T",{}]}}"#, inserts(90, 130)),
         ]
         .join(" \n")
+    }
+
+    /// `decimal_len` is the length of what `write_i64` writes.
+    #[test]
+    fn decimal_len_is_what_write_i64_writes() {
+        let mut values = vec![0, 1, -1, 9, -9, 10, -10, 99, 100, i64::MIN, i64::MAX];
+        let mut p = 1i64;
+        while let Some(q) = p.checked_mul(10) {
+            values.extend([p - 1, p, p + 1, -p, 1 - p, q - 1]);
+            p = q;
+        }
+        for n in values {
+            let mut v = Vec::new();
+            crate::atom::write_i64(&mut v, n);
+            assert_eq!(decimal_len(n), v.len(), "{n}");
+        }
+    }
+
+    /// A `transact` reply is the bytes `encode_message` writes for its `Response`, whatever its
+    /// id, and takes exactly its size.
+    #[test]
+    fn transact_replies_are_encoded_responses() {
+        let (mut s, a, _) = seeded();
+        let t = Instant::now();
+        for (i, id) in [
+            "0",
+            "-1",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "1.5",
+            "\"x\\\"y\"",
+            "[1,{\"a\":null}]",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let req = format!(
+                r#"{{"id":{id},"method":"transact","params":["T",{{"op":"insert","table":"A","row":{{"name":"r{i}"}}}}]}}"#
+            );
+            let f = Frame {
+                offset: 0,
+                bytes: Bytes::from(req.clone()),
+            };
+            s.handle_frame_owned(a, f, t).unwrap();
+            let Some(Outgoing::Encoded(parts)) = s.poll_transmit(a) else {
+                panic!("no encoded reply to {req}");
+            };
+            let [part] = parts.as_slice() else {
+                panic!("reply in {} parts", parts.len());
+            };
+            let msg = Outgoing::Encoded(parts.clone()).to_json();
+            let Some(Message::Response(resp)) = Message::from_json(msg).ok() else {
+                panic!("not a response: {part:?}");
+            };
+            let mut want = bytes::BytesMut::new();
+            super::super::encode_message(&Message::Response(resp), &mut want).unwrap();
+            assert_eq!(
+                std::str::from_utf8(part).unwrap(),
+                std::str::from_utf8(&want).unwrap()
+            );
+            assert!(s.poll_transmit(a).is_none());
+        }
     }
 
     /// The operations that have arrived run ahead; the request's end continues from them.

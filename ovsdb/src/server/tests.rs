@@ -196,6 +196,102 @@ fn monitors_of_all_versions_see_a_commit_before_the_reply() {
     assert_eq!(result(&out, 14), json!({}));
 }
 
+/// Before any transaction id has gone out, only the latest commit is kept; a first
+/// `monitor_cond_since` names it, and a client resuming from it later gets exactly the commits
+/// that followed, as with the whole history; `last_txn_id` keeps the history whole too.
+#[test]
+fn history_is_kept_from_the_first_transaction_id_given_out() {
+    let mut s = server();
+    let t = Instant::now();
+    let a = s.connect(t, None);
+    let insert = |s: &mut Server, id: u64, name: &str| {
+        s.handle_message(
+            a,
+            req(
+                id,
+                "transact",
+                json!(["T", {"op": "insert", "table": "A", "row": {"name": name}}]),
+            ),
+            t,
+        );
+        let out = drain(s, a);
+        result(&out, id)[0]["uuid"][1].as_str().unwrap().to_owned()
+    };
+    for i in 0..5 {
+        insert(&mut s, i, &format!("before{i}"));
+    }
+    assert_eq!(s.dbs[0].history.len(), 1);
+    let b = s.connect(t, None);
+    let since =
+        json!(["T", "m", {"A": [{"columns": ["name"]}]}, "00000000-0000-0000-0000-000000000000"]);
+    s.handle_message(b, req(1, "monitor_cond_since", since), t);
+    let out = drain(&mut s, b);
+    let anchor = result(&out, 1)[1].as_str().unwrap().to_owned();
+    assert_eq!(s.dbs[0].history.len(), 1);
+    assert_eq!(s.dbs[0].history[0].0.to_string(), anchor);
+    let after: Vec<String> = (0..3)
+        .map(|i| insert(&mut s, 10 + i, &format!("after{i}")))
+        .collect();
+    assert_eq!(s.dbs[0].history.len(), 4);
+    let c = s.connect(t, None);
+    s.handle_message(
+        c,
+        req(
+            2,
+            "monitor_cond_since",
+            json!(["T", "r", {"A": [{"columns": ["name"]}]}, anchor]),
+        ),
+        t,
+    );
+    let r = result(&drain(&mut s, c), 2);
+    assert_eq!(r[0], json!(true), "{r}");
+    let rows = r[2]["A"].as_object().unwrap();
+    assert_eq!(rows.len(), 3, "{r}");
+    for (i, u) in after.iter().enumerate() {
+        assert_eq!(rows[u], json!({"insert": {"name": format!("after{i}")}}));
+    }
+
+    // Another server: an id read through the API is one a client may resume from.
+    let mut s = server();
+    let a = s.connect(t, None);
+    for i in 0..3 {
+        s.handle_message(
+            a,
+            req(
+                i,
+                "transact",
+                json!(["T", {"op": "insert", "table": "A", "row": {"name": "x"}}]),
+            ),
+            t,
+        );
+    }
+    let id = s.last_txn_id("T").unwrap();
+    for i in 3..6 {
+        s.handle_message(
+            a,
+            req(
+                i,
+                "transact",
+                json!(["T", {"op": "insert", "table": "A", "row": {"name": "y"}}]),
+            ),
+            t,
+        );
+    }
+    drain(&mut s, a);
+    s.handle_message(
+        a,
+        req(
+            9,
+            "monitor_cond_since",
+            json!(["T", "m", {"A": [{"columns": ["name"]}]}, id.to_string()]),
+        ),
+        t,
+    );
+    let r = result(&drain(&mut s, a), 9);
+    assert_eq!(r[0], json!(true), "{r}");
+    assert_eq!(r[2]["A"].as_object().unwrap().len(), 3, "{r}");
+}
+
 #[test]
 fn locks_steal_and_hand_over() {
     let mut s = server();
