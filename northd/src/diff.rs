@@ -2020,12 +2020,17 @@ mod tests {
         .iter()
         .map(|t| (*t).to_owned())
         .collect();
-        // Every escape at every offset within an 8-byte word.
-        for c in ['"', '\\', '\n', '\u{3}', '\u{e9}'] {
-            for at in 0..17 {
-                let mut t = "x".repeat(17);
-                t.insert(at, c);
-                texts.push(t);
+        // Every escape at every offset within an 8-byte word, in texts of every length
+        // around one and two words (the last bytes go one at a time).
+        for c in ['"', '\\', '\n', '\u{3}', '\u{1f}', ' ', '\u{e9}'] {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let mut t = "x".repeat(len);
+                    t.insert(at, c);
+                    texts.push(t.clone());
+                    t.push('"');
+                    texts.push(t);
+                }
             }
         }
         for t in &texts {

@@ -1019,11 +1019,24 @@ pub fn io_port(stage: Stage, priority: u16, match_: &str) -> Option<&str> {
     if !tagged {
         return None;
     }
-    let at = ["inport == \"", "outport == \""]
-        .iter()
-        .filter_map(|p| match_.find(p).map(|i| i + p.len()))
-        .min()?;
-    let rest = &match_[at..];
+    // The first `inport == "` or `outport == "`, whichever comes first: both end in
+    // `port == "`, so the first of those preceded by `in` or `out` (one scan, no searcher
+    // to set up per flow).
+    const TAIL: &[u8] = b"port == \"";
+    let b = match_.as_bytes();
+    let mut at = None;
+    let mut i = 0;
+    while i + TAIL.len() <= b.len() {
+        if b[i] == b'p' && b[i..].starts_with(TAIL) {
+            let head = &b[..i];
+            if head.ends_with(b"in") || head.ends_with(b"out") {
+                at = Some(i + TAIL.len());
+                break;
+            }
+        }
+        i += 1;
+    }
+    let rest = match_.get(at?..)?;
     let port = rest.find('"').map(|end| &rest[..end])?;
     // `outport == "none"` (no port found by the L2 lookup) is the stage's default flow.
     (port != "none").then_some(port)
@@ -1189,7 +1202,7 @@ fn process_key() -> u64 {
 
 const MULTIPLE: u64 = 0x5851_f42d_4c95_7f2d;
 
-/// See [`flow_hash`]; also the second half of a [`crate::sb_flows::FlowId`].
+/// See [`flow_hash`].
 pub(crate) struct FlowHasher {
     state: u64,
 }
@@ -1868,6 +1881,43 @@ mod tests {
             solicited_node("fd00::2".parse().unwrap()).to_string(),
             "ff02::1:ff00:2"
         );
+    }
+
+    #[test]
+    fn io_port_is_the_first_inport_or_outport() {
+        // The port as two searches find it (the first of each pattern, the earlier one).
+        fn by_search(m: &str) -> Option<&str> {
+            let at = ["inport == \"", "outport == \""]
+                .iter()
+                .filter_map(|p| m.find(p).map(|i| i + p.len()))
+                .min()?;
+            let rest = &m[at..];
+            let port = rest.find('"').map(|end| &rest[..end])?;
+            (port != "none").then_some(port)
+        }
+        for m in [
+            "",
+            "inport == \"p1\"",
+            "outport == \"p2\" && inport == \"p1\"",
+            "inport == \"p1\" && outport == \"p2\"",
+            "xport == \"a\" && inport == \"b\"",
+            "port == \"a\" && outport == \"c\"",
+            "outport == \"none\"",
+            "inport == \"unterminated",
+            "inport == \"",
+            "reg0 == 1 && inport == \"é-port\" && ip4",
+            "ininport == \"x\"",
+            "outport == \"a\"inport == \"b\"",
+            "inport == ",
+            "p",
+        ] {
+            assert_eq!(
+                io_port(Stage::LsInArpRsp, 100, m),
+                by_search(m),
+                "match {m:?}"
+            );
+        }
+        assert_eq!(io_port(Stage::LsInArpRsp, 99, "inport == \"p1\""), None);
     }
 
     /// One step on a table: a flow (by number) added on a datapath, a shared set (by number)

@@ -730,9 +730,13 @@ fn flow_index(content: &SbContent) -> FlowIndex {
 impl Engine {
     /// Compiles `nb` in full against the SB `state` (tunnel keys, chassis features).
     pub fn new(nb: NbSnapshot, state: SbState) -> Self {
-        let built = build_all(&nb, &state);
-        let flows = flow_index(&built.content);
-        Self::from_built(nb, state, built, flows)
+        let mut built = build_all(&nb, &state);
+        let content = std::mem::take(&mut built.content);
+        let mut e = Self::from_built(nb, state, built, &content);
+        e.flows = flow_index(&content);
+        e.index(&content);
+        e.content = content;
+        e
     }
 
     /// [`Self::new`], running `f` on the new content on another thread while the engine
@@ -743,40 +747,46 @@ impl Engine {
         state: SbState,
         f: impl FnOnce(&SbContent) -> R + Send,
     ) -> (Self, R) {
-        let built = build_all(&nb, &state);
-        let (flows, r) = std::thread::scope(|s| {
-            let worker = s.spawn(|| f(&built.content));
-            let flows = flow_index(&built.content);
+        let mut built = build_all(&nb, &state);
+        let content = std::mem::take(&mut built.content);
+        let (mut e, r) = std::thread::scope(|s| {
+            let worker = s.spawn(|| f(&content));
+            // The whole index (flows, then views and ports) while `f` runs: the content is
+            // only read on both sides.
+            let mut e = Self::from_built(nb, state, built, &content);
+            e.flows = flow_index(&content);
+            e.index(&content);
             let r = worker
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (flows, r)
+            (e, r)
         });
-        (Self::from_built(nb, state, built, flows), r)
+        e.content = content;
+        (e, r)
     }
 
-    /// The engine of a full build (`flows` = [`flow_index`] of its content).
+    /// The engine of a full build whose content is `content` (taken out of `built`; the
+    /// caller puts it in once [`Self::index`] has run, and sets the flow index).
     fn from_built(
         mut nb: NbSnapshot,
         state: SbState,
         built: crate::build::Built,
-        flows: FlowIndex,
+        content: &SbContent,
     ) -> Self {
-        let content = built.content;
         // The snapshot as compiled: with the IPAM allocations (written back to NB by the caller).
         for (u, v) in &content.nb_dynamic_addresses {
             if let Some(l) = nb.switch_ports.get_mut(&Ref::new(*u)) {
                 l.dynamic_addresses.clone_from(v);
             }
         }
-        let mut e = Self {
+        Self {
             state,
             globals: built.globals,
             lb_flows: built.lb_flows,
             lbs: built.lbs,
             router_lb_sets: built.router_lb_sets,
             svc_arp: built.svc_arp,
-            flows,
+            flows: FlowIndex::default(),
             units: HashMap::new(),
             port_keys: BTreeMap::new(),
             dp_keys: content.datapaths.iter().map(|d| d.tunnel_key).collect(),
@@ -794,33 +804,29 @@ impl Engine {
             health_checked: HashSet::new(),
             switches: built.switches,
             routers: built.routers,
-            content,
+            content: SbContent::default(),
             nb,
-        };
-        e.index();
-        e
+        }
     }
 
     /// Builds the lookup maps from the views and the snapshot; the SB state becomes what the
     /// content writes (the keys later steps must keep).
-    fn index(&mut self) {
-        self.state.datapath_keys = self
-            .content
+    /// `content` is the engine's content (held apart while this runs).
+    fn index(&mut self, content: &SbContent) {
+        self.state.datapath_keys = content
             .datapaths
             .iter()
             .map(|d| (d.nb_uuid, d.tunnel_key))
             .collect();
-        self.state.port_keys = self
-            .content
+        self.state.port_keys = content
             .ports
             .iter()
             .filter_map(|p| {
-                let dp = self.content.datapaths.get(p.datapath)?;
+                let dp = content.datapaths.get(p.datapath)?;
                 Some((p.name.clone(), (dp.nb_uuid, p.tunnel_key)))
             })
             .collect();
-        self.port_keys = self
-            .content
+        self.port_keys = content
             .ports
             .iter()
             .map(|p| (p.name.clone(), p.tunnel_key))

@@ -11,7 +11,8 @@
 //! ([`FlowWrites`]).
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use ovn_sb::model as sb;
 use uuid::Uuid;
@@ -21,11 +22,74 @@ use crate::snapshot::Rows;
 
 /// A 128-bit hash of a flow's identity: pipeline, table, priority, match, actions,
 /// `controller_meter` and `tags:in_out_port` (not its datapaths). Two flows with equal ids are
-/// taken to be the same flow (two 64-bit hashes, SipHash and a multiply-fold hash, whose
-/// collisions would have to coincide: not a practical concern for flows northd itself
-/// writes). Ids are compared within one process only: they are never stored.
+/// taken to be the same flow (two 64-bit multiply-fold hashes with their own per-process keys
+/// and multipliers, computed in one pass over the texts, whose collisions would have to
+/// coincide: not a practical concern for flows northd itself writes). Ids are compared within
+/// one process only: they are never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowId([u64; 2]);
+
+/// The per-process keys of [`IdHasher`]: two starting states and two finishing keys (odd).
+fn id_keys() -> [u64; 4] {
+    static KEYS: OnceLock<[u64; 4]> = OnceLock::new();
+    *KEYS.get_or_init(|| {
+        let s = std::collections::hash_map::RandomState::new();
+        [1u64, 2, 3, 4].map(|i| s.hash_one(i) | 1)
+    })
+}
+
+/// The 128-bit hash of a [`FlowId`]: two multiply-fold lanes (each word of the input is
+/// mixed into both, each lane with its own key and multiplier), one pass over the texts.
+struct IdHasher {
+    a: u64,
+    b: u64,
+}
+
+/// The multiplier of lane `a` (PCG's).
+const MUL_A: u64 = 0x5851_f42d_4c95_7f2d;
+/// The multiplier of lane `b` (the 64-bit golden ratio).
+const MUL_B: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The two halves of the 128-bit product of `x` and `y`, exclusive-or'ed.
+fn fold(x: u64, y: u64) -> u64 {
+    let full = u128::from(x) * u128::from(y);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+impl IdHasher {
+    fn new() -> Self {
+        let k = id_keys();
+        Self { a: k[0], b: k[1] }
+    }
+
+    fn mix(&mut self, w: u64) {
+        self.a = fold(self.a ^ w, MUL_A);
+        self.b = fold(self.b ^ w.rotate_left(32), MUL_B);
+    }
+
+    /// `t`'s length, then its bytes eight at a time (the last word zero-padded).
+    fn text(&mut self, t: &str) {
+        let bytes = t.as_bytes();
+        self.mix(bytes.len() as u64);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w));
+        }
+    }
+
+    fn finish(&self) -> FlowId {
+        let k = id_keys();
+        FlowId([fold(self.a, k[2]), fold(self.b, k[3])])
+    }
+}
 
 /// Pipeline code in a [`FlowId`]: ingress 0, egress 1.
 fn pipeline_code(p: ovn_sb::Pipeline) -> u8 {
@@ -46,18 +110,23 @@ impl FlowId {
         meter: Option<&str>,
         io_port: Option<&str>,
     ) -> Self {
-        fn half<H: Hasher>(
-            mut h: H,
-            parts: (u8, i64, i64, &str, &str, Option<&str>, Option<&str>),
-        ) -> u64 {
-            parts.hash(&mut h);
-            h.finish()
+        let mut h = IdHasher::new();
+        h.mix(u64::from(pipeline));
+        // Two's complement bits: every `i64` its own word.
+        h.mix(table as u64);
+        h.mix(priority as u64);
+        h.text(match_);
+        h.text(actions);
+        for part in [meter, io_port] {
+            match part {
+                Some(t) => {
+                    h.mix(1);
+                    h.text(t);
+                }
+                None => h.mix(0),
+            }
         }
-        let parts = (pipeline, table, priority, match_, actions, meter, io_port);
-        Self([
-            half(std::hash::DefaultHasher::new(), parts),
-            half(crate::flow::FlowHasher::new(), parts),
-        ])
+        h.finish()
     }
 
     /// The id of flow `k` as [`crate::diff::plan`] writes it.

@@ -372,7 +372,8 @@ fn commit(sb: &mut Database, txn: &northd::diff::SbTxn<'_>) {
 
 /// The SB side of a full round alone, for profilers (`valgrind --tool=callgrind
 /// --toggle-collect='northd::diff::*'`): the shape of [`scale_snapshot`] built once and its SB
-/// written (in memory); then, `NORTHD_SCALE_ROUNDS` times, the SB rows read back (from the
+/// written (in memory) (with `NORTHD_SCALE_PLAN_OUT=FILE`, its params written to FILE as they
+/// are); then, `NORTHD_SCALE_ROUNDS` times, the SB rows read back (from the
 /// database, as the daemon reads its replica, and from a `select` reply's bytes), planned
 /// against (nothing to do), and the plan of a changed NB (every tenth switch and router gone,
 /// every seventh load balancer with one VIP more) against them. Prints digests of the plans.
@@ -407,6 +408,11 @@ fn sb_only() {
         txn.len(),
         ops_digest(&txn, false)
     );
+    // `NORTHD_SCALE_PLAN_OUT=FILE`: the request's params as written, byte for byte (to
+    // compare two builds' requests with `cmp`).
+    if let Ok(path) = std::env::var("NORTHD_SCALE_PLAN_OUT") {
+        std::fs::write(&path, txn.to_vec().expect("request bytes")).expect("write the request");
+    }
     let mut sb = Database::new(ovn_sb::model::schema().clone());
     commit(&mut sb, &txn);
     drop(txn);
