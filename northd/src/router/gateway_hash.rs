@@ -700,7 +700,8 @@ mod tests {
     /// same order (one VIP, several, invalid ones, IPv6, templates).
     #[test]
     fn add_lb_adds_as_its_own_sets_do() {
-        let cases: &[(&[(&str, &str)], &[(&str, &str)])] = &[
+        type Pairs = &'static [(&'static str, &'static str)];
+        let cases: &[(Pairs, Pairs)] = &[
             (&[("10.0.0.1:80", "10.1.0.1:8080")], &[]),
             (&[("10.0.0.2", "")], &[]),
             (&[("[fd00::1]:80", "[fd01::1]:80")], &[]),
