@@ -858,13 +858,14 @@ pub(crate) fn build_switch_ports(
         };
         // `mac` is `addresses` as written (`dynamic` stays `dynamic`).
         let mac = lsp.addresses.clone();
-        let mut options = lsp.options.clone();
         let mut nat_addresses = BTreeSet::new();
+        let mut options;
         let type_ = match p.type_ {
             LspType::Router => {
-                options.retain(|k, _| k == "router-port");
-                if let Some(peer) = options.remove("router-port") {
-                    options.insert("peer".to_owned(), peer);
+                // Only `router-port`, as `peer`: the other options are not copied.
+                options = SortedMap::default();
+                if let Some(peer) = lsp.options.get("router-port") {
+                    options.insert("peer".to_owned(), peer.clone());
                 }
                 let gw = router::gateway::bindings::router_lsp_binding(
                     nb,
@@ -883,6 +884,7 @@ pub(crate) fn build_switch_ports(
                 }
             }
             _ => {
+                options = lsp.options.clone();
                 // ovn-controller lets tagged traffic of the port's switch through.
                 if sw.vlan_passthru {
                     options.insert("vlan-passthru".to_owned(), "true".to_owned());

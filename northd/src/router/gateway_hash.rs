@@ -244,15 +244,56 @@ impl HashOrder {
 
 /// The iteration order of an `smap` that the OVSDB IDL builds from a map column: its keys
 /// inserted in the datum's (byte-wise sorted) order.
+///
+/// The table is laid out as [`HashOrder`] lays it out, over the keys' positions (no copy of
+/// the keys): a load balancer's `vips` has one to a few keys, and this runs once per load
+/// balancer and router.
 pub fn smap_order<'a>(keys: impl IntoIterator<Item = &'a String>) -> Vec<&'a String> {
     let mut sorted: Vec<&String> = keys.into_iter().collect();
     sorted.sort();
-    let mut h = HashOrder::new();
-    for k in &sorted {
-        h.insert(k);
+    if sorted.len() <= 1 {
+        return sorted;
     }
-    let by_key: HashMap<&str, &'a String> = sorted.iter().map(|s| (s.as_str(), *s)).collect();
-    h.iter().filter_map(|k| by_key.get(k).copied()).collect()
+    let hashes: Vec<u32> = sorted.iter().map(|k| hash_string(k)).collect();
+    let mut mask = 0;
+    let mut heads: Vec<u32> = vec![NONE];
+    let mut next: Vec<u32> = Vec::with_capacity(hashes.len());
+    for (i, &hash) in hashes.iter().enumerate() {
+        let Ok(idx) = u32::try_from(i) else {
+            break;
+        };
+        let Some(head) = heads.get_mut(HashOrder::bucket(hash, mask)) else {
+            break;
+        };
+        next.push(*head);
+        *head = idx;
+        let n = i + 1;
+        if n / 2 > mask && calc_mask(n) > mask {
+            // `HashOrder::resize`: old buckets in order, each node to the front of its new one.
+            mask = calc_mask(n);
+            let old = std::mem::replace(&mut heads, vec![NONE; mask + 1]);
+            for head in old {
+                let mut at = head;
+                while let Some(&after) = next.get(at as usize) {
+                    let b = HashOrder::bucket(hashes[at as usize], mask);
+                    if let Some(h) = heads.get_mut(b) {
+                        next[at as usize] = *h;
+                        *h = at;
+                    }
+                    at = after;
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(sorted.len());
+    for head in heads {
+        let mut at = head;
+        while let Some(&after) = next.get(at as usize) {
+            out.extend(sorted.get(at as usize).copied());
+            at = after;
+        }
+    }
+    out
 }
 
 /// A router's (or a load balancer's, or a load balancer group's) VIP addresses as ovn-northd
@@ -293,6 +334,34 @@ impl LbIpSets {
             }
         }
         out
+    }
+
+    /// Adds the addresses of load balancer `lb` ([`Self::of_lb`]) in their iteration order
+    /// (`build_lrouter_lb_ips`); one with a single VIP straight, without a set of its own.
+    pub fn add_lb(&mut self, lb: &nb::LoadBalancer) {
+        if lb.vips.len() > 1 {
+            self.add_all(&Self::of_lb(lb));
+            return;
+        }
+        for (key, value) in lb.vips.iter() {
+            let template = lb
+                .options
+                .get("template")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            let v6_family = lb
+                .options
+                .get("address-family")
+                .is_some_and(|v| v != "ipv4");
+            match vip_address(key, value, template, v6_family) {
+                Some((addr, true)) => {
+                    self.v4.add(&addr);
+                }
+                Some((addr, false)) => {
+                    self.v6.add(&addr);
+                }
+                None => {}
+            }
+        }
     }
 
     /// Adds `other`'s addresses in its iteration order (`build_lrouter_lb_ips`).
@@ -353,7 +422,7 @@ impl LbIpSets {
             .iter()
             .filter_map(|l| nb.load_balancers.get(l))
         {
-            ips.add_all(&Self::of_lb(lb));
+            ips.add_lb(lb);
         }
         ips
     }
@@ -626,6 +695,78 @@ pub fn vip_address(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A load balancer added with `add_lb` adds what `add_all` of its own sets adds, in the
+    /// same order (one VIP, several, invalid ones, IPv6, templates).
+    #[test]
+    fn add_lb_adds_as_its_own_sets_do() {
+        type Pairs = &'static [(&'static str, &'static str)];
+        let cases: &[(Pairs, Pairs)] = &[
+            (&[("10.0.0.1:80", "10.1.0.1:8080")], &[]),
+            (&[("10.0.0.2", "")], &[]),
+            (&[("[fd00::1]:80", "[fd01::1]:80")], &[]),
+            (&[("10.0.0.3:80", "[fd01::1]:80")], &[]),
+            (&[("bad", "10.1.0.1")], &[]),
+            (&[("^vip:^port", "^backends")], &[("template", "true")]),
+            (
+                &[
+                    ("10.0.0.4:80", "10.1.0.1:80"),
+                    ("10.0.0.5:81", "10.1.0.2:81"),
+                ],
+                &[],
+            ),
+            (&[], &[]),
+        ];
+        for (vips, options) in cases {
+            let lb = nb::LoadBalancer {
+                vips: vips
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                options: options
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                ..nb::LoadBalancer::default()
+            };
+            let mut start = LbIpSets::default();
+            start.v4.add("10.0.0.4");
+            let mut want = start.clone();
+            want.add_all(&LbIpSets::of_lb(&lb));
+            let mut got = start;
+            got.add_lb(&lb);
+            assert_eq!(
+                got.v4.iter().collect::<Vec<_>>(),
+                want.v4.iter().collect::<Vec<_>>()
+            );
+            assert_eq!(
+                got.v6.iter().collect::<Vec<_>>(),
+                want.v6.iter().collect::<Vec<_>>()
+            );
+        }
+    }
+
+    /// `smap_order` lays its keys out as a [`HashOrder`] with the sorted keys inserted does.
+    #[test]
+    fn smap_order_is_the_hash_order_of_sorted_keys() {
+        for n in 0..80usize {
+            let keys: Vec<String> = (0..n)
+                .map(|i| format!("10.{}.{}.{}:{}", i % 7, i / 3, i * 37 % 251, 80 + i % 5))
+                .collect();
+            let mut sorted: Vec<&String> = keys.iter().collect();
+            sorted.sort();
+            let mut h = HashOrder::new();
+            for k in &sorted {
+                h.insert(k);
+            }
+            let want: Vec<&str> = h.iter().collect();
+            let got: Vec<&str> = smap_order(keys.iter().rev())
+                .into_iter()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(got, want, "{n} keys");
+        }
+    }
 
     /// `calc_mask` as OVS: 4 buckets at the first expansion, then doubling.
     #[test]

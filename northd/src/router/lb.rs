@@ -231,8 +231,23 @@ pub struct VipSet(Vec<IpAddr>);
 impl VipSet {
     /// The set of `ips` (in any order, duplicates allowed).
     pub fn new(mut ips: Vec<IpAddr>) -> Self {
-        ips.sort_unstable();
-        ips.dedup();
+        // Sorted as numbers, IPv4 before IPv6 (the order of `IpAddr`): integer sorts, not
+        // the enum's comparison (thousands of addresses per gateway router).
+        let mut v4: Vec<u32> = Vec::with_capacity(ips.len());
+        let mut v6: Vec<u128> = Vec::new();
+        for ip in &ips {
+            match ip {
+                IpAddr::V4(a) => v4.push(u32::from(*a)),
+                IpAddr::V6(a) => v6.push(u128::from(*a)),
+            }
+        }
+        v4.sort_unstable();
+        v4.dedup();
+        v6.sort_unstable();
+        v6.dedup();
+        ips.clear();
+        ips.extend(v4.into_iter().map(|a| IpAddr::V4(a.into())));
+        ips.extend(v6.into_iter().map(|a| IpAddr::V6(a.into())));
         Self(ips)
     }
 
@@ -1302,4 +1317,31 @@ fn dnat_actions(
         )));
     }
     actions
+}
+
+#[cfg(test)]
+mod vip_set_tests {
+    use super::*;
+
+    /// The set holds its addresses once each, in `IpAddr` order (IPv4 first).
+    #[test]
+    fn vip_set_is_sorted_as_ip_addr_sorts() {
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for i in 0..300u32 {
+            let x = i.wrapping_mul(2_654_435_761);
+            ips.push(IpAddr::V4(std::net::Ipv4Addr::from(x)));
+            ips.push(IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(x) << 64 | 7,
+            )));
+            if i % 3 == 0 {
+                ips.push(IpAddr::V4(std::net::Ipv4Addr::from(x)));
+            }
+        }
+        let mut want = ips.clone();
+        want.sort_unstable();
+        want.dedup();
+        let set = VipSet::new(ips);
+        assert_eq!(set.iter().copied().collect::<Vec<_>>(), want);
+        assert!(want.iter().all(|ip| set.contains(ip)));
+    }
 }
