@@ -481,7 +481,11 @@ impl Replica {
             }
         };
         let theirs = std::sync::Mutex::new(theirs);
-        let lock = || theirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let lock = || {
+            theirs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
         std::thread::scope(|s| {
             let worker = std::thread::Builder::new()
                 .name("ovsdb-replica-fill".into())

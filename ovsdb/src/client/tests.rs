@@ -606,7 +606,9 @@ fn a_big_first_snapshot_reads_as_row_by_row() {
     }
     let snap = Update::parse_slice(
         &schema(),
-        json!({"Item": items, "Other": others}).to_string().as_bytes(),
+        json!({"Item": items, "Other": others})
+            .to_string()
+            .as_bytes(),
         UpdateFormat::V2,
         "snapshot",
     )
@@ -654,7 +656,9 @@ fn a_big_first_snapshot_reads_as_row_by_row() {
     .unwrap();
     let c = r.take_changes();
     assert_eq!(c.len(), 47_999);
-    assert!(c.iter().all(|c| c.kind == ChangeKind::Insert && c.old.is_none()));
+    assert!(c
+        .iter()
+        .all(|c| c.kind == ChangeKind::Insert && c.old.is_none()));
     assert!(c.iter().all(|c| c.uuid != u(&id(2))));
     let one = c.iter().find(|c| c.uuid == u(&id(1))).unwrap();
     assert_eq!(

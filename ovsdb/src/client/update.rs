@@ -170,6 +170,8 @@ struct Stash {
 }
 
 /// The position of a key read from the text starting at address `base`, when it was borrowed.
+// (Whether the key is borrowed is the point: `&str` would not tell.)
+#[allow(clippy::ptr_arg)]
 fn key_pos(base: usize, key: &std::borrow::Cow<'_, str>) -> Option<usize> {
     match key {
         std::borrow::Cow::Borrowed(s) => (s.as_ptr() as usize).checked_sub(base),
@@ -216,6 +218,32 @@ fn read_in_halves<T: Send>(
         return None;
     }
     read_halves_at(text, split_point(text)?, read, update_of)
+}
+
+/// For fuzzing and tests: reads `text` as `<table-updates2>` of `schema` whole, and in two
+/// halves cut at byte `at`; when the halves join, their update must be the whole reading's
+/// (panics otherwise). Returns whether they joined.
+#[doc(hidden)]
+pub fn check_halves(schema: &Schema, text: &[u8], at: usize) -> bool {
+    let read = |half: Half<'_>| {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        UpdatesSeed {
+            schema,
+            format: UpdateFormat::V2,
+            notices: &[],
+            half,
+        }
+        .deserialize(&mut de)
+        .and_then(|u| de.end().map(|()| u))
+    };
+    let Some(joined) = read_halves_at(text, at, &read, |u| u) else {
+        return false;
+    };
+    match read(Half::Whole) {
+        Ok(whole) => assert_eq!(joined, whole, "halves cut at {at}"),
+        Err(e) => panic!("halves cut at {at} joined, the whole reading failed: {e}"),
+    }
+    true
 }
 
 /// [`read_in_halves`] with the second half starting at `at`, whatever the text's size.
@@ -1343,7 +1371,10 @@ mod tests {
         }
         let mut b = Map::new();
         for i in 10..14 {
-            b.insert(u(i), json!({"initial": {"r": ["set", [["uuid", u(i - 10)]]]}}));
+            b.insert(
+                u(i),
+                json!({"initial": {"r": ["set", [["uuid", u(i - 10)]]]}}),
+            );
         }
         let tables = json!({"A": a, "C": {}, "B": b});
         let text = serde_json::to_vec(&tables).expect("text");
