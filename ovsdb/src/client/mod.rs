@@ -466,6 +466,20 @@ impl Client {
         g.as_mut().map(Replica::take_changes).unwrap_or_default()
     }
 
+    /// Drops the changes since the last call without listing them (see
+    /// [`Replica::drop_changes`]): for a consumer about to read the whole replica.
+    pub fn drop_changes(&self) {
+        let mut g = self
+            .inner
+            .shared
+            .replica
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(r) = g.as_mut() {
+            r.drop_changes();
+        }
+    }
+
     /// Waits (at most `timeout`) until `pred` holds on the replica, re-checking after every update.
     pub async fn wait_for(
         &self,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::error::{ClientError, Result};
 use super::index::{Index, IndexSpec};
-use super::update::{RowOp, Update};
+use super::update::{RowOp, TableUpdate, Update};
 use crate::atom::Atom;
 use crate::datum::Datum;
 use crate::hash::FastMap;
@@ -17,6 +17,9 @@ use crate::schema::{Schema, TableSchema};
 
 /// Entries the emptied maps of tracked changes keep room for.
 const SPARE_ROOM: usize = 4096;
+
+/// Snapshots of at least this many rows fill the replica on two threads.
+const TWO_THREADS_ROWS: usize = 20_000;
 
 /// One row of the replica. Fields are indexed by schema column index (`_uuid` is 0, `_version` 1);
 /// columns that are not monitored hold their default value.
@@ -45,6 +48,17 @@ impl Row {
             uuid,
             row: crate::Row { fields },
         }
+    }
+
+    /// A row with the values `cols` (by column index) and defaults elsewhere.
+    fn with_columns(uuid: Uuid, ts: &TableSchema, cols: Vec<(usize, Datum)>) -> Self {
+        let mut r = Self::new_default(uuid, ts);
+        for (c, d) in cols {
+            if let Some(f) = r.row.fields.get_mut(c) {
+                *f = d;
+            }
+        }
+        r
     }
 
     /// The row's UUID.
@@ -120,6 +134,19 @@ struct TableReplica {
     indexes: Vec<Index>,
 }
 
+impl TableReplica {
+    /// Puts row `uuid` of a snapshot in with the values `cols` (what [`Replica::apply_row`]
+    /// does with a snapshot's insert, but for the record of changes); its indexes follow.
+    fn insert_snapshot_row(&mut self, ts: &TableSchema, uuid: Uuid, cols: Vec<(usize, Datum)>) {
+        let new = Arc::new(Row::with_columns(uuid, ts, cols));
+        match self.rows.insert(uuid, new.clone()) {
+            // (A snapshot names each row once; were one named twice, the last would stay.)
+            Some(old) => self.indexes.iter_mut().for_each(|i| i.update(&old, &new)),
+            None => self.indexes.iter_mut().for_each(|i| i.insert(&new)),
+        }
+    }
+}
+
 /// Which tables and columns a replica holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSelection {
@@ -144,6 +171,11 @@ pub struct Replica {
     /// Deletions, modifications and insert notices of rows the replica does not hold, in tables
     /// whose inserts the server does not report.
     blind: FastMap<(usize, Uuid), ChangeKind>,
+    /// Every row held is new to the consumer: the replica was empty (or held only rows the
+    /// consumer never took) when a snapshot filled it. [`Replica::take_changes`] then reports
+    /// each row as inserted, without one entry per row in `pending` (a whole database at
+    /// start-up), and later changes need no record until then.
+    all_new: bool,
     applied: u64,
     resets: u64,
 }
@@ -218,6 +250,7 @@ impl Replica {
             tracking: true,
             pending: FastMap::default(),
             blind: FastMap::default(),
+            all_new: false,
             applied: 0,
             resets: 0,
         })
@@ -234,6 +267,7 @@ impl Replica {
         if !on {
             self.pending.clear();
             self.blind.clear();
+            self.all_new = false;
         }
     }
 
@@ -270,7 +304,7 @@ impl Replica {
     }
 
     fn touch(&mut self, ti: usize, uuid: Uuid, before: Option<&Arc<Row>>) {
-        if self.tracking {
+        if self.tracking && !self.all_new {
             self.pending
                 .entry((ti, uuid))
                 .or_insert_with(|| before.cloned());
@@ -353,6 +387,11 @@ impl Replica {
                 ));
             }
         }
+        // Nothing the consumer saw is held: every row of the snapshot is simply new.
+        let held = self.tables.iter().flatten().any(|t| !t.rows.is_empty());
+        if self.tracking && self.pending.is_empty() && (self.all_new || !held) {
+            self.all_new = true;
+        }
         for ti in 0..self.tables.len() {
             let Some(t) = self.tables[ti].as_mut() else {
                 continue;
@@ -361,24 +400,116 @@ impl Replica {
             for i in &mut t.indexes {
                 i.clear();
             }
-            if self.tracking {
+            if self.tracking && !self.all_new {
                 for (uuid, row) in old {
                     self.pending.entry((ti, uuid)).or_insert(Some(row));
                 }
             }
         }
-        for tu in update.tables {
-            for (uuid, op) in tu.rows {
-                self.apply_row(tu.table, uuid, op, true);
-            }
-            // (A snapshot is read without notices; were there any, they would stay notices.)
-            for uuid in tu.notices {
-                self.apply_row(tu.table, uuid, RowOp::Insert(Vec::new()), false);
+        let untracked = !self.tracking || self.all_new;
+        if untracked && update.row_count() >= TWO_THREADS_ROWS {
+            self.fill_on_two_threads(update);
+        } else {
+            for tu in update.tables {
+                if let Some(t) = self.tables[tu.table].as_mut() {
+                    t.rows.reserve(tu.rows.len());
+                }
+                for (uuid, op) in tu.rows {
+                    self.apply_row(tu.table, uuid, op, true);
+                }
+                // (A snapshot is read without notices; were there any, they would stay
+                // notices.)
+                for uuid in tu.notices {
+                    self.apply_row(tu.table, uuid, RowOp::Insert(Vec::new()), false);
+                }
             }
         }
         self.applied += 1;
         self.resets += 1;
         Ok(())
+    }
+
+    /// Fills the emptied tables with the rows of snapshot `update` (inserts only, checked), the
+    /// tables shared between this thread and another by their number of rows: each table's rows
+    /// and indexes are its own. Only when no change is recorded per row (tracking is off, or
+    /// every row is new: `all_new`), so that the rows go in as [`apply_row`](Self::apply_row)
+    /// would put them, in the update's order within each table.
+    fn fill_on_two_threads(&mut self, update: Update) {
+        // Each table's row operations, in order; rows only (notices go in afterwards, here).
+        let mut work: Vec<(usize, TableReplica, Vec<TableUpdate>)> = Vec::new();
+        let mut notices: Vec<(usize, Uuid)> = Vec::new();
+        for mut tu in update.tables {
+            notices.extend(tu.notices.drain(..).map(|u| (tu.table, u)));
+            match work.iter_mut().find(|w| w.0 == tu.table) {
+                Some(w) => w.2.push(tu),
+                None => {
+                    let Some(t) = self.tables[tu.table].take() else {
+                        continue;
+                    };
+                    work.push((tu.table, t, vec![tu]));
+                }
+            }
+        }
+        let weight = |w: &(usize, TableReplica, Vec<TableUpdate>)| -> usize {
+            w.2.iter().map(|tu| tu.rows.len()).sum()
+        };
+        work.sort_by_key(|w| std::cmp::Reverse(weight(w)));
+        let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+        let (mut my_rows, mut their_rows) = (0, 0);
+        for w in work {
+            if my_rows <= their_rows {
+                my_rows += weight(&w);
+                mine.push(w);
+            } else {
+                their_rows += weight(&w);
+                theirs.push(w);
+            }
+        }
+        let schema = &self.schema;
+        let fill = |part: &mut Vec<(usize, TableReplica, Vec<TableUpdate>)>| {
+            for (ti, t, tus) in part.iter_mut() {
+                let ts = &schema.tables[*ti];
+                t.rows.reserve(tus.iter().map(|tu| tu.rows.len()).sum());
+                for tu in tus.drain(..) {
+                    for (uuid, op) in tu.rows {
+                        // (Only inserts: `reset_owned` checked.)
+                        if let RowOp::Insert(cols) = op {
+                            t.insert_snapshot_row(ts, uuid, cols);
+                        }
+                    }
+                }
+            }
+        };
+        let theirs = std::sync::Mutex::new(theirs);
+        let lock = || {
+            theirs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        std::thread::scope(|s| {
+            let worker = std::thread::Builder::new()
+                .name("ovsdb-replica-fill".into())
+                .spawn_scoped(s, || fill(&mut lock()));
+            fill(&mut mine);
+            match worker {
+                Ok(w) => {
+                    if let Err(panic) = w.join() {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+                // No second thread: this one does it all.
+                Err(_) => fill(&mut lock()),
+            }
+        });
+        let theirs = theirs
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (ti, t, _) in mine.into_iter().chain(theirs) {
+            self.tables[ti] = Some(t);
+        }
+        for (ti, uuid) in notices {
+            self.apply_row(ti, uuid, RowOp::Insert(Vec::new()), false);
+        }
     }
 
     /// Drops the insert notice of row `uuid` of table `table` (schema index) waiting to be
@@ -440,15 +571,7 @@ impl Replica {
         }
         let new = match op {
             RowOp::Delete => None,
-            RowOp::Insert(cols) => {
-                let mut r = Row::new_default(uuid, ts);
-                for (c, d) in cols {
-                    if let Some(f) = r.row.fields.get_mut(c) {
-                        *f = d;
-                    }
-                }
-                Some(Arc::new(r))
-            }
+            RowOp::Insert(cols) => Some(Arc::new(Row::with_columns(uuid, ts, cols))),
             RowOp::Replace(cols) => {
                 let Some(o) = &old else { return };
                 let mut r = Row::clone(o);
@@ -491,7 +614,23 @@ impl Replica {
 
     /// True when changes are waiting for [`take_changes`](Self::take_changes).
     pub fn has_changes(&self) -> bool {
-        !self.pending.is_empty() || !self.blind.is_empty()
+        !self.pending.is_empty()
+            || !self.blind.is_empty()
+            || (self.all_new && self.tables.iter().flatten().any(|t| !t.rows.is_empty()))
+    }
+
+    /// Drops the changes tracked so far, as [`take_changes`](Self::take_changes) would
+    /// without listing them (a consumer about to read the whole replica).
+    pub fn drop_changes(&mut self) {
+        self.all_new = false;
+        self.pending.clear();
+        self.blind.clear();
+        if self.pending.capacity() > SPARE_ROOM {
+            self.pending = FastMap::default();
+        }
+        if self.blind.capacity() > SPARE_ROOM {
+            self.blind = FastMap::default();
+        }
     }
 
     /// The rows inserted, modified or deleted since the last call, each once, with the row as it was
@@ -499,7 +638,19 @@ impl Replica {
     /// between, or changed and changed back, is not reported.
     pub fn take_changes(&mut self) -> Vec<TrackedChange> {
         let mut keys: Vec<(usize, Uuid)> = self.pending.keys().copied().collect();
+        if std::mem::take(&mut self.all_new) {
+            // (Nothing was recorded per row meanwhile: every row held is an insert.)
+            for (ti, t) in self.tables.iter().enumerate() {
+                if let Some(t) = t {
+                    keys.extend(t.rows.keys().map(|u| (ti, *u)));
+                }
+            }
+            for &k in &keys {
+                self.pending.entry(k).or_insert(None);
+            }
+        }
         keys.sort_unstable();
+        keys.dedup();
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let Some(old) = self.pending.remove(&key) else {

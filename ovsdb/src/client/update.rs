@@ -112,17 +112,194 @@ impl Update {
         format: UpdateFormat,
         what: &str,
     ) -> Result<Self> {
-        let mut de = serde_json::Deserializer::from_slice(json);
-        let upd = UpdatesSeed {
+        let read = |half: Half<'_>| {
+            let mut de = serde_json::Deserializer::from_slice(json);
+            UpdatesSeed {
+                schema,
+                format,
+                notices: &[],
+                half,
+            }
+            .deserialize(&mut de)
+            .and_then(|u| de.end().map(|()| u))
+        };
+        if let Some(upd) = read_in_halves(json, &read, |u| u) {
+            return Ok(upd);
+        }
+        read(Half::Whole).map_err(|e| ClientError::malformed(what, e.to_string()))
+    }
+}
+
+/// Texts at least this long (a monitor's first reply: a whole database) are read on two
+/// threads ([`read_in_halves`]).
+const TWO_THREADS: usize = 1 << 20;
+
+/// Which rows of the text one reading parses. A row belongs to the first half when its UUID
+/// key starts before byte `at` of the text (positions are those of borrowed keys: a key with
+/// escapes has none, and the halves are then given up).
+#[derive(Clone, Copy)]
+enum Half<'s> {
+    /// Every row.
+    Whole,
+    /// The rows before `at`: the reading stops at the first key (of a row or a table) at or
+    /// beyond it, leaving what it read in `stash`, and fails.
+    First {
+        base: usize,
+        at: usize,
+        stash: &'s Stash,
+    },
+    /// The rows from `at` on: earlier rows are skipped unparsed and tables that end before
+    /// `at` are left out; `reached` tells, for the table being read, that it has rows from
+    /// `at` on.
+    Second {
+        base: usize,
+        at: usize,
+        reached: &'s std::cell::Cell<bool>,
+    },
+}
+
+/// What the first half read when it stopped.
+#[derive(Default)]
+struct Stash {
+    /// The rows read of the table it stopped in.
+    rows: std::cell::RefCell<Option<TableRows>>,
+    /// The tables read, the one it stopped in last (with the rows of `rows`).
+    update: std::cell::RefCell<Option<Update>>,
+    /// It stopped inside a table (not at a table key).
+    inside: std::cell::Cell<bool>,
+}
+
+/// The position of a key read from the text starting at address `base`, when it was borrowed.
+// (Whether the key is borrowed is the point: `&str` would not tell.)
+#[allow(clippy::ptr_arg)]
+fn key_pos(base: usize, key: &std::borrow::Cow<'_, str>) -> Option<usize> {
+    match key {
+        std::borrow::Cow::Borrowed(s) => (s.as_ptr() as usize).checked_sub(base),
+        std::borrow::Cow::Owned(_) => None,
+    }
+}
+
+/// The error a half's reading stops with (it is never reported: see [`read_in_halves`]).
+fn halves_off<E: de::Error>() -> E {
+    E::custom("read in halves: stopped")
+}
+
+/// Where the second half starts: the first row key at or after 55% of the text found by its
+/// look (`}},"` + a UUID + `":{`; the first half, which parses everything, is the slower one).
+/// Any position is correct (the halves agree on it whatever it is); a good one balances them.
+fn split_point(text: &[u8]) -> Option<usize> {
+    let from = text.len() / 20 * 11;
+    let mut i = from;
+    while let Some(off) = text.get(i..)?.windows(4).position(|w| w == b"}},\"") {
+        let k = i + off + 4;
+        let key = text.get(k..k + 36)?;
+        if key.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-')
+            && text.get(k + 36..k + 39) == Some(b"\":{".as_slice())
+        {
+            return Some(k);
+        }
+        i = k;
+    }
+    None
+}
+
+/// Reads `text` on two threads when it is big: `read` reads the first half on this thread and
+/// the second half on another, and the halves' updates are joined (`update_of` finds the
+/// update in the second half's result). Both halves go through the same JSON text with the
+/// same parser, so they agree on where each row is: the joined update is the one a whole
+/// reading gives. `None` when the text is small, cannot be cut, or either half failed: the
+/// caller then reads it whole (and reports its error, if any, as it always did).
+fn read_in_halves<T: Send>(
+    text: &[u8],
+    read: &(dyn Fn(Half<'_>) -> std::result::Result<T, serde_json::Error> + Sync),
+    update_of: fn(&mut T) -> &mut Update,
+) -> Option<T> {
+    if text.len() < TWO_THREADS {
+        return None;
+    }
+    read_halves_at(text, split_point(text)?, read, update_of)
+}
+
+/// For fuzzing and tests: reads `text` as `<table-updates2>` of `schema` whole, and in two
+/// halves cut at byte `at`; when the halves join, their update must be the whole reading's
+/// (panics otherwise). Returns whether they joined.
+#[doc(hidden)]
+pub fn check_halves(schema: &Schema, text: &[u8], at: usize) -> bool {
+    let read = |half: Half<'_>| {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        UpdatesSeed {
             schema,
-            format,
+            format: UpdateFormat::V2,
             notices: &[],
+            half,
         }
         .deserialize(&mut de)
         .and_then(|u| de.end().map(|()| u))
-        .map_err(|e| ClientError::malformed(what, e.to_string()))?;
-        Ok(upd)
+    };
+    let Some(joined) = read_halves_at(text, at, &read, |u| u) else {
+        return false;
+    };
+    match read(Half::Whole) {
+        Ok(whole) => assert_eq!(joined, whole, "halves cut at {at}"),
+        Err(e) => panic!("halves cut at {at} joined, the whole reading failed: {e}"),
     }
+    true
+}
+
+/// [`read_in_halves`] with the second half starting at `at`, whatever the text's size.
+fn read_halves_at<T: Send>(
+    text: &[u8],
+    at: usize,
+    read: &(dyn Fn(Half<'_>) -> std::result::Result<T, serde_json::Error> + Sync),
+    update_of: fn(&mut T) -> &mut Update,
+) -> Option<T> {
+    let base = text.as_ptr() as usize;
+    let stash = Stash::default();
+    let (first, second) = std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("ovsdb-read-half".into())
+            .spawn_scoped(s, || {
+                let reached = std::cell::Cell::new(false);
+                read(Half::Second {
+                    base,
+                    at,
+                    reached: &reached,
+                })
+            })
+            .ok()?;
+        let first = read(Half::First {
+            base,
+            at,
+            stash: &stash,
+        });
+        let second = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Some((first, second))
+    })?;
+    let mut second = match first {
+        // Nothing at or beyond the cut: the first half is the whole.
+        Ok(whole) => return Some(whole),
+        Err(_) => second.ok()?,
+    };
+    let Update { mut tables } = stash.update.into_inner()?;
+    let rest = update_of(&mut second);
+    let mut later = std::mem::take(&mut rest.tables).into_iter();
+    if stash.inside.get() {
+        let (Some(last), Some(cont)) = (tables.last_mut(), later.next()) else {
+            return None;
+        };
+        if last.table != cont.table {
+            return None;
+        }
+        last.rows.extend(cont.rows);
+        last.rows.shrink_to_fit();
+        last.notices.extend(cont.notices);
+        last.notices.shrink_to_fit();
+    }
+    tables.extend(later);
+    rest.tables = tables;
+    Some(second)
 }
 
 /// The parts of a monitor notification's `params`, parsed from its JSON text.
@@ -171,11 +348,16 @@ pub(crate) fn parse_cond_since_reply(
     json: &[u8],
     what: &str,
 ) -> Result<(bool, String, Update)> {
-    let mut de = serde_json::Deserializer::from_slice(json);
-    CondSinceSeed { schema }
-        .deserialize(&mut de)
-        .and_then(|p| de.end().map(|()| p))
-        .map_err(|e| ClientError::malformed(what, e.to_string()))
+    let read = |half: Half<'_>| {
+        let mut de = serde_json::Deserializer::from_slice(json);
+        CondSinceSeed { schema, half }
+            .deserialize(&mut de)
+            .and_then(|p| de.end().map(|()| p))
+    };
+    if let Some(r) = read_in_halves(json, &read, |r| &mut r.2) {
+        return Ok(r);
+    }
+    read(Half::Whole).map_err(|e| ClientError::malformed(what, e.to_string()))
 }
 
 struct ParamsSeed<F> {
@@ -226,6 +408,7 @@ where
                     schema,
                     format: self.format,
                     notices,
+                    half: Half::Whole,
                 })?
                 .map(|u| (tag, u)),
             None => {
@@ -244,6 +427,7 @@ where
 
 struct CondSinceSeed<'a> {
     schema: &'a Schema,
+    half: Half<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for CondSinceSeed<'_> {
@@ -276,6 +460,7 @@ impl<'de> Visitor<'de> for CondSinceSeed<'_> {
                 schema: self.schema,
                 format: UpdateFormat::V2,
                 notices: &[],
+                half: self.half,
             })?
             .ok_or_else(missing)?;
         if seq.next_element::<IgnoredAny>()?.is_some() {
@@ -324,6 +509,8 @@ struct UpdatesSeed<'a> {
     format: UpdateFormat,
     /// Tables whose `insert`s are notices (see [`parse_notification_params`]).
     notices: &'a [usize],
+    /// Which rows to read.
+    half: Half<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for UpdatesSeed<'_> {
@@ -346,16 +533,54 @@ impl<'de> Visitor<'de> for UpdatesSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Update, A::Error> {
         let mut tables = Vec::new();
-        while let Some(tname) = m.next_key::<String>()? {
+        while let Some(Text(tname)) = m.next_key::<Text<'de>>()? {
+            // A table starting beyond the first half's end is the second half's; one ending
+            // before the second half's start is not.
+            let mut whole_table = true;
+            match self.half {
+                Half::Whole => {}
+                Half::First { base, at, stash } => {
+                    if key_pos(base, &tname).is_none_or(|p| p >= at) {
+                        *stash.update.borrow_mut() = Some(Update { tables });
+                        return Err(halves_off());
+                    }
+                }
+                Half::Second { base, at, reached } => {
+                    whole_table = key_pos(base, &tname).ok_or_else(halves_off)? >= at;
+                    reached.set(false);
+                }
+            }
             let table = self
                 .schema
                 .table_index(&tname)
                 .ok_or_else(|| de::Error::custom(format!("unknown table {tname}")))?;
-            let (rows, notices) = m.next_value_seed(RowsSeed {
+            let read = m.next_value_seed(RowsSeed {
                 ts: &self.schema.tables[table],
                 format: self.format,
                 notices: self.notices.contains(&table),
-            })?;
+                half: self.half,
+            });
+            let (rows, notices) = match (read, self.half) {
+                (Ok(r), _) => r,
+                (Err(e), Half::First { stash, .. }) => {
+                    if let Some((rows, notices)) = stash.rows.take() {
+                        tables.push(TableUpdate {
+                            table,
+                            rows,
+                            notices,
+                        });
+                        stash.inside.set(true);
+                        *stash.update.borrow_mut() = Some(Update { tables });
+                    }
+                    return Err(e);
+                }
+                (Err(e), _) => return Err(e),
+            };
+            if let Half::Second { reached, .. } = self.half {
+                if !whole_table && !reached.get() {
+                    continue;
+                }
+            }
             tables.push(TableUpdate {
                 table,
                 rows,
@@ -372,6 +597,8 @@ struct RowsSeed<'a> {
     format: UpdateFormat,
     /// The table's `insert`s are notices: read as the UUID alone.
     notices: bool,
+    /// Which rows to read.
+    half: Half<'a>,
 }
 
 /// A table's row operations and insert notices.
@@ -400,7 +627,25 @@ impl<'de> Visitor<'de> for RowsSeed<'_> {
         let mut rows = Vec::new();
         let mut notices = Vec::new();
         while let Some(Text(uuid_s)) = m.next_key::<Text<'de>>()? {
-            let uuid = parse_uuid_str(&uuid_s).ok_or_else(|| {
+            match self.half {
+                Half::Whole => {}
+                Half::First { base, at, stash } => {
+                    if key_pos(base, &uuid_s).is_none_or(|p| p >= at) {
+                        *stash.rows.borrow_mut() = Some((rows, notices));
+                        return Err(halves_off());
+                    }
+                }
+                Half::Second { base, at, reached } => {
+                    if !reached.get() {
+                        if key_pos(base, &uuid_s).ok_or_else(halves_off)? < at {
+                            m.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                        reached.set(true);
+                    }
+                }
+            }
+            let uuid = uuid_from_text(&uuid_s).ok_or_else(|| {
                 de::Error::custom(format!("table {tname}: \"{uuid_s}\" is not a UUID"))
             })?;
             let op = m
@@ -596,6 +841,40 @@ fn atom_from_bool<E: de::Error>(atomic: AtomicType, b: bool) -> std::result::Res
     }
 }
 
+/// [`parse_uuid_str`] in one pass (a whole database's row keys and references go through it):
+/// the same 36-character form, 8-4-4-4-12 hex digits of either case.
+fn uuid_from_text(s: &str) -> Option<Uuid> {
+    let b: &[u8; 36] = s.as_bytes().try_into().ok()?;
+    let mut out = [0u8; 16];
+    let mut n = 0;
+    let mut i = 0;
+    while i < 36 {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if b[i] != b'-' {
+                return None;
+            }
+            i += 1;
+            continue;
+        }
+        let hi = hex_value(b[i])?;
+        let lo = hex_value(b[i + 1])?;
+        out[n] = hi << 4 | lo;
+        n += 1;
+        i += 2;
+    }
+    Some(Uuid::from_bytes(out))
+}
+
+/// The value of hex digit `c`.
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// The rest of `["uuid", "<uuid>"]` once its first element (`kind`) is read.
 fn uuid_rest<'de, A: SeqAccess<'de>>(
     kind: &str,
@@ -609,7 +888,7 @@ fn uuid_rest<'de, A: SeqAccess<'de>>(
         return Err(bad());
     }
     match kind {
-        "uuid" => parse_uuid_str(&s)
+        "uuid" => uuid_from_text(&s)
             .map(Atom::Uuid)
             .ok_or_else(|| de::Error::custom(format!("\"{s}\" is not a valid UUID"))),
         "named-uuid" => Err(de::Error::custom(format!(
@@ -1063,6 +1342,120 @@ mod tests {
                  straight {straight:.0} ms",
                 values.len()
             );
+        }
+    }
+
+    /// Read in two halves cut anywhere, a text gives the update a whole reading gives (or
+    /// no update, when a key's position is unknown); so does a `monitor_cond_since` reply.
+    #[test]
+    fn halves_join_into_the_whole() {
+        let sch = Schema::from_json(&json!({
+            "name": "D", "version": "1.0.0",
+            "tables": {
+                "A": {"columns": {"s": {"type": "string"},
+                                  "m": {"type": {"key": "string", "value": "string",
+                                                 "min": 0, "max": "unlimited"}}}},
+                "B": {"columns": {"r": {"type": {"key": "uuid", "min": 0, "max": "unlimited"}}}},
+                "C": {"columns": {"i": {"type": "integer"}}}
+            }
+        }))
+        .expect("schema");
+        let u = |i: u32| format!("{i:08x}-0000-4000-8000-000000000000");
+        let mut a = Map::new();
+        for i in 0..6 {
+            a.insert(
+                u(i),
+                json!({"initial": {"s": format!("x}}}},\"{}\":{{", u(99)),
+                                   "m": ["map", [["k", "v\"q"]]]}}),
+            );
+        }
+        let mut b = Map::new();
+        for i in 10..14 {
+            b.insert(
+                u(i),
+                json!({"initial": {"r": ["set", [["uuid", u(i - 10)]]]}}),
+            );
+        }
+        let tables = json!({"A": a, "C": {}, "B": b});
+        let text = serde_json::to_vec(&tables).expect("text");
+        // An escaped key (no position): the halves give up where it matters.
+        let escaped = String::from_utf8(text.clone())
+            .expect("utf-8")
+            .replacen(&u(3), &u(3).replacen('0', "\\u0030", 1), 1)
+            .into_bytes();
+        for text in [&text, &escaped] {
+            let want = Update::parse_slice(&sch, text, UpdateFormat::V2, "u").expect("whole");
+            let read = |half: Half<'_>| {
+                let mut de = serde_json::Deserializer::from_slice(text);
+                UpdatesSeed {
+                    schema: &sch,
+                    format: UpdateFormat::V2,
+                    notices: &[],
+                    half,
+                }
+                .deserialize(&mut de)
+                .and_then(|u| de.end().map(|()| u))
+            };
+            let mut joined = 0;
+            for at in 0..=text.len() {
+                if let Some(got) = read_halves_at(text, at, &read, |u| u) {
+                    assert_eq!(got, want, "cut at {at}");
+                    joined += 1;
+                }
+            }
+            let least = if *text == escaped { 1 } else { text.len() / 2 };
+            assert!(joined >= least, "{joined} of {} cuts joined", text.len());
+            // The same inside a `monitor_cond_since` reply.
+            let mut reply = b"[false, \"0b8f2a46-9d4f-4b8e-8f5e-2f0f7d4c8a11\", ".to_vec();
+            reply.extend_from_slice(text);
+            reply.push(b']');
+            let want = parse_cond_since_reply(&sch, &reply, "r").expect("whole");
+            let read = |half: Half<'_>| {
+                let mut de = serde_json::Deserializer::from_slice(&reply);
+                CondSinceSeed { schema: &sch, half }
+                    .deserialize(&mut de)
+                    .and_then(|p| de.end().map(|()| p))
+            };
+            for at in (0..=reply.len()).step_by(7) {
+                if let Some(got) = read_halves_at(&reply, at, &read, |r| &mut r.2) {
+                    assert_eq!(got, want, "reply cut at {at}");
+                }
+            }
+        }
+        // The cut's look finds a row key, not the same look inside a string value.
+        let at = split_point(&text).expect("a row key");
+        let key = std::str::from_utf8(&text[at..at + 36]).expect("key");
+        assert!((1..6).chain(10..14).any(|i| key == u(i)), "{key}");
+        // A malformed text read by halves fails as a whole reading does.
+        let bad = format!("{{\"A\": {{\"{}\": {{\"initial\": {{\"s\": 1}}}}}}}}", u(1));
+        assert!(Update::parse_slice(&sch, bad.as_bytes(), UpdateFormat::V2, "u").is_err());
+    }
+
+    /// The one-pass UUID reader takes and rejects what `parse_uuid_str` does.
+    #[test]
+    fn uuids_read_as_parse_uuid_str_reads_them() {
+        let good = "0b8f2a46-9d4f-4b8e-8f5e-2f0f7d4c8a11";
+        let mut cases: Vec<String> = vec![
+            good.into(),
+            good.to_uppercase(),
+            "00000000-0000-0000-0000-000000000000".into(),
+            "ffffffff-ffff-ffff-ffff-ffffffffffff".into(),
+            String::new(),
+            "0b8f2a469d4f4b8e8f5e2f0f7d4c8a11".into(),
+            "{0b8f2a46-9d4f-4b8e-8f5e-2f0f7d4c8a11}".into(),
+            format!("{good}0"),
+            good[1..].into(),
+        ];
+        // Every position with every kind of wrong byte.
+        for i in 0..36 {
+            for c in ['-', 'g', 'G', '0', 'é', ' '] {
+                let mut v: Vec<char> = good.chars().collect();
+                v[i] = c;
+                cases.push(v.into_iter().collect());
+            }
+        }
+        for c in &cases {
+            assert_eq!(uuid_from_text(c), parse_uuid_str(c), "{c:?}");
         }
     }
 
