@@ -311,12 +311,9 @@ pub fn parse_vip(
     }))
 }
 
-/// The `vips` column ovn-northd writes into the SB `Load_Balancer` row of NB load balancer
-/// `lb` (`ovn_northd_lb_get_vips`): the NB column, except for a template load balancer of
-/// address family IPv6 with valid entries, whose valid entries are written with the key
-/// reformatted for ovn-controller (`[^VIP]:PORT` for a variable, else `VIP[:PORT]`), the
-/// backends as written.
-pub fn sb_vips(lb: &nb::LoadBalancer) -> SortedMap<String, String> {
+/// A load balancer's `template` option (`smap_get_bool`: `true` in any case) and whether its
+/// `address-family` is IPv6 (anything but `ipv4`), as its VIPs are read with them.
+pub(crate) fn vip_options(lb: &nb::LoadBalancer) -> (bool, bool) {
     let template = lb
         .options
         .get("template")
@@ -325,6 +322,16 @@ pub fn sb_vips(lb: &nb::LoadBalancer) -> SortedMap<String, String> {
         .options
         .get("address-family")
         .is_some_and(|v| v != "ipv4");
+    (template, v6_family)
+}
+
+/// The `vips` column ovn-northd writes into the SB `Load_Balancer` row of NB load balancer
+/// `lb` (`ovn_northd_lb_get_vips`): the NB column, except for a template load balancer of
+/// address family IPv6 with valid entries, whose valid entries are written with the key
+/// reformatted for ovn-controller (`[^VIP]:PORT` for a variable, else `VIP[:PORT]`), the
+/// backends as written.
+pub fn sb_vips(lb: &nb::LoadBalancer) -> SortedMap<String, String> {
+    let (template, v6_family) = vip_options(lb);
     if !(template && v6_family) {
         return lb.vips.clone();
     }

@@ -311,15 +311,7 @@ impl LbIpSets {
     /// The VIP addresses of one load balancer (`ovn_northd_lb.ips_v4/ips_v6`): its `vips` walked
     /// in the IDL's `smap` order, the address of each valid VIP ([`vip_address`]) added.
     pub fn of_lb(lb: &nb::LoadBalancer) -> Self {
-        // `smap_get_bool`: `true` in any case.
-        let template = lb
-            .options
-            .get("template")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let v6_family = lb
-            .options
-            .get("address-family")
-            .is_some_and(|v| v != "ipv4");
+        let (template, v6_family) = crate::lb::vip_options(lb);
         let mut out = Self::default();
         for key in smap_order(lb.vips.keys()) {
             let value = lb.vips.get(key).map_or("", String::as_str);
@@ -343,15 +335,8 @@ impl LbIpSets {
             self.add_all(&Self::of_lb(lb));
             return;
         }
+        let (template, v6_family) = crate::lb::vip_options(lb);
         for (key, value) in lb.vips.iter() {
-            let template = lb
-                .options
-                .get("template")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            let v6_family = lb
-                .options
-                .get("address-family")
-                .is_some_and(|v| v != "ipv4");
             match vip_address(key, value, template, v6_family) {
                 Some((addr, true)) => {
                     self.v4.add(&addr);
