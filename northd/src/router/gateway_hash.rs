@@ -315,17 +315,22 @@ impl LbIpSets {
         let mut out = Self::default();
         for key in smap_order(lb.vips.keys()) {
             let value = lb.vips.get(key).map_or("", String::as_str);
-            match vip_address(key, value, template, v6_family) {
-                Some((addr, true)) => {
-                    out.v4.add(&addr);
-                }
-                Some((addr, false)) => {
-                    out.v6.add(&addr);
-                }
-                None => {}
-            }
+            out.add_vip(key, value, template, v6_family);
         }
         out
+    }
+
+    /// Adds the address of VIP `key` (backends `value`) when it is valid ([`vip_address`]).
+    fn add_vip(&mut self, key: &str, value: &str, template: bool, v6_family: bool) {
+        match vip_address(key, value, template, v6_family) {
+            Some((addr, true)) => {
+                self.v4.add(&addr);
+            }
+            Some((addr, false)) => {
+                self.v6.add(&addr);
+            }
+            None => {}
+        }
     }
 
     /// Adds the addresses of load balancer `lb` ([`Self::of_lb`]) in their iteration order
@@ -337,15 +342,7 @@ impl LbIpSets {
         }
         let (template, v6_family) = crate::lb::vip_options(lb);
         for (key, value) in lb.vips.iter() {
-            match vip_address(key, value, template, v6_family) {
-                Some((addr, true)) => {
-                    self.v4.add(&addr);
-                }
-                Some((addr, false)) => {
-                    self.v6.add(&addr);
-                }
-                None => {}
-            }
+            self.add_vip(key, value, template, v6_family);
         }
     }
 

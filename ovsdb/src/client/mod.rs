@@ -455,29 +455,27 @@ impl Client {
         g.as_ref().map(f)
     }
 
-    /// The changes since the last call (see [`Replica::take_changes`]).
-    pub fn take_changes(&self) -> Vec<TrackedChange> {
+    /// Runs `f` on the replica under the write lock (`None` before the first connection).
+    fn with_replica_mut<R>(&self, f: impl FnOnce(&mut Replica) -> R) -> Option<R> {
         let mut g = self
             .inner
             .shared
             .replica
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        g.as_mut().map(Replica::take_changes).unwrap_or_default()
+        g.as_mut().map(f)
+    }
+
+    /// The changes since the last call (see [`Replica::take_changes`]).
+    pub fn take_changes(&self) -> Vec<TrackedChange> {
+        self.with_replica_mut(Replica::take_changes)
+            .unwrap_or_default()
     }
 
     /// Drops the changes since the last call without listing them (see
     /// [`Replica::drop_changes`]): for a consumer about to read the whole replica.
     pub fn drop_changes(&self) {
-        let mut g = self
-            .inner
-            .shared
-            .replica
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(r) = g.as_mut() {
-            r.drop_changes();
-        }
+        self.with_replica_mut(Replica::drop_changes);
     }
 
     /// Waits (at most `timeout`) until `pred` holds on the replica, re-checking after every update.
