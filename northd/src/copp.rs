@@ -120,39 +120,39 @@ impl CoppProto {
 
 /// The control protocol of a flow with `actions`: the one of its first action that hands the
 /// packet to ovn-controller, if that kind is metered. Quoted strings are skipped.
+///
+/// Every such action is a word followed (after white space) by `{`, `(` or `;`: only the word
+/// before each of those bytes (outside quotes) is looked at, in order, instead of every word.
 pub fn proto_of(actions: &str) -> Option<CoppProto> {
     let bytes = actions.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
-        if bytes[at] == b'"' {
-            at += 1;
-            while at < bytes.len() && bytes[at] != b'"' {
-                at += if bytes[at] == b'\\' { 2 } else { 1 };
+        match bytes[at] {
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+                continue;
             }
-            at += 1;
-            continue;
-        }
-        // Words start after a non-identifier byte.
-        let start_ok = at == 0 || !is_ident(bytes[at - 1]);
-        if start_ok && bytes[at].is_ascii_digit() {
-            // An address or a number: no action word starts with a digit.
-            at += bytes[at..]
-                .iter()
-                .position(|b| !is_ident(*b))
-                .unwrap_or(bytes.len() - at);
-        } else if start_ok && is_ident(bytes[at]) {
-            let end = bytes[at..]
-                .iter()
-                .position(|b| !is_ident(*b))
-                .map_or(bytes.len(), |n| at + n);
-            let word = &actions[at..end];
-            if let Some(p) = word_proto(word, &actions[end..]) {
-                return Some(p);
+            b'{' | b'(' | b';' => {
+                // The word that ends before the white space before `at` (a whole run of
+                // identifier bytes; one that starts with a digit is an address or a number).
+                let end = actions[..at].trim_end().len();
+                let start = bytes[..end]
+                    .iter()
+                    .rposition(|b| !is_ident(*b))
+                    .map_or(0, |i| i + 1);
+                if start < end && !bytes[start].is_ascii_digit() {
+                    if let Some(p) = word_proto(&actions[start..end], &actions[end..]) {
+                        return Some(p);
+                    }
+                }
             }
-            at = end;
-        } else {
-            at += 1;
+            _ => {}
         }
+        at += 1;
     }
     None
 }
@@ -326,7 +326,83 @@ mod tests {
     use super::*;
 
     fn p(actions: &str) -> Option<CoppProto> {
-        proto_of(actions)
+        let ours = proto_of(actions);
+        assert_eq!(ours, by_words(actions), "{actions}");
+        ours
+    }
+
+    /// [`proto_of`] as a scan of every word.
+    fn by_words(actions: &str) -> Option<CoppProto> {
+        let bytes = actions.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            if bytes[at] == b'"' {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+                continue;
+            }
+            let start_ok = at == 0 || !is_ident(bytes[at - 1]);
+            if start_ok && bytes[at].is_ascii_digit() {
+                at += bytes[at..]
+                    .iter()
+                    .position(|b| !is_ident(*b))
+                    .unwrap_or(bytes.len() - at);
+            } else if start_ok && is_ident(bytes[at]) {
+                let end = bytes[at..]
+                    .iter()
+                    .position(|b| !is_ident(*b))
+                    .map_or(bytes.len(), |n| at + n);
+                if let Some(p) = word_proto(&actions[at..end], &actions[end..]) {
+                    return Some(p);
+                }
+                at = end;
+            } else {
+                at += 1;
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_terminator_scan_finds_what_a_word_scan_finds() {
+        // Every sequence of up to four pieces: words, separators, quotes, digits.
+        let pieces = [
+            "reject",
+            "arp",
+            "put_nd",
+            "igmp",
+            "ct_lb_mark",
+            "1arp",
+            "x.arp",
+            " ",
+            "\u{a0}",
+            "{",
+            "(",
+            ";",
+            "\"",
+            "\\",
+            ",",
+            "ip6.src",
+            "a",
+            "9",
+        ];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for t in &texts {
+                for p in pieces {
+                    next.push(format!("{t}{p}"));
+                }
+            }
+            texts.extend(next);
+            texts.dedup();
+        }
+        for t in &texts {
+            assert_eq!(proto_of(t), by_words(t), "{t:?}");
+        }
     }
 
     #[test]

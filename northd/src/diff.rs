@@ -310,6 +310,13 @@ enum Op<'a> {
     },
     /// An operation given as JSON ([`SbTxn::push_json`]; boxed: rare, and keeps `Op` small).
     Json(Box<Value>),
+    /// `insert` with `uuid-name` `row<name>` into `table`, already written ([`TypedRow`]):
+    /// `text` is the whole operation.
+    Written {
+        table: &'static str,
+        name: u64,
+        text: &'a [u8],
+    },
 }
 
 /// One Southbound `transact`, serialized as it is planned: each operation is written to the
@@ -340,6 +347,10 @@ pub struct SbTxn<'a> {
     by_name: Vec<usize>,
     /// Where the text goes as it grows, if anywhere ([`Self::with_sink`]).
     sink: Option<TextSink>,
+    /// The text of the operation being written by [`Self::insert_typed`] (kept for the next).
+    scratch: Vec<u8>,
+    /// The tables found to have plain layouts ([`Self::plain_layout`]).
+    plain_layouts: Vec<std::any::TypeId>,
     content: std::marker::PhantomData<&'a SbContent>,
 }
 
@@ -388,6 +399,8 @@ impl Default for SbTxn<'_> {
             flow_writes: FlowWrites::default(),
             by_name: Vec::new(),
             sink: None,
+            scratch: Vec::new(),
+            plain_layouts: Vec::new(),
             content: std::marker::PhantomData,
         }
     }
@@ -428,7 +441,7 @@ impl<'a> SbTxn<'a> {
     /// `named-uuid`s: an operation only refers to rows inserted before it).
     fn push(&mut self, op: &Op<'_>) {
         let table: Option<&str> = match op {
-            Op::Insert { table, .. } => Some(table),
+            Op::Insert { table, .. } | Op::Written { table, .. } => Some(table),
             Op::Flow { .. } => Some(sb::LogicalFlow::TABLE),
             Op::Json(v) if v.get("op").and_then(Value::as_str) == Some("insert") => {
                 v.get("table").and_then(Value::as_str)
@@ -459,6 +472,10 @@ impl<'a> SbTxn<'a> {
             Op::Insert { .. } | Op::Update { .. } | Op::Delete { .. } => {
                 write_op(&mut self.text, op, self.issued)
             }
+            Op::Written { text, .. } => {
+                self.text.extend_from_slice(text);
+                Ok(())
+            }
             _ => serde_json::to_writer(&mut self.text, &OpJson(op, self.issued)),
         };
         if let Err(e) = written {
@@ -486,6 +503,109 @@ impl<'a> SbTxn<'a> {
 
     /// Inserts `row` under placeholder `uuid` (from [`Self::placeholder`]).
     fn insert_as<T: Model>(&mut self, row: &T, uuid: Uuid) -> Result<(), NorthdError> {
+        let name = placeholder_number(&uuid, self.issued).unwrap_or_default();
+        // The rows a full round inserts by the ten thousand are written straight from their
+        // fields ([`TypedRow`]): no column values built, checked and dropped for each.
+        let any: &dyn std::any::Any = row;
+        let written = if let Some(r) = any.downcast_ref::<sb::PortBinding>() {
+            self.insert_typed::<sb::PortBinding>(name, |w| write_port_binding(w, r))
+        } else if let Some(r) = any.downcast_ref::<sb::MulticastGroup>() {
+            self.insert_typed::<sb::MulticastGroup>(name, |w| {
+                w.uuids(0, std::iter::once(r.datapath.uuid()), 1);
+                w.string(1, &r.name);
+                w.integer(2, Some(r.tunnel_key));
+                w.uuids(3, refs(&r.ports), r.ports.len());
+            })
+        } else if let Some(r) = any.downcast_ref::<sb::PortGroup>() {
+            self.insert_typed::<sb::PortGroup>(name, |w| {
+                w.string(0, &r.name);
+                w.strings(1, r.ports.iter().map(String::as_str), r.ports.len());
+            })
+        } else if let Some(r) = any.downcast_ref::<sb::AddressSet>() {
+            self.insert_typed::<sb::AddressSet>(name, |w| {
+                w.string(0, &r.name);
+                w.strings(1, r.addresses.iter().map(String::as_str), r.addresses.len());
+            })
+        } else if let Some(r) = any.downcast_ref::<sb::DatapathBinding>() {
+            self.insert_typed::<sb::DatapathBinding>(name, |w| {
+                w.integer(0, Some(r.tunnel_key));
+                w.uuids(1, r.load_balancers.iter().copied(), r.load_balancers.len());
+                w.string_map(2, &r.external_ids);
+            })
+        } else if let Some(r) = any.downcast_ref::<sb::LogicalDpGroup>() {
+            self.insert_typed::<sb::LogicalDpGroup>(name, |w| {
+                w.uuids(0, refs(&r.datapaths), r.datapaths.len());
+            })
+        } else if let Some(r) = any.downcast_ref::<sb::LoadBalancer>() {
+            self.insert_typed::<sb::LoadBalancer>(name, |w| {
+                w.string(0, &r.name);
+                w.string_map(1, &r.vips);
+                let protocol = r.protocol.map(sb::LoadBalancerProtocol::as_str);
+                w.strings(2, protocol.into_iter(), usize::from(protocol.is_some()));
+                w.uuids(3, refs(&r.datapaths), r.datapaths.len());
+                let group = r.datapath_group.map(|g| g.uuid());
+                w.uuids(4, group.into_iter(), usize::from(group.is_some()));
+                w.string_map(5, &r.options);
+                w.string_map(6, &r.external_ids);
+            })
+        } else {
+            false
+        };
+        if written {
+            return Ok(());
+        }
+        self.insert_generic(row, name)
+    }
+
+    /// Writes the `insert` of a row of `T`'s table named `row<name>` with `columns` (which
+    /// writes the row's columns, [`TypedRow`]) and adds it; false (nothing added) when
+    /// `columns` could not vouch for a value, for the generic path to check and write it.
+    fn insert_typed<T: Model>(
+        &mut self,
+        name: u64,
+        columns: impl FnOnce(&mut TypedRow<'_>),
+    ) -> bool {
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        write_insert_head(&mut text, T::TABLE, name);
+        let plain = self.plain_layout::<T>();
+        let mut w = TypedRow::new::<T>(&mut text, self.issued, plain);
+        columns(&mut w);
+        let ok = w.finish();
+        if ok {
+            text.push(b'}');
+            self.push(&Op::Written {
+                table: T::TABLE,
+                name,
+                text: &text,
+            });
+        }
+        self.scratch = text;
+        ok
+    }
+
+    /// Whether `T`'s columns are all where [`Model::checked_datums`] looks for them first in
+    /// the embedded schema, with names that JSON needs no escape for (checked once per table).
+    fn plain_layout<T: Model>(&mut self) -> bool {
+        let id = std::any::TypeId::of::<T>();
+        if self.plain_layouts.contains(&id) {
+            return true;
+        }
+        let schema = &T::table_schema().columns;
+        let plain = T::COLUMNS.iter().enumerate().all(|(i, name)| {
+            schema.get(i + 2).is_some_and(|c| c.name == *name)
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+        if plain {
+            self.plain_layouts.push(id);
+        }
+        plain
+    }
+
+    /// Inserts `row` named `row<name>` through its column values ([`Model::checked_datums`]).
+    fn insert_generic<T: Model>(&mut self, row: &T, name: u64) -> Result<(), NorthdError> {
         let datums = row.checked_datums()?;
         // An empty set or map is what a column left out of an insert holds anyway: leaving it
         // out keeps the transaction (and the server's work) smaller.
@@ -495,7 +615,6 @@ impl<'a> SbTxn<'a> {
             .zip(datums)
             .filter(|(_, d)| !d.is_empty())
             .collect();
-        let name = placeholder_number(&uuid, self.issued).unwrap_or_default();
         self.push(&Op::Insert {
             table: T::TABLE,
             name,
@@ -651,7 +770,7 @@ impl<'a> SbTxn<'a> {
     /// `io_port` is the flow's [`FlowKey::io_port`] when `op` is an [`Op::Flow`].
     fn note_flow_write(&mut self, op: &Op<'_>, io_port: Option<&str>) {
         let i = self.n_ops;
-        if let Op::Insert { name, .. } = op {
+        if let Op::Insert { name, .. } | Op::Written { name, .. } = op {
             if let Ok(n) = usize::try_from(*name) {
                 if self.by_name.len() <= n {
                     self.by_name.resize(n + 1, NO_OP);
@@ -890,20 +1009,38 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
 
 /// Appends `n` in decimal.
 fn write_int(out: &mut Vec<u8>, n: i64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        at -= 1;
-        // A digit: below 10.
-        buf[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
     if n < 0 {
         out.push(b'-');
+    }
+    write_uint(out, n.unsigned_abs());
+}
+
+/// Appends `v` in decimal (two digits at a time).
+fn write_uint(out: &mut Vec<u8>, mut v: u64) {
+    /// "00" to "99".
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                                2021222324252627282930313233343536373839\
+                                4041424344454647484950515253545556575859\
+                                6061626364656667686970717273747576777879\
+                                8081828384858687888990919293949596979899";
+    if v < 10 {
+        // A digit: below 10.
+        out.push(b'0' + v as u8);
+        return;
+    }
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    while v >= 10 {
+        // Below 100.
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if v > 0 {
+        at -= 1;
+        // A digit: below 10.
+        buf[at] = b'0' + v as u8;
     }
     out.extend_from_slice(&buf[at..]);
 }
@@ -937,9 +1074,10 @@ fn write_flow_insert(
     issued: u64,
     io_port: Option<&str>,
 ) {
-    out.extend_from_slice(b"{\"op\":\"insert\",\"table\":");
-    write_json_str(out, sb::LogicalFlow::TABLE);
-    out.extend_from_slice(b",\"row\":{");
+    // The table's name and the pipelines' are plain words (no escapes): written as they are.
+    out.extend_from_slice(b"{\"op\":\"insert\",\"table\":\"");
+    out.extend_from_slice(sb::LogicalFlow::TABLE.as_bytes());
+    out.extend_from_slice(b"\",\"row\":{");
     match dps {
         FlowDatapaths::One(u) => {
             out.extend_from_slice(b"\"logical_datapath\":");
@@ -950,8 +1088,9 @@ fn write_flow_insert(
             write_uuid(out, u, issued);
         }
     }
-    out.extend_from_slice(b",\"pipeline\":");
-    write_json_str(out, k.stage.pipeline().as_str());
+    out.extend_from_slice(b",\"pipeline\":\"");
+    out.extend_from_slice(k.stage.pipeline().as_str().as_bytes());
+    out.push(b'"');
     out.extend_from_slice(b",\"table_id\":");
     write_int(out, i64::from(k.stage.table()));
     out.extend_from_slice(b",\"priority\":");
@@ -960,9 +1099,10 @@ fn write_flow_insert(
     write_json_str(out, &k.match_);
     out.extend_from_slice(b",\"actions\":");
     write_json_str(out, &k.actions);
-    out.extend_from_slice(b",\"external_ids\":[\"map\",[[\"stage-name\",");
-    write_json_str(out, k.stage.name());
-    out.extend_from_slice(b"]]]");
+    // Stage names are plain words too (`stage_names_need_no_escapes`).
+    out.extend_from_slice(b",\"external_ids\":[\"map\",[[\"stage-name\",\"");
+    out.extend_from_slice(k.stage.name().as_bytes());
+    out.extend_from_slice(b"\"]]]");
     if let Some(meter) = &k.meter {
         out.extend_from_slice(b",\"controller_meter\":");
         write_json_str(out, meter);
@@ -986,11 +1126,7 @@ fn write_op(out: &mut Vec<u8>, op: &Op<'_>, issued: u64) -> Result<(), serde_jso
     };
     match op {
         Op::Insert { table, name, row } => {
-            out.extend_from_slice(b"{\"op\":\"insert\",\"table\":");
-            write_json_str(out, table);
-            out.extend_from_slice(b",\"uuid-name\":\"row");
-            out.extend_from_slice(name.to_string().as_bytes());
-            out.extend_from_slice(b"\",\"row\":");
+            write_insert_head(out, table, *name);
             write_row(out, row, issued)?;
             out.push(b'}');
         }
@@ -1011,6 +1147,305 @@ fn write_op(out: &mut Vec<u8>, op: &Op<'_>, issued: u64) -> Result<(), serde_jso
         _ => serde_json::to_writer(&mut *out, &OpJson(op, issued))?,
     }
     Ok(())
+}
+
+/// Appends the start of an `insert` into `table` named `row<name>`, up to its `"row":`.
+fn write_insert_head(out: &mut Vec<u8>, table: &str, name: u64) {
+    out.extend_from_slice(b"{\"op\":\"insert\",\"table\":");
+    write_json_str(out, table);
+    out.extend_from_slice(b",\"uuid-name\":\"row");
+    write_uint(out, name);
+    out.extend_from_slice(b"\",\"row\":");
+}
+
+/// Writes the columns of a typed row of one table (a model of [`Model`]) as [`write_row`]
+/// writes that row's non-empty column values, straight from the row's fields: no column values
+/// ([`Model::to_datums`]) are built. Each value is checked against the column's type in the
+/// embedded schema only as far as it can be cheaply: a value it cannot vouch for (a size out of
+/// bounds, an integer out of range, a string or UUID column with an `enum` or length
+/// constraint, a column not where [`Model::checked_datums`] finds it first) marks the row
+/// failed ([`Self::finish`] is false) and the caller writes the row the generic way, which
+/// checks it fully (and reports the error, if any).
+struct TypedRow<'w> {
+    out: &'w mut Vec<u8>,
+    issued: u64,
+    /// The model's columns ([`Model::COLUMNS`]).
+    names: &'static [&'static str],
+    /// The table's columns in the embedded schema ([`Model::table_schema`]).
+    schema: &'static [ovsdb::schema::ColumnSchema],
+    /// Columns written so far.
+    written: usize,
+    ok: bool,
+    /// The layout is plain ([`SbTxn::plain_layout`]): column `i` is at `i + 2` in the schema
+    /// and its name is written as it is.
+    plain: bool,
+}
+
+impl<'w> TypedRow<'w> {
+    /// A row of `T`'s table, written to `out` (`{` first).
+    fn new<T: Model>(out: &'w mut Vec<u8>, issued: u64, plain: bool) -> Self {
+        out.push(b'{');
+        Self {
+            out,
+            issued,
+            names: T::COLUMNS,
+            schema: &T::table_schema().columns,
+            written: 0,
+            ok: true,
+            plain,
+        }
+    }
+
+    /// Ends the row (`}`); false when a value could not be vouched for.
+    fn finish(self) -> bool {
+        self.out.push(b'}');
+        self.ok
+    }
+
+    /// The type of column `i` (of [`Model::COLUMNS`]) if the schema has it at the position
+    /// [`Model::checked_datums`] looks first and `n` values are within its size bounds.
+    fn ty(&mut self, i: usize, n: usize) -> Option<&'static ovsdb::types::ColumnType> {
+        let name = *self.names.get(i)?;
+        let schema: &'static [ovsdb::schema::ColumnSchema] = self.schema;
+        let col = schema.get(i + 2).filter(|c| self.plain || c.name == name);
+        let ty = col.map(|c| &c.type_).filter(|t| {
+            let n = n as u64;
+            t.min <= n && n <= t.max
+        });
+        if ty.is_none() {
+            self.ok = false;
+        }
+        ty
+    }
+
+    /// Writes the name of column `i` (and the comma before it).
+    fn name(&mut self, i: usize) {
+        if self.written > 0 {
+            self.out.push(b',');
+        }
+        self.written += 1;
+        let name = self.names.get(i).copied().unwrap_or_default();
+        if self.plain {
+            self.out.push(b'"');
+            self.out.extend_from_slice(name.as_bytes());
+            self.out.extend_from_slice(b"\":");
+        } else {
+            write_json_str(self.out, name);
+            self.out.push(b':');
+        }
+    }
+
+    /// Column `i`, a string (or a set of one).
+    fn string(&mut self, i: usize, v: &str) {
+        self.strings(i, std::iter::once(v), 1);
+    }
+
+    /// Column `i`, a set of `n` strings in increasing order (empty: not written).
+    fn strings<'s>(&mut self, i: usize, v: impl Iterator<Item = &'s str>, n: usize) {
+        let Some(ty) = self.ty(i, n) else { return };
+        let key = &ty.key;
+        let allowed = key.constraints.enum_values.as_deref();
+        if ty.value.is_some() || !(plain_string(key) || allowed.is_some() && string_base(key)) {
+            self.ok = false;
+            return;
+        }
+        if n == 0 {
+            return;
+        }
+        self.name(i);
+        if n > 1 {
+            self.out.extend_from_slice(b"[\"set\",[");
+        }
+        for (k, s) in v.enumerate() {
+            if k > 0 {
+                self.out.push(b',');
+            }
+            // One of a few allowed values (an enum column).
+            if allowed.is_some_and(|a| !a.iter().any(|a| matches!(a, Atom::String(x) if &**x == s)))
+            {
+                self.ok = false;
+            }
+            write_json_str(self.out, s);
+        }
+        if n > 1 {
+            self.out.extend_from_slice(b"]]");
+        }
+    }
+
+    /// Column `i`, a set of zero or one integer.
+    fn integer(&mut self, i: usize, v: Option<i64>) {
+        let n = usize::from(v.is_some());
+        let Some(ty) = self.ty(i, n) else { return };
+        let c = &ty.key.constraints;
+        if ty.value.is_some() || ty.key.atomic != ovsdb::types::AtomicType::Integer {
+            self.ok = false;
+            return;
+        }
+        let Some(v) = v else { return };
+        if c.enum_values.is_some()
+            || c.min_integer.is_some_and(|m| v < m)
+            || c.max_integer.is_some_and(|m| v > m)
+        {
+            self.ok = false;
+            return;
+        }
+        self.name(i);
+        write_int(self.out, v);
+    }
+
+    /// Column `i`, a set of zero or one boolean.
+    fn boolean(&mut self, i: usize, v: Option<bool>) {
+        let n = usize::from(v.is_some());
+        let Some(ty) = self.ty(i, n) else { return };
+        if ty.value.is_some()
+            || ty.key.atomic != ovsdb::types::AtomicType::Boolean
+            || ty.key.constraints.enum_values.is_some()
+        {
+            self.ok = false;
+            return;
+        }
+        let Some(v) = v else { return };
+        self.name(i);
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+    }
+
+    /// Column `i`, a set of `n` UUIDs in increasing order (empty: not written).
+    fn uuids(&mut self, i: usize, v: impl Iterator<Item = Uuid>, n: usize) {
+        let Some(ty) = self.ty(i, n) else { return };
+        if ty.value.is_some()
+            || ty.key.atomic != ovsdb::types::AtomicType::Uuid
+            || ty.key.constraints.enum_values.is_some()
+        {
+            self.ok = false;
+            return;
+        }
+        if n == 0 {
+            return;
+        }
+        self.name(i);
+        if n > 1 {
+            self.out.extend_from_slice(b"[\"set\",[");
+        }
+        for (k, u) in v.enumerate() {
+            if k > 0 {
+                self.out.push(b',');
+            }
+            write_uuid(self.out, u, self.issued);
+        }
+        if n > 1 {
+            self.out.extend_from_slice(b"]]");
+        }
+    }
+
+    /// Column `i`, a map of strings to strings (empty: not written).
+    fn string_map(&mut self, i: usize, m: &BTreeMap<String, String>) {
+        let Some(ty) = self.ty(i, m.len()) else {
+            return;
+        };
+        if !(plain_string(&ty.key) && ty.value.as_ref().is_some_and(plain_string)) {
+            self.ok = false;
+            return;
+        }
+        if m.is_empty() {
+            return;
+        }
+        self.name(i);
+        self.out.extend_from_slice(b"[\"map\",[");
+        for (k, (key, value)) in m.iter().enumerate() {
+            if k > 0 {
+                self.out.push(b',');
+            }
+            self.out.push(b'[');
+            write_json_str(self.out, key);
+            self.out.push(b',');
+            write_json_str(self.out, value);
+            self.out.push(b']');
+        }
+        self.out.extend_from_slice(b"]]");
+    }
+}
+
+/// A string base type without constraints on its values (no `enum`, no length bounds).
+fn plain_string(t: &ovsdb::types::BaseType) -> bool {
+    string_base(t) && t.constraints.enum_values.is_none()
+}
+
+/// A string base type without length bounds.
+fn string_base(t: &ovsdb::types::BaseType) -> bool {
+    let c = &t.constraints;
+    t.atomic == ovsdb::types::AtomicType::String && c.min_length.is_none() && c.max_length.is_none()
+}
+
+/// The UUIDs of the references `s`, in increasing order.
+fn refs<T>(s: &BTreeSet<Ref<T>>) -> impl Iterator<Item = Uuid> + '_ {
+    s.iter().map(|r| r.uuid())
+}
+
+/// The columns of `Port_Binding` row `p`, in [`Model::COLUMNS`] order ([`TypedRow`]).
+fn write_port_binding(w: &mut TypedRow<'_>, p: &sb::PortBinding) {
+    w.string(0, &p.logical_port);
+    w.string(1, &p.type_);
+    w.uuids(
+        2,
+        p.gateway_chassis.iter().map(|r| r.uuid()),
+        p.gateway_chassis.len(),
+    );
+    w.uuids(
+        3,
+        p.ha_chassis_group.iter().map(|r| r.uuid()),
+        usize::from(p.ha_chassis_group.is_some()),
+    );
+    w.string_map(4, &p.options);
+    w.uuids(5, std::iter::once(p.datapath.uuid()), 1);
+    w.integer(6, Some(p.tunnel_key));
+    w.strings(
+        7,
+        p.parent_port.iter().map(String::as_str),
+        usize::from(p.parent_port.is_some()),
+    );
+    w.integer(8, p.tag);
+    w.strings(
+        9,
+        p.virtual_parent.iter().map(String::as_str),
+        usize::from(p.virtual_parent.is_some()),
+    );
+    w.uuids(
+        10,
+        p.chassis.iter().map(|r| r.uuid()),
+        usize::from(p.chassis.is_some()),
+    );
+    w.uuids(11, refs(&p.additional_chassis), p.additional_chassis.len());
+    w.uuids(
+        12,
+        p.encap.iter().map(|r| r.uuid()),
+        usize::from(p.encap.is_some()),
+    );
+    w.uuids(13, refs(&p.additional_encap), p.additional_encap.len());
+    w.uuids(14, refs(&p.mirror_rules), p.mirror_rules.len());
+    w.strings(15, p.mac.iter().map(String::as_str), p.mac.len());
+    w.strings(
+        16,
+        p.port_security.iter().map(String::as_str),
+        p.port_security.len(),
+    );
+    w.strings(
+        17,
+        p.nat_addresses.iter().map(String::as_str),
+        p.nat_addresses.len(),
+    );
+    w.boolean(18, p.up);
+    w.string_map(19, &p.external_ids);
+    w.uuids(
+        20,
+        p.requested_chassis.iter().map(|r| r.uuid()),
+        usize::from(p.requested_chassis.is_some()),
+    );
+    w.uuids(
+        21,
+        refs(&p.requested_additional_chassis),
+        p.requested_additional_chassis.len(),
+    );
 }
 
 /// Appends the columns of an insert or update as [`RowJson`] writes them.
@@ -1250,6 +1685,9 @@ impl Serialize for OpJson<'_, '_> {
                 m.end()
             }
             Op::Json(v) => v.serialize(s),
+            Op::Written { text, .. } => serde_json::from_slice::<Value>(text)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(s),
         }
     }
 }
@@ -1985,6 +2423,41 @@ mod tests {
     }
 
     #[test]
+    fn stage_names_need_no_escapes() {
+        use ovn_sb::{DatapathKind, Pipeline, Stage};
+        for kind in [DatapathKind::Switch, DatapathKind::Router] {
+            for pipeline in [Pipeline::Ingress, Pipeline::Egress] {
+                for stage in Stage::of(kind, pipeline) {
+                    let mut out = Vec::new();
+                    write_json_str(&mut out, stage.name());
+                    assert_eq!(out, format!("\"{}\"", stage.name()).into_bytes());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for t in [sb::LogicalFlow::TABLE, "ingress", "egress"] {
+            out.clear();
+            write_json_str(&mut out, t);
+            assert_eq!(out, format!("\"{t}\"").into_bytes());
+        }
+    }
+
+    #[test]
+    fn integers_are_written_as_rust_prints_them() {
+        let edges = [i64::MIN, i64::MIN + 1, i64::MAX, -1, -10, -99, -100];
+        for n in (-1000..100_000).chain(edges) {
+            let mut out = Vec::new();
+            write_int(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        for n in [u64::MAX, u64::MAX - 1, 10_u64.pow(19), 10_u64.pow(19) - 1] {
+            let mut out = Vec::new();
+            write_uint(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
+
+    #[test]
     fn datums_are_written_as_ovsdb_writes_them() {
         let u = Uuid::from_u128(0x1234);
         for d in [
@@ -2179,6 +2652,212 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A reference with UUID `n`.
+    fn r<T>(n: u128) -> Ref<T> {
+        Ref::new(Uuid::from_u128(n))
+    }
+
+    /// Inserts each of `rows` through [`SbTxn::insert`] and through the generic path: the
+    /// same text, or the same error.
+    fn typed_as_generic<T: Model>(rows: &[T]) {
+        let mut typed = SbTxn::new();
+        let mut generic = SbTxn::new();
+        for row in rows {
+            let ours = typed.insert(row).map_err(|e| e.to_string());
+            let p = generic.placeholder();
+            let name = placeholder_number(&p, generic.issued).unwrap();
+            let theirs = generic
+                .insert_generic(row, name)
+                .map(|()| p)
+                .map_err(|e| e.to_string());
+            assert_eq!(ours, theirs);
+        }
+        assert_eq!(typed.len(), generic.len());
+        assert_eq!(
+            String::from_utf8(typed.to_vec().unwrap()).unwrap(),
+            String::from_utf8(generic.to_vec().unwrap()).unwrap()
+        );
+    }
+
+    #[test]
+    fn other_rows_are_written_as_the_generic_insert_writes_them() {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        let map = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        typed_as_generic(&[
+            sb::MulticastGroup {
+                datapath: r(1),
+                name: "_MC_flood".into(),
+                tunnel_key: 32768,
+                ports: [r(3), r(2)].into_iter().collect(),
+                ..Default::default()
+            },
+            sb::MulticastGroup {
+                tunnel_key: 65535,
+                ports: [r(3)].into_iter().collect(),
+                ..Default::default()
+            },
+            sb::MulticastGroup::default(),
+        ]);
+        typed_as_generic(&[
+            sb::PortGroup {
+                name: "pg\"".into(),
+                ports: strings(&["b", "a", "c"]),
+                ..Default::default()
+            },
+            sb::PortGroup::default(),
+        ]);
+        typed_as_generic(&[
+            sb::AddressSet {
+                name: "as".into(),
+                addresses: strings(&["10.0.0.2", "10.0.0.1"]),
+                ..Default::default()
+            },
+            sb::AddressSet {
+                addresses: strings(&["x"]),
+                ..Default::default()
+            },
+        ]);
+        typed_as_generic(&[
+            sb::DatapathBinding {
+                tunnel_key: 16777215,
+                load_balancers: [Uuid::from_u128(9), Uuid::from_u128(4)]
+                    .into_iter()
+                    .collect(),
+                external_ids: map(&[("logical-switch", "x"), ("name", "sw0")]),
+                ..Default::default()
+            },
+            sb::DatapathBinding::default(),
+            sb::DatapathBinding {
+                tunnel_key: 16777216,
+                ..Default::default()
+            },
+        ]);
+        typed_as_generic(&[
+            sb::LogicalDpGroup {
+                datapaths: [r(3), r(1), r(2)].into_iter().collect(),
+                ..Default::default()
+            },
+            sb::LogicalDpGroup {
+                datapaths: [r(3)].into_iter().collect(),
+                ..Default::default()
+            },
+            sb::LogicalDpGroup::default(),
+        ]);
+        typed_as_generic(&[
+            sb::LoadBalancer {
+                name: "lb".into(),
+                vips: map(&[("10.0.0.1:80", "10.1.0.1:8080,10.1.0.2:8080")]),
+                protocol: Some(sb::LoadBalancerProtocol::Sctp),
+                datapaths: [r(5), r(4)].into_iter().collect(),
+                datapath_group: Some(r(6)),
+                options: map(&[("hairpin_snat_ip", "1.1.1.1")]),
+                external_ids: map(&[("lb_id", "x")]),
+                ..Default::default()
+            },
+            sb::LoadBalancer {
+                protocol: Some(sb::LoadBalancerProtocol::Tcp),
+                ..Default::default()
+            },
+            sb::LoadBalancer::default(),
+        ]);
+    }
+
+    #[test]
+    fn port_bindings_are_written_as_the_generic_insert_writes_them() {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        let map = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let full = sb::PortBinding {
+            logical_port: "lp\"1\\\u{1}".into(),
+            type_: "patch".into(),
+            gateway_chassis: [r(7), r(3)].into_iter().collect(),
+            ha_chassis_group: Some(r(9)),
+            options: map(&[("peer", "x"), ("a", "b\n")]),
+            datapath: r(5),
+            tunnel_key: 32767,
+            parent_port: Some("parent".into()),
+            tag: Some(4095),
+            virtual_parent: Some("vp".into()),
+            chassis: Some(r(11)),
+            additional_chassis: [r(12), r(13)].into_iter().collect(),
+            encap: Some(r(14)),
+            additional_encap: [r(15)].into_iter().collect(),
+            mirror_rules: [r(16), r(17), r(18)].into_iter().collect(),
+            mac: strings(&["00:00:00:00:00:01 10.0.0.1", "router"]),
+            port_security: strings(&["ps"]),
+            nat_addresses: strings(&["n1", "n2"]),
+            up: Some(false),
+            external_ids: map(&[("k", "v")]),
+            requested_chassis: Some(r(19)),
+            requested_additional_chassis: [r(20), r(21)].into_iter().collect(),
+            ..Default::default()
+        };
+        let small = sb::PortBinding {
+            logical_port: String::new(),
+            tunnel_key: 1,
+            up: Some(true),
+            ..Default::default()
+        };
+        let bad = [
+            sb::PortBinding::default(),
+            sb::PortBinding {
+                tunnel_key: 40000,
+                ..small.clone()
+            },
+            sb::PortBinding {
+                tag: Some(0),
+                ..small.clone()
+            },
+        ];
+        let mut typed = SbTxn::new();
+        let mut generic = SbTxn::new();
+        for (n, row) in [&full, &small, &full].into_iter().enumerate() {
+            // Placeholders of earlier rows, referred to as named UUIDs.
+            let mut row = row.clone();
+            let dp = sb::DatapathBinding {
+                tunnel_key: 1,
+                ..Default::default()
+            };
+            let d = typed.insert(&dp).unwrap();
+            assert_eq!(generic.insert(&dp).unwrap(), d);
+            row.datapath = Ref::new(d);
+            row.mirror_rules.insert(Ref::new(d));
+            if n == 1 {
+                // Through the public entry.
+                typed.insert(&row).unwrap();
+            } else {
+                let p = typed.placeholder();
+                let name = placeholder_number(&p, typed.issued).unwrap();
+                assert!(
+                    typed.insert_typed::<sb::PortBinding>(name, |w| write_port_binding(w, &row))
+                );
+            }
+            let p = generic.placeholder();
+            let name = placeholder_number(&p, generic.issued).unwrap();
+            generic.insert_generic(&row, name).unwrap();
+        }
+        for row in &bad {
+            let e = typed.insert(row).unwrap_err().to_string();
+            let p = generic.placeholder();
+            let name = placeholder_number(&p, generic.issued).unwrap();
+            let theirs = generic.insert_generic(row, name).unwrap_err().to_string();
+            assert_eq!(e, theirs);
+        }
+        assert_eq!(typed.len(), generic.len());
+        assert_eq!(typed.inserts(), generic.inserts());
+        assert_eq!(
+            String::from_utf8(typed.to_vec().unwrap()).unwrap(),
+            String::from_utf8(generic.to_vec().unwrap()).unwrap()
+        );
     }
 
     #[test]

@@ -1333,9 +1333,12 @@ impl OwnDps {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct SortPrefix(u64, u64, u64);
 
+/// The bytes of the match a [`SortPrefix`] holds.
+const PREFIX_MATCH: usize = 20;
+
 impl SortPrefix {
     fn of(k: &FlowKey) -> Self {
-        let mut m = [0u8; 20];
+        let mut m = [0u8; PREFIX_MATCH];
         let bytes = k.match_.as_bytes();
         let n = bytes.len().min(m.len());
         m[..n].copy_from_slice(&bytes[..n]);
@@ -1344,6 +1347,19 @@ impl SortPrefix {
         let head =
             (u64::from(k.stage as u16) << 48) | (u64::from(k.priority) << 32) | word(&m[..4]);
         Self(head, word(&m[4..12]), word(&m[12..20]))
+    }
+
+    /// The order of keys `a` and `b` whose prefixes are equal: as [`FlowKey`]'s, comparing
+    /// only what the prefixes do not hold. (Equal prefixes mean the same stage and priority,
+    /// and matches alike in their first bytes up to the shorter one or [`PREFIX_MATCH`].)
+    fn cmp_rest(a: &FlowKey, b: &FlowKey) -> std::cmp::Ordering {
+        let (ma, mb) = (a.match_.as_bytes(), b.match_.as_bytes());
+        let skip = PREFIX_MATCH.min(ma.len()).min(mb.len());
+        debug_assert!(a.stage == b.stage && a.priority == b.priority);
+        ma[skip..]
+            .cmp(&mb[skip..])
+            .then_with(|| a.actions.cmp(&b.actions))
+            .then_with(|| a.meter.cmp(&b.meter))
     }
 }
 
@@ -1809,8 +1825,9 @@ impl FlowTable {
                 .map(|(i, k)| (SortPrefix::of(k), u32::try_from(i).unwrap_or(NONE)))
                 .collect();
             let keyed = sorted_order(keyed, |a, b| {
-                a.0.cmp(&b.0)
-                    .then_with(|| self.keys[a.1 as usize].cmp(&self.keys[b.1 as usize]))
+                a.0.cmp(&b.0).then_with(|| {
+                    SortPrefix::cmp_rest(&self.keys[a.1 as usize], &self.keys[b.1 as usize])
+                })
             });
             let order = keyed
                 .into_iter()
@@ -1881,6 +1898,52 @@ mod tests {
             solicited_node("fd00::2".parse().unwrap()).to_string(),
             "ff02::1:ff00:2"
         );
+    }
+
+    #[test]
+    fn prefix_then_rest_orders_as_flow_keys() {
+        let texts = [
+            "",
+            "a",
+            "ip4",
+            "inport == \"sw1-port1\"",
+            "inport == \"sw1-port10\"",
+            "inport == \"sw1-port1\" && ip4",
+            "inport == \"sw1-port2\"",
+            "inport == \"sw1-por",
+            "inport == \"sw1-po",
+            "0123456789012345678",
+            "01234567890123456789",
+            "012345678901234567890",
+            "01234567890123456789\u{0}",
+        ];
+        let meters = [None, Some(Arc::from("m1")), Some(Arc::from("m2"))];
+        let mut keys = Vec::new();
+        for stage in [Stage::LsInAcl, Stage::LsInL2Lkup] {
+            for priority in [0, 100, 65535] {
+                for m in &texts {
+                    for a in ["next;", "drop;", "next; drop;"] {
+                        for meter in &meters {
+                            keys.push(FlowKey {
+                                stage,
+                                priority,
+                                match_: (*m).to_owned(),
+                                actions: a.to_owned(),
+                                meter: meter.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for a in &keys {
+            for b in &keys {
+                let ours = SortPrefix::of(a)
+                    .cmp(&SortPrefix::of(b))
+                    .then_with(|| SortPrefix::cmp_rest(a, b));
+                assert_eq!(ours, a.cmp(b), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]
