@@ -157,6 +157,17 @@ pub(crate) fn run(args: &OvsdbServerArgs) -> Result<(), String> {
         )
         .await
         .map_err(|e| e.to_string())?;
+        // Memory freed by a big commit is given back while the server is idle, not by
+        // whichever small request allocates next (see `alloc::purge_expired`). On this
+        // thread, between requests: the server's allocations are made here.
+        let purger = tokio::spawn(async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                crate::alloc::purge_expired();
+            }
+        });
         let (exit_tx, mut exit_rx) = tokio::sync::watch::channel(false);
         let unixctl = match &args.unixctl {
             Some(path) => Some(
@@ -170,6 +181,7 @@ pub(crate) fn run(args: &OvsdbServerArgs) -> Result<(), String> {
             _ = exit_rx.changed() => {}
         }
         tracing::info!("exiting");
+        purger.abort();
         running.shutdown().await;
         if let Some(u) = unixctl {
             u.shutdown().await;

@@ -47,6 +47,68 @@ fn sched(pid: u32) -> (u64, u64) {
     out
 }
 
+/// The CPU time the hypervisor took from this virtual machine so far (all CPUs, the `steal`
+/// column of `/proc/stat`, in ms; 0 where unavailable): a process that neither ran nor waited
+/// in the run queue may have been running while the host ran something else.
+fn steal_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|l| l.split_whitespace().nth(8))
+        .and_then(|v| v.parse::<u64>().ok())
+        // USER_HZ is 100 on Linux.
+        .map_or(0, |ticks| ticks * 10)
+}
+
+/// `CLOCK_MONOTONIC` in seconds, the clock of a trace taken with `perf record -k mono`
+/// (`NORTHD_POD_ADD_TRACE`), to find the pods in it.
+#[allow(unsafe_code)]
+fn monotonic_now() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    if rc != 0 {
+        return 0.0;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// With `NORTHD_POD_ADD_TRACE` set to a shell command, runs it while the pods are added
+/// (e.g. `exec perf record -k mono -g -e sched:sched_switch -p $PODADD_PIDS -o FILE`), with
+/// the NB server, SB server, northd and harness process ids in `PODADD_PIDS` (comma-separated);
+/// the caller gives it two seconds to start, and [`stop_trace`] a `SIGINT` when the pods are
+/// done.
+fn start_trace(pids: &[Option<u32>]) -> Option<std::process::Child> {
+    let cmd = std::env::var("NORTHD_POD_ADD_TRACE").ok()?;
+    use std::os::unix::process::CommandExt;
+    let list: Vec<String> = pids.iter().flatten().map(u32::to_string).collect();
+    // In a process group of its own, which `stop_trace` interrupts whole.
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .env("PODADD_PIDS", list.join(","))
+        .process_group(0)
+        .spawn()
+        .map_err(|e| eprintln!("  trace command failed to start: {e}"))
+        .ok()?;
+    Some(child)
+}
+
+/// Stops the trace command of [`start_trace`] (its process group) with `SIGINT` and waits for
+/// it.
+fn stop_trace(child: Option<std::process::Child>) {
+    let Some(mut child) = child else {
+        return;
+    };
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.wait();
+}
+
 fn sb_cfg_is(r: &ovsdb::client::Replica, want: i64) -> bool {
     r.table("SB_Global").is_some_and(|t| {
         t.rows().any(|row| {
@@ -161,11 +223,17 @@ fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64
             "  settled {:.1} s after SB nb_cfg 1",
             settled.elapsed().as_secs_f64()
         );
+        let trace = start_trace(&pids);
+        if trace.is_some() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
         let mut times = Vec::new();
         for n in 0..PODS {
             let cfg = 2 + n as i64;
             let ops = pod_add(t, n, Some(cfg));
             let before = snap();
+            let steal = steal_ms();
+            let at = monotonic_now();
             let start = Instant::now();
             let reply = conn
                 .call_ok("transact", ops, Duration::from_secs(60))
@@ -189,7 +257,8 @@ fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64
             };
             eprintln!(
                 "  pod {n}: {:.1} ms; cpu / run-queue wait ms: NB server {:.1} / {:.1}, SB server \
-                 {:.1} / {:.1}, northd {:.1} / {:.1}, harness {:.1} / {:.1}; load {}",
+                 {:.1} / {:.1}, northd {:.1} / {:.1}, harness {:.1} / {:.1}; steal {} ms; at \
+                 {at:.6}; load {}",
                 times[n],
                 ms(0, |x| x.0),
                 ms(0, |x| x.1),
@@ -199,6 +268,7 @@ fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64
                 ms(2, |x| x.1),
                 ms(3, |x| x.0),
                 ms(3, |x| x.1),
+                steal_ms().saturating_sub(steal),
                 std::fs::read_to_string("/proc/loadavg")
                     .unwrap_or_default()
                     .split_whitespace()
@@ -207,6 +277,7 @@ fn run(ovn: &testkit::Toolbox, load: &[Value], t: &Template, ours: bool) -> (f64
             );
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }
+        stop_trace(trace);
         (catch_up, times)
     });
     let status =

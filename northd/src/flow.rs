@@ -1110,6 +1110,16 @@ pub struct SharedFlows {
     /// CoPP may need its own metered copies): found on first need (only a datapath with a
     /// CoPP asks; most builds have none).
     meterable: OnceLock<bool>,
+    /// The stages of its flows ([`stage_bit`]), found on first need.
+    stages: OnceLock<u128>,
+}
+
+/// A stage's bit in a set of stages (as [`SharedFlows::stage_mask`] gives them): by pipeline
+/// and table number, so a switch stage and a router stage of the same table share a bit (a
+/// mask tested with it may answer yes for a stage it lacks, never no for one it has).
+pub fn stage_bit(stage: Stage) -> u128 {
+    let egress = u32::from(stage.pipeline() == ovn_sb::stage::Pipeline::Egress);
+    1u128 << ((u32::from(stage.table()) & 63) + 64 * egress)
 }
 
 /// The identity of the next [`SharedFlows`] set.
@@ -1122,6 +1132,7 @@ impl SharedFlows {
             id: NEXT_SET_ID.fetch_add(1, AtomicOrdering::Relaxed),
             keys: table.keys.clone(),
             meterable: OnceLock::new(),
+            stages: OnceLock::new(),
         }
     }
 
@@ -1131,6 +1142,7 @@ impl SharedFlows {
             id: NEXT_SET_ID.fetch_add(1, AtomicOrdering::Relaxed),
             keys: table.keys,
             meterable: OnceLock::new(),
+            stages: OnceLock::new(),
         }
     }
 
@@ -1146,6 +1158,7 @@ impl SharedFlows {
             id: NEXT_SET_ID.fetch_add(1, AtomicOrdering::Relaxed),
             keys,
             meterable: OnceLock::new(),
+            stages: OnceLock::new(),
         }
     }
 
@@ -1171,6 +1184,13 @@ impl SharedFlows {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// The [`stage_bit`]s of the set's flows, or-ed (computed once per set).
+    pub fn stage_mask(&self) -> u128 {
+        *self
+            .stages
+            .get_or_init(|| self.keys.iter().fold(0, |m, k| m | stage_bit(k.stage)))
     }
 }
 

@@ -432,6 +432,10 @@ pub struct Engine {
     /// The flows of the units rebuilt so far (others are built from the old state on first
     /// need), sorted by flow then datapath.
     units: HashMap<Unit, UnitFlows>,
+    /// The stages of each switch's load balancer flows ([`switch::lb::vip_stage_mask`]), by
+    /// switch, found on first need: a step builds a switch's [`Unit::SwitchLbs`] flow list
+    /// only when a flow that changed on the switch is in one of them.
+    lb_stage_masks: HashMap<usize, Option<u128>>,
     /// Port_Binding tunnel keys by name (what router builders see).
     port_keys: BTreeMap<String, u32>,
     dp_keys: Vec<u32>,
@@ -788,6 +792,7 @@ impl Engine {
             svc_arp: built.svc_arp,
             flows: FlowIndex::default(),
             units: HashMap::new(),
+            lb_stage_masks: HashMap::new(),
             port_keys: BTreeMap::new(),
             dp_keys: content.datapaths.iter().map(|d| d.tunnel_key).collect(),
             dp_meters: content.flows.meters().cloned(),
@@ -1050,6 +1055,13 @@ impl Engine {
         if crate::debug_drop::DropSampling::from_options(&self.globals.all).is_some() {
             return Ok(Step::Full("drop sampling"));
         }
+        let mut delta = Delta::default();
+        let mut clock = std::time::Instant::now();
+        let mut lap = |delta: &mut Delta, what: &'static str| {
+            let now = std::time::Instant::now();
+            delta.timings.push((what, now - clock));
+            clock = now;
+        };
         let mut affected: BTreeSet<usize> = BTreeSet::new();
         let mut touched: BTreeSet<Ref<nb::LogicalSwitchPort>> = BTreeSet::new();
         let mut changed_pgs: BTreeSet<Ref<nb::PortGroup>> = BTreeSet::new();
@@ -1284,6 +1296,7 @@ impl Engine {
             }
         }
         patched.retain(|ri, _| !units.contains(&Unit::Router(*ri)));
+        lap(&mut delta, "classify");
         // The affected switches' datapaths are whole too: the routers not rebuilt write the
         // same flows there as before (checked below: the switch's changed flows are none of
         // theirs).
@@ -1301,11 +1314,11 @@ impl Engine {
             .collect();
         // The load balancer flows of the affected switches stay (checked below: their
         // load balancer lists are the same), but a flow they make is not gone when the rest of
-        // the switch stops making it.
+        // the switch stops making it. Their flow lists (tens of thousands of flows on a
+        // switch with every Service) are built below, only where a changed flow may be one.
         let kept: Vec<Unit> = affected.iter().map(|si| Unit::SwitchLbs(*si)).collect();
         let missing: Vec<Unit> = units
             .iter()
-            .chain(&kept)
             .filter(|u| !self.units.contains_key(u))
             .copied()
             .collect();
@@ -1316,6 +1329,7 @@ impl Engine {
                 self.units.insert(u, v);
             }
         }
+        lap(&mut delta, "old units");
 
         // What the touched ports gave port group address sets before the step: their
         // groups and their view (to patch those sets rather than recompute them).
@@ -1356,13 +1370,7 @@ impl Engine {
                 }
             }
         }
-        let mut delta = Delta::default();
-        let mut clock = std::time::Instant::now();
-        let mut lap = |delta: &mut Delta, what: &'static str| {
-            let now = std::time::Instant::now();
-            delta.timings.push((what, now - clock));
-            clock = now;
-        };
+        lap(&mut delta, "rows");
         if affected.is_empty() && pgs.is_empty() && set_names.is_empty() {
             return Ok(Step::Applied(delta));
         }
@@ -1560,6 +1568,38 @@ impl Engine {
             .any(|(k, d)| patched_switch_dps.contains(d) && router_switch_flow(k))
         {
             return Ok(Step::Full("a switch flow like a router's changed"));
+        }
+        // The kept units' flow lists that may hold a changed pair: of a switch with a changed
+        // flow in a stage its load balancer flows use (all of them when some load balancer
+        // is not in the cache). The others make none of the changed pairs.
+        let mut kept_missing = Vec::new();
+        for &u in &kept {
+            let Unit::SwitchLbs(si) = u else { continue };
+            if self.units.contains_key(&u) {
+                continue;
+            }
+            let dp = self.switches[si].dp;
+            let mask = match self.lb_stage_masks.get(&si) {
+                Some(m) => *m,
+                None => {
+                    let m = switch::lb::vip_stage_mask(&self.switches[si], &self.lb_flows);
+                    self.lb_stage_masks.insert(si, m);
+                    m
+                }
+            };
+            let may = went.iter().chain(&came).any(|(k, d)| {
+                *d == dp && mask.is_none_or(|m| m & crate::flow::stage_bit(k.stage) != 0)
+            });
+            if may {
+                kept_missing.push(u);
+            }
+        }
+        if !kept_missing.is_empty() {
+            let (tables, _, _) = self.build_units(&kept_missing);
+            for (u, t) in tables {
+                let v = self.unit_flows(&t);
+                self.units.insert(u, v);
+            }
         }
         // A pair is on a rebuilt datapath when any of its builders makes it.
         let has = |list: &[(Arc<FlowKey>, DpIndex)], k: &FlowKey, d: DpIndex| {

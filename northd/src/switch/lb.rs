@@ -201,6 +201,17 @@ pub fn build_vips(
     }
 }
 
+/// The stages of the flows [`build_vips`] adds for `sw` (as [`crate::flow::stage_bit`]s,
+/// or-ed), or `None` when some load balancer of the switch is not in `cache` (its flows are
+/// built on the spot). A group's set holds its members' flows, so the members' sets say it all.
+pub fn vip_stage_mask(sw: &Switch, cache: &LbFlowCache) -> Option<u128> {
+    let mut mask = 0;
+    for r in &sw.lbs {
+        mask |= cache.by_lb.get(r)?.stage_mask();
+    }
+    Some(mask)
+}
+
 /// Per load balancer, its flows built once (added to each switch as one shared set).
 #[derive(Debug, Clone, Default)]
 pub struct LbFlowCache {
