@@ -459,6 +459,60 @@ fn complete<R: ResultSink>(
     }
 }
 
+/// A transaction whose operations all ran and whose commit checks were made, not applied to
+/// the database yet: [`Concluded::apply`] gives what [`execute_stream`] gives, and
+/// [`Concluded::take_big`] lets a big commit be applied while other work is done with its
+/// change set.
+pub(crate) struct Concluded<R> {
+    results: R,
+    prepared: Result<Prepared>,
+}
+
+impl<R: ResultSink> Concluded<R> {
+    /// Applies the transaction to `db` (the database it ran on, unchanged since): the
+    /// outcome [`execute_stream`] gives.
+    pub(crate) fn apply(self, db: &mut Database) -> Outcome<R> {
+        complete(db, self.prepared, self.results)
+    }
+
+    /// The results and the unapplied commit, when the commit checks passed and the change set
+    /// has `min_rows` rows or more; else `self` back.
+    pub(crate) fn take_big(self, min_rows: usize) -> std::result::Result<(R, Unapplied), Self> {
+        match self.prepared {
+            Ok(p) if p.changes.tables.iter().map(|t| t.rows.len()).sum::<usize>() >= min_rows => {
+                Ok((
+                    self.results,
+                    Unapplied {
+                        changes: Arc::new(p.changes),
+                        refs: p.refs,
+                    },
+                ))
+            }
+            prepared => Err(Self {
+                results: self.results,
+                prepared,
+            }),
+        }
+    }
+}
+
+/// A commit that passed its checks, to be applied with [`Unapplied::apply`] to the database
+/// its transaction ran on, unchanged since. Its change set is final: it can be written out
+/// (file record, monitor updates) on other threads while it is applied.
+#[derive(Debug)]
+pub(crate) struct Unapplied {
+    /// What the commit changes.
+    pub(crate) changes: Arc<ChangeSet>,
+    refs: FastMap<(usize, Uuid), i64>,
+}
+
+impl Unapplied {
+    /// Applies the commit to `db`.
+    pub(crate) fn apply(&self, db: &mut Database) {
+        db.apply(&self.changes, &self.refs);
+    }
+}
+
 /// [`execute_into`] for a request read one operation at a time from `req` (each operation's
 /// tree is dropped once it has run: a big transaction is never held as one tree). Returns the
 /// outcome and the request's `id`, or `None` when the request must be run by [`execute_into`]
@@ -472,6 +526,16 @@ pub(crate) fn execute_stream<'a, R: ResultSink>(
     req: &mut TransactReader<'a>,
     ctx: &TxnContext,
 ) -> Option<(Outcome<R>, JsonRef<'a>)> {
+    let (concluded, id) = execute_stream_concluded(db, req, ctx)?;
+    Some((concluded.apply(db), id))
+}
+
+/// [`execute_stream`] without applying the transaction: [`Concluded::apply`] does.
+pub(crate) fn execute_stream_concluded<'a, R: ResultSink>(
+    db: &mut Database,
+    req: &mut TransactReader<'a>,
+    ctx: &TxnContext,
+) -> Option<(Concluded<R>, JsonRef<'a>)> {
     if req.db_name() != db.schema.name {
         return None;
     }
@@ -490,9 +554,9 @@ pub(crate) fn execute_stream<'a, R: ResultSink>(
         db.member_order = order;
         return None;
     };
-    let concluded = txn.conclude();
+    let prepared = txn.conclude();
     db.member_order = order;
-    Some((complete(db, concluded, results), id))
+    Some((Concluded { results, prepared }, id))
 }
 
 /// The operations of a `transact` request that is still arriving, run ahead of its last byte
@@ -637,6 +701,17 @@ impl Speculation {
         text: &'a [u8],
         ctx: &TxnContext,
     ) -> Option<(Outcome<EncodedResults>, JsonRef<'a>)> {
+        let (concluded, id) = self.finish_concluded(db, text, ctx)?;
+        Some((concluded.apply(db), id))
+    }
+
+    /// [`Speculation::finish`] without applying the transaction: [`Concluded::apply`] does.
+    pub(crate) fn finish_concluded<'a>(
+        self,
+        db: &mut Database,
+        text: &'a [u8],
+        ctx: &TxnContext,
+    ) -> Option<(Concluded<EncodedResults>, JsonRef<'a>)> {
         if db.generation != self.generation || db.rng != self.rng_start {
             return None;
         }
@@ -663,9 +738,9 @@ impl Speculation {
             db.member_order = order;
             return None;
         };
-        let concluded = txn.conclude();
+        let prepared = txn.conclude();
         db.member_order = order;
-        Some((complete(db, concluded, results), id))
+        Some((Concluded { results, prepared }, id))
     }
 }
 
