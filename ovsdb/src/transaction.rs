@@ -1731,7 +1731,17 @@ impl Txn<'_> {
                     any
                 }
                 (None, None) => false,
-                _ => {
+                // Inserted rows have every column flagged from their insert on (nothing
+                // clears a flag but the arm above): their flags are not read or written
+                // here (each is a cache miss in a commit of hundreds of thousands of rows).
+                (None, Some(_)) => {
+                    debug_assert!(
+                        tr.changed.iter().all(|&c| c),
+                        "inserted row not all flagged"
+                    );
+                    true
+                }
+                (Some(_), None) => {
                     tr.changed.iter_mut().for_each(|c| *c = true);
                     true
                 }
@@ -1751,55 +1761,45 @@ impl Txn<'_> {
             .iter()
             .flat_map(|(t, m)| m.keys().map(move |u| (t, *u)))
             .collect();
-        // (column, target, delta) of one row, computed under a shared borrow, applied
-        // afterwards; the buffers serve every row.
-        let mut adjustments: Vec<RefAdjustment> = Vec::new();
-        let (mut plus, mut minus) = (Vec::new(), Vec::new());
-        for &(t, u) in &work {
-            let ts = &schema.tables[t];
-            adjustments.clear();
-            {
-                let Some(tr) = self.rows[t].get(&u) else {
-                    continue;
-                };
-                for c in ts.user_columns() {
-                    if !tr.changed[c.index] || !c.type_.has_strong_refs() {
-                        continue;
-                    }
-                    let ty = &c.type_;
-                    plus.clear();
-                    minus.clear();
-                    match (&tr.old, &tr.new) {
-                        (Some(o), None) => strong_targets(ty, &o.fields[c.index], u, &mut minus),
-                        (None, Some(n)) => strong_targets(ty, &n.fields[c.index], u, &mut plus),
-                        (Some(o), Some(n)) => {
-                            let (kt, vt) = strong_ref_tables(ty);
-                            let mut push = |a: &Atom, rt: Option<usize>, added: bool| {
-                                if let (Some(rt), Some(x)) = (rt, a.as_uuid()) {
-                                    if x != u {
-                                        if added { &mut plus } else { &mut minus }.push((rt, x));
-                                    }
-                                }
-                            };
-                            o.fields[c.index].for_each_difference(
-                                &n.fields[c.index],
-                                |k, v, added| {
-                                    push(k, kt, added);
-                                    if let Some(v) = v {
-                                        push(v, vt, added);
-                                    }
-                                },
-                            );
-                        }
-                        (None, None) => {}
-                    }
-                    // A column's removed references before its added ones.
-                    adjustments.extend(minus.iter().map(|&target| (c.index, target, -1)));
-                    adjustments.extend(plus.iter().map(|&target| (c.index, target, 1)));
+        // (column, target, delta) of every row, computed under a shared borrow (a big
+        // transaction's on two threads, each half of the rows: reading each row's columns is
+        // a cache miss), then applied in the rows' order, so the first error is the same.
+        let rows = &self.rows;
+        let compute = |part: &[(usize, Uuid)]| {
+            let mut adjustments: Vec<RefAdjustment> = Vec::new();
+            let mut ends = Vec::with_capacity(part.len());
+            let (mut plus, mut minus) = (Vec::new(), Vec::new());
+            for &(t, u) in part {
+                if let Some(tr) = rows[t].get(&u) {
+                    let ts = &schema.tables[t];
+                    ref_adjustments(ts, u, tr, &mut plus, &mut minus, &mut adjustments);
                 }
+                ends.push(adjustments.len());
             }
-            for &(col, target, delta) in &adjustments {
-                self.adjust_ref(&mut refs, t, col, u, target, delta)?;
+            (adjustments, ends)
+        };
+        let parts = if work.len() >= PARALLEL_ROWS {
+            let (first, second) = work.split_at(work.len() / 2);
+            let (a, b) = std::thread::scope(|scope| {
+                let later = scope.spawn(|| compute(second));
+                let a = compute(first);
+                // A panic in the thread is the same bug as one here: pass it on.
+                let b = later
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (a, b)
+            });
+            vec![(first, a), (second, b)]
+        } else {
+            vec![(&work[..], compute(&work))]
+        };
+        for (part, (adjustments, ends)) in parts {
+            let mut start = 0;
+            for (&(t, u), &end) in part.iter().zip(&ends) {
+                for &(col, target, delta) in &adjustments[start..end] {
+                    self.adjust_ref(&mut refs, t, col, u, target, delta)?;
+                }
+                start = end;
             }
         }
         for (t, m) in self.rows.iter() {
@@ -2043,10 +2043,9 @@ impl Txn<'_> {
         for (t, entries) in std::mem::take(&mut self.rows.tables) {
             let mut rows = Vec::new();
             for (u, mut tr) in entries {
-                let any = tr.changed.iter().any(|&c| c);
                 match (&tr.old, &mut tr.new) {
                     (None, None) => continue,
-                    (Some(_), Some(_)) if !any => continue,
+                    (Some(_), Some(_)) if !tr.changed.iter().any(|&c| c) => continue,
                     (Some(_), Some(n)) => {
                         n.fields[COL_VERSION] =
                             Datum::scalar(Atom::Uuid(Database::random_uuid(self.rng)));
@@ -2092,6 +2091,56 @@ fn strong_ref_tables(ty: &ColumnType) -> (Option<usize>, Option<usize>) {
         .as_ref()
         .and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
     (kt, vt)
+}
+
+/// Transactions touching this many rows have their reference counts' changes computed on
+/// two threads.
+const PARALLEL_ROWS: usize = 1 << 15;
+
+/// Appends to `out` the reference count changes `(column, target, ±1)` that row `u` of table
+/// `ts`, touched as `tr`, makes: a column's removed references before its added ones.
+/// `plus` and `minus` are scratch buffers.
+fn ref_adjustments(
+    ts: &crate::schema::TableSchema,
+    u: Uuid,
+    tr: &TxnRow,
+    plus: &mut Vec<(usize, Uuid)>,
+    minus: &mut Vec<(usize, Uuid)>,
+    out: &mut Vec<RefAdjustment>,
+) {
+    // Inserted and deleted rows have every column flagged (precommit's step 1).
+    let all_changed = tr.old.is_none() || tr.new.is_none();
+    for c in ts.user_columns() {
+        if !c.type_.has_strong_refs() || !(all_changed || tr.changed[c.index]) {
+            continue;
+        }
+        let ty = &c.type_;
+        plus.clear();
+        minus.clear();
+        match (&tr.old, &tr.new) {
+            (Some(o), None) => strong_targets(ty, &o.fields[c.index], u, minus),
+            (None, Some(n)) => strong_targets(ty, &n.fields[c.index], u, plus),
+            (Some(o), Some(n)) => {
+                let (kt, vt) = strong_ref_tables(ty);
+                let mut push = |a: &Atom, rt: Option<usize>, added: bool| {
+                    if let (Some(rt), Some(x)) = (rt, a.as_uuid()) {
+                        if x != u {
+                            if added { &mut *plus } else { &mut *minus }.push((rt, x));
+                        }
+                    }
+                };
+                o.fields[c.index].for_each_difference(&n.fields[c.index], |k, v, added| {
+                    push(k, kt, added);
+                    if let Some(v) = v {
+                        push(v, vt, added);
+                    }
+                });
+            }
+            (None, None) => {}
+        }
+        out.extend(minus.iter().map(|&target| (c.index, target, -1)));
+        out.extend(plus.iter().map(|&target| (c.index, target, 1)));
+    }
 }
 
 /// Collects the strong references in `datum` (a value of type `ty` in row `src`), skipping
