@@ -486,8 +486,10 @@ impl Database {
                     table.refs.remove(&rc.uuid);
                 }
             }
-            // Weak reference index.
-            for rc in &tc.rows {
+            // Weak reference index (a table without weak reference columns has nothing to
+            // index: its rows are not read again).
+            let weak = ts.user_columns().iter().any(|c| c.type_.has_weak_refs());
+            for rc in tc.rows.iter().filter(|_| weak) {
                 let src = (tc.table, rc.uuid);
                 if let Some(old) = &rc.old {
                     for_each_weak_target(ts, old, |dst| {

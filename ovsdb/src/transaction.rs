@@ -459,6 +459,60 @@ fn complete<R: ResultSink>(
     }
 }
 
+/// A transaction whose operations all ran and whose commit checks were made, not applied to
+/// the database yet: [`Concluded::apply`] gives what [`execute_stream`] gives, and
+/// [`Concluded::take_big`] lets a big commit be applied while other work is done with its
+/// change set.
+pub(crate) struct Concluded<R> {
+    results: R,
+    prepared: Result<Prepared>,
+}
+
+impl<R: ResultSink> Concluded<R> {
+    /// Applies the transaction to `db` (the database it ran on, unchanged since): the
+    /// outcome [`execute_stream`] gives.
+    pub(crate) fn apply(self, db: &mut Database) -> Outcome<R> {
+        complete(db, self.prepared, self.results)
+    }
+
+    /// The results and the unapplied commit, when the commit checks passed and the change set
+    /// has `min_rows` rows or more; else `self` back.
+    pub(crate) fn take_big(self, min_rows: usize) -> std::result::Result<(R, Unapplied), Self> {
+        match self.prepared {
+            Ok(p) if p.changes.tables.iter().map(|t| t.rows.len()).sum::<usize>() >= min_rows => {
+                Ok((
+                    self.results,
+                    Unapplied {
+                        changes: Arc::new(p.changes),
+                        refs: p.refs,
+                    },
+                ))
+            }
+            prepared => Err(Self {
+                results: self.results,
+                prepared,
+            }),
+        }
+    }
+}
+
+/// A commit that passed its checks, to be applied with [`Unapplied::apply`] to the database
+/// its transaction ran on, unchanged since. Its change set is final: it can be written out
+/// (file record, monitor updates) on other threads while it is applied.
+#[derive(Debug)]
+pub(crate) struct Unapplied {
+    /// What the commit changes.
+    pub(crate) changes: Arc<ChangeSet>,
+    refs: FastMap<(usize, Uuid), i64>,
+}
+
+impl Unapplied {
+    /// Applies the commit to `db`.
+    pub(crate) fn apply(&self, db: &mut Database) {
+        db.apply(&self.changes, &self.refs);
+    }
+}
+
 /// [`execute_into`] for a request read one operation at a time from `req` (each operation's
 /// tree is dropped once it has run: a big transaction is never held as one tree). Returns the
 /// outcome and the request's `id`, or `None` when the request must be run by [`execute_into`]
@@ -472,6 +526,16 @@ pub(crate) fn execute_stream<'a, R: ResultSink>(
     req: &mut TransactReader<'a>,
     ctx: &TxnContext,
 ) -> Option<(Outcome<R>, JsonRef<'a>)> {
+    let (concluded, id) = execute_stream_concluded(db, req, ctx)?;
+    Some((concluded.apply(db), id))
+}
+
+/// [`execute_stream`] without applying the transaction: [`Concluded::apply`] does.
+pub(crate) fn execute_stream_concluded<'a, R: ResultSink>(
+    db: &mut Database,
+    req: &mut TransactReader<'a>,
+    ctx: &TxnContext,
+) -> Option<(Concluded<R>, JsonRef<'a>)> {
     if req.db_name() != db.schema.name {
         return None;
     }
@@ -490,9 +554,9 @@ pub(crate) fn execute_stream<'a, R: ResultSink>(
         db.member_order = order;
         return None;
     };
-    let concluded = txn.conclude();
+    let prepared = txn.conclude();
     db.member_order = order;
-    Some((complete(db, concluded, results), id))
+    Some((Concluded { results, prepared }, id))
 }
 
 /// The operations of a `transact` request that is still arriving, run ahead of its last byte
@@ -637,6 +701,17 @@ impl Speculation {
         text: &'a [u8],
         ctx: &TxnContext,
     ) -> Option<(Outcome<EncodedResults>, JsonRef<'a>)> {
+        let (concluded, id) = self.finish_concluded(db, text, ctx)?;
+        Some((concluded.apply(db), id))
+    }
+
+    /// [`Speculation::finish`] without applying the transaction: [`Concluded::apply`] does.
+    pub(crate) fn finish_concluded<'a>(
+        self,
+        db: &mut Database,
+        text: &'a [u8],
+        ctx: &TxnContext,
+    ) -> Option<(Concluded<EncodedResults>, JsonRef<'a>)> {
         if db.generation != self.generation || db.rng != self.rng_start {
             return None;
         }
@@ -663,9 +738,9 @@ impl Speculation {
             db.member_order = order;
             return None;
         };
-        let concluded = txn.conclude();
+        let prepared = txn.conclude();
         db.member_order = order;
-        Some((complete(db, concluded, results), id))
+        Some((Concluded { results, prepared }, id))
     }
 }
 
@@ -1656,7 +1731,17 @@ impl Txn<'_> {
                     any
                 }
                 (None, None) => false,
-                _ => {
+                // Inserted rows have every column flagged from their insert on (nothing
+                // clears a flag but the arm above): their flags are not read or written
+                // here (each is a cache miss in a commit of hundreds of thousands of rows).
+                (None, Some(_)) => {
+                    debug_assert!(
+                        tr.changed.iter().all(|&c| c),
+                        "inserted row not all flagged"
+                    );
+                    true
+                }
+                (Some(_), None) => {
                     tr.changed.iter_mut().for_each(|c| *c = true);
                     true
                 }
@@ -1676,55 +1761,45 @@ impl Txn<'_> {
             .iter()
             .flat_map(|(t, m)| m.keys().map(move |u| (t, *u)))
             .collect();
-        // (column, target, delta) of one row, computed under a shared borrow, applied
-        // afterwards; the buffers serve every row.
-        let mut adjustments: Vec<RefAdjustment> = Vec::new();
-        let (mut plus, mut minus) = (Vec::new(), Vec::new());
-        for &(t, u) in &work {
-            let ts = &schema.tables[t];
-            adjustments.clear();
-            {
-                let Some(tr) = self.rows[t].get(&u) else {
-                    continue;
-                };
-                for c in ts.user_columns() {
-                    if !tr.changed[c.index] || !c.type_.has_strong_refs() {
-                        continue;
-                    }
-                    let ty = &c.type_;
-                    plus.clear();
-                    minus.clear();
-                    match (&tr.old, &tr.new) {
-                        (Some(o), None) => strong_targets(ty, &o.fields[c.index], u, &mut minus),
-                        (None, Some(n)) => strong_targets(ty, &n.fields[c.index], u, &mut plus),
-                        (Some(o), Some(n)) => {
-                            let (kt, vt) = strong_ref_tables(ty);
-                            let mut push = |a: &Atom, rt: Option<usize>, added: bool| {
-                                if let (Some(rt), Some(x)) = (rt, a.as_uuid()) {
-                                    if x != u {
-                                        if added { &mut plus } else { &mut minus }.push((rt, x));
-                                    }
-                                }
-                            };
-                            o.fields[c.index].for_each_difference(
-                                &n.fields[c.index],
-                                |k, v, added| {
-                                    push(k, kt, added);
-                                    if let Some(v) = v {
-                                        push(v, vt, added);
-                                    }
-                                },
-                            );
-                        }
-                        (None, None) => {}
-                    }
-                    // A column's removed references before its added ones.
-                    adjustments.extend(minus.iter().map(|&target| (c.index, target, -1)));
-                    adjustments.extend(plus.iter().map(|&target| (c.index, target, 1)));
+        // (column, target, delta) of every row, computed under a shared borrow (a big
+        // transaction's on two threads, each half of the rows: reading each row's columns is
+        // a cache miss), then applied in the rows' order, so the first error is the same.
+        let rows = &self.rows;
+        let compute = |part: &[(usize, Uuid)]| {
+            let mut adjustments: Vec<RefAdjustment> = Vec::new();
+            let mut ends = Vec::with_capacity(part.len());
+            let (mut plus, mut minus) = (Vec::new(), Vec::new());
+            for &(t, u) in part {
+                if let Some(tr) = rows[t].get(&u) {
+                    let ts = &schema.tables[t];
+                    ref_adjustments(ts, u, tr, &mut plus, &mut minus, &mut adjustments);
                 }
+                ends.push(adjustments.len());
             }
-            for &(col, target, delta) in &adjustments {
-                self.adjust_ref(&mut refs, t, col, u, target, delta)?;
+            (adjustments, ends)
+        };
+        let parts = if work.len() >= PARALLEL_ROWS {
+            let (first, second) = work.split_at(work.len() / 2);
+            let (a, b) = std::thread::scope(|scope| {
+                let later = scope.spawn(|| compute(second));
+                let a = compute(first);
+                // A panic in the thread is the same bug as one here: pass it on.
+                let b = later
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (a, b)
+            });
+            vec![(first, a), (second, b)]
+        } else {
+            vec![(&work[..], compute(&work))]
+        };
+        for (part, (adjustments, ends)) in parts {
+            let mut start = 0;
+            for (&(t, u), &end) in part.iter().zip(&ends) {
+                for &(col, target, delta) in &adjustments[start..end] {
+                    self.adjust_ref(&mut refs, t, col, u, target, delta)?;
+                }
+                start = end;
             }
         }
         for (t, m) in self.rows.iter() {
@@ -1968,10 +2043,9 @@ impl Txn<'_> {
         for (t, entries) in std::mem::take(&mut self.rows.tables) {
             let mut rows = Vec::new();
             for (u, mut tr) in entries {
-                let any = tr.changed.iter().any(|&c| c);
                 match (&tr.old, &mut tr.new) {
                     (None, None) => continue,
-                    (Some(_), Some(_)) if !any => continue,
+                    (Some(_), Some(_)) if !tr.changed.iter().any(|&c| c) => continue,
                     (Some(_), Some(n)) => {
                         n.fields[COL_VERSION] =
                             Datum::scalar(Atom::Uuid(Database::random_uuid(self.rng)));
@@ -2017,6 +2091,56 @@ fn strong_ref_tables(ty: &ColumnType) -> (Option<usize>, Option<usize>) {
         .as_ref()
         .and_then(|v| v.is_strong_ref().then(|| v.ref_table_index()).flatten());
     (kt, vt)
+}
+
+/// Transactions touching this many rows have their reference counts' changes computed on
+/// two threads.
+const PARALLEL_ROWS: usize = 1 << 15;
+
+/// Appends to `out` the reference count changes `(column, target, ±1)` that row `u` of table
+/// `ts`, touched as `tr`, makes: a column's removed references before its added ones.
+/// `plus` and `minus` are scratch buffers.
+fn ref_adjustments(
+    ts: &crate::schema::TableSchema,
+    u: Uuid,
+    tr: &TxnRow,
+    plus: &mut Vec<(usize, Uuid)>,
+    minus: &mut Vec<(usize, Uuid)>,
+    out: &mut Vec<RefAdjustment>,
+) {
+    // Inserted and deleted rows have every column flagged (precommit's step 1).
+    let all_changed = tr.old.is_none() || tr.new.is_none();
+    for c in ts.user_columns() {
+        if !c.type_.has_strong_refs() || !(all_changed || tr.changed[c.index]) {
+            continue;
+        }
+        let ty = &c.type_;
+        plus.clear();
+        minus.clear();
+        match (&tr.old, &tr.new) {
+            (Some(o), None) => strong_targets(ty, &o.fields[c.index], u, minus),
+            (None, Some(n)) => strong_targets(ty, &n.fields[c.index], u, plus),
+            (Some(o), Some(n)) => {
+                let (kt, vt) = strong_ref_tables(ty);
+                let mut push = |a: &Atom, rt: Option<usize>, added: bool| {
+                    if let (Some(rt), Some(x)) = (rt, a.as_uuid()) {
+                        if x != u {
+                            if added { &mut *plus } else { &mut *minus }.push((rt, x));
+                        }
+                    }
+                };
+                o.fields[c.index].for_each_difference(&n.fields[c.index], |k, v, added| {
+                    push(k, kt, added);
+                    if let Some(v) = v {
+                        push(v, vt, added);
+                    }
+                });
+            }
+            (None, None) => {}
+        }
+        out.extend(minus.iter().map(|&target| (c.index, target, -1)));
+        out.extend(plus.iter().map(|&target| (c.index, target, 1)));
+    }
 }
 
 /// Collects the strong references in `datum` (a value of type `ty` in row `src`), skipping

@@ -65,6 +65,7 @@ pub use record::{
     append_encoded_record_text, encode_record, encode_record_text, parse_header, CorruptTail,
     Corruption, RawRecord, Record, RecordHeader, RecordReader, StagedRecords,
 };
+pub(crate) use record::{record_header_of, EncodedHeader};
 pub use txn::TransactionRecord;
 
 /// The magic word of standalone database files (`OVSDB JSON ...`).
@@ -405,6 +406,24 @@ impl LogFile {
     /// On failure none of them is kept, as in [`append_record`](Self::append_record).
     pub fn append_encoded_records(&mut self, bytes: &[u8]) -> Result<u64, FileError> {
         self.append_encoded(bytes)
+    }
+
+    /// [`append_encoded_records`](Self::append_encoded_records) for encoded records given in
+    /// parts (written one after the other, in order): a big record built in pieces is written
+    /// without being copied into one buffer first.
+    pub fn append_encoded_parts(&mut self, parts: &[&[u8]]) -> Result<u64, FileError> {
+        self.truncate_corrupt_tail()?;
+        let at = self.offset;
+        let mut end = at;
+        for part in parts {
+            if let Err(source) = std::os::unix::fs::FileExt::write_all_at(&self.file, part, end) {
+                let _ = self.file.set_len(at);
+                return Err(io_err(&self.path)(source));
+            }
+            end += part.len() as u64;
+        }
+        self.offset = end;
+        Ok(at)
     }
 
     fn append_encoded(&mut self, bytes: &[u8]) -> Result<u64, FileError> {

@@ -211,7 +211,7 @@ const HEADER_ROOM: usize = 11 + 20 + 1 + 40 + 1;
 
 /// The header of a record whose data (final newline included) is `data`, built in a fixed
 /// buffer (no formatting machinery, no allocation: this runs once per commit).
-struct EncodedHeader {
+pub(crate) struct EncodedHeader {
     buf: [u8; HEADER_ROOM],
     len: usize,
 }
@@ -225,8 +225,13 @@ impl std::ops::Deref for EncodedHeader {
 }
 
 fn record_header(data: &[u8]) -> EncodedHeader {
+    record_header_of(data.len(), &Sha1::digest(data).into())
+}
+
+/// The header of a record of `len` bytes of data (final newline included) whose SHA-1 digest
+/// is `sha1`: for data hashed in parts.
+pub(crate) fn record_header_of(len: usize, sha1: &[u8; 20]) -> EncodedHeader {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let sha1 = Sha1::digest(data);
     let mut buf = [0u8; HEADER_ROOM];
     let prefix = b"OVSDB ";
     let mut at = 0;
@@ -237,7 +242,7 @@ fn record_header(data: &[u8]) -> EncodedHeader {
     // The length in decimal (at most 20 digits).
     let mut digits = [0u8; 20];
     let mut d = digits.len();
-    let mut n = data.len();
+    let mut n = len;
     loop {
         d -= 1;
         digits[d] = b'0' + (n % 10) as u8;
@@ -252,7 +257,7 @@ fn record_header(data: &[u8]) -> EncodedHeader {
     buf[at] = b' ';
     at += 1;
     // The digest in hex.
-    for b in sha1 {
+    for &b in sha1 {
         buf[at] = HEX[usize::from(b >> 4)];
         buf[at + 1] = HEX[usize::from(b & 15)];
         at += 2;

@@ -21,7 +21,7 @@ use crate::db::{ChangeSet, TxnContext};
 use crate::json::{JsonRef, JsonView};
 use crate::jsonrpc::echo::{Keepalive, KeepaliveAction};
 use crate::jsonrpc::{Frame, JsonRpcError, Message, Notification, Request, Response};
-use crate::transaction::{EncodedResults, Outcome, Speculation};
+use crate::transaction::{Concluded, EncodedResults, Outcome, Speculation, Unapplied};
 
 /// Identifies one client session of a [`Server`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -289,7 +289,7 @@ impl Server {
         frame: Frame,
         now: Instant,
     ) -> Result<(), Frame> {
-        let Some((outcome, id, db)) = self.run_streamed(sid, &frame) else {
+        let Some((concluded, id, db)) = self.run_streamed(sid, &frame) else {
             return Err(frame);
         };
         drop(frame);
@@ -304,7 +304,22 @@ impl Server {
             received: now,
             timeout_ms: None,
         };
-        self.complete_transact(sid, pending, outcome);
+        match concluded.take_big(BESIDE_ROWS) {
+            Ok((results, unapplied)) => {
+                let (staged, io_error) = match self.commit_beside(db, unapplied) {
+                    Ok(staged) => (staged, None),
+                    Err(e) => {
+                        tracing::error!(db = %self.dbs[db].name, "cannot write commit: {e}");
+                        (false, Some(e))
+                    }
+                };
+                self.send_transact_reply(sid, &pending, results, staged, io_error);
+            }
+            Err(concluded) => {
+                let outcome = concluded.apply(&mut self.dbs[db].db);
+                self.complete_transact(sid, pending, outcome);
+            }
+        }
         self.retry_pending(Some(db), now);
         Ok(())
     }
@@ -316,7 +331,7 @@ impl Server {
         &mut self,
         sid: SessionId,
         frame: &Frame,
-    ) -> Option<(Outcome<EncodedResults>, Value, usize)> {
+    ) -> Option<(Concluded<EncodedResults>, Value, usize)> {
         let ahead = self.sessions.get_mut(&sid)?.ahead.take();
         if let Some(Ahead {
             offset,
@@ -330,8 +345,9 @@ impl Server {
                     held_locks: self.held_locks(sid),
                     elapsed_ms: 0,
                 };
-                if let Some((outcome, id)) = spec.finish(&mut self.dbs[db].db, &frame.bytes, &ctx) {
-                    return Some((outcome, id.to_value(), db));
+                let finished = spec.finish_concluded(&mut self.dbs[db].db, &frame.bytes, &ctx);
+                if let Some((concluded, id)) = finished {
+                    return Some((concluded, id.to_value(), db));
                 }
             }
         }
@@ -341,9 +357,9 @@ impl Server {
             held_locks: self.held_locks(sid),
             elapsed_ms: 0,
         };
-        let (outcome, id) =
-            crate::transaction::execute_stream(&mut self.dbs[db].db, &mut req, &ctx)?;
-        Some((outcome, id.to_value(), db))
+        let (concluded, id) =
+            crate::transaction::execute_stream_concluded(&mut self.dbs[db].db, &mut req, &ctx)?;
+        Some((concluded, id.to_value(), db))
     }
 
     /// Runs ahead the operations of a big `transact` request that is still arriving: `bytes`
@@ -588,46 +604,7 @@ impl Server {
                         }
                     }
                 }
-                // The reply as `encode_message` writes a `Response`, from the results' text.
-                let results = results.into_text();
-                // An integer id (what clients send) as serde_json writes it, without its
-                // serializer; any other id through it (writing a `Value` to a Vec cannot fail).
-                let mut id_text = Vec::new();
-                let id_len = match p.id.as_i64() {
-                    Some(n) => decimal_len(n),
-                    None => {
-                        let _ = serde_json::to_writer(&mut id_text, &p.id);
-                        id_text.len()
-                    }
-                };
-                // Exactly the reply's size: `Bytes` then takes the vector as it is, without
-                // a second allocation for its reference count.
-                let len = REPLY_START.len()
-                    + id_len
-                    + REPLY_RESULT.len()
-                    + results.len()
-                    + REPLY_END.len();
-                let mut text = Vec::with_capacity(len);
-                text.extend_from_slice(REPLY_START);
-                match p.id.as_i64() {
-                    Some(n) => crate::atom::write_i64(&mut text, n),
-                    None => text.extend_from_slice(&id_text),
-                }
-                text.extend_from_slice(REPLY_RESULT);
-                text.extend_from_slice(&results);
-                drop(results);
-                text.extend_from_slice(REPLY_END);
-                if let Some(e) = io_error {
-                    push_io_error_text(&mut text, &e);
-                }
-                self.send(sid, Outgoing::Encoded(vec![Bytes::from(text)]));
-                if staged {
-                    // The reply waits in the outbox for the log's flush, which turns it into an
-                    // error if the write fails.
-                    if let Some(s) = self.sessions.get(&sid) {
-                        self.held.push((sid, s.outbox.len() - 1, p.db));
-                    }
-                }
+                self.send_transact_reply(sid, &p, results, staged, io_error);
                 true
             }
             Outcome::Blocked { timeout_ms } => {
@@ -638,6 +615,54 @@ impl Server {
                     self.maybe_pending = true;
                 }
                 false
+            }
+        }
+    }
+
+    /// Queues the reply to the committed transaction `p` with its `results`; `staged` when its
+    /// commit waits in the log for the next flush, `io_error` when staging it failed.
+    fn send_transact_reply(
+        &mut self,
+        sid: SessionId,
+        p: &PendingTxn,
+        results: EncodedResults,
+        staged: bool,
+        io_error: Option<super::StorageError>,
+    ) {
+        // The reply as `encode_message` writes a `Response`, from the results' text.
+        let results = results.into_text();
+        // An integer id (what clients send) as serde_json writes it, without its
+        // serializer; any other id through it (writing a `Value` to a Vec cannot fail).
+        let mut id_text = Vec::new();
+        let id_len = match p.id.as_i64() {
+            Some(n) => decimal_len(n),
+            None => {
+                let _ = serde_json::to_writer(&mut id_text, &p.id);
+                id_text.len()
+            }
+        };
+        // Exactly the reply's size: `Bytes` then takes the vector as it is, without
+        // a second allocation for its reference count.
+        let len = REPLY_START.len() + id_len + REPLY_RESULT.len() + results.len() + REPLY_END.len();
+        let mut text = Vec::with_capacity(len);
+        text.extend_from_slice(REPLY_START);
+        match p.id.as_i64() {
+            Some(n) => crate::atom::write_i64(&mut text, n),
+            None => text.extend_from_slice(&id_text),
+        }
+        text.extend_from_slice(REPLY_RESULT);
+        text.extend_from_slice(&results);
+        drop(results);
+        text.extend_from_slice(REPLY_END);
+        if let Some(e) = io_error {
+            push_io_error_text(&mut text, &e);
+        }
+        self.send(sid, Outgoing::Encoded(vec![Bytes::from(text)]));
+        if staged {
+            // The reply waits in the outbox for the log's flush, which turns it into an
+            // error if the write fails.
+            if let Some(s) = self.sessions.get(&sid) {
+                self.held.push((sid, s.outbox.len() - 1, p.db));
             }
         }
     }
@@ -657,64 +682,74 @@ impl Server {
             }),
             None => Ok(false),
         };
-        if history_len > 0 {
-            let txn_id = self.txn_ids.next_id();
-            sdb.last_txn = txn_id;
-            sdb.history.push_back((txn_id, changes.clone()));
-            // Only the latest commit while no transaction id has gone out (see
-            // `ServedDb::txn_ids_out`).
-            let keep = if sdb.txn_ids_out.load(Ordering::Relaxed) {
-                history_len
-            } else {
-                1
-            };
-            while sdb.history.len() > keep {
-                if let Some((_, old)) = sdb.history.pop_front() {
-                    free_aside(old);
-                }
-            }
-        }
+        keep_history(sdb, &mut self.txn_ids, history_len, &changes);
         if !sdb.maybe_monitored {
             return logged;
         }
         let last = sdb.last_txn;
         let schema = sdb.db.schema().clone();
-        let mut monitored = false;
-        for (sid, s) in self.sessions.iter_mut() {
-            let mut any = false;
-            for (id_text, _, m) in &s.monitors {
-                if m.db != db {
-                    continue;
-                }
-                monitored = true;
-                // The notification is written as text straight away: the bytes
-                // `encode_message` would write for it, without a JSON tree.
-                let mut text = Vec::with_capacity(256);
-                text.extend_from_slice(b"{\"id\":null,\"method\":\"");
-                text.extend_from_slice(m.version.method().as_bytes());
-                text.extend_from_slice(b"\",\"params\":[");
-                text.extend_from_slice(id_text.as_bytes());
-                text.push(b',');
-                if m.version == MonitorVersion::V3 {
-                    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-                    text.push(b'"');
-                    text.extend_from_slice(last.hyphenated().encode_lower(&mut buf).as_bytes());
-                    text.extend_from_slice(b"\",");
-                }
-                if !m.write_updates(&schema, &changes, &mut text) {
-                    continue;
-                }
-                text.extend_from_slice(b"]}");
-                s.outbox
-                    .push_back(Outgoing::Encoded(vec![Bytes::from(text)]));
-                any = true;
-            }
-            if any {
-                self.ready.insert(*sid);
-            }
-        }
-        if !monitored {
+        if !write_monitor_updates(
+            &mut self.sessions,
+            &mut self.ready,
+            db,
+            &schema,
+            &changes,
+            last,
+        ) {
             self.dbs[db].maybe_monitored = false;
+        }
+        logged
+    }
+
+    /// [`Server::commit`] for a big commit not applied yet: it is applied, and the monitor
+    /// updates written, on one thread while the log writes its record on another, which the
+    /// first joins once done ([`super::CommitLog::stage_beside`]). Same outcome, same bytes.
+    fn commit_beside(
+        &mut self,
+        db: usize,
+        unapplied: Unapplied,
+    ) -> Result<bool, super::StorageError> {
+        let history_len = self.config.txn_history;
+        let Self {
+            dbs,
+            sessions,
+            ready,
+            txn_ids,
+            unflushed,
+            ..
+        } = self;
+        let sdb = &mut dbs[db];
+        sdb.version += 1;
+        sdb.dump_cache.clear();
+        let changes = unapplied.changes.clone();
+        keep_history(sdb, txn_ids, history_len, &changes);
+        let last = sdb.last_txn;
+        let schema = sdb.db.schema().clone();
+        let monitors = sdb.maybe_monitored;
+        let mut monitored = false;
+        let database = &mut sdb.db;
+        let mut beside = || {
+            unapplied.apply(database);
+            if monitors {
+                monitored = write_monitor_updates(sessions, ready, db, &schema, &changes, last);
+            }
+        };
+        let logged = match &mut sdb.log {
+            Some(log) => match log.stage_beside(&schema, &changes, &mut beside) {
+                Some(staged) => staged.map(|()| true),
+                None => log.stage(&sdb.db, &changes).map(|()| true),
+            },
+            None => {
+                beside();
+                Ok(false)
+            }
+        };
+        if matches!(logged, Ok(true)) {
+            sdb.unflushed = true;
+            *unflushed = true;
+        }
+        if monitors && !monitored {
+            sdb.maybe_monitored = false;
         }
         logged
     }
@@ -1058,6 +1093,87 @@ impl Server {
     }
 }
 
+/// Gives a commit of `sdb` its transaction id and keeps it in the history (see
+/// [`super::ServedDb::history`]), when `history_len` is not 0.
+fn keep_history(
+    sdb: &mut super::ServedDb,
+    txn_ids: &mut super::TxnIds,
+    history_len: usize,
+    changes: &Arc<ChangeSet>,
+) {
+    if history_len == 0 {
+        return;
+    }
+    let txn_id = txn_ids.next_id();
+    sdb.last_txn = txn_id;
+    sdb.history.push_back((txn_id, changes.clone()));
+    // Only the latest commit while no transaction id has gone out (see
+    // `ServedDb::txn_ids_out`).
+    let keep = if sdb.txn_ids_out.load(Ordering::Relaxed) {
+        history_len
+    } else {
+        1
+    };
+    while sdb.history.len() > keep {
+        if let Some((_, old)) = sdb.history.pop_front() {
+            free_aside(old);
+        }
+    }
+}
+
+/// Queues the updates of the monitors of database `db` that `changes` concern (the commit
+/// whose transaction id is `last`), in every session, and marks those sessions ready.
+/// Returns whether any session monitors `db`.
+fn write_monitor_updates(
+    sessions: &mut super::Sessions,
+    ready: &mut super::ReadySessions,
+    db: usize,
+    schema: &crate::schema::Schema,
+    changes: &ChangeSet,
+    last: uuid::Uuid,
+) -> bool {
+    let mut monitored = false;
+    for (sid, s) in sessions.iter_mut() {
+        let mut any = false;
+        for (id_text, _, m) in &s.monitors {
+            if m.db != db {
+                continue;
+            }
+            monitored = true;
+            // The notification is written as text straight away: the bytes
+            // `encode_message` would write for it, without a JSON tree.
+            let mut text = Vec::with_capacity(256);
+            text.extend_from_slice(b"{\"id\":null,\"method\":\"");
+            text.extend_from_slice(m.version.method().as_bytes());
+            text.extend_from_slice(b"\",\"params\":[");
+            text.extend_from_slice(id_text.as_bytes());
+            text.push(b',');
+            if m.version == MonitorVersion::V3 {
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                text.push(b'"');
+                text.extend_from_slice(last.hyphenated().encode_lower(&mut buf).as_bytes());
+                text.extend_from_slice(b"\",");
+            }
+            if !m.write_updates(schema, changes, &mut text) {
+                continue;
+            }
+            text.extend_from_slice(b"]}");
+            s.outbox
+                .push_back(Outgoing::Encoded(vec![Bytes::from(text)]));
+            any = true;
+        }
+        if any {
+            ready.insert(*sid);
+        }
+    }
+    monitored
+}
+
+/// Commits with this many changed rows or more are applied while their record is written
+/// ([`Server::commit_beside`]): a northd round's Southbound transaction (80k+ rows), not a
+/// client's usual commit, which gets no thread.
+const BESIDE_ROWS: usize = 1 << 15;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1162,6 +1278,98 @@ mod tests {
             format!(r#"{{"id":6,"method":"transact","params":["T",{}]}}"#, inserts(90, 130)),
         ]
         .join(" \n")
+    }
+
+    /// A commit big enough to be applied beside its record ([`Server::commit_beside`], from a
+    /// streamed request) gives the reply, the monitor update, the file and the rows that the
+    /// same request gives through the usual path (its tree).
+    #[test]
+    fn big_commits_applied_beside_their_record_are_the_same() {
+        let n = BESIDE_ROWS + 3;
+        let mut ops: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"op":"insert","table":"A","row":{{"name":"n{i} \u00e9","n":{i},"m":["map",[["k","v{}"]]]}}}}"#,
+                    i % 5
+                )
+            })
+            .collect();
+        ops.push(r#"{"op":"comment","comment":"big"}"#.to_string());
+        let req = format!(
+            r#"{{"id":9,"method":"transact","params":["T",{}]}}"#,
+            ops.join(",")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let schema_json: Value = serde_json::from_str(SCHEMA).unwrap();
+        let mut outputs = Vec::new();
+        for beside in [true, false] {
+            let path = dir.path().join(format!("{beside}.db"));
+            super::super::FileStorage::create(&path, &schema_json).unwrap();
+            let (_, log, _) =
+                super::super::FileStorage::open(&path, super::super::StorageOptions::default())
+                    .unwrap();
+            let mut s = Server::new(super::super::ServerConfig::default()).unwrap();
+            let db = Database::with_seed(Schema::from_str_json(SCHEMA).unwrap(), 7);
+            s.add_database(db, Some(Box::new(log))).unwrap();
+            let t = Instant::now();
+            let (a, m) = (s.connect(t, None), s.connect(t, None));
+            let monitor = Request {
+                method: "monitor_cond".into(),
+                params: vec![json!("T"), json!("m"), json!({"A": [{}]})],
+                id: json!(1),
+            };
+            s.handle_message(m, Message::Request(monitor), t);
+            sent(&mut s, m);
+            if beside {
+                let f = Frame {
+                    offset: 0,
+                    bytes: Bytes::from(req.clone()),
+                };
+                s.handle_frame_owned(a, f, t).unwrap();
+            } else {
+                let msg = Message::from_json(serde_json::from_str(&req).unwrap()).unwrap();
+                s.handle_message(a, msg, t);
+            }
+            let reply = sent(&mut s, a);
+            let update = sent(&mut s, m);
+            assert_eq!((reply.len(), update.len()), (1, 1));
+            let end = &reply[0][reply[0].len() - 100..];
+            assert!(end.ends_with(r#"{}],"error":null}"#), "{end}");
+            let file = std::fs::read_to_string(&path).unwrap();
+            // The records but for their headers (lengths equal, digests over different dates)
+            // and the commit's date.
+            let file: Vec<String> = file
+                .lines()
+                .filter(|l| !l.starts_with("OVSDB JSON "))
+                .map(|l| match (l.find(r#""_date":"#), l.find(',')) {
+                    (Some(0..=1), Some(comma)) => l[comma..].to_string(),
+                    _ => l.to_string(),
+                })
+                .collect();
+            let (reopened, _, _) =
+                super::super::FileStorage::open(&path, super::super::StorageOptions::default())
+                    .unwrap();
+            let rows = |d: &Database| {
+                let mut v: Vec<String> = d
+                    .rows_by_index(0)
+                    .into_iter()
+                    .flatten()
+                    // `_version` aside: a replayed row gets a new one.
+                    .map(|(u, r)| format!("{u} {:?} {:?}", r.fields[0], &r.fields[2..]))
+                    .collect();
+                v.sort();
+                v
+            };
+            let served = rows(&s.dbs[s.db_index("T").unwrap()].db);
+            assert_eq!(served.len(), n);
+            assert_eq!(
+                rows(&reopened),
+                served,
+                "the file replays to the rows served"
+            );
+            outputs.push((reply, update, file, served));
+        }
+        assert!(outputs[0] == outputs[1], "beside and usual commits differ");
     }
 
     /// `decimal_len` is the length of what `write_i64` writes.

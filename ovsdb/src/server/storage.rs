@@ -19,7 +19,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sha1::{Digest, Sha1};
 
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -104,6 +107,23 @@ pub trait CommitLog: Send + std::fmt::Debug {
         self.commit(db, changes)
     }
 
+    /// Stages the record of a big commit whose changes are not applied to the database yet,
+    /// while `beside` (which applies them, among other things) runs on another thread; once
+    /// `beside` returns, that thread may help with the record. `schema` is the database's.
+    /// Returns `None`, having only run `beside`, when this log does not stage records that
+    /// way (the default): the caller then calls [`stage`](Self::stage) with the database
+    /// after the commit.
+    fn stage_beside(
+        &mut self,
+        schema: &Schema,
+        changes: &ChangeSet,
+        beside: &mut (dyn FnMut() + Send),
+    ) -> Option<Result<(), StorageError>> {
+        let _ = (schema, changes);
+        beside();
+        None
+    }
+
     /// Writes what [`stage`](Self::stage) queued since the last flush. `db` is the database after
     /// the last staged commit. On error, none of the queued commits is recorded. The default
     /// does nothing, for logs whose `stage` writes.
@@ -129,6 +149,9 @@ pub struct FileStorage {
     schema_json: Value,
     /// Encoded records of the commits staged since the last flush.
     staged: file::StagedRecords,
+    /// Big records staged since the last flush (by [`CommitLog::stage_beside`]), each in parts,
+    /// with the length of `staged`'s bytes they follow.
+    staged_big: Vec<(usize, BigRecord)>,
     /// Whether a staged commit must be synced (durable, or [`StorageOptions::sync_every_commit`]).
     staged_sync: bool,
     /// Records read when the file was opened plus records written since.
@@ -208,6 +231,7 @@ impl FileStorage {
                 base_size,
                 schema_json,
                 staged: file::StagedRecords::default(),
+                staged_big: Vec::new(),
                 staged_sync: false,
                 n_records,
                 next_compact: Instant::now() + options.compact_min_interval,
@@ -242,6 +266,7 @@ impl FileStorage {
     /// staged commits too: they are dropped).
     pub fn compact(&mut self, db: &Database) -> Result<(), StorageError> {
         self.staged.clear();
+        self.staged_big.clear();
         self.staged_sync = false;
         let snapshot = snapshot_record(db);
         self.log.compact(&self.schema_json, &snapshot)?;
@@ -276,14 +301,56 @@ impl CommitLog for FileStorage {
         Ok(())
     }
 
+    fn stage_beside(
+        &mut self,
+        schema: &Schema,
+        changes: &ChangeSet,
+        beside: &mut (dyn FnMut() + Send),
+    ) -> Option<Result<(), StorageError>> {
+        let date_ms = now_ms();
+        let job = RecordJob::new(schema, changes, date_ms, &mut self.record_keys);
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(|| {
+                beside();
+                job.work();
+            });
+            job.work();
+            // A panic in the thread is the same bug as one here: pass it on.
+            helper
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        });
+        if let Some(record) = job.finish() {
+            self.staged_big.push((self.staged.bytes().len(), record));
+            self.n_records += 1;
+            self.staged_sync |= changes.durable || self.options.sync_every_commit;
+        }
+        Some(Ok(()))
+    }
+
     fn flush(&mut self, db: &Database) -> Result<(), StorageError> {
-        if self.staged.is_empty() {
+        if self.staged.is_empty() && self.staged_big.is_empty() {
             return Ok(());
         }
         let sync = std::mem::take(&mut self.staged_sync);
-        let written = self.log.append_encoded_records(self.staged.bytes());
+        let written = if self.staged_big.is_empty() {
+            self.log.append_encoded_records(self.staged.bytes())
+        } else {
+            let small = self.staged.bytes();
+            let mut parts = Vec::new();
+            let mut from = 0;
+            for (at, record) in &self.staged_big {
+                parts.push(&small[from..*at]);
+                record.push_parts(&mut parts);
+                from = *at;
+            }
+            parts.push(&small[from..]);
+            parts.retain(|p| !p.is_empty());
+            self.log.append_encoded_parts(&parts)
+        };
         // After a big commit, its buffer goes back.
         self.staged.clear();
+        self.staged_big.clear();
         written?;
         if sync {
             self.log.sync()?;
@@ -404,6 +471,11 @@ impl RecordKeys {
         }
         slot.get_or_insert_with(|| TableKeys::new(ts))
     }
+
+    /// The keys [`table`](Self::table) made for the table at `index`.
+    fn made(&self, index: usize) -> Option<&TableKeys> {
+        self.tables.get(index)?.as_ref()
+    }
 }
 
 /// One table's column keys, one after the other in one buffer.
@@ -479,10 +551,10 @@ fn write_commit_record(
             let (first, second) = tc.rows.split_at(tc.rows.len() / 2);
             let mut rest = Vec::new();
             let (any_first, any_second) = std::thread::scope(|scope| {
-                let later =
-                    scope.spawn(|| write_record_rows(&mut rest, ts, keys, second, second.len()));
+                let later = scope
+                    .spawn(|| write_record_rows(&mut rest, ts, keys, second, second.len(), false));
                 // Room for both halves in `out`: the second is appended to it.
-                let any_first = write_record_rows(out, ts, keys, first, tc.rows.len());
+                let any_first = write_record_rows(out, ts, keys, first, tc.rows.len(), false);
                 // A panic in the thread is the same bug as one here: pass it on.
                 let any_second = later
                     .join()
@@ -495,7 +567,7 @@ fn write_commit_record(
             out.extend_from_slice(&rest);
             any_first || any_second
         } else {
-            write_record_rows(out, ts, keys, &tc.rows, tc.rows.len())
+            write_record_rows(out, ts, keys, &tc.rows, tc.rows.len(), false)
         };
         if any_row {
             out.push(b'}');
@@ -524,12 +596,14 @@ const SPLIT_ROWS: usize = 1 << 15;
 /// Appends the members of a table's object in a commit record for `rows` (comma-separated,
 /// without braces); returns whether it appended any. `keys` are the table's column keys;
 /// `room_for` is how many rows' text `out` will get from here, these and any appended after them.
+/// With `lead_comma`, the first row appended has a comma before it too.
 fn write_record_rows(
     out: &mut Vec<u8>,
     ts: &crate::schema::TableSchema,
     keys: &TableKeys,
     rows: &[RowChange],
     room_for: usize,
+    lead_comma: bool,
 ) -> bool {
     use crate::atom::write_uuid;
     fn put_uuid_key(out: &mut Vec<u8>, u: &Uuid) {
@@ -548,11 +622,14 @@ fn write_record_rows(
             out.reserve(per_row.saturating_mul(room_for.saturating_sub(i)) / 8 * 9);
         }
         let row_start = out.len();
-        if any_row {
+        if any_row || lead_comma {
             out.push(b',');
         }
         match (&rc.old, &rc.new) {
-            (None, None) => continue,
+            (None, None) => {
+                out.truncate(row_start);
+                continue;
+            }
             (Some(_), None) => {
                 put_uuid_key(out, &rc.uuid);
                 out.extend_from_slice(b"null");
@@ -606,6 +683,285 @@ fn write_record_rows(
         any_row = true;
     }
     any_row
+}
+
+/// Rows of a table per chunk of a [`RecordJob`].
+const CHUNK_ROWS: usize = 1024;
+
+/// The commit record of a big change set, written by [`RecordJob::work`] on every thread that
+/// calls it: the tables' rows in chunks of [`CHUNK_ROWS`], each chunk's text in a buffer of its
+/// own, taken in turn by whichever thread is free; the finished chunks are hashed (SHA-1, in
+/// record order) as soon as those before them are, by whichever thread finished one. The
+/// record is never copied into one buffer: it is written to the file in its parts.
+struct RecordJob<'a> {
+    changes: &'a ChangeSet,
+    chunks: Vec<Chunk<'a>>,
+    /// The next chunk to write.
+    next: AtomicUsize,
+    /// Each chunk's text once written: its rows' members, each after a comma.
+    texts: Vec<OnceLock<Vec<u8>>>,
+    /// Bytes per row of the first chunk written (0 before), to size the others' buffers.
+    per_row: AtomicUsize,
+    /// The hashed prefix of the record; `None` while a thread is adding to it.
+    order: Mutex<Option<RecordOrder>>,
+}
+
+/// One chunk of a [`RecordJob`].
+struct Chunk<'a> {
+    /// The table's position in the change set.
+    table: usize,
+    ts: &'a crate::schema::TableSchema,
+    keys: &'a TableKeys,
+    rows: &'a [RowChange],
+}
+
+/// A [`RecordJob`]'s record as far as it is hashed: its parts in record order.
+struct RecordOrder {
+    /// The next chunk to add.
+    next: usize,
+    sha1: Sha1,
+    /// Bytes hashed.
+    len: usize,
+    /// The text between chunks (`{"_date":...`, table names, braces, the end).
+    glue: Vec<u8>,
+    parts: Vec<RecordPart>,
+    /// The change set's table whose object is open (its first member written).
+    open: Option<usize>,
+}
+
+/// A part of a [`BigRecord`]'s data.
+#[derive(Debug, Clone, Copy)]
+enum RecordPart {
+    /// `glue[start..end]`.
+    Glue(usize, usize),
+    /// Chunk `n`'s text without its first `skip` bytes (a table's first member has no comma).
+    Chunk(usize, usize),
+}
+
+impl RecordOrder {
+    fn push_glue(&mut self, text: &[u8]) {
+        let start = self.glue.len();
+        self.glue.extend_from_slice(text);
+        self.sha1.update(text);
+        self.len += text.len();
+        match self.parts.last_mut() {
+            Some(RecordPart::Glue(_, end)) if *end == start => *end = self.glue.len(),
+            _ => self.parts.push(RecordPart::Glue(start, self.glue.len())),
+        }
+    }
+
+    /// Closes the open table's object.
+    fn close_table(&mut self) {
+        if self.open.take().is_some() {
+            self.push_glue(b"}");
+        }
+    }
+
+    /// Adds chunk `n` of `job`, written as `text`.
+    fn add(&mut self, job: &RecordJob<'_>, n: usize, text: &[u8]) {
+        let chunk = &job.chunks[n];
+        if self.open.is_some_and(|t| t != chunk.table) {
+            self.close_table();
+        }
+        if text.is_empty() {
+            return;
+        }
+        let skip = if self.open.is_some() {
+            0
+        } else {
+            let mut name = Vec::with_capacity(chunk.ts.name.len() + 5);
+            name.push(b',');
+            crate::atom::write_json_str(&mut name, &chunk.ts.name);
+            name.extend_from_slice(b":{");
+            self.push_glue(&name);
+            self.open = Some(chunk.table);
+            1
+        };
+        let data = &text[skip..];
+        self.sha1.update(data);
+        self.len += data.len();
+        self.parts.push(RecordPart::Chunk(n, skip));
+    }
+}
+
+impl<'a> RecordJob<'a> {
+    fn new(
+        schema: &'a Schema,
+        changes: &'a ChangeSet,
+        date_ms: i64,
+        keys: &'a mut RecordKeys,
+    ) -> Self {
+        for tc in &changes.tables {
+            if let Some(ts) = schema.tables.get(tc.table) {
+                keys.table(tc.table, ts);
+            }
+        }
+        let keys = &*keys;
+        let mut chunks = Vec::new();
+        for (table, tc) in changes.tables.iter().enumerate() {
+            let (Some(ts), Some(keys)) = (schema.tables.get(tc.table), keys.made(tc.table)) else {
+                continue;
+            };
+            chunks.extend(tc.rows.chunks(CHUNK_ROWS).map(|rows| Chunk {
+                table,
+                ts,
+                keys,
+                rows,
+            }));
+        }
+        let mut order = RecordOrder {
+            next: 0,
+            sha1: Sha1::new(),
+            len: 0,
+            glue: Vec::with_capacity(256),
+            parts: Vec::with_capacity(chunks.len() + 8),
+            open: None,
+        };
+        let mut start = Vec::with_capacity(32);
+        start.extend_from_slice(b"{\"_date\":");
+        crate::atom::write_i64(&mut start, date_ms);
+        order.push_glue(&start);
+        Self {
+            changes,
+            texts: chunks.iter().map(|_| OnceLock::new()).collect(),
+            chunks,
+            next: AtomicUsize::new(0),
+            per_row: AtomicUsize::new(0),
+            order: Mutex::new(Some(order)),
+        }
+    }
+
+    /// Writes chunks until none is left, hashing the finished ones in order as it can.
+    fn work(&self) {
+        loop {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = self.chunks.get(n) else {
+                return;
+            };
+            let per_row = self.per_row.load(Ordering::Relaxed);
+            let mut text = Vec::with_capacity(per_row * chunk.rows.len() / 8 * 9);
+            write_record_rows(
+                &mut text,
+                chunk.ts,
+                chunk.keys,
+                chunk.rows,
+                chunk.rows.len(),
+                true,
+            );
+            if per_row == 0 {
+                self.per_row
+                    .store(text.len() / chunk.rows.len().max(1) + 1, Ordering::Relaxed);
+            }
+            // Each chunk is written once (its number was drawn once).
+            let _ = self.texts[n].set(text);
+            self.hash_ready();
+        }
+    }
+
+    /// Adds the chunks that are written and follow the hashed ones, unless another thread is
+    /// adding chunks (it then adds ours too: it looks again before it lets go).
+    fn hash_ready(&self) {
+        loop {
+            let taken = self.lock_order().take();
+            let Some(mut order) = taken else {
+                return;
+            };
+            let mut added = false;
+            while let Some(text) = self.texts.get(order.next).and_then(OnceLock::get) {
+                order.add(self, order.next, text);
+                order.next += 1;
+                added = true;
+            }
+            *self.lock_order() = Some(order);
+            if !added {
+                return;
+            }
+        }
+    }
+
+    fn lock_order(&self) -> std::sync::MutexGuard<'_, Option<RecordOrder>> {
+        // A panic while hashing leaves `None`, never a half-made state behind the lock.
+        self.order
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The record once every [`work`](Self::work) call has returned, or `None` when nothing
+    /// persistent changed.
+    fn finish(self) -> Option<BigRecord> {
+        self.hash_ready();
+        let mut order = self.lock_order().take()?;
+        while order.next < self.chunks.len() {
+            // Never: every `work` call wrote the chunks it drew, and they were all drawn.
+            let n = order.next;
+            if self.texts[n].get().is_none() {
+                let chunk = &self.chunks[n];
+                let mut text = Vec::new();
+                write_record_rows(&mut text, chunk.ts, chunk.keys, chunk.rows, 0, true);
+                let _ = self.texts[n].set(text);
+            }
+            if let Some(text) = self.texts[n].get() {
+                order.add(&self, n, text);
+            }
+            order.next += 1;
+        }
+        if !order
+            .parts
+            .iter()
+            .any(|p| matches!(p, RecordPart::Chunk(..)))
+        {
+            return None;
+        }
+        order.close_table();
+        order.push_glue(b",\"_is_diff\":true");
+        if let Some(c) = &self.changes.comment {
+            let mut comment = b",\"_comment\":".to_vec();
+            crate::atom::write_json_str(&mut comment, c);
+            order.push_glue(&comment);
+        }
+        order.push_glue(b"}\n");
+        let header = file::record_header_of(order.len, &order.sha1.finalize().into());
+        Some(BigRecord {
+            header,
+            glue: order.glue,
+            chunks: self
+                .texts
+                .into_iter()
+                .map(|t| t.into_inner().unwrap_or_default())
+                .collect(),
+            parts: order.parts,
+        })
+    }
+}
+
+/// An encoded record in parts, as [`RecordJob`] wrote it.
+struct BigRecord {
+    header: file::EncodedHeader,
+    glue: Vec<u8>,
+    chunks: Vec<Vec<u8>>,
+    parts: Vec<RecordPart>,
+}
+
+impl std::fmt::Debug for BigRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BigRecord")
+            .field("chunks", &self.chunks.len())
+            .field("parts", &self.parts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BigRecord {
+    /// Appends the record's bytes, in order, as slices.
+    fn push_parts<'s>(&'s self, out: &mut Vec<&'s [u8]>) {
+        out.push(&*self.header);
+        for part in &self.parts {
+            out.push(match *part {
+                RecordPart::Glue(start, end) => &self.glue[start..end],
+                RecordPart::Chunk(n, skip) => &self.chunks[n][skip..],
+            });
+        }
+    }
 }
 
 /// A snapshot record of every row of `db` (full rows, non-default persistent columns).
@@ -1068,6 +1424,67 @@ mod tests {
                 text,
                 commit_record(db.schema(), &ch, 1).map(|r| serde_json::to_vec(&r).unwrap()),
                 "the record written as text differs from the Value"
+            );
+        }
+    }
+
+    /// A big commit's record written in chunks on two threads ([`RecordJob`]) is the record
+    /// [`commit_record_text`] writes, header included: tables of several chunks, chunks and
+    /// tables with nothing persistent to write (ephemeral changes only), a comment.
+    #[test]
+    fn big_records_in_chunks_are_the_record_text() {
+        let schema = Schema::from_str_json(SCHEMA).unwrap();
+        let mut db = Database::new(schema);
+        let n = 3 * CHUNK_ROWS + 5;
+        let mut ops = vec![json!("S")];
+        for i in 0..n {
+            ops.push(json!({"op": "insert", "table": "P", "uuid-name": format!("p{i}"), "row": {
+                "name": format!("p{i}\u{1}\""), "o": i as i64, "m": ["map", [["k", format!("v{}", i % 3)]]],
+                "kids": ["set", if i % 2 == 0 { vec![json!(["named-uuid", format!("c{i}")])] } else { vec![] }]}}));
+            if i % 2 == 0 {
+                ops.push(json!({"op": "insert", "table": "C", "uuid-name": format!("c{i}"), "row": {"v": i}}));
+            }
+        }
+        ops.push(json!({"op": "comment", "comment": "big \"one\""}));
+        let txns = [
+            Value::Array(ops),
+            // Every row's ephemeral column, one row's persistent one: chunks with nothing.
+            json!(["S", {"op":"update","table":"P","where":[],"row":{"eph":"e"}},
+                        {"op":"update","table":"P","where":[["o","==",7]],"row":{"b":true}}]),
+            // Nothing persistent at all: no record.
+            json!(["S", {"op":"update","table":"P","where":[],"row":{"eph":"f"}}]),
+            json!(["S", {"op":"update","table":"P","where":[["o","<",2000]],"row":{"tags":["set",["t"]]}},
+                        {"op":"mutate","table":"P","where":[["o",">=",2000]],"mutations":[["o","+=",1]]}]),
+            json!(["S", {"op":"delete","table":"P","where":[["o",">=",1000]]}]),
+        ];
+        for t in &txns {
+            let TxnOutcome::Complete {
+                changes: Some(ch), ..
+            } = db.transact(t, &TxnContext::default())
+            else {
+                panic!("{t}");
+            };
+            assert!(ch.tables[0].rows.len() >= 1000);
+            let mut keys = RecordKeys::default();
+            let job = RecordJob::new(db.schema(), &ch, 1, &mut keys);
+            std::thread::scope(|scope| {
+                scope.spawn(|| job.work());
+                job.work();
+            });
+            let chunked = job.finish().map(|r| {
+                let mut parts = Vec::new();
+                r.push_parts(&mut parts);
+                parts.concat()
+            });
+            let whole = commit_record_text(db.schema(), &ch, 1).map(|text| {
+                let mut out = Vec::new();
+                file::append_encoded_record_text(&mut out, text);
+                out
+            });
+            assert_eq!(
+                chunked.as_deref().map(String::from_utf8_lossy),
+                whole.as_deref().map(String::from_utf8_lossy),
+                "{t}"
             );
         }
     }
