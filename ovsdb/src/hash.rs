@@ -28,7 +28,7 @@ fn process_key() -> u64 {
 
 /// Builds [`FastHasher`]s keyed by a per-process random number.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FastState {
+pub struct FastState {
     key: u64,
 }
 
@@ -51,7 +51,7 @@ impl BuildHasher for FastState {
 
 /// A keyed multiply-and-fold hasher, fed eight bytes at a time.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FastHasher {
+pub struct FastHasher {
     state: u64,
     key: u64,
 }
