@@ -13,8 +13,7 @@
 
 mod shapes;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 
 use northd::diff::{diff, SbRows};
 use northd::incremental::{Engine, NbChange, PortUp, RowsLookup, Step};
@@ -44,7 +43,7 @@ fn select(db: &mut Database, table: &str, where_: Value) -> Vec<Value> {
     r[0]["rows"].as_array().cloned().unwrap_or_default()
 }
 
-type Tables = BTreeMap<String, HashMap<Uuid, Arc<Row>>>;
+type Tables = BTreeMap<String, ovsdb::db::RowMap>;
 
 fn nb_tables(db: &Database) -> Tables {
     NbSnapshot::TABLES

@@ -11,7 +11,7 @@
 
 mod shapes;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ fn transact(db: &mut Database, params: &Value) -> Value {
 
 use shapes::pods::{pod_add, template};
 
-type Tables = BTreeMap<String, HashMap<Uuid, Arc<Row>>>;
+type Tables = BTreeMap<String, ovsdb::db::RowMap>;
 
 const WATCHED: &[&str] = &[
     "NB_Global",

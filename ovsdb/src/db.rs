@@ -60,12 +60,20 @@ impl Row {
     }
 }
 
+/// The committed rows of one table by UUID ([`Database::rows`]). UUIDs are short keys: they
+/// are hashed with a keyed multiply-and-fold hasher ([`RowsHasher`]), cheaper than SipHash.
+pub type RowMap = HashMap<Uuid, Arc<Row>, RowsHasher>;
+
+/// The hasher of a [`RowMap`]: keyed by a random number drawn once per process, so that UUIDs
+/// chosen by clients cannot be crafted to collide.
+pub use crate::hash::FastState as RowsHasher;
+
 /// Committed rows of one table, with reference counts and unique indexes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Table {
-    pub(crate) rows: HashMap<Uuid, Arc<Row>>,
+    pub(crate) rows: RowMap,
     /// Strong references to each row from other rows (rows with none are absent).
-    pub(crate) refs: HashMap<Uuid, u64>,
+    pub(crate) refs: FastMap<Uuid, u64>,
     /// One per schema index, in schema order.
     pub(crate) indexes: Vec<RowIndex>,
 }
@@ -106,12 +114,7 @@ impl RowIndex {
     }
 
     /// The committed row of `rows` whose values in `cols` equal `key`, if any.
-    pub(crate) fn find(
-        &self,
-        rows: &HashMap<Uuid, Arc<Row>>,
-        cols: &[usize],
-        key: &[&Datum],
-    ) -> Option<Uuid> {
+    pub(crate) fn find(&self, rows: &RowMap, cols: &[usize], key: &[&Datum]) -> Option<Uuid> {
         let hash = self.hash_key(key.iter().copied());
         self.candidates(hash).iter().copied().find(|u| {
             rows.get(u).is_some_and(|r| {
@@ -370,12 +373,12 @@ impl Database {
     }
 
     /// The committed rows of table `name`.
-    pub fn rows(&self, name: &str) -> Option<&HashMap<Uuid, Arc<Row>>> {
+    pub fn rows(&self, name: &str) -> Option<&RowMap> {
         self.schema.table_index(name).map(|i| &self.tables[i].rows)
     }
 
     /// The committed rows of table number `table`.
-    pub fn rows_by_index(&self, table: usize) -> Option<&HashMap<Uuid, Arc<Row>>> {
+    pub fn rows_by_index(&self, table: usize) -> Option<&RowMap> {
         self.tables.get(table).map(|t| &t.rows)
     }
 

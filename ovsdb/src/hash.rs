@@ -28,7 +28,7 @@ fn process_key() -> u64 {
 
 /// Builds [`FastHasher`]s keyed by a per-process random number.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FastState {
+pub struct FastState {
     key: u64,
 }
 
@@ -51,7 +51,7 @@ impl BuildHasher for FastState {
 
 /// A keyed multiply-and-fold hasher, fed eight bytes at a time.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FastHasher {
+pub struct FastHasher {
     state: u64,
     key: u64,
 }
@@ -67,6 +67,9 @@ impl Hasher for FastHasher {
         folded_multiply(self.state, 0x2d35_8dcc_aa6c_78a5 ^ self.key)
     }
 
+    // Inlined: the keys are mostly of a known, short length (a UUID's 16 bytes), for which
+    // the loop folds into two steps.
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {

@@ -428,19 +428,27 @@ impl<'a> TransactReader<'a> {
     /// Reads one top-level member (the parser is at its key); true when it is `params`, which
     /// is left at its value.
     fn member(&mut self) -> Option<bool> {
-        let key = self.p.string()?;
+        // The names as clients write them (no escapes) are known by their bytes.
+        const KEYS: [(&[u8], u8); 3] = [(b"\"method\"", 1), (b"\"params\"", 2), (b"\"id\"", 4)];
+        let rest = &self.p.b[self.p.pos..];
+        let bit = match KEYS.iter().find(|(raw, _)| rest.starts_with(raw)) {
+            Some(&(raw, bit)) => {
+                self.p.pos += raw.len();
+                bit
+            }
+            None => match self.p.string()?.as_ref() {
+                "method" => 1,
+                "params" => 2,
+                "id" => 4,
+                "result" => 8,
+                "error" => 16,
+                _ => return None,
+            },
+        };
         if self.p.peek()? != b':' {
             return None;
         }
         self.p.pos += 1;
-        let bit = match key.as_ref() {
-            "method" => 1,
-            "params" => 2,
-            "id" => 4,
-            "result" => 8,
-            "error" => 16,
-            _ => return None,
-        };
         if self.seen & bit != 0 {
             return None;
         }
@@ -543,10 +551,20 @@ impl<'a> Parser<'a> {
             s,
             b: s.as_bytes(),
             pos: 0,
-            // Room for the nesting of usual operations: the stacks do not regrow (a dozen
-            // reallocations) on every request.
-            values: Vec::with_capacity(16),
-            members: Vec::with_capacity(16),
+            // Allocated when a tree is first built (see [`Parser::reserve_stacks`]): the
+            // direct reader of `insert` operations builds none.
+            values: Vec::new(),
+            members: Vec::new(),
+        }
+    }
+
+    /// Room for the nesting of usual operations, once: the stacks do not regrow (a dozen
+    /// reallocations) on every request that builds a tree.
+    #[inline]
+    fn reserve_stacks(&mut self) {
+        if self.values.capacity() == 0 {
+            self.values.reserve(16);
+            self.members.reserve(16);
         }
     }
 
@@ -747,6 +765,7 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     return Some(JsonRef::Array(Vec::new()));
                 }
+                self.reserve_stacks();
                 let start = self.values.len();
                 loop {
                     let v = self.value(depth + 1)?;
@@ -776,6 +795,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Some(JsonRef::Object(Vec::new()));
         }
+        self.reserve_stacks();
         let start = self.members.len();
         loop {
             if self.peek()? != b'"' {

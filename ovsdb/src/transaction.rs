@@ -167,13 +167,32 @@ impl SymbolResolver for Symbols<'_> {
 
 /// The member names of the last row object of several members, the order ovsdb-server reads
 /// them in, and their columns (consecutive rows of a big transaction name the same columns of
-/// the same table).
-#[derive(Debug, Default, Clone)]
+/// the same table); and what the direct reader keeps of the rows it read ([`direct::Scratch`]):
+/// a client's transactions name the same columns, often with the same values, one transaction
+/// after the other.
+#[derive(Debug, Default)]
 pub(crate) struct MemberOrder {
     table: usize,
     names: Vec<String>,
     order: Vec<usize>,
     columns: Vec<Option<usize>>,
+    /// Kept from one transaction to the next: a transaction of a single insert would
+    /// otherwise build its members' slots (a dozen allocations) only to drop them.
+    scratch: direct::Scratch,
+}
+
+impl Clone for MemberOrder {
+    /// The order and its columns; the direct reader's [`direct::Scratch`] is only a cache of
+    /// what it read, and the clone's starts empty.
+    fn clone(&self) -> Self {
+        Self {
+            table: self.table,
+            names: self.names.clone(),
+            order: self.order.clone(),
+            columns: self.columns.clone(),
+            scratch: direct::Scratch::default(),
+        }
+    }
 }
 
 /// The columns a row object named: bits for the first 128 columns, a list for any others.
@@ -644,7 +663,7 @@ impl Speculation {
             std::mem::take(&mut self.parts),
         );
         let mut ok = true;
-        let mut scratch = direct::Scratch::default();
+        let mut scratch = std::mem::take(&mut txn.member_order.scratch);
         loop {
             if let Some(r) = req.direct_op(|p| txn.direct_op(p, &mut scratch)) {
                 self.n += 1;
@@ -683,6 +702,7 @@ impl Speculation {
             }
             self.resume = req.position();
         }
+        txn.member_order.scratch = scratch;
         self.parts = txn.suspend();
         ok
     }
@@ -991,9 +1011,24 @@ impl<'a> Txn<'a> {
         results: &mut R,
         n: &mut usize,
     ) -> Option<JsonRef<'r>> {
-        let mut scratch = direct::Scratch::default();
+        // The direct reader's buffers and what it read last, kept from the previous
+        // transaction (see [`MemberOrder::scratch`]).
+        let mut scratch = std::mem::take(&mut self.member_order.scratch);
+        let id = self.run_stream_with(req, results, n, &mut scratch);
+        self.member_order.scratch = scratch;
+        id
+    }
+
+    /// [`Txn::run_stream`] with the direct reader's `scratch`.
+    fn run_stream_with<'r, R: ResultSink>(
+        &mut self,
+        req: &mut TransactReader<'r>,
+        results: &mut R,
+        n: &mut usize,
+        scratch: &mut direct::Scratch,
+    ) -> Option<JsonRef<'r>> {
         loop {
-            if let Some(r) = req.direct_op(|p| self.direct_op(p, &mut scratch)) {
+            if let Some(r) = req.direct_op(|p| self.direct_op(p, scratch)) {
                 *n += 1;
                 match r {
                     Ok(r) => results.push(r),
@@ -2624,6 +2659,47 @@ mod tests {
             }
         }
         out
+    }
+
+    /// One database running every request of [`direct_requests`], twice over, one after the
+    /// other (the direct reader keeps what it read from one transaction to the next): each
+    /// reply, the rows and the generator are what a database running the same requests from
+    /// their trees gives.
+    #[test]
+    fn kept_reader_state_gives_what_the_tree_gives() {
+        let ctx = TxnContext::default();
+        let mut tree_db = ahead_db();
+        let mut stream_db = ahead_db();
+        let texts = direct_requests();
+        let mut streamed = 0;
+        for text in texts.iter().chain(&texts) {
+            let tree = crate::json::parse(text.as_bytes()).unwrap();
+            let params = tree.get("params").unwrap();
+            let want = match execute_into::<_, EncodedResults>(&mut tree_db, params, &ctx) {
+                Outcome::Complete { results, .. } => results.into_text(),
+                Outcome::Blocked { .. } => b"blocked".to_vec(),
+            };
+            let got = ran(TransactReader::start(text.as_bytes()).and_then(|mut req| {
+                execute_stream::<EncodedResults>(&mut stream_db, &mut req, &ctx)
+            }));
+            let got = match got {
+                Some((r, _)) => {
+                    streamed += 1;
+                    r
+                }
+                None => match execute_into::<_, EncodedResults>(&mut stream_db, params, &ctx) {
+                    Outcome::Complete { results, .. } => results.into_text(),
+                    Outcome::Blocked { .. } => b"blocked".to_vec(),
+                },
+            };
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{text}"
+            );
+            assert!(state(&stream_db) == state(&tree_db), "{text}: rows differ");
+        }
+        assert!(streamed > 100, "only {streamed} requests ran streamed");
     }
 
     /// Inserts read straight from the text give the reply, the rows and the generator that

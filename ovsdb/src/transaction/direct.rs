@@ -37,8 +37,10 @@ use crate::types::{AtomicType, BaseType, ColumnType};
 /// operation 3, row 4).
 const ROW_VALUE_DEPTH: usize = 4;
 
-/// Buffers reused from one operation to the next: a set's atoms and a map's pairs are
-/// gathered here, then moved into a vector of their exact size (what the tree path allocates).
+/// Buffers reused from one operation to the next, and from one transaction to the next (a
+/// database keeps them between transactions, see [`super::MemberOrder`]): a set's atoms and a
+/// map's pairs are gathered here, then moved into a vector of their exact size (what the tree
+/// path allocates).
 #[derive(Debug, Default)]
 pub(super) struct Scratch {
     bufs: Buffers,
@@ -47,6 +49,43 @@ pub(super) struct Scratch {
     /// What the last rows read had as their members, by position: consecutive rows of a big
     /// transaction name the same columns in the same order, and often repeat values.
     members: Vec<MemberSlot>,
+    /// The `table` of the last operation read, as written (quotes included), and its index:
+    /// the same bytes name the same table, without reading the name and looking it up.
+    table: Option<(Vec<u8>, usize)>,
+}
+
+/// The members of an `insert` operation as they are usually written (no escapes, no
+/// whitespace inside the quotes), with their bits in [`Txn::read_insert`]'s `seen`.
+const OP_MEMBERS: [(&[u8], u8); 5] = [
+    (b"\"op\"", 1),
+    (b"\"table\"", 2),
+    (b"\"uuid\"", 4),
+    (b"\"uuid-name\"", 8),
+    (b"\"row\"", 16),
+];
+
+/// Reads an operation's member name (after whitespace) and gives its bit (see [`OP_MEMBERS`]),
+/// `Some(0)` for any other name: names written as usual are recognized by their bytes,
+/// others read as [`Parser::pull_str`] reads them.
+fn pull_member(p: &mut Parser<'_>) -> Option<u8> {
+    p.peek()?;
+    let at = p.pos();
+    let rest = &p.bytes()[at..];
+    for (raw, bit) in OP_MEMBERS {
+        if rest.starts_with(raw) {
+            p.seek(at + raw.len());
+            return Some(bit);
+        }
+    }
+    let key = p.pull_str()?;
+    Some(match key.as_ref() {
+        "op" => 1,
+        "table" => 2,
+        "uuid" => 4,
+        "uuid-name" => 8,
+        "row" => 16,
+        _ => 0,
+    })
 }
 
 /// A set's atoms and a map's pairs, gathered before they are moved into a vector of their
@@ -314,27 +353,48 @@ impl Txn<'_> {
         if p.peek()? == b'}' {
             return None;
         }
+        let bytes = p.bytes();
         loop {
-            let key = p.pull_str()?;
+            let key = pull_member(p)?;
             p.pull_byte(b':')?;
-            let bit = match key.as_ref() {
-                "op" => {
-                    is_insert = p.pull_str()? == "insert";
+            let bit = match key {
+                1 => {
+                    p.peek()?;
+                    let at = p.pos();
+                    if bytes[at..].starts_with(b"\"insert\"") {
+                        p.seek(at + b"\"insert\"".len());
+                        is_insert = true;
+                    } else {
+                        is_insert = p.pull_str()? == "insert";
+                    }
                     if !is_insert {
                         return None;
                     }
                     1
                 }
-                "table" => {
-                    table = Some(self.schema.table_index(&p.pull_str()?)?);
+                2 => {
+                    p.peek()?;
+                    let at = p.pos();
+                    let t = match &scratch.table {
+                        Some((raw, t)) if bytes[at..].starts_with(raw) => {
+                            p.seek(at + raw.len());
+                            *t
+                        }
+                        _ => {
+                            let t = self.schema.table_index(&p.pull_str()?)?;
+                            scratch.table = Some((bytes[at..p.pos()].to_vec(), t));
+                            t
+                        }
+                    };
+                    table = Some(t);
                     2
                 }
-                "uuid" => {
+                4 => {
                     let s = p.pull_str()?;
                     uuid = Some((crate::atom::parse_uuid_str(&s)?, s));
                     4
                 }
-                "uuid-name" => {
+                8 => {
                     let s = p.pull_str()?;
                     if !is_id(&s) {
                         return None;
@@ -342,7 +402,7 @@ impl Txn<'_> {
                     uuid_name = Some(s);
                     8
                 }
-                "row" => {
+                16 => {
                     if p.peek()? != b'{' {
                         return None;
                     }
