@@ -339,6 +339,13 @@ async fn main_loop(args: &NorthdArgs) -> Result<(), String> {
     }
 }
 
+/// How much of a full round's SB request text may wait in memory for the socket before the
+/// plan waits: the SB server reads (and runs ahead on) the request slower than the plan writes
+/// it, and with the client's default 16 MiB the plan thread spent most of its time waiting
+/// (switches-only: 37 MB of text, OVN-Kubernetes 250 nodes several times that), holding the next round
+/// back. Real ovn-northd queues its whole request. 64 MiB bounds what is held at once.
+const FULL_ROUND_STREAM_BUDGET: usize = 64 << 20;
+
 /// The typed rows of `T`'s table in `rep`. Collected at once (sorted, then built bottom-up),
 /// the map's nodes are full; inserted one by one in the replica's hash order, a third of their
 /// room stayed empty.
@@ -843,7 +850,7 @@ impl Daemon {
         // JSON tree per op), and its text goes to the SB server piece by piece as it is
         // written: a full round's (tens of MB) is never held whole.
         let state = current.state();
-        let stream = match self.sb.transact_stream() {
+        let stream = match self.sb.transact_stream_bounded(FULL_ROUND_STREAM_BUDGET) {
             Ok(s) => s,
             Err(e) => {
                 *self.flows.borrow_mut() = flows;

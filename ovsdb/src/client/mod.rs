@@ -189,19 +189,30 @@ pub(crate) enum StreamPart {
 }
 
 /// Bytes of a streamed transaction that a producer handed over and the connection has not
-/// yet written ([`TxnStream`]'s bound).
-const STREAM_BUDGET: usize = 16 << 20;
+/// yet written ([`Client::transact_stream`]'s bound; see
+/// [`Client::transact_stream_bounded`]).
+pub const STREAM_BUDGET: usize = 16 << 20;
 
 /// The bytes of a streamed transaction between its producers and the socket: a producer
-/// outside the async runtime waits while [`STREAM_BUDGET`] bytes are queued, so a producer
-/// faster than the server reads does not pile the request up in memory.
-#[derive(Debug, Default)]
+/// outside the async runtime waits while `limit` bytes are queued, so a producer faster
+/// than the server reads does not pile the request up in memory.
+#[derive(Debug)]
 struct Budget {
     queued: std::sync::Mutex<usize>,
     freed: std::sync::Condvar,
+    limit: usize,
 }
 
 impl Budget {
+    /// A budget of `limit` bytes, none queued.
+    fn new(limit: usize) -> Self {
+        Self {
+            queued: std::sync::Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+            limit,
+        }
+    }
+
     /// Counts `n` more queued bytes, first waiting for room if the caller may block (a thread
     /// outside the async runtime; a runtime thread never waits, the writer may need it). A
     /// piece bigger than the whole budget goes when nothing else is queued.
@@ -211,7 +222,7 @@ impl Budget {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if tokio::runtime::Handle::try_current().is_err() {
-            while *queued > 0 && *queued + n > STREAM_BUDGET {
+            while *queued > 0 && *queued + n > self.limit {
                 queued = self
                     .freed
                     .wait(queued)
@@ -286,8 +297,8 @@ impl TxnStream {
     /// pieces cut anywhere). Pieces sent after the connection failed are dropped: the failure
     /// comes out of [`finish`](Self::finish).
     ///
-    /// Called outside the async runtime, it waits while 16 MiB handed over earlier are not
-    /// yet written to the socket.
+    /// Called outside the async runtime, it waits while the stream's budget of bytes handed
+    /// over earlier is not yet written to the socket.
     pub fn send(&self, piece: bytes::Bytes) {
         let _ = self
             .parts
@@ -541,6 +552,15 @@ impl Client {
     /// stream is dropped unfinished, the connection is closed (the server got a partial
     /// request) and the client reconnects.
     pub fn transact_stream(&self) -> Result<TxnStream> {
+        self.transact_stream_bounded(STREAM_BUDGET)
+    }
+
+    /// [`transact_stream`](Self::transact_stream) with producers waiting only once `budget`
+    /// bytes are queued and not yet written to the socket ([`STREAM_BUDGET`] there). A producer
+    /// whose time counts more than the memory (a daemon's full recompute, whose text the server
+    /// reads slower than it is made) takes a bigger one; the queue holds at most `budget` bytes
+    /// plus one piece.
+    pub fn transact_stream_bounded(&self, budget: usize) -> Result<TxnStream> {
         let (parts, parts_rx) = mpsc::unbounded_channel();
         let (meta, meta_rx) = oneshot::channel();
         let (tx, rx) = oneshot::channel();
@@ -551,7 +571,7 @@ impl Client {
         })?;
         Ok(TxnStream {
             parts,
-            budget: Arc::default(),
+            budget: Arc::new(Budget::new(budget)),
             meta: Some(meta),
             reply: rx,
         })

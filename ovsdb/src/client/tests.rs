@@ -564,7 +564,7 @@ fn insert_notices_of_a_table_monitored_without_inserts() {
 /// than the budget goes alone.
 #[test]
 fn stream_pieces_wait_for_room() {
-    let budget = Arc::new(Budget::default());
+    let budget = Arc::new(Budget::new(STREAM_BUDGET));
     let mb = |n: usize| bytes::Bytes::from(vec![b' '; n << 20]);
     let first = Piece::new(mb(10), &budget);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -586,6 +586,13 @@ fn stream_pieces_wait_for_room() {
     // Bigger than the budget, nothing queued: it goes.
     let big = Piece::new(mb(20), &budget);
     assert_eq!(big.len(), 20 << 20);
+    // A bigger budget holds both 10 MiB pieces without a wait (the test thread is outside the
+    // runtime, so it would block forever if it had to wait).
+    let roomy = Arc::new(Budget::new(24 << 20));
+    let pieces = [Piece::new(mb(10), &roomy), Piece::new(mb(10), &roomy)];
+    assert_eq!(*roomy.queued.lock().unwrap(), 20 << 20);
+    drop(pieces);
+    assert_eq!(*roomy.queued.lock().unwrap(), 0);
 }
 
 /// A big first snapshot (filled on two threads, each row new to the consumer) gives the
