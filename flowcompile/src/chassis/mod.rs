@@ -263,6 +263,12 @@ pub struct Flows {
     pub meters: Vec<String>,
     /// Logical flows skipped for a datapath because they did not compile.
     pub errors: Vec<FlowError>,
+    /// The bucket mask assumed for ovn-controller's table of logical flows (from how many it
+    /// monitors): of two rules with the same match, the one of the flow whose cookie is in
+    /// the higher bucket (`cookie & idl_mask`) is installed. Two flows of one bucket are
+    /// ordered by cookie here, while ovn-controller's order inside a bucket depends on the
+    /// order the flows arrived in, which SB content does not tell.
+    pub idl_mask: u32,
 }
 
 impl Flows {
@@ -889,6 +895,7 @@ pub fn compile_chassis_flows(lflows: &[LogicalFlowRow], view: &ChassisView) -> F
     // (table, priority, match) → index in out.flows.
     let mut seen = FlowIndex::with_capacity(estimate);
     let idl_mask = hmap_mask(monitored);
+    out.idl_mask = idl_mask;
     for (index, lf) in lflows.iter().enumerate() {
         let lflow_index = u32::try_from(index).unwrap_or(u32::MAX);
         let owned;

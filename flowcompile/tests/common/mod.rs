@@ -240,6 +240,11 @@ pub struct Outcome {
     /// one it met first: after a full recompute, the one we keep (see `same_match.rs`); after
     /// incremental changes, one its history decides.
     pub choices: usize,
+    /// Same-match choices that differ between logical flows whose cookies fall in one bucket
+    /// of ovn-controller's logical flow table (`Flows::idl_mask`): its order inside a bucket
+    /// is the order the flows arrived in, which SB content does not tell, so these are not
+    /// counted in `choices`.
+    pub bucket_ties: usize,
     /// Compared logical flows that share their datapaths, table, priority and match with
     /// another logical flow with other actions (matching or not).
     pub conflicting: usize,
@@ -332,6 +337,7 @@ pub fn compare_with(name: &str, stack: &testkit::Stack, recompute_first: bool) -
     let mut total = 0;
     let mut mismatches = Vec::new();
     let mut choices = 0;
+    let mut bucket_ties = 0;
     let mut conflicting = 0;
     let mut cookies_seen = BTreeSet::new();
     // Logical flows by what ovn-controller installs them under (several with different
@@ -388,7 +394,26 @@ pub fn compare_with(name: &str, stack: &testkit::Stack, recompute_first: bool) -
                 if only_real.iter().all(|l| ok.contains(&rule_key(l)))
                     && only_ours.iter().all(|l| rk.contains(&rule_key(l)))
                 {
-                    choices += 1;
+                    // The rival that installed each differing rule on the other side.
+                    let owner = |side: &BTreeMap<u32, Vec<String>>, l: &str| {
+                        let k = rule_key(l);
+                        rivals.iter().copied().find(|c| {
+                            *c != cookie
+                                && side
+                                    .get(c)
+                                    .is_some_and(|ls| ls.iter().any(|x| rule_key(x) == k))
+                        })
+                    };
+                    let same_bucket = |c: Option<u32>| {
+                        c.is_some_and(|c| c & flows.idl_mask == cookie & flows.idl_mask)
+                    };
+                    if only_real.iter().all(|l| same_bucket(owner(&ours, l)))
+                        && only_ours.iter().all(|l| same_bucket(owner(&real, l)))
+                    {
+                        bucket_ties += 1;
+                    } else {
+                        choices += 1;
+                    }
                     continue;
                 }
             }
@@ -426,8 +451,9 @@ pub fn compare_with(name: &str, stack: &testkit::Stack, recompute_first: bool) -
     }
     eprintln!(
         "{name}: {matched}/{total} logical flows match ({} mismatches, {choices} same-match \
-         choices between conflicting logical flows; {conflicting} logical flows share \
-         a match with others of other actions)",
+         choices between conflicting logical flows differ, {bucket_ties} more between flows \
+         of one bucket; {conflicting} logical flows share a match with others of other \
+         actions)",
         mismatches.len()
     );
     if std::env::var_os("PARITY_VERBOSE").is_some() {
@@ -449,6 +475,7 @@ pub fn compare_with(name: &str, stack: &testkit::Stack, recompute_first: bool) -
         bytes_bad,
         compile_errors,
         choices,
+        bucket_ties,
         conflicting,
     }
 }
