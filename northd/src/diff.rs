@@ -1846,7 +1846,10 @@ pub fn plan_into<'a>(
         .values()
         .map(|p| (p.logical_port.as_str(), p))
         .collect();
-    let mut pb_uuid: HashMap<(DpIndex, &str), Uuid> = HashMap::with_capacity(new.ports.len());
+    // Looked up once per multicast group member: hashed with the flow table's keyed
+    // multiply-fold hash (cheaper than SipHash on short names, and still keyed per process).
+    let mut pb_uuid: HashMap<(DpIndex, &str), Uuid, crate::flow::FlowState> =
+        HashMap::with_capacity_and_hasher(new.ports.len(), Default::default());
     for p in &new.ports {
         let old = old_pb.remove(p.name.as_str());
         let mirror_rules: BTreeSet<Ref<sb::Mirror>> = new
