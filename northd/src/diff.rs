@@ -1934,11 +1934,7 @@ pub fn plan_into<'a>(
                     w.string_pairs(19, p.external_ids.iter(), p.external_ids.len());
                     let req = requested_chassis.map(|r| r.uuid());
                     w.uuids(20, req.into_iter(), usize::from(req.is_some()));
-                    w.uuids(
-                        21,
-                        refs(&requested_additional),
-                        requested_additional.len(),
-                    );
+                    w.uuids(21, refs(&requested_additional), requested_additional.len());
                 },
                 || row(None),
             )?,

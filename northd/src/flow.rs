@@ -1464,7 +1464,7 @@ fn sort_tied(keys: &[Arc<FlowKey>], run: &mut [(SortPrefix, u32)], from: usize) 
         .iter()
         .map(|&(p, i)| (MatchWindow::of(&key(i).match_, from), (p, i)))
         .collect();
-    windowed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    windowed.sort_unstable_by_key(|a| a.0);
     let mut at = 0;
     while at < windowed.len() {
         let w = windowed[at].0;
@@ -2031,8 +2031,26 @@ mod tests {
         // Keys whose prefixes tie in every way (same stage, priority and first bytes, matches
         // ending inside and past the prefix, differing in actions or meter only), added in a
         // scrambled order: the table iterates them in `FlowKey` order.
-        let heads = ["", "inport == \"sw1-por", "inport == \"sw1-port1", "0123456789012345678"];
-        let tails = ["", "t", "0", "\u{0}", "port1\"", "port10\" && ip4", "~~"];
+        let heads = [
+            "",
+            "inport == \"sw1-por",
+            "inport == \"sw1-port1",
+            "0123456789012345678",
+        ];
+        // Tails long enough for matches to tie over several windows and differ late.
+        let tails = [
+            "",
+            "t",
+            "0",
+            "\u{0}",
+            "port1\"",
+            "port10\" && ip4",
+            "~~",
+            "port1\" && ip4.dst == 10.0.0.1 && tcp.dst == 80 && ct.new",
+            "port1\" && ip4.dst == 10.0.0.1 && tcp.dst == 80 && ct.new\u{0}",
+            "port1\" && ip4.dst == 10.0.0.1 && tcp.dst == 80 && ct.est",
+            "port1\" && ip4.dst == 10.0.0.1 && tcp.dst == 8",
+        ];
         let mut keys = Vec::new();
         for stage in [Stage::LsInAcl, Stage::LsInL2Lkup, Stage::LrInIpRouting] {
             for priority in [0, 1, 256, 65535] {

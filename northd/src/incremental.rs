@@ -2374,7 +2374,11 @@ mod tests {
             "dynamic2",
             "",
         ];
-        let mut texts = vec![String::new(), " dynamic ".to_owned(), "\tdynamic".to_owned()];
+        let mut texts = vec![
+            String::new(),
+            " dynamic ".to_owned(),
+            "\tdynamic".to_owned(),
+        ];
         for a in words {
             for b in words {
                 texts.push(format!("{a} {b}"));

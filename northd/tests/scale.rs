@@ -479,8 +479,8 @@ fn round_only() {
         northd::incremental::Engine::new_with(snapshot, SbState::default(), |content| {
             let flows = northd::sb_flows::SbFlows::default();
             let txn = northd::diff::SbTxn::with_sink(sink);
-            let txn = northd::diff::plan_into(&SbRows::default(), &flows, content, txn)
-                .expect("plan");
+            let txn =
+                northd::diff::plan_into(&SbRows::default(), &flows, content, txn).expect("plan");
             (txn.len(), txn.into_bytes().expect("bytes"))
         })
     });
