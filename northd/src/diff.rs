@@ -557,6 +557,24 @@ impl<'a> SbTxn<'a> {
         self.insert_generic(row, name)
     }
 
+    /// Inserts a row of `T`'s table written straight from the caller's data by `columns`
+    /// ([`TypedRow`], the columns [`Self::insert`] would write for `row()`), without building
+    /// the typed row; when `columns` cannot vouch for a value, `row()` is built and inserted
+    /// the generic way (which checks it fully). Returns the placeholder UUID, as
+    /// [`Self::insert`] does.
+    fn insert_with<T: Model>(
+        &mut self,
+        columns: impl FnOnce(&mut TypedRow<'_>),
+        row: impl FnOnce() -> T,
+    ) -> Result<Uuid, NorthdError> {
+        let u = self.placeholder();
+        let name = placeholder_number(&u, self.issued).unwrap_or_default();
+        if !self.insert_typed::<T>(name, columns) {
+            self.insert_generic(&row(), name)?;
+        }
+        Ok(u)
+    }
+
     /// Writes the `insert` of a row of `T`'s table named `row<name>` with `columns` (which
     /// writes the row's columns, [`TypedRow`]) and adds it; false (nothing added) when
     /// `columns` could not vouch for a value, for the generic path to check and write it.
@@ -1340,19 +1358,30 @@ impl<'w> TypedRow<'w> {
 
     /// Column `i`, a map of strings to strings (empty: not written).
     fn string_map(&mut self, i: usize, m: &BTreeMap<String, String>) {
-        let Some(ty) = self.ty(i, m.len()) else {
+        self.string_pairs(i, m.iter(), m.len());
+    }
+
+    /// Column `i`, a map of strings to strings given as its `n` pairs in increasing key order
+    /// (distinct keys; empty: not written).
+    fn string_pairs<'s>(
+        &mut self,
+        i: usize,
+        pairs: impl Iterator<Item = (&'s String, &'s String)>,
+        n: usize,
+    ) {
+        let Some(ty) = self.ty(i, n) else {
             return;
         };
         if !(plain_string(&ty.key) && ty.value.as_ref().is_some_and(plain_string)) {
             self.ok = false;
             return;
         }
-        if m.is_empty() {
+        if n == 0 {
             return;
         }
         self.name(i);
         self.out.extend_from_slice(b"[\"map\",[");
-        for (k, (key, value)) in m.iter().enumerate() {
+        for (k, (key, value)) in pairs.enumerate() {
             if k > 0 {
                 self.out.push(b',');
             }
@@ -1817,22 +1846,13 @@ pub fn plan_into<'a>(
         .values()
         .map(|p| (p.logical_port.as_str(), p))
         .collect();
-    let mut pb_uuid: HashMap<(DpIndex, &str), Uuid> = HashMap::with_capacity(new.ports.len());
+    // Looked up once per multicast group member: hashed with the flow table's keyed
+    // multiply-fold hash (cheaper than SipHash on short names, and still keyed per process).
+    let mut pb_uuid: HashMap<(DpIndex, &str), Uuid, crate::flow::FlowState> =
+        HashMap::with_capacity_and_hasher(new.ports.len(), Default::default());
     for p in &new.ports {
         let old = old_pb.remove(p.name.as_str());
-        let mut n = old.cloned().unwrap_or_default();
-        n.logical_port.clone_from(&p.name);
-        n.datapath = dp_ref(p.datapath);
-        n.tunnel_key = i64::from(p.tunnel_key);
-        n.type_.clone_from(&p.type_);
-        n.mac.clone_from(&p.mac);
-        n.port_security.clone_from(&p.port_security);
-        n.options = p.options.clone().into();
-        n.external_ids = p.external_ids.clone().into();
-        n.parent_port.clone_from(&p.parent_port);
-        n.tag = p.tag;
-        n.nat_addresses.clone_from(&p.nat_addresses);
-        n.mirror_rules = new
+        let mirror_rules: BTreeSet<Ref<sb::Mirror>> = new
             .mirrors
             .ports
             .get(&p.name)
@@ -1841,21 +1861,83 @@ pub fn plan_into<'a>(
             .filter_map(|m| mirrors.get(m))
             .map(|u| Ref::new(*u))
             .collect();
-        n.ha_chassis_group = p
+        let ha_chassis_group: Option<Ref<sb::HaChassisGroup>> = p
             .ha_chassis_group
             .as_ref()
             .and_then(|g| ha_groups.get(g))
             .map(|u| Ref::new(*u));
         // Names of no chassis are skipped: the first chassis found is the requested one.
         let mut requested = p.requested_chassis.iter().filter_map(|c| chassis_ref(c));
-        n.requested_chassis = requested.next();
-        n.requested_additional_chassis = requested.collect();
+        let requested_chassis = requested.next();
+        let requested_additional: BTreeSet<Ref<sb::Chassis>> = requested.collect();
+        // The row as planned: `old` with the content's columns set.
+        let row = |old: Option<&sb::PortBinding>| {
+            let mut n = old.cloned().unwrap_or_default();
+            n.logical_port.clone_from(&p.name);
+            n.datapath = dp_ref(p.datapath);
+            n.tunnel_key = i64::from(p.tunnel_key);
+            n.type_.clone_from(&p.type_);
+            n.mac.clone_from(&p.mac);
+            n.port_security.clone_from(&p.port_security);
+            n.options = p.options.clone().into();
+            n.external_ids = p.external_ids.clone().into();
+            n.parent_port.clone_from(&p.parent_port);
+            n.tag = p.tag;
+            n.nat_addresses.clone_from(&p.nat_addresses);
+            n.mirror_rules.clone_from(&mirror_rules);
+            n.ha_chassis_group = ha_chassis_group;
+            n.requested_chassis = requested_chassis;
+            n.requested_additional_chassis
+                .clone_from(&requested_additional);
+            n
+        };
         let u = match old {
             Some(old) => {
-                b.update(&n, old)?;
+                b.update(&row(Some(old)), old)?;
                 old.uuid.uuid()
             }
-            None => b.insert(&n)?,
+            // A new row is written from the content as `insert` writes `row(None)`
+            // (`write_port_binding`'s columns, the others at their defaults): no copies of
+            // its names, sets and maps made and dropped.
+            None => b.insert_with::<sb::PortBinding>(
+                |w| {
+                    let none = || std::iter::empty::<Uuid>();
+                    w.string(0, &p.name);
+                    w.string(1, &p.type_);
+                    w.uuids(2, none(), 0);
+                    let ha = ha_chassis_group.map(|r| r.uuid());
+                    w.uuids(3, ha.into_iter(), usize::from(ha.is_some()));
+                    w.string_pairs(4, p.options.iter(), p.options.len());
+                    w.uuids(5, std::iter::once(dp_uuid[p.datapath]), 1);
+                    w.integer(6, Some(i64::from(p.tunnel_key)));
+                    let parent = p.parent_port.as_deref();
+                    w.strings(7, parent.into_iter(), usize::from(parent.is_some()));
+                    w.integer(8, p.tag);
+                    w.strings(9, std::iter::empty(), 0);
+                    w.uuids(10, none(), 0);
+                    w.uuids(11, none(), 0);
+                    w.uuids(12, none(), 0);
+                    w.uuids(13, none(), 0);
+                    w.uuids(14, refs(&mirror_rules), mirror_rules.len());
+                    w.strings(15, p.mac.iter().map(String::as_str), p.mac.len());
+                    w.strings(
+                        16,
+                        p.port_security.iter().map(String::as_str),
+                        p.port_security.len(),
+                    );
+                    w.strings(
+                        17,
+                        p.nat_addresses.iter().map(String::as_str),
+                        p.nat_addresses.len(),
+                    );
+                    w.boolean(18, None);
+                    w.string_pairs(19, p.external_ids.iter(), p.external_ids.len());
+                    let req = requested_chassis.map(|r| r.uuid());
+                    w.uuids(20, req.into_iter(), usize::from(req.is_some()));
+                    w.uuids(21, refs(&requested_additional), requested_additional.len());
+                },
+                || row(None),
+            )?,
         };
         pb_uuid.insert((p.datapath, p.name.as_str()), u);
     }
@@ -1971,15 +2053,22 @@ pub fn plan_into<'a>(
         if old.is_some_and(|o| o.addresses == *addrs) {
             continue;
         }
-        let n = sb::AddressSet {
+        let row = || sb::AddressSet {
             name: name.clone(),
             addresses: addrs.clone(),
             ..Default::default()
         };
         match old {
-            Some(old) => b.update(&n, old)?,
+            Some(old) => b.update(&row(), old)?,
+            // Written from the content as `insert` writes `row()`: no copy of the set.
             None => {
-                b.insert(&n)?;
+                b.insert_with::<sb::AddressSet>(
+                    |w| {
+                        w.string(0, name);
+                        w.strings(1, addrs.iter().map(String::as_str), addrs.len());
+                    },
+                    row,
+                )?;
             }
         }
     }
@@ -1994,15 +2083,22 @@ pub fn plan_into<'a>(
         if old.is_some_and(|o| o.ports == *ports) {
             continue;
         }
-        let n = sb::PortGroup {
+        let row = || sb::PortGroup {
             name: name.clone(),
             ports: ports.clone(),
             ..Default::default()
         };
         match old {
-            Some(old) => b.update(&n, old)?,
+            Some(old) => b.update(&row(), old)?,
+            // Written from the content as `insert` writes `row()`: no copy of the set.
             None => {
-                b.insert(&n)?;
+                b.insert_with::<sb::PortGroup>(
+                    |w| {
+                        w.string(0, name);
+                        w.strings(1, ports.iter().map(String::as_str), ports.len());
+                    },
+                    row,
+                )?;
             }
         }
     }
@@ -2272,16 +2368,13 @@ fn diff_load_balancers(
     // cluster-wide ones: every node switch): that one's group is reused without mapping,
     // sorting and hashing the datapaths again.
     let mut last: Option<(&BTreeSet<DpIndex>, Uuid)> = None;
+    let lb_id_key = "lb_id".to_owned();
     for lb in &new.load_balancers {
-        let id = lb.nb_uuid.to_string();
-        let prev = old.remove(&id);
-        let mut n = prev.cloned().unwrap_or_default();
-        n.name.clone_from(&lb.name);
-        n.vips = lb.vips.clone().into();
-        n.protocol = lb.protocol.as_deref().and_then(|p| p.parse().ok());
-        n.options = lb.options.clone().into();
-        n.external_ids = BTreeMap::from([("lb_id".to_owned(), id)]);
-        n.datapaths = BTreeSet::new();
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id: &str = lb.nb_uuid.hyphenated().encode_lower(&mut buf);
+        let prev = old.remove(id);
+        let protocol: Option<sb::LoadBalancerProtocol> =
+            lb.protocol.as_deref().and_then(|p| p.parse().ok());
         let group = match last {
             Some((set, g)) if *set == lb.datapaths => g,
             _ => {
@@ -2292,11 +2385,37 @@ fn diff_load_balancers(
             }
         };
         last = Some((&lb.datapaths, group));
-        n.datapath_group = Some(Ref::new(group));
+        // The row as planned: `prev` with these columns set (no datapaths: the group has them).
+        let row = |prev: Option<&sb::LoadBalancer>| {
+            let mut n = prev.cloned().unwrap_or_default();
+            n.name.clone_from(&lb.name);
+            n.vips = lb.vips.clone().into();
+            n.protocol = protocol;
+            n.options = lb.options.clone().into();
+            n.external_ids = BTreeMap::from([("lb_id".to_owned(), id.to_owned())]);
+            n.datapaths = BTreeSet::new();
+            n.datapath_group = Some(Ref::new(group));
+            n
+        };
         match prev {
-            Some(prev) => b.update(&n, prev)?,
+            Some(prev) => b.update(&row(Some(prev)), prev)?,
             None => {
-                b.insert(&n)?;
+                // A new row is written from the content as `insert` writes `row(None)`: the
+                // columns of `sb::LoadBalancer` in order, without copying the maps.
+                let id = id.to_owned();
+                b.insert_with::<sb::LoadBalancer>(
+                    |w| {
+                        w.string(0, &lb.name);
+                        w.string_pairs(1, lb.vips.iter(), lb.vips.len());
+                        let protocol = protocol.map(sb::LoadBalancerProtocol::as_str);
+                        w.strings(2, protocol.into_iter(), usize::from(protocol.is_some()));
+                        w.uuids(3, std::iter::empty(), 0);
+                        w.uuids(4, std::iter::once(group), 1);
+                        w.string_pairs(5, lb.options.iter(), lb.options.len());
+                        w.string_pairs(6, std::iter::once((&lb_id_key, &id)), 1);
+                    },
+                    || row(None),
+                )?;
             }
         }
     }

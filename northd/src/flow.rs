@@ -1425,6 +1425,58 @@ fn sorted_order<T: Send + Copy>(
     out
 }
 
+/// Bytes of the match a [`MatchWindow`] holds.
+const WINDOW: usize = 24;
+
+/// Bytes `from..from + WINDOW` of a match (zero-padded) as numbers that order as the bytes do.
+/// Zero padding orders as the end of a text does, except against real zero bytes: matches
+/// whose windows differ order as their windows (given equal bytes before `from`); equal
+/// windows say nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct MatchWindow(u64, u64, u64);
+
+impl MatchWindow {
+    fn of(m: &str, from: usize) -> Self {
+        let mut w = [0u8; WINDOW];
+        let bytes = m.as_bytes().get(from..).unwrap_or_default();
+        let n = bytes.len().min(WINDOW);
+        w[..n].copy_from_slice(&bytes[..n]);
+        let word = |b: &[u8]| b.iter().fold(0u64, |w, &x| (w << 8) | u64::from(x));
+        Self(word(&w[..8]), word(&w[8..16]), word(&w[16..]))
+    }
+}
+
+/// Sorts `run`, entries of `keys` whose matches are alike (zero-padded) up to byte `from` and
+/// whose stages and priorities are equal, in [`FlowKey`] order: by the match's next
+/// [`WINDOW`] bytes, held inline (each key read once, no comparison follows a pointer), then
+/// each run of equal windows the same way from the window's end; keys whose matches all end
+/// before `from` are compared in full past the prefix ([`SortPrefix::cmp_rest`]).
+fn sort_tied(keys: &[Arc<FlowKey>], run: &mut [(SortPrefix, u32)], from: usize) {
+    let key = |i: u32| &keys[i as usize];
+    if run.len() < 2 {
+        return;
+    }
+    if run.iter().all(|(_, i)| key(*i).match_.len() <= from) {
+        run.sort_unstable_by(|a, b| SortPrefix::cmp_rest(key(a.1), key(b.1)));
+        return;
+    }
+    let mut windowed: Vec<(MatchWindow, (SortPrefix, u32))> = run
+        .iter()
+        .map(|&(p, i)| (MatchWindow::of(&key(i).match_, from), (p, i)))
+        .collect();
+    windowed.sort_unstable_by_key(|a| a.0);
+    let mut at = 0;
+    while at < windowed.len() {
+        let w = windowed[at].0;
+        let len = windowed[at..].iter().take_while(|(x, _)| *x == w).count();
+        for (slot, (_, item)) in run[at..at + len].iter_mut().zip(&windowed[at..at + len]) {
+            *slot = *item;
+        }
+        sort_tied(keys, &mut run[at..at + len], from + WINDOW);
+        at += len;
+    }
+}
+
 /// Inserts `dp` into the sorted `v` (cheap when datapaths come in increasing order).
 fn sorted_insert(v: &mut Vec<DpIndex>, dp: DpIndex) {
     match v.last() {
@@ -1837,18 +1889,26 @@ impl FlowTable {
                 v.dedup();
             }
             // Sorted by a prefix of each key held inline (no pointer to follow), the full
-            // keys compared only where prefixes are equal.
+            // keys read only where prefixes are equal.
             let keyed: Vec<(SortPrefix, u32)> = self
                 .keys
                 .iter()
                 .enumerate()
                 .map(|(i, k)| (SortPrefix::of(k), u32::try_from(i).unwrap_or(NONE)))
                 .collect();
-            let keyed = sorted_order(keyed, |a, b| {
-                a.0.cmp(&b.0).then_with(|| {
-                    SortPrefix::cmp_rest(&self.keys[a.1 as usize], &self.keys[b.1 as usize])
-                })
-            });
+            // Keys are sorted by their prefixes alone, then each run of equal prefixes by the
+            // rest of its keys ([`sort_tied`]): a comparison of the sort never reads a key.
+            let mut keyed = sorted_order(keyed, |a, b| a.0.cmp(&b.0));
+            let mut from = 0;
+            while from < keyed.len() {
+                let prefix = keyed[from].0;
+                let len = keyed[from..]
+                    .iter()
+                    .take_while(|(p, _)| *p == prefix)
+                    .count();
+                sort_tied(&self.keys, &mut keyed[from..from + len], PREFIX_MATCH);
+                from += len;
+            }
             let order = keyed
                 .into_iter()
                 .map(|(_, i)| (i, at.get(i as usize).copied().unwrap_or(DpsAt::Own)))
@@ -1964,6 +2024,72 @@ mod tests {
                 assert_eq!(ours, a.cmp(b), "{a:?} {b:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_view_orders_tied_prefixes_as_flow_keys() {
+        // Keys whose prefixes tie in every way (same stage, priority and first bytes, matches
+        // ending inside and past the prefix, differing in actions or meter only), added in a
+        // scrambled order: the table iterates them in `FlowKey` order.
+        let heads = [
+            "",
+            "inport == \"sw1-por",
+            "inport == \"sw1-port1",
+            "0123456789012345678",
+        ];
+        // Tails long enough for matches to tie over several windows and differ late.
+        let tails = [
+            "",
+            "t",
+            "0",
+            "\u{0}",
+            "port1\"",
+            "port10\" && ip4",
+            "~~",
+            "port1\" && ip4.dst == 10.0.0.1 && tcp.dst == 80 && ct.new",
+            "port1\" && ip4.dst == 10.0.0.1 && tcp.dst == 80 && ct.new\u{0}",
+            "port1\" && ip4.dst == 10.0.0.1 && tcp.dst == 80 && ct.est",
+            "port1\" && ip4.dst == 10.0.0.1 && tcp.dst == 8",
+        ];
+        let mut keys = Vec::new();
+        for stage in [Stage::LsInAcl, Stage::LsInL2Lkup, Stage::LrInIpRouting] {
+            for priority in [0, 1, 256, 65535] {
+                for h in heads {
+                    for t in tails {
+                        for a in ["next;", "drop;", ""] {
+                            for meter in [None, Some(Arc::from("m"))] {
+                                keys.push(FlowKey {
+                                    stage,
+                                    priority,
+                                    match_: format!("{h}{t}"),
+                                    actions: a.to_owned(),
+                                    meter,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let n = keys.len();
+        let mut t = FlowTable::default();
+        // A stride coprime with the count visits every key once, out of order.
+        fn gcd(a: usize, b: usize) -> usize {
+            if b == 0 {
+                a
+            } else {
+                gcd(b, a % b)
+            }
+        }
+        let stride = (2..n).find(|s| gcd(*s, n) == 1 && s * s > n).unwrap_or(1);
+        for i in 0..n {
+            t.insert(keys[(i * stride) % n].clone(), [i % 3]);
+        }
+        let mut want = keys;
+        want.sort();
+        want.dedup();
+        let got: Vec<FlowKey> = t.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -476,10 +476,14 @@ fn plain_vif(l: &nb::LogicalSwitchPort) -> bool {
         && !has_dynamic(l)
 }
 
+/// True when some address of `l` is dynamic (`dynamic`, `MAC dynamic`, `dynamic IP...`).
 fn has_dynamic(l: &nb::LogicalSwitchPort) -> bool {
-    l.addresses
-        .iter()
-        .any(|a| matches!(a.parse::<LspAddress>(), Ok(LspAddress::Dynamic { .. })))
+    l.addresses.iter().any(|a| {
+        // Only an address with `dynamic` as its first or second word can parse as one: the
+        // others (a MAC and IPs, the common case) are not parsed.
+        a.split_whitespace().take(2).any(|w| w == "dynamic")
+            && matches!(a.parse::<LspAddress>(), Ok(LspAddress::Dynamic { .. }))
+    })
 }
 
 fn typed<T: Model>(ch: &NbChange<'_>) -> Result<Option<T>, NorthdError> {
@@ -869,13 +873,17 @@ impl Engine {
         }
         // Router ports peering a `router` port of exactly one switch (by name, as the router
         // builders look them up).
-        let mut name_switches: HashMap<&str, Vec<(usize, bool)>> = HashMap::new();
+        // Each name's first switch port (its switch, whether it is of type router) and
+        // whether the name has more than one (names are nearly always unique: no list each).
+        let mut name_switches: HashMap<&str, ((usize, bool), bool)> =
+            HashMap::with_capacity(self.lsp_switches.len());
         for (si, sw) in self.switches.iter().enumerate() {
             for p in &sw.ports {
+                let this = (si, p.type_ == switch::LspType::Router);
                 name_switches
                     .entry(p.name.as_str())
-                    .or_default()
-                    .push((si, p.type_ == switch::LspType::Router));
+                    .and_modify(|(_, more)| *more = true)
+                    .or_insert((this, false));
             }
         }
         self.router_peering = self
@@ -887,8 +895,8 @@ impl Engine {
                     let Some(Peer::Switch { port }) = &p.peer else {
                         continue;
                     };
-                    match name_switches.get(port.as_str()).map(Vec::as_slice) {
-                        Some([(si, true)]) => by_switch.entry(*si).or_default().push(pi),
+                    match name_switches.get(port.as_str()) {
+                        Some(((si, true), false)) => by_switch.entry(*si).or_default().push(pi),
                         None => {}
                         Some(_) => return None,
                     }
@@ -2349,6 +2357,45 @@ mod tests {
     fn string_datum(v: &[&str]) -> Datum {
         Datum::set_from_vec(v.iter().map(|s| Atom::String((*s).into())).collect())
             .unwrap_or_else(|_| Datum::empty_set())
+    }
+
+    #[test]
+    fn dynamic_addresses_are_found_as_a_full_parse_finds_them() {
+        let words = [
+            "dynamic",
+            "unknown",
+            "router",
+            "0a:00:00:00:00:01",
+            "zz:00",
+            "10.0.0.5",
+            "fd00::5",
+            "10.0.0.0/24",
+            "DYNAMIC",
+            "dynamic2",
+            "",
+        ];
+        let mut texts = vec![
+            String::new(),
+            " dynamic ".to_owned(),
+            "\tdynamic".to_owned(),
+        ];
+        for a in words {
+            for b in words {
+                texts.push(format!("{a} {b}"));
+                for c in words {
+                    texts.push(format!("{a} {b} {c}"));
+                    texts.push(format!("{a}  {b}\t{c} dynamic"));
+                }
+            }
+        }
+        for t in texts {
+            let l = nb::LogicalSwitchPort {
+                addresses: BTreeSet::from([t.clone()]),
+                ..Default::default()
+            };
+            let full = matches!(t.parse::<LspAddress>(), Ok(LspAddress::Dynamic { .. }));
+            assert_eq!(has_dynamic(&l), full, "{t:?}");
+        }
     }
 
     #[test]

@@ -459,6 +459,52 @@ fn sb_only() {
     );
 }
 
+/// The second half of a full round, for profilers (`valgrind --tool=callgrind
+/// --separate-threads=yes`): the shape of [`scale_snapshot`] compiled by
+/// `Engine::new_with`, which (as `ovnkit northd` does) plans the SB transaction against an
+/// empty SB on a worker thread, its text handed to a sink piece by piece, while the engine
+/// indexes the content. Prints the request's size and a digest of its bytes, and the number of
+/// flows the engine indexed.
+#[test]
+#[ignore = "profiling run; use --release -- --ignored"]
+fn round_only() {
+    use std::sync::{Arc, Mutex};
+    let snapshot = scale_snapshot();
+    let pieces: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let sink = {
+        let pieces = Arc::clone(&pieces);
+        northd::diff::TextSink::new(move |piece| pieces.lock().expect("lock").push(piece))
+    };
+    let (engine, planned) = step("build, plan and index", || {
+        northd::incremental::Engine::new_with(snapshot, SbState::default(), |content| {
+            let flows = northd::sb_flows::SbFlows::default();
+            let txn = northd::diff::SbTxn::with_sink(sink);
+            let txn =
+                northd::diff::plan_into(&SbRows::default(), &flows, content, txn).expect("plan");
+            (txn.len(), txn.into_bytes().expect("bytes"))
+        })
+    });
+    let (n_ops, rest) = planned;
+    let mut bytes = std::mem::take(&mut *pieces.lock().expect("lock")).concat();
+    bytes.extend_from_slice(&rest);
+    use std::hash::{Hash, Hasher};
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    bytes.hash(&mut h);
+    let request = h.finish();
+    let expanded = engine.expanded_flows();
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    expanded.hash(&mut h);
+    eprintln!(
+        "round: {n_ops} operations, {} request bytes, digest {request:016x}; engine: {} flows \
+         (per datapath), digest {:016x}",
+        bytes.len(),
+        expanded.len(),
+        h.finish()
+    );
+}
+
 /// A digest of everything a build produces (flows in order with their datapaths, and every
 /// other table), to check that a change to the build leaves its output as it was.
 fn digest(content: &SbContent) -> u64 {
