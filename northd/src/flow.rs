@@ -1526,8 +1526,9 @@ impl FlowTable {
         )
     }
 
-    /// [`Self::entry_of`] for a flow whose hash ([`flow_hash`]) is known to be `h`.
-    fn entry_hashed(&mut self, h: u64, key: &Arc<FlowKey>) -> usize {
+    /// [`Self::entry_of`] for a flow whose hash ([`flow_hash`]) is known to be `h`, taking
+    /// `key` (kept when the flow is new, dropped otherwise).
+    fn entry_hashed(&mut self, h: u64, key: Arc<FlowKey>) -> usize {
         let meter = key.meter.as_deref();
         let head = self.index.get(&h).copied().unwrap_or(NONE);
         let mut at = head;
@@ -1545,7 +1546,7 @@ impl FlowTable {
             at = self.chain[i];
         }
         let i = self.keys.len();
-        self.keys.push(Arc::clone(key));
+        self.keys.push(key);
         self.own.push(OwnDps::None);
         self.chain.push(head);
         self.index.insert(h, u32::try_from(i).unwrap_or(NONE));
@@ -1732,18 +1733,28 @@ impl FlowTable {
         drop(index);
         drop(chain);
         self.index.reserve(keys.len());
+        self.keys.reserve(keys.len());
+        self.own.reserve(keys.len());
+        self.chain.reserve(keys.len());
         let mut at: Vec<u32> = Vec::with_capacity(keys.len());
-        for ((k, own), h) in keys.iter().zip(&own).zip(hashes) {
+        // The other table's handles and datapath lists are moved here when their flow is new
+        // (no copy, no second touch of each flow to drop a handle).
+        for ((k, own), h) in keys.into_iter().zip(own).zip(hashes) {
+            let new = self.keys.len();
             let i = match h {
                 Some(h) => self.entry_hashed(h, k),
-                None => self.entry_of(k),
+                None => self.entry_of(&k),
             };
-            for &dp in own.as_slice() {
-                self.own[i].insert(dp);
+            if i == new {
+                // A new entry has no datapath yet.
+                self.own[i] = own;
+            } else {
+                for &dp in own.as_slice() {
+                    self.own[i].insert(dp);
+                }
             }
             at.push(u32::try_from(i).unwrap_or(NONE));
         }
-        drop(own);
         let mut ids: Vec<(u32, u64)> = group_of.iter().map(|(id, g)| (*g, *id)).collect();
         ids.sort_unstable();
         for (g, id) in ids {
