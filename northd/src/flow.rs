@@ -1345,6 +1345,23 @@ impl OwnDps {
             Self::Many(v) => v,
         }
     }
+
+    /// Adds every datapath of the sorted, duplicate-free `dps` (as [`Self::insert`] of each).
+    fn insert_all(&mut self, dps: &[DpIndex]) {
+        match self {
+            Self::Many(v) => sorted_insert_all(v, dps),
+            _ if dps.len() < 2 => {
+                for &dp in dps {
+                    self.insert(dp);
+                }
+            }
+            _ => {
+                let mut v = self.as_slice().to_vec();
+                sorted_insert_all(&mut v, dps);
+                *self = Self::Many(v);
+            }
+        }
+    }
 }
 
 /// The start of a [`FlowKey`] as numbers that order as the key does: stage and priority, then
@@ -1434,6 +1451,39 @@ fn sorted_insert(v: &mut Vec<DpIndex>, dp: DpIndex) {
             if let Err(at) = v.binary_search(&dp) {
                 v.insert(at, dp);
             }
+        }
+    }
+}
+
+/// Adds every datapath of the sorted, duplicate-free `dps` to the sorted, duplicate-free `v`:
+/// one merge of the two lists (inserting each one by one shifts `v` once per datapath when
+/// the lists interleave, as two threads' lists of one flow do).
+fn sorted_insert_all(v: &mut Vec<DpIndex>, dps: &[DpIndex]) {
+    match (v.last(), dps) {
+        (_, []) => {}
+        (None, _) => v.extend_from_slice(dps),
+        (Some(&last), [first, ..]) if last < *first => v.extend_from_slice(dps),
+        (_, [dp]) => sorted_insert(v, *dp),
+        _ => {
+            let mut out = Vec::with_capacity(v.len() + dps.len());
+            let (mut a, mut b) = (v.iter().peekable(), dps.iter().peekable());
+            loop {
+                let next = match (a.peek(), b.peek()) {
+                    (Some(&&x), Some(&&y)) => match x.cmp(&y) {
+                        std::cmp::Ordering::Less => a.next(),
+                        std::cmp::Ordering::Greater => b.next(),
+                        std::cmp::Ordering::Equal => {
+                            b.next();
+                            a.next()
+                        }
+                    },
+                    (Some(_), None) => a.next(),
+                    (None, _) => b.next(),
+                };
+                let Some(&dp) = next else { break };
+                out.push(dp);
+            }
+            *v = out;
         }
     }
 }
@@ -1749,9 +1799,7 @@ impl FlowTable {
                 // A new entry has no datapath yet.
                 self.own[i] = own;
             } else {
-                for &dp in own.as_slice() {
-                    self.own[i].insert(dp);
-                }
+                self.own[i].insert_all(own.as_slice());
             }
             at.push(u32::try_from(i).unwrap_or(NONE));
         }
@@ -1765,9 +1813,7 @@ impl FlowTable {
                 // The same set: same flows, so the same entries here.
                 Some(&mine) => {
                     if let Some(mine) = self.groups.get_mut(mine as usize) {
-                        for &dp in &group.dps {
-                            sorted_insert(&mut mine.dps, dp);
-                        }
+                        sorted_insert_all(&mut mine.dps, &group.dps);
                     }
                 }
                 None => {
@@ -2071,6 +2117,35 @@ mod tests {
     }
 
     proptest! {
+        /// Merging a sorted list of datapaths in gives what inserting each gives.
+        #[test]
+        fn insert_all_is_each_inserted(
+            a in proptest::collection::btree_set(0usize..40, 0..20),
+            b in proptest::collection::btree_set(0usize..40, 0..20),
+        ) {
+            let b: Vec<DpIndex> = b.into_iter().collect();
+            let mut one_by_one = OwnDps::None;
+            let mut merged = OwnDps::None;
+            for &dp in &a {
+                one_by_one.insert(dp);
+                merged.insert(dp);
+            }
+            let mut v: Vec<DpIndex> = a.iter().copied().collect();
+            let mut w = v.clone();
+            for &dp in &b {
+                one_by_one.insert(dp);
+                sorted_insert(&mut v, dp);
+            }
+            merged.insert_all(&b);
+            sorted_insert_all(&mut w, &b);
+            prop_assert_eq!(one_by_one.as_slice(), merged.as_slice());
+            prop_assert_eq!(
+                matches!(one_by_one, OwnDps::Many(_)),
+                matches!(merged, OwnDps::Many(_))
+            );
+            prop_assert_eq!(v, w);
+        }
+
         /// The table gives what a plain ordered map of flows to datapath sets gives, whatever
         /// the mix of direct, shared and merged additions.
         #[test]
