@@ -1302,7 +1302,7 @@ mod config_ids_tests {
                 &items,
                 || None::<usize>,
                 |last, &i| {
-                    let ok = last.map_or(true, |l| l < i);
+                    let ok = last.is_none_or(|l| l < i);
                     *last = Some(i);
                     ok
                 },
