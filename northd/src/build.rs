@@ -311,23 +311,47 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     for sw in &views {
         out.ip_multicast.push((sw.dp, sw.mcast.clone()));
     }
-    for lr in &router_views {
-        build_router_ports(nb, state, lr, &mut out);
-        out.multicast_groups
-            .extend(router::input_mcast::router_groups(lr));
-    }
-    out.static_mac_bindings = router::input::static_mac_bindings(nb, &router_views);
-    build_address_sets(nb, &globals, &views, &mut out);
-    build_port_groups(nb, &views, &mut out);
-    // Load balancers parsed on two threads (tens of thousands on OVN-Kubernetes), their
-    // warnings added in order.
+    // Then on two threads: this one the routers' rows, the port keys and the address sets, a
+    // worker the port groups (about as long: switches-only 27 + port keys against 61 M
+    // instructions, OVN-K alike); each then parses load balancers (tens of thousands on
+    // OVN-Kubernetes) until none is left. Rows and warnings are added as one thread adds
+    // them: routers' first, then load balancers'.
     let rows: Vec<&nb::LoadBalancer> = nb.load_balancers.values().collect();
-    let parsed = on_two_threads(nb, &rows, |l| {
-        let mut w = Vec::new();
-        let lb = LoadBalancer::parse(l, &mut w);
-        (l.uuid, lb, w)
-    });
+    let (switch_ports, datapaths) = (&out.ports, &out.datapaths);
+    let ((routers_part, port_keys, address_sets), port_groups, parsed) = on_two_threads_after(
+        nb,
+        || {
+            let mut part = SbContent::default();
+            for lr in &router_views {
+                build_router_ports(nb, state, lr, datapaths[lr.dp].nb_uuid, &mut part);
+                part.multicast_groups
+                    .extend(router::input_mcast::router_groups(lr));
+            }
+            part.static_mac_bindings = router::input::static_mac_bindings(nb, &router_views);
+            let port_keys: BTreeMap<String, u32> = switch_ports
+                .iter()
+                .chain(&part.ports)
+                .map(|p| (p.name.clone(), p.tunnel_key))
+                .collect();
+            (part, port_keys, build_address_sets(nb, &globals, &views))
+        },
+        || build_port_groups(nb, &views, datapaths),
+        &rows,
+        || (),
+        |_, l| {
+            let mut w = Vec::new();
+            let lb = LoadBalancer::parse(l, &mut w);
+            (l.uuid, lb, w)
+        },
+    );
     drop(rows);
+    out.ports.extend(routers_part.ports);
+    out.multicast_groups.extend(routers_part.multicast_groups);
+    out.ha_chassis_groups.extend(routers_part.ha_chassis_groups);
+    out.warnings.extend(routers_part.warnings);
+    out.static_mac_bindings = routers_part.static_mac_bindings;
+    out.address_sets.extend(address_sets);
+    out.port_groups.extend(port_groups);
     let mut lbs: BTreeMap<_, _> = parsed
         .into_iter()
         .map(|(r, lb, w)| {
@@ -347,18 +371,24 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         }
     }
     let health = {
-        let port_dp: std::collections::HashMap<&str, DpIndex> = out
-            .ports
-            .iter()
-            .filter(|p| out.datapaths[p.datapath].kind == DatapathKind::Switch)
-            .map(|p| (p.name.as_str(), p.datapath))
-            .collect();
-        let up: std::collections::HashMap<&str, bool> = nb
-            .switch_ports
-            .values()
-            .map(|p| (p.name.as_str(), p.up == Some(true)))
-            .collect();
+        // A switch port's datapath and state, indexed when a health check first asks (most
+        // builds have none).
+        let index = std::cell::OnceCell::new();
         let port = |name: &str| {
+            let (port_dp, up) = index.get_or_init(|| {
+                let port_dp: std::collections::HashMap<&str, DpIndex> = out
+                    .ports
+                    .iter()
+                    .filter(|p| out.datapaths[p.datapath].kind == DatapathKind::Switch)
+                    .map(|p| (p.name.as_str(), p.datapath))
+                    .collect();
+                let up: std::collections::HashMap<&str, bool> = nb
+                    .switch_ports
+                    .values()
+                    .map(|p| (p.name.as_str(), p.up == Some(true)))
+                    .collect();
+                (port_dp, up)
+            });
             let dp = *port_dp.get(name)?;
             Some((dp, up.get(name).copied().unwrap_or(false)))
         };
@@ -377,11 +407,6 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
         out.flows.set_meters(meters);
     }
 
-    let port_keys: BTreeMap<String, u32> = out
-        .ports
-        .iter()
-        .map(|p| (p.name.clone(), p.tunnel_key))
-        .collect();
     let dp_tunnel_keys: Vec<u32> = out.datapaths.iter().map(|d| d.tunnel_key).collect();
     let mut router_lb_sets = BTreeSet::new();
     // Each router's load balancers (thousands per gateway router on OVN-Kubernetes), resolved
@@ -476,39 +501,48 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
             switches(flows);
             routers(flows);
         }
-        warnings
+        // The context goes back to the caller, to be freed while the tables are merged.
+        (warnings, rctx)
     };
     // The worker first makes the SB `Load_Balancer` rows (one per load balancer on a switch:
     // tens of thousands on OVN-Kubernetes), which no flow needs, while this thread starts on
     // the routers.
-    let (mut warnings, theirs_flows, theirs_warnings, lb_rows) = std::thread::scope(|s| {
-        let worker = s.spawn(|| {
-            // Group VIP sets are checked once per build on this thread too.
-            let _scope = router::gateway::hash::BuildScope::enter(nb);
-            let lb_rows = load_balancer_rows(nb, &views);
-            let mut flows = crate::flow::FlowTable::default();
-            if let Some(m) = meters {
-                flows.set_meters(m);
-            }
-            let warnings = run(&mut flows, false);
-            (flows, warnings, lb_rows)
+    let (mut warnings, theirs_flows, theirs_warnings, lb_rows, contexts) =
+        std::thread::scope(|s| {
+            let worker = s.spawn(|| {
+                // Group VIP sets are checked once per build on this thread too.
+                let _scope = router::gateway::hash::BuildScope::enter(nb);
+                let lb_rows = load_balancer_rows(nb, &views);
+                let mut flows = crate::flow::FlowTable::default();
+                if let Some(m) = meters {
+                    flows.set_meters(m);
+                }
+                let (warnings, rctx) = run(&mut flows, false);
+                (flows, warnings, lb_rows, rctx)
+            });
+            let (mine, my_ctx) = run(&mut out.flows, true);
+            let (flows, theirs, lb_rows, their_ctx) = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (mine, flows, theirs, lb_rows, [my_ctx, their_ctx])
         });
-        let mine = run(&mut out.flows, true);
-        let (flows, theirs, lb_rows) = worker
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (mine, flows, theirs, lb_rows)
-    });
     out.load_balancers = lb_rows;
-    drop(router_lbs);
     let lb_flows = lb_cache.into_inner().unwrap_or_else(make_lb_cache);
     // The smaller table is merged into the larger (same meters: the content is the same
-    // either way).
+    // either way), while another thread frees the flow threads' contexts (their load
+    // balancer flow sets hold a handle on most router flows: freeing them touches every
+    // one, ~0.1 s at 250 OVN-Kubernetes nodes).
     let mut smaller = theirs_flows;
     if smaller.len() > out.flows.len() {
         std::mem::swap(&mut smaller, &mut out.flows);
     }
-    out.flows.absorb(smaller);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            drop(contexts);
+            drop(router_lbs);
+        });
+        out.flows.absorb(smaller);
+    });
     warnings.extend(theirs_warnings);
     warnings.sort_by_key(|(i, _)| *i);
     out.warnings
@@ -534,8 +568,9 @@ pub(crate) fn build_all(nb: &NbSnapshot, state: &SbState) -> Built {
     }
 }
 
-/// `f` of every item, in item order, computed on two threads (this one takes the items at
-/// even positions, a worker the others: neighbours tend to cost alike).
+/// `f` of every item, in item order, computed on two threads (each takes the next run of
+/// items as it becomes free: items can cost very differently, e.g. gateway routers with
+/// thousands of load balancers next to a cluster router with a few).
 fn on_two_threads<T: Sync, R: Send>(
     nb: &NbSnapshot,
     items: &[T],
@@ -551,35 +586,84 @@ fn on_two_threads_with<T: Sync, R: Send, S>(
     init: impl Fn() -> S + Sync,
     f: impl Fn(&mut S, &T) -> R + Sync,
 ) -> Vec<R> {
+    if items.len() < 2 {
+        let mut state = init();
+        return items.iter().map(|item| f(&mut state, item)).collect();
+    }
+    on_two_threads_after(nb, || (), || (), items, init, f).2
+}
+
+/// [`on_two_threads_with`], each thread first running a job of its own: this one `mine`, the
+/// worker `theirs` (jobs of unequal length: the one done first starts on the items).
+fn on_two_threads_after<T: Sync, R: Send, S, A, B: Send>(
+    nb: &NbSnapshot,
+    mine: impl FnOnce() -> A,
+    theirs: impl FnOnce() -> B + Send,
+    items: &[T],
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> (A, B, Vec<R>) {
+    let n = items.len();
+    // Runs small enough for the two threads to end close together, large enough that
+    // taking one costs nothing next to its items.
+    let run = (n / 128).clamp(1, 64);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // The items this thread took, with their positions (increasing).
+    let take = || {
+        let mut state = init();
+        let mut done: Vec<(usize, R)> = Vec::new();
+        loop {
+            let start = next.fetch_add(run, std::sync::atomic::Ordering::Relaxed);
+            let Some(part) = items.get(start..(start + run).min(n)) else {
+                break;
+            };
+            if part.is_empty() {
+                break;
+            }
+            done.extend(
+                part.iter()
+                    .enumerate()
+                    .map(|(i, item)| (start + i, f(&mut state, item))),
+            );
+        }
+        done
+    };
     std::thread::scope(|s| {
         let worker = s.spawn(|| {
             // Group VIP sets are checked once per build on this thread too.
             let _scope = router::gateway::hash::BuildScope::enter(nb);
-            let mut state = init();
-            items
-                .iter()
-                .skip(1)
-                .step_by(2)
-                .map(|item| f(&mut state, item))
-                .collect::<Vec<R>>()
+            let b = theirs();
+            (b, take())
         });
-        let mut state = init();
-        let mine: Vec<R> = items
-            .iter()
-            .step_by(2)
-            .map(|item| f(&mut state, item))
-            .collect();
-        let theirs = worker
+        let a = mine();
+        let done = take();
+        let (b, theirs_done) = worker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let mut out = Vec::with_capacity(items.len());
-        let mut theirs = theirs.into_iter();
-        for r in mine {
-            out.push(r);
-            out.extend(theirs.next());
-        }
-        out
+        (a, b, merge_by_position(done, theirs_done))
     })
+}
+
+/// The results of two ascending lists of (position, result) pairs in position order.
+fn merge_by_position<R>(a: Vec<(usize, R)>, b: Vec<(usize, R)>) -> Vec<R> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some((i, _)), Some((j, _))) => {
+                if i < j {
+                    a.next()
+                } else {
+                    b.next()
+                }
+            }
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        let Some((_, r)) = next else { break };
+        out.push(r);
+    }
+    out
 }
 
 /// The CoPP meters of each datapath (by index in `datapaths`), or `None` when no datapath has
@@ -745,9 +829,14 @@ fn port_keys<'a>(
 /// Port_Binding rows of a router's ports: `patch` (or `l3gateway` on a gateway router) with
 /// `options:peer` naming the peer port, and a `chassisredirect` row `cr-PORT` per distributed
 /// gateway port with the `HA_Chassis_Group` it uses.
-fn build_router_ports(nb: &NbSnapshot, state: &SbState, lr: &Router, out: &mut SbContent) {
+fn build_router_ports(
+    nb: &NbSnapshot,
+    state: &SbState,
+    lr: &Router,
+    dp_uuid: uuid::Uuid,
+    out: &mut SbContent,
+) {
     use router::gateway::bindings;
-    let dp_uuid = out.datapaths[lr.dp].nb_uuid;
     let crs: Vec<(&router::RouterPort, String)> = lr.dgps().map(|p| (p, p.cr_name())).collect();
     let keys = port_keys(
         state,
@@ -980,19 +1069,20 @@ pub(crate) fn build_switch_ports(
     }
 }
 
+/// The address sets: NB's, `svc_monitor_mac`, and each port group's `<name>_ip4` and
+/// `<name>_ip6`.
 fn build_address_sets(
     nb: &NbSnapshot,
     globals: &GlobalOptions,
     views: &[Switch],
-    out: &mut SbContent,
-) {
-    out.address_sets.insert(
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    out.insert(
         "svc_monitor_mac".to_owned(),
         BTreeSet::from([globals.svc_monitor_mac.clone()]),
     );
     for set in nb.address_sets.values() {
-        out.address_sets
-            .insert(set.name.clone(), set.addresses.clone());
+        out.insert(set.name.clone(), set.addresses.clone());
     }
     let ports: BTreeMap<_, _> = views
         .iter()
@@ -1000,9 +1090,10 @@ fn build_address_sets(
         .collect();
     for pg in nb.port_groups.values() {
         let (v4, v6) = port_group_sets(pg, |r| ports.get(r).copied());
-        out.address_sets.insert(format!("{}_ip4", pg.name), v4);
-        out.address_sets.insert(format!("{}_ip6", pg.name), v6);
+        out.insert(format!("{}_ip4", pg.name), v4);
+        out.insert(format!("{}_ip6", pg.name), v6);
     }
+    out
 }
 
 /// The IPv4 and IPv6 addresses of the ports of `pg` (the `<name>_ip4` and `<name>_ip6`
@@ -1025,7 +1116,12 @@ pub(crate) fn port_group_sets<'a>(
 
 /// SB port groups, one per NB port group and datapath with ports of the group:
 /// `<datapath key>_<name>` (flows keep `@name`; ovn-controller resolves it per datapath).
-fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
+fn build_port_groups(
+    nb: &NbSnapshot,
+    views: &[Switch],
+    datapaths: &[DatapathContent],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
     // Where each port is: (view, port) positions, found once rather than per group and view.
     let mut at: BTreeMap<ovsdb::model::Ref<nb::LogicalSwitchPort>, Vec<(usize, usize)>> =
         BTreeMap::new();
@@ -1044,41 +1140,114 @@ fn build_port_groups(nb: &NbSnapshot, views: &[Switch], out: &mut SbContent) {
                 .insert(views[v].ports[i].name.clone());
         }
         for (v, members) in by_view {
-            let key = out.datapaths[views[v].dp].tunnel_key;
-            out.port_groups
-                .insert(format!("{key}_{}", pg.name), members);
+            let key = datapaths[views[v].dp].tunnel_key;
+            out.insert(format!("{key}_{}", pg.name), members);
         }
     }
+    out
 }
 
 /// The SB `Load_Balancer` rows: every load balancer some switch of `views` has, with those
 /// switches' datapaths, in `nb` order.
 fn load_balancer_rows(nb: &NbSnapshot, views: &[Switch]) -> Vec<LbContent> {
-    let mut out = Vec::new();
-    // Switches by load balancer, in one pass over the switches: each load balancer by its
-    // position in `nb.load_balancers` (found by a walk along the map, the switch's list being
-    // sorted), each list of datapaths sorted at the end.
-    let mut by_lb: Vec<Vec<DpIndex>> = vec![Vec::new(); nb.load_balancers.len()];
     let keys: Vec<ovsdb::model::Ref<nb::LoadBalancer>> =
         nb.load_balancers.keys().copied().collect();
-    for sw in views {
+    // Each load balancer group with its members' positions in `keys` (those that exist), in
+    // `nb.lb_groups` order.
+    let groups: Vec<(ovsdb::model::Ref<nb::LoadBalancerGroup>, Vec<usize>)> = nb
+        .lb_groups
+        .iter()
+        .map(|(r, g)| {
+            let members = g
+                .load_balancer
+                .iter()
+                .filter_map(|m| keys.binary_search(m).ok())
+                .collect();
+            (*r, members)
+        })
+        .collect();
+    // A switch has every member of a group of its NB row, or not: the group's datapaths are
+    // those of the switches having all of it (on OVN-Kubernetes every node switch has the
+    // cluster's Service group, thousands of load balancers); each load balancer's own are
+    // those of the switches having it apart from such a group (sorted lists: found by a walk
+    // along `keys`).
+    let mut group_dps: Vec<Vec<DpIndex>> = vec![Vec::new(); groups.len()];
+    let mut direct: Vec<Vec<DpIndex>> = vec![Vec::new(); keys.len()];
+    let mut covered: Vec<bool> = Vec::new();
+    let mut at: Vec<usize> = Vec::new();
+    for sw in views.iter().filter(|sw| !sw.lbs.is_empty()) {
+        covered.clear();
+        covered.resize(sw.lbs.len(), false);
+        let row_groups = nb.switches.get(&sw.nb).map(|row| &row.load_balancer_group);
+        for g in row_groups.into_iter().flatten() {
+            let Ok(gi) = groups.binary_search_by(|(r, _)| r.cmp(g)) else {
+                continue;
+            };
+            let Some((_, members)) = groups.get(gi) else {
+                continue;
+            };
+            at.clear();
+            let mut i = 0;
+            for &p in members {
+                let m = &keys[p];
+                while sw.lbs.get(i).is_some_and(|r| r < m) {
+                    i += 1;
+                }
+                if sw.lbs.get(i) != Some(m) {
+                    break;
+                }
+                at.push(i);
+                i += 1;
+            }
+            if at.len() == members.len() {
+                group_dps[gi].push(sw.dp);
+                for &i in &at {
+                    covered[i] = true;
+                }
+            }
+        }
         let mut from = 0;
-        for lb in &sw.lbs {
-            // Lists are sorted: search past the previous one first, in doubling steps (the
-            // next one is usually close: a node switch has most load balancers).
+        for (lb, _) in sw.lbs.iter().zip(&covered).filter(|(_, c)| !**c) {
+            // Search past the previous one first, in doubling steps (the next one is
+            // usually close).
             let found = gallop_from(&keys, from, lb).or_else(|| keys.binary_search(lb).ok());
             if let Some(at) = found {
-                by_lb[at].push(sw.dp);
+                direct[at].push(sw.dp);
                 from = at + 1;
             }
         }
     }
-    for (lb, mut dps) in nb.load_balancers.values().zip(by_lb) {
-        if dps.is_empty() {
+    drop(covered);
+    // The groups (with datapaths) of each load balancer.
+    let mut of_lb: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
+    for (gi, (_, members)) in groups.iter().enumerate() {
+        if group_dps[gi].is_empty() {
             continue;
         }
-        dps.sort_unstable();
-        let datapaths: BTreeSet<DpIndex> = dps.into_iter().collect();
+        for &p in members {
+            of_lb[p].push(gi);
+        }
+    }
+    // A group's datapaths as a set, made once and copied for each member on no other
+    // datapath.
+    let mut sets: Vec<Option<BTreeSet<DpIndex>>> = vec![None; groups.len()];
+    let mut out = Vec::new();
+    for ((lb, gs), own) in nb.load_balancers.values().zip(of_lb).zip(direct) {
+        let datapaths = match (gs.as_slice(), own.is_empty()) {
+            ([], true) => continue,
+            (&[g], true) => sets[g]
+                .get_or_insert_with(|| group_dps[g].iter().copied().collect())
+                .clone(),
+            _ => {
+                let mut all: Vec<DpIndex> = gs
+                    .iter()
+                    .flat_map(|&g| group_dps[g].iter().copied())
+                    .chain(own)
+                    .collect();
+                all.sort_unstable();
+                all.into_iter().collect()
+            }
+        };
         let mut options = lb.options.clone();
         options.insert("hairpin_orig_tuple".to_owned(), "true".to_owned());
         out.push(LbContent {
@@ -1114,6 +1283,45 @@ mod config_ids_tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn two_threads_give_results_in_item_order() {
+        let nb = NbSnapshot::default();
+        for n in [0usize, 1, 2, 3, 127, 128, 129, 1000, 20_000] {
+            let items: Vec<usize> = (0..n).collect();
+            // Uneven costs: every tenth item far dearer than the others.
+            let out = on_two_threads(&nb, &items, |&i| {
+                let rounds = if i % 10 == 0 { 2000 } else { 1 };
+                std::hint::black_box((0..rounds).fold(i, |h, r| h.wrapping_mul(31) ^ r));
+                i * 3
+            });
+            assert_eq!(out, items.iter().map(|i| i * 3).collect::<Vec<_>>(), "{n}");
+            // Each thread's state sees only its own items, in increasing order.
+            let seen = on_two_threads_with(
+                &nb,
+                &items,
+                || None::<usize>,
+                |last, &i| {
+                    let ok = last.is_none_or(|l| l < i);
+                    *last = Some(i);
+                    ok
+                },
+            );
+            assert!(seen.iter().all(|ok| *ok), "{n}");
+            assert_eq!(seen.len(), n);
+        }
+    }
+
+    #[test]
+    fn merge_by_position_interleaves() {
+        let a = vec![(0, 'a'), (1, 'b'), (4, 'e')];
+        let b = vec![(2, 'c'), (3, 'd'), (5, 'f')];
+        assert_eq!(merge_by_position(a, b), vec!['a', 'b', 'c', 'd', 'e', 'f']);
+        assert_eq!(
+            merge_by_position(Vec::<(usize, u8)>::new(), vec![(0, 1)]),
+            vec![1]
+        );
     }
 
     #[test]

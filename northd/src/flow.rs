@@ -1345,6 +1345,23 @@ impl OwnDps {
             Self::Many(v) => v,
         }
     }
+
+    /// Adds every datapath of the sorted, duplicate-free `dps` (as [`Self::insert`] of each).
+    fn insert_all(&mut self, dps: &[DpIndex]) {
+        match self {
+            Self::Many(v) => sorted_insert_all(v, dps),
+            _ if dps.len() < 2 => {
+                for &dp in dps {
+                    self.insert(dp);
+                }
+            }
+            _ => {
+                let mut v = self.as_slice().to_vec();
+                sorted_insert_all(&mut v, dps);
+                *self = Self::Many(v);
+            }
+        }
+    }
 }
 
 /// The start of a [`FlowKey`] as numbers that order as the key does: stage and priority, then
@@ -1490,6 +1507,39 @@ fn sorted_insert(v: &mut Vec<DpIndex>, dp: DpIndex) {
     }
 }
 
+/// Adds every datapath of the sorted, duplicate-free `dps` to the sorted, duplicate-free `v`:
+/// one merge of the two lists (inserting each one by one shifts `v` once per datapath when
+/// the lists interleave, as two threads' lists of one flow do).
+fn sorted_insert_all(v: &mut Vec<DpIndex>, dps: &[DpIndex]) {
+    match (v.last(), dps) {
+        (_, []) => {}
+        (None, _) => v.extend_from_slice(dps),
+        (Some(&last), [first, ..]) if last < *first => v.extend_from_slice(dps),
+        (_, [dp]) => sorted_insert(v, *dp),
+        _ => {
+            let mut out = Vec::with_capacity(v.len() + dps.len());
+            let (mut a, mut b) = (v.iter().peekable(), dps.iter().peekable());
+            loop {
+                let next = match (a.peek(), b.peek()) {
+                    (Some(&&x), Some(&&y)) => match x.cmp(&y) {
+                        std::cmp::Ordering::Less => a.next(),
+                        std::cmp::Ordering::Greater => b.next(),
+                        std::cmp::Ordering::Equal => {
+                            b.next();
+                            a.next()
+                        }
+                    },
+                    (Some(_), None) => a.next(),
+                    (None, _) => b.next(),
+                };
+                let Some(&dp) = next else { break };
+                out.push(dp);
+            }
+            *v = out;
+        }
+    }
+}
+
 /// A [`SharedFlows`] set added to this table: its flows (as entries) and its datapaths.
 #[derive(Debug, Clone)]
 struct Group {
@@ -1578,8 +1628,9 @@ impl FlowTable {
         )
     }
 
-    /// [`Self::entry_of`] for a flow whose hash ([`flow_hash`]) is known to be `h`.
-    fn entry_hashed(&mut self, h: u64, key: &Arc<FlowKey>) -> usize {
+    /// [`Self::entry_of`] for a flow whose hash ([`flow_hash`]) is known to be `h`, taking
+    /// `key` (kept when the flow is new, dropped otherwise).
+    fn entry_hashed(&mut self, h: u64, key: Arc<FlowKey>) -> usize {
         let meter = key.meter.as_deref();
         let head = self.index.get(&h).copied().unwrap_or(NONE);
         let mut at = head;
@@ -1597,7 +1648,7 @@ impl FlowTable {
             at = self.chain[i];
         }
         let i = self.keys.len();
-        self.keys.push(Arc::clone(key));
+        self.keys.push(key);
         self.own.push(OwnDps::None);
         self.chain.push(head);
         self.index.insert(h, u32::try_from(i).unwrap_or(NONE));
@@ -1784,18 +1835,26 @@ impl FlowTable {
         drop(index);
         drop(chain);
         self.index.reserve(keys.len());
+        self.keys.reserve(keys.len());
+        self.own.reserve(keys.len());
+        self.chain.reserve(keys.len());
         let mut at: Vec<u32> = Vec::with_capacity(keys.len());
-        for ((k, own), h) in keys.iter().zip(&own).zip(hashes) {
+        // The other table's handles and datapath lists are moved here when their flow is new
+        // (no copy, no second touch of each flow to drop a handle).
+        for ((k, own), h) in keys.into_iter().zip(own).zip(hashes) {
+            let new = self.keys.len();
             let i = match h {
                 Some(h) => self.entry_hashed(h, k),
-                None => self.entry_of(k),
+                None => self.entry_of(&k),
             };
-            for &dp in own.as_slice() {
-                self.own[i].insert(dp);
+            if i == new {
+                // A new entry has no datapath yet.
+                self.own[i] = own;
+            } else {
+                self.own[i].insert_all(own.as_slice());
             }
             at.push(u32::try_from(i).unwrap_or(NONE));
         }
-        drop(own);
         let mut ids: Vec<(u32, u64)> = group_of.iter().map(|(id, g)| (*g, *id)).collect();
         ids.sort_unstable();
         for (g, id) in ids {
@@ -1806,9 +1865,7 @@ impl FlowTable {
                 // The same set: same flows, so the same entries here.
                 Some(&mine) => {
                     if let Some(mine) = self.groups.get_mut(mine as usize) {
-                        for &dp in &group.dps {
-                            sorted_insert(&mut mine.dps, dp);
-                        }
+                        sorted_insert_all(&mut mine.dps, &group.dps);
                     }
                 }
                 None => {
@@ -2186,6 +2243,35 @@ mod tests {
     }
 
     proptest! {
+        /// Merging a sorted list of datapaths in gives what inserting each gives.
+        #[test]
+        fn insert_all_is_each_inserted(
+            a in proptest::collection::btree_set(0usize..40, 0..20),
+            b in proptest::collection::btree_set(0usize..40, 0..20),
+        ) {
+            let b: Vec<DpIndex> = b.into_iter().collect();
+            let mut one_by_one = OwnDps::None;
+            let mut merged = OwnDps::None;
+            for &dp in &a {
+                one_by_one.insert(dp);
+                merged.insert(dp);
+            }
+            let mut v: Vec<DpIndex> = a.iter().copied().collect();
+            let mut w = v.clone();
+            for &dp in &b {
+                one_by_one.insert(dp);
+                sorted_insert(&mut v, dp);
+            }
+            merged.insert_all(&b);
+            sorted_insert_all(&mut w, &b);
+            prop_assert_eq!(one_by_one.as_slice(), merged.as_slice());
+            prop_assert_eq!(
+                matches!(one_by_one, OwnDps::Many(_)),
+                matches!(merged, OwnDps::Many(_))
+            );
+            prop_assert_eq!(v, w);
+        }
+
         /// The table gives what a plain ordered map of flows to datapath sets gives, whatever
         /// the mix of direct, shared and merged additions.
         #[test]

@@ -82,6 +82,11 @@ pub fn apply(
         },
         ..HealthChecks::default()
     };
+    // Without a health check row no VIP is checked: nothing to filter (and no walk over
+    // tens of thousands of load balancers on OVN-Kubernetes).
+    if nb.lb_health_checks.is_empty() {
+        return out;
+    }
     // Names of disabled switch ports, gathered when the first monitor needs them.
     let mut disabled: Option<BTreeSet<&str>> = None;
     for (r, lb) in lbs.iter_mut() {

@@ -220,6 +220,9 @@ pub struct RouterLbs<'a> {
     pub skip_snat: bool,
     /// The VIPs that are also NAT addresses of the router: (load balancer, VIP position).
     pub nat_vips: Vec<(&'a LoadBalancer, usize)>,
+    /// Some load balancer answers ARP (`[0]`) or ND (`[1]`) for template VIPs
+    /// ([`LoadBalancer::responder_template_vips`] of an IPv4 or IPv6 family).
+    pub responder_templates: [bool; 2],
 }
 
 /// A set of VIP addresses as a sorted vector without duplicates: one sort per router instead
@@ -286,6 +289,8 @@ struct IndexedLb<'a> {
     lb: &'a LoadBalancer,
     mode: Responder,
     skip_snat: bool,
+    /// Its template VIPs answered for, IPv4 (`[0]`) and IPv6 (`[1]`).
+    responder_templates: [bool; 2],
     /// Its VIP addresses: `LbIndex::ips[start..end]`.
     start: usize,
     end: usize,
@@ -304,10 +309,15 @@ impl<'a> LbIndex<'a> {
                 let row = rows.next_if(|(k, _)| *k == r).map(|(_, v)| v);
                 let start = ips.len();
                 ips.extend(lb.vips.iter().map(|v| v.vip.ip));
+                let mut responder_templates = [false; 2];
+                for (_, v6) in lb.responder_template_vips() {
+                    responder_templates[usize::from(v6)] = true;
+                }
                 let entry = IndexedLb {
                     lb,
                     mode: Responder::of(row),
                     skip_snat: lb.options.skip_snat,
+                    responder_templates,
                     start,
                     end: ips.len(),
                 };
@@ -323,6 +333,7 @@ impl<'a> LbIndex<'a> {
         let mut lbs = Vec::with_capacity(lr.lbs.len());
         let mut vips = Vec::new();
         let mut skip_snat = false;
+        let mut responder_templates = [false; 2];
         let mut nat_vips = Vec::new();
         let mut from = 0;
         let found = lr.lbs.iter().filter_map(|r| {
@@ -333,6 +344,8 @@ impl<'a> LbIndex<'a> {
         for e in found {
             lbs.push(e.lb);
             skip_snat |= e.skip_snat;
+            responder_templates[0] |= e.responder_templates[0];
+            responder_templates[1] |= e.responder_templates[1];
             let ips = self.ips.get(e.start..e.end).unwrap_or_default();
             vips.extend(ips.iter().map(|ip| (*ip, e.mode)));
             if !nat_ips.is_empty() {
@@ -351,6 +364,7 @@ impl<'a> LbIndex<'a> {
             ips,
             skip_snat,
             nat_vips,
+            responder_templates,
         }
     }
 }
@@ -577,18 +591,23 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         Mode::Gateway | Mode::Plain => None,
     };
     let related = ctx.features.ct_lb_related;
-    // The flows of one load balancer's VIPs, as they are on every router of this variant.
-    let vip_flows = |lb: &LoadBalancer, t: &mut FlowTable| {
-        let hash = hash_fields(&ctx.nb.load_balancers, lb);
+    // The flows of one load balancer's VIPs on `dp`, as they are on every router of this
+    // variant.
+    let vip_flows = |lb: &LoadBalancer, dp: DpIndex, t: &mut FlowTable| {
+        // Parsed with the load balancer (a lookup of its NB row here cost a search of
+        // tens of thousands of rows per load balancer and variant).
+        let hash = lb.options.hash_fields.as_deref();
         for v in &lb.vips {
-            build_vip(0, mode, lb, v, (force, related), hash.as_deref(), t);
+            build_vip(dp, mode, lb, v, (force, related), hash, t);
         }
         for v in &lb.template_vips {
-            build_template_vip(0, mode, lb, v, (force, related), hash.as_deref(), t);
+            build_template_vip(dp, mode, lb, v, (force, related), hash, t);
         }
     };
     let mut cache = ctx.lb_flows.borrow_mut();
+    let cache = &mut *cache;
     let shared = cache.shared;
+    let users = cache.users.get_or_init(|| router_lb_users(ctx.nb));
     let variant = cache.flows.entry((force, gw_name.clone())).or_default();
     // The load balancers of the router's groups come as one set per group (the same on
     // every router using the group: on OVN-Kubernetes, every Service's load balancer on
@@ -617,7 +636,7 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
             let mut t = FlowTable::default();
             let members = ctx.nb.lb_groups.get(&g).map(|g| &g.load_balancer);
             for lb in members.into_iter().flatten().filter_map(|r| ctx.lbs.get(r)) {
-                vip_flows(lb, &mut t);
+                vip_flows(lb, 0, &mut t);
             }
             SharedFlows::from_table(t)
         };
@@ -630,9 +649,16 @@ pub fn build(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
         }
     }
     for lb in own {
+        // A load balancer no other router lists (on OVN-Kubernetes, each gateway router's
+        // NodePort ones: tens of thousands) has its flows added here directly: a set of its
+        // own would be made, added once and freed. The table's flows are the same either way.
+        if users.get(&lb.nb).is_some_and(|&n| n <= 1) {
+            vip_flows(lb, dp, flows);
+            continue;
+        }
         let table = variant.lbs.entry(lb.nb).or_insert_with(|| {
             let mut t = FlowTable::default();
-            vip_flows(lb, &mut t);
+            vip_flows(lb, 0, &mut t);
             SharedFlows::from_table(t)
         });
         flows.add_shared(table, dp);
@@ -697,26 +723,6 @@ fn new_vip_match(proto: &'static str, vip: &Endpoint) -> Match {
     }
 }
 
-/// The `hash_fields="..."` argument of `ct_lb_mark` for the LB's `selection_fields` (`tp_src`
-/// and `tp_dst` named after the protocol), if any.
-fn hash_fields(nb_lbs: &NbLbs, lb: &LoadBalancer) -> Option<String> {
-    let fields = &nb_lbs.get(&lb.nb)?.selection_fields;
-    if fields.is_empty() {
-        return None;
-    }
-    let names: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            let name = f.as_str();
-            match name.strip_prefix("tp_") {
-                Some(dir) => format!("{}_{dir}", lb.protocol),
-                None => name.to_owned(),
-            }
-        })
-        .collect();
-    Some(format!("hash_fields=\"{}\"", names.join(",")))
-}
-
 /// What router builders compute once per build about load balancers: per load balancer and
 /// variant (forced SNAT or not, the name of the DGP it runs on), the flows of its VIPs, added
 /// to each router using it as one shared set; and each router's load balancers, resolved once.
@@ -729,6 +735,24 @@ pub struct LbFlowCache<'a> {
     /// Every load balancer by reference, with its `neighbor_responder`.
     index: Option<LbIndex<'a>>,
     routers: HashMap<DpIndex, Arc<RouterLbs<'a>>>,
+    /// How many routers list each load balancer themselves ([`router_lb_users`]), counted on
+    /// first need.
+    users: std::cell::OnceCell<LbUsers>,
+}
+
+/// Numbers of routers by load balancer.
+type LbUsers = HashMap<Ref<nb::LoadBalancer>, u32, crate::flow::FlowState>;
+
+/// How many routers (enabled or not) list each load balancer in their own `load_balancer`
+/// column (a count for choosing how to add flows, not for what the flows are).
+fn router_lb_users(nb: &crate::snapshot::NbSnapshot) -> LbUsers {
+    let mut users = LbUsers::default();
+    for lr in nb.routers.values() {
+        for r in &lr.load_balancer {
+            *users.entry(*r).or_default() += 1;
+        }
+    }
+    users
 }
 
 /// The shared flow sets of one variant: per load balancer, and per load balancer group (every
@@ -1253,12 +1277,9 @@ fn build_force_snat(lr: &Router, flows: &mut FlowTable) {
 fn build_neighbor(ctx: &RouterCtx<'_>, lr: &Router, flows: &mut FlowTable) {
     let info = router_lb_info(ctx, lr);
     let responder = responder_of(lr, &info.vips);
-    let templates = |v6: bool| {
-        info.lbs
-            .iter()
-            .flat_map(|l| l.responder_template_vips())
-            .any(|(_, t6)| t6 == v6)
-    };
+    // Found once per router when its load balancers were resolved (a walk over thousands of
+    // them here otherwise).
+    let templates = |v6: bool| info.responder_templates[usize::from(v6)];
     let key = ctx.dp_keys.get(lr.dp).copied();
     for v6 in [false, true] {
         let Some(key) = key else { break };
