@@ -344,7 +344,7 @@ async fn main_loop(args: &NorthdArgs) -> Result<(), String> {
 /// Rows of one table typed together at most: a part of the parse that either thread takes
 /// ([`run_parts`]). Small enough that the two threads end close together, big enough that
 /// taking a part costs nothing next to typing it.
-const PART_ROWS: usize = 2048;
+const PART_ROWS: usize = 512;
 
 /// Locks `m`, whether or not a thread panicked holding it (the panic is passed on anyway).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
