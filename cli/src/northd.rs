@@ -15,6 +15,8 @@
 //! difference shows as changes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -31,7 +33,7 @@ use ovsdb::client::{
     TxnReply,
 };
 use ovsdb::model::Uuid;
-use ovsdb::model::{Model, Ref};
+use ovsdb::model::{Model, Ref, RowLayout};
 use ovsdb::{Atom, Datum};
 use serde_json::{json, Value};
 
@@ -342,31 +344,168 @@ async fn main_loop(args: &NorthdArgs) -> Result<(), String> {
 /// How much of a full round's SB request text may wait in memory for the socket before the
 /// plan waits: the SB server reads (and runs ahead on) the request slower than the plan writes
 /// it, and with the client's default 16 MiB the plan thread spent most of its time waiting
-/// (switches-only: 37 MB of text, OVN-Kubernetes 250 nodes several times that), holding the next round
-/// back. Real ovn-northd queues its whole request. 64 MiB bounds what is held at once.
+/// (switches-only: 37 MB of text, OVN-Kubernetes 250 nodes several times that), holding the
+/// next round back. Real ovn-northd queues its whole request. 64 MiB bounds what is held at
+/// once.
 const FULL_ROUND_STREAM_BUDGET: usize = 64 << 20;
 
-/// The typed rows of `T`'s table in `rep`. Collected at once (sorted, then built bottom-up),
-/// the map's nodes are full; inserted one by one in the replica's hash order, a third of their
-/// room stayed empty.
+/// Rows of one table typed together at most: a part of the parse that either thread takes
+/// ([`run_parts`]). Small enough that the two threads end close together, big enough that
+/// taking a part costs nothing next to typing it.
+const PART_ROWS: usize = 512;
+
+/// Locks `m`, whether or not a thread panicked holding it (the panic is passed on anyway).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The typed rows of one part, or the first error among them.
+type TypedPart<T> = Result<Vec<(Ref<T>, T)>, String>;
+
+/// One table of a replica typed in parts: its rows in UUID order, cut into runs of
+/// [`PART_ROWS`] typed by whichever thread is free ([`run_parts`]); the thread that types the
+/// last part puts the table's map together.
 ///
 /// The rows are typed in UUID order: the map's own sort then finds them in order and moves
-/// none (sorting the typed rows moved each, hundreds of bytes, some twenty times at 67k load
-/// balancers); the columns are looked up once for the table.
-fn typed_rows<T: Model>(rep: &Replica) -> Result<Rows<T>, String> {
-    let Some(view) = rep.table(T::TABLE) else {
-        return Ok(Rows::new());
+/// none, and collected at once (sorted, then built bottom-up) the map's nodes are full.
+struct TableParts<'r, T> {
+    layout: RowLayout,
+    /// The rows, by UUID.
+    rows: Vec<(Uuid, &'r ovsdb::client::Row)>,
+    /// Each part's typed rows, once typed.
+    parts: Vec<Mutex<Option<TypedPart<T>>>>,
+    /// Parts not typed yet.
+    left: AtomicUsize,
+    /// The table's rows, once every part is typed.
+    done: Mutex<Option<Result<Rows<T>, String>>>,
+}
+
+impl<'r, T: Model + Send> TableParts<'r, T> {
+    /// The rows of `T`'s table in `rep` (none when it is not replicated), not typed yet.
+    fn new(rep: &'r Replica) -> Self {
+        let (layout, mut rows) = match rep.table(T::TABLE) {
+            Some(view) => (
+                T::row_layout(view.schema()),
+                view.entries().map(|(u, r)| (u, &**r)).collect::<Vec<_>>(),
+            ),
+            None => (T::row_layout(T::table_schema()), Vec::new()),
+        };
+        rows.sort_unstable_by_key(|r| r.0);
+        let n = rows.len().div_ceil(PART_ROWS);
+        Self {
+            layout,
+            rows,
+            parts: (0..n).map(|_| Mutex::new(None)).collect(),
+            left: AtomicUsize::new(n),
+            done: Mutex::new(None),
+        }
+    }
+
+    fn part_rows(&self, part: usize) -> &[(Uuid, &'r ovsdb::client::Row)] {
+        let start = (part * PART_ROWS).min(self.rows.len());
+        &self.rows[start..(start + PART_ROWS).min(self.rows.len())]
+    }
+
+    /// The typed rows, in a map; the first error (in UUID order) if a row has a bad value.
+    fn rows(self) -> Result<Rows<T>, String> {
+        if self.parts.is_empty() {
+            return Ok(Rows::new());
+        }
+        let done = self
+            .done
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        done.unwrap_or_else(|| Err(format!("{}: rows not typed", T::TABLE)))
+    }
+
+    /// Every part's rows in one map (every part is typed).
+    fn assemble(&self) -> Result<Rows<T>, String> {
+        let mut all: Vec<(Ref<T>, T)> = Vec::new();
+        for p in &self.parts {
+            let part = lock(p)
+                .take()
+                .unwrap_or_else(|| Err(format!("{}: rows not typed", T::TABLE)))?;
+            if all.is_empty() {
+                all = part;
+                all.reserve(self.rows.len() - all.len());
+            } else {
+                all.extend(part);
+            }
+        }
+        Ok(all.into_iter().collect())
+    }
+}
+
+/// Tables typed in parts, as [`run_parts`] sees them.
+trait Parts: Sync {
+    /// How many parts.
+    fn count(&self) -> usize;
+    /// The rough cost of part `part`: its rows times the atoms of its first and last rows.
+    fn weight(&self, part: usize) -> usize;
+    /// Types part `part` (once).
+    fn run(&self, part: usize);
+}
+
+impl<T: Model + Send> Parts for TableParts<'_, T> {
+    fn count(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn weight(&self, part: usize) -> usize {
+        let rows = self.part_rows(part);
+        let atoms = |r: Option<&(Uuid, &ovsdb::client::Row)>| {
+            r.map_or(0, |(_, r)| {
+                r.fields().iter().map(|d| d.len() + 1).sum::<usize>()
+            })
+        };
+        rows.len() * (atoms(rows.first()) + atoms(rows.last())) / 2
+    }
+
+    fn run(&self, part: usize) {
+        let typed: TypedPart<T> = self
+            .part_rows(part)
+            .iter()
+            .map(|(_, r)| {
+                T::from_row_in(r.as_row(), &self.layout)
+                    .map(|m| (m.uuid(), m))
+                    .map_err(|e| format!("{}: {e}", T::TABLE))
+            })
+            .collect();
+        *lock(&self.parts[part]) = Some(typed);
+        if self.left.fetch_sub(1, AtomicOrdering::AcqRel) == 1 {
+            let rows = self.assemble();
+            *lock(&self.done) = Some(rows);
+        }
+    }
+}
+
+/// Types every part of `tables` on this thread and one more, the heaviest parts first, each
+/// taken by whichever thread is free; this thread runs `first` before it takes any.
+fn run_parts(tables: &[&dyn Parts], first: impl FnOnce()) {
+    let mut work: Vec<(usize, usize, usize)> = Vec::new();
+    for (t, parts) in tables.iter().enumerate() {
+        work.extend((0..parts.count()).map(|p| (parts.weight(p), t, p)));
+    }
+    work.sort_unstable_by_key(|w| std::cmp::Reverse(w.0));
+    let next = AtomicUsize::new(0);
+    let take = || {
+        while let Some(&(_, t, p)) = work.get(next.fetch_add(1, AtomicOrdering::Relaxed)) {
+            tables[t].run(p);
+        }
     };
-    let layout = T::row_layout(view.schema());
-    let mut rows: Vec<&ovsdb::client::Row> = view.rows().map(|r| &**r).collect();
-    rows.sort_unstable_by_key(|r| r.uuid());
-    rows.into_iter()
-        .map(|r| {
-            T::from_row_in(r.as_row(), &layout)
-                .map(|m| (m.uuid(), m))
-                .map_err(|e| format!("{}: {e}", T::TABLE))
-        })
-        .collect()
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("ovnkit-parse".into())
+            .spawn_scoped(s, take);
+        first();
+        take();
+        // (Without a second thread this one took every part.)
+        if let Ok(w) = worker {
+            if let Err(panic) = w.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
 }
 
 /// The typed model of a replica row (read in place: no copy of its fields).
@@ -374,94 +513,206 @@ fn typed_row<T: Model>(r: &ovsdb::client::Row, ts: &ovsdb::TableSchema) -> Resul
     T::from_row(r.as_row(), ts).map_err(|e| format!("{}: {e}", T::TABLE))
 }
 
-/// The typed NB snapshot of `rep`. The tables are converted on two threads: a worker takes
-/// `Load_Balancer` and the switch and router rows (about half of an OVN-Kubernetes NB's
-/// bytes), this thread the ports and the rest.
-fn nb_snapshot(rep: &Replica) -> Result<NbSnapshot, String> {
-    type Theirs = (
-        Rows<nb::LoadBalancer>,
-        Rows<nb::LogicalSwitch>,
-        Rows<nb::LogicalRouter>,
-    );
-    let (theirs, mine) = std::thread::scope(|s| {
-        let worker = s.spawn(|| -> Result<Theirs, String> {
-            Ok((typed_rows(rep)?, typed_rows(rep)?, typed_rows(rep)?))
-        });
-        let mine = typed_rows::<nb::LogicalSwitchPort>(rep);
-        let theirs = worker
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (theirs, mine)
-    });
-    let switch_ports = mine?;
-    let (load_balancers, switches, routers) = theirs?;
-    let mut globals = typed_rows::<nb::NbGlobal>(rep)?;
-    Ok(NbSnapshot {
-        nb_global: globals.pop_first().map(|(_, g)| g),
-        switches,
-        switch_ports,
-        routers,
-        router_ports: typed_rows(rep)?,
-        acls: typed_rows(rep)?,
-        address_sets: typed_rows(rep)?,
-        port_groups: typed_rows(rep)?,
-        load_balancers,
-        lb_groups: typed_rows(rep)?,
-        lb_health_checks: typed_rows(rep)?,
-        qos: typed_rows(rep)?,
-        meters: typed_rows(rep)?,
-        meter_bands: typed_rows(rep)?,
-        dhcp_options: typed_rows(rep)?,
-        dns: typed_rows(rep)?,
-        static_routes: typed_rows(rep)?,
-        policies: typed_rows(rep)?,
-        nats: typed_rows(rep)?,
-        gateway_chassis: typed_rows(rep)?,
-        ha_chassis_groups: typed_rows(rep)?,
-        ha_chassis: typed_rows(rep)?,
-        bfd: typed_rows(rep)?,
-        static_mac_bindings: typed_rows(rep)?,
-        copp: typed_rows(rep)?,
-        forwarding_groups: typed_rows(rep)?,
-        mirrors: typed_rows(rep)?,
-        template_vars: typed_rows(rep)?,
-    })
+/// Declares a struct of [`TableParts`], one per field, made from one replica, with the list of
+/// them for [`run_parts`].
+macro_rules! table_parts {
+    ($(#[$m:meta])* $name:ident { $($field:ident: $ty:ty,)* }) => {
+        $(#[$m])*
+        struct $name<'r> {
+            $($field: TableParts<'r, $ty>,)*
+        }
+
+        impl<'r> $name<'r> {
+            fn new(rep: &'r Replica) -> Self {
+                Self { $($field: TableParts::new(rep),)* }
+            }
+
+            fn all(&self) -> Vec<&dyn Parts> {
+                vec![$(&self.$field as &dyn Parts),*]
+            }
+        }
+    };
 }
 
-fn sb_rows(rep: &Replica) -> Result<SbRows, String> {
-    let mut globals = typed_rows::<sb::SbGlobal>(rep)?;
-    Ok(SbRows {
-        sb_global: globals.pop_first().map(|(_, g)| g),
-        datapaths: typed_rows(rep)?,
-        ports: typed_rows(rep)?,
-        multicast_groups: typed_rows(rep)?,
-        address_sets: typed_rows(rep)?,
-        port_groups: typed_rows(rep)?,
-        // Read as compact records instead (`add_replica_flows`).
-        logical_flows: Rows::new(),
-        dp_groups: typed_rows(rep)?,
-        load_balancers: typed_rows(rep)?,
-        ip_multicast: typed_rows(rep)?,
-        chassis: typed_rows(rep)?,
-        encaps: typed_rows(rep)?,
-        ha_chassis_groups: typed_rows(rep)?,
-        ha_chassis: typed_rows(rep)?,
-        static_mac_bindings: typed_rows(rep)?,
-        dhcp_options: typed_rows(rep)?,
-        dhcpv6_options: typed_rows(rep)?,
-        meters: typed_rows(rep)?,
-        meter_bands: typed_rows(rep)?,
-        service_monitors: typed_rows(rep)?,
-        igmp_groups: typed_rows(rep)?,
-        rbac_roles: typed_rows(rep)?,
-        rbac_permissions: typed_rows(rep)?,
-        mirrors: typed_rows(rep)?,
-        template_vars: typed_rows(rep)?,
-        mac_bindings: typed_rows(rep)?,
-        fdbs: typed_rows(rep)?,
-        bfd: typed_rows(rep)?,
-        dns: typed_rows(rep)?,
-    })
+table_parts!(
+    /// The NB tables northd reads ([`NbSnapshot`]), being typed.
+    NbParts {
+        nb_global: nb::NbGlobal,
+        switches: nb::LogicalSwitch,
+        switch_ports: nb::LogicalSwitchPort,
+        routers: nb::LogicalRouter,
+        router_ports: nb::LogicalRouterPort,
+        acls: nb::Acl,
+        address_sets: nb::AddressSet,
+        port_groups: nb::PortGroup,
+        load_balancers: nb::LoadBalancer,
+        lb_groups: nb::LoadBalancerGroup,
+        lb_health_checks: nb::LoadBalancerHealthCheck,
+        qos: nb::QoS,
+        meters: nb::Meter,
+        meter_bands: nb::MeterBand,
+        dhcp_options: nb::DhcpOptions,
+        dns: nb::Dns,
+        static_routes: nb::LogicalRouterStaticRoute,
+        policies: nb::LogicalRouterPolicy,
+        nats: nb::Nat,
+        gateway_chassis: nb::GatewayChassis,
+        ha_chassis_groups: nb::HaChassisGroup,
+        ha_chassis: nb::HaChassis,
+        bfd: nb::Bfd,
+        static_mac_bindings: nb::StaticMacBinding,
+        copp: nb::Copp,
+        forwarding_groups: nb::ForwardingGroup,
+        mirrors: nb::Mirror,
+        template_vars: nb::ChassisTemplateVar,
+    }
+);
+
+impl NbParts<'_> {
+    /// The snapshot (every part typed). A bad value is reported as the tables were once read
+    /// one after the other: `Logical_Switch_Port` first, then `Load_Balancer`,
+    /// `Logical_Switch`, `Logical_Router`, `NB_Global`, and the rest in the snapshot's order.
+    fn finish(self) -> Result<NbSnapshot, String> {
+        let switch_ports = self.switch_ports.rows()?;
+        let load_balancers = self.load_balancers.rows()?;
+        let switches = self.switches.rows()?;
+        let routers = self.routers.rows()?;
+        let mut globals = self.nb_global.rows()?;
+        Ok(NbSnapshot {
+            nb_global: globals.pop_first().map(|(_, g)| g),
+            switches,
+            switch_ports,
+            routers,
+            router_ports: self.router_ports.rows()?,
+            acls: self.acls.rows()?,
+            address_sets: self.address_sets.rows()?,
+            port_groups: self.port_groups.rows()?,
+            load_balancers,
+            lb_groups: self.lb_groups.rows()?,
+            lb_health_checks: self.lb_health_checks.rows()?,
+            qos: self.qos.rows()?,
+            meters: self.meters.rows()?,
+            meter_bands: self.meter_bands.rows()?,
+            dhcp_options: self.dhcp_options.rows()?,
+            dns: self.dns.rows()?,
+            static_routes: self.static_routes.rows()?,
+            policies: self.policies.rows()?,
+            nats: self.nats.rows()?,
+            gateway_chassis: self.gateway_chassis.rows()?,
+            ha_chassis_groups: self.ha_chassis_groups.rows()?,
+            ha_chassis: self.ha_chassis.rows()?,
+            bfd: self.bfd.rows()?,
+            static_mac_bindings: self.static_mac_bindings.rows()?,
+            copp: self.copp.rows()?,
+            forwarding_groups: self.forwarding_groups.rows()?,
+            mirrors: self.mirrors.rows()?,
+            template_vars: self.template_vars.rows()?,
+        })
+    }
+}
+
+table_parts!(
+    /// The SB tables the diff reads ([`SbRows`]; `Logical_Flow` is read apart, as compact
+    /// records: [`add_replica_flows`]), being typed.
+    SbParts {
+        sb_global: sb::SbGlobal,
+        datapaths: sb::DatapathBinding,
+        ports: sb::PortBinding,
+        multicast_groups: sb::MulticastGroup,
+        address_sets: sb::AddressSet,
+        port_groups: sb::PortGroup,
+        dp_groups: sb::LogicalDpGroup,
+        load_balancers: sb::LoadBalancer,
+        ip_multicast: sb::IpMulticast,
+        chassis: sb::Chassis,
+        encaps: sb::Encap,
+        ha_chassis_groups: sb::HaChassisGroup,
+        ha_chassis: sb::HaChassis,
+        static_mac_bindings: sb::StaticMacBinding,
+        dhcp_options: sb::DhcpOptions,
+        dhcpv6_options: sb::Dhcpv6Options,
+        meters: sb::Meter,
+        meter_bands: sb::MeterBand,
+        service_monitors: sb::ServiceMonitor,
+        igmp_groups: sb::IgmpGroup,
+        rbac_roles: sb::RbacRole,
+        rbac_permissions: sb::RbacPermission,
+        mirrors: sb::Mirror,
+        template_vars: sb::ChassisTemplateVar,
+        mac_bindings: sb::MacBinding,
+        fdbs: sb::Fdb,
+        bfd: sb::Bfd,
+        dns: sb::Dns,
+    }
+);
+
+impl SbParts<'_> {
+    /// The rows (every part typed); a bad value is reported for the first table in
+    /// [`SbRows`]' order that has one.
+    fn finish(self) -> Result<SbRows, String> {
+        let mut globals = self.sb_global.rows()?;
+        Ok(SbRows {
+            sb_global: globals.pop_first().map(|(_, g)| g),
+            datapaths: self.datapaths.rows()?,
+            ports: self.ports.rows()?,
+            multicast_groups: self.multicast_groups.rows()?,
+            address_sets: self.address_sets.rows()?,
+            port_groups: self.port_groups.rows()?,
+            // Read as compact records instead (`add_replica_flows`).
+            logical_flows: Rows::new(),
+            dp_groups: self.dp_groups.rows()?,
+            load_balancers: self.load_balancers.rows()?,
+            ip_multicast: self.ip_multicast.rows()?,
+            chassis: self.chassis.rows()?,
+            encaps: self.encaps.rows()?,
+            ha_chassis_groups: self.ha_chassis_groups.rows()?,
+            ha_chassis: self.ha_chassis.rows()?,
+            static_mac_bindings: self.static_mac_bindings.rows()?,
+            dhcp_options: self.dhcp_options.rows()?,
+            dhcpv6_options: self.dhcpv6_options.rows()?,
+            meters: self.meters.rows()?,
+            meter_bands: self.meter_bands.rows()?,
+            service_monitors: self.service_monitors.rows()?,
+            igmp_groups: self.igmp_groups.rows()?,
+            rbac_roles: self.rbac_roles.rows()?,
+            rbac_permissions: self.rbac_permissions.rows()?,
+            mirrors: self.mirrors.rows()?,
+            template_vars: self.template_vars.rows()?,
+            mac_bindings: self.mac_bindings.rows()?,
+            fdbs: self.fdbs.rows()?,
+            bfd: self.bfd.rows()?,
+            dns: self.dns.rows()?,
+        })
+    }
+}
+
+/// The typed NB snapshot of `nb` and, with `sb`, the typed SB rows of it (but its flows), every
+/// table typed in parts on two threads ([`run_parts`]); this thread runs `first` before it
+/// takes its share. A bad value in NB is reported before one in SB. (Never inlined: profilers
+/// find the parse step's work under its name, `--toggle-collect=ovnkit::northd::typed_replicas`.)
+#[inline(never)]
+fn typed_replicas(
+    nb: &Replica,
+    sb: Option<&Replica>,
+    first: impl FnOnce(),
+) -> Result<(NbSnapshot, Option<SbRows>), String> {
+    let nb_parts = NbParts::new(nb);
+    let sb_parts = sb.map(SbParts::new);
+    let mut all = nb_parts.all();
+    if let Some(p) = &sb_parts {
+        all.extend(p.all());
+    }
+    run_parts(&all, first);
+    drop(all);
+    let snapshot = nb_parts.finish()?;
+    let current = sb_parts.map(SbParts::finish).transpose()?;
+    Ok((snapshot, current))
+}
+
+/// The typed NB snapshot of `rep` (see [`typed_replicas`]).
+#[cfg(test)]
+fn nb_snapshot(rep: &Replica) -> Result<NbSnapshot, String> {
+    typed_replicas(rep, None, || {}).map(|(nb, _)| nb)
 }
 
 /// Records the `Logical_Flow` rows of the replica in `out` (replacing what it had of them).
@@ -822,12 +1073,27 @@ impl Daemon {
             self.flows_resets.set(resets);
         }
         let t = Instant::now();
-        let read = self.nb.with_replica(nb_snapshot);
-        let snapshot = read.ok_or("NB replica not ready")??;
-        let (current, flows) = self
-            .sb
-            .with_replica(|rep| Ok::<_, String>((sb_rows(rep)?, self.current_flows(rep)?)))
-            .ok_or("SB replica not ready")??;
+        // NB and SB typed together on two threads, this one reading SB's flows first.
+        let mut flows_read: Option<Result<SbFlows, String>> = None;
+        let read = self.nb.with_replica(|nb| {
+            self.sb
+                .with_replica(|sb| {
+                    typed_replicas(nb, Some(sb), || flows_read = Some(self.current_flows(sb)))
+                })
+                .unwrap_or_else(|| typed_replicas(nb, None, || {}))
+        });
+        let (snapshot, current) = match read.ok_or("NB replica not ready")? {
+            Ok(read) => read,
+            Err(e) => {
+                // The flows go back where they were taken from (with the replica's rows).
+                if let Some(Ok(flows)) = flows_read {
+                    *self.flows.borrow_mut() = flows;
+                }
+                return Err(e);
+            }
+        };
+        let current = current.ok_or("SB replica not ready")?;
+        let flows = flows_read.ok_or("SB replica not ready")??;
         let parse_ms = t.elapsed().as_millis() as u64;
         memory_at("parse");
         let nb_cfg = snapshot.nb_global.as_ref().map_or(0, |g| g.nb_cfg);
@@ -1789,6 +2055,319 @@ mod tests {
         while groups().contains("239.1.2.3") {
             assert!(std::time::Instant::now() < deadline, "group kept");
             std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+/// The parse step's typed snapshot, compared with the table-by-table conversion it replaced and
+/// with `NbSnapshot::from_json`.
+#[cfg(test)]
+mod parse_tests {
+    use std::sync::Arc;
+
+    use ovsdb::client::update::{Update, UpdateFormat};
+    use ovsdb::client::TableSelection;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// The typed rows of `T`'s table in `rep`, one row after the other (the conversion the
+    /// parse step made before its tables were typed in parts).
+    fn typed_rows<T: Model>(rep: &Replica) -> Result<Rows<T>, String> {
+        let Some(view) = rep.table(T::TABLE) else {
+            return Ok(Rows::new());
+        };
+        let layout = T::row_layout(view.schema());
+        let mut rows: Vec<&ovsdb::client::Row> = view.rows().map(|r| &**r).collect();
+        rows.sort_unstable_by_key(|r| r.uuid());
+        rows.into_iter()
+            .map(|r| {
+                T::from_row_in(r.as_row(), &layout)
+                    .map(|m| (m.uuid(), m))
+                    .map_err(|e| format!("{}: {e}", T::TABLE))
+            })
+            .collect()
+    }
+
+    /// The NB snapshot as the parse step made it before (its tables in the same order: the
+    /// ports, then load balancers, switches and routers, then the rest).
+    fn nb_snapshot_one_by_one(rep: &Replica) -> Result<NbSnapshot, String> {
+        let switch_ports = typed_rows::<nb::LogicalSwitchPort>(rep)?;
+        let load_balancers = typed_rows(rep)?;
+        let switches = typed_rows(rep)?;
+        let routers = typed_rows(rep)?;
+        let mut globals = typed_rows::<nb::NbGlobal>(rep)?;
+        Ok(NbSnapshot {
+            nb_global: globals.pop_first().map(|(_, g)| g),
+            switches,
+            switch_ports,
+            routers,
+            router_ports: typed_rows(rep)?,
+            acls: typed_rows(rep)?,
+            address_sets: typed_rows(rep)?,
+            port_groups: typed_rows(rep)?,
+            load_balancers,
+            lb_groups: typed_rows(rep)?,
+            lb_health_checks: typed_rows(rep)?,
+            qos: typed_rows(rep)?,
+            meters: typed_rows(rep)?,
+            meter_bands: typed_rows(rep)?,
+            dhcp_options: typed_rows(rep)?,
+            dns: typed_rows(rep)?,
+            static_routes: typed_rows(rep)?,
+            policies: typed_rows(rep)?,
+            nats: typed_rows(rep)?,
+            gateway_chassis: typed_rows(rep)?,
+            ha_chassis_groups: typed_rows(rep)?,
+            ha_chassis: typed_rows(rep)?,
+            bfd: typed_rows(rep)?,
+            static_mac_bindings: typed_rows(rep)?,
+            copp: typed_rows(rep)?,
+            forwarding_groups: typed_rows(rep)?,
+            mirrors: typed_rows(rep)?,
+            template_vars: typed_rows(rep)?,
+        })
+    }
+
+    /// A replica of every NB table filled with `tables` (table name to an array of JSON rows
+    /// with `_uuid`) as a monitor's first reply fills it; values are not checked against the
+    /// schema's constraints, as the client does not check what the server sends.
+    fn nb_replica(tables: &Value) -> Replica {
+        let schema = Arc::new(nb::NbGlobal::schema().clone());
+        let selection: Vec<TableSelection> = schema
+            .tables
+            .iter()
+            .map(|t| TableSelection {
+                table: t.name.clone(),
+                columns: None,
+                inserts: true,
+            })
+            .collect();
+        let mut rep = Replica::new(schema.clone(), &selection, &[]).expect("replica");
+        let mut update = serde_json::Map::new();
+        for (table, rows) in tables.as_object().expect("tables") {
+            let mut by_uuid = serde_json::Map::new();
+            for row in rows.as_array().expect("rows") {
+                let mut row = row.as_object().expect("row").clone();
+                let uuid = row.remove("_uuid").expect("_uuid")[1]
+                    .as_str()
+                    .expect("uuid")
+                    .to_owned();
+                by_uuid.insert(uuid, json!({ "initial": row }));
+            }
+            update.insert(table.clone(), Value::Object(by_uuid));
+        }
+        let update = Update::parse(
+            &schema,
+            &Value::Object(update),
+            UpdateFormat::V2,
+            "snapshot",
+        )
+        .expect("update");
+        rep.reset_owned(update).expect("snapshot");
+        rep
+    }
+
+    fn uuid(kind: u128, i: usize) -> Value {
+        json!([
+            "uuid",
+            Uuid::from_u128((kind << 64) | (i as u128 * 0x9e37_79b9 % 1_000_003)).to_string()
+        ])
+    }
+
+    const PROTOCOLS: [&str; 3] = ["tcp", "udp", "sctp"];
+    const DIRECTIONS: [&str; 2] = ["from-lport", "to-lport"];
+    const ACTIONS: [&str; 4] = ["allow-related", "drop", "allow", "reject"];
+
+    /// An NB with more rows than a part in its biggest tables and values of every shape:
+    /// scalars, optional values present and absent, sets, maps, enums, references.
+    fn varied_nb() -> Value {
+        let ports: Vec<Value> = (0..5000)
+            .map(|i| {
+                let mut row = json!({
+                    "_uuid": uuid(1, i),
+                    "name": format!("ns{}_pod{i}", i % 7),
+                    "type": if i % 9 == 0 { "router" } else { "" },
+                    "addresses": ["set", [format!("0a:58:0a:00:{:02x}:{:02x} 10.0.{}.{}", i / 256 % 256, i % 256, i / 256, i % 256), "unknown"]],
+                    "port_security": if i % 3 == 0 { json!(["set", []]) } else { json!(format!("0a:58:0a:00:00:{:02x}", i % 256)) },
+                    "options": ["map", [["requested-chassis", format!("node{}", i % 11)], ["iface-id-ver", format!("{i}")]]],
+                    "external_ids": ["map", [["namespace", format!("ns{}", i % 7)], ["pod", "true"]]],
+                    "up": if i % 2 == 0 { json!(true) } else { json!(["set", []]) },
+                    "tag_request": if i % 5 == 0 { json!(i % 4096) } else { json!(["set", []]) },
+                });
+                if i % 4 == 0 {
+                    row["dhcpv4_options"] = uuid(9, i % 3);
+                }
+                row
+            })
+            .collect();
+        let lbs: Vec<Value> = (0..3000)
+            .map(|i| {
+                json!({
+                    "_uuid": uuid(2, i),
+                    "name": format!("svc{i}"),
+                    "protocol": PROTOCOLS[i % 3],
+                    "vips": ["map", [[format!("172.30.{}.{}:80", i / 250, i % 250), format!("10.128.0.{}:8080,10.128.1.{}:8080", i % 250, i % 200)]]],
+                    "options": ["map", [["reject", "true"], ["affinity_timeout", format!("{}", i % 100)]]],
+                    "selection_fields": if i % 7 == 0 { json!(["set", ["ip_dst", "ip_src"]]) } else { json!(["set", []]) },
+                })
+            })
+            .collect();
+        let switches: Vec<Value> = (0..50)
+            .map(|w| {
+                json!({
+                    "_uuid": uuid(3, w),
+                    "name": format!("node{w}"),
+                    "ports": ["set", (0..100).map(|p| uuid(1, w * 100 + p)).collect::<Vec<_>>()],
+                    "load_balancer": ["set", (0..60).map(|l| uuid(2, w * 60 + l)).collect::<Vec<_>>()],
+                    "other_config": ["map", [["subnet", format!("10.{w}.0.0/16")]]],
+                })
+            })
+            .collect();
+        let acls: Vec<Value> = (0..2500)
+            .map(|i| {
+                json!({
+                    "_uuid": uuid(4, i),
+                    "priority": i % 32768,
+                    "direction": DIRECTIONS[i % 2],
+                    "match": format!("ip4.src == 10.0.{}.{}", i / 256, i % 256),
+                    "action": ACTIONS[i % 4],
+                    "log": i % 2 == 0,
+                    "severity": if i % 3 == 0 { json!("info") } else { json!(["set", []]) },
+                    "name": if i % 5 == 0 { json!(format!("acl{i}")) } else { json!(["set", []]) },
+                })
+            })
+            .collect();
+        let groups: Vec<Value> = (0..40)
+            .map(|g| {
+                json!({
+                    "_uuid": uuid(5, g),
+                    "name": format!("pg{g}"),
+                    "ports": ["set", (0..30).map(|p| uuid(1, g * 30 + p)).collect::<Vec<_>>()],
+                    "acls": ["set", (0..10).map(|a| uuid(4, g * 10 + a)).collect::<Vec<_>>()],
+                })
+            })
+            .collect();
+        let mut tables = json!({
+            "NB_Global": [{"_uuid": uuid(6, 0), "nb_cfg": 7, "options": ["map", [["mac_prefix", "0a:00:00"]]]}],
+            "Logical_Switch_Port": ports,
+            "Load_Balancer": lbs,
+            "Logical_Switch": switches,
+            "ACL": acls,
+            "Port_Group": groups,
+            "Logical_Router": [{"_uuid": uuid(7, 0), "name": "cluster", "ports": ["set", [uuid(10, 0)]], "options": ["map", [["always_learn_from_arp_request", "false"]]]}],
+            "Logical_Router_Port": [{"_uuid": uuid(10, 0), "name": "rtos-node0", "mac": "0a:58:0a:00:00:01", "networks": ["set", ["10.0.0.1/24", "fd00::1/64"]]}],
+            "Address_Set": [{"_uuid": uuid(11, 0), "name": "as0", "addresses": ["set", (0..3000).map(|i| format!("10.1.{}.{}", i / 256, i % 256)).collect::<Vec<_>>()]}],
+            "DHCP_Options": [{"_uuid": uuid(9, 0), "cidr": "10.0.0.0/24", "options": ["map", [["lease_time", "3600"]]]}],
+            "Meter": [{"_uuid": uuid(12, 0), "name": "acl-logging", "unit": "pktps", "bands": ["set", [uuid(13, 0)]], "fair": true}],
+            "Meter_Band": [{"_uuid": uuid(13, 0), "action": "drop", "rate": 20}],
+        });
+        // Every row with a `_version`: the replica holds one for every row (nil when none
+        // came), the JSON conversion none where the row has none.
+        let mut n = 0;
+        for rows in tables
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|t| t.values_mut())
+        {
+            for row in rows.as_array_mut().into_iter().flatten() {
+                n += 1;
+                if row.get("_version").is_none() {
+                    row["_version"] = uuid(8, n);
+                }
+            }
+        }
+        tables
+    }
+
+    fn both(tables: &Value) -> (Result<String, String>, Result<String, String>) {
+        let rep = nb_replica(tables);
+        let one_by_one = nb_snapshot_one_by_one(&rep).map(|s| format!("{s:?}"));
+        let in_parts = nb_snapshot(&rep).map(|s| format!("{s:?}"));
+        (one_by_one, in_parts)
+    }
+
+    #[test]
+    fn snapshot_in_parts_is_the_one_by_one_snapshot() {
+        let tables = varied_nb();
+        let (one_by_one, in_parts) = both(&tables);
+        let in_parts = in_parts.expect("snapshot");
+        assert_eq!(one_by_one.expect("snapshot"), in_parts);
+        let rep = nb_replica(&tables);
+        let s = nb_snapshot(&rep).expect("snapshot");
+        assert_eq!(s.switch_ports.len(), 5000);
+        assert_eq!(s.load_balancers.len(), 3000);
+        assert_eq!(s.acls.len(), 2500);
+        // The generic conversion of the same rows.
+        let from_json = NbSnapshot::from_json(&tables).expect("from_json");
+        assert_eq!(format!("{from_json:?}"), in_parts);
+    }
+
+    /// Values the client does not check (constraints, minimum sizes) are still reported, and
+    /// as before: the same message, for the same table and row when several are bad.
+    #[test]
+    fn bad_values_are_reported_as_before() {
+        let bad: [(&str, usize, &str, Value); 7] = [
+            ("ACL", 17, "action", json!("bogus")),
+            ("ACL", 2400, "priority", json!(40000)),
+            ("Logical_Switch_Port", 4999, "tag_request", json!(5000)),
+            ("Logical_Switch_Port", 10, "name", json!(["set", []])),
+            ("Load_Balancer", 2000, "protocol", json!("icmp")),
+            ("ACL", 3, "severity", json!("loud")),
+            ("Meter_Band", 0, "action", json!("pass")),
+        ];
+        let mut errors = Vec::new();
+        // Each bad value alone, then every pair (the first reported as before).
+        for i in 0..bad.len() {
+            for j in i..bad.len() {
+                let mut tables = varied_nb();
+                for (table, row, column, value) in [&bad[i], &bad[j]] {
+                    tables[*table][*row][*column] = value.clone();
+                }
+                let (one_by_one, in_parts) = both(&tables);
+                let want = one_by_one.expect_err("bad value");
+                assert_eq!(in_parts.expect_err("bad value"), want);
+                errors.push(want);
+            }
+        }
+        assert!(errors[0].contains("bogus"), "{}", errors[0]);
+        assert!(errors.iter().any(|e| e.contains("40000")));
+    }
+
+    /// Times the parse of the NB in `NORTHD_PARSE_NB` (table name to rows, as the northd
+    /// scale test saves them) `NORTHD_PARSE_ROUNDS` times (3), for profilers
+    /// (`valgrind --tool=callgrind --toggle-collect='*typed_replicas*'`); checks that the
+    /// snapshot is the one-by-one snapshot.
+    #[test]
+    #[ignore = "profiling run; NORTHD_PARSE_NB=FILE, --release -- --ignored"]
+    fn parse_saved_nb() {
+        let Ok(path) = std::env::var("NORTHD_PARSE_NB") else {
+            eprintln!("skipped: set NORTHD_PARSE_NB");
+            return;
+        };
+        let tables: Value =
+            serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
+        let rep = nb_replica(&tables);
+        drop(tables);
+        let rounds: usize = std::env::var("NORTHD_PARSE_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(3);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let s = nb_snapshot(&rep).expect("snapshot");
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            eprintln!(
+                "in parts: {ms:.1} ms ({} ports, {} load balancers)",
+                s.switch_ports.len(),
+                s.load_balancers.len()
+            );
+            let t = Instant::now();
+            let old = nb_snapshot_one_by_one(&rep).expect("snapshot");
+            eprintln!("one by one: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+            if std::env::var("NORTHD_PARSE_COMPARE").is_ok() {
+                assert_eq!(format!("{s:?}"), format!("{old:?}"));
+            }
         }
     }
 }

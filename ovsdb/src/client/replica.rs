@@ -759,6 +759,12 @@ impl<'a> TableView<'a> {
         self.table.rows.values()
     }
 
+    /// Every row with its UUID, in no particular order: the UUIDs are read from the table's
+    /// map, without touching the rows.
+    pub fn entries(&self) -> impl Iterator<Item = (Uuid, &'a Arc<Row>)> + 'a {
+        self.table.rows.iter().map(|(u, r)| (*u, r))
+    }
+
     /// The value of column `column` in `row` (`None` for an unknown column name).
     pub fn value(&self, row: &'a Row, column: &str) -> Option<&'a Datum> {
         self.schema.column_index(column).map(|i| row.field(i))
