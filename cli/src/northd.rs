@@ -2066,7 +2066,7 @@ mod parse_tests {
     use std::sync::Arc;
 
     use ovsdb::client::update::{Update, UpdateFormat};
-    use ovsdb::client::TableSelection;
+    use ovsdb::client::MonitorSpec;
     use serde_json::{json, Value};
 
     use super::*;
@@ -2134,15 +2134,7 @@ mod parse_tests {
     /// schema's constraints, as the client does not check what the server sends.
     fn nb_replica(tables: &Value) -> Replica {
         let schema = Arc::new(nb::NbGlobal::schema().clone());
-        let selection: Vec<TableSelection> = schema
-            .tables
-            .iter()
-            .map(|t| TableSelection {
-                table: t.name.clone(),
-                columns: None,
-                inserts: true,
-            })
-            .collect();
+        let selection = MonitorSpec::default().selections(&schema);
         let mut rep = Replica::new(schema.clone(), &selection, &[]).expect("replica");
         let mut update = serde_json::Map::new();
         for (table, rows) in tables.as_object().expect("tables") {

@@ -1187,19 +1187,8 @@ fn load_balancer_rows(nb: &NbSnapshot, views: &[Switch]) -> Vec<LbContent> {
                 continue;
             };
             at.clear();
-            let mut i = 0;
-            for &p in members {
-                let m = &keys[p];
-                while sw.lbs.get(i).is_some_and(|r| r < m) {
-                    i += 1;
-                }
-                if sw.lbs.get(i) != Some(m) {
-                    break;
-                }
-                at.push(i);
-                i += 1;
-            }
-            if at.len() == members.len() {
+            if switch::lb::positions_in_sorted(&sw.lbs, members.iter().map(|&p| &keys[p]), &mut at)
+            {
                 group_dps[gi].push(sw.dp);
                 for &i in &at {
                     covered[i] = true;

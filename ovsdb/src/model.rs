@@ -550,17 +550,7 @@ fn check_datum(
 /// True when a base type of `ty` constrains its atoms (an enum, a range, a length): only then
 /// can [`Datum::check_constraints`] fail.
 fn has_constraints(ty: &ColumnType) -> bool {
-    let constrained = |b: &crate::types::BaseType| {
-        let c = &b.constraints;
-        c.enum_values.is_some()
-            || c.min_integer.is_some()
-            || c.max_integer.is_some()
-            || c.min_real.is_some()
-            || c.max_real.is_some()
-            || c.min_length.is_some()
-            || c.max_length.is_some()
-    };
-    constrained(&ty.key) || ty.value.as_ref().is_some_and(constrained)
+    ty.key.constrains_atoms() || ty.value.as_ref().is_some_and(|v| v.constrains_atoms())
 }
 
 /// [`check_datum`] with `constrained` ([`has_constraints`] of `ty`) known: the atoms are only

@@ -142,6 +142,12 @@ impl BaseType {
     }
 
     fn has_constraints(&self) -> bool {
+        self.constrains_atoms() || self.constraints.ref_table.is_some()
+    }
+
+    /// True when an enum, a range or a length constrains the atoms of this type: only then
+    /// can checking an atom against its constraints fail (a reference constrains no atom).
+    pub(crate) fn constrains_atoms(&self) -> bool {
         let c = &self.constraints;
         c.enum_values.is_some()
             || c.min_integer.is_some()
@@ -150,7 +156,6 @@ impl BaseType {
             || c.max_real.is_some()
             || c.min_length.is_some()
             || c.max_length.is_some()
-            || c.ref_table.is_some()
     }
 
     /// Parses a `<base-type>` (a name, or an object with "type" and constraints).

@@ -165,18 +165,7 @@ pub fn build_vips(
             continue;
         };
         let mut at = Vec::with_capacity(members.len());
-        let mut i = 0;
-        for m in members {
-            while sw.lbs.get(i).is_some_and(|r| r < m) {
-                i += 1;
-            }
-            if sw.lbs.get(i) != Some(m) {
-                break;
-            }
-            at.push(i);
-            i += 1;
-        }
-        if at.len() == members.len() {
+        if positions_in_sorted(&sw.lbs, members.iter(), &mut at) {
             if covered.is_empty() {
                 covered = vec![false; sw.lbs.len()];
             }
@@ -537,4 +526,26 @@ fn build_hairpin(sw: &Switch, flows: &mut FlowTable) {
         Action::Output,
     ]);
     flows.add(dp, Stage::LsInHairpin, 1, &either, &back);
+}
+
+/// The positions in `sorted` of `members` (sorted, as `sorted` is), pushed to `at` as they are
+/// found by one walk along `sorted`; true when every member is there (`at` then holds one
+/// position per member; otherwise the walk stopped at the first one missing).
+pub(crate) fn positions_in_sorted<'a, T: Ord + 'a>(
+    sorted: &[T],
+    members: impl Iterator<Item = &'a T>,
+    at: &mut Vec<usize>,
+) -> bool {
+    let mut i = 0;
+    for m in members {
+        while sorted.get(i).is_some_and(|r| r < m) {
+            i += 1;
+        }
+        if sorted.get(i) != Some(m) {
+            return false;
+        }
+        at.push(i);
+        i += 1;
+    }
+    true
 }
